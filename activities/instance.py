@@ -1,0 +1,199 @@
+"""`run_instance`: one agent instance, end to end, on the host that holds its workspace.
+
+workspace (git) -> agent (plugin + local runner) -> import branch -> cleanup, heartbeating all
+along. Agent failures come back as a failed InstanceResult (final); infrastructure errors raise
+and Temporal retries them. A retried instance whose branch already holds this task's result
+returns that result without running the agent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
+from activities.gitcmd import rev_parse
+from activities.local_runner import kill_orphan, run_process
+from activities.paths import instance_dir, workspaces_dir
+from activities.plugins import PluginError, get_plugin
+from activities.plugins.base import AgentContext, AgentState
+from activities.secrets import redact
+from activities.workspace import prepare_workspace, remove_workspace
+from workflows.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
+
+HEARTBEAT_EVERY = 2.0
+
+
+class ResultRecord(BaseModel):
+    """What an instance leaves in its results folder, so a retry can return it instead of rerunning."""
+
+    fingerprint: str
+    result: InstanceResult
+
+
+def bad_input(message: str) -> ApplicationError:
+    return ApplicationError(message, type="BadInput", non_retryable=True)
+
+
+async def _recorded_result(inp: InstanceInput, record_path: Path) -> InstanceResult | None:
+    """This task's result if an earlier attempt finished it: from its record, or from its branch.
+
+    The branch name holds the run id and the key's hash, and a run never reuses a key for
+    another task, so an existing branch can only hold this task's result.
+    """
+    try:
+        record = ResultRecord.model_validate_json(record_path.read_text())
+    except (OSError, ValueError):
+        record = None
+    if record is not None and record.fingerprint == inp.task.fingerprint():
+        result = record.result
+        if not (result.branch_name and result.commit) or await ensure_branch(inp.repo, result.branch_name, result.commit):
+            return result
+    head = await rev_parse(inp.repo, f"refs/heads/{inp.branch}")
+    base = inp.base_commit or await rev_parse(inp.repo, inp.task.base_branch)
+    if head is None or base is None:
+        return None
+    stats = await commit_stats(inp.repo, base, head)
+    return InstanceResult(
+        success=True,
+        key=inp.key,
+        branch_name=inp.branch,
+        commit=head,
+        base_commit=base,
+        has_changes=head != base,
+        commit_statistics=stats,
+        files_changed=stats.files_changed,
+        insertions=stats.insertions,
+        deletions=stats.deletions,
+        plugin=inp.task.plugin,
+        model=inp.task.model,
+        artifacts_dir=str(record_path.parent),
+        metadata={"recovered_from_branch": True},
+    )
+
+
+@activity.defn
+async def run_instance(inp: InstanceInput) -> InstanceResult:
+    info = activity.info()
+    out_dir = instance_dir(inp.run_id, inp.key)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record_path = out_dir / "result.json"
+    recorded = await _recorded_result(inp, record_path)
+    if recorded is not None:
+        activity.logger.info("instance %s already done on %s; not running the agent again", inp.key, recorded.branch_name)
+        return recorded
+
+    task = inp.task
+    base_commit = inp.base_commit or await rev_parse(inp.repo, task.base_branch)
+    if base_commit is None:
+        raise bad_input(f"base branch {task.base_branch!r} does not exist in {inp.repo}")
+    try:
+        plugin = get_plugin(task.plugin)
+    except PluginError as e:
+        raise bad_input(str(e)) from None
+
+    pid_file = out_dir / "agent.pid"
+    kill_orphan(pid_file)
+    ws_root = workspaces_dir(inp.run_id)
+    workspace = ws_root / f"k{key_hash8(inp.key)}-a{info.attempt}"
+    for stale in ws_root.glob(f"k{key_hash8(inp.key)}-a*"):
+        await remove_workspace(stale)
+
+    state = AgentState()
+    phase = "preparing workspace"
+
+    def heartbeat() -> None:
+        activity.heartbeat(
+            InstanceHeartbeat(
+                phase=phase,
+                last_event=redact(state.last_event) or "",
+                input_tokens=state.input_tokens,
+                output_tokens=state.output_tokens,
+                cost_usd=state.cost_usd,
+                session_id=state.session_id,
+            )
+        )
+
+    async def keep_heartbeating() -> None:
+        while True:
+            heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    started = time.monotonic()
+    beats = asyncio.create_task(keep_heartbeating())
+    try:
+        await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
+        try:
+            command = plugin.build_command(
+                task, AgentContext(workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit)
+            )
+        except PluginError as e:
+            raise bad_input(str(e)) from None
+        phase = "agent running"
+        outcome = await run_process(
+            command,
+            cwd=workspace,
+            timeout=task.timeout,
+            on_line=lambda line: plugin.parse_line(line, state),
+            transcript=out_dir / "transcript.log",
+            pid_file=pid_file,
+        )
+        plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
+        result = InstanceResult(
+            success=False,
+            key=inp.key,
+            base_commit=base_commit,
+            session_id=state.session_id,
+            input_tokens=state.input_tokens,
+            output_tokens=state.output_tokens,
+            cost_usd=state.cost_usd,
+            cost_estimated=state.cost_estimated,
+            plugin=task.plugin,
+            model=task.model,
+            artifacts_dir=str(out_dir),
+            metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
+        )
+        final_message = redact(state.final_message)
+        if final_message is not None:
+            (out_dir / "final_message.md").write_text(final_message)
+            result.final_message = truncate(final_message)
+            result.final_message_path = str(out_dir / "final_message.md")
+        if outcome.timed_out:
+            result.status, result.error_type = "timeout", "timeout"
+            result.error = f"agent timed out after {task.timeout:g}s and was killed"
+        elif state.error:
+            result.status, result.error_type, result.error = "failed", "agent", redact(state.error)
+        else:
+            phase = "importing"
+            await _import(inp, workspace, base_commit, result)
+        result.duration_seconds = round(time.monotonic() - started, 3)
+        record_path.write_text(ResultRecord(fingerprint=task.fingerprint(), result=result).model_dump_json(indent=2))
+        return result
+    finally:
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+        await remove_workspace(workspace)
+
+
+async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result: InstanceResult) -> None:
+    """Fill the result's commit and stats, and import the branch as the task's policy says."""
+    task = inp.task
+    try:
+        head = await workspace_head(workspace, base_commit)
+        stats = await commit_stats(workspace, base_commit, head)
+        result.commit = head
+        result.has_changes = head != base_commit
+        result.commit_statistics = stats
+        result.files_changed, result.insertions, result.deletions = stats.files_changed, stats.insertions, stats.deletions
+        if should_import(task.import_policy, result.has_changes, task.skip_empty_import):
+            result.branch_name = await import_branch(inp.repo, workspace, head, inp.branch, task.import_conflict_policy)
+        result.success, result.status = True, "success"
+    except ImportRefused as e:
+        result.status, result.error_type, result.error = "failed", "import", str(e)

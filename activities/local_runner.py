@@ -1,0 +1,128 @@
+"""The `local` runner: the agent is a process (group) in the workspace. Not isolated.
+
+The process group is killed on timeout and on cancellation; its id is written to a pid file
+so a retried attempt can stop an agent orphaned by a worker that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from activities.plugins.base import AgentCommand
+
+KILL_GRACE_SECONDS = 3.0
+LINE_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass
+class ProcessOutcome:
+    exit_code: int
+    timed_out: bool
+    stderr_tail: str
+    duration_seconds: float
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def kill_orphan(pid_file: Path) -> None:
+    """Kill the process group recorded in pid_file if it still runs (left by a dead worker)."""
+    try:
+        pgid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    if pgid != os.getpgid(0):
+        kill_group(pgid)
+    pid_file.unlink(missing_ok=True)
+
+
+async def _terminate(proc: asyncio.subprocess.Process) -> None:
+    kill_group(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        pass
+    kill_group(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+
+
+async def run_process(
+    command: AgentCommand,
+    cwd: Path,
+    timeout: float,
+    on_line: Callable[[str], None],
+    transcript: Path,
+    pid_file: Path,
+) -> ProcessOutcome:
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *command.argv,
+        cwd=str(cwd),
+        env={**os.environ, **command.env},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        limit=LINE_LIMIT,
+    )
+    pid_file.write_text(str(proc.pid))
+    stderr_tail: deque[str] = deque(maxlen=50)
+
+    async def feed_stdin() -> None:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            if command.stdin:
+                proc.stdin.write(command.stdin.encode())
+                await proc.stdin.drain()
+            proc.stdin.close()
+
+    async def read_stdout(out) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            out.write(line + "\n")
+            out.flush()
+            on_line(line)
+
+    async def read_stderr(out) -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            out.write(f"[stderr] {line}\n")
+            stderr_tail.append(line)
+
+    timed_out = False
+    with transcript.open("a") as out:
+        readers = asyncio.gather(feed_stdin(), read_stdout(out), read_stderr(out))
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            timed_out = True
+            await _terminate(proc)
+        except asyncio.CancelledError:
+            await _terminate(proc)
+            readers.cancel()
+            raise
+        finally:
+            pid_file.unlink(missing_ok=True)
+        # The agent's own children may outlive it and hold its pipes: the group goes with it.
+        kill_group(proc.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(readers, KILL_GRACE_SECONDS)
+    return ProcessOutcome(
+        exit_code=proc.returncode if proc.returncode is not None else -9,
+        timed_out=timed_out,
+        stderr_tail="\n".join(stderr_tail),
+        duration_seconds=time.monotonic() - started,
+    )

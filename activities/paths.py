@@ -1,0 +1,25 @@
+"""Where Orchard keeps state on a host: $ORCHARD_HOME (default ~/.orchard)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from workflows.models import key_hash8
+
+
+def orchard_home() -> Path:
+    return Path(os.environ.get("ORCHARD_HOME") or Path.home() / ".orchard").expanduser().resolve()
+
+
+def run_dir(run_id: str) -> Path:
+    """Per-run results: transcripts, final messages, verification logs."""
+    return orchard_home() / "runs" / run_id
+
+
+def instance_dir(run_id: str, key: str) -> Path:
+    return run_dir(run_id) / f"k{key_hash8(key)}"
+
+
+def workspaces_dir(run_id: str) -> Path:
+    return orchard_home() / "workspaces" / run_id

@@ -1,0 +1,68 @@
+"""The agent plugin interface: how to launch an agent CLI and read its output stream.
+
+A plugin builds the command for a task and turns each line the agent prints into progress
+(last event, tokens, cost, session id) and, at the end, a final message or an error. The
+runner (a local process here; a container in a later runner) is separate from the plugin.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from workflows.models import TaskSpec
+
+
+class PluginError(Exception):
+    """The task cannot be run by this plugin as given (bad input: not retried)."""
+
+
+@dataclass
+class AgentCommand:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+
+
+@dataclass
+class AgentState:
+    """What the plugin has learned from the agent's stream so far."""
+
+    session_id: str | None = None
+    final_message: str | None = None
+    last_event: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    num_turns: int | None = None
+    error: str | None = None
+    output_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentContext:
+    """Facts about the instance a plugin may pass to the agent."""
+
+    workspace: Path
+    run_id: str
+    key: str
+    base_commit: str
+    session_id: str | None = None
+
+
+class AgentPlugin(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand: ...
+
+    @abstractmethod
+    def parse_line(self, line: str, state: AgentState) -> None:
+        """Update `state` from one line of the agent's stdout."""
+
+    @abstractmethod
+    def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
+        """Settle the final message and, if the agent failed, `state.error`."""

@@ -1,0 +1,23 @@
+"""Credentials stay in the worker: every text leaving an activity passes through redact()."""
+
+from __future__ import annotations
+
+import os
+import re
+
+SECRET_NAME = re.compile(r"(API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|AUTH)", re.I)
+MIN_SECRET_LENGTH = 6
+
+
+def secret_values() -> dict[str, str]:
+    """Values of credential-like variables in the worker's environment, by name."""
+    return {k: v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
+
+
+def redact(text: str | None) -> str | None:
+    if not text:
+        return text
+    for name, value in sorted(secret_values().items(), key=lambda kv: -len(kv[1])):
+        if value in text:
+            text = text.replace(value, f"[redacted {name}]")
+    return text

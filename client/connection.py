@@ -1,0 +1,60 @@
+"""Connecting to Temporal: an explicit address, Temporal's env config, or the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+from workflows.runtime import SEARCH_ATTRIBUTES
+
+CONNECT_TIMEOUT = 10.0
+
+
+class ServerUnreachable(Exception):
+    pass
+
+
+def external_target(address: str | None) -> bool:
+    """True when the user named a server (flag, TEMPORAL_ADDRESS or a Temporal profile)."""
+    if address:
+        return True
+    if os.environ.get("TEMPORAL_ADDRESS") or os.environ.get("TEMPORAL_PROFILE"):
+        return True
+    config_file = os.environ.get("TEMPORAL_CONFIG_FILE")
+    return bool(config_file and os.path.exists(config_file))
+
+
+async def connect(address: str | None = None, namespace: str | None = None) -> Client:
+    """A client with Orchard's pydantic data converter; raises ServerUnreachable with the reason."""
+    try:
+        if address:
+            settings = {"target_host": address, "namespace": namespace or "default"}
+        else:
+            settings = dict(ClientConfig.load_client_connect_config())
+            settings.setdefault("target_host", "localhost:7233")
+            if namespace:
+                settings["namespace"] = namespace
+        target = settings.pop("target_host")
+        return await asyncio.wait_for(
+            Client.connect(target, data_converter=pydantic_data_converter, **settings), CONNECT_TIMEOUT
+        )
+    except asyncio.TimeoutError:
+        raise ServerUnreachable(f"no answer from Temporal at {address or 'the configured address'} within {CONNECT_TIMEOUT:g}s") from None
+    except RuntimeError as e:
+        raise ServerUnreachable(f"cannot reach Temporal at {address or 'the configured address'}: {str(e).splitlines()[0]}") from None
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register Orchard's custom search attributes on a server that lacks them."""
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=client.namespace))
+    missing = {k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES if k.name not in listed.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )

@@ -1,0 +1,138 @@
+"""Finding a strategy class from a spec: a built-in name, `path.py[:Class]` or `module[:Class]`.
+
+Strategy files get a stable module name and an import hook, so Temporal's workflow sandbox can
+re-import them by name like any other workflow module. Loading a strategy runs its code: only
+load trusted code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.abc
+import importlib.util
+import inspect
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from workflows.registry import BUILTIN_STRATEGIES
+from workflows.sdk import Strategy
+
+
+class StrategyLoadError(Exception):
+    pass
+
+
+class _StrategyFileFinder(importlib.abc.MetaPathFinder):
+    """Resolves the synthetic module names given to strategy files (also inside the sandbox)."""
+
+    files: dict[str, str] = {}
+
+    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+        file = self.files.get(fullname)
+        return importlib.util.spec_from_file_location(fullname, file) if file else None
+
+
+_FINDER = _StrategyFileFinder()
+
+
+def _module_name_for(path: Path) -> str:
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"orchard_strategy_{stem}_{digest}"
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise StrategyLoadError(f"strategy file {path} does not exist")
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    name = _module_name_for(path)
+    _StrategyFileFinder.files[name] = str(path)
+    if name in sys.modules:
+        return sys.modules[name]
+    return _import_module(name, f"strategy file {path}")
+
+
+def _import_module(name: str, what: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name and name.startswith(e.name):
+            raise StrategyLoadError(f"{what}: no module named {e.name!r} (is it on PYTHONPATH?)") from None
+        raise StrategyLoadError(f"{what} failed to import: {e}") from None
+    except Exception as e:  # a broken strategy file: report it, never a traceback
+        line = ""
+        tb = e.__traceback__
+        while tb is not None:
+            line = f" (line {tb.tb_lineno})" if tb.tb_frame.f_code.co_filename.endswith(".py") else line
+            tb = tb.tb_next
+        raise StrategyLoadError(f"{what} failed to import: {type(e).__name__}: {e}{line}") from None
+
+
+def _pick_class(module: ModuleType, class_name: str | None, what: str) -> type[Strategy]:
+    if class_name:
+        cls = getattr(module, class_name, None)
+        if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
+            raise StrategyLoadError(f"{what} has no Strategy class {class_name!r}")
+        return cls
+    exported = getattr(module, "STRATEGY", None)
+    if inspect.isclass(exported) and issubclass(exported, Strategy):
+        return exported
+    own = [
+        c
+        for c in vars(module).values()
+        if inspect.isclass(c) and issubclass(c, Strategy) and c.__module__ == module.__name__ and "__orchard_workflow__" in c.__dict__
+    ]
+    if len(own) != 1:
+        names = ", ".join(c.__name__ for c in own) or "none"
+        raise StrategyLoadError(f"{what} must define exactly one Strategy (or set STRATEGY); found: {names}; use SPEC:ClassName")
+    return own[0]
+
+
+def is_file_spec(spec: str) -> bool:
+    return spec.partition(":")[0].endswith(".py") or os.sep in spec.partition(":")[0]
+
+
+def resolve_spec(spec: str) -> str:
+    """The spec with a file path made absolute, so a worker started elsewhere finds it."""
+    if spec in BUILTIN_STRATEGIES or not is_file_spec(spec):
+        return spec
+    path, sep, cls = spec.partition(":")
+    return f"{Path(path).expanduser().resolve()}{sep}{cls}"
+
+
+def load_strategy(spec: str) -> type[Strategy]:
+    if spec in BUILTIN_STRATEGIES:
+        return BUILTIN_STRATEGIES[spec]
+    target, _, class_name = spec.partition(":")
+    if is_file_spec(spec):
+        path = Path(target).expanduser().resolve()
+        module = _import_file(path)
+        what = f"strategy file {target}"
+    else:
+        if not target.replace(".", "").replace("_", "").isalnum():
+            known = ", ".join(sorted(BUILTIN_STRATEGIES))
+            raise StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]")
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        try:
+            module = _import_module(target, f"strategy module {target}")
+        except StrategyLoadError as e:
+            if "." not in target and "no module named" in str(e):
+                known = ", ".join(sorted(BUILTIN_STRATEGIES))
+                raise StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]") from None
+            raise
+        what = f"strategy module {target}"
+    return _pick_class(module, class_name or None, what)
+
+
+def source_digest(cls: type[Strategy]) -> str:
+    """A digest of the strategy's source file: a changed file gets a fresh embedded worker."""
+    try:
+        source = Path(inspect.getfile(cls)).read_bytes()
+    except (OSError, TypeError):
+        source = cls.__qualname__.encode()
+    return hashlib.sha256(source + cls.name().encode()).hexdigest()[:10]

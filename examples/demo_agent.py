@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""A tiny deterministic coding agent for demos and tests (use it with `--plugin command`).
+
+Asked to do a task, it writes `demo/<id>.md` (the id is a hash of the prompt, so each candidate's
+edit differs and the same prompt always gives the same edit) and commits it. Asked to score
+(Orchard's scorer prompt), it reads the candidate's diff, changes nothing and answers one JSON
+object whose score is derived from that diff.
+
+Knobs for tests, from the environment:
+  DEMO_AGENT_SLEEP=S     sleep S seconds before working
+  DEMO_AGENT_FAIL=MSG    print MSG to stderr and exit 1
+  DEMO_AGENT_NOOP=1      change nothing
+  DEMO_AGENT_LOG=FILE    append "<key>\\n" for every run (lets tests count agent runs)
+  DEMO_AGENT_SCORE=TEXT  answer TEXT instead of a JSON score (to test re-asking)
+  DEMO_AGENT_ONLY_KEY=REGEX  apply SLEEP, FAIL and NOOP only to instances whose key matches
+  DEMO_AGENT_SECRET_ENV=NAME  write the sha256 of $NAME to demo/<id>.secret-digest and print $NAME
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def score(prompt: str) -> None:
+    custom = os.environ.get("DEMO_AGENT_SCORE")
+    if custom is not None:
+        print(custom)
+        return
+    match = re.search(r"from ([0-9a-f]{40}) to HEAD", prompt)
+    diff = git("diff", f"{match.group(1)}..HEAD") if match else ""
+    value = int(hashlib.sha256(diff.encode()).hexdigest(), 16) % 11
+    print(json.dumps({"score": value, "rationale": f"demo score from a {len(diff)}-byte diff"}))
+
+
+def work(prompt: str) -> None:
+    ident = hashlib.sha256(prompt.encode()).hexdigest()[:8]
+    os.makedirs("demo", exist_ok=True)
+    path = f"demo/{ident}.md"
+    first_line = prompt.strip().splitlines()[0] if prompt.strip() else "(empty prompt)"
+    hint = next((l for l in prompt.splitlines() if l.startswith("Approach hint")), "")
+    with open(path, "w") as f:
+        f.write(f"# Demo change {ident}\n\nTask: {first_line}\n{hint}\n")
+    secret_env = os.environ.get("DEMO_AGENT_SECRET_ENV")
+    if secret_env:
+        value = os.environ.get(secret_env, "")
+        with open(f"demo/{ident}.secret-digest", "w") as f:
+            f.write(hashlib.sha256(value.encode()).hexdigest())
+        print(f"the secret is {value}")
+    git("add", "demo")
+    git("commit", "-q", "-m", f"demo: {first_line[:60]}")
+    print(f"Wrote {path} and committed {git('rev-parse', '--short', 'HEAD')}.")
+
+
+def main() -> int:
+    prompt = os.environ.get("ORCHARD_PROMPT") or sys.stdin.read()
+    log = os.environ.get("DEMO_AGENT_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(os.environ.get("ORCHARD_KEY", "?") + "\n")
+    only = os.environ.get("DEMO_AGENT_ONLY_KEY")
+    knobs = os.environ if not only or re.fullmatch(only, os.environ.get("ORCHARD_KEY", "")) else {}
+    time.sleep(float(knobs.get("DEMO_AGENT_SLEEP", "0")))
+    if knobs.get("DEMO_AGENT_FAIL"):
+        print(knobs["DEMO_AGENT_FAIL"], file=sys.stderr)
+        return 1
+    if "Respond with exactly one JSON object" in prompt:
+        score(prompt)
+    elif knobs.get("DEMO_AGENT_NOOP"):
+        print("Nothing to change.")
+    else:
+        work(prompt)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

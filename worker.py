@@ -1,0 +1,113 @@
+"""The Orchard worker: hosts the strategy workflows and the activities.
+
+    python worker.py [--address HOST:PORT] [--namespace NS] [--task-queue orchard] [--strategy SPEC ...]
+
+Run it on as many hosts as you like against one Temporal server. Built-in strategies are always
+served; `--strategy` (or `worker.strategies` in orchard.yaml) adds custom ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import ALL_ACTIVITIES
+from client.config import ConfigFileError, load_config
+from client.connection import ServerUnreachable, connect
+from client.strategy_loader import StrategyLoadError, load_strategy
+from workflows.registry import BUILTIN_STRATEGIES
+from workflows.sdk import Strategy
+
+IDLE_CHECK_SECONDS = 30.0
+
+
+def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy]]) -> Worker:
+    workflows = {s.name(): s.workflow_class() for s in strategies}
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows.values()),
+        activities=ALL_ACTIVITIES,
+        max_concurrent_activities=200,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        # Models are plain data: share them with the sandbox instead of re-importing per run.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.models", "pydantic")
+        ),
+    )
+
+
+def strategies_for(specs: list[str], builtins: bool = True) -> list[type[Strategy]]:
+    chosen = list(BUILTIN_STRATEGIES.values()) if builtins else []
+    for spec in specs:
+        cls = load_strategy(spec)
+        if cls not in chosen:
+            chosen.append(cls)
+    return chosen
+
+
+async def _exit_when_idle(client: Client, task_queue: str, idle_seconds: float, stop: asyncio.Event) -> None:
+    """Embedded per-strategy workers leave once no open run needs them."""
+    idle_for = 0.0
+    while not stop.is_set():
+        await asyncio.sleep(IDLE_CHECK_SECONDS)
+        count = await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')
+        idle_for = idle_for + IDLE_CHECK_SECONDS if count.count == 0 else 0.0
+        if idle_for >= idle_seconds:
+            stop.set()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    address = args.address or config.temporal.address
+    client = await connect(address, args.namespace or config.temporal.namespace)
+    task_queue = args.task_queue or config.temporal.task_queue
+    strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
+    worker = build_worker(client, task_queue, strategies)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.info("serving %s on task queue %s", ", ".join(s.name() for s in strategies), task_queue)
+    async with worker:
+        watchers = [asyncio.create_task(stop.wait())]
+        if args.idle_exit:
+            watchers.append(asyncio.create_task(_exit_when_idle(client, task_queue, args.idle_exit, stop)))
+        await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+        for w in watchers:
+            w.cancel()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python worker.py", description="Run an Orchard worker.")
+    p.add_argument("--address", help="Temporal frontend HOST:PORT (default: TEMPORAL_ADDRESS / profile / localhost:7233)")
+    p.add_argument("--namespace", help="Temporal namespace (default: default)")
+    p.add_argument("--task-queue", help="task queue to poll (default: orchard)")
+    p.add_argument("--strategy", action="append", default=[], metavar="SPEC", help="also serve a custom strategy: path.py[:Class] or module[:Class] (repeatable)")
+    p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
+    p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")
+    p.add_argument("--idle-exit", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        asyncio.run(serve(args))
+    except (ServerUnreachable, StrategyLoadError, ConfigFileError) as e:
+        print(f"orchard worker: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

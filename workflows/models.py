@@ -1,0 +1,245 @@
+"""Data crossing the workflow boundary: run input/result, tasks, instance results.
+
+Pure pydantic models and naming helpers only; workflow modules import this, so no I/O here.
+Payloads stay small: long texts are truncated here and kept whole in files by the activities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FINAL_MESSAGE_LIMIT = 2000
+"""Characters of an agent's final message kept in history; the whole text goes to a file."""
+
+ImportPolicy = Literal["auto", "never", "always"]
+ConflictPolicy = Literal["fail", "overwrite", "suffix"]
+NetworkEgress = Literal["online", "offline", "proxy", "host"]
+
+PROTECTED_REF_PATTERNS = (
+    r"main",
+    r"master",
+    r"develop",
+    r"development",
+    r"trunk",
+    r"release/.*",
+    r"releases/.*",
+    r"hotfix/.*",
+    r"production",
+    r"prod",
+    r"staging",
+    r"HEAD",
+)
+
+
+def is_protected_ref(branch: str) -> bool:
+    name = branch.removeprefix("refs/heads/")
+    return any(re.fullmatch(p, name) for p in PROTECTED_REF_PATTERNS)
+
+
+def key_hash8(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def instance_branch(strategy: str, run_id: str, key: str) -> str:
+    """The branch an instance's commits are imported to: orchard/<strategy>/<run_id>/k<hash8>."""
+    return f"orchard/{strategy}/{run_id}/k{key_hash8(key)}"
+
+
+def truncate(text: str | None, limit: int = FINAL_MESSAGE_LIMIT) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 20] + "\n…[truncated]"
+
+
+class TaskSpec(BaseModel):
+    """One agent instance's task: what a strategy passes to ctx.run, merged over run defaults."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    prompt: str
+    base_branch: str
+    model: str = ""
+    plugin: str = Field(default="command", alias="plugin_name")
+    agent_command: str | None = None
+    import_policy: ImportPolicy = "auto"
+    import_conflict_policy: ConflictPolicy = "fail"
+    skip_empty_import: bool = True
+    max_turns: int | None = None
+    timeout: float = 3600.0
+    network_egress: NetworkEgress = "online"
+    plugin_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("timeout must be positive (seconds)")
+        return v
+
+    def fingerprint(self) -> str:
+        """Stable digest of the task, used to tell a reused key from a repeated one."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+class TaskDefaults(BaseModel):
+    """Run-wide agent settings from the CLI and orchard.yaml; a task's own fields win."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = ""
+    plugin: str = "command"
+    agent_command: str | None = None
+    timeout: float = 3600.0
+    max_turns: int | None = None
+    import_policy: ImportPolicy = "auto"
+    import_conflict_policy: ConflictPolicy = "fail"
+    skip_empty_import: bool = True
+    network_egress: NetworkEgress = "online"
+    plugin_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunInput(BaseModel):
+    """The workflow input of every strategy. No credentials ever go here."""
+
+    prompt: str
+    repo: str
+    base_branch: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+    max_parallel: int = 8
+    strategy_spec: str = ""
+
+
+class CommitStats(BaseModel):
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    commits: int = 0
+
+
+class InstanceResult(BaseModel):
+    """Result of one agent instance; field names follow Pitaya's InstanceResult."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    success: bool
+    status: Literal["success", "failed", "timeout", "canceled"] = "success"
+    branch_name: str | None = None
+    has_changes: bool = False
+    final_message: str | None = None
+    session_id: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+    duration_seconds: float | None = None
+    commit: str | None = None
+    commit_statistics: CommitStats | None = None
+    # Orchard's additions
+    key: str = ""
+    base_commit: str | None = None
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    plugin: str = ""
+    model: str = ""
+    artifacts_dir: str | None = None
+    final_message_path: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class InstanceInput(BaseModel):
+    """Everything the instance activity needs; the key fixes the branch name."""
+
+    repo: str
+    run_id: str
+    strategy: str
+    key: str
+    branch: str
+    base_commit: str | None = None
+    task: TaskSpec
+
+
+class InstanceHeartbeat(BaseModel):
+    """Progress an instance activity reports; `orchard watch` and the UI show it live."""
+
+    phase: str = "starting"
+    last_event: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    session_id: str | None = None
+
+
+class VerifyInput(BaseModel):
+    repo: str
+    run_id: str
+    commit: str
+    command: str
+    timeout: float = 1800.0
+    label: str = "verify"
+
+
+class VerifyResult(BaseModel):
+    passed: bool
+    exit_code: int | None
+    output_tail: str = ""
+    log_path: str | None = None
+    duration_seconds: float = 0.0
+
+
+class ResolveInput(BaseModel):
+    repo: str
+    branch: str
+
+
+class InstanceProgress(BaseModel):
+    """One instance as the workflow sees it, served by the `progress` query."""
+
+    key: str
+    branch: str
+    status: Literal["queued", "running", "success", "failed", "timeout", "canceled"] = "queued"
+    plugin: str = ""
+    error: str | None = None
+    has_changes: bool = False
+    commit: str | None = None
+    duration_seconds: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class RunProgress(BaseModel):
+    run_id: str
+    strategy: str
+    phase: str
+    base_commit: str | None = None
+    instances: list[InstanceProgress] = Field(default_factory=list)
+
+
+RunStatus = Literal["success", "partial", "failed"]
+
+
+class RunResult(BaseModel):
+    run_id: str
+    strategy: str
+    status: RunStatus
+    base_branch: str
+    base_commit: str
+    instances: list[InstanceResult]
+    duration_seconds: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    instances_run: int = 0

@@ -1,0 +1,167 @@
+"""The strategy SDK: `Strategy`, `StrategyConfig` and the errors strategies see.
+
+A strategy is plain Python; defining a concrete subclass also defines its Temporal workflow
+type (named after the strategy) in the same module, so the worker can register it and the
+workflow sandbox can re-import it by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import TypeAdapter, ValidationError
+from temporalio import workflow
+
+from workflows.models import InstanceResult, TaskDefaults
+
+if TYPE_CHECKING:
+    from workflows.context import Context
+
+WORKFLOW_ATTR_PREFIX = "_OrchardWorkflow_"
+
+
+class StrategyError(Exception):
+    """A strategy-level failure: the run fails with this message (no workflow-task retry)."""
+
+
+class ConfigError(StrategyError):
+    """A strategy parameter is unknown or has a bad value."""
+
+
+class InstanceFailed(StrategyError):
+    """Raised by ctx.wait / ctx.wait_all when an instance failed; the result is attached."""
+
+    def __init__(self, result: InstanceResult, results: list[InstanceResult] | None = None):
+        reason = result.error or result.status
+        super().__init__(f"instance {result.key!r} {result.status}: {reason}")
+        self.result = result
+        self.results = results or [result]
+
+
+@dataclass
+class StrategyConfig:
+    """Base of strategy configs; subclass it as a dataclass and add your own knobs."""
+
+    model: str = ""
+
+
+def strategy_name_from_class(class_name: str) -> str:
+    """`BestOfNStrategy` -> `best-of-n`, `FanOutStrategy` -> `fan-out`."""
+    base = class_name.removesuffix("Strategy") or class_name
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", base).lower()
+
+
+def _is_text_type(tp: Any) -> bool:
+    if tp is str:
+        return True
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(tp) if a is not type(None)] == [str]
+    return False
+
+
+def parse_param_value(raw: Any, field_type: Any) -> Any:
+    """A `-S key=value` string becomes a typed value: ints, floats, bools, JSON lists/objects.
+
+    Values for text fields stay as written, so `-S greeting=123` keeps the string "123".
+    """
+    if not isinstance(raw, str) or _is_text_type(field_type):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        lowered = raw.strip().lower()
+        if lowered in ("yes", "on"):
+            return True
+        if lowered in ("no", "off"):
+            return False
+        return raw
+
+
+class Strategy:
+    """Subclass and implement `execute(prompt, base_branch, ctx) -> list[InstanceResult]`."""
+
+    NAME: ClassVar[str | None] = None
+
+    def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None):
+        self.params = dict(params or {})
+        self.defaults = defaults or TaskDefaults()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if inspect.isabstract(cls) or cls.execute is Strategy.execute:
+            return
+        from workflows.runtime import workflow_class_for
+
+        wf = workflow_class_for(cls)
+        cls.__orchard_workflow__ = wf  # type: ignore[attr-defined]
+        module = sys.modules.get(cls.__module__)
+        if module is not None:
+            setattr(module, wf.__name__, wf)
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.__dict__.get("NAME") or strategy_name_from_class(cls.__name__)
+
+    @classmethod
+    def workflow_class(cls) -> type:
+        wf = cls.__dict__.get("__orchard_workflow__")
+        if wf is None:
+            raise StrategyError(f"{cls.__name__} does not implement execute()")
+        return wf
+
+    def get_config_class(self) -> type[StrategyConfig]:
+        return StrategyConfig
+
+    @classmethod
+    def normalize_params(cls, params: dict[str, Any], defaults: TaskDefaults | None = None) -> dict[str, Any]:
+        """Validate `-S`/config-file values; returns JSON-ready values. Raises ConfigError."""
+        config_cls = cls(defaults=defaults).get_config_class()
+        hints = typing.get_type_hints(config_cls)
+        names = [f.name for f in dataclasses.fields(config_cls)]
+        unknown = [k for k in params if k not in names]
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter {unknown[0]!r} for strategy {cls.name()!r}; "
+                f"accepted: {', '.join(names)}"
+            )
+        typed = {k: parse_param_value(v, hints.get(k, Any)) for k, v in params.items()}
+        adapter = TypeAdapter(config_cls)
+        try:
+            config = adapter.validate_python(typed)
+        except ValidationError as e:
+            err = e.errors()[0]
+            key = ".".join(str(p) for p in err["loc"]) or "?"
+            raise ConfigError(
+                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {err['msg']} "
+                f"(got {params.get(str(err['loc'][0]), '?')!r})"
+            ) from None
+        dumped = adapter.dump_python(config, mode="json")
+        return {k: dumped[k] for k in typed}
+
+    def create_config(self) -> StrategyConfig:
+        """The strategy's config from `-S` values and the config file, over its defaults."""
+        config_cls = self.get_config_class()
+        values = dict(self.params)
+        names = {f.name for f in dataclasses.fields(config_cls)}
+        if "model" in names and "model" not in values and self.defaults.model:
+            values["model"] = self.defaults.model
+        try:
+            return TypeAdapter(config_cls).validate_python(values)
+        except ValidationError as e:
+            raise ConfigError(str(e)) from None
+
+    @property
+    def logger(self) -> Any:
+        """Replay-safe logger: messages are not repeated when the workflow replays."""
+        return workflow.logger
+
+    async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
+        raise NotImplementedError
