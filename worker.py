@@ -38,10 +38,14 @@ def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy
         activities=ALL_ACTIVITIES,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
-        # Models are plain data: share them with the sandbox instead of re-importing per run.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.models", "pydantic")
-        ),
+        workflow_runner=sandbox_runner(),
+    )
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox; models are plain data, shared with it instead of re-imported per run."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.models", "pydantic")
     )
 
 

@@ -1,0 +1,212 @@
+"""How a run looks: live (tui, streaming, json lines, quiet) and its final results."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from client.watch import Outcome, Snapshot
+from workflows.models import InstanceProgress, InstanceResult
+
+STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
+
+
+def _cost(value: float, estimated: bool = False) -> str:
+    return f"${value:.4f}" + (" (estimated)" if estimated else "") if value else "-"
+
+
+def _tokens(n: int) -> str:
+    return f"{n:,}" if n else "-"
+
+
+def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
+    where = p.branch or ""
+    event = (beat or {}).get("last_event") or (beat or {}).get("phase") or p.error or ""
+    attempt = f" (attempt {beat['attempt']})" if beat and beat.get("attempt", 1) > 1 else ""
+    return f"{p.key:<18} {p.status:<8}{attempt} {where} {event}".rstrip()
+
+
+def results_table(results: list[InstanceResult]) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("", "instance", "status", "branch", "score", "+/-", "time", "tokens", "cost"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("note")
+    for r in results:
+        score = r.metrics.get("score")
+        note = r.error or r.metadata.get("selection_reason") or r.metadata.get("ineligible") or ""
+        if r.metrics.get("verify_passed") is False:
+            note = note or "verification failed"
+        table.add_row(
+            "★" if r.metadata.get("winner") else "",
+            r.key,
+            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+            r.branch_name or "-",
+            f"{score:g}" if isinstance(score, (int, float)) else "-",
+            f"+{r.insertions}/-{r.deletions}" if r.has_changes else "-",
+            f"{r.duration_seconds:.1f}s" if r.duration_seconds is not None else "-",
+            _tokens(r.tokens),
+            _cost(r.cost_usd, r.cost_estimated),
+            note[:80],
+        )
+    return table
+
+
+def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> None:
+    result = outcome.result
+    if result is not None:
+        console.print(results_table(result.instances))
+        winner = next((r for r in result.instances if r.metadata.get("winner")), None)
+        if winner is not None:
+            console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
+        console.print(
+            f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
+            f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
+            f"cost {_cost(result.cost_usd)}"
+        )
+    else:
+        if outcome.progress and outcome.progress.instances:
+            for p in outcome.progress.instances:
+                console.print(instance_line(p, None))
+        console.print(f"run {outcome.run_id}: {outcome.status}: {outcome.error}")
+    if ui_link:
+        console.print(f"Temporal UI: {ui_link}")
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": "result", "run_id": outcome.run_id, "status": outcome.status, "exit_code": outcome.exit_code}
+    if outcome.result is not None:
+        data.update(outcome.result.model_dump(mode="json", exclude={"run_id", "status"}))
+    else:
+        data["error"] = outcome.error
+        data["instances"] = [p.model_dump(mode="json") for p in outcome.progress.instances] if outcome.progress else []
+    return data
+
+
+class TuiRenderer:
+    """A live table of instances, redrawn in place."""
+
+    def __init__(self, console: Console, header: str, ui_link: str | None):
+        self.console, self.header, self.ui_link = console, header, ui_link
+        self.live = Live(console=console, refresh_per_second=4, transient=True)
+        self.started = time.monotonic()
+
+    def update(self, snap: Snapshot) -> None:
+        table = Table(show_edge=False, header_style="bold")
+        for col in ("instance", "status", "branch", "activity"):
+            table.add_column(col)
+        progress = snap.progress
+        for p in progress.instances if progress else []:
+            beat = snap.heartbeats.get(p.key) or {}
+            table.add_row(p.key, Text(p.status, style=STATUS_STYLE.get(p.status, "")), p.branch, str(beat.get("last_event") or beat.get("phase") or p.error or "")[:70])
+        phase = progress.phase if progress else "starting"
+        lines: list[Any] = [Text(f"{self.header}  [{phase}, {time.monotonic() - self.started:.0f}s]", style="bold")]
+        if self.ui_link:
+            lines.append(Text(f"Temporal UI: {self.ui_link}", style="dim"))
+        if snap.task_failure:
+            lines.append(Text(f"workflow task failing (fix the strategy and restart the worker; the run resumes): {snap.task_failure}", style="red"))
+        lines.append(table)
+        if not self.live.is_started:
+            self.live.start()
+        self.live.update(Group(*lines))
+
+    def finish(self, outcome: Outcome) -> None:
+        if self.live.is_started:
+            self.live.stop()
+        print_outcome(self.console, outcome, self.ui_link)
+
+    def close(self) -> None:
+        if self.live.is_started:
+            self.live.stop()
+
+
+class StreamingRenderer:
+    """One line per change, for logs and pipes."""
+
+    def __init__(self, console: Console, header: str, ui_link: str | None):
+        self.console, self.ui_link = console, ui_link
+        self.seen: dict[str, str] = {}
+        self.last_failure: str | None = None
+        console.print(header)
+        if ui_link:
+            console.print(f"Temporal UI: {ui_link}")
+
+    def update(self, snap: Snapshot) -> None:
+        if snap.task_failure and snap.task_failure != self.last_failure:
+            self.console.print(f"workflow task failing (fix the strategy and restart the worker; the run resumes): {snap.task_failure}")
+        self.last_failure = snap.task_failure
+        for p in snap.progress.instances if snap.progress else []:
+            line = instance_line(p, snap.heartbeats.get(p.key))
+            if self.seen.get(p.key) != line:
+                self.seen[p.key] = line
+                self.console.print(f"{time.strftime('%H:%M:%S')} {line}", highlight=False)
+
+    def finish(self, outcome: Outcome) -> None:
+        print_outcome(self.console, outcome, self.ui_link)
+
+    def close(self) -> None:
+        pass
+
+
+class JsonRenderer:
+    """JSON lines on stdout: progress events, then one result object."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def emit(self, data: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.flush()
+
+    def update(self, snap: Snapshot) -> None:
+        for p in snap.progress.instances if snap.progress else []:
+            data = {"type": "instance", "run_id": snap.run_id, **p.model_dump(mode="json"), "heartbeat": snap.heartbeats.get(p.key)}
+            encoded = json.dumps(data, sort_keys=True)
+            if self.seen.get(p.key) != encoded:
+                self.seen[p.key] = encoded
+                self.emit(data)
+
+    def finish(self, outcome: Outcome) -> None:
+        self.emit(outcome_json(outcome))
+
+    def close(self) -> None:
+        pass
+
+
+class QuietRenderer:
+    """Nothing while running; the final line only."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    def update(self, snap: Snapshot) -> None:
+        pass
+
+    def finish(self, outcome: Outcome) -> None:
+        branches = [r.branch_name for r in outcome.result.instances if r.branch_name] if outcome.result else []
+        self.console.print(f"{outcome.run_id} {outcome.status} {' '.join(branches)}".rstrip(), highlight=False)
+
+    def close(self) -> None:
+        pass
+
+
+def make_console() -> Console:
+    """Wide when piped, so branch names and tables stay on one line in logs."""
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+def make_renderer(output: str, header: str, ui_link: str | None) -> TuiRenderer | StreamingRenderer | JsonRenderer | QuietRenderer:
+    console = make_console()
+    if output == "tui":
+        return TuiRenderer(console, header, ui_link)
+    if output == "streaming":
+        return StreamingRenderer(console, header, ui_link)
+    if output == "json":
+        return JsonRenderer()
+    return QuietRenderer(console)

@@ -1,0 +1,115 @@
+"""Following a run: its progress query, live heartbeats of running instances, and its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
+
+from workflows.models import RunProgress, RunResult
+
+POLL_SECONDS = 0.5
+QUERY_TIMEOUT = 3.0
+
+EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+@dataclass
+class Snapshot:
+    run_id: str
+    status: str
+    progress: RunProgress | None = None
+    heartbeats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_failure: str | None = None
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    status: str  # success | partial | failed | canceled | terminated | timed_out
+    result: RunResult | None = None
+    error: str | None = None
+    progress: RunProgress | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": EXIT_SUCCESS, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILURE)
+
+
+class Renderer(Protocol):
+    def update(self, snapshot: Snapshot) -> None: ...
+    def finish(self, outcome: Outcome) -> None: ...
+
+
+async def query_progress(handle: WorkflowHandle[Any, Any]) -> RunProgress | None:
+    with contextlib.suppress(Exception):
+        return await asyncio.wait_for(handle.query("progress", result_type=RunProgress), QUERY_TIMEOUT)
+    return None
+
+
+async def workflow_task_failure(client: Client, handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The message of the last failed workflow task: a strategy bug, or no worker for the strategy."""
+    message = None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            message = event.workflow_task_failed_event_attributes.failure.message
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            message = None
+    return message
+
+
+async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot:
+    desc = await handle.describe()
+    status = desc.status.name.lower() if desc.status else "unknown"
+    snap = Snapshot(run_id=handle.id, status=status)
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        return snap
+    raw = desc.raw_description
+    for pending in raw.pending_activities:
+        if not pending.activity_id.startswith("instance/") or not pending.heartbeat_details.payloads:
+            continue
+        with contextlib.suppress(Exception):
+            details = (await client.data_converter.decode(pending.heartbeat_details.payloads))[0]
+            if isinstance(details, dict):
+                details["attempt"] = pending.attempt
+                snap.heartbeats[pending.activity_id.removeprefix("instance/")] = details
+    if raw.pending_workflow_task.attempt > 1:
+        snap.task_failure = await workflow_task_failure(client, handle)
+    snap.progress = await query_progress(handle)
+    return snap
+
+
+async def outcome_of(handle: WorkflowHandle[Any, Any]) -> Outcome:
+    """The outcome of a closed run."""
+    try:
+        result = await handle.result()
+        return Outcome(run_id=handle.id, status=result.status, result=result)
+    except WorkflowFailureError as e:
+        cause = e.cause
+        if isinstance(cause, CancelledError):
+            status, error = "canceled", "the run was canceled"
+        elif isinstance(cause, TerminatedError):
+            status, error = "terminated", f"the run was terminated: {cause.message}"
+        else:
+            status = "failed"
+            error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+        return Outcome(run_id=handle.id, status=status, error=error, progress=await query_progress(handle))
+
+
+async def follow(client: Client, run_id: str, renderer: Renderer) -> Outcome:
+    """Render the run until it closes; returns its outcome (the caller renders it)."""
+    handle = client.get_workflow_handle(run_id, result_type=RunResult)
+    while True:
+        snap = await snapshot(client, handle)
+        if snap.status != "running":
+            break
+        renderer.update(snap)
+        await asyncio.sleep(POLL_SECONDS)
+    outcome = await outcome_of(handle)
+    renderer.finish(outcome)
+    return outcome
