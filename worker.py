@@ -38,6 +38,9 @@ def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy
         activities=ALL_ACTIVITIES,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Heartbeats carry cancellation back to activities: send them often so `orchard cancel` is quick.
+        max_heartbeat_throttle_interval=timedelta(seconds=2),
+        default_heartbeat_throttle_interval=timedelta(seconds=2),
         workflow_runner=sandbox_runner(),
     )
 

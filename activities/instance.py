@@ -28,6 +28,8 @@ from activities.workspace import prepare_workspace, remove_workspace
 from workflows.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
 
 HEARTBEAT_EVERY = 2.0
+RESULT_FILE = "result.json"
+INTENT_FILE = "import-intent.json"
 
 
 class ResultRecord(BaseModel):
@@ -37,16 +39,20 @@ class ResultRecord(BaseModel):
     result: InstanceResult
 
 
+class ImportIntent(BaseModel):
+    """Written just before the branch is created: proof that a branch at `commit` is this task's."""
+
+    fingerprint: str
+    commit: str
+
+
 def bad_input(message: str) -> ApplicationError:
     return ApplicationError(message, type="BadInput", non_retryable=True)
 
 
 async def _recorded_result(inp: InstanceInput, record_path: Path) -> InstanceResult | None:
-    """This task's result if an earlier attempt finished it: from its record, or from its branch.
-
-    The branch name holds the run id and the key's hash, and a run never reuses a key for
-    another task, so an existing branch can only hold this task's result.
-    """
+    """This task's result if an earlier attempt finished it: from its record, or from its branch
+    when the attempt died between creating the branch and recording the result."""
     try:
         record = ResultRecord.model_validate_json(record_path.read_text())
     except (OSError, ValueError):
@@ -55,9 +61,13 @@ async def _recorded_result(inp: InstanceInput, record_path: Path) -> InstanceRes
         result = record.result
         if not (result.branch_name and result.commit) or await ensure_branch(inp.repo, result.branch_name, result.commit):
             return result
+    try:
+        intent = ImportIntent.model_validate_json((record_path.parent / INTENT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
     head = await rev_parse(inp.repo, f"refs/heads/{inp.branch}")
     base = inp.base_commit or await rev_parse(inp.repo, inp.task.base_branch)
-    if head is None or base is None:
+    if intent.fingerprint != inp.task.fingerprint() or head != intent.commit or base is None:
         return None
     stats = await commit_stats(inp.repo, base, head)
     return InstanceResult(
@@ -83,7 +93,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     info = activity.info()
     out_dir = instance_dir(inp.run_id, inp.key)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record_path = out_dir / "result.json"
+    record_path = out_dir / RESULT_FILE
     recorded = await _recorded_result(inp, record_path)
     if recorded is not None:
         activity.logger.info("instance %s already done on %s; not running the agent again", inp.key, recorded.branch_name)
@@ -171,7 +181,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             result.status, result.error_type, result.error = "failed", "agent", redact(state.error)
         else:
             phase = "importing"
-            await _import(inp, workspace, base_commit, result)
+            await _import(inp, workspace, base_commit, result, out_dir)
         result.duration_seconds = round(time.monotonic() - started, 3)
         record_path.write_text(ResultRecord(fingerprint=task.fingerprint(), result=result).model_dump_json(indent=2))
         return result
@@ -182,7 +192,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         await remove_workspace(workspace)
 
 
-async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result: InstanceResult) -> None:
+async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:
     """Fill the result's commit and stats, and import the branch as the task's policy says."""
     task = inp.task
     try:
@@ -193,6 +203,8 @@ async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result:
         result.commit_statistics = stats
         result.files_changed, result.insertions, result.deletions = stats.files_changed, stats.insertions, stats.deletions
         if should_import(task.import_policy, result.has_changes, task.skip_empty_import):
+            intent = ImportIntent(fingerprint=task.fingerprint(), commit=head)
+            (out_dir / INTENT_FILE).write_text(intent.model_dump_json())
             result.branch_name = await import_branch(inp.repo, workspace, head, inp.branch, task.import_conflict_policy)
         result.success, result.status = True, "success"
     except ImportRefused as e:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.plugins.base import AgentCommand
+from activities.secrets import redact
 
 KILL_GRACE_SECONDS = 3.0
 LINE_LIMIT = 64 * 1024 * 1024
@@ -91,14 +92,14 @@ async def run_process(
         assert proc.stdout is not None
         async for raw in proc.stdout:
             line = raw.decode(errors="replace").rstrip("\n")
-            out.write(line + "\n")
+            out.write((redact(line) or "") + "\n")
             out.flush()
             on_line(line)
 
     async def read_stderr(out) -> None:
         assert proc.stderr is not None
         async for raw in proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
+            line = redact(raw.decode(errors="replace").rstrip("\n")) or ""
             out.write(f"[stderr] {line}\n")
             stderr_tail.append(line)
 

@@ -8,6 +8,7 @@ nothing it does with git can move a branch of the user's repository.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -39,5 +40,8 @@ async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: s
 
 
 async def remove_workspace(path: Path) -> None:
+    """Remove a workspace, and its run's folder once it is the last one."""
     if path.exists():
         await asyncio.to_thread(shutil.rmtree, path, True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()

@@ -12,7 +12,7 @@ Knobs for tests, from the environment:
   DEMO_AGENT_NOOP=1      change nothing
   DEMO_AGENT_LOG=FILE    append "<key>\\n" for every run (lets tests count agent runs)
   DEMO_AGENT_SCORE=TEXT  answer TEXT instead of a JSON score (to test re-asking)
-  DEMO_AGENT_ONLY_KEY=REGEX  apply SLEEP, FAIL and NOOP only to instances whose key matches
+  DEMO_AGENT_ONLY_KEY=REGEX  apply SLEEP, FAIL, NOOP and SCORE only to instances whose key matches
   DEMO_AGENT_SECRET_ENV=NAME  write the sha256 of $NAME to demo/<id>.secret-digest and print $NAME
 """
 
@@ -31,8 +31,8 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def score(prompt: str) -> None:
-    custom = os.environ.get("DEMO_AGENT_SCORE")
+def score(prompt: str, knobs) -> None:
+    custom = knobs.get("DEMO_AGENT_SCORE")
     if custom is not None:
         print(custom)
         return
@@ -47,9 +47,8 @@ def work(prompt: str) -> None:
     os.makedirs("demo", exist_ok=True)
     path = f"demo/{ident}.md"
     first_line = prompt.strip().splitlines()[0] if prompt.strip() else "(empty prompt)"
-    hint = next((l for l in prompt.splitlines() if l.startswith("Approach hint")), "")
     with open(path, "w") as f:
-        f.write(f"# Demo change {ident}\n\nTask: {first_line}\n{hint}\n")
+        f.write(f"# Demo change {ident}\n\n{prompt.strip()}\n")
     secret_env = os.environ.get("DEMO_AGENT_SECRET_ENV")
     if secret_env:
         value = os.environ.get(secret_env, "")
@@ -74,7 +73,7 @@ def main() -> int:
         print(knobs["DEMO_AGENT_FAIL"], file=sys.stderr)
         return 1
     if "Respond with exactly one JSON object" in prompt:
-        score(prompt)
+        score(prompt, knobs)
     elif knobs.get("DEMO_AGENT_NOOP"):
         print("Nothing to change.")
     else:

@@ -15,7 +15,7 @@ from typing import Any, overload, Literal
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.models import (
@@ -163,10 +163,10 @@ class Context:
                 message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
                 result = InstanceResult(
                     success=False,
-                    status="failed",
+                    status="canceled" if isinstance(cause, CancelledError) else "failed",
                     key=inp.key,
                     error=message,
-                    error_type="infrastructure",
+                    error_type="canceled" if isinstance(cause, CancelledError) else "infrastructure",
                     plugin=inp.task.plugin,
                     model=inp.task.model,
                 )

