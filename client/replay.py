@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -38,5 +39,7 @@ async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     replayer = Replayer(workflows=[strategy.workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is not None:
-        raise ReplayDiverged(str(result.replay_failure))
+        text = str(result.replay_failure)
+        found = re.search(r'message: "(.*?)", source', text)
+        raise ReplayDiverged(found.group(1) if found else text)
     return f"replayed {len(history.events)} events of {workflow_id} ({name}): deterministic"
