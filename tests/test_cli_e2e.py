@@ -230,3 +230,21 @@ def test_credentials_reach_the_agent_but_never_the_history_memo_or_results(embed
     for f in (home / "runs").rglob("*"):
         if f.is_file():
             assert canary not in f.read_text(errors="replace"), f
+
+
+def test_ctrl_c_detaches_and_the_run_goes_on(embedded, repo):
+    _, env, _, _ = embedded
+    proc = subprocess.Popen(
+        ["orchard", "run", "slowly", "--agent-command", f"DEMO_AGENT_SLEEP=4 {DEMO_AGENT}", "--output", "streaming"],
+        env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("simple run run_")  # the run has started
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    run_id = err.split("detached; run ", 1)[1].split()[0]
+    assert f"orchard watch {run_id}" in err and f"orchard cancel {run_id}" in err
+    watched = orchard("watch", run_id, "--output", "quiet", env=env, cwd=repo)
+    assert watched.returncode == 0 and "success" in watched.stdout
