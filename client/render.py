@@ -26,6 +26,13 @@ def _tokens(n: int) -> str:
     return f"{n:,}" if n else "-"
 
 
+def task_failure_line(snap: Snapshot) -> str:
+    return (
+        f"the strategy's code fails: {snap.task_failure}\n  fix it and restart its worker (embedded: "
+        f"`orchard server stop`, then `orchard watch {snap.run_id}`); the run resumes where it was"
+    )
+
+
 def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
     where = p.branch or ""
     event = (beat or {}).get("last_event") or (beat or {}).get("phase") or p.error or ""
@@ -110,7 +117,7 @@ class TuiRenderer:
         if self.ui_link:
             lines.append(Text(f"Temporal UI: {self.ui_link}", style="dim"))
         if snap.task_failure:
-            lines.append(Text(f"workflow task failing (fix the strategy and restart the worker; the run resumes): {snap.task_failure}", style="red"))
+            lines.append(Text(task_failure_line(snap), style="red"))
         lines.append(table)
         if not self.live.is_started:
             self.live.start()
@@ -139,7 +146,7 @@ class StreamingRenderer:
 
     def update(self, snap: Snapshot) -> None:
         if snap.task_failure and snap.task_failure != self.last_failure:
-            self.console.print(f"workflow task failing (fix the strategy and restart the worker; the run resumes): {snap.task_failure}")
+            self.console.print(task_failure_line(snap))
         self.last_failure = snap.task_failure
         for p in snap.progress.instances if snap.progress else []:
             line = instance_line(p, snap.heartbeats.get(p.key))
