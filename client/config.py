@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflows.models import ConflictPolicy, ImportPolicy, NetworkEgress
+from workflows.models import ConflictPolicy, ImportPolicy, NetworkEgress, first_error
 
 CONFIG_FILE = "orchard.yaml"
 
@@ -78,6 +78,5 @@ def load_config(path: str | Path | None, search_dir: str | Path | None = None) -
     try:
         return OrchardConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigFileError(f"config file {path}: {where}: {err['msg']}") from None
+        where, message = first_error(e)
+        raise ConfigFileError(f"config file {path}: {where}: {message}") from None

@@ -248,3 +248,16 @@ def test_ctrl_c_detaches_and_the_run_goes_on(embedded, repo):
     assert f"orchard watch {run_id}" in err and f"orchard cancel {run_id}" in err
     watched = orchard("watch", run_id, "--output", "quiet", env=env, cwd=repo)
     assert watched.returncode == 0 and "success" in watched.stdout
+
+
+def test_orchard_yaml_gives_defaults_and_a_bad_one_is_one_line(embedded, repo):
+    _, env, _, _ = embedded
+    (repo / "orchard.yaml").write_text(f"agent_command: \"{DEMO_AGENT}\"\nstrategies:\n  best-of-n: {{n: 2, tie_break: random}}\n")
+    ran = orchard("run", "from config", "--strategy", "best-of-n", "--output", "json", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    assert len(json.loads(ran.stdout.strip().splitlines()[-1])["instances"]) == 2
+    overridden = orchard("run", "cli wins", "--strategy", "best-of-n", "-S", "n=1", "--output", "json", env=env, cwd=repo)
+    assert len(json.loads(overridden.stdout.strip().splitlines()[-1])["instances"]) == 1
+    (repo / "orchard.yaml").write_text("runner: {timeout: soon}\n")
+    bad = orchard("run", "x", env=env, cwd=repo)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "orchard.yaml: runner.timeout:" in bad.stderr

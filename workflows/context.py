@@ -26,6 +26,7 @@ from workflows.models import (
     TaskSpec,
     VerifyInput,
     VerifyResult,
+    first_error,
     instance_branch,
 )
 from workflows.sdk import InstanceFailed, StrategyError
@@ -110,9 +111,8 @@ class Context:
         try:
             return TaskSpec.model_validate(fields)
         except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise StrategyError(f"bad task field {where!r}: {err['msg']}") from None
+            where, message = first_error(e)
+            raise StrategyError(f"bad task field {where!r}: {message}") from None
 
     async def run(self, task: dict[str, Any] | TaskSpec, key: str) -> Handle:
         """Schedule one agent instance. The same key with the same task returns the same handle."""

@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 FINAL_MESSAGE_LIMIT = 2000
 """Characters of an agent's final message kept in history; the whole text goes to a file."""
@@ -47,6 +47,12 @@ def key_hash8(key: str) -> str:
 def instance_branch(strategy: str, run_id: str, key: str) -> str:
     """The branch an instance's commits are imported to: orchard/<strategy>/<run_id>/k<hash8>."""
     return f"orchard/{strategy}/{run_id}/k{key_hash8(key)}"
+
+
+def first_error(e: ValidationError) -> tuple[str, str]:
+    """(dotted location, message) of a validation error's first problem, for one-line errors."""
+    err = e.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, ")
 
 
 def truncate(text: str | None, limit: int = FINAL_MESSAGE_LIMIT) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 
-from workflows.models import InstanceResult, TaskDefaults
+from workflows.models import InstanceResult, TaskDefaults, first_error
 
 if TYPE_CHECKING:
     from workflows.context import Context
@@ -137,12 +137,12 @@ class Strategy:
         try:
             config = adapter.validate_python(typed)
         except ValidationError as e:
-            err = e.errors()[0]
-            if not err["loc"]:  # a check across parameters (__post_init__)
-                raise ConfigError(f"bad parameters for strategy {cls.name()!r}: {err['msg'].removeprefix('Value error, ')}") from None
-            key = str(err["loc"][0])
+            where, message = first_error(e)
+            if not where:  # a check across parameters (__post_init__)
+                raise ConfigError(f"bad parameters for strategy {cls.name()!r}: {message}") from None
+            key = where.split(".")[0]
             raise ConfigError(
-                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {err['msg']} (got {params.get(key)!r})"
+                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {message} (got {params.get(key)!r})"
             ) from None
         dumped = adapter.dump_python(config, mode="json")
         return {k: dumped[k] for k in typed}
