@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Per-instance overhead of Orchard: workspace preparation, branch import, and n no-op agents end to end.
 
-    python bench/bench_instances.py [--sizes 1,8,32] [--files 20000] [--history 2000] [--reps 7] [--quick]
+    python bench/bench_instances.py [--sizes 1,8,32] [--files 20000] [--history 2000] [--reps 7] [--quick] [--dir DIR]
 
 1. `prepare_workspace` vs a plain `git worktree add --detach` of the same commit (target: <= 1.2x),
    on a small repo, a generated N-file repo, and the same N-file tree under a long history.
 2. `import_branch` after one agent commit in a workspace.
 3. n no-op agents (`true`) through a real Temporal dev server and an in-process worker.
 
-Everything lives in one temporary directory (repos, ORCHARD_HOME) that is removed at the end.
+Everything lives in one temporary directory (repos, workspaces, ORCHARD_HOME) under --dir, removed
+at the end. File creation dominates the big-repo figures, so the filesystem matters: on a tmpfs
+(--dir /dev/shm) they show git's and Orchard's own costs; on a disk they include its quirks.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ SETUP_ENV = {
     "GIT_COMMITTER_DATE": "1700000000 +0000",
 }
 PREP_TARGET = 1.2
+SMALL_REPS_FACTOR = 5
 E2E_TARGET_SECONDS = 10.0
 
 
@@ -149,6 +152,17 @@ def make_history_repo(big: Repo, path: Path, history: int) -> Repo:
         commits=history + 1,
         head=sh_git("rev-parse", "HEAD", cwd=path),
     )
+
+
+def fs_type(path: Path) -> str:
+    """The filesystem `path` is on (from /proc/mounts), to read the figures in context."""
+    best, kind = "", "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, mount, fstype, *_ = line.split()
+            if (str(path) + "/").startswith(mount.rstrip("/") + "/") and len(mount) > len(best):
+                best, kind = mount, fstype
+    return f"{kind} at {best or '?'}"
 
 
 def leftovers(repo: Repo) -> list[str]:
@@ -248,14 +262,12 @@ async def bench_prepare(repo: Repo, scratch: Path, reps: int) -> PrepFigures:
         # Same spawn path as Orchard's own git calls, so only the git work differs.
         await git("worktree", "add", "--quiet", "--detach", str(wt_root / f"w{i}"), repo.head, cwd=repo.path)
 
-    async def cleanup(i: int) -> None:
-        await remove_workspace(ws_root / f"p{i}")
-        await git("worktree", "remove", "--force", str(wt_root / f"w{i}"), cwd=repo.path)
-
+    # Nothing is deleted until all timings are taken: on ext4 without a journal, creating files
+    # shortly after deleting thousands is several times slower (inode allocation skips inodes
+    # freed in the last ~30 s), which would bill one side for the other's cleanup.
     # One untimed round warms the page cache and git's first-use paths for both sides.
     await prepare(-1)
     await worktree(-1)
-    await cleanup(-1)
     prep_times: list[float] = []
     wt_times: list[float] = []
     for i in range(reps):
@@ -266,14 +278,18 @@ async def bench_prepare(repo: Repo, scratch: Path, reps: int) -> PrepFigures:
         else:
             wt_times.append(await timed(lambda: worktree(i)))
             prep_times.append(await timed(lambda: prepare(i)))
-        await cleanup(i)
 
     profile = GitProfile()
     totals: list[float] = []
-    for i in range(max(3, reps // 2)):
+    profiled = range(1000, 1000 + max(3, reps // 2))
+    for i in profiled:
         with profile.recording():
-            totals.append(await timed(lambda: prepare(1000 + i)))
-        await remove_workspace(ws_root / f"p{1000 + i}")
+            totals.append(await timed(lambda: prepare(i)))
+
+    for i in [-1, *range(reps), *profiled]:
+        await remove_workspace(ws_root / f"p{i}")
+    for i in [-1, *range(reps)]:
+        await git("worktree", "remove", "--force", str(wt_root / f"w{i}"), cwd=repo.path)
     await git("worktree", "prune", cwd=repo.path)
     return PrepFigures(repo, statistics.median(wt_times), statistics.median(prep_times), profile.medians(), statistics.median(totals))
 
@@ -401,7 +417,8 @@ def report(
     prep: list[PrepFigures], spawn: float, imports: list[ImportFigures], e2e: list[E2EFigures], reps: int
 ) -> None:
     table(
-        f"1. Workspace preparation: prepare_workspace vs git worktree add --detach (median of {reps}, ms)",
+        f"1. Workspace preparation: prepare_workspace vs git worktree add --detach "
+        f"(median of {reps}; small repo: of {reps * SMALL_REPS_FACTOR}; ms)",
         ["repo", "files", "commits", "worktree add", "prepare_workspace", "ratio", f"<= {PREP_TARGET}x"],
         [
             [p.repo.label, str(p.repo.files), str(p.repo.commits), ms(p.worktree), ms(p.prepare), f"{p.ratio:.2f}x",
@@ -453,6 +470,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="repetitions per micro-benchmark (default 7; --quick 3)")
     p.add_argument("--quick", action="store_true", help="small sizes, for a fast smoke test")
     p.add_argument("--skip-e2e", action="store_true", help="skip the Temporal end-to-end runs")
+    p.add_argument("--dir", help="where repos, workspaces and ORCHARD_HOME go (default: the system temp dir; "
+                   "/dev/shm takes the disk out of the figures)")
     args = p.parse_args(argv)
     args.sizes = [int(s) for s in (args.sizes or ("1,8" if args.quick else "1,8,32")).split(",") if s.strip()]
     args.files = args.files or (2000 if args.quick else 20000)
@@ -463,7 +482,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def amain(args: argparse.Namespace, root: Path) -> None:
     t0 = time.perf_counter()
-    print(f"setting up repos in {root} ...", flush=True)
+    print(f"setting up repos in {root} ({fs_type(root)}) ...", flush=True)
     small = make_small_repo(root / "repos" / "small", args.small_commits)
     big = make_big_repo(root / "repos" / "big", args.files)
     hist = make_history_repo(big, root / "repos" / "big-history", args.history)
@@ -473,7 +492,9 @@ async def amain(args: argparse.Namespace, root: Path) -> None:
     spawn = statistics.median([await timed(lambda: git("--version", cwd=root)) for _ in range(20)])
     prep: list[PrepFigures] = []
     for repo in repos:
-        prep.append(await bench_prepare(repo, root / "scratch", args.reps))
+        # Millisecond-scale runs on a shared machine are noisy: the small repo gets more of them.
+        reps = args.reps * SMALL_REPS_FACTOR if repo is small else args.reps
+        prep.append(await bench_prepare(repo, root / "scratch", reps))
         print(f"  prepare {repo.label:<24} {ms(prep[-1].prepare)} ms vs worktree {ms(prep[-1].worktree)} ms", flush=True)
     imports: list[ImportFigures] = []
     for repo in repos:
@@ -485,12 +506,15 @@ async def amain(args: argparse.Namespace, root: Path) -> None:
     for repo in repos:
         problems = leftovers(repo)
         print(f"repo {repo.label}: {'clean' if not problems else 'NOT CLEAN: ' + '; '.join(problems)}")
-    print(f"total benchmark time {time.perf_counter() - t0:.0f} s on {os.cpu_count()} CPUs, {sh_git('--version', cwd=root)}")
+    print(
+        f"total benchmark time {time.perf_counter() - t0:.0f} s; {os.cpu_count()} CPUs; "
+        f"{sh_git('--version', cwd=root)}; scratch on {fs_type(root)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    root = Path(tempfile.mkdtemp(prefix="orchard-bench-")).resolve()
+    root = Path(tempfile.mkdtemp(prefix="orchard-bench-", dir=args.dir)).resolve()
     # Activities read ORCHARD_HOME on each call: point it into the scratch dir before any run.
     os.environ["ORCHARD_HOME"] = str(root / "orchard-home")
     try:

@@ -180,12 +180,38 @@ def custom_task_queue(spec: str, digest: str) -> str:
     return f"orchard-custom-{hashlib.sha256(spec.encode()).hexdigest()[:6]}-{digest[:8]}"
 
 
+def code_digest() -> str:
+    """A digest of Orchard's own code: a background worker started from other code is stale."""
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(p for d in ("workflows", "activities", "client") for p in (root / d).rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in [*files, root / "worker.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+async def _open_runs(client: Client, task_queue: str) -> int:
+    return (await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')).count
+
+
 async def ensure_worker(
     client: Client, settings: DevServerSettings, task_queue: str, strategy_spec: str | None = None
 ) -> None:
-    """A background worker polling `task_queue`: the built-ins, or one custom strategy."""
+    """A background worker polling `task_queue`: the built-ins, or one custom strategy.
+
+    A worker started from older Orchard code is replaced when no run is open on its queue
+    (replacing it mid-run would restart its agents); otherwise this warns once per call.
+    """
     pid_file = _state_dir("workers") / f"{task_queue}.pid"
+    digest_file = pid_file.with_suffix(".code")
     log = _state_dir("logs") / f"worker-{task_queue}.log"
+    current = code_digest()
+    if _alive(pid_file) is not None and digest_file.is_file() and digest_file.read_text() != current:
+        if await _open_runs(client, task_queue) == 0:
+            _stop(pid_file, timeout=20.0)
+        else:
+            print(f"orchard: warning: the background worker for {task_queue} runs older Orchard code; "
+                  "`orchard server stop` restarts it (its running agents restart too)", file=sys.stderr)
     if _alive(pid_file) is None:
         cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue]
         env = dict(os.environ)
@@ -193,6 +219,7 @@ async def ensure_worker(
             cmd += ["--strategy", strategy_spec, "--only-custom", "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
         _spawn(cmd, log, pid_file, env=env)
+        digest_file.write_text(current)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:
         if await has_poller(client, task_queue):
@@ -227,6 +254,7 @@ def stop_all() -> list[str]:
     for pid_file in sorted(workers.glob("*.pid")) if workers.is_dir() else []:
         if _stop(pid_file, timeout=20.0):
             stopped.append(f"worker {pid_file.stem}")
+        pid_file.with_suffix(".code").unlink(missing_ok=True)
     if _stop(orchard_home() / "temporal.pid", timeout=20.0):
         stopped.append("Temporal dev server")
     return stopped

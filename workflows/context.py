@@ -134,7 +134,8 @@ class Context:
             base_commit=base_commit,
             task=spec,
         )
-        self.progress[key] = InstanceProgress(key=key, branch=branch, plugin=spec.plugin)
+        shown_branch = "" if spec.import_policy == "never" else branch
+        self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
         handle = Handle(key=key, branch=branch, task=asyncio.create_task(self._run_instance(inp)))
         self._handles[key] = (fingerprint, handle)
         return handle
