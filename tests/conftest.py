@@ -93,11 +93,12 @@ async def task_queue(client, orchard_home):
 
 async def run_strategy(
     client: Client, task_queue: str, strategy: str, repo: Path, prompt: str = "add a greeting",
-    params: dict[str, Any] | None = None, agent: str = DEMO_AGENT, run_id: str | None = None, **defaults: Any,
+    params: dict[str, Any] | None = None, agent: str = DEMO_AGENT, run_id: str | None = None,
+    max_parallel: int = 8, **defaults: Any,
 ) -> RunResult:
     run_input = RunInput(
         prompt=prompt, repo=str(repo), base_branch="main", params=params or {},
-        defaults=TaskDefaults(agent_command=agent, **defaults), max_parallel=8,
+        defaults=TaskDefaults(agent_command=agent, **defaults), max_parallel=max_parallel,
     )
     return await client.execute_workflow(
         strategy, run_input, id=run_id or f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult

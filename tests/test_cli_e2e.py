@@ -261,3 +261,47 @@ def test_orchard_yaml_gives_defaults_and_a_bad_one_is_one_line(embedded, repo):
     (repo / "orchard.yaml").write_text("runner: {timeout: soon}\n")
     bad = orchard("run", "x", env=env, cwd=repo)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "orchard.yaml: runner.timeout:" in bad.stderr
+
+
+async def test_a_bare_named_server_gets_orchards_search_attributes(repo, tmp_path):
+    from temporalio.testing import WorkflowEnvironment
+
+    from client.devserver import temporal_binary
+
+    env = orchard_env(tmp_path / "home")
+    async with await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), dev_server_log_level="error") as bare:
+        address = bare.client.service_client.config.target_host
+        ran = orchard("run", "x", "--address", address, "--with-worker", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert ran.returncode == 0, ran.stderr
+        listed = orchard("list", "--address", address, "--strategy", "simple", "--status", "success", "--output", "json", env=env, cwd=repo)
+        assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [ran.stdout.split()[0]]
+
+
+def test_temporal_address_from_the_environment_and_exit_3_for_failed_instances(named_server, repo, tmp_path):
+    env = orchard_env(tmp_path / "home", TEMPORAL_ADDRESS=named_server)
+    agent = f"DEMO_AGENT_ONLY_KEY=candidate/2 DEMO_AGENT_FAIL='out of credits' {DEMO_AGENT}"
+    ran = orchard("run", "x", "--with-worker", "--task-queue", f"env-{uuid.uuid4().hex[:6]}", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", agent, "--output", "streaming", env=env, cwd=repo)
+    assert ran.returncode == 3, ran.stderr
+    assert "out of credits" in ran.stdout and "partial" in ran.stdout
+    assert not (tmp_path / "home" / "temporal.pid").exists()  # no embedded server was started
+
+
+def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
+    home = tmp_path / "home"
+    port, ui_port = write_dev_config(home)
+    env = orchard_env(home)
+    server = subprocess.Popen(["orchard", "server"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        assert f"on 127.0.0.1:{port}, UI http://127.0.0.1:{ui_port}" in server.stdout.readline()
+        deadline = time.monotonic() + 30
+        while orchard("server", "status", env=env, cwd=repo).returncode != 0:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.3)
+        ran = orchard("run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert ran.returncode == 0, ran.stderr
+        assert not (home / "temporal.pid").exists()  # the running server was used, none started
+    finally:
+        orchard("server", "stop", env=env, cwd=repo)
+        server.send_signal(signal.SIGINT)
+        server.wait(30)

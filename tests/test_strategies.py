@@ -107,3 +107,11 @@ async def test_reusing_a_key_for_another_task_fails_the_run_clearly(client, repo
         with pytest.raises(WorkflowFailureError) as err:
             await run_strategy(client, queue, "reuse-key", repo)
     assert "key 'same' was already used for a different task" in err.value.cause.message
+
+
+async def test_max_parallel_bounds_the_instances_running_at_once(client, task_queue, repo, tmp_path):
+    log = tmp_path / "spans.log"
+    agent = f"echo start >> {log}; sleep 0.5; echo end >> {log}; true"
+    result = await run_strategy(client, task_queue, "fan-out", repo, params={"n": 3}, agent=agent, max_parallel=1)
+    assert len(result.instances) == 3
+    assert log.read_text().split() == ["start", "end"] * 3
