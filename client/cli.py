@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import git
+from pydantic import ValidationError
 
 from activities.paths import orchard_home
 from client import devserver
@@ -23,7 +24,7 @@ from client.render import make_console, make_renderer, outcome_json, print_outco
 from client.runs import NoWorker, Target, ensure_served, new_run_id, open_target, start_run, task_queue_for
 from client.strategy_loader import StrategyLoadError, load_strategy, resolve_spec
 from client.watch import EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, Outcome, follow, outcome_of, query_progress
-from workflows.models import RunInput, RunResult, TaskDefaults
+from workflows.models import RunInput, RunResult, TaskDefaults, first_error
 from workflows.runtime import SA_OUTCOME, SA_REPO
 from workflows.sdk import ConfigError
 
@@ -140,12 +141,20 @@ def _params(pairs: list[str], config: OrchardConfig, strategy_name: str) -> dict
 
 
 def _defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaults:
+    try:
+        return _task_defaults(args, config)
+    except ValidationError as e:
+        where, message = first_error(e)
+        raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
+
+
+def _task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaults:
     return TaskDefaults(
         model=args.model or config.model,
         plugin=args.plugin or config.plugin,
         agent_command=args.agent_command or config.agent_command,
-        timeout=args.timeout or config.runner.timeout,
-        max_turns=args.max_turns or config.max_turns,
+        timeout=args.timeout if args.timeout is not None else config.runner.timeout,
+        max_turns=args.max_turns if args.max_turns is not None else config.max_turns,
         import_policy=args.import_policy or config.import_.policy,
         import_conflict_policy=args.import_conflict_policy or config.import_.conflict_policy,
         skip_empty_import=config.import_.skip_empty,
@@ -184,6 +193,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
     if args.max_parallel is not None and args.max_parallel < 1:
         raise UsageError("--max-parallel must be at least 1")
+    if args.detach and args.with_worker:
+        raise UsageError("--detach needs a worker that outlives this command; drop --with-worker and start `python worker.py`")
     max_parallel = args.max_parallel or config.orchestration.max_parallel or min(32, 4 * (os.cpu_count() or 1))
     run_input = RunInput(
         prompt=args.prompt, repo=repo_root, base_branch=base_branch, params=params,

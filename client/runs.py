@@ -50,7 +50,7 @@ class Target:
 
 
 def new_run_id() -> str:
-    return f"run_{datetime.now(timezone.utc):%Y%m%d_%H%M%S}_{secrets.token_hex(2)}"
+    return f"run_{datetime.now(timezone.utc):%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
 
 
 def task_queue_for(strategy: type[Strategy], spec: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, ROOT, git, make_repo, orchard, orchard_branches, orchard_env, write_dev_config
+from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_branches, orchard_env, write_dev_config
 
 pytestmark = pytest.mark.slow
 
@@ -199,6 +199,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
         (["--strategy", "broken.py"], "failed to import: SyntaxError"),
         (["--max-parallel", "x"], "invalid int value"),
+        (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
+        (["--plugin", "command", "--agent-command", ""], "the command plugin needs --agent-command"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path, args, message):

@@ -127,7 +127,7 @@ async def test_cancel_stops_the_agent_and_removes_the_workspace(repo, orchard_ho
         await asyncio.sleep(0.05)
     assert _alive(marker)
     env.cancel()
-    with pytest.raises(BaseException):
+    with pytest.raises(asyncio.CancelledError):
         await task
     assert not _alive(marker)
     assert not workspaces_dir("run_t1").exists()

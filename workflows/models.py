@@ -10,7 +10,7 @@ import hashlib
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 FINAL_MESSAGE_LIMIT = 2000
 """Characters of an agent's final message kept in history; the whole text goes to a file."""
@@ -74,17 +74,10 @@ class TaskSpec(BaseModel):
     import_policy: ImportPolicy = "auto"
     import_conflict_policy: ConflictPolicy = "fail"
     skip_empty_import: bool = True
-    max_turns: int | None = None
-    timeout: float = 3600.0
+    max_turns: int | None = Field(default=None, ge=1)
+    timeout: float = Field(default=3600.0, gt=0)
     network_egress: NetworkEgress = "online"
     plugin_options: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive_timeout(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("timeout must be positive (seconds)")
-        return v
 
     def fingerprint(self) -> str:
         """Stable digest of the task, used to tell a reused key from a repeated one."""
@@ -99,8 +92,8 @@ class TaskDefaults(BaseModel):
     model: str = ""
     plugin: str = "command"
     agent_command: str | None = None
-    timeout: float = 3600.0
-    max_turns: int | None = None
+    timeout: float = Field(default=3600.0, gt=0)
+    max_turns: int | None = Field(default=None, ge=1)
     import_policy: ImportPolicy = "auto"
     import_conflict_policy: ConflictPolicy = "fail"
     skip_empty_import: bool = True
