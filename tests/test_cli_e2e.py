@@ -161,16 +161,22 @@ def test_named_server_without_a_worker_says_so_and_creates_nothing(named_server,
     assert not (tmp_path / "home").exists()
 
 
+def orchard_once_polled(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`orchard ARGS`, retried while the worker just started is not polling yet."""
+    for _ in range(100):
+        out = orchard(*args, env=env, cwd=cwd)
+        if "no worker polls" not in out.stderr:
+            return out
+        time.sleep(0.3)
+    return out
+
+
 async def test_a_worker_lacking_the_strategy_is_reported_within_seconds(named_server, repo, tmp_path, client):
     env = orchard_env(tmp_path / "home")
     queue = f"builtins-{uuid.uuid4().hex[:6]}"
     worker = subprocess.Popen([sys.executable, "worker.py", "--address", named_server, "--task-queue", queue], cwd=ROOT, env=env)
     try:
-        for _ in range(100):
-            ok = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
-            if "no worker polls" not in ok.stderr:
-                break
-            time.sleep(0.3)
+        ok = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
         assert ok.returncode == 0, ok.stderr
         started = time.monotonic()
         missing = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command", DEMO_AGENT, env=env, cwd=repo)
@@ -178,6 +184,18 @@ async def test_a_worker_lacking_the_strategy_is_reported_within_seconds(named_se
         assert f"no worker on task queue '{queue}' serves strategy 'fan-out'" in missing.stderr
         open_runs = [wf async for wf in client.list_workflows(f'TaskQueue="{queue}" AND ExecutionStatus="Running"')]
         assert open_runs == []
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+    # A worker told by its orchard.yaml to serve the strategy file runs it.
+    config = tmp_path / "worker.yaml"
+    config.write_text(f"temporal: {{address: '{named_server}', task_queue: {queue}}}\nworker: {{strategies: ['{ROOT / 'examples/fanout_two.py'}']}}\n")
+    worker = subprocess.Popen([sys.executable, "worker.py", "--config", str(config)], cwd=ROOT, env=env)
+    try:
+        served = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert served.returncode == 0, served.stderr
+        assert "orchard/fan-out/" in served.stdout
     finally:
         worker.terminate()
         worker.wait(30)
