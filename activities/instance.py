@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -44,6 +46,20 @@ class ImportIntent(BaseModel):
 
     fingerprint: str
     commit: str
+
+
+RESUME_PROMPT = (
+    "Your previous run on this task was interrupted. Continue where you left off, "
+    "finish the task, and commit your work."
+)
+
+
+def _previous_session(details: Sequence[Any]) -> str | None:
+    """The agent session id the last attempt reported in its heartbeats, if any."""
+    try:
+        return InstanceHeartbeat.model_validate(details[0]).session_id if details else None
+    except ValueError:
+        return None
 
 
 def bad_input(message: str) -> ApplicationError:
@@ -110,13 +126,14 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 
     pid_file = out_dir / "agent.pid"
     kill_orphan(pid_file)
-    ws_root = workspaces_dir(inp.run_id)
-    workspace = ws_root / f"k{key_hash8(inp.key)}-a{info.attempt}"
-    for stale in ws_root.glob(f"k{key_hash8(inp.key)}-a*"):
-        await remove_workspace(stale)
+    # One workspace per key, kept across attempts: a retry resumes the agent's session in it.
+    workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
+    session_id = _previous_session(info.heartbeat_details) if workspace.is_dir() else None
+    if session_id:
+        task = task.model_copy(update={"prompt": RESUME_PROMPT})
 
-    state = AgentState()
-    phase = "preparing workspace"
+    state = AgentState(session_id=session_id)
+    phase = "resuming the agent's session" if session_id else "preparing workspace"
 
     def heartbeat() -> None:
         activity.heartbeat(
@@ -138,10 +155,12 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     started = time.monotonic()
     beats = asyncio.create_task(keep_heartbeating())
     try:
-        await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
+        if not session_id:
+            await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
         try:
             command = plugin.build_command(
-                task, AgentContext(workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit)
+                task,
+                AgentContext(workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit, session_id=session_id),
             )
         except PluginError as e:
             raise bad_input(str(e)) from None
@@ -189,7 +208,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         beats.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beats
-        await remove_workspace(workspace)
+        if not activity.is_worker_shutdown():  # kept for the retry on a restarted worker to resume in
+            await remove_workspace(workspace)
 
 
 async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:

@@ -25,7 +25,7 @@ def test_prompt_goes_to_stdin_env_and_placeholder_shell_quoted():
 def test_missing_command_and_unknown_plugin_are_clear():
     with pytest.raises(PluginError, match="--agent-command"):
         get_plugin("command").build_command(TaskSpec(prompt="p", base_branch="main"), CTX)
-    with pytest.raises(PluginError, match="unknown plugin 'nope'; available: command"):
+    with pytest.raises(PluginError, match="unknown plugin 'nope'; available: claude-code, codex, command"):
         get_plugin("nope")
 
 

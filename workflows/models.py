@@ -77,6 +77,9 @@ class TaskSpec(BaseModel):
     max_turns: int | None = Field(default=None, ge=1)
     timeout: float = Field(default=3600.0, gt=0)
     network_egress: NetworkEgress = "online"
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    cli_args: list[str] = Field(default_factory=list)
     plugin_options: dict[str, Any] = Field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -98,6 +101,9 @@ class TaskDefaults(BaseModel):
     import_conflict_policy: ConflictPolicy = "fail"
     skip_empty_import: bool = True
     network_egress: NetworkEgress = "online"
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    cli_args: list[str] = Field(default_factory=list)
     plugin_options: dict[str, Any] = Field(default_factory=dict)
 
 
