@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,9 +18,10 @@ import git
 from pydantic import ValidationError
 
 from activities.paths import orchard_home
+from activities.plugins import PLUGINS
 from client import devserver
 from client.config import ConfigFileError, OrchardConfig, load_config
-from client.connection import ServerUnreachable, connect
+from client.connection import ServerUnreachable, connect, external_target
 from client.render import make_console, make_renderer, outcome_json, print_outcome
 from client.runs import NoWorker, Target, ensure_served, new_run_id, open_target, start_run, task_queue_for
 from client.strategy_loader import StrategyLoadError, load_strategy, resolve_spec
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("prompt")
     run.add_argument("--strategy", default="simple", help="built-in name (simple, best-of-n), path.py[:Class] or module[:Class]")
     run.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable); JSON values are parsed")
-    run.add_argument("--plugin", help="agent plugin (default: command)")
+    run.add_argument("--plugin", choices=sorted(PLUGINS), help="agent plugin (default: command)")
     run.add_argument("--model", help="model for the agent")
     run.add_argument("--agent-command", help="command line of the agent for --plugin command; the prompt is on stdin, in ORCHARD_PROMPT and as {prompt}")
     run.add_argument("--repo", default=".", help="git repository (default: the current directory)")
@@ -65,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-parallel", type=int, help="instances running at once (default: 4 per core, at most 32)")
     run.add_argument("--timeout", type=float, help="seconds an agent may run (default 3600)")
     run.add_argument("--max-turns", type=int, help="agent turn limit, for plugins that have one")
+    run.add_argument("--system-prompt", help="replace the agent's system prompt (plugins that support it)")
+    run.add_argument("--append-system-prompt", help="add to the agent's system prompt")
+    run.add_argument("--cli-arg", action="append", default=[], metavar="TOKEN", help="pass TOKEN to the agent CLI, before the prompt (repeatable)")
+    run.add_argument("--cli-args", metavar="ARGS", help="pass these arguments (shell-split) to the agent CLI, after the --cli-arg tokens")
+    creds = run.add_argument_group("credentials for the embedded worker (or --with-worker); a named server's workers read their own environment")
+    creds.add_argument("--api-key", help="ANTHROPIC_API_KEY for claude-code, OPENAI_API_KEY for codex")
+    creds.add_argument("--oauth-token", help="CLAUDE_CODE_OAUTH_TOKEN (claude-code subscription)")
+    creds.add_argument("--base-url", help="ANTHROPIC_BASE_URL for claude-code; for codex, an OpenAI-compatible Responses endpoint")
     run.add_argument("--import-policy", choices=["auto", "never", "always"])
     run.add_argument("--import-conflict-policy", choices=["fail", "overwrite", "suffix"])
     run.add_argument("--output", choices=["tui", "streaming", "json", "quiet"], help="default: tui on a terminal, else streaming")
@@ -159,7 +169,31 @@ def _task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefau
         import_conflict_policy=args.import_conflict_policy or config.import_.conflict_policy,
         skip_empty_import=config.import_.skip_empty,
         network_egress=config.runner.network_egress,
+        system_prompt=args.system_prompt or config.system_prompt,
+        append_system_prompt=args.append_system_prompt or config.append_system_prompt,
+        cli_args=_cli_args(args) or config.cli_args,
     )
+
+
+def _cli_args(args: argparse.Namespace) -> list[str]:
+    try:
+        return [*args.cli_arg, *shlex.split(args.cli_args or "")]
+    except ValueError as e:
+        raise UsageError(f"--cli-args: {e}; quote values that contain spaces") from None
+
+
+def _credentials(args: argparse.Namespace, plugin: str) -> dict[str, str]:
+    """Environment for the worker's agents from --api-key, --oauth-token and --base-url."""
+    creds: dict[str, str] = {}
+    if args.api_key:
+        creds["OPENAI_API_KEY" if plugin == "codex" else "ANTHROPIC_API_KEY"] = args.api_key
+    if args.oauth_token:
+        if plugin != "claude-code":
+            raise UsageError("--oauth-token is for --plugin claude-code")
+        creds["CLAUDE_CODE_OAUTH_TOKEN"] = args.oauth_token
+    if args.base_url:
+        creds["OPENAI_BASE_URL" if plugin == "codex" else "ANTHROPIC_BASE_URL"] = args.base_url
+    return creds
 
 
 def _output_mode(requested: str | None) -> str:
@@ -195,17 +229,22 @@ async def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--max-parallel must be at least 1")
     if args.detach and args.with_worker:
         raise UsageError("--detach needs a worker that outlives this command; drop --with-worker and start `python worker.py`")
+    address = args.address or config.temporal.address
+    credentials = _credentials(args, defaults.plugin)
+    if credentials and external_target(address) and not args.with_worker:
+        raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
     max_parallel = args.max_parallel or config.orchestration.max_parallel or min(32, 4 * (os.cpu_count() or 1))
     run_input = RunInput(
         prompt=args.prompt, repo=repo_root, base_branch=base_branch, params=params,
         defaults=defaults, max_parallel=max_parallel, strategy_spec=spec,
     )
-    target = await open_target(args.address or config.temporal.address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
+    target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
     task_queue = task_queue_for(strategy, spec) if target.embedded else target.task_queue
     output = _output_mode(args.output)
     if args.with_worker and not target.embedded:
+        os.environ.update(credentials)  # the in-process worker's agents inherit them
         return await _run_with_worker(target, strategy, run_input, task_queue, output, args.detach)
-    await ensure_served(target, task_queue, spec)
+    await ensure_served(target, task_queue, spec, credentials)
     return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach)
 
 
@@ -385,8 +424,21 @@ COMMANDS = {
 }
 
 
+def _glue_passthrough(argv: list[str]) -> list[str]:
+    """`--cli-arg --verbose` means the token `--verbose`, not an option of ours."""
+    glued: list[str] = []
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("--cli-arg", "--cli-args"):
+            value = next(tokens, None)
+            glued.append(token if value is None else f"{token}={value}")
+        else:
+            glued.append(token)
+    return glued
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_glue_passthrough(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "server":
             return cmd_server(args)

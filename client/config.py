@@ -51,6 +51,9 @@ class OrchardConfig(_Strict):
     plugin: str = "command"
     agent_command: str | None = None
     max_turns: int | None = None
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    cli_args: list[str] = Field(default_factory=list)
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")

@@ -30,6 +30,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from activities.paths import orchard_home
+from activities.secrets import SECRET_NAME
 from client.connection import ServerUnreachable, connect
 
 PROJECT_DEV_CONFIG = Path(__file__).resolve().parents[1] / "temporal-dev.yml"
@@ -194,32 +195,42 @@ async def _open_runs(client: Client, task_queue: str) -> int:
     return (await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')).count
 
 
+def worker_identity(env: dict[str, str]) -> str:
+    """Orchard's code and the credentials a worker would be started with, as one digest."""
+    secrets = sorted((k, v) for k, v in env.items() if SECRET_NAME.search(k))
+    return hashlib.sha256((code_digest() + json.dumps(secrets)).encode()).hexdigest()[:16]
+
+
 async def ensure_worker(
-    client: Client, settings: DevServerSettings, task_queue: str, strategy_spec: str | None = None
+    client: Client,
+    settings: DevServerSettings,
+    task_queue: str,
+    strategy_spec: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> None:
     """A background worker polling `task_queue`: the built-ins, or one custom strategy.
 
-    A worker started from older Orchard code is replaced when no run is open on its queue
-    (replacing it mid-run would restart its agents); otherwise this warns once per call.
+    A worker started from other Orchard code or other credentials is replaced when no run is
+    open on its queue (replacing it mid-run would restart its agents); otherwise this warns.
     """
     pid_file = _state_dir("workers") / f"{task_queue}.pid"
-    digest_file = pid_file.with_suffix(".code")
+    identity_file = pid_file.with_suffix(".identity")
     log = _state_dir("logs") / f"worker-{task_queue}.log"
-    current = code_digest()
-    if _alive(pid_file) is not None and digest_file.is_file() and digest_file.read_text() != current:
+    env = {**os.environ, **(extra_env or {})}
+    identity = worker_identity(env)
+    if _alive(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
         if await _open_runs(client, task_queue) == 0:
             _stop(pid_file, timeout=20.0)
         else:
-            print(f"orchard: warning: the background worker for {task_queue} runs older Orchard code; "
+            print(f"orchard: warning: the background worker for {task_queue} runs other Orchard code or credentials; "
                   "`orchard server stop` restarts it (its running agents restart too)", file=sys.stderr)
     if _alive(pid_file) is None:
         cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue]
-        env = dict(os.environ)
         if strategy_spec:
             cmd += ["--strategy", strategy_spec, "--only-custom", "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
         _spawn(cmd, log, pid_file, env=env)
-        digest_file.write_text(current)
+        identity_file.write_text(identity)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:
         if await has_poller(client, task_queue):
@@ -254,7 +265,7 @@ def stop_all() -> list[str]:
     for pid_file in sorted(workers.glob("*.pid")) if workers.is_dir() else []:
         if _stop(pid_file, timeout=20.0):
             stopped.append(f"worker {pid_file.stem}")
-        pid_file.with_suffix(".code").unlink(missing_ok=True)
+        pid_file.with_suffix(".identity").unlink(missing_ok=True)
     if _stop(orchard_home() / "temporal.pid", timeout=20.0):
         stopped.append("Temporal dev server")
     return stopped

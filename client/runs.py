@@ -73,12 +73,15 @@ async def open_target(address: str | None, namespace: str | None, task_queue: st
     return Target(client=client, embedded=True, address=settings.address, task_queue=task_queue or BUILTIN_TASK_QUEUE, ui_url=ui_url or settings.ui_url)
 
 
-async def ensure_served(target: Target, task_queue: str, strategy_spec: str | None) -> None:
-    """Embedded: start the background worker for the queue. Named server: a worker must poll it."""
+async def ensure_served(
+    target: Target, task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None
+) -> None:
+    """Embedded: start the background worker for the queue (with these credentials in its
+    environment). Named server: a worker must poll it."""
     if target.embedded:
         settings = devserver.load_dev_settings()
         custom = strategy_spec if task_queue != BUILTIN_TASK_QUEUE else None
-        await devserver.ensure_worker(target.client, settings, task_queue, custom)
+        await devserver.ensure_worker(target.client, settings, task_queue, custom, credentials)
     elif not await devserver.has_poller(target.client, task_queue):
         hint = f" --strategy {strategy_spec}" if strategy_spec and strategy_spec not in BUILTIN_STRATEGIES else ""
         raise NoWorker(
