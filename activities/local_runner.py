@@ -1,7 +1,10 @@
 """The `local` runner: the agent is a process (group) in the workspace. Not isolated.
 
-The process group is killed on timeout and on cancellation; its id is written to a pid file
-so a retried attempt can stop an agent orphaned by a worker that died.
+Every process the agent starts inherits a tag in its environment; on timeout, on cancellation
+and when the agent exits, the process group and every tagged process are killed. Tools that
+start their own session (Claude Code's Bash tool does) or outlive their parent are caught too.
+The tag is written to a pid file so a retried attempt can stop an agent orphaned by a worker
+that died.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import os
 import signal
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,29 +35,56 @@ class ProcessOutcome:
     duration_seconds: float
 
 
+TAG_VARIABLE = "ORCHARD_AGENT_TAG"
+
+
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
+def tagged_processes(tag: str) -> list[int]:
+    """Processes whose environment carries this agent's tag."""
+    marker = f"{TAG_VARIABLE}={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def kill_tagged(tag: str, sig: int = signal.SIGKILL) -> None:
+    for pid in tagged_processes(tag):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def kill_agent(pgid: int, tag: str, sig: int = signal.SIGKILL) -> None:
+    kill_group(pgid, sig)
+    kill_tagged(tag, sig)
+
+
 def kill_orphan(pid_file: Path) -> None:
-    """Kill the process group recorded in pid_file if it still runs (left by a dead worker)."""
+    """Kill an agent left running by a worker that died, as recorded in pid_file."""
     try:
-        pgid = int(pid_file.read_text().strip())
+        pgid_text, tag = pid_file.read_text().split()
+        pgid = int(pgid_text)
     except (OSError, ValueError):
         return
     if pgid != os.getpgid(0):
-        kill_group(pgid)
+        kill_agent(pgid, tag)
     pid_file.unlink(missing_ok=True)
 
 
-async def _terminate(proc: asyncio.subprocess.Process) -> None:
-    kill_group(proc.pid, signal.SIGTERM)
-    try:
+async def _terminate(proc: asyncio.subprocess.Process, tag: str) -> None:
+    """SIGTERM, a grace period for the agent to stop its tools, then SIGKILL."""
+    kill_agent(proc.pid, tag, signal.SIGTERM)
+    with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
-    except asyncio.TimeoutError:
-        pass
-    kill_group(proc.pid, signal.SIGKILL)
+    kill_agent(proc.pid, tag)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
 
@@ -67,17 +98,18 @@ async def run_process(
     pid_file: Path,
 ) -> ProcessOutcome:
     started = time.monotonic()
+    tag = uuid.uuid4().hex
     proc = await asyncio.create_subprocess_exec(
         *command.argv,
         cwd=str(cwd),
-        env={**os.environ, **command.env},
+        env={**os.environ, **command.env, TAG_VARIABLE: tag},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         limit=LINE_LIMIT,
     )
-    pid_file.write_text(str(proc.pid))
+    pid_file.write_text(f"{proc.pid} {tag}")
     stderr_tail: deque[str] = deque(maxlen=50)
 
     async def feed_stdin() -> None:
@@ -110,15 +142,16 @@ async def run_process(
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
             timed_out = True
-            await _terminate(proc)
+            await _terminate(proc, tag)
         except asyncio.CancelledError:
-            await _terminate(proc)
+            # Cancelled means stop now: no grace period, which a second cancel could cut short.
+            kill_agent(proc.pid, tag)
             readers.cancel()
             raise
         finally:
             pid_file.unlink(missing_ok=True)
-        # The agent's own children may outlive it and hold its pipes: the group goes with it.
-        kill_group(proc.pid)
+        # The agent's own children may outlive it and hold its pipes: they go with it.
+        kill_agent(proc.pid, tag)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(readers, KILL_GRACE_SECONDS)
     return ProcessOutcome(

@@ -39,6 +39,9 @@ class ClaudeCodePlugin(AgentPlugin):
     executable = "claude"
     install_hint = "npm install -g @anthropic-ai/claude-code"
 
+    def __init__(self) -> None:
+        self._counted: set[str | None] = set()
+
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
         exe = task.plugin_options.get("executable") or shutil.which(self.executable)
         if not exe:
@@ -85,9 +88,12 @@ class ClaudeCodePlugin(AgentPlugin):
                     state.last_event = block["text"].strip().splitlines()[0][:200]
                 elif block.get("type") == "tool_use":
                     state.last_event = _summarize_tool(block.get("name", "tool"), block.get("input") or {})
-            usage = message.get("usage") or {}
-            state.input_tokens += _input_tokens(usage)
-            state.output_tokens += int(usage.get("output_tokens") or 0)
+            # One line per content block, each repeating its message's usage: count a message once.
+            if message.get("id") not in self._counted:
+                self._counted.add(message.get("id"))
+                usage = message.get("usage") or {}
+                state.input_tokens += _input_tokens(usage)
+                state.output_tokens += int(usage.get("output_tokens") or 0)
         elif kind == "result":
             self._read_result(event, state)
 
@@ -100,9 +106,11 @@ class ClaudeCodePlugin(AgentPlugin):
         state.num_turns = event.get("num_turns")
         text = event.get("result")
         state.final_message = text if isinstance(text, str) else None
-        if event.get("is_error") or event.get("subtype") not in (None, "success"):
-            detail = state.final_message or ", ".join(str(e) for e in event.get("errors") or []) or "no detail"
-            state.error = f"claude reported {event.get('subtype') or 'an error'}: {detail}"[:1000]
+        subtype = event.get("subtype")
+        if event.get("is_error") or subtype not in (None, "success"):
+            detail = ", ".join(str(e) for e in event.get("errors") or []) or state.final_message or "no detail"
+            label = subtype if subtype not in (None, "success") else "an error"
+            state.error = f"claude reported {label}: {detail}"[:1000]
         state.last_event = "finished" if not state.error else state.error[:200]
 
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "FakeOpenAI",
     "FunctionCall",
     "RecordedRequest",
+    "ScriptEntry",
     "Shell",
     "Turn",
     "Usage",
@@ -427,7 +428,7 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             entry = fake._take()
             model = request.json.get("model", "") if isinstance(request.json, dict) else ""
             if entry is None:
-                self._error(400, "fake script exhausted")
+                self._error(400, "fake script exhausted", code="fake_script_exhausted")
             elif isinstance(entry, Failure) and entry.status is not None:
                 self._error(entry.status, entry.message, entry.error_type, entry.code)
             else:

@@ -1,0 +1,107 @@
+"""The real Claude Code and Codex CLIs, run by Orchard's workflows against fake model servers on
+127.0.0.1: the CLI itself writes the file and commits it. Skipped where a CLI is missing, except
+in CI (ORCHARD_REQUIRE_AGENT_CLIS=1), where a missing CLI fails."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from activities.paths import workspaces_dir
+from tests.conftest import git, orchard_branches, run_strategy
+from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
+from workflows.best_of_n import SCORE_REQUEST
+from workflows.models import RunInput, RunResult, TaskDefaults
+
+pytestmark = pytest.mark.slow
+
+INSTALL = {"claude": "npm install -g @anthropic-ai/claude-code", "codex": "npm install -g @openai/codex"}
+
+
+def require_cli(name: str) -> None:
+    if shutil.which(name):
+        return
+    message = f"the `{name}` CLI is not installed ({INSTALL[name]})"
+    if os.environ.get("ORCHARD_REQUIRE_AGENT_CLIS"):
+        pytest.fail(message + "; CI requires it")
+    pytest.skip(message)
+
+
+def claude_conversation(text: str):
+    """Scorers answer a score; a prompt saying FAIL gets an API error; others write and commit."""
+    if SCORE_REQUEST in text:
+        return [Turn(text='{"score": 8, "rationale": "fake review"}', usage=Usage(input_tokens=500, output_tokens=12))]
+    if "FAIL" in text or "robustness" in text:
+        return error_script(message="fake model refuses")
+    if "SLOW" in text:
+        return [Turn(tool_uses=[ToolUse("Bash", {"command": "sleep 61.25", "description": "wait"})])]
+    name = f"notes/{hashlib.sha256(text.encode()).hexdigest()[:8]}.md"
+    return write_and_commit_script(name, f"# {text.splitlines()[0]}\n", f"Add {name}")
+
+
+@pytest.fixture
+def fake_claude(monkeypatch, tmp_path):
+    require_cli("claude")
+    with FakeAnthropic(conversations=claude_conversation) as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
+        monkeypatch.setenv("HOME", str(tmp_path / "agent-home"))  # the CLI keeps sessions under ~/.claude
+        yield fake
+
+
+async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(client, task_queue, repo, fake_claude):
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="", plugin="claude-code", model="claude-sonnet-4-5")
+    assert result.status == "success", [c.error for c in result.instances]
+    assert len(orchard_branches(repo)) == 2
+    for candidate in result.instances:
+        log = git(repo, "log", "--format=%s", f"main..{candidate.branch_name}")
+        assert log.startswith("Add notes/")  # the CLI's own Bash tool committed
+        assert candidate.input_tokens == 3900 and candidate.output_tokens == 115
+        assert candidate.cost_usd > 0 and candidate.session_id
+        assert candidate.final_message == "Wrote and committed the file."
+        assert candidate.metrics["score"] == 8
+    assert result.input_tokens == 2 * 3900 + 2 * 500 and result.cost_usd > 0
+    main = fake_claude.main_requests
+    assert {r.body["model"] for r in main} == {"claude-sonnet-4-5"}
+    assert {r.api_key for r in main} == {os.environ["ANTHROPIC_API_KEY"]}
+
+
+async def test_claude_code_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_claude):
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="claude-code")
+    assert result.status == "partial"
+    failed = next(c for c in result.instances if not c.success)
+    assert failed.error_type == "agent" and "fake model refuses" in failed.error
+    assert len(orchard_branches(repo)) == 1
+
+
+async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_queue, repo, fake_claude):
+    result = await run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8)
+    (only,) = result.instances
+    assert only.status == "timeout" and "timed out after 8s" in only.error
+    assert subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 1
+
+
+async def test_cancel_leaves_no_claude_process_or_workspace(client, task_queue, repo, fake_claude):
+    run_id = f"run_cancel_{uuid.uuid4().hex[:6]}"
+    run_input = RunInput(prompt="SLOW task", repo=str(repo), base_branch="main", defaults=TaskDefaults(plugin="claude-code"))
+    handle = await client.start_workflow("simple", run_input, id=run_id, task_queue=task_queue, result_type=RunResult)
+    for _ in range(200):
+        if subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 0:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the agent never ran its tool")
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 1
+    assert subprocess.run(["pgrep", "-f", f"claude.*{run_id}"], capture_output=True).returncode == 1
+    assert not workspaces_dir(run_id).exists()
