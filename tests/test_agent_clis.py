@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from activities.paths import workspaces_dir
-from tests.conftest import git, orchard_branches, run_strategy
+from tests.conftest import git, orchard, orchard_branches, orchard_env, run_strategy, write_dev_config
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
 from workflows.best_of_n import SCORE_REQUEST
 from workflows.models import RunInput, RunResult, TaskDefaults
@@ -105,3 +106,30 @@ async def test_cancel_leaves_no_claude_process_or_workspace(client, task_queue, 
     assert subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 1
     assert subprocess.run(["pgrep", "-f", f"claude.*{run_id}"], capture_output=True).returncode == 1
     assert not workspaces_dir(run_id).exists()
+
+
+def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_path, repo):
+    require_cli("claude")
+    home = tmp_path / "home"
+    write_dev_config(home)
+    canary = "sk-ant-canary-" + uuid.uuid4().hex
+    env = orchard_env(home, HOME=str(tmp_path / "agent-home"), CLAUDE_CODE_MAX_RETRIES="1")
+    env.pop("ANTHROPIC_API_KEY", None)
+    try:
+        with FakeAnthropic(conversations=claude_conversation) as fake:
+            ran = orchard(
+                "run", "write notes", "--plugin", "claude-code", "--model", "claude-sonnet-4-5", "--strategy", "best-of-n",
+                "-S", "n=2", "-S", "diversity_hints=false", "--api-key", canary, "--base-url", fake.base_url,
+                "--output", "json", env=env, cwd=repo, timeout=180,
+            )
+            assert ran.returncode == 0, ran.stderr
+            assert {r.api_key for r in fake.main_requests} == {canary}
+        result = json.loads(ran.stdout.strip().splitlines()[-1])
+        assert len(result["instances"]) == 2 and result["input_tokens"] == 2 * 3900 + 2 * 500 and result["cost_usd"] > 0
+        assert len(orchard_branches(repo)) == 2
+        history = orchard("history", result["run_id"], env=env, cwd=repo).stdout
+        shown = orchard("show", result["run_id"], "--output", "json", env=env, cwd=repo).stdout
+        assert result["run_id"] in shown and canary not in history + shown + ran.stdout
+        assert "cost" in orchard("show", result["run_id"], env=env, cwd=repo).stdout
+    finally:
+        orchard("server", "stop", env=env, cwd=repo)

@@ -188,7 +188,7 @@ def record(scratch: Path, out: Path, model: str) -> int:
     """Re-record the fixtures: the CLI's stdout, byte for byte, for one good and one failed run."""
     out.mkdir(parents=True, exist_ok=True)
     for name, script, want in (("exec.jsonl", write_and_commit_script(), 0), ("exec_error.jsonl", failing_script(), 1)):
-        workspace, home = make_workspace(scratch / name / "ws"), scratch / name / "codex-home"
+        workspace, home = make_workspace(scratch / Path(name).stem / "ws"), scratch / Path(name).stem / "codex-home"
         home.mkdir()
         with FakeOpenAI(script) as fake:
             run = run_codex(fake, workspace, home, "Write hello.txt and commit it.", model=model)
