@@ -15,6 +15,10 @@ Tools the CLI advertises (read from the request's `tools` field):
   example `gpt-5.5`); with an unknown model name the CLI falls back to generic metadata, drops
   apply_patch and prints an `error` item warning about the missing metadata.
 
+A resumed thread (`codex exec ... resume <thread_id> <prompt>`) is one more POST with the same
+`session-id` / `thread-id` headers and `prompt_cache_key`, whose `input` replays the whole stored
+history (tool calls and outputs included) followed by the new user message.
+
 Usage::
 
     with FakeOpenAI(write_and_commit_script("hello.txt", "hi\\n", "Add hello")) as fake:
@@ -33,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Union
+from typing import Any, Self
 
 __all__ = [
     "ApplyPatch",
@@ -58,7 +62,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts reported in `response.completed`; the CLI sums them into `turn.completed`."""
+    """Token counts reported in `response.completed`.
+
+    The CLI's `turn.completed` usage is the sum over the whole *thread*: every model call of this
+    turn plus, after `codex exec resume`, those of the earlier runs. It reports no cost.
+    """
 
     input_tokens: int = 100
     output_tokens: int = 20
@@ -128,7 +136,7 @@ class FunctionCall:
         }
 
 
-ToolCall = Union[Shell, ApplyPatch, FunctionCall]
+ToolCall = Shell | ApplyPatch | FunctionCall
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,7 @@ class Failure:
     error_type: str = "invalid_request_error"
 
 
-ScriptEntry = Union[Turn, Failure]
+ScriptEntry = Turn | Failure
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,19 +261,19 @@ class FakeOpenAI:
     `base_url` should (the CLI appends `/responses`).
     """
 
-    def __init__(self, script: list[ScriptEntry], *, host: str = "127.0.0.1") -> None:
+    def __init__(self, script: list[ScriptEntry]) -> None:
         self.script = list(script)
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._next = 0
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -274,7 +282,7 @@ class FakeOpenAI:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -384,7 +392,7 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "FakeOpenAI/1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # requests are recorded in fake.requests; keep test output quiet
 
         def _read(self) -> RecordedRequest:

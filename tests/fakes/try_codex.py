@@ -27,7 +27,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `tests.fakes` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, ScriptEntry, Turn, Usage, failing_script, write_and_commit_script
+from tests.fakes.openai_server import (
+    FakeOpenAI,
+    RecordedRequest,
+    ScriptEntry,
+    Turn,
+    Usage,
+    failing_script,
+    write_and_commit_script,
+)
 
 API_KEY_ENV = "ORCHARD_FAKE_OPENAI_KEY"
 API_KEY = "sk-orchard-fake-0123456789"
@@ -109,7 +117,7 @@ def run_codex(fake: FakeOpenAI, workspace: Path, codex_home: Path, prompt: str, 
     started = time.monotonic()
     # stdin must not be an open pipe: `codex exec` reads stdin to EOF (to append it to the prompt)
     # and would wait forever.
-    proc = subprocess.run(codex_command(workspace, prompt, model, resume), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=codex_env(codex_home), timeout=timeout)
+    proc = subprocess.run(codex_command(workspace, prompt, model, resume), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=codex_env(codex_home), timeout=timeout, check=False)
     return CodexRun(proc.returncode, time.monotonic() - started, proc.stdout, proc.stderr, fake.requests[seen:])
 
 
@@ -121,14 +129,14 @@ def make_workspace(path: Path) -> Path:
 
 
 def git_log(workspace: Path) -> str:
-    return subprocess.run(["git", "log", "--oneline", "--stat"], cwd=workspace, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["git", "log", "--oneline", "--stat"], cwd=workspace, capture_output=True, text=True, check=False).stdout.strip()
 
 
 def report(title: str, run: CodexRun, workspace: Path, target: str | None) -> None:
     print(f"== {title}: exit {run.returncode} in {run.seconds:.2f}s, thread {run.thread_id}")
     if target is not None:
         written = (workspace / target).exists()
-        committed = bool(subprocess.run(["git", "log", "--oneline", "--", target], cwd=workspace, capture_output=True, text=True).stdout.strip())
+        committed = bool(subprocess.run(["git", "log", "--oneline", "--", target], cwd=workspace, capture_output=True, text=True, check=True).stdout.strip())
         print(f"{target}: written={written} committed={committed}")
     print(git_log(workspace))
     print("-- endpoints called:", [f"{r.method} {r.path}" for r in run.requests])
@@ -157,7 +165,7 @@ def main() -> int:
     if shutil.which("codex") is None:
         print("codex is not on PATH: npm install -g @openai/codex", file=sys.stderr)
         return 2
-    print(subprocess.run(["codex", "--version"], capture_output=True, text=True).stdout.strip())
+    print(subprocess.run(["codex", "--version"], capture_output=True, text=True, check=True).stdout.strip())
 
     scratch = Path(tempfile.mkdtemp(prefix="try-codex-"))
     try:
