@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.gitcmd import rev_parse
 from activities.local_runner import kill_orphan, run_process
-from activities.paths import instance_dir, workspaces_dir
+from activities.paths import agent_home_dir, instance_dir, workspaces_dir
 from activities.plugins import PluginError, get_plugin
 from activities.plugins.base import AgentContext, AgentState
 from activities.secrets import redact
@@ -128,6 +128,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     kill_orphan(pid_file)
     # One workspace per key, kept across attempts: a retry resumes the agent's session in it.
     workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
+    agent_home = agent_home_dir(inp.run_id, inp.key)
     session_id = _previous_session(info.heartbeat_details) if workspace.is_dir() else None
     if session_id:
         task = task.model_copy(update={"prompt": RESUME_PROMPT})
@@ -160,7 +161,10 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         try:
             command = plugin.build_command(
                 task,
-                AgentContext(workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit, session_id=session_id),
+                AgentContext(
+                    workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit,
+                    session_id=session_id, agent_home=agent_home,
+                ),
             )
         except PluginError as e:
             raise bad_input(str(e)) from None
@@ -210,6 +214,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             await beats
         if not activity.is_worker_shutdown():  # kept for the retry on a restarted worker to resume in
             await remove_workspace(workspace)
+            await remove_workspace(agent_home)
 
 
 async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:

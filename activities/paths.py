@@ -23,3 +23,8 @@ def instance_dir(run_id: str, key: str) -> Path:
 
 def workspaces_dir(run_id: str) -> Path:
     return orchard_home() / "workspaces" / run_id
+
+
+def agent_home_dir(run_id: str, key: str) -> Path:
+    """An agent's private state (e.g. CODEX_HOME): per instance, beside but outside the results."""
+    return orchard_home() / "agent-homes" / run_id / f"k{key_hash8(key)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 from pathlib import Path
 
@@ -19,7 +20,7 @@ AGENT_EMAIL = "agent@orchard.invalid"
 
 
 _objects_dirs: dict[str, Path] = {}
-_host_identity: list[bool] = []
+_identity: list[tuple[str, str]] = []
 
 
 async def objects_dir(repo: str | Path) -> Path:
@@ -31,11 +32,13 @@ async def objects_dir(repo: str | Path) -> Path:
     return _objects_dirs[key]
 
 
-async def host_has_identity(cwd: Path) -> bool:
-    """Whether git on this host has a committer identity (asked once per worker)."""
-    if not _host_identity:
-        _host_identity.append(bool(await git("config", "user.email", cwd=cwd, check=False)))
-    return _host_identity[0]
+async def commit_identity(cwd: Path) -> tuple[str, str]:
+    """(name, email) agents commit as: the worker's git identity, else Orchard's (asked once)."""
+    if not _identity:
+        name = await git("config", "user.name", cwd=cwd, check=False)
+        email = await git("config", "user.email", cwd=cwd, check=False)
+        _identity.append((name, email) if name and email else (AGENT_NAME, AGENT_EMAIL))
+    return _identity[0]
 
 
 async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: str) -> Path:
@@ -49,12 +52,11 @@ async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: s
     objects = await objects_dir(repo)
     await git("init", "--quiet", str(dest), cwd=dest.parent)
     (dest / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
-    # The import fetches the agent's commit by id; agents need an identity if the host has none.
-    settings = "[uploadpack]\n\tallowAnySHA1InWant = true\n"
-    if not await host_has_identity(dest.parent):
-        settings += f"[user]\n\tname = {AGENT_NAME}\n\temail = {AGENT_EMAIL}\n"
+    # The import fetches the agent's commit by id. The identity lives in the workspace, so agents
+    # commit as the worker's user whatever HOME or container they run with.
+    name, email = await commit_identity(dest.parent)
     with (dest / ".git" / "config").open("a") as config:
-        config.write(settings)
+        config.write(f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
     await git("checkout", "--quiet", "-b", branch, commit, cwd=dest)
     return dest
 

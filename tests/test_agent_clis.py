@@ -17,6 +17,7 @@ from temporalio.client import WorkflowFailureError
 
 from activities.paths import workspaces_dir
 from tests.conftest import git, orchard, orchard_branches, orchard_env, run_strategy, write_dev_config
+from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
 from workflows.best_of_n import SCORE_REQUEST
 from workflows.models import RunInput, RunResult, TaskDefaults
@@ -133,3 +134,62 @@ def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_pa
         assert "cost" in orchard("show", result["run_id"], env=env, cwd=repo).stdout
     finally:
         orchard("server", "stop", env=env, cwd=repo)
+
+
+def codex_conversation(text: str) -> list:
+    """As claude_conversation, in the Responses API's terms."""
+    if SCORE_REQUEST in text:
+        return [oai.Turn(text='{"score": 6, "rationale": "fake review"}', usage=oai.Usage(400, 10))]
+    if "FAIL" in text or "robustness" in text:
+        return oai.failing_script("fake model refuses")
+    if "SLOW" in text:
+        return [oai.Turn(calls=(oai.Shell("sleep 61.5"),))]
+    name = f"notes/{hashlib.sha256(text.encode()).hexdigest()[:8]}.md"
+    return oai.write_and_commit_script(name, f"# {name}\n", f"Add {name}")
+
+
+CODEX_NO_RETRIES = ["-c", "model_providers.orchard.request_max_retries=0", "-c", "model_providers.orchard.stream_max_retries=0"]
+
+
+@pytest.fixture
+def fake_codex(monkeypatch, tmp_path):
+    require_cli("codex")
+    with oai.FakeOpenAI(conversations=codex_conversation) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-codex-" + uuid.uuid4().hex[:8])
+        (tmp_path / "codex-home").mkdir()
+        monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex-home"))
+        # Codex runs commands in login shells: keep the machine's profile (pyenv rehash locks) out.
+        monkeypatch.setenv("HOME", str(tmp_path / "agent-home"))
+        yield fake
+
+
+async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost(client, task_queue, repo, fake_codex):
+    result = await run_strategy(
+        client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="",
+        plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES,
+    )
+    assert result.status == "success", [c.error for c in result.instances]
+    assert len(orchard_branches(repo)) == 2
+    for candidate in result.instances:
+        assert git(repo, "log", "--format=%s", f"main..{candidate.branch_name}").startswith("Add notes/")
+        assert (candidate.input_tokens, candidate.output_tokens) == (4100, 115)
+        assert candidate.cost_estimated and candidate.cost_usd > 0 and candidate.session_id
+        assert candidate.metrics["score"] == 6
+    requests = fake_codex.model_requests
+    assert {r.json["model"] for r in requests} == {"gpt-5.5"}
+    assert {r.bearer_token for r in requests} == {os.environ["OPENAI_API_KEY"]}
+
+
+async def test_codex_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_codex):
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES)
+    assert result.status == "partial"
+    failed = next(c for c in result.instances if not c.success)
+    assert failed.error_type == "agent" and "fake model refuses" in failed.error
+
+
+async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue, repo, fake_codex):
+    result = await run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="codex", model="gpt-5.5", timeout=8, cli_args=CODEX_NO_RETRIES)
+    (only,) = result.instances
+    assert only.status == "timeout"
+    assert subprocess.run(["pgrep", "-f", "sleep 61.5"], capture_output=True).returncode == 1

@@ -53,3 +53,28 @@ def test_codex_cost_is_estimated_from_the_price_table():
     assert estimate_cost("gpt-5", 1_000_000, 0, 1_000_000) == 11.25
     assert estimate_cost("gpt-5-mini", 2_000_000, 1_000_000, 0) == 0.275
     assert estimate_cost("some-local-model", 10, 0, 10) is None
+
+
+def test_codex_command_line_uses_a_responses_provider_for_a_base_url(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    task = TaskSpec(prompt="fix it", base_branch="main", plugin="codex", model="gpt-5.5", cli_args=["-c", "x=1"], plugin_options={"executable": "/opt/codex"})
+    argv = get_plugin("codex").build_command(task, AgentContext(**{**CTX.__dict__, "session_id": "t-1"})).argv
+    assert argv[:8] == ["/opt/codex", "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", "/ws"]
+    assert 'model_provider="orchard"' in argv and 'model_providers.orchard.wire_api="responses"' in argv
+    assert 'model_providers.orchard.base_url="http://127.0.0.1:9/v1"' in argv and 'model_providers.orchard.env_key="OPENAI_API_KEY"' in argv
+    assert argv[-6:] == ["--dangerously-bypass-approvals-and-sandbox", "-c", "x=1", "resume", "t-1", "fix it"]
+
+
+def test_codex_stream_gives_thread_message_usage_and_estimated_cost():
+    state = replay_stream("codex", FIXTURES / "codex" / "exec.jsonl", model="gpt-5.5")
+    assert state.error is None
+    assert state.session_id == "01a20047-ccaf-7d42-8336-cbbeb17cbea3"
+    assert state.final_message == "I wrote the file and committed it."
+    assert (state.input_tokens, state.output_tokens) == (4100, 115)
+    assert state.cost_estimated and state.cost_usd == estimate_cost("gpt-5.5", 4100, 2304, 115)
+
+
+def test_codex_failed_turn_is_a_failure_with_its_reason():
+    state = replay_stream("codex", FIXTURES / "codex" / "exec_error.jsonl", exit_code=1)
+    assert state.error == "codex turn failed: The fake model is overloaded"

@@ -51,6 +51,8 @@ class AgentContext:
     key: str
     base_commit: str
     session_id: str | None = None
+    agent_home: Path | None = None
+    """A private folder for the agent's own state (kept across attempts, outside the results)."""
 
 
 class AgentPlugin(ABC):

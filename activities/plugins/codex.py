@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 from activities.plugins.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError
@@ -35,6 +36,8 @@ PRICES_PER_MILLION: dict[str, tuple[float, float, float]] = {
     "codex-mini": (1.50, 0.375, 6.00),
 }
 DEFAULT_MODEL = "gpt-5"
+QUIET_CONFIG = ["-c", "analytics.enabled=false", "-c", "check_for_update_on_startup=false", "--disable", "plugins"]
+"""Headless runs talk to the model provider only: no analytics, update checks or plugin lookups."""
 PROVIDER_ID = "orchard"
 
 
@@ -56,13 +59,14 @@ class CodexPlugin(AgentPlugin):
     def __init__(self) -> None:
         self._model = ""
         self._cached_tokens = 0
+        self._last_error = ""
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
         exe = task.plugin_options.get("executable") or shutil.which(self.executable)
         if not exe:
             raise PluginError(f"the `{self.executable}` CLI is not installed on this worker; install it with `{self.install_hint}`")
         self._model = task.model
-        argv = [exe, "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", str(ctx.workspace)]
+        argv = [exe, "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", str(ctx.workspace), *QUIET_CONFIG]
         if task.model:
             argv += ["-m", task.model]
         base_url = task.plugin_options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
@@ -84,7 +88,21 @@ class CodexPlugin(AgentPlugin):
         if ctx.session_id:
             argv += ["resume", ctx.session_id]
         argv.append(task.prompt)
-        return AgentCommand(argv=argv)
+        env = {"CODEX_HOME": str(self._private_home(ctx))} if ctx.agent_home else {}
+        return AgentCommand(argv=argv, env=env)
+
+    @staticmethod
+    def _private_home(ctx: AgentContext) -> Path:
+        """Parallel runs sharing one CODEX_HOME race on its setup and lose commands, so each
+        instance gets its own, linking the user's login and config into it."""
+        assert ctx.agent_home is not None
+        ctx.agent_home.mkdir(parents=True, exist_ok=True)
+        shared = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
+        for name in ("auth.json", "config.toml"):
+            link = ctx.agent_home / name
+            if (shared / name).is_file() and not link.exists():
+                link.symlink_to(shared / name)
+        return ctx.agent_home
 
     @staticmethod
     def _sandbox_flag(task: TaskSpec) -> str:
@@ -107,17 +125,19 @@ class CodexPlugin(AgentPlugin):
         elif kind.startswith("item."):
             self._read_item(kind, event.get("item") or {}, state)
         elif kind == "turn.completed":
+            # Usage is cumulative over the thread (a resumed session includes its earlier turns).
             usage = event.get("usage") or {}
-            state.input_tokens += int(usage.get("input_tokens") or 0)
-            state.output_tokens += int(usage.get("output_tokens") or 0)
-            self._cached_tokens += int(usage.get("cached_input_tokens") or 0)
+            state.input_tokens = int(usage.get("input_tokens") or 0)
+            state.output_tokens = int(usage.get("output_tokens") or 0)
+            self._cached_tokens = int(usage.get("cached_input_tokens") or 0)
             cost = estimate_cost(self._model, state.input_tokens, self._cached_tokens, state.output_tokens)
             if cost is not None:
                 state.cost_usd, state.cost_estimated = cost, True
         elif kind == "turn.failed":
             state.error = f"codex turn failed: {(event.get('error') or {}).get('message', 'no detail')}"
-        elif kind == "error":
-            state.error = f"codex error: {event.get('message', 'no detail')}"
+        elif kind == "error":  # also transient ("Reconnecting... 2/5"): the exit code decides
+            self._last_error = str(event.get("message") or "")
+            state.last_event = f"error: {self._last_error}"[:200]
 
     @staticmethod
     def _read_item(kind: str, item: dict[str, Any], state: AgentState) -> None:
@@ -139,7 +159,7 @@ class CodexPlugin(AgentPlugin):
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
         if state.error:
             return
-        detail = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else ""
+        detail = self._last_error or (stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "")
         if exit_code != 0:
             state.error = f"codex exited with code {exit_code}" + (f": {detail}" if detail else "")
         elif state.final_message is None:

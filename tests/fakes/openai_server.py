@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from collections.abc import Callable
 from typing import Any, Self
 
 __all__ = [
@@ -261,8 +262,15 @@ class FakeOpenAI:
     `base_url` should (the CLI appends `/responses`).
     """
 
-    def __init__(self, script: list[ScriptEntry]) -> None:
-        self.script = list(script)
+    def __init__(
+        self, script: list[ScriptEntry] | None = None, *, conversations: Callable[[str], list[ScriptEntry]] | None = None
+    ) -> None:
+        """Either one `script` served in order, or `conversations`: a function from a thread's
+        user text (all user messages joined) to its own script, whose turn is the number of
+        tool calls replayed in the request's input (so every turn but the last makes one call).
+        The latter is stateless, so concurrent and resumed agents each get their own turns."""
+        self.script = list(script or [])
+        self.conversations = conversations
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._next = 0
@@ -387,6 +395,23 @@ class FakeOpenAI:
         ]
 
 
+TOOL_CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
+
+
+def _conversation_entry(body: dict[str, Any], conversations: Callable[[str], list[ScriptEntry]]) -> ScriptEntry | None:
+    items = [i for i in body.get("input") or [] if isinstance(i, dict)]
+    user_text = "\n".join(
+        part.get("text", "")
+        for i in items
+        if i.get("role") == "user"
+        for part in (i.get("content") or [])
+        if isinstance(part, dict)
+    )
+    turn = sum(1 for i in items if i.get("type") in TOOL_CALL_TYPES)
+    script = conversations(user_text)
+    return script[turn] if turn < len(script) else None
+
+
 def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -433,8 +458,9 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if not self.path.split("?")[0].rstrip("/").endswith("/responses"):
                 self._error(404, f"fake: no POST {self.path}", code="not_found")
                 return
-            entry = fake._take()
-            model = request.json.get("model", "") if isinstance(request.json, dict) else ""
+            body = request.json if isinstance(request.json, dict) else {}
+            entry = fake._take() if fake.conversations is None else _conversation_entry(body, fake.conversations)
+            model = body.get("model", "")
             if entry is None:
                 self._error(400, "fake script exhausted", code="fake_script_exhausted")
             elif isinstance(entry, Failure) and entry.status is not None:
