@@ -15,6 +15,11 @@ from typing import ClassVar
 from workflows.models import TaskSpec
 
 
+def last_line(text: str) -> str:
+    """The last non-empty line of an output tail: usually the reason a CLI gives for failing."""
+    return text.strip().splitlines()[-1] if text.strip() else ""
+
+
 class PluginError(Exception):
     """The task cannot be run by this plugin as given (bad input: not retried)."""
 

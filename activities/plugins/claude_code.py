@@ -10,12 +10,11 @@ the worker's environment: ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, and ANTH
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from typing import Any
 
-from activities.plugins.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError
+from activities.plugins.base import AgentCommand, AgentContext, AgentState, last_line
+from activities.plugins.json_stream import JsonStreamPlugin
 from workflows.models import TaskSpec
 
 QUIET_ENV = {
@@ -34,7 +33,7 @@ def _summarize_tool(name: str, tool_input: dict[str, Any]) -> str:
     return name
 
 
-class ClaudeCodePlugin(AgentPlugin):
+class ClaudeCodePlugin(JsonStreamPlugin):
     name = "claude-code"
     executable = "claude"
     install_hint = "npm install -g @anthropic-ai/claude-code"
@@ -43,9 +42,7 @@ class ClaudeCodePlugin(AgentPlugin):
         self._counted: set[str | None] = set()
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
-        exe = task.plugin_options.get("executable") or shutil.which(self.executable)
-        if not exe:
-            raise PluginError(f"the `{self.executable}` CLI is not installed on this worker; install it with `{self.install_hint}`")
+        exe = self.find_executable(task)
         argv = [exe, "--print", "--verbose", "--output-format", "stream-json"]
         if task.model:
             argv += ["--model", task.model]
@@ -67,15 +64,7 @@ class ClaudeCodePlugin(AgentPlugin):
             env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root outside a sandbox
         return AgentCommand(argv=argv, env=env)
 
-    def parse_line(self, line: str, state: AgentState) -> None:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            if line.strip():
-                state.last_event = line.strip()[:200]
-            return
-        if not isinstance(event, dict):
-            return
+    def on_event(self, event: dict[str, Any], state: AgentState) -> None:
         kind = event.get("type")
         if event.get("session_id"):
             state.session_id = event["session_id"]
@@ -116,7 +105,7 @@ class ClaudeCodePlugin(AgentPlugin):
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
         if state.error:
             return
-        detail = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else ""
+        detail = last_line(stderr_tail)
         if exit_code != 0:
             state.error = f"claude exited with code {exit_code}" + (f": {detail}" if detail else "")
         elif state.final_message is None:

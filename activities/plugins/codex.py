@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from activities.plugins.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError
+from activities.plugins.base import AgentCommand, AgentContext, AgentState, last_line
+from activities.plugins.json_stream import JsonStreamPlugin
 from workflows.models import TaskSpec
 
 PRICES_PER_MILLION: dict[str, tuple[float, float, float]] = {
@@ -51,7 +51,7 @@ def estimate_cost(model: str, input_tokens: int, cached_tokens: int, output_toke
     return round((uncached * price_in + cached_tokens * price_cached + output_tokens * price_out) / 1_000_000, 6)
 
 
-class CodexPlugin(AgentPlugin):
+class CodexPlugin(JsonStreamPlugin):
     name = "codex"
     executable = "codex"
     install_hint = "npm install -g @openai/codex"
@@ -62,9 +62,7 @@ class CodexPlugin(AgentPlugin):
         self._last_error = ""
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
-        exe = task.plugin_options.get("executable") or shutil.which(self.executable)
-        if not exe:
-            raise PluginError(f"the `{self.executable}` CLI is not installed on this worker; install it with `{self.install_hint}`")
+        exe = self.find_executable(task)
         self._model = task.model
         argv = [exe, "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", str(ctx.workspace), *QUIET_CONFIG]
         if task.model:
@@ -109,15 +107,7 @@ class CodexPlugin(AgentPlugin):
         sandbox = task.plugin_options.get("sandbox")
         return f"--sandbox={sandbox}" if sandbox else "--dangerously-bypass-approvals-and-sandbox"
 
-    def parse_line(self, line: str, state: AgentState) -> None:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            if line.strip():
-                state.last_event = line.strip()[:200]
-            return
-        if not isinstance(event, dict):
-            return
+    def on_event(self, event: dict[str, Any], state: AgentState) -> None:
         kind = event.get("type", "")
         if kind in ("thread.started", "thread.resumed") and event.get("thread_id"):
             state.session_id = event["thread_id"]
@@ -159,7 +149,7 @@ class CodexPlugin(AgentPlugin):
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
         if state.error:
             return
-        detail = self._last_error or (stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "")
+        detail = self._last_error or last_line(stderr_tail)
         if exit_code != 0:
             state.error = f"codex exited with code {exit_code}" + (f": {detail}" if detail else "")
         elif state.final_message is None:

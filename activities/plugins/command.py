@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from activities.plugins.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError
+from activities.plugins.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError, last_line
 from workflows.models import TaskSpec
 
 KEPT_OUTPUT_LINES = 2000
@@ -39,5 +39,5 @@ class CommandPlugin(AgentPlugin):
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
         state.final_message = "\n".join(state.output_lines).strip() or None
         if exit_code != 0:
-            detail = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else state.last_event
+            detail = last_line(stderr_tail) or state.last_event
             state.error = f"agent exited with code {exit_code}" + (f": {detail}" if detail else "")
