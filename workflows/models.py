@@ -61,32 +61,6 @@ def truncate(text: str | None, limit: int = FINAL_MESSAGE_LIMIT) -> str | None:
     return text[: limit - 20] + "\n…[truncated]"
 
 
-class TaskSpec(BaseModel):
-    """One agent instance's task: what a strategy passes to ctx.run, merged over run defaults."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    prompt: str
-    base_branch: str
-    model: str = ""
-    plugin: str = Field(default="command", alias="plugin_name")
-    agent_command: str | None = None
-    import_policy: ImportPolicy = "auto"
-    import_conflict_policy: ConflictPolicy = "fail"
-    skip_empty_import: bool = True
-    max_turns: int | None = Field(default=None, ge=1)
-    timeout: float = Field(default=3600.0, gt=0)
-    network_egress: NetworkEgress = "online"
-    system_prompt: str | None = None
-    append_system_prompt: str | None = None
-    cli_args: list[str] = Field(default_factory=list)
-    plugin_options: dict[str, Any] = Field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        """Stable digest of the task, used to tell a reused key from a repeated one."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
-
-
 class TaskDefaults(BaseModel):
     """Run-wide agent settings from the CLI and orchard.yaml; a task's own fields win."""
 
@@ -105,6 +79,17 @@ class TaskDefaults(BaseModel):
     append_system_prompt: str | None = None
     cli_args: list[str] = Field(default_factory=list)
     plugin_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskSpec(TaskDefaults):
+    """One agent instance's task: what a strategy passes to ctx.run, merged over run defaults."""
+
+    prompt: str
+    base_branch: str
+
+    def fingerprint(self) -> str:
+        """Stable digest of the task, used to tell a reused key from a repeated one."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
 class RunInput(BaseModel):
