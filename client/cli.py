@@ -11,11 +11,17 @@ import json
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import git
 from pydantic import ValidationError
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 
 from activities.paths import orchard_home
 from activities.plugins import PLUGINS
@@ -23,9 +29,24 @@ from client import devserver
 from client.config import ConfigFileError, OrchardConfig, load_config
 from client.connection import ServerUnreachable, connect, external_target
 from client.render import make_console, make_renderer, outcome_json, print_outcome
-from client.runs import NoWorker, Target, ensure_served, new_run_id, open_target, start_run, task_queue_for
+from client.runs import (
+    NoWorker,
+    Target,
+    ensure_served,
+    open_target,
+    start_run,
+    task_queue_for,
+)
 from client.strategy_loader import StrategyLoadError, load_strategy, resolve_spec
-from client.watch import EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, Outcome, follow, outcome_of, query_progress
+from client.watch import (
+    EXIT_FAILURE,
+    EXIT_SUCCESS,
+    EXIT_USAGE,
+    Outcome,
+    follow,
+    outcome_of,
+    query_progress,
+)
 from workflows.models import RunInput, RunResult, TaskDefaults, first_error
 from workflows.runtime import SA_OUTCOME, SA_REPO
 from workflows.sdk import ConfigError
@@ -243,13 +264,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
     output = _output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
-        return await _run_with_worker(target, strategy, run_input, task_queue, output, args.detach)
+        return await _run_with_worker(target, strategy, run_input, task_queue, output)
     await ensure_served(target, task_queue, spec, credentials)
     return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach)
 
 
 async def _start_and_follow(target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str, detach: bool) -> int:
-    handle = await start_run(target, strategy, run_input, task_queue, new_run_id())
+    handle = await start_run(target, strategy, run_input, task_queue)
     link = target.ui_link(handle.id)
     if detach:
         print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
@@ -258,12 +279,12 @@ async def _start_and_follow(target: Target, strategy: Any, run_input: RunInput, 
     return await _follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}")
 
 
-async def _run_with_worker(target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str, detach: bool) -> int:
+async def _run_with_worker(target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str) -> int:
+    """The run served by a worker inside this process (never detached: the worker ends with it)."""
     from worker import build_worker, strategies_for
 
-    worker = build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec]))
-    async with worker:
-        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach)
+    async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,39 +296,45 @@ async def _target_for(args: argparse.Namespace) -> Target:
     return await open_target(args.address or config.temporal.address, args.namespace or config.temporal.namespace, None, None)
 
 
-async def _memo(target: Target, run_id: str) -> tuple[Any, dict[str, Any]]:
+@dataclass
+class _Run:
+    handle: WorkflowHandle[Any, RunResult]
+    desc: WorkflowExecutionDescription
+    memo: dict[str, Any]
+
+    @property
+    def running(self) -> bool:
+        return self.desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def _find_run(target: Target, run_id: str) -> _Run:
     handle = target.client.get_workflow_handle(run_id, result_type=RunResult)
     try:
         desc = await handle.describe()
     except Exception as e:  # RPCError NOT_FOUND, mostly
         raise UsageError(f"no run {run_id!r} on {target.address} ({str(e).splitlines()[0]}); see `orchard list`") from None
-    return desc, await desc.memo()
+    return _Run(handle, desc, await desc.memo())
 
 
 async def cmd_watch(args: argparse.Namespace) -> int:
     target = await _target_for(args)
-    desc, memo = await _memo(target, args.run_id)
-    if desc.status and desc.status.name == "RUNNING":
-        task_queue = memo.get("task_queue") or desc.task_queue
-        if target.embedded:
-            await ensure_served(target, task_queue, memo.get("strategy_spec"))
-        else:
-            try:
-                await ensure_served(target, task_queue, memo.get("strategy_spec"))
-            except NoWorker as e:
-                print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)
-    return await _follow_and_report(target, args.run_id, _output_mode(args.output), f"{desc.workflow_type} run {args.run_id}")
+    run = await _find_run(target, args.run_id)
+    if run.running:
+        try:  # embedded: (re)starts the run's worker; a named server: says if none polls
+            await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"))
+        except NoWorker as e:
+            print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)
+    return await _follow_and_report(target, args.run_id, _output_mode(args.output), f"{run.desc.workflow_type} run {args.run_id}")
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
     target = await _target_for(args)
-    desc, memo = await _memo(target, args.run_id)
-    handle = target.client.get_workflow_handle(args.run_id, result_type=RunResult)
-    running = bool(desc.status and desc.status.name == "RUNNING")
-    if running:
-        outcome = Outcome(run_id=args.run_id, status="running", progress=await query_progress(handle), error="still running")
+    run = await _find_run(target, args.run_id)
+    desc, memo = run.desc, run.memo
+    if run.running:
+        outcome = Outcome(run_id=args.run_id, status="running", progress=await query_progress(run.handle), error="still running")
     else:
-        outcome = await outcome_of(handle)
+        outcome = await outcome_of(run.handle)
     if args.output == "json":
         data = outcome_json(outcome)
         data.update(strategy=desc.workflow_type, memo=memo, started=desc.start_time.isoformat() if desc.start_time else None)
@@ -322,12 +349,11 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 async def cmd_cancel(args: argparse.Namespace) -> int:
     target = await _target_for(args)
-    desc, _ = await _memo(target, args.run_id)
-    if not (desc.status and desc.status.name == "RUNNING"):
-        raise UsageError(f"run {args.run_id} is already {desc.status.name.lower() if desc.status else 'closed'}; nothing to cancel")
-    handle = target.client.get_workflow_handle(args.run_id, result_type=RunResult)
-    await handle.cancel()
-    outcome = await outcome_of(handle)
+    run = await _find_run(target, args.run_id)
+    if not run.running:
+        raise UsageError(f"run {args.run_id} is already {run.desc.status.name.lower() if run.desc.status else 'closed'}; nothing to cancel")
+    await run.handle.cancel()
+    outcome = await outcome_of(run.handle)
     print(f"run {args.run_id}: {outcome.status}; its agents were stopped and their workspaces removed")
     return EXIT_SUCCESS
 
@@ -369,8 +395,7 @@ async def cmd_history(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists() and not args.force:
         raise UsageError(f"{args.out} exists; choose another file or pass --force")
     target = await _target_for(args)
-    await _memo(target, args.run_id)
-    history = await target.client.get_workflow_handle(args.run_id).fetch_history()
+    history = await (await _find_run(target, args.run_id)).handle.fetch_history()
     text = history.to_json()
     if args.out:
         Path(args.out).write_text(text)
@@ -387,8 +412,8 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         history_json, workflow_id = Path(args.source).read_text(), Path(args.source).stem
     else:
         target = await _target_for(args)
-        await _memo(target, args.source)
-        history_json, workflow_id = (await target.client.get_workflow_handle(args.source).fetch_history()).to_json(), args.source
+        history = await (await _find_run(target, args.source)).handle.fetch_history()
+        history_json, workflow_id = history.to_json(), args.source
     try:
         message = await replay(history_json, workflow_id, args.strategy)
     except ReplayDiverged as e:

@@ -95,9 +95,8 @@ async def start_run(
     strategy: type[Strategy],
     run_input: RunInput,
     task_queue: str,
-    run_id: str | None = None,
 ) -> WorkflowHandle[Any, Any]:
-    run_id = run_id or new_run_id()
+    run_id = new_run_id()
     name = strategy.name()
     handle = await target.client.start_workflow(
         name,

@@ -38,7 +38,6 @@ class StrategyWorkflow:
     def __init__(self) -> None:
         self._ctx: Context | None = None
         self._phase = "starting"
-        self._base_commit: str | None = None
 
     async def _execute(self, inp: RunInput) -> RunResult:
         info = workflow.info()
@@ -52,7 +51,6 @@ class StrategyWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=INFRA_RETRY,
         )
-        self._base_commit = base_commit
         ctx = Context(
             RunState(
                 run_id=info.workflow_id,
@@ -100,7 +98,7 @@ class StrategyWorkflow:
             run_id=workflow.info().workflow_id,
             strategy=self.STRATEGY.name(),
             phase=ctx.phase if ctx and self._phase == "running" else self._phase,
-            base_commit=self._base_commit,
+            base_commit=ctx.base_commit if ctx else None,
             instances=list(ctx.progress.values()) if ctx else [],
         )
 
