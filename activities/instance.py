@@ -8,8 +8,6 @@ returns that result without running the agent again.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.gitcmd import rev_parse
+from activities.heartbeat import heartbeating
 from activities.local_runner import kill_orphan, run_process
 from activities.paths import agent_home_dir, instance_dir, workspaces_dir
 from activities.plugins import PluginError, get_plugin
@@ -29,7 +28,6 @@ from activities.secrets import redact
 from activities.workspace import prepare_workspace, remove_workspace
 from workflows.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
 
-HEARTBEAT_EVERY = 2.0
 RESULT_FILE = "result.json"
 INTENT_FILE = "import-intent.json"
 
@@ -136,83 +134,73 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     state = AgentState(session_id=session_id)
     phase = "resuming the agent's session" if session_id else "preparing workspace"
 
-    def heartbeat() -> None:
-        activity.heartbeat(
-            InstanceHeartbeat(
-                phase=phase,
-                last_event=redact(state.last_event) or "",
-                input_tokens=state.input_tokens,
-                output_tokens=state.output_tokens,
-                cost_usd=state.cost_usd,
-                session_id=state.session_id,
-            )
-        )
-
-    async def keep_heartbeating() -> None:
-        while True:
-            heartbeat()
-            await asyncio.sleep(HEARTBEAT_EVERY)
-
-    started = time.monotonic()
-    beats = asyncio.create_task(keep_heartbeating())
-    try:
-        if not session_id:
-            await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
-        try:
-            command = plugin.build_command(
-                task,
-                AgentContext(
-                    workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit,
-                    session_id=session_id, agent_home=agent_home,
-                ),
-            )
-        except PluginError as e:
-            raise bad_input(str(e)) from None
-        phase = "agent running"
-        outcome = await run_process(
-            command,
-            cwd=workspace,
-            timeout=task.timeout,
-            on_line=lambda line: plugin.parse_line(line, state),
-            transcript=out_dir / "transcript.log",
-            pid_file=pid_file,
-        )
-        plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
-        result = InstanceResult(
-            success=False,
-            key=inp.key,
-            base_commit=base_commit,
-            session_id=state.session_id,
+    def progress() -> InstanceHeartbeat:
+        return InstanceHeartbeat(
+            phase=phase,
+            last_event=redact(state.last_event) or "",
             input_tokens=state.input_tokens,
             output_tokens=state.output_tokens,
             cost_usd=state.cost_usd,
-            cost_estimated=state.cost_estimated,
-            plugin=task.plugin,
-            model=task.model,
-            artifacts_dir=str(out_dir),
-            metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
+            session_id=state.session_id,
         )
-        final_message = redact(state.final_message)
-        if final_message is not None:
-            (out_dir / "final_message.md").write_text(final_message)
-            result.final_message = truncate(final_message)
-            result.final_message_path = str(out_dir / "final_message.md")
-        if outcome.timed_out:
-            result.status, result.error_type = "timeout", "timeout"
-            result.error = f"agent timed out after {task.timeout:g}s and was killed"
-        elif state.error:
-            result.status, result.error_type, result.error = "failed", "agent", redact(state.error)
-        else:
-            phase = "importing"
-            await _import(inp, workspace, base_commit, result, out_dir)
-        result.duration_seconds = round(time.monotonic() - started, 3)
-        record_path.write_text(ResultRecord(fingerprint=task.fingerprint(), result=result).model_dump_json(indent=2))
-        return result
+
+    started = time.monotonic()
+    try:
+        async with heartbeating(progress):
+            if not session_id:
+                await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
+            try:
+                command = plugin.build_command(
+                    task,
+                    AgentContext(
+                        workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit,
+                        session_id=session_id, agent_home=agent_home,
+                    ),
+                )
+            except PluginError as e:
+                raise bad_input(str(e)) from None
+            phase = "agent running"
+            outcome = await run_process(
+                command,
+                cwd=workspace,
+                timeout=task.timeout,
+                on_line=lambda line: plugin.parse_line(line, state),
+                transcript=out_dir / "transcript.log",
+                pid_file=pid_file,
+            )
+            plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
+            result = InstanceResult(
+                success=False,
+                key=inp.key,
+                base_commit=base_commit,
+                session_id=state.session_id,
+                input_tokens=state.input_tokens,
+                output_tokens=state.output_tokens,
+                cost_usd=state.cost_usd,
+                cost_estimated=state.cost_estimated,
+                plugin=task.plugin,
+                model=task.model,
+                artifacts_dir=str(out_dir),
+                metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
+            )
+            final_message = redact(state.final_message)
+            if final_message is not None:
+                (out_dir / "final_message.md").write_text(final_message)
+                result.final_message = truncate(final_message)
+                result.final_message_path = str(out_dir / "final_message.md")
+            if outcome.timed_out:
+                result.status, result.error_type = "timeout", "timeout"
+                result.error = f"agent timed out after {task.timeout:g}s and was killed"
+            elif state.error:
+                result.status, result.error_type, result.error = "failed", "agent", redact(state.error)
+            else:
+                phase = "importing"
+                await _import(inp, workspace, base_commit, result, out_dir)
+            result.duration_seconds = round(time.monotonic() - started, 3)
+            record_path.write_text(ResultRecord(fingerprint=inp.task.fingerprint(), result=result).model_dump_json(indent=2))
+            return result
     finally:
-        beats.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beats
-        if not activity.is_worker_shutdown():  # kept for the retry on a restarted worker to resume in
+        if not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
             await remove_workspace(workspace)
             await remove_workspace(agent_home)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 
 from temporalio import activity
 
-from activities.local_runner import run_process
+from activities.heartbeat import heartbeating
+from activities.local_runner import kill_orphan, run_process
 from activities.paths import run_dir, workspaces_dir
 from activities.plugins.base import AgentCommand
 from activities.secrets import redact
@@ -21,32 +20,26 @@ OUTPUT_TAIL = 2000
 @activity.defn
 async def verify_commit(inp: VerifyInput) -> VerifyResult:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", inp.label)
-    workspace = workspaces_dir(inp.run_id) / f"{slug}-a{activity.info().attempt}"
+    workspace = workspaces_dir(inp.run_id) / slug
     log_dir = run_dir(inp.run_id) / "verify"
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{slug}.log"
     log.write_text(f"$ {inp.command}\n")
+    pid_file = log_dir / f"{slug}.pid"
+    kill_orphan(pid_file)  # left running by a worker that died during an earlier attempt
 
-    async def keep_heartbeating() -> None:
-        while True:
-            activity.heartbeat(inp.label)
-            await asyncio.sleep(2.0)
-
-    beats = asyncio.create_task(keep_heartbeating())
     try:
-        await prepare_workspace(inp.repo, inp.commit, workspace, "orchard-verify")
-        outcome = await run_process(
-            AgentCommand(argv=["bash", "-c", inp.command]),
-            cwd=workspace,
-            timeout=inp.timeout,
-            on_line=lambda line: None,
-            transcript=log,
-            pid_file=log_dir / f"{slug}.pid",
-        )
+        async with heartbeating(lambda: inp.label):
+            await prepare_workspace(inp.repo, inp.commit, workspace, "orchard-verify")
+            outcome = await run_process(
+                AgentCommand(argv=["bash", "-c", inp.command]),
+                cwd=workspace,
+                timeout=inp.timeout,
+                on_line=lambda line: None,
+                transcript=log,
+                pid_file=pid_file,
+            )
     finally:
-        beats.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beats
         await remove_workspace(workspace)
     tail = redact(log.read_text()[-OUTPUT_TAIL:]) or ""
     return VerifyResult(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.branch_import import ImportRefused, import_branch
 from activities.instance import run_instance
 from activities.paths import instance_dir, workspaces_dir
+from activities.workspace import prepare_workspace
 from tests.conftest import DEMO_AGENT, git, orchard_branches
 from workflows.models import InstanceInput, TaskSpec, instance_branch
 
@@ -142,3 +144,30 @@ async def test_credentials_never_leave_the_activity(repo, orchard_home, monkeypa
     assert "[redacted ANTHROPIC_API_KEY]" in result.final_message
     for f in instance_dir("run_t1", "gen/1").rglob("*"):
         assert canary not in f.read_text(), f
+
+
+async def test_a_retry_resumes_the_agent_session_in_the_kept_workspace(repo, orchard_home, tmp_path):
+    # A stand-in for a session-capable CLI: records its arguments, commits, prints a stream-json result.
+    calls = tmp_path / "calls.log"
+    cli = tmp_path / "fake-claude"
+    cli.write_text(
+        "#!/bin/bash\n"
+        f'printf "%s\\n" "$*" >> {calls}\n'
+        "echo resumed >> resumed.txt && git add -A && git commit -qm resumed\n"
+        'echo \'{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1","num_turns":1}\'\n'
+    )
+    cli.chmod(0o755)
+    inp = instance(repo, plugin="claude-code", plugin_options={"executable": str(cli)})
+    # The worker died mid-run: the workspace is still there and the heartbeats named the session.
+    workspace = workspaces_dir("run_t1") / f"k{inp.branch.rsplit('/k', 1)[1]}"
+    await prepare_workspace(repo, git(repo, "rev-parse", "main"), workspace, inp.branch)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=2, heartbeat_details=[{"session_id": "s-1", "phase": "agent running"}])
+    result = await env.run(run_instance, inp)
+
+    assert result.success and result.session_id == "s-1"
+    (call,) = calls.read_text().splitlines()
+    assert "--resume s-1" in call and "Continue where you left off" in call and "add a greeting" not in call
+    again = await ActivityEnvironment().run(run_instance, inp)  # the record is this task's, resumed or not
+    assert again.commit == result.commit and again.final_message == "done"  # from the record itself
+    assert len(calls.read_text().splitlines()) == 1

@@ -1,0 +1,31 @@
+"""Heartbeating while an activity works: how Temporal notices a lost worker quickly, how progress
+reaches `orchard watch` and the UI, and how cancellation reaches the activity."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from temporalio import activity
+
+HEARTBEAT_EVERY = 2.0
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(details: Callable[[], Any]) -> AsyncIterator[None]:
+    """Heartbeat `details()` every HEARTBEAT_EVERY seconds while the block runs."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat(details())
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
