@@ -21,7 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import ALL_ACTIVITIES
 from client.config import ConfigFileError, load_config
-from client.connection import ServerUnreachable, connect
+from client.connection import ServerUnreachable, connect, open_runs
 from client.strategy_loader import StrategyLoadError, load_strategy
 from workflows.registry import BUILTIN_STRATEGIES
 from workflows.sdk import Strategy
@@ -66,8 +66,7 @@ async def _exit_when_idle(client: Client, task_queue: str, idle_seconds: float, 
     idle_for = 0.0
     while not stop.is_set():
         await asyncio.sleep(IDLE_CHECK_SECONDS)
-        count = await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')
-        idle_for = idle_for + IDLE_CHECK_SECONDS if count.count == 0 else 0.0
+        idle_for = idle_for + IDLE_CHECK_SECONDS if await open_runs(client, task_queue) == 0 else 0.0
         if idle_for >= idle_seconds:
             stop.set()
 

@@ -58,3 +58,8 @@ async def ensure_search_attributes(client: Client) -> None:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
+
+
+async def open_runs(client: Client, task_queue: str) -> int:
+    """How many runs are open on a task queue (a worker serving it is still needed)."""
+    return (await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')).count

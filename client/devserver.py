@@ -31,7 +31,7 @@ from temporalio.client import Client
 
 from activities.paths import orchard_home
 from activities.secrets import SECRET_NAME
-from client.connection import ServerUnreachable, connect
+from client.connection import ServerUnreachable, connect, open_runs
 
 PROJECT_DEV_CONFIG = Path(__file__).resolve().parents[1] / "temporal-dev.yml"
 SERVER_START_TIMEOUT = 60.0
@@ -191,10 +191,6 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-async def _open_runs(client: Client, task_queue: str) -> int:
-    return (await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')).count
-
-
 def worker_identity(env: dict[str, str]) -> str:
     """Orchard's code and the credentials a worker would be started with, as one digest."""
     secrets = sorted((k, v) for k, v in env.items() if SECRET_NAME.search(k))
@@ -219,7 +215,7 @@ async def ensure_worker(
     env = {**os.environ, **(extra_env or {})}
     identity = worker_identity(env)
     if _alive(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
-        if await _open_runs(client, task_queue) == 0:
+        if await open_runs(client, task_queue) == 0:
             _stop(pid_file, timeout=20.0)
         else:
             print(f"orchard: warning: the background worker for {task_queue} runs other Orchard code or credentials; "

@@ -104,6 +104,11 @@ def resolve_spec(spec: str) -> str:
     return f"{Path(path).expanduser().resolve()}{sep}{cls}"
 
 
+def _unknown(spec: str) -> StrategyLoadError:
+    known = ", ".join(sorted(BUILTIN_STRATEGIES))
+    return StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]")
+
+
 def load_strategy(spec: str) -> type[Strategy]:
     if spec in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[spec]
@@ -114,16 +119,14 @@ def load_strategy(spec: str) -> type[Strategy]:
         what = f"strategy file {target}"
     else:
         if not target.replace(".", "").replace("_", "").isalnum():
-            known = ", ".join(sorted(BUILTIN_STRATEGIES))
-            raise StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]")
+            raise _unknown(spec)
         if os.getcwd() not in sys.path:
             sys.path.append(os.getcwd())
         try:
             module = _import_module(target, f"strategy module {target}")
         except StrategyLoadError as e:
             if "." not in target and "no module named" in str(e):
-                known = ", ".join(sorted(BUILTIN_STRATEGIES))
-                raise StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]") from None
+                raise _unknown(spec) from None
             raise
         what = f"strategy module {target}"
     return _pick_class(module, class_name or None, what)
