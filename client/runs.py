@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -20,6 +19,7 @@ from activities.secrets import redact
 from client import devserver
 from client.connection import connect, ensure_search_attributes, external_target
 from client.strategy_loader import source_digest
+from client.watch import workflow_task_state
 from workflows.models import RunInput
 from workflows.registry import BUILTIN_STRATEGIES
 from workflows.runtime import SA_OUTCOME, SA_REPO, SA_STRATEGY
@@ -124,21 +124,16 @@ async def _check_registered(target: Target, handle: WorkflowHandle[Any, Any], na
     """Say within seconds when the workers on the queue don't know this strategy, and undo the start."""
     deadline = time.monotonic() + REGISTRATION_CHECK_SECONDS
     while time.monotonic() < deadline:
-        async for event in handle.fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-                return
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-                message = event.workflow_task_failed_event_attributes.failure.message
-                if "not registered" in message:
-                    await handle.terminate("no worker serves this strategy")
-                    await target.client.workflow_service.delete_workflow_execution(
-                        DeleteWorkflowExecutionRequest(
-                            namespace=target.client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id)
-                        )
-                    )
-                    raise NoWorker(
-                        f"no worker on task queue {task_queue!r} serves strategy {name!r}; "
-                        f"start one with `python worker.py --strategy {spec or name}`"
-                    )
-                return
+        settled, failure = await workflow_task_state(handle)
+        if failure and "not registered" in failure:
+            await handle.terminate("no worker serves this strategy")
+            await target.client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(namespace=target.client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id))
+            )
+            raise NoWorker(
+                f"no worker on task queue {task_queue!r} serves strategy {name!r}; "
+                f"start one with `python worker.py --strategy {spec or name}`"
+            )
+        if settled:
+            return
         await asyncio.sleep(0.2)

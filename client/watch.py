@@ -52,15 +52,17 @@ async def query_progress(handle: WorkflowHandle[Any, Any]) -> RunProgress | None
     return None
 
 
-async def workflow_task_failure(client: Client, handle: WorkflowHandle[Any, Any]) -> str | None:
-    """The message of the last failed workflow task: a strategy bug, or no worker for the strategy."""
-    message = None
+async def workflow_task_state(handle: WorkflowHandle[Any, Any]) -> tuple[bool, str | None]:
+    """(has a workflow task finished yet, the message of the last one if it failed).
+
+    A failing task is a strategy bug, or a worker that does not know the strategy."""
+    settled, message = False, None
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            message = event.workflow_task_failed_event_attributes.failure.message
+            settled, message = True, event.workflow_task_failed_event_attributes.failure.message
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            message = None
-    return message
+            settled, message = True, None
+    return settled, message
 
 
 async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot:
@@ -79,7 +81,7 @@ async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot
                 details["attempt"] = pending.attempt
                 snap.heartbeats[pending.activity_id.removeprefix("instance/")] = details
     if raw.pending_workflow_task.attempt > 1:
-        snap.task_failure = await workflow_task_failure(client, handle)
+        _, snap.task_failure = await workflow_task_state(handle)
     snap.progress = await query_progress(handle)
     return snap
 
