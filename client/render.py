@@ -75,7 +75,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
         console.print(
             f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
             f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
-            f"cost {_cost(result.cost_usd)}"
+            f"cost {_cost(result.cost_usd, result.cost_estimated)}"
         )
     else:
         if outcome.progress and outcome.progress.instances:

@@ -176,6 +176,7 @@ async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost
         assert (candidate.input_tokens, candidate.output_tokens) == (4100, 115)
         assert candidate.cost_estimated and candidate.cost_usd > 0 and candidate.session_id
         assert candidate.metrics["score"] == 6
+    assert result.cost_estimated and result.cost_usd > 0
     requests = fake_codex.model_requests
     assert {r.json["model"] for r in requests} == {"gpt-5.5"}
     assert {r.bearer_token for r in requests} == {os.environ["OPENAI_API_KEY"]}

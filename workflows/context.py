@@ -179,6 +179,7 @@ class Context:
         progress.input_tokens = result.input_tokens
         progress.output_tokens = result.output_tokens
         progress.cost_usd = result.cost_usd
+        progress.cost_estimated = result.cost_estimated
         progress.branch = result.branch_name or ""
         return result
 

@@ -208,6 +208,7 @@ class InstanceProgress(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cost_estimated: bool = False
 
 
 class RunProgress(BaseModel):
@@ -232,4 +233,5 @@ class RunResult(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cost_estimated: bool = False
     instances_run: int = 0

@@ -88,6 +88,7 @@ class StrategyWorkflow:
             input_tokens=sum(p.input_tokens for p in ctx.progress.values()),
             output_tokens=sum(p.output_tokens for p in ctx.progress.values()),
             cost_usd=round(sum(p.cost_usd for p in ctx.progress.values()), 6),
+            cost_estimated=any(p.cost_estimated for p in ctx.progress.values()),
             instances_run=ctx.instances_run(),
         )
 
