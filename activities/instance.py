@@ -20,12 +20,13 @@ from temporalio.exceptions import ApplicationError
 from activities.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.gitcmd import rev_parse
 from activities.heartbeat import heartbeating
-from activities.local_runner import kill_orphan, run_process
+from activities.agent_process import kill_orphan, run_process
+from activities.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, choose_runner, run_in_container
 from activities.paths import agent_home_dir, instance_dir, workspaces_dir
 from activities.plugins import PluginError, get_plugin
 from activities.plugins.base import AgentContext, AgentState
 from activities.secrets import redact
-from activities.workspace import prepare_workspace, remove_workspace
+from activities.workspace import objects_dir, prepare_workspace, remove_workspace
 from workflows.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
 
 RESULT_FILE = "result.json"
@@ -149,25 +150,36 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         async with heartbeating(progress):
             if not session_id:
                 await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
+            runner = await choose_runner(task, plugin.name)
+            in_container = runner == "docker"
             try:
                 command = plugin.build_command(
                     task,
                     AgentContext(
-                        workspace=workspace, run_id=inp.run_id, key=inp.key, base_commit=base_commit,
-                        session_id=session_id, agent_home=agent_home,
+                        workspace=WORKSPACE if in_container else workspace,
+                        run_id=inp.run_id, key=inp.key, base_commit=base_commit, session_id=session_id,
+                        agent_home=AGENT_HOME if in_container else agent_home, host_agent_home=agent_home,
+                        in_container=in_container,
                     ),
                 )
             except PluginError as e:
                 raise bad_input(str(e)) from None
-            phase = "agent running"
-            outcome = await run_process(
-                command,
-                cwd=workspace,
-                timeout=task.timeout,
-                on_line=lambda line: plugin.parse_line(line, state),
-                transcript=out_dir / "transcript.log",
-                pid_file=pid_file,
-            )
+            phase = "agent running" + (" in a container" if in_container else "")
+            on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
+            transcript = out_dir / "transcript.log"
+            if in_container:
+                try:
+                    outcome = await run_in_container(
+                        command, task, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home,
+                        objects=await objects_dir(inp.repo), forward_env=list(plugin.forward_env),
+                        endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, pid_file=pid_file,
+                    )
+                except (ImageMissing, ValueError) as e:
+                    raise bad_input(str(e)) from None
+            else:
+                outcome = await run_process(
+                    command, cwd=workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, pid_file=pid_file,
+                )
             plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
             result = InstanceResult(
                 success=False,
@@ -182,6 +194,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 model=task.model,
                 artifacts_dir=str(out_dir),
                 metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
+                metadata={"runner": runner},
             )
             final_message = redact(state.final_message)
             if final_message is not None:

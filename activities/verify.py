@@ -7,7 +7,7 @@ import re
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
-from activities.local_runner import kill_orphan, run_process
+from activities.agent_process import kill_orphan, run_process
 from activities.paths import run_dir, workspaces_dir
 from activities.plugins.base import AgentCommand
 from activities.secrets import redact

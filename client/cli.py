@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import shlex
@@ -23,6 +24,8 @@ from temporalio.client import (
     WorkflowHandle,
 )
 
+from activities.docker.engine import DEFAULT_IMAGE
+from activities.docker.runner import AGENT_CLI_PLUGINS, docker_unusable
 from activities.paths import orchard_home
 from activities.plugins import PLUGINS
 from client import devserver
@@ -92,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--append-system-prompt", help="add to the agent's system prompt")
     run.add_argument("--cli-arg", action="append", default=[], metavar="TOKEN", help="pass TOKEN to the agent CLI, before the prompt (repeatable)")
     run.add_argument("--cli-args", metavar="ARGS", help="pass these arguments (shell-split) to the agent CLI, after the --cli-arg tokens")
+    runner = run.add_argument_group("where agents run")
+    runner.add_argument(
+        "--runner", choices=["auto", "local", "docker"],
+        help="docker: a hardened container per instance; local: a process on the worker's host, NOT isolated "
+        "(the agent can read and change anything the worker's user can); auto (default): docker for "
+        "claude-code and codex when the engine and image are there, else local",
+    )
+    runner.add_argument("--docker-image", help="agent image for the docker runner (default orchard-agent:latest)")
+    runner.add_argument(
+        "--network-egress", choices=["online", "offline", "proxy", "host"],
+        help="docker runner network: online (default), offline (none), proxy (only the model API, relayed), host",
+    )
     creds = run.add_argument_group("credentials for the embedded worker (or --with-worker); a named server's workers read their own environment")
     creds.add_argument("--api-key", help="ANTHROPIC_API_KEY for claude-code, OPENAI_API_KEY for codex")
     creds.add_argument("--oauth-token", help="CLAUDE_CODE_OAUTH_TOKEN (claude-code subscription)")
@@ -130,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("source", help="a history JSON file (from `orchard history`) or a run id")
     rep.add_argument("--strategy", help="strategy spec to replay against (default: the built-in named in the history)")
     _connection_args(rep)
+
+    cln = sub.add_parser("clean", help="remove containers, workspaces and agent homes that ended runs left on this host")
+    cln.add_argument("run_id", nargs="?", help="only this run (it must not be running); default: every run that is not running")
+    _connection_args(cln)
+
+    doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk")
+    doc.add_argument("--docker-image", help="agent image to check (default: runner.docker_image or orchard-agent:latest)")
+    doc.add_argument("--output", choices=["table", "json"], default="table")
+    _connection_args(doc)
 
     srv = sub.add_parser("server", help="run the dev server from temporal-dev.yml in the foreground; `server stop` stops the embedded one")
     srv.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
@@ -189,7 +213,11 @@ def _task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefau
         import_policy=args.import_policy or config.import_.policy,
         import_conflict_policy=args.import_conflict_policy or config.import_.conflict_policy,
         skip_empty_import=config.import_.skip_empty,
-        network_egress=config.runner.network_egress,
+        runner=args.runner or config.runner.kind,
+        docker_image=args.docker_image or config.runner.docker_image,
+        network_egress=args.network_egress or config.runner.network_egress,
+        cpu_limit=config.runner.cpu_limit,
+        memory_limit=config.runner.memory_limit,
         system_prompt=args.system_prompt or config.system_prompt,
         append_system_prompt=args.append_system_prompt or config.append_system_prompt,
         cli_args=_cli_args(args) or config.cli_args,
@@ -254,6 +282,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     credentials = _credentials(args, defaults.plugin)
     if credentials and external_target(address) and not args.with_worker:
         raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
+    if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker
+        await _check_runner(defaults)
     max_parallel = args.max_parallel or config.orchestration.max_parallel or min(32, 4 * (os.cpu_count() or 1))
     run_input = RunInput(
         prompt=args.prompt, repo=repo_root, base_branch=base_branch, params=params,
@@ -267,6 +297,18 @@ async def cmd_run(args: argparse.Namespace) -> int:
         return await _run_with_worker(target, strategy, run_input, task_queue, output)
     await ensure_served(target, task_queue, spec, credentials)
     return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach)
+
+
+async def _check_runner(defaults: TaskDefaults) -> None:
+    """--runner docker without a usable engine and image is an error; `auto` falling back to the
+    unisolated local runner for an agent CLI is said once."""
+    if defaults.runner == "local" or (defaults.runner == "auto" and defaults.plugin not in AGENT_CLI_PLUGINS):
+        return
+    problem = await docker_unusable(defaults.docker_image or DEFAULT_IMAGE)
+    if problem and defaults.runner == "docker":
+        raise UsageError(f"--runner docker: {problem}")
+    if problem:
+        print(f"orchard: agents run as local processes, NOT isolated, because {problem} (--runner local says you mean it)", file=sys.stderr)
 
 
 async def _start_and_follow(target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str, detach: bool) -> int:
@@ -423,6 +465,36 @@ async def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+async def cmd_clean(args: argparse.Namespace) -> int:
+    from client.clean import clean
+
+    target = await _target_for(args)
+    if args.run_id:
+        run = await _find_run(target, args.run_id)
+        if run.running:
+            raise UsageError(f"run {args.run_id} is still running; cancel it first (orchard cancel {args.run_id})")
+        open_ids: set[str] = set()
+    else:
+        open_ids = {w.id async for w in target.client.list_workflows('ExecutionStatus="Running"')}
+    print((await clean(args.run_id, open_ids)).summary())
+    return EXIT_SUCCESS
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from client.doctor import run_checks
+
+    config = load_config(args.config)
+    image = args.docker_image or config.runner.docker_image or DEFAULT_IMAGE
+    checks = await run_checks(args.address or config.temporal.address, args.namespace or config.temporal.namespace, image)
+    if args.output == "json":
+        print(json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            print(f"{c.level:<4}  {c.name:<{width}}  {c.detail}")
+    return EXIT_FAILURE if any(c.level == "fail" for c in checks) else EXIT_SUCCESS
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     if args.action == "stop":
         stopped = devserver.stop_all()
@@ -445,7 +517,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": cmd_run, "watch": cmd_watch, "show": cmd_show, "cancel": cmd_cancel,
-    "list": cmd_list, "history": cmd_history, "replay": cmd_replay,
+    "list": cmd_list, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
 }
 
 

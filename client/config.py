@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflows.models import ConflictPolicy, ImportPolicy, NetworkEgress, first_error
+from workflows.models import MEMORY_LIMIT_PATTERN, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, first_error
 
 CONFIG_FILE = "orchard.yaml"
 
@@ -22,8 +22,12 @@ class _Strict(BaseModel):
 
 
 class RunnerSettings(_Strict):
+    kind: RunnerName = Field(default="auto", alias="type")
     timeout: float = 3600.0
+    docker_image: str | None = None
     network_egress: NetworkEgress = "online"
+    cpu_limit: float | None = Field(default=2.0, gt=0)
+    memory_limit: str | None = Field(default="4g", pattern=MEMORY_LIMIT_PATTERN)
 
 
 class OrchestrationSettings(_Strict):

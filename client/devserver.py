@@ -140,7 +140,7 @@ def _log_tail(log: Path, lines: int = 5) -> str:
     return ""
 
 
-async def _try_connect(settings: DevServerSettings) -> Client | None:
+async def try_connect(settings: DevServerSettings) -> Client | None:
     try:
         return await connect(settings.address, settings.namespace)
     except ServerUnreachable:
@@ -149,7 +149,7 @@ async def _try_connect(settings: DevServerSettings) -> Client | None:
 
 async def ensure_server(settings: DevServerSettings) -> Client:
     """A client of the embedded server, starting the server in the background if needed."""
-    client = await _try_connect(settings)
+    client = await try_connect(settings)
     if client is not None:
         return client
     settings.db_path().parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ async def ensure_server(settings: DevServerSettings) -> Client:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DevServerError(f"the Temporal dev server exited at start ({_log_tail(log)}); see {log}")
-        client = await _try_connect(settings)
+        client = await try_connect(settings)
         if client is not None:
             return client
         await asyncio.sleep(0.3)

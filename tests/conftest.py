@@ -105,6 +105,25 @@ async def run_strategy(
     )
 
 
+def require_docker() -> None:
+    """Skip where there is no Docker engine or agent image, except in CI (ORCHARD_REQUIRE_DOCKER=1)."""
+    from activities.docker.engine import DEFAULT_IMAGE
+
+    probe = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, text=True) if shutil.which("docker") else None
+    if probe is not None and probe.returncode == 0:
+        return
+    reason = (probe.stderr.strip().splitlines() or ["?"])[-1] if probe is not None else "no docker CLI"
+    message = f"needs a Docker engine with {DEFAULT_IMAGE} (docker/build-offline-image.sh): {reason}"
+    if os.environ.get("ORCHARD_REQUIRE_DOCKER"):
+        pytest.fail(message + "; CI requires it")
+    pytest.skip(message)
+
+
+def containers_of(run_id: str) -> list[str]:
+    out = subprocess.run(["docker", "ps", "--all", "--quiet", "--filter", f"label=orchard.run_id={run_id}"], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
 def orchard_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     env.update(ORCHARD_HOME=str(home), **extra)

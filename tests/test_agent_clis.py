@@ -1,6 +1,7 @@
 """The real Claude Code and Codex CLIs, run by Orchard's workflows against fake model servers on
-127.0.0.1: the CLI itself writes the file and commits it. Skipped where a CLI is missing, except
-in CI (ORCHARD_REQUIRE_AGENT_CLIS=1), where a missing CLI fails."""
+127.0.0.1: the CLI itself writes the file and commits it, as a local process and in a container
+(network none, the model API relayed in: `network_egress=proxy`). Skipped where a CLI or Docker is
+missing, except in CI (ORCHARD_REQUIRE_AGENT_CLIS=1, ORCHARD_REQUIRE_DOCKER=1), where that fails."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from activities.paths import workspaces_dir
-from tests.conftest import git, orchard, orchard_branches, orchard_env, run_strategy, write_dev_config
+from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, require_docker, run_strategy, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
 from workflows.best_of_n import SCORE_REQUEST
@@ -34,6 +35,19 @@ def require_cli(name: str) -> None:
     if os.environ.get("ORCHARD_REQUIRE_AGENT_CLIS"):
         pytest.fail(message + "; CI requires it")
     pytest.skip(message)
+
+
+@pytest.fixture(params=["local", "docker"])
+def runner(request) -> dict[str, str]:
+    """Task settings for the runner under test; in Docker the container's only way out is the relay."""
+    if request.param == "docker":
+        require_docker()
+        return {"runner": "docker", "network_egress": "proxy"}
+    return {"runner": "local"}
+
+
+def no_sleeper_left(marker: str) -> bool:
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
 
 
 def claude_conversation(text: str):
@@ -59,8 +73,8 @@ def fake_claude(monkeypatch, tmp_path):
         yield fake
 
 
-async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(client, task_queue, repo, fake_claude):
-    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="", plugin="claude-code", model="claude-sonnet-4-5")
+async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(client, task_queue, repo, fake_claude, runner):
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="", plugin="claude-code", model="claude-sonnet-4-5", **runner)
     assert result.status == "success", [c.error for c in result.instances]
     assert len(orchard_branches(repo)) == 2
     for candidate in result.instances:
@@ -76,27 +90,30 @@ async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(cli
     assert {r.api_key for r in main} == {os.environ["ANTHROPIC_API_KEY"]}
 
 
-async def test_claude_code_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_claude):
-    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="claude-code")
+async def test_claude_code_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_claude, runner):
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="claude-code", **runner)
     assert result.status == "partial"
     failed = next(c for c in result.instances if not c.success)
     assert failed.error_type == "agent" and "fake model refuses" in failed.error
     assert len(orchard_branches(repo)) == 1
 
 
-async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_queue, repo, fake_claude):
-    result = await run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8)
+async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_queue, repo, fake_claude, runner):
+    run_id = f"run_timeout_{uuid.uuid4().hex[:6]}"
+    result = await run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8, run_id=run_id, **runner)
     (only,) = result.instances
     assert only.status == "timeout" and "timed out after 8s" in only.error
-    assert subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 1
+    assert no_sleeper_left("sleep 61.25")
+    if runner["runner"] == "docker":
+        assert only.metadata["runner"] == "docker" and containers_of(run_id) == []
 
 
-async def test_cancel_leaves_no_claude_process_or_workspace(client, task_queue, repo, fake_claude):
+async def test_cancel_leaves_no_claude_process_container_or_workspace(client, task_queue, repo, fake_claude, runner):
     run_id = f"run_cancel_{uuid.uuid4().hex[:6]}"
-    run_input = RunInput(prompt="SLOW task", repo=str(repo), base_branch="main", defaults=TaskDefaults(plugin="claude-code"))
+    run_input = RunInput(prompt="SLOW task", repo=str(repo), base_branch="main", defaults=TaskDefaults(plugin="claude-code", **runner))
     handle = await client.start_workflow("simple", run_input, id=run_id, task_queue=task_queue, result_type=RunResult)
     for _ in range(200):
-        if subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 0:
+        if not no_sleeper_left("sleep 61.25"):
             break
         await asyncio.sleep(0.1)
     else:
@@ -104,9 +121,11 @@ async def test_cancel_leaves_no_claude_process_or_workspace(client, task_queue, 
     await handle.cancel()
     with pytest.raises(WorkflowFailureError):
         await handle.result()
-    assert subprocess.run(["pgrep", "-f", "sleep 61.25"], capture_output=True).returncode == 1
+    assert no_sleeper_left("sleep 61.25")
     assert subprocess.run(["pgrep", "-f", f"claude.*{run_id}"], capture_output=True).returncode == 1
     assert not workspaces_dir(run_id).exists()
+    if runner["runner"] == "docker":
+        assert containers_of(run_id) == []
 
 
 def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_path, repo):
@@ -164,10 +183,10 @@ def fake_codex(monkeypatch, tmp_path):
         yield fake
 
 
-async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost(client, task_queue, repo, fake_codex):
+async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost(client, task_queue, repo, fake_codex, runner):
     result = await run_strategy(
         client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="",
-        plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES,
+        plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES, **runner,
     )
     assert result.status == "success", [c.error for c in result.instances]
     assert len(orchard_branches(repo)) == 2
@@ -182,15 +201,21 @@ async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost
     assert {r.bearer_token for r in requests} == {os.environ["OPENAI_API_KEY"]}
 
 
-async def test_codex_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_codex):
-    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES)
+async def test_codex_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_codex, runner):
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES, **runner)
     assert result.status == "partial"
     failed = next(c for c in result.instances if not c.success)
     assert failed.error_type == "agent" and "fake model refuses" in failed.error
 
 
-async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue, repo, fake_codex):
-    result = await run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="codex", model="gpt-5.5", timeout=8, cli_args=CODEX_NO_RETRIES)
+async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue, repo, fake_codex, runner):
+    run_id = f"run_timeout_{uuid.uuid4().hex[:6]}"
+    result = await run_strategy(
+        client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="codex", model="gpt-5.5", timeout=8,
+        cli_args=CODEX_NO_RETRIES, run_id=run_id, **runner,
+    )
     (only,) = result.instances
     assert only.status == "timeout"
-    assert subprocess.run(["pgrep", "-f", "sleep 61.5"], capture_output=True).returncode == 1
+    assert no_sleeper_left("sleep 61.5")
+    if runner["runner"] == "docker":
+        assert only.metadata["runner"] == "docker" and containers_of(run_id) == []

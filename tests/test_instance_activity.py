@@ -157,7 +157,7 @@ async def test_a_retry_resumes_the_agent_session_in_the_kept_workspace(repo, orc
         'echo \'{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-1","num_turns":1}\'\n'
     )
     cli.chmod(0o755)
-    inp = instance(repo, plugin="claude-code", plugin_options={"executable": str(cli)})
+    inp = instance(repo, plugin="claude-code", runner="local", plugin_options={"executable": str(cli)})
     # The worker died mid-run: the workspace is still there and the heartbeats named the session.
     workspace = workspaces_dir("run_t1") / f"k{inp.branch.rsplit('/k', 1)[1]}"
     await prepare_workspace(repo, git(repo, "rev-parse", "main"), workspace, inp.branch)

@@ -18,6 +18,8 @@ FINAL_MESSAGE_LIMIT = 2000
 ImportPolicy = Literal["auto", "never", "always"]
 ConflictPolicy = Literal["fail", "overwrite", "suffix"]
 NetworkEgress = Literal["online", "offline", "proxy", "host"]
+RunnerName = Literal["auto", "local", "docker"]
+MEMORY_LIMIT_PATTERN = r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$"
 
 PROTECTED_REF_PATTERNS = (
     r"main",
@@ -74,7 +76,11 @@ class TaskDefaults(BaseModel):
     import_policy: ImportPolicy = "auto"
     import_conflict_policy: ConflictPolicy = "fail"
     skip_empty_import: bool = True
+    runner: RunnerName = "auto"
+    docker_image: str | None = None
     network_egress: NetworkEgress = "online"
+    cpu_limit: float | None = Field(default=2.0, gt=0)
+    memory_limit: str | None = Field(default="4g", pattern=MEMORY_LIMIT_PATTERN)
     system_prompt: str | None = None
     append_system_prompt: str | None = None
     cli_args: list[str] = Field(default_factory=list)

@@ -52,16 +52,27 @@ class AgentContext:
     """Facts about the instance a plugin may pass to the agent."""
 
     workspace: Path
+    """The workspace as the agent sees it (inside a container: its mount point)."""
     run_id: str
     key: str
     base_commit: str
     session_id: str | None = None
     agent_home: Path | None = None
-    """A private folder for the agent's own state (kept across attempts, outside the results)."""
+    """A private folder for the agent's own state (kept across attempts, outside the results), as
+    the agent sees it; in a container it is also the agent's HOME."""
+    host_agent_home: Path | None = None
+    """The same folder as the worker sees it, to prepare files in."""
+    in_container: bool = False
 
 
 class AgentPlugin(ABC):
     name: ClassVar[str]
+    forward_env: ClassVar[tuple[str, ...]] = ()
+    """Worker environment variables (credentials, base URLs) the agent's container receives."""
+
+    def endpoints(self, task: TaskSpec) -> list[str]:
+        """Base URLs of the APIs the agent must reach; relayed into a container with no network."""
+        return []
 
     @abstractmethod
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand: ...

@@ -37,12 +37,13 @@ class ClaudeCodePlugin(JsonStreamPlugin):
     name = "claude-code"
     executable = "claude"
     install_hint = "npm install -g @anthropic-ai/claude-code"
+    forward_env = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
 
     def __init__(self) -> None:
         self._counted: set[str | None] = set()
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
-        exe = self.find_executable(task)
+        exe = self.find_executable(task, ctx)
         argv = [exe, "--print", "--verbose", "--output-format", "stream-json"]
         if task.model:
             argv += ["--model", task.model]
@@ -63,6 +64,9 @@ class ClaudeCodePlugin(JsonStreamPlugin):
         if os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root outside a sandbox
         return AgentCommand(argv=argv, env=env)
+
+    def endpoints(self, task: TaskSpec) -> list[str]:
+        return [os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"]
 
     def on_event(self, event: dict[str, Any], state: AgentState) -> None:
         kind = event.get("type")

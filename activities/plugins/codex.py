@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class CodexPlugin(JsonStreamPlugin):
     name = "codex"
     executable = "codex"
     install_hint = "npm install -g @openai/codex"
+    forward_env = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL")
 
     def __init__(self) -> None:
         self._model = ""
@@ -62,12 +64,12 @@ class CodexPlugin(JsonStreamPlugin):
         self._last_error = ""
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
-        exe = self.find_executable(task)
+        exe = self.find_executable(task, ctx)
         self._model = task.model
         argv = [exe, "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", str(ctx.workspace), *QUIET_CONFIG]
         if task.model:
             argv += ["-m", task.model]
-        base_url = task.plugin_options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+        base_url = self._base_url(task)
         if base_url:
             env_key = "CODEX_API_KEY" if os.environ.get("CODEX_API_KEY") and not os.environ.get("OPENAI_API_KEY") else "OPENAI_API_KEY"
             provider = f"model_providers.{PROVIDER_ID}"
@@ -90,16 +92,28 @@ class CodexPlugin(JsonStreamPlugin):
         return AgentCommand(argv=argv, env=env)
 
     @staticmethod
+    def _base_url(task: TaskSpec) -> str | None:
+        return task.plugin_options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+
+    def endpoints(self, task: TaskSpec) -> list[str]:
+        return [self._base_url(task) or "https://api.openai.com"]
+
+    @staticmethod
     def _private_home(ctx: AgentContext) -> Path:
         """Parallel runs sharing one CODEX_HOME race on its setup and lose commands, so each
-        instance gets its own, linking the user's login and config into it."""
-        assert ctx.agent_home is not None
-        ctx.agent_home.mkdir(parents=True, exist_ok=True)
+        instance gets its own, with the user's login and config linked into it (copied into a
+        container, where the user's files are out of reach)."""
+        assert ctx.agent_home is not None and ctx.host_agent_home is not None
+        home = ctx.host_agent_home
+        home.mkdir(parents=True, exist_ok=True)
         shared = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
         for name in ("auth.json", "config.toml"):
-            link = ctx.agent_home / name
-            if (shared / name).is_file() and not link.exists():
-                link.symlink_to(shared / name)
+            target = home / name
+            if (shared / name).is_file() and not target.exists():
+                if ctx.in_container:
+                    shutil.copy2(shared / name, target)
+                else:
+                    target.symlink_to(shared / name)
         return ctx.agent_home
 
     @staticmethod

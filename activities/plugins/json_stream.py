@@ -7,7 +7,7 @@ import shutil
 from abc import abstractmethod
 from typing import Any, ClassVar
 
-from activities.plugins.base import AgentPlugin, AgentState, PluginError
+from activities.plugins.base import AgentContext, AgentPlugin, AgentState, PluginError
 from workflows.models import TaskSpec
 
 
@@ -15,7 +15,9 @@ class JsonStreamPlugin(AgentPlugin):
     executable: ClassVar[str]
     install_hint: ClassVar[str]
 
-    def find_executable(self, task: TaskSpec) -> str:
+    def find_executable(self, task: TaskSpec, ctx: AgentContext) -> str:
+        if ctx.in_container:  # the image's CLI, on its PATH
+            return str(task.plugin_options.get("executable") or self.executable)
         exe = task.plugin_options.get("executable") or shutil.which(self.executable)
         if not exe:
             raise PluginError(f"the `{self.executable}` CLI is not installed on this worker; install it with `{self.install_hint}`")

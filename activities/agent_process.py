@@ -1,4 +1,6 @@
-"""The `local` runner: the agent is a process (group) in the workspace. Not isolated.
+"""Running an agent process and reading its output; the `local` runner's way of stopping it.
+
+The local runner is not isolated: the agent is a process (group) in the workspace.
 
 Every process the agent starts inherits a tag in its environment; on timeout, on cancellation
 and when the agent exits, the process group and every tagged process are killed. Tools that
@@ -16,7 +18,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,16 +81,6 @@ def kill_orphan(pid_file: Path) -> None:
     pid_file.unlink(missing_ok=True)
 
 
-async def _terminate(proc: asyncio.subprocess.Process, tag: str) -> None:
-    """SIGTERM, a grace period for the agent to stop its tools, then SIGKILL."""
-    kill_agent(proc.pid, tag, signal.SIGTERM)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
-    kill_agent(proc.pid, tag)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
-
-
 async def run_process(
     command: AgentCommand,
     cwd: Path,
@@ -96,7 +88,11 @@ async def run_process(
     on_line: Callable[[str], None],
     transcript: Path,
     pid_file: Path,
+    also_kill: Callable[[], Awaitable[None]] | None = None,
 ) -> ProcessOutcome:
+    """Run `command`, feeding its stdout lines to `on_line` and the transcript, until it exits or
+    `timeout` passes (then SIGTERM, a grace period, SIGKILL to its group and tagged processes).
+    `also_kill` ends what the process started outside them (the docker runner's container)."""
     started = time.monotonic()
     tag = uuid.uuid4().hex
     proc = await asyncio.create_subprocess_exec(
@@ -111,6 +107,11 @@ async def run_process(
     )
     pid_file.write_text(f"{proc.pid} {tag}")
     stderr_tail: deque[str] = deque(maxlen=50)
+
+    async def kill() -> None:
+        kill_agent(proc.pid, tag)
+        if also_kill is not None:
+            await also_kill()
 
     async def feed_stdin() -> None:
         assert proc.stdin is not None
@@ -142,10 +143,15 @@ async def run_process(
             await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
             timed_out = True
-            await _terminate(proc, tag)
+            kill_agent(proc.pid, tag, signal.SIGTERM)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+            await kill()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
         except asyncio.CancelledError:
             # Cancelled means stop now: no grace period, which a second cancel could cut short.
-            kill_agent(proc.pid, tag)
+            await asyncio.shield(kill())
             readers.cancel()
             raise
         finally:

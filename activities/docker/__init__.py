@@ -1,0 +1,1 @@
+"""The `docker` runner: each agent instance in its own hardened container."""
