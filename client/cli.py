@@ -23,6 +23,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.docker.engine import DEFAULT_IMAGE
 from activities.docker.runner import AGENT_CLI_PLUGINS, docker_unusable
@@ -73,6 +74,16 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", help="orchard.yaml to use (default: orchard.yaml at the repository root)")
 
 
+def _credential_args(p: argparse.ArgumentParser) -> None:
+    creds = p.add_argument_group(
+        "credentials for the embedded worker (or --with-worker), also when `watch` restarts it; "
+        "a named server's workers read their own environment"
+    )
+    creds.add_argument("--api-key", help="ANTHROPIC_API_KEY for claude-code, OPENAI_API_KEY for codex")
+    creds.add_argument("--oauth-token", help="CLAUDE_CODE_OAUTH_TOKEN (claude-code subscription)")
+    creds.add_argument("--base-url", help="ANTHROPIC_BASE_URL for claude-code; for codex, an OpenAI-compatible Responses endpoint")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orchard", description="Durable strategies for AI coding agents, on Temporal.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -107,10 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--network-egress", choices=["online", "offline", "proxy", "host"],
         help="docker runner network: online (default), offline (none), proxy (only the model API, relayed), host",
     )
-    creds = run.add_argument_group("credentials for the embedded worker (or --with-worker); a named server's workers read their own environment")
-    creds.add_argument("--api-key", help="ANTHROPIC_API_KEY for claude-code, OPENAI_API_KEY for codex")
-    creds.add_argument("--oauth-token", help="CLAUDE_CODE_OAUTH_TOKEN (claude-code subscription)")
-    creds.add_argument("--base-url", help="ANTHROPIC_BASE_URL for claude-code; for codex, an OpenAI-compatible Responses endpoint")
+    _credential_args(run)
     run.add_argument("--import-policy", choices=["auto", "never", "always"])
     run.add_argument("--import-conflict-policy", choices=["fail", "overwrite", "suffix"])
     run.add_argument("--output", choices=["tui", "streaming", "json", "quiet"], help="default: tui on a terminal, else streaming")
@@ -125,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("run_id")
         if name != "cancel":
             p.add_argument("--output", choices=["tui", "streaming", "json", "quiet"])
+        if name == "watch":
+            _credential_args(p)
         _connection_args(p)
 
     ls = sub.add_parser("list", help="list runs (from Temporal visibility)")
@@ -363,7 +373,8 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     run = await _find_run(target, args.run_id)
     if run.running:
         try:  # embedded: (re)starts the run's worker; a named server: says if none polls
-            await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"))
+            credentials = _credentials(args, run.memo.get("plugin", "command"))
+            await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"), credentials)
         except NoWorker as e:
             print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)
     return await _follow_and_report(target, args.run_id, _output_mode(args.output), f"{run.desc.workflow_type} run {args.run_id}")
@@ -470,8 +481,13 @@ async def cmd_clean(args: argparse.Namespace) -> int:
 
     target = await _target_for(args)
     if args.run_id:
-        run = await _find_run(target, args.run_id)
-        if run.running:
+        try:
+            running = (await target.client.get_workflow_handle(args.run_id).describe()).status == WorkflowExecutionStatus.RUNNING
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            running = False  # Temporal no longer knows it (retention): its leftovers can go
+        if running:
             raise UsageError(f"run {args.run_id} is still running; cancel it first (orchard cancel {args.run_id})")
         open_ids: set[str] = set()
     else:

@@ -113,6 +113,7 @@ async def start_run(
             "strategy_spec": run_input.strategy_spec,
             "task_queue": task_queue,
             "params": run_input.params,
+            "plugin": run_input.defaults.plugin,
         },
         static_summary=redact(f"{name}: {run_input.prompt[:120]}"),
     )

@@ -10,12 +10,16 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 import uuid
 
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from activities.heartbeat import HEARTBEAT_EVERY
+from activities.instance import RESUME_PROMPT
 from activities.paths import workspaces_dir
 from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, require_docker, run_strategy, write_dev_config
 from tests.fakes import openai_server as oai
@@ -151,6 +155,53 @@ def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_pa
         shown = orchard("show", result["run_id"], "--output", "json", env=env, cwd=repo).stdout
         assert result["run_id"] in shown and canary not in history + shown + ran.stdout
         assert "cost" in orchard("show", result["run_id"], env=env, cwd=repo).stdout
+    finally:
+        orchard("server", "stop", env=env, cwd=repo)
+
+
+def resumable_conversation(text: str):
+    """A long first tool call (the worker is killed during it), then write, commit and finish."""
+    return [Turn(tool_uses=[ToolUse("Bash", {"command": "sleep 25.75", "description": "think"})]), *write_and_commit_script("notes/resumed.md", commit_message="Add notes/resumed.md")]
+
+
+def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, repo):
+    require_cli("claude")
+    require_docker()
+    home = tmp_path / "home"
+    write_dev_config(home)
+    env = orchard_env(home, CLAUDE_CODE_MAX_RETRIES="1")
+    try:
+        with FakeAnthropic(conversations=resumable_conversation) as fake:
+            started = orchard(
+                "run", "RESUMABLE notes", "--plugin", "claude-code", "--runner", "docker", "--network-egress", "proxy",
+                "--api-key", "sk-ant-fake-resume", "--base-url", fake.base_url, "--detach", env=env, cwd=repo,
+            )
+            assert started.returncode == 0, started.stderr
+            run_id = started.stdout.strip().splitlines()[-1]
+            for _ in range(300):
+                if not no_sleeper_left("sleep 25.75"):
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the agent never ran its tool")
+            first_session = fake.main_requests[0].headers.get("x-claude-code-session-id")
+            time.sleep(3 * HEARTBEAT_EVERY)  # the session id has reached Temporal in a heartbeat
+            os.kill(int((home / "workers" / "orchard.pid").read_text()), signal.SIGKILL)
+
+            # watch restarts the worker, with the credentials again: they are kept nowhere but in its environment
+            watched = orchard(
+                "watch", run_id, "--output", "json", "--api-key", "sk-ant-fake-resume", "--base-url", fake.base_url,
+                env=env, cwd=repo, timeout=180,
+            )
+            assert watched.returncode == 0, watched.stderr
+            (only,) = json.loads(watched.stdout.strip().splitlines()[-1])["instances"]
+            assert only["success"] and only["session_id"] == first_session
+            assert git(repo, "log", "--format=%s", f"main..{only['branch_name']}") == "Add notes/resumed.md"
+            # The model saw the task start once and then the resume prompt in the same conversation.
+            fresh = [r for r in fake.main_requests if not any(m["role"] == "assistant" for m in r.body["messages"])]
+            assert len(fresh) == 1
+            assert any(RESUME_PROMPT in json.dumps(r.body["messages"]) for r in fake.main_requests)
+            assert containers_of(run_id) == [] and no_sleeper_left("sleep 25.75")
     finally:
         orchard("server", "stop", env=env, cwd=repo)
 
