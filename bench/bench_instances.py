@@ -2,11 +2,14 @@
 """Per-instance overhead of Orchard: workspace preparation, branch import, and n no-op agents end to end.
 
     python bench/bench_instances.py [--sizes 1,8,32] [--files 20000] [--history 2000] [--reps 7] [--quick] [--dir DIR]
+                                    [--runners local,docker]
 
 1. `prepare_workspace` vs a plain `git worktree add --detach` of the same commit (target: <= 1.2x),
    on a small repo, a generated N-file repo, and the same N-file tree under a long history.
 2. `import_branch` after one agent commit in a workspace.
-3. n no-op agents (`true`) through a real Temporal dev server and an in-process worker.
+3. n no-op agents (`true`) through a real Temporal dev server and an in-process worker, on each
+   runner; with the docker runner, the overhead per instance beyond the local runner's (container
+   created, started and removed; target: < 1 s).
 
 Everything lives in one temporary directory (repos, workspaces, ORCHARD_HOME) under --dir, removed
 at the end. File creation dominates the big-repo figures, so the filesystem matters: on a tmpfs
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import statistics
@@ -58,6 +62,7 @@ SETUP_ENV = {
 PREP_TARGET = 1.2
 SMALL_REPS_FACTOR = 5
 E2E_TARGET_SECONDS = 10.0
+DOCKER_TARGET_SECONDS = 1.0
 
 
 # ---------------------------------------------------------------- setup: repositories
@@ -334,6 +339,7 @@ async def bench_import(repo: Repo, scratch: Path, reps: int) -> ImportFigures:
 @dataclass
 class E2EFigures:
     repo: Repo
+    runner: str
     n: int
     wall: float
     instance_median: float
@@ -341,7 +347,7 @@ class E2EFigures:
     succeeded: int
 
 
-async def bench_end_to_end(repos: list[Repo], sizes: list[int]) -> list[E2EFigures]:
+async def bench_end_to_end(repos: list[Repo], sizes: list[int], runners: list[str]) -> list[E2EFigures]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -362,13 +368,13 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int]) -> list[E2EFigur
         strategies = orchard_worker.strategies_for([str(STRATEGY_FILE)])
         async with orchard_worker.build_worker(env.client, task_queue, strategies):
 
-            async def run(repo: Repo, n: int) -> tuple[float, RunResult]:
+            async def run(repo: Repo, n: int, runner: str = "local") -> tuple[float, RunResult]:
                 inp = RunInput(
                     prompt="do nothing",
                     repo=str(repo.path),
                     base_branch="main",
                     params={"n": n},
-                    defaults=TaskDefaults(agent_command="true", import_policy="auto"),
+                    defaults=TaskDefaults(agent_command="true", import_policy="auto", runner=runner, network_egress="offline"),
                     max_parallel=n,
                 )
                 started = time.perf_counter()
@@ -382,22 +388,15 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int]) -> list[E2EFigur
                 return time.perf_counter() - started, result
 
             # First run pays for the sandbox importing the workflow modules: not an instance cost.
-            await run(repos[0], 1)
+            for runner in runners:
+                await run(repos[0], 1, runner)
             for repo in repos:
-                for n in sizes:
-                    wall, result = await run(repo, n)
+                for runner, n in itertools.product(runners, sizes):
+                    wall, result = await run(repo, n, runner)
                     durations = [r.duration_seconds or 0.0 for r in result.instances]
-                    figures.append(
-                        E2EFigures(
-                            repo,
-                            n,
-                            wall,
-                            statistics.median(durations),
-                            max(durations),
-                            sum(1 for r in result.instances if r.success),
-                        )
-                    )
-                    print(f"  e2e {repo.label:<24} n={n:<3} {wall:6.2f} s", flush=True)
+                    succeeded = sum(1 for r in result.instances if r.success)
+                    figures.append(E2EFigures(repo, runner, n, wall, statistics.median(durations), max(durations), succeeded))
+                    print(f"  e2e {repo.label:<24} {runner:<6} n={n:<3} {wall:6.2f} s", flush=True)
     return figures
 
 
@@ -451,18 +450,33 @@ def report(
     rows = []
     for f in e2e:
         verdict = ""
-        if f.n == 32 and f.repo.label == "small":
+        if f.n == 32 and f.repo.label == "small" and f.runner == "local":
             verdict = "ok" if f.wall < E2E_TARGET_SECONDS else "MISSED"
         rows.append(
-            [f.repo.label, str(f.n), f"{f.wall:.2f}", f"{f.wall / f.n:.3f}", f"{f.instance_median:.3f}",
+            [f.repo.label, f.runner, str(f.n), f"{f.wall:.2f}", f"{f.wall / f.n:.3f}", f"{f.instance_median:.3f}",
              f"{f.instance_max:.3f}", f"{f.succeeded}/{f.n}", verdict]
         )
     table(
         "3. End to end: n no-op agents (command plugin, `true`), max_parallel = n (seconds)",
-        ["repo", "n", "wall", "wall / n", "instance median", "instance max", "succeeded", f"32 small < {E2E_TARGET_SECONDS:g} s"],
+        ["repo", "runner", "n", "wall", "wall / n", "instance median", "instance max", "succeeded", f"32 small local < {E2E_TARGET_SECONDS:g} s"],
         rows,
     )
     print("(instance = run_instance's own duration_seconds: workspace, agent, import; not the final rmtree)")
+    local = {(f.repo.label, f.n): f for f in e2e if f.runner == "local"}
+    docker = [(local[(f.repo.label, f.n)], f) for f in e2e if f.runner == "docker" and (f.repo.label, f.n) in local]
+    if docker:
+        table(
+            "4. Docker runner overhead beyond the local runner, per instance (seconds)",
+            ["repo", "n", "wall / n", f"< {DOCKER_TARGET_SECONDS:g} s", "instance median (latency)"],
+            [
+                [d.repo.label, str(d.n), f"{(d.wall - l.wall) / d.n:+.3f}",
+                 "ok" if (d.wall - l.wall) / d.n < DOCKER_TARGET_SECONDS else "MISSED", f"{d.instance_median - l.instance_median:+.3f}"]
+                for l, d in docker
+            ],
+        )
+        print("(wall / n: the run's extra wall time per instance, what n instances cost beyond the local runner; instance\n"
+              " median: one instance's extra latency, which grows with n as the engine starts containers one after another.\n"
+              " Container created, started and removed; mounts lent to the container's user and back; network none.)")
 
 
 # ---------------------------------------------------------------- main
@@ -477,6 +491,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="repetitions per micro-benchmark (default 7; --quick 3)")
     p.add_argument("--quick", action="store_true", help="small sizes, for a fast smoke test")
     p.add_argument("--skip-e2e", action="store_true", help="skip the Temporal end-to-end runs")
+    p.add_argument("--runners", default="local", help="runners of the end-to-end runs (default local; local,docker adds "
+                   "the docker runner's overhead; needs the engine and orchard-agent:latest)")
     p.add_argument("--dir", help="where repos, workspaces and ORCHARD_HOME go (default: the system temp dir; "
                    "/dev/shm takes the disk out of the figures)")
     args = p.parse_args(argv)
@@ -484,6 +500,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.files = args.files or (2000 if args.quick else 20000)
     args.history = args.history or (200 if args.quick else 2000)
     args.reps = args.reps or (3 if args.quick else 7)
+    args.runners = [r.strip() for r in args.runners.split(",") if r.strip()]
     return args
 
 
@@ -507,7 +524,7 @@ async def amain(args: argparse.Namespace, root: Path) -> None:
     for repo in repos:
         imports.append(await bench_import(repo, root / "scratch", args.reps))
         print(f"  import  {repo.label:<24} {ms(imports[-1].total)} ms", flush=True)
-    e2e = [] if args.skip_e2e else await bench_end_to_end([small, big], args.sizes)
+    e2e = [] if args.skip_e2e else await bench_end_to_end([small, big], args.sizes, args.runners)
 
     report(prep, spawn, imports, e2e, args.reps)
     for repo in repos:
