@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a strategy on a prompt", description=(
         "Run agents by a strategy, each on its own branch orchard/<strategy>/<run_id>/k<hash>. "
-        "The local runner is not isolated: agents run as your user in a workspace beside your repository."))
+        "With --runner docker each agent runs in its own hardened container; the local runner is NOT "
+        "isolated: agents run as processes with your user's rights, in a workspace beside your repository."))
     run.add_argument("prompt")
     run.add_argument("--strategy", default="simple", help="built-in name (simple, best-of-n), path.py[:Class] or module[:Class]")
     run.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable); JSON values are parsed")
