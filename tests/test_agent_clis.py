@@ -87,7 +87,7 @@ async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(cli
         assert candidate.input_tokens == 3900 and candidate.output_tokens == 115
         assert candidate.cost_usd > 0 and candidate.session_id
         assert candidate.final_message == "Wrote and committed the file."
-        assert candidate.metrics["score"] == 8
+        assert candidate.metrics["score"] == 8 and candidate.metadata["runner"] == runner["runner"]
     assert result.input_tokens == 2 * 3900 + 2 * 500 and result.cost_usd > 0
     main = fake_claude.main_requests
     assert {r.body["model"] for r in main} == {"claude-sonnet-4-5"}
@@ -132,29 +132,41 @@ async def test_cancel_leaves_no_claude_process_container_or_workspace(client, ta
         assert containers_of(run_id) == []
 
 
-def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_path, repo):
+@pytest.mark.parametrize(
+    "credential, runner_args",
+    [("--api-key", ["--runner", "local"]), ("--oauth-token", ["--runner", "docker", "--network-egress", "proxy"])],
+)
+def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_path, repo, credential, runner_args):
     require_cli("claude")
+    if "docker" in runner_args:
+        require_docker()
     home = tmp_path / "home"
     write_dev_config(home)
-    canary = "sk-ant-canary-" + uuid.uuid4().hex
+    canary = ("sk-ant-canary-" if credential == "--api-key" else "sk-ant-oat01-canary-") + uuid.uuid4().hex
     env = orchard_env(home, HOME=str(tmp_path / "agent-home"), CLAUDE_CODE_MAX_RETRIES="1")
-    env.pop("ANTHROPIC_API_KEY", None)
+    for name in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"):
+        env.pop(name, None)
     try:
         with FakeAnthropic(conversations=claude_conversation) as fake:
             ran = orchard(
                 "run", "write notes", "--plugin", "claude-code", "--model", "claude-sonnet-4-5", "--strategy", "best-of-n",
-                "-S", "n=2", "-S", "diversity_hints=false", "--api-key", canary, "--base-url", fake.base_url,
+                "-S", "n=2", "-S", "diversity_hints=false", credential, canary, "--base-url", fake.base_url, *runner_args,
                 "--output", "json", env=env, cwd=repo, timeout=180,
             )
             assert ran.returncode == 0, ran.stderr
             assert {r.api_key for r in fake.main_requests} == {canary}
+            if credential == "--oauth-token":  # a subscription token travels as a bearer token
+                assert {r.headers.get("authorization") for r in fake.main_requests} == {f"Bearer {canary}"}
         result = json.loads(ran.stdout.strip().splitlines()[-1])
         assert len(result["instances"]) == 2 and result["input_tokens"] == 2 * 3900 + 2 * 500 and result["cost_usd"] > 0
+        assert {i["metadata"]["runner"] for i in result["instances"]} == {runner_args[1]}
         assert len(orchard_branches(repo)) == 2
         history = orchard("history", result["run_id"], env=env, cwd=repo).stdout
         shown = orchard("show", result["run_id"], "--output", "json", env=env, cwd=repo).stdout
         assert result["run_id"] in shown and canary not in history + shown + ran.stdout
         assert "cost" in orchard("show", result["run_id"], env=env, cwd=repo).stdout
+        for f in (home / "runs").rglob("*"):
+            assert not f.is_file() or canary not in f.read_text(errors="replace"), f
     finally:
         orchard("server", "stop", env=env, cwd=repo)
 
@@ -245,7 +257,7 @@ async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost
         assert git(repo, "log", "--format=%s", f"main..{candidate.branch_name}").startswith("Add notes/")
         assert (candidate.input_tokens, candidate.output_tokens) == (4100, 115)
         assert candidate.cost_estimated and candidate.cost_usd > 0 and candidate.session_id
-        assert candidate.metrics["score"] == 6
+        assert candidate.metrics["score"] == 6 and candidate.metadata["runner"] == runner["runner"]
     assert result.cost_estimated and result.cost_usd > 0
     requests = fake_codex.model_requests
     assert {r.json["model"] for r in requests} == {"gpt-5.5"}
