@@ -1,6 +1,6 @@
 """`run_instance`: one agent instance, end to end, on the host that holds its workspace.
 
-workspace (git) -> agent (plugin + local runner) -> import branch -> cleanup, heartbeating all
+workspace (git) -> agent (plugin + local or docker runner) -> import branch -> cleanup, heartbeating all
 along. Agent failures come back as a failed InstanceResult (final); infrastructure errors raise
 and Temporal retries them. A retried instance whose branch already holds this task's result
 returns that result without running the agent again.
@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.agent_process import kill_orphan, run_process
 from activities.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
+from activities.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, choose_runner, run_in_container
 from activities.gitcmd import rev_parse
 from activities.heartbeat import heartbeating
-from activities.agent_process import kill_orphan, run_process
-from activities.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, choose_runner, run_in_container
 from activities.paths import agent_home_dir, instance_dir, workspaces_dir
 from activities.plugins import PluginError, get_plugin
 from activities.plugins.base import AgentContext, AgentState

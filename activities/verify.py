@@ -6,8 +6,8 @@ import re
 
 from temporalio import activity
 
-from activities.heartbeat import heartbeating
 from activities.agent_process import kill_orphan, run_process
+from activities.heartbeat import heartbeating
 from activities.paths import run_dir, workspaces_dir
 from activities.plugins.base import AgentCommand
 from activities.secrets import redact

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 from rich.console import Console, Group
@@ -72,6 +73,10 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
+        runners = Counter(r.metadata["runner"] for r in result.instances if r.metadata.get("runner"))
+        if runners:
+            isolation = {"docker": "containers", "local": "local processes, not isolated"}
+            console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
         console.print(
             f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
             f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "

@@ -68,8 +68,8 @@ def docker_run_argv(spec: ContainerSpec, agent_argv: list[str]) -> list[str]:
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "--pids-limit", str(PIDS_LIMIT),
     ]
-    if spec.cpu_limit:
-        argv += ["--cpus", f"{spec.cpu_limit:g}"]
+    if spec.cpu_limit:  # the engine refuses more CPUs than the host has
+        argv += ["--cpus", f"{min(spec.cpu_limit, os.cpu_count() or 1):g}"]
     if spec.memory_limit:
         argv += ["--memory", spec.memory_limit, "--memory-swap", spec.memory_limit]
     if spec.network_egress in ("offline", "proxy"):
