@@ -20,7 +20,7 @@ from temporalio.client import WorkflowFailureError
 
 from activities.heartbeat import HEARTBEAT_EVERY
 from activities.instance import RESUME_PROMPT
-from activities.paths import workspaces_dir
+from activities.paths import agent_home_dir, workspaces_dir
 from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, require_docker, run_strategy, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
@@ -112,12 +112,13 @@ async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_qu
         assert only.metadata["runner"] == "docker" and containers_of(run_id) == []
 
 
-async def test_cancel_leaves_no_claude_process_container_or_workspace(client, task_queue, repo, fake_claude, runner):
+async def cancel_during_a_tool(client, task_queue, repo, marker: str, defaults: TaskDefaults) -> None:
+    """Cancel a run while the agent's tool (`marker`) runs; nothing of the instance may be left."""
     run_id = f"run_cancel_{uuid.uuid4().hex[:6]}"
-    run_input = RunInput(prompt="SLOW task", repo=str(repo), base_branch="main", defaults=TaskDefaults(plugin="claude-code", **runner))
+    run_input = RunInput(prompt="SLOW task", repo=str(repo), base_branch="main", defaults=defaults)
     handle = await client.start_workflow("simple", run_input, id=run_id, task_queue=task_queue, result_type=RunResult)
-    for _ in range(200):
-        if not no_sleeper_left("sleep 61.25"):
+    for _ in range(300):
+        if not no_sleeper_left(marker):
             break
         await asyncio.sleep(0.1)
     else:
@@ -125,11 +126,14 @@ async def test_cancel_leaves_no_claude_process_container_or_workspace(client, ta
     await handle.cancel()
     with pytest.raises(WorkflowFailureError):
         await handle.result()
-    assert no_sleeper_left("sleep 61.25")
-    assert subprocess.run(["pgrep", "-f", f"claude.*{run_id}"], capture_output=True).returncode == 1
-    assert not workspaces_dir(run_id).exists()
-    if runner["runner"] == "docker":
+    assert no_sleeper_left(marker)
+    assert not workspaces_dir(run_id).exists() and not agent_home_dir(run_id, "x").parent.exists()
+    if defaults.runner == "docker":
         assert containers_of(run_id) == []
+
+
+async def test_cancel_leaves_no_claude_process_container_or_workspace(client, task_queue, repo, fake_claude, runner):
+    await cancel_during_a_tool(client, task_queue, repo, "sleep 61.25", TaskDefaults(plugin="claude-code", **runner))
 
 
 @pytest.mark.parametrize(
@@ -269,6 +273,11 @@ async def test_codex_error_fails_one_instance_with_its_reason(client, task_queue
     assert result.status == "partial"
     failed = next(c for c in result.instances if not c.success)
     assert failed.error_type == "agent" and "fake model refuses" in failed.error
+
+
+async def test_cancel_leaves_no_codex_process_container_or_workspace(client, task_queue, repo, fake_codex, runner):
+    defaults = TaskDefaults(plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES, **runner)
+    await cancel_during_a_tool(client, task_queue, repo, "sleep 61.5", defaults)
 
 
 async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue, repo, fake_codex, runner):
