@@ -317,7 +317,7 @@ async def _check_runner(defaults: TaskDefaults) -> None:
         return
     problem = await docker_unusable(defaults.docker_image or DEFAULT_IMAGE)
     if problem and defaults.runner == "docker":
-        raise UsageError(f"--runner docker: {problem}")
+        raise UsageError(f"docker runner: {problem}")
     if problem:
         print(f"orchard: agents run as local processes, NOT isolated, because {problem} (--runner local says you mean it)", file=sys.stderr)
 

@@ -144,7 +144,7 @@ def test_runner_docker_without_an_engine_is_one_line_and_nothing_starts(repo, tm
     env = orchard_env(home, DOCKER_HOST="unix:///nonexistent/docker.sock")
     out = orchard("run", "x", "--runner", "docker", "--agent-command", DEMO_AGENT, env=env, cwd=repo)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
-    assert "--runner docker: the Docker engine at unix:///nonexistent/docker.sock is not reachable" in out.stderr
+    assert "docker runner: the Docker engine at unix:///nonexistent/docker.sock is not reachable" in out.stderr
     assert not home.exists()
 
 
@@ -159,3 +159,17 @@ def test_doctor_names_credentials_but_never_their_values(repo, tmp_path):
     assert "docker" in out.stdout and "not reachable" in out.stdout and "disk" in out.stdout
     down = orchard("doctor", "--address", "127.0.0.1:1", env=env, cwd=repo)
     assert down.returncode == 1 and "fail  temporal" in down.stdout
+
+
+@pytest.mark.parametrize("how", ["flags", "orchard.yaml"])
+def test_runner_and_image_come_from_flags_or_orchard_yaml(repo, tmp_path, how):
+    home = tmp_path / "home"
+    if how == "flags":
+        args = ["--runner", "docker", "--docker-image", "orchard-no-such-image:2"]
+    else:
+        (repo / "orchard.yaml").write_text("runner: {type: docker, docker_image: 'orchard-no-such-image:2'}\n")
+        args = []
+    out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "docker runner: the agent image orchard-no-such-image:2 is not on this Docker host; build it with" in out.stderr
+    assert not home.exists()
