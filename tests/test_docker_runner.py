@@ -173,3 +173,18 @@ def test_runner_and_image_come_from_flags_or_orchard_yaml(repo, tmp_path, how):
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "docker runner: the agent image orchard-no-such-image:2 is not on this Docker host; build it with" in out.stderr
     assert not home.exists()
+
+
+@pytest.mark.no_engine
+async def test_auto_without_docker_says_once_that_agents_are_not_isolated(monkeypatch, capsys):
+    from activities.docker import engine
+    from client.cli import _check_runner
+    from workflows.models import TaskDefaults
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setattr(engine, "_status", {})
+    await _check_runner(TaskDefaults(plugin="codex"))
+    await _check_runner(TaskDefaults(plugin="command", agent_command="x"))  # local by design: nothing to say
+    await _check_runner(TaskDefaults(plugin="claude-code", runner="local"))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "agents run as local processes, NOT isolated, because the Docker engine" in err
