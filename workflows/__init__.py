@@ -6,6 +6,7 @@
 from workflows.context import Context, Handle
 from workflows.models import InstanceResult, TaskSpec, VerifyResult
 from workflows.sdk import ConfigError, InstanceFailed, Strategy, StrategyConfig, StrategyError
+from workflows.registry import get_strategy, register_strategy
 
 __all__ = [
     "ConfigError",
@@ -18,4 +19,6 @@ __all__ = [
     "StrategyError",
     "TaskSpec",
     "VerifyResult",
+    "get_strategy",
+    "register_strategy",
 ]
