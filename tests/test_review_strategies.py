@@ -4,11 +4,12 @@ demo agents on a real Temporal server and real repositories."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from tests.conftest import DEMO_AGENT, git, orchard_branches, run_strategy
+from tests.conftest import DEMO_AGENT, ROOT, git, orchard_branches, run_strategy
 
 
 def by_key(cases: dict[str, str], default: str = "") -> str:
@@ -155,3 +156,19 @@ async def test_doc_review_composes_what_was_validated_when_a_reviewer_fails(clie
     assert not failed.success and "rate limited" in failed.error
     files = git(repo, "ls-tree", "-r", "--name-only", final.branch_name).split()
     assert "reports/doc-review/raw/REPORT_app__r1.md" not in files and "reports/doc-review/REPORT.md" in files
+
+
+# composition ----------------------------------------------------------------------------------
+
+
+async def test_a_strategy_composes_registered_ones(client, repo, orchard_home):
+    from worker import build_worker, strategies_for
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    async with build_worker(client, queue, strategies_for([str(ROOT / "tests/strategies/composed.py")])):
+        result = await run_strategy(client, queue, "composed", repo)
+    (refined,) = result.instances
+    assert result.instances_run == 2 + 2 + 2  # candidates, scorers, one round of work and review
+    candidates = [b for b in orchard_branches(repo) if b != refined.branch_name]
+    assert len(candidates) == 2  # the iteration built on one of them
+    assert git(repo, "rev-parse", f"{refined.branch_name}^") in {git(repo, "rev-parse", b) for b in candidates}
