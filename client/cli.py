@@ -240,7 +240,7 @@ async def _follow_and_report(target: Target, run_id: str, output: str, header: s
     finally:
         renderer.close()
     if outcome.early:
-        print(f"orchard: run {run_id} goes on (shadows); watch it: orchard watch {run_id}", file=sys.stderr)
+        print(f"orchard: run {run_id} goes on; watch it: orchard watch {run_id}", file=sys.stderr)
     return outcome.exit_code
 
 

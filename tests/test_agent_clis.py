@@ -19,7 +19,7 @@ from activities.paths import workspaces_dir
 from tests.conftest import git, orchard, orchard_branches, orchard_env, run_strategy, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
-from workflows.best_of_n import SCORE_REQUEST
+from workflows.asking import JSON_REQUEST
 from workflows.models import RunInput, RunResult, TaskDefaults
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def require_cli(name: str) -> None:
 
 def claude_conversation(text: str):
     """Scorers answer a score; a prompt saying FAIL gets an API error; others write and commit."""
-    if SCORE_REQUEST in text:
+    if JSON_REQUEST in text:
         return [Turn(text='{"score": 8, "rationale": "fake review"}', usage=Usage(input_tokens=500, output_tokens=12))]
     if "FAIL" in text or "robustness" in text:
         return error_script(message="fake model refuses")
@@ -138,7 +138,7 @@ def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_pa
 
 def codex_conversation(text: str) -> list:
     """As claude_conversation, in the Responses API's terms."""
-    if SCORE_REQUEST in text:
+    if JSON_REQUEST in text:
         return [oai.Turn(text='{"score": 6, "rationale": "fake review"}', usage=oai.Usage(400, 10))]
     if "FAIL" in text or "robustness" in text:
         return oai.failing_script("fake model refuses")
