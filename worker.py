@@ -24,6 +24,7 @@ from client.config import ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
 from client.strategy_loader import StrategyLoadError, load_strategy
 from workflows.registry import BUILTIN_STRATEGIES
+from workflows.rotation import RotationWorkflow
 from workflows.sdk import Strategy
 
 IDLE_CHECK_SECONDS = 30.0
@@ -34,7 +35,7 @@ def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(workflows.values()),
+        workflows=[*workflows.values(), RotationWorkflow],
         activities=ALL_ACTIVITIES,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),

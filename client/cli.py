@@ -32,6 +32,8 @@ from activities.plugins import PLUGINS
 from client import devserver
 from client.config import ConfigFileError, OrchardConfig, load_config
 from client.connection import ServerUnreachable, connect, external_target
+from client.experiments import print_rotation, rotation_state, run_outcomes
+from client.params import resolve_param_files
 from client.render import make_console, make_renderer, outcome_json, print_outcome
 from client.runs import (
     NoWorker,
@@ -52,6 +54,7 @@ from client.watch import (
     query_progress,
 )
 from workflows.models import RunInput, RunResult, TaskDefaults, first_error
+from workflows.registry import BUILTIN_STRATEGIES
 from workflows.runtime import SA_OUTCOME, SA_REPO
 from workflows.sdk import ConfigError
 
@@ -93,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "With --runner docker each agent runs in its own hardened container; the local runner is NOT "
         "isolated: agents run as processes with your user's rights, in a workspace beside your repository."))
     run.add_argument("prompt")
-    run.add_argument("--strategy", default="simple", help="built-in name (simple, best-of-n), path.py[:Class] or module[:Class]")
+    run.add_argument("--strategy", default="simple", help=f"built-in name ({', '.join(BUILTIN_STRATEGIES)}), path.py[:Class] or module[:Class]")
     run.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable); JSON values are parsed")
     run.add_argument("--plugin", choices=sorted(PLUGINS), help="agent plugin (default: command)")
     run.add_argument("--model", help="model for the agent")
@@ -131,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in (("watch", "follow a run until it ends; exits with the run's exit code"), ("show", "show a run's status and results"), ("cancel", "cancel a run: agents stop, workspaces are removed")):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("run_id")
+        p.add_argument("run_id", nargs="?" if name == "show" else None)
+        if name == "show":
+            p.add_argument("--experiment", metavar="NAME", help="instead of a run: which run of a round-robin experiment used which variant")
+            p.add_argument("--repo", default=".", help="the experiment's repository (default: the current directory)")
         if name != "cancel":
             p.add_argument("--output", choices=["tui", "streaming", "json", "quiet"])
         if name == "watch":
@@ -260,17 +266,20 @@ def _output_mode(requested: str | None) -> str:
     return requested or ("tui" if sys.stdout.isatty() else "streaming")
 
 
-async def _follow_and_report(target: Target, run_id: str, output: str, header: str) -> int:
-    """Follow until the run ends; Ctrl-C detaches from the run, which goes on."""
+async def _follow_and_report(target: Target, run_id: str, output: str, header: str, early: bool = False) -> int:
+    """Follow until the run ends (or, if `early`, until it publishes its answer); Ctrl-C detaches
+    from the run, which goes on."""
     renderer = make_renderer(output, header, target.ui_link(run_id))
     try:
-        outcome = await follow(target.client, run_id, renderer)
+        outcome = await follow(target.client, run_id, renderer, early)
     except asyncio.CancelledError:
         renderer.close()
         print(f"\norchard: detached; run {run_id} goes on. Watch it: orchard watch {run_id}; cancel it: orchard cancel {run_id}", file=sys.stderr)
         return DETACHED_EXIT
     finally:
         renderer.close()
+    if outcome.early:
+        print(f"orchard: run {run_id} goes on; watch it: orchard watch {run_id}", file=sys.stderr)
     return outcome.exit_code
 
 
@@ -282,7 +291,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     spec = resolve_spec(args.strategy)
     strategy = load_strategy(spec)
     defaults = _defaults(args, config)
-    params = strategy.normalize_params(_params(args.params, config, strategy.name()), defaults)
+    params = strategy.normalize_params(resolve_param_files(strategy, _params(args.params, config, strategy.name())), defaults)
     if defaults.plugin == "command" and not defaults.agent_command:
         raise UsageError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
     if args.max_parallel is not None and args.max_parallel < 1:
@@ -307,7 +316,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
         return await _run_with_worker(target, strategy, run_input, task_queue, output)
     await ensure_served(target, task_queue, spec, credentials)
-    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach)
+    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True)
 
 
 async def _check_runner(defaults: TaskDefaults) -> None:
@@ -322,22 +331,26 @@ async def _check_runner(defaults: TaskDefaults) -> None:
         print(f"orchard: agents run as local processes, NOT isolated, because {problem} (--runner local says you mean it)", file=sys.stderr)
 
 
-async def _start_and_follow(target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str, detach: bool) -> int:
+async def _start_and_follow(
+    target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool
+) -> int:
+    """Start the run and follow it; `early`: return with an answer the run publishes before it ends."""
     handle = await start_run(target, strategy, run_input, task_queue)
     link = target.ui_link(handle.id)
     if detach:
         print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
         print(handle.id)
         return EXIT_SUCCESS
-    return await _follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}")
+    return await _follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}", early)
 
 
 async def _run_with_worker(target: Target, strategy: Any, run_input: RunInput, task_queue: str, output: str) -> int:
-    """The run served by a worker inside this process (never detached: the worker ends with it)."""
+    """The run served by a worker inside this process (never detached nor left early: the worker
+    ends with it)."""
     from worker import build_worker, strategies_for
 
     async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
-        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False)
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,11 +395,17 @@ async def cmd_watch(args: argparse.Namespace) -> int:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
+    if bool(args.run_id) == bool(args.experiment):
+        raise UsageError("orchard show needs a RUN or --experiment NAME (not both)")
     target = await _target_for(args)
+    if args.experiment:
+        return await _show_experiment(target, args)
     run = await _find_run(target, args.run_id)
     desc, memo = run.desc, run.memo
     if run.running:
-        outcome = Outcome(run_id=args.run_id, status="running", progress=await query_progress(run.handle), error="still running")
+        progress = await query_progress(run.handle)
+        published = progress.published if progress else None
+        outcome = Outcome(run_id=args.run_id, status="running", progress=progress, error="still running", result=published, early=published is not None)
     else:
         outcome = await outcome_of(run.handle)
     if args.output == "json":
@@ -398,6 +417,16 @@ async def cmd_show(args: argparse.Namespace) -> int:
     console.print(f"run {args.run_id}  strategy {desc.workflow_type}  repo {memo.get('repo')}  base {memo.get('base_branch')}")
     console.print(f"started {desc.start_time:%Y-%m-%d %H:%M:%S}  prompt: {str(memo.get('prompt', ''))[:200]}")
     print_outcome(console, outcome, target.ui_link(args.run_id))
+    return EXIT_SUCCESS
+
+
+async def _show_experiment(target: Target, args: argparse.Namespace) -> int:
+    repo = _git_repo(args.repo)
+    repo_root = str(Path(repo.working_tree_dir or repo.git_dir).resolve())
+    state = await rotation_state(target, repo_root, args.experiment)
+    if state is None:
+        raise UsageError(f"no experiment {args.experiment!r} on {repo_root}; start one with `orchard run --strategy round-robin -S experiment={args.experiment} -S variants=...`")
+    print_rotation(state, await run_outcomes(target, [t.run_id for t in state.turns]), args.output)
     return EXIT_SUCCESS
 
 
@@ -423,7 +452,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
         clauses.append(f'OrchardOutcome = "{args.status}"')
     elif args.status:
         clauses.append(f'ExecutionStatus = "{"".join(w.capitalize() for w in args.status.split("_"))}"')
-    query = " AND ".join(clauses) or 'OrchardStrategy IS NOT NULL'
+    query = " AND ".join(["OrchardStrategy IS NOT NULL", *clauses])  # runs only, not rotations
     rows = []
     async for wf in target.client.list_workflows(query, limit=args.limit):
         attrs = wf.typed_search_attributes

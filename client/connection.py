@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
+from workflows.rotation import ROTATION_WORKFLOW
 from workflows.runtime import SEARCH_ATTRIBUTES
 
 CONNECT_TIMEOUT = 10.0
@@ -61,5 +62,7 @@ async def ensure_search_attributes(client: Client) -> None:
 
 
 async def open_runs(client: Client, task_queue: str) -> int:
-    """How many runs are open on a task queue (a worker serving it is still needed)."""
-    return (await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')).count
+    """How many runs are open on a task queue (a worker serving it is still needed). Rotations
+    are always open and idle between runs: they keep no worker busy."""
+    query = f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" AND WorkflowType!="{ROTATION_WORKFLOW}"'
+    return (await client.count_workflows(query)).count

@@ -66,10 +66,36 @@ def results_table(results: list[InstanceResult]) -> Table:
     return table
 
 
+def comparison_table(results: list[InstanceResult]) -> Table | None:
+    """Variants side by side, from the rows variant strategies leave in `metadata.comparison`."""
+    rows = [(r, r.metadata["comparison"]) for r in results if isinstance(r.metadata.get("comparison"), dict)]
+    if not rows:
+        return None
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("variant", "role", "status", "branch", "files", "time", "tokens", "cost", "verify"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("note")
+    for r, row in rows:
+        verified = row.get("verified")
+        table.add_row(
+            Text(str(row.get("variant"))),
+            str(row.get("role", "")),
+            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
+            r.branch_name or "-",
+            str(row.get("files_changed", 0)),
+            f"{r.duration_seconds:.1f}s" if r.duration_seconds is not None else "-",
+            _tokens(r.tokens),
+            _cost(r.cost_usd, r.cost_estimated),
+            "-" if verified is None else ("passed" if verified else "failed"),
+            (r.error or "")[:80],
+        )
+    return table
+
+
 def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> None:
     result = outcome.result
     if result is not None:
-        console.print(results_table(result.instances))
+        console.print(comparison_table(result.instances) or results_table(result.instances))
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
@@ -82,6 +108,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
             f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
             f"cost {_cost(result.cost_usd, result.cost_estimated)}"
         )
+        if outcome.status == "running":
+            console.print(f"run {outcome.run_id} is still running; watch it: orchard watch {outcome.run_id}")
     else:
         if outcome.progress and outcome.progress.instances:
             for p in outcome.progress.instances:
@@ -93,6 +121,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
     data: dict[str, Any] = {"type": "result", "run_id": outcome.run_id, "status": outcome.status, "exit_code": outcome.exit_code}
+    if outcome.early:
+        data["early"] = True
     if outcome.result is not None:
         data.update(outcome.result.model_dump(mode="json", exclude={"run_id", "status"}))
     else:

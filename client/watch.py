@@ -35,6 +35,8 @@ class Outcome:
     result: RunResult | None = None
     error: str | None = None
     progress: RunProgress | None = None
+    early: bool = False
+    """The result is the answer the run published early; the run goes on."""
 
     @property
     def exit_code(self) -> int:
@@ -103,14 +105,20 @@ async def outcome_of(handle: WorkflowHandle[Any, Any]) -> Outcome:
         return Outcome(run_id=handle.id, status=status, error=error, progress=await query_progress(handle))
 
 
-async def follow(client: Client, run_id: str, renderer: Renderer) -> Outcome:
-    """Render the run until it closes; returns its outcome (the caller renders it)."""
+async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = False) -> Outcome:
+    """Render the run until it closes, or with `early` until it publishes its answer (ctx.publish);
+    returns its outcome."""
     handle = client.get_workflow_handle(run_id, result_type=RunResult)
     while True:
         snap = await snapshot(client, handle)
         if snap.status != "running":
             break
         renderer.update(snap)
+        published = snap.progress.published if snap.progress else None
+        if early and published is not None:
+            outcome = Outcome(run_id=run_id, status=published.status, result=published, early=True)
+            renderer.finish(outcome)
+            return outcome
         await asyncio.sleep(POLL_SECONDS)
     outcome = await outcome_of(handle)
     renderer.finish(outcome)

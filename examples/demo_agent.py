@@ -2,17 +2,19 @@
 """A tiny deterministic coding agent for demos and tests (use it with `--plugin command`).
 
 Asked to do a task, it writes `demo/<id>.md` (the id is a hash of the prompt, so each candidate's
-edit differs and the same prompt always gives the same edit) and commits it. Asked to score
-(Orchard's scorer prompt), it reads the candidate's diff, changes nothing and answers one JSON
-object whose score is derived from that diff.
+edit differs and the same prompt always gives the same edit) and commits it; a task that says
+"Write … `PATH`" or "Refine … `PATH`" gets PATH written (appended to) instead. Asked something
+read-only ("Do not modify any files"), it changes nothing: asked to score (Orchard's scorer
+prompt) it answers one JSON object whose score is derived from the candidate's diff; asked
+anything else (a review) it answers "No findings.".
 
 Knobs for tests, from the environment:
   DEMO_AGENT_SLEEP=S     sleep S seconds before working
   DEMO_AGENT_FAIL=MSG    print MSG to stderr and exit 1
   DEMO_AGENT_NOOP=1      change nothing
   DEMO_AGENT_LOG=FILE    append "<key>\\n" for every run (lets tests count agent runs)
-  DEMO_AGENT_SCORE=TEXT  answer TEXT instead of a JSON score (to test re-asking)
-  DEMO_AGENT_ONLY_KEY=REGEX  apply SLEEP, FAIL, NOOP and SCORE only to instances whose key matches
+  DEMO_AGENT_ANSWER=TEXT  answer TEXT to read-only requests (scores, reviews, bug reports)
+  DEMO_AGENT_ONLY_KEY=REGEX  apply SLEEP, FAIL, NOOP and ANSWER only to instances whose key matches
   DEMO_AGENT_SECRET_ENV=NAME  write the sha256 of $NAME to demo/<id>.secret-digest and print $NAME
 """
 
@@ -26,16 +28,24 @@ import subprocess
 import sys
 import time
 
+WRITE_TARGET = re.compile(r"\b(?:Write|Refine)\b[^`\n]*`([^`\s]+)`")
+
 
 def git(*args: str) -> str:
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def score(prompt: str, knobs) -> None:
-    custom = knobs.get("DEMO_AGENT_SCORE")
+def answer(prompt: str, knobs) -> None:
+    custom = knobs.get("DEMO_AGENT_ANSWER")
     if custom is not None:
         print(custom)
-        return
+    elif '"score"' in prompt:
+        score(prompt)
+    else:
+        print("No findings.")
+
+
+def score(prompt: str) -> None:
     match = re.search(r"from ([0-9a-f]{40}) to HEAD", prompt)
     diff = git("diff", f"{match.group(1)}..HEAD") if match else ""
     value = int(hashlib.sha256(diff.encode()).hexdigest(), 16) % 11
@@ -44,20 +54,22 @@ def score(prompt: str, knobs) -> None:
 
 def work(prompt: str) -> None:
     ident = hashlib.sha256(prompt.encode()).hexdigest()[:8]
-    os.makedirs("demo", exist_ok=True)
-    path = f"demo/{ident}.md"
+    paths = WRITE_TARGET.findall(prompt) or [f"demo/{ident}.md"]
     first_line = prompt.strip().splitlines()[0] if prompt.strip() else "(empty prompt)"
-    with open(path, "w") as f:
-        f.write(f"# Demo change {ident}\n\n{prompt.strip()}\n")
+    for path in paths:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "a") as f:
+            f.write(f"# Demo change {ident}\n\n{prompt.strip()}\n")
     secret_env = os.environ.get("DEMO_AGENT_SECRET_ENV")
     if secret_env:
         value = os.environ.get(secret_env, "")
+        os.makedirs("demo", exist_ok=True)
         with open(f"demo/{ident}.secret-digest", "w") as f:
             f.write(hashlib.sha256(value.encode()).hexdigest())
         print(f"the secret is {value}")
-    git("add", "demo")
+    git("add", "-A")
     git("commit", "-q", "-m", f"demo: {first_line[:60]}")
-    print(f"Wrote {path} and committed {git('rev-parse', '--short', 'HEAD')}.")
+    print(f"Wrote {', '.join(paths)} and committed {git('rev-parse', '--short', 'HEAD')}.")
 
 
 def main() -> int:
@@ -72,8 +84,8 @@ def main() -> int:
     if knobs.get("DEMO_AGENT_FAIL"):
         print(knobs["DEMO_AGENT_FAIL"], file=sys.stderr)
         return 1
-    if "Respond with exactly one JSON object" in prompt:
-        score(prompt, knobs)
+    if "Do not modify any files" in prompt:
+        answer(prompt, knobs)
     elif knobs.get("DEMO_AGENT_NOOP"):
         print("Nothing to change.")
     else:

@@ -1,4 +1,5 @@
-"""Record one history per built-in strategy (and the examples) into tests/histories/.
+"""Record one history per built-in strategy (and the examples) into tests/histories/, and the
+round-robin run's rotation into tests/histories/rotation/.
 
     python -m tests.record_histories
 
@@ -16,13 +17,38 @@ import tempfile
 from pathlib import Path
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+VARIANTS = [{"id": "plain"}, {"id": "brief", "prompt_suffix": "Be brief."}]
 RUNS = {
     "simple": {},
     "best-of-n": {"n": 2, "verify": "test -d demo"},
+    "iterative": {"iterations": 2},
+    "bug-finding": {"target_area": "app.py"},
+    "doc-review": {"pages_file": [{"title": "Read me", "path": "README.md"}, {"title": "App", "path": "app.py"}]},
+    "multi-branch": {"variants": VARIANTS, "verify": "test -d demo"},
+    "shadow": {"variants": VARIANTS},
+    "round-robin": {"variants": VARIANTS, "experiment": "recorded"},
     "my-simple": {"greeting": "Hello"},
     "fan-out": {"n": 2},
     "propose-refine": {},
 }
+AGENT_KNOBS = {
+    # A review with findings, so the recorded iterative run refines once.
+    "iterative": "DEMO_AGENT_ONLY_KEY=round/1/review DEMO_AGENT_ANSWER='1. Add a test.'",
+    "bug-finding": """DEMO_AGENT_ANSWER='{"title": "Crash on empty input", "severity": "low", "files": ["app.py"]}'""",
+}
+
+
+async def record_rotation(client, repo: str) -> None:  # type: ignore[no-untyped-def]
+    """The round-robin run's rotation, after a repeated request and one more turn."""
+    from workflows.rotation import ROTATION_WORKFLOW, RotationWorkflow, TurnRequest, rotation_id
+
+    rotation = client.get_workflow_handle(rotation_id(repo, RUNS["round-robin"]["experiment"]))
+    for run_id in ("run_recorded_round-robin", "run_recorded_next"):
+        await rotation.execute_update(RotationWorkflow.take_turn, TurnRequest(run_id=run_id, options=[v["id"] for v in VARIANTS]))
+    history = await rotation.fetch_history()
+    (HISTORIES / "rotation").mkdir(exist_ok=True)
+    (HISTORIES / "rotation" / f"{ROTATION_WORKFLOW}.json").write_text(history.to_json())
+    print(f"recorded the rotation: {len(history.events)} events", file=sys.stderr)
 
 
 async def main() -> None:
@@ -47,10 +73,12 @@ async def main() -> None:
             for name, params in RUNS.items():
                 repo = make_repo(scratch / f"repo-{name}")
                 run_id = f"run_recorded_{name}"
-                await run_strategy(env.client, "record", name, repo, params=params, agent=f"python3 {agent}", run_id=run_id)
+                command = f"{AGENT_KNOBS.get(name, '')} python3 {agent}".strip()
+                await run_strategy(env.client, "record", name, repo, params=params, agent=command, run_id=run_id)
                 history = await env.client.get_workflow_handle(run_id).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
+            await record_rotation(env.client, str(scratch / "repo-round-robin"))
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -24,7 +24,7 @@ from activities.paths import agent_home_dir, workspaces_dir
 from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, require_docker, run_strategy, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, ToolUse, Usage, error_script, write_and_commit_script
-from workflows.best_of_n import SCORE_REQUEST
+from workflows.asking import JSON_REQUEST
 from workflows.models import RunInput, RunResult, TaskDefaults
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def no_sleeper_left(marker: str) -> bool:
 
 def claude_conversation(text: str):
     """Scorers answer a score; a prompt saying FAIL gets an API error; others write and commit."""
-    if SCORE_REQUEST in text:
+    if JSON_REQUEST in text:
         return [Turn(text='{"score": 8, "rationale": "fake review"}', usage=Usage(input_tokens=500, output_tokens=12))]
     if "FAIL" in text or "robustness" in text:
         return error_script(message="fake model refuses")
@@ -224,7 +224,7 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
 
 def codex_conversation(text: str) -> list:
     """As claude_conversation, in the Responses API's terms."""
-    if SCORE_REQUEST in text:
+    if JSON_REQUEST in text:
         return [oai.Turn(text='{"score": 6, "rationale": "fake review"}', usage=oai.Usage(400, 10))]
     if "FAIL" in text or "robustness" in text:
         return oai.failing_script("fake model refuses")

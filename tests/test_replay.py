@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from client.replay import ReplayDiverged, replay
 from tests.conftest import ROOT
+from worker import sandbox_runner
+from workflows.registry import BUILTIN_STRATEGIES
+from workflows.rotation import ROTATION_WORKFLOW, RotationWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 SPECS = {
@@ -18,7 +24,7 @@ SPECS = {
 
 
 def test_every_builtin_strategy_has_a_recorded_history():
-    assert {"simple", "best-of-n"} <= {h.stem for h in HISTORIES}
+    assert set(BUILTIN_STRATEGIES) <= {h.stem for h in HISTORIES}
 
 
 @pytest.mark.parametrize("history", HISTORIES, ids=lambda p: p.stem)
@@ -33,3 +39,10 @@ async def test_an_unsafe_edit_is_caught_and_the_divergence_named():
         await replay(history.read_text(), "best-of-n", str(ROOT / "tests/strategies/best_of_n_changed.py"))
     assert str(err.value).startswith("[TMPRL1100] Nondeterminism error")
     assert "'instance/candidate/1'" in str(err.value) and "'instance/warmup'" in str(err.value)
+
+
+async def test_the_rotation_workflow_replays_deterministically():
+    history = Path(__file__).parent / "histories" / "rotation" / f"{ROTATION_WORKFLOW}.json"
+    replayer = Replayer(workflows=[RotationWorkflow], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    result = await replayer.replay_workflow(WorkflowHistory.from_json(ROTATION_WORKFLOW, history.read_text()), raise_on_replay_failure=False)
+    assert result.replay_failure is None

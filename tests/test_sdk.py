@@ -24,7 +24,8 @@ def test_names_derive_from_class(cls, name):
 
 
 def test_builtins_are_workflow_types_named_after_the_strategy():
-    assert set(BUILTIN_STRATEGIES) == {"simple", "best-of-n"}
+    assert set(BUILTIN_STRATEGIES) == {
+        "simple", "best-of-n", "iterative", "bug-finding", "doc-review", "multi-branch", "shadow", "round-robin"}
     for name, cls in BUILTIN_STRATEGIES.items():
         assert cls.workflow_class().__temporal_workflow_definition.name == name
 
@@ -84,7 +85,7 @@ def test_specs_load_from_file_file_class_and_module(monkeypatch):
 
 
 def test_bad_specs_are_clear(tmp_path):
-    with pytest.raises(StrategyLoadError, match="unknown strategy 'nope'; built-in strategies: best-of-n, simple"):
+    with pytest.raises(StrategyLoadError, match="unknown strategy 'nope'; built-in strategies: best-of-n, bug-finding, doc-review,"):
         load_strategy("nope")
     broken = tmp_path / "broken.py"
     broken.write_text("from workflows import Strategy\ndef broken(:\n")

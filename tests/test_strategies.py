@@ -63,14 +63,14 @@ async def test_require_min_success_fails_the_run_with_the_reason(client, task_qu
 
 
 async def test_a_bad_scorer_answer_is_asked_again(client, task_queue, repo):
-    agent = f"DEMO_AGENT_ONLY_KEY='score/[0-9]+/1' DEMO_AGENT_SCORE='I like it a lot' {DEMO_AGENT}"
+    agent = f"DEMO_AGENT_ONLY_KEY='score/[0-9]+/1' DEMO_AGENT_ANSWER='I like it a lot' {DEMO_AGENT}"
     result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent=agent)
     assert result.instances_run == 2 + 2 * 2
     assert all("score" in c.metrics for c in result.instances)
 
 
 async def test_ties_are_broken_as_configured(client, task_queue, repo):
-    agent = f"""DEMO_AGENT_SCORE='{{"score": 5}}' {DEMO_AGENT}"""
+    agent = f"""DEMO_AGENT_ANSWER='{{"score": 5}}' {DEMO_AGENT}"""
     first = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 3, "tie_break": "first"}, agent=agent)
     assert first.instances[0].key == "candidate/1"
     assert "tie among 3 candidates broken by first" in first.instances[0].metadata["selection_reason"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from dataclasses import dataclass
 from typing import Literal
 
+from workflows.asking import JSON_REQUEST, READ_ONLY, agent_overrides, ask, json_objects
 from workflows.context import Context, Handle
 from workflows.models import InstanceResult
 from workflows.sdk import InstanceFailed, Strategy, StrategyConfig, StrategyError
@@ -20,8 +19,6 @@ DIVERSITY_HINTS = (
     "Back the change with tests where the project has them.",
     "Follow the existing conventions of the codebase closely.",
 )
-
-SCORE_REQUEST = "Respond with exactly one JSON object and nothing else"
 
 
 @dataclass
@@ -50,15 +47,8 @@ class BestOfNConfig(StrategyConfig):
 
 def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
     """The scorer's one JSON object -> (score clamped to 0..scale, rationale); None if unusable."""
-    if not text:
-        return None
-    candidates = [text.strip()] + re.findall(r"\{[^{}]*\}", text, flags=re.DOTALL)[::-1]
-    for chunk in candidates:
-        try:
-            data = json.loads(chunk)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("score"), (int, float)) and not isinstance(data["score"], bool):
+    for data in json_objects(text):
+        if isinstance(data.get("score"), (int, float)) and not isinstance(data["score"], bool):
             score = min(max(float(data["score"]), 0.0), float(scale))
             return score, str(data.get("rationale") or data.get("reason") or "")
     return None
@@ -115,41 +105,20 @@ class BestOfNStrategy(Strategy):
 
     async def _score(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:
         request = (
-            "You are reviewing one candidate solution to a coding task. Do not modify any files.\n\n"
+            f"You are reviewing one candidate solution to a coding task. {READ_ONLY}\n\n"
             f"<task>\n{prompt}\n</task>\n\n"
             f"The candidate's changes are the commits from {ctx.base_commit} to HEAD in this repository "
             f"(inspect them with `git diff {ctx.base_commit}..HEAD`).\n"
             f"{cfg.scorer_prompt + chr(10) if cfg.scorer_prompt else ''}"
             f"Score how well the changes accomplish the task, from 0 (useless) to {cfg.score_scale} (excellent). "
-            f'{SCORE_REQUEST}: {{"score": <number>, "rationale": "<one paragraph>"}}'
+            f'{JSON_REQUEST}: {{"score": <number>, "rationale": "<one paragraph>"}}'
         )
-        task: dict[str, object] = {
+        task = {
+            **agent_overrides(cfg.scorer_model or cfg.model, cfg.scorer_plugin, cfg.scorer_agent_command),
+            "prompt": request,
             "base_branch": result.branch_name,
-            "model": cfg.scorer_model or cfg.model,
-            "import_policy": "never",
         }
-        if cfg.scorer_plugin:
-            task["plugin"] = cfg.scorer_plugin
-        if cfg.scorer_agent_command:
-            task["agent_command"] = cfg.scorer_agent_command
-        answer: str | None = None
-        for attempt in range(1, cfg.score_attempts + 1):
-            text = request if answer is None else (
-                f"{request}\n\nYour previous answer could not be used:\n{answer[:500]}\n"
-                "Answer again with only the JSON object."
-            )
-            handle = await ctx.run({**task, "prompt": text}, key=ctx.key("score", i + 1, attempt))
-            try:
-                scorer = await ctx.wait(handle)
-            except InstanceFailed as failed:
-                self.logger.warning("scorer for candidate %s failed: %s", i + 1, failed.result.error)
-                answer = failed.result.error or ""
-                continue
-            parsed = parse_score(scorer.final_message, cfg.score_scale)
-            if parsed is not None:
-                return parsed
-            answer = scorer.final_message or ""
-        return None
+        return await ask(ctx, task, ("score", i + 1), lambda text: parse_score(text, cfg.score_scale), cfg.score_attempts)
 
     def _select(self, ctx: Context, cfg: BestOfNConfig, candidates: list[InstanceResult]) -> list[InstanceResult]:
         eligible = [c for c in candidates if c.success and "score" in c.metrics]

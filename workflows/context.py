@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, overload, Literal
 
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ from workflows.models import (
     first_error,
     instance_branch,
 )
+from workflows.rotation import TakeTurnInput, Turn
 from workflows.sdk import InstanceFailed, StrategyError
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
@@ -76,6 +77,8 @@ class Context:
         self._verifications = 0
         self.phase = "running"
         """What the strategy is doing now (e.g. "scoring"); `orchard watch` shows it."""
+        self.published: list[InstanceResult] | None = None
+        self.published_at: datetime | None = None
 
     @property
     def run_id(self) -> str:
@@ -227,6 +230,30 @@ class Context:
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=INFRA_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+
+    def publish(self, results: list[InstanceResult]) -> None:
+        """Give the caller these results now while the run goes on (e.g. shadows still running):
+        `orchard run` returns with them and says how to watch the rest. The run's own result is
+        still what `execute` returns."""
+        self.published = [r.model_copy(deep=True) for r in results]
+        self.published_at = workflow.now()
+
+    async def take_turn(self, rotation: str, options: list[str]) -> Turn:
+        """The next turn of a rotation shared by every run on this repository: turn k gets
+        `options[k % len(options)]`. Turns are handed out one at a time by a long-lived workflow,
+        so they survive restarts and two runs never get the same turn; asking again in the same
+        run returns the same turn."""
+        if not options:
+            raise StrategyError("take_turn needs at least one option")
+        return await workflow.execute_activity(
+            "take_turn",
+            TakeTurnInput(repo=self._state.repo, run_id=self._state.run_id, rotation=rotation, options=options),
+            result_type=Turn,
+            activity_id=f"turn/{rotation}",
+            summary=f"take a turn of {rotation}",
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=INFRA_RETRY,
         )
 
     async def cancel_all(self) -> None:

@@ -223,6 +223,8 @@ class RunProgress(BaseModel):
     phase: str
     base_commit: str | None = None
     instances: list[InstanceProgress] = Field(default_factory=list)
+    published: RunResult | None = None
+    """The run's answer published early (ctx.publish) while the run goes on; `orchard run` returns with it."""
 
 
 RunStatus = Literal["success", "partial", "failed"]

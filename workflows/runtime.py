@@ -6,14 +6,15 @@ resolves the base commit once, hands `ctx` to the strategy and sums up what it r
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 from workflows.context import INFRA_RETRY, Context, RunState
-from workflows.models import InstanceResult, ResolveInput, RunInput, RunProgress, RunResult, RunStatus
+from workflows.models import InstanceProgress, InstanceResult, ResolveInput, RunInput, RunProgress, RunResult, RunStatus
 from workflows.sdk import WORKFLOW_ATTR_PREFIX, StrategyError
 
 SA_STRATEGY = SearchAttributeKey.for_keyword("OrchardStrategy")
@@ -24,10 +25,12 @@ SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME)
 
 
 def run_status(results: list[InstanceResult]) -> RunStatus:
-    successes = sum(1 for r in results if r.success)
+    """From the results that count: shadows (`metadata.shadow`) are reported but never count."""
+    counted = [r for r in results if not r.metadata.get("shadow")]
+    successes = sum(1 for r in counted if r.success)
     if successes == 0:
         return "failed"
-    return "success" if successes == len(results) else "partial"
+    return "success" if successes == len(counted) else "partial"
 
 
 class StrategyWorkflow:
@@ -38,10 +41,12 @@ class StrategyWorkflow:
     def __init__(self) -> None:
         self._ctx: Context | None = None
         self._phase = "starting"
+        self._base_branch = ""
+        self._started: datetime | None = None
 
     async def _execute(self, inp: RunInput) -> RunResult:
-        info = workflow.info()
-        started = workflow.now()
+        self._base_branch = inp.base_branch
+        self._started = workflow.now()
         strategy_name = self.STRATEGY.name()
         self._phase = "resolving base"
         base_commit: str = await workflow.execute_activity(
@@ -53,7 +58,7 @@ class StrategyWorkflow:
         )
         ctx = Context(
             RunState(
-                run_id=info.workflow_id,
+                run_id=workflow.info().workflow_id,
                 strategy=strategy_name,
                 repo=inp.repo,
                 base_branch=inp.base_branch,
@@ -74,33 +79,44 @@ class StrategyWorkflow:
             raise
         if not all(isinstance(r, InstanceResult) for r in results):
             raise StrategyError(f"strategy {strategy_name!r} must return a list of InstanceResult")
-        status = run_status(results)
-        workflow.upsert_search_attributes([SA_OUTCOME.value_set(status)])
+        result = self._summary(ctx, results, workflow.now(), list(ctx.progress.values()))
+        workflow.upsert_search_attributes([SA_OUTCOME.value_set(result.status)])
         self._phase = "done"
+        return result
+
+    def _summary(
+        self, ctx: Context, results: list[InstanceResult], ended: datetime, spent: Sequence[InstanceProgress | InstanceResult]
+    ) -> RunResult:
+        """The run's result: `results` as the strategy gave them, tokens and cost of `spent`."""
+        assert self._started is not None
         return RunResult(
-            run_id=info.workflow_id,
-            strategy=strategy_name,
-            status=status,
-            base_branch=inp.base_branch,
-            base_commit=base_commit,
+            run_id=ctx.run_id,
+            strategy=self.STRATEGY.name(),
+            status=run_status(results),
+            base_branch=self._base_branch,
+            base_commit=ctx.base_commit,
             instances=results,
-            duration_seconds=(workflow.now() - started).total_seconds(),
-            input_tokens=sum(p.input_tokens for p in ctx.progress.values()),
-            output_tokens=sum(p.output_tokens for p in ctx.progress.values()),
-            cost_usd=round(sum(p.cost_usd for p in ctx.progress.values()), 6),
-            cost_estimated=any(p.cost_estimated for p in ctx.progress.values()),
+            duration_seconds=(ended - self._started).total_seconds(),
+            input_tokens=sum(p.input_tokens for p in spent),
+            output_tokens=sum(p.output_tokens for p in spent),
+            cost_usd=round(sum(p.cost_usd for p in spent), 6),
+            cost_estimated=any(p.cost_estimated for p in spent),
             instances_run=ctx.instances_run(),
         )
 
     @workflow.query
     def progress(self) -> RunProgress:
         ctx = self._ctx
+        published = None
+        if ctx and ctx.published is not None and ctx.published_at is not None:
+            published = self._summary(ctx, ctx.published, ctx.published_at, ctx.published)
         return RunProgress(
             run_id=workflow.info().workflow_id,
             strategy=self.STRATEGY.name(),
             phase=ctx.phase if ctx and self._phase == "running" else self._phase,
             base_commit=ctx.base_commit if ctx else None,
             instances=list(ctx.progress.values()) if ctx else [],
+            published=published,
         )
 
 

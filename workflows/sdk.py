@@ -53,13 +53,25 @@ class StrategyConfig:
     model: str = ""
 
 
+FROM_FILE: dict[str, Any] = {"from_file": True}
+"""Metadata of a config field whose `-S` value names a file: the client reads it (YAML or JSON)
+and passes its content, since workflows cannot read files. Any non-text field also takes
+`-S key=@path`. Example: `pages_file: list[Page] = field(default_factory=list, metadata=FROM_FILE)`."""
+
+
+def reads_file(config_field: dataclasses.Field[Any]) -> bool:
+    """True for a config field declared with `metadata=FROM_FILE`."""
+    return bool(config_field.metadata.get("from_file"))
+
+
 def strategy_name_from_class(class_name: str) -> str:
     """`BestOfNStrategy` -> `best-of-n`, `FanOutStrategy` -> `fan-out`."""
     base = class_name.removesuffix("Strategy") or class_name
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", base).lower()
 
 
-def _is_text_type(tp: Any) -> bool:
+def is_text_type(tp: Any) -> bool:
+    """True for `str` and `str | None`: values of such fields are taken as written."""
     if tp is str:
         return True
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
@@ -72,7 +84,7 @@ def parse_param_value(raw: Any, field_type: Any) -> Any:
 
     Values for text fields stay as written, so `-S greeting=123` keeps the string "123".
     """
-    if not isinstance(raw, str) or _is_text_type(field_type):
+    if not isinstance(raw, str) or is_text_type(field_type):
         return raw
     try:
         return json.loads(raw)
@@ -141,8 +153,10 @@ class Strategy:
             if not where:  # a check across parameters (__post_init__)
                 raise ConfigError(f"bad parameters for strategy {cls.name()!r}: {message}") from None
             key = where.split(".")[0]
+            got = repr(params.get(key))
             raise ConfigError(
-                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {message} (got {params.get(key)!r})"
+                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {message} "
+                f"(got {got if len(got) <= 80 else got[:77] + '...'})"
             ) from None
         dumped = adapter.dump_python(config, mode="json")
         return {k: dumped[k] for k in typed}
