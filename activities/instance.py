@@ -150,7 +150,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         async with heartbeating(progress):
             if not session_id:
                 await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
-            runner = await choose_runner(task, plugin.name)
+            runner, _ = await choose_runner(task)
             in_container = runner == "docker"
             try:
                 command = plugin.build_command(

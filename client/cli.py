@@ -26,7 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.docker.engine import DEFAULT_IMAGE
-from activities.docker.runner import AGENT_CLI_PLUGINS, docker_unusable
+from activities.docker.runner import choose_runner
 from activities.paths import orchard_home
 from activities.plugins import PLUGINS
 from client import devserver
@@ -322,10 +322,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def _check_runner(defaults: TaskDefaults) -> None:
     """--runner docker without a usable engine and image is an error; `auto` falling back to the
     unisolated local runner for an agent CLI is said once."""
-    if defaults.runner == "local" or (defaults.runner == "auto" and defaults.plugin not in AGENT_CLI_PLUGINS):
-        return
-    problem = await docker_unusable(defaults.docker_image or DEFAULT_IMAGE)
-    if problem and defaults.runner == "docker":
+    runner, problem = await choose_runner(defaults)
+    if problem and runner == "docker":
         raise UsageError(f"docker runner: {problem}")
     if problem:
         print(f"orchard: agents run as local processes, NOT isolated, because {problem} (--runner local says you mean it)", file=sys.stderr)

@@ -111,10 +111,12 @@ async def test_auto_runs_agent_clis_in_docker_and_commands_locally():
     def task(**kw):
         return TaskSpec(prompt="p", base_branch="main", **kw)
 
-    assert await choose_runner(task(), "command") == "local"
-    assert await choose_runner(task(), "claude-code") == "docker"
-    assert await choose_runner(task(docker_image="orchard-no-such-image:1"), "codex") == "local"
-    assert await choose_runner(task(runner="docker"), "command") == "docker"
+    assert await choose_runner(task(plugin="command")) == ("local", None)
+    assert await choose_runner(task(plugin="claude-code")) == ("docker", None)
+    runner, problem = await choose_runner(task(plugin="codex", docker_image="orchard-no-such-image:1"))
+    assert runner == "local" and "orchard-no-such-image:1 is not on this Docker host" in problem
+    assert await choose_runner(task(plugin="command", runner="docker")) == ("docker", None)
+    assert (await choose_runner(task(plugin="claude-code", runner="docker", docker_image="orchard-no-such-image:1")))[0] == "docker"
 
 
 async def test_clean_removes_leftovers_of_ended_runs_only(orchard_home):

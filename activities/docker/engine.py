@@ -45,6 +45,7 @@ async def docker(*args: str, check: bool = True, timeout: float = 60.0) -> str:
 
 
 _status: dict[str, tuple[float, str | None]] = {}
+"""What the engine last said, by question: (when, problem or None)."""
 
 
 async def engine_problem() -> str | None:
@@ -63,7 +64,13 @@ async def engine_problem() -> str | None:
 
 
 async def image_present(image: str) -> bool:
-    return bool(await docker("image", "inspect", "--format", "{{.Id}}", image, check=False))
+    """Whether the engine has `image` (cached for a few seconds, like the engine's status)."""
+    cached = _status.get(f"image {image}")
+    if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
+        return cached[1] is None
+    present = bool(await docker("image", "inspect", "--format", "{{.Id}}", image, check=False))
+    _status[f"image {image}"] = (time.monotonic(), None if present else "missing")
+    return present
 
 
 def container_name(run_id: str, key: str) -> str:

@@ -21,9 +21,9 @@ from activities.docker.engine import (
     BUILD_HINT, DEFAULT_IMAGE, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, DockerError, container_name, engine_problem,
     image_present, remove_container,
 )
-from activities.docker.relay import CONTAINER_DIR, RelayPlan, endpoint, model_relay
+from activities.docker.relay import CONTAINER_DIR, RelayPlan, model_relay
 from activities.plugins.base import AgentCommand
-from workflows.models import TaskSpec
+from workflows.models import TaskDefaults, TaskSpec
 
 AGENT_UID = 1000
 """The image's non-root user; agents run as it when the worker is root (else as the worker's user)."""
@@ -129,14 +129,6 @@ def _alternates_for_container(workspace: Path, objects: Path):
         alternates.write_text(f"{objects}\n")
 
 
-async def docker_unusable(image: str) -> str | None:
-    """Why agents cannot run in `image` on this host, in one line; None when they can."""
-    problem = await engine_problem()
-    if problem is None and not await image_present(image):
-        problem = f"the agent image {image} is not on this Docker host; {BUILD_HINT}"
-    return problem
-
-
 async def ensure_image(image: str) -> None:
     """Raise DockerError if the engine is unreachable, ImageMissing if the image is not here."""
     problem = await engine_problem()
@@ -149,14 +141,18 @@ async def ensure_image(image: str) -> None:
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
 
 
-async def choose_runner(task: TaskSpec, plugin: str) -> str:
-    """`auto` is docker for the agent CLIs when the engine and the image are here, else local
-    (a `command` agent usually needs the host's own tools)."""
-    if task.runner != "auto":
-        return task.runner
-    if plugin in AGENT_CLI_PLUGINS and await docker_unusable(task.docker_image or DEFAULT_IMAGE) is None:
-        return "docker"
-    return "local"
+async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
+    """The runner for these settings, and why Docker cannot be used when that matters.
+
+    `auto` is docker for the agent CLIs when the engine and the image are here, else local (a
+    `command` agent usually needs the host's own tools); an explicit `docker` stays docker."""
+    if settings.runner == "local" or (settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS):
+        return "local", None
+    try:
+        await ensure_image(settings.docker_image or DEFAULT_IMAGE)
+    except (DockerError, ImageMissing) as e:
+        return ("docker" if settings.runner == "docker" else "local"), str(e)
+    return "docker", None
 
 
 async def run_in_container(
@@ -181,8 +177,6 @@ async def run_in_container(
     agent_home.mkdir(parents=True, exist_ok=True)
     env_names = [*command.env, *(n for n in forward_env if n in os.environ and n not in command.env)]
     relay_urls = endpoints if task.network_egress == "proxy" else []
-    for url in relay_urls:
-        endpoint(url)  # a malformed base URL fails here, before anything starts
     async with _owned_by_agent([workspace, agent_home]) as user:
         uid = int(user.split(":")[0])
         async with model_relay(relay_urls, uid if os.geteuid() == 0 else None) as relay:
