@@ -142,3 +142,23 @@ def write_dev_config(home: Path) -> tuple[int, int]:
 def orchard(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("orchard") or f"{sys.executable} -m client.cli"
     return subprocess.run([exe, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """An ORCHARD_HOME whose embedded server listens on free ports; stopped afterwards."""
+    home = tmp_path / "home"
+    port, ui_port = write_dev_config(home)
+    env = orchard_env(home)
+    yield home, env, port, ui_port
+    subprocess.run(["orchard", "server", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def pid_in(path: Path) -> int:
+    """The pid a pid file holds."""
+    return int(path.read_text())
+
+
+@pytest.fixture
+def named_server(temporal_env):
+    return temporal_env.client.service_client.config.target_host

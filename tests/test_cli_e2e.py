@@ -16,23 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_branches, orchard_env, write_dev_config
+from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_branches, orchard_env, pid_in, write_dev_config
+from workflows.models import key_hash8
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def embedded(tmp_path):
-    """An ORCHARD_HOME whose embedded server listens on free ports; stopped afterwards."""
-    home = tmp_path / "home"
-    port, ui_port = write_dev_config(home)
-    env = orchard_env(home)
-    yield home, env, port, ui_port
-    subprocess.run(["orchard", "server", "stop"], env=env, capture_output=True, timeout=60)
-
-
-def _pid(path: Path) -> int:
-    return int(path.read_text())
 
 
 def _running(pid: int) -> bool:
@@ -54,11 +41,11 @@ def test_embedded_default_runs_best_of_n_and_survives_a_server_restart(embedded,
     with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
         assert page.status == 200
     assert (home / "temporal.db").is_file()
-    server_pid = _pid(home / "temporal.pid")
+    server_pid = pid_in(home / "temporal.pid")
 
     second = orchard("run", "another change", "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
     assert second.returncode == 0, second.stderr
-    assert _pid(home / "temporal.pid") == server_pid  # the running server was reused
+    assert pid_in(home / "temporal.pid") == server_pid  # the running server was reused
     result = json.loads(second.stdout.strip().splitlines()[-1])
     assert result["type"] == "result" and result["status"] == "success" and result["strategy"] == "simple"
     assert result["instances"][0]["branch_name"] in orchard_branches(repo)
@@ -114,11 +101,12 @@ def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, re
     agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY='candidate/[23]' DEMO_AGENT_SLEEP=8 {DEMO_AGENT}"
     started = orchard("run", "durable", "--strategy", "best-of-n", "-S", "n=3", "--agent-command", agent, "--detach", env=env, cwd=repo)
     run_id = started.stdout.strip().splitlines()[-1]
+    scored = home / "runs" / run_id / f"k{key_hash8('score/1/1')}" / "result.json"  # recorded: never run again
     deadline = time.monotonic() + 30
-    while "score/1/1" not in (log.read_text() if log.exists() else ""):
+    while not scored.exists():
         assert time.monotonic() < deadline, "candidate 1 was not scored"
         time.sleep(0.2)
-    worker_pid = _pid(home / "workers" / "orchard.pid")
+    worker_pid = pid_in(home / "workers" / "orchard.pid")
     os.kill(worker_pid, signal.SIGKILL)
 
     watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
@@ -129,7 +117,7 @@ def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, re
     assert runs.count("candidate/1") == 1 and runs.count("score/1/1") == 1
     assert runs.count("candidate/2") == 2 and runs.count("candidate/3") == 2  # the interrupted ones ran again
     assert len(orchard_branches(repo)) == 3
-    assert _pid(home / "workers" / "orchard.pid") != worker_pid
+    assert pid_in(home / "workers" / "orchard.pid") != worker_pid
 
 
 def test_custom_strategy_file_runs_detached_on_its_own_worker(embedded, repo):
@@ -144,11 +132,6 @@ def test_custom_strategy_file_runs_detached_on_its_own_worker(embedded, repo):
     by_module = orchard("run", "refine", "--strategy", "examples.propose_refine", "--repo", str(repo), "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=ROOT)
     assert by_module.returncode == 0, by_module.stderr
     assert len(orchard_branches(repo)) == 5
-
-
-@pytest.fixture
-def named_server(temporal_env):
-    return temporal_env.client.service_client.config.target_host
 
 
 def test_named_server_without_a_worker_says_so_and_creates_nothing(named_server, repo, tmp_path, client):

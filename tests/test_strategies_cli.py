@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, ROOT, orchard, orchard_branches, orchard_env, run_strategy
-from tests.test_cli_e2e import _pid, embedded, named_server  # noqa: F401  (fixtures)
+from tests.conftest import DEMO_AGENT, ROOT, orchard, orchard_branches, orchard_env, pid_in, run_strategy
 from workflows.models import RunInput, RunResult, TaskDefaults
 
 pytestmark = pytest.mark.slow
@@ -28,7 +27,7 @@ def _wait_for(log: Path, line: str, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_worker(embedded, repo, tmp_path):  # noqa: F811
+def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_worker(embedded, repo, tmp_path):
     home, env, _, _ = embedded
     log = tmp_path / "agent-runs.log"
     (tmp_path / "variants.yaml").write_text("- id: main\n- id: careful\n  prompt_suffix: Take your time.\n")
@@ -42,7 +41,7 @@ def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_wo
     assert f"orchard watch {run_id}" in ran.stderr
 
     _wait_for(log, "variant/careful")
-    os.kill(_pid(home / "workers" / "orchard.pid"), signal.SIGKILL)
+    os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)
     watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
     assert watched.returncode == 0, watched.stderr
     final = json.loads(watched.stdout.strip().splitlines()[-1])
@@ -65,7 +64,7 @@ def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen[b
     return subprocess.Popen([sys.executable, "worker.py", "--address", address, "--task-queue", queue], cwd=ROOT, env=env)
 
 
-async def test_round_robin_rotation_survives_a_killed_worker(named_server, client, repo, tmp_path):  # noqa: F811
+async def test_round_robin_rotation_survives_a_killed_worker(named_server, client, repo, tmp_path):
     env = orchard_env(tmp_path / "home")
     queue = f"rr-{uuid.uuid4().hex[:6]}"
     log = tmp_path / "agent-runs.log"
