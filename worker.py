@@ -20,12 +20,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import ALL_ACTIVITIES
-from client.config import ConfigFileError, load_config
+from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
 from client.strategy_loader import StrategyLoadError, load_strategy
-from workflows.registry import BUILTIN_STRATEGIES
-from workflows.rotation import RotationWorkflow
-from workflows.sdk import Strategy
+from workflows.coordination.rotation import RotationWorkflow
+from workflows.sdk.strategy import Strategy
+from workflows.strategies import BUILTIN_STRATEGIES
 
 IDLE_CHECK_SECONDS = 30.0
 
@@ -49,7 +49,7 @@ def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy
 def sandbox_runner() -> SandboxedWorkflowRunner:
     """The workflow sandbox; models are plain data, shared with it instead of re-imported per run."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.models", "pydantic")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.sdk.models", "pydantic")
     )
 
 
@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python worker.py", description="Run an Orchard worker.")
     p.add_argument("--address", help="Temporal frontend HOST:PORT (default: TEMPORAL_ADDRESS / profile / localhost:7233)")
     p.add_argument("--namespace", help="Temporal namespace (default: default)")
-    p.add_argument("--task-queue", help="task queue to poll (default: orchard)")
+    p.add_argument("--task-queue", help=f"task queue to poll (default: {DEFAULT_TASK_QUEUE})")
     p.add_argument("--strategy", action="append", default=[], metavar="SPEC", help="also serve a custom strategy: path.py[:Class] or module[:Class] (repeatable)")
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
     p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")

@@ -17,17 +17,18 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.agent_process import kill_orphan, run_process
-from activities.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
-from activities.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, choose_runner, run_in_container
-from activities.gitcmd import rev_parse
+from activities.agents import PluginError, get_plugin
+from activities.agents.base import AgentContext, AgentState
+from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
+from activities.git.command import rev_parse
+from activities.git.workspace import objects_dir, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, workspaces_dir
-from activities.plugins import PluginError, get_plugin
-from activities.plugins.base import AgentContext, AgentState
+from activities.runners.choice import choose_runner
+from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
+from activities.runners.local import kill_orphan, run_process
 from activities.secrets import redact
-from activities.workspace import objects_dir, prepare_workspace, remove_workspace
-from workflows.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
+from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
 
 RESULT_FILE = "result.json"
 INTENT_FILE = "import-intent.json"

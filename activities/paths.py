@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workflows.models import key_hash8
+from workflows.sdk.models import key_hash8
 
 
 def orchard_home() -> Path:

@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import activities.branch_import as branch_import_mod  # noqa: E402
-import activities.gitcmd as gitcmd_mod  # noqa: E402
-import activities.workspace as workspace_mod  # noqa: E402
-from activities.branch_import import import_branch  # noqa: E402
-from activities.gitcmd import git  # noqa: E402
-from activities.workspace import prepare_workspace, remove_workspace  # noqa: E402
+import activities.git.branch_import as branch_import_mod  # noqa: E402
+import activities.git.command as gitcmd_mod  # noqa: E402
+import activities.git.workspace as workspace_mod  # noqa: E402
+from activities.git.branch_import import import_branch  # noqa: E402
+from activities.git.command import git  # noqa: E402
+from activities.git.workspace import prepare_workspace, remove_workspace  # noqa: E402
 
 STRATEGY_FILE = Path(__file__).resolve().parent / "fanout_noop.py"
 IDENT_NAME, IDENT_EMAIL = "Bench", "bench@orchard.invalid"
@@ -353,7 +353,7 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int], runners: list[st
 
     import worker as orchard_worker
     from client.connection import ensure_search_attributes
-    from workflows.models import RunInput, RunResult, TaskDefaults
+    from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
     temporal = shutil.which("temporal")
     if temporal is None:

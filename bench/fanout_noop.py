@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflows.context import Context, Handle
-from workflows.models import InstanceResult
-from workflows.sdk import Strategy, StrategyConfig
+from workflows.sdk.context import Context, Handle
+from workflows.sdk.models import InstanceResult
+from workflows.sdk.strategy import Strategy, StrategyConfig
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""`orchard.yaml`: defaults for runs and workers (as pitaya.yaml); the CLI overrides it."""
+"""`orchard.yaml`: defaults for runs and workers (as pitaya.yaml); the CLI overrides it.
+
+The defaults themselves live in one place, the models the settings end up in (`TaskDefaults`,
+`RunInput`): a setting the file leaves out is simply not set here, so no default is written twice.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflows.models import MEMORY_LIMIT_PATTERN, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, first_error
+from workflows.sdk.models import ConflictPolicy, CpuCount, ImportPolicy, MemorySize, NetworkEgress, RunnerName, Seconds, TurnLimit, first_error
 
 CONFIG_FILE = "orchard.yaml"
+DEFAULT_TASK_QUEUE = "orchard"
+"""The task queue of the built-in strategies' workers (embedded, `python worker.py`, orchard.yaml)."""
 
 
 class ConfigFileError(Exception):
@@ -22,12 +28,12 @@ class _Strict(BaseModel):
 
 
 class RunnerSettings(_Strict):
-    kind: RunnerName = Field(default="auto", alias="type")
-    timeout: float = 3600.0
+    kind: RunnerName | None = Field(default=None, alias="type")
+    timeout: Seconds | None = None
     docker_image: str | None = None
-    network_egress: NetworkEgress = "online"
-    cpu_limit: float | None = Field(default=2.0, gt=0)
-    memory_limit: str | None = Field(default="4g", pattern=MEMORY_LIMIT_PATTERN)
+    network_egress: NetworkEgress | None = None
+    cpu_limit: CpuCount | None = None
+    memory_limit: MemorySize | None = None
 
 
 class OrchestrationSettings(_Strict):
@@ -35,15 +41,15 @@ class OrchestrationSettings(_Strict):
 
 
 class ImportSettings(_Strict):
-    policy: ImportPolicy = "auto"
-    conflict_policy: ConflictPolicy = "fail"
-    skip_empty: bool = True
+    policy: ImportPolicy | None = None
+    conflict_policy: ConflictPolicy | None = None
+    skip_empty: bool | None = None
 
 
 class TemporalSettings(_Strict):
     address: str | None = None
     namespace: str | None = None
-    task_queue: str = "orchard"
+    task_queue: str = DEFAULT_TASK_QUEUE
 
 
 class WorkerSettings(_Strict):
@@ -51,19 +57,29 @@ class WorkerSettings(_Strict):
 
 
 class OrchardConfig(_Strict):
-    model: str = ""
-    plugin: str = "command"
+    model: str | None = None
+    plugin: str | None = None
     agent_command: str | None = None
-    max_turns: int | None = None
+    max_turns: TurnLimit | None = None
     system_prompt: str | None = None
     append_system_prompt: str | None = None
-    cli_args: list[str] = Field(default_factory=list)
+    cli_args: list[str] | None = None
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     strategies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def task_settings(self) -> dict[str, Any]:
+        """The agent settings this file sets, by TaskDefaults' field names (what it leaves out is absent)."""
+        top = self.model_dump(include={"model", "plugin", "agent_command", "max_turns", "system_prompt", "append_system_prompt", "cli_args"}, exclude_unset=True)
+        runner = self.runner.model_dump(exclude_unset=True)
+        if "kind" in runner:
+            runner["runner"] = runner.pop("kind")
+        renamed = {"policy": "import_policy", "conflict_policy": "import_conflict_policy", "skip_empty": "skip_empty_import"}
+        imports = {renamed[k]: v for k, v in self.import_.model_dump(exclude_unset=True).items()}
+        return {**top, **runner, **imports}
 
 
 def load_config(path: str | Path | None, search_dir: str | Path | None = None) -> OrchardConfig:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
-from workflows.rotation import ROTATION_WORKFLOW
-from workflows.runtime import SEARCH_ATTRIBUTES
+from workflows.coordination.rotation import ROTATION_WORKFLOW
+from workflows.sdk.runtime import SEARCH_ATTRIBUTES
 
 CONNECT_TIMEOUT = 10.0
 
@@ -66,3 +68,15 @@ async def open_runs(client: Client, task_queue: str) -> int:
     are always open and idle between runs: they keep no worker busy."""
     query = f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" AND WorkflowType!="{ROTATION_WORKFLOW}"'
     return (await client.count_workflows(query)).count
+
+
+async def has_poller(client: Client, task_queue: str) -> bool:
+    """True when some worker polls the task queue for workflow tasks."""
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers) > 0

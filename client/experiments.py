@@ -10,8 +10,8 @@ from temporalio.service import RPCError
 
 from client.render import make_console
 from client.runs import Target, ensure_served
-from workflows.rotation import RotationState, RotationWorkflow, rotation_id
-from workflows.runtime import SA_OUTCOME
+from workflows.coordination.rotation import RotationState, RotationWorkflow, rotation_id
+from workflows.sdk.runtime import SA_OUTCOME
 
 STATUS_CHUNK = 100
 """Run ids per visibility query when looking up the runs' outcomes."""

@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
-from workflows.sdk import ConfigError, Strategy, is_text_type, reads_file
+from workflows.sdk.errors import ConfigError
+from workflows.sdk.params import is_text_type, reads_file
+from workflows.sdk.strategy import Strategy
 
 
 def read_param_file(key: str, path: str) -> Any:

@@ -13,8 +13,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from client.watch import Outcome, Snapshot
-from workflows.models import InstanceProgress, InstanceResult
+from client.snapshots import Outcome, Snapshot
+from workflows.sdk.models import InstanceProgress, InstanceResult
 
 STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
 
@@ -241,6 +241,14 @@ class QuietRenderer:
 def make_console() -> Console:
     """Wide when piped, so branch names and tables stay on one line in logs."""
     return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+OUTPUT_MODES = ("tui", "streaming", "json", "quiet")
+"""How `orchard run` and `orchard watch` show a run; the default is tui on a terminal, else streaming."""
+
+
+def output_mode(requested: str | None) -> str:
+    return requested or ("tui" if sys.stdout.isatty() else "streaming")
 
 
 def make_renderer(output: str, header: str, ui_link: str | None) -> TuiRenderer | StreamingRenderer | JsonRenderer | QuietRenderer:

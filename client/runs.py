@@ -1,4 +1,5 @@
-"""Starting runs: where they go (embedded server or a named one), which worker serves them."""
+"""Runs on a server: where they go (embedded server or a named one), which worker serves them,
+starting one, and finding one again by its id."""
 
 from __future__ import annotations
 
@@ -12,20 +13,22 @@ from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from activities.secrets import redact
-from client import devserver
-from client.connection import connect, ensure_search_attributes, external_target
+from client.config import DEFAULT_TASK_QUEUE, load_config
+from client.connection import connect, ensure_search_attributes, external_target, has_poller
+from client.embedded.server import ensure_server, load_dev_settings
+from client.embedded.workers import custom_task_queue, ensure_worker
+from client.errors import UsageError
+from client.snapshots import workflow_task_state
 from client.strategy_loader import source_digest
-from client.watch import workflow_task_state
-from workflows.models import RunInput
-from workflows.registry import BUILTIN_STRATEGIES
-from workflows.runtime import SA_OUTCOME, SA_REPO, SA_STRATEGY
-from workflows.sdk import Strategy
+from workflows.sdk.models import RunInput, RunResult
+from workflows.sdk.runtime import SA_OUTCOME, SA_REPO, SA_STRATEGY
+from workflows.sdk.strategy import Strategy
+from workflows.strategies import BUILTIN_STRATEGIES
 
-BUILTIN_TASK_QUEUE = "orchard"
 REGISTRATION_CHECK_SECONDS = 10.0
 
 
@@ -56,8 +59,8 @@ def new_run_id() -> str:
 def task_queue_for(strategy: type[Strategy], spec: str) -> str:
     """Embedded mode: built-ins share one queue; a strategy file gets a queue per version of it."""
     if BUILTIN_STRATEGIES.get(strategy.name()) is strategy:
-        return BUILTIN_TASK_QUEUE
-    return devserver.custom_task_queue(spec, source_digest(strategy))
+        return DEFAULT_TASK_QUEUE
+    return custom_task_queue(spec, source_digest(strategy))
 
 
 async def open_target(address: str | None, namespace: str | None, task_queue: str | None, ui_url: str | None) -> Target:
@@ -66,11 +69,11 @@ async def open_target(address: str | None, namespace: str | None, task_queue: st
         client = await connect(address, namespace)
         await ensure_search_attributes(client)
         target_host = address or os.environ.get("TEMPORAL_ADDRESS") or "the configured server"
-        return Target(client=client, embedded=False, address=target_host, task_queue=task_queue or BUILTIN_TASK_QUEUE, ui_url=ui_url)
-    settings = devserver.load_dev_settings()
-    client = await devserver.ensure_server(settings)
+        return Target(client=client, embedded=False, address=target_host, task_queue=task_queue or DEFAULT_TASK_QUEUE, ui_url=ui_url)
+    settings = load_dev_settings()
+    client = await ensure_server(settings)
     await ensure_search_attributes(client)
-    return Target(client=client, embedded=True, address=settings.address, task_queue=task_queue or BUILTIN_TASK_QUEUE, ui_url=ui_url or settings.ui_url)
+    return Target(client=client, embedded=True, address=settings.address, task_queue=task_queue or DEFAULT_TASK_QUEUE, ui_url=ui_url or settings.ui_url)
 
 
 async def ensure_served(
@@ -79,10 +82,10 @@ async def ensure_served(
     """Embedded: start the background worker for the queue (with these credentials in its
     environment). Named server: a worker must poll it."""
     if target.embedded:
-        settings = devserver.load_dev_settings()
-        custom = strategy_spec if task_queue != BUILTIN_TASK_QUEUE else None
-        await devserver.ensure_worker(target.client, settings, task_queue, custom, credentials)
-    elif not await devserver.has_poller(target.client, task_queue):
+        settings = load_dev_settings()
+        custom = strategy_spec if task_queue != DEFAULT_TASK_QUEUE else None
+        await ensure_worker(target.client, settings, task_queue, custom, credentials)
+    elif not await has_poller(target.client, task_queue):
         hint = f" --strategy {strategy_spec}" if strategy_spec and strategy_spec not in BUILTIN_STRATEGIES else ""
         raise NoWorker(
             f"no worker polls task queue {task_queue!r} on {target.address}; "
@@ -138,3 +141,31 @@ async def _check_registered(target: Target, handle: WorkflowHandle[Any, Any], na
         if settled:
             return
         await asyncio.sleep(0.2)
+
+
+async def target_for(address: str | None, namespace: str | None, config_path: str | None) -> Target:
+    """The server a command about existing runs talks to: flags, then orchard.yaml, then the embedded one."""
+    config = load_config(config_path)
+    return await open_target(address or config.temporal.address, namespace or config.temporal.namespace, None, None)
+
+
+@dataclass
+class FoundRun:
+    """A run looked up by its id: its handle, its description and its memo."""
+
+    handle: WorkflowHandle[Any, RunResult]
+    desc: WorkflowExecutionDescription
+    memo: dict[str, Any]
+
+    @property
+    def running(self) -> bool:
+        return self.desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def find_run(target: Target, run_id: str) -> FoundRun:
+    handle = target.client.get_workflow_handle(run_id, result_type=RunResult)
+    try:
+        desc = await handle.describe()
+    except Exception as e:  # RPCError NOT_FOUND, mostly
+        raise UsageError(f"no run {run_id!r} on {target.address} ({str(e).splitlines()[0]}); see `orchard list`") from None
+    return FoundRun(handle, desc, await desc.memo())

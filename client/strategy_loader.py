@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from workflows.registry import BUILTIN_STRATEGIES
-from workflows.sdk import Strategy
+from workflows.sdk.strategy import Strategy
+from workflows.strategies import BUILTIN_STRATEGIES
 
 
 class StrategyLoadError(Exception):

@@ -18,8 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from client.connection import ensure_search_attributes
-from client.devserver import temporal_binary
-from workflows.models import RunInput, RunResult, TaskDefaults
+from client.embedded.server import temporal_binary
+from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_AGENT = f"{sys.executable} {ROOT / 'examples' / 'demo_agent.py'}"
@@ -107,7 +107,7 @@ async def run_strategy(
 
 def require_docker() -> None:
     """Skip where there is no Docker engine or agent image, except in CI (ORCHARD_REQUIRE_DOCKER=1)."""
-    from activities.docker.engine import DEFAULT_IMAGE
+    from activities.runners.docker.engine import DEFAULT_IMAGE
 
     probe = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, text=True) if shutil.which("docker") else None
     if probe is not None and probe.returncode == 0:

@@ -40,7 +40,7 @@ AGENT_KNOBS = {
 
 async def record_rotation(client, repo: str) -> None:  # type: ignore[no-untyped-def]
     """The round-robin run's rotation, after a repeated request and one more turn."""
-    from workflows.rotation import ROTATION_WORKFLOW, RotationWorkflow, TurnRequest, rotation_id
+    from workflows.coordination.rotation import ROTATION_WORKFLOW, RotationWorkflow, TurnRequest, rotation_id
 
     rotation = client.get_workflow_handle(rotation_id(repo, RUNS["round-robin"]["experiment"]))
     for run_id in ("run_recorded_round-robin", "run_recorded_next"):
@@ -58,7 +58,7 @@ async def main() -> None:
     from temporalio.testing import WorkflowEnvironment
 
     from client.connection import ensure_search_attributes
-    from client.devserver import temporal_binary
+    from client.embedded.server import temporal_binary
     from tests.conftest import ROOT, make_repo, run_strategy
     from worker import build_worker, strategies_for
 

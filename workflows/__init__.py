@@ -2,13 +2,16 @@
 
     from workflows import Strategy, StrategyConfig, InstanceResult
 
-Strategies compose through `register_strategy(name, factory)` and `get_strategy(name)`.
+Strategies compose through `ctx.run_strategy(name_or_class, ...)` (a child workflow);
+`register_strategy(name, factory)` and `get_strategy(name)` name them.
 """
 
-from workflows.context import Context, Handle
-from workflows.models import InstanceResult, TaskSpec, VerifyResult
-from workflows.registry import get_strategy, register_strategy
-from workflows.sdk import ConfigError, InstanceFailed, Strategy, StrategyConfig, StrategyError
+from workflows import strategies as _builtins  # noqa: F401  (registers the built-ins)
+from workflows.sdk.context import Context, Handle
+from workflows.sdk.errors import ConfigError, InstanceFailed, StrategyError
+from workflows.sdk.models import InstanceResult, TaskSpec, VerifyResult
+from workflows.sdk.registry import get_strategy, register_strategy
+from workflows.sdk.strategy import Strategy, StrategyConfig
 
 __all__ = [
     "ConfigError",

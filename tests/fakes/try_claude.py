@@ -24,11 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.fakes.anthropic_server import (
-    FakeAnthropic,
-    error_script,
-    write_and_commit_script,
-)
+from tests.fakes.anthropic_server import FakeAnthropic, error_script, write_and_commit_script
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
 

@@ -27,15 +27,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `tests.fakes` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.fakes.openai_server import (
-    FakeOpenAI,
-    RecordedRequest,
-    ScriptEntry,
-    Turn,
-    Usage,
-    failing_script,
-    write_and_commit_script,
-)
+from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, ScriptEntry, Turn, Usage, failing_script, write_and_commit_script
 
 API_KEY_ENV = "ORCHARD_FAKE_OPENAI_KEY"
 API_KEY = "sk-orchard-fake-0123456789"

@@ -1,0 +1,86 @@
+"""The agent plugin interface: how to launch an agent CLI and read its output stream.
+
+A plugin builds the command for a task and turns each line the agent prints into progress
+(last event, tokens, cost, session id) and, at the end, a final message or an error. The
+runner (a local process or a container, activities/runners/) is separate from the plugin.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from workflows.sdk.models import TaskSpec
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of an output tail: usually the reason a CLI gives for failing."""
+    return text.strip().splitlines()[-1] if text.strip() else ""
+
+
+class PluginError(Exception):
+    """The task cannot be run by this plugin as given (bad input: not retried)."""
+
+
+@dataclass
+class AgentCommand:
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+
+
+@dataclass
+class AgentState:
+    """What the plugin has learned from the agent's stream so far."""
+
+    session_id: str | None = None
+    final_message: str | None = None
+    last_event: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    num_turns: int | None = None
+    error: str | None = None
+    output_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentContext:
+    """Facts about the instance a plugin may pass to the agent."""
+
+    workspace: Path
+    """The workspace as the agent sees it (inside a container: its mount point)."""
+    run_id: str
+    key: str
+    base_commit: str
+    session_id: str | None = None
+    agent_home: Path | None = None
+    """A private folder for the agent's own state (kept across attempts, outside the results), as
+    the agent sees it; in a container it is also the agent's HOME."""
+    host_agent_home: Path | None = None
+    """The same folder as the worker sees it, to prepare files in."""
+    in_container: bool = False
+
+
+class AgentPlugin(ABC):
+    name: ClassVar[str]
+    forward_env: ClassVar[tuple[str, ...]] = ()
+    """Worker environment variables (credentials, base URLs) the agent's container receives."""
+
+    def endpoints(self, task: TaskSpec) -> list[str]:
+        """Base URLs of the APIs the agent must reach; relayed into a container with no network."""
+        return []
+
+    @abstractmethod
+    def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand: ...
+
+    @abstractmethod
+    def parse_line(self, line: str, state: AgentState) -> None:
+        """Update `state` from one line of the agent's stdout."""
+
+    @abstractmethod
+    def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
+        """Settle the final message and, if the agent failed, `state.error`."""

@@ -1,0 +1,120 @@
+"""`claude-code`: Claude Code in headless mode, read through its stream-json output.
+
+    claude --print --verbose --output-format stream-json [--model M] [--max-turns N]
+           [--system-prompt S | --append-system-prompt S] --dangerously-skip-permissions
+           [--resume SESSION] [CLI ARGS...] PROMPT
+
+Passthrough arguments (`--cli-arg`, `--cli-args`) go just before the prompt. Credentials come from
+the worker's environment: ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, and ANTHROPIC_BASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from activities.agents.base import AgentCommand, AgentContext, AgentState, last_line
+from activities.agents.json_stream import JsonStreamPlugin
+from workflows.sdk.models import TaskSpec
+
+QUIET_ENV = {
+    # Headless runs: no auto-update, telemetry or other calls beyond the model API.
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
+
+
+def _summarize_tool(name: str, tool_input: dict[str, Any]) -> str:
+    for field in ("command", "file_path", "path", "pattern", "url", "description"):
+        if isinstance(tool_input.get(field), str):
+            return f"{name}: {tool_input[field]}"[:200]
+    return name
+
+
+class ClaudeCodePlugin(JsonStreamPlugin):
+    name = "claude-code"
+    executable = "claude"
+    install_hint = "npm install -g @anthropic-ai/claude-code"
+    forward_env = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+
+    def __init__(self) -> None:
+        self._counted: set[str | None] = set()
+
+    def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
+        exe = self.find_executable(task, ctx)
+        argv = [exe, "--print", "--verbose", "--output-format", "stream-json"]
+        if task.model:
+            argv += ["--model", task.model]
+        if task.max_turns is not None:
+            argv += ["--max-turns", str(task.max_turns)]
+        if task.system_prompt:
+            argv += ["--system-prompt", task.system_prompt]
+        if task.append_system_prompt:
+            argv += ["--append-system-prompt", task.append_system_prompt]
+        if task.plugin_options.get("permission_mode"):
+            argv += ["--permission-mode", str(task.plugin_options["permission_mode"])]
+        else:
+            argv += ["--dangerously-skip-permissions"]
+        if ctx.session_id:
+            argv += ["--resume", ctx.session_id]
+        argv += [*task.cli_args, task.prompt]
+        env = dict(QUIET_ENV)
+        if os.geteuid() == 0:
+            env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root outside a sandbox
+        return AgentCommand(argv=argv, env=env)
+
+    def endpoints(self, task: TaskSpec) -> list[str]:
+        return [os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"]
+
+    def on_event(self, event: dict[str, Any], state: AgentState) -> None:
+        kind = event.get("type")
+        if event.get("session_id"):
+            state.session_id = event["session_id"]
+        if kind == "system" and event.get("subtype") == "init":
+            state.last_event = f"session started ({event.get('model', 'default model')})"
+        elif kind == "assistant":
+            message = event.get("message") or {}
+            for block in message.get("content") or []:
+                if block.get("type") == "text" and block.get("text", "").strip():
+                    state.last_event = block["text"].strip().splitlines()[0][:200]
+                elif block.get("type") == "tool_use":
+                    state.last_event = _summarize_tool(block.get("name", "tool"), block.get("input") or {})
+            # One line per content block, each repeating its message's usage: count a message once.
+            if message.get("id") not in self._counted:
+                self._counted.add(message.get("id"))
+                usage = message.get("usage") or {}
+                state.input_tokens += _input_tokens(usage)
+                state.output_tokens += int(usage.get("output_tokens") or 0)
+        elif kind == "result":
+            self._read_result(event, state)
+
+    def _read_result(self, event: dict[str, Any], state: AgentState) -> None:
+        usage = event.get("usage") or {}
+        if usage:  # the result's totals replace the running sums
+            state.input_tokens = _input_tokens(usage)
+            state.output_tokens = int(usage.get("output_tokens") or 0)
+        state.cost_usd = float(event.get("total_cost_usd") or 0.0)
+        state.num_turns = event.get("num_turns")
+        text = event.get("result")
+        state.final_message = text if isinstance(text, str) else None
+        subtype = event.get("subtype")
+        if event.get("is_error") or subtype not in (None, "success"):
+            detail = ", ".join(str(e) for e in event.get("errors") or []) or state.final_message or "no detail"
+            label = subtype if subtype not in (None, "success") else "an error"
+            state.error = f"claude reported {label}: {detail}"[:1000]
+        state.last_event = "finished" if not state.error else state.error[:200]
+
+    def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
+        if state.error:
+            return
+        detail = last_line(stderr_tail)
+        if exit_code != 0:
+            state.error = f"claude exited with code {exit_code}" + (f": {detail}" if detail else "")
+        elif state.final_message is None:
+            state.error = "claude ended without a result" + (f": {detail}" if detail else "")
+
+
+def _input_tokens(usage: dict[str, Any]) -> int:
+    return sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))

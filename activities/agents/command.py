@@ -1,0 +1,43 @@
+"""`command`: any command-line agent. The prompt arrives on stdin, in ORCHARD_PROMPT and as {prompt}."""
+
+from __future__ import annotations
+
+import shlex
+
+from activities.agents.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError, last_line
+from workflows.sdk.models import TaskSpec
+
+KEPT_OUTPUT_LINES = 2000
+
+
+class CommandPlugin(AgentPlugin):
+    name = "command"
+
+    def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
+        if not task.agent_command:
+            raise PluginError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
+        script = task.agent_command.replace("{prompt}", shlex.quote(task.prompt))
+        env = {
+            "ORCHARD_PROMPT": task.prompt,
+            "ORCHARD_MODEL": task.model,
+            "ORCHARD_RUN_ID": ctx.run_id,
+            "ORCHARD_KEY": ctx.key,
+            "ORCHARD_BASE_COMMIT": ctx.base_commit,
+            "ORCHARD_WORKSPACE": str(ctx.workspace),
+        }
+        if task.max_turns is not None:
+            env["ORCHARD_MAX_TURNS"] = str(task.max_turns)
+        return AgentCommand(argv=["bash", "-c", script], env=env, stdin=task.prompt)
+
+    def parse_line(self, line: str, state: AgentState) -> None:
+        state.output_lines.append(line)
+        if len(state.output_lines) > KEPT_OUTPUT_LINES:
+            del state.output_lines[0]
+        if line.strip():
+            state.last_event = line.strip()[:200]
+
+    def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
+        state.final_message = "\n".join(state.output_lines).strip() or None
+        if exit_code != 0:
+            detail = last_line(stderr_tail) or state.last_event
+            state.error = f"agent exited with code {exit_code}" + (f": {detail}" if detail else "")

@@ -1,0 +1,1 @@
+"""Activities that reach the long-lived coordination workflows (rotations)."""

@@ -1,0 +1,1 @@
+"""Everything that touches git: the command runner, workspaces, branch import, refs."""

@@ -1,0 +1,100 @@
+"""Importing an agent's commits into the user's repository as a new branch, and nothing else.
+
+The user's working tree, index and checked-out branch are never touched: objects are fetched
+from the workspace and the branch is created with `update-ref`, atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from activities.git.command import GitError, git, rev_parse
+from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
+
+ZERO_OID = "0" * 40
+
+
+class ImportRefused(Exception):
+    """The agent's work cannot be imported as asked (conflict, protected ref, rewritten base)."""
+
+
+async def commit_stats(repo: str | Path, base: str, head: str) -> CommitStats:
+    if base == head:
+        return CommitStats()
+    shortstat = await git("diff", "--shortstat", base, head, cwd=repo)
+    numbers = {m.group(2): int(m.group(1)) for m in re.finditer(r"(\d+) (file|insertion|deletion)", shortstat)}
+    commits = int(await git("rev-list", "--count", f"{base}..{head}", cwd=repo))
+    return CommitStats(
+        files_changed=numbers.get("file", 0),
+        insertions=numbers.get("insertion", 0),
+        deletions=numbers.get("deletion", 0),
+        commits=commits,
+    )
+
+
+async def workspace_head(workspace: Path, base_commit: str) -> str:
+    head = await rev_parse(workspace, "HEAD")
+    if head is None:
+        raise ImportRefused("the workspace has no HEAD commit")
+    if head != base_commit and not await _is_ancestor(workspace, base_commit, head):
+        raise ImportRefused(f"the agent's HEAD {head[:12]} does not descend from the base commit {base_commit[:12]}")
+    return head
+
+
+async def _is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
+    try:
+        await git("merge-base", "--is-ancestor", ancestor, descendant, cwd=repo)
+        return True
+    except GitError:
+        return False
+
+
+def should_import(policy: ImportPolicy, has_changes: bool, skip_empty: bool) -> bool:
+    if policy == "never":
+        return False
+    if policy == "always":
+        return True
+    return has_changes or not skip_empty
+
+
+async def import_branch(
+    repo: str | Path,
+    workspace: Path,
+    head: str,
+    branch: str,
+    conflict_policy: ConflictPolicy,
+) -> str:
+    """Fetch `head` from the workspace and create `branch` at it; returns the branch used."""
+    if is_protected_ref(branch) or not branch.startswith("orchard/"):
+        raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
+    await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(workspace), head, cwd=repo)
+    target = branch
+    for n in range(2, 1000):
+        existing = await rev_parse(repo, f"refs/heads/{target}")
+        if existing is None:
+            try:
+                await git("update-ref", f"refs/heads/{target}", head, ZERO_OID, cwd=repo)
+                return target
+            except GitError:
+                continue  # created concurrently: look again
+        if existing == head:
+            return target
+        if conflict_policy == "overwrite":
+            await git("update-ref", f"refs/heads/{target}", head, existing, cwd=repo)
+            return target
+        if conflict_policy == "fail":
+            raise ImportRefused(f"branch {target} already exists at {existing[:12]} (import_conflict_policy=fail)")
+        target = f"{branch}-{n}"
+    raise ImportRefused(f"no free branch name after {branch}-999")
+
+
+async def ensure_branch(repo: str | Path, branch: str, commit: str) -> bool:
+    """Complete an import whose objects arrived but whose branch was not created; False if impossible."""
+    existing = await rev_parse(repo, f"refs/heads/{branch}")
+    if existing == commit:
+        return True
+    if existing is not None or await rev_parse(repo, commit) is None:
+        return False
+    await git("update-ref", f"refs/heads/{branch}", commit, ZERO_OID, cwd=repo)
+    return True

@@ -1,0 +1,69 @@
+"""Isolated workspaces: a fresh repository borrowing the user's objects, checked out at a commit.
+
+`git init` + an alternates file + `git checkout` costs what `git worktree add` costs (the
+checkout dominates) and copies no history, yet the agent gets its own refs, index and config:
+nothing it does with git can move a branch of the user's repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+from activities.git.command import git
+
+AGENT_NAME = "Orchard Agent"
+AGENT_EMAIL = "agent@orchard.invalid"
+
+
+_objects_dirs: dict[str, Path] = {}
+_identity: list[tuple[str, str]] = []
+
+
+async def objects_dir(repo: str | Path) -> Path:
+    """The object store a workspace borrows (the common dir's, also for linked worktrees); cached."""
+    key = str(repo)
+    if key not in _objects_dirs:
+        common = await git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=repo)
+        _objects_dirs[key] = Path(common) / "objects"
+    return _objects_dirs[key]
+
+
+async def commit_identity(cwd: Path) -> tuple[str, str]:
+    """(name, email) agents commit as: the worker's git identity, else Orchard's (asked once)."""
+    if not _identity:
+        name = await git("config", "user.name", cwd=cwd, check=False)
+        email = await git("config", "user.email", cwd=cwd, check=False)
+        _identity.append((name, email) if name and email else (AGENT_NAME, AGENT_EMAIL))
+    return _identity[0]
+
+
+async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: str) -> Path:
+    """A workspace at `dest` on a new local branch `branch` at `commit` of `repo`.
+
+    Two git processes (init, checkout): per-instance cost is dominated by process starts on
+    small repositories and by the checkout on large ones, as for `git worktree add`.
+    """
+    await remove_workspace(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    objects = await objects_dir(repo)
+    await git("init", "--quiet", str(dest), cwd=dest.parent)
+    (dest / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+    # The import fetches the agent's commit by id. The identity lives in the workspace, so agents
+    # commit as the worker's user whatever HOME or container they run with.
+    name, email = await commit_identity(dest.parent)
+    with (dest / ".git" / "config").open("a") as config:
+        config.write(f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
+    await git("checkout", "--quiet", "-b", branch, commit, cwd=dest)
+    return dest
+
+
+async def remove_workspace(path: Path) -> None:
+    """Remove a workspace, and its run's folder once it is the last one."""
+    if path.exists():
+        await asyncio.to_thread(shutil.rmtree, path, True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()

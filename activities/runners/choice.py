@@ -1,0 +1,23 @@
+"""Which runner an instance gets: one decision, for the worker and for the client's check."""
+
+from __future__ import annotations
+
+from activities.runners.docker.engine import DEFAULT_IMAGE, DockerError
+from activities.runners.docker.runner import ImageMissing, ensure_image
+from workflows.sdk.models import TaskDefaults
+
+AGENT_CLI_PLUGINS = ("claude-code", "codex")
+
+
+async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
+    """The runner for these settings, and why Docker cannot be used when that matters.
+
+    `auto` is docker for the agent CLIs when the engine and the image are here, else local (a
+    `command` agent usually needs the host's own tools); an explicit `docker` stays docker."""
+    if settings.runner == "local" or (settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS):
+        return "local", None
+    try:
+        await ensure_image(settings.docker_image or DEFAULT_IMAGE)
+    except (DockerError, ImageMissing) as e:
+        return ("docker" if settings.runner == "docker" else "local"), str(e)
+    return "docker", None

@@ -1,0 +1,195 @@
+"""Running an agent in its own container, hardened as Pitaya does.
+
+The workspace is bind-mounted at /workspace, the agent's private home at /home/agent, and the
+repository's object store (which the workspace borrows through its alternates file) read-only at
+/orchard/objects. The container runs as a non-root user on a read-only root filesystem with a
+tmpfs /tmp, no capabilities, no-new-privileges, and pids, CPU and memory limits; it is labelled
+with the run id and key, and removed when the instance ends, times out or is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from activities.agents.base import AgentCommand
+from activities.runners.docker.engine import (
+    BUILD_HINT,
+    DEFAULT_IMAGE,
+    LABEL_KEY,
+    LABEL_MANAGED,
+    LABEL_RUN,
+    DockerError,
+    container_name,
+    engine_problem,
+    image_present,
+    remove_container,
+)
+from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, model_relay
+from activities.runners.local import ProcessOutcome, run_process
+from workflows.sdk.models import TaskSpec
+
+AGENT_UID = 1000
+"""The image's non-root user; agents run as it when the worker is root (else as the worker's user)."""
+WORKSPACE = Path("/workspace")
+AGENT_HOME = Path("/home/agent")
+OBJECTS = "/orchard/objects"
+PIDS_LIMIT = 1024
+TMPFS = "/tmp:rw,exec,nosuid,nodev,size=1g"
+DOCKER_RUN_FAILED = 125
+DAEMON_ERROR = "Error response from daemon"
+
+
+class ImageMissing(Exception):
+    """The agent image is not on this host (bad input: not retried)."""
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    run_id: str
+    key: str
+    workspace: Path
+    agent_home: Path
+    objects: Path
+    user: str
+    network_egress: str = "online"
+    cpu_limit: float | None = None
+    memory_limit: str | None = None
+    env_names: list[str] = field(default_factory=list)
+    relay: RelayPlan | None = None
+
+
+def docker_run_argv(spec: ContainerSpec, agent_argv: list[str]) -> list[str]:
+    """The `docker run` command line. Environment values are passed by name only (`-e NAME`), so
+    credentials never appear in a process listing."""
+    argv = [
+        "docker", "run", "--rm", "--interactive", "--init", "--name", spec.name,
+        "--label", f"{LABEL_MANAGED}=1", "--label", f"{LABEL_RUN}={spec.run_id}", "--label", f"{LABEL_KEY}={spec.key}",
+        "--user", spec.user,
+        "--read-only", "--tmpfs", TMPFS,
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+        "--pids-limit", str(PIDS_LIMIT),
+    ]
+    if spec.cpu_limit:  # the engine refuses more CPUs than the host has
+        argv += ["--cpus", f"{min(spec.cpu_limit, os.cpu_count() or 1):g}"]
+    if spec.memory_limit:
+        argv += ["--memory", spec.memory_limit, "--memory-swap", spec.memory_limit]
+    if spec.network_egress in ("offline", "proxy"):
+        argv += ["--network", "none"]
+    elif spec.network_egress == "host":
+        argv += ["--network", "host"]
+    argv += [
+        "--volume", f"{spec.workspace}:{WORKSPACE}",
+        "--volume", f"{spec.objects}:{OBJECTS}:ro",
+        "--volume", f"{spec.agent_home}:{AGENT_HOME}",
+        "--workdir", str(WORKSPACE),
+        "--env", f"HOME={AGENT_HOME}",
+    ]
+    for name in spec.env_names:
+        argv += ["--env", name]
+    if spec.relay is not None:
+        argv += ["--volume", f"{spec.relay.host_dir}:{CONTAINER_DIR}:ro"]
+        for host in spec.relay.loopback_hosts:
+            argv += ["--add-host", f"{host}:127.0.0.1"]
+        # Listening on the endpoint's own port (443) needs no capability inside its namespace.
+        argv += ["--sysctl", "net.ipv4.ip_unprivileged_port_start=0"]
+        agent_argv = [*spec.relay.argv_prefix, *agent_argv]
+    return [*argv, spec.image, *agent_argv]
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.lchown(dirpath, uid, gid)
+        for name in [*dirnames, *filenames]:
+            os.lchown(os.path.join(dirpath, name), uid, gid)
+
+
+@contextlib.asynccontextmanager
+async def _owned_by_agent(paths: list[Path]) -> AsyncIterator[str]:
+    """The `--user` to run as. A root worker lends the mounts to the image's user for the run and
+    takes them back after, so its own git commands (the import) keep working on them."""
+    if os.geteuid() != 0:
+        yield f"{os.geteuid()}:{os.getegid()}"
+        return
+    for path in paths:
+        await asyncio.to_thread(_chown_tree, path, AGENT_UID, AGENT_UID)
+    try:
+        yield f"{AGENT_UID}:{AGENT_UID}"
+    finally:
+        for path in paths:
+            await asyncio.to_thread(_chown_tree, path, 0, 0)
+
+
+@contextlib.contextmanager
+def _alternates_for_container(workspace: Path, objects: Path):
+    """While the container runs, the workspace borrows objects from their path inside it."""
+    alternates = workspace / ".git" / "objects" / "info" / "alternates"
+    alternates.write_text(f"{OBJECTS}\n")
+    try:
+        yield
+    finally:
+        alternates.write_text(f"{objects}\n")
+
+
+async def ensure_image(image: str) -> None:
+    """Raise DockerError if the engine is unreachable, ImageMissing if the image is not here."""
+    problem = await engine_problem()
+    if problem:
+        raise DockerError(problem)
+    if not await image_present(image):
+        raise ImageMissing(f"the agent image {image} is not on this Docker host; {BUILD_HINT}")
+
+
+async def run_in_container(
+    command: AgentCommand,
+    task: TaskSpec,
+    *,
+    run_id: str,
+    key: str,
+    workspace: Path,
+    agent_home: Path,
+    objects: Path,
+    forward_env: list[str],
+    endpoints: list[str],
+    on_line: Callable[[str], None],
+    transcript: Path,
+    pid_file: Path,
+) -> ProcessOutcome:
+    image = task.docker_image or DEFAULT_IMAGE
+    await ensure_image(image)
+    name = container_name(run_id, key)
+    await remove_container(name)  # left by a worker that died during an earlier attempt
+    agent_home.mkdir(parents=True, exist_ok=True)
+    env_names = [*command.env, *(n for n in forward_env if n in os.environ and n not in command.env)]
+    relay_urls = endpoints if task.network_egress == "proxy" else []
+    async with _owned_by_agent([workspace, agent_home]) as user:
+        uid = int(user.split(":")[0])
+        async with model_relay(relay_urls, uid if os.geteuid() == 0 else None) as relay:
+            spec = ContainerSpec(
+                name=name, image=image, run_id=run_id, key=key, workspace=workspace, agent_home=agent_home,
+                objects=objects, user=user, network_egress=task.network_egress, cpu_limit=task.cpu_limit,
+                memory_limit=task.memory_limit, env_names=env_names, relay=relay if relay_urls else None,
+            )
+            with _alternates_for_container(workspace, objects):
+                try:
+                    outcome = await run_process(
+                        AgentCommand(argv=docker_run_argv(spec, command.argv), env=command.env, stdin=command.stdin),
+                        cwd=workspace,
+                        timeout=task.timeout,
+                        on_line=on_line,
+                        transcript=transcript,
+                        pid_file=pid_file,
+                        also_kill=lambda: remove_container(name),
+                    )
+                finally:
+                    # Normally gone already (--rm); not when the docker client itself was killed.
+                    await asyncio.shield(remove_container(name))
+    if outcome.exit_code == DOCKER_RUN_FAILED and DAEMON_ERROR in outcome.stderr_tail:
+        raise DockerError(next(line for line in outcome.stderr_tail.splitlines() if DAEMON_ERROR in line))
+    return outcome

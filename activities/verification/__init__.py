@@ -1,0 +1,1 @@
+"""Verification commands run on a checkout of a commit."""

@@ -1,0 +1,82 @@
+"""`orchard clean [RUN]`: remove what runs that are over left on this host.
+
+Containers (found by their labels), workspaces and agent homes of runs that are no longer open.
+Results (transcripts, final messages) and branches are the user's and stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.paths import orchard_home
+from activities.runners.docker.engine import engine_problem, orchard_containers, remove_container
+from client.errors import EXIT_SUCCESS, UsageError
+from client.runs import target_for
+
+
+@dataclass
+class Cleaned:
+    containers: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+    docker_note: str | None = None
+
+    def summary(self) -> str:
+        if not self.containers and not self.folders:
+            return "nothing to clean" + (f" ({self.docker_note})" if self.docker_note else "")
+        parts = [f"removed {len(self.containers)} container(s)", f"{len(self.folders)} folder(s)"]
+        lines = [", ".join(parts)] + [f"  container {c}" for c in self.containers] + [f"  {f}" for f in self.folders]
+        if self.docker_note:
+            lines.append(f"  (containers not checked: {self.docker_note})")
+        return "\n".join(lines)
+
+
+def _run_folders(run_id: str | None) -> dict[str, list[Path]]:
+    """Workspace and agent-home folders on this host, by run id."""
+    found: dict[str, list[Path]] = {}
+    for kind in ("workspaces", "agent-homes"):
+        base = orchard_home() / kind
+        for folder in sorted(base.iterdir()) if base.is_dir() else []:
+            if folder.is_dir() and (run_id is None or folder.name == run_id):
+                found.setdefault(folder.name, []).append(folder)
+    return found
+
+
+async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
+    """Remove leftovers of `run_id` (or of every run not in `open_run_ids`)."""
+    cleaned = Cleaned()
+    cleaned.docker_note = await engine_problem()
+    if cleaned.docker_note is None:
+        for name, owner in await orchard_containers(run_id):
+            if owner not in open_run_ids:
+                await remove_container(name)
+                cleaned.containers.append(name)
+    for owner, folders in _run_folders(run_id).items():
+        if owner not in open_run_ids:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+                cleaned.folders.append(folder)
+    return cleaned
+
+
+async def cmd_clean(args: argparse.Namespace) -> int:
+    target = await target_for(args.address, args.namespace, args.config)
+    if args.run_id:
+        try:
+            running = (await target.client.get_workflow_handle(args.run_id).describe()).status == WorkflowExecutionStatus.RUNNING
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            running = False  # Temporal no longer knows it (retention): its leftovers can go
+        if running:
+            raise UsageError(f"run {args.run_id} is still running; cancel it first (orchard cancel {args.run_id})")
+        open_ids: set[str] = set()
+    else:
+        open_ids = {w.id async for w in target.client.list_workflows('ExecutionStatus="Running"')}
+    print((await clean(args.run_id, open_ids)).summary())
+    return EXIT_SUCCESS

@@ -1,0 +1,138 @@
+"""`orchard doctor`: what Orchard needs on this host, checked one line at a time.
+
+Temporal, the Docker engine and the agent image, the agent CLIs (here and in the image), which
+credentials are set (names only, never values), git, and free disk under $ORCHARD_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Literal
+
+from activities.agents.claude_code import ClaudeCodePlugin
+from activities.agents.codex import CodexPlugin
+from activities.paths import orchard_home
+from activities.runners.docker.engine import BUILD_HINT, DEFAULT_IMAGE, DockerError, docker, engine_problem, image_present
+from client.config import load_config
+from client.connection import ServerUnreachable, connect, external_target
+from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect
+from client.errors import EXIT_FAILURE, EXIT_SUCCESS
+
+CREDENTIALS = (
+    "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL",
+)
+DISK_WARN_BYTES = 5 * 1024**3
+DISK_FAIL_BYTES = 1 * 1024**3
+AGENT_CLIS = (ClaudeCodePlugin, CodexPlugin)
+
+Level = Literal["ok", "warn", "fail"]
+
+
+@dataclass
+class Check:
+    level: Level
+    name: str
+    detail: str
+
+
+async def _version(*argv: str) -> str | None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    lines = out.decode(errors="replace").strip().splitlines()
+    return lines[0] if proc.returncode == 0 and lines else None
+
+
+async def check_temporal(address: str | None, namespace: str | None) -> Check:
+    """A named server must answer; the embedded one may be down (the next run starts it)."""
+    if external_target(address):
+        try:
+            client = await connect(address, namespace)
+        except ServerUnreachable as e:
+            return Check("fail", "temporal", str(e))
+        return Check("ok", "temporal", f"reachable at {address or os.environ.get('TEMPORAL_ADDRESS') or 'the configured server'} (namespace {client.namespace})")
+    try:
+        binary = temporal_binary()
+    except DevServerError as e:
+        return Check("fail", "temporal", str(e))
+    settings = load_dev_settings()
+    if await try_connect(settings) is not None:
+        return Check("ok", "temporal", f"embedded server running at {settings.address}" + (f", UI {settings.ui_url}" if settings.ui_url else ""))
+    return Check("ok", "temporal", f"embedded server not running; `orchard run` starts it ({binary})")
+
+
+async def check_docker(image: str) -> list[Check]:
+    problem = await engine_problem()
+    if problem:
+        return [Check("warn", "docker", f"{problem}; agents can only run locally (not isolated)")]
+    checks = [Check("ok", "docker", "engine " + await docker("version", "--format", "{{.Server.Version}}"))]
+    if not await image_present(image):
+        return [*checks, Check("warn", "image", f"{image} is missing; {BUILD_HINT}")]
+    created = await docker("image", "inspect", "--format", "{{.Created}}", image)
+    checks.append(Check("ok", "image", f"{image} (created {created[:19]})"))
+    for plugin in AGENT_CLIS:
+        try:
+            version = await docker("run", "--rm", "--network", "none", image, plugin.executable, "--version", check=True)
+            checks.append(Check("ok", f"image {plugin.executable}", version.splitlines()[-1]))
+        except DockerError as e:
+            checks.append(Check("warn", f"image {plugin.executable}", f"not usable in {image}: {e}"))
+    return checks
+
+
+async def check_clis() -> list[Check]:
+    checks = []
+    for plugin in AGENT_CLIS:
+        path = shutil.which(plugin.executable)
+        version = await _version(path, "--version") if path else None
+        if version:
+            checks.append(Check("ok", plugin.executable, f"{version} ({path})"))
+        else:
+            checks.append(Check("warn", plugin.executable, f"not installed on this host; `{plugin.install_hint}` (needed for --runner local)"))
+    git_version = await _version("git", "--version")
+    checks.append(Check("ok", "git", git_version) if git_version else Check("fail", "git", "git is not installed"))
+    return checks
+
+
+def check_credentials() -> list[Check]:
+    have = [name for name in CREDENTIALS if os.environ.get(name)]
+    missing = [name for name in CREDENTIALS if not os.environ.get(name)]
+    detail = ("set: " + ", ".join(have) if have else "none set") + ("; not set: " + ", ".join(missing) if missing else "")
+    level: Level = "ok" if have else "warn"
+    return [Check(level, "credentials", detail + " (values are never shown)")]
+
+
+def check_disk() -> Check:
+    home = orchard_home()
+    probe = home if home.exists() else home.parent
+    free = shutil.disk_usage(probe).free
+    level: Level = "fail" if free < DISK_FAIL_BYTES else "warn" if free < DISK_WARN_BYTES else "ok"
+    return Check(level, "disk", f"{free / 1024**3:.1f} GiB free at {probe}")
+
+
+async def run_checks(address: str | None, namespace: str | None, image: str) -> list[Check]:
+    temporal, docker_checks, cli_checks = await asyncio.gather(check_temporal(address, namespace), check_docker(image), check_clis())
+    return [temporal, *docker_checks, *cli_checks, *check_credentials(), check_disk()]
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    image = args.docker_image or config.runner.docker_image or DEFAULT_IMAGE
+    checks = await run_checks(args.address or config.temporal.address, args.namespace or config.temporal.namespace, image)
+    if args.output == "json":
+        print(json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            print(f"{c.level:<4}  {c.name:<{width}}  {c.detail}")
+    return EXIT_FAILURE if any(c.level == "fail" for c in checks) else EXIT_SUCCESS

@@ -1,0 +1,47 @@
+"""`orchard list`: runs from Temporal visibility, filtered by strategy, repository and status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from client.errors import EXIT_SUCCESS
+from client.runs import target_for
+from workflows.sdk.runtime import SA_OUTCOME, SA_REPO
+
+LIST_STATUSES = ("running", "success", "partial", "failed", "canceled", "terminated", "timed_out")
+
+
+async def cmd_list(args: argparse.Namespace) -> int:
+    target = await target_for(args.address, args.namespace, args.config)
+    clauses = []
+    if args.strategy:
+        clauses.append(f'OrchardStrategy = "{args.strategy}"')
+    if args.repo:
+        clauses.append(f'OrchardRepo = "{Path(args.repo).resolve()}"')
+    if args.status in ("success", "partial", "failed"):
+        clauses.append(f'OrchardOutcome = "{args.status}"')
+    elif args.status:
+        clauses.append(f'ExecutionStatus = "{"".join(w.capitalize() for w in args.status.split("_"))}"')
+    query = " AND ".join(["OrchardStrategy IS NOT NULL", *clauses])  # runs only, not rotations
+    rows = []
+    async for wf in target.client.list_workflows(query, limit=args.limit):
+        attrs = wf.typed_search_attributes
+        outcome = attrs.get(SA_OUTCOME)
+        status = wf.status.name.lower() if wf.status else "?"
+        rows.append({
+            "run_id": wf.id, "strategy": wf.workflow_type, "status": outcome if status == "completed" and outcome else status,
+            "started": wf.start_time.isoformat() if wf.start_time else None,
+            "repo": attrs.get(SA_REPO),
+        })
+    if args.output == "json":
+        for row in rows:
+            print(json.dumps(row))
+        return EXIT_SUCCESS
+    for row in rows:
+        print(f"{row['run_id']:<32} {row['strategy']:<14} {row['status']:<10} {(row['started'] or '')[:19]:<20} {row['repo']}")
+    if not rows:
+        print("no runs", file=sys.stderr)
+    return EXIT_SUCCESS

@@ -1,0 +1,66 @@
+"""`orchard replay HISTORY|RUN`: replay a recorded history against the current strategy code: is the edit safe?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from client.errors import EXIT_FAILURE, EXIT_SUCCESS
+from client.runs import find_run, target_for
+from client.strategy_loader import StrategyLoadError, load_strategy
+from workflows.strategies import BUILTIN_STRATEGIES
+
+
+class ReplayDiverged(Exception):
+    """The code makes different decisions than the history records; the message names where."""
+
+
+def workflow_type_of(history_json: str) -> str:
+    try:
+        events = json.loads(history_json)["events"]
+        return events[0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise StrategyLoadError("not a Temporal history JSON (export one with `orchard history RUN -o FILE`)") from None
+
+
+async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
+    """Replays; returns a one-line report, raises ReplayDiverged on nondeterminism."""
+    from worker import sandbox_runner
+
+    name = workflow_type_of(history_json)
+    if spec is None and name not in BUILTIN_STRATEGIES:
+        raise StrategyLoadError(f"the history is of strategy {name!r}, not a built-in; pass --strategy SPEC")
+    strategy = load_strategy(spec or name)
+    if strategy.name() != name:
+        raise StrategyLoadError(f"the history is of strategy {name!r} but {spec} defines {strategy.name()!r}")
+    history = WorkflowHistory.from_json(workflow_id, history_json)
+    replayer = Replayer(workflows=[strategy.workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    if result.replay_failure is not None:
+        text = str(result.replay_failure)
+        found = re.search(r'message: "(.*?)", source', text)
+        raise ReplayDiverged(found.group(1) if found else text)
+    return f"replayed {len(history.events)} events of {workflow_id} ({name}): deterministic"
+
+
+async def cmd_replay(args: argparse.Namespace) -> int:
+    if Path(args.source).is_file():
+        history_json, workflow_id = Path(args.source).read_text(), Path(args.source).stem
+    else:
+        target = await target_for(args.address, args.namespace, args.config)
+        history = await (await find_run(target, args.source)).handle.fetch_history()
+        history_json, workflow_id = history.to_json(), args.source
+    try:
+        message = await replay(history_json, workflow_id, args.strategy)
+    except ReplayDiverged as e:
+        print(f"orchard: nondeterminism: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(message)
+    return EXIT_SUCCESS

@@ -1,0 +1,137 @@
+"""`orchard run PROMPT`: check everything, start the run, follow it (or detach)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from activities.agents import PLUGINS
+from activities.runners.choice import choose_runner
+from client.config import OrchardConfig, load_config
+from client.connection import external_target
+from client.credentials import credentials_from
+from client.errors import EXIT_SUCCESS, UsageError
+from client.follow import follow_and_report
+from client.params import resolve_param_files
+from client.render import output_mode
+from client.repository import base_branch, open_repo, repo_root
+from client.runs import Target, ensure_served, open_target, start_run, task_queue_for
+from client.strategy_loader import load_strategy, resolve_spec
+from workflows.sdk.models import RunInput, TaskDefaults, first_error
+from workflows.sdk.strategy import Strategy
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    repo = open_repo(args.repo)
+    root = repo_root(repo)
+    config = load_config(args.config, root)
+    base = base_branch(repo, args.base_branch)
+    spec = resolve_spec(args.strategy)
+    strategy = load_strategy(spec)
+    defaults = task_defaults(args, config)
+    params = strategy.normalize_params(resolve_param_files(strategy, strategy_params(args.params, config, strategy.name())), defaults)
+    if defaults.plugin not in PLUGINS:
+        raise UsageError(f"unknown plugin {defaults.plugin!r}; available: {', '.join(sorted(PLUGINS))}")
+    if defaults.plugin == "command" and not defaults.agent_command:
+        raise UsageError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
+    if args.detach and args.with_worker:
+        raise UsageError("--detach needs a worker that outlives this command; drop --with-worker and start `python worker.py`")
+    address = args.address or config.temporal.address
+    credentials = credentials_from(args, defaults.plugin)
+    if credentials and external_target(address) and not args.with_worker:
+        raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
+    run_input = _run_input(args, config, root, base, params, defaults, spec)
+    if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker
+        await check_runner(defaults)
+    target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
+    task_queue = task_queue_for(strategy, spec) if target.embedded else target.task_queue
+    output = output_mode(args.output)
+    if args.with_worker and not target.embedded:
+        os.environ.update(credentials)  # the in-process worker's agents inherit them
+        return await _run_with_worker(target, strategy, run_input, task_queue, output)
+    await ensure_served(target, task_queue, spec, credentials)
+    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True)
+
+
+def strategy_params(pairs: list[str], config: OrchardConfig, strategy_name: str) -> dict[str, Any]:
+    """orchard.yaml's `strategies: NAME:` values, overridden by `-S key=value`."""
+    params: dict[str, Any] = dict(config.strategies.get(strategy_name, {}))
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"malformed -S value {pair!r}; use -S key=value")
+        params[key.strip()] = value
+    return params
+
+
+def task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaults:
+    """The run's agent settings: the flags given, over orchard.yaml, over TaskDefaults' defaults."""
+    flags = {
+        "model": args.model, "plugin": args.plugin, "agent_command": args.agent_command, "timeout": args.timeout,
+        "max_turns": args.max_turns, "import_policy": args.import_policy, "import_conflict_policy": args.import_conflict_policy,
+        "runner": args.runner, "docker_image": args.docker_image, "network_egress": args.network_egress,
+        "system_prompt": args.system_prompt, "append_system_prompt": args.append_system_prompt, "cli_args": _cli_args(args) or None,
+    }
+    try:
+        return TaskDefaults.model_validate({**config.task_settings(), **{k: v for k, v in flags.items() if v is not None}})
+    except ValidationError as e:
+        where, message = first_error(e)
+        raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
+
+
+def _run_input(
+    args: argparse.Namespace, config: OrchardConfig, root: str, base: str, params: dict[str, Any], defaults: TaskDefaults, spec: str
+) -> RunInput:
+    max_parallel = args.max_parallel if args.max_parallel is not None else config.orchestration.max_parallel
+    fields: dict[str, Any] = {"max_parallel": max_parallel} if max_parallel is not None else {}
+    try:
+        return RunInput(prompt=args.prompt, repo=root, base_branch=base, params=params, defaults=defaults, strategy_spec=spec, **fields)
+    except ValidationError as e:
+        where, message = first_error(e)
+        raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
+
+
+def _cli_args(args: argparse.Namespace) -> list[str]:
+    try:
+        return [*args.cli_arg, *shlex.split(args.cli_args or "")]
+    except ValueError as e:
+        raise UsageError(f"--cli-args: {e}; quote values that contain spaces") from None
+
+
+async def check_runner(defaults: TaskDefaults) -> None:
+    """--runner docker without a usable engine and image is an error; what the local runner cannot
+    give (isolation for an agent CLI, a network egress limit) is said once when the run starts."""
+    runner, problem = await choose_runner(defaults)
+    if problem and runner == "docker":
+        raise UsageError(f"docker runner: {problem}")
+    if problem:
+        print(f"orchard: agents run as local processes, NOT isolated, because {problem} (--runner local says you mean it)", file=sys.stderr)
+    if runner == "local" and defaults.network_egress != "online":
+        print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network (it needs --runner docker)", file=sys.stderr)
+
+
+async def _start_and_follow(
+    target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool
+) -> int:
+    """Start the run and follow it; `early`: return with an answer the run publishes before it ends."""
+    handle = await start_run(target, strategy, run_input, task_queue)
+    link = target.ui_link(handle.id)
+    if detach:
+        print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
+        print(handle.id)
+        return EXIT_SUCCESS
+    return await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}", early)
+
+
+async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str) -> int:
+    """The run served by a worker inside this process (never detached nor left early: the worker
+    ends with it)."""
+    from worker import build_worker, strategies_for
+
+    async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False)

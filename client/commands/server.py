@@ -1,0 +1,42 @@
+"""`orchard server [start|stop|status]`: the dev server from temporal-dev.yml in the foreground;
+`stop` stops the embedded one and its background workers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+from activities.paths import orchard_home
+from client.connection import ServerUnreachable, connect
+from client.embedded.server import dev_config_path, load_dev_settings, server_command, stop_server
+from client.embedded.workers import stop_workers
+from client.errors import EXIT_FAILURE, EXIT_SUCCESS
+
+
+def stop_all() -> list[str]:
+    """Stop the background workers (they cancel their agents first), then the server."""
+    stopped = [f"worker {queue}" for queue in stop_workers()]
+    if stop_server():
+        stopped.append("Temporal dev server")
+    return stopped
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    if args.action == "stop":
+        stopped = stop_all()
+        print("stopped: " + ", ".join(stopped) if stopped else f"nothing of Orchard's is running (state in {orchard_home()})")
+        return EXIT_SUCCESS
+    settings = load_dev_settings()
+    if args.action == "status":
+        try:
+            asyncio.run(connect(settings.address, settings.namespace))
+            print(f"Temporal at {settings.address} is up" + (f"; UI {settings.ui_url}" if settings.ui_url else ""))
+            return EXIT_SUCCESS
+        except ServerUnreachable:
+            print(f"Temporal at {settings.address} is not running")
+            return EXIT_FAILURE
+    cmd = server_command(settings)
+    settings.db_path().parent.mkdir(parents=True, exist_ok=True)
+    print(f"Temporal dev server from {dev_config_path()} on {settings.address}" + (f", UI {settings.ui_url}" if settings.ui_url else ""), flush=True)
+    os.execv(cmd[0], cmd)

@@ -1,0 +1,49 @@
+"""`orchard show RUN` (a run's status and results) and `orchard show --experiment NAME` (which run
+of a round-robin experiment used which variant)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from client.errors import EXIT_SUCCESS, UsageError
+from client.experiments import print_rotation, rotation_state, run_outcomes
+from client.render import make_console, outcome_json, print_outcome
+from client.repository import open_repo, repo_root
+from client.runs import Target, find_run, target_for
+from client.snapshots import Outcome, outcome_of, query_progress
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    if bool(args.run_id) == bool(args.experiment):
+        raise UsageError("orchard show needs a RUN or --experiment NAME (not both)")
+    target = await target_for(args.address, args.namespace, args.config)
+    if args.experiment:
+        return await _show_experiment(target, args)
+    run = await find_run(target, args.run_id)
+    desc, memo = run.desc, run.memo
+    if run.running:
+        progress = await query_progress(run.handle)
+        published = progress.published if progress else None
+        outcome = Outcome(run_id=args.run_id, status="running", progress=progress, error="still running", result=published, early=published is not None)
+    else:
+        outcome = await outcome_of(run.handle)
+    if args.output == "json":
+        data = outcome_json(outcome)
+        data.update(strategy=desc.workflow_type, memo=memo, started=desc.start_time.isoformat() if desc.start_time else None)
+        print(json.dumps(data))
+        return EXIT_SUCCESS
+    console = make_console()
+    console.print(f"run {args.run_id}  strategy {desc.workflow_type}  repo {memo.get('repo')}  base {memo.get('base_branch')}")
+    console.print(f"started {desc.start_time:%Y-%m-%d %H:%M:%S}  prompt: {str(memo.get('prompt', ''))[:200]}")
+    print_outcome(console, outcome, target.ui_link(args.run_id))
+    return EXIT_SUCCESS
+
+
+async def _show_experiment(target: Target, args: argparse.Namespace) -> int:
+    root = repo_root(open_repo(args.repo))
+    state = await rotation_state(target, root, args.experiment)
+    if state is None:
+        raise UsageError(f"no experiment {args.experiment!r} on {root}; start one with `orchard run --strategy round-robin -S experiment={args.experiment} -S variants=...`")
+    print_rotation(state, await run_outcomes(target, [t.run_id for t in state.turns]), args.output)
+    return EXIT_SUCCESS

@@ -1,0 +1,23 @@
+"""`orchard watch RUN`: follow a run until it ends; exits with the run's exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from client.credentials import credentials_from
+from client.follow import follow_and_report
+from client.render import output_mode
+from client.runs import NoWorker, ensure_served, find_run, target_for
+
+
+async def cmd_watch(args: argparse.Namespace) -> int:
+    target = await target_for(args.address, args.namespace, args.config)
+    run = await find_run(target, args.run_id)
+    if run.running:
+        try:  # embedded: (re)starts the run's worker; a named server: says if none polls
+            credentials = credentials_from(args, run.memo.get("plugin", "command"))
+            await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"), credentials)
+        except NoWorker as e:
+            print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)
+    return await follow_and_report(target, args.run_id, output_mode(args.output), f"{run.desc.workflow_type} run {args.run_id}")

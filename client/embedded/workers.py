@@ -1,0 +1,94 @@
+"""Background workers of the embedded server: one for the built-ins on the `orchard` task queue,
+and one per version of a strategy file on a queue of its own, which exits once no open run needs it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from temporalio.client import Client
+
+from activities.paths import orchard_home
+from activities.secrets import SECRET_NAME
+from client.connection import has_poller, open_runs
+from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
+from client.embedded.server import DevServerError, DevServerSettings
+
+WORKER_START_TIMEOUT = 30.0
+CUSTOM_WORKER_IDLE_EXIT = 600.0
+
+
+def custom_task_queue(spec: str, digest: str) -> str:
+    return f"orchard-custom-{hashlib.sha256(spec.encode()).hexdigest()[:6]}-{digest[:8]}"
+
+
+def code_digest() -> str:
+    """A digest of Orchard's own code: a background worker started from other code is stale."""
+    root = Path(__file__).resolve().parents[2]
+    files = sorted(p for d in ("workflows", "activities", "client") for p in (root / d).rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in [*files, root / "worker.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def worker_identity(env: dict[str, str]) -> str:
+    """Orchard's code and the credentials a worker would be started with, as one digest."""
+    secrets = sorted((k, v) for k, v in env.items() if SECRET_NAME.search(k))
+    return hashlib.sha256((code_digest() + json.dumps(secrets)).encode()).hexdigest()[:16]
+
+
+async def ensure_worker(
+    client: Client,
+    settings: DevServerSettings,
+    task_queue: str,
+    strategy_spec: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> None:
+    """A background worker polling `task_queue`: the built-ins, or one custom strategy.
+
+    A worker started from other Orchard code or other credentials is replaced when no run is
+    open on its queue (replacing it mid-run would restart its agents); otherwise this warns.
+    """
+    pid_file = state_dir("workers") / f"{task_queue}.pid"
+    identity_file = pid_file.with_suffix(".identity")
+    log = state_dir("logs") / f"worker-{task_queue}.log"
+    env = {**os.environ, **(extra_env or {})}
+    identity = worker_identity(env)
+    if alive(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
+        if await open_runs(client, task_queue) == 0:
+            stop(pid_file, timeout=20.0)
+        else:
+            print(f"orchard: warning: the background worker for {task_queue} runs other Orchard code or credentials; "
+                  "`orchard server stop` restarts it (its running agents restart too)", file=sys.stderr)
+    if alive(pid_file) is None:
+        cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue]
+        if strategy_spec:
+            cmd += ["--strategy", strategy_spec, "--only-custom", "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+        spawn(cmd, log, pid_file, env=env)
+        identity_file.write_text(identity)
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if await has_poller(client, task_queue):
+            return
+        if alive(pid_file) is None:
+            raise DevServerError(f"the background worker exited at start ({log_tail(log)}); see {log}")
+        await asyncio.sleep(0.3)
+    raise DevServerError(f"the background worker did not start polling within {WORKER_START_TIMEOUT:g}s; see {log}")
+
+
+def stop_workers() -> list[str]:
+    """Stop every background worker (each cancels its agents first); the queues it stopped."""
+    stopped = []
+    workers = orchard_home() / "workers"
+    for pid_file in sorted(workers.glob("*.pid")) if workers.is_dir() else []:
+        if stop(pid_file, timeout=20.0):
+            stopped.append(pid_file.stem)
+        pid_file.with_suffix(".identity").unlink(missing_ok=True)
+    return stopped

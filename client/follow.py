@@ -1,0 +1,59 @@
+"""Following a run until it ends (or publishes its answer early), drawn by a renderer."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Protocol
+
+from temporalio.client import Client
+
+from client.errors import DETACHED_EXIT
+from client.render import make_renderer
+from client.runs import Target
+from client.snapshots import Outcome, Snapshot, outcome_of, snapshot
+from workflows.sdk.models import RunResult
+
+POLL_SECONDS = 0.5
+
+
+class Renderer(Protocol):
+    def update(self, snapshot: Snapshot) -> None: ...
+    def finish(self, outcome: Outcome) -> None: ...
+
+
+async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = False) -> Outcome:
+    """Render the run until it closes, or with `early` until it publishes its answer (ctx.publish);
+    returns its outcome."""
+    handle = client.get_workflow_handle(run_id, result_type=RunResult)
+    while True:
+        snap = await snapshot(client, handle)
+        if snap.status != "running":
+            break
+        renderer.update(snap)
+        published = snap.progress.published if snap.progress else None
+        if early and published is not None:
+            outcome = Outcome(run_id=run_id, status=published.status, result=published, early=True)
+            renderer.finish(outcome)
+            return outcome
+        await asyncio.sleep(POLL_SECONDS)
+    outcome = await outcome_of(handle)
+    renderer.finish(outcome)
+    return outcome
+
+
+async def follow_and_report(target: Target, run_id: str, output: str, header: str, early: bool = False) -> int:
+    """Follow until the run ends (or, if `early`, until it publishes its answer); Ctrl-C detaches
+    from the run, which goes on. Returns the exit code."""
+    renderer = make_renderer(output, header, target.ui_link(run_id))
+    try:
+        outcome = await follow(target.client, run_id, renderer, early)
+    except asyncio.CancelledError:
+        renderer.close()
+        print(f"\norchard: detached; run {run_id} goes on. Watch it: orchard watch {run_id}; cancel it: orchard cancel {run_id}", file=sys.stderr)
+        return DETACHED_EXIT
+    finally:
+        renderer.close()
+    if outcome.early:
+        print(f"orchard: run {run_id} goes on; watch it: orchard watch {run_id}", file=sys.stderr)
+    return outcome.exit_code

@@ -1,0 +1,98 @@
+"""A run as the client reads it: its progress query, live heartbeats of running instances, its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
+
+from client.errors import EXIT_FAILURE, EXIT_PARTIAL, EXIT_SUCCESS
+from workflows.sdk.models import RunProgress, RunResult
+
+QUERY_TIMEOUT = 3.0
+
+
+@dataclass
+class Snapshot:
+    run_id: str
+    status: str
+    progress: RunProgress | None = None
+    heartbeats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_failure: str | None = None
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    status: str  # success | partial | failed | canceled | terminated | timed_out
+    result: RunResult | None = None
+    error: str | None = None
+    progress: RunProgress | None = None
+    early: bool = False
+    """The result is the answer the run published early; the run goes on."""
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": EXIT_SUCCESS, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILURE)
+
+
+async def query_progress(handle: WorkflowHandle[Any, Any]) -> RunProgress | None:
+    with contextlib.suppress(Exception):
+        return await asyncio.wait_for(handle.query("progress", result_type=RunProgress), QUERY_TIMEOUT)
+    return None
+
+
+async def workflow_task_state(handle: WorkflowHandle[Any, Any]) -> tuple[bool, str | None]:
+    """(has a workflow task finished yet, the message of the last one if it failed).
+
+    A failing task is a strategy bug, or a worker that does not know the strategy."""
+    settled, message = False, None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            settled, message = True, event.workflow_task_failed_event_attributes.failure.message
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            settled, message = True, None
+    return settled, message
+
+
+async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot:
+    desc = await handle.describe()
+    status = desc.status.name.lower() if desc.status else "unknown"
+    snap = Snapshot(run_id=handle.id, status=status)
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        return snap
+    raw = desc.raw_description
+    for pending in raw.pending_activities:
+        if not pending.activity_id.startswith("instance/") or not pending.heartbeat_details.payloads:
+            continue
+        with contextlib.suppress(Exception):
+            details = (await client.data_converter.decode(pending.heartbeat_details.payloads))[0]
+            if isinstance(details, dict):
+                details["attempt"] = pending.attempt
+                snap.heartbeats[pending.activity_id.removeprefix("instance/")] = details
+    if raw.pending_workflow_task.attempt > 1:
+        _, snap.task_failure = await workflow_task_state(handle)
+    snap.progress = await query_progress(handle)
+    return snap
+
+
+async def outcome_of(handle: WorkflowHandle[Any, Any]) -> Outcome:
+    """The outcome of a closed run."""
+    try:
+        result = await handle.result()
+        return Outcome(run_id=handle.id, status=result.status, result=result)
+    except WorkflowFailureError as e:
+        cause = e.cause
+        if isinstance(cause, CancelledError):
+            status, error = "canceled", "the run was canceled"
+        elif isinstance(cause, TerminatedError):
+            status, error = "terminated", f"the run was terminated: {cause.message}"
+        else:
+            status = "failed"
+            error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+        return Outcome(run_id=handle.id, status=status, error=error, progress=await query_progress(handle))

@@ -1,0 +1,39 @@
+"""The command plugin: how the prompt reaches any command-line agent, and how its end is read."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from activities.agents import PluginError, get_plugin
+from activities.agents.base import AgentContext, AgentState
+from workflows.sdk.models import TaskSpec
+
+CTX = AgentContext(workspace=Path("/ws"), run_id="run_1", key="gen/1", base_commit="abc")
+
+
+def test_prompt_goes_to_stdin_env_and_placeholder_shell_quoted():
+    prompt = "fix it; rm -rf / $(whoami) 'quoted'"
+    cmd = get_plugin("command").build_command(TaskSpec(prompt=prompt, base_branch="main", agent_command="agent --task {prompt}", max_turns=4), CTX)
+    assert cmd.argv == ["bash", "-c", f"agent --task {shlex.quote(prompt)}"]
+    assert cmd.stdin == prompt
+    assert cmd.env["ORCHARD_PROMPT"] == prompt and cmd.env["ORCHARD_KEY"] == "gen/1" and cmd.env["ORCHARD_MAX_TURNS"] == "4"
+
+
+def test_missing_command_and_unknown_plugin_are_clear():
+    with pytest.raises(PluginError, match="--agent-command"):
+        get_plugin("command").build_command(TaskSpec(prompt="p", base_branch="main"), CTX)
+    with pytest.raises(PluginError, match="unknown plugin 'nope'; available: claude-code, codex, command"):
+        get_plugin("nope")
+
+
+def test_final_message_and_failure_reason():
+    plugin, state = get_plugin("command"), AgentState()
+    for line in ["working", "", "done: 3 files"]:
+        plugin.parse_line(line, state)
+    assert state.last_event == "done: 3 files"
+    plugin.finish(state, 2, "warning\nfatal: no credits\n")
+    assert state.final_message == "working\n\ndone: 3 files"
+    assert state.error == "agent exited with code 2: fatal: no credits"

@@ -1,0 +1,193 @@
+"""The docker runner against a real engine and the agent image: the hardening a user would check
+from inside the container, the network modes, leftovers, and the errors a user can run into."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import uuid
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.instance import run_instance
+from activities.paths import workspaces_dir
+from activities.runners.choice import choose_runner
+from activities.runners.docker.engine import DEFAULT_IMAGE, LABEL_KEY, LABEL_MANAGED, LABEL_RUN
+from activities.runners.docker.relay import RelayPlan
+from activities.runners.docker.runner import ContainerSpec, docker_run_argv
+from client.commands.clean import clean
+from tests.conftest import DEMO_AGENT, containers_of, git, orchard, orchard_env, require_docker
+from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
+
+
+@pytest.fixture(autouse=True)
+def docker_needed(request):
+    if "no_engine" not in request.keywords:
+        require_docker()
+
+
+def instance(repo, agent: str, run_id: str | None = None, **task) -> InstanceInput:
+    run_id = run_id or f"run_dk_{uuid.uuid4().hex[:6]}"
+    spec = TaskSpec(prompt="inspect", base_branch="main", agent_command=agent, runner="docker", **task)
+    return InstanceInput(repo=str(repo), run_id=run_id, strategy="simple", key="k/1", branch=instance_branch("simple", run_id, "k/1"), task=spec)
+
+
+async def run(inp: InstanceInput):
+    return await ActivityEnvironment().run(run_instance, inp)
+
+
+INSPECT = (
+    "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; "
+    "touch /etc/x 2>/dev/null && echo root-writable || echo root-read-only; "
+    "touch /tmp/x && echo tmp-writable; "
+    "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; "
+    "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; "
+    "echo \"workspace=$PWD home=$HOME\"; "
+    "echo hi > inside.txt && git add inside.txt && git commit -qm 'commit from the container' && echo committed"
+)
+
+
+async def test_the_agent_runs_hardened_and_its_commit_lands_on_the_branch(repo, orchard_home):
+    result = await run(instance(repo, INSPECT, network_egress="offline", memory_limit="512m"))
+    assert result.success and result.metadata["runner"] == "docker", result.error
+    out = result.final_message.splitlines()
+    assert out[0] == "1000"  # the image's non-root user
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
+    assert "root-read-only" in out and "tmp-writable" in out
+    assert "1024" in out and str(512 * 1024 * 1024) in out  # pids and memory limits
+    assert "workspace=/workspace home=/home/agent" in out and "committed" in out
+    assert git(repo, "log", "--format=%s", f"main..{result.branch_name}") == "commit from the container"
+    assert git(repo, "show", f"{result.branch_name}:inside.txt") == "hi"
+    run_id = result.branch_name.split("/")[2]
+    assert containers_of(run_id) == [] and not workspaces_dir(run_id).exists()
+
+
+@pytest.mark.parametrize("egress", ["offline", "proxy"])
+async def test_without_network_the_agent_cannot_reach_the_hosts_services(repo, orchard_home, egress):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    threading.Thread(target=lambda: server.accept(), daemon=True).start()
+    try:
+        probe = f"(exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo reached || echo unreachable"
+        result = await run(instance(repo, probe, network_egress=egress))
+    finally:
+        server.close()
+    assert result.success and result.final_message == "unreachable"
+
+
+def test_docker_run_argv_passes_credentials_by_name_and_labels_the_container(tmp_path):
+    spec = ContainerSpec(
+        name="orchard-run-1", image="img:1", run_id="run_1", key="candidate/1", workspace=tmp_path / "ws",
+        agent_home=tmp_path / "home", objects=tmp_path / "repo/.git/objects", user="1000:1000", network_egress="proxy",
+        cpu_limit=1.5, memory_limit="2g", env_names=["ANTHROPIC_API_KEY"],
+        relay=RelayPlan(host_dir=tmp_path / "relay", argv_prefix=["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--"], loopback_hosts=["api.anthropic.com"]),
+    )
+    argv = docker_run_argv(spec, ["claude", "--print", "hi"])
+    joined = " ".join(argv)
+    for expected in (
+        f"--label {LABEL_MANAGED}=1", f"--label {LABEL_RUN}=run_1", f"--label {LABEL_KEY}=candidate/1", "--user 1000:1000",
+        "--read-only", "--cap-drop ALL", "--security-opt no-new-privileges", "--pids-limit 1024", "--cpus 1.5",
+        "--memory 2g", "--network none", "--add-host api.anthropic.com:127.0.0.1", "--env ANTHROPIC_API_KEY ",
+        f"{tmp_path}/repo/.git/objects:/orchard/objects:ro",
+    ):
+        assert expected in joined, expected
+    assert argv[argv.index("img:1"):] == ["img:1", "node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--", "claude", "--print", "hi"]
+    host = docker_run_argv(ContainerSpec(**{**spec.__dict__, "network_egress": "host", "relay": None}), ["x"])
+    assert "--network host" in " ".join(host) and "--add-host" not in host
+    online = docker_run_argv(ContainerSpec(**{**spec.__dict__, "network_egress": "online", "relay": None}), ["x"])
+    assert "--network" not in online
+
+
+async def test_a_missing_image_is_a_clear_error_that_is_not_retried(repo, orchard_home):
+    with pytest.raises(ApplicationError) as caught:
+        await run(instance(repo, "true", docker_image="orchard-no-such-image:1"))
+    assert caught.value.type == "BadInput" and caught.value.non_retryable
+    assert "orchard-no-such-image:1 is not on this Docker host; build it with `docker build" in str(caught.value)
+
+
+async def test_auto_runs_agent_clis_in_docker_and_commands_locally():
+    def task(**kw):
+        return TaskSpec(prompt="p", base_branch="main", **kw)
+
+    assert await choose_runner(task(plugin="command")) == ("local", None)
+    assert await choose_runner(task(plugin="claude-code")) == ("docker", None)
+    runner, problem = await choose_runner(task(plugin="codex", docker_image="orchard-no-such-image:1"))
+    assert runner == "local" and "orchard-no-such-image:1 is not on this Docker host" in problem
+    assert await choose_runner(task(plugin="command", runner="docker")) == ("docker", None)
+    assert (await choose_runner(task(plugin="claude-code", runner="docker", docker_image="orchard-no-such-image:1")))[0] == "docker"
+
+
+async def test_clean_removes_leftovers_of_ended_runs_only(orchard_home):
+    def leftover(run_id: str) -> None:
+        subprocess.run(["docker", "create", "--label", f"{LABEL_MANAGED}=1", "--label", f"{LABEL_RUN}={run_id}", DEFAULT_IMAGE, "true"], check=True, capture_output=True)
+        (orchard_home / "workspaces" / run_id / "k1").mkdir(parents=True)
+        (orchard_home / "agent-homes" / run_id / "k1").mkdir(parents=True)
+
+    leftover("run_ended")
+    leftover("run_open")
+    (orchard_home / "runs" / "run_ended").mkdir(parents=True)
+    try:
+        cleaned = await clean(None, open_run_ids={"run_open"})
+        assert len(cleaned.containers) == 1 and len(cleaned.folders) == 2
+        assert containers_of("run_ended") == [] and len(containers_of("run_open")) == 1
+        assert not (orchard_home / "workspaces" / "run_ended").exists() and (orchard_home / "workspaces" / "run_open").exists()
+        assert (orchard_home / "runs" / "run_ended").is_dir()  # results are the user's
+        assert (await clean("run_open", open_run_ids=set())).summary().startswith("removed 1 container(s), 2 folder(s)")
+    finally:
+        for cid in containers_of("run_open") + containers_of("run_ended"):
+            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+
+
+@pytest.mark.no_engine
+def test_runner_docker_without_an_engine_is_one_line_and_nothing_starts(repo, tmp_path):
+    home = tmp_path / "home"
+    env = orchard_env(home, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    out = orchard("run", "x", "--runner", "docker", "--agent-command", DEMO_AGENT, env=env, cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "docker runner: the Docker engine at unix:///nonexistent/docker.sock is not reachable" in out.stderr
+    assert not home.exists()
+
+
+@pytest.mark.no_engine
+def test_doctor_names_credentials_but_never_their_values(repo, tmp_path):
+    canary = "sk-canary-" + uuid.uuid4().hex
+    home = tmp_path / "home"
+    env = orchard_env(home, ANTHROPIC_API_KEY=canary, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    out = orchard("doctor", env=env, cwd=repo)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert canary not in out.stdout and "set: ANTHROPIC_API_KEY" in out.stdout
+    assert "docker" in out.stdout and "not reachable" in out.stdout and "disk" in out.stdout
+    down = orchard("doctor", "--address", "127.0.0.1:1", env=env, cwd=repo)
+    assert down.returncode == 1 and "fail  temporal" in down.stdout
+
+
+@pytest.mark.parametrize("how", ["flags", "orchard.yaml"])
+def test_runner_and_image_come_from_flags_or_orchard_yaml(repo, tmp_path, how):
+    home = tmp_path / "home"
+    if how == "flags":
+        args = ["--runner", "docker", "--docker-image", "orchard-no-such-image:2"]
+    else:
+        (repo / "orchard.yaml").write_text("runner: {type: docker, docker_image: 'orchard-no-such-image:2'}\n")
+        args = []
+    out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "docker runner: the agent image orchard-no-such-image:2 is not on this Docker host; build it with" in out.stderr
+    assert not home.exists()
+
+
+@pytest.mark.no_engine
+async def test_auto_without_docker_says_once_that_agents_are_not_isolated(monkeypatch, capsys):
+    from activities.runners.docker import engine
+    from client.commands.run import check_runner
+    from workflows.sdk.models import TaskDefaults
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setattr(engine, "_status", {})
+    await check_runner(TaskDefaults(plugin="codex"))
+    await check_runner(TaskDefaults(plugin="command", agent_command="x"))  # local by design: nothing to say
+    await check_runner(TaskDefaults(plugin="claude-code", runner="local"))
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "agents run as local processes, NOT isolated, because the Docker engine" in err

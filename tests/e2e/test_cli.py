@@ -1,0 +1,310 @@
+"""The `orchard` command as a user drives it: the embedded server, detach/watch/cancel, a worker
+killed with -9, named servers, bad input, and credentials. Real processes throughout."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_branches, orchard_env, pid_in, write_dev_config
+from workflows.sdk.models import key_hash8
+
+pytestmark = pytest.mark.slow
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_embedded_default_runs_best_of_n_and_survives_a_server_restart(embedded, repo):
+    home, env, port, ui_port = embedded
+    first = orchard("run", "add a greeting", "--strategy", "best-of-n", "-S", "n=3", "--agent-command", DEMO_AGENT, "--output", "streaming", env=env, cwd=repo)
+    assert first.returncode == 0, first.stderr
+    run_id = first.stdout.split("run ", 1)[1].split()[0]
+    assert "winner: orchard/best-of-n/" in first.stdout
+    assert f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{run_id}" in first.stdout
+    assert len(orchard_branches(repo)) == 3
+    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=10) as page:
+        assert page.status == 200
+    assert (home / "temporal.db").is_file()
+    server_pid = pid_in(home / "temporal.pid")
+
+    second = orchard("run", "another change", "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
+    assert second.returncode == 0, second.stderr
+    assert pid_in(home / "temporal.pid") == server_pid  # the running server was reused
+    result = json.loads(second.stdout.strip().splitlines()[-1])
+    assert result["type"] == "result" and result["status"] == "success" and result["strategy"] == "simple"
+    assert result["instances"][0]["branch_name"] in orchard_branches(repo)
+
+    listed = orchard("list", "--strategy", "best-of-n", "--output", "json", env=env, cwd=repo)
+    assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [run_id]
+    by_repo = orchard("list", "--repo", str(repo), "--status", "success", env=env, cwd=repo)
+    assert run_id in by_repo.stdout and result["run_id"] in by_repo.stdout
+
+    assert orchard("server", "stop", env=env, cwd=repo).returncode == 0
+    assert not _running(server_pid)
+    shown = orchard("show", run_id, env=env, cwd=repo)  # starts the server again from its database
+    assert shown.returncode == 0, shown.stderr
+    assert "winner: orchard/best-of-n/" in shown.stdout and "success" in shown.stdout
+
+    history = repo.parent / "history.json"
+    assert orchard("history", run_id, "-o", str(history), env=env, cwd=repo).returncode == 0
+    replayed = orchard("replay", str(history), env=env, cwd=repo)
+    assert replayed.returncode == 0 and "deterministic" in replayed.stdout
+    diverged = orchard("replay", str(history), "--strategy", str(ROOT / "tests/strategy_files/best_of_n_changed.py"), env=env, cwd=repo)
+    assert diverged.returncode == 1 and "Nondeterminism error" in diverged.stderr
+    again = orchard("history", run_id, "-o", str(history), env=env, cwd=repo)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, repo):
+    home, env, _, _ = embedded
+    done = orchard("run", "quick", "--agent-command", DEMO_AGENT, "--detach", env=env, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip().splitlines()[-1]
+    assert run_id.startswith("run_") and f"orchard watch {run_id}" in done.stderr
+    watched = orchard("watch", run_id, "--output", "quiet", env=env, cwd=repo)
+    assert watched.returncode == 0 and run_id in watched.stdout
+
+    marker = f"orchard-e2e-{uuid.uuid4().hex[:6]}"
+    slow = orchard("run", "slow", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", f"bash -c 'exec -a {marker} sleep 120'", "--detach", env=env, cwd=repo)
+    run_id = slow.stdout.strip().splitlines()[-1]
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-fc", marker], capture_output=True, text=True).stdout.strip() != "2":
+        assert time.monotonic() < deadline, "agents did not start"
+        time.sleep(0.2)
+    cancelled = orchard("cancel", run_id, env=env, cwd=repo)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
+    assert not (home / "workspaces" / run_id).exists()
+    assert orchard("watch", run_id, env=env, cwd=repo).returncode == 1
+    assert orchard("cancel", run_id, env=env, cwd=repo).returncode == 2
+
+
+def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, repo, tmp_path):
+    home, env, _, _ = embedded
+    log = tmp_path / "agent-runs.log"
+    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY='candidate/[23]' DEMO_AGENT_SLEEP=8 {DEMO_AGENT}"
+    started = orchard("run", "durable", "--strategy", "best-of-n", "-S", "n=3", "--agent-command", agent, "--detach", env=env, cwd=repo)
+    run_id = started.stdout.strip().splitlines()[-1]
+    scored = home / "runs" / run_id / f"k{key_hash8('score/1/1')}" / "result.json"  # recorded: never run again
+    deadline = time.monotonic() + 30
+    while not scored.exists():
+        assert time.monotonic() < deadline, "candidate 1 was not scored"
+        time.sleep(0.2)
+    worker_pid = pid_in(home / "workers" / "orchard.pid")
+    os.kill(worker_pid, signal.SIGKILL)
+
+    watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
+    assert watched.returncode == 0, watched.stderr
+    result = json.loads(watched.stdout.strip().splitlines()[-1])
+    assert result["status"] == "success" and len(result["instances"]) == 3
+    runs = log.read_text().splitlines()
+    assert runs.count("candidate/1") == 1 and runs.count("score/1/1") == 1
+    assert runs.count("candidate/2") == 2 and runs.count("candidate/3") == 2  # the interrupted ones ran again
+    assert len(orchard_branches(repo)) == 3
+    assert pid_in(home / "workers" / "orchard.pid") != worker_pid
+
+
+def test_custom_strategy_file_runs_detached_on_its_own_worker(embedded, repo):
+    home, env, _, _ = embedded
+    started = orchard("run", "fan out", "--strategy", str(ROOT / "examples/fanout_two.py"), "-S", "n=3", "--agent-command", DEMO_AGENT, "--detach", env=env, cwd=repo)
+    assert started.returncode == 0, started.stderr
+    watched = orchard("watch", started.stdout.strip().splitlines()[-1], "--output", "quiet", env=env, cwd=repo)
+    assert watched.returncode == 0, watched.stderr
+    assert len(orchard_branches(repo)) == 3
+    assert any(p.name.startswith("orchard-custom-") for p in (home / "workers").iterdir())
+    # A module spec resolves against the current folder, as `python -m` does.
+    by_module = orchard("run", "refine", "--strategy", "examples.propose_refine", "--repo", str(repo), "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=ROOT)
+    assert by_module.returncode == 0, by_module.stderr
+    assert len(orchard_branches(repo)) == 5
+
+
+def test_named_server_without_a_worker_says_so_and_creates_nothing(named_server, repo, tmp_path, client):
+    env = orchard_env(tmp_path / "home")
+    queue = f"nobody-{uuid.uuid4().hex[:6]}"
+    started = time.monotonic()
+    out = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--agent-command", DEMO_AGENT, env=env, cwd=repo)
+    assert out.returncode == 2 and time.monotonic() - started < 15
+    assert out.stderr.count("\n") == 1 and f"no worker polls task queue '{queue}'" in out.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def orchard_once_polled(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`orchard ARGS`, retried while the worker just started is not polling yet."""
+    for _ in range(100):
+        out = orchard(*args, env=env, cwd=cwd)
+        if "no worker polls" not in out.stderr:
+            return out
+        time.sleep(0.3)
+    return out
+
+
+async def test_a_worker_lacking_the_strategy_is_reported_within_seconds(named_server, repo, tmp_path, client):
+    env = orchard_env(tmp_path / "home")
+    queue = f"builtins-{uuid.uuid4().hex[:6]}"
+    worker = subprocess.Popen([sys.executable, "worker.py", "--address", named_server, "--task-queue", queue], cwd=ROOT, env=env)
+    try:
+        ok = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert ok.returncode == 0, ok.stderr
+        started = time.monotonic()
+        missing = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command", DEMO_AGENT, env=env, cwd=repo)
+        assert missing.returncode == 2 and time.monotonic() - started < 20
+        assert f"no worker on task queue '{queue}' serves strategy 'fan-out'" in missing.stderr
+        open_runs = [wf async for wf in client.list_workflows(f'TaskQueue="{queue}" AND ExecutionStatus="Running"')]
+        assert open_runs == []
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+    # A worker told by its orchard.yaml to serve the strategy file runs it.
+    config = tmp_path / "worker.yaml"
+    config.write_text(f"temporal: {{address: '{named_server}', task_queue: {queue}}}\nworker: {{strategies: ['{ROOT / 'examples/fanout_two.py'}']}}\n")
+    worker = subprocess.Popen([sys.executable, "worker.py", "--config", str(config)], cwd=ROOT, env=env)
+    try:
+        served = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert served.returncode == 0, served.stderr
+        assert "orchard/fan-out/" in served.stdout
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def test_unreachable_server_is_one_clear_line(repo, tmp_path):
+    out = orchard("run", "x", "--address", "127.0.0.1:1", "--agent-command", DEMO_AGENT, env=orchard_env(tmp_path / "home"), cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "cannot reach Temporal at 127.0.0.1:1" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--repo", "/"], "is not a git repository"),
+        (["--base-branch", "nope"], "base branch 'nope' does not exist"),
+        (["--strategy", "nope"], "unknown strategy 'nope'"),
+        (["-S", "n"], "malformed -S value 'n'"),
+        (["--strategy", "best-of-n", "-S", "m=1"], "unknown parameter 'm' for strategy 'best-of-n'; accepted: model, n,"),
+        (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
+        (["--strategy", "broken.py"], "failed to import: SyntaxError"),
+        (["--max-parallel", "x"], "invalid int value"),
+        (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
+        (["--plugin", "command", "--agent-command", ""], "the command plugin needs --agent-command"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path, args, message):
+    (repo / "broken.py").write_text("from workflows import Strategy\ndef broken(:\n")
+    home = tmp_path / "home"
+    out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+    assert not home.exists()  # no server started, nothing half-created
+
+
+def test_credentials_reach_the_agent_but_never_the_history_memo_or_results(embedded, repo):
+    home, env, _, _ = embedded
+    canary = "sk-ant-canary-" + uuid.uuid4().hex
+    env = {**env, "ANTHROPIC_API_KEY": canary}
+    ran = orchard("run", "use the key", "--agent-command", f"DEMO_AGENT_SECRET_ENV=ANTHROPIC_API_KEY {DEMO_AGENT}", "--output", "json", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout.strip().splitlines()[-1])
+    branch = result["instances"][0]["branch_name"]
+    digest_file = next(p for p in git(repo, "ls-tree", "-r", "--name-only", branch).split() if p.endswith(".secret-digest"))
+    assert git(repo, "show", f"{branch}:{digest_file}") == hashlib.sha256(canary.encode()).hexdigest()
+
+    history = orchard("history", result["run_id"], env=env, cwd=repo).stdout
+    shown = orchard("show", result["run_id"], "--output", "json", env=env, cwd=repo).stdout
+    listed = orchard("list", "--output", "json", env=env, cwd=repo).stdout
+    assert '"events"' in history and result["run_id"] in shown and result["run_id"] in listed
+    for text in (history, shown, listed, ran.stdout):
+        assert canary not in text
+    for f in (home / "runs").rglob("*"):
+        if f.is_file():
+            assert canary not in f.read_text(errors="replace"), f
+
+
+def test_ctrl_c_detaches_and_the_run_goes_on(embedded, repo):
+    _, env, _, _ = embedded
+    proc = subprocess.Popen(
+        ["orchard", "run", "slowly", "--agent-command", f"DEMO_AGENT_SLEEP=4 {DEMO_AGENT}", "--output", "streaming"],
+        env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("simple run run_")  # the run has started
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    run_id = err.split("detached; run ", 1)[1].split()[0]
+    assert f"orchard watch {run_id}" in err and f"orchard cancel {run_id}" in err
+    watched = orchard("watch", run_id, "--output", "quiet", env=env, cwd=repo)
+    assert watched.returncode == 0 and "success" in watched.stdout
+
+
+def test_orchard_yaml_gives_defaults_and_a_bad_one_is_one_line(embedded, repo):
+    _, env, _, _ = embedded
+    (repo / "orchard.yaml").write_text(f"agent_command: \"{DEMO_AGENT}\"\nstrategies:\n  best-of-n: {{n: 2, tie_break: random}}\n")
+    ran = orchard("run", "from config", "--strategy", "best-of-n", "--output", "json", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    assert len(json.loads(ran.stdout.strip().splitlines()[-1])["instances"]) == 2
+    overridden = orchard("run", "cli wins", "--strategy", "best-of-n", "-S", "n=1", "--output", "json", env=env, cwd=repo)
+    assert len(json.loads(overridden.stdout.strip().splitlines()[-1])["instances"]) == 1
+    (repo / "orchard.yaml").write_text("runner: {timeout: soon}\n")
+    bad = orchard("run", "x", env=env, cwd=repo)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "orchard.yaml: runner.timeout:" in bad.stderr
+
+
+async def test_a_bare_named_server_gets_orchards_search_attributes(repo, tmp_path):
+    from temporalio.testing import WorkflowEnvironment
+
+    from client.embedded.server import temporal_binary
+
+    env = orchard_env(tmp_path / "home")
+    async with await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), dev_server_log_level="error") as bare:
+        address = bare.client.service_client.config.target_host
+        ran = orchard("run", "x", "--address", address, "--with-worker", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert ran.returncode == 0, ran.stderr
+        listed = orchard("list", "--address", address, "--strategy", "simple", "--status", "success", "--output", "json", env=env, cwd=repo)
+        assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [ran.stdout.split()[0]]
+
+
+def test_temporal_address_from_the_environment_and_exit_3_for_failed_instances(named_server, repo, tmp_path):
+    env = orchard_env(tmp_path / "home", TEMPORAL_ADDRESS=named_server)
+    agent = f"DEMO_AGENT_ONLY_KEY=candidate/2 DEMO_AGENT_FAIL='out of credits' {DEMO_AGENT}"
+    ran = orchard("run", "x", "--with-worker", "--task-queue", f"env-{uuid.uuid4().hex[:6]}", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", agent, "--output", "streaming", env=env, cwd=repo)
+    assert ran.returncode == 3, ran.stderr
+    assert "out of credits" in ran.stdout and "partial" in ran.stdout
+    assert not (tmp_path / "home" / "temporal.pid").exists()  # no embedded server was started
+
+
+def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
+    home = tmp_path / "home"
+    port, ui_port = write_dev_config(home)
+    env = orchard_env(home)
+    server = subprocess.Popen(["orchard", "server"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert server.stdout is not None
+        assert f"on 127.0.0.1:{port}, UI http://127.0.0.1:{ui_port}" in server.stdout.readline()
+        deadline = time.monotonic() + 30
+        while orchard("server", "status", env=env, cwd=repo).returncode != 0:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.3)
+        ran = orchard("run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        assert ran.returncode == 0, ran.stderr
+        assert not (home / "temporal.pid").exists()  # the running server was used, none started
+    finally:
+        orchard("server", "stop", env=env, cwd=repo)
+        server.send_signal(signal.SIGINT)
+        server.wait(30)

@@ -1,0 +1,121 @@
+"""The new strategies through the `orchard` command: shadow returning early and surviving a
+killed worker, a round-robin rotation surviving a killed worker, and bad parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_AGENT, ROOT, orchard, orchard_branches, orchard_env, pid_in, run_strategy
+from workflows.sdk.models import RunInput, RunResult, TaskDefaults
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(log: Path, line: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in (log.read_text().split() if log.exists() else []):
+        assert time.monotonic() < deadline, f"{line} did not start"
+        time.sleep(0.2)
+
+
+def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_worker(embedded, repo, tmp_path):
+    home, env, _, _ = embedded
+    log = tmp_path / "agent-runs.log"
+    (tmp_path / "variants.yaml").write_text("- id: main\n- id: careful\n  prompt_suffix: Take your time.\n")
+    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY=variant/careful DEMO_AGENT_SLEEP=6 {DEMO_AGENT}"
+    ran = orchard("run", "add a greeting", "--strategy", "shadow", "-S", f"variants=@{tmp_path / 'variants.yaml'}",
+                  "--agent-command", agent, "--output", "json", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    early = json.loads(ran.stdout.strip().splitlines()[-1])
+    run_id = early["run_id"]
+    assert early["early"] is True and [i["metadata"]["variant"] for i in early["instances"]] == ["main"]
+    assert f"orchard watch {run_id}" in ran.stderr
+
+    _wait_for(log, "variant/careful")
+    os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)
+    watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
+    assert watched.returncode == 0, watched.stderr
+    final = json.loads(watched.stdout.strip().splitlines()[-1])
+    assert final["status"] == "success" and "early" not in final
+    assert [(i["metadata"]["variant"], i["metadata"].get("shadow", False)) for i in final["instances"]] == [("main", False), ("careful", True)]
+    runs = log.read_text().split()
+    assert runs.count("variant/main") == 1 and runs.count("variant/careful") == 2  # only the interrupted shadow ran again
+    assert len(orchard_branches(repo)) == 2
+
+    shown = orchard("show", run_id, env=env, cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    cells = [line.replace("│", " ").split() for line in shown.stdout.splitlines()]
+    assert {c[0]: c[1:3] for c in cells if c[:1] in (["main"], ["careful"])} == {"main": ["primary", "success"], "careful": ["shadow", "success"]}
+
+
+VARIANTS = [{"id": "a", "prompt_suffix": "Variant A."}, {"id": "b", "prompt_suffix": "Variant B."}, {"id": "c", "prompt_suffix": "Variant C."}]
+
+
+def _worker(address: str, queue: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "worker.py", "--address", address, "--task-queue", queue], cwd=ROOT, env=env)
+
+
+async def test_round_robin_rotation_survives_a_killed_worker(named_server, client, repo, tmp_path):
+    env = orchard_env(tmp_path / "home")
+    queue = f"rr-{uuid.uuid4().hex[:6]}"
+    log = tmp_path / "agent-runs.log"
+    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY=variant/b DEMO_AGENT_SLEEP=3 {DEMO_AGENT}"
+    params = {"variants": VARIANTS, "experiment": "greeting"}
+    worker = _worker(named_server, queue, env)
+    try:
+        first = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent)
+        run_input = RunInput(prompt="add a greeting", repo=str(repo), base_branch="main", params=params, defaults=TaskDefaults(agent_command=agent))
+        second = await client.start_workflow("round-robin", run_input, id=f"run_rr_{uuid.uuid4().hex[:6]}", task_queue=queue, result_type=RunResult)
+        _wait_for(log, "variant/b")
+        worker.kill()  # the rotation's state was in this worker's cache; the next one replays it
+        worker.wait(30)
+        worker = _worker(named_server, queue, env)
+        second_result = await second.result()
+        third = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent)
+        results = [first, second_result, third]
+        assert [(r.instances[0].metadata["turn"], r.instances[0].metadata["variant"]) for r in results] == [(0, "a"), (1, "b"), (2, "c")]
+        assert all(r.status == "success" for r in results) and log.read_text().split().count("variant/b") == 2
+
+        shown = orchard("show", "--experiment", "greeting", "--repo", str(repo), "--address", named_server, "--output", "json", env=env, cwd=repo)
+        assert shown.returncode == 0, shown.stderr
+        turns = json.loads(shown.stdout)["turns"]
+        assert [(t["run_id"], t["variant"], t["status"]) for t in turns] == [(r.run_id, v, "success") for r, v in zip(results, "abc")]
+        table = orchard("show", "--experiment", "greeting", "--repo", str(repo), "--address", named_server, env=env, cwd=repo)
+        assert "3 turns taken" in table.stdout and f"{second.id}" in table.stdout
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--strategy", "multi-branch", "-S", 'variants=[{"modle": "x"}]'], "variant 1: unknown setting 'modle'; accepted: agent_command,"),
+        (["--strategy", "multi-branch", "-S", "variants=@missing.yaml"], "-S variants: cannot read missing.yaml: No such file or directory"),
+        (["--strategy", "shadow", "-S", 'variants=[{"id": "a"}]', "-S", "primary=b"], "no variant 'b'; variants: a"),
+        (["--strategy", "round-robin", "-S", 'variants=[{"id": "a"}]'], "experiment is required"),
+        (["--strategy", "bug-finding"], "target_area is required"),
+        (["--strategy", "doc-review", "-S", "pages_file=pages.yml"], "-S pages_file: cannot read pages.yml"),
+        (["--strategy", "iterative", "-S", "rounds=2"], "unknown parameter 'rounds' for strategy 'iterative'; accepted: model, iterations,"),
+    ],
+)
+def test_bad_strategy_parameters_are_one_line_exit_2(repo, tmp_path, args, message):
+    home = tmp_path / "home"
+    out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+    assert not home.exists()
+
+
+def test_show_needs_a_run_or_an_experiment(repo, tmp_path):
+    out = orchard("show", env=orchard_env(tmp_path / "home"), cwd=repo)
+    assert out.returncode == 2 and "orchard show needs a RUN or --experiment NAME" in out.stderr

@@ -1,0 +1,268 @@
+"""`ctx`: how a strategy schedules agent instances, waits for them and verifies branches.
+
+Every instance is one `run_instance` activity (workspace, agent, import, cleanup on the host
+that holds the workspace); activities are referred to by name so this module never imports
+activity code into the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, overload
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.workflow import ActivityCancellationType
+
+from workflows.coordination.rotation import TakeTurnInput, Turn
+from workflows.sdk.errors import InstanceFailed, StrategyError
+from workflows.sdk.models import (
+    InstanceInput,
+    InstanceProgress,
+    InstanceResult,
+    TaskDefaults,
+    TaskSpec,
+    VerifyInput,
+    VerifyResult,
+    first_error,
+    instance_branch,
+)
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=15)
+"""A lost worker is noticed this quickly; instance activities heartbeat every ~2 s."""
+
+INFRA_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=6,
+    non_retryable_error_types=["BadInput"],
+)
+"""Infrastructure failures (git lock, lost worker) retry; agent failures come back as results."""
+
+
+@dataclass
+class Handle:
+    """A scheduled instance; pass it to ctx.wait / ctx.wait_all."""
+
+    key: str
+    branch: str
+    task: asyncio.Task[InstanceResult]
+
+    def done(self) -> bool:
+        return self.task.done()
+
+
+@dataclass
+class RunState:
+    run_id: str
+    strategy: str
+    repo: str
+    base_branch: str
+    base_commit: str
+    defaults: TaskDefaults
+    max_parallel: int
+
+
+class Context:
+    def __init__(self, state: RunState):
+        self._state = state
+        self._semaphore = asyncio.Semaphore(max(1, state.max_parallel))
+        self._handles: dict[str, tuple[str, Handle]] = {}
+        self.progress: dict[str, InstanceProgress] = {}
+        self._verifications = 0
+        self.phase = "running"
+        """What the strategy is doing now (e.g. "scoring"); `orchard watch` shows it."""
+        self.published: list[InstanceResult] | None = None
+        self.published_at: datetime | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self._state.run_id
+
+    @property
+    def base_commit(self) -> str:
+        return self._state.base_commit
+
+    @property
+    def base_branch(self) -> str:
+        return self._state.base_branch
+
+    def key(self, *parts: Any) -> str:
+        """A stable instance key from parts: ctx.key("gen", 1) -> "gen/1"."""
+        if not parts:
+            raise StrategyError("ctx.key() needs at least one part")
+        return "/".join(str(p) for p in parts)
+
+    def rand(self) -> float:
+        """Deterministic random in [0, 1): recorded by Temporal, identical on replay."""
+        return workflow.random().random()
+
+    def task(self, task: dict[str, Any] | TaskSpec) -> TaskSpec:
+        """The full task an instance will run: the strategy's fields over the run's defaults.
+        Pitaya's `plugin_name` is taken for `plugin`."""
+        if isinstance(task, TaskSpec):
+            return task
+        fields = self._state.defaults.model_dump()
+        given = {k: v for k, v in task.items() if not (k in ("model", "plugin", "plugin_name") and v in ("", None))}
+        if "plugin_name" in given:
+            given["plugin"] = given.pop("plugin_name")
+        fields.update(given)
+        try:
+            return TaskSpec.model_validate(fields)
+        except ValidationError as e:
+            where, message = first_error(e)
+            raise StrategyError(f"bad task field {where!r}: {message}") from None
+
+    async def run(self, task: dict[str, Any] | TaskSpec, key: str) -> Handle:
+        """Schedule one agent instance. The same key with the same task returns the same handle."""
+        spec = self.task(task)
+        fingerprint = spec.fingerprint()
+        if key in self._handles:
+            known_fingerprint, handle = self._handles[key]
+            if known_fingerprint != fingerprint:
+                raise StrategyError(f"key {key!r} was already used for a different task; use ctx.key(...) to make keys unique")
+            return handle
+        branch = instance_branch(self._state.strategy, self._state.run_id, key)
+        base_commit = self._state.base_commit if spec.base_branch == self._state.base_branch else None
+        inp = InstanceInput(
+            repo=self._state.repo,
+            run_id=self._state.run_id,
+            strategy=self._state.strategy,
+            key=key,
+            branch=branch,
+            base_commit=base_commit,
+            task=spec,
+        )
+        shown_branch = "" if spec.import_policy == "never" else branch
+        self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
+        handle = Handle(key=key, branch=branch, task=asyncio.create_task(self._run_instance(inp)))
+        self._handles[key] = (fingerprint, handle)
+        return handle
+
+    async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
+        progress = self.progress[inp.key]
+        async with self._semaphore:
+            progress.status = "running"
+            try:
+                result = await workflow.execute_activity(
+                    "run_instance",
+                    inp,
+                    result_type=InstanceResult,
+                    activity_id=f"instance/{inp.key}",
+                    summary=f"{inp.task.plugin} instance {inp.key}",
+                    start_to_close_timeout=timedelta(seconds=inp.task.timeout + 300),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=INFRA_RETRY,
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                )
+            except asyncio.CancelledError:
+                progress.status = "canceled"
+                raise
+            except ActivityError as e:
+                cause = e.cause
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+                result = InstanceResult(
+                    success=False,
+                    status="canceled" if isinstance(cause, CancelledError) else "failed",
+                    key=inp.key,
+                    error=message,
+                    error_type="canceled" if isinstance(cause, CancelledError) else "infrastructure",
+                    plugin=inp.task.plugin,
+                    model=inp.task.model,
+                )
+        progress.status = result.status
+        progress.error = result.error
+        progress.has_changes = result.has_changes
+        progress.commit = result.commit
+        progress.duration_seconds = result.duration_seconds
+        progress.input_tokens = result.input_tokens
+        progress.output_tokens = result.output_tokens
+        progress.cost_usd = result.cost_usd
+        progress.cost_estimated = result.cost_estimated
+        progress.branch = result.branch_name or ""
+        return result
+
+    async def wait(self, handle: Handle) -> InstanceResult:
+        """The instance's result; raises InstanceFailed (result attached) if it failed."""
+        result = await handle.task
+        if not result.success:
+            raise InstanceFailed(result)
+        return result
+
+    @overload
+    async def wait_all(self, handles: list[Handle], tolerate_failures: Literal[False] = False) -> list[InstanceResult]: ...
+
+    @overload
+    async def wait_all(
+        self, handles: list[Handle], tolerate_failures: Literal[True]
+    ) -> tuple[list[InstanceResult], list[InstanceResult]]: ...
+
+    async def wait_all(self, handles: list[Handle], tolerate_failures: bool = False) -> Any:
+        """All results in order; with tolerate_failures, `(successes, failures)` instead of raising."""
+        results = list(await asyncio.gather(*(h.task for h in handles)))
+        successes = [r for r in results if r.success]
+        failures = [r for r in results if not r.success]
+        if tolerate_failures:
+            return successes, failures
+        if failures:
+            raise InstanceFailed(failures[0], results)
+        return results
+
+    async def verify(self, target: InstanceResult | str, command: str, timeout: float = 1800.0) -> VerifyResult:
+        """Run a verification command (e.g. `pytest -q`) on a checkout of a result's commit."""
+        commit = target.commit if isinstance(target, InstanceResult) else target
+        if not commit:
+            raise StrategyError("ctx.verify needs a result with a commit (or a commit id)")
+        self._verifications += 1
+        subject = target.key if isinstance(target, InstanceResult) else commit[:12]
+        label = f"verify/{subject}#{self._verifications}"
+        return await workflow.execute_activity(
+            "verify_commit",
+            VerifyInput(repo=self._state.repo, run_id=self._state.run_id, commit=commit, command=command, timeout=timeout, label=label),
+            result_type=VerifyResult,
+            activity_id=label,
+            summary=f"{command} on {commit[:12]}",
+            start_to_close_timeout=timedelta(seconds=timeout + 120),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=INFRA_RETRY,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+
+    def publish(self, results: list[InstanceResult]) -> None:
+        """Give the caller these results now while the run goes on (e.g. shadows still running):
+        `orchard run` returns with them and says how to watch the rest. The run's own result is
+        still what `execute` returns."""
+        self.published = [r.model_copy(deep=True) for r in results]
+        self.published_at = workflow.now()
+
+    async def take_turn(self, rotation: str, options: list[str]) -> Turn:
+        """The next turn of a rotation shared by every run on this repository: turn k gets
+        `options[k % len(options)]`. Turns are handed out one at a time by a long-lived workflow,
+        so they survive restarts and two runs never get the same turn; asking again in the same
+        run returns the same turn."""
+        if not options:
+            raise StrategyError("take_turn needs at least one option")
+        return await workflow.execute_activity(
+            "take_turn",
+            TakeTurnInput(repo=self._state.repo, run_id=self._state.run_id, rotation=rotation, options=options),
+            result_type=Turn,
+            activity_id=f"turn/{rotation}",
+            summary=f"take a turn of {rotation}",
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=INFRA_RETRY,
+        )
+
+    async def cancel_all(self) -> None:
+        """Cancel every unfinished instance and wait until their activities cleaned up."""
+        pending = [h.task for _, h in self._handles.values() if not h.task.done()]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def instances_run(self) -> int:
+        return len(self._handles)

@@ -1,0 +1,255 @@
+"""Data crossing the workflow boundary: run input/result, tasks, instance results.
+
+Pure pydantic models and naming helpers only; workflow modules import this, so no I/O here.
+Payloads stay small: long texts are truncated here and kept whole in files by the activities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+FINAL_MESSAGE_LIMIT = 2000
+"""Characters of an agent's final message kept in history; the whole text goes to a file."""
+
+ImportPolicy = Literal["auto", "never", "always"]
+ConflictPolicy = Literal["fail", "overwrite", "suffix"]
+NetworkEgress = Literal["online", "offline", "proxy", "host"]
+RunnerName = Literal["auto", "local", "docker"]
+Seconds = Annotated[float, Field(gt=0)]
+CpuCount = Annotated[float, Field(gt=0)]
+MemorySize = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")]
+TurnLimit = Annotated[int, Field(ge=1)]
+"""Setting types shared by the task model and orchard.yaml, so each is checked in one place."""
+
+PROTECTED_REF_PATTERNS = (
+    r"main",
+    r"master",
+    r"develop",
+    r"development",
+    r"trunk",
+    r"release/.*",
+    r"releases/.*",
+    r"hotfix/.*",
+    r"production",
+    r"prod",
+    r"staging",
+    r"HEAD",
+)
+
+
+def is_protected_ref(branch: str) -> bool:
+    name = branch.removeprefix("refs/heads/")
+    return any(re.fullmatch(p, name) for p in PROTECTED_REF_PATTERNS)
+
+
+def key_hash8(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def instance_branch(strategy: str, run_id: str, key: str) -> str:
+    """The branch an instance's commits are imported to: orchard/<strategy>/<run_id>/k<hash8>."""
+    return f"orchard/{strategy}/{run_id}/k{key_hash8(key)}"
+
+
+def first_error(e: ValidationError) -> tuple[str, str]:
+    """(dotted location, message) of a validation error's first problem, for one-line errors."""
+    err = e.errors()[0]
+    return ".".join(str(p) for p in err["loc"]), err["msg"].removeprefix("Value error, ")
+
+
+def truncate(text: str | None, limit: int = FINAL_MESSAGE_LIMIT) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 20] + "\n…[truncated]"
+
+
+class TaskDefaults(BaseModel):
+    """Run-wide agent settings from the CLI and orchard.yaml; a task's own fields win."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = ""
+    plugin: str = "command"
+    agent_command: str | None = None
+    timeout: Seconds = 3600.0
+    max_turns: TurnLimit | None = None
+    import_policy: ImportPolicy = "auto"
+    import_conflict_policy: ConflictPolicy = "fail"
+    skip_empty_import: bool = True
+    runner: RunnerName = "auto"
+    docker_image: str | None = None
+    network_egress: NetworkEgress = "online"
+    cpu_limit: CpuCount | None = 2.0
+    memory_limit: MemorySize | None = "4g"
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    cli_args: list[str] = Field(default_factory=list)
+    plugin_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskSpec(TaskDefaults):
+    """One agent instance's task: what a strategy passes to ctx.run, merged over run defaults."""
+
+    prompt: str
+    base_branch: str
+
+    def fingerprint(self) -> str:
+        """Stable digest of the task, used to tell a reused key from a repeated one."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def default_max_parallel() -> int:
+    """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core, at most 32."""
+    return min(32, 4 * (os.cpu_count() or 1))
+
+
+class RunInput(BaseModel):
+    """The workflow input of every strategy. No credentials ever go here."""
+
+    prompt: str
+    repo: str
+    base_branch: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+    max_parallel: int = Field(default_factory=default_max_parallel, ge=1)
+    strategy_spec: str = ""
+
+
+class CommitStats(BaseModel):
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    commits: int = 0
+
+
+class InstanceResult(BaseModel):
+    """Result of one agent instance; field names follow Pitaya's InstanceResult."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    success: bool
+    status: Literal["success", "failed", "timeout", "canceled"] = "success"
+    branch_name: str | None = None
+    has_changes: bool = False
+    final_message: str | None = None
+    session_id: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+    duration_seconds: float | None = None
+    commit: str | None = None
+    commit_statistics: CommitStats | None = None
+    # Orchard's additions
+    key: str = ""
+    base_commit: str | None = None
+    files_changed: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    plugin: str = ""
+    model: str = ""
+    artifacts_dir: str | None = None
+    final_message_path: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class InstanceInput(BaseModel):
+    """Everything the instance activity needs; the key fixes the branch name."""
+
+    repo: str
+    run_id: str
+    strategy: str
+    key: str
+    branch: str
+    base_commit: str | None = None
+    task: TaskSpec
+
+
+class InstanceHeartbeat(BaseModel):
+    """Progress an instance activity reports; `orchard watch` and the UI show it live."""
+
+    phase: str = "starting"
+    last_event: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    session_id: str | None = None
+
+
+class VerifyInput(BaseModel):
+    repo: str
+    run_id: str
+    commit: str
+    command: str
+    timeout: float = 1800.0
+    label: str = "verify"
+
+
+class VerifyResult(BaseModel):
+    passed: bool
+    exit_code: int | None
+    output_tail: str = ""
+    log_path: str | None = None
+    duration_seconds: float = 0.0
+
+
+class ResolveInput(BaseModel):
+    repo: str
+    branch: str
+
+
+class InstanceProgress(BaseModel):
+    """One instance as the workflow sees it, served by the `progress` query."""
+
+    key: str
+    branch: str
+    status: Literal["queued", "running", "success", "failed", "timeout", "canceled"] = "queued"
+    plugin: str = ""
+    error: str | None = None
+    has_changes: bool = False
+    commit: str | None = None
+    duration_seconds: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+
+
+class RunProgress(BaseModel):
+    run_id: str
+    strategy: str
+    phase: str
+    base_commit: str | None = None
+    instances: list[InstanceProgress] = Field(default_factory=list)
+    published: RunResult | None = None
+    """The run's answer published early (ctx.publish) while the run goes on; `orchard run` returns with it."""
+
+
+RunStatus = Literal["success", "partial", "failed"]
+
+
+class RunResult(BaseModel):
+    run_id: str
+    strategy: str
+    status: RunStatus
+    base_branch: str
+    base_commit: str
+    instances: list[InstanceResult]
+    duration_seconds: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+    instances_run: int = 0

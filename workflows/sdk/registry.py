@@ -1,0 +1,32 @@
+"""Strategies by name, for strategies that run others (`ctx.run_strategy("best-of-n", ...)`).
+
+`register_strategy(name, factory)` makes a strategy available to `get_strategy(name)`; a factory
+is a Strategy subclass or any callable taking `(params, defaults)` and returning a Strategy.
+Every built-in is registered under its own name (workflows/strategies/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workflows.sdk.errors import StrategyError
+from workflows.sdk.strategy import Strategy
+
+StrategyFactory = Callable[..., Strategy]
+
+_registered: dict[str, StrategyFactory] = {}
+
+
+def register_strategy(name: str, factory: StrategyFactory) -> None:
+    """Make `factory` available as `name`; a name is registered once."""
+    if name in _registered:
+        raise StrategyError(f"strategy {name!r} is already registered")
+    _registered[name] = factory
+
+
+def get_strategy(name: str) -> StrategyFactory:
+    """The factory registered as `name`."""
+    try:
+        return _registered[name]
+    except KeyError:
+        raise StrategyError(f"unknown strategy {name!r}; registered: {', '.join(sorted(_registered))}") from None

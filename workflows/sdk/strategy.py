@@ -1,0 +1,123 @@
+"""`Strategy` and `StrategyConfig`: what a strategy author subclasses.
+
+A strategy is plain Python; defining a concrete subclass also defines its Temporal workflow
+type (named after the strategy) in the same module, so the worker can register it and the
+workflow sandbox can re-import it by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import sys
+import typing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import TypeAdapter, ValidationError
+from temporalio import workflow
+
+from workflows.sdk.errors import ConfigError, StrategyError
+from workflows.sdk.models import InstanceResult, TaskDefaults, first_error
+from workflows.sdk.params import parse_param_value
+from workflows.sdk.runtime import workflow_class_for
+
+if TYPE_CHECKING:
+    from workflows.sdk.context import Context
+
+
+@dataclass
+class StrategyConfig:
+    """Base of strategy configs; subclass it as a dataclass and add your own knobs."""
+
+    model: str = ""
+
+
+def strategy_name_from_class(class_name: str) -> str:
+    """`BestOfNStrategy` -> `best-of-n`, `FanOutStrategy` -> `fan-out`."""
+    base = class_name.removesuffix("Strategy") or class_name
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", base).lower()
+
+
+class Strategy:
+    """Subclass and implement `execute(prompt, base_branch, ctx) -> list[InstanceResult]`."""
+
+    NAME: ClassVar[str | None] = None
+
+    def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None):
+        self.params = dict(params or {})
+        self.defaults = defaults or TaskDefaults()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if inspect.isabstract(cls) or cls.execute is Strategy.execute:
+            return
+        wf = workflow_class_for(cls)
+        cls.__orchard_workflow__ = wf  # type: ignore[attr-defined]
+        module = sys.modules.get(cls.__module__)
+        if module is not None:
+            setattr(module, wf.__name__, wf)
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.__dict__.get("NAME") or strategy_name_from_class(cls.__name__)
+
+    @classmethod
+    def workflow_class(cls) -> type:
+        wf = cls.__dict__.get("__orchard_workflow__")
+        if wf is None:
+            raise StrategyError(f"{cls.__name__} does not implement execute()")
+        return wf
+
+    def get_config_class(self) -> type[StrategyConfig]:
+        return StrategyConfig
+
+    @classmethod
+    def normalize_params(cls, params: dict[str, Any], defaults: TaskDefaults | None = None) -> dict[str, Any]:
+        """Validate `-S`/config-file values; returns JSON-ready values. Raises ConfigError."""
+        config_cls = cls(defaults=defaults).get_config_class()
+        hints = typing.get_type_hints(config_cls)
+        names = [f.name for f in dataclasses.fields(config_cls)]
+        unknown = [k for k in params if k not in names]
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter {unknown[0]!r} for strategy {cls.name()!r}; "
+                f"accepted: {', '.join(names)}"
+            )
+        typed = {k: parse_param_value(v, hints.get(k, Any)) for k, v in params.items()}
+        adapter = TypeAdapter(config_cls)
+        try:
+            config = adapter.validate_python(typed)
+        except ValidationError as e:
+            where, message = first_error(e)
+            if not where:  # a check across parameters (__post_init__)
+                raise ConfigError(f"bad parameters for strategy {cls.name()!r}: {message}") from None
+            key = where.split(".")[0]
+            got = repr(params.get(key))
+            raise ConfigError(
+                f"bad value for parameter {key!r} of strategy {cls.name()!r}: {message} "
+                f"(got {got if len(got) <= 80 else got[:77] + '...'})"
+            ) from None
+        dumped = adapter.dump_python(config, mode="json")
+        return {k: dumped[k] for k in typed}
+
+    def create_config(self) -> StrategyConfig:
+        """The strategy's config from `-S` values and the config file, over its defaults."""
+        config_cls = self.get_config_class()
+        values = dict(self.params)
+        names = {f.name for f in dataclasses.fields(config_cls)}
+        if "model" in names and "model" not in values and self.defaults.model:
+            values["model"] = self.defaults.model
+        try:
+            return TypeAdapter(config_cls).validate_python(values)
+        except ValidationError as e:
+            raise ConfigError(str(e)) from None
+
+    @property
+    def logger(self) -> Any:
+        """Replay-safe logger: messages are not repeated when the workflow replays."""
+        return workflow.logger
+
+    async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
+        raise NotImplementedError

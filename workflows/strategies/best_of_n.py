@@ -1,0 +1,144 @@
+"""`best-of-n`: n candidates, each verified and scored by a read-only agent; the best one wins."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Literal
+
+from workflows.sdk.context import Context, Handle
+from workflows.sdk.errors import InstanceFailed, StrategyError
+from workflows.sdk.models import InstanceResult
+from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.strategies.read_only_agent import JSON_REQUEST, READ_ONLY, agent_overrides, ask, json_objects
+
+DIVERSITY_HINTS = (
+    "Favor the simplest correct change.",
+    "Prioritize robustness: handle edge cases and errors explicitly.",
+    "Optimize for readability: clear names, small functions.",
+    "Keep performance in mind and avoid needless work.",
+    "Back the change with tests where the project has them.",
+    "Follow the existing conventions of the codebase closely.",
+)
+
+
+@dataclass
+class BestOfNConfig(StrategyConfig):
+    n: int = 5
+    scorer_prompt: str = ""
+    scorer_model: str = ""
+    scorer_plugin: str = ""
+    scorer_agent_command: str = ""
+    score_scale: int = 10
+    score_attempts: int = 2
+    verify: str = ""
+    verify_timeout: float = 1800.0
+    tie_break: Literal["first", "random"] = "first"
+    require_min_success: int = 1
+    diversity_hints: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError("n must be at least 1")
+        if not 0 <= self.require_min_success <= self.n:
+            raise ValueError("require_min_success must be between 0 and n")
+        if self.score_scale < 1 or self.score_attempts < 1:
+            raise ValueError("score_scale and score_attempts must be at least 1")
+
+
+def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
+    """The scorer's one JSON object -> (score clamped to 0..scale, rationale); None if unusable."""
+    for data in json_objects(text):
+        if isinstance(data.get("score"), (int, float)) and not isinstance(data["score"], bool):
+            score = min(max(float(data["score"]), 0.0), float(scale))
+            return score, str(data.get("rationale") or data.get("reason") or "")
+    return None
+
+
+class BestOfNStrategy(Strategy):
+    def get_config_class(self) -> type[StrategyConfig]:
+        return BestOfNConfig
+
+    async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
+        cfg: BestOfNConfig = self.create_config()  # type: ignore[assignment]
+        handles: list[Handle] = []
+        for i in range(cfg.n):
+            text = prompt
+            if cfg.diversity_hints and cfg.n > 1:
+                text = f"{prompt}\n\nApproach hint for this attempt: {DIVERSITY_HINTS[i % len(DIVERSITY_HINTS)]}"
+            task = {"prompt": text, "base_branch": base_branch, "model": cfg.model}
+            handles.append(await ctx.run(task, key=ctx.key("candidate", i + 1)))
+
+        candidates = list(await asyncio.gather(*(self._evaluate(ctx, cfg, prompt, i, h) for i, h in enumerate(handles))))
+        succeeded = [c for c in candidates if c.success]
+        if len(succeeded) < cfg.require_min_success:
+            raise StrategyError(
+                f"only {len(succeeded)} of {cfg.n} candidates succeeded; require_min_success={cfg.require_min_success}"
+            )
+        return self._select(ctx, cfg, candidates)
+
+    async def _evaluate(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, handle: Handle) -> InstanceResult:
+        try:
+            result = await ctx.wait(handle)
+        except InstanceFailed as failed:
+            failed.result.metadata["candidate"] = i + 1
+            return failed.result
+        result.metadata["candidate"] = i + 1
+        if not result.has_changes or not result.branch_name:
+            result.metadata["ineligible"] = "no changes to score"
+            return result
+        if cfg.verify:
+            ctx.phase = "verifying"
+            outcome = await ctx.verify(result, cfg.verify, cfg.verify_timeout)
+            result.metrics["verify_passed"] = outcome.passed
+            result.metrics["verify_exit_code"] = outcome.exit_code
+            result.metadata["verify_log"] = outcome.log_path
+            if not outcome.passed:
+                result.metadata["ineligible"] = f"verification failed (exit {outcome.exit_code})"
+                return result
+        ctx.phase = "scoring"
+        scored = await self._score(ctx, cfg, prompt, i, result)
+        if scored is None:
+            result.metadata["ineligible"] = "the scorer gave no usable score"
+        else:
+            result.metrics["score"], result.metadata["score_rationale"] = scored
+        return result
+
+    async def _score(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:
+        request = (
+            f"You are reviewing one candidate solution to a coding task. {READ_ONLY}\n\n"
+            f"<task>\n{prompt}\n</task>\n\n"
+            f"The candidate's changes are the commits from {ctx.base_commit} to HEAD in this repository "
+            f"(inspect them with `git diff {ctx.base_commit}..HEAD`).\n"
+            f"{cfg.scorer_prompt + chr(10) if cfg.scorer_prompt else ''}"
+            f"Score how well the changes accomplish the task, from 0 (useless) to {cfg.score_scale} (excellent). "
+            f'{JSON_REQUEST}: {{"score": <number>, "rationale": "<one paragraph>"}}'
+        )
+        task = {
+            **agent_overrides(cfg.scorer_model or cfg.model, cfg.scorer_plugin, cfg.scorer_agent_command),
+            "prompt": request,
+            "base_branch": result.branch_name,
+        }
+        return await ask(ctx, task, ("score", i + 1), lambda text: parse_score(text, cfg.score_scale), cfg.score_attempts)
+
+    def _select(self, ctx: Context, cfg: BestOfNConfig, candidates: list[InstanceResult]) -> list[InstanceResult]:
+        eligible = [c for c in candidates if c.success and "score" in c.metrics]
+        for c in candidates:
+            c.metadata["winner"] = False
+        if not eligible:
+            reasons = "; ".join(
+                f"candidate {c.metadata['candidate']}: {c.error or c.metadata.get('ineligible', c.status)}" for c in candidates
+            )
+            raise StrategyError(f"no candidate could win ({reasons})")
+        best = max(c.metrics["score"] for c in eligible)
+        top = [c for c in eligible if c.metrics["score"] == best]
+        winner = top[0] if cfg.tie_break == "first" or len(top) == 1 else top[int(ctx.rand() * len(top))]
+        reason = f"highest score {best:g}/{cfg.score_scale}"
+        if len(top) > 1:
+            reason += f", tie among {len(top)} candidates broken by {cfg.tie_break}"
+        if cfg.verify:
+            reason += f", passed `{cfg.verify}`"
+        winner.metadata["winner"] = True
+        winner.metadata["selection_reason"] = reason
+        self.logger.info("best-of-n winner: candidate %s (%s)", winner.metadata["candidate"], reason)
+        return [winner] + [c for c in candidates if c is not winner]
