@@ -13,7 +13,9 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -30,13 +32,14 @@ from workflows.strategies import BUILTIN_STRATEGIES
 IDLE_CHECK_SECONDS = 30.0
 
 
-def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy]]) -> Worker:
+def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None) -> Worker:
+    """A worker for these strategies and the rotations, with Orchard's activities (or others, in tests)."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[*workflows.values(), RotationWorkflow],
-        activities=ALL_ACTIVITIES,
+        activities=ALL_ACTIVITIES if activities is None else activities,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Heartbeats carry cancellation back to activities: send them often so `orchard cancel` is quick.

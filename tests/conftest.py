@@ -80,15 +80,56 @@ def repo(tmp_path) -> Path:
     return make_repo(tmp_path / "repo")
 
 
-@pytest.fixture
-async def task_queue(client, orchard_home):
-    """An in-process worker serving the built-ins and the examples on a fresh task queue."""
+TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py")] + [
+    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py")
+]
+"""What the tests' workers serve beside the built-ins: the seed's examples and the test strategies."""
+
+
+@pytest.fixture(scope="session")
+async def real_worker(temporal_env):
+    """One in-process worker for the session, with Orchard's real activities (git, agents)."""
     from worker import build_worker, strategies_for
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    specs = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py")]
-    async with build_worker(client, queue, strategies_for(specs)):
+    queue = f"test-real-{uuid.uuid4().hex[:8]}"
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES)):
         yield queue
+
+
+@pytest.fixture
+def task_queue(real_worker, orchard_home) -> str:
+    """The real worker's task queue; each test has its own ORCHARD_HOME (read when an activity runs)."""
+    return real_worker
+
+
+@pytest.fixture(scope="session")
+async def scripted_queue(temporal_env):
+    """One in-process worker for the session whose instance, verification and base activities are
+    scripted (tests/scripted.py): for decision logic, in milliseconds."""
+    from activities.coordination.rotation import take_turn
+    from tests.scripted import SCRIPTED_ACTIVITIES
+    from worker import build_worker, strategies_for
+
+    queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn]):
+        yield queue
+
+
+async def run_scripted(
+    client: Client, queue: str, strategy: str, script: Any, prompt: str = "add a greeting",
+    params: dict[str, Any] | None = None, max_parallel: int = 8, **defaults: Any,
+) -> RunResult:
+    """Run a strategy against scripted activities: `script` (a tests.scripted.Script) decides
+    what each instance does and records the calls."""
+    from tests.scripted import SCRIPTS
+
+    run_id = f"run_scripted_{uuid.uuid4().hex[:8]}"
+    SCRIPTS[run_id] = script
+    run_input = RunInput(
+        prompt=prompt, repo="/scripted/repo", base_branch="main", params=params or {},
+        defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel,
+    )
+    return await client.execute_workflow(strategy, run_input, id=run_id, task_queue=queue, result_type=RunResult)
 
 
 async def run_strategy(

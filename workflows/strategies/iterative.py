@@ -1,10 +1,12 @@
 """`iterative`: propose → review → refine, each round on the previous round's branch.
 
 Round 1 works from the base branch. After each round a read-only reviewer looks at everything
-committed since the base and answers numbered findings; the next round addresses them, starting
-from the last round's branch. The loop stops after `iterations` rounds, or earlier when a round
-commits nothing new, when the reviewer has no findings, or when an agent fails. The last good
-round's result is returned, with the review trail in its metadata.
+committed since the base and answers numbered findings, or "No findings."; an answer that is
+neither is asked again once, and if it stays unstructured its text is the next round's feedback
+(it never ends the loop). The next round addresses the findings, starting from the last round's
+branch. The loop stops after `iterations` rounds, or earlier when a round commits nothing new,
+when the reviewer has no findings, or when an agent fails. The last good round's result is
+returned, with the review trail in its metadata.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class IterativeConfig(StrategyConfig):
             raise ValueError("iterations must be at least 1")
 
 
-def parse_findings(text: str | None) -> list[str]:
-    """The reviewer's numbered findings (`1. …` or `1) …`); indented lines continue a finding."""
+def parse_findings(text: str | None) -> list[str] | None:
+    """The reviewer's numbered findings (`1. …` or `1) …`; indented lines continue a finding),
+    [] for an answer of `No findings.`, None for an answer that is neither."""
     findings: list[str] = []
     for line in (text or "").splitlines():
         match = FINDING.match(line)
@@ -45,7 +48,9 @@ def parse_findings(text: str | None) -> list[str]:
             findings.append(match.group(2))
         elif findings and line[:1].isspace() and line.strip():
             findings[-1] += " " + line.strip()
-    return findings
+    if findings:
+        return findings
+    return [] if any(line.strip() == NO_FINDINGS for line in (text or "").splitlines()) else None
 
 
 def refine_prompt(prompt: str, findings: list[str]) -> str:
@@ -87,13 +92,13 @@ class IterativeStrategy(Strategy):
                 break
             good = result
             ctx.phase = f"round {round_no}: reviewing"
-            review = await ctx.run(self._review_task(cfg, prompt, result, ctx), key=ctx.key("round", round_no, "review"))
             try:
-                findings = parse_findings((await ctx.wait(review)).final_message)
+                findings, unstructured = await self._review(cfg, prompt, result, ctx, round_no)
             except InstanceFailed as failed:
                 stop = f"the review of round {round_no} failed: {failed.result.error}"
                 break
-            trail.append({"round": round_no, "branch": result.branch_name, "commit": result.commit, "findings": findings})
+            step = {"round": round_no, "branch": result.branch_name, "commit": result.commit, "findings": findings}
+            trail.append({**step, "unstructured": True} if unstructured else step)
             if not findings:
                 stop = f"the reviewer had no findings on round {round_no}"
                 break
@@ -103,6 +108,23 @@ class IterativeStrategy(Strategy):
         good.metadata.update(rounds=len(trail), review_trail=trail, selection_reason=stop)
         self.logger.info("iterative: %s; last good branch %s", stop, good.branch_name)
         return [good]
+
+    async def _review(self, cfg: IterativeConfig, prompt: str, result: InstanceResult, ctx: Context, round_no: int) -> tuple[list[str], bool]:
+        """(findings, whether the answer was unstructured). An answer that is neither numbered findings
+        nor `No findings.` is asked for again; if it stays unstructured, its text is the one finding."""
+        task = self._review_task(cfg, prompt, result, ctx)
+        answer = (await ctx.wait(await ctx.run(task, key=ctx.key("round", round_no, "review")))).final_message
+        findings = parse_findings(answer)
+        if findings is not None:
+            return findings, False
+        again = {**task, "prompt": f"{task['prompt']}\n\nYour previous answer could not be used:\n{(answer or '')[:500]}\n"
+                 f"Answer again with only the numbered list, or exactly: {NO_FINDINGS}"}
+        retry = (await ctx.wait(await ctx.run(again, key=ctx.key("round", round_no, "review", "again")))).final_message
+        findings = parse_findings(retry)
+        if findings is not None:
+            return findings, False
+        text = (retry or answer or "").strip()
+        return ([text] if text else [f"the reviewer's answer was empty; review the work on round {round_no} again"]), True
 
     def _review_task(self, cfg: IterativeConfig, prompt: str, result: InstanceResult, ctx: Context) -> dict[str, Any]:
         request = (

@@ -97,6 +97,8 @@ def test_strategy_checks_are_one_line(strategy, params, message):
         ("No findings.", []),
         ("1. Missing test.\n2) Typo in README\n   (line 3).\nOverall fine.", ["Missing test.", "Typo in README (line 3)."]),
         ("Findings:\n  1. Indented works too", ["Indented works too"]),
+        ("Looks mostly fine, but the names could be clearer.", None),
+        ("", None),
     ],
 )
 def test_review_findings_are_parsed(text, findings):

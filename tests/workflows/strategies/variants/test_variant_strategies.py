@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
 
 from client.connection import open_runs
 from tests.conftest import DEMO_AGENT, git, orchard_branches, run_strategy
@@ -94,6 +95,6 @@ async def test_concurrent_round_robin_runs_never_share_a_turn(client, task_queue
 
 async def test_an_open_rotation_keeps_no_worker_alive(client, task_queue, repo):
     await run_strategy(client, task_queue, "round-robin", repo, params={"variants": VARIANTS, "experiment": "idle"})
-    everything_open = await client.count_workflows(f'TaskQueue="{task_queue}" AND ExecutionStatus="Running"')
-    assert everything_open.count == 1  # the rotation
+    rotation = await client.get_workflow_handle(rotation_id(str(repo), "idle")).describe()
+    assert rotation.status == WorkflowExecutionStatus.RUNNING  # the rotation stays open between runs
     assert await open_runs(client, task_queue) == 0

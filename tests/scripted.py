@@ -1,0 +1,98 @@
+"""Scripted activities for tests of strategy decisions (tie-breaking, early stops, variant roles,
+questions, children, continue-as-new): the workflows' activities by name, answering from a script
+per run instead of running git and agents, as temporalio/samples-python's tests mock activities.
+They take milliseconds; the real git and process paths have tests of their own.
+
+A script says, by instance key (a regular expression that must match the whole key), what the
+agent answers, whether it fails, changes nothing or takes a while; every call is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from temporalio import activity
+
+from workflows.sdk.models import InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
+
+BASE_COMMIT = "b" * 40
+
+
+@dataclass
+class Script:
+    answers: dict[str, str] = field(default_factory=dict)
+    """Final messages by key pattern; a scorer asked without one gets a score from its key's hash."""
+    failures: dict[str, str] = field(default_factory=dict)
+    """Errors by key pattern: those instances fail with them."""
+    unchanged: list[str] = field(default_factory=list)
+    """Key patterns of instances that succeed without committing anything."""
+    delays: dict[str, float] = field(default_factory=dict)
+    """Seconds an instance takes, by key pattern."""
+    failing_checks: list[str] = field(default_factory=list)
+    """Verification commands (patterns) that fail."""
+    calls: list[InstanceInput] = field(default_factory=list)
+    checks: list[VerifyInput] = field(default_factory=list)
+
+    def keys(self) -> list[str]:
+        """The keys of the instances run, in the order they started."""
+        return [c.key for c in self.calls]
+
+    def _first(self, table: dict[str, str] | list[str], key: str) -> str | None:
+        for pattern in table:
+            if re.fullmatch(pattern, key):
+                return table[pattern] if isinstance(table, dict) else pattern
+        return None
+
+
+SCRIPTS: dict[str, Script] = {}
+"""Scripts by run id; a child run (id `<parent>.<...>`) follows its parent's script."""
+
+
+def script_for(run_id: str) -> Script:
+    return SCRIPTS[run_id.split(".")[0]]
+
+
+def commit_of(run_id: str, key: str) -> str:
+    return hashlib.sha1(f"{run_id}/{key}".encode()).hexdigest()
+
+
+@activity.defn(name="resolve_base")
+async def resolve_base(inp: ResolveInput) -> str:
+    return BASE_COMMIT
+
+
+@activity.defn(name="run_instance")
+async def run_instance(inp: InstanceInput) -> InstanceResult:
+    script = script_for(inp.run_id)
+    script.calls.append(inp)
+    delay = script._first(script.delays, inp.key)
+    if delay:
+        await asyncio.sleep(float(delay))
+    common = dict(key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01)
+    error = script._first(script.failures, inp.key)
+    if error is not None:
+        return InstanceResult(success=False, status="failed", error=error, error_type="agent", **common)
+    answer = script._first(script.answers, inp.key)
+    read_only = inp.task.import_policy == "never"
+    if answer is None and read_only:
+        answer = f'{{"score": {int(commit_of(inp.run_id, inp.key), 16) % 11}}}' if '"score"' in inp.task.prompt else "No findings."
+    changed = not read_only and script._first(script.unchanged, inp.key) is None
+    commit = commit_of(inp.run_id, inp.key) if changed else BASE_COMMIT
+    return InstanceResult(
+        success=True, has_changes=changed, commit=commit, final_message=answer or "done",
+        branch_name=inp.branch if changed else None, files_changed=int(changed), insertions=int(changed), **common,
+    )
+
+
+@activity.defn(name="verify_commit")
+async def verify_commit(inp: VerifyInput) -> VerifyResult:
+    script = script_for(inp.run_id)
+    script.checks.append(inp)
+    passed = script._first(script.failing_checks, inp.command) is None
+    return VerifyResult(passed=passed, exit_code=0 if passed else 1, output_tail="" if passed else "check failed")
+
+
+SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit]
