@@ -15,11 +15,13 @@ from typing import NoReturn
 
 from activities.agents import PLUGINS
 from activities.runners.docker.engine import DEFAULT_IMAGE
+from client.commands.answer import cmd_answer
 from client.commands.cancel import cmd_cancel
 from client.commands.clean import cmd_clean
 from client.commands.doctor import cmd_doctor
 from client.commands.history import cmd_history
 from client.commands.listing import LIST_STATUSES, cmd_list
+from client.commands.pending import cmd_pending
 from client.commands.replay import cmd_replay
 from client.commands.run import cmd_run
 from client.commands.server import cmd_server
@@ -38,7 +40,7 @@ from workflows.strategies import BUILTIN_STRATEGIES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "run": cmd_run, "watch": cmd_watch, "show": cmd_show, "cancel": cmd_cancel,
-    "list": cmd_list, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
+    "list": cmd_list, "pending": cmd_pending, "answer": cmd_answer, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
 }
 
 
@@ -137,9 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--strategy")
     ls.add_argument("--repo", help="only runs on this repository")
     ls.add_argument("--status", choices=LIST_STATUSES)
+    ls.add_argument("--waiting", action="store_true", help="only runs that wait for a person (see `orchard pending`)")
     ls.add_argument("--limit", type=int, default=20)
     ls.add_argument("--output", choices=["table", "json"], default="table")
     _connection_args(ls)
+
+    pend = sub.add_parser("pending", help="list every question that runs wait for a person to answer")
+    pend.add_argument("--output", choices=["table", "json"], default="table")
+    _connection_args(pend)
+
+    ans = sub.add_parser("answer", help="answer a run that waits for a person (the answer and who gave it are recorded)")
+    ans.add_argument("run_id")
+    ans.add_argument("choice", help="one of the choices the question offers (see `orchard pending`)")
+    ans.add_argument("--note", help="a note kept with the answer")
+    ans.add_argument("--question", metavar="KEY", help="which question, when the run waits for several")
+    _connection_args(ans)
 
     hist = sub.add_parser("history", help="export a run's Temporal event history as JSON")
     hist.add_argument("run_id")

@@ -14,7 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
 from workflows.coordination.rotation import ROTATION_WORKFLOW
-from workflows.sdk.runtime import SEARCH_ATTRIBUTES
+from workflows.sdk.visibility import SEARCH_ATTRIBUTES
 
 CONNECT_TIMEOUT = 10.0
 
@@ -56,7 +56,7 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
 async def ensure_search_attributes(client: Client) -> None:
     """Register Orchard's custom search attributes on a server that lacks them."""
     listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=client.namespace))
-    missing = {k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES if k.name not in listed.custom_attributes}
+    missing = {k.name: IndexedValueType.ValueType(int(k.indexed_value_type)) for k in SEARCH_ATTRIBUTES if k.name not in listed.custom_attributes}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)

@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 from client.render import make_console
 from client.runs import Target, ensure_served
 from workflows.coordination.rotation import RotationState, RotationWorkflow, rotation_id
-from workflows.sdk.runtime import SA_OUTCOME
+from workflows.sdk.visibility import SA_OUTCOME
 
 STATUS_CHUNK = 100
 """Run ids per visibility query when looking up the runs' outcomes."""

@@ -9,7 +9,7 @@ from typing import Protocol
 from temporalio.client import Client
 
 from client.errors import DETACHED_EXIT
-from client.render import make_renderer
+from client.render import make_renderer, question_line
 from client.runs import Target
 from client.snapshots import Outcome, Snapshot, outcome_of, snapshot
 from workflows.sdk.models import RunResult
@@ -26,11 +26,17 @@ async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = 
     """Render the run until it closes, or with `early` until it publishes its answer (ctx.publish);
     returns its outcome."""
     handle = client.get_workflow_handle(run_id, result_type=RunResult)
+    asked: set[str] = set()
     while True:
         snap = await snapshot(client, handle)
         if snap.status != "running":
             break
         renderer.update(snap)
+        questions = snap.progress.questions if snap.progress else []
+        for q in questions:  # said once per question, whatever the output mode
+            if q.key not in asked:
+                asked.add(q.key)
+                print(question_line(run_id, q, len(questions) > 1), file=sys.stderr, flush=True)
         published = snap.progress.published if snap.progress else None
         if early and published is not None:
             outcome = Outcome(run_id=run_id, status=published.status, result=published, early=True)

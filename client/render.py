@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from client.snapshots import Outcome, Snapshot
-from workflows.sdk.models import InstanceProgress, InstanceResult
+from workflows.sdk.models import Answer, ChildRun, InstanceProgress, InstanceResult, Question, RunProgress
 
 STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
 
@@ -32,6 +32,47 @@ def task_failure_line(snap: Snapshot) -> str:
         f"the strategy's code fails: {snap.task_failure}\n  fix it and restart its worker (embedded: "
         f"`orchard server stop`, then `orchard watch {snap.run_id}`); the run resumes where it was"
     )
+
+
+def question_line(run_id: str, q: Question, several: bool = False) -> str:
+    """How a run that waits for a person says so (stderr of `orchard run` and `orchard watch`)."""
+    offered = f" [{' / '.join(q.choices)}]" if q.choices else ""
+    default = f"; default {q.default}" if q.default is not None else ""
+    deadline = f", taken at {q.deadline:%Y-%m-%d %H:%M:%S} UTC" if q.deadline else ""
+    which = f" --question {q.key}" if several else ""
+    return f"orchard: run {run_id} waits for a person: {q.text}{offered}{default}{deadline}; answer: orchard answer {run_id} CHOICE{which}"
+
+
+def answer_line(a: Answer) -> str:
+    how = f"no answer in time, took the default {a.choice!r}" if a.timed_out else f"{a.choice!r} by {a.by or '?'}" + (f" ({a.note})" if a.note else "")
+    return f"asked {a.key}: {a.question[:100]} -> {how} at {a.at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def child_line(c: ChildRun) -> str:
+    spent = f", {c.totals.instances_run} instances, cost {_cost(c.totals.cost_usd, c.totals.cost_estimated)}" if c.status != "running" else ""
+    error = f": {c.error}" if c.error else ""
+    return f"child {c.key} {c.strategy} {c.status}{spent} (run {c.run_id}){error}"
+
+
+def chain_line(progress: RunProgress) -> str | None:
+    """What the earlier runs of a chain did (a run continued as new), or None for a single run."""
+    if progress.runs <= 1:
+        return None
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(progress.earlier.items()))
+    return f"run {progress.runs} of its chain (continued as new); earlier instances: {counts or 'none'}"
+
+
+def progress_lines(progress: RunProgress | None) -> list[str]:
+    """Children, the chain and open questions of a running run, one line each."""
+    if progress is None:
+        return []
+    lines = [child_line(c) for c in progress.children]
+    chain = chain_line(progress)
+    if chain:
+        lines.append(chain)
+    several = len(progress.questions) > 1
+    lines += [question_line(progress.run_id, q, several).removeprefix("orchard: ") for q in progress.questions]
+    return lines
 
 
 def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
@@ -103,17 +144,26 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
         if runners:
             isolation = {"docker": "containers", "local": "local processes, not isolated"}
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
+        for child in result.children:
+            console.print(child_line(child))
+        for answer in result.questions:
+            console.print(answer_line(answer))
+        chained = f" over {result.runs} runs (continued as new)" if result.runs > 1 else ""
         console.print(
-            f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
+            f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s{chained}, "
             f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
             f"cost {_cost(result.cost_usd, result.cost_estimated)}"
         )
         if outcome.status == "running":
+            for line in progress_lines(outcome.progress):
+                console.print(line)
             console.print(f"run {outcome.run_id} is still running; watch it: orchard watch {outcome.run_id}")
     else:
         if outcome.progress and outcome.progress.instances:
             for p in outcome.progress.instances:
                 console.print(instance_line(p, None))
+        for line in progress_lines(outcome.progress):
+            console.print(line)
         console.print(f"run {outcome.run_id}: {outcome.status}: {outcome.error}")
     if ui_link:
         console.print(f"Temporal UI: {ui_link}")
@@ -153,6 +203,7 @@ class TuiRenderer:
             lines.append(Text(f"Temporal UI: {self.ui_link}", style="dim"))
         if snap.task_failure:
             lines.append(Text(task_failure_line(snap), style="red"))
+        lines += [Text(line, style="yellow") for line in progress_lines(progress)]
         lines.append(table)
         if not self.live.is_started:
             self.live.start()
@@ -183,10 +234,14 @@ class StreamingRenderer:
         if snap.task_failure and snap.task_failure != self.last_failure:
             self.console.print(task_failure_line(snap))
         self.last_failure = snap.task_failure
-        for p in snap.progress.instances if snap.progress else []:
-            line = instance_line(p, snap.heartbeats.get(p.key))
-            if self.seen.get(p.key) != line:
-                self.seen[p.key] = line
+        progress = snap.progress
+        lines = [(p.key, instance_line(p, snap.heartbeats.get(p.key))) for p in progress.instances] if progress else []
+        lines += [(f"child {c.key}", child_line(c)) for c in progress.children] if progress else []
+        chain = chain_line(progress) if progress else None
+        lines += [("chain", chain)] if chain else []
+        for key, line in lines:
+            if self.seen.get(key) != line:
+                self.seen[key] = line
                 self.console.print(f"{time.strftime('%H:%M:%S')} {line}", highlight=False)
 
     def finish(self, outcome: Outcome) -> None:
@@ -207,11 +262,16 @@ class JsonRenderer:
         sys.stdout.flush()
 
     def update(self, snap: Snapshot) -> None:
-        for p in snap.progress.instances if snap.progress else []:
-            data = {"type": "instance", "run_id": snap.run_id, **p.model_dump(mode="json"), "heartbeat": snap.heartbeats.get(p.key)}
+        progress = snap.progress
+        if progress is None:
+            return
+        events = [(p.key, {"type": "instance", "run_id": snap.run_id, **p.model_dump(mode="json"), "heartbeat": snap.heartbeats.get(p.key)}) for p in progress.instances]
+        events += [(f"child {c.key}", {"type": "child", "run_id": snap.run_id, **c.model_dump(mode="json")}) for c in progress.children]
+        events += [(f"question {q.key}", {"type": "question", "run_id": snap.run_id, **q.model_dump(mode="json")}) for q in progress.questions]
+        for key, data in events:
             encoded = json.dumps(data, sort_keys=True)
-            if self.seen.get(p.key) != encoded:
-                self.seen[p.key] = encoded
+            if self.seen.get(key) != encoded:
+                self.seen[key] = encoded
                 self.emit(data)
 
     def finish(self, outcome: Outcome) -> None:

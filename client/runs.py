@@ -14,7 +14,6 @@ from typing import Any
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from activities.secrets import redact
 from client.config import DEFAULT_TASK_QUEUE, load_config
@@ -25,8 +24,8 @@ from client.errors import UsageError
 from client.snapshots import workflow_task_state
 from client.strategy_loader import source_digest
 from workflows.sdk.models import RunInput, RunResult
-from workflows.sdk.runtime import SA_OUTCOME, SA_REPO, SA_STRATEGY
 from workflows.sdk.strategy import Strategy
+from workflows.sdk.visibility import run_memo, run_search_attributes
 from workflows.strategies import BUILTIN_STRATEGIES
 
 REGISTRATION_CHECK_SECONDS = 10.0
@@ -106,18 +105,8 @@ async def start_run(
         run_input,
         id=run_id,
         task_queue=task_queue,
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(SA_STRATEGY, name), SearchAttributePair(SA_REPO, run_input.repo), SearchAttributePair(SA_OUTCOME, "running")]
-        ),
-        memo={
-            "prompt": redact(run_input.prompt[:500]),
-            "repo": run_input.repo,
-            "base_branch": run_input.base_branch,
-            "strategy_spec": run_input.strategy_spec,
-            "task_queue": task_queue,
-            "params": run_input.params,
-            "plugin": run_input.defaults.plugin,
-        },
+        search_attributes=run_search_attributes(name, run_input.repo),
+        memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or ""),
         static_summary=redact(f"{name}: {run_input.prompt[:120]}"),
     )
     await _check_registered(target, handle, name, task_queue, run_input.strategy_spec)

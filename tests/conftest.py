@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -81,7 +81,7 @@ def repo(tmp_path) -> Path:
 
 
 TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py")] + [
-    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py")
+    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "chain.py", "fallback.py")
 ]
 """What the tests' workers serve beside the built-ins: the seed's examples and the test strategies."""
 
@@ -115,13 +115,14 @@ async def scripted_queue(temporal_env):
         yield queue
 
 
-async def run_scripted(
+async def start_scripted(
     client: Client, queue: str, strategy: str, script: Any, prompt: str = "add a greeting",
     params: dict[str, Any] | None = None, max_parallel: int = 8, **defaults: Any,
-) -> RunResult:
-    """Run a strategy against scripted activities: `script` (a tests.scripted.Script) decides
-    what each instance does and records the calls."""
+) -> WorkflowHandle[Any, RunResult]:
+    """Start a strategy against scripted activities: `script` (a tests.scripted.Script) decides
+    what each instance does and records the calls. The run has Orchard's search attributes."""
     from tests.scripted import SCRIPTS
+    from workflows.sdk.visibility import run_search_attributes
 
     run_id = f"run_scripted_{uuid.uuid4().hex[:8]}"
     SCRIPTS[run_id] = script
@@ -129,7 +130,14 @@ async def run_scripted(
         prompt=prompt, repo="/scripted/repo", base_branch="main", params=params or {},
         defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel,
     )
-    return await client.execute_workflow(strategy, run_input, id=run_id, task_queue=queue, result_type=RunResult)
+    return await client.start_workflow(
+        strategy, run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes(strategy, run_input.repo)
+    )
+
+
+async def run_scripted(client: Client, queue: str, strategy: str, script: Any, **kwargs: Any) -> RunResult:
+    """`start_scripted`, then the run's result."""
+    return await (await start_scripted(client, queue, strategy, script, **kwargs)).result()
 
 
 async def run_strategy(

@@ -69,8 +69,12 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     script = script_for(inp.run_id)
     script.calls.append(inp)
     delay = script._first(script.delays, inp.key)
-    if delay:
-        await asyncio.sleep(float(delay))
+    if delay:  # heartbeating, as the real activity does: that is how a cancel reaches it
+        loop = asyncio.get_running_loop()
+        until = loop.time() + float(delay)
+        while loop.time() < until:
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
     common = dict(key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01)
     error = script._first(script.failures, inp.key)
     if error is not None:

@@ -7,13 +7,16 @@ Strategies compose through `ctx.run_strategy(name_or_class, ...)` (a child workf
 """
 
 from workflows import strategies as _builtins  # noqa: F401  (registers the built-ins)
+from workflows.sdk.children import ChildFailed
 from workflows.sdk.context import Context, Handle
 from workflows.sdk.errors import ConfigError, InstanceFailed, StrategyError
-from workflows.sdk.models import InstanceResult, TaskSpec, VerifyResult
+from workflows.sdk.models import Answer, InstanceResult, TaskSpec, VerifyResult
 from workflows.sdk.registry import get_strategy, register_strategy
 from workflows.sdk.strategy import Strategy, StrategyConfig
 
 __all__ = [
+    "Answer",
+    "ChildFailed",
     "ConfigError",
     "Context",
     "Handle",

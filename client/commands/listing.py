@@ -9,7 +9,7 @@ from pathlib import Path
 
 from client.errors import EXIT_SUCCESS
 from client.runs import target_for
-from workflows.sdk.runtime import SA_OUTCOME, SA_REPO
+from workflows.sdk.visibility import SA_OUTCOME, SA_REPO, SA_WAITING
 
 LIST_STATUSES = ("running", "success", "partial", "failed", "canceled", "terminated", "timed_out")
 
@@ -25,7 +25,10 @@ async def cmd_list(args: argparse.Namespace) -> int:
         clauses.append(f'OrchardOutcome = "{args.status}"')
     elif args.status:
         clauses.append(f'ExecutionStatus = "{"".join(w.capitalize() for w in args.status.split("_"))}"')
-    query = " AND ".join(["OrchardStrategy IS NOT NULL", *clauses])  # runs only, not rotations
+    if args.waiting:
+        clauses.append("OrchardWaiting = true")
+    # Runs only, not rotations; a run continued as new is listed once, by its latest run.
+    query = " AND ".join(["OrchardStrategy IS NOT NULL", 'ExecutionStatus != "ContinuedAsNew"', *clauses])
     rows = []
     async for wf in target.client.list_workflows(query, limit=args.limit):
         attrs = wf.typed_search_attributes
@@ -34,14 +37,15 @@ async def cmd_list(args: argparse.Namespace) -> int:
         rows.append({
             "run_id": wf.id, "strategy": wf.workflow_type, "status": outcome if status == "completed" and outcome else status,
             "started": wf.start_time.isoformat() if wf.start_time else None,
-            "repo": attrs.get(SA_REPO),
+            "repo": attrs.get(SA_REPO), "waiting": bool(attrs.get(SA_WAITING)) and status == "running",
         })
     if args.output == "json":
         for row in rows:
             print(json.dumps(row))
         return EXIT_SUCCESS
     for row in rows:
-        print(f"{row['run_id']:<32} {row['strategy']:<14} {row['status']:<10} {(row['started'] or '')[:19]:<20} {row['repo']}")
+        status = "waiting" if row["waiting"] else row["status"]
+        print(f"{row['run_id']:<32} {row['strategy']:<14} {status:<10} {(row['started'] or '')[:19]:<20} {row['repo']}")
     if not rows:
         print("no runs", file=sys.stderr)
     return EXIT_SUCCESS

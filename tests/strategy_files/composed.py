@@ -1,13 +1,16 @@
-"""A strategy composed of registered ones: iterate on the winner of best-of-n."""
+"""Strategies composed as child workflows: best-of-n twice (two independent tries, the same
+strategy composed twice in one run), then a round of iterative refinement on the better winner."""
 
-from workflows import InstanceResult, Strategy, get_strategy
+import asyncio
+
+from workflows import InstanceResult, Strategy
 
 
 class ComposedStrategy(Strategy):
     NAME = "composed"
 
     async def execute(self, prompt: str, base_branch: str, ctx) -> list[InstanceResult]:
-        best_of_n = get_strategy("best-of-n")(params={"n": 2}, defaults=self.defaults)
-        winner = (await best_of_n.execute(prompt, base_branch, ctx))[0]
-        iterative = get_strategy("iterative")(params={"iterations": 1}, defaults=self.defaults)
-        return await iterative.execute(prompt, winner.branch_name, ctx)
+        tries = [ctx.run_strategy("best-of-n", prompt, base_branch, params={"n": 2}, key=ctx.key("try", i)) for i in (1, 2)]
+        winners = [results[0] for results in await asyncio.gather(*tries)]
+        best = max(winners, key=lambda r: r.metrics.get("score", 0))
+        return await ctx.run_strategy("iterative", prompt, best.branch_name, params={"iterations": 1}, key=ctx.key("refine"))

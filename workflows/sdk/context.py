@@ -1,4 +1,5 @@
-"""`ctx`: how a strategy schedules agent instances, waits for them and verifies branches.
+"""`ctx`: how a strategy schedules agent instances, waits for them and verifies branches, runs
+other strategies as children, asks a person, and carries its state into a fresh run.
 
 Every instance is one `run_instance` activity (workspace, agent, import, cleanup on the host
 that holds the workspace); activities are referred to by name so this module never imports
@@ -8,9 +9,11 @@ activity code into the workflow sandbox.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, overload
+from typing import Any, Literal, NoReturn, overload
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -19,18 +22,24 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.coordination.rotation import TakeTurnInput, Turn
+from workflows.sdk.children import ChildRuns
 from workflows.sdk.errors import InstanceFailed, StrategyError
 from workflows.sdk.models import (
+    Answer,
+    ChildRun,
+    Continuation,
     InstanceInput,
     InstanceProgress,
     InstanceResult,
-    TaskDefaults,
+    RunInput,
+    RunTotals,
     TaskSpec,
     VerifyInput,
     VerifyResult,
     first_error,
     instance_branch,
 )
+from workflows.sdk.questions import QuestionBook, timeout_of
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 """A lost worker is noticed this quickly; instance activities heartbeat every ~2 s."""
@@ -61,18 +70,29 @@ class Handle:
 class RunState:
     run_id: str
     strategy: str
-    repo: str
-    base_branch: str
     base_commit: str
-    defaults: TaskDefaults
-    max_parallel: int
+    input: RunInput
+    started_at: datetime
+    """When the run's chain started (its first run, for a run continued as new)."""
+
+    @property
+    def repo(self) -> str:
+        return self.input.repo
+
+    @property
+    def base_branch(self) -> str:
+        return self.input.base_branch
 
 
 class Context:
-    def __init__(self, state: RunState):
+    def __init__(self, state: RunState, questions: QuestionBook):
         self._state = state
-        self._semaphore = asyncio.Semaphore(max(1, state.max_parallel))
+        inp = state.input
+        self._semaphore = asyncio.Semaphore(max(1, inp.max_parallel))
         self._handles: dict[str, tuple[str, Handle]] = {}
+        self._children = ChildRuns(state.run_id, inp.repo, inp.defaults, inp.max_parallel, inp.strategy_spec)
+        self._questions = questions
+        self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
         self._verifications = 0
         self.phase = "running"
@@ -92,6 +112,23 @@ class Context:
     def base_branch(self) -> str:
         return self._state.base_branch
 
+    @property
+    def started_at(self) -> datetime:
+        """When the run started (the first run of its chain)."""
+        return self._state.started_at
+
+    @property
+    def earlier(self) -> dict[str, int]:
+        """The instances of the earlier runs of this chain, by status."""
+        return dict(self._chain.earlier) if self._chain else {}
+
+    def _stop_if_canceled(self) -> None:
+        """Raise CancelledError once the run was asked to cancel. The request can arrive while an
+        instance is finishing anyway, and its result then comes back instead of a CancelledError:
+        the strategy stops at its next step all the same."""
+        if workflow.cancellation_reason() is not None:
+            raise asyncio.CancelledError("the run was canceled")
+
     def key(self, *parts: Any) -> str:
         """A stable instance key from parts: ctx.key("gen", 1) -> "gen/1"."""
         if not parts:
@@ -107,7 +144,7 @@ class Context:
         Pitaya's `plugin_name` is taken for `plugin`."""
         if isinstance(task, TaskSpec):
             return task
-        fields = self._state.defaults.model_dump()
+        fields = self._state.input.defaults.model_dump()
         given = {k: v for k, v in task.items() if not (k in ("model", "plugin", "plugin_name") and v in ("", None))}
         if "plugin_name" in given:
             given["plugin"] = given.pop("plugin_name")
@@ -120,6 +157,7 @@ class Context:
 
     async def run(self, task: dict[str, Any] | TaskSpec, key: str) -> Handle:
         """Schedule one agent instance. The same key with the same task returns the same handle."""
+        self._stop_if_canceled()
         spec = self.task(task)
         fingerprint = spec.fingerprint()
         if key in self._handles:
@@ -190,6 +228,7 @@ class Context:
     async def wait(self, handle: Handle) -> InstanceResult:
         """The instance's result; raises InstanceFailed (result attached) if it failed."""
         result = await handle.task
+        self._stop_if_canceled()
         if not result.success:
             raise InstanceFailed(result)
         return result
@@ -205,6 +244,7 @@ class Context:
     async def wait_all(self, handles: list[Handle], tolerate_failures: bool = False) -> Any:
         """All results in order; with tolerate_failures, `(successes, failures)` instead of raising."""
         results = list(await asyncio.gather(*(h.task for h in handles)))
+        self._stop_if_canceled()
         successes = [r for r in results if r.success]
         failures = [r for r in results if not r.success]
         if tolerate_failures:
@@ -215,6 +255,7 @@ class Context:
 
     async def verify(self, target: InstanceResult | str, command: str, timeout: float = 1800.0) -> VerifyResult:
         """Run a verification command (e.g. `pytest -q`) on a checkout of a result's commit."""
+        self._stop_if_canceled()
         commit = target.commit if isinstance(target, InstanceResult) else target
         if not commit:
             raise StrategyError("ctx.verify needs a result with a commit (or a commit id)")
@@ -245,6 +286,7 @@ class Context:
         `options[k % len(options)]`. Turns are handed out one at a time by a long-lived workflow,
         so they survive restarts and two runs never get the same turn; asking again in the same
         run returns the same turn."""
+        self._stop_if_canceled()
         if not options:
             raise StrategyError("take_turn needs at least one option")
         return await workflow.execute_activity(
@@ -258,11 +300,93 @@ class Context:
         )
 
     async def cancel_all(self) -> None:
-        """Cancel every unfinished instance and wait until their activities cleaned up."""
-        pending = [h.task for _, h in self._handles.values() if not h.task.done()]
+        """Cancel every unfinished instance and child, and wait until they cleaned up."""
+        pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._children.pending()
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    def instances_run(self) -> int:
-        return len(self._handles)
+    async def run_strategy(
+        self, strategy: Any, prompt: str, base_branch: str, params: dict[str, Any] | None = None, *, key: str
+    ) -> list[InstanceResult]:
+        """Run another strategy (a registered name or a Strategy class) as a child workflow and
+        return its results, as its `execute` does. Raises ChildFailed (a StrategyError) when the
+        child fails or is canceled. The same key with the same arguments is the same child."""
+        self._stop_if_canceled()
+        return await self._children.run(strategy, prompt, base_branch, params, key)
+
+    async def ask(
+        self,
+        question: str,
+        choices: Sequence[str] = (),
+        default: str | None = None,
+        timeout: float | timedelta | None = None,
+        key: str | None = None,
+    ) -> Answer:
+        """Wait for a person to answer (`orchard answer RUN CHOICE`): one of `choices` (any text
+        when there are none). After `timeout` (seconds) the default is taken, and the answer says
+        so (`timed_out`). A question is known by its key (default: `question/<n>`); asking again
+        under a key already answered returns that answer, also in a run continued as new."""
+        self._stop_if_canceled()
+        key = key or self._questions.next_key()
+        done = self._questions.answer_to(key)
+        if done is not None:
+            return done
+        open_question = self._questions.ask(key, question, list(choices), default, timeout_of(timeout))
+        before, self.phase = self.phase, f"waiting for a person ({key})"
+        try:
+            return await self._questions.wait(open_question)
+        finally:
+            self.phase = before
+
+    @property
+    def carried(self) -> Any:
+        """What the previous run of this chain passed to `continue_as_new`; None in the first run."""
+        return self._chain.state if self._chain else None
+
+    @property
+    def runs(self) -> int:
+        """Runs of this run's chain so far, this one included."""
+        return (self._chain.runs if self._chain else 0) + 1
+
+    def should_continue_as_new(self, max_instances: int | None = None) -> bool:
+        """True when Temporal suggests a fresh history, or this run has scheduled `max_instances`."""
+        return workflow.info().is_continue_as_new_suggested() or (max_instances is not None and len(self._handles) >= max_instances)
+
+    async def continue_as_new(self, state: Any = None) -> NoReturn:
+        """Carry `state` (JSON-ready) into a fresh run of this workflow, which calls `execute` again
+        with it as `ctx.carried`. The run keeps its id, totals, progress and open questions: `orchard
+        watch`, `show`, `cancel`, `list` and the final result follow the chain as one run. Instances
+        and children still running are waited for first, so nothing is left behind."""
+        pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._children.pending()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._stop_if_canceled()  # a cancel request is not carried into a new run: honour it here
+        chain = Continuation(
+            started_at=self._state.started_at, runs=self.runs, base_commit=self.base_commit, totals=self.totals(),
+            earlier=self.instance_counts(), questions=self._questions.state, state=state,
+        )
+        workflow.continue_as_new(self._state.input.model_copy(update={"chain": chain}))
+
+    def totals(self) -> RunTotals:
+        """What the run spent: its instances, its children, and the earlier runs of its chain."""
+        spent = self.progress.values()
+        own = RunTotals(
+            instances_run=len(self._handles),
+            input_tokens=sum(p.input_tokens for p in spent),
+            output_tokens=sum(p.output_tokens for p in spent),
+            cost_usd=round(sum(p.cost_usd for p in spent), 6),
+            cost_estimated=any(p.cost_estimated for p in spent),
+        )
+        total = own.plus(self._children.totals())
+        return total.plus(self._chain.totals) if self._chain else total
+
+    def instance_counts(self) -> dict[str, int]:
+        """The chain's instances by status (earlier runs' and this run's)."""
+        counts = Counter(self._chain.earlier if self._chain else {})
+        counts.update(p.status for p in self.progress.values())
+        return dict(counts)
+
+    def children(self) -> list[ChildRun]:
+        return self._children.records()

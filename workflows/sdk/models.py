@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -109,7 +110,7 @@ def default_max_parallel() -> int:
 
 
 class RunInput(BaseModel):
-    """The workflow input of every strategy. No credentials ever go here."""
+    """The workflow input of every strategy (and of a child strategy). No credentials ever go here."""
 
     prompt: str
     repo: str
@@ -118,6 +119,8 @@ class RunInput(BaseModel):
     defaults: TaskDefaults = Field(default_factory=TaskDefaults)
     max_parallel: int = Field(default_factory=default_max_parallel, ge=1)
     strategy_spec: str = ""
+    chain: Continuation | None = None
+    """Set when the run continues an earlier one of its chain (continue-as-new)."""
 
 
 class CommitStats(BaseModel):
@@ -210,6 +213,95 @@ class ResolveInput(BaseModel):
     branch: str
 
 
+class RunTotals(BaseModel):
+    """What a run (or a part of its chain, or a child) spent."""
+
+    instances_run: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+
+    def plus(self, other: RunTotals) -> RunTotals:
+        return RunTotals(
+            instances_run=self.instances_run + other.instances_run,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            cost_estimated=self.cost_estimated or other.cost_estimated,
+        )
+
+
+class Question(BaseModel):
+    """A question a run asks a person (ctx.ask); open until answered or its deadline passes."""
+
+    key: str
+    text: str
+    choices: list[str] = Field(default_factory=list)
+    """The answers offered; empty: any text."""
+    default: str | None = None
+    """Taken when the deadline passes."""
+    asked_at: datetime
+    deadline: datetime | None = None
+
+
+class AnswerRequest(BaseModel):
+    """What `orchard answer` sends (a Temporal update): the choice, a note, and who answers."""
+
+    choice: str
+    note: str = ""
+    by: str = ""
+    """The OS user who answered."""
+    key: str | None = None
+    """Which question; None for the run's only open question."""
+
+
+class Answer(BaseModel):
+    key: str
+    question: str
+    choice: str
+    note: str = ""
+    by: str = ""
+    at: datetime
+    timed_out: bool = False
+    """No one answered in time: `choice` is the question's default."""
+
+
+class Questions(BaseModel):
+    """Every question of a run: the open ones and the answers (carried across continue-as-new)."""
+
+    asked: int = 0
+    open: list[Question] = Field(default_factory=list)
+    answers: list[Answer] = Field(default_factory=list)
+
+
+class ChildRun(BaseModel):
+    """A strategy this run runs as a child workflow (ctx.run_strategy), as the progress query shows it."""
+
+    key: str
+    run_id: str
+    strategy: str
+    status: Literal["running", "success", "partial", "failed", "canceled"] = "running"
+    error: str | None = None
+    totals: RunTotals = Field(default_factory=RunTotals)
+
+
+class Continuation(BaseModel):
+    """All a run carries into the next run of its chain when it continues as new."""
+
+    started_at: datetime
+    runs: int = 1
+    """Runs of the chain before this one."""
+    base_commit: str
+    totals: RunTotals
+    """What the earlier runs spent."""
+    earlier: dict[str, int] = Field(default_factory=dict)
+    """The earlier runs' instances by status."""
+    questions: Questions = Field(default_factory=Questions)
+    state: Any = None
+    """What the strategy passed to ctx.continue_as_new (JSON-ready); ctx.carried in the next run."""
+
+
 class InstanceProgress(BaseModel):
     """One instance as the workflow sees it, served by the `progress` query."""
 
@@ -235,6 +327,13 @@ class RunProgress(BaseModel):
     instances: list[InstanceProgress] = Field(default_factory=list)
     published: RunResult | None = None
     """The run's answer published early (ctx.publish) while the run goes on; `orchard run` returns with it."""
+    questions: list[Question] = Field(default_factory=list)
+    """Open questions: the run waits for a person (`orchard answer`)."""
+    children: list[ChildRun] = Field(default_factory=list)
+    runs: int = 1
+    """Runs of the chain so far, this one included (continue-as-new)."""
+    earlier: dict[str, int] = Field(default_factory=dict)
+    """Instances of the earlier runs of the chain, by status."""
 
 
 RunStatus = Literal["success", "partial", "failed"]
@@ -253,3 +352,9 @@ class RunResult(BaseModel):
     cost_usd: float = 0.0
     cost_estimated: bool = False
     instances_run: int = 0
+    """Instances run in all: this run's, its children's and those of the earlier runs of its chain."""
+    questions: list[Answer] = Field(default_factory=list)
+    """The questions asked of a person and how each was answered (or timed out)."""
+    children: list[ChildRun] = Field(default_factory=list)
+    runs: int = 1
+    """Runs of the chain (continue-as-new)."""

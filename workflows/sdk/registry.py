@@ -8,11 +8,14 @@ Every built-in is registered under its own name (workflows/strategies/).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from workflows.sdk.errors import StrategyError
-from workflows.sdk.strategy import Strategy
 
-StrategyFactory = Callable[..., Strategy]
+if TYPE_CHECKING:  # the context resolves names here, and Strategy's module imports the context
+    from workflows.sdk.strategy import Strategy
+
+StrategyFactory = Callable[..., "Strategy"]
 
 _registered: dict[str, StrategyFactory] = {}
 

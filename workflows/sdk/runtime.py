@@ -1,29 +1,27 @@
 """The workflow behind every strategy: one Temporal workflow type per strategy, named after it.
 
 `workflow_class_for` builds the class when a Strategy subclass is defined; the run method
-resolves the base commit once, hands `ctx` to the strategy and sums up what it returned.
+resolves the base commit once per chain, hands `ctx` to the strategy and sums up what it
+returned. Every ending sets the run's outcome (OrchardOutcome); a person's answers arrive
+through the `answer` update, checked by its validator before the run takes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ApplicationError
 
 from workflows.sdk.context import INFRA_RETRY, Context, RunState
 from workflows.sdk.errors import StrategyError
-from workflows.sdk.models import InstanceProgress, InstanceResult, ResolveInput, RunInput, RunProgress, RunResult, RunStatus
+from workflows.sdk.models import Answer, AnswerRequest, InstanceResult, ResolveInput, RunInput, RunProgress, RunResult, RunStatus, RunTotals
+from workflows.sdk.questions import QuestionBook
+from workflows.sdk.visibility import SA_OUTCOME
 
 WORKFLOW_ATTR_PREFIX = "_OrchardWorkflow_"
-
-SA_STRATEGY = SearchAttributeKey.for_keyword("OrchardStrategy")
-SA_REPO = SearchAttributeKey.for_keyword("OrchardRepo")
-SA_OUTCOME = SearchAttributeKey.for_keyword("OrchardOutcome")
-SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME)
-"""Orchard's custom search attributes: `orchard list` filters by them, so does the UI."""
 
 
 def run_status(results: list[InstanceResult]) -> RunStatus:
@@ -35,75 +33,100 @@ def run_status(results: list[InstanceResult]) -> RunStatus:
     return "success" if successes == len(counted) else "partial"
 
 
+def totals_of(results: list[InstanceResult]) -> RunTotals:
+    return RunTotals(
+        instances_run=len(results),
+        input_tokens=sum(r.input_tokens for r in results),
+        output_tokens=sum(r.output_tokens for r in results),
+        cost_usd=round(sum(r.cost_usd for r in results), 6),
+        cost_estimated=any(r.cost_estimated for r in results),
+    )
+
+
 class StrategyWorkflow:
     """Base of the generated workflow classes; STRATEGY is the strategy class it runs."""
 
     STRATEGY: ClassVar[type]
 
-    def __init__(self) -> None:
+    def __init__(self, inp: RunInput) -> None:
         self._ctx: Context | None = None
         self._phase = "starting"
-        self._base_branch = ""
-        self._started: datetime | None = None
+        self._questions = QuestionBook(inp.chain.questions if inp.chain else None)
 
     async def _execute(self, inp: RunInput) -> RunResult:
-        self._base_branch = inp.base_branch
-        self._started = workflow.now()
+        chain = inp.chain
+        started = chain.started_at if chain else workflow.now()
         strategy_name = self.STRATEGY.name()
-        self._phase = "resolving base"
-        base_commit: str = await workflow.execute_activity(
-            "resolve_base",
-            ResolveInput(repo=inp.repo, branch=inp.base_branch),
-            result_type=str,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=INFRA_RETRY,
-        )
-        ctx = Context(
-            RunState(
-                run_id=workflow.info().workflow_id,
-                strategy=strategy_name,
-                repo=inp.repo,
-                base_branch=inp.base_branch,
-                base_commit=base_commit,
-                defaults=inp.defaults,
-                max_parallel=inp.max_parallel,
+        if chain is None:
+            self._phase = "resolving base"
+            base_commit: str = await workflow.execute_activity(
+                "resolve_base",
+                ResolveInput(repo=inp.repo, branch=inp.base_branch),
+                result_type=str,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=INFRA_RETRY,
             )
-        )
+        else:  # a run continued as new keeps the commit its chain started from
+            base_commit = chain.base_commit
+        ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started), self._questions)
         self._ctx = ctx
         strategy = self.STRATEGY(params=inp.params, defaults=inp.defaults)
         self._phase = "running"
         try:
             results = list(await strategy.execute(inp.prompt, inp.base_branch, ctx))
+            if not all(isinstance(r, InstanceResult) for r in results):
+                raise StrategyError(f"strategy {strategy_name!r} must return a list of InstanceResult")
+        except workflow.ContinueAsNewError:
+            raise
+        except asyncio.CancelledError:
+            await self._stop(ctx, "canceled")
+            raise
+        except StrategyError as e:
+            if workflow.cancellation_reason() is not None:  # e.g. a child that ended canceled with this run
+                await self._stop(ctx, "canceled")
+                raise asyncio.CancelledError(f"the run was canceled ({e})") from e
+            await self._stop(ctx, "failed")
+            # What the run spent travels with its failure, so a parent counts a failed child's cost.
+            raise ApplicationError(str(e), ctx.totals().model_dump(mode="json"), type=type(e).__name__, non_retryable=True) from e
         except BaseException:
-            # Cancellation or failure: stop every agent still running and let it clean up.
+            # A bug in the strategy: Temporal retries the workflow task until the code is fixed.
             self._phase = "stopping"
             await ctx.cancel_all()
             raise
-        if not all(isinstance(r, InstanceResult) for r in results):
-            raise StrategyError(f"strategy {strategy_name!r} must return a list of InstanceResult")
-        result = self._summary(ctx, results, workflow.now(), list(ctx.progress.values()))
-        workflow.upsert_search_attributes([SA_OUTCOME.value_set(result.status)])
-        self._phase = "done"
+        result = self._summary(ctx, results, workflow.now(), ctx.totals())
+        self._end(result.status)
         return result
 
-    def _summary(
-        self, ctx: Context, results: list[InstanceResult], ended: datetime, spent: Sequence[InstanceProgress | InstanceResult]
-    ) -> RunResult:
-        """The run's result: `results` as the strategy gave them, tokens and cost of `spent`."""
-        assert self._started is not None
+    async def _stop(self, ctx: Context, outcome: str) -> None:
+        """Stop every agent and child still running, let them clean up, and record the outcome."""
+        self._phase = "stopping"
+        await ctx.cancel_all()
+        self._end(outcome)
+
+    def _end(self, outcome: str) -> None:
+        self._phase = "done" if outcome in ("success", "partial") else outcome
+        workflow.upsert_search_attributes([SA_OUTCOME.value_set(outcome)])
+        if self._questions.open_questions():  # nobody will answer these now
+            self._questions.close_all()
+
+    def _summary(self, ctx: Context, results: list[InstanceResult], ended: datetime, totals: RunTotals) -> RunResult:
+        """The run's result: `results` as the strategy gave them, and what the run spent."""
         return RunResult(
             run_id=ctx.run_id,
             strategy=self.STRATEGY.name(),
             status=run_status(results),
-            base_branch=self._base_branch,
+            base_branch=ctx.base_branch,
             base_commit=ctx.base_commit,
             instances=results,
-            duration_seconds=(ended - self._started).total_seconds(),
-            input_tokens=sum(p.input_tokens for p in spent),
-            output_tokens=sum(p.output_tokens for p in spent),
-            cost_usd=round(sum(p.cost_usd for p in spent), 6),
-            cost_estimated=any(p.cost_estimated for p in spent),
-            instances_run=ctx.instances_run(),
+            duration_seconds=(ended - ctx.started_at).total_seconds(),
+            input_tokens=totals.input_tokens,
+            output_tokens=totals.output_tokens,
+            cost_usd=totals.cost_usd,
+            cost_estimated=totals.cost_estimated,
+            instances_run=totals.instances_run,
+            questions=list(self._questions.state.answers),
+            children=ctx.children(),
+            runs=ctx.runs,
         )
 
     @workflow.query
@@ -111,7 +134,7 @@ class StrategyWorkflow:
         ctx = self._ctx
         published = None
         if ctx and ctx.published is not None and ctx.published_at is not None:
-            published = self._summary(ctx, ctx.published, ctx.published_at, ctx.published)
+            published = self._summary(ctx, ctx.published, ctx.published_at, totals_of(ctx.published))
         return RunProgress(
             run_id=workflow.info().workflow_id,
             strategy=self.STRATEGY.name(),
@@ -119,20 +142,39 @@ class StrategyWorkflow:
             base_commit=ctx.base_commit if ctx else None,
             instances=list(ctx.progress.values()) if ctx else [],
             published=published,
+            questions=self._questions.open_questions(),
+            children=ctx.children() if ctx else [],
+            runs=ctx.runs if ctx else 1,
+            earlier=dict(ctx.earlier) if ctx else {},
         )
+
+    @workflow.update
+    def answer(self, request: AnswerRequest) -> Answer:
+        """A person's answer to an open question (`orchard answer RUN CHOICE`)."""
+        return self._questions.take(request)
+
+    @answer.validator
+    def check_answer(self, request: AnswerRequest) -> None:
+        """Refuses an answer to no open question, to a question already answered, or not offered."""
+        self._questions.check(request)
 
 
 def workflow_class_for(strategy_cls: type) -> type:
     """A Temporal workflow class running `strategy_cls`, named `<strategy name>` in Temporal."""
     class_name = f"{WORKFLOW_ATTR_PREFIX}{strategy_cls.__name__}"
 
+    def init(self: StrategyWorkflow, input: RunInput) -> None:
+        StrategyWorkflow.__init__(self, input)
+
     async def run(self: StrategyWorkflow, input: RunInput) -> RunResult:
         return await self._execute(input)
 
-    run.__annotations__ = {"input": RunInput, "return": RunResult}
-    run.__qualname__ = f"{class_name}.run"
-    run.__module__ = strategy_cls.__module__
+    for method, name in ((init, "__init__"), (run, "run")):
+        method.__annotations__ = {"input": RunInput, "return": None if name == "__init__" else RunResult}
+        method.__name__, method.__qualname__ = name, f"{class_name}.{name}"
+        method.__module__ = strategy_cls.__module__
     namespace: dict[str, Any] = {
+        "__init__": workflow.init(init),
         "run": workflow.run(run),
         "STRATEGY": strategy_cls,
         "__module__": strategy_cls.__module__,

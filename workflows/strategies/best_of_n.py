@@ -1,4 +1,8 @@
-"""`best-of-n`: n candidates, each verified and scored by a read-only agent; the best one wins."""
+"""`best-of-n`: n candidates, each verified and scored by a read-only agent; the best one wins.
+
+With `approve`, a person confirms the winner or picks another candidate (`orchard answer RUN N`)
+before the run ends; with `approve_timeout` the scored winner stands when nobody answers in time.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,9 @@ class BestOfNConfig(StrategyConfig):
     tie_break: Literal["first", "random"] = "first"
     require_min_success: int = 1
     diversity_hints: bool = True
+    approve: bool = False
+    approve_timeout: float = 0.0
+    """Seconds to wait for the approval; 0 waits as long as it takes."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -44,6 +51,8 @@ class BestOfNConfig(StrategyConfig):
             raise ValueError("require_min_success must be between 0 and n")
         if self.score_scale < 1 or self.score_attempts < 1:
             raise ValueError("score_scale and score_attempts must be at least 1")
+        if self.approve_timeout < 0:
+            raise ValueError("approve_timeout must be 0 (wait as long as it takes) or a number of seconds")
 
 
 def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
@@ -75,7 +84,8 @@ class BestOfNStrategy(Strategy):
             raise StrategyError(
                 f"only {len(succeeded)} of {cfg.n} candidates succeeded; require_min_success={cfg.require_min_success}"
             )
-        return self._select(ctx, cfg, candidates)
+        ranked = self._select(ctx, cfg, candidates)
+        return await self._approve(ctx, cfg, ranked) if cfg.approve else ranked
 
     async def _evaluate(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, handle: Handle) -> InstanceResult:
         try:
@@ -142,3 +152,36 @@ class BestOfNStrategy(Strategy):
         winner.metadata["selection_reason"] = reason
         self.logger.info("best-of-n winner: candidate %s (%s)", winner.metadata["candidate"], reason)
         return [winner] + [c for c in candidates if c is not winner]
+
+    async def _approve(self, ctx: Context, cfg: BestOfNConfig, ranked: list[InstanceResult]) -> list[InstanceResult]:
+        """A person confirms the winner or picks another candidate with a branch; the winner comes first."""
+        winner = ranked[0]
+        pickable = [c for c in ranked if c.success and c.branch_name]
+
+        def shown(c: InstanceResult) -> str:
+            score = c.metrics.get("score")
+            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else c.metadata.get("ineligible", "not scored")
+            return f"{c.metadata['candidate']}: {c.branch_name} ({why})"
+
+        ctx.phase = "waiting for approval"
+        answer = await ctx.ask(
+            f"best-of-n picked candidate {winner.metadata['candidate']} ({winner.metadata['selection_reason']}). "
+            f"Confirm it or pick another: {'; '.join(shown(c) for c in pickable)}",
+            choices=[str(c.metadata["candidate"]) for c in pickable],
+            default=str(winner.metadata["candidate"]),
+            timeout=cfg.approve_timeout or None,
+            key=ctx.key("approve"),
+        )
+        chosen = next(c for c in pickable if str(c.metadata["candidate"]) == answer.choice)
+        note = f": {answer.note}" if answer.note else ""
+        if answer.timed_out:
+            reason = f"{winner.metadata['selection_reason']}; nobody answered within {cfg.approve_timeout:g}s, so it stands"
+        elif chosen is winner:
+            reason = f"{winner.metadata['selection_reason']}; confirmed by {answer.by}{note}"
+        else:
+            reason = f"chosen by {answer.by} over candidate {winner.metadata['candidate']} ({winner.metadata['selection_reason']}){note}"
+            winner.metadata["winner"] = False
+            winner.metadata.pop("selection_reason", None)
+        chosen.metadata.update(winner=True, selection_reason=reason, approval=answer.model_dump(mode="json"))
+        self.logger.info("best-of-n: %s", reason)
+        return [chosen] + [c for c in ranked if c is not chosen]

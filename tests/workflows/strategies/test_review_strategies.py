@@ -4,12 +4,11 @@ demo agents on a real Temporal server and real repositories."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from tests.conftest import DEMO_AGENT, ROOT, git, orchard_branches, run_strategy
+from tests.conftest import DEMO_AGENT, git, orchard_branches, run_strategy
 
 
 def by_key(cases: dict[str, str], default: str = "") -> str:
@@ -161,14 +160,16 @@ async def test_doc_review_composes_what_was_validated_when_a_reviewer_fails(clie
 # composition ----------------------------------------------------------------------------------
 
 
-async def test_a_strategy_composes_registered_ones(client, repo, orchard_home):
-    from worker import build_worker, strategies_for
-
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    async with build_worker(client, queue, strategies_for([str(ROOT / "tests/strategy_files/composed.py")])):
-        result = await run_strategy(client, queue, "composed", repo)
+async def test_a_strategy_composes_others_as_child_workflows(client, task_queue, repo):
+    result = await run_strategy(client, task_queue, "composed", repo)
     (refined,) = result.instances
-    assert result.instances_run == 2 + 2 + 2  # candidates, scorers, one round of work and review
+    assert [(c.key, c.strategy, c.status) for c in result.children] == [
+        ("try/1", "best-of-n", "success"), ("try/2", "best-of-n", "success"), ("refine", "iterative", "success")]
+    assert result.instances_run == 4 + 4 + 2  # each try's candidates and scorers, one round of work and review
+    # The same strategy twice: each try has its own run id, so its own branches.
+    tries = {c.run_id for c in result.children if c.key.startswith("try/")}
     candidates = [b for b in orchard_branches(repo) if b != refined.branch_name]
-    assert len(candidates) == 2  # the iteration built on one of them
+    assert len(candidates) == 4 and {b.split("/")[2] for b in candidates} == tries
+    assert refined.branch_name.startswith(f"orchard/iterative/{result.run_id}.iterative.k")
+    # The refinement built on the better winner's branch.
     assert git(repo, "rev-parse", f"{refined.branch_name}^") in {git(repo, "rev-parse", b) for b in candidates}

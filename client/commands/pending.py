@@ -1,0 +1,42 @@
+"""`orchard pending`: every open question across runs, read from visibility (no worker needed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from client.errors import EXIT_SUCCESS
+from client.render import make_console
+from client.runs import target_for
+from workflows.sdk.models import Question
+from workflows.sdk.visibility import MEMO_QUESTIONS, SA_REPO
+
+WAITING_RUNS = 'OrchardWaiting = true AND ExecutionStatus = "Running"'
+
+
+async def cmd_pending(args: argparse.Namespace) -> int:
+    target = await target_for(args.address, args.namespace, args.config)
+    rows = []
+    async for wf in target.client.list_workflows(WAITING_RUNS):
+        memo = await wf.memo()
+        for raw in memo.get(MEMO_QUESTIONS) or []:
+            question = Question.model_validate(raw)
+            rows.append({"run_id": wf.id, "strategy": wf.workflow_type, "repo": wf.typed_search_attributes.get(SA_REPO), **question.model_dump(mode="json")})
+    if args.output == "json":
+        for row in rows:
+            print(json.dumps(row))
+        return EXIT_SUCCESS
+    if not rows:
+        print("no run waits for an answer", file=sys.stderr)
+        return EXIT_SUCCESS
+    console = make_console()
+    for row in rows:
+        offered = f"  choices: {', '.join(row['choices'])}" if row["choices"] else "  (any text)"
+        default = f"; default {row['default']}" if row["default"] is not None else ""
+        deadline = f", until {row['deadline'][:19]} UTC" if row["deadline"] else ""
+        console.print(f"{row['run_id']}  {row['strategy']}  {row['key']}  asked {row['asked_at'][:19]} UTC{deadline}")
+        console.print(f"  {row['text']}")
+        console.print(f"{offered}{default}")
+        console.print(f"  answer: orchard answer {row['run_id']} CHOICE" + (f" --question {row['key']}" if sum(r["run_id"] == row["run_id"] for r in rows) > 1 else ""))
+    return EXIT_SUCCESS

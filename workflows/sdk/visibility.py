@@ -1,0 +1,42 @@
+"""How runs are found and described in Temporal: Orchard's search attributes (`orchard list`, the
+UI's filters) and a run's memo (what `orchard show` and `orchard pending` read without a worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from workflows.sdk.models import RunInput
+
+SA_STRATEGY = SearchAttributeKey.for_keyword("OrchardStrategy")
+SA_REPO = SearchAttributeKey.for_keyword("OrchardRepo")
+SA_OUTCOME = SearchAttributeKey.for_keyword("OrchardOutcome")
+"""running, then success | partial | failed | canceled: set at every ending the run's code sees."""
+SA_WAITING = SearchAttributeKey.for_bool("OrchardWaiting")
+"""True while the run waits for a person (ctx.ask)."""
+SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME, SA_WAITING)
+
+MEMO_QUESTIONS = "questions"
+"""The memo entry listing the open questions of a waiting run."""
+
+
+def run_search_attributes(strategy: str, repo: str) -> TypedSearchAttributes:
+    """A new run's search attributes: its strategy, its repository, and an outcome of `running`."""
+    return TypedSearchAttributes([SearchAttributePair(SA_STRATEGY, strategy), SearchAttributePair(SA_REPO, repo), SearchAttributePair(SA_OUTCOME, "running")])
+
+
+def run_memo(run_input: RunInput, task_queue: str, prompt: str, parent: str | None = None) -> dict[str, Any]:
+    """A new run's memo; `prompt` is the prompt as it may be shown (the client's is redacted)."""
+    memo: dict[str, Any] = {
+        "prompt": prompt[:500],
+        "repo": run_input.repo,
+        "base_branch": run_input.base_branch,
+        "strategy_spec": run_input.strategy_spec,
+        "task_queue": task_queue,
+        "params": run_input.params,
+        "plugin": run_input.defaults.plugin,
+    }
+    if parent:
+        memo["parent"] = parent
+    return memo
