@@ -104,25 +104,6 @@ class TaskSpec(TaskDefaults):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
-def default_max_parallel() -> int:
-    """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core, at most 32."""
-    return min(32, 4 * (os.cpu_count() or 1))
-
-
-class RunInput(BaseModel):
-    """The workflow input of every strategy (and of a child strategy). No credentials ever go here."""
-
-    prompt: str
-    repo: str
-    base_branch: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
-    max_parallel: int = Field(default_factory=default_max_parallel, ge=1)
-    strategy_spec: str = ""
-    chain: Continuation | None = None
-    """Set when the run continues an earlier one of its chain (continue-as-new)."""
-
-
 class CommitStats(BaseModel):
     files_changed: int = 0
     insertions: int = 0
@@ -302,6 +283,25 @@ class Continuation(BaseModel):
     """What the strategy passed to ctx.continue_as_new (JSON-ready); ctx.carried in the next run."""
 
 
+def default_max_parallel() -> int:
+    """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core, at most 32."""
+    return min(32, 4 * (os.cpu_count() or 1))
+
+
+class RunInput(BaseModel):
+    """The workflow input of every strategy (and of a child strategy). No credentials ever go here."""
+
+    prompt: str
+    repo: str
+    base_branch: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+    max_parallel: int = Field(default_factory=default_max_parallel, ge=1)
+    strategy_spec: str = ""
+    chain: Continuation | None = None
+    """Set when the run continues an earlier one of its chain (continue-as-new)."""
+
+
 class InstanceProgress(BaseModel):
     """One instance as the workflow sees it, served by the `progress` query."""
 
@@ -317,23 +317,6 @@ class InstanceProgress(BaseModel):
     output_tokens: int = 0
     cost_usd: float = 0.0
     cost_estimated: bool = False
-
-
-class RunProgress(BaseModel):
-    run_id: str
-    strategy: str
-    phase: str
-    base_commit: str | None = None
-    instances: list[InstanceProgress] = Field(default_factory=list)
-    published: RunResult | None = None
-    """The run's answer published early (ctx.publish) while the run goes on; `orchard run` returns with it."""
-    questions: list[Question] = Field(default_factory=list)
-    """Open questions: the run waits for a person (`orchard answer`)."""
-    children: list[ChildRun] = Field(default_factory=list)
-    runs: int = 1
-    """Runs of the chain so far, this one included (continue-as-new)."""
-    earlier: dict[str, int] = Field(default_factory=dict)
-    """Instances of the earlier runs of the chain, by status."""
 
 
 RunStatus = Literal["success", "partial", "failed"]
@@ -358,3 +341,20 @@ class RunResult(BaseModel):
     children: list[ChildRun] = Field(default_factory=list)
     runs: int = 1
     """Runs of the chain (continue-as-new)."""
+
+
+class RunProgress(BaseModel):
+    run_id: str
+    strategy: str
+    phase: str
+    base_commit: str | None = None
+    instances: list[InstanceProgress] = Field(default_factory=list)
+    published: RunResult | None = None
+    """The run's answer published early (ctx.publish) while the run goes on; `orchard run` returns with it."""
+    questions: list[Question] = Field(default_factory=list)
+    """Open questions: the run waits for a person (`orchard answer`)."""
+    children: list[ChildRun] = Field(default_factory=list)
+    runs: int = 1
+    """Runs of the chain so far, this one included (continue-as-new)."""
+    earlier: dict[str, int] = Field(default_factory=dict)
+    """Instances of the earlier runs of the chain, by status."""

@@ -156,7 +156,7 @@ class BestOfNStrategy(Strategy):
     async def _approve(self, ctx: Context, cfg: BestOfNConfig, ranked: list[InstanceResult]) -> list[InstanceResult]:
         """A person confirms the winner or picks another candidate with a branch; the winner comes first."""
         winner = ranked[0]
-        pickable = [c for c in ranked if c.success and c.branch_name]
+        pickable = sorted((c for c in ranked if c.success and c.branch_name), key=lambda c: c.metadata["candidate"])
 
         def shown(c: InstanceResult) -> str:
             score = c.metrics.get("score")
