@@ -34,9 +34,7 @@ def test_the_orchard_helper_needs_no_orchard_on_path(repo, tmp_path, monkeypatch
     home = tmp_path / "home"
     env = orchard_env(home, PATH=path_without_orchard())
 
-    helped = orchard("--help", env=env, cwd=repo)
-    assert helped.returncode == 0, helped.stderr
-    assert helped.stdout.startswith("usage: orchard")
+    # One command each way (each costs a Python start): bad input, answered by the CLI itself.
     bad = orchard("run", "x", "--repo", "/", "--agent-command", DEMO_AGENT, env=env, cwd=repo)
     assert bad.returncode == 2 and "is not a git repository" in bad.stderr, bad.stderr
     assert not home.exists()
