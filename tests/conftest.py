@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -115,21 +115,30 @@ async def scripted_queue(temporal_env):
         yield queue
 
 
-async def run_scripted(
+SCRIPTED_REPO = "/scripted/repo"
+"""The repository path scripted runs name (nothing reads it; a rotation's id is derived from it)."""
+
+
+async def start_scripted(
     client: Client, queue: str, strategy: str, script: Any, prompt: str = "add a greeting",
     params: dict[str, Any] | None = None, max_parallel: int = 8, **defaults: Any,
-) -> RunResult:
-    """Run a strategy against scripted activities: `script` (a tests.scripted.Script) decides
+) -> WorkflowHandle[Any, RunResult]:
+    """Start a strategy against scripted activities: `script` (a tests.scripted.Script) decides
     what each instance does and records the calls."""
     from tests.scripted import SCRIPTS
 
     run_id = f"run_scripted_{uuid.uuid4().hex[:8]}"
     SCRIPTS[run_id] = script
     run_input = RunInput(
-        prompt=prompt, repo="/scripted/repo", base_branch="main", params=params or {},
+        prompt=prompt, repo=SCRIPTED_REPO, base_branch="main", params=params or {},
         defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel,
     )
-    return await client.execute_workflow(strategy, run_input, id=run_id, task_queue=queue, result_type=RunResult)
+    return await client.start_workflow(strategy, run_input, id=run_id, task_queue=queue, result_type=RunResult)
+
+
+async def run_scripted(client: Client, queue: str, strategy: str, script: Any, **kwargs: Any) -> RunResult:
+    """As start_scripted, and wait for the run's result."""
+    return await (await start_scripted(client, queue, strategy, script, **kwargs)).result()
 
 
 async def run_strategy(
