@@ -1,15 +1,11 @@
 """Built-in strategies and the seed's examples, end to end on a real Temporal server and real repos:
-the branches, commits and edits they leave. best-of-n's decisions (which candidate wins, ties,
-failures) are tested against scripted activities in test_best_of_n.py."""
+the branches, commits and edits they leave. Their decisions (which candidate wins, ties, failures,
+ctx's keys and max_parallel) are tested against scripted activities in test_best_of_n.py and
+tests/workflows/sdk/test_context.py."""
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
-from temporalio.client import WorkflowFailureError
-
-from tests.conftest import ROOT, git, orchard_branches, run_strategy
+from tests.conftest import git, orchard_branches, run_strategy
 
 
 async def test_simple_runs_one_agent_on_one_branch(client, task_queue, repo):
@@ -55,21 +51,3 @@ async def test_propose_refine_builds_on_the_proposal_branch(client, task_queue, 
     proposal = refined.metadata["proposal_branch"]
     assert git(repo, "rev-parse", f"{refined.branch_name}^") == git(repo, "rev-parse", proposal)
     assert git(repo, "rev-list", "--count", f"main..{refined.branch_name}") == "2"
-
-
-async def test_reusing_a_key_for_another_task_fails_the_run_clearly(client, repo, orchard_home):
-    from worker import build_worker, strategies_for
-
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    async with build_worker(client, queue, strategies_for([str(ROOT / "tests/strategy_files/reuse_key.py")])):
-        with pytest.raises(WorkflowFailureError) as err:
-            await run_strategy(client, queue, "reuse-key", repo)
-    assert "key 'same' was already used for a different task" in err.value.cause.message
-
-
-async def test_max_parallel_bounds_the_instances_running_at_once(client, task_queue, repo, tmp_path):
-    log = tmp_path / "spans.log"
-    agent = f"echo start >> {log}; sleep 0.5; echo end >> {log}; true"
-    result = await run_strategy(client, task_queue, "fan-out", repo, params={"n": 3}, agent=agent, max_parallel=1)
-    assert len(result.instances) == 3
-    assert log.read_text().split() == ["start", "end"] * 3
