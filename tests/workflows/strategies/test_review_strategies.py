@@ -1,5 +1,6 @@
 """Pitaya's review strategies end to end: iterative, bug-finding and doc-review with scripted
-demo agents on a real Temporal server and real repositories."""
+demo agents on a real Temporal server and real repositories. iterative's decisions (when it
+refines, re-asks and stops) are tested against scripted activities in test_iterative.py."""
 
 from __future__ import annotations
 
@@ -21,49 +22,20 @@ def by_key(cases: dict[str, str], default: str = "") -> str:
 # iterative ------------------------------------------------------------------------------------
 
 
-async def test_iterative_refines_until_the_reviewer_has_no_findings(client, task_queue, repo):
+async def test_iterative_builds_round_two_on_round_ones_branch(client, task_queue, repo):
     agent = by_key({"round/1/review": "DEMO_AGENT_ANSWER=$'1. The greeting has no test.\\n2. The README does not\\n   mention it.'"})
     result = await run_strategy(client, task_queue, "iterative", repo, agent=agent)
     assert result.status == "success" and result.instances_run == 4  # two rounds of work + review
     (final,) = result.instances
     assert final.key == "round/2/work"
     trail = final.metadata["review_trail"]
-    assert [t["round"] for t in trail] == [1, 2]
     assert trail[0]["findings"] == ["The greeting has no test.", "The README does not mention it."]
-    assert trail[1]["findings"] == [] and final.metadata["rounds"] == 2
-    assert final.metadata["selection_reason"] == "the reviewer had no findings on round 2"
+    assert final.metadata["selection_reason"] == "the reviewer had no findings on round 2"  # the demo agent's "No findings."
     # Round 2 built on round 1's branch and was told the findings; reviewers imported nothing.
     assert orchard_branches(repo) == sorted([trail[0]["branch"], final.branch_name])
-    assert git(repo, "rev-parse", f"{final.branch_name}^") == git(repo, "rev-parse", trail[0]["branch"])
+    assert git(repo, "rev-parse", f"{final.branch_name}^") == git(repo, "rev-parse", trail[0]["branch"]) == trail[0]["commit"]
     added = git(repo, "diff", "--name-only", f"{trail[0]['branch']}..{final.branch_name}")
     assert "1. The greeting has no test." in git(repo, "show", f"{final.branch_name}:{added}")
-
-
-async def test_iterative_stops_when_a_round_commits_nothing_new(client, task_queue, repo):
-    agent = by_key({"round/*/review": "DEMO_AGENT_ANSWER='1. Add more tests.'", "round/2/work": "DEMO_AGENT_NOOP=1"})
-    result = await run_strategy(client, task_queue, "iterative", repo, agent=agent)
-    (final,) = result.instances
-    assert final.key == "round/1/work" and result.instances_run == 3
-    assert final.metadata["selection_reason"] == "round 2 committed nothing new"
-    assert orchard_branches(repo) == [final.branch_name]
-
-
-async def test_iterative_keeps_the_last_good_round_when_a_later_one_fails(client, task_queue, repo):
-    agent = by_key({"round/*/review": "DEMO_AGENT_ANSWER='1. Add more tests.'", "round/3/work": "DEMO_AGENT_FAIL='out of credits'"})
-    result = await run_strategy(client, task_queue, "iterative", repo, agent=agent)
-    (final,) = result.instances
-    assert result.status == "success" and final.key == "round/2/work"
-    assert final.metadata["selection_reason"].startswith("round 3 failed: agent exited with code 1: out of credits")
-    assert git(repo, "rev-list", "--count", f"main..{final.branch_name}") == "2"
-
-
-async def test_iterative_stops_after_its_iterations_and_fails_when_round_one_fails(client, task_queue, repo):
-    always = by_key({"round/*/review": "DEMO_AGENT_ANSWER='1. Still not right.'"})
-    capped = await run_strategy(client, task_queue, "iterative", repo, params={"iterations": 2}, agent=always)
-    assert capped.instances[0].metadata["selection_reason"] == "ran all 2 rounds; 1 findings remain"
-    assert capped.instances_run == 4
-    failed = await run_strategy(client, task_queue, "iterative", repo, agent=by_key({"round/1/work": "DEMO_AGENT_FAIL=boom"}))
-    assert failed.status == "failed" and failed.instances[0].error.endswith("boom")
 
 
 # bug-finding ----------------------------------------------------------------------------------
