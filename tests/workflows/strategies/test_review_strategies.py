@@ -1,14 +1,11 @@
 """Pitaya's review strategies end to end: iterative, bug-finding and doc-review with scripted
-demo agents on a real Temporal server and real repositories. iterative's decisions (when it
-refines, re-asks and stops) are tested against scripted activities in test_iterative.py."""
+demo agents on a real Temporal server and real repositories. Their decisions are tested against
+scripted activities in test_iterative.py and test_bug_finding.py."""
 
 from __future__ import annotations
 
 import json
 import uuid
-
-import pytest
-from temporalio.client import WorkflowFailureError
 
 from tests.conftest import DEMO_AGENT, ROOT, git, orchard_branches, run_strategy
 
@@ -45,44 +42,16 @@ BUG = {"found": True, "title": "Greeting crashes on an empty name", "severity": 
 
 
 async def test_bug_finding_confirms_a_bug_with_a_committed_report(client, task_queue, repo):
-    # The first discovery answer is unusable, so the agent is asked again.
-    agent = by_key({"discover/1": "DEMO_AGENT_ANSWER='I looked around and something is odd.'",
-                    "discover/2": f"DEMO_AGENT_ANSWER='Found one: {json.dumps(BUG)}'"})
+    agent = by_key({"discover/*": f"DEMO_AGENT_ANSWER='Found one: {json.dumps(BUG)}'"})
     result = await run_strategy(client, task_queue, "bug-finding", repo, params={"target_area": "app.py"}, agent=agent)
-    assert result.status == "success" and result.instances_run == 3
+    assert result.status == "success" and result.instances_run == 2
     (validated,) = result.instances
     assert validated.key == "validate" and validated.metadata["confirmed"] is True
-    assert validated.metadata["bug"]["severity"] == "high" and validated.metadata["bug"]["files"] == ["app.py"]
     assert validated.metadata["selection_reason"] == "high bug confirmed: Greeting crashes on an empty name"
     assert orchard_branches(repo) == [validated.branch_name]  # the discovery agent imported nothing
     assert git(repo, "rev-parse", f"{validated.branch_name}^") == git(repo, "rev-parse", "main")  # from the base
     report = git(repo, "show", f"{validated.branch_name}:BUG_REPORT.md")
     assert "Title: Greeting crashes on an empty name" in report and "Reproduction: python app.py --name=" in report
-
-
-@pytest.mark.parametrize(
-    "validator, message",
-    [
-        ("DEMO_AGENT_FAIL='cannot run it'", "the validation agent failed: agent exited with code 1: cannot run it"),
-        ("DEMO_AGENT_NOOP=1", "the validation agent committed nothing"),
-        ("true; echo notes > NOTES.md && git add -A && git commit -qm notes; exit 0;", "BUG_REPORT.md is not on orchard/bug-finding/"),
-    ],
-    ids=["fails", "commits-nothing", "no-report-file"],
-)
-async def test_a_bug_counts_only_with_its_report_committed(client, task_queue, repo, validator, message):
-    agent = by_key({"discover/*": f"DEMO_AGENT_ANSWER='{json.dumps(BUG)}'", "validate": validator})
-    with pytest.raises(WorkflowFailureError) as err:
-        await run_strategy(client, task_queue, "bug-finding", repo, params={"target_area": "app.py"}, agent=agent)
-    assert err.value.cause.message.startswith("the bug 'Greeting crashes on an empty name' was not confirmed: ")
-    assert message in err.value.cause.message
-
-
-async def test_bug_finding_that_finds_nothing_fails_saying_so(client, task_queue, repo):
-    agent = f"""DEMO_AGENT_ANSWER='{{"found": false}}' {DEMO_AGENT}"""
-    with pytest.raises(WorkflowFailureError) as err:
-        await run_strategy(client, task_queue, "bug-finding", repo, params={"target_area": "the parser"}, agent=agent)
-    assert err.value.cause.message == "no bug found in the parser"
-    assert orchard_branches(repo) == []
 
 
 # doc-review -----------------------------------------------------------------------------------
