@@ -1,19 +1,17 @@
-"""Spearmint's strategies over variants of an agent run, end to end: multi-branch, shadow and
-round-robin (with its durable rotation). multi-branch's ids and comparison rows are tested
-against scripted activities in test_multi_branch.py."""
+"""Spearmint's strategies over variants of an agent run, end to end: multi-branch and round-robin
+(with its durable rotation). multi-branch's ids and comparison rows, and shadow, are tested
+against scripted activities in test_multi_branch.py and test_shadow.py."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
 from client.connection import open_runs
-from tests.conftest import DEMO_AGENT, git, orchard_branches, run_strategy
+from tests.conftest import git, orchard_branches, run_strategy
 from workflows.coordination.rotation import RotationState, RotationWorkflow, TurnRequest, rotation_id
-from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
 
 
 async def test_multi_branch_runs_every_variant_on_its_own_branch(client, task_queue, repo):
@@ -35,33 +33,6 @@ async def test_multi_branch_runs_every_variant_on_its_own_branch(client, task_qu
     }
     assert "no model access" in by_variant["broken"].error  # the variant's own agent command ran
     assert by_variant["broken"].metadata["comparison"]["success"] is False
-
-
-async def test_shadow_publishes_the_primary_at_once_and_records_the_shadows(client, task_queue, repo):
-    variants = [
-        {"id": "slow", "agent_command": f"DEMO_AGENT_SLEEP=3 {DEMO_AGENT}"},
-        {"id": "fast"},
-        {"id": "broken", "agent_command": "exit 1"},
-    ]
-    run_input = RunInput(prompt="add a greeting", repo=str(repo), base_branch="main",
-                         params={"variants": variants, "primary": "fast"}, defaults=TaskDefaults(agent_command=DEMO_AGENT))
-    handle = await client.start_workflow("shadow", run_input, id=f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult)
-    while True:
-        progress = await handle.query("progress", result_type=RunProgress)
-        if progress.published is not None:
-            break
-        await asyncio.sleep(0.1)
-    early = progress.published
-    assert early.status == "success" and [r.metadata["variant"] for r in early.instances] == ["fast"]
-    assert {p.key: p.status for p in progress.instances}["variant/slow"] == "running"  # the shadow goes on
-
-    result = await handle.result()
-    assert result.status == "success"  # a failing shadow never fails the primary
-    primary, *shadows = result.instances
-    assert primary.metadata["comparison"]["role"] == "primary" and "shadow" not in primary.metadata
-    assert {s.metadata["variant"]: s.success for s in shadows} == {"slow": True, "broken": False}
-    assert all(s.metadata["shadow"] and s.metadata["comparison"]["role"] == "shadow" for s in shadows)
-    assert len(orchard_branches(repo)) == 2
 
 
 VARIANTS = [{"id": "a", "prompt_suffix": "Variant A."}, {"id": "b", "prompt_suffix": "Variant B."}, {"id": "c", "prompt_suffix": "Variant C."}]
