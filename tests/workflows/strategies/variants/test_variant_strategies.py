@@ -1,15 +1,12 @@
-"""Spearmint's strategies over variants of an agent run, end to end: multi-branch and round-robin
-(with its durable rotation). multi-branch's ids and comparison rows, and shadow, are tested
-against scripted activities in test_multi_branch.py and test_shadow.py."""
+"""Spearmint's strategies over variants of an agent run, end to end on real repositories:
+multi-branch's branches and round-robin's durable rotation continuing as new. Their decisions
+(ids, roles, comparison rows, shadows, turn order) are tested against scripted activities in
+test_multi_branch.py, test_shadow.py and test_round_robin.py."""
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowExecutionStatus
 
-from client.connection import open_runs
 from tests.conftest import git, orchard_branches, run_strategy
 from workflows.coordination.rotation import RotationState, RotationWorkflow, TurnRequest, rotation_id
 
@@ -43,30 +40,18 @@ async def test_round_robin_rotates_across_runs_and_continues_as_new(client, task
     ledger = rotation_id(str(repo), "greeting")
     first = await client.start_workflow(RotationWorkflow.run, RotationState(rotation="greeting", repo=str(repo), turns_per_run=2), id=ledger, task_queue=task_queue)
     params = {"variants": VARIANTS, "experiment": "greeting"}
-    runs = [await run_strategy(client, task_queue, "round-robin", repo, params=params) for _ in range(4)]
-    assert [r.instances[0].metadata["variant"] for r in runs] == ["a", "b", "c", "a"]
-    assert [r.instances[0].metadata["turn"] for r in runs] == [0, 1, 2, 3]
+    runs = [await run_strategy(client, task_queue, "round-robin", repo, params=params) for _ in range(3)]
+    assert [r.instances[0].metadata["variant"] for r in runs] == ["a", "b", "c"]
+    assert [r.instances[0].metadata["turn"] for r in runs] == [0, 1, 2]
     assert "Variant B." in git(repo, "show", runs[1].instances[0].branch_name, "--format=")
+    assert orchard_branches(repo) == sorted(r.instances[0].branch_name for r in runs)
 
+    # The turns given before and after continue-as-new are one rotation.
     state = await client.get_workflow_handle(ledger).query(RotationWorkflow.state)
-    assert [(t.run_id, t.choice) for t in state.turns] == [(r.run_id, v) for r, v in zip(runs, "abca")]
+    assert [(t.run_id, t.choice) for t in state.turns] == [(r.run_id, v) for r, v in zip(runs, "abc")]
     first_run = client.get_workflow_handle(ledger, run_id=first.result_run_id)
     events = [e.event_type async for e in first_run.fetch_history_events()]
     assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-    # Asking again for a run that already had its turn returns that turn.
+    # Asking again for a run that had its turn before continue-as-new returns that turn.
     again = await client.get_workflow_handle(ledger).execute_update(RotationWorkflow.take_turn, TurnRequest(run_id=runs[0].run_id, options=["x"]))
     assert (again.number, again.choice) == (0, "a")
-
-
-async def test_concurrent_round_robin_runs_never_share_a_turn(client, task_queue, repo):
-    params = {"variants": VARIANTS, "experiment": "parallel"}
-    runs = await asyncio.gather(*(run_strategy(client, task_queue, "round-robin", repo, params=params) for _ in range(3)))
-    assert sorted(r.instances[0].metadata["turn"] for r in runs) == [0, 1, 2]
-    assert sorted(r.instances[0].metadata["variant"] for r in runs) == ["a", "b", "c"]
-
-
-async def test_an_open_rotation_keeps_no_worker_alive(client, task_queue, repo):
-    await run_strategy(client, task_queue, "round-robin", repo, params={"variants": VARIANTS, "experiment": "idle"})
-    rotation = await client.get_workflow_handle(rotation_id(str(repo), "idle")).describe()
-    assert rotation.status == WorkflowExecutionStatus.RUNNING  # the rotation stays open between runs
-    assert await open_runs(client, task_queue) == 0
