@@ -1,7 +1,7 @@
 """Scripted activities for tests of strategy decisions (tie-breaking, early stops, variant roles,
 questions, children, continue-as-new): the workflows' activities by name, answering from a script
 per run instead of running git and agents, as temporalio/samples-python's tests mock activities.
-They take milliseconds; the real git and process paths have tests of their own.
+A run takes a fraction of a second; the real git and process paths have tests of their own.
 
 A script says, by instance key (a regular expression that must match the whole key), what the
 agent answers, whether it fails, changes nothing, takes a while or waits for the test, and which
