@@ -11,6 +11,7 @@ verifications fail; every call is recorded, and so is the order instances starte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import re
@@ -89,8 +90,10 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         if delay:
             await asyncio.sleep(float(delay))
         hold = script._first(script.holds, inp.key)
-        if hold is not None:
-            await hold.wait()
+        while hold is not None and not hold.is_set():  # heartbeating, as the real activity does (its timeout is 15 s)
+            activity.heartbeat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hold.wait(), 1.0)
         return _result(script, inp)
     finally:
         script.events.append(f"end {inp.key}")
