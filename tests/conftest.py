@@ -115,6 +115,10 @@ async def scripted_queue(temporal_env):
         yield queue
 
 
+SCRIPTED_REPO = "/scripted/repo"
+"""The repository path scripted runs name (nothing reads it; a rotation's id is derived from it)."""
+
+
 async def start_scripted(
     client: Client, queue: str, strategy: str, script: Any, prompt: str = "add a greeting",
     params: dict[str, Any] | None = None, max_parallel: int = 8, **defaults: Any,
@@ -127,7 +131,7 @@ async def start_scripted(
     run_id = f"run_scripted_{uuid.uuid4().hex[:8]}"
     SCRIPTS[run_id] = script
     run_input = RunInput(
-        prompt=prompt, repo="/scripted/repo", base_branch="main", params=params or {},
+        prompt=prompt, repo=SCRIPTED_REPO, base_branch="main", params=params or {},
         defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel,
     )
     return await client.start_workflow(
@@ -188,9 +192,20 @@ def write_dev_config(home: Path) -> tuple[int, int]:
     return port, ui_port
 
 
+ORCHARD_SCRIPT = Path(sys.executable).with_name("orchard")
+"""The `orchard` console script of the environment running the tests (not whatever is first on PATH)."""
+
+
+def orchard_argv(*args: str) -> list[str]:
+    """The argv running `orchard ARGS` from this checkout: the console script beside the test
+    interpreter if it is installed, else `python -m client.cli`. Independent of PATH."""
+    if ORCHARD_SCRIPT.is_file() and os.access(ORCHARD_SCRIPT, os.X_OK):
+        return [str(ORCHARD_SCRIPT), *args]
+    return [sys.executable, "-m", "client.cli", *args]
+
+
 def orchard(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("orchard") or f"{sys.executable} -m client.cli"
-    return subprocess.run([exe, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(orchard_argv(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -200,7 +215,7 @@ def embedded(tmp_path):
     port, ui_port = write_dev_config(home)
     env = orchard_env(home)
     yield home, env, port, ui_port
-    subprocess.run(["orchard", "server", "stop"], env=env, capture_output=True, timeout=60)
+    subprocess.run(orchard_argv("server", "stop"), env=env, capture_output=True, timeout=60)
 
 
 def pid_in(path: Path) -> int:

@@ -1,18 +1,23 @@
 """Scripted activities for tests of strategy decisions (tie-breaking, early stops, variant roles,
 questions, children, continue-as-new): the workflows' activities by name, answering from a script
 per run instead of running git and agents, as temporalio/samples-python's tests mock activities.
-They take milliseconds; the real git and process paths have tests of their own.
+A run takes a fraction of a second; the real git and process paths have tests of their own.
 
 A script says, by instance key (a regular expression that must match the whole key), what the
-agent answers, whether it fails, changes nothing or takes a while; every call is recorded.
+agent answers, whether it fails, changes nothing, takes a while or waits for the test, and which
+verifications fail; every call is recorded, and so is the order instances started and ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio import activity
 
@@ -31,16 +36,27 @@ class Script:
     """Key patterns of instances that succeed without committing anything."""
     delays: dict[str, float] = field(default_factory=dict)
     """Seconds an instance takes, by key pattern."""
+    holds: dict[str, asyncio.Event] = field(default_factory=dict)
+    """Instances that wait, by key pattern, until the test sets the event (e.g. a shadow still running)."""
     failing_checks: list[str] = field(default_factory=list)
     """Verification commands (patterns) that fail."""
+    failing_commits: list[str] = field(default_factory=list)
+    """Key patterns of instances whose commit fails every verification."""
     calls: list[InstanceInput] = field(default_factory=list)
     checks: list[VerifyInput] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    """`start KEY` and `end KEY`, in the order instances started and ended."""
 
     def keys(self) -> list[str]:
         """The keys of the instances run, in the order they started."""
         return [c.key for c in self.calls]
 
-    def _first(self, table: dict[str, str] | list[str], key: str) -> str | None:
+    def call(self, key: str) -> InstanceInput:
+        """What the instance with this key was given (its task: prompt, base branch, agent settings)."""
+        (found,) = [c for c in self.calls if c.key == key]
+        return found
+
+    def _first(self, table: dict[str, Any] | list[str], key: str) -> Any:
         for pattern in table:
             if re.fullmatch(pattern, key):
                 return table[pattern] if isinstance(table, dict) else pattern
@@ -68,13 +84,26 @@ async def resolve_base(inp: ResolveInput) -> str:
 async def run_instance(inp: InstanceInput) -> InstanceResult:
     script = script_for(inp.run_id)
     script.calls.append(inp)
-    delay = script._first(script.delays, inp.key)
-    if delay:  # heartbeating, as the real activity does: that is how a cancel reaches it
-        loop = asyncio.get_running_loop()
-        until = loop.time() + float(delay)
-        while loop.time() < until:
+    script.events.append(f"start {inp.key}")
+    try:
+        delay = script._first(script.delays, inp.key)
+        if delay:  # heartbeating, as the real activity does: that is how a cancel reaches it
+            loop = asyncio.get_running_loop()
+            ends = loop.time() + float(delay)
+            while loop.time() < ends:
+                activity.heartbeat()
+                await asyncio.sleep(min(0.1, max(ends - loop.time(), 0)))
+        hold = script._first(script.holds, inp.key)
+        while hold is not None and not hold.is_set():  # heartbeating, as the real activity does (its timeout is 15 s)
             activity.heartbeat()
-            await asyncio.sleep(0.1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hold.wait(), 1.0)
+        return _result(script, inp)
+    finally:
+        script.events.append(f"end {inp.key}")
+
+
+def _result(script: Script, inp: InstanceInput) -> InstanceResult:
     common = dict(key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01)
     error = script._first(script.failures, inp.key)
     if error is not None:
@@ -95,8 +124,21 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 async def verify_commit(inp: VerifyInput) -> VerifyResult:
     script = script_for(inp.run_id)
     script.checks.append(inp)
-    passed = script._first(script.failing_checks, inp.command) is None
+    checked = next((c.key for c in script.calls if commit_of(c.run_id, c.key) == inp.commit), "")
+    passed = script._first(script.failing_checks, inp.command) is None and script._first(script.failing_commits, checked) is None
     return VerifyResult(passed=passed, exit_code=0 if passed else 1, output_tail="" if passed else "check failed")
 
 
 SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit]
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `check` (a function, or one returning an awaitable) until it gives something truthy; that value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        value = await value if inspect.isawaitable(value) else value
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, f"still not true after {timeout}s"
+        await asyncio.sleep(0.02)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_branches, orchard_env, pid_in, write_dev_config
+from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_argv, orchard_branches, orchard_env, pid_in, write_dev_config
 from workflows.sdk.models import key_hash8
 
 pytestmark = pytest.mark.slow
@@ -238,7 +238,7 @@ def test_credentials_reach_the_agent_but_never_the_history_memo_or_results(embed
 def test_ctrl_c_detaches_and_the_run_goes_on(embedded, repo):
     _, env, _, _ = embedded
     proc = subprocess.Popen(
-        ["orchard", "run", "slowly", "--agent-command", f"DEMO_AGENT_SLEEP=4 {DEMO_AGENT}", "--output", "streaming"],
+        orchard_argv("run", "slowly", "--agent-command", f"DEMO_AGENT_SLEEP=4 {DEMO_AGENT}", "--output", "streaming"),
         env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -293,7 +293,7 @@ def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
     home = tmp_path / "home"
     port, ui_port = write_dev_config(home)
     env = orchard_env(home)
-    server = subprocess.Popen(["orchard", "server"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(orchard_argv("server"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert server.stdout is not None
         assert f"on 127.0.0.1:{port}, UI http://127.0.0.1:{ui_port}" in server.stdout.readline()

@@ -1,12 +1,11 @@
 """Pitaya's review strategies end to end: iterative, bug-finding and doc-review with scripted
-demo agents on a real Temporal server and real repositories."""
+demo agents on a real Temporal server and real repositories: the branches and commits they leave.
+Their decisions are tested against scripted activities in test_iterative.py, test_bug_finding.py
+and test_doc_review.py."""
 
 from __future__ import annotations
 
 import json
-
-import pytest
-from temporalio.client import WorkflowFailureError
 
 from tests.conftest import DEMO_AGENT, git, orchard_branches, run_strategy
 
@@ -20,49 +19,20 @@ def by_key(cases: dict[str, str], default: str = "") -> str:
 # iterative ------------------------------------------------------------------------------------
 
 
-async def test_iterative_refines_until_the_reviewer_has_no_findings(client, task_queue, repo):
+async def test_iterative_builds_round_two_on_round_ones_branch(client, task_queue, repo):
     agent = by_key({"round/1/review": "DEMO_AGENT_ANSWER=$'1. The greeting has no test.\\n2. The README does not\\n   mention it.'"})
     result = await run_strategy(client, task_queue, "iterative", repo, agent=agent)
     assert result.status == "success" and result.instances_run == 4  # two rounds of work + review
     (final,) = result.instances
     assert final.key == "round/2/work"
     trail = final.metadata["review_trail"]
-    assert [t["round"] for t in trail] == [1, 2]
     assert trail[0]["findings"] == ["The greeting has no test.", "The README does not mention it."]
-    assert trail[1]["findings"] == [] and final.metadata["rounds"] == 2
-    assert final.metadata["selection_reason"] == "the reviewer had no findings on round 2"
+    assert final.metadata["selection_reason"] == "the reviewer had no findings on round 2"  # the demo agent's "No findings."
     # Round 2 built on round 1's branch and was told the findings; reviewers imported nothing.
     assert orchard_branches(repo) == sorted([trail[0]["branch"], final.branch_name])
-    assert git(repo, "rev-parse", f"{final.branch_name}^") == git(repo, "rev-parse", trail[0]["branch"])
+    assert git(repo, "rev-parse", f"{final.branch_name}^") == git(repo, "rev-parse", trail[0]["branch"]) == trail[0]["commit"]
     added = git(repo, "diff", "--name-only", f"{trail[0]['branch']}..{final.branch_name}")
     assert "1. The greeting has no test." in git(repo, "show", f"{final.branch_name}:{added}")
-
-
-async def test_iterative_stops_when_a_round_commits_nothing_new(client, task_queue, repo):
-    agent = by_key({"round/*/review": "DEMO_AGENT_ANSWER='1. Add more tests.'", "round/2/work": "DEMO_AGENT_NOOP=1"})
-    result = await run_strategy(client, task_queue, "iterative", repo, agent=agent)
-    (final,) = result.instances
-    assert final.key == "round/1/work" and result.instances_run == 3
-    assert final.metadata["selection_reason"] == "round 2 committed nothing new"
-    assert orchard_branches(repo) == [final.branch_name]
-
-
-async def test_iterative_keeps_the_last_good_round_when_a_later_one_fails(client, task_queue, repo):
-    agent = by_key({"round/*/review": "DEMO_AGENT_ANSWER='1. Add more tests.'", "round/3/work": "DEMO_AGENT_FAIL='out of credits'"})
-    result = await run_strategy(client, task_queue, "iterative", repo, agent=agent)
-    (final,) = result.instances
-    assert result.status == "success" and final.key == "round/2/work"
-    assert final.metadata["selection_reason"].startswith("round 3 failed: agent exited with code 1: out of credits")
-    assert git(repo, "rev-list", "--count", f"main..{final.branch_name}") == "2"
-
-
-async def test_iterative_stops_after_its_iterations_and_fails_when_round_one_fails(client, task_queue, repo):
-    always = by_key({"round/*/review": "DEMO_AGENT_ANSWER='1. Still not right.'"})
-    capped = await run_strategy(client, task_queue, "iterative", repo, params={"iterations": 2}, agent=always)
-    assert capped.instances[0].metadata["selection_reason"] == "ran all 2 rounds; 1 findings remain"
-    assert capped.instances_run == 4
-    failed = await run_strategy(client, task_queue, "iterative", repo, agent=by_key({"round/1/work": "DEMO_AGENT_FAIL=boom"}))
-    assert failed.status == "failed" and failed.instances[0].error.endswith("boom")
 
 
 # bug-finding ----------------------------------------------------------------------------------
@@ -72,14 +42,11 @@ BUG = {"found": True, "title": "Greeting crashes on an empty name", "severity": 
 
 
 async def test_bug_finding_confirms_a_bug_with_a_committed_report(client, task_queue, repo):
-    # The first discovery answer is unusable, so the agent is asked again.
-    agent = by_key({"discover/1": "DEMO_AGENT_ANSWER='I looked around and something is odd.'",
-                    "discover/2": f"DEMO_AGENT_ANSWER='Found one: {json.dumps(BUG)}'"})
+    agent = by_key({"discover/*": f"DEMO_AGENT_ANSWER='Found one: {json.dumps(BUG)}'"})
     result = await run_strategy(client, task_queue, "bug-finding", repo, params={"target_area": "app.py"}, agent=agent)
-    assert result.status == "success" and result.instances_run == 3
+    assert result.status == "success" and result.instances_run == 2
     (validated,) = result.instances
     assert validated.key == "validate" and validated.metadata["confirmed"] is True
-    assert validated.metadata["bug"]["severity"] == "high" and validated.metadata["bug"]["files"] == ["app.py"]
     assert validated.metadata["selection_reason"] == "high bug confirmed: Greeting crashes on an empty name"
     assert orchard_branches(repo) == [validated.branch_name]  # the discovery agent imported nothing
     assert git(repo, "rev-parse", f"{validated.branch_name}^") == git(repo, "rev-parse", "main")  # from the base
@@ -87,74 +54,32 @@ async def test_bug_finding_confirms_a_bug_with_a_committed_report(client, task_q
     assert "Title: Greeting crashes on an empty name" in report and "Reproduction: python app.py --name=" in report
 
 
-@pytest.mark.parametrize(
-    "validator, message",
-    [
-        ("DEMO_AGENT_FAIL='cannot run it'", "the validation agent failed: agent exited with code 1: cannot run it"),
-        ("DEMO_AGENT_NOOP=1", "the validation agent committed nothing"),
-        ("true; echo notes > NOTES.md && git add -A && git commit -qm notes; exit 0;", "BUG_REPORT.md is not on orchard/bug-finding/"),
-    ],
-    ids=["fails", "commits-nothing", "no-report-file"],
-)
-async def test_a_bug_counts_only_with_its_report_committed(client, task_queue, repo, validator, message):
-    agent = by_key({"discover/*": f"DEMO_AGENT_ANSWER='{json.dumps(BUG)}'", "validate": validator})
-    with pytest.raises(WorkflowFailureError) as err:
-        await run_strategy(client, task_queue, "bug-finding", repo, params={"target_area": "app.py"}, agent=agent)
-    assert err.value.cause.message.startswith("the bug 'Greeting crashes on an empty name' was not confirmed: ")
-    assert message in err.value.cause.message
-
-
-async def test_bug_finding_that_finds_nothing_fails_saying_so(client, task_queue, repo):
-    agent = f"""DEMO_AGENT_ANSWER='{{"found": false}}' {DEMO_AGENT}"""
-    with pytest.raises(WorkflowFailureError) as err:
-        await run_strategy(client, task_queue, "bug-finding", repo, params={"target_area": "the parser"}, agent=agent)
-    assert err.value.cause.message == "no bug found in the parser"
-    assert orchard_branches(repo) == []
-
-
 # doc-review -----------------------------------------------------------------------------------
 
 PAGES = [{"title": "Read me", "path": "README.md"}, {"title": "App", "path": "app.py", "slug": "app"}]
 
 
-async def test_doc_review_validates_each_report_and_composes_one_branch(client, task_queue, repo, tmp_path):
-    log = tmp_path / "ends.log"
-    # The readme's first reviewer is slow: the app's validators must not wait for it.
-    slow = by_key({"review/read-me/1": "DEMO_AGENT_SLEEP=2"})
-    agent = f"{slow}; rc=$?; echo \"$ORCHARD_KEY\" >> {log}; exit $rc"
-    result = await run_strategy(client, task_queue, "doc-review", repo, params={"pages_file": PAGES, "reviewers_per_page": 2}, agent=agent)
+async def test_doc_review_composes_one_branch_holding_the_validated_reports(client, task_queue, repo):
+    result = await run_strategy(client, task_queue, "doc-review", repo, params={"pages_file": PAGES, "reviewers_per_page": 2})
     assert result.status == "success" and result.instances_run == 4 + 4 + 2  # reviewers, validators, gather, composer
     final, *reports = result.instances
-    assert final.key == "compose" and sorted(r.key for r in reports) == [
-        "validate/app/1", "validate/app/2", "validate/read-me/1", "validate/read-me/2"]
+    assert final.key == "compose"
     raw = [f"reports/doc-review/raw/REPORT_{slug}__r{n}.md" for slug in ("read-me", "app") for n in (1, 2)]
     assert sorted(final.metadata["reports"]) == sorted(raw)
-    assert final.metadata["selection_reason"] == "reports/doc-review/REPORT.md composed from 4 of 4 validated reports"
-    ends = log.read_text().split()
-    assert ends.index("validate/app/1") < ends.index("review/read-me/1")
-    # One branch holds every validated report (reviewer's text refined by its validator) and the final report.
+    # One branch holds every validated report (reviewer's text refined by its validator) and the final report, and nothing else.
     files = git(repo, "ls-tree", "-r", "--name-only", final.branch_name).split()
-    assert set(raw) | {"reports/doc-review/REPORT.md"} <= set(files)
+    assert sorted(f for f in files if f.startswith("reports/")) == sorted([*raw, "reports/doc-review/REPORT.md"])
     for path in raw:
         assert git(repo, "show", f"{final.branch_name}:{path}").count("# Demo change") == 2
     composed = git(repo, "show", f"{final.branch_name}:reports/doc-review/REPORT.md")
     assert all(path in composed for path in raw)
+    # gather and composer: two commits on the base.
+    assert git(repo, "rev-list", "--count", f"main..{final.branch_name}") == "2"
+    assert git(repo, "log", "-1", "--format=%s", f"{final.branch_name}^") == "doc-review: 4 validated reports"
     # Each validator started from its reviewer's branch.
     validator = next(r for r in reports if r.key == "validate/app/1")
     assert git(repo, "log", "-1", "--format=%s", f"{validator.branch_name}^").startswith("demo: add a greeting")
     assert git(repo, "rev-list", "--count", f"main..{validator.branch_name}") == "2"
-
-
-async def test_doc_review_composes_what_was_validated_when_a_reviewer_fails(client, task_queue, repo):
-    agent = by_key({"review/app/1": "DEMO_AGENT_FAIL='rate limited'"})
-    result = await run_strategy(client, task_queue, "doc-review", repo, params={"pages_file": PAGES}, agent=agent)
-    final, *outcomes = result.instances
-    assert result.status == "partial"
-    assert final.metadata["reports"] == ["reports/doc-review/raw/REPORT_read-me__r1.md"]
-    failed = next(r for r in outcomes if r.key == "review/app/1")
-    assert not failed.success and "rate limited" in failed.error
-    files = git(repo, "ls-tree", "-r", "--name-only", final.branch_name).split()
-    assert "reports/doc-review/raw/REPORT_app__r1.md" not in files and "reports/doc-review/REPORT.md" in files
 
 
 # composition ----------------------------------------------------------------------------------
