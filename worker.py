@@ -24,7 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import ALL_ACTIVITIES
 from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
-from client.strategy_loader import StrategyLoadError, load_strategy
+from client.strategy_loader import StrategyLoadError, defined_strategies, load_strategy
 from workflows.coordination.rotation import RotationWorkflow
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
@@ -57,11 +57,14 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 
 def strategies_for(specs: list[str], builtins: bool = True) -> list[type[Strategy]]:
+    """The built-ins (which any strategy may run as children) and the strategies the specs name,
+    with every other strategy their modules define (children a strategy runs by class)."""
     chosen = list(BUILTIN_STRATEGIES.values()) if builtins else []
     for spec in specs:
         cls = load_strategy(spec)
-        if cls not in chosen:
-            chosen.append(cls)
+        for found in [cls, *defined_strategies(sys.modules[cls.__module__])]:
+            if found not in chosen:
+                chosen.append(found)
     return chosen
 
 

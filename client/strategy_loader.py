@@ -72,6 +72,15 @@ def _import_module(name: str, what: str) -> ModuleType:
         raise StrategyLoadError(f"{what} failed to import: {type(e).__name__}: {e}{line}") from None
 
 
+def defined_strategies(module: ModuleType) -> list[type[Strategy]]:
+    """The concrete strategies a module defines itself (not those it imports)."""
+    return [
+        c
+        for c in vars(module).values()
+        if inspect.isclass(c) and issubclass(c, Strategy) and c.__module__ == module.__name__ and "__orchard_workflow__" in c.__dict__
+    ]
+
+
 def _pick_class(module: ModuleType, class_name: str | None, what: str) -> type[Strategy]:
     if class_name:
         cls = getattr(module, class_name, None)
@@ -81,11 +90,7 @@ def _pick_class(module: ModuleType, class_name: str | None, what: str) -> type[S
     exported = getattr(module, "STRATEGY", None)
     if inspect.isclass(exported) and issubclass(exported, Strategy):
         return exported
-    own = [
-        c
-        for c in vars(module).values()
-        if inspect.isclass(c) and issubclass(c, Strategy) and c.__module__ == module.__name__ and "__orchard_workflow__" in c.__dict__
-    ]
+    own = defined_strategies(module)
     if len(own) != 1:
         names = ", ".join(c.__name__ for c in own) or "none"
         raise StrategyLoadError(f"{what} must define exactly one Strategy (or set STRATEGY); found: {names}; use SPEC:ClassName")

@@ -80,8 +80,8 @@ def repo(tmp_path) -> Path:
     return make_repo(tmp_path / "repo")
 
 
-TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py")] + [
-    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "chain.py", "fallback.py")
+TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py", "long_run.py")] + [
+    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "fallback.py")
 ]
 """What the tests' workers serve beside the built-ins: the seed's examples and the test strategies."""
 

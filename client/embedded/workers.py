@@ -50,7 +50,7 @@ async def ensure_worker(
     strategy_spec: str | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> None:
-    """A background worker polling `task_queue`: the built-ins, or one custom strategy.
+    """A background worker polling `task_queue`: the built-ins, and one custom strategy on its own queue.
 
     A worker started from other Orchard code or other credentials is replaced when no run is
     open on its queue (replacing it mid-run would restart its agents); otherwise this warns.
@@ -69,7 +69,8 @@ async def ensure_worker(
     if alive(pid_file) is None:
         cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue]
         if strategy_spec:
-            cmd += ["--strategy", strategy_spec, "--only-custom", "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
+            # The built-ins too: a custom strategy may run them as children, on its own queue.
+            cmd += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
         spawn(cmd, log, pid_file, env=env)
         identity_file.write_text(identity)

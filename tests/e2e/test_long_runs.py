@@ -21,7 +21,7 @@ from workflows.sdk.visibility import run_search_attributes
 
 pytestmark = pytest.mark.slow
 
-CHAIN = str(ROOT / "tests" / "strategy_files" / "chain.py")
+LONG_RUN = str(ROOT / "examples" / "long_run.py")
 INSTANCES, EVERY = 1000, 100
 EVENTS_PER_INSTANCE = 7
 """An upper bound: 3 events per activity, 3 per workflow task, and a little slack."""
@@ -42,16 +42,16 @@ async def test_a_thousand_instances_continue_as_new_and_survive_a_killed_worker(
     log = (tmp_path / "worker.log").open("ab")
 
     def start_worker() -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "worker.py", "--address", named_server, "--task-queue", queue, "--strategy", CHAIN, "--only-custom"]
+        argv = [sys.executable, "worker.py", "--address", named_server, "--task-queue", queue, "--strategy", LONG_RUN, "--only-custom"]
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     worker = start_worker()
     run_id = f"run_long_{uuid.uuid4().hex[:6]}"
     run_input = RunInput(
         prompt="nothing to do", repo=str(repo), base_branch="main", params={"n": INSTANCES, "every": EVERY},
-        defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=1, strategy_spec=CHAIN,
+        defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=1, strategy_spec=LONG_RUN,
     )
-    handle = await client.start_workflow("chain", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("chain", str(repo)))
+    handle = await client.start_workflow("long-run", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("long-run", str(repo)))
     try:
         deadline = asyncio.get_running_loop().time() + 300
         while await done_so_far(handle) < INSTANCES // 2:
@@ -79,5 +79,5 @@ async def test_a_thousand_instances_continue_as_new_and_survive_a_killed_worker(
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert (data["status"], data["instances_run"], data["runs"]) == ("success", INSTANCES, INSTANCES // EVERY)
-    listed = orchard("list", "--address", named_server, "--strategy", "chain", "--output", "json", env=env, cwd=repo)
+    listed = orchard("list", "--address", named_server, "--strategy", "long-run", "--output", "json", env=env, cwd=repo)
     assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [run_id]

@@ -9,7 +9,9 @@ from temporalio.client import WorkflowFailureError
 
 from tests.conftest import run_scripted
 from tests.scripted import BASE_COMMIT, Script
-from workflows.strategies.best_of_n import DIVERSITY_HINTS
+from workflows.sdk.errors import ConfigError
+from workflows.strategies import BUILTIN_STRATEGIES
+from workflows.strategies.best_of_n import DIVERSITY_HINTS, parse_score
 
 
 def scores(**by_candidate: float) -> dict[str, str]:
@@ -98,3 +100,24 @@ async def test_ties_are_broken_as_configured(client, scripted_queue):
     rand = await run_scripted(client, scripted_queue, "best-of-n", Script(answers=tied), params={"n": 3, "tie_break": "random"})
     assert rand.instances[0].metadata["selection_reason"] == "highest score 5/10, tie among 3 candidates broken by random"
     assert rand.instances[0].metadata["winner"] is True and sum(c.metadata["winner"] for c in rand.instances) == 1
+
+
+def test_best_of_n_checks_its_config():
+    with pytest.raises(ConfigError, match="require_min_success"):
+        BUILTIN_STRATEGIES["best-of-n"].normalize_params({"n": "2", "require_min_success": "3"})
+    with pytest.raises(ConfigError, match="tie_break"):
+        BUILTIN_STRATEGIES["best-of-n"].normalize_params({"tie_break": "coin"})
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"score": 7, "rationale": "ok"}', (7.0, "ok")),
+        ('Here you go:\n{"score": 12.5, "rationale": "great"}', (10.0, "great")),
+        ('{"score": -3}', (0.0, "")),
+        ("seven out of ten", None),
+        ('{"score": "7"}', None),
+    ],
+)
+def test_scores_are_parsed_and_clamped(text, expected):
+    assert parse_score(text, 10) == expected

@@ -11,6 +11,7 @@ from temporalio.client import WorkflowFailureError
 
 from tests.conftest import run_scripted
 from tests.scripted import Script
+from workflows.strategies.bug_finding import parse_bug
 
 BUG = {"found": True, "title": "Greeting crashes on an empty name", "severity": "High", "root_cause": "no check for an empty name",
        "reproduction": "python app.py --name=", "files": "app.py"}
@@ -71,3 +72,11 @@ async def test_a_discovery_agent_that_never_answers_usably_fails_the_run(client,
         await run_scripted(client, scripted_queue, "bug-finding", script, params={**TARGET, "discovery_attempts": 3})
     assert err.value.cause.message == "the discovery agent gave no usable bug report in 3 attempts"
     assert script.keys() == ["discover/1", "discover/2", "discover/3"]
+
+
+def test_bug_reports_are_parsed_leniently():
+    bug = parse_bug('I checked.\n{"title": "Crash", "severity": "HIGH", "files": "a.py, b.py"}')
+    assert bug is not None and (bug.found, bug.severity, bug.files) == (True, "high", ["a.py", "b.py"])
+    nothing = parse_bug('{"found": false}')
+    assert nothing is not None and not nothing.found
+    assert parse_bug('{"severity": "low"}') is None and parse_bug("no JSON here") is None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import run_scripted
 from tests.scripted import Script
+from workflows.strategies.iterative import parse_findings
 
 
 async def test_an_unstructured_review_is_asked_again_and_a_structured_retry_counts(client, scripted_queue):
@@ -87,3 +90,17 @@ async def test_iterative_stops_after_its_iterations_and_fails_when_round_one_fai
     assert capped.instances_run == 4
     failed = await run_scripted(client, scripted_queue, "iterative", Script(failures={"round/1/work": "agent exited with code 1: boom"}))
     assert failed.status == "failed" and failed.instances[0].error.endswith("boom") and failed.instances_run == 1
+
+
+@pytest.mark.parametrize(
+    "text, findings",
+    [
+        ("No findings.", []),
+        ("1. Missing test.\n2) Typo in README\n   (line 3).\nOverall fine.", ["Missing test.", "Typo in README (line 3)."]),
+        ("Findings:\n  1. Indented works too", ["Indented works too"]),
+        ("Looks mostly fine, but the names could be clearer.", None),
+        ("", None),
+    ],
+)
+def test_review_findings_are_parsed(text, findings):
+    assert parse_findings(text) == findings

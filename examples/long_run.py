@@ -1,7 +1,12 @@
-"""`chain`: n no-op instances one after another, continuing as new every `every` instances, with
-the strategy's own state (how many ran, the last result) carried across the chain. With
-`stoppable`, a question "Stop early?" stays open in the background across the chain; answering
-it stops the run after the instance in flight."""
+"""`long-run`: n instances of the task one after another, continuing as new every `every`
+instances so that no history grows with n; the strategy's own state (how many ran, the last
+result) is carried across the chain in `ctx.carried`. With `stoppable`, a question "Stop early?"
+stays open in the background across the chain (`orchard answer RUN stop`); answering it stops
+the run after the instance in flight.
+
+    orchard run "nothing to do" --strategy examples/long_run.py -S n=1000 -S every=100 \
+        --agent-command true --import-policy never --max-parallel 1
+"""
 
 import asyncio
 from dataclasses import dataclass
@@ -10,18 +15,18 @@ from workflows import InstanceResult, Strategy, StrategyConfig
 
 
 @dataclass
-class ChainConfig(StrategyConfig):
+class LongRunConfig(StrategyConfig):
     n: int = 1000
     every: int = 50
     stoppable: bool = False
 
 
-class ChainStrategy(Strategy):
+class LongRunStrategy(Strategy):
     def get_config_class(self):
-        return ChainConfig
+        return LongRunConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx) -> list[InstanceResult]:
-        cfg: ChainConfig = self.create_config()  # type: ignore[assignment]
+        cfg: LongRunConfig = self.create_config()  # type: ignore[assignment]
         state = ctx.carried or {"done": 0, "last": None}
         stop = asyncio.create_task(ctx.ask("Stop early?", choices=["stop"], key="stop-early")) if cfg.stoppable else None
         while state["done"] < cfg.n and not (stop and stop.done()):

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""A long run's figures: n no-op instances in sequence, continuing as new every `every` instances.
+
+    python bench/bench_long_run.py [--n 1000] [--every 100] [--kill-at 500] [--dir DIR]
+
+The instances are real (`run_instance`: workspace, the agent `true`, cleanup) on a worker process
+against a Temporal dev server started for the bench; `--kill-at K` kills the worker with -9 once
+K instances are done and starts another. Prints the wall time, instances per second, the runs of
+the chain, events and bytes per history, and the time to replay the largest history (Temporal's
+limit for one workflow task is 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+LONG_RUN = ROOT / "examples" / "long_run.py"
+
+
+async def main(args: argparse.Namespace) -> None:
+    from temporalio.client import WorkflowHistory
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from client.commands.replay import replay
+    from client.connection import ensure_search_attributes
+    from client.embedded.server import temporal_binary
+    from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
+    from workflows.sdk.visibility import run_search_attributes
+
+    scratch = Path(tempfile.mkdtemp(prefix="orchard-long-", dir=args.dir))
+    repo = scratch / "repo"
+    repo.mkdir()
+    for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"})
+    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
+    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
+    async with server:
+        client = server.client
+        await ensure_search_attributes(client)
+        address = client.service_client.config.target_host
+        queue = f"bench-long-{uuid.uuid4().hex[:6]}"
+        log = (scratch / "worker.log").open("ab")
+
+        def start_worker() -> subprocess.Popen[bytes]:
+            argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue, "--strategy", str(LONG_RUN), "--only-custom"]
+            return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        worker = start_worker()
+        run_id = f"bench_long_{uuid.uuid4().hex[:6]}"
+        run_input = RunInput(
+            prompt="nothing to do", repo=str(repo), base_branch="main", params={"n": args.n, "every": args.every},
+            defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=1, strategy_spec=str(LONG_RUN),
+        )
+        started = time.perf_counter()
+        handle = await client.start_workflow("long-run", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("long-run", str(repo)))
+        killed_at = None
+        try:
+            if args.kill_at:
+                while True:
+                    try:
+                        progress = await asyncio.wait_for(handle.query("progress", result_type=RunProgress), 3)
+                        done = progress.earlier.get("success", 0) + sum(p.status == "success" for p in progress.instances)
+                    except Exception:
+                        done = 0
+                    if done >= args.kill_at:
+                        break
+                    await asyncio.sleep(0.2)
+                os.kill(worker.pid, signal.SIGKILL)
+                worker.wait()
+                killed_at = time.perf_counter() - started
+                worker = start_worker()
+            result = await handle.result()
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        wall = time.perf_counter() - started
+
+        sizes, counts, largest = [], [], None
+        async for run in client.list_workflows(f'WorkflowId = "{run_id}"'):
+            history = await client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()
+            text = history.to_json()
+            counts.append(len(history.events))
+            sizes.append(len(text))
+            if largest is None or len(text) > len(largest[1]):
+                largest = (run.run_id, text)
+        assert largest is not None
+        replay_started = time.perf_counter()
+        await replay(largest[1], run_id, str(LONG_RUN))
+        replay_seconds = time.perf_counter() - replay_started
+        _ = WorkflowHistory  # the replay reads the same JSON `orchard history` writes
+
+    print(f"{args.n} no-op instances in sequence, continue-as-new every {args.every}" + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
+    print(f"  result: {result.status}, {result.instances_run} instances counted, {result.runs} runs in the chain")
+    print(f"  wall {wall:.1f} s, {result.instances_run / wall:.1f} instances/s")
+    print(f"  events per history: min {min(counts)}, median {statistics.median(counts):g}, max {max(counts)}")
+    print(f"  history JSON per run: median {statistics.median(sizes) / 1024:.0f} KiB, max {max(sizes) / 1024:.0f} KiB")
+    print(f"  replaying the largest history: {replay_seconds:.2f} s (workflow task limit 2 s)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--every", type=int, default=100)
+    parser.add_argument("--kill-at", type=int, default=0, help="kill the worker with -9 once this many instances are done")
+    parser.add_argument("--dir", help="where the scratch folder goes (default: the system's temp dir)")
+    asyncio.run(main(parser.parse_args()))
