@@ -81,7 +81,7 @@ def repo(tmp_path) -> Path:
 
 
 TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py", "long_run.py")] + [
-    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "fallback.py")
+    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "fallback.py", "registering.py", "clock.py")
 ]
 """What the tests' workers serve beside the built-ins: the seed's examples and the test strategies."""
 

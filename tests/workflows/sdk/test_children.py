@@ -65,3 +65,10 @@ async def test_cancelling_the_parent_cancels_its_children(client, scripted_queue
     for child in progress.children:
         assert (await client.get_workflow_handle(child.run_id).describe()).status == WorkflowExecutionStatus.CANCELED
     assert (await handle.describe()).typed_search_attributes.get(SA_OUTCOME) == "canceled"
+
+
+async def test_a_strategy_file_registers_its_helper_and_runs_it_by_name_run_after_run(client, scripted_queue):
+    for _ in range(2):  # the sandbox re-imports the file for each run, registering the helper again
+        result = await run_scripted(client, scripted_queue, "uses-helper", Script())
+        (child,) = result.children
+        assert (child.strategy, child.status) == ("helper", "success") and result.instances[0].key == "help"

@@ -13,7 +13,8 @@ def test_strategies_register_once_by_name():
     name = f"mine-{uuid.uuid4().hex[:6]}"
     register_strategy(name, BUILTIN_STRATEGIES["simple"])
     assert get_strategy(name) is BUILTIN_STRATEGIES["simple"]
+    register_strategy(name, BUILTIN_STRATEGIES["simple"])  # the same definition again (a re-import): a no-op
     with pytest.raises(StrategyError, match=f"strategy '{name}' is already registered"):
-        register_strategy(name, BUILTIN_STRATEGIES["simple"])
+        register_strategy(name, BUILTIN_STRATEGIES["iterative"])
     with pytest.raises(StrategyError, match="unknown strategy 'nope'; registered: best-of-n, bug-finding,"):
         get_strategy("nope")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from workflows.sdk.models import instance_branch, is_protected_ref
@@ -32,3 +34,22 @@ def test_branch_names_and_protected_refs():
     assert not is_protected_ref("orchard/simple/run_1/kabcdef12")
 
 
+
+
+async def test_a_strategy_file_still_runs_in_the_sandbox_which_stops_a_clock_read(client, scripted_queue):
+    from client.snapshots import workflow_task_state
+    from tests.conftest import start_scripted
+    from tests.scripted import Script
+
+    script = Script()
+    handle = await start_scripted(client, scripted_queue, "clock", script)
+    try:
+        for _ in range(100):
+            _, failure = await workflow_task_state(handle)
+            if failure:
+                break
+            await asyncio.sleep(0.1)
+        assert failure and "Cannot access time.time" in failure
+        assert script.calls == []  # the run waits for a fix; nothing ran
+    finally:
+        await handle.terminate("test over")
