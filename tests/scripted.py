@@ -42,6 +42,8 @@ class Script:
     """Verification commands (patterns) that fail."""
     failing_commits: list[str] = field(default_factory=list)
     """Key patterns of instances whose commit fails every verification."""
+    usage: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    """(input tokens, output tokens, cost in USD) an instance reports, by key pattern."""
     calls: list[InstanceInput] = field(default_factory=list)
     checks: list[VerifyInput] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -104,7 +106,11 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 
 
 def _result(script: Script, inp: InstanceInput) -> InstanceResult:
-    common = dict(key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01)
+    tokens_in, tokens_out, cost = script._first(script.usage, inp.key) or (0, 0, 0.0)
+    common = dict(
+        key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01,
+        input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost,
+    )
     error = script._first(script.failures, inp.key)
     if error is not None:
         return InstanceResult(success=False, status="failed", error=error, error_type="agent", **common)

@@ -73,8 +73,10 @@ def test_embedded_default_runs_best_of_n_and_survives_a_server_restart(embedded,
 
 def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, repo):
     home, env, _, _ = embedded
-    done = orchard("run", "quick", "--agent-command", DEMO_AGENT, "--detach", env=env, cwd=repo)
+    done = orchard("run", "quick", "--agent-command", DEMO_AGENT, "--network-egress", "offline", "--detach", env=env, cwd=repo)
     assert done.returncode == 0, done.stderr
+    # The local runner cannot take the network away: the run says so instead of dropping the flag.
+    assert "orchard: --network-egress offline has no effect on the local runner: agents use the host's network" in done.stderr
     run_id = done.stdout.strip().splitlines()[-1]
     assert run_id.startswith("run_") and f"orchard watch {run_id}" in done.stderr
     watched = orchard("watch", run_id, "--output", "quiet", env=env, cwd=repo)

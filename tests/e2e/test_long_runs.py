@@ -60,7 +60,10 @@ async def test_a_thousand_instances_continue_as_new_and_survive_a_killed_worker(
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         worker = start_worker()
-        result = await asyncio.wait_for(handle.result(), 600)
+        # `orchard watch` follows the chain to its end (its runs continue as new under the same id).
+        watched = await asyncio.to_thread(orchard, "watch", run_id, "--address", named_server, "--output", "quiet", env=env, cwd=repo, timeout=600)
+        assert watched.returncode == 0 and watched.stdout.startswith(f"{run_id} success"), watched.stderr
+        result = await handle.result()
     finally:
         worker.terminate()
         worker.wait(30)

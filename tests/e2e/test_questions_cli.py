@@ -36,6 +36,8 @@ def test_a_person_approves_another_best_of_n_candidate(embedded, repo):
     scored = question["default"]
     other = "2" if scored == "1" else "1"
     assert run_id in orchard("list", "--waiting", env=env, cwd=repo).stdout
+    shown = orchard("show", run_id, env=env, cwd=repo)
+    assert f"run {run_id} waits for a person: best-of-n picked candidate {scored}" in shown.stdout and "answer: orchard answer" in shown.stdout
 
     refused = orchard("answer", run_id, "7", env=env, cwd=repo)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1

@@ -16,7 +16,7 @@ from workflows.sdk.visibility import SA_OUTCOME
 
 
 async def test_the_same_strategy_twice_then_another_each_as_a_child(client, scripted_queue):
-    script = Script()
+    script = Script(usage={".*": (100, 10, 0.25)})
     result = await run_scripted(client, scripted_queue, "composed", script)
     tries, refine = [c for c in result.children if c.key.startswith("try/")], next(c for c in result.children if c.key == "refine")
     assert [c.strategy for c in result.children] == ["best-of-n", "best-of-n", "iterative"]
@@ -33,6 +33,9 @@ async def test_the_same_strategy_twice_then_another_each_as_a_child(client, scri
     (refined,) = result.instances
     assert refined.key == "round/1/work" and result.status == "success"
     assert result.instances_run == 4 + 4 + 2 == sum(c.totals.instances_run for c in result.children)
+    # What the children spent is the parent's: 10 instances of 100 + 10 tokens and $0.25 each.
+    assert (result.input_tokens, result.output_tokens, result.cost_usd) == (1000, 100, 2.5)
+    assert [c.totals.cost_usd for c in result.children] == [1.0, 1.0, 0.5]
     # The child is a workflow of its own type under its parent, with Orchard's search attributes.
     child = await client.get_workflow_handle(refine.run_id).describe()
     assert child.workflow_type == "iterative" and child.raw_description.workflow_execution_info.parent_execution.workflow_id == result.run_id
@@ -40,12 +43,12 @@ async def test_the_same_strategy_twice_then_another_each_as_a_child(client, scri
 
 
 async def test_a_failing_child_is_reported_and_the_parent_can_go_on(client, scripted_queue):
-    script = Script(answers={"discover/.*": '{"found": false}'})
+    script = Script(answers={"discover/.*": '{"found": false}'}, usage={".*": (7, 3, 0.5)})
     result = await run_scripted(client, scripted_queue, "fallback", script)
     hunt, plain = result.children
     assert (hunt.key, hunt.status, hunt.error) == ("hunt", "failed", "no bug found in app.py")
-    assert hunt.totals.instances_run == 1  # what the failed child ran counts
-    assert result.instances_run == 1 + 1
+    assert (hunt.totals.instances_run, hunt.totals.cost_usd) == (1, 0.5)  # what the failed child spent counts
+    assert (result.instances_run, result.input_tokens, result.cost_usd) == (1 + 1, 14, 1.0)
     assert result.instances[0].metadata["fallback_because"] == f"child strategy bug-finding ('hunt', run {hunt.run_id}) failed: no bug found in app.py"
     assert plain.status == "success"
 
