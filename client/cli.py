@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--repo", help="only runs on this repository")
     ls.add_argument("--status", choices=LIST_STATUSES)
     ls.add_argument("--waiting", action="store_true", help="only runs that wait for a person (see `orchard pending`)")
+    ls.add_argument("--children", action="store_true", help="also the runs of child strategies (ctx.run_strategy)")
     ls.add_argument("--limit", type=int, default=20)
     ls.add_argument("--output", choices=["table", "json"], default="table")
     _connection_args(ls)

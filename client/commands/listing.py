@@ -27,6 +27,8 @@ async def cmd_list(args: argparse.Namespace) -> int:
         clauses.append(f'ExecutionStatus = "{"".join(w.capitalize() for w in args.status.split("_"))}"')
     if args.waiting:
         clauses.append("OrchardWaiting = true")
+    if not args.children:  # a child strategy's run is listed with its parent's (orchard show PARENT)
+        clauses.append("ParentWorkflowId IS NULL")
     # Runs only, not rotations; a run continued as new is listed once, by its latest run.
     query = " AND ".join(["OrchardStrategy IS NOT NULL", 'ExecutionStatus != "ContinuedAsNew"', *clauses])
     rows = []
@@ -37,7 +39,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
         rows.append({
             "run_id": wf.id, "strategy": wf.workflow_type, "status": outcome if status == "completed" and outcome else status,
             "started": wf.start_time.isoformat() if wf.start_time else None,
-            "repo": attrs.get(SA_REPO), "waiting": bool(attrs.get(SA_WAITING)) and status == "running",
+            "repo": attrs.get(SA_REPO), "waiting": bool(attrs.get(SA_WAITING)) and status == "running", "parent": wf.parent_id,
         })
     if args.output == "json":
         for row in rows:

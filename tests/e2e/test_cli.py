@@ -310,3 +310,21 @@ def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
         orchard("server", "stop", env=env, cwd=repo)
         server.send_signal(signal.SIGINT)
         server.wait(30)
+
+
+def test_a_child_strategys_run_is_listed_with_its_parent(named_server, repo, tmp_path):
+    env = orchard_env(tmp_path / "home")
+    queue = f"children-{uuid.uuid4().hex[:6]}"
+    spec = str(ROOT / "tests" / "strategy_files" / "registering.py")
+    ran = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--with-worker", "--strategy", spec, "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout.strip().splitlines()[-1])
+    (child,) = result["children"]
+    listed = orchard("list", "--address", named_server, "--strategy", "uses-helper", "--output", "json", env=env, cwd=repo)
+    assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [result["run_id"]]
+    assert orchard("list", "--address", named_server, "--strategy", "helper", env=env, cwd=repo).stdout == ""  # only top-level runs
+    both = orchard("list", "--address", named_server, "--children", "--repo", str(repo), "--output", "json", env=env, cwd=repo)
+    rows = {row["run_id"]: row for row in map(json.loads, both.stdout.splitlines())}
+    assert rows[child["run_id"]]["parent"] == result["run_id"] and rows[result["run_id"]]["parent"] is None
+    shown = orchard("show", result["run_id"], "--address", named_server, env=env, cwd=repo)
+    assert "child helper helper success, 1 instances" in shown.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
 import uuid
 
 import pytest
@@ -67,9 +66,8 @@ async def test_the_agent_runs_hardened_and_its_commit_lands_on_the_branch(repo, 
 
 @pytest.mark.parametrize("egress", ["offline", "proxy"])
 async def test_without_network_the_agent_cannot_reach_the_hosts_services(repo, orchard_home, egress):
-    server = socket.create_server(("127.0.0.1", 0))
+    server = socket.create_server(("127.0.0.1", 0))  # listening: a connection from the host would succeed
     port = server.getsockname()[1]
-    threading.Thread(target=lambda: server.accept(), daemon=True).start()
     try:
         probe = f"(exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo reached || echo unreachable"
         result = await run(instance(repo, probe, network_egress=egress))

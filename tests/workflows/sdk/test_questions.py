@@ -80,7 +80,7 @@ async def test_an_answered_question_is_refused_and_several_need_a_key(client, sc
 
 async def test_nobody_answering_in_time_takes_the_default_and_says_so(client, scripted_queue):
     script = Script()
-    handle = await start_scripted(client, scripted_queue, "asking", script, params={"default": "go", "timeout": 1})
+    handle = await start_scripted(client, scripted_queue, "asking", script, params={"default": "go", "timeout": 0.3})
     progress = await open_questions(handle)
     assert progress.questions[0].deadline is not None and progress.questions[0].default == "go"
     result = await handle.result()
@@ -115,8 +115,8 @@ async def test_best_of_n_with_approve_lets_a_person_pick_another_candidate(clien
 
 async def test_best_of_n_approval_that_times_out_keeps_the_scored_winner(client, scripted_queue):
     script = Script(answers={"score/1/1": '{"score": 3}', "score/2/1": '{"score": 8}'})
-    result = await (await start_scripted(client, scripted_queue, "best-of-n", script, params={"n": 2, "approve": True, "approve_timeout": 0.5})).result()
+    result = await (await start_scripted(client, scripted_queue, "best-of-n", script, params={"n": 2, "approve": True, "approve_timeout": 0.2})).result()
     winner = result.instances[0]
     assert winner.metadata["candidate"] == 2
-    assert winner.metadata["selection_reason"] == "highest score 8/10; nobody answered within 0.5s, so it stands"
+    assert winner.metadata["selection_reason"] == "highest score 8/10; nobody answered within 0.2s, so it stands"
     assert result.questions[0].timed_out

@@ -1,7 +1,7 @@
 """`round-robin`: each run of an experiment uses the next variant in rotation.
 
 The rotation belongs to the experiment (`-S experiment=NAME`) on this repository and lives in
-Temporal as a long-lived workflow (see workflows/rotation.py), so it survives restarts and two
+Temporal as a long-lived workflow (see workflows/coordination/rotation.py), so it survives restarts and two
 concurrent runs never get the same turn. `orchard show --experiment NAME` lists the turns.
 """
 
