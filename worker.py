@@ -21,7 +21,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import ALL_ACTIVITIES
+from activities.coordination.rotation import take_turn
+from activities.git.refs import resolve_base
+from activities.instance import run_instance
+from activities.verification.commit import verify_commit
 from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
 from client.strategy_loader import StrategyLoadError, defined_strategies, load_strategy
@@ -30,6 +33,7 @@ from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 IDLE_CHECK_SECONDS = 30.0
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn]
 
 
 def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None) -> Worker:
@@ -39,7 +43,7 @@ def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy
         client,
         task_queue=task_queue,
         workflows=[*workflows.values(), RotationWorkflow],
-        activities=ALL_ACTIVITIES if activities is None else activities,
+        activities=ORCHARD_ACTIVITIES if activities is None else activities,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Heartbeats carry cancellation back to activities: send them often so `orchard cancel` is quick.

@@ -178,6 +178,9 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     else:
         data["error"] = outcome.error
         data["instances"] = [p.model_dump(mode="json") for p in outcome.progress.instances] if outcome.progress else []
+    if outcome.progress is not None and outcome.status == "running":  # what a person is asked now, and the children
+        data["waiting_for"] = [q.model_dump(mode="json") for q in outcome.progress.questions]
+        data["children"] = [c.model_dump(mode="json") for c in outcome.progress.children]
     return data
 
 

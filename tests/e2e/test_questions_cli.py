@@ -38,6 +38,8 @@ def test_a_person_approves_another_best_of_n_candidate(embedded, repo):
     assert run_id in orchard("list", "--waiting", env=env, cwd=repo).stdout
     shown = orchard("show", run_id, env=env, cwd=repo)
     assert f"run {run_id} waits for a person: best-of-n picked candidate {scored}" in shown.stdout and "answer: orchard answer" in shown.stdout
+    as_json = json.loads(orchard("show", run_id, "--output", "json", env=env, cwd=repo).stdout)
+    assert as_json["status"] == "running" and [q["key"] for q in as_json["waiting_for"]] == ["approve"]
 
     refused = orchard("answer", run_id, "7", env=env, cwd=repo)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
