@@ -1,6 +1,7 @@
 """The `orchard` command: parses the command line and dispatches to client/commands/.
 
-Exit codes: 0 success, 1 failure, 2 bad usage or input, 3 completed with failed instances.
+Exit codes: 0 success, 1 failure, 2 bad usage or input, 3 completed with failed instances,
+4 canceled, 130 detached by Ctrl-C.
 """
 
 from __future__ import annotations

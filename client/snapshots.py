@@ -11,7 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
 
-from client.errors import EXIT_FAILURE, EXIT_PARTIAL, EXIT_SUCCESS
+from client.errors import EXIT_CANCELED, EXIT_FAILURE, EXIT_PARTIAL, EXIT_SUCCESS
 from workflows.sdk.models import RunProgress, RunResult
 
 QUERY_TIMEOUT = 3.0
@@ -38,7 +38,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return {"success": EXIT_SUCCESS, "partial": EXIT_PARTIAL}.get(self.status, EXIT_FAILURE)
+        return {"success": EXIT_SUCCESS, "partial": EXIT_PARTIAL, "canceled": EXIT_CANCELED}.get(self.status, EXIT_FAILURE)
 
 
 async def query_progress(handle: WorkflowHandle[Any, Any]) -> RunProgress | None:

@@ -114,10 +114,20 @@ def _unknown(spec: str) -> StrategyLoadError:
     return StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]")
 
 
+def _names_another_kind_of_file(target: str) -> bool:
+    """A TOML, YAML or other file given where a strategy is expected (a module name has no file)."""
+    if target.endswith(".py"):
+        return False
+    path = Path(target).expanduser()
+    return os.sep in target or path.suffix.lower() in (".toml", ".yaml", ".yml", ".json", ".txt", ".md") or path.is_file()
+
+
 def load_strategy(spec: str) -> type[Strategy]:
     if spec in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[spec]
     target, _, class_name = spec.partition(":")
+    if _names_another_kind_of_file(target):
+        raise StrategyLoadError(f"a strategy is a Python file (path.py[:Class]) or module (pkg.mod[:Class]), not {target}")
     if is_file_spec(spec):
         path = Path(target).expanduser().resolve()
         module = _import_file(path)

@@ -9,7 +9,8 @@ import os
 
 from activities.paths import orchard_home
 from client.connection import ServerUnreachable, connect
-from client.embedded.server import dev_config_path, load_dev_settings, server_command, stop_server
+from client.embedded.processes import alive
+from client.embedded.server import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command, server_pid_file, stop_server, try_connect
 from client.embedded.workers import stop_workers
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 
@@ -36,6 +37,15 @@ def cmd_server(args: argparse.Namespace) -> int:
         except ServerUnreachable:
             print(f"Temporal at {settings.address} is not running")
             return EXIT_FAILURE
+    if asyncio.run(try_connect(settings)) is not None:
+        embedded = alive(server_pid_file()) is not None
+        raise DevServerError(
+            f"a Temporal server already answers on {settings.address}"
+            + (" (the embedded one that `orchard run` started in the background)" if embedded else "")
+            + "; use it as it is, or stop it first" + (" with `orchard server stop`" if embedded else "")
+        )
+    if port_taken(settings.address):
+        raise DevServerError(f"{settings.address} is taken by a program that is not Temporal; set another address in {dev_config_path()} (copy it to $ORCHARD_HOME/temporal-dev.yml to change it)")
     cmd = server_command(settings)
     settings.db_path().parent.mkdir(parents=True, exist_ok=True)
     print(f"Temporal dev server from {dev_config_path()} on {settings.address}" + (f", UI {settings.ui_url}" if settings.ui_url else ""), flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,17 @@ def server_command(settings: DevServerSettings) -> list[str]:
     for key, value in settings.dynamic_config.items():
         cmd += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
     return cmd
+
+
+def port_taken(address: str) -> bool:
+    """Whether something already listens on HOST:PORT (binding it fails)."""
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return True
+    return False
 
 
 async def try_connect(settings: DevServerSettings) -> Client | None:

@@ -25,3 +25,11 @@ def test_bad_specs_are_clear(tmp_path):
         load_strategy(str(tmp_path / "missing.py"))
     with pytest.raises(StrategyLoadError, match="no Strategy class 'Nope'"):
         load_strategy(f"{ROOT}/examples/fanout_two.py:Nope")
+
+
+def test_a_file_that_is_not_python_is_named_as_such(tmp_path):
+    runbook = tmp_path / "build.toml"
+    runbook.write_text("[pipeline.build]\n")
+    for spec in (str(runbook), "build.toml", f"{runbook}:Build"):
+        with pytest.raises(StrategyLoadError, match=r"a strategy is a Python file \(path.py\[:Class\]\) or module \(pkg.mod\[:Class\]\), not "):
+            load_strategy(spec)

@@ -42,6 +42,9 @@ def test_embedded_default_runs_best_of_n_and_survives_a_server_restart(embedded,
         assert page.status == 200
     assert (home / "temporal.db").is_file()
     server_pid = pid_in(home / "temporal.pid")
+    foreground = orchard("server", env=env, cwd=repo)
+    assert foreground.returncode == 2 and "(the embedded one that `orchard run` started in the background)" in foreground.stderr
+    assert "with `orchard server stop`" in foreground.stderr
 
     second = orchard("run", "another change", "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
     assert second.returncode == 0, second.stderr
@@ -93,7 +96,8 @@ def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, re
     assert cancelled.returncode == 0, cancelled.stderr
     assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
     assert not (home / "workspaces" / run_id).exists()
-    assert orchard("watch", run_id, env=env, cwd=repo).returncode == 1
+    watched_canceled = orchard("watch", run_id, env=env, cwd=repo)
+    assert watched_canceled.returncode == 4 and f"run {run_id}: canceled" in watched_canceled.stdout  # its own exit code
     assert orchard("cancel", run_id, env=env, cwd=repo).returncode == 2
 
 
@@ -201,6 +205,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--strategy", "best-of-n", "-S", "m=1"], "unknown parameter 'm' for strategy 'best-of-n'; accepted: model, n,"),
         (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
         (["--strategy", "broken.py"], "failed to import: SyntaxError"),
+        (["--strategy", "badname.py"], "strategy name '../../heads/master' cannot name a branch"),
+        (["--strategy", "steps.toml"], "a strategy is a Python file (path.py[:Class]) or module (pkg.mod[:Class]), not steps.toml"),
         (["--max-parallel", "x"], "invalid int value"),
         (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
         (["--plugin", "command", "--agent-command", ""], "the command plugin needs --agent-command"),
@@ -208,6 +214,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path, args, message):
     (repo / "broken.py").write_text("from workflows import Strategy\ndef broken(:\n")
+    (repo / "badname.py").write_text("from workflows import Strategy\nclass Bad(Strategy):\n    NAME = '../../heads/master'\n    async def execute(self, p, b, ctx):\n        return []\n")
+    (repo / "steps.toml").write_text("[pipeline.build]\n")
     home = tmp_path / "home"
     out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
     assert out.returncode == 2, out.stderr
@@ -306,6 +314,9 @@ def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
         ran = orchard("run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
         assert ran.returncode == 0, ran.stderr
         assert not (home / "temporal.pid").exists()  # the running server was used, none started
+        again = orchard("server", env=env, cwd=repo)  # a second one would only fail on the port
+        assert again.returncode == 2 and again.stderr.count("\n") == 1
+        assert f"a Temporal server already answers on 127.0.0.1:{port}; use it as it is, or stop it first" in again.stderr
     finally:
         orchard("server", "stop", env=env, cwd=repo)
         server.send_signal(signal.SIGINT)

@@ -34,6 +34,18 @@ class StrategyConfig:
     model: str = ""
 
 
+STRATEGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
+"""A strategy's name is a workflow type and one component of its branches (orchard/<name>/…)."""
+
+
+def check_strategy_name(name: str) -> str:
+    if not STRATEGY_NAME.fullmatch(name) or name.endswith(".lock"):
+        raise StrategyError(
+            f"strategy name {name!r} cannot name a branch (orchard/{name}/...): use letters, digits, '-', '_' and single dots"
+        )
+    return name
+
+
 def strategy_name_from_class(class_name: str) -> str:
     """`BestOfNStrategy` -> `best-of-n`, `FanOutStrategy` -> `fan-out`."""
     base = class_name.removesuffix("Strategy") or class_name
@@ -53,6 +65,7 @@ class Strategy:
         super().__init_subclass__(**kwargs)
         if inspect.isabstract(cls) or cls.execute is Strategy.execute:
             return
+        check_strategy_name(cls.name())
         wf = workflow_class_for(cls)
         cls.__orchard_workflow__ = wf  # type: ignore[attr-defined]
         module = sys.modules.get(cls.__module__)

@@ -53,3 +53,11 @@ async def test_a_strategy_file_still_runs_in_the_sandbox_which_stops_a_clock_rea
         assert script.calls == []  # the run waits for a fix; nothing ran
     finally:
         await handle.terminate("test over")
+
+
+@pytest.mark.parametrize("name", ["../../heads/master", "has space", "a..b", "x.lock", "-dash", "end.", "tab\there"])
+def test_a_name_that_cannot_form_a_branch_is_refused_when_the_class_is_defined(name):
+    from workflows import Strategy, StrategyError
+
+    with pytest.raises(StrategyError, match="cannot name a branch"):
+        type("Bad", (Strategy,), {"NAME": name, "execute": lambda self, prompt, base_branch, ctx: []})
