@@ -3,6 +3,7 @@ the demo agent, and in-process workers on their own task queues."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -219,8 +220,8 @@ def embedded(tmp_path):
 
 
 def pid_in(path: Path) -> int:
-    """The pid a pid file holds."""
-    return int(path.read_text())
+    """The pid an Orchard pid file holds (beside the proof that the process is Orchard's)."""
+    return int(json.loads(path.read_text())["pid"])
 
 
 @pytest.fixture

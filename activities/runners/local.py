@@ -70,14 +70,17 @@ def kill_agent(pgid: int, tag: str, sig: int = signal.SIGKILL) -> None:
 
 
 def kill_orphan(pid_file: Path) -> None:
-    """Kill an agent left running by a worker that died, as recorded in pid_file."""
+    """Kill an agent left running by a worker that died, as recorded in pid_file. Only processes
+    carrying the agent's tag are signalled (and its process group, when its leader carries the
+    tag): the pid alone may belong to another process by now."""
     try:
         pgid_text, tag = pid_file.read_text().split()
         pgid = int(pgid_text)
     except (OSError, ValueError):
         return
-    if pgid != os.getpgid(0):
-        kill_agent(pgid, tag)
+    if pgid in tagged_processes(tag) and pgid != os.getpgid(0):
+        kill_group(pgid)
+    kill_tagged(tag)
     pid_file.unlink(missing_ok=True)
 
 

@@ -21,7 +21,7 @@ from temporalio.client import WorkflowFailureError
 from activities.heartbeat import HEARTBEAT_EVERY
 from activities.instance import RESUME_PROMPT
 from activities.paths import agent_home_dir, workspaces_dir
-from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, require_docker, run_strategy, write_dev_config
+from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, pid_in, require_docker, run_strategy, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, ToolUse, Turn, Usage, error_script, write_and_commit_script
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
@@ -202,7 +202,7 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
                 pytest.fail("the agent never ran its tool")
             first_session = fake.main_requests[0].headers.get("x-claude-code-session-id")
             time.sleep(3 * HEARTBEAT_EVERY)  # the session id has reached Temporal in a heartbeat
-            os.kill(int((home / "workers" / "orchard.pid").read_text()), signal.SIGKILL)
+            os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)
 
             # watch restarts the worker, with the credentials again: they are kept nowhere but in its environment
             watched = orchard(
