@@ -69,6 +69,42 @@ def kill_agent(pgid: int, tag: str, sig: int = signal.SIGKILL) -> None:
     kill_tagged(tag, sig)
 
 
+def pipe_holders(inodes: set[int]) -> list[int]:
+    """Processes that hold one of these pipes open: the agent's descendants holding its output,
+    provably, even after they left its session and cleared its environment (a double-forked daemon).
+    The worker's own children are not among them: one forked for another instance holds every pipe
+    of the worker for the instant before it runs its program."""
+    wanted = {f"pipe:[{inode}]" for inode in inodes}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent != os.getpid():
+                    found.append(int(entry.name))
+    return found
+
+
+def _pipe_inode(stream: asyncio.StreamReader | None) -> int | None:
+    """The inode of the pipe a stream reads; None once it is closed (every writer closed it: no
+    process holds it any more)."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        return os.fstat(stream._transport.get_extra_info("pipe").fileno()).st_ino  # type: ignore[union-attr]
+    return None
+
+
+async def exit_of(proc: asyncio.subprocess.Process) -> int:
+    """The process's own exit. asyncio's `wait()` also waits until every pipe closes, which never
+    happens while a background child (`npm run dev &`) holds the agent's stdout."""
+    delay = 0.002
+    while proc.returncode is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return proc.returncode
+
+
 def kill_orphan(pid_file: Path) -> None:
     """Kill an agent left running by a worker that died, as recorded in pid_file. Only processes
     carrying the agent's tag are signalled (and its process group, when its leader carries the
@@ -110,6 +146,7 @@ async def run_process(
     )
     pid_file.write_text(f"{proc.pid} {tag}")
     stderr_tail: deque[str] = deque(maxlen=50)
+    output_pipes = {inode for inode in (_pipe_inode(proc.stdout), _pipe_inode(proc.stderr)) if inode is not None}
 
     async def kill() -> None:
         kill_agent(proc.pid, tag)
@@ -143,15 +180,15 @@ async def run_process(
     with transcript.open("a") as out:
         readers = asyncio.gather(feed_stdin(), read_stdout(out), read_stderr(out))
         try:
-            await asyncio.wait_for(proc.wait(), timeout)
+            await asyncio.wait_for(exit_of(proc), timeout)
         except asyncio.TimeoutError:
             timed_out = True
             kill_agent(proc.pid, tag, signal.SIGTERM)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+                await asyncio.wait_for(exit_of(proc), KILL_GRACE_SECONDS)
             await kill()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+                await asyncio.wait_for(exit_of(proc), KILL_GRACE_SECONDS)
         except asyncio.CancelledError:
             # Cancelled means stop now: no grace period, which a second cancel could cut short.
             await asyncio.shield(kill())
@@ -159,8 +196,13 @@ async def run_process(
             raise
         finally:
             pid_file.unlink(missing_ok=True)
-        # The agent's own children may outlive it and hold its pipes: they go with it.
+        # When the agent itself has exited, the instance ends: what it left running goes with it
+        # (its group, its tagged processes, and whatever still holds its output pipes), and the
+        # output read so far is kept.
         kill_agent(proc.pid, tag)
+        for pid in pipe_holders(output_pipes):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(readers, KILL_GRACE_SECONDS)
     return ProcessOutcome(

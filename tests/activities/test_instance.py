@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,19 @@ async def test_a_retry_resumes_the_agent_session_in_the_kept_workspace(repo, orc
     again = await ActivityEnvironment().run(run_instance, inp)  # the record is this task's, resumed or not
     assert again.commit == result.commit and again.final_message == "done"  # from the record itself
     assert len(calls.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    ["", "env -i setsid"],  # a background job holding stdout; a daemon in its own session, without the tag
+    ids=["background-job", "daemon"],
+)
+async def test_the_instance_ends_when_the_agent_exits_and_what_it_left_running_is_killed(repo, orchard_home, launcher):
+    marker = f"orchard-left-{uuid.uuid4().hex[:6]}"
+    leftover = f"{launcher} /bin/bash -c 'exec -a {marker} sleep 300' &"
+    agent = f"{leftover} echo work > left.txt && git add -A && git commit -qm left && echo done"
+    started = time.monotonic()
+    result = await run(instance(repo, agent=agent, timeout=60))
+    assert result.success and result.status == "success" and time.monotonic() - started < 10  # not the 60 s timeout
+    assert result.final_message == "done" and git(repo, "show", f"{result.branch_name}:left.txt") == "work"
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1  # nothing of it is left
