@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.coordination.rotation import take_turn
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
+from activities.orphans import sweep_orphans
 from activities.verification.commit import verify_commit
 from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
@@ -90,6 +91,9 @@ async def serve(args: argparse.Namespace) -> None:
     task_queue = args.task_queue or config.temporal.task_queue
     strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
     worker = build_worker(client, task_queue, strategies)
+    swept = await sweep_orphans(client)
+    if swept:
+        logging.info("stopped %d agent or verification process(es) that dead workers left running", swept)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -23,7 +23,7 @@ from activities.git.branch_import import ImportRefused, commit_stats, ensure_bra
 from activities.git.command import rev_parse
 from activities.git.workspace import objects_dir, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
-from activities.paths import agent_home_dir, instance_dir, workspaces_dir
+from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.runners.choice import choose_runner
 from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
 from activities.runners.local import kill_orphan, run_process
@@ -124,8 +124,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     except PluginError as e:
         raise bad_input(str(e)) from None
 
-    pid_file = out_dir / "agent.pid"
-    kill_orphan(pid_file)
+    running = running_record(inp.run_id, f"k{key_hash8(inp.key)}")
+    await kill_orphan(running)  # what an earlier attempt left running, before its workspace is touched
     # One workspace per key, kept across attempts: a retry resumes the agent's session in it.
     workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
     agent_home = agent_home_dir(inp.run_id, inp.key)
@@ -173,13 +173,14 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                     outcome = await run_in_container(
                         command, task, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home,
                         objects=await objects_dir(inp.repo), forward_env=list(plugin.forward_env),
-                        endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, pid_file=pid_file,
+                        endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, record_path=running, leftovers=[workspace, agent_home],
                     )
                 except (ImageMissing, ValueError) as e:
                     raise bad_input(str(e)) from None
             else:
                 outcome = await run_process(
-                    command, cwd=workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, pid_file=pid_file,
+                    command, cwd=workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=running,
+                    leftovers=[workspace, agent_home],
                 )
             plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
             result = InstanceResult(

@@ -28,3 +28,13 @@ def workspaces_dir(run_id: str) -> Path:
 def agent_home_dir(run_id: str, key: str) -> Path:
     """An agent's private state (e.g. CODEX_HOME): per instance, beside but outside the results."""
     return orchard_home() / "agent-homes" / run_id / f"k{key_hash8(key)}"
+
+
+def running_dir() -> Path:
+    """Records of the agent and verification processes running on this host, one file each, so a
+    retry or a new worker can stop what a worker that died left running."""
+    return orchard_home() / "running"
+
+
+def running_record(run_id: str, name: str) -> Path:
+    return running_dir() / f"{run_id}.{name}.json"

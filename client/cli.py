@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import typing
 from collections.abc import Awaitable, Callable
 from typing import NoReturn
+
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from activities.agents import PLUGINS
 from activities.runners.docker.engine import DEFAULT_IMAGE
@@ -32,6 +35,7 @@ from client.config import DEFAULT_TASK_QUEUE, ConfigFileError
 from client.connection import ServerUnreachable
 from client.embedded.server import DevServerError
 from client.errors import DETACHED_EXIT, EXIT_SUCCESS, EXIT_USAGE, UsageError
+from client.follow import STRATEGY_FAILURE_PATIENCE
 from client.render import OUTPUT_MODES
 from client.runs import NoWorker
 from client.strategy_loader import StrategyLoadError
@@ -108,10 +112,18 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run.add_argument("--import-conflict-policy", choices=typing.get_args(ConflictPolicy), help=f"default {_default('import_conflict_policy')}")
     run.add_argument("--output", choices=OUTPUT_MODES, help="default: tui on a terminal, else streaming")
     run.add_argument("--detach", action="store_true", help="start the run, print its id and return; it keeps going")
+    _keep_waiting_arg(run)
     run.add_argument("--task-queue", help=f"task queue of the workers to use (named server; default {DEFAULT_TASK_QUEUE})")
     run.add_argument("--with-worker", action="store_true", help="with a named server: also run a worker in this process")
     run.add_argument("--ui-url", help="base URL of the Temporal UI of a named server, for links")
     _connection_args(run)
+
+
+def _keep_waiting_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--keep-waiting", action="store_true",
+        help=f"follow a run whose strategy code fails until a fixed worker resumes it (default: exit 1 after {STRATEGY_FAILURE_PATIENCE:g}s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch = sub.add_parser("watch", help="follow a run until it ends; exits with the run's exit code")
     watch.add_argument("run_id")
     watch.add_argument("--output", choices=OUTPUT_MODES)
+    _keep_waiting_arg(watch)
     _credential_args(watch)
     _connection_args(watch)
 
@@ -214,9 +227,18 @@ def main(argv: list[str] | None = None) -> int:
         return DETACHED_EXIT
 
 
+def quiet_sdk_logs() -> None:
+    """The command speaks for itself in one line per problem: the SDK's own log lines (a worker
+    inside `orchard run --with-worker` logging a failing strategy's traceback on stdout, a client
+    retrying a connection) are for a worker's log, not for the user's terminal."""
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))))
+    logging.getLogger("temporalio").setLevel(logging.ERROR)
+
+
 def entrypoint() -> NoReturn:
     """The console script. Exits without interpreter finalization: the Temporal client's native
     threads can abort a finalizing interpreter (PyGILState_Release), turning a clean exit into 134."""
+    quiet_sdk_logs()
     code = main()
     try:
         sys.stdout.flush()

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from typing import Protocol
 
 from temporalio.client import Client
 
 from client.errors import DETACHED_EXIT
-from client.render import make_renderer, question_line
+from client.render import make_renderer, question_line, task_failure_line
 from client.runs import Target
 from client.snapshots import Outcome, Snapshot, outcome_of, snapshot
 from workflows.sdk.models import RunResult
 
 POLL_SECONDS = 0.5
+STRATEGY_FAILURE_PATIENCE = 5.0
+"""How long a run whose strategy code keeps failing is followed before the client says so and
+exits: the failure repeats until the code is fixed, and the run stays open for a fixed worker."""
 
 
 class Renderer(Protocol):
@@ -22,16 +26,23 @@ class Renderer(Protocol):
     def finish(self, outcome: Outcome) -> None: ...
 
 
-async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = False) -> Outcome:
-    """Render the run until it closes, or with `early` until it publishes its answer (ctx.publish);
+async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = False, keep_waiting: bool = False) -> Outcome:
+    """Render the run until it closes, or with `early` until it publishes its answer (ctx.publish),
+    or until its strategy code has kept failing for a while (the outcome is then "stuck");
     returns its outcome."""
     handle = client.get_workflow_handle(run_id, result_type=RunResult)
     asked: set[str] = set()
+    failing_since: float | None = None
     while True:
         snap = await snapshot(client, handle)
         if snap.status != "running":
             break
         renderer.update(snap)
+        failing_since = (failing_since or time.monotonic()) if snap.task_failure else None
+        if failing_since is not None and not keep_waiting and time.monotonic() - failing_since >= STRATEGY_FAILURE_PATIENCE:
+            outcome = Outcome(run_id=run_id, status="stuck", error=task_failure_line(snap), progress=snap.progress)
+            renderer.finish(outcome)
+            return outcome
         questions = snap.progress.questions if snap.progress else []
         for q in questions:  # said once per question, whatever the output mode
             if q.key not in asked:
@@ -48,12 +59,12 @@ async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = 
     return outcome
 
 
-async def follow_and_report(target: Target, run_id: str, output: str, header: str, early: bool = False) -> int:
+async def follow_and_report(target: Target, run_id: str, output: str, header: str, early: bool = False, keep_waiting: bool = False) -> int:
     """Follow until the run ends (or, if `early`, until it publishes its answer); Ctrl-C detaches
     from the run, which goes on. Returns the exit code."""
     renderer = make_renderer(output, header, target.ui_link(run_id))
     try:
-        outcome = await follow(target.client, run_id, renderer, early)
+        outcome = await follow(target.client, run_id, renderer, early, keep_waiting)
     except asyncio.CancelledError:
         renderer.close()
         print(f"\norchard: detached; run {run_id} goes on. Watch it: orchard watch {run_id}; cancel it: orchard cancel {run_id}", file=sys.stderr)

@@ -30,7 +30,7 @@ def _tokens(n: int) -> str:
 def task_failure_line(snap: Snapshot) -> str:
     return (
         f"the strategy's code fails: {snap.task_failure}\n  fix it and restart its worker (embedded: "
-        f"`orchard server stop`, then `orchard watch {snap.run_id}`); the run resumes where it was"
+        f"`orchard server stop`, then `orchard watch {snap.run_id}`): the run resumes where it was; or end it: `orchard cancel {snap.run_id}`"
     )
 
 
@@ -265,6 +265,9 @@ class JsonRenderer:
         sys.stdout.flush()
 
     def update(self, snap: Snapshot) -> None:
+        if snap.task_failure and self.seen.get("strategy failure") != snap.task_failure:
+            self.seen["strategy failure"] = snap.task_failure
+            self.emit({"type": "strategy_failure", "run_id": snap.run_id, "error": snap.task_failure})
         progress = snap.progress
         if progress is None:
             return
@@ -296,6 +299,8 @@ class QuietRenderer:
     def finish(self, outcome: Outcome) -> None:
         branches = [r.branch_name for r in outcome.result.instances if r.branch_name] if outcome.result else []
         self.console.print(f"{outcome.run_id} {outcome.status} {' '.join(branches)}".rstrip(), highlight=False)
+        if outcome.error and outcome.result is None:
+            print(f"orchard: run {outcome.run_id}: {outcome.status}: {outcome.error}", file=sys.stderr)
 
     def close(self) -> None:
         pass

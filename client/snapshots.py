@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ class Snapshot:
 @dataclass
 class Outcome:
     run_id: str
-    status: str  # success | partial | failed | canceled | terminated | timed_out
+    status: str  # success | partial | failed | canceled | terminated | timed_out, or stuck (open, its strategy code failing)
     result: RunResult | None = None
     error: str | None = None
     progress: RunProgress | None = None
@@ -54,10 +55,20 @@ async def workflow_task_state(handle: WorkflowHandle[Any, Any]) -> tuple[bool, s
     settled, message = False, None
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            settled, message = True, event.workflow_task_failed_event_attributes.failure.message
+            failure = event.workflow_task_failed_event_attributes.failure
+            settled, message = True, failure.message + _where(failure.stack_trace)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             settled, message = True, None
     return settled, message
+
+
+FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+
+
+def _where(stack_trace: str) -> str:
+    """Where in the strategy's code a workflow task failed: the innermost frame outside the SDK."""
+    frames = [f for f in FRAME.findall(stack_trace) if "/temporalio/" not in f[0]]
+    return f" (at {frames[-1][0]}:{frames[-1][1]}, in {frames[-1][2]})" if frames else ""
 
 
 async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot:
@@ -77,7 +88,8 @@ async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot
                 snap.heartbeats[pending.activity_id.removeprefix("instance/")] = details
     if raw.pending_workflow_task.attempt > 1:
         _, snap.task_failure = await workflow_task_state(handle)
-    snap.progress = await query_progress(handle)
+    if snap.task_failure is None:  # a run whose code fails answers no query (each would wait QUERY_TIMEOUT)
+        snap.progress = await query_progress(handle)
     return snap
 
 

@@ -10,6 +10,7 @@ anything else (a review) it answers "No findings.".
 
 Knobs for tests, from the environment:
   DEMO_AGENT_SLEEP=S     sleep S seconds before working
+  DEMO_AGENT_SLEEP_FIRST=S  sleep S seconds on an instance's first run only (counted in DEMO_AGENT_LOG)
   DEMO_AGENT_FAIL=MSG    print MSG to stderr and exit 1
   DEMO_AGENT_NOOP=1      change nothing
   DEMO_AGENT_LOG=FILE    append "<key>\\n" for every run (lets tests count agent runs)
@@ -74,13 +75,17 @@ def work(prompt: str) -> None:
 
 def main() -> int:
     prompt = os.environ.get("ORCHARD_PROMPT") or sys.stdin.read()
+    key = os.environ.get("ORCHARD_KEY", "?")
     log = os.environ.get("DEMO_AGENT_LOG")
+    earlier_runs = 0
     if log:
-        with open(log, "a") as f:
-            f.write(os.environ.get("ORCHARD_KEY", "?") + "\n")
+        with open(log, "a+") as f:
+            f.seek(0)
+            earlier_runs = f.read().splitlines().count(key)
+            f.write(key + "\n")
     only = os.environ.get("DEMO_AGENT_ONLY_KEY")
-    knobs = os.environ if not only or re.fullmatch(only, os.environ.get("ORCHARD_KEY", "")) else {}
-    time.sleep(float(knobs.get("DEMO_AGENT_SLEEP", "0")))
+    knobs = os.environ if not only or re.fullmatch(only, key) else {}
+    time.sleep(float(knobs.get("DEMO_AGENT_SLEEP", "0")) + (0 if earlier_runs else float(knobs.get("DEMO_AGENT_SLEEP_FIRST", "0"))))
     if knobs.get("DEMO_AGENT_FAIL"):
         print(knobs["DEMO_AGENT_FAIL"], file=sys.stderr)
         return 1

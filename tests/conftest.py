@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -43,9 +44,17 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: a port the kernel handed out (bind to 0)
+    can be handed out again to an outgoing connection or to a dev server's own random internal
+    ports before the server binds it, and the server then exits at start."""
+    while True:
+        port = random.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def orchard_branches(repo: Path) -> list[str]:

@@ -22,6 +22,7 @@ def path_without_orchard() -> str:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("installed", [True, False], ids=["console-script", "no-console-script"])
 def test_the_orchard_helper_needs_no_orchard_on_path(repo, tmp_path, monkeypatch, installed):
     if installed:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from activities.git.command import git
@@ -48,13 +50,14 @@ async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: s
     small repositories and by the checkout on large ones, as for `git worktree add`.
     """
     await remove_workspace(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _run_folder_lock(dest.parent):
+        dest.mkdir(parents=True)
     objects = await objects_dir(repo)
-    await git("init", "--quiet", str(dest), cwd=dest.parent)
+    await git("init", "--quiet", cwd=dest)
     (dest / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
     # The import fetches the agent's commit by id. The identity lives in the workspace, so agents
     # commit as the worker's user whatever HOME or container they run with.
-    name, email = await commit_identity(dest.parent)
+    name, email = await commit_identity(dest)
     with (dest / ".git" / "config").open("a") as config:
         config.write(f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
     await git("checkout", "--quiet", "-b", branch, commit, cwd=dest)
@@ -65,5 +68,17 @@ async def remove_workspace(path: Path) -> None:
     """Remove a workspace, and its run's folder once it is the last one."""
     if path.exists():
         await asyncio.to_thread(shutil.rmtree, path, True)
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()
+    if path.parent.is_dir():
+        with _run_folder_lock(path.parent), contextlib.suppress(OSError):
+            path.parent.rmdir()
+
+
+@contextlib.contextmanager
+def _run_folder_lock(run_folder: Path) -> Iterator[None]:
+    """Held (by any task of any worker on the host) while a workspace's folder is made in its run's
+    folder, and while the run's folder is removed as empty: so removing the last workspace never
+    takes the folder from under a sibling that is being prepared. Held for a mkdir or an rmdir."""
+    run_folder.parent.mkdir(parents=True, exist_ok=True)
+    with (run_folder.parent / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -5,8 +5,9 @@ The local runner is not isolated: the agent is a process (group) in the workspac
 Every process the agent starts inherits a tag in its environment; on timeout, on cancellation
 and when the agent exits, the process group and every tagged process are killed. Tools that
 start their own session (Claude Code's Bash tool does) or outlive their parent are caught too.
-The tag is written to a pid file so a retried attempt can stop an agent orphaned by a worker
-that died.
+The tag is recorded (with the worker's identity) under $ORCHARD_HOME/running/, so a retried
+attempt, and a new worker at its start (activities/orphans.py), can stop an agent orphaned by a
+worker that died.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+
 from activities.agents.base import AgentCommand
+from activities.ownership import OwnedProcess, this_process
+from activities.runners.docker.engine import remove_container
 from activities.secrets import redact
 
 KILL_GRACE_SECONDS = 3.0
@@ -105,19 +111,53 @@ async def exit_of(proc: asyncio.subprocess.Process) -> int:
     return proc.returncode
 
 
-def kill_orphan(pid_file: Path) -> None:
-    """Kill an agent left running by a worker that died, as recorded in pid_file. Only processes
-    carrying the agent's tag are signalled (and its process group, when its leader carries the
-    tag): the pid alone may belong to another process by now."""
+class ActivityAttempt(BaseModel):
+    """The activity attempt a process runs for, so a new worker can end the attempt of a dead one."""
+
+    workflow_id: str
+    workflow_run_id: str
+    activity_id: str
+    attempt: int
+    task_token: str  # hex
+
+    @classmethod
+    def current(cls) -> ActivityAttempt | None:
+        if not activity.in_activity():
+            return None
+        info = activity.info()
+        return cls(
+            workflow_id=info.workflow_id or "", workflow_run_id=info.workflow_run_id or "", activity_id=info.activity_id,
+            attempt=info.attempt, task_token=info.task_token.hex(),
+        )
+
+
+class RunningRecord(BaseModel):
+    """What Orchard records of a process it runs for an agent or a verification command."""
+
+    pgid: int
+    tag: str
+    worker: OwnedProcess
+    container: str | None = None
+    attempt: ActivityAttempt | None = None
+    leftovers: list[str] = []
+    """Folders the attempt works in (its workspace), removed when it ends without a retry to use them."""
+
+
+async def kill_orphan(record_path: Path) -> RunningRecord | None:
+    """Kill what an earlier attempt left running, as recorded at record_path; returns the record.
+    Only processes carrying its tag are signalled (and its process group, when the group's leader
+    carries the tag): the pid alone may belong to another process by now."""
     try:
-        pgid_text, tag = pid_file.read_text().split()
-        pgid = int(pgid_text)
-    except (OSError, ValueError):
-        return
-    if pgid in tagged_processes(tag) and pgid != os.getpgid(0):
-        kill_group(pgid)
-    kill_tagged(tag)
-    pid_file.unlink(missing_ok=True)
+        record = RunningRecord.model_validate_json(record_path.read_text())
+    except (OSError, ValidationError):
+        return None
+    if record.pgid in tagged_processes(record.tag) and record.pgid != os.getpgid(0):
+        kill_group(record.pgid)
+    kill_tagged(record.tag)
+    if record.container:
+        await remove_container(record.container)
+    record_path.unlink(missing_ok=True)
+    return record
 
 
 async def run_process(
@@ -126,12 +166,14 @@ async def run_process(
     timeout: float,
     on_line: Callable[[str], None],
     transcript: Path,
-    pid_file: Path,
-    also_kill: Callable[[], Awaitable[None]] | None = None,
+    record_path: Path,
+    leftovers: Sequence[Path] = (),
+    container: str | None = None,
 ) -> ProcessOutcome:
     """Run `command`, feeding its stdout lines to `on_line` and the transcript, until it exits or
     `timeout` passes (then SIGTERM, a grace period, SIGKILL to its group and tagged processes).
-    `also_kill` ends what the process started outside them (the docker runner's container)."""
+    `record_path` records it for as long as it runs, with the `leftovers` it works in; `container` is
+    the docker container the command runs, removed with it."""
     started = time.monotonic()
     tag = uuid.uuid4().hex
     proc = await asyncio.create_subprocess_exec(
@@ -144,14 +186,18 @@ async def run_process(
         start_new_session=True,
         limit=LINE_LIMIT,
     )
-    pid_file.write_text(f"{proc.pid} {tag}")
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record = RunningRecord(
+        pgid=proc.pid, tag=tag, worker=this_process(), container=container, attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers]
+    )
+    record_path.write_text(record.model_dump_json())
     stderr_tail: deque[str] = deque(maxlen=50)
     output_pipes = {inode for inode in (_pipe_inode(proc.stdout), _pipe_inode(proc.stderr)) if inode is not None}
 
     async def kill() -> None:
         kill_agent(proc.pid, tag)
-        if also_kill is not None:
-            await also_kill()
+        if container is not None:
+            await remove_container(container)
 
     async def feed_stdin() -> None:
         assert proc.stdin is not None
@@ -195,7 +241,7 @@ async def run_process(
             readers.cancel()
             raise
         finally:
-            pid_file.unlink(missing_ok=True)
+            record_path.unlink(missing_ok=True)
         # When the agent itself has exited, the instance ends: what it left running goes with it
         # (its group, its tagged processes, and whatever still holds its output pipes), and the
         # output read so far is kept.

@@ -9,7 +9,7 @@ from temporalio import activity
 from activities.agents.base import AgentCommand
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
-from activities.paths import run_dir, workspaces_dir
+from activities.paths import run_dir, running_record, workspaces_dir
 from activities.runners.local import kill_orphan, run_process
 from activities.secrets import redact
 from workflows.sdk.models import VerifyInput, VerifyResult
@@ -25,8 +25,8 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{slug}.log"
     log.write_text(f"$ {inp.command}\n")
-    pid_file = log_dir / f"{slug}.pid"
-    kill_orphan(pid_file)  # left running by a worker that died during an earlier attempt
+    record = running_record(inp.run_id, f"verify-{slug}")
+    await kill_orphan(record)  # left running by a worker that died during an earlier attempt
 
     try:
         async with heartbeating(lambda: inp.label):
@@ -37,7 +37,8 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
                 timeout=inp.timeout,
                 on_line=lambda line: None,
                 transcript=log,
-                pid_file=pid_file,
+                record_path=record,
+                leftovers=[workspace],
             )
     finally:
         await remove_workspace(workspace)

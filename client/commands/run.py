@@ -53,9 +53,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
     output = output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
-        return await _run_with_worker(target, strategy, run_input, task_queue, output)
+        return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting)
     await ensure_served(target, task_queue, spec, credentials)
-    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True)
+    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting)
 
 
 def strategy_params(pairs: list[str], config: OrchardConfig, strategy_name: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ async def check_runner(defaults: TaskDefaults) -> None:
 
 
 async def _start_and_follow(
-    target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool
+    target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool, keep_waiting: bool
 ) -> int:
     """Start the run and follow it; `early`: return with an answer the run publishes before it ends."""
     handle = await start_run(target, strategy, run_input, task_queue)
@@ -125,13 +125,13 @@ async def _start_and_follow(
         print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
         print(handle.id)
         return EXIT_SUCCESS
-    return await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}", early)
+    return await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}", early, keep_waiting)
 
 
-async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str) -> int:
+async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, keep_waiting: bool) -> int:
     """The run served by a worker inside this process (never detached nor left early: the worker
     ends with it)."""
     from worker import build_worker, strategies_for
 
     async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
-        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False)
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting)

@@ -20,4 +20,4 @@ async def cmd_watch(args: argparse.Namespace) -> int:
             await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"), credentials)
         except NoWorker as e:
             print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)
-    return await follow_and_report(target, args.run_id, output_mode(args.output), f"{run.desc.workflow_type} run {args.run_id}")
+    return await follow_and_report(target, args.run_id, output_mode(args.output), f"{run.desc.workflow_type} run {args.run_id}", keep_waiting=args.keep_waiting)

@@ -1,10 +1,8 @@
 """The embedded server's and workers' background processes: started in their own session, found
 again through their pid files under $ORCHARD_HOME, stopped with SIGTERM then SIGKILL.
 
-A pid alone proves nothing: after a reboot (or long enough) the number belongs to another
-process. So the pid file records what makes the process ours, beside the pid: the boot it was
-started in, its start time (clock ticks since boot, from /proc) and its command line. Orchard
-signals a process only when all of them still match; a file that does not prove it is ignored.
+A pid file holds an OwnedProcess (activities/ownership.py): Orchard signals the process only while
+the record proves it is the one it started; a file that does not prove it is ignored.
 """
 
 from __future__ import annotations
@@ -16,18 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
-
-
-class OwnedProcess(BaseModel):
-    """What a pid file holds: the pid and the proof that the process is the one Orchard started."""
-
-    pid: int
-    boot_id: str
-    start_ticks: int
-    argv: list[str]
 
 
 def state_dir(*parts: str) -> Path:
@@ -36,33 +26,13 @@ def state_dir(*parts: str) -> Path:
     return path
 
 
-def _boot_id() -> str:
-    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-
-
-def _observed(pid: int) -> tuple[int, list[str]] | None:
-    """(start ticks, argv) of a live, non-zombie process, or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    if fields[0] == "Z":
-        return None
-    return int(fields[19]), [a.decode(errors="replace") for a in argv if a]
-
-
 def alive(pid_file: Path) -> int | None:
     """The pid in `pid_file` if that process is running and provably the one Orchard started."""
     try:
         owned = OwnedProcess.model_validate_json(pid_file.read_text())
     except (OSError, ValidationError):
         return None
-    observed = _observed(owned.pid)
-    if observed is None or owned.boot_id != _boot_id() or observed != (owned.start_ticks, owned.argv):
-        return None
-    return owned.pid
+    return owned.pid if owned.running() else None
 
 
 def spawn(cmd: list[str], log: Path, pid_file: Path, cwd: str | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -72,12 +42,12 @@ def spawn(cmd: list[str], log: Path, pid_file: Path, cwd: str | None = None, env
             start_new_session=True, cwd=cwd, env=env,
         )
     for _ in range(100):  # the kernel shows the new command line once the child has exec'd
-        observed = _observed(proc.pid)
-        if observed is None or observed[1] == cmd:
+        owned = OwnedProcess.of(proc.pid)
+        if owned is None or owned.argv == cmd:
             break
         time.sleep(0.01)
-    if observed is not None:
-        pid_file.write_text(OwnedProcess(pid=proc.pid, boot_id=_boot_id(), start_ticks=observed[0], argv=observed[1]).model_dump_json())
+    if owned is not None:
+        pid_file.write_text(owned.model_dump_json())
     return proc
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from activities.ownership import OwnedProcess
+from activities.runners.local import RunningRecord, tagged_processes
 from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_argv, orchard_branches, orchard_env, pid_in, write_dev_config
 from workflows.sdk.models import key_hash8
 
@@ -96,6 +98,22 @@ def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, re
     assert cancelled.returncode == 0, cancelled.stderr
     assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
     assert not (home / "workspaces" / run_id).exists()
+
+    # The run's worker is dead: cancel restarts it, whose start ends the dead attempts, so the
+    # run ends within seconds, not after the 15 s heartbeat timeout.
+    slow = orchard("run", "slow", "--agent-command", f"bash -c 'exec -a {marker} sleep 120'", "--detach", env=env, cwd=repo)
+    orphan_run = slow.stdout.strip().splitlines()[-1]
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-fc", marker], capture_output=True, text=True).stdout.strip() != "1":
+        assert time.monotonic() < deadline, "the agent did not start"
+        time.sleep(0.2)
+    os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)
+    killed = time.monotonic()
+    cancelled = orchard("cancel", orphan_run, env=env, cwd=repo, timeout=60)
+    assert cancelled.returncode == 0 and f"run {orphan_run}: canceled" in cancelled.stdout, cancelled.stderr
+    assert time.monotonic() - killed < 12
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
+    assert not (home / "workspaces" / orphan_run).exists()
     watched_canceled = orchard("watch", run_id, env=env, cwd=repo)
     assert watched_canceled.returncode == 4 and f"run {run_id}: canceled" in watched_canceled.stdout  # its own exit code
     assert orchard("cancel", run_id, env=env, cwd=repo).returncode == 2
@@ -104,7 +122,7 @@ def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, re
 def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, repo, tmp_path):
     home, env, _, _ = embedded
     log = tmp_path / "agent-runs.log"
-    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY='candidate/[23]' DEMO_AGENT_SLEEP=8 {DEMO_AGENT}"
+    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY='candidate/[23]' DEMO_AGENT_SLEEP_FIRST=60 {DEMO_AGENT}"
     started = orchard("run", "durable", "--strategy", "best-of-n", "-S", "n=3", "--agent-command", agent, "--detach", env=env, cwd=repo)
     run_id = started.stdout.strip().splitlines()[-1]
     scored = home / "runs" / run_id / f"k{key_hash8('score/1/1')}" / "result.json"  # recorded: never run again
@@ -112,12 +130,21 @@ def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, re
     while not scored.exists():
         assert time.monotonic() < deadline, "candidate 1 was not scored"
         time.sleep(0.2)
+    orphans = [pid for record in (home / "running").glob(f"{run_id}.*.json") for pid in tagged_processes(RunningRecord.model_validate_json(record.read_text()).tag)]
+    assert len(orphans) >= 2  # candidates 2 and 3, sleeping
     worker_pid = pid_in(home / "workers" / "orchard.pid")
     os.kill(worker_pid, signal.SIGKILL)
+    killed = time.monotonic()
 
-    watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
-    assert watched.returncode == 0, watched.stderr
-    result = json.loads(watched.stdout.strip().splitlines()[-1])
+    watch = subprocess.Popen(orchard_argv("watch", run_id, "--output", "json"), env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The new worker stops the orphaned agents at its start, long before the retries could (they
+    # start once the 15 s heartbeat timeout has passed).
+    while any(OwnedProcess.of(pid) for pid in orphans):
+        assert time.monotonic() - killed < 12, "the dead worker's agents kept running"
+        time.sleep(0.2)
+    out, err = watch.communicate(timeout=180)  # restarts the worker
+    assert watch.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
     assert result["status"] == "success" and len(result["instances"]) == 3
     runs = log.read_text().splitlines()
     assert runs.count("candidate/1") == 1 and runs.count("score/1/1") == 1
@@ -299,6 +326,26 @@ def test_temporal_address_from_the_environment_and_exit_3_for_failed_instances(n
     assert not (tmp_path / "home" / "temporal.pid").exists()  # no embedded server was started
 
 
+def test_a_run_whose_strategy_code_fails_says_so_in_every_output_and_a_cancel_ends_it(named_server, repo, tmp_path):
+    env = orchard_env(tmp_path / "home")
+    broken = str(ROOT / "tests" / "strategy_files" / "clock.py")
+    common = ["--address", named_server, "--with-worker", "--strategy", broken, "--agent-command", DEMO_AGENT]
+    quiet = orchard("run", "x", *common, "--task-queue", f"broken-{uuid.uuid4().hex[:6]}", "--output", "quiet", env=env, cwd=repo, timeout=60)
+    assert quiet.returncode == 1 and quiet.stdout.split()[1] == "stuck"
+    assert "the strategy's code fails" in quiet.stderr and "Cannot access time.time" in quiet.stderr
+    as_json = orchard("run", "x", *common, "--task-queue", f"broken-{uuid.uuid4().hex[:6]}", "--output", "json", env=env, cwd=repo, timeout=60)
+    events = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert as_json.returncode == 1 and events[-1]["status"] == "stuck" and "Cannot access time.time" in events[-1]["error"]
+    assert [e for e in events if e["type"] == "strategy_failure"]
+
+    # Its worker left with `orchard run`; the run cannot carry a cancel out, so cancel ends it.
+    run_id = events[-1]["run_id"]
+    cancelled = orchard("cancel", run_id, "--address", named_server, env=env, cwd=repo, timeout=30)
+    assert cancelled.returncode == 0 and f"run {run_id}: terminated, since its strategy code fails" in cancelled.stdout
+    shown = orchard("show", run_id, "--address", named_server, "--output", "json", env=env, cwd=repo)
+    assert json.loads(shown.stdout)["status"] == "terminated"
+
+
 def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
     home = tmp_path / "home"
     port, ui_port = write_dev_config(home)
@@ -309,7 +356,7 @@ def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
         assert f"on 127.0.0.1:{port}, UI http://127.0.0.1:{ui_port}" in server.stdout.readline()
         deadline = time.monotonic() + 30
         while orchard("server", "status", env=env, cwd=repo).returncode != 0:
-            assert time.monotonic() < deadline and server.poll() is None
+            assert time.monotonic() < deadline and server.poll() is None, server.stdout.read() if server.poll() is not None else "no answer in 30 s"
             time.sleep(0.3)
         ran = orchard("run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
         assert ran.returncode == 0, ran.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,7 +159,8 @@ async def run_in_container(
     endpoints: list[str],
     on_line: Callable[[str], None],
     transcript: Path,
-    pid_file: Path,
+    record_path: Path,
+    leftovers: Sequence[Path],
 ) -> ProcessOutcome:
     image = task.docker_image or DEFAULT_IMAGE
     await ensure_image(image)
@@ -184,8 +185,9 @@ async def run_in_container(
                         timeout=task.timeout,
                         on_line=on_line,
                         transcript=transcript,
-                        pid_file=pid_file,
-                        also_kill=lambda: remove_container(name),
+                        record_path=record_path,
+                        leftovers=leftovers,
+                        container=name,
                     )
                 finally:
                     # Normally gone already (--rm); not when the docker client itself was killed.

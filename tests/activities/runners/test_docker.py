@@ -139,6 +139,7 @@ async def test_clean_removes_leftovers_of_ended_runs_only(orchard_home):
             subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
 
 
+@pytest.mark.slow
 @pytest.mark.no_engine
 def test_runner_docker_without_an_engine_is_one_line_and_nothing_starts(repo, tmp_path):
     home = tmp_path / "home"
@@ -149,6 +150,7 @@ def test_runner_docker_without_an_engine_is_one_line_and_nothing_starts(repo, tm
     assert not home.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.no_engine
 def test_doctor_names_credentials_but_never_their_values(repo, tmp_path):
     canary = "sk-canary-" + uuid.uuid4().hex
@@ -162,6 +164,7 @@ def test_doctor_names_credentials_but_never_their_values(repo, tmp_path):
     assert down.returncode == 1 and "fail  temporal" in down.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["flags", "orchard.yaml"])
 def test_runner_and_image_come_from_flags_or_orchard_yaml(repo, tmp_path, how):
     home = tmp_path / "home"
