@@ -14,10 +14,12 @@ def secret_values() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
 
 
-def redact(text: str | None) -> str | None:
+def redact(text: str | None, values: dict[str, str] | None = None) -> str | None:
+    """`text` with every credential's value replaced by its name; `values` (secret_values(), read
+    once) spares a caller redacting many lines a scan of the environment for each."""
     if not text:
         return text
-    for name, value in sorted(secret_values().items(), key=lambda kv: -len(kv[1])):
+    for name, value in sorted((secret_values() if values is None else values).items(), key=lambda kv: -len(kv[1])):
         if value in text:
             text = text.replace(value, f"[redacted {name}]")
     return text

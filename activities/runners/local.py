@@ -19,7 +19,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +29,12 @@ from temporalio import activity
 from activities.agents.base import AgentCommand
 from activities.ownership import OwnedProcess, this_process
 from activities.runners.docker.engine import remove_container
-from activities.secrets import redact
+from activities.runners.transcript import Transcript
+from activities.secrets import redact, secret_values
 
 KILL_GRACE_SECONDS = 3.0
 LINE_LIMIT = 64 * 1024 * 1024
+READ_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -99,6 +101,27 @@ def _pipe_inode(stream: asyncio.StreamReader | None) -> int | None:
     with contextlib.suppress(AttributeError, OSError, ValueError):
         return os.fstat(stream._transport.get_extra_info("pipe").fileno()).st_ino  # type: ignore[union-attr]
     return None
+
+
+async def lines_of(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The stream's lines (without their newline), read in chunks: StreamReader's own readline
+    moves its whole buffer for every line, which made reading a loud agent quadratic (24 MB of
+    output took 40 s). A line longer than LINE_LIMIT is cut there."""
+    pieces: list[bytes] = []
+    size = 0
+    while chunk := await stream.read(READ_CHUNK):
+        lines = chunk.split(b"\n")
+        for line in lines[:-1]:
+            yield b"".join([*pieces, line]) if pieces else line
+            pieces, size = [], 0
+        if lines[-1]:
+            pieces.append(lines[-1])
+            size += len(lines[-1])
+            if size >= LINE_LIMIT:
+                yield b"".join(pieces)
+                pieces, size = [], 0
+    if pieces:
+        yield b"".join(pieces)
 
 
 async def exit_of(proc: asyncio.subprocess.Process) -> int:
@@ -184,7 +207,6 @@ async def run_process(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        limit=LINE_LIMIT,
     )
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record = RunningRecord(
@@ -192,6 +214,7 @@ async def run_process(
     )
     record_path.write_text(record.model_dump_json())
     stderr_tail: deque[str] = deque(maxlen=50)
+    secrets = secret_values()
     output_pipes = {inode for inode in (_pipe_inode(proc.stdout), _pipe_inode(proc.stderr)) if inode is not None}
 
     async def kill() -> None:
@@ -207,23 +230,22 @@ async def run_process(
                 await proc.stdin.drain()
             proc.stdin.close()
 
-    async def read_stdout(out) -> None:
+    async def read_stdout(out: Transcript) -> None:
         assert proc.stdout is not None
-        async for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip("\n")
-            out.write((redact(line) or "") + "\n")
-            out.flush()
+        async for raw in lines_of(proc.stdout):
+            line = raw.decode(errors="replace")
+            out.write(redact(line, secrets) or "")
             on_line(line)
 
-    async def read_stderr(out) -> None:
+    async def read_stderr(out: Transcript) -> None:
         assert proc.stderr is not None
-        async for raw in proc.stderr:
-            line = redact(raw.decode(errors="replace").rstrip("\n")) or ""
-            out.write(f"[stderr] {line}\n")
+        async for raw in lines_of(proc.stderr):
+            line = redact(raw.decode(errors="replace"), secrets) or ""
+            out.write(f"[stderr] {line}")
             stderr_tail.append(line)
 
     timed_out = False
-    with transcript.open("a") as out:
+    with Transcript(transcript) as out:
         readers = asyncio.gather(feed_stdin(), read_stdout(out), read_stderr(out))
         try:
             await asyncio.wait_for(exit_of(proc), timeout)
