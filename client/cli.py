@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError
 
 from activities.agents import PLUGINS
 from activities.runners.docker.engine import DEFAULT_IMAGE
@@ -34,7 +35,7 @@ from client.commands.watch import cmd_watch
 from client.config import DEFAULT_TASK_QUEUE, ConfigFileError
 from client.connection import ServerUnreachable
 from client.embedded.server import DevServerError
-from client.errors import DETACHED_EXIT, EXIT_SUCCESS, EXIT_USAGE, UsageError
+from client.errors import DETACHED_EXIT, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
 from client.follow import STRATEGY_FAILURE_PATIENCE
 from client.render import OUTPUT_MODES
 from client.runs import NoWorker
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_SUCCESS
+    except (OSError, RPCError) as e:
+        print(f"orchard: {environment_problem(e)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("\norchard: interrupted; a run already started goes on (see `orchard list --status running`)", file=sys.stderr)
         return DETACHED_EXIT

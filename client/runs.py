@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.secrets import redact
 from client.config import DEFAULT_TASK_QUEUE, load_config
@@ -155,6 +156,8 @@ async def find_run(target: Target, run_id: str) -> FoundRun:
     handle = target.client.get_workflow_handle(run_id, result_type=RunResult)
     try:
         desc = await handle.describe()
-    except Exception as e:  # RPCError NOT_FOUND, mostly
+    except RPCError as e:
+        if e.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise  # the server's own trouble (a full disk, say), said as such by the command
         raise UsageError(f"no run {run_id!r} on {target.address} ({str(e).splitlines()[0]}); see `orchard list`") from None
     return FoundRun(handle, desc, await desc.memo())

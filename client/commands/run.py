@@ -11,11 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from activities.agents import PLUGINS
+from activities.paths import orchard_home
 from activities.runners.choice import choose_runner
 from client.config import OrchardConfig, load_config
 from client.connection import external_target
 from client.credentials import credentials_from
-from client.errors import EXIT_SUCCESS, UsageError
+from client.errors import EXIT_SUCCESS, UsageError, disk_full_under
 from client.follow import follow_and_report
 from client.params import resolve_param_files
 from client.render import output_mode
@@ -46,8 +47,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
     if credentials and external_target(address) and not args.with_worker:
         raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
     run_input = _run_input(args, config, root, base, params, defaults, spec)
-    if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker
+    if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker and disk
         await check_runner(defaults)
+        full = disk_full_under(orchard_home())
+        if full:
+            raise UsageError(full)
     target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
     task_queue = task_queue_for(strategy, spec) if target.embedded else target.task_queue
     output = output_mode(args.output)

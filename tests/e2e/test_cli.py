@@ -346,6 +346,28 @@ def test_a_run_whose_strategy_code_fails_says_so_in_every_output_and_a_cancel_en
     assert json.loads(shown.stdout)["status"] == "terminated"
 
 
+def test_a_full_disk_under_orchard_home_is_one_line_and_starts_nothing(tmp_path, repo):
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(home)], check=True)  # root, as in CI
+    try:
+        port, _ = write_dev_config(home)
+        env = orchard_env(home)
+        assert orchard("run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo).returncode == 0
+        (run_id,) = [json.loads(line)["run_id"] for line in orchard("list", "--output", "json", env=env, cwd=repo).stdout.splitlines()]
+        subprocess.run(["dd", "if=/dev/zero", f"of={home / 'filler'}", "bs=1M"], capture_output=True)
+        full = f"orchard: the disk holding {home} is full"
+        # Checked before anything starts; and named, the server's own refusal ("shard status unknown") is said as such.
+        for args in (["run", "x", "--agent-command", DEMO_AGENT], ["run", "x", "--agent-command", DEMO_AGENT, "--address", f"127.0.0.1:{port}"]):
+            out = orchard(*args, env=env, cwd=repo)
+            assert out.returncode == 2 and out.stderr.startswith(full) and out.stderr.count("\n") == 1, out.stderr
+        (home / "filler").unlink()
+        assert [json.loads(line)["run_id"] for line in orchard("list", "--output", "json", env=env, cwd=repo).stdout.splitlines()] == [run_id]
+    finally:
+        orchard("server", "stop", env=orchard_env(home), cwd=repo)
+        subprocess.run(["umount", "-l", str(home)])
+
+
 def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
     home = tmp_path / "home"
     port, ui_port = write_dev_config(home)
