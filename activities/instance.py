@@ -21,6 +21,7 @@ from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentContext, AgentState
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.git.command import rev_parse
+from activities.git.prompts import PromptMissing, expanded
 from activities.git.workspace import objects_dir, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
@@ -121,7 +122,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         raise bad_input(f"base branch {task.base_branch!r} does not exist in {inp.repo}")
     try:
         plugin = get_plugin(task.plugin)
-    except PluginError as e:
+        task = task.model_copy(update={"prompt": await expanded(inp.repo, task.prompt)})  # a long prompt came by reference
+    except (PluginError, PromptMissing) as e:
         raise bad_input(str(e)) from None
 
     running = running_record(inp.run_id, f"k{key_hash8(inp.key)}")

@@ -81,7 +81,8 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         "Run agents by a strategy, each on its own branch orchard/<strategy>/<run_id>/k<hash>. "
         "With --runner docker each agent runs in its own hardened container; the local runner is NOT "
         "isolated: agents run as processes with your user's rights, in a workspace beside your repository."))
-    run.add_argument("prompt")
+    run.add_argument("prompt", nargs="?", help="the task for the agents; - reads it from stdin")
+    run.add_argument("--prompt-file", metavar="FILE", help="read the task from FILE (any size: a long one goes to the agents by reference, not in the run's history)")
     run.add_argument("--strategy", default="simple", help=f"built-in name ({', '.join(BUILTIN_STRATEGIES)}), path.py[:Class] or module[:Class]")
     run.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable); JSON values are parsed")
     run.add_argument("--plugin", choices=sorted(PLUGINS), help=f"agent plugin (default: {_default('plugin')})")

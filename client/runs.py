@@ -16,6 +16,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.git.prompts import by_reference
 from activities.secrets import redact
 from client.config import DEFAULT_TASK_QUEUE, load_config
 from client.connection import connect, ensure_search_attributes, external_target, has_poller
@@ -101,6 +102,7 @@ async def start_run(
 ) -> WorkflowHandle[Any, Any]:
     run_id = new_run_id()
     name = strategy.name()
+    run_input = run_input.model_copy(update={"prompt": await by_reference(run_input.repo, run_input.prompt)})
     handle = await target.client.start_workflow(
         name,
         run_input,

@@ -28,8 +28,8 @@ DEMO_AGENT = f"{sys.executable} {ROOT / 'examples' / 'demo_agent.py'}"
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env={**os.environ, **GIT_IDENTITY}).stdout.strip()
+def git(repo: Path, *args: str, input: str | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, input=input, env={**os.environ, **GIT_IDENTITY}).stdout.strip()
 
 
 def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:

@@ -20,6 +20,15 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1] if text.strip() else ""
 
 
+ARGUMENT_BYTES = 100_000
+"""The longest prompt passed as one argument or environment variable: the kernel refuses a
+single one over 128 KiB ("Argument list too long"), so a longer prompt goes on the agent's stdin."""
+
+
+def fits_an_argument(text: str) -> bool:
+    return len(text.encode()) <= ARGUMENT_BYTES
+
+
 class PluginError(Exception):
     """The task cannot be run by this plugin as given (bad input: not retried)."""
 

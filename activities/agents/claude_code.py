@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from activities.agents.base import AgentCommand, AgentContext, AgentState, last_line
+from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_an_argument, last_line
 from activities.agents.json_stream import JsonStreamPlugin
 from workflows.sdk.models import TaskSpec
 
@@ -59,11 +59,14 @@ class ClaudeCodePlugin(JsonStreamPlugin):
             argv += ["--dangerously-skip-permissions"]
         if ctx.session_id:
             argv += ["--resume", ctx.session_id]
-        argv += [*task.cli_args, task.prompt]
+        argv += task.cli_args
+        on_stdin = not fits_an_argument(task.prompt)  # `--print` reads the prompt from stdin when none is given
+        if not on_stdin:
+            argv.append(task.prompt)
         env = dict(QUIET_ENV)
         if os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root outside a sandbox
-        return AgentCommand(argv=argv, env=env)
+        return AgentCommand(argv=argv, env=env, stdin=task.prompt if on_stdin else None)
 
     def endpoints(self, task: TaskSpec) -> list[str]:
         return [os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"]

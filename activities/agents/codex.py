@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from activities.agents.base import AgentCommand, AgentContext, AgentState, last_line
+from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_an_argument, last_line
 from activities.agents.json_stream import JsonStreamPlugin
 from workflows.sdk.models import TaskSpec
 
@@ -87,9 +87,10 @@ class CodexPlugin(JsonStreamPlugin):
         argv += task.cli_args
         if ctx.session_id:
             argv += ["resume", ctx.session_id]
-        argv.append(task.prompt)
+        on_stdin = not fits_an_argument(task.prompt)  # `-`: exec reads the prompt from stdin
+        argv.append("-" if on_stdin else task.prompt)
         env = {"CODEX_HOME": str(self._private_home(ctx))} if ctx.agent_home else {}
-        return AgentCommand(argv=argv, env=env)
+        return AgentCommand(argv=argv, env=env, stdin=task.prompt if on_stdin else None)
 
     @staticmethod
     def _base_url(task: TaskSpec) -> str | None:

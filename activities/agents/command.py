@@ -1,13 +1,16 @@
-"""`command`: any command-line agent. The prompt arrives on stdin, in ORCHARD_PROMPT and as {prompt}."""
+"""`command`: any command-line agent. The prompt arrives on stdin, in the file $ORCHARD_PROMPT_FILE,
+and (up to 100 KB, the most one environment variable or argument can hold) in ORCHARD_PROMPT and
+as {prompt}."""
 
 from __future__ import annotations
 
 import shlex
 
-from activities.agents.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError, last_line
+from activities.agents.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError, fits_an_argument, last_line
 from workflows.sdk.models import TaskSpec
 
 KEPT_OUTPUT_LINES = 2000
+PROMPT_FILE = "prompt.md"
 
 
 class CommandPlugin(AgentPlugin):
@@ -16,9 +19,15 @@ class CommandPlugin(AgentPlugin):
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
         if not task.agent_command:
             raise PluginError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
+        short = fits_an_argument(task.prompt)
+        if "{prompt}" in task.agent_command and not short:
+            raise PluginError(
+                f"the prompt ({len(task.prompt.encode()):,} bytes) is too long for {{prompt}} in --agent-command; "
+                "read it from stdin or the file $ORCHARD_PROMPT_FILE"
+            )
         script = task.agent_command.replace("{prompt}", shlex.quote(task.prompt))
         env = {
-            "ORCHARD_PROMPT": task.prompt,
+            "ORCHARD_PROMPT": task.prompt if short else "",
             "ORCHARD_MODEL": task.model,
             "ORCHARD_RUN_ID": ctx.run_id,
             "ORCHARD_KEY": ctx.key,
@@ -27,6 +36,10 @@ class CommandPlugin(AgentPlugin):
         }
         if task.max_turns is not None:
             env["ORCHARD_MAX_TURNS"] = str(task.max_turns)
+        if ctx.agent_home is not None and ctx.host_agent_home is not None:
+            ctx.host_agent_home.mkdir(parents=True, exist_ok=True)
+            (ctx.host_agent_home / PROMPT_FILE).write_text(task.prompt)
+            env["ORCHARD_PROMPT_FILE"] = str(ctx.agent_home / PROMPT_FILE)
         return AgentCommand(argv=["bash", "-c", script], env=env, stdin=task.prompt)
 
     def parse_line(self, line: str, state: AgentState) -> None:

@@ -18,19 +18,24 @@ class GitError(Exception):
 
 async def git(*args: str, cwd: str | Path, check: bool = True) -> str:
     """Run `git ARGS` in cwd and return stdout (stripped); raises GitError on failure if check."""
+    return (await git_bytes(*args, cwd=cwd, check=check)).decode(errors="replace").strip()
+
+
+async def git_bytes(*args: str, cwd: str | Path, check: bool = True, input: bytes | None = None) -> bytes:
+    """`git ARGS` with `input` on its stdin; its stdout as it is."""
     proc = await asyncio.create_subprocess_exec(
         "git",
         *args,
         cwd=str(cwd),
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **GIT_ENV},
     )
-    out, err = await proc.communicate()
+    out, err = await proc.communicate(input)
     if check and proc.returncode != 0:
         raise GitError(args, proc.returncode or -1, err.decode(errors="replace"))
-    return out.decode(errors="replace").strip()
+    return out
 
 
 async def rev_parse(repo: str | Path, rev: str) -> str | None:

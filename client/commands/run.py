@@ -19,6 +19,7 @@ from client.credentials import credentials_from
 from client.errors import EXIT_SUCCESS, UsageError, disk_full_under
 from client.follow import follow_and_report
 from client.params import resolve_param_files
+from client.prompt import read_prompt
 from client.render import output_mode
 from client.repository import base_branch, open_repo, repo_root
 from client.runs import Target, ensure_served, open_target, start_run, task_queue_for
@@ -28,6 +29,7 @@ from workflows.sdk.strategy import Strategy
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
+    prompt = read_prompt(args)
     repo = open_repo(args.repo)
     root = repo_root(repo)
     config = load_config(args.config, root)
@@ -46,7 +48,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     credentials = credentials_from(args, defaults.plugin)
     if credentials and external_target(address) and not args.with_worker:
         raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
-    run_input = _run_input(args, config, root, base, params, defaults, spec)
+    run_input = _run_input(args, config, root, base, params, defaults, spec, prompt)
     if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker and disk
         await check_runner(defaults)
         full = disk_full_under(orchard_home())
@@ -89,12 +91,12 @@ def task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaul
 
 
 def _run_input(
-    args: argparse.Namespace, config: OrchardConfig, root: str, base: str, params: dict[str, Any], defaults: TaskDefaults, spec: str
+    args: argparse.Namespace, config: OrchardConfig, root: str, base: str, params: dict[str, Any], defaults: TaskDefaults, spec: str, prompt: str
 ) -> RunInput:
     max_parallel = args.max_parallel if args.max_parallel is not None else config.orchestration.max_parallel
     fields: dict[str, Any] = {"max_parallel": max_parallel} if max_parallel is not None else {}
     try:
-        return RunInput(prompt=args.prompt, repo=root, base_branch=base, params=params, defaults=defaults, strategy_spec=spec, **fields)
+        return RunInput(prompt=prompt, repo=root, base_branch=base, params=params, defaults=defaults, strategy_spec=spec, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None

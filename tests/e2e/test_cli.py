@@ -3,6 +3,7 @@ killed with -9, named servers, bad input, and credentials. Real processes throug
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -351,21 +352,64 @@ def test_a_full_disk_under_orchard_home_is_one_line_and_starts_nothing(tmp_path,
     home.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(home)], check=True)  # root, as in CI
     try:
-        port, _ = write_dev_config(home)
+        write_dev_config(home)
         env = orchard_env(home)
         assert orchard("run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo).returncode == 0
         (run_id,) = [json.loads(line)["run_id"] for line in orchard("list", "--output", "json", env=env, cwd=repo).stdout.splitlines()]
         subprocess.run(["dd", "if=/dev/zero", f"of={home / 'filler'}", "bs=1M"], capture_output=True)
-        full = f"orchard: the disk holding {home} is full"
-        # Checked before anything starts; and named, the server's own refusal ("shard status unknown") is said as such.
-        for args in (["run", "x", "--agent-command", DEMO_AGENT], ["run", "x", "--agent-command", DEMO_AGENT, "--address", f"127.0.0.1:{port}"]):
-            out = orchard(*args, env=env, cwd=repo)
-            assert out.returncode == 2 and out.stderr.startswith(full) and out.stderr.count("\n") == 1, out.stderr
+        out = orchard("run", "x", "--agent-command", DEMO_AGENT, env=env, cwd=repo)  # checked before anything starts
+        assert out.returncode == 2 and out.stderr.startswith(f"orchard: the disk holding {home} is full") and out.stderr.count("\n") == 1, out.stderr
         (home / "filler").unlink()
         assert [json.loads(line)["run_id"] for line in orchard("list", "--output", "json", env=env, cwd=repo).stdout.splitlines()] == [run_id]
     finally:
         orchard("server", "stop", env=orchard_env(home), cwd=repo)
         subprocess.run(["umount", "-l", str(home)])
+
+
+def test_a_megabyte_prompt_from_a_file_or_stdin_reaches_the_agent_whole_and_stays_out_of_the_history(named_server, repo, tmp_path):
+    env = orchard_env(tmp_path / "home")
+    prompt = "Write the spec to `SPEC.md`.\n" + "".join(f"- requirement {i:05d}: the service answers within {i % 97} ms\n" for i in range(20_000))
+    assert len(prompt.encode()) > 1_000_000
+    task = tmp_path / "task.md"
+    task.write_text(prompt)
+    common = ["--address", named_server, "--with-worker", "--task-queue", f"big-{uuid.uuid4().hex[:6]}", "--agent-command", DEMO_AGENT, "--output", "json"]
+    from_file = orchard("run", "--prompt-file", str(task), *common, env=env, cwd=repo)
+    from_stdin = subprocess.run(orchard_argv("run", "-", *common), input=prompt, env=env, cwd=repo, capture_output=True, text=True, timeout=120)
+    digest = hashlib.sha256(prompt.encode()).hexdigest()
+    for ran in (from_file, from_stdin):
+        assert ran.returncode == 0, ran.stderr
+        result = json.loads(ran.stdout.strip().splitlines()[-1])
+        (instance,) = result["instances"]
+        assert prompt.strip() in git(repo, "show", f"{instance['branch_name']}:SPEC.md")  # whole, to the last byte
+        history = tmp_path / f"{result['run_id']}.json"
+        assert orchard("history", result["run_id"], "--address", named_server, "-o", str(history), env=env, cwd=repo).returncode == 0
+        assert history.stat().st_size < 100_000 and f"[orchard prompt sha256:{digest}, {len(prompt.encode())} bytes]" in _payloads(history)
+
+    for args, said in [
+        (["--prompt-file", str(tmp_path / "missing.md")], f"orchard: --prompt-file {tmp_path / 'missing.md'}: No such file or directory"),
+        (["x", "--prompt-file", str(task)], "orchard: give the prompt once: as the argument, or with --prompt-file, not both"),
+        ([], "orchard: a prompt is needed"),
+    ]:
+        bad = orchard("run", *args, *common, env=env, cwd=repo)
+        assert bad.returncode == 2 and bad.stderr.startswith(said) and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def _payloads(history: Path) -> str:
+    """Every payload of an exported history, decoded."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("data"), str) and "metadata" in node:
+                found.append(base64.b64decode(node["data"]).decode(errors="replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history.read_text()))
+    return "\n".join(found)
 
 
 def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from activities.agents import get_plugin
-from activities.agents.base import AgentContext, AgentState
+import pytest
+
+from activities.agents.base import AgentContext, AgentState, PluginError
 from activities.agents.codex import estimate_cost
 from tests.conftest import ROOT
 from workflows.sdk.models import TaskSpec
@@ -79,3 +81,19 @@ def test_codex_stream_gives_thread_message_usage_and_estimated_cost():
 def test_codex_failed_turn_is_a_failure_with_its_reason():
     state = replay_stream("codex", FIXTURES / "codex" / "exec_error.jsonl", exit_code=1)
     assert state.error == "codex turn failed: The fake model is overloaded"
+
+
+def test_a_prompt_too_long_for_an_argument_goes_on_stdin(tmp_path):
+    long = "do this. " * 20_000  # 180 KB: over the kernel's 128 KiB per argument
+    ctx = AgentContext(**{**CTX.__dict__, "agent_home": tmp_path / "home", "host_agent_home": tmp_path / "home"})
+    claude = get_plugin("claude-code").build_command(TaskSpec(prompt=long, base_branch="main", plugin="claude-code", plugin_options={"executable": "/opt/claude"}), ctx)
+    assert long not in claude.argv and claude.stdin == long
+    codex = get_plugin("codex").build_command(TaskSpec(prompt=long, base_branch="main", plugin="codex", plugin_options={"executable": "/opt/codex"}), ctx)
+    assert codex.argv[-1] == "-" and codex.stdin == long
+    command = get_plugin("command").build_command(TaskSpec(prompt=long, base_branch="main", agent_command="my-agent"), ctx)
+    assert command.stdin == long and command.env["ORCHARD_PROMPT"] == "" and (tmp_path / "home" / "prompt.md").read_text() == long
+    assert command.env["ORCHARD_PROMPT_FILE"] == str(tmp_path / "home" / "prompt.md")
+    with pytest.raises(PluginError, match=r"too long for \{prompt\}.*\$ORCHARD_PROMPT_FILE"):
+        get_plugin("command").build_command(TaskSpec(prompt=long, base_branch="main", agent_command="my-agent {prompt}"), ctx)
+    short = get_plugin("claude-code").build_command(TaskSpec(prompt="fix it", base_branch="main", plugin="claude-code", plugin_options={"executable": "/opt/claude"}), ctx)
+    assert short.argv[-1] == "fix it" and short.stdin is None

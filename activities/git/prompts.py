@@ -1,0 +1,49 @@
+"""Large prompts travel by reference: the run's history (every activity's input holds its task's
+prompt) carries a short marker with the prompt's digest, and the prompt itself is a blob in the
+user's repository, kept alive by the ref refs/orchard/prompts/<sha256> (not a branch), where every
+worker that can reach the repository reads it. The agent gets the prompt whole: an activity
+expands every marker in its task's prompt, so a strategy that wraps the prompt in its own text
+(a refinement, a scorer's question) passes it on by reference too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from activities.git.command import GitError, git, git_bytes
+
+PROMPT_INLINE_BYTES = 32 * 1024
+"""A prompt longer than this goes by reference."""
+PROMPTS_REF = "refs/orchard/prompts/"
+MARKER = re.compile(r"\[orchard prompt sha256:([0-9a-f]{64}), ([0-9]+) bytes\]")
+
+
+class PromptMissing(Exception):
+    """A marker names a prompt the repository does not hold."""
+
+
+async def by_reference(repo: str | Path, prompt: str) -> str:
+    """The prompt itself when it is short, else its marker (the prompt stored in `repo`)."""
+    data = prompt.encode()
+    if len(data) <= PROMPT_INLINE_BYTES:
+        return prompt
+    digest = hashlib.sha256(data).hexdigest()
+    blob = (await git_bytes("hash-object", "-w", "--stdin", cwd=repo, input=data)).decode().strip()
+    await git("update-ref", PROMPTS_REF + digest, blob, cwd=repo)
+    return f"[orchard prompt sha256:{digest}, {len(data)} bytes]"
+
+
+async def expanded(repo: str | Path, text: str) -> str:
+    """`text` with every prompt marker replaced by the prompt it names, checked against its digest."""
+    for digest in dict.fromkeys(m.group(1) for m in MARKER.finditer(text)):
+        try:
+            data = await git_bytes("cat-file", "blob", PROMPTS_REF + digest, cwd=repo)
+        except GitError:
+            raise PromptMissing(f"the prompt sha256:{digest} is not in {repo} ({PROMPTS_REF}{digest} is missing)") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise PromptMissing(f"{PROMPTS_REF}{digest} in {repo} does not hold the prompt of that digest")
+        prompt = data.decode()
+        text = re.sub(rf"\[orchard prompt sha256:{digest}, [0-9]+ bytes\]", lambda _: prompt, text)
+    return text
