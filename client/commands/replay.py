@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from client.divergence import explain
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.runs import find_run, target_for
 from client.strategy_loader import StrategyLoadError, load_strategy
@@ -46,7 +47,7 @@ async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     if result.replay_failure is not None:
         text = str(result.replay_failure)
         found = re.search(r'message: "(.*?)", source', text)
-        raise ReplayDiverged(found.group(1) if found else text)
+        raise ReplayDiverged(explain(found.group(1) if found else text, json.loads(history_json)["events"]))
     return f"replayed {len(history.events)} events of {workflow_id} ({name}): deterministic"
 
 
