@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from client.errors import EXIT_SUCCESS, UsageError
 from client.experiments import print_rotation, rotation_state, run_outcomes
-from client.render import make_console, outcome_json, print_outcome
+from client.render import instance_line, make_console, outcome_json, print_outcome
 from client.repository import open_repo, repo_root
 from client.runs import Target, find_run, target_for
-from client.snapshots import Outcome, outcome_of, query_progress
+from client.snapshots import Outcome, outcome_of, snapshot
+from workflows.sdk.models import InstanceProgress
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
@@ -22,21 +24,33 @@ async def cmd_show(args: argparse.Namespace) -> int:
         return await _show_experiment(target, args)
     run = await find_run(target, args.run_id)
     desc, memo = run.desc, run.memo
+    going: list[InstanceProgress] = []  # what still works while the run's answer is already in (shadows)
+    heartbeats: dict[str, dict[str, Any]] = {}
     if run.running:
-        progress = await query_progress(run.handle)
+        snap = await snapshot(target.client, run.handle)
+        progress, heartbeats = snap.progress, snap.heartbeats
         published = progress.published if progress else None
         outcome = Outcome(run_id=args.run_id, status="running", progress=progress, error="still running", result=published, early=published is not None)
+        if published is not None and progress is not None:
+            answered = {r.key for r in published.instances}
+            going = [p for p in progress.instances if p.key not in answered]
     else:
         outcome = await outcome_of(run.handle)
     if args.output == "json":
         data = outcome_json(outcome)
         data.update(strategy=desc.workflow_type, memo=memo, started=desc.start_time.isoformat() if desc.start_time else None)
+        if going:
+            data["still_going"] = [{**p.model_dump(mode="json"), "heartbeat": heartbeats.get(p.key)} for p in going]
         print(json.dumps(data))
         return EXIT_SUCCESS
     console = make_console()
     console.print(f"run {args.run_id}  strategy {desc.workflow_type}  repo {memo.get('repo')}  base {memo.get('base_branch')}")
     console.print(f"started {desc.start_time:%Y-%m-%d %H:%M:%S}  prompt: {str(memo.get('prompt', ''))[:200]}")
     print_outcome(console, outcome, target.ui_link(args.run_id))
+    if going:
+        console.print("still going beside the answer:")
+        for p in going:
+            console.print(f"  {instance_line(p, heartbeats.get(p.key))}")
     return EXIT_SUCCESS
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activities.agents import get_plugin
 import pytest
 
+from activities.agents import get_plugin
 from activities.agents.base import AgentContext, AgentState, PluginError
 from activities.agents.codex import estimate_cost
 from tests.conftest import ROOT
