@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agents import PluginError, get_plugin
-from activities.agents.base import AgentContext, AgentState
+from activities.agents.base import AgentContext, AgentState, with_agent_env
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.git.command import rev_parse
 from activities.git.prompts import PromptMissing, expanded
@@ -156,7 +156,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             runner, _ = await choose_runner(task)
             in_container = runner == "docker"
             try:
-                command = plugin.build_command(
+                command = with_agent_env(plugin.build_command(
                     task,
                     AgentContext(
                         workspace=WORKSPACE if in_container else workspace,
@@ -164,7 +164,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                         agent_home=AGENT_HOME if in_container else agent_home, host_agent_home=agent_home,
                         in_container=in_container,
                     ),
-                )
+                ), task)
             except PluginError as e:
                 raise bad_input(str(e)) from None
             phase = "agent running" + (" in a container" if in_container else "")

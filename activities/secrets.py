@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 
-SECRET_NAME = re.compile(r"(API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|AUTH)", re.I)
+from workflows.sdk.models import SECRET_NAME
+
 MIN_SECRET_LENGTH = 6
 
 

@@ -41,7 +41,7 @@ from client.render import OUTPUT_MODES
 from client.runs import NoWorker
 from client.strategy_loader import StrategyLoadError
 from workflows.sdk.errors import ConfigError
-from workflows.sdk.models import ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
+from workflows.sdk.models import BranchNamespace, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
 from workflows.strategies import BUILTIN_STRATEGIES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
@@ -114,6 +114,11 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run.add_argument("--import-conflict-policy", choices=typing.get_args(ConflictPolicy), help=f"default {_default('import_conflict_policy')}")
     run.add_argument("--output", choices=OUTPUT_MODES, help="default: tui on a terminal, else streaming")
     run.add_argument("--detach", action="store_true", help="start the run, print its id and return; it keeps going")
+    run.add_argument("--runs", type=int, default=1, metavar="N", help="run the whole strategy N times, as N runs (exit code: the worst of theirs)")
+    run.add_argument("--randomize-queue", action="store_true", default=None, help="instances waiting for a slot (--max-parallel) start in a deterministic random order")
+    run.add_argument("--branch-namespace", choices=typing.get_args(BranchNamespace), help="hierarchical: orchard/<strategy>/<run_id>/k<hash> (default); flat: orchard/<run_id>-k<hash>")
+    run.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                     help="a variable for the agents (repeatable): NAME=VALUE, or NAME from this shell; a credential-like NAME comes from the worker's environment, by name")
     _keep_waiting_arg(run)
     run.add_argument("--task-queue", help=f"task queue of the workers to use (named server; default {DEFAULT_TASK_QUEUE})")
     run.add_argument("--with-worker", action="store_true", help="with a named server: also run a worker in this process")

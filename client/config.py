@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflows.sdk.models import ConflictPolicy, CpuCount, ImportPolicy, MemorySize, NetworkEgress, RunnerName, Seconds, TurnLimit, first_error
+from workflows.sdk.models import BranchNamespace, ConflictPolicy, CpuCount, ImportPolicy, MemorySize, NetworkEgress, RunnerName, Seconds, TurnLimit, first_error
 
 CONFIG_FILE = "orchard.yaml"
 DEFAULT_TASK_QUEUE = "orchard"
@@ -38,6 +38,8 @@ class RunnerSettings(_Strict):
 
 class OrchestrationSettings(_Strict):
     max_parallel: int | None = Field(default=None, ge=1)
+    randomize_queue: bool | None = None
+    branch_namespace: BranchNamespace | None = None
 
 
 class ImportSettings(_Strict):
@@ -64,6 +66,9 @@ class OrchardConfig(_Strict):
     system_prompt: str | None = None
     append_system_prompt: str | None = None
     cli_args: list[str] | None = None
+    agent_env: list[str] | dict[str, str | None] = Field(default_factory=list)
+    """As --env: NAME (from the shell, or a credential from the worker) or NAME=VALUE; a mapping
+    NAME: VALUE (or NAME: null) says the same."""
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
@@ -80,6 +85,11 @@ class OrchardConfig(_Strict):
         renamed = {"policy": "import_policy", "conflict_policy": "import_conflict_policy", "skip_empty": "skip_empty_import"}
         imports = {renamed[k]: v for k, v in self.import_.model_dump(exclude_unset=True).items()}
         return {**top, **runner, **imports}
+
+    def agent_env_specs(self) -> list[str]:
+        if isinstance(self.agent_env, dict):
+            return [name if value is None else f"{name}={value}" for name, value in self.agent_env.items()]
+        return list(self.agent_env)
 
 
 def load_config(path: str | Path | None, search_dir: str | Path | None = None) -> OrchardConfig:

@@ -13,6 +13,8 @@ from activities.paths import orchard_home
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELED = 0, 1, 2, 3, 4
 """0 success, 1 failed (or terminated, timed out), 2 bad usage or input, 3 completed with failed
 instances, 4 canceled."""
+EXIT_SEVERITY = [EXIT_SUCCESS, EXIT_PARTIAL, EXIT_CANCELED, EXIT_FAILURE, EXIT_USAGE]
+"""Least to most severe: the exit code of several runs (`--runs N`) is the most severe of theirs."""
 DETACHED_EXIT = 130
 """Ctrl-C while following a run: the run goes on."""
 

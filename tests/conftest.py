@@ -131,10 +131,11 @@ SCRIPTED_REPO = "/scripted/repo"
 
 async def start_scripted(
     client: Client, queue: str, strategy: str, script: Any, prompt: str = "add a greeting",
-    params: dict[str, Any] | None = None, max_parallel: int = 8, **defaults: Any,
+    params: dict[str, Any] | None = None, max_parallel: int = 8, run: dict[str, Any] | None = None, **defaults: Any,
 ) -> WorkflowHandle[Any, RunResult]:
     """Start a strategy against scripted activities: `script` (a tests.scripted.Script) decides
-    what each instance does and records the calls. The run has Orchard's search attributes."""
+    what each instance does and records the calls. `run`: more RunInput fields. The run has
+    Orchard's search attributes."""
     from tests.scripted import SCRIPTS
     from workflows.sdk.visibility import run_search_attributes
 
@@ -142,7 +143,7 @@ async def start_scripted(
     SCRIPTS[run_id] = script
     run_input = RunInput(
         prompt=prompt, repo=SCRIPTED_REPO, base_branch="main", params=params or {},
-        defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel,
+        defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel, **(run or {}),
     )
     return await client.start_workflow(
         strategy, run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes(strategy, run_input.repo)

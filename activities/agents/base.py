@@ -7,6 +7,7 @@ runner (a local process or a container, activities/runners/) is separate from th
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,20 @@ class AgentCommand:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None
+
+
+def with_agent_env(command: AgentCommand, task: TaskSpec) -> AgentCommand:
+    """The command with the run's variables for its agents (`--env`): the values it carries, and
+    the credentials it names from this worker's environment. A plugin's own variables win."""
+    missing = [name for name in task.worker_env if name not in os.environ]
+    if missing:
+        names = ", ".join(missing)
+        raise PluginError(
+            f"the run gives its agents {names} from the worker's environment, which lacks {'it' if len(missing) == 1 else 'them'}; "
+            f"start the worker with {names} set (embedded: set it in your shell and `orchard server stop`, then run again)"
+        )
+    env = {**task.agent_env, **{name: os.environ[name] for name in task.worker_env}, **command.env}
+    return AgentCommand(argv=command.argv, env=env, stdin=command.stdin)
 
 
 @dataclass

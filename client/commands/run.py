@@ -13,10 +13,11 @@ from pydantic import ValidationError
 from activities.agents import PLUGINS
 from activities.paths import orchard_home
 from activities.runners.choice import choose_runner
+from client.agent_env import parse_agent_env
 from client.config import OrchardConfig, load_config
 from client.connection import external_target
 from client.credentials import credentials_from
-from client.errors import EXIT_SUCCESS, UsageError, disk_full_under
+from client.errors import EXIT_SEVERITY, EXIT_SUCCESS, UsageError, disk_full_under
 from client.follow import follow_and_report
 from client.params import resolve_param_files
 from client.prompt import read_prompt
@@ -42,6 +43,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown plugin {defaults.plugin!r}; available: {', '.join(sorted(PLUGINS))}")
     if defaults.plugin == "command" and not defaults.agent_command:
         raise UsageError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
+    if args.runs < 1:
+        raise UsageError(f"--runs {args.runs}: give a number of runs, 1 or more")
     if args.detach and args.with_worker:
         raise UsageError("--detach needs a worker that outlives this command; drop --with-worker and start `python worker.py`")
     address = args.address or config.temporal.address
@@ -59,9 +62,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
     output = output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
-        return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting)
+        return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting, args.runs)
     await ensure_served(target, task_queue, spec, credentials)
-    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting)
+    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting, runs=args.runs)
 
 
 def strategy_params(pairs: list[str], config: OrchardConfig, strategy_name: str) -> dict[str, Any]:
@@ -83,8 +86,10 @@ def task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaul
         "runner": args.runner, "docker_image": args.docker_image, "network_egress": args.network_egress,
         "system_prompt": args.system_prompt, "append_system_prompt": args.append_system_prompt, "cli_args": _cli_args(args) or None,
     }
+    values, from_worker = parse_agent_env([*config.agent_env_specs(), *args.env])
+    env = {"agent_env": values, "worker_env": from_worker} if values or from_worker else {}
     try:
-        return TaskDefaults.model_validate({**config.task_settings(), **{k: v for k, v in flags.items() if v is not None}})
+        return TaskDefaults.model_validate({**config.task_settings(), **{k: v for k, v in flags.items() if v is not None}, **env})
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
@@ -93,8 +98,8 @@ def task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaul
 def _run_input(
     args: argparse.Namespace, config: OrchardConfig, root: str, base: str, params: dict[str, Any], defaults: TaskDefaults, spec: str, prompt: str
 ) -> RunInput:
-    max_parallel = args.max_parallel if args.max_parallel is not None else config.orchestration.max_parallel
-    fields: dict[str, Any] = {"max_parallel": max_parallel} if max_parallel is not None else {}
+    given = {"max_parallel": args.max_parallel, "randomize_queue": args.randomize_queue or None, "branch_namespace": args.branch_namespace}
+    fields: dict[str, Any] = {**config.orchestration.model_dump(exclude_none=True), **{k: v for k, v in given.items() if v is not None}}
     try:
         return RunInput(prompt=prompt, repo=root, base_branch=base, params=params, defaults=defaults, strategy_spec=spec, **fields)
     except ValidationError as e:
@@ -122,22 +127,30 @@ async def check_runner(defaults: TaskDefaults) -> None:
 
 
 async def _start_and_follow(
-    target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool, keep_waiting: bool
+    target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool, keep_waiting: bool,
+    runs: int = 1,
 ) -> int:
-    """Start the run and follow it; `early`: return with an answer the run publishes before it ends."""
-    handle = await start_run(target, strategy, run_input, task_queue)
-    link = target.ui_link(handle.id)
+    """Start the run (`runs` of them: the whole strategy again, each its own run, all at once) and
+    follow each in turn; `early`: return with an answer a run publishes before it ends. The exit
+    code is the worst of the runs'."""
+    handles = [await start_run(target, strategy, run_input, task_queue) for _ in range(runs)]
     if detach:
-        print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
-        print(handle.id)
+        for handle in handles:
+            link = target.ui_link(handle.id)
+            print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
+            print(handle.id)
         return EXIT_SUCCESS
-    return await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}", early, keep_waiting)
+    codes = [
+        await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}" + (f" ({i} of {runs})" if runs > 1 else ""), early, keep_waiting)
+        for i, handle in enumerate(handles, 1)
+    ]
+    return max(codes, key=EXIT_SEVERITY.index)
 
 
-async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, keep_waiting: bool) -> int:
+async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, keep_waiting: bool, runs: int) -> int:
     """The run served by a worker inside this process (never detached nor left early: the worker
     ends with it)."""
     from worker import build_worker, strategies_for
 
     async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
-        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting)
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting, runs=runs)

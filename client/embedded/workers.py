@@ -14,10 +14,10 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.paths import orchard_home
-from activities.secrets import SECRET_NAME
 from client.connection import has_poller, open_runs
 from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
 from client.embedded.server import DevServerError, DevServerSettings
+from workflows.sdk.models import SECRET_NAME
 
 WORKER_START_TIMEOUT = 30.0
 CUSTOM_WORKER_IDLE_EXIT = 600.0

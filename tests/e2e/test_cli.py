@@ -395,6 +395,30 @@ def test_a_megabyte_prompt_from_a_file_or_stdin_reaches_the_agent_whole_and_stay
         assert bad.returncode == 2 and bad.stderr.startswith(said) and bad.stderr.count("\n") == 1, bad.stderr
 
 
+def test_runs_env_and_a_flat_branch_namespace_as_pitaya_users_give_them(named_server, repo, tmp_path):
+    secret = "sk-ant-" + uuid.uuid4().hex
+    env = orchard_env(tmp_path / "home", FOO="from the shell", ANTHROPIC_API_KEY=secret)
+    agent = "printf '%s|%s|%s' \"$FOO\" \"$BAR\" \"$(printf %s \"$ANTHROPIC_API_KEY\" | sha256sum | cut -c1-8)\" > env.txt && git add -A && git commit -qm env"
+    ran = orchard(
+        "run", "x", "--address", named_server, "--with-worker", "--task-queue", f"env-{uuid.uuid4().hex[:6]}", "--runs", "2",
+        "--env", "FOO", "--env", "BAR=2", "--env", "ANTHROPIC_API_KEY", "--branch-namespace", "flat", "--agent-command", agent, "--output", "json",
+        env=env, cwd=repo,
+    )
+    assert ran.returncode == 0, ran.stderr
+    results = [json.loads(line) for line in ran.stdout.splitlines() if json.loads(line)["type"] == "result"]
+    assert len(results) == 2 and results[0]["run_id"] != results[1]["run_id"]  # the whole strategy twice, as two runs
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:8]
+    for result in results:
+        (instance,) = result["instances"]
+        assert instance["branch_name"] == f"orchard/{result['run_id']}-k{key_hash8('simple')}"
+        assert git(repo, "show", f"{instance['branch_name']}:env.txt") == f"from the shell|2|{digest}"
+        history = tmp_path / "history.json"
+        history.unlink(missing_ok=True)
+        assert orchard("history", result["run_id"], "--address", named_server, "-o", str(history), env=env, cwd=repo).returncode == 0
+        payloads = _payloads(history)
+        assert "from the shell" in payloads and '"worker_env":["ANTHROPIC_API_KEY"]' in payloads and secret not in payloads
+
+
 def _payloads(history: Path) -> str:
     """Every payload of an exported history, decoded."""
     found: list[str] = []

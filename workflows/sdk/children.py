@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflo
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.sdk.errors import StrategyError
-from workflows.sdk.models import ChildRun, InstanceResult, RunInput, RunResult, RunTotals, TaskDefaults, key_hash8
+from workflows.sdk.models import ChildRun, InstanceResult, RunInput, RunResult, RunTotals, key_hash8
 from workflows.sdk.registry import get_strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes
 
@@ -43,9 +43,10 @@ def strategy_class(strategy: Any) -> Any:
 class ChildRuns:
     """The children of one run, by key."""
 
-    def __init__(self, run_id: str, repo: str, defaults: TaskDefaults, max_parallel: int, strategy_spec: str):
-        self._run_id, self._repo, self._defaults = run_id, repo, defaults
-        self._max_parallel, self._spec = max_parallel, strategy_spec
+    def __init__(self, run_id: str, parent: RunInput):
+        """`parent`: the run's input, whose run-wide settings (repository, agent defaults, slots,
+        queue order, branch namespace, strategy file) every child inherits."""
+        self._run_id, self._parent, self._defaults = run_id, parent, parent.defaults
         self._runs: dict[str, tuple[str, ChildRun, asyncio.Task[RunResult]]] = {}
 
     def records(self) -> list[ChildRun]:
@@ -71,10 +72,7 @@ class ChildRuns:
                 raise StrategyError(f"key {key!r} was already used for a different child strategy; use ctx.key(...) to make keys unique")
         else:
             record = ChildRun(key=key, run_id=f"{self._run_id}.{name}.k{key_hash8(key)}", strategy=name)
-            run_input = RunInput(
-                prompt=prompt, repo=self._repo, base_branch=base_branch, params=normalized,
-                defaults=self._defaults, max_parallel=self._max_parallel, strategy_spec=self._spec,
-            )
+            run_input = self._parent.model_copy(update={"prompt": prompt, "base_branch": base_branch, "params": normalized, "chain": None})
             task = asyncio.create_task(self._execute(record, run_input))
             self._runs[key] = (fingerprint, record, task)
         return list((await task).instances)

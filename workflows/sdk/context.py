@@ -40,6 +40,7 @@ from workflows.sdk.models import (
     instance_branch,
 )
 from workflows.sdk.questions import QuestionBook, timeout_of
+from workflows.sdk.slots import ShuffledSlots
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 """A lost worker is noticed this quickly; instance activities heartbeat every ~2 s."""
@@ -88,9 +89,9 @@ class Context:
     def __init__(self, state: RunState, questions: QuestionBook):
         self._state = state
         inp = state.input
-        self._semaphore = asyncio.Semaphore(max(1, inp.max_parallel))
+        self._slots: asyncio.Semaphore | ShuffledSlots = ShuffledSlots(inp.max_parallel) if inp.randomize_queue else asyncio.Semaphore(inp.max_parallel)
         self._handles: dict[str, tuple[str, Handle]] = {}
-        self._children = ChildRuns(state.run_id, inp.repo, inp.defaults, inp.max_parallel, inp.strategy_spec)
+        self._children = ChildRuns(state.run_id, inp)
         self._questions = questions
         self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
@@ -165,7 +166,7 @@ class Context:
             if known_fingerprint != fingerprint:
                 raise StrategyError(f"key {key!r} was already used for a different task; use ctx.key(...) to make keys unique")
             return handle
-        branch = instance_branch(self._state.strategy, self._state.run_id, key)
+        branch = instance_branch(self._state.strategy, self._state.run_id, key, self._state.input.branch_namespace)
         base_commit = self._state.base_commit if spec.base_branch == self._state.base_branch else None
         inp = InstanceInput(
             repo=self._state.repo,
@@ -184,7 +185,7 @@ class Context:
 
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
-        async with self._semaphore:
+        async with self._slots:
             progress.status = "running"
             try:
                 result = await workflow.execute_activity(

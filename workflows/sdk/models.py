@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 FINAL_MESSAGE_LIMIT = 2000
 """Characters of an agent's final message kept in history; the whole text goes to a file."""
@@ -52,9 +52,20 @@ def key_hash8(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def instance_branch(strategy: str, run_id: str, key: str) -> str:
-    """The branch an instance's commits are imported to: orchard/<strategy>/<run_id>/k<hash8>."""
+BranchNamespace = Literal["hierarchical", "flat"]
+
+
+def instance_branch(strategy: str, run_id: str, key: str, namespace: BranchNamespace = "hierarchical") -> str:
+    """The branch an instance's commits are imported to: orchard/<strategy>/<run_id>/k<hash8>, or
+    with the flat namespace (Pitaya's) orchard/<run_id>-k<hash8>."""
+    if namespace == "flat":
+        return f"orchard/{run_id}-k{key_hash8(key)}"
     return f"orchard/{strategy}/{run_id}/k{key_hash8(key)}"
+
+
+SECRET_NAME = re.compile(r"(API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|AUTH)", re.I)
+"""Names of credential-like variables: their values never enter a history, a memo or a result."""
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def first_error(e: ValidationError) -> tuple[str, str]:
@@ -91,6 +102,31 @@ class TaskDefaults(BaseModel):
     append_system_prompt: str | None = None
     cli_args: list[str] = Field(default_factory=list)
     plugin_options: dict[str, Any] = Field(default_factory=dict)
+    agent_env: dict[str, str] = Field(default_factory=dict)
+    """Variables set for the agent. Their values are in the run's history, so never a credential's."""
+    worker_env: list[str] = Field(default_factory=list)
+    """Names of variables the agent gets from its worker's environment (credentials: by name only)."""
+
+    @field_validator("agent_env")
+    @classmethod
+    def _no_credential_values(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a variable name")
+            if SECRET_NAME.search(name):
+                raise ValueError(
+                    f"{name} looks like a credential: its value would enter the run's history; "
+                    f"set it in the worker's environment and pass it by name (--env {name})"
+                )
+        return env
+
+    @field_validator("worker_env")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a variable name")
+        return names
 
 
 class TaskSpec(TaskDefaults):
@@ -297,6 +333,10 @@ class RunInput(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     defaults: TaskDefaults = Field(default_factory=TaskDefaults)
     max_parallel: int = Field(default_factory=default_max_parallel, ge=1)
+    randomize_queue: bool = False
+    """Instances waiting for one of the max_parallel slots get them in a deterministic random order
+    (Pitaya's --randomize-queue), not in the order the strategy asked for them."""
+    branch_namespace: BranchNamespace = "hierarchical"
     strategy_spec: str = ""
     chain: Continuation | None = None
     """Set when the run continues an earlier one of its chain (continue-as-new)."""

@@ -3,6 +3,7 @@ from inside the container, the network modes, leftovers, and the errors a user c
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import subprocess
 import uuid
@@ -192,3 +193,16 @@ async def test_auto_without_docker_says_once_that_agents_are_not_isolated(monkey
     await check_runner(TaskDefaults(plugin="claude-code", runner="local"))
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "agents run as local processes, NOT isolated, because the Docker engine" in err
+
+
+async def test_the_command_plugin_in_a_container_gets_the_runs_variables_and_a_worker_credential_by_name(repo, orchard_home, monkeypatch):
+    token = "tok-" + uuid.uuid4().hex
+    monkeypatch.setenv("ORCHARD_TEST_TOKEN", token)
+    agent = "echo \"greeting=$GREETING\"; printf %s \"$ORCHARD_TEST_TOKEN\" | sha256sum | cut -c1-64"
+    result = await run(instance(repo, agent, agent_env={"GREETING": "hello there"}, worker_env=["ORCHARD_TEST_TOKEN"], import_policy="never"))
+    assert result.success, result.error
+    assert result.final_message.splitlines() == ["greeting=hello there", hashlib.sha256(token.encode()).hexdigest()]
+    monkeypatch.delenv("ORCHARD_TEST_TOKEN")
+    with pytest.raises(ApplicationError, match="the run gives its agents ORCHARD_TEST_TOKEN from the worker's environment, which lacks it") as failed:
+        await run(instance(repo, agent, worker_env=["ORCHARD_TEST_TOKEN"]))
+    assert failed.value.non_retryable

@@ -55,3 +55,31 @@ async def test_max_parallel_bounds_the_instances_running_at_once(client, scripte
     assert most_at_once(script.events) == max_parallel
     if max_parallel == 1:
         assert [e.split()[0] for e in script.events] == ["start", "end"] * 3
+
+
+async def test_a_randomized_queue_starts_instances_in_a_random_order_that_replays_identically(client, scripted_queue):
+    from client.commands.replay import replay
+    from tests.conftest import ROOT, start_scripted
+
+    orders = []
+    for _ in range(2):
+        script = Script()
+        handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 8}, max_parallel=2, run={"randomize_queue": True})
+        await handle.result()
+        orders.append(script.keys())
+        history = await handle.fetch_history()
+        assert "deterministic" in await replay(history.to_json(), handle.id, str(ROOT / "examples" / "fanout_two.py"))
+    for order in orders:
+        assert sorted(order) == [f"gen/{i}" for i in range(1, 9)] and order != sorted(order)
+    assert orders[0] != orders[1]  # each run draws its own order
+    fifo = Script()
+    await run_scripted(client, scripted_queue, "fan-out", fifo, params={"n": 8}, max_parallel=2)
+    assert fifo.keys() == [f"gen/{i}" for i in range(1, 9)]
+
+
+async def test_the_flat_branch_namespace_names_branches_after_the_run_alone(client, scripted_queue):
+    from workflows.sdk.models import key_hash8
+
+    script = Script()
+    result = await run_scripted(client, scripted_queue, "fan-out", script, params={"n": 2}, run={"branch_namespace": "flat"})
+    assert script.call("gen/1").branch == f"orchard/{result.run_id}-k{key_hash8('gen/1')}"
