@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console, Group
@@ -191,15 +192,10 @@ class TuiRenderer:
         self.console, self.header, self.ui_link = console, header, ui_link
         self.live = Live(console=console, refresh_per_second=4, transient=True)
         self.started = time.monotonic()
+        self.screen: Group | None = None
 
     def update(self, snap: Snapshot) -> None:
-        table = Table(show_edge=False, header_style="bold")
-        for col in ("instance", "status", "branch", "activity"):
-            table.add_column(col)
         progress = snap.progress
-        for p in progress.instances if progress else []:
-            beat = snap.heartbeats.get(p.key) or {}
-            table.add_row(p.key, Text(p.status, style=STATUS_STYLE.get(p.status, "")), p.branch, str(beat.get("last_event") or beat.get("phase") or p.error or "")[:70])
         phase = progress.phase if progress else "starting"
         lines: list[Any] = [Text(f"{self.header}  [{phase}, {time.monotonic() - self.started:.0f}s]", style="bold")]
         if self.ui_link:
@@ -207,10 +203,12 @@ class TuiRenderer:
         if snap.task_failure:
             lines.append(Text(task_failure_line(snap), style="red"))
         lines += [Text(line, style="yellow") for line in progress_lines(progress)]
-        lines.append(table)
+        if progress and progress.instances:
+            lines += [live_table(progress.instances, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats), style="bold")]
+        self.screen = Group(*lines)
         if not self.live.is_started:
             self.live.start()
-        self.live.update(Group(*lines))
+        self.live.update(self.screen)
 
     def finish(self, outcome: Outcome) -> None:
         if self.live.is_started:
@@ -218,8 +216,53 @@ class TuiRenderer:
         print_outcome(self.console, outcome, self.ui_link)
 
     def close(self) -> None:
+        """Detached (Ctrl-C): the last screen stays, above what the command says next."""
         if self.live.is_started:
             self.live.stop()
+            if self.screen is not None:
+                self.console.print(self.screen)
+
+
+def _live_usage(p: InstanceProgress, beat: dict[str, Any]) -> tuple[int, float, bool]:
+    """(tokens, cost, estimated) so far: the heartbeat's while it runs, the result's once done."""
+    if p.status == "running" and beat:
+        return int(beat.get("input_tokens", 0)) + int(beat.get("output_tokens", 0)), float(beat.get("cost_usd", 0.0)), False
+    return p.input_tokens + p.output_tokens, p.cost_usd, p.cost_estimated
+
+
+def _elapsed(p: InstanceProgress) -> float | None:
+    if p.duration_seconds is not None:
+        return p.duration_seconds
+    if p.started_at is not None and p.status == "running":
+        return max((datetime.now(timezone.utc) - p.started_at).total_seconds(), 0.0)
+    return None
+
+
+def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> Table:
+    """Each instance while the run goes on: status, time, tokens, cost, score, what it does now."""
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("instance", "status", "time", "tokens", "cost", "score", "doing", "branch"):
+        table.add_column(col, no_wrap=col != "doing")
+    for p in instances:
+        beat = heartbeats.get(p.key) or {}
+        tokens, cost, estimated = _live_usage(p, beat)
+        elapsed = _elapsed(p)
+        score = p.metrics.get("score")
+        doing = beat.get("last_event") or beat.get("phase") or p.error or ""
+        attempt = f" (attempt {beat['attempt']})" if beat.get("attempt", 1) > 1 else ""
+        table.add_row(
+            p.key, Text(p.status + attempt, style=STATUS_STYLE.get(p.status, "")), f"{elapsed:.0f}s" if elapsed is not None else "-",
+            _tokens(tokens), _cost(cost, estimated), f"{score:g}" if score is not None else "-", str(doing)[:60], p.branch or "-",
+        )
+    return table
+
+
+def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> str:
+    counts = Counter(p.status for p in instances)
+    usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
+    said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
+    cost = sum(c for _, c, _ in usage)
+    return f"{len(instances)} instances: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
 
 
 class StreamingRenderer:

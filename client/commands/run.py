@@ -17,7 +17,7 @@ from client.agent_env import parse_agent_env
 from client.config import OrchardConfig, load_config
 from client.connection import external_target
 from client.credentials import credentials_from
-from client.errors import EXIT_SEVERITY, EXIT_SUCCESS, UsageError, disk_full_under
+from client.errors import DETACHED_EXIT, EXIT_SEVERITY, EXIT_SUCCESS, UsageError, disk_full_under
 from client.follow import follow_and_report
 from client.params import resolve_param_files
 from client.prompt import read_prompt
@@ -140,10 +140,12 @@ async def _start_and_follow(
             print(f"started {strategy.name()} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
             print(handle.id)
         return EXIT_SUCCESS
-    codes = [
-        await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}" + (f" ({i} of {runs})" if runs > 1 else ""), early, keep_waiting)
-        for i, handle in enumerate(handles, 1)
-    ]
+    codes = []
+    for i, handle in enumerate(handles, 1):
+        code = await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}" + (f" ({i} of {runs})" if runs > 1 else ""), early, keep_waiting)
+        if code == DETACHED_EXIT:  # Ctrl-C: every run goes on
+            return code
+        codes.append(code)
     return max(codes, key=EXIT_SEVERITY.index)
 
 

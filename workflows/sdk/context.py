@@ -186,7 +186,7 @@ class Context:
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
         async with self._slots:
-            progress.status = "running"
+            progress.status, progress.started_at = "running", workflow.now()
             try:
                 result = await workflow.execute_activity(
                     "run_instance",
@@ -225,6 +225,13 @@ class Context:
         progress.cost_estimated = result.cost_estimated
         progress.branch = result.branch_name or ""
         return result
+
+    def report(self, key: str, **metrics: float) -> None:
+        """Show an instance's metrics while the run goes on (`orchard watch`, the TUI), e.g. its
+        score as soon as the scorer gave it; the final results carry their own metrics."""
+        if key not in self.progress:
+            raise StrategyError(f"ctx.report: no instance {key!r} in this run")
+        self.progress[key].metrics.update(metrics)
 
     async def wait(self, handle: Handle) -> InstanceResult:
         """The instance's result; raises InstanceFailed (result attached) if it failed."""

@@ -357,6 +357,10 @@ class InstanceProgress(BaseModel):
     output_tokens: int = 0
     cost_usd: float = 0.0
     cost_estimated: bool = False
+    started_at: datetime | None = None
+    """When it took its slot and started (workflow time)."""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    """What the strategy reported while the run goes on (ctx.report), e.g. the scorer's score."""
 
 
 RunStatus = Literal["success", "partial", "failed"]

@@ -112,6 +112,7 @@ class BestOfNStrategy(Strategy):
             result.metadata["ineligible"] = "the scorer gave no usable score"
         else:
             result.metrics["score"], result.metadata["score_rationale"] = scored
+            ctx.report(result.key, score=scored[0])
         return result
 
     async def _score(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:

@@ -121,3 +121,25 @@ def test_best_of_n_checks_its_config():
 )
 def test_scores_are_parsed_and_clamped(text, expected):
     assert parse_score(text, 10) == expected
+
+
+async def test_a_candidates_score_shows_while_the_others_still_work(client, scripted_queue):
+    import asyncio
+
+    from tests.conftest import start_scripted
+    from workflows.sdk.models import RunProgress
+
+    slow = asyncio.Event()
+    script = Script(answers=scores(c1=4, c2=9, c3=6), holds={"candidate/3": slow})
+    handle = await start_scripted(client, scripted_queue, "best-of-n", script, params={"n": 3})
+    try:
+        for _ in range(100):
+            progress = await handle.query("progress", result_type=RunProgress)
+            shown = {p.key: (p.status, p.metrics.get("score"), p.started_at is not None) for p in progress.instances if p.key.startswith("candidate/")}
+            if shown.get("candidate/1", (0, None))[1] is not None and shown.get("candidate/2", (0, None))[1] is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert shown == {"candidate/1": ("success", 4.0, True), "candidate/2": ("success", 9.0, True), "candidate/3": ("running", None, True)}
+    finally:
+        slow.set()
+    assert (await handle.result()).instances[0].key == "candidate/2"

@@ -1,0 +1,36 @@
+"""The live view: per instance its time, tokens, cost (live from heartbeats), score and what it
+does; run totals; and on Ctrl-C the last screen stays above the detach message."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+
+from client.render import TuiRenderer
+from client.snapshots import Snapshot
+from workflows.sdk.models import InstanceProgress, RunProgress
+
+
+def test_the_live_screen_shows_usage_scores_and_totals_and_stays_when_detached():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160, color_system=None)
+    tui = TuiRenderer(console, "best-of-n run run_1", None)
+    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    progress = RunProgress(run_id="run_1", strategy="best-of-n", phase="scoring", instances=[
+        InstanceProgress(key="candidate/1", branch="orchard/b/run_1/k1", status="success", duration_seconds=12.0,
+                         input_tokens=1200, output_tokens=300, cost_usd=0.0123, started_at=started, metrics={"score": 9}),
+        InstanceProgress(key="candidate/2", branch="orchard/b/run_1/k2", status="running", started_at=started),
+        InstanceProgress(key="score/1/1", branch="", status="queued"),
+    ])
+    beat = {"phase": "agent running", "last_event": "tool: Bash (pytest -q)", "input_tokens": 800, "output_tokens": 100, "cost_usd": 0.005, "attempt": 1}
+    tui.update(Snapshot(run_id="run_1", status="running", progress=progress, heartbeats={"candidate/2": beat}))
+    tui.close()  # Ctrl-C: detached
+    screen = out.getvalue().split("\x1b[?25h")[-1]  # what stays once the live display has gone
+    cells = [line.replace("│", " ").split() for line in screen.splitlines()]
+    rows = {c[0]: c for c in cells if c and c[0].startswith(("candidate/", "score/"))}
+    assert rows["candidate/1"][1:6] == ["success", "12s", "1,500", "$0.0123", "9"]
+    assert rows["candidate/2"][1:5] == ["running", "42s", "900", "$0.0050"] and "tool: Bash (pytest -q)" in " ".join(rows["candidate/2"])
+    assert rows["score/1/1"][1] == "queued"
+    assert "3 instances: 1 running, 1 queued, 1 success; tokens 2,400, cost $0.0173" in screen
