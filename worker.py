@@ -30,6 +30,7 @@ from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
 from client.strategy_loader import StrategyLoadError, defined_strategies, load_strategy
 from workflows.coordination.rotation import RotationWorkflow
+from workflows.sdk.batches import InstanceBatchWorkflow
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
@@ -38,12 +39,12 @@ ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn]
 
 
 def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None) -> Worker:
-    """A worker for these strategies and the rotations, with Orchard's activities (or others, in tests)."""
+    """A worker for these strategies, the rotations and instance batches, with Orchard's activities (or others, in tests)."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*workflows.values(), RotationWorkflow],
+        workflows=[*workflows.values(), RotationWorkflow, InstanceBatchWorkflow],
         activities=ORCHARD_ACTIVITIES if activities is None else activities,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),

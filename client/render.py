@@ -145,6 +145,9 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
         if runners:
             isolation = {"docker": "containers", "local": "local processes, not isolated"}
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
+        if result.omitted:
+            counts = ", ".join(f"{n:,} {status}" for status, n in sorted(result.omitted.items()))
+            console.print(f"and {sum(result.omitted.values()):,} more instances, not listed ({counts}); each one's result is in the run's history (`orchard history {result.run_id}`)")
         for child in result.children:
             console.print(child_line(child))
         for answer in result.questions:
@@ -204,7 +207,7 @@ class TuiRenderer:
             lines.append(Text(task_failure_line(snap), style="red"))
         lines += [Text(line, style="yellow") for line in progress_lines(progress)]
         if progress and progress.instances:
-            lines += [live_table(progress.instances, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats), style="bold")]
+            lines += [live_table(progress.instances, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats, progress.unlisted), style="bold")]
         self.screen = Group(*lines)
         if not self.live.is_started:
             self.live.start()
@@ -257,12 +260,13 @@ def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str
     return table
 
 
-def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> str:
-    counts = Counter(p.status for p in instances)
+def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]], unlisted: dict[str, int] | None = None) -> str:
+    """The run's instances by status (those listed and those only counted), tokens and cost (of those listed)."""
+    counts = Counter(p.status for p in instances) + Counter(unlisted or {})
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
     said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
     cost = sum(c for _, c, _ in usage)
-    return f"{len(instances)} instances: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
+    return f"{sum(counts.values()):,} instances: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
 
 
 class StreamingRenderer:

@@ -43,8 +43,11 @@ class Outcome:
 
 
 async def query_progress(handle: WorkflowHandle[Any, Any]) -> RunProgress | None:
+    # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel (Ctrl-C) that
+    # arrives as the query returns, and `orchard run` would then follow the run to its end.
     with contextlib.suppress(Exception):
-        return await asyncio.wait_for(handle.query("progress", result_type=RunProgress), QUERY_TIMEOUT)
+        async with asyncio.timeout(QUERY_TIMEOUT):
+            return await handle.query("progress", result_type=RunProgress)
     return None
 
 

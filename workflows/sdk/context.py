@@ -17,13 +17,13 @@ from typing import Any, Literal, NoReturn, overload
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.coordination.rotation import TakeTurnInput, Turn
+from workflows.sdk.batches import Batches
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.errors import InstanceFailed, StrategyError
+from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance
 from workflows.sdk.models import (
     Answer,
     ChildRun,
@@ -42,17 +42,10 @@ from workflows.sdk.models import (
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import ShuffledSlots
 
-HEARTBEAT_TIMEOUT = timedelta(seconds=15)
-"""A lost worker is noticed this quickly; instance activities heartbeat every ~2 s."""
-
-INFRA_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=6,
-    non_retryable_error_types=["BadInput"],
-)
-"""Infrastructure failures (git lock, lost worker) retry; agent failures come back as results."""
+HISTORY_EVENTS_LIMIT = 40_000
+HISTORY_BYTES_LIMIT = 40 * 2**20
+"""Past these a run asks for no more instances: Temporal ends a history at 51,200 events or 50 MiB
+(a batched instance costs its run ~2 KB: its input and its result)."""
 
 
 @dataclass
@@ -90,7 +83,11 @@ class Context:
         self._state = state
         inp = state.input
         self._slots: asyncio.Semaphore | ShuffledSlots = ShuffledSlots(inp.max_parallel) if inp.randomize_queue else asyncio.Semaphore(inp.max_parallel)
-        self._handles: dict[str, tuple[str, Handle]] = {}
+        self._handles: dict[str, tuple[TaskSpec, Handle]] = {}
+        self._own: list[asyncio.Task[InstanceResult]] = []
+        """Instances run as this run's own activities (the first instances_per_history)."""
+        self._batches = Batches(state.run_id, inp.instances_per_history, inp.max_parallel, inp.randomize_queue, lambda: self._own)
+        self._batches.on_start = self._batch_started
         self._children = ChildRuns(state.run_id, inp)
         self._questions = questions
         self._chain = inp.chain
@@ -160,12 +157,18 @@ class Context:
         """Schedule one agent instance. The same key with the same task returns the same handle."""
         self._stop_if_canceled()
         spec = self.task(task)
-        fingerprint = spec.fingerprint()
         if key in self._handles:
-            known_fingerprint, handle = self._handles[key]
-            if known_fingerprint != fingerprint:
+            known, handle = self._handles[key]
+            if known != spec:
                 raise StrategyError(f"key {key!r} was already used for a different task; use ctx.key(...) to make keys unique")
             return handle
+        info = workflow.info()
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        if events > HISTORY_EVENTS_LIMIT or size > HISTORY_BYTES_LIMIT:
+            raise StrategyError(
+                f"this run's history holds {events:,} events and {size / 2**20:.0f} MiB, near Temporal's limits (51,200 events, "
+                "50 MiB): a run this long must continue as new (ctx.should_continue_as_new(), ctx.continue_as_new())"
+            )
         branch = instance_branch(self._state.strategy, self._state.run_id, key, self._state.input.branch_namespace)
         base_commit = self._state.base_commit if spec.base_branch == self._state.base_branch else None
         inp = InstanceInput(
@@ -179,8 +182,13 @@ class Context:
         )
         shown_branch = "" if spec.import_policy == "never" else branch
         self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
-        handle = Handle(key=key, branch=branch, task=asyncio.create_task(self._run_instance(inp)))
-        self._handles[key] = (fingerprint, handle)
+        if len(self._own) < self._state.input.instances_per_history:
+            running = asyncio.create_task(self._run_instance(inp))
+            self._own.append(running)
+        else:
+            running = asyncio.create_task(self._run_batched(inp))
+        handle = Handle(key=key, branch=branch, task=running)
+        self._handles[key] = (spec, handle)
         return handle
 
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
@@ -188,32 +196,29 @@ class Context:
         async with self._slots:
             progress.status, progress.started_at = "running", workflow.now()
             try:
-                result = await workflow.execute_activity(
-                    "run_instance",
-                    inp,
-                    result_type=InstanceResult,
-                    activity_id=f"instance/{inp.key}",
-                    summary=f"{inp.task.plugin} instance {inp.key}",
-                    start_to_close_timeout=timedelta(seconds=inp.task.timeout + 300),
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=INFRA_RETRY,
-                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                )
+                result = await run_instance(inp)
             except asyncio.CancelledError:
                 progress.status = "canceled"
                 raise
-            except ActivityError as e:
-                cause = e.cause
-                message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-                result = InstanceResult(
-                    success=False,
-                    status="canceled" if isinstance(cause, CancelledError) else "failed",
-                    key=inp.key,
-                    error=message,
-                    error_type="canceled" if isinstance(cause, CancelledError) else "infrastructure",
-                    plugin=inp.task.plugin,
-                    model=inp.task.model,
-                )
+        self._record(progress, result)
+        return result
+
+    async def _run_batched(self, inp: InstanceInput) -> InstanceResult:
+        progress = self.progress[inp.key]
+        try:
+            result = await self._batches.add(inp)
+        except asyncio.CancelledError:
+            progress.status = "canceled"
+            raise
+        self._record(progress, result)
+        return result
+
+    def _batch_started(self, instances: list[InstanceInput]) -> None:
+        now = workflow.now()
+        for inp in instances:
+            self.progress[inp.key].status, self.progress[inp.key].started_at = "running", now
+
+    def _record(self, progress: InstanceProgress, result: InstanceResult) -> None:
         progress.status = result.status
         progress.error = result.error
         progress.has_changes = result.has_changes
@@ -224,7 +229,6 @@ class Context:
         progress.cost_usd = result.cost_usd
         progress.cost_estimated = result.cost_estimated
         progress.branch = result.branch_name or ""
-        return result
 
     def report(self, key: str, **metrics: float) -> None:
         """Show an instance's metrics while the run goes on (`orchard watch`, the TUI), e.g. its
@@ -309,7 +313,7 @@ class Context:
 
     async def cancel_all(self) -> None:
         """Cancel every unfinished instance and child, and wait until they cleaned up."""
-        pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._children.pending()
+        pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._batches.pending() + self._children.pending()
         for t in pending:
             t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -366,7 +370,7 @@ class Context:
         with it as `ctx.carried`. The run keeps its id, totals, progress and open questions: `orchard
         watch`, `show`, `cancel`, `list` and the final result follow the chain as one run. Instances
         and children still running are waited for first, so nothing is left behind."""
-        pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._children.pending()
+        pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._batches.pending() + self._children.pending()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -337,6 +337,9 @@ class RunInput(BaseModel):
     """Instances waiting for one of the max_parallel slots get them in a deterministic random order
     (Pitaya's --randomize-queue), not in the order the strategy asked for them."""
     branch_namespace: BranchNamespace = "hierarchical"
+    instances_per_history: int = Field(default=500, ge=1)
+    """The instances a run schedules in its own history; later ones run in batches of this many in
+    child workflows (workflows/sdk/batches.py), so no history outgrows Temporal's limits."""
     strategy_spec: str = ""
     chain: Continuation | None = None
     """Set when the run continues an earlier one of its chain (continue-as-new)."""
@@ -385,6 +388,15 @@ class RunResult(BaseModel):
     children: list[ChildRun] = Field(default_factory=list)
     runs: int = 1
     """Runs of the chain (continue-as-new)."""
+    omitted: dict[str, int] = Field(default_factory=dict)
+    """Results past the first RESULT_INSTANCES the strategy returned, by status: counted, not
+    listed, so the result stays within Temporal's payload limit (each is in the run's history)."""
+
+
+RESULT_INSTANCES = 1000
+"""The most results a run's result lists (the strategy's first, e.g. the winner first)."""
+PROGRESS_INSTANCES = 500
+"""The most instances the progress query lists (those running first); the rest are counted."""
 
 
 class RunProgress(BaseModel):
@@ -402,3 +414,5 @@ class RunProgress(BaseModel):
     """Runs of the chain so far, this one included (continue-as-new)."""
     earlier: dict[str, int] = Field(default_factory=dict)
     """Instances of the earlier runs of the chain, by status."""
+    unlisted: dict[str, int] = Field(default_factory=dict)
+    """This run's instances past the PROGRESS_INSTANCES listed, by status."""

@@ -9,15 +9,29 @@ through the `answer` update, checked by its validator before the run takes them.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.sdk.context import INFRA_RETRY, Context, RunState
+from workflows.sdk.context import Context, RunState
 from workflows.sdk.errors import StrategyError
-from workflows.sdk.models import Answer, AnswerRequest, InstanceResult, ResolveInput, RunInput, RunProgress, RunResult, RunStatus, RunTotals
+from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.models import (
+    PROGRESS_INSTANCES,
+    RESULT_INSTANCES,
+    Answer,
+    AnswerRequest,
+    InstanceResult,
+    ResolveInput,
+    RunInput,
+    RunProgress,
+    RunResult,
+    RunStatus,
+    RunTotals,
+)
 from workflows.sdk.questions import QuestionBook
 from workflows.sdk.visibility import SA_OUTCOME
 
@@ -111,13 +125,15 @@ class StrategyWorkflow:
 
     def _summary(self, ctx: Context, results: list[InstanceResult], ended: datetime, totals: RunTotals) -> RunResult:
         """The run's result: `results` as the strategy gave them, and what the run spent."""
+        listed, rest = results[:RESULT_INSTANCES], results[RESULT_INSTANCES:]
         return RunResult(
             run_id=ctx.run_id,
             strategy=self.STRATEGY.name(),
             status=run_status(results),
             base_branch=ctx.base_branch,
             base_commit=ctx.base_commit,
-            instances=results,
+            instances=listed,
+            omitted=dict(Counter(r.status for r in rest)),
             duration_seconds=(ended - ctx.started_at).total_seconds(),
             input_tokens=totals.input_tokens,
             output_tokens=totals.output_tokens,
@@ -135,12 +151,17 @@ class StrategyWorkflow:
         published = None
         if ctx and ctx.published is not None and ctx.published_at is not None:
             published = self._summary(ctx, ctx.published, ctx.published_at, totals_of(ctx.published))
+        everyone = list(ctx.progress.values()) if ctx else []
+        if len(everyone) > PROGRESS_INSTANCES:  # the running ones first, then in the order asked for
+            everyone.sort(key=lambda p: p.status != "running")
+        listed, unlisted = everyone[:PROGRESS_INSTANCES], everyone[PROGRESS_INSTANCES:]
         return RunProgress(
             run_id=workflow.info().workflow_id,
             strategy=self.STRATEGY.name(),
             phase=ctx.phase if ctx and self._phase == "running" else self._phase,
             base_commit=ctx.base_commit if ctx else None,
-            instances=list(ctx.progress.values()) if ctx else [],
+            instances=listed,
+            unlisted=dict(Counter(p.status for p in unlisted)),
             published=published,
             questions=self._questions.open_questions(),
             children=ctx.children() if ctx else [],

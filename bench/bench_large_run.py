@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""A large run's figures: n no-op instances asked for at once (the seed's fan-out), in one run.
+
+    python bench/bench_large_run.py [--n 10000] [--max-parallel 64] [--kill-at 5000] [--dir DIR]
+
+The instances are real (`run_instance`: workspace, the agent `true`, cleanup) on a worker process
+against a Temporal dev server started for the bench. The run schedules its first 500 instances in
+its own history and the rest in batches of 500 in child workflows (workflows/sdk/batches.py);
+`--kill-at K` kills the worker with -9 once K instances are done and starts another. Prints the
+wall time, instances per second, the histories (the run's and its batches'), their events and
+bytes, and the time to replay the largest (Temporal's limit for one workflow task is 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FANOUT = ROOT / "examples" / "fanout_two.py"
+
+
+async def main(args: argparse.Namespace) -> None:
+    from temporalio.client import WorkflowHistory
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+    from temporalio.worker import Replayer
+
+    from client.commands.replay import replay
+    from client.connection import ensure_search_attributes
+    from client.embedded.server import temporal_binary
+    from worker import sandbox_runner
+    from workflows.sdk.batches import BATCH_WORKFLOW, InstanceBatchWorkflow
+    from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
+    from workflows.sdk.visibility import run_search_attributes
+
+    scratch = Path(tempfile.mkdtemp(prefix="orchard-large-", dir=args.dir))
+    repo = scratch / "repo"
+    repo.mkdir()
+    for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"})
+    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
+    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
+    async with server:
+        client = server.client
+        await ensure_search_attributes(client)
+        address = client.service_client.config.target_host
+        queue = f"bench-large-{uuid.uuid4().hex[:6]}"
+        log = (scratch / "worker.log").open("ab")
+
+        def start_worker() -> subprocess.Popen[bytes]:
+            argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue, "--strategy", str(FANOUT), "--only-custom"]
+            return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        async def done_so_far(handle) -> int:
+            try:
+                progress = await handle.query("progress", result_type=RunProgress)
+            except Exception:
+                return 0
+            return sum(p.status == "success" for p in progress.instances) + progress.unlisted.get("success", 0)
+
+        worker = start_worker()
+        run_id = f"bench_large_{uuid.uuid4().hex[:6]}"
+        run_input = RunInput(
+            prompt="nothing to do", repo=str(repo), base_branch="main", params={"n": args.n},
+            defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=args.max_parallel, strategy_spec=str(FANOUT),
+        )
+        started = time.perf_counter()
+        handle = await client.start_workflow("fan-out", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("fan-out", str(repo)))
+        killed_at = None
+        try:
+            if args.kill_at:
+                while await done_so_far(handle) < args.kill_at:
+                    await asyncio.sleep(0.5)
+                os.kill(worker.pid, signal.SIGKILL)
+                worker.wait()
+                killed_at = time.perf_counter() - started
+                worker = start_worker()
+            result = await handle.result()
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        wall = time.perf_counter() - started
+
+        histories: list[tuple[str, str, WorkflowHistory]] = []
+        async for wf in client.list_workflows(f'WorkflowId = "{run_id}" OR WorkflowId STARTS_WITH "{run_id}."'):
+            histories.append((wf.id, wf.workflow_type, await client.get_workflow_handle(wf.id).fetch_history()))
+        texts = {wid: history.to_json() for wid, _, history in histories}
+        largest_id, kind, largest = max(histories, key=lambda h: len(h[2].events))
+        replay_started = time.perf_counter()
+        if kind == BATCH_WORKFLOW:
+            replayer = Replayer(workflows=[InstanceBatchWorkflow], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+            await replayer.replay_workflow(largest)
+        else:
+            await replay(texts[largest_id], largest_id, str(FANOUT))
+        replay_seconds = time.perf_counter() - replay_started
+        longest_task = max(_workflow_task_seconds(h) for _, _, h in histories)
+        run_replay_started = time.perf_counter()
+        await replay(texts[run_id], run_id, str(FANOUT))
+        run_replay_seconds = time.perf_counter() - run_replay_started
+
+    counted = len(result.instances) + sum(result.omitted.values())
+    events = sorted(len(h.events) for _, _, h in histories)
+    print(f"{args.n} no-op instances at once (fan-out), max_parallel {args.max_parallel}" + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
+    print(f"  result: {result.status}, {result.instances_run} instances run, {counted} results ({len(result.instances)} listed, {sum(result.omitted.values())} counted)")
+    print(f"  wall {wall:.1f} s, {result.instances_run / wall:.1f} instances/s")
+    print(f"  histories: {len(histories)} (the run and {len(histories) - 1} batches); events min {events[0]}, max {events[-1]}; JSON max {max(len(t) for t in texts.values()) / 1024:.0f} KiB")
+    print(f"  longest workflow task on the live workers (the first after the restart replays the run's history): {longest_task:.2f} s")
+    print(f"  replaying the largest history ({largest_id}, {len(largest.events)} events): {replay_seconds:.2f} s; the run's own: {run_replay_seconds:.2f} s (workflow task limit 2 s)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _workflow_task_seconds(history) -> float:
+    """The longest workflow task of a history, from its started and completed events' times."""
+    from temporalio.api.enums.v1 import EventType
+
+    longest, started = 0.0, None
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            started = event.event_time.ToDatetime()
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and started is not None:
+            longest = max(longest, (event.event_time.ToDatetime() - started).total_seconds())
+    return longest
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--max-parallel", type=int, default=64)
+    parser.add_argument("--kill-at", type=int, default=0, help="kill the worker with -9 once this many instances are done")
+    parser.add_argument("--dir", help="where the scratch folder goes (default: the system's temp dir)")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,105 @@
+"""Instances past a run's first `instances_per_history` go in batches to child workflows.
+
+A Temporal history holds at most 51,200 events and each instance costs its run ~6, so a run that
+asked for 10,000 instances in its own history could never finish. A run therefore schedules its
+first `RunInput.instances_per_history` (default 500) instances as activities of its own; the
+instances it asks for after that are gathered (every instance asked for in the same step of the
+strategy) and run by `orchard-instances` child workflows of up to that many each, one batch at a
+time once the run's own instances are done, with the run's max_parallel and queue order. Each
+history so stays near 500 instances' worth of events at any n; the strategy sees a handle per
+instance as ever. A strategy that asks for its instances one after another should continue as new
+instead (ctx.should_continue_as_new): a batch of one per instance would still grow its history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import CancelledError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
+
+from workflows.sdk.instances import run_instance
+from workflows.sdk.models import InstanceInput, InstanceResult
+from workflows.sdk.slots import ShuffledSlots
+
+BATCH_WORKFLOW = "orchard-instances"
+
+
+class InstanceBatch(BaseModel):
+    instances: list[InstanceInput]
+    max_parallel: int
+    randomize_queue: bool = False
+
+
+@workflow.defn(name=BATCH_WORKFLOW)
+class InstanceBatchWorkflow:
+    """Runs a batch of a run's instances, max_parallel at a time; their results, in order."""
+
+    @workflow.run
+    async def run(self, batch: InstanceBatch) -> list[InstanceResult]:
+        slots: asyncio.Semaphore | ShuffledSlots = ShuffledSlots(batch.max_parallel) if batch.randomize_queue else asyncio.Semaphore(batch.max_parallel)
+
+        async def one(inp: InstanceInput) -> InstanceResult:
+            async with slots:
+                return await run_instance(inp)
+
+        return list(await asyncio.gather(*(one(inp) for inp in batch.instances)))
+
+
+class Batches:
+    """The run's side: instances queued for batches, and the task that runs the batches."""
+
+    def __init__(self, run_id: str, size: int, max_parallel: int, randomize_queue: bool, own_instances: Callable[[], list[asyncio.Task[InstanceResult]]]):
+        self._run_id, self._size, self._max_parallel, self._randomize = run_id, size, max_parallel, randomize_queue
+        self._own_instances = own_instances
+        self._queue: list[tuple[InstanceInput, asyncio.Future[InstanceResult]]] = []
+        self._runner: asyncio.Task[None] | None = None
+        self._started = 0
+        self.on_start: Callable[[list[InstanceInput]], None] = lambda _: None
+
+    def add(self, inp: InstanceInput) -> asyncio.Future[InstanceResult]:
+        result: asyncio.Future[InstanceResult] = asyncio.get_running_loop().create_future()
+        self._queue.append((inp, result))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return result
+
+    def pending(self) -> list[asyncio.Task[None]]:
+        return [self._runner] if self._runner is not None and not self._runner.done() else []
+
+    async def _run(self) -> None:
+        # The run's own instances first, so no more than max_parallel instances run at once.
+        await asyncio.gather(*self._own_instances(), return_exceptions=True)
+        while self._queue:
+            chunk, self._queue = self._queue[: self._size], self._queue[self._size :]
+            self._started += 1
+            self.on_start([inp for inp, _ in chunk])
+            try:
+                results: list[InstanceResult] = await workflow.execute_child_workflow(
+                    BATCH_WORKFLOW,
+                    InstanceBatch(instances=[inp for inp, _ in chunk], max_parallel=self._max_parallel, randomize_queue=self._randomize),
+                    id=f"{self._run_id}.instances.{self._started}",
+                    task_queue=workflow.info().task_queue,
+                    result_type=list[InstanceResult],
+                    parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                    static_summary=f"instances {chunk[0][0].key} … {chunk[-1][0].key} of {self._run_id}",
+                )
+            except (asyncio.CancelledError, ChildWorkflowError) as e:
+                if isinstance(e, ChildWorkflowError) and not isinstance(e.cause, CancelledError):
+                    results = _failed(chunk, e)
+                else:  # canceled with the run: so is every instance still waiting for a batch
+                    for _, result in chunk + self._queue:
+                        result.cancel()
+                    self._queue = []
+                    raise asyncio.CancelledError("the run was canceled") from None
+            for (_, result), got in zip(chunk, results):
+                if not result.done():
+                    result.set_result(got)
+
+
+def _failed(chunk: list[tuple[InstanceInput, asyncio.Future[InstanceResult]]], e: ChildWorkflowError) -> list[InstanceResult]:
+    message = f"the batch of instances failed: {e.cause or e}"
+    return [InstanceResult(success=False, status="failed", key=inp.key, error=message, error_type="infrastructure", plugin=inp.task.plugin) for inp, _ in chunk]
