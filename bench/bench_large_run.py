@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,40 +26,24 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.harness import bench_setup  # noqa: E402
+
 FANOUT = ROOT / "examples" / "fanout_two.py"
 
 
 async def main(args: argparse.Namespace) -> None:
     from temporalio.client import WorkflowHistory
     from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Replayer
 
     from client.commands.replay import replay
-    from client.connection import ensure_search_attributes
-    from client.embedded.server import temporal_binary
     from worker import sandbox_runner
     from workflows.sdk.batches import BATCH_WORKFLOW, InstanceBatchWorkflow
     from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
     from workflows.sdk.visibility import run_search_attributes
 
-    scratch = Path(tempfile.mkdtemp(prefix="orchard-large-", dir=args.dir))
-    repo = scratch / "repo"
-    repo.mkdir()
-    for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"})
-    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
-    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
-    async with server:
-        client = server.client
-        await ensure_search_attributes(client)
-        address = client.service_client.config.target_host
-        queue = f"bench-large-{uuid.uuid4().hex[:6]}"
-        log = (scratch / "worker.log").open("ab")
-
-        def start_worker() -> subprocess.Popen[bytes]:
-            argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue, "--strategy", str(FANOUT), "--only-custom"]
-            return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    async with bench_setup(FANOUT, "large", args.dir) as bench:
+        client, repo, queue, start_worker = bench.client, bench.repo, bench.queue, bench.start_worker
 
         async def done_so_far(handle) -> int:
             try:
@@ -119,7 +100,6 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  histories: {len(histories)} (the run and {len(histories) - 1} batches); events min {events[0]}, max {events[-1]}; JSON max {max(len(t) for t in texts.values()) / 1024:.0f} KiB")
     print(f"  longest workflow task on the live workers (the first after the restart replays the run's history): {longest_task:.2f} s")
     print(f"  replaying the largest history ({largest_id}, {len(largest.events)} events): {replay_seconds:.2f} s; the run's own: {run_replay_seconds:.2f} s (workflow task limit 2 s)")
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _workflow_task_seconds(history) -> float:

@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,38 +26,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.harness import bench_setup  # noqa: E402
+
 LONG_RUN = ROOT / "examples" / "long_run.py"
 
 
 async def main(args: argparse.Namespace) -> None:
     from temporalio.client import WorkflowHistory
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
     from client.commands.replay import replay
-    from client.connection import ensure_search_attributes
-    from client.embedded.server import temporal_binary
     from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
     from workflows.sdk.visibility import run_search_attributes
 
-    scratch = Path(tempfile.mkdtemp(prefix="orchard-long-", dir=args.dir))
-    repo = scratch / "repo"
-    repo.mkdir()
-    for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"})
-    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
-    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
-    async with server:
-        client = server.client
-        await ensure_search_attributes(client)
-        address = client.service_client.config.target_host
-        queue = f"bench-long-{uuid.uuid4().hex[:6]}"
-        log = (scratch / "worker.log").open("ab")
-
-        def start_worker() -> subprocess.Popen[bytes]:
-            argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue, "--strategy", str(LONG_RUN), "--only-custom"]
-            return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
+    async with bench_setup(LONG_RUN, "long", args.dir) as bench:
+        client, repo, queue, start_worker = bench.client, bench.repo, bench.queue, bench.start_worker
         worker = start_worker()
         run_id = f"bench_long_{uuid.uuid4().hex[:6]}"
         run_input = RunInput(
@@ -111,7 +90,6 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  events per history: min {min(counts)}, median {statistics.median(counts):g}, max {max(counts)}")
     print(f"  history JSON per run: median {statistics.median(sizes) / 1024:.0f} KiB, max {max(sizes) / 1024:.0f} KiB")
     print(f"  replaying the largest history: {replay_seconds:.2f} s (workflow task limit 2 s)")
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""What the run benches share: a scratch repository, a Temporal dev server started for the bench,
+and worker processes serving one strategy file (killed with -9 and started again by the benches)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Bench:
+    client: Client
+    repo: Path
+    queue: str
+    start_worker: Callable[[], subprocess.Popen[bytes]]
+
+
+@contextlib.asynccontextmanager
+async def bench_setup(strategy_file: Path, name: str, scratch_parent: str | None) -> AsyncIterator[Bench]:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from client.connection import ensure_search_attributes
+    from client.embedded.server import temporal_binary
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"orchard-{name}-", dir=scratch_parent))
+    repo = scratch / "repo"
+    repo.mkdir()
+    identity = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"}
+    for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, **identity})
+    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
+    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
+    try:
+        async with server:
+            await ensure_search_attributes(server.client)
+            address = server.client.service_client.config.target_host
+            queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+            log = (scratch / "worker.log").open("ab")
+
+            def start_worker() -> subprocess.Popen[bytes]:
+                argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue, "--strategy", str(strategy_file), "--only-custom"]
+                return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+            yield Bench(client=server.client, repo=repo, queue=queue, start_worker=start_worker)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
