@@ -276,8 +276,12 @@ def test_credentials_reach_the_agent_but_never_the_history_memo_or_results(embed
 
 def test_ctrl_c_detaches_and_the_run_goes_on(embedded, repo):
     _, env, _, _ = embedded
+    # As from a terminal, whatever launched the suite: a shell starts background jobs with SIGINT
+    # ignored, and a process that starts so keeps ignoring it (Python installs no handler then).
+    argv = orchard_argv("run", "slowly", "--agent-command", f"DEMO_AGENT_SLEEP=4 {DEMO_AGENT}", "--output", "streaming")
+    as_from_a_terminal = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
     proc = subprocess.Popen(
-        orchard_argv("run", "slowly", "--agent-command", f"DEMO_AGENT_SLEEP=4 {DEMO_AGENT}", "--output", "streaming"),
+        [sys.executable, "-c", as_from_a_terminal, *argv],
         env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
