@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import sys
 import time
 import uuid
@@ -39,41 +37,17 @@ async def main(args: argparse.Namespace) -> None:
     from client.commands.replay import replay
     from worker import sandbox_runner
     from workflows.sdk.batches import BATCH_WORKFLOW, InstanceBatchWorkflow
-    from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
-    from workflows.sdk.visibility import run_search_attributes
+    from workflows.sdk.models import RunInput, TaskDefaults
 
     async with bench_setup(FANOUT, "large", args.dir) as bench:
-        client, repo, queue, start_worker = bench.client, bench.repo, bench.queue, bench.start_worker
-
-        async def done_so_far(handle) -> int:
-            try:
-                progress = await handle.query("progress", result_type=RunProgress)
-            except Exception:
-                return 0
-            return sum(p.status == "success" for p in progress.instances) + progress.unlisted.get("success", 0)
-
-        worker = start_worker()
+        client, repo = bench.client, bench.repo
         run_id = f"bench_large_{uuid.uuid4().hex[:6]}"
         run_input = RunInput(
             prompt="nothing to do", repo=str(repo), base_branch="main", params={"n": args.n},
             defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=args.max_parallel, strategy_spec=str(FANOUT),
         )
-        started = time.perf_counter()
-        handle = await client.start_workflow("fan-out", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("fan-out", str(repo)))
-        killed_at = None
-        try:
-            if args.kill_at:
-                while await done_so_far(handle) < args.kill_at:
-                    await asyncio.sleep(0.5)
-                os.kill(worker.pid, signal.SIGKILL)
-                worker.wait()
-                killed_at = time.perf_counter() - started
-                worker = start_worker()
-            result = await handle.result()
-        finally:
-            worker.terminate()
-            worker.wait(30)
-        wall = time.perf_counter() - started
+        driven = await bench.drive("fan-out", run_id, run_input, args.kill_at)
+        result, wall, killed_at = driven.result, driven.wall, driven.killed_at
 
         histories: list[tuple[str, str, WorkflowHistory]] = []
         async for wf in client.list_workflows(f'WorkflowId = "{run_id}" OR WorkflowId STARTS_WITH "{run_id}."'):

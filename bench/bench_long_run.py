@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import statistics
 import sys
 import time
@@ -35,40 +33,17 @@ async def main(args: argparse.Namespace) -> None:
     from temporalio.client import WorkflowHistory
 
     from client.commands.replay import replay
-    from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
-    from workflows.sdk.visibility import run_search_attributes
+    from workflows.sdk.models import RunInput, TaskDefaults
 
     async with bench_setup(LONG_RUN, "long", args.dir) as bench:
-        client, repo, queue, start_worker = bench.client, bench.repo, bench.queue, bench.start_worker
-        worker = start_worker()
+        client, repo = bench.client, bench.repo
         run_id = f"bench_long_{uuid.uuid4().hex[:6]}"
         run_input = RunInput(
             prompt="nothing to do", repo=str(repo), base_branch="main", params={"n": args.n, "every": args.every},
             defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=1, strategy_spec=str(LONG_RUN),
         )
-        started = time.perf_counter()
-        handle = await client.start_workflow("long-run", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("long-run", str(repo)))
-        killed_at = None
-        try:
-            if args.kill_at:
-                while True:
-                    try:
-                        progress = await asyncio.wait_for(handle.query("progress", result_type=RunProgress), 3)
-                        done = progress.earlier.get("success", 0) + sum(p.status == "success" for p in progress.instances)
-                    except Exception:
-                        done = 0
-                    if done >= args.kill_at:
-                        break
-                    await asyncio.sleep(0.2)
-                os.kill(worker.pid, signal.SIGKILL)
-                worker.wait()
-                killed_at = time.perf_counter() - started
-                worker = start_worker()
-            result = await handle.result()
-        finally:
-            worker.terminate()
-            worker.wait(30)
-        wall = time.perf_counter() - started
+        driven = await bench.drive("long-run", run_id, run_input, args.kill_at)
+        result, wall, killed_at = driven.result, driven.wall, driven.killed_at
 
         sizes, counts, largest = [], [], None
         async for run in client.list_workflows(f'WorkflowId = "{run_id}"'):

@@ -3,20 +3,35 @@ and worker processes serving one strategy file (killed with -9 and started again
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+
+from workflows.sdk.models import RunInput, RunProgress, RunResult
+from workflows.sdk.visibility import run_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Driven:
+    result: RunResult
+    wall: float
+    killed_at: float | None
+    """Seconds into the run when the worker was killed."""
 
 
 @dataclass
@@ -25,6 +40,37 @@ class Bench:
     repo: Path
     queue: str
     start_worker: Callable[[], subprocess.Popen[bytes]]
+
+    async def drive(self, strategy: str, run_id: str, run_input: RunInput, kill_at: int = 0) -> Driven:
+        """Run on a worker process to the end; with `kill_at`, kill the worker with -9 once that
+        many instances succeeded (the chain's earlier runs, listed and unlisted ones) and start another."""
+        worker = self.start_worker()
+        started = time.perf_counter()
+        handle = await self.client.start_workflow(
+            strategy, run_input, id=run_id, task_queue=self.queue, result_type=RunResult, search_attributes=run_search_attributes(strategy, str(self.repo))
+        )
+        killed_at = None
+        try:
+            if kill_at:
+                while await _succeeded(handle) < kill_at:
+                    await asyncio.sleep(0.3)
+                os.kill(worker.pid, signal.SIGKILL)
+                worker.wait()
+                killed_at = time.perf_counter() - started
+                worker = self.start_worker()
+            result = await handle.result()
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        return Driven(result=result, wall=time.perf_counter() - started, killed_at=killed_at)
+
+
+async def _succeeded(handle: WorkflowHandle[Any, RunResult]) -> int:
+    try:
+        progress = await handle.query("progress", result_type=RunProgress)
+    except Exception:  # between two runs of a chain, or the worker is gone
+        return 0
+    return progress.earlier.get("success", 0) + progress.unlisted.get("success", 0) + sum(p.status == "success" for p in progress.instances)
 
 
 @contextlib.asynccontextmanager

@@ -166,21 +166,19 @@ class RunningRecord(BaseModel):
     """Folders the attempt works in (its workspace), removed when it ends without a retry to use them."""
 
 
-async def kill_orphan(record_path: Path) -> RunningRecord | None:
-    """Kill what an earlier attempt left running, as recorded at record_path; returns the record.
-    Only processes carrying its tag are signalled (and its process group, when the group's leader
+async def kill_orphan(record_path: Path) -> None:
+    """Kill what an earlier attempt left running, as recorded at record_path. Only processes carrying its tag are signalled (and its process group, when the group's leader
     carries the tag): the pid alone may belong to another process by now."""
     try:
         record = RunningRecord.model_validate_json(record_path.read_text())
     except (OSError, ValidationError):
-        return None
+        return
     if record.pgid in tagged_processes(record.tag) and record.pgid != os.getpgid(0):
         kill_group(record.pgid)
     kill_tagged(record.tag)
     if record.container:
         await remove_container(record.container)
     record_path.unlink(missing_ok=True)
-    return record
 
 
 async def run_process(

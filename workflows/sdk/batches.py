@@ -23,7 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows.sdk.instances import run_instance
 from workflows.sdk.models import InstanceInput, InstanceResult
-from workflows.sdk.slots import ShuffledSlots
+from workflows.sdk.slots import slots
 
 BATCH_WORKFLOW = "orchard-instances"
 
@@ -40,10 +40,10 @@ class InstanceBatchWorkflow:
 
     @workflow.run
     async def run(self, batch: InstanceBatch) -> list[InstanceResult]:
-        slots: asyncio.Semaphore | ShuffledSlots = ShuffledSlots(batch.max_parallel) if batch.randomize_queue else asyncio.Semaphore(batch.max_parallel)
+        free = slots(batch.max_parallel, batch.randomize_queue)
 
         async def one(inp: InstanceInput) -> InstanceResult:
-            async with slots:
+            async with free:
                 return await run_instance(inp)
 
         return list(await asyncio.gather(*(one(inp) for inp in batch.instances)))

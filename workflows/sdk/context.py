@@ -40,7 +40,7 @@ from workflows.sdk.models import (
     instance_branch,
 )
 from workflows.sdk.questions import QuestionBook, timeout_of
-from workflows.sdk.slots import ShuffledSlots
+from workflows.sdk.slots import slots
 
 HISTORY_EVENTS_LIMIT = 40_000
 HISTORY_BYTES_LIMIT = 24 * 2**20
@@ -84,7 +84,7 @@ class Context:
     def __init__(self, state: RunState, questions: QuestionBook):
         self._state = state
         inp = state.input
-        self._slots: asyncio.Semaphore | ShuffledSlots = ShuffledSlots(inp.max_parallel) if inp.randomize_queue else asyncio.Semaphore(inp.max_parallel)
+        self._slots = slots(inp.max_parallel, inp.randomize_queue)
         self._handles: dict[str, tuple[TaskSpec, Handle]] = {}
         self._own: list[asyncio.Task[InstanceResult]] = []
         """Instances run as this run's own activities (the first instances_per_history)."""

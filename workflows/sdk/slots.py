@@ -51,3 +51,8 @@ class ShuffledSlots:
             turn = self._waiting.pop(workflow.random().randrange(len(self._waiting)))
             self._free -= 1
             turn.set_result(None)
+
+
+def slots(size: int, randomize: bool) -> asyncio.Semaphore | ShuffledSlots:
+    """A run's (or a batch's) max_parallel slots, in its queue order."""
+    return ShuffledSlots(size) if randomize else asyncio.Semaphore(size)
