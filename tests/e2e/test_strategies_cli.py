@@ -42,7 +42,10 @@ def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_wo
     assert f"orchard watch {run_id}" in ran.stderr
 
     _wait_for(log, "variant/careful")
-    live = orchard("show", run_id, env=env, cwd=repo)  # the answer, and the shadow still going with its live state
+    deadline = time.monotonic() + 5  # its heartbeat says what it does within ~2 s (the throttle)
+    while "agent running" not in (live := orchard("show", run_id, env=env, cwd=repo)).stdout and time.monotonic() < deadline:
+        time.sleep(0.3)
+    # The answer, and the shadow still going with its live state.
     assert "still going beside the answer:" in live.stdout and re.search(r"variant/careful\s+running .*agent running", live.stdout), live.stdout
     live_json = json.loads(orchard("show", run_id, "--output", "json", env=env, cwd=repo).stdout)
     assert [(g["key"], g["status"], g["heartbeat"]["phase"]) for g in live_json["still_going"]] == [("variant/careful", "running", "agent running")]
