@@ -24,35 +24,58 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.coordination.rotation import take_turn
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
+from activities.loops.host import LoopHost, host_queue
+from activities.loops.iteration import finish_loop, run_iteration
 from activities.orphans import sweep_orphans
 from activities.verification.commit import verify_commit
 from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
-from client.strategy_loader import StrategyLoadError, defined_strategies, load_strategy
+from client.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy
 from workflows.coordination.rotation import RotationWorkflow
 from workflows.sdk.batches import InstanceBatchWorkflow
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 IDLE_CHECK_SECONDS = 30.0
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, run_iteration, finish_loop]
 
 
-def build_worker(client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None) -> Worker:
-    """A worker for these strategies, the rotations and instance batches, with Orchard's activities (or others, in tests)."""
+class OrchardWorker:
+    """The worker on the task queue (workflows and activities) and the one on this host's queue
+    (`<queue>@<host>`: activities only), where a loop's iterations reach the host holding its workspace."""
+
+    def __init__(self, workers: list[Worker]):
+        self.workers = workers
+
+    async def __aenter__(self) -> OrchardWorker:
+        for w in self.workers:
+            await w.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await asyncio.gather(*(w.__aexit__(*exc) for w in self.workers))
+
+
+def build_worker(
+    client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None, host: str | None = None
+) -> OrchardWorker:
+    """A worker for these strategies, the rotations and instance batches, with Orchard's activities
+    (or others, in tests), and one on this host's queue (`host` names another, in tests)."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[*workflows.values(), RotationWorkflow, InstanceBatchWorkflow],
-        activities=ORCHARD_ACTIVITIES if activities is None else activities,
+    host = host or host_queue(task_queue)
+    common: dict[str, Any] = dict(
+        activities=[*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Heartbeats carry cancellation back to activities: send them often so `orchard cancel` is quick.
         max_heartbeat_throttle_interval=timedelta(seconds=2),
         default_heartbeat_throttle_interval=timedelta(seconds=2),
-        workflow_runner=sandbox_runner(),
     )
+    main = Worker(
+        client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, InstanceBatchWorkflow],
+        workflow_runner=sandbox_runner(), **common,
+    )
+    return OrchardWorker([main, Worker(client, task_queue=host, **common)])
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -60,7 +83,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     coordination workflows) is deterministic, replay-tested and holds no per-run module state, so
     it is shared with the sandbox instead of re-imported for every run (that cost ~0.12 s of CPU
     per workflow); strategy files are still re-imported and checked by the sandbox."""
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "pydantic"))
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "pydantic", "jinja2", "markupsafe"))
 
 
 def strategies_for(specs: list[str], builtins: bool = True) -> list[type[Strategy]]:
@@ -91,6 +114,8 @@ async def serve(args: argparse.Namespace) -> None:
     client = await connect(address, args.namespace or config.temporal.namespace)
     task_queue = args.task_queue or config.temporal.task_queue
     strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
+    for module in args.module:  # code runs use beside their strategy (a custom loop strategy): importable by name in the sandbox
+        load_module_spec(module, "--module")
     worker = build_worker(client, task_queue, strategies)
     swept = await sweep_orphans(client)
     if swept:
@@ -115,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--namespace", help="Temporal namespace (default: default)")
     p.add_argument("--task-queue", help=f"task queue to poll (default: {DEFAULT_TASK_QUEUE})")
     p.add_argument("--strategy", action="append", default=[], metavar="SPEC", help="also serve a custom strategy: path.py[:Class] or module[:Class] (repeatable)")
+    p.add_argument("--module", action="append", default=[], metavar="SPEC", help="also import path.py or pkg.mod, e.g. a custom loop strategy (-S module=...) (repeatable)")
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
     p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")
     p.add_argument("--idle-exit", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)

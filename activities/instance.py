@@ -15,21 +15,19 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
+from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
-from activities.agents.base import AgentContext, AgentState, with_agent_env
+from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.git.command import rev_parse
 from activities.git.prompts import PromptMissing, expanded
-from activities.git.workspace import objects_dir, prepare_workspace, remove_workspace
+from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.runners.choice import choose_runner
-from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
-from activities.runners.local import kill_orphan, run_process
+from activities.runners.local import kill_orphan
 from activities.secrets import redact
-from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8, truncate
+from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
 
 RESULT_FILE = "result.json"
 INTENT_FILE = "import-intent.json"
@@ -61,10 +59,6 @@ def _previous_session(details: Sequence[Any]) -> str | None:
         return InstanceHeartbeat.model_validate(details[0]).session_id if details else None
     except ValueError:
         return None
-
-
-def bad_input(message: str) -> ApplicationError:
-    return ApplicationError(message, type="BadInput", non_retryable=True)
 
 
 async def _recorded_result(inp: InstanceInput, record_path: Path) -> InstanceResult | None:
@@ -153,64 +147,18 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         async with heartbeating(progress):
             if not session_id:
                 await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
-            runner, _ = await choose_runner(task)
-            in_container = runner == "docker"
-            try:
-                command = with_agent_env(plugin.build_command(
-                    task,
-                    AgentContext(
-                        workspace=WORKSPACE if in_container else workspace,
-                        run_id=inp.run_id, key=inp.key, base_commit=base_commit, session_id=session_id,
-                        agent_home=AGENT_HOME if in_container else agent_home, host_agent_home=agent_home,
-                        in_container=in_container,
-                    ),
-                ), task)
-            except PluginError as e:
-                raise bad_input(str(e)) from None
-            phase = "agent running" + (" in a container" if in_container else "")
-            on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
-            transcript = out_dir / "transcript.log"
-            if in_container:
-                try:
-                    outcome = await run_in_container(
-                        command, task, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home,
-                        objects=await objects_dir(inp.repo), forward_env=list(plugin.forward_env),
-                        endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, record_path=running, leftovers=[workspace, agent_home],
-                    )
-                except (ImageMissing, ValueError) as e:
-                    raise bad_input(str(e)) from None
-            else:
-                outcome = await run_process(
-                    command, cwd=workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=running,
-                    leftovers=[workspace, agent_home],
-                )
-            plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
-            result = InstanceResult(
-                success=False,
-                key=inp.key,
-                base_commit=base_commit,
-                session_id=state.session_id,
-                input_tokens=state.input_tokens,
-                output_tokens=state.output_tokens,
-                cost_usd=state.cost_usd,
-                cost_estimated=state.cost_estimated,
-                plugin=task.plugin,
-                model=task.model,
-                artifacts_dir=str(out_dir),
-                metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
-                metadata={"runner": runner},
+            place = AgentPlace(
+                repo=inp.repo, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home, out_dir=out_dir,
+                base_commit=base_commit, record_path=running,
             )
-            final_message = redact(state.final_message)
-            if final_message is not None:
-                (out_dir / "final_message.md").write_text(final_message)
-                result.final_message = truncate(final_message)
-                result.final_message_path = str(out_dir / "final_message.md")
-            if outcome.timed_out:
-                result.status, result.error_type = "timeout", "timeout"
-                result.error = f"agent timed out after {task.timeout:g}s and was killed"
-            elif state.error:
-                result.status, result.error_type, result.error = "failed", "agent", redact(state.error)
-            else:
+
+            def on_phase(now: str) -> None:
+                nonlocal phase
+                phase = now
+
+            outcome, runner = await run_agent(plugin, task, place, state, session_id, on_phase)
+            result = agent_result(task, place, state, outcome, runner)
+            if result.status == "success":  # the agent did not fail: import its work
                 phase = "importing"
                 await _import(inp, workspace, base_commit, result, out_dir)
             result.duration_seconds = round(time.monotonic() - started, 3)

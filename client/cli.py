@@ -26,6 +26,7 @@ from client.commands.clean import cmd_clean
 from client.commands.doctor import cmd_doctor
 from client.commands.history import cmd_history
 from client.commands.listing import LIST_STATUSES, cmd_list
+from client.commands.loop import cmd_loop
 from client.commands.pending import cmd_pending
 from client.commands.replay import cmd_replay
 from client.commands.run import cmd_run
@@ -46,7 +47,7 @@ from workflows.strategies import BUILTIN_STRATEGIES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "run": cmd_run, "watch": cmd_watch, "show": cmd_show, "cancel": cmd_cancel,
-    "list": cmd_list, "pending": cmd_pending, "answer": cmd_answer, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
+    "list": cmd_list, "pending": cmd_pending, "answer": cmd_answer, "loop": cmd_loop, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
 }
 
 
@@ -176,6 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     ans.add_argument("--note", help="a note kept with the answer")
     ans.add_argument("--question", metavar="KEY", help="which question, when the run waits for several")
     _connection_args(ans)
+
+    loop = sub.add_parser("loop", help="steer a running loop: stop after this iteration, nudge the next prompt, extend by N iterations")
+    steer = loop.add_subparsers(dest="loop_action", required=True, parser_class=_Parser)
+    stop = steer.add_parser("stop", help="finish after the iteration that runs now (reason: stopped by a person)")
+    stop.add_argument("run_id")
+    nudge = steer.add_parser("nudge", help="add TEXT to the next iteration's prompt")
+    nudge.add_argument("run_id")
+    nudge.add_argument("text")
+    extend = steer.add_parser("extend", help="allow N more iterations")
+    extend.add_argument("run_id")
+    extend.add_argument("count", type=int, metavar="N")
+    for p in (stop, nudge, extend):
+        _connection_args(p)
 
     hist = sub.add_parser("history", help="export a run's Temporal event history as JSON")
     hist.add_argument("run_id")

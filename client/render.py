@@ -17,6 +17,10 @@ from rich.text import Text
 from client.snapshots import Outcome, Snapshot
 from workflows.sdk.models import Answer, ChildRun, InstanceProgress, InstanceResult, Question, RunProgress
 
+ACTION_STYLE = {"continue": "cyan", "complete": "green", "timeout": "red", "fail": "red", "budget": "yellow", "stopped": "yellow"}
+TRAIL_SHOWN = 20
+"""A loop's latest iterations `orchard run` and `watch` print at the end (`orchard show` prints all)."""
+TUI_TRAIL_ROWS = 10
 STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
 
 
@@ -61,6 +65,11 @@ def chain_line(progress: RunProgress) -> str | None:
         return None
     counts = ", ".join(f"{n} {status}" for status, n in sorted(progress.earlier.items()))
     return f"run {progress.runs} of its chain (continued as new); earlier instances: {counts or 'none'}"
+
+
+def trail_line(row: dict[str, Any]) -> str:
+    levels = ",".join(row.get("levels_passed") or []) or "none"
+    return f"iteration {row.get('iteration')}: {row.get('action')}: {row.get('reason')} (levels passed: {levels}, commit {str(row.get('commit', ''))[:12]})"
 
 
 def progress_lines(progress: RunProgress | None) -> list[str]:
@@ -134,10 +143,45 @@ def comparison_table(results: list[InstanceResult]) -> Table | None:
     return table
 
 
-def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> None:
+def trail_table(rows: list[dict[str, Any]]) -> Table:
+    """A loop's iterations (`metadata.iterations`, or the progress query's latest), one row each."""
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("iter", "commit", "levels", "ci", "changed", "decision", "time", "tokens", "cost"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("reason")
+    for row in rows:
+        ci = row.get("ci_passed")
+        action = str(row.get("action", ""))
+        table.add_row(
+            str(row.get("iteration", "")),
+            str(row.get("commit", ""))[:12],
+            ",".join(row.get("levels_passed") or []) or "-",
+            "-" if ci is None else ("passed" if ci else "failed"),
+            "yes" if row.get("changed") else "no",
+            Text(action, style=ACTION_STYLE.get(action, "")),
+            f"{row.get('duration_seconds', 0):.1f}s",
+            _tokens(int(row.get("tokens", 0))),
+            _cost(float(row.get("cost_usd", 0.0))),
+            str(row.get("error") or row.get("reason", ""))[:100],
+        )
+    return table
+
+
+def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit: int | None) -> None:
+    shown = rows if limit is None else rows[-limit:]
+    if total > len(shown):
+        console.print(f"iterations: the last {len(shown)} of {total} (`orchard show RUN` lists them all)")
+    console.print(trail_table(shown))
+
+
+def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN) -> None:
+    """The run's results (`trail_rows`: how many of a loop's iterations, None for all)."""
     result = outcome.result
     if result is not None:
         console.print(comparison_table(result.instances) or results_table(result.instances))
+        for r in result.instances:
+            if isinstance(r.metadata.get("iterations"), list):
+                print_trail(console, r.metadata["iterations"], len(r.metadata["iterations"]), trail_rows)
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
@@ -164,8 +208,10 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None) -> No
             console.print(f"run {outcome.run_id} is still running; watch it: orchard watch {outcome.run_id}")
     else:
         if outcome.progress and outcome.progress.instances:
-            for p in outcome.progress.instances:
+            for p in outcome.progress.instances[-TRAIL_SHOWN:]:
                 console.print(instance_line(p, None))
+        if outcome.progress and outcome.progress.trail:
+            print_trail(console, outcome.progress.trail, outcome.progress.trail_total, trail_rows)
         for line in progress_lines(outcome.progress):
             console.print(line)
         console.print(f"run {outcome.run_id}: {outcome.status}: {outcome.error}")
@@ -185,6 +231,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     if outcome.progress is not None and outcome.status == "running":  # what a person is asked now, and the children
         data["waiting_for"] = [q.model_dump(mode="json") for q in outcome.progress.questions]
         data["children"] = [c.model_dump(mode="json") for c in outcome.progress.children]
+        data["trail"] = outcome.progress.trail
     return data
 
 
@@ -206,8 +253,12 @@ class TuiRenderer:
         if snap.task_failure:
             lines.append(Text(task_failure_line(snap), style="red"))
         lines += [Text(line, style="yellow") for line in progress_lines(progress)]
+        if progress and progress.trail:
+            earlier = progress.trail_total - min(len(progress.trail), TUI_TRAIL_ROWS)
+            lines += [Text(f"iterations ({earlier} earlier)" if earlier else "iterations", style="bold"), trail_table(progress.trail[-TUI_TRAIL_ROWS:])]
         if progress and progress.instances:
-            lines += [live_table(progress.instances, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats, progress.unlisted), style="bold")]
+            running = [p for p in progress.instances if p.status in ("running", "queued")] if progress.trail else progress.instances
+            lines += [live_table(running, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats, progress.unlisted), style="bold")]
         self.screen = Group(*lines)
         if not self.live.is_started:
             self.live.start()
@@ -289,6 +340,7 @@ class StreamingRenderer:
         lines += [(f"child {c.key}", child_line(c)) for c in progress.children] if progress else []
         chain = chain_line(progress) if progress else None
         lines += [("chain", chain)] if chain else []
+        lines += [(f"trail {row.get('iteration')}", trail_line(row)) for row in progress.trail] if progress else []
         for key, line in lines:
             if self.seen.get(key) != line:
                 self.seen[key] = line

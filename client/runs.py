@@ -24,7 +24,7 @@ from client.embedded.server import ensure_server, load_dev_settings
 from client.embedded.workers import custom_task_queue, ensure_worker
 from client.errors import UsageError
 from client.snapshots import workflow_task_state
-from client.strategy_loader import source_digest
+from client.strategy_loader import modules_digest, source_digest
 from workflows.sdk.models import RunInput, RunResult
 from workflows.sdk.strategy import Strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes
@@ -57,8 +57,11 @@ def new_run_id() -> str:
     return f"run_{datetime.now(timezone.utc):%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
 
 
-def task_queue_for(strategy: type[Strategy], spec: str) -> str:
-    """Embedded mode: built-ins share one queue; a strategy file gets a queue per version of it."""
+def task_queue_for(strategy: type[Strategy], spec: str, modules: list[str] | None = None) -> str:
+    """Embedded mode: built-ins share one queue; a strategy file, or a run that needs modules
+    imported (a custom loop strategy), gets a queue per version of them."""
+    if modules:
+        return custom_task_queue(" ".join([spec, *modules]), source_digest(strategy) + modules_digest(modules))
     if BUILTIN_STRATEGIES.get(strategy.name()) is strategy:
         return DEFAULT_TASK_QUEUE
     return custom_task_queue(spec, source_digest(strategy))
@@ -78,16 +81,17 @@ async def open_target(address: str | None, namespace: str | None, task_queue: st
 
 
 async def ensure_served(
-    target: Target, task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None
+    target: Target, task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None
 ) -> None:
     """Embedded: start the background worker for the queue (with these credentials in its
-    environment). Named server: a worker must poll it."""
+    environment, importing these modules). Named server: a worker must poll it."""
     if target.embedded:
         settings = load_dev_settings()
         custom = strategy_spec if task_queue != DEFAULT_TASK_QUEUE else None
-        await ensure_worker(target.client, settings, task_queue, custom, credentials)
+        await ensure_worker(target.client, settings, task_queue, custom, credentials, modules)
     elif not await has_poller(target.client, task_queue):
         hint = f" --strategy {strategy_spec}" if strategy_spec and strategy_spec not in BUILTIN_STRATEGIES else ""
+        hint += "".join(f" --module {m}" for m in modules or [])
         raise NoWorker(
             f"no worker polls task queue {task_queue!r} on {target.address}; "
             f"start one with `python worker.py --address {target.address}{hint}` (or pass --with-worker)"
@@ -109,7 +113,7 @@ async def start_run(
         id=run_id,
         task_queue=task_queue,
         search_attributes=run_search_attributes(name, run_input.repo),
-        memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or ""),
+        memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or "", modules=strategy.worker_modules(run_input.params)),
         static_summary=redact(f"{name}: {run_input.prompt[:120]}"),
     )
     await _check_registered(target, handle, name, task_queue, run_input.strategy_spec)

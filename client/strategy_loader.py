@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from workflows.sdk.modules import module_name_for
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
@@ -38,22 +39,17 @@ class _StrategyFileFinder(importlib.abc.MetaPathFinder):
 _FINDER = _StrategyFileFinder()
 
 
-def _module_name_for(path: Path) -> str:
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
-    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
-    return f"orchard_strategy_{stem}_{digest}"
-
-
-def _import_file(path: Path) -> ModuleType:
+def import_file(path: Path, what: str = "strategy file") -> ModuleType:
+    """Import a Python file by path under its stable module name (workflows/sdk/modules.py)."""
     if not path.is_file():
-        raise StrategyLoadError(f"strategy file {path} does not exist")
+        raise StrategyLoadError(f"{what} {path} does not exist")
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
-    name = _module_name_for(path)
+    name = module_name_for(path)
     _StrategyFileFinder.files[name] = str(path)
     if name in sys.modules:
         return sys.modules[name]
-    return _import_module(name, f"strategy file {path}")
+    return _import_module(name, f"{what} {path}")
 
 
 def _import_module(name: str, what: str) -> ModuleType:
@@ -130,7 +126,7 @@ def load_strategy(spec: str) -> type[Strategy]:
         raise StrategyLoadError(f"a strategy is a Python file (path.py[:Class]) or module (pkg.mod[:Class]), not {target}")
     if is_file_spec(spec):
         path = Path(target).expanduser().resolve()
-        module = _import_file(path)
+        module = import_file(path)
         what = f"strategy file {target}"
     else:
         if not target.replace(".", "").replace("_", "").isalnum():
@@ -154,3 +150,27 @@ def source_digest(cls: type[Strategy]) -> str:
     except (OSError, TypeError):
         source = cls.__qualname__.encode()
     return hashlib.sha256(source + cls.name().encode()).hexdigest()[:10]
+
+
+def load_module_spec(spec: str, what: str) -> str:
+    """Import the module a spec names (`path.py[:Class]`, `pkg.mod[:Class]`) so code that uses it
+    (a custom loop strategy) finds it by name, here and in a worker; the spec with its path made absolute."""
+    target = spec.partition(":")[0]
+    if is_file_spec(spec):
+        spec = resolve_spec(spec)
+        import_file(Path(spec.partition(":")[0]), what)
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        _import_module(target, f"{what} {target}")
+    return spec
+
+
+def modules_digest(specs: list[str]) -> str:
+    """A digest of the files the specs name (a module on the path: its name), for a worker's queue."""
+    digest = hashlib.sha256()
+    for spec in specs:
+        target = spec.partition(":")[0]
+        path = Path(target)
+        digest.update(path.read_bytes() if is_file_spec(spec) and path.is_file() else spec.encode())
+    return digest.hexdigest()[:10]

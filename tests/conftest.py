@@ -117,11 +117,11 @@ async def scripted_queue(temporal_env):
     """One in-process worker for the session whose instance, verification and base activities are
     scripted (tests/scripted.py): for decision logic, in milliseconds."""
     from activities.coordination.rotation import take_turn
-    from tests.scripted import SCRIPTED_ACTIVITIES
+    from tests.scripted import SCRIPTED_ACTIVITIES, SCRIPTED_HOST
     from worker import build_worker, strategies_for
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
-    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn]):
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn], host=queue + SCRIPTED_HOST):
         yield queue
 
 

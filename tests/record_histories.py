@@ -1,7 +1,7 @@
 """Record one history per built-in strategy (and the examples) into tests/histories/, and the
 round-robin run's rotation into tests/histories/rotation/.
 
-    python -m tests.record_histories
+    python -m tests.record_histories [NAME ...]     # e.g. loop loop.fixed: only those
 
 Run it after a deliberate change of a strategy's decisions; the replay tests then guard the new
 behaviour. Paths in the histories are temporary ones, so nothing machine-specific is recorded.
@@ -18,6 +18,8 @@ from pathlib import Path
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 VARIANTS = [{"id": "plain"}, {"id": "brief", "prompt_suffix": "Be brief."}]
+LEVELS = {"L0": "true", "L1": "test $(ls demo | wc -l) -ge 2"}
+"""The demo agent writes a file per prompt: the second iteration's file passes L1."""
 RUNS = {
     "simple": {},
     "best-of-n": {"n": 2, "verify": "test -d demo"},
@@ -30,7 +32,12 @@ RUNS = {
     "my-simple": {"greeting": "Hello"},
     "fan-out": {"n": 2},
     "propose-refine": {},
+    "loop": {"verify": LEVELS},
+    "loop.fixed": {"mode": "fixed", "verify": LEVELS},
+    "loop.ralph": {"mode": "ralph", "verify": LEVELS, "state_dir": ".loop"},
+    "loop.custom": {"mode": "custom", "module": "tests.workflows.loops.custom_modes.counting:CountingLoop", "config": {"stop_after": 2}},
 }
+"""By history file: the strategy (the name before a dot) and its parameters."""
 AGENT_KNOBS = {
     # A review with findings, so the recorded iterative run refines once.
     "iterative": "DEMO_AGENT_ONLY_KEY=round/1/review DEMO_AGENT_ANSWER='1. Add a test.'",
@@ -70,15 +77,17 @@ async def main() -> None:
         await ensure_search_attributes(env.client)
         async with build_worker(env.client, "record", strategies_for(examples)):
             HISTORIES.mkdir(exist_ok=True)
-            for name, params in RUNS.items():
+            chosen = sys.argv[1:] or list(RUNS)
+            for name, params in ((n, RUNS[n]) for n in chosen):
                 repo = make_repo(scratch / f"repo-{name}")
                 run_id = f"run_recorded_{name}"
                 command = f"{AGENT_KNOBS.get(name, '')} python3 {agent}".strip()
-                await run_strategy(env.client, "record", name, repo, params=params, agent=command, run_id=run_id)
+                await run_strategy(env.client, "record", name.split(".")[0], repo, params=params, agent=command, run_id=run_id)
                 history = await env.client.get_workflow_handle(run_id).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
-            await record_rotation(env.client, str(scratch / "repo-round-robin"))
+            if "round-robin" in chosen:
+                await record_rotation(env.client, str(scratch / "repo-round-robin"))
     shutil.rmtree(scratch, ignore_errors=True)
 
 

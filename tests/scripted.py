@@ -21,7 +21,8 @@ from typing import Any
 
 from temporalio import activity
 
-from workflows.sdk.models import InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
+from workflows.loops.models import CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
+from workflows.sdk.models import CommitStats, InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
 
 BASE_COMMIT = "b" * 40
 
@@ -44,6 +45,16 @@ class Script:
     """Key patterns of instances whose commit fails every verification."""
     usage: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     """(input tokens, output tokens, cost in USD) an instance reports, by key pattern."""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """A loop's iterations, in order (the last repeats): `tree` (content id; default a new one each
+    iteration), `passed` (the levels that pass, e.g. ["L0"]; default none), `ci` (bool), `output`,
+    `error` (the agent fails), `cost`, `session`, `delay` (seconds), `hold` (an Event to wait for)."""
+    lost_hosts: int = 0
+    """How many times a loop is sent to a host that no worker polls (its workspace's host is gone)."""
+    iterations: list[Any] = field(default_factory=list)
+    """What each loop iteration was given (IterationInput), in order, tries included."""
+    finished: list[str] = field(default_factory=list)
+    """The loops whose workspace was removed (finish_loop), by host queue."""
     calls: list[InstanceInput] = field(default_factory=list)
     checks: list[VerifyInput] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -88,18 +99,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     script.calls.append(inp)
     script.events.append(f"start {inp.key}")
     try:
-        delay = script._first(script.delays, inp.key)
-        if delay:  # heartbeating, as the real activity does: that is how a cancel reaches it
-            loop = asyncio.get_running_loop()
-            ends = loop.time() + float(delay)
-            while loop.time() < ends:
-                activity.heartbeat()
-                await asyncio.sleep(min(0.1, max(ends - loop.time(), 0)))
-        hold = script._first(script.holds, inp.key)
-        while hold is not None and not hold.is_set():  # heartbeating, as the real activity does (its timeout is 15 s)
-            activity.heartbeat()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(hold.wait(), 1.0)
+        await _wait(script._first(script.delays, inp.key), script._first(script.holds, inp.key))
         return _result(script, inp)
     finally:
         script.events.append(f"end {inp.key}")
@@ -135,7 +135,67 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
     return VerifyResult(passed=passed, exit_code=0 if passed else 1, output_tail="" if passed else "check failed")
 
 
-SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit]
+SCRIPTED_HOST = "@scripted-host"
+"""The scripted worker's host queue is its task queue and this."""
+
+
+@activity.defn(name="claim_loop_host")
+async def claim_loop_host() -> str:
+    script = script_for(activity.info().workflow_id)
+    if script.lost_hosts > 0:
+        script.lost_hosts -= 1
+        return "nobody-polls-this-host"
+    return activity.info().task_queue + SCRIPTED_HOST
+
+
+@activity.defn(name="run_iteration")
+async def run_iteration(inp: IterationInput) -> IterationOutcome:
+    script = script_for(inp.run_id)
+    script.iterations.append(inp)
+    step = script.steps[min(inp.iteration, len(script.steps)) - 1] if script.steps else {}
+    await _wait(step.get("delay"), step.get("hold"))
+    tree = step.get("tree", f"tree-{inp.iteration}")
+    previous = _trees.get((inp.run_id, inp.start_commit), "tree-base")
+    commit = inp.start_commit if tree == previous else hashlib.sha1(f"{inp.run_id}/{inp.iteration}/{tree}".encode()).hexdigest()
+    _trees[(inp.run_id, commit)] = tree
+    passed = step.get("passed", [])
+    levels = [LevelReport(level=level, passed=level in passed, commands=[CommandReport(command=c, passed=level in passed, exit_code=0 if level in passed else 1, output_tail="" if level in passed else f"{c} failed")
+                                                                    for c in commands]) for level, commands in inp.levels.items()]
+    error = step.get("error")
+    agent = InstanceResult(
+        success=error is None, status="failed" if error else "success", error=error, key=f"{inp.loop_key}/{inp.iteration}", commit=commit,
+        final_message=step.get("output", f"worked on iteration {inp.iteration}"), cost_usd=step.get("cost", 0.0), session_id=step.get("session"),
+        duration_seconds=0.01, plugin=inp.task.plugin,
+    )
+    ci = CommandReport(command=inp.ci, passed=bool(step.get("ci")), exit_code=0 if step.get("ci") else 1) if inp.ci else None
+    snapshot = Snapshot(commit=commit, tree=tree, previous_commit=inp.start_commit, previous_tree=previous, files_changed=int(tree != previous))
+    return IterationOutcome(agent=agent, snapshot=snapshot, verification=VerificationReport(levels=levels) if levels else None, ci=ci, host=activity.info().task_queue)
+
+
+_trees: dict[tuple[str, str], str] = {}
+
+
+@activity.defn(name="finish_loop")
+async def finish_loop(run_id: str, loop_key: str, base_commit: str, commit: str) -> CommitStats:
+    script_for(run_id).finished.append(activity.info().task_queue)
+    return CommitStats(files_changed=int(commit != base_commit))
+
+
+async def _wait(delay: float | None, hold: asyncio.Event | None) -> None:
+    """Heartbeating, as the real activities do: that is how a cancel reaches them."""
+    if delay:
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + float(delay)
+        while loop.time() < ends:
+            activity.heartbeat()
+            await asyncio.sleep(min(0.1, max(ends - loop.time(), 0)))
+    while hold is not None and not hold.is_set():  # the real activity's heartbeat timeout is 15 s
+        activity.heartbeat()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hold.wait(), 1.0)
+
+
+SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit, claim_loop_host, run_iteration, finish_loop]
 
 
 async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:

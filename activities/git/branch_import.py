@@ -37,12 +37,12 @@ async def workspace_head(workspace: Path, base_commit: str) -> str:
     head = await rev_parse(workspace, "HEAD")
     if head is None:
         raise ImportRefused("the workspace has no HEAD commit")
-    if head != base_commit and not await _is_ancestor(workspace, base_commit, head):
+    if head != base_commit and not await is_ancestor(workspace, base_commit, head):
         raise ImportRefused(f"the agent's HEAD {head[:12]} does not descend from the base commit {base_commit[:12]}")
     return head
 
 
-async def _is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
+async def is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
     try:
         await git("merge-base", "--is-ancestor", ancestor, descendant, cwd=repo)
         return True
@@ -87,6 +87,23 @@ async def import_branch(
             raise ImportRefused(f"branch {target} already exists at {existing[:12]} (import_conflict_policy=fail)")
         target = f"{branch}-{n}"
     raise ImportRefused(f"no free branch name after {branch}-999")
+
+
+async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str) -> None:
+    """Fast-forward a loop's `branch` from `start` to `head` (creating it when it does not exist
+    yet), fetching `head` from the workspace. Atomic: a branch someone else moved is refused."""
+    if is_protected_ref(branch) or not branch.startswith("orchard/"):
+        raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
+    existing = await rev_parse(repo, f"refs/heads/{branch}")
+    if existing == head:
+        return  # a retry after the branch moved
+    if existing not in (None, start):
+        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop (to {existing[:12]}, expected {start[:12]}); the loop cannot go on")
+    await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(workspace), head, cwd=repo)
+    try:
+        await git("update-ref", f"refs/heads/{branch}", head, existing or ZERO_OID, cwd=repo)
+    except GitError:
+        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop while it advanced; the loop cannot go on") from None
 
 
 async def ensure_branch(repo: str | Path, branch: str, commit: str) -> bool:

@@ -36,7 +36,7 @@ async def cmd_cancel(args: argparse.Namespace) -> int:
         return await _terminate(run, failure)
     queue = run.memo.get("task_queue") or run.desc.task_queue
     try:
-        await ensure_served(target, queue, run.memo.get("strategy_spec"))
+        await ensure_served(target, queue, run.memo.get("strategy_spec"), None, run.memo.get("worker_modules"))
     except NoWorker as e:
         await run.handle.cancel()
         print(f"run {args.run_id}: cancel requested, but {e}; it ends as canceled once one does")

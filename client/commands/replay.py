@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -15,7 +17,7 @@ from temporalio.worker import Replayer
 from client.divergence import explain
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.runs import find_run, target_for
-from client.strategy_loader import StrategyLoadError, load_strategy
+from client.strategy_loader import StrategyLoadError, load_module_spec, load_strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 
@@ -31,6 +33,15 @@ def workflow_type_of(history_json: str) -> str:
         raise StrategyLoadError("not a Temporal history JSON (export one with `orchard history RUN -o FILE`)") from None
 
 
+def _params_of(history_json: str) -> dict[str, Any]:
+    """The strategy parameters the history's run started with."""
+    try:
+        payload = json.loads(history_json)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]["data"]
+        return dict(json.loads(base64.b64decode(payload)).get("params") or {})
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return {}
+
+
 async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     """Replays; returns a one-line report, raises ReplayDiverged on nondeterminism."""
     from worker import sandbox_runner
@@ -41,6 +52,8 @@ async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     strategy = load_strategy(spec or name)
     if strategy.name() != name:
         raise StrategyLoadError(f"the history is of strategy {name!r} but {spec} defines {strategy.name()!r}")
+    for module in strategy.worker_modules(_params_of(history_json)):  # e.g. a custom loop strategy the run used
+        load_module_spec(module, "the run's module")
     history = WorkflowHistory.from_json(workflow_id, history_json)
     replayer = Replayer(workflows=[strategy.workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

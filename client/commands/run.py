@@ -24,7 +24,7 @@ from client.prompt import read_prompt
 from client.render import output_mode
 from client.repository import base_branch, open_repo, repo_root
 from client.runs import Target, ensure_served, open_target, start_run, task_queue_for
-from client.strategy_loader import load_strategy, resolve_spec
+from client.strategy_loader import load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.strategy import Strategy
 
@@ -38,7 +38,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     spec = resolve_spec(args.strategy)
     strategy = load_strategy(spec)
     defaults = task_defaults(args, config)
-    params = strategy.normalize_params(resolve_param_files(strategy, strategy_params(args.params, config, strategy.name())), defaults)
+    params = strategy.normalize_params(load_param_modules(strategy, resolve_param_files(strategy, strategy_params(args.params, config, strategy.name()))), defaults)
+    modules = strategy.worker_modules(params)
     if defaults.plugin not in PLUGINS:
         raise UsageError(f"unknown plugin {defaults.plugin!r}; available: {', '.join(sorted(PLUGINS))}")
     if defaults.plugin == "command" and not defaults.agent_command:
@@ -58,13 +59,23 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if full:
             raise UsageError(full)
     target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
-    task_queue = task_queue_for(strategy, spec) if target.embedded else target.task_queue
+    task_queue = task_queue_for(strategy, spec, modules) if target.embedded else target.task_queue
     output = output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
         return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting, args.runs)
-    await ensure_served(target, task_queue, spec, credentials)
+    await ensure_served(target, task_queue, spec, credentials, modules)
     return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting, runs=args.runs)
+
+
+def load_param_modules(strategy: type[Strategy], params: dict[str, Any]) -> dict[str, Any]:
+    """The code the strategy's MODULE_PARAMS name, imported here (so its checks can run) with its
+    path made absolute (so a worker started elsewhere finds it)."""
+    loaded = dict(params)
+    for key in strategy.MODULE_PARAMS:
+        if isinstance(params.get(key), str) and params[key].strip():
+            loaded[key] = load_module_spec(params[key].strip(), f"-S {key}:")
+    return loaded
 
 
 def strategy_params(pairs: list[str], config: OrchardConfig, strategy_name: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(f"run {args.run_id}  strategy {desc.workflow_type}  repo {memo.get('repo')}  base {memo.get('base_branch')}")
     console.print(f"started {desc.start_time:%Y-%m-%d %H:%M:%S}  prompt: {str(memo.get('prompt', ''))[:200]}")
-    print_outcome(console, outcome, target.ui_link(args.run_id))
+    print_outcome(console, outcome, target.ui_link(args.run_id), trail_rows=None)
     if going:
         console.print("still going beside the answer:")
         for p in going:

@@ -49,6 +49,7 @@ async def ensure_worker(
     task_queue: str,
     strategy_spec: str | None = None,
     extra_env: dict[str, str] | None = None,
+    modules: list[str] | None = None,
 ) -> None:
     """A background worker polling `task_queue`: the built-ins, and one custom strategy on its own queue.
 
@@ -71,6 +72,8 @@ async def ensure_worker(
         if strategy_spec:
             # The built-ins too: a custom strategy may run them as children, on its own queue.
             cmd += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
+            for module in modules or []:
+                cmd += ["--module", module]
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
         spawn(cmd, log, pid_file, env=env)
         identity_file.write_text(identity)

@@ -99,6 +99,9 @@ class Context:
         """What the strategy is doing now (e.g. "scoring"); `orchard watch` shows it."""
         self.published: list[InstanceResult] | None = None
         self.published_at: datetime | None = None
+        self.trail: list[Any] = []
+        """A strategy's record of its steps (pydantic models or dicts), e.g. a loop's iterations:
+        `orchard watch`, `orchard show` and the TUI show the latest as a table while the run goes on."""
 
     @property
     def run_id(self) -> str:
@@ -139,6 +142,10 @@ class Context:
         """Deterministic random in [0, 1): recorded by Temporal, identical on replay."""
         return workflow.random().random()
 
+    def branch_for(self, key: str) -> str:
+        """The branch the work under `key` lands on in the user's repository."""
+        return instance_branch(self._state.strategy, self._state.run_id, key, self._state.input.branch_namespace)
+
     def task(self, task: dict[str, Any] | TaskSpec) -> TaskSpec:
         """The full task an instance will run: the strategy's fields over the run's defaults.
         Pitaya's `plugin_name` is taken for `plugin`."""
@@ -171,7 +178,7 @@ class Context:
                 f"this run's history holds {events:,} events and {size / 2**20:.0f} MiB, past what a run accepts (40,000 events, "
                 "24 MiB): a run this long must continue as new (ctx.should_continue_as_new(), ctx.continue_as_new())"
             )
-        branch = instance_branch(self._state.strategy, self._state.run_id, key, self._state.input.branch_namespace)
+        branch = self.branch_for(key)
         base_commit = self._state.base_commit if spec.base_branch == self._state.base_branch else None
         inp = InstanceInput(
             repo=self._state.repo,
@@ -231,6 +238,21 @@ class Context:
         progress.cost_usd = result.cost_usd
         progress.cost_estimated = result.cost_estimated
         progress.branch = result.branch_name or ""
+
+    def track(self, key: str, plugin: str, branch: str = "") -> None:
+        """Show a piece of agent work the strategy runs itself (not through ctx.run, e.g. a loop's
+        iteration as its own activity) as a running instance; `settle` it with its result. Its
+        activity id `instance/<key>` makes its heartbeats show live; it counts in the run's totals."""
+        if key in self.progress:
+            raise StrategyError(f"key {key!r} is already used in this run")
+        self.progress[key] = InstanceProgress(key=key, branch=branch, plugin=plugin, status="running", started_at=workflow.now())
+
+    def settle(self, key: str, result: InstanceResult | None) -> None:
+        """The tracked work ended with `result` (None: canceled)."""
+        if result is None:
+            self.progress[key].status = "canceled"
+        else:
+            self._record(self.progress[key], result)
 
     def report(self, key: str, **metrics: float) -> None:
         """Show an instance's metrics while the run goes on (`orchard watch`, the TUI), e.g. its
@@ -387,7 +409,7 @@ class Context:
         """What the run spent: its instances, its children, and the earlier runs of its chain."""
         spent = self.progress.values()
         own = RunTotals(
-            instances_run=len(self._handles),
+            instances_run=len(self.progress),
             input_tokens=sum(p.input_tokens for p in spent),
             output_tokens=sum(p.output_tokens for p in spent),
             cost_usd=round(sum(p.cost_usd for p in spent), 6),

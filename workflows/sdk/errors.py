@@ -22,3 +22,7 @@ class InstanceFailed(StrategyError):
         super().__init__(f"instance {result.key!r} {result.status}: {reason}")
         self.result = result
         self.results = results or [result]
+
+
+class SteerRefused(ValueError):
+    """A steering update's validator refuses it: the run is unchanged and the line reaches the person."""

@@ -416,3 +416,20 @@ class RunProgress(BaseModel):
     """Instances of the earlier runs of the chain, by status."""
     unlisted: dict[str, int] = Field(default_factory=dict)
     """This run's instances past the PROGRESS_INSTANCES listed, by status."""
+    trail: list[dict[str, Any]] = Field(default_factory=list)
+    """The latest TRAIL_ROWS steps of the strategy's trail (ctx.trail), e.g. a loop's iterations."""
+    trail_total: int = 0
+
+
+TRAIL_ROWS = 50
+"""The most trail steps the progress query lists (the latest); the run's result has them all."""
+
+
+class SteerRequest(BaseModel):
+    """A person steering a running strategy (a Temporal update, e.g. `orchard loop stop RUN`)."""
+
+    action: str
+    text: str = ""
+    count: int = 0
+    by: str = ""
+    """The OS user who asked."""

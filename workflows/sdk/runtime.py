@@ -17,11 +17,12 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.sdk.context import Context, RunState
-from workflows.sdk.errors import StrategyError
+from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.models import (
     PROGRESS_INSTANCES,
     RESULT_INSTANCES,
+    TRAIL_ROWS,
     Answer,
     AnswerRequest,
     InstanceResult,
@@ -31,6 +32,7 @@ from workflows.sdk.models import (
     RunResult,
     RunStatus,
     RunTotals,
+    SteerRequest,
 )
 from workflows.sdk.questions import QuestionBook
 from workflows.sdk.visibility import SA_OUTCOME
@@ -64,6 +66,7 @@ class StrategyWorkflow:
 
     def __init__(self, inp: RunInput) -> None:
         self._ctx: Context | None = None
+        self._strategy: Any = None
         self._phase = "starting"
         self._questions = QuestionBook(inp.chain.questions if inp.chain else None)
 
@@ -85,6 +88,7 @@ class StrategyWorkflow:
         ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started), self._questions)
         self._ctx = ctx
         strategy = self.STRATEGY(params=inp.params, defaults=inp.defaults)
+        self._strategy = strategy
         self._phase = "running"
         try:
             results = list(await strategy.execute(inp.prompt, inp.base_branch, ctx))
@@ -167,6 +171,8 @@ class StrategyWorkflow:
             children=ctx.children() if ctx else [],
             runs=ctx.runs if ctx else 1,
             earlier=dict(ctx.earlier) if ctx else {},
+            trail=[step if isinstance(step, dict) else step.model_dump(mode="json") for step in ctx.trail[-TRAIL_ROWS:]] if ctx else [],
+            trail_total=len(ctx.trail) if ctx else 0,
         )
 
     @workflow.update
@@ -178,6 +184,19 @@ class StrategyWorkflow:
     def check_answer(self, request: AnswerRequest) -> None:
         """Refuses an answer to no open question, to a question already answered, or not offered."""
         self._questions.check(request)
+
+
+    @workflow.update
+    def steer(self, request: SteerRequest) -> str:
+        """A person steering the run (`orchard loop stop|nudge|extend RUN`); says what will happen."""
+        return self._strategy.steer(request)
+
+    @steer.validator
+    def check_steer(self, request: SteerRequest) -> None:
+        """Refuses what the strategy cannot take now (the run is unchanged)."""
+        if self._strategy is None or self._phase != "running":
+            raise SteerRefused(f"the run is {self._phase}: it cannot be steered now")
+        self._strategy.check_steer(request)
 
 
 def workflow_class_for(strategy_cls: type) -> type:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 
-from workflows.sdk.errors import ConfigError, StrategyError
-from workflows.sdk.models import InstanceResult, TaskDefaults, first_error
+from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
+from workflows.sdk.models import InstanceResult, SteerRequest, TaskDefaults, first_error
 from workflows.sdk.params import parse_param_value
 from workflows.sdk.runtime import workflow_class_for
 
@@ -56,6 +56,8 @@ class Strategy:
     """Subclass and implement `execute(prompt, base_branch, ctx) -> list[InstanceResult]`."""
 
     NAME: ClassVar[str | None] = None
+    MODULE_PARAMS: ClassVar[tuple[str, ...]] = ()
+    """Parameters naming Python code a run of this strategy uses (a custom loop strategy's `module`)."""
 
     def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None):
         self.params = dict(params or {})
@@ -126,6 +128,21 @@ class Strategy:
             return TypeAdapter(config_cls).validate_python(values)
         except ValidationError as e:
             raise ConfigError(str(e)) from None
+
+    def check_steer(self, request: SteerRequest) -> None:
+        """Refuse (raise SteerRefused) a steering request this strategy cannot take now; runs in the
+        update's validator, so it must not change anything. By default a strategy takes none."""
+        raise SteerRefused(f"a {self.name()} run cannot be steered (`{request.action}` is for loop runs)")
+
+    def steer(self, request: SteerRequest) -> str:
+        """Take a steering request the validator let through; returns what it will do, for the person."""
+        raise SteerRefused(f"a {self.name()} run cannot be steered")
+
+    @classmethod
+    def worker_modules(cls, params: dict[str, Any]) -> list[str]:
+        """The modules (`/abs/path.py[:Class]`, `pkg.mod:Class`) the MODULE_PARAMS of a run name: the
+        client loads them (making paths absolute) and starts a worker that imports them too."""
+        return [str(params[k]) for k in cls.MODULE_PARAMS if params.get(k)]
 
     @property
     def logger(self) -> Any:

@@ -26,7 +26,7 @@ def run_search_attributes(strategy: str, repo: str) -> TypedSearchAttributes:
     return TypedSearchAttributes([SearchAttributePair(SA_STRATEGY, strategy), SearchAttributePair(SA_REPO, repo), SearchAttributePair(SA_OUTCOME, "running")])
 
 
-def run_memo(run_input: RunInput, task_queue: str, prompt: str, parent: str | None = None) -> dict[str, Any]:
+def run_memo(run_input: RunInput, task_queue: str, prompt: str, parent: str | None = None, modules: list[str] | None = None) -> dict[str, Any]:
     """A new run's memo; `prompt` is the prompt as it may be shown (the client's is redacted)."""
     memo: dict[str, Any] = {
         "prompt": prompt[:500],
@@ -39,4 +39,6 @@ def run_memo(run_input: RunInput, task_queue: str, prompt: str, parent: str | No
     }
     if parent:
         memo["parent"] = parent
+    if modules:
+        memo["worker_modules"] = modules  # what its worker imports beside its strategy (a custom loop strategy)
     return memo

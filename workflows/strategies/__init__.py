@@ -1,8 +1,9 @@
 """The built-in strategies, by name: Pitaya's (simple, best-of-n, iterative, bug-finding,
-doc-review) and Spearmint's over variants (multi-branch, shadow, round-robin)."""
+doc-review), Spearmint's over variants (multi-branch, shadow, round-robin), and AgentGate's loops (loop)."""
 
 from __future__ import annotations
 
+from workflows.loops.loop import LoopStrategy
 from workflows.sdk.registry import register_strategy
 from workflows.sdk.strategy import Strategy
 from workflows.strategies.best_of_n import BestOfNStrategy
@@ -18,7 +19,7 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.name(): cls
     for cls in (
         SimpleStrategy, BestOfNStrategy, IterativeStrategy, BugFindingStrategy, DocReviewStrategy,
-        MultiBranchStrategy, ShadowStrategy, RoundRobinStrategy,
+        MultiBranchStrategy, ShadowStrategy, RoundRobinStrategy, LoopStrategy,
     )
 }
 

@@ -1,0 +1,111 @@
+"""Running an agent in a prepared workspace, with its plugin and runner (local or docker), and
+what its run means as an InstanceResult. An instance (activities/instance.py) runs one agent in a
+fresh workspace; a loop iteration (activities/loops/iteration.py) runs one in the loop's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.exceptions import ApplicationError
+
+from activities.agents import PluginError
+from activities.agents.base import AgentContext, AgentPlugin, AgentState, with_agent_env
+from activities.git.workspace import objects_dir
+from activities.runners.choice import choose_runner
+from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
+from activities.runners.local import ProcessOutcome, run_process
+from activities.secrets import redact
+from workflows.sdk.models import InstanceResult, TaskSpec, truncate
+
+
+def bad_input(message: str) -> ApplicationError:
+    return ApplicationError(message, type="BadInput", non_retryable=True)
+
+
+@dataclass
+class AgentPlace:
+    """Where an agent runs and what it is: the workspace, its private home, its results folder."""
+
+    repo: str
+    run_id: str
+    key: str
+    workspace: Path
+    agent_home: Path
+    out_dir: Path
+    base_commit: str
+    record_path: Path
+    """Its running record (activities/runners/local.py), so a retry or a new worker can stop it."""
+
+
+async def run_agent(
+    plugin: AgentPlugin, task: TaskSpec, place: AgentPlace, state: AgentState, session_id: str | None, on_phase: Callable[[str], None]
+) -> tuple[ProcessOutcome, str]:
+    """Run the agent to its end (or timeout) in `place`; `state` fills from its stream as it goes.
+    Returns its process outcome and the runner it ran on."""
+    runner, _ = await choose_runner(task)
+    in_container = runner == "docker"
+    try:
+        command = with_agent_env(plugin.build_command(
+            task,
+            AgentContext(
+                workspace=WORKSPACE if in_container else place.workspace,
+                run_id=place.run_id, key=place.key, base_commit=place.base_commit, session_id=session_id,
+                agent_home=AGENT_HOME if in_container else place.agent_home, host_agent_home=place.agent_home,
+                in_container=in_container,
+            ),
+        ), task)
+    except PluginError as e:
+        raise bad_input(str(e)) from None
+    on_phase("agent running" + (" in a container" if in_container else ""))
+    on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
+    transcript = place.out_dir / "transcript.log"
+    leftovers = [place.workspace, place.agent_home]
+    if in_container:
+        try:
+            outcome = await run_in_container(
+                command, task, run_id=place.run_id, key=place.key, workspace=place.workspace, agent_home=place.agent_home,
+                objects=await objects_dir(place.repo), forward_env=list(plugin.forward_env),
+                endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, record_path=place.record_path, leftovers=leftovers,
+            )
+        except (ImageMissing, ValueError) as e:
+            raise bad_input(str(e)) from None
+    else:
+        outcome = await run_process(
+            command, cwd=place.workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=place.record_path,
+            leftovers=leftovers,
+        )
+    plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
+    return outcome, runner
+
+
+def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str) -> InstanceResult:
+    """The agent's run as a result: usage, final message (whole in a file, truncated here), and
+    `failed`/`timeout` when it failed; `success` is left for the caller to settle (after its import)."""
+    result = InstanceResult(
+        success=False,
+        key=place.key,
+        base_commit=place.base_commit,
+        session_id=state.session_id,
+        input_tokens=state.input_tokens,
+        output_tokens=state.output_tokens,
+        cost_usd=state.cost_usd,
+        cost_estimated=state.cost_estimated,
+        plugin=task.plugin,
+        model=task.model,
+        artifacts_dir=str(place.out_dir),
+        metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
+        metadata={"runner": runner},
+    )
+    final_message = redact(state.final_message)
+    if final_message is not None:
+        (place.out_dir / "final_message.md").write_text(final_message)
+        result.final_message = truncate(final_message)
+        result.final_message_path = str(place.out_dir / "final_message.md")
+    if outcome.timed_out:
+        result.status, result.error_type = "timeout", "timeout"
+        result.error = f"agent timed out after {task.timeout:g}s and was killed"
+    elif state.error:
+        result.status, result.error_type, result.error = "failed", "agent", redact(state.error)
+    return result

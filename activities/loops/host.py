@@ -1,0 +1,35 @@
+"""The host a loop's workspace lives on, as a task queue: `<queue>@<host id>`.
+
+Every worker also polls its host's queue (worker.py), so a loop sends each iteration to the host
+that holds its workspace. A host is a machine and an ORCHARD_HOME: two homes on one machine keep
+two sets of workspaces, so they are two hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+
+from temporalio import activity
+
+from activities.paths import orchard_home
+
+
+def host_id() -> str:
+    return hashlib.sha256(f"{socket.gethostname()}:{orchard_home()}".encode()).hexdigest()[:10]
+
+
+def host_queue(task_queue: str) -> str:
+    return f"{task_queue}@{host_id()}"
+
+
+class LoopHost:
+    """A worker's host queue, as the activity that hands it out: the queue this worker polls."""
+
+    def __init__(self, queue: str):
+        self.queue = queue
+
+    @activity.defn(name="claim_loop_host")
+    async def claim(self) -> str:
+        """Where the loop's workspace will live: the host of the worker that took this task."""
+        return self.queue

@@ -1,0 +1,203 @@
+"""`run_iteration`: one loop iteration on the host that holds the loop's workspace.
+
+workspace at the last finished iteration's commit -> the loop's state files -> agent -> snapshot
+(what it left uncommitted is committed as the iteration's snapshot) -> verification levels and
+`ci` on that commit -> the loop's branch fast-forwarded to it. The workspace stays for the next
+iteration; `remove_loop_workspace` ends it with the loop. A retried iteration whose outcome was
+recorded returns it without running the agent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
+from activities.agents import PluginError, get_plugin
+from activities.agents.base import AgentCommand, AgentState
+from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, is_ancestor
+from activities.git.command import git
+from activities.git.prompts import PromptMissing, expanded
+from activities.git.workspace import remove_workspace
+from activities.heartbeat import heartbeating
+from activities.loops.host import host_id
+from activities.loops.workspace import mark_finished, ready_workspace
+from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
+from activities.runners.local import kill_orphan, run_process
+from activities.secrets import redact
+from workflows.loops.models import LEVELS, CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
+from workflows.sdk.models import CommitStats, InstanceHeartbeat, key_hash8
+
+OUTPUT_TAIL = 2000
+SNAPSHOT_MESSAGE = "orchard loop: iteration {n} (work the agent left uncommitted)"
+
+
+class OutcomeRecord(BaseModel):
+    fingerprint: str
+    outcome: IterationOutcome
+
+
+def loop_workspace(run_id: str, loop_key: str) -> Path:
+    return workspaces_dir(run_id) / f"loop-k{key_hash8(loop_key)}"
+
+
+def _fingerprint(inp: IterationInput) -> str:
+    return hashlib.sha256(inp.model_dump_json().encode()).hexdigest()[:16]
+
+
+@activity.defn
+async def run_iteration(inp: IterationInput) -> IterationOutcome:
+    out_dir = instance_dir(inp.run_id, inp.loop_key) / f"iteration-{inp.iteration}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record_path = out_dir / "outcome.json"
+    try:
+        record = OutcomeRecord.model_validate_json(record_path.read_text())
+        if record.fingerprint == _fingerprint(inp):
+            return record.outcome
+    except (OSError, ValueError):
+        pass
+    task = inp.task
+    try:
+        plugin = get_plugin(task.plugin)
+        task = task.model_copy(update={"prompt": await expanded(inp.repo, task.prompt)})
+    except (PluginError, PromptMissing) as e:
+        raise bad_input(str(e)) from None
+
+    running = running_record(inp.run_id, f"loop-k{key_hash8(inp.loop_key)}")
+    await kill_orphan(running)  # an interrupted try's agent or command, before its workspace is touched
+    workspace = loop_workspace(inp.run_id, inp.loop_key)
+    place = AgentPlace(
+        repo=inp.repo, run_id=inp.run_id, key=f"{inp.loop_key}/{inp.iteration}", workspace=workspace,
+        agent_home=agent_home_dir(inp.run_id, inp.loop_key), out_dir=out_dir, base_commit=inp.start_commit, record_path=running,
+    )
+    state = AgentState(session_id=inp.session_id)
+    phase = "preparing workspace"
+
+    def progress() -> InstanceHeartbeat:
+        return InstanceHeartbeat(
+            phase=phase, last_event=redact(state.last_event) or "", input_tokens=state.input_tokens,
+            output_tokens=state.output_tokens, cost_usd=state.cost_usd, session_id=state.session_id,
+        )
+
+    def on_phase(now: str) -> None:
+        nonlocal phase
+        phase = now
+
+    started = time.monotonic()
+    async with heartbeating(progress):
+        excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
+        prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded)
+        for relative, text in inp.files.items():
+            path = workspace / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        outcome, runner = await run_agent(plugin, task, place, state, inp.session_id, on_phase)
+        agent = agent_result(task, place, state, outcome, runner)
+        on_phase("snapshot")
+        head, rewritten = await _snapshot_commit(workspace, inp.start_commit, inp.iteration)
+        if rewritten:
+            agent.status, agent.error_type = "failed", "agent"
+            agent.error = rewritten
+        snapshot = await _snapshot(workspace, inp.start_commit, head)
+        verification = None
+        if inp.levels:
+            verification = await _verify(inp, workspace, out_dir, running, on_phase)
+        ci = None
+        if inp.ci and (verification is None or verification.passed):
+            on_phase("ci")
+            ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout)
+        on_phase("importing")
+        if head != inp.start_commit:
+            try:
+                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head)
+            except ImportRefused as e:
+                raise ApplicationError(str(e), type="LoopBranchMoved", non_retryable=True) from None
+        agent.success = agent.status == "success"
+        agent.commit, agent.branch_name, agent.has_changes = head, inp.branch, snapshot.changed
+        agent.files_changed, agent.insertions, agent.deletions = snapshot.files_changed, snapshot.insertions, snapshot.deletions
+        agent.duration_seconds = round(time.monotonic() - started, 3)
+        agent.metadata.update(workspace=prepared)
+        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id())
+        mark_finished(workspace, head)
+        record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())
+        return result
+
+
+async def _snapshot_commit(workspace: Path, start: str, iteration: int) -> tuple[str, str | None]:
+    """The iteration's commit: HEAD, with what the agent left uncommitted committed on top. A HEAD
+    that does not descend from where the iteration started (history rewritten) is refused: the
+    workspace goes back to the start, and the reason is returned."""
+    if await git("status", "--porcelain", cwd=workspace):
+        await git("add", "-A", cwd=workspace)
+        await git("commit", "--quiet", "--no-verify", "-m", SNAPSHOT_MESSAGE.format(n=iteration), cwd=workspace)
+    head = await git("rev-parse", "HEAD", cwd=workspace)
+    if head != start and not await is_ancestor(workspace, start, head):
+        await git("reset", "--quiet", "--hard", start, cwd=workspace)
+        return start, f"the agent rewrote the loop's history (HEAD {head[:12]} does not descend from {start[:12]}); its work was dropped"
+    return head, None
+
+
+async def _snapshot(workspace: Path, start: str, head: str) -> Snapshot:
+    trees = (await git("rev-parse", f"{start}^{{tree}}", f"{head}^{{tree}}", cwd=workspace)).split()
+    stats = await commit_stats(workspace, start, head)
+    return Snapshot(
+        commit=head, tree=trees[1], previous_commit=start, previous_tree=trees[0],
+        files_changed=stats.files_changed, insertions=stats.insertions, deletions=stats.deletions,
+    )
+
+
+async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: Path, on_phase) -> VerificationReport:  # type: ignore[no-untyped-def]
+    """Every configured level in order; once one fails, the levels above it are skipped."""
+    levels: list[LevelReport] = []
+    failed = False
+    for level in LEVELS:
+        commands = inp.levels.get(level)  # type: ignore[call-overload]
+        if commands is None:
+            continue
+        if failed:
+            levels.append(LevelReport(level=level, passed=False, skipped=True))
+            continue
+        on_phase(f"verifying {level}")
+        reports = []
+        for i, command in enumerate(commands):
+            report = await _command(command, f"{level}-{i + 1}", workspace, out_dir, running, inp.verify_timeout)
+            reports.append(report)
+            if not report.passed:
+                break
+        passed = all(r.passed for r in reports) and len(reports) == len(commands)
+        levels.append(LevelReport(level=level, passed=passed, commands=reports))
+        failed = not passed
+    return VerificationReport(levels=levels)
+
+
+async def _command(command: str, name: str, workspace: Path, out_dir: Path, running: Path, timeout: float) -> CommandReport:
+    log = out_dir / f"{name}.log"
+    log.write_text(f"$ {command}\n")
+    outcome = await run_process(
+        AgentCommand(argv=["bash", "-c", command]), cwd=workspace, timeout=timeout, on_line=lambda line: None,
+        transcript=log, record_path=running, leftovers=[workspace],
+    )
+    passed = outcome.exit_code == 0 and not outcome.timed_out
+    return CommandReport(
+        command=command, passed=passed, exit_code=None if outcome.timed_out else outcome.exit_code,
+        duration_seconds=round(outcome.duration_seconds, 3), output_tail="" if passed else redact(log.read_text()[-OUTPUT_TAIL:]) or "",
+    )
+
+
+@activity.defn
+async def finish_loop(run_id: str, loop_key: str, base_commit: str, commit: str) -> CommitStats:
+    """The loop is over (or canceled): what it changed since the base, then its workspace and its
+    agent's home go."""
+    await kill_orphan(running_record(run_id, f"loop-k{key_hash8(loop_key)}"))
+    workspace = loop_workspace(run_id, loop_key)
+    stats = CommitStats()
+    if (workspace / ".git").is_dir():
+        stats = await commit_stats(workspace, base_commit, commit)
+    await remove_workspace(workspace)
+    await remove_workspace(agent_home_dir(run_id, loop_key))
+    return stats

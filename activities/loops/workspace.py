@@ -1,0 +1,56 @@
+"""The loop's one workspace, kept across iterations on its host.
+
+Iteration 1 (or the first iteration on a new host) checks the loop's branch out; later ones find
+the workspace where the last finished iteration left it and pay no checkout. An interrupted
+iteration's half-done work is discarded: its retry resets the workspace to the last finished
+iteration's commit. A marker in the workspace's .git says which commit the last finished
+iteration left it at.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from activities.git.command import git, rev_parse
+from activities.git.workspace import prepare_workspace
+
+MARKER = "orchard-loop.json"
+LOCAL_BRANCH = "orchard-loop"
+
+
+def _marker(workspace: Path) -> Path:
+    return workspace / ".git" / MARKER
+
+
+def finished_at(workspace: Path) -> str | None:
+    """The commit the last finished iteration left the workspace at, if it is intact."""
+    try:
+        return json.loads(_marker(workspace).read_text())["commit"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def mark_finished(workspace: Path, commit: str) -> None:
+    _marker(workspace).write_text(json.dumps({"commit": commit}))
+
+
+async def ready_workspace(repo: str, workspace: Path, start_commit: str, excluded: list[str]) -> str:
+    """The workspace at `start_commit`, as cheaply as its state allows; says what it did."""
+    if finished_at(workspace) == start_commit:
+        _marker(workspace).unlink()  # written again when this iteration finishes: a retry of it resets
+        return "kept"
+    if (workspace / ".git").is_dir() and await rev_parse(workspace, start_commit):
+        # An interrupted try of this iteration: discard what it did (ignored files, caches, stay).
+        _marker(workspace).unlink(missing_ok=True)
+        await git("checkout", "--quiet", "-B", LOCAL_BRANCH, start_commit, cwd=workspace)
+        await git("reset", "--quiet", "--hard", start_commit, cwd=workspace)
+        await git("clean", "-ffdq", cwd=workspace)
+        how = "reset"
+    else:  # the first iteration, or the first on this host
+        await prepare_workspace(repo, start_commit, workspace, LOCAL_BRANCH)
+        how = "checked out"
+    if excluded:
+        with (workspace / ".git" / "info" / "exclude").open("a") as exclude:
+            exclude.write("".join(f"/{path}\n" for path in excluded))
+    return how

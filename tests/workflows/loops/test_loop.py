@@ -1,0 +1,181 @@
+"""The loop workflow's decisions against scripted iterations: where each iteration starts, what
+its prompt says, continue-as-new, steering (stop, nudge, extend), budgets, asking a person on
+failure, a lost host, cancel. The real workspace, agent and git path has tests of its own
+(tests/activities/loops/, tests/e2e/test_loops_cli.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+
+from tests.conftest import run_scripted, start_scripted
+from tests.scripted import BASE_COMMIT, Script, until
+from workflows.loops.loop import LoopStrategy
+from workflows.sdk.errors import ConfigError
+from workflows.sdk.models import AnswerRequest, RunProgress, SteerRequest
+
+LEVELS = {"L0": ["ruff check ."], "L1": ["pytest -q"]}
+
+
+def trail(result) -> list[tuple[int, str]]:
+    return [(row["iteration"], row["action"]) for row in result.instances[0].metadata["iterations"]]
+
+
+async def steer(handle: WorkflowHandle, action: str, **fields) -> str:
+    return await handle.execute_update("steer", SteerRequest(action=action, by="alice", **fields), result_type=str)
+
+
+async def iteration_running(script: Script, n: int) -> None:
+    await until(lambda: len(script.iterations) >= n)
+
+
+async def test_fixed_iterates_from_each_commit_until_verification_passes(client, scripted_queue):
+    script = Script(steps=[{"passed": ["L0"]}, {"passed": ["L0"]}, {"passed": ["L0", "L1"]}])
+    result = await run_scripted(client, scripted_queue, "loop", script, prompt="make the tests pass",
+                                params={"mode": "fixed", "max_iterations": 5, "verify": LEVELS})
+    assert result.status == "success" and trail(result) == [(1, "continue"), (2, "continue"), (3, "complete")]
+    loop = result.instances[0]
+    starts = [i.start_commit for i in script.iterations]
+    commits = [row["commit"] for row in loop.metadata["iterations"]]
+    assert starts == [BASE_COMMIT, *commits[:2]]  # each iteration starts from the last one's commit
+    assert loop.commit == commits[-1] and loop.branch_name and all(i.branch == loop.branch_name for i in script.iterations)
+    assert loop.metadata["iterations"][2]["levels_passed"] == ["L0", "L1"] and loop.metadata["iterations"][2]["highest_level"] == "L1"
+    assert script.iterations[0].task.prompt.strip() == "make the tests pass"
+    second = script.iterations[1].task.prompt
+    assert second.startswith("make the tests pass") and "iteration 2 of at most 5" in second and "L1: `pytest -q` (exit" in second and "pytest -q failed" in second
+    assert result.instances_run == 3 and script.finished  # the workspace went with the loop
+
+
+async def test_a_long_loop_continues_as_new_and_keeps_its_whole_trail(client, scripted_queue):
+    script = Script(steps=[{"cost": 0.01}])
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 7, "iterations_per_run": 3})
+    result = await handle.result()
+    assert result.status == "failed" and result.instances[0].status == "timeout"
+    assert trail(result) == [(n, "continue") for n in range(1, 7)] + [(7, "timeout")]
+    assert result.runs == 3 and result.instances_run == 7 and result.cost_usd == pytest.approx(0.07)
+    assert [i.iteration for i in script.iterations] == list(range(1, 8))  # no iteration ran twice across the chain
+    assert [i.start_commit for i in script.iterations][1:] == [row["commit"] for row in result.instances[0].metadata["iterations"]][:-1]
+
+
+async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted_queue):
+    hold, last = asyncio.Event(), asyncio.Event()
+    script = Script(steps=[{"hold": hold}, {}, {}, {"hold": last}])
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2})
+    await iteration_running(script, 1)
+    assert await steer(handle, "nudge", text="prefer the standard library") == "added to iteration 2's prompt"
+    assert await steer(handle, "extend", count=3) == "the loop may run 3 more iterations (0 done)"
+    progress = await handle.query("progress", result_type=RunProgress)
+    assert [p.key for p in progress.instances] == ["iteration/1"] and progress.instances[0].status == "running"
+    hold.set()
+    await iteration_running(script, 4)
+    assert "A person steering this loop adds: prefer the standard library" in script.iterations[1].task.prompt
+    assert "prefer the standard library" not in script.iterations[2].task.prompt  # a nudge is said once
+    assert await steer(handle, "stop") == "the loop stops after iteration 4"
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await steer(handle, "stop")
+    assert again.value.cause.message == "the loop was already asked to stop (by alice)"
+    last.set()
+    result = await handle.result()
+    assert trail(result) == [(1, "continue"), (2, "continue"), (3, "continue"), (4, "stopped")]  # extended past the maximum of 2, stopped before 5
+    assert result.status == "success" and result.instances[0].metadata["selection_reason"] == "stopped by a person (alice) after iteration 4"
+
+
+@pytest.mark.parametrize("action, fields, refusal", [
+    ("extend", {"count": 0}, "extend by 1 or more iterations (got 0)"),
+    ("extend", {"count": 6000}, "a loop runs at most 5000 iterations"),
+    ("nudge", {"text": "  "}, 'a nudge needs text: orchard loop nudge RUN "TEXT"'),
+    ("rewind", {}, "a loop takes stop, nudge or extend, not 'rewind'"),
+])
+async def test_steering_that_cannot_be_taken_is_refused_and_changes_nothing(client, scripted_queue, action, fields, refusal):
+    hold = asyncio.Event()
+    script = Script(steps=[{"hold": hold}, {}])
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2})
+    await iteration_running(script, 1)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await steer(handle, action, **fields)
+    assert refused.value.cause.message == refusal
+    hold.set()
+    assert trail(await handle.result()) == [(1, "continue"), (2, "timeout")]
+
+
+async def test_a_strategy_that_is_not_a_loop_takes_no_steering(client, scripted_queue):
+    script = Script(holds={"candidate/1": (hold := asyncio.Event())})
+    handle = await start_scripted(client, scripted_queue, "best-of-n", script, params={"n": 1})
+    await until(lambda: script.calls)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await steer(handle, "stop")
+    assert refused.value.cause.message == "a best-of-n run cannot be steered (`stop` is for loop runs)"
+    hold.set()
+    await handle.result()
+
+
+async def test_budgets_end_the_loop_after_the_iteration_that_reaches_them(client, scripted_queue):
+    script = Script(steps=[{"cost": 0.1}])
+    result = await run_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 10, "max_cost_usd": 0.25})
+    assert trail(result)[-1] == (3, "budget") and len(trail(result)) == 3
+    assert result.instances[0].error == "spent $0.3000 of the $0.25 budget in 3 iterations" and result.status == "failed"
+
+
+async def test_a_failed_loop_asks_a_person_who_retries_then_accepts_the_partial_result(client, scripted_queue):
+    script = Script(steps=[{"tree": "same", "passed": ["L0"]}])  # stuck: the same content and results every time
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={
+        "mode": "hybrid", "completion": ["verification_pass"], "verify": LEVELS, "on_fail": "ask", "retry_iterations": 2})
+    progress = await until(lambda: _asked(handle))
+    question = progress.questions[0]
+    assert question.key == "on-fail/1" and question.choices == ["retry", "accept", "fail"] and "retry: 2 more iterations" in question.text
+    await handle.execute_update("answer", AnswerRequest(choice="retry", by="bob"), result_type=None)
+    await until(lambda: _asked(handle, "on-fail/2"))
+    await handle.execute_update("answer", AnswerRequest(choice="accept", by="bob"), result_type=None)
+    result = await handle.result()
+    loop = result.instances[0]
+    assert result.status == "success" and loop.metadata["loop"]["partial"] is True and loop.metadata["loop"]["action"] == "complete"
+    rows = loop.metadata["iterations"]
+    assert "bob chose retry: 2 more iterations" in rows[2]["reason"] and rows[-1]["action"] == "complete" and "bob accepted the partial result" in rows[-1]["reason"]
+    assert len(rows) == 4 and [a.choice for a in result.questions] == ["retry", "accept"]
+
+
+async def _asked(handle: WorkflowHandle, key: str = "on-fail/1") -> RunProgress | None:
+    progress = await handle.query("progress", result_type=RunProgress)
+    return progress if any(q.key == key for q in progress.questions) else None
+
+
+async def test_an_iteration_whose_host_is_gone_runs_on_another_host(client, scripted_queue):
+    script = Script(lost_hosts=1)
+    result = await run_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2, "host_timeout": 1})
+    assert trail(result) == [(1, "continue"), (2, "timeout")]
+    assert [i.attempt_key for i in script.iterations] == ["1.1", "2.0"]  # the first host never took iteration 1
+    assert all(row["host"].endswith("@scripted-host") for row in result.instances[0].metadata["iterations"])
+
+
+async def test_a_canceled_loop_stops_its_iteration_and_removes_its_workspace(client, scripted_queue):
+    script = Script(steps=[{}, {"hold": asyncio.Event()}])
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 5})
+    await iteration_running(script, 2)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert script.finished == [scripted_queue + "@scripted-host"]
+
+
+async def test_resume_hands_each_iteration_the_last_session_and_ralph_writes_its_state(client, scripted_queue):
+    script = Script(steps=[{"session": "s-1", "output": "working"}, {"session": "s-1", "output": "all done: TASK_COMPLETE"}])
+    result = await run_scripted(client, scripted_queue, "loop", script, params={"mode": "ralph", "context": "resume", "state_dir": ".loop"})
+    assert trail(result) == [(1, "continue"), (2, "complete")]
+    assert [i.session_id for i in script.iterations] == [None, "s-1"]
+    files = script.iterations[1].files
+    assert set(files) == {".loop/loop-state.json", ".loop/metrics.json"} and '"iteration"' in files[".loop/loop-state.json"]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"mode": "hybird"}, "unknown loop mode 'hybird'; available: custom, fixed, hybrid, ralph (did you mean 'hybrid'?)"),
+    ({"mode": "fixed", "similarity_threshold": "0.5"}, "similarity_threshold is not a setting of loop mode 'fixed'; it takes: max_iterations"),
+    ({"verify": {"L7": "make"}}, "verify: unknown level 'L7'; levels are L0, L1, L2, L3"),
+    ({"feedback_template": "{{ tsk }}"}, "feedback_template uses tsk, which the loop does not give"),
+    ({"max_duration": "soon"}, "'soon' is not a duration"),
+])
+def test_bad_loop_parameters_are_one_clear_line(params, message):
+    with pytest.raises(ConfigError) as err:
+        LoopStrategy.normalize_params(params)
+    assert message in str(err.value)

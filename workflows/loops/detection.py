@@ -1,0 +1,133 @@
+"""Loop detection: is the agent going round in circles? Pure functions over what the strategies
+record per iteration, so they run in the workflow sandbox and give the same answer on replay.
+
+- `content_hash`: the iteration's L0-L3 outcomes and tree (hybrid: the last 3 identical is a loop).
+- `similarity`: Jaccard similarity of two agent outputs' word sets (ralph).
+- `fingerprint` + `detect_loop`: AgentGate's three loop types over recent iterations, oldest first
+  with the current one last: exact, oscillating, semantic (see each function).
+- `find_completion_signal`: the completion signal an agent output carries, if any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workflows.loops.models import COMPLETION_SIGNALS, LEVELS, Snapshot, VerificationReport
+
+Fingerprint = dict[str, Any]
+"""JSON-ready (strategies keep them in their state): iteration, commit, tree, and `failures`,
+the sorted [level, command, exit_code] of the failing commands, or None when the iteration passed
+or ran no verification."""
+
+SEMANTIC_WINDOW = 3
+OSCILLATION_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class Loop:
+    type: str
+    """"exact", "oscillating" or "semantic" (the strategies add "content_hash" and "similarity")."""
+    reason: str
+    """One sentence, for the decision."""
+    iterations: tuple[int, ...]
+
+
+def content_hash(verification: VerificationReport | None, snapshot: Snapshot) -> str:
+    """sha256 of each of L0-L3 (pass, fail, or - when not configured) and the tree, first 16 hex."""
+    parts = []
+    for name in LEVELS:
+        level = verification.level(name) if verification else None
+        parts.append(f"{name}:{'-' if level is None else 'pass' if level.passed else 'fail'}")
+    parts.append(f"tree:{snapshot.tree}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def tokens(text: str) -> set[str]:
+    return {token for token in re.split(r"\W+", text.lower()) if token}
+
+
+def similarity(a: str, b: str) -> float:
+    """|A ∩ B| / |A ∪ B| of the two texts' lowercased words; two texts without words are identical (1.0)."""
+    left, right = tokens(a), tokens(b)
+    if not left and not right:
+        return 1.0
+    return len(left & right) / len(left | right)
+
+
+_SIGNAL_PATTERNS = tuple((signal, re.compile(rf"(?<!\w){re.escape(signal)}(?!\w)")) for signal in sorted(COMPLETION_SIGNALS, key=len, reverse=True))
+
+
+def find_completion_signal(text: str) -> str | None:
+    """The longest of COMPLETION_SIGNALS that `text` carries as a whole word, e.g. "DONE" but not
+    "UNDONE", "ABANDONED" or "DONE_LATER". Case matters: a signal is written in capitals, while
+    "done" in prose ("not done yet") is no signal."""
+    return next((signal for signal, pattern in _SIGNAL_PATTERNS if pattern.search(text)), None)
+
+
+def fingerprint(iteration: int, snapshot: Snapshot, verification: VerificationReport | None) -> Fingerprint:
+    failures = None
+    if verification is not None and not verification.passed:
+        # a level can fail with no failing command of its own (skipped, or nothing ran): it counts as itself
+        failures = [[level, command.command, command.exit_code] for level, command in verification.failing()]
+        failures = failures or [[level.level, "", None] for level in verification.levels if not level.passed]
+        failures.sort(key=lambda f: (f[0], f[1], -1 if f[2] is None else f[2]))
+    return {"iteration": iteration, "commit": snapshot.commit, "tree": snapshot.tree, "failures": failures}
+
+
+def detect_loop(recent: Sequence[Fingerprint]) -> Loop | None:
+    """The first loop found among `recent` (oldest first, the current iteration last), trying
+    the most specific first: exact, oscillating, semantic."""
+    return exact_loop(recent) or oscillating_loop(recent) or semantic_loop(recent)
+
+
+def exact_loop(recent: Sequence[Fingerprint]) -> Loop | None:
+    """The branch went back to a commit it had left: the current commit differs from the previous
+    iteration's but equals an earlier one's. Standing still (no new commit, so the previous
+    iteration's commit again) is no loop here: it is hybrid's no_changes."""
+    if len(recent) < 3:
+        return None
+    current, previous = recent[-1], recent[-2]
+    if current["commit"] == previous["commit"]:
+        return None
+    earlier = next((fp for fp in reversed(recent[:-2]) if fp["commit"] == current["commit"]), None)
+    if earlier is None:
+        return None
+    return Loop(
+        "exact",
+        f"iteration {current['iteration']} went back to commit {current['commit'][:8]} of iteration {earlier['iteration']}",
+        (earlier["iteration"], current["iteration"]),
+    )
+
+
+def oscillating_loop(recent: Sequence[Fingerprint]) -> Loop | None:
+    """Trees A, B, A, B over the last 4 iterations, A != B: the agent undoes and redoes a change."""
+    if len(recent) < OSCILLATION_WINDOW:
+        return None
+    a, b, c, d = recent[-OSCILLATION_WINDOW:]
+    if not (a["tree"] == c["tree"] and b["tree"] == d["tree"] and a["tree"] != b["tree"]):
+        return None
+    return Loop(
+        "oscillating",
+        f"the tree went back and forth between {a['tree'][:8]} and {b['tree'][:8]} over iterations {a['iteration']}-{d['iteration']}",
+        tuple(fp["iteration"] for fp in (a, b, c, d)),
+    )
+
+
+def semantic_loop(recent: Sequence[Fingerprint]) -> Loop | None:
+    """The same commands failed, with the same exit codes, in each of the last 3 iterations."""
+    if len(recent) < SEMANTIC_WINDOW:
+        return None
+    window = recent[-SEMANTIC_WINDOW:]
+    failures = window[-1]["failures"]
+    if not failures or any(fp["failures"] != failures for fp in window):
+        return None
+    failing = ", ".join(f"{level} {command or '(level)'} exit {code}" for level, command, code in failures)
+    return Loop(
+        "semantic",
+        f"the same checks failed in each of the last {SEMANTIC_WINDOW} iterations ({failing})",
+        tuple(fp["iteration"] for fp in window),
+    )

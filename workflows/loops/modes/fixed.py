@@ -1,0 +1,36 @@
+"""fixed: iterate up to N times, stopping early once verification passes (AgentGate's original loop)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.loops.models import Decision, IterationContext
+from workflows.loops.modes.base import BaseLoopStrategy
+
+
+class FixedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_iterations: int = Field(3, ge=1)
+
+
+class FixedLoopStrategy(BaseLoopStrategy):
+    mode: ClassVar[str] = "fixed"
+    Settings: ClassVar[type[BaseModel]] = FixedSettings
+
+    def should_continue(self, context: IterationContext) -> Decision:
+        report = context.verification
+        # a pass on the last iteration is a completion, not a timeout
+        if report is not None and report.passed:
+            return self.decision(
+                context, "complete", f"verification passed at {report.highest_passing} on iteration {context.iteration}", criterion="verification_pass"
+            )
+        if context.iteration >= context.max_iterations:
+            return self.decision(context, "timeout", f"reached the maximum of {context.max_iterations} iterations", criterion="max_iterations")
+        if report is None:
+            outcome = "ran no verification"
+        else:
+            outcome = f"failed verification (highest level passed: {report.highest_passing or 'none'})"
+        return self.decision(context, "continue", f"iteration {context.iteration} of {context.max_iterations} {outcome}; iterating again")

@@ -1,0 +1,144 @@
+"""ralph (Geoffrey Huntley's Ralph Wiggum technique): loop until the agent says it is done.
+
+After each iteration, in order:
+1. the maximum reached -> timeout;
+2. a completion signal in the agent's output (COMPLETION_SIGNALS, as whole words), from
+   min_iterations on -> complete;
+3. the last window_size outputs, this one included, each at least similarity_threshold similar to
+   this one (Jaccard over words; empty outputs are left out) -> fail, the agent is repeating itself;
+4. verification passed (unless skip_verification), from min_iterations on -> complete;
+5. continue.
+With state_dir, the loop's state and metrics are written into the workspace before each
+iteration, for the agent to read (the durable state is `get_state`, restored by the loop).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workflows.loops.detection import find_completion_signal, similarity
+from workflows.loops.models import Decision, IterationContext
+from workflows.loops.modes.base import BaseLoopStrategy, keep_recent
+
+OUTPUT_KEPT_CHARS = 4000
+"""Of each output kept for similarity, the end (where an agent sums up); the current output is
+cut the same way, so a restored strategy compares exactly what the original did."""
+
+
+class RalphSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_iterations: int = Field(1, ge=1)
+    max_iterations: int = Field(10, ge=1)
+    similarity_threshold: float = Field(0.95, ge=0, le=1)
+    """AgentGate's convergenceThreshold 0.05, as a similarity: 1 - 0.05."""
+    window_size: int = Field(3, ge=2)
+    skip_verification: bool = False
+    state_dir: str | None = None
+    """A folder inside the workspace, relative, e.g. ".ralph"."""
+
+    @field_validator("state_dir")
+    @classmethod
+    def _inside_workspace(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = PurePosixPath(value)
+        if not value.strip() or path.is_absolute() or value.startswith("~") or ".." in path.parts or "\\" in value:
+            raise ValueError("must be a relative folder inside the workspace, without '..'")
+        if path.parts[:1] == (".git",) or str(path) == ".":
+            raise ValueError("must be a folder of its own, not the workspace or its .git")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> RalphSettings:
+        if self.min_iterations > self.max_iterations:
+            raise ValueError(f"min_iterations ({self.min_iterations}) exceeds max_iterations ({self.max_iterations})")
+        return self
+
+
+class RalphLoopStrategy(BaseLoopStrategy):
+    mode: ClassVar[str] = "ralph"
+    Settings: ClassVar[type[BaseModel]] = RalphSettings
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.runs_verification = not self.settings.skip_verification
+
+    def initial_state(self) -> dict[str, Any]:
+        return {**super().initial_state(), "outputs": [], "last_similarity": None}
+
+    def should_continue(self, context: IterationContext) -> Decision:
+        i, minimum = context.iteration, self.settings.min_iterations
+        window = self._similarities(context)
+        figures = {"similarity": window[0] if window else None}
+        if i >= context.max_iterations:
+            return self.decision(context, "timeout", f"reached the maximum of {context.max_iterations} iterations", criterion="max_iterations", **figures)
+        signal = find_completion_signal(context.agent_output)
+        if signal and i >= minimum:
+            return self.decision(context, "complete", f"the agent signalled {signal} on iteration {i}", criterion="agent_signal", signal=signal, **figures)
+        threshold = self.settings.similarity_threshold
+        if len(window) == self.settings.window_size - 1 and all(s >= threshold for s in window):
+            reason = (
+                f"the agent repeated itself: its last {self.settings.window_size} outputs are at least {min(window):.2f} similar (threshold {threshold:.2f})"
+            )
+            return self.decision(context, "fail", reason, criterion="loop_detection", loop_type="similarity", **figures)
+        report = context.verification
+        if self.runs_verification and report is not None and report.passed and i >= minimum:
+            return self.decision(
+                context, "complete", f"verification passed at {report.highest_passing} on iteration {i}", criterion="verification_pass", **figures
+            )
+        if signal:
+            reason = f"the agent signalled {signal} on iteration {i}, before the minimum of {minimum} iterations; iterating again"
+        else:
+            reason = f"iteration {i} of {context.max_iterations} ended without a completion signal; iterating again"
+        return self.decision(context, "continue", reason, **figures)
+
+    def on_iteration_complete(self, context: IterationContext, decision: Decision) -> None:
+        super().on_iteration_complete(context, decision)
+        similarities = self._similarities(context)
+        self.state["last_similarity"] = similarities[0] if similarities else None
+        output = _kept(context)
+        if output is not None:
+            self.state["outputs"] = keep_recent(self.state["outputs"], {"iteration": context.iteration, "output": output}, self.settings.window_size)
+
+    def workspace_files(self, iteration: int) -> dict[str, str]:
+        state_dir = self.settings.state_dir
+        if state_dir is None:
+            return {}
+        metrics = {
+            "iteration": iteration,
+            "iterations_done": sum(self.state["decisions"].values()),
+            "decisions": self.state["decisions"],
+            "last_similarity": self.state["last_similarity"],
+            "loop_count": self.state["loop_count"],
+            "highest_level": self.state["highest_level"],
+        }
+        return {
+            f"{state_dir}/loop-state.json": _json({"iteration": iteration, "mode": self.mode, "state": self.get_state()}),
+            f"{state_dir}/metrics.json": _json(metrics),
+        }
+
+    def _similarities(self, context: IterationContext) -> list[float]:
+        """This iteration's output against each earlier one kept, newest first (none for an empty output)."""
+        current = _kept(context)
+        if current is None:
+            return []
+        earlier = [e["output"] for e in self.state["outputs"] if e["iteration"] < context.iteration][-(self.settings.window_size - 1) :]
+        return [similarity(current, output) for output in reversed(earlier)]
+
+
+def _kept(context: IterationContext) -> str | None:
+    """The part of the agent's output similarity looks at; None for an empty output (an agent that
+    failed said nothing: AgentGate neither compares nor keeps it, so silence is never a loop)."""
+    output = context.agent_output
+    return output[-OUTPUT_KEPT_CHARS:] if output.strip() else None
+
+
+def _json(value: Any) -> str:
+    """Deterministic text: the same state writes the same bytes, on every replay."""
+    return json.dumps(value, sort_keys=True, indent=2) + "\n"
