@@ -50,12 +50,12 @@ async def test_fixed_iterates_from_each_commit_until_verification_passes(client,
 
 async def test_a_long_loop_continues_as_new_and_keeps_its_whole_trail(client, scripted_queue):
     script = Script(steps=[{"cost": 0.01}])
-    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 7, "iterations_per_run": 3})
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 5, "iterations_per_run": 2})
     result = await handle.result()
     assert result.status == "failed" and result.instances[0].status == "timeout"
-    assert trail(result) == [(n, "continue") for n in range(1, 7)] + [(7, "timeout")]
-    assert result.runs == 3 and result.instances_run == 7 and result.cost_usd == pytest.approx(0.07)
-    assert [i.iteration for i in script.iterations] == list(range(1, 8))  # no iteration ran twice across the chain
+    assert trail(result) == [(n, "continue") for n in range(1, 5)] + [(5, "timeout")]
+    assert result.runs == 3 and result.instances_run == 5 and result.cost_usd == pytest.approx(0.05)
+    assert [i.iteration for i in script.iterations] == list(range(1, 6))  # no iteration ran twice across the chain
     assert [i.start_commit for i in script.iterations][1:] == [row["commit"] for row in result.instances[0].metadata["iterations"]][:-1]
 
 
@@ -82,20 +82,23 @@ async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted
     assert result.status == "success" and result.instances[0].metadata["selection_reason"] == "stopped by a person (alice) after iteration 4"
 
 
-@pytest.mark.parametrize("action, fields, refusal", [
+REFUSED = [
     ("extend", {"count": 0}, "extend by 1 or more iterations (got 0)"),
     ("extend", {"count": 6000}, "a loop runs at most 5000 iterations"),
     ("nudge", {"text": "  "}, 'a nudge needs text: orchard loop nudge RUN "TEXT"'),
     ("rewind", {}, "a loop takes stop, nudge or extend, not 'rewind'"),
-])
-async def test_steering_that_cannot_be_taken_is_refused_and_changes_nothing(client, scripted_queue, action, fields, refusal):
+]
+
+
+async def test_steering_that_cannot_be_taken_is_refused_and_changes_nothing(client, scripted_queue):
     hold = asyncio.Event()
     script = Script(steps=[{"hold": hold}, {}])
     handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2})
     await iteration_running(script, 1)
-    with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await steer(handle, action, **fields)
-    assert refused.value.cause.message == refusal
+    for action, fields, refusal in REFUSED:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await steer(handle, action, **fields)
+        assert refused.value.cause.message == refusal
     hold.set()
     assert trail(await handle.result()) == [(1, "continue"), (2, "timeout")]
 
@@ -143,7 +146,7 @@ async def _asked(handle: WorkflowHandle, key: str = "on-fail/1") -> RunProgress 
 
 async def test_an_iteration_whose_host_is_gone_runs_on_another_host(client, scripted_queue):
     script = Script(lost_hosts=1)
-    result = await run_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2, "host_timeout": 1})
+    result = await run_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2, "host_timeout": 0.5})
     assert trail(result) == [(1, "continue"), (2, "timeout")]
     assert [i.attempt_key for i in script.iterations] == ["1.1", "2.0"]  # the first host never took iteration 1
     assert all(row["host"].endswith("@scripted-host") for row in result.instances[0].metadata["iterations"])

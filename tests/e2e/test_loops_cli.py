@@ -1,0 +1,146 @@
+"""Loops end to end, with real git, real agent processes and the `orchard` command: scripted agents
+that converge, get stuck, signal completion and oscillate; a person steering a detached loop; a
+custom loop strategy from a file; a worker killed mid-iteration in a long loop that continues as
+new; and the real Claude Code CLI in a ralph loop against the fake model server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, git, orchard, orchard_branches, pid_in, run_strategy
+from tests.e2e.test_agent_clis import require_cli
+from tests.fakes.anthropic_server import FakeAnthropic, write_and_commit_script
+
+pytestmark = pytest.mark.slow
+
+COUNTER = "echo x >> counter.txt && git add counter.txt && git commit -qm \"line $(wc -l < counter.txt)\""
+"""An agent that adds a line per iteration: a check for three lines passes at iteration 3."""
+THREE_LINES = {"L0": "test -f counter.txt", "L1": "test $(wc -l < counter.txt) -ge 3"}
+
+
+def rows(result) -> list[tuple[int, str]]:
+    return [(r["iteration"], r["action"]) for r in result.instances[0].metadata["iterations"]]
+
+
+@pytest.mark.parametrize("agent, params, trail, ending", [
+    pytest.param(COUNTER, {"mode": "hybrid", "verify": THREE_LINES}, [(1, "continue"), (2, "continue"), (3, "complete")],
+                 "verification passed at L1 on iteration 3", id="converges"),
+    pytest.param("echo same > state.txt && git add -A && git commit -qm same --allow-empty && echo 'still failing'",
+                 {"mode": "hybrid", "completion": ["verification_pass"], "verify": {"L0": "false"}}, [(1, "continue"), (2, "continue"), (3, "fail")],
+                 "loop", id="stuck"),
+    pytest.param(f"{COUNTER} && if [ $(wc -l < counter.txt) -ge 2 ]; then echo 'All done. TASK_COMPLETE'; else echo working; fi",
+                 {"mode": "ralph"}, [(1, "continue"), (2, "complete")], "TASK_COMPLETE", id="signals"),
+    pytest.param("if [ -f a.txt ]; then git rm -q a.txt && echo b > b.txt; else git rm -q --ignore-unmatch b.txt; echo a > a.txt; fi; git add -A && git commit -qm flip",
+                 {"mode": "hybrid", "base_iterations": 6, "completion": ["verification_pass"], "verify": {"L0": "test -f a.txt", "L1": "false"}},
+                 [(1, "continue"), (2, "continue"), (3, "continue"), (4, "fail")], "went back and forth", id="oscillates"),
+])
+async def test_scripted_agents_converge_get_stuck_signal_and_oscillate(client, task_queue, repo, agent, params, trail, ending):
+    result = await run_strategy(client, task_queue, "loop", repo, params=params, agent=agent)
+    assert rows(result) == trail, result.instances[0].metadata["iterations"]
+    loop = result.instances[0]
+    assert ending in loop.metadata["selection_reason"]
+    commits = git(repo, "rev-list", "--reverse", f"main..{loop.branch_name}").split()
+    assert commits == [r["commit"] for r in loop.metadata["iterations"] if r["changed"] or r["commit"] in commits]
+    assert loop.commit == commits[-1]  # the branch ends at the last iteration's commit
+    assert not any(Path(os.environ["ORCHARD_HOME"], "workspaces").glob("*/*"))  # the loop's workspace went with it
+
+
+def test_a_detached_loop_is_steered_watched_and_shown_and_a_custom_strategy_runs_from_a_file(embedded, repo, tmp_path):
+    home, env, _, _ = embedded
+    prompts = tmp_path / "prompts.log"
+    (tmp_path / "levels.yaml").write_text(json.dumps(THREE_LINES))
+    agent = f"cat \"$ORCHARD_PROMPT_FILE\" >> {prompts}; echo ---- >> {prompts}; sleep 1; {COUNTER}"
+    started = orchard("run", "count to three", "--strategy", "loop", "-S", "mode=hybrid", "-S", f"verify=@{tmp_path / 'levels.yaml'}",
+                      "--agent-command", agent, "--detach", env=env, cwd=repo)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip().splitlines()[-1]
+    nudged = orchard("loop", "nudge", run_id, "keep the lines short", env=env, cwd=repo)
+    assert nudged.returncode == 0 and nudged.stdout.startswith(f"run {run_id}: added to iteration "), nudged.stderr
+    refused = orchard("loop", "extend", run_id, "0", env=env, cwd=repo)
+    assert refused.returncode == 2 and refused.stderr.strip() == "orchard: loop extend refused: extend by 1 or more iterations (got 0)"
+
+    watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=120)
+    assert watched.returncode == 0, watched.stderr
+    final = json.loads(watched.stdout.strip().splitlines()[-1])
+    (loop,) = final["instances"]
+    assert [r["action"] for r in loop["metadata"]["iterations"]] == ["continue", "continue", "complete"]
+    assert "keep the lines short" in prompts.read_text() and "These checks failed" not in prompts.read_text().split("----")[0]
+    assert git(repo, "log", "--format=%s", f"main..{loop['branch_name']}").split("\n") == ["line 3", "line 2", "line 1"]
+    shown = orchard("show", run_id, env=env, cwd=repo)
+    table = [line.replace("│", " ").split() for line in shown.stdout.splitlines()]
+    assert [cells[:2] for cells in table if cells[:1] in (["1"], ["2"], ["3"])] == [[str(n), r["commit"][:12]] for n, r in enumerate(loop["metadata"]["iterations"], 1)]
+    assert "verification passed at L1 on iteration 3" in shown.stdout
+    done = orchard("loop", "stop", run_id, env=env, cwd=repo)
+    assert done.returncode == 2 and "it waits for no steering" in done.stderr
+
+    custom = orchard("run", "count", "--strategy", "loop", "-S", "mode=custom", "-S", "module=../custom/counting.py:CountingLoop",
+                     "-S", 'config={"stop_after": 2}', "--agent-command", COUNTER, "--output", "json", env=env, cwd=_custom_module(repo, tmp_path))
+    assert custom.returncode == 0, custom.stderr
+    result = json.loads(custom.stdout.strip().splitlines()[-1])
+    assert result["instances"][0]["metadata"]["selection_reason"] == "counted to 2"
+    missing = orchard("run", "count", "--strategy", "loop", "-S", "mode=custom", "-S", "module=nowhere.py", "--agent-command", COUNTER, env=env, cwd=repo)
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("orchard: -S module: ") and "nowhere.py does not exist" in missing.stderr
+
+
+def _custom_module(repo: Path, tmp_path: Path) -> Path:
+    """The fixture custom strategy, as a user's file outside the repository (given by a relative path)."""
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    (folder / "counting.py").write_text((ROOT / "tests" / "workflows" / "loops" / "custom_modes" / "counting.py").read_text())
+    return repo
+
+
+def test_a_long_loop_survives_a_killed_worker_without_repeating_a_finished_iteration(embedded, repo, tmp_path):
+    home, env, _, _ = embedded
+    log = tmp_path / "iterations.log"
+    agent = f"echo $ORCHARD_KEY >> {log}; sleep 0.3; git commit -q --allow-empty -m \"$ORCHARD_KEY\""
+    started = orchard("run", "tick", "--strategy", "loop", "-S", "mode=fixed", "-S", "max_iterations=24", "-S", "iterations_per_run=5",
+                      "--agent-command", agent, "--detach", env=env, cwd=repo)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip().splitlines()[-1]
+    deadline = time.monotonic() + 60
+    while len(log.read_text().split() if log.exists() else []) < 12:
+        assert time.monotonic() < deadline, "the loop did not get to iteration 12"
+        time.sleep(0.1)
+    os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)  # mid-iteration: the agent sleeps
+    watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
+    assert watched.returncode == 1, watched.stderr  # fixed without verification ends on its maximum: timeout
+    final = json.loads(watched.stdout.strip().splitlines()[-1])
+    (loop,) = final["instances"]
+    assert loop["status"] == "timeout" and final["runs"] == 5
+    assert [r["iteration"] for r in loop["metadata"]["iterations"]] == list(range(1, 25))
+    subjects = git(repo, "log", "--reverse", "--format=%s", f"main..{loop['branch_name']}").split("\n")
+    assert subjects == [f"loop/{n}" for n in range(1, 25)]  # one commit per iteration: the interrupted one's work was discarded
+    ran = log.read_text().split()
+    assert sorted(set(ran), key=lambda k: int(k.split("/")[1])) == subjects and len(ran) - len(set(ran)) <= 1  # only the interrupted iteration ran twice
+    assert orchard_branches(repo) == [loop["branch_name"]]
+
+
+def ralph_conversation(text: str):
+    """Iterations 1 and 2 write a note and commit; the third also says the task is complete."""
+    n = 1 if "This is iteration" not in text else int(text.split("This is iteration ")[1].split()[0])
+    done = " TASK_COMPLETE" if n >= 3 else ""
+    return write_and_commit_script(f"notes/{n}.md", f"note {n}\n", f"Add note {n}", final_text=f"Wrote note {n}.{done}")
+
+
+async def test_claude_code_in_a_ralph_loop_edits_commits_and_signals_completion(client, task_queue, repo, monkeypatch, tmp_path):
+    require_cli("claude")
+    with FakeAnthropic(conversations=ralph_conversation) as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("HOME", str(tmp_path / "agent-home"))
+        result = await run_strategy(client, task_queue, "loop", repo, prompt="keep notes", params={"mode": "ralph", "state_dir": ".ralph"},
+                                    agent="", plugin="claude-code", runner="local")
+    loop = result.instances[0]
+    assert rows(result) == [(1, "continue"), (2, "continue"), (3, "complete")], loop.metadata["iterations"]
+    assert "TASK_COMPLETE" in loop.metadata["selection_reason"] and loop.final_message == "Wrote note 3. TASK_COMPLETE"
+    assert git(repo, "log", "--format=%s", f"main..{loop.branch_name}").split("\n") == ["Add note 3", "Add note 2", "Add note 1"]
+    assert git(repo, "show", f"{loop.branch_name}:notes/2.md") == "note 2"
+    assert ".ralph" not in git(repo, "ls-tree", "-r", "--name-only", loop.branch_name)  # the loop's state files stay out of its commits
+    assert loop.input_tokens > 0 and loop.cost_usd > 0 and result.instances_run == 3
