@@ -24,14 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import bench_setup  # noqa: E402
+from bench.harness import bench_setup, histories_of  # noqa: E402
 
 LONG_RUN = ROOT / "examples" / "long_run.py"
 
 
 async def main(args: argparse.Namespace) -> None:
-    from temporalio.client import WorkflowHistory
-
     from client.commands.replay import replay
     from workflows.sdk.models import RunInput, TaskDefaults
 
@@ -45,19 +43,11 @@ async def main(args: argparse.Namespace) -> None:
         driven = await bench.drive("long-run", run_id, run_input, args.kill_at)
         result, wall, killed_at = driven.result, driven.wall, driven.killed_at
 
-        sizes, counts, largest = [], [], None
-        async for run in client.list_workflows(f'WorkflowId = "{run_id}"'):
-            history = await client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()
-            text = history.to_json()
-            counts.append(len(history.events))
-            sizes.append(len(text))
-            if largest is None or len(text) > len(largest[1]):
-                largest = (run.run_id, text)
-        assert largest is not None
+        histories = await histories_of(client, run_id)
+        counts, sizes = histories.events, histories.sizes
         replay_started = time.perf_counter()
-        await replay(largest[1], run_id, str(LONG_RUN))
+        await replay(histories.largest, run_id, str(LONG_RUN))  # the same JSON `orchard history` writes
         replay_seconds = time.perf_counter() - replay_started
-        _ = WorkflowHistory  # the replay reads the same JSON `orchard history` writes
 
     print(f"{args.n} no-op instances in sequence, continue-as-new every {args.every}" + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
     print(f"  result: {result.status}, {result.instances_run} instances counted, {result.runs} runs in the chain")

@@ -73,8 +73,44 @@ async def _succeeded(handle: WorkflowHandle[Any, RunResult]) -> int:
     return progress.earlier.get("success", 0) + progress.unlisted.get("success", 0) + sum(p.status == "success" for p in progress.instances)
 
 
+@dataclass
+class Histories:
+    """Every history of a run's chain (continue-as-new)."""
+
+    events: list[int]
+    sizes: list[int]
+    """Bytes of each history's JSON (as `orchard history` writes it)."""
+    largest: str
+    """The largest history's JSON, to replay."""
+
+
+async def histories_of(client: Client, run_id: str) -> Histories:
+    events, sizes, largest = [], [], ""
+    async for run in client.list_workflows(f'WorkflowId = "{run_id}"'):
+        history = await client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()
+        text = history.to_json()
+        events.append(len(history.events))
+        sizes.append(len(text))
+        largest = max(largest, text, key=len)
+    return Histories(events=events, sizes=sizes, largest=largest)
+
+
+def make_files(repo: Path, files: int) -> None:
+    """`files` small files in folders of 200, committed: a repository whose checkout costs what a real one does."""
+    for i in range(files):
+        folder = repo / "src" / f"d{i // 200}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.txt").write_text(f"line {i}\n" * 40)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", f"{files} files"], cwd=repo, check=True, env={**os.environ, **IDENTITY})
+
+
+IDENTITY = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"}
+
+
 @contextlib.asynccontextmanager
-async def bench_setup(strategy_file: Path, name: str, scratch_parent: str | None) -> AsyncIterator[Bench]:
+async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str | None) -> AsyncIterator[Bench]:
+    """A scratch repository and a dev server; workers serve `strategy_file` (None: the built-ins)."""
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -84,9 +120,8 @@ async def bench_setup(strategy_file: Path, name: str, scratch_parent: str | None
     scratch = Path(tempfile.mkdtemp(prefix=f"orchard-{name}-", dir=scratch_parent))
     repo = scratch / "repo"
     repo.mkdir()
-    identity = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x.invalid"}
     for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
-        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, **identity})
+        subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, **IDENTITY})
     env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
     server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
     try:
@@ -97,7 +132,8 @@ async def bench_setup(strategy_file: Path, name: str, scratch_parent: str | None
             log = (scratch / "worker.log").open("ab")
 
             def start_worker() -> subprocess.Popen[bytes]:
-                argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue, "--strategy", str(strategy_file), "--only-custom"]
+                argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue]
+                argv += ["--strategy", str(strategy_file), "--only-custom"] if strategy_file else []
                 return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
             yield Bench(client=server.client, repo=repo, queue=queue, start_worker=start_worker)

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 
 from activities.git.command import GitError, git, rev_parse
+from activities.git.objects import move_loose_objects
+from activities.git.workspace import objects_dir
 from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
 
 ZERO_OID = "0" * 40
@@ -22,15 +24,16 @@ class ImportRefused(Exception):
 async def commit_stats(repo: str | Path, base: str, head: str) -> CommitStats:
     if base == head:
         return CommitStats()
+    stats = await diff_stats(repo, base, head)
+    stats.commits = int(await git("rev-list", "--count", f"{base}..{head}", cwd=repo))
+    return stats
+
+
+async def diff_stats(repo: str | Path, base: str, head: str) -> CommitStats:
+    """Files changed, insertions and deletions from `base` to `head` (commits not counted)."""
     shortstat = await git("diff", "--shortstat", base, head, cwd=repo)
     numbers = {m.group(2): int(m.group(1)) for m in re.finditer(r"(\d+) (file|insertion|deletion)", shortstat)}
-    commits = int(await git("rev-list", "--count", f"{base}..{head}", cwd=repo))
-    return CommitStats(
-        files_changed=numbers.get("file", 0),
-        insertions=numbers.get("insertion", 0),
-        deletions=numbers.get("deletion", 0),
-        commits=commits,
-    )
+    return CommitStats(files_changed=numbers.get("file", 0), insertions=numbers.get("insertion", 0), deletions=numbers.get("deletion", 0))
 
 
 async def workspace_head(workspace: Path, base_commit: str) -> str:
@@ -89,21 +92,21 @@ async def import_branch(
     raise ImportRefused(f"no free branch name after {branch}-999")
 
 
-async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str) -> None:
-    """Fast-forward a loop's `branch` from `start` to `head` (creating it when it does not exist
-    yet), fetching `head` from the workspace. Atomic: a branch someone else moved is refused."""
+async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str, exists: bool) -> None:
+    """Fast-forward a loop's `branch` from `start` to `head` (`exists`: it is at `start`; else it is
+    created), with the objects the workspace made. Atomic: a branch someone else moved is refused."""
     if is_protected_ref(branch) or not branch.startswith("orchard/"):
         raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
-    existing = await rev_parse(repo, f"refs/heads/{branch}")
-    if existing == head:
-        return  # a retry after the branch moved
-    if existing not in (None, start):
-        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop (to {existing[:12]}, expected {start[:12]}); the loop cannot go on")
-    await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(workspace), head, cwd=repo)
+    if not move_loose_objects(workspace, await objects_dir(repo)):
+        await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(workspace), head, cwd=repo)
     try:
-        await git("update-ref", f"refs/heads/{branch}", head, existing or ZERO_OID, cwd=repo)
+        await git("update-ref", f"refs/heads/{branch}", head, start if exists else ZERO_OID, cwd=repo)
     except GitError:
-        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop while it advanced; the loop cannot go on") from None
+        existing = await rev_parse(repo, f"refs/heads/{branch}")
+        if existing == head:
+            return  # a retry of an iteration that got this far
+        where = f"to {existing[:12]}" if existing else "away"
+        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected {start[:12] if exists else 'none'}); the loop cannot go on") from None
 
 
 async def ensure_branch(repo: str | Path, branch: str, commit: str) -> bool:

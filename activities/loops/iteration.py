@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentCommand, AgentState
-from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, is_ancestor
+from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, diff_stats
 from activities.git.command import git
 from activities.git.prompts import PromptMissing, expanded
 from activities.git.workspace import remove_workspace
@@ -84,11 +84,14 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             output_tokens=state.output_tokens, cost_usd=state.cost_usd, session_id=state.session_id,
         )
 
+    started = time.monotonic()
+    phases: list[tuple[str, float]] = [(phase, started)]
+
     def on_phase(now: str) -> None:
         nonlocal phase
         phase = now
+        phases.append((now, time.monotonic()))
 
-    started = time.monotonic()
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
         prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded)
@@ -99,11 +102,11 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         outcome, runner = await run_agent(plugin, task, place, state, inp.session_id, on_phase)
         agent = agent_result(task, place, state, outcome, runner)
         on_phase("snapshot")
-        head, rewritten = await _snapshot_commit(workspace, inp.start_commit, inp.iteration)
+        snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration)
+        head = snapshot.commit
         if rewritten:
             agent.status, agent.error_type = "failed", "agent"
             agent.error = rewritten
-        snapshot = await _snapshot(workspace, inp.start_commit, head)
         verification = None
         if inp.levels:
             verification = await _verify(inp, workspace, out_dir, running, on_phase)
@@ -114,7 +117,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         on_phase("importing")
         if head != inp.start_commit:
             try:
-                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head)
+                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
             except ImportRefused as e:
                 raise ApplicationError(str(e), type="LoopBranchMoved", non_retryable=True) from None
         agent.success = agent.status == "success"
@@ -122,33 +125,38 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         agent.files_changed, agent.insertions, agent.deletions = snapshot.files_changed, snapshot.insertions, snapshot.deletions
         agent.duration_seconds = round(time.monotonic() - started, 3)
         agent.metadata.update(workspace=prepared)
+        ends = [t for _, t in phases[1:]] + [time.monotonic()]
+        agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends)}
         result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id())
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())
         return result
 
 
-async def _snapshot_commit(workspace: Path, start: str, iteration: int) -> tuple[str, str | None]:
-    """The iteration's commit: HEAD, with what the agent left uncommitted committed on top. A HEAD
-    that does not descend from where the iteration started (history rewritten) is refused: the
-    workspace goes back to the start, and the reason is returned."""
+async def _snapshot(workspace: Path, start: str, iteration: int) -> tuple[Snapshot, str | None]:
+    """The iteration's commit (HEAD, with what the agent left uncommitted committed on top) and its
+    diff from where the iteration started. A HEAD that does not descend from there (history
+    rewritten) is refused: the workspace goes back to the start, and the reason is returned.
+    Two to four git processes: this runs every iteration."""
     if await git("status", "--porcelain", cwd=workspace):
         await git("add", "-A", cwd=workspace)
         await git("commit", "--quiet", "--no-verify", "-m", SNAPSHOT_MESSAGE.format(n=iteration), cwd=workspace)
-    head = await git("rev-parse", "HEAD", cwd=workspace)
-    if head != start and not await is_ancestor(workspace, start, head):
-        await git("reset", "--quiet", "--hard", start, cwd=workspace)
-        return start, f"the agent rewrote the loop's history (HEAD {head[:12]} does not descend from {start[:12]}); its work was dropped"
-    return head, None
-
-
-async def _snapshot(workspace: Path, start: str, head: str) -> Snapshot:
-    trees = (await git("rev-parse", f"{start}^{{tree}}", f"{head}^{{tree}}", cwd=workspace)).split()
-    stats = await commit_stats(workspace, start, head)
-    return Snapshot(
-        commit=head, tree=trees[1], previous_commit=start, previous_tree=trees[0],
+    head, tree, start_tree = (await git("rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", cwd=workspace)).split()
+    rewritten = None
+    if head != start:
+        behind = (await git("rev-list", "--left-right", "--count", f"{start}...{head}", cwd=workspace)).split()[0]
+        if behind != "0":
+            await git("reset", "--quiet", "--hard", start, cwd=workspace)
+            rewritten = f"the agent rewrote the loop's history (HEAD {head[:12]} does not descend from {start[:12]}); its work was dropped"
+            head, tree = start, start_tree
+    stats = CommitStats()
+    if tree != start_tree:
+        stats = await diff_stats(workspace, start, head)
+    snapshot = Snapshot(
+        commit=head, tree=tree, previous_commit=start, previous_tree=start_tree,
         files_changed=stats.files_changed, insertions=stats.insertions, deletions=stats.deletions,
     )
+    return snapshot, rewritten
 
 
 async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: Path, on_phase) -> VerificationReport:  # type: ignore[no-untyped-def]

@@ -77,18 +77,22 @@ def kill_agent(pgid: int, tag: str, sig: int = signal.SIGKILL) -> None:
     kill_tagged(tag, sig)
 
 
-def pipe_holders(inodes: set[int]) -> list[int]:
-    """Processes that hold one of these pipes open: the agent's descendants holding its output,
-    provably, even after they left its session and cleared its environment (a double-forked daemon).
-    The worker's own children are not among them: one forked for another instance holds every pipe
-    of the worker for the instant before it runs its program."""
+def left_running(tag: str, inodes: set[int]) -> list[int]:
+    """What an agent that exited left running, in one pass over /proc: processes carrying its tag,
+    and processes holding one of its output pipes open (its descendants, provably, even after they
+    left its session and cleared its environment: a double-forked daemon). The worker's own
+    children are not among the pipe holders: one forked for another instance holds every pipe of
+    the worker for the instant before it runs its program."""
+    marker = f"{TAG_VARIABLE}={tag}".encode()
     wanted = {f"pipe:[{inode}]" for inode in inodes}
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
-            if any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+            elif wanted and any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
                 parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 if parent != os.getpid():
                     found.append(int(entry.name))
@@ -265,8 +269,8 @@ async def run_process(
         # When the agent itself has exited, the instance ends: what it left running goes with it
         # (its group, its tagged processes, and whatever still holds its output pipes), and the
         # output read so far is kept.
-        kill_agent(proc.pid, tag)
-        for pid in pipe_holders(output_pipes):
+        kill_group(proc.pid)
+        for pid in left_running(tag, output_pipes):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(Exception):

@@ -183,7 +183,7 @@ class LoopStrategy(Strategy):
                     )
                 inp = IterationInput(
                     repo=ctx._state.repo, run_id=ctx.run_id, loop_key=LOOP_KEY, iteration=n, attempt_key=f"{n}.{move}", branch=branch,
-                    start_commit=state.commit, task=task, session_id=state.session_id, levels=levels, ci=cfg.ci,  # type: ignore[arg-type]
+                    start_commit=state.commit, branch_exists=state.branch_exists, task=task, session_id=state.session_id, levels=levels, ci=cfg.ci,  # type: ignore[arg-type]
                     verify_timeout=cfg.verify_timeout, files=decider.workspace_files(n),
                 )
                 try:

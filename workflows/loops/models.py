@@ -174,6 +174,8 @@ class IterationInput(BaseModel):
     """The loop's branch in the user's repository, advanced by fast-forward."""
     start_commit: str
     """The last finished iteration's commit (the base commit for the first): where this one starts."""
+    branch_exists: bool = False
+    """The loop's branch is at start_commit (else no iteration has changed anything yet)."""
     task: TaskSpec
     session_id: str | None = None
     """context=resume: the session the agent continues."""
