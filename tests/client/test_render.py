@@ -34,3 +34,23 @@ def test_the_live_screen_shows_usage_scores_and_totals_and_stays_when_detached()
     assert rows["candidate/2"][1:5] == ["running", "42s", "900", "$0.0050"] and "tool: Bash (pytest -q)" in " ".join(rows["candidate/2"])
     assert rows["score/1/1"][1] == "queued"
     assert "3 instances: 1 running, 1 queued, 1 success; tokens 2,400, cost $0.0173" in screen
+
+
+def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200, color_system=None)
+    tui = TuiRenderer(console, "loop run run_2", None)
+    trail = [{"iteration": n, "commit": f"{n:040d}", "levels_passed": ["L0"], "ci_passed": None, "changed": True, "action": "continue",
+              "reason": f"iteration {n} of 20 failed verification", "duration_seconds": 1.5, "tokens": 100, "cost_usd": 0.01} for n in range(1, 13)]
+    progress = RunProgress(run_id="run_2", strategy="loop", phase="iteration 13", trail=trail, trail_total=12, instances=[
+        InstanceProgress(key="iteration/12", branch="orchard/loop/run_2/k1", status="success"),
+        InstanceProgress(key="iteration/13", branch="orchard/loop/run_2/k1", status="running", started_at=datetime.now(timezone.utc)),
+    ])
+    tui.update(Snapshot(run_id="run_2", status="running", progress=progress, heartbeats={"iteration/13": {"phase": "verifying L1"}}))
+    tui.close()
+    screen = out.getvalue().split("\x1b[?25h")[-1]
+    cells = [line.replace("│", " ").split() for line in screen.splitlines()]
+    shown = [c[0] for c in cells if len(c) > 2 and len(c[1]) == 12 and c[1].isdigit()]  # iteration rows: number, commit
+    assert shown == [str(n) for n in range(3, 13)] and "iterations (2 earlier)" in screen  # the last 10 rows
+    assert any(c[:2] == ["iteration/13", "running"] for c in cells) and not any(c[:1] == ["iteration/12"] for c in cells)
+    assert "0000000000003" not in screen and "000000000003" in screen  # commits shortened to 12

@@ -35,7 +35,7 @@ from workflows.sdk.strategy import Strategy, StrategyConfig
 LOOP_KEY = "loop"
 HOST_MOVES = 5
 """Hosts an iteration may try before the loop gives up (each lost host: `host_timeout` waited)."""
-REASON_LIMIT = 300
+REASON_LIMIT = 200
 
 MODE_SETTINGS = (
     "max_iterations", "base_iterations", "max_bonus_iterations", "progress_threshold", "completion", "min_verification_level",
@@ -132,7 +132,7 @@ class LoopStrategy(Strategy):
         self._cfg = cfg
         self._state = state = LoopState.model_validate(ctx.carried) if ctx.carried else LoopState(commit=ctx.base_commit)
         self._running: int | None = None
-        decider = create(cfg.mode_config())
+        self._decider = decider = create(cfg.mode_config())
         if ctx.carried:
             decider.restore_state(state.strategy_state)
         ctx.trail = state.trail
@@ -360,7 +360,7 @@ class LoopStrategy(Strategy):
             duration_seconds=round((workflow.now() - ctx.started_at).total_seconds(), 3),
             input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
             metadata={
-                "iterations": [record.model_dump(mode="json") for record in state.trail],
+                "iterations": [step.model_dump(mode="json", exclude_defaults=True) for step in state.trail],  # a field left out is at its default (IterationRecord)
                 "loop": {"mode": self._cfg.mode, "action": decision.action, "partial": decision.partial, "iterations": state.iteration,
                          "decision": decision.model_dump(mode="json")},
                 "selection_reason": decision.reason,
@@ -384,8 +384,9 @@ class LoopStrategy(Strategy):
         elif request.action == "extend":
             if request.count < 1:
                 raise SteerRefused(f"extend by 1 or more iterations (got {request.count})")
-            if state.iteration + request.count > MAX_LOOP_ITERATIONS or state.extra_iterations + request.count > MAX_LOOP_ITERATIONS:
-                raise SteerRefused(f"a loop runs at most {MAX_LOOP_ITERATIONS} iterations")
+            allowed = self._max_iterations(self._decider)
+            if allowed + request.count > MAX_LOOP_ITERATIONS:
+                raise SteerRefused(f"a loop runs at most {MAX_LOOP_ITERATIONS} iterations; this one may run {allowed} already")
         else:
             raise SteerRefused(f"a loop takes stop, nudge or extend, not {request.action!r}")
 

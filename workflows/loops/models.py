@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from workflows.sdk.models import InstanceResult, TaskSpec
 
@@ -195,8 +195,9 @@ class IterationOutcome(BaseModel):
     host: str = ""
 
 
-MAX_LOOP_ITERATIONS = 5000
-"""The most iterations one loop runs, extensions included: its whole trail travels in its state."""
+MAX_LOOP_ITERATIONS = 2000
+"""The most iterations one loop runs, extensions included: its whole trail travels in its state
+and its result (~200 bytes an iteration), which stay under Temporal's 512 KiB payload warning."""
 
 
 class Nudge(BaseModel):
@@ -223,6 +224,11 @@ class LoopState(BaseModel):
     """Set when a person asked the loop to stop after this iteration."""
     strategy_state: dict[str, Any] = Field(default_factory=dict)
     trail: list[IterationRecord] = Field(default_factory=list)
+
+    @field_serializer("trail")
+    def _compact(self, trail: list[IterationRecord]) -> list[dict[str, Any]]:
+        """Each step without the fields at their defaults: the trail is most of what the loop carries."""
+        return [step.model_dump(mode="json", exclude_defaults=True) for step in trail]
     last: IterationOutcome | None = None
     """The last finished iteration's outcome (feedback for the next, the result at the end)."""
     last_reason: str = ""

@@ -84,7 +84,7 @@ async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted
 
 REFUSED = [
     ("extend", {"count": 0}, "extend by 1 or more iterations (got 0)"),
-    ("extend", {"count": 6000}, "a loop runs at most 5000 iterations"),
+    ("extend", {"count": 1999}, "a loop runs at most 2000 iterations; this one may run 2 already"),
     ("nudge", {"text": "  "}, 'a nudge needs text: orchard loop nudge RUN "TEXT"'),
     ("rewind", {}, "a loop takes stop, nudge or extend, not 'rewind'"),
 ]
