@@ -40,7 +40,7 @@ def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=200, color_system=None)
     tui = TuiRenderer(console, "loop run run_2", None)
-    trail = [{"iteration": n, "commit": f"{n:040d}", "levels_passed": ["L0"], "ci_passed": None, "changed": True, "action": "continue",
+    trail = [{"iteration": n, "commit": f"{n:02d}" + "a" * 38, "levels_passed": ["L0"], "ci_passed": None, "changed": True, "action": "continue",
               "reason": f"iteration {n} of 20 failed verification", "duration_seconds": 1.5, "tokens": 100, "cost_usd": 0.01} for n in range(1, 13)]
     progress = RunProgress(run_id="run_2", strategy="loop", phase="iteration 13", trail=trail, trail_total=12, instances=[
         InstanceProgress(key="iteration/12", branch="orchard/loop/run_2/k1", status="success"),
@@ -50,7 +50,7 @@ def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
     tui.close()
     screen = out.getvalue().split("\x1b[?25h")[-1]
     cells = [line.replace("│", " ").split() for line in screen.splitlines()]
-    shown = [c[0] for c in cells if len(c) > 2 and len(c[1]) == 12 and c[1].isdigit()]  # iteration rows: number, commit
+    shown = [c[0] for c in cells if len(c) > 2 and c[1].endswith("a" * 10)]  # iteration rows: number, commit
     assert shown == [str(n) for n in range(3, 13)] and "iterations (2 earlier)" in screen  # the last 10 rows
     assert any(c[:2] == ["iteration/13", "running"] for c in cells) and not any(c[:1] == ["iteration/12"] for c in cells)
-    assert "0000000000003" not in screen and "000000000003" in screen  # commits shortened to 12
+    assert "03aaaaaaaaaa " in screen and "03aaaaaaaaaaa" not in screen  # commits shortened to 12
