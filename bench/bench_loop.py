@@ -70,12 +70,13 @@ async def per_iteration(args: argparse.Namespace, files: int) -> None:
         breakdown = ", ".join(f"{k} {statistics.median(p.get(k, 0) for p in phases) * 1000:.1f} ms" for k in phases[0])
         histories = await histories_of(bench.client, run_id)
         ends = await iteration_ends(bench, run_id)
-        per = (ends[-1] - ends[0]) / (len(ends) - 1)  # iteration 1's end to the last's, from the history's own clock
+        per = statistics.median(b - a for a, b in zip(ends[:-1], ends[1:]))  # from one iteration's end to the next's, the server's clock
         print(f"{files or 'small'} ({files} files) repository, {args.iterations} iterations, agent `{AGENT}` ({agent * 1000:.1f} ms alone)")
         print(f"  iteration 1 activity: {first * 1000:.0f} ms (the workspace's checkout)")
         print(f"  iterations 2+: activity median {statistics.median(later) * 1000:.1f} ms, of which Orchard's (all but the agent's process) {statistics.median(own) * 1000:.1f} ms")
         print(f"    by phase (medians): {breakdown}")
-        print(f"  per iteration from iteration 2, end to end: {per * 1000:.1f} ms; Orchard's: {(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
+        print(f"    the server's clock (medians): {await server_phases(bench, run_id)}")
+        print(f"  per iteration from iteration 2, end to end (median): {per * 1000:.1f} ms; Orchard's: {(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
               f"(the activity's {statistics.median(own) * 1000:.1f} ms and the workflow's {(per - statistics.median(later)) * 1000:.1f} ms: decision, scheduling, history)")
         print(f"  history events per iteration: {sum(histories.events) / args.iterations:.1f} ({len(histories.events)} histories)")
 
@@ -103,6 +104,24 @@ def _scheduled_iterations(history) -> set[int]:  # type: ignore[no-untyped-def]
 
     return {e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
             and e.activity_task_scheduled_event_attributes.activity_type.name == "run_iteration"}
+
+
+async def server_phases(bench: Bench, run_id: str) -> str:
+    """Medians, from the history's clock, of what happens between two iterations' activities."""
+    from temporalio.api.enums.v1 import EventType as E
+
+    steps = {(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E.EVENT_TYPE_WORKFLOW_TASK_STARTED): "workflow task waits",
+             (E.EVENT_TYPE_WORKFLOW_TASK_STARTED, E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED): "workflow task runs",
+             (E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, E.EVENT_TYPE_ACTIVITY_TASK_STARTED): "activity waits",
+             (E.EVENT_TYPE_ACTIVITY_TASK_STARTED, E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED): "activity runs"}
+    gaps: dict[str, list[float]] = {name: [] for name in steps.values()}
+    async for run in bench.client.list_workflows(f'WorkflowId = "{run_id}"'):
+        events = (await bench.client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()).events
+        for a, b in zip(events[:-1], events[1:]):
+            name = steps.get((a.event_type, b.event_type))
+            if name:
+                gaps[name].append(b.event_time.ToDatetime().timestamp() - a.event_time.ToDatetime().timestamp())
+    return ", ".join(f"{name} {statistics.median(v) * 1000:.1f} ms" for name, v in gaps.items() if v)
 
 
 async def iteration_ends(bench: Bench, run_id: str) -> list[float]:
@@ -134,6 +153,11 @@ async def long_loop(args: argparse.Namespace) -> None:
         print(f"{args.long}-iteration loop{killed}")
         print(f"  result: {result.instances[0].status} after {len(trail)} iterations in {result.runs} runs; the branch holds {commits} commits")
         print(f"  wall {driven.wall:.1f} s, {driven.wall / args.long * 1000:.0f} ms per iteration")
+        ends = await iteration_ends(bench, run_id)
+        for label, part in (("first", slice(1, 101)), ("last", slice(-100, None))):
+            gaps = [b - a for a, b in zip(ends[part][:-1], ends[part][1:])]
+            activity = statistics.median(r["duration_seconds"] for r in trail[part])
+            print(f"  the {label} 100 iterations: {statistics.median(gaps) * 1000:.0f} ms each end to end (median), the activity {activity * 1000:.0f} ms")
         print(f"  events per history: max {max(histories.events)}; largest history {max(histories.sizes) / 1024:.0f} KiB, replayed in {replayed:.2f} s")
 
 

@@ -137,13 +137,13 @@ async def _snapshot(workspace: Path, start: str, iteration: int) -> tuple[Snapsh
     """The iteration's commit (HEAD, with what the agent left uncommitted committed on top) and its
     diff from where the iteration started. A HEAD that does not descend from there (history
     rewritten) is refused: the workspace goes back to the start, and the reason is returned.
-    Two to four git processes: this runs every iteration."""
+    Two git processes when the agent made one commit (four at most): this runs every iteration."""
     if await git("status", "--porcelain", cwd=workspace):
         await git("add", "-A", cwd=workspace)
         await git("commit", "--quiet", "--no-verify", "-m", SNAPSHOT_MESSAGE.format(n=iteration), cwd=workspace)
-    head, tree, start_tree = (await git("rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", cwd=workspace)).split()
+    head, tree, start_tree, *parents = (await git("rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", "HEAD^@", cwd=workspace)).split()
     rewritten = None
-    if head != start:
+    if head != start and start not in parents:  # more than one commit, or not from the start at all
         behind = (await git("rev-list", "--left-right", "--count", f"{start}...{head}", cwd=workspace)).split()[0]
         if behind != "0":
             await git("reset", "--quiet", "--hard", start, cwd=workspace)

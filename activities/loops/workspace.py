@@ -49,6 +49,10 @@ async def ready_workspace(repo: str, workspace: Path, start_commit: str, exclude
         how = "reset"
     else:  # the first iteration, or the first on this host
         await prepare_workspace(repo, start_commit, workspace, LOCAL_BRANCH)
+        # The fresh checkout's index makes every `git status` re-read each file (0.3 s, not 0.06 s,
+        # at 20,000 files on tmpfs) until one rewrites it, and the snapshot's status never writes:
+        # refresh it once, here.
+        await git("update-index", "-q", "--refresh", cwd=workspace, check=False)
         how = "checked out"
     if excluded:
         with (workspace / ".git" / "info" / "exclude").open("a") as exclude:

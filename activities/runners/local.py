@@ -130,11 +130,15 @@ async def lines_of(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
 
 async def exit_of(proc: asyncio.subprocess.Process) -> int:
     """The process's own exit. asyncio's `wait()` also waits until every pipe closes, which never
-    happens while a background child (`npm run dev &`) holds the agent's stdout."""
+    happens while a background child (`npm run dev &`) holds the agent's stdout. Looked at every
+    2 ms for the first 0.2 s (a quick command, a loop's no-op agent, is not kept waiting), then
+    less often, up to every 50 ms."""
+    started = time.monotonic()
     delay = 0.002
     while proc.returncode is None:
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        if time.monotonic() - started > 0.2:
+            delay = min(delay * 2, 0.05)
     return proc.returncode
 
 

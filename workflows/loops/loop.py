@@ -268,7 +268,7 @@ class LoopStrategy(Strategy):
             return Decision.stop("budget", f"spent ${context.cost_usd:.4f} of the ${cfg.max_cost_usd:g} budget in {context.iteration} iterations",
                                  cost_usd=context.cost_usd)
         if cfg.max_duration is not None and context.elapsed_seconds >= parse_duration(cfg.max_duration):
-            return Decision.stop("budget", f"ran {context.elapsed_seconds:.0f}s of the {cfg.max_duration} allowed in {context.iteration} iterations",
+            return Decision.stop("budget", f"ran {context.elapsed_seconds:.1f}s of the {cfg.max_duration} allowed in {context.iteration} iterations",
                                  elapsed_seconds=round(context.elapsed_seconds, 3))
         return decision
 

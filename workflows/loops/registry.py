@@ -7,7 +7,6 @@ pydantic model (the built-in classes do), `mode_settings` lists that model's fie
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,42 +15,26 @@ from workflows.loops.modes.custom import CustomLoopStrategy
 from workflows.loops.modes.fixed import FixedLoopStrategy
 from workflows.loops.modes.hybrid import HybridLoopStrategy
 from workflows.loops.modes.ralph import RalphLoopStrategy
-from workflows.sdk.errors import ConfigError, StrategyError
+from workflows.sdk.errors import ConfigError
+from workflows.sdk.registry import Registry
 
 LoopStrategyFactory = Callable[[dict[str, Any]], LoopStrategy]
 
-_factories: dict[str, LoopStrategyFactory] = {}
+_modes: Registry[LoopStrategyFactory] = Registry("loop mode", ConfigError, "available")
 
 
 def register_loop_strategy(mode: str, factory: LoopStrategyFactory) -> None:
-    """Make `factory` available as `mode`. Registering the same definition again is a no-op
-    (Temporal's sandbox re-imports this module); another one under a taken mode is an error."""
-    known = _factories.get(mode)
-    if known is not None and _definition(known) != _definition(factory):
-        raise StrategyError(f"loop mode {mode!r} is already registered ({_definition(known)[1]})")
-    _factories[mode] = factory
-
-
-def _definition(factory: LoopStrategyFactory) -> tuple[str, str]:
-    return getattr(factory, "__module__", ""), getattr(factory, "__qualname__", repr(factory))
+    """Make `factory` (taking the mode's settings, returning a LoopStrategy) available as `mode`."""
+    _modes.register(mode, factory)
 
 
 def available_modes() -> list[str]:
-    return sorted(_factories)
-
-
-def _factory(mode: Any) -> LoopStrategyFactory:
-    factory = _factories.get(mode) if isinstance(mode, str) else None
-    if factory is None:
-        close = difflib.get_close_matches(str(mode), available_modes(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown loop mode {mode!r}; available: {', '.join(available_modes())}{hint}")
-    return factory
+    return _modes.names()
 
 
 def mode_settings(mode: str) -> list[str]:
     """The setting names `mode` accepts, sorted (none known for a factory without `Settings`)."""
-    settings = getattr(_factory(mode), "Settings", None)
+    settings = getattr(_modes.get(mode), "Settings", None)
     return sorted(settings.model_fields) if settings is not None else []
 
 
@@ -60,7 +43,7 @@ def create(config: dict[str, Any]) -> LoopStrategy:
     if "mode" not in config:
         raise ConfigError(f"a loop config needs a mode; available: {', '.join(available_modes())}")
     settings = dict(config)
-    return _factory(settings.pop("mode"))(settings)
+    return _modes.get(settings.pop("mode"))(settings)
 
 
 register_loop_strategy("fixed", FixedLoopStrategy)

@@ -1,4 +1,5 @@
-"""Strategies by name, for strategies that run others (`ctx.run_strategy("best-of-n", ...)`).
+"""Registries by name: strategies, for strategies that run others (`ctx.run_strategy("best-of-n", ...)`),
+and loop modes (workflows/loops/registry.py).
 
 `register_strategy(name, factory)` makes a strategy available to `get_strategy(name)`; a factory
 is a Strategy subclass or any callable taking `(params, defaults)` and returning a Strategy.
@@ -7,8 +8,9 @@ Every built-in is registered under its own name (workflows/strategies/).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from workflows.sdk.errors import StrategyError
 
@@ -16,26 +18,47 @@ if TYPE_CHECKING:  # the context resolves names here, and Strategy's module impo
     from workflows.sdk.strategy import Strategy
 
 StrategyFactory = Callable[..., "Strategy"]
+F = TypeVar("F")
 
-_registered: dict[str, StrategyFactory] = {}
+
+class Registry(Generic[F]):
+    """Factories by name. Registering the same definition again is a no-op (Temporal's sandbox
+    re-imports the modules that register); another one under a taken name is an error."""
+
+    def __init__(self, kind: str, unknown: type[StrategyError] = StrategyError, listed: str = "registered"):
+        self.kind, self.unknown, self.listed = kind, unknown, listed
+        self._factories: dict[str, F] = {}
+
+    def register(self, name: str, factory: F) -> None:
+        known = self._factories.get(name)
+        if known is not None and _definition(known) != _definition(factory):
+            raise StrategyError(f"{self.kind} {name!r} is already registered ({_definition(known)[1]})")
+        self._factories[name] = factory
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def get(self, name: Any) -> F:
+        factory = self._factories.get(name) if isinstance(name, str) else None
+        if factory is None:
+            close = difflib.get_close_matches(str(name), self.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.unknown(f"unknown {self.kind} {name!r}; {self.listed}: {', '.join(self.names())}{hint}")
+        return factory
+
+
+def _definition(factory: Any) -> tuple[str, str]:
+    return getattr(factory, "__module__", ""), getattr(factory, "__qualname__", repr(factory))
+
+
+_strategies: Registry[StrategyFactory] = Registry("strategy")
 
 
 def register_strategy(name: str, factory: StrategyFactory) -> None:
-    """Make `factory` available as `name`; a name is registered once. Registering the same
-    definition again is a no-op: the workflow sandbox re-imports strategy files for every run."""
-    known = _registered.get(name)
-    if known is not None and _definition(known) != _definition(factory):
-        raise StrategyError(f"strategy {name!r} is already registered")
-    _registered[name] = factory
-
-
-def _definition(factory: StrategyFactory) -> tuple[str, str]:
-    return getattr(factory, "__module__", ""), getattr(factory, "__qualname__", repr(factory))
+    """Make `factory` available as `name`."""
+    _strategies.register(name, factory)
 
 
 def get_strategy(name: str) -> StrategyFactory:
     """The factory registered as `name`."""
-    try:
-        return _registered[name]
-    except KeyError:
-        raise StrategyError(f"unknown strategy {name!r}; registered: {', '.join(sorted(_registered))}") from None
+    return _strategies.get(name)
