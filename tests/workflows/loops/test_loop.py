@@ -121,7 +121,8 @@ async def test_budgets_end_the_loop_after_the_iteration_that_reaches_them(client
     assert trail(result)[-1] == (3, "budget") and len(trail(result)) == 3
     assert result.instances[0].error == "spent $0.3000 of the $0.25 budget in 3 iterations" and result.status == "failed"
     timed = await run_scripted(client, scripted_queue, "loop", Script(steps=[{"delay": 0.3}]), params={"mode": "ralph", "max_duration": "0.5s"})
-    assert trail(timed)[-1] == (2, "budget") and re.fullmatch(r"ran \d+\.\ds of the 0.5s allowed in 2 iterations", timed.instances[0].error)
+    ran = re.fullmatch(r"ran (\d+\.\d)s of the 0.5s allowed in (\d+) iterations", timed.instances[0].error)
+    assert ran and float(ran[1]) >= 0.5 and trail(timed)[-1] == (int(ran[2]), "budget")  # how many fit depends on the machine's load
 
 
 async def test_a_failed_loop_asks_a_person_who_retries_then_accepts_the_partial_result(client, scripted_queue):
