@@ -57,19 +57,21 @@ class OrchardWorker:
 
 
 def build_worker(
-    client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None, host: str | None = None
+    client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None, host: str | None = None,
+    heartbeat_every: float = 2.0,
 ) -> OrchardWorker:
     """A worker for these strategies, the rotations and instance batches, with Orchard's activities
-    (or others, in tests), and one on this host's queue (`host` names another, in tests)."""
+    (or others, in tests), and one on this host's queue (`host` names another, in tests).
+    Heartbeats carry cancellation back to activities: they are sent at most `heartbeat_every`
+    seconds apart, so `orchard cancel` reaches an agent that quickly."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
     host = host or host_queue(task_queue)
     common: dict[str, Any] = dict(
         activities=[*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
         max_concurrent_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=10),
-        # Heartbeats carry cancellation back to activities: send them often so `orchard cancel` is quick.
-        max_heartbeat_throttle_interval=timedelta(seconds=2),
-        default_heartbeat_throttle_interval=timedelta(seconds=2),
+        max_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
+        default_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
     )
     main = Worker(
         client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, InstanceBatchWorkflow],

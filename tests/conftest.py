@@ -128,7 +128,8 @@ async def scripted_queue(temporal_env):
     from worker import build_worker, strategies_for
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
-    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn], host=queue + SCRIPTED_HOST):
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn], host=queue + SCRIPTED_HOST,
+                            heartbeat_every=0.2):  # a cancel reaches a scripted instance at once
         yield queue
 
 

@@ -192,7 +192,7 @@ async def _wait(delay: float | None, hold: asyncio.Event | None) -> None:
     while hold is not None and not hold.is_set():  # the real activity's heartbeat timeout is 15 s
         activity.heartbeat()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hold.wait(), 1.0)
+            await asyncio.wait_for(hold.wait(), 0.1)
 
 
 SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit, claim_loop_host, run_iteration, finish_loop]
