@@ -46,7 +46,7 @@ async def test_scripted_agents_converge_get_stuck_signal_and_oscillate(client, t
     loop = result.instances[0]
     assert ending in loop.metadata["selection_reason"]
     commits = git(repo, "rev-list", "--reverse", f"main..{loop.branch_name}").split()
-    assert commits == [r["commit"] for r in loop.metadata["iterations"] if r["changed"] or r["commit"] in commits]
+    assert commits == list(dict.fromkeys(r["commit"] for r in loop.metadata["iterations"]))  # every iteration's commit, in order, on the branch
     assert loop.commit == commits[-1]  # the branch ends at the last iteration's commit
     assert not any(Path(os.environ["ORCHARD_HOME"], "workspaces").glob("*/*"))  # the loop's workspace went with it
 
@@ -55,7 +55,8 @@ def test_a_detached_loop_is_steered_watched_and_shown_and_a_custom_strategy_runs
     home, env, _, _ = embedded
     prompts = tmp_path / "prompts.log"
     (tmp_path / "levels.yaml").write_text(json.dumps(THREE_LINES))
-    agent = f"cat \"$ORCHARD_PROMPT_FILE\" >> {prompts}; echo ---- >> {prompts}; sleep 1; {COUNTER}"
+    gate = tmp_path / "go"  # iteration 1 waits for it: the steering below happens while the loop runs
+    agent = f"cat \"$ORCHARD_PROMPT_FILE\" >> {prompts}; echo ---- >> {prompts}; for i in $(seq 300); do [ -f {gate} ] && break; sleep 0.1; done; {COUNTER}"
     started = orchard("run", "count to three", "--strategy", "loop", "-S", "mode=hybrid", "-S", f"verify=@{tmp_path / 'levels.yaml'}",
                       "--agent-command", agent, "--detach", env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
@@ -64,6 +65,7 @@ def test_a_detached_loop_is_steered_watched_and_shown_and_a_custom_strategy_runs
     assert nudged.returncode == 0 and nudged.stdout.startswith(f"run {run_id}: added to iteration "), nudged.stderr
     refused = orchard("loop", "extend", run_id, "0", env=env, cwd=repo)
     assert refused.returncode == 2 and refused.stderr.strip() == "orchard: loop extend refused: extend by 1 or more iterations (got 0)"
+    gate.touch()
 
     watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=120)
     assert watched.returncode == 0, watched.stderr
@@ -100,23 +102,23 @@ def test_a_long_loop_survives_a_killed_worker_without_repeating_a_finished_itera
     home, env, _, _ = embedded
     log = tmp_path / "iterations.log"
     agent = f"echo $ORCHARD_KEY >> {log}; sleep 0.3; git commit -q --allow-empty -m \"$ORCHARD_KEY\""
-    started = orchard("run", "tick", "--strategy", "loop", "-S", "mode=fixed", "-S", "max_iterations=24", "-S", "iterations_per_run=5",
+    started = orchard("run", "tick", "--strategy", "loop", "-S", "mode=fixed", "-S", "max_iterations=16", "-S", "iterations_per_run=4",
                       "--agent-command", agent, "--detach", env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip().splitlines()[-1]
     deadline = time.monotonic() + 60
-    while len(log.read_text().split() if log.exists() else []) < 12:
-        assert time.monotonic() < deadline, "the loop did not get to iteration 12"
+    while len(log.read_text().split() if log.exists() else []) < 8:
+        assert time.monotonic() < deadline, "the loop did not get to iteration 8"
         time.sleep(0.1)
     os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)  # mid-iteration: the agent sleeps
     watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
     assert watched.returncode == 1, watched.stderr  # fixed without verification ends on its maximum: timeout
     final = json.loads(watched.stdout.strip().splitlines()[-1])
     (loop,) = final["instances"]
-    assert loop["status"] == "timeout" and final["runs"] == 5
-    assert [r["iteration"] for r in loop["metadata"]["iterations"]] == list(range(1, 25))
+    assert loop["status"] == "timeout" and final["runs"] == 4
+    assert [r["iteration"] for r in loop["metadata"]["iterations"]] == list(range(1, 17))
     subjects = git(repo, "log", "--reverse", "--format=%s", f"main..{loop['branch_name']}").split("\n")
-    assert subjects == [f"loop/{n}" for n in range(1, 25)]  # one commit per iteration: the interrupted one's work was discarded
+    assert subjects == [f"loop/{n}" for n in range(1, 17)]  # one commit per iteration: the interrupted one's work was discarded
     ran = log.read_text().split()
     assert sorted(set(ran), key=lambda k: int(k.split("/")[1])) == subjects and len(ran) - len(set(ran)) <= 1  # only the interrupted iteration ran twice
     assert orchard_branches(repo) == [loop["branch_name"]]
