@@ -68,20 +68,38 @@ def find_completion_signal(text: str) -> str | None:
     return next((signal for signal, pattern in _SIGNAL_PATTERNS if pattern.search(text)), None)
 
 
+TIMINGS = re.compile(r"\b\d+(?:\.\d+)?\s*(?:ms|s|sec|secs|seconds|m|min)\b|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b")
+"""Durations and clock times in a command's output: they differ on every run of the same failure."""
+
+
+def output_digest(output: str) -> str:
+    """What a failing command said, without its timings: the same failure says the same; a test
+    suite failing less ("2 failed" after "3 failed") does not."""
+    return hashlib.sha256(TIMINGS.sub("#", output).encode()).hexdigest()[:12]
+
+
 def fingerprint(iteration: int, snapshot: Snapshot, verification: VerificationReport | None) -> Fingerprint:
     failures = None
     if verification is not None and not verification.passed:
         # a level can fail with no failing command of its own (skipped, or nothing ran): it counts as itself
-        failures = [[level, command.command, command.exit_code] for level, command in verification.failing()]
-        failures = failures or [[level.level, "", None] for level in verification.levels if not level.passed]
-        failures.sort(key=lambda f: (f[0], f[1], -1 if f[2] is None else f[2]))
+        failures = [[level, command.command, command.exit_code, output_digest(command.output_tail)] for level, command in verification.failing()]
+        failures = failures or [[level.level, "", None, ""] for level in verification.levels if not level.passed]
+        failures.sort(key=lambda f: (f[0], f[1], -1 if f[2] is None else f[2], f[3]))
     return {"iteration": iteration, "commit": snapshot.commit, "tree": snapshot.tree, "failures": failures}
 
 
-def detect_loop(recent: Sequence[Fingerprint]) -> Loop | None:
-    """The first loop found among `recent` (oldest first, the current iteration last), trying
-    the most specific first: exact, oscillating, semantic."""
-    return exact_loop(recent) or oscillating_loop(recent) or semantic_loop(recent)
+LOOP_TYPES = ("exact", "oscillating", "semantic")
+
+
+def detect_loop(recent: Sequence[Fingerprint], types: Sequence[str] = LOOP_TYPES) -> Loop | None:
+    """The first loop of `types` found among `recent` (oldest first, the current iteration last),
+    trying the most specific first: exact, oscillating, semantic."""
+    detectors = {"exact": exact_loop, "oscillating": oscillating_loop, "semantic": semantic_loop}
+    for kind in LOOP_TYPES:
+        found = detectors[kind](recent) if kind in types else None
+        if found:
+            return found
+    return None
 
 
 def exact_loop(recent: Sequence[Fingerprint]) -> Loop | None:
@@ -118,14 +136,15 @@ def oscillating_loop(recent: Sequence[Fingerprint]) -> Loop | None:
 
 
 def semantic_loop(recent: Sequence[Fingerprint]) -> Loop | None:
-    """The same commands failed, with the same exit codes, in each of the last 3 iterations."""
+    """The same commands failed, with the same exit codes and the same output (timings aside), in
+    each of the last 3 iterations."""
     if len(recent) < SEMANTIC_WINDOW:
         return None
     window = recent[-SEMANTIC_WINDOW:]
     failures = window[-1]["failures"]
     if not failures or any(fp["failures"] != failures for fp in window):
         return None
-    failing = ", ".join(f"{level} {command or '(level)'} exit {code}" for level, command, code in failures)
+    failing = ", ".join(f"{level} {command or '(level)'} exit {code}" for level, command, code, _ in failures)
     return Loop(
         "semantic",
         f"the same checks failed in each of the last {SEMANTIC_WINDOW} iterations ({failing})",

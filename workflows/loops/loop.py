@@ -39,7 +39,7 @@ REASON_LIMIT = 200
 
 MODE_SETTINGS = (
     "max_iterations", "base_iterations", "max_bonus_iterations", "progress_threshold", "completion", "min_verification_level",
-    "accept_partial_after", "min_iterations", "similarity_threshold", "window_size", "skip_verification", "state_dir", "module", "config",
+    "accept_partial_after", "loop_detection", "min_iterations", "similarity_threshold", "window_size", "skip_verification", "state_dir", "module", "config",
 )
 """The loop strategies' own settings: `-S` takes each flat and hands those given to the mode."""
 
@@ -54,6 +54,7 @@ class LoopConfig(StrategyConfig):
     completion: list[str] | None = None
     min_verification_level: str | None = None
     accept_partial_after: int | None = None
+    loop_detection: list[str] | None = None
     min_iterations: int | None = None
     similarity_threshold: float | None = None
     window_size: int | None = None

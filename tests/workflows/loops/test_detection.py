@@ -7,7 +7,17 @@ import re
 import pytest
 
 from tests.workflows.loops.builders import ctx, passing, report
-from workflows.loops.detection import content_hash, detect_loop, exact_loop, find_completion_signal, fingerprint, oscillating_loop, semantic_loop, similarity
+from workflows.loops.detection import (
+    content_hash,
+    detect_loop,
+    exact_loop,
+    find_completion_signal,
+    fingerprint,
+    oscillating_loop,
+    output_digest,
+    semantic_loop,
+    similarity,
+)
 
 
 def fp(iteration: int, commit: str = "", tree: str = "", failures=None) -> dict:
@@ -49,11 +59,16 @@ def test_fingerprint_records_failing_commands_with_exit_codes():
         "iteration": 3,
         "commit": "commit0003",
         "tree": "tree0003",
-        "failures": [["L1", "mypy", None], ["L1", "pytest -x", 2]],
+        "failures": [["L1", "mypy", None, output_digest("")], ["L1", "pytest -x", 2, output_digest("")]],
     }
     assert fingerprint(3, ctx(3).snapshot, passing(2, of=2))["failures"] is None
     assert fingerprint(3, ctx(3).snapshot, None)["failures"] is None
-    assert fingerprint(3, ctx(3).snapshot, report("pass", "fail", failing={"L1": []}))["failures"] == [["L1", "", None]]
+    assert fingerprint(3, ctx(3).snapshot, report("pass", "fail", failing={"L1": []}))["failures"] == [["L1", "", None, ""]]
+
+
+def test_the_same_failure_is_told_by_its_output_without_its_timings():
+    assert output_digest("1 failed in 0.52s at 12:01:33") == output_digest("1 failed in 1.03s at 12:04:10")
+    assert output_digest("3 failed, 7 passed in 2.1s") != output_digest("2 failed, 8 passed in 2.0s")  # progress is no loop
 
 
 def test_exact_loop_is_going_back_to_an_earlier_commit():
@@ -74,11 +89,12 @@ def test_oscillating_loop_is_abab_trees():
 
 
 def test_semantic_loop_is_the_same_failures_three_times():
-    same = [["L1", "pytest", 1]]
-    loop = semantic_loop([fp(1, failures=[["L0", "ruff", 1]]), fp(2, failures=same), fp(3, failures=same), fp(4, failures=same)])
+    same = [["L1", "pytest", 1, "d1"]]
+    loop = semantic_loop([fp(1, failures=[["L0", "ruff", 1, "d0"]]), fp(2, failures=same), fp(3, failures=same), fp(4, failures=same)])
     assert loop and loop.type == "semantic" and loop.iterations == (2, 3, 4)
     assert semantic_loop([fp(1, failures=same), fp(2, failures=same)]) is None
-    assert semantic_loop([fp(1, failures=same), fp(2, failures=[["L1", "pytest", 2]]), fp(3, failures=same)]) is None
+    assert semantic_loop([fp(1, failures=same), fp(2, failures=[["L1", "pytest", 2, "d1"]]), fp(3, failures=same)]) is None
+    assert semantic_loop([fp(1, failures=same), fp(2, failures=[["L1", "pytest", 1, "d2"]]), fp(3, failures=same)]) is None  # it said something else
     assert semantic_loop([fp(1, failures=same), fp(2, failures=same), fp(3, failures=None)]) is None
 
 
@@ -87,7 +103,7 @@ def test_semantic_loop_is_the_same_failures_three_times():
     [
         ([fp(1, "a", "x"), fp(2, "b", "y"), fp(3, "a", "x")], "exact"),
         ([fp(1, tree="x"), fp(2, tree="y"), fp(3, tree="x"), fp(4, tree="y")], "oscillating"),
-        ([fp(i, failures=[["L0", "ruff", 1]]) for i in (1, 2, 3)], "semantic"),
+        ([fp(i, failures=[["L0", "ruff", 1, "d"]]) for i in (1, 2, 3)], "semantic"),
         ([fp(1), fp(2), fp(3), fp(4)], None),
         ([], None),
     ],

@@ -142,6 +142,17 @@ def test_hybrid_detects_a_loop_by_repeated_content_hash():
     assert len(strategy.get_state()["hashes"]) == 3
 
 
+def test_hybrid_detects_only_the_loops_it_is_told_to():
+    stuck = chain(5, max_iterations=5, trees=["a"] * 5, reports=[passing(0)] * 5)
+    assert actions(drive(hybrid(completion=["verification_pass"], base_iterations=5, loop_detection=[]), stuck)) == ["continue"] * 4 + ["timeout"]
+    swinging = chain(4, max_iterations=12, trees=["a", "b", "a", "b"], reports=[passing(0)] * 4)
+    only_oscillation = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0, loop_detection=["oscillating"])
+    decisions = drive(only_oscillation, swinging)
+    assert actions(decisions) == ["continue"] * 3 + ["fail"] and decisions[-1].metadata["loop_type"] == "oscillating"
+    with pytest.raises(ConfigError, match="loop_detection"):
+        hybrid(loop_detection=["deja_vu"])
+
+
 def test_hybrid_different_results_on_the_same_tree_are_no_loop():
     strategy = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
     decisions = drive(strategy, chain(3, max_iterations=12, trees=["a"] * 3, reports=[passing(0), passing(1), passing(0)]))
@@ -435,7 +446,7 @@ def test_bad_setting_names_mode_key_and_accepted_keys():
         registry.create({"mode": "hybrid", "base_iteration": 3})
     assert str(e.value) == (
         "loop mode 'hybrid': unknown setting 'base_iteration' (did you mean 'base_iterations'?); accepted settings: "
-        "accept_partial_after, base_iterations, completion, max_bonus_iterations, min_verification_level, progress_threshold"
+        "accept_partial_after, base_iterations, completion, loop_detection, max_bonus_iterations, min_verification_level, progress_threshold"
     )
     with pytest.raises(ConfigError, match=r"^loop mode 'fixed': setting 'max_iterations': Input should be greater than or equal to 1 \(got 0\)"):
         registry.create({"mode": "fixed", "max_iterations": 0})

@@ -23,6 +23,7 @@ from workflows.loops.models import Action, Decision, IterationContext, Level
 from workflows.loops.modes.base import BaseLoopStrategy, keep_recent, level_rank, progress_of
 
 Criterion = Literal["verification_pass", "ci_pass", "no_changes", "agent_signal"]
+LoopType = Literal["content_hash", "exact", "oscillating", "semantic"]
 
 EPSILON = 1e-9
 """Progress is a ratio of small integers: a rise equal to the threshold must count as reaching it."""
@@ -38,6 +39,8 @@ class HybridSettings(BaseModel):
     min_verification_level: Level | None = None
     """None: verification_pass needs every configured level; a level: passing up to it suffices."""
     accept_partial_after: int | None = Field(None, ge=1)
+    loop_detection: list[LoopType] = Field(default_factory=lambda: ["content_hash", "exact", "oscillating", "semantic"])
+    """The loops that end the loop (detection.py); [] detects none."""
 
 
 class HybridLoopStrategy(BaseLoopStrategy):
@@ -114,10 +117,11 @@ class HybridLoopStrategy(BaseLoopStrategy):
 
     def _loop(self, context: IterationContext) -> Loop | None:
         hashes = keep_recent(self.state["hashes"], self._hash_entry(context), self.HASHES_KEPT)[-self.REPEATS :]
-        if len(hashes) == self.REPEATS and len({h["hash"] for h in hashes}) == 1:
+        types = self.settings.loop_detection
+        if "content_hash" in types and len(hashes) == self.REPEATS and len({h["hash"] for h in hashes}) == 1:
             iterations = tuple(h["iteration"] for h in hashes)
             return Loop("content_hash", f"iterations {iterations[0]}-{iterations[-1]} ended with the same verification results and tree", iterations)
-        return detect_loop(keep_recent(self.state["fingerprints"], self._fingerprint(context), self.FINGERPRINTS_KEPT))
+        return detect_loop(keep_recent(self.state["fingerprints"], self._fingerprint(context), self.FINGERPRINTS_KEPT), types)
 
     def _give_up(self, context: IterationContext, action: Action, reason: str, **metadata: Any) -> Decision:
         after, best = self.settings.accept_partial_after, self.highest_level_ever(context)
