@@ -200,7 +200,9 @@ class LoopStrategy(Strategy):
                     if isinstance(e.cause, CancelledError):
                         raise asyncio.CancelledError("the loop was canceled") from None
                     if isinstance(e.cause, TimeoutError) and e.cause.type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
-                        workflow.logger.warning("iteration %d: no worker on %s took it within %gs; moving to another host", n, state.host_queue, cfg.host_timeout)
+                        workflow.logger.warning(
+                            "iteration %d: no worker on %s took it within %gs; moving to another host", n, state.host_queue, cfg.host_timeout
+                        )
                         state.host_queue = None  # the host is gone: the next one checks the loop's branch out afresh
                         continue
                     cause = e.cause
@@ -361,7 +363,8 @@ class LoopStrategy(Strategy):
             duration_seconds=round((workflow.now() - ctx.started_at).total_seconds(), 3),
             input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
             metadata={
-                "iterations": [step.model_dump(mode="json", exclude_defaults=True) for step in state.trail],  # a field left out is at its default (IterationRecord)
+                # a field left out is at its default (IterationRecord)
+                "iterations": [step.model_dump(mode="json", exclude_defaults=True) for step in state.trail],
                 "loop": {"mode": self._cfg.mode, "action": decision.action, "partial": decision.partial, "iterations": state.iteration,
                          "decision": decision.model_dump(mode="json")},
                 "selection_reason": decision.reason,

@@ -185,7 +185,6 @@ class StrategyWorkflow:
         """Refuses an answer to no open question, to a question already answered, or not offered."""
         self._questions.check(request)
 
-
     @workflow.update
     def steer(self, request: SteerRequest) -> str:
         """A person steering the run (`orchard loop stop|nudge|extend RUN`); says what will happen."""
