@@ -1,5 +1,5 @@
-"""A long run for real: 200 no-op instances in sequence (real instance activities: workspace,
-agent process, cleanup) on a worker process, continuing as new every 50 instances, with the
+"""A long run for real: 120 no-op instances in sequence (real instance activities: workspace,
+agent process, cleanup) on a worker process, continuing as new every 40 instances, with the
 worker killed with -9 in the middle. Nothing is lost, every history of the chain stays small, and
 `orchard show` and `orchard list` see one run. (bench/bench_long_run.py runs 1,000 and prints the
 figures.)"""
@@ -23,7 +23,7 @@ from workflows.sdk.visibility import run_search_attributes
 pytestmark = pytest.mark.slow
 
 LONG_RUN = str(ROOT / "examples" / "long_run.py")
-INSTANCES, EVERY = 200, 50
+INSTANCES, EVERY = 120, 40
 EVENTS_PER_INSTANCE = 7
 """An upper bound: 3 events per activity, 3 per workflow task, and a little slack."""
 

@@ -51,7 +51,7 @@ async def test_scripted_agents_converge_get_stuck_signal_and_oscillate(client, t
     assert not any(Path(os.environ["ORCHARD_HOME"], "workspaces").glob("*/*"))  # the loop's workspace went with it
 
 
-def test_a_detached_loop_is_steered_watched_and_shown_and_a_custom_strategy_runs_from_a_file(embedded, repo, tmp_path):
+def test_a_detached_loop_is_steered_watched_and_shown_a_custom_one_runs_from_a_file_and_a_long_one_survives_a_killed_worker(embedded, repo, tmp_path):
     home, env, _, _ = embedded
     prompts = tmp_path / "prompts.log"
     (tmp_path / "levels.yaml").write_text(json.dumps(THREE_LINES))
@@ -88,18 +88,11 @@ def test_a_detached_loop_is_steered_watched_and_shown_and_a_custom_strategy_runs
     assert result["instances"][0]["metadata"]["selection_reason"] == "counted to 2"
     missing = orchard("run", "count", "--strategy", "loop", "-S", "mode=custom", "-S", "module=nowhere.py", "--agent-command", COUNTER, env=env, cwd=repo)
     assert missing.returncode == 2 and missing.stderr.strip().startswith("orchard: -S module: ") and "nowhere.py does not exist" in missing.stderr
+    survives_a_killed_worker(home, env, repo, tmp_path)  # on the same server: one server started for all of it
 
 
-def _custom_module(repo: Path, tmp_path: Path) -> Path:
-    """The fixture custom strategy, as a user's file outside the repository (given by a relative path)."""
-    folder = tmp_path / "custom"
-    folder.mkdir()
-    (folder / "counting.py").write_text((ROOT / "tests" / "workflows" / "loops" / "custom_modes" / "counting.py").read_text())
-    return repo
-
-
-def test_a_long_loop_survives_a_killed_worker_without_repeating_a_finished_iteration(embedded, repo, tmp_path):
-    home, env, _, _ = embedded
+def survives_a_killed_worker(home: Path, env: dict[str, str], repo: Path, tmp_path: Path) -> None:
+    """A long loop whose worker is killed with -9 mid-iteration repeats no finished iteration."""
     log = tmp_path / "iterations.log"
     agent = f"echo $ORCHARD_KEY >> {log}; sleep 0.3; git commit -q --allow-empty -m \"$ORCHARD_KEY\""
     started = orchard("run", "tick", "--strategy", "loop", "-S", "mode=fixed", "-S", "max_iterations=16", "-S", "iterations_per_run=4",
@@ -121,7 +114,15 @@ def test_a_long_loop_survives_a_killed_worker_without_repeating_a_finished_itera
     assert subjects == [f"loop/{n}" for n in range(1, 17)]  # one commit per iteration: the interrupted one's work was discarded
     ran = log.read_text().split()
     assert sorted(set(ran), key=lambda k: int(k.split("/")[1])) == subjects and len(ran) - len(set(ran)) <= 1  # only the interrupted iteration ran twice
-    assert orchard_branches(repo) == [loop["branch_name"]]
+    assert [b for b in orchard_branches(repo) if run_id in b] == [loop["branch_name"]]  # the loop made one branch
+
+
+def _custom_module(repo: Path, tmp_path: Path) -> Path:
+    """The fixture custom strategy, as a user's file outside the repository (given by a relative path)."""
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    (folder / "counting.py").write_text((ROOT / "tests" / "workflows" / "loops" / "custom_modes" / "counting.py").read_text())
+    return repo
 
 
 def ralph_conversation(text: str):

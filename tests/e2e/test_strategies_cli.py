@@ -115,8 +115,6 @@ async def test_round_robin_rotation_survives_a_killed_worker(named_server, clien
         (["--strategy", "doc-review", "-S", "pages_file=pages.yml"], "-S pages_file: cannot read pages.yml"),
         (["--strategy", "iterative", "-S", "rounds=2"], "unknown parameter 'rounds' for strategy 'iterative'; accepted: model, iterations,"),
         (["--strategy", "loop", "-S", "mode=hybird"], "unknown loop mode 'hybird'; available: custom, fixed, hybrid, ralph (did you mean 'hybrid'?)"),
-        (["--strategy", "loop", "-S", "mode=custom", "-S", f"module={ROOT}/tests/workflows/loops/custom_modes/faulty.py:Nope"], "faulty.py' has no class 'Nope'; its classes: Incomplete,"),
-        (["--strategy", "loop", "-S", "verify=@levels.yaml"], "-S verify: cannot read levels.yaml"),
     ],
 )
 def test_bad_strategy_parameters_are_one_line_exit_2(repo, tmp_path, args, message):
