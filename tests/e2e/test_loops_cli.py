@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git, orchard, orchard_branches, pid_in, run_strategy
+from tests.conftest import ROOT, git, orchard, orchard_branches, pid_in, require_docker, run_strategy
 from tests.e2e.test_agent_clis import require_cli
 from tests.fakes.anthropic_server import FakeAnthropic, write_and_commit_script
 
@@ -49,6 +49,15 @@ async def test_scripted_agents_converge_get_stuck_signal_and_oscillate(client, t
     assert commits == list(dict.fromkeys(r["commit"] for r in loop.metadata["iterations"]))  # every iteration's commit, in order, on the branch
     assert loop.commit == commits[-1]  # the branch ends at the last iteration's commit
     assert not any(Path(os.environ["ORCHARD_HOME"], "workspaces").glob("*/*"))  # the loop's workspace went with it
+
+
+async def test_a_loop_runs_its_agent_in_a_container_iteration_after_iteration(client, task_queue, repo):
+    require_docker()
+    result = await run_strategy(client, task_queue, "loop", repo, params={"mode": "fixed", "max_iterations": 4, "verify": THREE_LINES}, agent=COUNTER, runner="docker")
+    loop = result.instances[0]
+    assert rows(result) == [(1, "continue"), (2, "continue"), (3, "complete")], loop.error
+    assert git(repo, "log", "--format=%s", f"main..{loop.branch_name}").split("\n") == ["line 3", "line 2", "line 1"]  # committed in the container
+    assert git(repo, "show", f"{loop.branch_name}:counter.txt").split() == ["x", "x", "x"]
 
 
 def test_a_detached_loop_is_steered_watched_and_shown_a_custom_one_runs_from_a_file_and_a_long_one_survives_a_killed_worker(embedded, repo, tmp_path):
