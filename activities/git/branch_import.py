@@ -40,12 +40,12 @@ async def workspace_head(workspace: Path, base_commit: str) -> str:
     head = await rev_parse(workspace, "HEAD")
     if head is None:
         raise ImportRefused("the workspace has no HEAD commit")
-    if head != base_commit and not await is_ancestor(workspace, base_commit, head):
+    if head != base_commit and not await _is_ancestor(workspace, base_commit, head):
         raise ImportRefused(f"the agent's HEAD {head[:12]} does not descend from the base commit {base_commit[:12]}")
     return head
 
 
-async def is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
+async def _is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
     try:
         await git("merge-base", "--is-ancestor", ancestor, descendant, cwd=repo)
         return True

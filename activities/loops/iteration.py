@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -19,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
-from activities.agents.base import AgentCommand, AgentState
+from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, diff_stats
 from activities.git.command import git
 from activities.git.prompts import PromptMissing, expanded
@@ -28,12 +29,12 @@ from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
 from activities.loops.workspace import mark_finished, ready_workspace
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.runners.local import kill_orphan, run_process
+from activities.runners.local import kill_orphan
 from activities.secrets import redact
+from activities.verification.check import run_check
 from workflows.loops.models import LEVELS, CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
 from workflows.sdk.models import CommitStats, InstanceHeartbeat, key_hash8
 
-OUTPUT_TAIL = 2000
 SNAPSHOT_MESSAGE = "orchard loop: iteration {n} (work the agent left uncommitted)"
 
 
@@ -159,7 +160,7 @@ async def _snapshot(workspace: Path, start: str, iteration: int) -> tuple[Snapsh
     return snapshot, rewritten
 
 
-async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: Path, on_phase) -> VerificationReport:  # type: ignore[no-untyped-def]
+async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: Path, on_phase: Callable[[str], None]) -> VerificationReport:
     """Every configured level in order; once one fails, the levels above it are skipped."""
     levels: list[LevelReport] = []
     failed = False
@@ -184,16 +185,10 @@ async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: 
 
 
 async def _command(command: str, name: str, workspace: Path, out_dir: Path, running: Path, timeout: float) -> CommandReport:
-    log = out_dir / f"{name}.log"
-    log.write_text(f"$ {command}\n")
-    outcome = await run_process(
-        AgentCommand(argv=["bash", "-c", command]), cwd=workspace, timeout=timeout, on_line=lambda line: None,
-        transcript=log, record_path=running, leftovers=[workspace],
-    )
-    passed = outcome.exit_code == 0 and not outcome.timed_out
+    check = await run_check(command, workspace, out_dir / f"{name}.log", running, timeout)
     return CommandReport(
-        command=command, passed=passed, exit_code=None if outcome.timed_out else outcome.exit_code,
-        duration_seconds=round(outcome.duration_seconds, 3), output_tail="" if passed else redact(log.read_text()[-OUTPUT_TAIL:]) or "",
+        command=command, passed=check.passed, exit_code=check.exit_code, duration_seconds=check.duration_seconds,
+        output_tail="" if check.passed else check.output_tail,
     )
 
 
