@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import IDENTITY, Bench, bench_setup, histories_of, make_files  # noqa: E402
+from bench.harness import IDENTITY, Bench, Histories, bench_setup, histories_of, make_files  # noqa: E402
 
 AGENT = "git commit -q --allow-empty -m tick"
 
@@ -65,48 +65,51 @@ async def per_iteration(args: argparse.Namespace, files: int) -> None:
         run_id, driven = await loop_run(bench, args.iterations)
         trail = driven.result.instances[0].metadata["iterations"]
         first, later = trail[0]["duration_seconds"], [r["duration_seconds"] for r in trail[1:]]
-        phases = [o.agent.metrics["phase_seconds"] for o in await outcomes(bench, run_id)][1:]
+        histories = await histories_of(bench.client, run_id)
+        phases = [o.agent.metrics["phase_seconds"] for o in await outcomes(histories)][1:]
         own = [sum(v for k, v in p.items() if not k.startswith("agent running")) for p in phases]
         breakdown = ", ".join(f"{k} {statistics.median(p.get(k, 0) for p in phases) * 1000:.1f} ms" for k in phases[0])
-        histories = await histories_of(bench.client, run_id)
-        ends = await iteration_ends(bench, run_id)
+        ends = iteration_ends(histories)
         per = statistics.median(b - a for a, b in zip(ends[:-1], ends[1:]))  # from one iteration's end to the next's, the server's clock
         print(f"{files or 'small'} ({files} files) repository, {args.iterations} iterations, agent `{AGENT}` ({agent * 1000:.1f} ms alone)")
         print(f"  iteration 1 activity: {first * 1000:.0f} ms (the workspace's checkout)")
         print(f"  iterations 2+: activity median {statistics.median(later) * 1000:.1f} ms, of which Orchard's (all but the agent's process) {statistics.median(own) * 1000:.1f} ms")
         print(f"    by phase (medians): {breakdown}")
-        print(f"    the server's clock (medians): {await server_phases(bench, run_id)}")
+        print(f"    the server's clock (medians): {server_phases(histories)}")
         print(f"  per iteration from iteration 2, end to end (median): {per * 1000:.1f} ms; Orchard's: {(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
               f"(the activity's {statistics.median(own) * 1000:.1f} ms and the workflow's {(per - statistics.median(later)) * 1000:.1f} ms: decision, scheduling, history)")
         print(f"  history events per iteration: {sum(histories.events) / args.iterations:.1f} ({len(histories.events)} histories)")
 
 
-async def outcomes(bench: Bench, run_id: str) -> list:  # type: ignore[type-arg]
+def iteration_completions(histories: Histories) -> list:  # type: ignore[type-arg]
+    """The completed events of every run_iteration activity across the chain, in order."""
+    from temporalio.api.enums.v1 import EventType as E
+
+    done = []
+    for history in histories.chain:
+        scheduled = {e.event_id for e in history.events if e.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                     and e.activity_task_scheduled_event_attributes.activity_type.name == "run_iteration"}
+        done += [e for e in history.events if e.event_type == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                 and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled]
+    return sorted(done, key=lambda e: e.event_time.ToDatetime())
+
+
+async def outcomes(histories: Histories) -> list:  # type: ignore[type-arg]
     """Each iteration's outcome, as its activity returned it, across the chain."""
-    from temporalio.api.enums.v1 import EventType
     from temporalio.contrib.pydantic import pydantic_data_converter
 
     from workflows.loops.models import IterationOutcome
 
-    found = []
-    async for run in bench.client.list_workflows(f'WorkflowId = "{run_id}"'):
-        history = await bench.client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()
-        iterations = _scheduled_iterations(history)
-        for e in history.events:
-            done = e.activity_task_completed_event_attributes
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and done.scheduled_event_id in iterations:
-                found += await pydantic_data_converter.decode(done.result.payloads, [IterationOutcome])
-    return sorted(found, key=lambda o: int(o.agent.key.split("/")[-1]))
+    return [(await pydantic_data_converter.decode(e.activity_task_completed_event_attributes.result.payloads, [IterationOutcome]))[0]
+            for e in iteration_completions(histories)]
 
 
-def _scheduled_iterations(history) -> set[int]:  # type: ignore[no-untyped-def]
-    from temporalio.api.enums.v1 import EventType
-
-    return {e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and e.activity_task_scheduled_event_attributes.activity_type.name == "run_iteration"}
+def iteration_ends(histories: Histories) -> list[float]:
+    """When each iteration's activity completed (seconds, the server's clock), across the chain."""
+    return [e.event_time.ToDatetime().timestamp() for e in iteration_completions(histories)]
 
 
-async def server_phases(bench: Bench, run_id: str) -> str:
+def server_phases(histories: Histories) -> str:
     """Medians, from the history's clock, of what happens between two iterations' activities."""
     from temporalio.api.enums.v1 import EventType as E
 
@@ -115,26 +118,12 @@ async def server_phases(bench: Bench, run_id: str) -> str:
              (E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, E.EVENT_TYPE_ACTIVITY_TASK_STARTED): "activity waits",
              (E.EVENT_TYPE_ACTIVITY_TASK_STARTED, E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED): "activity runs"}
     gaps: dict[str, list[float]] = {name: [] for name in steps.values()}
-    async for run in bench.client.list_workflows(f'WorkflowId = "{run_id}"'):
-        events = (await bench.client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()).events
-        for a, b in zip(events[:-1], events[1:]):
+    for history in histories.chain:
+        for a, b in zip(history.events[:-1], history.events[1:]):
             name = steps.get((a.event_type, b.event_type))
             if name:
                 gaps[name].append(b.event_time.ToDatetime().timestamp() - a.event_time.ToDatetime().timestamp())
     return ", ".join(f"{name} {statistics.median(v) * 1000:.1f} ms" for name, v in gaps.items() if v)
-
-
-async def iteration_ends(bench: Bench, run_id: str) -> list[float]:
-    """When each iteration's activity completed (seconds, the server's clock), across the chain."""
-    from temporalio.api.enums.v1 import EventType
-
-    ends = []
-    async for run in bench.client.list_workflows(f'WorkflowId = "{run_id}"'):
-        history = await bench.client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()
-        scheduled = _scheduled_iterations(history)
-        ends += [e.event_time.ToDatetime().timestamp() for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-                 and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled]
-    return sorted(ends)
 
 
 async def long_loop(args: argparse.Namespace) -> None:
@@ -153,7 +142,7 @@ async def long_loop(args: argparse.Namespace) -> None:
         print(f"{args.long}-iteration loop{killed}")
         print(f"  result: {result.instances[0].status} after {len(trail)} iterations in {result.runs} runs; the branch holds {commits} commits")
         print(f"  wall {driven.wall:.1f} s, {driven.wall / args.long * 1000:.0f} ms per iteration")
-        ends = await iteration_ends(bench, run_id)
+        ends = iteration_ends(histories)
         for label, part in (("first", slice(1, 101)), ("last", slice(-100, None))):
             gaps = [b - a for a, b in zip(ends[part][:-1], ends[part][1:])]
             activity = statistics.median(r["duration_seconds"] for r in trail[part])

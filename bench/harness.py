@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from workflows.sdk.models import RunInput, RunProgress, RunResult
 from workflows.sdk.visibility import run_search_attributes
@@ -77,6 +77,7 @@ async def _succeeded(handle: WorkflowHandle[Any, RunResult]) -> int:
 class Histories:
     """Every history of a run's chain (continue-as-new)."""
 
+    chain: list[WorkflowHistory]
     events: list[int]
     sizes: list[int]
     """Bytes of each history's JSON (as `orchard history` writes it)."""
@@ -85,14 +86,15 @@ class Histories:
 
 
 async def histories_of(client: Client, run_id: str) -> Histories:
-    events, sizes, largest = [], [], ""
+    chain, events, sizes, largest = [], [], [], ""
     async for run in client.list_workflows(f'WorkflowId = "{run_id}"'):
         history = await client.get_workflow_handle(run_id, run_id=run.run_id).fetch_history()
         text = history.to_json()
+        chain.append(history)
         events.append(len(history.events))
         sizes.append(len(text))
         largest = max(largest, text, key=len)
-    return Histories(events=events, sizes=sizes, largest=largest)
+    return Histories(chain=chain, events=events, sizes=sizes, largest=largest)
 
 
 def make_files(repo: Path, files: int) -> None:
