@@ -25,18 +25,25 @@ class ReplayDiverged(Exception):
     """The code makes different decisions than the history records; the message names where."""
 
 
-def workflow_type_of(history_json: str) -> str:
+def _started(history_json: str) -> dict[str, Any]:
+    """The attributes of the history's first event: the run's start."""
     try:
-        events = json.loads(history_json)["events"]
-        return events[0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
+        return json.loads(history_json)["events"][0]["workflowExecutionStartedEventAttributes"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise StrategyLoadError("not a Temporal history JSON (export one with `orchard history RUN -o FILE`)") from None
 
 
-def _params_of(history_json: str) -> dict[str, Any]:
-    """The strategy parameters the history's run started with."""
+def workflow_type_of(history_json: str) -> str:
     try:
-        payload = json.loads(history_json)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]["data"]
+        return _started(history_json)["workflowType"]["name"]
+    except (KeyError, TypeError):
+        raise StrategyLoadError("not a Temporal history JSON (export one with `orchard history RUN -o FILE`)") from None
+
+
+def _params_of(history_json: str) -> dict[str, Any]:
+    """The strategy parameters the history's run started with (none readable: none)."""
+    try:
+        payload = _started(history_json)["input"]["payloads"][0]["data"]
         return dict(json.loads(base64.b64decode(payload)).get("params") or {})
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return {}
