@@ -1,0 +1,352 @@
+"""The semantic layer: runbooks checked as a whole, every problem at once.
+
+- references resolve, across runbooks too (`common.task.planning`), to a definition of the kind
+  asked for; a reference to an entry that exists but could not be read is not reported again;
+- each pipeline's phase graph: `next` and `on_fail` name phases, every phase is reachable from
+  the first, and every cycle has a phase whose `next` leaves it;
+- templates read only what can exist where they are used: the pipeline's inputs and defaults,
+  config keys that the runbook has, outputs of phases that the pipeline has, runtime values;
+- commands give their pipeline's required inputs, a worker's pipeline takes the item as its
+  one required input, Orchard strategies exist and take the settings given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from client.runbooks.parser import RawRunbook
+from client.runbooks.problems import Problem, did_you_mean
+from workflows.runbooks import model as m
+from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, RUNTIME_VARIABLES, inspect, shell_variable_hint
+from workflows.sdk.errors import ConfigError
+
+_KIND_TABLE = {"task": "tasks (and agents)", "pipeline": "pipelines", "guard": "guards", "strategy": "strategies", "lock": "locks",
+               "semaphore": "semaphores", "queue": "queues", "worker": "workers", "command": "commands"}
+
+
+@dataclass
+class _Scope:
+    """What templates may read in one place: names, the pipeline whose phases `outputs` may name."""
+    names: set[str]
+    pipeline: m.PipelineDef | None
+    described: str
+
+    def plus(self, extra: dict[str, str]) -> _Scope:
+        return _Scope(self.names | set(extra), self.pipeline, self.described)
+
+
+class _Validator:
+    def __init__(self, runbooks: dict[str, m.Runbook], raws: dict[str, RawRunbook]):
+        self.runbooks, self.raws = runbooks, raws
+        self.problems: set[Problem] = set()
+
+    def problem(self, runbook: str, place: str, message: str) -> None:
+        self.problems.add(Problem(self.raws[runbook].file, place, message))
+
+    # -- references -------------------------------------------------------------------------
+
+    def resolve(self, reference: m.Ref, owner: str, place: str, key: str) -> Any:
+        """The definition `reference` names, or None (with a problem unless its target is broken)."""
+        runbook_name, kind, name = reference.split(".", 2)
+        raw = self.raws.get(runbook_name)
+        if raw is None:
+            self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.raws)} (runbooks: {', '.join(sorted(self.raws))})")
+            return None
+        if raw.unreadable or (kind, name) in raw.broken:
+            return None
+        runbook = self.runbooks.get(runbook_name)
+        found = runbook.table(kind).get(name) if runbook else None  # type: ignore[arg-type]
+        if found is None and name not in raw.entries[kind]:
+            known = sorted(raw.entries[kind])
+            where = "" if runbook_name == owner else f" in {raw.file}"
+            listing = f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known else f"; {raw.file} defines no {_KIND_TABLE[kind]}"
+            self.problem(owner, place, f"{key}: {kind} {name!r} is not defined{where}{did_you_mean(name, known)}{listing}")
+        return found
+
+    # -- the whole set ----------------------------------------------------------------------
+
+    def run(self) -> list[Problem]:
+        for runbook in self.runbooks.values():
+            for pipeline in runbook.pipelines.values():
+                self.pipeline(runbook, pipeline)
+            for worker in runbook.workers.values():
+                self.worker(runbook, worker)
+            for command in runbook.commands.values():
+                self.command(runbook, command)
+            for queue in runbook.queues.values():
+                self.templates(queue.source, _Scope({"config"}, None, f"queue {queue.name}'s source"))
+                self.templates(queue.dead.on_add, _Scope({"config", "item", "reason"}, None, f"queue {queue.name}'s dead letters"))
+            for strategy in runbook.strategies.values():
+                for index, attempt in enumerate(strategy.attempts):
+                    if isinstance(attempt.action, m.RunTask):
+                        self.resolve(attempt.action.task, runbook.name, f'strategy.{strategy.name}.attempt[{index}] "{attempt.name}"', "task")
+        return sorted(self.problems)
+
+    def pipeline(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
+        place = f"pipeline.{pipeline.name}"
+        given = set(pipeline.inputs) | {"config"}
+        for key, default in pipeline.defaults.items():
+            self.templates(default, _Scope(set(given), None, f"pipeline {pipeline.name}'s defaults (the inputs and the defaults above)"))
+            given.add(key)
+        scope = _Scope(set(pipeline.inputs) | set(pipeline.defaults) | set(RUNTIME_VARIABLES), pipeline, f"pipeline {pipeline.name}")
+        events = [pipeline.events, runbook.events, runbook.events.by_pipeline.get(pipeline.name, m.PipelineEvents())]
+        for group in events:
+            for what in ("on_start", "on_phase", "on_complete"):
+                self.templates(getattr(group, what), scope)
+            self.templates(group.on_fail, scope.plus(FAILURE_VARIABLES))
+        for index, phase in enumerate(pipeline.phases):
+            self.phase(runbook, pipeline, phase, f'{place}.phase[{index}] "{phase.name}"', scope)
+        self.graph(runbook, pipeline)
+        self.child_cycles(runbook, pipeline)
+
+    def phase(self, runbook: m.Runbook, pipeline: m.PipelineDef, phase: m.PhaseDef, place: str, scope: _Scope) -> None:
+        owner = runbook.name
+        for key, guards in (("pre", phase.pre), ("post", phase.post)):
+            for reference in guards:
+                guard = self.resolve(reference, owner, place, key)
+                if guard is not None:
+                    self.guard(owner, pipeline, guard, place, scope)
+        if phase.lock:
+            self.resolve(phase.lock, owner, place, "lock")
+        if phase.semaphore:
+            self.resolve(phase.semaphore, owner, place, "semaphore")
+        action = phase.action
+        if isinstance(action, m.RunShell):
+            self.templates(action.command, scope)
+            self.templates(action.cwd, scope)
+            for env in action.env.values():
+                self.templates(env, scope)
+        elif isinstance(action, m.RunTask):
+            self.task(owner, action.task, place, "task", scope)
+        elif isinstance(action, m.RunStrategyChain):
+            self.chain(owner, action.strategy, place, "strategy", scope)
+        elif isinstance(action, m.RunPipeline):
+            self.child(runbook, pipeline, action, place, scope)
+        elif isinstance(action, m.RunOrchard):
+            self.orchard(owner, action, place, scope)
+        if isinstance(phase.on_fail, m.UseStrategy):
+            self.chain(owner, phase.on_fail.strategy, place, "on_fail", scope.plus(FAILURE_VARIABLES))
+
+    def guard(self, owner: str, pipeline: m.PipelineDef, guard: m.GuardDef, place: str, scope: _Scope) -> None:
+        self.templates(guard.condition, scope)
+        for pattern in guard.wake_on:
+            self.templates(pattern, scope)
+        if isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase not in {p.name for p in pipeline.phases}:
+            self.problem(owner, place, f"guard {guard.name}'s on_timeout = {guard.on_timeout.phase!r} is not a phase of pipeline {pipeline.name} (or escalate, failed)")
+
+    def task(self, owner: str, reference: m.Ref, place: str, key: str, scope: _Scope) -> None:
+        task = self.resolve(reference, owner, place, key)
+        if task is None:
+            return
+        for template in (task.prompt, task.command, task.cwd, task.checkpoint, *task.env.values()):
+            self.templates(template, scope)
+
+    def chain(self, owner: str, reference: m.Ref, place: str, key: str, scope: _Scope) -> None:
+        strategy = self.resolve(reference, owner, place, key)
+        if strategy is None:
+            return
+        self.templates(strategy.checkpoint, scope)
+        inner = scope.plus(CHAIN_VARIABLES)
+        for attempt in strategy.attempts:
+            self.templates(attempt.rollback, inner)
+            if isinstance(attempt.action, m.RunShell):
+                self.templates(attempt.action.command, inner)
+            else:
+                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{strategy.name}", f"attempt {attempt.name!r}", inner)
+
+    def child(self, runbook: m.Runbook, pipeline: m.PipelineDef, action: m.RunPipeline, place: str, scope: _Scope) -> None:
+        for template in action.inputs.values():
+            self.templates(template, scope)
+        child = self.resolve(action.pipeline, runbook.name, place, "pipeline")
+        if child is None:
+            return
+        unknown = sorted(set(action.inputs) - set(child.inputs))
+        if unknown:
+            self.problem(runbook.name, place, f"run.inputs: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {child.name} (inputs: {', '.join(child.inputs) or 'none'})")
+        missing = [i for i in child.required_inputs() if i not in action.inputs and i not in scope.names]
+        if missing:
+            self.problem(runbook.name, place, f"pipeline {child.name} needs {', '.join(missing)}: give run.inputs (an input left out takes this pipeline's value of the same name)")
+
+    def orchard(self, owner: str, action: m.RunOrchard, place: str, scope: _Scope) -> None:
+        from workflows.strategies import BUILTIN_STRATEGIES  # the strategies import the whole SDK; only here are they needed
+
+        if action.task:
+            self.task(owner, action.task, place, "run.agent", scope)
+        self.templates(action.prompt, scope)
+        strategy = BUILTIN_STRATEGIES.get(action.strategy)
+        if strategy is None:
+            self.problem(owner, place, f"run.orchard: no Orchard strategy {action.strategy!r}{did_you_mean(action.strategy, BUILTIN_STRATEGIES)}; strategies: {', '.join(BUILTIN_STRATEGIES)}")
+            return
+        try:
+            strategy.normalize_params(dict(action.params))
+        except ConfigError as e:
+            self.problem(owner, place, f"run.orchard: {e}")
+
+    def worker(self, runbook: m.Runbook, worker: m.WorkerDef) -> None:
+        place = f"worker.{worker.name}"
+        self.resolve(worker.queue, runbook.name, place, "queue")
+        handler = self.resolve(worker.handler, runbook.name, place, "handler")
+        if isinstance(handler, m.PipelineDef):
+            required = handler.required_inputs()
+            if len(required) != 1:
+                self.problem(runbook.name, place, f"handler pipeline {handler.name} must take the queue's item as its one required input; it requires {', '.join(required) or 'none'}")
+        elif isinstance(handler, m.TaskDef):
+            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {worker.name}'s task (the item is item)")
+            for template in (handler.prompt, handler.command, handler.cwd, handler.checkpoint, *handler.env.values()):
+                self.templates(template, scope)
+
+    def command(self, runbook: m.Runbook, command: m.CommandDef) -> None:
+        place = f"command.{command.name}"
+        names = set(command.args.names()) | set(command.defaults)
+        if isinstance(command.action, m.RunShell):
+            self.templates(command.action.command, _Scope(names | {"config"}, None, f"command {command.name} (its args)"))
+            return
+        pipeline = self.resolve(command.action.pipeline, runbook.name, place, "run.pipeline")
+        if pipeline is None:
+            return
+        missing = [i for i in pipeline.required_inputs() if i not in names]
+        if missing:
+            self.problem(runbook.name, place, f"args {command.args.usage()!r} do not give {', '.join(missing)}, which pipeline {pipeline.name} needs")
+        unknown = sorted(set(command.args.names()) - set(pipeline.inputs))
+        if unknown:
+            self.problem(runbook.name, place, f"args: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs)})")
+
+    # -- the phase graph --------------------------------------------------------------------
+
+    def graph(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
+        names = [p.name for p in pipeline.phases]
+        edges: dict[str, list[str]] = {name: [] for name in names}
+        leaves: set[str] = set()
+        for index, phase in enumerate(pipeline.phases):
+            place = f'pipeline.{pipeline.name}.phase[{index}] "{phase.name}"'
+            if isinstance(phase.next, m.GotoPhase):
+                if phase.next.phase in edges:
+                    edges[phase.name].append(phase.next.phase)
+                else:
+                    self.problem(runbook.name, place, f"next = {phase.next.phase!r} is not a phase{did_you_mean(phase.next.phase, names)}; phases: {', '.join(names)}; or done, failed")
+            else:
+                leaves.add(phase.name)
+            if isinstance(phase.on_fail, m.GotoPhase):
+                if phase.on_fail.phase in edges:
+                    edges[phase.name].append(phase.on_fail.phase)
+                else:
+                    self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, names)}, a strategy, escalate, failed or a retry; phases: {', '.join(names)}")
+            for reference in (*phase.pre, *phase.post):
+                guard = self._quiet_get(reference)
+                if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
+                    edges[phase.name].append(guard.on_timeout.phase)
+        reached = _reachable(names[0], edges)
+        for index, name in enumerate(names):
+            if name not in reached:
+                self.problem(runbook.name, f'pipeline.{pipeline.name}.phase[{index}] "{name}"', f"is unreachable: no next or on_fail leads to it from the first phase, {names[0]}")
+        for component in _cycles(names, edges):
+            exits = any(
+                leaf in component for leaf in leaves
+            ) or any(
+                isinstance(p.next, m.GotoPhase) and p.next.phase not in component for p in pipeline.phases if p.name in component
+            )
+            if not exits:
+                loop = " -> ".join([*component, component[0]])
+                self.problem(runbook.name, f"pipeline.{pipeline.name}", f"cycle without termination: {loop} (no phase in it has a next that leaves it)")
+
+    def _quiet_get(self, reference: m.Ref) -> Any:
+        runbook, kind, name = reference.split(".", 2)
+        book = self.runbooks.get(runbook)
+        return book.table(kind).get(name) if book else None  # type: ignore[arg-type]
+
+    def child_cycles(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
+        path = [pipeline.ref]
+        for chain in self._child_paths(pipeline, path):
+            if chain[-1] == pipeline.ref:
+                self.problem(runbook.name, f"pipeline.{pipeline.name}", f"runs itself: {' -> '.join(r.split('.', 2)[2] for r in chain)}")
+                return
+
+    def _child_paths(self, pipeline: m.PipelineDef, path: list[str]) -> Iterator[list[str]]:
+        for phase in pipeline.phases:
+            if isinstance(phase.action, m.RunPipeline):
+                target = phase.action.pipeline
+                if target in path:
+                    yield [*path, target]
+                    continue
+                child = self._quiet_get(target)
+                if isinstance(child, m.PipelineDef):
+                    yield from self._child_paths(child, [*path, target])
+
+    # -- templates --------------------------------------------------------------------------
+
+    def templates(self, template: m.Template | None, scope: _Scope) -> None:
+        if template is None:
+            return
+        try:
+            use = inspect(template)
+        except ValueError:
+            return  # the loader said so
+        file, place, key = [*template.origin.split(": ", 2), "", ""][:3]
+        owner = template.runbook
+        config = self.runbooks[owner].config if owner in self.runbooks else {}
+
+        def say(message: str) -> None:
+            self.problems.add(Problem(file, place, f"{key}: {message}" if key else message))
+
+        for name in sorted(use.variables - scope.names):
+            near = did_you_mean(name, scope.names - {"config", "outputs"})
+            say(f"{{{name}}} cannot exist in {scope.described}: not an input, a default, config, an output or a runtime value{near}{shell_variable_hint(template, name)}")
+        if "config" in scope.names:
+            for name in sorted(use.config - set(config)):
+                say(f"config.{name} is not in [config] of {owner}{did_you_mean(name, set(config))}" + (f" (keys: {', '.join(sorted(config))})" if config else " (it has none)"))
+        if scope.pipeline is not None:
+            phases = [p.name for p in scope.pipeline.phases]
+            for name in sorted(use.outputs - set(phases)):
+                say(f"outputs.{name}: pipeline {scope.pipeline.name} has no phase {name!r}{did_you_mean(name, phases)}")
+
+
+def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for target in edges[todo.pop()]:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def _cycles(names: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components that hold a cycle (Tarjan), each in phase order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1 or node in edges[node]:
+                found.append(sorted(component, key=names.index))
+
+    for name in names:
+        if name not in index:
+            visit(name)
+    return found
+
+
+def validate(runbooks: dict[str, m.Runbook], raws: dict[str, RawRunbook]) -> list[Problem]:
+    """Every semantic problem of the runbooks (loaded from `raws`), sorted by file and place."""
+    return _Validator(runbooks, raws).run()
