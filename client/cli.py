@@ -30,6 +30,7 @@ from client.commands.loop import cmd_loop
 from client.commands.pending import cmd_pending
 from client.commands.replay import cmd_replay
 from client.commands.run import cmd_run
+from client.commands.runbook import add_runbook_parser, cmd_runbook
 from client.commands.server import cmd_server
 from client.commands.show import cmd_show
 from client.commands.watch import cmd_watch
@@ -47,7 +48,7 @@ from workflows.strategies import BUILTIN_STRATEGIES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "run": cmd_run, "watch": cmd_watch, "show": cmd_show, "cancel": cmd_cancel,
-    "list": cmd_list, "pending": cmd_pending, "answer": cmd_answer, "loop": cmd_loop, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
+    "list": cmd_list, "pending": cmd_pending, "answer": cmd_answer, "loop": cmd_loop, "runbook": cmd_runbook, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
 }
 
 
@@ -190,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     extend.add_argument("count", type=int, metavar="N")
     for p in (stop, nudge, extend):
         _connection_args(p)
+
+    add_runbook_parser(sub)
 
     hist = sub.add_parser("history", help="export a run's Temporal event history as JSON")
     hist.add_argument("run_id")

@@ -75,6 +75,8 @@ class OrchardConfig(_Strict):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     strategies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    runbooks: str | None = None
+    """The runbooks' folder, relative to the repository's root (default: runbooks)."""
 
     def task_settings(self) -> dict[str, Any]:
         """The agent settings this file sets, by TaskDefaults' field names (what it leaves out is absent)."""

@@ -1,0 +1,218 @@
+"""`orchard runbook validate|list|show|render|items`: runbooks checked, listed, drawn and dry-run
+here, without a Temporal server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import git
+
+from client.config import load_config
+from client.errors import EXIT_SUCCESS, EXIT_USAGE, UsageError
+from client.runbooks.describe import describe_pipeline, dry_run
+from client.runbooks.problems import Problem, RunbookError, shown
+from client.runbooks.registry import RUNBOOKS_DIR, RunbookRegistry, load_runbooks, runbook_files
+from workflows.runbooks import model as m
+from workflows.runbooks.templates import RenderError
+
+
+def _repository_root(folder: Path) -> Path | None:
+    try:
+        return Path(git.Repo(folder, search_parent_directories=True).working_tree_dir or folder)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def runbooks_folder(args: argparse.Namespace) -> Path:
+    """`--runbooks DIR`, else `runbooks:` in orchard.yaml (relative to the repository), else
+    runbooks/ at the repository's root (or here, outside a repository)."""
+    if getattr(args, "runbooks", None):
+        return Path(args.runbooks)
+    root = _repository_root(Path(".")) or Path(".")
+    configured = load_config(getattr(args, "config", None), root).runbooks
+    return root / (configured or RUNBOOKS_DIR)
+
+
+def _registry(args: argparse.Namespace) -> RunbookRegistry:
+    return RunbookRegistry.load_directory(runbooks_folder(args))
+
+
+def _summary(runbook: m.Runbook) -> str:
+    counts = [(len(runbook.commands), "command"), (len(runbook.workers), "worker"), (len(runbook.queues), "queue"),
+              (len(runbook.pipelines), "pipeline"), (len(runbook.tasks), "task"), (len(runbook.guards), "guard"),
+              (len(runbook.strategies), "strategy"), (len(runbook.locks), "lock"), (len(runbook.semaphores), "semaphore")]
+    said = [f"{n} {word if n == 1 else ('strategies' if word == 'strategy' else word + 's')}" for n, word in counts if n]
+    phases = sum(len(p.phases) for p in runbook.pipelines.values())
+    return ", ".join(said) + (f" ({phases} phases)" if phases else "") if said else "nothing defined"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    named: list[Path] = []
+    missing: list[Problem] = []
+    for given in args.paths or [runbooks_folder(args)]:
+        path = Path(given)
+        if path.is_dir():
+            named += runbook_files(path)
+        elif path.is_file():
+            named.append(path)
+        else:
+            missing.append(Problem(shown(path), "", "no such file or folder"))
+    # Named files are checked with their folders' other runbooks, which their references may name.
+    folders = {p.resolve().parent for p in named}
+    files = {p.resolve(): p for folder in folders for p in runbook_files(folder)} | {p.resolve(): p for p in named}
+    loaded = load_runbooks(files.values())
+    wanted = [shown(p) for p in named]
+    problems = missing + loaded.problems_in(wanted)
+    if not named and not missing:
+        print(f"orchard: no runbooks (*.toml) in {', '.join(map(str, args.paths or [runbooks_folder(args)]))}", file=sys.stderr)
+        return EXIT_USAGE
+    if problems:
+        for problem in problems:
+            print(problem)
+        books = len({p.file for p in problems})
+        print(f"orchard: {len(problems)} problem{'s' * (len(problems) != 1)} in {books} runbook{'s' * (books != 1)}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in named:
+        raw_name = Path(path).stem
+        print(f"{shown(path)}: valid: {_summary(loaded.runbooks[raw_name])}")
+    return EXIT_SUCCESS
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if args.output == "json":
+        for name, book in sorted(registry.runbooks.items()):
+            print(json.dumps({
+                "runbook": name, "file": shown(book.path),
+                "commands": {c.name: c.args.usage() for c in book.commands.values()},
+                "pipelines": {p.name: [ph.name for ph in p.phases] for p in book.pipelines.values()},
+                "strategies": {s.name: [a.name for a in s.attempts] for s in book.strategies.values()},
+                "workers": {w.name: {"queue": w.queue, "handler": w.handler} for w in book.workers.values()},
+                "queues": sorted(book.queues),
+            }))
+        return EXIT_SUCCESS
+    for name, book in sorted(registry.runbooks.items()):
+        print(f"{name}  ({shown(book.path)})")
+        for c in book.commands.values():
+            print(f"  command   {c.name} {c.args.usage()}".rstrip() + (f"  -> pipeline {c.action.pipeline}" if isinstance(c.action, m.RunPipeline) else "  -> shell"))
+        for p in book.pipelines.values():
+            print(f"  pipeline  {name}.{p.name}: {' -> '.join(ph.name for ph in p.phases)}")
+        for s in book.strategies.values():
+            print(f"  strategy  {s.name}: {' | '.join(a.name for a in s.attempts)}")
+        for w in book.workers.values():
+            print(f"  worker    {w.name}: queue {w.queue} -> {w.handler} (concurrency {w.concurrency})")
+        for q in book.queues.values():
+            print(f"  queue     {q.name}" + (f": $ {q.source.source} ({q.format})" if q.source else ": items added by commands"))
+    return EXIT_SUCCESS
+
+
+def _pipeline(registry: RunbookRegistry, name: str) -> m.PipelineDef:
+    """`runbook.pipeline`, `runbook.pipeline.NAME`, or `runbook` alone when it has one pipeline (or one of its name)."""
+    if "." not in name and name in registry.runbooks:
+        pipelines = registry.runbooks[name].pipelines
+        if name in pipelines or len(pipelines) == 1:
+            return pipelines.get(name) or next(iter(pipelines.values()))
+        if not pipelines:
+            raise UsageError(f"runbook {name} has no pipelines")
+        raise UsageError(f"runbook {name} has pipelines {', '.join(pipelines)}: name one as {name}.PIPELINE")
+    try:
+        return registry.resolve(name, "pipeline")
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    for line in describe_pipeline(registry, _pipeline(registry, args.name)):
+        print(line)
+    return EXIT_SUCCESS
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """`-i key=value`: a JSON object or list is taken as such (`-i bug='{"id": 7}'`), anything else as text."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-i {pair!r}: write -i NAME=VALUE")
+        try:
+            parsed = json.loads(value)
+            inputs[key] = parsed if isinstance(parsed, (dict, list)) else value
+        except ValueError:
+            inputs[key] = value
+    return inputs
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    pipeline = _pipeline(registry, args.name)
+    inputs = parse_inputs(args.inputs)
+    unknown = sorted(set(inputs) - set(pipeline.inputs))
+    if unknown:
+        raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
+    try:
+        lines = dry_run(registry, pipeline, inputs)
+    except RenderError as e:
+        raise UsageError(f"{e}; give it with -i NAME=VALUE" if "needs" in str(e) else str(e)) from None
+    for line in lines:
+        print(line)
+    return EXIT_SUCCESS
+
+
+async def cmd_items(args: argparse.Namespace) -> int:
+    from activities.runbooks.sources import SourceError, queue_items  # runs processes: only this command needs it
+
+    registry = _registry(args)
+    try:
+        queue: m.QueueDef = registry.resolve(args.name, "queue")
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    book = registry.runbooks[queue.ref.split(".")[0]]
+    try:
+        items = await queue_items(queue, book.config, book.functions, _repository_root(Path(book.path).parent) or Path(book.path).resolve().parent.parent)
+    except SourceError as e:
+        print(f"orchard: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    for item in items:
+        print(json.dumps(item))
+    print(f"{len(items)} item{'s' * (len(items) != 1)} from queue {queue.name}", file=sys.stderr)
+    return EXIT_SUCCESS
+
+
+async def cmd_runbook(args: argparse.Namespace) -> int:
+    try:
+        if args.runbook_action == "items":
+            return await cmd_items(args)
+        return {"validate": cmd_validate, "list": cmd_list, "show": cmd_show, "render": cmd_render}[args.runbook_action](args)
+    except RunbookError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        print(f"orchard: the runbooks in {runbooks_folder(args)} have {len(e.problems)} problem{'s' * (len(e.problems) != 1)}; fix them (`orchard runbook validate` lists them)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def add_runbook_parser(sub: Any) -> None:
+    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show a pipeline, render it (a dry run), a queue's items")
+    actions = book.add_subparsers(dest="runbook_action", required=True, parser_class=type(book))
+
+    def folder_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
+        p.add_argument("--config", help="orchard.yaml to use (default: orchard.yaml at the repository root)")
+
+    validate = actions.add_parser("validate", help="every problem of the runbooks at once (exit 2), or one line per valid runbook")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="runbook files or folders (default: the runbooks' folder)")
+    ls = actions.add_parser("list", help="commands, pipelines, strategies, workers and queues, per runbook")
+    ls.add_argument("--output", choices=["table", "json"], default="table")
+    show = actions.add_parser("show", help="a pipeline's graph: phases, actions, guards, locks, semaphores, next and on_fail")
+    show.add_argument("name", metavar="RUNBOOK.PIPELINE")
+    render = actions.add_parser("render", help="what each phase of a pipeline would run, rendered with the inputs (runs nothing)")
+    render.add_argument("name", metavar="RUNBOOK.PIPELINE")
+    render.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable); a JSON object or list is parsed")
+    items = actions.add_parser("items", help="run a queue's source and print the items a worker would take, filtered and in order (JSON lines)")
+    items.add_argument("name", metavar="RUNBOOK.QUEUE")
+    for p in (validate, ls, show, render, items):
+        folder_args(p)

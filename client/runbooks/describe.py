@@ -1,0 +1,180 @@
+"""Runbooks as text for a terminal: a pipeline's graph (`orchard runbook show`) and what each of
+its phases would run with given inputs (`orchard runbook render`, a dry run)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from client.runbooks.registry import RunbookRegistry
+from workflows.runbooks import model as m
+from workflows.runbooks.templates import pipeline_context, render
+from workflows.sdk.durations import format_duration
+
+
+def _name(reference: m.Ref, home: str) -> str:
+    """`build.task.x` -> `task x` in its own runbook, `common.task.x` elsewhere."""
+    runbook, kind, name = reference.split(".", 2)
+    return f"{kind} {name}" if runbook == home else reference
+
+
+def _time(seconds: float | None) -> str:
+    return format_duration(seconds) if seconds else ""
+
+
+def _edge(target: Any) -> str:
+    if isinstance(target, m.GotoPhase):
+        return target.phase
+    if isinstance(target, m.UseStrategy):
+        return f"strategy {target.strategy}"
+    if isinstance(target, m.RetryPhase):
+        return f"retry (max {target.retry.max}, every {_time(target.retry.interval) or '0s'})"
+    return {"done": "(end)", "failed": "(failed)"}.get(target.kind, target.kind)
+
+
+def _oneline(text: str, limit: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class _Describer:
+    def __init__(self, registry: RunbookRegistry, pipeline: m.PipelineDef):
+        self.registry, self.pipeline = registry, pipeline
+        self.home = pipeline.ref.split(".")[0]
+
+    def action(self, action: Any) -> list[str]:
+        if isinstance(action, m.RunShell):
+            return [f"run      $ {_oneline(action.command.source)}"]
+        if isinstance(action, m.RunTask):
+            task: m.TaskDef = self.registry.resolve(action.task)
+            settings = ", ".join(f"{k} {v}" for k, v in (("plugin", task.plugin), ("model", task.model), ("timeout", _time(task.timeout))) if v)
+            return [f"agent    {_name(action.task, self.home)}" + (f" ({settings})" if settings else "")]
+        if isinstance(action, m.RunStrategyChain):
+            return self.chain(action.strategy)
+        if isinstance(action, m.RunPipeline):
+            return [f"pipeline {_name(action.pipeline, self.home)}"]
+        if isinstance(action, m.RunOrchard):
+            params = " ".join(f"{k}={v}" for k, v in action.params.items())
+            return [f"orchard  {action.strategy} {params}".rstrip() + (f" with {_name(action.task, self.home)}" if action.task else "")]
+        return ["waits    on its guards"]
+
+    def chain(self, reference: m.Ref) -> list[str]:
+        strategy: m.StrategyDef = self.registry.resolve(reference)
+        lines = [f"strategy {_name(reference, self.home)}" + (f" (checkpoint $ {_oneline(strategy.checkpoint.source, 60)})" if strategy.checkpoint else "")]
+        for number, attempt in enumerate(strategy.attempts, 1):
+            what = f"$ {_oneline(attempt.action.command.source, 70)}" if isinstance(attempt.action, m.RunShell) else f"agent {_name(attempt.action.task, self.home)}"
+            extra = ", ".join(x for x in (_time(attempt.timeout), "rollback" if attempt.rollback else "") if x)
+            lines.append(f"  {number}. {attempt.name}: {what}" + (f" ({extra})" if extra else ""))
+        after = f" after {_time(strategy.on_exhaust.after)}" if strategy.on_exhaust.kind == "retry" else ""
+        lines.append(f"  exhausted: {strategy.on_exhaust.kind}{after}")
+        return lines
+
+    def guards(self, key: str, references: list[m.Ref]) -> Iterator[str]:
+        for reference in references:
+            guard: m.GuardDef = self.registry.resolve(reference)
+            extra = ", ".join(x for x in (
+                f"timeout {_time(guard.timeout)} then {_edge(guard.on_timeout)}" if guard.timeout else "",
+                f"retry {guard.retry.max}x" if guard.retry else "",
+                f"wakes on {', '.join(p.source for p in guard.wake_on)}" if guard.wake_on else "",
+            ) if x)
+            yield f"{key:<8} {_name(reference, self.home)}: $ {_oneline(guard.condition.source, 60)}" + (f" ({extra})" if extra else "")
+
+    def graph(self) -> list[str]:
+        p = self.pipeline
+        inputs = ", ".join(f"{i}={p.defaults[i].source!r}" if i in p.defaults else i for i in p.inputs) or "none"
+        lines = [f"pipeline {p.ref.split('.')[0]}.{p.name}", f"  inputs: {inputs}"]
+        derived = [f"{k} = {d.source!r}" for k, d in p.defaults.items() if k not in p.inputs]
+        if derived:
+            lines.append(f"  defaults: {', '.join(derived)}")
+        if p.publish:
+            lines.append(f"  publishes: {', '.join(p.publish)}")
+        width = max(len(ph.name) for ph in p.phases)
+        for number, phase in enumerate(p.phases, 1):
+            body = self.action(phase.action)
+            body += list(self.guards("pre", phase.pre)) + list(self.guards("post", phase.post))
+            if phase.lock:
+                lock: m.LockDef = self.registry.resolve(phase.lock)
+                body.append(f"lock     {_name(phase.lock, self.home)}" + (f" (timeout {_time(lock.timeout)}, heartbeat {_time(lock.heartbeat)})" if lock.timeout else ""))
+            if phase.semaphore:
+                semaphore: m.SemaphoreDef = self.registry.resolve(phase.semaphore)
+                body.append(f"slots    {_name(phase.semaphore, self.home)} (max {semaphore.max})")
+            body.append(f"next  -> {_edge(phase.next)}" + (f"    on_fail -> {_edge(phase.on_fail)}" if not isinstance(phase.on_fail, m.Failed) else ""))
+            lines.append(f"  {number}. {phase.name:<{width}}  {body[0]}")
+            lines += [f"     {'':<{width}}  {line}" for line in body[1:]]
+        return lines
+
+
+def describe_pipeline(registry: RunbookRegistry, pipeline: m.PipelineDef) -> list[str]:
+    return _Describer(registry, pipeline).graph()
+
+
+class _Outputs(dict):  # type: ignore[type-arg]
+    """`outputs.plan` in a dry run: what plan would print is not known yet."""
+
+    def __missing__(self, key: str) -> str:
+        return f"<output of {key}>"
+
+    def __getattr__(self, key: str) -> str:
+        return self[key]
+
+
+def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str, Any]) -> list[str]:
+    """What each phase would run with `inputs`, rendered; runtime values shown as <placeholders>.
+    Raises RenderError (a missing input, a template that fails on these values)."""
+    home = pipeline.ref.split(".")[0]
+    configs = {name: book.config for name, book in registry.runbooks.items()}
+    base = pipeline_context(pipeline, inputs, configs[home])
+    runtime = {
+        "workspace": "<workspace>", "branch": f"orchard/runbook/{pipeline.name}/<run_id>", "run_id": "<run_id>",
+        "pipeline": pipeline.name, "runbook": home, "outputs": _Outputs(), "error": "<error>", "checkpoint": "<checkpoint>",
+    }
+
+    def text(template: m.Template | None, phase: str, **extra: Any) -> str:
+        if template is None:
+            return ""
+        return render(template, {**base, **runtime, "phase": phase, **extra, "config": configs[template.runbook]}).strip()
+
+    given = ", ".join(f"{k}={base[k]!r}" for k in [*pipeline.inputs, *(d for d in pipeline.defaults if d not in pipeline.inputs)])
+    lines = [f"{home}.{pipeline.name} with {given}"]
+    for number, phase in enumerate(pipeline.phases, 1):
+        lines.append(f"{number}. {phase.name}")
+
+        def guards(key: str, references: list[m.Ref], phase: str = phase.name) -> list[str]:
+            return [f"   {key} {_name(r, home)}: $ {text(registry.resolve(r).condition, phase)}" for r in references]
+
+        lines += guards("pre", phase.pre)
+        lines += [f"   {line}" for line in _dry_action(registry, phase.action, phase.name, text, home)]
+        lines += guards("post", phase.post)
+    return lines
+
+
+def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, home: str) -> list[str]:
+    if isinstance(action, m.RunShell):
+        cwd = f" (in {text(action.cwd, phase)})" if action.cwd else ""
+        return [f"$ {line}" for line in text(action.command, phase).splitlines()] + ([cwd.strip()] if cwd else [])
+    if isinstance(action, (m.RunTask, m.RunOrchard)):
+        task: m.TaskDef | None = registry.resolve(action.task) if action.task else None
+        head = f"agent {_name(action.task, home)}" if isinstance(action, m.RunTask) else f"orchard {action.strategy} {action.params}"
+        if task and task.command:
+            head += f" via $ {text(task.command, phase)}"
+        prompt = text(task.prompt if task else action.prompt, phase)
+        return [head + ", prompt:"] + [f"  | {line}" for line in prompt.splitlines()]
+    if isinstance(action, m.RunStrategyChain):
+        strategy: m.StrategyDef = registry.resolve(action.strategy)
+        lines = [f"strategy {_name(action.strategy, home)}"]
+        if strategy.checkpoint:
+            lines.append(f"  checkpoint $ {text(strategy.checkpoint, phase)}")
+        for number, attempt in enumerate(strategy.attempts, 1):
+            inner = {"attempt": attempt.name}
+            if isinstance(attempt.action, m.RunShell):
+                lines.append(f"  {number}. {attempt.name} $ {text(attempt.action.command, phase, **inner)}")
+            else:
+                task = registry.resolve(attempt.action.task)
+                lines.append(f"  {number}. {attempt.name}: agent {_name(attempt.action.task, home)}, prompt: {_oneline(text(task.prompt, phase, **inner), 80)}")
+            if attempt.rollback:
+                lines.append(f"     rollback $ {text(attempt.rollback, phase, **inner)}")
+        return lines
+    if isinstance(action, m.RunPipeline):
+        given = {k: text(v, phase) for k, v in action.inputs.items()}
+        return [f"pipeline {_name(action.pipeline, home)} with {given or 'the same inputs'}"]
+    return ["(waits on its guards)"]
