@@ -219,8 +219,10 @@ class _Loader:
         phases = [self.phase(name, p, i, raw_phases) for i, p in enumerate(raw_phases) if p is not None]
         defaults = {key: t for key, source in raw.defaults.items() if (t := self.template(source, place, f"defaults.{key}"))}
         events = m.PipelineEvents(**{k: self.template(v, place, f"events.{k}") for k, v in raw.events.model_dump().items()})
-        if raw is None or len(phases) != len(raw_phases) or not phases:
+        if not phases:
             return None
+        if len(phases) != len(raw_phases):
+            self.raw.partial.add(name)
         return m.PipelineDef(
             ref=m.ref(self.name, "pipeline", name), name=name, inputs=raw.inputs, defaults=defaults, phases=phases,
             events=events, publish=raw.publish, max_visits=raw.max_visits,

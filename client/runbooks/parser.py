@@ -7,6 +7,7 @@ a broken entry is remembered by name, so references to it do not turn into more 
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tomllib
@@ -40,6 +41,8 @@ class RawRunbook:
     events: dict[str, str] = field(default_factory=dict)
     broken: set[tuple[str, str]] = field(default_factory=set)
     """(kind, name) of entries that exist but could not be read."""
+    partial: set[str] = field(default_factory=set)
+    """Pipelines with a phase that could not be read: their graph is not checked (it would miss the phase's edges)."""
     unreadable: bool = False
     problems: list[Problem] = field(default_factory=list)
 
@@ -147,13 +150,22 @@ def _validated(runbook: RawRunbook, model: type[BaseModel], data: dict[str, Any]
     try:
         return model.model_validate(items)
     except ValidationError as e:
+        errors = e.errors()
+        # `conditon = ...` is one mistake: the unknown key says it, so the missing `condition` goes unsaid.
+        misspelt = {_near(model, err) for err in errors if err["type"] == "extra_forbidden"}
         said: set[str] = set()
-        for error in e.errors():
+        for error in errors:
             message = _message(model, error)
-            if message not in said:
+            if message not in said and not (error["type"] == "missing" and tuple(map(str, error["loc"])) in misspelt):
                 said.add(message)
                 runbook.problem(place, message)
         return None
+
+
+def _near(model: type[BaseModel], error: Any) -> tuple[str, ...]:
+    loc = [str(p) for p in error["loc"]]
+    close = difflib.get_close_matches(loc[-1], _accepted(model, loc[:-1]), n=1, cutoff=0.6)
+    return (*loc[:-1], close[0]) if close else ()
 
 
 _TYPE_TAG = re.compile(r"^(str|int|float|bool|dict\[.*\]|list\[.*\]|Raw\w+)$")

@@ -75,7 +75,7 @@ class RunbookRegistry:
         if len(parts) == 2 and kind is not None:
             parts = [parts[0], kind, parts[1]]
         if len(parts) != 3 or parts[1] not in m._TABLES:
-            shape = f"RUNBOOK.{kind or 'KIND'}.NAME" + (f" or RUNBOOK.NAME (e.g. build.build)" if kind else "")
+            shape = f"RUNBOOK.{kind or 'KIND'}.NAME" + (" or RUNBOOK.NAME (e.g. build.build)" if kind else "")
             raise KeyError(f"{reference!r}: write {shape}")
         runbook_name, found_kind, name = parts
         if runbook_name not in self.runbooks:

@@ -52,7 +52,8 @@ class _Validator:
         runbook_name, kind, name = reference.split(".", 2)
         raw = self.raws.get(runbook_name)
         if raw is None:
-            self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.raws)} (runbooks: {', '.join(sorted(self.raws))})")
+            listing = f" (runbooks: {', '.join(sorted(self.raws))})" if len(self.raws) <= 10 else ""
+            self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.raws)}{listing}")
             return None
         if raw.unreadable or (kind, name) in raw.broken:
             return None
@@ -98,7 +99,8 @@ class _Validator:
             self.templates(group.on_fail, scope.plus(FAILURE_VARIABLES))
         for index, phase in enumerate(pipeline.phases):
             self.phase(runbook, pipeline, phase, f'{place}.phase[{index}] "{phase.name}"', scope)
-        self.graph(runbook, pipeline)
+        if pipeline.name not in self.raws[runbook.name].partial:
+            self.graph(runbook, pipeline)
         self.child_cycles(runbook, pipeline)
 
     def phase(self, runbook: m.Runbook, pipeline: m.PipelineDef, phase: m.PhaseDef, place: str, scope: _Scope) -> None:
@@ -219,6 +221,7 @@ class _Validator:
         names = [p.name for p in pipeline.phases]
         edges: dict[str, list[str]] = {name: [] for name in names}
         leaves: set[str] = set()
+        before = len(self.problems)
         for index, phase in enumerate(pipeline.phases):
             place = f'pipeline.{pipeline.name}.phase[{index}] "{phase.name}"'
             if isinstance(phase.next, m.GotoPhase):
@@ -237,7 +240,7 @@ class _Validator:
                 guard = self._quiet_get(reference)
                 if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
                     edges[phase.name].append(guard.on_timeout.phase)
-        reached = _reachable(names[0], edges)
+        reached = _reachable(names[0], edges) if len(self.problems) == before else set(names)  # a bad edge explains the rest
         for index, name in enumerate(names):
             if name not in reached:
                 self.problem(runbook.name, f'pipeline.{pipeline.name}.phase[{index}] "{name}"', f"is unreachable: no next or on_fail leads to it from the first phase, {names[0]}")

@@ -37,8 +37,8 @@ CHAIN_VARIABLES: dict[str, str] = {
 }
 FAILURE_VARIABLES: dict[str, str] = {"error": "why the pipeline or phase failed (on_fail events)"}
 ITEM_VARIABLES: dict[str, str] = {"item": "the queue item a worker hands its task"}
-RESERVED = {**RUNTIME_VARIABLES, **CHAIN_VARIABLES, **FAILURE_VARIABLES, **ITEM_VARIABLES}
-"""Names an input or default cannot take: Orchard gives them."""
+RESERVED = {**RUNTIME_VARIABLES, **CHAIN_VARIABLES, **FAILURE_VARIABLES}
+"""Names an input or default cannot take: Orchard gives them. (`item` may name a pipeline's input.)"""
 
 
 class RenderError(Exception):
