@@ -5,16 +5,14 @@ are shell commands run here, true when they exit 0."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from activities.agents.base import AgentCommand
-from activities.runners.local import run_process
 from workflows.runbooks.expressions import matches, ordered
 from workflows.runbooks.inputs import InputError, parse_input
 from workflows.runbooks.model import QueueDef, Template
@@ -28,6 +26,30 @@ class SourceError(Exception):
     """A source that cannot give items: names the queue, the command and what went wrong."""
 
 
+async def run_shell(command: str, cwd: Path, timeout: float) -> tuple[int | None, str, str]:
+    """`bash -c command` in its own session: (exit code, or None when it was killed at `timeout`; stdout; stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-c", command, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        _kill_session(proc.pid)
+        await proc.wait()
+        return None, "", ""
+    except asyncio.CancelledError:
+        _kill_session(proc.pid)
+        raise
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def _kill_session(pid: int) -> None:
+    """The session started for one command: its output pipes are still open, so its group lives and the id is still its."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 async def read_source(queue: QueueDef, config: dict[str, Any], cwd: Path, timeout: float = SOURCE_TIMEOUT) -> list[Any]:
     """The items `queue.source` prints, in the order printed. Raises SourceError."""
     if queue.source is None:
@@ -36,19 +58,14 @@ async def read_source(queue: QueueDef, config: dict[str, Any], cwd: Path, timeou
         command = render(queue.source, {"config": config}).strip()
     except RenderError as e:
         raise SourceError(f"queue {queue.name}: {e}") from None
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="orchard-source-") as scratch:
-        outcome = await run_process(
-            AgentCommand(argv=["bash", "-c", command]), cwd=cwd, timeout=timeout, on_line=lines.append,
-            transcript=Path(scratch) / "output.log", record_path=Path(scratch) / "running.json",
-        )
-    said = outcome.stderr_tail.strip().splitlines()[-1:] or ["(nothing on stderr)"]
-    if outcome.timed_out:
+    code, output, errors = await run_shell(command, cwd, timeout)
+    if code is None:
         raise SourceError(f"queue {queue.name}: source `{command}` did not finish within {timeout:g}s")
-    if outcome.exit_code != 0:
-        raise SourceError(f"queue {queue.name}: source `{command}` exited {outcome.exit_code}: {said[0]}")
+    if code != 0:
+        said = errors.strip().splitlines()[-1:] or ["(nothing on stderr)"]
+        raise SourceError(f"queue {queue.name}: source `{command}` exited {code}: {said[0]}")
     try:
-        return parse_input("".join(lines), queue.format)
+        return parse_input(output, queue.format)
     except InputError as e:
         raise SourceError(f"queue {queue.name}: source `{command}` printed what format {queue.format} cannot read: {e}") from None
 
@@ -68,7 +85,7 @@ def shell_function(name: str, template: Template, config: dict[str, Any], cwd: P
         try:
             return proc.wait(FUNCTION_TIMEOUT) == 0
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session, started here
+            _kill_session(proc.pid)  # not reaped yet, so the id is still its
             proc.wait()
             raise ValueError(f"function {name}: `{command}` did not finish within {FUNCTION_TIMEOUT:g}s") from None
 

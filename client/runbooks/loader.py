@@ -263,6 +263,8 @@ class _Loader:
     def run_table(self, table: dict[str, Any], place: str, phase: bool) -> Any:
         """`{ agent = X }`, `{ task = X }`, `{ strategy = X }`, `{ pipeline = X, inputs = {...} }`,
         `{ orchard = "best-of-n", agent = X, n = 3 }` (the last three in phases only)."""
+        if phase and "orchard" in table:
+            return self.orchard(table, place)
         allowed = RUN_TABLE_KEYS if phase else {"agent", "task"}
         kinds = [k for k in table if k in allowed]
         if len(kinds) != 1:
@@ -270,8 +272,6 @@ class _Loader:
             self.problem(place, f"run: write {forms}")
             return m.NoAction() if phase else None
         kind = kinds[0]
-        if kind == "orchard" or (kind in ("agent", "task") and "orchard" in table):
-            return self.orchard(table, place)
         value = table[kind]
         extra = sorted(set(table) - {kind} - ({"inputs"} if kind == "pipeline" else set()))
         if extra or not isinstance(value, str):

@@ -62,7 +62,7 @@ class _Validator:
         if found is None and name not in raw.entries[kind]:
             known = sorted(raw.entries[kind])
             where = "" if runbook_name == owner else f" in {raw.file}"
-            listing = f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known else f"; {raw.file} defines no {_KIND_TABLE[kind]}"
+            listing = f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known else f"; {raw.file if where else 'this runbook'} defines no {_KIND_TABLE[kind]}"
             self.problem(owner, place, f"{key}: {kind} {name!r} is not defined{where}{did_you_mean(name, known)}{listing}")
         return found
 

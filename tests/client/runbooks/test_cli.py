@@ -1,0 +1,138 @@
+"""`orchard runbook ...` as a user runs it, in a repository with runbooks/ at its root."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from client.cli import main
+from tests.conftest import ROOT, make_repo
+
+BUGS = [
+    {"id": 3, "title": "Crash on save", "priority": 2, "labels": ["bug"]},
+    {"id": 4, "title": "Typo", "priority": 1, "labels": ["bug"]},
+    {"id": 5, "title": "Login fails", "priority": 3, "labels": ["bug", "auth"]},
+    {"id": 6, "title": "Taken", "priority": 3, "labels": ["bug", "assigned"]},
+]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    repo = make_repo(tmp_path / "repo")
+    shutil.copytree(ROOT / "examples" / "runbooks", repo / "runbooks")
+    (repo / "bugs.json").write_text(json.dumps(BUGS))
+    monkeypatch.chdir(repo / "runbooks")  # any folder of the repository finds runbooks/ at its root
+    return repo
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["runbook", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_validate_says_one_line_per_valid_runbook(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate")
+    assert code == 0
+    assert out.splitlines() == [
+        f"{repo}/runbooks/bugfix.toml: valid: 1 command, 1 worker, 1 queue, 1 pipeline, 1 task (4 phases)".replace(f"{repo}/runbooks/", ""),
+        "build.toml: valid: 1 command, 1 pipeline, 1 task (6 phases)",
+        "common.toml: valid: 2 tasks, 2 guards, 1 strategy, 1 lock, 1 semaphore",
+    ]
+
+
+def test_validate_lists_every_problem_and_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = ROOT / "tests" / "runbooks" / "broken"
+    expected = sum(p.read_text().count("# expect:") for p in broken.glob("*.toml"))
+    code, out, err = run(capsys, "validate", str(broken))
+    assert code == 2 and err.startswith(f"orchard: {expected} problems in 21 runbooks")
+    assert len(out.splitlines()) == expected and "five_errors.toml: lock.main: timeout: 'soon' is not a duration" in out
+    # One file named: checked with its folder's others (its references may name them), only its problems said.
+    code, out, _ = run(capsys, "validate", str(ROOT / "tests" / "runbooks" / "broken" / "cross_runbook.toml"))
+    assert code == 2 and len(out.splitlines()) == 2 and all("cross_runbook.toml" in line for line in out.splitlines())
+    code, _, err = run(capsys, "validate", "nowhere.toml")
+    assert code == 2 and "nowhere.toml: no such file or folder" in _ + err
+
+
+def test_a_broken_folder_stops_the_other_commands_with_its_problems(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "runbooks" / "common.toml").write_text((repo / "runbooks" / "common.toml").read_text().replace('max = 4', 'max = "four"'))
+    code, out, err = run(capsys, "list")
+    assert code == 2 and out == ""
+    assert 'common.toml: semaphore.agents: max: must be a whole number, not string "four"' in err
+    assert err.strip().splitlines()[-1].endswith("have 1 problem; fix them (`orchard runbook validate` lists them)")
+
+
+def test_list_names_commands_pipelines_strategies_workers_and_queues(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for line in ("command   build <name> <prompt> [-r/--reviewer <who>]  -> pipeline build.pipeline.build",
+                 "pipeline  build.build: init -> plan -> execute -> verify -> merge -> done",
+                 "strategy  merge: fast-forward | rebase | agent-resolve",
+                 "worker    bugfix: queue bugfix.queue.bugs -> bugfix.pipeline.fix (concurrency 2)",
+                 "queue     bugs: $ cat {config.bugs_file} (json)"):
+        assert line in out
+    code, out, _ = run(capsys, "list", "--output", "json")
+    rows = {row["runbook"]: row for row in map(json.loads, out.splitlines())}
+    assert rows["bugfix"]["pipelines"] == {"fix": ["reproduce", "fix", "verify", "merge"]}
+
+
+def test_show_draws_the_pipeline_s_graph(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "show", "bugfix.fix")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:2] == ["pipeline bugfix.fix", "  inputs: bug"]
+    assert "  3. verify     run      $ {config.test_command}" in lines
+    assert "                next  -> merge    on_fail -> fix" in lines
+    assert "                lock     common.lock.main_branch (timeout 30m, heartbeat 30s)" in lines
+    assert any("2. rebase: $ git fetch origin {config.main}" in line and "(10m, rollback)" in line for line in lines)
+    code, _, err = run(capsys, "show", "common")
+    assert code == 2 and "runbook common has no pipelines" in err
+
+
+def test_render_shows_what_each_phase_would_run(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "render", "build.build", "-i", "name=auth", "-i", "prompt=Add login with sessions")
+    assert code == 0
+    assert out.splitlines()[0] == "build.build with name='auth', prompt='Add login with sessions', reviewer='nobody', title='Auth'"
+    assert "     | Plan the feature \"auth\":" in out and "     | Add login with sessions" in out
+    assert "   post common.guard.plan_exists: $ test -s plans/auth.md" in out
+    assert "        rollback $ git rebase --abort 2>/dev/null; git reset --hard <checkpoint>" in out
+    assert "   $ echo 'Merged Auth (<output of init>); review by nobody'" in out
+    code, out, _ = run(capsys, "render", "bugfix.fix", "-i", 'bug={"id": 7, "title": "Login Fails", "labels": ["auth"]}')
+    assert code == 0 and "   $ echo 'bug 7: Login Fails' > .orchard-bug-7-login-fails.txt" in out and "Labels: auth." in out
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["render", "build.build", "-i", "name=auth"], "pipeline build needs prompt (inputs: name, prompt, reviewer); give it with -i NAME=VALUE"),
+    (["render", "build.build", "-i", "name=a", "-i", "prompt=b", "-i", "nme=x"], "nme: not an input of pipeline build"),
+    (["render", "build.built"], "runbook build has no pipeline 'built' (did you mean 'build'?)"),
+    (["render", "build.build", "-i", "oops"], "-i 'oops': write -i NAME=VALUE"),
+    (["show", "nobook.x"], "no runbook 'nobook'"),
+])
+def test_bad_names_and_inputs_are_one_line_and_exit_2(repo: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and says in err and len(err.strip().splitlines()) == 1
+
+
+def test_items_runs_the_source_and_prints_what_a_worker_would_take(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "items", "bugfix.bugs")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [5, 3]  # not assigned, priority >= 2, highest first
+    assert "2 items from queue bugs" in err
+    (repo / "bugs.json").write_text('{"id": 1}\nnot json\n')
+    code, out, err = run(capsys, "items", "bugfix.bugs")
+    assert code == 2 and err.strip() == "orchard: queue bugs: source `cat bugs.json` printed what format json cannot read: line 2: not JSON: Expecting value (column 1): not json"
+    (repo / "bugs.json").unlink()
+    code, _, err = run(capsys, "items", "bugfix.bugs")
+    assert code == 2 and err.strip() == "orchard: queue bugs: source `cat bugs.json` exited 1: cat: bugs.json: No such file or directory"
+
+
+def test_the_folder_comes_from_the_flag_or_orchard_yaml(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "runbooks").rename(repo / "ops")
+    monkeypatch.chdir(repo)
+    code, _, err = run(capsys, "list")
+    assert code == 2 and "no such folder of runbooks" in err
+    assert run(capsys, "list", "--runbooks", "ops")[0] == 0
+    (repo / "orchard.yaml").write_text("runbooks: ops\n")
+    assert run(capsys, "list")[0] == 0

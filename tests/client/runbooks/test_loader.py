@@ -1,0 +1,93 @@
+"""Validated runbooks as runtime types, and the registry that finds them and cuts out what one pipeline needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from client.runbooks.problems import RunbookError
+from client.runbooks.registry import RunbookRegistry
+from tests.conftest import ROOT
+from workflows.runbooks import model as m
+
+EXAMPLES = ROOT / "examples" / "runbooks"
+
+
+@pytest.fixture(scope="module")
+def registry() -> RunbookRegistry:
+    return RunbookRegistry.load_directory(EXAMPLES)
+
+
+def test_a_pipeline_s_phases_carry_their_actions_guards_and_edges(registry: RunbookRegistry) -> None:
+    build: m.PipelineDef = registry.resolve("build.pipeline.build")
+    assert [p.name for p in build.phases] == ["init", "plan", "execute", "verify", "merge", "done"]
+    init, plan, execute, verify, merge, done = build.phases
+    assert isinstance(init.action, m.RunShell) and init.next == m.GotoPhase(phase="plan")  # no next: the phase after it
+    assert plan.action == m.RunTask(task="common.task.planning") and plan.post == ["common.guard.plan_exists"]
+    assert plan.semaphore == "common.semaphore.agents" and plan.on_fail == m.Failed()
+    assert execute.action == m.RunTask(task="build.task.execution") and execute.on_fail == m.Escalate()
+    assert verify.on_fail == m.RetryPhase(retry=m.Retry(max=2, interval=30))
+    assert merge.action == m.RunStrategyChain(strategy="common.strategy.merge") and merge.lock == "common.lock.main_branch"
+    assert merge.next == m.GotoPhase(phase="done") and done.next == m.Done()  # `next = "done"` names the phase called done
+    assert list(build.defaults) == ["reviewer", "title"] and build.required_inputs() == ["name", "prompt"]
+    assert build.publish == ["main"] and build.events.on_fail is not None
+
+
+def test_tasks_guards_strategies_locks_and_semaphores_become_typed_definitions(registry: RunbookRegistry) -> None:
+    planning: m.TaskDef = registry.resolve("common.task.planning")
+    assert planning.prompt.syntax == "file" and "{{ name }}" in planning.prompt.source and planning.timeout == 1800
+    execution: m.TaskDef = registry.resolve("build.task.execution")
+    assert execution.on_stuck == ["nudge", "restart"] and execution.on_timeout == "escalate" and execution.idle_timeout == 300
+    merge: m.StrategyDef = registry.resolve("common.strategy.merge")
+    assert [a.name for a in merge.attempts] == ["fast-forward", "rebase", "agent-resolve"]
+    assert merge.attempts[2].action == m.RunTask(task="common.task.conflict_resolution") and merge.attempts[1].rollback is not None
+    assert merge.on_exhaust == m.ExhaustAction(kind="escalate") and merge.attempts[0].timeout == 60
+    lock: m.LockDef = registry.resolve("common.lock.main_branch")
+    assert (lock.timeout, lock.heartbeat, lock.on_stale) == (1800, 30, ["release", "escalate"])
+    assert registry.resolve("common.semaphore.agents").max == 4
+    guard: m.GuardDef = registry.resolve("common.guard.tests_pass")
+    assert guard.retry == m.Retry(max=2, interval=10) and guard.on_timeout == m.Escalate()
+
+
+def test_queues_workers_commands_and_events(registry: RunbookRegistry) -> None:
+    queue: m.QueueDef = registry.resolve("bugfix.queue.bugs")
+    assert queue.format == "json" and queue.order == [m.SortKey(field="priority", descending=True), m.SortKey(field="id")]
+    assert queue.max_retries == 2 and queue.dead.retention == 7 * 86400
+    worker: m.WorkerDef = registry.resolve("bugfix.worker.bugfix")
+    assert (worker.queue, worker.handler, worker.concurrency, worker.idle_wait) == ("bugfix.queue.bugs", "bugfix.pipeline.fix", 2, 60)
+    command: m.CommandDef = registry.resolve("build.command.build")
+    assert command.action == m.RunPipeline(pipeline="build.pipeline.build")
+    assert command.args.parse(["auth", "Add auth", "-r", "alice"]) == {"name": "auth", "prompt": "Add auth", "reviewer": "alice"}
+    events = registry.runbooks["bugfix"].events
+    assert events.by_pipeline["fix"].on_complete is not None and events.on_complete is None
+    fix: m.PipelineDef = registry.resolve("bugfix.pipeline.fix")
+    assert fix.phases[2].on_fail == m.GotoPhase(phase="fix") and fix.max_visits == 4  # the seed's loop back, bounded
+
+
+def test_references_resolve_in_every_spelling_and_say_what_exists(registry: RunbookRegistry) -> None:
+    assert registry.resolve("build.build", "pipeline") is registry.resolve("build.pipeline.build")
+    with pytest.raises(KeyError, match=r"runbook common has no task 'plan' \(did you mean 'planning'\?\); its tasks: conflict_resolution, planning"):
+        registry.resolve("common.task.plan")
+    with pytest.raises(KeyError, match="no runbook 'bild'"):
+        registry.resolve("bild.pipeline.build")
+    with pytest.raises(KeyError, match="write RUNBOOK.pipeline.NAME"):
+        registry.resolve("build", "pipeline")
+
+
+def test_a_bundle_holds_what_a_pipeline_reaches_and_survives_json(registry: RunbookRegistry) -> None:
+    bundle = registry.bundle("build.pipeline.build")
+    assert sorted(bundle.runbooks) == ["build", "common"]
+    common = bundle.runbooks["common"]
+    assert sorted(common.tasks) == ["conflict_resolution", "planning"] and sorted(common.guards) == ["plan_exists"]
+    assert list(common.strategies) == ["merge"] and list(common.locks) == ["main_branch"] and common.config["main"] == "main"
+    assert bundle.runbooks["build"].commands == {} and list(bundle.runbooks["build"].tasks) == ["execution"]
+    again = m.RunbookSet.model_validate_json(bundle.model_dump_json())
+    assert again == bundle and again.get("common.strategy.merge").attempts[0].name == "fast-forward"
+
+
+def test_a_folder_with_problems_raises_them_all(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.toml").write_text('[task.x]\nprompt = "{nope"\n[lock.l]\ntimeout = "soon"\n')
+    with pytest.raises(RunbookError) as raised:
+        RunbookRegistry.load_directory(tmp_path)
+    assert len(raised.value.problems) == 2 and "(and 1 more" in str(raised.value)
+    with pytest.raises(RunbookError, match="no such folder of runbooks"):
+        RunbookRegistry.load_directory(tmp_path / "missing")

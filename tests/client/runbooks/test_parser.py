@@ -1,0 +1,96 @@
+"""The syntactic layer: TOML read with tomllib, both of otters' spellings, one line per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from client.runbooks.parser import parse_runbook_file
+from client.runbooks.raw import RawTask
+
+SEED_SPELLING = '''
+[pipeline.fix]
+inputs = ["bug"]
+[[pipeline.fix.phase]]
+name = "fix"
+task = "fix_task"
+next = "merge"
+[[pipeline.fix.phase]]
+name = "merge"
+strategy = "merge"
+[task.fix_task]
+command = "claude --print"
+prompt = "Fix {bug.id}"
+[strategy.merge]
+[[strategy.merge.attempt]]
+name = "ff"
+run = "git merge --ff-only FETCH_HEAD"
+'''
+
+NEWER_SPELLING = '''
+[command.build]
+args = "<name> <prompt>"
+run = { pipeline = "build" }
+[pipeline.build]
+inputs = ["name", "prompt"]
+[[pipeline.build.phase]]
+name = "plan"
+run = { agent = "planning" }
+[[pipeline.build.phase]]
+name = "merge"
+run = { strategy = "merge" }
+[agent.planning]
+run = "claude --print"
+prompt = "Plan {name}"
+'''
+
+
+def _parse(tmp_path: Path, text: str, name: str = "book.toml"):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return parse_runbook_file(path)
+
+
+def test_both_spellings_read_into_the_same_tables(tmp_path: Path) -> None:
+    seed = _parse(tmp_path, SEED_SPELLING, "seed.toml")
+    newer = _parse(tmp_path, NEWER_SPELLING, "newer.toml")
+    assert not seed.problems and not newer.problems
+    assert [p.task for p in seed.phases["fix"] if p] == ["fix_task", None]
+    assert [p.run for p in newer.phases["build"] if p] == [{"agent": "planning"}, {"strategy": "merge"}]
+    assert isinstance(seed.entries["task"]["fix_task"], RawTask) and isinstance(newer.entries["task"]["planning"], RawTask)
+    assert seed.name == "seed" and newer.entries["command"]["build"].run == {"pipeline": "build"}
+
+
+def test_a_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
+    book = _parse(tmp_path, '[task.x]\nprompt = "a"\nmodel = \n')
+    assert book.unreadable and [str(p) for p in book.problems] == [f"{book.file}: TOML syntax error: line 3, column 9: Invalid value"]
+
+
+def test_an_unknown_key_names_its_section_the_accepted_keys_and_the_nearest(tmp_path: Path) -> None:
+    book = _parse(tmp_path, '[guard.g]\ncondition = "true"\nretry = { max = 1, intervall = "1s" }\ntimout = "5m"\n')
+    assert sorted(p.message for p in book.problems) == [
+        "retry: unknown key 'intervall' (did you mean 'interval'?); accepted: max, interval",
+        "unknown key 'timout' (did you mean 'timeout'?); accepted: condition, timeout, on_timeout, retry, wake_on",
+    ]
+    assert {p.place for p in book.problems} == {"guard.g"} and ("guard", "g") in book.broken
+
+
+def test_wrong_types_and_missing_keys_say_what_is_expected(tmp_path: Path) -> None:
+    book = _parse(tmp_path, '[worker.w]\nqueue = 3\nconcurrency = "2"\n[[pipeline.p.phase]]\nname = "a"\ntimeout = true\n')
+    assert sorted(str(p).split(": ", 1)[1] for p in book.problems) == [
+        "pipeline.p.phase[0] \"a\": timeout: must be a duration (30s, 5m, 1h30m) or a number of seconds, not boolean true",
+        "worker.w: concurrency: must be a whole number, not string \"2\"",
+        "worker.w: missing key 'handler'",
+        "worker.w: queue: must be a string, not number 3",
+    ]
+
+
+def test_unknown_sections_tasks_named_twice_and_unreadable_files(tmp_path: Path) -> None:
+    book = _parse(tmp_path, '[scanner.x]\na = 1\n[task.a]\nprompt = "x"\n[agent.a]\nprompt = "y"\n[functions]\nf = 3\n')
+    assert sorted(p.message for p in book.problems) == [
+        "must be a string (a shell command), not a number",
+        "task.a is defined too: tasks and agents share one set of names",
+        "unknown section; sections: command, worker, queue, pipeline, task, agent, guard, strategy, lock, semaphore, config, functions, events",
+    ]
+    assert [str(p).split(": ", 1)[1] for p in _parse(tmp_path, b"\xff\xfe", "binary.toml").problems] == ["cannot be read as UTF-8 text (byte 0)"]
+    assert parse_runbook_file(tmp_path / "gone.toml").problems[0].message == "cannot be read: No such file or directory"
+    assert "cannot name a runbook" in _parse(tmp_path, "", "build.minimal.toml").problems[0].message
