@@ -54,8 +54,8 @@ async def test_a_source_past_its_timeout_is_killed_with_what_it_started(tmp_path
     started = time.monotonic()
     task = asyncio.ensure_future(read_source(queue(source), {}, tmp_path, timeout=1))
     await asyncio.sleep(0.5)
-    assert len(subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()) == 2  # both run until the timeout
+    assert len(subprocess.run(["pgrep", "-f", f"^{marker}"], capture_output=True, text=True).stdout.split()) == 2  # both run until the timeout
     with pytest.raises(SourceError, match=r"did not finish within 1s"):
         await task
     assert time.monotonic() - started < 5
-    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).stdout == b""
+    assert subprocess.run(["pgrep", "-f", f"^{marker}"], capture_output=True).stdout == b""
