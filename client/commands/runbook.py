@@ -53,6 +53,8 @@ def _summary(runbook: m.Runbook) -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     named: list[Path] = []
     missing: list[Problem] = []
+    if not args.paths and not runbooks_folder(args).is_dir():
+        raise UsageError(f"no runbooks folder at {runbooks_folder(args)}: create it with NAME.toml files, or pass --runbooks DIR (or runbooks: in orchard.yaml)")
     for given in args.paths or [runbooks_folder(args)]:
         path = Path(given)
         if path.is_dir():
@@ -84,6 +86,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     registry = _registry(args)
+    if not registry.runbooks:
+        print(f"orchard: no runbooks (*.toml) in {runbooks_folder(args)}", file=sys.stderr)
     if args.output == "json":
         for name, book in sorted(registry.runbooks.items()):
             print(json.dumps({
@@ -197,7 +201,7 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
 
 def add_runbook_parser(sub: Any) -> None:
     book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show a pipeline, render it (a dry run), a queue's items")
-    actions = book.add_subparsers(dest="runbook_action", required=True, parser_class=type(book))
+    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items}", required=True, parser_class=type(book))
 
     def folder_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")

@@ -347,6 +347,8 @@ class _Loader:
         prompt = self.template(raw.prompt, place, "prompt") if raw.prompt is not None else self.prompt_file(raw.prompt_file, place)
         if raw.plugin is not None and raw.plugin not in PLUGINS:
             self.problem(place, f"plugin = {raw.plugin!r}{did_you_mean(raw.plugin, PLUGINS)}: one of {', '.join(sorted(PLUGINS))}")
+        elif raw.plugin not in (None, "command") and (raw.run or raw.command):
+            self.problem(place, f"run is the command plugin's agent command line; plugin {raw.plugin} runs its own CLI (drop run, or plugin)")
         if prompt is None:
             return None
         return m.TaskDef(
