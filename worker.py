@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.coordination.rotation import take_turn
+from activities.coordination.semaphores import enqueue_lease
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
 from activities.loops.host import LoopHost, host_queue
@@ -32,12 +33,13 @@ from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from client.connection import ServerUnreachable, connect, open_runs
 from client.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy
 from workflows.coordination.rotation import RotationWorkflow
+from workflows.coordination.semaphores import SemaphoreWorkflow
 from workflows.sdk.batches import InstanceBatchWorkflow
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 IDLE_CHECK_SECONDS = 30.0
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, run_iteration, finish_loop]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, run_iteration, finish_loop]
 
 
 class OrchardWorker:
@@ -74,7 +76,7 @@ def build_worker(
         default_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
     )
     main = Worker(
-        client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, InstanceBatchWorkflow],
+        client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, SemaphoreWorkflow, InstanceBatchWorkflow],
         workflow_runner=sandbox_runner(), **common,
     )
     return OrchardWorker([main, Worker(client, task_queue=host, **common)])

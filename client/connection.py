@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
 from workflows.coordination.rotation import ROTATION_WORKFLOW
+from workflows.coordination.semaphores import SEMAPHORE_WORKFLOW
 from workflows.sdk.visibility import SEARCH_ATTRIBUTES
 
 CONNECT_TIMEOUT = 10.0
@@ -64,9 +65,10 @@ async def ensure_search_attributes(client: Client) -> None:
 
 
 async def open_runs(client: Client, task_queue: str) -> int:
-    """How many runs are open on a task queue (a worker serving it is still needed). Rotations
-    are always open and idle between runs: they keep no worker busy."""
-    query = f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" AND WorkflowType!="{ROTATION_WORKFLOW}"'
+    """How many runs are open on a task queue (a worker serving it is still needed). Rotations,
+    locks and semaphores are always open and idle between runs: they keep no worker busy."""
+    query = (f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" '
+             f'AND WorkflowType!="{ROTATION_WORKFLOW}" AND WorkflowType!="{SEMAPHORE_WORKFLOW}"')
     return (await client.count_workflows(query)).count
 
 

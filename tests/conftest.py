@@ -43,10 +43,11 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     return path
 
 
-QUICK_CHAINS = ("history.workflowIdReuseMinimalInterval", "0s")
-"""A run continued as new within a second of its chain's last start waits out the rest of that
-second (the server's guard against runaway chains); the tests' chains of quick scripted
-instances would wait a second a run. Their servers lift the guard; Orchard's own config keeps it."""
+TEST_SERVER_CONFIG = {"history.workflowIdReuseMinimalInterval": "0s", "history.timerProcessorMaxTimeShift": "100ms"}
+"""What the tests' servers change of the dev server's dynamic config (Orchard's own config keeps both):
+a run continued as new within a second of its chain's last start waits out the rest of that
+second (the server's guard against runaway chains), and durable timers fire to the second (a
+0.2 s `workflow.sleep` takes 1 s). The tests' quick chains and short timers would wait a second each."""
 
 
 def free_port() -> int:
@@ -73,7 +74,7 @@ async def temporal_env():
     search attributes until Orchard registers them."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error",
-        dev_server_extra_args=["--dynamic-config-value", f"{QUICK_CHAINS[0]}={json.dumps(QUICK_CHAINS[1])}"],
+        dev_server_extra_args=[arg for key, value in TEST_SERVER_CONFIG.items() for arg in ("--dynamic-config-value", f"{key}={json.dumps(value)}")],
     )
     await ensure_search_attributes(env.client)
     yield env
@@ -98,7 +99,7 @@ def repo(tmp_path) -> Path:
 
 
 TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fanout_two.py", "propose_refine.py", "long_run.py")] + [
-    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "fallback.py", "registering.py", "clock.py")
+    str(ROOT / "tests" / "strategy_files" / f) for f in ("composed.py", "reuse_key.py", "asking.py", "fallback.py", "registering.py", "clock.py", "holding.py")
 ]
 """What the tests' workers serve beside the built-ins: the seed's examples and the test strategies."""
 
@@ -124,11 +125,12 @@ async def scripted_queue(temporal_env):
     """One in-process worker for the session whose instance, verification and base activities are
     scripted (tests/scripted.py): for decision logic, in milliseconds."""
     from activities.coordination.rotation import take_turn
+    from activities.coordination.semaphores import enqueue_lease
     from tests.scripted import SCRIPTED_ACTIVITIES, SCRIPTED_HOST
     from worker import build_worker, strategies_for
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
-    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn], host=queue + SCRIPTED_HOST,
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease], host=queue + SCRIPTED_HOST,
                             heartbeat_every=0.2):  # a cancel reaches a scripted instance at once
         yield queue
 
@@ -207,7 +209,8 @@ def write_dev_config(home: Path) -> tuple[int, int]:
     port, ui_port = free_port(), free_port()
     home.mkdir(parents=True, exist_ok=True)
     text = (ROOT / "temporal-dev.yml").read_text().replace("127.0.0.1:7233", f"127.0.0.1:{port}").replace("ui_port: 8233", f"ui_port: {ui_port}")
-    (home / "temporal-dev.yml").write_text(text.replace("dynamic_config:\n", f"dynamic_config:\n  {QUICK_CHAINS[0]}: {QUICK_CHAINS[1]}\n", 1))
+    lines = "".join(f"  {key}: {value}\n" for key, value in TEST_SERVER_CONFIG.items())
+    (home / "temporal-dev.yml").write_text(text.replace("dynamic_config:\n", f"dynamic_config:\n{lines}", 1))
     return port, ui_port
 
 

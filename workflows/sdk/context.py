@@ -24,6 +24,7 @@ from workflows.sdk.batches import Batches
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.errors import InstanceFailed, StrategyError
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance
+from workflows.sdk.leases import Lease, Leases
 from workflows.sdk.models import (
     Answer,
     ChildRun,
@@ -81,8 +82,9 @@ class RunState:
 
 
 class Context:
-    def __init__(self, state: RunState, questions: QuestionBook):
+    def __init__(self, state: RunState, questions: QuestionBook, leases: Leases | None = None):
         self._state = state
+        self._leases = leases or Leases()
         inp = state.input
         self._slots = slots(inp.max_parallel, inp.randomize_queue)
         self._handles: dict[str, tuple[TaskSpec, Handle]] = {}
@@ -334,6 +336,15 @@ class Context:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=INFRA_RETRY,
         )
+
+    def hold(self, name: str, max: int = 1, heartbeat: float | None = 30.0, hold_timeout: float | None = None, label: str = "") -> Lease:
+        """A lock (max 1) or a semaphore's lease shared by every run on this repository:
+        `async with ctx.hold("main_branch") as lease: ...`. The run waits in line (first come,
+        first served) until it is granted; leaving the block releases it. A lease whose run stops
+        beating for two heartbeats (its worker is gone) or holds it past `hold_timeout` is taken
+        back and `lease.lost` says why."""
+        self._stop_if_canceled()
+        return self._leases.lease(self._state.repo, name, max, heartbeat, hold_timeout, label or f"{self._state.strategy} {self.run_id}")
 
     async def cancel_all(self) -> None:
         """Cancel every unfinished instance and child, and wait until they cleaned up."""

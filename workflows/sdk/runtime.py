@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.coordination.semaphores import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.context import Context, RunState
 from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.leases import Leases
 from workflows.sdk.models import (
     PROGRESS_INSTANCES,
     RESULT_INSTANCES,
@@ -69,6 +71,7 @@ class StrategyWorkflow:
         self._strategy: Any = None
         self._phase = "starting"
         self._questions = QuestionBook(inp.chain.questions if inp.chain else None)
+        self._leases = Leases()
 
     async def _execute(self, inp: RunInput) -> RunResult:
         chain = inp.chain
@@ -85,7 +88,8 @@ class StrategyWorkflow:
             )
         else:  # a run continued as new keeps the commit its chain started from
             base_commit = chain.base_commit
-        ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started), self._questions)
+        ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started),
+                      self._questions, self._leases)
         self._ctx = ctx
         strategy = self.STRATEGY(params=inp.params, defaults=inp.defaults)
         self._strategy = strategy
@@ -184,6 +188,11 @@ class StrategyWorkflow:
     def check_answer(self, request: AnswerRequest) -> None:
         """Refuses an answer to no open question, to a question already answered, or not offered."""
         self._questions.check(request)
+
+    @workflow.signal(name=LEASE_SIGNAL)
+    def lease_event(self, event: LeaseEvent) -> None:
+        """A lock or semaphore granting this run its lease, or taking it back (ctx.hold)."""
+        self._leases.take(event)
 
     @workflow.update
     def steer(self, request: SteerRequest) -> str:

@@ -1,0 +1,66 @@
+"""ctx.hold: locks and semaphores shared by every run on a repository, as Temporal workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+from tests.conftest import SCRIPTED_REPO, start_scripted
+from tests.scripted import Script, until
+from workflows.coordination.semaphores import SemaphoreState, semaphore_id
+from workflows.sdk.models import RunProgress
+
+
+async def _phase_is(handle, phase: str) -> bool:  # type: ignore[no-untyped-def]
+    return (await handle.query("progress", result_type=RunProgress)).phase == phase
+
+
+def _spans(results) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    return sorted((r.instances[0].metadata["entered"], r.instances[0].metadata["left"]) for r in results)
+
+
+async def _hold(client, queue, name, count, **params):  # type: ignore[no-untyped-def]
+    """`count` runs that each hold the lease while an instance runs for 0.1 s."""
+    handles = await asyncio.gather(*(
+        start_scripted(client, queue, "holding", Script(delays={"work": 0.1}), params={"name": name, "work": True, **params}) for _ in range(count)))
+    return handles, await asyncio.gather(*(h.result() for h in handles))
+
+
+async def test_a_lock_is_held_by_one_run_at_a_time_first_come_first_served(client, scripted_queue):
+    name = f"lock-{uuid.uuid4().hex[:8]}"
+    handles, results = await _hold(client, scripted_queue, name, 4)
+    spans = _spans(results)
+    assert all(left <= next_entered for (_, left), (next_entered, _) in zip(spans, spans[1:]))  # never two at once
+    assert sorted(r.instances[0].metadata["position"] for r in results) == [0, 1, 2, 3]  # all but the first waited in line
+    state = await client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name)).query("state", result_type=SemaphoreState)
+    assert (state.holders, state.waiters, state.granted) == ([], [], 4)
+
+
+async def test_a_semaphore_lets_max_runs_hold_it_at_once(client, scripted_queue):
+    name = f"agents-{uuid.uuid4().hex[:8]}"
+    _, results = await _hold(client, scripted_queue, name, 5, max=2)
+    spans = _spans(results)
+    most = max(sum(1 for e, lft in spans if e <= t < lft) for t, _ in spans)
+    assert most == 2
+
+
+async def test_a_holder_whose_beats_stop_loses_the_lease_to_the_next_in_line(client, scripted_queue):
+    name = f"stale-{uuid.uuid4().hex[:8]}"
+    first = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 600, "heartbeat": 0.2})
+    await until(lambda: _phase_is(first, f"holding {name}"))
+    second = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.1, "heartbeat": 0.2})
+    await asyncio.sleep(1.8)  # longer than the 1.4 s a holder may go without a beat
+    assert await _phase_is(second, f"waiting for {name}")  # the first still beats
+    await first.terminate("a worker that died, in effect: no more beats")
+    result = await asyncio.wait_for(second.result(), timeout=10)
+    assert result.instances[0].metadata["position"] == 1
+    state = await client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name)).query("state", result_type=SemaphoreState)
+    assert [s.holder for s in state.stale] == [first.id] and re.fullmatch(r"no heartbeat for 1\.[4-6]s \(every 0\.2s expected\)", state.stale[0].reason)
+
+
+async def test_a_holder_past_its_hold_timeout_loses_the_lease_and_is_told(client, scripted_queue):
+    name = f"timeout-{uuid.uuid4().hex[:8]}"
+    handle = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.8, "hold_timeout": 0.3})
+    result = await handle.result()
+    assert re.fullmatch(r"held for 0\.[3-5]s, past its timeout of 0\.3s", result.instances[0].metadata["lost"])

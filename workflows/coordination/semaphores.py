@@ -1,0 +1,233 @@
+"""Locks and semaphores across runs: slots handed out by a long-lived workflow per repository and name.
+
+A semaphore has `max` slots; a lock is a semaphore with one. A run asks for a slot with an update
+(`enqueue`, by update-with-start from an activity, so the first asker starts the workflow); a free
+slot is granted at once, else the run waits in line, first come first served, and is granted the
+slot by a signal when one frees up. While it holds the slot the run sends a `beat` every
+`heartbeat` seconds and `release`s it when it is done, fails or is canceled. A holder whose beats
+stopped for two heartbeats and a second (its worker died, it was terminated), or that held the slot past
+`hold_timeout`, loses the slot: the next in line gets it and the holder is told by a signal.
+Waiting costs nothing: no polling, only Temporal's timers and signals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.sdk.models import key_hash8
+
+SEMAPHORE_WORKFLOW = "orchard-semaphore"
+LEASE_SIGNAL = "orchard_lease"
+"""The signal a holder's workflow gets: its slot granted, or lost."""
+KEPT_STALE = 100
+
+
+def semaphore_id(repo: str, name: str) -> str:
+    """The fixed workflow id of a lock or semaphore: one per repository and name."""
+    return f"orchard-semaphore-{key_hash8(repo)}-{name}"
+
+
+class LeaseRequest(BaseModel):
+    token: str = Field(min_length=1)
+    """One per hold; asking again with it (a retried activity) is the same request."""
+    holder: str
+    """The workflow id of the run that asks: grants and losses are signalled to it."""
+    label: str = ""
+    max: int = Field(default=1, ge=1)
+    heartbeat: float | None = Field(default=None, gt=0)
+    hold_timeout: float | None = Field(default=None, gt=0)
+
+
+class LeaseStatus(BaseModel):
+    granted: bool
+    position: int = 0
+    """In line: 1 is next."""
+
+
+class LeaseHolder(BaseModel):
+    token: str
+    holder: str
+    label: str = ""
+    since: datetime
+    beat: datetime
+
+
+class LeaseWaiter(BaseModel):
+    token: str
+    holder: str
+    label: str = ""
+    asked: datetime
+
+
+class StaleRelease(BaseModel):
+    token: str
+    holder: str
+    label: str = ""
+    at: datetime
+    reason: str
+
+
+class LeaseEvent(BaseModel):
+    """What a holder's workflow is told."""
+    name: str
+    token: str
+    event: str
+    """granted | lost"""
+    reason: str = ""
+
+
+class SemaphoreState(BaseModel):
+    name: str
+    repo: str
+    max: int = Field(default=1, ge=1)
+    heartbeat: float | None = None
+    hold_timeout: float | None = None
+    holders: list[LeaseHolder] = Field(default_factory=list)
+    waiters: list[LeaseWaiter] = Field(default_factory=list)
+    granted: int = 0
+    stale: list[StaleRelease] = Field(default_factory=list)
+    """The last slots taken back from holders that stopped beating or held too long."""
+    grants_per_run: int = Field(default=500, ge=1)
+
+
+class EnqueueLeaseInput(BaseModel):
+    repo: str
+    name: str
+    request: LeaseRequest
+
+
+@workflow.defn(name=SEMAPHORE_WORKFLOW)
+class SemaphoreWorkflow:
+    @workflow.init
+    def __init__(self, state: SemaphoreState) -> None:
+        self._state = state
+        self._granted_here = 0
+        self._changed = False
+        """Set by the handlers: the holders changed, so the time of the next stale check may have too."""
+
+    @workflow.run
+    async def run(self, state: SemaphoreState) -> None:
+        while True:
+            try:
+                self._changed = False
+                await workflow.wait_condition(lambda: self._changed or self._grantable() or self._should_continue(), timeout=self._until_next_stale())
+            except TimeoutError:
+                pass
+            await self._take_back_stale()
+            while self._grantable():
+                await self._grant_next()
+            if self._should_continue():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._state.model_copy(update={"stale": self._state.stale[-KEPT_STALE:]}))
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    @workflow.update
+    def enqueue(self, request: LeaseRequest) -> LeaseStatus:
+        state, now = self._state, workflow.now()
+        state.max, state.heartbeat, state.hold_timeout = request.max, request.heartbeat, request.hold_timeout  # the latest definition wins
+        if any(h.token == request.token for h in state.holders):
+            return LeaseStatus(granted=True)
+        for position, waiter in enumerate(state.waiters, 1):
+            if waiter.token == request.token:
+                return LeaseStatus(granted=False, position=position)
+        self._changed = True
+        if not state.waiters and len(state.holders) < state.max:
+            state.holders.append(LeaseHolder(token=request.token, holder=request.holder, label=request.label, since=now, beat=now))
+            self._count_grant()
+            return LeaseStatus(granted=True)
+        state.waiters.append(LeaseWaiter(token=request.token, holder=request.holder, label=request.label, asked=now))
+        return LeaseStatus(granted=False, position=len(state.waiters))
+
+    @enqueue.validator
+    def check_enqueue(self, request: LeaseRequest) -> None:
+        if not request.holder:
+            raise ValueError("a slot request names the workflow that holds it")
+
+    @workflow.signal
+    def release(self, token: str) -> None:
+        """The holder is done (or gave up waiting)."""
+        state = self._state
+        self._changed = True
+        state.holders = [h for h in state.holders if h.token != token]
+        state.waiters = [w for w in state.waiters if w.token != token]
+
+    @workflow.signal
+    def beat(self, token: str) -> None:
+        for holder in self._state.holders:
+            if holder.token == token:
+                holder.beat = workflow.now()
+
+    @workflow.query
+    def state(self) -> SemaphoreState:
+        return self._state
+
+    # -- granting ---------------------------------------------------------------------------
+
+    def _grantable(self) -> bool:
+        return bool(self._state.waiters) and len(self._state.holders) < self._state.max
+
+    def _should_continue(self) -> bool:
+        return self._granted_here >= self._state.grants_per_run or workflow.info().is_continue_as_new_suggested()
+
+    def _count_grant(self) -> None:
+        self._state.granted += 1
+        self._granted_here += 1
+
+    async def _grant_next(self) -> None:
+        state, now = self._state, workflow.now()
+        waiter = state.waiters.pop(0)
+        holder = LeaseHolder(token=waiter.token, holder=waiter.holder, label=waiter.label, since=now, beat=now)
+        state.holders.append(holder)
+        self._count_grant()
+        if not await self._tell(holder.holder, LeaseEvent(name=state.name, token=holder.token, event="granted")):
+            state.holders.remove(holder)  # the run is over: the slot goes to the next in line
+
+    async def _tell(self, workflow_id: str, event: LeaseEvent) -> bool:
+        try:
+            await workflow.get_external_workflow_handle(workflow_id).signal(LEASE_SIGNAL, event)
+            return True
+        except ApplicationError as e:
+            if e.type == "ExternalWorkflowExecutionNotFound":
+                return False
+            raise
+
+    # -- stale holders ----------------------------------------------------------------------
+
+    def _deadline(self, holder: LeaseHolder) -> datetime | None:
+        state = self._state
+        deadlines = []
+        if state.heartbeat is not None:
+            deadlines.append(holder.beat + self._patience())
+        if state.hold_timeout is not None:
+            deadlines.append(holder.since + timedelta(seconds=state.hold_timeout))
+        return min(deadlines) if deadlines else None
+
+    def _patience(self) -> timedelta:
+        """How long a holder may go without a beat: two heartbeats, and a second for the server's
+        timers (which fire to the second)."""
+        return timedelta(seconds=2 * (self._state.heartbeat or 0) + 1)
+
+    def _until_next_stale(self) -> timedelta | None:
+        deadlines = [d for h in self._state.holders if (d := self._deadline(h)) is not None]
+        if not deadlines:
+            return None
+        return max(min(deadlines) - workflow.now(), timedelta(milliseconds=100))
+
+    async def _take_back_stale(self) -> None:
+        state, now = self._state, workflow.now()
+        for holder in list(state.holders):
+            deadline = self._deadline(holder)
+            if deadline is None or now < deadline:
+                continue
+            stopped = state.heartbeat is not None and now >= holder.beat + self._patience()
+            reason = (f"no heartbeat for {(now - holder.beat).total_seconds():.1f}s (every {state.heartbeat:g}s expected)" if stopped
+                      else f"held for {(now - holder.since).total_seconds():.1f}s, past its timeout of {state.hold_timeout:g}s")
+            state.holders.remove(holder)
+            state.stale.append(StaleRelease(token=holder.token, holder=holder.holder, label=holder.label, at=now, reason=reason))
+            workflow.logger.warning("%s: took the slot back from %s: %s", state.name, holder.holder, reason)
+            await self._tell(holder.holder, LeaseEvent(name=state.name, token=holder.token, event="lost", reason=reason))
