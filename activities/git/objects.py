@@ -19,8 +19,9 @@ LOOSE = "0123456789abcdef"
 
 
 def move_loose_objects(workspace: Path, objects: Path) -> bool:
-    """Move the workspace's loose objects into `objects`; False when it holds packs (fetch then)."""
-    own = workspace / ".git" / "objects"
+    """Move the loose objects of a workspace (or of a bare repository) into `objects`; False when
+    it holds packs (fetch then)."""
+    own = workspace / ".git" / "objects" if (workspace / ".git").is_dir() else workspace / "objects"
     if any((own / "pack").glob("*.pack")):
         return False
     for folder in own.iterdir():

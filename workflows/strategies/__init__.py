@@ -1,9 +1,11 @@
 """The built-in strategies, by name: Pitaya's (simple, best-of-n, iterative, bug-finding,
-doc-review), Spearmint's over variants (multi-branch, shadow, round-robin), and AgentGate's loops (loop)."""
+doc-review), Spearmint's over variants (multi-branch, shadow, round-robin), AgentGate's loops (loop), and
+otters' runbook pipelines (runbook, started by `orchard runbook run`)."""
 
 from __future__ import annotations
 
 from workflows.loops.loop import LoopStrategy
+from workflows.runbooks.pipeline import PipelineStrategy
 from workflows.sdk.registry import register_strategy
 from workflows.sdk.strategy import Strategy
 from workflows.strategies.best_of_n import BestOfNStrategy
@@ -19,7 +21,7 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.name(): cls
     for cls in (
         SimpleStrategy, BestOfNStrategy, IterativeStrategy, BugFindingStrategy, DocReviewStrategy,
-        MultiBranchStrategy, ShadowStrategy, RoundRobinStrategy, LoopStrategy,
+        MultiBranchStrategy, ShadowStrategy, RoundRobinStrategy, LoopStrategy, PipelineStrategy,
     )
 }
 

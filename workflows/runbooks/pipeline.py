@@ -1,0 +1,495 @@
+"""`runbook`: one run of a runbook's pipeline, as a Temporal workflow interpreting it.
+
+The pipeline has one workspace, an isolated checkout of the base branch on its own branch
+`orchard/runbook/<pipeline>/<run_id>`, on the host that holds it (the loop's host queues): every
+phase runs there in order, so later phases see earlier phases' commits. A phase runs its pre
+guards, takes its lock and semaphore (ctx.hold), runs its action (a command, an agent task, a
+strategy chain) and its post guards; then `next`, or on failure `on_fail`: a phase, a retry, a
+strategy chain, `escalate` (a person answers retry, skip, fail or goto:PHASE) or the end.
+Every command is rendered here (workflows/runbooks/templates.py) and run by an activity on the
+host; a strategy chain is the pure state machine of workflows/runbooks/chain.py driven here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+from temporalio.api.enums.v1 import TimeoutType
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+from temporalio.workflow import ActivityCancellationType
+
+from workflows.loops.models import IterationInput, IterationOutcome
+from workflows.runbooks import chain as c
+from workflows.runbooks import model as m
+from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
+from workflows.runbooks.templates import RenderError, pipeline_context, render
+from workflows.sdk.context import Context
+from workflows.sdk.errors import StrategyError
+from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY
+from workflows.sdk.models import InstanceResult, first_error, truncate
+from workflows.sdk.strategy import Strategy, StrategyConfig
+
+PIPELINE_KEY = "pipeline"
+HOST_MOVES = 5
+OUTPUT_LIMIT = 4000
+"""What a phase's output keeps for later phases' `outputs.PHASE` (the end of it)."""
+NOTE_LIMIT = 300
+
+
+@dataclass
+class PipelineConfig(StrategyConfig):
+    pipeline: str = ""
+    """`runbook.pipeline.NAME`: the pipeline to run, in `runbooks`."""
+    runbooks: dict[str, Any] = field(default_factory=dict)
+    """The part of the runbooks the pipeline reaches (client/runbooks/registry.py's bundle)."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    host_timeout: float = 300.0
+    """Seconds a step waits for the host holding the workspace before the run moves to another."""
+    guard_poll: float = 10.0
+    """Seconds between the checks of a guard that waits (one with a timeout)."""
+
+    def __post_init__(self) -> None:
+        if not self.pipeline:
+            raise ValueError("pipeline: name the pipeline to run (RUNBOOK.pipeline.NAME)")
+        try:
+            book = m.RunbookSet.model_validate(self.runbooks)
+        except ValidationError as e:
+            where, message = first_error(e)
+            raise ValueError(f"runbooks: {where}: {message}") from None
+        try:
+            pipeline = book.get(self.pipeline)
+        except (KeyError, ValueError):
+            raise ValueError(f"no pipeline {self.pipeline!r} in the runbooks given") from None
+        try:
+            pipeline_context(pipeline, self.inputs, book.runbooks[pipeline.ref.split(".")[0]].config)
+        except RenderError as e:
+            raise ValueError(str(e)) from None
+        if self.host_timeout <= 0 or self.guard_poll <= 0:
+            raise ValueError("host_timeout and guard_poll must be positive")
+
+
+class PhaseRecord(BaseModel):
+    """One phase as it ran: the pipeline's trail (`orchard show`, the TUI)."""
+    step: int
+    phase: str
+    visit: int
+    action: str
+    ok: bool
+    note: str = ""
+    exit_code: int | None = None
+    duration_seconds: float = 0.0
+    commit: str = ""
+    attempts: list[str] = []
+
+
+@dataclass
+class PhaseOutcome:
+    ok: bool
+    note: str = ""
+    output: str = ""
+    exit_code: int | None = None
+    goto: str | None = None
+    """A guard that timed out sends the run to this phase."""
+    escalate: bool = False
+    """The failure goes to a person whatever the phase's on_fail says (a failed rollback, a guard's on_timeout)."""
+    attempts: list[str] = field(default_factory=list)
+
+
+class PipelineStrategy(Strategy):
+    NAME = "runbook"
+
+    def get_config_class(self) -> type[StrategyConfig]:
+        return PipelineConfig
+
+    async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
+        cfg: PipelineConfig = self.create_config()  # type: ignore[assignment]
+        self._cfg, self._ctx, self._base_branch = cfg, ctx, base_branch
+        self._book = book = m.RunbookSet.model_validate(cfg.runbooks)
+        self._pipeline = pipeline = book.get(cfg.pipeline)
+        self._home = pipeline.ref.split(".")[0]
+        self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
+        self._commit, self._branch_exists = ctx.base_commit, False
+        self._host: str | None = None
+        self._workspace = ""
+        self._steps = 0
+        self._outputs: dict[str, str] = {}
+        self._published: dict[str, str] = {}
+        self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
+        ctx.trail = self._trail = []
+        visits: Counter[str] = Counter()
+        retries: Counter[str] = Counter()
+        name: str | None = pipeline.phases[0].name
+        error: str | None = None
+        try:
+            await self._event("on_start", phase=name)
+            while name is not None:
+                phase = pipeline.phase(name)
+                visits[name] += 1
+                if visits[name] > pipeline.max_visits:
+                    error = f"phase {name} would run a {visits[name]}th time (max_visits = {pipeline.max_visits})"
+                    break
+                ctx.phase = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "")
+                await self._event("on_phase", phase=name)
+                outcome = await self._phase(phase)
+                self._record(phase, visits[name], outcome)
+                if outcome.ok:
+                    self._outputs[name] = outcome.output[-OUTPUT_LIMIT:]
+                    retries[name] = 0
+                    name, error = self._follow(phase.next)
+                    continue
+                name, error = await self._failed(phase, outcome, retries)
+        except (asyncio.CancelledError, StrategyError):
+            await self._finish()
+            raise
+        await self._event("on_complete" if error is None else "on_fail", phase=self._trail[-1].phase if self._trail else "", error=error or "")
+        await self._finish()
+        return [self._result(error)]
+
+    # -- phases -----------------------------------------------------------------------------
+
+    def _follow(self, target: m.Next) -> tuple[str | None, str | None]:
+        if isinstance(target, m.GotoPhase):
+            return target.phase, None
+        if isinstance(target, m.Failed):
+            return None, f"phase {self._trail[-1].phase} leads to failed"
+        return None, None
+
+    async def _failed(self, phase: m.PhaseDef, outcome: PhaseOutcome, retries: Counter[str]) -> tuple[str | None, str | None]:
+        """Where a failed phase leads: (the next phase, or None and the run's error if it ends)."""
+        why = f"phase {phase.name} failed: {outcome.note}"
+        if outcome.goto is not None:
+            return outcome.goto, None
+        action = m.Escalate() if outcome.escalate else phase.on_fail
+        if isinstance(action, m.GotoPhase):
+            return action.phase, None
+        if isinstance(action, m.RetryPhase):
+            if retries[phase.name] < action.retry.max:
+                retries[phase.name] += 1
+                if action.retry.interval:
+                    await workflow.sleep(action.retry.interval)
+                return phase.name, None
+            return None, f"{why} (after {action.retry.max} retries)"
+        if isinstance(action, m.UseStrategy):
+            chained = await self._chain(action.strategy, phase, {"error": outcome.note})
+            if chained.ok:
+                return self._follow(phase.next)
+            if chained.escalate:
+                return await self._escalate(phase, chained)
+            return None, f"{why}; then strategy {action.strategy}: {chained.note}"
+        if isinstance(action, m.Escalate):
+            return await self._escalate(phase, outcome)
+        return None, why
+
+    async def _escalate(self, phase: m.PhaseDef, outcome: PhaseOutcome) -> tuple[str | None, str | None]:
+        """A person decides: retry the phase, skip it (go on to its next), fail the run, or goto:PHASE."""
+        phases = [p.name for p in self._pipeline.phases]
+        tried = "".join(f"\n  {line}" for line in outcome.attempts)
+        answer = await self._ctx.ask(
+            f"Runbook {self._home}, pipeline {self._pipeline.name}, phase {phase.name} failed: {outcome.note}{tried}\n"
+            f"retry: run phase {phase.name} again; skip: go on to what follows it; fail: end the run as failed; goto:PHASE: go to PHASE",
+            choices=["retry", "skip", "fail", *(f"goto:{p}" for p in phases)], key=f"escalate/{self._steps}",
+        )
+        who = answer.by or "a person"
+        self._trail[-1].note = truncate(f"{self._trail[-1].note}; {who} chose {answer.choice}", NOTE_LIMIT) or ""
+        if answer.choice == "retry":
+            return phase.name, None
+        if answer.choice == "skip":
+            return self._follow(phase.next)
+        if answer.choice.startswith("goto:"):
+            return answer.choice.removeprefix("goto:"), None
+        return None, f"phase {phase.name} failed: {outcome.note}; {who} chose fail"
+
+    async def _phase(self, phase: m.PhaseDef) -> PhaseOutcome:
+        for reference in phase.pre:
+            blocked = await self._guard(reference, phase, "pre")
+            if blocked is not None:
+                return blocked
+        async with contextlib.AsyncExitStack() as leases:
+            for reference in (phase.lock, phase.semaphore):
+                if reference is not None:
+                    definition = self._book.get(reference)
+                    most = definition.max if isinstance(definition, m.SemaphoreDef) else 1
+                    beat = getattr(definition, "heartbeat", None) or getattr(definition, "slot_heartbeat", None) or 30.0
+                    hold = getattr(definition, "timeout", None) or getattr(definition, "slot_timeout", None)
+                    self._ctx.phase = f"phase {phase.name}: waiting for {reference}"
+                    await leases.enter_async_context(self._ctx.hold(reference, max=most, heartbeat=beat, hold_timeout=hold,
+                                                                   label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))
+                    self._ctx.phase = f"phase {phase.name}"
+            outcome = await self._action(phase)
+            if outcome.ok:
+                for reference in phase.post:
+                    blocked = await self._guard(reference, phase, "post")
+                    if blocked is not None:
+                        return blocked
+        return outcome
+
+    async def _action(self, phase: m.PhaseDef) -> PhaseOutcome:
+        action = phase.action
+        values = self._vars(phase.name)
+        try:
+            if isinstance(action, m.RunShell):
+                step = await self._step("run", f"phase {phase.name}", self._render(action.command, values), phase.timeout,
+                                        cwd=self._render(action.cwd, values) if action.cwd else "",
+                                        env={k: self._render(v, values) for k, v in action.env.items()})
+                return self._step_outcome(step)
+            if isinstance(action, m.RunTask):
+                return await self._task(action.task, phase.name, values)
+            if isinstance(action, m.RunStrategyChain):
+                return await self._chain(action.strategy, phase, {})
+        except RenderError as e:
+            return PhaseOutcome(ok=False, note=str(e))
+        if isinstance(action, m.NoAction):
+            return PhaseOutcome(ok=True)
+        return PhaseOutcome(ok=False, note=f"{action.kind} phases do not run yet", escalate=False)
+
+    def _step_outcome(self, step: StepOutcome) -> PhaseOutcome:
+        if step.refused:
+            return PhaseOutcome(ok=False, note=step.refused, output=step.stdout, exit_code=step.exit_code)
+        if step.exit_code != 0:
+            said = f"exited {step.exit_code}" if step.exit_code is not None else "timed out"
+            return PhaseOutcome(ok=False, note=f"{said}: {_last_lines(step.output_tail)}", output=step.stdout, exit_code=step.exit_code)
+        return PhaseOutcome(ok=True, output=step.stdout, exit_code=0)
+
+    async def _guard(self, reference: m.Ref, phase: m.PhaseDef, when: str) -> PhaseOutcome | None:
+        """None when the guard holds; else what the phase does about it."""
+        guard: m.GuardDef = self._book.get(reference)
+        try:
+            command = self._render(guard.condition, self._vars(phase.name))
+        except RenderError as e:
+            return PhaseOutcome(ok=False, note=str(e))
+        deadline = workflow.now() + timedelta(seconds=guard.timeout) if guard.timeout else None
+        checks = 0
+        while True:
+            step = await self._step("guard", f"{when} guard {guard.name}", command, guard.timeout or 600)
+            if step.exit_code == 0:
+                return None
+            checks += 1
+            if guard.retry is not None and checks <= guard.retry.max:
+                await workflow.sleep(guard.retry.interval or 0.1)
+                continue
+            if deadline is not None and workflow.now() < deadline:
+                self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}"
+                await workflow.sleep(min(self._cfg.guard_poll, max((deadline - workflow.now()).total_seconds(), 0.1)))
+                continue
+            note = f"{when} guard {guard.name} does not hold: $ {command} exited {step.exit_code}"
+            if deadline is None:
+                return PhaseOutcome(ok=False, note=note)
+            note = f"{note} (waited {guard.timeout:g}s)"
+            timeout = guard.on_timeout
+            if isinstance(timeout, m.GotoPhase):
+                return PhaseOutcome(ok=False, note=note, goto=timeout.phase)
+            return PhaseOutcome(ok=False, note=note, escalate=isinstance(timeout, m.Escalate))
+
+    async def _task(self, reference: m.Ref, phase: str, values: dict[str, Any]) -> PhaseOutcome:
+        """An agent task in the pipeline's workspace (the loop's run_iteration, without verification)."""
+        task: m.TaskDef = self._book.get(reference)
+        fields: dict[str, Any] = {"prompt": self._render(task.prompt, values), "base_branch": self._base_branch}
+        if task.command is not None:
+            fields.update(agent_command=self._render(task.command, values), plugin=task.plugin or "command")
+        for name in ("plugin", "model", "timeout", "max_turns"):
+            if getattr(task, name) is not None:
+                fields[name] = getattr(task, name)
+        if task.env:
+            fields["agent_env"] = {**self._ctx.task({}).agent_env, **{k: self._render(v, values) for k, v in task.env.items()}}
+        spec = self._ctx.task(fields)
+        self._steps += 1
+        key = f"{phase}/{self._steps}"
+        self._ctx.track(key, spec.plugin, self._branch)
+        try:
+            outcome: IterationOutcome = await self._on_host(
+                "run_iteration", lambda move: IterationInput(
+                    repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
+                    attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
+                ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=f"instance/{key}",
+            )
+        except BaseException:
+            self._ctx.settle(key, None)
+            raise
+        self._ctx.settle(key, outcome.agent)
+        self._moved(outcome.snapshot.commit)
+        agent = outcome.agent
+        if not agent.success:
+            return PhaseOutcome(ok=False, note=f"agent {task.name}: {agent.error or agent.status}")
+        return PhaseOutcome(ok=True, output=agent.final_message or "")
+
+    # -- strategy chains --------------------------------------------------------------------
+
+    async def _chain(self, reference: m.Ref, phase: m.PhaseDef, extra: dict[str, Any]) -> PhaseOutcome:
+        """The seed's state machine driven to its end: every checkpoint, attempt and rollback an activity."""
+        strategy: m.StrategyDef = self._book.get(reference)
+        state, effects = c.transition(strategy, c.ChainState(), c.Start())
+        retried = 0
+        while True:
+            for effect in effects:
+                if isinstance(effect, c.Emit):
+                    workflow.logger.info("%s: %s", self._pipeline.name, effect.event)
+            event = await self._chain_step(strategy, state, [e for e in effects if not isinstance(e, (c.Emit, c.Escalate))], phase, extra)
+            if event is not None:
+                state, effects = c.transition(strategy, state, event)
+                continue
+            attempts = [f"{f.attempt}: {f.reason}" for f in state.failures]
+            if state.status == "succeeded":
+                return PhaseOutcome(ok=True, output=state.checkpoint or "", attempts=attempts)
+            if state.status == "failed":
+                return PhaseOutcome(ok=False, note=f"strategy {strategy.name}: {state.reason}", attempts=attempts,
+                                    escalate=any(isinstance(e, c.Escalate) for e in effects))
+            exhaust = strategy.on_exhaust  # exhausted
+            if exhaust.kind == "retry" and retried < exhaust.max:
+                retried += 1
+                await workflow.sleep(exhaust.after or 0)
+                state, effects = c.transition(strategy, state, c.Retry())
+                continue
+            return PhaseOutcome(ok=False, note=f"strategy {strategy.name}: {state.reason}", attempts=attempts, escalate=exhaust.kind == "escalate")
+
+    async def _chain_step(self, strategy: m.StrategyDef, state: c.ChainState, effects: list[Any], phase: m.PhaseDef,
+                          extra: dict[str, Any]) -> c.ChainEvent | None:
+        """Run the effect that asks for work and say how it went; None when the chain is at an end."""
+        if not effects:
+            return None
+        (effect,) = effects
+        values = {**self._vars(phase.name), **extra, "checkpoint": state.checkpoint or ""}
+        try:
+            if isinstance(effect, c.RunCheckpoint):
+                step = await self._step("checkpoint", f"strategy {strategy.name} checkpoint", self._render(effect.command, values), 600)
+                if step.exit_code == 0:
+                    return c.CheckpointComplete(value=step.stdout.strip())
+                return c.CheckpointFailed(reason=f"$ {step.output_tail.strip().splitlines()[0] if step.output_tail.strip() else ''} exited {step.exit_code}")
+            if isinstance(effect, c.RunRollback):
+                attempt = strategy.attempts[effect.index]
+                step = await self._step("rollback", f"attempt {attempt.name} rollback", self._render(effect.command, {**values, "attempt": attempt.name}), 600)
+                return c.RollbackComplete() if step.ok else c.RollbackFailed(reason=self._step_outcome(step).note or "refused")
+            attempt = effect.attempt
+            inner = {**values, "attempt": attempt.name}
+            if isinstance(effect, c.SpawnTask):
+                outcome = await self._task(effect.task, phase.name, inner)
+                return c.AttemptSucceeded() if outcome.ok else c.AttemptFailed(reason=outcome.note)
+            step = await self._step("attempt", f"attempt {attempt.name}", self._render(attempt.action.command, inner), attempt.timeout)
+        except RenderError as e:
+            return c.AttemptFailed(reason=str(e)) if state.status == "trying" else c.RollbackFailed(reason=str(e))
+        if step.exit_code is None:
+            return c.AttemptTimeout(seconds=attempt.timeout)
+        outcome = self._step_outcome(step)
+        return c.AttemptSucceeded() if outcome.ok else c.AttemptFailed(reason=outcome.note)
+
+    # -- steps on the host ------------------------------------------------------------------
+
+    async def _step(self, kind: StepKind, label: str, command: str, timeout: float | None, cwd: str = "", env: dict[str, str] | None = None) -> StepOutcome:
+        self._steps += 1
+        number = self._steps
+        seconds = timeout or 3600.0
+        outcome: StepOutcome = await self._on_host(
+            "run_runbook_step", lambda move: StepInput(
+                repo=self._ctx._state.repo, run_id=self._ctx.run_id, key=PIPELINE_KEY, step=number, attempt_key=f"{number}.{move}", kind=kind,
+                label=label, command=command, cwd=cwd, env=env or {}, timeout=seconds, branch=self._branch, start_commit=self._commit,
+                branch_exists=self._branch_exists, publish=self._pipeline.publish,
+            ), StepOutcome, seconds + 120, label, activity_id=f"step/{number}",
+        )
+        self._moved(outcome.commit)
+        self._published.update(outcome.published)
+        return outcome
+
+    def _moved(self, commit: str) -> None:
+        if commit != self._commit:
+            self._commit, self._branch_exists = commit, True
+
+    async def _on_host(self, activity: str, make: Any, result_type: type, seconds: float, summary: str, activity_id: str) -> Any:
+        """Run `activity` on the host that holds the workspace; a host that no worker serves any more
+        (no worker took the task within host_timeout) is left for another, which checks the
+        pipeline's branch out afresh."""
+        for move in range(HOST_MOVES):
+            if self._host is None:
+                self._host = await workflow.execute_activity(
+                    "claim_loop_host", result_type=str, start_to_close_timeout=timedelta(seconds=60), retry_policy=INFRA_RETRY,
+                    summary="find a host for the pipeline's workspace",
+                )
+            try:
+                return await workflow.execute_activity(
+                    activity, make(move), result_type=result_type, task_queue=self._host, activity_id=f"{activity_id}.{move}", summary=summary,
+                    schedule_to_start_timeout=timedelta(seconds=self._cfg.host_timeout), start_to_close_timeout=timedelta(seconds=seconds),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=INFRA_RETRY,
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                )
+            except ActivityError as e:
+                if isinstance(e.cause, CancelledError):
+                    raise asyncio.CancelledError("the run was canceled") from None
+                if isinstance(e.cause, TimeoutError) and e.cause.type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
+                    workflow.logger.warning("%s: no worker on %s took it within %gs; moving to another host", summary, self._host, self._cfg.host_timeout)
+                    self._host = None
+                    continue
+                cause = e.cause
+                raise StrategyError(f"{summary} could not run: {cause.message if isinstance(cause, ApplicationError) else cause or e}") from None
+        raise StrategyError(f"{summary}: no host took it after {HOST_MOVES} tries of {self._cfg.host_timeout:g}s each")
+
+    async def _event(self, what: str, **values: Any) -> None:
+        """The pipeline's event command (its own, else its runbook's); a failing one is logged, never fatal."""
+        book = self._book.runbooks[self._home]
+        template = getattr(self._pipeline.events, what) or getattr(book.events.by_pipeline.get(self._pipeline.name, m.PipelineEvents()), what) or getattr(book.events, what)
+        if template is None:
+            return
+        try:
+            command = self._render(template, {**self._vars(values.get("phase") or ""), **values})
+        except RenderError as e:
+            workflow.logger.warning("%s event: %s", what, e)
+            return
+        step = await self._step("event", f"event {what}", command, 300)
+        if step.exit_code != 0:
+            workflow.logger.warning("%s event exited %s: %s", what, step.exit_code, _last_lines(step.output_tail))
+
+    # -- values, records, the end -----------------------------------------------------------
+
+    def _config(self, runbook: str) -> dict[str, Any]:
+        return self._book.runbooks[runbook].config if runbook in self._book.runbooks else {}
+
+    def _vars(self, phase: str) -> dict[str, Any]:
+        return {
+            **self._values, "phase": phase, "workspace": ".", "branch": self._branch, "run_id": self._ctx.run_id,
+            "pipeline": self._pipeline.name, "runbook": self._home, "outputs": dict(self._outputs),
+        }
+
+    def _render(self, template: m.Template, values: dict[str, Any]) -> str:
+        return render(template, {**values, "config": self._config(template.runbook)})
+
+    def _record(self, phase: m.PhaseDef, visit: int, outcome: PhaseOutcome) -> None:
+        self._trail.append(PhaseRecord(
+            step=self._steps, phase=phase.name, visit=visit, action=phase.action.kind, ok=outcome.ok, note=truncate(outcome.note, NOTE_LIMIT) or "",
+            exit_code=outcome.exit_code, commit=self._commit, attempts=outcome.attempts,
+        ))
+
+    async def _finish(self) -> None:
+        """The workspace (and its gateway) go with the run; the branch stays."""
+        if self._host is None:
+            return
+        try:
+            await workflow.execute_activity(
+                "finish_loop", args=[self._ctx.run_id, PIPELINE_KEY, self._ctx.base_commit, self._commit], task_queue=self._host,
+                schedule_to_start_timeout=timedelta(seconds=min(self._cfg.host_timeout, 60)), start_to_close_timeout=timedelta(seconds=120),
+                retry_policy=INFRA_RETRY, summary="remove the pipeline's workspace",
+            )
+        except ActivityError as e:
+            workflow.logger.warning("the pipeline's workspace could not be removed on %s: %s", self._host, e.cause or e)
+
+    def _result(self, error: str | None) -> InstanceResult:
+        ctx = self._ctx
+        totals = ctx.totals()
+        return InstanceResult(
+            success=error is None, status="success" if error is None else "failed", error=error, error_type=None if error is None else "pipeline",
+            key=PIPELINE_KEY, branch_name=self._branch if self._branch_exists else None, commit=self._commit, base_commit=ctx.base_commit,
+            has_changes=self._commit != ctx.base_commit, duration_seconds=round((workflow.now() - ctx.started_at).total_seconds(), 3),
+            input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
+            metadata={
+                "runbook": self._home, "pipeline": self._pipeline.name, "phases": [r.model_dump(mode="json", exclude_defaults=True) for r in self._trail],
+                "outputs": self._outputs, "published": self._published, "selection_reason": error or "every phase done",
+            },
+        )
+
+
+def _last_lines(text: str, count: int = 3) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-count:]) or "(no output)"
