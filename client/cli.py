@@ -87,6 +87,12 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run.add_argument("--prompt-file", metavar="FILE", help="read the task from FILE (any size: a long one goes to the agents by reference, not in the run's history)")
     run.add_argument("--strategy", default="simple", help=f"built-in name ({', '.join(BUILTIN_STRATEGIES)}), path.py[:Class] or module[:Class]")
     run.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable); JSON values are parsed")
+    run_options(run)
+
+
+def run_options(run: argparse.ArgumentParser) -> None:
+    """What `orchard run` takes besides its prompt and strategy: agent, runner, output and server
+    options (`orchard runbook run` takes them as its tasks' defaults)."""
     run.add_argument("--plugin", choices=sorted(PLUGINS), help=f"agent plugin (default: {_default('plugin')})")
     run.add_argument("--model", help="model for the agent")
     run.add_argument("--agent-command", help="command line of the agent for --plugin command; the prompt is on stdin, in ORCHARD_PROMPT and as {prompt}")
@@ -192,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (stop, nudge, extend):
         _connection_args(p)
 
-    add_runbook_parser(sub)
+    add_runbook_parser(sub, run_options)
 
     hist = sub.add_parser("history", help="export a run's Temporal event history as JSON")
     hist.add_argument("run_id")

@@ -67,7 +67,20 @@ def chain_line(progress: RunProgress) -> str | None:
     return f"run {progress.runs} of its chain (continued as new); earlier instances: {counts or 'none'}"
 
 
+def _pipeline_row(row: dict[str, Any]) -> bool:
+    """A pipeline's phase (workflows/runbooks/pipeline.py's PhaseRecord), not a loop's iteration."""
+    return "phase" in row
+
+
+def trail_key(row: dict[str, Any]) -> str:
+    return f"phase {row.get('step')}" if _pipeline_row(row) else f"iteration {row.get('iteration')}"
+
+
 def trail_line(row: dict[str, Any]) -> str:
+    if _pipeline_row(row):
+        visit = f" (visit {row['visit']})" if row.get("visit", 1) > 1 else ""
+        note = f": {row['note']}" if row.get("note") else ""
+        return f"phase {row['phase']}{visit}: {'done' if row.get('ok') else 'failed'}{note} (commit {str(row.get('commit', ''))[:12]})"
     levels = ",".join(row.get("levels_passed") or []) or "none"
     return f"iteration {row.get('iteration')}: {row.get('action')}: {row.get('reason')} (levels passed: {levels}, commit {str(row.get('commit', ''))[:12]})"
 
@@ -144,8 +157,19 @@ def comparison_table(results: list[InstanceResult]) -> Table | None:
 
 
 def trail_table(rows: list[dict[str, Any]]) -> Table:
-    """A loop's iterations (`metadata.iterations`, or the progress query's latest), one row each."""
+    """A loop's iterations (`metadata.iterations`, or the progress query's latest), or a pipeline's
+    phases (`metadata.phases`), one row each."""
     table = Table(show_edge=False, header_style="bold")
+    if rows and _pipeline_row(rows[0]):
+        for col in ("step", "phase", "visit", "action", "result", "commit"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("note")
+        for row in rows:
+            ok = bool(row.get("ok"))
+            table.add_row(str(row.get("step", "")), str(row["phase"]), str(row.get("visit", 1)), str(row.get("action", "")),
+                          Text("done" if ok else "failed", style=STATUS_STYLE.get("success" if ok else "failed", "")),
+                          str(row.get("commit", ""))[:12], str(row.get("note", ""))[:100])
+        return table
     for col in ("iter", "commit", "levels", "ci", "changed", "decision", "time", "tokens", "cost"):
         table.add_column(col, no_wrap=True)
     table.add_column("reason")
@@ -170,7 +194,8 @@ def trail_table(rows: list[dict[str, Any]]) -> Table:
 def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit: int | None) -> None:
     shown = rows if limit is None else rows[-limit:]
     if total > len(shown):
-        console.print(f"iterations: the last {len(shown)} of {total} (`orchard show RUN` lists them all)")
+        title = "phases" if shown and _pipeline_row(shown[0]) else "iterations"
+        console.print(f"{title}: the last {len(shown)} of {total} (`orchard show RUN` lists them all)")
     console.print(trail_table(shown))
 
 
@@ -180,8 +205,9 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
     if result is not None:
         console.print(comparison_table(result.instances) or results_table(result.instances))
         for r in result.instances:
-            if isinstance(r.metadata.get("iterations"), list):
-                print_trail(console, r.metadata["iterations"], len(r.metadata["iterations"]), trail_rows)
+            for kind in ("iterations", "phases"):
+                if isinstance(r.metadata.get(kind), list):
+                    print_trail(console, r.metadata[kind], len(r.metadata[kind]), trail_rows)
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
@@ -255,7 +281,8 @@ class TuiRenderer:
         lines += [Text(line, style="yellow") for line in progress_lines(progress)]
         if progress and progress.trail:
             earlier = progress.trail_total - min(len(progress.trail), TUI_TRAIL_ROWS)
-            lines += [Text(f"iterations ({earlier} earlier)" if earlier else "iterations", style="bold"), trail_table(progress.trail[-TUI_TRAIL_ROWS:])]
+            title = "phases" if _pipeline_row(progress.trail[0]) else "iterations"
+            lines += [Text(f"{title} ({earlier} earlier)" if earlier else title, style="bold"), trail_table(progress.trail[-TUI_TRAIL_ROWS:])]
         if progress and progress.instances:
             running = [p for p in progress.instances if p.status in ("running", "queued")] if progress.trail else progress.instances
             lines += [live_table(running, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats, progress.unlisted), style="bold")]
@@ -340,7 +367,7 @@ class StreamingRenderer:
         lines += [(f"child {c.key}", child_line(c)) for c in progress.children] if progress else []
         chain = chain_line(progress) if progress else None
         lines += [("chain", chain)] if chain else []
-        lines += [(f"trail {row.get('iteration')}", trail_line(row)) for row in progress.trail] if progress else []
+        lines += [(trail_key(row), trail_line(row)) for row in progress.trail] if progress else []
         for key, line in lines:
             if self.seen.get(key) != line:
                 self.seen[key] = line

@@ -36,8 +36,55 @@ RUNS = {
     "loop.fixed": {"mode": "fixed", "verify": LEVELS},
     "loop.ralph": {"mode": "ralph", "verify": LEVELS, "state_dir": ".loop"},
     "loop.custom": {"mode": "custom", "module": "tests.workflows.loops.custom_modes.counting:CountingLoop", "config": {"stop_after": 2}},
+    "runbook": {},  # RECORDED_RUNBOOK's pipeline
 }
 """By history file: the strategy (the name before a dot) and its parameters."""
+RECORDED_RUNBOOK = """
+[pipeline.fix]
+inputs = ["name"]
+[[pipeline.fix.phase]]
+name = "plan"
+run = { agent = "planner" }
+post = ["planned"]
+[[pipeline.fix.phase]]
+name = "write"
+run = "echo attempt >> notes.txt"
+[[pipeline.fix.phase]]
+name = "verify"
+run = "test $(wc -l < notes.txt) -ge 2"
+on_fail = "write"
+[[pipeline.fix.phase]]
+name = "merge"
+strategy = "merge"
+lock = "main_branch"
+[agent.planner]
+prompt = "Write the plan to `plans/{name}.md`"
+[guard.planned]
+condition = "test -s plans/{name}.md"
+[strategy.merge]
+checkpoint = "git rev-parse HEAD"
+[[strategy.merge.attempt]]
+name = "break"
+run = "git commit -q --allow-empty -m broken && false"
+rollback = "git reset -q --hard {checkpoint}"
+[[strategy.merge.attempt]]
+name = "keep"
+run = "git log --oneline -1"
+[lock.main_branch]
+heartbeat = "30s"
+"""
+"""A pipeline with an agent phase and its guard, a loop back, and a strategy chain that rolls back under a lock."""
+
+
+def recorded_runbook(folder: Path) -> dict:
+    from client.runbooks.registry import RunbookRegistry
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ops.toml").write_text(RECORDED_RUNBOOK)
+    bundle = RunbookRegistry.load_directory(folder).bundle("ops.pipeline.fix")
+    return {"pipeline": "ops.pipeline.fix", "runbooks": bundle.model_dump(mode="json"), "inputs": {"name": "auth"}}
+
+
 AGENT_KNOBS = {
     # A review with findings, so the recorded iterative run refines once.
     "iterative": "DEMO_AGENT_ONLY_KEY=round/1/review DEMO_AGENT_ANSWER='1. Add a test.'",
@@ -78,7 +125,7 @@ async def main() -> None:
         async with build_worker(env.client, "record", strategies_for(examples)):
             HISTORIES.mkdir(exist_ok=True)
             chosen = sys.argv[1:] or list(RUNS)
-            for name, params in ((n, RUNS[n]) for n in chosen):
+            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks")) for n in chosen):
                 repo = make_repo(scratch / f"repo-{name}")
                 run_id = f"run_recorded_{name}"
                 command = f"{AGENT_KNOBS.get(name, '')} python3 {agent}".strip()

@@ -42,7 +42,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     modules = strategy.worker_modules(params)
     if defaults.plugin not in PLUGINS:
         raise UsageError(f"unknown plugin {defaults.plugin!r}; available: {', '.join(sorted(PLUGINS))}")
-    if defaults.plugin == "command" and not defaults.agent_command:
+    if defaults.plugin == "command" and not defaults.agent_command and strategy.needs_agent_command(params):
         raise UsageError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
     if args.runs < 1:
         raise UsageError(f"--runs {args.runs}: give a number of runs, 1 or more")

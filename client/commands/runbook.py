@@ -17,7 +17,7 @@ from client.runbooks.describe import describe_pipeline, dry_run
 from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RUNBOOKS_DIR, RunbookRegistry, load_runbooks, runbook_files
 from workflows.runbooks import model as m
-from workflows.runbooks.templates import RenderError
+from workflows.runbooks.templates import RenderError, pipeline_context
 
 
 def _repository_root(folder: Path) -> Path | None:
@@ -32,7 +32,8 @@ def runbooks_folder(args: argparse.Namespace) -> Path:
     runbooks/ at the repository's root (or here, outside a repository)."""
     if getattr(args, "runbooks", None):
         return Path(args.runbooks)
-    root = _repository_root(Path(".")) or Path(".")
+    here = Path(getattr(args, "repo", None) or ".")
+    root = _repository_root(here) or here
     configured = load_config(getattr(args, "config", None), root).runbooks
     return root / (configured or RUNBOOKS_DIR)
 
@@ -187,8 +188,68 @@ async def cmd_items(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _to_run(registry: RunbookRegistry, name: str, words: list[str], given: dict[str, Any]) -> tuple[m.PipelineDef, dict[str, Any]]:
+    """The pipeline NAME runs and its inputs: COMMAND (or RUNBOOK.command.COMMAND) with its words by
+    its args (then its defaults), or RUNBOOK.PIPELINE with -i values."""
+    command: m.CommandDef | None = None
+    parts = name.split(".")
+    if len(parts) == 1:
+        found = [book.commands[name] for book in registry.runbooks.values() if name in book.commands]
+        if len(found) > 1:
+            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.{name}")
+        command = found[0] if found else None
+        if command is None:
+            known = sorted(f"{c.ref.split('.')[0]}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
+            raise UsageError(f"no command {name!r}; commands: {', '.join(known) or 'none'} (or name a pipeline as RUNBOOK.PIPELINE)")
+    elif len(parts) == 3 and parts[1] == "command":
+        try:
+            command = registry.resolve(name)
+        except KeyError as e:
+            raise UsageError(e.args[0]) from None
+    if command is None:
+        pairs, rest = [], list(words)
+        while rest:
+            word = rest.pop(0)
+            if word == "-i" and rest:
+                pairs.append(rest.pop(0))
+            elif word.startswith("-i") and "=" in word:
+                pairs.append(word[2:])
+            else:
+                raise UsageError(f"{name} is a pipeline: give its inputs as -i NAME=VALUE, not {word!r}")
+        return _pipeline(registry, name), {**given, **parse_inputs(pairs)}
+    if not isinstance(command.action, m.RunPipeline):
+        raise UsageError(f"command {command.name} runs a shell command, not a pipeline; `orchard runbook render` shows it, run it yourself")
+    try:
+        values = command.args.parse(words)
+    except ValueError as e:
+        raise UsageError(f"{command.name}: {e}") from None
+    return registry.resolve(command.action.pipeline), {**command.defaults, **values, **given}
+
+
+async def cmd_runbook_run(args: argparse.Namespace) -> int:
+    from client.commands.run import cmd_run  # the run's whole machinery: only this command needs it
+
+    registry = _registry(args)
+    words = args.words[1:] if args.words[:1] == ["--"] else args.words
+    pipeline, inputs = _to_run(registry, args.name, words, parse_inputs(args.inputs))
+    unknown = sorted(set(inputs) - set(pipeline.inputs))
+    if unknown:
+        raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
+    home = pipeline.ref.split(".")[0]
+    try:
+        pipeline_context(pipeline, inputs, registry.runbooks[home].config)
+    except RenderError as e:
+        raise UsageError(f"{e}; give it" + (" with -i NAME=VALUE" if "." in args.name else " as the command's args say")) from None
+    bundle = registry.bundle(pipeline.ref).model_dump(mode="json")
+    args.strategy, args.prompt, args.prompt_file = "runbook", f"{home}.{pipeline.name} " + json.dumps(inputs), None
+    args.params = [f"pipeline={pipeline.ref}", f"runbooks={json.dumps(bundle)}", f"inputs={json.dumps(inputs)}"]
+    return await cmd_run(args)
+
+
 async def cmd_runbook(args: argparse.Namespace) -> int:
     try:
+        if args.runbook_action == "run":
+            return await cmd_runbook_run(args)
         if args.runbook_action == "items":
             return await cmd_items(args)
         return {"validate": cmd_validate, "list": cmd_list, "show": cmd_show, "render": cmd_render}[args.runbook_action](args)
@@ -199,7 +260,7 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def add_runbook_parser(sub: Any) -> None:
+def add_runbook_parser(sub: Any, run_options: Any) -> None:
     book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show a pipeline, render it (a dry run), a queue's items")
     actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items}", required=True, parser_class=type(book))
 
@@ -218,5 +279,16 @@ def add_runbook_parser(sub: Any) -> None:
     render.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable); a JSON object or list is parsed")
     items = actions.add_parser("items", help="run a queue's source and print the items a worker would take, filtered and in order (JSON lines)")
     items.add_argument("name", metavar="RUNBOOK.QUEUE")
+    run = actions.add_parser(
+        "run", help="run a pipeline: a runbook's command with its words, or RUNBOOK.PIPELINE with -i inputs",
+        description="Run a runbook's pipeline as a Temporal workflow, on its own branch orchard/runbook/<pipeline>/<run_id>. "
+                    "Orchard's options go before NAME; after it come the command's own words and options "
+                    "(`orchard runbook run --plugin claude-code build auth \"Add auth\" --reviewer alice`). The agent options are "
+                    "the defaults of the runbook's tasks; a task's own run, plugin, model and timeout win.")
+    run.add_argument("name", metavar="NAME", help="a command (COMMAND, or RUNBOOK.command.COMMAND) or a pipeline (RUNBOOK.PIPELINE)")
+    run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say")
+    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
+    run_options(run)
     for p in (validate, ls, show, render, items):
         folder_args(p)
+    run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")

@@ -108,6 +108,12 @@ class PipelineStrategy(Strategy):
     def get_config_class(self) -> type[StrategyConfig]:
         return PipelineConfig
 
+    @classmethod
+    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
+        """Only a pipeline with an agent task of the command plugin and no command of its own needs the run's."""
+        book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
+        return any(t.command is None and t.plugin in (None, "command") for r in book.runbooks.values() for t in r.tasks.values())
+
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg: PipelineConfig = self.create_config()  # type: ignore[assignment]
         self._cfg, self._ctx, self._base_branch = cfg, ctx, base_branch
@@ -491,5 +497,6 @@ class PipelineStrategy(Strategy):
 
 
 def _last_lines(text: str, count: int = 3) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    """The last lines a command printed, as one line (the log marks stderr's lines; that mark goes)."""
+    lines = [line.removeprefix("[stderr] ") for line in text.strip().splitlines() if line.strip()]
     return " | ".join(lines[-count:]) or "(no output)"

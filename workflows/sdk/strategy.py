@@ -139,6 +139,12 @@ class Strategy:
         raise SteerRefused(f"a {self.name()} run cannot be steered")
 
     @classmethod
+    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
+        """Whether runs with these params need the run's agent command (the command plugin's
+        --agent-command): true unless the strategy knows its agents bring their own, or it runs none."""
+        return True
+
+    @classmethod
     def worker_modules(cls, params: dict[str, Any]) -> list[str]:
         """The modules (`/abs/path.py[:Class]`, `pkg.mod:Class`) the MODULE_PARAMS of a run name: the
         client loads them (making paths absolute) and starts a worker that imports them too."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from client.runbooks.registry import RunbookRegistry
 from tests.conftest import git, run_strategy
+
+pytestmark = pytest.mark.slow  # real git and commands on the real worker
 
 
 def bundle(tmp_path: Path, text: str, pipeline: str) -> dict:
@@ -63,3 +67,86 @@ async def test_phases_run_in_order_in_one_workspace_and_loop_back_until_the_test
     assert git(repo, "rev-parse", "release") == git(repo, "rev-parse", branch)  # published, as the pipeline declares
     assert pipeline.metadata["published"] == {"release": git(repo, "rev-parse", branch)}
     assert git(repo, "status", "--porcelain") == "" and git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # the user's checkout untouched
+
+
+async def start(client, task_queue, repo, runbooks, pipeline, inputs=None):  # type: ignore[no-untyped-def]
+    import uuid
+
+    from tests.conftest import DEMO_AGENT
+    from workflows.sdk.models import RunInput, RunResult, TaskDefaults
+    run_input = RunInput(prompt=f"ops.{pipeline}", repo=str(repo), base_branch="main", params={"pipeline": f"ops.pipeline.{pipeline}", "runbooks": runbooks, "inputs": inputs or {}},
+                         defaults=TaskDefaults(agent_command=DEMO_AGENT))
+    return await client.start_workflow("runbook", run_input, id=f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult)
+
+
+async def test_an_agent_phase_commits_in_the_workspace_and_a_person_answers_an_escalation(client, task_queue, repo, tmp_path):
+    from tests.workflows.sdk.test_questions import answer, open_questions
+
+    runbooks = bundle(tmp_path, '''
+        [pipeline.build]
+        inputs = ["name"]
+
+        [[pipeline.build.phase]]
+        name = "plan"
+        run = { agent = "planner" }
+        post = ["plan_exists"]
+
+        [[pipeline.build.phase]]
+        name = "merge"
+        run = { strategy = "merge" }
+        on_fail = "escalate"
+
+        [[pipeline.build.phase]]
+        name = "fixup"
+        run = "echo fixed > fixed.txt"
+
+        [agent.planner]
+        prompt = "Write the plan to `plans/{name}.md`"
+
+        [guard.plan_exists]
+        condition = "test -s plans/{name}.md"
+
+        [strategy.merge]
+        on_exhaust = "escalate"
+        [[strategy.merge.attempt]]
+        name = "ff"
+        run = "echo 'not a fast-forward' >&2; exit 3"
+        [[strategy.merge.attempt]]
+        name = "rebase"
+        run = "echo 'conflict in app.py' >&2; exit 1"
+    ''', "build")
+    handle = await start(client, task_queue, repo, runbooks, "build", {"name": "auth"})
+    (question,) = (await open_questions(handle)).questions
+    assert question.text.startswith("Runbook ops, pipeline build, phase merge failed: strategy merge: every attempt failed (ff, rebase)")
+    assert "ff: exited 3: not a fast-forward" in question.text and "rebase: exited 1: conflict in app.py" in question.text
+    assert question.choices == ["retry", "skip", "fail", "goto:plan", "goto:merge", "goto:fixup"]
+    await answer(handle, "goto:fixup")
+    result = await handle.result()
+    (pipeline,) = result.instances
+    assert pipeline.success and [p["phase"] for p in pipeline.metadata["phases"]] == ["plan", "merge", "fixup"]
+    assert "alice chose goto:fixup" in pipeline.metadata["phases"][1]["note"]
+    branch = pipeline.branch_name
+    assert git(repo, "show", f"{branch}:fixed.txt") == "fixed" and git(repo, "show", f"{branch}:plans/auth.md")  # the agent's commit, then the command's
+
+
+async def test_a_push_to_a_branch_the_pipeline_does_not_publish_or_that_is_checked_out_is_refused(client, task_queue, repo, tmp_path):
+    runbooks = bundle(tmp_path, '''
+        [pipeline.sneak]
+        inputs = []
+        publish = ["main"]
+        [[pipeline.sneak.phase]]
+        name = "push"
+        run = "git commit -q --allow-empty -m x && git push -q origin HEAD:{target}"
+        [pipeline.sneak.defaults]
+        target = "other"
+    ''', "sneak")
+    before = git(repo, "for-each-ref")
+    handle = await start(client, task_queue, repo, runbooks, "sneak")
+    (pipeline,) = (await handle.result()).instances
+    assert not pipeline.success
+    assert "phase push pushed other, which the pipeline does not publish (publish = [main]); nothing it pushed was applied" in pipeline.error
+    runbooks["runbooks"]["ops"]["pipelines"]["sneak"]["defaults"]["target"]["source"] = "main"
+    (pipeline,) = (await (await start(client, task_queue, repo, runbooks, "sneak")).result()).instances
+    assert not pipeline.success and "pushed main, which is checked out in" in pipeline.error and "never moves a branch under your working tree" in pipeline.error
+    after = git(repo, "for-each-ref")
+    assert [line for line in after.splitlines() if "orchard/" not in line] == [line for line in before.splitlines() if "orchard/" not in line]
