@@ -249,11 +249,38 @@ class PipelineStrategy(Strategy):
                 return await self._task(action.task, phase.name, values)
             if isinstance(action, m.RunStrategyChain):
                 return await self._chain(action.strategy, phase, {})
+            if isinstance(action, m.RunPipeline):
+                child: m.PipelineDef = self._book.get(action.pipeline)
+                inputs = {name: self._values[name] for name in child.inputs if name in self._values}
+                inputs.update({k: self._render(v, values) for k, v in action.inputs.items()})
+                params = {"pipeline": action.pipeline, "runbooks": self._cfg.runbooks, "inputs": inputs, "host_timeout": self._cfg.host_timeout}
+                return await self._child(phase, PipelineStrategy.NAME, f"{action.pipeline} {inputs}", params)
+            if isinstance(action, m.RunOrchard):
+                task: m.TaskDef | None = self._book.get(action.task) if action.task else None
+                prompt = self._render(task.prompt if task else action.prompt, values)  # type: ignore[arg-type]
+                return await self._child(phase, action.strategy, prompt, dict(action.params))
         except RenderError as e:
             return PhaseOutcome(ok=False, note=str(e))
-        if isinstance(action, m.NoAction):
-            return PhaseOutcome(ok=True)
-        return PhaseOutcome(ok=False, note=f"{action.kind} phases do not run yet", escalate=False)
+        return PhaseOutcome(ok=True)  # a phase that only waits on its guards
+
+    async def _child(self, phase: m.PhaseDef, strategy: str, prompt: str, params: dict[str, Any]) -> PhaseOutcome:
+        """Another pipeline, or any Orchard strategy, as a child workflow from the pipeline's commit;
+        its result (a strategy's winner) is merged into the pipeline's branch."""
+        self._steps += 1
+        base = self._branch if self._branch_exists else self._base_branch
+        try:
+            results = await self._ctx.run_strategy(strategy, prompt, base, params, key=f"{phase.name}/{self._steps}")
+        except StrategyError as e:
+            return PhaseOutcome(ok=False, note=f"{strategy}: {e}")
+        chosen = next((r for r in results if r.metadata.get("winner")), None) or next((r for r in results if r.success), None)
+        if chosen is None:
+            return PhaseOutcome(ok=False, note=f"{strategy}: no instance succeeded ({', '.join(r.error or r.status for r in results) or 'none ran'})")
+        output = chosen.final_message or str(chosen.metadata.get("outputs", {}).get(phase.name, "")) or chosen.metadata.get("selection_reason", "")
+        if not chosen.has_changes or not chosen.commit or chosen.commit == self._commit:
+            return PhaseOutcome(ok=True, output=str(output))
+        merged = await self._step("run", f"phase {phase.name}: merge {chosen.branch_name or chosen.commit[:12]}",
+                                  f"git merge --quiet --no-edit {chosen.commit}", 600)
+        return PhaseOutcome(ok=True, output=str(output)) if merged.ok else self._step_outcome(merged)
 
     def _step_outcome(self, step: StepOutcome) -> PhaseOutcome:
         if step.refused:

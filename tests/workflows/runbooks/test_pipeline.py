@@ -150,3 +150,32 @@ async def test_a_push_to_a_branch_the_pipeline_does_not_publish_or_that_is_check
     assert not pipeline.success and "pushed main, which is checked out in" in pipeline.error and "never moves a branch under your working tree" in pipeline.error
     after = git(repo, "for-each-ref")
     assert [line for line in after.splitlines() if "orchard/" not in line] == [line for line in before.splitlines() if "orchard/" not in line]
+
+
+async def test_a_phase_runs_another_pipeline_and_an_orchard_strategy_and_merges_their_work(client, task_queue, repo, tmp_path):
+    runbooks = bundle(tmp_path, '''
+        [pipeline.outer]
+        inputs = ["name"]
+        [[pipeline.outer.phase]]
+        name = "docs"
+        run = { pipeline = "inner", inputs = { topic = "{name}-docs" } }
+        [[pipeline.outer.phase]]
+        name = "candidates"
+        run = { orchard = "best-of-n", prompt = "Write `best/{name}.md`", n = 2 }
+        [[pipeline.outer.phase]]
+        name = "check"
+        run = "test -f docs/auth-docs.txt && test -f best/auth.md && echo both"
+
+        [pipeline.inner]
+        inputs = ["topic"]
+        [[pipeline.inner.phase]]
+        name = "write"
+        run = "mkdir -p docs && echo {topic} > docs/{topic}.txt"
+    ''', "outer")
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.outer",
+                                params={"pipeline": "ops.pipeline.outer", "runbooks": runbooks, "inputs": {"name": "auth"}})
+    (pipeline,) = result.instances
+    assert pipeline.success, pipeline.error
+    assert pipeline.metadata["outputs"]["check"] == "both"
+    assert sorted(c.strategy for c in result.children) == ["best-of-n", "runbook"]
+    assert git(repo, "show", f"{pipeline.branch_name}:docs/auth-docs.txt") == "auth-docs"
