@@ -28,6 +28,7 @@ from activities.instance import run_instance
 from activities.loops.host import LoopHost, host_queue
 from activities.loops.iteration import finish_loop, run_iteration
 from activities.orphans import sweep_orphans
+from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
 from activities.verification.commit import verify_commit
 from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
@@ -40,7 +41,7 @@ from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 IDLE_CHECK_SECONDS = 30.0
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, run_iteration, run_runbook_step, finish_loop]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, run_iteration, run_runbook_step, read_runbook_queue, run_runbook_hook, finish_loop]
 
 
 class OrchardWorker:

@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.git.prompts import by_reference
@@ -104,18 +105,22 @@ async def start_run(
     run_input: RunInput,
     task_queue: str,
 ) -> WorkflowHandle[Any, Any]:
-    run_id = new_run_id()
+    fixed = strategy.run_id_for(run_input.params, run_input.repo)
+    run_id = fixed or new_run_id()
     name = strategy.name()
     run_input = run_input.model_copy(update={"prompt": await by_reference(run_input.repo, run_input.prompt)})
-    handle = await target.client.start_workflow(
-        name,
-        run_input,
-        id=run_id,
-        task_queue=task_queue,
-        search_attributes=run_search_attributes(name, run_input.repo),
-        memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or "", modules=strategy.worker_modules(run_input.params)),
-        static_summary=redact(f"{name}: {run_input.prompt[:120]}"),
-    )
+    try:
+        handle = await target.client.start_workflow(
+            name,
+            run_input,
+            id=run_id,
+            task_queue=task_queue,
+            search_attributes=run_search_attributes(name, run_input.repo),
+            memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or "", modules=strategy.worker_modules(run_input.params)),
+            static_summary=redact(f"{name}: {run_input.prompt[:120]}"),
+        )
+    except WorkflowAlreadyStartedError:
+        raise UsageError(f"{run_id} is already running (one at a time on this repository): `orchard watch {run_id}`, `orchard cancel {run_id}`") from None
     await _check_registered(target, handle, name, task_queue, run_input.strategy_spec)
     return handle
 

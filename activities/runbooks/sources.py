@@ -13,10 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
 from workflows.runbooks.expressions import matches, ordered
 from workflows.runbooks.inputs import InputError, parse_input
 from workflows.runbooks.model import QueueDef, Template
 from workflows.runbooks.templates import RenderError, render
+from workflows.runbooks.worker import HookInput, QueueReadInput
 
 SOURCE_TIMEOUT = 120.0
 FUNCTION_TIMEOUT = 30.0
@@ -106,3 +110,21 @@ async def queue_items(queue: QueueDef, config: dict[str, Any], functions: dict[s
     """What a worker would take from the queue now, in order."""
     items = await read_source(queue, config, cwd)
     return await asyncio.to_thread(select, items, queue, config, functions, cwd)
+
+
+@activity.defn
+async def read_runbook_queue(inp: QueueReadInput) -> list[Any]:
+    """A worker's poll: the queue's items now, at the repository's root. A source that fails is
+    not retried here (the worker polls again later); it says why."""
+    try:
+        return await queue_items(inp.queue, inp.config, inp.functions, Path(inp.repo))
+    except SourceError as e:
+        raise ApplicationError(str(e), type="SourceFailed", non_retryable=True) from None
+
+
+@activity.defn
+async def run_runbook_hook(inp: HookInput) -> None:
+    """A queue's hook command (a dead letter's `on_add`), at the repository's root; a failing one is logged."""
+    code, _, errors = await run_shell(inp.command, Path(inp.repo), SOURCE_TIMEOUT)
+    if code != 0:
+        activity.logger.warning("hook `%s` exited %s: %s", inp.command, code, errors.strip()[-300:])

@@ -246,8 +246,61 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
     return await cmd_run(args)
 
 
+def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.WorkerDef, str]:
+    """The worker NAME names (`RUNBOOK.WORKER`) and its fixed run id on this repository."""
+    from client.repository import open_repo, repo_root
+    from workflows.runbooks.worker import QueueWorkerStrategy
+
+    try:
+        worker: m.WorkerDef = registry.resolve(args.name, "worker")
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    return worker, QueueWorkerStrategy.run_id_for({"worker": worker.ref}, repo_root(open_repo(getattr(args, "repo", None) or "."))) or ""
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    import getpass
+
+    from client.commands.run import cmd_run
+    from client.runs import find_run, target_for
+    from client.updates import send_update
+    from workflows.sdk.models import RunProgress, SteerRequest
+
+    registry = _registry(args)
+    worker, run_id = _worker_id(args, registry)
+    if args.worker_action == "start":
+        args.strategy, args.prompt, args.prompt_file = "runbook-worker", f"worker {worker.ref}", None
+        args.params = [f"worker={worker.ref}", f"runbooks={json.dumps(registry.bundle(worker.ref).model_dump(mode='json'))}"]
+        args.detach = True
+        return await cmd_run(args)
+    args.run_id = run_id
+    if args.worker_action == "stop":
+        said = await send_update(args, "steer", SteerRequest(action="stop", by=getpass.getuser()), str, "worker stop refused", "stop")
+        print(f"worker {worker.name} ({run_id}): {said}")
+        return EXIT_SUCCESS
+    target = await target_for(getattr(args, "address", None), getattr(args, "namespace", None), args.config)
+    try:
+        run = await find_run(target, run_id)
+    except UsageError:
+        print(f"worker {worker.name} has not run on this repository (start it: orchard runbook worker start {args.name})")
+        return EXIT_SUCCESS
+    status = run.desc.status.name.lower() if run.desc.status else "unknown"
+    progress = await run.handle.query("progress", result_type=RunProgress) if run.running else None
+    print(f"worker {worker.name} ({run_id}): {status}" + (f", {progress.phase}" if progress else ""))
+    rows = progress.trail if progress else []
+    for row in rows:
+        error = f": {row['error']}" if row.get("error") else ""
+        print(f"  {row['id']:<16} {row['status']:<8} attempts {row.get('attempts', 0)}{error}")
+    dead = [row for row in rows if row.get("status") == "dead"]
+    if dead:
+        print(f"dead letters: {', '.join(row['id'] for row in dead)}")
+    return EXIT_SUCCESS
+
+
 async def cmd_runbook(args: argparse.Namespace) -> int:
     try:
+        if args.runbook_action == "worker":
+            return await cmd_worker(args)
         if args.runbook_action == "run":
             return await cmd_runbook_run(args)
         if args.runbook_action == "items":
@@ -289,6 +342,20 @@ def add_runbook_parser(sub: Any, run_options: Any) -> None:
     run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say")
     run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
     run_options(run)
+    worker = actions.add_parser("worker", help="a runbook's queue worker: start it (it runs until stopped), stop it, or its status")
+    worker_actions = worker.add_subparsers(dest="worker_action", metavar="{start,stop,status}", required=True, parser_class=type(book))
+    start = worker_actions.add_parser("start", help="start the worker (detached): it polls its queue and runs its handler for each new item",
+                                      description="Orchard's options (as for `orchard runbook run`) are the defaults of the handler's tasks.")
+    start.add_argument("name", metavar="RUNBOOK.WORKER")
+    run_options(start)
+    start.add_argument("--runbooks", metavar="DIR", help="the runbooks' folder")
+    for action in ("stop", "status"):
+        sub_parser = worker_actions.add_parser(action, help="let its running items finish, then end it" if action == "stop" else "its items: done, running, failed, dead")
+        sub_parser.add_argument("name", metavar="RUNBOOK.WORKER")
+        sub_parser.add_argument("--repo", default=".", help="the repository the worker runs on (default: here)")
+        sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
+        sub_parser.add_argument("--namespace", help="Temporal namespace")
+        folder_args(sub_parser)
     for p in (validate, ls, show, render, items):
         folder_args(p)
     run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -31,3 +32,51 @@ def test_the_build_example_plans_builds_verifies_and_fast_forwards_main(embedded
     assert git(repo, "show", "main:plans/auth.md")  # the planning agent's plan (its post guard checked it)
     assert len(git(repo, "log", "--format=%s", f"{main_before}..main").splitlines()) >= 2  # the plan's commit and the implementation's
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "work" and git(repo, "status", "--porcelain") == ""
+
+
+def test_a_queue_worker_handles_each_item_once_retries_and_dead_letters_then_stops(embedded, tmp_path):
+    _, env, _, _ = embedded
+    repo = make_repo(tmp_path / "repo")
+    (repo / "runbooks").mkdir()
+    dead = tmp_path / "dead.txt"
+    (repo / "runbooks" / "ops.toml").write_text(f"""
+[worker.fixer]
+queue = "bugs"
+handler = "pipeline.fix"
+concurrency = 2
+idle_action = "wait:1s"
+
+[queue.bugs]
+source = "cat bugs.json"
+filter = "not has_label('wontfix')"
+max_retries = 1
+[queue.bugs.dead]
+on_add = "echo {{item.id}}: {{reason | quote}} >> {dead}"
+
+[pipeline.fix]
+inputs = ["bug"]
+[[pipeline.fix.phase]]
+name = "fix"
+run = "echo fixed {{bug.id}} > fix-{{bug.id}}.txt && test {{bug.id}} != 3"
+""")
+    (repo / "bugs.json").write_text('[{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4, "labels": ["wontfix"]}]')
+    started = orchard("runbook", "worker", "start", "ops.fixer", env=env, cwd=repo)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip().splitlines()[-1]
+    again = orchard("runbook", "worker", "start", "ops.fixer", env=env, cwd=repo)
+    assert again.returncode == 2 and f"{run_id} is already running" in again.stderr
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = orchard("runbook", "worker", "status", "ops.fixer", env=env, cwd=repo).stdout
+        if "dead letters: 3" in status:
+            break
+        time.sleep(1)
+    assert "  1                done     attempts 1" in status and "  2                done     attempts 1" in status
+    assert "  3                dead     attempts 2: phase fix failed" in status and "  4 " not in status  # filtered out
+    assert dead.read_text().startswith("3: phase fix failed")
+    stopped = orchard("runbook", "worker", "stop", "ops.fixer", env=env, cwd=repo)
+    assert stopped.returncode == 0 and "the worker ends now" in stopped.stdout
+    assert len([b for b in git(repo, "branch", "--list", "orchard/runbook/fix/*").split() if b != "*"]) == 4  # items 1 and 2, and 3 twice
+    for n in (1, 2):
+        (branch,) = [b for b in git(repo, "branch", "--list", "orchard/runbook/fix/*").split() if git(repo, "ls-tree", "--name-only", b, f"fix-{n}.txt")]
+        assert git(repo, "show", f"{branch}:fix-{n}.txt") == f"fixed {n}"

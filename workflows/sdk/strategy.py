@@ -145,6 +145,11 @@ class Strategy:
         return True
 
     @classmethod
+    def run_id_for(cls, params: dict[str, Any], repo: str) -> str | None:
+        """A fixed run id for runs with these params on `repo` (one such run at a time), or None for a new id per run."""
+        return None
+
+    @classmethod
     def worker_modules(cls, params: dict[str, Any]) -> list[str]:
         """The modules (`/abs/path.py[:Class]`, `pkg.mod:Class`) the MODULE_PARAMS of a run name: the
         client loads them (making paths absolute) and starts a worker that imports them too."""

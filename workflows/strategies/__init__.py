@@ -1,11 +1,13 @@
 """The built-in strategies, by name: Pitaya's (simple, best-of-n, iterative, bug-finding,
 doc-review), Spearmint's over variants (multi-branch, shadow, round-robin), AgentGate's loops (loop), and
-otters' runbook pipelines (runbook, started by `orchard runbook run`)."""
+otters' runbook pipelines and queue workers (runbook and runbook-worker, started by `orchard runbook run`
+and `orchard runbook worker start`)."""
 
 from __future__ import annotations
 
 from workflows.loops.loop import LoopStrategy
 from workflows.runbooks.pipeline import PipelineStrategy
+from workflows.runbooks.worker import QueueWorkerStrategy
 from workflows.sdk.registry import register_strategy
 from workflows.sdk.strategy import Strategy
 from workflows.strategies.best_of_n import BestOfNStrategy
@@ -21,7 +23,7 @@ BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.name(): cls
     for cls in (
         SimpleStrategy, BestOfNStrategy, IterativeStrategy, BugFindingStrategy, DocReviewStrategy,
-        MultiBranchStrategy, ShadowStrategy, RoundRobinStrategy, LoopStrategy, PipelineStrategy,
+        MultiBranchStrategy, ShadowStrategy, RoundRobinStrategy, LoopStrategy, PipelineStrategy, QueueWorkerStrategy,
     )
 }
 

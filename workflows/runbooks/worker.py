@@ -1,0 +1,223 @@
+"""`runbook-worker`: a runbook's queue worker, a long-lived workflow.
+
+Every `poll` (the worker's `idle_action = "wait:30s"`) it reads its queue (an activity runs the
+source, its filter and its order) and starts the handler for each item it has not handled: a
+pipeline run (the item is its one required input) or an agent task, as child workflows, at most
+`concurrency` at once. An item is known by its `id` (else by its content) and handled once; one
+that fails is tried again while the source still lists it, up to `max_retries` more times, and is
+then dead-lettered (`on_exhaust = "dead"`, running `[queue.X.dead] on_add`), dropped, or put to
+a person (`escalate`). Waiting between polls is a durable timer; the worker continues as new when
+its history grows, with every item's record carried. `orchard runbook worker stop` (a steer
+update) lets the running items finish and ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.runbooks import model as m
+from workflows.runbooks.pipeline import PipelineStrategy
+from workflows.runbooks.templates import render
+from workflows.sdk.context import Context
+from workflows.sdk.errors import SteerRefused, StrategyError
+from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.models import InstanceResult, SteerRequest, first_error, key_hash8, truncate
+from workflows.sdk.strategy import Strategy, StrategyConfig
+
+ITEMS_PER_RUN = 200
+"""Items a worker's history handles before it continues as new (when none is running)."""
+
+
+class QueueReadInput(BaseModel):
+    repo: str
+    queue: m.QueueDef
+    config: dict[str, Any] = Field(default_factory=dict)
+    functions: dict[str, m.Template] = Field(default_factory=dict)
+
+
+class HookInput(BaseModel):
+    repo: str
+    command: str
+
+
+class ItemRecord(BaseModel):
+    id: str
+    status: Literal["running", "done", "failed", "dead", "dropped"]
+    attempts: int = 0
+    run: str = ""
+    """The key of the last child run (or instance) that handled it."""
+    error: str = ""
+    at: datetime | None = None
+
+
+class WorkerState(BaseModel):
+    items: dict[str, ItemRecord] = Field(default_factory=dict)
+    polls: int = 0
+    last_error: str = ""
+    stop_by: str | None = None
+
+
+@dataclass
+class WorkerConfig(StrategyConfig):
+    worker: str = ""
+    """`runbook.worker.NAME`, in `runbooks`."""
+    runbooks: dict[str, Any] = field(default_factory=dict)
+    host_timeout: float = 300.0
+
+    def __post_init__(self) -> None:
+        try:
+            book = m.RunbookSet.model_validate(self.runbooks)
+            book.get(self.worker)
+        except ValidationError as e:
+            where, message = first_error(e)
+            raise ValueError(f"runbooks: {where}: {message}") from None
+        except (KeyError, ValueError):
+            raise ValueError(f"no worker {self.worker!r} in the runbooks given") from None
+
+
+def item_id(item: Any) -> str:
+    """An item's `id` when it has one, else a digest of its content."""
+    if isinstance(item, dict) and item.get("id") not in (None, ""):
+        return str(item["id"])
+    return "sha-" + hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+class QueueWorkerStrategy(Strategy):
+    NAME = "runbook-worker"
+
+    def get_config_class(self) -> type[StrategyConfig]:
+        return WorkerConfig
+
+    @classmethod
+    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
+        return PipelineStrategy.needs_agent_command(params)
+
+    @classmethod
+    def run_id_for(cls, params: dict[str, Any], repo: str) -> str | None:
+        """One worker per repository and name: starting it again finds the one that runs."""
+        return f"worker_{params.get('worker', '').replace('.worker.', '.')}_{key_hash8(repo)}"
+
+    async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
+        cfg: WorkerConfig = self.create_config()  # type: ignore[assignment]
+        self._ctx = ctx
+        book = m.RunbookSet.model_validate(cfg.runbooks)
+        worker: m.WorkerDef = book.get(cfg.worker)
+        queue: m.QueueDef = book.get(worker.queue)
+        handler = book.get(worker.handler)
+        self._state = state = WorkerState.model_validate(ctx.carried) if ctx.carried else WorkerState()
+        home = queue.ref.split(".")[0]
+        running: dict[str, asyncio.Task[list[InstanceResult]]] = {}
+        handled_here = 0
+        ctx.trail = list(state.items.values())
+        while True:
+            if state.stop_by is None:
+                ctx.phase = f"reading queue {queue.name}"
+                items = await self._read(ctx, queue, book.runbooks[home])
+                for item in items:
+                    key = item_id(item)
+                    record = state.items.get(key)
+                    if len(running) >= worker.concurrency:
+                        break
+                    if record is not None and record.status != "failed":
+                        continue
+                    attempts = record.attempts if record else 0
+                    state.items[key] = ItemRecord(id=key, status="running", attempts=attempts + 1, run=f"item/{key}/{attempts + 1}", at=workflow.now())
+                    running[key] = asyncio.ensure_future(self._handle(ctx, cfg, handler, item, key, attempts + 1, base_branch))
+            ctx.trail = list(state.items.values())
+            if state.stop_by is not None and not running:
+                break
+            ctx.phase = f"{len(running)} item(s) running; next poll within {worker.idle_wait:g}s" if state.stop_by is None else f"stopping: {len(running)} item(s) finishing"
+            try:
+                await workflow.wait_condition(lambda: any(t.done() for t in running.values()) or state.stop_by is not None,
+                                              timeout=timedelta(seconds=worker.idle_wait))
+            except asyncio.TimeoutError:
+                pass
+            for key in [k for k, t in running.items() if t.done()]:
+                handled_here += 1
+                await self._settle(queue, home, book, key, running.pop(key))
+            ctx.trail = list(state.items.values())
+            if not running and (handled_here >= ITEMS_PER_RUN or ctx.should_continue_as_new()) and state.stop_by is None:
+                await ctx.continue_as_new(state.model_dump(mode="json"))
+        done = sum(1 for r in state.items.values() if r.status == "done")
+        return [InstanceResult(
+            success=True, key="worker", metadata={"items": [r.model_dump(mode="json") for r in state.items.values()],
+                                                   "selection_reason": f"stopped by {state.stop_by or 'a person'} after {done} item(s) done"},
+        )]
+
+    async def _read(self, ctx: Context, queue: m.QueueDef, book: m.Runbook) -> list[Any]:
+        self._state.polls += 1
+        try:
+            items: list[Any] = await workflow.execute_activity(
+                "read_runbook_queue", QueueReadInput(repo=ctx._state.repo, queue=queue, config=book.config, functions=book.functions),
+                result_type=list, start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"read queue {queue.name}",
+            )
+        except ActivityError as e:
+            cause = e.cause
+            self._state.last_error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+            workflow.logger.warning("queue %s: %s", queue.name, self._state.last_error)
+            return []
+        self._state.last_error = ""
+        return items
+
+    async def _handle(self, ctx: Context, cfg: WorkerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
+        if isinstance(handler, m.PipelineDef):
+            (input_name,) = handler.required_inputs()
+            params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
+            return await ctx.run_strategy(PipelineStrategy.NAME, f"{handler.ref} {key}", base_branch, params, key=f"item/{key}/{attempt}")
+        task: m.TaskDef = handler
+        prompt = render(task.prompt, {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]})
+        fields: dict[str, Any] = {"prompt": prompt, "base_branch": base_branch}
+        for name in ("plugin", "model", "timeout", "max_turns"):
+            if getattr(task, name) is not None:
+                fields[name] = getattr(task, name)
+        return [await ctx.wait(await ctx.run(fields, key=f"item/{key}/{attempt}"))]
+
+    async def _settle(self, queue: m.QueueDef, home: str, book: m.RunbookSet, key: str, task: asyncio.Task[list[InstanceResult]]) -> None:
+        state = self._state
+        record = state.items[key]
+        try:
+            results = task.result()
+            ok = bool(results) and all(r.success for r in results)
+            error = "" if ok else "; ".join(r.error or r.status for r in results) or "nothing ran"
+        except StrategyError as e:
+            ok, error = False, str(e)
+        record.status, record.error, record.at = ("done" if ok else "failed"), truncate(error, 300) or "", workflow.now()
+        if ok or record.attempts <= queue.max_retries:
+            return
+        if queue.on_exhaust == "escalate":
+            answer = await self._ctx.ask(f"Queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}. retry: try it again; drop: give it up",
+                                         choices=["retry", "drop"], key=f"item/{key}/{record.attempts}")
+            record.status = "failed" if answer.choice == "retry" else "dropped"
+            if answer.choice == "retry":
+                record.attempts = 0
+            return
+        record.status = "dead" if queue.on_exhaust in ("dead", "wait") else "dropped"
+        if record.status == "dead" and queue.dead.on_add is not None:
+            command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
+            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command), start_to_close_timeout=timedelta(seconds=300),
+                                            retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
+
+    # -- steering: `orchard runbook worker stop` ---------------------------------------------
+
+    def check_steer(self, request: SteerRequest) -> None:
+        state = getattr(self, "_state", None)
+        if state is None:
+            raise SteerRefused("the worker is starting; try again in a moment")
+        if request.action != "stop":
+            raise SteerRefused(f"a queue worker takes stop, not {request.action!r}")
+        if state.stop_by is not None:
+            raise SteerRefused(f"the worker was already asked to stop (by {state.stop_by or 'someone'})")
+
+    def steer(self, request: SteerRequest) -> str:
+        self._state.stop_by = request.by
+        running = sum(1 for r in self._state.items.values() if r.status == "running")
+        return f"the worker takes no more items; it ends when the {running} running finish" if running else "the worker ends now"
