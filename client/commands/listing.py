@@ -21,6 +21,8 @@ async def cmd_list(args: argparse.Namespace) -> int:
         clauses.append(f'OrchardStrategy = "{args.strategy}"')
     if args.repo:
         clauses.append(f'OrchardRepo = "{Path(args.repo).resolve()}"')
+    if args.pipeline:
+        clauses.append(f'OrchardPipeline = "{args.pipeline}"')
     if args.status in ("success", "partial", "failed"):
         clauses.append(f'OrchardOutcome = "{args.status}"')
     elif args.status:

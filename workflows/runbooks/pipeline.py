@@ -35,6 +35,7 @@ from workflows.sdk.errors import StrategyError
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY
 from workflows.sdk.models import InstanceResult, first_error, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.visibility import SA_PIPELINE
 
 PIPELINE_KEY = "pipeline"
 HOST_MOVES = 5
@@ -129,6 +130,7 @@ class PipelineStrategy(Strategy):
         self._published: dict[str, str] = {}
         self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
         ctx.trail = self._trail = []
+        workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
         visits: Counter[str] = Counter()
         retries: Counter[str] = Counter()
         name: str | None = pipeline.phases[0].name

@@ -32,6 +32,7 @@ from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.models import InstanceResult, SteerRequest, first_error, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.visibility import SA_PIPELINE
 
 ITEMS_PER_RUN = 200
 """Items a worker's history handles before it continues as new (when none is running)."""
@@ -115,6 +116,7 @@ class QueueWorkerStrategy(Strategy):
         handler = book.get(worker.handler)
         self._state = state = WorkerState.model_validate(ctx.carried) if ctx.carried else WorkerState()
         home = queue.ref.split(".")[0]
+        workflow.upsert_search_attributes([SA_PIPELINE.value_set(worker.ref)])
         running: dict[str, asyncio.Task[list[InstanceResult]]] = {}
         handled_here = 0
         ctx.trail = list(state.items.values())

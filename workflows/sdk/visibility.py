@@ -15,7 +15,9 @@ SA_OUTCOME = SearchAttributeKey.for_keyword("OrchardOutcome")
 """running, then success | partial | failed | canceled: set at every ending the run's code sees."""
 SA_WAITING = SearchAttributeKey.for_bool("OrchardWaiting")
 """True while the run waits for a person (ctx.ask)."""
-SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME, SA_WAITING)
+SA_PIPELINE = SearchAttributeKey.for_keyword("OrchardPipeline")
+"""A runbook's pipeline run (`build.build`) or queue worker (`bugfix.worker.fixer`): what it runs."""
+SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME, SA_WAITING, SA_PIPELINE)
 
 MEMO_QUESTIONS = "questions"
 """The memo entry listing the open questions of a waiting run."""
