@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import time
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, ROOT, git, make_repo, orchard
+from tests.conftest import DEMO_AGENT, ROOT, git, make_repo, orchard, pid_in
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +83,49 @@ run = "echo fixed {{bug.id}} > fix-{{bug.id}}.txt && test {{bug.id}} != 3"
     for n in (1, 2):
         (branch,) = [b for b in git(repo, "branch", "--list", "orchard/runbook/fix/*").split() if git(repo, "ls-tree", "--name-only", b, f"fix-{n}.txt")]
         assert git(repo, "show", f"{branch}:fix-{n}.txt") == f"fixed {n}"
+
+
+def test_a_strategy_chain_whose_worker_is_killed_resumes_at_its_attempt_with_its_checkpoint(embedded, tmp_path):
+    home, env, _, _ = embedded
+    repo = make_repo(tmp_path / "repo")
+    (repo / "runbooks").mkdir()
+    log = tmp_path / "chain.log"
+    (repo / "runbooks" / "ops.toml").write_text(f"""
+[pipeline.ship]
+inputs = []
+[[pipeline.ship.phase]]
+name = "prepare"
+run = "echo prepare >> {log} && echo ready > ready.txt"
+[[pipeline.ship.phase]]
+name = "merge"
+strategy = "merge"
+
+[strategy.merge]
+checkpoint = "echo checkpoint >> {log} && git rev-parse HEAD"
+[[strategy.merge.attempt]]
+name = "first"
+run = "echo first >> {log} && git commit -q --allow-empty -m first && sleep 2 && false"
+rollback = "echo rollback {{checkpoint}} >> {log} && git reset -q --hard {{checkpoint}}"
+[[strategy.merge.attempt]]
+name = "second"
+run = "echo second >> {log} && echo shipped > shipped.txt"
+""")
+    started = orchard("runbook", "run", "--detach", "ops.ship", env=env, cwd=repo)
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip().splitlines()[-1]
+    deadline = time.monotonic() + 60
+    while "first" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the chain never reached its first attempt"
+        time.sleep(0.05)
+    os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)  # mid-attempt: it sleeps
+    watched = orchard("watch", run_id, "--output", "json", env=env, cwd=repo, timeout=180)  # restarts the worker
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    (pipeline,) = json.loads(watched.stdout.strip().splitlines()[-1])["instances"]
+    lines = log.read_text().split("\n")
+    assert lines.count("prepare") == 1 and lines.count("checkpoint") == 1  # nothing done ran again
+    checkpoint_line = next(line for line in lines if line.startswith("rollback "))
+    head_after_prepare = git(repo, "rev-parse", f"{pipeline['branch_name']}^")
+    assert checkpoint_line == f"rollback {head_after_prepare}"  # the rollback still had the checkpoint
+    assert [line for line in lines if line in ("first", "second")][-1] == "second"
+    assert git(repo, "log", "--format=%s", pipeline["branch_name"]).count("first") == 0  # rolled back
+    assert git(repo, "show", f"{pipeline['branch_name']}:shipped.txt") == "shipped"
