@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.coordination.events import emit_event
 from activities.coordination.rotation import take_turn
 from activities.coordination.semaphores import enqueue_lease
 from activities.git.refs import resolve_base
@@ -41,7 +42,7 @@ from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 IDLE_CHECK_SECONDS = 30.0
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, run_iteration, run_runbook_step, read_runbook_queue, run_runbook_hook, finish_loop]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue, run_runbook_hook, finish_loop]
 
 
 class OrchardWorker:

@@ -297,8 +297,29 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+async def cmd_emit(args: argparse.Namespace) -> int:
+    """`orchard runbook emit EVENT`: wake the runs on this repository whose guards or workers wait for it."""
+    from activities.coordination.events import signal_waiting
+    from client.repository import open_repo, repo_root
+    from client.runs import target_for
+    from workflows.runbooks.events import check_pattern
+
+    try:
+        check_pattern(args.event)
+    except ValueError as e:
+        raise UsageError(str(e).replace("event pattern", "event")) from None
+    if "*" in args.event or "{" in args.event:
+        raise UsageError(f"event {args.event!r}: an event is plain words (patterns with * or {{variables}} are what runs wait for)")
+    target = await target_for(args.address, args.namespace, args.config)
+    told = await signal_waiting(target.client, repo_root(open_repo(args.repo)), [args.event])
+    print(f"{args.event}: {told} waiting run{'s' * (told != 1)} told")
+    return EXIT_SUCCESS
+
+
 async def cmd_runbook(args: argparse.Namespace) -> int:
     try:
+        if args.runbook_action == "emit":
+            return await cmd_emit(args)
         if args.runbook_action == "worker":
             return await cmd_worker(args)
         if args.runbook_action == "run":
@@ -314,8 +335,8 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
 
 
 def add_runbook_parser(sub: Any, run_options: Any) -> None:
-    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show a pipeline, render it (a dry run), a queue's items")
-    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items}", required=True, parser_class=type(book))
+    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show, render (a dry run), run a pipeline, queue items and workers, events")
+    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items,run,worker,emit}", required=True, parser_class=type(book))
 
     def folder_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
@@ -356,6 +377,12 @@ def add_runbook_parser(sub: Any, run_options: Any) -> None:
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
         sub_parser.add_argument("--namespace", help="Temporal namespace")
         folder_args(sub_parser)
+    emit = actions.add_parser("emit", help="send an event (bug:created) to the runs on this repository whose guards or workers wait for it")
+    emit.add_argument("event", metavar="EVENT")
+    emit.add_argument("--repo", default=".", help="the repository (default: here)")
+    emit.add_argument("--address", help="use this Temporal server (HOST:PORT)")
+    emit.add_argument("--namespace", help="Temporal namespace")
+    emit.add_argument("--config", help="orchard.yaml to use")
     for p in (validate, ls, show, render, items):
         folder_args(p)
     run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")

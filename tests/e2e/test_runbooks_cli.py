@@ -47,7 +47,8 @@ def test_a_queue_worker_handles_each_item_once_retries_and_dead_letters_then_sto
 queue = "bugs"
 handler = "pipeline.fix"
 concurrency = 2
-idle_action = "wait:1s"
+idle_action = "wait:10m"
+wake_on = ["bug:created"]
 
 [queue.bugs]
 source = "cat bugs.json"
@@ -77,10 +78,17 @@ run = "echo fixed {{bug.id}} > fix-{{bug.id}}.txt && test {{bug.id}} != 3"
     assert "  1                done     attempts 1" in status and "  2                done     attempts 1" in status
     assert "  3                dead     attempts 2: phase fix failed" in status and "  4 " not in status  # filtered out
     assert dead.read_text().startswith("3: phase fix failed")
+    (repo / "bugs.json").write_text('[{"id": 1}, {"id": 2}, {"id": 3}, {"id": 5}]')
+    told = orchard("runbook", "emit", "bug:created", env=env, cwd=repo)
+    assert told.returncode == 0 and told.stdout.strip() == "bug:created: 1 waiting run told"  # no 10-minute wait: the event wakes it
+    deadline = time.monotonic() + 30
+    while "  5                done" not in (status := orchard("runbook", "worker", "status", "ops.fixer", env=env, cwd=repo).stdout):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
     stopped = orchard("runbook", "worker", "stop", "ops.fixer", env=env, cwd=repo)
     assert stopped.returncode == 0 and "the worker ends now" in stopped.stdout
-    assert len([b for b in git(repo, "branch", "--list", "orchard/runbook/fix/*").split() if b != "*"]) == 4  # items 1 and 2, and 3 twice
-    for n in (1, 2):
+    assert len([b for b in git(repo, "branch", "--list", "orchard/runbook/fix/*").split() if b != "*"]) == 5  # items 1, 2 and 5, and 3 twice
+    for n in (1, 2, 5):
         (branch,) = [b for b in git(repo, "branch", "--list", "orchard/runbook/fix/*").split() if git(repo, "ls-tree", "--name-only", b, f"fix-{n}.txt")]
         assert git(repo, "show", f"{branch}:fix-{n}.txt") == f"fixed {n}"
 

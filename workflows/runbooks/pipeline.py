@@ -158,7 +158,15 @@ class PipelineStrategy(Strategy):
             raise
         await self._event("on_complete" if error is None else "on_fail", phase=self._trail[-1].phase if self._trail else "", error=error or "")
         await self._finish()
+        await self._ctx.emit(*self._ends(error))
         return [self._result(error)]
+
+    def _ends(self, error: str | None) -> list[str]:
+        """What the run's end tells runs waiting on it: `pipeline:<who>:complete|failed` (and `merged`
+        when it published), for the pipeline's name, the run's id and its `name` input if it has one."""
+        whats = ["complete" if error is None else "failed"] + (["merged"] if self._published and error is None else [])
+        who = [self._pipeline.name, self._ctx.run_id] + ([str(self._values["name"])] if isinstance(self._values.get("name"), (str, int)) else [])
+        return [f"pipeline:{w}:{what}" for w in dict.fromkeys(who) for what in whats]
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -310,8 +318,12 @@ class PipelineStrategy(Strategy):
                 await workflow.sleep(guard.retry.interval or 0.1)
                 continue
             if deadline is not None and workflow.now() < deadline:
+                left = max((deadline - workflow.now()).total_seconds(), 0.1)
                 self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}"
-                await workflow.sleep(min(self._cfg.guard_poll, max((deadline - workflow.now()).total_seconds(), 0.1)))
+                if guard.wake_on:  # an event wakes it, not polling
+                    await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=left)
+                else:
+                    await workflow.sleep(min(self._cfg.guard_poll, left))
                 continue
             note = f"{when} guard {guard.name} does not hold: $ {command} exited {step.exit_code}"
             if deadline is None:

@@ -14,6 +14,7 @@ update) lets the running items finish and ends it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -138,11 +139,10 @@ class QueueWorkerStrategy(Strategy):
             if state.stop_by is not None and not running:
                 break
             ctx.phase = f"{len(running)} item(s) running; next poll within {worker.idle_wait:g}s" if state.stop_by is None else f"stopping: {len(running)} item(s) finishing"
-            try:
-                await workflow.wait_condition(lambda: any(t.done() for t in running.values()) or state.stop_by is not None,
-                                              timeout=timedelta(seconds=worker.idle_wait))
-            except asyncio.TimeoutError:
-                pass
+            with ctx.listening([render(p, {"config": book.runbooks[home].config}) for p in worker.wake_on]) if worker.wake_on else contextlib.nullcontext(lambda: None) as woken:
+                with contextlib.suppress(asyncio.TimeoutError):  # the poll's time came
+                    await workflow.wait_condition(lambda: any(t.done() for t in running.values()) or state.stop_by is not None or woken() is not None,
+                                                  timeout=timedelta(seconds=worker.idle_wait))
             for key in [k for k, t in running.items() if t.done()]:
                 handled_here += 1
                 await self._settle(queue, home, book, key, running.pop(key))

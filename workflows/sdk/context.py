@@ -23,6 +23,7 @@ from workflows.coordination.rotation import TakeTurnInput, Turn
 from workflows.sdk.batches import Batches
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.errors import InstanceFailed, StrategyError
+from workflows.sdk.events import Events, emit
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance
 from workflows.sdk.leases import Lease, Leases
 from workflows.sdk.models import (
@@ -82,9 +83,10 @@ class RunState:
 
 
 class Context:
-    def __init__(self, state: RunState, questions: QuestionBook, leases: Leases | None = None):
+    def __init__(self, state: RunState, questions: QuestionBook, leases: Leases | None = None, events: Events | None = None):
         self._state = state
         self._leases = leases or Leases()
+        self._events = events or Events()
         inp = state.input
         self._slots = slots(inp.max_parallel, inp.randomize_queue)
         self._handles: dict[str, tuple[TaskSpec, Handle]] = {}
@@ -345,6 +347,22 @@ class Context:
         back and `lease.lost` says why."""
         self._stop_if_canceled()
         return self._leases.lease(self._state.repo, name, max, heartbeat, hold_timeout, label or f"{self._state.strategy} {self.run_id}")
+
+    async def wait_for_event(self, patterns: list[str], timeout: float | None = None) -> str | None:
+        """Wait, at no cost, until another run on this repository emits an event matching one of
+        `patterns` (`pipeline:build:complete`, `bug:*`): that event, or None after `timeout` seconds."""
+        self._stop_if_canceled()
+        return await self._events.wait(patterns, timeout)
+
+    async def emit(self, *events: str) -> int:
+        """Tell the runs on this repository that wait for these events (ctx.wait_for_event); how many signals went."""
+        return await emit(self._state.repo, list(events))
+
+    def listening(self, patterns: list[str]) -> Any:
+        """`with ctx.listening(patterns) as arrived:` the run is found by emitters of these patterns
+        while the block runs, and `arrived()` is the first matching event since (or None): for a
+        wait_condition that also waits for other things."""
+        return self._events.listening(patterns)
 
     async def cancel_all(self) -> None:
         """Cancel every unfinished instance and child, and wait until they cleaned up."""

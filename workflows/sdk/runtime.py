@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.coordination.semaphores import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.context import Context, RunState
 from workflows.sdk.errors import SteerRefused, StrategyError
+from workflows.sdk.events import EVENT_SIGNAL, Events
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.leases import Leases
 from workflows.sdk.models import (
@@ -72,6 +73,7 @@ class StrategyWorkflow:
         self._phase = "starting"
         self._questions = QuestionBook(inp.chain.questions if inp.chain else None)
         self._leases = Leases()
+        self._events = Events()
 
     async def _execute(self, inp: RunInput) -> RunResult:
         chain = inp.chain
@@ -89,7 +91,7 @@ class StrategyWorkflow:
         else:  # a run continued as new keeps the commit its chain started from
             base_commit = chain.base_commit
         ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started),
-                      self._questions, self._leases)
+                      self._questions, self._leases, self._events)
         self._ctx = ctx
         strategy = self.STRATEGY(params=inp.params, defaults=inp.defaults)
         self._strategy = strategy
@@ -193,6 +195,11 @@ class StrategyWorkflow:
     def lease_event(self, event: LeaseEvent) -> None:
         """A lock or semaphore granting this run its lease, or taking it back (ctx.hold)."""
         self._leases.take(event)
+
+    @workflow.signal(name=EVENT_SIGNAL)
+    def event(self, event: str) -> None:
+        """An event another run emitted (ctx.wait_for_event)."""
+        self._events.take(event)
 
     @workflow.update
     def steer(self, request: SteerRequest) -> str:

@@ -17,7 +17,9 @@ SA_WAITING = SearchAttributeKey.for_bool("OrchardWaiting")
 """True while the run waits for a person (ctx.ask)."""
 SA_PIPELINE = SearchAttributeKey.for_keyword("OrchardPipeline")
 """A runbook's pipeline run (`build.build`) or queue worker (`bugfix.worker.fixer`): what it runs."""
-SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME, SA_WAITING, SA_PIPELINE)
+SA_WAITS_FOR = SearchAttributeKey.for_keyword_list("OrchardWaitsFor")
+"""The event patterns a run waits for now (workflows/sdk/events.py)."""
+SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME, SA_WAITING, SA_PIPELINE, SA_WAITS_FOR)
 
 MEMO_QUESTIONS = "questions"
 """The memo entry listing the open questions of a waiting run."""

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from client.runbooks.registry import RunbookRegistry
-from tests.conftest import git, run_strategy
+from tests.conftest import DEMO_AGENT, git, run_strategy
+from tests.workflows.sdk.test_questions import answer, open_questions
+from workflows.sdk.models import RunInput, RunResult, TaskDefaults
+from workflows.sdk.visibility import run_search_attributes
 
 pytestmark = pytest.mark.slow  # real git and commands on the real worker
 
 
-def bundle(tmp_path: Path, text: str, pipeline: str) -> dict:
+def bundle(tmp_path: Path, text: str, *pipelines: str) -> dict:
+    """What a run of these pipelines of the runbook `ops` (written from `text`) carries."""
     folder = tmp_path / "runbooks"
     folder.mkdir(exist_ok=True)
     (folder / "ops.toml").write_text(textwrap.dedent(text))
     registry = RunbookRegistry.load_directory(folder)
-    return registry.bundle(f"ops.pipeline.{pipeline}").model_dump(mode="json")
+    return registry.bundle(*(f"ops.pipeline.{p}" for p in pipelines)).model_dump(mode="json")
 
 
 async def test_phases_run_in_order_in_one_workspace_and_loop_back_until_the_tests_pass(client, task_queue, repo, tmp_path):
@@ -70,18 +77,14 @@ async def test_phases_run_in_order_in_one_workspace_and_loop_back_until_the_test
 
 
 async def start(client, task_queue, repo, runbooks, pipeline, inputs=None):  # type: ignore[no-untyped-def]
-    import uuid
-
-    from tests.conftest import DEMO_AGENT
-    from workflows.sdk.models import RunInput, RunResult, TaskDefaults
-    run_input = RunInput(prompt=f"ops.{pipeline}", repo=str(repo), base_branch="main", params={"pipeline": f"ops.pipeline.{pipeline}", "runbooks": runbooks, "inputs": inputs or {}},
-                         defaults=TaskDefaults(agent_command=DEMO_AGENT))
-    return await client.start_workflow("runbook", run_input, id=f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult)
+    """A pipeline run started as `orchard runbook run` starts it (with Orchard's search attributes)."""
+    run_input = RunInput(prompt=f"ops.{pipeline}", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
+                         params={"pipeline": f"ops.pipeline.{pipeline}", "runbooks": runbooks, "inputs": inputs or {}})
+    return await client.start_workflow("runbook", run_input, id=f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
+                                       search_attributes=run_search_attributes("runbook", str(repo)))
 
 
 async def test_an_agent_phase_commits_in_the_workspace_and_a_person_answers_an_escalation(client, task_queue, repo, tmp_path):
-    from tests.workflows.sdk.test_questions import answer, open_questions
-
     runbooks = bundle(tmp_path, '''
         [pipeline.build]
         inputs = ["name"]
@@ -179,3 +182,33 @@ async def test_a_phase_runs_another_pipeline_and_an_orchard_strategy_and_merges_
     assert pipeline.metadata["outputs"]["check"] == "both"
     assert sorted(c.strategy for c in result.children) == ["best-of-n", "runbook"]
     assert git(repo, "show", f"{pipeline.branch_name}:docs/auth-docs.txt") == "auth-docs"
+
+
+async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_by_polling(client, task_queue, repo, tmp_path):
+    flag = tmp_path / "flag"
+    runbooks = bundle(tmp_path, f'''
+        [pipeline.waiter]
+        inputs = []
+        [[pipeline.waiter.phase]]
+        name = "after"
+        pre = ["made"]
+        run = "echo went on"
+
+        [pipeline.maker]
+        inputs = []
+        [[pipeline.maker.phase]]
+        name = "make"
+        run = "sleep 1 && touch {flag}"
+
+        [guard.made]
+        condition = "test -f {flag}"
+        timeout = "2m"
+        wake_on = ["pipeline:maker:complete"]
+    ''', "waiter", "maker")
+    waiting = await start(client, task_queue, repo, runbooks, "waiter")
+    await asyncio.sleep(1.5)  # it checked once, and waits
+    await (await start(client, task_queue, repo, runbooks, "maker")).result()
+    made = time.monotonic()
+    (pipeline,) = (await waiting.result()).instances
+    assert pipeline.success and pipeline.metadata["outputs"]["after"] == "went on"
+    assert time.monotonic() - made < 5  # woken by the event, not by the 10 s poll (a guard with wake_on does not poll at all)
