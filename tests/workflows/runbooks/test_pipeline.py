@@ -212,3 +212,39 @@ async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_b
     (pipeline,) = (await waiting.result()).instances
     assert pipeline.success and pipeline.metadata["outputs"]["after"] == "went on"
     assert time.monotonic() - made < 5  # woken by the event, not by the 10 s poll (a guard with wake_on does not poll at all)
+
+
+async def test_concurrent_runs_share_a_semaphore_of_two_and_a_lock_that_serialises_their_merges(client, task_queue, repo, tmp_path):
+    log = tmp_path / "spans.log"
+    runbooks = bundle(tmp_path, f'''
+        [pipeline.work]
+        inputs = []
+        [[pipeline.work.phase]]
+        name = "build"
+        semaphore = "agents"
+        run = "echo build start $(date +%s.%N) >> {log} && sleep 0.6 && echo build end $(date +%s.%N) >> {log}"
+        [[pipeline.work.phase]]
+        name = "merge"
+        lock = "main_branch"
+        run = "echo merge start $(date +%s.%N) >> {log} && sleep 0.3 && echo merge end $(date +%s.%N) >> {log}"
+
+        [semaphore.agents]
+        max = 2
+        [lock.main_branch]
+        heartbeat = "5s"
+    ''', "work")
+    runs = [await start(client, task_queue, repo, runbooks, "work") for _ in range(4)]
+    results = await asyncio.gather(*(r.result() for r in runs))
+    assert all(r.instances[0].success for r in results)
+    events = sorted((float(t), kind, what) for kind, what, t in (line.split() for line in log.read_text().splitlines()))
+
+    def most_at_once(kind: str) -> int:
+        now = most = 0
+        for _, k, what in events:
+            if k == kind:
+                now += 1 if what == "start" else -1
+                most = max(most, now)
+        return most
+
+    assert most_at_once("build") == 2  # the semaphore's two slots, both used
+    assert most_at_once("merge") == 1  # the lock: one merge at a time across the four runs
