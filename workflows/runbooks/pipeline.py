@@ -227,7 +227,9 @@ class PipelineStrategy(Strategy):
             blocked = await self._guard(reference, phase, "pre")
             if blocked is not None:
                 return blocked
+        before = self._commit
         async with contextlib.AsyncExitStack() as leases:
+            held = []
             for reference in (phase.lock, phase.semaphore):
                 if reference is not None:
                     definition = self._book.get(reference)
@@ -235,8 +237,8 @@ class PipelineStrategy(Strategy):
                     beat = getattr(definition, "heartbeat", None) or getattr(definition, "slot_heartbeat", None) or 30.0
                     hold = getattr(definition, "timeout", None) or getattr(definition, "slot_timeout", None)
                     self._ctx.phase = f"phase {phase.name}: waiting for {reference}"
-                    await leases.enter_async_context(self._ctx.hold(reference, max=most, heartbeat=beat, hold_timeout=hold,
-                                                                   label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))
+                    held.append((definition, await leases.enter_async_context(self._ctx.hold(
+                        reference, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
                     self._ctx.phase = f"phase {phase.name}"
             outcome = await self._action(phase)
             if outcome.ok:
@@ -244,7 +246,23 @@ class PipelineStrategy(Strategy):
                     blocked = await self._guard(reference, phase, "post")
                     if blocked is not None:
                         return blocked
+            for definition, lease in held:
+                if lease.lost is not None:
+                    return await self._stale(phase, definition, lease.lost, before, outcome)
         return outcome
+
+    async def _stale(self, phase: m.PhaseDef, definition: Any, reason: str, before: str, outcome: PhaseOutcome) -> PhaseOutcome:
+        """The lock or semaphore was taken back while the phase ran (another run may have had it
+        since): its `on_stale` (a semaphore's `on_orphan`) says whether the phase's work is rolled
+        back to where it started, and whether a person decides what follows."""
+        actions = definition.on_stale if isinstance(definition, m.LockDef) else [definition.on_orphan]
+        note = f"{definition.ref} was taken back while the phase ran ({reason})"
+        if "rollback" in actions and self._commit != before:
+            undone = await self._step("rollback", f"phase {phase.name}: roll back to {before[:12]}", f"git reset -q --hard {before}", 600)
+            note += f"; its work was rolled back to {before[:12]}" if undone.ok else f"; rolling it back failed: {self._step_outcome(undone).note}"
+        elif not {"rollback", "escalate"} & set(actions):
+            return PhaseOutcome(ok=outcome.ok, note=f"{outcome.note}; {note}".lstrip("; "), output=outcome.output, exit_code=outcome.exit_code, attempts=outcome.attempts)
+        return PhaseOutcome(ok=False, note=note, escalate="escalate" in actions, attempts=outcome.attempts)
 
     async def _action(self, phase: m.PhaseDef) -> PhaseOutcome:
         action = phase.action

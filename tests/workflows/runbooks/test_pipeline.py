@@ -248,3 +248,28 @@ async def test_concurrent_runs_share_a_semaphore_of_two_and_a_lock_that_serialis
 
     assert most_at_once("build") == 2  # the semaphore's two slots, both used
     assert most_at_once("merge") == 1  # the lock: one merge at a time across the four runs
+
+
+async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_per_on_stale(client, task_queue, repo, tmp_path):
+    runbooks = bundle(tmp_path, '''
+        [pipeline.slow]
+        inputs = []
+        [[pipeline.slow.phase]]
+        name = "merge"
+        lock = "main_branch"
+        run = "echo merged > merged.txt && git add merged.txt && git commit -qm merged && sleep 2"
+        [[pipeline.slow.phase]]
+        name = "after"
+        run = "test ! -f merged.txt && echo clean"
+
+        [lock.main_branch]
+        timeout = "1s"
+        on_stale = ["rollback", "escalate"]
+    ''', "slow")
+    handle = await start(client, task_queue, repo, runbooks, "slow")
+    (question,) = (await open_questions(handle)).questions
+    assert "phase merge failed: ops.lock.main_branch was taken back while the phase ran (held for 1." in question.text
+    assert "its work was rolled back to" in question.text
+    await answer(handle, "skip")
+    (pipeline,) = (await handle.result()).instances
+    assert pipeline.success and pipeline.metadata["outputs"]["after"] == "clean"  # the merge's commit is gone
