@@ -72,11 +72,21 @@ def _pipeline_row(row: dict[str, Any]) -> bool:
     return "phase" in row
 
 
+def _item_row(row: dict[str, Any]) -> bool:
+    """A queue worker's item (workflows/runbooks/worker.py's ItemRecord)."""
+    return "attempts" in row and "id" in row
+
+
 def trail_key(row: dict[str, Any]) -> str:
+    if _item_row(row):
+        return f"item {row['id']}"
     return f"phase {row.get('step')}" if _pipeline_row(row) else f"iteration {row.get('iteration')}"
 
 
 def trail_line(row: dict[str, Any]) -> str:
+    if _item_row(row):
+        error = f": {row['error']}" if row.get("error") else ""
+        return f"item {row['id']}: {row['status']} (attempt {row.get('attempts', 0)}){error}"
     if _pipeline_row(row):
         visit = f" (visit {row['visit']})" if row.get("visit", 1) > 1 else ""
         note = f": {row['note']}" if row.get("note") else ""
@@ -160,6 +170,13 @@ def trail_table(rows: list[dict[str, Any]]) -> Table:
     """A loop's iterations (`metadata.iterations`, or the progress query's latest), or a pipeline's
     phases (`metadata.phases`), one row each."""
     table = Table(show_edge=False, header_style="bold")
+    if rows and _item_row(rows[0]):
+        for col in ("item", "status", "attempts"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("error")
+        for row in rows:
+            table.add_row(str(row["id"]), str(row["status"]), str(row.get("attempts", 0)), str(row.get("error", ""))[:100])
+        return table
     if rows and _pipeline_row(rows[0]):
         for col in ("step", "phase", "visit", "action", "result", "commit"):
             table.add_column(col, no_wrap=True)
@@ -194,7 +211,7 @@ def trail_table(rows: list[dict[str, Any]]) -> Table:
 def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit: int | None) -> None:
     shown = rows if limit is None else rows[-limit:]
     if total > len(shown):
-        title = "phases" if shown and _pipeline_row(shown[0]) else "iterations"
+        title = "items" if shown and _item_row(shown[0]) else "phases" if shown and _pipeline_row(shown[0]) else "iterations"
         console.print(f"{title}: the last {len(shown)} of {total} (`orchard show RUN` lists them all)")
     console.print(trail_table(shown))
 
@@ -205,7 +222,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
     if result is not None:
         console.print(comparison_table(result.instances) or results_table(result.instances))
         for r in result.instances:
-            for kind in ("iterations", "phases"):
+            for kind in ("iterations", "phases", "items"):
                 if isinstance(r.metadata.get(kind), list):
                     print_trail(console, r.metadata[kind], len(r.metadata[kind]), trail_rows)
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
@@ -281,7 +298,7 @@ class TuiRenderer:
         lines += [Text(line, style="yellow") for line in progress_lines(progress)]
         if progress and progress.trail:
             earlier = progress.trail_total - min(len(progress.trail), TUI_TRAIL_ROWS)
-            title = "phases" if _pipeline_row(progress.trail[0]) else "iterations"
+            title = "items" if _item_row(progress.trail[0]) else "phases" if _pipeline_row(progress.trail[0]) else "iterations"
             lines += [Text(f"{title} ({earlier} earlier)" if earlier else title, style="bold"), trail_table(progress.trail[-TUI_TRAIL_ROWS:])]
         if progress and progress.instances:
             running = [p for p in progress.instances if p.status in ("running", "queued")] if progress.trail else progress.instances

@@ -37,6 +37,7 @@ RUNS = {
     "loop.ralph": {"mode": "ralph", "verify": LEVELS, "state_dir": ".loop"},
     "loop.custom": {"mode": "custom", "module": "tests.workflows.loops.custom_modes.counting:CountingLoop", "config": {"stop_after": 2}},
     "runbook": {},  # RECORDED_RUNBOOK's pipeline
+    "runbook-worker": {},  # RECORDED_RUNBOOK's worker, stopped once both items are done
 }
 """By history file: the strategy (the name before a dot) and its parameters."""
 RECORDED_RUNBOOK = """
@@ -72,17 +73,48 @@ name = "keep"
 run = "git log --oneline -1"
 [lock.main_branch]
 heartbeat = "30s"
+[worker.fixer]
+queue = "bugs"
+handler = "pipeline.quick"
+concurrency = 2
+idle_action = "wait:1s"
+[queue.bugs]
+source = "printf 'id=1\\\\nid=2\\\\n'"
+format = "kv"
+[pipeline.quick]
+inputs = ["bug"]
+[[pipeline.quick.phase]]
+name = "note"
+run = "echo {bug.id} > bug.txt"
 """
 """A pipeline with an agent phase and its guard, a loop back, and a strategy chain that rolls back under a lock."""
 
 
-def recorded_runbook(folder: Path) -> dict:
+def recorded_runbook(folder: Path, worker: bool) -> dict:
     from client.runbooks.registry import RunbookRegistry
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ops.toml").write_text(RECORDED_RUNBOOK)
-    bundle = RunbookRegistry.load_directory(folder).bundle("ops.pipeline.fix")
+    registry = RunbookRegistry.load_directory(folder)
+    if worker:
+        return {"worker": "ops.worker.fixer", "runbooks": registry.bundle("ops.worker.fixer").model_dump(mode="json")}
+    bundle = registry.bundle("ops.pipeline.fix")
     return {"pipeline": "ops.pipeline.fix", "runbooks": bundle.model_dump(mode="json"), "inputs": {"name": "auth"}}
+
+
+async def run_worker_until_done(client, repo: Path, params: dict, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    """A queue worker runs until stopped: stop it once every item is done."""
+    from workflows.sdk.models import RunInput, RunProgress, SteerRequest, TaskDefaults
+
+    handle = await client.start_workflow("runbook-worker", RunInput(prompt="worker", repo=str(repo), base_branch="main", params=params,
+                                         defaults=TaskDefaults(agent_command="true")), id=run_id, task_queue="record")
+    while True:
+        progress = await handle.query("progress", result_type=RunProgress)
+        if sum(1 for row in progress.trail if row.get("status") == "done") == 2:
+            break
+        await asyncio.sleep(0.2)
+    await handle.execute_update("steer", SteerRequest(action="stop", by="recorder"), result_type=str)
+    await handle.result()
 
 
 AGENT_KNOBS = {
@@ -125,11 +157,14 @@ async def main() -> None:
         async with build_worker(env.client, "record", strategies_for(examples)):
             HISTORIES.mkdir(exist_ok=True)
             chosen = sys.argv[1:] or list(RUNS)
-            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks")) for n in chosen):
+            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks", n == "runbook-worker")) for n in chosen):
                 repo = make_repo(scratch / f"repo-{name}")
                 run_id = f"run_recorded_{name}"
                 command = f"{AGENT_KNOBS.get(name, '')} python3 {agent}".strip()
-                await run_strategy(env.client, "record", name.split(".")[0], repo, params=params, agent=command, run_id=run_id)
+                if name == "runbook-worker":
+                    await run_worker_until_done(env.client, repo, params, run_id)
+                else:
+                    await run_strategy(env.client, "record", name.split(".")[0], repo, params=params, agent=command, run_id=run_id)
                 history = await env.client.get_workflow_handle(run_id).fetch_history()
                 (HISTORIES / f"{name}.json").write_text(history.to_json())
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)

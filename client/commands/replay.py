@@ -49,6 +49,20 @@ def _params_of(history_json: str) -> dict[str, Any]:
         return {}
 
 
+def _workflow_id_of(history_json: str, fallback: str) -> str:
+    """The run's own id, which its children's ids begin with (`<run id>.<strategy>.k<hash>`): a
+    replay under another id (a file's name) would see every child's id differ. Without children,
+    the id makes no difference and `fallback` is taken."""
+    try:
+        for event in json.loads(history_json)["events"]:
+            child = event.get("startChildWorkflowExecutionInitiatedEventAttributes")
+            if child and child.get("workflowId"):
+                return str(child["workflowId"]).split(".")[0]
+    except (ValueError, KeyError, TypeError):
+        pass
+    return fallback
+
+
 async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     """Replays; returns a one-line report, raises ReplayDiverged on nondeterminism."""
     from worker import sandbox_runner
@@ -61,7 +75,7 @@ async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
         raise StrategyLoadError(f"the history is of strategy {name!r} but {spec} defines {strategy.name()!r}")
     for module in strategy.worker_modules(_params_of(history_json)):  # e.g. a custom loop strategy the run used
         load_module_spec(module, "the run's module")
-    history = WorkflowHistory.from_json(workflow_id, history_json)
+    history = WorkflowHistory.from_json(_workflow_id_of(history_json, workflow_id), history_json)
     replayer = Replayer(workflows=[strategy.workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     if result.replay_failure is not None:

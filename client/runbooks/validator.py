@@ -178,6 +178,9 @@ class _Validator:
             self.task(owner, action.task, place, "run.agent", scope)
         self.templates(action.prompt, scope)
         strategy = BUILTIN_STRATEGIES.get(action.strategy)
+        if action.strategy in ("runbook", "runbook-worker"):
+            self.problem(owner, place, f"run.orchard: {action.strategy} runs runbooks; write run = {{ pipeline = NAME }} for another pipeline")
+            return
         if strategy is None:
             self.problem(owner, place, f"run.orchard: no Orchard strategy {action.strategy!r}{did_you_mean(action.strategy, BUILTIN_STRATEGIES)}; strategies: {', '.join(BUILTIN_STRATEGIES)}")
             return

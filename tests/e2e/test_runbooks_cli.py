@@ -137,3 +137,88 @@ run = "echo second >> {log} && echo shipped > shipped.txt"
     assert [line for line in lines if line in ("first", "second")][-1] == "second"
     assert git(repo, "log", "--format=%s", pipeline["branch_name"]).count("first") == 0  # rolled back
     assert git(repo, "show", f"{pipeline['branch_name']}:shipped.txt") == "shipped"
+
+
+def test_bugfix_three_bugs_two_at_a_time_a_loop_back_a_rolled_back_merge_and_an_escalation_answered(embedded, tmp_path):
+    _, env, _, _ = embedded
+    repo = make_repo(tmp_path / "repo")
+    (repo / "runbooks").mkdir()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (repo / "runbooks" / "bugfix.toml").write_text(f"""
+[worker.bugfix]
+queue = "bugs"
+handler = "pipeline.fix"
+concurrency = 2
+idle_action = "wait:10m"
+
+[queue.bugs]
+source = "cat bugs.json"
+
+[pipeline.fix]
+inputs = ["bug"]
+
+[[pipeline.fix.phase]]
+name = "fix"
+run = "echo fix start $(date +%s.%N) >> {logs}/spans && echo attempt >> {logs}/fix-{{bug.id}} && echo 'fixed {{bug.id}}' > fix-{{bug.id}}.txt && sleep 0.5 && echo fix end $(date +%s.%N) >> {logs}/spans"
+next = "verify"
+
+[[pipeline.fix.phase]]
+name = "verify"
+run = "test {{bug.id}} != 2 || test $(wc -l < {logs}/fix-2) -ge 2"
+next = "merge"
+on_fail = "fix"
+
+[[pipeline.fix.phase]]
+name = "merge"
+strategy = "merge"
+lock = "main_branch"
+on_fail = "escalate"
+
+[strategy.merge]
+checkpoint = "git rev-parse HEAD"
+on_exhaust = "escalate"
+
+[[strategy.merge.attempt]]
+name = "first"
+run = "echo merge start $(date +%s.%N) >> {logs}/spans && git commit -q --allow-empty -m 'try {{bug.id}}' && sleep 0.3 && echo merge end $(date +%s.%N) >> {logs}/spans && test {{bug.id}} = 2"
+rollback = "echo rolled back {{bug.id}} to {{checkpoint}} >> {logs}/rollbacks && git reset -q --hard {{checkpoint}}"
+
+[[strategy.merge.attempt]]
+name = "second"
+run = "test {{bug.id}} != 3 || test -f {logs}/allow-3"
+
+[lock.main_branch]
+heartbeat = "5s"
+""")
+    (repo / "bugs.json").write_text('[{"id": 1}, {"id": 2}, {"id": 3}]')
+    started = orchard("runbook", "worker", "start", "bugfix.bugfix", env=env, cwd=repo)
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 90
+    while True:
+        pending = [json.loads(line) for line in orchard("pending", "--output", "json", env=env, cwd=repo).stdout.splitlines()]
+        if pending:
+            break
+        assert time.monotonic() < deadline, orchard("runbook", "worker", "status", "bugfix.bugfix", env=env, cwd=repo).stdout
+        time.sleep(0.5)
+    (question,) = pending
+    assert "phase merge failed: strategy merge: every attempt failed (first, second)" in question["text"]  # bug 3 exhausts every attempt
+    (logs / "allow-3").write_text("")
+    answered = orchard("answer", question["run_id"], "retry", env=env, cwd=repo)
+    assert answered.returncode == 0, answered.stderr
+    while "  3                done" not in (status := orchard("runbook", "worker", "status", "bugfix.bugfix", env=env, cwd=repo).stdout):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+    assert all(f"  {n}                done     attempts 1" in status for n in (1, 2, 3))
+    assert (logs / "fix-2").read_text().count("attempt") == 2 and (logs / "fix-1").read_text().count("attempt") == 1  # bug 2 looped back once
+    rollbacks = (logs / "rollbacks").read_text().splitlines()
+    assert sum(line.startswith("rolled back 1 to ") for line in rollbacks) == 1  # bug 1's first attempt, rolled back before the second
+    assert sum(line.startswith("rolled back 3 to ") for line in rollbacks) == 2  # bug 3: before its escalation, and again after the retry
+    spans = sorted((float(t), kind, what) for kind, what, t in (line.split() for line in (logs / "spans").read_text().splitlines()))
+    most = {"fix": 0, "merge": 0}
+    now = {"fix": 0, "merge": 0}
+    for _, kind, what in spans:
+        now[kind] += 1 if what == "start" else -1
+        most[kind] = max(most[kind], now[kind])
+    assert most == {"fix": 2, "merge": 1}  # two bugs at a time; the lock serialises the merges
+    orchard("runbook", "worker", "stop", "bugfix.bugfix", env=env, cwd=repo)

@@ -303,7 +303,8 @@ class PipelineStrategy(Strategy):
         chosen = next((r for r in results if r.metadata.get("winner")), None) or next((r for r in results if r.success), None)
         if chosen is None:
             return PhaseOutcome(ok=False, note=f"{strategy}: no instance succeeded ({', '.join(r.error or r.status for r in results) or 'none ran'})")
-        output = chosen.final_message or str(chosen.metadata.get("outputs", {}).get(phase.name, "")) or chosen.metadata.get("selection_reason", "")
+        outputs = chosen.metadata.get("outputs") or {}  # a child pipeline's: its last phase's is its output
+        output = chosen.final_message or (list(outputs.values())[-1] if outputs else "")
         if not chosen.has_changes or not chosen.commit or chosen.commit == self._commit:
             return PhaseOutcome(ok=True, output=str(output))
         merged = await self._step("run", f"phase {phase.name}: merge {chosen.branch_name or chosen.commit[:12]}",
@@ -362,7 +363,7 @@ class PipelineStrategy(Strategy):
             if getattr(task, name) is not None:
                 fields[name] = getattr(task, name)
         if task.env:
-            fields["agent_env"] = {**self._ctx.task({}).agent_env, **{k: self._render(v, values) for k, v in task.env.items()}}
+            fields["agent_env"] = {**self._ctx._state.input.defaults.agent_env, **{k: self._render(v, values) for k, v in task.env.items()}}
         spec = self._ctx.task(fields)
         self._steps += 1
         key = f"{phase}/{self._steps}"
