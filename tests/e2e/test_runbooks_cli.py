@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +16,7 @@ from tests.conftest import DEMO_AGENT, ROOT, git, make_repo, orchard, pid_in
 pytestmark = pytest.mark.slow
 
 
-def test_the_build_example_plans_builds_verifies_and_fast_forwards_main(embedded, tmp_path):
-    _, env, _, _ = embedded
+def the_build_example_plans_builds_verifies_and_fast_forwards_main(env: dict, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"README.md": "# app\n", "Makefile": "test:\n\ttest -f README.md\n"})
     shutil.copytree(ROOT / "examples" / "runbooks", repo / "runbooks")
     git(repo, "add", "-A")
@@ -37,8 +37,15 @@ def test_the_build_example_plans_builds_verifies_and_fast_forwards_main(embedded
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "work" and git(repo, "status", "--porcelain") == ""
 
 
-def test_a_queue_worker_handles_each_item_once_retries_and_dead_letters_then_stops(embedded, tmp_path):
+def test_runbooks_on_one_server(embedded, tmp_path):
+    """The build example, then two queue workers on two repositories, on one embedded server (one started for all)."""
     _, env, _, _ = embedded
+    the_build_example_plans_builds_verifies_and_fast_forwards_main(env, tmp_path / "build")
+    handles_each_item_once_retries_and_dead_letters_then_stops(env, tmp_path / "a")
+    bugfix_three_bugs_two_at_a_time_a_loop_back_a_rolled_back_merge_and_an_escalation_answered(env, tmp_path / "b")
+
+
+def handles_each_item_once_retries_and_dead_letters_then_stops(env: dict, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     (repo / "runbooks").mkdir()
     dead = tmp_path / "dead.txt"
@@ -139,8 +146,7 @@ run = "echo second >> {log} && echo shipped > shipped.txt"
     assert git(repo, "show", f"{pipeline['branch_name']}:shipped.txt") == "shipped"
 
 
-def test_bugfix_three_bugs_two_at_a_time_a_loop_back_a_rolled_back_merge_and_an_escalation_answered(embedded, tmp_path):
-    _, env, _, _ = embedded
+def bugfix_three_bugs_two_at_a_time_a_loop_back_a_rolled_back_merge_and_an_escalation_answered(env: dict, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     (repo / "runbooks").mkdir()
     logs = tmp_path / "logs"

@@ -50,16 +50,16 @@ async def test_a_semaphore_lets_max_runs_hold_it_at_once(client, scripted_queue)
 @pytest.mark.slow  # seconds of real heartbeats, and margins wide enough for a loaded machine
 async def test_a_holder_whose_beats_stop_loses_the_lease_to_the_next_in_line(client, scripted_queue):
     name = f"stale-{uuid.uuid4().hex[:8]}"
-    first = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 600, "heartbeat": 1.0})
+    first = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 600, "heartbeat": 0.5})
     await until(lambda: _phase_is(first, f"holding {name}"))
-    second = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.1, "heartbeat": 1.0})
-    await asyncio.sleep(4)  # longer than the 3 s a holder may go without a beat
+    second = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.1, "heartbeat": 0.5})
+    await asyncio.sleep(2.5)  # longer than the 2 s a holder may go without a beat
     assert await _phase_is(second, f"waiting for {name}")  # the first still beats
     await first.terminate("a worker that died, in effect: no more beats")
     result = await asyncio.wait_for(second.result(), timeout=10)
     assert result.instances[0].metadata["position"] == 1
     state = await client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name)).query("state", result_type=SemaphoreState)
-    assert [s.holder for s in state.stale] == [first.id] and re.fullmatch(r"no heartbeat for 3\.\ds \(every 1s expected\)", state.stale[0].reason)
+    assert [s.holder for s in state.stale] == [first.id] and re.fullmatch(r"no heartbeat for 2\.\ds \(every 0\.5s expected\)", state.stale[0].reason)
 
 
 async def test_a_holder_past_its_hold_timeout_loses_the_lease_and_is_told(client, scripted_queue):
