@@ -48,6 +48,7 @@ async def test_a_failing_or_unreadable_source_is_one_line_naming_the_command(tmp
         await read_source(queue(None), {}, tmp_path)
 
 
+@pytest.mark.slow  # a second of real time
 async def test_a_source_past_its_timeout_is_killed_with_what_it_started(tmp_path: Path) -> None:
     marker = f"orchard-source-sleeper-{uuid.uuid4().hex[:12]}"
     source = f"(exec -a {marker} sleep 60) & (exec -a {marker} sleep 60)"

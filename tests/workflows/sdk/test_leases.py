@@ -39,6 +39,7 @@ async def test_a_lock_is_held_by_one_run_at_a_time_first_come_first_served(clien
     assert (state.holders, state.waiters, state.granted) == ([], [], 4)
 
 
+@pytest.mark.slow  # the fast suite has the lock's test; this one adds a second of real time
 async def test_a_semaphore_lets_max_runs_hold_it_at_once(client, scripted_queue):
     name = f"agents-{uuid.uuid4().hex[:8]}"
     _, results = await _hold(client, scripted_queue, name, 5, max=2)
@@ -62,6 +63,7 @@ async def test_a_holder_whose_beats_stop_loses_the_lease_to_the_next_in_line(cli
     assert [s.holder for s in state.stale] == [first.id] and re.fullmatch(r"no heartbeat for 2\.\ds \(every 0\.5s expected\)", state.stale[0].reason)
 
 
+@pytest.mark.slow  # a second of real time
 async def test_a_holder_past_its_hold_timeout_loses_the_lease_and_is_told(client, scripted_queue):
     name = f"timeout-{uuid.uuid4().hex[:8]}"
     handle = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.8, "hold_timeout": 0.3})
