@@ -127,6 +127,7 @@ class PipelineStrategy(Strategy):
         self._workspace = ""
         self._steps = 0
         self._outputs: dict[str, str] = {}
+        self._where = "starting"
         self._published: dict[str, str] = {}
         self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
         ctx.trail = self._trail = []
@@ -143,7 +144,7 @@ class PipelineStrategy(Strategy):
                 if visits[name] > pipeline.max_visits:
                     error = f"phase {name} would run a {visits[name]}th time (max_visits = {pipeline.max_visits})"
                     break
-                ctx.phase = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "")
+                ctx.phase = self._where = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "") + f" · {self._graph(name)}"
                 await self._event("on_phase", phase=name)
                 outcome = await self._phase(phase)
                 self._record(phase, visits[name], outcome)
@@ -239,7 +240,7 @@ class PipelineStrategy(Strategy):
                     self._ctx.phase = f"phase {phase.name}: waiting for {reference}"
                     held.append((definition, await leases.enter_async_context(self._ctx.hold(
                         reference, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
-                    self._ctx.phase = f"phase {phase.name}"
+                    self._ctx.phase = self._where
             outcome = await self._action(phase)
             if outcome.ok:
                 for reference in phase.post:
@@ -343,6 +344,7 @@ class PipelineStrategy(Strategy):
                     await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=left)
                 else:
                     await workflow.sleep(min(self._cfg.guard_poll, left))
+                self._ctx.phase = self._where
                 continue
             note = f"{when} guard {guard.name} does not hold: $ {command} exited {step.exit_code}"
             if deadline is None:
@@ -521,6 +523,12 @@ class PipelineStrategy(Strategy):
 
     def _render(self, template: m.Template, values: dict[str, Any]) -> str:
         return render(template, {**values, "config": self._config(template.runbook)})
+
+    def _graph(self, now: str) -> str:
+        """The pipeline's phases in order, for `orchard watch` and the TUI: ✓ done, ✗ failed (last time), ▶ running."""
+        last = {r.phase: r.ok for r in self._trail}
+        return " ".join(f"▶{p.name}" if p.name == now else f"{p.name}{'✓' if last[p.name] else '✗'}" if p.name in last else p.name
+                        for p in self._pipeline.phases)
 
     def _record(self, phase: m.PhaseDef, visit: int, outcome: PhaseOutcome) -> None:
         self._trail.append(PhaseRecord(

@@ -214,7 +214,7 @@ async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_b
     assert time.monotonic() - made < 5  # woken by the event, not by the 10 s poll (a guard with wake_on does not poll at all)
 
 
-async def test_concurrent_runs_share_a_semaphore_of_two_and_a_lock_that_serialises_their_merges(client, task_queue, repo, tmp_path):
+async def test_six_concurrent_runs_share_a_semaphore_of_two_and_a_lock_that_serialises_their_merges(client, task_queue, repo, tmp_path):
     log = tmp_path / "spans.log"
     runbooks = bundle(tmp_path, f'''
         [pipeline.work]
@@ -233,7 +233,7 @@ async def test_concurrent_runs_share_a_semaphore_of_two_and_a_lock_that_serialis
         [lock.main_branch]
         heartbeat = "5s"
     ''', "work")
-    runs = [await start(client, task_queue, repo, runbooks, "work") for _ in range(4)]
+    runs = [await start(client, task_queue, repo, runbooks, "work") for _ in range(6)]
     results = await asyncio.gather(*(r.result() for r in runs))
     assert all(r.instances[0].success for r in results)
     events = sorted((float(t), kind, what) for kind, what, t in (line.split() for line in log.read_text().splitlines()))
@@ -247,7 +247,7 @@ async def test_concurrent_runs_share_a_semaphore_of_two_and_a_lock_that_serialis
         return most
 
     assert most_at_once("build") == 2  # the semaphore's two slots, both used
-    assert most_at_once("merge") == 1  # the lock: one merge at a time across the four runs
+    assert most_at_once("merge") == 1  # the lock: one merge at a time across the six runs
 
 
 async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_per_on_stale(client, task_queue, repo, tmp_path):
@@ -273,3 +273,41 @@ async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_pe
     await answer(handle, "skip")
     (pipeline,) = (await handle.result()).instances
     assert pipeline.success and pipeline.metadata["outputs"]["after"] == "clean"  # the merge's commit is gone
+
+
+async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, task_queue, repo, tmp_path):
+    from workflows.coordination.semaphores import SemaphoreState, semaphore_id
+    from workflows.sdk.models import RunProgress
+
+    runbooks = bundle(tmp_path, '''
+        [pipeline.hold]
+        inputs = []
+        [[pipeline.hold.phase]]
+        name = "prepare"
+        run = "true"
+        [[pipeline.hold.phase]]
+        name = "merge"
+        lock = "main_branch"
+        run = "sleep 60"
+        [[pipeline.hold.phase]]
+        name = "done"
+        run = "true"
+        [lock.main_branch]
+        heartbeat = "5s"
+    ''', "hold")
+    handle = await start(client, task_queue, repo, runbooks, "hold")
+    lock = client.get_workflow_handle(semaphore_id(str(repo), "ops.lock.main_branch"))
+    for _ in range(200):
+        progress = await handle.query("progress", result_type=RunProgress)
+        if progress.phase == "phase merge · prepare✓ ▶merge done":  # where the run is, in its graph
+            break
+        await asyncio.sleep(0.05)
+    assert progress.phase == "phase merge · prepare✓ ▶merge done"
+    await asyncio.sleep(0.5)
+    assert [h.holder for h in (await lock.query("state", result_type=SemaphoreState)).holders] == [handle.id]
+    await handle.cancel()
+    for _ in range(200):
+        if not (await lock.query("state", result_type=SemaphoreState)).holders:
+            break
+        await asyncio.sleep(0.05)
+    assert (await lock.query("state", result_type=SemaphoreState)).holders == []  # released on cancel, not left for the heartbeat to time out
