@@ -17,9 +17,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.api.enums.v1 import TimeoutType
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
-from temporalio.workflow import ActivityCancellationType
+from temporalio.exceptions import ActivityError
 
 from workflows.loops.feedback import DEFAULT_FEEDBACK, check_template, render_feedback
 from workflows.loops.models import LEVELS, MAX_LOOP_ITERATIONS, Decision, IterationContext, IterationInput, IterationOutcome, IterationRecord, LoopState, Nudge
@@ -28,13 +26,12 @@ from workflows.loops.registry import create, mode_settings
 from workflows.sdk.context import Context
 from workflows.sdk.durations import parse_duration
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
-from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY
+from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
+from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.models import CommitStats, InstanceResult, SteerRequest, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 
 LOOP_KEY = "loop"
-HOST_MOVES = 5
-"""Hosts an iteration may try before the loop gives up (each lost host: `host_timeout` waited)."""
 REASON_LIMIT = 200
 
 MODE_SETTINGS = (
@@ -175,49 +172,26 @@ class LoopStrategy(Strategy):
         ctx.track(key, task.plugin, branch)
         self._running = n
         commands = sum(len(c) for c in levels.values()) + (1 if cfg.ci else 0)
+        place = HostPlace(state.host_queue, cfg.host_timeout)
         try:
-            for move in range(HOST_MOVES):
-                if state.host_queue is None:
-                    state.host_queue = await workflow.execute_activity(
-                        "claim_loop_host", result_type=str, start_to_close_timeout=timedelta(seconds=60), retry_policy=INFRA_RETRY,
-                        summary="find a host for the loop's workspace",
-                    )
-                inp = IterationInput(
+            outcome: IterationOutcome = await run_on_host(
+                place, "run_iteration", lambda move: IterationInput(
                     repo=ctx._state.repo, run_id=ctx.run_id, loop_key=LOOP_KEY, iteration=n, attempt_key=f"{n}.{move}", branch=branch,
                     start_commit=state.commit, branch_exists=state.branch_exists, task=task, session_id=state.session_id, levels=levels, ci=cfg.ci,  # type: ignore[arg-type]
                     verify_timeout=cfg.verify_timeout, files=decider.workspace_files(n),
-                )
-                try:
-                    outcome = await workflow.execute_activity(
-                        "run_iteration", inp, result_type=IterationOutcome, task_queue=state.host_queue,
-                        activity_id=f"instance/{key}", summary=f"loop iteration {n}",
-                        schedule_to_start_timeout=timedelta(seconds=cfg.host_timeout),
-                        start_to_close_timeout=timedelta(seconds=task.timeout + commands * cfg.verify_timeout + 300),
-                        heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=INFRA_RETRY,
-                        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                    )
-                except ActivityError as e:
-                    if isinstance(e.cause, CancelledError):
-                        raise asyncio.CancelledError("the loop was canceled") from None
-                    if isinstance(e.cause, TimeoutError) and e.cause.type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
-                        workflow.logger.warning(
-                            "iteration %d: no worker on %s took it within %gs; moving to another host", n, state.host_queue, cfg.host_timeout
-                        )
-                        state.host_queue = None  # the host is gone: the next one checks the loop's branch out afresh
-                        continue
-                    cause = e.cause
-                    message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-                    ctx.settle(key, InstanceResult(success=False, status="failed", key=key, error=message, plugin=task.plugin))
-                    raise StrategyError(f"loop iteration {n} could not run: {message}") from None
-                ctx.settle(key, outcome.agent)
-                return outcome
+                ), IterationOutcome, task.timeout + commands * cfg.verify_timeout + 300, f"loop iteration {n}", lambda move: f"instance/{key}",
+            )
         except asyncio.CancelledError:
             ctx.settle(key, None)
             raise
+        except HostWorkFailed as e:
+            ctx.settle(key, InstanceResult(success=False, status="failed", key=key, error=str(e), plugin=task.plugin))
+            raise StrategyError(f"loop iteration {n} could not run: {e}") from None
         finally:
+            state.host_queue = place.queue  # a lost host is forgotten: the next one checks the loop's branch out afresh
             self._running = None
-        ctx.settle(key, InstanceResult(success=False, status="failed", key=key, error="no host took it", plugin=task.plugin))
-        raise StrategyError(f"loop iteration {n}: no host took it after {HOST_MOVES} tries of {cfg.host_timeout:g}s each")
+        ctx.settle(key, outcome.agent)
+        return outcome
 
     def _prompt(self, prompt: str, n: int, decider: Decider) -> str:
         cfg, state, last = self._cfg, self._state, self._state.last

@@ -21,9 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.api.enums.v1 import TimeoutType
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
-from temporalio.workflow import ActivityCancellationType
+from temporalio.exceptions import ActivityError
 
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
@@ -32,13 +30,13 @@ from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import StrategyError
-from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY
+from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
+from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.models import InstanceResult, first_error, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.visibility import SA_PIPELINE
 
 PIPELINE_KEY = "pipeline"
-HOST_MOVES = 5
 OUTPUT_LIMIT = 4000
 """What a phase's output keeps for later phases' `outputs.PHASE` (the end of it)."""
 NOTE_LIMIT = 300
@@ -123,7 +121,7 @@ class PipelineStrategy(Strategy):
         self._home = pipeline.ref.split(".")[0]
         self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
         self._commit, self._branch_exists = ctx.base_commit, False
-        self._host: str | None = None
+        self._place = HostPlace(None, cfg.host_timeout)
         self._workspace = ""
         self._steps = 0
         self._outputs: dict[str, str] = {}
@@ -375,7 +373,7 @@ class PipelineStrategy(Strategy):
                 "run_iteration", lambda move: IterationInput(
                     repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
                     attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
-                ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=f"instance/{key}",
+                ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=lambda move: f"instance/{key}",
             )
         except BaseException:
             self._ctx.settle(key, None)
@@ -457,7 +455,7 @@ class PipelineStrategy(Strategy):
                 repo=self._ctx._state.repo, run_id=self._ctx.run_id, key=PIPELINE_KEY, step=number, attempt_key=f"{number}.{move}", kind=kind,
                 label=label, command=command, cwd=cwd, env=env or {}, timeout=seconds, branch=self._branch, start_commit=self._commit,
                 branch_exists=self._branch_exists, publish=self._pipeline.publish,
-            ), StepOutcome, seconds + 120, label, activity_id=f"step/{number}",
+            ), StepOutcome, seconds + 120, label, activity_id=lambda move: f"step/{number}.{move}",
         )
         self._moved(outcome.commit)
         self._published.update(outcome.published)
@@ -467,33 +465,12 @@ class PipelineStrategy(Strategy):
         if commit != self._commit:
             self._commit, self._branch_exists = commit, True
 
-    async def _on_host(self, activity: str, make: Any, result_type: type, seconds: float, summary: str, activity_id: str) -> Any:
-        """Run `activity` on the host that holds the workspace; a host that no worker serves any more
-        (no worker took the task within host_timeout) is left for another, which checks the
-        pipeline's branch out afresh."""
-        for move in range(HOST_MOVES):
-            if self._host is None:
-                self._host = await workflow.execute_activity(
-                    "claim_loop_host", result_type=str, start_to_close_timeout=timedelta(seconds=60), retry_policy=INFRA_RETRY,
-                    summary="find a host for the pipeline's workspace",
-                )
-            try:
-                return await workflow.execute_activity(
-                    activity, make(move), result_type=result_type, task_queue=self._host, activity_id=f"{activity_id}.{move}", summary=summary,
-                    schedule_to_start_timeout=timedelta(seconds=self._cfg.host_timeout), start_to_close_timeout=timedelta(seconds=seconds),
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=INFRA_RETRY,
-                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                )
-            except ActivityError as e:
-                if isinstance(e.cause, CancelledError):
-                    raise asyncio.CancelledError("the run was canceled") from None
-                if isinstance(e.cause, TimeoutError) and e.cause.type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
-                    workflow.logger.warning("%s: no worker on %s took it within %gs; moving to another host", summary, self._host, self._cfg.host_timeout)
-                    self._host = None
-                    continue
-                cause = e.cause
-                raise StrategyError(f"{summary} could not run: {cause.message if isinstance(cause, ApplicationError) else cause or e}") from None
-        raise StrategyError(f"{summary}: no host took it after {HOST_MOVES} tries of {self._cfg.host_timeout:g}s each")
+    async def _on_host(self, activity: str, make: Any, result_type: type, seconds: float, summary: str, activity_id: Any) -> Any:
+        """Run `activity` on the host that holds the workspace (another one, checked out afresh, when that host is gone)."""
+        try:
+            return await run_on_host(self._place, activity, make, result_type, seconds, summary, activity_id)
+        except HostWorkFailed as e:
+            raise StrategyError(f"{summary} could not run: {e}") from None
 
     async def _event(self, what: str, **values: Any) -> None:
         """The pipeline's event command (its own, else its runbook's); a failing one is logged, never fatal."""
@@ -538,16 +515,16 @@ class PipelineStrategy(Strategy):
 
     async def _finish(self) -> None:
         """The workspace (and its gateway) go with the run; the branch stays."""
-        if self._host is None:
+        if self._place.queue is None:
             return
         try:
             await workflow.execute_activity(
-                "finish_loop", args=[self._ctx.run_id, PIPELINE_KEY, self._ctx.base_commit, self._commit], task_queue=self._host,
+                "finish_loop", args=[self._ctx.run_id, PIPELINE_KEY, self._ctx.base_commit, self._commit], task_queue=self._place.queue,
                 schedule_to_start_timeout=timedelta(seconds=min(self._cfg.host_timeout, 60)), start_to_close_timeout=timedelta(seconds=120),
                 retry_policy=INFRA_RETRY, summary="remove the pipeline's workspace",
             )
         except ActivityError as e:
-            workflow.logger.warning("the pipeline's workspace could not be removed on %s: %s", self._host, e.cause or e)
+            workflow.logger.warning("the pipeline's workspace could not be removed on %s: %s", self._place.queue, e.cause or e)
 
     def _result(self, error: str | None) -> InstanceResult:
         ctx = self._ctx
