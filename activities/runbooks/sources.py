@@ -20,7 +20,7 @@ from workflows.runbooks.expressions import matches, ordered
 from workflows.runbooks.inputs import InputError, parse_input
 from workflows.runbooks.model import QueueDef, Template
 from workflows.runbooks.templates import RenderError, render
-from workflows.runbooks.worker import HookInput, QueueReadInput
+from workflows.runbooks.worker import ITEMS_PER_POLL, HookInput, QueueRead, QueueReadInput, item_id
 
 SOURCE_TIMEOUT = 120.0
 FUNCTION_TIMEOUT = 30.0
@@ -113,13 +113,23 @@ async def queue_items(queue: QueueDef, config: dict[str, Any], functions: dict[s
 
 
 @activity.defn
-async def read_runbook_queue(inp: QueueReadInput) -> list[Any]:
-    """A worker's poll: the queue's items now, at the repository's root. A source that fails is
-    not retried here (the worker polls again later); it says why."""
+async def read_runbook_queue(inp: QueueReadInput) -> QueueRead:
+    """A worker's poll: the queue's items now, at the repository's root, but those the worker has
+    handled for good (and at most ITEMS_PER_POLL). A source that fails is not retried here (the
+    worker polls again later); it says why."""
     try:
-        return await queue_items(inp.queue, inp.config, inp.functions, Path(inp.repo))
+        items = await queue_items(inp.queue, inp.config, inp.functions, Path(inp.repo))
     except SourceError as e:
         raise ApplicationError(str(e), type="SourceFailed", non_retryable=True) from None
+    settled = set(inp.settled)
+    read = QueueRead()
+    for item in items:
+        key = item_id(item)
+        if key in settled:
+            read.settled.append(key)
+        elif len(read.items) < ITEMS_PER_POLL:
+            read.items.append(item)
+    return read
 
 
 @activity.defn

@@ -122,7 +122,6 @@ class PipelineStrategy(Strategy):
         self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
-        self._workspace = ""
         self._steps = 0
         self._outputs: dict[str, str] = {}
         self._where = "starting"

@@ -39,11 +39,24 @@ ITEMS_PER_RUN = 200
 """Items a worker's history handles before it continues as new (when none is running)."""
 
 
+ITEMS_PER_POLL = 100
+"""New items a poll brings back at most (the rest come with the next polls): the history stays small however long the source's list."""
+
+
 class QueueReadInput(BaseModel):
     repo: str
     queue: m.QueueDef
     config: dict[str, Any] = Field(default_factory=dict)
     functions: dict[str, m.Template] = Field(default_factory=dict)
+    settled: list[str] = Field(default_factory=list)
+    """Ids of items handled for good (done, dead, dropped) that the last poll still saw listed: not brought back."""
+
+
+class QueueRead(BaseModel):
+    items: list[Any] = Field(default_factory=list)
+    """Items to handle (new, or failed and to try again), in the queue's order, at most ITEMS_PER_POLL."""
+    settled: list[str] = Field(default_factory=list)
+    """Which of the settled ids the source still lists."""
 
 
 class HookInput(BaseModel):
@@ -64,6 +77,10 @@ class ItemRecord(BaseModel):
 class WorkerState(BaseModel):
     items: dict[str, ItemRecord] = Field(default_factory=dict)
     polls: int = 0
+    listed_settled: list[str] = Field(default_factory=list)
+    """Items handled for good that the source still listed at the last poll."""
+    fresh_settled: list[str] = Field(default_factory=list)
+    """Items handled for good since the last poll."""
     last_error: str = ""
     stop_by: str | None = None
 
@@ -156,19 +173,21 @@ class QueueWorkerStrategy(Strategy):
         )]
 
     async def _read(self, ctx: Context, queue: m.QueueDef, book: m.Runbook) -> list[Any]:
-        self._state.polls += 1
+        state = self._state
+        state.polls += 1
+        settled = set(state.listed_settled) | set(state.fresh_settled)
         try:
-            items: list[Any] = await workflow.execute_activity(
-                "read_runbook_queue", QueueReadInput(repo=ctx._state.repo, queue=queue, config=book.config, functions=book.functions),
-                result_type=list, start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"read queue {queue.name}",
+            read: QueueRead = await workflow.execute_activity(
+                "read_runbook_queue", QueueReadInput(repo=ctx._state.repo, queue=queue, config=book.config, functions=book.functions, settled=sorted(settled)),
+                result_type=QueueRead, start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"read queue {queue.name}",
             )
         except ActivityError as e:
             cause = e.cause
-            self._state.last_error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-            workflow.logger.warning("queue %s: %s", queue.name, self._state.last_error)
+            state.last_error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+            workflow.logger.warning("queue %s: %s", queue.name, state.last_error)
             return []
-        self._state.last_error = ""
-        return items
+        state.last_error, state.listed_settled, state.fresh_settled = "", read.settled, []
+        return read.items
 
     async def _handle(self, ctx: Context, cfg: WorkerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
         if isinstance(handler, m.PipelineDef):
@@ -193,6 +212,8 @@ class QueueWorkerStrategy(Strategy):
         except StrategyError as e:
             ok, error = False, str(e)
         record.status, record.error, record.at = ("done" if ok else "failed"), truncate(error, 300) or "", workflow.now()
+        if ok:
+            state.fresh_settled.append(key)
         if ok or record.attempts <= queue.max_retries:
             return
         if queue.on_exhaust == "escalate":
@@ -201,8 +222,11 @@ class QueueWorkerStrategy(Strategy):
             record.status = "failed" if answer.choice == "retry" else "dropped"
             if answer.choice == "retry":
                 record.attempts = 0
+            else:
+                state.fresh_settled.append(key)
             return
         record.status = "dead" if queue.on_exhaust in ("dead", "wait") else "dropped"
+        state.fresh_settled.append(key)
         if record.status == "dead" and queue.dead.on_add is not None:
             command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
             await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command), start_to_close_timeout=timedelta(seconds=300),
