@@ -21,7 +21,7 @@ from temporalio.client import WorkflowFailureError
 from activities.heartbeat import HEARTBEAT_EVERY
 from activities.instance import RESUME_PROMPT
 from activities.paths import agent_home_dir, workspaces_dir
-from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, pid_in, require_docker, run_strategy, write_dev_config
+from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, pid_in, require_docker, run_strategy, stop_embedded, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, ToolUse, Turn, Usage, error_script, write_and_commit_script
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
@@ -172,7 +172,7 @@ def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_pa
         for f in (home / "runs").rglob("*"):
             assert not f.is_file() or canary not in f.read_text(errors="replace"), f
     finally:
-        orchard("server", "stop", env=env, cwd=repo)
+        stop_embedded(home)
 
 
 def resumable_conversation(text: str):
@@ -219,7 +219,7 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
             assert any(RESUME_PROMPT in json.dumps(r.body["messages"]) for r in fake.main_requests)
             assert containers_of(run_id) == [] and no_sleeper_left("sleep 25.75")
     finally:
-        orchard("server", "stop", env=env, cwd=repo)
+        stop_embedded(home)
 
 
 def codex_conversation(text: str) -> list:

@@ -19,7 +19,7 @@ import pytest
 
 from activities.ownership import OwnedProcess
 from activities.runners.local import RunningRecord, tagged_processes
-from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_argv, orchard_branches, orchard_env, pid_in, write_dev_config
+from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_argv, orchard_branches, orchard_env, pid_in, stop_embedded, write_dev_config
 from workflows.sdk.models import key_hash8
 
 pytestmark = pytest.mark.slow
@@ -367,7 +367,7 @@ def test_a_full_disk_under_orchard_home_is_one_line_and_starts_nothing(tmp_path,
         (home / "filler").unlink()
         assert [json.loads(line)["run_id"] for line in orchard("list", "--output", "json", env=env, cwd=repo).stdout.splitlines()] == [run_id]
     finally:
-        orchard("server", "stop", env=orchard_env(home), cwd=repo)
+        stop_embedded(home)
         subprocess.run(["umount", "-l", str(home)])
 
 
@@ -460,7 +460,7 @@ def test_orchard_server_runs_in_the_foreground_and_runs_use_it(tmp_path, repo):
         assert again.returncode == 2 and again.stderr.count("\n") == 1
         assert f"a Temporal server already answers on 127.0.0.1:{port}; use it as it is, or stop it first" in again.stderr
     finally:
-        orchard("server", "stop", env=env, cwd=repo)
+        stop_embedded(home)
         server.send_signal(signal.SIGINT)
         server.wait(30)
 
