@@ -35,6 +35,14 @@ def alive(pid_file: Path) -> int | None:
     return owned.pid if owned.running() else None
 
 
+def _exiting(pid: int) -> bool:
+    """The process still exists and is not a zombie (read from /proc; nothing is signalled)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def spawn(cmd: list[str], log: Path, pid_file: Path, cwd: str | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -69,6 +77,10 @@ def stop(pid_file: Path, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive(pid_file) is not None:
         time.sleep(0.1)
+    # An exiting process loses its command line before it is gone: wait for the exit itself, so a
+    # server stopped here has let go of its database and ports when this returns.
+    while time.monotonic() < deadline and _exiting(pid):
+        time.sleep(0.05)
     if alive(pid_file) is not None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)  # it leads its own session (start_new_session), so the group is its own

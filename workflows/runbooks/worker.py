@@ -7,7 +7,7 @@ pipeline run (the item is its one required input) or an agent task, as child wor
 that fails is tried again while the source still lists it, up to `max_retries` more times, and is
 then dead-lettered (`on_exhaust = "dead"`, running `[queue.X.dead] on_add`), dropped, or put to
 a person (`escalate`). Waiting between polls is a durable timer; the worker continues as new when
-its history grows, with every item's record carried. `orchard runbook worker stop` (a steer
+its history grows (`items_per_run`), with every item's record carried. `orchard runbook worker stop` (a steer
 update) lets the running items finish and ends it.
 """
 
@@ -34,10 +34,6 @@ from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.models import InstanceResult, SteerRequest, first_error, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.visibility import SA_PIPELINE
-
-ITEMS_PER_RUN = 200
-"""Items a worker's history handles before it continues as new (when none is running)."""
-
 
 ITEMS_PER_POLL = 100
 """New items a poll brings back at most (the rest come with the next polls): the history stays small however long the source's list."""
@@ -91,8 +87,12 @@ class WorkerConfig(StrategyConfig):
     """`runbook.worker.NAME`, in `runbooks`."""
     runbooks: dict[str, Any] = field(default_factory=dict)
     host_timeout: float = 300.0
+    items_per_run: int = 200
+    """Items one history handles before the worker continues as new (when none is running)."""
 
     def __post_init__(self) -> None:
+        if self.items_per_run < 1:
+            raise ValueError("items_per_run must be at least 1")
         try:
             book = m.RunbookSet.model_validate(self.runbooks)
             book.get(self.worker)
@@ -164,7 +164,7 @@ class QueueWorkerStrategy(Strategy):
                 handled_here += 1
                 await self._settle(queue, home, book, key, running.pop(key))
             ctx.trail = list(state.items.values())
-            if not running and (handled_here >= ITEMS_PER_RUN or ctx.should_continue_as_new()) and state.stop_by is None:
+            if not running and (handled_here >= cfg.items_per_run or ctx.should_continue_as_new()) and state.stop_by is None:
                 await ctx.continue_as_new(state.model_dump(mode="json"))
         done = sum(1 for r in state.items.values() if r.status == "done")
         return [InstanceResult(

@@ -311,3 +311,41 @@ async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, t
             break
         await asyncio.sleep(0.05)
     assert (await lock.query("state", result_type=SemaphoreState)).holders == []  # released on cancel, not left for the heartbeat to time out
+
+
+async def test_a_queue_worker_continues_as_new_and_handles_each_item_once_across_its_runs(client, task_queue, repo, tmp_path):
+    from workflows.sdk.models import RunProgress, SteerRequest
+
+    log = tmp_path / "handled.log"
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "ops.toml").write_text(textwrap.dedent(f'''
+        [worker.w]
+        queue = "q"
+        handler = "pipeline.note"
+        concurrency = 2
+        idle_action = "wait:1s"
+        [queue.q]
+        source = "printf 'id=1\\\\nid=2\\\\nid=3\\\\nid=4\\\\nid=5\\\\n'"
+        format = "kv"
+        [pipeline.note]
+        inputs = ["item"]
+        [[pipeline.note.phase]]
+        name = "note"
+        run = "echo {{item.id}} >> {log}"
+    '''))
+    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
+    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
+                         params={"worker": "ops.worker.w", "runbooks": bundle_, "items_per_run": 2})
+    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
+                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    for _ in range(300):
+        progress = await handle.query("progress", result_type=RunProgress)
+        if sum(row.get("status") == "done" for row in progress.trail) == 5:
+            break
+        await asyncio.sleep(0.1)
+    await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
+    result = await handle.result()
+    assert result.runs >= 2  # two items a history: the worker continued as new (once or twice), carrying every item's record
+    assert sorted(r["id"] for r in result.instances[0].metadata["items"]) == ["1", "2", "3", "4", "5"]
+    assert sorted(log.read_text().split()) == ["1", "2", "3", "4", "5"]  # each item handled once across the chain
