@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -35,6 +36,11 @@ from workflows.sdk.models import InstanceResult, SteerRequest, first_error, key_
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.visibility import SA_PIPELINE
 
+KEPT_SETTLED = 1000
+"""Records of items handled for good that a worker carries into its next run (the newest). An older
+one's id is still skipped while the source lists it (the poll says so), so it is not handled again."""
+RESULT_ITEMS = 200
+"""Item records a stopped worker's result lists (the newest); the counts cover them all."""
 ITEMS_PER_POLL = 100
 """New items a poll brings back at most (the rest come with the next polls): the history stays small however long the source's list."""
 
@@ -103,6 +109,14 @@ class WorkerConfig(StrategyConfig):
             raise ValueError(f"no worker {self.worker!r} in the runbooks given") from None
 
 
+def _pruned(state: WorkerState) -> WorkerState:
+    """The state a worker carries on: every record of an item still to handle or dead-lettered, and
+    the newest KEPT_SETTLED of those done or dropped (the older ones' ids stay skipped while listed)."""
+    settled = [k for k, r in state.items.items() if r.status in ("done", "dropped")]
+    gone = set(settled[:-KEPT_SETTLED]) if len(settled) > KEPT_SETTLED else set()
+    return state.model_copy(update={"items": {k: r for k, r in state.items.items() if k not in gone}})
+
+
 def item_id(item: Any) -> str:
     """An item's `id` when it has one, else a digest of its content."""
     if isinstance(item, dict) and item.get("id") not in (None, ""):
@@ -165,11 +179,12 @@ class QueueWorkerStrategy(Strategy):
                 await self._settle(queue, home, book, key, running.pop(key))
             ctx.trail = list(state.items.values())
             if not running and (handled_here >= cfg.items_per_run or ctx.should_continue_as_new()) and state.stop_by is None:
-                await ctx.continue_as_new(state.model_dump(mode="json"))
-        done = sum(1 for r in state.items.values() if r.status == "done")
+                await ctx.continue_as_new(_pruned(state).model_dump(mode="json"))
+        counts = Counter(r.status for r in state.items.values())
         return [InstanceResult(
-            success=True, key="worker", metadata={"items": [r.model_dump(mode="json") for r in state.items.values()],
-                                                   "selection_reason": f"stopped by {state.stop_by or 'a person'} after {done} item(s) done"},
+            success=True, key="worker", metadata={
+                "items": [r.model_dump(mode="json") for r in list(state.items.values())[-RESULT_ITEMS:]], "counts": dict(counts),
+                "selection_reason": f"stopped by {state.stop_by or 'a person'} after {counts['done']} item(s) done"},
         )]
 
     async def _read(self, ctx: Context, queue: m.QueueDef, book: m.Runbook) -> list[Any]:
