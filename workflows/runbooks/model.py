@@ -230,6 +230,10 @@ class LockDef(_Model):
     heartbeat: float | None = None
     on_stale: list[Literal["release", "rollback", "cleanup", "escalate"]] = Field(default_factory=lambda: ["release"])
 
+    def lease(self) -> tuple[int, float, float | None]:
+        """What ctx.hold takes: one holder, its heartbeat (30 s when unset), how long it may hold."""
+        return 1, self.heartbeat or 30.0, self.timeout
+
 
 class SemaphoreDef(_Model):
     ref: Ref
@@ -239,6 +243,10 @@ class SemaphoreDef(_Model):
     slot_heartbeat: float | None = None
     on_orphan: Literal["reclaim", "escalate"] = "reclaim"
     on_orphan_work: Literal["requeue", "fail"] = "fail"
+
+    def lease(self) -> tuple[int, float, float | None]:
+        """What ctx.hold takes: `max` holders, the slot's heartbeat (30 s when unset), how long a slot may be held."""
+        return self.max, self.slot_heartbeat or 30.0, self.slot_timeout
 
 
 class SortKey(_Model):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -230,10 +231,8 @@ class PipelineStrategy(Strategy):
             held = []
             for reference in (phase.lock, phase.semaphore):
                 if reference is not None:
-                    definition = self._book.get(reference)
-                    most = definition.max if isinstance(definition, m.SemaphoreDef) else 1
-                    beat = getattr(definition, "heartbeat", None) or getattr(definition, "slot_heartbeat", None) or 30.0
-                    hold = getattr(definition, "timeout", None) or getattr(definition, "slot_timeout", None)
+                    definition: m.LockDef | m.SemaphoreDef = self._book.get(reference)
+                    most, beat, hold = definition.lease()
                     self._ctx.phase = f"phase {phase.name}: waiting for {reference}"
                     held.append((definition, await leases.enter_async_context(self._ctx.hold(
                         reference, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
@@ -355,15 +354,7 @@ class PipelineStrategy(Strategy):
     async def _task(self, reference: m.Ref, phase: str, values: dict[str, Any]) -> PhaseOutcome:
         """An agent task in the pipeline's workspace (the loop's run_iteration, without verification)."""
         task: m.TaskDef = self._book.get(reference)
-        fields: dict[str, Any] = {"prompt": self._render(task.prompt, values), "base_branch": self._base_branch}
-        if task.command is not None:
-            fields.update(agent_command=self._render(task.command, values), plugin=task.plugin or "command")
-        for name in ("plugin", "model", "timeout", "max_turns"):
-            if getattr(task, name) is not None:
-                fields[name] = getattr(task, name)
-        if task.env:
-            fields["agent_env"] = {**self._ctx._state.input.defaults.agent_env, **{k: self._render(v, values) for k, v in task.env.items()}}
-        spec = self._ctx.task(fields)
+        spec = self._ctx.task(task_fields(task, lambda t: self._render(t, values), self._base_branch, self._ctx._state.input.defaults.agent_env))
         self._steps += 1
         key = f"{phase}/{self._steps}"
         self._ctx.track(key, spec.plugin, self._branch)
@@ -425,7 +416,7 @@ class PipelineStrategy(Strategy):
                 step = await self._step("checkpoint", f"strategy {strategy.name} checkpoint", self._render(effect.command, values), 600)
                 if step.exit_code == 0:
                     return c.CheckpointComplete(value=step.stdout.strip())
-                return c.CheckpointFailed(reason=f"$ {step.output_tail.strip().splitlines()[0] if step.output_tail.strip() else ''} exited {step.exit_code}")
+                return c.CheckpointFailed(reason=self._step_outcome(step).note)
             if isinstance(effect, c.RunRollback):
                 attempt = strategy.attempts[effect.index]
                 step = await self._step("rollback", f"attempt {attempt.name} rollback", self._render(effect.command, {**values, "attempt": attempt.name}), 600)
@@ -538,6 +529,18 @@ class PipelineStrategy(Strategy):
                 "outputs": self._outputs, "published": self._published, "selection_reason": error or "every phase done",
             },
         )
+
+
+def task_fields(task: m.TaskDef, render: Callable[[m.Template], str], base_branch: str, run_env: dict[str, str]) -> dict[str, Any]:
+    """An agent task as ctx.task takes it: its rendered prompt, and the settings it sets itself
+    (its command line, plugin, model, timeout, turns, env), which win over the run's."""
+    fields: dict[str, Any] = {"prompt": render(task.prompt), "base_branch": base_branch}
+    if task.command is not None:
+        fields.update(agent_command=render(task.command), plugin=task.plugin or "command")
+    fields.update({name: getattr(task, name) for name in ("plugin", "model", "timeout", "max_turns") if getattr(task, name) is not None})
+    if task.env:
+        fields["agent_env"] = {**run_env, **{name: render(value) for name, value in task.env.items()}}
+    return fields
 
 
 def _last_lines(text: str, count: int = 3) -> str:

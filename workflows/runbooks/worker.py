@@ -27,7 +27,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
-from workflows.runbooks.pipeline import PipelineStrategy
+from workflows.runbooks.pipeline import PipelineStrategy, task_fields
 from workflows.runbooks.templates import render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import SteerRefused, StrategyError
@@ -210,11 +210,8 @@ class QueueWorkerStrategy(Strategy):
             params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
             return await ctx.run_strategy(PipelineStrategy.NAME, f"{handler.ref} {key}", base_branch, params, key=f"item/{key}/{attempt}")
         task: m.TaskDef = handler
-        prompt = render(task.prompt, {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]})
-        fields: dict[str, Any] = {"prompt": prompt, "base_branch": base_branch}
-        for name in ("plugin", "model", "timeout", "max_turns"):
-            if getattr(task, name) is not None:
-                fields[name] = getattr(task, name)
+        values = {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]}
+        fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
         return [await ctx.wait(await ctx.run(fields, key=f"item/{key}/{attempt}"))]
 
     async def _settle(self, queue: m.QueueDef, home: str, book: m.RunbookSet, key: str, task: asyncio.Task[list[InstanceResult]]) -> None:
