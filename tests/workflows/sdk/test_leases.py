@@ -60,7 +60,9 @@ async def test_a_holder_whose_beats_stop_loses_the_lease_to_the_next_in_line(cli
     result = await asyncio.wait_for(second.result(), timeout=10)
     assert result.instances[0].metadata["position"] == 1
     state = await client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name)).query("state", result_type=SemaphoreState)
-    assert [s.holder for s in state.stale] == [first.id] and re.fullmatch(r"no heartbeat for 2\.\ds \(every 0\.5s expected\)", state.stale[0].reason)
+    assert [s.holder for s in state.stale] == [first.id]
+    silence = re.fullmatch(r"no heartbeat for (\d+\.\d)s \(every 0\.5s expected\)", state.stale[0].reason)
+    assert silence and 2.0 <= float(silence[1]) < 6  # at least the patience; a loaded machine adds to it
 
 
 @pytest.mark.slow  # a second of real time
