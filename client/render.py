@@ -95,6 +95,12 @@ def trail_line(row: dict[str, Any]) -> str:
     return f"iteration {row.get('iteration')}: {row.get('action')}: {row.get('reason')} (levels passed: {levels}, commit {str(row.get('commit', ''))[:12]})"
 
 
+def _now(outcome: Outcome) -> list[str]:
+    """Where a running run is (`phase merge: waiting for ops.lock.main_branch`)."""
+    phase = outcome.progress.phase if outcome.status == "running" and outcome.progress else ""
+    return [f"now: {phase}"] if phase else []
+
+
 def progress_lines(progress: RunProgress | None) -> list[str]:
     """Children, the chain and open questions of a running run, one line each."""
     if progress is None:
@@ -246,7 +252,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             f"cost {_cost(result.cost_usd, result.cost_estimated)}"
         )
         if outcome.status == "running":
-            for line in progress_lines(outcome.progress):
+            for line in _now(outcome) + progress_lines(outcome.progress):
                 console.print(line)
             console.print(f"run {outcome.run_id} is still running; watch it: orchard watch {outcome.run_id}")
     else:
@@ -255,7 +261,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
                 console.print(instance_line(p, None))
         if outcome.progress and outcome.progress.trail:
             print_trail(console, outcome.progress.trail, outcome.progress.trail_total, trail_rows)
-        for line in progress_lines(outcome.progress):
+        for line in _now(outcome) + progress_lines(outcome.progress):
             console.print(line)
         console.print(f"run {outcome.run_id}: {outcome.status}: {outcome.error}")
     if ui_link:
@@ -272,6 +278,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         data["error"] = outcome.error
         data["instances"] = [p.model_dump(mode="json") for p in outcome.progress.instances] if outcome.progress else []
     if outcome.progress is not None and outcome.status == "running":  # what a person is asked now, and the children
+        data["phase"] = outcome.progress.phase
         data["waiting_for"] = [q.model_dump(mode="json") for q in outcome.progress.questions]
         data["children"] = [c.model_dump(mode="json") for c in outcome.progress.children]
         data["trail"] = outcome.progress.trail

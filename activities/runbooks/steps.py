@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.agents.base import AgentCommand
+from activities.coordination.semaphores import until_fresh
 from activities.git.branch_import import ImportRefused, advance_branch
 from activities.git.command import GitError, git, git_bytes
 from activities.git.objects import move_loose_objects
@@ -117,8 +118,10 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
     running = running_record(inp.run_id, f"loop-k{key_hash8(inp.key)}")
     await kill_orphan(running)
     workspace = loop_workspace(inp.run_id, inp.key)
-    phase = f"{inp.label}: preparing the workspace"
+    phase = f"{inp.label}: checking that its locks are still held"
     async with heartbeating(lambda: InstanceHeartbeat(phase=phase)):
+        await until_fresh(inp.leases)
+        phase = f"{inp.label}: preparing the workspace"
         await ready_workspace(inp.repo, workspace, inp.start_commit, [])
         gateway, shown = await _gateway(inp.repo, workspace)
         phase = f"{inp.label}: $ {inp.command[:80]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -100,8 +101,68 @@ run = "echo fixed {{bug.id}} > fix-{{bug.id}}.txt && test {{bug.id}} != 3"
         assert git(repo, "show", f"{branch}:fix-{n}.txt") == f"fixed {n}"
 
 
-def test_a_strategy_chain_whose_worker_is_killed_resumes_at_its_attempt_with_its_checkpoint(embedded, tmp_path):
+def test_a_killed_worker(embedded, tmp_path):
+    """kill -9 of the worker, twice on one embedded server: mid strategy chain, and holding a lock."""
     home, env, _, _ = embedded
+    a_strategy_chain_resumes_at_its_attempt_with_its_checkpoint(home, env, tmp_path / "chain")
+    its_lock_goes_to_the_next_in_line_and_the_holder_follows_on_stale(home, env, tmp_path / "lock")
+
+
+def its_lock_goes_to_the_next_in_line_and_the_holder_follows_on_stale(home: Path, env: dict, tmp_path: Path) -> None:
+    """The holder's heartbeat stops with its worker: when a worker is back the lock's patience has
+    run out, so the run waiting in line gets it, and the holder's phase is stopped, rolled back and
+    escalated (on_stale); a person's retry then runs it again under the lock."""
+    repo = make_repo(tmp_path / "repo")
+    (repo / "runbooks").mkdir()
+    log = tmp_path / "merges.log"
+    (repo / "runbooks" / "ops.toml").write_text(f"""
+[pipeline.release]
+inputs = ["name"]
+[[pipeline.release.phase]]
+name = "merge"
+lock = "main_branch"
+run = "echo start {{name}} >> {log} && git commit -q --allow-empty -m 'merge {{name}}' && (test -e {tmp_path}/{{name}}.slept || (touch {tmp_path}/{{name}}.slept && sleep 60)) && echo end {{name}} >> {log}"
+on_fail = "escalate"
+
+[lock.main_branch]
+heartbeat = "1s"
+on_stale = ["rollback", "escalate"]
+""")
+    first = orchard("runbook", "run", "--detach", "ops.release", "-i", "name=a", env=env, cwd=repo)
+    assert first.returncode == 0, first.stderr
+    holder = first.stdout.strip().splitlines()[-1]
+    deadline = time.monotonic() + 60
+    while "start a" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the first run never got into its merge"
+        time.sleep(0.05)
+    (tmp_path / "b.slept").write_text("")  # the second run's merge does not sleep
+    second = orchard("runbook", "run", "--detach", "ops.release", "-i", "name=b", env=env, cwd=repo)
+    assert second.returncode == 0, second.stderr
+    waiter = second.stdout.strip().splitlines()[-1]
+    while "waiting for ops.lock.main_branch" not in (shown := orchard("show", waiter, env=env, cwd=repo).stdout):
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)  # the holder's worker: mid-merge, the lock held
+    time.sleep(3.5)  # past the lock's patience (two heartbeats and a second)
+    watched = orchard("watch", waiter, "--output", "json", env=env, cwd=repo, timeout=120)  # starts a worker again
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert log.read_text().split("\n")[:3] == ["start a", "start b", "end b"]  # the waiter merged; the holder's merge never went on
+    while not (pending := [json.loads(line) for line in orchard("pending", "--output", "json", env=env, cwd=repo).stdout.splitlines()]):
+        assert time.monotonic() < deadline + 60, orchard("show", holder, env=env, cwd=repo).stdout
+        time.sleep(0.5)
+    (question,) = pending
+    assert question["run_id"] == holder
+    assert re.search(r"phase merge failed: ops.lock.main_branch was taken back while the phase ran \(no heartbeat for \d+\.\ds \(every 1s expected\)\); the phase was stopped", question["text"])
+    answered = orchard("answer", holder, "retry", env=env, cwd=repo)
+    assert answered.returncode == 0, answered.stderr
+    done = orchard("watch", holder, "--output", "json", env=env, cwd=repo, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (pipeline,) = json.loads(done.stdout.strip().splitlines()[-1])["instances"]
+    assert log.read_text().split("\n")[3:5] == ["start a", "end a"]
+    assert git(repo, "log", "--format=%s", f"main..{pipeline['branch_name']}").split("\n") == ["merge a"]  # the stopped merge's commit is gone
+
+
+def a_strategy_chain_resumes_at_its_attempt_with_its_checkpoint(home: Path, env: dict, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     (repo / "runbooks").mkdir()
     log = tmp_path / "chain.log"

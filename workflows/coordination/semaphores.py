@@ -31,6 +31,18 @@ def semaphore_id(repo: str, name: str) -> str:
     return f"orchard-semaphore-{key_hash8(repo)}-{name}"
 
 
+def patience(heartbeat: float | None) -> timedelta:
+    """How long a holder may go without a beat: two heartbeats, and a second for the server's
+    timers (which fire to the second)."""
+    return timedelta(seconds=2 * (heartbeat or 0) + 1)
+
+
+class HeldLease(BaseModel):
+    """A slot a step runs under: the step starts only while its holder's beats are fresh."""
+    workflow_id: str
+    token: str
+
+
 class LeaseRequest(BaseModel):
     token: str = Field(min_length=1)
     """One per hold; asking again with it (a retried activity) is the same request."""
@@ -158,9 +170,16 @@ class SemaphoreWorkflow:
 
     @workflow.signal
     def beat(self, token: str) -> None:
+        """A beat later than the patience allows does not revive a holder that went silent (its
+        worker was down): it loses the slot all the same, whether the server hands this workflow
+        the late beat or its own timer first."""
+        now = workflow.now()
         for holder in self._state.holders:
             if holder.token == token:
-                holder.beat = workflow.now()
+                if now < holder.beat + self._patience():
+                    holder.beat = now
+                else:
+                    self._changed = True
 
     @workflow.query
     def state(self) -> SemaphoreState:
@@ -208,9 +227,7 @@ class SemaphoreWorkflow:
         return min(deadlines) if deadlines else None
 
     def _patience(self) -> timedelta:
-        """How long a holder may go without a beat: two heartbeats, and a second for the server's
-        timers (which fire to the second)."""
-        return timedelta(seconds=2 * (self._state.heartbeat or 0) + 1)
+        return patience(self._state.heartbeat)
 
     def _until_next_stale(self) -> timedelta | None:
         deadlines = [d for h in self._state.holders if (d := self._deadline(h)) is not None]

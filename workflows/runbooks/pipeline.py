@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.coordination.semaphores import HeldLease
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
@@ -38,6 +39,7 @@ from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.visibility import SA_PIPELINE
 
 PIPELINE_KEY = "pipeline"
+STOPPED = "stopped, and what its unfinished step did discarded"
 OUTPUT_LIMIT = 4000
 """What a phase's output keeps for later phases' `outputs.PHASE` (the end of it)."""
 NOTE_LIMIT = 300
@@ -124,6 +126,8 @@ class PipelineStrategy(Strategy):
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
         self._steps = 0
+        self._held: list[HeldLease] = []
+        """The leases of the phase whose action runs: its steps start only while they are fresh."""
         self._outputs: dict[str, str] = {}
         self._where = "starting"
         self._published: dict[str, str] = {}
@@ -237,8 +241,8 @@ class PipelineStrategy(Strategy):
                     held.append((definition, await leases.enter_async_context(self._ctx.hold(
                         reference, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
                     self._ctx.phase = self._where
-            outcome = await self._action(phase)
-            if outcome.ok:
+            outcome = await self._while_held(phase, [lease for _, lease in held])
+            if outcome.ok and not any(lease.lost for _, lease in held):
                 for reference in phase.post:
                     blocked = await self._guard(reference, phase, "post")
                     if blocked is not None:
@@ -248,12 +252,41 @@ class PipelineStrategy(Strategy):
                     return await self._stale(phase, definition, lease.lost, before, outcome)
         return outcome
 
+    async def _while_held(self, phase: m.PhaseDef, leases: list[Any]) -> PhaseOutcome:
+        """The phase's action, stopped the moment a lease it holds is taken back: another run has
+        the slot now, so this one must stop touching what it guards. A stopped step's work never
+        reaches the branch (the next step starts from the run's last recorded commit)."""
+        if not leases:
+            return await self._action(phase)
+        self._held = [lease.held for lease in leases]
+        try:
+            action = asyncio.create_task(self._action(phase))
+            try:
+                await workflow.wait_condition(lambda: action.done() or any(lease.lost for lease in leases))
+            except asyncio.CancelledError:
+                action.cancel()
+                raise
+            if action.done():
+                return action.result()
+            action.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StrategyError):
+                await action
+            return PhaseOutcome(ok=False, note=STOPPED)
+        finally:
+            self._held = []
+
     async def _stale(self, phase: m.PhaseDef, definition: Any, reason: str, before: str, outcome: PhaseOutcome) -> PhaseOutcome:
         """The lock or semaphore was taken back while the phase ran (another run may have had it
         since): its `on_stale` (a semaphore's `on_orphan`) says whether the phase's work is rolled
-        back to where it started, and whether a person decides what follows."""
+        back to where it started, whether the files it left (ignored ones too) are cleaned up, and
+        whether a person decides what follows."""
         actions = definition.on_stale if isinstance(definition, m.LockDef) else [definition.on_orphan]
         note = f"{definition.ref} was taken back while the phase ran ({reason})"
+        if outcome.note == STOPPED:
+            note += f"; the phase was {STOPPED}"
+        if "cleanup" in actions:
+            cleaned = await self._step("rollback", f"phase {phase.name}: clean up", "git reset -q --hard && git clean -ffdqx", 600)
+            note += "; its leftover files were removed" if cleaned.ok else f"; cleaning up failed: {self._step_outcome(cleaned).note}"
         if "rollback" in actions and self._commit != before:
             undone = await self._step("rollback", f"phase {phase.name}: roll back to {before[:12]}", f"git reset -q --hard {before}", 600)
             note += f"; its work was rolled back to {before[:12]}" if undone.ok else f"; rolling it back failed: {self._step_outcome(undone).note}"
@@ -444,7 +477,7 @@ class PipelineStrategy(Strategy):
             "run_runbook_step", lambda move: StepInput(
                 repo=self._ctx._state.repo, run_id=self._ctx.run_id, key=PIPELINE_KEY, step=number, attempt_key=f"{number}.{move}", kind=kind,
                 label=label, command=command, cwd=cwd, env=env or {}, timeout=seconds, branch=self._branch, start_commit=self._commit,
-                branch_exists=self._branch_exists, publish=self._pipeline.publish,
+                branch_exists=self._branch_exists, publish=self._pipeline.publish, leases=self._held,
             ), StepOutcome, seconds + 120, label, activity_id=lambda move: f"step/{number}.{move}",
         )
         self._moved(outcome.commit)

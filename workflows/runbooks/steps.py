@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.coordination.semaphores import HeldLease
+
 StepKind = Literal["run", "guard", "checkpoint", "attempt", "rollback", "event"]
 
 
@@ -35,6 +37,8 @@ class StepInput(BaseModel):
     branch_exists: bool = False
     publish: list[str] = Field(default_factory=list)
     """The user's branches this pipeline may change; what the step pushes to `origin` is applied to them."""
+    leases: list[HeldLease] = Field(default_factory=list)
+    """The locks and semaphores the step's phase holds."""
 
 
 class StepOutcome(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.coordination.semaphores import EnqueueLeaseInput, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
+from workflows.coordination.semaphores import EnqueueLeaseInput, HeldLease, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
 from workflows.sdk.instances import INFRA_RETRY
 
 
@@ -49,6 +49,10 @@ class Lease:
     @property
     def token(self) -> str:
         return self.request.token
+
+    @property
+    def held(self) -> HeldLease:
+        return HeldLease(workflow_id=semaphore_id(self.repo, self.name), token=self.token)
 
     @property
     def lost(self) -> str | None:

@@ -257,10 +257,18 @@ async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_pe
         [[pipeline.slow.phase]]
         name = "merge"
         lock = "main_branch"
-        run = "echo merged > merged.txt && git add merged.txt && git commit -qm merged && sleep 2"
+        strategy = "merge"
         [[pipeline.slow.phase]]
         name = "after"
         run = "test ! -f merged.txt && echo clean"
+
+        [strategy.merge]
+        [[strategy.merge.attempt]]
+        name = "commit"
+        run = "echo merged > merged.txt && git add merged.txt && git commit -qm merged && false"
+        [[strategy.merge.attempt]]
+        name = "wait"
+        run = "sleep 30"
 
         [lock.main_branch]
         timeout = "1s"
@@ -269,7 +277,7 @@ async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_pe
     handle = await start(client, task_queue, repo, runbooks, "slow")
     (question,) = (await open_questions(handle)).questions
     assert "phase merge failed: ops.lock.main_branch was taken back while the phase ran (held for 1." in question.text
-    assert "its work was rolled back to" in question.text
+    assert "; the phase was stopped, and what its unfinished step did discarded; its work was rolled back to" in question.text  # not 30 s later
     await answer(handle, "skip")
     (pipeline,) = (await handle.result()).instances
     assert pipeline.success and pipeline.metadata["outputs"]["after"] == "clean"  # the merge's commit is gone

@@ -71,3 +71,42 @@ async def test_a_holder_past_its_hold_timeout_loses_the_lease_and_is_told(client
     handle = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.8, "hold_timeout": 0.3})
     result = await handle.result()
     assert re.fullmatch(r"held for 0\.[3-5]s, past its timeout of 0\.3s", result.instances[0].metadata["lost"])
+
+
+@pytest.mark.slow  # seconds of real time
+async def test_a_silent_holder_loses_its_slot_though_a_late_beat_comes_and_its_steps_wait_for_the_verdict(client):
+    """The semaphore's worker is down while the holder's patience runs out; when it comes back, the
+    holder's late beat reaches it in the same task as its own timer (signals are handled first),
+    and the holder loses the slot all the same. A step of the holder's that starts meanwhile (its
+    activity retried) waits rather than touching what the slot guards."""
+    from temporalio.testing import ActivityEnvironment
+    from temporalio.worker import Worker
+
+    from activities.coordination.semaphores import until_fresh
+    from workflows.coordination.semaphores import HeldLease, LeaseRequest, SemaphoreWorkflow
+
+    queue, name = f"semaphore-{uuid.uuid4().hex[:6]}", f"late-{uuid.uuid4().hex[:8]}"
+    state = SemaphoreState(name=name, repo=SCRIPTED_REPO, heartbeat=0.5)
+    held = [HeldLease(workflow_id=semaphore_id(SCRIPTED_REPO, name), token="t1")]
+    steps = ActivityEnvironment(client)
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow]):
+        handle = await client.start_workflow(SemaphoreWorkflow.run, state, id=semaphore_id(SCRIPTED_REPO, name), task_queue=queue)
+        await handle.execute_update(SemaphoreWorkflow.enqueue, LeaseRequest(token="t1", holder="gone-run", heartbeat=0.5))
+        await asyncio.wait_for(steps.run(until_fresh, held), 5)  # a step under a fresh lease starts at once
+    await asyncio.sleep(3.5)  # well past the patience of 2 s, with no worker to fire the timer
+    await handle.signal(SemaphoreWorkflow.beat, "t1")
+    step = asyncio.create_task(steps.run(until_fresh, held))  # a retried step of the silent holder, before the verdict
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow]):
+        async def taken_back() -> SemaphoreState | None:
+            now = await handle.query("state", result_type=SemaphoreState)
+            return now if now.stale else None
+
+        now = await until(taken_back)
+        assert [s.holder for s in now.stale] == ["gone-run"] and now.holders == []
+        silence = re.match(r"no heartbeat for (\d+\.\d)s", now.stale[0].reason)
+        assert silence and float(silence[1]) >= 3.5  # silent since it was granted: the late beat did not count
+        await asyncio.sleep(1)
+        assert not step.done()  # it never starts: it waits until the run cancels it
+        step.cancel()
+    await handle.terminate()
+
