@@ -184,14 +184,16 @@ def trail_table(rows: list[dict[str, Any]]) -> Table:
             table.add_row(str(row["id"]), str(row["status"]), str(row.get("attempts", 0)), str(row.get("error", ""))[:100])
         return table
     if rows and _pipeline_row(rows[0]):
-        for col in ("step", "phase", "visit", "action", "result", "commit"):
+        for col in ("step", "phase", "visit", "action", "result", "time", "commit"):
             table.add_column(col, no_wrap=True)
         table.add_column("note")
         for row in rows:
             ok = bool(row.get("ok"))
+            waited = row.get("waited_seconds") or 0
+            took = f"{row.get('duration_seconds') or 0:.1f}s" + (f" ({waited:.1f}s in line)" if waited >= 0.1 else "")
             table.add_row(str(row.get("step", "")), str(row["phase"]), str(row.get("visit", 1)), str(row.get("action", "")),
                           Text("done" if ok else "failed", style=STATUS_STYLE.get("success" if ok else "failed", "")),
-                          str(row.get("commit", ""))[:12], str(row.get("note", ""))[:100])
+                          took, str(row.get("commit", ""))[:12], str(row.get("note", ""))[:100])
         return table
     for col in ("iter", "commit", "levels", "ci", "changed", "decision", "time", "tokens", "cost"):
         table.add_column(col, no_wrap=True)

@@ -29,6 +29,7 @@ from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
 from activities.loops.workspace import mark_finished, ready_workspace
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
+from activities.runbooks.gateway import open_gateway, publish_pushed
 from activities.runners.local import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import run_check
@@ -96,6 +97,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
         prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded)
+        gateway = await open_gateway(inp.repo, workspace) if inp.publish is not None else None
         for relative, text in inp.files.items():
             path = workspace / relative
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +105,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         outcome, runner = await run_agent(plugin, task, place, state, inp.session_id, on_phase)
         agent = agent_result(task, place, state, outcome, runner)
         on_phase("snapshot")
-        snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration)
+        snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration, inp.may_rewrite)
         head = snapshot.commit
         if rewritten:
             agent.status, agent.error_type = "failed", "agent"
@@ -116,6 +118,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             on_phase("ci")
             ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout)
         on_phase("importing")
+        published, refused = await publish_pushed(inp.repo, "the agent", inp.publish or [], *gateway) if gateway else ({}, None)
         if head != inp.start_commit:
             try:
                 await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
@@ -128,23 +131,23 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         agent.metadata.update(workspace=prepared)
         ends = [t for _, t in phases[1:]] + [time.monotonic()]
         agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends)}
-        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id())
+        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), published=published, refused=refused)
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())
         return result
 
 
-async def _snapshot(workspace: Path, start: str, iteration: int) -> tuple[Snapshot, str | None]:
+async def _snapshot(workspace: Path, start: str, iteration: int, may_rewrite: bool = False) -> tuple[Snapshot, str | None]:
     """The iteration's commit (HEAD, with what the agent left uncommitted committed on top) and its
     diff from where the iteration started. A HEAD that does not descend from there (history
-    rewritten) is refused: the workspace goes back to the start, and the reason is returned.
+    rewritten) is refused unless `may_rewrite`: the workspace goes back to the start, and the reason is returned.
     Two git processes when the agent made one commit (four at most): this runs every iteration."""
     if await git("status", "--porcelain", cwd=workspace):
         await git("add", "-A", cwd=workspace)
         await git("commit", "--quiet", "--no-verify", "-m", SNAPSHOT_MESSAGE.format(n=iteration), cwd=workspace)
     head, tree, start_tree, *parents = (await git("rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", "HEAD^@", cwd=workspace)).split()
     rewritten = None
-    if head != start and start not in parents:  # more than one commit, or not from the start at all
+    if head != start and start not in parents and not may_rewrite:  # more than one commit, or not from the start at all
         behind = (await git("rev-list", "--left-right", "--count", f"{start}...{head}", cwd=workspace)).split()[0]
         if behind != "0":
             await git("reset", "--quiet", "--hard", start, cwd=workspace)

@@ -7,7 +7,10 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ def the_build_example_plans_builds_verifies_and_fast_forwards_main(env: dict, tm
     done = orchard("runbook", "run", "--base-branch", "main", "--agent-command", DEMO_AGENT, "--output", "streaming",
                    "build", "auth", "Add login", "--reviewer", "alice", env=env, cwd=repo, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = [line.split("│") for line in done.stdout.splitlines() if line.count("│") == 6]  # the phases table that ends the run
+    rows = [line.split("│") for line in done.stdout.splitlines() if line.count("│") == 7]  # the phases table that ends the run
     assert [(r[1].strip(), r[4].strip()) for r in rows] == [(p, "done") for p in ("init", "plan", "execute", "verify", "merge", "done")]
     run_id = done.stdout.split("runbook run ", 1)[1].split()[0]
     branch = f"orchard/runbook/build/{run_id}"
@@ -43,7 +46,7 @@ def test_runbooks_on_one_server(embedded, tmp_path):
     _, env, _, _ = embedded
     the_build_example_plans_builds_verifies_and_fast_forwards_main(env, tmp_path / "build")
     handles_each_item_once_retries_and_dead_letters_then_stops(env, tmp_path / "a")
-    bugfix_three_bugs_two_at_a_time_a_loop_back_a_rolled_back_merge_and_an_escalation_answered(env, tmp_path / "b")
+    the_bugfix_example_fixes_three_bugs_two_at_a_time_and_a_person_finishes_the_one_that_escalates(env, tmp_path / "b")
 
 
 def handles_each_item_once_retries_and_dead_letters_then_stops(env: dict, tmp_path: Path) -> None:
@@ -207,85 +210,91 @@ run = "echo second >> {log} && echo shipped > shipped.txt"
     assert git(repo, "show", f"{pipeline['branch_name']}:shipped.txt") == "shipped"
 
 
-def bugfix_three_bugs_two_at_a_time_a_loop_back_a_rolled_back_merge_and_an_escalation_answered(env: dict, tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
-    (repo / "runbooks").mkdir()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    (repo / "runbooks" / "bugfix.toml").write_text(f"""
-[worker.bugfix]
-queue = "bugs"
-handler = "pipeline.fix"
-concurrency = 2
-idle_action = "wait:10m"
+BUGS = [
+    {"id": 1, "title": "Crash on empty input", "priority": 3, "labels": ["crash"]},
+    {"id": 2, "title": "Wrong total", "priority": 2, "description": "The total is off by one."},
+    {"id": 3, "title": "Stale notes", "priority": 2},
+    {"id": 4, "title": "Someone has it", "priority": 5, "labels": ["assigned"]},
+    {"id": 5, "title": "Cosmetic", "priority": 1},
+]
+BUGFIX_AGENT = Path(__file__).with_name("bugfix_agent.py")
 
-[queue.bugs]
-source = "cat bugs.json"
 
-[pipeline.fix]
-inputs = ["bug"]
-
-[[pipeline.fix.phase]]
-name = "fix"
-run = "echo fix start $(date +%s.%N) >> {logs}/spans && echo attempt >> {logs}/fix-{{bug.id}} && echo 'fixed {{bug.id}}' > fix-{{bug.id}}.txt && sleep 0.5 && echo fix end $(date +%s.%N) >> {logs}/spans"
-next = "verify"
-
-[[pipeline.fix.phase]]
-name = "verify"
-run = "test {{bug.id}} != 2 || test $(wc -l < {logs}/fix-2) -ge 2"
-next = "merge"
-on_fail = "fix"
-
-[[pipeline.fix.phase]]
-name = "merge"
-strategy = "merge"
-lock = "main_branch"
-on_fail = "escalate"
-
-[strategy.merge]
-checkpoint = "git rev-parse HEAD"
-on_exhaust = "escalate"
-
-[[strategy.merge.attempt]]
-name = "first"
-run = "echo merge start $(date +%s.%N) >> {logs}/spans && git commit -q --allow-empty -m 'try {{bug.id}}' && sleep 0.3 && echo merge end $(date +%s.%N) >> {logs}/spans && test {{bug.id}} = 2"
-rollback = "echo rolled back {{bug.id}} to {{checkpoint}} >> {logs}/rollbacks && git reset -q --hard {{checkpoint}}"
-
-[[strategy.merge.attempt]]
-name = "second"
-run = "test {{bug.id}} != 3 || test -f {logs}/allow-3"
-
-[lock.main_branch]
-heartbeat = "5s"
-""")
-    (repo / "bugs.json").write_text('[{"id": 1}, {"id": 2}, {"id": 3}]')
-    started = orchard("runbook", "worker", "start", "bugfix.bugfix", env=env, cwd=repo)
+def the_bugfix_example_fixes_three_bugs_two_at_a_time_and_a_person_finishes_the_one_that_escalates(env: dict, tmp_path: Path) -> None:
+    """examples/runbooks/bugfix.toml as it is, its worker fed three bugs (of five listed; the filter
+    drops the others): bug 2's first fix fails the tests and its pipeline loops back; the merges take
+    the lock one at a time, and the second one's fast-forward fails, is rolled back and the rebase
+    lands it; main moves under bug 3 so every merge attempt fails, the run escalates, and after the
+    person's `retry` the agent resolves the conflict."""
+    agent = tmp_path / "agent"
+    agent.mkdir(parents=True)
+    repo = make_repo(tmp_path / "repo", {"README.md": "# app\n", "NOTES.md": "notes\n", "Makefile": "test:\n\t! grep -rq broken fixes\n",
+                                         "bugs.json": json.dumps(BUGS)})
+    shutil.copytree(ROOT / "examples" / "runbooks", repo / "runbooks")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "runbooks")
+    git(repo, "checkout", "-q", "-b", "work")  # main is published: it must not be checked out here
+    started = orchard("runbook", "worker", "start", "bugfix.bugfix", "--agent-command", f"{sys.executable} {BUGFIX_AGENT} {agent}", env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
-    deadline = time.monotonic() + 90
-    while True:
-        pending = [json.loads(line) for line in orchard("pending", "--output", "json", env=env, cwd=repo).stdout.splitlines()]
-        if pending:
-            break
-        assert time.monotonic() < deadline, orchard("runbook", "worker", "status", "bugfix.bugfix", env=env, cwd=repo).stdout
+
+    def status() -> str:
+        return orchard("runbook", "worker", "status", "bugfix.bugfix", env=env, cwd=repo).stdout
+
+    deadline = time.monotonic() + 120
+    while "waiting 3" not in ((agent / "log").read_text() if (agent / "log").exists() else ""):
+        assert time.monotonic() < deadline, status()
+        time.sleep(0.1)
+    _commit_on(repo, "main", "NOTES.md", "notes: release 1.2\n", "Release notes")  # someone moves main under bug 3's fix
+    (agent / "go").write_text("")
+    while not (pending := [json.loads(line) for line in orchard("pending", "--output", "json", env=env, cwd=repo).stdout.splitlines()]):
+        assert time.monotonic() < deadline, status()
         time.sleep(0.5)
+    assert len(pending) == 1, "\n\n".join(q["text"] for q in pending)
     (question,) = pending
-    assert "phase merge failed: strategy merge: every attempt failed (first, second)" in question["text"]  # bug 3 exhausts every attempt
-    (logs / "allow-3").write_text("")
-    answered = orchard("answer", question["run_id"], "retry", env=env, cwd=repo)
+    assert "pipeline fix, phase merge failed: strategy merge: every attempt failed (fast-forward, rebase, agent-resolve)" in question["text"]
+    assert "agent-resolve: " in question["text"] and "cannot resolve the conflict in NOTES.md" in question["text"]  # the end of its output
+    assert question["text"].count("; rolled back to ") == 3
+    (agent / "allow").write_text("")
+    answered = orchard("answer", question["run_id"], "retry", "--note", "resolve it, keep both lines", env=env, cwd=repo)
     assert answered.returncode == 0, answered.stderr
-    while "  3                done" not in (status := orchard("runbook", "worker", "status", "bugfix.bugfix", env=env, cwd=repo).stdout):
-        assert time.monotonic() < deadline, status
+    while "  3                done" not in (shown := status()):
+        assert time.monotonic() < deadline + 60, shown + orchard("show", question["run_id"], env=env, cwd=repo).stdout + (agent / "spans").read_text()
         time.sleep(0.5)
-    assert all(f"  {n}                done     attempts 1" in status for n in (1, 2, 3))
-    assert (logs / "fix-2").read_text().count("attempt") == 2 and (logs / "fix-1").read_text().count("attempt") == 1  # bug 2 looped back once
-    rollbacks = (logs / "rollbacks").read_text().splitlines()
-    assert sum(line.startswith("rolled back 1 to ") for line in rollbacks) == 1  # bug 1's first attempt, rolled back before the second
-    assert sum(line.startswith("rolled back 3 to ") for line in rollbacks) == 2  # bug 3: before its escalation, and again after the retry
-    spans = sorted((float(t), kind, what) for kind, what, t in (line.split() for line in (logs / "spans").read_text().splitlines()))
-    most = {"fix": 0, "merge": 0}
-    now = {"fix": 0, "merge": 0}
-    for _, kind, what in spans:
-        now[kind] += 1 if what == "start" else -1
-        most[kind] = max(most[kind], now[kind])
-    assert most == {"fix": 2, "merge": 1}  # two bugs at a time; the lock serialises the merges
+    assert all(f"  {n}                done     attempts 1" in shown for n in (1, 2, 3)) and "  4 " not in shown and "  5 " not in shown
     orchard("runbook", "worker", "stop", "bugfix.bugfix", env=env, cwd=repo)
+
+    assert [git(repo, "show", f"main:fixes/{n}.txt") for n in (1, 2, 3)] == ["fixed 1", "fixed 2", "fixed 3"]
+    assert git(repo, "show", "main:NOTES.md") == "notes: release 1.2\nnotes: bug 3 fixed"  # both sides kept
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "work" and git(repo, "status", "--porcelain") == ""
+    phases = {}  # bug id: the pipeline's phase records
+    for line in orchard("list", "--pipeline", "bugfix.fix", "--children", "--output", "json", env=env, cwd=repo).stdout.splitlines():
+        run = json.loads(orchard("show", json.loads(line)["run_id"], "--output", "json", env=env, cwd=repo).stdout)
+        phases[int(run["memo"]["prompt"].rsplit(" ", 1)[1])] = run["instances"][0]["metadata"]["phases"]  # "bugfix.pipeline.fix 3": the item's id
+    assert sorted(phases) == [1, 2, 3]
+    runs = {bug: (_at(records[0]["started"]), max(_at(p["started"]) + p["duration_seconds"] for p in records)) for bug, records in phases.items()}
+    assert runs[1][0] < runs[2][1] and runs[2][0] < runs[1][1]  # bugs 1 and 2 at once,
+    assert runs[3][0] >= min(runs[1][1], runs[2][1])  # and bug 3 once one of them was done
+    assert [(p["phase"], p["ok"]) for p in phases[2]] == [("reproduce", True), ("fix", True), ("verify", False), ("fix", True), ("verify", True), ("merge", True)]
+    merges = [p for records in phases.values() for p in records if p["phase"] == "merge"]
+    held = sorted((_at(p["started"]) + p["waited_seconds"], _at(p["started"]) + p["duration_seconds"]) for p in merges)
+    assert all(left <= entered for (_, left), (entered, _) in zip(held, held[1:])), held  # the lock: one merge at a time
+    assert any(p["ok"] and len(p["attempts"]) == 1 and p["attempts"][0].startswith("fast-forward: ") and "; rolled back to " in p["attempts"][0]
+               for p in merges)  # a fast-forward failed, was rolled back, and the rebase landed it
+
+
+def _commit_on(repo: Path, branch: str, path: str, text: str, message: str) -> None:
+    """A commit on a branch that is not checked out, as someone else's push would make it."""
+    index = repo / ".git" / "orchard-test-index"
+    plumbing = {**os.environ, "GIT_INDEX_FILE": str(index)}
+    old = git(repo, "rev-parse", branch)
+    subprocess.run(["git", "read-tree", old], cwd=repo, env=plumbing, check=True)
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=text, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{path}"], cwd=repo, env=plumbing, check=True)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, env=plumbing, capture_output=True, text=True, check=True).stdout.strip()
+    index.unlink()
+    commit = git(repo, "commit-tree", tree, "-p", old, "-m", message)
+    git(repo, "update-ref", f"refs/heads/{branch}", commit, old)
+
+
+def _at(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()

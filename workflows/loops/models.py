@@ -185,6 +185,12 @@ class IterationInput(BaseModel):
     verify_timeout: float = 1800.0
     files: dict[str, str] = Field(default_factory=dict)
     """Written into the workspace before the agent runs (ralph's state_dir), relative paths."""
+    may_rewrite: bool = False
+    """The agent may rewrite the branch's history (a runbook's conflict resolution rebases it, as
+    its commands may); a loop's iterations may not."""
+    publish: list[str] | None = None
+    """A pipeline's agent: its `origin` is the pipeline's gateway, and what it pushes there is
+    applied to these branches of the user's (None: a loop's iteration, no gateway)."""
 
 
 class IterationOutcome(BaseModel):
@@ -193,6 +199,10 @@ class IterationOutcome(BaseModel):
     verification: VerificationReport | None = None
     ci: CommandReport | None = None
     host: str = ""
+    published: dict[str, str] = Field(default_factory=dict)
+    """The user's branches the agent's pushes moved (a pipeline's agent), by name."""
+    refused: str | None = None
+    """Why what it pushed was not applied."""
 
 
 MAX_LOOP_ITERATIONS = 2000

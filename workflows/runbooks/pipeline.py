@@ -17,7 +17,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -86,7 +86,10 @@ class PhaseRecord(BaseModel):
     ok: bool
     note: str = ""
     exit_code: int | None = None
+    started: datetime | None = None
     duration_seconds: float = 0.0
+    waited_seconds: float = 0.0
+    """Of its duration, the time it waited in line for its lock and semaphore."""
     commit: str = ""
     attempts: list[str] = []
 
@@ -126,6 +129,8 @@ class PipelineStrategy(Strategy):
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
         self._steps = 0
+        self._waited = 0.0
+        """Seconds the running phase waited for its lock and semaphore."""
         self._held: list[HeldLease] = []
         """The leases of the phase whose action runs: its steps start only while they are fresh."""
         self._outputs: dict[str, str] = {}
@@ -148,10 +153,11 @@ class PipelineStrategy(Strategy):
                     break
                 ctx.phase = self._where = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "") + f" · {self._graph(name)}"
                 await self._event("on_phase", phase=name)
+                started, self._waited = workflow.now(), 0.0
                 outcome = await self._phase(phase)
-                self._record(phase, visits[name], outcome)
+                self._record(phase, visits[name], outcome, started)
+                self._outputs[name] = (outcome.output if outcome.ok else outcome.note)[-OUTPUT_LIMIT:]  # a loop back sees why it failed
                 if outcome.ok:
-                    self._outputs[name] = outcome.output[-OUTPUT_LIMIT:]
                     retries[name] = 0
                     name, error = self._follow(phase.next)
                     continue
@@ -238,8 +244,10 @@ class PipelineStrategy(Strategy):
                     definition: m.LockDef | m.SemaphoreDef = self._book.get(reference)
                     most, beat, hold = definition.lease()
                     self._ctx.phase = f"phase {phase.name}: waiting for {reference}"
+                    asked = workflow.now()
                     held.append((definition, await leases.enter_async_context(self._ctx.hold(
                         reference, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
+                    self._waited += (workflow.now() - asked).total_seconds()
                     self._ctx.phase = self._where
             outcome = await self._while_held(phase, [lease for _, lease in held])
             if outcome.ok and not any(lease.lost for _, lease in held):
@@ -396,6 +404,7 @@ class PipelineStrategy(Strategy):
                 "run_iteration", lambda move: IterationInput(
                     repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
                     attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
+                    may_rewrite=True, publish=self._pipeline.publish,
                 ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=lambda move: f"instance/{key}",
             )
         except BaseException:
@@ -403,9 +412,12 @@ class PipelineStrategy(Strategy):
             raise
         self._ctx.settle(key, outcome.agent)
         self._moved(outcome.snapshot.commit)
+        self._published.update(outcome.published)
         agent = outcome.agent
         if not agent.success:
             return PhaseOutcome(ok=False, note=f"agent {task.name}: {agent.error or agent.status}")
+        if outcome.refused:
+            return PhaseOutcome(ok=False, note=f"agent {task.name}: {outcome.refused}")
         return PhaseOutcome(ok=True, output=agent.final_message or "")
 
     # -- strategy chains --------------------------------------------------------------------
@@ -415,15 +427,20 @@ class PipelineStrategy(Strategy):
         strategy: m.StrategyDef = self._book.get(reference)
         state, effects = c.transition(strategy, c.ChainState(), c.Start())
         retried = 0
+        rolled_back: set[int] = set()
+        """The failures (by index) whose rollback ran."""
         while True:
             for effect in effects:
                 if isinstance(effect, c.Emit):
                     workflow.logger.info("%s: %s", self._pipeline.name, effect.event)
             event = await self._chain_step(strategy, state, [e for e in effects if not isinstance(e, (c.Emit, c.Escalate))], phase, extra)
+            if isinstance(event, c.RollbackComplete):
+                rolled_back.add(len(state.failures) - 1)
             if event is not None:
                 state, effects = c.transition(strategy, state, event)
                 continue
-            attempts = [f"{f.attempt}: {f.reason}" for f in state.failures]
+            attempts = [f"{f.attempt}: {f.reason}" + (f"; rolled back to {(state.checkpoint or '')[:12]}" if i in rolled_back else "")
+                        for i, f in enumerate(state.failures)]
             if state.status == "succeeded":
                 return PhaseOutcome(ok=True, output=state.checkpoint or "", attempts=attempts)
             if state.status == "failed":
@@ -530,10 +547,11 @@ class PipelineStrategy(Strategy):
         return " ".join(f"▶{p.name}" if p.name == now else f"{p.name}{'✓' if last[p.name] else '✗'}" if p.name in last else p.name
                         for p in self._pipeline.phases)
 
-    def _record(self, phase: m.PhaseDef, visit: int, outcome: PhaseOutcome) -> None:
+    def _record(self, phase: m.PhaseDef, visit: int, outcome: PhaseOutcome, started: datetime) -> None:
         self._trail.append(PhaseRecord(
             step=self._steps, phase=phase.name, visit=visit, action=phase.action.kind, ok=outcome.ok, note=truncate(outcome.note, NOTE_LIMIT) or "",
             exit_code=outcome.exit_code, commit=self._commit, attempts=outcome.attempts,
+            started=started, duration_seconds=round((workflow.now() - started).total_seconds(), 3), waited_seconds=round(self._waited, 3),
         ))
 
     async def _finish(self) -> None:
