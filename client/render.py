@@ -96,9 +96,11 @@ def trail_line(row: dict[str, Any]) -> str:
 
 
 def _now(outcome: Outcome) -> list[str]:
-    """Where a running run is (`phase merge: waiting for ops.lock.main_branch`)."""
-    phase = outcome.progress.phase if outcome.status == "running" and outcome.progress else ""
-    return [f"now: {phase}"] if phase else []
+    """Where a running run is (`phase merge: waiting for ops.lock.main_branch`), and its graph."""
+    progress = outcome.progress if outcome.status == "running" else None
+    if progress is None:
+        return []
+    return ([f"now: {progress.phase}"] if progress.phase else []) + [f"  {line}" for line in progress.graph]
 
 
 def progress_lines(progress: RunProgress | None) -> list[str]:
@@ -305,6 +307,8 @@ class TuiRenderer:
         if snap.task_failure:
             lines.append(Text(task_failure_line(snap), style="red"))
         lines += [Text(line, style="yellow") for line in progress_lines(progress)]
+        if progress and progress.graph:
+            lines += [Text(line, style="bold cyan" if line.startswith("▶") else "") for line in progress.graph]
         if progress and progress.trail:
             earlier = progress.trail_total - min(len(progress.trail), TUI_TRAIL_ROWS)
             title = "items" if _item_row(progress.trail[0]) else "phases" if _pipeline_row(progress.trail[0]) else "iterations"

@@ -22,16 +22,6 @@ def _time(seconds: float | None) -> str:
     return format_duration(seconds) if seconds else ""
 
 
-def _edge(target: Any) -> str:
-    if isinstance(target, m.GotoPhase):
-        return target.phase
-    if isinstance(target, m.UseStrategy):
-        return f"strategy {target.strategy}"
-    if isinstance(target, m.RetryPhase):
-        return f"retry (max {target.retry.max}, every {_time(target.retry.interval) or '0s'})"
-    return {"done": "(end)", "failed": "(failed)"}.get(target.kind, target.kind)
-
-
 def _oneline(text: str, limit: int = 100) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -73,7 +63,7 @@ class _Describer:
         for reference in references:
             guard: m.GuardDef = self.registry.resolve(reference)
             extra = ", ".join(x for x in (
-                f"timeout {_time(guard.timeout)} then {_edge(guard.on_timeout)}" if guard.timeout else "",
+                f"timeout {_time(guard.timeout)} then {m.describe_edge(guard.on_timeout)}" if guard.timeout else "",
                 f"retry {guard.retry.max}x" if guard.retry else "",
                 f"wakes on {', '.join(p.source for p in guard.wake_on)}" if guard.wake_on else "",
             ) if x)
@@ -98,7 +88,7 @@ class _Describer:
             if phase.semaphore:
                 semaphore: m.SemaphoreDef = self.registry.resolve(phase.semaphore)
                 body.append(f"slots    {_name(phase.semaphore, self.home)} (max {semaphore.max})")
-            body.append(f"next  -> {_edge(phase.next)}" + (f"    on_fail -> {_edge(phase.on_fail)}" if not isinstance(phase.on_fail, m.Failed) else ""))
+            body.append(f"next  -> {m.describe_edge(phase.next)}" + (f"    on_fail -> {m.describe_edge(phase.on_fail)}" if not isinstance(phase.on_fail, m.Failed) else ""))
             lines.append(f"  {number}. {phase.name:<{width}}  {body[0]}")
             lines += [f"     {'':<{width}}  {line}" for line in body[1:]]
         return lines

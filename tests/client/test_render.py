@@ -54,3 +54,18 @@ def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
     assert shown == [str(n) for n in range(3, 13)] and "iterations (2 earlier)" in screen  # the last 10 rows
     assert any(c[:2] == ["iteration/13", "running"] for c in cells) and not any(c[:1] == ["iteration/12"] for c in cells)
     assert "03aaaaaaaaaa " in screen and "03aaaaaaaaaaa" not in screen  # commits shortened to 12
+
+
+def test_a_running_pipeline_shows_its_phase_graph_with_where_it_is():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160, color_system=None)
+    tui = TuiRenderer(console, "runbook run run_3", None)
+    graph = ["▶ fix     task      → verify  on_fail → escalate  semaphore agents  ran 2×", "✗ verify  shell     → merge  on_fail → fix",
+             "· merge   strategy  → (end)  lock main_branch"]
+    progress = RunProgress(run_id="run_3", strategy="runbook", phase="phase fix (visit 2) · fix✓ verify✗ merge", graph=graph)
+    tui.update(Snapshot(run_id="run_3", status="running", progress=progress, heartbeats={}))
+    tui.close()
+    screen = out.getvalue().split("\x1b[?25h")[-1]
+    lines = [line.strip() for line in screen.splitlines()]
+    at = next(i for i, line in enumerate(lines) if line.endswith("[phase fix (visit 2) · fix✓ verify✗ merge, 0s]"))  # the header
+    assert lines[at + 1:at + 4] == graph

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.runbooks.arguments import ArgSpec
+from workflows.sdk.durations import format_duration
 
 Kind = Literal["command", "worker", "queue", "pipeline", "task", "guard", "strategy", "lock", "semaphore"]
 Ref = str
@@ -338,3 +339,14 @@ class RunbookSet(_Model):
     def get(self, reference: Ref) -> Any:
         runbook, kind, name = reference.split(".", 2)
         return self.runbooks[runbook].table(kind)[name]  # type: ignore[arg-type]
+
+
+def describe_edge(target: Any) -> str:
+    """Where a `next`, `on_fail` or `on_timeout` leads, in words: `verify`, `strategy merge`, `(end)`."""
+    if isinstance(target, GotoPhase):
+        return target.phase
+    if isinstance(target, UseStrategy):
+        return f"strategy {target.strategy}"
+    if isinstance(target, RetryPhase):
+        return f"retry (max {target.retry.max}, every {format_duration(target.retry.interval) if target.retry.interval else '0s'})"
+    return {"done": "(end)", "failed": "(failed)"}.get(target.kind, target.kind)

@@ -152,10 +152,12 @@ class PipelineStrategy(Strategy):
                     error = f"phase {name} would run a {visits[name]}th time (max_visits = {pipeline.max_visits})"
                     break
                 ctx.phase = self._where = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "") + f" · {self._graph(name)}"
+                ctx.graph = self._graph_lines(name)
                 await self._event("on_phase", phase=name)
                 started, self._waited = workflow.now(), 0.0
                 outcome = await self._phase(phase)
                 self._record(phase, visits[name], outcome, started)
+                ctx.graph = self._graph_lines(None)
                 self._outputs[name] = (outcome.output if outcome.ok else outcome.note)[-OUTPUT_LIMIT:]  # a loop back sees why it failed
                 if outcome.ok:
                     retries[name] = 0
@@ -546,6 +548,21 @@ class PipelineStrategy(Strategy):
         last = {r.phase: r.ok for r in self._trail}
         return " ".join(f"▶{p.name}" if p.name == now else f"{p.name}{'✓' if last[p.name] else '✗'}" if p.name in last else p.name
                         for p in self._pipeline.phases)
+
+    def _graph_lines(self, now: str | None) -> list[str]:
+        """The phase graph as the TUI draws it, one line a phase: ▶ running, ✓ done, ✗ failed (its
+        last run), · not yet; its action, where it leads, what it holds, how often it ran."""
+        last = {r.phase: r.ok for r in self._trail}
+        ran = Counter(r.phase for r in self._trail)
+        width = max(len(p.name) for p in self._pipeline.phases)
+        lines = []
+        for p in self._pipeline.phases:
+            mark = "▶" if p.name == now else ("✓" if last[p.name] else "✗") if p.name in last else "·"
+            leads = f"→ {m.describe_edge(p.next)}" + (f"  on_fail → {m.describe_edge(p.on_fail)}" if not isinstance(p.on_fail, m.Failed) else "")
+            holds = "".join(f"  {kind} {ref.split('.')[-1]}" for kind, ref in (("lock", p.lock), ("semaphore", p.semaphore)) if ref)
+            times = f"  ran {ran[p.name]}×" if ran[p.name] > 1 else ""
+            lines.append(f"{mark} {p.name:<{width}}  {p.action.kind:<8}  {leads}{holds}{times}")
+        return lines
 
     def _record(self, phase: m.PhaseDef, visit: int, outcome: PhaseOutcome, started: datetime) -> None:
         self._trail.append(PhaseRecord(

@@ -147,6 +147,8 @@ class QueueWorkerStrategy(Strategy):
         queue: m.QueueDef = book.get(worker.queue)
         handler = book.get(worker.handler)
         self._state = state = WorkerState.model_validate(ctx.carried) if ctx.carried else WorkerState()
+        if self._early_stop is not None:  # asked while this run of the chain was starting
+            state.stop_by = state.stop_by or self._early_stop
         home = queue.ref.split(".")[0]
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(worker.ref)])
         running: dict[str, asyncio.Task[list[InstanceResult]]] = {}
@@ -246,16 +248,21 @@ class QueueWorkerStrategy(Strategy):
 
     # -- steering: `orchard runbook worker stop` ---------------------------------------------
 
+    _early_stop: str | None = None
+    """A stop asked before this run of the chain had read its state (just after continuing as new)."""
+
     def check_steer(self, request: SteerRequest) -> None:
-        state = getattr(self, "_state", None)
-        if state is None:
-            raise SteerRefused("the worker is starting; try again in a moment")
         if request.action != "stop":
             raise SteerRefused(f"a queue worker takes stop, not {request.action!r}")
-        if state.stop_by is not None:
-            raise SteerRefused(f"the worker was already asked to stop (by {state.stop_by or 'someone'})")
+        state = getattr(self, "_state", None)
+        asked = state.stop_by if state is not None else self._early_stop
+        if asked is not None:
+            raise SteerRefused(f"the worker was already asked to stop (by {asked or 'someone'})")
 
     def steer(self, request: SteerRequest) -> str:
+        if getattr(self, "_state", None) is None:
+            self._early_stop = request.by
+            return "the worker ends as soon as it has started"
         self._state.stop_by = request.by
         running = sum(1 for r in self._state.items.values() if r.status == "running")
         return f"the worker takes no more items; it ends when the {running} running finish" if running else "the worker ends now"

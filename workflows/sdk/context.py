@@ -106,6 +106,9 @@ class Context:
         self.trail: list[Any] = []
         """A strategy's record of its steps (pydantic models or dicts), e.g. a loop's iterations:
         `orchard watch`, `orchard show` and the TUI show the latest as a table while the run goes on."""
+        self.graph: list[str] = []
+        """The strategy's shape, one line a node marked with where the run is (a pipeline's phases):
+        the TUI and `orchard show` draw it while the run goes on."""
 
     @property
     def run_id(self) -> str:

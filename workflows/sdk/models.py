@@ -419,6 +419,8 @@ class RunProgress(BaseModel):
     trail: list[dict[str, Any]] = Field(default_factory=list)
     """The latest TRAIL_ROWS steps of the strategy's trail (ctx.trail), e.g. a loop's iterations."""
     trail_total: int = 0
+    graph: list[str] = Field(default_factory=list)
+    """The strategy's shape with where the run is (ctx.graph), e.g. a pipeline's phases."""
 
 
 TRAIL_ROWS = 50

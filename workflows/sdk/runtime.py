@@ -178,6 +178,7 @@ class StrategyWorkflow:
             runs=ctx.runs if ctx else 1,
             earlier=dict(ctx.earlier) if ctx else {},
             trail=[step if isinstance(step, dict) else step.model_dump(mode="json") for step in ctx.trail[-TRAIL_ROWS:]] if ctx else [],
+            graph=list(ctx.graph) if ctx else [],
             trail_total=len(ctx.trail) if ctx else 0,
         )
 

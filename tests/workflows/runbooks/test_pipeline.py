@@ -311,6 +311,11 @@ async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, t
             break
         await asyncio.sleep(0.05)
     assert progress.phase == "phase merge · prepare✓ ▶merge done"
+    assert progress.graph == [  # what the TUI and `orchard show` draw
+        "✓ prepare  shell     → merge",
+        "▶ merge    shell     → done  lock main_branch",
+        "· done     shell     → (end)",
+    ]
     await asyncio.sleep(0.5)
     assert [h.holder for h in (await lock.query("state", result_type=SemaphoreState)).holders] == [handle.id]
     await handle.cancel()

@@ -18,3 +18,19 @@ def test_an_item_is_known_by_its_id_else_by_its_content():
     assert item_id({"id": 7, "title": "x"}) == "7"
     assert item_id({"title": "x"}) == item_id({"title": "x"}) != item_id({"title": "y"})
     assert item_id("a line").startswith("sha-")
+
+
+def test_a_stop_asked_while_a_run_of_the_chain_starts_is_kept_not_refused():
+    import pytest
+
+    from workflows.runbooks.worker import QueueWorkerStrategy
+    from workflows.sdk.errors import SteerRefused
+    from workflows.sdk.models import SteerRequest
+
+    worker = QueueWorkerStrategy()  # just continued as new: its state is not read yet
+    worker.check_steer(SteerRequest(action="stop", by="ana"))
+    assert worker.steer(SteerRequest(action="stop", by="ana")) == "the worker ends as soon as it has started"
+    with pytest.raises(SteerRefused, match=r"already asked to stop \(by ana\)"):
+        worker.check_steer(SteerRequest(action="stop", by="bo"))
+    with pytest.raises(SteerRefused, match="takes stop, not 'nudge'"):
+        QueueWorkerStrategy().check_steer(SteerRequest(action="nudge", by="bo"))
