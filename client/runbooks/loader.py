@@ -151,7 +151,11 @@ class _Loader:
         place = f"worker.{name}"
         handler = self.handler(raw.handler, place)
         idle_wait = 30.0
-        if raw.idle_action is not None:
+        if raw.poll is not None and raw.idle_action is not None:
+            self.problem(place, f'poll and idle_action both say how often the queue is read: keep poll = {raw.poll!r} (idle_action = "wait:…" is otters\' spelling of it)')
+        elif raw.poll is not None:
+            idle_wait = self.seconds(raw.poll, place, "poll") or idle_wait
+        elif raw.idle_action is not None:
             match = re.fullmatch(r"wait(?::(.+))?", raw.idle_action)
             if match is None:
                 self.problem(place, f'idle_action = {raw.idle_action!r}: write "wait" or "wait:30s"')

@@ -36,6 +36,7 @@ class RawWorker(_Raw):
     queue: str
     handler: str
     concurrency: int = Field(default=1, ge=1)
+    poll: Duration | None = None
     idle_action: str | None = None
     wake_on: list[str] = Field(default_factory=list)
     on_unhealthy: str | None = None

@@ -283,7 +283,7 @@ class WorkerDef(_Model):
     """A pipeline (the item is its one required input) or a task (the item is `item` in its prompt)."""
     concurrency: int = Field(default=1, ge=1)
     idle_wait: float = 30.0
-    """otters' `idle_action = "wait:30s"`: how long an empty queue is left before it is polled again."""
+    """`poll` (otters' `idle_action = "wait:30s"`): how long the worker waits before it reads its queue again."""
     wake_on: list[Template] = Field(default_factory=list)
     on_unhealthy: Literal["restart", "escalate"] = "restart"
 

@@ -1,6 +1,6 @@
 """`runbook-worker`: a runbook's queue worker, a long-lived workflow.
 
-Every `poll` (the worker's `idle_action = "wait:30s"`) it reads its queue (an activity runs the
+Every `poll` (otters: `idle_action = "wait:30s"`) it reads its queue (an activity runs the
 source, its filter and its order) and starts the handler for each item it has not handled: a
 pipeline run (the item is its one required input) or an agent task, as child workflows, at most
 `concurrency` at once. An item is known by its `id` (else by its content) and handled once; one

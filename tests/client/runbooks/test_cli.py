@@ -48,7 +48,7 @@ def test_validate_lists_every_problem_and_exits_2(repo: Path, capsys: pytest.Cap
     broken = ROOT / "tests" / "runbooks" / "broken"
     expected = sum(p.read_text().count("# expect:") for p in broken.glob("*.toml"))
     code, out, err = run(capsys, "validate", str(broken))
-    assert code == 2 and err.startswith(f"orchard: {expected} problems in 21 runbooks")
+    assert code == 2 and err.startswith(f"orchard: {expected} problems in 22 runbooks")
     assert len(out.splitlines()) == expected and "five_errors.toml: lock.main: timeout: 'soon' is not a duration" in out
     # One file named: checked with its folder's others (its references may name them), only its problems said.
     code, out, _ = run(capsys, "validate", str(ROOT / "tests" / "runbooks" / "broken" / "cross_runbook.toml"))
