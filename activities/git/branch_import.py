@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from activities.git.command import GitError, git, rev_parse
+from activities.git.command import GitError, fetch_objects, git, rev_parse
 from activities.git.objects import move_loose_objects
 from activities.git.workspace import objects_dir
 from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
@@ -71,7 +71,7 @@ async def import_branch(
     """Fetch `head` from the workspace and create `branch` at it; returns the branch used."""
     if is_protected_ref(branch) or not branch.startswith("orchard/"):
         raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
-    await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(workspace), head, cwd=repo)
+    await fetch_objects(repo, workspace, head)
     target = branch
     for n in range(2, 1000):
         existing = await rev_parse(repo, f"refs/heads/{target}")
@@ -98,7 +98,7 @@ async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: 
     if is_protected_ref(branch) or not branch.startswith("orchard/"):
         raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
     if not move_loose_objects(workspace, await objects_dir(repo)):
-        await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(workspace), head, cwd=repo)
+        await fetch_objects(repo, workspace, head)
     try:
         await git("update-ref", f"refs/heads/{branch}", head, start if exists else ZERO_OID, cwd=repo)
     except GitError:

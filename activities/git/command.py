@@ -6,7 +6,15 @@ import asyncio
 import os
 from pathlib import Path
 
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C",
+    # Orchard's own git runs no hooks and no fsmonitor, wherever it runs: an agent could have
+    # planted them in its workspace. It trusts workspaces owned by the docker runner's agent user.
+    "GIT_CONFIG_COUNT": "3",
+    "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
+    "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false",
+    "GIT_CONFIG_KEY_2": "safe.directory", "GIT_CONFIG_VALUE_2": "*",
+}
 
 
 class GitError(Exception):
@@ -42,3 +50,10 @@ async def rev_parse(repo: str | Path, rev: str) -> str | None:
     """The commit id `rev` names in repo, or None."""
     out = await git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo, check=False)
     return out or None
+
+
+async def fetch_objects(repo: str | Path, source: str | Path, *revs: str) -> None:
+    """Fetch `revs` (commit ids) from the repository at `source` into `repo`, refs untouched.
+    `source` may belong to another user (the docker runner's agent): its upload-pack is told so,
+    since git does not pass its config environment on to a local transport."""
+    await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--upload-pack=git -c safe.directory=* upload-pack", str(source), *revs, cwd=repo)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from activities.git.command import git
+from activities.git.overlay import is_overlay, mount_workspace, overlay_unavailable, unmount_workspace
 
 AGENT_NAME = "Orchard Agent"
 AGENT_EMAIL = "agent@orchard.invalid"
@@ -43,16 +44,22 @@ async def commit_identity(cwd: Path) -> tuple[str, str]:
     return _identity[0]
 
 
-async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: str) -> Path:
-    """A workspace at `dest` on a new local branch `branch` at `commit` of `repo`.
+async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: str, owner: int | None = None) -> Path:
+    """A workspace at `dest` on a new local branch `branch` at `commit` of `repo`: a copy-on-write
+    overlay of the host's base checkout of `commit` where overlays can be mounted
+    (activities/git/overlay.py), else a checkout of its own. `owner`: the uid the tree belongs to
+    (the docker runner's agent user), when it is not this process's.
 
-    Two git processes (init, checkout): per-instance cost is dominated by process starts on
+    The checkout is two git processes (init, checkout): its cost is dominated by process starts on
     small repositories and by the checkout on large ones, as for `git worktree add`.
     """
     await remove_workspace(dest)
     with _run_folder_lock(dest.parent):
         dest.mkdir(parents=True)
     objects = await objects_dir(repo)
+    if overlay_unavailable() is None:
+        await mount_workspace(repo, commit, dest, branch, objects, await commit_identity(dest), owner)
+        return dest
     await git("init", "--quiet", cwd=dest)
     (dest / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
     # The import fetches the agent's commit by id. The identity lives in the workspace, so agents
@@ -65,7 +72,10 @@ async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: s
 
 
 async def remove_workspace(path: Path) -> None:
-    """Remove a workspace, and its run's folder once it is the last one."""
+    """Remove a workspace (an overlay: unmounted, and only what was written in it deleted), and
+    its run's folder once it is the last one."""
+    if is_overlay(path):
+        await unmount_workspace(path)
     if path.exists():
         await asyncio.to_thread(shutil.rmtree, path, True)
     if path.parent.is_dir():

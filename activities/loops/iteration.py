@@ -30,6 +30,7 @@ from activities.loops.host import host_id
 from activities.loops.workspace import mark_finished, ready_workspace
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.runbooks.gateway import open_gateway, publish_pushed
+from activities.runners.choice import workspace_owner
 from activities.runners.local import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import run_check
@@ -96,7 +97,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
 
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
-        prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded)
+        prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded, await workspace_owner(task))
         gateway = await open_gateway(inp.repo, workspace) if inp.publish is not None else None
         for relative, text in inp.files.items():
             path = workspace / relative

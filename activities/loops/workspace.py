@@ -35,8 +35,9 @@ def mark_finished(workspace: Path, commit: str) -> None:
     _marker(workspace).write_text(json.dumps({"commit": commit}))
 
 
-async def ready_workspace(repo: str, workspace: Path, start_commit: str, excluded: list[str]) -> str:
-    """The workspace at `start_commit`, as cheaply as its state allows; says what it did."""
+async def ready_workspace(repo: str, workspace: Path, start_commit: str, excluded: list[str], owner: int | None = None) -> str:
+    """The workspace at `start_commit`, as cheaply as its state allows; says what it did. `owner`:
+    whose a workspace made now is (prepare_workspace)."""
     if finished_at(workspace) == start_commit:
         _marker(workspace).unlink()  # written again when this iteration finishes: a retry of it resets
         return "kept"
@@ -48,7 +49,7 @@ async def ready_workspace(repo: str, workspace: Path, start_commit: str, exclude
         await git("clean", "-ffdq", cwd=workspace)
         how = "reset"
     else:  # the first iteration, or the first on this host
-        await prepare_workspace(repo, start_commit, workspace, LOCAL_BRANCH)
+        await prepare_workspace(repo, start_commit, workspace, LOCAL_BRANCH, owner)
         # The fresh checkout's index makes every `git status` re-read each file (0.3 s, not 0.06 s,
         # at 20,000 files on tmpfs) until one rewrites it, and the snapshot's status never writes:
         # refresh it once, here.

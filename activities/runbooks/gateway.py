@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activities.git.command import GitError, git, git_bytes
+from activities.git.command import GitError, fetch_objects, git, git_bytes
 from activities.git.objects import move_loose_objects
 from activities.git.workspace import objects_dir
 
@@ -62,7 +62,7 @@ async def publish_pushed(repo: str, label: str, allowed: list[str], gateway: Pat
         return {}, (f"{label} pushed {name}, which is checked out in {repo}: Orchard never moves a branch under your working tree; "
                     f"switch that checkout to another branch (or publish to a bare repository)")
     if not move_loose_objects(gateway, await objects_dir(repo)):
-        await git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(gateway), *(s for s in pushed.values() if s != ZERO_OID), cwd=repo)
+        await fetch_objects(repo, gateway, *(s for s in pushed.values() if s != ZERO_OID))
     script = "".join(f"update {ref} {sha} {shown.get(ref, ZERO_OID)}\n" for ref, sha in pushed.items())
     try:
         await git_bytes("update-ref", "--stdin", cwd=repo, input=f"start\n{script}commit\n".encode())

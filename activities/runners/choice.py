@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from activities.runners.docker.engine import DEFAULT_IMAGE, DockerError
-from activities.runners.docker.runner import ImageMissing, ensure_image
+from activities.runners.docker.runner import AGENT_UID, ImageMissing, ensure_image
 from workflows.sdk.models import TaskDefaults
 
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
@@ -21,3 +23,12 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
     except (DockerError, ImageMissing) as e:
         return ("docker" if settings.runner == "docker" else "local"), str(e)
     return "docker", None
+
+
+async def workspace_owner(settings: TaskDefaults) -> int | None:
+    """Whose the workspace's tree is: the image's user when a root worker runs the agent in a
+    container (so its overlay needs no chown), else this process's (None)."""
+    if os.geteuid() != 0:
+        return None
+    runner, _ = await choose_runner(settings)
+    return AGENT_UID if runner == "docker" else None

@@ -1,7 +1,8 @@
 """`orchard doctor`: what Orchard needs on this host, checked one line at a time.
 
 Temporal, the Docker engine and the agent image, the agent CLIs (here and in the image), which
-credentials are set (names only, never values), git, and free disk under $ORCHARD_HOME.
+credentials are set (names only, never values), git, free disk under $ORCHARD_HOME, and whether
+workspaces are copy-on-write overlays here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Literal
 
 from activities.agents.claude_code import ClaudeCodePlugin
 from activities.agents.codex import CodexPlugin
+from activities.git.overlay import bases_dir, overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.docker.engine import BUILD_HINT, DEFAULT_IMAGE, DockerError, docker, engine_problem, image_present
 from client.config import load_config
@@ -120,9 +122,17 @@ def check_disk() -> Check:
     return Check(level, "disk", f"{free / 1024**3:.1f} GiB free at {probe}")
 
 
+def check_workspaces() -> Check:
+    """Copy-on-write overlays of a shared checkout, or full checkouts (and why), for a worker here."""
+    why = overlay_unavailable()
+    if why is None:
+        return Check("ok", "workspaces", f"copy-on-write overlays of one checkout per commit ({bases_dir()})")
+    return Check("warn", "workspaces", f"full checkouts, one per instance: {why}")
+
+
 async def run_checks(address: str | None, namespace: str | None, image: str) -> list[Check]:
     temporal, docker_checks, cli_checks = await asyncio.gather(check_temporal(address, namespace), check_docker(image), check_clis())
-    return [temporal, *docker_checks, *cli_checks, *check_credentials(), check_disk()]
+    return [temporal, *docker_checks, *cli_checks, *check_credentials(), check_disk(), check_workspaces()]
 
 
 async def cmd_doctor(args: argparse.Namespace) -> int:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from activities.agents.base import AgentCommand
+from activities.git.overlay import is_overlay, layers_of
 from activities.runners.docker.engine import (
     BUILD_HINT,
     DEFAULT_IMAGE,
@@ -103,6 +104,17 @@ def docker_run_argv(spec: ContainerSpec, agent_argv: list[str]) -> list[str]:
     return [*argv, spec.image, *agent_argv]
 
 
+def _chown_written(workspace: Path, uid: int) -> None:
+    """Give `uid` what was written in an overlay workspace by others: only its upper layer is
+    walked (the base is `uid`'s already), and each path is changed through the merged view."""
+    upper = layers_of(workspace) / "upper"
+    for dirpath, dirnames, filenames in os.walk(upper):
+        for name in [*dirnames, *filenames]:
+            written = os.path.join(dirpath, name)
+            if os.lstat(written).st_uid != uid:
+                os.lchown(workspace / os.path.relpath(written, upper), uid, uid)
+
+
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         os.lchown(dirpath, uid, gid)
@@ -113,17 +125,39 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
 @contextlib.asynccontextmanager
 async def _owned_by_agent(paths: list[Path]) -> AsyncIterator[str]:
     """The `--user` to run as. A root worker lends the mounts to the image's user for the run and
-    takes them back after, so its own git commands (the import) keep working on them."""
+    takes them back after, so its own git commands (the import) keep working on them; a tree that
+    is the image user's already (an overlay of a base checkout made for it) is left as it is,
+    since chowning it would copy every file up and change every ctime."""
     if os.geteuid() != 0:
         yield f"{os.geteuid()}:{os.getegid()}"
         return
-    for path in paths:
+    lent = [path for path in paths if path.stat().st_uid != AGENT_UID]
+    for path in lent:
         await asyncio.to_thread(_chown_tree, path, AGENT_UID, AGENT_UID)
+    for path in paths:
+        if path not in lent and is_overlay(path):  # what the worker wrote there since (a loop's verification)
+            await asyncio.to_thread(_chown_written, path, AGENT_UID)
     try:
         yield f"{AGENT_UID}:{AGENT_UID}"
     finally:
-        for path in paths:
+        for path in lent:
             await asyncio.to_thread(_chown_tree, path, 0, 0)
+
+
+@contextlib.contextmanager
+def _git_config_kept(workspace: Path) -> Iterator[None]:
+    """The workspace's git config as it was before the agent ran: the worker's own git commands
+    there afterwards (status, add, commit, the import) must not run what an agent wrote into it
+    (a filter driver, an fsmonitor, a pager). And `.git` must still be the workspace's own folder."""
+    git_dir = workspace / ".git"
+    config = (git_dir / "config").read_bytes()
+    try:
+        yield
+    finally:
+        if git_dir.is_symlink() or not git_dir.is_dir():
+            raise ValueError("the agent replaced the workspace's .git; its work is not imported")
+        (git_dir / "config").unlink(missing_ok=True)
+        (git_dir / "config").write_bytes(config)
 
 
 @contextlib.contextmanager
@@ -177,7 +211,7 @@ async def run_in_container(
                 objects=objects, user=user, network_egress=task.network_egress, cpu_limit=task.cpu_limit,
                 memory_limit=task.memory_limit, env_names=env_names, relay=relay if relay_urls else None,
             )
-            with _alternates_for_container(workspace, objects):
+            with _git_config_kept(workspace), _alternates_for_container(workspace, objects):
                 try:
                     outcome = await run_process(
                         AgentCommand(argv=docker_run_argv(spec, command.argv), env=command.env, stdin=command.stdin),

@@ -8,7 +8,7 @@ from activities.git.command import rev_parse
 from activities.git.workspace import prepare_workspace, remove_workspace
 
 
-async def test_a_workspace_removed_while_a_sibling_is_prepared_leaves_the_sibling_whole(repo, tmp_path):
+async def test_a_workspace_removed_while_a_sibling_is_prepared_leaves_the_sibling_whole(repo, tmp_path, orchard_home):
     base = await rev_parse(repo, "HEAD")
     run = tmp_path / "workspaces" / "run_1"
     preparing = True

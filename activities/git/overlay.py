@@ -1,0 +1,218 @@
+"""Copy-on-write workspaces: one read-only base checkout per (repository, commit, owner) on a host,
+shared by every workspace that starts from that commit; each workspace is an overlay of it.
+
+A base is `$ORCHARD_HOME/bases/<repo>-<commit>-<uid>/tree`: a repository borrowing the user's
+objects (as every workspace does), checked out once, its index refreshed, and git told to trust
+the index through the overlay (`core.checkStat=minimal`, `core.trustctime=false`: a file seen
+through an overlay has another device and ctime than the one the index recorded). A workspace is
+an overlayfs mount of it with a private upper and work directory beside the workspace
+(`.<name>.layers/`): the agent's writes, the workspace's branch and index land there, and nothing
+it does reaches the base or a sibling. Making one is a mount and two small files; removing it an
+unmount and deleting what the agent wrote.
+
+A base knows its workspaces by one file each in its `users/` folder (the workspace's path), so
+the count survives a worker that crashed: removing a workspace removes its file, and the last
+one out removes the base. All of it under the base's lock, taken without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from activities.git.command import git
+from activities.paths import orchard_home
+from workflows.sdk.models import key_hash8
+
+LOCK_POLL_SECONDS = 0.02
+
+
+def bases_dir() -> Path:
+    return orchard_home() / "bases"
+
+
+def layers_of(workspace: Path) -> Path:
+    """Where a workspace's upper and work directories live: beside it, never inside the merged view."""
+    return workspace.parent / f".{workspace.name}.layers"
+
+
+@functools.cache
+def overlay_unavailable() -> str | None:
+    """Why workspaces cannot be overlays on this host (None: they can). Probed once per process by
+    mounting a tiny overlay where the workspaces live."""
+    if os.environ.get("ORCHARD_WORKSPACES") == "checkout":
+        return "ORCHARD_WORKSPACES=checkout asks for full checkouts"
+    if os.geteuid() != 0:
+        return "overlay mounts need root, and this worker runs as uid " + str(os.geteuid())
+    bases_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".probe-", dir=bases_dir()) as probe:
+        lower, upper, work, merged = (Path(probe) / name for name in ("lower", "upper", "work", "merged"))
+        for folder in (lower, upper, work, merged):
+            folder.mkdir()
+        (lower / "f").write_text("base")
+        mounted = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            return f"the filesystem under {bases_dir()} refuses overlay mounts ({(mounted.stderr or mounted.stdout).strip()[:200]})"
+        try:
+            (merged / "f").write_text("changed")
+            if (lower / "f").read_text() != "base":
+                return "an overlay write reached its lower layer"
+        finally:
+            subprocess.run(["umount", str(merged)], capture_output=True)
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _locked(path: Path) -> AsyncIterator[None]:
+    """An exclusive lock on `path` shared by every worker on the host, waited for without blocking.
+    The lock file may be removed by its holder (sweep_bases): a lock taken on a file that is no
+    longer the one at `path` is let go and taken again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = path.open("a")
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(LOCK_POLL_SECONDS)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(handle.fileno()).st_ino:
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                return
+        finally:
+            handle.close()
+
+
+def _user_file(base: Path, workspace: Path) -> Path:
+    return base / "users" / hashlib.sha256(str(workspace).encode()).hexdigest()[:16]
+
+
+async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, identity: tuple[str, str], owner: int) -> None:
+    tree = base / "tree"
+    if base.exists():  # a try that died half-way
+        await asyncio.to_thread(shutil.rmtree, base, True)
+    tree.mkdir(parents=True)
+    await git("init", "--quiet", cwd=tree)
+    (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+    name, email = identity
+    with (tree / ".git" / "config").open("a") as config:
+        config.write(f"[core]\n\tcheckStat = minimal\n\ttrustctime = false\n[uploadpack]\n\tallowAnySHA1InWant = true\n"
+                     f"[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
+    await git("checkout", "--quiet", "--detach", commit, cwd=tree)
+    await git("update-index", "-q", "--refresh", cwd=tree, check=False)
+    if owner != os.geteuid():
+        await asyncio.to_thread(_chown_tree, tree, owner)
+    (base / "users").mkdir()
+    (base / "ready").write_text(commit)
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.lchown(dirpath, uid, uid)
+        for name in [*dirnames, *filenames]:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch: str, objects: Path, identity: tuple[str, str],
+                          owner: int | None = None) -> None:
+    """`workspace`: an overlay of the base checkout of `commit`, on a new branch `branch` there.
+    `owner` owns the base and the workspace (the docker runner's agent user; default this process's)."""
+    owner = os.geteuid() if owner is None else owner
+    base = bases_dir() / f"{key_hash8(str(repo))}-{commit}-{owner}"
+    layers = layers_of(workspace)
+    upper, work = layers / "upper", layers / "work"
+    for folder in (upper, work, workspace):
+        folder.mkdir(parents=True, exist_ok=True)
+    (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
+    async with _locked(_lock_of(base)):
+        if not (base / "ready").is_file():
+            await _make_base(repo, commit, base, objects, identity, owner)
+        _user_file(base, workspace).write_text(str(workspace))
+    if owner != os.geteuid():
+        os.chown(upper, owner, owner)
+    await _run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir={base / 'tree'},upperdir={upper},workdir={work}", str(workspace))
+    # The branch, as `git checkout -b` would leave it: no tree to touch, HEAD already there.
+    ref = workspace / ".git" / "refs" / "heads" / branch
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(f"{commit}\n")
+    (workspace / ".git" / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
+    if owner != os.geteuid():
+        for path in (ref, workspace / ".git" / "HEAD"):
+            os.chown(path, owner, owner)
+
+
+def is_overlay(workspace: Path) -> bool:
+    return (layers_of(workspace) / "base").is_file()
+
+
+async def unmount_workspace(workspace: Path) -> None:
+    """Unmount an overlay workspace, delete only what was written in it, and remove its base when
+    it was the base's last workspace."""
+    layers = layers_of(workspace)
+    base = Path((layers / "base").read_text())
+    if os.path.ismount(workspace):
+        try:
+            await _run("umount", str(workspace))
+        except RuntimeError:  # something still has a file open in it: detach it now, freed when they close
+            await _run("umount", "--lazy", str(workspace))
+    await asyncio.to_thread(shutil.rmtree, layers, True)
+    with contextlib.suppress(OSError):
+        workspace.rmdir()
+    async with _locked(_lock_of(base)):
+        _user_file(base, workspace).unlink(missing_ok=True)
+        if await _remove_if_unused(base):
+            _lock_of(base).unlink(missing_ok=True)
+
+
+async def _remove_if_unused(base: Path) -> bool:
+    users = base / "users"
+    if users.is_dir() and not any(users.iterdir()):
+        await asyncio.to_thread(shutil.rmtree, base, True)
+        return True
+    return False
+
+
+async def sweep_bases() -> int:
+    """Bases no workspace uses any more (a worker died while it removed its last one, or after
+    making the base): forget users that are gone, remove what is unused; how many were removed."""
+    removed = 0
+    for lock in sorted(bases_dir().glob("*.lock")):
+        base = lock.with_suffix("")
+        async with _locked(lock):
+            for user in (base / "users").glob("*"):
+                if not is_overlay(Path(user.read_text())):
+                    user.unlink()
+            removed += await _remove_if_unused(base)
+            if not base.exists():
+                lock.unlink()  # whoever waits on it takes the lock again on a new file
+    return removed
+
+
+def _lock_of(base: Path) -> Path:
+    return base.with_name(base.name + ".lock")
+
+
+async def _run(*argv: str) -> None:
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:3])} failed ({proc.returncode}): {(err or out).decode(errors='replace').strip()[:300]}")

@@ -1,0 +1,103 @@
+"""Copy-on-write workspaces: overlays of one base checkout per commit, real mounts (the tests run
+as root, as CI does); where overlays cannot be mounted, checkouts of their own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from activities.git import overlay
+from activities.git.command import rev_parse
+from activities.git.workspace import prepare_workspace, remove_workspace
+from tests.conftest import git, make_repo
+
+pytestmark = pytest.mark.skipif(overlay.overlay_unavailable() is not None, reason=f"no overlay mounts here: {overlay.overlay_unavailable()}")
+
+FILES = 200
+
+
+@pytest.fixture
+def big_repo(tmp_path) -> Path:
+    return make_repo(tmp_path / "big", {f"src/f{i:03d}.txt": f"line {i}\n" for i in range(FILES)})
+
+
+def _bases() -> list[Path]:
+    return sorted(p for p in overlay.bases_dir().iterdir() if p.is_dir()) if overlay.bases_dir().exists() else []
+
+
+async def test_an_agent_that_rewrites_every_file_changes_neither_the_base_nor_a_sibling(big_repo, orchard_home):
+    commit = await rev_parse(big_repo, "HEAD")
+    run = orchard_home / "workspaces" / "run_1"
+    mine, sibling = [await prepare_workspace(big_repo, commit, run / f"k{i}", f"orchard/run_1/k{i}") for i in (1, 2)]
+    assert os.path.ismount(mine) and os.path.ismount(sibling)
+    (base,) = _bases()
+    for i in range(FILES):  # the agent: rewrites every file, deletes half, commits
+        path = mine / "src" / f"f{i:03d}.txt"
+        path.unlink() if i % 2 else path.write_text("rewritten\n")
+    git(mine, "add", "-A")
+    git(mine, "commit", "-qm", "rewrite everything")
+    assert git(mine, "branch", "--show-current") == "orchard/run_1/k1" and git(mine, "rev-parse", "HEAD^") == commit
+    for tree in (base / "tree", sibling):
+        assert sorted(p.name for p in (tree / "src").iterdir()) == [f"f{i:03d}.txt" for i in range(FILES)]
+        assert (tree / "src" / "f000.txt").read_text() == "line 0\n"
+    assert git(sibling, "status", "--porcelain") == "" and git(sibling, "rev-parse", "HEAD") == commit
+    assert git(sibling, "branch", "--show-current") == "orchard/run_1/k2"
+
+
+async def test_a_fresh_workspace_trusts_the_copied_index(big_repo, orchard_home):
+    """Through the overlay every file has another device and ctime than the base's index says; git
+    is told to compare size and mtime only, so nothing is re-read: no file is stat-dirty."""
+    workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    assert git(workspace, "diff-files", "--name-only") == ""  # compares stat data only, refreshes nothing
+    assert git(workspace, "status", "--porcelain") == ""
+
+
+async def test_the_last_workspace_out_removes_the_base_and_removing_one_deletes_only_its_writes(big_repo, orchard_home):
+    commit = await rev_parse(big_repo, "HEAD")
+    run = orchard_home / "workspaces" / "run_2"
+    first = await prepare_workspace(big_repo, commit, run / "k1", "orchard/a")
+    second = await prepare_workspace(big_repo, commit, run / "k2", "orchard/b")
+    (first / "new.txt").write_text("written\n")
+    await remove_workspace(first)
+    assert not first.exists() and not overlay.layers_of(first).exists()
+    (base,) = _bases()
+    assert (base / "tree" / "src" / "f001.txt").is_file() and not (base / "tree" / "new.txt").exists()
+    await remove_workspace(second)
+    assert list(overlay.bases_dir().iterdir()) == [] and not run.exists()  # the base and its lock file
+
+
+async def test_a_base_left_by_a_worker_that_died_is_swept(big_repo, orchard_home):
+    workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    subprocess.run(["umount", str(workspace)], check=True)  # the worker died while removing it: the layers went, the count did not
+    subprocess.run(["rm", "-rf", str(overlay.layers_of(workspace)), str(workspace)], check=True)
+    assert len(_bases()) == 1
+    assert await overlay.sweep_bases() == 1 and _bases() == [] and list(overlay.bases_dir().iterdir()) == []  # its lock file too
+
+
+async def test_without_overlays_a_workspace_is_a_checkout_of_its_own(repo, orchard_home, monkeypatch):
+    monkeypatch.setenv("ORCHARD_WORKSPACES", "checkout")
+    overlay.overlay_unavailable.cache_clear()
+    try:
+        assert overlay.overlay_unavailable() == "ORCHARD_WORKSPACES=checkout asks for full checkouts"
+        workspace = await prepare_workspace(repo, await rev_parse(repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+        assert not os.path.ismount(workspace) and (workspace / ".git" / "index").is_file() and _bases() == []
+        await remove_workspace(workspace)
+    finally:
+        monkeypatch.delenv("ORCHARD_WORKSPACES")
+        overlay.overlay_unavailable.cache_clear()
+
+
+async def test_workspaces_made_at_once_share_one_base_made_once(big_repo, orchard_home):
+    import asyncio
+
+    commit = await rev_parse(big_repo, "HEAD")
+    run = orchard_home / "workspaces" / "run_3"
+    made = await asyncio.gather(*(prepare_workspace(big_repo, commit, run / f"k{i}", f"orchard/run_3/k{i}") for i in range(8)))
+    (base,) = _bases()
+    assert len(list((base / "users").iterdir())) == 8
+    assert all(git(w, "rev-parse", "HEAD") == commit and git(w, "status", "--porcelain") == "" for w in made)
+    await asyncio.gather(*(remove_workspace(w) for w in made))
+    assert list(overlay.bases_dir().iterdir()) == []
