@@ -14,6 +14,7 @@ from pathlib import Path
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.git.workspace import remove_workspace
 from activities.paths import orchard_home
 from activities.runners.docker.engine import engine_problem, orchard_containers, remove_container
 from client.errors import EXIT_SUCCESS, UsageError
@@ -59,6 +60,8 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
     for owner, folders in _run_folders(run_id).items():
         if owner not in open_run_ids:
             for folder in folders:
+                for workspace in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
+                    await remove_workspace(workspace)  # an overlay is unmounted, not emptied through its mount
                 shutil.rmtree(folder, ignore_errors=True)
                 cleaned.folders.append(folder)
     return cleaned

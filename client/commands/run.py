@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from activities.agents import PLUGINS
+from activities.git.overlay import overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.choice import choose_runner
 from client.agent_env import parse_agent_env
@@ -127,7 +128,8 @@ def _cli_args(args: argparse.Namespace) -> list[str]:
 
 async def check_runner(defaults: TaskDefaults) -> None:
     """--runner docker without a usable engine and image is an error; what the local runner cannot
-    give (isolation for an agent CLI, a network egress limit) is said once when the run starts."""
+    give (isolation for an agent CLI, a network egress limit), and full checkouts where overlays
+    cannot be mounted on this host, are said once when the run starts."""
     runner, problem = await choose_runner(defaults)
     if problem and runner == "docker":
         raise UsageError(f"docker runner: {problem}")
@@ -135,6 +137,9 @@ async def check_runner(defaults: TaskDefaults) -> None:
         print(f"orchard: agents run as local processes, NOT isolated, because {problem} (--runner local says you mean it)", file=sys.stderr)
     if runner == "local" and defaults.network_egress != "online":
         print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network (it needs --runner docker)", file=sys.stderr)
+    why = overlay_unavailable()
+    if why is not None and not why.startswith("ORCHARD_WORKSPACES="):  # asked for: nothing to say
+        print(f"orchard: each workspace is a full checkout, not a copy-on-write overlay, because {why}", file=sys.stderr)
 
 
 async def _start_and_follow(
