@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from bench.bench_instances import STRATEGY_FILE, make_big_repo, sh_git, table  # noqa: E402
 
-AGENT = "echo changed >> README.md && git commit -qam 'agent change'"
+AGENT = "echo changed >> CHANGED.md && git add -A && git commit -qm 'agent change'"
 READY_TARGET_MS = REMOVED_TARGET_MS = 20.0
 DISK_TARGET = 1.1
 RUN_TARGET = 5.0
@@ -58,7 +58,7 @@ async def per_workspace(repo: Path, head: str, root: Path, reps: int, mode: str)
     from activities.git.workspace import prepare_workspace, remove_workspace
 
     os.environ["ORCHARD_WORKSPACES"] = mode
-    overlay.overlay_unavailable.cache_clear()
+    overlay._probe.cache_clear()
     keep = None
     base_seconds = 0.0
     if mode == "overlay":  # the base, made once (and kept by one workspace while the others come and go)
@@ -86,7 +86,7 @@ async def disk(repo: Path, head: str, root: Path, parallel: int) -> tuple[int, i
     from activities.git.workspace import prepare_workspace, remove_workspace
 
     os.environ["ORCHARD_WORKSPACES"] = "overlay"
-    overlay.overlay_unavailable.cache_clear()
+    overlay._probe.cache_clear()
     run = root / "disk"
     made = await asyncio.gather(*(prepare_workspace(repo, head, run / f"k{i}", f"orchard/bench/disk/{i}") for i in range(parallel)))
     for workspace in made:
@@ -111,7 +111,7 @@ async def whole_run(repo: Path, n: int) -> float:
     from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
     os.environ["ORCHARD_WORKSPACES"] = "overlay"
-    overlay.overlay_unavailable.cache_clear()
+    overlay._probe.cache_clear()
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=shutil.which("temporal"), data_converter=pydantic_data_converter, dev_server_log_level="error")
     async with env:
         await ensure_search_attributes(env.client)
@@ -156,6 +156,8 @@ async def bench(args: argparse.Namespace, root: Path) -> None:
           ["one checkout", f"{args.parallel} overlays + base", "ratio", f"<= {DISK_TARGET}x"],
           [[f"{checkout / 2**20:.1f} MiB", f"{used / 2**20:.1f} MiB", f"{used / checkout:.2f}x", "yes" if used / checkout <= DISK_TARGET else "no"]])
 
+    if args.skip_run:
+        return
     run = await whole_run(big.path, args.n)
     (root / "clones").mkdir()
     cloned = clones(big.path, root / "clones", args.n)
@@ -171,6 +173,7 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=16)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--dir", default=None)
+    parser.add_argument("--skip-run", action="store_true", help="leave out 3. (the whole run and the clones)")
     args = parser.parse_args()
     args.files = [int(f) for f in args.files.split(",")]
     if os.geteuid() != 0:

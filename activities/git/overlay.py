@@ -2,9 +2,9 @@
 shared by every workspace that starts from that commit; each workspace is an overlay of it.
 
 A base is `$ORCHARD_HOME/bases/<repo>-<commit>-<uid>/tree`: a repository borrowing the user's
-objects (as every workspace does), checked out once, its index refreshed, and git told to trust
-the index through the overlay (`core.checkStat=minimal`, `core.trustctime=false`: a file seen
-through an overlay has another device and ctime than the one the index recorded). A workspace is
+objects (as every workspace does), checked out once, its index refreshed and split, and git told
+to trust the index through the overlay (`core.checkStat=minimal`, `core.trustctime=false`: a file
+seen through an overlay has another device and ctime than the one the index recorded). A workspace is
 an overlayfs mount of it with a private upper and work directory beside the workspace
 (`.<name>.layers/`): the agent's writes, the workspace's branch and index land there, and nothing
 it does reaches the base or a sibling. Making one is a mount and two small files; removing it an
@@ -46,31 +46,50 @@ def layers_of(workspace: Path) -> Path:
     return workspace.parent / f".{workspace.name}.layers"
 
 
-@functools.cache
+FAST_OPTIONS = "metacopy=on,volatile"
+"""Where the kernel has them: a file whose metadata alone changes (git freshening its shared index,
+a chown) is copied up without its data, and unmounting skips syncing the upper layer's whole
+filesystem (a workspace's upper layer is thrown away, never mounted again)."""
+
+
 def overlay_unavailable() -> str | None:
-    """Why workspaces cannot be overlays on this host (None: they can). Probed once per process by
-    mounting a tiny overlay where the workspaces live."""
+    """Why workspaces cannot be overlays on this host (None: they can)."""
+    return _probe()[0]
+
+
+def _mount_options() -> str:
+    return _probe()[1]
+
+
+@functools.cache
+def _probe() -> tuple[str | None, str]:
+    """(why overlays cannot be mounted here or None, the extra mount options that work). Probed once
+    per process by mounting a tiny overlay where the workspaces live, with FAST_OPTIONS, else without."""
     if os.environ.get("ORCHARD_WORKSPACES") == "checkout":
-        return "ORCHARD_WORKSPACES=checkout asks for full checkouts"
+        return "ORCHARD_WORKSPACES=checkout asks for full checkouts", ""
     if os.geteuid() != 0:
-        return "overlay mounts need root, and this worker runs as uid " + str(os.geteuid())
+        return "overlay mounts need root, and this worker runs as uid " + str(os.geteuid()), ""
     bases_dir().mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".probe-", dir=bases_dir()) as probe:
-        lower, upper, work, merged = (Path(probe) / name for name in ("lower", "upper", "work", "merged"))
-        for folder in (lower, upper, work, merged):
-            folder.mkdir()
-        (lower / "f").write_text("base")
-        mounted = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)],
-                                 capture_output=True, text=True)
-        if mounted.returncode != 0:
-            return f"the filesystem under {bases_dir()} refuses overlay mounts ({(mounted.stderr or mounted.stdout).strip()[:200]})"
-        try:
-            (merged / "f").write_text("changed")
-            if (lower / "f").read_text() != "base":
-                return "an overlay write reached its lower layer"
-        finally:
-            subprocess.run(["umount", str(merged)], capture_output=True)
-    return None
+    refused = ""
+    for options in (FAST_OPTIONS, ""):
+        with tempfile.TemporaryDirectory(prefix=".probe-", dir=bases_dir()) as probe:
+            lower, upper, work, merged = (Path(probe) / name for name in ("lower", "upper", "work", "merged"))
+            for folder in (lower, upper, work, merged):
+                folder.mkdir()
+            (lower / "f").write_text("base")
+            mounted = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}" + (f",{options}" if options else ""),
+                                      str(merged)], capture_output=True, text=True)
+            if mounted.returncode != 0:
+                refused = (mounted.stderr or mounted.stdout).strip()[:200]
+                continue
+            try:
+                (merged / "f").write_text("changed")
+                if (lower / "f").read_text() != "base":
+                    return "an overlay write reached its lower layer", ""
+            finally:
+                subprocess.run(["umount", str(merged)], capture_output=True)
+            return None, options
+    return f"the filesystem under {bases_dir()} refuses overlay mounts ({refused})", ""
 
 
 @contextlib.asynccontextmanager
@@ -115,10 +134,11 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
     name, email = identity
     with (tree / ".git" / "config").open("a") as config:
-        config.write(f"[core]\n\tcheckStat = minimal\n\ttrustctime = false\n[uploadpack]\n\tallowAnySHA1InWant = true\n"
-                     f"[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
+        config.write(f"[core]\n\tcheckStat = minimal\n\ttrustctime = false\n\tsplitIndex = true\n[splitIndex]\n\tsharedIndexExpire = never\n"
+                     f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
+    # The checkout writes a split index: the tree's entries in a shared file the workspaces read
+    # from the base, and in each workspace only a small index of what changed there.
     await git("checkout", "--quiet", "--detach", commit, cwd=tree)
-    await git("update-index", "-q", "--refresh", cwd=tree, check=False)
     if owner != os.geteuid():
         await asyncio.to_thread(_chown_tree, tree, owner)
     (base / "users").mkdir()
@@ -149,7 +169,8 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch
         _user_file(base, workspace).write_text(str(workspace))
     if owner != os.geteuid():
         os.chown(upper, owner, owner)
-    await _run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir={base / 'tree'},upperdir={upper},workdir={work}", str(workspace))
+    options = f"lowerdir={base / 'tree'},upperdir={upper},workdir={work}" + (f",{_mount_options()}" if _mount_options() else "")
+    await _run("mount", "-t", "overlay", "overlay", "-o", options, str(workspace))
     # The branch, as `git checkout -b` would leave it: no tree to touch, HEAD already there.
     ref = workspace / ".git" / "refs" / "heads" / branch
     ref.parent.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ async def test_a_base_left_by_a_worker_that_died_is_swept(big_repo, orchard_home
 
 async def test_without_overlays_a_workspace_is_a_checkout_of_its_own(repo, orchard_home, monkeypatch):
     monkeypatch.setenv("ORCHARD_WORKSPACES", "checkout")
-    overlay.overlay_unavailable.cache_clear()
+    overlay._probe.cache_clear()
     try:
         assert overlay.overlay_unavailable() == "ORCHARD_WORKSPACES=checkout asks for full checkouts"
         workspace = await prepare_workspace(repo, await rev_parse(repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
@@ -87,7 +87,7 @@ async def test_without_overlays_a_workspace_is_a_checkout_of_its_own(repo, orcha
         await remove_workspace(workspace)
     finally:
         monkeypatch.delenv("ORCHARD_WORKSPACES")
-        overlay.overlay_unavailable.cache_clear()
+        overlay._probe.cache_clear()
 
 
 async def test_workspaces_made_at_once_share_one_base_made_once(big_repo, orchard_home):
