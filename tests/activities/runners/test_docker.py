@@ -206,3 +206,27 @@ async def test_the_command_plugin_in_a_container_gets_the_runs_variables_and_a_w
     with pytest.raises(ApplicationError, match="the run gives its agents ORCHARD_TEST_TOKEN from the worker's environment, which lacks it") as failed:
         await run(instance(repo, agent, worker_env=["ORCHARD_TEST_TOKEN"]))
     assert failed.value.non_retryable
+
+
+async def test_what_an_agent_plants_in_its_git_setup_never_runs_on_the_host(repo, orchard_home, tmp_path):
+    """A loop's iteration in a container plants a clean filter, an fsmonitor and a commit hook, and
+    leaves its change uncommitted: the worker's own git (status, add, commit of the snapshot, as
+    root on the host) runs none of them, and the workspace's config is the one it had before."""
+    from activities.loops.iteration import loop_workspace, run_iteration
+    from workflows.loops.models import IterationInput
+
+    pwned = tmp_path / "pwned"  # the host path the planted commands would write to
+    plant = (
+        f"git config filter.pwn.clean 'touch {pwned}-filter; cat' && echo '* filter=pwn' > .gitattributes && "
+        f"git config core.fsmonitor 'touch {pwned}-fsmonitor; false' && "
+        f"printf '#!/bin/sh\\ntouch {pwned}-hook\\n' > .git/hooks/prepare-commit-msg && chmod +x .git/hooks/prepare-commit-msg && "
+        "echo changed > left-uncommitted.txt"
+    )
+    task = TaskSpec(prompt="plant", base_branch="main", agent_command=plant, runner="docker", network_egress="offline")
+    inp = IterationInput(repo=str(repo), run_id="run_pl", loop_key="loop", iteration=1, attempt_key="1.0", branch="orchard/loop/run_pl/kloop",
+                         start_commit=git(repo, "rev-parse", "main"), task=task)
+    outcome = await ActivityEnvironment().run(run_iteration, inp)
+    assert outcome.agent.metadata["runner"] == "docker" and outcome.snapshot.changed, outcome.agent.error
+    assert git(repo, "show", f"{outcome.snapshot.commit}:left-uncommitted.txt") == "changed"  # the worker committed it
+    assert sorted(p.name for p in tmp_path.glob("pwned*")) == []
+    assert "pwn" not in (loop_workspace("run_pl", "loop") / ".git" / "config").read_text()
