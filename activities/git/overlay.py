@@ -191,10 +191,7 @@ async def unmount_workspace(workspace: Path) -> None:
     layers = layers_of(workspace)
     base = Path((layers / "base").read_text())
     if os.path.ismount(workspace):
-        try:
-            await _run("umount", str(workspace))
-        except RuntimeError:  # something still has a file open in it: detach it now, freed when they close
-            await _run("umount", "--lazy", str(workspace))
+        await _detach(workspace)
     await asyncio.to_thread(shutil.rmtree, layers, True)
     with contextlib.suppress(OSError):
         workspace.rmdir()
@@ -230,6 +227,26 @@ async def sweep_bases() -> int:
 
 def _lock_of(base: Path) -> Path:
     return base.with_name(base.name + ".lock")
+
+
+_unmounting: set[asyncio.Future[int]] = set()
+"""`umount` processes still freeing what their overlay cached, after it left the mount table."""
+
+
+async def _detach(workspace: Path) -> None:
+    """Take the overlay off `workspace` (lazily: a process with a file open in it keeps it alive).
+    The unmount leaves the mount table at once but then frees every inode the overlay cached (a
+    `git status` looks at every file), which grows with the tree: that part is left to finish on
+    its own, after the workspace is gone."""
+    proc = await asyncio.create_subprocess_exec("umount", "--lazy", str(workspace), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    while os.path.ismount(workspace):
+        if proc.returncode is not None:
+            _, err = await proc.communicate()
+            raise RuntimeError(f"umount --lazy {workspace} failed ({proc.returncode}): {err.decode(errors='replace').strip()[:300]}")
+        await asyncio.sleep(0.001)
+    finishing = asyncio.ensure_future(proc.wait())
+    _unmounting.add(finishing)
+    finishing.add_done_callback(_unmounting.discard)
 
 
 async def _run(*argv: str) -> None:

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Time to the first agent: from `orchard run` to the moment the agent's process starts.
+
+    python bench/bench_first_agent.py [--reps 5] [--runners local,docker] [--dir DIR]
+
+The agent is a command that records when it started (`date +%s.%N`), on a small repository, each
+run in its own ORCHARD_HOME with the embedded server on free ports. Warm: the server and the worker
+already run (an earlier run started them). Cold: a fresh ORCHARD_HOME, nothing running, so the run
+starts the dev server and the worker first. Targets: <= 0.3 s warm and <= 1.5 s cold, with either runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.bench_instances import make_small_repo, table  # noqa: E402
+
+WARM_TARGET, COLD_TARGET = 0.3, 1.5
+ORCHARD = Path(sys.executable).with_name("orchard")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_dev_config(home: Path) -> None:
+    """Orchard's own embedded-server settings, on free ports (never a user's server)."""
+    home.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "temporal-dev.yml").read_text()
+    (home / "temporal-dev.yml").write_text(text.replace("127.0.0.1:7233", f"127.0.0.1:{free_port()}").replace("ui_port: 8233", f"ui_port: {free_port()}"))
+
+
+def first_agent(home: Path, repo: Path, runner: str, stamp: Path) -> float:
+    """Seconds from starting `orchard run` to the agent's first instruction."""
+    stamp.unlink(missing_ok=True)
+    agent = f"date +%s.%N > {stamp}"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}, "ORCHARD_HOME": str(home)}
+    started = time.time()
+    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", agent, "--runner", runner, "--import-policy", "never", "--output", "quiet"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise SystemExit(f"orchard run failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return float(stamp.read_text()) - started
+
+
+def stop(home: Path) -> None:
+    subprocess.run([str(ORCHARD), "server", "stop"], env={**os.environ, "ORCHARD_HOME": str(home)}, capture_output=True, timeout=60)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--runners", default="local,docker")
+    parser.add_argument("--dir", default=None)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="orchard-bench-first-", dir=args.dir)).resolve()
+    rows = []
+    try:
+        repo = make_small_repo(root / "repo", 5)
+        for runner in [r.strip() for r in args.runners.split(",") if r.strip()]:
+            cold, warm = [], []
+            for rep in range(args.reps):
+                home = root / f"home-{runner}-{rep}"
+                write_dev_config(home)
+                try:
+                    cold.append(first_agent(home, repo, runner, root / "stamp"))
+                    warm.append(first_agent(home, repo, runner, root / "stamp"))
+                finally:
+                    stop(home)
+            med = statistics.median
+            rows.append([runner, f"{med(warm):.2f} s", f"{min(warm):.2f}-{max(warm):.2f}", "yes" if med(warm) <= WARM_TARGET else "no",
+                         f"{med(cold):.2f} s", f"{min(cold):.2f}-{max(cold):.2f}", "yes" if med(cold) <= COLD_TARGET else "no"])
+            print(f"  {runner} measured", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    table(f"Time from `orchard run` to the agent's first instruction, small repository (median of {args.reps})",
+          ["runner", "warm", "range", f"<= {WARM_TARGET} s", "cold", "range", f"<= {COLD_TARGET} s"], rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
