@@ -3,7 +3,7 @@
 
     python bench/bench_first_agent.py [--reps 5] [--runners local,docker] [--dir DIR]
 
-The agent is a command that records when it started (`date +%s.%N`), on a small repository, each
+The agent is a command that prints when it started (`date +%s.%N`), on a small repository, each
 run in its own ORCHARD_HOME with the embedded server on free ports. Warm: the server and the worker
 already run (an earlier run started them). Cold: a fresh ORCHARD_HOME, nothing running, so the run
 starts the dev server and the worker first. Targets: <= 0.3 s warm and <= 1.5 s cold, with either runner.
@@ -12,6 +12,7 @@ starts the dev server and the worker first. Targets: <= 0.3 s warm and <= 1.5 s 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -45,17 +46,17 @@ def write_dev_config(home: Path) -> None:
     (home / "temporal-dev.yml").write_text(text.replace("127.0.0.1:7233", f"127.0.0.1:{free_port()}").replace("ui_port: 8233", f"ui_port: {free_port()}"))
 
 
-def first_agent(home: Path, repo: Path, runner: str, stamp: Path) -> float:
-    """Seconds from starting `orchard run` to the agent's first instruction."""
-    stamp.unlink(missing_ok=True)
-    agent = f"date +%s.%N > {stamp}"
+def first_agent(home: Path, repo: Path, runner: str) -> float:
+    """Seconds from starting `orchard run` to the agent's first instruction (it prints the time:
+    in a container, its final message is the only thing that comes back)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}, "ORCHARD_HOME": str(home)}
     started = time.time()
-    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", agent, "--runner", runner, "--import-policy", "never", "--output", "quiet"],
+    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", "--runner", runner, "--import-policy", "never", "--output", "json"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        raise SystemExit(f"orchard run failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return float(stamp.read_text()) - started
+        raise SystemExit(f"orchard run failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-500:]}")
+    (instance,) = json.loads(done.stdout.strip().splitlines()[-1])["instances"]
+    return float(instance["final_message"].strip()) - started
 
 
 def stop(home: Path) -> None:
@@ -71,15 +72,15 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="orchard-bench-first-", dir=args.dir)).resolve()
     rows = []
     try:
-        repo = make_small_repo(root / "repo", 5)
+        repo = make_small_repo(root / "repo", 5).path
         for runner in [r.strip() for r in args.runners.split(",") if r.strip()]:
             cold, warm = [], []
             for rep in range(args.reps):
                 home = root / f"home-{runner}-{rep}"
                 write_dev_config(home)
                 try:
-                    cold.append(first_agent(home, repo, runner, root / "stamp"))
-                    warm.append(first_agent(home, repo, runner, root / "stamp"))
+                    cold.append(first_agent(home, repo, runner))
+                    warm.append(first_agent(home, repo, runner))
                 finally:
                     stop(home)
             med = statistics.median
