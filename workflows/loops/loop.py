@@ -133,6 +133,14 @@ class LoopStrategy(Strategy):
         self._decider = decider = create(cfg.mode_config())
         if ctx.carried:
             decider.restore_state(state.strategy_state)
+        for request in self._early:  # asked while this run of the chain was starting
+            try:
+                self.check_steer(request)
+            except SteerRefused as e:
+                workflow.logger.warning("a %s asked while the loop started is dropped: %s", request.action, e)
+                continue
+            self.steer(request)
+        self._early = []
         ctx.trail = state.trail
         branch = ctx.branch_for(LOOP_KEY)
         in_this_run = 0
@@ -347,13 +355,16 @@ class LoopStrategy(Strategy):
 
     # -- steering (Temporal updates: validator, then handler) ----------------------------------
 
+    _early: list[SteerRequest] = []
+    """Steers asked before this run of the chain had read its state (just after continuing as new):
+    applied once it has."""
+
     def check_steer(self, request: SteerRequest) -> None:
         state = getattr(self, "_state", None)
-        if state is None:
-            raise SteerRefused("the loop is starting; try again in a moment")
         if request.action == "stop":
-            if state.stop_by is not None:
-                raise SteerRefused(f"the loop was already asked to stop (by {state.stop_by or 'someone'})")
+            asked = state.stop_by if state is not None else next((r.by for r in self._early if r.action == "stop"), None)
+            if asked is not None:
+                raise SteerRefused(f"the loop was already asked to stop (by {asked or 'someone'})")
         elif request.action == "nudge":
             if not request.text.strip():
                 raise SteerRefused("a nudge needs text: orchard loop nudge RUN \"TEXT\"")
@@ -362,6 +373,8 @@ class LoopStrategy(Strategy):
         elif request.action == "extend":
             if request.count < 1:
                 raise SteerRefused(f"extend by 1 or more iterations (got {request.count})")
+            if state is None:
+                return  # its bound is checked when it is applied
             allowed = self._max_iterations(self._decider)
             if allowed + request.count > MAX_LOOP_ITERATIONS:
                 raise SteerRefused(f"a loop runs at most {MAX_LOOP_ITERATIONS} iterations; this one may run {allowed} already")
@@ -369,7 +382,10 @@ class LoopStrategy(Strategy):
             raise SteerRefused(f"a loop takes stop, nudge or extend, not {request.action!r}")
 
     def steer(self, request: SteerRequest) -> str:
-        state = self._state
+        state = getattr(self, "_state", None)
+        if state is None:
+            self._early = [*self._early, request]
+            return f"the loop takes the {request.action} as soon as it has started"
         following = state.iteration + (2 if self._running else 1)
         if request.action == "stop":
             state.stop_by = request.by

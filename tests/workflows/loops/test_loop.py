@@ -186,3 +186,20 @@ def test_bad_loop_parameters_are_one_clear_line(params, message):
     with pytest.raises(ConfigError) as err:
         LoopStrategy.normalize_params(params)
     assert message in str(err.value)
+
+
+def test_steering_asked_while_a_run_of_the_chain_starts_is_kept_and_applied_once_it_has():
+    """Just after continuing as new the loop has not read its state yet: a stop, a nudge or an
+    extend asked then is kept (a second stop is refused), not refused with "try again"."""
+    from workflows.loops.loop import LoopStrategy
+    from workflows.sdk.errors import SteerRefused
+
+    loop = LoopStrategy(params={"mode": "fixed", "max_iterations": 2})
+    for request in (SteerRequest(action="nudge", text="use pathlib", by="ana"), SteerRequest(action="stop", by="ana")):
+        loop.check_steer(request)
+        assert loop.steer(request) == f"the loop takes the {request.action} as soon as it has started"
+    with pytest.raises(SteerRefused, match=r"already asked to stop \(by ana\)"):
+        loop.check_steer(SteerRequest(action="stop", by="bo"))
+    with pytest.raises(SteerRefused, match="a nudge needs text"):
+        loop.check_steer(SteerRequest(action="nudge", text=" ", by="bo"))
+    assert [r.action for r in loop._early] == ["nudge", "stop"] and LoopStrategy()._early == []
