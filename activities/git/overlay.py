@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from activities.paths import orchard_home
 from workflows.sdk.models import key_hash8
 
 LOCK_POLL_SECONDS = 0.02
+GONE = ".gone-"
+"""The prefix of a base being deleted."""
 
 
 def bases_dir() -> Path:
@@ -127,8 +130,10 @@ def _user_file(base: Path, workspace: Path) -> Path:
 
 async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, identity: tuple[str, str], owner: int) -> None:
     tree = base / "tree"
-    if base.exists():  # a try that died half-way
-        await asyncio.to_thread(shutil.rmtree, base, True)
+    if base.exists():  # a try that died half-way, or a removal that did
+        gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(base, gone)
+        await asyncio.to_thread(shutil.rmtree, gone, True)
     tree.mkdir(parents=True)
     await git("init", "--quiet", cwd=tree)
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
@@ -164,7 +169,7 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch
         folder.mkdir(parents=True, exist_ok=True)
     (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
     async with _locked(_lock_of(base)):
-        if not (base / "ready").is_file():
+        if not (base / "ready").is_file() or not (base / "users").is_dir():
             await _make_base(repo, commit, base, objects, identity, owner)
         _user_file(base, workspace).write_text(str(workspace))
     if owner != os.geteuid():
@@ -202,9 +207,13 @@ async def unmount_workspace(workspace: Path) -> None:
 
 
 async def _remove_if_unused(base: Path) -> bool:
+    """Remove a base no workspace uses: renamed first, so a worker killed while deleting it leaves
+    a `.gone-` folder (the sweep's), never a base that looks ready with half its files."""
     users = base / "users"
     if users.is_dir() and not any(users.iterdir()):
-        await asyncio.to_thread(shutil.rmtree, base, True)
+        gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(base, gone)
+        await asyncio.to_thread(shutil.rmtree, gone, True)
         return True
     return False
 
@@ -213,6 +222,8 @@ async def sweep_bases() -> int:
     """Bases no workspace uses any more (a worker died while it removed its last one, or after
     making the base): forget users that are gone, remove what is unused; how many were removed."""
     removed = 0
+    for gone in bases_dir().glob(f"{GONE}*"):
+        await asyncio.to_thread(shutil.rmtree, gone, True)
     for lock in sorted(bases_dir().glob("*.lock")):
         base = lock.with_suffix("")
         async with _locked(lock):

@@ -101,3 +101,19 @@ async def test_workspaces_made_at_once_share_one_base_made_once(big_repo, orchar
     assert all(git(w, "rev-parse", "HEAD") == commit and git(w, "status", "--porcelain") == "" for w in made)
     await asyncio.gather(*(remove_workspace(w) for w in made))
     assert list(overlay.bases_dir().iterdir()) == []
+
+
+async def test_a_base_half_removed_by_a_killed_worker_is_made_again(big_repo, orchard_home):
+    """A worker killed while it deleted a base could leave `ready` without the rest: the next
+    workspace of that commit makes the base again rather than mounting what is left."""
+    commit = await rev_parse(big_repo, "HEAD")
+    first = await prepare_workspace(big_repo, commit, orchard_home / "workspaces" / "r" / "k1", "orchard/r/k1")
+    (base,) = _bases()
+    await remove_workspace(first)
+    base.mkdir(parents=True)
+    (base / "ready").write_text(commit)  # what such a kill left: no users/, no tree
+    (overlay.bases_dir() / f"{overlay.GONE}{base.name}-dead").mkdir()  # and a removal's rename it never finished
+    second = await prepare_workspace(big_repo, commit, orchard_home / "workspaces" / "r" / "k2", "orchard/r/k2")
+    assert git(second, "status", "--porcelain") == "" and (second / "src" / "f000.txt").read_text() == "line 0\n"
+    await remove_workspace(second)
+    assert await overlay.sweep_bases() == 0 and list(overlay.bases_dir().iterdir()) == []
