@@ -13,7 +13,6 @@ from temporalio.exceptions import ApplicationError
 from activities.agents import PluginError
 from activities.agents.base import AgentContext, AgentPlugin, AgentState, with_agent_env
 from activities.git.workspace import objects_dir
-from activities.runners.choice import choose_runner
 from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
 from activities.runners.local import ProcessOutcome, run_process
 from activities.secrets import redact
@@ -40,11 +39,11 @@ class AgentPlace:
 
 
 async def run_agent(
-    plugin: AgentPlugin, task: TaskSpec, place: AgentPlace, state: AgentState, session_id: str | None, on_phase: Callable[[str], None]
-) -> tuple[ProcessOutcome, str]:
-    """Run the agent to its end (or timeout) in `place`; `state` fills from its stream as it goes.
-    Returns its process outcome and the runner it ran on."""
-    runner, _ = await choose_runner(task)
+    plugin: AgentPlugin, task: TaskSpec, place: AgentPlace, state: AgentState, session_id: str | None, on_phase: Callable[[str], None],
+    runner: str,
+) -> ProcessOutcome:
+    """Run the agent to its end (or timeout) in `place` on `runner` (choose_runner's, asked once per
+    activity: the workspace was made for it); `state` fills from its stream as it goes."""
     in_container = runner == "docker"
     try:
         command = with_agent_env(plugin.build_command(
@@ -77,7 +76,7 @@ async def run_agent(
             leftovers=leftovers,
         )
     plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
-    return outcome, runner
+    return outcome
 
 
 def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str) -> InstanceResult:

@@ -25,7 +25,7 @@ from activities.git.prompts import PromptMissing, expanded
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.runners.choice import workspace_owner
+from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.local import kill_orphan
 from activities.secrets import redact
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
@@ -146,8 +146,9 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     started = time.monotonic()
     try:
         async with heartbeating(progress):
+            runner, _ = await choose_runner(task)
             if not session_id:
-                await prepare_workspace(inp.repo, base_commit, workspace, inp.branch, owner=await workspace_owner(task))
+                await prepare_workspace(inp.repo, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
             place = AgentPlace(
                 repo=inp.repo, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home, out_dir=out_dir,
                 base_commit=base_commit, record_path=running,
@@ -157,7 +158,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 nonlocal phase
                 phase = now
 
-            outcome, runner = await run_agent(plugin, task, place, state, session_id, on_phase)
+            outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner)
             result = agent_result(task, place, state, outcome, runner)
             if result.status == "success":  # the agent did not fail: import its work
                 phase = "importing"

@@ -55,6 +55,11 @@ a chown) is copied up without its data, and unmounting skips syncing the upper l
 filesystem (a workspace's upper layer is thrown away, never mounted again)."""
 
 
+def checkouts_asked() -> bool:
+    """The host's owner asked for a checkout per workspace (ORCHARD_WORKSPACES=checkout)."""
+    return os.environ.get("ORCHARD_WORKSPACES") == "checkout"
+
+
 def overlay_unavailable() -> str | None:
     """Why workspaces cannot be overlays on this host (None: they can)."""
     return _probe()[0]
@@ -68,7 +73,7 @@ def _mount_options() -> str:
 def _probe() -> tuple[str | None, str]:
     """(why overlays cannot be mounted here or None, the extra mount options that work). Probed once
     per process by mounting a tiny overlay where the workspaces live, with FAST_OPTIONS, else without."""
-    if os.environ.get("ORCHARD_WORKSPACES") == "checkout":
+    if checkouts_asked():
         return "ORCHARD_WORKSPACES=checkout asks for full checkouts", ""
     if os.geteuid() != 0:
         return "overlay mounts need root, and this worker runs as uid " + str(os.geteuid()), ""
@@ -145,12 +150,13 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     # from the base, and in each workspace only a small index of what changed there.
     await git("checkout", "--quiet", "--detach", commit, cwd=tree)
     if owner != os.geteuid():
-        await asyncio.to_thread(_chown_tree, tree, owner)
+        await asyncio.to_thread(chown_tree, tree, owner)
     (base / "users").mkdir()
     (base / "ready").write_text(commit)
 
 
-def _chown_tree(root: Path, uid: int) -> None:
+def chown_tree(root: Path, uid: int) -> None:
+    """`root` and everything under it owned by `uid` (and its group of the same number); links not followed."""
     for dirpath, dirnames, filenames in os.walk(root):
         os.lchown(dirpath, uid, uid)
         for name in [*dirnames, *filenames]:

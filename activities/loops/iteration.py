@@ -30,7 +30,7 @@ from activities.loops.host import host_id
 from activities.loops.workspace import mark_finished, ready_workspace
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.runbooks.gateway import open_gateway, publish_pushed
-from activities.runners.choice import workspace_owner
+from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.local import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import run_check
@@ -97,13 +97,14 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
 
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
-        prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded, await workspace_owner(task))
+        runner, _ = await choose_runner(task)
+        prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded, workspace_owner(runner))
         gateway = await open_gateway(inp.repo, workspace) if inp.publish is not None else None
         for relative, text in inp.files.items():
             path = workspace / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        outcome, runner = await run_agent(plugin, task, place, state, inp.session_id, on_phase)
+        outcome = await run_agent(plugin, task, place, state, inp.session_id, on_phase, runner)
         agent = agent_result(task, place, state, outcome, runner)
         on_phase("snapshot")
         snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration, inp.may_rewrite)

@@ -25,10 +25,7 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
     return "docker", None
 
 
-async def workspace_owner(settings: TaskDefaults) -> int | None:
+def workspace_owner(runner: str) -> int | None:
     """Whose the workspace's tree is: the image's user when a root worker runs the agent in a
     container (so its overlay needs no chown), else this process's (None)."""
-    if os.geteuid() != 0:
-        return None
-    runner, _ = await choose_runner(settings)
-    return AGENT_UID if runner == "docker" else None
+    return AGENT_UID if runner == "docker" and os.geteuid() == 0 else None

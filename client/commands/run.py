@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from activities.agents import PLUGINS
-from activities.git.overlay import overlay_unavailable
+from activities.git.overlay import checkouts_asked, overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.choice import choose_runner
 from client.agent_env import parse_agent_env
@@ -138,7 +138,7 @@ async def check_runner(defaults: TaskDefaults) -> None:
     if runner == "local" and defaults.network_egress != "online":
         print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network (it needs --runner docker)", file=sys.stderr)
     why = overlay_unavailable()
-    if why is not None and not why.startswith("ORCHARD_WORKSPACES="):  # asked for: nothing to say
+    if why is not None and not checkouts_asked():
         print(f"orchard: each workspace is a full checkout, not a copy-on-write overlay, because {why}", file=sys.stderr)
 
 

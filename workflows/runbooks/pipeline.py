@@ -39,7 +39,6 @@ from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.visibility import SA_PIPELINE
 
 PIPELINE_KEY = "pipeline"
-STOPPED = "stopped, and what its unfinished step did discarded"
 OUTPUT_LIMIT = 4000
 """What a phase's output keeps for later phases' `outputs.PHASE` (the end of it)."""
 NOTE_LIMIT = 300
@@ -105,6 +104,8 @@ class PhaseOutcome:
     escalate: bool = False
     """The failure goes to a person whatever the phase's on_fail says (a failed rollback, a guard's on_timeout)."""
     attempts: list[str] = field(default_factory=list)
+    stopped: bool = False
+    """Its lock or semaphore was taken back while it ran, and it was stopped there."""
 
 
 class PipelineStrategy(Strategy):
@@ -281,7 +282,7 @@ class PipelineStrategy(Strategy):
             action.cancel()
             with contextlib.suppress(asyncio.CancelledError, StrategyError):
                 await action
-            return PhaseOutcome(ok=False, note=STOPPED)
+            return PhaseOutcome(ok=False, note="stopped", stopped=True)
         finally:
             self._held = []
 
@@ -292,8 +293,8 @@ class PipelineStrategy(Strategy):
         whether a person decides what follows."""
         actions = definition.on_stale if isinstance(definition, m.LockDef) else [definition.on_orphan]
         note = f"{definition.ref} was taken back while the phase ran ({reason})"
-        if outcome.note == STOPPED:
-            note += f"; the phase was {STOPPED}"
+        if outcome.stopped:
+            note += "; the phase was stopped, and what its unfinished step did discarded"
         if "cleanup" in actions:
             cleaned = await self._step("rollback", f"phase {phase.name}: clean up", "git reset -q --hard && git clean -ffdqx", 600)
             note += "; its leftover files were removed" if cleaned.ok else f"; cleaning up failed: {self._step_outcome(cleaned).note}"

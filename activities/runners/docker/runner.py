@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from activities.agents.base import AgentCommand
-from activities.git.overlay import is_overlay, layers_of
+from activities.git.overlay import chown_tree, is_overlay, layers_of
 from activities.runners.docker.engine import (
     BUILD_HINT,
     DEFAULT_IMAGE,
@@ -115,13 +115,6 @@ def _chown_written(workspace: Path, uid: int) -> None:
                 os.lchown(workspace / os.path.relpath(written, upper), uid, uid)
 
 
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        os.lchown(dirpath, uid, gid)
-        for name in [*dirnames, *filenames]:
-            os.lchown(os.path.join(dirpath, name), uid, gid)
-
-
 @contextlib.asynccontextmanager
 async def _owned_by_agent(paths: list[Path]) -> AsyncIterator[str]:
     """The `--user` to run as. A root worker lends the mounts to the image's user for the run and
@@ -133,7 +126,7 @@ async def _owned_by_agent(paths: list[Path]) -> AsyncIterator[str]:
         return
     lent = [path for path in paths if path.stat().st_uid != AGENT_UID]
     for path in lent:
-        await asyncio.to_thread(_chown_tree, path, AGENT_UID, AGENT_UID)
+        await asyncio.to_thread(chown_tree, path, AGENT_UID)
     for path in paths:
         if path not in lent and is_overlay(path):  # what the worker wrote there since (a loop's verification)
             await asyncio.to_thread(_chown_written, path, AGENT_UID)
@@ -141,7 +134,7 @@ async def _owned_by_agent(paths: list[Path]) -> AsyncIterator[str]:
         yield f"{AGENT_UID}:{AGENT_UID}"
     finally:
         for path in lent:
-            await asyncio.to_thread(_chown_tree, path, 0, 0)
+            await asyncio.to_thread(chown_tree, path, 0)
 
 
 @contextlib.contextmanager
