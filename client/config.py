@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, CpuCount, ImportPolicy, MemorySize, NetworkEgress, RunnerName, Seconds, TurnLimit, first_error
 
 CONFIG_FILE = "orchard.yaml"
+RUNBOOKS_DIR = "runbooks"
+"""Where runbooks live at a repository's root unless orchard.yaml or --runbooks says otherwise."""
 DEFAULT_TASK_QUEUE = "orchard"
 """The task queue of the built-in strategies' workers (embedded, `python worker.py`, orchard.yaml)."""
 
@@ -76,7 +78,7 @@ class OrchardConfig(_Strict):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     strategies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     runbooks: str | None = None
-    """The runbooks' folder, relative to the repository's root (default: runbooks)."""
+    """The runbooks' folder, relative to the repository's root (default: RUNBOOKS_DIR)."""
 
     def task_settings(self) -> dict[str, Any]:
         """The agent settings this file sets, by TaskDefaults' field names (what it leaves out is absent)."""

@@ -3,33 +3,41 @@
     from workflows import Strategy, StrategyConfig, InstanceResult
 
 Strategies compose through `ctx.run_strategy(name_or_class, ...)` (a child workflow);
-`register_strategy(name, factory)` and `get_strategy(name)` name them; loop modes are
-`workflows.loops.registry.register_loop_strategy(mode, factory)`.
+`register_strategy(name, factory)` and `get_strategy(name)` name them (every built-in is known by
+its name); loop modes are `workflows.loops.registry.register_loop_strategy(mode, factory)`.
+
+The names below are imported when first used, so that importing one module of the SDK (the
+client's models) does not import all of it.
 """
 
-from workflows import strategies as _builtins  # noqa: F401  (registers the built-ins)
-from workflows.sdk.children import ChildFailed
-from workflows.sdk.context import Context, Handle
-from workflows.sdk.errors import ConfigError, InstanceFailed, SteerRefused, StrategyError
-from workflows.sdk.models import Answer, InstanceResult, SteerRequest, TaskSpec, VerifyResult
-from workflows.sdk.registry import get_strategy, register_strategy
-from workflows.sdk.strategy import Strategy, StrategyConfig
+from __future__ import annotations
 
-__all__ = [
-    "Answer",
-    "ChildFailed",
-    "ConfigError",
-    "Context",
-    "Handle",
-    "InstanceFailed",
-    "InstanceResult",
-    "Strategy",
-    "StrategyConfig",
-    "SteerRefused",
-    "SteerRequest",
-    "StrategyError",
-    "TaskSpec",
-    "VerifyResult",
-    "get_strategy",
-    "register_strategy",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ChildFailed": "workflows.sdk.children",
+    "Context": "workflows.sdk.context",
+    "Handle": "workflows.sdk.context",
+    "ConfigError": "workflows.sdk.errors",
+    "InstanceFailed": "workflows.sdk.errors",
+    "SteerRefused": "workflows.sdk.errors",
+    "StrategyError": "workflows.sdk.errors",
+    "Answer": "workflows.sdk.models",
+    "InstanceResult": "workflows.sdk.models",
+    "SteerRequest": "workflows.sdk.models",
+    "TaskSpec": "workflows.sdk.models",
+    "VerifyResult": "workflows.sdk.models",
+    "get_strategy": "workflows.sdk.registry",
+    "register_strategy": "workflows.sdk.registry",
+    "Strategy": "workflows.sdk.strategy",
+    "StrategyConfig": "workflows.sdk.strategy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'workflows' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

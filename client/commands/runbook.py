@@ -11,11 +11,11 @@ from typing import Any
 
 import git
 
-from client.config import load_config
+from client.config import RUNBOOKS_DIR, load_config
 from client.errors import EXIT_SUCCESS, EXIT_USAGE, UsageError
 from client.runbooks.describe import describe_pipeline, dry_run
 from client.runbooks.problems import Problem, RunbookError, shown
-from client.runbooks.registry import RUNBOOKS_DIR, RunbookRegistry, load_runbooks, runbook_files
+from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import RenderError, pipeline_context
 
@@ -332,57 +332,3 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"orchard: the runbooks in {runbooks_folder(args)} have {len(e.problems)} problem{'s' * (len(e.problems) != 1)}; fix them (`orchard runbook validate` lists them)", file=sys.stderr)
         return EXIT_USAGE
-
-
-def add_runbook_parser(sub: Any, run_options: Any) -> None:
-    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show, render (a dry run), run a pipeline, queue items and workers, events")
-    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items,run,worker,emit}", required=True, parser_class=type(book))
-
-    def folder_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
-        p.add_argument("--config", help="orchard.yaml to use (default: orchard.yaml at the repository root)")
-
-    validate = actions.add_parser("validate", help="every problem of the runbooks at once (exit 2), or one line per valid runbook")
-    validate.add_argument("paths", nargs="*", metavar="PATH", help="runbook files or folders (default: the runbooks' folder)")
-    ls = actions.add_parser("list", help="commands, pipelines, strategies, workers and queues, per runbook")
-    ls.add_argument("--output", choices=["table", "json"], default="table")
-    show = actions.add_parser("show", help="a pipeline's graph: phases, actions, guards, locks, semaphores, next and on_fail")
-    show.add_argument("name", metavar="RUNBOOK.PIPELINE")
-    render = actions.add_parser("render", help="what each phase of a pipeline would run, rendered with the inputs (runs nothing)")
-    render.add_argument("name", metavar="RUNBOOK.PIPELINE")
-    render.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable); a JSON object or list is parsed")
-    items = actions.add_parser("items", help="run a queue's source and print the items a worker would take, filtered and in order (JSON lines)")
-    items.add_argument("name", metavar="RUNBOOK.QUEUE")
-    run = actions.add_parser(
-        "run", help="run a pipeline: a runbook's command with its words, or RUNBOOK.PIPELINE with -i inputs",
-        description="Run a runbook's pipeline as a Temporal workflow, on its own branch orchard/runbook/<pipeline>/<run_id>. "
-                    "Orchard's options go before NAME; after it come the command's own words and options "
-                    "(`orchard runbook run --plugin claude-code build auth \"Add auth\" --reviewer alice`). The agent options are "
-                    "the defaults of the runbook's tasks; a task's own run, plugin, model and timeout win.")
-    run.add_argument("name", metavar="NAME", help="a command (COMMAND, or RUNBOOK.command.COMMAND) or a pipeline (RUNBOOK.PIPELINE)")
-    run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say")
-    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
-    run_options(run)
-    worker = actions.add_parser("worker", help="a runbook's queue worker: start it (it runs until stopped), stop it, or its status")
-    worker_actions = worker.add_subparsers(dest="worker_action", metavar="{start,stop,status}", required=True, parser_class=type(book))
-    start = worker_actions.add_parser("start", help="start the worker (detached): it polls its queue and runs its handler for each new item",
-                                      description="Orchard's options (as for `orchard runbook run`) are the defaults of the handler's tasks.")
-    start.add_argument("name", metavar="RUNBOOK.WORKER")
-    run_options(start)
-    start.add_argument("--runbooks", metavar="DIR", help="the runbooks' folder")
-    for action in ("stop", "status"):
-        sub_parser = worker_actions.add_parser(action, help="let its running items finish, then end it" if action == "stop" else "its items: done, running, failed, dead")
-        sub_parser.add_argument("name", metavar="RUNBOOK.WORKER")
-        sub_parser.add_argument("--repo", default=".", help="the repository the worker runs on (default: here)")
-        sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
-        sub_parser.add_argument("--namespace", help="Temporal namespace")
-        folder_args(sub_parser)
-    emit = actions.add_parser("emit", help="send an event (bug:created) to the runs on this repository whose guards or workers wait for it")
-    emit.add_argument("event", metavar="EVENT")
-    emit.add_argument("--repo", default=".", help="the repository (default: here)")
-    emit.add_argument("--address", help="use this Temporal server (HOST:PORT)")
-    emit.add_argument("--namespace", help="Temporal namespace")
-    emit.add_argument("--config", help="orchard.yaml to use")
-    for p in (validate, ls, show, render, items):
-        folder_args(p)
-    run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")

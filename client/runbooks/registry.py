@@ -20,8 +20,6 @@ from client.runbooks.problems import Problem, RunbookError, did_you_mean
 from client.runbooks.validator import validate
 from workflows.runbooks import model as m
 
-RUNBOOKS_DIR = "runbooks"
-
 
 @dataclass
 class LoadedRunbooks:

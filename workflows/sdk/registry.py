@@ -3,13 +3,13 @@ and loop modes (workflows/loops/registry.py).
 
 `register_strategy(name, factory)` makes a strategy available to `get_strategy(name)`; a factory
 is a Strategy subclass or any callable taking `(params, defaults)` and returning a Strategy.
-Every built-in is registered under its own name (workflows/strategies/).
+Every built-in is known under its own name (workflows/strategies/), its module imported when asked for.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from workflows.sdk.errors import StrategyError
@@ -25,21 +25,27 @@ class Registry(Generic[F]):
     """Factories by name. Registering the same definition again is a no-op (Temporal's sandbox
     re-imports the modules that register); another one under a taken name is an error."""
 
-    def __init__(self, kind: str, unknown: type[StrategyError] = StrategyError, listed: str = "registered"):
+    def __init__(self, kind: str, unknown: type[StrategyError] = StrategyError, listed: str = "registered",
+                 builtins: Callable[[], Mapping[str, F]] = dict):
         self.kind, self.unknown, self.listed = kind, unknown, listed
         self._factories: dict[str, F] = {}
+        self._builtins = builtins
+        """Names known before anything registers (looked up lazily: they import their modules)."""
 
     def register(self, name: str, factory: F) -> None:
-        known = self._factories.get(name)
+        known = self._factories.get(name) or self._builtins().get(name)
         if known is not None and _definition(known) != _definition(factory):
             raise StrategyError(f"{self.kind} {name!r} is already registered ({_definition(known)[1]})")
         self._factories[name] = factory
 
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        return sorted({*self._factories, *self._builtins()})
 
     def get(self, name: Any) -> F:
-        factory = self._factories.get(name) if isinstance(name, str) else None
+        factory = None
+        if isinstance(name, str):
+            builtins = self._builtins()
+            factory = self._factories.get(name) or (builtins[name] if name in builtins else None)
         if factory is None:
             close = difflib.get_close_matches(str(name), self.names(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -51,7 +57,13 @@ def _definition(factory: Any) -> tuple[str, str]:
     return getattr(factory, "__module__", ""), getattr(factory, "__qualname__", repr(factory))
 
 
-_strategies: Registry[StrategyFactory] = Registry("strategy")
+def _builtin_strategies() -> Mapping[str, StrategyFactory]:
+    from workflows.strategies import BUILTIN_STRATEGIES  # the built-ins import this module
+
+    return BUILTIN_STRATEGIES
+
+
+_strategies: Registry[StrategyFactory] = Registry("strategy", builtins=_builtin_strategies)
 
 
 def register_strategy(name: str, factory: StrategyFactory) -> None:
