@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -48,6 +49,9 @@ worker takes it (10 s by default): after a worker is killed, its runs, locks and
 on in 2 s, not 10."""
 ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue, run_runbook_hook, finish_loop]
 
+MAX_ACTIVITIES = 200
+"""Activities one worker runs at once unless told otherwise (`--max-activities`)."""
+
 
 class OrchardWorker:
     """The worker on the task queue (workflows and activities) and the one on this host's queue
@@ -67,17 +71,18 @@ class OrchardWorker:
 
 def build_worker(
     client: Client, task_queue: str, strategies: list[type[Strategy]], activities: list[Callable[..., Any]] | None = None, host: str | None = None,
-    heartbeat_every: float = 2.0,
+    heartbeat_every: float = 2.0, max_activities: int = MAX_ACTIVITIES,
 ) -> OrchardWorker:
     """A worker for these strategies, the rotations and instance batches, with Orchard's activities
     (or others, in tests), and one on this host's queue (`host` names another, in tests).
     Heartbeats carry cancellation back to activities: they are sent at most `heartbeat_every`
-    seconds apart, so `orchard cancel` reaches an agent that quickly."""
+    seconds apart, so `orchard cancel` reaches an agent that quickly. `max_activities`: what this
+    worker runs at once (agents, checks, git work): a host's share of the runs' instances."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
     host = host or host_queue(task_queue)
     common: dict[str, Any] = dict(
         activities=[*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
-        max_concurrent_activities=200,
+        max_concurrent_activities=max_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
         max_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
         default_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
@@ -127,7 +132,7 @@ async def serve(args: argparse.Namespace) -> None:
     strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
     for module in args.module:  # code runs use beside their strategy (a custom loop strategy): importable by name in the sandbox
         load_module_spec(module, "--module")
-    worker = build_worker(client, task_queue, strategies)
+    worker = build_worker(client, task_queue, strategies, max_activities=args.max_activities)
     swept = await sweep_orphans(client)
     if swept:
         logging.info("stopped %d agent or verification process(es) that dead workers left running", swept)
@@ -152,10 +157,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task-queue", help=f"task queue to poll (default: {DEFAULT_TASK_QUEUE})")
     p.add_argument("--strategy", action="append", default=[], metavar="SPEC", help="also serve a custom strategy: path.py[:Class] or module[:Class] (repeatable)")
     p.add_argument("--module", action="append", default=[], metavar="SPEC", help="also import path.py or pkg.mod, e.g. a custom loop strategy (-S module=...) (repeatable)")
+    p.add_argument("--max-activities", type=int, default=MAX_ACTIVITIES, metavar="N",
+                   help=f"agents, checks and git work this worker runs at once (default {MAX_ACTIVITIES}): with workers on several hosts, each host's share")
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
     p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")
     p.add_argument("--idle-exit", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.max_activities < 1:
+        p.error(f"--max-activities {args.max_activities}: give 1 or more")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,4 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter finalization: the client's native threads can abort it (PyGILState_Release), a clean stop then exiting 134

@@ -20,8 +20,8 @@ from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
-from activities.git.command import rev_parse
-from activities.git.prompts import PromptMissing, expanded
+from activities.git.origin import Origin, open_origin
+from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
@@ -62,7 +62,7 @@ def _previous_session(details: Sequence[Any]) -> str | None:
         return None
 
 
-async def _recorded_result(inp: InstanceInput, record_path: Path) -> InstanceResult | None:
+async def _recorded_result(inp: InstanceInput, origin: Origin, record_path: Path) -> InstanceResult | None:
     """This task's result if an earlier attempt finished it: from its record, or from its branch
     when the attempt died between creating the branch and recording the result."""
     try:
@@ -71,17 +71,17 @@ async def _recorded_result(inp: InstanceInput, record_path: Path) -> InstanceRes
         record = None
     if record is not None and record.fingerprint == inp.task.fingerprint():
         result = record.result
-        if not (result.branch_name and result.commit) or await ensure_branch(inp.repo, result.branch_name, result.commit):
+        if not (result.branch_name and result.commit) or await ensure_branch(origin, result.branch_name, result.commit):
             return result
     try:
         intent = ImportIntent.model_validate_json((record_path.parent / INTENT_FILE).read_text())
     except (OSError, ValueError):
         return None
-    head = await rev_parse(inp.repo, f"refs/heads/{inp.branch}")
-    base = inp.base_commit or await rev_parse(inp.repo, inp.task.base_branch)
-    if intent.fingerprint != inp.task.fingerprint() or head != intent.commit or base is None:
+    head = await origin.branch(inp.branch)
+    base = inp.base_commit or await origin.resolve(inp.task.base_branch)
+    if intent.fingerprint != inp.task.fingerprint() or head is None or head != intent.commit or base is None:
         return None
-    stats = await commit_stats(inp.repo, base, head)
+    stats = await commit_stats((await origin.holding(head)).read, base, head)
     return InstanceResult(
         success=True,
         key=inp.key,
@@ -106,18 +106,19 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     out_dir = instance_dir(inp.run_id, inp.key)
     out_dir.mkdir(parents=True, exist_ok=True)
     record_path = out_dir / RESULT_FILE
-    recorded = await _recorded_result(inp, record_path)
+    origin = await open_origin(inp.repo, *([inp.base_commit] if inp.base_commit else []), *prompt_refs(inp.task.prompt))
+    recorded = await _recorded_result(inp, origin, record_path)
     if recorded is not None:
         activity.logger.info("instance %s already done on %s; not running the agent again", inp.key, recorded.branch_name)
         return recorded
 
     task = inp.task
-    base_commit = inp.base_commit or await rev_parse(inp.repo, task.base_branch)
+    base_commit = inp.base_commit or await origin.resolve(task.base_branch)
     if base_commit is None:
         raise bad_input(f"base branch {task.base_branch!r} does not exist in {inp.repo}")
     try:
         plugin = get_plugin(task.plugin)
-        task = task.model_copy(update={"prompt": await expanded(inp.repo, task.prompt)})  # a long prompt came by reference
+        task = task.model_copy(update={"prompt": await expanded(origin.read, task.prompt)})  # a long prompt came by reference
     except (PluginError, PromptMissing) as e:
         raise bad_input(str(e)) from None
 
@@ -148,9 +149,9 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         async with heartbeating(progress):
             runner, _ = await choose_runner(task)
             if not session_id:
-                await prepare_workspace(inp.repo, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
+                await prepare_workspace(origin.read, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
             place = AgentPlace(
-                repo=inp.repo, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home, out_dir=out_dir,
+                repo=origin.read, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home, out_dir=out_dir,
                 base_commit=base_commit, record_path=running,
             )
 
@@ -162,7 +163,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             result = agent_result(task, place, state, outcome, runner)
             if result.status == "success":  # the agent did not fail: import its work
                 phase = "importing"
-                await _import(inp, workspace, base_commit, result, out_dir)
+                await _import(inp, origin, workspace, base_commit, result, out_dir)
             result.duration_seconds = round(time.monotonic() - started, 3)
             record_path.write_text(ResultRecord(fingerprint=inp.task.fingerprint(), result=result).model_dump_json(indent=2))
             return result
@@ -172,7 +173,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             await remove_workspace(agent_home)
 
 
-async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:
+async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:
     """Fill the result's commit and stats, and import the branch as the task's policy says."""
     task = inp.task
     try:
@@ -185,7 +186,7 @@ async def _import(inp: InstanceInput, workspace: Path, base_commit: str, result:
         if should_import(task.import_policy, result.has_changes, task.skip_empty_import):
             intent = ImportIntent(fingerprint=task.fingerprint(), commit=head)
             (out_dir / INTENT_FILE).write_text(intent.model_dump_json())
-            result.branch_name = await import_branch(inp.repo, workspace, head, inp.branch, task.import_conflict_policy)
+            result.branch_name = await import_branch(origin, workspace, head, inp.branch, task.import_conflict_policy)
         result.success, result.status = True, "success"
     except ImportRefused as e:
         result.status, result.error_type, result.error = "failed", "import", str(e)

@@ -8,48 +8,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
 import typing
-from collections.abc import Awaitable, Callable
-from typing import NoReturn
-
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RPCError
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from activities.agents import PLUGINS
 from activities.runners.docker.engine import DEFAULT_IMAGE
-from client.commands.answer import cmd_answer
-from client.commands.cancel import cmd_cancel
-from client.commands.clean import cmd_clean
-from client.commands.doctor import cmd_doctor
-from client.commands.history import cmd_history
-from client.commands.listing import LIST_STATUSES, cmd_list
-from client.commands.loop import cmd_loop
-from client.commands.pending import cmd_pending
-from client.commands.replay import cmd_replay
-from client.commands.run import cmd_run
-from client.commands.runbook import add_runbook_parser, cmd_runbook
-from client.commands.server import cmd_server
-from client.commands.show import cmd_show
-from client.commands.watch import cmd_watch
-from client.config import DEFAULT_TASK_QUEUE, ConfigFileError
-from client.connection import ServerUnreachable
-from client.embedded.server import DevServerError
+from client.commands.listing import LIST_STATUSES
+from client.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
 from client.errors import DETACHED_EXIT, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
 from client.follow import STRATEGY_FAILURE_PATIENCE
 from client.render import OUTPUT_MODES
-from client.runs import NoWorker
-from client.strategy_loader import StrategyLoadError
-from workflows.sdk.errors import ConfigError
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
 from workflows.strategies import BUILTIN_STRATEGIES
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
-    "run": cmd_run, "watch": cmd_watch, "show": cmd_show, "cancel": cmd_cancel,
-    "list": cmd_list, "pending": cmd_pending, "answer": cmd_answer, "loop": cmd_loop, "runbook": cmd_runbook, "history": cmd_history, "replay": cmd_replay, "clean": cmd_clean, "doctor": cmd_doctor,
-}
+
+def _command(name: str) -> Callable[[argparse.Namespace], Any]:
+    """`cmd_<name>` of client/commands/, imported only when it runs: a command loads what it needs
+    and no more (`orchard run` does not import the runbook language)."""
+    module = {"list": "listing"}.get(name, name)
+    return getattr(importlib.import_module(f"client.commands.{module}"), f"cmd_{name}")
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix (exit 2). Imported after the fact: whichever was raised
+    has its module loaded already, and the others cost little to import then."""
+    from client.config import ConfigFileError
+    from client.embedded.server import DevServerError
+    from client.runs import NoWorker
+    from client.strategy_loader import StrategyLoadError
+    from workflows.sdk.errors import ConfigError
+
+    return UsageError, ConfigError, StrategyLoadError, ConfigFileError, NoWorker, DevServerError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,7 +90,8 @@ def run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--plugin", choices=sorted(PLUGINS), help=f"agent plugin (default: {_default('plugin')})")
     run.add_argument("--model", help="model for the agent")
     run.add_argument("--agent-command", help="command line of the agent for --plugin command; the prompt is on stdin, in ORCHARD_PROMPT and as {prompt}")
-    run.add_argument("--repo", default=".", help="git repository (default: the current directory)")
+    run.add_argument("--repo", default=".", help="git repository: a path (default: the current directory), or a git remote's URL the workers fetch from and push the run's branches to")
+    run.add_argument("--remote", metavar="NAME", help="work on this remote of the repository (e.g. origin) instead of on the repository itself: workers on any host fetch it, push the branches there, and this repository fetches them at the end")
     run.add_argument("--base-branch", help="branch the agents start from (default: the checked-out branch)")
     run.add_argument("--max-parallel", type=int, help="instances running at once (default: 4 per core, at most 32)")
     run.add_argument("--timeout", type=float, help=f"seconds an agent may run (default {_default('timeout'):g})")
@@ -199,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (stop, nudge, extend):
         _connection_args(p)
 
-    add_runbook_parser(sub, run_options)
+    _runbook_parser(sub)
 
     hist = sub.add_parser("history", help="export a run's Temporal event history as JSON")
     hist.add_argument("run_id")
@@ -226,6 +221,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show, render (a dry run), run a pipeline, queue items and workers, events")
+    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items,run,worker,emit}", required=True, parser_class=type(book))
+
+    def folder_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
+        p.add_argument("--config", help="orchard.yaml to use (default: orchard.yaml at the repository root)")
+
+    validate = actions.add_parser("validate", help="every problem of the runbooks at once (exit 2), or one line per valid runbook")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="runbook files or folders (default: the runbooks' folder)")
+    ls = actions.add_parser("list", help="commands, pipelines, strategies, workers and queues, per runbook")
+    ls.add_argument("--output", choices=["table", "json"], default="table")
+    show = actions.add_parser("show", help="a pipeline's graph: phases, actions, guards, locks, semaphores, next and on_fail")
+    show.add_argument("name", metavar="RUNBOOK.PIPELINE")
+    render = actions.add_parser("render", help="what each phase of a pipeline would run, rendered with the inputs (runs nothing)")
+    render.add_argument("name", metavar="RUNBOOK.PIPELINE")
+    render.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable); a JSON object or list is parsed")
+    items = actions.add_parser("items", help="run a queue's source and print the items a worker would take, filtered and in order (JSON lines)")
+    items.add_argument("name", metavar="RUNBOOK.QUEUE")
+    run = actions.add_parser(
+        "run", help="run a pipeline: a runbook's command with its words, or RUNBOOK.PIPELINE with -i inputs",
+        description="Run a runbook's pipeline as a Temporal workflow, on its own branch orchard/runbook/<pipeline>/<run_id>. "
+                    "Orchard's options go before NAME; after it come the command's own words and options "
+                    "(`orchard runbook run --plugin claude-code build auth \"Add auth\" --reviewer alice`). The agent options are "
+                    "the defaults of the runbook's tasks; a task's own run, plugin, model and timeout win.")
+    run.add_argument("name", metavar="NAME", help="a command (COMMAND, or RUNBOOK.command.COMMAND) or a pipeline (RUNBOOK.PIPELINE)")
+    run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say")
+    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
+    run_options(run)
+    worker = actions.add_parser("worker", help="a runbook's queue worker: start it (it runs until stopped), stop it, or its status")
+    worker_actions = worker.add_subparsers(dest="worker_action", metavar="{start,stop,status}", required=True, parser_class=type(book))
+    start = worker_actions.add_parser("start", help="start the worker (detached): it polls its queue and runs its handler for each new item",
+                                      description="Orchard's options (as for `orchard runbook run`) are the defaults of the handler's tasks.")
+    start.add_argument("name", metavar="RUNBOOK.WORKER")
+    run_options(start)
+    start.add_argument("--runbooks", metavar="DIR", help="the runbooks' folder")
+    for action in ("stop", "status"):
+        sub_parser = worker_actions.add_parser(action, help="let its running items finish, then end it" if action == "stop" else "its items: done, running, failed, dead")
+        sub_parser.add_argument("name", metavar="RUNBOOK.WORKER")
+        sub_parser.add_argument("--repo", default=".", help="the repository the worker runs on (default: here)")
+        sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
+        sub_parser.add_argument("--namespace", help="Temporal namespace")
+        folder_args(sub_parser)
+    emit = actions.add_parser("emit", help="send an event (bug:created) to the runs on this repository whose guards or workers wait for it")
+    emit.add_argument("event", metavar="EVENT")
+    emit.add_argument("--repo", default=".", help="the repository (default: here)")
+    emit.add_argument("--address", help="use this Temporal server (HOST:PORT)")
+    emit.add_argument("--namespace", help="Temporal namespace")
+    emit.add_argument("--config", help="orchard.yaml to use")
+    for p in (validate, ls, show, render, items):
+        folder_args(p)
+    run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
+
+
 def _glue_passthrough(argv: list[str]) -> list[str]:
     """`--cli-arg --verbose` means the token `--verbose`, not an option of ours."""
     glued: list[str] = []
@@ -242,29 +291,35 @@ def _glue_passthrough(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_glue_passthrough(sys.argv[1:] if argv is None else argv))
     try:
-        if args.command == "server":
-            return cmd_server(args)
-        return asyncio.run(COMMANDS[args.command](args))
-    except (UsageError, ConfigError, StrategyLoadError, ConfigFileError, NoWorker, DevServerError) as e:
-        print(f"orchard: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except ServerUnreachable as e:
-        print(f"orchard: {e}; check --address / TEMPORAL_ADDRESS, or drop them to use the embedded server", file=sys.stderr)
-        return EXIT_USAGE
+        command = _command(args.command)
+        return command(args) if args.command == "server" else asyncio.run(command(args))
     except BrokenPipeError:
         return EXIT_SUCCESS
-    except (OSError, RPCError) as e:
-        print(f"orchard: {environment_problem(e)}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("\norchard: interrupted; a run already started goes on (see `orchard list --status running`)", file=sys.stderr)
         return DETACHED_EXIT
+    except Exception as e:
+        from temporalio.service import RPCError
+
+        from client.connection import ServerUnreachable
+
+        if isinstance(e, _usage_errors()):
+            print(f"orchard: {e}", file=sys.stderr)
+        elif isinstance(e, ServerUnreachable):
+            print(f"orchard: {e}; check --address / TEMPORAL_ADDRESS, or drop them to use the embedded server", file=sys.stderr)
+        elif isinstance(e, (OSError, RPCError)):
+            print(f"orchard: {environment_problem(e)}", file=sys.stderr)
+        else:
+            raise
+        return EXIT_USAGE
 
 
 def quiet_sdk_logs() -> None:
     """The command speaks for itself in one line per problem: the SDK's own log lines (a worker
     inside `orchard run --with-worker` logging a failing strategy's traceback on stdout, a client
     retrying a connection) are for a worker's log, not for the user's terminal."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
     Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))))
     logging.getLogger("temporalio").setLevel(logging.ERROR)
 

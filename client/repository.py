@@ -1,12 +1,17 @@
-"""The user's repository as the CLI finds it: the folder given, its root, the base branch."""
+"""The user's repository as the CLI finds it: the folder given, its root, the base branch; or the
+git remote a run works on (`--repo URL`, `--remote NAME`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
 
+from activities.git.command import GitError
+from activities.git.command import git as run_git
 from client.errors import UsageError
+from workflows.sdk.models import is_remote_repo
 
 
 def open_repo(path: str) -> git.Repo:
@@ -33,3 +38,74 @@ def base_branch(repo: git.Repo, requested: str | None) -> str:
     except (git.BadName, ValueError):
         raise UsageError(f"base branch {requested!r} does not exist in {repo.working_tree_dir or repo.git_dir}; pass --base-branch with an existing branch (a branch with at least one commit)") from None
     return requested
+
+
+@dataclass(frozen=True)
+class RunRepository:
+    """The repository a run works on, as the client found it."""
+
+    repo: str
+    """What the run names: the local repository's root, or the remote's URL (workers fetch it)."""
+    local: git.Repo | None
+    """The user's repository here, if there is one (with --remote: it gets the run's branches at the end)."""
+    remote: str | None = None
+    """The remote's name in `local` (--remote NAME)."""
+
+    @property
+    def root(self) -> str | None:
+        return repo_root(self.local) if self.local is not None else None
+
+
+def run_repository(path: str, remote: str | None) -> RunRepository:
+    """`--repo PATH` (default: here), `--repo URL` (a git remote, no local repository needed), or
+    `--remote NAME`: the remote of the repository here that the run works on."""
+    if is_remote_repo(path):
+        if remote:
+            raise UsageError(f"--remote {remote} names a remote of a local repository; with --repo {path} drop it (or pass --repo PATH)")
+        return RunRepository(path, None)
+    local = open_repo(path)
+    if remote is None:
+        return RunRepository(repo_root(local), local)
+    names = [r.name for r in local.remotes]
+    if remote not in names:
+        raise UsageError(f"{repo_root(local)} has no remote {remote!r}" + (f"; its remotes: {', '.join(names)}" if names else "; add one with `git remote add`"))
+    url = local.remotes[remote].url
+    if not is_remote_repo(url):  # a path: workers on other hosts reach it only as a URL of this host's
+        url = (Path(repo_root(local)) / url).resolve().as_uri()
+    return RunRepository(url, local, remote)
+
+
+async def remote_base_branch(repo: RunRepository, requested: str | None) -> str:
+    """The branch a run on a remote starts from: the one asked for, else the branch checked out
+    here (--remote), else the remote's default; it must exist on the remote."""
+    try:
+        listed = await run_git("ls-remote", "--symref", "--", repo.repo, "HEAD", "refs/heads/*", cwd=repo.root or ".")
+    except GitError as e:
+        raise UsageError(f"cannot reach the remote {repo.repo}: {e.stderr.strip().splitlines()[-1] if e.stderr.strip() else e}; check the URL and that its server is up") from None
+    branches = {ref.removeprefix("refs/heads/") for _, _, ref in (line.partition("\t") for line in listed.splitlines()) if ref.startswith("refs/heads/")}
+    if requested is None and repo.local is not None and not repo.local.head.is_detached:
+        requested = repo.local.active_branch.name
+    if requested is None:
+        default = next((line.split()[1] for line in listed.splitlines() if line.startswith("ref: ") and line.endswith("\tHEAD")), "")
+        requested = default.removeprefix("refs/heads/") or None
+    if requested is None or requested not in branches:
+        what = f"base branch {requested!r} is not" if requested else "no default branch is"
+        raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches ({', '.join(sorted(branches)) or 'it has none: push one first'})")
+    return requested
+
+
+async def fetch_run_branches(repo: RunRepository, run_id: str) -> list[str]:
+    """Fetch the run's branches from its remote into the local repository (new branches only:
+    a local branch of that name is left as it is); returns those fetched."""
+    if repo.local is None or repo.root is None:
+        return []
+    listed = await run_git("ls-remote", "--", repo.repo, "refs/heads/orchard/*", cwd=repo.root)
+    theirs = [ref for _, _, ref in (line.partition("\t") for line in listed.splitlines()) if run_id in ref]
+    fetched = []
+    for ref in theirs:
+        try:
+            await run_git("fetch", "--quiet", "--no-tags", "--", repo.repo, f"{ref}:{ref}", cwd=repo.root)
+            fetched.append(ref.removeprefix("refs/heads/"))
+        except GitError:
+            continue  # exists here at another commit: the user's branch stays
+    return fetched

@@ -1,7 +1,8 @@
 """Importing an agent's commits into the user's repository as a new branch, and nothing else.
 
 The user's working tree, index and checked-out branch are never touched: objects are fetched
-from the workspace and the branch is created with `update-ref`, atomically.
+from the workspace and the branch is created with `update-ref`, atomically (on a remote: pushed
+with a lease, activities/git/origin.py).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from pathlib import Path
 
 from activities.git.command import GitError, fetch_objects, git, rev_parse
 from activities.git.objects import move_loose_objects
+from activities.git.origin import ZERO_OID, Origin
 from activities.git.workspace import objects_dir
 from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
-
-ZERO_OID = "0" * 40
 
 
 class ImportRefused(Exception):
@@ -61,31 +61,24 @@ def should_import(policy: ImportPolicy, has_changes: bool, skip_empty: bool) -> 
     return has_changes or not skip_empty
 
 
-async def import_branch(
-    repo: str | Path,
-    workspace: Path,
-    head: str,
-    branch: str,
-    conflict_policy: ConflictPolicy,
-) -> str:
-    """Fetch `head` from the workspace and create `branch` at it; returns the branch used."""
+async def import_branch(origin: Origin, workspace: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
+    """Create `branch` at `head` (the workspace's commit) in the run's repository, or on its
+    remote; returns the branch used (another name under the `suffix` policy)."""
     if is_protected_ref(branch) or not branch.startswith("orchard/"):
         raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
-    await fetch_objects(repo, workspace, head)
     target = branch
     for n in range(2, 1000):
-        existing = await rev_parse(repo, f"refs/heads/{target}")
+        existing = await origin.branch(target)
         if existing is None:
-            try:
-                await git("update-ref", f"refs/heads/{target}", head, ZERO_OID, cwd=repo)
+            if await origin.set_branch(target, head, None, workspace):
                 return target
-            except GitError:
-                continue  # created concurrently: look again
+            continue  # created concurrently: look again
         if existing == head:
             return target
         if conflict_policy == "overwrite":
-            await git("update-ref", f"refs/heads/{target}", head, existing, cwd=repo)
-            return target
+            if await origin.set_branch(target, head, existing, workspace):
+                return target
+            continue  # moved concurrently: look again
         if conflict_policy == "fail":
             raise ImportRefused(f"branch {target} already exists at {existing[:12]} (import_conflict_policy=fail)")
         target = f"{branch}-{n}"
@@ -109,12 +102,12 @@ async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: 
         raise ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected {start[:12] if exists else 'none'}); the loop cannot go on") from None
 
 
-async def ensure_branch(repo: str | Path, branch: str, commit: str) -> bool:
+async def ensure_branch(origin: Origin, branch: str, commit: str) -> bool:
     """Complete an import whose objects arrived but whose branch was not created; False if impossible."""
-    existing = await rev_parse(repo, f"refs/heads/{branch}")
+    existing = await origin.branch(branch)
     if existing == commit:
         return True
-    if existing is not None or await rev_parse(repo, commit) is None:
-        return False
-    await git("update-ref", f"refs/heads/{branch}", commit, ZERO_OID, cwd=repo)
+    if existing is not None or origin.remote or await rev_parse(origin.read, commit) is None:
+        return False  # a remote's branch is pushed with its objects: absent there, it was never made
+    await git("update-ref", f"refs/heads/{branch}", commit, ZERO_OID, cwd=origin.read)
     return True

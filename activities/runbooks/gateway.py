@@ -10,9 +10,8 @@ from pathlib import Path
 
 from activities.git.command import GitError, fetch_objects, git, git_bytes
 from activities.git.objects import move_loose_objects
+from activities.git.origin import ZERO_OID
 from activities.git.workspace import objects_dir
-
-ZERO_OID = "0" * 40
 
 
 async def _branches(repo: str | Path) -> dict[str, str]:

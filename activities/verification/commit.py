@@ -6,6 +6,7 @@ import re
 
 from temporalio import activity
 
+from activities.git.origin import open_origin
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import run_dir, running_record, workspaces_dir
@@ -26,7 +27,8 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
 
     try:
         async with heartbeating(lambda: inp.label):
-            await prepare_workspace(inp.repo, inp.commit, workspace, "orchard-verify")
+            origin = await open_origin(inp.repo, inp.commit)
+            await prepare_workspace(origin.read, inp.commit, workspace, "orchard-verify")
             check = await run_check(inp.command, workspace, log, record, inp.timeout)
     finally:
         await remove_workspace(workspace)

@@ -23,7 +23,7 @@ from client.follow import follow_and_report
 from client.params import resolve_param_files
 from client.prompt import read_prompt
 from client.render import output_mode
-from client.repository import base_branch, open_repo, repo_root
+from client.repository import RunRepository, base_branch, fetch_run_branches, remote_base_branch, run_repository
 from client.runs import Target, ensure_served, open_target, start_run, task_queue_for
 from client.strategy_loader import load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
@@ -32,12 +32,16 @@ from workflows.sdk.strategy import Strategy
 
 async def cmd_run(args: argparse.Namespace) -> int:
     prompt = read_prompt(args)
-    repo = open_repo(args.repo)
-    root = repo_root(repo)
-    config = load_config(args.config, root)
-    base = base_branch(repo, args.base_branch)
+    repository = run_repository(args.repo, args.remote)
+    config = load_config(args.config, repository.root)
     spec = resolve_spec(args.strategy)
     strategy = load_strategy(spec)
+    if repository.local is None or repository.remote:
+        if strategy.LOCAL_REPOSITORY_ONLY:
+            raise UsageError(f"the {strategy.name()} strategy works on a repository the workers share by path, not on a remote; drop --remote / pass --repo PATH")
+        base = await remote_base_branch(repository, args.base_branch)
+    else:
+        base = base_branch(repository.local, args.base_branch)
     defaults = task_defaults(args, config)
     params = strategy.normalize_params(load_param_modules(strategy, resolve_param_files(strategy, strategy_params(args.params, config, strategy.name()))), defaults)
     modules = strategy.worker_modules(params)
@@ -53,7 +57,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     credentials = credentials_from(args, defaults.plugin)
     if credentials and external_target(address) and not args.with_worker:
         raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
-    run_input = _run_input(args, config, root, base, params, defaults, spec, prompt)
+    run_input = _run_input(args, config, repository.repo, base, params, defaults, spec, prompt)
     if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker and disk
         await check_runner(defaults)
         full = disk_full_under(orchard_home())
@@ -64,9 +68,10 @@ async def cmd_run(args: argparse.Namespace) -> int:
     output = output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
-        return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting, args.runs)
+        return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting, args.runs, repository)
     await ensure_served(target, task_queue, spec, credentials, modules)
-    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting, runs=args.runs)
+    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting, runs=args.runs,
+                                   repository=repository)
 
 
 def load_param_modules(strategy: type[Strategy], params: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +149,12 @@ async def check_runner(defaults: TaskDefaults) -> None:
 
 async def _start_and_follow(
     target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool, keep_waiting: bool,
-    runs: int = 1,
+    runs: int = 1, repository: RunRepository | None = None,
 ) -> int:
     """Start the run (`runs` of them: the whole strategy again, each its own run, all at once) and
     follow each in turn; `early`: return with an answer a run publishes before it ends. The exit
-    code is the worst of the runs'."""
+    code is the worst of the runs'. A run on the remote of a local `repository` (--remote) brings
+    its branches there when it ends."""
     handles = [await start_run(target, strategy, run_input, task_queue) for _ in range(runs)]
     if detach:
         for handle in handles:
@@ -161,14 +167,19 @@ async def _start_and_follow(
         code = await follow_and_report(target, handle.id, output, f"{strategy.name()} run {handle.id}" + (f" ({i} of {runs})" if runs > 1 else ""), early, keep_waiting)
         if code == DETACHED_EXIT:  # Ctrl-C: every run goes on
             return code
+        if repository is not None and repository.remote:
+            fetched = await fetch_run_branches(repository, handle.id)
+            print(f"orchard: fetched {len(fetched)} branch{'es' * (len(fetched) != 1)} of run {handle.id} from {repository.remote}" + "".join(f"\n  {b}" for b in fetched), file=sys.stderr)
         codes.append(code)
     return max(codes, key=EXIT_SEVERITY.index)
 
 
-async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, keep_waiting: bool, runs: int) -> int:
+async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, keep_waiting: bool, runs: int,
+                           repository: RunRepository) -> int:
     """The run served by a worker inside this process (never detached nor left early: the worker
     ends with it)."""
     from worker import build_worker, strategies_for
 
     async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
-        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting, runs=runs)
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting, runs=runs,
+                                       repository=repository)

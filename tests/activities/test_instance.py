@@ -13,6 +13,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.git.branch_import import ImportRefused, import_branch
+from activities.git.origin import Origin
 from activities.git.workspace import prepare_workspace
 from activities.instance import run_instance
 from activities.paths import instance_dir, workspaces_dir
@@ -84,7 +85,7 @@ async def test_conflict_policies(repo, orchard_home):
 async def test_protected_refs_are_refused(repo):
     head = git(repo, "rev-parse", "HEAD")
     with pytest.raises(ImportRefused, match="protected"):
-        await import_branch(repo, repo, head, "main", "overwrite")
+        await import_branch(Origin(str(repo), str(repo)), repo, head, "main", "overwrite")
 
 
 async def test_a_retried_instance_returns_the_recorded_result_without_running_the_agent(repo, orchard_home, tmp_path):

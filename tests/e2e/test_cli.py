@@ -239,12 +239,16 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--max-parallel", "x"], "invalid int value"),
         (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
         (["--plugin", "command", "--agent-command", ""], "the command plugin needs --agent-command"),
+        (["--remote", "upstream"], "has no remote 'upstream'; its remotes: origin"),
+        (["--remote", "origin", "--strategy", "loop"], "the loop strategy works on a repository the workers share by path, not on a remote"),
+        (["--repo", "git://127.0.0.1:1/project.git"], "cannot reach the remote git://127.0.0.1:1/project.git"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path, args, message):
     (repo / "broken.py").write_text("from workflows import Strategy\ndef broken(:\n")
     (repo / "badname.py").write_text("from workflows import Strategy\nclass Bad(Strategy):\n    NAME = '../../heads/master'\n    async def execute(self, p, b, ctx):\n        return []\n")
     (repo / "steps.toml").write_text("[pipeline.build]\n")
+    git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     home = tmp_path / "home"
     out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
     assert out.returncode == 2, out.stderr

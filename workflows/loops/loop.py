@@ -119,6 +119,7 @@ class LoopConfig(StrategyConfig):
 
 
 class LoopStrategy(Strategy):
+    LOCAL_REPOSITORY_ONLY = True
     NAME = "loop"
     MODULE_PARAMS = ("module",)
 

@@ -109,6 +109,7 @@ class PhaseOutcome:
 
 
 class PipelineStrategy(Strategy):
+    LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook"
 
     def get_config_class(self) -> type[StrategyConfig]:

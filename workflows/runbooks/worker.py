@@ -125,6 +125,7 @@ def item_id(item: Any) -> str:
 
 
 class QueueWorkerStrategy(Strategy):
+    LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook-worker"
 
     def get_config_class(self) -> type[StrategyConfig]:

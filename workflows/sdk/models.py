@@ -48,6 +48,11 @@ def is_protected_ref(branch: str) -> bool:
     return any(re.fullmatch(p, name) for p in PROTECTED_REF_PATTERNS)
 
 
+def is_remote_repo(repo: str) -> bool:
+    """A git remote's URL (scheme://…, or scp-like user@host:path), not a path on the workers' hosts."""
+    return "://" in repo or re.match(r"[^/:]+@[^/:]+:", repo) is not None
+
+
 def key_hash8(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 

@@ -58,6 +58,9 @@ class Strategy:
     NAME: ClassVar[str | None] = None
     MODULE_PARAMS: ClassVar[tuple[str, ...]] = ()
     """Parameters naming Python code a run of this strategy uses (a custom loop strategy's `module`)."""
+    LOCAL_REPOSITORY_ONLY: ClassVar[bool] = False
+    """True: its runs write the repository in place (a loop's branch, a pipeline's gateway), so it
+    cannot run on a git remote (`--repo URL`, `--remote`); an instance's work can."""
 
     def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None):
         self.params = dict(params or {})

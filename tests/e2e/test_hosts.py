@@ -1,0 +1,118 @@
+"""Workers on several hosts: three worker processes with their own ORCHARD_HOMEs (no shared files),
+one Temporal server, and a remote served by `git daemon` on 127.0.0.1. A best-of-n run spreads
+over the hosts; one host is killed with SIGKILL mid-run, and the run still ends with every
+candidate's branch on the remote and in the user's clone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port, git, make_repo, orchard, orchard_argv, orchard_env
+
+pytestmark = pytest.mark.slow
+
+AGENT = r"""#!/bin/bash
+# A scorer gets a score; a candidate says where it runs, works a little and commits.
+if [[ "$ORCHARD_PROMPT" == *"Respond with exactly one JSON object"* ]]; then echo '{"score": 7, "rationale": "fine"}'; exit 0; fi
+echo "$PWD" > "MARKS/$(basename "$PWD").$$"
+sleep 3
+echo "$PWD" > where.txt
+git add where.txt && git commit -q -m "candidate on $(basename "$(dirname "$(dirname "$(dirname "$PWD")")")")"
+echo done
+"""
+
+
+@pytest.fixture
+def git_daemon(tmp_path):
+    """A bare repository with one commit, served read-write over git:// on a free local port."""
+    served = tmp_path / "served"
+    served.mkdir()
+    source = make_repo(tmp_path / "source", {"README.md": "hello\n"})
+    git(served, "clone", "-q", "--bare", str(source), "project.git")
+    port = free_port()
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--informative-errors", f"--base-path={served}",
+         "--listen=127.0.0.1", f"--port={port}", str(served)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"git://127.0.0.1:{port}/project.git"
+    deadline = time.monotonic() + 10
+    while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
+        assert time.monotonic() < deadline and daemon.poll() is None, "git daemon did not come up"
+        time.sleep(0.1)
+    yield url, served / "project.git"
+    daemon.terminate()
+    daemon.wait(10)
+
+
+def start_host(home: Path, address: str, queue: str) -> subprocess.Popen[bytes]:
+    env = orchard_env(home)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py"), "--address", address, "--task-queue", queue, "--max-activities", "2"],
+        env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=(home / "worker.log").open("w"), start_new_session=True,
+    )
+
+
+def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, named_server, tmp_path):
+    url, bare = git_daemon
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", url, str(clone))
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    agent = tmp_path / "agent.sh"
+    agent.write_text(AGENT.replace("MARKS", str(marks)))
+    agent.chmod(0o755)
+    queue = f"hosts-{os.getpid()}-{time.monotonic_ns()}"
+    homes = [tmp_path / f"host-{name}" for name in "abc"]
+    for home in homes:
+        home.mkdir()
+    hosts = [start_host(home, named_server, queue) for home in homes]
+    try:
+        deadline = time.monotonic() + 60
+        while not all("serving" in (home / "worker.log").read_text() for home in homes):
+            assert time.monotonic() < deadline and all(h.poll() is None for h in hosts), [(home / "worker.log").read_text()[-500:] for home in homes]
+            time.sleep(0.1)
+        run = subprocess.Popen(
+            orchard_argv("run", "spread out", "--strategy", "best-of-n", "-S", "n=6", "--remote", "origin", "--agent-command", str(agent),
+                         "--runner", "local", "--address", named_server, "--task-queue", queue, "--output", "json"),
+            cwd=clone, env=orchard_env(tmp_path / "client-home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 90
+        while not any("host-a" in m.read_text() for m in marks.iterdir() if m.stat().st_size):
+            assert time.monotonic() < deadline and run.poll() is None, f"no candidate started on host a: {run.communicate() if run.poll() is not None else ''}"
+            time.sleep(0.1)
+        hosts[0].send_signal(signal.SIGKILL)  # host a dies with its agents' work unpushed
+        hosts[0].wait(10)
+        out, err = run.communicate(timeout=150)
+        assert run.returncode == 0, err[-3000:]
+        started = {Path(m.read_text().strip()).parts[-4] for m in marks.iterdir()}
+        assert started == {"host-a", "host-b", "host-c"}  # the run spread over every host
+        on_remote = [line.split("\t")[1].removeprefix("refs/heads/") for line in git(bare, "for-each-ref", "--format=%(objectname)\t%(refname)", "refs/heads/orchard/").splitlines()]
+        assert len(on_remote) == 6, on_remote
+        for branch in on_remote:  # each candidate finished on a live host: b or c
+            where = git(bare, "show", f"{branch}:where.txt").strip()
+            assert Path(where).parts[-4] in ("host-b", "host-c"), where
+            assert git(clone, "rev-parse", branch) == git(bare, "rev-parse", branch)  # fetched into the user's clone
+        assert "fetched 6 branches of run" in err
+        assert git(clone, "status", "--porcelain") == ""  # the user's checkout is untouched
+        base = git(bare, "rev-parse", "main")
+        for home in homes:  # each host fetched the remote into its own mirror: once, not per instance, for the base
+            (mirror,) = (home / "mirrors").glob("*.git")
+            assert git(mirror, "rev-parse", "main") == base
+            fetches = [line for line in (home / "worker.log").read_text().splitlines() if "into this host's mirror" in line]
+            assert 1 <= len(fetches) <= 4 and sum(base in line for line in fetches) <= 1 and sum("a new mirror" in line for line in fetches) <= 1, fetches
+    finally:
+        for host in hosts:
+            if host.poll() is None:
+                host.terminate()
+        for host in hosts:
+            host.wait(30)
+        cleaned = orchard("clean", "--address", named_server, env=orchard_env(homes[0]), cwd=tmp_path)  # what the dead host left
+        assert cleaned.returncode == 0, cleaned.stderr
