@@ -46,6 +46,7 @@ import activities.git.command as gitcmd_mod  # noqa: E402
 import activities.git.workspace as workspace_mod  # noqa: E402
 from activities.git.branch_import import import_branch  # noqa: E402
 from activities.git.command import git  # noqa: E402
+from activities.git.origin import Origin  # noqa: E402
 from activities.git.workspace import prepare_workspace, remove_workspace  # noqa: E402
 
 STRATEGY_FILE = Path(__file__).resolve().parent / "fanout_noop.py"
@@ -324,10 +325,10 @@ async def bench_import(repo: Repo, scratch: Path, reps: int) -> ImportFigures:
         head = sh_git("rev-parse", "HEAD", cwd=ws)
         branch = f"orchard/bench/{uuid.uuid4().hex[:8]}/k{i}"
         if i == 0:  # warm-up round, untimed
-            await import_branch(repo.path, ws, head, branch, "fail")
+            await import_branch(Origin(str(repo.path), str(repo.path)), ws, head, branch, "fail")
         else:
             with profile.recording():
-                times.append(await timed(lambda: import_branch(repo.path, ws, head, branch, "fail")))
+                times.append(await timed(lambda: import_branch(Origin(str(repo.path), str(repo.path)), ws, head, branch, "fail")))
         sh_git("update-ref", "-d", f"refs/heads/{branch}", cwd=repo.path)
         await remove_workspace(ws)
     return ImportFigures(repo, statistics.median(times), profile.medians())

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from activities.git.command import git
+from activities.git.command import GitError, git
 from activities.paths import orchard_home
 from workflows.sdk.models import key_hash8
 
@@ -165,23 +165,35 @@ def chown_tree(root: Path, uid: int) -> None:
 
 async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch: str, objects: Path, identity: tuple[str, str],
                           owner: int | None = None) -> None:
-    """`workspace`: an overlay of the base checkout of `commit`, on a new branch `branch` there.
-    `owner` owns the base and the workspace (the docker runner's agent user; default this process's)."""
+    """`workspace`: an overlay of a base checkout, on a new branch `branch` at `commit` there. The
+    base is `commit`'s own, or a base of one of its ancestors already on the host (a candidate
+    scored or checked over the run's base): the overlay then moves from that commit to `commit`,
+    writing only the files that differ. `owner` owns the base and the workspace (the docker
+    runner's agent user; default this process's)."""
     owner = os.geteuid() if owner is None else owner
-    base = bases_dir() / f"{key_hash8(str(repo))}-{commit}-{owner}"
+    own = bases_dir() / f"{key_hash8(str(repo))}-{commit}-{owner}"
     layers = layers_of(workspace)
     upper, work = layers / "upper", layers / "work"
     for folder in (upper, work, workspace):
         folder.mkdir(parents=True, exist_ok=True)
-    (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
-    async with _locked(_lock_of(base)):
-        if not (base / "ready").is_file() or not (base / "users").is_dir():
-            await _make_base(repo, commit, base, objects, identity, owner)
-        _user_file(base, workspace).write_text(str(workspace))
+    base = own if (own / "ready").is_file() else await _ancestor_base(repo, commit, owner) or own
+    while True:
+        (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
+        async with _locked(_lock_of(base)):
+            ready = (base / "ready").is_file() and (base / "users").is_dir()
+            if ready or base == own:
+                if not ready:
+                    await _make_base(repo, commit, base, objects, identity, owner)
+                _user_file(base, workspace).write_text(str(workspace))
+                break
+        base = own  # the ancestor's base went away meanwhile
     if owner != os.geteuid():
         os.chown(upper, owner, owner)
     options = f"lowerdir={base / 'tree'},upperdir={upper},workdir={work}" + (f",{_mount_options()}" if _mount_options() else "")
     await _run("mount", "-t", "overlay", "overlay", "-o", options, str(workspace))
+    start = (base / "ready").read_text().strip()
+    if start != commit:  # the files that differ, and the index, written in the upper layer
+        await git("read-tree", "-m", "-u", start, commit, cwd=workspace)
     # The branch, as `git checkout -b` would leave it: no tree to touch, HEAD already there.
     ref = workspace / ".git" / "refs" / "heads" / branch
     ref.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +202,17 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch
     if owner != os.geteuid():
         for path in (ref, workspace / ".git" / "HEAD"):
             os.chown(path, owner, owner)
+
+
+async def _ancestor_base(repo: str | Path, commit: str, owner: int) -> Path | None:
+    """A ready base on this host of an ancestor of `commit`, the newest first, if there is one."""
+    ready = sorted(bases_dir().glob(f"{key_hash8(str(repo))}-*-{owner}/ready"), key=lambda p: p.stat().st_mtime if p.exists() else 0, reverse=True)
+    for marker in ready:
+        with contextlib.suppress(OSError, GitError):  # gone meanwhile, or not an ancestor
+            start = marker.read_text().strip()
+            await git("merge-base", "--is-ancestor", start, commit, cwd=repo)
+            return marker.parent
+    return None
 
 
 def is_overlay(workspace: Path) -> bool:

@@ -163,10 +163,11 @@ class ActivityAttempt(BaseModel):
 
 
 class RunningRecord(BaseModel):
-    """What Orchard records of a process it runs for an agent or a verification command."""
+    """What Orchard records of a process it runs for an agent or a verification command (or of
+    the container it runs an agent in: then no process group or tag, the container's name)."""
 
-    pgid: int
-    tag: str
+    pgid: int | None = None
+    tag: str | None = None
     worker: OwnedProcess
     container: str | None = None
     attempt: ActivityAttempt | None = None
@@ -181,12 +182,35 @@ async def kill_orphan(record_path: Path) -> None:
         record = RunningRecord.model_validate_json(record_path.read_text())
     except (OSError, ValidationError):
         return
-    if record.pgid in tagged_processes(record.tag) and record.pgid != os.getpgid(0):
-        kill_group(record.pgid)
-    kill_tagged(record.tag)
+    if record.tag is not None:
+        if record.pgid is not None and record.pgid in tagged_processes(record.tag) and record.pgid != os.getpgid(0):
+            kill_group(record.pgid)
+        kill_tagged(record.tag)
     if record.container:
         await remove_container(record.container)
     record_path.unlink(missing_ok=True)
+
+
+class OutputReader:
+    """An agent's output as it comes: stdout lines to `on_line` and the transcript, stderr lines
+    to the transcript and a tail kept for the result; secrets redacted in what is kept."""
+
+    def __init__(self, out: Transcript, on_line: Callable[[str], None]):
+        self.out, self.on_line = out, on_line
+        self.stderr_tail: deque[str] = deque(maxlen=50)
+        self.secrets = secret_values()
+
+    async def stdout(self, stream: asyncio.StreamReader) -> None:
+        async for raw in lines_of(stream):
+            line = raw.decode(errors="replace")
+            self.out.write(redact(line, self.secrets) or "")
+            self.on_line(line)
+
+    async def stderr(self, stream: asyncio.StreamReader) -> None:
+        async for raw in lines_of(stream):
+            line = redact(raw.decode(errors="replace"), self.secrets) or ""
+            self.out.write(f"[stderr] {line}")
+            self.stderr_tail.append(line)
 
 
 async def run_process(
@@ -197,12 +221,10 @@ async def run_process(
     transcript: Path,
     record_path: Path,
     leftovers: Sequence[Path] = (),
-    container: str | None = None,
 ) -> ProcessOutcome:
     """Run `command`, feeding its stdout lines to `on_line` and the transcript, until it exits or
     `timeout` passes (then SIGTERM, a grace period, SIGKILL to its group and tagged processes).
-    `record_path` records it for as long as it runs, with the `leftovers` it works in; `container` is
-    the docker container the command runs, removed with it."""
+    `record_path` records it for as long as it runs, with the `leftovers` it works in."""
     started = time.monotonic()
     tag = uuid.uuid4().hex
     proc = await asyncio.create_subprocess_exec(
@@ -215,18 +237,9 @@ async def run_process(
         start_new_session=True,
     )
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    record = RunningRecord(
-        pgid=proc.pid, tag=tag, worker=this_process(), container=container, attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers]
-    )
+    record = RunningRecord(pgid=proc.pid, tag=tag, worker=this_process(), attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers])
     record_path.write_text(record.model_dump_json())
-    stderr_tail: deque[str] = deque(maxlen=50)
-    secrets = secret_values()
     output_pipes = {inode for inode in (_pipe_inode(proc.stdout), _pipe_inode(proc.stderr)) if inode is not None}
-
-    async def kill() -> None:
-        kill_agent(proc.pid, tag)
-        if container is not None:
-            await remove_container(container)
 
     async def feed_stdin() -> None:
         assert proc.stdin is not None
@@ -236,23 +249,11 @@ async def run_process(
                 await proc.stdin.drain()
             proc.stdin.close()
 
-    async def read_stdout(out: Transcript) -> None:
-        assert proc.stdout is not None
-        async for raw in lines_of(proc.stdout):
-            line = raw.decode(errors="replace")
-            out.write(redact(line, secrets) or "")
-            on_line(line)
-
-    async def read_stderr(out: Transcript) -> None:
-        assert proc.stderr is not None
-        async for raw in lines_of(proc.stderr):
-            line = redact(raw.decode(errors="replace"), secrets) or ""
-            out.write(f"[stderr] {line}")
-            stderr_tail.append(line)
-
     timed_out = False
+    assert proc.stdout is not None and proc.stderr is not None
     with Transcript(transcript) as out:
-        readers = asyncio.gather(feed_stdin(), read_stdout(out), read_stderr(out))
+        output = OutputReader(out, on_line)
+        readers = asyncio.gather(feed_stdin(), output.stdout(proc.stdout), output.stderr(proc.stderr))
         try:
             await asyncio.wait_for(exit_of(proc), timeout)
         except asyncio.TimeoutError:
@@ -260,12 +261,12 @@ async def run_process(
             kill_agent(proc.pid, tag, signal.SIGTERM)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(exit_of(proc), KILL_GRACE_SECONDS)
-            await kill()
+            kill_agent(proc.pid, tag)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(exit_of(proc), KILL_GRACE_SECONDS)
         except asyncio.CancelledError:
             # Cancelled means stop now: no grace period, which a second cancel could cut short.
-            await asyncio.shield(kill())
+            kill_agent(proc.pid, tag)
             readers.cancel()
             raise
         finally:
@@ -282,6 +283,6 @@ async def run_process(
     return ProcessOutcome(
         exit_code=proc.returncode if proc.returncode is not None else -9,
         timed_out=timed_out,
-        stderr_tail="\n".join(stderr_tail),
+        stderr_tail="\n".join(output.stderr_tail),
         duration_seconds=time.monotonic() - started,
     )

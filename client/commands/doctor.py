@@ -20,7 +20,7 @@ from activities.agents.claude_code import ClaudeCodePlugin
 from activities.agents.codex import CodexPlugin
 from activities.git.overlay import bases_dir, overlay_unavailable
 from activities.paths import orchard_home
-from activities.runners.docker.engine import BUILD_HINT, DEFAULT_IMAGE, DockerError, docker, engine_problem, image_present
+from activities.runners.docker.engine import BUILD_HINT, DEFAULT_IMAGE, DockerError, call, engine, engine_problem, engine_version, image_created
 from client.config import load_config
 from client.connection import ServerUnreachable, connect, external_target
 from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect
@@ -78,15 +78,15 @@ async def check_docker(image: str) -> list[Check]:
     problem = await engine_problem()
     if problem:
         return [Check("warn", "docker", f"{problem}; agents can only run locally (not isolated)")]
-    checks = [Check("ok", "docker", "engine " + await docker("version", "--format", "{{.Server.Version}}"))]
-    if not await image_present(image):
+    checks = [Check("ok", "docker", "engine " + await engine_version())]
+    created = await image_created(image)
+    if created is None:
         return [*checks, Check("warn", "image", f"{image} is missing; {BUILD_HINT}")]
-    created = await docker("image", "inspect", "--format", "{{.Created}}", image)
     checks.append(Check("ok", "image", f"{image} (created {created[:19]})"))
     for plugin in AGENT_CLIS:
         try:
-            version = await docker("run", "--rm", "--network", "none", image, plugin.executable, "--version", check=True)
-            checks.append(Check("ok", f"image {plugin.executable}", version.splitlines()[-1]))
+            version = await call(lambda exe=plugin.executable: engine().containers.run(image, [exe, "--version"], remove=True, network_mode="none", stderr=True))
+            checks.append(Check("ok", f"image {plugin.executable}", version.decode(errors="replace").strip().splitlines()[-1]))
         except DockerError as e:
             checks.append(Check("warn", f"image {plugin.executable}", f"not usable in {image}: {e}"))
     return checks

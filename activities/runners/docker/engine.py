@@ -1,17 +1,27 @@
-"""The Docker engine, through the `docker` CLI: reachability, images, Orchard's containers.
+"""The Docker engine, through the Docker SDK for Python: reachability, images, Orchard's containers.
 
 Orchard labels every container it starts (LABEL_RUN, LABEL_KEY), so what a dead worker left
-behind can always be found and removed (`orchard clean`).
+behind can always be found and removed (`orchard clean`). The SDK blocks; its calls run on a pool
+of their own, wide enough that 32 instances starting containers at once are not queued behind
+each other (asyncio's default pool has a handful of threads on a small host).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import re
-import shutil
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import docker.errors
+import requests.exceptions
+
+import docker
 
 DEFAULT_IMAGE = "orchard-agent:latest"
 BUILD_HINT = "build it with `docker build -t orchard-agent docker/` (or docker/build-offline-image.sh without a registry)"
@@ -19,29 +29,39 @@ LABEL_MANAGED = "orchard.managed"
 LABEL_RUN = "orchard.run_id"
 LABEL_KEY = "orchard.key"
 STATUS_TTL_SECONDS = 10.0
+ENGINE_CALLS = 256
+"""Engine calls in flight at once (and pooled connections): every running container holds one."""
+
+T = TypeVar("T")
+_calls = ThreadPoolExecutor(max_workers=ENGINE_CALLS, thread_name_prefix="docker-engine")
 
 
 class DockerError(Exception):
-    """The engine refused or failed a command (an infrastructure error: retried)."""
+    """The engine refused or failed a call (an infrastructure error: retried)."""
 
 
-async def docker(*args: str, check: bool = True, timeout: float = 60.0) -> str:
-    """Run `docker ARGS` and return its stdout (stripped)."""
-    if shutil.which("docker") is None:
-        raise DockerError("the docker CLI is not installed; install Docker (Debian: apt-get install docker.io)")
-    proc = await asyncio.create_subprocess_exec(
-        "docker", *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+@functools.cache
+def _engine_at(host: str | None) -> docker.DockerClient:
+    return docker.DockerClient.from_env(timeout=60, max_pool_size=ENGINE_CALLS)
+
+
+def engine() -> docker.DockerClient:
+    """The engine DOCKER_HOST names (the local socket by default), connected once per host named."""
+    return _engine_at(os.environ.get("DOCKER_HOST"))
+
+
+def _one_line(e: Exception) -> str:
+    explanation = getattr(e, "explanation", None)
+    text = str(explanation or e).strip()
+    return text.splitlines()[-1] if text else type(e).__name__
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` on the engine's pool; the SDK's and the transport's errors become DockerError."""
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise DockerError(f"docker {args[0]} did not answer within {timeout:g}s") from None
-    if check and proc.returncode != 0:
-        raise DockerError(err.decode(errors="replace").strip().splitlines()[-1] if err.strip() else f"docker {args[0]} failed")
-    return out.decode(errors="replace").strip()
+        return await asyncio.get_running_loop().run_in_executor(_calls, functools.partial(fn, *args, **kwargs))
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+        raise DockerError(_one_line(e)) from None
 
 
 _status: dict[str, tuple[float, str | None]] = {}
@@ -54,7 +74,7 @@ async def engine_problem() -> str | None:
     if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
         return cached[1]
     try:
-        await docker("version", "--format", "{{.Server.Version}}", timeout=10)
+        await call(lambda: engine().version())
         problem = None
     except DockerError as e:
         host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
@@ -63,12 +83,26 @@ async def engine_problem() -> str | None:
     return problem
 
 
+async def engine_version() -> str:
+    return str((await call(lambda: engine().version()))["Version"])
+
+
+async def image_created(image: str) -> str | None:
+    """When `image` was built, or None if the engine does not have it."""
+    try:
+        return str((await call(lambda: engine().api.inspect_image(image)))["Created"])
+    except DockerError as e:
+        if "No such image" in str(e) or "not found" in str(e).lower():
+            return None
+        raise
+
+
 async def image_present(image: str) -> bool:
     """Whether the engine has `image` (cached for a few seconds, like the engine's status)."""
     cached = _status.get(f"image {image}")
     if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
         return cached[1] is None
-    present = bool(await docker("image", "inspect", "--format", "{{.Id}}", image, check=False))
+    present = await image_created(image) is not None
     _status[f"image {image}"] = (time.monotonic(), None if present else "missing")
     return present
 
@@ -80,12 +114,15 @@ def container_name(run_id: str, key: str) -> str:
 
 
 async def remove_container(name: str) -> None:
-    """Remove the container now (killing it if it runs); no error if it is gone."""
-    await docker("rm", "--force", name, check=False)
+    """Remove the container now (killing it if it runs); no error if it is gone or the engine is."""
+    try:
+        await call(lambda: engine().api.remove_container(name, force=True))
+    except DockerError:
+        pass
 
 
 async def orchard_containers(run_id: str | None = None) -> list[tuple[str, str]]:
     """(name, run id) of every container Orchard started, running or not, optionally of one run."""
     label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_MANAGED
-    out = await docker("ps", "--all", "--filter", f"label={label}", "--format", f'{{{{.Names}}}}\t{{{{.Label "{LABEL_RUN}"}}}}')
-    return [tuple(line.split("\t", 1)) for line in out.splitlines() if "\t" in line]  # type: ignore[misc]
+    listed = await call(lambda: engine().api.containers(all=True, filters={"label": label}))
+    return [(c["Names"][0].lstrip("/"), (c.get("Labels") or {}).get(LABEL_RUN, "")) for c in listed if c.get("Names")]

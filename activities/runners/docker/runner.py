@@ -15,9 +15,11 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from activities.agents.base import AgentCommand
 from activities.git.overlay import chown_tree, is_overlay, layers_of
+from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import (
     BUILD_HINT,
     DEFAULT_IMAGE,
@@ -25,13 +27,15 @@ from activities.runners.docker.engine import (
     LABEL_MANAGED,
     LABEL_RUN,
     DockerError,
+    call,
     container_name,
+    engine,
     engine_problem,
     image_present,
     remove_container,
 )
 from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, model_relay
-from activities.runners.local import ProcessOutcome, run_process
+from activities.runners.local import ProcessOutcome
 from workflows.sdk.models import TaskSpec
 
 AGENT_UID = 1000
@@ -40,9 +44,7 @@ WORKSPACE = Path("/workspace")
 AGENT_HOME = Path("/home/agent")
 OBJECTS = "/orchard/objects"
 PIDS_LIMIT = 1024
-TMPFS = "/tmp:rw,exec,nosuid,nodev,size=1g"
-DOCKER_RUN_FAILED = 125
-DAEMON_ERROR = "Error response from daemon"
+TMPFS_PATH, TMPFS_OPTIONS = "/tmp", "rw,exec,nosuid,nodev,size=1g"
 
 
 class ImageMissing(Exception):
@@ -66,42 +68,37 @@ class ContainerSpec:
     relay: RelayPlan | None = None
 
 
-def docker_run_argv(spec: ContainerSpec, agent_argv: list[str]) -> list[str]:
-    """The `docker run` command line. Environment values are passed by name only (`-e NAME`), so
-    credentials never appear in a process listing."""
-    argv = [
-        "docker", "run", "--rm", "--interactive", "--init", "--name", spec.name,
-        "--label", f"{LABEL_MANAGED}=1", "--label", f"{LABEL_RUN}={spec.run_id}", "--label", f"{LABEL_KEY}={spec.key}",
-        "--user", spec.user,
-        "--read-only", "--tmpfs", TMPFS,
-        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-        "--pids-limit", str(PIDS_LIMIT),
-    ]
+def container_config(spec: ContainerSpec, agent_argv: list[str], environ: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+    """The container's command and its creation options (the Engine API's, through the SDK).
+    Variables named in `spec.env_names` take their values from `environ`; no process on the host
+    has them on its command line."""
+    host: dict[str, Any] = {
+        "init": True, "read_only": True, "tmpfs": {TMPFS_PATH: TMPFS_OPTIONS},
+        "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"], "pids_limit": PIDS_LIMIT,
+        "binds": {str(spec.workspace): {"bind": str(WORKSPACE), "mode": "rw"}, str(spec.objects): {"bind": OBJECTS, "mode": "ro"},
+                  str(spec.agent_home): {"bind": str(AGENT_HOME), "mode": "rw"}},
+    }
     if spec.cpu_limit:  # the engine refuses more CPUs than the host has
-        argv += ["--cpus", f"{min(spec.cpu_limit, os.cpu_count() or 1):g}"]
+        host["nano_cpus"] = int(min(spec.cpu_limit, os.cpu_count() or 1) * 1e9)
     if spec.memory_limit:
-        argv += ["--memory", spec.memory_limit, "--memory-swap", spec.memory_limit]
+        host["mem_limit"] = host["memswap_limit"] = spec.memory_limit
     if spec.network_egress in ("offline", "proxy"):
-        argv += ["--network", "none"]
+        host["network_mode"] = "none"
     elif spec.network_egress == "host":
-        argv += ["--network", "host"]
-    argv += [
-        "--volume", f"{spec.workspace}:{WORKSPACE}",
-        "--volume", f"{spec.objects}:{OBJECTS}:ro",
-        "--volume", f"{spec.agent_home}:{AGENT_HOME}",
-        "--workdir", str(WORKSPACE),
-        "--env", f"HOME={AGENT_HOME}",
-    ]
-    for name in spec.env_names:
-        argv += ["--env", name]
+        host["network_mode"] = "host"
     if spec.relay is not None:
-        argv += ["--volume", f"{spec.relay.host_dir}:{CONTAINER_DIR}:ro"]
-        for host in spec.relay.loopback_hosts:
-            argv += ["--add-host", f"{host}:127.0.0.1"]
+        host["binds"][str(spec.relay.host_dir)] = {"bind": CONTAINER_DIR, "mode": "ro"}
+        host["extra_hosts"] = {name: "127.0.0.1" for name in spec.relay.loopback_hosts}
         # Listening on the endpoint's own port (443) needs no capability inside its namespace.
-        argv += ["--sysctl", "net.ipv4.ip_unprivileged_port_start=0"]
+        host["sysctls"] = {"net.ipv4.ip_unprivileged_port_start": "0"}
         agent_argv = [*spec.relay.argv_prefix, *agent_argv]
-    return [*argv, spec.image, *agent_argv]
+    options = {
+        "user": spec.user, "working_dir": str(WORKSPACE),
+        "environment": {"HOME": str(AGENT_HOME), **{name: environ[name] for name in spec.env_names if name in environ}},
+        "labels": {LABEL_MANAGED: "1", LABEL_RUN: spec.run_id, LABEL_KEY: spec.key},
+        "host_config": host,
+    }
+    return agent_argv, options
 
 
 def _chown_written(workspace: Path, uid: int) -> None:
@@ -204,21 +201,10 @@ async def run_in_container(
                 objects=objects, user=user, network_egress=task.network_egress, cpu_limit=task.cpu_limit,
                 memory_limit=task.memory_limit, env_names=env_names, relay=relay if relay_urls else None,
             )
+            argv, options = container_config(spec, command.argv, {**os.environ, **command.env})
+            options["host_config"] = (await call(engine)).api.create_host_config(**options["host_config"])
             with _git_config_kept(workspace), _alternates_for_container(workspace, objects):
-                try:
-                    outcome = await run_process(
-                        AgentCommand(argv=docker_run_argv(spec, command.argv), env=command.env, stdin=command.stdin),
-                        cwd=workspace,
-                        timeout=task.timeout,
-                        on_line=on_line,
-                        transcript=transcript,
-                        record_path=record_path,
-                        leftovers=leftovers,
-                        container=name,
-                    )
-                finally:
-                    # Normally gone already (--rm); not when the docker client itself was killed.
-                    await asyncio.shield(remove_container(name))
-    if outcome.exit_code == DOCKER_RUN_FAILED and DAEMON_ERROR in outcome.stderr_tail:
-        raise DockerError(next(line for line in outcome.stderr_tail.splitlines() if DAEMON_ERROR in line))
-    return outcome
+                return await run_container(
+                    name, image, argv, options, command.stdin, timeout=task.timeout, on_line=on_line, transcript=transcript,
+                    record_path=record_path, leftovers=leftovers,
+                )

@@ -117,3 +117,31 @@ async def test_a_base_half_removed_by_a_killed_worker_is_made_again(big_repo, or
     assert git(second, "status", "--porcelain") == "" and (second / "src" / "f000.txt").read_text() == "line 0\n"
     await remove_workspace(second)
     assert await overlay.sweep_bases() == 0 and list(overlay.bases_dir().iterdir()) == []
+
+
+async def test_a_candidates_workspace_is_an_overlay_of_the_base_it_descends_from(big_repo, orchard_home):
+    """A scorer or a check of a candidate starts from the candidate's commit: while the run's base
+    is on the host, its workspace is an overlay of that base moved to the candidate, writing only
+    what the candidate changed, not a new base checkout of the whole tree."""
+    base_commit = await rev_parse(big_repo, "HEAD")
+    run = orchard_home / "workspaces" / "run_3"
+    candidate = await prepare_workspace(big_repo, base_commit, run / "k1", "orchard/run_3/k1")
+    (candidate / "src" / "f001.txt").write_text("changed by the candidate\n")
+    (candidate / "src" / "f002.txt").unlink()
+    (candidate / "new.txt").write_text("new\n")
+    git(candidate, "add", "-A")
+    git(candidate, "commit", "-qm", "candidate")
+    head = git(candidate, "rev-parse", "HEAD")
+    git(big_repo, "fetch", "-q", str(candidate), f"{head}:refs/heads/orchard/run_3/k1")
+    scorer = await prepare_workspace(big_repo, head, run / "score", "orchard-score")
+    assert len(_bases()) == 1  # no base checkout of the candidate's commit
+    assert git(scorer, "rev-parse", "HEAD") == head and git(scorer, "status", "--porcelain") == ""
+    assert (scorer / "src" / "f001.txt").read_text() == "changed by the candidate\n" and not (scorer / "src" / "f002.txt").exists()
+    assert (scorer / "new.txt").read_text() == "new\n"
+    written = {p.relative_to(overlay.layers_of(scorer) / "upper").as_posix() for p in (overlay.layers_of(scorer) / "upper").rglob("*") if p.is_file()}
+    assert {"src/f001.txt", "new.txt"} <= written and not any(w.startswith("src/f1") for w in written)  # only what differs
+    (base,) = _bases()
+    assert (base / "tree" / "src" / "f001.txt").read_text() == "line 1\n" and (base / "tree" / "src" / "f002.txt").exists()
+    await remove_workspace(candidate)
+    await remove_workspace(scorer)
+    assert _bases() == []

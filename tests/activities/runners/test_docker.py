@@ -4,6 +4,7 @@ from inside the container, the network modes, leftovers, and the errors a user c
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import subprocess
 import uuid
@@ -17,7 +18,7 @@ from activities.paths import workspaces_dir
 from activities.runners.choice import choose_runner
 from activities.runners.docker.engine import DEFAULT_IMAGE, LABEL_KEY, LABEL_MANAGED, LABEL_RUN
 from activities.runners.docker.relay import RelayPlan
-from activities.runners.docker.runner import ContainerSpec, docker_run_argv
+from activities.runners.docker.runner import ContainerSpec, container_config
 from client.commands.clean import clean
 from tests.conftest import DEMO_AGENT, containers_of, git, orchard, orchard_env, require_docker
 from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
@@ -77,27 +78,30 @@ async def test_without_network_the_agent_cannot_reach_the_hosts_services(repo, o
     assert result.success and result.final_message == "unreachable"
 
 
-def test_docker_run_argv_passes_credentials_by_name_and_labels_the_container(tmp_path):
+@pytest.mark.no_engine
+def test_the_container_is_hardened_labelled_and_gets_only_the_variables_it_names(tmp_path):
     spec = ContainerSpec(
         name="orchard-run-1", image="img:1", run_id="run_1", key="candidate/1", workspace=tmp_path / "ws",
         agent_home=tmp_path / "home", objects=tmp_path / "repo/.git/objects", user="1000:1000", network_egress="proxy",
         cpu_limit=1.5, memory_limit="2g", env_names=["ANTHROPIC_API_KEY"],
         relay=RelayPlan(host_dir=tmp_path / "relay", argv_prefix=["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--"], loopback_hosts=["api.anthropic.com"]),
     )
-    argv = docker_run_argv(spec, ["claude", "--print", "hi"])
-    joined = " ".join(argv)
-    for expected in (
-        f"--label {LABEL_MANAGED}=1", f"--label {LABEL_RUN}=run_1", f"--label {LABEL_KEY}=candidate/1", "--user 1000:1000",
-        "--read-only", "--cap-drop ALL", "--security-opt no-new-privileges", "--pids-limit 1024", "--cpus 1.5",
-        "--memory 2g", "--network none", "--add-host api.anthropic.com:127.0.0.1", "--env ANTHROPIC_API_KEY ",
-        f"{tmp_path}/repo/.git/objects:/orchard/objects:ro",
-    ):
-        assert expected in joined, expected
-    assert argv[argv.index("img:1"):] == ["img:1", "node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--", "claude", "--print", "hi"]
-    host = docker_run_argv(ContainerSpec(**{**spec.__dict__, "network_egress": "host", "relay": None}), ["x"])
-    assert "--network host" in " ".join(host) and "--add-host" not in host
-    online = docker_run_argv(ContainerSpec(**{**spec.__dict__, "network_egress": "online", "relay": None}), ["x"])
-    assert "--network" not in online
+    argv, options = container_config(spec, ["claude", "--print", "hi"], {"ANTHROPIC_API_KEY": "sk-1", "OTHER_SECRET": "no"})
+    assert argv == ["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--", "claude", "--print", "hi"]
+    assert options["labels"] == {LABEL_MANAGED: "1", LABEL_RUN: "run_1", LABEL_KEY: "candidate/1"}
+    assert options["user"] == "1000:1000" and options["working_dir"] == "/workspace"
+    assert options["environment"] == {"HOME": "/home/agent", "ANTHROPIC_API_KEY": "sk-1"}
+    host = options["host_config"]
+    assert host["read_only"] and host["init"] and host["cap_drop"] == ["ALL"] and host["security_opt"] == ["no-new-privileges"]
+    assert host["pids_limit"] == 1024 and host["nano_cpus"] == int(min(1.5, os.cpu_count() or 1) * 1e9)
+    assert host["mem_limit"] == host["memswap_limit"] == "2g"
+    assert host["network_mode"] == "none" and host["extra_hosts"] == {"api.anthropic.com": "127.0.0.1"}
+    assert host["binds"][f"{tmp_path}/repo/.git/objects"] == {"bind": "/orchard/objects", "mode": "ro"}
+    assert host["tmpfs"] == {"/tmp": "rw,exec,nosuid,nodev,size=1g"}
+    for egress, mode in (("offline", "none"), ("host", "host"), ("online", None)):
+        _, other = container_config(ContainerSpec(**{**spec.__dict__, "network_egress": egress, "relay": None}), ["x"], {})
+        assert other["host_config"].get("network_mode") == mode, egress
+        assert "extra_hosts" not in other["host_config"]
 
 
 async def test_a_missing_image_is_a_clear_error_that_is_not_retried(repo, orchard_home):
