@@ -145,3 +145,17 @@ async def test_a_candidates_workspace_is_an_overlay_of_the_base_it_descends_from
     await remove_workspace(candidate)
     await remove_workspace(scorer)
     assert _bases() == []
+
+
+async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads_them_all_again(big_repo, orchard_home, monkeypatch):
+    """This git compares whole seconds: files written in the index's own second would be read again
+    by every git command of every workspace. A large base's index is rewritten once that second is
+    over (here "large" is this test's 200 files)."""
+    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
+    workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    (base,) = _bases()
+    index_second = int((base / "tree" / ".git" / "index").stat().st_mtime)
+    newest_file = max(int(p.stat().st_mtime) for p in (base / "tree" / "src").iterdir())
+    assert index_second > newest_file
+    assert git(workspace, "status", "--porcelain") == ""
+    await remove_workspace(workspace)
