@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -124,10 +125,22 @@ async def _exit_when_idle(client: Client, task_queue: str, idle_seconds: float, 
             stop.set()
 
 
+async def _connect_within(address: str | None, namespace: str | None, seconds: float) -> Client:
+    """Connected, trying again for `seconds`: an embedded worker starts beside its server, not after it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await connect(address, namespace)
+        except ServerUnreachable:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def serve(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     address = args.address or config.temporal.address
-    client = await connect(address, args.namespace or config.temporal.namespace)
+    client = await _connect_within(address, args.namespace or config.temporal.namespace, args.connect_wait)
     task_queue = args.task_queue or config.temporal.task_queue
     strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
     for module in args.module:  # code runs use beside their strategy (a custom loop strategy): importable by name in the sandbox
@@ -162,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
     p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")
     p.add_argument("--idle-exit", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)
+    p.add_argument("--connect-wait", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.max_activities < 1:
         p.error(f"--max-activities {args.max_activities}: give 1 or more")

@@ -22,7 +22,7 @@ from activities.secrets import redact
 from client.config import DEFAULT_TASK_QUEUE, load_config
 from client.connection import connect, ensure_search_attributes, external_target, has_poller
 from client.embedded.server import ensure_server, load_dev_settings
-from client.embedded.workers import custom_task_queue, ensure_worker
+from client.embedded.workers import custom_task_queue, ensure_worker, start_worker
 from client.errors import UsageError
 from client.snapshots import workflow_task_state
 from client.strategy_loader import modules_digest, source_digest
@@ -81,15 +81,24 @@ async def open_target(address: str | None, namespace: str | None, task_queue: st
     return Target(client=client, embedded=True, address=settings.address, task_queue=task_queue or DEFAULT_TASK_QUEUE, ui_url=ui_url or settings.ui_url)
 
 
+def start_served(task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None) -> None:
+    """Embedded: start the queue's background worker now, before its server answers, so that a
+    cold start brings both up at once (`ensure_served` then waits for it to poll)."""
+    start_worker(load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules)
+
+
+def _custom(task_queue: str, strategy_spec: str | None) -> str | None:
+    """The strategy file a worker of its own serves (None: the built-ins' queue)."""
+    return strategy_spec if task_queue != DEFAULT_TASK_QUEUE else None
+
+
 async def ensure_served(
     target: Target, task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None
 ) -> None:
     """Embedded: start the background worker for the queue (with these credentials in its
     environment, importing these modules). Named server: a worker must poll it."""
     if target.embedded:
-        settings = load_dev_settings()
-        custom = strategy_spec if task_queue != DEFAULT_TASK_QUEUE else None
-        await ensure_worker(target.client, settings, task_queue, custom, credentials, modules)
+        await ensure_worker(target.client, load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules)
     elif not await has_poller(target.client, task_queue):
         hint = f" --strategy {strategy_spec}" if strategy_spec and strategy_spec not in BUILTIN_STRATEGIES else ""
         hint += "".join(f" --module {m}" for m in modules or [])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-from activities.runners.docker.engine import DEFAULT_IMAGE, DockerError
-from activities.runners.docker.runner import AGENT_UID, ImageMissing, ensure_image
 from workflows.sdk.models import TaskDefaults
 
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
@@ -18,6 +16,10 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
     `command` agent usually needs the host's own tools); an explicit `docker` stays docker."""
     if settings.runner == "local" or (settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS):
         return "local", None
+    # The Docker SDK (and requests under it) is imported only when Docker is asked about.
+    from activities.runners.docker.engine import DEFAULT_IMAGE, DockerError
+    from activities.runners.docker.runner import ImageMissing, ensure_image
+
     try:
         await ensure_image(settings.docker_image or DEFAULT_IMAGE)
     except (DockerError, ImageMissing) as e:
@@ -28,4 +30,6 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
 def workspace_owner(runner: str) -> int | None:
     """Whose the workspace's tree is: the image's user when a root worker runs the agent in a
     container (so its overlay needs no chown), else this process's (None)."""
+    from activities.runners.docker.runner import AGENT_UID
+
     return AGENT_UID if runner == "docker" and os.geteuid() == 0 else None

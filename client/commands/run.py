@@ -24,7 +24,7 @@ from client.params import resolve_param_files
 from client.prompt import read_prompt
 from client.render import output_mode
 from client.repository import RunRepository, base_branch, fetch_run_branches, remote_base_branch, run_repository
-from client.runs import Target, ensure_served, open_target, start_run, task_queue_for
+from client.runs import Target, ensure_served, open_target, start_run, start_served, task_queue_for
 from client.strategy_loader import load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.strategy import Strategy
@@ -63,6 +63,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
         full = disk_full_under(orchard_home())
         if full:
             raise UsageError(full)
+    if not external_target(address):  # embedded: its worker starts now, beside the server if that is down too
+        start_served(task_queue_for(strategy, spec, modules), spec, credentials, modules)
     target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
     task_queue = task_queue_for(strategy, spec, modules) if target.embedded else target.task_queue
     output = output_mode(args.output)

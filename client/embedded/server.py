@@ -26,6 +26,8 @@ from client.embedded.processes import log_tail, spawn, state_dir, stop
 
 PROJECT_DEV_CONFIG = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
 SERVER_START_TIMEOUT = 60.0
+POLL_SECONDS = 0.05
+"""How often a starting server or worker is asked whether it is up (a cold start waits on both)."""
 SERVER_PID_FILE = "temporal.pid"
 
 
@@ -127,7 +129,7 @@ async def ensure_server(settings: DevServerSettings) -> Client:
         client = await try_connect(settings)
         if client is not None:
             return client
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(POLL_SECONDS)
     raise DevServerError(f"the Temporal dev server did not answer within {SERVER_START_TIMEOUT:g}s; see {log}")
 
 

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from activities.paths import orchard_home
 from client.connection import has_poller, open_runs
 from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
-from client.embedded.server import DevServerError, DevServerSettings
+from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
 from workflows.sdk.models import SECRET_NAME
 
 WORKER_START_TIMEOUT = 30.0
@@ -43,6 +43,28 @@ def worker_identity(env: dict[str, str]) -> str:
     return hashlib.sha256((code_digest() + json.dumps(secrets)).encode()).hexdigest()[:16]
 
 
+def start_worker(
+    settings: DevServerSettings, task_queue: str, strategy_spec: str | None = None, extra_env: dict[str, str] | None = None,
+    modules: list[str] | None = None,
+) -> None:
+    """Start the background worker for `task_queue` unless one runs. It needs no server yet: it
+    connects once the server answers, so a cold start brings both up at once."""
+    pid_file = _pid_file(task_queue)
+    if alive(pid_file) is not None:
+        return
+    env = {**os.environ, **(extra_env or {})}
+    cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue,
+           "--connect-wait", str(SERVER_START_TIMEOUT)]
+    if strategy_spec:
+        # The built-ins too: a custom strategy may run them as children, on its own queue.
+        cmd += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
+        for module in modules or []:
+            cmd += ["--module", module]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+    spawn(cmd, _log(task_queue), pid_file, env=env)
+    pid_file.with_suffix(".identity").write_text(worker_identity(env))
+
+
 async def ensure_worker(
     client: Client,
     settings: DevServerSettings,
@@ -56,35 +78,32 @@ async def ensure_worker(
     A worker started from other Orchard code or other credentials is replaced when no run is
     open on its queue (replacing it mid-run would restart its agents); otherwise this warns.
     """
-    pid_file = state_dir("workers") / f"{task_queue}.pid"
+    pid_file = _pid_file(task_queue)
     identity_file = pid_file.with_suffix(".identity")
-    log = state_dir("logs") / f"worker-{task_queue}.log"
-    env = {**os.environ, **(extra_env or {})}
-    identity = worker_identity(env)
+    identity = worker_identity({**os.environ, **(extra_env or {})})
     if alive(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
         if await open_runs(client, task_queue) == 0:
             stop(pid_file, timeout=20.0)
         else:
             print(f"orchard: warning: the background worker for {task_queue} runs other Orchard code or credentials; "
                   "`orchard server stop` restarts it (its running agents restart too)", file=sys.stderr)
-    if alive(pid_file) is None:
-        cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue]
-        if strategy_spec:
-            # The built-ins too: a custom strategy may run them as children, on its own queue.
-            cmd += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
-            for module in modules or []:
-                cmd += ["--module", module]
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
-        spawn(cmd, log, pid_file, env=env)
-        identity_file.write_text(identity)
+    start_worker(settings, task_queue, strategy_spec, extra_env, modules)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:
         if await has_poller(client, task_queue):
             return
         if alive(pid_file) is None:
-            raise DevServerError(f"the background worker exited at start ({log_tail(log)}); see {log}")
-        await asyncio.sleep(0.3)
-    raise DevServerError(f"the background worker did not start polling within {WORKER_START_TIMEOUT:g}s; see {log}")
+            raise DevServerError(f"the background worker exited at start ({log_tail(_log(task_queue))}); see {_log(task_queue)}")
+        await asyncio.sleep(POLL_SECONDS)
+    raise DevServerError(f"the background worker did not start polling within {WORKER_START_TIMEOUT:g}s; see {_log(task_queue)}")
+
+
+def _pid_file(task_queue: str) -> Path:
+    return state_dir("workers") / f"{task_queue}.pid"
+
+
+def _log(task_queue: str) -> Path:
+    return state_dir("logs") / f"worker-{task_queue}.log"
 
 
 def stop_workers() -> list[str]:
