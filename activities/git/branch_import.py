@@ -53,6 +53,15 @@ async def _is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool
         return False
 
 
+def refuse_foreign(branch: str) -> None:
+    """Orchard writes its own branches only: never a protected one (main, release/…), never one
+    outside orchard/."""
+    if is_protected_ref(branch):
+        raise ImportRefused(f"refusing to write the protected branch {branch!r}")
+    if not branch.startswith("orchard/"):
+        raise ImportRefused(f"refusing to write {branch!r}: Orchard writes only branches under orchard/")
+
+
 def should_import(policy: ImportPolicy, has_changes: bool, skip_empty: bool) -> bool:
     if policy == "never":
         return False
@@ -64,8 +73,7 @@ def should_import(policy: ImportPolicy, has_changes: bool, skip_empty: bool) -> 
 async def import_branch(origin: Origin, workspace: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
     """Create `branch` at `head` (the workspace's commit) in the run's repository, or on its
     remote; returns the branch used (another name under the `suffix` policy)."""
-    if is_protected_ref(branch) or not branch.startswith("orchard/"):
-        raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
+    refuse_foreign(branch)
     target = branch
     for n in range(2, 1000):
         existing = await origin.branch(target)
@@ -88,8 +96,7 @@ async def import_branch(origin: Origin, workspace: Path, head: str, branch: str,
 async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str, exists: bool) -> None:
     """Fast-forward a loop's `branch` from `start` to `head` (`exists`: it is at `start`; else it is
     created), with the objects the workspace made. Atomic: a branch someone else moved is refused."""
-    if is_protected_ref(branch) or not branch.startswith("orchard/"):
-        raise ImportRefused(f"refusing to write protected or foreign ref {branch!r}")
+    refuse_foreign(branch)
     if not move_loose_objects(workspace, await objects_dir(repo)):
         await fetch_objects(repo, workspace, head)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import subprocess
 import time
 import uuid
@@ -82,10 +83,20 @@ async def test_conflict_policies(repo, orchard_home):
     assert overwritten.branch_name == taken and git(repo, "rev-parse", taken) == overwritten.commit
 
 
-async def test_protected_refs_are_refused(repo):
+@pytest.mark.parametrize("branch, refused", [
+    ("main", "refusing to write the protected branch 'main'"),
+    ("refs/heads/master", "refusing to write the protected branch 'refs/heads/master'"),
+    ("hotfix/urgent", "refusing to write the protected branch 'hotfix/urgent'"),
+    ("feature/x", "refusing to write 'feature/x': Orchard writes only branches under orchard/"),
+])
+@pytest.mark.parametrize("policy", ["fail", "suffix", "overwrite"])
+async def test_protected_and_foreign_branches_are_refused_whatever_the_conflict_policy(repo, branch, refused, policy):
     head = git(repo, "rev-parse", "HEAD")
-    with pytest.raises(ImportRefused, match="protected"):
-        await import_branch(Origin(str(repo), str(repo)), repo, head, "main", "overwrite")
+    git(repo, "branch", "hotfix/urgent", "main")
+    before = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    with pytest.raises(ImportRefused, match=re.escape(refused)):
+        await import_branch(Origin(str(repo), str(repo)), repo, head, branch, policy)
+    assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == before
 
 
 async def test_a_retried_instance_returns_the_recorded_result_without_running_the_agent(repo, orchard_home, tmp_path):
@@ -102,6 +113,20 @@ async def test_a_retried_instance_returns_the_recorded_result_without_running_th
     assert third.commit == first.commit and third.metadata.get("recovered_from_branch")
 
 
+async def test_a_branch_another_task_made_under_the_same_key_is_not_taken_for_this_ones(repo, orchard_home, tmp_path):
+    """The record is lost and the key's branch exists, but it holds another task's work (the
+    run's input changed, a strategy reused a key): the instance runs its own task and refuses to
+    pass the foreign branch off as its result."""
+    log = tmp_path / "agent.log"
+    first = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a greeting"))
+    (instance_dir("run_t1", "gen/1") / "result.json").unlink()
+    other = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a farewell"))
+    assert log.read_text().splitlines() == ["gen/1", "gen/1"]  # the agent ran for the other task
+    assert not other.metadata.get("recovered_from_branch")
+    assert not other.success and other.error_type == "import" and "already exists" in other.error
+    assert git(repo, "rev-parse", first.branch_name) == first.commit  # the first task's branch is left as it was
+
+
 async def test_agent_failure_is_a_failed_result_with_its_reason(repo, orchard_home):
     result = await run(instance(repo, agent=f"DEMO_AGENT_FAIL='model said no' {DEMO_AGENT}"))
     assert not result.success and result.status == "failed" and result.error_type == "agent"
@@ -113,17 +138,25 @@ def _alive(marker: str) -> bool:
     return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
 
 
+def _count(marker: str) -> int:
+    return len(subprocess.run(["pgrep", "-f", f"^{marker}"], capture_output=True, text=True).stdout.split())
+
+
 async def test_timeout_kills_the_whole_process_group(repo, orchard_home):
-    marker = "orchard-test-sleeper-4242"
+    marker = f"orchard-test-sleeper-{uuid.uuid4().hex[:12]}"
     agent = f"bash -c 'exec -a {marker} sleep 60' & bash -c 'exec -a {marker} sleep 60'"
-    result = await run(instance(repo, agent=agent, timeout=1))
+    task = asyncio.ensure_future(run(instance(repo, agent=agent, timeout=1)))
+    while _count(marker) < 2:  # both sleepers run before the timeout
+        assert not task.done(), "the agent's sleepers never ran"
+        await asyncio.sleep(0.02)
+    result = await task
     assert result.status == "timeout" and "timed out after 1s" in result.error
     assert not _alive(marker)
     assert not workspaces_dir("run_t1").exists()
 
 
 async def test_cancel_stops_the_agent_and_removes_the_workspace(repo, orchard_home):
-    marker = "orchard-test-cancel-4343"
+    marker = f"orchard-test-cancel-{uuid.uuid4().hex[:12]}"
     env = ActivityEnvironment()
     task = asyncio.create_task(env.run(run_instance, instance(repo, agent=f"bash -c 'exec -a {marker} sleep 60'")))
     for _ in range(100):

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Awaitable
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -50,8 +51,26 @@ def runner(request) -> dict[str, str]:
     return {"runner": "local"}
 
 
+CLAUDE_SLEEPER, CODEX_SLEEPER, THINKER = (f"sleep {seconds}.{uuid.uuid4().int % 10**6:06d}" for seconds in (61, 62, 25))
+"""The tools the fake models have the agents run: unique to this test run, so another run's on the
+same machine is never taken for ours (nor killed by a test's check)."""
+
+
 def no_sleeper_left(marker: str) -> bool:
     return subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
+
+
+async def seen_running(marker: str, run: Awaitable[RunResult]) -> RunResult:
+    """The run's result, once `marker`'s process was seen running while the run went on: a
+    timeout that kills the tool must have had a tool to kill."""
+    task = asyncio.ensure_future(run)
+    seen = False
+    while not task.done() and not seen:
+        seen = not no_sleeper_left(marker)
+        await asyncio.sleep(0.05)
+    result = await task
+    assert seen, f"`{marker}` never ran before the run ended"
+    return result
 
 
 def claude_conversation(text: str):
@@ -61,9 +80,9 @@ def claude_conversation(text: str):
     if "FAIL" in text or "robustness" in text:
         return error_script(message="fake model refuses")
     if "SLOW" in text:
-        return [Turn(tool_uses=[ToolUse("Bash", {"command": "sleep 61.25", "description": "wait"})])]
+        return [Turn(tool_uses=[ToolUse("Bash", {"command": CLAUDE_SLEEPER, "description": "wait"})])]
     name = f"notes/{hashlib.sha256(text.encode()).hexdigest()[:8]}.md"
-    return write_and_commit_script(name, f"# {text.splitlines()[0]}\n", f"Add {name}")
+    return write_and_commit_script(name, f"# {name}\n", f"Add {name}")
 
 
 @pytest.fixture
@@ -84,6 +103,8 @@ async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(cli
     for candidate in result.instances:
         log = git(repo, "log", "--format=%s", f"main..{candidate.branch_name}")
         assert log.startswith("Add notes/")  # the CLI's own Bash tool committed
+        note = log.removeprefix("Add ")
+        assert git(repo, "show", f"{candidate.branch_name}:{note}") == f"# {note}"  # and wrote what the model asked
         assert candidate.input_tokens == 3900 and candidate.output_tokens == 115
         assert candidate.cost_usd > 0 and candidate.session_id
         assert candidate.final_message == "Wrote and committed the file."
@@ -104,10 +125,10 @@ async def test_claude_code_error_fails_one_instance_with_its_reason(client, task
 
 async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_queue, repo, fake_claude, runner):
     run_id = f"run_timeout_{uuid.uuid4().hex[:6]}"
-    result = await run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8, run_id=run_id, **runner)
+    result = await seen_running(CLAUDE_SLEEPER, run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8, run_id=run_id, **runner))
     (only,) = result.instances
     assert only.status == "timeout" and "timed out after 8s" in only.error
-    assert no_sleeper_left("sleep 61.25")
+    assert no_sleeper_left(CLAUDE_SLEEPER)
     if runner["runner"] == "docker":
         assert only.metadata["runner"] == "docker" and containers_of(run_id) == []
 
@@ -133,7 +154,7 @@ async def cancel_during_a_tool(client, task_queue, repo, marker: str, defaults: 
 
 
 async def test_cancel_leaves_no_claude_process_container_or_workspace(client, task_queue, repo, fake_claude, runner):
-    await cancel_during_a_tool(client, task_queue, repo, "sleep 61.25", TaskDefaults(plugin="claude-code", **runner))
+    await cancel_during_a_tool(client, task_queue, repo, CLAUDE_SLEEPER, TaskDefaults(plugin="claude-code", **runner))
 
 
 @pytest.mark.parametrize(
@@ -177,7 +198,7 @@ def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_pa
 
 def resumable_conversation(text: str):
     """A long first tool call (the worker is killed during it), then write, commit and finish."""
-    return [Turn(tool_uses=[ToolUse("Bash", {"command": "sleep 25.75", "description": "think"})]), *write_and_commit_script("notes/resumed.md", commit_message="Add notes/resumed.md")]
+    return [Turn(tool_uses=[ToolUse("Bash", {"command": THINKER, "description": "think"})]), *write_and_commit_script("notes/resumed.md", commit_message="Add notes/resumed.md")]
 
 
 def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, repo):
@@ -195,7 +216,7 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
             assert started.returncode == 0, started.stderr
             run_id = started.stdout.strip().splitlines()[-1]
             for _ in range(300):
-                if not no_sleeper_left("sleep 25.75"):
+                if not no_sleeper_left(THINKER):
                     break
                 time.sleep(0.1)
             else:
@@ -217,7 +238,7 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
             fresh = [r for r in fake.main_requests if not any(m["role"] == "assistant" for m in r.body["messages"])]
             assert len(fresh) == 1
             assert any(RESUME_PROMPT in json.dumps(r.body["messages"]) for r in fake.main_requests)
-            assert containers_of(run_id) == [] and no_sleeper_left("sleep 25.75")
+            assert containers_of(run_id) == [] and no_sleeper_left(THINKER)
     finally:
         stop_embedded(home)
 
@@ -229,7 +250,7 @@ def codex_conversation(text: str) -> list:
     if "FAIL" in text or "robustness" in text:
         return oai.failing_script("fake model refuses")
     if "SLOW" in text:
-        return [oai.Turn(calls=(oai.Shell("sleep 61.5"),))]
+        return [oai.Turn(calls=(oai.Shell(CODEX_SLEEPER),))]
     name = f"notes/{hashlib.sha256(text.encode()).hexdigest()[:8]}.md"
     return oai.write_and_commit_script(name, f"# {name}\n", f"Add {name}")
 
@@ -258,7 +279,10 @@ async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost
     assert result.status == "success", [c.error for c in result.instances]
     assert len(orchard_branches(repo)) == 2
     for candidate in result.instances:
-        assert git(repo, "log", "--format=%s", f"main..{candidate.branch_name}").startswith("Add notes/")
+        subject = git(repo, "log", "--format=%s", f"main..{candidate.branch_name}")
+        assert subject.startswith("Add notes/")
+        note = subject.removeprefix("Add ")
+        assert git(repo, "show", f"{candidate.branch_name}:{note}") == f"# {note}"  # the file Codex's shell wrote, as the model asked
         assert (candidate.input_tokens, candidate.output_tokens) == (4100, 115)
         assert candidate.cost_estimated and candidate.cost_usd > 0 and candidate.session_id
         assert candidate.metrics["score"] == 6 and candidate.metadata["runner"] == runner["runner"]
@@ -277,17 +301,17 @@ async def test_codex_error_fails_one_instance_with_its_reason(client, task_queue
 
 async def test_cancel_leaves_no_codex_process_container_or_workspace(client, task_queue, repo, fake_codex, runner):
     defaults = TaskDefaults(plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES, **runner)
-    await cancel_during_a_tool(client, task_queue, repo, "sleep 61.5", defaults)
+    await cancel_during_a_tool(client, task_queue, repo, CODEX_SLEEPER, defaults)
 
 
 async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue, repo, fake_codex, runner):
     run_id = f"run_timeout_{uuid.uuid4().hex[:6]}"
-    result = await run_strategy(
+    result = await seen_running(CODEX_SLEEPER, run_strategy(
         client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="codex", model="gpt-5.5", timeout=8,
         cli_args=CODEX_NO_RETRIES, run_id=run_id, **runner,
-    )
+    ))
     (only,) = result.instances
     assert only.status == "timeout"
-    assert no_sleeper_left("sleep 61.5")
+    assert no_sleeper_left(CODEX_SLEEPER)
     if runner["runner"] == "docker":
         assert only.metadata["runner"] == "docker" and containers_of(run_id) == []

@@ -83,9 +83,9 @@ async def test_the_conflict_policies_and_protected_refs_hold_on_a_remote(remote,
     assert overwritten.branch_name == taken and git(bare, "rev-parse", taken) == overwritten.commit
     origin = await open_origin(url)
     main = git(bare, "rev-parse", "main")
-    for protected in ("main", "release/1.0", "feature/x"):
-        with pytest.raises(ImportRefused, match="protected or foreign"):
-            await import_branch(origin, Path(origin.read), overwritten.commit, protected, "overwrite")
+    for branch, refused in (("main", "the protected branch 'main'"), ("release/1.0", "the protected branch 'release/1.0'"), ("feature/x", "only branches under orchard/")):
+        with pytest.raises(ImportRefused, match=refused):
+            await import_branch(origin, Path(origin.read), overwritten.commit, branch, "overwrite")
     assert git(bare, "rev-parse", "main") == main
 
 

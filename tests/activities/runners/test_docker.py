@@ -68,14 +68,23 @@ async def test_the_agent_runs_hardened_and_its_commit_lands_on_the_branch(repo, 
 
 @pytest.mark.parametrize("egress", ["offline", "proxy"])
 async def test_without_network_the_agent_cannot_reach_the_hosts_services(repo, orchard_home, egress):
+    """The same probe reaches a server the agent starts in its own container (the probe works) and
+    not one listening on the host's loopback. (The positive control with `host` egress, the host's
+    own network, is not run: this machine's rules allow containers with --network none only.)"""
     server = socket.create_server(("127.0.0.1", 0))  # listening: a connection from the host would succeed
     port = server.getsockname()[1]
+    own = 20000 + (port + 1) % 10000
+    probe = "(exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo {name}-reached || echo {name}-unreachable"
+    agent = (
+        f"node -e \"require('net').createServer(c => c.end()).listen({own}, '127.0.0.1')\" & "
+        f"for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/{own}) 2>/dev/null && break; sleep 0.05; done; "
+        f"{probe.format(port=own, name='own')}; {probe.format(port=port, name='host')}; kill %1"
+    )
     try:
-        probe = f"(exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo reached || echo unreachable"
-        result = await run(instance(repo, probe, network_egress=egress))
+        result = await run(instance(repo, agent, network_egress=egress))
     finally:
         server.close()
-    assert result.success and result.final_message == "unreachable"
+    assert result.success and result.final_message.splitlines() == ["own-reached", "host-unreachable"], result.final_message
 
 
 @pytest.mark.no_engine

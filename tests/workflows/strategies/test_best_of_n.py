@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
-from tests.conftest import run_scripted
+from tests.conftest import run_scripted, start_scripted
 from tests.scripted import BASE_COMMIT, Script
+from worker import sandbox_runner
 from workflows.sdk.errors import ConfigError
 from workflows.strategies import BUILTIN_STRATEGIES
 from workflows.strategies.best_of_n import DIVERSITY_HINTS, parse_score
@@ -100,6 +103,20 @@ async def test_ties_are_broken_as_configured(client, scripted_queue):
     rand = await run_scripted(client, scripted_queue, "best-of-n", Script(answers=tied), params={"n": 3, "tie_break": "random"})
     assert rand.instances[0].metadata["selection_reason"] == "highest score 5/10, tie among 3 candidates broken by random"
     assert rand.instances[0].metadata["winner"] is True and sum(c.metadata["winner"] for c in rand.instances) == 1
+
+
+async def test_a_random_tie_break_differs_from_run_to_run_and_replays_as_it_went(client, scripted_queue):
+    """Each run draws from its own seed: over eight runs of three tied candidates the winners
+    differ (all eight alike by chance: 1 in 2,187), yet the pick is the run's own: its history replays
+    without a divergence."""
+    tied = {"score/.*": '{"score": 5}'}
+    handles = [await start_scripted(client, scripted_queue, "best-of-n", Script(answers=tied), params={"n": 3, "tie_break": "random"}) for _ in range(8)]
+    winners = [(await h.result()).instances[0].key for h in handles]
+    assert len(set(winners)) > 1, winners
+    replayer = Replayer(workflows=[BUILTIN_STRATEGIES["best-of-n"].workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    for handle in handles[:2]:
+        replayed = await replayer.replay_workflow(await handle.fetch_history(), raise_on_replay_failure=False)
+        assert replayed.replay_failure is None
 
 
 def test_best_of_n_checks_its_config():

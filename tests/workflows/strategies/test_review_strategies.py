@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import DEMO_AGENT, git, orchard_branches, run_strategy
+from workflows.sdk.models import RunResult
 
 
 def by_key(cases: dict[str, str], default: str = "") -> str:
@@ -96,5 +97,8 @@ async def test_a_strategy_composes_others_as_child_workflows(client, task_queue,
     candidates = [b for b in orchard_branches(repo) if b != refined.branch_name]
     assert len(candidates) == 4 and {b.split("/")[2] for b in candidates} == tries
     assert refined.branch_name.startswith(f"orchard/iterative/{result.run_id}.iterative.k")
-    # The refinement built on the better winner's branch.
-    assert git(repo, "rev-parse", f"{refined.branch_name}^") in {git(repo, "rev-parse", b) for b in candidates}
+    # The refinement built on the better winner's branch: each try's winner, the higher score (the first on a tie).
+    winners = [(await client.get_workflow_handle(c.run_id, result_type=RunResult).result()).instances[0] for c in result.children if c.key.startswith("try/")]
+    best = max(winners, key=lambda w: w.metrics.get("score", 0))
+    assert all(w.metadata["winner"] for w in winners) and winners[0].metrics["score"] != winners[1].metrics["score"]
+    assert git(repo, "rev-parse", f"{refined.branch_name}^") == best.commit == git(repo, "rev-parse", best.branch_name)
