@@ -52,7 +52,8 @@ async def test_concurrent_round_robin_runs_never_share_a_turn(client, scripted_q
 
 async def test_an_open_rotation_keeps_no_worker_alive(client, scripted_queue):
     params = experiment()
+    before = await open_runs(client, scripted_queue)  # what earlier tests left open on the shared queue
     await run_scripted(client, scripted_queue, "round-robin", Script(), params=params)
     rotation = await client.get_workflow_handle(rotation_id(SCRIPTED_REPO, params["experiment"])).describe()
     assert rotation.status == WorkflowExecutionStatus.RUNNING  # the rotation stays open between runs
-    assert await open_runs(client, scripted_queue) == 0
+    assert await open_runs(client, scripted_queue) <= before  # and is not counted as one
