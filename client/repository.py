@@ -3,6 +3,7 @@ git remote a run works on (`--repo URL`, `--remote NAME`)."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,20 @@ def run_repository(path: str, remote: str | None) -> RunRepository:
     return RunRepository(url, local, remote)
 
 
+def clone_here(url: str, path: str = ".") -> RunRepository | None:
+    """The repository at `path`, when one of its remotes is `url` (`orchard watch` of a run on a
+    remote, from a clone of it: the branches come here too); None otherwise."""
+    try:
+        local = git.Repo(path, search_parent_directories=True)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        return None
+    for remote in local.remotes:
+        found = run_repository(repo_root(local), remote.name)
+        if found.repo == url:
+            return found
+    return None
+
+
 async def remote_base_branch(repo: RunRepository, requested: str | None) -> str:
     """The branch a run on a remote starts from: the one asked for, else the branch checked out
     here (--remote), else the remote's default; it must exist on the remote."""
@@ -92,6 +107,12 @@ async def remote_base_branch(repo: RunRepository, requested: str | None) -> str:
         what = f"base branch {requested!r} is not" if requested else "no default branch is"
         raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches ({', '.join(sorted(branches)) or 'it has none: push one first'})")
     return requested
+
+
+async def report_fetched(repo: RunRepository, run_id: str) -> None:
+    """Fetch the run's branches from its remote into the local repository, and say which."""
+    fetched = await fetch_run_branches(repo, run_id)
+    print(f"orchard: fetched {len(fetched)} branch{'es' * (len(fetched) != 1)} of run {run_id} from {repo.remote}" + "".join(f"\n  {b}" for b in fetched), file=sys.stderr)
 
 
 async def fetch_run_branches(repo: RunRepository, run_id: str) -> list[str]:

@@ -23,7 +23,7 @@ from client.follow import follow_and_report
 from client.params import resolve_param_files
 from client.prompt import read_prompt
 from client.render import output_mode
-from client.repository import RunRepository, base_branch, fetch_run_branches, remote_base_branch, run_repository
+from client.repository import RunRepository, base_branch, remote_base_branch, report_fetched, run_repository
 from client.runs import Target, ensure_served, open_target, start_run, start_served, task_queue_for
 from client.strategy_loader import load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
@@ -170,8 +170,7 @@ async def _start_and_follow(
         if code == DETACHED_EXIT:  # Ctrl-C: every run goes on
             return code
         if repository is not None and repository.remote:
-            fetched = await fetch_run_branches(repository, handle.id)
-            print(f"orchard: fetched {len(fetched)} branch{'es' * (len(fetched) != 1)} of run {handle.id} from {repository.remote}" + "".join(f"\n  {b}" for b in fetched), file=sys.stderr)
+            await report_fetched(repository, handle.id)
         codes.append(code)
     return max(codes, key=EXIT_SEVERITY.index)
 

@@ -102,12 +102,21 @@ def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, 
             assert git(clone, "rev-parse", branch) == git(bare, "rev-parse", branch)  # fetched into the user's clone
         assert "fetched 6 branches of run" in err
         assert git(clone, "status", "--porcelain") == ""  # the user's checkout is untouched
+        # Detached, then watched from the clone: the watch brings the run's branch here.
+        started = orchard("run", "once more", "--detach", "--remote", "origin", "--agent-command", str(agent), "--runner", "local",
+                          "--address", named_server, "--task-queue", queue, env=orchard_env(tmp_path / "client-home"), cwd=clone)
+        assert started.returncode == 0, started.stderr
+        detached = started.stdout.strip().splitlines()[-1]
+        watched = orchard("watch", detached, "--output", "quiet", "--address", named_server, env=orchard_env(tmp_path / "client-home"), cwd=clone)
+        assert watched.returncode == 0 and f"fetched 1 branch of run {detached} from origin" in watched.stderr, watched.stderr
+        (branch,) = [b for b in git(clone, "branch", "--format=%(refname:short)").split() if detached in b]
+        assert git(clone, "rev-parse", branch) == git(bare, "rev-parse", branch)
         base = git(bare, "rev-parse", "main")
         for home in homes:  # each host fetched the remote into its own mirror: once, not per instance, for the base
             (mirror,) = (home / "mirrors").glob("*.git")
             assert git(mirror, "rev-parse", "main") == base
             fetches = [line for line in (home / "worker.log").read_text().splitlines() if "into this host's mirror" in line]
-            assert 1 <= len(fetches) <= 4 and sum(base in line for line in fetches) <= 1 and sum("a new mirror" in line for line in fetches) <= 1, fetches
+            assert 1 <= len(fetches) <= 5 and sum(base in line for line in fetches) <= 1 and sum("a new mirror" in line for line in fetches) <= 1, fetches
     finally:
         for host in hosts:
             if host.poll() is None:
