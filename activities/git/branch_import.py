@@ -12,7 +12,7 @@ from pathlib import Path
 
 from activities.git.command import GitError, fetch_objects, git, rev_parse
 from activities.git.objects import move_loose_objects
-from activities.git.origin import ZERO_OID, Origin
+from activities.git.origin import ZERO_OID, Origin, PushRefused
 from activities.git.workspace import objects_dir
 from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
 
@@ -74,6 +74,13 @@ async def import_branch(origin: Origin, workspace: Path, head: str, branch: str,
     """Create `branch` at `head` (the workspace's commit) in the run's repository, or on its
     remote; returns the branch used (another name under the `suffix` policy)."""
     refuse_foreign(branch)
+    try:
+        return await _create(origin, workspace, head, branch, conflict_policy)
+    except PushRefused as e:
+        raise ImportRefused(str(e)) from None
+
+
+async def _create(origin: Origin, workspace: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
     target = branch
     for n in range(2, 1000):
         existing = await origin.branch(target)

@@ -13,6 +13,7 @@ import asyncio
 import fcntl
 import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,15 @@ MIRROR_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/orchard/prompts/*:refs/o
 """What a mirror holds: the remote's branches (Orchard's included) and the prompts runs pass by reference."""
 
 _fetching: dict[str, asyncio.Lock] = {}
+
+
+LOST_RACE = ("(stale info)", "(failed to update ref)", "cannot lock ref")
+"""What git says of a push that lost to another (the lease checked, or the server's own update of the ref)."""
+
+
+class PushRefused(Exception):
+    """The remote itself refused the branch (a hook, a permission): final, not a race to retry."""
+
 log = logging.getLogger(__name__)
 
 
@@ -67,8 +77,11 @@ class Origin:
         try:
             await git("push", "--quiet", "--no-verify", f"--force-with-lease={ref}:{expected or ''}", "--", self.repo, f"{commit}:{ref}", cwd=source)
         except GitError as e:
-            if "stale info" in e.stderr or "rejected" in e.stderr or "already exists" in e.stderr:
-                return False
+            if any(lost in e.stderr for lost in LOST_RACE):
+                return False  # the branch is not where it was expected, or another push moved it first
+            refused = re.search(r"\[remote rejected\] .*", e.stderr)
+            if refused:
+                raise PushRefused(f"{self.repo} refused {ref}: {refused.group(0)}") from None
             raise
         await fetch_objects(self.read, source, commit)  # this host's later work on it (a scorer, a check) needs no fetch
         await git("update-ref", ref, commit, cwd=self.read)

@@ -89,6 +89,17 @@ async def test_the_conflict_policies_and_protected_refs_hold_on_a_remote(remote,
     assert git(bare, "rev-parse", "main") == main
 
 
+async def test_a_remote_that_refuses_the_branch_fails_the_import_with_its_reason(remote, orchard_home):
+    url, bare = remote
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'orchard/ branches are not allowed here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    result = await ActivityEnvironment().run(run_instance, instance(url, "gen/1"))
+    assert not result.success and result.error_type == "import"
+    assert "refused refs/heads/orchard/simple/run_r1/k" in result.error and "pre-receive hook declined" in result.error
+    assert git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/orchard/") == ""
+
+
 async def test_two_hosts_creating_one_branch_at_once_never_overwrite_each_other(remote, orchard_home, tmp_path):
     url, bare = remote
     commits = []
