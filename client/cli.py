@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list runs (from Temporal visibility)")
     ls.add_argument("--strategy")
-    ls.add_argument("--repo", help="only runs on this repository")
+    ls.add_argument("--repo", help="only runs on this repository (a path, or a remote's URL)")
     ls.add_argument("--pipeline", metavar="RUNBOOK.PIPELINE", help="only runs of this runbook pipeline (or RUNBOOK.worker.NAME: that queue worker)")
     ls.add_argument("--status", choices=LIST_STATUSES)
     ls.add_argument("--waiting", action="store_true", help="only runs that wait for a person (see `orchard pending`)")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from client.errors import EXIT_SUCCESS
 from client.runs import target_for
+from workflows.sdk.models import is_remote_repo
 from workflows.sdk.visibility import SA_OUTCOME, SA_REPO, SA_WAITING
 
 LIST_STATUSES = ("running", "success", "partial", "failed", "canceled", "terminated", "timed_out")
@@ -20,7 +21,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     if args.strategy:
         clauses.append(f'OrchardStrategy = "{args.strategy}"')
     if args.repo:
-        clauses.append(f'OrchardRepo = "{Path(args.repo).resolve()}"')
+        clauses.append(f'OrchardRepo = "{args.repo if is_remote_repo(args.repo) else Path(args.repo).resolve()}"')
     if args.pipeline:
         clauses.append(f'OrchardPipeline = "{args.pipeline}"')
     if args.status in ("success", "partial", "failed"):

@@ -5,6 +5,7 @@ candidate's branch on the remote and in the user's clone."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -102,6 +103,9 @@ def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, 
             assert git(clone, "rev-parse", branch) == git(bare, "rev-parse", branch)  # fetched into the user's clone
         assert "fetched 6 branches of run" in err
         assert git(clone, "status", "--porcelain") == ""  # the user's checkout is untouched
+        run_id = json.loads(out.strip().splitlines()[-1])["run_id"]
+        listed = orchard("list", "--repo", url, "--output", "json", "--address", named_server, env=orchard_env(tmp_path / "client-home"), cwd=tmp_path)
+        assert run_id in [json.loads(line)["run_id"] for line in listed.stdout.splitlines()], listed.stdout + listed.stderr
         # Detached, then watched from the clone: the watch brings the run's branch here.
         started = orchard("run", "once more", "--detach", "--remote", "origin", "--agent-command", str(agent), "--runner", "local",
                           "--address", named_server, "--task-queue", queue, env=orchard_env(tmp_path / "client-home"), cwd=clone)
