@@ -1,11 +1,10 @@
-"""Where Orchard keeps state on a host: $ORCHARD_HOME (default ~/.orchard)."""
+"""Where Orchard keeps state on a host: $ORCHARD_HOME (default ~/.orchard). The standard library
+only at import: the `orchard` command's launcher finds the warm client through it."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from workflows.sdk.models import key_hash8
 
 
 def orchard_home() -> Path:
@@ -18,6 +17,8 @@ def run_dir(run_id: str) -> Path:
 
 
 def instance_dir(run_id: str, key: str) -> Path:
+    from workflows.sdk.models import key_hash8
+
     return run_dir(run_id) / f"k{key_hash8(key)}"
 
 
@@ -27,6 +28,8 @@ def workspaces_dir(run_id: str) -> Path:
 
 def agent_home_dir(run_id: str, key: str) -> Path:
     """An agent's private state (e.g. CODEX_HOME): per instance, beside but outside the results."""
+    from workflows.sdk.models import key_hash8
+
     return orchard_home() / "agent-homes" / run_id / f"k{key_hash8(key)}"
 
 

@@ -324,11 +324,17 @@ def quiet_sdk_logs() -> None:
     logging.getLogger("temporalio").setLevel(logging.ERROR)
 
 
-def entrypoint() -> NoReturn:
-    """The console script. Exits without interpreter finalization: the Temporal client's native
-    threads can abort a finalizing interpreter (PyGILState_Release), turning a clean exit into 134."""
+def entrypoint(start_warm: bool = False) -> NoReturn:
+    """The command, run in this process. Exits without interpreter finalization: the Temporal
+    client's native threads can abort a finalizing interpreter (PyGILState_Release), turning a
+    clean exit into 134. `start_warm`: afterwards, if the embedded server runs, start its warm
+    client for the commands after this one (client/launcher.py)."""
     quiet_sdk_logs()
     code = main()
+    if start_warm:
+        from client.embedded.workers import start_warm_client
+
+        start_warm_client()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

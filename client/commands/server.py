@@ -11,13 +11,14 @@ from activities.paths import orchard_home
 from client.connection import ServerUnreachable, connect
 from client.embedded.processes import alive
 from client.embedded.server import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command, server_pid_file, stop_server, try_connect
-from client.embedded.workers import stop_workers
+from client.embedded.workers import stop_warm_client, stop_workers
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 
 
 def stop_all() -> list[str]:
-    """Stop the background workers (they cancel their agents first), then the server."""
-    stopped = [f"worker {queue}" for queue in stop_workers()]
+    """Stop the warm client, the background workers (they cancel their agents first), then the server."""
+    stopped = ["warm client"] if stop_warm_client() else []
+    stopped += [f"worker {queue}" for queue in stop_workers()]
     if stop_server():
         stopped.append("Temporal dev server")
     return stopped

@@ -4,6 +4,7 @@ and one per version of a strategy file on a queue of its own, which exits once n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -16,7 +17,8 @@ from temporalio.client import Client
 from activities.paths import orchard_home
 from client.connection import has_poller, open_runs
 from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
-from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
+from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings, server_pid_file
+from client.launcher import ROOT, code_digest, warm_record
 from workflows.sdk.models import SECRET_NAME
 
 WORKER_START_TIMEOUT = 30.0
@@ -25,16 +27,6 @@ CUSTOM_WORKER_IDLE_EXIT = 600.0
 
 def custom_task_queue(spec: str, digest: str) -> str:
     return f"orchard-custom-{hashlib.sha256(spec.encode()).hexdigest()[:6]}-{digest[:8]}"
-
-
-def code_digest() -> str:
-    """A digest of Orchard's own code: a background worker started from other code is stale."""
-    root = Path(__file__).resolve().parents[2]
-    files = sorted(p for d in ("workflows", "activities", "client") for p in (root / d).rglob("*.py"))
-    digest = hashlib.sha256()
-    for path in [*files, root / "worker.py"]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def worker_identity(env: dict[str, str]) -> str:
@@ -104,6 +96,28 @@ def _pid_file(task_queue: str) -> Path:
 
 def _log(task_queue: str) -> Path:
     return state_dir("logs") / f"worker-{task_queue}.log"
+
+
+def start_warm_client() -> None:
+    """The warm client (client/warm.py) beside the embedded server while that runs, from this
+    code: the commands after this one start in milliseconds. One from other code is replaced."""
+    if alive(server_pid_file()) is None:
+        return  # no embedded server: nothing to sit beside (and nothing is created)
+    pid_file = _warm_pid_file()
+    if alive(pid_file) is not None:
+        with contextlib.suppress(OSError):
+            if warm_record().read_text() == code_digest():
+                return
+        stop(pid_file, timeout=5.0)
+    spawn([sys.executable, "-m", "client.warm"], state_dir("logs") / "warm-client.log", pid_file, cwd=str(ROOT))
+
+
+def stop_warm_client() -> bool:
+    return stop(_warm_pid_file(), timeout=5.0)
+
+
+def _warm_pid_file() -> Path:
+    return state_dir("warm") / "client.pid"
 
 
 def stop_workers() -> list[str]:

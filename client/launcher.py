@@ -1,0 +1,88 @@
+"""The `orchard` command's first step: hand the command to the warm client of this ORCHARD_HOME
+when one runs, else run it here.
+
+Importing Orchard (the Temporal client, pydantic, the models) takes most of a second, more than
+most commands' own work. The warm client (client/warm.py) runs beside the embedded server with
+all of it imported, and forks a child per command: the child takes this process's standard
+input, output and error (passed over a unix socket), working directory, environment and
+arguments, and runs the command as this process would have; this process relays Ctrl-C to it
+and exits with its exit code. This module imports the standard library only, so handing a
+command over costs what starting Python costs (activities/paths.py, the one other module it
+imports, imports the standard library only too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from activities.paths import orchard_home
+
+ROOT = Path(__file__).resolve().parents[1]
+EXIT = struct.Struct(">i")
+SIGNALS = {signal.SIGINT: b"I", signal.SIGTERM: b"T", signal.SIGHUP: b"H"}
+"""What this process relays to the command's child, as one byte each."""
+
+
+def warm_socket() -> Path:
+    return orchard_home() / "warm" / "client.sock"
+
+
+def warm_record() -> Path:
+    """The digest of the code the warm client imported (it serves no other)."""
+    return orchard_home() / "warm" / "code"
+
+
+def code_digest() -> str:
+    """A digest of Orchard's own code: a background process started from other code is stale."""
+    files = sorted(p for d in ("workflows", "activities", "client") for p in (ROOT / d).rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in [*files, ROOT / "worker.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _handed_over(argv: list[str]) -> int | None:
+    """The command's exit code, run by the warm client; None when there is none to run it (or it
+    serves other code), and nothing was run."""
+    if argv[:1] == ["server"]:
+        return None  # `server stop` stops the warm client itself
+    try:
+        if warm_record().read_text() != code_digest():
+            return None
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(str(warm_socket()))
+    except OSError:
+        return None
+    with conn:
+        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        try:
+            socket.send_fds(conn, [struct.pack(">I", len(request)) + request], [0, 1, 2])
+        except OSError:
+            return None
+        for sig, code in SIGNALS.items():
+            signal.signal(sig, lambda *_, code=code: conn.sendall(code))
+        answer = b""
+        while len(answer) < EXIT.size:
+            chunk = conn.recv(EXIT.size - len(answer))
+            if not chunk:
+                print("orchard: the warm client stopped while it ran this command; see `orchard list` for a run it may have started", file=sys.stderr)
+                return 1
+            answer += chunk
+        return EXIT.unpack(answer)[0]
+
+
+def entrypoint() -> NoReturn:
+    code = _handed_over(sys.argv[1:])
+    if code is None:
+        from client.cli import entrypoint as run_here
+
+        run_here(start_warm=True)
+    os._exit(code)

@@ -1,0 +1,154 @@
+"""The warm client: a process beside the embedded server with Orchard imported, which runs each
+`orchard` command handed to it (client/launcher.py) in a child forked for it.
+
+The child becomes the command's process: the caller's standard input, output and error, its
+working directory, environment and arguments. Forking is safe because this process never starts
+a thread, an event loop or a Temporal runtime: it imports, then waits on its socket. It serves
+the code it imported only (the launcher compares digests), and stops with `orchard server stop`.
+
+    python -m client.warm
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import traceback
+from dataclasses import dataclass
+
+from client.launcher import EXIT, SIGNALS, code_digest, warm_record, warm_socket
+
+COMMANDS = ("run", "watch", "show", "cancel", "listing", "pending", "answer", "loop", "runbook", "history", "replay", "clean", "doctor")
+HEADER = struct.Struct(">I")
+RELAYED = {code: sig for sig, code in SIGNALS.items()}
+
+
+@dataclass
+class Command:
+    """A command's child, and the connection of the caller waiting for its exit code."""
+
+    conn: socket.socket
+    pid: int
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+    while len(data) < HEADER.size or len(data) < HEADER.size + HEADER.unpack(data[:HEADER.size])[0]:
+        more = conn.recv(1 << 20)
+        if not more:
+            raise ConnectionError("the caller left before its request was read")
+        data += more
+    return json.loads(data[HEADER.size:]), fds
+
+
+def _become(request: dict, fds: list[int]) -> None:
+    """In the child: take the caller's place, and run its command as `orchard` would."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = ["orchard", *request["argv"]]
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), line_buffering=False)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=os.isatty(1), write_through=os.isatty(1))
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, errors="backslashreplace")
+    from client.cli import entrypoint
+
+    entrypoint()
+
+
+def serve() -> None:
+    for name in COMMANDS:  # what a command would import first, imported once here
+        importlib.import_module(f"client.commands.{name}")
+    digest = code_digest()
+    path = warm_socket()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(64)
+    warm_record().write_text(digest)
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+    signal.set_wakeup_fd(wake_w.fileno())
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    selector.register(wake_r, selectors.EVENT_READ)
+    running: dict[int, Command] = {}
+    while not stopping:
+        for key, _ in selector.select():
+            if key.fileobj is listener:
+                conn, _ = listener.accept()
+                try:
+                    request, fds = _receive(conn)
+                except (OSError, ValueError, ConnectionError):
+                    conn.close()
+                    continue
+                pid = os.fork()
+                if pid == 0:  # the command's process
+                    signal.set_wakeup_fd(-1)
+                    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+                        signal.signal(sig, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.default_int_handler)  # a relayed Ctrl-C, as in a terminal
+                    listener.close()
+                    conn.close()
+                    try:
+                        _become(request, fds)
+                    finally:  # never back into this loop
+                        traceback.print_exc()
+                        os._exit(1)
+                for fd in fds:
+                    os.close(fd)
+                running[pid] = Command(conn, pid)
+                selector.register(conn, selectors.EVENT_READ, pid)
+            elif key.fileobj is wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    wake_r.recv(4096)
+                _reap(running, selector)
+            else:
+                command = running[key.data]
+                relayed = command.conn.recv(16)
+                for code in relayed or b"I":  # the caller left: as if it were interrupted
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(command.pid, RELAYED.get(bytes([code]), signal.SIGINT))
+                if not relayed:
+                    selector.unregister(command.conn)
+                    command.conn.close()
+    path.unlink(missing_ok=True)
+
+
+def _reap(running: dict[int, Command], selector: selectors.BaseSelector) -> None:
+    """Send each finished command's exit code to its caller."""
+    while running:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        command = running.pop(pid, None)
+        if command is None:
+            continue
+        with contextlib.suppress(OSError):
+            command.conn.sendall(EXIT.pack(os.waitstatus_to_exitcode(status)))
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(command.conn)
+        command.conn.close()
+
+
+if __name__ == "__main__":
+    serve()
