@@ -28,6 +28,8 @@ from client.launcher import EXIT, SIGNALS, code_digest, warm_record, warm_socket
 
 COMMANDS = ("run", "watch", "show", "cancel", "listing", "pending", "answer", "loop", "runbook", "history", "replay", "clean", "doctor")
 HEADER = struct.Struct(">I")
+PEER = struct.Struct("3i")
+"""struct ucred: the connecting process's pid, uid and gid."""
 RELAYED = {code: sig for sig, code in SIGNALS.items()}
 
 
@@ -47,6 +49,12 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
             raise ConnectionError("the caller left before its request was read")
         data += more
     return json.loads(data[HEADER.size:]), fds
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """The caller runs as this process's user (the kernel says so, whatever the socket's mode)."""
+    _, uid, _ = PEER.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER.size))
+    return uid == os.getuid()
 
 
 def _become(request: dict, fds: list[int]) -> None:
@@ -76,6 +84,7 @@ def serve() -> None:
         path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
+    path.chmod(0o600)  # the commands run as this user: only this user may hand one over
     listener.listen(64)
     warm_record().write_text(digest)
     wake_r, wake_w = socket.socketpair()
@@ -93,6 +102,9 @@ def serve() -> None:
         for key, _ in selector.select():
             if key.fileobj is listener:
                 conn, _ = listener.accept()
+                if not _same_user(conn):
+                    conn.close()
+                    continue
                 try:
                     request, fds = _receive(conn)
                 except (OSError, ValueError, ConnectionError):

@@ -30,6 +30,8 @@ def test_later_commands_run_in_the_warm_client_as_they_would_here(embedded, repo
         assert time.monotonic() < deadline, (home / "logs" / "warm-client.log").read_text()
         time.sleep(0.1)
     warm = pid_in(home / "warm" / "client.pid")
+    assert (home / "warm" / "client.sock").stat().st_mode & 0o777 == 0o600  # only this user hands it commands
+    assert Path(f"/proc/{warm}/status").read_text().count("Threads:\t1\n") == 1  # no thread: forking it is safe
 
     # stdin, the environment and the working directory are the caller's; the exit code comes back
     agent = 'echo "prompt=$ORCHARD_PROMPT greeting=$GREETING"'

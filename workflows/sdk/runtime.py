@@ -62,6 +62,10 @@ def totals_of(results: list[InstanceResult]) -> RunTotals:
     )
 
 
+STEERABLE_PHASES = ("starting", "resolving base", "running")
+"""Before it runs, the strategy keeps what it was asked (a loop, a queue worker); after, nothing is taken."""
+
+
 class StrategyWorkflow:
     """Base of the generated workflow classes; STRATEGY is the strategy class it runs."""
 
@@ -69,7 +73,9 @@ class StrategyWorkflow:
 
     def __init__(self, inp: RunInput) -> None:
         self._ctx: Context | None = None
-        self._strategy: Any = None
+        # Made here, not when the run starts: a steer can arrive in the run's first workflow task
+        # (a chain's next run just started), and the strategy keeps it until it has read its state.
+        self._strategy: Any = self.STRATEGY(params=inp.params, defaults=inp.defaults)
         self._phase = "starting"
         self._questions = QuestionBook(inp.chain.questions if inp.chain else None)
         self._leases = Leases()
@@ -93,8 +99,7 @@ class StrategyWorkflow:
         ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started),
                       self._questions, self._leases, self._events)
         self._ctx = ctx
-        strategy = self.STRATEGY(params=inp.params, defaults=inp.defaults)
-        self._strategy = strategy
+        strategy = self._strategy
         self._phase = "running"
         try:
             results = list(await strategy.execute(inp.prompt, inp.base_branch, ctx))
@@ -210,7 +215,7 @@ class StrategyWorkflow:
     @steer.validator
     def check_steer(self, request: SteerRequest) -> None:
         """Refuses what the strategy cannot take now (the run is unchanged)."""
-        if self._strategy is None or self._phase != "running":
+        if self._phase not in STEERABLE_PHASES:
             raise SteerRefused(f"the run is {self._phase}: it cannot be steered now")
         self._strategy.check_steer(request)
 

@@ -83,6 +83,16 @@ async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted
     assert result.status == "success" and result.instances[0].metadata["selection_reason"] == "stopped by a person (alice) after iteration 4"
 
 
+async def test_a_stop_asked_as_the_run_starts_is_kept_until_the_loop_can_take_it(client, scripted_queue):
+    """Asked before the run has resolved its base or read its state (the first workflow task, as a
+    chain's next run is in just after continuing as new): taken, not refused as "starting"."""
+    script = Script(steps=[{}, {}, {}])
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 3})
+    assert await steer(handle, "stop") in ("the loop takes the stop as soon as it has started", "the loop stops after iteration 1")
+    result = await handle.result()
+    assert len(trail(result)) <= 1 and "stopped by a person (alice)" in result.instances[0].metadata["selection_reason"]
+
+
 REFUSED = [
     ("extend", {"count": 0}, "extend by 1 or more iterations (got 0)"),
     ("extend", {"count": 1999}, "a loop runs at most 2000 iterations; this one may run 2 already"),
