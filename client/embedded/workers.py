@@ -101,7 +101,7 @@ def _log(task_queue: str) -> Path:
 def start_warm_client() -> None:
     """The warm client (client/warm.py) beside the embedded server while that runs, from this
     code: the commands after this one start in milliseconds. One from other code is replaced."""
-    if alive(server_pid_file()) is None:
+    if not embedded_server_runs():
         return  # no embedded server: nothing to sit beside (and nothing is created)
     pid_file = _warm_pid_file()
     if alive(pid_file) is not None:
@@ -110,6 +110,10 @@ def start_warm_client() -> None:
                 return
         stop(pid_file, timeout=5.0)
     spawn([sys.executable, "-m", "client.warm"], state_dir("logs") / "warm-client.log", pid_file, cwd=str(ROOT))
+
+
+def embedded_server_runs() -> bool:
+    return alive(server_pid_file()) is not None
 
 
 def stop_warm_client() -> bool:

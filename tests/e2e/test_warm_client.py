@@ -1,4 +1,4 @@
-"""The warm client: after a command that used the embedded server, later `orchard` commands are
+"""The warm client: from the second command on the embedded server, later `orchard` commands are
 run by a child of the warm client (client/warm.py), with the caller's stdin, stdout, stderr,
 working directory, environment and arguments, its exit code, and Ctrl-C relayed."""
 
@@ -25,6 +25,9 @@ def test_later_commands_run_in_the_warm_client_as_they_would_here(embedded, repo
     home, env, _, _ = embedded
     first = orchard("run", "warm up", "--agent-command", "true", "--output", "quiet", env=env, cwd=repo)
     assert first.returncode == 0, first.stderr
+    assert not (home / "warm").exists()  # one command starts no warm client
+    second = orchard("list", env=env, cwd=repo)  # the second, with the server up already, starts it
+    assert second.returncode == 0, second.stderr
     deadline = time.monotonic() + 30
     while not (home / "warm" / "client.sock").exists():
         assert time.monotonic() < deadline, (home / "logs" / "warm-client.log").read_text()
