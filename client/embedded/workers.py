@@ -18,7 +18,7 @@ from activities.paths import orchard_home
 from client.connection import has_poller, open_runs
 from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
 from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings, server_pid_file
-from client.launcher import ROOT, code_digest, warm_record
+from client.launcher import ROOT, code_digest, warm_record, warm_socket
 from workflows.sdk.models import SECRET_NAME
 
 WORKER_START_TIMEOUT = 30.0
@@ -109,6 +109,7 @@ def start_warm_client() -> None:
             if warm_record().read_text() == code_digest():
                 return
         stop(pid_file, timeout=5.0)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
     spawn([sys.executable, "-m", "client.warm"], state_dir("logs") / "warm-client.log", pid_file, cwd=str(ROOT))
 
 
@@ -121,7 +122,7 @@ def stop_warm_client() -> bool:
 
 
 def _warm_pid_file() -> Path:
-    return state_dir("warm") / "client.pid"
+    return warm_socket().with_name("client.pid")
 
 
 def stop_workers() -> list[str]:
