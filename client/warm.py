@@ -116,8 +116,9 @@ def serve() -> None:
                     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
                         signal.signal(sig, signal.SIG_DFL)
                     signal.signal(signal.SIGINT, signal.default_int_handler)  # a relayed Ctrl-C, as in a terminal
-                    listener.close()
-                    conn.close()
+                    for inherited in [listener, conn, wake_r, wake_w, *(c.conn for c in running.values())]:
+                        inherited.close()
+                    selector.close()
                     try:
                         _become(request, fds)
                     finally:  # never back into this loop
@@ -132,8 +133,13 @@ def serve() -> None:
                     wake_r.recv(4096)
                 _reap(running, selector)
             else:
-                command = running[key.data]
-                relayed = command.conn.recv(16)
+                command = running.get(key.data)
+                if command is None:  # reaped earlier in this round
+                    continue
+                try:
+                    relayed = command.conn.recv(16)
+                except OSError:
+                    relayed = b""
                 for code in relayed or b"I":  # the caller left: as if it were interrupted
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(command.pid, RELAYED.get(bytes([code]), signal.SIGINT))

@@ -60,5 +60,19 @@ def test_later_commands_run_in_the_warm_client_as_they_would_here(embedded, repo
     run_id = err.split("detached; run ")[1].split()[0]
     assert orchard("cancel", run_id, env=env, cwd=repo).returncode == 0
 
+    # a caller killed outright relays nothing: the warm client sees it gone and interrupts its command
+    abandoned = subprocess.Popen(orchard_argv("run", "abandoned", "--agent-command", "sleep 30", "--output", "streaming"),
+                                 env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert abandoned.stdout is not None
+    header = abandoned.stdout.readline()
+    assert header.startswith("simple run run_") and len(children_of(warm)) == 1
+    abandoned.kill()
+    abandoned.communicate(timeout=30)
+    deadline = time.monotonic() + 30
+    while children_of(warm):
+        assert time.monotonic() < deadline, "the abandoned command went on"
+        time.sleep(0.1)
+    assert orchard("cancel", header.split()[2], env=env, cwd=repo).returncode == 0
+
     stopped = orchard("server", "stop", env=env, cwd=repo)
     assert "warm client" in stopped.stdout and not (home / "warm" / "client.sock").exists()
