@@ -13,7 +13,6 @@ from temporalio.exceptions import ApplicationError
 from activities.agents import PluginError
 from activities.agents.base import AgentContext, AgentPlugin, AgentState, with_agent_env
 from activities.git.workspace import objects_dir
-from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
 from activities.runners.local import ProcessOutcome, run_process
 from activities.secrets import redact
 from workflows.sdk.models import InstanceResult, TaskSpec, truncate
@@ -45,6 +44,8 @@ async def run_agent(
     """Run the agent to its end (or timeout) in `place` on `runner` (choose_runner's, asked once per
     activity: the workspace was made for it); `state` fills from its stream as it goes."""
     in_container = runner == "docker"
+    if in_container:  # the Docker SDK is imported by a worker that runs containers only
+        from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
     try:
         command = with_agent_env(plugin.build_command(
             task,

@@ -28,7 +28,6 @@ from temporalio import activity
 
 from activities.agents.base import AgentCommand
 from activities.ownership import OwnedProcess, this_process
-from activities.runners.docker.engine import remove_container
 from activities.runners.transcript import Transcript
 from activities.secrets import redact, secret_values
 
@@ -187,6 +186,8 @@ async def kill_orphan(record_path: Path) -> None:
             kill_group(record.pgid)
         kill_tagged(record.tag)
     if record.container:
+        from activities.runners.docker.engine import remove_container  # the Docker SDK, only where containers ran
+
         await remove_container(record.container)
     record_path.unlink(missing_ok=True)
 
