@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The Docker engine's own floor: `true` in a container created, started, waited for and removed
+through the Docker SDK (Orchard's engine module, its thread pool), n at once, nothing else.
+
+    python bench/bench_docker_floor.py [--sizes 1,8,32] [--image orchard-agent:latest]
+
+What the docker runner's per-instance cost beyond the local runner (bench_instances.py) can be
+compared with: Orchard's part is the difference. Containers run with --network none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from activities.runners.docker.engine import call, engine, remove_container  # noqa: E402
+from bench.bench_instances import table  # noqa: E402
+
+
+async def one(image: str, name: str) -> tuple[float, float, float, float]:
+    api = (await call(engine)).api
+    t0 = time.monotonic()
+    created = await call(api.create_container, image, ["true"], name=name, host_config=api.create_host_config(network_mode="none", init=True))
+    t1 = time.monotonic()
+    await call(api.start, created["Id"])
+    t2 = time.monotonic()
+    await call(api.wait, created["Id"])
+    t3 = time.monotonic()
+    await remove_container(name)
+    return t1 - t0, t2 - t1, t3 - t2, time.monotonic() - t3
+
+
+async def measure(image: str, n: int) -> list[str]:
+    tag = uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    marks = await asyncio.gather(*(one(image, f"orchard-floor-{tag}-{i}") for i in range(n)))
+    wall = time.monotonic() - started
+    create, start, wait, remove = (statistics.median(column) for column in zip(*marks))
+    return [str(n), f"{wall:.2f}", f"{wall / n:.3f}", f"{create:.3f}", f"{start:.3f}", f"{wait:.3f}", f"{remove:.3f}"]
+
+
+async def amain(args: argparse.Namespace) -> None:
+    await measure(args.image, 1)  # the engine's first container after a while is slower: not the floor
+    rows = [await measure(args.image, n) for n in args.sizes]
+    table("The engine's floor: `true` in a container, n at once (seconds; create/start/wait/remove are medians)",
+          ["n", "wall", "wall / n", "create", "start", "wait", "remove"], rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1,8,32")
+    parser.add_argument("--image", default="orchard-agent:latest")
+    args = parser.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    asyncio.run(amain(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
