@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from activities.git.command import GitError, fetch_objects, git, rev_parse
+from activities.git.command import ZERO_OID, GitError, fetch_objects, git, is_ancestor, rev_parse
 from activities.git.objects import move_loose_objects
-from activities.git.origin import ZERO_OID, Origin, PushRefused
+from activities.git.origin import Origin, PushRefused
 from activities.git.workspace import objects_dir
 from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
 
@@ -40,17 +40,9 @@ async def workspace_head(workspace: Path, base_commit: str) -> str:
     head = await rev_parse(workspace, "HEAD")
     if head is None:
         raise ImportRefused("the workspace has no HEAD commit")
-    if head != base_commit and not await _is_ancestor(workspace, base_commit, head):
+    if head != base_commit and not await is_ancestor(workspace, base_commit, head):
         raise ImportRefused(f"the agent's HEAD {head[:12]} does not descend from the base commit {base_commit[:12]}")
     return head
-
-
-async def _is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
-    try:
-        await git("merge-base", "--is-ancestor", ancestor, descendant, cwd=repo)
-        return True
-    except GitError:
-        return False
 
 
 def refuse_foreign(branch: str) -> None:

@@ -17,6 +17,10 @@ GIT_ENV = {
 }
 
 
+ZERO_OID = "0" * 40
+"""The id git takes for "no ref": a ref update expecting it creates the ref, or fails."""
+
+
 class GitError(Exception):
     def __init__(self, args: tuple[str, ...], code: int, stderr: str):
         super().__init__(f"git {' '.join(args)} failed ({code}): {stderr.strip()[:500]}")
@@ -50,6 +54,23 @@ async def rev_parse(repo: str | Path, rev: str) -> str | None:
     """The commit id `rev` names in repo, or None."""
     out = await git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo, check=False)
     return out or None
+
+
+async def has_object(repo: str | Path, rev: str) -> bool:
+    """Whether `rev` (an object id or a ref) names an object `repo` holds."""
+    try:
+        await git("cat-file", "-e", rev, cwd=repo)
+        return True
+    except GitError:
+        return False
+
+
+async def is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
+    try:
+        await git("merge-base", "--is-ancestor", ancestor, descendant, cwd=repo)
+        return True
+    except GitError:
+        return False
 
 
 async def fetch_objects(repo: str | Path, source: str | Path, *revs: str) -> None:

@@ -19,11 +19,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.git.command import GitError, fetch_objects, git, rev_parse
+from activities.git.command import ZERO_OID, GitError, fetch_objects, git, has_object, rev_parse
 from activities.paths import orchard_home
 from workflows.sdk.models import is_remote_repo
 
-ZERO_OID = "0" * 40
 MIRROR_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/orchard/prompts/*:refs/orchard/prompts/*")
 """What a mirror holds: the remote's branches (Orchard's included) and the prompts runs pass by reference."""
 
@@ -142,14 +141,6 @@ async def refresh_mirror(url: str, *wanted: str) -> Path:
             raise GitError(("fetch", url), e.code, f"cannot fetch {url}: {e.stderr.strip()}") from None
     log.info("fetched %s into this host's mirror %s (%s)", url, mirror, f"for {', '.join(wanted)}" if wanted else "a new mirror")
     return mirror
-
-
-async def has_object(repo: str | Path, rev: str) -> bool:
-    try:
-        await git("cat-file", "-e", rev, cwd=repo)
-        return True
-    except GitError:
-        return False
 
 
 @asynccontextmanager

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from activities.git.command import GitError, git
+from activities.git.command import git, is_ancestor
 from activities.paths import orchard_home
 from workflows.sdk.models import key_hash8
 
@@ -227,10 +227,9 @@ async def _ancestor_base(repo: str | Path, commit: str, owner: int) -> Path | No
     """A ready base on this host of an ancestor of `commit`, the newest first, if there is one."""
     ready = sorted(bases_dir().glob(f"{key_hash8(str(repo))}-*-{owner}/ready"), key=lambda p: p.stat().st_mtime if p.exists() else 0, reverse=True)
     for marker in ready:
-        with contextlib.suppress(OSError, GitError):  # gone meanwhile, or not an ancestor
-            start = marker.read_text().strip()
-            await git("merge-base", "--is-ancestor", start, commit, cwd=repo)
-            return marker.parent
+        with contextlib.suppress(OSError):  # gone meanwhile
+            if await is_ancestor(repo, marker.read_text().strip(), commit):
+                return marker.parent
     return None
 
 

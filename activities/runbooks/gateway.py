@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activities.git.command import GitError, fetch_objects, git, git_bytes
+from activities.git.command import ZERO_OID, GitError, fetch_objects, git, git_bytes
 from activities.git.objects import move_loose_objects
-from activities.git.origin import ZERO_OID
 from activities.git.workspace import objects_dir
 
 
