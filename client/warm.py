@@ -16,6 +16,7 @@ import importlib
 import io
 import json
 import os
+import pkgutil
 import selectors
 import signal
 import socket
@@ -24,9 +25,9 @@ import sys
 import traceback
 from dataclasses import dataclass
 
+from client import commands
 from client.launcher import EXIT, SIGNALS, code_digest, warm_record, warm_socket
 
-COMMANDS = ("run", "watch", "show", "cancel", "listing", "pending", "answer", "loop", "runbook", "history", "replay", "clean", "doctor")
 HEADER = struct.Struct(">I")
 PEER = struct.Struct("3i")
 """struct ucred: the connecting process's pid, uid and gid."""
@@ -75,8 +76,8 @@ def _become(request: dict, fds: list[int]) -> None:
 
 
 def serve() -> None:
-    for name in COMMANDS:  # what a command would import first, imported once here
-        importlib.import_module(f"client.commands.{name}")
+    for command in pkgutil.iter_modules(commands.__path__):  # what a command would import first, imported once here
+        importlib.import_module(f"{commands.__name__}.{command.name}")
     digest = code_digest()
     path = warm_socket()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,10 +63,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
         full = disk_full_under(orchard_home())
         if full:
             raise UsageError(full)
+    embedded_queue = task_queue_for(strategy, spec, modules)
     if not external_target(address):  # embedded: its worker starts now, beside the server if that is down too
-        start_served(task_queue_for(strategy, spec, modules), spec, credentials, modules)
+        start_served(embedded_queue, spec, credentials, modules)
     target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
-    task_queue = task_queue_for(strategy, spec, modules) if target.embedded else target.task_queue
+    task_queue = embedded_queue if target.embedded else target.task_queue
     output = output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
