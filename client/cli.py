@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from activities.agents import PLUGINS
-from activities.runners.docker.engine import DEFAULT_IMAGE
+from activities.runners.docker import DEFAULT_IMAGE
 from client.commands.listing import LIST_STATUSES
 from client.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
 from client.errors import DETACHED_EXIT, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem

@@ -192,7 +192,7 @@ async def run_strategy(
 
 def require_docker() -> None:
     """Skip where there is no Docker engine or agent image, except in CI (ORCHARD_REQUIRE_DOCKER=1)."""
-    from activities.runners.docker.engine import DEFAULT_IMAGE
+    from activities.runners.docker import DEFAULT_IMAGE
 
     probe = subprocess.run(["docker", "image", "inspect", DEFAULT_IMAGE], capture_output=True, text=True) if shutil.which("docker") else None
     if probe is not None and probe.returncode == 0:

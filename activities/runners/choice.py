@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from activities.runners.docker import DEFAULT_IMAGE
 from workflows.sdk.models import TaskDefaults
 
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
@@ -17,7 +18,7 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
     if settings.runner == "local" or (settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS):
         return "local", None
     # The Docker SDK (and requests under it) is imported only when Docker is asked about.
-    from activities.runners.docker.engine import DEFAULT_IMAGE, DockerError
+    from activities.runners.docker.engine import DockerError
     from activities.runners.docker.runner import ImageMissing, ensure_image
 
     try:

@@ -23,7 +23,6 @@ import requests.exceptions
 
 import docker
 
-DEFAULT_IMAGE = "orchard-agent:latest"
 BUILD_HINT = "build it with `docker build -t orchard-agent docker/` (or docker/build-offline-image.sh without a registry)"
 LABEL_MANAGED = "orchard.managed"
 LABEL_RUN = "orchard.run_id"

@@ -19,10 +19,10 @@ from typing import Any
 
 from activities.agents.base import AgentCommand
 from activities.git.overlay import chown_tree, is_overlay, layers_of
+from activities.runners.docker import DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import (
     BUILD_HINT,
-    DEFAULT_IMAGE,
     LABEL_KEY,
     LABEL_MANAGED,
     LABEL_RUN,

@@ -16,7 +16,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.instance import run_instance
 from activities.paths import workspaces_dir
 from activities.runners.choice import choose_runner
-from activities.runners.docker.engine import DEFAULT_IMAGE, LABEL_KEY, LABEL_MANAGED, LABEL_RUN
+from activities.runners.docker import DEFAULT_IMAGE
+from activities.runners.docker.engine import LABEL_KEY, LABEL_MANAGED, LABEL_RUN
 from activities.runners.docker.relay import RelayPlan
 from activities.runners.docker.runner import ContainerSpec, container_config
 from client.commands.clean import clean
