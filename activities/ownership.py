@@ -9,27 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 
 from pydantic import BaseModel
 
-
-@functools.cache
-def boot_id() -> str:
-    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-
-
-def observed(pid: int) -> tuple[int, list[str]] | None:
-    """(start ticks, argv) of a live, non-zombie process, or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    if fields[0] == "Z":
-        return None
-    return int(fields[19]), [a.decode(errors="replace") for a in argv if a]
+from activities.procfs import boot_id, is_running, observed
 
 
 class OwnedProcess(BaseModel):
@@ -47,7 +30,7 @@ class OwnedProcess(BaseModel):
 
     def running(self) -> bool:
         """Whether the recorded process is still alive (the same one: same boot, start, command)."""
-        return self.boot_id == boot_id() and observed(self.pid) == (self.start_ticks, self.argv)
+        return is_running(self.pid, self.boot_id, self.start_ticks, self.argv)
 
 
 @functools.cache

@@ -11,6 +11,11 @@ def orchard_home() -> Path:
     return Path(os.environ.get("ORCHARD_HOME") or Path.home() / ".orchard").expanduser().resolve()
 
 
+def server_pid_file() -> Path:
+    """The embedded Temporal dev server's pid file (an OwnedProcess record)."""
+    return orchard_home() / "temporal.pid"
+
+
 def run_dir(run_id: str) -> Path:
     """Per-run results: transcripts, final messages, verification logs."""
     return orchard_home() / "runs" / run_id

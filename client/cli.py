@@ -327,16 +327,15 @@ def quiet_sdk_logs() -> None:
 def entrypoint(start_warm: bool = False) -> NoReturn:
     """The command, run in this process. Exits without interpreter finalization: the Temporal
     client's native threads can abort a finalizing interpreter (PyGILState_Release), turning a
-    clean exit into 134. `start_warm`: afterwards, if the embedded server ran already when this
-    command started (this is not the first command on it), start its warm client for the commands
-    after this one (client/launcher.py): a single command starts no extra process."""
+    clean exit into 134. `start_warm` (the launcher says so when the embedded server ran already
+    as this command started, so this is not the first command on it): afterwards, start the
+    server's warm client for the commands after this one (client/launcher.py). A single command
+    starts no extra process."""
     quiet_sdk_logs()
-    if start_warm:
-        from client.embedded.workers import embedded_server_runs, start_warm_client
-
-        start_warm = embedded_server_runs()
     code = main()
     if start_warm:
+        from client.embedded.workers import start_warm_client
+
         start_warm_client()
     try:
         sys.stdout.flush()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -22,16 +21,6 @@ CONNECT_TIMEOUT = 10.0
 
 class ServerUnreachable(Exception):
     pass
-
-
-def external_target(address: str | None) -> bool:
-    """True when the user named a server (flag, TEMPORAL_ADDRESS or a Temporal profile)."""
-    if address:
-        return True
-    if os.environ.get("TEMPORAL_ADDRESS") or os.environ.get("TEMPORAL_PROFILE"):
-        return True
-    config_file = os.environ.get("TEMPORAL_CONFIG_FILE")
-    return bool(config_file and os.path.exists(config_file))
 
 
 async def connect(address: str | None = None, namespace: str | None = None) -> Client:

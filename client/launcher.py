@@ -14,7 +14,6 @@ imports, imports the standard library only too).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import socket
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from activities.paths import orchard_home
+from client import handover
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT = struct.Struct(">i")
@@ -62,9 +62,8 @@ def _handed_over(argv: list[str]) -> int | None:
     except OSError:
         return None
     with conn:
-        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
         try:
-            socket.send_fds(conn, [struct.pack(">I", len(request)) + request], [0, 1, 2])
+            handover.send(conn, {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}, [0, 1, 2])
         except OSError:
             return None
         for sig, code in SIGNALS.items():
@@ -80,9 +79,15 @@ def _handed_over(argv: list[str]) -> int | None:
 
 
 def entrypoint() -> NoReturn:
-    code = _handed_over(sys.argv[1:])
+    argv = sys.argv[1:]
+    code = _handed_over(argv)
     if code is None:
+        from client.embedded import pending_worker
+
+        server_ran = pending_worker.embedded_server_runs()
+        if not server_ran:
+            pending_worker.start_if_cold(argv)
         from client.cli import entrypoint as run_here
 
-        run_here(start_warm=True)
+        run_here(start_warm=server_ran)
     os._exit(code)

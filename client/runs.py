@@ -20,12 +20,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.git.prompts import by_reference
 from activities.secrets import redact
 from client.config import DEFAULT_TASK_QUEUE, load_config
-from client.connection import connect, ensure_search_attributes, external_target, has_poller
+from client.connection import connect, ensure_search_attributes, has_poller
 from client.embedded.server import ensure_server, load_dev_settings
 from client.embedded.workers import custom_task_queue, ensure_worker, start_worker
 from client.errors import UsageError
 from client.snapshots import workflow_task_state
 from client.strategy_loader import modules_digest, source_digest
+from client.target import external_target
 from workflows.sdk.models import RunInput, RunResult
 from workflows.sdk.strategy import Strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes
@@ -81,10 +82,12 @@ async def open_target(address: str | None, namespace: str | None, task_queue: st
     return Target(client=client, embedded=True, address=settings.address, task_queue=task_queue or DEFAULT_TASK_QUEUE, ui_url=ui_url or settings.ui_url)
 
 
-def start_served(task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None) -> None:
+def start_served(task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None,
+                 early_imports: list[str] | None = None) -> None:
     """Embedded: start the queue's background worker now, before its server answers, so that a
-    cold start brings both up at once (`ensure_served` then waits for it to poll)."""
-    start_worker(load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules)
+    cold start brings both up at once (`ensure_served` then waits for it to poll). `early_imports`:
+    what the run's instances will import, imported while the worker waits for its server."""
+    start_worker(load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules, early_imports)
 
 
 def _custom(task_queue: str, strategy_spec: str | None) -> str | None:
@@ -113,7 +116,10 @@ async def start_run(
     strategy: type[Strategy],
     run_input: RunInput,
     task_queue: str,
+    serving: asyncio.Future[None] | None = None,
 ) -> WorkflowHandle[Any, Any]:
+    """Start the run. `serving`: its worker, coming up meanwhile; when that fails, the run is
+    undone (terminated and deleted) and its error raised."""
     fixed = strategy.run_id_for(run_input.params, run_input.repo)
     run_id = fixed or new_run_id()
     name = strategy.name()
@@ -130,6 +136,12 @@ async def start_run(
         )
     except WorkflowAlreadyStartedError:
         raise UsageError(f"{run_id} is already running (one at a time on this repository): `orchard watch {run_id}`, `orchard cancel {run_id}`") from None
+    if serving is not None:
+        try:
+            await asyncio.shield(serving)  # shared by the runs of one command: each waits, none cancels it
+        except BaseException:
+            await _undo_start(target, handle, "its worker did not start")
+            raise
     await _check_registered(target, handle, name, task_queue, run_input.strategy_spec)
     return handle
 
@@ -140,10 +152,7 @@ async def _check_registered(target: Target, handle: WorkflowHandle[Any, Any], na
     while time.monotonic() < deadline:
         settled, failure = await workflow_task_state(handle)
         if failure and "not registered" in failure:
-            await handle.terminate("no worker serves this strategy")
-            await target.client.workflow_service.delete_workflow_execution(
-                DeleteWorkflowExecutionRequest(namespace=target.client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id))
-            )
+            await _undo_start(target, handle, "no worker serves this strategy")
             raise NoWorker(
                 f"no worker on task queue {task_queue!r} serves strategy {name!r}; "
                 f"start one with `python worker.py --strategy {spec or name}`"
@@ -151,6 +160,15 @@ async def _check_registered(target: Target, handle: WorkflowHandle[Any, Any], na
         if settled:
             return
         await asyncio.sleep(0.2)
+
+
+async def _undo_start(target: Target, handle: WorkflowHandle[Any, Any], reason: str) -> None:
+    """A run that must not have started, undone: terminated at once, and deleted (which the server
+    does in the background: the dev server's list shows it, terminated, for about half a minute)."""
+    await handle.terminate(reason)
+    await target.client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(namespace=target.client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id))
+    )
 
 
 async def target_for(address: str | None, namespace: str | None, config_path: str | None) -> Target:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import json
 import os
 import pkgutil
 import selectors
@@ -25,10 +24,11 @@ import sys
 import traceback
 from dataclasses import dataclass
 
+from activities.runners.choice import RUNNER_MODULES
 from client import commands
+from client.handover import receive
 from client.launcher import EXIT, SIGNALS, code_digest, warm_record, warm_socket
 
-HEADER = struct.Struct(">I")
 PEER = struct.Struct("3i")
 """struct ucred: the connecting process's pid, uid and gid."""
 RELAYED = {code: sig for sig, code in SIGNALS.items()}
@@ -40,16 +40,6 @@ class Command:
 
     conn: socket.socket
     pid: int
-
-
-def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
-    data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-    while len(data) < HEADER.size or len(data) < HEADER.size + HEADER.unpack(data[:HEADER.size])[0]:
-        more = conn.recv(1 << 20)
-        if not more:
-            raise ConnectionError("the caller left before its request was read")
-        data += more
-    return json.loads(data[HEADER.size:]), fds
 
 
 def _same_user(conn: socket.socket) -> bool:
@@ -78,6 +68,8 @@ def _become(request: dict, fds: list[int]) -> None:
 def serve() -> None:
     for command in pkgutil.iter_modules(commands.__path__):  # what a command would import first, imported once here
         importlib.import_module(f"{commands.__name__}.{command.name}")
+    for module in (m for modules in RUNNER_MODULES.values() for m in modules):  # what `orchard run` imports to check a runner
+        importlib.import_module(module)
     digest = code_digest()
     path = warm_socket()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,10 +99,13 @@ def serve() -> None:
                     conn.close()
                     continue
                 try:
-                    request, fds = _receive(conn)
-                except (OSError, ValueError, ConnectionError):
+                    received = receive(conn)
+                except (OSError, ValueError):
+                    received = None
+                if received is None:
                     conn.close()
                     continue
+                request, fds = received
                 pid = os.fork()
                 if pid == 0:  # the command's process
                     signal.set_wakeup_fd(-1)

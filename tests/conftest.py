@@ -10,7 +10,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +266,28 @@ def stop_embedded(home: Path) -> None:
             os.environ.pop("ORCHARD_HOME", None)
         else:
             os.environ["ORCHARD_HOME"] = before
+
+
+def pending_workers_of(home: Path) -> list[int]:
+    """The pending workers (client/embedded/pending_worker.py) that `orchard` launchers for `home` started."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"client.embedded.pending_worker" in (proc / "cmdline").read_bytes() and f"ORCHARD_HOME={home}\0".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def gone_within(find: Callable[[], list[int]], seconds: float) -> bool:
+    """Whether what `find` lists is gone within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while find():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def pid_in(path: Path) -> int:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
-from activities.runners.docker import DEFAULT_IMAGE
+from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from workflows.sdk.models import TaskDefaults
 
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
+RUNNER_MODULES = {"docker": ["activities.runners.docker.runner"]}
+"""What a runner's first instance imports (the Docker SDK, with requests under it: 0.15 s). A worker
+started for a run imports it while it waits for its server (client/embedded/pending_worker.py)."""
 
 
 async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
@@ -31,6 +34,4 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
 def workspace_owner(runner: str) -> int | None:
     """Whose the workspace's tree is: the image's user when a root worker runs the agent in a
     container (so its overlay needs no chown), else this process's (None)."""
-    from activities.runners.docker.runner import AGENT_UID
-
     return AGENT_UID if runner == "docker" and os.geteuid() == 0 else None

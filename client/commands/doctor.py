@@ -23,9 +23,10 @@ from activities.paths import orchard_home
 from activities.runners.docker import DEFAULT_IMAGE
 from activities.runners.docker.engine import BUILD_HINT, DockerError, call, engine, engine_problem, engine_version, image_created
 from client.config import load_config
-from client.connection import ServerUnreachable, connect, external_target
+from client.connection import ServerUnreachable, connect
 from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
+from client.target import external_target
 
 CREDENTIALS = (
     "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL",

@@ -17,7 +17,7 @@ from temporalio.worker import Replayer
 from client.divergence import explain
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.runs import find_run, target_for
-from client.strategy_loader import StrategyLoadError, load_module_spec, load_strategy
+from client.strategy_loader import StrategyLoadError, load_module_spec, load_strategy, sandbox_runner
 from workflows.strategies import BUILTIN_STRATEGIES
 
 
@@ -65,8 +65,6 @@ def _workflow_id_of(history_json: str, fallback: str) -> str:
 
 async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     """Replays; returns a one-line report, raises ReplayDiverged on nondeterminism."""
-    from worker import sandbox_runner
-
     name = workflow_type_of(history_json)
     if spec is None and name not in BUILTIN_STRATEGIES:
         raise StrategyLoadError(f"the history is of strategy {name!r}, not a built-in; pass --strategy SPEC")

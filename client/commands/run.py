@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shlex
 import sys
@@ -13,11 +14,11 @@ from pydantic import ValidationError
 from activities.agents import PLUGINS
 from activities.git.overlay import checkouts_asked, overlay_unavailable
 from activities.paths import orchard_home
-from activities.runners.choice import choose_runner
+from activities.runners.choice import RUNNER_MODULES, choose_runner
 from client.agent_env import parse_agent_env
 from client.config import OrchardConfig, load_config
-from client.connection import external_target
 from client.credentials import credentials_from
+from client.embedded import pending_worker
 from client.errors import DETACHED_EXIT, EXIT_SEVERITY, EXIT_SUCCESS, UsageError, disk_full_under
 from client.follow import follow_and_report
 from client.params import resolve_param_files
@@ -25,7 +26,8 @@ from client.prompt import read_prompt
 from client.render import output_mode
 from client.repository import RunRepository, base_branch, remote_base_branch, report_fetched, run_repository
 from client.runs import Target, ensure_served, open_target, start_run, start_served, task_queue_for
-from client.strategy_loader import load_module_spec, load_strategy, resolve_spec
+from client.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
+from client.target import external_target
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.strategy import Strategy
 
@@ -36,6 +38,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, repository.root)
     spec = resolve_spec(args.strategy)
     strategy = load_strategy(spec)
+    check_in_sandbox(strategy)
     if repository.local is None or repository.remote:
         if strategy.LOCAL_REPOSITORY_ONLY:
             raise UsageError(f"the {strategy.name()} strategy works on a repository the workers share by path, not on a remote; drop --remote / pass --repo PATH")
@@ -58,23 +61,34 @@ async def cmd_run(args: argparse.Namespace) -> int:
     if credentials and external_target(address) and not args.with_worker:
         raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
     run_input = _run_input(args, config, repository.repo, base, params, defaults, spec, prompt)
+    runner = "local"
     if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker and disk
-        await check_runner(defaults)
+        runner = await check_runner(defaults)
         full = disk_full_under(orchard_home())
         if full:
             raise UsageError(full)
     embedded_queue = task_queue_for(strategy, spec, modules)
     if not external_target(address):  # embedded: its worker starts now, beside the server if that is down too
-        start_served(embedded_queue, spec, credentials, modules)
+        start_served(embedded_queue, spec, credentials, modules, RUNNER_MODULES.get(runner, []))
+    pending_worker.release()  # a worker the launcher started early and this run does not need
     target = await open_target(address, args.namespace or config.temporal.namespace, args.task_queue or config.temporal.task_queue, args.ui_url)
     task_queue = embedded_queue if target.embedded else target.task_queue
     output = output_mode(args.output)
     if args.with_worker and not target.embedded:
         os.environ.update(credentials)  # the in-process worker's agents inherit them
         return await _run_with_worker(target, strategy, run_input, task_queue, output, args.keep_waiting, args.runs, repository)
-    await ensure_served(target, task_queue, spec, credentials, modules)
-    return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting, runs=args.runs,
-                                   repository=repository)
+    if not target.embedded:  # a named server's workers are checked before anything is started there
+        await ensure_served(target, task_queue, spec, credentials, modules)
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting,
+                                       runs=args.runs, repository=repository)
+    # Embedded: the run starts while its worker comes up (on a cold start it is still connecting),
+    # so that the worker's first poll takes its first task; a worker that fails to start undoes it.
+    serving = asyncio.ensure_future(ensure_served(target, task_queue, spec, credentials, modules))
+    try:
+        return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting,
+                                       runs=args.runs, repository=repository, serving=serving)
+    finally:
+        serving.cancel()
 
 
 def load_param_modules(strategy: type[Strategy], params: dict[str, Any]) -> dict[str, Any]:
@@ -134,10 +148,10 @@ def _cli_args(args: argparse.Namespace) -> list[str]:
         raise UsageError(f"--cli-args: {e}; quote values that contain spaces") from None
 
 
-async def check_runner(defaults: TaskDefaults) -> None:
-    """--runner docker without a usable engine and image is an error; what the local runner cannot
-    give (isolation for an agent CLI, a network egress limit), and full checkouts where overlays
-    cannot be mounted on this host, are said once when the run starts."""
+async def check_runner(defaults: TaskDefaults) -> str:
+    """The runner the run's agents get. --runner docker without a usable engine and image is an
+    error; what the local runner cannot give (isolation for an agent CLI, a network egress limit),
+    and full checkouts where overlays cannot be mounted on this host, are said once when the run starts."""
     runner, problem = await choose_runner(defaults)
     if problem and runner == "docker":
         raise UsageError(f"docker runner: {problem}")
@@ -148,17 +162,18 @@ async def check_runner(defaults: TaskDefaults) -> None:
     why = overlay_unavailable()
     if why is not None and not checkouts_asked():
         print(f"orchard: each workspace is a full checkout, not a copy-on-write overlay, because {why}", file=sys.stderr)
+    return runner
 
 
 async def _start_and_follow(
     target: Target, strategy: type[Strategy], run_input: RunInput, task_queue: str, output: str, detach: bool, early: bool, keep_waiting: bool,
-    runs: int = 1, repository: RunRepository | None = None,
+    runs: int = 1, repository: RunRepository | None = None, serving: asyncio.Future[None] | None = None,
 ) -> int:
     """Start the run (`runs` of them: the whole strategy again, each its own run, all at once) and
     follow each in turn; `early`: return with an answer a run publishes before it ends. The exit
     code is the worst of the runs'. A run on the remote of a local `repository` (--remote) brings
-    its branches there when it ends."""
-    handles = [await start_run(target, strategy, run_input, task_queue) for _ in range(runs)]
+    its branches there when it ends. `serving`: the worker coming up meanwhile (see start_run)."""
+    handles = [await start_run(target, strategy, run_input, task_queue, serving) for _ in range(runs)]
     if detach:
         for handle in handles:
             link = target.ui_link(handle.id)

@@ -7,10 +7,10 @@ import argparse
 import asyncio
 import os
 
-from activities.paths import orchard_home
+from activities.paths import orchard_home, server_pid_file
 from client.connection import ServerUnreachable, connect
 from client.embedded.processes import alive
-from client.embedded.server import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command, server_pid_file, stop_server, try_connect
+from client.embedded.server import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command, stop_server, try_connect
 from client.embedded.workers import stop_warm_client, stop_workers
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 

@@ -14,10 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
+from activities.procfs import recorded_pid
 
 
 def state_dir(*parts: str) -> Path:
@@ -28,11 +27,7 @@ def state_dir(*parts: str) -> Path:
 
 def alive(pid_file: Path) -> int | None:
     """The pid in `pid_file` if that process is running and provably the one Orchard started."""
-    try:
-        owned = OwnedProcess.model_validate_json(pid_file.read_text())
-    except (OSError, ValidationError):
-        return None
-    return owned.pid if owned.running() else None
+    return recorded_pid(pid_file)
 
 
 def _exiting(pid: int) -> bool:

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import Client
 
-from activities.paths import orchard_home
+from activities.paths import orchard_home, server_pid_file
 from client.connection import ServerUnreachable, connect
 from client.embedded.processes import log_tail, spawn, state_dir, stop
 
@@ -28,7 +28,6 @@ PROJECT_DEV_CONFIG = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
 SERVER_START_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
 """How often a starting server or worker is asked whether it is up (a cold start waits on both)."""
-SERVER_PID_FILE = "temporal.pid"
 
 
 class DevServerError(Exception):
@@ -131,12 +130,6 @@ async def ensure_server(settings: DevServerSettings) -> Client:
             return client
         await asyncio.sleep(POLL_SECONDS)
     raise DevServerError(f"the Temporal dev server did not answer within {SERVER_START_TIMEOUT:g}s; see {log}")
-
-
-
-
-def server_pid_file() -> Path:
-    return orchard_home() / SERVER_PID_FILE
 
 
 def stop_server() -> bool:

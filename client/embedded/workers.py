@@ -14,10 +14,13 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
 from client.connection import has_poller, open_runs
+from client.embedded import pending_worker
+from client.embedded.pending_worker import embedded_server_runs
 from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
-from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings, server_pid_file
+from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
 from client.launcher import ROOT, code_digest, warm_record, warm_socket
 from workflows.sdk.models import SECRET_NAME
 
@@ -37,23 +40,29 @@ def worker_identity(env: dict[str, str]) -> str:
 
 def start_worker(
     settings: DevServerSettings, task_queue: str, strategy_spec: str | None = None, extra_env: dict[str, str] | None = None,
-    modules: list[str] | None = None,
+    modules: list[str] | None = None, early_imports: list[str] | None = None,
 ) -> None:
-    """Start the background worker for `task_queue` unless one runs. It needs no server yet: it
-    connects once the server answers, so a cold start brings both up at once."""
+    """Start the background worker for `task_queue` unless one runs: the command's pending worker
+    (client/embedded/pending_worker.py), imported already, if the launcher started one (it imports
+    `early_imports` too, while it waits). It needs no server yet: it connects once the server
+    answers, so a cold start brings both up at once."""
     pid_file = _pid_file(task_queue)
     if alive(pid_file) is not None:
         return
     env = {**os.environ, **(extra_env or {})}
-    cmd = [sys.executable, "-m", "worker", "--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue,
-           "--connect-wait", str(SERVER_START_TIMEOUT)]
+    args = ["--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue, "--connect-wait", str(SERVER_START_TIMEOUT)]
     if strategy_spec:
         # The built-ins too: a custom strategy may run them as children, on its own queue.
-        cmd += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
+        args += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
         for module in modules or []:
-            cmd += ["--module", module]
+            args += ["--module", module]
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
-    spawn(cmd, _log(task_queue), pid_file, env=env)
+    pid = pending_worker.hand_over(args, env, _log(task_queue), early_imports or [])
+    owned = OwnedProcess.of(pid) if pid is not None else None
+    if owned is not None:
+        pid_file.write_text(owned.model_dump_json())
+    else:  # -P: the user's directory (a `client/` or `worker.py` of theirs) cannot shadow Orchard's modules
+        spawn([sys.executable, "-P", "-m", "worker", *args], _log(task_queue), pid_file, env=env)
     pid_file.with_suffix(".identity").write_text(worker_identity(env))
 
 
@@ -111,10 +120,6 @@ def start_warm_client() -> None:
         stop(pid_file, timeout=5.0)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     spawn([sys.executable, "-m", "client.warm"], state_dir("logs") / "warm-client.log", pid_file, cwd=str(ROOT))
-
-
-def embedded_server_runs() -> bool:
-    return alive(server_pid_file()) is not None
 
 
 def stop_warm_client() -> bool:

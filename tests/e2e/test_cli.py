@@ -19,7 +19,20 @@ import pytest
 
 from activities.ownership import OwnedProcess
 from activities.runners.local import RunningRecord, tagged_processes
-from tests.conftest import DEMO_AGENT, ROOT, git, orchard, orchard_argv, orchard_branches, orchard_env, pid_in, stop_embedded, write_dev_config
+from tests.conftest import (
+    DEMO_AGENT,
+    ROOT,
+    git,
+    gone_within,
+    orchard,
+    orchard_argv,
+    orchard_branches,
+    orchard_env,
+    pending_workers_of,
+    pid_in,
+    stop_embedded,
+    write_dev_config,
+)
 from workflows.sdk.models import key_hash8
 
 pytestmark = pytest.mark.slow
@@ -234,6 +247,7 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--strategy", "best-of-n", "-S", "m=1"], "unknown parameter 'm' for strategy 'best-of-n'; accepted: model, n,"),
         (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
         (["--strategy", "broken.py"], "failed to import: SyntaxError"),
+        (["--strategy", "stamped.py"], "stamped.py cannot run in the workflow sandbox: Cannot access datetime.datetime.now.__call__ from inside a workflow (line 3)"),
         (["--strategy", "badname.py"], "strategy name '../../heads/master' cannot name a branch"),
         (["--strategy", "steps.toml"], "a strategy is a Python file (path.py[:Class]) or module (pkg.mod[:Class]), not steps.toml"),
         (["--max-parallel", "x"], "invalid int value"),
@@ -248,12 +262,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path, arg
     (repo / "broken.py").write_text("from workflows import Strategy\ndef broken(:\n")
     (repo / "badname.py").write_text("from workflows import Strategy\nclass Bad(Strategy):\n    NAME = '../../heads/master'\n    async def execute(self, p, b, ctx):\n        return []\n")
     (repo / "steps.toml").write_text("[pipeline.build]\n")
+    (repo / "stamped.py").write_text("import datetime\nfrom workflows import Strategy\nSTAMP = datetime.datetime.now()\nclass Stamped(Strategy):\n"
+                                     "    async def execute(self, p, b, ctx):\n        return []\n")
     git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     home = tmp_path / "home"
     out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
     assert not home.exists()  # no server started, nothing half-created
+    assert gone_within(lambda: pending_workers_of(home), 5.0)  # and the worker its launcher started early has let go
 
 
 def test_credentials_reach_the_agent_but_never_the_history_memo_or_results(embedded, repo):

@@ -8,8 +8,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from client.commands.replay import ReplayDiverged, replay
+from client.strategy_loader import sandbox_runner
 from tests.conftest import ROOT
-from worker import sandbox_runner
 from workflows.coordination.rotation import ROTATION_WORKFLOW, RotationWorkflow
 from workflows.strategies import BUILTIN_STRATEGIES
 

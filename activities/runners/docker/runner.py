@@ -19,7 +19,7 @@ from typing import Any
 
 from activities.agents.base import AgentCommand
 from activities.git.overlay import chown_tree, is_overlay, layers_of
-from activities.runners.docker import DEFAULT_IMAGE
+from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import (
     BUILD_HINT,
@@ -38,8 +38,6 @@ from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, model_rela
 from activities.runners.local import ProcessOutcome
 from workflows.sdk.models import TaskSpec
 
-AGENT_UID = 1000
-"""The image's non-root user; agents run as it when the worker is root (else as the worker's user)."""
 WORKSPACE = Path("/workspace")
 AGENT_HOME = Path("/home/agent")
 OBJECTS = "/orchard/objects"

@@ -9,9 +9,9 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from client.strategy_loader import sandbox_runner
 from tests.conftest import run_scripted, start_scripted
 from tests.scripted import BASE_COMMIT, Script
-from worker import sandbox_runner
 from workflows.sdk.errors import ConfigError
 from workflows.strategies import BUILTIN_STRATEGIES
 from workflows.strategies.best_of_n import DIVERSITY_HINTS, parse_score

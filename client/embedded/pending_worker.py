@@ -1,0 +1,131 @@
+"""A worker started before its command knows it needs one, so that its start overlaps the command's.
+
+On a cold start (no embedded server yet) the launcher of `orchard run` starts this process first
+thing. It imports the worker (about a second: every strategy and activity) while the command
+imports and checks its input. Once the input is valid the command hands it the worker's
+arguments, environment and log (`hand_over`, from start_worker), and it becomes that worker. On
+bad input, a named server or a worker that runs already, the command lets it go: its socket
+closes, and it exits at once, even mid-import, having created nothing. Until it is handed a start
+it holds no file of Orchard's open and writes nothing.
+
+    python -P -m client.embedded.pending_worker FD     (started by `start_if_cold` only)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import queue
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from activities.paths import server_pid_file
+from activities.procfs import observed, recorded_pid
+from client import handover
+from client.target import external_target
+
+if TYPE_CHECKING:
+    import subprocess
+
+RUN_COMMANDS = (["run"], ["runbook", "run"])
+NOT_EMBEDDED_FLAGS = {"--address", "--with-worker", "-h", "--help"}
+"""Flags that say the command starts no embedded worker (a named server, an in-process worker) or no run."""
+
+_pending: tuple[socket.socket, subprocess.Popen[bytes], list[str]] | None = None
+"""The command's end of the socket, the pending worker and its command line."""
+
+
+def embedded_server_runs() -> bool:
+    return recorded_pid(server_pid_file()) is not None
+
+
+def start_if_cold(argv: list[str]) -> None:
+    """(In the launcher, before the command imports anything.) A pending worker for a command that
+    starts a run while the embedded server is down; nothing otherwise."""
+    global _pending
+    if not any(argv[: len(prefix)] == prefix for prefix in RUN_COMMANDS):
+        return
+    if NOT_EMBEDDED_FLAGS.intersection(arg.split("=", 1)[0] for arg in argv) or external_target(None) or embedded_server_runs():
+        return
+    import subprocess  # only here: the launcher's usual path does without it
+
+    ours, theirs = socket.socketpair()
+    # -P and the checkout as cwd: the user's directory (a `client/` or `worker.py` of theirs) cannot shadow Orchard's modules.
+    cmd = [sys.executable, "-P", "-m", __name__, str(theirs.fileno())]
+    proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, cwd=Path(__file__).resolve().parents[2])
+    theirs.close()
+    _pending = (ours, proc, cmd)
+
+
+def hand_over(worker_args: list[str], env: dict[str, str], log: Path, early_imports: list[str]) -> int | None:
+    """Make the pending worker `python -m worker WORKER_ARGS` with this environment, writing to
+    `log`, in this directory, importing `early_imports` beside its start (while it waits for its
+    server): its pid. None when there is none (or it has gone): start one as usual."""
+    global _pending
+    if _pending is None:
+        return None
+    conn, proc, cmd = _pending
+    _pending = None
+    with conn, log.open("ab") as out:
+        seen = observed(proc.pid)
+        if seen is None or seen[1] != cmd:
+            return None
+        try:
+            handover.send(conn, {"worker_args": worker_args, "env": env, "cwd": os.getcwd(), "early_imports": early_imports}, [out.fileno()])
+        except OSError:
+            return None
+    return proc.pid
+
+
+def release() -> None:
+    """Let the pending worker go, if the command did not hand it a start: it exits."""
+    global _pending
+    if _pending is not None:
+        _pending[0].close()
+        _pending = None
+
+
+def _await_start(conn: socket.socket, handed: queue.SimpleQueue[tuple[dict[str, Any], list[int]]]) -> None:
+    try:
+        received = handover.receive(conn)
+    except (OSError, ValueError):
+        received = None
+    if received is None:
+        os._exit(0)  # let go (or the command died): nothing was started, nothing is left
+    handed.put(received)
+
+
+def main(fd: int) -> int:
+    conn = socket.socket(fileno=fd)
+    handed: queue.SimpleQueue[tuple[dict[str, Any], list[int]]] = queue.SimpleQueue()
+    threading.Thread(target=_await_start, args=(conn, handed), daemon=True).start()
+    import worker  # the second this process exists to spend early
+
+    worker.strategies_for([])  # the built-ins' modules, imported on first use
+    message, (log,) = handed.get()
+    conn.close()
+    for target in (1, 2):
+        os.dup2(log, target)
+    os.close(log)
+    os.chdir(message["cwd"])
+    os.environ.clear()
+    os.environ.update(message["env"])
+    for entry in reversed(message["env"].get("PYTHONPATH", "").split(os.pathsep)):  # read at a start only: applied by hand
+        if entry and entry not in sys.path:
+            sys.path.insert(0, entry)
+    for module in message["early_imports"]:  # mostly while the worker waits for its server; a first use waits for the rest
+        threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+    return worker.main(message["worker_args"])
+
+
+if __name__ == "__main__":
+    code = main(int(sys.argv[1]))
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)  # as worker.py does: no interpreter finalization under the Temporal client's threads

@@ -1,0 +1,36 @@
+"""A cold start: the launcher of `orchard run` starts the worker first thing, as a pending worker
+that imports while the command checks its input, and the command hands it its start
+(client/embedded/pending_worker.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_AGENT, orchard, pid_in
+
+pytestmark = pytest.mark.slow
+
+
+def worker_of(home: Path, queue: str = "orchard") -> int:
+    return pid_in(home / "workers" / f"{queue}.pid")
+
+
+def test_a_cold_run_is_served_by_the_worker_its_launcher_started_first(embedded, repo):
+    home, env, _, _ = embedded
+    ran = orchard("run", "cold", "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.strip().splitlines()[-1])["status"] == "success"
+    worker = worker_of(home)
+    argv = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+    assert b"client.embedded.pending_worker" in argv  # the launcher's, handed its start
+    assert Path(f"/proc/{worker}/cwd").resolve() == repo.resolve()  # where the command ran, as a worker it started would be
+    assert "serving" in (home / "logs" / "worker-orchard.log").read_text()  # its output went to the worker's log
+    assert os.readlink(f"/proc/{worker}/fd/0") == "/dev/null"
+
+    again = orchard("run", "warm", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert worker_of(home) == worker  # the server ran: no pending worker, the same worker serves
