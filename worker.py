@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from activities.coordination.events import emit_event
 from activities.coordination.rotation import take_turn
 from activities.coordination.semaphores import enqueue_lease
+from activities.git.overlay import finished as finished_removals
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
 from activities.loops.host import LoopHost, host_queue
@@ -166,6 +167,7 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
         for w in watchers:
             w.cancel()
+    await finished_removals()  # a last workspace's base, still being deleted
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

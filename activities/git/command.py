@@ -10,10 +10,14 @@ GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C",
     # Orchard's own git runs no hooks and no fsmonitor, wherever it runs: an agent could have
     # planted them in its workspace. It trusts workspaces owned by the docker runner's agent user.
-    "GIT_CONFIG_COUNT": "3",
+    "GIT_CONFIG_COUNT": "4",
     "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
     "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false",
     "GIT_CONFIG_KEY_2": "safe.directory", "GIT_CONFIG_VALUE_2": "*",
+    # A checkout of many files (a base, a workspace of its own) writes them from four processes
+    # (git does past 100 files): where creating a file waits on the disk, as on this machine's
+    # right after a mass deletion, 20,000 files took 6.5-10 s with one and 0.3-1.3 s with four.
+    "GIT_CONFIG_KEY_3": "checkout.workers", "GIT_CONFIG_VALUE_3": "4",
 }
 
 

@@ -29,8 +29,9 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Any
 
 from activities.git.command import git, is_ancestor
 from activities.paths import orchard_home
@@ -165,13 +166,16 @@ async def _index_past_racy(tree: Path) -> None:
     """Files written in the same second as the index are "racily clean" to git (this git compares
     whole seconds), so every git command in every workspace would read them all again to be sure:
     0.25 s a command on 20,000 files. Rewritten once the second has passed, the index is newer
-    than every file, and a workspace's first `git add -A` costs 0.05 s. A small tree's re-reads
-    cost less than the wait."""
+    than every file, and a workspace's first `git add -A` costs 0.05 s. The refresh leaves every
+    entry in the small split index, though, which a workspace's first write would then fold into a
+    shared index of its own (1.8 MB each on 20,000 files): `--split-index` puts them back in the
+    base's shared index. A small tree's re-reads cost less than the wait."""
     indexes = [tree / ".git" / "index", *(tree / ".git").glob("sharedindex.*")]
     if sum(i.stat().st_size for i in indexes if i.exists()) < RACY_INDEX_BYTES:
         return
     await asyncio.sleep(1.01 - time.time() % 1)
     await git("update-index", "--refresh", "--force-write-index", cwd=tree)
+    await git("update-index", "--split-index", cwd=tree)
 
 
 def chown_tree(root: Path, uid: int) -> None:
@@ -259,8 +263,8 @@ async def _remove_if_unused(base: Path) -> bool:
     users = base / "users"
     if users.is_dir() and not any(users.iterdir()):
         gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
-        os.rename(base, gone)
-        await asyncio.to_thread(shutil.rmtree, gone, True)
+        os.rename(base, gone)  # the base is gone from here on; deleting its files is left to finish on its own
+        _in_background(asyncio.to_thread(shutil.rmtree, gone, True))
         return True
     return False
 
@@ -287,8 +291,23 @@ def _lock_of(base: Path) -> Path:
     return base.with_name(base.name + ".lock")
 
 
-_unmounting: set[asyncio.Future[int]] = set()
-"""`umount` processes still freeing what their overlay cached, after it left the mount table."""
+_finishing: set[asyncio.Future[Any]] = set()
+"""What a workspace's removal leaves to finish on its own: `umount` processes still freeing what
+their overlay cached after it left the mount table, and a last workspace's base, renamed away,
+whose files are still being deleted (20,000 of them take a second on a slow disk: a run need not
+wait for that). A worker that dies meanwhile leaves a `.gone-` folder, which sweep_bases removes."""
+
+
+def _in_background(work: Awaitable[Any]) -> None:
+    finishing = asyncio.ensure_future(work)
+    _finishing.add(finishing)
+    finishing.add_done_callback(_finishing.discard)
+
+
+async def finished() -> None:
+    """Until what removals left to finish in this process is done (a worker's stop waits for it)."""
+    while _finishing:
+        await asyncio.gather(*list(_finishing), return_exceptions=True)
 
 
 async def _detach(workspace: Path) -> None:
@@ -302,9 +321,7 @@ async def _detach(workspace: Path) -> None:
             _, err = await proc.communicate()
             raise RuntimeError(f"umount --lazy {workspace} failed ({proc.returncode}): {err.decode(errors='replace').strip()[:300]}")
         await asyncio.sleep(0.001)
-    finishing = asyncio.ensure_future(proc.wait())
-    _unmounting.add(finishing)
-    finishing.add_done_callback(_unmounting.discard)
+    _in_background(proc.wait())
 
 
 async def _run(*argv: str) -> None:

@@ -25,7 +25,7 @@ def big_repo(tmp_path) -> Path:
 
 
 def _bases() -> list[Path]:
-    return sorted(p for p in overlay.bases_dir().iterdir() if p.is_dir()) if overlay.bases_dir().exists() else []
+    return sorted(p for p in overlay.bases_dir().iterdir() if p.is_dir() and not p.name.startswith(overlay.GONE)) if overlay.bases_dir().exists() else []
 
 
 async def test_an_agent_that_rewrites_every_file_changes_neither_the_base_nor_a_sibling(big_repo, orchard_home):
@@ -66,6 +66,7 @@ async def test_the_last_workspace_out_removes_the_base_and_removing_one_deletes_
     (base,) = _bases()
     assert (base / "tree" / "src" / "f001.txt").is_file() and not (base / "tree" / "new.txt").exists()
     await remove_workspace(second)
+    await overlay.finished()  # the base's files are deleted after its removal returns
     assert list(overlay.bases_dir().iterdir()) == [] and not run.exists()  # the base and its lock file
 
 
@@ -74,7 +75,9 @@ async def test_a_base_left_by_a_worker_that_died_is_swept(big_repo, orchard_home
     subprocess.run(["umount", str(workspace)], check=True)  # the worker died while removing it: the layers went, the count did not
     subprocess.run(["rm", "-rf", str(overlay.layers_of(workspace)), str(workspace)], check=True)
     assert len(_bases()) == 1
-    assert await overlay.sweep_bases() == 1 and _bases() == [] and list(overlay.bases_dir().iterdir()) == []  # its lock file too
+    assert await overlay.sweep_bases() == 1 and _bases() == []
+    await overlay.finished()
+    assert list(overlay.bases_dir().iterdir()) == []  # its lock file too
 
 
 async def test_without_overlays_a_workspace_is_a_checkout_of_its_own(repo, orchard_home, monkeypatch):
@@ -100,6 +103,7 @@ async def test_workspaces_made_at_once_share_one_base_made_once(big_repo, orchar
     assert len(list((base / "users").iterdir())) == 8
     assert all(git(w, "rev-parse", "HEAD") == commit and git(w, "status", "--porcelain") == "" for w in made)
     await asyncio.gather(*(remove_workspace(w) for w in made))
+    await overlay.finished()
     assert list(overlay.bases_dir().iterdir()) == []
 
 
@@ -116,7 +120,9 @@ async def test_a_base_half_removed_by_a_killed_worker_is_made_again(big_repo, or
     second = await prepare_workspace(big_repo, commit, orchard_home / "workspaces" / "r" / "k2", "orchard/r/k2")
     assert git(second, "status", "--porcelain") == "" and (second / "src" / "f000.txt").read_text() == "line 0\n"
     await remove_workspace(second)
-    assert await overlay.sweep_bases() == 0 and list(overlay.bases_dir().iterdir()) == []
+    assert await overlay.sweep_bases() == 0
+    await overlay.finished()
+    assert list(overlay.bases_dir().iterdir()) == []
 
 
 async def test_a_candidates_workspace_is_an_overlay_of_the_base_it_descends_from(big_repo, orchard_home):
@@ -150,7 +156,8 @@ async def test_a_candidates_workspace_is_an_overlay_of_the_base_it_descends_from
 async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads_them_all_again(big_repo, orchard_home, monkeypatch):
     """This git compares whole seconds: files written in the index's own second would be read again
     by every git command of every workspace. A large base's index is rewritten once that second is
-    over (here "large" is this test's 200 files)."""
+    over (here "large" is this test's 200 files), its entries kept in the shared index the
+    workspaces read from the base."""
     monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
     workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
     (base,) = _bases()
@@ -158,4 +165,11 @@ async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads
     newest_file = max(int(p.stat().st_mtime) for p in (base / "tree" / "src").iterdir())
     assert index_second > newest_file
     assert git(workspace, "status", "--porcelain") == ""
+    # ... and the base's entries are still in its shared index: a workspace's commit writes only its change.
+    (workspace / "CHANGED.md").write_text("changed\n")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "agent change")
+    (shared,) = (base / "tree" / ".git").glob("sharedindex.*")
+    assert (base / "tree" / ".git" / "index").stat().st_size < shared.stat().st_size / 4  # the split part holds no entry of the base's
+    assert {p.name for p in (overlay.layers_of(workspace) / "upper" / ".git").glob("sharedindex.*")} <= {shared.name}
     await remove_workspace(workspace)
