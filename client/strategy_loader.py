@@ -103,15 +103,9 @@ def check_in_sandbox(strategy: type[Strategy]) -> None:
         while cause.__cause__ is not None:
             cause = cause.__cause__
         reason = str(cause).split(". ")[0].rstrip(".")
-        raise StrategyLoadError(f"{strategy_source(strategy)} cannot run in the workflow sandbox: {reason}{_last_line(e, inspect.getfile(strategy))}; "
+        file = inspect.getfile(strategy)
+        raise StrategyLoadError(f"strategy file {file} cannot run in the workflow sandbox: {reason}{_last_line(e, file)}; "
                                 "a workflow's code must be deterministic (see 'Writing a strategy' in the README)") from None
-
-
-def strategy_source(strategy: type[Strategy]) -> str:
-    try:
-        return f"strategy file {inspect.getfile(strategy)}"
-    except TypeError:
-        return f"strategy {strategy.name()}"
 
 
 def defined_strategies(module: ModuleType) -> list[type[Strategy]]:
