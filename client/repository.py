@@ -28,17 +28,18 @@ def repo_root(repo: git.Repo) -> str:
     return str(Path(repo.working_tree_dir or repo.git_dir).resolve())
 
 
-def base_branch(repo: git.Repo, requested: str | None) -> str:
-    """The branch runs start from: the one asked for, else the checked-out one; it must exist."""
+def base_branch(repo: git.Repo, requested: str | None) -> tuple[str, str]:
+    """The branch runs start from (the one asked for, else the checked-out one; it must exist), and
+    its commit."""
     if requested is None:
         if repo.head.is_detached:
             raise UsageError("HEAD is detached; pass --base-branch NAME")
         requested = repo.active_branch.name
     try:
-        repo.commit(f"refs/heads/{requested}")
+        commit = repo.commit(f"refs/heads/{requested}").hexsha
     except (git.BadName, ValueError):
         raise UsageError(f"base branch {requested!r} does not exist in {repo.working_tree_dir or repo.git_dir}; pass --base-branch with an existing branch (a branch with at least one commit)") from None
-    return requested
+    return requested, commit
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,14 @@ def clone_here(url: str, path: str = ".") -> RunRepository | None:
     return None
 
 
-async def remote_base_branch(repo: RunRepository, requested: str | None) -> str:
-    """The branch a run on a remote starts from: the one asked for, else the branch checked out
-    here (--remote), else the remote's default; it must exist on the remote."""
+async def remote_base_branch(repo: RunRepository, requested: str | None) -> tuple[str, str]:
+    """The branch a run on a remote starts from (the one asked for, else the branch checked out
+    here (--remote), else the remote's default; it must exist on the remote), and its commit there."""
     try:
         listed = await run_git("ls-remote", "--symref", "--", repo.repo, "HEAD", "refs/heads/*", cwd=repo.root or ".")
     except GitError as e:
         raise UsageError(f"cannot reach the remote {repo.repo}: {e.stderr.strip().splitlines()[-1] if e.stderr.strip() else e}; check the URL and that its server is up") from None
-    branches = {ref.removeprefix("refs/heads/") for _, _, ref in (line.partition("\t") for line in listed.splitlines()) if ref.startswith("refs/heads/")}
+    branches = {ref.removeprefix("refs/heads/"): sha for sha, _, ref in (line.partition("\t") for line in listed.splitlines()) if ref.startswith("refs/heads/")}
     if requested is None and repo.local is not None and not repo.local.head.is_detached:
         requested = repo.local.active_branch.name
     if requested is None:
@@ -106,7 +107,7 @@ async def remote_base_branch(repo: RunRepository, requested: str | None) -> str:
     if requested is None or requested not in branches:
         what = f"base branch {requested!r} is not" if requested else "no default branch is"
         raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches ({', '.join(sorted(branches)) or 'it has none: push one first'})")
-    return requested
+    return requested, branches[requested]
 
 
 async def report_fetched(repo: RunRepository, run_id: str) -> None:

@@ -42,9 +42,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
     if repository.local is None or repository.remote:
         if strategy.LOCAL_REPOSITORY_ONLY:
             raise UsageError(f"the {strategy.name()} strategy works on a repository the workers share by path, not on a remote; drop --remote / pass --repo PATH")
-        base = await remote_base_branch(repository, args.base_branch)
+        base, base_commit = await remote_base_branch(repository, args.base_branch)
     else:
-        base = base_branch(repository.local, args.base_branch)
+        base, base_commit = base_branch(repository.local, args.base_branch)
     defaults = task_defaults(args, config)
     params = strategy.normalize_params(load_param_modules(strategy, resolve_param_files(strategy, strategy_params(args.params, config, strategy.name()))), defaults)
     modules = strategy.worker_modules(params)
@@ -60,7 +60,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     credentials = credentials_from(args, defaults.plugin)
     if credentials and external_target(address) and not args.with_worker:
         raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
-    run_input = _run_input(args, config, repository.repo, base, params, defaults, spec, prompt)
+    run_input = _run_input(args, config, repository.repo, base, base_commit, params, defaults, spec, prompt)
     runner = "local"
     if not external_target(address) or args.with_worker:  # the worker runs on this host: check its Docker and disk
         runner = await check_runner(defaults)
@@ -130,12 +130,13 @@ def task_defaults(args: argparse.Namespace, config: OrchardConfig) -> TaskDefaul
 
 
 def _run_input(
-    args: argparse.Namespace, config: OrchardConfig, root: str, base: str, params: dict[str, Any], defaults: TaskDefaults, spec: str, prompt: str
+    args: argparse.Namespace, config: OrchardConfig, root: str, base: str, base_commit: str, params: dict[str, Any], defaults: TaskDefaults, spec: str,
+    prompt: str,
 ) -> RunInput:
     given = {"max_parallel": args.max_parallel, "randomize_queue": args.randomize_queue or None, "branch_namespace": args.branch_namespace}
     fields: dict[str, Any] = {**config.orchestration.model_dump(exclude_none=True), **{k: v for k, v in given.items() if v is not None}}
     try:
-        return RunInput(prompt=prompt, repo=root, base_branch=base, params=params, defaults=defaults, strategy_spec=spec, **fields)
+        return RunInput(prompt=prompt, repo=root, base_branch=base, base_commit=base_commit, params=params, defaults=defaults, strategy_spec=spec, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None

@@ -23,7 +23,10 @@ def test_a_cold_run_is_served_by_the_worker_its_launcher_started_first(embedded,
     home, env, _, _ = embedded
     ran = orchard("run", "cold", "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
     assert ran.returncode == 0, ran.stderr
-    assert json.loads(ran.stdout.strip().splitlines()[-1])["status"] == "success"
+    result = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert result["status"] == "success"
+    history = orchard("history", result["run_id"], env=env, cwd=repo).stdout
+    assert "run_instance" in history and "resolve_base" not in history  # the command resolved the base as it checked its input
     worker = worker_of(home)
     argv = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
     assert b"client.embedded.pending_worker" in argv  # the launcher's, handed its start

@@ -335,6 +335,10 @@ class RunInput(BaseModel):
     prompt: str
     repo: str
     base_branch: str
+    base_commit: str | None = None
+    """The commit base_branch named when the client asked for the run (it resolved it while checking
+    its input): the run starts from it at once. None (a child run, a run started by other code): the
+    run resolves base_branch itself first, with an activity."""
     params: dict[str, Any] = Field(default_factory=dict)
     defaults: TaskDefaults = Field(default_factory=TaskDefaults)
     max_parallel: int = Field(default_factory=default_max_parallel, ge=1)

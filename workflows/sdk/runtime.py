@@ -85,9 +85,11 @@ class StrategyWorkflow:
         chain = inp.chain
         started = chain.started_at if chain else workflow.now()
         strategy_name = self.STRATEGY.name()
-        if chain is None:
+        if chain is None and inp.base_commit:
+            base_commit: str = inp.base_commit
+        elif chain is None:
             self._phase = "resolving base"
-            base_commit: str = await workflow.execute_activity(
+            base_commit = await workflow.execute_activity(
                 "resolve_base",
                 ResolveInput(repo=inp.repo, branch=inp.base_branch),
                 result_type=str,

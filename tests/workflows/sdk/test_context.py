@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from tests.conftest import run_scripted
+from tests.conftest import run_scripted, start_scripted
 from tests.scripted import Script
 
 
@@ -83,3 +83,16 @@ async def test_the_flat_branch_namespace_names_branches_after_the_run_alone(clie
     script = Script()
     result = await run_scripted(client, scripted_queue, "fan-out", script, params={"n": 2}, run={"branch_namespace": "flat"})
     assert script.call("gen/1").branch == f"orchard/{result.run_id}-k{key_hash8('gen/1')}"
+
+
+async def test_a_run_given_its_base_commit_starts_from_it_without_resolving_its_branch(client, scripted_queue):
+    """The client resolves the base while it checks its input: the run does not resolve it again
+    (one activity and one workflow task fewer before the first agent)."""
+    script = Script()
+    given = "c" * 40
+    handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 1}, run={"base_commit": given})
+    result = await handle.result()
+    assert result.base_commit == given and script.call("gen/1").base_commit == given
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name async for e in handle.fetch_history_events()
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert scheduled == ["run_instance"]
