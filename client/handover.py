@@ -17,7 +17,8 @@ def send(conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
     data = json.dumps(message).encode()
     payload = HEADER.pack(len(data)) + data
     sent = socket.send_fds(conn, [payload], fds)
-    conn.sendall(payload[sent:])  # the descriptors went with the first bytes; a large message is finished here
+    if sent < len(payload):  # the descriptors went with the first bytes; a large message is finished here
+        conn.sendall(payload[sent:])  # (never an empty send: the other end may have read it all and gone, and that is EPIPE)
 
 
 def receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
