@@ -82,11 +82,9 @@ def entrypoint() -> NoReturn:
     argv = sys.argv[1:]
     code = _handed_over(argv)
     if code is None:
-        from client.embedded import pending_worker
+        from client.embedded.pending_worker import before_command
 
-        server_ran = pending_worker.embedded_server_runs()
-        if not server_ran:
-            pending_worker.start_if_cold(argv)
+        server_ran = before_command(argv)
         from client.cli import entrypoint as run_here
 
         run_here(start_warm=server_ran)

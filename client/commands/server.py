@@ -8,8 +8,8 @@ import asyncio
 import os
 
 from activities.paths import orchard_home, server_pid_file
+from activities.procfs import recorded_pid
 from client.connection import ServerUnreachable, connect
-from client.embedded.processes import alive
 from client.embedded.server import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command, stop_server, try_connect
 from client.embedded.workers import stop_warm_client, stop_workers
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
@@ -39,7 +39,7 @@ def cmd_server(args: argparse.Namespace) -> int:
             print(f"Temporal at {settings.address} is not running")
             return EXIT_FAILURE
     if asyncio.run(try_connect(settings)) is not None:
-        embedded = alive(server_pid_file()) is not None
+        embedded = recorded_pid(server_pid_file()) is not None
         raise DevServerError(
             f"a Temporal server already answers on {settings.address}"
             + (" (the embedded one that `orchard run` started in the background)" if embedded else "")

@@ -8,7 +8,7 @@ bad input, a named server or a worker that runs already, the command lets it go:
 closes, and it exits at once, even mid-import, having created nothing. Until it is handed a start
 it holds no file of Orchard's open and writes nothing.
 
-    python -P -m client.embedded.pending_worker FD     (started by `start_if_cold` only)
+    python -P -m client.embedded.pending_worker FD     (started by `before_command` only)
 """
 
 from __future__ import annotations
@@ -43,13 +43,21 @@ def embedded_server_runs() -> bool:
     return recorded_pid(server_pid_file()) is not None
 
 
-def start_if_cold(argv: list[str]) -> None:
-    """(In the launcher, before the command imports anything.) A pending worker for a command that
-    starts a run while the embedded server is down; nothing otherwise."""
+def before_command(argv: list[str]) -> bool:
+    """(In the launcher, before the command imports anything.) Whether the embedded server runs
+    already (then this is not the first command on it); if it does not and the command starts a
+    run on it, a pending worker is started for it."""
+    if embedded_server_runs():
+        return True
+    _start_pending(argv)
+    return False
+
+
+def _start_pending(argv: list[str]) -> None:
     global _pending
     if not any(argv[: len(prefix)] == prefix for prefix in RUN_COMMANDS):
         return
-    if NOT_EMBEDDED_FLAGS.intersection(arg.split("=", 1)[0] for arg in argv) or external_target(None) or embedded_server_runs():
+    if NOT_EMBEDDED_FLAGS.intersection(arg.split("=", 1)[0] for arg in argv) or external_target(None):
         return
     import subprocess  # only here: the launcher's usual path does without it
 

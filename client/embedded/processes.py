@@ -1,8 +1,9 @@
 """The embedded server's and workers' background processes: started in their own session, found
 again through their pid files under $ORCHARD_HOME, stopped with SIGTERM then SIGKILL.
 
-A pid file holds an OwnedProcess (activities/ownership.py): Orchard signals the process only while
-the record proves it is the one it started; a file that does not prove it is ignored.
+A pid file holds an OwnedProcess (activities/ownership.py), read back by activities/procfs.py's
+recorded_pid: Orchard signals the process only while the record proves it is the one it started;
+a file that does not prove it is ignored.
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ def state_dir(*parts: str) -> Path:
     path = orchard_home().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def alive(pid_file: Path) -> int | None:
-    """The pid in `pid_file` if that process is running and provably the one Orchard started."""
-    return recorded_pid(pid_file)
 
 
 def _exiting(pid: int) -> bool:
@@ -63,20 +59,20 @@ def log_tail(log: Path, lines: int = 5) -> str:
 def stop(pid_file: Path, timeout: float) -> bool:
     """Stop the process the pid file proves is ours (SIGTERM, then SIGKILL to its session's group);
     False, and nothing signalled, when there is none."""
-    pid = alive(pid_file)
+    pid = recorded_pid(pid_file)
     if pid is None:
         pid_file.unlink(missing_ok=True)
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive(pid_file) is not None:
+    while time.monotonic() < deadline and recorded_pid(pid_file) is not None:
         time.sleep(0.1)
     # An exiting process loses its command line before it is gone: wait for the exit itself, so a
     # server stopped here has let go of its database and ports when this returns.
     while time.monotonic() < deadline and _exiting(pid):
         time.sleep(0.05)
-    if alive(pid_file) is not None:
+    if recorded_pid(pid_file) is not None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)  # it leads its own session (start_new_session), so the group is its own
     pid_file.unlink(missing_ok=True)

@@ -16,10 +16,11 @@ from temporalio.client import Client
 
 from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
+from activities.procfs import recorded_pid
 from client.connection import has_poller, open_runs
 from client.embedded import pending_worker
 from client.embedded.pending_worker import embedded_server_runs
-from client.embedded.processes import alive, log_tail, spawn, state_dir, stop
+from client.embedded.processes import log_tail, spawn, state_dir, stop
 from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
 from client.launcher import ROOT, code_digest, warm_record, warm_socket
 from workflows.sdk.models import SECRET_NAME
@@ -47,7 +48,7 @@ def start_worker(
     `early_imports` too, while it waits). It needs no server yet: it connects once the server
     answers, so a cold start brings both up at once."""
     pid_file = _pid_file(task_queue)
-    if alive(pid_file) is not None:
+    if recorded_pid(pid_file) is not None:
         return
     env = {**os.environ, **(extra_env or {})}
     args = ["--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue, "--connect-wait", str(SERVER_START_TIMEOUT)]
@@ -82,7 +83,7 @@ async def ensure_worker(
     pid_file = _pid_file(task_queue)
     identity_file = pid_file.with_suffix(".identity")
     identity = worker_identity({**os.environ, **(extra_env or {})})
-    if alive(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
+    if recorded_pid(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
         if await open_runs(client, task_queue) == 0:
             stop(pid_file, timeout=20.0)
         else:
@@ -93,7 +94,7 @@ async def ensure_worker(
     while time.monotonic() < deadline:
         if await has_poller(client, task_queue):
             return
-        if alive(pid_file) is None:
+        if recorded_pid(pid_file) is None:
             raise DevServerError(f"the background worker exited at start ({log_tail(_log(task_queue))}); see {_log(task_queue)}")
         await asyncio.sleep(POLL_SECONDS)
     raise DevServerError(f"the background worker did not start polling within {WORKER_START_TIMEOUT:g}s; see {_log(task_queue)}")
@@ -113,7 +114,7 @@ def start_warm_client() -> None:
     if not embedded_server_runs():
         return  # no embedded server: nothing to sit beside (and nothing is created)
     pid_file = _warm_pid_file()
-    if alive(pid_file) is not None:
+    if recorded_pid(pid_file) is not None:
         with contextlib.suppress(OSError):
             if warm_record().read_text() == code_digest():
                 return

@@ -3,6 +3,7 @@ once, having created nothing (client/embedded/pending_worker.py)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from activities.ownership import OwnedProcess
 from activities.procfs import observed
 from client.embedded import pending_worker
+from tests.conftest import gone_within
 
 
 @pytest.fixture
@@ -24,24 +26,15 @@ def cold_home(tmp_path, monkeypatch) -> Path:
     pending_worker.release()
 
 
-def gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while observed(pid) is not None:  # a zombie counts as gone: it runs nothing
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 @pytest.mark.parametrize("argv", [["run", "fix it"], ["runbook", "run", "build.build"], ["run", "x", "--runner", "docker"]])
 def test_a_run_on_a_cold_host_gets_a_pending_worker_that_exits_at_once_when_let_go(cold_home, argv):
-    pending_worker.start_if_cold(argv)
+    assert pending_worker.before_command(argv) is False  # the server does not run
     assert pending_worker._pending is not None
     _, proc, cmd = pending_worker._pending
     assert observed(proc.pid)[1] == cmd and "client.embedded.pending_worker" in cmd
     time.sleep(0.2)  # let go while it imports
     pending_worker.release()
-    assert gone_within(proc.pid, 5.0)
+    assert gone_within(lambda: [proc.pid] if observed(proc.pid) else [], 5.0)  # a zombie counts as gone: it runs nothing
     assert proc.wait(timeout=5) == 0
     assert not cold_home.exists()  # it created nothing
 
@@ -58,19 +51,19 @@ def test_a_run_on_a_cold_host_gets_a_pending_worker_that_exits_at_once_when_let_
     ],
 )
 def test_no_pending_worker_for_other_commands_or_where_the_run_would_not_use_it(cold_home, argv):
-    pending_worker.start_if_cold(argv)
+    pending_worker.before_command(argv)
     assert pending_worker._pending is None
 
 
 def test_no_pending_worker_for_a_named_server_or_while_the_embedded_one_runs(cold_home, monkeypatch):
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
-    pending_worker.start_if_cold(["run", "x"])
+    assert pending_worker.before_command(["run", "x"]) is False
     assert pending_worker._pending is None
     monkeypatch.delenv("TEMPORAL_ADDRESS")
     cold_home.mkdir()
-    me = OwnedProcess.of(__import__("os").getpid())
+    me = OwnedProcess.of(os.getpid())
     (cold_home / "temporal.pid").write_text(me.model_dump_json())  # a live process the record proves: "the server runs"
-    pending_worker.start_if_cold(["run", "x"])
+    assert pending_worker.before_command(["run", "x"]) is True  # the command after it starts the warm client
     assert pending_worker._pending is None
 
 

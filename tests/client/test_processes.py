@@ -30,12 +30,13 @@ def test_server_stop_leaves_a_process_alone_whose_pid_a_file_merely_names(tmp_pa
 
 
 def test_a_process_orchard_started_is_recognised_and_stopped(tmp_path, monkeypatch):
-    from client.embedded.processes import alive, spawn, stop
+    from activities.procfs import recorded_pid
+    from client.embedded.processes import spawn, stop
 
     monkeypatch.setenv("ORCHARD_HOME", str(tmp_path / "home"))
     pid_file, log = tmp_path / "sleeper.pid", tmp_path / "sleeper.log"
     proc = spawn([sys.executable, "-c", "import time; time.sleep(600)"], log, pid_file)
-    assert alive(pid_file) == proc.pid
+    assert recorded_pid(pid_file) == proc.pid
     assert stop(pid_file, timeout=5) is True
     assert proc.wait(10) is not None and not pid_file.exists()
     assert stop(pid_file, timeout=1) is False

@@ -85,9 +85,11 @@ class StrategyWorkflow:
         chain = inp.chain
         started = chain.started_at if chain else workflow.now()
         strategy_name = self.STRATEGY.name()
-        if chain is None and inp.base_commit:
-            base_commit: str = inp.base_commit
-        elif chain is None:
+        if chain is not None:  # a run continued as new keeps the commit its chain started from
+            base_commit: str = chain.base_commit
+        elif inp.base_commit:  # resolved by the client that asked for the run
+            base_commit = inp.base_commit
+        else:
             self._phase = "resolving base"
             base_commit = await workflow.execute_activity(
                 "resolve_base",
@@ -96,8 +98,6 @@ class StrategyWorkflow:
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=INFRA_RETRY,
             )
-        else:  # a run continued as new keeps the commit its chain started from
-            base_commit = chain.base_commit
         ctx = Context(RunState(run_id=workflow.info().workflow_id, strategy=strategy_name, base_commit=base_commit, input=inp, started_at=started),
                       self._questions, self._leases, self._events)
         self._ctx = ctx
