@@ -5,7 +5,8 @@ through the Docker SDK (Orchard's engine module, its thread pool), n at once, no
     python bench/bench_docker_floor.py [--sizes 1,8,32] [--image orchard-agent:latest]
 
 What the docker runner's per-instance cost beyond the local runner (bench_instances.py) can be
-compared with: Orchard's part is the difference. Containers run with --network none.
+compared with: Orchard's part is the difference. Containers have no network, as the runner's
+offline containers (`network_disabled`: the engine sets up no network sandbox for them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.bench_instances import table  # noqa: E402
 async def one(image: str, name: str) -> tuple[float, float, float, float]:
     api = (await call(engine)).api
     t0 = time.monotonic()
-    created = await call(api.create_container, image, ["true"], name=name, host_config=api.create_host_config(network_mode="none", init=True))
+    created = await call(api.create_container, image, ["true"], name=name, network_disabled=True, host_config=api.create_host_config(network_mode="none", init=True))
     t1 = time.monotonic()
     await call(api.start, created["Id"])
     t2 = time.monotonic()

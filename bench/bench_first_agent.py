@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Time to the first agent: from `orchard run` to the moment the agent's process starts.
 
-    python bench/bench_first_agent.py [--reps 5] [--runners local,docker] [--dir DIR]
+    python bench/bench_first_agent.py [--reps 5] [--runners local,docker:offline,docker:online] [--dir DIR]
 
 The agent is a command that prints when it started (`date +%s.%N`), on a small repository, each
 run in its own ORCHARD_HOME with the embedded server on free ports. Warm: the server, the worker and
 the warm client already run (an earlier run started them). Cold: a fresh ORCHARD_HOME, nothing
 running, so the run starts the dev server and the worker first (a second run then starts the warm client).
-Targets: <= 0.3 s warm and <= 1.5 s cold, with either runner.
+Targets: <= 0.3 s warm and <= 1.5 s cold, with either runner. A docker runner is measured with
+each network egress named (`docker:offline`: no network; `docker:online`: the engine's default
+network, whose set-up at each container's start is the engine's).
 """
 
 from __future__ import annotations
@@ -49,10 +51,13 @@ def write_dev_config(home: Path) -> None:
 
 def first_agent(home: Path, repo: Path, runner: str) -> float:
     """Seconds from starting `orchard run` to the agent's first instruction (it prints the time:
-    in a container, its final message is the only thing that comes back)."""
+    in a container, its final message is the only thing that comes back). `runner` is `local`, or
+    `docker:EGRESS`."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}, "ORCHARD_HOME": str(home)}
+    kind, _, egress = runner.partition(":")
     started = time.time()
-    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", "--runner", runner, "--import-policy", "never", "--output", "json"],
+    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", "--runner", kind, *(["--network-egress", egress] if egress else []),
+                           "--import-policy", "never", "--output", "json"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise SystemExit(f"orchard run failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-500:]}")
@@ -76,7 +81,7 @@ def stop(home: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--runners", default="local,docker")
+    parser.add_argument("--runners", default="local,docker:offline,docker:online")
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="orchard-bench-first-", dir=args.dir)).resolve()
@@ -86,7 +91,7 @@ def main() -> int:
         for runner in [r.strip() for r in args.runners.split(",") if r.strip()]:
             cold, warm = [], []
             for rep in range(args.reps):
-                home = root / f"home-{runner}-{rep}"
+                home = root / f"home-{runner.replace(':', '-')}-{rep}"
                 write_dev_config(home)
                 try:
                     cold.append(first_agent(home, repo, runner))

@@ -477,7 +477,7 @@ def report(
         )
         print("(wall / n: the run's extra wall time per instance, what n instances cost beyond the local runner; instance\n"
               " median: one instance's extra latency, which grows with n as the engine starts containers one after another.\n"
-              " Container created, started and removed; mounts lent to the container's user and back; network none.)")
+              " Container created, started and removed; mounts lent to the container's user and back; no network.)")
 
 
 # ---------------------------------------------------------------- main

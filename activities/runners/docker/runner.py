@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 from activities.agents.base import AgentCommand
 from activities.git.overlay import chown_tree, is_overlay, layers_of
+from activities.paths import orchard_home
 from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import (
@@ -42,6 +44,8 @@ WORKSPACE = Path("/workspace")
 AGENT_HOME = Path("/home/agent")
 OBJECTS = "/orchard/objects"
 PIDS_LIMIT = 1024
+NO_NETWORK = ("offline", "proxy")
+"""The egress modes whose containers get no network (a relay over a mounted socket is not one)."""
 TMPFS_PATH, TMPFS_OPTIONS = "/tmp", "rw,exec,nosuid,nodev,size=1g"
 
 
@@ -64,6 +68,26 @@ class ContainerSpec:
     memory_limit: str | None = None
     env_names: list[str] = field(default_factory=list)
     relay: RelayPlan | None = None
+    hosts_file: Path | None = None
+    """The container's /etc/hosts when it has no network (hosts_file())."""
+
+
+LOOPBACK_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+"""What the engine writes into /etc/hosts of a container on its `none` network."""
+
+
+def hosts_file(loopback_names: Sequence[str]) -> Path:
+    """An /etc/hosts for a container without a network: loopback's names, and `loopback_names`
+    (the relayed endpoints' hosts) on 127.0.0.1. One file per content, never changed once written."""
+    text = LOOPBACK_HOSTS + "".join(f"127.0.0.1\t{name}\n" for name in loopback_names)
+    path = orchard_home() / "containers" / f"hosts-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_name(f".{path.name}.{os.getpid()}")
+        written.write_text(text)
+        written.chmod(0o644)
+        written.replace(path)  # whole or not at all: another worker's instance may be reading it
+    return path
 
 
 def container_config(spec: ContainerSpec, agent_argv: list[str], environ: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
@@ -80,13 +104,16 @@ def container_config(spec: ContainerSpec, agent_argv: list[str], environ: dict[s
         host["nano_cpus"] = int(min(spec.cpu_limit, os.cpu_count() or 1) * 1e9)
     if spec.memory_limit:
         host["mem_limit"] = host["memswap_limit"] = spec.memory_limit
-    if spec.network_egress in ("offline", "proxy"):
+    offline = spec.network_egress in NO_NETWORK
+    if offline:
+        # No network at all: the engine skips its network sandbox (0.1 s of each start here) and the
+        # container keeps a namespace of its own with only loopback, whose names Orchard writes.
         host["network_mode"] = "none"
+        host["binds"][str(spec.hosts_file)] = {"bind": "/etc/hosts", "mode": "ro"}
     elif spec.network_egress == "host":
         host["network_mode"] = "host"
     if spec.relay is not None:
         host["binds"][str(spec.relay.host_dir)] = {"bind": CONTAINER_DIR, "mode": "ro"}
-        host["extra_hosts"] = {name: "127.0.0.1" for name in spec.relay.loopback_hosts}
         # Listening on the endpoint's own port (443) needs no capability inside its namespace.
         host["sysctls"] = {"net.ipv4.ip_unprivileged_port_start": "0"}
         agent_argv = [*spec.relay.argv_prefix, *agent_argv]
@@ -95,6 +122,7 @@ def container_config(spec: ContainerSpec, agent_argv: list[str], environ: dict[s
         "environment": {"HOME": str(AGENT_HOME), **{name: environ[name] for name in spec.env_names if name in environ}},
         "labels": {LABEL_MANAGED: "1", LABEL_RUN: spec.run_id, LABEL_KEY: spec.key},
         "host_config": host,
+        "network_disabled": offline,
     }
     return agent_argv, options
 
@@ -198,6 +226,7 @@ async def run_in_container(
                 name=name, image=image, run_id=run_id, key=key, workspace=workspace, agent_home=agent_home,
                 objects=objects, user=user, network_egress=task.network_egress, cpu_limit=task.cpu_limit,
                 memory_limit=task.memory_limit, env_names=env_names, relay=relay if relay_urls else None,
+                hosts_file=hosts_file(relay.loopback_hosts if relay_urls else []) if task.network_egress in NO_NETWORK else None,
             )
             argv, options = container_config(spec, command.argv, {**os.environ, **command.env})
             options["host_config"] = (await call(engine)).api.create_host_config(**options["host_config"])

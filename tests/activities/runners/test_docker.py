@@ -19,7 +19,7 @@ from activities.runners.choice import choose_runner
 from activities.runners.docker import DEFAULT_IMAGE
 from activities.runners.docker.engine import LABEL_KEY, LABEL_MANAGED, LABEL_RUN
 from activities.runners.docker.relay import RelayPlan
-from activities.runners.docker.runner import ContainerSpec, container_config
+from activities.runners.docker.runner import ContainerSpec, container_config, hosts_file
 from client.commands.clean import clean
 from tests.conftest import DEMO_AGENT, containers_of, git, orchard, orchard_env, require_docker
 from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
@@ -79,13 +79,14 @@ async def test_without_network_the_agent_cannot_reach_the_hosts_services(repo, o
     agent = (
         f"node -e \"require('net').createServer(c => c.end()).listen({own}, '127.0.0.1')\" & "
         f"for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/{own}) 2>/dev/null && break; sleep 0.05; done; "
-        f"{probe.format(port=own, name='own')}; {probe.format(port=port, name='host')}; kill %1"
+        f"{probe.format(port=own, name='own')}; {probe.format(port=port, name='host')}; kill %1; "
+        "getent hosts localhost >/dev/null && echo localhost-resolves"
     )
     try:
         result = await run(instance(repo, agent, network_egress=egress))
     finally:
         server.close()
-    assert result.success and result.final_message.splitlines() == ["own-reached", "host-unreachable"], result.final_message
+    assert result.success and result.final_message.splitlines() == ["own-reached", "host-unreachable", "localhost-resolves"], result.final_message
 
 
 @pytest.mark.no_engine
@@ -95,6 +96,7 @@ def test_the_container_is_hardened_labelled_and_gets_only_the_variables_it_names
         agent_home=tmp_path / "home", objects=tmp_path / "repo/.git/objects", user="1000:1000", network_egress="proxy",
         cpu_limit=1.5, memory_limit="2g", env_names=["ANTHROPIC_API_KEY"],
         relay=RelayPlan(host_dir=tmp_path / "relay", argv_prefix=["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--"], loopback_hosts=["api.anthropic.com"]),
+        hosts_file=tmp_path / "hosts",
     )
     argv, options = container_config(spec, ["claude", "--print", "hi"], {"ANTHROPIC_API_KEY": "sk-1", "OTHER_SECRET": "no"})
     assert argv == ["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--", "claude", "--print", "hi"]
@@ -105,13 +107,25 @@ def test_the_container_is_hardened_labelled_and_gets_only_the_variables_it_names
     assert host["read_only"] and host["init"] and host["cap_drop"] == ["ALL"] and host["security_opt"] == ["no-new-privileges"]
     assert host["pids_limit"] == 1024 and host["nano_cpus"] == int(min(1.5, os.cpu_count() or 1) * 1e9)
     assert host["mem_limit"] == host["memswap_limit"] == "2g"
-    assert host["network_mode"] == "none" and host["extra_hosts"] == {"api.anthropic.com": "127.0.0.1"}
+    assert host["network_mode"] == "none" and options["network_disabled"]  # no network sandbox at all
+    assert host["binds"][f"{tmp_path}/hosts"] == {"bind": "/etc/hosts", "mode": "ro"}
     assert host["binds"][f"{tmp_path}/repo/.git/objects"] == {"bind": "/orchard/objects", "mode": "ro"}
     assert host["tmpfs"] == {"/tmp": "rw,exec,nosuid,nodev,size=1g"}
     for egress, mode in (("offline", "none"), ("host", "host"), ("online", None)):
-        _, other = container_config(ContainerSpec(**{**spec.__dict__, "network_egress": egress, "relay": None}), ["x"], {})
+        hosts = tmp_path / "hosts" if egress == "offline" else None
+        _, other = container_config(ContainerSpec(**{**spec.__dict__, "network_egress": egress, "relay": None, "hosts_file": hosts}), ["x"], {})
         assert other["host_config"].get("network_mode") == mode, egress
-        assert "extra_hosts" not in other["host_config"]
+        assert other["network_disabled"] == (egress == "offline"), egress
+        assert ("/etc/hosts" in str(other["host_config"]["binds"])) == (egress == "offline"), egress
+
+
+@pytest.mark.no_engine
+def test_a_container_without_network_gets_loopback_names_and_the_relayed_hosts(orchard_home):
+    offline, proxied = hosts_file([]), hosts_file(["api.anthropic.com"])
+    assert offline != proxied and hosts_file([]) == offline  # one file per content
+    assert "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" in offline.read_text()
+    assert proxied.read_text() == offline.read_text() + "127.0.0.1\tapi.anthropic.com\n"
+    assert oct(proxied.stat().st_mode & 0o777) == "0o644" and not list(proxied.parent.glob(".*"))
 
 
 async def test_a_missing_image_is_a_clear_error_that_is_not_retried(repo, orchard_home):
