@@ -1,6 +1,7 @@
 """`orchard clean [RUN]`: remove what runs that are over left on this host.
 
-Containers (found by their labels), workspaces and agent homes of runs that are no longer open.
+Containers (found by their labels: this ORCHARD_HOME's only), workspaces and agent homes of runs
+that are no longer open.
 Results (transcripts, final messages) and branches are the user's and stay.
 """
 
@@ -53,7 +54,7 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
     cleaned = Cleaned()
     cleaned.docker_note = await engine_problem()
     if cleaned.docker_note is None:
-        for name, owner in await orchard_containers(run_id):
+        for name, owner in await orchard_containers(str(orchard_home()), run_id):
             if owner not in open_run_ids:
                 await remove_container(name)
                 cleaned.containers.append(name)

@@ -1,7 +1,8 @@
 """The Docker engine, through the Docker SDK for Python: reachability, images, Orchard's containers.
 
-Orchard labels every container it starts (LABEL_RUN, LABEL_KEY), so what a dead worker left
-behind can always be found and removed (`orchard clean`). The SDK blocks; its calls run on a pool
+Orchard labels every container it starts (LABEL_HOME, LABEL_RUN, LABEL_KEY), so what a dead
+worker left behind can always be found and removed (`orchard clean`), and only by the ORCHARD_HOME
+whose worker started it: another one's containers on the same engine are not its to remove. The SDK blocks; its calls run on a pool
 of their own, wide enough that 32 instances starting containers at once are not queued behind
 each other (asyncio's default pool has a handful of threads on a small host).
 """
@@ -25,6 +26,7 @@ import docker
 
 BUILD_HINT = "build it with `docker build -t orchard-agent docker/` (or docker/build-offline-image.sh without a registry)"
 LABEL_MANAGED = "orchard.managed"
+LABEL_HOME = "orchard.home"
 LABEL_RUN = "orchard.run_id"
 LABEL_KEY = "orchard.key"
 STATUS_TTL_SECONDS = 10.0
@@ -120,8 +122,9 @@ async def remove_container(name: str) -> None:
         pass
 
 
-async def orchard_containers(run_id: str | None = None) -> list[tuple[str, str]]:
-    """(name, run id) of every container Orchard started, running or not, optionally of one run."""
-    label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_MANAGED
-    listed = await call(lambda: engine().api.containers(all=True, filters={"label": label}))
+async def orchard_containers(home: str, run_id: str | None = None) -> list[tuple[str, str]]:
+    """(name, run id) of every container the workers of ORCHARD_HOME `home` started, running or
+    not, optionally of one run."""
+    labels = [f"{LABEL_MANAGED}=1", f"{LABEL_HOME}={home}", *([f"{LABEL_RUN}={run_id}"] if run_id else [])]
+    listed = await call(lambda: engine().api.containers(all=True, filters={"label": labels}))
     return [(c["Names"][0].lstrip("/"), (c.get("Labels") or {}).get(LABEL_RUN, "")) for c in listed if c.get("Names")]

@@ -4,7 +4,7 @@ The workspace is bind-mounted at /workspace, the agent's private home at /home/a
 repository's object store (which the workspace borrows through its alternates file) read-only at
 /orchard/objects. The container runs as a non-root user on a read-only root filesystem with a
 tmpfs /tmp, no capabilities, no-new-privileges, and pids, CPU and memory limits; it is labelled
-with the run id and key, and removed when the instance ends, times out or is cancelled.
+with its ORCHARD_HOME, the run id and key, and removed when the instance ends, times out or is cancelled.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import (
     BUILD_HINT,
     LABEL_KEY,
+    LABEL_HOME,
     LABEL_MANAGED,
     LABEL_RUN,
     DockerError,
@@ -68,6 +69,8 @@ class ContainerSpec:
     memory_limit: str | None = None
     env_names: list[str] = field(default_factory=list)
     relay: RelayPlan | None = None
+    home: Path = field(default_factory=orchard_home)
+    """The ORCHARD_HOME whose worker starts it (its `orchard clean` may remove it, no other's)."""
     hosts_file: Path | None = None
     """The container's /etc/hosts when it has no network (hosts_file())."""
 
@@ -120,7 +123,7 @@ def container_config(spec: ContainerSpec, agent_argv: list[str], environ: dict[s
     options = {
         "user": spec.user, "working_dir": str(WORKSPACE),
         "environment": {"HOME": str(AGENT_HOME), **{name: environ[name] for name in spec.env_names if name in environ}},
-        "labels": {LABEL_MANAGED: "1", LABEL_RUN: spec.run_id, LABEL_KEY: spec.key},
+        "labels": {LABEL_MANAGED: "1", LABEL_HOME: str(spec.home), LABEL_RUN: spec.run_id, LABEL_KEY: spec.key},
         "host_config": host,
         "network_disabled": offline,
     }

@@ -17,7 +17,7 @@ from activities.instance import run_instance
 from activities.paths import workspaces_dir
 from activities.runners.choice import choose_runner
 from activities.runners.docker import DEFAULT_IMAGE
-from activities.runners.docker.engine import LABEL_KEY, LABEL_MANAGED, LABEL_RUN
+from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN
 from activities.runners.docker.relay import RelayPlan
 from activities.runners.docker.runner import ContainerSpec, container_config, hosts_file
 from client.commands.clean import clean
@@ -96,11 +96,11 @@ def test_the_container_is_hardened_labelled_and_gets_only_the_variables_it_names
         agent_home=tmp_path / "home", objects=tmp_path / "repo/.git/objects", user="1000:1000", network_egress="proxy",
         cpu_limit=1.5, memory_limit="2g", env_names=["ANTHROPIC_API_KEY"],
         relay=RelayPlan(host_dir=tmp_path / "relay", argv_prefix=["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--"], loopback_hosts=["api.anthropic.com"]),
-        hosts_file=tmp_path / "hosts",
+        hosts_file=tmp_path / "hosts", home=tmp_path / "orchard",
     )
     argv, options = container_config(spec, ["claude", "--print", "hi"], {"ANTHROPIC_API_KEY": "sk-1", "OTHER_SECRET": "no"})
     assert argv == ["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--", "claude", "--print", "hi"]
-    assert options["labels"] == {LABEL_MANAGED: "1", LABEL_RUN: "run_1", LABEL_KEY: "candidate/1"}
+    assert options["labels"] == {LABEL_MANAGED: "1", LABEL_HOME: str(tmp_path / "orchard"), LABEL_RUN: "run_1", LABEL_KEY: "candidate/1"}
     assert options["user"] == "1000:1000" and options["working_dir"] == "/workspace"
     assert options["environment"] == {"HOME": "/home/agent", "ANTHROPIC_API_KEY": "sk-1"}
     host = options["host_config"]
@@ -147,24 +147,29 @@ async def test_auto_runs_agent_clis_in_docker_and_commands_locally():
     assert (await choose_runner(task(plugin="claude-code", runner="docker", docker_image="orchard-no-such-image:1")))[0] == "docker"
 
 
-async def test_clean_removes_leftovers_of_ended_runs_only(orchard_home):
-    def leftover(run_id: str) -> None:
-        subprocess.run(["docker", "create", "--label", f"{LABEL_MANAGED}=1", "--label", f"{LABEL_RUN}={run_id}", DEFAULT_IMAGE, "true"], check=True, capture_output=True)
-        (orchard_home / "workspaces" / run_id / "k1").mkdir(parents=True)
-        (orchard_home / "agent-homes" / run_id / "k1").mkdir(parents=True)
+async def test_clean_removes_leftovers_of_ended_runs_only(orchard_home, tmp_path):
+    def leftover(run_id: str, home=orchard_home) -> None:
+        labels = [f"{LABEL_MANAGED}=1", f"{LABEL_HOME}={home}", f"{LABEL_RUN}={run_id}"]
+        subprocess.run(["docker", "create", *(f"--label={label}" for label in labels), DEFAULT_IMAGE, "true"], check=True, capture_output=True)
+        (orchard_home / "workspaces" / run_id / "k1").mkdir(parents=True, exist_ok=True)
+        (orchard_home / "agent-homes" / run_id / "k1").mkdir(parents=True, exist_ok=True)
 
-    leftover("run_ended")
-    leftover("run_open")
-    (orchard_home / "runs" / "run_ended").mkdir(parents=True)
+    suffix = uuid.uuid4().hex[:6]
+    ended, still_open, elsewhere = f"run_ended_{suffix}", f"run_open_{suffix}", f"run_elsewhere_{suffix}"
+    leftover(ended)
+    leftover(still_open)
+    leftover(elsewhere, home=tmp_path / "another-home")  # another ORCHARD_HOME's worker on this engine: its run may be running
+    (orchard_home / "runs" / ended).mkdir(parents=True)
     try:
-        cleaned = await clean(None, open_run_ids={"run_open"})
-        assert len(cleaned.containers) == 1 and len(cleaned.folders) == 2
-        assert containers_of("run_ended") == [] and len(containers_of("run_open")) == 1
-        assert not (orchard_home / "workspaces" / "run_ended").exists() and (orchard_home / "workspaces" / "run_open").exists()
-        assert (orchard_home / "runs" / "run_ended").is_dir()  # results are the user's
-        assert (await clean("run_open", open_run_ids=set())).summary().startswith("removed 1 container(s), 2 folder(s)")
+        cleaned = await clean(None, open_run_ids={still_open})
+        assert len(cleaned.containers) == 1 and len(cleaned.folders) == 4  # the other home's container stays
+        assert containers_of(ended) == [] and len(containers_of(still_open)) == 1 and len(containers_of(elsewhere)) == 1
+        assert not (orchard_home / "workspaces" / ended).exists() and (orchard_home / "workspaces" / still_open).exists()
+        assert (orchard_home / "runs" / ended).is_dir()  # results are the user's
+        assert (await clean(still_open, open_run_ids=set())).summary().startswith("removed 1 container(s), 2 folder(s)")
+        assert (await clean(elsewhere, open_run_ids=set())).containers == [] and len(containers_of(elsewhere)) == 1
     finally:
-        for cid in containers_of("run_open") + containers_of("run_ended"):
+        for cid in containers_of(still_open) + containers_of(ended) + containers_of(elsewhere):
             subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
 
 
