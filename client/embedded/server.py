@@ -26,8 +26,9 @@ from client.embedded.processes import log_tail, spawn, state_dir, stop
 
 PROJECT_DEV_CONFIG = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
 SERVER_START_TIMEOUT = 60.0
-POLL_SECONDS = 0.05
-"""How often a starting server or worker is asked whether it is up (a cold start waits on both)."""
+POLL_SECONDS = 0.02
+"""How often a starting server or worker is asked whether it is up (a cold start waits on both; a
+refused connection costs under 2 ms)."""
 
 
 class DevServerError(Exception):

@@ -22,6 +22,8 @@ from activities.runners.transcript import Transcript
 FRAME_HEADER = struct.Struct(">BxxxL")
 """A frame of a non-TTY attach stream: its stream (1 stdout, 2 stderr) and payload size."""
 ATTACH = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+NAME_TAKEN = "is already in use"
+"""The engine's answer (409) to a create whose container name another container has."""
 
 
 async def _demux(reader: asyncio.StreamReader, stdout: asyncio.StreamReader, stderr: asyncio.StreamReader) -> None:
@@ -64,7 +66,13 @@ async def run_container(
     runs, so a worker that dies leaves nothing a new one cannot remove."""
     started = time.monotonic()
     api = (await call(engine)).api
-    created = await call(api.create_container, image, argv, name=name, stdin_open=True, tty=False, **options)  # stdin_open: attached, closed at its EOF
+    try:
+        created = await call(api.create_container, image, argv, name=name, stdin_open=True, tty=False, **options)  # stdin_open: attached, closed at its EOF
+    except DockerError as e:
+        if NAME_TAKEN not in str(e):
+            raise
+        await remove_container(name)  # left by a worker that died during an earlier attempt, before it wrote its record
+        created = await call(api.create_container, image, argv, name=name, stdin_open=True, tty=False, **options)
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record = RunningRecord(worker=this_process(), container=name, attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers])
     record_path.write_text(record.model_dump_json())

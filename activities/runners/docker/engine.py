@@ -75,7 +75,7 @@ async def engine_problem() -> str | None:
     if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
         return cached[1]
     try:
-        await call(lambda: engine().version())
+        await call(lambda: engine().ping())  # the first call connects, asking the engine's API version
         problem = None
     except DockerError as e:
         host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")

@@ -25,8 +25,8 @@ from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import (
     BUILD_HINT,
-    LABEL_KEY,
     LABEL_HOME,
+    LABEL_KEY,
     LABEL_MANAGED,
     LABEL_RUN,
     DockerError,
@@ -35,7 +35,6 @@ from activities.runners.docker.engine import (
     engine,
     engine_problem,
     image_present,
-    remove_container,
 )
 from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, model_relay
 from activities.runners.local import ProcessOutcome
@@ -218,7 +217,6 @@ async def run_in_container(
     image = task.docker_image or DEFAULT_IMAGE
     await ensure_image(image)
     name = container_name(run_id, key)
-    await remove_container(name)  # left by a worker that died during an earlier attempt
     agent_home.mkdir(parents=True, exist_ok=True)
     env_names = [*command.env, *(n for n in forward_env if n in os.environ and n not in command.env)]
     relay_urls = endpoints if task.network_egress == "proxy" else []

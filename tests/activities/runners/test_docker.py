@@ -17,7 +17,7 @@ from activities.instance import run_instance
 from activities.paths import workspaces_dir
 from activities.runners.choice import choose_runner
 from activities.runners.docker import DEFAULT_IMAGE
-from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN
+from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, container_name
 from activities.runners.docker.relay import RelayPlan
 from activities.runners.docker.runner import ContainerSpec, container_config, hosts_file
 from client.commands.clean import clean
@@ -126,6 +126,15 @@ def test_a_container_without_network_gets_loopback_names_and_the_relayed_hosts(o
     assert "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" in offline.read_text()
     assert proxied.read_text() == offline.read_text() + "127.0.0.1\tapi.anthropic.com\n"
     assert oct(proxied.stat().st_mode & 0o777) == "0o644" and not list(proxied.parent.glob(".*"))
+
+
+async def test_a_container_a_dead_worker_left_under_the_instances_name_is_replaced(repo, orchard_home):
+    inp = instance(repo, "echo fresh", network_egress="offline")
+    name = container_name(inp.run_id, inp.key)
+    subprocess.run(["docker", "create", "--name", name, f"--label={LABEL_RUN}={inp.run_id}", DEFAULT_IMAGE, "sleep", "600"], check=True, capture_output=True)
+    result = await run(inp)
+    assert result.success and result.final_message == "fresh", result.error
+    assert containers_of(inp.run_id) == []  # the old one was removed, the new one too once it ended
 
 
 async def test_a_missing_image_is_a_clear_error_that_is_not_retried(repo, orchard_home):
