@@ -45,7 +45,8 @@ async def run_agent(
     activity: the workspace was made for it); `state` fills from its stream as it goes."""
     in_container = runner == "docker"
     if in_container:  # the Docker SDK is imported by a worker that runs containers only
-        from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, ImageMissing, run_in_container
+        from activities.runners.docker import ImageMissing
+        from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, run_in_container
     try:
         command = with_agent_env(plugin.build_command(
             task,

@@ -24,7 +24,6 @@ import sys
 import traceback
 from dataclasses import dataclass
 
-from activities.runners.choice import RUNNER_MODULES
 from client import commands
 from client.handover import receive
 from client.launcher import EXIT, SIGNALS, code_digest, warm_record, warm_socket
@@ -68,8 +67,6 @@ def _become(request: dict, fds: list[int]) -> None:
 def serve() -> None:
     for command in pkgutil.iter_modules(commands.__path__):  # what a command would import first, imported once here
         importlib.import_module(f"{commands.__name__}.{command.name}")
-    for module in (m for modules in RUNNER_MODULES.values() for m in modules):  # what `orchard run` imports to check a runner
-        importlib.import_module(module)
     digest = code_digest()
     path = warm_socket()
     path.parent.mkdir(parents=True, exist_ok=True)

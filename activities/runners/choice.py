@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
+from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE, DockerError, ImageMissing
 from workflows.sdk.models import TaskDefaults
 
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
@@ -20,9 +20,7 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
     `command` agent usually needs the host's own tools); an explicit `docker` stays docker."""
     if settings.runner == "local" or (settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS):
         return "local", None
-    # The Docker SDK (and requests under it) is imported only when Docker is asked about.
-    from activities.runners.docker.engine import DockerError
-    from activities.runners.docker.runner import ImageMissing, ensure_image
+    from activities.runners.docker.status import ensure_image  # the standard library only: no Docker SDK
 
     try:
         await ensure_image(settings.docker_image or DEFAULT_IMAGE)

@@ -17,7 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.git.workspace import remove_workspace
 from activities.paths import orchard_home
-from activities.runners.docker.engine import engine_problem, orchard_containers, remove_container
+from activities.runners.docker.engine import orchard_containers, remove_container
+from activities.runners.docker.status import engine_problem
 from client.errors import EXIT_SUCCESS, UsageError
 from client.runs import target_for
 

@@ -20,8 +20,9 @@ from activities.agents.claude_code import ClaudeCodePlugin
 from activities.agents.codex import CodexPlugin
 from activities.git.overlay import bases_dir, overlay_unavailable
 from activities.paths import orchard_home
-from activities.runners.docker import DEFAULT_IMAGE
-from activities.runners.docker.engine import BUILD_HINT, DockerError, call, engine, engine_problem, engine_version, image_created
+from activities.runners.docker import BUILD_HINT, DEFAULT_IMAGE, DockerError
+from activities.runners.docker.engine import call, engine, engine_version
+from activities.runners.docker.status import engine_problem, image_created
 from client.config import load_config
 from client.connection import ServerUnreachable, connect
 from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect

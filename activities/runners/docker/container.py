@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from activities.ownership import this_process
-from activities.runners.docker.engine import DockerError, call, engine, remove_container
+from activities.runners.docker import DockerError
+from activities.runners.docker.engine import call, engine, remove_container
 from activities.runners.local import KILL_GRACE_SECONDS, LINE_LIMIT, ActivityAttempt, OutputReader, ProcessOutcome, RunningRecord
 from activities.runners.transcript import Transcript
 

@@ -1,10 +1,11 @@
-"""The Docker engine, through the Docker SDK for Python: reachability, images, Orchard's containers.
+"""The Docker engine, through the Docker SDK for Python: Orchard's containers, and the engine's version.
 
 Orchard labels every container it starts (LABEL_HOME, LABEL_RUN, LABEL_KEY), so what a dead
 worker left behind can always be found and removed (`orchard clean`), and only by the ORCHARD_HOME
-whose worker started it: another one's containers on the same engine are not its to remove. The SDK blocks; its calls run on a pool
-of their own, wide enough that 32 instances starting containers at once are not queued behind
-each other (asyncio's default pool has a handful of threads on a small host).
+whose worker started it: another one's containers on the same engine are not its to remove. The
+SDK blocks; its calls run on a pool of their own, wide enough that 32 instances starting
+containers at once are not queued behind each other (asyncio's default pool has a handful of
+threads on a small host). Whether the engine answers and has an image: status.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import functools
 import hashlib
 import os
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,22 +23,17 @@ import docker.errors
 import requests.exceptions
 
 import docker
+from activities.runners.docker import DockerError
 
-BUILD_HINT = "build it with `docker build -t orchard-agent docker/` (or docker/build-offline-image.sh without a registry)"
 LABEL_MANAGED = "orchard.managed"
 LABEL_HOME = "orchard.home"
 LABEL_RUN = "orchard.run_id"
 LABEL_KEY = "orchard.key"
-STATUS_TTL_SECONDS = 10.0
 ENGINE_CALLS = 256
 """Engine calls in flight at once (and pooled connections): every running container holds one."""
 
 T = TypeVar("T")
 _calls = ThreadPoolExecutor(max_workers=ENGINE_CALLS, thread_name_prefix="docker-engine")
-
-
-class DockerError(Exception):
-    """The engine refused or failed a call (an infrastructure error: retried)."""
 
 
 @functools.cache
@@ -65,47 +60,8 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise DockerError(_one_line(e)) from None
 
 
-_status: dict[str, tuple[float, str | None]] = {}
-"""What the engine last said, by question: (when, problem or None)."""
-
-
-async def engine_problem() -> str | None:
-    """None when the engine answers, else why not, in one line (cached for a few seconds)."""
-    cached = _status.get("engine")
-    if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
-        return cached[1]
-    try:
-        await call(lambda: engine().ping())  # the first call connects, asking the engine's API version
-        problem = None
-    except DockerError as e:
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        problem = f"the Docker engine at {host} is not reachable ({e})"
-    _status["engine"] = (time.monotonic(), problem)
-    return problem
-
-
 async def engine_version() -> str:
     return str((await call(lambda: engine().version()))["Version"])
-
-
-async def image_created(image: str) -> str | None:
-    """When `image` was built, or None if the engine does not have it."""
-    try:
-        return str((await call(lambda: engine().api.inspect_image(image)))["Created"])
-    except DockerError as e:
-        if "No such image" in str(e) or "not found" in str(e).lower():
-            return None
-        raise
-
-
-async def image_present(image: str) -> bool:
-    """Whether the engine has `image` (cached for a few seconds, like the engine's status)."""
-    cached = _status.get(f"image {image}")
-    if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
-        return cached[1] is None
-    present = await image_created(image) is not None
-    _status[f"image {image}"] = (time.monotonic(), None if present else "missing")
-    return present
 
 
 def container_name(run_id: str, key: str) -> str:

@@ -23,20 +23,9 @@ from activities.git.overlay import chown_tree, is_overlay, layers_of
 from activities.paths import orchard_home
 from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
-from activities.runners.docker.engine import (
-    BUILD_HINT,
-    LABEL_HOME,
-    LABEL_KEY,
-    LABEL_MANAGED,
-    LABEL_RUN,
-    DockerError,
-    call,
-    container_name,
-    engine,
-    engine_problem,
-    image_present,
-)
+from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, call, container_name, engine
 from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, model_relay
+from activities.runners.docker.status import ensure_image
 from activities.runners.local import ProcessOutcome
 from workflows.sdk.models import TaskSpec
 
@@ -47,10 +36,6 @@ PIDS_LIMIT = 1024
 NO_NETWORK = ("offline", "proxy")
 """The egress modes whose containers get no network (a relay over a mounted socket is not one)."""
 TMPFS_PATH, TMPFS_OPTIONS = "/tmp", "rw,exec,nosuid,nodev,size=1g"
-
-
-class ImageMissing(Exception):
-    """The agent image is not on this host (bad input: not retried)."""
 
 
 @dataclass
@@ -187,15 +172,6 @@ def _alternates_for_container(workspace: Path, objects: Path):
         yield
     finally:
         alternates.write_text(f"{objects}\n")
-
-
-async def ensure_image(image: str) -> None:
-    """Raise DockerError if the engine is unreachable, ImageMissing if the image is not here."""
-    problem = await engine_problem()
-    if problem:
-        raise DockerError(problem)
-    if not await image_present(image):
-        raise ImageMissing(f"the agent image {image} is not on this Docker host; {BUILD_HINT}")
 
 
 async def run_in_container(
