@@ -7,39 +7,60 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
-from activities.git.command import GitError
+from activities.git.command import GitError, git_now
 from activities.git.command import git as run_git
 from client.errors import UsageError
 from workflows.sdk.models import is_remote_repo
 
 
-def open_repo(path: str) -> git.Repo:
-    try:
-        return git.Repo(path, search_parent_directories=True)
-    except git.NoSuchPathError:
-        raise UsageError(f"{path} does not exist; pass --repo with a git repository") from None
-    except git.InvalidGitRepositoryError:
-        raise UsageError(f"{Path(path).resolve()} is not a git repository; run inside one or pass --repo PATH (create one with `git init`)") from None
+def find_root(path: str | Path) -> Path | None:
+    """The root of the repository `path` is in (its work tree; a bare one's git folder), or None
+    when it is in none."""
+    if not Path(path).is_dir():
+        return None
+    top = git_now("rev-parse", "--show-toplevel", cwd=path)
+    if top.returncode == 0:
+        return Path(top.stdout.strip()).resolve()
+    bare = git_now("rev-parse", "--is-bare-repository", "--absolute-git-dir", cwd=path)
+    if bare.returncode == 0 and bare.stdout.startswith("true"):
+        return Path(bare.stdout.split("\n")[1].strip()).resolve()
+    return None
 
 
-def repo_root(repo: git.Repo) -> str:
-    return str(Path(repo.working_tree_dir or repo.git_dir).resolve())
+def open_repo(path: str) -> Path:
+    """The root of the repository `path` is in; a clear error when there is none."""
+    if not Path(path).exists():
+        raise UsageError(f"{path} does not exist; pass --repo with a git repository")
+    root = find_root(path)
+    if root is None:
+        raise UsageError(f"{Path(path).resolve()} is not a git repository; run inside one or pass --repo PATH (create one with `git init`)")
+    return root
 
 
-def base_branch(repo: git.Repo, requested: str | None) -> tuple[str, str]:
+def current_branch(root: Path) -> str | None:
+    """The branch checked out in the repository at `root`; None when HEAD is detached."""
+    head = git_now("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root)
+    return head.stdout.strip() if head.returncode == 0 else None
+
+
+def base_branch(root: Path, requested: str | None) -> tuple[str, str]:
     """The branch runs start from (the one asked for, else the checked-out one; it must exist), and
     its commit."""
     if requested is None:
-        if repo.head.is_detached:
+        requested = current_branch(root)
+        if requested is None:
             raise UsageError("HEAD is detached; pass --base-branch NAME")
-        requested = repo.active_branch.name
-    try:
-        commit = repo.commit(f"refs/heads/{requested}").hexsha
-    except (git.BadName, ValueError):
-        raise UsageError(f"base branch {requested!r} does not exist in {repo.working_tree_dir or repo.git_dir}; pass --base-branch with an existing branch (a branch with at least one commit)") from None
+    commit = git_now("rev-parse", "--verify", "--quiet", f"refs/heads/{requested}^{{commit}}", cwd=root).stdout.strip()
+    if not commit:
+        raise UsageError(f"base branch {requested!r} does not exist in {root}; pass --base-branch with an existing branch (a branch with at least one commit)")
     return requested, commit
+
+
+def remotes_of(root: Path) -> dict[str, str]:
+    """The repository's remotes: name -> URL, as its config says (by name, as `git remote` lists them)."""
+    names = git_now("remote", cwd=root).stdout.split()
+    urls = dict(line.split(" ", 1) for line in git_now("config", "--get-regexp", r"^remote\..*\.url$", cwd=root).stdout.splitlines() if " " in line)
+    return {name: urls[f"remote.{name}.url"] for name in names if f"remote.{name}.url" in urls}
 
 
 @dataclass(frozen=True)
@@ -48,14 +69,14 @@ class RunRepository:
 
     repo: str
     """What the run names: the local repository's root, or the remote's URL (workers fetch it)."""
-    local: git.Repo | None
-    """The user's repository here, if there is one (with --remote: it gets the run's branches at the end)."""
+    local: Path | None
+    """The root of the user's repository here, if there is one (with --remote: it gets the run's branches at the end)."""
     remote: str | None = None
     """The remote's name in `local` (--remote NAME)."""
 
     @property
     def root(self) -> str | None:
-        return repo_root(self.local) if self.local is not None else None
+        return str(self.local) if self.local is not None else None
 
 
 def run_repository(path: str, remote: str | None) -> RunRepository:
@@ -67,25 +88,24 @@ def run_repository(path: str, remote: str | None) -> RunRepository:
         return RunRepository(path, None)
     local = open_repo(path)
     if remote is None:
-        return RunRepository(repo_root(local), local)
-    names = [r.name for r in local.remotes]
-    if remote not in names:
-        raise UsageError(f"{repo_root(local)} has no remote {remote!r}" + (f"; its remotes: {', '.join(names)}" if names else "; add one with `git remote add`"))
-    url = local.remotes[remote].url
+        return RunRepository(str(local), local)
+    remotes = remotes_of(local)
+    if remote not in remotes:
+        raise UsageError(f"{local} has no remote {remote!r}" + (f"; its remotes: {', '.join(remotes)}" if remotes else "; add one with `git remote add`"))
+    url = remotes[remote]
     if not is_remote_repo(url):  # a path: workers on other hosts reach it only as a URL of this host's
-        url = (Path(repo_root(local)) / url).resolve().as_uri()
+        url = (local / url).resolve().as_uri()
     return RunRepository(url, local, remote)
 
 
 def clone_here(url: str, path: str = ".") -> RunRepository | None:
     """The repository at `path`, when one of its remotes is `url` (`orchard watch` of a run on a
     remote, from a clone of it: the branches come here too); None otherwise."""
-    try:
-        local = git.Repo(path, search_parent_directories=True)
-    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+    local = find_root(path)
+    if local is None:
         return None
-    for remote in local.remotes:
-        found = run_repository(repo_root(local), remote.name)
+    for remote in remotes_of(local):
+        found = run_repository(str(local), remote)
         if found.repo == url:
             return found
     return None
@@ -99,8 +119,8 @@ async def remote_base_branch(repo: RunRepository, requested: str | None) -> tupl
     except GitError as e:
         raise UsageError(f"cannot reach the remote {repo.repo}: {e.stderr.strip().splitlines()[-1] if e.stderr.strip() else e}; check the URL and that its server is up") from None
     branches = {ref.removeprefix("refs/heads/"): sha for sha, _, ref in (line.partition("\t") for line in listed.splitlines()) if ref.startswith("refs/heads/")}
-    if requested is None and repo.local is not None and not repo.local.head.is_detached:
-        requested = repo.local.active_branch.name
+    if requested is None and repo.local is not None:
+        requested = current_branch(repo.local)
     if requested is None:
         default = next((line.split()[1] for line in listed.splitlines() if line.startswith("ref: ") and line.endswith("\tHEAD")), "")
         requested = default.removeprefix("refs/heads/") or None

@@ -1,9 +1,10 @@
-"""Running git from async activities without blocking the worker's event loop."""
+"""Running git: from async activities without blocking the worker's event loop, and (git_now) from the CLI."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 
 GIT_ENV = {
@@ -30,6 +31,13 @@ class GitError(Exception):
         super().__init__(f"git {' '.join(args)} failed ({code}): {stderr.strip()[:500]}")
         self.code = code
         self.stderr = stderr
+
+
+def git_now(*args: str, cwd: str | Path) -> subprocess.CompletedProcess[str]:
+    """`git ARGS` in cwd, blocking (the CLI's look at the user's repository, before any event
+    loop work): its exit code and output as they are."""
+    return subprocess.run(["git", *args], cwd=str(cwd), stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                          env={**os.environ, **GIT_ENV})
 
 
 async def git(*args: str, cwd: str | Path, check: bool = True) -> str:

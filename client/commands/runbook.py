@@ -9,22 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import git
-
 from client.config import RUNBOOKS_DIR, load_config
 from client.errors import EXIT_SUCCESS, EXIT_USAGE, UsageError
+from client.repository import find_root
 from client.runbooks.describe import describe_pipeline, dry_run
 from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import RenderError, pipeline_context
-
-
-def _repository_root(folder: Path) -> Path | None:
-    try:
-        return Path(git.Repo(folder, search_parent_directories=True).working_tree_dir or folder)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
 
 
 def runbooks_folder(args: argparse.Namespace) -> Path:
@@ -33,7 +25,7 @@ def runbooks_folder(args: argparse.Namespace) -> Path:
     if getattr(args, "runbooks", None):
         return Path(args.runbooks)
     here = Path(getattr(args, "repo", None) or ".")
-    root = _repository_root(here) or here
+    root = find_root(here) or here
     configured = load_config(getattr(args, "config", None), root).runbooks
     return root / (configured or RUNBOOKS_DIR)
 
@@ -178,7 +170,7 @@ async def cmd_items(args: argparse.Namespace) -> int:
         raise UsageError(e.args[0]) from None
     book = registry.runbooks[queue.ref.split(".")[0]]
     try:
-        items = await queue_items(queue, book.config, book.functions, _repository_root(Path(book.path).parent) or Path(book.path).resolve().parent.parent)
+        items = await queue_items(queue, book.config, book.functions, find_root(Path(book.path).parent) or Path(book.path).resolve().parent.parent)
     except SourceError as e:
         print(f"orchard: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -248,14 +240,14 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
 
 def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.WorkerDef, str]:
     """The worker NAME names (`RUNBOOK.WORKER`) and its fixed run id on this repository."""
-    from client.repository import open_repo, repo_root
+    from client.repository import open_repo
     from workflows.runbooks.worker import QueueWorkerStrategy
 
     try:
         worker: m.WorkerDef = registry.resolve(args.name, "worker")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    return worker, QueueWorkerStrategy.run_id_for({"worker": worker.ref}, repo_root(open_repo(getattr(args, "repo", None) or "."))) or ""
+    return worker, QueueWorkerStrategy.run_id_for({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
@@ -300,7 +292,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
 async def cmd_emit(args: argparse.Namespace) -> int:
     """`orchard runbook emit EVENT`: wake the runs on this repository whose guards or workers wait for it."""
     from activities.coordination.events import signal_waiting
-    from client.repository import open_repo, repo_root
+    from client.repository import open_repo
     from client.runs import target_for
     from workflows.runbooks.events import check_pattern
 
@@ -311,7 +303,7 @@ async def cmd_emit(args: argparse.Namespace) -> int:
     if "*" in args.event or "{" in args.event:
         raise UsageError(f"event {args.event!r}: an event is plain words (patterns with * or {{variables}} are what runs wait for)")
     target = await target_for(args.address, args.namespace, args.config)
-    told = await signal_waiting(target.client, repo_root(open_repo(args.repo)), [args.event])
+    told = await signal_waiting(target.client, str(open_repo(args.repo)), [args.event])
     print(f"{args.event}: {told} waiting run{'s' * (told != 1)} told")
     return EXIT_SUCCESS
 

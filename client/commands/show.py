@@ -10,7 +10,7 @@ from typing import Any
 from client.errors import EXIT_SUCCESS, UsageError
 from client.experiments import print_rotation, rotation_state, run_outcomes
 from client.render import instance_line, make_console, outcome_json, print_outcome
-from client.repository import open_repo, repo_root
+from client.repository import open_repo
 from client.runs import Target, find_run, target_for
 from client.snapshots import Outcome, outcome_of, snapshot
 from workflows.sdk.models import InstanceProgress
@@ -55,7 +55,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def _show_experiment(target: Target, args: argparse.Namespace) -> int:
-    root = repo_root(open_repo(args.repo))
+    root = str(open_repo(args.repo))
     state = await rotation_state(target, root, args.experiment)
     if state is None:
         raise UsageError(f"no experiment {args.experiment!r} on {root}; start one with `orchard run --strategy round-robin -S experiment={args.experiment} -S variants=...`")
