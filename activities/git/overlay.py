@@ -150,8 +150,9 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
                      f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
     # The checkout writes a split index: the tree's entries in a shared file the workspaces read
     # from the base, and in each workspace only a small index of what changed there.
+    checkout_started = time.time()
     await git("checkout", "--quiet", "--detach", commit, cwd=tree)
-    await _index_past_racy(tree)
+    await _index_past_racy(tree, checkout_started)
     if owner != os.geteuid():
         await asyncio.to_thread(chown_tree, tree, owner)
     (base / "users").mkdir()
@@ -159,23 +160,33 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
 
 
 RACY_INDEX_BYTES = 256 * 1024
-"""An index this big (some 3,000 files) is rewritten a second after its checkout (see below)."""
+"""An index this big (some 3,000 files) has its files dated back after its checkout (see below)."""
 
 
-async def _index_past_racy(tree: Path) -> None:
+async def _index_past_racy(tree: Path, checkout_started: float) -> None:
     """Files written in the same second as the index are "racily clean" to git (this git compares
     whole seconds), so every git command in every workspace would read them all again to be sure:
-    0.25 s a command on 20,000 files. Rewritten once the second has passed, the index is newer
-    than every file, and a workspace's first `git add -A` costs 0.05 s. The refresh leaves every
-    entry in the small split index, though, which a workspace's first write would then fold into a
-    shared index of its own (1.8 MB each on 20,000 files): `--split-index` puts them back in the
-    base's shared index. A small tree's re-reads cost less than the wait."""
+    0.25 s a command on 20,000 files. So the files are dated a second before their checkout began
+    and the index refreshed: every entry is then older than the index and than anything an agent
+    writes, and a workspace's first `git add -A` costs 0.05 s. (That costs 0.2-0.3 s on 20,000
+    files; waiting for the second to pass, as before, cost up to 1 s.) The refreshed entries must
+    go to the base's shared index, not its small split part, or a workspace's first write would
+    fold them into a shared index of its own (1.8 MB each on 20,000 files): `--split-index` pushes
+    them back. A small tree's re-reads cost less than this."""
     indexes = [tree / ".git" / "index", *(tree / ".git").glob("sharedindex.*")]
     if sum(i.stat().st_size for i in indexes if i.exists()) < RACY_INDEX_BYTES:
         return
-    await asyncio.sleep(1.01 - time.time() % 1)
-    await git("update-index", "--refresh", "--force-write-index", cwd=tree)
-    await git("update-index", "--split-index", cwd=tree)
+    await asyncio.to_thread(_date_back, tree, checkout_started - 1)
+    # One write: the refreshed entries pushed back into a new shared index, the checkout's removed.
+    await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--refresh", "--split-index", cwd=tree)
+
+
+def _date_back(tree: Path, when: float) -> None:
+    """Every file of the work tree (not .git's) modified at `when`, as far as git can tell."""
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in filenames:
+            os.utime(os.path.join(dirpath, name), (when, when), follow_symlinks=False)
 
 
 def chown_tree(root: Path, uid: int) -> None:

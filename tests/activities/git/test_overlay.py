@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -155,16 +156,22 @@ async def test_a_candidates_workspace_is_an_overlay_of_the_base_it_descends_from
 
 async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads_them_all_again(big_repo, orchard_home, monkeypatch):
     """This git compares whole seconds: files written in the index's own second would be read again
-    by every git command of every workspace. A large base's index is rewritten once that second is
-    over (here "large" is this test's 200 files), its entries kept in the shared index the
-    workspaces read from the base."""
+    by every git command of every workspace. A large base's files are dated a second before their
+    checkout began and its index refreshed (here "large" is this test's 200 files), its entries kept
+    in the shared index the workspaces read from the base. A change an agent makes at once, of the
+    same size, is still seen: the file is newer than its entry."""
     monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
+    before = time.time()
     workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    assert time.time() - before < 0.9  # no waiting for the checkout's second to pass
     (base,) = _bases()
     index_second = int((base / "tree" / ".git" / "index").stat().st_mtime)
     newest_file = max(int(p.stat().st_mtime) for p in (base / "tree" / "src").iterdir())
     assert index_second > newest_file
     assert git(workspace, "status", "--porcelain") == ""
+    (workspace / "src" / "f007.txt").write_text("line X\n")  # same size, in the base's second
+    assert git(workspace, "status", "--porcelain") == "M src/f007.txt"
+    git(workspace, "checkout", "--", "src/f007.txt")
     # ... and the base's entries are still in its shared index: a workspace's commit writes only its change.
     (workspace / "CHANGED.md").write_text("changed\n")
     git(workspace, "add", "-A")
