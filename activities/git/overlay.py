@@ -252,6 +252,42 @@ def is_overlay(workspace: Path) -> bool:
     return (layers_of(workspace) / "base").is_file()
 
 
+WRITTEN_PATHS_LIMIT = 2000
+"""Past this many written paths git is asked to look at the whole tree instead (a command line of them)."""
+REPLACED_DIR_XATTRS = ("trusted.overlay.opaque", "trusted.overlay.redirect")
+"""A folder in the upper layer that hides the base's (made anew) or shows another of its folders (renamed)."""
+
+
+def written_paths(workspace: Path) -> list[str] | None:
+    """The paths written in an overlay workspace's tree since it was made (its .git aside): what
+    the upper layer holds (files, symlinks, the whiteouts of deleted paths, and folders that replace
+    or rename the base's). Everything else is the base's, which the workspace's index matched when
+    it was made, so git need look at these only. None when the workspace is no overlay, or when the
+    paths are too many to name."""
+    if not is_overlay(workspace):
+        return None
+    upper = layers_of(workspace) / "upper"
+    written: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(upper):
+        if dirpath == str(upper):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in dirnames:
+            folder = os.path.join(dirpath, name)
+            if any(_xattr(folder, attr) for attr in REPLACED_DIR_XATTRS):
+                written.append(os.path.relpath(folder, upper))
+        written.extend(os.path.relpath(os.path.join(dirpath, name), upper) for name in filenames)
+        if len(written) > WRITTEN_PATHS_LIMIT:
+            return None
+    return written
+
+
+def _xattr(path: str, name: str) -> bytes | None:
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError:
+        return None
+
+
 async def unmount_workspace(workspace: Path) -> None:
     """Unmount an overlay workspace, delete only what was written in it, and remove its base when
     it was the base's last workspace."""

@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from activities.git.command import git
-from activities.git.overlay import is_overlay, mount_workspace, overlay_unavailable, unmount_workspace
+from activities.git.command import git, git_bytes
+from activities.git.overlay import is_overlay, mount_workspace, overlay_unavailable, unmount_workspace, written_paths
 
 AGENT_NAME = "Orchard Agent"
 AGENT_EMAIL = "agent@orchard.invalid"
@@ -69,6 +70,40 @@ async def prepare_workspace(repo: str | Path, commit: str, dest: Path, branch: s
         config.write(f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
     await git("checkout", "--quiet", "-b", branch, commit, cwd=dest)
     return dest
+
+
+async def commit_leftovers(workspace: Path, message: str) -> bool:
+    """Commit on top of HEAD what was left uncommitted in the workspace (changed, deleted and new
+    files, as `git add -A` takes them, and what is staged); whether there was any. In an overlay
+    workspace git looks at the paths written in it only, so this costs the same whatever the
+    tree's size (a full `git status` of 20,000 files through an overlay: 60 ms)."""
+    paths = await asyncio.to_thread(written_paths, workspace)
+    if paths is None:
+        if await git("status", "--porcelain", cwd=workspace):
+            await git("add", "-A", cwd=workspace)
+    else:
+        staged = os.fsdecode(await git_bytes("diff-index", "--cached", "--name-only", "-z", "HEAD", cwd=workspace)).split("\0")  # written or not: `git rm --cached`
+        asked = [*paths, *filter(None, staged)]
+        changed = _status_paths(os.fsdecode(await git_bytes("--literal-pathspecs", "status", "--porcelain", "-z", "--", *asked, cwd=workspace))) if asked else []
+        if changed:  # named by status, so no ignored path is named to add (that fails)
+            await git("--literal-pathspecs", "add", "-A", "--", *changed, cwd=workspace)
+    # What the index holds now against HEAD (a file unstaged and added back is no change).
+    left = bool(await git("diff-index", "--cached", "--name-only", "HEAD", cwd=workspace))
+    if left:
+        await git("commit", "--quiet", "--no-verify", "-m", message, cwd=workspace)
+    return left
+
+
+def _status_paths(porcelain_z: str) -> list[str]:
+    """The paths `git status --porcelain -z` names (a rename's both)."""
+    fields, paths = porcelain_z.split("\0"), []
+    while fields:
+        entry = fields.pop(0)
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if entry[0] in "RC" and fields:
+                paths.append(fields.pop(0))
+    return paths
 
 
 async def remove_workspace(path: Path) -> None:

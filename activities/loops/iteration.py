@@ -24,7 +24,7 @@ from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, diff_stats
 from activities.git.command import git
 from activities.git.prompts import PromptMissing, expanded
-from activities.git.workspace import remove_workspace
+from activities.git.workspace import commit_leftovers, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
 from activities.loops.workspace import mark_finished, ready_workspace
@@ -143,10 +143,9 @@ async def _snapshot(workspace: Path, start: str, iteration: int, may_rewrite: bo
     """The iteration's commit (HEAD, with what the agent left uncommitted committed on top) and its
     diff from where the iteration started. A HEAD that does not descend from there (history
     rewritten) is refused unless `may_rewrite`: the workspace goes back to the start, and the reason is returned.
-    Two git processes when the agent made one commit (four at most): this runs every iteration."""
-    if await git("status", "--porcelain", cwd=workspace):
-        await git("add", "-A", cwd=workspace)
-        await git("commit", "--quiet", "--no-verify", "-m", SNAPSHOT_MESSAGE.format(n=iteration), cwd=workspace)
+    Three git processes when the agent made one commit (five at most), none of which looks at the
+    whole tree of an overlay workspace: this runs every iteration."""
+    await commit_leftovers(workspace, SNAPSHOT_MESSAGE.format(n=iteration))
     head, tree, start_tree, *parents = (await git("rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", "HEAD^@", cwd=workspace)).split()
     rewritten = None
     if head != start and start not in parents and not may_rewrite:  # more than one commit, or not from the start at all

@@ -19,6 +19,7 @@ from activities.agents.base import AgentCommand
 from activities.coordination.semaphores import until_fresh
 from activities.git.branch_import import ImportRefused, advance_branch
 from activities.git.command import git
+from activities.git.workspace import commit_leftovers
 from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
 from activities.loops.iteration import loop_workspace
@@ -74,9 +75,7 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
         duration = round(time.monotonic() - started, 3)
         head, changed = inp.start_commit, False
         if inp.kind in ("run", "attempt", "rollback"):
-            if await git("status", "--porcelain", cwd=workspace):
-                await git("add", "-A", cwd=workspace)
-                await git("commit", "--quiet", "--no-verify", "-m", f"orchard runbook: {inp.label} (what it left uncommitted)", cwd=workspace)
+            await commit_leftovers(workspace, f"orchard runbook: {inp.label} (what it left uncommitted)")
             head = await git("rev-parse", "HEAD", cwd=workspace)
         published, refused = await publish_pushed(inp.repo, inp.label, inp.publish, gateway, shown)
         if head != inp.start_commit:

@@ -180,3 +180,46 @@ async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads
     assert (base / "tree" / ".git" / "index").stat().st_size < shared.stat().st_size / 4  # the split part holds no entry of the base's
     assert {p.name for p in (overlay.layers_of(workspace) / "upper" / ".git").glob("sharedindex.*")} <= {shared.name}
     await remove_workspace(workspace)
+
+
+async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a_full_add_would(big_repo, orchard_home, tmp_path):
+    """commit_leftovers asks git about the upper layer's paths only; the commit must hold what
+    `git add -A` over the whole tree takes: changes, deletions, new files, a folder renamed and one
+    made anew, a staged removal whose file was never written, and nothing ignored."""
+    from activities.git.workspace import commit_leftovers
+
+    (big_repo / ".gitignore").write_text("*.log\n")
+    (big_repo / "docs").mkdir()
+    (big_repo / "docs" / "a.md").write_text("a\n")
+    (big_repo / "keep").mkdir()
+    (big_repo / "keep" / "k.txt").write_text("k\n")
+    git(big_repo, "add", "-A")
+    git(big_repo, "commit", "-qm", "more")
+    commit = await rev_parse(big_repo, "HEAD")
+    workspace = await prepare_workspace(big_repo, commit, orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    twin = tmp_path / "twin"  # a plain clone, changed the same way, committed with a full `git add -A`
+    git(tmp_path, "clone", "-q", str(big_repo), "twin")
+
+    def change(tree: Path) -> None:
+        (tree / "src" / "f001.txt").write_text("changed\n")
+        (tree / "src" / "f002.txt").unlink()
+        (tree / "new dir" / "[x]*.txt").parent.mkdir()
+        (tree / "new dir" / "[x]*.txt").write_text("new, with glob characters in its name\n")
+        (tree / "debug.log").write_text("ignored\n")
+        os.rename(tree / "docs", tree / "documents")
+        subprocess.run(["rm", "-rf", str(tree / "keep")], check=True)
+        (tree / "keep").mkdir()
+        (tree / "keep" / "other.txt").write_text("made anew\n")
+        git(tree, "rm", "-q", "--cached", "src/f003.txt")
+
+    change(workspace)
+    change(twin)
+    assert await commit_leftovers(workspace, "leftovers")
+    git(twin, "add", "-A")
+    git(twin, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "leftovers")
+    assert git(workspace, "rev-parse", "HEAD^{tree}") == git(twin, "rev-parse", "HEAD^{tree}")
+    assert git(workspace, "status", "--porcelain") == ""
+    assert not await commit_leftovers(workspace, "nothing left")
+    git(workspace, "rm", "-q", "--cached", "src/f004.txt")  # unstaged and added back: no change, no empty commit
+    assert not await commit_leftovers(workspace, "nothing left") and git(workspace, "status", "--porcelain") == ""
+    await remove_workspace(workspace)
