@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
+from temporalio.service import RPCError
 
 from client.errors import EXIT_CANCELED, EXIT_FAILURE, EXIT_PARTIAL, EXIT_SUCCESS
 from workflows.sdk.models import RunProgress, RunResult
@@ -81,6 +83,21 @@ async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot
     if desc.status != WorkflowExecutionStatus.RUNNING:
         return snap
     raw = desc.raw_description
+    snap.heartbeats = await _heartbeats(client, raw)
+    if raw.pending_workflow_task.attempt > 1:
+        _, snap.task_failure = await workflow_task_state(handle)
+    if snap.task_failure is None:  # a run whose code fails answers no query (each would wait QUERY_TIMEOUT)
+        snap.progress = await query_progress(handle)
+    if snap.progress is not None and snap.progress.batch:  # instances past the run's own share run there
+        with contextlib.suppress(RPCError):
+            batch = await client.get_workflow_handle(snap.progress.batch).describe()
+            snap.heartbeats.update(await _heartbeats(client, batch.raw_description))
+    return snap
+
+
+async def _heartbeats(client: Client, raw: DescribeWorkflowExecutionResponse) -> dict[str, dict[str, Any]]:
+    """The live heartbeats of a workflow's running instances, by key."""
+    beats: dict[str, dict[str, Any]] = {}
     for pending in raw.pending_activities:
         if not pending.activity_id.startswith("instance/") or not pending.heartbeat_details.payloads:
             continue
@@ -88,12 +105,8 @@ async def snapshot(client: Client, handle: WorkflowHandle[Any, Any]) -> Snapshot
             details = (await client.data_converter.decode(pending.heartbeat_details.payloads))[0]
             if isinstance(details, dict):
                 details["attempt"] = pending.attempt
-                snap.heartbeats[pending.activity_id.removeprefix("instance/")] = details
-    if raw.pending_workflow_task.attempt > 1:
-        _, snap.task_failure = await workflow_task_state(handle)
-    if snap.task_failure is None:  # a run whose code fails answers no query (each would wait QUERY_TIMEOUT)
-        snap.progress = await query_progress(handle)
-    return snap
+                beats[pending.activity_id.removeprefix("instance/")] = details
+    return beats
 
 
 async def outcome_of(handle: WorkflowHandle[Any, Any]) -> Outcome:

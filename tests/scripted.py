@@ -181,16 +181,20 @@ async def finish_loop(run_id: str, loop_key: str, base_commit: str, commit: str)
     return CommitStats(files_changed=int(commit != base_commit))
 
 
+HEARTBEAT = {"phase": "scripted"}
+"""What a scripted activity's heartbeats carry (the real ones: an InstanceHeartbeat)."""
+
+
 async def _wait(delay: float | None, hold: asyncio.Event | None) -> None:
     """Heartbeating, as the real activities do: that is how a cancel reaches them."""
     if delay:
         loop = asyncio.get_running_loop()
         ends = loop.time() + float(delay)
         while loop.time() < ends:
-            activity.heartbeat()
+            activity.heartbeat(HEARTBEAT)
             await asyncio.sleep(min(0.1, max(ends - loop.time(), 0)))
     while hold is not None and not hold.is_set():  # the real activity's heartbeat timeout is 15 s
-        activity.heartbeat()
+        activity.heartbeat(HEARTBEAT)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hold.wait(), 0.1)
 

@@ -58,6 +58,8 @@ class Batches:
         self._queue: list[tuple[InstanceInput, asyncio.Future[InstanceResult]]] = []
         self._runner: asyncio.Task[None] | None = None
         self._started = 0
+        self.running: str | None = None
+        """The workflow id of the batch running now (its instances' activities and heartbeats are there)."""
         self.on_start: Callable[[list[InstanceInput]], None] = lambda _: None
 
     def add(self, inp: InstanceInput) -> asyncio.Future[InstanceResult]:
@@ -77,11 +79,12 @@ class Batches:
             chunk, self._queue = self._queue[: self._size], self._queue[self._size :]
             self._started += 1
             self.on_start([inp for inp, _ in chunk])
+            self.running = f"{self._run_id}.instances.{self._started}"
             try:
                 results: list[InstanceResult] = await workflow.execute_child_workflow(
                     BATCH_WORKFLOW,
                     InstanceBatch(instances=[inp for inp, _ in chunk], max_parallel=self._max_parallel, randomize_queue=self._randomize),
-                    id=f"{self._run_id}.instances.{self._started}",
+                    id=self.running,
                     task_queue=workflow.info().task_queue,
                     result_type=list[InstanceResult],
                     parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
@@ -95,6 +98,8 @@ class Batches:
                         result.cancel()
                     self._queue = []
                     raise asyncio.CancelledError("the run was canceled") from None
+            finally:
+                self.running = None
             for (_, result), got in zip(chunk, results):
                 if not result.done():
                     result.set_result(got)

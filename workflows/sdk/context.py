@@ -408,6 +408,11 @@ class Context:
             self.phase = before
 
     @property
+    def running_batch(self) -> str | None:
+        """The workflow id of the batch of instances running now, if any (the progress query names it)."""
+        return self._batches.running
+
+    @property
     def carried(self) -> Any:
         """What the previous run of this chain passed to `continue_as_new`; None in the first run."""
         return self._chain.state if self._chain else None

@@ -425,6 +425,8 @@ class RunProgress(BaseModel):
     """Instances of the earlier runs of the chain, by status."""
     unlisted: dict[str, int] = Field(default_factory=dict)
     """This run's instances past the PROGRESS_INSTANCES listed, by status."""
+    batch: str | None = None
+    """The workflow id of the batch of instances running now (workflows/sdk/batches.py): their live heartbeats are there."""
     trail: list[dict[str, Any]] = Field(default_factory=list)
     """The latest TRAIL_ROWS steps of the strategy's trail (ctx.trail), e.g. a loop's iterations."""
     trail_total: int = 0

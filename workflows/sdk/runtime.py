@@ -179,6 +179,7 @@ class StrategyWorkflow:
             base_commit=ctx.base_commit if ctx else None,
             instances=listed,
             unlisted=dict(Counter(p.status for p in unlisted)),
+            batch=ctx.running_batch if ctx else None,
             published=published,
             questions=self._questions.open_questions(),
             children=ctx.children() if ctx else [],

@@ -10,10 +10,12 @@ import contextlib
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from client.commands.replay import replay
+from client.snapshots import snapshot
 from tests.conftest import ROOT, start_scripted
 from tests.scripted import Script
 from tests.workflows.sdk.test_context import most_at_once
 from workflows.sdk.batches import BATCH_WORKFLOW
+from workflows.sdk.models import RunProgress
 
 FANOUT = str(ROOT / "examples" / "fanout_two.py")
 
@@ -53,3 +55,23 @@ async def test_cancelling_a_run_cancels_its_running_batch(client, scripted_queue
         assert later == []  # nothing started after the cancel
     finally:
         hold.set()
+
+
+async def test_the_live_heartbeats_of_a_runs_batched_instances_are_shown_with_its_own(client, scripted_queue):
+    """`orchard watch` and the live table read instances' heartbeats from the run's pending
+    activities; a batch's are in the batch's workflow, which the progress query names."""
+    hold = asyncio.Event()
+    script = Script(holds={"gen/[34]": hold})  # the run's own two end; the batch's two wait
+    handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 4}, max_parallel=4, run={"instances_per_history": 2})
+    try:
+        for _ in range(100):
+            snap = await snapshot(client, handle)
+            if len(snap.heartbeats) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert snap.progress.batch == f"{handle.id}.instances.1"
+        assert sorted(snap.heartbeats) == ["gen/3", "gen/4"] and snap.heartbeats["gen/4"]["phase"] == "scripted"
+    finally:
+        hold.set()
+    await handle.result()
+    assert (await handle.query("progress", result_type=RunProgress)).batch is None
