@@ -47,7 +47,11 @@ def base_branch(root: Path, requested: str | None) -> tuple[str, str]:
     """The branch runs start from (the one asked for, else the checked-out one; it must exist), and
     its commit."""
     if requested is None:
-        requested = current_branch(root)
+        head = git_now("rev-parse", "HEAD", "--symbolic-full-name", "HEAD", cwd=root)  # one process: the commit, then the branch
+        commit, _, ref = head.stdout.strip().partition("\n")
+        if head.returncode == 0 and ref.startswith("refs/heads/"):
+            return ref.removeprefix("refs/heads/"), commit
+        requested = current_branch(root)  # detached, or a branch with no commit yet: said below
         if requested is None:
             raise UsageError("HEAD is detached; pass --base-branch NAME")
     commit = git_now("rev-parse", "--verify", "--quiet", f"refs/heads/{requested}^{{commit}}", cwd=root).stdout.strip()

@@ -35,6 +35,11 @@ def test_what_a_run_cannot_start_from_is_one_clear_error(tmp_path):
         open_repo(str(tmp_path / "plain"))
     with pytest.raises(UsageError, match="base branch 'nope' does not exist in"):
         base_branch(repo, "nope")
+    unborn = tmp_path / "unborn"
+    unborn.mkdir()
+    git(unborn, "init", "-q", "-b", "main")
+    with pytest.raises(UsageError, match="base branch 'main' does not exist in .*a branch with at least one commit"):
+        base_branch(unborn, None)
     git(repo, "checkout", "-q", "--detach")
     assert current_branch(repo) is None
     with pytest.raises(UsageError, match="HEAD is detached; pass --base-branch NAME"):
