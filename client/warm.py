@@ -24,6 +24,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 
+from activities.git.overlay import overlay_unavailable
 from client import commands
 from client.cli import build_parser
 from client.handover import receive
@@ -68,7 +69,8 @@ def _become(request: dict, fds: list[int]) -> None:
 def serve() -> None:
     for command in pkgutil.iter_modules(commands.__path__):  # what a command would import first, imported once here
         importlib.import_module(f"{commands.__name__}.{command.name}")
-    build_parser()  # and the parser each command's process would build (11 ms)
+    build_parser()  # and the parser each command's process would build (11 ms),
+    overlay_unavailable()  # and whether overlays mount here (a mount and an unmount: 6.5 ms)
     digest = code_digest()
     path = warm_socket()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def checkouts_asked() -> bool:
 
 def overlay_unavailable() -> str | None:
     """Why workspaces cannot be overlays on this host (None: they can)."""
-    return _probe()[0]
+    return "ORCHARD_WORKSPACES=checkout asks for full checkouts" if checkouts_asked() else _probe()[0]
 
 
 def _mount_options() -> str:
@@ -74,9 +74,8 @@ def _mount_options() -> str:
 @functools.cache
 def _probe() -> tuple[str | None, str]:
     """(why overlays cannot be mounted here or None, the extra mount options that work). Probed once
-    per process by mounting a tiny overlay where the workspaces live, with FAST_OPTIONS, else without."""
-    if checkouts_asked():
-        return "ORCHARD_WORKSPACES=checkout asks for full checkouts", ""
+    per process (the warm client's commands inherit its answer) by mounting a tiny overlay where the
+    workspaces live, with FAST_OPTIONS, else without."""
     if os.geteuid() != 0:
         return "overlay mounts need root, and this worker runs as uid " + str(os.geteuid()), ""
     bases_dir().mkdir(parents=True, exist_ok=True)
