@@ -79,16 +79,18 @@ async def commit_leftovers(workspace: Path, message: str) -> bool:
     tree's size (a full `git status` of 20,000 files through an overlay: 60 ms)."""
     paths = await asyncio.to_thread(written_paths, workspace)
     if paths is None:
-        if await git("status", "--porcelain", cwd=workspace):
+        changed = bool(await git("status", "--porcelain", cwd=workspace))
+        if changed:
             await git("add", "-A", cwd=workspace)
     else:
         staged = os.fsdecode(await git_bytes("diff-index", "--cached", "--name-only", "-z", "HEAD", cwd=workspace)).split("\0")  # written or not: `git rm --cached`
         asked = [*paths, *filter(None, staged)]
-        changed = _status_paths(os.fsdecode(await git_bytes("--literal-pathspecs", "status", "--porcelain", "-z", "--", *asked, cwd=workspace))) if asked else []
-        if changed:  # named by status, so no ignored path is named to add (that fails)
-            await git("--literal-pathspecs", "add", "-A", "--", *changed, cwd=workspace)
-    # What the index holds now against HEAD (a file unstaged and added back is no change).
-    left = bool(await git("diff-index", "--cached", "--name-only", "HEAD", cwd=workspace))
+        listed = _status_paths(os.fsdecode(await git_bytes("--literal-pathspecs", "status", "--porcelain", "-z", "--", *asked, cwd=workspace))) if asked else []
+        changed = bool(listed)
+        if listed:  # named by status, so no ignored path is named to add (that fails)
+            await git("--literal-pathspecs", "add", "-A", "--", *listed, cwd=workspace)
+    # After an add, what the index holds against HEAD says whether there is a change (a file unstaged and added back is none).
+    left = changed and bool(await git("diff-index", "--cached", "--name-only", "HEAD", cwd=workspace))
     if left:
         await git("commit", "--quiet", "--no-verify", "-m", message, cwd=workspace)
     return left
