@@ -62,8 +62,12 @@ def _forwarder(host: str, port: int):
 
 
 @contextlib.asynccontextmanager
-async def model_relay(urls: list[str], agent_uid: int | None) -> AsyncIterator[RelayPlan]:
-    """Relays for `urls` while the block runs; `agent_uid` (when the worker is root) may connect."""
+async def model_relay(urls: list[str], agent_uid: int | None) -> AsyncIterator[RelayPlan | None]:
+    """Relays for `urls` while the block runs; `agent_uid` (when the worker is root) may connect.
+    None when there is nothing to relay (a container that is not `proxy`): no folder is made."""
+    if not urls:
+        yield None
+        return
     # A short path of its own: unix socket paths are limited to ~100 bytes.
     host_dir = Path(tempfile.mkdtemp(prefix="orchard-relay-"))
     servers: list[asyncio.AbstractServer] = []

@@ -202,8 +202,8 @@ async def run_in_container(
             spec = ContainerSpec(
                 name=name, image=image, run_id=run_id, key=key, workspace=workspace, agent_home=agent_home,
                 objects=objects, user=user, network_egress=task.network_egress, cpu_limit=task.cpu_limit,
-                memory_limit=task.memory_limit, env_names=env_names, relay=relay if relay_urls else None,
-                hosts_file=hosts_file(relay.loopback_hosts if relay_urls else []) if task.network_egress in NO_NETWORK else None,
+                memory_limit=task.memory_limit, env_names=env_names, relay=relay,
+                hosts_file=hosts_file(relay.loopback_hosts if relay else []) if task.network_egress in NO_NETWORK else None,
             )
             argv, options = container_config(spec, command.argv, {**os.environ, **command.env})
             options["host_config"] = (await call(engine)).api.create_host_config(**options["host_config"])
