@@ -126,7 +126,10 @@ async def whole_run(repo: Path, n: int) -> float:
                 return time.perf_counter() - started
 
             await run(1)  # the sandbox imports the workflow modules once: not the run's cost
-            return await run(n)
+            await overlay.finished()  # its base's files deleted before the run makes its own
+            took = await run(n)
+            await overlay.finished()  # ... and the run's before the clones
+            return took
 
 
 def clones(repo: Path, root: Path, n: int) -> float:

@@ -3,16 +3,23 @@ as root, as CI does); where overlays cannot be mounted, checkouts of their own."
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
+import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from activities.git import overlay
 from activities.git.command import rev_parse
 from activities.git.workspace import prepare_workspace, remove_workspace
+from activities.runners.docker import AGENT_UID
 from tests.conftest import git, make_repo
 
 pytestmark = pytest.mark.skipif(overlay.overlay_unavailable() is not None, reason=f"no overlay mounts here: {overlay.overlay_unavailable()}")
@@ -48,12 +55,20 @@ async def test_an_agent_that_rewrites_every_file_changes_neither_the_base_nor_a_
     assert git(sibling, "branch", "--show-current") == "orchard/run_1/k2"
 
 
-async def test_a_fresh_workspace_trusts_the_copied_index(big_repo, orchard_home):
-    """Through the overlay every file has another device and ctime than the base's index says; git
-    is told to compare size and mtime only, so nothing is re-read: no file is stat-dirty."""
-    workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
-    assert git(workspace, "diff-files", "--name-only") == ""  # compares stat data only, refreshes nothing
-    assert git(workspace, "status", "--porcelain") == ""
+@pytest.mark.parametrize("owner", [None, AGENT_UID], ids=["worker's own", "the container user's"])
+@pytest.mark.parametrize("large", [False, True], ids=["small", "large"])
+async def test_a_fresh_workspace_trusts_the_copied_index_and_sees_a_file_put_in_anothers_place(big_repo, orchard_home, monkeypatch, owner, large):
+    """Through the overlay every file has another ctime than the base's index says, which git is
+    told not to trust; its owner and inode number are the base's, so nothing is re-read: no file is
+    stat-dirty. A base file moved over another of the same size and time is seen (its inode is not
+    the other's)."""
+    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1 if large else 1 << 40)
+    workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k", owner)
+    assert git(workspace, "-c", "safe.directory=*", "diff-files", "--name-only") == ""  # compares stat data only, refreshes nothing
+    assert git(workspace, "-c", "safe.directory=*", "status", "--porcelain") == ""
+    os.replace(workspace / "src" / "f001.txt", workspace / "src" / "f002.txt")
+    assert git(workspace, "-c", "safe.directory=*", "status", "--porcelain").splitlines() == ["D src/f001.txt", " M src/f002.txt"]
+    await remove_workspace(workspace)
 
 
 async def test_the_last_workspace_out_removes_the_base_and_removing_one_deletes_only_its_writes(big_repo, orchard_home):
@@ -160,7 +175,7 @@ async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads
     checkout began and its index refreshed (here "large" is this test's 200 files), its entries kept
     in the shared index the workspaces read from the base. A change an agent makes at once, of the
     same size, is still seen: the file is newer than its entry."""
-    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
+    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1)
     before = time.time()
     workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
     assert time.time() - before < 0.9  # no waiting for the checkout's second to pass
@@ -223,3 +238,90 @@ async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a
     git(workspace, "rm", "-q", "--cached", "src/f004.txt")  # unstaged and added back: no change, no empty commit
     assert not await commit_leftovers(workspace, "nothing left") and git(workspace, "status", "--porcelain") == ""
     await remove_workspace(workspace)
+
+
+FSM_FILES = {"a/1.txt": "line 1\n", "a/2.txt": "line 2\n", "a/sub/3.txt": "line 3\n", "b/1.txt": "line 4\n", "b/5.txt": "line 5\n",
+             "c/6.txt": "line 6\n", "top.txt": "line 7\n"}
+"""Files of one size, in folders that share names: one put in another's place looks the same to a look at sizes and times."""
+
+
+def _status_from_contents(workspace: Path, tmp: Path) -> str:
+    """What git finds reading every file: an index of HEAD with no stat data to trust (nothing is
+    staged in these tests), and no hook."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp / f"index-{uuid.uuid4().hex[:8]}")}
+    look = functools.partial(subprocess.run, cwd=workspace, check=True, capture_output=True, text=True, env=env)
+    look(["git", "read-tree", "HEAD"])
+    return look(["git", "-c", "core.fsmonitor=false", "status", "--porcelain", "-uall"]).stdout.strip()
+
+
+async def test_a_large_bases_workspaces_ask_the_hook_what_the_agent_wrote(tmp_path, orchard_home, monkeypatch):
+    """In a workspace of a large base the agent's own git trusts every entry the fsmonitor hook
+    does not name (ls-files -f: lowercase), so it looks at what was written only; what it finds is
+    what a full look finds."""
+    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1)
+    repo = make_repo(tmp_path / "r", FSM_FILES)
+    workspace = await prepare_workspace(repo, await rev_parse(repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    assert git(workspace, "config", "core.fsmonitor") == overlay.fsmonitor_hook()
+    (workspace / "a" / "1.txt").write_text("LINE 1\n")  # same size, in the same second as its entry
+    assert git(workspace, "status", "--porcelain") == "M a/1.txt" == _status_from_contents(workspace, tmp_path)
+    marks = dict(line.split(" ", 1)[::-1] for line in git(workspace, "ls-files", "-f").splitlines())
+    assert marks.pop("a/1.txt") == "H" and set(marks.values()) == {"h"}
+    await remove_workspace(workspace)
+
+
+def _change(workspace: Path, op: tuple[str, str, str]) -> None:
+    """One of the things an agent does to files and folders; a no-op where its paths do not fit."""
+    kind, one, other = op
+    path, target = workspace / one, workspace / other
+    if kind == "write" and not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True) if not path.parent.is_file() else None
+        if path.parent.is_dir():
+            path.write_text(path.read_text().upper() if path.is_file() else "new\n")
+    elif kind == "remove" and (path.exists() or path.is_symlink()):
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    elif kind == "remake" and path.is_dir() and not path.is_symlink():
+        names = sorted(p.name for p in path.iterdir() if p.is_file())
+        shutil.rmtree(path)
+        path.mkdir()
+        if names:
+            (path / names[0]).write_text("LINE 0\n")
+    elif kind == "rename" and path.exists() and not target.exists() and target.parent.is_dir() and not target.is_relative_to(path):
+        os.rename(path, target)
+    elif kind == "replace" and path.is_file() and target.is_file():
+        os.replace(path, target)
+    elif kind == "replace" and path.is_dir() and target.is_dir() and not path.is_relative_to(target) and not target.is_relative_to(path):
+        shutil.rmtree(target)
+        os.rename(path, target)
+    elif kind == "chmod" and path.is_file():
+        path.chmod(0o755)
+    elif kind == "symlink" and path.is_file():
+        path.unlink()
+        path.symlink_to("top.txt")
+
+
+_paths = st.sampled_from([*FSM_FILES, "a", "a/sub", "b", "c", "d", "d/new.txt", "a/new.txt", "a/sub/x"])
+_ops = st.lists(st.tuples(st.sampled_from(["write", "remove", "remake", "rename", "replace", "chmod", "symlink"]), _paths, _paths), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rounds=st.lists(_ops, min_size=1, max_size=3))
+def test_the_fsmonitor_hook_names_every_change_a_full_look_finds(rounds, tmp_path, monkeypatch):
+    """Whatever an agent does (rewrite files at their size, delete files and folders, make a folder
+    anew over the base's, rename one, put a file or folder in another's place, chmod, a symlink for a file), in
+    rounds with git in between: its hooked `git status` says what a full look says, and its hooked
+    `git add -A` leaves nothing a full look would still add."""
+    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1)
+    monkeypatch.setenv("ORCHARD_HOME", str(tmp_path / f"home-{uuid.uuid4().hex[:8]}"))
+    repo = tmp_path / "r"
+    if not repo.exists():
+        make_repo(repo, FSM_FILES)
+    workspace = asyncio.run(prepare_workspace(repo, git(repo, "rev-parse", "HEAD"), tmp_path / "ws" / uuid.uuid4().hex[:8], "orchard/r/k"))
+    try:
+        for ops in rounds:
+            for op in ops:
+                _change(workspace, op)
+            assert git(workspace, "status", "--porcelain", "-uall") == _status_from_contents(workspace, tmp_path), ops
+        git(workspace, "add", "-A")
+        assert git(workspace, "-c", "core.fsmonitor=false", "add", "-A", "--dry-run") == ""
+    finally:
+        asyncio.run(remove_workspace(workspace))
