@@ -26,10 +26,8 @@ import functools
 import hashlib
 import json
 import os
-import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -37,7 +35,6 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
-from activities.git import written
 from activities.git.command import git, is_ancestor
 from activities.paths import orchard_home
 from workflows.sdk.models import key_hash8
@@ -52,7 +49,8 @@ def bases_dir() -> Path:
 
 
 def layers_of(workspace: Path) -> Path:
-    return Path(written.layers_of(str(workspace)))
+    """Where a workspace's upper and work directories live: beside it, never inside the merged view."""
+    return workspace.parent / f".{workspace.name}.layers"
 
 
 FAST_OPTIONS = "metacopy=on,volatile"
@@ -158,10 +156,7 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     lent = owner != os.geteuid()
     if lent:  # before the index is refreshed: it records each file's owner, which git compares
         await asyncio.to_thread(chown_tree, tree, owner)
-    indexes = [tree / ".git" / "index", *(tree / ".git").glob("sharedindex.*")]
-    if sum(i.stat().st_size for i in indexes if i.exists()) >= LARGE_INDEX_BYTES:
-        await _index_past_racy(tree, checkout_started, fsmonitor=not lent)
-    elif lent:
+    if not await _index_past_racy(tree, checkout_started) and lent:
         await git("update-index", "-q", "--refresh", cwd=tree)
     if lent:  # what the refresh wrote
         await asyncio.to_thread(chown_tree, tree / ".git", owner)
@@ -169,18 +164,11 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     (base / "ready").write_text(commit)
 
 
-LARGE_INDEX_BYTES = 256 * 1024
-"""An index this big (some 3,000 files) makes a large base: its files are dated back after its
-checkout, and its workspaces' own git asks the fsmonitor hook what changed (both below). A small
-tree's git costs less than either."""
+RACY_INDEX_BYTES = 256 * 1024
+"""An index this big (some 3,000 files) has its files dated back after its checkout (see below)."""
 
 
-def fsmonitor_hook() -> str:
-    """The agents' fsmonitor hook (written.py), as a value of core.fsmonitor."""
-    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(written.__file__)}"
-
-
-async def _index_past_racy(tree: Path, checkout_started: float, fsmonitor: bool) -> None:
+async def _index_past_racy(tree: Path, checkout_started: float) -> bool:
     """Files written in the same second as the index are "racily clean" to git (this git compares
     whole seconds), so every git command in every workspace would read them all again to be sure:
     0.25 s a command on 20,000 files. So the files are dated a second before their checkout began
@@ -189,37 +177,14 @@ async def _index_past_racy(tree: Path, checkout_started: float, fsmonitor: bool)
     files; waiting for the second to pass, as before, cost up to 1 s.) The refreshed entries must
     go to the base's shared index, not its small split part, or a workspace's first write would
     fold them into a shared index of its own (1.8 MB each on 20,000 files): `--split-index` pushes
-    them back.
-
-    With `fsmonitor`, the workspaces' git is told to ask written.py what changed (core.fsmonitor),
-    and the refresh marks every entry as the hook's to vouch for: an agent's `git add -A` then
-    looks at what it wrote, not at 20,000 files through a fresh overlay (0.13 s -> 0.05 s; eight
-    agents at once on 2 cores: 0.84 s -> 0.25 s). Only for bases of this worker's own user: a
-    container has neither the hook's interpreter nor, as the agent's user without capabilities,
-    the overlay's xattrs that tell a replaced folder. Orchard's own git keeps core.fsmonitor=false
-    (GIT_ENV), so an index it writes (a loop's leftovers) drops the hook's marks, and the agent's
-    next git command looks at every file once."""
+    them back. A small tree's re-reads cost less than this. Whether the index was refreshed."""
+    indexes = [tree / ".git" / "index", *(tree / ".git").glob("sharedindex.*")]
+    if sum(i.stat().st_size for i in indexes if i.exists()) < RACY_INDEX_BYTES:
+        return False
     await asyncio.to_thread(_date_back, tree, checkout_started - 1)
     # One write: the refreshed entries pushed back into a new shared index, the checkout's removed.
     await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--refresh", "--split-index", cwd=tree)
-    if fsmonitor:
-        await _vouched_for_by_hook(tree)
-
-
-NOTHING_CHANGED = "core.fsmonitor=printf 'orchard\\0' #"
-"""A hook that answers "nothing changed" (the comment swallows the arguments git appends)."""
-
-
-async def _vouched_for_by_hook(tree: Path) -> None:
-    """The base's workspaces' git asks the hook, and every entry of the base's index is the hook's
-    to vouch for. The refresh just looked at every file, so the base is told nothing changed (the
-    real hook answers "everything" here, beside no layers). Three writes, since git keeps neither
-    the marks when it adds the extension nor the split when it marks every entry at once."""
-    with (tree / ".git" / "config").open("a") as config:
-        config.write('[core]\n\tfsmonitor = "' + fsmonitor_hook().replace("\\", "\\\\").replace('"', '\\"') + '"\n')
-    await git("-c", NOTHING_CHANGED, "update-index", "--fsmonitor", cwd=tree)
-    await git("-c", NOTHING_CHANGED, "update-index", "--refresh", cwd=tree)
-    await git("-c", NOTHING_CHANGED, "-c", "splitIndex.sharedIndexExpire=now", "update-index", "--split-index", cwd=tree)
+    return True
 
 
 def _date_back(tree: Path, when: float) -> None:
@@ -295,21 +260,38 @@ def is_overlay(workspace: Path) -> bool:
 
 WRITTEN_PATHS_LIMIT = 2000
 """Past this many written paths git is asked to look at the whole tree instead (a command line of them)."""
+REPLACED_DIR_XATTRS = ("trusted.overlay.opaque", "trusted.overlay.redirect")
+"""A folder in the upper layer that hides the base's (made anew) or shows another of its folders (renamed)."""
 
 
 def written_paths(workspace: Path) -> list[str] | None:
-    """The paths written in an overlay workspace's tree since it was made (written.py), folders
-    replaced, renamed or new named whole: git need look at these only. None when the workspace is
-    no overlay, or when the paths are too many to name."""
+    """The paths written in an overlay workspace's tree since it was made (its .git aside): what
+    the upper layer holds (files, symlinks, the whiteouts of deleted paths, and folders that replace
+    or rename the base's). Everything else is the base's, which the workspace's index matched when
+    it was made, so git need look at these only. None when the workspace is no overlay, or when the
+    paths are too many to name."""
     if not is_overlay(workspace):
         return None
-    layers = layers_of(workspace)
-    paths: list[str] = []
-    for path, _ in written.written(str(layers / "upper"), str(Path((layers / "base").read_text()) / "tree")):
-        paths.append(path)
-        if len(paths) > WRITTEN_PATHS_LIMIT:
+    upper = layers_of(workspace) / "upper"
+    written: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(upper):
+        if dirpath == str(upper):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in dirnames:
+            folder = os.path.join(dirpath, name)
+            if any(_xattr(folder, attr) for attr in REPLACED_DIR_XATTRS):
+                written.append(os.path.relpath(folder, upper))
+        written.extend(os.path.relpath(os.path.join(dirpath, name), upper) for name in filenames)
+        if len(written) > WRITTEN_PATHS_LIMIT:
             return None
-    return paths
+    return written
+
+
+def _xattr(path: str, name: str) -> bytes | None:
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError:
+        return None
 
 
 async def unmount_workspace(workspace: Path) -> None:

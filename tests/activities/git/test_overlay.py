@@ -62,7 +62,7 @@ async def test_a_fresh_workspace_trusts_the_copied_index_and_sees_a_file_put_in_
     told not to trust; its owner and inode number are the base's, so nothing is re-read: no file is
     stat-dirty. A base file moved over another of the same size and time is seen (its inode is not
     the other's)."""
-    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1 if large else 1 << 40)
+    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1 if large else 1 << 40)
     workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k", owner)
     assert git(workspace, "-c", "safe.directory=*", "diff-files", "--name-only") == ""  # compares stat data only, refreshes nothing
     assert git(workspace, "-c", "safe.directory=*", "status", "--porcelain") == ""
@@ -175,7 +175,7 @@ async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads
     checkout began and its index refreshed (here "large" is this test's 200 files), its entries kept
     in the shared index the workspaces read from the base. A change an agent makes at once, of the
     same size, is still seen: the file is newer than its entry."""
-    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1)
+    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
     before = time.time()
     workspace = await prepare_workspace(big_repo, await rev_parse(big_repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
     assert time.time() - before < 0.9  # no waiting for the checkout's second to pass
@@ -240,33 +240,20 @@ async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a
     await remove_workspace(workspace)
 
 
-FSM_FILES = {"a/1.txt": "line 1\n", "a/2.txt": "line 2\n", "a/sub/3.txt": "line 3\n", "b/1.txt": "line 4\n", "b/5.txt": "line 5\n",
+SAME_SIZE_FILES = {"a/1.txt": "line 1\n", "a/2.txt": "line 2\n", "a/sub/3.txt": "line 3\n", "b/1.txt": "line 4\n", "b/5.txt": "line 5\n",
              "c/6.txt": "line 6\n", "top.txt": "line 7\n"}
 """Files of one size, in folders that share names: one put in another's place looks the same to a look at sizes and times."""
 
 
-def _status_from_contents(workspace: Path, tmp: Path) -> str:
-    """What git finds reading every file: an index of HEAD with no stat data to trust (nothing is
-    staged in these tests), and no hook."""
+def _from_contents(workspace: Path, tmp: Path) -> tuple[str, str]:
+    """What git finds reading every file (an index of HEAD with no stat data to trust; nothing is
+    staged in these tests): its status, and the tree a full `git add -A` makes."""
     env = {**os.environ, "GIT_INDEX_FILE": str(tmp / f"index-{uuid.uuid4().hex[:8]}")}
     look = functools.partial(subprocess.run, cwd=workspace, check=True, capture_output=True, text=True, env=env)
     look(["git", "read-tree", "HEAD"])
-    return look(["git", "-c", "core.fsmonitor=false", "status", "--porcelain", "-uall"]).stdout.strip()
-
-
-async def test_a_large_bases_workspaces_ask_the_hook_what_the_agent_wrote(tmp_path, orchard_home, monkeypatch):
-    """In a workspace of a large base the agent's own git trusts every entry the fsmonitor hook
-    does not name (ls-files -f: lowercase), so it looks at what was written only; what it finds is
-    what a full look finds."""
-    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1)
-    repo = make_repo(tmp_path / "r", FSM_FILES)
-    workspace = await prepare_workspace(repo, await rev_parse(repo, "HEAD"), orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
-    assert git(workspace, "config", "core.fsmonitor") == overlay.fsmonitor_hook()
-    (workspace / "a" / "1.txt").write_text("LINE 1\n")  # same size, in the same second as its entry
-    assert git(workspace, "status", "--porcelain") == "M a/1.txt" == _status_from_contents(workspace, tmp_path)
-    marks = dict(line.split(" ", 1)[::-1] for line in git(workspace, "ls-files", "-f").splitlines())
-    assert marks.pop("a/1.txt") == "H" and set(marks.values()) == {"h"}
-    await remove_workspace(workspace)
+    status = look(["git", "status", "--porcelain", "-uall"]).stdout.strip()
+    look(["git", "add", "-A"])
+    return status, look(["git", "write-tree"]).stdout.strip()
 
 
 def _change(workspace: Path, op: tuple[str, str, str]) -> None:
@@ -299,29 +286,33 @@ def _change(workspace: Path, op: tuple[str, str, str]) -> None:
         path.symlink_to("top.txt")
 
 
-_paths = st.sampled_from([*FSM_FILES, "a", "a/sub", "b", "c", "d", "d/new.txt", "a/new.txt", "a/sub/x"])
+_paths = st.sampled_from([*SAME_SIZE_FILES, "a", "a/sub", "b", "c", "d", "d/new.txt", "a/new.txt", "a/sub/x"])
 _ops = st.lists(st.tuples(st.sampled_from(["write", "remove", "remake", "rename", "replace", "chmod", "symlink"]), _paths, _paths), min_size=1, max_size=6)
 
 
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rounds=st.lists(_ops, min_size=1, max_size=3))
-def test_the_fsmonitor_hook_names_every_change_a_full_look_finds(rounds, tmp_path, monkeypatch):
+@given(rounds=st.lists(_ops, min_size=1, max_size=3), large=st.booleans())
+def test_git_in_a_workspace_and_orchards_leftovers_see_every_change_reading_every_file_would(rounds, large, tmp_path, monkeypatch):
     """Whatever an agent does (rewrite files at their size, delete files and folders, make a folder
-    anew over the base's, rename one, put a file or folder in another's place, chmod, a symlink for a file), in
-    rounds with git in between: its hooked `git status` says what a full look says, and its hooked
-    `git add -A` leaves nothing a full look would still add."""
-    monkeypatch.setattr(overlay, "LARGE_INDEX_BYTES", 1)
+    anew over the base's, rename one, put a file or folder in another's place, chmod, a symlink for
+    a file), in rounds with git in between, in a workspace of a small or a large base: its `git
+    status` says what reading every file says, and commit_leftovers (which asks git about the
+    upper layer's paths only) commits the tree a full `git add -A` makes."""
+    from activities.git.workspace import commit_leftovers
+
+    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1 if large else 1 << 40)
     monkeypatch.setenv("ORCHARD_HOME", str(tmp_path / f"home-{uuid.uuid4().hex[:8]}"))
     repo = tmp_path / "r"
     if not repo.exists():
-        make_repo(repo, FSM_FILES)
+        make_repo(repo, SAME_SIZE_FILES)
     workspace = asyncio.run(prepare_workspace(repo, git(repo, "rev-parse", "HEAD"), tmp_path / "ws" / uuid.uuid4().hex[:8], "orchard/r/k"))
     try:
         for ops in rounds:
             for op in ops:
                 _change(workspace, op)
-            assert git(workspace, "status", "--porcelain", "-uall") == _status_from_contents(workspace, tmp_path), ops
-        git(workspace, "add", "-A")
-        assert git(workspace, "-c", "core.fsmonitor=false", "add", "-A", "--dry-run") == ""
+            assert git(workspace, "status", "--porcelain", "-uall") == _from_contents(workspace, tmp_path)[0], ops
+        tree = _from_contents(workspace, tmp_path)[1]
+        asyncio.run(commit_leftovers(workspace, "leftovers"))
+        assert git(workspace, "rev-parse", "HEAD^{tree}") == tree
     finally:
         asyncio.run(remove_workspace(workspace))
