@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from activities.git import overlay
 from activities.git.command import rev_parse
-from activities.git.workspace import prepare_workspace, remove_workspace
+from activities.git.workspace import commit_leftovers, prepare_workspace, remove_workspace
 from activities.runners.docker import AGENT_UID
 from tests.conftest import git, make_repo
 
@@ -201,8 +201,6 @@ async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a
     """commit_leftovers asks git about the upper layer's paths only; the commit must hold what
     `git add -A` over the whole tree takes: changes, deletions, new files, a folder renamed and one
     made anew, a staged removal whose file was never written, and nothing ignored."""
-    from activities.git.workspace import commit_leftovers
-
     (big_repo / ".gitignore").write_text("*.log\n")
     (big_repo / "docs").mkdir()
     (big_repo / "docs" / "a.md").write_text("a\n")
@@ -241,7 +239,7 @@ async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a
 
 
 SAME_SIZE_FILES = {"a/1.txt": "line 1\n", "a/2.txt": "line 2\n", "a/sub/3.txt": "line 3\n", "b/1.txt": "line 4\n", "b/5.txt": "line 5\n",
-             "c/6.txt": "line 6\n", "top.txt": "line 7\n"}
+                   "c/6.txt": "line 6\n", "top.txt": "line 7\n"}
 """Files of one size, in folders that share names: one put in another's place looks the same to a look at sizes and times."""
 
 
@@ -260,10 +258,9 @@ def _change(workspace: Path, op: tuple[str, str, str]) -> None:
     """One of the things an agent does to files and folders; a no-op where its paths do not fit."""
     kind, one, other = op
     path, target = workspace / one, workspace / other
-    if kind == "write" and not path.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True) if not path.parent.is_file() else None
-        if path.parent.is_dir():
-            path.write_text(path.read_text().upper() if path.is_file() else "new\n")
+    if kind == "write" and not path.is_dir() and not any(p.is_file() or p.is_symlink() for p in path.parents):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(path.read_text().upper() if path.is_file() else "new\n")
     elif kind == "remove" and (path.exists() or path.is_symlink()):
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     elif kind == "remake" and path.is_dir() and not path.is_symlink():
@@ -298,8 +295,6 @@ def test_git_in_a_workspace_and_orchards_leftovers_see_every_change_reading_ever
     a file), in rounds with git in between, in a workspace of a small or a large base: its `git
     status` says what reading every file says, and commit_leftovers (which asks git about the
     upper layer's paths only) commits the tree a full `git add -A` makes."""
-    from activities.git.workspace import commit_leftovers
-
     monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1 if large else 1 << 40)
     monkeypatch.setenv("ORCHARD_HOME", str(tmp_path / f"home-{uuid.uuid4().hex[:8]}"))
     repo = tmp_path / "r"
