@@ -300,14 +300,19 @@ def test_git_in_a_workspace_and_orchards_leftovers_see_every_change_reading_ever
     repo = tmp_path / "r"
     if not repo.exists():
         make_repo(repo, SAME_SIZE_FILES)
-    workspace = asyncio.run(prepare_workspace(repo, git(repo, "rev-parse", "HEAD"), tmp_path / "ws" / uuid.uuid4().hex[:8], "orchard/r/k"))
+    asyncio.run(_agent_in_a_workspace(repo, rounds, tmp_path))
+
+
+async def _agent_in_a_workspace(repo: Path, rounds: list[list[tuple[str, str, str]]], tmp: Path) -> None:
+    workspace = await prepare_workspace(repo, git(repo, "rev-parse", "HEAD"), tmp / "ws" / uuid.uuid4().hex[:8], "orchard/r/k")
     try:
         for ops in rounds:
             for op in ops:
                 _change(workspace, op)
-            assert git(workspace, "status", "--porcelain", "-uall") == _from_contents(workspace, tmp_path)[0], ops
-        tree = _from_contents(workspace, tmp_path)[1]
-        asyncio.run(commit_leftovers(workspace, "leftovers"))
+            assert git(workspace, "status", "--porcelain", "-uall") == _from_contents(workspace, tmp)[0], ops
+        tree = _from_contents(workspace, tmp)[1]
+        await commit_leftovers(workspace, "leftovers")
         assert git(workspace, "rev-parse", "HEAD^{tree}") == tree
     finally:
-        asyncio.run(remove_workspace(workspace))
+        await remove_workspace(workspace)
+        await overlay.finished()  # the unmount's own end, in this example's event loop
