@@ -309,8 +309,8 @@ async def _agent_in_a_workspace(repo: Path, rounds: list[list[tuple[str, str, st
         for ops in rounds:
             for op in ops:
                 _change(workspace, op)
-            assert git(workspace, "status", "--porcelain", "-uall") == _from_contents(workspace, tmp)[0], ops
-        tree = _from_contents(workspace, tmp)[1]
+            status, tree = _from_contents(workspace, tmp)
+            assert git(workspace, "status", "--porcelain", "-uall") == status, ops
         await commit_leftovers(workspace, "leftovers")
         assert git(workspace, "rev-parse", "HEAD^{tree}") == tree
     finally:
