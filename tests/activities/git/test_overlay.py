@@ -258,10 +258,10 @@ def _change(workspace: Path, op: tuple[str, str, str]) -> None:
     """One of the things an agent does to files and folders; a no-op where its paths do not fit."""
     kind, one, other = op
     path, target = workspace / one, workspace / other
-    if kind == "write" and not path.is_dir() and not any(p.is_file() or p.is_symlink() for p in path.parents):
+    if kind == "write" and not path.is_dir() and not path.is_symlink() and not any(p.is_file() or p.is_symlink() for p in path.parents):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(path.read_text().upper() if path.is_file() else "new\n")
-    elif kind == "remove" and (path.exists() or path.is_symlink()):
+    elif kind == "remove" and os.path.lexists(path):
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     elif kind == "remake" and path.is_dir() and not path.is_symlink():
         names = sorted(p.name for p in path.iterdir() if p.is_file())
@@ -269,7 +269,8 @@ def _change(workspace: Path, op: tuple[str, str, str]) -> None:
         path.mkdir()
         if names:
             (path / names[0]).write_text("LINE 0\n")
-    elif kind == "rename" and path.exists() and not target.exists() and target.parent.is_dir() and not target.is_relative_to(path):
+    elif kind == "rename" and os.path.lexists(path) and not os.path.lexists(target) and target.parent.is_dir() and not target.parent.is_symlink() \
+            and not target.is_relative_to(path):
         os.rename(path, target)
     elif kind == "replace" and path.is_file() and target.is_file():
         os.replace(path, target)
@@ -278,7 +279,7 @@ def _change(workspace: Path, op: tuple[str, str, str]) -> None:
         os.rename(path, target)
     elif kind == "chmod" and path.is_file():
         path.chmod(0o755)
-    elif kind == "symlink" and path.is_file():
+    elif kind == "symlink" and path.is_file() and one != "top.txt":  # not a link to itself
         path.unlink()
         path.symlink_to("top.txt")
 
