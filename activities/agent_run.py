@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.agents import PluginError
 from activities.agents.base import AgentContext, AgentPlugin, AgentState, with_agent_env
-from activities.git.workspace import objects_dir
+from activities.git.objects import objects_dir
 from activities.runners.local import ProcessOutcome, run_process
 from activities.secrets import redact
 from workflows.sdk.models import InstanceResult, TaskSpec, truncate

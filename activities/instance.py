@@ -22,7 +22,7 @@ from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.git.origin import Origin, open_origin
 from activities.git.prompts import PromptMissing, expanded, prompt_refs
-from activities.git.workspace import prepare_workspace, remove_workspace
+from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.runners.choice import choose_runner, workspace_owner
@@ -178,7 +178,7 @@ async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_comm
     task = inp.task
     try:
         head = await workspace_head(workspace, base_commit)
-        stats = await commit_stats(workspace, base_commit, head)
+        stats = await commit_stats(git_dir_of(workspace), base_commit, head)
         result.commit = head
         result.has_changes = head != base_commit
         result.commit_statistics = stats

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from activities.git.command import ZERO_OID, GitError, fetch_objects, git, is_ancestor, rev_parse
-from activities.git.objects import move_loose_objects
+from activities.git.command import ZERO_OID, GitError, git, is_ancestor, rev_parse
+from activities.git.objects import move_loose_objects, objects_dir
 from activities.git.origin import Origin, PushRefused
-from activities.git.workspace import objects_dir
+from activities.git.workspace import WorkspaceTampered, git_dir_of, take_work
 from workflows.sdk.models import CommitStats, ConflictPolicy, ImportPolicy, is_protected_ref
 
 
@@ -37,10 +37,13 @@ async def diff_stats(repo: str | Path, base: str, head: str) -> CommitStats:
 
 
 async def workspace_head(workspace: Path, base_commit: str) -> str:
-    head = await rev_parse(workspace, "HEAD")
-    if head is None:
-        raise ImportRefused("the workspace has no HEAD commit")
-    if head != base_commit and not await is_ancestor(workspace, base_commit, head):
+    """The commit the agent left its workspace at, taken into Orchard's git directory for it
+    (activities/git/workspace.py: take_work), if it descends from the base commit."""
+    try:
+        head = await take_work(workspace)
+    except WorkspaceTampered as e:
+        raise ImportRefused(str(e)) from None
+    if head != base_commit and not await is_ancestor(git_dir_of(workspace), base_commit, head):
         raise ImportRefused(f"the agent's HEAD {head[:12]} does not descend from the base commit {base_commit[:12]}")
     return head
 
@@ -63,27 +66,27 @@ def should_import(policy: ImportPolicy, has_changes: bool, skip_empty: bool) -> 
 
 
 async def import_branch(origin: Origin, workspace: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
-    """Create `branch` at `head` (the workspace's commit) in the run's repository, or on its
-    remote; returns the branch used (another name under the `suffix` policy)."""
+    """Create `branch` at `head` (the workspace's commit, taken by workspace_head) in the run's
+    repository, or on its remote; returns the branch used (another name under the `suffix` policy)."""
     refuse_foreign(branch)
     try:
-        return await _create(origin, workspace, head, branch, conflict_policy)
+        return await _create(origin, git_dir_of(workspace), head, branch, conflict_policy)
     except PushRefused as e:
         raise ImportRefused(str(e)) from None
 
 
-async def _create(origin: Origin, workspace: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
+async def _create(origin: Origin, git_dir: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
     target = branch
     for n in range(2, 1000):
         existing = await origin.branch(target)
         if existing is None:
-            if await origin.set_branch(target, head, None, workspace):
+            if await origin.set_branch(target, head, None, git_dir):
                 return target
             continue  # created concurrently: look again
         if existing == head:
             return target
         if conflict_policy == "overwrite":
-            if await origin.set_branch(target, head, existing, workspace):
+            if await origin.set_branch(target, head, existing, git_dir):
                 return target
             continue  # moved concurrently: look again
         if conflict_policy == "fail":
@@ -94,10 +97,10 @@ async def _create(origin: Origin, workspace: Path, head: str, branch: str, confl
 
 async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str, exists: bool) -> None:
     """Fast-forward a loop's `branch` from `start` to `head` (`exists`: it is at `start`; else it is
-    created), with the objects the workspace made. Atomic: a branch someone else moved is refused."""
+    created), with the objects of Orchard's git directory for the workspace. Atomic: a branch
+    someone else moved is refused."""
     refuse_foreign(branch)
-    if not move_loose_objects(workspace, await objects_dir(repo)):
-        await fetch_objects(repo, workspace, head)
+    move_loose_objects(git_dir_of(workspace), await objects_dir(repo))
     try:
         await git("update-ref", f"refs/heads/{branch}", head, start if exists else ZERO_OID, cwd=repo)
     except GitError:

@@ -40,13 +40,15 @@ def git_now(*args: str, cwd: str | Path) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **GIT_ENV})
 
 
-async def git(*args: str, cwd: str | Path, check: bool = True) -> str:
+async def git(*args: str, cwd: str | Path, check: bool = True, git_dir: Path | None = None) -> str:
     """Run `git ARGS` in cwd and return stdout (stripped); raises GitError on failure if check."""
-    return (await git_bytes(*args, cwd=cwd, check=check)).decode(errors="replace").strip()
+    return (await git_bytes(*args, cwd=cwd, check=check, git_dir=git_dir)).decode(errors="replace").strip()
 
 
-async def git_bytes(*args: str, cwd: str | Path, check: bool = True, input: bytes | None = None) -> bytes:
-    """`git ARGS` with `input` on its stdin; its stdout as it is."""
+async def git_bytes(*args: str, cwd: str | Path, check: bool = True, input: bytes | None = None, git_dir: Path | None = None) -> bytes:
+    """`git ARGS` with `input` on its stdin; its stdout as it is. `git_dir`: the git directory to
+    use, with cwd as its work tree (none is looked for: Orchard's own for a workspace)."""
+    where = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(cwd)} if git_dir is not None else {}
     proc = await asyncio.create_subprocess_exec(
         "git",
         *args,
@@ -54,7 +56,7 @@ async def git_bytes(*args: str, cwd: str | Path, check: bool = True, input: byte
         stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **GIT_ENV},
+        env={**os.environ, **GIT_ENV, **where},
     )
     out, err = await proc.communicate(input)
     if check and proc.returncode != 0:

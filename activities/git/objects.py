@@ -1,11 +1,11 @@
-"""Handing the objects an agent made in a workspace to the repository, without a fetch.
+"""Handing the objects of Orchard's git directory for a workspace to the repository, without a fetch.
 
-A workspace borrows the repository's object store (an alternates file), so what an agent commits
-there is a handful of loose objects in the workspace's own store. Moving them into the
-repository's store (each written under a temporary name and renamed, as git writes objects)
-costs a few file operations where a fetch costs three processes; the workspace still sees them
-through its alternates. A workspace whose objects were packed (a `git gc` by the agent) is
-fetched from instead.
+Orchard's git directory borrows the repository's object store (an alternates file), so a
+workspace's new objects (the agent's, verified as they came in: activities/git/intake.py, and
+Orchard's own snapshot commits) are a handful of loose objects there. Moving them into the
+repository's store (each linked, or written under a temporary name and renamed, as git writes
+objects) costs a few file operations where a fetch costs three processes; the git directory
+still sees them through its alternates. Its objects are never packed (gc.auto = 0).
 """
 
 from __future__ import annotations
@@ -15,17 +15,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
-LOOSE = "0123456789abcdef"
+from activities.git.command import git
+
+LOOSE = set("0123456789abcdef")
+
+_objects_dirs: dict[str, Path] = {}
 
 
-def move_loose_objects(workspace: Path, objects: Path) -> bool:
-    """Move the loose objects of a workspace (or of a bare repository) into `objects`; False when
-    it holds packs (fetch then)."""
-    own = workspace / ".git" / "objects" if (workspace / ".git").is_dir() else workspace / "objects"
-    if any((own / "pack").glob("*.pack")):
-        return False
-    for folder in own.iterdir():
-        if len(folder.name) != 2 or not all(c in LOOSE for c in folder.name):
+async def objects_dir(repo: str | Path) -> Path:
+    """The object store of `repo` that workspaces borrow (the common dir's, also for linked worktrees); cached."""
+    key = str(repo)
+    if key not in _objects_dirs:
+        common = await git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=repo)
+        _objects_dirs[key] = Path(common) / "objects"
+    return _objects_dirs[key]
+
+
+def move_loose_objects(git_dir: Path, objects: Path) -> None:
+    """Move the loose objects of `git_dir`, a git directory of Orchard's, into the store `objects`."""
+    for folder in (git_dir / "objects").iterdir():
+        if len(folder.name) != 2 or not set(folder.name) <= LOOSE:
             continue
         target_folder = objects / folder.name
         for loose in folder.iterdir():
@@ -34,7 +43,6 @@ def move_loose_objects(workspace: Path, objects: Path) -> bool:
                 target_folder.mkdir(exist_ok=True)
                 _place(loose, target)
             loose.unlink()
-    return True
 
 
 def _place(source: Path, target: Path) -> None:

@@ -19,7 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.git.command import ZERO_OID, GitError, fetch_objects, git, has_object, rev_parse
+from activities.git.command import ZERO_OID, GitError, git, has_object, rev_parse
+from activities.git.objects import move_loose_objects, objects_dir
 from activities.paths import orchard_home
 from workflows.sdk.models import is_remote_repo
 
@@ -64,10 +65,10 @@ class Origin:
 
     async def set_branch(self, name: str, commit: str, expected: str | None, source: Path) -> bool:
         """Point `refs/heads/<name>` at `commit` if it is at `expected` now (None: it must not
-        exist), with the objects from the repository at `source`; False if it is not."""
+        exist), with the objects of `source`, Orchard's git directory for a workspace; False if it is not."""
         ref = f"refs/heads/{name}"
         if not self.remote:
-            await fetch_objects(self.read, source, commit)
+            move_loose_objects(source, await objects_dir(self.read))
             try:
                 await git("update-ref", ref, commit, expected or ZERO_OID, cwd=self.read)
                 return True
@@ -82,7 +83,7 @@ class Origin:
             if refused:
                 raise PushRefused(f"{self.repo} refused {ref}: {refused.group(0)}") from None
             raise
-        await fetch_objects(self.read, source, commit)  # this host's later work on it (a scorer, a check) needs no fetch
+        move_loose_objects(source, await objects_dir(self.read))  # this host's later work on it (a scorer, a check) needs no fetch
         await git("update-ref", ref, commit, cwd=self.read)
         return True
 

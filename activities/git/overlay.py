@@ -45,6 +45,17 @@ GONE = ".gone-"
 """The prefix of a base being deleted."""
 
 
+def git_config(identity: tuple[str, str], overlay: bool) -> str:
+    """The config of the git directories Orchard makes: a base's, a workspace's own and an agent's.
+    An overlay's index is split (the tree's entries in the base's shared index) and trusts no
+    ctime (a file seen through an overlay has another). No automatic gc: a workspace's objects
+    stay loose, which is how they are handed to the repository (activities/git/objects.py)."""
+    name, email = identity
+    overlaid = "\ttrustctime = false\n\tsplitIndex = true\n[splitIndex]\n\tsharedIndexExpire = never\n" if overlay else ""
+    return (f"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n{overlaid}"
+            f"[gc]\n\tauto = 0\n[user]\n\tname = {json.dumps(name, ensure_ascii=False)}\n\temail = {json.dumps(email, ensure_ascii=False)}\n")
+
+
 def bases_dir() -> Path:
     return orchard_home() / "bases"
 
@@ -82,6 +93,31 @@ def mount_overlay(lower: Path, upper: Path, work: Path, target: Path, options: s
     if _libc().mount(b"overlay", os.fsencode(target), b"overlay", 0, os.fsencode(data)) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), str(target))
+
+
+MS_RDONLY, MS_REMOUNT, MS_BIND, MNT_DETACH = 1, 32, 4096, 2
+
+
+def seal(tree: Path) -> None:
+    """`tree` read-only from here on, root included: a read-only bind mount of itself. An agent
+    that writes a base's files by their path (or `../`) gets EROFS; through its own overlay its
+    writes go to its upper layer. (A root agent could remount it: the local runner stops mistakes
+    and careless agents, not one that sets out to escape: see the README's Runners.)"""
+    target = os.fsencode(tree)
+    for source, flags in ((target, MS_BIND), (None, MS_REMOUNT | MS_BIND | MS_RDONLY)):
+        if _libc().mount(source, target, None, flags, None) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(tree))
+
+
+def _unseal(tree: Path) -> None:
+    """Take seal's mount off `tree`, if it has one (a base being deleted)."""
+    _libc().umount2(os.fsencode(tree), MNT_DETACH)
+
+
+def _delete_base(gone: Path) -> None:
+    _unseal(gone / "tree")
+    shutil.rmtree(gone, True)
 
 
 def _mount_options() -> str:
@@ -156,14 +192,11 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     if base.exists():  # a try that died half-way, or a removal that did
         gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
         os.rename(base, gone)
-        await asyncio.to_thread(shutil.rmtree, gone, True)
+        await asyncio.to_thread(_delete_base, gone)
     tree.mkdir(parents=True)
     await git("init", "--quiet", cwd=tree)
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
-    name, email = identity
-    with (tree / ".git" / "config").open("a") as config:
-        config.write(f"[core]\n\ttrustctime = false\n\tsplitIndex = true\n[splitIndex]\n\tsharedIndexExpire = never\n"
-                     f"[uploadpack]\n\tallowAnySHA1InWant = true\n[user]\n\tname = {json.dumps(name)}\n\temail = {json.dumps(email)}\n")
+    (tree / ".git" / "config").write_text(git_config(identity, overlay=True))
     # The checkout writes a split index: the tree's entries in a shared file the workspaces read
     # from the base, and in each workspace only a small index of what changed there.
     checkout_started = time.time()
@@ -175,6 +208,7 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
         await git("update-index", "-q", "--refresh", cwd=tree)
     if lent:  # what the refresh wrote
         await asyncio.to_thread(chown_tree, tree / ".git", owner)
+    seal(tree)
     (base / "users").mkdir()
     (base / "ready").write_text(commit)
 
@@ -218,13 +252,12 @@ def chown_tree(root: Path, uid: int) -> None:
             os.lchown(os.path.join(dirpath, name), uid, uid)
 
 
-async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch: str, objects: Path, identity: tuple[str, str],
-                          owner: int | None = None) -> None:
-    """`workspace`: an overlay of a base checkout, on a new branch `branch` at `commit` there. The
-    base is `commit`'s own, or a base of one of its ancestors already on the host (a candidate
-    scored or checked over the run's base): the overlay then moves from that commit to `commit`,
-    writing only the files that differ. `owner` owns the base and the workspace (the docker
-    runner's agent user; default this process's)."""
+async def mount_workspace(repo: str | Path, commit: str, workspace: Path, objects: Path, identity: tuple[str, str],
+                          owner: int | None = None) -> tuple[Path, str]:
+    """`workspace`: an overlay of a base checkout of `commit`, or of one of its ancestors already on
+    the host (a candidate scored or checked over the run's base); the base's tree and the commit it
+    is at (the caller moves the workspace from there to `commit`). `owner` owns the base and the
+    workspace (the docker runner's agent user; default this process's)."""
     owner = os.geteuid() if owner is None else owner
     own = bases_dir() / f"{key_hash8(str(repo))}-{commit}-{owner}"
     layers = layers_of(workspace)
@@ -245,17 +278,7 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, branch
     if owner != os.geteuid():
         os.chown(upper, owner, owner)
     await asyncio.to_thread(mount_overlay, base / "tree", upper, work, workspace, _mount_options())
-    start = (base / "ready").read_text().strip()
-    if start != commit:  # the files that differ, and the index, written in the upper layer
-        await git("read-tree", "-m", "-u", start, commit, cwd=workspace)
-    # The branch, as `git checkout -b` would leave it: no tree to touch, HEAD already there.
-    ref = workspace / ".git" / "refs" / "heads" / branch
-    ref.parent.mkdir(parents=True, exist_ok=True)
-    ref.write_text(f"{commit}\n")
-    (workspace / ".git" / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
-    if owner != os.geteuid():
-        for path in (ref, workspace / ".git" / "HEAD"):
-            os.chown(path, owner, owner)
+    return base / "tree", (base / "ready").read_text().strip()
 
 
 async def _ancestor_base(repo: str | Path, commit: str, owner: int) -> Path | None:
@@ -331,7 +354,7 @@ async def _remove_if_unused(base: Path) -> bool:
     if users.is_dir() and not any(users.iterdir()):
         gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
         os.rename(base, gone)  # the base is gone from here on; deleting its files is left to finish on its own
-        _in_background(asyncio.to_thread(shutil.rmtree, gone, True))
+        _in_background(asyncio.to_thread(_delete_base, gone))
         return True
     return False
 
@@ -341,7 +364,7 @@ async def sweep_bases() -> int:
     making the base): forget users that are gone, remove what is unused; how many were removed."""
     removed = 0
     for gone in bases_dir().glob(f"{GONE}*"):
-        await asyncio.to_thread(shutil.rmtree, gone, True)
+        await asyncio.to_thread(_delete_base, gone)
     for lock in sorted(bases_dir().glob("*.lock")):
         base = lock.with_suffix("")
         async with _locked(lock):

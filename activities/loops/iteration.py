@@ -22,12 +22,12 @@ from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, diff_stats
-from activities.git.command import git
 from activities.git.prompts import PromptMissing, expanded
-from activities.git.workspace import commit_leftovers, remove_workspace
+from activities.git.untrusted import write_path
+from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_git, remove_workspace, take_work, wgit
 from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
-from activities.loops.workspace import mark_finished, ready_workspace
+from activities.loops.workspace import LOCAL_BRANCH, mark_finished, ready_workspace
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.runbooks.gateway import open_gateway, publish_pushed
 from activities.runners.choice import choose_runner, workspace_owner
@@ -100,18 +100,21 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         runner, _ = await choose_runner(task)
         prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded, workspace_owner(runner))
         gateway = await open_gateway(inp.repo, workspace) if inp.publish is not None else None
-        for relative, text in inp.files.items():
-            path = workspace / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+        await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
+        for relative, text in inp.files.items():  # where the last agent may have left a link: not followed
+            write_path(workspace, Path(relative).as_posix(), text.encode())
         outcome = await run_agent(plugin, task, place, state, inp.session_id, on_phase, runner)
         agent = agent_result(task, place, state, outcome, runner)
         on_phase("snapshot")
-        snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration, inp.may_rewrite)
+        try:
+            snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration, inp.may_rewrite)
+        except WorkspaceTampered as e:
+            raise ApplicationError(str(e), type="WorkspaceTampered", non_retryable=True) from None
         head = snapshot.commit
         if rewritten:
             agent.status, agent.error_type = "failed", "agent"
             agent.error = rewritten
+        await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)  # verification sees the snapshot
         verification = None
         if inp.levels:
             verification = await _verify(inp, workspace, out_dir, running, on_phase)
@@ -120,7 +123,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             on_phase("ci")
             ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout)
         on_phase("importing")
-        published, refused = await publish_pushed(inp.repo, "the agent", inp.publish or [], *gateway) if gateway else ({}, None)
+        published, refused = await publish_pushed(inp.repo, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else ({}, None)
         if head != inp.start_commit:
             try:
                 await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
@@ -140,23 +143,23 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
 
 
 async def _snapshot(workspace: Path, start: str, iteration: int, may_rewrite: bool = False) -> tuple[Snapshot, str | None]:
-    """The iteration's commit (HEAD, with what the agent left uncommitted committed on top) and its
-    diff from where the iteration started. A HEAD that does not descend from there (history
-    rewritten) is refused unless `may_rewrite`: the workspace goes back to the start, and the reason is returned.
-    Three git processes when the agent made one commit (five at most), none of which looks at the
+    """The iteration's commit (the agent's HEAD, with what it left uncommitted committed on top) and
+    its diff from where the iteration started. A HEAD that does not descend from there (history
+    rewritten) is refused unless `may_rewrite`: the workspace goes back to the start, and the reason
+    is returned. Three git processes when the agent committed nothing, none of which looks at the
     whole tree of an overlay workspace: this runs every iteration."""
-    await commit_leftovers(workspace, SNAPSHOT_MESSAGE.format(n=iteration))
-    head, tree, start_tree, *parents = (await git("rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", "HEAD^@", cwd=workspace)).split()
+    await take_work(workspace, SNAPSHOT_MESSAGE.format(n=iteration))
+    head, tree, start_tree, *parents = (await wgit(workspace, "rev-parse", "HEAD", "HEAD^{tree}", f"{start}^{{tree}}", "HEAD^@")).split()
     rewritten = None
     if head != start and start not in parents and not may_rewrite:  # more than one commit, or not from the start at all
-        behind = (await git("rev-list", "--left-right", "--count", f"{start}...{head}", cwd=workspace)).split()[0]
+        behind = (await wgit(workspace, "rev-list", "--left-right", "--count", f"{start}...{head}")).split()[0]
         if behind != "0":
-            await git("reset", "--quiet", "--hard", start, cwd=workspace)
+            await wgit(workspace, "reset", "--quiet", "--hard", start)
             rewritten = f"the agent rewrote the loop's history (HEAD {head[:12]} does not descend from {start[:12]}); its work was dropped"
             head, tree = start, start_tree
     stats = CommitStats()
     if tree != start_tree:
-        stats = await diff_stats(workspace, start, head)
+        stats = await diff_stats(git_dir_of(workspace), start, head)
     snapshot = Snapshot(
         commit=head, tree=tree, previous_commit=start, previous_tree=start_tree,
         files_changed=stats.files_changed, insertions=stats.insertions, deletions=stats.deletions,
@@ -203,8 +206,8 @@ async def finish_loop(run_id: str, loop_key: str, base_commit: str, commit: str)
     await kill_orphan(running_record(run_id, f"loop-k{key_hash8(loop_key)}"))
     workspace = loop_workspace(run_id, loop_key)
     stats = CommitStats()
-    if (workspace / ".git").is_dir():
-        stats = await commit_stats(workspace, base_commit, commit)
+    if (git_dir_of(workspace) / "HEAD").is_file():
+        stats = await commit_stats(git_dir_of(workspace), base_commit, commit)
     await remove_workspace(workspace)
     await remove_workspace(agent_home_dir(run_id, loop_key))
     return stats

@@ -2,15 +2,23 @@
 objects and shows their branches as they are when a step or agent starts. A command or an agent
 may fetch from it and push to it; afterwards the branches pushed are applied to the user's
 repository if the pipeline publishes them (compare-and-swap against what the gateway showed) and
-refused otherwise, and a branch checked out in the user's working tree is never moved."""
+refused otherwise, and a branch checked out in the user's working tree is never moved.
+
+What was pushed there is the agent's: the gateway is made anew before each step or agent (no git
+runs in what one left), its branches are read with no link followed and its objects taken through
+Orchard's git directory for the workspace, verified (activities/git/intake.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from pathlib import Path
 
-from activities.git.command import ZERO_OID, GitError, fetch_objects, git, git_bytes
-from activities.git.objects import move_loose_objects
-from activities.git.workspace import objects_dir
+from activities.git.command import ZERO_OID, GitError, git, git_bytes
+from activities.git.intake import take_objects
+from activities.git.objects import move_loose_objects, objects_dir
+from activities.git.untrusted import Untrusted, branches
+from activities.git.workspace import gateway_of, git_dir_of
 
 
 async def _branches(repo: str | Path) -> dict[str, str]:
@@ -18,19 +26,27 @@ async def _branches(repo: str | Path) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in listed.splitlines() if line)
 
 
+def _make_gateway(gateway: Path, objects: Path, shown: dict[str, str]) -> None:
+    """A bare repository at `gateway` (whatever was there goes) showing `shown`'s branches."""
+    if gateway.is_symlink() or gateway.is_file():
+        gateway.unlink()
+    elif gateway.exists():
+        shutil.rmtree(gateway)
+    for folder in ("objects/info", "refs/heads", "refs/tags"):
+        (gateway / folder).mkdir(parents=True)
+    (gateway / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+    (gateway / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = true\n[gc]\n\tauto = 0\n")
+    (gateway / "HEAD").write_text("ref: refs/heads/main\n")
+    # Sorted, as git's packed-refs must be to be searched.
+    lines = "".join(f"{sha} {ref}\n" for ref, sha in sorted(shown.items(), key=lambda item: item[0].encode()))
+    (gateway / "packed-refs").write_text(f"# pack-refs with: peeled fully-peeled sorted \n{lines}")
+
+
 async def open_gateway(repo: str, workspace: Path) -> tuple[Path, dict[str, str]]:
-    """The workspace's `origin`, showing the user's branches as they are now; and those branches."""
-    gateway = workspace.parent / f"{workspace.name}-origin.git"
-    if not (gateway / "HEAD").is_file():
-        await git("init", "--quiet", "--bare", str(gateway), cwd=workspace.parent)
-        (gateway / "objects" / "info" / "alternates").write_text(f"{await objects_dir(repo)}\n")
-        await git("remote", "remove", "origin", cwd=workspace, check=False)
-        await git("remote", "add", "origin", str(gateway), cwd=workspace)
+    """The workspace's `origin`, made anew showing the user's branches as they are now; and those branches."""
+    gateway = gateway_of(workspace)
     theirs = await _branches(repo)
-    ours = await _branches(gateway)
-    lines = [f"delete {ref}\n" for ref in ours if ref not in theirs] + [f"update {ref} {sha}\n" for ref, sha in theirs.items() if ours.get(ref) != sha]
-    if lines:
-        await git_bytes("update-ref", "--stdin", cwd=gateway, input="".join(lines).encode())
+    await asyncio.to_thread(_make_gateway, gateway, await objects_dir(repo), theirs)
     return gateway, theirs
 
 
@@ -42,10 +58,14 @@ async def _checked_out(repo: str) -> str | None:
     return head or None
 
 
-async def publish_pushed(repo: str, label: str, allowed: list[str], gateway: Path, shown: dict[str, str]) -> tuple[dict[str, str], str | None]:
-    """Apply what `label` (a step, an agent) pushed to the gateway to the user's repository, if
-    `allowed` has every branch it pushed; else say why not. The branches it applied, by name."""
-    now = await _branches(gateway)
+async def publish_pushed(repo: str, label: str, allowed: list[str], workspace: Path, shown: dict[str, str]) -> tuple[dict[str, str], str | None]:
+    """Apply what `label` (a step, an agent) pushed to the gateway of `workspace` to the user's
+    repository, if `allowed` has every branch it pushed; else say why not. The branches it applied, by name."""
+    gateway = gateway_of(workspace)
+    try:
+        now = await asyncio.to_thread(branches, gateway)
+    except Untrusted as e:
+        return {}, f"{label} left the pipeline's origin out of place ({e}); nothing it pushed was applied"
     pushed = {ref: sha for ref, sha in now.items() if shown.get(ref) != sha} | {ref: ZERO_OID for ref in shown if ref not in now}
     if not pushed:
         return {}, None
@@ -59,11 +79,17 @@ async def publish_pushed(repo: str, label: str, allowed: list[str], gateway: Pat
         name = checked_out.removeprefix("refs/heads/")
         return {}, (f"{label} pushed {name}, which is checked out in {repo}: Orchard never moves a branch under your working tree; "
                     f"switch that checkout to another branch (or publish to a bare repository)")
-    if not move_loose_objects(gateway, await objects_dir(repo)):
-        await fetch_objects(repo, gateway, *(s for s in pushed.values() if s != ZERO_OID))
+    own, store = git_dir_of(workspace), await objects_dir(repo)
+    try:
+        await take_objects(gateway, own, [store])
+    except Untrusted as e:
+        return {}, f"{label} pushed objects Orchard refuses ({e}); nothing it pushed was applied"
+    move_loose_objects(own, store)
     script = "".join(f"update {ref} {sha} {shown.get(ref, ZERO_OID)}\n" for ref, sha in pushed.items())
     try:
         await git_bytes("update-ref", "--stdin", cwd=repo, input=f"start\n{script}commit\n".encode())
-    except GitError:
+    except GitError as e:
+        if "nonexistent object" in e.stderr or "non-commit object" in e.stderr:
+            return {}, f"{label} pushed {', '.join(names)} at an object it did not push; nothing was applied"
         return {}, f"{label} pushed {', '.join(names)}, but someone moved {'it' if len(names) == 1 else 'them'} in {repo} meanwhile; nothing was applied"
     return {name: pushed[ref] for name, ref in names.items()}, None

@@ -14,16 +14,16 @@ import time
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.agents.base import AgentCommand
 from activities.coordination.semaphores import until_fresh
 from activities.git.branch_import import ImportRefused, advance_branch
-from activities.git.command import git
-from activities.git.workspace import commit_leftovers
+from activities.git.workspace import WorkspaceTampered, ready_agent_git, take_work
 from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
 from activities.loops.iteration import loop_workspace
-from activities.loops.workspace import mark_finished, ready_workspace
+from activities.loops.workspace import LOCAL_BRANCH, mark_finished, ready_workspace
 from activities.paths import instance_dir, running_record
 from activities.runbooks.gateway import open_gateway, publish_pushed
 from activities.runners.local import kill_orphan, run_process
@@ -64,6 +64,7 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
         phase = f"{inp.label}: preparing the workspace"
         await ready_workspace(inp.repo, workspace, inp.start_commit, [])
         gateway, shown = await open_gateway(inp.repo, workspace)
+        await ready_agent_git(workspace, LOCAL_BRANCH, remote=gateway)
         phase = f"{inp.label}: $ {inp.command[:80]}"
         lines: list[str] = []
         log = out_dir / f"{inp.step}.log"
@@ -75,9 +76,11 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
         duration = round(time.monotonic() - started, 3)
         head, changed = inp.start_commit, False
         if inp.kind in ("run", "attempt", "rollback"):
-            await commit_leftovers(workspace, f"orchard runbook: {inp.label} (what it left uncommitted)")
-            head = await git("rev-parse", "HEAD", cwd=workspace)
-        published, refused = await publish_pushed(inp.repo, inp.label, inp.publish, gateway, shown)
+            try:
+                head = await take_work(workspace, f"orchard runbook: {inp.label} (what it left uncommitted)")
+            except WorkspaceTampered as e:
+                raise ApplicationError(f"{inp.label}: {e}", type="WorkspaceTampered", non_retryable=True) from None
+        published, refused = await publish_pushed(inp.repo, inp.label, inp.publish, workspace, shown)
         if head != inp.start_commit:
             changed = True
             try:

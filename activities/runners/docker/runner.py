@@ -20,6 +20,8 @@ from typing import Any
 
 from activities.agents.base import AgentCommand
 from activities.git.overlay import chown_tree, is_overlay, layers_of
+from activities.git.untrusted import Untrusted
+from activities.git.workspace import point_alternates
 from activities.paths import orchard_home
 from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
@@ -148,30 +150,16 @@ async def _owned_by_agent(paths: list[Path]) -> AsyncIterator[str]:
 
 
 @contextlib.contextmanager
-def _git_config_kept(workspace: Path) -> Iterator[None]:
-    """The workspace's git config as it was before the agent ran: the worker's own git commands
-    there afterwards (status, add, commit, the import) must not run what an agent wrote into it
-    (a filter driver, an fsmonitor, a pager). And `.git` must still be the workspace's own folder."""
-    git_dir = workspace / ".git"
-    config = (git_dir / "config").read_bytes()
+def _alternates_for_container(workspace: Path) -> Iterator[None]:
+    """While the container runs, the agent's `.git` borrows objects from their path inside it; then
+    from theirs on the host again, for the commands that run there (verification), unless the
+    agent left its `.git` out of place (then nothing of its work is taken: take_work says why)."""
+    point_alternates(workspace, OBJECTS)
     try:
         yield
     finally:
-        if git_dir.is_symlink() or not git_dir.is_dir():
-            raise ValueError("the agent replaced the workspace's .git; its work is not imported")
-        (git_dir / "config").unlink(missing_ok=True)
-        (git_dir / "config").write_bytes(config)
-
-
-@contextlib.contextmanager
-def _alternates_for_container(workspace: Path, objects: Path):
-    """While the container runs, the workspace borrows objects from their path inside it."""
-    alternates = workspace / ".git" / "objects" / "info" / "alternates"
-    alternates.write_text(f"{OBJECTS}\n")
-    try:
-        yield
-    finally:
-        alternates.write_text(f"{objects}\n")
+        with contextlib.suppress(Untrusted, OSError):
+            point_alternates(workspace, None, mend=False)
 
 
 async def run_in_container(
@@ -207,7 +195,7 @@ async def run_in_container(
             )
             argv, options = container_config(spec, command.argv, {**os.environ, **command.env})
             options["host_config"] = (await call(engine)).api.create_host_config(**options["host_config"])
-            with _git_config_kept(workspace), _alternates_for_container(workspace, objects):
+            with _alternates_for_container(workspace):
                 return await run_container(
                     name, image, argv, options, command.stdin, timeout=task.timeout, on_line=on_line, transcript=transcript,
                     record_path=record_path, leftovers=leftovers,

@@ -109,12 +109,12 @@ async def test_two_hosts_creating_one_branch_at_once_never_overwrite_each_other(
         git(work, "commit", "-q", "--allow-empty", "-m", name)
         commits.append((work, git(work, "rev-parse", "HEAD")))
     origin = await open_origin(url)
-    won = await asyncio.gather(*(origin.set_branch("orchard/x/run/k1", commit, None, work) for work, commit in commits))
+    won = await asyncio.gather(*(origin.set_branch("orchard/x/run/k1", commit, None, work / ".git") for work, commit in commits))
     assert sorted(won) == [False, True]
     winner = commits[won.index(True)][1]
     assert git(bare, "rev-parse", "orchard/x/run/k1") == winner
     loser_work, loser = commits[won.index(False)]
-    assert await origin.set_branch("orchard/x/run/k1", loser, "0" * 39 + "1", loser_work) is False  # a stale lease moves nothing
+    assert await origin.set_branch("orchard/x/run/k1", loser, "0" * 39 + "1", loser_work / ".git") is False  # a stale lease moves nothing
     assert git(bare, "rev-parse", "orchard/x/run/k1") == winner
 
 

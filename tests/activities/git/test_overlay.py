@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from activities.git import overlay
 from activities.git.command import rev_parse
-from activities.git.workspace import commit_leftovers, prepare_workspace, remove_workspace
+from activities.git.workspace import prepare_workspace, ready_agent_git, remove_workspace, take_work, wgit
 from activities.runners.docker import AGENT_UID
 from tests.conftest import git, make_repo
 
@@ -53,6 +53,26 @@ async def test_an_agent_that_rewrites_every_file_changes_neither_the_base_nor_a_
         assert (tree / "src" / "f000.txt").read_text() == "line 0\n"
     assert git(sibling, "status", "--porcelain") == "" and git(sibling, "rev-parse", "HEAD") == commit
     assert git(sibling, "branch", "--show-current") == "orchard/run_1/k2"
+
+
+async def test_an_agent_writing_the_shared_base_by_its_path_is_refused_and_a_sibling_sees_the_base_as_it_was(big_repo, orchard_home):
+    """The local runner's agent runs as the worker and can find its base (its layers name it, the
+    mount table too): a write there by path is refused (the base is a read-only mount), where it
+    used to show up on every sibling's branch."""
+    commit = await rev_parse(big_repo, "HEAD")
+    run = orchard_home / "workspaces" / "run_1"
+    mine, sibling = [await prepare_workspace(big_repo, commit, run / f"k{i}", f"orchard/run_1/k{i}") for i in (1, 2)]
+    tree = Path((overlay.layers_of(mine) / "base").read_text()) / "tree"
+    agent = subprocess.run(["bash", "-c", f"echo pwned > {tree}/src/f000.txt; rm {tree}/src/f001.txt; touch {tree}/new.txt"],
+                           cwd=mine, capture_output=True, text=True)
+    assert agent.stderr.count("Read-only file system") == 3, agent.stderr
+    assert (sibling / "src" / "f000.txt").read_text() == "line 0\n" and (sibling / "src" / "f001.txt").exists() and not (sibling / "new.txt").exists()
+    assert git(sibling, "status", "--porcelain") == ""
+    (mine / "src" / "f000.txt").write_text("mine\n")  # through its own overlay, as always
+    assert (sibling / "src" / "f000.txt").read_text() == "line 0\n"
+    for workspace in (mine, sibling):
+        await remove_workspace(workspace)
+    assert _bases() == [] and not any(str(tree) in line for line in Path("/proc/self/mounts").read_text().splitlines())
 
 
 @pytest.mark.parametrize("owner", [None, AGENT_UID], ids=["worker's own", "the container user's"])
@@ -227,14 +247,16 @@ async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a
 
     change(workspace)
     change(twin)
-    assert await commit_leftovers(workspace, "leftovers")
+    snapshot = await take_work(workspace, "leftovers")
+    assert snapshot != commit
     git(twin, "add", "-A")
     git(twin, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "leftovers")
-    assert git(workspace, "rev-parse", "HEAD^{tree}") == git(twin, "rev-parse", "HEAD^{tree}")
-    assert git(workspace, "status", "--porcelain") == ""
-    assert not await commit_leftovers(workspace, "nothing left")
-    git(workspace, "rm", "-q", "--cached", "src/f004.txt")  # unstaged and added back: no change, no empty commit
-    assert not await commit_leftovers(workspace, "nothing left") and git(workspace, "status", "--porcelain") == ""
+    assert await wgit(workspace, "rev-parse", "HEAD^{tree}") == git(twin, "rev-parse", "HEAD^{tree}")
+    await ready_agent_git(workspace, "orchard/r/k")  # the agent's git, at the snapshot, sees nothing left
+    assert git(workspace, "rev-parse", "HEAD") == snapshot and git(workspace, "status", "--porcelain") == ""
+    assert await take_work(workspace, "nothing left") == snapshot
+    git(workspace, "rm", "-q", "--cached", "src/f004.txt")  # unstaged, its file still there: no change, no empty commit
+    assert await take_work(workspace, "nothing left") == snapshot
     await remove_workspace(workspace)
 
 
@@ -313,8 +335,8 @@ async def _agent_in_a_workspace(repo: Path, rounds: list[list[tuple[str, str, st
                 _change(workspace, op)
             status, tree = _from_contents(workspace, tmp)
             assert git(workspace, "status", "--porcelain", "-uall") == status, ops
-        await commit_leftovers(workspace, "leftovers")
-        assert git(workspace, "rev-parse", "HEAD^{tree}") == tree
+        await take_work(workspace, "leftovers")
+        assert await wgit(workspace, "rev-parse", "HEAD^{tree}") == tree
     finally:
         await remove_workspace(workspace)
         await overlay.finished()  # the unmount's own end, in this example's event loop

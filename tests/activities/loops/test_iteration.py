@@ -8,6 +8,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.git.workspace import git_dir_of
 from activities.loops.iteration import loop_workspace, run_iteration
 from activities.loops.workspace import MARKER
 from tests.conftest import git
@@ -33,7 +34,7 @@ async def test_later_iterations_keep_the_workspace_and_the_branch_fast_forwards(
     assert git(repo, "rev-parse", BRANCH) == second.snapshot.commit
     assert git(repo, "rev-list", "--reverse", f"main..{BRANCH}").split() == [first.snapshot.commit, second.snapshot.commit]
     assert second.snapshot.changed and second.snapshot.files_changed == 1 and second.snapshot.previous_commit == first.snapshot.commit
-    assert not any(p for p in (loop_workspace("run_t", "loop") / ".git" / "objects").glob("[0-9a-f][0-9a-f]/*"))  # handed to the repository
+    assert not any(p for p in (git_dir_of(loop_workspace("run_t", "loop")) / "objects").glob("[0-9a-f][0-9a-f]/*"))  # handed to the repository
     assert git(repo, "fsck", "--connectivity-only", "--no-dangling") == ""
 
 
@@ -49,7 +50,7 @@ async def test_uncommitted_work_is_the_snapshot_and_the_state_files_stay_out_of_
 async def test_an_interrupted_iteration_starts_again_from_the_last_finished_commit(repo, orchard_home):
     first = await iterate(repo, 1, git(repo, "rev-parse", "main"))
     workspace = loop_workspace("run_t", "loop")
-    (workspace / ".git" / MARKER).unlink()  # what a try of iteration 2 does first, then it died half way:
+    (git_dir_of(workspace) / MARKER).unlink()  # what a try of iteration 2 does first, then it died half way:
     git(workspace, "commit", "-q", "--allow-empty", "-m", "half done")
     (workspace / "junk.txt").write_text("half written")
     second = await iterate(repo, 2, first.snapshot.commit)
