@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_an_argument, last_line
 from activities.agents.json_stream import JsonStreamPlugin
+from activities.git.untrusted import write_path
 from workflows.sdk.models import TaskSpec
 
 PRICES_PER_MILLION: dict[str, tuple[float, float, float]] = {
@@ -110,11 +110,15 @@ class CodexPlugin(JsonStreamPlugin):
         shared = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
         for name in ("auth.json", "config.toml"):
             target = home / name
-            if (shared / name).is_file() and not target.exists():
-                if ctx.in_container:
-                    shutil.copy2(shared / name, target)
-                else:
-                    target.symlink_to(shared / name)
+            if not (shared / name).is_file():
+                continue
+            if ctx.in_container:  # the home is the last agent's: whatever it left there is replaced, never written through
+                write_path(home, name, (shared / name).read_bytes())
+                os.chmod(target, 0o600)
+            elif not target.is_symlink() or os.readlink(target) != str(shared / name):
+                if target.exists() or target.is_symlink():
+                    target.unlink()
+                target.symlink_to(shared / name)
         return ctx.agent_home
 
     @staticmethod

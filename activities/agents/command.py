@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 
 from activities.agents.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError, fits_an_argument, last_line
+from activities.git.untrusted import write_path
 from workflows.sdk.models import TaskSpec
 
 KEPT_OUTPUT_LINES = 2000
@@ -38,7 +39,7 @@ class CommandPlugin(AgentPlugin):
             env["ORCHARD_MAX_TURNS"] = str(task.max_turns)
         if ctx.agent_home is not None and ctx.host_agent_home is not None:
             ctx.host_agent_home.mkdir(parents=True, exist_ok=True)
-            (ctx.host_agent_home / PROMPT_FILE).write_text(task.prompt)
+            write_path(ctx.host_agent_home, PROMPT_FILE, task.prompt.encode())  # a link the last agent left there is replaced, not followed
             env["ORCHARD_PROMPT_FILE"] = str(ctx.agent_home / PROMPT_FILE)
         return AgentCommand(argv=["bash", "-c", script], env=env, stdin=task.prompt)
 

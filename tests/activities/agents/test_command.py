@@ -37,3 +37,19 @@ def test_final_message_and_failure_reason():
     plugin.finish(state, 2, "warning\nfatal: no credits\n")
     assert state.final_message == "working\n\ndone: 3 files"
     assert state.error == "agent exited with code 2: fatal: no credits"
+
+
+def test_a_link_the_last_agent_left_for_its_prompt_file_is_replaced_not_written_through(tmp_path):
+    """A loop's agent home is kept across iterations: an agent (in a container, as another user)
+    that leaves a link where the worker writes the prompt must not get a host file overwritten."""
+    from activities.agents.command import PROMPT_FILE
+
+    home, victim = tmp_path / "home", tmp_path / "victim.txt"
+    home.mkdir()
+    victim.write_text("the host's own file\n")
+    (home / PROMPT_FILE).symlink_to(victim)
+    ctx = AgentContext(workspace=Path("/workspace"), run_id="run_1", key="loop", base_commit="abc", agent_home=Path("/home/agent"),
+                       host_agent_home=home, in_container=True)
+    get_plugin("command").build_command(TaskSpec(prompt="next iteration", base_branch="main", agent_command="true"), ctx)
+    assert victim.read_text() == "the host's own file\n"
+    assert not (home / PROMPT_FILE).is_symlink() and (home / PROMPT_FILE).read_text() == "next iteration"
