@@ -90,7 +90,8 @@ def trail_line(row: dict[str, Any]) -> str:
     if _pipeline_row(row):
         visit = f" (visit {row['visit']})" if row.get("visit", 1) > 1 else ""
         note = f": {row['note']}" if row.get("note") else ""
-        return f"phase {row['phase']}{visit}: {'done' if row.get('ok') else 'failed'}{note} (commit {str(row.get('commit', ''))[:12]})"
+        tried = "".join(f"\n  attempt {attempt}" for attempt in row.get("attempts") or [])  # each failed attempt of a chain, and why
+        return f"phase {row['phase']}{visit}: {'done' if row.get('ok') else 'failed'}{note} (commit {str(row.get('commit', ''))[:12]}){tried}"
     levels = ",".join(row.get("levels_passed") or []) or "none"
     return f"iteration {row.get('iteration')}: {row.get('action')}: {row.get('reason')} (levels passed: {levels}, commit {str(row.get('commit', ''))[:12]})"
 
@@ -195,7 +196,7 @@ def trail_table(rows: list[dict[str, Any]]) -> Table:
             took = f"{row.get('duration_seconds') or 0:.1f}s" + (f" ({waited:.1f}s in line)" if waited >= 0.1 else "")
             table.add_row(str(row.get("step", "")), str(row["phase"]), str(row.get("visit", 1)), str(row.get("action", "")),
                           Text("done" if ok else "failed", style=STATUS_STYLE.get("success" if ok else "failed", "")),
-                          took, str(row.get("commit", ""))[:12], str(row.get("note", ""))[:100])
+                          took, str(row.get("commit", ""))[:12], "\n".join([str(row.get("note", ""))[:100], *(a[:160] for a in row.get("attempts") or [])]).strip())
         return table
     for col in ("iter", "commit", "levels", "ci", "changed", "decision", "time", "tokens", "cost"):
         table.add_column(col, no_wrap=True)
@@ -235,6 +236,9 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             for kind in ("iterations", "phases", "items"):
                 if isinstance(r.metadata.get(kind), list):
                     print_trail(console, r.metadata[kind], len(r.metadata[kind]), trail_rows)
+        for r in result.instances:  # a pipeline's publishing: what it moved in the repository, and every push refused
+            for refused in r.metadata.get("refused") or []:
+                console.print(f"refused: {refused}", markup=False, highlight=False)
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")

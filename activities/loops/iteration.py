@@ -29,7 +29,7 @@ from activities.heartbeat import heartbeating
 from activities.loops.host import host_id
 from activities.loops.workspace import LOCAL_BRANCH, mark_finished, ready_workspace
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.runbooks.gateway import open_gateway, publish_pushed
+from activities.runbooks.gateway import Published, open_gateway, publish_pushed
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.local import kill_orphan
 from activities.secrets import redact
@@ -123,7 +123,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             on_phase("ci")
             ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout)
         on_phase("importing")
-        published, refused = await publish_pushed(inp.repo, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else ({}, None)
+        published = await publish_pushed(inp.repo, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else Published()
         if head != inp.start_commit:
             try:
                 await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
@@ -136,7 +136,8 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         agent.metadata.update(workspace=prepared)
         ends = [t for _, t in phases[1:]] + [time.monotonic()]
         agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends)}
-        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), published=published, refused=refused)
+        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), published=published.branches,
+                                  published_from=published.before, refused=published.refused)
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())
         return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from activities.git.command import ZERO_OID, GitError, git, git_bytes
@@ -58,38 +59,50 @@ async def _checked_out(repo: str) -> str | None:
     return head or None
 
 
-async def publish_pushed(repo: str, label: str, allowed: list[str], workspace: Path, shown: dict[str, str]) -> tuple[dict[str, str], str | None]:
+@dataclass(frozen=True)
+class Published:
+    branches: dict[str, str] = field(default_factory=dict)
+    """The user's branches moved, by name, and where to."""
+    before: dict[str, str] = field(default_factory=dict)
+    """Where each was before (the zero id: made)."""
+    refused: str | None = None
+    """Why what was pushed was not applied."""
+
+
+async def publish_pushed(repo: str, label: str, allowed: list[str], workspace: Path, shown: dict[str, str]) -> Published:
     """Apply what `label` (a step, an agent) pushed to the gateway of `workspace` to the user's
-    repository, if `allowed` has every branch it pushed; else say why not. The branches it applied, by name."""
+    repository, if `allowed` has every branch it pushed; else say why not."""
     gateway = gateway_of(workspace)
     try:
         now = await asyncio.to_thread(branches, gateway)
     except Untrusted as e:
-        return {}, f"{label} left the pipeline's origin out of place ({e}); nothing it pushed was applied"
+        return Published(refused=f"{label} left the pipeline's origin out of place ({e}); nothing it pushed was applied")
     pushed = {ref: sha for ref, sha in now.items() if shown.get(ref) != sha} | {ref: ZERO_OID for ref in shown if ref not in now}
     if not pushed:
-        return {}, None
+        return Published()
     names = {ref.removeprefix("refs/heads/"): ref for ref in pushed}
     foreign = sorted(name for name in names if name not in allowed)
     if foreign:
         allowed = ", ".join(allowed) or "nothing"
-        return {}, f"{label} pushed {', '.join(foreign)}, which the pipeline does not publish (publish = [{allowed}]); nothing it pushed was applied"
+        return Published(refused=f"{label} pushed {', '.join(foreign)}, which the pipeline does not publish (publish = [{allowed}]); "
+                                 "nothing it pushed was applied")
     checked_out = await _checked_out(repo)
     if checked_out in pushed:
         name = checked_out.removeprefix("refs/heads/")
-        return {}, (f"{label} pushed {name}, which is checked out in {repo}: Orchard never moves a branch under your working tree; "
-                    f"switch that checkout to another branch (or publish to a bare repository)")
+        return Published(refused=f"{label} pushed {name}, which is checked out in {repo}: Orchard never moves a branch under your working tree; "
+                                 f"switch that checkout to another branch (or publish to a bare repository)")
     own, store = git_dir_of(workspace), await objects_dir(repo)
     try:
         await take_objects(gateway, own, [store])
     except Untrusted as e:
-        return {}, f"{label} pushed objects Orchard refuses ({e}); nothing it pushed was applied"
+        return Published(refused=f"{label} pushed objects Orchard refuses ({e}); nothing it pushed was applied")
     move_loose_objects(own, store)
     script = "".join(f"update {ref} {sha} {shown.get(ref, ZERO_OID)}\n" for ref, sha in pushed.items())
     try:
         await git_bytes("update-ref", "--stdin", cwd=repo, input=f"start\n{script}commit\n".encode())
     except GitError as e:
         if "nonexistent object" in e.stderr or "non-commit object" in e.stderr:
-            return {}, f"{label} pushed {', '.join(names)} at an object it did not push; nothing was applied"
-        return {}, f"{label} pushed {', '.join(names)}, but someone moved {'it' if len(names) == 1 else 'them'} in {repo} meanwhile; nothing was applied"
-    return {name: pushed[ref] for name, ref in names.items()}, None
+            return Published(refused=f"{label} pushed {', '.join(names)} at an object it did not push; nothing was applied")
+        them = "it" if len(names) == 1 else "them"
+        return Published(refused=f"{label} pushed {', '.join(names)}, but someone moved {them} in {repo} meanwhile; nothing was applied")
+    return Published({name: pushed[ref] for name, ref in names.items()}, {name: shown.get(ref, ZERO_OID) for name, ref in names.items()})

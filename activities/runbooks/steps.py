@@ -80,7 +80,8 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
                 head = await take_work(workspace, f"orchard runbook: {inp.label} (what it left uncommitted)")
             except WorkspaceTampered as e:
                 raise ApplicationError(f"{inp.label}: {e}", type="WorkspaceTampered", non_retryable=True) from None
-        published, refused = await publish_pushed(inp.repo, inp.label, inp.publish, workspace, shown)
+        published = await publish_pushed(inp.repo, inp.label, inp.publish, workspace, shown)
+        refused = published.refused
         if head != inp.start_commit:
             changed = True
             try:
@@ -91,7 +92,7 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
         result = StepOutcome(
             exit_code=None if outcome.timed_out else outcome.exit_code, stdout=redact(stdout[-STDOUT_LIMIT:]) or "",
             output_tail=redact(log.read_text(errors="replace")[-TAIL_LIMIT:]) or "", duration_seconds=duration,
-            commit=head, changed=changed, published=published, refused=refused, host=host_id(),
+            commit=head, changed=changed, published=published.branches, published_from=published.before, refused=refused, host=host_id(),
         )
         mark_finished(workspace, head)
         record_path.write_text(_Record(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())

@@ -201,6 +201,8 @@ class IterationOutcome(BaseModel):
     host: str = ""
     published: dict[str, str] = Field(default_factory=dict)
     """The user's branches the agent's pushes moved (a pipeline's agent), by name."""
+    published_from: dict[str, str] = Field(default_factory=dict)
+    """Where each of them was before (the zero id: it was made)."""
     refused: str | None = None
     """Why what it pushed was not applied."""
 

@@ -138,6 +138,10 @@ class PipelineStrategy(Strategy):
         self._outputs: dict[str, str] = {}
         self._where = "starting"
         self._published: dict[str, str] = {}
+        self._published_from: dict[str, str] = {}
+        """Where each published branch was before the run moved it first."""
+        self._refused: list[str] = []
+        """Every publish refused, by whichever step or agent, with its reason."""
         self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
         ctx.trail = self._trail = []
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
@@ -416,7 +420,7 @@ class PipelineStrategy(Strategy):
             raise
         self._ctx.settle(key, outcome.agent)
         self._moved(outcome.snapshot.commit)
-        self._published.update(outcome.published)
+        self._publishing(outcome.published, outcome.published_from, outcome.refused)
         agent = outcome.agent
         if not agent.success:
             return PhaseOutcome(ok=False, note=f"agent {task.name}: {agent.error or agent.status}")
@@ -502,8 +506,15 @@ class PipelineStrategy(Strategy):
             ), StepOutcome, seconds + 120, label, activity_id=lambda move: f"step/{number}.{move}",
         )
         self._moved(outcome.commit)
-        self._published.update(outcome.published)
+        self._publishing(outcome.published, outcome.published_from, outcome.refused)
         return outcome
+
+    def _publishing(self, published: dict[str, str], before: dict[str, str], refused: str | None) -> None:
+        self._published.update(published)
+        for name, old in before.items():
+            self._published_from.setdefault(name, old)
+        if refused:
+            self._refused.append(refused)
 
     def _moved(self, commit: str) -> None:
         if commit != self._commit:
@@ -596,9 +607,16 @@ class PipelineStrategy(Strategy):
             input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
             metadata={
                 "runbook": self._home, "pipeline": self._pipeline.name, "phases": [r.model_dump(mode="json", exclude_defaults=True) for r in self._trail],
-                "outputs": self._outputs, "published": self._published, "selection_reason": error or "every phase done",
+                "outputs": self._outputs, "published": self._published, "published_from": self._published_from, "refused": self._refused,
+                "selection_reason": "; ".join([error or "every phase done", *([self._publish_note()] if self._pipeline.publish else [])]),
             },
         )
+
+    def _publish_note(self) -> str:
+        """What a pipeline that may publish did publish: each branch, from → to; or nothing."""
+        if not self._published:
+            return f"published nothing (it may publish {', '.join(self._pipeline.publish)})"
+        return "published " + ", ".join(f"{name} {self._published_from.get(name, '')[:12] or '?'} → {sha[:12]}" for name, sha in self._published.items())
 
 
 def task_fields(task: m.TaskDef, render: Callable[[m.Template], str], base_branch: str, run_env: dict[str, str]) -> dict[str, Any]:

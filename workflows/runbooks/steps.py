@@ -54,6 +54,8 @@ class StepOutcome(BaseModel):
     changed: bool = False
     published: dict[str, str] = Field(default_factory=dict)
     """Branches of the user's repository the step moved (by its pushes to origin), and where to."""
+    published_from: dict[str, str] = Field(default_factory=dict)
+    """Where each of them was before (the zero id: it was made)."""
     refused: str | None = None
     """Why the step's pushes were not applied (a branch the pipeline does not publish, one moved meanwhile)."""
     host: str = ""

@@ -76,6 +76,61 @@ async def test_phases_run_in_order_in_one_workspace_and_loop_back_until_the_test
     assert git(repo, "status", "--porcelain") == "" and git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # the user's checkout untouched
 
 
+async def test_a_pipeline_says_what_it_published_and_every_push_refused_with_its_reason(client, task_queue, repo, tmp_path):
+    """main is checked out in the user's checkout: the chain's pushes to it are refused, its last
+    attempt exits 0 without pushing, and the run says it published nothing and why each push was
+    refused; its event's push is refused too. With main published elsewhere the end says old → new."""
+    from rich.console import Console
+
+    from client.render import print_outcome
+    from client.snapshots import Outcome
+
+    runbooks = bundle(tmp_path, '''
+        [pipeline.ship]
+        publish = ["main"]
+
+        [[pipeline.ship.phase]]
+        name = "work"
+        run = "echo change > change.txt"
+
+        [[pipeline.ship.phase]]
+        name = "merge"
+        strategy = "merge"
+
+        [pipeline.ship.events]
+        on_complete = "git push -q origin HEAD:main"
+
+        [strategy.merge]
+        [[strategy.merge.attempt]]
+        name = "fast-forward"
+        run = "git push -q origin HEAD:main"
+        [[strategy.merge.attempt]]
+        name = "claims-success"
+        run = "true"
+    ''', "ship")
+    main = git(repo, "rev-parse", "main")
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.ship", params={"pipeline": "ops.pipeline.ship", "runbooks": runbooks})
+    (pipeline,) = result.instances
+    assert git(repo, "rev-parse", "main") == main
+    assert pipeline.metadata["selection_reason"] == "every phase done; published nothing (it may publish main)"
+    refused = pipeline.metadata["refused"]
+    assert len(refused) == 2 and all("pushed main, which is checked out in" in line for line in refused), refused
+    assert refused[0].startswith("attempt fast-forward") and refused[1].startswith("event on_complete")
+    merge = next(p for p in pipeline.metadata["phases"] if p["phase"] == "merge")
+    assert merge["ok"] and merge["attempts"][0].startswith("fast-forward: attempt fast-forward pushed main, which is checked out")
+    console = Console(width=200, record=True)
+    print_outcome(console, Outcome(run_id=result.run_id, status=result.status, result=result), None)
+    shown = console.export_text()
+    assert "published nothing (it may publish main)" in shown and shown.count("refused: ") == 2 and "fast-forward: attempt fast-forward pushed main" in shown
+
+    git(repo, "checkout", "-q", "-b", "elsewhere")  # main no longer under a working tree: the fast-forward publishes
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.ship", params={"pipeline": "ops.pipeline.ship", "runbooks": runbooks})
+    (pipeline,) = result.instances
+    now = git(repo, "rev-parse", "main")
+    assert now != main and pipeline.metadata["refused"] == []
+    assert pipeline.metadata["selection_reason"] == f"every phase done; published main {main[:12]} → {now[:12]}"
+
+
 async def start(client, task_queue, repo, runbooks, pipeline, inputs=None):  # type: ignore[no-untyped-def]
     """A pipeline run started as `orchard runbook run` starts it (with Orchard's search attributes)."""
     run_input = RunInput(prompt=f"ops.{pipeline}", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
