@@ -65,6 +65,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not named and not missing:
         print(f"orchard: no runbooks (*.toml) in {', '.join(map(str, args.paths or [runbooks_folder(args)]))}", file=sys.stderr)
         return EXIT_USAGE
+    for warning in loaded.warnings_in(wanted):
+        print(warning)
     if problems:
         for problem in problems:
             print(problem)

@@ -289,7 +289,7 @@ class _Validator:
             use = inspect(template)
         except ValueError:
             return  # the loader said so
-        file, place, key = [*template.origin.split(": ", 2), "", ""][:3]
+        file, place, key = _where(template)
         owner = template.runbook
         config = self.runbooks[owner].config if owner in self.runbooks else {}
 
@@ -306,6 +306,26 @@ class _Validator:
             phases = [p.name for p in scope.pipeline.phases]
             for name in sorted(use.outputs - set(phases)):
                 say(f"outputs.{name}: pipeline {scope.pipeline.name} has no phase {name!r}{did_you_mean(name, phases)}")
+
+
+def _where(template: m.Template) -> list[str]:
+    """(file, place, key) of a template, from its origin `bugfix.toml: task.fix: prompt`."""
+    return [*template.origin.split(": ", 2), "", ""][:3]
+
+
+def warnings(runbooks: dict[str, m.Runbook]) -> list[Problem]:
+    """What is allowed but opts out of a safeguard: each value a shell command takes unquoted (`raw`)."""
+    found: set[Problem] = set()
+    for runbook in runbooks.values():
+        for template in m.templates_in(runbook):
+            try:
+                raw = inspect(template).raw if template.shell else []
+            except ValueError:
+                continue  # the loader said so
+            file, place, key = _where(template)
+            for names in raw:
+                found.add(Problem(file, place, f"{key}: warning: raw puts {names} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"))
+    return sorted(found)
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:

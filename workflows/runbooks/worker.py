@@ -49,7 +49,7 @@ class QueueReadInput(BaseModel):
     repo: str
     queue: m.QueueDef
     config: dict[str, Any] = Field(default_factory=dict)
-    functions: dict[str, m.Template] = Field(default_factory=dict)
+    functions: dict[str, m.ShellTemplate] = Field(default_factory=dict)
     settled: list[str] = Field(default_factory=list)
     """Ids of items handled for good (done, dead, dropped) that the last poll still saw listed: not brought back."""
 

@@ -136,3 +136,24 @@ def test_the_folder_comes_from_the_flag_or_orchard_yaml(repo: Path, capsys: pyte
     assert run(capsys, "list", "--runbooks", "ops")[0] == 0
     (repo / "orchard.yaml").write_text("runbooks: ops\n")
     assert run(capsys, "list")[0] == 0
+
+
+def test_validate_warns_about_each_value_a_shell_command_takes_raw(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "runbooks" / "ops.toml").write_text("""
+[pipeline.p]
+inputs = ["flags", "title"]
+[pipeline.p.events]
+on_complete = "echo {title | raw}"
+[[pipeline.p.phase]]
+name = "ls"
+run = "ls {flags | raw} && echo {title}"
+[agent.a]
+prompt = "Fix {title | raw}"
+""")
+    code, out, _ = run(capsys, "validate")
+    assert code == 0 and "ops.toml: valid: 1 pipeline, 1 task (1 phases)" in out
+    said = "warning: raw puts {} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"
+    assert [line for line in out.splitlines() if "warning" in line] == [  # one per opt-out; a prompt is not a shell command
+        f"ops.toml: pipeline.p: events.on_complete: {said.format('title')}",
+        f'ops.toml: pipeline.p.phase[0] "ls": run: {said.format("flags")}',
+    ]
