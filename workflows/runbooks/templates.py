@@ -7,7 +7,7 @@ Inline templates (commands, prompts, conditions in the TOML) write variables as 
 command, escaped inside quotes; `quote` says so explicitly (no second quoting), `raw` opts out
 and the runbook's own `config` is shell text. Elsewhere (prompts, env, inputs) values are inserted
 as they are and `quote` is shlex.quote. An undefined variable is an error, never empty text, and a
-template cannot reach Python internals. A
+template cannot reach Python internals (the sandbox refuses them; `inspect` says so before). A
 literal brace in an inline template goes in `{% raw %}…{% endraw %}` (awk '{% raw %}{print $1}{% endraw %}').
 """
 
@@ -23,7 +23,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, no
 from jinja2.filters import do_join
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_ATTRIBUTES, UNSAFE_GENERATOR_ATTRIBUTES, SandboxedEnvironment
 
 from workflows.runbooks import shell
 from workflows.runbooks.model import PipelineDef, Template
@@ -54,6 +54,7 @@ class RenderError(Exception):
 
 _SLOTS = "\x00slots"
 """Where a shell template's render keeps its values (not a name a template can write)."""
+_INTERNALS = {"mro"} | UNSAFE_GENERATOR_ATTRIBUTES | UNSAFE_COROUTINE_ATTRIBUTES | UNSAFE_ASYNC_GENERATOR_ATTRIBUTES
 
 
 @pass_context
@@ -122,6 +123,7 @@ def inspect(template: Template) -> TemplateUse:
         tree = env.parse(template.source)
     except TemplateSyntaxError as e:
         raise ValueError(_syntax_message(template, e)) from None
+    check_internals(tree)
     use = TemplateUse(variables=set(meta.find_undeclared_variables(tree)) - set(env.globals))
     for node in tree.find_all(nodes.Filter):
         if node.name == "raw" and node.node is not None:
@@ -133,6 +135,24 @@ def inspect(template: Template) -> TemplateUse:
             if isinstance(key, str):
                 (use.outputs if node.node.name == "outputs" else use.config).add(key)
     return use
+
+
+def check_internals(tree: nodes.Node) -> None:
+    """Raises ValueError for an attribute the sandbox refuses at render time (`''.__class__`,
+    `x | attr('__class__')`, `map(attribute='__class__')`): said when the runbook is checked, not
+    when a run reaches it."""
+    for node in [tree, *tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter))]:
+        keys: list[object] = []
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+        elif isinstance(node, nodes.Getitem):
+            keys.append(getattr(node.arg, "value", None))
+        elif isinstance(node, nodes.Filter):
+            named = [k.value for k in node.kwargs if k.key == "attribute"] + (node.args[:1] if node.name == "attr" else [])
+            keys += [part for n in named if isinstance(v := getattr(n, "value", None), str) for part in v.split(".")]
+        for key in keys:
+            if isinstance(key, str) and (key.startswith("__") or key in _INTERNALS):  # `item._id` is an item's field
+                raise ValueError(f"{key!r} is one of Python's internals, which a template cannot reach (the sandbox refuses it)")
 
 
 def shell_variable_hint(template: Template, name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_validate_lists_every_problem_and_exits_2(repo: Path, capsys: pytest.Cap
     broken = ROOT / "tests" / "runbooks" / "broken"
     expected = sum(p.read_text().count("# expect:") for p in broken.glob("*.toml"))
     code, out, err = run(capsys, "validate", str(broken))
-    assert code == 2 and err.startswith(f"orchard: {expected} problems in 22 runbooks")
+    assert code == 2 and err.startswith(f"orchard: {expected} problems in 24 runbooks")
     assert len(out.splitlines()) == expected and "five_errors.toml: lock.main: timeout: 'soon' is not a duration" in out
     # One file named: checked with its folder's others (its references may name them), only its problems said.
     code, out, _ = run(capsys, "validate", str(ROOT / "tests" / "runbooks" / "broken" / "cross_runbook.toml"))
@@ -157,3 +158,45 @@ prompt = "Fix {title | raw}"
         f"ops.toml: pipeline.p: events.on_complete: {said.format('title')}",
         f'ops.toml: pipeline.p.phase[0] "ls": run: {said.format("flags")}',
     ]
+
+
+def test_a_prompt_file_outside_the_runbooks_folder_is_never_read(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:SECRET")
+    (repo / "runbooks" / "prompts" / "linked.md").symlink_to(secret)
+    outside = os.path.relpath(secret, repo / "runbooks")
+    (repo / "runbooks" / "ops.toml").write_text(f"""
+[pipeline.p]
+inputs = []
+[[pipeline.p.phase]]
+name = "a"
+agent = "leak"
+[[pipeline.p.phase]]
+name = "b"
+agent = "linked"
+[agent.leak]
+prompt_file = "{outside}"
+[agent.linked]
+prompt_file = "prompts/linked.md"
+""")
+    code, out, err = run(capsys, "render", "ops.p")
+    assert code == 2 and out == "" and "SECRET" not in err
+    assert f"ops.toml: task.leak: prompt_file '{outside}' is outside the runbooks' folder {repo}/runbooks" in err
+    code, out, _ = run(capsys, "validate")
+    assert code == 2 and "SECRET" not in out
+    assert [line.split(": prompt_file")[0] for line in out.splitlines()] == ["ops.toml: task.leak", "ops.toml: task.linked"]  # a link out is refused too
+
+
+def test_validate_refuses_a_template_that_reaches_python_internals_as_render_does(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "runbooks" / "ops.toml").write_text("""
+[pipeline.p]
+inputs = []
+[[pipeline.p.phase]]
+name = "a"
+run = "echo { ''.__class__.__mro__ }"
+""")
+    code, out, _ = run(capsys, "validate")
+    assert code == 2 and out.splitlines() == [
+        "ops.toml: pipeline.p.phase[0] \"a\": run: '__mro__' is one of Python's internals, which a template cannot reach (the sandbox refuses it)"]
+    code, out, err = run(capsys, "render", "ops.p")
+    assert code == 2 and out == "" and "'__mro__' is one of Python's internals" in err
