@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -200,3 +201,76 @@ run = "echo { ''.__class__.__mro__ }"
         "ops.toml: pipeline.p.phase[0] \"a\": run: '__mro__' is one of Python's internals, which a template cannot reach (the sandbox refuses it)"]
     code, out, err = run(capsys, "render", "ops.p")
     assert code == 2 and out == "" and "'__mro__' is one of Python's internals" in err
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
+    """The runs `orchard runbook run` would start: its arguments as `orchard run` gets them."""
+    runs: list[argparse.Namespace] = []
+
+    async def start(args: argparse.Namespace) -> int:
+        runs.append(args)
+        return 0
+
+    monkeypatch.setattr("client.commands.run.cmd_run", start)
+    return runs
+
+
+def inputs_of(args: argparse.Namespace) -> dict:
+    return json.loads(next(p for p in args.params if p.startswith("inputs=")).split("=", 1)[1])
+
+
+def test_orchard_s_options_may_follow_a_pipeline_s_name(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    code, _, err = run(capsys, "run", "--base-branch", "main", "build.build", "-i", "name=auth", "--output", "quiet", "--detach",
+                       "-iprompt=Add auth", "--plugin", "command", "--agent-command", "my-agent --fast {prompt}")
+    assert code == 0, err
+    (args,) = started
+    assert (args.output, args.detach, args.plugin, args.agent_command, args.base_branch) == ("quiet", True, "command", "my-agent --fast {prompt}", "main")
+    assert inputs_of(args) == {"name": "auth", "prompt": "Add auth"}
+
+
+def test_orchard_s_options_may_follow_a_command_and_its_words(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    code, _, err = run(capsys, "run", "build", "auth", "Add auth", "--plugin", "command", "--agent-command", "my-agent", "-r", "alice", "--output=quiet", "--detach")
+    assert code == 0, err
+    (args,) = started
+    assert (args.plugin, args.agent_command, args.output, args.detach) == ("command", "my-agent", "quiet", True)
+    assert inputs_of(args) == {"name": "auth", "prompt": "Add auth", "reviewer": "alice"}
+
+
+def test_an_option_the_command_defines_is_its_own_and_a_double_dash_ends_orchard_s(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    (repo / "runbooks" / "ops.toml").write_text("""
+[command.deploy]
+args = "<target> [-m/--model <name>] [--detach]"
+run = { pipeline = "p" }
+[pipeline.p]
+inputs = ["target", "model", "detach"]
+defaults = { model = "sonnet", detach = "" }
+[[pipeline.p.phase]]
+name = "a"
+run = "echo {target}"
+""")
+    assert run(capsys, "run", "deploy", "prod", "--model", "v2", "--detach", "--output", "quiet")[0] == 0
+    assert run(capsys, "run", "deploy", "--model", "opus", "--detach", "--", "prod", "--model", "v2")[0] == 0
+    assert run(capsys, "run", "--model", "opus", "deploy", "prod", "-m", "v2")[0] == 0
+    seen = [(a.model, a.detach, a.output, inputs_of(a)) for a in started]
+    assert seen == [
+        (None, False, "quiet", {"target": "prod", "model": "v2", "detach": True}),  # the command's options; --output is Orchard's
+        ("opus", True, None, {"target": "prod", "model": "v2"}),  # before the --: Orchard's; after it: the command's
+        ("opus", False, None, {"target": "prod", "model": "v2"}),
+    ]
+    code, out, _ = run(capsys, "validate")
+    said = "is also Orchard's option: after the command's name it is the command's; Orchard's goes before the name, or after it but before a --"
+    assert code == 0 and [line.split(" is also")[0] for line in out.splitlines() if said in line] == [
+        "ops.toml: command.deploy: args: warning: --detach", "ops.toml: command.deploy: args: warning: --model"]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["build.build", "auth"], "build.build is a pipeline: give its inputs as -i NAME=VALUE, not 'auth'"),
+    (["build.build", "--output", "loud"], "argument --output: invalid choice: 'loud'"),
+    (["build", "auth", "Add auth", "--reviewr", "x"], "build: unknown option --reviewr; usage: <name> <prompt> [-r/--reviewer <who>]"),
+    (["build", "auth", "Add auth", "--detach", "--timeout"], "argument --timeout: expected one argument"),
+])
+def test_what_follows_the_name_and_is_nobody_s_is_refused_in_one_line(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace],
+                                                                     argv: list[str], says: str) -> None:
+    code, out, err = run(capsys, "run", *argv)
+    assert code == 2 and out == "" and says in err and len(err.strip().splitlines()) == 1 and started == []
