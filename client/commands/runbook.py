@@ -135,18 +135,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def input_value(text: str) -> Any:
+    """An input given on the command line (`-i bug='{"id": 7}'`, a command's word): a JSON object or
+    list is taken as such, anything else as text."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return parsed if isinstance(parsed, (dict, list)) else text
+
+
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
-    """`-i key=value`: a JSON object or list is taken as such (`-i bug='{"id": 7}'`), anything else as text."""
+    """`-i key=value`, each value as input_value reads it."""
     inputs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"-i {pair!r}: write -i NAME=VALUE")
-        try:
-            parsed = json.loads(value)
-            inputs[key] = parsed if isinstance(parsed, (dict, list)) else value
-        except ValueError:
-            inputs[key] = value
+        inputs[key] = input_value(value)
     return inputs
 
 
@@ -235,14 +241,16 @@ def split_words(words: list[str], options: dict[str, bool], command: dict[str, b
 
 
 def _command_inputs(command: m.CommandDef, words: list[str]) -> dict[str, Any]:
-    """The pipeline's inputs from a command's words, by its args (then its defaults)."""
+    """The pipeline's inputs from a command's words, by its args (then its defaults); a word that is
+    a JSON object or list is one (`bugfix '{"id": 1, "title": "Crash"}'`), as with -i."""
     if not isinstance(command.action, m.RunPipeline):
         raise UsageError(f"command {command.name} runs a shell command, not a pipeline; `orchard runbook render` shows it, run it yourself")
     try:
         values = command.args.parse(words)
     except ValueError as e:
         raise UsageError(f"{command.name}: {e}") from None
-    return {**command.defaults, **values}
+    read = {k: [input_value(w) for w in v] if isinstance(v, list) else input_value(v) if isinstance(v, str) else v for k, v in values.items()}
+    return {**command.defaults, **read}
 
 
 def _read_options_after_name(args: argparse.Namespace) -> tuple[RunbookRegistry, m.CommandDef | m.PipelineDef, list[str]]:

@@ -274,3 +274,12 @@ def test_what_follows_the_name_and_is_nobody_s_is_refused_in_one_line(repo: Path
                                                                      argv: list[str], says: str) -> None:
     code, out, err = run(capsys, "run", *argv)
     assert code == 2 and out == "" and says in err and len(err.strip().splitlines()) == 1 and started == []
+
+
+def test_a_command_word_that_is_json_arrives_as_an_object_as_with_i(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    bug = {"id": 1, "title": "Crash on save", "labels": ["bug"]}
+    code, _, err = run(capsys, "run", "bugfix", json.dumps(bug))
+    assert code == 0, err  # was: 'str object' has no attribute 'id'
+    assert inputs_of(started[0]) == {"bug": bug}
+    assert run(capsys, "run", "build", "auth", "[WIP] add auth")[0] == 0  # text that is not JSON stays text
+    assert inputs_of(started[1])["prompt"] == "[WIP] add auth"
