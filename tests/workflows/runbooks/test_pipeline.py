@@ -439,3 +439,40 @@ async def test_a_queue_item_s_title_is_data_through_the_worker_its_filter_functi
     assert not (tmp_path / "pwned").exists()
     assert log.read_text() == f"{title}\nfails {title}\n"
     assert "exited 1" in dead.read_text()
+
+
+async def test_an_item_its_task_s_command_cannot_quote_fails_alone_and_the_worker_goes_on(client, task_queue, repo, tmp_path):
+    """A value no quoting holds (here a non-number in $((...))) fails its item, dead-lettered; it does not stall the worker."""
+    from workflows.sdk.models import RunProgress, SteerRequest
+
+    (tmp_path / "items.json").write_text(json.dumps([{"id": 1, "n": f"a[$(touch {tmp_path}/pwned)]"}]))
+    dead = tmp_path / "dead.log"
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "ops.toml").write_text(textwrap.dedent(f'''
+        [worker.w]
+        queue = "q"
+        handler = "task.t"
+        idle_action = "wait:1s"
+        [queue.q]
+        source = "cat {tmp_path / 'items.json'}"
+        [queue.q.dead]
+        on_add = "printf '%s' {{item.id}} > {dead}"
+        [task.t]
+        prompt = "count {{item.n}}"
+        run = "echo $(( {{item.n}} + 1 ))"
+    '''))
+    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
+    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
+                         params={"worker": "ops.worker.w", "runbooks": bundle_})
+    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
+                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    for _ in range(300):
+        if [row.get("status") for row in (await handle.query("progress", result_type=RunProgress)).trail] == ["dead"] and dead.exists():
+            break
+        await asyncio.sleep(0.1)
+    await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
+    (worker,) = (await handle.result()).instances
+    (item,) = worker.metadata["items"]
+    assert item["status"] == "dead" and "stands in $((...)), where only a whole number is safe" in item["error"]
+    assert dead.read_text() == "1" and not (tmp_path / "pwned").exists()
