@@ -110,9 +110,9 @@ class _Reader:
     def state(self) -> tuple[object, ...]:
         return tuple(f.key() for f in self.frames), tuple(f.key() for f in self.pending)
 
-    def push(self, kind: str, **how: object) -> None:
-        self.frames.append(_Frame(kind, **how))  # type: ignore[arg-type]
-        self.word = self.command = kind == "bare"
+    def push(self, frame: _Frame) -> None:
+        self.frames.append(frame)
+        self.word = self.command = frame.kind == "bare"
 
     def pop(self) -> None:
         self.frames.pop()
@@ -156,7 +156,7 @@ class _Reader:
             self.pop()
             return i + 1
         if kind == "param" and c in "'\"" and self.frames[-2].kind != "double":
-            self.push("single" if c == "'" else "double")
+            self.push(_Frame("single" if c == "'" else "double"))
             return i + 1
         return self._expansion(text, i)
 
@@ -164,7 +164,7 @@ class _Reader:
         """`$(`, `$((`, `${`, a backtick, or a plain character (inside "...", ${...}, $((...)), a here-document)."""
         c = text[i]
         if c == "`":
-            self.push("backtick")
+            self.push(_Frame("backtick"))
             return i + 1
         if c != "$":
             return i + 1
@@ -172,13 +172,13 @@ class _Reader:
         if following[:1] == SLOT:
             raise ShellError("a value right after `$` would be read as shell syntax ({name} is the template's value, $NAME the shell's)")
         if following == "((":
-            self.push("arith")
+            self.push(_Frame("arith"))
             return i + 3
         if following[:1] == "(":
-            self.push("bare", nested=True)
+            self.push(_Frame("bare", nested=True))
             return i + 2
         if following[:1] == "{":
-            self.push("param")
+            self.push(_Frame("param"))
             return i + 2
         return i + 1
 
@@ -194,7 +194,7 @@ class _Reader:
             return i + 1
         if c == "(":
             if self.command and text.startswith("((", i):
-                self.push("arith")
+                self.push(_Frame("arith"))
                 return i + 2
             frame.parens += 1
             self.word = self.command = True
@@ -215,7 +215,7 @@ class _Reader:
                 return self._heredoc(text, i)
             return i + 1
         if c == "#" and self.word:
-            self.push("comment")
+            self.push(_Frame("comment"))
             return i + 1
         if self.word and value:
             self.command = False
@@ -226,13 +226,13 @@ class _Reader:
             _no_value_after(text, i, "a backslash")
             return i + 2
         if c == "'":
-            self.push("single")
+            self.push(_Frame("single"))
             return i + 1
         if c == '"':
-            self.push("double")
+            self.push(_Frame("double"))
             return i + 1
         if c == "$" and text[i + 1:i + 2] in ("'", '"'):
-            self.push("ansi" if text[i + 1] == "'" else "double")
+            self.push(_Frame("ansi" if text[i + 1] == "'" else "double"))
             return i + 2
         return self._expansion(text, i)
 
