@@ -247,13 +247,13 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run = actions.add_parser(
         "run", help="run a pipeline: a runbook's command with its words, or RUNBOOK.PIPELINE with -i inputs",
         description="Run a runbook's pipeline as a Temporal workflow, on its own branch orchard/runbook/<pipeline>/<run_id>. "
-                    "Orchard's options go before NAME; after it come the command's own words and options "
-                    "(`orchard runbook run --plugin claude-code build auth \"Add auth\" --reviewer alice`). The agent options are "
+                    "Orchard's options go before or after NAME (`orchard runbook run build auth \"Add auth\" --reviewer alice "
+                    "--plugin claude-code`); after a command's name, an option its args define is the command's, and a -- "
+                    "ends Orchard's options (what follows it is the command's). The agent options are "
                     "the defaults of the runbook's tasks; a task's own run, plugin, model and timeout win.")
     run.add_argument("name", metavar="NAME", help="a command (COMMAND, or RUNBOOK.command.COMMAND) or a pipeline (RUNBOOK.PIPELINE)")
-    run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say")
-    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
-    run_options(run)
+    run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say, and Orchard's options")
+    _runbook_run_options(run)
     worker = actions.add_parser("worker", help="a runbook's queue worker: start it (it runs until stopped), stop it, or its status")
     worker_actions = worker.add_subparsers(dest="worker_action", metavar="{start,stop,status}", required=True, parser_class=type(book))
     start = worker_actions.add_parser("start", help="start the worker (detached): it polls its queue and runs its handler for each new item",
@@ -276,7 +276,26 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     emit.add_argument("--config", help="orchard.yaml to use")
     for p in (validate, ls, show, render, items):
         folder_args(p)
+
+
+def _runbook_run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
+    run_options(run)
     run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
+
+
+class _OptionsAfterName(_Parser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `orchard runbook run --help`)")
+
+
+@functools.cache
+def runbook_run_options() -> tuple[argparse.ArgumentParser, dict[str, bool]]:
+    """`orchard runbook run`'s own options, to read those given after NAME: the parser and, by
+    option string, whether it takes a value (the same options as before NAME, one definition)."""
+    parser = _OptionsAfterName(prog="orchard runbook run", add_help=False)
+    _runbook_run_options(parser)
+    return parser, {flag: action.nargs != 0 for action in parser._actions for flag in action.option_strings}
 
 
 def _glue_passthrough(argv: list[str]) -> list[str]:

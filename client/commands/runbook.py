@@ -65,6 +65,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not named and not missing:
         print(f"orchard: no runbooks (*.toml) in {', '.join(map(str, args.paths or [runbooks_folder(args)]))}", file=sys.stderr)
         return EXIT_USAGE
+    from client.cli import runbook_run_options  # Orchard's options as its parser defines them
+    from client.runbooks.validator import option_collisions
+
+    collisions = [w for w in option_collisions(loaded.runbooks, set(runbook_run_options()[1])) if w.file in wanted]
+    for warning in sorted(loaded.warnings_in(wanted) + collisions):
+        print(warning)
     if problems:
         for problem in problems:
             print(problem)
@@ -129,18 +135,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def input_value(text: str) -> Any:
+    """An input given on the command line (`-i bug='{"id": 7}'`, a command's word): a JSON object or
+    list is taken as such, anything else as text."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return parsed if isinstance(parsed, (dict, list)) else text
+
+
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
-    """`-i key=value`: a JSON object or list is taken as such (`-i bug='{"id": 7}'`), anything else as text."""
+    """`-i key=value`, each value as input_value reads it."""
     inputs: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"-i {pair!r}: write -i NAME=VALUE")
-        try:
-            parsed = json.loads(value)
-            inputs[key] = parsed if isinstance(parsed, (dict, list)) else value
-        except ValueError:
-            inputs[key] = value
+        inputs[key] = input_value(value)
     return inputs
 
 
@@ -180,50 +192,97 @@ async def cmd_items(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
-def _to_run(registry: RunbookRegistry, name: str, words: list[str], given: dict[str, Any]) -> tuple[m.PipelineDef, dict[str, Any]]:
-    """The pipeline NAME runs and its inputs: COMMAND (or RUNBOOK.command.COMMAND) with its words by
-    its args (then its defaults), or RUNBOOK.PIPELINE with -i values."""
-    command: m.CommandDef | None = None
+def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDef:
+    """What NAME runs: COMMAND (or RUNBOOK.command.COMMAND), or the pipeline RUNBOOK.PIPELINE."""
     parts = name.split(".")
     if len(parts) == 1:
         found = [book.commands[name] for book in registry.runbooks.values() if name in book.commands]
         if len(found) > 1:
             raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.{name}")
-        command = found[0] if found else None
-        if command is None:
+        if not found:
             known = sorted(f"{c.ref.split('.')[0]}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
             raise UsageError(f"no command {name!r}; commands: {', '.join(known) or 'none'} (or name a pipeline as RUNBOOK.PIPELINE)")
-    elif len(parts) == 3 and parts[1] == "command":
+        return found[0]
+    if len(parts) == 3 and parts[1] == "command":
         try:
-            command = registry.resolve(name)
+            return registry.resolve(name)  # type: ignore[no-any-return]
         except KeyError as e:
             raise UsageError(e.args[0]) from None
-    if command is None:
-        pairs, rest = [], list(words)
-        while rest:
-            word = rest.pop(0)
-            if word == "-i" and rest:
-                pairs.append(rest.pop(0))
-            elif word.startswith("-i") and "=" in word:
-                pairs.append(word[2:])
-            else:
-                raise UsageError(f"{name} is a pipeline: give its inputs as -i NAME=VALUE, not {word!r}")
-        return _pipeline(registry, name), {**given, **parse_inputs(pairs)}
+    return _pipeline(registry, name)
+
+
+def split_words(words: list[str], options: dict[str, bool], command: dict[str, bool] | None, name: str = "") -> tuple[list[str], list[str]]:
+    """What follows NAME, as (Orchard's options, the command's words). A pipeline (`command` None)
+    takes no words: every option after it is Orchard's, and anything else is refused. After a
+    command, an option its args define is the command's, unless a `--` follows (then Orchard's when
+    Orchard has it); any other option Orchard has is Orchard's; everything after the `--` is the command's."""
+    cut = words.index("--") if "--" in words else len(words)
+    head, tail = (words[:cut], words[cut + 1:]) if command is not None else ([w for w in words if w != "--"], [])
+    ours: list[str] = []
+    theirs: list[str] = []
+    i = 0
+    while i < len(head):
+        word = head[i]
+        flag, glued = word.partition("=")[0], "=" in word
+        if not word.startswith("--") and len(word) > 2 and word[:2] in options:
+            flag, glued = word[:2], True  # -iNAME=VALUE
+        commands = command is not None and flag in command
+        if flag in options and not (commands and cut == len(words)):
+            take = 2 if options[flag] and not glued and i + 1 < len(head) else 1
+            ours += [f"{flag}={head[i + 1]}"] if take == 2 and flag.startswith("--") else head[i:i + take]
+            i += take
+            continue
+        if command is None:
+            raise UsageError(f"{name} is a pipeline: give its inputs as -i NAME=VALUE, not {word!r}")
+        take = 2 if commands and command[flag] and not glued and i + 1 < len(head) else 1
+        theirs += head[i:i + take]
+        i += take
+    return ours, theirs + tail
+
+
+def _command_inputs(command: m.CommandDef, words: list[str]) -> dict[str, Any]:
+    """The pipeline's inputs from a command's words, by its args (then its defaults); a word that is
+    a JSON object or list is one (`bugfix '{"id": 1, "title": "Crash"}'`), as with -i."""
     if not isinstance(command.action, m.RunPipeline):
         raise UsageError(f"command {command.name} runs a shell command, not a pipeline; `orchard runbook render` shows it, run it yourself")
     try:
         values = command.args.parse(words)
     except ValueError as e:
         raise UsageError(f"{command.name}: {e}") from None
-    return registry.resolve(command.action.pipeline), {**command.defaults, **values, **given}
+    read = {k: [input_value(w) for w in v] if isinstance(v, list) else input_value(v) if isinstance(v, str) else v for k, v in values.items()}
+    return {**command.defaults, **read}
+
+
+def _read_options_after_name(args: argparse.Namespace) -> tuple[RunbookRegistry, m.CommandDef | m.PipelineDef, list[str]]:
+    """Orchard's options given after NAME, read into `args` as if given before it: the registry,
+    NAME's target and the command's words. Which options are the command's depends on the runbooks,
+    whose folder may be one of those options: read again if the split moved it."""
+    from client.cli import runbook_run_options
+
+    parser, options = runbook_run_options()
+    located = parser.parse_args(split_words(args.words, options, {})[0], namespace=argparse.Namespace(**vars(args)))
+    for _ in range(2):
+        registry = _registry(located)
+        target = _target(registry, args.name)
+        ours, theirs = split_words(args.words, options, target.args.flags() if isinstance(target, m.CommandDef) else None, args.name)
+        given = parser.parse_args(ours, namespace=argparse.Namespace(**vars(args)))
+        if runbooks_folder(given) == runbooks_folder(located):
+            vars(args).update(vars(given))
+            return registry, target, theirs
+        located = given
+    raise UsageError("--runbooks, --repo or --config after NAME is both the command's and Orchard's: give Orchard's before NAME")
 
 
 async def cmd_runbook_run(args: argparse.Namespace) -> int:
     from client.commands.run import cmd_run  # the run's whole machinery: only this command needs it
 
-    registry = _registry(args)
-    words = args.words[1:] if args.words[:1] == ["--"] else args.words
-    pipeline, inputs = _to_run(registry, args.name, words, parse_inputs(args.inputs))
+    registry, target, words = _read_options_after_name(args)
+    given = parse_inputs(args.inputs)
+    if isinstance(target, m.CommandDef):
+        inputs = {**_command_inputs(target, words), **given}
+        pipeline: m.PipelineDef = registry.resolve(target.action.pipeline)  # type: ignore[union-attr]
+    else:
+        pipeline, inputs = target, given
     unknown = sorted(set(inputs) - set(pipeline.inputs))
     if unknown:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")

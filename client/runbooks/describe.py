@@ -8,6 +8,7 @@ from typing import Any
 
 from client.runbooks.registry import RunbookRegistry
 from workflows.runbooks import model as m
+from workflows.runbooks.shell import ShellText
 from workflows.runbooks.templates import pipeline_context, render
 from workflows.sdk.durations import format_duration
 
@@ -102,7 +103,7 @@ class _Outputs(dict):  # type: ignore[type-arg]
     """`outputs.plan` in a dry run: what plan would print is not known yet."""
 
     def __missing__(self, key: str) -> str:
-        return f"<output of {key}>"
+        return ShellText(f"<output of {key}>")
 
     def __getattr__(self, key: str) -> str:
         return self[key]
@@ -114,10 +115,12 @@ def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str
     home = pipeline.ref.split(".")[0]
     configs = {name: book.config for name, book in registry.runbooks.items()}
     base = pipeline_context(pipeline, inputs, configs[home])
-    runtime = {
+    placeholders = {
         "workspace": "<workspace>", "branch": f"orchard/runbook/{pipeline.name}/<run_id>", "run_id": "<run_id>",
-        "pipeline": pipeline.name, "runbook": home, "outputs": _Outputs(), "error": "<error>", "checkpoint": "<checkpoint>",
+        "pipeline": pipeline.name, "runbook": home, "error": "<error>", "checkpoint": "<checkpoint>",
     }
+    # Shown as written: a placeholder stands for a value, which a shell command quotes when it is known.
+    runtime = {**{k: ShellText(v) for k, v in placeholders.items()}, "outputs": _Outputs()}
 
     def text(template: m.Template | None, phase: str, **extra: Any) -> str:
         if template is None:

@@ -368,8 +368,13 @@ class _Loader:
         )
 
     def prompt_file(self, relative: str, place: str) -> m.Template | None:
-        """A template file, relative to the runbook's folder; its variables are `{{ name }}`."""
+        """A template file, relative to the runbook's folder and inside it (links followed: a link
+        out of it is refused too); its variables are `{{ name }}`."""
+        folder = self.raw.path.parent.resolve()
         path = self.raw.path.parent / relative
+        if not path.resolve().is_relative_to(folder):
+            self.problem(place, f"prompt_file {relative!r} is outside the runbooks' folder {folder}: a prompt file lies in it (e.g. prompts/plan.md)")
+            return None
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

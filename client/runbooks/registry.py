@@ -17,7 +17,7 @@ from typing import Any
 from client.runbooks.loader import load_runbook
 from client.runbooks.parser import RawRunbook, parse_runbook_file
 from client.runbooks.problems import Problem, RunbookError, did_you_mean
-from client.runbooks.validator import validate
+from client.runbooks.validator import validate, warnings
 from workflows.runbooks import model as m
 
 
@@ -26,10 +26,16 @@ class LoadedRunbooks:
     runbooks: dict[str, m.Runbook]
     raws: dict[str, RawRunbook]
     problems: list[Problem]
+    warnings: list[Problem]
+    """What `orchard runbook validate` points out without refusing (a `raw` value in a shell command)."""
 
     def problems_in(self, files: Iterable[str]) -> list[Problem]:
         wanted = set(files)
         return [p for p in self.problems if p.file in wanted]
+
+    def warnings_in(self, files: Iterable[str]) -> list[Problem]:
+        wanted = set(files)
+        return [p for p in self.warnings if p.file in wanted]
 
 
 def runbook_files(folder: Path) -> list[Path]:
@@ -49,7 +55,7 @@ def load_runbooks(files: Iterable[Path]) -> LoadedRunbooks:
     runbooks = {name: book for name, raw in raws.items() if (book := load_runbook(raw)) is not None}
     problems += [p for raw in raws.values() for p in raw.problems]
     problems += validate(runbooks, raws)
-    return LoadedRunbooks(runbooks, raws, sorted(set(problems)))
+    return LoadedRunbooks(runbooks, raws, sorted(set(problems)), warnings(runbooks))
 
 
 class RunbookRegistry:

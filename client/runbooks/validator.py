@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from client.runbooks.parser import RawRunbook
-from client.runbooks.problems import Problem, did_you_mean
+from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, RUNTIME_VARIABLES, inspect, shell_variable_hint
 from workflows.sdk.errors import ConfigError
@@ -289,7 +289,7 @@ class _Validator:
             use = inspect(template)
         except ValueError:
             return  # the loader said so
-        file, place, key = [*template.origin.split(": ", 2), "", ""][:3]
+        file, place, key = _where(template)
         owner = template.runbook
         config = self.runbooks[owner].config if owner in self.runbooks else {}
 
@@ -306,6 +306,38 @@ class _Validator:
             phases = [p.name for p in scope.pipeline.phases]
             for name in sorted(use.outputs - set(phases)):
                 say(f"outputs.{name}: pipeline {scope.pipeline.name} has no phase {name!r}{did_you_mean(name, phases)}")
+
+
+def _where(template: m.Template) -> list[str]:
+    """(file, place, key) of a template, from its origin `bugfix.toml: task.fix: prompt`."""
+    return [*template.origin.split(": ", 2), "", ""][:3]
+
+
+def warnings(runbooks: dict[str, m.Runbook]) -> list[Problem]:
+    """What is allowed but opts out of a safeguard: each value a shell command takes unquoted (`raw`)."""
+    found: set[Problem] = set()
+    for runbook in runbooks.values():
+        for template in m.templates_in(runbook):
+            try:
+                raw = inspect(template).raw if template.shell else []
+            except ValueError:
+                continue  # the loader said so
+            file, place, key = _where(template)
+            for names in raw:
+                found.add(Problem(file, place, f"{key}: warning: raw puts {names} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"))
+    return sorted(found)
+
+
+def option_collisions(runbooks: dict[str, m.Runbook], orchard: set[str]) -> list[Problem]:
+    """Options a command's args define that Orchard's `runbook run` has too (`orchard` its flags):
+    after the command's name they are the command's, so the user must know where Orchard's go."""
+    found = []
+    for runbook in runbooks.values():
+        for command in runbook.commands.values():
+            for flag in sorted(set(command.args.flags()) & orchard):
+                found.append(Problem(shown(runbook.path), f"command.{command.name}", f"args: warning: {flag} is also Orchard's option: after the command's "
+                                     f"name it is the command's; Orchard's goes before the name, or after it but before a -- (the command's words follow the --)"))
+    return found
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:

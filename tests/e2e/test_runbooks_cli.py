@@ -27,8 +27,8 @@ def the_build_example_plans_builds_verifies_and_fast_forwards_main(env: dict, tm
     git(repo, "commit", "-qm", "runbooks")
     git(repo, "checkout", "-q", "-b", "work")  # main is published: it must not be checked out here
     main_before = git(repo, "rev-parse", "main")
-    done = orchard("runbook", "run", "--base-branch", "main", "--agent-command", DEMO_AGENT, "--output", "streaming",
-                   "build", "auth", "Add login", "--reviewer", "alice", env=env, cwd=repo, timeout=180)
+    done = orchard("runbook", "run", "build", "auth", "Add login", "--reviewer", "alice",  # Orchard's options after the command's (issue 24, item 14)
+                   "--base-branch", "main", "--agent-command", DEMO_AGENT, "--output", "streaming", env=env, cwd=repo, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line.split("│") for line in done.stdout.splitlines() if line.count("│") == 7]  # the phases table that ends the run
     assert [(r[1].strip(), r[4].strip()) for r in rows] == [(p, "done") for p in ("init", "plan", "execute", "verify", "merge", "done")]

@@ -41,6 +41,10 @@ class ArgSpec(BaseModel):
     def names(self) -> list[str]:
         return [p.name for p in self.positionals] + [o.name for o in self.options]
 
+    def flags(self) -> dict[str, bool]:
+        """Each option's flags (`--tag`, `-t`): whether it takes a value."""
+        return {flag: o.value is not None for o in self.options for flag in (f"--{o.name}", *([f"-{o.short}"] if o.short else []))}
+
     def usage(self) -> str:
         parts = []
         for p in self.positionals:
@@ -54,7 +58,7 @@ class ArgSpec(BaseModel):
     def parse(self, words: list[str]) -> dict[str, object]:
         """Values by name; a flag is True, an option or optional word not given is absent.
         Raises ValueError saying what is wrong and the usage."""
-        by_flag = {f"--{o.name}": o for o in self.options} | {f"-{o.short}": o for o in self.options if o.short}
+        by_flag = {f"--{o.name}": o for o in self.options} | {f"-{o.short}": o for o in self.options if o.short}  # as flags() says
         values: dict[str, object] = {}
         rest: list[str] = []
         tokens = iter(words)

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.runbooks.model import AttemptDef, RunTask, StrategyDef, Template
+from workflows.runbooks.model import AttemptDef, RunTask, ShellTemplate, StrategyDef
 
 Status = Literal["ready", "checkpointing", "trying", "rolling_back", "succeeded", "exhausted", "failed"]
 TERMINAL: tuple[Status, ...] = ("succeeded", "exhausted", "failed")
@@ -108,7 +108,7 @@ EVENTS: tuple[type[_Frozen], ...] = (Start, CheckpointComplete, CheckpointFailed
 
 class RunCheckpoint(_Frozen):
     kind: Literal["run_checkpoint"] = "run_checkpoint"
-    command: Template
+    command: ShellTemplate
 
 
 class RunAttempt(_Frozen):
@@ -129,7 +129,7 @@ class SpawnTask(_Frozen):
 class RunRollback(_Frozen):
     kind: Literal["run_rollback"] = "run_rollback"
     index: int
-    command: Template
+    command: ShellTemplate
 
 
 class Emit(_Frozen):

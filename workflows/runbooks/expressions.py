@@ -31,6 +31,7 @@ from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.runbooks.model import SortKey
+from workflows.runbooks.templates import check_internals
 from workflows.sdk.durations import parse_duration
 
 FILTER_FUNCTIONS: dict[str, str] = {
@@ -75,8 +76,11 @@ def check_filter(expression: str, functions: set[str]) -> None:
         raise ValueError(f"filter {expression.strip()!r}: {advice}")
     try:
         tree = _parse(expression.strip())
+        check_internals(tree)
     except TemplateError as e:
         raise ValueError(f"filter {expression.strip()!r}: {e.message}") from None
+    except ValueError as e:
+        raise ValueError(f"filter {expression.strip()!r}: {e}") from None
     for call in [tree, *tree.find_all(nodes.Call)]:
         if isinstance(call, nodes.Call) and isinstance(call.node, nodes.Name) and call.node.name not in FILTER_FUNCTIONS and call.node.name not in functions:
             known = sorted(set(FILTER_FUNCTIONS) | functions)

@@ -3,14 +3,16 @@
 A reference is qualified, `runbook.kind.name` (`common.task.planning`), so a definition can be
 looked up in a `RunbookSet` without knowing which file said it. Templates keep their source and
 their syntax (`{name}` inline, `{{ name }}` in template files) and are rendered at run time with
-workflows/runbooks/templates.py. Durations are seconds.
+workflows/runbooks/templates.py; a field typed `ShellTemplate` renders a shell command, and only
+those quote their values for the shell. Durations are seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from workflows.runbooks.arguments import ArgSpec
 from workflows.sdk.durations import format_duration
@@ -35,6 +37,32 @@ class Template(_Model):
     """The runbook whose `[config]` the template sees as `config`."""
     origin: str = ""
     """Where it was written, for errors: `bugfix.toml: task.fix: prompt`, or a template file's path."""
+    shell: bool = False
+    """It renders a shell command: set by the field that holds it (ShellTemplate), never by hand."""
+
+
+def _in_shell(template: Template) -> Template:
+    return template if template.shell else template.model_copy(update={"shell": True})
+
+
+ShellTemplate = Annotated[Template, AfterValidator(_in_shell)]
+"""The one definition of which templates are shell commands: every field of this type, and no
+other, quotes the values it interpolates for the shell (workflows/runbooks/shell.py)."""
+
+
+def templates_in(value: Any) -> Iterator[Template]:
+    """Every template a definition (or a runbook) holds."""
+    if isinstance(value, Template):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from templates_in(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from templates_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from templates_in(item)
 
 
 class Retry(_Model):
@@ -46,7 +74,7 @@ class Retry(_Model):
 
 class RunShell(_Model):
     kind: Literal["shell"] = "shell"
-    command: Template
+    command: ShellTemplate
     cwd: Template | None = None
     """Relative to the pipeline's workspace; default: the workspace."""
     env: dict[str, Template] = Field(default_factory=dict)
@@ -141,10 +169,10 @@ class PhaseDef(_Model):
 
 class PipelineEvents(_Model):
     """Commands run when the pipeline moves; `{name}`-style templates with `phase` and `error`."""
-    on_start: Template | None = None
-    on_phase: Template | None = None
-    on_complete: Template | None = None
-    on_fail: Template | None = None
+    on_start: ShellTemplate | None = None
+    on_phase: ShellTemplate | None = None
+    on_complete: ShellTemplate | None = None
+    on_fail: ShellTemplate | None = None
 
 
 class PipelineDef(_Model):
@@ -172,8 +200,8 @@ class TaskDef(_Model):
     ref: Ref
     name: str
     prompt: Template
-    command: Template | None = None
-    """The agent's command line (the command plugin); otters' `run = "claude --print"`."""
+    command: ShellTemplate | None = None
+    """The agent's command line (the command plugin, `bash -c`); otters' `run = "claude --print"`."""
     plugin: str | None = None
     model: str | None = None
     max_turns: int | None = None
@@ -184,14 +212,14 @@ class TaskDef(_Model):
     heartbeat: Literal["output", "none"] = "output"
     on_stuck: list[Literal["nudge", "restart", "escalate"]] = Field(default_factory=list)
     on_timeout: Literal["fail", "escalate", "requeue"] = "fail"
-    checkpoint: Template | None = None
+    checkpoint: ShellTemplate | None = None
     checkpoint_interval: float | None = None
 
 
 class GuardDef(_Model):
     ref: Ref
     name: str
-    condition: Template
+    condition: ShellTemplate
     """A shell command: exit 0 means the condition holds."""
     timeout: float | None = None
     on_timeout: TimeoutAction = Field(default_factory=Escalate)
@@ -204,7 +232,7 @@ class AttemptDef(_Model):
     name: str
     action: AttemptAction
     timeout: float | None = None
-    rollback: Template | None = None
+    rollback: ShellTemplate | None = None
     """Rendered with `checkpoint`; runs when this attempt fails or times out."""
 
 
@@ -219,7 +247,7 @@ class ExhaustAction(_Model):
 class StrategyDef(_Model):
     ref: Ref
     name: str
-    checkpoint: Template | None = None
+    checkpoint: ShellTemplate | None = None
     attempts: list[AttemptDef]
     on_exhaust: ExhaustAction = Field(default_factory=ExhaustAction)
 
@@ -257,13 +285,13 @@ class SortKey(_Model):
 
 class DeadLetters(_Model):
     retention: float | None = None
-    on_add: Template | None = None
+    on_add: ShellTemplate | None = None
 
 
 class QueueDef(_Model):
     ref: Ref
     name: str
-    source: Template | None = None
+    source: ShellTemplate | None = None
     """A shell command printing the items; without it, items are added by commands."""
     format: Literal["json", "lines", "csv", "kv"] = "json"
     filter: str | None = None
@@ -298,10 +326,10 @@ class CommandDef(_Model):
 
 class RunbookEvents(_Model):
     """`[events]`: commands for every pipeline of the runbook (a pipeline's own events win)."""
-    on_start: Template | None = None
-    on_phase: Template | None = None
-    on_complete: Template | None = None
-    on_fail: Template | None = None
+    on_start: ShellTemplate | None = None
+    on_phase: ShellTemplate | None = None
+    on_complete: ShellTemplate | None = None
+    on_fail: ShellTemplate | None = None
     by_pipeline: dict[str, PipelineEvents] = Field(default_factory=dict)
     """otters' `on_<pipeline>_complete` spelling, by pipeline name."""
 
@@ -319,7 +347,7 @@ class Runbook(_Model):
     locks: dict[str, LockDef] = Field(default_factory=dict)
     semaphores: dict[str, SemaphoreDef] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
-    functions: dict[str, Template] = Field(default_factory=dict)
+    functions: dict[str, ShellTemplate] = Field(default_factory=dict)
     events: RunbookEvents = Field(default_factory=RunbookEvents)
 
     def table(self, kind: Kind) -> dict[str, Any]:

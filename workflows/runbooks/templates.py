@@ -2,10 +2,13 @@
 
 Inline templates (commands, prompts, conditions in the TOML) write variables as `{name}`,
 `{bug.id}`, `{labels | join(", ")}`; template files (`prompt_file`) as `{{ name }}`. Both have
-`{% if %}`, `{% for %}`, Jinja2's filters and `quote` (shell quoting: `git commit -m {msg | quote}`;
-values are otherwise inserted as they are). An undefined variable is an error, never empty text,
-and a template cannot reach Python internals. A literal brace in an inline template goes in
-`{% raw %}…{% endraw %}` (awk '{% raw %}{print $1}{% endraw %}').
+`{% if %}`, `{% for %}`, Jinja2's filters, `quote` and `raw`. In a shell template (model.py's
+`ShellTemplate` fields) every value is quoted for where it stands (shell.py): one word in the bare
+command, escaped inside quotes; `quote` says so explicitly (no second quoting), `raw` opts out
+and the runbook's own `config` is shell text. Elsewhere (prompts, env, inputs) values are inserted
+as they are and `quote` is shlex.quote. An undefined variable is an error, never empty text, and a
+template cannot reach Python internals (the sandbox refuses them; `inspect` says so before). A
+literal brace in an inline template goes in `{% raw %}…{% endraw %}` (awk '{% raw %}{print $1}{% endraw %}').
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context, pass_eval_context
+from jinja2.filters import do_join
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
+from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_ATTRIBUTES, UNSAFE_GENERATOR_ATTRIBUTES, SandboxedEnvironment
 
+from workflows.runbooks import shell
 from workflows.runbooks.model import PipelineDef, Template
 
 RUNTIME_VARIABLES: dict[str, str] = {
@@ -45,16 +52,49 @@ class RenderError(Exception):
     """A template that fails to render: says which template and why."""
 
 
-def _env(variables: tuple[str, str]) -> SandboxedEnvironment:
+_SLOTS = "\x00slots"
+"""Where a shell template's render keeps its values (not a name a template can write)."""
+_INTERNALS = {"mro"} | UNSAFE_GENERATOR_ATTRIBUTES | UNSAFE_COROUTINE_ATTRIBUTES | UNSAFE_ASYNC_GENERATOR_ATTRIBUTES
+
+
+@pass_context
+def _slot(context: Context, value: Any) -> str:
+    """(Shell templates) each value printed becomes a slot, which shell.insert fills, quoted for where it stands."""
+    if isinstance(value, shell.ShellText):
+        return value
+    slots: list[Any] = context.get(_SLOTS)
+    kept = value if isinstance(value, shell.Quoted) else shell.resolve(str(value), slots)
+    if shell.SLOT in kept:
+        raise TemplateError("a value holds a NUL byte, which no shell command can")
+    slots.append(kept)
+    return f"{shell.SLOT}{len(slots) - 1}{shell.SLOT}"
+
+
+@pass_context
+def _quote(context: Context, value: Any) -> shell.Quoted:
+    return shell.quote(shell.resolve(str(value), context.get(_SLOTS)))
+
+
+@pass_eval_context
+def _join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: str | int | None = None) -> str:
+    items = list(value)
+    text = do_join(eval_ctx, items, d, attribute)
+    return text if attribute is not None else shell.joined(items, d, text)
+
+
+def _env(variables: tuple[str, str], in_shell: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         variable_start_string=variables[0], variable_end_string=variables[1],
-        undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
+        undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False, finalize=_slot if in_shell else None,
     )
-    env.filters["quote"] = lambda value: shlex.quote(str(value))
+    if in_shell:
+        env.filters.update(quote=_quote, raw=shell.ShellText, join=_join)
+    else:
+        env.filters.update(quote=lambda value: shlex.quote(str(value)), raw=str)
     return env
 
 
-ENVIRONMENTS = {"inline": _env(("{", "}")), "file": _env(("{{", "}}"))}
+ENVIRONMENTS = {(syntax, in_shell): _env(braces, in_shell) for syntax, braces in (("inline", ("{", "}")), ("file", ("{{", "}}"))) for in_shell in (False, True)}
 
 
 @dataclass
@@ -63,6 +103,8 @@ class TemplateUse:
     variables: set[str] = field(default_factory=set)
     outputs: set[str] = field(default_factory=set)
     config: set[str] = field(default_factory=set)
+    raw: list[str] = field(default_factory=list)
+    """The values it marks `raw` (inserted into a shell command as they are), by the names they read."""
 
 
 def _syntax_message(template: Template, e: TemplateSyntaxError) -> str:
@@ -76,18 +118,41 @@ def _syntax_message(template: Template, e: TemplateSyntaxError) -> str:
 
 def inspect(template: Template) -> TemplateUse:
     """What `template` reads. Raises ValueError with a one-line message on bad syntax."""
-    env = ENVIRONMENTS[template.syntax]
+    env = ENVIRONMENTS[template.syntax, False]
     try:
         tree = env.parse(template.source)
     except TemplateSyntaxError as e:
         raise ValueError(_syntax_message(template, e)) from None
+    check_internals(tree)
     use = TemplateUse(variables=set(meta.find_undeclared_variables(tree)) - set(env.globals))
+    for node in tree.find_all(nodes.Filter):
+        if node.name == "raw" and node.node is not None:
+            names = [node.node, *node.node.find_all(nodes.Name)]
+            use.raw.append(" ".join(sorted({n.name for n in names if isinstance(n, nodes.Name)})) or "a constant")
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node.node, nodes.Name) and node.node.name in ("outputs", "config"):
             key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
             if isinstance(key, str):
                 (use.outputs if node.node.name == "outputs" else use.config).add(key)
     return use
+
+
+def check_internals(tree: nodes.Node) -> None:
+    """Raises ValueError for an attribute the sandbox refuses at render time (`''.__class__`,
+    `x | attr('__class__')`, `map(attribute='__class__')`): said when the runbook is checked, not
+    when a run reaches it."""
+    for node in [tree, *tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter))]:
+        keys: list[object] = []
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+        elif isinstance(node, nodes.Getitem):
+            keys.append(getattr(node.arg, "value", None))
+        elif isinstance(node, nodes.Filter):
+            named = [k.value for k in node.kwargs if k.key == "attribute"] + (node.args[:1] if node.name == "attr" else [])
+            keys += [part for n in named if isinstance(v := getattr(n, "value", None), str) for part in v.split(".")]
+        for key in keys:
+            if isinstance(key, str) and (key.startswith("__") or key in _INTERNALS):  # `item._id` is an item's field
+                raise ValueError(f"{key!r} is one of Python's internals, which a template cannot reach (the sandbox refuses it)")
 
 
 def shell_variable_hint(template: Template, name: str) -> str:
@@ -98,16 +163,34 @@ def shell_variable_hint(template: Template, name: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _compiled(source: str, syntax: str):  # type: ignore[no-untyped-def]
-    return ENVIRONMENTS[syntax].from_string(source)
+def _compiled(source: str, syntax: str, in_shell: bool):  # type: ignore[no-untyped-def]
+    return ENVIRONMENTS[syntax, in_shell].from_string(source)
+
+
+def _shell_text(value: Any) -> Any:
+    """The runbook's [config], as shell text: what its author wrote runs as written (`{config.test_command}`)."""
+    if isinstance(value, str):
+        return shell.ShellText(value)
+    if isinstance(value, dict):
+        return {k: _shell_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_shell_text(v) for v in value]
+    return value
 
 
 def render(template: Template, context: dict[str, Any]) -> str:
+    where = f"{template.origin}: " if template.origin else ""
     try:
-        return _compiled(template.source, template.syntax).render(context)
+        compiled = _compiled(template.source, template.syntax, template.shell)
+        if not template.shell:
+            return compiled.render(context)
+        slots: list[Any] = []
+        config = {"config": _shell_text(context["config"])} if "config" in context else {}
+        return shell.insert(compiled.render({**context, **config, _SLOTS: slots}), slots)
     except TemplateError as e:
-        where = f"{template.origin}: " if template.origin else ""
         raise RenderError(f"{where}{e.message or e}") from None
+    except shell.ShellError as e:
+        raise RenderError(f"{where}{e}") from None
 
 
 def pipeline_context(pipeline: PipelineDef, inputs: dict[str, Any], config: dict[str, Any], runtime: dict[str, Any] | None = None) -> dict[str, Any]:

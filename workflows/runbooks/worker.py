@@ -28,7 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
 from workflows.runbooks.pipeline import PipelineStrategy, task_fields
-from workflows.runbooks.templates import render
+from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
@@ -49,7 +49,7 @@ class QueueReadInput(BaseModel):
     repo: str
     queue: m.QueueDef
     config: dict[str, Any] = Field(default_factory=dict)
-    functions: dict[str, m.Template] = Field(default_factory=dict)
+    functions: dict[str, m.ShellTemplate] = Field(default_factory=dict)
     settled: list[str] = Field(default_factory=list)
     """Ids of items handled for good (done, dead, dropped) that the last poll still saw listed: not brought back."""
 
@@ -214,7 +214,10 @@ class QueueWorkerStrategy(Strategy):
             return await ctx.run_strategy(PipelineStrategy.NAME, f"{handler.ref} {key}", base_branch, params, key=f"item/{key}/{attempt}")
         task: m.TaskDef = handler
         values = {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]}
-        fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
+        try:
+            fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
+        except RenderError as e:  # an item its templates cannot take (a value no quoting holds): that item fails, not the worker
+            raise StrategyError(str(e)) from None
         return [await ctx.wait(await ctx.run(fields, key=f"item/{key}/{attempt}"))]
 
     async def _settle(self, queue: m.QueueDef, home: str, book: m.RunbookSet, key: str, task: asyncio.Task[list[InstanceResult]]) -> None:
@@ -243,7 +246,11 @@ class QueueWorkerStrategy(Strategy):
         record.status = "dead" if queue.on_exhaust in ("dead", "wait") else "dropped"
         state.fresh_settled.append(key)
         if record.status == "dead" and queue.dead.on_add is not None:
-            command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
+            try:
+                command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
+            except RenderError as e:  # a reason no quoting holds: the hook is skipped, the worker goes on
+                workflow.logger.warning("queue %s: dead letter %s: %s", queue.name, key, e)
+                return
             await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command), start_to_close_timeout=timedelta(seconds=300),
                                             retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
 

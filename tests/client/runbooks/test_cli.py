@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def test_validate_lists_every_problem_and_exits_2(repo: Path, capsys: pytest.Cap
     broken = ROOT / "tests" / "runbooks" / "broken"
     expected = sum(p.read_text().count("# expect:") for p in broken.glob("*.toml"))
     code, out, err = run(capsys, "validate", str(broken))
-    assert code == 2 and err.startswith(f"orchard: {expected} problems in 22 runbooks")
+    assert code == 2 and err.startswith(f"orchard: {expected} problems in 24 runbooks")
     assert len(out.splitlines()) == expected and "five_errors.toml: lock.main: timeout: 'soon' is not a duration" in out
     # One file named: checked with its folder's others (its references may name them), only its problems said.
     code, out, _ = run(capsys, "validate", str(ROOT / "tests" / "runbooks" / "broken" / "cross_runbook.toml"))
@@ -136,3 +138,148 @@ def test_the_folder_comes_from_the_flag_or_orchard_yaml(repo: Path, capsys: pyte
     assert run(capsys, "list", "--runbooks", "ops")[0] == 0
     (repo / "orchard.yaml").write_text("runbooks: ops\n")
     assert run(capsys, "list")[0] == 0
+
+
+def test_validate_warns_about_each_value_a_shell_command_takes_raw(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "runbooks" / "ops.toml").write_text("""
+[pipeline.p]
+inputs = ["flags", "title"]
+[pipeline.p.events]
+on_complete = "echo {title | raw}"
+[[pipeline.p.phase]]
+name = "ls"
+run = "ls {flags | raw} && echo {title}"
+[agent.a]
+prompt = "Fix {title | raw}"
+""")
+    code, out, _ = run(capsys, "validate")
+    assert code == 0 and "ops.toml: valid: 1 pipeline, 1 task (1 phases)" in out
+    said = "warning: raw puts {} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"
+    assert [line for line in out.splitlines() if "warning" in line] == [  # one per opt-out; a prompt is not a shell command
+        f"ops.toml: pipeline.p: events.on_complete: {said.format('title')}",
+        f'ops.toml: pipeline.p.phase[0] "ls": run: {said.format("flags")}',
+    ]
+
+
+def test_a_prompt_file_outside_the_runbooks_folder_is_never_read(repo: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:SECRET")
+    (repo / "runbooks" / "prompts" / "linked.md").symlink_to(secret)
+    outside = os.path.relpath(secret, repo / "runbooks")
+    (repo / "runbooks" / "ops.toml").write_text(f"""
+[pipeline.p]
+inputs = []
+[[pipeline.p.phase]]
+name = "a"
+agent = "leak"
+[[pipeline.p.phase]]
+name = "b"
+agent = "linked"
+[agent.leak]
+prompt_file = "{outside}"
+[agent.linked]
+prompt_file = "prompts/linked.md"
+""")
+    code, out, err = run(capsys, "render", "ops.p")
+    assert code == 2 and out == "" and "SECRET" not in err
+    assert f"ops.toml: task.leak: prompt_file '{outside}' is outside the runbooks' folder {repo}/runbooks" in err
+    code, out, _ = run(capsys, "validate")
+    assert code == 2 and "SECRET" not in out
+    assert [line.split(": prompt_file")[0] for line in out.splitlines()] == ["ops.toml: task.leak", "ops.toml: task.linked"]  # a link out is refused too
+
+
+def test_validate_refuses_a_template_that_reaches_python_internals_as_render_does(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "runbooks" / "ops.toml").write_text("""
+[pipeline.p]
+inputs = []
+[[pipeline.p.phase]]
+name = "a"
+run = "echo { ''.__class__.__mro__ }"
+""")
+    code, out, _ = run(capsys, "validate")
+    assert code == 2 and out.splitlines() == [
+        "ops.toml: pipeline.p.phase[0] \"a\": run: '__mro__' is one of Python's internals, which a template cannot reach (the sandbox refuses it)"]
+    code, out, err = run(capsys, "render", "ops.p")
+    assert code == 2 and out == "" and "'__mro__' is one of Python's internals" in err
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[argparse.Namespace]:
+    """The runs `orchard runbook run` would start: its arguments as `orchard run` gets them."""
+    runs: list[argparse.Namespace] = []
+
+    async def start(args: argparse.Namespace) -> int:
+        runs.append(args)
+        return 0
+
+    monkeypatch.setattr("client.commands.run.cmd_run", start)
+    return runs
+
+
+def inputs_of(args: argparse.Namespace) -> dict:
+    return json.loads(next(p for p in args.params if p.startswith("inputs=")).split("=", 1)[1])
+
+
+def test_orchard_s_options_may_follow_a_pipeline_s_name(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    code, _, err = run(capsys, "run", "--base-branch", "main", "build.build", "-i", "name=auth", "--output", "quiet", "--detach",
+                       "-iprompt=Add auth", "--plugin", "command", "--agent-command", "my-agent --fast {prompt}")
+    assert code == 0, err
+    (args,) = started
+    assert (args.output, args.detach, args.plugin, args.agent_command, args.base_branch) == ("quiet", True, "command", "my-agent --fast {prompt}", "main")
+    assert inputs_of(args) == {"name": "auth", "prompt": "Add auth"}
+
+
+def test_orchard_s_options_may_follow_a_command_and_its_words(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    code, _, err = run(capsys, "run", "build", "auth", "Add auth", "--plugin", "command", "--agent-command", "my-agent", "-r", "alice", "--output=quiet", "--detach")
+    assert code == 0, err
+    (args,) = started
+    assert (args.plugin, args.agent_command, args.output, args.detach) == ("command", "my-agent", "quiet", True)
+    assert inputs_of(args) == {"name": "auth", "prompt": "Add auth", "reviewer": "alice"}
+
+
+def test_an_option_the_command_defines_is_its_own_and_a_double_dash_ends_orchard_s(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    (repo / "runbooks" / "ops.toml").write_text("""
+[command.deploy]
+args = "<target> [-m/--model <name>] [--detach]"
+run = { pipeline = "p" }
+[pipeline.p]
+inputs = ["target", "model", "detach"]
+defaults = { model = "sonnet", detach = "" }
+[[pipeline.p.phase]]
+name = "a"
+run = "echo {target}"
+""")
+    assert run(capsys, "run", "deploy", "prod", "--model", "v2", "--detach", "--output", "quiet")[0] == 0
+    assert run(capsys, "run", "deploy", "--model", "opus", "--detach", "--", "prod", "--model", "v2")[0] == 0
+    assert run(capsys, "run", "--model", "opus", "deploy", "prod", "-m", "v2")[0] == 0
+    seen = [(a.model, a.detach, a.output, inputs_of(a)) for a in started]
+    assert seen == [
+        (None, False, "quiet", {"target": "prod", "model": "v2", "detach": True}),  # the command's options; --output is Orchard's
+        ("opus", True, None, {"target": "prod", "model": "v2"}),  # before the --: Orchard's; after it: the command's
+        ("opus", False, None, {"target": "prod", "model": "v2"}),
+    ]
+    code, out, _ = run(capsys, "validate")
+    said = "is also Orchard's option: after the command's name it is the command's; Orchard's goes before the name, or after it but before a --"
+    assert code == 0 and [line.split(" is also")[0] for line in out.splitlines() if said in line] == [
+        "ops.toml: command.deploy: args: warning: --detach", "ops.toml: command.deploy: args: warning: --model"]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["build.build", "auth"], "build.build is a pipeline: give its inputs as -i NAME=VALUE, not 'auth'"),
+    (["build.build", "--output", "loud"], "argument --output: invalid choice: 'loud'"),
+    (["build", "auth", "Add auth", "--reviewr", "x"], "build: unknown option --reviewr; usage: <name> <prompt> [-r/--reviewer <who>]"),
+    (["build", "auth", "Add auth", "--detach", "--timeout"], "argument --timeout: expected one argument"),
+])
+def test_what_follows_the_name_and_is_nobody_s_is_refused_in_one_line(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace],
+                                                                     argv: list[str], says: str) -> None:
+    code, out, err = run(capsys, "run", *argv)
+    assert code == 2 and out == "" and says in err and len(err.strip().splitlines()) == 1 and started == []
+
+
+def test_a_command_word_that_is_json_arrives_as_an_object_as_with_i(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+    bug = {"id": 1, "title": "Crash on save", "labels": ["bug"]}
+    code, _, err = run(capsys, "run", "bugfix", json.dumps(bug))
+    assert code == 0, err  # was: 'str object' has no attribute 'id'
+    assert inputs_of(started[0]) == {"bug": bug}
+    assert run(capsys, "run", "build", "auth", "[WIP] add auth")[0] == 0  # text that is not JSON stays text
+    assert inputs_of(started[1])["prompt"] == "[WIP] add auth"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import textwrap
 import time
 import uuid
@@ -129,6 +130,38 @@ async def test_a_pipeline_says_what_it_published_and_every_push_refused_with_its
     now = git(repo, "rev-parse", "main")
     assert now != main and pipeline.metadata["refused"] == []
     assert pipeline.metadata["selection_reason"] == f"every phase done; published main {main[:12]} → {now[:12]}"
+
+
+def hostile(where: Path) -> str:
+    """A title as anyone may write one in an issue tracker: each piece would create `where`/pwned if it ran."""
+    return f"$(touch {where}/pwned)`touch {where}/pwned`; touch {where}/pwned | x && touch {where}/pwned\nit's \"quoted\""
+
+
+async def test_an_input_with_shell_syntax_is_data_in_commands_guards_outputs_and_events(client, task_queue, repo, tmp_path):
+    """Issue 24, item 5: what an input says never runs, and every command receives it as written."""
+    log, title = tmp_path / "events.log", hostile(tmp_path)
+    runbooks = bundle(tmp_path, f'''
+        [pipeline.p]
+        inputs = ["title"]
+        [pipeline.p.events]
+        on_complete = "printf '%s' {{title}} > {log}"
+        [[pipeline.p.phase]]
+        name = "write"
+        run = "printf '%s' {{title}} > title.txt && printf '%s' \\"{{title}}\\""
+        pre = ["named"]
+        [[pipeline.p.phase]]
+        name = "echo"
+        run = "printf '%s' '{{outputs.write}}' > output.txt"
+        [guard.named]
+        condition = "test -n {{title}}"
+    ''', "p")
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.p", params={"pipeline": "ops.pipeline.p", "runbooks": runbooks, "inputs": {"title": title}})
+    (pipeline,) = result.instances
+    assert pipeline.success, pipeline.error
+    assert not (tmp_path / "pwned").exists()
+    branch = pipeline.branch_name
+    assert git(repo, "show", f"{branch}:title.txt") == git(repo, "show", f"{branch}:output.txt") == title
+    assert pipeline.metadata["outputs"]["write"] == title and log.read_text() == title
 
 
 async def start(client, task_queue, repo, runbooks, pipeline, inputs=None):  # type: ignore[no-untyped-def]
@@ -417,3 +450,84 @@ async def test_a_queue_worker_continues_as_new_and_handles_each_item_once_across
     assert result.runs >= 2  # two items a history: the worker continued as new (once or twice), carrying every item's record
     assert sorted(r["id"] for r in result.instances[0].metadata["items"]) == ["1", "2", "3", "4", "5"]
     assert sorted(log.read_text().split()) == ["1", "2", "3", "4", "5"]  # each item handled once across the chain
+
+
+async def test_a_queue_item_s_title_is_data_through_the_worker_its_filter_functions_and_dead_letters(client, task_queue, repo, tmp_path):
+    """Issue 24, item 5: a title from an issue tracker is data in every command the worker runs."""
+    from workflows.sdk.models import RunProgress, SteerRequest
+
+    title = hostile(tmp_path)
+    (tmp_path / "items.json").write_text(json.dumps([{"id": 1, "title": title}, {"id": 2, "title": "fails " + title}]))
+    log, dead = tmp_path / "handled.log", tmp_path / "dead.log"
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "ops.toml").write_text(textwrap.dedent(f'''
+        [worker.w]
+        queue = "q"
+        handler = "pipeline.note"
+        idle_action = "wait:1s"
+        [queue.q]
+        source = "cat {tmp_path / 'items.json'}"
+        filter = "titled()"
+        [queue.q.dead]
+        on_add = "printf '%s\\\\n' {{reason}} >> {dead}"
+        [functions]
+        titled = "test -n {{title}}"
+        [pipeline.note]
+        inputs = ["item"]
+        [[pipeline.note.phase]]
+        name = "note"
+        run = "printf '%s\\\\n' {{item.title}} >> {log} && test {{item.id}} = 1"
+    '''))
+    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
+    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
+                         params={"worker": "ops.worker.w", "runbooks": bundle_})
+    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
+                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    for _ in range(300):
+        progress = await handle.query("progress", result_type=RunProgress)
+        if sorted(row.get("status") for row in progress.trail) == ["dead", "done"]:
+            break
+        await asyncio.sleep(0.1)
+    await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
+    await handle.result()
+    assert not (tmp_path / "pwned").exists()
+    assert log.read_text() == f"{title}\nfails {title}\n"
+    assert "exited 1" in dead.read_text()
+
+
+async def test_an_item_its_task_s_command_cannot_quote_fails_alone_and_the_worker_goes_on(client, task_queue, repo, tmp_path):
+    """A value no quoting holds (here a non-number in $((...))) fails its item, dead-lettered; it does not stall the worker."""
+    from workflows.sdk.models import RunProgress, SteerRequest
+
+    (tmp_path / "items.json").write_text(json.dumps([{"id": 1, "n": f"a[$(touch {tmp_path}/pwned)]"}]))
+    dead = tmp_path / "dead.log"
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    (folder / "ops.toml").write_text(textwrap.dedent(f'''
+        [worker.w]
+        queue = "q"
+        handler = "task.t"
+        idle_action = "wait:1s"
+        [queue.q]
+        source = "cat {tmp_path / 'items.json'}"
+        [queue.q.dead]
+        on_add = "printf '%s' {{item.id}} > {dead}"
+        [task.t]
+        prompt = "count {{item.n}}"
+        run = "echo $(( {{item.n}} + 1 ))"
+    '''))
+    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
+    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
+                         params={"worker": "ops.worker.w", "runbooks": bundle_})
+    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
+                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    for _ in range(300):
+        if [row.get("status") for row in (await handle.query("progress", result_type=RunProgress)).trail] == ["dead"] and dead.exists():
+            break
+        await asyncio.sleep(0.1)
+    await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
+    (worker,) = (await handle.result()).instances
+    (item,) = worker.metadata["items"]
+    assert item["status"] == "dead" and "stands in $((...)), where only a whole number is safe" in item["error"]
+    assert dead.read_text() == "1" and not (tmp_path / "pwned").exists()
