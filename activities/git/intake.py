@@ -13,6 +13,7 @@ loose object whose name is not the hash of its content is refused by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activities.git.command import GIT_ENV
-from activities.git.untrusted import FILE_FLAGS, Untrusted, kind_beneath, opened_dir
+from activities.git.untrusted import FILE_FLAGS, Untrusted, kind_beneath, opened_dir, remove_beneath
 
 TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
 HEX = set("0123456789abcdef")
@@ -43,9 +44,9 @@ def _missing(objects: Path, have: Sequence[Path], oid: str) -> bool:
     return not any((store / oid[:2] / oid[2:]).exists() for store in (objects, *have))
 
 
-def _scan(git_dir: Path, objects: Path, have: Sequence[Path]) -> tuple[list[_Loose], list[str]]:
-    """The loose objects of `git_dir` that neither `objects` nor `have` hold, and its packs."""
-    loose, packs = [], []
+def _scan(git_dir: Path, objects: Path, have: Sequence[Path]) -> tuple[list[_Loose], list[_Loose], list[str]]:
+    """The loose objects of `git_dir` that neither `objects` nor `have` hold, those they hold, and its packs."""
+    loose, held, packs = [], [], []
     with opened_dir(git_dir, "objects") as store:
         for entry in os.scandir(store):
             name = entry.name
@@ -59,8 +60,7 @@ def _scan(git_dir: Path, objects: Path, have: Sequence[Path]) -> tuple[list[_Loo
                             continue  # git's own temporary files
                         if not item.is_file(follow_symlinks=False):
                             raise Untrusted(f"objects/{name}/{item.name} is a link or not a file")
-                        if _missing(objects, have, oid):
-                            loose.append(_Loose(oid, name))
+                        (loose if _missing(objects, have, oid) else held).append(_Loose(oid, name))
             elif name == "pack":
                 if not entry.is_dir(follow_symlinks=False):
                     raise Untrusted("objects/pack is a link or not a folder")
@@ -70,7 +70,7 @@ def _scan(git_dir: Path, objects: Path, have: Sequence[Path]) -> tuple[list[_Loo
                             if not item.is_file(follow_symlinks=False):
                                 raise Untrusted(f"objects/pack/{item.name} is a link or not a file")
                             packs.append(item.name)
-    return loose, sorted(packs)
+    return loose, held, sorted(packs)
 
 
 def _pack_header_bytes(kind: int, size: int) -> bytes:
@@ -166,10 +166,24 @@ def _unpack(pack: Path, git_dir: Path, quarantine: Path, have: Sequence[Path]) -
         raise Untrusted(f"git refused the agent's objects: {(said[-1] if said else f'exit {done.returncode}').removeprefix('fatal: ')[:300]}")
 
 
+def _forget(source: Path, loose: list[_Loose], packs: list[str]) -> None:
+    """Remove from the agent's store what Orchard's holds now (it still sees them through its
+    alternates), so the next intake of a long loop looks at the new objects only."""
+    for item in loose:
+        with opened_dir(source, "objects", item.folder) as folder, contextlib.suppress(FileNotFoundError):
+            os.unlink(item.oid[2:], dir_fd=folder)
+    if packs:
+        with opened_dir(source, "objects", "pack") as folder:
+            for name in os.listdir(folder):
+                if name.startswith(tuple(pack.removesuffix(".pack") + "." for pack in packs)):
+                    remove_beneath(folder, name)
+
+
 def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> int:
     objects = git_dir / "objects"
-    loose, packs = _scan(source, objects, have)
+    loose, held, packs = _scan(source, objects, have)
     if not loose and not packs:
+        _forget(source, held, [])
         return 0
     quarantine = Path(tempfile.mkdtemp(prefix="incoming-", dir=objects))
     try:
@@ -195,6 +209,7 @@ def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> int:
             for file in folder.iterdir():
                 os.replace(file, objects / folder.name / file.name)
                 taken += 1
+        _forget(source, [*loose, *held], packs)
         return taken
     finally:
         shutil.rmtree(quarantine, ignore_errors=True)
@@ -202,7 +217,7 @@ def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> int:
 
 async def check_store(source: Path) -> None:
     """Untrusted when the object store of the git directory `source` holds a link where git keeps folders or objects."""
-    await asyncio.to_thread(_scan, source, source / "objects", ())
+    await asyncio.to_thread(_scan, source, Path("/nonexistent"), ())
 
 
 async def take_objects(source: Path, git_dir: Path, have: Sequence[Path] = ()) -> int:
