@@ -113,9 +113,9 @@ def _inflated(source, shown: str):
         raise Untrusted(f"{shown} is not a whole git object")
 
 
-def _add_loose(pack: _PackWriter, git_dir: Path, item: _Loose, budget: list[int]) -> None:
+def _add_loose(pack: _PackWriter, git_dir: Path, item: _Loose, budget: list[int]) -> str:
     """Verify one loose object (its name is the hash of what it holds, its type and size are git's)
-    and add it to `pack`, never holding more than a chunk of it in memory."""
+    and add it to `pack`, never holding more than a chunk of it in memory; its type."""
     shown = f"objects/{item.folder}/{item.oid[2:]}"
     with opened_dir(git_dir, "objects", item.folder) as folder:
         if kind_beneath(folder, item.oid[2:]) != "file":
@@ -152,6 +152,7 @@ def _add_loose(pack: _PackWriter, git_dir: Path, item: _Loose, budget: list[int]
     if digest.hexdigest() != item.oid:
         raise Untrusted(f"{shown} holds an object whose hash is {digest.hexdigest()[:12]}, not its name: a forged object")
     pack.write(compress.flush())
+    return kind.decode()
 
 
 def _unpack(pack: Path, git_dir: Path, quarantine: Path, have: Sequence[Path]) -> None:
@@ -179,12 +180,12 @@ def _forget(source: Path, loose: list[_Loose], packs: list[str]) -> None:
                     remove_beneath(folder, name)
 
 
-def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> int:
+def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> dict[str, str]:
     objects = git_dir / "objects"
     loose, held, packs = _scan(source, objects, have)
     if not loose and not packs:
         _forget(source, held, [])
-        return 0
+        return {}
     quarantine = Path(tempfile.mkdtemp(prefix="incoming-", dir=objects))
     try:
         scratch = quarantine / "pack.in"
@@ -194,23 +195,22 @@ def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> int:
             with os.fdopen(fd, "rb") as inp, scratch.open("wb") as out:
                 shutil.copyfileobj(inp, out, CHUNK)
             _unpack(scratch, git_dir, quarantine, have)
+        kinds: dict[str, str] = {}
         if loose:
             budget = [MAX_BYTES]
             with scratch.open("wb") as out:
                 pack = _PackWriter(out, len(loose), "sha1" if len(loose[0].oid) == 40 else "sha256")
                 for item in loose:
-                    _add_loose(pack, source, item, budget)
+                    kinds[item.oid] = _add_loose(pack, source, item, budget)
                 pack.finish()
             _unpack(scratch, git_dir, quarantine, have)
         scratch.unlink()
-        taken = 0
         for folder in quarantine.iterdir():
             (objects / folder.name).mkdir(exist_ok=True)
             for file in folder.iterdir():
                 os.replace(file, objects / folder.name / file.name)
-                taken += 1
         _forget(source, [*loose, *held], packs)
-        return taken
+        return kinds
     finally:
         shutil.rmtree(quarantine, ignore_errors=True)
 
@@ -220,8 +220,8 @@ async def check_store(source: Path) -> None:
     await asyncio.to_thread(_scan, source, Path("/nonexistent"), ())
 
 
-async def take_objects(source: Path, git_dir: Path, have: Sequence[Path] = ()) -> int:
+async def take_objects(source: Path, git_dir: Path, have: Sequence[Path] = ()) -> dict[str, str]:
     """Copy the objects of the git directory `source` (an agent's) that `git_dir` (Orchard's) and
-    the stores `have` lack into `git_dir`, each verified by git; how many. Untrusted (and nothing
+    the stores `have` lack into `git_dir`, each verified by git; the type of each loose one taken. Untrusted (and nothing
     taken) when anything of it is out of place."""
     return await asyncio.to_thread(_take, source, git_dir, have)

@@ -168,37 +168,37 @@ async def take_work(workspace: Path, leftovers: str | None = None) -> str:
         head = read_ref(workspace / ".git")
         if head is None:
             raise Untrusted("HEAD names no commit")
-        changed: list[str] = []
         if head == before:
             await check_store(workspace / ".git")  # nothing is taken from it, but what is out of place is said
         else:
-            await take_objects(workspace / ".git", own, [_borrowed(own)])
-            if await git("cat-file", "-t", head, cwd=own, check=False) != "commit":
+            kinds = await take_objects(workspace / ".git", own, [_borrowed(own)])
+            if kinds.get(head, "") != "commit" and await git("cat-file", "-t", head, cwd=own, check=False) != "commit":
                 raise Untrusted(f"HEAD names {head[:12]}, which is no commit of the agent's")
     except Untrusted as e:
         raise WorkspaceTampered(f"the agent left its workspace's git out of place ({e}); nothing of its work was taken") from None
     if head != before:
         await wgit(workspace, "reset", "--quiet", "--no-refresh", head)
-        names = await git_bytes("diff-tree", "-r", "-z", "--name-only", "--no-renames", before, head, cwd=own)
-        changed = [name for name in os.fsdecode(names).split("\0") if name]
-    if leftovers is not None and await commit_leftovers(workspace, leftovers, changed):
+    if leftovers is not None and await commit_leftovers(workspace, leftovers, (before, head)):
         return await wgit(workspace, "rev-parse", "HEAD")
     return head
 
 
-async def commit_leftovers(workspace: Path, message: str, also: Sequence[str] = ()) -> bool:
+async def commit_leftovers(workspace: Path, message: str, moved: tuple[str, str]) -> bool:
     """Commit on top of Orchard's HEAD what the workspace's tree holds beyond it (changed, deleted
     and new files, as `git add -A` takes them); whether there was any. In an overlay workspace git
-    looks at the paths written in it only (and `also`: the paths the agent's commits changed), so
-    this costs the same whatever the tree's size (a full `git status` of 20,000 files through an
-    overlay: 60 ms)."""
+    looks at the paths written in it only (and those the agent's commits changed: `moved`, from
+    where Orchard's index was to its HEAD now), so this costs the same whatever the tree's size (a
+    full `git status` of 20,000 files through an overlay: 60 ms)."""
     paths = await asyncio.to_thread(written_paths, workspace)
+    if paths is not None and moved[0] != moved[1]:
+        names = await git_bytes("diff-tree", "-r", "-z", "--name-only", "--no-renames", *moved, cwd=git_dir_of(workspace))
+        paths += [name for name in os.fsdecode(names).split("\0") if name]
     if paths is None:
         changed = bool(await wgit(workspace, "status", "--porcelain"))
         if changed:
             await wgit(workspace, "add", "-A")
     else:
-        asked = [*paths, *also]
+        asked = paths
         listed = _status_paths(os.fsdecode(await git_bytes("--literal-pathspecs", "status", "--porcelain", "-z", "--", *asked, cwd=workspace,
                                                            git_dir=git_dir_of(workspace)))) if asked else []
         changed = bool(listed)
