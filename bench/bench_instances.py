@@ -6,7 +6,7 @@
 
 1. `prepare_workspace` vs a plain `git worktree add --detach` of the same commit (target: <= 1.2x),
    on a small repo, a generated N-file repo, and the same N-file tree under a long history.
-2. `import_branch` after one agent commit in a workspace.
+2. `workspace_head` and `import_branch` after one agent commit in a workspace (its objects verified, the branch made).
 3. n no-op agents (`true`) through a real Temporal dev server and an in-process worker, on each
    runner; with the docker runner, the overhead per instance beyond the local runner's (container
    created, started and removed; target: < 1 s).
@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 import activities.git.branch_import as branch_import_mod  # noqa: E402
 import activities.git.command as gitcmd_mod  # noqa: E402
 import activities.git.workspace as workspace_mod  # noqa: E402
-from activities.git.branch_import import import_branch  # noqa: E402
+from activities.git.branch_import import import_branch, workspace_head  # noqa: E402
 from activities.git.command import git  # noqa: E402
 from activities.git.origin import Origin  # noqa: E402
 from activities.git.workspace import prepare_workspace, remove_workspace  # noqa: E402
@@ -214,10 +214,10 @@ class GitProfile:
         original = gitcmd_mod.git
         run: dict[str, float] = defaultdict(float)
 
-        async def timed(*args: str, cwd: str | Path, check: bool = True) -> str:
+        async def timed(*args: str, cwd: str | Path, check: bool = True, git_dir: Path | None = None) -> str:
             started = time.perf_counter()
             try:
-                return await original(*args, cwd=cwd, check=check)
+                return await original(*args, cwd=cwd, check=check, git_dir=git_dir)
             finally:
                 run[step_label(args)] += time.perf_counter() - started
 
@@ -322,13 +322,17 @@ async def bench_import(repo: Repo, scratch: Path, reps: int) -> ImportFigures:
         # Dated now, like a real agent's commit: one older than its parent (clock skew) would make
         # git's date-ordered walks in the fetch cover the whole history.
         sh_git("commit", "--quiet", "-m", f"agent change {i}", cwd=ws, dated=False)
-        head = sh_git("rev-parse", "HEAD", cwd=ws)
         branch = f"orchard/bench/{uuid.uuid4().hex[:8]}/k{i}"
-        if i == 0:  # warm-up round, untimed
+
+        async def take_and_import() -> None:  # the agent's commit taken (its objects verified), then the branch made
+            head = await workspace_head(ws, repo.head)
             await import_branch(Origin(str(repo.path), str(repo.path)), ws, head, branch, "fail")
+
+        if i == 0:  # warm-up round, untimed
+            await take_and_import()
         else:
             with profile.recording():
-                times.append(await timed(lambda: import_branch(Origin(str(repo.path), str(repo.path)), ws, head, branch, "fail")))
+                times.append(await timed(take_and_import))
         sh_git("update-ref", "-d", f"refs/heads/{branch}", cwd=repo.path)
         await remove_workspace(ws)
     return ImportFigures(repo, statistics.median(times), profile.medians())

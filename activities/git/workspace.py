@@ -176,9 +176,12 @@ async def take_work(workspace: Path, leftovers: str | None = None) -> str:
                 raise Untrusted(f"HEAD names {head[:12]}, which is no commit of the agent's")
     except Untrusted as e:
         raise WorkspaceTampered(f"the agent left its workspace's git out of place ({e}); nothing of its work was taken") from None
+    if leftovers is None:  # the agent's commit as it is: no index to move
+        (own / "HEAD").write_text(f"{head}\n")
+        return head
     if head != before:
         await wgit(workspace, "reset", "--quiet", "--no-refresh", head)
-    if leftovers is not None and await commit_leftovers(workspace, leftovers, (before, head)):
+    if await commit_leftovers(workspace, leftovers, (before, head)):
         return await wgit(workspace, "rev-parse", "HEAD")
     return head
 
