@@ -1,13 +1,12 @@
 """`command`: any command-line agent. The prompt arrives on stdin, in the file $ORCHARD_PROMPT_FILE,
 and (up to 100 KB, the most one environment variable or argument can hold) in ORCHARD_PROMPT and
-as {prompt}."""
+as {prompt}, quoted for where it stands in the command (one word where bare, escaped in quotes)."""
 
 from __future__ import annotations
 
-import shlex
-
 from activities.agents.base import AgentCommand, AgentContext, AgentPlugin, AgentState, PluginError, fits_an_argument, last_line
 from activities.git.untrusted import write_path
+from workflows.runbooks.shell import SLOT, ShellError, insert
 from workflows.sdk.models import TaskSpec
 
 KEPT_OUTPUT_LINES = 2000
@@ -26,7 +25,10 @@ class CommandPlugin(AgentPlugin):
                 f"the prompt ({len(task.prompt.encode()):,} bytes) is too long for {{prompt}} in --agent-command; "
                 "read it from stdin or the file $ORCHARD_PROMPT_FILE"
             )
-        script = task.agent_command.replace("{prompt}", shlex.quote(task.prompt))
+        try:  # the prompt is data wherever {prompt} stands: one word where bare, escaped inside '...' or "..."
+            script = insert(task.agent_command.replace("{prompt}", f"{SLOT}0{SLOT}"), [task.prompt])
+        except ShellError as e:
+            raise PluginError(f"{{prompt}} in --agent-command: {e}") from None
         env = {
             "ORCHARD_PROMPT": task.prompt if short else "",
             "ORCHARD_MODEL": task.model,

@@ -53,3 +53,19 @@ def test_a_link_the_last_agent_left_for_its_prompt_file_is_replaced_not_written_
     get_plugin("command").build_command(TaskSpec(prompt="next iteration", base_branch="main", agent_command="true"), ctx)
     assert victim.read_text() == "the host's own file\n"
     assert not (home / PROMPT_FILE).is_symlink() and (home / PROMPT_FILE).read_text() == "next iteration"
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    ("printf '%s' {prompt}", "PROMPT"),
+    ("printf '%s' 'before {prompt} after'", "before PROMPT after"),
+    ('printf \'%s\' "before {prompt} after"', "before PROMPT after"),
+])
+def test_the_prompt_is_data_wherever_the_placeholder_stands(tmp_path, command, expected):
+    """A runbook's value may put `{prompt}` inside quotes of the agent's command: the prompt (from
+    a queue item's title) arrives as written there and runs nothing."""
+    import subprocess
+
+    prompt = f"x'\"; touch {tmp_path}/pwned; echo $(touch {tmp_path}/pwned) `touch {tmp_path}/pwned` \\ end"
+    cmd = get_plugin("command").build_command(TaskSpec(prompt=prompt, base_branch="main", agent_command=command), CTX)
+    done = subprocess.run(cmd.argv, capture_output=True, text=True, check=True)
+    assert done.stdout == expected.replace("PROMPT", prompt) and not (tmp_path / "pwned").exists()
