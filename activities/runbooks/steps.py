@@ -68,9 +68,12 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
         phase = f"{inp.label}: $ {inp.command[:80]}"
         lines: list[str] = []
         log = out_dir / f"{inp.step}.log"
+        where = (workspace / inp.cwd).resolve()  # a value in `cwd`, or a link an agent left, must not lead out
+        if not where.is_relative_to(workspace.resolve()):
+            raise ApplicationError(f"{inp.label}: its cwd {inp.cwd!r} leads out of the pipeline's workspace", type="BadInput", non_retryable=True)
         started = time.monotonic()
         outcome = await run_process(
-            AgentCommand(argv=["bash", "-c", inp.command], env=inp.env), cwd=workspace / inp.cwd, timeout=inp.timeout,
+            AgentCommand(argv=["bash", "-c", inp.command], env=inp.env), cwd=where, timeout=inp.timeout,
             on_line=lines.append, transcript=log, record_path=running, leftovers=[workspace],
         )
         duration = round(time.monotonic() - started, 3)
