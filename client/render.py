@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -462,9 +463,17 @@ class QuietRenderer:
         pass
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed stdout (`orchard show RUN | head -1`) is the BrokenPipeError every other write
+        to it raises, which the command ends on quietly (client/cli.py), not rich's SystemExit(1)."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "stdout closed")
+
+
 def make_console() -> Console:
     """Wide when piped, so branch names and tables stay on one line in logs."""
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    return _Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 OUTPUT_MODES = ("tui", "streaming", "json", "quiet")
