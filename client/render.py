@@ -472,8 +472,9 @@ class _Console(Console):
 
 
 def make_console() -> Console:
-    """Wide when piped, so branch names and tables stay on one line in logs."""
-    return _Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    """Wide when piped, so branch names and tables stay on one line in logs. No markup: what it
+    prints (prompts, notes, a command's output) is data, and `[x]` in it is printed as it is."""
+    return _Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 OUTPUT_MODES = ("tui", "streaming", "json", "quiet")

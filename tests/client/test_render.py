@@ -69,3 +69,12 @@ def test_a_running_pipeline_shows_its_phase_graph_with_where_it_is():
     lines = [line.strip() for line in screen.splitlines()]
     at = next(i for i, line in enumerate(lines) if line.endswith("[phase fix (visit 2) · fix✓ verify✗ merge, 0s]"))  # the header
     assert lines[at + 1:at + 4] == graph
+
+
+def test_brackets_in_what_is_printed_are_data_not_markup(monkeypatch):
+    from client.render import make_console
+
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    make_console().print("winner: orchard/b/run_5/k1 (passed `grep -q [greeting] app.py`)")
+    assert out.getvalue() == "winner: orchard/b/run_5/k1 (passed `grep -q [greeting] app.py`)\n"
