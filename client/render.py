@@ -22,6 +22,8 @@ ACTION_STYLE = {"continue": "cyan", "complete": "green", "timeout": "red", "fail
 TRAIL_SHOWN = 20
 """A loop's latest iterations `orchard run` and `watch` print at the end (`orchard show` prints all)."""
 TUI_TRAIL_ROWS = 10
+VERIFY_LINES_SHOWN = 10
+"""The last lines of a failed verification's output printed under the results (its log has them all)."""
 STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
 
 
@@ -227,6 +229,22 @@ def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit:
     console.print(trail_table(shown))
 
 
+def verification_lines(results: list[InstanceResult]) -> list[str]:
+    """Each result that failed its verification (`-S verify`): why, where its log is, and the end
+    of what the command said."""
+    lines = []
+    for r in results:
+        if r.metrics.get("verify_passed") is not False:
+            continue
+        code = r.metrics.get("verify_exit_code")
+        why = f"exit {code}" if code is not None else "timed out"
+        log = r.metadata.get("verify_log")
+        lines.append(f"{r.key}: verification failed ({why})" + (f"; its log: {log}" if log else ""))
+        output = str(r.metadata.get("verify_output") or "").rstrip().splitlines()
+        lines += [f"  | {line}" for line in output[-VERIFY_LINES_SHOWN:]]
+    return lines
+
+
 def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN) -> None:
     """The run's results (`trail_rows`: how many of a loop's iterations, None for all)."""
     result = outcome.result
@@ -236,6 +254,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             for kind in ("iterations", "phases", "items"):
                 if isinstance(r.metadata.get(kind), list):
                     print_trail(console, r.metadata[kind], len(r.metadata[kind]), trail_rows)
+        for line in verification_lines(result.instances):
+            console.print(line)
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")

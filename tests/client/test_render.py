@@ -71,6 +71,33 @@ def test_a_running_pipeline_shows_its_phase_graph_with_where_it_is():
     assert lines[at + 1:at + 4] == graph
 
 
+def _printed(outcome, width: int = 120) -> str:
+    from client.render import print_outcome
+
+    out = io.StringIO()
+    print_outcome(Console(file=out, width=width, color_system=None, markup=False, soft_wrap=True), outcome, None)
+    return out.getvalue()
+
+
+def test_a_candidate_that_failed_verification_shows_the_end_of_its_output_and_its_log():
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    log = "/home/u/.orchard/runs/run_4/verify/verify_candidate_2_1.log"
+    failed = InstanceResult(success=True, key="candidate/2", branch_name="orchard/best-of-n/run_4/k2", has_changes=True,
+                            metrics={"verify_passed": False, "verify_exit_code": 1},
+                            metadata={"ineligible": "verification failed (exit 1)", "verify_log": log,
+                                      "verify_output": "$ pytest -q\n" + "".join(f"line {n}\n" for n in range(30)) + "FAILED test_greeting - [expected] hello\n"})
+    winner = InstanceResult(success=True, key="candidate/1", branch_name="orchard/best-of-n/run_4/k1", has_changes=True,
+                            metrics={"verify_passed": True, "score": 7}, metadata={"winner": True, "selection_reason": "highest score 7/10"})
+    result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed], duration_seconds=2.0)
+    text = _printed(Outcome(run_id="run_4", status="success", result=result))
+    assert f"candidate/2: verification failed (exit 1); its log: {log}" in text
+    assert "FAILED test_greeting - [expected] hello" in text  # printed as it is, brackets too
+    assert "line 29" in text and "line 20" not in text  # its last lines; the log has them all
+    assert "candidate/1: verification" not in text
+
+
 def test_brackets_in_what_is_printed_are_data_not_markup(monkeypatch):
     from client.render import make_console
 

@@ -502,3 +502,19 @@ def test_a_child_strategys_run_is_listed_with_its_parent(named_server, repo, tmp
     assert rows[child["run_id"]]["parent"] == result["run_id"] and rows[result["run_id"]]["parent"] is None
     shown = orchard("show", result["run_id"], "--address", named_server, env=env, cwd=repo)
     assert "child helper helper success, 1 instances" in shown.stdout
+
+
+def test_show_of_a_candidate_that_failed_verification_gives_the_end_of_its_output_and_its_log(embedded, repo):
+    _, env, _, _ = embedded
+    check = 'if grep -rq robustness demo; then echo "FAILED test_greeting: got [robustness]"; exit 1; fi'  # candidate 2's hint
+    ran = orchard("run", "add a greeting", "--strategy", "best-of-n", "-S", "n=2", "-S", f"verify={check}", "--agent-command", DEMO_AGENT,
+                  "--output", "quiet", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    shown = orchard("show", ran.stdout.split()[0], env=env, cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    said = shown.stdout.splitlines()
+    failed = next(line for line in said if line.startswith("candidate/2: verification failed (exit 1); its log: "))
+    log = Path(failed.split("its log: ")[1])
+    assert "FAILED test_greeting: got [robustness]" in log.read_text()
+    assert said[said.index(failed) + 2] == "  | FAILED test_greeting: got [robustness]"  # under the command's own line
+    assert not any(line.startswith("candidate/1: verification") for line in said)
