@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from rich.console import Console
 
 from client.render import TuiRenderer
@@ -105,3 +106,72 @@ def test_brackets_in_what_is_printed_are_data_not_markup(monkeypatch):
     monkeypatch.setattr("sys.stdout", out)
     make_console().print("winner: orchard/b/run_5/k1 (passed `grep -q [greeting] app.py`)")
     assert out.getvalue() == "winner: orchard/b/run_5/k1 (passed `grep -q [greeting] app.py`)\n"
+
+
+RUN = "run_20261206_110206_75bad0"
+
+
+def _branch(h: str) -> str:
+    return f"orchard/best-of-n/{RUN}/k{h}"
+
+
+def _squeezed(text: str) -> str:
+    """The words of what was printed, without the table's rules and spacing: a note wrapped in its column reads whole."""
+    return "".join(text.replace("│", "").replace("┃", "").split())
+
+
+def _nothing_essential_cut(text: str, width: int, branches: list[str]) -> None:
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines if "│" in line or "┃" in line), text  # the tables (long lines of text wrap in the terminal)
+    for line in lines:  # the one thing shortened: branch names, to the end that tells them apart
+        for at in [i for i, ch in enumerate(line) if ch == "…"]:
+            assert line[at:].startswith(("…/k", "… stands for ")), line
+    legend = next((line.split("… stands for ")[1] for line in lines if "… stands for " in line), None)
+    for branch in branches:  # and each is whole, or its shared prefix is said once and its end is in the table
+        assert branch in text or (legend is not None and branch.startswith(legend) and "…" + branch[len(legend):] in text), (branch, text)
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120])
+def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    def result(key: str, h: str, **fields) -> InstanceResult:
+        return InstanceResult(success=True, key=key, branch_name=_branch(h), has_changes=True, insertions=120, deletions=14, duration_seconds=312.4,
+                              input_tokens=1_234_567, output_tokens=45_678, cost_usd=3.4567, **fields)
+
+    winner = result("candidate/3", "e4d75bc7", metrics={"score": 9}, metadata={"winner": True, "selection_reason": "highest score 9/10, passed `pytest -q`"})
+    other = result("candidate/1", "ab58afe3", metrics={"score": 5})
+    rejected = result("candidate/2", "15649074", metrics={"verify_passed": False, "verify_exit_code": 1}, metadata={"ineligible": "verification failed (exit 1)"})
+    results = [winner, other, rejected]
+    run = RunResult(run_id=RUN, strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=results, duration_seconds=400.0)
+    text = _printed(Outcome(run_id=RUN, status="success", result=run), width=width)
+    _nothing_essential_cut(text, width, [r.branch_name or "" for r in results])
+    rows = [line for line in text.splitlines() if "candidate/" in line and "│" in line]
+    assert len(rows) == 3 and all(" success " in row.replace("│", " ") + " " for row in rows)  # never `succe…`
+    assert "★" in next(row for row in rows if "candidate/3" in row)
+    for note in ("highestscore9/10,passed`pytest-q`", "verificationfailed(exit1)"):  # the winner's note and the failure's, whole
+        assert note in _squeezed(text)
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120])
+def test_the_live_view_fits_the_terminal_and_cuts_nothing_essential(width):
+    out = io.StringIO()
+    tui = TuiRenderer(Console(file=out, force_terminal=True, width=width, color_system=None), f"best-of-n run {RUN}", None)
+    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    progress = RunProgress(run_id=RUN, strategy="best-of-n", phase="running", instances=[
+        InstanceProgress(key="candidate/1", branch=_branch("ab58afe3"), status="success", duration_seconds=200.0, input_tokens=934_567, output_tokens=25_678,
+                         cost_usd=2.4567, metrics={"score": 5}),
+        InstanceProgress(key="candidate/2", branch=_branch("15649074"), status="running", started_at=started),
+        InstanceProgress(key="score/1/1", branch="", status="queued"),
+    ])
+    beat = {"phase": "agent running", "last_event": "Bash: pytest -q tests/test_greeting.py", "input_tokens": 800_000, "output_tokens": 10_000,
+            "cost_usd": 1.2345, "attempt": 2}
+    tui.update(Snapshot(run_id=RUN, status="running", progress=progress, heartbeats={"candidate/2": beat}))
+    tui.close()
+    screen = out.getvalue().split("\x1b[?25h")[-1]
+    _nothing_essential_cut(screen, width, [_branch("ab58afe3"), _branch("15649074")])
+    cells = {c[0]: c for c in (line.replace("│", " ").split() for line in screen.splitlines()) if c and c[0].startswith(("candidate/", "score/"))}
+    assert cells["candidate/2"][1:6] == ["running", "(attempt", "2)", "42s", "810,000"] and cells["candidate/2"][6].endswith("$1.2345")
+    assert cells["candidate/1"][1:5] == ["success", "200s", "960,245", "$2.4567"] and cells["score/1/1"][1] == "queued"
+    assert "Bash:pytest-qtests/test_greeting.py" in _squeezed(screen)  # what it does now, in its column or below the table
