@@ -365,9 +365,11 @@ class TuiRenderer:
 
 
 def _live_usage(p: InstanceProgress, beat: dict[str, Any]) -> tuple[int, float, bool]:
-    """(tokens, cost, estimated) so far: the heartbeat's while it runs, the result's once done."""
+    """(tokens, cost, estimated) so far: the heartbeat's while it runs, the result's once done. A
+    heartbeat's cost is an estimate unless it says it is the agent's own figure."""
     if p.status == "running" and beat:
-        return int(beat.get("input_tokens", 0)) + int(beat.get("output_tokens", 0)), float(beat.get("cost_usd", 0.0)), False
+        cost = float(beat.get("cost_usd", 0.0))
+        return int(beat.get("input_tokens", 0)) + int(beat.get("output_tokens", 0)), cost, bool(beat.get("cost_estimated", True))
     return p.input_tokens + p.output_tokens, p.cost_usd, p.cost_estimated
 
 

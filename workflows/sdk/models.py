@@ -210,6 +210,9 @@ class InstanceHeartbeat(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cost_estimated: bool = True
+    """The cost so far is the plugin's estimate from tokens (Claude Code's until it reports its own
+    at the end, Codex's always); a heartbeat that does not say otherwise is taken as one."""
     session_id: str | None = None
 
 
