@@ -243,6 +243,7 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--repo", "/"], "is not a git repository"),
         (["--base-branch", "nope"], "base branch 'nope' does not exist"),
         (["--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--strategy", "best-of-m"], "unknown strategy 'best-of-m' (did you mean 'best-of-n'?)"),
         (["-S", "n"], "malformed -S value 'n'"),
         (["--strategy", "best-of-n", "-S", "m=1"], "unknown parameter 'm' for strategy 'best-of-n'; accepted: model, n,"),
         (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
