@@ -134,6 +134,8 @@ def _ran(argv: list[str], env: dict[str, str], cwd: Path, stdout: str) -> tuple[
     pytest.param(["run", "x", "--max-parallel", "x"], "captured", 2, "invalid int value: 'x'", id="usage-error"),
     pytest.param(["run", "x", "--agent-command", "true", "--base-branch", "nope"], "captured", 2, "base branch 'nope' does not exist", id="bad-input"),
     pytest.param(["show", "run_nope"], "captured", 2, "no run 'run_nope'", id="no-run"),
+    pytest.param(["clean", "run_nope"], "captured", 2, "orchard: no run 'run_nope'", id="clean-no-run"),
+    pytest.param(["run", "x", "--strategy", "best-of-m"], "captured", 2, "unknown strategy 'best-of-m' (did you mean 'best-of-n'?)", id="strategy-typo"),
     pytest.param(["show", "{run}"], "captured", 0, "strategy simple", id="show"),
     pytest.param(["show", "{run}"], "head", 0, "strategy simple", id="show-head-1"),
     pytest.param(["show", "{run}"], "closed", 0, "", id="show-closed-pipe"),
@@ -155,3 +157,13 @@ def test_a_command_ends_the_same_in_its_own_process_and_in_the_warm_client(serve
         assert said.replace("{run}", run_id) in out + err, (path, out, err)
     cold, warm = ([RUN_ID.sub("RUN", text) for text in ended[path][1:]] for path in PATHS)
     assert cold == warm
+
+
+def test_clean_of_a_run_temporal_forgot_removes_what_it_left_and_of_no_run_says_so(served):
+    env, repo, _ = served
+    left = Path(env["ORCHARD_HOME"]) / "workspaces" / "run_20200101_000000_abcdef" / "k12345678"
+    left.mkdir(parents=True)
+    cleaned = orchard("clean", "run_20200101_000000_abcdef", env=env, cwd=repo)  # past the server's retention: its leftovers can go
+    assert cleaned.returncode == 0 and "1 folder(s)" in cleaned.stdout and not left.parent.exists(), cleaned.stderr
+    again = orchard("clean", "run_20200101_000000_abcdef", env=env, cwd=repo)  # now nothing of it is anywhere: a mistyped id
+    assert again.returncode == 2 and again.stdout == "" and again.stderr.startswith("orchard: no run 'run_20200101_000000_abcdef' on "), again.stderr
