@@ -167,3 +167,10 @@ def test_clean_of_a_run_temporal_forgot_removes_what_it_left_and_of_no_run_says_
     assert cleaned.returncode == 0 and "1 folder(s)" in cleaned.stdout and not left.parent.exists(), cleaned.stderr
     again = orchard("clean", "run_20200101_000000_abcdef", env=env, cwd=repo)  # now nothing of it is anywhere: a mistyped id
     assert again.returncode == 2 and again.stdout == "" and again.stderr.startswith("orchard: no run 'run_20200101_000000_abcdef' on "), again.stderr
+
+
+def test_list_says_what_its_columns_are(served):
+    env, repo, run_id = served
+    listed = orchard("list", "--status", "success", env=env, cwd=repo).stdout.splitlines()
+    assert listed[0].split() == ["run", "strategy", "status", "started", "repo"]
+    assert any(line.split()[:3] == [run_id, "simple", "success"] and line.split()[4] == str(repo) for line in listed[1:])
