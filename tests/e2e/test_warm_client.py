@@ -94,10 +94,10 @@ def served(tmp_path_factory):
     assert first.returncode == 0, first.stderr
     assert orchard("list", env=env, cwd=repo).returncode == 0  # the second command starts the warm client
     deadline = time.monotonic() + 30
-    while not (home / "warm" / "client.sock").exists():
+    code = home / "warm" / "code"  # written once its socket listens: each `orchard` below is handed over
+    while not (code.exists() and code.read_text() == code_digest() and (home / "warm" / "client.sock").exists()):
         assert time.monotonic() < deadline, (home / "logs" / "warm-client.log").read_text()
         time.sleep(0.1)
-    assert (home / "warm" / "code").read_text() == code_digest()  # so each `orchard` below is handed over
     yield env, repo, first.stdout.split()[0]
     stop_embedded(home)
 
