@@ -45,6 +45,11 @@ def _seconds(value: float | None, short: bool = False) -> str:
 ESTIMATED_NOTE = "~ cost estimated from tokens by Orchard's price table (until the agent reports its own)"
 
 
+def counted(n: int, word: str) -> str:
+    """`1 instance`, `3 instances`."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def _tokens(n: int) -> str:
     return f"{n:,}" if n else "-"
 
@@ -71,7 +76,7 @@ def answer_line(a: Answer) -> str:
 
 
 def child_line(c: ChildRun) -> str:
-    spent = f", {c.totals.instances_run} instances, cost {_cost(c.totals.cost_usd, c.totals.cost_estimated)}" if c.status != "running" else ""
+    spent = f", {counted(c.totals.instances_run, 'instance')}, cost {_cost(c.totals.cost_usd, c.totals.cost_estimated)}" if c.status != "running" else ""
     error = f": {c.error}" if c.error else ""
     return f"child {c.key} {c.strategy} {c.status}{spent} (run {c.run_id}){error}"
 
@@ -274,7 +279,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
         if result.omitted:
             counts = ", ".join(f"{n:,} {status}" for status, n in sorted(result.omitted.items()))
-            console.print(f"and {sum(result.omitted.values()):,} more instances, not listed ({counts}); each one's result is in the run's history (`orchard history {result.run_id}`)")
+            console.print(f"and {counted(sum(result.omitted.values()), 'more instance')}, not listed ({counts}); each one's result is in the run's history (`orchard history {result.run_id}`)")
         for child in result.children:
             console.print(child_line(child))
         for answer in result.questions:
@@ -282,7 +287,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
         chained = f" over {result.runs} runs (continued as new)" if result.runs > 1 else ""
         console.print(
             f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s{chained}, "
-            f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
+            f"{counted(result.instances_run, 'instance')}, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
             f"cost {_cost(result.cost_usd, result.cost_estimated)}"
         )
         if outcome.status == "running":
@@ -411,7 +416,7 @@ def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[st
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
     said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
     cost = sum(c for _, c, _ in usage)
-    return f"{sum(counts.values()):,} instances: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
+    return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
 
 
 class StreamingRenderer:

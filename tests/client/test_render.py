@@ -177,3 +177,19 @@ def test_the_live_view_fits_the_terminal_and_cuts_nothing_essential(width):
     assert cells["candidate/2"][1:6] == ["running", "(attempt", "2)", "42s", "810,000"] and cells["candidate/2"][6] == "~$1.2345"
     assert cells["candidate/1"][1:5] == ["success", "200s", "960,245", "$2.4567"] and cells["score/1/1"][1] == "queued"
     assert "Bash:pytest-qtests/test_greeting.py" in _squeezed(screen)  # what it does now, in its column or below the table
+
+
+def test_one_instance_is_one_instance():
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    only = InstanceResult(success=True, key="simple", branch_name="orchard/simple/run_6/k1", duration_seconds=1.0)
+    result = RunResult(run_id="run_6", strategy="simple", status="success", base_branch="main", base_commit="b" * 40, instances=[only],
+                       duration_seconds=1.0, instances_run=1)
+    assert "run run_6: success in 1.0s, 1 instance, tokens -, cost -" in _printed(Outcome(run_id="run_6", status="success", result=result))
+    out = io.StringIO()
+    tui = TuiRenderer(Console(file=out, force_terminal=True, width=120, color_system=None), "simple run run_6", None)
+    tui.update(Snapshot(run_id="run_6", status="running", heartbeats={},
+                        progress=RunProgress(run_id="run_6", strategy="simple", phase="running", instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
+    tui.close()
+    assert "1 instance: 1 queued;" in out.getvalue()

@@ -502,7 +502,7 @@ def test_a_child_strategys_run_is_listed_with_its_parent(named_server, repo, tmp
     rows = {row["run_id"]: row for row in map(json.loads, both.stdout.splitlines())}
     assert rows[child["run_id"]]["parent"] == result["run_id"] and rows[result["run_id"]]["parent"] is None
     shown = orchard("show", result["run_id"], "--address", named_server, env=env, cwd=repo)
-    assert "child helper helper success, 1 instances" in shown.stdout
+    assert "child helper helper success, 1 instance, cost" in shown.stdout
 
 
 def test_show_of_a_candidate_that_failed_verification_gives_the_end_of_its_output_and_its_log(embedded, repo):
