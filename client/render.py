@@ -259,8 +259,9 @@ def verification_lines(results: list[InstanceResult]) -> list[str]:
     return lines
 
 
-def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN) -> None:
-    """The run's results (`trail_rows`: how many of a loop's iterations, None for all)."""
+def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN, streamed: dict[str, str] | None = None) -> None:
+    """The run's results (`trail_rows`: how many of a loop's iterations, None for all). `streamed`:
+    the line printed last for each instance as the run went (plain output), not printed again."""
     result = outcome.result
     if result is not None:
         console.print(comparison_table(result.instances) or results_table(result.instances))
@@ -297,7 +298,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
     else:
         if outcome.progress and outcome.progress.instances:
             for p in outcome.progress.instances[-TRAIL_SHOWN:]:
-                console.print(instance_line(p, None))
+                if (line := instance_line(p, None)) != (streamed or {}).get(p.key):
+                    console.print(line)
         if outcome.progress and outcome.progress.trail:
             print_trail(console, outcome.progress.trail, outcome.progress.trail_total, trail_rows)
         for line in _now(outcome) + progress_lines(outcome.progress):
@@ -446,7 +448,7 @@ class StreamingRenderer:
                 self.console.print(f"{time.strftime('%H:%M:%S')} {line}", highlight=False)
 
     def finish(self, outcome: Outcome) -> None:
-        print_outcome(self.console, outcome, self.ui_link)
+        print_outcome(self.console, outcome, self.ui_link, streamed=self.seen)
 
     def close(self) -> None:
         pass

@@ -193,3 +193,19 @@ def test_one_instance_is_one_instance():
                         progress=RunProgress(run_id="run_6", strategy="simple", phase="running", instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
     tui.close()
     assert "1 instance: 1 queued;" in out.getvalue()
+
+
+def test_plain_output_of_a_run_whose_candidates_all_failed_verification_prints_each_once():
+    from client.render import StreamingRenderer
+    from client.snapshots import Outcome
+
+    out = io.StringIO()
+    plain = StreamingRenderer(Console(file=out, width=200, color_system=None, markup=False), "best-of-n run run_7", None)
+    progress = RunProgress(run_id="run_7", strategy="best-of-n", phase="verifying", instances=[
+        InstanceProgress(key=f"candidate/{n}", branch=f"orchard/best-of-n/run_7/k{n}", status="success") for n in (1, 2)])
+    plain.update(Snapshot(run_id="run_7", status="running", progress=progress, heartbeats={}))
+    error = "no candidate could win (candidate 1: verification failed (exit 1); candidate 2: verification failed (exit 1))"
+    plain.finish(Outcome(run_id="run_7", status="failed", progress=progress, error=error))
+    lines = out.getvalue().splitlines()
+    assert [sum("candidate/1 " in line for line in lines), sum("candidate/2 " in line for line in lines)] == [1, 1], lines
+    assert lines[-1] == f"run run_7: failed: {error}"
