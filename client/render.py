@@ -253,7 +253,7 @@ def verification_lines(results: list[InstanceResult]) -> list[str]:
         code = r.metrics.get("verify_exit_code")
         why = f"exit {code}" if code is not None else "timed out"
         log = r.metadata.get("verify_log")
-        lines.append(f"{r.key}: verification failed ({why})" + (f"; its log: {log}" if log else ""))
+        lines.append(f"{r.key}: verification log ({why}): {log or 'none'}")  # that it failed, its note says
         output = str(r.metadata.get("verify_output") or "").rstrip().splitlines()
         lines += [f"  | {line}" for line in output[-VERIFY_LINES_SHOWN:]]
     return lines

@@ -95,7 +95,8 @@ def test_a_candidate_that_failed_verification_shows_the_end_of_its_output_and_it
                             metrics={"verify_passed": True, "score": 7}, metadata={"winner": True, "selection_reason": "highest score 7/10"})
     result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed], duration_seconds=2.0)
     text = _printed(Outcome(run_id="run_4", status="success", result=result))
-    assert f"candidate/2: verification failed (exit 1); its log: {log}" in text
+    assert f"candidate/2: verification log (exit 1): {log}" in text
+    assert text.count("verification failed (exit 1)") == 1  # its note, said once
     assert "FAILED test_greeting - [expected] hello" in text  # printed as it is, brackets too
     assert "line 29" in text and "line 20" not in text  # its last lines; the log has them all
     assert "candidate/1: verification" not in text
@@ -152,8 +153,8 @@ def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
     rows = [line for line in text.splitlines() if "candidate/" in line and "│" in line]
     assert len(rows) == 3 and all(" success " in row.replace("│", " ") + " " for row in rows)  # never `succe…`
     assert "★" in next(row for row in rows if "candidate/3" in row)
-    for note in ("highestscore9/10,passed`pytest-q`", "verificationfailed(exit1)"):  # the winner's note and the failure's, whole
-        assert note in _squeezed(text)
+    assert "highestscore9/10,passed`pytest-q`" in _squeezed(text).split("winner:")[0]  # the winner's note, whole (the winner line says it again)
+    assert _squeezed(text).count("verificationfailed(exit1)") == 1  # the failure's, whole, once
 
 
 @pytest.mark.parametrize("width", [80, 90, 100, 120])

@@ -514,8 +514,9 @@ def test_show_of_a_candidate_that_failed_verification_gives_the_end_of_its_outpu
     shown = orchard("show", ran.stdout.split()[0], env=env, cwd=repo)
     assert shown.returncode == 0, shown.stderr
     said = shown.stdout.splitlines()
-    failed = next(line for line in said if line.startswith("candidate/2: verification failed (exit 1); its log: "))
-    log = Path(failed.split("its log: ")[1])
+    failed = next(line for line in said if line.startswith("candidate/2: verification log (exit 1): "))
+    log = Path(failed.split("(exit 1): ")[1])
     assert "FAILED test_greeting: got [robustness]" in log.read_text()
     assert said[said.index(failed) + 2] == "  | FAILED test_greeting: got [robustness]"  # under the command's own line
     assert not any(line.startswith("candidate/1: verification") for line in said)
+    assert shown.stdout.count("verification failed (exit 1)") == 1  # the candidate's note, said once
