@@ -418,7 +418,7 @@ def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[st
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
     said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
     cost = sum(c for _, c, _ in usage)
-    return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
+    return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(c and e for _, c, e in usage))}"
 
 
 class StreamingRenderer:

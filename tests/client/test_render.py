@@ -210,3 +210,12 @@ def test_plain_output_of_a_run_whose_candidates_all_failed_verification_prints_e
     lines = out.getvalue().splitlines()
     assert [sum("candidate/1 " in line for line in lines), sum("candidate/2 " in line for line in lines)] == [1, 1], lines
     assert lines[-1] == f"run run_7: failed: {error}"
+
+
+def test_the_totals_call_a_cost_estimated_only_when_an_estimate_is_in_it():
+    from client.render import live_totals
+
+    done = InstanceProgress(key="candidate/1", branch="b1", status="success", cost_usd=0.5)  # the agent's own figure
+    idle = InstanceProgress(key="candidate/2", branch="b2", status="running")  # a command agent: no cost at all
+    assert live_totals([done, idle], {"candidate/2": {"phase": "agent running"}}).endswith("cost $0.5000")
+    assert live_totals([done, idle], {"candidate/2": {"phase": "agent running", "cost_usd": 0.25}}).endswith("cost $0.7500 (estimated)")
