@@ -116,9 +116,8 @@ class FittedTable:
         text = next((c for c in columns if c.kind == "text"), None)
         moved: list[str] = []
         if text is not None and plan.text == "below":
-            key = next(c for c in columns if c.header == self.columns[self.key].header)
-            keys = [_plain(cell) for cell in key.cells]
-            moved = [f"{key}: {_plain(cell)}" for key, cell in zip(keys, text.cells) if _plain(cell) not in EMPTY]
+            names = next(c for c in columns if c.header == self.columns[self.key].header).cells
+            moved = [f"{_plain(name)}: {_plain(cell)}" for name, cell in zip(names, text.cells) if _plain(cell) not in EMPTY]
             columns = [c for c in columns if c is not text]
         elif text is not None:
             room = width - _width([c for c in columns if c is not text], plan.compact) - (2 if plan.compact else 3)
