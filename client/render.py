@@ -514,10 +514,15 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "stdout closed")
 
 
+PIPED_WIDTH = 400
+"""Wider than any table's columns whole: piped into a log, a table is never fitted (no branch
+name shortened, no note moved) and stays on one line per row."""
+
+
 def make_console() -> Console:
-    """Wide when piped, so branch names and tables stay on one line in logs. No markup: what it
-    prints (prompts, notes, a command's output) is data, and `[x]` in it is printed as it is."""
-    return _Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    """The terminal's width on a terminal, PIPED_WIDTH when piped. No markup: what it prints
+    (prompts, notes, a command's output) is data, and `[x]` in it is printed as it is."""
+    return _Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 OUTPUT_MODES = ("tui", "streaming", "json", "quiet")
