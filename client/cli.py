@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import importlib
 import logging
 import os
 import sys
+import traceback
 import typing
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -21,7 +23,7 @@ from activities.agents import PLUGINS
 from activities.runners.docker import DEFAULT_IMAGE
 from client.commands.listing import LIST_STATUSES
 from client.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
-from client.errors import DETACHED_EXIT, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
+from client.errors import DETACHED_EXIT, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
 from client.follow import STRATEGY_FAILURE_PATIENCE
 from client.render import OUTPUT_MODES
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
@@ -311,13 +313,34 @@ def _glue_passthrough(argv: list[str]) -> list[str]:
     return glued
 
 
+def _exit_status(e: SystemExit) -> int:
+    """The exit code Python gives a process that a SystemExit ends (its message, if any, said on stderr)."""
+    if e.code is None or isinstance(e.code, int):
+        return e.code or EXIT_SUCCESS
+    print(e.code, file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _stdout_closed() -> int:
+    """Whoever read stdout has gone (`orchard show RUN | head -1`): the command ends quietly, as a
+    CLI does when its reader closes the pipe. What is still buffered goes to /dev/null, so the
+    last flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_SUCCESS
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(_glue_passthrough(sys.argv[1:] if argv is None else argv))
     try:
+        args = build_parser().parse_args(_glue_passthrough(sys.argv[1:] if argv is None else argv))
         command = _command(args.command)
         return command(args) if args.command == "server" else asyncio.run(command(args))
+    except SystemExit as e:  # --help (0) and usage errors (2) from the parser, said already
+        return _exit_status(e)
     except BrokenPipeError:
-        return EXIT_SUCCESS
+        return _stdout_closed()
     except KeyboardInterrupt:
         print("\norchard: interrupted; a run already started goes on (see `orchard list --status running`)", file=sys.stderr)
         return DETACHED_EXIT
@@ -354,18 +377,33 @@ def entrypoint(start_warm: bool = False) -> NoReturn:
     as this command started, so this is not the first command on it): afterwards, start the
     server's warm client for the commands after this one (client/launcher.py). A single command
     starts no extra process."""
-    quiet_sdk_logs()
-    code = main()
+    code = _run()
+    for stream in (sys.stdout, sys.stderr):  # os._exit flushes nothing
+        try:
+            stream.flush()
+        except BrokenPipeError:  # `orchard list | head`
+            _stdout_closed()
+        except (OSError, ValueError):
+            pass
     if start_warm:
         from client.embedded.workers import start_warm_client
 
         start_warm_client()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # `orchard list | head`
-        pass
     os._exit(code)
+
+
+def _run() -> int:
+    """main(), and what would escape it ended as Python ends a process: a SystemExit's code, or an
+    unexpected error's traceback and exit 1. So a command ends the same in its own process and in
+    a child of the warm client (client/warm.py), which must never return to its caller's loop."""
+    try:
+        quiet_sdk_logs()
+        return main()
+    except SystemExit as e:
+        return _exit_status(e)
+    except BaseException:  # noqa: BLE001 - anything else is a bug: its traceback, as Python would print it
+        traceback.print_exc()
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from client.render import make_console
+from client.render import counted, make_console
 from client.runs import Target, ensure_served
 from workflows.coordination.rotation import RotationState, RotationWorkflow, rotation_id
 from workflows.sdk.visibility import SA_OUTCOME
@@ -50,6 +50,6 @@ def print_rotation(state: RotationState, outcomes: dict[str, str], output: str |
         print(json.dumps({"experiment": state.rotation, "repo": state.repo, "turns_taken": state.next_number, "turns": rows}))
         return
     console = make_console()
-    console.print(f"experiment {state.rotation}  repo {state.repo}  {state.next_number} turns taken")
+    console.print(f"experiment {state.rotation}  repo {state.repo}  {counted(state.next_number, 'turn')} taken")
     for row in rows:
         console.print(f"{row['turn']:>5}  {row['run_id']:<32} {row['variant']:<24} {row['status']:<10} {row['at'][:19]}")

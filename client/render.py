@@ -2,30 +2,52 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from client.snapshots import Outcome, Snapshot
+from client.tables import Column, FittedTable, short_count
 from workflows.sdk.models import Answer, ChildRun, InstanceProgress, InstanceResult, Question, RunProgress
 
 ACTION_STYLE = {"continue": "cyan", "complete": "green", "timeout": "red", "fail": "red", "budget": "yellow", "stopped": "yellow"}
 TRAIL_SHOWN = 20
 """A loop's latest iterations `orchard run` and `watch` print at the end (`orchard show` prints all)."""
 TUI_TRAIL_ROWS = 10
+VERIFY_LINES_SHOWN = 10
+"""The last lines of a failed verification's output printed under the results (its log has them all)."""
 STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
 
 
 def _cost(value: float, estimated: bool = False) -> str:
     return f"${value:.4f}" + (" (estimated)" if estimated else "") if value else "-"
+
+
+def _cost_cell(value: float, estimated: bool = False, short: bool = False) -> str:
+    """A cost in a table: `~` marks an estimate (ESTIMATED_NOTE says so under the table); `short`:
+    cents from a dollar up, for a narrow terminal."""
+    return ("~" if estimated else "") + (f"${value:.2f}" if short and value >= 1 else f"${value:.4f}") if value else "-"
+
+
+def _seconds(value: float | None, short: bool = False) -> str:
+    return "-" if value is None else f"{value:.0f}s" if short else f"{value:.1f}s"
+
+
+ESTIMATED_NOTE = "~ cost estimated from tokens by Orchard's price table (until the agent reports its own)"
+
+
+def counted(n: int, word: str) -> str:
+    """`1 instance`, `3 instances`."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _tokens(n: int) -> str:
@@ -54,7 +76,7 @@ def answer_line(a: Answer) -> str:
 
 
 def child_line(c: ChildRun) -> str:
-    spent = f", {c.totals.instances_run} instances, cost {_cost(c.totals.cost_usd, c.totals.cost_estimated)}" if c.status != "running" else ""
+    spent = f", {counted(c.totals.instances_run, 'instance')}, cost {_cost(c.totals.cost_usd, c.totals.cost_estimated)}" if c.status != "running" else ""
     error = f": {c.error}" if c.error else ""
     return f"child {c.key} {c.strategy} {c.status}{spent} (run {c.run_id}){error}"
 
@@ -124,99 +146,95 @@ def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
     return f"{p.key:<18} {p.status:<8}{attempt} {where} {event}".rstrip()
 
 
-def results_table(results: list[InstanceResult]) -> Table:
-    table = Table(show_edge=False, header_style="bold")
-    for col in ("", "instance", "status", "branch", "score", "+/-", "time", "tokens", "cost"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("note")
+def results_table(results: list[InstanceResult]) -> FittedTable:
+    notes = []
     for r in results:
-        score = r.metrics.get("score")
         note = r.error or r.metadata.get("selection_reason") or r.metadata.get("ineligible") or ""
         if r.metrics.get("verify_passed") is False:
             note = note or "verification failed"
-        table.add_row(
-            "★" if r.metadata.get("winner") else "",
-            r.key,
-            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-            r.branch_name or "-",
-            f"{score:g}" if isinstance(score, (int, float)) else "-",
-            f"+{r.insertions}/-{r.deletions}" if r.has_changes else "-",
-            f"{r.duration_seconds:.1f}s" if r.duration_seconds is not None else "-",
-            _tokens(r.tokens),
-            _cost(r.cost_usd, r.cost_estimated),
-            note[:80],
-        )
-    return table
+        notes.append(note[:80])
+    scores = [r.metrics.get("score") for r in results]
+    columns = [
+        Column("", ["★" if r.metadata.get("winner") else "" for r in results]),
+        Column("instance", [r.key for r in results]),
+        Column("status", [Text(r.status, style=STATUS_STYLE.get(r.status, "")) for r in results]),
+        Column("branch", [r.branch_name or "-" for r in results], kind="branch"),
+        Column("score", [f"{score:g}" if isinstance(score, (int, float)) else "-" for score in scores]),
+        Column("+/-", [f"+{r.insertions}/-{r.deletions}" if r.has_changes else "-" for r in results]),
+        Column("time", [_seconds(r.duration_seconds) for r in results], short=[_seconds(r.duration_seconds, short=True) for r in results]),
+        Column("tokens", [_tokens(r.tokens) for r in results], short=[short_count(r.tokens) for r in results]),
+        Column("cost", [_cost_cell(r.cost_usd, r.cost_estimated) for r in results], short=[_cost_cell(r.cost_usd, r.cost_estimated, short=True) for r in results]),
+        Column("note", list(notes), kind="text"),
+    ]
+    return FittedTable(columns, key=1, notes=_estimated_note(r.cost_usd and r.cost_estimated for r in results))
 
 
-def comparison_table(results: list[InstanceResult]) -> Table | None:
+def _estimated_note(estimated: Iterable[Any]) -> list[str]:
+    return [ESTIMATED_NOTE] if any(estimated) else []
+
+
+def comparison_table(results: list[InstanceResult]) -> FittedTable | None:
     """Variants side by side, from the rows variant strategies leave in `metadata.comparison`."""
-    rows = [(r, r.metadata["comparison"]) for r in results if isinstance(r.metadata.get("comparison"), dict)]
-    if not rows:
+    pairs = [(r, r.metadata["comparison"]) for r in results if isinstance(r.metadata.get("comparison"), dict)]
+    if not pairs:
         return None
-    table = Table(show_edge=False, header_style="bold")
-    for col in ("variant", "role", "status", "branch", "files", "time", "tokens", "cost", "verify"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("note")
-    for r, row in rows:
-        verified = row.get("verified")
-        table.add_row(
-            Text(str(row.get("variant"))),
-            str(row.get("role", "")),
-            Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-            r.branch_name or "-",
-            str(row.get("files_changed", 0)),
-            f"{r.duration_seconds:.1f}s" if r.duration_seconds is not None else "-",
-            _tokens(r.tokens),
-            _cost(r.cost_usd, r.cost_estimated),
-            "-" if verified is None else ("passed" if verified else "failed"),
-            (r.error or "")[:80],
-        )
-    return table
+    shown, rows = [r for r, _ in pairs], [row for _, row in pairs]
+    verified = [row.get("verified") for row in rows]
+    columns = [
+        Column("variant", [Text(str(row.get("variant"))) for row in rows]),
+        Column("role", [str(row.get("role", "")) for row in rows]),
+        Column("status", [Text(r.status, style=STATUS_STYLE.get(r.status, "")) for r in shown]),
+        Column("branch", [r.branch_name or "-" for r in shown], kind="branch"),
+        Column("files", [str(row.get("files_changed", 0)) for row in rows]),
+        Column("time", [_seconds(r.duration_seconds) for r in shown], short=[_seconds(r.duration_seconds, short=True) for r in shown]),
+        Column("tokens", [_tokens(r.tokens) for r in shown], short=[short_count(r.tokens) for r in shown]),
+        Column("cost", [_cost_cell(r.cost_usd, r.cost_estimated) for r in shown], short=[_cost_cell(r.cost_usd, r.cost_estimated, short=True) for r in shown]),
+        Column("verify", ["-" if v is None else ("passed" if v else "failed") for v in verified]),
+        Column("note", [(r.error or "")[:80] for r in shown], kind="text"),
+    ]
+    return FittedTable(columns, notes=_estimated_note(r.cost_usd and r.cost_estimated for r in shown))
 
 
-def trail_table(rows: list[dict[str, Any]]) -> Table:
+def trail_table(rows: list[dict[str, Any]]) -> FittedTable:
     """A loop's iterations (`metadata.iterations`, or the progress query's latest), or a pipeline's
     phases (`metadata.phases`), one row each."""
-    table = Table(show_edge=False, header_style="bold")
     if rows and _item_row(rows[0]):
-        for col in ("item", "status", "attempts"):
-            table.add_column(col, no_wrap=True)
-        table.add_column("error")
-        for row in rows:
-            table.add_row(str(row["id"]), str(row["status"]), str(row.get("attempts", 0)), str(row.get("error", ""))[:100])
-        return table
+        return FittedTable([
+            Column("item", [str(row["id"]) for row in rows]),
+            Column("status", [str(row["status"]) for row in rows]),
+            Column("attempts", [str(row.get("attempts", 0)) for row in rows]),
+            Column("error", [str(row.get("error", ""))[:100] for row in rows], kind="text"),
+        ])
     if rows and _pipeline_row(rows[0]):
-        for col in ("step", "phase", "visit", "action", "result", "time", "commit"):
-            table.add_column(col, no_wrap=True)
-        table.add_column("note")
-        for row in rows:
-            ok = bool(row.get("ok"))
+        def took(row: dict[str, Any]) -> str:
             waited = row.get("waited_seconds") or 0
-            took = f"{row.get('duration_seconds') or 0:.1f}s" + (f" ({waited:.1f}s in line)" if waited >= 0.1 else "")
-            table.add_row(str(row.get("step", "")), str(row["phase"]), str(row.get("visit", 1)), str(row.get("action", "")),
-                          Text("done" if ok else "failed", style=STATUS_STYLE.get("success" if ok else "failed", "")),
-                          took, str(row.get("commit", ""))[:12], "\n".join([str(row.get("note", ""))[:100], *(a[:160] for a in row.get("attempts") or [])]).strip())
-        return table
-    for col in ("iter", "commit", "levels", "ci", "changed", "decision", "time", "tokens", "cost"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("reason")
-    for row in rows:
-        ci = row.get("ci_passed")
-        action = str(row.get("action", ""))
-        table.add_row(
-            str(row.get("iteration", "")),
-            str(row.get("commit", ""))[:12],
-            ",".join(row.get("levels_passed") or []) or "-",
-            "-" if ci is None else ("passed" if ci else "failed"),
-            "yes" if row.get("changed") else "no",
-            Text(action, style=ACTION_STYLE.get(action, "")),
-            f"{row.get('duration_seconds', 0):.1f}s",
-            _tokens(int(row.get("tokens", 0))),
-            _cost(float(row.get("cost_usd", 0.0))),
-            str(row.get("error") or row.get("reason", ""))[:100],
-        )
-    return table
+            return f"{row.get('duration_seconds') or 0:.1f}s" + (f" ({waited:.1f}s in line)" if waited >= 0.1 else "")
+
+        return FittedTable([
+            Column("step", [str(row.get("step", "")) for row in rows]),
+            Column("phase", [str(row["phase"]) for row in rows]),
+            Column("visit", [str(row.get("visit", 1)) for row in rows]),
+            Column("action", [str(row.get("action", "")) for row in rows]),
+            Column("result", [Text("done" if row.get("ok") else "failed", style=STATUS_STYLE.get("success" if row.get("ok") else "failed", "")) for row in rows]),
+            Column("time", [took(row) for row in rows]),
+            Column("commit", [str(row.get("commit", ""))[:12] for row in rows]),
+            Column("note", ["\n".join([str(row.get("note", ""))[:100], *(a[:160] for a in row.get("attempts") or [])]).strip() for row in rows],
+                   kind="text"),  # each failed attempt of a chain, and why
+        ])
+    ci = [row.get("ci_passed") for row in rows]
+    actions = [str(row.get("action", "")) for row in rows]
+    return FittedTable([
+        Column("iter", [str(row.get("iteration", "")) for row in rows]),
+        Column("commit", [str(row.get("commit", ""))[:12] for row in rows]),
+        Column("levels", [",".join(row.get("levels_passed") or []) or "-" for row in rows]),
+        Column("ci", ["-" if c is None else ("passed" if c else "failed") for c in ci]),
+        Column("changed", ["yes" if row.get("changed") else "no" for row in rows]),
+        Column("decision", [Text(a, style=ACTION_STYLE.get(a, "")) for a in actions]),
+        Column("time", [f"{row.get('duration_seconds', 0):.1f}s" for row in rows]),
+        Column("tokens", [_tokens(int(row.get("tokens", 0))) for row in rows], short=[short_count(int(row.get("tokens", 0))) for row in rows]),
+        Column("cost", [_cost_cell(float(row.get("cost_usd", 0.0))) for row in rows], short=[_cost_cell(float(row.get("cost_usd", 0.0)), short=True) for row in rows]),
+        Column("reason", [str(row.get("error") or row.get("reason", ""))[:100] for row in rows], kind="text"),
+    ])
 
 
 def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit: int | None) -> None:
@@ -227,8 +245,25 @@ def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit:
     console.print(trail_table(shown))
 
 
-def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN) -> None:
-    """The run's results (`trail_rows`: how many of a loop's iterations, None for all)."""
+def verification_lines(results: list[InstanceResult]) -> list[str]:
+    """Each result that failed its verification (`-S verify`): why, where its log is, and the end
+    of what the command said."""
+    lines = []
+    for r in results:
+        if r.metrics.get("verify_passed") is not False:
+            continue
+        code = r.metrics.get("verify_exit_code")
+        why = f"exit {code}" if code is not None else "timed out"
+        log = r.metadata.get("verify_log")
+        lines.append(f"{r.key}: verification log ({why}): {log or 'none'}")  # that it failed, its note says
+        output = str(r.metadata.get("verify_output") or "").rstrip().splitlines()
+        lines += [f"  | {line}" for line in output[-VERIFY_LINES_SHOWN:]]
+    return lines
+
+
+def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN, streamed: dict[str, str] | None = None) -> None:
+    """The run's results (`trail_rows`: how many of a loop's iterations, None for all). `streamed`:
+    the line printed last for each instance as the run went (plain output), not printed again."""
     result = outcome.result
     if result is not None:
         console.print(comparison_table(result.instances) or results_table(result.instances))
@@ -239,6 +274,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
         for r in result.instances:  # a pipeline's publishing: what it moved in the repository, and every push refused
             for refused in r.metadata.get("refused") or []:
                 console.print(f"refused: {refused}", markup=False, highlight=False)
+        for line in verification_lines(result.instances):
+            console.print(line)
         winner = next((r for r in result.instances if r.metadata.get("winner")), None)
         if winner is not None:
             console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
@@ -248,7 +285,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
         if result.omitted:
             counts = ", ".join(f"{n:,} {status}" for status, n in sorted(result.omitted.items()))
-            console.print(f"and {sum(result.omitted.values()):,} more instances, not listed ({counts}); each one's result is in the run's history (`orchard history {result.run_id}`)")
+            console.print(f"and {counted(sum(result.omitted.values()), 'more instance')}, not listed ({counts}); each one's result is in the run's history (`orchard history {result.run_id}`)")
         for child in result.children:
             console.print(child_line(child))
         for answer in result.questions:
@@ -256,7 +293,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
         chained = f" over {result.runs} runs (continued as new)" if result.runs > 1 else ""
         console.print(
             f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s{chained}, "
-            f"{result.instances_run} instances, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
+            f"{counted(result.instances_run, 'instance')}, tokens {_tokens(result.input_tokens + result.output_tokens)}, "
             f"cost {_cost(result.cost_usd, result.cost_estimated)}"
         )
         if outcome.status == "running":
@@ -266,7 +303,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
     else:
         if outcome.progress and outcome.progress.instances:
             for p in outcome.progress.instances[-TRAIL_SHOWN:]:
-                console.print(instance_line(p, None))
+                if (line := instance_line(p, None)) != (streamed or {}).get(p.key):
+                    console.print(line)
         if outcome.progress and outcome.progress.trail:
             print_trail(console, outcome.progress.trail, outcome.progress.trail_total, trail_rows)
         for line in _now(outcome) + progress_lines(outcome.progress):
@@ -339,9 +377,11 @@ class TuiRenderer:
 
 
 def _live_usage(p: InstanceProgress, beat: dict[str, Any]) -> tuple[int, float, bool]:
-    """(tokens, cost, estimated) so far: the heartbeat's while it runs, the result's once done."""
+    """(tokens, cost, estimated) so far: the heartbeat's while it runs, the result's once done. A
+    heartbeat's cost is an estimate unless it says it is the agent's own figure."""
     if p.status == "running" and beat:
-        return int(beat.get("input_tokens", 0)) + int(beat.get("output_tokens", 0)), float(beat.get("cost_usd", 0.0)), False
+        cost = float(beat.get("cost_usd", 0.0))
+        return int(beat.get("input_tokens", 0)) + int(beat.get("output_tokens", 0)), cost, bool(beat.get("cost_estimated", True))
     return p.input_tokens + p.output_tokens, p.cost_usd, p.cost_estimated
 
 
@@ -353,23 +393,28 @@ def _elapsed(p: InstanceProgress) -> float | None:
     return None
 
 
-def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> Table:
-    """Each instance while the run goes on: status, time, tokens, cost, score, what it does now."""
-    table = Table(show_edge=False, header_style="bold")
-    for col in ("instance", "status", "time", "tokens", "cost", "score", "doing", "branch"):
-        table.add_column(col, no_wrap=col != "doing")
-    for p in instances:
-        beat = heartbeats.get(p.key) or {}
-        tokens, cost, estimated = _live_usage(p, beat)
-        elapsed = _elapsed(p)
-        score = p.metrics.get("score")
-        doing = beat.get("last_event") or beat.get("phase") or p.error or ""
+def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> FittedTable:
+    """Each instance while the run goes on: status, time, tokens, cost, score, branch, what it does now."""
+    beats = [heartbeats.get(p.key) or {} for p in instances]
+    usage = [_live_usage(p, beat) for p, beat in zip(instances, beats)]
+    elapsed = [_elapsed(p) for p in instances]
+    scores = [p.metrics.get("score") for p in instances]
+
+    def status(p: InstanceProgress, beat: dict[str, Any]) -> Text:
         attempt = f" (attempt {beat['attempt']})" if beat.get("attempt", 1) > 1 else ""
-        table.add_row(
-            p.key, Text(p.status + attempt, style=STATUS_STYLE.get(p.status, "")), f"{elapsed:.0f}s" if elapsed is not None else "-",
-            _tokens(tokens), _cost(cost, estimated), f"{score:g}" if score is not None else "-", str(doing)[:60], p.branch or "-",
-        )
-    return table
+        return Text(p.status + attempt, style=STATUS_STYLE.get(p.status, ""))
+
+    columns = [
+        Column("instance", [p.key for p in instances]),
+        Column("status", [status(p, beat) for p, beat in zip(instances, beats)]),
+        Column("time", [f"{e:.0f}s" if e is not None else "-" for e in elapsed]),
+        Column("tokens", [_tokens(tokens) for tokens, _, _ in usage], short=[short_count(tokens) for tokens, _, _ in usage]),
+        Column("cost", [_cost_cell(cost, estimated) for _, cost, estimated in usage], short=[_cost_cell(cost, estimated, short=True) for _, cost, estimated in usage]),
+        Column("score", [f"{score:g}" if score is not None else "-" for score in scores]),
+        Column("branch", [p.branch or "-" for p in instances], kind="branch"),
+        Column("doing", [str(beat.get("last_event") or beat.get("phase") or p.error or "")[:60] for p, beat in zip(instances, beats)], kind="text"),
+    ]
+    return FittedTable(columns, notes=_estimated_note(cost and estimated for _, cost, estimated in usage))
 
 
 def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]], unlisted: dict[str, int] | None = None) -> str:
@@ -378,7 +423,7 @@ def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[st
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
     said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
     cost = sum(c for _, c, _ in usage)
-    return f"{sum(counts.values()):,} instances: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
+    return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(c and e for _, c, e in usage))}"
 
 
 class StreamingRenderer:
@@ -408,7 +453,7 @@ class StreamingRenderer:
                 self.console.print(f"{time.strftime('%H:%M:%S')} {line}", highlight=False)
 
     def finish(self, outcome: Outcome) -> None:
-        print_outcome(self.console, outcome, self.ui_link)
+        print_outcome(self.console, outcome, self.ui_link, streamed=self.seen)
 
     def close(self) -> None:
         pass
@@ -466,9 +511,23 @@ class QuietRenderer:
         pass
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """A closed stdout (`orchard show RUN | head -1`) is the BrokenPipeError every other write
+        to it raises, which the command ends on quietly (client/cli.py), not rich's SystemExit(1)."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "stdout closed")
+
+
+PIPED_WIDTH = 400
+"""Wider than any table's columns whole: piped into a log, a table is never fitted (no branch
+name shortened, no note moved) and stays on one line per row."""
+
+
 def make_console() -> Console:
-    """Wide when piped, so branch names and tables stay on one line in logs."""
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    """The terminal's width on a terminal, PIPED_WIDTH when piped. No markup: what it prints
+    (prompts, notes, a command's output) is data, and `[x]` in it is printed as it is."""
+    return _Console(highlight=False, markup=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 OUTPUT_MODES = ("tui", "streaming", "json", "quiet")

@@ -7,6 +7,7 @@ load trusted code.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.abc
@@ -147,7 +148,9 @@ def resolve_spec(spec: str) -> str:
 
 def _unknown(spec: str) -> StrategyLoadError:
     known = ", ".join(sorted(BUILTIN_STRATEGIES))
-    return StrategyLoadError(f"unknown strategy {spec!r}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]")
+    close = difflib.get_close_matches(spec, sorted(BUILTIN_STRATEGIES), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return StrategyLoadError(f"unknown strategy {spec!r}{hint}; built-in strategies: {known}; or give path.py[:Class] or module[:Class]")
 
 
 def _names_another_kind_of_file(target: str) -> bool:

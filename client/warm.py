@@ -50,7 +50,9 @@ def _same_user(conn: socket.socket) -> bool:
 
 
 def _become(request: dict, fds: list[int]) -> None:
-    """In the child: take the caller's place, and run its command as `orchard` would."""
+    """In the child: take the caller's place, and run its command as `orchard` would. The
+    command's entrypoint ends the process with the command's exit code whatever happens (--help,
+    a usage error, a closed pipe, a bug), its output flushed, as it ends a command in its own."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -117,9 +119,10 @@ def serve() -> None:
                         inherited.close()
                     selector.close()
                     try:
-                        _become(request, fds)
-                    finally:  # never back into this loop
+                        _become(request, fds)  # ends this process as the command would end its own
+                    finally:  # reached only when taking the caller's place failed; never back into this loop
                         traceback.print_exc()
+                        sys.stderr.flush()
                         os._exit(1)
                 for fd in fds:
                     os.close(fd)

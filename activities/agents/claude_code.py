@@ -17,6 +17,34 @@ from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_
 from activities.agents.json_stream import JsonStreamPlugin
 from workflows.sdk.models import TaskSpec
 
+PRICES_PER_MILLION: dict[str, tuple[float, float, float, float]] = {
+    # model prefix: (input, cache write, cache read, output) in USD per million tokens, from
+    # Anthropic's public price list (5-minute cache writes); the longest matching prefix wins.
+    # Only for the cost while the agent runs: its own figure replaces the estimate at its end.
+    "claude-opus-4-5": (5.00, 6.25, 0.50, 25.00),
+    "claude-opus-4": (15.00, 18.75, 1.50, 75.00),
+    "claude-sonnet-4": (3.00, 3.75, 0.30, 15.00),
+    "claude-haiku-4-5": (1.00, 1.25, 0.10, 5.00),
+    "claude-3-7-sonnet": (3.00, 3.75, 0.30, 15.00),
+    "claude-3-5-sonnet": (3.00, 3.75, 0.30, 15.00),
+    "claude-3-5-haiku": (0.80, 1.00, 0.08, 4.00),
+    "claude-3-opus": (15.00, 18.75, 1.50, 75.00),
+    "claude-3-haiku": (0.25, 0.30, 0.03, 1.25),
+}
+USAGE_KINDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+"""The usage counts a message reports, in the order of a price's figures."""
+
+
+def estimate_cost(model: str, usage: dict[str, int]) -> float | None:
+    """USD for this usage at the model's list price; None for a model the table does not know."""
+    name = model.split("/")[-1].lower()
+    matches = [p for p in PRICES_PER_MILLION if name.startswith(p)]
+    if not matches:
+        return None
+    prices = PRICES_PER_MILLION[max(matches, key=len)]
+    return round(sum(usage.get(kind, 0) * price for kind, price in zip(USAGE_KINDS, prices)) / 1_000_000, 6)
+
+
 QUIET_ENV = {
     # Headless runs: no auto-update, telemetry or other calls beyond the model API.
     "DISABLE_AUTOUPDATER": "1",
@@ -41,9 +69,12 @@ class ClaudeCodePlugin(JsonStreamPlugin):
 
     def __init__(self) -> None:
         self._counted: set[str | None] = set()
+        self._usage = dict.fromkeys(USAGE_KINDS, 0)
+        self._model = ""
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
         exe = self.find_executable(task, ctx)
+        self._model = task.model
         argv = [exe, "--print", "--verbose", "--output-format", "stream-json"]
         if task.model:
             argv += ["--model", task.model]
@@ -77,6 +108,7 @@ class ClaudeCodePlugin(JsonStreamPlugin):
             state.session_id = event["session_id"]
         if kind == "system" and event.get("subtype") == "init":
             state.last_event = f"session started ({event.get('model', 'default model')})"
+            self._model = str(event.get("model") or self._model)
         elif kind == "assistant":
             message = event.get("message") or {}
             for block in message.get("content") or []:
@@ -90,6 +122,9 @@ class ClaudeCodePlugin(JsonStreamPlugin):
                 usage = message.get("usage") or {}
                 state.input_tokens += _input_tokens(usage)
                 state.output_tokens += int(usage.get("output_tokens") or 0)
+                for usage_kind in USAGE_KINDS:
+                    self._usage[usage_kind] += int(usage.get(usage_kind) or 0)
+                self._estimate(str(message.get("model") or self._model), state)
         elif kind == "result":
             self._read_result(event, state)
 
@@ -98,7 +133,11 @@ class ClaudeCodePlugin(JsonStreamPlugin):
         if usage:  # the result's totals replace the running sums
             state.input_tokens = _input_tokens(usage)
             state.output_tokens = int(usage.get("output_tokens") or 0)
-        state.cost_usd = float(event.get("total_cost_usd") or 0.0)
+            self._usage = {usage_kind: int(usage.get(usage_kind) or 0) for usage_kind in USAGE_KINDS}
+        if event.get("total_cost_usd") is not None:  # the agent's own figure, in place of the estimate
+            state.cost_usd, state.cost_estimated = float(event["total_cost_usd"]), False
+        else:
+            self._estimate(self._model, state)
         state.num_turns = event.get("num_turns")
         text = event.get("result")
         state.final_message = text if isinstance(text, str) else None
@@ -108,6 +147,12 @@ class ClaudeCodePlugin(JsonStreamPlugin):
             label = subtype if subtype not in (None, "success") else "an error"
             state.error = f"claude reported {label}: {detail}"[:1000]
         state.last_event = "finished" if not state.error else state.error[:200]
+
+    def _estimate(self, model: str, state: AgentState) -> None:
+        """The cost so far from the tokens so far: Claude Code says its own only at the end."""
+        cost = estimate_cost(model, self._usage)
+        if cost is not None:
+            state.cost_usd, state.cost_estimated = cost, True
 
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
         if state.error:

@@ -69,14 +69,23 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
     return cleaned
 
 
+async def _left_on_this_host(run_id: str) -> bool:
+    """Whether a workspace, agent home or container of `run_id` is on this host."""
+    if _run_folders(run_id):
+        return True
+    return await engine_problem() is None and bool(await orchard_containers(str(orchard_home()), run_id))
+
+
 async def cmd_clean(args: argparse.Namespace) -> int:
     target = await target_for(args.address, args.namespace, args.config)
     if args.run_id:
         try:
             running = (await target.client.get_workflow_handle(args.run_id).describe()).status == WorkflowExecutionStatus.RUNNING
         except RPCError as e:
-            if e.status != RPCStatusCode.NOT_FOUND:
+            if e.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise
+            if not await _left_on_this_host(args.run_id):  # a mistyped id, as `orchard show` says of it
+                raise UsageError(f"no run {args.run_id!r} on {target.address} ({str(e).splitlines()[0]}), nor anything of it here; see `orchard list`") from None
             running = False  # Temporal no longer knows it (retention): its leftovers can go
         if running:
             raise UsageError(f"run {args.run_id} is still running; cancel it first (orchard cancel {args.run_id})")

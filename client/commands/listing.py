@@ -48,9 +48,14 @@ async def cmd_list(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(row))
         return EXIT_SUCCESS
+    if rows:
+        print(_row("run", "strategy", "status", "started", "repo"))
     for row in rows:
-        status = "waiting" if row["waiting"] else row["status"]
-        print(f"{row['run_id']:<32} {row['strategy']:<14} {status:<10} {(row['started'] or '')[:19]:<20} {row['repo']}")
+        print(_row(row["run_id"], row["strategy"], "waiting" if row["waiting"] else row["status"], (row["started"] or "")[:19], row["repo"]))
     if not rows:
         print("no runs", file=sys.stderr)
     return EXIT_SUCCESS
+
+
+def _row(run_id: str, strategy: str, status: str, started: str, repo: str | None) -> str:
+    return f"{run_id:<32} {strategy:<14} {status:<10} {started:<20} {repo}"

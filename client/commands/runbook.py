@@ -40,7 +40,7 @@ def _summary(runbook: m.Runbook) -> str:
               (len(runbook.strategies), "strategy"), (len(runbook.locks), "lock"), (len(runbook.semaphores), "semaphore")]
     said = [f"{n} {word if n == 1 else ('strategies' if word == 'strategy' else word + 's')}" for n, word in counts if n]
     phases = sum(len(p.phases) for p in runbook.pipelines.values())
-    return ", ".join(said) + (f" ({phases} phases)" if phases else "") if said else "nothing defined"
+    return ", ".join(said) + (f" ({phases} phase{'' if phases == 1 else 's'})" if phases else "") if said else "nothing defined"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

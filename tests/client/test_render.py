@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from rich.console import Console
 
 from client.render import TuiRenderer
@@ -31,9 +32,11 @@ def test_the_live_screen_shows_usage_scores_and_totals_and_stays_when_detached()
     cells = [line.replace("│", " ").split() for line in screen.splitlines()]
     rows = {c[0]: c for c in cells if c and c[0].startswith(("candidate/", "score/"))}
     assert rows["candidate/1"][1:6] == ["success", "12s", "1,500", "$0.0123", "9"]
-    assert rows["candidate/2"][1:5] == ["running", "42s", "900", "$0.0050"] and "tool: Bash (pytest -q)" in " ".join(rows["candidate/2"])
+    # A running agent's cost is an estimate from its tokens until the agent reports its own figure, and says so.
+    assert rows["candidate/2"][1:5] == ["running", "42s", "900", "~$0.0050"] and "tool: Bash (pytest -q)" in " ".join(rows["candidate/2"])
     assert rows["score/1/1"][1] == "queued"
-    assert "3 instances: 1 running, 1 queued, 1 success; tokens 2,400, cost $0.0173" in screen
+    assert "3 instances: 1 running, 1 queued, 1 success; tokens 2,400, cost $0.0173 (estimated)" in screen
+    assert "~ cost estimated from tokens" in screen
 
 
 def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
@@ -69,3 +72,150 @@ def test_a_running_pipeline_shows_its_phase_graph_with_where_it_is():
     lines = [line.strip() for line in screen.splitlines()]
     at = next(i for i, line in enumerate(lines) if line.endswith("[phase fix (visit 2) · fix✓ verify✗ merge, 0s]"))  # the header
     assert lines[at + 1:at + 4] == graph
+
+
+def _printed(outcome, width: int = 120) -> str:
+    from client.render import print_outcome
+
+    out = io.StringIO()
+    print_outcome(Console(file=out, width=width, color_system=None, markup=False, soft_wrap=True), outcome, None)
+    return out.getvalue()
+
+
+def test_a_candidate_that_failed_verification_shows_the_end_of_its_output_and_its_log():
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    log = "/home/u/.orchard/runs/run_4/verify/verify_candidate_2_1.log"
+    failed = InstanceResult(success=True, key="candidate/2", branch_name="orchard/best-of-n/run_4/k2", has_changes=True,
+                            metrics={"verify_passed": False, "verify_exit_code": 1},
+                            metadata={"ineligible": "verification failed (exit 1)", "verify_log": log,
+                                      "verify_output": "$ pytest -q\n" + "".join(f"line {n}\n" for n in range(30)) + "FAILED test_greeting - [expected] hello\n"})
+    winner = InstanceResult(success=True, key="candidate/1", branch_name="orchard/best-of-n/run_4/k1", has_changes=True,
+                            metrics={"verify_passed": True, "score": 7}, metadata={"winner": True, "selection_reason": "highest score 7/10"})
+    result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed], duration_seconds=2.0)
+    text = _printed(Outcome(run_id="run_4", status="success", result=result))
+    assert f"candidate/2: verification log (exit 1): {log}" in text
+    assert text.count("verification failed (exit 1)") == 1  # its note, said once
+    assert "FAILED test_greeting - [expected] hello" in text  # printed as it is, brackets too
+    assert "line 29" in text and "line 20" not in text  # its last lines; the log has them all
+    assert "candidate/1: verification" not in text
+
+
+def test_brackets_in_what_is_printed_are_data_not_markup(monkeypatch):
+    from client.render import make_console
+
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    make_console().print("winner: orchard/b/run_5/k1 (passed `grep -q [greeting] app.py`)")
+    assert out.getvalue() == "winner: orchard/b/run_5/k1 (passed `grep -q [greeting] app.py`)\n"
+
+
+RUN = "run_20261206_110206_75bad0"
+
+
+def _branch(h: str) -> str:
+    return f"orchard/best-of-n/{RUN}/k{h}"
+
+
+def _squeezed(text: str) -> str:
+    """The words of what was printed, without the table's rules and spacing: a note wrapped in its column reads whole."""
+    return "".join(text.replace("│", "").replace("┃", "").split())
+
+
+def _nothing_essential_cut(text: str, width: int, branches: list[str]) -> None:
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines if "│" in line or "┃" in line), text  # the tables (long lines of text wrap in the terminal)
+    for line in lines:  # the one thing shortened: branch names, to the end that tells them apart
+        for at in [i for i, ch in enumerate(line) if ch == "…"]:
+            assert line[at:].startswith(("…/k", "… stands for ")), line
+    legend = next((line.split("… stands for ")[1] for line in lines if "… stands for " in line), None)
+    for branch in branches:  # and each is whole, or its shared prefix is said once and its end is in the table
+        assert branch in text or (legend is not None and branch.startswith(legend) and "…" + branch[len(legend):] in text), (branch, text)
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120])
+def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    def result(key: str, h: str, **fields) -> InstanceResult:
+        return InstanceResult(success=True, key=key, branch_name=_branch(h), has_changes=True, insertions=120, deletions=14, duration_seconds=312.4,
+                              input_tokens=1_234_567, output_tokens=45_678, cost_usd=3.4567, **fields)
+
+    winner = result("candidate/3", "e4d75bc7", metrics={"score": 9}, metadata={"winner": True, "selection_reason": "highest score 9/10, passed `pytest -q`"})
+    other = result("candidate/1", "ab58afe3", metrics={"score": 5})
+    rejected = result("candidate/2", "15649074", metrics={"verify_passed": False, "verify_exit_code": 1}, metadata={"ineligible": "verification failed (exit 1)"})
+    results = [winner, other, rejected]
+    run = RunResult(run_id=RUN, strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=results, duration_seconds=400.0)
+    text = _printed(Outcome(run_id=RUN, status="success", result=run), width=width)
+    _nothing_essential_cut(text, width, [r.branch_name or "" for r in results])
+    rows = [line for line in text.splitlines() if "candidate/" in line and "│" in line]
+    assert len(rows) == 3 and all(" success " in row.replace("│", " ") + " " for row in rows)  # never `succe…`
+    assert "★" in next(row for row in rows if "candidate/3" in row)
+    assert "highestscore9/10,passed`pytest-q`" in _squeezed(text).split("winner:")[0]  # the winner's note, whole (the winner line says it again)
+    assert _squeezed(text).count("verificationfailed(exit1)") == 1  # the failure's, whole, once
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120])
+def test_the_live_view_fits_the_terminal_and_cuts_nothing_essential(width):
+    out = io.StringIO()
+    tui = TuiRenderer(Console(file=out, force_terminal=True, width=width, color_system=None), f"best-of-n run {RUN}", None)
+    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    progress = RunProgress(run_id=RUN, strategy="best-of-n", phase="running", instances=[
+        InstanceProgress(key="candidate/1", branch=_branch("ab58afe3"), status="success", duration_seconds=200.0, input_tokens=934_567, output_tokens=25_678,
+                         cost_usd=2.4567, metrics={"score": 5}),
+        InstanceProgress(key="candidate/2", branch=_branch("15649074"), status="running", started_at=started),
+        InstanceProgress(key="score/1/1", branch="", status="queued"),
+    ])
+    beat = {"phase": "agent running", "last_event": "Bash: pytest -q tests/test_greeting.py", "input_tokens": 800_000, "output_tokens": 10_000,
+            "cost_usd": 1.2345, "attempt": 2}
+    tui.update(Snapshot(run_id=RUN, status="running", progress=progress, heartbeats={"candidate/2": beat}))
+    tui.close()
+    screen = out.getvalue().split("\x1b[?25h")[-1]
+    _nothing_essential_cut(screen, width, [_branch("ab58afe3"), _branch("15649074")])
+    cells = {c[0]: c for c in (line.replace("│", " ").split() for line in screen.splitlines()) if c and c[0].startswith(("candidate/", "score/"))}
+    assert cells["candidate/2"][1:6] == ["running", "(attempt", "2)", "42s", "810,000"] and cells["candidate/2"][6] == "~$1.2345"
+    assert cells["candidate/1"][1:5] == ["success", "200s", "960,245", "$2.4567"] and cells["score/1/1"][1] == "queued"
+    assert "Bash:pytest-qtests/test_greeting.py" in _squeezed(screen)  # what it does now, in its column or below the table
+
+
+def test_one_instance_is_one_instance():
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    only = InstanceResult(success=True, key="simple", branch_name="orchard/simple/run_6/k1", duration_seconds=1.0)
+    result = RunResult(run_id="run_6", strategy="simple", status="success", base_branch="main", base_commit="b" * 40, instances=[only],
+                       duration_seconds=1.0, instances_run=1)
+    assert "run run_6: success in 1.0s, 1 instance, tokens -, cost -" in _printed(Outcome(run_id="run_6", status="success", result=result))
+    out = io.StringIO()
+    tui = TuiRenderer(Console(file=out, force_terminal=True, width=120, color_system=None), "simple run run_6", None)
+    tui.update(Snapshot(run_id="run_6", status="running", heartbeats={},
+                        progress=RunProgress(run_id="run_6", strategy="simple", phase="running", instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
+    tui.close()
+    assert "1 instance: 1 queued;" in out.getvalue()
+
+
+def test_plain_output_of_a_run_whose_candidates_all_failed_verification_prints_each_once():
+    from client.render import StreamingRenderer
+    from client.snapshots import Outcome
+
+    out = io.StringIO()
+    plain = StreamingRenderer(Console(file=out, width=200, color_system=None, markup=False), "best-of-n run run_7", None)
+    progress = RunProgress(run_id="run_7", strategy="best-of-n", phase="verifying", instances=[
+        InstanceProgress(key=f"candidate/{n}", branch=f"orchard/best-of-n/run_7/k{n}", status="success") for n in (1, 2)])
+    plain.update(Snapshot(run_id="run_7", status="running", progress=progress, heartbeats={}))
+    error = "no candidate could win (candidate 1: verification failed (exit 1); candidate 2: verification failed (exit 1))"
+    plain.finish(Outcome(run_id="run_7", status="failed", progress=progress, error=error))
+    lines = out.getvalue().splitlines()
+    assert [sum("candidate/1 " in line for line in lines), sum("candidate/2 " in line for line in lines)] == [1, 1], lines
+    assert lines[-1] == f"run run_7: failed: {error}"
+
+
+def test_the_totals_call_a_cost_estimated_only_when_an_estimate_is_in_it():
+    from client.render import live_totals
+
+    done = InstanceProgress(key="candidate/1", branch="b1", status="success", cost_usd=0.5)  # the agent's own figure
+    idle = InstanceProgress(key="candidate/2", branch="b2", status="running")  # a command agent: no cost at all
+    assert live_totals([done, idle], {"candidate/2": {"phase": "agent running"}}).endswith("cost $0.5000")
+    assert live_totals([done, idle], {"candidate/2": {"phase": "agent running", "cost_usd": 0.25}}).endswith("cost $0.7500 (estimated)")

@@ -27,6 +27,12 @@ def test_bad_specs_are_clear(tmp_path):
         load_strategy(f"{ROOT}/examples/fanout_two.py:Nope")
 
 
+def test_a_misspelled_built_in_strategy_gets_a_did_you_mean():
+    for typo in ("best-of-m", "bestofn", "best_of_n"):
+        with pytest.raises(StrategyLoadError, match=rf"unknown strategy '{typo}' \(did you mean 'best-of-n'\?\); built-in strategies: best-of-n,"):
+            load_strategy(typo)
+
+
 def test_a_file_that_is_not_python_is_named_as_such(tmp_path):
     runbook = tmp_path / "build.toml"
     runbook.write_text("[pipeline.build]\n")

@@ -133,6 +133,37 @@ async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_qu
         assert only.metadata["runner"] == "docker" and containers_of(run_id) == []
 
 
+async def test_claude_codes_cost_is_live_while_it_runs_an_estimate_marked_as_one(client, task_queue, repo, fake_claude):
+    """The live view's cost of a running Claude Code agent: priced from its tokens so far (the
+    CLI says its own only at its end), shown `~$…`, not "-"."""
+    import io
+
+    from rich.console import Console
+
+    from client.render import TuiRenderer
+    from client.snapshots import snapshot
+
+    defaults = TaskDefaults(plugin="claude-code", model="claude-sonnet-4-5", runner="local", timeout=8)
+    handle = await client.start_workflow("simple", RunInput(prompt="SLOW task", repo=str(repo), base_branch="main", defaults=defaults),
+                                         id=f"run_live_{uuid.uuid4().hex[:6]}", task_queue=task_queue, result_type=RunResult)
+    for _ in range(100):  # the heartbeat after the model's first answer (every HEARTBEAT_EVERY seconds)
+        snap = await snapshot(client, handle)
+        if snap.heartbeats.get("simple", {}).get("input_tokens"):
+            break
+        await asyncio.sleep(0.1)
+    beat = snap.heartbeats["simple"]
+    assert (beat["input_tokens"], beat["output_tokens"]) == (100, 1)  # the fake's first answer, as the stream gives it
+    assert beat["cost_usd"] == 0.000315 and beat["cost_estimated"]  # 100 in at $3, 1 out at $15 per million
+    out = io.StringIO()
+    tui = TuiRenderer(Console(file=out, force_terminal=True, width=100, color_system=None), "simple run", None)
+    tui.update(snap)
+    tui.close()
+    screen = out.getvalue().split("\x1b[?25h")[-1]
+    assert "~$0.0003" in screen and "cost $0.0003 (estimated)" in screen
+    (only,) = (await handle.result()).instances  # the tool sleeps past the timeout
+    assert only.status == "timeout"
+
+
 async def cancel_during_a_tool(client, task_queue, repo, marker: str, defaults: TaskDefaults) -> None:
     """Cancel a run while the agent's tool (`marker`) runs; nothing of the instance may be left."""
     run_id = f"run_cancel_{uuid.uuid4().hex[:6]}"

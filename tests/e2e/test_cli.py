@@ -243,6 +243,7 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--repo", "/"], "is not a git repository"),
         (["--base-branch", "nope"], "base branch 'nope' does not exist"),
         (["--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--strategy", "best-of-m"], "unknown strategy 'best-of-m' (did you mean 'best-of-n'?)"),
         (["-S", "n"], "malformed -S value 'n'"),
         (["--strategy", "best-of-n", "-S", "m=1"], "unknown parameter 'm' for strategy 'best-of-n'; accepted: model, n,"),
         (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
@@ -501,4 +502,21 @@ def test_a_child_strategys_run_is_listed_with_its_parent(named_server, repo, tmp
     rows = {row["run_id"]: row for row in map(json.loads, both.stdout.splitlines())}
     assert rows[child["run_id"]]["parent"] == result["run_id"] and rows[result["run_id"]]["parent"] is None
     shown = orchard("show", result["run_id"], "--address", named_server, env=env, cwd=repo)
-    assert "child helper helper success, 1 instances" in shown.stdout
+    assert "child helper helper success, 1 instance, cost" in shown.stdout
+
+
+def test_show_of_a_candidate_that_failed_verification_gives_the_end_of_its_output_and_its_log(embedded, repo):
+    _, env, _, _ = embedded
+    check = 'if grep -rq robustness demo; then echo "FAILED test_greeting: got [robustness]"; exit 1; fi'  # candidate 2's hint
+    ran = orchard("run", "add a greeting", "--strategy", "best-of-n", "-S", "n=2", "-S", f"verify={check}", "--agent-command", DEMO_AGENT,
+                  "--output", "quiet", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    shown = orchard("show", ran.stdout.split()[0], env=env, cwd=repo)
+    assert shown.returncode == 0, shown.stderr
+    said = shown.stdout.splitlines()
+    failed = next(line for line in said if line.startswith("candidate/2: verification log (exit 1): "))
+    log = Path(failed.split("(exit 1): ")[1])
+    assert "FAILED test_greeting: got [robustness]" in log.read_text()
+    assert said[said.index(failed) + 2] == "  | FAILED test_greeting: got [robustness]"  # under the command's own line
+    assert not any(line.startswith("candidate/1: verification") for line in said)
+    assert shown.stdout.count("verification failed (exit 1)") == 1  # the candidate's note, said once

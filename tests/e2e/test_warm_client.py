@@ -5,14 +5,17 @@ working directory, environment and arguments, its exit code, and Ctrl-C relayed.
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import orchard, orchard_argv, pid_in
+from tests.conftest import DEMO_AGENT, make_repo, orchard, orchard_argv, orchard_env, pid_in, stop_embedded, write_dev_config
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +79,98 @@ def test_later_commands_run_in_the_warm_client_as_they_would_here(embedded, repo
 
     stopped = orchard("server", "stop", env=env, cwd=repo)
     assert "warm client" in stopped.stdout and not (home / "warm" / "client.sock").exists()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """An embedded server with one finished run, and its warm client serving this code."""
+    from client.launcher import code_digest
+
+    base = tmp_path_factory.mktemp("paths")
+    home, repo = base / "home", make_repo(base / "repo")
+    write_dev_config(home)
+    env = orchard_env(home)
+    first = orchard("run", "warm up", "--agent-command", "true", "--output", "quiet", env=env, cwd=repo)
+    assert first.returncode == 0, first.stderr
+    assert orchard("list", env=env, cwd=repo).returncode == 0  # the second command starts the warm client
+    deadline = time.monotonic() + 30
+    code = home / "warm" / "code"  # written once its socket listens: each `orchard` below is handed over
+    while not (code.exists() and code.read_text() == code_digest() and (home / "warm" / "client.sock").exists()):
+        assert time.monotonic() < deadline, (home / "logs" / "warm-client.log").read_text()
+        time.sleep(0.1)
+    yield env, repo, first.stdout.split()[0]
+    stop_embedded(home)
+
+
+RUN_ID = re.compile(r"run_\d{8}_\d{6}_[0-9a-f]{6}")
+PATHS = {"cold": lambda *args: [sys.executable, "-m", "client.cli", *args], "warm": orchard_argv}
+"""A command in its own process, and the `orchard` launcher handing it to the warm client."""
+
+
+def _ran(argv: list[str], env: dict[str, str], cwd: Path, stdout: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a command whose stdout is captured, a pipe already closed
+    (every write is EPIPE), or `| head -1`."""
+    if stdout == "head":
+        script = '"$@" | head -1; echo "exit ${PIPESTATUS[0]}" >&2'
+        done = subprocess.run(["bash", "-c", script, "orchard", *argv], check=False, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+        err, _, code = done.stderr.rpartition("exit ")
+        return int(code), done.stdout, err
+    if stdout == "closed":
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run(argv, check=False, env=env, cwd=cwd, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+        finally:
+            os.close(write)
+        return done.returncode, "", done.stderr
+    done = subprocess.run(argv, check=False, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("args, stdout, code, said", [
+    pytest.param(["--help"], "captured", 0, "usage: orchard", id="help"),
+    pytest.param(["run", "--help"], "captured", 0, "--strategy STRATEGY", id="run-help"),
+    pytest.param(["runn"], "captured", 2, "orchard: argument command: invalid choice: 'runn'", id="unknown-command"),
+    pytest.param(["run", "x", "--max-parallel", "x"], "captured", 2, "invalid int value: 'x'", id="usage-error"),
+    pytest.param(["run", "x", "--agent-command", "true", "--base-branch", "nope"], "captured", 2, "base branch 'nope' does not exist", id="bad-input"),
+    pytest.param(["show", "run_nope"], "captured", 2, "no run 'run_nope'", id="no-run"),
+    pytest.param(["clean", "run_nope"], "captured", 2, "orchard: no run 'run_nope'", id="clean-no-run"),
+    pytest.param(["run", "x", "--strategy", "best-of-m"], "captured", 2, "unknown strategy 'best-of-m' (did you mean 'best-of-n'?)", id="strategy-typo"),
+    pytest.param(["show", "{run}"], "captured", 0, "strategy simple", id="show"),
+    pytest.param(["show", "{run}"], "head", 0, "strategy simple", id="show-head-1"),
+    pytest.param(["show", "{run}"], "closed", 0, "", id="show-closed-pipe"),
+    pytest.param(["history", "{run}"], "closed", 0, "", id="history-closed-pipe"),
+    pytest.param(["--help"], "closed", 0, "", id="help-closed-pipe"),
+    pytest.param(["list"], "captured", 0, "{run}", id="list"),
+    pytest.param(["run", "x", "--agent-command", DEMO_AGENT, "--output", "quiet"], "captured", 0, " success orchard/simple/", id="run"),
+    pytest.param(["run", "x", "--agent-command", "exit 3", "--output", "quiet"], "captured", 1, " failed", id="run-failed"),
+])
+def test_a_command_ends_the_same_in_its_own_process_and_in_the_warm_client(served, args, stdout, code, said):
+    """Output, exit code, a closed pipe and flushing: what the command does in its own process, it
+    does handed to the warm client (--help and usage errors, tracebacks there before)."""
+    env, repo, run_id = served
+    args = [a.replace("{run}", run_id) for a in args]
+    ended = {path: _ran(argv(*args), env, repo, stdout) for path, argv in PATHS.items()}
+    for path, (exit_code, out, err) in ended.items():
+        assert exit_code == code, (path, out, err)
+        assert "Traceback" not in err and (code == 2) == err.startswith("orchard: ") and err.count("\n") == (code == 2), (path, err)
+        assert said.replace("{run}", run_id) in out + err, (path, out, err)
+    cold, warm = ([RUN_ID.sub("RUN", text) for text in ended[path][1:]] for path in PATHS)
+    assert cold == warm
+
+
+def test_clean_of_a_run_temporal_forgot_removes_what_it_left_and_of_no_run_says_so(served):
+    env, repo, _ = served
+    left = Path(env["ORCHARD_HOME"]) / "workspaces" / "run_20200101_000000_abcdef" / "k12345678"
+    left.mkdir(parents=True)
+    cleaned = orchard("clean", "run_20200101_000000_abcdef", env=env, cwd=repo)  # past the server's retention: its leftovers can go
+    assert cleaned.returncode == 0 and "1 folder(s)" in cleaned.stdout and not left.parent.exists(), cleaned.stderr
+    again = orchard("clean", "run_20200101_000000_abcdef", env=env, cwd=repo)  # now nothing of it is anywhere: a mistyped id
+    assert again.returncode == 2 and again.stdout == "" and again.stderr.startswith("orchard: no run 'run_20200101_000000_abcdef' on "), again.stderr
+
+
+def test_list_says_what_its_columns_are(served):
+    env, repo, run_id = served
+    listed = orchard("list", "--status", "success", env=env, cwd=repo).stdout.splitlines()
+    assert listed[0].split() == ["run", "strategy", "status", "started", "repo"]
+    assert any(line.split()[:3] == [run_id, "simple", "success"] and line.split()[4] == str(repo) for line in listed[1:])

@@ -34,7 +34,7 @@ from workflows.sdk.context import Context
 from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
-from workflows.sdk.models import InstanceResult, first_error, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, first_error, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.visibility import SA_PIPELINE
 
@@ -130,6 +130,8 @@ class PipelineStrategy(Strategy):
         self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
+        self._stats = CommitStats()
+        """What the pipeline changed since the base, counted as its workspace goes (_finish)."""
         self._steps = 0
         self._waited = 0.0
         """Seconds the running phase waited for its lock and semaphore."""
@@ -585,12 +587,14 @@ class PipelineStrategy(Strategy):
         ))
 
     async def _finish(self) -> None:
-        """The workspace (and its gateway) go with the run; the branch stays."""
+        """The workspace (and its gateway) go with the run; the branch stays. What the pipeline
+        changed since the base (files, lines) is counted in the workspace before it goes."""
         if self._place.queue is None:
             return
         try:
-            await workflow.execute_activity(
+            self._stats = await workflow.execute_activity(
                 "finish_loop", args=[self._ctx.run_id, PIPELINE_KEY, self._ctx.base_commit, self._commit], task_queue=self._place.queue,
+                result_type=CommitStats,
                 schedule_to_start_timeout=timedelta(seconds=min(self._cfg.host_timeout, 60)), start_to_close_timeout=timedelta(seconds=120),
                 retry_policy=INFRA_RETRY, summary="remove the pipeline's workspace",
             )
@@ -604,6 +608,7 @@ class PipelineStrategy(Strategy):
             success=error is None, status="success" if error is None else "failed", error=error, error_type=None if error is None else "pipeline",
             key=PIPELINE_KEY, branch_name=self._branch if self._branch_exists else None, commit=self._commit, base_commit=ctx.base_commit,
             has_changes=self._commit != ctx.base_commit, duration_seconds=round((workflow.now() - ctx.started_at).total_seconds(), 3),
+            commit_statistics=self._stats, files_changed=self._stats.files_changed, insertions=self._stats.insertions, deletions=self._stats.deletions,
             input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
             metadata={
                 "runbook": self._home, "pipeline": self._pipeline.name, "phases": [r.model_dump(mode="json", exclude_defaults=True) for r in self._trail],

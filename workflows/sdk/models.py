@@ -210,6 +210,9 @@ class InstanceHeartbeat(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cost_estimated: bool = True
+    """The cost so far is the plugin's estimate from tokens (Claude Code's until it reports its own
+    at the end, Codex's always); a heartbeat that does not say otherwise is taken as one."""
     session_id: str | None = None
 
 
@@ -222,12 +225,31 @@ class VerifyInput(BaseModel):
     label: str = "verify"
 
 
+VERIFY_OUTPUT_KEPT = 1000
+"""How much of the end of a failed verification's output its result keeps for `orchard show` (the
+whole output is in its log)."""
+
+
 class VerifyResult(BaseModel):
     passed: bool
     exit_code: int | None
+    """None when the command timed out and was killed."""
     output_tail: str = ""
     log_path: str | None = None
     duration_seconds: float = 0.0
+
+    @property
+    def failure(self) -> str:
+        return "verification timed out" if self.exit_code is None else f"verification failed (exit {self.exit_code})"
+
+    def record(self, result: InstanceResult) -> None:
+        """Note this verification on the result it checked: passed or not, its exit code, its log
+        and, when it failed, the end of its output, which `orchard show` prints with the log's path."""
+        result.metrics["verify_passed"] = self.passed
+        result.metrics["verify_exit_code"] = self.exit_code
+        result.metadata["verify_log"] = self.log_path
+        if not self.passed:
+            result.metadata["verify_output"] = self.output_tail[-VERIFY_OUTPUT_KEPT:]
 
 
 class ResolveInput(BaseModel):

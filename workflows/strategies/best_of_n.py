@@ -100,11 +100,9 @@ class BestOfNStrategy(Strategy):
         if cfg.verify:
             ctx.phase = "verifying"
             outcome = await ctx.verify(result, cfg.verify, cfg.verify_timeout)
-            result.metrics["verify_passed"] = outcome.passed
-            result.metrics["verify_exit_code"] = outcome.exit_code
-            result.metadata["verify_log"] = outcome.log_path
+            outcome.record(result)
             if not outcome.passed:
-                result.metadata["ineligible"] = f"verification failed (exit {outcome.exit_code})"
+                result.metadata["ineligible"] = outcome.failure
                 return result
         ctx.phase = "scoring"
         scored = await self._score(ctx, cfg, prompt, i, result)

@@ -47,6 +47,24 @@ def test_claude_code_stream_gives_session_message_tokens_and_cost():
     assert state.cost_usd == 0.013425 and not state.cost_estimated
 
 
+def test_claude_code_cost_is_estimated_from_tokens_while_it_runs_until_its_own_figure_arrives():
+    from activities.agents.claude_code import estimate_cost as claude_estimate
+
+    plugin, state = get_plugin("claude-code"), AgentState()
+    plugin.build_command(TaskSpec(prompt="p", base_branch="main", plugin="claude-code", plugin_options={"executable": "/bin/true"}), CTX)
+    seen = []
+    for line in (FIXTURES / "claude" / "stream.jsonl").read_text().splitlines():
+        plugin.parse_line(line, state)
+        seen.append((state.input_tokens, state.output_tokens, state.cost_usd, state.cost_estimated))
+    # After the first model message (1,200 tokens in, 1 out at claude-sonnet-4-5's $3/$15 per million): an estimate, marked.
+    assert seen[1] == (1200, 1, 0.003615, True)
+    assert all(cost > 0 and estimated for _, _, cost, estimated in seen[1:-1])  # live all along, never "-"
+    assert seen[-1] == (3900, 115, 0.013425, False)  # the agent's own figure, once it reports it
+    assert claude_estimate("claude-sonnet-4-5", {"input_tokens": 3900, "output_tokens": 115}) == 0.013425  # the table matches Anthropic's figure
+    assert claude_estimate("claude-opus-4-5-20251101", {"cache_read_input_tokens": 1_000_000}) == 0.5
+    assert claude_estimate("some-local-model", {"input_tokens": 10}) is None
+
+
 def test_claude_code_error_result_is_a_failure_with_its_reason():
     state = replay_stream("claude-code", FIXTURES / "claude" / "stream_error.jsonl", exit_code=1)
     assert state.error == "claude reported an error: API Error: 400 fake-anthropic: scripted failure"

@@ -153,7 +153,7 @@ run = "ls {flags | raw} && echo {title}"
 prompt = "Fix {title | raw}"
 """)
     code, out, _ = run(capsys, "validate")
-    assert code == 0 and "ops.toml: valid: 1 pipeline, 1 task (1 phases)" in out
+    assert code == 0 and "ops.toml: valid: 1 pipeline, 1 task (1 phase)" in out
     said = "warning: raw puts {} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"
     assert [line for line in out.splitlines() if "warning" in line] == [  # one per opt-out; a prompt is not a shell command
         f"ops.toml: pipeline.p: events.on_complete: {said.format('title')}",

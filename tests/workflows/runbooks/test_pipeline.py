@@ -164,6 +164,29 @@ async def test_an_input_with_shell_syntax_is_data_in_commands_guards_outputs_and
     assert pipeline.metadata["outputs"]["write"] == title and log.read_text() == title
 
 
+async def test_what_a_pipeline_changed_is_counted_in_its_result_and_its_table(client, task_queue, repo, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from client.render import print_outcome
+    from client.snapshots import Outcome
+
+    runbooks = bundle(tmp_path, '''
+        [[pipeline.three.phase]]
+        name = "write"
+        run = "printf 'a\\nb\\n' > a.txt && echo c > b.txt && echo d > c.txt && rm README.md"
+    ''', "three")
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.three", params={"pipeline": "ops.pipeline.three", "runbooks": runbooks})
+    (pipeline,) = result.instances
+    assert pipeline.success and pipeline.has_changes, pipeline.error
+    assert (pipeline.files_changed, pipeline.insertions, pipeline.deletions) == (4, 4, 1)  # three files written, one removed
+    out = io.StringIO()
+    print_outcome(Console(file=out, width=200, markup=False), Outcome(run_id=result.run_id, status=result.status, result=result), None)
+    assert "+4/-1" in out.getvalue() and "+0/-0" not in out.getvalue()
+
+
+
 async def start(client, task_queue, repo, runbooks, pipeline, inputs=None):  # type: ignore[no-untyped-def]
     """A pipeline run started as `orchard runbook run` starts it (with Orchard's search attributes)."""
     run_input = RunInput(prompt=f"ops.{pipeline}", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),

@@ -50,6 +50,8 @@ async def test_a_candidate_failing_verification_cannot_win(client, scripted_queu
     assert "score" not in rejected.metrics
     assert sorted(script.keys()) == ["candidate/1", "candidate/2", "candidate/3", "score/1/1", "score/3/1"]  # candidate 2 never scored
     assert rejected.metadata["ineligible"] == "verification failed (exit 1)" and not rejected.metadata["winner"]
+    assert rejected.metadata["verify_output"] == "check failed"  # the end of what it said, for `orchard show`
+    assert "verify_output" not in by_key["candidate/1"].metadata
     assert by_key["candidate/1"].metrics["verify_passed"] is True
     assert result.instances[0].key == "candidate/1"
     assert result.instances[0].metadata["selection_reason"] == "highest score 5/10, passed `pytest -q`"

@@ -30,8 +30,8 @@ async def finish_variant(ctx: Context, cfg: VariantsConfig, variant: dict[str, A
     verified: bool | None = None
     if cfg.verify and result.success and result.commit:
         outcome = await ctx.verify(result, cfg.verify, cfg.verify_timeout)
-        verified = result.metrics["verify_passed"] = outcome.passed
-        result.metadata["verify_log"] = outcome.log_path
+        outcome.record(result)
+        verified = outcome.passed
     result.metadata["variant"] = variant["id"]
     result.metadata["comparison"] = {
         "variant": variant["id"],
