@@ -141,6 +141,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             input_tokens=state.input_tokens,
             output_tokens=state.output_tokens,
             cost_usd=state.cost_usd,
+            cost_estimated=state.cost_estimated,
             session_id=state.session_id,
         )
 

@@ -84,7 +84,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     def progress() -> InstanceHeartbeat:
         return InstanceHeartbeat(
             phase=phase, last_event=redact(state.last_event) or "", input_tokens=state.input_tokens,
-            output_tokens=state.output_tokens, cost_usd=state.cost_usd, session_id=state.session_id,
+            output_tokens=state.output_tokens, cost_usd=state.cost_usd, cost_estimated=state.cost_estimated, session_id=state.session_id,
         )
 
     started = time.monotonic()
