@@ -26,3 +26,10 @@ async def test_a_cwd_that_leads_out_of_the_workspace_is_refused_and_runs_nothing
         await ActivityEnvironment().run(run_runbook_step, step(repo, f"touch {tmp_path}/ran-here && touch ran-here", cwd=cwd, n=2, start=first.commit))
     assert refused.value.non_retryable and "leads out of the pipeline's workspace" in refused.value.message
     assert not (tmp_path / "ran-here").exists()
+
+
+async def test_what_a_step_left_uncommitted_is_its_commit_whatever_git_it_ran(repo, orchard_home):
+    """`git rm`, `git mv` and a staged new file, none committed: the step's commit holds the tree they left."""
+    out = await ActivityEnvironment().run(run_runbook_step, step(repo, "git rm -q README.md && git mv app.py main.py && echo n > new.txt && git add new.txt"))
+    assert out.exit_code == 0 and out.changed, out.output_tail
+    assert git(repo, "ls-tree", "--name-only", out.commit).split() == ["main.py", "new.txt"]
