@@ -11,7 +11,7 @@ import re
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 
-from tests.conftest import run_scripted, start_scripted
+from tests.conftest import final_result, run_scripted, start_scripted
 from tests.scripted import BASE_COMMIT, Script, until
 from workflows.loops.loop import LoopStrategy
 from workflows.sdk.errors import ConfigError
@@ -52,7 +52,7 @@ async def test_fixed_iterates_from_each_commit_until_verification_passes(client,
 async def test_a_long_loop_continues_as_new_and_keeps_its_whole_trail(client, scripted_queue):
     script = Script(steps=[{"cost": 0.01}])
     handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 5, "iterations_per_run": 2})
-    result = await handle.result()
+    result = await final_result(handle)
     assert result.status == "failed" and result.instances[0].status == "timeout"
     assert trail(result) == [(n, "continue") for n in range(1, 5)] + [(5, "timeout")]
     assert result.runs == 3 and result.instances_run == 5 and result.cost_usd == pytest.approx(0.05)
@@ -111,7 +111,7 @@ async def test_steering_that_cannot_be_taken_is_refused_and_changes_nothing(clie
             await steer(handle, action, **fields)
         assert refused.value.cause.message == refusal
     hold.set()
-    assert trail(await handle.result()) == [(1, "continue"), (2, "timeout")]
+    assert trail(await final_result(handle)) == [(1, "continue"), (2, "timeout")]
 
 
 async def test_a_strategy_that_is_not_a_loop_takes_no_steering(client, scripted_queue):
