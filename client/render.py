@@ -21,7 +21,7 @@ ACTION_STYLE = {"continue": "cyan", "complete": "green", "timeout": "red", "fail
 TRAIL_SHOWN = 20
 """A loop's latest iterations `orchard run` and `watch` print at the end (`orchard show` prints all)."""
 TUI_TRAIL_ROWS = 10
-STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
+STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow", "stopped": "yellow"}
 
 
 def _cost(value: float, estimated: bool = False) -> str:
@@ -372,7 +372,7 @@ def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[st
     """The run's instances by status (those listed and those only counted), tokens and cost (of those listed)."""
     counts = Counter(p.status for p in instances) + Counter(unlisted or {})
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
-    said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
+    said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled", "stopped") if counts[s])
     cost = sum(c for _, c, _ in usage)
     return f"{sum(counts.values()):,} instances: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(e for _, _, e in usage))}"
 

@@ -51,7 +51,7 @@ def run_status(results: list[InstanceResult]) -> RunStatus:
     counted = [r for r in results if not r.metadata.get("shadow")]
     successes = sum(1 for r in counted if r.success)
     if successes == 0:
-        return "failed"
+        return "stopped" if counted and all(r.status == "stopped" for r in counted) else "failed"
     return "success" if successes == len(counted) else "partial"
 
 
