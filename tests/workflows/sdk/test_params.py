@@ -88,3 +88,17 @@ def test_a_value_that_reads_as_json_but_the_field_takes_only_as_text_stays_text(
     assert loop.normalize_params({"verify": {"L0": "true", "L1": ["false"]}})["verify"] == {"L0": "true", "L1": ["false"]}
     assert BUILTIN_STRATEGIES["best-of-n"].normalize_params({"verify": "true"})["verify"] == "true"
     assert _TypedStrategy.normalize_params({"flag": "yes"})["flag"] is True  # a yes/no field still reads yes/no
+
+
+def test_a_best_of_n_past_what_one_run_takes_is_refused_naming_the_limit():
+    """`-S n=100000 --detach` started a run whose first workflow task could not finish (the worker
+    said a slot "may remain forever used"; watch said stuck): it is refused before anything starts.
+    n=4,000 with every scorer asked twice (12,000 instances) was run to its end against scripted
+    agents: success, its longest workflow task 0.7 s."""
+    best_of_n = BUILTIN_STRATEGIES["best-of-n"]
+    with pytest.raises(ConfigError) as err:
+        best_of_n.normalize_params({"n": "100000"})
+    assert str(err.value) == ("bad parameters for strategy 'best-of-n': n=100,000 may ask for 300,000 instances (each candidate and up to 2 scorer "
+                              "attempts), past the 12,000 one run takes: n is at most 4,000 with score_attempts=2")
+    assert best_of_n.normalize_params({"n": "4000"}) == {"n": 4000}
+    assert best_of_n.normalize_params({"n": "6000", "score_attempts": "1"}) == {"n": 6000, "score_attempts": 1}
