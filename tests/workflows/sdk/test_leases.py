@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WithStartWorkflowOperation, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
@@ -109,8 +110,12 @@ async def test_a_silent_holder_loses_its_slot_though_a_late_beat_comes_and_its_s
     held = [HeldLease(workflow_id=semaphore_id(SCRIPTED_REPO, name), token="t1")]
     steps = ActivityEnvironment(client)
     async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow]):
-        handle = await client.start_workflow(SemaphoreWorkflow.run, state, id=semaphore_id(SCRIPTED_REPO, name), task_queue=queue)
-        await handle.execute_update(SemaphoreWorkflow.enqueue, LeaseRequest(token="t1", holder="gone-run", heartbeat=0.5))
+        # As enqueue_lease asks: update-with-start (a semaphore started idle would end at once).
+        start = WithStartWorkflowOperation(SemaphoreWorkflow.run, state, id=semaphore_id(SCRIPTED_REPO, name), task_queue=queue,
+                                           id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        await client.execute_update_with_start_workflow(SemaphoreWorkflow.enqueue, LeaseRequest(token="t1", holder="gone-run", heartbeat=0.5),
+                                                        start_workflow_operation=start)
+        handle = client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name))
         await asyncio.wait_for(steps.run(until_fresh, held), 5)  # a step under a fresh lease starts at once
     await asyncio.sleep(3.5)  # well past the patience of 2 s, with no worker to fire the timer
     await handle.signal(SemaphoreWorkflow.beat, "t1")
