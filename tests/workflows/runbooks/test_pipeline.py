@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from client.runbooks.registry import RunbookRegistry
 from tests.conftest import DEMO_AGENT, final_result, git, run_strategy
@@ -325,6 +325,9 @@ async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, t
             break
         await asyncio.sleep(0.05)
     assert (await lock.query("state", result_type=SemaphoreState)).holders == []  # released on cancel, not left for the heartbeat to time out
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED  # as the Temporal UI shows it
 
 
 async def test_a_queue_worker_continues_as_new_and_handles_each_item_once_across_its_runs(client, task_queue, repo, tmp_path):
