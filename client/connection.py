@@ -54,8 +54,8 @@ async def ensure_search_attributes(client: Client) -> None:
 
 
 async def open_runs(client: Client, task_queue: str) -> int:
-    """How many runs are open on a task queue (a worker serving it is still needed). Rotations,
-    locks and semaphores are always open and idle between runs: they keep no worker busy."""
+    """How many runs are open on a task queue (a worker serving it is still needed). Rotations are
+    always open, and locks and semaphores while held: they keep no worker busy."""
     query = (f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" '
              f'AND WorkflowType!="{ROTATION_WORKFLOW}" AND WorkflowType!="{SEMAPHORE_WORKFLOW}"')
     return (await client.count_workflows(query)).count

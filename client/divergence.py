@@ -33,7 +33,8 @@ def describe_event(events: list[dict[str, Any]], event_id: int) -> str:
         return f"child strategy {attrs['workflowType']['name']} ({attrs['workflowId']})"
     if kind == "TIMER_STARTED":
         return "a timer (a sleep, a question's deadline)"
-    if kind in ("UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "WORKFLOW_EXECUTION_COMPLETED", "WORKFLOW_EXECUTION_CONTINUED_AS_NEW"):
+    if kind in ("UPSERT_WORKFLOW_SEARCH_ATTRIBUTES", "WORKFLOW_EXECUTION_COMPLETED", "WORKFLOW_EXECUTION_FAILED",
+                "WORKFLOW_EXECUTION_CONTINUED_AS_NEW"):
         return "the run's ending"
     return kind.lower().replace("_", " ")
 

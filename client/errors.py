@@ -10,10 +10,10 @@ from temporalio.service import RPCError
 
 from activities.paths import orchard_home
 
-EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELED = 0, 1, 2, 3, 4
+EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL, EXIT_CANCELED, EXIT_STOPPED = 0, 1, 2, 3, 4, 5
 """0 success, 1 failed (or terminated, timed out), 2 bad usage or input, 3 completed with failed
-instances, 4 canceled."""
-EXIT_SEVERITY = [EXIT_SUCCESS, EXIT_PARTIAL, EXIT_CANCELED, EXIT_FAILURE, EXIT_USAGE]
+instances, 4 canceled, 5 stopped by a person before it was done (a loop whose verification had not passed)."""
+EXIT_SEVERITY = [EXIT_SUCCESS, EXIT_PARTIAL, EXIT_STOPPED, EXIT_CANCELED, EXIT_FAILURE, EXIT_USAGE]
 """Least to most severe: the exit code of several runs (`--runs N`) is the most severe of theirs."""
 DETACHED_EXIT = 130
 """Ctrl-C while following a run: the run goes on."""

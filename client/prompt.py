@@ -29,4 +29,7 @@ def read_prompt(args: argparse.Namespace) -> str:
         raise UsageError("a prompt is needed: `orchard run \"TASK\"`, `orchard run - < task.md` or `--prompt-file task.md`")
     if not prompt.strip():
         raise UsageError(f"the prompt from {source} is empty")
+    if "\0" in prompt:  # no agent can be handed it (an argument, the environment): its instances would fail one by one
+        line = prompt.count("\n", 0, prompt.index("\0")) + 1
+        raise UsageError(f"the prompt from {source} holds a NUL byte (line {line}): a prompt is text; is it a binary file?")
     return prompt

@@ -25,7 +25,7 @@ TRAIL_SHOWN = 20
 TUI_TRAIL_ROWS = 10
 VERIFY_LINES_SHOWN = 10
 """The last lines of a failed verification's output printed under the results (its log has them all)."""
-STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow"}
+STATUS_STYLE = {"success": "green", "running": "cyan", "queued": "dim", "failed": "red", "timeout": "red", "canceled": "yellow", "stopped": "yellow"}
 
 
 def _cost(value: float, estimated: bool = False) -> str:
@@ -421,7 +421,7 @@ def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[st
     """The run's instances by status (those listed and those only counted), tokens and cost (of those listed)."""
     counts = Counter(p.status for p in instances) + Counter(unlisted or {})
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
-    said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled") if counts[s])
+    said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled", "stopped") if counts[s])
     cost = sum(c for _, c, _ in usage)
     return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(c and e for _, c, e in usage))}"
 

@@ -14,7 +14,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError, CancelledError, TerminatedError
 from temporalio.service import RPCError
 
-from client.errors import EXIT_CANCELED, EXIT_FAILURE, EXIT_PARTIAL, EXIT_SUCCESS
+from client.errors import EXIT_CANCELED, EXIT_FAILURE, EXIT_PARTIAL, EXIT_STOPPED, EXIT_SUCCESS
+from workflows.sdk.errors import RUN_FAILED
 from workflows.sdk.models import RunProgress, RunResult
 
 QUERY_TIMEOUT = 3.0
@@ -32,7 +33,7 @@ class Snapshot:
 @dataclass
 class Outcome:
     run_id: str
-    status: str  # success | partial | failed | canceled | terminated | timed_out, or stuck (open, its strategy code failing)
+    status: str  # success | partial | failed | stopped | canceled | terminated | timed_out, or stuck (open, its strategy code failing)
     result: RunResult | None = None
     error: str | None = None
     progress: RunProgress | None = None
@@ -41,7 +42,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        return {"success": EXIT_SUCCESS, "partial": EXIT_PARTIAL, "canceled": EXIT_CANCELED}.get(self.status, EXIT_FAILURE)
+        return {"success": EXIT_SUCCESS, "partial": EXIT_PARTIAL, "stopped": EXIT_STOPPED, "canceled": EXIT_CANCELED}.get(self.status, EXIT_FAILURE)
 
 
 async def query_progress(handle: WorkflowHandle[Any, Any]) -> RunProgress | None:
@@ -116,6 +117,9 @@ async def outcome_of(handle: WorkflowHandle[Any, Any]) -> Outcome:
         return Outcome(run_id=handle.id, status=result.status, result=result)
     except WorkflowFailureError as e:
         cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED and len(cause.details) > 1:
+            result = RunResult.model_validate(cause.details[1])  # a run whose results all failed carries them
+            return Outcome(run_id=handle.id, status=result.status, result=result)
         if isinstance(cause, CancelledError):
             status, error = "canceled", "the run was canceled"
         elif isinstance(cause, TerminatedError):

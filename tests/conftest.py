@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from client.connection import ensure_search_attributes
 from client.embedded.server import temporal_binary
+from workflows.sdk.errors import RUN_FAILED
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,13 +139,15 @@ def task_queue(real_worker, orchard_home) -> str:
 async def scripted_queue(temporal_env):
     """One in-process worker for the session whose instance, verification and base activities are
     scripted (tests/scripted.py): for decision logic, in milliseconds."""
+    from activities.coordination.events import emit_event
     from activities.coordination.rotation import take_turn
     from activities.coordination.semaphores import enqueue_lease
     from tests.scripted import SCRIPTED_ACTIVITIES, SCRIPTED_HOST
     from worker import build_worker, strategies_for
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
-    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease], host=queue + SCRIPTED_HOST,
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease, emit_event],
+                            host=queue + SCRIPTED_HOST,
                             heartbeat_every=0.2):  # a cancel reaches a scripted instance at once
         yield queue
 
@@ -173,9 +177,20 @@ async def start_scripted(
     )
 
 
+async def final_result(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
+    """The run's result: what it returned, or, for a run whose results all failed (Failed in
+    Temporal), the result its failure carries, which is what `orchard run/watch/show` print."""
+    try:
+        return await handle.result()
+    except WorkflowFailureError as e:
+        if isinstance(e.cause, ApplicationError) and e.cause.type == RUN_FAILED:
+            return RunResult.model_validate(e.cause.details[1])
+        raise
+
+
 async def run_scripted(client: Client, queue: str, strategy: str, script: Any, **kwargs: Any) -> RunResult:
-    """`start_scripted`, then the run's result."""
-    return await (await start_scripted(client, queue, strategy, script, **kwargs)).result()
+    """`start_scripted`, then the run's result (also a failed run's: `final_result`)."""
+    return await final_result(await start_scripted(client, queue, strategy, script, **kwargs))
 
 
 async def run_strategy(
@@ -187,9 +202,9 @@ async def run_strategy(
         prompt=prompt, repo=str(repo), base_branch="main", params=params or {},
         defaults=TaskDefaults(agent_command=agent, **defaults), max_parallel=max_parallel,
     )
-    return await client.execute_workflow(
+    return await final_result(await client.start_workflow(
         strategy, run_input, id=run_id or f"run_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult
-    )
+    ))
 
 
 def require_docker() -> None:

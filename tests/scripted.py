@@ -22,6 +22,7 @@ from typing import Any
 from temporalio import activity
 
 from workflows.loops.models import CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
+from workflows.runbooks.steps import StepInput, StepOutcome
 from workflows.sdk.models import CommitStats, InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
 
 BASE_COMMIT = "b" * 40
@@ -181,6 +182,12 @@ async def finish_loop(run_id: str, loop_key: str, base_commit: str, commit: str)
     return CommitStats(files_changed=int(commit != base_commit))
 
 
+@activity.defn(name="run_runbook_step")
+async def run_runbook_step(inp: StepInput) -> StepOutcome:
+    """A pipeline's step: its command "runs" and succeeds, changing nothing (a pipeline's shape and size, not its commands)."""
+    return StepOutcome(exit_code=0, stdout=f"ran {inp.label}", commit=inp.start_commit, host=activity.info().task_queue)
+
+
 HEARTBEAT = {"phase": "scripted"}
 """What a scripted activity's heartbeats carry (the real ones: an InstanceHeartbeat)."""
 
@@ -199,7 +206,7 @@ async def _wait(delay: float | None, hold: asyncio.Event | None) -> None:
             await asyncio.wait_for(hold.wait(), 0.1)
 
 
-SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit, claim_loop_host, run_iteration, finish_loop]
+SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit, claim_loop_host, run_iteration, finish_loop, run_runbook_step]
 
 
 async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:

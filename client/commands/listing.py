@@ -12,7 +12,7 @@ from client.runs import target_for
 from workflows.sdk.models import is_remote_repo
 from workflows.sdk.visibility import SA_OUTCOME, SA_REPO, SA_WAITING
 
-LIST_STATUSES = ("running", "success", "partial", "failed", "canceled", "terminated", "timed_out")
+LIST_STATUSES = ("running", "success", "partial", "failed", "stopped", "canceled", "terminated", "timed_out")
 
 
 async def cmd_list(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
         clauses.append(f'OrchardRepo = "{args.repo if is_remote_repo(args.repo) else Path(args.repo).resolve()}"')
     if args.pipeline:
         clauses.append(f'OrchardPipeline = "{args.pipeline}"')
-    if args.status in ("success", "partial", "failed"):
+    if args.status in ("success", "partial", "failed", "stopped"):
         clauses.append(f'OrchardOutcome = "{args.status}"')
     elif args.status:
         clauses.append(f'ExecutionStatus = "{"".join(w.capitalize() for w in args.status.split("_"))}"')

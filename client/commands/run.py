@@ -19,6 +19,7 @@ from client.agent_env import parse_agent_env
 from client.config import OrchardConfig, load_config
 from client.credentials import credentials_from
 from client.embedded import pending_worker
+from client.embedded.workers import worker_queue
 from client.errors import DETACHED_EXIT, EXIT_SEVERITY, EXIT_SUCCESS, UsageError, disk_full_under
 from client.follow import follow_and_report
 from client.params import resolve_param_files
@@ -81,8 +82,10 @@ async def cmd_run(args: argparse.Namespace) -> int:
         await ensure_served(target, task_queue, spec, credentials, modules)
         return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting,
                                        runs=args.runs, repository=repository)
-    # Embedded: the run starts while its worker comes up (on a cold start it is still connecting),
-    # so that the worker's first poll takes its first task; a worker that fails to start undoes it.
+    # Embedded: the run goes to a worker with this shell's credentials (worker_queue), and starts
+    # while that worker comes up (on a cold start it is still connecting), so that the worker's
+    # first poll takes its first task; a worker that fails to start undoes it.
+    task_queue = await worker_queue(target.client, task_queue, credentials)
     serving = asyncio.ensure_future(ensure_served(target, task_queue, spec, credentials, modules))
     try:
         return await _start_and_follow(target, strategy, run_input, task_queue, output, args.detach, early=True, keep_waiting=args.keep_waiting,

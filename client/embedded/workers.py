@@ -1,5 +1,11 @@
 """Background workers of the embedded server: one for the built-ins on the `orchard` task queue,
-and one per version of a strategy file on a queue of its own, which exits once no open run needs it."""
+and one per version of a strategy file on a queue of its own, which exits once no open run needs it.
+
+A worker's agents get the credentials in the worker's environment, so a run goes to a worker
+started with the credentials (and Orchard code) of the shell that starts it: the queue's worker
+when it has them, else that worker replaced when no run is open on it, else a worker of the run's
+own on a queue beside it (`<queue>~<6 hex>`), which exits once its runs are over.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
@@ -33,10 +41,41 @@ def custom_task_queue(spec: str, digest: str) -> str:
     return f"orchard-custom-{hashlib.sha256(spec.encode()).hexdigest()[:6]}-{digest[:8]}"
 
 
-def worker_identity(env: dict[str, str]) -> str:
-    """Orchard's code and the credentials a worker would be started with, as one digest."""
-    secrets = sorted((k, v) for k, v in env.items() if SECRET_NAME.search(k))
-    return hashlib.sha256((code_digest() + json.dumps(secrets)).encode()).hexdigest()[:16]
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """What a worker's agents run with: Orchard's code, and its credential-like variables (their
+    names, and one digest of names and values; the values are kept nowhere)."""
+
+    code: str
+    names: tuple[str, ...]
+    credentials: str
+
+    @classmethod
+    def of(cls, env: dict[str, str]) -> WorkerIdentity:
+        secrets = sorted((k, v) for k, v in env.items() if SECRET_NAME.search(k))
+        return cls(code_digest(), tuple(k for k, _ in secrets), hashlib.sha256(json.dumps(secrets).encode()).hexdigest()[:16])
+
+    @classmethod
+    def read(cls, path: Path) -> WorkerIdentity | None:
+        """None when unknown (no file, or one an older Orchard wrote)."""
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            data = json.loads(path.read_text())
+            return cls(data["code"], tuple(data["names"]), data["credentials"])
+        return None
+
+    def dumps(self) -> str:
+        return json.dumps({"code": self.code, "names": list(self.names), "credentials": self.credentials})
+
+    def unlike(self, worker: WorkerIdentity | None) -> str | None:
+        """Why a worker of identity `worker` cannot serve this shell's run (None: it can), in words."""
+        if worker == self:
+            return None
+        if worker is None:
+            return "what it runs with is not known (an older Orchard started it)"
+        if worker.code != self.code:
+            return "it runs other Orchard code"
+        differ = sorted(set(self.names) ^ set(worker.names)) or list(self.names)
+        return f"its credentials differ from this shell's ({', '.join(differ) or 'none set here'})"
 
 
 def start_worker(
@@ -64,7 +103,38 @@ def start_worker(
         pid_file.write_text(owned.model_dump_json())
     else:  # -P: the user's directory (a `client/` or `worker.py` of theirs) cannot shadow Orchard's modules
         spawn([sys.executable, "-P", "-m", "worker", *args], _log(task_queue), pid_file, env=env)
-    pid_file.with_suffix(".identity").write_text(worker_identity(env))
+    pid_file.with_suffix(".identity").write_text(WorkerIdentity.of(env).dumps())
+
+
+async def worker_queue(client: Client, task_queue: str, extra_env: dict[str, str] | None = None) -> str:
+    """The queue a run started from this shell goes to, so that its agents get this shell's
+    credentials: `task_queue` when its worker has them (or none runs), its worker replaced when no
+    run is open on it, else a queue beside it whose worker this shell starts. Says in one line
+    why it replaces a worker or starts another (the new worker takes a few seconds to start)."""
+    pid_file = _pid_file(task_queue)
+    if recorded_pid(pid_file) is None:
+        return task_queue
+    mine = WorkerIdentity.of({**os.environ, **(extra_env or {})})
+    why = mine.unlike(WorkerIdentity.read(pid_file.with_suffix(".identity")))
+    if why is None:
+        return task_queue
+    busy = await open_runs(client, task_queue)
+    if busy == 0:
+        print(f"orchard: restarting the background worker ({task_queue}), which has no open run: {why}", file=sys.stderr, flush=True)
+        await asyncio.to_thread(stop, pid_file, 20.0)
+        return task_queue
+    own = _sibling_for(task_queue, mine)
+    print(f"orchard: the background worker ({task_queue}) serves {busy} open run{'s' * (busy != 1)} and {why}: this run gets a worker "
+          f"of its own with this shell's ({own}; it exits {CUSTOM_WORKER_IDLE_EXIT / 60:g} minutes after its last run)", file=sys.stderr, flush=True)
+    return own
+
+
+def _sibling_for(task_queue: str, identity: WorkerIdentity) -> str:
+    """A queue beside `task_queue` whose worker runs with `identity`: one running already, or a new name."""
+    for pid_file in sorted(state_dir("workers").glob(f"{task_queue}~*.pid")):
+        if recorded_pid(pid_file) is not None and WorkerIdentity.read(pid_file.with_suffix(".identity")) == identity:
+            return pid_file.stem
+    return f"{task_queue}~{secrets.token_hex(3)}"
 
 
 async def ensure_worker(
@@ -75,20 +145,10 @@ async def ensure_worker(
     extra_env: dict[str, str] | None = None,
     modules: list[str] | None = None,
 ) -> None:
-    """A background worker polling `task_queue`: the built-ins, and one custom strategy on its own queue.
-
-    A worker started from other Orchard code or other credentials is replaced when no run is
-    open on its queue (replacing it mid-run would restart its agents); otherwise this warns.
-    """
+    """A background worker polling `task_queue`: the built-ins, and one custom strategy on its own
+    queue. One that runs is kept whatever it runs with: a run's queue was chosen for its
+    credentials when it started (worker_queue), and its worker serves it to its end."""
     pid_file = _pid_file(task_queue)
-    identity_file = pid_file.with_suffix(".identity")
-    identity = worker_identity({**os.environ, **(extra_env or {})})
-    if recorded_pid(pid_file) is not None and identity_file.is_file() and identity_file.read_text() != identity:
-        if await open_runs(client, task_queue) == 0:
-            stop(pid_file, timeout=20.0)
-        else:
-            print(f"orchard: warning: the background worker for {task_queue} runs other Orchard code or credentials; "
-                  "`orchard server stop` restarts it (its running agents restart too)", file=sys.stderr)
     start_worker(settings, task_queue, strategy_spec, extra_env, modules)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:

@@ -9,6 +9,7 @@ the variables templates read are the validator's, which sees every runbook.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -217,10 +218,16 @@ class _Loader:
         raw_phases = self.raw.phases.get(name, [])
         if not raw_phases:
             self.problem(place, "has no phases; add [[" + place + ".phase]] tables")
+        if len(raw_phases) > m.MAX_PHASES:  # said before any is loaded: checking thousands would take long for nothing
+            self.problem(place, f"has {len(raw_phases):,} phases; a pipeline holds at most {m.MAX_PHASES:,} (its run keeps every phase in one "
+                                "Temporal history): split it into pipelines that its phases run (run = { pipeline = \"NAME\" })")
+            return None
         names = [p.name for p in raw_phases if p is not None]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
+        counted = Counter(names)
+        for dup in sorted(n for n, times in counted.items() if times > 1):
             self.problem(place, f"two phases are named {dup!r}")
-        phases = [self.phase(name, p, i, raw_phases) for i, p in enumerate(raw_phases) if p is not None]
+        phase_names = set(names)
+        phases = [self.phase(name, p, i, raw_phases, phase_names) for i, p in enumerate(raw_phases) if p is not None]
         defaults = {key: t for key, source in raw.defaults.items() if (t := self.template(source, place, f"defaults.{key}"))}
         events = m.PipelineEvents(**{k: self.template(v, place, f"events.{k}") for k, v in raw.events.model_dump().items()})
         if not phases:
@@ -232,9 +239,8 @@ class _Loader:
             events=events, publish=raw.publish, max_visits=raw.max_visits,
         )
 
-    def phase(self, pipeline: str, raw: RawPhase, index: int, siblings: list[RawPhase | None]) -> m.PhaseDef:
+    def phase(self, pipeline: str, raw: RawPhase, index: int, siblings: list[RawPhase | None], phase_names: set[str]) -> m.PhaseDef:
         place = f'pipeline.{pipeline}.phase[{index}] "{raw.name}"'
-        phase_names = {p.name for p in siblings if p is not None}
         action = self.action(raw, place)
         if not isinstance(action, m.RunShell) and (raw.cwd is not None or raw.env):
             self.problem(place, "cwd and env belong to a phase that runs a command (run = \"...\"); a task has its own")

@@ -247,12 +247,10 @@ class _Validator:
         for index, name in enumerate(names):
             if name not in reached:
                 self.problem(runbook.name, f'pipeline.{pipeline.name}.phase[{index}] "{name}"', f"is unreachable: no next or on_fail leads to it from the first phase, {names[0]}")
+        phases = {p.name: p for p in pipeline.phases}
         for component in _cycles(names, edges):
-            exits = any(
-                leaf in component for leaf in leaves
-            ) or any(
-                isinstance(p.next, m.GotoPhase) and p.next.phase not in component for p in pipeline.phases if p.name in component
-            )
+            members = set(component)
+            exits = bool(leaves & members) or any(isinstance(to := phases[name].next, m.GotoPhase) and to.phase not in members for name in component)
             if not exits:
                 loop = " -> ".join([*component, component[0]])
                 self.problem(runbook.name, f"pipeline.{pipeline.name}", f"cycle without termination: {loop} (no phase in it has a next that leaves it)")
@@ -302,7 +300,7 @@ class _Validator:
         if "config" in scope.names:
             for name in sorted(use.config - set(config)):
                 say(f"config.{name} is not in [config] of {owner}{did_you_mean(name, set(config))}" + (f" (keys: {', '.join(sorted(config))})" if config else " (it has none)"))
-        if scope.pipeline is not None:
+        if scope.pipeline is not None and use.outputs:  # not for every template: a pipeline may have hundreds of phases
             phases = [p.name for p in scope.pipeline.phases]
             for name in sorted(use.outputs - set(phases)):
                 say(f"outputs.{name}: pipeline {scope.pipeline.name} has no phase {name!r}{did_you_mean(name, phases)}")
@@ -351,37 +349,47 @@ def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
 
 
 def _cycles(names: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
-    """Strongly connected components that hold a cycle (Tarjan), each in phase order."""
+    """Strongly connected components that hold a cycle (Tarjan's, iterative: a pipeline's phases
+    may be thousands deep), each in phase order."""
+    order = {name: i for i, name in enumerate(names)}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
     found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for target in edges[node]:
-            if target not in index:
-                visit(target)
-                low[node] = min(low[node], low[target])
-            elif target in on_stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1 or node in edges[node]:
-                found.append(sorted(component, key=names.index))
-
-    for name in names:
-        if name not in index:
-            visit(name)
+    for root in names:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(edges[root]))]
+        while work:
+            node, targets = work[-1]
+            target = next(targets, None)
+            if target is not None:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(edges[target])))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1 or node in edges[node]:
+                    found.append(sorted(component, key=order.__getitem__))
     return found
 
 

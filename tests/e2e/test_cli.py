@@ -247,6 +247,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["-S", "n"], "malformed -S value 'n'"),
         (["--strategy", "best-of-n", "-S", "m=1"], "unknown parameter 'm' for strategy 'best-of-n'; accepted: model, n,"),
         (["--strategy", "best-of-n", "-S", "n=lots"], "bad value for parameter 'n'"),
+        (["--strategy", "best-of-n", "-S", "n=true"], "bad value for parameter 'n' of strategy 'best-of-n': it takes a whole number, not a yes/no value"),
+        (["--strategy", "best-of-n", "-S", "n=100000", "--detach"], "n=100,000 may ask for 300,000 instances"),
         (["--strategy", "broken.py"], "failed to import: SyntaxError"),
         (["--strategy", "stamped.py"], "stamped.py cannot run in the workflow sandbox: Cannot access datetime.datetime.now.__call__ from inside a workflow (line 3)"),
         (["--strategy", "badname.py"], "strategy name '../../heads/master' cannot name a branch"),
@@ -294,6 +296,15 @@ def test_credentials_reach_the_agent_but_never_the_history_memo_or_results(embed
     for f in (home / "runs").rglob("*"):
         if f.is_file():
             assert canary not in f.read_text(errors="replace"), f
+
+
+def test_a_prompt_file_holding_a_nul_byte_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path):
+    (tmp_path / "task.bin").write_bytes(b"fix it\x00\x01")
+    home = tmp_path / "home"
+    out = orchard("run", "--prompt-file", str(tmp_path / "task.bin"), "--agent-command", DEMO_AGENT, "--detach", env=orchard_env(home), cwd=repo)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "holds a NUL byte (line 1)" in out.stderr, out.stderr
+    assert not home.exists()
+    assert gone_within(lambda: pending_workers_of(home), 5.0)
 
 
 def test_ctrl_c_detaches_and_the_run_goes_on(embedded, repo):

@@ -8,6 +8,11 @@ slot by a signal when one frees up. While it holds the slot the run sends a `bea
 stopped for two heartbeats and a second (its worker died, it was terminated), or that held the slot past
 `hold_timeout`, loses the slot: the next in line gets it and the holder is told by a signal.
 Waiting costs nothing: no polling, only Temporal's timers and signals.
+
+A semaphore nobody holds or waits for ends (Completed, its last state its result), so the Temporal
+UI counts no idle lock as a running workflow; the next request starts it again. A request that
+reaches it while its last task ends it is not lost: the server hands an update-with-start whose
+workflow closed under it to a new run (and the activity asking is retried on older servers).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ SEMAPHORE_WORKFLOW = "orchard-semaphore"
 LEASE_SIGNAL = "orchard_lease"
 """The signal a holder's workflow gets: its slot granted, or lost."""
 KEPT_STALE = 100
+IDLE_ENDS = "idle-semaphore-ends"
+"""The patch under which an idle semaphore ends (before it: it ran until it continued as new)."""
 
 
 def semaphore_id(repo: str, name: str) -> str:
@@ -122,8 +129,13 @@ class SemaphoreWorkflow:
         """Set by the handlers: the holders changed, so the time of the next stale check may have too."""
 
     @workflow.run
-    async def run(self, state: SemaphoreState) -> None:
+    async def run(self, state: SemaphoreState) -> SemaphoreState:
         while True:
+            if self._idle() and workflow.patched(IDLE_ENDS):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                # Handlers run before this code resumes: a request in this task made it busy again.
+                if self._idle():
+                    return self._state
             try:
                 self._changed = False
                 await workflow.wait_condition(lambda: self._changed or self._grantable() or self._should_continue(), timeout=self._until_next_stale())
@@ -186,6 +198,9 @@ class SemaphoreWorkflow:
         return self._state
 
     # -- granting ---------------------------------------------------------------------------
+
+    def _idle(self) -> bool:
+        return not self._state.holders and not self._state.waiters
 
     def _grantable(self) -> bool:
         return bool(self._state.waiters) and len(self._state.holders) < self._state.max

@@ -328,10 +328,11 @@ class LoopStrategy(Strategy):
         state = self._state
         last = state.last.agent if state.last else InstanceResult(success=False)
         totals = ctx.totals()
-        ok = decision.action in ("complete", "stopped")
+        # A loop a person stopped succeeded only if its last iteration passed verification.
+        ok = decision.action == "complete" or (decision.action == "stopped" and bool(state.trail) and state.trail[-1].verified)
         return InstanceResult(
             success=ok,
-            status="success" if ok else "timeout" if decision.action == "timeout" else "failed",
+            status="success" if ok else "stopped" if decision.action == "stopped" else "timeout" if decision.action == "timeout" else "failed",
             error=None if ok else decision.reason,
             error_type=None if ok else decision.action,
             key=LOOP_KEY,

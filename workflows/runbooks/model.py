@@ -175,13 +175,19 @@ class PipelineEvents(_Model):
     on_fail: ShellTemplate | None = None
 
 
+MAX_PHASES = 200
+"""Phases in one pipeline. Its run keeps every phase in one history (it does not continue as new),
+each step an activity and a workflow task (6 events, ~5 ms to replay here), and a worker that takes
+the run over replays that history whole in one workflow task: 200 phases, about 1 s of CPU."""
+
+
 class PipelineDef(_Model):
     ref: Ref
     name: str
     inputs: list[str]
     defaults: dict[str, Template] = Field(default_factory=dict)
     """In the order written: a default may use the inputs and the defaults before it."""
-    phases: list[PhaseDef]
+    phases: list[PhaseDef] = Field(max_length=MAX_PHASES)
     events: PipelineEvents = Field(default_factory=PipelineEvents)
     publish: list[str] = Field(default_factory=list)
     """Refs of the user's repository the pipeline may change (e.g. `main`); nothing else."""

@@ -28,6 +28,7 @@ from workflows.coordination.semaphores import HeldLease
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
+from workflows.runbooks.graph import PhaseGraph
 from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.context import Context
@@ -146,6 +147,8 @@ class PipelineStrategy(Strategy):
         """Every publish refused, by whichever step or agent, with its reason."""
         self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
         ctx.trail = self._trail = []
+        self._graph = graph = PhaseGraph(pipeline.phases)
+        phases = {p.name: p for p in pipeline.phases}
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
         visits: Counter[str] = Counter()
         retries: Counter[str] = Counter()
@@ -154,18 +157,20 @@ class PipelineStrategy(Strategy):
         try:
             await self._event("on_start", phase=name)
             while name is not None:
-                phase = pipeline.phase(name)
+                phase = phases[name]
                 visits[name] += 1
                 if visits[name] > pipeline.max_visits:
                     error = f"phase {name} would run a {visits[name]}th time (max_visits = {pipeline.max_visits})"
                     break
-                ctx.phase = self._where = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "") + f" · {self._graph(name)}"
-                ctx.graph = self._graph_lines(name)
+                graph.start(name)
+                ctx.phase = self._where = f"phase {name}" + (f" (visit {visits[name]})" if visits[name] > 1 else "") + f" · {graph.words()}"
+                ctx.graph = graph.lines()
                 await self._event("on_phase", phase=name)
                 started, self._waited = workflow.now(), 0.0
                 outcome = await self._phase(phase)
                 self._record(phase, visits[name], outcome, started)
-                ctx.graph = self._graph_lines(None)
+                graph.record(name, outcome.ok)
+                ctx.graph = graph.lines()
                 self._outputs[name] = (outcome.output if outcome.ok else outcome.note)[-OUTPUT_LIMIT:]  # a loop back sees why it failed
                 if outcome.ok:
                     retries[name] = 0
@@ -557,27 +562,6 @@ class PipelineStrategy(Strategy):
 
     def _render(self, template: m.Template, values: dict[str, Any]) -> str:
         return render(template, {**values, "config": self._config(template.runbook)})
-
-    def _graph(self, now: str) -> str:
-        """The pipeline's phases in order, for `orchard watch` and the TUI: ✓ done, ✗ failed (last time), ▶ running."""
-        last = {r.phase: r.ok for r in self._trail}
-        return " ".join(f"▶{p.name}" if p.name == now else f"{p.name}{'✓' if last[p.name] else '✗'}" if p.name in last else p.name
-                        for p in self._pipeline.phases)
-
-    def _graph_lines(self, now: str | None) -> list[str]:
-        """The phase graph as the TUI draws it, one line a phase: ▶ running, ✓ done, ✗ failed (its
-        last run), · not yet; its action, where it leads, what it holds, how often it ran."""
-        last = {r.phase: r.ok for r in self._trail}
-        ran = Counter(r.phase for r in self._trail)
-        width = max(len(p.name) for p in self._pipeline.phases)
-        lines = []
-        for p in self._pipeline.phases:
-            mark = "▶" if p.name == now else ("✓" if last[p.name] else "✗") if p.name in last else "·"
-            leads = f"→ {m.describe_edge(p.next)}" + (f"  on_fail → {m.describe_edge(p.on_fail)}" if not isinstance(p.on_fail, m.Failed) else "")
-            holds = "".join(f"  {kind} {ref.split('.')[-1]}" for kind, ref in (("lock", p.lock), ("semaphore", p.semaphore)) if ref)
-            times = f"  ran {ran[p.name]}×" if ran[p.name] > 1 else ""
-            lines.append(f"{mark} {p.name:<{width}}  {p.action.kind:<8}  {leads}{holds}{times}")
-        return lines
 
     def _record(self, phase: m.PhaseDef, visit: int, outcome: PhaseOutcome, started: datetime) -> None:
         self._trail.append(PhaseRecord(

@@ -17,7 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.sdk.errors import StrategyError
+from workflows.sdk.errors import RUN_FAILED, StrategyError
 from workflows.sdk.models import ChildRun, InstanceResult, RunInput, RunResult, RunTotals, key_hash8
 from workflows.sdk.registry import get_strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes
@@ -96,13 +96,19 @@ class ChildRuns:
             raise
         except ChildWorkflowError as e:
             cause = e.cause
-            record.status = "canceled" if isinstance(cause, CancelledError) else "failed"
-            if record.status == "canceled" and workflow.cancellation_reason() is not None:
-                raise asyncio.CancelledError("canceled with its parent") from None
-            record.error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
-            if isinstance(cause, ApplicationError) and cause.details:
-                record.totals = RunTotals.model_validate(cause.details[0])
-            raise ChildFailed(record) from None
+            if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED and len(cause.details) > 1:
+                # A child whose results all failed: its results come back as a completed child's
+                # did (before such a run was Failed in Temporal), and the parent decides.
+                result = RunResult.model_validate(cause.details[1])
+                record.error = cause.message
+            else:
+                record.status = "canceled" if isinstance(cause, CancelledError) else "failed"
+                if record.status == "canceled" and workflow.cancellation_reason() is not None:
+                    raise asyncio.CancelledError("canceled with its parent") from None
+                record.error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+                if isinstance(cause, ApplicationError) and cause.details:
+                    record.totals = RunTotals.model_validate(cause.details[0])
+                raise ChildFailed(record) from None
         record.status = result.status
         record.totals = RunTotals(
             instances_run=result.instances_run, input_tokens=result.input_tokens, output_tokens=result.output_tokens,

@@ -50,6 +50,9 @@ HISTORY_BYTES_LIMIT = 24 * 2**20
 and the first workflow task after a worker restart replays the whole history (a batched instance
 costs its run ~2 KB, its input and its result; 20 MiB, 10,000 instances, replay in ~4 s of the
 task's 10 s)."""
+RUN_INSTANCES_LIMIT = 12_000
+"""About what a run accepts by the limits above (instances asked for at once): a strategy whose
+settings ask for more (best-of-n's n) refuses them before the run starts."""
 
 
 @dataclass

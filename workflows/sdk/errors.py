@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from workflows.sdk.models import InstanceResult
 
+RUN_FAILED = "RunFailed"
+"""The type of the failure a run ends with when no result it counts succeeded (the loop that never
+verified, the pipeline that failed): Failed in Temporal, its RunResult carried in the failure's
+details (totals first, as every run failure has them, then the result)."""
+
 
 class StrategyError(Exception):
     """A strategy-level failure: the run fails with this message (no workflow-task retry)."""

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows.coordination.semaphores import EnqueueLeaseInput, HeldLease, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
 from workflows.sdk.instances import INFRA_RETRY
@@ -83,10 +84,18 @@ class Lease:
         await self._release()
 
     async def _beat(self, every: float) -> None:
-        handle = workflow.get_external_workflow_handle(semaphore_id(self.repo, self.name))
         while self.lost is None:
             await workflow.sleep(every)
-            await handle.signal("beat", self.token)
+            await self._signal("beat")
 
     async def _release(self) -> None:
-        await workflow.get_external_workflow_handle(semaphore_id(self.repo, self.name)).signal("release", self.token)
+        await self._signal("release")
+
+    async def _signal(self, name: str) -> None:
+        """A semaphore nobody holds or waits for has ended (and one that took this lease back may
+        have): there is nothing to tell it then."""
+        try:
+            await workflow.get_external_workflow_handle(semaphore_id(self.repo, self.name)).signal(name, self.token)
+        except ApplicationError as e:
+            if e.type != "ExternalWorkflowExecutionNotFound":
+                raise

@@ -158,7 +158,8 @@ class InstanceResult(BaseModel):
     model_config = ConfigDict(validate_assignment=False)
 
     success: bool
-    status: Literal["success", "failed", "timeout", "canceled"] = "success"
+    status: Literal["success", "failed", "timeout", "canceled", "stopped"] = "success"
+    """`stopped`: a person stopped it before it was done (a loop stopped before its verification passed)."""
     branch_name: str | None = None
     has_changes: bool = False
     final_message: str | None = None
@@ -325,7 +326,7 @@ class ChildRun(BaseModel):
     key: str
     run_id: str
     strategy: str
-    status: Literal["running", "success", "partial", "failed", "canceled"] = "running"
+    status: Literal["running", "success", "partial", "failed", "stopped", "canceled"] = "running"
     error: str | None = None
     totals: RunTotals = Field(default_factory=RunTotals)
 
@@ -381,7 +382,7 @@ class InstanceProgress(BaseModel):
 
     key: str
     branch: str
-    status: Literal["queued", "running", "success", "failed", "timeout", "canceled"] = "queued"
+    status: Literal["queued", "running", "success", "failed", "timeout", "canceled", "stopped"] = "queued"
     plugin: str = ""
     error: str | None = None
     has_changes: bool = False
@@ -397,7 +398,8 @@ class InstanceProgress(BaseModel):
     """What the strategy reported while the run goes on (ctx.report), e.g. the scorer's score."""
 
 
-RunStatus = Literal["success", "partial", "failed"]
+RunStatus = Literal["success", "partial", "failed", "stopped"]
+"""`stopped`: nothing it counts succeeded, and a person stopped what did not (`orchard loop stop`)."""
 
 
 class RunResult(BaseModel):

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.coordination.semaphores import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.context import Context, RunState
-from workflows.sdk.errors import SteerRefused, StrategyError
+from workflows.sdk.errors import RUN_FAILED, SteerRefused, StrategyError
 from workflows.sdk.events import EVENT_SIGNAL, Events
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.leases import Leases
@@ -41,6 +41,9 @@ from workflows.sdk.questions import QuestionBook
 from workflows.sdk.visibility import SA_OUTCOME
 
 WORKFLOW_ATTR_PREFIX = "_OrchardWorkflow_"
+FAILED_RUNS_FAIL = "failed-runs-fail"
+"""The patch under which a run whose results all failed ends Failed in Temporal (before it: Completed)."""
+FAILURE_LIMIT = 1000
 
 
 def run_status(results: list[InstanceResult]) -> RunStatus:
@@ -48,8 +51,17 @@ def run_status(results: list[InstanceResult]) -> RunStatus:
     counted = [r for r in results if not r.metadata.get("shadow")]
     successes = sum(1 for r in counted if r.success)
     if successes == 0:
-        return "failed"
+        return "stopped" if counted and all(r.status == "stopped" for r in counted) else "failed"
     return "success" if successes == len(counted) else "partial"
+
+
+def failure_message(results: list[InstanceResult]) -> str:
+    """Why a run failed, in one line: what its failed results say (the first three different reasons)."""
+    reasons = list(dict.fromkeys(r.error or r.status for r in results if not r.success and not r.metadata.get("shadow")))
+    if not reasons:
+        return "the strategy returned no results"
+    said = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
+    return said if len(said) <= FAILURE_LIMIT else said[: FAILURE_LIMIT - 1] + "…"
 
 
 def totals_of(results: list[InstanceResult]) -> RunTotals:
@@ -126,6 +138,11 @@ class StrategyWorkflow:
             raise
         result = self._summary(ctx, results, workflow.now(), ctx.totals())
         self._end(result.status)
+        if result.status == "failed" and workflow.patched(FAILED_RUNS_FAIL):
+            # Failed in Temporal too (its UI, `temporal workflow list`), with the result the client
+            # shows and a parent reads (children.py) carried in the failure.
+            raise ApplicationError(failure_message(results), ctx.totals().model_dump(mode="json"), result.model_dump(mode="json"),
+                                   type=RUN_FAILED, non_retryable=True)
         return result
 
     async def _stop(self, ctx: Context, outcome: str) -> None:

@@ -20,7 +20,7 @@ from temporalio import workflow
 
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
 from workflows.sdk.models import InstanceResult, SteerRequest, TaskDefaults, first_error
-from workflows.sdk.params import parse_param_value
+from workflows.sdk.params import parse_param_value, takes, value_types
 from workflows.sdk.runtime import workflow_class_for
 
 if TYPE_CHECKING:
@@ -50,6 +50,14 @@ def strategy_name_from_class(class_name: str) -> str:
     """`BestOfNStrategy` -> `best-of-n`, `FanOutStrategy` -> `fan-out`."""
     base = class_name.removesuffix("Strategy") or class_name
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", base).lower()
+
+
+TYPE_WORDS = {int: "a whole number", float: "a number", str: "text", list: "a list", dict: "a mapping"}
+
+
+def _described(kinds: set[Any]) -> str:
+    words = [TYPE_WORDS.get(k, getattr(k, "__name__", str(k))) for k in kinds if k is not type(None)]
+    return " or ".join(sorted(set(words))) or "no value"
 
 
 class Strategy:
@@ -104,6 +112,11 @@ class Strategy:
                 f"accepted: {', '.join(names)}"
             )
         typed = {k: parse_param_value(v, hints.get(k, Any)) for k, v in params.items()}
+        for key, value in typed.items():  # pydantic would take `true` as 1 for a number
+            kinds = value_types(hints.get(key, Any))
+            if isinstance(value, bool) and kinds is not None and not takes(kinds, value):
+                raise ConfigError(f"bad value for parameter {key!r} of strategy {cls.name()!r}: it takes {_described(kinds)}, not a yes/no value "
+                                  f"(got {params[key]!r})")
         adapter = TypeAdapter(config_cls)
         try:
             config = adapter.validate_python(typed)

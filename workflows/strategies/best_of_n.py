@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
-from workflows.sdk.context import Context, Handle
+from workflows.sdk.context import RUN_INSTANCES_LIMIT, Context, Handle
 from workflows.sdk.errors import InstanceFailed, StrategyError
 from workflows.sdk.models import InstanceResult
 from workflows.sdk.strategy import Strategy, StrategyConfig
@@ -47,6 +47,11 @@ class BestOfNConfig(StrategyConfig):
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError("n must be at least 1")
+        asked = self.n * (1 + max(self.score_attempts, 1))  # each candidate, and each scorer it may need
+        if asked > RUN_INSTANCES_LIMIT:
+            raise ValueError(f"n={self.n:,} may ask for {asked:,} instances (each candidate and up to {self.score_attempts} scorer attempts), "
+                             f"past the {RUN_INSTANCES_LIMIT:,} one run takes: n is at most {RUN_INSTANCES_LIMIT // (1 + max(self.score_attempts, 1)):,} "
+                             f"with score_attempts={self.score_attempts}")
         if not 0 <= self.require_min_success <= self.n:
             raise ValueError("require_min_success must be between 0 and n")
         if self.score_scale < 1 or self.score_attempts < 1:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from client.runbooks.problems import RunbookError
-from client.runbooks.registry import RunbookRegistry
+from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from tests.conftest import ROOT
 from workflows.runbooks import model as m
 
@@ -91,3 +93,33 @@ def test_a_folder_with_problems_raises_them_all(tmp_path) -> None:  # type: igno
     assert len(raised.value.problems) == 2 and "(and 1 more" in str(raised.value)
     with pytest.raises(RunbookError, match="no such folder of runbooks"):
         RunbookRegistry.load_directory(tmp_path / "missing")
+
+
+def _pipeline_of(folder, phases: int, looping: bool = False):  # type: ignore[no-untyped-def]
+    folder.mkdir(exist_ok=True)
+    last = 'next = "p0"\n' if looping else ""
+    tables = "".join(f'[[pipeline.long.phase]]\nname = "p{i}"\nrun = "echo {i}"\n{last if i == phases - 1 else ""}\n' for i in range(phases))
+    (folder / "ops.toml").write_text(f"[pipeline.long]\ninputs = []\n\n{tables}")
+    return load_runbooks(runbook_files(folder))
+
+
+def test_a_pipeline_past_the_most_phases_is_refused_at_once_naming_the_limit(tmp_path) -> None:
+    """10,000 phases were a RecursionError traceback after 25 s (1,100 already)."""
+    started = time.monotonic()
+    loaded = _pipeline_of(tmp_path / "runbooks", 10_000)
+    assert [p.message for p in loaded.problems] == [(
+        f"has 10,000 phases; a pipeline holds at most {m.MAX_PHASES:,} (its run keeps every phase in one Temporal history): "
+        'split it into pipelines that its phases run (run = { pipeline = "NAME" })'
+    )]
+    assert time.monotonic() - started < 10  # ~1.5 s here: the TOML is read, its phases are not loaded
+
+
+def test_a_pipeline_of_the_most_phases_is_valid_and_checked_without_recursion(tmp_path) -> None:
+    started = time.monotonic()
+    chain = _pipeline_of(tmp_path / "chain", m.MAX_PHASES)
+    looping = _pipeline_of(tmp_path / "loop", m.MAX_PHASES, looping=True)  # one cycle of every phase: "cycle without termination"
+    assert chain.problems == []
+    assert [p.message for p in looping.problems] == [
+        "cycle without termination: " + " -> ".join([*(f"p{i}" for i in range(m.MAX_PHASES)), "p0"]) + " (no phase in it has a next that leaves it)"
+    ]
+    assert time.monotonic() - started < 20  # ~2 s each here

@@ -5,17 +5,22 @@ failure, a lost host, cancel. The real workspace, agent and git path has tests o
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import re
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 
-from tests.conftest import run_scripted, start_scripted
+from client.commands.listing import cmd_list
+from client.snapshots import outcome_of
+from tests.conftest import final_result, run_scripted, start_scripted
 from tests.scripted import BASE_COMMIT, Script, until
 from workflows.loops.loop import LoopStrategy
 from workflows.sdk.errors import ConfigError
 from workflows.sdk.models import AnswerRequest, RunProgress, SteerRequest
+from workflows.sdk.visibility import SA_OUTCOME
 
 LEVELS = {"L0": ["ruff check ."], "L1": ["pytest -q"]}
 
@@ -52,7 +57,7 @@ async def test_fixed_iterates_from_each_commit_until_verification_passes(client,
 async def test_a_long_loop_continues_as_new_and_keeps_its_whole_trail(client, scripted_queue):
     script = Script(steps=[{"cost": 0.01}])
     handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 5, "iterations_per_run": 2})
-    result = await handle.result()
+    result = await final_result(handle)
     assert result.status == "failed" and result.instances[0].status == "timeout"
     assert trail(result) == [(n, "continue") for n in range(1, 5)] + [(5, "timeout")]
     assert result.runs == 3 and result.instances_run == 5 and result.cost_usd == pytest.approx(0.05)
@@ -80,7 +85,37 @@ async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted
     last.set()
     result = await handle.result()
     assert trail(result) == [(1, "continue"), (2, "continue"), (3, "continue"), (4, "stopped")]  # extended past the maximum of 2, stopped before 5
-    assert result.status == "success" and result.instances[0].metadata["selection_reason"] == "stopped by a person (alice) after iteration 4"
+    assert result.status == "stopped" and result.instances[0].metadata["selection_reason"] == "stopped by a person (alice) after iteration 4"
+
+
+async def test_a_loop_stopped_before_its_verification_passed_ends_stopped_not_success(client, scripted_queue, named_server, capsys):
+    """`orchard loop stop` ended a loop `success`, exit 0, though its verification never passed: it
+    is `stopped` now (its own exit code, `orchard list --status stopped`), unless the iteration it
+    stopped after passed verification."""
+    ends = {}
+    for name, passed in (("unverified", []), ("verified", ["L0"])):
+        hold = asyncio.Event()
+        script = Script(steps=[{"hold": hold, "passed": passed}])  # hybrid goes on after a pass: no_changes is not met
+        handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "hybrid", "completion": ["no_changes"], "verify": "ruff check ."})
+        await iteration_running(script, 1)
+        assert await steer(handle, "stop") == "the loop stops after iteration 1"
+        hold.set()
+        ends[name] = (handle, await outcome_of(handle))
+    handle, stopped = ends["unverified"]
+    (loop,) = stopped.result.instances
+    assert (stopped.status, stopped.exit_code, loop.success, loop.status) == ("stopped", 5, False, "stopped")
+    assert loop.error == "stopped by a person (alice) after iteration 1" and trail(stopped.result) == [(1, "stopped")]
+    desc = await handle.describe()
+    assert desc.status == WorkflowExecutionStatus.COMPLETED and desc.typed_search_attributes.get(SA_OUTCOME) == "stopped"
+    listing = argparse.Namespace(address=named_server, namespace=None, config=None, strategy="loop", repo=None, pipeline=None, status="stopped",
+                                 waiting=False, children=False, limit=None, output="json")
+    capsys.readouterr()
+    assert await cmd_list(listing) == 0  # orchard list --status stopped
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"run_id": handle.id, "status": "stopped"}.items() <= next(r for r in rows if r["run_id"] == handle.id).items()
+    assert ends["verified"][0].id not in [r["run_id"] for r in rows]
+    _, verified = ends["verified"]
+    assert (verified.status, verified.exit_code, verified.result.instances[0].success) == ("success", 0, True)
 
 
 async def test_a_stop_asked_as_the_run_starts_is_kept_until_the_loop_can_take_it(client, scripted_queue):
@@ -111,7 +146,7 @@ async def test_steering_that_cannot_be_taken_is_refused_and_changes_nothing(clie
             await steer(handle, action, **fields)
         assert refused.value.cause.message == refusal
     hold.set()
-    assert trail(await handle.result()) == [(1, "continue"), (2, "timeout")]
+    assert trail(await final_result(handle)) == [(1, "continue"), (2, "timeout")]
 
 
 async def test_a_strategy_that_is_not_a_loop_takes_no_steering(client, scripted_queue):

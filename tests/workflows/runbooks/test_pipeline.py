@@ -10,9 +10,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from client.runbooks.registry import RunbookRegistry
-from tests.conftest import DEMO_AGENT, git, run_strategy
+from tests.conftest import DEMO_AGENT, final_result, git, run_strategy
 from tests.workflows.sdk.test_questions import answer, open_questions
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 from workflows.sdk.visibility import run_search_attributes
@@ -256,11 +257,11 @@ async def test_a_push_to_a_branch_the_pipeline_does_not_publish_or_that_is_check
     ''', "sneak")
     before = git(repo, "for-each-ref")
     handle = await start(client, task_queue, repo, runbooks, "sneak")
-    (pipeline,) = (await handle.result()).instances
-    assert not pipeline.success
+    (pipeline,) = (await final_result(handle)).instances
+    assert not pipeline.success and (await handle.describe()).status == WorkflowExecutionStatus.FAILED  # as the Temporal UI shows it
     assert "phase push pushed other, which the pipeline does not publish (publish = [main]); nothing it pushed was applied" in pipeline.error
     runbooks["runbooks"]["ops"]["pipelines"]["sneak"]["defaults"]["target"]["source"] = "main"
-    (pipeline,) = (await (await start(client, task_queue, repo, runbooks, "sneak")).result()).instances
+    (pipeline,) = (await final_result(await start(client, task_queue, repo, runbooks, "sneak"))).instances
     assert not pipeline.success and "pushed main, which is checked out in" in pipeline.error and "never moves a branch under your working tree" in pipeline.error
     after = git(repo, "for-each-ref")
     assert [line for line in after.splitlines() if "orchard/" not in line] == [line for line in before.splitlines() if "orchard/" not in line]
@@ -435,6 +436,9 @@ async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, t
             break
         await asyncio.sleep(0.05)
     assert (await lock.query("state", result_type=SemaphoreState)).holders == []  # released on cancel, not left for the heartbeat to time out
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED  # as the Temporal UI shows it
 
 
 async def test_a_queue_worker_continues_as_new_and_handles_each_item_once_across_its_runs(client, task_queue, repo, tmp_path):

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 
 import pytest
+from temporalio import workflow
+from temporalio.client import WithStartWorkflowOperation, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Worker
 
+from activities.coordination.semaphores import enqueue_lease
 from tests.conftest import SCRIPTED_REPO, start_scripted
 from tests.scripted import Script, until
-from workflows.coordination.semaphores import SemaphoreState, semaphore_id
+from workflows.coordination.semaphores import (
+    LEASE_SIGNAL,
+    EnqueueLeaseInput,
+    LeaseEvent,
+    LeaseRequest,
+    LeaseStatus,
+    SemaphoreState,
+    SemaphoreWorkflow,
+    semaphore_id,
+)
 from workflows.sdk.models import RunProgress
 
 
 async def _phase_is(handle, phase: str) -> bool:  # type: ignore[no-untyped-def]
     return (await handle.query("progress", result_type=RunProgress)).phase == phase
+
+
+async def _ended(handle) -> bool:  # type: ignore[no-untyped-def]
+    return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
 
 def _spans(results) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
@@ -90,8 +110,12 @@ async def test_a_silent_holder_loses_its_slot_though_a_late_beat_comes_and_its_s
     held = [HeldLease(workflow_id=semaphore_id(SCRIPTED_REPO, name), token="t1")]
     steps = ActivityEnvironment(client)
     async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow]):
-        handle = await client.start_workflow(SemaphoreWorkflow.run, state, id=semaphore_id(SCRIPTED_REPO, name), task_queue=queue)
-        await handle.execute_update(SemaphoreWorkflow.enqueue, LeaseRequest(token="t1", holder="gone-run", heartbeat=0.5))
+        # As enqueue_lease asks: update-with-start (a semaphore started idle would end at once).
+        start = WithStartWorkflowOperation(SemaphoreWorkflow.run, state, id=semaphore_id(SCRIPTED_REPO, name), task_queue=queue,
+                                           id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        await client.execute_update_with_start_workflow(SemaphoreWorkflow.enqueue, LeaseRequest(token="t1", holder="gone-run", heartbeat=0.5),
+                                                        start_workflow_operation=start)
+        handle = client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name))
         await asyncio.wait_for(steps.run(until_fresh, held), 5)  # a step under a fresh lease starts at once
     await asyncio.sleep(3.5)  # well past the patience of 2 s, with no worker to fire the timer
     await handle.signal(SemaphoreWorkflow.beat, "t1")
@@ -108,5 +132,76 @@ async def test_a_silent_holder_loses_its_slot_though_a_late_beat_comes_and_its_s
         await asyncio.sleep(1)
         assert not step.done()  # it never starts: it waits until the run cancels it
         step.cancel()
-    await handle.terminate()
+        assert await until(lambda: _ended(handle))  # nobody holds or waits for it now: it ended on its own
 
+
+
+@workflow.defn(name="test-lease-holder", sandboxed=False)
+class LeaseHolder:
+    """A run as a semaphore sees one: it is told of grants by a signal, and remembers them."""
+
+    def __init__(self) -> None:
+        self.granted: list[str] = []
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(name=LEASE_SIGNAL)
+    def told(self, event: LeaseEvent) -> None:
+        if event.event == "granted":
+            self.granted.append(event.token)
+
+    @workflow.query
+    def grants(self) -> list[str]:
+        return self.granted
+
+
+async def test_an_idle_lock_ends_and_a_request_racing_with_its_end_starts_it_again(client):
+    """An idle semaphore stayed Running, so the Temporal UI counted it as a running workflow: now it
+    ends with its last holder (Completed) and the next request starts it again. A request sent at
+    the moment the last holder releases (it reaches the workflow as its last task ends it, or a new
+    run) is granted all the same, and never while another holds the lock."""
+    queue, name = f"lease-race-{uuid.uuid4().hex[:6]}", f"race-{uuid.uuid4().hex[:8]}"
+    lock = semaphore_id(SCRIPTED_REPO, name)
+    steps = ActivityEnvironment(client)
+    steps.info = dataclasses.replace(steps.info, task_queue=queue)
+
+    async def ask(token: str, holder: str) -> LeaseStatus:
+        request = LeaseRequest(token=token, holder=holder)
+        return await steps.run(enqueue_lease, EnqueueLeaseInput(repo=SCRIPTED_REPO, name=name, request=request))
+
+    worker = {"client": client, "task_queue": queue, "workflows": [SemaphoreWorkflow, LeaseHolder]}
+    async with Worker(**worker):
+        holder = await client.start_workflow(LeaseHolder.run, id=f"holder-{uuid.uuid4().hex[:8]}", task_queue=queue)
+        assert (await ask("t0", holder.id)).granted
+        for n in range(1, 31):
+            # The holder lets go while the next request arrives: in either order, and as the lock ends.
+            _, status = await asyncio.gather(client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, f"t{n - 1}"), ask(f"t{n}", holder.id))
+            if not status.granted:  # it came before the release: granted by a signal once the lock is free
+                await until(lambda n=n: _granted(holder, f"t{n}"))
+            state = await client.get_workflow_handle(lock).query(SemaphoreWorkflow.state)
+            assert [h.token for h in state.holders] == [f"t{n}"], state  # held by it alone
+    # The release and the next request in one workflow task (its worker was away while both came):
+    # the request is taken before the lock decides it is idle, so it is held, not ended.
+    release = asyncio.create_task(client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "t30"))
+    asked = asyncio.create_task(ask("t31", holder.id))
+    await release
+    async with Worker(**worker):
+        status = await asyncio.wait_for(asked, 10)
+        if not status.granted:
+            await until(lambda: _granted(holder, "t31"))
+        state = await client.get_workflow_handle(lock).query(SemaphoreWorkflow.state)
+        assert [h.token for h in state.holders] == ["t31"] and (await client.get_workflow_handle(lock).describe()).status == WorkflowExecutionStatus.RUNNING
+        await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "t31")
+        assert await until(lambda: _ended(client.get_workflow_handle(lock)))  # idle: it ends, Completed
+        running = await client.count_workflows(f'WorkflowId = "{lock}" AND ExecutionStatus = "Running"')
+        runs = [wf async for wf in client.list_workflows(f'WorkflowId = "{lock}"')]
+        assert running.count == 0 and len(runs) >= 2 and all(wf.status == WorkflowExecutionStatus.COMPLETED for wf in runs)
+        assert (await ask("again", holder.id)).granted  # the next request starts it again
+        await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "again")
+        await holder.terminate()
+
+
+async def _granted(holder, token: str) -> bool:  # type: ignore[no-untyped-def]
+    return token in await holder.query(LeaseHolder.grants)

@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
-import pytest
-from temporalio.client import WorkflowFailureError
+import asyncio
 
-from tests.conftest import start_scripted
-from tests.scripted import Script
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+
+from client.snapshots import outcome_of
+from tests.conftest import run_scripted, start_scripted
+from tests.scripted import Script, until
 from workflows.sdk.visibility import SA_OUTCOME
 
 
@@ -29,3 +32,53 @@ async def test_success_partial_and_failure_each_set_the_outcome(client, scripted
     assert [await outcome(client, h) for h in (ok, partial, failed)] == ["success", "partial", "failed"]
     listed = {wf.id async for wf in client.list_workflows('OrchardOutcome = "failed"')}
     assert failed.id in listed and ok.id not in listed
+
+
+async def test_a_run_whose_results_all_failed_is_failed_in_temporal_and_still_shows_its_result(client, scripted_queue):
+    """The Temporal UI said COMPLETED for a failed loop (best-of-n said FAILED): every failed run is
+    Failed there now, and what `orchard run/watch/show` print of it is its result, as before."""
+    loop = await start_scripted(client, scripted_queue, "loop", Script(steps=[{"passed": []}]), params={"mode": "fixed", "max_iterations": 2, "verify": "pytest -q"})
+    simple = await start_scripted(client, scripted_queue, "simple", Script(failures={".*": "Not logged in"}))
+    for handle, reason in ((loop, "reached the maximum of 2 iterations"), (simple, "Not logged in")):
+        with pytest.raises(WorkflowFailureError) as err:
+            await handle.result()
+        assert err.value.cause.message == reason, err.value.cause.message
+        desc = await handle.describe()
+        assert desc.status == WorkflowExecutionStatus.FAILED and desc.typed_search_attributes.get(SA_OUTCOME) == "failed"
+        shown = await outcome_of(handle)  # what run, watch and show print
+        assert (shown.status, shown.exit_code, shown.error) == ("failed", 1, None)
+        assert shown.result is not None and shown.result.instances[0].error == reason
+    assert [(row["iteration"], row["action"]) for row in (await outcome_of(loop)).result.instances[0].metadata["iterations"]] == [(1, "continue"), (2, "timeout")]
+    listed = {wf.id async for wf in client.list_workflows('OrchardOutcome = "failed"')}
+    assert {loop.id, simple.id} <= listed
+
+
+async def test_a_parent_still_gets_the_results_of_a_child_whose_results_all_failed(client, scripted_queue):
+    result = await run_scripted(client, scripted_queue, "fallback", Script(answers={"discover/.*": '{"found": false}'}, failures={"simple": "rate limited"}))
+    _, plain = result.children
+    assert (plain.key, plain.status, plain.error) == ("plain", "failed", "rate limited")
+    assert result.instances[0].error == "rate limited" and result.instances[0].metadata["fallback_because"].startswith("child strategy bug-finding")
+    assert (await client.get_workflow_handle(plain.run_id).describe()).status == WorkflowExecutionStatus.FAILED
+
+
+CANCELED = [
+    ("simple", {}),
+    ("best-of-n", {"n": 2}),
+    ("iterative", {"iterations": 2}),
+    ("multi-branch", {"variants": [{"id": "a"}, {"id": "b"}]}),
+    ("loop", {"mode": "fixed", "max_iterations": 3}),
+]
+
+
+@pytest.mark.parametrize("strategy, params", CANCELED, ids=[c[0] for c in CANCELED])
+async def test_every_canceled_run_is_canceled_in_temporal(client, scripted_queue, strategy, params):
+    hold = asyncio.Event()
+    script = Script(holds={".*": hold}, steps=[{"hold": hold}])
+    handle = await start_scripted(client, scripted_queue, strategy, script, params=params)
+    await until(lambda: script.calls or script.iterations)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    desc = await handle.describe()
+    assert desc.status == WorkflowExecutionStatus.CANCELED and desc.typed_search_attributes.get(SA_OUTCOME) == "canceled"
+    assert (await outcome_of(handle)).exit_code == 4
