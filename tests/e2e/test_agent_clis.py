@@ -22,7 +22,7 @@ from temporalio.client import WorkflowFailureError
 from activities.heartbeat import HEARTBEAT_EVERY
 from activities.instance import RESUME_PROMPT
 from activities.paths import agent_home_dir, workspaces_dir
-from tests.conftest import containers_of, git, orchard, orchard_branches, orchard_env, pid_in, require_docker, run_strategy, stop_embedded, write_dev_config
+from tests.conftest import containers_of, final_result, git, orchard, orchard_branches, orchard_env, pid_in, require_docker, run_strategy, stop_embedded, write_dev_config
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, ToolUse, Turn, Usage, error_script, write_and_commit_script
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
@@ -160,7 +160,7 @@ async def test_claude_codes_cost_is_live_while_it_runs_an_estimate_marked_as_one
     tui.close()
     screen = out.getvalue().split("\x1b[?25h")[-1]
     assert "~$0.0003" in screen and "cost $0.0003 (estimated)" in screen
-    (only,) = (await handle.result()).instances  # the tool sleeps past the timeout
+    (only,) = (await final_result(handle)).instances  # the tool sleeps past the timeout: a failed run
     assert only.status == "timeout"
 
 

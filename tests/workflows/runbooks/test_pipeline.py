@@ -188,6 +188,15 @@ async def test_what_a_pipeline_changed_is_counted_in_its_result_and_its_table(cl
 
 
 
+async def start_worker(client, task_queue, repo, folder: Path, **params: object):  # type: ignore[no-untyped-def]
+    """The queue worker `ops.worker.w` of the runbooks in `folder`, started as `orchard runbook worker` starts it."""
+    runbooks = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
+    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
+                         params={"worker": "ops.worker.w", "runbooks": runbooks, **params})
+    return await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
+                                       search_attributes=run_search_attributes("runbook-worker", str(repo)))
+
+
 async def start(client, task_queue, repo, runbooks, pipeline, inputs=None):  # type: ignore[no-untyped-def]
     """A pipeline run started as `orchard runbook run` starts it (with Orchard's search attributes)."""
     run_input = RunInput(prompt=f"ops.{pipeline}", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
@@ -462,11 +471,7 @@ async def test_a_queue_worker_continues_as_new_and_handles_each_item_once_across
         name = "note"
         run = "echo {{item.id}} >> {log}"
     '''))
-    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
-    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
-                         params={"worker": "ops.worker.w", "runbooks": bundle_, "items_per_run": 2})
-    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
-                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    handle = await start_worker(client, task_queue, repo, folder, items_per_run=2)
     for _ in range(300):
         progress = await handle.query("progress", result_type=RunProgress)
         if sum(row.get("status") == "done" for row in progress.trail) == 5:
@@ -506,11 +511,7 @@ async def test_a_queue_item_s_title_is_data_through_the_worker_its_filter_functi
         name = "note"
         run = "printf '%s\\\\n' {{item.title}} >> {log} && test {{item.id}} = 1"
     '''))
-    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
-    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
-                         params={"worker": "ops.worker.w", "runbooks": bundle_})
-    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
-                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    handle = await start_worker(client, task_queue, repo, folder)
     for _ in range(300):
         progress = await handle.query("progress", result_type=RunProgress)
         if sorted(row.get("status") for row in progress.trail) == ["dead", "done"]:
@@ -544,11 +545,7 @@ async def test_an_item_its_task_s_command_cannot_quote_fails_alone_and_the_worke
         prompt = "count {{item.n}}"
         run = "echo $(( {{item.n}} + 1 ))"
     '''))
-    bundle_ = RunbookRegistry.load_directory(folder).bundle("ops.worker.w").model_dump(mode="json")
-    run_input = RunInput(prompt="worker", repo=str(repo), base_branch="main", defaults=TaskDefaults(agent_command=DEMO_AGENT),
-                         params={"worker": "ops.worker.w", "runbooks": bundle_})
-    handle = await client.start_workflow("runbook-worker", run_input, id=f"worker_test_{uuid.uuid4().hex[:8]}", task_queue=task_queue, result_type=RunResult,
-                                         search_attributes=run_search_attributes("runbook-worker", str(repo)))
+    handle = await start_worker(client, task_queue, repo, folder)
     for _ in range(300):
         if [row.get("status") for row in (await handle.query("progress", result_type=RunProgress)).trail] == ["dead"] and dead.exists():
             break
