@@ -32,7 +32,7 @@ def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_wo
     home, env, _, _ = embedded
     log = tmp_path / "agent-runs.log"
     (tmp_path / "variants.yaml").write_text("- id: main\n- id: careful\n  prompt_suffix: Take your time.\n")
-    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY=variant/careful DEMO_AGENT_SLEEP=6 {DEMO_AGENT}"
+    agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY=variant/careful DEMO_AGENT_SLEEP=12 {DEMO_AGENT}"  # long enough to be seen running on a loaded machine
     ran = orchard("run", "add a greeting", "--strategy", "shadow", "-S", f"variants=@{tmp_path / 'variants.yaml'}",
                   "--agent-command", agent, "--output", "json", env=env, cwd=repo)
     assert ran.returncode == 0, ran.stderr
