@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import (
@@ -64,6 +65,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def toml(read: Callable[[Any, Reading, str], Any]) -> BeforeValidator:
+    """A key's value as the TOML writes it, read by `read(value, reading, key)`; without a Reading
+    (a serialized model) or once read (a model), the value as it is."""
+    def check(value: Any, info: ValidationInfo) -> Any:
+        r = reading(info)
+        return value if r is None or isinstance(value, BaseModel) else read(value, r, r.key())
+    return BeforeValidator(check)
+
+
 # -- values: what a key holds, and how it is written ---------------------------------------------
 
 class Template(_Model):
@@ -81,7 +91,7 @@ class Template(_Model):
     @classmethod
     def _from_toml(cls, value: Any, info: ValidationInfo) -> Any:
         r = reading(info)
-        return dict(template(value, r, r.key())) if r is not None and not isinstance(value, Template) else value  # its fields, as a before validator returns
+        return dict(template(value, r, r.key())) if r is not None and not isinstance(value, Template) else value  # its fields: a before validator's
 
 
 def template(value: Any, r: Reading, key: str) -> Template:
@@ -115,16 +125,11 @@ def templates(value: Any, r: Reading, key: str) -> dict[str, Template]:
     return found
 
 
-def _templates(value: Any, info: ValidationInfo) -> Any:
-    r = reading(info)
-    return templates(value, r, r.key()) if r is not None else value
-
-
-Templates = Annotated[dict[str, Template], BeforeValidator(_templates)]
+Templates = Annotated[dict[str, Template], toml(templates)]
 """A table of templates: `env = { TOKEN = "{config.token}" }`."""
 
 
-def seconds(value: Any, key: str) -> float:
+def seconds(value: Any, r: Reading | None, key: str) -> float:
     """A duration as written (`90`, `"30s"`, `"1h30m"`), in seconds."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise wrong_type(key, "a duration (30s, 5m, 1h30m) or a number of seconds", value)
@@ -134,12 +139,7 @@ def seconds(value: Any, key: str) -> float:
         raise problem(f"{key}: {e}") from None
 
 
-def _seconds(value: Any, info: ValidationInfo) -> Any:
-    r = reading(info)
-    return seconds(value, r.key()) if r is not None else value
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds)]
+Seconds = Annotated[float, toml(seconds)]
 """A duration: seconds (90) or 30s, 5m, 2h, 1h30m, 1d."""
 
 
@@ -168,8 +168,10 @@ class OneOf:
         return core_schema.with_info_before_validator_function(check, handler(source))
 
 
-def reference(text: str, kind: Kind, r: Reading, key: str) -> Ref:
+def reference(kind: Kind, text: Any, r: Reading, key: str) -> Ref:
     """`name`, `kind.name` or `runbook.kind.name` -> `runbook.kind.name` (a task's kind may be written agent)."""
+    if not isinstance(text, str):
+        raise wrong_type(key, "a string", text)
     parts = text.split(".")
     if len(parts) == 1:
         return ref(r.runbook, kind, text)
@@ -181,28 +183,13 @@ def reference(text: str, kind: Kind, r: Reading, key: str) -> Ref:
     raise problem(f"{key} = {text!r}: write NAME, {kind}.NAME or RUNBOOK.{kind}.NAME (e.g. common.{kind}.{parts[-1]})")
 
 
-def _refers_to(kind: Kind) -> BeforeValidator:
-    def check(value: Any, info: ValidationInfo) -> Any:
-        r = reading(info)
-        if r is None:
-            return value
-        if not isinstance(value, str):
-            raise wrong_type(r.key(), "a string", value)
-        return reference(value, kind, r, r.key())
-    return BeforeValidator(check)
+GuardRef = Annotated[Ref, toml(partial(reference, "guard"))]
+LockRef = Annotated[Ref, toml(partial(reference, "lock"))]
+SemaphoreRef = Annotated[Ref, toml(partial(reference, "semaphore"))]
+QueueRef = Annotated[Ref, toml(partial(reference, "queue"))]
 
 
-GuardRef = Annotated[Ref, _refers_to("guard")]
-LockRef = Annotated[Ref, _refers_to("lock")]
-SemaphoreRef = Annotated[Ref, _refers_to("semaphore")]
-QueueRef = Annotated[Ref, _refers_to("queue")]
-
-
-def _event_patterns(value: Any, info: ValidationInfo) -> Any:
-    r = reading(info)
-    if r is None:
-        return value
-    key = r.key()
+def _event_patterns(value: Any, r: Reading, key: str) -> list[Template]:
     if not isinstance(value, list):
         raise wrong_type(key, "a list", value)
     said, kept = Said(), []
@@ -220,7 +207,7 @@ def _event_patterns(value: Any, info: ValidationInfo) -> Any:
     return kept
 
 
-EventPatterns = Annotated[list[Template], BeforeValidator(_event_patterns)]
+EventPatterns = Annotated[list[Template], toml(_event_patterns)]
 """Event patterns (workflows/runbooks/events.py): `["bug:created", "pipeline:{name}:merged"]`."""
 
 
@@ -304,18 +291,16 @@ class _Entry(_Table):
         return {**table, "ref": ref(r.runbook, cls.KIND, r.entry), "name": r.entry}
 
 
-def _interval(value: Any, info: ValidationInfo) -> Any:
+def _interval(value: Any, r: Reading | None, key: str) -> float:
     """A duration, or 0 (at once)."""
-    r = reading(info)
-    if r is None:
-        return value
-    return 0.0 if value in (0, "0") and not isinstance(value, bool) else seconds(value, r.key())
+    return 0.0 if value in (0, "0") and not isinstance(value, bool) else seconds(value, r, key)
 
 
 class Retry(_Table):
     """`{ max = 3, interval = "10s" }`: try again, at most `max` times, `interval` apart (default 0)."""
     max: int = Field(ge=1)
-    interval: Annotated[float, Field(ge=0), BeforeValidator(_interval)]
+    interval: Annotated[float, Field(ge=0), toml(_interval)]
+    """Seconds; `0` (or unwritten) at once."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -326,7 +311,7 @@ def retry(value: Any, key: str) -> Retry:
     """`on_fail = { retry = { max = 3, interval = "10s" } }`, said as one line when it is not that."""
     if not isinstance(value, dict) or set(value) - {"max", "interval"} or not isinstance(value.get("max"), int) or value["max"] < 1:
         raise problem(f'{key}: write {{ max = 3, interval = "10s" }} (max at least 1)')
-    interval = 0.0 if value.get("interval", 0) in (0, "0") else seconds(value["interval"], f"{key}.interval")
+    interval = _interval(value.get("interval", 0), None, f"{key}.interval")
     return Retry(max=value["max"], interval=interval)
 
 
@@ -393,14 +378,14 @@ def run_table(table: dict[str, Any], r: Reading, phase: bool) -> Any:
     if extra or not isinstance(value, str):
         raise problem(f"run = {{ {kind} = ... }}: {kind} is a name" + (f"; unknown keys {', '.join(extra)}" if extra else ""))
     if kind in ("agent", "task"):
-        return RunTask(task=reference(value, "task", r, r.key(f"run.{kind}")))
+        return RunTask(task=reference("task", value, r, r.key(f"run.{kind}")))
     if kind == "strategy":
-        return RunStrategyChain(strategy=reference(value, "strategy", r, r.key("run.strategy")))
+        return RunStrategyChain(strategy=reference("strategy", value, r, r.key("run.strategy")))
     inputs = table.get("inputs", {})
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         raise problem('run.inputs: a table of templates, e.g. inputs = { name = "{name}-docs" }')
     said = Said()
-    pipeline = said.attempt(reference, value, "pipeline", r, r.key("run.pipeline"))
+    pipeline = said.attempt(reference, "pipeline", value, r, r.key("run.pipeline"))
     given = {name: said.attempt(template, source, r, r.key(f"run.inputs.{name}")) for name, source in inputs.items()}
     said.raise_if_any()
     return RunPipeline(pipeline=pipeline, inputs=given)
@@ -416,7 +401,7 @@ def _orchard(table: dict[str, Any], r: Reading) -> RunOrchard:
         said.say("run = { orchard = ... }: give the instances' task as agent = NAME or prompt = \"...\" (one of them)")
     found = RunOrchard(
         strategy=strategy, params={k: v for k, v in table.items() if k not in ("orchard", "agent", "task", "prompt")},
-        task=said.attempt(reference, agent, "task", r, r.key("run.agent")) if isinstance(agent, str) else None,
+        task=said.attempt(reference, "task", agent, r, r.key("run.agent")) if isinstance(agent, str) else None,
         prompt=said.attempt(template, prompt, r, r.key("run.prompt")) if isinstance(prompt, str) else None,
     )
     said.raise_if_any()
@@ -453,29 +438,22 @@ class RetryPhase(_Model):
     retry: Retry
 
 
-def _next(value: Any, info: ValidationInfo) -> Any:
+def _next(value: Any, r: Reading, key: str) -> GotoPhase | Done | Failed:
     """A phase, or `done`, `failed` (`fail`), which end the pipeline unless a phase has that name
     (otters' build has a phase "done")."""
-    r = reading(info)
-    if r is None or isinstance(value, BaseModel):
-        return value
     if not isinstance(value, str):
-        raise wrong_type(r.key(), "a string", value)
+        raise wrong_type(key, "a string", value)
     if value not in r.phases and value in ("done", "failed", "fail"):
         return Done() if value == "done" else Failed()
     return GotoPhase(phase=value)
 
 
-def _on_fail(value: Any, info: ValidationInfo) -> Any:
+def _on_fail(value: Any, r: Reading, key: str) -> Any:
     """A phase (first), `escalate`, `failed`, a strategy (`merge` when no phase has the name, or
     `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
-    r = reading(info)
-    if r is None or isinstance(value, BaseModel):
-        return value
-    key = r.key()
     if isinstance(value, dict):
         if set(value) == {"retry"}:
-            return RetryPhase(retry=retry(value["retry"], r.key("retry")))
+            return RetryPhase(retry=retry(value["retry"], f"{key}.retry"))
         raise problem(f'{key}: write a phase, "escalate", "failed", a strategy or {{ retry = {{ max = 3, interval = "10s" }} }}')
     if not isinstance(value, str):
         raise wrong_type(key, "a string or a table", value)
@@ -486,16 +464,14 @@ def _on_fail(value: Any, info: ValidationInfo) -> Any:
     if value in ("failed", "fail"):
         return Failed()
     if "." in value or r.defines("strategy", value):
-        return UseStrategy(strategy=reference(value, "strategy", r, key))
+        return UseStrategy(strategy=reference("strategy", value, r, key))
     return GotoPhase(phase=value)
 
 
-def _on_timeout(value: Any, info: ValidationInfo) -> Any:
-    r = reading(info)
-    if r is None or isinstance(value, BaseModel):
-        return value
+def _on_timeout(value: Any, r: Reading, key: str) -> Any:
+    """escalate, failed (fail), or a phase of the pipeline the guard waits in."""
     if not isinstance(value, str):
-        raise wrong_type(r.key(), "a string", value)
+        raise wrong_type(key, "a string", value)
     if value == "escalate":
         return Escalate()
     if value in ("fail", "failed"):
@@ -521,7 +497,9 @@ class PhaseDef(_Table):
     strategy); or nothing, and it waits on its guards."""
     KEYS = ("name", "run", "task", "agent", "strategy", "pipeline", "pre", "post", "lock", "semaphore", "next", "on_fail", "cwd", "env", "timeout")
     name: str
+    """What `next`, `on_fail` and `outputs.NAME` call it; unique in its pipeline."""
     action: PhaseAction
+    """What it does, from `run` (and `cwd`, `env`), `task`, `agent`, `strategy` or `pipeline`."""
     pre: list[GuardRef] = Field(default_factory=list)
     """Guards that must hold before the phase runs (each waits, or fails, as it says)."""
     post: list[GuardRef] = Field(default_factory=list)
@@ -530,11 +508,12 @@ class PhaseDef(_Table):
     """Held while the phase runs."""
     semaphore: SemaphoreRef | None = None
     """A slot of it held while the phase runs."""
-    next: Annotated[Next, BeforeValidator(_next)] = Field(default_factory=Done)
+    next: Annotated[Next, toml(_next)] = Field(default_factory=Done)
     """Where the pipeline goes when the phase succeeds; unwritten, the phase written after it (or done)."""
-    on_fail: Annotated[FailAction, BeforeValidator(_on_fail)] = Field(default_factory=Failed)
+    on_fail: Annotated[FailAction, toml(_on_fail)] = Field(default_factory=Failed)
     """Where it goes when the phase fails: a phase, escalate, failed, a strategy, or a retry."""
     timeout: Seconds | None = None
+    """How long the phase may run (a command's step or an agent's run)."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -585,7 +564,7 @@ the run over replays that history whole in one workflow task: 200 phases, about 
 
 
 def _input_names(inputs: list[str], info: ValidationInfo) -> list[str]:
-    if reading(info) is None:
+    if reading(info) is None:  # checked once its type is: an AfterValidator
         return inputs
     said = Said()
     for name in inputs:
@@ -606,14 +585,10 @@ def _branches(refs: list[str], info: ValidationInfo) -> list[str]:
     return refs
 
 
-def _phases(value: Any, info: ValidationInfo) -> Any:
+def _phases(value: Any, r: Reading, key: str) -> list[PhaseDef]:
     """The pipeline's phases, as the client read them one by one (None: one it could not read)."""
-    r = reading(info)
-    if r is None:
-        return value
-    place = r.place
     if not value:
-        raise problem(f"has no phases; add [[{place}.phase]] tables")
+        raise problem(f"has no phases; add [[{r.place}.phase]] tables")
     if len(value) > MAX_PHASES:
         raise problem(f"has {len(value):,} phases; a pipeline holds at most {MAX_PHASES:,} (its run keeps every phase in one "
                       'Temporal history): split it into pipelines that its phases run (run = { pipeline = "NAME" })')
@@ -634,8 +609,10 @@ class PipelineDef(_Entry):
     """Values a run is given (`orchard runbook run build -i name=auth`), read by templates as `{name}`."""
     defaults: Templates = Field(default_factory=dict)
     """In the order written: a default may use the inputs and the defaults before it."""
-    phases: Annotated[list[PhaseDef], Field(max_length=MAX_PHASES), BeforeValidator(_phases)]
+    phases: Annotated[list[PhaseDef], Field(max_length=MAX_PHASES), toml(_phases)]
+    """`[[pipeline.NAME.phase]]`, in the order written: the first runs first."""
     events: PipelineEvents = Field(default_factory=PipelineEvents)
+    """`[pipeline.NAME.events]`, which win over the runbook's `[events]`."""
     publish: Annotated[list[str], AfterValidator(_branches)] = Field(default_factory=list)
     """Refs of the user's repository the pipeline may change (e.g. `main`); nothing else."""
     max_visits: int = Field(default=10, ge=1)
@@ -670,20 +647,33 @@ class TaskDef(_Entry):
     KEYS = ("run", "command", "prompt", "prompt_file", "plugin", "model", "max_turns", "env", "cwd", "heartbeat", "timeout", "idle_timeout",
             "on_stuck", "on_timeout", "checkpoint", "checkpoint_interval")
     prompt: Template
+    """What the agent is asked, `prompt` or `prompt_file`."""
     command: ShellTemplate | None = None
     """The agent's command line (the command plugin, `bash -c`): `run = "claude --print"` (`command` is otters' older spelling)."""
     plugin: str | None = None
+    """The agent plugin (claude-code, codex, command); unset, the run's."""
     model: str | None = None
+    """The model the plugin asks for; unset, the run's."""
     max_turns: int | None = Field(default=None, ge=1)
+    """At most this many agent turns; unset, the run's."""
     env: Templates = Field(default_factory=dict)
+    """Environment of the agent's command line."""
     cwd: Template | None = None
+    """Where the agent's command line runs (read and checked; no run acts on it yet)."""
     timeout: Seconds | None = None
+    """How long one agent run may take."""
     idle_timeout: Seconds | None = None
+    """How long the agent may print nothing (read and checked; no run acts on it yet)."""
     heartbeat: Annotated[Literal["output", "none"], OneOf()] = "output"
+    """What shows the agent is alive: its output, or nothing (read and checked; no run acts on it yet)."""
     on_stuck: Annotated[list[Literal["nudge", "restart", "escalate"]], OneOf()] = Field(default_factory=list)
+    """What is done, in turn, with an agent past its idle_timeout (read and checked; no run acts on it yet)."""
     on_timeout: Annotated[Literal["fail", "escalate", "requeue"], OneOf()] = "fail"
+    """What follows an agent past its timeout (read and checked; no run acts on it yet: it fails)."""
     checkpoint: ShellTemplate | None = None
+    """A command saving the agent's progress (read and checked; no run acts on it yet)."""
     checkpoint_interval: Seconds | None = None
+    """How often checkpoint runs (read and checked; no run acts on it yet)."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -736,9 +726,10 @@ class GuardDef(_Entry):
     """A shell command: exit 0 means the condition holds."""
     timeout: Seconds | None = None
     """How long a phase waits for it; unset, it is checked once."""
-    on_timeout: Annotated[TimeoutAction, BeforeValidator(_on_timeout)] = Field(default_factory=Escalate)
+    on_timeout: Annotated[TimeoutAction, toml(_on_timeout)] = Field(default_factory=Escalate)
     """escalate, failed, or a phase of the pipeline to go to."""
     retry: Retry | None = None
+    """Check again, at most `max` times, `interval` apart, before the guard fails."""
     wake_on: EventPatterns = Field(default_factory=list)
     """Event patterns (workflows/runbooks/events.py) that make a waiting guard check again."""
 
@@ -748,8 +739,11 @@ class AttemptDef(_Table):
     an agent (`run = { agent = NAME }`, or `task = NAME`)."""
     KEYS = ("name", "run", "task", "timeout", "rollback")
     name: str
+    """Unique in its chain; the templates of the chain read it as `attempt`."""
     action: AttemptAction
+    """What it runs, from `run` or `task`."""
     timeout: Seconds | None = None
+    """How long the attempt may run before it counts as failed."""
     rollback: ShellTemplate | None = None
     """Rendered with `checkpoint`; runs when this attempt fails or times out."""
 
@@ -760,10 +754,9 @@ class AttemptDef(_Table):
         action: Any = None
         if (run is None) == (task is None):
             said.say('an attempt runs a command (run = "...") or an agent (run = { agent = NAME }, or task = NAME): one of them')
-        elif task is not None and not isinstance(task, str):
-            said.add(wrong_type("task", "a string", task))
         elif task is not None:
-            action = RunTask(task=said.attempt(reference, task, "task", r, "task", default=""))
+            found = said.attempt(reference, "task", task, r, "task")
+            action = RunTask(task=found) if found else None
         elif isinstance(run, str):
             command = said.attempt(template, run, r, "run")
             action = RunShell(command=command) if command else None
@@ -786,25 +779,19 @@ class ExhaustAction(_Model):
     """For retry: how many times the chain runs again before it fails."""
 
 
-def _on_exhaust(value: Any, info: ValidationInfo) -> Any:
-    r = reading(info)
-    if r is None or isinstance(value, BaseModel):
-        return value
+def _on_exhaust(value: Any, r: Reading, key: str) -> ExhaustAction:
     if value in ("escalate", "fail"):
         return ExhaustAction(kind=value)
     if not isinstance(value, (str, dict)):
-        raise wrong_type(r.key(), "a string or a table", value)
+        raise wrong_type(key, "a string or a table", value)
     again = value.get("retry") if isinstance(value, dict) and set(value) == {"retry"} else None
     if not isinstance(again, dict) or "after" not in again or set(again) - {"after", "max"} or not isinstance(again.get("max", 1), int) or again.get("max", 1) < 1:
         raise problem(f'on_exhaust = {value!r}: write "escalate", "fail" or {{ retry = {{ after = "10m", max = 1 }} }}')
-    return ExhaustAction(kind="retry", after=seconds(again["after"], r.key("retry", "after")), max=again.get("max", 1))
+    return ExhaustAction(kind="retry", after=seconds(again["after"], r, f"{key}.retry.after"), max=again.get("max", 1))
 
 
-def _attempts(value: Any, info: ValidationInfo) -> Any:
+def _attempts(value: Any, r: Reading, key: str) -> list[AttemptDef]:
     """The chain's attempts, as the client read them one by one (None: one it could not read)."""
-    r = reading(info)
-    if r is None:
-        return value
     if not value:
         raise problem(f"has no attempts; add [[{r.place}.attempt]] tables")
     read = [a for a in value if a is not None]
@@ -823,8 +810,10 @@ class StrategyDef(_Entry):
     KEYS = ("checkpoint", "on_exhaust", "attempt")
     checkpoint: ShellTemplate | None = None
     """A command whose output the rollbacks get as `{checkpoint}` (e.g. `git rev-parse HEAD`)."""
-    attempts: Annotated[list[AttemptDef], BeforeValidator(_attempts)]
-    on_exhaust: Annotated[ExhaustAction, BeforeValidator(_on_exhaust)] = Field(default_factory=ExhaustAction)
+    attempts: Annotated[list[AttemptDef], toml(_attempts)]
+    """`[[strategy.NAME.attempt]]`, tried in the order written."""
+    on_exhaust: Annotated[ExhaustAction, toml(_on_exhaust)] = Field(default_factory=ExhaustAction)
+    """When every attempt failed: escalate (ask a person), fail, or run the chain again later."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -841,6 +830,8 @@ class LockDef(_Entry):
     heartbeat: Seconds | None = None
     """How often a holder says it is alive (30 s when unset); a silent holder is stale."""
     on_stale: Annotated[list[Literal["release", "rollback", "cleanup", "escalate"]], OneOf()] = Field(default_factory=lambda: ["release"])
+    """What is done with a phase whose lock was taken back: release it only, roll its work back,
+    clean up its files, ask a person (one or several)."""
 
     def lease(self) -> tuple[int, float, float | None]:
         """What ctx.hold takes: one holder, its heartbeat (30 s when unset), how long it may hold."""
@@ -851,10 +842,15 @@ class SemaphoreDef(_Entry):
     """`[semaphore.NAME]`: at most `max` holders at a time (a phase's `semaphore`)."""
     KIND = "semaphore"
     max: int = Field(ge=1)
+    """How many may hold it at once."""
     slot_timeout: Seconds | None = None
+    """How long one holder may hold a slot."""
     slot_heartbeat: Seconds | None = None
+    """How often a holder says it is alive (30 s when unset); a silent holder's slot is taken back."""
     on_orphan: Annotated[Literal["reclaim", "escalate"], OneOf()] = "reclaim"
+    """What follows a slot taken back from a phase: go on, or ask a person."""
     on_orphan_work: Annotated[Literal["requeue", "fail"], OneOf()] = "fail"
+    """What becomes of that phase's work (read and checked; no run acts on it yet)."""
 
     def lease(self) -> tuple[int, float, float | None]:
         """What ctx.hold takes: `max` holders, the slot's heartbeat (30 s when unset), how long a slot may be held."""
@@ -864,6 +860,7 @@ class SemaphoreDef(_Entry):
 class DeadLetters(_Table):
     """`[queue.NAME.dead]`: where items go that ran out of retries."""
     retention: Seconds | None = None
+    """How long dead items are kept (read and checked; no run acts on it yet)."""
     on_add: ShellTemplate | None = None
     """A command run for each, with `item` and `reason`."""
 
@@ -878,12 +875,9 @@ def _filter(expression: str, info: ValidationInfo) -> str:
     return expression
 
 
-def _order(value: Any, info: ValidationInfo) -> Any:
-    r = reading(info)
-    if r is None:
-        return value
+def _order(value: Any, r: Reading, key: str) -> list[SortKey]:
     if not isinstance(value, str):
-        raise wrong_type(r.key(), "a string", value)
+        raise wrong_type(key, "a string", value)
     try:
         return parse_order(value) if value else []
     except ValueError as e:
@@ -896,27 +890,28 @@ class QueueDef(_Entry):
     source: ShellTemplate | None = None
     """A shell command printing the items; without it, items are added by commands."""
     format: Annotated[Literal["json", "lines", "csv", "kv"], OneOf()] = "json"
+    """How `source` prints items (workflows/runbooks/inputs.py)."""
     filter: Annotated[str, AfterValidator(_filter)] | None = None
     """An expression over an item (workflows/runbooks/expressions.py)."""
-    order: Annotated[list[SortKey], BeforeValidator(_order)] = Field(default_factory=list)
+    order: Annotated[list[SortKey], toml(_order)] = Field(default_factory=list)
     """`priority DESC, id`."""
     visibility_timeout: Seconds | None = None
+    """How long a taken item stays hidden from other workers (read and checked; no run acts on it yet)."""
     max_retries: int = Field(default=0, ge=0)
+    """How many more times an item that failed is handled, while the source still lists it."""
     on_exhaust: Annotated[Literal["dead", "escalate", "wait", "drop"], OneOf()] = "dead"
+    """What becomes of an item out of retries: a dead letter, a person's question, or dropped."""
     dead: DeadLetters = Field(default_factory=DeadLetters)
 
 
-def _handler(value: Any, info: ValidationInfo) -> Any:
+def _handler(value: Any, r: Reading, key: str) -> Ref:
     """`pipeline.NAME` or `task.NAME` (`RUNBOOK.pipeline.NAME`), or a name only one of them has."""
-    r = reading(info)
-    if r is None:
-        return value
     if not isinstance(value, str):
-        raise wrong_type("handler", "a string", value)
+        raise wrong_type(key, "a string", value)
     parts = value.split(".")
     kind = parts[-2] if len(parts) >= 2 else None
     if kind in ("pipeline", "task", "agent"):
-        return reference(value, "pipeline" if kind == "pipeline" else "task", r, "handler")
+        return reference("pipeline" if kind == "pipeline" else "task", value, r, key)
     local = [k for k in ("pipeline", "task") if r.defines(k, value)] if len(parts) == 1 else []
     if len(local) == 1:
         return ref(r.runbook, local[0], value)  # type: ignore[arg-type]
@@ -928,13 +923,17 @@ class WorkerDef(_Entry):
     KIND = "worker"
     KEYS = ("queue", "handler", "concurrency", "poll", "idle_action", "wake_on", "on_unhealthy")
     queue: QueueRef
-    handler: Annotated[Ref, BeforeValidator(_handler)]
+    """The queue whose items it takes."""
+    handler: Annotated[Ref, toml(_handler)]
     """A pipeline (the item is its one required input) or a task (the item is `item` in its prompt)."""
     concurrency: int = Field(default=1, ge=1)
+    """How many items it handles at once."""
     idle_wait: float = 30.0
     """`poll = "30s"` (otters' `idle_action = "wait:30s"`): how long the worker waits before it reads its queue again."""
     wake_on: EventPatterns = Field(default_factory=list)
+    """Events that make the worker read its queue at once."""
     on_unhealthy: Annotated[Literal["restart", "escalate"], OneOf()] = "restart"
+    """What follows a worker that stops (read and checked; no run acts on it yet)."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -943,7 +942,7 @@ class WorkerDef(_Entry):
         if poll is not None and idle_action is not None:
             said.say(f'poll and idle_action both say how often the queue is read: keep poll = {poll!r} (idle_action = "wait:…" is otters\' spelling of it)')
         elif poll is not None:
-            table["idle_wait"] = said.attempt(seconds, poll, "poll", default=30.0)
+            table["idle_wait"] = said.attempt(seconds, poll, r, "poll", default=30.0)
         elif not isinstance(idle_action, str) and idle_action is not None:
             said.add(wrong_type("idle_action", "a string", idle_action))
         elif idle_action is not None:
@@ -951,7 +950,7 @@ class WorkerDef(_Entry):
             if match is None:
                 said.say(f'idle_action = {idle_action!r}: write "wait" or "wait:30s"')
             elif match[1]:
-                table["idle_wait"] = said.attempt(seconds, match[1], "idle_action", default=30.0)
+                table["idle_wait"] = said.attempt(seconds, match[1], r, "idle_action", default=30.0)
         return table
 
 
@@ -966,6 +965,7 @@ class CommandDef(_Entry):
     defaults: dict[str, Any] = Field(default_factory=dict)
     """Values of the args a user leaves out."""
     action: RunPipeline | RunShell
+    """From `run`; `description` is for people and not kept."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -990,7 +990,7 @@ class CommandDef(_Entry):
             command = said.attempt(template, run, r, "run")
             table["action"] = RunShell(command=command) if command else None
         elif isinstance(run, dict) and set(run) == {"pipeline"} and isinstance(run["pipeline"], str):
-            pipeline = said.attempt(reference, run["pipeline"], "pipeline", r, "run.pipeline")
+            pipeline = said.attempt(reference, "pipeline", run["pipeline"], r, "run.pipeline")
             table["action"] = RunPipeline(pipeline=pipeline) if pipeline else None
         elif isinstance(run, dict):
             said.say('run: a command runs a pipeline (run = { pipeline = "build" }) or a shell command (run = "...")')

@@ -95,3 +95,12 @@ def test_unknown_sections_tasks_named_twice_and_unreadable_files(tmp_path: Path)
     assert [str(p).split(": ", 1)[1] for p in _parse(tmp_path, b"\xff\xfe", "binary.toml").problems] == ["cannot be read as UTF-8 text (byte 0)"]
     assert parse_runbook_file(tmp_path / "gone.toml").problems[0].message == "cannot be read: No such file or directory"
     assert "cannot name a runbook" in _parse(tmp_path, "", "build.minimal.toml").problems[0].message
+
+
+def test_phases_and_attempts_that_are_not_tables_are_problems_not_tracebacks(tmp_path: Path) -> None:
+    book = _parse(tmp_path, '[pipeline.p]\ninputs = []\nphase = 3\n[strategy.s]\nattempt = ["x"]\n')
+    assert sorted(str(p).split(": ", 1)[1] for p in book.problems) == [
+        "pipeline.p: phase: must be a list of tables ([[pipeline.p.phase]]), not number 3",
+        "strategy.s.attempt[0]: must be a table, not a string",
+    ]
+    assert book.runbook and not book.runbook.pipelines and not book.runbook.strategies and book.defines("pipeline", "p")
