@@ -151,7 +151,7 @@ def _read_entry(book: RunbookFile, model: type[m._Entry], entry: dict[str, Any],
         phases = _read_items(book, m.PhaseDef, entry, "phase", reading)
         pipeline = _validated(book, model, {**entry, "phase": phases}, reading, place) if phases is not None else None
         if pipeline is not None and phases is not None and None in phases:
-            book.partial[reading.entry] = [p.get("name") if isinstance(p, dict) and isinstance(p.get("name"), str) else "" for p in entry["phase"]]
+            book.partial[reading.entry] = [_name(p) or "" for p in entry["phase"]]
             book.written_at[reading.entry] = [index for index, phase in enumerate(phases) if phase is not None]
         return pipeline
     if model is m.StrategyDef:
@@ -171,7 +171,7 @@ def _read_items(book: RunbookFile, model: type[BaseModel], entry: dict[str, Any]
         return None
     if key == "phase" and len(items) > m.MAX_PHASES:
         return [None] * len(items)
-    names = [item.get("name") if isinstance(item, dict) and isinstance(item.get("name"), str) else None for item in items]
+    names = [_name(item) for item in items]
     read: list[Any] = []
     for index, item in enumerate(items):
         place = item_place(reading.place, key, index, names[index])
@@ -182,6 +182,11 @@ def _read_items(book: RunbookFile, model: type[BaseModel], entry: dict[str, Any]
         siblings = {"phases": {n for n in names if n is not None}, "following": names[index + 1] if index + 1 < len(names) else None} if key == "phase" else {}
         read.append(_validated(book, model, item, reading.at(place, **siblings)))
     return read
+
+
+def _name(item: Any) -> str | None:
+    name = item.get("name") if isinstance(item, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _validated(book: RunbookFile, model: type[BaseModel], data: dict[str, Any], reading: m.Reading, place: str | None = None) -> Any:

@@ -89,7 +89,7 @@ class _Validator:
             self.templates(default, _Scope(set(given), None, f"pipeline {pipeline.name}'s defaults (the inputs and the defaults above)"))
             given.add(key)
         scope = _Scope(set(pipeline.inputs) | set(pipeline.defaults) | set(RUNTIME_VARIABLES), pipeline, f"pipeline {pipeline.name}")
-        events = [pipeline.events, runbook.events, runbook.events.by_pipeline.get(pipeline.name, m.PipelineEvents())]
+        events: list[m.PipelineEvents | m.RunbookEvents] = [pipeline.events, runbook.events, runbook.events.by_pipeline.get(pipeline.name, m.PipelineEvents())]
         for group in events:
             for what in ("on_start", "on_phase", "on_complete"):
                 self.templates(getattr(group, what), scope)

@@ -822,6 +822,9 @@ class StrategyDef(_Entry):
         return table
 
 
+StaleAction = Literal["release", "rollback", "cleanup", "escalate"]
+
+
 class LockDef(_Entry):
     """`[lock.NAME]`: one holder at a time (a phase's `lock`)."""
     KIND = "lock"
@@ -829,7 +832,7 @@ class LockDef(_Entry):
     """How long one holder may hold it."""
     heartbeat: Seconds | None = None
     """How often a holder says it is alive (30 s when unset); a silent holder is stale."""
-    on_stale: Annotated[list[Literal["release", "rollback", "cleanup", "escalate"]], OneOf()] = Field(default_factory=lambda: ["release"])
+    on_stale: Annotated[list[StaleAction], OneOf()] = Field(default_factory=lambda: list[StaleAction](["release"]))
     """What is done with a phase whose lock was taken back: release it only, roll its work back,
     clean up its files, ask a person (one or several)."""
 

@@ -106,17 +106,19 @@ class Said:
     def spoke(self, field: str) -> None:
         self.spoken.add(field)
 
-    def add(self, error: Exception, loc: tuple[str | int, ...] = ()) -> None:
-        """A PydanticCustomError or a ValidationError raised by a validator."""
+    def add(self, error: Exception) -> None:
+        """What a validator raised: a PydanticCustomError, or a ValidationError (pydantic's own
+        problem with a field that was spoken for goes unsaid)."""
         if isinstance(error, ValidationError):
             for e in error.errors():
-                if not loc and e["loc"][:1] and e["loc"][0] in self.spoken:
+                if e["loc"][:1] and e["loc"][0] in self.spoken:
                     continue
                 kind = problem(e["ctx"]["message"]) if e["type"] == PROBLEM else e["type"]
-                self.errors.append(InitErrorDetails(type=kind, loc=(*loc, *e["loc"]), input=e["input"], **({"ctx": e["ctx"]} if "ctx" in e and e["type"] != PROBLEM else {})))  # type: ignore[typeddict-item]
+                context = {"ctx": e["ctx"]} if "ctx" in e and e["type"] != PROBLEM else {}
+                self.errors.append(InitErrorDetails(type=kind, loc=e["loc"], input=e["input"], **context))  # type: ignore[typeddict-item]
         else:
             assert isinstance(error, PydanticCustomError)
-            self.errors.append(InitErrorDetails(type=error, loc=loc, input=None))
+            self.errors.append(InitErrorDetails(type=error, loc=(), input=None))
 
     def attempt(self, convert: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         """`convert(*args)`, or `default` with its problems said."""
