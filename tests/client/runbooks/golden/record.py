@@ -8,6 +8,9 @@ As a pytest plugin it wraps `load_runbooks` and keeps each set of files it is gi
 of their folder, so prompt files come along) with the result; as a script it adds the folders of
 runbooks in the repository and the runbooks the end-to-end tests write (their f-strings, each
 `{...}` filled with a path). A case is kept once (by its files); each is replayed in a fresh folder.
+
+cases.json was recorded with the loader that the one runbook schema replaced (commit df58bab):
+running this again records the code of the day for any case not there yet, so do it on purpose.
 """
 
 from __future__ import annotations
