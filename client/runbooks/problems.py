@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
+
+from workflows.runbooks.reading import did_you_mean
+
+__all__ = ["Problem", "RunbookError", "did_you_mean", "shown"]
 
 
 @dataclass(frozen=True, order=True)
@@ -24,11 +27,6 @@ class RunbookError(Exception):
         self.problems = problems
         more = f" (and {len(problems) - 1} more; `orchard runbook validate` lists them)" if len(problems) > 1 else ""
         super().__init__(f"{problems[0]}{more}")
-
-
-def did_you_mean(word: str, choices: list[str] | set[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def shown(path: str | Path) -> str:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.runbooks.loader import load_runbook
-from client.runbooks.parser import RawRunbook, parse_runbook_file
+from client.runbooks.parser import RunbookFile, parse_runbook_file
 from client.runbooks.problems import Problem, RunbookError, did_you_mean
 from client.runbooks.validator import validate, warnings
 from workflows.runbooks import model as m
@@ -24,7 +23,7 @@ from workflows.runbooks import model as m
 @dataclass
 class LoadedRunbooks:
     runbooks: dict[str, m.Runbook]
-    raws: dict[str, RawRunbook]
+    files: dict[str, RunbookFile]
     problems: list[Problem]
     warnings: list[Problem]
     """What `orchard runbook validate` points out without refusing (a `raw` value in a shell command)."""
@@ -43,19 +42,19 @@ def runbook_files(folder: Path) -> list[Path]:
 
 
 def load_runbooks(files: Iterable[Path]) -> LoadedRunbooks:
-    """Parse, load and validate `files` as one set; nothing raised, every problem listed."""
-    raws: dict[str, RawRunbook] = {}
+    """Read and validate `files` as one set; nothing raised, every problem listed."""
+    read: dict[str, RunbookFile] = {}
     problems: list[Problem] = []
     for path in files:
-        raw = parse_runbook_file(path)
-        if raw.name in raws:
-            problems.append(Problem(raw.file, "", f"a second runbook named {raw.name!r} (also {raws[raw.name].file}); runbooks are named after their files"))
+        book = parse_runbook_file(path)
+        if book.name in read:
+            problems.append(Problem(book.file, "", f"a second runbook named {book.name!r} (also {read[book.name].file}); runbooks are named after their files"))
             continue
-        raws[raw.name] = raw
-    runbooks = {name: book for name, raw in raws.items() if (book := load_runbook(raw)) is not None}
-    problems += [p for raw in raws.values() for p in raw.problems]
-    problems += validate(runbooks, raws)
-    return LoadedRunbooks(runbooks, raws, sorted(set(problems)), warnings(runbooks))
+        read[book.name] = book
+    runbooks = {name: book.runbook for name, book in read.items() if book.runbook is not None}
+    problems += [p for book in read.values() for p in book.problems]
+    problems += validate(runbooks, read)
+    return LoadedRunbooks(runbooks, read, sorted(set(problems)), warnings(runbooks))
 
 
 class RunbookRegistry:

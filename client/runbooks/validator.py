@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from client.runbooks.parser import RawRunbook
+from client.runbooks.parser import RunbookFile
 from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, RUNTIME_VARIABLES, inspect, shell_variable_hint
@@ -38,31 +38,29 @@ class _Scope:
 
 
 class _Validator:
-    def __init__(self, runbooks: dict[str, m.Runbook], raws: dict[str, RawRunbook]):
-        self.runbooks, self.raws = runbooks, raws
+    def __init__(self, runbooks: dict[str, m.Runbook], files: dict[str, RunbookFile]):
+        self.runbooks, self.files = runbooks, files
         self.problems: set[Problem] = set()
 
     def problem(self, runbook: str, place: str, message: str) -> None:
-        self.problems.add(Problem(self.raws[runbook].file, place, message))
+        self.problems.add(Problem(self.files[runbook].file, place, message))
 
     # -- references -------------------------------------------------------------------------
 
     def resolve(self, reference: m.Ref, owner: str, place: str, key: str) -> Any:
-        """The definition `reference` names, or None (with a problem unless its target is broken)."""
+        """The definition `reference` names, or None (with a problem unless its file defines it but it could not be read)."""
         runbook_name, kind, name = reference.split(".", 2)
-        raw = self.raws.get(runbook_name)
-        if raw is None:
-            listing = f" (runbooks: {', '.join(sorted(self.raws))})" if len(self.raws) <= 10 else ""
-            self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.raws)}{listing}")
-            return None
-        if raw.unreadable or (kind, name) in raw.broken:
+        file = self.files.get(runbook_name)
+        if file is None:
+            listing = f" (runbooks: {', '.join(sorted(self.files))})" if len(self.files) <= 10 else ""
+            self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.files)}{listing}")
             return None
         runbook = self.runbooks.get(runbook_name)
         found = runbook.table(kind).get(name) if runbook else None  # type: ignore[arg-type]
-        if found is None and name not in raw.entries[kind]:
-            known = sorted(raw.entries[kind])
-            where = "" if runbook_name == owner else f" in {raw.file}"
-            listing = f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known else f"; {raw.file if where else 'this runbook'} defines no {_KIND_TABLE[kind]}"
+        if found is None and not file.unreadable and not file.defines(kind, name):
+            known = sorted(file.defined[kind])
+            where = "" if runbook_name == owner else f" in {file.file}"
+            listing = f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known else f"; {file.file if where else 'this runbook'} defines no {_KIND_TABLE[kind]}"
             self.problem(owner, place, f"{key}: {kind} {name!r} is not defined{where}{did_you_mean(name, known)}{listing}")
         return found
 
@@ -86,21 +84,19 @@ class _Validator:
         return sorted(self.problems)
 
     def pipeline(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
-        place = f"pipeline.{pipeline.name}"
         given = set(pipeline.inputs) | {"config"}
         for key, default in pipeline.defaults.items():
             self.templates(default, _Scope(set(given), None, f"pipeline {pipeline.name}'s defaults (the inputs and the defaults above)"))
             given.add(key)
         scope = _Scope(set(pipeline.inputs) | set(pipeline.defaults) | set(RUNTIME_VARIABLES), pipeline, f"pipeline {pipeline.name}")
-        events = [pipeline.events, runbook.events, runbook.events.by_pipeline.get(pipeline.name, m.PipelineEvents())]
+        events: list[m.PipelineEvents | m.RunbookEvents] = [pipeline.events, runbook.events, runbook.events.by_pipeline.get(pipeline.name, m.PipelineEvents())]
         for group in events:
             for what in ("on_start", "on_phase", "on_complete"):
                 self.templates(getattr(group, what), scope)
             self.templates(group.on_fail, scope.plus(FAILURE_VARIABLES))
         for index, phase in enumerate(pipeline.phases):
-            self.phase(runbook, pipeline, phase, f'{place}.phase[{index}] "{phase.name}"', scope)
-        if pipeline.name not in self.raws[runbook.name].partial:
-            self.graph(runbook, pipeline)
+            self.phase(runbook, pipeline, phase, self.files[runbook.name].phase_place(pipeline.name, index, phase.name), scope)
+        self.graph(runbook, pipeline)
         self.child_cycles(runbook, pipeline)
 
     def phase(self, runbook: m.Runbook, pipeline: m.PipelineDef, phase: m.PhaseDef, place: str, scope: _Scope) -> None:
@@ -221,28 +217,34 @@ class _Validator:
     # -- the phase graph --------------------------------------------------------------------
 
     def graph(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
+        """`next` and `on_fail` name phases; every phase is reachable and every cycle can leave
+        (not said of a pipeline with a phase that could not be read: its edges are unknown)."""
+        file = self.files[runbook.name]
         names = [p.name for p in pipeline.phases]
+        written = [n for n in file.partial.get(pipeline.name, names) if n]
         edges: dict[str, list[str]] = {name: [] for name in names}
         leaves: set[str] = set()
         before = len(self.problems)
         for index, phase in enumerate(pipeline.phases):
-            place = f'pipeline.{pipeline.name}.phase[{index}] "{phase.name}"'
+            place = file.phase_place(pipeline.name, index, phase.name)
             if isinstance(phase.next, m.GotoPhase):
                 if phase.next.phase in edges:
                     edges[phase.name].append(phase.next.phase)
-                else:
-                    self.problem(runbook.name, place, f"next = {phase.next.phase!r} is not a phase{did_you_mean(phase.next.phase, names)}; phases: {', '.join(names)}; or done, failed")
+                elif phase.next.phase not in written:
+                    self.problem(runbook.name, place, f"next = {phase.next.phase!r} is not a phase{did_you_mean(phase.next.phase, written)}; phases: {', '.join(written)}; or done, failed")
             else:
                 leaves.add(phase.name)
             if isinstance(phase.on_fail, m.GotoPhase):
                 if phase.on_fail.phase in edges:
                     edges[phase.name].append(phase.on_fail.phase)
-                else:
-                    self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, names)}, a strategy, escalate, failed or a retry; phases: {', '.join(names)}")
+                elif phase.on_fail.phase not in written:
+                    self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, written)}, a strategy, escalate, failed or a retry; phases: {', '.join(written)}")
             for reference in (*phase.pre, *phase.post):
                 guard = self._quiet_get(reference)
                 if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
                     edges[phase.name].append(guard.on_timeout.phase)
+        if pipeline.name in file.partial or not names:
+            return
         reached = _reachable(names[0], edges) if len(self.problems) == before else set(names)  # a bad edge explains the rest
         for index, name in enumerate(names):
             if name not in reached:
@@ -286,7 +288,7 @@ class _Validator:
         try:
             use = inspect(template)
         except ValueError:
-            return  # the loader said so
+            return  # its table said so
         file, place, key = _where(template)
         owner = template.runbook
         config = self.runbooks[owner].config if owner in self.runbooks else {}
@@ -319,7 +321,7 @@ def warnings(runbooks: dict[str, m.Runbook]) -> list[Problem]:
             try:
                 raw = inspect(template).raw if template.shell else []
             except ValueError:
-                continue  # the loader said so
+                continue  # its table said so
             file, place, key = _where(template)
             for names in raw:
                 found.add(Problem(file, place, f"{key}: warning: raw puts {names} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"))
@@ -393,6 +395,6 @@ def _cycles(names: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
     return found
 
 
-def validate(runbooks: dict[str, m.Runbook], raws: dict[str, RawRunbook]) -> list[Problem]:
-    """Every semantic problem of the runbooks (loaded from `raws`), sorted by file and place."""
-    return _Validator(runbooks, raws).run()
+def validate(runbooks: dict[str, m.Runbook], files: dict[str, RunbookFile]) -> list[Problem]:
+    """Every problem between the tables of the runbooks (read from `files`), sorted by file and place."""
+    return _Validator(runbooks, files).run()

@@ -29,8 +29,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict
 
-from workflows.runbooks.model import SortKey
 from workflows.runbooks.templates import check_internals
 from workflows.sdk.durations import parse_duration
 
@@ -133,6 +133,13 @@ def matches(expression: str, item: Any, config: dict[str, Any], functions: dict[
 def _brief(item: Any) -> str:
     text = repr(item)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class SortKey(BaseModel):
+    """One key of a queue's `order`: `priority DESC` is SortKey(field="priority", descending=True)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    field: str
+    descending: bool = False
 
 
 _SORT_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)(?:\s+(ASC|DESC))?", re.IGNORECASE)

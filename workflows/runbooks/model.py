@@ -1,25 +1,60 @@
-"""Runbooks as the client's loader hands them on: validated, every reference resolved.
+"""Runbooks: each table of a runbook's TOML is one model here, read from the TOML as written and
+carried as it is by the workflows.
+
+The client validates each table straight into its model (client/runbooks/parser.py), with a
+`Reading` as pydantic's context (reading.py): then a model takes otters' spellings (`task = X` and
+`run = { agent = X }`, `[task.X]` and `[agent.X]`, `idle_action = "wait:30s"` for `poll`), turns
+durations into seconds, names into references and strings into templates, and says every problem
+of its table at once. Without a Reading a model validates its own serialized form only: a
+workflow's input, a recorded history.
 
 A reference is qualified, `runbook.kind.name` (`common.task.planning`), so a definition can be
 looked up in a `RunbookSet` without knowing which file said it. Templates keep their source and
 their syntax (`{name}` inline, `{{ name }}` in template files) and are rendered at run time with
 workflows/runbooks/templates.py; a field typed `ShellTemplate` renders a shell command, and only
 those quote their values for the shell. Durations are seconds.
+
+What one table cannot see (a reference resolving, the phase graph, the variables a template
+reads) is client/runbooks/validator.py's, which sees every runbook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import core_schema
 
-from workflows.runbooks.arguments import ArgSpec
-from workflows.sdk.durations import format_duration
+from workflows.runbooks.arguments import ArgSpec, parse_arg_spec
+from workflows.runbooks.events import check_pattern
+from workflows.runbooks.expressions import SortKey, check_filter, parse_order
+from workflows.runbooks.reading import Reading, Said, did_you_mean, problem, problems, reading, wrong_type
+from workflows.runbooks.templates import RESERVED, inspect
+from workflows.sdk.durations import format_duration, parse_duration
 
 Kind = Literal["command", "worker", "queue", "pipeline", "task", "guard", "strategy", "lock", "semaphore"]
 Ref = str
 """`runbook.kind.name`, e.g. `bugfix.pipeline.fix`."""
+
+KIND_WORDS = {"command", "worker", "queue", "pipeline", "task", "agent", "guard", "strategy", "lock", "semaphore"}
+"""What a reference may name as its kind (`agent` is otters' newer word for a task)."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BRANCH = re.compile(r"(?!/)(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9._/-]+")
 
 
 def ref(runbook: str, kind: Kind, name: str) -> Ref:
@@ -30,7 +65,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def toml(read: Callable[[Any, Reading, str], Any]) -> BeforeValidator:
+    """A key's value as the TOML writes it, read by `read(value, reading, key)`; without a Reading
+    (a serialized model) or once read (a model), the value as it is."""
+    def check(value: Any, info: ValidationInfo) -> Any:
+        r = reading(info)
+        return value if r is None or isinstance(value, BaseModel) else read(value, r, r.key())
+    return BeforeValidator(check)
+
+
+# -- values: what a key holds, and how it is written ---------------------------------------------
+
 class Template(_Model):
+    """Written as a string: `"make test"`, `"Fix {bug.id}"`; its origin is where it was written."""
     source: str
     syntax: Literal["inline", "file"] = "inline"
     runbook: str
@@ -40,6 +87,24 @@ class Template(_Model):
     shell: bool = False
     """It renders a shell command: set by the field that holds it (ShellTemplate), never by hand."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_toml(cls, value: Any, info: ValidationInfo) -> Any:
+        r = reading(info)
+        return dict(template(value, r, r.key())) if r is not None and not isinstance(value, Template) else value  # its fields: a before validator's
+
+
+def template(value: Any, r: Reading, key: str) -> Template:
+    """A template written at `key` of the table being read; its syntax is checked."""
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string", value)
+    written = Template(source=value, runbook=r.runbook, origin=f"{r.file}: {r.place}: {key}")
+    try:
+        inspect(written)
+    except ValueError as e:
+        raise problem(f"{key}: {e}") from None
+    return written
+
 
 def _in_shell(template: Template) -> Template:
     return template if template.shell else template.model_copy(update={"shell": True})
@@ -48,6 +113,102 @@ def _in_shell(template: Template) -> Template:
 ShellTemplate = Annotated[Template, AfterValidator(_in_shell)]
 """The one definition of which templates are shell commands: every field of this type, and no
 other, quotes the values it interpolates for the shell (workflows/runbooks/shell.py)."""
+
+
+def templates(value: Any, r: Reading, key: str) -> dict[str, Template]:
+    """A table of templates written at `key`: each is said by its own key (`env.TOKEN`)."""
+    if not isinstance(value, dict):
+        raise wrong_type(key, "a table", value)
+    said = Said()
+    found = {name: said.attempt(template, source, r, f"{key}.{name}") for name, source in value.items()}
+    said.raise_if_any()
+    return found
+
+
+Templates = Annotated[dict[str, Template], toml(templates)]
+"""A table of templates: `env = { TOKEN = "{config.token}" }`."""
+
+
+def seconds(value: Any, r: Reading | None, key: str) -> float:
+    """A duration as written (`90`, `"30s"`, `"1h30m"`), in seconds."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise wrong_type(key, "a duration (30s, 5m, 1h30m) or a number of seconds", value)
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise problem(f"{key}: {e}") from None
+
+
+Seconds = Annotated[float, toml(seconds)]
+"""A duration: seconds (90) or 30s, 5m, 2h, 1h30m, 1d."""
+
+
+class OneOf:
+    """A choice among a field's Literal; on a list of them, one choice may be written as a string
+    (`on_stuck = "nudge"` or `["nudge", "restart"]`). A choice not offered names the ones that are."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        many = get_origin(source) is list
+        choices = [str(c) for c in get_args(get_args(source)[0] if many else source)]
+
+        def check(value: Any, info: ValidationInfo) -> Any:
+            r = reading(info)
+            if r is None:
+                return value
+            key = r.key()
+            if many and isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list if many else str):
+                raise wrong_type(key, "a string or a list" if many else "a string", value)
+            wrong = [v for v in (value if many else [value]) if v not in choices]
+            if wrong:
+                raise problems([f"{key} = {v!r}{did_you_mean(str(v), choices)}: one of {', '.join(choices)}" for v in wrong])
+            return value
+
+        return core_schema.with_info_before_validator_function(check, handler(source))
+
+
+def reference(kind: Kind, text: Any, r: Reading, key: str) -> Ref:
+    """`name`, `kind.name` or `runbook.kind.name` -> `runbook.kind.name` (a task's kind may be written agent)."""
+    if not isinstance(text, str):
+        raise wrong_type(key, "a string", text)
+    parts = text.split(".")
+    if len(parts) == 1:
+        return ref(r.runbook, kind, text)
+    if len(parts) in (2, 3) and parts[-2] in KIND_WORDS:
+        found = "task" if parts[-2] == "agent" else parts[-2]
+        if found != kind:
+            raise problem(f"{key} = {text!r} names a {parts[-2]}; {key} takes a {kind}")
+        return ref(parts[0] if len(parts) == 3 else r.runbook, kind, parts[-1])
+    raise problem(f"{key} = {text!r}: write NAME, {kind}.NAME or RUNBOOK.{kind}.NAME (e.g. common.{kind}.{parts[-1]})")
+
+
+GuardRef = Annotated[Ref, toml(partial(reference, "guard"))]
+LockRef = Annotated[Ref, toml(partial(reference, "lock"))]
+SemaphoreRef = Annotated[Ref, toml(partial(reference, "semaphore"))]
+QueueRef = Annotated[Ref, toml(partial(reference, "queue"))]
+
+
+def _event_patterns(value: Any, r: Reading, key: str) -> list[Template]:
+    if not isinstance(value, list):
+        raise wrong_type(key, "a list", value)
+    said, kept = Said(), []
+    for pattern in value:
+        if not isinstance(pattern, str):
+            said.add(wrong_type(key, "a string", pattern))
+            continue
+        try:
+            check_pattern(pattern)
+        except ValueError as e:
+            said.say(f"{key}: {e}")
+            continue
+        kept.append(said.attempt(template, pattern, r, key))
+    said.raise_if_any()
+    return kept
+
+
+EventPatterns = Annotated[list[Template], toml(_event_patterns)]
+"""Event patterns (workflows/runbooks/events.py): `["bug:created", "pipeline:{name}:merged"]`."""
 
 
 def templates_in(value: Any) -> Iterator[Template]:
@@ -65,9 +226,93 @@ def templates_in(value: Any) -> Iterator[Template]:
             yield from templates_in(item)
 
 
-class Retry(_Model):
+# -- tables: what a model reads from the TOML ----------------------------------------------------
+
+class _Table(_Model):
+    """A table of the TOML. Read with a Reading, it takes the keys of KEYS (an unknown one is a
+    problem that names them) as `spelling` turns them into its fields; every problem of the table
+    is said at once."""
+
+    KEYS: ClassVar[tuple[str, ...]] = ()
+    """The keys the table takes, in the order problems list them; by default, its fields."""
+    _NOT_KEYS: ClassVar[tuple[str, ...]] = ()
+    """Fields the TOML does not write."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "KEYS" not in cls.__dict__:
+            cls.KEYS = tuple(name for name in cls.model_fields if name not in cls._NOT_KEYS)
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        """The table as the model's fields: otters' spellings become the value they mean. A field
+        whose problem is said here is marked `said.spoke(field)`, so it is not said twice."""
+        for key in [k for k in table if k not in cls.KEYS]:
+            said.unknown(key, table.pop(key))
+        return table
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _at_key(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        r = reading(info)
+        if r is None or info.field_name is None:
+            return handler(value)
+        with r.within(info.field_name):
+            return handler(value)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
+        r = reading(info)
+        if r is None or not isinstance(data, dict):
+            return handler(data)
+        said = Said()
+        table = cls.spelling(dict(data), r, said)
+        try:
+            model = handler(table)
+        except ValidationError as e:
+            said.add(e)
+            model = None
+        said.raise_if_any()
+        return model
+
+
+class _Entry(_Table):
+    """A named entry of a section, `[pipeline.build]`: its ref and name come from the TOML's key."""
+    KIND: ClassVar[Kind]
+    _NOT_KEYS = ("ref", "name")
+    ref: Ref
+    name: str
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        return {**table, "ref": ref(r.runbook, cls.KIND, r.entry), "name": r.entry}
+
+
+def _interval(value: Any, r: Reading | None, key: str) -> float:
+    """A duration, or 0 (at once)."""
+    return 0.0 if value in (0, "0") and not isinstance(value, bool) else seconds(value, r, key)
+
+
+class Retry(_Table):
+    """`{ max = 3, interval = "10s" }`: try again, at most `max` times, `interval` apart (default 0)."""
     max: int = Field(ge=1)
-    interval: float = Field(ge=0)
+    interval: Annotated[float, Field(ge=0), toml(_interval)]
+    """Seconds; `0` (or unwritten) at once."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        return {"interval": 0.0, **super().spelling(table, r, said)}
+
+
+def retry(value: Any, key: str) -> Retry:
+    """`on_fail = { retry = { max = 3, interval = "10s" } }`, said as one line when it is not that."""
+    if not isinstance(value, dict) or set(value) - {"max", "interval"} or not isinstance(value.get("max"), int) or value["max"] < 1:
+        raise problem(f'{key}: write {{ max = 3, interval = "10s" }} (max at least 1)')
+    interval = _interval(value.get("interval", 0), None, f"{key}.interval")
+    return Retry(max=value["max"], interval=interval)
 
 
 # -- what a phase (or a strategy attempt) does --------------------------------------------------
@@ -116,6 +361,51 @@ class NoAction(_Model):
 
 PhaseAction = Annotated[RunShell | RunTask | RunStrategyChain | RunPipeline | RunOrchard | NoAction, Field(discriminator="kind")]
 AttemptAction = Annotated[RunShell | RunTask, Field(discriminator="kind")]
+RUN_TABLE_KEYS = ("agent", "task", "strategy", "pipeline", "orchard")
+
+
+def run_table(table: dict[str, Any], r: Reading, phase: bool) -> Any:
+    """`run = { agent = X }` or `{ task = X }`; in a phase also `{ strategy = X }`,
+    `{ pipeline = X, inputs = {...} }` and `{ orchard = "best-of-n", agent = X, n = 3 }`."""
+    if phase and "orchard" in table:
+        return _orchard(table, r)
+    kinds = [k for k in table if k in (RUN_TABLE_KEYS if phase else ("agent", "task"))]
+    if len(kinds) != 1:
+        forms = "{ agent = NAME }, { strategy = NAME }, { pipeline = NAME } or { orchard = STRATEGY, ... }" if phase else "{ agent = NAME }"
+        raise problem(f"run: write {forms}")
+    kind, value = kinds[0], table[kinds[0]]
+    extra = sorted(set(table) - {kind} - ({"inputs"} if kind == "pipeline" else set()))
+    if extra or not isinstance(value, str):
+        raise problem(f"run = {{ {kind} = ... }}: {kind} is a name" + (f"; unknown keys {', '.join(extra)}" if extra else ""))
+    if kind in ("agent", "task"):
+        return RunTask(task=reference("task", value, r, r.key(f"run.{kind}")))
+    if kind == "strategy":
+        return RunStrategyChain(strategy=reference("strategy", value, r, r.key("run.strategy")))
+    inputs = table.get("inputs", {})
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
+        raise problem('run.inputs: a table of templates, e.g. inputs = { name = "{name}-docs" }')
+    said = Said()
+    pipeline = said.attempt(reference, "pipeline", value, r, r.key("run.pipeline"))
+    given = {name: said.attempt(template, source, r, r.key(f"run.inputs.{name}")) for name, source in inputs.items()}
+    said.raise_if_any()
+    return RunPipeline(pipeline=pipeline, inputs=given)
+
+
+def _orchard(table: dict[str, Any], r: Reading) -> RunOrchard:
+    strategy = table.get("orchard")
+    if not isinstance(strategy, str):
+        raise problem('run: write { orchard = "best-of-n", agent = NAME, n = 3 } (orchard names an Orchard strategy)')
+    said = Said()
+    agent, prompt = table.get("agent", table.get("task")), table.get("prompt")
+    if (agent is None) == (prompt is None) or not isinstance(agent or prompt, str):
+        said.say("run = { orchard = ... }: give the instances' task as agent = NAME or prompt = \"...\" (one of them)")
+    found = RunOrchard(
+        strategy=strategy, params={k: v for k, v in table.items() if k not in ("orchard", "agent", "task", "prompt")},
+        task=said.attempt(reference, "task", agent, r, r.key("run.agent")) if isinstance(agent, str) else None,
+        prompt=said.attempt(template, prompt, r, r.key("run.prompt")) if isinstance(prompt, str) else None,
+    )
+    said.raise_if_any()
+    return found
 
 
 # -- where a phase goes next ------------------------------------------------------------------
@@ -148,6 +438,49 @@ class RetryPhase(_Model):
     retry: Retry
 
 
+def _next(value: Any, r: Reading, key: str) -> GotoPhase | Done | Failed:
+    """A phase, or `done`, `failed` (`fail`), which end the pipeline unless a phase has that name
+    (otters' build has a phase "done")."""
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string", value)
+    if value not in r.phases and value in ("done", "failed", "fail"):
+        return Done() if value == "done" else Failed()
+    return GotoPhase(phase=value)
+
+
+def _on_fail(value: Any, r: Reading, key: str) -> Any:
+    """A phase (first), `escalate`, `failed`, a strategy (`merge` when no phase has the name, or
+    `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
+    if isinstance(value, dict):
+        if set(value) == {"retry"}:
+            return RetryPhase(retry=retry(value["retry"], f"{key}.retry"))
+        raise problem(f'{key}: write a phase, "escalate", "failed", a strategy or {{ retry = {{ max = 3, interval = "10s" }} }}')
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string or a table", value)
+    if value in r.phases:
+        return GotoPhase(phase=value)
+    if value == "escalate":
+        return Escalate()
+    if value in ("failed", "fail"):
+        return Failed()
+    if "." in value or r.defines("strategy", value):
+        return UseStrategy(strategy=reference("strategy", value, r, key))
+    return GotoPhase(phase=value)
+
+
+def _on_timeout(value: Any, r: Reading, key: str) -> Any:
+    """escalate, failed (fail), or a phase of the pipeline the guard waits in."""
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string", value)
+    if value == "escalate":
+        return Escalate()
+    if value in ("fail", "failed"):
+        return Failed()
+    if not _IDENTIFIER.fullmatch(value.replace("-", "_")):
+        raise problem(f"on_timeout = {value!r}: write escalate, failed or a phase name")
+    return GotoPhase(phase=value)
+
+
 Next = Annotated[GotoPhase | Done | Failed, Field(discriminator="kind")]
 FailAction = Annotated[GotoPhase | Failed | Escalate | UseStrategy | RetryPhase, Field(discriminator="kind")]
 TimeoutAction = Annotated[GotoPhase | Failed | Escalate, Field(discriminator="kind")]
@@ -155,20 +488,69 @@ TimeoutAction = Annotated[GotoPhase | Failed | Escalate, Field(discriminator="ki
 
 # -- definitions ------------------------------------------------------------------------------
 
-class PhaseDef(_Model):
+class PhaseDef(_Table):
+    """`[[pipeline.NAME.phase]]`: one step of a pipeline. It does one thing, written one of
+    otters' ways: `run = "make test"` (a shell command, with `cwd` and `env`); `run = { agent =
+    NAME }`, `task = NAME` or `agent = NAME` (an agent task); `run = { strategy = NAME }` or
+    `strategy = NAME` (a strategy chain); `run = { pipeline = NAME, inputs = {...} }` or `pipeline =
+    NAME` (another pipeline); `run = { orchard = "best-of-n", agent = NAME, n = 3 }` (an Orchard
+    strategy); or nothing, and it waits on its guards."""
+    KEYS = ("name", "run", "task", "agent", "strategy", "pipeline", "pre", "post", "lock", "semaphore", "next", "on_fail", "cwd", "env", "timeout")
     name: str
+    """What `next`, `on_fail` and `outputs.NAME` call it; unique in its pipeline."""
     action: PhaseAction
-    pre: list[Ref] = Field(default_factory=list)
-    post: list[Ref] = Field(default_factory=list)
-    lock: Ref | None = None
-    semaphore: Ref | None = None
-    next: Next = Field(default_factory=Done)
-    on_fail: FailAction = Field(default_factory=Failed)
-    timeout: float | None = None
+    """What it does, from `run` (and `cwd`, `env`), `task`, `agent`, `strategy` or `pipeline`."""
+    pre: list[GuardRef] = Field(default_factory=list)
+    """Guards that must hold before the phase runs (each waits, or fails, as it says)."""
+    post: list[GuardRef] = Field(default_factory=list)
+    """Guards that must hold after it."""
+    lock: LockRef | None = None
+    """Held while the phase runs."""
+    semaphore: SemaphoreRef | None = None
+    """A slot of it held while the phase runs."""
+    next: Annotated[Next, toml(_next)] = Field(default_factory=Done)
+    """Where the pipeline goes when the phase succeeds; unwritten, the phase written after it (or done)."""
+    on_fail: Annotated[FailAction, toml(_on_fail)] = Field(default_factory=Failed)
+    """Where it goes when the phase fails: a phase, escalate, failed, a strategy, or a retry."""
+    timeout: Seconds | None = None
+    """How long the phase may run (a command's step or an agent's run)."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        given = {k: table.pop(k) for k in ("run", "task", "agent", "strategy", "pipeline") if k in table}
+        cwd, env = table.pop("cwd", None), table.pop("env", None)
+        if len(given) > 1:
+            said.say(f"a phase does one thing; it has {' and '.join(given)} (write one of run, task/agent, strategy, pipeline)")
+        key, value = next(iter(given.items()), ("", None))
+        shell = [said.attempt(template, cwd, r, r.key("cwd")) if cwd is not None else None,
+                 said.attempt(templates, env, r, r.key("env")) if env is not None else {}]
+        action: Any = None
+        if not key:
+            action = NoAction()
+        elif key == "run" and isinstance(value, str):
+            command = said.attempt(template, value, r, r.key("run"))
+            action = RunShell(command=command, cwd=shell[0], env=shell[1] or {}) if command else None
+        elif key == "run" and not isinstance(value, dict):
+            said.add(wrong_type(r.key("run"), "a string or a table", value))
+        elif key != "run" and not isinstance(value, str):
+            said.add(wrong_type(r.key(key), "a string", value))
+        else:
+            action = said.attempt(run_table, value if key == "run" else {key: value}, r, True)
+        if isinstance(action, (RunTask, RunStrategyChain, RunPipeline, RunOrchard, NoAction)) and (cwd is not None or env):
+            said.say('cwd and env belong to a phase that runs a command (run = "..."); a task has its own')
+        if action is None:
+            said.spoke("action")
+        else:
+            table["action"] = action
+        if "next" not in table:
+            table["next"] = GotoPhase(phase=r.following) if r.following is not None else Done()
+        return table
 
 
-class PipelineEvents(_Model):
-    """Commands run when the pipeline moves; `{name}`-style templates with `phase` and `error`."""
+class PipelineEvents(_Table):
+    """`[pipeline.NAME.events]`: commands run when the pipeline moves; `{name}`-style templates
+    with `phase` and `error`."""
     on_start: ShellTemplate | None = None
     on_phase: ShellTemplate | None = None
     on_complete: ShellTemplate | None = None
@@ -181,18 +563,74 @@ each step an activity and a workflow task (6 events, ~5 ms to replay here), and 
 the run over replays that history whole in one workflow task: 200 phases, about 1 s of CPU."""
 
 
-class PipelineDef(_Model):
-    ref: Ref
-    name: str
-    inputs: list[str]
-    defaults: dict[str, Template] = Field(default_factory=dict)
+def _input_names(inputs: list[str], info: ValidationInfo) -> list[str]:
+    if reading(info) is None:  # checked once its type is: an AfterValidator
+        return inputs
+    said = Said()
+    for name in inputs:
+        if not _IDENTIFIER.fullmatch(name):
+            said.say(f"inputs: {name!r} is not a name (letters, digits and _)")
+    twice = sorted({i for i in inputs if inputs.count(i) > 1})
+    if twice:
+        said.say(f"inputs: {', '.join(twice)} listed twice")
+    said.raise_if_any()
+    return inputs
+
+
+def _branches(refs: list[str], info: ValidationInfo) -> list[str]:
+    if reading(info) is not None:
+        wrong = [name for name in refs if not _BRANCH.fullmatch(name) or name.startswith(("refs/", "orchard/"))]
+        if wrong:
+            raise problems([f"publish: {name!r} is not a branch of your repository (e.g. main, release/1.2)" for name in wrong])
+    return refs
+
+
+def _phases(value: Any, r: Reading, key: str) -> list[PhaseDef]:
+    """The pipeline's phases, as the client read them one by one (None: one it could not read)."""
+    if not value:
+        raise problem(f"has no phases; add [[{r.place}.phase]] tables")
+    if len(value) > MAX_PHASES:
+        raise problem(f"has {len(value):,} phases; a pipeline holds at most {MAX_PHASES:,} (its run keeps every phase in one "
+                      'Temporal history): split it into pipelines that its phases run (run = { pipeline = "NAME" })')
+    read = [p for p in value if p is not None]
+    counted = Counter(p.name for p in read)
+    twice = sorted(name for name, times in counted.items() if times > 1)
+    if twice:
+        raise problems([f"two phases are named {name!r}" for name in twice])
+    return read
+
+
+class PipelineDef(_Entry):
+    """`[pipeline.NAME]`: phases run in order in one workspace, on one branch, moving by each
+    phase's `next` and `on_fail`. Its phases are `[[pipeline.NAME.phase]]` tables (PhaseDef)."""
+    KIND = "pipeline"
+    KEYS = ("inputs", "defaults", "events", "publish", "max_visits", "description", "phase")
+    inputs: Annotated[list[str], AfterValidator(_input_names)]
+    """Values a run is given (`orchard runbook run build -i name=auth`), read by templates as `{name}`."""
+    defaults: Templates = Field(default_factory=dict)
     """In the order written: a default may use the inputs and the defaults before it."""
-    phases: list[PhaseDef] = Field(max_length=MAX_PHASES)
+    phases: Annotated[list[PhaseDef], Field(max_length=MAX_PHASES), toml(_phases)]
+    """`[[pipeline.NAME.phase]]`, in the order written: the first runs first."""
     events: PipelineEvents = Field(default_factory=PipelineEvents)
-    publish: list[str] = Field(default_factory=list)
+    """`[pipeline.NAME.events]`, which win over the runbook's `[events]`."""
+    publish: Annotated[list[str], AfterValidator(_branches)] = Field(default_factory=list)
     """Refs of the user's repository the pipeline may change (e.g. `main`); nothing else."""
-    max_visits: int = 10
+    max_visits: int = Field(default=10, ge=1)
     """How often one phase may run in one pipeline run (a bound on loops back like verify -> fix)."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        description = table.pop("description", "")
+        if not isinstance(description, str):
+            said.add(wrong_type("description", "a string", description))
+        inputs, defaults = table.setdefault("inputs", []), table.get("defaults", {})
+        if isinstance(inputs, list) and isinstance(defaults, dict):
+            for own in [*inputs, *defaults]:
+                if isinstance(own, str) and own in RESERVED:
+                    said.say(f"{'inputs' if own in inputs else 'defaults'}: {own!r} is Orchard's ({RESERVED[own]}); give yours another name")
+        table["phases"] = table.pop("phase", [])
+        return table
 
     def required_inputs(self) -> list[str]:
         return [name for name in self.inputs if name not in self.defaults]
@@ -201,48 +639,139 @@ class PipelineDef(_Model):
         return next(p for p in self.phases if p.name == name)
 
 
-class TaskDef(_Model):
-    """An agent task (`[task.X]` or `[agent.X]`): the prompt and the agent settings it overrides."""
-    ref: Ref
-    name: str
+class TaskDef(_Entry):
+    """An agent task, `[task.NAME]` (the seed's spelling) or `[agent.NAME]` (the newer one): the
+    prompt, `prompt = "..."` or `prompt_file = "prompts/x.md"` (a template file beside the
+    runbooks, `{{ name }}`), and the agent settings it overrides."""
+    KIND = "task"
+    KEYS = ("run", "command", "prompt", "prompt_file", "plugin", "model", "max_turns", "env", "cwd", "heartbeat", "timeout", "idle_timeout",
+            "on_stuck", "on_timeout", "checkpoint", "checkpoint_interval")
     prompt: Template
+    """What the agent is asked, `prompt` or `prompt_file`."""
     command: ShellTemplate | None = None
-    """The agent's command line (the command plugin, `bash -c`); otters' `run = "claude --print"`."""
+    """The agent's command line (the command plugin, `bash -c`): `run = "claude --print"` (`command` is otters' older spelling)."""
     plugin: str | None = None
+    """The agent plugin (claude-code, codex, command); unset, the run's."""
     model: str | None = None
-    max_turns: int | None = None
-    env: dict[str, Template] = Field(default_factory=dict)
+    """The model the plugin asks for; unset, the run's."""
+    max_turns: int | None = Field(default=None, ge=1)
+    """At most this many agent turns; unset, the run's."""
+    env: Templates = Field(default_factory=dict)
+    """Environment of the agent's command line."""
     cwd: Template | None = None
-    timeout: float | None = None
-    idle_timeout: float | None = None
-    heartbeat: Literal["output", "none"] = "output"
-    on_stuck: list[Literal["nudge", "restart", "escalate"]] = Field(default_factory=list)
-    on_timeout: Literal["fail", "escalate", "requeue"] = "fail"
+    """Where the agent's command line runs (read and checked; no run acts on it yet)."""
+    timeout: Seconds | None = None
+    """How long one agent run may take."""
+    idle_timeout: Seconds | None = None
+    """How long the agent may print nothing (read and checked; no run acts on it yet)."""
+    heartbeat: Annotated[Literal["output", "none"], OneOf()] = "output"
+    """What shows the agent is alive: its output, or nothing (read and checked; no run acts on it yet)."""
+    on_stuck: Annotated[list[Literal["nudge", "restart", "escalate"]], OneOf()] = Field(default_factory=list)
+    """What is done, in turn, with an agent past its idle_timeout (read and checked; no run acts on it yet)."""
+    on_timeout: Annotated[Literal["fail", "escalate", "requeue"], OneOf()] = "fail"
+    """What follows an agent past its timeout (read and checked; no run acts on it yet: it fails)."""
     checkpoint: ShellTemplate | None = None
-    checkpoint_interval: float | None = None
+    """A command saving the agent's progress (read and checked; no run acts on it yet)."""
+    checkpoint_interval: Seconds | None = None
+    """How often checkpoint runs (read and checked; no run acts on it yet)."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        prompt, prompt_file = table.pop("prompt", None), table.pop("prompt_file", None)
+        if (prompt is None) == (prompt_file is None):
+            said.say("give the agent's prompt as prompt = \"...\" or prompt_file = \"prompts/x.md\" (one of them)")
+        elif prompt is not None:
+            table["prompt"] = said.attempt(template, prompt, r, "prompt")
+        else:
+            table["prompt"] = said.attempt(_prompt_file, prompt_file, r)
+        if table.get("prompt") is None:
+            table.pop("prompt", None)
+            said.spoke("prompt")
+        run, command = table.pop("run", None), table.pop("command", None)
+        if run is not None and command is not None:
+            said.say("run and command both give the agent's command line; keep run (command is otters' older spelling)")
+        if (run or command) is not None:
+            table["command"] = said.attempt(template, run or command, r, "run")
+        plugin = table.get("plugin")
+        if isinstance(plugin, str) and r.plugins and plugin not in r.plugins:
+            said.say(f"plugin = {plugin!r}{did_you_mean(plugin, r.plugins)}: one of {', '.join(sorted(r.plugins))}")
+        elif isinstance(plugin, str) and plugin != "command" and (run or command):
+            said.say(f"run is the command plugin's agent command line; plugin {plugin} runs its own CLI (drop run, or plugin)")
+        return table
 
 
-class GuardDef(_Model):
-    ref: Ref
-    name: str
+def _prompt_file(relative: Any, r: Reading) -> Template:
+    """A template file, as the client reads it (inside the runbooks' folder); its variables are `{{ name }}`."""
+    if not isinstance(relative, str):
+        raise wrong_type("prompt_file", "a string", relative)
+    if r.read_prompt_file is None:
+        raise problem(f"prompt_file {relative!r}: no files are read here")
+    try:
+        source, path = r.read_prompt_file(relative)
+    except ValueError as e:
+        raise problem(str(e)) from None
+    written = Template(source=source, syntax="file", runbook=r.runbook, origin=path)
+    try:
+        inspect(written)
+    except ValueError as e:
+        raise problem(f"prompt_file {relative!r}: {e}") from None
+    return written
+
+
+class GuardDef(_Entry):
+    """`[guard.NAME]`: a condition a phase waits for (`pre`) or checks after it ran (`post`)."""
+    KIND = "guard"
     condition: ShellTemplate
     """A shell command: exit 0 means the condition holds."""
-    timeout: float | None = None
-    on_timeout: TimeoutAction = Field(default_factory=Escalate)
+    timeout: Seconds | None = None
+    """How long a phase waits for it; unset, it is checked once."""
+    on_timeout: Annotated[TimeoutAction, toml(_on_timeout)] = Field(default_factory=Escalate)
+    """escalate, failed, or a phase of the pipeline to go to."""
     retry: Retry | None = None
-    wake_on: list[Template] = Field(default_factory=list)
+    """Check again, at most `max` times, `interval` apart, before the guard fails."""
+    wake_on: EventPatterns = Field(default_factory=list)
     """Event patterns (workflows/runbooks/events.py) that make a waiting guard check again."""
 
 
-class AttemptDef(_Model):
+class AttemptDef(_Table):
+    """`[[strategy.NAME.attempt]]`: one approach of a strategy chain, a command (`run = "..."`) or
+    an agent (`run = { agent = NAME }`, or `task = NAME`)."""
+    KEYS = ("name", "run", "task", "timeout", "rollback")
     name: str
+    """Unique in its chain; the templates of the chain read it as `attempt`."""
     action: AttemptAction
-    timeout: float | None = None
+    """What it runs, from `run` or `task`."""
+    timeout: Seconds | None = None
+    """How long the attempt may run before it counts as failed."""
     rollback: ShellTemplate | None = None
     """Rendered with `checkpoint`; runs when this attempt fails or times out."""
 
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        run, task = table.pop("run", None), table.pop("task", None)
+        action: Any = None
+        if (run is None) == (task is None):
+            said.say('an attempt runs a command (run = "...") or an agent (run = { agent = NAME }, or task = NAME): one of them')
+        elif task is not None:
+            found = said.attempt(reference, "task", task, r, "task")
+            action = RunTask(task=found) if found else None
+        elif isinstance(run, str):
+            command = said.attempt(template, run, r, "run")
+            action = RunShell(command=command) if command else None
+        elif isinstance(run, dict):
+            action = said.attempt(run_table, run, r, False)
+        else:
+            said.add(wrong_type("run", "a string or a table", run))
+        if action is None:
+            said.spoke("action")
+            return table
+        return {**table, "action": action}
+
 
 class ExhaustAction(_Model):
+    """`on_exhaust`: "escalate", "fail", or `{ retry = { after = "10m", max = 1 } }`."""
     kind: Literal["escalate", "fail", "retry"] = "escalate"
     after: float | None = None
     """For retry: how long to wait before the chain runs again (a durable timer)."""
@@ -250,88 +779,240 @@ class ExhaustAction(_Model):
     """For retry: how many times the chain runs again before it fails."""
 
 
-class StrategyDef(_Model):
-    ref: Ref
-    name: str
+def _on_exhaust(value: Any, r: Reading, key: str) -> ExhaustAction:
+    if value in ("escalate", "fail"):
+        return ExhaustAction(kind=value)
+    if not isinstance(value, (str, dict)):
+        raise wrong_type(key, "a string or a table", value)
+    again = value.get("retry") if isinstance(value, dict) and set(value) == {"retry"} else None
+    if not isinstance(again, dict) or "after" not in again or set(again) - {"after", "max"} or not isinstance(again.get("max", 1), int) or again.get("max", 1) < 1:
+        raise problem(f'on_exhaust = {value!r}: write "escalate", "fail" or {{ retry = {{ after = "10m", max = 1 }} }}')
+    return ExhaustAction(kind="retry", after=seconds(again["after"], r, f"{key}.retry.after"), max=again.get("max", 1))
+
+
+def _attempts(value: Any, r: Reading, key: str) -> list[AttemptDef]:
+    """The chain's attempts, as the client read them one by one (None: one it could not read)."""
+    if not value:
+        raise problem(f"has no attempts; add [[{r.place}.attempt]] tables")
+    read = [a for a in value if a is not None]
+    names = [a.name for a in read]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise problems([f"two attempts are named {name!r}" for name in twice])
+    return read
+
+
+class StrategyDef(_Entry):
+    """`[strategy.NAME]`: a strategy chain: a checkpoint, then each attempt in turn until one
+    succeeds, each failed one rolled back; when none does, `on_exhaust`. Its attempts are
+    `[[strategy.NAME.attempt]]` tables (AttemptDef)."""
+    KIND = "strategy"
+    KEYS = ("checkpoint", "on_exhaust", "attempt")
     checkpoint: ShellTemplate | None = None
-    attempts: list[AttemptDef]
-    on_exhaust: ExhaustAction = Field(default_factory=ExhaustAction)
+    """A command whose output the rollbacks get as `{checkpoint}` (e.g. `git rev-parse HEAD`)."""
+    attempts: Annotated[list[AttemptDef], toml(_attempts)]
+    """`[[strategy.NAME.attempt]]`, tried in the order written."""
+    on_exhaust: Annotated[ExhaustAction, toml(_on_exhaust)] = Field(default_factory=ExhaustAction)
+    """When every attempt failed: escalate (ask a person), fail, or run the chain again later."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        table["attempts"] = table.pop("attempt", [])
+        return table
 
 
-class LockDef(_Model):
-    ref: Ref
-    name: str
-    timeout: float | None = None
-    heartbeat: float | None = None
-    on_stale: list[Literal["release", "rollback", "cleanup", "escalate"]] = Field(default_factory=lambda: ["release"])
+StaleAction = Literal["release", "rollback", "cleanup", "escalate"]
+
+
+class LockDef(_Entry):
+    """`[lock.NAME]`: one holder at a time (a phase's `lock`)."""
+    KIND = "lock"
+    timeout: Seconds | None = None
+    """How long one holder may hold it."""
+    heartbeat: Seconds | None = None
+    """How often a holder says it is alive (30 s when unset); a silent holder is stale."""
+    on_stale: Annotated[list[StaleAction], OneOf()] = Field(default_factory=lambda: list[StaleAction](["release"]))
+    """What is done with a phase whose lock was taken back: release it only, roll its work back,
+    clean up its files, ask a person (one or several)."""
 
     def lease(self) -> tuple[int, float, float | None]:
         """What ctx.hold takes: one holder, its heartbeat (30 s when unset), how long it may hold."""
         return 1, self.heartbeat or 30.0, self.timeout
 
 
-class SemaphoreDef(_Model):
-    ref: Ref
-    name: str
+class SemaphoreDef(_Entry):
+    """`[semaphore.NAME]`: at most `max` holders at a time (a phase's `semaphore`)."""
+    KIND = "semaphore"
     max: int = Field(ge=1)
-    slot_timeout: float | None = None
-    slot_heartbeat: float | None = None
-    on_orphan: Literal["reclaim", "escalate"] = "reclaim"
-    on_orphan_work: Literal["requeue", "fail"] = "fail"
+    """How many may hold it at once."""
+    slot_timeout: Seconds | None = None
+    """How long one holder may hold a slot."""
+    slot_heartbeat: Seconds | None = None
+    """How often a holder says it is alive (30 s when unset); a silent holder's slot is taken back."""
+    on_orphan: Annotated[Literal["reclaim", "escalate"], OneOf()] = "reclaim"
+    """What follows a slot taken back from a phase: go on, or ask a person."""
+    on_orphan_work: Annotated[Literal["requeue", "fail"], OneOf()] = "fail"
+    """What becomes of that phase's work (read and checked; no run acts on it yet)."""
 
     def lease(self) -> tuple[int, float, float | None]:
         """What ctx.hold takes: `max` holders, the slot's heartbeat (30 s when unset), how long a slot may be held."""
         return self.max, self.slot_heartbeat or 30.0, self.slot_timeout
 
 
-class SortKey(_Model):
-    field: str
-    descending: bool = False
-
-
-class DeadLetters(_Model):
-    retention: float | None = None
+class DeadLetters(_Table):
+    """`[queue.NAME.dead]`: where items go that ran out of retries."""
+    retention: Seconds | None = None
+    """How long dead items are kept (read and checked; no run acts on it yet)."""
     on_add: ShellTemplate | None = None
+    """A command run for each, with `item` and `reason`."""
 
 
-class QueueDef(_Model):
-    ref: Ref
-    name: str
+def _filter(expression: str, info: ValidationInfo) -> str:
+    r = reading(info)
+    if r is not None:
+        try:
+            check_filter(expression, set(r.functions))
+        except ValueError as e:
+            raise problem(str(e)) from None
+    return expression
+
+
+def _order(value: Any, r: Reading, key: str) -> list[SortKey]:
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string", value)
+    try:
+        return parse_order(value) if value else []
+    except ValueError as e:
+        raise problem(str(e)) from None
+
+
+class QueueDef(_Entry):
+    """`[queue.NAME]`: items a worker takes, printed by `source` or added by commands."""
+    KIND = "queue"
     source: ShellTemplate | None = None
     """A shell command printing the items; without it, items are added by commands."""
-    format: Literal["json", "lines", "csv", "kv"] = "json"
-    filter: str | None = None
+    format: Annotated[Literal["json", "lines", "csv", "kv"], OneOf()] = "json"
+    """How `source` prints items (workflows/runbooks/inputs.py)."""
+    filter: Annotated[str, AfterValidator(_filter)] | None = None
     """An expression over an item (workflows/runbooks/expressions.py)."""
-    order: list[SortKey] = Field(default_factory=list)
-    visibility_timeout: float | None = None
-    max_retries: int = 0
-    on_exhaust: Literal["dead", "escalate", "wait", "drop"] = "dead"
+    order: Annotated[list[SortKey], toml(_order)] = Field(default_factory=list)
+    """`priority DESC, id`."""
+    visibility_timeout: Seconds | None = None
+    """How long a taken item stays hidden from other workers (read and checked; no run acts on it yet)."""
+    max_retries: int = Field(default=0, ge=0)
+    """How many more times an item that failed is handled, while the source still lists it."""
+    on_exhaust: Annotated[Literal["dead", "escalate", "wait", "drop"], OneOf()] = "dead"
+    """What becomes of an item out of retries: a dead letter, a person's question, or dropped."""
     dead: DeadLetters = Field(default_factory=DeadLetters)
 
 
-class WorkerDef(_Model):
-    ref: Ref
-    name: str
-    queue: Ref
-    handler: Ref
+def _handler(value: Any, r: Reading, key: str) -> Ref:
+    """`pipeline.NAME` or `task.NAME` (`RUNBOOK.pipeline.NAME`), or a name only one of them has."""
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string", value)
+    parts = value.split(".")
+    kind = parts[-2] if len(parts) >= 2 else None
+    if kind in ("pipeline", "task", "agent"):
+        return reference("pipeline" if kind == "pipeline" else "task", value, r, key)
+    local = [k for k in ("pipeline", "task") if r.defines(k, value)] if len(parts) == 1 else []
+    if len(local) == 1:
+        return ref(r.runbook, local[0], value)  # type: ignore[arg-type]
+    raise problem(f"handler = {value!r}: write pipeline.NAME or task.NAME (or RUNBOOK.pipeline.NAME)")
+
+
+class WorkerDef(_Entry):
+    """`[worker.NAME]`: takes the items of a queue, `concurrency` at a time, each to its handler."""
+    KIND = "worker"
+    KEYS = ("queue", "handler", "concurrency", "poll", "idle_action", "wake_on", "on_unhealthy")
+    queue: QueueRef
+    """The queue whose items it takes."""
+    handler: Annotated[Ref, toml(_handler)]
     """A pipeline (the item is its one required input) or a task (the item is `item` in its prompt)."""
     concurrency: int = Field(default=1, ge=1)
+    """How many items it handles at once."""
     idle_wait: float = 30.0
-    """`poll` (otters' `idle_action = "wait:30s"`): how long the worker waits before it reads its queue again."""
-    wake_on: list[Template] = Field(default_factory=list)
-    on_unhealthy: Literal["restart", "escalate"] = "restart"
+    """`poll = "30s"` (otters' `idle_action = "wait:30s"`): how long the worker waits before it reads its queue again."""
+    wake_on: EventPatterns = Field(default_factory=list)
+    """Events that make the worker read its queue at once."""
+    on_unhealthy: Annotated[Literal["restart", "escalate"], OneOf()] = "restart"
+    """What follows a worker that stops (read and checked; no run acts on it yet)."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        poll, idle_action = table.pop("poll", None), table.pop("idle_action", None)
+        if poll is not None and idle_action is not None:
+            said.say(f'poll and idle_action both say how often the queue is read: keep poll = {poll!r} (idle_action = "wait:…" is otters\' spelling of it)')
+        elif poll is not None:
+            table["idle_wait"] = said.attempt(seconds, poll, r, "poll", default=30.0)
+        elif not isinstance(idle_action, str) and idle_action is not None:
+            said.add(wrong_type("idle_action", "a string", idle_action))
+        elif idle_action is not None:
+            match = re.fullmatch(r"wait(?::(.+))?", idle_action)
+            if match is None:
+                said.say(f'idle_action = {idle_action!r}: write "wait" or "wait:30s"')
+            elif match[1]:
+                table["idle_wait"] = said.attempt(seconds, match[1], r, "idle_action", default=30.0)
+        return table
 
 
-class CommandDef(_Model):
-    ref: Ref
-    name: str
+class CommandDef(_Entry):
+    """`[command.NAME]`: `orchard runbook run NAME WORD…` runs a pipeline (`run = { pipeline =
+    "build" }`) or a shell command (`run = "..."`) with the words read by `args`."""
+    KIND = "command"
+    KEYS = ("args", "run", "aliases", "defaults", "description")
     args: ArgSpec
+    """`args = "<name> <prompt> [-r/--reviewer <who>]"` (workflows/runbooks/arguments.py), with
+    `aliases = { r = "reviewer" }` for short names."""
     defaults: dict[str, Any] = Field(default_factory=dict)
+    """Values of the args a user leaves out."""
     action: RunPipeline | RunShell
+    """From `run`; `description` is for people and not kept."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        args, aliases, run = table.pop("args", ""), table.pop("aliases", {}), table.pop("run", None)
+        for key, value, expected in (("args", args, str), ("aliases", aliases, dict), ("description", table.pop("description", ""), str)):
+            if not isinstance(value, expected):
+                said.add(wrong_type(key, "a string" if expected is str else "a table", value))
+        for alias, long in aliases.items() if isinstance(aliases, dict) else ():
+            if not isinstance(long, str):
+                said.add(wrong_type(f"aliases.{alias}", "a string", long))
+        spec = ArgSpec()
+        if isinstance(args, str) and isinstance(aliases, dict):
+            try:
+                spec = parse_arg_spec(args, aliases)
+            except ValueError as e:
+                said.say(f"args: {e}")
+        table["args"] = spec
+        if run is None:
+            said.missing("run", table)
+        elif isinstance(run, str):
+            command = said.attempt(template, run, r, "run")
+            table["action"] = RunShell(command=command) if command else None
+        elif isinstance(run, dict) and set(run) == {"pipeline"} and isinstance(run["pipeline"], str):
+            pipeline = said.attempt(reference, "pipeline", run["pipeline"], r, "run.pipeline")
+            table["action"] = RunPipeline(pipeline=pipeline) if pipeline else None
+        elif isinstance(run, dict):
+            said.say('run: a command runs a pipeline (run = { pipeline = "build" }) or a shell command (run = "...")')
+        else:
+            said.add(wrong_type("run", "a string or a table", run))
+        if table.get("action") is None:
+            table.pop("action", None)
+            said.spoke("action")
+        defaults = table.get("defaults")
+        unknown = sorted(set(defaults) - set(spec.names())) if isinstance(defaults, dict) else []
+        if unknown:
+            said.say(f"defaults: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not in args ({spec.usage() or 'none'})")
+        return table
 
 
-class RunbookEvents(_Model):
-    """`[events]`: commands for every pipeline of the runbook (a pipeline's own events win)."""
+class RunbookEvents(_Table):
+    """`[events]`: commands for every pipeline of the runbook (a pipeline's own events win):
+    on_start, on_phase (otters' on_phase_change), on_complete, on_fail, and
+    on_<pipeline>_<start|phase|complete|fail> for one pipeline."""
     on_start: ShellTemplate | None = None
     on_phase: ShellTemplate | None = None
     on_complete: ShellTemplate | None = None
@@ -339,8 +1020,37 @@ class RunbookEvents(_Model):
     by_pipeline: dict[str, PipelineEvents] = Field(default_factory=dict)
     """otters' `on_<pipeline>_complete` spelling, by pipeline name."""
 
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        whats = ("start", "phase", "complete", "fail")
+        pipelines = r.defined.get("pipeline", set())
+        accepted = [f"on_{w}" for w in whats] + [f"on_{p}_{w}" for p in sorted(pipelines) for w in whats]
+        common: dict[str, Any] = {}
+        by_pipeline: dict[str, dict[str, Any]] = {}
+        for key, source in table.items():
+            what = "phase" if key == "on_phase_change" else key.removeprefix("on_")
+            pipeline, _, tail = what.rpartition("_")
+            written = said.attempt(template, source, r, key)
+            if what in whats:
+                common[f"on_{what}"] = written
+            elif pipeline in pipelines and tail in whats:
+                by_pipeline.setdefault(pipeline, {})[f"on_{tail}"] = written
+            else:
+                said.say(f"unknown event {key!r}{did_you_mean(key, accepted)}; events: {', '.join(accepted)}")
+        return {**common, "by_pipeline": {p: PipelineEvents(**e) for p, e in by_pipeline.items()}}
+
+
+ENTRIES: dict[str, type[_Entry]] = {
+    "command": CommandDef, "worker": WorkerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
+    "guard": GuardDef, "strategy": StrategyDef, "lock": LockDef, "semaphore": SemaphoreDef,
+}
+"""The sections of named entries (`[pipeline.build]`), with the model of one entry; `agent` is `task`."""
+SECTIONS = [*ENTRIES, "config", "functions", "events"]
+
 
 class Runbook(_Model):
+    """One file: its entries by section, its `[config]` (what templates read as `config`), its
+    `[functions]` (shell commands a queue's filter may call) and `[events]`."""
     name: str
     path: str
     commands: dict[str, CommandDef] = Field(default_factory=dict)

@@ -17,7 +17,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context, pass_eval_context
 from jinja2.filters import do_join
@@ -26,7 +26,9 @@ from jinja2.runtime import Context
 from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_ATTRIBUTES, UNSAFE_GENERATOR_ATTRIBUTES, SandboxedEnvironment
 
 from workflows.runbooks import shell
-from workflows.runbooks.model import PipelineDef, Template
+
+if TYPE_CHECKING:  # model.py reads templates with this module: it imports it, not the other way round
+    from workflows.runbooks.model import PipelineDef, Template
 
 RUNTIME_VARIABLES: dict[str, str] = {
     "phase": "the phase that runs now",

@@ -1,11 +1,11 @@
-"""The syntactic layer: TOML read with tomllib, both of otters' spellings, one line per problem."""
+"""Reading a file: TOML read with tomllib, each table validated into its model, both of otters' spellings, one line per problem."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from client.runbooks.parser import parse_runbook_file
-from client.runbooks.raw import RawTask
+from workflows.runbooks import model as m
 
 SEED_SPELLING = '''
 [pipeline.fix]
@@ -53,11 +53,12 @@ def _parse(tmp_path: Path, text: str, name: str = "book.toml"):  # type: ignore[
 def test_both_spellings_read_into_the_same_tables(tmp_path: Path) -> None:
     seed = _parse(tmp_path, SEED_SPELLING, "seed.toml")
     newer = _parse(tmp_path, NEWER_SPELLING, "newer.toml")
-    assert not seed.problems and not newer.problems
-    assert [p.task for p in seed.phases["fix"] if p] == ["fix_task", None]
-    assert [p.run for p in newer.phases["build"] if p] == [{"agent": "planning"}, {"strategy": "merge"}]
-    assert isinstance(seed.entries["task"]["fix_task"], RawTask) and isinstance(newer.entries["task"]["planning"], RawTask)
-    assert seed.name == "seed" and newer.entries["command"]["build"].run == {"pipeline": "build"}
+    assert not seed.problems and not newer.problems and seed.runbook and newer.runbook
+    assert [p.action for p in seed.runbook.pipelines["fix"].phases] == [m.RunTask(task="seed.task.fix_task"), m.RunStrategyChain(strategy="seed.strategy.merge")]
+    assert [p.action for p in newer.runbook.pipelines["build"].phases] == [m.RunTask(task="newer.task.planning"), m.RunStrategyChain(strategy="newer.strategy.merge")]
+    fix_task, planning = seed.runbook.tasks["fix_task"], newer.runbook.tasks["planning"]
+    assert fix_task.command and fix_task.command.source == "claude --print" and planning.command and planning.command.source == "claude --print"
+    assert seed.name == "seed" and newer.runbook.commands["build"].action == m.RunPipeline(pipeline="newer.pipeline.build")
 
 
 def test_a_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
@@ -71,7 +72,7 @@ def test_an_unknown_key_names_its_section_the_accepted_keys_and_the_nearest(tmp_
         "retry: unknown key 'intervall' (did you mean 'interval'?); accepted: max, interval",
         "unknown key 'timout' (did you mean 'timeout'?); accepted: condition, timeout, on_timeout, retry, wake_on",
     ]
-    assert {p.place for p in book.problems} == {"guard.g"} and ("guard", "g") in book.broken
+    assert {p.place for p in book.problems} == {"guard.g"} and book.defines("guard", "g") and book.runbook and "g" not in book.runbook.guards
 
 
 def test_wrong_types_and_missing_keys_say_what_is_expected(tmp_path: Path) -> None:
@@ -94,3 +95,12 @@ def test_unknown_sections_tasks_named_twice_and_unreadable_files(tmp_path: Path)
     assert [str(p).split(": ", 1)[1] for p in _parse(tmp_path, b"\xff\xfe", "binary.toml").problems] == ["cannot be read as UTF-8 text (byte 0)"]
     assert parse_runbook_file(tmp_path / "gone.toml").problems[0].message == "cannot be read: No such file or directory"
     assert "cannot name a runbook" in _parse(tmp_path, "", "build.minimal.toml").problems[0].message
+
+
+def test_phases_and_attempts_that_are_not_tables_are_problems_not_tracebacks(tmp_path: Path) -> None:
+    book = _parse(tmp_path, '[pipeline.p]\ninputs = []\nphase = 3\n[strategy.s]\nattempt = ["x"]\n')
+    assert sorted(str(p).split(": ", 1)[1] for p in book.problems) == [
+        "pipeline.p: phase: must be a list of tables ([[pipeline.p.phase]]), not number 3",
+        "strategy.s.attempt[0]: must be a table, not a string",
+    ]
+    assert book.runbook and not book.runbook.pipelines and not book.runbook.strategies and book.defines("pipeline", "p")
