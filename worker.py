@@ -35,10 +35,11 @@ from activities.orphans import sweep_orphans
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
 from activities.verification.commit import verify_commit
-from client.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
-from client.connection import ServerUnreachable, connect, open_runs
-from client.launcher import code_digest
-from client.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, sandbox_runner, source_digest
+from orchard_common.code import code_digest
+from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
+from orchard_common.connection import ServerUnreachable, connect, open_runs
+from orchard_common.sandbox import sandbox_runner
+from orchard_common.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, source_digest
 from workflows.coordination.rotation import RotationWorkflow
 from workflows.coordination.semaphores import SemaphoreWorkflow
 from workflows.sdk.batches import InstanceBatchWorkflow

@@ -357,7 +357,7 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int], runners: list[st
     from temporalio.testing import WorkflowEnvironment
 
     import worker as orchard_worker
-    from client.connection import ensure_search_attributes
+    from orchard_common.connection import ensure_search_attributes
     from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
     temporal = shutil.which("temporal")

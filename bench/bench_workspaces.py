@@ -110,7 +110,7 @@ async def whole_run(repo: Path, n: int) -> float:
 
     import activities.git.overlay as overlay
     import worker as orchard_worker
-    from client.connection import ensure_search_attributes
+    from orchard_common.connection import ensure_search_attributes
     from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
     os.environ["ORCHARD_WORKSPACES"] = "overlay"

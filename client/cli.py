@@ -22,10 +22,10 @@ from typing import Any, NoReturn
 from activities.agents import PLUGINS
 from activities.runners.docker import DEFAULT_IMAGE
 from client.commands.listing import LIST_STATUSES
-from client.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
 from client.errors import DETACHED_EXIT, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
 from client.follow import STRATEGY_FAILURE_PATIENCE
 from client.render import OUTPUT_MODES
+from orchard_common.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
 from workflows.strategies import BUILTIN_STRATEGIES
 
@@ -40,10 +40,10 @@ def _command(name: str) -> Callable[[argparse.Namespace], Any]:
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (exit 2). Imported after the fact: whichever was raised
     has its module loaded already, and the others cost little to import then."""
-    from client.config import ConfigFileError
     from client.embedded.server import DevServerError
     from client.runs import NoWorker
-    from client.strategy_loader import StrategyLoadError
+    from orchard_common.config import ConfigFileError
+    from orchard_common.strategy_loader import StrategyLoadError
     from workflows.sdk.errors import ConfigError
 
     return UsageError, ConfigError, StrategyLoadError, ConfigFileError, NoWorker, DevServerError
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         from temporalio.service import RPCError
 
-        from client.connection import ServerUnreachable
+        from orchard_common.connection import ServerUnreachable
 
         if isinstance(e, _usage_errors()):
             print(f"orchard: {e}", file=sys.stderr)

@@ -22,8 +22,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from client.connection import ensure_search_attributes
 from client.embedded.server import temporal_binary
+from orchard_common.connection import ensure_search_attributes
 from workflows.sdk.errors import RUN_FAILED
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 

@@ -143,8 +143,8 @@ async def main() -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from client.connection import ensure_search_attributes
     from client.embedded.server import temporal_binary
+    from orchard_common.connection import ensure_search_attributes
     from tests.conftest import ROOT, make_repo, run_strategy
     from worker import build_worker, strategies_for
 

@@ -16,7 +16,6 @@ from activities.git.overlay import checkouts_asked, overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.choice import RUNNER_MODULES, choose_runner
 from client.agent_env import parse_agent_env
-from client.config import OrchardConfig, load_config
 from client.credentials import credentials_from
 from client.embedded import pending_worker
 from client.embedded.workers import worker_queue
@@ -27,8 +26,9 @@ from client.prompt import read_prompt
 from client.render import output_mode
 from client.repository import RunRepository, base_branch, remote_base_branch, report_fetched, run_repository
 from client.runs import Target, ensure_served, open_target, start_run, start_served, task_queue_for
-from client.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
 from client.target import external_target
+from orchard_common.config import OrchardConfig, load_config
+from orchard_common.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.strategy import Strategy
 

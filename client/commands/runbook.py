@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from client.config import RUNBOOKS_DIR, load_config
 from client.errors import EXIT_SUCCESS, EXIT_USAGE, UsageError
 from client.repository import find_root
 from client.runbooks.describe import describe_pipeline, dry_run
 from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
+from orchard_common.config import RUNBOOKS_DIR, load_config
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import RenderError, pipeline_context
 
