@@ -29,12 +29,12 @@ from activities.coordination.semaphores import enqueue_lease
 from activities.git.overlay import finished as finished_removals
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
-from activities.loops.host import LoopHost, host_queue
 from activities.loops.iteration import finish_loop, run_iteration
 from activities.orphans import sweep_orphans
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
 from activities.verification.commit import verify_commit
+from activities.workspaces.host import LoopHost, host_queue
 from orchard_common.code import code_digest
 from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from orchard_common.connection import ServerUnreachable, connect, open_runs
