@@ -356,7 +356,7 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int], runners: list[st
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    import worker as orchard_worker
+    import orchard_worker.main as orchard_worker
     from orchard_common.connection import ensure_search_attributes
     from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 

@@ -145,8 +145,8 @@ async def main() -> None:
 
     from client.embedded.server import temporal_binary
     from orchard_common.connection import ensure_search_attributes
+    from orchard_worker.main import build_worker, strategies_for
     from tests.conftest import ROOT, make_repo, run_strategy
-    from worker import build_worker, strategies_for
 
     agent = scratch / "demo_agent.py"
     shutil.copy(ROOT / "examples" / "demo_agent.py", agent)

@@ -28,7 +28,7 @@ from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record
 from activities.runners.choice import choose_runner, workspace_owner
-from activities.runners.local import kill_orphan
+from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import run_check
 from activities.workspaces.gateway import Published, open_gateway, publish_pushed

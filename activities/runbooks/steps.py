@@ -22,7 +22,8 @@ from activities.git.branch_import import ImportRefused, advance_branch
 from activities.git.workspace import WorkspaceTampered, ready_agent_git, take_work
 from activities.heartbeat import heartbeating
 from activities.paths import instance_dir, running_record
-from activities.runners.local import kill_orphan, run_process
+from activities.runners.leftovers import kill_orphan
+from activities.runners.local import run_process
 from activities.secrets import redact
 from activities.workspaces.gateway import open_gateway, publish_pushed
 from activities.workspaces.host import host_id

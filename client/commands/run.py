@@ -199,7 +199,7 @@ async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: 
                            repository: RunRepository) -> int:
     """The run served by a worker inside this process (never detached nor left early: the worker
     ends with it)."""
-    from worker import build_worker, strategies_for
+    from orchard_worker.main import build_worker, strategies_for
 
     async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
         return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting, runs=runs,

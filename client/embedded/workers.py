@@ -103,7 +103,7 @@ def start_worker(
     if owned is not None:
         pid_file.write_text(owned.model_dump_json())
     else:  # -P: the user's directory (a `client/` or `worker.py` of theirs) cannot shadow Orchard's modules
-        spawn([sys.executable, "-P", "-m", "worker", *args], _log(task_queue), pid_file, env=env)
+        spawn([sys.executable, "-P", "-m", "orchard_worker", *args], _log(task_queue), pid_file, env=env)
     pid_file.with_suffix(".identity").write_text(WorkerIdentity.of(env).dumps())
 
 
