@@ -137,12 +137,20 @@ def _run_input(
     prompt: str,
 ) -> RunInput:
     given = {"max_parallel": args.max_parallel, "randomize_queue": args.randomize_queue or None, "branch_namespace": args.branch_namespace}
-    fields: dict[str, Any] = {**config.orchestration.model_dump(exclude_none=True), **{k: v for k, v in given.items() if v is not None}}
+    fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **config.orchestration.model_dump(exclude_none=True),
+                              **{k: v for k, v in given.items() if v is not None}}
     try:
         return RunInput(prompt=prompt, repo=root, base_branch=base, base_commit=base_commit, params=params, defaults=defaults, strategy_spec=spec, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
+
+
+def default_max_parallel() -> int:
+    """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core of this
+    host, at most 32. Computed here, as the run is asked for, never in the workflow (whose input
+    would then depend on the host replaying it)."""
+    return min(32, 4 * (os.cpu_count() or 1))
 
 
 def _cli_args(args: argparse.Namespace) -> list[str]:

@@ -1,7 +1,7 @@
 """Loop modes by name: `create({"mode": "hybrid", "base_iterations": 4})` makes the strategy.
 
 The built-in modes (fixed, hybrid, ralph, custom) are registered on import, by the path of their
-class (imported when first asked for: inside a loop's run, into its sandbox). A factory takes the
+class: looked up where they are asked for, so a loop's run gets its sandbox's own copy. A factory takes the
 mode's settings (the config without "mode") and returns a LoopStrategy; when it has a `Settings`
 pydantic model (the built-in classes do), `mode_settings` lists that model's fields. The registry
 is the SDK's, one per process (workflows/sdk/registry.py): a mode registered by the worker's
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from workflows.loops.modes import custom, fixed, hybrid, ralph  # noqa: F401 (loaded with the loop's workflow, not in one of its tasks)
 from workflows.loops.modes.base import LoopStrategy
 from workflows.sdk.errors import ConfigError
 from workflows.sdk.registry import Registry, registry

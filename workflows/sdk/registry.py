@@ -19,6 +19,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from temporalio import workflow
+
 from workflows.sdk.errors import StrategyError
 
 StrategyFactory = Callable[..., Any]
@@ -62,8 +64,12 @@ def _definition(factory: Any) -> tuple[str, str]:
 
 
 def _imported(path: str) -> Any:
+    """The factory at `path`, imported where it is asked for. Inside a run's sandbox, asking for a
+    name (a child strategy by name) may import its module during the run: deliberately, so the
+    sandbox's notice of a late import is not given."""
     module, _, attribute = path.partition(":")
-    found: Any = importlib.import_module(module)
+    with workflow.unsafe.sandbox_import_notification_policy(workflow.SandboxImportNotificationPolicy.SILENT):
+        found: Any = importlib.import_module(module)
     for part in attribute.split("."):
         found = getattr(found, part)
     return found
