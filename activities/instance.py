@@ -26,7 +26,7 @@ from activities.git.workspace import git_dir_of, prepare_workspace, remove_works
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.runners.choice import choose_runner, workspace_owner
-from activities.runners.local import kill_orphan
+from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
 

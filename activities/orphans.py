@@ -24,7 +24,8 @@ from temporalio.service import RPCError
 from activities.git.overlay import sweep_bases
 from activities.git.workspace import remove_workspace
 from activities.paths import running_dir
-from activities.runners.local import ActivityAttempt, RunningRecord, kill_orphan
+from activities.runners.leftovers import kill_orphan
+from activities.runners.local import ActivityAttempt, RunningRecord
 
 WORKER_DIED = "WorkerDied"
 

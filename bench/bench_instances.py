@@ -175,7 +175,7 @@ def fs_type(path: Path) -> str:
 def leftovers(repo: Repo) -> list[str]:
     """Anything the benchmark could have left in the repo: extra worktrees, branches, dirty files."""
     problems = []
-    worktrees = [l for l in sh_git("worktree", "list", "--porcelain", cwd=repo.path).splitlines() if l.startswith("worktree ")]
+    worktrees = [line for line in sh_git("worktree", "list", "--porcelain", cwd=repo.path).splitlines() if line.startswith("worktree ")]
     if len(worktrees) != 1:
         problems.append(f"{len(worktrees) - 1} extra worktrees")
     branches = sh_git("for-each-ref", "--format=%(refname)", "refs/heads", cwd=repo.path).splitlines()
@@ -356,8 +356,8 @@ async def bench_end_to_end(repos: list[Repo], sizes: list[int], runners: list[st
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    import worker as orchard_worker
-    from client.connection import ensure_search_attributes
+    import orchard_worker.main as orchard_worker
+    from orchard_common.connection import ensure_search_attributes
     from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
     temporal = shutil.which("temporal")
@@ -474,9 +474,9 @@ def report(
             "4. Docker runner overhead beyond the local runner, per instance (seconds)",
             ["repo", "n", "wall / n", f"< {DOCKER_TARGET_SECONDS:g} s", "instance median (latency)"],
             [
-                [d.repo.label, str(d.n), f"{(d.wall - l.wall) / d.n:+.3f}",
-                 "ok" if (d.wall - l.wall) / d.n < DOCKER_TARGET_SECONDS else "MISSED", f"{d.instance_median - l.instance_median:+.3f}"]
-                for l, d in docker
+                [d.repo.label, str(d.n), f"{(d.wall - local.wall) / d.n:+.3f}",
+                 "ok" if (d.wall - local.wall) / d.n < DOCKER_TARGET_SECONDS else "MISSED", f"{d.instance_median - local.instance_median:+.3f}"]
+                for local, d in docker
             ],
         )
         print("(wall / n: the run's extra wall time per instance, what n instances cost beyond the local runner; instance\n"

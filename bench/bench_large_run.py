@@ -35,7 +35,7 @@ async def main(args: argparse.Namespace) -> None:
     from temporalio.worker import Replayer
 
     from client.commands.replay import replay
-    from client.strategy_loader import sandbox_runner
+    from orchard_common.sandbox import sandbox_runner
     from workflows.sdk.batches import BATCH_WORKFLOW, InstanceBatchWorkflow
     from workflows.sdk.models import RunInput, TaskDefaults
 

@@ -109,8 +109,8 @@ async def whole_run(repo: Path, n: int) -> float:
     from temporalio.testing import WorkflowEnvironment
 
     import activities.git.overlay as overlay
-    import worker as orchard_worker
-    from client.connection import ensure_search_attributes
+    import orchard_worker.main as orchard_worker
+    from orchard_common.connection import ensure_search_attributes
     from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
     os.environ["ORCHARD_WORKSPACES"] = "overlay"

@@ -15,18 +15,15 @@ import logging
 import os
 import sys
 import traceback
-import typing
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from activities.agents import PLUGINS
 from activities.runners.docker import DEFAULT_IMAGE
 from client.commands.listing import LIST_STATUSES
-from client.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
 from client.errors import DETACHED_EXIT, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
-from client.follow import STRATEGY_FAILURE_PATIENCE
+from client.options import connection_args, credential_args, keep_waiting_arg, run_options, runbook_run_arguments
 from client.render import OUTPUT_MODES
-from workflows.sdk.models import BranchNamespace, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
+from orchard_common.config import RUNBOOKS_DIR
 from workflows.strategies import BUILTIN_STRATEGIES
 
 
@@ -40,10 +37,10 @@ def _command(name: str) -> Callable[[argparse.Namespace], Any]:
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (exit 2). Imported after the fact: whichever was raised
     has its module loaded already, and the others cost little to import then."""
-    from client.config import ConfigFileError
     from client.embedded.server import DevServerError
     from client.runs import NoWorker
-    from client.strategy_loader import StrategyLoadError
+    from orchard_common.config import ConfigFileError
+    from orchard_common.strategy_loader import StrategyLoadError
     from workflows.sdk.errors import ConfigError
 
     return UsageError, ConfigError, StrategyLoadError, ConfigFileError, NoWorker, DevServerError
@@ -52,27 +49,6 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"orchard: {message} (see `{self.prog} --help`)\n")
-
-
-def _default(field: str) -> object:
-    return TaskDefaults.model_fields[field].default
-
-
-def _connection_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("Temporal server (default: the embedded dev server under $ORCHARD_HOME)")
-    g.add_argument("--address", help="use this Temporal server (HOST:PORT); TEMPORAL_ADDRESS and Temporal profiles work too")
-    g.add_argument("--namespace", help="Temporal namespace")
-    g.add_argument("--config", help="orchard.yaml to use (default: orchard.yaml at the repository root)")
-
-
-def _credential_args(p: argparse.ArgumentParser) -> None:
-    creds = p.add_argument_group(
-        "credentials for the embedded worker (or --with-worker), also when `watch` restarts it; "
-        "a named server's workers read their own environment"
-    )
-    creds.add_argument("--api-key", help="ANTHROPIC_API_KEY for claude-code, OPENAI_API_KEY for codex")
-    creds.add_argument("--oauth-token", help="CLAUDE_CODE_OAUTH_TOKEN (claude-code subscription)")
-    creds.add_argument("--base-url", help="ANTHROPIC_BASE_URL for claude-code; for codex, an OpenAI-compatible Responses endpoint")
 
 
 def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -87,58 +63,6 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run_options(run)
 
 
-def run_options(run: argparse.ArgumentParser) -> None:
-    """What `orchard run` takes besides its prompt and strategy: agent, runner, output and server
-    options (`orchard runbook run` takes them as its tasks' defaults)."""
-    run.add_argument("--plugin", choices=sorted(PLUGINS), help=f"agent plugin (default: {_default('plugin')})")
-    run.add_argument("--model", help="model for the agent")
-    run.add_argument("--agent-command", help="command line of the agent for --plugin command; the prompt is on stdin, in ORCHARD_PROMPT and as {prompt}")
-    run.add_argument("--repo", default=".", help="git repository: a path (default: the current directory), or a git remote's URL the workers fetch from and push the run's branches to")
-    run.add_argument("--remote", metavar="NAME", help="work on this remote of the repository (e.g. origin) instead of on the repository itself: workers on any host fetch it, push the branches there, and this repository fetches them at the end")
-    run.add_argument("--base-branch", help="branch the agents start from (default: the checked-out branch)")
-    run.add_argument("--max-parallel", type=int, help="instances running at once (default: 4 per core, at most 32)")
-    run.add_argument("--timeout", type=float, help=f"seconds an agent may run (default {_default('timeout'):g})")
-    run.add_argument("--max-turns", type=int, help="agent turn limit, for plugins that have one")
-    run.add_argument("--system-prompt", help="replace the agent's system prompt (plugins that support it)")
-    run.add_argument("--append-system-prompt", help="add to the agent's system prompt")
-    run.add_argument("--cli-arg", action="append", default=[], metavar="TOKEN", help="pass TOKEN to the agent CLI, before the prompt (repeatable)")
-    run.add_argument("--cli-args", metavar="ARGS", help="pass these arguments (shell-split) to the agent CLI, after the --cli-arg tokens")
-    runner = run.add_argument_group("where agents run")
-    runner.add_argument(
-        "--runner", choices=typing.get_args(RunnerName),
-        help="docker: a hardened container per instance; local: a process on the worker's host, NOT isolated "
-        "(the agent can read and change anything the worker's user can); auto (default): docker for "
-        "claude-code and codex when the engine and image are there, else local",
-    )
-    runner.add_argument("--docker-image", help=f"agent image for the docker runner (default {DEFAULT_IMAGE})")
-    runner.add_argument(
-        "--network-egress", choices=typing.get_args(NetworkEgress),
-        help=f"docker runner network: online (default {_default('network_egress')}), offline (none), proxy (only the model API, relayed), host",
-    )
-    _credential_args(run)
-    run.add_argument("--import-policy", choices=typing.get_args(ImportPolicy), help=f"default {_default('import_policy')}")
-    run.add_argument("--import-conflict-policy", choices=typing.get_args(ConflictPolicy), help=f"default {_default('import_conflict_policy')}")
-    run.add_argument("--output", choices=OUTPUT_MODES, help="default: tui on a terminal, else streaming")
-    run.add_argument("--detach", action="store_true", help="start the run, print its id and return; it keeps going")
-    run.add_argument("--runs", type=int, default=1, metavar="N", help="run the whole strategy N times, as N runs (exit code: the worst of theirs)")
-    run.add_argument("--randomize-queue", action="store_true", default=None, help="instances waiting for a slot (--max-parallel) start in a deterministic random order")
-    run.add_argument("--branch-namespace", choices=typing.get_args(BranchNamespace), help="hierarchical: orchard/<strategy>/<run_id>/k<hash> (default); flat: orchard/<run_id>-k<hash>")
-    run.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
-                     help="a variable for the agents (repeatable): NAME=VALUE, or NAME from this shell; a credential-like NAME comes from the worker's environment, by name")
-    _keep_waiting_arg(run)
-    run.add_argument("--task-queue", help=f"task queue of the workers to use (named server; default {DEFAULT_TASK_QUEUE})")
-    run.add_argument("--with-worker", action="store_true", help="with a named server: also run a worker in this process")
-    run.add_argument("--ui-url", help="base URL of the Temporal UI of a named server, for links")
-    _connection_args(run)
-
-
-def _keep_waiting_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--keep-waiting", action="store_true",
-        help=f"follow a run whose strategy code fails until a fixed worker resumes it (default: exit 1 after {STRATEGY_FAILURE_PATIENCE:g}s)",
-    )
-
-
 @functools.cache
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser, built once per process (11 ms): the warm client builds it before it forks
@@ -150,20 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     watch = sub.add_parser("watch", help="follow a run until it ends; exits with the run's exit code")
     watch.add_argument("run_id")
     watch.add_argument("--output", choices=OUTPUT_MODES)
-    _keep_waiting_arg(watch)
-    _credential_args(watch)
-    _connection_args(watch)
+    keep_waiting_arg(watch)
+    credential_args(watch)
+    connection_args(watch)
 
     show = sub.add_parser("show", help="show a run's status and results")
     show.add_argument("run_id", nargs="?")
     show.add_argument("--experiment", metavar="NAME", help="instead of a run: which run of a round-robin experiment used which variant")
     show.add_argument("--repo", default=".", help="the experiment's repository (default: the current directory)")
     show.add_argument("--output", choices=OUTPUT_MODES)
-    _connection_args(show)
+    connection_args(show)
 
     cancel = sub.add_parser("cancel", help="cancel a run: agents stop, workspaces are removed")
     cancel.add_argument("run_id")
-    _connection_args(cancel)
+    connection_args(cancel)
 
     ls = sub.add_parser("list", help="list runs (from Temporal visibility)")
     ls.add_argument("--strategy")
@@ -174,18 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--children", action="store_true", help="also the runs of child strategies (ctx.run_strategy)")
     ls.add_argument("--limit", type=int, default=20)
     ls.add_argument("--output", choices=["table", "json"], default="table")
-    _connection_args(ls)
+    connection_args(ls)
 
     pend = sub.add_parser("pending", help="list every question that runs wait for a person to answer")
     pend.add_argument("--output", choices=["table", "json"], default="table")
-    _connection_args(pend)
+    connection_args(pend)
 
     ans = sub.add_parser("answer", help="answer a run that waits for a person (the answer and who gave it are recorded)")
     ans.add_argument("run_id")
     ans.add_argument("choice", help="one of the choices the question offers (see `orchard pending`)")
     ans.add_argument("--note", help="a note kept with the answer")
     ans.add_argument("--question", metavar="KEY", help="which question, when the run waits for several")
-    _connection_args(ans)
+    connection_args(ans)
 
     loop = sub.add_parser("loop", help="steer a running loop: stop after this iteration, nudge the next prompt, extend by N iterations")
     steer = loop.add_subparsers(dest="loop_action", required=True, parser_class=_Parser)
@@ -198,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     extend.add_argument("run_id")
     extend.add_argument("count", type=int, metavar="N")
     for p in (stop, nudge, extend):
-        _connection_args(p)
+        connection_args(p)
 
     _runbook_parser(sub)
 
@@ -206,21 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("run_id")
     hist.add_argument("-o", "--out", help="file to write (default: stdout); an existing file is not overwritten without --force")
     hist.add_argument("--force", action="store_true")
-    _connection_args(hist)
+    connection_args(hist)
 
     rep = sub.add_parser("replay", help="replay a history against the current strategy code; non-zero exit on nondeterminism")
     rep.add_argument("source", help="a history JSON file (from `orchard history`) or a run id")
     rep.add_argument("--strategy", help="strategy spec to replay against (default: the built-in named in the history)")
-    _connection_args(rep)
+    connection_args(rep)
 
     cln = sub.add_parser("clean", help="remove containers, workspaces and agent homes that ended runs left on this host")
     cln.add_argument("run_id", nargs="?", help="only this run (it must not be running); default: every run that is not running")
-    _connection_args(cln)
+    connection_args(cln)
 
     doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk")
     doc.add_argument("--docker-image", help=f"agent image to check (default: runner.docker_image or {DEFAULT_IMAGE})")
     doc.add_argument("--output", choices=["table", "json"], default="table")
-    _connection_args(doc)
+    connection_args(doc)
 
     srv = sub.add_parser("server", help="run the dev server from temporal-dev.yml in the foreground; `server stop` stops the embedded one")
     srv.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
@@ -255,7 +179,7 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
                     "the defaults of the runbook's tasks; a task's own run, plugin, model and timeout win.")
     run.add_argument("name", metavar="NAME", help="a command (COMMAND, or RUNBOOK.command.COMMAND) or a pipeline (RUNBOOK.PIPELINE)")
     run.add_argument("words", nargs=argparse.REMAINDER, help="the command's words and options, as its args say, and Orchard's options")
-    _runbook_run_options(run)
+    runbook_run_arguments(run)
     worker = actions.add_parser("worker", help="a runbook's queue worker: start it (it runs until stopped), stop it, or its status")
     worker_actions = worker.add_subparsers(dest="worker_action", metavar="{start,stop,status}", required=True, parser_class=type(book))
     start = worker_actions.add_parser("start", help="start the worker (detached): it polls its queue and runs its handler for each new item",
@@ -278,26 +202,6 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     emit.add_argument("--config", help="orchard.yaml to use")
     for p in (validate, ls, show, render, items):
         folder_args(p)
-
-
-def _runbook_run_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
-    run_options(run)
-    run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
-
-
-class _OptionsAfterName(_Parser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see `orchard runbook run --help`)")
-
-
-@functools.cache
-def runbook_run_options() -> tuple[argparse.ArgumentParser, dict[str, bool]]:
-    """`orchard runbook run`'s own options, to read those given after NAME: the parser and, by
-    option string, whether it takes a value (the same options as before NAME, one definition)."""
-    parser = _OptionsAfterName(prog="orchard runbook run", add_help=False)
-    _runbook_run_options(parser)
-    return parser, {flag: action.nargs != 0 for action in parser._actions for flag in action.option_strings}
 
 
 def _glue_passthrough(argv: list[str]) -> list[str]:
@@ -347,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         from temporalio.service import RPCError
 
-        from client.connection import ServerUnreachable
+        from orchard_common.connection import ServerUnreachable
 
         if isinstance(e, _usage_errors()):
             print(f"orchard: {e}", file=sys.stderr)

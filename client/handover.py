@@ -1,16 +1,34 @@
 """One JSON message and the file descriptors that go with it, over a unix socket: how the
-launcher hands a command to the warm client, and a command a start to its pending worker. The
-standard library only (the launcher imports it)."""
+launcher hands a command to the warm client, and a command a start to its pending worker; where
+the warm client listens, and what comes back. The standard library only (the launcher imports it;
+activities/paths.py imports the standard library only too)."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import struct
+from pathlib import Path
 from typing import Any
+
+from activities.paths import orchard_home
 
 HEADER = struct.Struct(">I")
 MAX_FDS = 3
+EXIT = struct.Struct(">i")
+"""The command's exit code, as the warm client sends it back."""
+SIGNALS = {signal.SIGINT: b"I", signal.SIGTERM: b"T", signal.SIGHUP: b"H"}
+"""What the launcher relays to the command's child, as one byte each."""
+
+
+def warm_socket() -> Path:
+    return orchard_home() / "warm" / "client.sock"
+
+
+def warm_record() -> Path:
+    """The digest of the code the warm client imported (it serves no other)."""
+    return orchard_home() / "warm" / "code"
 
 
 def send(conn: socket.socket, message: dict[str, Any], fds: list[int]) -> None:

@@ -7,46 +7,21 @@ all of it imported, and forks a child per command: the child takes this process'
 input, output and error (passed over a unix socket), working directory, environment and
 arguments, and runs the command as this process would have; this process relays Ctrl-C to it
 and exits with its exit code. This module imports the standard library only, so handing a
-command over costs what starting Python costs (activities/paths.py, the one other module it
-imports, imports the standard library only too).
+command over costs what starting Python costs (client/handover.py, orchard_common/code.py and
+activities/paths.py, the other modules it imports, import the standard library only too).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import socket
-import struct
 import sys
-from pathlib import Path
 from typing import NoReturn
 
-from activities.paths import orchard_home
 from client import handover
-
-ROOT = Path(__file__).resolve().parents[1]
-EXIT = struct.Struct(">i")
-SIGNALS = {signal.SIGINT: b"I", signal.SIGTERM: b"T", signal.SIGHUP: b"H"}
-"""What this process relays to the command's child, as one byte each."""
-
-
-def warm_socket() -> Path:
-    return orchard_home() / "warm" / "client.sock"
-
-
-def warm_record() -> Path:
-    """The digest of the code the warm client imported (it serves no other)."""
-    return orchard_home() / "warm" / "code"
-
-
-def code_digest() -> str:
-    """A digest of Orchard's own code: a background process started from other code is stale."""
-    files = sorted(p for d in ("workflows", "activities", "client") for p in (ROOT / d).rglob("*.py"))
-    digest = hashlib.sha256()
-    for path in [*files, ROOT / "worker.py"]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+from client.handover import EXIT, SIGNALS, warm_record, warm_socket
+from orchard_common.code import code_digest
 
 
 def _handed_over(argv: list[str]) -> int | None:

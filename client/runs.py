@@ -19,14 +19,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.git.prompts import by_reference
 from activities.secrets import redact
-from client.config import DEFAULT_TASK_QUEUE, load_config
-from client.connection import connect, ensure_search_attributes, has_poller
 from client.embedded.server import ensure_server, load_dev_settings
 from client.embedded.workers import custom_task_queue, ensure_worker, start_worker
 from client.errors import UsageError
 from client.snapshots import workflow_task_state
-from client.strategy_loader import modules_digest, source_digest
 from client.target import external_target
+from orchard_common.config import DEFAULT_TASK_QUEUE, load_config
+from orchard_common.connection import connect, ensure_search_attributes, has_poller
+from orchard_common.strategy_loader import modules_digest, source_digest
 from workflows.sdk.models import RunInput, RunResult
 from workflows.sdk.strategy import Strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from activities.git.overlay import overlay_unavailable
 from client import commands
 from client.cli import build_parser
-from client.handover import receive
-from client.launcher import EXIT, SIGNALS, code_digest, warm_record, warm_socket
+from client.handover import EXIT, SIGNALS, receive, warm_record, warm_socket
+from orchard_common.code import code_digest
 
 PEER = struct.Struct("3i")
 """struct ucred: the connecting process's pid, uid and gid."""

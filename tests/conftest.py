@@ -22,8 +22,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from client.connection import ensure_search_attributes
 from client.embedded.server import temporal_binary
+from orchard_common.connection import ensure_search_attributes
 from workflows.sdk.errors import RUN_FAILED
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
@@ -122,7 +122,7 @@ TEST_STRATEGIES = [str(ROOT / "examples" / f) for f in ("custom_simple.py", "fan
 @pytest.fixture(scope="session")
 async def real_worker(temporal_env):
     """One in-process worker for the session, with Orchard's real activities (git, agents)."""
-    from worker import build_worker, strategies_for
+    from orchard_worker.main import build_worker, strategies_for
 
     queue = f"test-real-{uuid.uuid4().hex[:8]}"
     async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES)):
@@ -142,8 +142,8 @@ async def scripted_queue(temporal_env):
     from activities.coordination.events import emit_event
     from activities.coordination.rotation import take_turn
     from activities.coordination.semaphores import enqueue_lease
+    from orchard_worker.main import build_worker, strategies_for
     from tests.scripted import SCRIPTED_ACTIVITIES, SCRIPTED_HOST
-    from worker import build_worker, strategies_for
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
     async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease, emit_event],

@@ -6,8 +6,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.client import Client
 
-from workflows.runbooks.events import matches
-from workflows.sdk.events import EVENT_SIGNAL, EmitInput
+from workflows.sdk.events import EVENT_SIGNAL, EmitInput, matches
 from workflows.sdk.visibility import SA_WAITS_FOR
 
 

@@ -57,7 +57,7 @@ def git_dir_of(workspace: Path) -> Path:
 
 
 def gateway_of(workspace: Path) -> Path:
-    """The bare repository a pipeline's workspace has as its `origin` (activities/runbooks/gateway.py)."""
+    """The bare repository a pipeline's workspace has as its `origin` (activities/workspaces/gateway.py)."""
     return workspace.parent / f"{workspace.name}-origin.git"
 
 

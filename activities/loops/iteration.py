@@ -26,14 +26,14 @@ from activities.git.prompts import PromptMissing, expanded
 from activities.git.untrusted import write_path
 from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_git, remove_workspace, take_work, wgit
 from activities.heartbeat import heartbeating
-from activities.loops.host import host_id
-from activities.loops.workspace import LOCAL_BRANCH, mark_finished, ready_workspace
-from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.runbooks.gateway import Published, open_gateway, publish_pushed
+from activities.paths import agent_home_dir, instance_dir, running_record
 from activities.runners.choice import choose_runner, workspace_owner
-from activities.runners.local import kill_orphan
+from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import run_check
+from activities.workspaces.gateway import Published, open_gateway, publish_pushed
+from activities.workspaces.host import host_id
+from activities.workspaces.kept import LOCAL_BRANCH, loop_workspace, mark_finished, ready_workspace
 from workflows.loops.models import LEVELS, CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
 from workflows.sdk.models import CommitStats, InstanceHeartbeat, key_hash8
 
@@ -43,10 +43,6 @@ SNAPSHOT_MESSAGE = "orchard loop: iteration {n} (work the agent left uncommitted
 class OutcomeRecord(BaseModel):
     fingerprint: str
     outcome: IterationOutcome
-
-
-def loop_workspace(run_id: str, loop_key: str) -> Path:
-    return workspaces_dir(run_id) / f"loop-k{key_hash8(loop_key)}"
 
 
 def _fingerprint(inp: IterationInput) -> str:

@@ -1,5 +1,5 @@
 """A queue's items: its `source` command run, its output read by `format`, then `filter`ed and
-`order`ed (workflows/runbooks/inputs.py and expressions.py). `[functions]` called from a filter
+`order`ed (activities/runbooks/formats.py and filters.py). `[functions]` called from a filter
 are shell commands run here, true when they exit 0."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.runbooks.expressions import matches, ordered
-from workflows.runbooks.inputs import InputError, parse_input
+from activities.runbooks.filters import matches, ordered
+from activities.runbooks.formats import InputError, parse_input
 from workflows.runbooks.model import QueueDef, Template
 from workflows.runbooks.templates import RenderError, render
 from workflows.runbooks.worker import ITEMS_PER_POLL, HookInput, QueueRead, QueueReadInput, item_id
@@ -99,8 +100,9 @@ def shell_function(name: str, template: Template, config: dict[str, Any], cwd: P
 def select(items: list[Any], queue: QueueDef, config: dict[str, Any], functions: dict[str, Template], cwd: Path) -> list[Any]:
     """The items that pass the queue's filter, in its order. Raises SourceError for a filter that fails on an item."""
     calls = {name: shell_function(name, template, config, cwd) for name, template in functions.items()}
+    now = time.time()  # one clock for the whole poll: every item's age() is measured from the same instant
     try:
-        kept = [item for item in items if queue.filter is None or matches(queue.filter, item, config, calls)]
+        kept = [item for item in items if queue.filter is None or matches(queue.filter, item, config, calls, now)]
     except ValueError as e:
         raise SourceError(f"queue {queue.name}: {e}") from None
     return ordered(kept, queue.order)

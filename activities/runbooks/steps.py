@@ -1,8 +1,8 @@
 """`run_runbook_step`: one command of a pipeline run, in the pipeline's workspace on its host.
 
-The workspace is the one a pipeline's agent phases use too (activities/loops/: kept across steps,
-reset to the last finished step's commit when a try was interrupted, checked out afresh on a new
-host). Its `origin` is a gateway to the user's repository (activities/runbooks/gateway.py): what
+The workspace is the one a pipeline's agent phases use too (activities/workspaces/kept.py: kept
+across steps, reset to the last finished step's commit when a try was interrupted, checked out afresh
+on a new host). Its `origin` is a gateway to the user's repository (activities/workspaces/gateway.py): what
 the command pushes there is applied to the branches the pipeline publishes. What the command left
 uncommitted is committed, and the pipeline's branch moves to where the step left HEAD.
 """
@@ -21,13 +21,13 @@ from activities.coordination.semaphores import until_fresh
 from activities.git.branch_import import ImportRefused, advance_branch
 from activities.git.workspace import WorkspaceTampered, ready_agent_git, take_work
 from activities.heartbeat import heartbeating
-from activities.loops.host import host_id
-from activities.loops.iteration import loop_workspace
-from activities.loops.workspace import LOCAL_BRANCH, mark_finished, ready_workspace
 from activities.paths import instance_dir, running_record
-from activities.runbooks.gateway import open_gateway, publish_pushed
-from activities.runners.local import kill_orphan, run_process
+from activities.runners.leftovers import kill_orphan
+from activities.runners.local import run_process
 from activities.secrets import redact
+from activities.workspaces.gateway import open_gateway, publish_pushed
+from activities.workspaces.host import host_id
+from activities.workspaces.kept import LOCAL_BRANCH, loop_workspace, mark_finished, ready_workspace
 from workflows.runbooks.steps import StepInput, StepOutcome
 from workflows.sdk.models import InstanceHeartbeat, key_hash8
 

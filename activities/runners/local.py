@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio import activity
 
 from activities.agents.base import AgentCommand
@@ -172,24 +172,6 @@ class RunningRecord(BaseModel):
     attempt: ActivityAttempt | None = None
     leftovers: list[str] = []
     """Folders the attempt works in (its workspace), removed when it ends without a retry to use them."""
-
-
-async def kill_orphan(record_path: Path) -> None:
-    """Kill what an earlier attempt left running, as recorded at record_path. Only processes carrying its tag are signalled (and its process group, when the group's leader
-    carries the tag): the pid alone may belong to another process by now."""
-    try:
-        record = RunningRecord.model_validate_json(record_path.read_text())
-    except (OSError, ValidationError):
-        return
-    if record.tag is not None:
-        if record.pgid is not None and record.pgid in tagged_processes(record.tag) and record.pgid != os.getpgid(0):
-            kill_group(record.pgid)
-        kill_tagged(record.tag)
-    if record.container:
-        from activities.runners.docker.engine import remove_container  # the Docker SDK, only where containers ran
-
-        await remove_container(record.container)
-    record_path.unlink(missing_ok=True)
 
 
 class OutputReader:

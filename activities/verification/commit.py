@@ -10,7 +10,7 @@ from activities.git.origin import open_origin
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import run_dir, running_record, workspaces_dir
-from activities.runners.local import kill_orphan
+from activities.runners.leftovers import kill_orphan
 from activities.verification.check import run_check
 from workflows.sdk.models import VerifyInput, VerifyResult
 

@@ -23,11 +23,11 @@ from activities.paths import orchard_home
 from activities.runners.docker import BUILD_HINT, DEFAULT_IMAGE, DockerError
 from activities.runners.docker.engine import call, engine, engine_version
 from activities.runners.docker.status import engine_problem, image_created
-from client.config import load_config
-from client.connection import ServerUnreachable, connect
 from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.target import external_target
+from orchard_common.config import load_config
+from orchard_common.connection import ServerUnreachable, connect
 
 CREDENTIALS = (
     "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL",

@@ -17,7 +17,8 @@ from temporalio.worker import Replayer
 from client.divergence import explain
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.runs import find_run, target_for
-from client.strategy_loader import StrategyLoadError, load_module_spec, load_strategy, sandbox_runner
+from orchard_common.sandbox import sandbox_runner
+from orchard_common.strategy_loader import StrategyLoadError, load_module_spec, load_strategy
 from workflows.strategies import BUILTIN_STRATEGIES
 
 

@@ -16,7 +16,6 @@ from activities.git.overlay import checkouts_asked, overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.choice import RUNNER_MODULES, choose_runner
 from client.agent_env import parse_agent_env
-from client.config import OrchardConfig, load_config
 from client.credentials import credentials_from
 from client.embedded import pending_worker
 from client.embedded.workers import worker_queue
@@ -27,8 +26,9 @@ from client.prompt import read_prompt
 from client.render import output_mode
 from client.repository import RunRepository, base_branch, remote_base_branch, report_fetched, run_repository
 from client.runs import Target, ensure_served, open_target, start_run, start_served, task_queue_for
-from client.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
 from client.target import external_target
+from orchard_common.config import OrchardConfig, load_config
+from orchard_common.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.strategy import Strategy
 
@@ -137,12 +137,20 @@ def _run_input(
     prompt: str,
 ) -> RunInput:
     given = {"max_parallel": args.max_parallel, "randomize_queue": args.randomize_queue or None, "branch_namespace": args.branch_namespace}
-    fields: dict[str, Any] = {**config.orchestration.model_dump(exclude_none=True), **{k: v for k, v in given.items() if v is not None}}
+    fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **config.orchestration.model_dump(exclude_none=True),
+                              **{k: v for k, v in given.items() if v is not None}}
     try:
         return RunInput(prompt=prompt, repo=root, base_branch=base, base_commit=base_commit, params=params, defaults=defaults, strategy_spec=spec, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
+
+
+def default_max_parallel() -> int:
+    """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core of this
+    host, at most 32. Computed here, as the run is asked for, never in the workflow (whose input
+    would then depend on the host replaying it)."""
+    return min(32, 4 * (os.cpu_count() or 1))
 
 
 def _cli_args(args: argparse.Namespace) -> list[str]:
@@ -199,7 +207,7 @@ async def _run_with_worker(target: Target, strategy: type[Strategy], run_input: 
                            repository: RunRepository) -> int:
     """The run served by a worker inside this process (never detached nor left early: the worker
     ends with it)."""
-    from worker import build_worker, strategies_for
+    from orchard_worker.main import build_worker, strategies_for
 
     async with build_worker(target.client, task_queue, strategies_for([run_input.strategy_spec])):
         return await _start_and_follow(target, strategy, run_input, task_queue, output, detach=False, early=False, keep_waiting=keep_waiting, runs=runs,

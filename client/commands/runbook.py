@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from client.config import RUNBOOKS_DIR, load_config
 from client.errors import EXIT_SUCCESS, EXIT_USAGE, UsageError
 from client.repository import find_root
 from client.runbooks.describe import describe_pipeline, dry_run
 from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
+from orchard_common.config import RUNBOOKS_DIR, load_config
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import RenderError, pipeline_context
 
@@ -65,7 +65,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not named and not missing:
         print(f"orchard: no runbooks (*.toml) in {', '.join(map(str, args.paths or [runbooks_folder(args)]))}", file=sys.stderr)
         return EXIT_USAGE
-    from client.cli import runbook_run_options  # Orchard's options as its parser defines them
+    from client.options import runbook_run_options  # Orchard's options as its parser defines them
     from client.runbooks.validator import option_collisions
 
     collisions = [w for w in option_collisions(loaded.runbooks, set(runbook_run_options()[1])) if w.file in wanted]
@@ -257,7 +257,7 @@ def _read_options_after_name(args: argparse.Namespace) -> tuple[RunbookRegistry,
     """Orchard's options given after NAME, read into `args` as if given before it: the registry,
     NAME's target and the command's words. Which options are the command's depends on the runbooks,
     whose folder may be one of those options: read again if the split moved it."""
-    from client.cli import runbook_run_options
+    from client.options import runbook_run_options
 
     parser, options = runbook_run_options()
     located = parser.parse_args(split_words(args.words, options, {})[0], namespace=argparse.Namespace(**vars(args)))

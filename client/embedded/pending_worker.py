@@ -71,7 +71,7 @@ def _start_pending(argv: list[str]) -> None:
 
 
 def hand_over(worker_args: list[str], env: dict[str, str], log: Path, early_imports: list[str]) -> int | None:
-    """Make the pending worker `python -m worker WORKER_ARGS` with this environment, writing to
+    """Make the pending worker `python -m orchard_worker WORKER_ARGS` with this environment, writing to
     `log`, in this directory, importing `early_imports` beside its start (while it waits for its
     server): its pid. None when there is none (or it has gone): start one as usual."""
     global _pending
@@ -112,7 +112,7 @@ def main(fd: int) -> int:
     conn = socket.socket(fileno=fd)
     handed: queue.SimpleQueue[tuple[dict[str, Any], list[int]]] = queue.SimpleQueue()
     threading.Thread(target=_await_start, args=(conn, handed), daemon=True).start()
-    import worker  # the second this process exists to spend early
+    from orchard_worker import main as worker  # the second this process exists to spend early
 
     worker.strategies_for([])  # the built-ins' modules, imported on first use
     message, (log,) = handed.get()
@@ -136,4 +136,4 @@ if __name__ == "__main__":
     with contextlib.suppress(OSError):
         sys.stdout.flush()
         sys.stderr.flush()
-    os._exit(code)  # as worker.py does: no interpreter finalization under the Temporal client's threads
+    os._exit(code)  # as the worker does (orchard_worker/main.py): no interpreter finalization under the Temporal client's threads

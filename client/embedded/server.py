@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import Client
 
 from activities.paths import orchard_home, server_pid_file
-from client.connection import ServerUnreachable, connect
 from client.embedded.processes import log_tail, spawn, state_dir, stop
+from orchard_common.connection import ServerUnreachable, connect
 
 PROJECT_DEV_CONFIG = Path(__file__).resolve().parents[2] / "temporal-dev.yml"
 SERVER_START_TIMEOUT = 60.0

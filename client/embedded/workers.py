@@ -25,12 +25,13 @@ from temporalio.client import Client
 from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
 from activities.procfs import recorded_pid
-from client.connection import has_poller, open_runs
 from client.embedded import pending_worker
 from client.embedded.pending_worker import embedded_server_runs
 from client.embedded.processes import log_tail, spawn, state_dir, stop
 from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
-from client.launcher import ROOT, code_digest, warm_record, warm_socket
+from client.handover import warm_record, warm_socket
+from orchard_common.code import ROOT, code_digest
+from orchard_common.connection import has_poller, open_runs
 from workflows.sdk.models import SECRET_NAME
 
 WORKER_START_TIMEOUT = 30.0
@@ -102,7 +103,7 @@ def start_worker(
     if owned is not None:
         pid_file.write_text(owned.model_dump_json())
     else:  # -P: the user's directory (a `client/` or `worker.py` of theirs) cannot shadow Orchard's modules
-        spawn([sys.executable, "-P", "-m", "worker", *args], _log(task_queue), pid_file, env=env)
+        spawn([sys.executable, "-P", "-m", "orchard_worker", *args], _log(task_queue), pid_file, env=env)
     pid_file.with_suffix(".identity").write_text(WorkerIdentity.of(env).dumps())
 
 

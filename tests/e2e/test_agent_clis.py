@@ -22,7 +22,19 @@ from temporalio.client import WorkflowFailureError
 from activities.heartbeat import HEARTBEAT_EVERY
 from activities.instance import RESUME_PROMPT
 from activities.paths import agent_home_dir, workspaces_dir
-from tests.conftest import containers_of, final_result, git, orchard, orchard_branches, orchard_env, pid_in, require_docker, run_strategy, stop_embedded, write_dev_config
+from tests.conftest import (
+    containers_of,
+    final_result,
+    git,
+    orchard,
+    orchard_branches,
+    orchard_env,
+    pid_in,
+    require_docker,
+    run_strategy,
+    stop_embedded,
+    write_dev_config,
+)
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic, ToolUse, Turn, Usage, error_script, write_and_commit_script
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults

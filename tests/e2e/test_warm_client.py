@@ -84,7 +84,7 @@ def test_later_commands_run_in_the_warm_client_as_they_would_here(embedded, repo
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """An embedded server with one finished run, and its warm client serving this code."""
-    from client.launcher import code_digest
+    from orchard_common.code import code_digest
 
     base = tmp_path_factory.mktemp("paths")
     home, repo = base / "home", make_repo(base / "repo")

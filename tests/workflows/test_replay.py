@@ -8,7 +8,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from client.commands.replay import ReplayDiverged, replay
-from client.strategy_loader import sandbox_runner
+from orchard_common.sandbox import sandbox_runner
 from tests.conftest import ROOT
 from workflows.coordination.rotation import ROTATION_WORKFLOW, RotationWorkflow
 from workflows.strategies import BUILTIN_STRATEGIES

@@ -9,11 +9,10 @@ every `turns_per_run` turns, carrying the counter and the most recent turns.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 from temporalio import workflow
 
+from workflows.sdk.entities import Turn
 from workflows.sdk.models import key_hash8
 
 ROTATION_WORKFLOW = "orchard-rotation"
@@ -26,24 +25,9 @@ def rotation_id(repo: str, rotation: str) -> str:
     return f"orchard-rotation-{key_hash8(repo)}-{rotation}"
 
 
-class TakeTurnInput(BaseModel):
-    repo: str
-    run_id: str
-    rotation: str
-    options: list[str]
-
-
 class TurnRequest(BaseModel):
     run_id: str
     options: list[str] = Field(min_length=1)
-
-
-class Turn(BaseModel):
-    number: int
-    """0 for the rotation's first turn."""
-    choice: str
-    run_id: str
-    at: datetime
 
 
 class RotationState(BaseModel):

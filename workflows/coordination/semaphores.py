@@ -23,48 +23,18 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.sdk.models import key_hash8
+from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent, LeaseRequest, LeaseStatus
 
 SEMAPHORE_WORKFLOW = "orchard-semaphore"
-LEASE_SIGNAL = "orchard_lease"
-"""The signal a holder's workflow gets: its slot granted, or lost."""
 KEPT_STALE = 100
 IDLE_ENDS = "idle-semaphore-ends"
 """The patch under which an idle semaphore ends (before it: it ran until it continued as new)."""
-
-
-def semaphore_id(repo: str, name: str) -> str:
-    """The fixed workflow id of a lock or semaphore: one per repository and name."""
-    return f"orchard-semaphore-{key_hash8(repo)}-{name}"
 
 
 def patience(heartbeat: float | None) -> timedelta:
     """How long a holder may go without a beat: two heartbeats, and a second for the server's
     timers (which fire to the second)."""
     return timedelta(seconds=2 * (heartbeat or 0) + 1)
-
-
-class HeldLease(BaseModel):
-    """A slot a step runs under: the step starts only while its holder's beats are fresh."""
-    workflow_id: str
-    token: str
-
-
-class LeaseRequest(BaseModel):
-    token: str = Field(min_length=1)
-    """One per hold; asking again with it (a retried activity) is the same request."""
-    holder: str
-    """The workflow id of the run that asks: grants and losses are signalled to it."""
-    label: str = ""
-    max: int = Field(default=1, ge=1)
-    heartbeat: float | None = Field(default=None, gt=0)
-    hold_timeout: float | None = Field(default=None, gt=0)
-
-
-class LeaseStatus(BaseModel):
-    granted: bool
-    position: int = 0
-    """In line: 1 is next."""
 
 
 class LeaseHolder(BaseModel):
@@ -90,15 +60,6 @@ class StaleRelease(BaseModel):
     reason: str
 
 
-class LeaseEvent(BaseModel):
-    """What a holder's workflow is told."""
-    name: str
-    token: str
-    event: str
-    """granted | lost"""
-    reason: str = ""
-
-
 class SemaphoreState(BaseModel):
     name: str
     repo: str
@@ -111,12 +72,6 @@ class SemaphoreState(BaseModel):
     stale: list[StaleRelease] = Field(default_factory=list)
     """The last slots taken back from holders that stopped beating or held too long."""
     grants_per_run: int = Field(default=500, ge=1)
-
-
-class EnqueueLeaseInput(BaseModel):
-    repo: str
-    name: str
-    request: LeaseRequest
 
 
 @workflow.defn(name=SEMAPHORE_WORKFLOW)

@@ -1,8 +1,11 @@
 """Loop modes by name: `create({"mode": "hybrid", "base_iterations": 4})` makes the strategy.
 
-The built-in modes (fixed, hybrid, ralph, custom) are registered on import. A factory takes the
+The built-in modes (fixed, hybrid, ralph, custom) are registered on import, by the path of their
+class: looked up where they are asked for, so a loop's run gets its sandbox's own copy. A factory takes the
 mode's settings (the config without "mode") and returns a LoopStrategy; when it has a `Settings`
-pydantic model (the built-in classes do), `mode_settings` lists that model's fields.
+pydantic model (the built-in classes do), `mode_settings` lists that model's fields. The registry
+is the SDK's, one per process (workflows/sdk/registry.py): a mode registered by the worker's
+`--module` is known inside every loop's run.
 """
 
 from __future__ import annotations
@@ -10,21 +13,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from workflows.loops.modes import custom, fixed, hybrid, ralph  # noqa: F401 (loaded with the loop's workflow, not in one of its tasks)
 from workflows.loops.modes.base import LoopStrategy
-from workflows.loops.modes.custom import CustomLoopStrategy
-from workflows.loops.modes.fixed import FixedLoopStrategy
-from workflows.loops.modes.hybrid import HybridLoopStrategy
-from workflows.loops.modes.ralph import RalphLoopStrategy
 from workflows.sdk.errors import ConfigError
-from workflows.sdk.registry import Registry
+from workflows.sdk.registry import Registry, registry
 
 LoopStrategyFactory = Callable[[dict[str, Any]], LoopStrategy]
 
-_modes: Registry[LoopStrategyFactory] = Registry("loop mode", ConfigError, "available")
+_modes: Registry[LoopStrategyFactory] = registry("loop mode", ConfigError, "available")
+_BUILT_IN = {
+    "fixed": "workflows.loops.modes.fixed:FixedLoopStrategy",
+    "hybrid": "workflows.loops.modes.hybrid:HybridLoopStrategy",
+    "ralph": "workflows.loops.modes.ralph:RalphLoopStrategy",
+    "custom": "workflows.loops.modes.custom:CustomLoopStrategy",
+}
 
 
-def register_loop_strategy(mode: str, factory: LoopStrategyFactory) -> None:
-    """Make `factory` (taking the mode's settings, returning a LoopStrategy) available as `mode`."""
+def register_loop_strategy(mode: str, factory: LoopStrategyFactory | str) -> None:
+    """Make `factory` (taking the mode's settings, returning a LoopStrategy; or the class at
+    `"module:Class"`) available as `mode`."""
     _modes.register(mode, factory)
 
 
@@ -46,7 +53,5 @@ def create(config: dict[str, Any]) -> LoopStrategy:
     return _modes.get(settings.pop("mode"))(settings)
 
 
-register_loop_strategy("fixed", FixedLoopStrategy)
-register_loop_strategy("hybrid", HybridLoopStrategy)
-register_loop_strategy("ralph", RalphLoopStrategy)
-register_loop_strategy("custom", CustomLoopStrategy)
+for _mode, _where in _BUILT_IN.items():
+    register_loop_strategy(_mode, _where)

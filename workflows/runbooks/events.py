@@ -1,8 +1,8 @@
-"""Event patterns: `pipeline:{name}:merged`, `phase:*`, `bug:created`.
+"""Event patterns as a runbook writes them: `pipeline:{name}:merged`, `phase:*`, `bug:created`.
 
 An event is words separated by `:`; a pattern is the same, where a word may be `*` (any one word)
 and may hold template variables (`{name}`, rendered before matching). Words are letters, digits
-and `_ . / -`.
+and `_ . / -`. A rendered pattern matches events as the SDK's do (workflows/sdk/events.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,3 @@ def check_pattern(pattern: str) -> None:
         if not _WORD.fullmatch(word):
             shown = word or "(empty)"
             raise ValueError(f"event pattern {pattern!r}: {shown!r} is not a word (letters, digits, _ . / -, a {{variable}}, or *)")
-
-
-def matches(pattern: str, event: str) -> bool:
-    """Whether a rendered pattern matches an event, word by word."""
-    want, got = pattern.split(":"), event.split(":")
-    return len(want) == len(got) and all(w == "*" or w == g for w, g in zip(want, got, strict=True))

@@ -1,4 +1,5 @@
-"""Queue filters and orders.
+"""Queue filters and orders, as a runbook writes them: checked and read here (the client's loader),
+evaluated on a queue's items by the activity that reads the queue (activities/runbooks/filters.py).
 
 A filter is a Jinja2 expression (Python-like) over one item, evaluated in Jinja2's sandbox:
 `not has_label('assigned')`, `priority > 2 and 'bug' in labels`, `title.startswith('fix')`.
@@ -20,9 +21,7 @@ items without the field go last.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -32,7 +31,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from workflows.runbooks.templates import check_internals
-from workflows.sdk.durations import parse_duration
 
 FILTER_FUNCTIONS: dict[str, str] = {
     "has_label": "has_label(name): the item's labels hold name",
@@ -68,6 +66,11 @@ def _parse(expression: str) -> nodes.Expr:
     return tree
 
 
+def compile_filter(expression: str) -> Callable[..., Any]:
+    """The filter as a function of the names an item gives it (activities/runbooks/filters.py)."""
+    return _ENV.compile_expression(expression.strip(), undefined_to_none=False)
+
+
 def check_filter(expression: str, functions: set[str]) -> None:
     """Raises ValueError for a filter that cannot be evaluated: bad syntax, otters' shell
     spelling, or a call to a function that is neither built in nor in the runbook's [functions]."""
@@ -85,54 +88,6 @@ def check_filter(expression: str, functions: set[str]) -> None:
         if isinstance(call, nodes.Call) and isinstance(call.node, nodes.Name) and call.node.name not in FILTER_FUNCTIONS and call.node.name not in functions:
             known = sorted(set(FILTER_FUNCTIONS) | functions)
             raise ValueError(f"filter calls {call.node.name}(), which is not a function here; functions: {', '.join(known)}")
-
-
-def _labels(item: Any) -> list[Any]:
-    labels = item.get("labels") if isinstance(item, dict) else None
-    return list(labels) if isinstance(labels, (list, tuple)) else []
-
-
-def _age(value: Any, now: float) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return now - float(value)
-    text = str(value).replace("Z", "+00:00")
-    try:
-        return now - datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise ValueError(f"age({value!r}): not an ISO-8601 time or epoch seconds") from None
-
-
-def item_scope(item: Any, config: dict[str, Any], functions: dict[str, Callable[..., bool]] | None = None,
-               now: float | None = None) -> dict[str, Any]:
-    """The names a filter sees for one item. `functions` maps [functions] names to callables
-    taking the item and the call's keyword arguments (the activity runs their commands)."""
-    clock = time.time() if now is None else now
-    scope: dict[str, Any] = dict(item) if isinstance(item, dict) else {}
-    scope.update(
-        item=item, config=config,
-        has_label=lambda name: name in _labels(item),
-        has_any_label=lambda names: any(n in _labels(item) for n in names),
-        has_all_labels=lambda names: all(n in _labels(item) for n in names),
-        duration=parse_duration,
-        age=lambda value: _age(value, clock),
-    )
-    for name, run in (functions or {}).items():
-        scope[name] = lambda _run=run, **kwargs: bool(_run(item, kwargs))
-    return scope
-
-
-def matches(expression: str, item: Any, config: dict[str, Any], functions: dict[str, Callable[..., bool]] | None = None,
-            now: float | None = None) -> bool:
-    """Whether `item` passes the filter. Raises ValueError naming the filter and what went wrong."""
-    try:
-        return bool(_ENV.compile_expression(expression.strip(), undefined_to_none=False)(**item_scope(item, config, functions, now)))
-    except (TemplateError, TypeError, ValueError) as e:
-        raise ValueError(f"filter {expression.strip()!r} on {_brief(item)}: {getattr(e, 'message', None) or e}") from None
-
-
-def _brief(item: Any) -> str:
-    text = repr(item)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class SortKey(BaseModel):
@@ -154,24 +109,3 @@ def parse_order(text: str) -> list[SortKey]:
             raise ValueError(f"order {text!r}: cannot read {part.strip()!r}; write field, field DESC, or several separated by commas")
         keys.append(SortKey(field=match[1], descending=(match[2] or "").upper() == "DESC"))
     return keys
-
-
-def _field(item: Any, path: str) -> Any:
-    value = item
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def ordered(items: list[Any], order: list[SortKey]) -> list[Any]:
-    """Items sorted by the keys in turn (stable); a missing or incomparable field sorts last."""
-    result = list(items)
-    for key in reversed(order):
-        present = [i for i in result if _field(i, key.field) is not None]
-        absent = [i for i in result if _field(i, key.field) is None]
-        try:
-            present.sort(key=lambda i: _field(i, key.field), reverse=key.descending)
-        except TypeError:
-            present.sort(key=lambda i: str(_field(i, key.field)), reverse=key.descending)
-        result = present + absent
-    return result

@@ -24,7 +24,6 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.coordination.semaphores import HeldLease
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
@@ -32,6 +31,7 @@ from workflows.runbooks.graph import PhaseGraph
 from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.context import Context
+from workflows.sdk.entities import HeldLease
 from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY

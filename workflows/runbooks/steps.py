@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.coordination.semaphores import HeldLease
+from workflows.sdk.entities import HeldLease
 
 StepKind = Literal["run", "guard", "checkpoint", "attempt", "rollback", "event"]
 

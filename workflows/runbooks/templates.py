@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context, pass_eval_context
 from jinja2.filters import do_join
@@ -27,8 +28,33 @@ from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_A
 
 from workflows.runbooks import shell
 
-if TYPE_CHECKING:  # model.py reads templates with this module: it imports it, not the other way round
-    from workflows.runbooks.model import PipelineDef, Template
+
+class Template(Protocol):
+    """A template as model.py's Template holds it (model.py reads templates with this module, so
+    this module names only what it uses of it)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def syntax(self) -> str: ...
+    @property
+    def shell(self) -> bool: ...
+    @property
+    def origin(self) -> str: ...
+
+
+class PipelineDef(Protocol):
+    """What pipeline_context reads of model.py's PipelineDef."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def inputs(self) -> list[str]: ...
+
+    @property
+    def defaults(self) -> Mapping[str, Template]: ...
+
+    def required_inputs(self) -> list[str]: ...
 
 RUNTIME_VARIABLES: dict[str, str] = {
     "phase": "the phase that runs now",

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
-from workflows.coordination.rotation import TakeTurnInput, Turn
 from workflows.sdk.batches import Batches
 from workflows.sdk.children import ChildRuns
+from workflows.sdk.entities import TakeTurnInput, Turn
 from workflows.sdk.errors import InstanceFailed, StrategyError
 from workflows.sdk.events import Events, emit
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance

@@ -5,6 +5,9 @@ A run that waits for events (`await ctx.wait_for_event(patterns, timeout)`, a ru
 patterns, rendered), and waits on a signal at no cost. `ctx.emit(event)` (a runbook pipeline's
 ends, `orchard runbook emit EVENT`) runs an activity that finds the running runs on the
 repository whose patterns match and signals them.
+
+An event is words separated by `:`; a pattern is the same, where a word may be `*` (any one word).
+(A runbook's patterns may hold template variables, rendered before they match: workflows/runbooks/events.py.)
 """
 
 from __future__ import annotations
@@ -17,11 +20,16 @@ from datetime import timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 
-from workflows.runbooks.events import matches
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.visibility import SA_WAITS_FOR
 
 EVENT_SIGNAL = "orchard_event"
+
+
+def matches(pattern: str, event: str) -> bool:
+    """Whether a (rendered) pattern matches an event, word by word."""
+    want, got = pattern.split(":"), event.split(":")
+    return len(want) == len(got) and all(w == "*" or w == g for w, g in zip(want, got, strict=True))
 
 
 class EmitInput(BaseModel):

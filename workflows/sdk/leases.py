@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.coordination.semaphores import EnqueueLeaseInput, HeldLease, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
+from workflows.sdk.entities import EnqueueLeaseInput, HeldLease, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
 from workflows.sdk.instances import INFRA_RETRY
 
 

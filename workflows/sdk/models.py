@@ -7,7 +7,6 @@ Payloads stay small: long texts are truncated here and kept whole in files by th
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -347,9 +346,10 @@ class Continuation(BaseModel):
     """What the strategy passed to ctx.continue_as_new (JSON-ready); ctx.carried in the next run."""
 
 
-def default_max_parallel() -> int:
-    """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core, at most 32."""
-    return min(32, 4 * (os.cpu_count() or 1))
+DEFAULT_MAX_PARALLEL = 8
+"""Instances running at once for a run started without max_parallel (by code of its own): a fixed
+number, so that a run's input never depends on the host that reads it. `orchard run` always says:
+--max-parallel, orchard.yaml, or 4 per core of the client's host, at most 32 (client/commands/run.py)."""
 
 
 class RunInput(BaseModel):
@@ -364,7 +364,7 @@ class RunInput(BaseModel):
     run resolves base_branch itself first, with an activity."""
     params: dict[str, Any] = Field(default_factory=dict)
     defaults: TaskDefaults = Field(default_factory=TaskDefaults)
-    max_parallel: int = Field(default_factory=default_max_parallel, ge=1)
+    max_parallel: int = Field(default=DEFAULT_MAX_PARALLEL, ge=1)
     randomize_queue: bool = False
     """Instances waiting for one of the max_parallel slots get them in a deterministic random order
     (Pitaya's --randomize-queue), not in the order the strategy asked for them."""

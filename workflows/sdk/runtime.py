@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.coordination.semaphores import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.context import Context, RunState
+from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.errors import RUN_FAILED, SteerRefused, StrategyError
 from workflows.sdk.events import EVENT_SIGNAL, Events
 from workflows.sdk.instances import INFRA_RETRY

@@ -4,7 +4,9 @@ otters' runbook pipelines and queue workers (runbook and runbook-worker, started
 and `orchard runbook worker start`).
 
 A strategy's module is imported when its class is first asked for: the client knows every name
-without importing the whole SDK, so `orchard run` starts in a fraction of the time.
+without importing the whole SDK, so `orchard run` starts in a fraction of the time. Importing this
+catalog registers every built-in under its name (by its class's path, so nothing more is imported):
+the SDK's registry knows no strategy of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
+
+from workflows.sdk.registry import register_strategy
 
 if TYPE_CHECKING:
     from workflows.sdk.strategy import Strategy
@@ -46,3 +50,6 @@ class _BuiltinStrategies(Mapping[str, "type[Strategy]"]):
 
 
 BUILTIN_STRATEGIES: Mapping[str, type[Strategy]] = _BuiltinStrategies()
+
+for _name, _where in _WHERE.items():
+    register_strategy(_name, _where)

@@ -9,8 +9,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.git.workspace import git_dir_of
-from activities.loops.iteration import loop_workspace, run_iteration
-from activities.loops.workspace import MARKER
+from activities.loops.iteration import run_iteration
+from activities.workspaces.kept import MARKER, loop_workspace
 from tests.conftest import git
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.sdk.models import TaskSpec

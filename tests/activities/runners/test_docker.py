@@ -254,7 +254,8 @@ async def test_what_an_agent_plants_in_its_git_setup_never_runs_on_the_host(repo
     """A loop's iteration in a container plants a clean filter, an fsmonitor and a commit hook, and
     leaves its change uncommitted: the worker's own git (status, add, commit of the snapshot, as
     root on the host) runs none of them, and the workspace's config is the one it had before."""
-    from activities.loops.iteration import loop_workspace, run_iteration
+    from activities.loops.iteration import run_iteration
+    from activities.workspaces.kept import loop_workspace
     from workflows.loops.models import IterationInput
 
     pwned = tmp_path / "pwned"  # the host path the planted commands would write to

@@ -10,7 +10,8 @@ import uuid
 
 from activities.ownership import this_process
 from activities.paths import running_record
-from activities.runners.local import TAG_VARIABLE, RunningRecord, kill_orphan
+from activities.runners.leftovers import kill_orphan
+from activities.runners.local import TAG_VARIABLE, RunningRecord
 
 
 def _gone(proc: subprocess.Popen, seconds: float = 5) -> bool:

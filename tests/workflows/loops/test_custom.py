@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from client.strategy_loader import import_file
+from orchard_common.strategy_loader import import_file
 from tests.workflows.loops.builders import actions, chain, ctx, drive, passing, step
 from workflows.loops import registry
 from workflows.loops.models import Decision

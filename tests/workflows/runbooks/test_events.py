@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.runbooks.events import check_pattern, matches
+from workflows.runbooks.events import check_pattern
+from workflows.sdk.events import matches
 
 
 def test_patterns_are_checked_and_match_word_by_word() -> None:

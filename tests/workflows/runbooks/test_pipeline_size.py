@@ -10,7 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from client.runbooks.registry import RunbookRegistry
-from client.strategy_loader import sandbox_runner
+from orchard_common.sandbox import sandbox_runner
 from tests.conftest import final_result, start_scripted
 from tests.scripted import Script
 from workflows.runbooks import model as m

@@ -17,16 +17,8 @@ from temporalio.worker import Worker
 from activities.coordination.semaphores import enqueue_lease
 from tests.conftest import SCRIPTED_REPO, start_scripted
 from tests.scripted import Script, until
-from workflows.coordination.semaphores import (
-    LEASE_SIGNAL,
-    EnqueueLeaseInput,
-    LeaseEvent,
-    LeaseRequest,
-    LeaseStatus,
-    SemaphoreState,
-    SemaphoreWorkflow,
-    semaphore_id,
-)
+from workflows.coordination.semaphores import SemaphoreState, SemaphoreWorkflow
+from workflows.sdk.entities import LEASE_SIGNAL, EnqueueLeaseInput, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
 from workflows.sdk.models import RunProgress
 
 
@@ -103,7 +95,8 @@ async def test_a_silent_holder_loses_its_slot_though_a_late_beat_comes_and_its_s
     from temporalio.worker import Worker
 
     from activities.coordination.semaphores import until_fresh
-    from workflows.coordination.semaphores import HeldLease, LeaseRequest, SemaphoreWorkflow
+    from workflows.coordination.semaphores import SemaphoreWorkflow
+    from workflows.sdk.entities import HeldLease, LeaseRequest
 
     queue, name = f"semaphore-{uuid.uuid4().hex[:6]}", f"late-{uuid.uuid4().hex[:8]}"
     state = SemaphoreState(name=name, repo=SCRIPTED_REPO, heartbeat=0.5)

@@ -9,7 +9,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from client.strategy_loader import sandbox_runner
+from orchard_common.sandbox import sandbox_runner
 from tests.conftest import run_scripted, start_scripted
 from tests.scripted import BASE_COMMIT, Script
 from workflows.sdk.errors import ConfigError

@@ -10,7 +10,7 @@ import uuid
 
 from temporalio.client import WorkflowExecutionStatus
 
-from client.connection import open_runs
+from orchard_common.connection import open_runs
 from tests.conftest import SCRIPTED_REPO, run_scripted
 from tests.scripted import Script
 from workflows.coordination.rotation import RotationWorkflow, TurnRequest, rotation_id

@@ -17,14 +17,11 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
+from orchard_common.sandbox import sandbox_runner
 from workflows.sdk.modules import module_name_for
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
-
-if TYPE_CHECKING:
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 
 class StrategyLoadError(Exception):
@@ -77,16 +74,6 @@ def _last_line(e: BaseException, file: str | None = None) -> str:
         line = f" (line {tb.tb_lineno})" if (name == file if file else name.endswith(".py")) else line
         tb = tb.tb_next
     return line
-
-
-def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox. Orchard's own workflow code (the SDK, the built-in strategies, the
-    coordination workflows) is deterministic, replay-tested and holds no per-run module state, so
-    it is shared with the sandbox instead of re-imported for every run (that cost ~0.12 s of CPU
-    per workflow); strategy files are still re-imported and checked by the sandbox."""
-    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions  # the worker's, not every command's
-
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows", "pydantic", "jinja2", "markupsafe"))
 
 
 def check_in_sandbox(strategy: type[Strategy]) -> None:

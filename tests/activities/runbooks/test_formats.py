@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.runbooks.inputs import InputError, parse_input
+from activities.runbooks.formats import InputError, parse_input
 
 
 def test_json_is_a_list_one_object_or_one_value_per_line() -> None:

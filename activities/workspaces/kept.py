@@ -1,10 +1,11 @@
-"""The loop's one workspace, kept across iterations on its host.
+"""A loop's (or a pipeline's) one workspace, kept across iterations (or steps) on its host.
 
 Iteration 1 (or the first iteration on a new host) checks the loop's branch out; later ones find
 the workspace where the last finished iteration left it and pay no checkout. An interrupted
 iteration's half-done work is discarded: its retry resets the workspace to the last finished
 iteration's commit. A marker in Orchard's git directory for the workspace (never in the agent's
-`.git`) says which commit the last finished iteration left it at.
+`.git`) says which commit the last finished iteration left it at. A pipeline's steps and agent
+phases keep their workspace the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ from pathlib import Path
 
 from activities.git.command import rev_parse
 from activities.git.workspace import git_dir_of, prepare_workspace, wgit
+from activities.paths import workspaces_dir
+from workflows.sdk.models import key_hash8
 
 MARKER = "orchard-loop.json"
 LOCAL_BRANCH = "orchard-loop"
+
+
+def loop_workspace(run_id: str, loop_key: str) -> Path:
+    """Where the run's loop (or pipeline) with this key keeps its workspace on a host."""
+    return workspaces_dir(run_id) / f"loop-k{key_hash8(loop_key)}"
 
 
 def _marker(workspace: Path) -> Path:

@@ -1,7 +1,7 @@
-"""The host a loop's workspace lives on, as a task queue: `<queue>@<host id>`.
+"""The host a loop's (or a pipeline's) workspace lives on, as a task queue: `<queue>@<host id>`.
 
-Every worker also polls its host's queue (worker.py), so a loop sends each iteration to the host
-that holds its workspace. A host is a machine and an ORCHARD_HOME: two homes on one machine keep
+Every worker also polls its host's queue (worker.py), so a loop sends each iteration (a pipeline
+each step) to the host that holds its workspace. A host is a machine and an ORCHARD_HOME: two homes on one machine keep
 two sets of workspaces, so they are two hosts.
 """
 

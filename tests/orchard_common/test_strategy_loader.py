@@ -2,7 +2,7 @@
 
 import pytest
 
-from client.strategy_loader import StrategyLoadError, load_strategy
+from orchard_common.strategy_loader import StrategyLoadError, load_strategy
 from tests.conftest import ROOT
 
 

@@ -1,0 +1,50 @@
+"""The workflow sandbox every Orchard worker and replay runs workflows in.
+
+Temporal's sandbox imports a run's workflow code afresh for every run and checks it: a module that
+reads the clock, touches the disk or draws randomness as it runs is refused. Orchard's own
+workflow code (the SDK's runtime and context, the built-in strategies, loops, runbook pipelines
+and queue workers, the coordination workflows) is checked like any strategy file. What passes
+through instead, shared with the worker's process, is only what must be:
+
+- third-party libraries the workflow code uses, deterministic as used (Temporal passes the
+  standard library and its own modules through already);
+- Orchard's pure model modules: pydantic models (and the constants and pure functions beside them)
+  that the workflows, the activities and the client exchange, the errors strategies raise, and the
+  registries names are kept in. Importing the models again for every run would cost most of a
+  run's start (pydantic builds each model's validator), and the registries are shared on purpose:
+  a strategy or loop mode registered by the worker is known in every run (workflows/sdk/registry.py).
+
+A module listed here imports only modules listed here (or passed through by Temporal): one copy of
+each model class, inside the sandbox and out (tests/orchard_common/test_sandbox.py checks both).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+THIRD_PARTY = ("pydantic", "jinja2", "markupsafe")
+"""Libraries workflow code imports: models (pydantic) and the runbooks' templates (jinja2)."""
+
+SHARED_MODULES = (
+    "workflows.sdk.models",
+    "workflows.sdk.entities",
+    "workflows.sdk.errors",
+    "workflows.sdk.registry",
+    "workflows.sdk.durations",
+    "workflows.loops.models",
+    "workflows.runbooks.model",
+    "workflows.runbooks.arguments",
+    "workflows.runbooks.steps",
+)
+"""Orchard's modules shared with the sandbox: pure models (and durations, the models' value type),
+errors and the registries."""
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, with only THIRD_PARTY and SHARED_MODULES passed through."""
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions  # the worker's, not every command's
+
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*THIRD_PARTY, *SHARED_MODULES))
