@@ -125,7 +125,7 @@ class _Caught(Exception):
 
 def _worker_parser() -> argparse.ArgumentParser:
     """worker.py builds its parser inside parse_args(): take the parser as it is asked to parse."""
-    import worker
+    from orchard_worker import main as worker
 
     def caught(self: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> Any:
         raise _Caught(self)
