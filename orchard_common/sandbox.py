@@ -36,11 +36,16 @@ SHARED_MODULES = (
     "workflows.sdk.durations",
     "workflows.loops.models",
     "workflows.runbooks.model",
+    "workflows.runbooks.reading",
+    "workflows.runbooks.templates",
+    "workflows.runbooks.shell",
+    "workflows.runbooks.expressions",
+    "workflows.runbooks.events",
     "workflows.runbooks.arguments",
     "workflows.runbooks.steps",
 )
-"""Orchard's modules shared with the sandbox: pure models (and durations, the models' value type),
-errors and the registries."""
+"""Orchard's modules shared with the sandbox: pure models (and durations, the models' value type;
+the runbook models' readers and template checks, which validate them), errors and the registries."""
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -26,7 +26,7 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_ATTRIBUTES, UNSAFE_GENERATOR_ATTRIBUTES, SandboxedEnvironment
 
-from workflows.runbooks import shell
+import workflows.runbooks.shell as shell
 
 
 class Template(Protocol):
