@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
@@ -39,7 +40,8 @@ async def test_enqueue_lease_starts_the_semaphore_grants_up_to_max_and_queues_th
         assert await until(lambda: _ended(client, name))
 
 
-async def test_a_step_under_a_slot_starts_only_while_its_run_holds_the_slot(client: Client):
+async def test_a_step_under_a_slot_starts_only_while_its_run_holds_the_slot(client: Client, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("activities.coordination.semaphores.FRESHNESS_CHECK_SECONDS", 0.05)  # it checks every 0.5 s
     queue, name = f"leases-{uuid.uuid4().hex[:6]}", f"lock-{uuid.uuid4().hex[:8]}"
     steps = activity_on(client, queue)
     lock = semaphore_id(REPO, name)
@@ -49,7 +51,7 @@ async def test_a_step_under_a_slot_starts_only_while_its_run_holds_the_slot(clie
             await steps.run(enqueue_lease, EnqueueLeaseInput(repo=REPO, name=name, request=LeaseRequest(token=token, holder=holder.id, heartbeat=30)))
         await asyncio.wait_for(steps.run(until_fresh, [HeldLease(workflow_id=lock, token="first")]), 5)  # held, beating: at once
         step = asyncio.create_task(steps.run(until_fresh, [HeldLease(workflow_id=lock, token="second")]))
-        await asyncio.sleep(0.7)  # past its first check again
+        await asyncio.sleep(0.3)  # several of its checks
         assert not step.done()  # "second" waits in line: its step must not touch what the lock guards
         await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "first")
         await asyncio.wait_for(step, 5)  # granted now: the step goes on
