@@ -85,6 +85,14 @@ async def test_a_queue_no_worker_polls_is_one_line_and_nothing_is_started(orchar
     (["--detach", "--with-worker"], "--detach needs a worker that outlives this command"),
     (["--base-branch", "nope"], "base branch 'nope' does not exist"),
     (["--api-key", "sk-test"], "--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker)"),
+    (["--strategy", "multi-branch", "-S", 'variants=[{"modle": "x"}]'], "variant 1: unknown setting 'modle'; accepted: agent_command,"),
+    (["--strategy", "multi-branch", "-S", "variants=@missing.yaml"], "-S variants: cannot read missing.yaml: No such file or directory"),
+    (["--strategy", "shadow", "-S", 'variants=[{"id": "a"}]', "-S", "primary=b"], "no variant 'b'; variants: a"),
+    (["--strategy", "round-robin", "-S", 'variants=[{"id": "a"}]'], "experiment is required"),
+    (["--strategy", "bug-finding"], "target_area is required"),
+    (["--strategy", "doc-review", "-S", "pages_file=pages.yml"], "-S pages_file: cannot read pages.yml"),
+    (["--strategy", "iterative", "-S", "rounds=2"], "unknown parameter 'rounds' for strategy 'iterative'; accepted: model, iterations,"),
+    (["--strategy", "loop", "-S", "mode=hybird"], "unknown loop mode 'hybird'; available: custom, fixed, hybrid, ralph (did you mean 'hybrid'?)"),
 ])
 async def test_bad_input_is_one_line_exit_2_and_starts_nothing(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue, argv: list[str], says: str):
     said = await orchard(*scripted(scripted_queue, "add a greeting", *argv))
