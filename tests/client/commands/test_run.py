@@ -76,6 +76,13 @@ async def test_a_queue_no_worker_polls_is_one_line_and_nothing_is_started(orchar
                         f"start one with `python worker.py --address {named_server}` (or pass --with-worker)\n")
 
 
+async def test_a_server_that_does_not_answer_is_one_line_exit_2(orchard: Orchard, scripted_runs: ScriptedRuns):
+    said = await orchard("run", "add a greeting", "--agent-command", "scripted", "--address", "127.0.0.1:1", address=False)
+    assert (said.code, said.out) == (2, "") and said.err.count("\n") == 1 and scripted_runs.started == []
+    assert said.err.startswith("orchard: cannot reach Temporal at 127.0.0.1:1")
+    assert said.err.endswith("; check --address / TEMPORAL_ADDRESS, or drop them to use the embedded server\n")
+
+
 @pytest.mark.parametrize(("argv", "says"), [
     (["--runs", "0"], "--runs 0: give a number of runs, 1 or more"),
     (["-S", "n"], "malformed -S value 'n'; use -S key=value"),
