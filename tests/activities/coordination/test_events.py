@@ -44,6 +44,12 @@ async def start_waiter(client: Client, queue: str, repo: str, *patterns: str) ->
                                        search_attributes=TypedSearchAttributes([SearchAttributePair(SA_REPO, repo)]))
 
 
+async def told(handle: WorkflowHandle, count: int) -> list[str]:
+    """What the run was sent, once it has taken `count` events."""
+    events: list[str] = await handle.query(Waiter.events)
+    return events if len(events) >= count else []
+
+
 async def waiting(client: Client, repo: str, count: int) -> None:
     """Until visibility finds `count` running runs on `repo` that wait for something (what emit_event reads)."""
     async def found() -> bool:
@@ -67,12 +73,12 @@ async def test_an_event_reaches_the_runs_on_its_repository_that_wait_for_it_and_
         await waiting(client, repo, 3)
         steps = ActivityEnvironment(client)
 
-        told = await steps.run(emit_event, EmitInput(repo=repo, events=["bug:created"], sender=sender.id))
-        assert told == 1
-        told = await steps.run(emit_event, EmitInput(repo=repo, events=["pipeline:auth:merged", "bug:closed", "phase:plan"]))
-        assert told == 3  # bugs takes bug:closed; merges takes both of its own
-        assert await bugs.query(Waiter.events) == ["bug:created", "bug:closed"]
-        assert await merges.query(Waiter.events) == ["pipeline:auth:merged", "bug:closed"]
+        signalled = await steps.run(emit_event, EmitInput(repo=repo, events=["bug:created"], sender=sender.id))
+        assert signalled == 1
+        signalled = await steps.run(emit_event, EmitInput(repo=repo, events=["pipeline:auth:merged", "bug:closed", "phase:plan"]))
+        assert signalled == 3  # bugs takes bug:closed; merges takes both of its own
+        assert await until(lambda: told(bugs, 2)) == ["bug:created", "bug:closed"]
+        assert await until(lambda: told(merges, 2)) == ["pipeline:auth:merged", "bug:closed"]
         assert await sender.query(Waiter.events) == []  # the run that sent it is not told of its own event
         assert await elsewhere.query(Waiter.events) == []
         assert await steps.run(emit_event, EmitInput(repo=repo, events=["deploy:done"])) == 0

@@ -55,7 +55,7 @@ async def test_a_step_under_a_slot_starts_only_while_its_run_holds_the_slot(clie
         assert not step.done()  # "second" waits in line: its step must not touch what the lock guards
         await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "first")
         await asyncio.wait_for(step, 5)  # granted now: the step goes on
-        assert await holder.query(Holder.events) == ["granted second"]
+        assert await until(lambda: holder.query(Holder.events)) == ["granted second"]  # and its run is told (a signal, maybe a moment later)
         await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "second")
         await holder.terminate("the test is over")
 

@@ -28,7 +28,7 @@ async def test_cancel_stops_the_agents_removes_the_workspaces_and_ends_the_run_c
     assert said.code == 0, said.err
     assert said.out == f"run {handle.id}: canceled; its agents were stopped and their workspaces removed\n"
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
-    assert sorted(e for e in script.events if e.startswith("end")) == ["end candidate/1", "end candidate/2"]  # neither agent was left running
+    await until(lambda: len([e for e in script.events if e.startswith("end")]) == 2)  # neither agent was left running
     assert not (orchard_home / "workspaces" / handle.id).exists()
 
     said = await orchard("cancel", handle.id)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.worker import Worker
 
-from tests.activities.coordination.test_events import Waiter, start_waiter, waiting
+from tests.activities.coordination.test_events import Waiter, start_waiter, told, waiting
 from tests.client.commands.conftest import Orchard, ScriptedRuns
 from tests.scripted import until
 
@@ -72,7 +72,7 @@ async def test_runbook_emit_tells_the_runs_on_this_repository_that_wait_for_the_
         await waiting(client, str(repo), 2)
         said = await orchard("runbook", "emit", "bug:created")
         assert (said.code, said.out, said.err) == (0, "bug:created: 1 waiting run told\n", "")
-        assert await bugs.query(Waiter.events) == ["bug:created"] and await merges.query(Waiter.events) == []
+        assert await until(lambda: told(bugs, 1)) == ["bug:created"] and await merges.query(Waiter.events) == []
         said = await orchard("runbook", "emit", "deploy:done")
         assert (said.code, said.out) == (0, "deploy:done: 0 waiting runs told\n")
         for event, says in (("bug:*", "event 'bug:*': an event is plain words (patterns with * or {variables} are what runs wait for)"),
