@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.client.commands.conftest import Orchard, unique_repo
 from tests.conftest import final_result, start_scripted
@@ -14,11 +14,18 @@ from tests.workflows.sdk.test_questions import open_questions
 from workflows.sdk.visibility import SA_OUTCOME, SA_WAITING
 
 
-async def listed(client: Client, repo: str, count: int) -> None:
-    """Until visibility has the `count` runs on `repo` as they are now (each ended one's outcome, a waiting one's flag)."""
+async def listed(client: Client, repo: str, expected: dict[str, str]) -> None:
+    """Until visibility (which `orchard list` reads) has the runs on `repo` as they are: by id, their
+    outcome once completed, "waiting" while one waits for a person, else their Temporal status."""
     async def settled() -> bool:
-        runs = [wf async for wf in client.list_workflows(f'OrchardRepo = "{repo}"')]
-        return len(runs) == count and all(wf.typed_search_attributes.get(SA_OUTCOME) or wf.typed_search_attributes.get(SA_WAITING) for wf in runs)
+        found = {}
+        async for wf in client.list_workflows(f'OrchardRepo = "{repo}"'):
+            outcome, status = wf.typed_search_attributes.get(SA_OUTCOME), wf.status
+            if status == WorkflowExecutionStatus.RUNNING and wf.typed_search_attributes.get(SA_WAITING):
+                found[wf.id] = "waiting"
+            else:
+                found[wf.id] = outcome if status == WorkflowExecutionStatus.COMPLETED and outcome else (status.name.lower() if status else "?")
+        return found == expected
 
     await until(settled)
 
@@ -32,7 +39,7 @@ async def test_list_finds_runs_by_repository_strategy_and_status(orchard: Orchar
     for handle in (done, partial, failed):
         await final_result(handle)
     await open_questions(waiting)
-    await listed(client, repo, 4)
+    await listed(client, repo, {done.id: "success", partial.id: "partial", failed.id: "failed", waiting.id: "waiting"})
 
     said = await orchard("list", "--repo", repo)
     assert said.code == 0, said.err

@@ -70,9 +70,9 @@ async def test_a_holder_whose_beats_stop_loses_its_slot_to_the_next_in_line_and_
             events: list[str] = await holder.query(Holder.events)
             return events if len(events) >= 2 else []
 
-        assert await until(told) == ["lost silent", "granted next"]
+        assert (await until(told))[:2] == ["lost silent", "granted next"]  # (and "next", silent too, loses it 1.1 s on)
         state = await lock.query(SemaphoreWorkflow.state)
-        assert [h.token for h in state.holders] == ["next"] and [(s.token, s.holder) for s in state.stale] == [("silent", holder.id)]
+        assert (state.stale[0].token, state.stale[0].holder) == ("silent", holder.id)
         silence = re.fullmatch(r"no heartbeat for (\d+\.\d)s \(every 0\.05s expected\)", state.stale[0].reason)
         assert silence and float(silence[1]) >= 1.1, state.stale[0].reason
         await lock.signal(SemaphoreWorkflow.release, "next")
