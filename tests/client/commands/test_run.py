@@ -40,6 +40,20 @@ async def test_a_run_is_started_with_what_was_given_and_followed_to_its_end(orch
     assert (memo["prompt"], memo["params"], memo["base_branch"], memo["task_queue"]) == ("add a greeting", {"n": 2}, "main", scripted_queue)
 
 
+async def test_the_agents_get_the_flags_over_orchard_yaml_over_the_defaults(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue, repo: Path):
+    (repo / "orchard.yaml").write_text("model: from-yaml\nmax_turns: 7\nagent_env: {FROM_YAML: 'yes'}\nstrategies:\n  best-of-n: {n: 3}\n")
+    said = await orchard(*scripted(scripted_queue, "add a greeting", "--strategy", "best-of-n", "--model", "from-flag", "--timeout", "30",
+                                   "--env", "GREETING=hello", "--cli-arg", "--fast", "--cli-args", "--level 'very high'", "--output", "quiet"))
+    assert said.code == 0, said.err
+    script = scripted_runs.script()
+    assert sorted(k for k in script.keys() if k.startswith("candidate/")) == ["candidate/1", "candidate/2", "candidate/3"]  # n from orchard.yaml
+    task = script.call("candidate/1").task
+    assert (task.model, task.max_turns, task.timeout, task.cli_args) == ("from-flag", 7, 30.0, ["--fast", "--level", "very high"])
+    assert task.agent_env == {"FROM_YAML": "yes", "GREETING": "hello"}
+    said = await orchard(*scripted(scripted_queue, "add a greeting", "--strategy", "best-of-n", "-S", "n=1", "--output", "quiet"))
+    assert said.code == 0 and [k for k in scripted_runs.script(1).keys() if k.startswith("candidate/")] == ["candidate/1"]  # -S over orchard.yaml
+
+
 async def test_json_output_ends_with_the_result_and_a_failed_run_exits_1(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue):
     said = await orchard(*scripted(scripted_queue, "add a greeting", "--output", "json"))
     result = json.loads(said.lines[-1])
@@ -91,6 +105,8 @@ async def test_a_server_that_does_not_answer_is_one_line_exit_2(orchard: Orchard
     (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
     (["--detach", "--with-worker"], "--detach needs a worker that outlives this command"),
     (["--base-branch", "nope"], "base branch 'nope' does not exist"),
+    (["--cli-args", "--level 'very high"], "--cli-args: No closing quotation; quote values that contain spaces"),
+    (["--env", "ANTHROPIC_API_KEY=sk-x"], "ANTHROPIC_API_KEY looks like a credential, and its value would enter the run's history"),
     (["--api-key", "sk-test"], "--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker)"),
     (["--strategy", "multi-branch", "-S", 'variants=[{"modle": "x"}]'], "variant 1: unknown setting 'modle'; accepted: agent_command,"),
     (["--strategy", "multi-branch", "-S", "variants=@missing.yaml"], "-S variants: cannot read missing.yaml: No such file or directory"),
@@ -105,3 +121,4 @@ async def test_bad_input_is_one_line_exit_2_and_starts_nothing(orchard: Orchard,
     said = await orchard(*scripted(scripted_queue, "add a greeting", *argv))
     assert said.code == 2 and said.out == "" and scripted_runs.started == []
     assert said.err.count("\n") == 1 and said.err.startswith("orchard: ") and says in said.err, said.err
+    assert "sk-" not in said.err  # a credential given is never echoed
