@@ -90,9 +90,12 @@ class ScriptedRuns:
     def script(self, n: int = 0) -> Script:
         return SCRIPTS[self.started[n]]
 
-    async def first_started(self, client: Client) -> str:
-        """The id of the first run, once the server has it (for a command that is still running)."""
+    async def first_started(self, client: Client, command: asyncio.Task[Said]) -> str:
+        """The id of the first run, once the server has it, while `command` (that starts it) goes on.
+        Loading a strategy file and checking it in the sandbox takes seconds on a loaded machine."""
         async def known() -> str | None:
+            if command.done():
+                raise AssertionError(f"the command ended before its run started: {command.result()}")
             if not self.started:
                 return None
             try:
@@ -101,7 +104,7 @@ class ScriptedRuns:
                 return None
             return self.started[0]
 
-        return await until(known)
+        return await until(known, timeout=60)
 
 
 @pytest.fixture

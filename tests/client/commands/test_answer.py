@@ -19,9 +19,9 @@ ASKING = str(ROOT / "tests" / "strategy_files" / "asking.py")
 
 async def test_orchard_run_says_its_run_waits_for_a_person_and_goes_on_once_answered(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue, client):
     running = asyncio.create_task(orchard("run", "greet", "--strategy", ASKING, "--task-queue", scripted_queue, "--agent-command", "scripted", "--output", "quiet"))
-    run_id = await scripted_runs.first_started(client)
+    run_id = await scripted_runs.first_started(client, running)
     await open_questions(client.get_workflow_handle(run_id))
-    await until(lambda: "waits for a person" in orchard.printed())  # the command, following the run, said so
+    await until(lambda: "waits for a person" in orchard.printed(), timeout=30)  # the command, following the run, said so
     await answer(client.get_workflow_handle(run_id), "go")
     said = await running
     assert said.code == 0, said.err

@@ -16,7 +16,7 @@ async def test_watch_follows_a_running_run_to_its_end_and_exits_with_its_code(or
     handle = await start_scripted(client, scripted_queue, "simple", script)
     await until(lambda: script.calls)
     watching = asyncio.create_task(orchard("watch", handle.id, "--output", "json"))
-    await until(lambda: '"status": "running"' in orchard.printed())  # the watch follows the running run
+    await until(lambda: '"status": "running"' in orchard.printed(), timeout=30)  # the watch follows the running run
     hold.set()
     said = await watching
     assert said.code == 0, said.err
