@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import pytest
 
 from tests.client.commands.conftest import Orchard
-from tests.conftest import start_scripted
+from tests.conftest import final_result, start_scripted
 from tests.scripted import Script, until
-from tests.workflows.sdk.test_questions import open_questions
+from tests.workflows.sdk.test_questions import answer, open_questions
 
 
 def rows_of(out: str, run_id: str) -> list[str]:
@@ -46,8 +47,10 @@ async def test_pending_lists_each_question_with_its_choices_and_the_command_that
     said = await orchard("pending", "--output", "json")
     rows = [row for row in map(json.loads, said.lines) if row["run_id"] == one.id]
     assert [(r["strategy"], r["key"], r["text"], r["choices"], r["repo"]) for r in rows] == [("asking", "question/1", "Start work on 'greet'?", ["go", "stop"], "/scripted/repo")]
-    for handle in (one, two):
-        await handle.terminate("the test is over")
+    await answer(one, "stop")  # answered, not terminated: a run left open in the scripted worker is finalized at exit, outside its loop
+    for key in ("first", "second"):
+        await answer(two, "go", key=key)
+    await asyncio.gather(final_result(one), final_result(two))
 
 
 async def test_pending_says_so_when_no_run_waits(orchard: Orchard, monkeypatch: pytest.MonkeyPatch):
