@@ -158,18 +158,18 @@ SCRIPTED_REPO = "/scripted/repo"
 
 async def start_scripted(
     client: Client, queue: str, strategy: str, script: Any, prompt: str = "add a greeting",
-    params: dict[str, Any] | None = None, max_parallel: int = 8, run: dict[str, Any] | None = None, **defaults: Any,
+    params: dict[str, Any] | None = None, max_parallel: int = 8, run: dict[str, Any] | None = None, repo: str = SCRIPTED_REPO, **defaults: Any,
 ) -> WorkflowHandle[Any, RunResult]:
     """Start a strategy against scripted activities: `script` (a tests.scripted.Script) decides
     what each instance does and records the calls. `run`: more RunInput fields. The run has
-    Orchard's search attributes."""
+    Orchard's search attributes (`repo`: the repository it names, which nothing reads)."""
     from tests.scripted import SCRIPTS
     from workflows.sdk.visibility import run_search_attributes
 
     run_id = f"run_scripted_{uuid.uuid4().hex[:8]}"
     SCRIPTS[run_id] = script
     run_input = RunInput(
-        prompt=prompt, repo=SCRIPTED_REPO, base_branch="main", params=params or {},
+        prompt=prompt, repo=repo, base_branch="main", params=params or {},
         defaults=TaskDefaults(agent_command="scripted", **defaults), max_parallel=max_parallel, **(run or {}),
     )
     return await client.start_workflow(

@@ -1,7 +1,8 @@
-"""Record one history per built-in strategy (and the examples) into tests/histories/, and the
-round-robin run's rotation into tests/histories/rotation/.
+"""Record one history per built-in strategy (and the examples) into tests/histories/, the
+round-robin run's rotation into tests/histories/rotation/, and a lock's own history into
+tests/histories/semaphore/.
 
-    python -m tests.record_histories [NAME ...]     # e.g. loop loop.fixed: only those
+    python -m tests.record_histories [NAME ...]     # e.g. loop loop.fixed, or semaphore: only those
 
 Run it after a deliberate change of a strategy's decisions; the replay tests then guard the new
 behaviour. Paths in the histories are temporary ones, so nothing machine-specific is recorded.
@@ -137,6 +138,49 @@ async def record_rotation(client, repo: str) -> None:  # type: ignore[no-untyped
     print(f"recorded the rotation: {len(history.events)} events", file=sys.stderr)
 
 
+async def record_semaphore(client) -> None:  # type: ignore[no-untyped-def]
+    """A lock's own history: a slot granted at once and one waited for, beats, a holder whose beats
+    stop losing the slot by the lock's timer, one held past its hold timeout, and the lock ending idle."""
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+    from temporalio.worker import Worker
+
+    from tests.activities.coordination.helpers import Holder
+    from workflows.coordination.semaphores import SEMAPHORE_WORKFLOW, LeaseRequest, SemaphoreState, SemaphoreWorkflow, semaphore_id
+
+    queue, repo = "record-semaphore", "/recorded/repo"
+    lock = client.get_workflow_handle(semaphore_id(repo, "main_branch"))
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder]):
+        holder = await client.start_workflow(Holder.run, id="run_recorded_holder", task_queue=queue)
+
+        async def ask(token: str, **limits: float | None) -> None:
+            start = WithStartWorkflowOperation(SemaphoreWorkflow.run, SemaphoreState(name="main_branch", repo=repo), id=lock.id, task_queue=queue,
+                                               id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+            await client.execute_update_with_start_workflow(SemaphoreWorkflow.enqueue, LeaseRequest(token=token, holder=holder.id, **limits),
+                                                            start_workflow_operation=start)
+
+        async def told(event: str) -> None:
+            while event not in await holder.query(Holder.events):
+                await asyncio.sleep(0.1)
+
+        await ask("beats", heartbeat=0.5)
+        await ask("silent", heartbeat=0.5)
+        await ask("timed", heartbeat=0.5)
+        for _ in range(3):
+            await lock.signal(SemaphoreWorkflow.beat, "beats")
+            await asyncio.sleep(0.4)
+        await lock.signal(SemaphoreWorkflow.release, "beats")
+        await told("lost silent")  # it never beat: taken back, and the next in line granted
+        await ask("timed", heartbeat=None, hold_timeout=0.5)  # the latest definition wins: a hold timeout, no heartbeat
+        await told("lost timed")
+        await lock.result()  # nobody holds or waits for it: it ends
+        await holder.terminate("recorded")
+    history = await lock.fetch_history()
+    (HISTORIES / "semaphore").mkdir(exist_ok=True)
+    (HISTORIES / "semaphore" / f"{SEMAPHORE_WORKFLOW}.json").write_text(history.to_json())
+    print(f"recorded the semaphore: {len(history.events)} events", file=sys.stderr)
+
+
 async def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="orchard-record-"))
     os.environ["ORCHARD_HOME"] = str(scratch / "home")
@@ -156,8 +200,9 @@ async def main() -> None:
         await ensure_search_attributes(env.client)
         async with build_worker(env.client, "record", strategies_for(examples)):
             HISTORIES.mkdir(exist_ok=True)
-            chosen = sys.argv[1:] or list(RUNS)
-            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks", n == "runbook-worker")) for n in chosen):
+            chosen = sys.argv[1:] or [*RUNS, "semaphore"]
+            strategies = [n for n in chosen if n != "semaphore"]
+            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks", n == "runbook-worker")) for n in strategies):
                 repo = make_repo(scratch / f"repo-{name}")
                 run_id = f"run_recorded_{name}"
                 command = f"{AGENT_KNOBS.get(name, '')} python3 {agent}".strip()
@@ -170,6 +215,8 @@ async def main() -> None:
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
             if "round-robin" in chosen:
                 await record_rotation(env.client, str(scratch / "repo-round-robin"))
+            if "semaphore" in chosen:
+                await record_semaphore(env.client)
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -1,5 +1,6 @@
 """The new strategies through the `orchard` command: shadow returning early and surviving a
-killed worker, a round-robin rotation surviving a killed worker, and bad parameters."""
+killed worker, and a round-robin rotation surviving a killed worker. (Bad parameters, which need
+no process: tests/client/commands/test_run.py.)"""
 
 from __future__ import annotations
 
@@ -102,29 +103,3 @@ async def test_round_robin_rotation_survives_a_killed_worker(named_server, clien
     finally:
         worker.terminate()
         worker.wait(30)
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--strategy", "multi-branch", "-S", 'variants=[{"modle": "x"}]'], "variant 1: unknown setting 'modle'; accepted: agent_command,"),
-        (["--strategy", "multi-branch", "-S", "variants=@missing.yaml"], "-S variants: cannot read missing.yaml: No such file or directory"),
-        (["--strategy", "shadow", "-S", 'variants=[{"id": "a"}]', "-S", "primary=b"], "no variant 'b'; variants: a"),
-        (["--strategy", "round-robin", "-S", 'variants=[{"id": "a"}]'], "experiment is required"),
-        (["--strategy", "bug-finding"], "target_area is required"),
-        (["--strategy", "doc-review", "-S", "pages_file=pages.yml"], "-S pages_file: cannot read pages.yml"),
-        (["--strategy", "iterative", "-S", "rounds=2"], "unknown parameter 'rounds' for strategy 'iterative'; accepted: model, iterations,"),
-        (["--strategy", "loop", "-S", "mode=hybird"], "unknown loop mode 'hybird'; available: custom, fixed, hybrid, ralph (did you mean 'hybrid'?)"),
-    ],
-)
-def test_bad_strategy_parameters_are_one_line_exit_2(repo, tmp_path, args, message):
-    home = tmp_path / "home"
-    out = orchard("run", "x", "--agent-command", DEMO_AGENT, *args, env=orchard_env(home), cwd=repo)
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
-    assert not home.exists()
-
-
-def test_show_needs_a_run_or_an_experiment(repo, tmp_path):
-    out = orchard("show", env=orchard_env(tmp_path / "home"), cwd=repo)
-    assert out.returncode == 2 and "orchard show needs a RUN or --experiment NAME" in out.stderr

@@ -74,6 +74,37 @@ class SemaphoreState(BaseModel):
     grants_per_run: int = Field(default=500, ge=1)
 
 
+def lease_deadline(state: SemaphoreState, holder: LeaseHolder) -> datetime | None:
+    """When `holder` loses its slot if nothing changes: its patience after its last beat (with a
+    heartbeat), or `hold_timeout` after it was granted the slot, whichever comes first; None: never."""
+    deadlines = []
+    if state.heartbeat is not None:
+        deadlines.append(holder.beat + patience(state.heartbeat))
+    if state.hold_timeout is not None:
+        deadlines.append(holder.since + timedelta(seconds=state.hold_timeout))
+    return min(deadlines) if deadlines else None
+
+
+def stale_reason(state: SemaphoreState, holder: LeaseHolder, now: datetime) -> str | None:
+    """Why `holder` loses its slot at `now` (its beats stopped, or it held the slot too long), or
+    None while it keeps it."""
+    due = lease_deadline(state, holder)
+    if due is None or now < due:
+        return None
+    if state.heartbeat is not None and now >= holder.beat + patience(state.heartbeat):
+        return f"no heartbeat for {(now - holder.beat).total_seconds():.1f}s (every {state.heartbeat:g}s expected)"
+    return f"held for {(now - holder.since).total_seconds():.1f}s, past its timeout of {state.hold_timeout:g}s"
+
+
+def next_stale_check(state: SemaphoreState, now: datetime) -> timedelta | None:
+    """How long until the first holder's deadline (at least 0.1 s: a deadline just past is checked
+    at once, not in a busy loop), or None when no holder has one."""
+    deadlines = [d for h in state.holders if (d := lease_deadline(state, h)) is not None]
+    if not deadlines:
+        return None
+    return max(min(deadlines) - now, timedelta(milliseconds=100))
+
+
 @workflow.defn(name=SEMAPHORE_WORKFLOW)
 class SemaphoreWorkflow:
     @workflow.init
@@ -187,33 +218,18 @@ class SemaphoreWorkflow:
 
     # -- stale holders ----------------------------------------------------------------------
 
-    def _deadline(self, holder: LeaseHolder) -> datetime | None:
-        state = self._state
-        deadlines = []
-        if state.heartbeat is not None:
-            deadlines.append(holder.beat + self._patience())
-        if state.hold_timeout is not None:
-            deadlines.append(holder.since + timedelta(seconds=state.hold_timeout))
-        return min(deadlines) if deadlines else None
-
     def _patience(self) -> timedelta:
         return patience(self._state.heartbeat)
 
     def _until_next_stale(self) -> timedelta | None:
-        deadlines = [d for h in self._state.holders if (d := self._deadline(h)) is not None]
-        if not deadlines:
-            return None
-        return max(min(deadlines) - workflow.now(), timedelta(milliseconds=100))
+        return next_stale_check(self._state, workflow.now())
 
     async def _take_back_stale(self) -> None:
         state, now = self._state, workflow.now()
         for holder in list(state.holders):
-            deadline = self._deadline(holder)
-            if deadline is None or now < deadline:
+            reason = stale_reason(state, holder, now)
+            if reason is None:
                 continue
-            stopped = state.heartbeat is not None and now >= holder.beat + self._patience()
-            reason = (f"no heartbeat for {(now - holder.beat).total_seconds():.1f}s (every {state.heartbeat:g}s expected)" if stopped
-                      else f"held for {(now - holder.since).total_seconds():.1f}s, past its timeout of {state.hold_timeout:g}s")
             state.holders.remove(holder)
             state.stale.append(StaleRelease(token=holder.token, holder=holder.holder, label=holder.label, at=now, reason=reason))
             workflow.logger.warning("%s: took the slot back from %s: %s", state.name, holder.holder, reason)
