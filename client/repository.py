@@ -1,5 +1,6 @@
 """The user's repository as the CLI finds it: the folder given, its root, the base branch; or the
-git remote a run works on (`--repo URL`, `--remote NAME`)."""
+git remote a run works on (`--repo URL`, `--remote NAME`); and, once a run on a remote has ended,
+its branches fetched here. What it asks git before a run starts, it asks through client/preflight.py."""
 
 from __future__ import annotations
 
@@ -7,64 +8,37 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.git.command import GitError, git_now
+from activities.git.command import GitError
 from activities.git.command import git as run_git
+from client import preflight
 from client.errors import UsageError
 from workflows.sdk.models import is_remote_repo
-
-
-def find_root(path: str | Path) -> Path | None:
-    """The root of the repository `path` is in (its work tree; a bare one's git folder), or None
-    when it is in none."""
-    if not Path(path).is_dir():
-        return None
-    top = git_now("rev-parse", "--show-toplevel", cwd=path)
-    if top.returncode == 0:
-        return Path(top.stdout.strip()).resolve()
-    bare = git_now("rev-parse", "--is-bare-repository", "--absolute-git-dir", cwd=path)
-    if bare.returncode == 0 and bare.stdout.startswith("true"):
-        return Path(bare.stdout.split("\n")[1].strip()).resolve()
-    return None
 
 
 def open_repo(path: str) -> Path:
     """The root of the repository `path` is in; a clear error when there is none."""
     if not Path(path).exists():
         raise UsageError(f"{path} does not exist; pass --repo with a git repository")
-    root = find_root(path)
+    root = preflight.find_root(path)
     if root is None:
         raise UsageError(f"{Path(path).resolve()} is not a git repository; run inside one or pass --repo PATH (create one with `git init`)")
     return root
-
-
-def current_branch(root: Path) -> str | None:
-    """The branch checked out in the repository at `root`; None when HEAD is detached."""
-    head = git_now("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root)
-    return head.stdout.strip() if head.returncode == 0 else None
 
 
 def base_branch(root: Path, requested: str | None) -> tuple[str, str]:
     """The branch runs start from (the one asked for, else the checked-out one; it must exist), and
     its commit."""
     if requested is None:
-        head = git_now("rev-parse", "HEAD", "--symbolic-full-name", "HEAD", cwd=root)  # one process: the commit, then the branch
-        commit, _, ref = head.stdout.strip().partition("\n")
-        if head.returncode == 0 and ref.startswith("refs/heads/"):
-            return ref.removeprefix("refs/heads/"), commit
-        requested = current_branch(root)  # detached, or a branch with no commit yet: said below
+        head = preflight.checked_out(root)
+        if head is not None:
+            return head
+        requested = preflight.current_branch(root)  # detached, or a branch with no commit yet: said below
         if requested is None:
             raise UsageError("HEAD is detached; pass --base-branch NAME")
-    commit = git_now("rev-parse", "--verify", "--quiet", f"refs/heads/{requested}^{{commit}}", cwd=root).stdout.strip()
+    commit = preflight.branch_commit(root, requested)
     if not commit:
         raise UsageError(f"base branch {requested!r} does not exist in {root}; pass --base-branch with an existing branch (a branch with at least one commit)")
     return requested, commit
-
-
-def remotes_of(root: Path) -> dict[str, str]:
-    """The repository's remotes: name -> URL, as its config says (by name, as `git remote` lists them)."""
-    names = git_now("remote", cwd=root).stdout.split()
-    urls = dict(line.split(" ", 1) for line in git_now("config", "--get-regexp", r"^remote\..*\.url$", cwd=root).stdout.splitlines() if " " in line)
-    return {name: urls[f"remote.{name}.url"] for name in names if f"remote.{name}.url" in urls}
 
 
 @dataclass(frozen=True)
@@ -93,7 +67,7 @@ def run_repository(path: str, remote: str | None) -> RunRepository:
     local = open_repo(path)
     if remote is None:
         return RunRepository(str(local), local)
-    remotes = remotes_of(local)
+    remotes = preflight.remotes_of(local)
     if remote not in remotes:
         raise UsageError(f"{local} has no remote {remote!r}" + (f"; its remotes: {', '.join(remotes)}" if remotes else "; add one with `git remote add`"))
     url = remotes[remote]
@@ -105,10 +79,10 @@ def run_repository(path: str, remote: str | None) -> RunRepository:
 def clone_here(url: str, path: str = ".") -> RunRepository | None:
     """The repository at `path`, when one of its remotes is `url` (`orchard watch` of a run on a
     remote, from a clone of it: the branches come here too); None otherwise."""
-    local = find_root(path)
+    local = preflight.find_root(path)
     if local is None:
         return None
-    for remote in remotes_of(local):
+    for remote in preflight.remotes_of(local):
         found = run_repository(str(local), remote)
         if found.repo == url:
             return found
@@ -119,19 +93,17 @@ async def remote_base_branch(repo: RunRepository, requested: str | None) -> tupl
     """The branch a run on a remote starts from (the one asked for, else the branch checked out
     here (--remote), else the remote's default; it must exist on the remote), and its commit there."""
     try:
-        listed = await run_git("ls-remote", "--symref", "--", repo.repo, "HEAD", "refs/heads/*", cwd=repo.root or ".")
-    except GitError as e:
-        raise UsageError(f"cannot reach the remote {repo.repo}: {e.stderr.strip().splitlines()[-1] if e.stderr.strip() else e}; check the URL and that its server is up") from None
-    branches = {ref.removeprefix("refs/heads/"): sha for sha, _, ref in (line.partition("\t") for line in listed.splitlines()) if ref.startswith("refs/heads/")}
+        heads = await preflight.remote_heads(repo.repo, repo.root or ".")
+    except preflight.RemoteUnreachable as e:
+        raise UsageError(f"cannot reach the remote {repo.repo}: {e}; check the URL and that its server is up") from None
     if requested is None and repo.local is not None:
-        requested = current_branch(repo.local)
+        requested = preflight.current_branch(repo.local)
     if requested is None:
-        default = next((line.split()[1] for line in listed.splitlines() if line.startswith("ref: ") and line.endswith("\tHEAD")), "")
-        requested = default.removeprefix("refs/heads/") or None
-    if requested is None or requested not in branches:
+        requested = heads.default
+    if requested is None or requested not in heads.branches:
         what = f"base branch {requested!r} is not" if requested else "no default branch is"
-        raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches ({', '.join(sorted(branches)) or 'it has none: push one first'})")
-    return requested, branches[requested]
+        raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches ({', '.join(sorted(heads.branches)) or 'it has none: push one first'})")
+    return requested, heads.branches[requested]
 
 
 async def report_fetched(repo: RunRepository, run_id: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from client.errors import EXIT_SUCCESS, EXIT_USAGE, UsageError
-from client.repository import find_root
+from client.preflight import find_root
 from client.runbooks.describe import describe_pipeline, dry_run
 from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files

@@ -10,6 +10,7 @@ from client.errors import DETACHED_EXIT
 from client.follow import follow_and_report
 from client.render import output_mode
 from client.repository import clone_here, report_fetched
+from client.request import GivenCredentials
 from client.runs import NoWorker, ensure_served, find_run, target_for
 from workflows.sdk.models import is_remote_repo
 
@@ -19,7 +20,7 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     run = await find_run(target, args.run_id)
     if run.running:
         try:  # embedded: (re)starts the run's worker; a named server: says if none polls
-            credentials = credentials_from(args, run.memo.get("plugin", "command"))
+            credentials = credentials_from(GivenCredentials(args.api_key, args.oauth_token, args.base_url), run.memo.get("plugin", "command"))
             await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"), credentials, run.memo.get("worker_modules"))
         except NoWorker as e:
             print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)

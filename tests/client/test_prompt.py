@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from client.errors import UsageError
 from client.prompt import read_prompt
+from client.request import PromptSource
 
 
 def test_a_prompt_file_holding_a_nul_byte_is_refused_naming_its_line(tmp_path):
@@ -15,7 +14,7 @@ def test_a_prompt_file_holding_a_nul_byte_is_refused_naming_its_line(tmp_path):
     task = tmp_path / "task.md"
     task.write_bytes(b"fix the bug\nin \x00 parser\n")
     with pytest.raises(UsageError) as err:
-        read_prompt(argparse.Namespace(prompt=None, prompt_file=str(task)))
+        read_prompt(PromptSource("file", path=str(task)))
     assert str(err.value) == f"the prompt from --prompt-file {task} holds a NUL byte (line 2): a prompt is text; is it a binary file?"
     task.write_text("fix the bug\n")
-    assert read_prompt(argparse.Namespace(prompt=None, prompt_file=str(task))) == "fix the bug\n"
+    assert read_prompt(PromptSource("file", path=str(task))) == "fix the bug\n"

@@ -1,13 +1,14 @@
-"""The user's repository as the CLI finds it (client/repository.py), with the git CLI: its root
-from anywhere inside, its base branch and commit, its remotes, and one clear line when it is not
-what a run needs."""
+"""The user's repository as the CLI finds it (client/repository.py, which asks git through
+client/preflight.py), with the git CLI: its root from anywhere inside, its base branch and commit,
+its remotes, and one clear line when it is not what a run needs."""
 
 from __future__ import annotations
 
 import pytest
 
 from client.errors import UsageError
-from client.repository import base_branch, clone_here, current_branch, find_root, open_repo, remotes_of, run_repository
+from client.preflight import current_branch, find_root, remotes_of
+from client.repository import base_branch, clone_here, open_repo, run_repository
 from tests.conftest import git, make_repo
 
 

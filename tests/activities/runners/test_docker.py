@@ -225,7 +225,7 @@ def test_runner_and_image_come_from_flags_or_orchard_yaml(repo, tmp_path, how):
 @pytest.mark.no_engine
 async def test_auto_without_docker_says_once_that_agents_are_not_isolated(monkeypatch, capsys):
     from activities.runners.docker import status
-    from client.commands.run import check_runner
+    from client.run_steps import check_runner
     from workflows.sdk.models import TaskDefaults
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
