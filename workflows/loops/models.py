@@ -199,6 +199,8 @@ class IterationOutcome(BaseModel):
     verification: VerificationReport | None = None
     ci: CommandReport | None = None
     host: str = ""
+    workspace: str = ""
+    """How the host made the workspace ready for it: "checked out", "kept" (the last iteration's) or "reset"."""
     published: dict[str, str] = Field(default_factory=dict)
     """The user's branches the agent's pushes moved (a pipeline's agent), by name."""
     published_from: dict[str, str] = Field(default_factory=dict)
