@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.sdk import steering
 from workflows.sdk.context import Context, RunState
 from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.errors import RUN_FAILED, SteerRefused, StrategyError
@@ -231,14 +232,14 @@ class StrategyWorkflow:
     @workflow.update
     def steer(self, request: SteerRequest) -> str:
         """A person steering the run (`orchard loop stop|nudge|extend RUN`); says what will happen."""
-        return self._strategy.steer(request)
+        return steering.steer(self._strategy, self.STRATEGY.name(), request)
 
     @steer.validator
     def check_steer(self, request: SteerRequest) -> None:
         """Refuses what the strategy cannot take now (the run is unchanged)."""
         if self._phase not in STEERABLE_PHASES:
             raise SteerRefused(f"the run is {self._phase}: it cannot be steered now")
-        self._strategy.check_steer(request)
+        steering.check_steer(self._strategy, self.STRATEGY.name(), request)
 
 
 def workflow_class_for(strategy_cls: type) -> type:
