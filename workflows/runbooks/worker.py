@@ -174,7 +174,7 @@ class QueueWorkerStrategy(Strategy):
             ctx.trail = list(state.items.values())
             if not running and (handled_here >= cfg.items_per_run or ctx.should_continue_as_new()) and state.stop_by is None:
                 await ctx.continue_as_new(_pruned(state).model_dump(mode="json"))
-        counts = Counter(r.status for r in state.items.values())
+        counts: Counter[str] = Counter(r.status for r in state.items.values())
         return [InstanceResult(
             success=True, key="worker", queue=QueueSummary(items=list(state.items.values())[-RESULT_ITEMS:], counts=dict(counts)),
             selection=Selection(reason=f"stopped by {state.stop_by or 'a person'} after {counts['done']} item(s) done"),

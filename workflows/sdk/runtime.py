@@ -232,14 +232,14 @@ class StrategyWorkflow:
     @workflow.update
     def steer(self, request: SteerRequest) -> str:
         """A person steering the run (`orchard loop stop|nudge|extend RUN`); says what will happen."""
-        return steering.steer(self._strategy, self.STRATEGY.name(), request)
+        return steering.steer(self._strategy, self._strategy.name(), request)
 
     @steer.validator
     def check_steer(self, request: SteerRequest) -> None:
         """Refuses what the strategy cannot take now (the run is unchanged)."""
         if self._phase not in STEERABLE_PHASES:
             raise SteerRefused(f"the run is {self._phase}: it cannot be steered now")
-        steering.check_steer(self._strategy, self.STRATEGY.name(), request)
+        steering.check_steer(self._strategy, self._strategy.name(), request)
 
 
 def workflow_class_for(strategy_cls: type) -> type:

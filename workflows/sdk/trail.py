@@ -128,6 +128,7 @@ TrailRow = Annotated[
 """A row of a trail: discriminated by `kind`."""
 
 TRAIL_ROW_TYPES = (IterationRecord, PhaseRecord, ItemRecord, StepRecord)
+_KINDS: dict[str, type[IterationRecord] | type[PhaseRecord] | type[ItemRecord]] = {"iteration": IterationRecord, "phase": PhaseRecord, "item": ItemRecord}
 
 
 def as_trail_row(step: Any) -> IterationRecord | PhaseRecord | ItemRecord | StepRecord:
@@ -140,7 +141,7 @@ def as_trail_row(step: Any) -> IterationRecord | PhaseRecord | ItemRecord | Step
     kind = row_kind(fields)
     if kind != "step":
         try:
-            return {"iteration": IterationRecord, "phase": PhaseRecord, "item": ItemRecord}[kind].model_validate(fields)
+            return _KINDS[kind].model_validate(fields)
         except ValueError:
             pass
     fields.pop("kind", None)
