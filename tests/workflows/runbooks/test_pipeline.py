@@ -119,7 +119,7 @@ async def test_a_pipeline_says_what_it_published_and_every_push_refused_with_its
     assert len(refused) == 2 and all("pushed main, which is checked out in" in line for line in refused), refused
     assert refused[0].startswith("attempt fast-forward") and refused[1].startswith("event on_complete")
     merge = next(p for p in pipeline.pipeline.phases if p.phase == "merge")
-    assert merge["ok"] and merge["attempts"][0].startswith("fast-forward: attempt fast-forward pushed main, which is checked out")
+    assert merge.ok and merge.attempts[0].startswith("fast-forward: attempt fast-forward pushed main, which is checked out")
     console = Console(width=200, record=True)
     print_outcome(console, Outcome(run_id=result.run_id, status=result.status, result=result), None)
     shown = console.export_text()
@@ -554,5 +554,5 @@ async def test_an_item_its_task_s_command_cannot_quote_fails_alone_and_the_worke
     await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
     (worker,) = (await handle.result()).instances
     (item,) = worker.queue.items
-    assert item["status"] == "dead" and "stands in $((...)), where only a whole number is safe" in item["error"]
+    assert item.status == "dead" and "stands in $((...)), where only a whole number is safe" in item.error
     assert dead.read_text() == "1" and not (tmp_path / "pwned").exists()
