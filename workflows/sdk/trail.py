@@ -99,14 +99,14 @@ class StepRecord(BaseModel):
         return dict(self.model_extra or {})
 
 
-ROW_KINDS = ("iteration", "phase", "item")
+_KINDS: dict[str, type[IterationRecord] | type[PhaseRecord] | type[ItemRecord]] = {"iteration": IterationRecord, "phase": PhaseRecord, "item": ItemRecord}
 
 
 def row_kind(row: Any) -> str:
     """The union's tag of a row: its `kind`; a row from before rows said their kind (a worker of an
     older Orchard) by the fields only that kind has; anything else is a step."""
     kind = row.get("kind") if isinstance(row, dict) else getattr(row, "kind", None)
-    if kind in ROW_KINDS:
+    if kind in _KINDS:
         return str(kind)
     if isinstance(row, dict) and kind is None:
         if "id" in row and "attempts" in row and "status" in row:
@@ -128,7 +128,6 @@ TrailRow = Annotated[
 """A row of a trail: discriminated by `kind`."""
 
 TRAIL_ROW_TYPES = (IterationRecord, PhaseRecord, ItemRecord, StepRecord)
-_KINDS: dict[str, type[IterationRecord] | type[PhaseRecord] | type[ItemRecord]] = {"iteration": IterationRecord, "phase": PhaseRecord, "item": ItemRecord}
 
 
 def as_trail_row(step: Any) -> IterationRecord | PhaseRecord | ItemRecord | StepRecord:
