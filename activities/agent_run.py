@@ -97,7 +97,7 @@ def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: 
         model=task.model,
         artifacts_dir=str(place.out_dir),
         metrics={"exit_code": outcome.exit_code, "num_turns": state.num_turns},
-        metadata={"runner": runner},
+        runner=runner,
     )
     final_message = redact(state.final_message)
     if final_message is not None:

@@ -96,7 +96,7 @@ async def _recorded_result(inp: InstanceInput, origin: Origin, record_path: Path
         plugin=inp.task.plugin,
         model=inp.task.model,
         artifacts_dir=str(record_path.parent),
-        metadata={"recovered_from_branch": True},
+        recovered_from_branch=True,
     )
 
 

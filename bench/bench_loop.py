@@ -63,8 +63,8 @@ async def per_iteration(args: argparse.Namespace, files: int) -> None:
             make_files(bench.repo, files)
         agent = agent_seconds(bench.repo)
         run_id, driven = await loop_run(bench, args.iterations)
-        trail = driven.result.instances[0].metadata["iterations"]
-        first, later = trail[0]["duration_seconds"], [r["duration_seconds"] for r in trail[1:]]
+        trail = driven.result.instances[0].loop.trail
+        first, later = trail[0].duration_seconds, [r.duration_seconds for r in trail[1:]]
         histories = await histories_of(bench.client, run_id)
         phases = [o.agent.metrics["phase_seconds"] for o in await outcomes(histories)][1:]
         own = [sum(v for k, v in p.items() if not k.startswith("agent running")) for p in phases]
@@ -132,7 +132,7 @@ async def long_loop(args: argparse.Namespace) -> None:
     async with bench_setup(None, "loop-long", args.dir) as bench:
         run_id, driven = await loop_run(bench, args.long, args.kill_at)
         result = driven.result
-        trail = result.instances[0].metadata["iterations"]
+        trail = result.instances[0].loop.trail
         histories = await histories_of(bench.client, run_id)
         started = time.perf_counter()
         await replay(histories.largest, run_id, None)
@@ -145,7 +145,7 @@ async def long_loop(args: argparse.Namespace) -> None:
         ends = iteration_ends(histories)
         for label, part in (("first", slice(1, 101)), ("last", slice(-100, None))):
             gaps = [b - a for a, b in zip(ends[part][:-1], ends[part][1:])]
-            activity = statistics.median(r["duration_seconds"] for r in trail[part])
+            activity = statistics.median(r.duration_seconds for r in trail[part])
             print(f"  the {label} 100 iterations: {statistics.median(gaps) * 1000:.0f} ms each end to end (median), the activity {activity * 1000:.0f} ms")
         print(f"  events per history: max {max(histories.events)}; largest history {max(histories.sizes) / 1024:.0f} KiB, replayed in {replayed:.2f} s")
 

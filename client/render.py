@@ -7,8 +7,9 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from itertools import groupby
 from typing import Any
 
 from rich.console import Console, Group
@@ -17,7 +18,11 @@ from rich.text import Text
 
 from client.snapshots import Outcome, Snapshot
 from client.tables import Column, FittedTable, short_count
-from workflows.sdk.models import Answer, ChildRun, InstanceProgress, InstanceResult, Question, RunProgress
+from workflows.sdk.models import Answer, ChildRun, InstanceProgress, InstanceResult, Question, RunProgress, RunResult, Selection
+from workflows.sdk.trail import ItemRecord, IterationRecord, PhaseRecord, StepRecord
+
+Row = IterationRecord | PhaseRecord | ItemRecord | StepRecord
+"""A row of a trail (workflows/sdk/trail.py's TrailRow): each kind has its table and its line."""
 
 ACTION_STYLE = {"continue": "cyan", "complete": "green", "timeout": "red", "fail": "red", "budget": "yellow", "stopped": "yellow"}
 TRAIL_SHOWN = 20
@@ -89,33 +94,39 @@ def chain_line(progress: RunProgress) -> str | None:
     return f"run {progress.runs} of its chain (continued as new); earlier instances: {counts or 'none'}"
 
 
-def _pipeline_row(row: dict[str, Any]) -> bool:
-    """A pipeline's phase (workflows/runbooks/pipeline.py's PhaseRecord), not a loop's iteration."""
-    return "phase" in row
+TRAIL_TITLES: dict[type, str] = {IterationRecord: "iterations", PhaseRecord: "phases", ItemRecord: "items", StepRecord: "steps"}
 
 
-def _item_row(row: dict[str, Any]) -> bool:
-    """A queue worker's item (workflows/runbooks/worker.py's ItemRecord)."""
-    return "attempts" in row and "id" in row
+def trail_key(row: Row, n: int = 0) -> str:
+    """What a row is known by while it changes (`n`: its place in the whole trail, for a strategy's own steps)."""
+    match row:
+        case ItemRecord():
+            return f"item {row.id}"
+        case PhaseRecord():
+            return f"phase {row.step}"
+        case IterationRecord():
+            return f"iteration {row.iteration}"
+    return f"step {n + 1}"
 
 
-def trail_key(row: dict[str, Any]) -> str:
-    if _item_row(row):
-        return f"item {row['id']}"
-    return f"phase {row.get('step')}" if _pipeline_row(row) else f"iteration {row.get('iteration')}"
+def _fields(row: StepRecord) -> str:
+    return ", ".join(f"{k}={v}" for k, v in row.fields.items())
 
 
-def trail_line(row: dict[str, Any]) -> str:
-    if _item_row(row):
-        error = f": {row['error']}" if row.get("error") else ""
-        return f"item {row['id']}: {row['status']} (attempt {row.get('attempts', 0)}){error}"
-    if _pipeline_row(row):
-        visit = f" (visit {row['visit']})" if row.get("visit", 1) > 1 else ""
-        note = f": {row['note']}" if row.get("note") else ""
-        tried = "".join(f"\n  attempt {attempt}" for attempt in row.get("attempts") or [])  # each failed attempt of a chain, and why
-        return f"phase {row['phase']}{visit}: {'done' if row.get('ok') else 'failed'}{note} (commit {str(row.get('commit', ''))[:12]}){tried}"
-    levels = ",".join(row.get("levels_passed") or []) or "none"
-    return f"iteration {row.get('iteration')}: {row.get('action')}: {row.get('reason')} (levels passed: {levels}, commit {str(row.get('commit', ''))[:12]})"
+def trail_line(row: Row, n: int = 0) -> str:
+    match row:
+        case ItemRecord():
+            error = f": {row.error}" if row.error else ""
+            return f"item {row.id}: {row.status} (attempt {row.attempts}){error}"
+        case PhaseRecord():
+            visit = f" (visit {row.visit})" if row.visit > 1 else ""
+            note = f": {row.note}" if row.note else ""
+            tried = "".join(f"\n  attempt {attempt}" for attempt in row.attempts)  # each failed attempt of a chain, and why
+            return f"phase {row.phase}{visit}: {'done' if row.ok else 'failed'}{note} (commit {row.commit[:12]}){tried}"
+        case IterationRecord():
+            levels = ",".join(row.levels_passed) or "none"
+            return f"iteration {row.iteration}: {row.action}: {row.reason} (levels passed: {levels}, commit {row.commit[:12]})"
+    return f"step {n + 1}: {_fields(row)}"
 
 
 def _now(outcome: Outcome) -> list[str]:
@@ -149,13 +160,14 @@ def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
 def results_table(results: list[InstanceResult]) -> FittedTable:
     notes = []
     for r in results:
-        note = r.error or r.metadata.get("selection_reason") or r.metadata.get("ineligible") or ""
+        selection = r.selection or Selection()
+        note = r.error or selection.reason or selection.ineligible or ""
         if r.metrics.get("verify_passed") is False:
             note = note or "verification failed"
         notes.append(note[:80])
     scores = [r.metrics.get("score") for r in results]
     columns = [
-        Column("", ["★" if r.metadata.get("winner") else "" for r in results]),
+        Column("", ["★" if r.winner else "" for r in results]),
         Column("instance", [r.key for r in results]),
         Column("status", [Text(r.status, style=STATUS_STYLE.get(r.status, "")) for r in results]),
         Column("branch", [r.branch_name or "-" for r in results], kind="branch"),
@@ -174,18 +186,18 @@ def _estimated_note(estimated: Iterable[Any]) -> list[str]:
 
 
 def comparison_table(results: list[InstanceResult]) -> FittedTable | None:
-    """Variants side by side, from the rows variant strategies leave in `metadata.comparison`."""
-    pairs = [(r, r.metadata["comparison"]) for r in results if isinstance(r.metadata.get("comparison"), dict)]
+    """Variants side by side: the results variant strategies ran (`variant`)."""
+    pairs = [(r, r.variant) for r in results if r.variant is not None]
     if not pairs:
         return None
-    shown, rows = [r for r, _ in pairs], [row for _, row in pairs]
-    verified = [row.get("verified") for row in rows]
+    shown, variants = [r for r, _ in pairs], [v for _, v in pairs]
+    verified = [v.verified for v in variants]
     columns = [
-        Column("variant", [Text(str(row.get("variant"))) for row in rows]),
-        Column("role", [str(row.get("role", "")) for row in rows]),
+        Column("variant", [Text(v.id) for v in variants]),
+        Column("role", [v.role for v in variants]),
         Column("status", [Text(r.status, style=STATUS_STYLE.get(r.status, "")) for r in shown]),
         Column("branch", [r.branch_name or "-" for r in shown], kind="branch"),
-        Column("files", [str(row.get("files_changed", 0)) for row in rows]),
+        Column("files", [str(r.files_changed) for r in shown]),
         Column("time", [_seconds(r.duration_seconds) for r in shown], short=[_seconds(r.duration_seconds, short=True) for r in shown]),
         Column("tokens", [_tokens(r.tokens) for r in shown], short=[short_count(r.tokens) for r in shown]),
         Column("cost", [_cost_cell(r.cost_usd, r.cost_estimated) for r in shown], short=[_cost_cell(r.cost_usd, r.cost_estimated, short=True) for r in shown]),
@@ -195,54 +207,70 @@ def comparison_table(results: list[InstanceResult]) -> FittedTable | None:
     return FittedTable(columns, notes=_estimated_note(r.cost_usd and r.cost_estimated for r in shown))
 
 
-def trail_table(rows: list[dict[str, Any]]) -> FittedTable:
-    """A loop's iterations (`metadata.iterations`, or the progress query's latest), or a pipeline's
-    phases (`metadata.phases`), one row each."""
-    if rows and _item_row(rows[0]):
+def trail_table(rows: Sequence[Row]) -> FittedTable:
+    """Rows of one kind, one line each: a loop's iterations (its result's `loop.trail`, or the
+    progress query's latest), a pipeline's phases, a queue worker's items, a strategy's own steps."""
+    first = rows[0] if rows else None
+    if isinstance(first, ItemRecord):
+        items = [row for row in rows if isinstance(row, ItemRecord)]
         return FittedTable([
-            Column("item", [str(row["id"]) for row in rows]),
-            Column("status", [str(row["status"]) for row in rows]),
-            Column("attempts", [str(row.get("attempts", 0)) for row in rows]),
-            Column("error", [str(row.get("error", ""))[:100] for row in rows], kind="text"),
+            Column("item", [row.id for row in items]),
+            Column("status", [row.status for row in items]),
+            Column("attempts", [str(row.attempts) for row in items]),
+            Column("error", [row.error[:100] for row in items], kind="text"),
         ])
-    if rows and _pipeline_row(rows[0]):
-        def took(row: dict[str, Any]) -> str:
-            waited = row.get("waited_seconds") or 0
-            return f"{row.get('duration_seconds') or 0:.1f}s" + (f" ({waited:.1f}s in line)" if waited >= 0.1 else "")
+    if isinstance(first, PhaseRecord):
+        phases = [row for row in rows if isinstance(row, PhaseRecord)]
+
+        def took(row: PhaseRecord) -> str:
+            return f"{row.duration_seconds:.1f}s" + (f" ({row.waited_seconds:.1f}s in line)" if row.waited_seconds >= 0.1 else "")
 
         return FittedTable([
-            Column("step", [str(row.get("step", "")) for row in rows]),
-            Column("phase", [str(row["phase"]) for row in rows]),
-            Column("visit", [str(row.get("visit", 1)) for row in rows]),
-            Column("action", [str(row.get("action", "")) for row in rows]),
-            Column("result", [Text("done" if row.get("ok") else "failed", style=STATUS_STYLE.get("success" if row.get("ok") else "failed", "")) for row in rows]),
-            Column("time", [took(row) for row in rows]),
-            Column("commit", [str(row.get("commit", ""))[:12] for row in rows]),
-            Column("note", ["\n".join([str(row.get("note", ""))[:100], *(a[:160] for a in row.get("attempts") or [])]).strip() for row in rows],
+            Column("step", [str(row.step) for row in phases]),
+            Column("phase", [row.phase for row in phases]),
+            Column("visit", [str(row.visit) for row in phases]),
+            Column("action", [row.action for row in phases]),
+            Column("result", [Text("done" if row.ok else "failed", style=STATUS_STYLE.get("success" if row.ok else "failed", "")) for row in phases]),
+            Column("time", [took(row) for row in phases]),
+            Column("commit", [row.commit[:12] for row in phases]),
+            Column("note", ["\n".join([row.note[:100], *(a[:160] for a in row.attempts)]).strip() for row in phases],
                    kind="text"),  # each failed attempt of a chain, and why
         ])
-    ci = [row.get("ci_passed") for row in rows]
-    actions = [str(row.get("action", "")) for row in rows]
+    if isinstance(first, StepRecord):
+        steps = [row for row in rows if isinstance(row, StepRecord)]
+        names = list(dict.fromkeys(name for row in steps for name in row.fields))
+        return FittedTable([Column(name, [str(row.fields.get(name, ""))[:60] for row in steps], kind="text" if name == names[-1] else "keep")
+                            for name in names] or [Column("step", [str(n) for n in range(1, len(steps) + 1)])])
+    iterations = [row for row in rows if isinstance(row, IterationRecord)]
     return FittedTable([
-        Column("iter", [str(row.get("iteration", "")) for row in rows]),
-        Column("commit", [str(row.get("commit", ""))[:12] for row in rows]),
-        Column("levels", [",".join(row.get("levels_passed") or []) or "-" for row in rows]),
-        Column("ci", ["-" if c is None else ("passed" if c else "failed") for c in ci]),
-        Column("changed", ["yes" if row.get("changed") else "no" for row in rows]),
-        Column("decision", [Text(a, style=ACTION_STYLE.get(a, "")) for a in actions]),
-        Column("time", [f"{row.get('duration_seconds', 0):.1f}s" for row in rows]),
-        Column("tokens", [_tokens(int(row.get("tokens", 0))) for row in rows], short=[short_count(int(row.get("tokens", 0))) for row in rows]),
-        Column("cost", [_cost_cell(float(row.get("cost_usd", 0.0))) for row in rows], short=[_cost_cell(float(row.get("cost_usd", 0.0)), short=True) for row in rows]),
-        Column("reason", [str(row.get("error") or row.get("reason", ""))[:100] for row in rows], kind="text"),
+        Column("iter", [str(row.iteration) for row in iterations]),
+        Column("commit", [row.commit[:12] for row in iterations]),
+        Column("levels", [",".join(row.levels_passed) or "-" for row in iterations]),
+        Column("ci", ["-" if row.ci_passed is None else ("passed" if row.ci_passed else "failed") for row in iterations]),
+        Column("changed", ["yes" if row.changed else "no" for row in iterations]),
+        Column("decision", [Text(row.action, style=ACTION_STYLE.get(row.action, "")) for row in iterations]),
+        Column("time", [f"{row.duration_seconds:.1f}s" for row in iterations]),
+        Column("tokens", [_tokens(row.tokens) for row in iterations], short=[short_count(row.tokens) for row in iterations]),
+        Column("cost", [_cost_cell(row.cost_usd) for row in iterations], short=[_cost_cell(row.cost_usd, short=True) for row in iterations]),
+        Column("reason", [(row.error or row.reason)[:100] for row in iterations], kind="text"),
     ])
 
 
-def print_trail(console: Console, rows: list[dict[str, Any]], total: int, limit: int | None) -> None:
+def trail_title(rows: Sequence[Row]) -> str:
+    return TRAIL_TITLES[type(rows[0])] if rows else "iterations"
+
+
+def trail_tables(rows: Sequence[Row]) -> list[FittedTable]:
+    """A table for each run of rows of one kind (a trail holds one kind, unless a strategy of a user's own mixes them)."""
+    return [trail_table(list(same)) for _, same in groupby(rows, key=type)] or [trail_table([])]
+
+
+def print_trail(console: Console, rows: Sequence[Row], total: int, limit: int | None) -> None:
     shown = rows if limit is None else rows[-limit:]
     if total > len(shown):
-        title = "items" if shown and _item_row(shown[0]) else "phases" if shown and _pipeline_row(shown[0]) else "iterations"
-        console.print(f"{title}: the last {len(shown)} of {total} (`orchard show RUN` lists them all)")
-    console.print(trail_table(shown))
+        console.print(f"{trail_title(shown)}: the last {len(shown)} of {total} (`orchard show RUN` lists them all)")
+    for table in trail_tables(shown):
+        console.print(table)
 
 
 def verification_lines(results: list[InstanceResult]) -> list[str]:
@@ -254,11 +282,23 @@ def verification_lines(results: list[InstanceResult]) -> list[str]:
             continue
         code = r.metrics.get("verify_exit_code")
         why = f"exit {code}" if code is not None else "timed out"
-        log = r.metadata.get("verify_log")
+        log = r.verification.log if r.verification else None
         lines.append(f"{r.key}: verification log ({why}): {log or 'none'}")  # that it failed, its note says
-        output = str(r.metadata.get("verify_output") or "").rstrip().splitlines()
+        output = ((r.verification.output if r.verification else None) or "").rstrip().splitlines()
         lines += [f"  | {line}" for line in output[-VERIFY_LINES_SHOWN:]]
     return lines
+
+
+def _trails(r: InstanceResult) -> list[Sequence[Row]]:
+    """The trails a result keeps: a loop's iterations, a pipeline's phases, a queue worker's items."""
+    trails: list[Sequence[Row]] = []
+    if r.loop is not None:
+        trails.append(r.loop.trail)
+    if r.pipeline is not None:
+        trails.append(r.pipeline.phases)
+    if r.queue is not None:
+        trails.append(r.queue.items)
+    return trails
 
 
 def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN, streamed: dict[str, str] | None = None) -> None:
@@ -268,18 +308,17 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
     if result is not None:
         console.print(comparison_table(result.instances) or results_table(result.instances))
         for r in result.instances:
-            for kind in ("iterations", "phases", "items"):
-                if isinstance(r.metadata.get(kind), list):
-                    print_trail(console, r.metadata[kind], len(r.metadata[kind]), trail_rows)
+            for rows in _trails(r):
+                print_trail(console, rows, len(rows), trail_rows)
         for r in result.instances:  # a pipeline's publishing: what it moved in the repository, and every push refused
-            for refused in r.metadata.get("refused") or []:
+            for refused in r.pipeline.refused if r.pipeline else []:
                 console.print(f"refused: {refused}", markup=False, highlight=False)
         for line in verification_lines(result.instances):
             console.print(line)
-        winner = next((r for r in result.instances if r.metadata.get("winner")), None)
+        winner = next((r for r in result.instances if r.winner), None)
         if winner is not None:
-            console.print(f"winner: {winner.branch_name} ({winner.metadata.get('selection_reason', '')})")
-        runners = Counter(r.metadata["runner"] for r in result.instances if r.metadata.get("runner"))
+            console.print(f"winner: {winner.branch_name} ({(winner.selection.reason if winner.selection else None) or ''})")
+        runners = Counter(r.runner for r in result.instances if r.runner)
         if runners:
             isolation = {"docker": "containers", "local": "local processes, not isolated"}
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
@@ -319,7 +358,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     if outcome.early:
         data["early"] = True
     if outcome.result is not None:
-        data.update(outcome.result.model_dump(mode="json", exclude={"run_id", "status"}))
+        data.update(result_json(outcome.result))
     else:
         data["error"] = outcome.error
         data["instances"] = [p.model_dump(mode="json") for p in outcome.progress.instances] if outcome.progress else []
@@ -327,8 +366,17 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         data["phase"] = outcome.progress.phase
         data["waiting_for"] = [q.model_dump(mode="json") for q in outcome.progress.questions]
         data["children"] = [c.model_dump(mode="json") for c in outcome.progress.children]
-        data["trail"] = outcome.progress.trail
+        data["trail"] = [row.model_dump(mode="json") for row in outcome.progress.trail]
     return data
+
+
+def result_json(result: RunResult) -> dict[str, Any]:
+    """A run's result as `--output json` prints it (but its run id and status): each instance as it
+    was before the typed fields, what Orchard says of it under its old keys of `metadata`
+    (InstanceResult.legacy_dump), for the scripts that read them."""
+    dumped = result.model_dump(mode="json", exclude={"run_id", "status", "instances"})
+    instances = [r.legacy_dump() for r in result.instances]
+    return {name: instances if name == "instances" else dumped[name] for name in RunResult.model_fields if name in dumped or name == "instances"}
 
 
 class TuiRenderer:
@@ -353,8 +401,8 @@ class TuiRenderer:
             lines += [Text(line, style="bold cyan" if line.startswith("▶") else "") for line in progress.graph]
         if progress and progress.trail:
             earlier = progress.trail_total - min(len(progress.trail), TUI_TRAIL_ROWS)
-            title = "items" if _item_row(progress.trail[0]) else "phases" if _pipeline_row(progress.trail[0]) else "iterations"
-            lines += [Text(f"{title} ({earlier} earlier)" if earlier else title, style="bold"), trail_table(progress.trail[-TUI_TRAIL_ROWS:])]
+            title = trail_title(progress.trail)
+            lines += [Text(f"{title} ({earlier} earlier)" if earlier else title, style="bold"), *trail_tables(progress.trail[-TUI_TRAIL_ROWS:])]
         if progress and progress.instances:
             running = [p for p in progress.instances if p.status in ("running", "queued")] if progress.trail else progress.instances
             lines += [live_table(running, snap.heartbeats), Text(live_totals(progress.instances, snap.heartbeats, progress.unlisted), style="bold")]
@@ -446,7 +494,8 @@ class StreamingRenderer:
         lines += [(f"child {c.key}", child_line(c)) for c in progress.children] if progress else []
         chain = chain_line(progress) if progress else None
         lines += [("chain", chain)] if chain else []
-        lines += [(trail_key(row), trail_line(row)) for row in progress.trail] if progress else []
+        first = progress.trail_total - len(progress.trail) if progress else 0  # the place in the whole trail of the first row listed
+        lines += [(trail_key(row, first + i), trail_line(row, first + i)) for i, row in enumerate(progress.trail)] if progress else []
         for key, line in lines:
             if self.seen.get(key) != line:
                 self.seen[key] = line

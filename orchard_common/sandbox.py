@@ -30,6 +30,7 @@ THIRD_PARTY = ("pydantic", "jinja2", "markupsafe")
 
 SHARED_MODULES = (
     "workflows.sdk.models",
+    "workflows.sdk.trail",
     "workflows.sdk.entities",
     "workflows.sdk.errors",
     "workflows.sdk.registry",

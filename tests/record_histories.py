@@ -106,12 +106,13 @@ def recorded_runbook(folder: Path, worker: bool) -> dict:
 async def run_worker_until_done(client, repo: Path, params: dict, run_id: str) -> None:  # type: ignore[no-untyped-def]
     """A queue worker runs until stopped: stop it once every item is done."""
     from workflows.sdk.models import RunInput, RunProgress, SteerRequest, TaskDefaults
+    from workflows.sdk.trail import ItemRecord
 
     handle = await client.start_workflow("runbook-worker", RunInput(prompt="worker", repo=str(repo), base_branch="main", params=params,
                                          defaults=TaskDefaults(agent_command="true")), id=run_id, task_queue="record")
     while True:
         progress = await handle.query("progress", result_type=RunProgress)
-        if sum(1 for row in progress.trail if row.get("status") == "done") == 2:
+        if sum(1 for row in progress.trail if isinstance(row, ItemRecord) and row.status == "done") == 2:
             break
         await asyncio.sleep(0.2)
     await handle.execute_update("steer", SteerRequest(action="stop", by="recorder"), result_type=str)

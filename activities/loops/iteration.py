@@ -129,10 +129,9 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         agent.commit, agent.branch_name, agent.has_changes = head, inp.branch, snapshot.changed
         agent.files_changed, agent.insertions, agent.deletions = snapshot.files_changed, snapshot.insertions, snapshot.deletions
         agent.duration_seconds = round(time.monotonic() - started, 3)
-        agent.metadata.update(workspace=prepared)
         ends = [t for _, t in phases[1:]] + [time.monotonic()]
         agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends)}
-        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), published=published.branches,
+        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), workspace=prepared, published=published.branches,
                                   published_from=published.before, refused=published.refused)
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())

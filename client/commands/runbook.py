@@ -316,6 +316,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     from client.runs import find_run, target_for
     from client.updates import send_update
     from workflows.sdk.models import RunProgress, SteerRequest
+    from workflows.sdk.trail import ItemRecord
 
     registry = _registry(args)
     worker, run_id = _worker_id(args, registry)
@@ -338,13 +339,13 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     status = run.desc.status.name.lower() if run.desc.status else "unknown"
     progress = await run.handle.query("progress", result_type=RunProgress) if run.running else None
     print(f"worker {worker.name} ({run_id}): {status}" + (f", {progress.phase}" if progress else ""))
-    rows = progress.trail if progress else []
+    rows = [row for row in progress.trail if isinstance(row, ItemRecord)] if progress else []
     for row in rows:
-        error = f": {row['error']}" if row.get("error") else ""
-        print(f"  {row['id']:<16} {row['status']:<8} attempts {row.get('attempts', 0)}{error}")
-    dead = [row for row in rows if row.get("status") == "dead"]
+        error = f": {row.error}" if row.error else ""
+        print(f"  {row.id:<16} {row.status:<8} attempts {row.attempts}{error}")
+    dead = [row for row in rows if row.status == "dead"]
     if dead:
-        print(f"dead letters: {', '.join(row['id'] for row in dead)}")
+        print(f"dead letters: {', '.join(row.id for row in dead)}")
     return EXIT_SUCCESS
 
 

@@ -109,7 +109,7 @@ async def test_a_retried_instance_returns_the_recorded_result_without_running_th
     (instance_dir("run_t1", "gen/1") / "result.json").unlink()
     third = await run(inp)
     assert log.read_text().splitlines() == ["gen/1"]
-    assert third.commit == first.commit and third.metadata.get("recovered_from_branch")
+    assert third.commit == first.commit and third.recovered_from_branch
 
 
 async def test_a_branch_another_task_made_under_the_same_key_is_not_taken_for_this_ones(repo, orchard_home, tmp_path):
@@ -121,7 +121,7 @@ async def test_a_branch_another_task_made_under_the_same_key_is_not_taken_for_th
     (instance_dir("run_t1", "gen/1") / "result.json").unlink()
     other = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a farewell"))
     assert log.read_text().splitlines() == ["gen/1", "gen/1"]  # the agent ran for the other task
-    assert not other.metadata.get("recovered_from_branch")
+    assert not other.recovered_from_branch
     assert not other.success and other.error_type == "import" and "already exists" in other.error
     assert git(repo, "rev-parse", first.branch_name) == first.commit  # the first task's branch is left as it was
 

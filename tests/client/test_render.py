@@ -219,3 +219,56 @@ def test_the_totals_call_a_cost_estimated_only_when_an_estimate_is_in_it():
     idle = InstanceProgress(key="candidate/2", branch="b2", status="running")  # a command agent: no cost at all
     assert live_totals([done, idle], {"candidate/2": {"phase": "agent running"}}).endswith("cost $0.5000")
     assert live_totals([done, idle], {"candidate/2": {"phase": "agent running", "cost_usd": 0.25}}).endswith("cost $0.7500 (estimated)")
+
+
+def test_each_kind_of_trail_row_has_its_table_and_its_line():
+    from client.render import StreamingRenderer
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, PipelineSummary, QueueSummary, RunResult, Selection
+    from workflows.sdk.trail import ItemRecord, PhaseRecord
+
+    phases = [PhaseRecord(step=1, phase="plan", visit=1, action="run", ok=True, commit="c" * 40, duration_seconds=1.25),
+              PhaseRecord(step=2, phase="merge", visit=2, action="chain", ok=False, note="merge conflict", attempts=["rebase: conflict in a.py"])]
+    pipeline = InstanceResult(success=False, key="pipeline", selection=Selection(reason="phase merge failed"),
+                              pipeline=PipelineSummary(runbook="ops", name="fix", phases=phases, refused=["main: not a fast-forward"]))
+    worker = InstanceResult(success=True, key="worker", queue=QueueSummary(items=[ItemRecord(id="bug-7", status="dead", attempts=3, error="exit 1")]))
+    result = RunResult(run_id="run_8", strategy="runbook", status="partial", base_branch="main", base_commit="b" * 40, instances=[pipeline, worker],
+                       duration_seconds=3.0)
+    text = _printed(Outcome(run_id="run_8", status="partial", result=result))
+    rows = [line.replace("│", " ").split() for line in text.splitlines()]
+    assert ["2", "merge", "2", "chain", "failed"] in [r[:5] for r in rows] and "rebase: conflict in a.py" in text
+    assert ["bug-7", "dead", "3", "exit", "1"] in rows and "refused: main: not a fast-forward" in text
+    out = io.StringIO()
+    streaming = StreamingRenderer(Console(file=out, width=200, color_system=None), "runbook run run_8", None)
+    progress = RunProgress(run_id="run_8", strategy="runbook", phase="running", trail=[*phases, {"round": 1, "findings": 2}], trail_total=5)
+    streaming.update(Snapshot(run_id="run_8", status="running", progress=progress))
+    said = out.getvalue()
+    assert "phase merge (visit 2): failed: merge conflict (commit )\n  attempt rebase: conflict in a.py" in said
+    assert "step 5: round=1, findings=2" in said  # a strategy's own row, by its place in the whole trail
+
+
+def test_json_output_keeps_what_orchard_says_of_a_result_under_its_old_metadata_keys():
+    from client.render import outcome_json
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, LoopSummary, RunResult, Selection, VariantSummary, VerificationSummary
+    from workflows.sdk.trail import IterationRecord
+
+    loop = InstanceResult(success=True, key="loop", selection=Selection(reason="verified"), runner="local", metadata={"mine": 1},
+                          loop=LoopSummary(mode="hybrid", action="complete", iterations=1, decision={"continue": False},
+                                           trail=[IterationRecord(iteration=1, commit="c", action="complete", reason="verified", verified=True)]))
+    variant = InstanceResult(success=True, key="variant/a", files_changed=2, variant=VariantSummary(id="a", role="shadow", verified=False, shadow=True),
+                             verification=VerificationSummary(log="/v.log", output="boom"))
+    result = RunResult(run_id="run_9", strategy="loop", status="success", base_branch="main", base_commit="b" * 40, instances=[loop, variant],
+                       duration_seconds=1.0)
+    data = outcome_json(Outcome(run_id="run_9", status="success", result=result))
+    first, second = data["instances"]
+    assert first["metadata"] == {
+        "mine": 1, "selection_reason": "verified", "runner": "local",
+        "iterations": [{"iteration": 1, "commit": "c", "verified": True, "action": "complete", "reason": "verified"}],
+        "loop": {"mode": "hybrid", "action": "complete", "partial": False, "iterations": 1, "decision": {"continue": False}},
+    }
+    assert second["metadata"] == {"variant": "a", "shadow": True, "verify_log": "/v.log", "verify_output": "boom", "comparison": {
+        "variant": "a", "role": "shadow", "success": True, "duration_seconds": None, "tokens": 0, "cost_usd": 0.0, "files_changed": 2, "verified": False}}
+    assert not {"loop", "selection", "variant", "verification", "runner"} & set(first)  # only where they were
+    assert list(data)[:4] == ["type", "run_id", "status", "exit_code"] and data["instances"] is not None and data["duration_seconds"] == 1.0
+    assert RunResult.model_validate({**data, "status": "success"}).instances == [loop, variant]  # and read back, typed

@@ -120,7 +120,7 @@ async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(cli
         assert candidate.input_tokens == 3900 and candidate.output_tokens == 115
         assert candidate.cost_usd > 0 and candidate.session_id
         assert candidate.final_message == "Wrote and committed the file."
-        assert candidate.metrics["score"] == 8 and candidate.metadata["runner"] == runner["runner"]
+        assert candidate.metrics["score"] == 8 and candidate.runner == runner["runner"]
     assert result.input_tokens == 2 * 3900 + 2 * 500 and result.cost_usd > 0
     main = fake_claude.main_requests
     assert {r.body["model"] for r in main} == {"claude-sonnet-4-5"}
@@ -142,7 +142,7 @@ async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_qu
     assert only.status == "timeout" and "timed out after 8s" in only.error
     assert no_sleeper_left(CLAUDE_SLEEPER)
     if runner["runner"] == "docker":
-        assert only.metadata["runner"] == "docker" and containers_of(run_id) == []
+        assert only.runner == "docker" and containers_of(run_id) == []
 
 
 async def test_claude_codes_cost_is_live_while_it_runs_an_estimate_marked_as_one(client, task_queue, repo, fake_claude):
@@ -328,7 +328,7 @@ async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost
         assert git(repo, "show", f"{candidate.branch_name}:{note}") == f"# {note}"  # the file Codex's shell wrote, as the model asked
         assert (candidate.input_tokens, candidate.output_tokens) == (4100, 115)
         assert candidate.cost_estimated and candidate.cost_usd > 0 and candidate.session_id
-        assert candidate.metrics["score"] == 6 and candidate.metadata["runner"] == runner["runner"]
+        assert candidate.metrics["score"] == 6 and candidate.runner == runner["runner"]
     assert result.cost_estimated and result.cost_usd > 0
     requests = fake_codex.model_requests
     assert {r.json["model"] for r in requests} == {"gpt-5.5"}
@@ -357,4 +357,4 @@ async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue
     assert only.status == "timeout"
     assert no_sleeper_left(CODEX_SLEEPER)
     if runner["runner"] == "docker":
-        assert only.metadata["runner"] == "docker" and containers_of(run_id) == []
+        assert only.runner == "docker" and containers_of(run_id) == []

@@ -25,7 +25,7 @@ THREE_LINES = {"L0": "test -f counter.txt", "L1": "test $(wc -l < counter.txt) -
 
 
 def rows(result) -> list[tuple[int, str]]:
-    return [(r["iteration"], r["action"]) for r in result.instances[0].metadata["iterations"]]
+    return [(r.iteration, r.action) for r in result.instances[0].loop.trail]
 
 
 @pytest.mark.parametrize("agent, params, trail, ending", [
@@ -42,11 +42,11 @@ def rows(result) -> list[tuple[int, str]]:
 ])
 async def test_scripted_agents_converge_get_stuck_signal_and_oscillate(client, task_queue, repo, agent, params, trail, ending):
     result = await run_strategy(client, task_queue, "loop", repo, params=params, agent=agent)
-    assert rows(result) == trail, result.instances[0].metadata["iterations"]
+    assert rows(result) == trail, result.instances[0].loop.trail
     loop = result.instances[0]
-    assert ending in loop.metadata["selection_reason"]
+    assert ending in loop.selection.reason
     commits = git(repo, "rev-list", "--reverse", f"main..{loop.branch_name}").split()
-    assert commits == list(dict.fromkeys(r["commit"] for r in loop.metadata["iterations"]))  # every iteration's commit, in order, on the branch
+    assert commits == list(dict.fromkeys(r.commit for r in loop.loop.trail))  # every iteration's commit, in order, on the branch
     assert loop.commit == commits[-1]  # the branch ends at the last iteration's commit
     assert not any(Path(os.environ["ORCHARD_HOME"], "workspaces").glob("*/*"))  # the loop's workspace went with it
 
@@ -150,8 +150,8 @@ async def test_claude_code_in_a_ralph_loop_edits_commits_and_signals_completion(
         result = await run_strategy(client, task_queue, "loop", repo, prompt="keep notes", params={"mode": "ralph", "state_dir": ".ralph"},
                                     agent="", plugin="claude-code", runner="local")
     loop = result.instances[0]
-    assert rows(result) == [(1, "continue"), (2, "continue"), (3, "complete")], loop.metadata["iterations"]
-    assert "TASK_COMPLETE" in loop.metadata["selection_reason"] and loop.final_message == "Wrote note 3. TASK_COMPLETE"
+    assert rows(result) == [(1, "continue"), (2, "continue"), (3, "complete")], loop.loop.trail
+    assert "TASK_COMPLETE" in loop.selection.reason and loop.final_message == "Wrote note 3. TASK_COMPLETE"
     assert git(repo, "log", "--format=%s", f"main..{loop.branch_name}").split("\n") == ["Add note 3", "Add note 2", "Add note 1"]
     assert git(repo, "show", f"{loop.branch_name}:notes/2.md") == "note 2"
     assert ".ralph" not in git(repo, "ls-tree", "-r", "--name-only", loop.branch_name)  # the loop's state files stay out of its commits

@@ -91,7 +91,7 @@ async def test_round_robin_rotation_survives_a_killed_worker(named_server, clien
         second_result = await second.result()
         third = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent)
         results = [first, second_result, third]
-        assert [(r.instances[0].metadata["turn"], r.instances[0].metadata["variant"]) for r in results] == [(0, "a"), (1, "b"), (2, "c")]
+        assert [(r.instances[0].variant.turn, r.instances[0].variant.id) for r in results] == [(0, "a"), (1, "b"), (2, "c")]
         assert all(r.status == "success" for r in results) and log.read_text().split().count("variant/b") == 2
 
         shown = orchard("show", "--experiment", "greeting", "--repo", str(repo), "--address", named_server, "--output", "json", env=env, cwd=repo)

@@ -28,7 +28,7 @@ from workflows.sdk.durations import parse_duration
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
-from workflows.sdk.models import CommitStats, InstanceResult, SteerRequest, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 
 LOOP_KEY = "loop"
@@ -346,13 +346,9 @@ class LoopStrategy(Strategy):
             plugin=last.plugin, model=last.model,
             duration_seconds=round((workflow.now() - ctx.started_at).total_seconds(), 3),
             input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
-            metadata={
-                # a field left out is at its default (IterationRecord)
-                "iterations": [step.model_dump(mode="json", exclude_defaults=True) for step in state.trail],
-                "loop": {"mode": self._cfg.mode, "action": decision.action, "partial": decision.partial, "iterations": state.iteration,
-                         "decision": decision.model_dump(mode="json")},
-                "selection_reason": decision.reason,
-            },
+            loop=LoopSummary(mode=self._cfg.mode, action=decision.action, partial=decision.partial, iterations=state.iteration,
+                             decision=decision.model_dump(mode="json"), trail=list(state.trail)),
+            selection=Selection(reason=decision.reason),
         )
 
     # -- steering (Temporal updates: validator, then handler) ----------------------------------

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from workflows.sdk.models import InstanceResult, TaskSpec
+from workflows.sdk.trail import LEVELS as LEVELS  # the trail's row and its levels are the SDK's (workflows/sdk/trail.py)
+from workflows.sdk.trail import IterationRecord as IterationRecord
+from workflows.sdk.trail import Level as Level
+from workflows.sdk.trail import LoopAction
 
-LEVELS: tuple[str, ...] = ("L0", "L1", "L2", "L3")
-Level = Literal["L0", "L1", "L2", "L3"]
-"""Verification levels, lowest first: e.g. L0 lint and types, L1 unit tests, L2 integration, L3 end to end."""
-
-Action = Literal["continue", "complete", "timeout", "fail", "budget", "stopped"]
+Action = LoopAction
 """What a decision does: iterate again, or end the loop (complete: done, also an accepted partial
 result; timeout: out of iterations; fail; budget: out of money or time; stopped: by a person)."""
 
@@ -117,27 +117,6 @@ class Decision(BaseModel):
         return bool(self.metadata.get("partial"))
 
 
-class IterationRecord(BaseModel):
-    """One iteration in the loop's trail (`metadata.iterations`, `orchard show`, the TUI)."""
-
-    iteration: int
-    commit: str
-    levels_passed: list[Level] = Field(default_factory=list)
-    highest_level: Level | None = None
-    verified: bool = False
-    """Verification ran and every configured level passed."""
-    ci_passed: bool | None = None
-    changed: bool = False
-    action: Action
-    reason: str
-    duration_seconds: float = 0.0
-    tokens: int = 0
-    cost_usd: float = 0.0
-    error: str | None = None
-    """The agent's failure in this iteration, if it failed."""
-    host: str = ""
-
-
 @dataclass(frozen=True)
 class IterationContext:
     """What a loop strategy decides from, after iteration `iteration` of at most `max_iterations`
@@ -199,6 +178,8 @@ class IterationOutcome(BaseModel):
     verification: VerificationReport | None = None
     ci: CommandReport | None = None
     host: str = ""
+    workspace: str = ""
+    """How the host made the workspace ready for it: "checked out", "kept" (the last iteration's) or "reset"."""
     published: dict[str, str] = Field(default_factory=dict)
     """The user's branches the agent's pushes moved (a pipeline's agent), by name."""
     published_from: dict[str, str] = Field(default_factory=dict)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -35,8 +35,9 @@ from workflows.sdk.entities import HeldLease
 from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
-from workflows.sdk.models import CommitStats, InstanceResult, first_error, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, first_error, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.trail import PhaseRecord
 from workflows.sdk.visibility import SA_PIPELINE
 
 PIPELINE_KEY = "pipeline"
@@ -75,23 +76,6 @@ class PipelineConfig(StrategyConfig):
             raise ValueError(str(e)) from None
         if self.host_timeout <= 0 or self.guard_poll <= 0:
             raise ValueError("host_timeout and guard_poll must be positive")
-
-
-class PhaseRecord(BaseModel):
-    """One phase as it ran: the pipeline's trail (`orchard show`, the TUI)."""
-    step: int
-    phase: str
-    visit: int
-    action: str
-    ok: bool
-    note: str = ""
-    exit_code: int | None = None
-    started: datetime | None = None
-    duration_seconds: float = 0.0
-    waited_seconds: float = 0.0
-    """Of its duration, the time it waited in line for its lock and semaphore."""
-    commit: str = ""
-    attempts: list[str] = []
 
 
 @dataclass
@@ -146,7 +130,8 @@ class PipelineStrategy(Strategy):
         self._refused: list[str] = []
         """Every publish refused, by whichever step or agent, with its reason."""
         self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
-        ctx.trail = self._trail = []
+        self._trail: list[PhaseRecord] = []
+        ctx.trail = self._trail
         self._graph = graph = PhaseGraph(pipeline.phases)
         phases = {p.name: p for p in pipeline.phases}
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
@@ -353,10 +338,10 @@ class PipelineStrategy(Strategy):
             results = await self._ctx.run_strategy(strategy, prompt, base, params, key=f"{phase.name}/{self._steps}")
         except StrategyError as e:
             return PhaseOutcome(ok=False, note=f"{strategy}: {e}")
-        chosen = next((r for r in results if r.metadata.get("winner")), None) or next((r for r in results if r.success), None)
+        chosen = next((r for r in results if r.winner), None) or next((r for r in results if r.success), None)
         if chosen is None:
             return PhaseOutcome(ok=False, note=f"{strategy}: no instance succeeded ({', '.join(r.error or r.status for r in results) or 'none ran'})")
-        outputs = chosen.metadata.get("outputs") or {}  # a child pipeline's: its last phase's is its output
+        outputs = chosen.pipeline.outputs if chosen.pipeline else {}  # a child pipeline's: its last phase's is its output
         output = chosen.final_message or (list(outputs.values())[-1] if outputs else "")
         if not chosen.has_changes or not chosen.commit or chosen.commit == self._commit:
             return PhaseOutcome(ok=True, output=str(output))
@@ -594,11 +579,9 @@ class PipelineStrategy(Strategy):
             has_changes=self._commit != ctx.base_commit, duration_seconds=round((workflow.now() - ctx.started_at).total_seconds(), 3),
             commit_statistics=self._stats, files_changed=self._stats.files_changed, insertions=self._stats.insertions, deletions=self._stats.deletions,
             input_tokens=totals.input_tokens, output_tokens=totals.output_tokens, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated,
-            metadata={
-                "runbook": self._home, "pipeline": self._pipeline.name, "phases": [r.model_dump(mode="json", exclude_defaults=True) for r in self._trail],
-                "outputs": self._outputs, "published": self._published, "published_from": self._published_from, "refused": self._refused,
-                "selection_reason": "; ".join([error or "every phase done", *([self._publish_note()] if self._pipeline.publish else [])]),
-            },
+            pipeline=PipelineSummary(runbook=self._home, name=self._pipeline.name, phases=list(self._trail), outputs=self._outputs,
+                                     published=self._published, published_from=self._published_from, refused=self._refused),
+            selection=Selection(reason="; ".join([error or "every phase done", *([self._publish_note()] if self._pipeline.publish else [])])),
         )
 
     def _publish_note(self) -> str:

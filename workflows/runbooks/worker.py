@@ -19,8 +19,8 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import workflow
@@ -32,8 +32,9 @@ from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
-from workflows.sdk.models import InstanceResult, SteerRequest, first_error, key_hash8, truncate
+from workflows.sdk.models import InstanceResult, QueueSummary, Selection, SteerRequest, first_error, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.trail import ItemRecord
 from workflows.sdk.visibility import SA_PIPELINE
 
 KEPT_SETTLED = 1000
@@ -64,16 +65,6 @@ class QueueRead(BaseModel):
 class HookInput(BaseModel):
     repo: str
     command: str
-
-
-class ItemRecord(BaseModel):
-    id: str
-    status: Literal["running", "done", "failed", "dead", "dropped"]
-    attempts: int = 0
-    run: str = ""
-    """The key of the last child run (or instance) that handled it."""
-    error: str = ""
-    at: datetime | None = None
 
 
 class WorkerState(BaseModel):
@@ -183,11 +174,10 @@ class QueueWorkerStrategy(Strategy):
             ctx.trail = list(state.items.values())
             if not running and (handled_here >= cfg.items_per_run or ctx.should_continue_as_new()) and state.stop_by is None:
                 await ctx.continue_as_new(_pruned(state).model_dump(mode="json"))
-        counts = Counter(r.status for r in state.items.values())
+        counts: Counter[str] = Counter(r.status for r in state.items.values())
         return [InstanceResult(
-            success=True, key="worker", metadata={
-                "items": [r.model_dump(mode="json") for r in list(state.items.values())[-RESULT_ITEMS:]], "counts": dict(counts),
-                "selection_reason": f"stopped by {state.stop_by or 'a person'} after {counts['done']} item(s) done"},
+            success=True, key="worker", queue=QueueSummary(items=list(state.items.values())[-RESULT_ITEMS:], counts=dict(counts)),
+            selection=Selection(reason=f"stopped by {state.stop_by or 'a person'} after {counts['done']} item(s) done"),
         )]
 
     async def _read(self, ctx: Context, queue: m.QueueDef, book: m.Runbook) -> list[Any]:

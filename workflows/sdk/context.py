@@ -43,6 +43,7 @@ from workflows.sdk.models import (
 )
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
+from workflows.sdk.trail import TrailRow
 
 HISTORY_EVENTS_LIMIT = 40_000
 HISTORY_BYTES_LIMIT = 24 * 2**20
@@ -106,9 +107,10 @@ class Context:
         """What the strategy is doing now (e.g. "scoring"); `orchard watch` shows it."""
         self.published: list[InstanceResult] | None = None
         self.published_at: datetime | None = None
-        self.trail: list[Any] = []
-        """A strategy's record of its steps (pydantic models or dicts), e.g. a loop's iterations:
-        `orchard watch`, `orchard show` and the TUI show the latest as a table while the run goes on."""
+        self.trail: Sequence[TrailRow] = []
+        """A strategy's record of its steps, one row each (workflows/sdk/trail.py), e.g. a loop's
+        IterationRecords: `orchard watch`, `orchard show` and the TUI show the latest as a table
+        while the run goes on. A row of a strategy's own (a dict, a model) is shown as a StepRecord."""
         self.graph: list[str] = []
         """The strategy's shape, one line a node marked with where the run is (a pipeline's phases):
         the TUI and `orchard show` draw it while the run goes on."""

@@ -11,7 +11,19 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from workflows.sdk.trail import ItemRecord, IterationRecord, LoopAction, PhaseRecord, TrailRow
 
 FINAL_MESSAGE_LIMIT = 2000
 """Characters of an agent's final message kept in history; the whole text goes to a file."""
@@ -151,6 +163,178 @@ class CommitStats(BaseModel):
     commits: int = 0
 
 
+def _compact(rows: list[IterationRecord] | list[PhaseRecord]) -> list[dict[str, Any]]:
+    """Each row without the fields at their defaults (its kind too): a long trail is most of a result."""
+    return [row.model_dump(mode="json", exclude_defaults=True) for row in rows]
+
+
+class Selection(BaseModel):
+    """How a result stands among its run's: chosen (best-of-n's winner) or passed over and why, or
+    why its strategy ended where it did (a loop's last decision, a pipeline's ending)."""
+
+    winner: bool | None = None
+    """True: the run's pick; False: a candidate that was not picked; None: nothing was picked among these."""
+    reason: str | None = None
+    ineligible: str | None = None
+    """Why it could not be picked (no changes, failed verification, no usable score)."""
+    candidate: int | None = None
+    """Its number among best-of-n's candidates (1, 2, ...)."""
+    score_rationale: str | None = None
+    approval: Answer | None = None
+    """The person who confirmed or changed the pick (best-of-n's `-S approve=true`)."""
+
+
+class VerificationSummary(BaseModel):
+    """A verification command run on the result's commit (ctx.verify; VerifyResult.record)."""
+
+    log: str | None = None
+    """The command's whole output, on the worker's host."""
+    output: str | None = None
+    """The end of a failed verification's output (None when it passed)."""
+
+
+class VariantSummary(BaseModel):
+    """The agent configuration a result ran (multi-branch, shadow, round-robin) and its row of the
+    comparison table; the row's numbers are the result's own."""
+
+    id: str
+    role: str = ""
+    """Its part in the run: "variant" (multi-branch), "primary" or "shadow", "turn N" (round-robin)."""
+    verified: bool | None = None
+    """`-S verify` passed or failed on it; None: not verified."""
+    shadow: bool = False
+    """A shadow's result is reported but never counts toward the run's status."""
+    experiment: str | None = None
+    """round-robin: the rotation it took a turn of, and which turn."""
+    turn: int | None = None
+
+
+class LoopSummary(BaseModel):
+    """A loop's ending (workflows/loops/loop.py): its mode, its last decision and every iteration."""
+
+    mode: str
+    action: LoopAction
+    partial: bool = False
+    """A `complete` that accepted a partial result."""
+    iterations: int = 0
+    decision: dict[str, Any] = Field(default_factory=dict)
+    """The mode's last decision as it gave it: `{continue, reason, action, metadata}`."""
+    trail: list[IterationRecord] = Field(default_factory=list)
+    """Every iteration, oldest first, across the runs of the loop's chain."""
+
+    @field_serializer("trail")
+    def _compact_trail(self, trail: list[IterationRecord]) -> list[dict[str, Any]]:
+        return _compact(trail)
+
+
+class PipelineSummary(BaseModel):
+    """A runbook pipeline's run (workflows/runbooks/pipeline.py): its phases and what it published."""
+
+    runbook: str = ""
+    name: str = ""
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    """Each phase's output (the end of it), by phase."""
+    published: dict[str, str] = Field(default_factory=dict)
+    """The user's branches the run moved, by name, to the commit each is at now."""
+    published_from: dict[str, str] = Field(default_factory=dict)
+    """Where each of them was before (the zero id: it was made)."""
+    refused: list[str] = Field(default_factory=list)
+    """Every push refused, by whichever step or agent, with its reason."""
+
+    @field_serializer("phases")
+    def _compact_phases(self, phases: list[PhaseRecord]) -> list[dict[str, Any]]:
+        return _compact(phases)
+
+
+class QueueSummary(BaseModel):
+    """A queue worker's items (workflows/runbooks/worker.py), the newest, and the counts of all by status."""
+
+    items: list[ItemRecord] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+ORCHARD_FIELDS = ("selection", "verification", "variant", "loop", "pipeline", "queue", "runner", "recovered_from_branch")
+"""What Orchard itself says of a result, each a typed field; before them (issue 25) each was a key of
+`metadata`, where `--output json` still puts it (InstanceResult.legacy_dump)."""
+SELECTION_KEYS = {"winner": "winner", "reason": "selection_reason", "ineligible": "ineligible", "candidate": "candidate",
+                  "score_rationale": "score_rationale", "approval": "approval"}
+"""Selection's fields by the metadata key each had."""
+LEGACY_KEYS = frozenset({
+    *SELECTION_KEYS.values(), "verify_log", "verify_output", "variant", "comparison", "shadow", "experiment", "turn", "loop", "iterations",
+    "runbook", "pipeline", "phases", "outputs", "published", "published_from", "refused", "items", "counts", "runner", "recovered_from_branch",
+})
+
+
+def _legacy_variant(m: dict[str, Any]) -> VariantSummary:
+    comparison = m["comparison"]
+    if not isinstance(m["variant"], str) or not isinstance(comparison, dict):
+        raise TypeError("not a variant's")
+    return VariantSummary(id=m["variant"], role=comparison.get("role", ""), verified=comparison.get("verified"), shadow=m.get("shadow", False),
+                          experiment=m.get("experiment"), turn=m.get("turn"))
+
+
+def _legacy_loop(m: dict[str, Any]) -> LoopSummary:
+    return LoopSummary.model_validate({**m["loop"], "trail": m["iterations"]})
+
+
+def _legacy_pipeline(m: dict[str, Any]) -> PipelineSummary:
+    if "phases" not in m:
+        raise KeyError("phases")
+    given = {"runbook": m.get("runbook"), "name": m["pipeline"], **{k: m.get(k) for k in ("phases", "outputs", "published", "published_from", "refused")}}
+    return PipelineSummary.model_validate({k: v for k, v in given.items() if v is not None})
+
+
+def _legacy_queue(m: dict[str, Any]) -> QueueSummary:
+    return QueueSummary.model_validate({"items": m["items"], **({"counts": m["counts"]} if "counts" in m else {})})
+
+
+def _legacy_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _legacy_flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("not a flag")
+    return value
+
+
+_LIFTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], Any], ...] = (
+    # (field, the keys that must all be there, every key it takes, how)
+    ("selection", (), tuple(SELECTION_KEYS.values()),
+     lambda m: Selection(**{field: m[key] for field, key in SELECTION_KEYS.items() if key in m})),
+    ("verification", (), ("verify_log", "verify_output"), lambda m: VerificationSummary(log=m.get("verify_log"), output=m.get("verify_output"))),
+    ("variant", ("variant", "comparison"), ("variant", "comparison", "shadow", "experiment", "turn"), _legacy_variant),
+    ("loop", ("loop", "iterations"), ("loop", "iterations"), _legacy_loop),
+    ("pipeline", ("pipeline", "phases"), ("runbook", "pipeline", "phases", "outputs", "published", "published_from", "refused"), _legacy_pipeline),
+    ("queue", ("items",), ("items", "counts"), _legacy_queue),
+    ("runner", ("runner",), ("runner",), lambda m: _legacy_text(m["runner"])),
+    ("recovered_from_branch", ("recovered_from_branch",), ("recovered_from_branch",), lambda m: _legacy_flag(m["recovered_from_branch"])),
+)
+
+
+def _lifted(data: dict[str, Any]) -> dict[str, Any]:
+    """A result as Orchard wrote it before the typed fields (a recorded history, a worker of an older
+    Orchard, a strategy that still sets `metadata["winner"]`): each group of Orchard's keys in
+    `metadata` moved to its field. A group whose field is given, or whose values do not read as it
+    (a key of the user's own that has the same name), stays where it is."""
+    data, metadata = dict(data), dict(data["metadata"])
+    for field, needed, keys, lift in _LIFTS:
+        present = [k for k in keys if k in metadata]
+        if not present or data.get(field) not in (None, False) or any(k not in metadata for k in needed):
+            continue
+        try:
+            data[field] = lift(metadata)
+        except (ValidationError, KeyError, TypeError, ValueError):
+            continue
+        for key in present:
+            del metadata[key]
+    data["metadata"] = metadata
+    return data
+
+
 class InstanceResult(BaseModel):
     """Result of one agent instance; field names follow Pitaya's InstanceResult."""
 
@@ -184,10 +368,95 @@ class InstanceResult(BaseModel):
     model: str = ""
     artifacts_dir: str | None = None
     final_message_path: str | None = None
+    # What Orchard itself says of the result (ORCHARD_FIELDS); `metadata` is the strategy's own.
+    selection: Selection | None = None
+    verification: VerificationSummary | None = None
+    variant: VariantSummary | None = None
+    loop: LoopSummary | None = None
+    pipeline: PipelineSummary | None = None
+    queue: QueueSummary | None = None
+    runner: str | None = None
+    """Where the agent ran: "local" (a process group) or "docker" (a container)."""
+    recovered_from_branch: bool = False
+    """A retried instance found its task's result on its branch already and took it (invariant 4)."""
+
+    @model_serializer(mode="wrap")
+    def _unsaid_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """What Orchard does not say of a result is left out of its payload (most say one or two)."""
+        data: dict[str, Any] = handler(self)
+        for name in ORCHARD_FIELDS:
+            if name in data and data[name] in (None, False):
+                del data[name]
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_legacy_metadata(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("metadata"), dict) and not LEGACY_KEYS.isdisjoint(data["metadata"]):
+            return _lifted(data)
+        return data
 
     @property
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def winner(self) -> bool:
+        """The run picked this result (best-of-n's winner)."""
+        return bool(self.selection and self.selection.winner)
+
+    @property
+    def shadow(self) -> bool:
+        """A shadow variant's result: reported, never counted toward the run's status."""
+        return bool(self.variant and self.variant.shadow)
+
+    def select(self, **fields: Any) -> Selection:
+        """Set fields of the result's selection (made when it has none): `r.select(winner=True, reason=...)`."""
+        self.selection = (self.selection or Selection()).model_copy(update=fields)
+        return self.selection
+
+    def orchard_metadata(self) -> dict[str, Any]:
+        """What Orchard says of the result (ORCHARD_FIELDS), JSON-ready, under the metadata keys it
+        had before the typed fields."""
+        said: dict[str, Any] = {}
+        if self.selection is not None:
+            for field, key in SELECTION_KEYS.items():
+                value = getattr(self.selection, field)
+                if value is not None:
+                    said[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        if self.verification is not None:
+            said["verify_log"] = self.verification.log
+            if self.verification.output is not None:
+                said["verify_output"] = self.verification.output
+        if self.variant is not None:
+            v = self.variant
+            said["variant"] = v.id
+            said["comparison"] = {"variant": v.id, "role": v.role, "success": self.success, "duration_seconds": self.duration_seconds,
+                                  "tokens": self.tokens, "cost_usd": self.cost_usd, "files_changed": self.files_changed, "verified": v.verified}
+            said.update({"shadow": True} if v.shadow else {})
+            said.update({k: getattr(v, k) for k in ("experiment", "turn") if getattr(v, k) is not None})
+        if self.loop is not None:
+            loop = self.loop.model_dump(mode="json")
+            said["iterations"] = loop.pop("trail")
+            said["loop"] = loop
+        if self.pipeline is not None:
+            pipeline = self.pipeline.model_dump(mode="json")
+            said.update(runbook=pipeline.pop("runbook"), pipeline=pipeline.pop("name"), **pipeline)
+        if self.queue is not None:
+            said["items"] = [item.model_dump(mode="json", exclude={"kind"}) for item in self.queue.items]
+            said["counts"] = dict(self.queue.counts)
+        if self.runner is not None:
+            said["runner"] = self.runner
+        if self.recovered_from_branch:
+            said["recovered_from_branch"] = True
+        return said
+
+    def legacy_dump(self) -> dict[str, Any]:
+        """The result as JSON in the shape it had before the typed fields: what Orchard says of it
+        under its old keys of `metadata` (`--output json`, which users' scripts read, keeps them)."""
+        data = self.model_dump(mode="json", exclude=set(ORCHARD_FIELDS))
+        data["metadata"] = {**data["metadata"], **self.orchard_metadata()}
+        return data
 
 
 class InstanceInput(BaseModel):
@@ -247,9 +516,7 @@ class VerifyResult(BaseModel):
         and, when it failed, the end of its output, which `orchard show` prints with the log's path."""
         result.metrics["verify_passed"] = self.passed
         result.metrics["verify_exit_code"] = self.exit_code
-        result.metadata["verify_log"] = self.log_path
-        if not self.passed:
-            result.metadata["verify_output"] = self.output_tail[-VERIFY_OUTPUT_KEPT:]
+        result.verification = VerificationSummary(log=self.log_path, output=None if self.passed else self.output_tail[-VERIFY_OUTPUT_KEPT:])
 
 
 class ResolveInput(BaseModel):
@@ -451,7 +718,7 @@ class RunProgress(BaseModel):
     """This run's instances past the PROGRESS_INSTANCES listed, by status."""
     batch: str | None = None
     """The workflow id of the batch of instances running now (workflows/sdk/batches.py): their live heartbeats are there."""
-    trail: list[dict[str, Any]] = Field(default_factory=list)
+    trail: list[TrailRow] = Field(default_factory=list)
     """The latest TRAIL_ROWS steps of the strategy's trail (ctx.trail), e.g. a loop's iterations."""
     trail_total: int = 0
     graph: list[str] = Field(default_factory=list)

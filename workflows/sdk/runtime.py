@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.sdk import steering
 from workflows.sdk.context import Context, RunState
 from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.errors import RUN_FAILED, SteerRefused, StrategyError
@@ -38,6 +39,7 @@ from workflows.sdk.models import (
     SteerRequest,
 )
 from workflows.sdk.questions import QuestionBook
+from workflows.sdk.trail import as_trail_row
 from workflows.sdk.visibility import SA_OUTCOME
 
 WORKFLOW_ATTR_PREFIX = "_OrchardWorkflow_"
@@ -47,8 +49,8 @@ FAILURE_LIMIT = 1000
 
 
 def run_status(results: list[InstanceResult]) -> RunStatus:
-    """From the results that count: shadows (`metadata.shadow`) are reported but never count."""
-    counted = [r for r in results if not r.metadata.get("shadow")]
+    """From the results that count: shadows (`variant.shadow`) are reported but never count."""
+    counted = [r for r in results if not r.shadow]
     successes = sum(1 for r in counted if r.success)
     if successes == 0:
         return "stopped" if counted and all(r.status == "stopped" for r in counted) else "failed"
@@ -57,7 +59,7 @@ def run_status(results: list[InstanceResult]) -> RunStatus:
 
 def failure_message(results: list[InstanceResult]) -> str:
     """Why a run failed, in one line: what its failed results say (the first three different reasons)."""
-    reasons = list(dict.fromkeys(r.error or r.status for r in results if not r.success and not r.metadata.get("shadow")))
+    reasons = list(dict.fromkeys(r.error or r.status for r in results if not r.success and not r.shadow))
     if not reasons:
         return "the strategy returned no results"
     said = "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
@@ -202,7 +204,7 @@ class StrategyWorkflow:
             children=ctx.children() if ctx else [],
             runs=ctx.runs if ctx else 1,
             earlier=dict(ctx.earlier) if ctx else {},
-            trail=[step if isinstance(step, dict) else step.model_dump(mode="json") for step in ctx.trail[-TRAIL_ROWS:]] if ctx else [],
+            trail=[as_trail_row(step) for step in ctx.trail[-TRAIL_ROWS:]] if ctx else [],
             graph=list(ctx.graph) if ctx else [],
             trail_total=len(ctx.trail) if ctx else 0,
         )
@@ -230,14 +232,14 @@ class StrategyWorkflow:
     @workflow.update
     def steer(self, request: SteerRequest) -> str:
         """A person steering the run (`orchard loop stop|nudge|extend RUN`); says what will happen."""
-        return self._strategy.steer(request)
+        return steering.steer(self._strategy, self._strategy.name(), request)
 
     @steer.validator
     def check_steer(self, request: SteerRequest) -> None:
         """Refuses what the strategy cannot take now (the run is unchanged)."""
         if self._phase not in STEERABLE_PHASES:
             raise SteerRefused(f"the run is {self._phase}: it cannot be steered now")
-        self._strategy.check_steer(request)
+        steering.check_steer(self._strategy, self._strategy.name(), request)
 
 
 def workflow_class_for(strategy_cls: type) -> type:

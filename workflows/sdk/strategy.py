@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 
-from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
-from workflows.sdk.models import InstanceResult, SteerRequest, TaskDefaults, first_error
+from workflows.sdk.errors import ConfigError, StrategyError
+from workflows.sdk.models import InstanceResult, TaskDefaults, first_error
 from workflows.sdk.params import parse_param_value, takes, value_types
 from workflows.sdk.runtime import workflow_class_for
 
@@ -144,15 +144,6 @@ class Strategy:
             return TypeAdapter(config_cls).validate_python(values)
         except ValidationError as e:
             raise ConfigError(str(e)) from None
-
-    def check_steer(self, request: SteerRequest) -> None:
-        """Refuse (raise SteerRefused) a steering request this strategy cannot take now; runs in the
-        update's validator, so it must not change anything. By default a strategy takes none."""
-        raise SteerRefused(f"a {self.name()} run cannot be steered (`{request.action}` is for loop runs)")
-
-    def steer(self, request: SteerRequest) -> str:
-        """Take a steering request the validator let through; returns what it will do, for the person."""
-        raise SteerRefused(f"a {self.name()} run cannot be steered")
 
     @classmethod
     def needs_agent_command(cls, params: dict[str, Any]) -> bool:

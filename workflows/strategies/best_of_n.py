@@ -12,7 +12,7 @@ from typing import Literal
 
 from workflows.sdk.context import RUN_INSTANCES_LIMIT, Context, Handle
 from workflows.sdk.errors import InstanceFailed, StrategyError
-from workflows.sdk.models import InstanceResult
+from workflows.sdk.models import InstanceResult, Selection
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.strategies.read_only_agent import JSON_REQUEST, READ_ONLY, agent_overrides, ask, json_objects
 
@@ -96,25 +96,26 @@ class BestOfNStrategy(Strategy):
         try:
             result = await ctx.wait(handle)
         except InstanceFailed as failed:
-            failed.result.metadata["candidate"] = i + 1
+            failed.result.select(candidate=i + 1)
             return failed.result
-        result.metadata["candidate"] = i + 1
+        result.select(candidate=i + 1)
         if not result.has_changes or not result.branch_name:
-            result.metadata["ineligible"] = "no changes to score"
+            result.select(ineligible="no changes to score")
             return result
         if cfg.verify:
             ctx.phase = "verifying"
             outcome = await ctx.verify(result, cfg.verify, cfg.verify_timeout)
             outcome.record(result)
             if not outcome.passed:
-                result.metadata["ineligible"] = outcome.failure
+                result.select(ineligible=outcome.failure)
                 return result
         ctx.phase = "scoring"
         scored = await self._score(ctx, cfg, prompt, i, result)
         if scored is None:
-            result.metadata["ineligible"] = "the scorer gave no usable score"
+            result.select(ineligible="the scorer gave no usable score")
         else:
-            result.metrics["score"], result.metadata["score_rationale"] = scored
+            result.metrics["score"] = scored[0]
+            result.select(score_rationale=scored[1])
             ctx.report(result.key, score=scored[0])
         return result
 
@@ -138,11 +139,9 @@ class BestOfNStrategy(Strategy):
     def _select(self, ctx: Context, cfg: BestOfNConfig, candidates: list[InstanceResult]) -> list[InstanceResult]:
         eligible = [c for c in candidates if c.success and "score" in c.metrics]
         for c in candidates:
-            c.metadata["winner"] = False
+            c.select(winner=False)
         if not eligible:
-            reasons = "; ".join(
-                f"candidate {c.metadata['candidate']}: {c.error or c.metadata.get('ineligible', c.status)}" for c in candidates
-            )
+            reasons = "; ".join(f"candidate {_number(c)}: {c.error or _selection(c).ineligible or c.status}" for c in candidates)
             raise StrategyError(f"no candidate could win ({reasons})")
         best = max(c.metrics["score"] for c in eligible)
         top = [c for c in eligible if c.metrics["score"] == best]
@@ -152,40 +151,48 @@ class BestOfNStrategy(Strategy):
             reason += f", tie among {len(top)} candidates broken by {cfg.tie_break}"
         if cfg.verify:
             reason += f", passed `{cfg.verify}`"
-        winner.metadata["winner"] = True
-        winner.metadata["selection_reason"] = reason
-        self.logger.info("best-of-n winner: candidate %s (%s)", winner.metadata["candidate"], reason)
+        winner.select(winner=True, reason=reason)
+        self.logger.info("best-of-n winner: candidate %s (%s)", _number(winner), reason)
         return [winner] + [c for c in candidates if c is not winner]
 
     async def _approve(self, ctx: Context, cfg: BestOfNConfig, ranked: list[InstanceResult]) -> list[InstanceResult]:
         """A person confirms the winner or picks another candidate with a branch; the winner comes first."""
         winner = ranked[0]
-        pickable = sorted((c for c in ranked if c.success and c.branch_name), key=lambda c: c.metadata["candidate"])
+        pickable = sorted((c for c in ranked if c.success and c.branch_name), key=_number)
+        picked = _selection(winner).reason
 
         def shown(c: InstanceResult) -> str:
             score = c.metrics.get("score")
-            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else c.metadata.get("ineligible", "not scored")
-            return f"{c.metadata['candidate']}: {c.branch_name} ({why})"
+            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or "not scored"
+            return f"{_number(c)}: {c.branch_name} ({why})"
 
         ctx.phase = "waiting for approval"
         answer = await ctx.ask(
-            f"best-of-n picked candidate {winner.metadata['candidate']} ({winner.metadata['selection_reason']}). "
+            f"best-of-n picked candidate {_number(winner)} ({picked}). "
             f"Confirm it or pick another: {'; '.join(shown(c) for c in pickable)}",
-            choices=[str(c.metadata["candidate"]) for c in pickable],
-            default=str(winner.metadata["candidate"]),
+            choices=[str(_number(c)) for c in pickable],
+            default=str(_number(winner)),
             timeout=cfg.approve_timeout or None,
             key=ctx.key("approve"),
         )
-        chosen = next(c for c in pickable if str(c.metadata["candidate"]) == answer.choice)
+        chosen = next(c for c in pickable if str(_number(c)) == answer.choice)
         note = f": {answer.note}" if answer.note else ""
         if answer.timed_out:
-            reason = f"{winner.metadata['selection_reason']}; nobody answered within {cfg.approve_timeout:g}s, so it stands"
+            reason = f"{picked}; nobody answered within {cfg.approve_timeout:g}s, so it stands"
         elif chosen is winner:
-            reason = f"{winner.metadata['selection_reason']}; confirmed by {answer.by}{note}"
+            reason = f"{picked}; confirmed by {answer.by}{note}"
         else:
-            reason = f"chosen by {answer.by} over candidate {winner.metadata['candidate']} ({winner.metadata['selection_reason']}){note}"
-            winner.metadata["winner"] = False
-            winner.metadata.pop("selection_reason", None)
-        chosen.metadata.update(winner=True, selection_reason=reason, approval=answer.model_dump(mode="json"))
+            reason = f"chosen by {answer.by} over candidate {_number(winner)} ({picked}){note}"
+            winner.select(winner=False, reason=None)
+        chosen.select(winner=True, reason=reason, approval=answer)
         self.logger.info("best-of-n: %s", reason)
         return [chosen] + [c for c in ranked if c is not chosen]
+
+
+def _selection(c: InstanceResult) -> Selection:
+    return c.selection or Selection()
+
+
+def _number(c: InstanceResult) -> int:
+    """The candidate's number (1, 2, ...): every candidate has one once evaluated."""
+    return _selection(c).candidate or 0

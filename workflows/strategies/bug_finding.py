@@ -98,11 +98,8 @@ class BugFindingStrategy(Strategy):
         check = await ctx.verify(result, f"test -f {REPORT_FILE}")
         if not check.passed:
             raise StrategyError(f"{unconfirmed}: {REPORT_FILE} is not on {result.branch_name}")
-        result.metadata.update(
-            bug=bug.model_dump(exclude={"found"}),
-            confirmed=True,
-            selection_reason=f"{bug.severity} bug confirmed: {bug.title}",
-        )
+        result.metadata.update(bug=bug.model_dump(exclude={"found"}), confirmed=True)
+        result.select(reason=f"{bug.severity} bug confirmed: {bug.title}")
         return [result]
 
     def _discovery_prompt(self, cfg: BugFindingConfig, prompt: str) -> str:

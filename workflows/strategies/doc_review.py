@@ -75,7 +75,7 @@ class DocReviewStrategy(Strategy):
         outcomes = list(await asyncio.gather(*chains))
         reports = [r for r in outcomes if r.metadata.get("validated")]
         if not reports:
-            reasons = "; ".join(f"{r.key}: {r.error or r.metadata.get('ineligible')}" for r in outcomes)
+            reasons = "; ".join(f"{r.key}: {r.error or (r.selection.ineligible if r.selection else None)}" for r in outcomes)
             raise StrategyError(f"no validated report ({reasons})")
 
         ctx.phase = "gathering"
@@ -91,10 +91,8 @@ class DocReviewStrategy(Strategy):
         final = await ctx.wait(await ctx.run(compose, key=ctx.key("compose")))
         if not (await ctx.verify(final, f"test -f {FINAL_REPORT}")).passed:
             raise StrategyError(f"the composer did not commit {FINAL_REPORT}")
-        final.metadata.update(
-            reports=[r.metadata["report"] for r in reports],
-            selection_reason=f"{FINAL_REPORT} composed from {len(reports)} of {len(outcomes)} validated reports",
-        )
+        final.metadata.update(reports=[r.metadata["report"] for r in reports])
+        final.select(reason=f"{FINAL_REPORT} composed from {len(reports)} of {len(outcomes)} validated reports")
         return [final, *outcomes]
 
     async def _review_and_validate(
@@ -106,7 +104,7 @@ class DocReviewStrategy(Strategy):
         try:
             reviewed = await ctx.wait(await ctx.run(review, key=ctx.key("review", page.slug, n)))
             if not reviewed.has_changes:
-                reviewed.metadata["ineligible"] = "the reviewer committed no report"
+                reviewed.select(ineligible="the reviewer committed no report")
                 return reviewed
             validate = {"prompt": self._validation_prompt(page, report), "base_branch": reviewed.branch_name, "model": cfg.model}
             validated = await ctx.wait(await ctx.run(validate, key=ctx.key("validate", page.slug, n)))
@@ -116,7 +114,7 @@ class DocReviewStrategy(Strategy):
         if (await ctx.verify(validated, f"test -f {shlex.quote(report)}")).passed:
             validated.metadata["validated"] = True
         else:
-            validated.metadata["ineligible"] = f"{report} is not on the validator's commit"
+            validated.select(ineligible=f"{report} is not on the validator's commit")
         return validated
 
     def _review_prompt(self, prompt: str, page: Page, report: str) -> str:

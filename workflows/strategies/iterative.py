@@ -105,7 +105,8 @@ class IterativeStrategy(Strategy):
         else:
             stop = f"ran all {cfg.iterations} rounds; {len(findings)} findings remain"
         assert good is not None
-        good.metadata.update(rounds=len(trail), review_trail=trail, selection_reason=stop)
+        good.metadata.update(rounds=len(trail), review_trail=trail)
+        good.select(reason=stop)
         self.logger.info("iterative: %s; last good branch %s", stop, good.branch_name)
         return [good]
 

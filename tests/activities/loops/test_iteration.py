@@ -30,7 +30,7 @@ async def test_later_iterations_keep_the_workspace_and_the_branch_fast_forwards(
     base = git(repo, "rev-parse", "main")
     first = await iterate(repo, 1, base)
     second = await iterate(repo, 2, first.snapshot.commit)
-    assert (first.agent.metadata["workspace"], second.agent.metadata["workspace"]) == ("checked out", "kept")
+    assert (first.workspace, second.workspace) == ("checked out", "kept")
     assert git(repo, "rev-parse", BRANCH) == second.snapshot.commit
     assert git(repo, "rev-list", "--reverse", f"main..{BRANCH}").split() == [first.snapshot.commit, second.snapshot.commit]
     assert second.snapshot.changed and second.snapshot.files_changed == 1 and second.snapshot.previous_commit == first.snapshot.commit
@@ -54,7 +54,7 @@ async def test_an_interrupted_iteration_starts_again_from_the_last_finished_comm
     git(workspace, "commit", "-q", "--allow-empty", "-m", "half done")
     (workspace / "junk.txt").write_text("half written")
     second = await iterate(repo, 2, first.snapshot.commit)
-    assert second.agent.metadata["workspace"] == "reset"
+    assert second.workspace == "reset"
     assert git(repo, "log", "--format=%s", f"main..{BRANCH}").split("\n") == ["loop/2", "loop/1"] and not (workspace / "junk.txt").exists()
 
 
@@ -71,7 +71,7 @@ async def test_a_lost_workspace_is_checked_out_again_from_the_loops_commit(repo,
     first = await iterate(repo, 1, git(repo, "rev-parse", "main"))
     await remove_workspace(loop_workspace("run_t", "loop"))  # its host is gone: the next try runs elsewhere
     second = await iterate(repo, 2, first.snapshot.commit)
-    assert second.agent.metadata["workspace"] == "checked out" and git(repo, "rev-parse", f"{BRANCH}~1") == first.snapshot.commit
+    assert second.workspace == "checked out" and git(repo, "rev-parse", f"{BRANCH}~1") == first.snapshot.commit
 
 
 async def test_a_branch_moved_outside_the_loop_ends_it(repo, orchard_home):

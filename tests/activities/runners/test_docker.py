@@ -54,7 +54,7 @@ INSPECT = (
 
 async def test_the_agent_runs_hardened_and_its_commit_lands_on_the_branch(repo, orchard_home):
     result = await run(instance(repo, INSPECT, network_egress="offline", memory_limit="512m"))
-    assert result.success and result.metadata["runner"] == "docker", result.error
+    assert result.success and result.runner == "docker", result.error
     out = result.final_message.splitlines()
     assert out[0] == "1000"  # the image's non-root user
     assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
@@ -269,7 +269,7 @@ async def test_what_an_agent_plants_in_its_git_setup_never_runs_on_the_host(repo
     inp = IterationInput(repo=str(repo), run_id="run_pl", loop_key="loop", iteration=1, attempt_key="1.0", branch="orchard/loop/run_pl/kloop",
                          start_commit=git(repo, "rev-parse", "main"), task=task)
     outcome = await ActivityEnvironment().run(run_iteration, inp)
-    assert outcome.agent.metadata["runner"] == "docker" and outcome.snapshot.changed, outcome.agent.error
+    assert outcome.agent.runner == "docker" and outcome.snapshot.changed, outcome.agent.error
     assert git(repo, "show", f"{outcome.snapshot.commit}:left-uncommitted.txt") == "changed"  # the worker committed it
     assert sorted(p.name for p in tmp_path.glob("pwned*")) == []
     assert "pwn" not in (loop_workspace("run_pl", "loop") / ".git" / "config").read_text()

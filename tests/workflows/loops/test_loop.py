@@ -26,7 +26,7 @@ LEVELS = {"L0": ["ruff check ."], "L1": ["pytest -q"]}
 
 
 def trail(result) -> list[tuple[int, str]]:
-    return [(row["iteration"], row["action"]) for row in result.instances[0].metadata["iterations"]]
+    return [(row.iteration, row.action) for row in result.instances[0].loop.trail]
 
 
 async def steer(handle: WorkflowHandle, action: str, **fields) -> str:
@@ -44,10 +44,10 @@ async def test_fixed_iterates_from_each_commit_until_verification_passes(client,
     assert result.status == "success" and trail(result) == [(1, "continue"), (2, "continue"), (3, "complete")]
     loop = result.instances[0]
     starts = [i.start_commit for i in script.iterations]
-    commits = [row["commit"] for row in loop.metadata["iterations"]]
+    commits = [row.commit for row in loop.loop.trail]
     assert starts == [BASE_COMMIT, *commits[:2]]  # each iteration starts from the last one's commit
     assert loop.commit == commits[-1] and loop.branch_name and all(i.branch == loop.branch_name for i in script.iterations)
-    assert loop.metadata["iterations"][2]["levels_passed"] == ["L0", "L1"] and loop.metadata["iterations"][2]["highest_level"] == "L1"
+    assert loop.loop.trail[2].levels_passed == ["L0", "L1"] and loop.loop.trail[2].highest_level == "L1"
     assert script.iterations[0].task.prompt.strip() == "make the tests pass"
     second = script.iterations[1].task.prompt
     assert second.startswith("make the tests pass") and "iteration 2 of at most 5" in second and "L1: `pytest -q` (exit" in second and "pytest -q failed" in second
@@ -62,7 +62,7 @@ async def test_a_long_loop_continues_as_new_and_keeps_its_whole_trail(client, sc
     assert trail(result) == [(n, "continue") for n in range(1, 5)] + [(5, "timeout")]
     assert result.runs == 3 and result.instances_run == 5 and result.cost_usd == pytest.approx(0.05)
     assert [i.iteration for i in script.iterations] == list(range(1, 6))  # no iteration ran twice across the chain
-    assert [i.start_commit for i in script.iterations][1:] == [row["commit"] for row in result.instances[0].metadata["iterations"]][:-1]
+    assert [i.start_commit for i in script.iterations][1:] == [row.commit for row in result.instances[0].loop.trail][:-1]
 
 
 async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted_queue):
@@ -85,7 +85,7 @@ async def test_a_person_stops_nudges_and_extends_a_running_loop(client, scripted
     last.set()
     result = await handle.result()
     assert trail(result) == [(1, "continue"), (2, "continue"), (3, "continue"), (4, "stopped")]  # extended past the maximum of 2, stopped before 5
-    assert result.status == "stopped" and result.instances[0].metadata["selection_reason"] == "stopped by a person (alice) after iteration 4"
+    assert result.status == "stopped" and result.instances[0].selection.reason == "stopped by a person (alice) after iteration 4"
 
 
 async def test_a_loop_stopped_before_its_verification_passed_ends_stopped_not_success(client, scripted_queue, named_server, capsys):
@@ -125,7 +125,7 @@ async def test_a_stop_asked_as_the_run_starts_is_kept_until_the_loop_can_take_it
     handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 3})
     assert await steer(handle, "stop") in ("the loop takes the stop as soon as it has started", "the loop stops after iteration 1")
     result = await handle.result()
-    assert len(trail(result)) <= 1 and "stopped by a person (alice)" in result.instances[0].metadata["selection_reason"]
+    assert len(trail(result)) <= 1 and "stopped by a person (alice)" in result.instances[0].selection.reason
 
 
 REFUSED = [
@@ -182,9 +182,9 @@ async def test_a_failed_loop_asks_a_person_who_retries_then_accepts_the_partial_
     await handle.execute_update("answer", AnswerRequest(choice="accept", by="bob"), result_type=None)
     result = await handle.result()
     loop = result.instances[0]
-    assert result.status == "success" and loop.metadata["loop"]["partial"] is True and loop.metadata["loop"]["action"] == "complete"
-    rows = loop.metadata["iterations"]
-    assert "bob chose retry: 2 more iterations" in rows[2]["reason"] and rows[-1]["action"] == "complete" and "bob accepted the partial result" in rows[-1]["reason"]
+    assert result.status == "success" and loop.loop.partial is True and loop.loop.action == "complete"
+    rows = loop.loop.trail
+    assert "bob chose retry: 2 more iterations" in rows[2].reason and rows[-1].action == "complete" and "bob accepted the partial result" in rows[-1].reason
     assert len(rows) == 4 and [a.choice for a in result.questions] == ["retry", "accept"]
 
 
@@ -198,7 +198,7 @@ async def test_an_iteration_whose_host_is_gone_runs_on_another_host(client, scri
     result = await run_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2, "host_timeout": 0.5})
     assert trail(result) == [(1, "continue"), (2, "timeout")]
     assert [i.attempt_key for i in script.iterations] == ["1.1", "2.0"]  # the first host never took iteration 1
-    assert all(row["host"].endswith("@scripted-host") for row in result.instances[0].metadata["iterations"])
+    assert all(row.host.endswith("@scripted-host") for row in result.instances[0].loop.trail)
 
 
 async def test_a_canceled_loop_stops_its_iteration_and_removes_its_workspace(client, scripted_queue):

@@ -67,14 +67,14 @@ async def test_phases_run_in_order_in_one_workspace_and_loop_back_until_the_test
     result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.fix", params={"pipeline": "ops.pipeline.fix", "runbooks": runbooks, "inputs": {"name": "bug-7"}})
     (pipeline,) = result.instances
     assert pipeline.success, pipeline.error
-    phases = [(p["phase"], p["ok"]) for p in pipeline.metadata["phases"]]
+    phases = [(p.phase, p.ok) for p in pipeline.pipeline.phases]
     assert phases == [("write", True), ("verify", False), ("write", True), ("verify", True), ("merge", True), ("report", True)]
-    assert pipeline.metadata["outputs"]["report"] == "merged after wrote bug-7"
+    assert pipeline.pipeline.outputs["report"] == "merged after wrote bug-7"
     branch = pipeline.branch_name
     assert branch == f"orchard/runbook/fix/{result.run_id}"
     assert git(repo, "show", f"{branch}:notes.txt") == "attempt\nattempt"  # the rollback undid the broken attempt's commit
     assert git(repo, "rev-parse", "release") == git(repo, "rev-parse", branch)  # published, as the pipeline declares
-    assert pipeline.metadata["published"] == {"release": git(repo, "rev-parse", branch)}
+    assert pipeline.pipeline.published == {"release": git(repo, "rev-parse", branch)}
     assert git(repo, "status", "--porcelain") == "" and git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"  # the user's checkout untouched
 
 
@@ -114,12 +114,12 @@ async def test_a_pipeline_says_what_it_published_and_every_push_refused_with_its
     result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.ship", params={"pipeline": "ops.pipeline.ship", "runbooks": runbooks})
     (pipeline,) = result.instances
     assert git(repo, "rev-parse", "main") == main
-    assert pipeline.metadata["selection_reason"] == "every phase done; published nothing (it may publish main)"
-    refused = pipeline.metadata["refused"]
+    assert pipeline.selection.reason == "every phase done; published nothing (it may publish main)"
+    refused = pipeline.pipeline.refused
     assert len(refused) == 2 and all("pushed main, which is checked out in" in line for line in refused), refused
     assert refused[0].startswith("attempt fast-forward") and refused[1].startswith("event on_complete")
-    merge = next(p for p in pipeline.metadata["phases"] if p["phase"] == "merge")
-    assert merge["ok"] and merge["attempts"][0].startswith("fast-forward: attempt fast-forward pushed main, which is checked out")
+    merge = next(p for p in pipeline.pipeline.phases if p.phase == "merge")
+    assert merge.ok and merge.attempts[0].startswith("fast-forward: attempt fast-forward pushed main, which is checked out")
     console = Console(width=200, record=True)
     print_outcome(console, Outcome(run_id=result.run_id, status=result.status, result=result), None)
     shown = console.export_text()
@@ -129,8 +129,8 @@ async def test_a_pipeline_says_what_it_published_and_every_push_refused_with_its
     result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.ship", params={"pipeline": "ops.pipeline.ship", "runbooks": runbooks})
     (pipeline,) = result.instances
     now = git(repo, "rev-parse", "main")
-    assert now != main and pipeline.metadata["refused"] == []
-    assert pipeline.metadata["selection_reason"] == f"every phase done; published main {main[:12]} → {now[:12]}"
+    assert now != main and pipeline.pipeline.refused == []
+    assert pipeline.selection.reason == f"every phase done; published main {main[:12]} → {now[:12]}"
 
 
 def hostile(where: Path) -> str:
@@ -162,7 +162,7 @@ async def test_an_input_with_shell_syntax_is_data_in_commands_guards_outputs_and
     assert not (tmp_path / "pwned").exists()
     branch = pipeline.branch_name
     assert git(repo, "show", f"{branch}:title.txt") == git(repo, "show", f"{branch}:output.txt") == title
-    assert pipeline.metadata["outputs"]["write"] == title and log.read_text() == title
+    assert pipeline.pipeline.outputs["write"] == title and log.read_text() == title
 
 
 async def test_what_a_pipeline_changed_is_counted_in_its_result_and_its_table(client, task_queue, repo, tmp_path):
@@ -247,8 +247,8 @@ async def test_an_agent_phase_commits_in_the_workspace_and_a_person_answers_an_e
     await answer(handle, "goto:fixup")
     result = await handle.result()
     (pipeline,) = result.instances
-    assert pipeline.success and [p["phase"] for p in pipeline.metadata["phases"]] == ["plan", "merge", "fixup"]
-    assert "alice chose goto:fixup" in pipeline.metadata["phases"][1]["note"]
+    assert pipeline.success and [p.phase for p in pipeline.pipeline.phases] == ["plan", "merge", "fixup"]
+    assert "alice chose goto:fixup" in pipeline.pipeline.phases[1].note
     branch = pipeline.branch_name
     assert git(repo, "show", f"{branch}:fixed.txt") == "fixed" and git(repo, "show", f"{branch}:plans/auth.md")  # the agent's commit, then the command's
 
@@ -300,7 +300,7 @@ async def test_a_phase_runs_another_pipeline_and_an_orchard_strategy_and_merges_
                                 params={"pipeline": "ops.pipeline.outer", "runbooks": runbooks, "inputs": {"name": "auth"}})
     (pipeline,) = result.instances
     assert pipeline.success, pipeline.error
-    assert pipeline.metadata["outputs"]["check"] == "both"
+    assert pipeline.pipeline.outputs["check"] == "both"
     assert sorted(c.strategy for c in result.children) == ["best-of-n", "runbook"]
     assert git(repo, "show", f"{pipeline.branch_name}:docs/auth-docs.txt") == "auth-docs"
 
@@ -331,7 +331,7 @@ async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_b
     await (await start(client, task_queue, repo, runbooks, "maker")).result()
     made = time.monotonic()
     (pipeline,) = (await waiting.result()).instances
-    assert pipeline.success and pipeline.metadata["outputs"]["after"] == "went on"
+    assert pipeline.success and pipeline.pipeline.outputs["after"] == "went on"
     assert time.monotonic() - made < 5  # woken by the event, not by the 10 s poll (a guard with wake_on does not poll at all)
 
 
@@ -401,7 +401,7 @@ async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_pe
     assert "; the phase was stopped, and what its unfinished step did discarded; its work was rolled back to" in question.text  # not 30 s later
     await answer(handle, "skip")
     (pipeline,) = (await handle.result()).instances
-    assert pipeline.success and pipeline.metadata["outputs"]["after"] == "clean"  # the merge's commit is gone
+    assert pipeline.success and pipeline.pipeline.outputs["after"] == "clean"  # the merge's commit is gone
 
 
 async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, task_queue, repo, tmp_path):
@@ -475,13 +475,13 @@ async def test_a_queue_worker_continues_as_new_and_handles_each_item_once_across
     handle = await start_worker(client, task_queue, repo, folder, items_per_run=2)
     for _ in range(300):
         progress = await handle.query("progress", result_type=RunProgress)
-        if sum(row.get("status") == "done" for row in progress.trail) == 5:
+        if sum(row.status == "done" for row in progress.trail) == 5:
             break
         await asyncio.sleep(0.1)
     await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
     result = await handle.result()
     assert result.runs >= 2  # two items a history: the worker continued as new (once or twice), carrying every item's record
-    assert sorted(r["id"] for r in result.instances[0].metadata["items"]) == ["1", "2", "3", "4", "5"]
+    assert sorted(r.id for r in result.instances[0].queue.items) == ["1", "2", "3", "4", "5"]
     assert sorted(log.read_text().split()) == ["1", "2", "3", "4", "5"]  # each item handled once across the chain
 
 
@@ -515,7 +515,7 @@ async def test_a_queue_item_s_title_is_data_through_the_worker_its_filter_functi
     handle = await start_worker(client, task_queue, repo, folder)
     for _ in range(300):
         progress = await handle.query("progress", result_type=RunProgress)
-        if sorted(row.get("status") for row in progress.trail) == ["dead", "done"]:
+        if sorted(row.status for row in progress.trail) == ["dead", "done"]:
             break
         await asyncio.sleep(0.1)
     await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
@@ -548,11 +548,11 @@ async def test_an_item_its_task_s_command_cannot_quote_fails_alone_and_the_worke
     '''))
     handle = await start_worker(client, task_queue, repo, folder)
     for _ in range(300):
-        if [row.get("status") for row in (await handle.query("progress", result_type=RunProgress)).trail] == ["dead"] and dead.exists():
+        if [row.status for row in (await handle.query("progress", result_type=RunProgress)).trail] == ["dead"] and dead.exists():
             break
         await asyncio.sleep(0.1)
     await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
     (worker,) = (await handle.result()).instances
-    (item,) = worker.metadata["items"]
-    assert item["status"] == "dead" and "stands in $((...)), where only a whole number is safe" in item["error"]
+    (item,) = worker.queue.items
+    assert item.status == "dead" and "stands in $((...)), where only a whole number is safe" in item.error
     assert dead.read_text() == "1" and not (tmp_path / "pwned").exists()

@@ -33,7 +33,7 @@ async def test_a_pipeline_of_the_most_phases_runs_and_its_whole_history_replays_
     runbooks = long_pipeline(tmp_path / "runbooks", m.MAX_PHASES)
     handle = await start_scripted(client, scripted_queue, "runbook", Script(), params={"pipeline": "ops.pipeline.long", "runbooks": runbooks})
     result = await final_result(handle)
-    assert result.status == "success" and len(result.instances[0].metadata["phases"]) == m.MAX_PHASES
+    assert result.status == "success" and len(result.instances[0].pipeline.phases) == m.MAX_PHASES
     history = await handle.fetch_history()
     replayer = Replayer(workflows=[BUILTIN_STRATEGIES["runbook"].workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
     recorded = WorkflowHistory.from_json(handle.id, history.to_json())

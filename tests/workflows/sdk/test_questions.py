@@ -107,16 +107,16 @@ async def test_best_of_n_with_approve_lets_a_person_pick_another_candidate(clien
     await answer(handle, "3", note="smaller diff")
     result = await handle.result()
     winner = result.instances[0]
-    assert winner.metadata["candidate"] == 3 and winner.metadata["winner"] is True
-    assert winner.metadata["selection_reason"] == "chosen by alice over candidate 1 (highest score 9/10): smaller diff"
-    assert winner.metadata["approval"]["by"] == "alice"
-    assert [c.metadata["winner"] for c in result.instances] == [True, False, False]
+    assert winner.selection.candidate == 3 and winner.selection.winner is True
+    assert winner.selection.reason == "chosen by alice over candidate 1 (highest score 9/10): smaller diff"
+    assert winner.selection.approval.by == "alice"
+    assert [c.selection.winner for c in result.instances] == [True, False, False]
 
 
 async def test_best_of_n_approval_that_times_out_keeps_the_scored_winner(client, scripted_queue):
     script = Script(answers={"score/1/1": '{"score": 3}', "score/2/1": '{"score": 8}'})
     result = await (await start_scripted(client, scripted_queue, "best-of-n", script, params={"n": 2, "approve": True, "approve_timeout": 0.2})).result()
     winner = result.instances[0]
-    assert winner.metadata["candidate"] == 2
-    assert winner.metadata["selection_reason"] == "highest score 8/10; nobody answered within 0.2s, so it stands"
+    assert winner.selection.candidate == 2
+    assert winner.selection.reason == "highest score 8/10; nobody answered within 0.2s, so it stands"
     assert result.questions[0].timed_out

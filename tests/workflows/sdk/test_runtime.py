@@ -48,7 +48,7 @@ async def test_a_run_whose_results_all_failed_is_failed_in_temporal_and_still_sh
         shown = await outcome_of(handle)  # what run, watch and show print
         assert (shown.status, shown.exit_code, shown.error) == ("failed", 1, None)
         assert shown.result is not None and shown.result.instances[0].error == reason
-    assert [(row["iteration"], row["action"]) for row in (await outcome_of(loop)).result.instances[0].metadata["iterations"]] == [(1, "continue"), (2, "timeout")]
+    assert [(row.iteration, row.action) for row in (await outcome_of(loop)).result.instances[0].loop.trail] == [(1, "continue"), (2, "timeout")]
     listed = {wf.id async for wf in client.list_workflows('OrchardOutcome = "failed"')}
     assert {loop.id, simple.id} <= listed
 

@@ -61,3 +61,32 @@ def test_a_name_that_cannot_form_a_branch_is_refused_when_the_class_is_defined(n
 
     with pytest.raises(StrategyError, match="cannot name a branch"):
         type("Bad", (Strategy,), {"NAME": name, "execute": lambda self, prompt, base_branch, ctx: []})
+
+
+def test_only_a_strategy_that_implements_steering_is_steered():
+    from workflows.sdk.errors import SteerRefused
+    from workflows.sdk.models import SteerRequest
+    from workflows.sdk.steering import Steerable, check_steer, steer
+    from workflows.sdk.strategy import Strategy
+
+    class Mine(Strategy):
+        NAME = "steered-by-hand"
+
+        def check_steer(self, request: SteerRequest) -> None:
+            if request.action != "pause":
+                raise SteerRefused("only pause")
+
+        def steer(self, request: SteerRequest) -> str:
+            return "paused"
+
+        async def execute(self, prompt, base_branch, ctx):
+            return []
+
+    steerable = {name for name, cls in BUILTIN_STRATEGIES.items() if isinstance(cls(), Steerable)}
+    assert steerable == {"loop", "runbook-worker"} and isinstance(Mine(), Steerable)
+    check_steer(Mine(), "steered-by-hand", SteerRequest(action="pause"))
+    assert steer(Mine(), "steered-by-hand", SteerRequest(action="pause")) == "paused"
+    with pytest.raises(SteerRefused, match=r"^a best-of-n run cannot be steered \(`stop` is for loop runs\)$"):
+        check_steer(BUILTIN_STRATEGIES["best-of-n"](), "best-of-n", SteerRequest(action="stop"))
+    with pytest.raises(SteerRefused, match=r"^a simple run cannot be steered$"):
+        steer(BUILTIN_STRATEGIES["simple"](), "simple", SteerRequest(action="stop"))

@@ -28,15 +28,15 @@ async def test_every_candidate_is_scored_read_only_and_the_highest_score_wins(cl
     assert result.status == "success" and result.instances_run == 6  # 3 candidates + 3 read-only scorers
     assert [c.key for c in result.instances] == ["candidate/2", "candidate/1", "candidate/3"]  # the winner first
     winner, *others = result.instances
-    assert winner.metadata["winner"] is True and not any(c.metadata["winner"] for c in others)
-    assert winner.metadata["selection_reason"] == "highest score 9/10"
+    assert winner.selection.winner is True and not any(c.selection.winner for c in others)
+    assert winner.selection.reason == "highest score 9/10"
     assert [c.metrics["score"] for c in result.instances] == [9.0, 4.0, 6.0]
-    assert winner.metadata["score_rationale"] == "because c2"
+    assert winner.selection.score_rationale == "because c2"
     # Each candidate got its own approach hint; each scorer looked at its candidate's branch without importing.
     prompts = [script.call(f"candidate/{i}").task.prompt for i in (1, 2, 3)]
     assert [p.split("Approach hint for this attempt: ")[1] for p in prompts] == list(DIVERSITY_HINTS[:3])
     for c in result.instances:
-        scorer = script.call(f"score/{c.metadata['candidate']}/1").task
+        scorer = script.call(f"score/{c.selection.candidate}/1").task
         assert scorer.import_policy == "never" and scorer.base_branch == c.branch_name
         assert "<task>\nadd a greeting\n</task>" in scorer.prompt and f"git diff {BASE_COMMIT}..HEAD" in scorer.prompt
 
@@ -49,12 +49,12 @@ async def test_a_candidate_failing_verification_cannot_win(client, scripted_queu
     assert rejected.metrics["verify_passed"] is False and rejected.metrics["verify_exit_code"] == 1
     assert "score" not in rejected.metrics
     assert sorted(script.keys()) == ["candidate/1", "candidate/2", "candidate/3", "score/1/1", "score/3/1"]  # candidate 2 never scored
-    assert rejected.metadata["ineligible"] == "verification failed (exit 1)" and not rejected.metadata["winner"]
-    assert rejected.metadata["verify_output"] == "check failed"  # the end of what it said, for `orchard show`
-    assert "verify_output" not in by_key["candidate/1"].metadata
+    assert rejected.selection.ineligible == "verification failed (exit 1)" and not rejected.selection.winner
+    assert rejected.verification.output == "check failed"  # the end of what it said, for `orchard show`
+    assert by_key["candidate/1"].verification.output is None
     assert by_key["candidate/1"].metrics["verify_passed"] is True
     assert result.instances[0].key == "candidate/1"
-    assert result.instances[0].metadata["selection_reason"] == "highest score 5/10, passed `pytest -q`"
+    assert result.instances[0].selection.reason == "highest score 5/10, passed `pytest -q`"
     # The command ran once on each candidate's own commit.
     assert sorted((v.command, v.commit) for v in script.checks) == sorted(("pytest -q", c.commit) for c in result.instances)
 
@@ -66,7 +66,7 @@ async def test_a_failing_candidate_leaves_the_others_to_finish(client, scripted_
     failed = next(c for c in result.instances if c.key == "candidate/2")
     assert not failed.success and "rate limited" in failed.error and failed.branch_name is None
     assert [c.key for c in result.instances if c.success] == ["candidate/3", "candidate/1"]
-    assert result.instances[0].metadata["winner"] is True
+    assert result.instances[0].selection.winner is True
 
 
 async def test_require_min_success_fails_the_run_with_the_reason(client, scripted_queue):
@@ -75,7 +75,7 @@ async def test_require_min_success_fails_the_run_with_the_reason(client, scripte
         await run_scripted(client, scripted_queue, "best-of-n", script, params={"n": 3, "require_min_success": 3})
     assert err.value.cause.message == "only 2 of 3 candidates succeeded; require_min_success=3"
     enough = await run_scripted(client, scripted_queue, "best-of-n", Script(failures=script.failures), params={"n": 3, "require_min_success": 2})
-    assert enough.status == "partial" and enough.instances[0].metadata["winner"] is True
+    assert enough.status == "partial" and enough.instances[0].selection.winner is True
 
 
 async def test_a_bad_scorer_answer_is_asked_again(client, scripted_queue):
@@ -101,10 +101,10 @@ async def test_ties_are_broken_as_configured(client, scripted_queue):
     tied = {"score/.*": '{"score": 5}'}
     first = await run_scripted(client, scripted_queue, "best-of-n", Script(answers=tied), params={"n": 3, "tie_break": "first"})
     assert first.instances[0].key == "candidate/1"
-    assert first.instances[0].metadata["selection_reason"] == "highest score 5/10, tie among 3 candidates broken by first"
+    assert first.instances[0].selection.reason == "highest score 5/10, tie among 3 candidates broken by first"
     rand = await run_scripted(client, scripted_queue, "best-of-n", Script(answers=tied), params={"n": 3, "tie_break": "random"})
-    assert rand.instances[0].metadata["selection_reason"] == "highest score 5/10, tie among 3 candidates broken by random"
-    assert rand.instances[0].metadata["winner"] is True and sum(c.metadata["winner"] for c in rand.instances) == 1
+    assert rand.instances[0].selection.reason == "highest score 5/10, tie among 3 candidates broken by random"
+    assert rand.instances[0].selection.winner is True and sum(c.selection.winner for c in rand.instances) == 1
 
 
 async def test_a_random_tie_break_differs_from_run_to_run_and_replays_as_it_went(client, scripted_queue):

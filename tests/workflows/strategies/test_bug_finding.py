@@ -29,7 +29,7 @@ async def test_bug_finding_asks_again_then_confirms_the_bug_with_its_report(clie
     assert validated.metadata["bug"] == {
         "title": "Greeting crashes on an empty name", "severity": "high", "root_cause": "no check for an empty name",
         "reproduction": "python app.py --name=", "files": ["app.py"]}
-    assert validated.metadata["selection_reason"] == "high bug confirmed: Greeting crashes on an empty name"
+    assert validated.selection.reason == "high bug confirmed: Greeting crashes on an empty name"
     discovery = [script.call(f"discover/{n}").task for n in (1, 2)]
     assert all(d.import_policy == "never" and d.base_branch == "main" for d in discovery)  # read-only, nothing imported
     assert "Find one real bug in app.py of this repository. Focus on: input handling." in discovery[0].prompt

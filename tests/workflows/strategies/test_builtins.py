@@ -26,9 +26,9 @@ async def test_best_of_n_scores_every_candidate_and_marks_the_winner(client, tas
     assert sorted(c.key for c in candidates) == ["candidate/1", "candidate/2", "candidate/3"]
     assert orchard_branches(repo) == sorted(c.branch_name for c in candidates)  # scorers import nothing
     winner = candidates[0]
-    assert winner.metadata["winner"] is True and sum(c.metadata["winner"] for c in candidates) == 1
+    assert winner.selection.winner is True and sum(c.selection.winner for c in candidates) == 1
     assert winner.metrics["score"] == max(c.metrics["score"] for c in candidates)
-    assert winner.metadata["selection_reason"].startswith("highest score")
+    assert winner.selection.reason.startswith("highest score")
     assert len({git(repo, "rev-parse", c.branch_name) for c in candidates}) == 3  # diverse edits
 
 

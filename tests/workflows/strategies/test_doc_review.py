@@ -35,7 +35,7 @@ async def test_doc_review_validates_each_report_at_once_and_composes_them_on_one
         "validate/app/1", "validate/app/2", "validate/read-me/1", "validate/read-me/2"]
     reported = [raw(slug, n) for slug in ("read-me", "app") for n in (1, 2)]
     assert sorted(final.metadata["reports"]) == sorted(reported)
-    assert final.metadata["selection_reason"] == "reports/doc-review/REPORT.md composed from 4 of 4 validated reports"
+    assert final.selection.reason == "reports/doc-review/REPORT.md composed from 4 of 4 validated reports"
     for r in reports:
         slug, n = r.metadata["page"], r.metadata["reviewer"]
         assert r.metadata["validated"] is True and r.metadata["report"] == raw(slug, n)
@@ -60,7 +60,7 @@ async def test_doc_review_composes_what_was_validated_when_a_reviewer_fails(clie
     final, *outcomes = result.instances
     assert result.status == "partial"
     assert final.metadata["reports"] == [raw("read-me", 1)]
-    assert final.metadata["selection_reason"] == "reports/doc-review/REPORT.md composed from 1 of 2 validated reports"
+    assert final.selection.reason == "reports/doc-review/REPORT.md composed from 1 of 2 validated reports"
     failed = next(r for r in outcomes if r.key == "review/app/1")
     assert not failed.success and "rate limited" in failed.error
     assert sorted(script.keys()) == ["compose", "gather", "review/app/1", "review/read-me/1", "validate/read-me/1"]
@@ -75,13 +75,13 @@ async def test_a_report_missing_from_its_validators_commit_is_left_out(client, s
     result = await run_scripted(client, scripted_queue, "doc-review", script, params={"pages_file": PAGES, "reviewers_per_page": 2})
     final, *outcomes = result.instances
     by_key = {r.key: r for r in outcomes}
-    assert by_key["validate/app/1"].metadata["ineligible"] == f"{raw('app', 1)} is not on the validator's commit"
-    assert by_key["review/read-me/1"].metadata["ineligible"] == "the reviewer committed no report"
+    assert by_key["validate/app/1"].selection.ineligible == f"{raw('app', 1)} is not on the validator's commit"
+    assert by_key["review/read-me/1"].selection.ineligible == "the reviewer committed no report"
     assert sorted(script.keys()) == [  # no validator for the reviewer who committed nothing
         "compose", "gather", "review/app/1", "review/app/2", "review/read-me/1", "review/read-me/2",
         "validate/app/1", "validate/app/2", "validate/read-me/2"]
     assert final.metadata["reports"] == [raw("read-me", 2), raw("app", 2)]
-    assert final.metadata["selection_reason"] == "reports/doc-review/REPORT.md composed from 2 of 4 validated reports"
+    assert final.selection.reason == "reports/doc-review/REPORT.md composed from 2 of 4 validated reports"
     assert result.status == "success"  # every agent succeeded; two reports just did not count
 
 

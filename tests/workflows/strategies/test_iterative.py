@@ -16,7 +16,7 @@ async def test_an_unstructured_review_is_asked_again_and_a_structured_retry_coun
     trail = result.instances[0].metadata["review_trail"]
     assert trail[0]["findings"] == ["Rename x."] and "unstructured" not in trail[0]
     assert "1. Rename x." in script.calls[3].task.prompt  # round 2 was told the finding
-    assert result.instances[0].metadata["selection_reason"] == "the reviewer had no findings on round 2"
+    assert result.instances[0].selection.reason == "the reviewer had no findings on round 2"
 
 
 async def test_an_answer_that_stays_unstructured_is_the_feedback_and_never_ends_the_loop(client, scripted_queue):
@@ -40,7 +40,7 @@ async def test_iterative_refines_on_the_last_rounds_branch_until_the_reviewer_ha
     assert [t["round"] for t in trail] == [1, 2]
     assert trail[0]["findings"] == ["The greeting has no test.", "The README does not mention it."]
     assert trail[1]["findings"] == [] and final.metadata["rounds"] == 2
-    assert final.metadata["selection_reason"] == "the reviewer had no findings on round 2"
+    assert final.selection.reason == "the reviewer had no findings on round 2"
     round_1 = script.call("round/1/work")
     assert trail[0]["branch"] == round_1.branch and trail[0]["commit"] != trail[1]["commit"]
     # Round 1 started from the base; round 2 from round 1's branch, told the findings, numbered.
@@ -59,11 +59,11 @@ async def test_iterative_stops_when_a_round_commits_nothing_new(client, scripted
     result = await run_scripted(client, scripted_queue, "iterative", script)
     (final,) = result.instances
     assert final.key == "round/1/work" and result.instances_run == 3
-    assert final.metadata["selection_reason"] == "round 2 committed nothing new"
+    assert final.selection.reason == "round 2 committed nothing new"
     assert final.branch_name == script.call("round/1/work").branch
     nothing = await run_scripted(client, scripted_queue, "iterative", Script(unchanged=["round/1/work"]))
     assert nothing.instances[0].key == "round/1/work" and nothing.instances_run == 1
-    assert nothing.instances[0].metadata["selection_reason"] == "round 1 committed nothing new"
+    assert nothing.instances[0].selection.reason == "round 1 committed nothing new"
 
 
 async def test_iterative_keeps_the_last_good_round_when_a_later_one_fails(client, scripted_queue):
@@ -71,7 +71,7 @@ async def test_iterative_keeps_the_last_good_round_when_a_later_one_fails(client
     result = await run_scripted(client, scripted_queue, "iterative", script)
     (final,) = result.instances
     assert result.status == "success" and final.key == "round/2/work"
-    assert final.metadata["selection_reason"].startswith("round 3 failed: agent exited with code 1: out of credits")
+    assert final.selection.reason.startswith("round 3 failed: agent exited with code 1: out of credits")
     assert script.call("round/3/work").task.base_branch == script.call("round/2/work").branch
     assert script.call("round/2/work").task.base_branch == script.call("round/1/work").branch
 
@@ -81,12 +81,12 @@ async def test_iterative_stops_when_a_review_fails(client, scripted_queue):
     result = await run_scripted(client, scripted_queue, "iterative", script)
     (final,) = result.instances
     assert result.status == "success" and final.key == "round/2/work"
-    assert final.metadata["selection_reason"] == "the review of round 2 failed: agent exited with code 1: reviewer down"
+    assert final.selection.reason == "the review of round 2 failed: agent exited with code 1: reviewer down"
 
 
 async def test_iterative_stops_after_its_iterations_and_fails_when_round_one_fails(client, scripted_queue):
     capped = await run_scripted(client, scripted_queue, "iterative", Script(answers={"round/.*/review": "1. Still not right."}), params={"iterations": 2})
-    assert capped.instances[0].metadata["selection_reason"] == "ran all 2 rounds; 1 findings remain"
+    assert capped.instances[0].selection.reason == "ran all 2 rounds; 1 findings remain"
     assert capped.instances_run == 4
     failed = await run_scripted(client, scripted_queue, "iterative", Script(failures={"round/1/work": "agent exited with code 1: boom"}))
     assert failed.status == "failed" and failed.instances[0].error.endswith("boom") and failed.instances_run == 1

@@ -28,7 +28,7 @@ async def test_iterative_builds_round_two_on_round_ones_branch(client, task_queu
     assert final.key == "round/2/work"
     trail = final.metadata["review_trail"]
     assert trail[0]["findings"] == ["The greeting has no test.", "The README does not mention it."]
-    assert final.metadata["selection_reason"] == "the reviewer had no findings on round 2"  # the demo agent's "No findings."
+    assert final.selection.reason == "the reviewer had no findings on round 2"  # the demo agent's "No findings."
     # Round 2 built on round 1's branch and was told the findings; reviewers imported nothing.
     assert orchard_branches(repo) == sorted([trail[0]["branch"], final.branch_name])
     assert git(repo, "rev-parse", f"{final.branch_name}^") == git(repo, "rev-parse", trail[0]["branch"]) == trail[0]["commit"]
@@ -48,7 +48,7 @@ async def test_bug_finding_confirms_a_bug_with_a_committed_report(client, task_q
     assert result.status == "success" and result.instances_run == 2
     (validated,) = result.instances
     assert validated.key == "validate" and validated.metadata["confirmed"] is True
-    assert validated.metadata["selection_reason"] == "high bug confirmed: Greeting crashes on an empty name"
+    assert validated.selection.reason == "high bug confirmed: Greeting crashes on an empty name"
     assert orchard_branches(repo) == [validated.branch_name]  # the discovery agent imported nothing
     assert git(repo, "rev-parse", f"{validated.branch_name}^") == git(repo, "rev-parse", "main")  # from the base
     report = git(repo, "show", f"{validated.branch_name}:BUG_REPORT.md")
@@ -100,5 +100,5 @@ async def test_a_strategy_composes_others_as_child_workflows(client, task_queue,
     # The refinement built on the better winner's branch: each try's winner, the higher score (the first on a tie).
     winners = [(await client.get_workflow_handle(c.run_id, result_type=RunResult).result()).instances[0] for c in result.children if c.key.startswith("try/")]
     best = max(winners, key=lambda w: w.metrics.get("score", 0))
-    assert all(w.metadata["winner"] for w in winners) and winners[0].metrics["score"] != winners[1].metrics["score"]
+    assert all(w.selection.winner for w in winners) and winners[0].metrics["score"] != winners[1].metrics["score"]
     assert git(repo, "rev-parse", f"{refined.branch_name}^") == best.commit == git(repo, "rev-parse", best.branch_name)

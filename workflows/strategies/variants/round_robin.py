@@ -38,5 +38,6 @@ class RoundRobinStrategy(Strategy):
         ctx.phase = f"turn {turn.number}: {variant['id']}"
         handle = await start_variant(ctx, cfg, prompt, base_branch, variant)
         result = await finish_variant(ctx, cfg, variant, handle, role=f"turn {turn.number}")
-        result.metadata.update(experiment=cfg.experiment, turn=turn.number)
+        assert result.variant is not None  # finish_variant said which
+        result.variant.experiment, result.variant.turn = cfg.experiment, turn.number
         return [result]

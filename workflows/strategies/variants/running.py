@@ -6,7 +6,7 @@ from typing import Any
 
 from workflows.sdk.context import Context, Handle
 from workflows.sdk.errors import InstanceFailed
-from workflows.sdk.models import InstanceResult
+from workflows.sdk.models import InstanceResult, VariantSummary
 from workflows.strategies.variants.config import PROMPT_FIELDS, VariantsConfig
 
 
@@ -32,15 +32,5 @@ async def finish_variant(ctx: Context, cfg: VariantsConfig, variant: dict[str, A
         outcome = await ctx.verify(result, cfg.verify, cfg.verify_timeout)
         outcome.record(result)
         verified = outcome.passed
-    result.metadata["variant"] = variant["id"]
-    result.metadata["comparison"] = {
-        "variant": variant["id"],
-        "role": role,
-        "success": result.success,
-        "duration_seconds": result.duration_seconds,
-        "tokens": result.tokens,
-        "cost_usd": result.cost_usd,
-        "files_changed": result.files_changed,
-        "verified": verified,
-    }
+    result.variant = VariantSummary(id=variant["id"], role=role, verified=verified)  # its row of the comparison table: this, and the result's own numbers
     return result

@@ -2,7 +2,7 @@
 
 All variants start together. The primary's result is published as soon as it is in, so the
 caller (`orchard run`) has its answer then; the shadows keep running durably and their results
-are recorded beside the primary's. Shadow results carry `metadata.shadow`, so they never count
+are recorded beside the primary's. Shadow results carry `variant.shadow`, so they never count
 toward the run's status: a failing shadow never fails the primary.
 """
 
@@ -44,5 +44,6 @@ class ShadowStrategy(Strategy):
         ctx.phase = "shadows running"
         results = await asyncio.gather(*(finish_variant(ctx, cfg, v, h, role="shadow") for v, h in zip(shadows, shadow_handles)))
         for r in results:
-            r.metadata["shadow"] = True
+            assert r.variant is not None  # finish_variant said which
+            r.variant.shadow = True
         return [answer, *results]

@@ -18,7 +18,7 @@ async def test_multi_branch_runs_every_variant_with_its_settings_and_compares_th
     script = Script(failures={"variant/broken": "agent exited with code 3: no model access"})
     result = await run_scripted(client, scripted_queue, "multi-branch", script, params={"variants": variants, "verify": "test -d demo"}, model="sonnet")
     assert result.status == "partial" and result.instances_run == 5
-    by_variant = {r.metadata["variant"]: r for r in result.instances}
+    by_variant = {r.variant.id: r for r in result.instances}
     assert list(by_variant) == ["plain", "prompt_suffix=Be brief.", "prompt_suffix=Be thorough.", "opus", "broken"]
     assert [r.key for r in result.instances] == [f"variant/{v}" for v in by_variant]
     # Each variant's settings over the run's, its prompt additions around the prompt.
@@ -28,7 +28,7 @@ async def test_multi_branch_runs_every_variant_with_its_settings_and_compares_th
     assert (tasks["opus"].model, tasks["opus"].prompt) == ("opus", "You are careful.\n\nadd a greeting")
     assert tasks["broken"].agent_command == "echo 'no model access' >&2; exit 3"
     assert all(t.base_branch == "main" for t in tasks.values())
-    rows = {v: r.metadata["comparison"] for v, r in by_variant.items()}
+    rows = {v: r.legacy_dump()["metadata"]["comparison"] for v, r in by_variant.items()}
     assert rows["plain"] == {
         "variant": "plain", "role": "variant", "success": True, "duration_seconds": by_variant["plain"].duration_seconds,
         "tokens": 0, "cost_usd": 0.0, "files_changed": 1, "verified": True,
@@ -43,6 +43,6 @@ async def test_multi_branch_runs_every_variant_with_its_settings_and_compares_th
 async def test_a_variant_failing_verification_is_marked_in_its_row(client, scripted_queue):
     script = Script(failing_commits=["variant/b"])
     result = await run_scripted(client, scripted_queue, "multi-branch", script, params={"variants": [{"id": "a"}, {"id": "b"}], "verify": "pytest -q"})
-    rows = {r.metadata["variant"]: r.metadata["comparison"] for r in result.instances}
+    rows = {r.variant.id: r.legacy_dump()["metadata"]["comparison"] for r in result.instances}
     assert (rows["a"]["verified"], rows["b"]["verified"]) == (True, False)
     assert result.status == "success"  # verification is compared, not counted

@@ -27,10 +27,10 @@ async def test_round_robin_hands_each_run_the_next_variant_in_turn(client, scrip
     params = experiment()
     scripts = [Script() for _ in range(4)]
     runs = [await run_scripted(client, scripted_queue, "round-robin", s, params=params) for s in scripts]
-    assert [r.instances[0].metadata["variant"] for r in runs] == ["a", "b", "c", "a"]
-    assert [r.instances[0].metadata["turn"] for r in runs] == [0, 1, 2, 3]
-    assert [r.instances[0].metadata["comparison"]["role"] for r in runs] == ["turn 0", "turn 1", "turn 2", "turn 3"]
-    assert all(r.instances[0].metadata["experiment"] == params["experiment"] for r in runs)
+    assert [r.instances[0].variant.id for r in runs] == ["a", "b", "c", "a"]
+    assert [r.instances[0].variant.turn for r in runs] == [0, 1, 2, 3]
+    assert [r.instances[0].variant.role for r in runs] == ["turn 0", "turn 1", "turn 2", "turn 3"]
+    assert all(r.instances[0].variant.experiment == params["experiment"] for r in runs)
     # Each run ran one instance: its turn's variant, with that variant's prompt.
     assert [s.keys() for s in scripts] == [["variant/a"], ["variant/b"], ["variant/c"], ["variant/a"]]
     assert scripts[1].calls[0].task.prompt == "add a greeting\n\nVariant B."
@@ -46,8 +46,8 @@ async def test_round_robin_hands_each_run_the_next_variant_in_turn(client, scrip
 async def test_concurrent_round_robin_runs_never_share_a_turn(client, scripted_queue):
     params = experiment()
     runs = await asyncio.gather(*(run_scripted(client, scripted_queue, "round-robin", Script(), params=params) for _ in range(3)))
-    assert sorted(r.instances[0].metadata["turn"] for r in runs) == [0, 1, 2]
-    assert sorted(r.instances[0].metadata["variant"] for r in runs) == ["a", "b", "c"]
+    assert sorted(r.instances[0].variant.turn for r in runs) == [0, 1, 2]
+    assert sorted(r.instances[0].variant.id for r in runs) == ["a", "b", "c"]
 
 
 async def test_an_open_rotation_keeps_no_worker_alive(client, scripted_queue):

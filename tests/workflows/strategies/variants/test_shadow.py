@@ -24,8 +24,8 @@ async def test_shadow_publishes_the_primary_at_once_and_records_the_shadows(clie
 
     progress = await until(published)
     early = progress.published
-    assert early.status == "success" and [r.metadata["variant"] for r in early.instances] == ["fast"]
-    assert early.instances[0].metadata["comparison"]["role"] == "primary"
+    assert early.status == "success" and [r.variant.id for r in early.instances] == ["fast"]
+    assert early.instances[0].variant.role == "primary"
     assert {p.key: p.status for p in progress.instances}["variant/slow"] == "running"  # the shadow goes on
     assert progress.phase == "shadows running"
     shadow_done.set()
@@ -33,10 +33,10 @@ async def test_shadow_publishes_the_primary_at_once_and_records_the_shadows(clie
     result = await handle.result()
     assert result.status == "success"  # a failing shadow never fails the primary
     primary, *shadows = result.instances
-    assert primary.metadata["variant"] == "fast"
-    assert primary.metadata["comparison"]["role"] == "primary" and "shadow" not in primary.metadata
-    assert {s.metadata["variant"]: s.success for s in shadows} == {"slow": True, "broken": False}
-    assert all(s.metadata["shadow"] and s.metadata["comparison"]["role"] == "shadow" for s in shadows)
+    assert primary.variant.id == "fast"
+    assert primary.variant.role == "primary" and not primary.variant.shadow and "shadow" not in primary.legacy_dump()["metadata"]
+    assert {s.variant.id: s.success for s in shadows} == {"slow": True, "broken": False}
+    assert all(s.variant.shadow and s.variant.role == "shadow" for s in shadows)
     assert sorted(script.keys()) == ["variant/broken", "variant/fast", "variant/slow"]  # all started together
 
 
@@ -44,6 +44,6 @@ async def test_the_primary_decides_the_status_and_defaults_to_the_first_variant(
     script = Script(failures={"variant/slow": "agent exited with code 1: primary down"})
     result = await run_scripted(client, scripted_queue, "shadow", script, params={"variants": VARIANTS[:2]})
     primary, shadow = result.instances
-    assert primary.metadata["variant"] == "slow" and primary.metadata["comparison"]["role"] == "primary"
-    assert shadow.success and shadow.metadata["shadow"] is True
+    assert primary.variant.id == "slow" and primary.variant.role == "primary"
+    assert shadow.success and shadow.variant.shadow is True
     assert result.status == "failed"  # a succeeding shadow does not rescue a failed primary

@@ -19,17 +19,17 @@ async def test_multi_branch_runs_every_variant_on_its_own_branch(client, task_qu
     ]
     result = await run_strategy(client, task_queue, "multi-branch", repo, params={"variants": variants, "verify": "test -d demo"})
     assert result.status == "partial" and result.instances_run == 4
-    by_variant = {r.metadata["variant"]: r for r in result.instances}
+    by_variant = {r.variant.id: r for r in result.instances}
     assert orchard_branches(repo) == sorted(r.branch_name for r in result.instances if r.success)
     assert "Be thorough." in git(repo, "show", f"{by_variant['prompt_suffix=Be thorough.'].branch_name}", "--format=")
     assert "Be thorough." not in git(repo, "show", f"{by_variant['plain'].branch_name}", "--format=")
     # The row of a real run: git's count of files changed, `test -d demo` run on the variant's commit.
-    assert by_variant["plain"].metadata["comparison"] == {
+    assert by_variant["plain"].legacy_dump()["metadata"]["comparison"] == {
         "variant": "plain", "role": "variant", "success": True, "duration_seconds": by_variant["plain"].duration_seconds,
         "tokens": 0, "cost_usd": 0.0, "files_changed": 1, "verified": True,
     }
     assert "no model access" in by_variant["broken"].error  # the variant's own agent command ran
-    assert by_variant["broken"].metadata["comparison"]["success"] is False
+    assert by_variant["broken"].legacy_dump()["metadata"]["comparison"]["success"] is False
 
 
 VARIANTS = [{"id": "a", "prompt_suffix": "Variant A."}, {"id": "b", "prompt_suffix": "Variant B."}, {"id": "c", "prompt_suffix": "Variant C."}]
@@ -41,8 +41,8 @@ async def test_round_robin_rotates_across_runs_and_continues_as_new(client, task
     first = await client.start_workflow(RotationWorkflow.run, RotationState(rotation="greeting", repo=str(repo), turns_per_run=2), id=ledger, task_queue=task_queue)
     params = {"variants": VARIANTS, "experiment": "greeting"}
     runs = [await run_strategy(client, task_queue, "round-robin", repo, params=params) for _ in range(3)]
-    assert [r.instances[0].metadata["variant"] for r in runs] == ["a", "b", "c"]
-    assert [r.instances[0].metadata["turn"] for r in runs] == [0, 1, 2]
+    assert [r.instances[0].variant.id for r in runs] == ["a", "b", "c"]
+    assert [r.instances[0].variant.turn for r in runs] == [0, 1, 2]
     assert "Variant B." in git(repo, "show", runs[1].instances[0].branch_name, "--format=")
     assert orchard_branches(repo) == sorted(r.instances[0].branch_name for r in runs)
 
