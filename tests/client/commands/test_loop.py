@@ -29,7 +29,7 @@ async def test_a_person_nudges_extends_and_stops_a_running_loop(orchard: Orchard
     assert (said.code, said.out, said.err) == (2, "", f"orchard: loop stop refused: the loop was already asked to stop (by {getpass.getuser()})\n")
     last.set()
     result = await final_result(handle)
-    assert result.status == "stopped" and len(result.instances[0].metadata["iterations"]) == 3  # past its maximum of 1, and no further
+    assert result.status == "stopped" and len(result.instances[0].loop.trail) == 3  # past its maximum of 1, and no further
     said = await orchard("watch", handle.id, "--output", "quiet")
     assert said.code == 5  # stopped by a person before its verification passed: its own exit code
 

@@ -23,12 +23,12 @@ async def test_show_of_an_ended_run_gives_its_results_and_winner(orchard: Orchar
     assert started.code == 0, started.err
     handle = client.get_workflow_handle(scripted_runs.started[0], result_type=RunResult)
     result = await final_result(handle)
-    winner = next(r for r in result.instances if r.metadata.get("winner"))
+    winner = next(r for r in result.instances if r.selection and r.selection.winner)
     said = await orchard("show", handle.id)
     assert said.code == 0, said.err
     assert said.lines[0] == f"run {handle.id}  strategy best-of-n  repo {repo}  base main"
     assert re.fullmatch(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  prompt: greet", said.lines[1]), said.lines[1]
-    assert f"winner: {winner.branch_name} ({winner.metadata['selection_reason']})" in said.lines
+    assert f"winner: {winner.branch_name} ({winner.selection.reason})" in said.lines
     assert any("candidate/2" in line and "failed" in line and "the agent gave up" in line for line in said.lines)
     assert said.lines[-1].startswith(f"run {handle.id}: partial in ")
 
