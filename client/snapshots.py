@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError, CancelledError, TerminatedEr
 from temporalio.service import RPCError
 
 from client.errors import EXIT_CANCELED, EXIT_FAILURE, EXIT_PARTIAL, EXIT_STOPPED, EXIT_SUCCESS
-from workflows.sdk.errors import RUN_FAILED
+from workflows.sdk.errors import carried_result
 from workflows.sdk.models import RunProgress, RunResult
 
 QUERY_TIMEOUT = 3.0
@@ -117,9 +117,9 @@ async def outcome_of(handle: WorkflowHandle[Any, Any]) -> Outcome:
         return Outcome(run_id=handle.id, status=result.status, result=result)
     except WorkflowFailureError as e:
         cause = e.cause
-        if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED and len(cause.details) > 1:
-            result = RunResult.model_validate(cause.details[1])  # a run whose results all failed carries them
-            return Outcome(run_id=handle.id, status=result.status, result=result)
+        carried = carried_result(cause)  # a run whose results all failed carries them
+        if carried is not None:
+            return Outcome(run_id=handle.id, status=carried.status, result=carried)
         if isinstance(cause, CancelledError):
             status, error = "canceled", "the run was canceled"
         elif isinstance(cause, TerminatedError):

@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from client.embedded.server import temporal_binary
 from orchard_common.connection import ensure_search_attributes
-from workflows.sdk.errors import RUN_FAILED
+from workflows.sdk.errors import carried_result
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,9 +182,10 @@ async def final_result(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
     try:
         return await handle.result()
     except WorkflowFailureError as e:
-        if isinstance(e.cause, ApplicationError) and e.cause.type == RUN_FAILED:
-            return RunResult.model_validate(e.cause.details[1])
-        raise
+        carried = carried_result(e.cause)
+        if carried is None:
+            raise
+        return carried
 
 
 async def run_scripted(client: Client, queue: str, strategy: str, script: Any, **kwargs: Any) -> RunResult:

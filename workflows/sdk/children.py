@@ -17,7 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.sdk.errors import RUN_FAILED, StrategyError
+from workflows.sdk.errors import StrategyError, carried_result
 from workflows.sdk.models import ChildRun, InstanceResult, RunInput, RunResult, RunTotals, key_hash8
 from workflows.sdk.registry import get_strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes
@@ -96,10 +96,11 @@ class ChildRuns:
             raise
         except ChildWorkflowError as e:
             cause = e.cause
-            if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED and len(cause.details) > 1:
+            carried = carried_result(cause)
+            if carried is not None and isinstance(cause, ApplicationError):
                 # A child whose results all failed: its results come back as a completed child's
                 # did (before such a run was Failed in Temporal), and the parent decides.
-                result = RunResult.model_validate(cause.details[1])
+                result = carried
                 record.error = cause.message
             else:
                 record.status = "canceled" if isinstance(cause, CancelledError) else "failed"

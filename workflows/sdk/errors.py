@@ -3,12 +3,22 @@ other exception in strategy code is a bug, and Temporal retries the workflow tas
 
 from __future__ import annotations
 
-from workflows.sdk.models import InstanceResult
+from temporalio.exceptions import ApplicationError
+
+from workflows.sdk.models import InstanceResult, RunResult
 
 RUN_FAILED = "RunFailed"
 """The type of the failure a run ends with when no result it counts succeeded (the loop that never
 verified, the pipeline that failed): Failed in Temporal, its RunResult carried in the failure's
 details (totals first, as every run failure has them, then the result)."""
+
+
+def carried_result(cause: BaseException | None) -> RunResult | None:
+    """The result a failed run's failure carries (RUN_FAILED), for whoever reads it: a parent, the
+    client, a test; None for any other failure."""
+    if isinstance(cause, ApplicationError) and cause.type == RUN_FAILED and len(cause.details) > 1:
+        return RunResult.model_validate(cause.details[1])
+    return None
 
 
 class StrategyError(Exception):

@@ -168,6 +168,19 @@ def _compact(rows: list[IterationRecord] | list[PhaseRecord]) -> list[dict[str, 
     return [row.model_dump(mode="json", exclude_defaults=True) for row in rows]
 
 
+class Answer(BaseModel):
+    """A person's answer to a run's question (ctx.ask); an approval of a result is one."""
+
+    key: str
+    question: str
+    choice: str
+    note: str = ""
+    by: str = ""
+    at: datetime
+    timed_out: bool = False
+    """No one answered in time: `choice` is the question's default."""
+
+
 class Selection(BaseModel):
     """How a result stands among its run's: chosen (best-of-n's winner) or passed over and why, or
     why its strategy ended where it did (a loop's last decision, a pipeline's ending)."""
@@ -565,17 +578,6 @@ class AnswerRequest(BaseModel):
     """The OS user who answered."""
     key: str | None = None
     """Which question; None for the run's only open question."""
-
-
-class Answer(BaseModel):
-    key: str
-    question: str
-    choice: str
-    note: str = ""
-    by: str = ""
-    at: datetime
-    timed_out: bool = False
-    """No one answered in time: `choice` is the question's default."""
 
 
 class Questions(BaseModel):
