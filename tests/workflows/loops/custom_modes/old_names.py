@@ -1,0 +1,14 @@
+"""A custom loop file as written before the loop deciders were renamed: it imports
+BaseLoopStrategy and LoopStrategy, the old names of BaseLoopDecider and LoopDecider, and loads as it did."""
+
+from workflows.loops.modes.base import BaseLoopStrategy, LoopStrategy
+
+
+class StopAtTwo(BaseLoopStrategy):
+    def should_continue(self, context):
+        if context.iteration >= 2:
+            return self.decision(context, "complete", "two iterations are enough")
+        return self.decision(context, "continue", f"iteration {context.iteration} of 2")
+
+
+LOOP_STRATEGY: type[LoopStrategy] = StopAtTwo
