@@ -77,10 +77,10 @@ class _Validator:
             for queue in runbook.queues.values():
                 self.templates(queue.source, _Scope({"config"}, None, f"queue {queue.name}'s source"))
                 self.templates(queue.dead.on_add, _Scope({"config", "item", "reason"}, None, f"queue {queue.name}'s dead letters"))
-            for strategy in runbook.strategies.values():
-                for index, attempt in enumerate(strategy.attempts):
+            for chain in runbook.strategies.values():
+                for index, attempt in enumerate(chain.attempts):
                     if isinstance(attempt.action, m.RunTask):
-                        self.resolve(attempt.action.task, runbook.name, f'strategy.{strategy.name}.attempt[{index}] "{attempt.name}"', "task")
+                        self.resolve(attempt.action.task, runbook.name, f'strategy.{chain.name}.attempt[{index}] "{attempt.name}"', "task")
         return sorted(self.problems)
 
     def pipeline(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
@@ -118,13 +118,13 @@ class _Validator:
                 self.templates(env, scope)
         elif isinstance(action, m.RunTask):
             self.task(owner, action.task, place, "task", scope)
-        elif isinstance(action, m.RunStrategyChain):
+        elif isinstance(action, m.RunChain):
             self.chain(owner, action.strategy, place, "strategy", scope)
         elif isinstance(action, m.RunPipeline):
             self.child(runbook, pipeline, action, place, scope)
         elif isinstance(action, m.RunOrchard):
             self.orchard(owner, action, place, scope)
-        if isinstance(phase.on_fail, m.UseStrategy):
+        if isinstance(phase.on_fail, m.UseChain):
             self.chain(owner, phase.on_fail.strategy, place, "on_fail", scope.plus(FAILURE_VARIABLES))
 
     def guard(self, owner: str, pipeline: m.PipelineDef, guard: m.GuardDef, place: str, scope: _Scope) -> None:
@@ -142,17 +142,17 @@ class _Validator:
             self.templates(template, scope)
 
     def chain(self, owner: str, reference: m.Ref, place: str, key: str, scope: _Scope) -> None:
-        strategy = self.resolve(reference, owner, place, key)
-        if strategy is None:
+        chain = self.resolve(reference, owner, place, key)
+        if chain is None:
             return
-        self.templates(strategy.checkpoint, scope)
+        self.templates(chain.checkpoint, scope)
         inner = scope.plus(CHAIN_VARIABLES)
-        for attempt in strategy.attempts:
+        for attempt in chain.attempts:
             self.templates(attempt.rollback, inner)
             if isinstance(attempt.action, m.RunShell):
                 self.templates(attempt.action.command, inner)
             else:
-                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{strategy.name}", f"attempt {attempt.name!r}", inner)
+                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{chain.name}", f"attempt {attempt.name!r}", inner)
 
     def child(self, runbook: m.Runbook, pipeline: m.PipelineDef, action: m.RunPipeline, place: str, scope: _Scope) -> None:
         for template in action.inputs.values():

@@ -315,7 +315,7 @@ def retry(value: Any, key: str) -> Retry:
     return Retry(max=value["max"], interval=interval)
 
 
-# -- what a phase (or a strategy attempt) does --------------------------------------------------
+# -- what a phase (or a chain's attempt) does ---------------------------------------------------
 
 class RunShell(_Model):
     kind: Literal["shell"] = "shell"
@@ -331,7 +331,8 @@ class RunTask(_Model):
     task: Ref
 
 
-class RunStrategyChain(_Model):
+class RunChain(_Model):
+    """A strategy chain (`run = { strategy = NAME }`); `kind` and `strategy` keep the runbook's word."""
     kind: Literal["strategy"] = "strategy"
     strategy: Ref
 
@@ -359,8 +360,8 @@ class NoAction(_Model):
     kind: Literal["none"] = "none"
 
 
-PhaseAction = Annotated[RunShell | RunTask | RunStrategyChain | RunPipeline | RunOrchard | NoAction, Field(discriminator="kind")]
-AttemptAction = Annotated[RunShell | RunTask, Field(discriminator="kind")]
+PhaseAction = Annotated[RunShell | RunTask | RunChain | RunPipeline | RunOrchard | NoAction, Field(discriminator="kind")]
+ChainAttemptAction = Annotated[RunShell | RunTask, Field(discriminator="kind")]
 RUN_TABLE_KEYS = ("agent", "task", "strategy", "pipeline", "orchard")
 
 
@@ -380,7 +381,7 @@ def run_table(table: dict[str, Any], r: Reading, phase: bool) -> Any:
     if kind in ("agent", "task"):
         return RunTask(task=reference("task", value, r, r.key(f"run.{kind}")))
     if kind == "strategy":
-        return RunStrategyChain(strategy=reference("strategy", value, r, r.key("run.strategy")))
+        return RunChain(strategy=reference("strategy", value, r, r.key("run.strategy")))
     inputs = table.get("inputs", {})
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         raise problem('run.inputs: a table of templates, e.g. inputs = { name = "{name}-docs" }')
@@ -428,7 +429,8 @@ class Escalate(_Model):
     kind: Literal["escalate"] = "escalate"
 
 
-class UseStrategy(_Model):
+class UseChain(_Model):
+    """`on_fail` runs a strategy chain (`on_fail = "merge"`); `kind` and `strategy` keep the runbook's word."""
     kind: Literal["strategy"] = "strategy"
     strategy: Ref
 
@@ -449,8 +451,8 @@ def _next(value: Any, r: Reading, key: str) -> GotoPhase | Done | Failed:
 
 
 def _on_fail(value: Any, r: Reading, key: str) -> Any:
-    """A phase (first), `escalate`, `failed`, a strategy (`merge` when no phase has the name, or
-    `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
+    """A phase (first), `escalate`, `failed`, a strategy chain (`merge` when no phase has the name,
+    or `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
     if isinstance(value, dict):
         if set(value) == {"retry"}:
             return RetryPhase(retry=retry(value["retry"], f"{key}.retry"))
@@ -464,7 +466,7 @@ def _on_fail(value: Any, r: Reading, key: str) -> Any:
     if value in ("failed", "fail"):
         return Failed()
     if "." in value or r.defines("strategy", value):
-        return UseStrategy(strategy=reference("strategy", value, r, key))
+        return UseChain(strategy=reference("strategy", value, r, key))
     return GotoPhase(phase=value)
 
 
@@ -482,7 +484,7 @@ def _on_timeout(value: Any, r: Reading, key: str) -> Any:
 
 
 Next = Annotated[GotoPhase | Done | Failed, Field(discriminator="kind")]
-FailAction = Annotated[GotoPhase | Failed | Escalate | UseStrategy | RetryPhase, Field(discriminator="kind")]
+FailAction = Annotated[GotoPhase | Failed | Escalate | UseChain | RetryPhase, Field(discriminator="kind")]
 TimeoutAction = Annotated[GotoPhase | Failed | Escalate, Field(discriminator="kind")]
 
 
@@ -511,7 +513,7 @@ class PhaseDef(_Table):
     next: Annotated[Next, toml(_next)] = Field(default_factory=Done)
     """Where the pipeline goes when the phase succeeds; unwritten, the phase written after it (or done)."""
     on_fail: Annotated[FailAction, toml(_on_fail)] = Field(default_factory=Failed)
-    """Where it goes when the phase fails: a phase, escalate, failed, a strategy, or a retry."""
+    """Where it goes when the phase fails: a phase, escalate, failed, a strategy chain, or a retry."""
     timeout: Seconds | None = None
     """How long the phase may run (a command's step or an agent's run)."""
 
@@ -537,7 +539,7 @@ class PhaseDef(_Table):
             said.add(wrong_type(r.key(key), "a string", value))
         else:
             action = said.attempt(run_table, value if key == "run" else {key: value}, r, True)
-        if isinstance(action, (RunTask, RunStrategyChain, RunPipeline, RunOrchard, NoAction)) and (cwd is not None or env):
+        if isinstance(action, (RunTask, RunChain, RunPipeline, RunOrchard, NoAction)) and (cwd is not None or env):
             said.say('cwd and env belong to a phase that runs a command (run = "..."); a task has its own')
         if action is None:
             said.spoke("action")
@@ -734,13 +736,13 @@ class GuardDef(_Entry):
     """Event patterns (workflows/runbooks/events.py) that make a waiting guard check again."""
 
 
-class AttemptDef(_Table):
+class ChainAttemptDef(_Table):
     """`[[strategy.NAME.attempt]]`: one approach of a strategy chain, a command (`run = "..."`) or
     an agent (`run = { agent = NAME }`, or `task = NAME`)."""
     KEYS = ("name", "run", "task", "timeout", "rollback")
     name: str
     """Unique in its chain; the templates of the chain read it as `attempt`."""
-    action: AttemptAction
+    action: ChainAttemptAction
     """What it runs, from `run` or `task`."""
     timeout: Seconds | None = None
     """How long the attempt may run before it counts as failed."""
@@ -790,7 +792,7 @@ def _on_exhaust(value: Any, r: Reading, key: str) -> ExhaustAction:
     return ExhaustAction(kind="retry", after=seconds(again["after"], r, f"{key}.retry.after"), max=again.get("max", 1))
 
 
-def _attempts(value: Any, r: Reading, key: str) -> list[AttemptDef]:
+def _attempts(value: Any, r: Reading, key: str) -> list[ChainAttemptDef]:
     """The chain's attempts, as the client read them one by one (None: one it could not read)."""
     if not value:
         raise problem(f"has no attempts; add [[{r.place}.attempt]] tables")
@@ -802,15 +804,17 @@ def _attempts(value: Any, r: Reading, key: str) -> list[AttemptDef]:
     return read
 
 
-class StrategyDef(_Entry):
+class ChainDef(_Entry):
     """`[strategy.NAME]`: a strategy chain: a checkpoint, then each attempt in turn until one
     succeeds, each failed one rolled back; when none does, `on_exhaust`. Its attempts are
-    `[[strategy.NAME.attempt]]` tables (AttemptDef)."""
+    `[[strategy.NAME.attempt]]` tables (ChainAttemptDef). The runbook calls it a strategy (and
+    `Runbook.strategies` keeps that name); the code calls it a chain, as an Orchard strategy is
+    something else (RunOrchard)."""
     KIND = "strategy"
     KEYS = ("checkpoint", "on_exhaust", "attempt")
     checkpoint: ShellTemplate | None = None
     """A command whose output the rollbacks get as `{checkpoint}` (e.g. `git rev-parse HEAD`)."""
-    attempts: Annotated[list[AttemptDef], toml(_attempts)]
+    attempts: Annotated[list[ChainAttemptDef], toml(_attempts)]
     """`[[strategy.NAME.attempt]]`, tried in the order written."""
     on_exhaust: Annotated[ExhaustAction, toml(_on_exhaust)] = Field(default_factory=ExhaustAction)
     """When every attempt failed: escalate (ask a person), fail, or run the chain again later."""
@@ -1042,7 +1046,7 @@ class RunbookEvents(_Table):
 
 ENTRIES: dict[str, type[_Entry]] = {
     "command": CommandDef, "worker": WorkerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
-    "guard": GuardDef, "strategy": StrategyDef, "lock": LockDef, "semaphore": SemaphoreDef,
+    "guard": GuardDef, "strategy": ChainDef, "lock": LockDef, "semaphore": SemaphoreDef,
 }
 """The sections of named entries (`[pipeline.build]`), with the model of one entry; `agent` is `task`."""
 SECTIONS = [*ENTRIES, "config", "functions", "events"]
@@ -1059,7 +1063,8 @@ class Runbook(_Model):
     pipelines: dict[str, PipelineDef] = Field(default_factory=dict)
     tasks: dict[str, TaskDef] = Field(default_factory=dict)
     guards: dict[str, GuardDef] = Field(default_factory=dict)
-    strategies: dict[str, StrategyDef] = Field(default_factory=dict)
+    strategies: dict[str, ChainDef] = Field(default_factory=dict)
+    """The strategy chains, by name (`[strategy.NAME]`)."""
     locks: dict[str, LockDef] = Field(default_factory=dict)
     semaphores: dict[str, SemaphoreDef] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
@@ -1089,7 +1094,7 @@ def describe_edge(target: Any) -> str:
     """Where a `next`, `on_fail` or `on_timeout` leads, in words: `verify`, `strategy merge`, `(end)`."""
     if isinstance(target, GotoPhase):
         return target.phase
-    if isinstance(target, UseStrategy):
+    if isinstance(target, UseChain):
         return f"strategy {target.strategy}"
     if isinstance(target, RetryPhase):
         return f"retry (max {target.retry.max}, every {format_duration(target.retry.interval) if target.retry.interval else '0s'})"
