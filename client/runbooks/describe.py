@@ -44,7 +44,7 @@ class _Describer:
             return self.chain(action.strategy)
         if isinstance(action, m.RunPipeline):
             return [f"pipeline {_name(action.pipeline, self.home)}"]
-        if isinstance(action, m.RunOrchard):
+        if isinstance(action, m.RunOrchardStrategy):
             params = " ".join(f"{k}={v}" for k, v in action.params.items())
             return [f"orchard  {action.strategy} {params}".rstrip() + (f" with {_name(action.task, self.home)}" if action.task else "")]
         return ["waits    on its guards"]
@@ -145,7 +145,7 @@ def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, h
     if isinstance(action, m.RunShell):
         cwd = f" (in {text(action.cwd, phase)})" if action.cwd else ""
         return [f"$ {line}" for line in text(action.command, phase).splitlines()] + ([cwd.strip()] if cwd else [])
-    if isinstance(action, (m.RunTask, m.RunOrchard)):
+    if isinstance(action, (m.RunTask, m.RunOrchardStrategy)):
         task: m.TaskDef | None = registry.resolve(action.task) if action.task else None
         head = f"agent {_name(action.task, home)}" if isinstance(action, m.RunTask) else f"orchard {action.strategy} {action.params}"
         if task and task.command:

@@ -136,6 +136,6 @@ def _action_refs(action: Any) -> list[m.Ref]:
         return [action.strategy]
     if isinstance(action, m.RunPipeline):
         return [action.pipeline]
-    if isinstance(action, m.RunOrchard) and action.task:
+    if isinstance(action, m.RunOrchardStrategy) and action.task:
         return [action.task]
     return []

@@ -122,7 +122,7 @@ class _Validator:
             self.chain(owner, action.strategy, place, "strategy", scope)
         elif isinstance(action, m.RunPipeline):
             self.child(runbook, pipeline, action, place, scope)
-        elif isinstance(action, m.RunOrchard):
+        elif isinstance(action, m.RunOrchardStrategy):
             self.orchard(owner, action, place, scope)
         if isinstance(phase.on_fail, m.UseChain):
             self.chain(owner, phase.on_fail.strategy, place, "on_fail", scope.plus(FAILURE_VARIABLES))
@@ -167,7 +167,7 @@ class _Validator:
         if missing:
             self.problem(runbook.name, place, f"pipeline {child.name} needs {', '.join(missing)}: give run.inputs (an input left out takes this pipeline's value of the same name)")
 
-    def orchard(self, owner: str, action: m.RunOrchard, place: str, scope: _Scope) -> None:
+    def orchard(self, owner: str, action: m.RunOrchardStrategy, place: str, scope: _Scope) -> None:
         from workflows.strategies import BUILTIN_STRATEGIES  # the strategies import the whole SDK; only here are they needed
 
         if action.task:

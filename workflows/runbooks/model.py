@@ -344,8 +344,9 @@ class RunPipeline(_Model):
     """The child's inputs; an input left out takes the parent's value of the same name."""
 
 
-class RunOrchard(_Model):
-    """An Orchard strategy as a child workflow; its winner is merged into the pipeline's branch."""
+class RunOrchardStrategy(_Model):
+    """An Orchard strategy (best-of-n, loop, ...: a run-level Strategy) as a child workflow, from
+    `run = { orchard = "best-of-n", ... }`; its winner is merged into the pipeline's branch."""
     kind: Literal["orchard"] = "orchard"
     strategy: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -360,7 +361,7 @@ class NoAction(_Model):
     kind: Literal["none"] = "none"
 
 
-PhaseAction = Annotated[RunShell | RunTask | RunChain | RunPipeline | RunOrchard | NoAction, Field(discriminator="kind")]
+PhaseAction = Annotated[RunShell | RunTask | RunChain | RunPipeline | RunOrchardStrategy | NoAction, Field(discriminator="kind")]
 ChainAttemptAction = Annotated[RunShell | RunTask, Field(discriminator="kind")]
 RUN_TABLE_KEYS = ("agent", "task", "strategy", "pipeline", "orchard")
 
@@ -392,7 +393,7 @@ def run_table(table: dict[str, Any], r: Reading, phase: bool) -> Any:
     return RunPipeline(pipeline=pipeline, inputs=given)
 
 
-def _orchard(table: dict[str, Any], r: Reading) -> RunOrchard:
+def _orchard(table: dict[str, Any], r: Reading) -> RunOrchardStrategy:
     strategy = table.get("orchard")
     if not isinstance(strategy, str):
         raise problem('run: write { orchard = "best-of-n", agent = NAME, n = 3 } (orchard names an Orchard strategy)')
@@ -400,7 +401,7 @@ def _orchard(table: dict[str, Any], r: Reading) -> RunOrchard:
     agent, prompt = table.get("agent", table.get("task")), table.get("prompt")
     if (agent is None) == (prompt is None) or not isinstance(agent or prompt, str):
         said.say("run = { orchard = ... }: give the instances' task as agent = NAME or prompt = \"...\" (one of them)")
-    found = RunOrchard(
+    found = RunOrchardStrategy(
         strategy=strategy, params={k: v for k, v in table.items() if k not in ("orchard", "agent", "task", "prompt")},
         task=said.attempt(reference, "task", agent, r, r.key("run.agent")) if isinstance(agent, str) else None,
         prompt=said.attempt(template, prompt, r, r.key("run.prompt")) if isinstance(prompt, str) else None,
@@ -539,7 +540,7 @@ class PhaseDef(_Table):
             said.add(wrong_type(r.key(key), "a string", value))
         else:
             action = said.attempt(run_table, value if key == "run" else {key: value}, r, True)
-        if isinstance(action, (RunTask, RunChain, RunPipeline, RunOrchard, NoAction)) and (cwd is not None or env):
+        if isinstance(action, (RunTask, RunChain, RunPipeline, RunOrchardStrategy, NoAction)) and (cwd is not None or env):
             said.say('cwd and env belong to a phase that runs a command (run = "..."); a task has its own')
         if action is None:
             said.spoke("action")
@@ -809,7 +810,7 @@ class ChainDef(_Entry):
     succeeds, each failed one rolled back; when none does, `on_exhaust`. Its attempts are
     `[[strategy.NAME.attempt]]` tables (ChainAttemptDef). The runbook calls it a strategy (and
     `Runbook.strategies` keeps that name); the code calls it a chain, as an Orchard strategy is
-    something else (RunOrchard)."""
+    something else (RunOrchardStrategy)."""
     KIND = "strategy"
     KEYS = ("checkpoint", "on_exhaust", "attempt")
     checkpoint: ShellTemplate | None = None

@@ -321,7 +321,7 @@ class PipelineStrategy(Strategy):
                 inputs.update({k: self._render(v, values) for k, v in action.inputs.items()})
                 params = {"pipeline": action.pipeline, "runbooks": self._cfg.runbooks, "inputs": inputs, "host_timeout": self._cfg.host_timeout}
                 return await self._child(phase, PipelineStrategy.NAME, f"{action.pipeline} {inputs}", params)
-            if isinstance(action, m.RunOrchard):
+            if isinstance(action, m.RunOrchardStrategy):
                 task: m.TaskDef | None = self._book.get(action.task) if action.task else None
                 prompt = self._render(task.prompt if task else action.prompt, values)  # type: ignore[arg-type]
                 return await self._child(phase, action.strategy, prompt, dict(action.params))
