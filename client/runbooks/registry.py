@@ -122,7 +122,7 @@ def _references_of(definition: Any) -> list[m.Ref]:
     elif isinstance(definition, m.ChainDef):
         for attempt in definition.attempts:
             found += _action_refs(attempt.action)
-    elif isinstance(definition, m.WorkerDef):
+    elif isinstance(definition, m.ConsumerDef):
         found += [definition.queue, definition.handler]
     elif isinstance(definition, m.CommandDef):
         found += _action_refs(definition.action)

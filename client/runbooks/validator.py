@@ -70,8 +70,8 @@ class _Validator:
         for runbook in self.runbooks.values():
             for pipeline in runbook.pipelines.values():
                 self.pipeline(runbook, pipeline)
-            for worker in runbook.workers.values():
-                self.worker(runbook, worker)
+            for consumer in runbook.workers.values():
+                self.consumer(runbook, consumer)
             for command in runbook.commands.values():
                 self.command(runbook, command)
             for queue in runbook.queues.values():
@@ -185,16 +185,16 @@ class _Validator:
         except ConfigError as e:
             self.problem(owner, place, f"run.orchard: {e}")
 
-    def worker(self, runbook: m.Runbook, worker: m.WorkerDef) -> None:
-        place = f"worker.{worker.name}"
-        self.resolve(worker.queue, runbook.name, place, "queue")
-        handler = self.resolve(worker.handler, runbook.name, place, "handler")
+    def consumer(self, runbook: m.Runbook, consumer: m.ConsumerDef) -> None:
+        place = f"worker.{consumer.name}"
+        self.resolve(consumer.queue, runbook.name, place, "queue")
+        handler = self.resolve(consumer.handler, runbook.name, place, "handler")
         if isinstance(handler, m.PipelineDef):
             required = handler.required_inputs()
             if len(required) != 1:
                 self.problem(runbook.name, place, f"handler pipeline {handler.name} must take the queue's item as its one required input; it requires {', '.join(required) or 'none'}")
         elif isinstance(handler, m.TaskDef):
-            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {worker.name}'s task (the item is item)")
+            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {consumer.name}'s task (the item is item)")
             for template in (handler.prompt, handler.command, handler.cwd, handler.checkpoint, *handler.env.values()):
                 self.templates(template, scope)
 

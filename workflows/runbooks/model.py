@@ -893,7 +893,7 @@ def _order(value: Any, r: Reading, key: str) -> list[SortKey]:
 
 
 class QueueDef(_Entry):
-    """`[queue.NAME]`: items a worker takes, printed by `source` or added by commands."""
+    """`[queue.NAME]`: items a queue consumer (`[worker.NAME]`) takes, printed by `source` or added by commands."""
     KIND = "queue"
     source: ShellTemplate | None = None
     """A shell command printing the items; without it, items are added by commands."""
@@ -904,7 +904,7 @@ class QueueDef(_Entry):
     order: Annotated[list[SortKey], toml(_order)] = Field(default_factory=list)
     """`priority DESC, id`."""
     visibility_timeout: Seconds | None = None
-    """How long a taken item stays hidden from other workers (read and checked; no run acts on it yet)."""
+    """How long a taken item stays hidden from other consumers (read and checked; no run acts on it yet)."""
     max_retries: int = Field(default=0, ge=0)
     """How many more times an item that failed is handled, while the source still lists it."""
     on_exhaust: Annotated[Literal["dead", "escalate", "wait", "drop"], OneOf()] = "dead"
@@ -926,8 +926,11 @@ def _handler(value: Any, r: Reading, key: str) -> Ref:
     raise problem(f"handler = {value!r}: write pipeline.NAME or task.NAME (or RUNBOOK.pipeline.NAME)")
 
 
-class WorkerDef(_Entry):
-    """`[worker.NAME]`: takes the items of a queue, `concurrency` at a time, each to its handler."""
+class ConsumerDef(_Entry):
+    """`[worker.NAME]`, a queue worker: takes the items of a queue, `concurrency` at a time, each
+    to its handler. The runbook calls it a worker (and `Runbook.workers` keeps that name); the code
+    calls it a queue consumer (workflows/runbooks/consumer.py runs it), as a worker is the Temporal
+    worker process (worker.py)."""
     KIND = "worker"
     KEYS = ("queue", "handler", "concurrency", "poll", "idle_action", "wake_on", "on_unhealthy")
     queue: QueueRef
@@ -937,11 +940,11 @@ class WorkerDef(_Entry):
     concurrency: int = Field(default=1, ge=1)
     """How many items it handles at once."""
     idle_wait: float = 30.0
-    """`poll = "30s"` (otters' `idle_action = "wait:30s"`): how long the worker waits before it reads its queue again."""
+    """`poll = "30s"` (otters' `idle_action = "wait:30s"`): how long the consumer waits before it reads its queue again."""
     wake_on: EventPatterns = Field(default_factory=list)
-    """Events that make the worker read its queue at once."""
+    """Events that make the consumer read its queue at once."""
     on_unhealthy: Annotated[Literal["restart", "escalate"], OneOf()] = "restart"
-    """What follows a worker that stops (read and checked; no run acts on it yet)."""
+    """What follows a consumer that stops (read and checked; no run acts on it yet)."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -1046,7 +1049,7 @@ class RunbookEvents(_Table):
 
 
 ENTRIES: dict[str, type[_Entry]] = {
-    "command": CommandDef, "worker": WorkerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
+    "command": CommandDef, "worker": ConsumerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
     "guard": GuardDef, "strategy": ChainDef, "lock": LockDef, "semaphore": SemaphoreDef,
 }
 """The sections of named entries (`[pipeline.build]`), with the model of one entry; `agent` is `task`."""
@@ -1059,7 +1062,8 @@ class Runbook(_Model):
     name: str
     path: str
     commands: dict[str, CommandDef] = Field(default_factory=dict)
-    workers: dict[str, WorkerDef] = Field(default_factory=dict)
+    workers: dict[str, ConsumerDef] = Field(default_factory=dict)
+    """The queue consumers, by name (`[worker.NAME]`)."""
     queues: dict[str, QueueDef] = Field(default_factory=dict)
     pipelines: dict[str, PipelineDef] = Field(default_factory=dict)
     tasks: dict[str, TaskDef] = Field(default_factory=dict)

@@ -54,8 +54,8 @@ def test_queues_workers_commands_and_events(registry: RunbookRegistry) -> None:
     queue: m.QueueDef = registry.resolve("bugfix.queue.bugs")
     assert queue.format == "json" and queue.order == [m.SortKey(field="priority", descending=True), m.SortKey(field="id")]
     assert queue.max_retries == 2 and queue.dead.retention == 7 * 86400
-    worker: m.WorkerDef = registry.resolve("bugfix.worker.bugfix")
-    assert (worker.queue, worker.handler, worker.concurrency, worker.idle_wait) == ("bugfix.queue.bugs", "bugfix.pipeline.fix", 2, 60)
+    consumer: m.ConsumerDef = registry.resolve("bugfix.worker.bugfix")
+    assert (consumer.queue, consumer.handler, consumer.concurrency, consumer.idle_wait) == ("bugfix.queue.bugs", "bugfix.pipeline.fix", 2, 60)
     command: m.CommandDef = registry.resolve("build.command.build")
     assert command.action == m.RunPipeline(pipeline="build.pipeline.build")
     assert command.args.parse(["auth", "Add auth", "-r", "alice"]) == {"name": "auth", "prompt": "Add auth", "reviewer": "alice"}
