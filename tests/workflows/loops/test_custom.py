@@ -11,7 +11,7 @@ from orchard_common.strategy_loader import import_file
 from tests.workflows.loops.builders import actions, chain, ctx, drive, passing, step
 from workflows.loops import registry
 from workflows.loops.models import Decision
-from workflows.loops.modes.custom import CustomDecider
+from workflows.loops.modes.custom import CustomDecider, CustomLoopStrategy
 from workflows.sdk.errors import ConfigError, StrategyError
 
 MODULES = Path(__file__).resolve().parent / "custom_modes"
@@ -39,9 +39,12 @@ def test_loads_the_only_class_of_a_file():
 
 
 def test_a_file_written_against_the_old_names_loads_as_it_did():
-    from workflows.loops.modes import base
+    from workflows.loops.modes import base, fixed, hybrid, ralph
 
-    assert (base.BaseLoopStrategy, base.LoopStrategy, registry.register_loop_strategy) == (base.BaseLoopDecider, base.LoopDecider, registry.register_decider)
+    old = (base.BaseLoopStrategy, base.LoopStrategy, fixed.FixedLoopStrategy, hybrid.HybridLoopStrategy, ralph.RalphLoopStrategy,
+           CustomLoopStrategy, registry.register_loop_strategy)
+    assert old == (base.BaseLoopDecider, base.LoopDecider, fixed.FixedDecider, hybrid.HybridDecider, ralph.RalphDecider, CustomDecider,
+                   registry.register_decider)
     decider = custom(loaded("old_names"))
     assert type(decider.delegate).__name__ == "StopAtTwo" and isinstance(decider.delegate, base.LoopDecider)
     assert actions(drive(decider, chain(3))) == ["continue", "complete"]

@@ -1,7 +1,7 @@
-"""A custom loop file as written before the loop deciders were renamed: it imports
-BaseLoopStrategy and LoopStrategy, the old names of BaseLoopDecider and LoopDecider, and loads as it did."""
+"""A custom loop file as written before the loop deciders were renamed: it subclasses
+BaseLoopStrategy, the old name of BaseLoopDecider, and loads as it did."""
 
-from workflows.loops.modes.base import BaseLoopStrategy, LoopStrategy
+from workflows.loops.modes.base import BaseLoopStrategy
 
 
 class StopAtTwo(BaseLoopStrategy):
@@ -9,6 +9,3 @@ class StopAtTwo(BaseLoopStrategy):
         if context.iteration >= 2:
             return self.decision(context, "complete", "two iterations are enough")
         return self.decision(context, "continue", f"iteration {context.iteration} of 2")
-
-
-LOOP_STRATEGY: type[LoopStrategy] = StopAtTwo
