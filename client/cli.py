@@ -290,7 +290,7 @@ def entrypoint(start_warm: bool = False) -> NoReturn:
         except (OSError, ValueError):
             pass
     if start_warm:
-        from client.embedded.workers import start_warm_client
+        from client.embedded.background_workers import start_warm_client
 
         start_warm_client()
     os._exit(code)

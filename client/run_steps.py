@@ -34,7 +34,7 @@ from client import preflight
 from client.agent_env import parse_agent_env
 from client.credentials import credentials_from
 from client.embedded import pending_worker
-from client.embedded.workers import worker_queue
+from client.embedded.background_workers import worker_queue
 from client.errors import DETACHED_EXIT, EXIT_SEVERITY, EXIT_SUCCESS, UsageError
 from client.follow import follow_and_report
 from client.params import resolve_param_files

@@ -19,8 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.git.prompts import by_reference
 from activities.secrets import redact
+from client.embedded.background_workers import custom_task_queue, ensure_worker, start_worker
 from client.embedded.server import ensure_server, load_dev_settings
-from client.embedded.workers import custom_task_queue, ensure_worker, start_worker
 from client.errors import UsageError
 from client.snapshots import workflow_task_state
 from client.target import external_target

@@ -4,7 +4,8 @@
 
 Strategies compose through `ctx.run_strategy(name_or_class, ...)` (a child workflow);
 `register_strategy(name, factory)` and `get_strategy(name)` name them (every built-in is known by
-its name); loop modes are `workflows.loops.registry.register_loop_strategy(mode, factory)`.
+its name); loop modes are `workflows.loops.registry.register_decider(mode, factory)`, the
+factory making the mode's decider.
 
 The names below are imported when first used, so that importing one module of the SDK (the
 client's models) does not import all of it.

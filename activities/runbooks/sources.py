@@ -19,9 +19,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.runbooks.filters import matches, ordered
 from activities.runbooks.formats import InputError, parse_input
+from workflows.runbooks.consumer import ITEMS_PER_POLL, HookInput, QueueRead, QueueReadInput, item_id
 from workflows.runbooks.model import QueueDef, Template
 from workflows.runbooks.templates import RenderError, render
-from workflows.runbooks.worker import ITEMS_PER_POLL, HookInput, QueueRead, QueueReadInput, item_id
 
 SOURCE_TIMEOUT = 120.0
 FUNCTION_TIMEOUT = 30.0

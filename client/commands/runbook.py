@@ -297,16 +297,16 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
     return await cmd_run(args)
 
 
-def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.WorkerDef, str]:
+def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.ConsumerDef, str]:
     """The worker NAME names (`RUNBOOK.WORKER`) and its fixed run id on this repository."""
     from client.repository import open_repo
-    from workflows.runbooks.worker import QueueWorkerStrategy
+    from workflows.runbooks.consumer import QueueConsumerStrategy
 
     try:
-        worker: m.WorkerDef = registry.resolve(args.name, "worker")
+        worker: m.ConsumerDef = registry.resolve(args.name, "worker")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    return worker, QueueWorkerStrategy.run_id_for({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
+    return worker, QueueConsumerStrategy.run_id_for({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:

@@ -40,24 +40,24 @@ class _Describer:
             task: m.TaskDef = self.registry.resolve(action.task)
             settings = ", ".join(f"{k} {v}" for k, v in (("plugin", task.plugin), ("model", task.model), ("timeout", _time(task.timeout))) if v)
             return [f"agent    {_name(action.task, self.home)}" + (f" ({settings})" if settings else "")]
-        if isinstance(action, m.RunStrategyChain):
+        if isinstance(action, m.RunChain):
             return self.chain(action.strategy)
         if isinstance(action, m.RunPipeline):
             return [f"pipeline {_name(action.pipeline, self.home)}"]
-        if isinstance(action, m.RunOrchard):
+        if isinstance(action, m.RunOrchardStrategy):
             params = " ".join(f"{k}={v}" for k, v in action.params.items())
             return [f"orchard  {action.strategy} {params}".rstrip() + (f" with {_name(action.task, self.home)}" if action.task else "")]
         return ["waits    on its guards"]
 
     def chain(self, reference: m.Ref) -> list[str]:
-        strategy: m.StrategyDef = self.registry.resolve(reference)
-        lines = [f"strategy {_name(reference, self.home)}" + (f" (checkpoint $ {_oneline(strategy.checkpoint.source, 60)})" if strategy.checkpoint else "")]
-        for number, attempt in enumerate(strategy.attempts, 1):
+        chain: m.ChainDef = self.registry.resolve(reference)
+        lines = [f"strategy {_name(reference, self.home)}" + (f" (checkpoint $ {_oneline(chain.checkpoint.source, 60)})" if chain.checkpoint else "")]
+        for number, attempt in enumerate(chain.attempts, 1):
             what = f"$ {_oneline(attempt.action.command.source, 70)}" if isinstance(attempt.action, m.RunShell) else f"agent {_name(attempt.action.task, self.home)}"
             extra = ", ".join(x for x in (_time(attempt.timeout), "rollback" if attempt.rollback else "") if x)
             lines.append(f"  {number}. {attempt.name}: {what}" + (f" ({extra})" if extra else ""))
-        after = f" after {_time(strategy.on_exhaust.after)}" if strategy.on_exhaust.kind == "retry" else ""
-        lines.append(f"  exhausted: {strategy.on_exhaust.kind}{after}")
+        after = f" after {_time(chain.on_exhaust.after)}" if chain.on_exhaust.kind == "retry" else ""
+        lines.append(f"  exhausted: {chain.on_exhaust.kind}{after}")
         return lines
 
     def guards(self, key: str, references: list[m.Ref]) -> Iterator[str]:
@@ -145,19 +145,19 @@ def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, h
     if isinstance(action, m.RunShell):
         cwd = f" (in {text(action.cwd, phase)})" if action.cwd else ""
         return [f"$ {line}" for line in text(action.command, phase).splitlines()] + ([cwd.strip()] if cwd else [])
-    if isinstance(action, (m.RunTask, m.RunOrchard)):
+    if isinstance(action, (m.RunTask, m.RunOrchardStrategy)):
         task: m.TaskDef | None = registry.resolve(action.task) if action.task else None
         head = f"agent {_name(action.task, home)}" if isinstance(action, m.RunTask) else f"orchard {action.strategy} {action.params}"
         if task and task.command:
             head += f" via $ {text(task.command, phase)}"
         prompt = text(task.prompt if task else action.prompt, phase)
         return [head + ", prompt:"] + [f"  | {line}" for line in prompt.splitlines()]
-    if isinstance(action, m.RunStrategyChain):
-        strategy: m.StrategyDef = registry.resolve(action.strategy)
+    if isinstance(action, m.RunChain):
+        chain: m.ChainDef = registry.resolve(action.strategy)
         lines = [f"strategy {_name(action.strategy, home)}"]
-        if strategy.checkpoint:
-            lines.append(f"  checkpoint $ {text(strategy.checkpoint, phase)}")
-        for number, attempt in enumerate(strategy.attempts, 1):
+        if chain.checkpoint:
+            lines.append(f"  checkpoint $ {text(chain.checkpoint, phase)}")
+        for number, attempt in enumerate(chain.attempts, 1):
             inner = {"attempt": attempt.name}
             if isinstance(attempt.action, m.RunShell):
                 lines.append(f"  {number}. {attempt.name} $ {text(attempt.action.command, phase, **inner)}")

@@ -154,8 +154,8 @@ def _read_entry(book: RunbookFile, model: type[m._Entry], entry: dict[str, Any],
             book.partial[reading.entry] = [_name(p) or "" for p in entry["phase"]]
             book.written_at[reading.entry] = [index for index, phase in enumerate(phases) if phase is not None]
         return pipeline
-    if model is m.StrategyDef:
-        attempts = _read_items(book, m.AttemptDef, entry, "attempt", reading)
+    if model is m.ChainDef:
+        attempts = _read_items(book, m.ChainAttemptDef, entry, "attempt", reading)
         chain = _validated(book, model, {**entry, "attempt": attempts}, reading, place) if attempts is not None else None
         return chain if attempts is not None and None not in attempts else None  # a chain missing an attempt would run otherwise
     return _validated(book, model, entry, reading, place)

@@ -117,12 +117,12 @@ def _references_of(definition: Any) -> list[m.Ref]:
         for phase in definition.phases:
             found += [*phase.pre, *phase.post, *(r for r in (phase.lock, phase.semaphore) if r)]
             found += _action_refs(phase.action)
-            if isinstance(phase.on_fail, m.UseStrategy):
+            if isinstance(phase.on_fail, m.UseChain):
                 found.append(phase.on_fail.strategy)
-    elif isinstance(definition, m.StrategyDef):
+    elif isinstance(definition, m.ChainDef):
         for attempt in definition.attempts:
             found += _action_refs(attempt.action)
-    elif isinstance(definition, m.WorkerDef):
+    elif isinstance(definition, m.ConsumerDef):
         found += [definition.queue, definition.handler]
     elif isinstance(definition, m.CommandDef):
         found += _action_refs(definition.action)
@@ -132,10 +132,10 @@ def _references_of(definition: Any) -> list[m.Ref]:
 def _action_refs(action: Any) -> list[m.Ref]:
     if isinstance(action, m.RunTask):
         return [action.task]
-    if isinstance(action, m.RunStrategyChain):
+    if isinstance(action, m.RunChain):
         return [action.strategy]
     if isinstance(action, m.RunPipeline):
         return [action.pipeline]
-    if isinstance(action, m.RunOrchard) and action.task:
+    if isinstance(action, m.RunOrchardStrategy) and action.task:
         return [action.task]
     return []

@@ -70,17 +70,17 @@ class _Validator:
         for runbook in self.runbooks.values():
             for pipeline in runbook.pipelines.values():
                 self.pipeline(runbook, pipeline)
-            for worker in runbook.workers.values():
-                self.worker(runbook, worker)
+            for consumer in runbook.workers.values():
+                self.consumer(runbook, consumer)
             for command in runbook.commands.values():
                 self.command(runbook, command)
             for queue in runbook.queues.values():
                 self.templates(queue.source, _Scope({"config"}, None, f"queue {queue.name}'s source"))
                 self.templates(queue.dead.on_add, _Scope({"config", "item", "reason"}, None, f"queue {queue.name}'s dead letters"))
-            for strategy in runbook.strategies.values():
-                for index, attempt in enumerate(strategy.attempts):
+            for chain in runbook.strategies.values():
+                for index, attempt in enumerate(chain.attempts):
                     if isinstance(attempt.action, m.RunTask):
-                        self.resolve(attempt.action.task, runbook.name, f'strategy.{strategy.name}.attempt[{index}] "{attempt.name}"', "task")
+                        self.resolve(attempt.action.task, runbook.name, f'strategy.{chain.name}.attempt[{index}] "{attempt.name}"', "task")
         return sorted(self.problems)
 
     def pipeline(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
@@ -118,13 +118,13 @@ class _Validator:
                 self.templates(env, scope)
         elif isinstance(action, m.RunTask):
             self.task(owner, action.task, place, "task", scope)
-        elif isinstance(action, m.RunStrategyChain):
+        elif isinstance(action, m.RunChain):
             self.chain(owner, action.strategy, place, "strategy", scope)
         elif isinstance(action, m.RunPipeline):
             self.child(runbook, pipeline, action, place, scope)
-        elif isinstance(action, m.RunOrchard):
+        elif isinstance(action, m.RunOrchardStrategy):
             self.orchard(owner, action, place, scope)
-        if isinstance(phase.on_fail, m.UseStrategy):
+        if isinstance(phase.on_fail, m.UseChain):
             self.chain(owner, phase.on_fail.strategy, place, "on_fail", scope.plus(FAILURE_VARIABLES))
 
     def guard(self, owner: str, pipeline: m.PipelineDef, guard: m.GuardDef, place: str, scope: _Scope) -> None:
@@ -142,17 +142,17 @@ class _Validator:
             self.templates(template, scope)
 
     def chain(self, owner: str, reference: m.Ref, place: str, key: str, scope: _Scope) -> None:
-        strategy = self.resolve(reference, owner, place, key)
-        if strategy is None:
+        chain = self.resolve(reference, owner, place, key)
+        if chain is None:
             return
-        self.templates(strategy.checkpoint, scope)
+        self.templates(chain.checkpoint, scope)
         inner = scope.plus(CHAIN_VARIABLES)
-        for attempt in strategy.attempts:
+        for attempt in chain.attempts:
             self.templates(attempt.rollback, inner)
             if isinstance(attempt.action, m.RunShell):
                 self.templates(attempt.action.command, inner)
             else:
-                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{strategy.name}", f"attempt {attempt.name!r}", inner)
+                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{chain.name}", f"attempt {attempt.name!r}", inner)
 
     def child(self, runbook: m.Runbook, pipeline: m.PipelineDef, action: m.RunPipeline, place: str, scope: _Scope) -> None:
         for template in action.inputs.values():
@@ -167,7 +167,7 @@ class _Validator:
         if missing:
             self.problem(runbook.name, place, f"pipeline {child.name} needs {', '.join(missing)}: give run.inputs (an input left out takes this pipeline's value of the same name)")
 
-    def orchard(self, owner: str, action: m.RunOrchard, place: str, scope: _Scope) -> None:
+    def orchard(self, owner: str, action: m.RunOrchardStrategy, place: str, scope: _Scope) -> None:
         from workflows.strategies import BUILTIN_STRATEGIES  # the strategies import the whole SDK; only here are they needed
 
         if action.task:
@@ -185,16 +185,16 @@ class _Validator:
         except ConfigError as e:
             self.problem(owner, place, f"run.orchard: {e}")
 
-    def worker(self, runbook: m.Runbook, worker: m.WorkerDef) -> None:
-        place = f"worker.{worker.name}"
-        self.resolve(worker.queue, runbook.name, place, "queue")
-        handler = self.resolve(worker.handler, runbook.name, place, "handler")
+    def consumer(self, runbook: m.Runbook, consumer: m.ConsumerDef) -> None:
+        place = f"worker.{consumer.name}"
+        self.resolve(consumer.queue, runbook.name, place, "queue")
+        handler = self.resolve(consumer.handler, runbook.name, place, "handler")
         if isinstance(handler, m.PipelineDef):
             required = handler.required_inputs()
             if len(required) != 1:
                 self.problem(runbook.name, place, f"handler pipeline {handler.name} must take the queue's item as its one required input; it requires {', '.join(required) or 'none'}")
         elif isinstance(handler, m.TaskDef):
-            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {worker.name}'s task (the item is item)")
+            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {consumer.name}'s task (the item is item)")
             for template in (handler.prompt, handler.command, handler.cwd, handler.checkpoint, *handler.env.values()):
                 self.templates(template, scope)
 

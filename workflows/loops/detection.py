@@ -1,4 +1,4 @@
-"""Loop detection: is the agent going round in circles? Pure functions over what the strategies
+"""Loop detection: is the agent going round in circles? Pure functions over what the deciders
 record per iteration, so they run in the workflow sandbox and give the same answer on replay.
 
 - `content_hash`: the iteration's L0-L3 outcomes and tree (hybrid: the last 3 identical is a loop).
@@ -19,7 +19,7 @@ from typing import Any
 from workflows.loops.models import COMPLETION_SIGNALS, LEVELS, Snapshot, VerificationReport
 
 Fingerprint = dict[str, Any]
-"""JSON-ready (strategies keep them in their state): iteration, commit, tree, and `failures`,
+"""JSON-ready (deciders keep them in their state): iteration, commit, tree, and `failures`,
 the sorted [level, command, exit_code] of the failing commands, or None when the iteration passed
 or ran no verification."""
 
@@ -30,7 +30,7 @@ OSCILLATION_WINDOW = 4
 @dataclass(frozen=True)
 class Loop:
     type: str
-    """"exact", "oscillating" or "semantic" (the strategies add "content_hash" and "similarity")."""
+    """"exact", "oscillating" or "semantic" (the deciders add "content_hash" and "similarity")."""
     reason: str
     """One sentence, for the decision."""
     iterations: tuple[int, ...]

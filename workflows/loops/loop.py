@@ -1,12 +1,13 @@
-"""`loop`: one agent iterates on one branch until a loop strategy says it is done.
+"""`loop`: one agent iterates on one branch until its mode's decider says it is done.
 
 Each iteration is one `run_iteration` activity on the host that holds the loop's workspace (its
 task queue `<queue>@<host>`): the agent works from the last finished iteration's commit, the
 verification levels and `ci` run on its commit, and the loop's branch fast-forwards to it. Then
-the loop strategy (fixed, hybrid, ralph, custom: workflows/loops/modes/) decides, here in the
-workflow and deterministically, whether to go on; every decision is kept in the trail. Budgets
-and a person's steering (`orchard loop stop|nudge|extend`, Temporal updates) come on top. The loop
-continues as new every `iterations_per_run` iterations with all its state in one LoopState.
+the mode's decider (fixed, hybrid, ralph, custom: workflows/loops/modes/; AgentGate's "loop
+strategies") decides, here in the workflow and deterministically, whether to go on; every
+decision is kept in the trail. Budgets and a person's steering (`orchard loop stop|nudge|extend`,
+Temporal updates) come on top. The loop continues as new every `iterations_per_run` iterations
+with all its state in one LoopState.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from temporalio.exceptions import ActivityError
 
 from workflows.loops.feedback import DEFAULT_FEEDBACK, check_template, render_feedback
 from workflows.loops.models import LEVELS, MAX_LOOP_ITERATIONS, Decision, IterationContext, IterationInput, IterationOutcome, IterationRecord, LoopState, Nudge
-from workflows.loops.modes.base import LoopStrategy as Decider
-from workflows.loops.registry import create, mode_settings
+from workflows.loops.modes.base import LoopDecider
+from workflows.loops.registry import create_decider, mode_settings
 from workflows.sdk.context import Context
 from workflows.sdk.durations import parse_duration
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
@@ -38,7 +39,7 @@ MODE_SETTINGS = (
     "max_iterations", "base_iterations", "max_bonus_iterations", "progress_threshold", "completion", "min_verification_level",
     "accept_partial_after", "loop_detection", "min_iterations", "similarity_threshold", "window_size", "skip_verification", "state_dir", "module", "config",
 )
-"""The loop strategies' own settings: `-S` takes each flat and hands those given to the mode."""
+"""The deciders' own settings: `-S` takes each flat and hands those given to the mode's decider."""
 
 
 @dataclass
@@ -79,7 +80,7 @@ class LoopConfig(StrategyConfig):
 
     def __post_init__(self) -> None:
         self.levels()
-        decider = create(self.mode_config())
+        decider = create_decider(self.mode_config())
         if decider.max_iterations > MAX_LOOP_ITERATIONS:
             raise ValueError(f"a loop runs at most {MAX_LOOP_ITERATIONS} iterations (its trail travels in its state)")
         check_template(self.feedback_template or DEFAULT_FEEDBACK)
@@ -119,6 +120,9 @@ class LoopConfig(StrategyConfig):
 
 
 class LoopStrategy(Strategy):
+    """The `loop` strategy (one workflow per run); what it decides after each iteration it asks
+    its mode's LoopDecider."""
+
     LOCAL_REPOSITORY_ONLY = True
     NAME = "loop"
     MODULE_PARAMS = ("module",)
@@ -131,7 +135,7 @@ class LoopStrategy(Strategy):
         self._cfg = cfg
         self._state = state = LoopState.model_validate(ctx.carried) if ctx.carried else LoopState(commit=ctx.base_commit)
         self._running: int | None = None
-        self._decider = decider = create(cfg.mode_config())
+        self._decider = decider = create_decider(cfg.mode_config())
         if ctx.carried:
             decider.restore_state(state.strategy_state)
         for request in self._early:  # asked while this run of the chain was starting
@@ -172,7 +176,7 @@ class LoopStrategy(Strategy):
 
     # -- one iteration --------------------------------------------------------------------
 
-    async def _iterate(self, ctx: Context, decider: Decider, prompt: str, base_branch: str, branch: str, n: int) -> IterationOutcome:
+    async def _iterate(self, ctx: Context, decider: LoopDecider, prompt: str, base_branch: str, branch: str, n: int) -> IterationOutcome:
         cfg, state = self._cfg, self._state
         levels = cfg.levels() if decider.runs_verification else {}
         task = ctx.task({"prompt": self._prompt(prompt, n, decider), "base_branch": base_branch, "model": cfg.model})
@@ -202,7 +206,7 @@ class LoopStrategy(Strategy):
         ctx.settle(key, outcome.agent)
         return outcome
 
-    def _prompt(self, prompt: str, n: int, decider: Decider) -> str:
+    def _prompt(self, prompt: str, n: int, decider: LoopDecider) -> str:
         cfg, state, last = self._cfg, self._state, self._state.last
         report = last.verification if last else None
         failures = [
@@ -224,10 +228,10 @@ class LoopStrategy(Strategy):
             "resume": cfg.context == "resume",
         })
 
-    def _max_iterations(self, decider: Decider) -> int:
+    def _max_iterations(self, decider: LoopDecider) -> int:
         return min(decider.max_iterations + self._state.extra_iterations, MAX_LOOP_ITERATIONS)
 
-    def _context(self, ctx: Context, n: int, decider: Decider, outcome: IterationOutcome) -> IterationContext:
+    def _context(self, ctx: Context, n: int, decider: LoopDecider, outcome: IterationOutcome) -> IterationContext:
         totals = ctx.totals()
         return IterationContext(
             iteration=n,
@@ -244,7 +248,7 @@ class LoopStrategy(Strategy):
         )
 
     def _steered(self, decision: Decision, context: IterationContext) -> Decision:
-        """A person's stop, then the budgets, end a loop its strategy would go on with."""
+        """A person's stop, then the budgets, end a loop its decider would go on with."""
         if not decision.should_continue:
             return decision
         cfg, state = self._cfg, self._state
@@ -258,7 +262,7 @@ class LoopStrategy(Strategy):
                                  elapsed_seconds=round(context.elapsed_seconds, 3))
         return decision
 
-    def _advance(self, ctx: Context, n: int, decider: Decider, outcome: IterationOutcome, decision: Decision) -> None:
+    def _advance(self, ctx: Context, n: int, decider: LoopDecider, outcome: IterationOutcome, decision: Decision) -> None:
         state, report, agent = self._state, outcome.verification, outcome.agent
         state.trail.append(IterationRecord(
             iteration=n,

@@ -1,8 +1,8 @@
-"""What a loop iteration produces and what a loop strategy decides from it.
+"""What a loop iteration produces and what a loop decider decides from it.
 
-Pure pydantic models and dataclasses: the loop workflow and the loop strategies (fixed, hybrid,
+Pure pydantic models and dataclasses: the loop workflow and the loop deciders (fixed, hybrid,
 ralph, custom) import this, so no I/O here. The iteration's reports come from the
-`run_iteration` activity (activities/loops/iteration.py); a strategy's `should_continue` reads an
+`run_iteration` activity (activities/loops/iteration.py); a decider's `should_continue` reads an
 `IterationContext` and answers a `Decision`, inside the workflow and deterministically.
 """
 
@@ -94,7 +94,7 @@ class Snapshot(BaseModel):
 
 
 class Decision(BaseModel):
-    """A loop strategy's answer after an iteration: `{continue, reason, action, metadata}`."""
+    """A loop decider's answer after an iteration: `{continue, reason, action, metadata}`."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -119,7 +119,7 @@ class Decision(BaseModel):
 
 @dataclass(frozen=True)
 class IterationContext:
-    """What a loop strategy decides from, after iteration `iteration` of at most `max_iterations`
+    """What a loop decider decides from, after iteration `iteration` of at most `max_iterations`
     (the mode's maximum plus any `orchard loop extend`)."""
 
     iteration: int
@@ -216,6 +216,8 @@ class LoopState(BaseModel):
     stop_by: str | None = None
     """Set when a person asked the loop to stop after this iteration."""
     strategy_state: dict[str, Any] = Field(default_factory=dict)
+    """The decider's state (`get_state`), restored into the next run's decider; the field keeps the
+    name runs in flight carry."""
     trail: list[IterationRecord] = Field(default_factory=list)
 
     @field_serializer("trail")

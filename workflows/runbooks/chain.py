@@ -1,10 +1,11 @@
-"""A strategy chain as a pure state machine: `transition(strategy, state, event) -> (state, effects)`.
+"""A strategy chain as a pure state machine: `transition(chain, state, event) -> (state, effects)`.
 
-otters' Strategy primitive: the checkpoint runs once, then the attempts in order; an attempt that
-fails or times out runs its rollback (rendered with the checkpoint) before the next one; when no
-attempt is left the chain is exhausted and its `on_exhaust` says what follows. The workflow that
-drives it runs each effect as an activity and feeds back what happened. An event that does not
-apply in a state (a late or repeated report) changes nothing and asks for nothing.
+otters' Strategy primitive (a runbook's `[strategy.NAME]`, read into a ChainDef): the checkpoint
+runs once, then the attempts in order; an attempt that fails or times out runs its rollback
+(rendered with the checkpoint) before the next one; when no attempt is left the chain is exhausted
+and its `on_exhaust` says what follows. The workflow that drives it runs each effect as an activity
+and feeds back what happened. An event that does not apply in a state (a late or repeated report)
+changes nothing and asks for nothing.
 
     Ready        + Start              -> Checkpointing (RunCheckpoint) | Trying 0 (RunAttempt/SpawnTask)
     Checkpointing+ CheckpointComplete -> Trying 0
@@ -22,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.runbooks.model import AttemptDef, RunTask, ShellTemplate, StrategyDef
+from workflows.runbooks.model import ChainAttemptDef, ChainDef, RunTask, ShellTemplate
 
 Status = Literal["ready", "checkpointing", "trying", "rolling_back", "succeeded", "exhausted", "failed"]
 TERMINAL: tuple[Status, ...] = ("succeeded", "exhausted", "failed")
@@ -115,14 +116,14 @@ class RunAttempt(_Frozen):
     """Run an attempt's command (rendered with `checkpoint` and `attempt`), within its timeout."""
     kind: Literal["run_attempt"] = "run_attempt"
     index: int
-    attempt: AttemptDef
+    attempt: ChainAttemptDef
 
 
 class SpawnTask(_Frozen):
     """Run an attempt's agent task, within its timeout."""
     kind: Literal["spawn_task"] = "spawn_task"
     index: int
-    attempt: AttemptDef
+    attempt: ChainAttemptDef
     task: str
 
 
@@ -148,17 +149,17 @@ ChainEffect = Annotated[RunCheckpoint | RunAttempt | SpawnTask | RunRollback | E
 
 # -- the transition ---------------------------------------------------------------------------
 
-def _emit(strategy: StrategyDef, what: str) -> Emit:
-    return Emit(event=f"strategy:{strategy.name}:{what}")
+def _emit(chain: ChainDef, what: str) -> Emit:
+    return Emit(event=f"strategy:{chain.name}:{what}")  # the runbook's word: wake_on patterns match it
 
 
-def _try(strategy: StrategyDef, state: ChainState, index: int) -> tuple[ChainState, list[ChainEffect]]:
+def _try(chain: ChainDef, state: ChainState, index: int) -> tuple[ChainState, list[ChainEffect]]:
     """Attempt `index`, or exhaustion when there is none."""
-    if index >= len(strategy.attempts):
-        tried = ", ".join(f.attempt for f in state.failures[-len(strategy.attempts):])
+    if index >= len(chain.attempts):
+        tried = ", ".join(f.attempt for f in state.failures[-len(chain.attempts):])
         exhausted = state.model_copy(update={"status": "exhausted", "attempt": index, "reason": f"every attempt failed ({tried})"})
-        return exhausted, [_emit(strategy, "exhausted")]
-    attempt = strategy.attempts[index]
+        return exhausted, [_emit(chain, "exhausted")]
+    attempt = chain.attempts[index]
     effect: ChainEffect = (
         SpawnTask(index=index, attempt=attempt, task=attempt.action.task) if isinstance(attempt.action, RunTask)
         else RunAttempt(index=index, attempt=attempt)
@@ -166,45 +167,45 @@ def _try(strategy: StrategyDef, state: ChainState, index: int) -> tuple[ChainSta
     return state.model_copy(update={"status": "trying", "attempt": index}), [effect]
 
 
-def _start(strategy: StrategyDef, state: ChainState) -> tuple[ChainState, list[ChainEffect]]:
+def _start(chain: ChainDef, state: ChainState) -> tuple[ChainState, list[ChainEffect]]:
     started = state.model_copy(update={"runs": state.runs + 1, "reason": None, "checkpoint": None})
-    if strategy.checkpoint is not None:
-        return started.model_copy(update={"status": "checkpointing", "attempt": 0}), [RunCheckpoint(command=strategy.checkpoint)]
-    return _try(strategy, started, 0)
+    if chain.checkpoint is not None:
+        return started.model_copy(update={"status": "checkpointing", "attempt": 0}), [RunCheckpoint(command=chain.checkpoint)]
+    return _try(chain, started, 0)
 
 
-def _failed_attempt(strategy: StrategyDef, state: ChainState, reason: str, timed_out: bool) -> tuple[ChainState, list[ChainEffect]]:
-    attempt = strategy.attempts[state.attempt]
+def _failed_attempt(chain: ChainDef, state: ChainState, reason: str, timed_out: bool) -> tuple[ChainState, list[ChainEffect]]:
+    attempt = chain.attempts[state.attempt]
     failure = AttemptFailure(attempt=attempt.name, reason=reason, timed_out=timed_out, rolled_back=attempt.rollback is not None)
     failed = state.model_copy(update={"failures": [*state.failures, failure]})
     if attempt.rollback is not None:
         return failed.model_copy(update={"status": "rolling_back"}), [RunRollback(index=state.attempt, command=attempt.rollback)]
-    return _try(strategy, failed, state.attempt + 1)
+    return _try(chain, failed, state.attempt + 1)
 
 
-def transition(strategy: StrategyDef, state: ChainState, event: ChainEvent) -> tuple[ChainState, list[ChainEffect]]:
+def transition(chain: ChainDef, state: ChainState, event: ChainEvent) -> tuple[ChainState, list[ChainEffect]]:
     """The next state and what to do. Pure and deterministic: the same inputs give the same outputs."""
     match state.status, event:
         case "ready", Start():
-            return _start(strategy, state)
+            return _start(chain, state)
         case "exhausted", Retry():
-            return _start(strategy, state)
+            return _start(chain, state)
         case "checkpointing", CheckpointComplete(value=value):
-            return _try(strategy, state.model_copy(update={"checkpoint": value}), 0)
+            return _try(chain, state.model_copy(update={"checkpoint": value}), 0)
         case "checkpointing", CheckpointFailed(reason=reason):
-            return state.model_copy(update={"status": "failed", "reason": f"checkpoint failed: {reason}"}), [_emit(strategy, "failed")]
+            return state.model_copy(update={"status": "failed", "reason": f"checkpoint failed: {reason}"}), [_emit(chain, "failed")]
         case "trying", AttemptSucceeded():
-            name = strategy.attempts[state.attempt].name
-            return state.model_copy(update={"status": "succeeded", "succeeded": name}), [_emit(strategy, "succeeded")]
+            name = chain.attempts[state.attempt].name
+            return state.model_copy(update={"status": "succeeded", "succeeded": name}), [_emit(chain, "succeeded")]
         case "trying", AttemptFailed(reason=reason):
-            return _failed_attempt(strategy, state, reason, timed_out=False)
+            return _failed_attempt(chain, state, reason, timed_out=False)
         case "trying", AttemptTimeout(seconds=seconds):
             limit = f" after {seconds:g}s" if seconds else ""
-            return _failed_attempt(strategy, state, f"timed out{limit}", timed_out=True)
+            return _failed_attempt(chain, state, f"timed out{limit}", timed_out=True)
         case "rolling_back", RollbackComplete():
-            return _try(strategy, state, state.attempt + 1)
+            return _try(chain, state, state.attempt + 1)
         case "rolling_back", RollbackFailed(reason=reason):
-            name = strategy.attempts[state.attempt].name
+            name = chain.attempts[state.attempt].name
             why = f"the rollback of attempt {name!r} failed: {reason}"
-            return state.model_copy(update={"status": "failed", "reason": why}), [_emit(strategy, "failed"), Escalate(reason=why)]
+            return state.model_copy(update={"status": "failed", "reason": why}), [_emit(chain, "failed"), Escalate(reason=why)]
     return state, []

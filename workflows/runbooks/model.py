@@ -315,7 +315,7 @@ def retry(value: Any, key: str) -> Retry:
     return Retry(max=value["max"], interval=interval)
 
 
-# -- what a phase (or a strategy attempt) does --------------------------------------------------
+# -- what a phase (or a chain's attempt) does ---------------------------------------------------
 
 class RunShell(_Model):
     kind: Literal["shell"] = "shell"
@@ -331,7 +331,8 @@ class RunTask(_Model):
     task: Ref
 
 
-class RunStrategyChain(_Model):
+class RunChain(_Model):
+    """A strategy chain (`run = { strategy = NAME }`); `kind` and `strategy` keep the runbook's word."""
     kind: Literal["strategy"] = "strategy"
     strategy: Ref
 
@@ -343,8 +344,9 @@ class RunPipeline(_Model):
     """The child's inputs; an input left out takes the parent's value of the same name."""
 
 
-class RunOrchard(_Model):
-    """An Orchard strategy as a child workflow; its winner is merged into the pipeline's branch."""
+class RunOrchardStrategy(_Model):
+    """An Orchard strategy (best-of-n, loop, ...: a run-level Strategy) as a child workflow, from
+    `run = { orchard = "best-of-n", ... }`; its winner is merged into the pipeline's branch."""
     kind: Literal["orchard"] = "orchard"
     strategy: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -359,8 +361,8 @@ class NoAction(_Model):
     kind: Literal["none"] = "none"
 
 
-PhaseAction = Annotated[RunShell | RunTask | RunStrategyChain | RunPipeline | RunOrchard | NoAction, Field(discriminator="kind")]
-AttemptAction = Annotated[RunShell | RunTask, Field(discriminator="kind")]
+PhaseAction = Annotated[RunShell | RunTask | RunChain | RunPipeline | RunOrchardStrategy | NoAction, Field(discriminator="kind")]
+ChainAttemptAction = Annotated[RunShell | RunTask, Field(discriminator="kind")]
 RUN_TABLE_KEYS = ("agent", "task", "strategy", "pipeline", "orchard")
 
 
@@ -380,7 +382,7 @@ def run_table(table: dict[str, Any], r: Reading, phase: bool) -> Any:
     if kind in ("agent", "task"):
         return RunTask(task=reference("task", value, r, r.key(f"run.{kind}")))
     if kind == "strategy":
-        return RunStrategyChain(strategy=reference("strategy", value, r, r.key("run.strategy")))
+        return RunChain(strategy=reference("strategy", value, r, r.key("run.strategy")))
     inputs = table.get("inputs", {})
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         raise problem('run.inputs: a table of templates, e.g. inputs = { name = "{name}-docs" }')
@@ -391,7 +393,7 @@ def run_table(table: dict[str, Any], r: Reading, phase: bool) -> Any:
     return RunPipeline(pipeline=pipeline, inputs=given)
 
 
-def _orchard(table: dict[str, Any], r: Reading) -> RunOrchard:
+def _orchard(table: dict[str, Any], r: Reading) -> RunOrchardStrategy:
     strategy = table.get("orchard")
     if not isinstance(strategy, str):
         raise problem('run: write { orchard = "best-of-n", agent = NAME, n = 3 } (orchard names an Orchard strategy)')
@@ -399,7 +401,7 @@ def _orchard(table: dict[str, Any], r: Reading) -> RunOrchard:
     agent, prompt = table.get("agent", table.get("task")), table.get("prompt")
     if (agent is None) == (prompt is None) or not isinstance(agent or prompt, str):
         said.say("run = { orchard = ... }: give the instances' task as agent = NAME or prompt = \"...\" (one of them)")
-    found = RunOrchard(
+    found = RunOrchardStrategy(
         strategy=strategy, params={k: v for k, v in table.items() if k not in ("orchard", "agent", "task", "prompt")},
         task=said.attempt(reference, "task", agent, r, r.key("run.agent")) if isinstance(agent, str) else None,
         prompt=said.attempt(template, prompt, r, r.key("run.prompt")) if isinstance(prompt, str) else None,
@@ -428,7 +430,8 @@ class Escalate(_Model):
     kind: Literal["escalate"] = "escalate"
 
 
-class UseStrategy(_Model):
+class UseChain(_Model):
+    """`on_fail` runs a strategy chain (`on_fail = "merge"`); `kind` and `strategy` keep the runbook's word."""
     kind: Literal["strategy"] = "strategy"
     strategy: Ref
 
@@ -449,8 +452,8 @@ def _next(value: Any, r: Reading, key: str) -> GotoPhase | Done | Failed:
 
 
 def _on_fail(value: Any, r: Reading, key: str) -> Any:
-    """A phase (first), `escalate`, `failed`, a strategy (`merge` when no phase has the name, or
-    `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
+    """A phase (first), `escalate`, `failed`, a strategy chain (`merge` when no phase has the name,
+    or `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
     if isinstance(value, dict):
         if set(value) == {"retry"}:
             return RetryPhase(retry=retry(value["retry"], f"{key}.retry"))
@@ -464,7 +467,7 @@ def _on_fail(value: Any, r: Reading, key: str) -> Any:
     if value in ("failed", "fail"):
         return Failed()
     if "." in value or r.defines("strategy", value):
-        return UseStrategy(strategy=reference("strategy", value, r, key))
+        return UseChain(strategy=reference("strategy", value, r, key))
     return GotoPhase(phase=value)
 
 
@@ -482,7 +485,7 @@ def _on_timeout(value: Any, r: Reading, key: str) -> Any:
 
 
 Next = Annotated[GotoPhase | Done | Failed, Field(discriminator="kind")]
-FailAction = Annotated[GotoPhase | Failed | Escalate | UseStrategy | RetryPhase, Field(discriminator="kind")]
+FailAction = Annotated[GotoPhase | Failed | Escalate | UseChain | RetryPhase, Field(discriminator="kind")]
 TimeoutAction = Annotated[GotoPhase | Failed | Escalate, Field(discriminator="kind")]
 
 
@@ -511,7 +514,7 @@ class PhaseDef(_Table):
     next: Annotated[Next, toml(_next)] = Field(default_factory=Done)
     """Where the pipeline goes when the phase succeeds; unwritten, the phase written after it (or done)."""
     on_fail: Annotated[FailAction, toml(_on_fail)] = Field(default_factory=Failed)
-    """Where it goes when the phase fails: a phase, escalate, failed, a strategy, or a retry."""
+    """Where it goes when the phase fails: a phase, escalate, failed, a strategy chain, or a retry."""
     timeout: Seconds | None = None
     """How long the phase may run (a command's step or an agent's run)."""
 
@@ -537,7 +540,7 @@ class PhaseDef(_Table):
             said.add(wrong_type(r.key(key), "a string", value))
         else:
             action = said.attempt(run_table, value if key == "run" else {key: value}, r, True)
-        if isinstance(action, (RunTask, RunStrategyChain, RunPipeline, RunOrchard, NoAction)) and (cwd is not None or env):
+        if isinstance(action, (RunTask, RunChain, RunPipeline, RunOrchardStrategy, NoAction)) and (cwd is not None or env):
             said.say('cwd and env belong to a phase that runs a command (run = "..."); a task has its own')
         if action is None:
             said.spoke("action")
@@ -734,13 +737,13 @@ class GuardDef(_Entry):
     """Event patterns (workflows/runbooks/events.py) that make a waiting guard check again."""
 
 
-class AttemptDef(_Table):
+class ChainAttemptDef(_Table):
     """`[[strategy.NAME.attempt]]`: one approach of a strategy chain, a command (`run = "..."`) or
     an agent (`run = { agent = NAME }`, or `task = NAME`)."""
     KEYS = ("name", "run", "task", "timeout", "rollback")
     name: str
     """Unique in its chain; the templates of the chain read it as `attempt`."""
-    action: AttemptAction
+    action: ChainAttemptAction
     """What it runs, from `run` or `task`."""
     timeout: Seconds | None = None
     """How long the attempt may run before it counts as failed."""
@@ -790,7 +793,7 @@ def _on_exhaust(value: Any, r: Reading, key: str) -> ExhaustAction:
     return ExhaustAction(kind="retry", after=seconds(again["after"], r, f"{key}.retry.after"), max=again.get("max", 1))
 
 
-def _attempts(value: Any, r: Reading, key: str) -> list[AttemptDef]:
+def _attempts(value: Any, r: Reading, key: str) -> list[ChainAttemptDef]:
     """The chain's attempts, as the client read them one by one (None: one it could not read)."""
     if not value:
         raise problem(f"has no attempts; add [[{r.place}.attempt]] tables")
@@ -802,15 +805,17 @@ def _attempts(value: Any, r: Reading, key: str) -> list[AttemptDef]:
     return read
 
 
-class StrategyDef(_Entry):
+class ChainDef(_Entry):
     """`[strategy.NAME]`: a strategy chain: a checkpoint, then each attempt in turn until one
     succeeds, each failed one rolled back; when none does, `on_exhaust`. Its attempts are
-    `[[strategy.NAME.attempt]]` tables (AttemptDef)."""
+    `[[strategy.NAME.attempt]]` tables (ChainAttemptDef). The runbook calls it a strategy (and
+    `Runbook.strategies` keeps that name); the code calls it a chain, as an Orchard strategy is
+    something else (RunOrchardStrategy)."""
     KIND = "strategy"
     KEYS = ("checkpoint", "on_exhaust", "attempt")
     checkpoint: ShellTemplate | None = None
     """A command whose output the rollbacks get as `{checkpoint}` (e.g. `git rev-parse HEAD`)."""
-    attempts: Annotated[list[AttemptDef], toml(_attempts)]
+    attempts: Annotated[list[ChainAttemptDef], toml(_attempts)]
     """`[[strategy.NAME.attempt]]`, tried in the order written."""
     on_exhaust: Annotated[ExhaustAction, toml(_on_exhaust)] = Field(default_factory=ExhaustAction)
     """When every attempt failed: escalate (ask a person), fail, or run the chain again later."""
@@ -888,7 +893,7 @@ def _order(value: Any, r: Reading, key: str) -> list[SortKey]:
 
 
 class QueueDef(_Entry):
-    """`[queue.NAME]`: items a worker takes, printed by `source` or added by commands."""
+    """`[queue.NAME]`: items a queue consumer (`[worker.NAME]`) takes, printed by `source` or added by commands."""
     KIND = "queue"
     source: ShellTemplate | None = None
     """A shell command printing the items; without it, items are added by commands."""
@@ -899,7 +904,7 @@ class QueueDef(_Entry):
     order: Annotated[list[SortKey], toml(_order)] = Field(default_factory=list)
     """`priority DESC, id`."""
     visibility_timeout: Seconds | None = None
-    """How long a taken item stays hidden from other workers (read and checked; no run acts on it yet)."""
+    """How long a taken item stays hidden from other consumers (read and checked; no run acts on it yet)."""
     max_retries: int = Field(default=0, ge=0)
     """How many more times an item that failed is handled, while the source still lists it."""
     on_exhaust: Annotated[Literal["dead", "escalate", "wait", "drop"], OneOf()] = "dead"
@@ -921,8 +926,11 @@ def _handler(value: Any, r: Reading, key: str) -> Ref:
     raise problem(f"handler = {value!r}: write pipeline.NAME or task.NAME (or RUNBOOK.pipeline.NAME)")
 
 
-class WorkerDef(_Entry):
-    """`[worker.NAME]`: takes the items of a queue, `concurrency` at a time, each to its handler."""
+class ConsumerDef(_Entry):
+    """`[worker.NAME]`, a queue worker: takes the items of a queue, `concurrency` at a time, each
+    to its handler. The runbook calls it a worker (and `Runbook.workers` keeps that name); the code
+    calls it a queue consumer (workflows/runbooks/consumer.py runs it), as a worker is the Temporal
+    worker process (worker.py)."""
     KIND = "worker"
     KEYS = ("queue", "handler", "concurrency", "poll", "idle_action", "wake_on", "on_unhealthy")
     queue: QueueRef
@@ -932,11 +940,11 @@ class WorkerDef(_Entry):
     concurrency: int = Field(default=1, ge=1)
     """How many items it handles at once."""
     idle_wait: float = 30.0
-    """`poll = "30s"` (otters' `idle_action = "wait:30s"`): how long the worker waits before it reads its queue again."""
+    """`poll = "30s"` (otters' `idle_action = "wait:30s"`): how long the consumer waits before it reads its queue again."""
     wake_on: EventPatterns = Field(default_factory=list)
-    """Events that make the worker read its queue at once."""
+    """Events that make the consumer read its queue at once."""
     on_unhealthy: Annotated[Literal["restart", "escalate"], OneOf()] = "restart"
-    """What follows a worker that stops (read and checked; no run acts on it yet)."""
+    """What follows a consumer that stops (read and checked; no run acts on it yet)."""
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
@@ -1041,8 +1049,8 @@ class RunbookEvents(_Table):
 
 
 ENTRIES: dict[str, type[_Entry]] = {
-    "command": CommandDef, "worker": WorkerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
-    "guard": GuardDef, "strategy": StrategyDef, "lock": LockDef, "semaphore": SemaphoreDef,
+    "command": CommandDef, "worker": ConsumerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
+    "guard": GuardDef, "strategy": ChainDef, "lock": LockDef, "semaphore": SemaphoreDef,
 }
 """The sections of named entries (`[pipeline.build]`), with the model of one entry; `agent` is `task`."""
 SECTIONS = [*ENTRIES, "config", "functions", "events"]
@@ -1054,12 +1062,14 @@ class Runbook(_Model):
     name: str
     path: str
     commands: dict[str, CommandDef] = Field(default_factory=dict)
-    workers: dict[str, WorkerDef] = Field(default_factory=dict)
+    workers: dict[str, ConsumerDef] = Field(default_factory=dict)
+    """The queue consumers, by name (`[worker.NAME]`)."""
     queues: dict[str, QueueDef] = Field(default_factory=dict)
     pipelines: dict[str, PipelineDef] = Field(default_factory=dict)
     tasks: dict[str, TaskDef] = Field(default_factory=dict)
     guards: dict[str, GuardDef] = Field(default_factory=dict)
-    strategies: dict[str, StrategyDef] = Field(default_factory=dict)
+    strategies: dict[str, ChainDef] = Field(default_factory=dict)
+    """The strategy chains, by name (`[strategy.NAME]`)."""
     locks: dict[str, LockDef] = Field(default_factory=dict)
     semaphores: dict[str, SemaphoreDef] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
@@ -1089,7 +1099,7 @@ def describe_edge(target: Any) -> str:
     """Where a `next`, `on_fail` or `on_timeout` leads, in words: `verify`, `strategy merge`, `(end)`."""
     if isinstance(target, GotoPhase):
         return target.phase
-    if isinstance(target, UseStrategy):
+    if isinstance(target, UseChain):
         return f"strategy {target.strategy}"
     if isinstance(target, RetryPhase):
         return f"retry (max {target.retry.max}, every {format_duration(target.retry.interval) if target.retry.interval else '0s'})"

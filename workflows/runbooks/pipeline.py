@@ -201,7 +201,7 @@ class PipelineStrategy(Strategy):
                     await workflow.sleep(action.retry.interval)
                 return phase.name, None
             return None, f"{why} (after {action.retry.max} retries)"
-        if isinstance(action, m.UseStrategy):
+        if isinstance(action, m.UseChain):
             chained = await self._chain(action.strategy, phase, {"error": outcome.note})
             if chained.ok:
                 return self._follow(phase.next)
@@ -313,7 +313,7 @@ class PipelineStrategy(Strategy):
                 return self._step_outcome(step)
             if isinstance(action, m.RunTask):
                 return await self._task(action.task, phase.name, values)
-            if isinstance(action, m.RunStrategyChain):
+            if isinstance(action, m.RunChain):
                 return await self._chain(action.strategy, phase, {})
             if isinstance(action, m.RunPipeline):
                 child: m.PipelineDef = self._book.get(action.pipeline)
@@ -321,7 +321,7 @@ class PipelineStrategy(Strategy):
                 inputs.update({k: self._render(v, values) for k, v in action.inputs.items()})
                 params = {"pipeline": action.pipeline, "runbooks": self._cfg.runbooks, "inputs": inputs, "host_timeout": self._cfg.host_timeout}
                 return await self._child(phase, PipelineStrategy.NAME, f"{action.pipeline} {inputs}", params)
-            if isinstance(action, m.RunOrchard):
+            if isinstance(action, m.RunOrchardStrategy):
                 task: m.TaskDef | None = self._book.get(action.task) if action.task else None
                 prompt = self._render(task.prompt if task else action.prompt, values)  # type: ignore[arg-type]
                 return await self._child(phase, action.strategy, prompt, dict(action.params))
@@ -424,8 +424,8 @@ class PipelineStrategy(Strategy):
 
     async def _chain(self, reference: m.Ref, phase: m.PhaseDef, extra: dict[str, Any]) -> PhaseOutcome:
         """The seed's state machine driven to its end: every checkpoint, attempt and rollback an activity."""
-        strategy: m.StrategyDef = self._book.get(reference)
-        state, effects = c.transition(strategy, c.ChainState(), c.Start())
+        chain: m.ChainDef = self._book.get(reference)
+        state, effects = c.transition(chain, c.ChainState(), c.Start())
         retried = 0
         rolled_back: set[int] = set()
         """The failures (by index) whose rollback ran."""
@@ -433,28 +433,28 @@ class PipelineStrategy(Strategy):
             for effect in effects:
                 if isinstance(effect, c.Emit):
                     workflow.logger.info("%s: %s", self._pipeline.name, effect.event)
-            event = await self._chain_step(strategy, state, [e for e in effects if not isinstance(e, (c.Emit, c.Escalate))], phase, extra)
+            event = await self._chain_step(chain, state, [e for e in effects if not isinstance(e, (c.Emit, c.Escalate))], phase, extra)
             if isinstance(event, c.RollbackComplete):
                 rolled_back.add(len(state.failures) - 1)
             if event is not None:
-                state, effects = c.transition(strategy, state, event)
+                state, effects = c.transition(chain, state, event)
                 continue
             attempts = [f"{f.attempt}: {f.reason}" + (f"; rolled back to {(state.checkpoint or '')[:12]}" if i in rolled_back else "")
                         for i, f in enumerate(state.failures)]
             if state.status == "succeeded":
                 return PhaseOutcome(ok=True, output=state.checkpoint or "", attempts=attempts)
             if state.status == "failed":
-                return PhaseOutcome(ok=False, note=f"strategy {strategy.name}: {state.reason}", attempts=attempts,
+                return PhaseOutcome(ok=False, note=f"strategy {chain.name}: {state.reason}", attempts=attempts,
                                     escalate=any(isinstance(e, c.Escalate) for e in effects))
-            exhaust = strategy.on_exhaust  # exhausted
+            exhaust = chain.on_exhaust  # exhausted
             if exhaust.kind == "retry" and retried < exhaust.max:
                 retried += 1
                 await workflow.sleep(exhaust.after or 0)
-                state, effects = c.transition(strategy, state, c.Retry())
+                state, effects = c.transition(chain, state, c.Retry())
                 continue
-            return PhaseOutcome(ok=False, note=f"strategy {strategy.name}: {state.reason}", attempts=attempts, escalate=exhaust.kind == "escalate")
+            return PhaseOutcome(ok=False, note=f"strategy {chain.name}: {state.reason}", attempts=attempts, escalate=exhaust.kind == "escalate")
 
-    async def _chain_step(self, strategy: m.StrategyDef, state: c.ChainState, effects: list[Any], phase: m.PhaseDef,
+    async def _chain_step(self, chain: m.ChainDef, state: c.ChainState, effects: list[Any], phase: m.PhaseDef,
                           extra: dict[str, Any]) -> c.ChainEvent | None:
         """Run the effect that asks for work and say how it went; None when the chain is at an end."""
         if not effects:
@@ -463,12 +463,12 @@ class PipelineStrategy(Strategy):
         values = {**self._vars(phase.name), **extra, "checkpoint": state.checkpoint or ""}
         try:
             if isinstance(effect, c.RunCheckpoint):
-                step = await self._step("checkpoint", f"strategy {strategy.name} checkpoint", self._render(effect.command, values), 600)
+                step = await self._step("checkpoint", f"strategy {chain.name} checkpoint", self._render(effect.command, values), 600)
                 if step.exit_code == 0:
                     return c.CheckpointComplete(value=step.stdout.strip())
                 return c.CheckpointFailed(reason=self._step_outcome(step).note)
             if isinstance(effect, c.RunRollback):
-                attempt = strategy.attempts[effect.index]
+                attempt = chain.attempts[effect.index]
                 step = await self._step("rollback", f"attempt {attempt.name} rollback", self._render(effect.command, {**values, "attempt": attempt.name}), 600)
                 return c.RollbackComplete() if step.ok else c.RollbackFailed(reason=self._step_outcome(step).note or "refused")
             attempt = effect.attempt

@@ -261,7 +261,7 @@ class PipelineSummary(BaseModel):
 
 
 class QueueSummary(BaseModel):
-    """A queue worker's items (workflows/runbooks/worker.py), the newest, and the counts of all by status."""
+    """A queue worker's items (workflows/runbooks/consumer.py), the newest, and the counts of all by status."""
 
     items: list[ItemRecord] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)

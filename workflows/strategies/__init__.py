@@ -31,7 +31,7 @@ _WHERE: dict[str, str] = {
     "round-robin": "workflows.strategies.variants.round_robin:RoundRobinStrategy",
     "loop": "workflows.loops.loop:LoopStrategy",
     "runbook": "workflows.runbooks.pipeline:PipelineStrategy",
-    "runbook-worker": "workflows.runbooks.worker:QueueWorkerStrategy",
+    "runbook-worker": "workflows.runbooks.consumer:QueueConsumerStrategy",
 }
 
 

@@ -28,7 +28,7 @@ def test_a_pipeline_s_phases_carry_their_actions_guards_and_edges(registry: Runb
     assert plan.semaphore == "common.semaphore.agents" and plan.on_fail == m.Failed()
     assert execute.action == m.RunTask(task="build.task.execution") and execute.on_fail == m.Escalate()
     assert verify.on_fail == m.RetryPhase(retry=m.Retry(max=2, interval=30))
-    assert merge.action == m.RunStrategyChain(strategy="common.strategy.merge") and merge.lock == "common.lock.main_branch"
+    assert merge.action == m.RunChain(strategy="common.strategy.merge") and merge.lock == "common.lock.main_branch"
     assert merge.next == m.GotoPhase(phase="done") and done.next == m.Done()  # `next = "done"` names the phase called done
     assert list(build.defaults) == ["reviewer", "title"] and build.required_inputs() == ["name", "prompt"]
     assert build.publish == ["main"] and build.events.on_fail is not None
@@ -39,7 +39,7 @@ def test_tasks_guards_strategies_locks_and_semaphores_become_typed_definitions(r
     assert planning.prompt.syntax == "file" and "{{ name }}" in planning.prompt.source and planning.timeout == 1800
     execution: m.TaskDef = registry.resolve("build.task.execution")
     assert execution.on_stuck == ["nudge", "restart"] and execution.on_timeout == "escalate" and execution.idle_timeout == 300
-    merge: m.StrategyDef = registry.resolve("common.strategy.merge")
+    merge: m.ChainDef = registry.resolve("common.strategy.merge")
     assert [a.name for a in merge.attempts] == ["fast-forward", "rebase", "agent-resolve"]
     assert merge.attempts[2].action == m.RunTask(task="common.task.conflict_resolution") and merge.attempts[1].rollback is not None
     assert merge.on_exhaust == m.ExhaustAction(kind="escalate") and merge.attempts[0].timeout == 60
@@ -54,8 +54,8 @@ def test_queues_workers_commands_and_events(registry: RunbookRegistry) -> None:
     queue: m.QueueDef = registry.resolve("bugfix.queue.bugs")
     assert queue.format == "json" and queue.order == [m.SortKey(field="priority", descending=True), m.SortKey(field="id")]
     assert queue.max_retries == 2 and queue.dead.retention == 7 * 86400
-    worker: m.WorkerDef = registry.resolve("bugfix.worker.bugfix")
-    assert (worker.queue, worker.handler, worker.concurrency, worker.idle_wait) == ("bugfix.queue.bugs", "bugfix.pipeline.fix", 2, 60)
+    consumer: m.ConsumerDef = registry.resolve("bugfix.worker.bugfix")
+    assert (consumer.queue, consumer.handler, consumer.concurrency, consumer.idle_wait) == ("bugfix.queue.bugs", "bugfix.pipeline.fix", 2, 60)
     command: m.CommandDef = registry.resolve("build.command.build")
     assert command.action == m.RunPipeline(pipeline="build.pipeline.build")
     assert command.args.parse(["auth", "Add auth", "-r", "alice"]) == {"name": "auth", "prompt": "Add auth", "reviewer": "alice"}

@@ -54,8 +54,8 @@ def test_both_spellings_read_into_the_same_tables(tmp_path: Path) -> None:
     seed = _parse(tmp_path, SEED_SPELLING, "seed.toml")
     newer = _parse(tmp_path, NEWER_SPELLING, "newer.toml")
     assert not seed.problems and not newer.problems and seed.runbook and newer.runbook
-    assert [p.action for p in seed.runbook.pipelines["fix"].phases] == [m.RunTask(task="seed.task.fix_task"), m.RunStrategyChain(strategy="seed.strategy.merge")]
-    assert [p.action for p in newer.runbook.pipelines["build"].phases] == [m.RunTask(task="newer.task.planning"), m.RunStrategyChain(strategy="newer.strategy.merge")]
+    assert [p.action for p in seed.runbook.pipelines["fix"].phases] == [m.RunTask(task="seed.task.fix_task"), m.RunChain(strategy="seed.strategy.merge")]
+    assert [p.action for p in newer.runbook.pipelines["build"].phases] == [m.RunTask(task="newer.task.planning"), m.RunChain(strategy="newer.strategy.merge")]
     fix_task, planning = seed.runbook.tasks["fix_task"], newer.runbook.tasks["planning"]
     assert fix_task.command and fix_task.command.source == "claude --print" and planning.command and planning.command.source == "claude --print"
     assert seed.name == "seed" and newer.runbook.commands["build"].action == m.RunPipeline(pipeline="newer.pipeline.build")

@@ -1,4 +1,4 @@
-"""Building iteration contexts for the loop strategy tests, and driving a strategy through them
+"""Building iteration contexts for the loop decider tests, and driving a decider through them
 the way the loop workflow does."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from workflows.loops.models import LEVELS, CommandReport, Decision, IterationContext, LevelReport, Snapshot, VerificationReport
-from workflows.loops.modes.base import LoopStrategy
+from workflows.loops.modes.base import LoopDecider
 
 
 def report(*outcomes: str, failing: dict[str, list[tuple[str, int | None]]] | None = None) -> VerificationReport:
@@ -94,21 +94,21 @@ def chain(
     ]
 
 
-def step(strategy: LoopStrategy, context: IterationContext) -> Decision:
+def step(decider: LoopDecider, context: IterationContext) -> Decision:
     """One iteration as the loop runs it: start, decide, record."""
-    strategy.on_iteration_start(context.iteration)
-    decision = strategy.should_continue(context)
-    strategy.on_iteration_complete(context, decision)
+    decider.on_iteration_start(context.iteration)
+    decision = decider.should_continue(context)
+    decider.on_iteration_complete(context, decision)
     return decision
 
 
-def drive(strategy: LoopStrategy, contexts: Sequence[IterationContext]) -> list[Decision]:
+def drive(decider: LoopDecider, contexts: Sequence[IterationContext]) -> list[Decision]:
     """The decisions for `contexts` until the first that stops (then on_run_complete)."""
     decisions = []
     for context in contexts:
-        decisions.append(step(strategy, context))
+        decisions.append(step(decider, context))
         if not decisions[-1].should_continue:
-            strategy.on_run_complete(decisions[-1])
+            decider.on_run_complete(decisions[-1])
             break
     return decisions
 

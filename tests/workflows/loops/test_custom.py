@@ -1,5 +1,5 @@
 """The custom loop mode: loading a class by path or by module name, delegating to it, and
-clear errors for every way a custom strategy can go wrong."""
+clear errors for every way a custom decider can go wrong."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from orchard_common.strategy_loader import import_file
 from tests.workflows.loops.builders import actions, chain, ctx, drive, passing, step
 from workflows.loops import registry
 from workflows.loops.models import Decision
-from workflows.loops.modes.custom import CustomLoopStrategy
+from workflows.loops.modes.custom import CustomDecider, CustomLoopStrategy
 from workflows.sdk.errors import ConfigError, StrategyError
 
 MODULES = Path(__file__).resolve().parent / "custom_modes"
@@ -25,17 +25,29 @@ def loaded(name: str) -> str:
     return str(path)
 
 
-def custom(module: str, **settings) -> CustomLoopStrategy:
-    strategy = registry.create({"mode": "custom", "module": module, **settings})
-    assert isinstance(strategy, CustomLoopStrategy)
-    return strategy
+def custom(module: str, **settings) -> CustomDecider:
+    decider = registry.create_decider({"mode": "custom", "module": module, **settings})
+    assert isinstance(decider, CustomDecider)
+    return decider
 
 
 def test_loads_the_only_class_of_a_file():
-    strategy = custom(loaded("counting"), config={"stop_after": 3})
-    assert type(strategy.delegate).__name__ == "CountingLoop"
-    assert strategy.target == f"{MODULES / 'counting.py'}:CountingLoop"
-    assert actions(drive(strategy, chain(5))) == ["continue", "continue", "complete"]
+    decider = custom(loaded("counting"), config={"stop_after": 3})
+    assert type(decider.delegate).__name__ == "CountingLoop"
+    assert decider.target == f"{MODULES / 'counting.py'}:CountingLoop"
+    assert actions(drive(decider, chain(5))) == ["continue", "continue", "complete"]
+
+
+def test_a_file_written_against_the_old_names_loads_as_it_did():
+    from workflows.loops.modes import base, fixed, hybrid, ralph
+
+    old = (base.BaseLoopStrategy, base.LoopStrategy, fixed.FixedLoopStrategy, hybrid.HybridLoopStrategy, ralph.RalphLoopStrategy,
+           CustomLoopStrategy, registry.register_loop_strategy)
+    assert old == (base.BaseLoopDecider, base.LoopDecider, fixed.FixedDecider, hybrid.HybridDecider, ralph.RalphDecider, CustomDecider,
+                   registry.register_decider)
+    decider = custom(loaded("old_names"))
+    assert type(decider.delegate).__name__ == "StopAtTwo" and isinstance(decider.delegate, base.LoopDecider)
+    assert actions(drive(decider, chain(3))) == ["continue", "complete"]
 
 
 def test_loads_a_named_class_of_a_file():
@@ -48,15 +60,15 @@ def test_loads_by_module_name():
 
 
 def test_loop_strategy_attribute_picks_the_class():
-    strategy = custom(f"{PACKAGE}.reach_level", config={"target": "L2"})
-    assert type(strategy.delegate).__name__ == "ReachLevel"
-    decisions = drive(strategy, chain(4, max_iterations=4, reports=[passing(1), passing(3), passing(0)]))
+    decider = custom(f"{PACKAGE}.reach_level", config={"target": "L2"})
+    assert type(decider.delegate).__name__ == "ReachLevel"
+    decisions = drive(decider, chain(4, max_iterations=4, reports=[passing(1), passing(3), passing(0)]))
     assert actions(decisions) == ["continue", "complete"] and decisions[-1].reason == "reached L2 by iteration 2"
 
 
 def test_the_config_is_handed_to_the_class():
-    strategy = custom(f"{PACKAGE}.counting", config={"stop_after": 1, "note": "hi"})
-    assert strategy.delegate.config == {"stop_after": 1, "note": "hi"}
+    decider = custom(f"{PACKAGE}.counting", config={"stop_after": 1, "note": "hi"})
+    assert decider.delegate.config == {"stop_after": 1, "note": "hi"}
     assert custom(f"{PACKAGE}.reach_level", config={"target": "L3"}).delegate.settings.target == "L3"
 
 
@@ -74,18 +86,18 @@ def test_max_iterations_and_runs_verification_from_the_class_else_the_settings()
 
 
 def test_a_base_subclass_without_settings_keeps_its_config():
-    strategy = custom(f"{PACKAGE}.faulty:ReturnsDict", config={"max_iterations": 6, "note": "x"})
-    assert strategy.max_iterations == 6 and strategy.delegate.settings.model_extra == {"note": "x"}
+    decider = custom(f"{PACKAGE}.faulty:ReturnsDict", config={"max_iterations": 6, "note": "x"})
+    assert decider.max_iterations == 6 and decider.delegate.settings.model_extra == {"note": "x"}
 
 
 def test_every_method_is_delegated():
-    strategy = custom(f"{PACKAGE}.counting", config={"stop_after": 1})
-    decision = step(strategy, ctx(1))
-    strategy.on_run_complete(decision)
-    assert strategy.get_state() == {"seen": 1}
-    strategy.restore_state({"seen": 5})
-    assert strategy.workspace_files(6) == {"notes/seen.txt": "5 before 6\n"}
-    assert strategy.delegate.calls == [
+    decider = custom(f"{PACKAGE}.counting", config={"stop_after": 1})
+    decision = step(decider, ctx(1))
+    decider.on_run_complete(decision)
+    assert decider.get_state() == {"seen": 1}
+    decider.restore_state({"seen": 5})
+    assert decider.workspace_files(6) == {"notes/seen.txt": "5 before 6\n"}
+    assert decider.delegate.calls == [
         ("on_iteration_start", 1),
         ("should_continue", 1),
         ("on_iteration_complete", "complete"),
@@ -96,13 +108,13 @@ def test_every_method_is_delegated():
     assert decision == Decision.stop("complete", "counted to 1", counted=1)
 
 
-def test_a_restored_custom_strategy_continues_identically():
+def test_a_restored_custom_decider_continues_identically():
     config = {"mode": "custom", "module": f"{PACKAGE}.reach_level", "config": {"target": "L2", "max_iterations": 5}}
     contexts = chain(5, max_iterations=5, reports=[passing(0), passing(1), passing(1), passing(3)])
-    expected = drive(registry.create(config), contexts)
-    first = registry.create(config)
+    expected = drive(registry.create_decider(config), contexts)
+    first = registry.create_decider(config)
     head = drive(first, contexts[:2])
-    restored = registry.create(config)
+    restored = registry.create_decider(config)
     restored.restore_state(first.get_state())
     assert head + drive(restored, contexts[2:]) == expected
 
@@ -155,9 +167,9 @@ def test_an_exception_in_a_method_names_module_class_and_method():
     with pytest.raises(StrategyError) as e:
         custom(f"{path}:Raising").should_continue(ctx(1))
     assert str(e.value) == f"custom loop strategy {path}:Raising.should_continue raised ValueError: no verdict"
-    strategy = custom(f"{path}:RaisingOnComplete")
+    decider = custom(f"{path}:RaisingOnComplete")
     with pytest.raises(StrategyError, match=r"faulty.py:RaisingOnComplete.on_iteration_complete raised KeyError: 'seen'$"):
-        step(strategy, ctx(1))
+        step(decider, ctx(1))
     with pytest.raises(StrategyError, match=r"faulty:BadInit.__init__ raised RuntimeError: cannot use \['x'\]"):
         custom(f"{PACKAGE}.faulty:BadInit", config={"x": 1})
 

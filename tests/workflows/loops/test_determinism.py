@@ -65,15 +65,15 @@ def contexts(specs: list[tuple], max_iterations: int) -> list[IterationContext]:
 @settings(max_examples=60, deadline=None, database=None)
 @given(config=st.sampled_from(CONFIGS), specs=iterations, cut=st.integers(0, 8), extension=st.integers(0, 2))
 def test_same_contexts_same_decisions(config, specs, cut, extension):
-    sequence = contexts(specs, registry.create(config).max_iterations + extension)
-    expected = drive(registry.create(config), sequence)
-    assert drive(registry.create(config), sequence) == expected
+    sequence = contexts(specs, registry.create_decider(config).max_iterations + extension)
+    expected = drive(registry.create_decider(config), sequence)
+    assert drive(registry.create_decider(config), sequence) == expected
 
-    first = registry.create(config)
+    first = registry.create_decider(config)
     head = drive(first, sequence[:cut])
     if head and not head[-1].should_continue:
         return
-    restored = registry.create(config)
+    restored = registry.create_decider(config)
     restored.restore_state(json.loads(json.dumps(first.get_state())))
     assert head + drive(restored, sequence[len(head) :]) == expected
 

@@ -9,45 +9,45 @@ import pytest
 from tests.workflows.loops.builders import actions, chain, ctx, drive, passing, report, step
 from workflows.loops import registry
 from workflows.loops.models import CommandReport
-from workflows.loops.modes.base import LoopStrategy, progress_of
-from workflows.loops.modes.fixed import FixedLoopStrategy
-from workflows.loops.modes.hybrid import HybridLoopStrategy
-from workflows.loops.modes.ralph import OUTPUT_KEPT_CHARS, RalphLoopStrategy
+from workflows.loops.modes.base import LoopDecider, progress_of
+from workflows.loops.modes.fixed import FixedDecider
+from workflows.loops.modes.hybrid import HybridDecider
+from workflows.loops.modes.ralph import OUTPUT_KEPT_CHARS, RalphDecider
 from workflows.sdk.errors import ConfigError, StrategyError
 
 # fixed
 
 
 def test_fixed_runs_n_iterations_then_times_out():
-    strategy = registry.create({"mode": "fixed", "max_iterations": 4})
-    decisions = drive(strategy, chain(6, max_iterations=4, reports=[passing(1)] * 6))
+    decider = registry.create_decider({"mode": "fixed", "max_iterations": 4})
+    decisions = drive(decider, chain(6, max_iterations=4, reports=[passing(1)] * 6))
     assert actions(decisions) == ["continue", "continue", "continue", "timeout"]
     assert decisions[-1].reason == "reached the maximum of 4 iterations"
     assert decisions[-1].metadata["criterion"] == "max_iterations"
 
 
 def test_fixed_stops_when_verification_passes_even_on_the_last_iteration():
-    strategy = FixedLoopStrategy()
-    assert strategy.max_iterations == 3
-    decisions = drive(strategy, chain(3, max_iterations=3, reports=[passing(0), passing(1), passing(3)]))
+    decider = FixedDecider()
+    assert decider.max_iterations == 3
+    decisions = drive(decider, chain(3, max_iterations=3, reports=[passing(0), passing(1), passing(3)]))
     assert actions(decisions) == ["continue", "continue", "complete"]
     assert decisions[-1].reason == "verification passed at L2 on iteration 3"
 
 
 def test_fixed_without_verification_just_counts():
-    assert actions(drive(FixedLoopStrategy({"max_iterations": 2}), chain(5, max_iterations=2))) == ["continue", "timeout"]
+    assert actions(drive(FixedDecider({"max_iterations": 2}), chain(5, max_iterations=2))) == ["continue", "timeout"]
 
 
 def test_fixed_honours_an_extended_maximum():
-    strategy = FixedLoopStrategy({"max_iterations": 2})
-    assert step(strategy, ctx(2, max_iterations=4)).should_continue
-    assert step(strategy, ctx(4, max_iterations=4)).action == "timeout"
+    decider = FixedDecider({"max_iterations": 2})
+    assert step(decider, ctx(2, max_iterations=4)).should_continue
+    assert step(decider, ctx(4, max_iterations=4)).action == "timeout"
 
 
 def test_fixed_tracks_its_state():
-    strategy = FixedLoopStrategy({"max_iterations": 3})
-    drive(strategy, chain(3, max_iterations=3, reports=[passing(0), passing(2), passing(1)]))
-    state = strategy.get_state()
+    decider = FixedDecider({"max_iterations": 3})
+    drive(decider, chain(3, max_iterations=3, reports=[passing(0), passing(2), passing(1)]))
+    state = decider.get_state()
     assert state["iteration"] == 3
     assert state["decisions"] == {"continue": 2, "timeout": 1}
     assert state["highest_level"] == "L1"
@@ -64,11 +64,11 @@ def test_fixed_tracks_its_state():
 
 
 def test_get_state_is_a_copy():
-    strategy = FixedLoopStrategy()
-    step(strategy, ctx(1))
-    state = strategy.get_state()
+    decider = FixedDecider()
+    step(decider, ctx(1))
+    state = decider.get_state()
     state["decisions"]["continue"] = 99
-    assert strategy.get_state()["decisions"] == {"continue": 1}
+    assert decider.get_state()["decisions"] == {"continue": 1}
 
 
 def test_progress_counts_levels_up_to_the_highest_passing():
@@ -81,15 +81,15 @@ def test_progress_counts_levels_up_to_the_highest_passing():
 # hybrid
 
 
-def hybrid(**settings) -> HybridLoopStrategy:
-    return HybridLoopStrategy(settings)
+def hybrid(**settings) -> HybridDecider:
+    return HybridDecider(settings)
 
 
 def test_hybrid_defaults():
-    strategy = hybrid()
-    assert strategy.max_iterations == 5
-    assert strategy.settings.completion == ["verification_pass", "no_changes"]
-    assert strategy.settings.progress_threshold == 0.1
+    decider = hybrid()
+    assert decider.max_iterations == 5
+    assert decider.settings.completion == ["verification_pass", "no_changes"]
+    assert decider.settings.progress_threshold == 0.1
 
 
 def test_hybrid_completes_when_verification_passes():
@@ -100,11 +100,11 @@ def test_hybrid_completes_when_verification_passes():
 
 
 def test_hybrid_minimum_level_suffices_even_when_higher_levels_fail():
-    strategy = hybrid(min_verification_level="L1")
-    decision = strategy.should_continue(ctx(1, verification=passing(2, of=4)))
+    decider = hybrid(min_verification_level="L1")
+    decision = decider.should_continue(ctx(1, verification=passing(2, of=4)))
     assert decision.action == "complete" and decision.reason == "verification passed up to L1 (minimum L1) on iteration 1"
     assert hybrid().should_continue(ctx(1, verification=passing(2, of=4))).action == "continue"
-    assert strategy.should_continue(ctx(1, verification=passing(1, of=4))).action == "continue"
+    assert decider.should_continue(ctx(1, verification=passing(1, of=4))).action == "continue"
 
 
 def test_hybrid_completes_when_nothing_changed_even_on_the_first_iteration():
@@ -133,13 +133,13 @@ def test_hybrid_with_no_criteria_met_continues():
 
 
 def test_hybrid_detects_a_loop_by_repeated_content_hash():
-    strategy = hybrid(completion=["verification_pass"], base_iterations=10)
-    decisions = drive(strategy, chain(5, max_iterations=12, trees=["a", "a", "a", "a", "a"], reports=[passing(0)] * 5))
+    decider = hybrid(completion=["verification_pass"], base_iterations=10)
+    decisions = drive(decider, chain(5, max_iterations=12, trees=["a", "a", "a", "a", "a"], reports=[passing(0)] * 5))
     assert actions(decisions) == ["continue", "continue", "fail"]
     assert decisions[-1].metadata["loop_type"] == "content_hash"
     assert decisions[-1].reason == "loop detected: iterations 1-3 ended with the same verification results and tree"
-    assert strategy.get_state()["loop_count"] == 1
-    assert len(strategy.get_state()["hashes"]) == 3
+    assert decider.get_state()["loop_count"] == 1
+    assert len(decider.get_state()["hashes"]) == 3
 
 
 def test_hybrid_detects_only_the_loops_it_is_told_to():
@@ -154,15 +154,15 @@ def test_hybrid_detects_only_the_loops_it_is_told_to():
 
 
 def test_hybrid_different_results_on_the_same_tree_are_no_loop():
-    strategy = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
-    decisions = drive(strategy, chain(3, max_iterations=12, trees=["a"] * 3, reports=[passing(0), passing(1), passing(0)]))
+    decider = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
+    decisions = drive(decider, chain(3, max_iterations=12, trees=["a"] * 3, reports=[passing(0), passing(1), passing(0)]))
     assert actions(decisions) == ["continue"] * 3
 
 
 def test_hybrid_keeps_the_last_five_hashes_and_ten_progress_entries():
-    strategy = hybrid(completion=[], base_iterations=20, max_bonus_iterations=0)
-    drive(strategy, chain(12, max_iterations=20, reports=[passing(i % 2) for i in range(12)]))
-    state = strategy.get_state()
+    decider = hybrid(completion=[], base_iterations=20, max_bonus_iterations=0)
+    drive(decider, chain(12, max_iterations=20, reports=[passing(i % 2) for i in range(12)]))
+    state = decider.get_state()
     assert [h["iteration"] for h in state["hashes"]] == [8, 9, 10, 11, 12]
     assert [e["iteration"] for e in state["progress"]] == list(range(3, 13))
     assert [e["iteration"] for e in state["fingerprints"]] == list(range(3, 13))
@@ -170,8 +170,8 @@ def test_hybrid_keeps_the_last_five_hashes_and_ten_progress_entries():
 
 
 def test_hybrid_partial_acceptance_after_a_loop():
-    strategy = hybrid(completion=["verification_pass"], base_iterations=10, accept_partial_after=2)
-    decisions = drive(strategy, chain(3, max_iterations=12, trees=["a"] * 3, reports=[passing(1)] * 3))
+    decider = hybrid(completion=["verification_pass"], base_iterations=10, accept_partial_after=2)
+    decisions = drive(decider, chain(3, max_iterations=12, trees=["a"] * 3, reports=[passing(1)] * 3))
     last = decisions[-1]
     assert last.action == "complete" and last.partial
     assert last.metadata["instead_of"] == "fail" and last.metadata["loop_type"] == "content_hash"
@@ -187,37 +187,37 @@ def test_hybrid_no_partial_acceptance_without_progress_or_before_the_threshold()
 
 
 def test_hybrid_partial_acceptance_counts_a_level_passed_in_an_earlier_iteration():
-    strategy = hybrid(base_iterations=2, max_bonus_iterations=0, accept_partial_after=2)
-    decisions = drive(strategy, chain(2, max_iterations=2, reports=[passing(2), passing(0)]))
+    decider = hybrid(base_iterations=2, max_bonus_iterations=0, accept_partial_after=2)
+    decisions = drive(decider, chain(2, max_iterations=2, reports=[passing(2), passing(0)]))
     assert decisions[-1].action == "complete" and decisions[-1].partial and decisions[-1].metadata["highest_level_ever"] == "L1"
 
 
 def test_hybrid_times_out_at_the_maximum():
-    strategy = hybrid(base_iterations=2, max_bonus_iterations=1, progress_threshold=0)
-    decisions = drive(strategy, chain(5, max_iterations=3, reports=[passing(0)] * 5))
+    decider = hybrid(base_iterations=2, max_bonus_iterations=1, progress_threshold=0)
+    decisions = drive(decider, chain(5, max_iterations=3, reports=[passing(0)] * 5))
     assert actions(decisions) == ["continue", "continue", "timeout"]
     assert decisions[-1].reason == "reached the maximum of 3 iterations"
 
 
 def test_hybrid_grants_bonus_iterations_while_progress_grows():
-    strategy = hybrid(base_iterations=2, max_bonus_iterations=3)
-    decisions = drive(strategy, chain(5, reports=[passing(0, of=4), passing(1, of=4), passing(2, of=4), passing(3, of=4), passing(3, of=4)]))
+    decider = hybrid(base_iterations=2, max_bonus_iterations=3)
+    decisions = drive(decider, chain(5, reports=[passing(0, of=4), passing(1, of=4), passing(2, of=4), passing(3, of=4), passing(3, of=4)]))
     assert actions(decisions) == ["continue", "continue", "continue", "continue", "timeout"]
     assert decisions[1].metadata["bonus"] is True and decisions[1].reason == "iteration 2 raised progress by 0.25 to 0.25; bonus iteration 3 granted"
     assert decisions[-1].metadata["criterion"] == "max_iterations"
 
 
 def test_hybrid_stops_after_the_base_iterations_without_progress():
-    strategy = hybrid(base_iterations=2, max_bonus_iterations=3)
-    decisions = drive(strategy, chain(5, reports=[passing(1), passing(1), passing(2)]))
+    decider = hybrid(base_iterations=2, max_bonus_iterations=3)
+    decisions = drive(decider, chain(5, reports=[passing(1), passing(1), passing(2)]))
     assert actions(decisions) == ["continue", "timeout"]
     assert decisions[-1].metadata["criterion"] == "no_progress"
     assert decisions[-1].reason.startswith("no progress worth a bonus iteration after iteration 2 (progress 0.33, up 0.00, needs 0.10")
 
 
 def test_hybrid_progress_rise_equal_to_the_threshold_earns_a_bonus():
-    strategy = hybrid(base_iterations=1, max_bonus_iterations=1, progress_threshold=0.25)
-    assert strategy.should_continue(ctx(1, verification=passing(1, of=4))).action == "continue"
+    decider = hybrid(base_iterations=1, max_bonus_iterations=1, progress_threshold=0.25)
+    assert decider.should_continue(ctx(1, verification=passing(1, of=4))).action == "continue"
 
 
 def test_hybrid_extended_iterations_are_not_bonus_iterations():
@@ -228,24 +228,24 @@ def test_hybrid_extended_iterations_are_not_bonus_iterations():
 
 
 def test_hybrid_stops_on_an_oscillating_tree():
-    strategy = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
-    decisions = drive(strategy, chain(4, max_iterations=12, trees=["a", "b", "a", "b"], reports=[passing(0), passing(1), passing(0), passing(1)]))
+    decider = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
+    decisions = drive(decider, chain(4, max_iterations=12, trees=["a", "b", "a", "b"], reports=[passing(0), passing(1), passing(0), passing(1)]))
     assert actions(decisions)[-1] == "fail" and decisions[-1].metadata["loop_type"] == "oscillating"
     assert decisions[-1].metadata["loop_iterations"] == [1, 2, 3, 4]
 
 
 def test_hybrid_stops_on_the_same_failures_three_times():
-    strategy = hybrid(base_iterations=10)
+    decider = hybrid(base_iterations=10)
     failing = report("pass", "fail", failing={"L1": [("pytest", 1)]})
-    decisions = drive(strategy, chain(4, max_iterations=12, reports=[failing] * 4))
+    decisions = drive(decider, chain(4, max_iterations=12, reports=[failing] * 4))
     assert actions(decisions) == ["continue", "continue", "fail"]
     assert decisions[-1].metadata["loop_type"] == "semantic"
     assert decisions[-1].reason == "loop detected: the same checks failed in each of the last 3 iterations (L1 pytest exit 1)"
 
 
 def test_hybrid_stops_when_the_branch_goes_back_to_an_old_commit():
-    strategy = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
-    decisions = drive(strategy, chain(3, max_iterations=12, commits=["c1", "c2", "c1"], reports=[passing(0), passing(1), passing(2)]))
+    decider = hybrid(completion=["verification_pass"], base_iterations=10, progress_threshold=0)
+    decisions = drive(decider, chain(3, max_iterations=12, commits=["c1", "c2", "c1"], reports=[passing(0), passing(1), passing(2)]))
     assert decisions[-1].metadata["loop_type"] == "exact"
     assert decisions[-1].reason == "loop detected: iteration 3 went back to commit c1 of iteration 1"
 
@@ -253,15 +253,15 @@ def test_hybrid_stops_when_the_branch_goes_back_to_an_old_commit():
 # ralph
 
 
-def ralph(**settings) -> RalphLoopStrategy:
-    return RalphLoopStrategy(settings)
+def ralph(**settings) -> RalphDecider:
+    return RalphDecider(settings)
 
 
 def test_ralph_defaults():
-    strategy = ralph()
-    assert (strategy.max_iterations, strategy.settings.min_iterations, strategy.settings.window_size) == (10, 1, 3)
-    assert strategy.settings.similarity_threshold == 0.95
-    assert strategy.runs_verification is True
+    decider = ralph()
+    assert (decider.max_iterations, decider.settings.min_iterations, decider.settings.window_size) == (10, 1, 3)
+    assert decider.settings.similarity_threshold == 0.95
+    assert decider.runs_verification is True
     assert ralph(skip_verification=True).runs_verification is False
 
 
@@ -283,10 +283,10 @@ def test_ralph_not_signals(output):
 
 
 def test_ralph_ignores_a_signal_before_the_minimum():
-    strategy = ralph(min_iterations=2)
-    first = strategy.should_continue(ctx(1, output="DONE"))
+    decider = ralph(min_iterations=2)
+    first = decider.should_continue(ctx(1, output="DONE"))
     assert first.action == "continue" and "before the minimum of 2 iterations" in first.reason
-    assert strategy.should_continue(ctx(2, output="DONE")).action == "complete"
+    assert decider.should_continue(ctx(2, output="DONE")).action == "complete"
 
 
 def test_ralph_times_out_at_the_maximum_first():
@@ -303,17 +303,17 @@ def test_ralph_times_out_at_the_maximum_first():
     ],
 )
 def test_ralph_similarity_threshold(third, loops):
-    strategy = ralph(similarity_threshold=0.5)
-    decisions = drive(strategy, chain(3, outputs=[third, third, "A, b!"]))
+    decider = ralph(similarity_threshold=0.5)
+    decisions = drive(decider, chain(3, outputs=[third, third, "A, b!"]))
     assert actions(decisions)[-1] == ("fail" if loops else "continue")
     if loops:
         assert decisions[-1].metadata["loop_type"] == "similarity"
-        assert strategy.get_state()["loop_count"] == 1
+        assert decider.get_state()["loop_count"] == 1
 
 
 def test_ralph_needs_a_full_window_of_similar_outputs():
-    strategy = ralph(window_size=4)
-    decisions = drive(strategy, chain(5, outputs=["same"] * 5))
+    decider = ralph(window_size=4)
+    decisions = drive(decider, chain(5, outputs=["same"] * 5))
     assert actions(decisions) == ["continue", "continue", "continue", "fail"]
     assert decisions[-1].reason == "the agent repeated itself: its last 4 outputs are at least 1.00 similar (threshold 0.95)"
 
@@ -323,10 +323,10 @@ def test_ralph_one_different_output_in_the_window_is_no_loop():
 
 
 def test_ralph_leaves_empty_outputs_out_of_the_window():
-    strategy = ralph()
-    decisions = drive(strategy, chain(5, max_iterations=10, outputs=["same", "", "same", "  ", "same"]))
+    decider = ralph()
+    decisions = drive(decider, chain(5, max_iterations=10, outputs=["same", "", "same", "  ", "same"]))
     assert actions(decisions) == ["continue"] * 4 + ["fail"]
-    assert [o["iteration"] for o in strategy.get_state()["outputs"]] == [1, 3, 5]
+    assert [o["iteration"] for o in decider.get_state()["outputs"]] == [1, 3, 5]
     assert decisions[1].metadata["similarity"] is None
 
 
@@ -337,24 +337,24 @@ def test_ralph_completes_when_verification_passes_unless_skipped():
 
 
 def test_ralph_keeps_the_last_window_of_outputs_truncated():
-    strategy = ralph(similarity_threshold=1.0)
-    drive(strategy, chain(5, outputs=["x" * 5000 + f" {i}" for i in range(5)]))
-    outputs = strategy.get_state()["outputs"]
+    decider = ralph(similarity_threshold=1.0)
+    drive(decider, chain(5, outputs=["x" * 5000 + f" {i}" for i in range(5)]))
+    outputs = decider.get_state()["outputs"]
     assert [o["iteration"] for o in outputs] == [3, 4, 5]
     assert all(len(o["output"]) == OUTPUT_KEPT_CHARS for o in outputs)
 
 
 def test_ralph_writes_its_state_into_the_workspace():
-    strategy = ralph(state_dir="./.ralph/")
-    assert strategy.settings.state_dir == ".ralph"
-    drive(strategy, chain(2, outputs=["one", "two"]))
-    files = strategy.workspace_files(3)
+    decider = ralph(state_dir="./.ralph/")
+    assert decider.settings.state_dir == ".ralph"
+    drive(decider, chain(2, outputs=["one", "two"]))
+    files = decider.workspace_files(3)
     assert sorted(files) == [".ralph/loop-state.json", ".ralph/metrics.json"]
     loop_state = json.loads(files[".ralph/loop-state.json"])
-    assert loop_state["iteration"] == 3 and loop_state["mode"] == "ralph" and loop_state["state"] == strategy.get_state()
+    assert loop_state["iteration"] == 3 and loop_state["mode"] == "ralph" and loop_state["state"] == decider.get_state()
     metrics = json.loads(files[".ralph/metrics.json"])
     assert metrics == {"iteration": 3, "iterations_done": 2, "decisions": {"continue": 2}, "last_similarity": 0.0, "loop_count": 0, "highest_level": None}
-    assert files == strategy.workspace_files(3)
+    assert files == decider.workspace_files(3)
     assert files[".ralph/metrics.json"] == json.dumps(metrics, sort_keys=True, indent=2) + "\n"
     assert ralph().workspace_files(3) == {}
 
@@ -385,14 +385,14 @@ SCENARIOS = {
 
 
 @pytest.mark.parametrize("mode", sorted(SCENARIOS))
-def test_a_restored_strategy_continues_identically(mode):
+def test_a_restored_decider_continues_identically(mode):
     config, contexts = SCENARIOS[mode]
-    original = registry.create(config)
+    original = registry.create_decider(config)
     expected = drive(original, contexts)
     for cut in range(len(expected)):
-        first = registry.create(config)
+        first = registry.create_decider(config)
         head = drive(first, contexts[:cut])
-        restored = registry.create(config)
+        restored = registry.create_decider(config)
         restored.restore_state(json.loads(json.dumps(first.get_state())))
         assert head + drive(restored, contexts[cut:]) == expected, f"cut at {cut}"
         assert restored.get_state() == original.get_state()
@@ -401,22 +401,22 @@ def test_a_restored_strategy_continues_identically(mode):
 @pytest.mark.parametrize("mode", sorted(SCENARIOS))
 def test_decisions_are_json_ready_one_line_sentences(mode):
     config, contexts = SCENARIOS[mode]
-    for decision in drive(registry.create(config), contexts):
+    for decision in drive(registry.create_decider(config), contexts):
         json.dumps(decision.model_dump(mode="json", by_alias=True))
         assert "\n" not in decision.reason and decision.reason[0].islower()
 
 
 def test_should_continue_only_reads_the_state():
-    strategy = registry.create({"mode": "hybrid", "base_iterations": 10, "completion": ["verification_pass"]})
+    decider = registry.create_decider({"mode": "hybrid", "base_iterations": 10, "completion": ["verification_pass"]})
     context = ctx(1, verification=passing(0))
-    before = strategy.get_state()
-    assert strategy.should_continue(context) == strategy.should_continue(context)
-    assert strategy.get_state() == before
+    before = decider.get_state()
+    assert decider.should_continue(context) == decider.should_continue(context)
+    assert decider.get_state() == before
 
 
 def test_built_in_modes_satisfy_the_protocol():
     for mode in ("fixed", "hybrid", "ralph"):
-        assert isinstance(registry.create({"mode": mode}), LoopStrategy)
+        assert isinstance(registry.create_decider({"mode": mode}), LoopDecider)
 
 
 # registry
@@ -427,33 +427,33 @@ def test_available_modes():
 
 
 def test_create_passes_the_settings():
-    strategy = registry.create({"mode": "hybrid", "base_iterations": 4, "max_bonus_iterations": 0})
-    assert isinstance(strategy, HybridLoopStrategy) and strategy.max_iterations == 4
+    decider = registry.create_decider({"mode": "hybrid", "base_iterations": 4, "max_bonus_iterations": 0})
+    assert isinstance(decider, HybridDecider) and decider.max_iterations == 4
 
 
 def test_unknown_mode_names_the_available_ones():
     with pytest.raises(ConfigError) as e:
-        registry.create({"mode": "hybird"})
+        registry.create_decider({"mode": "hybird"})
     assert str(e.value) == "unknown loop mode 'hybird'; available: custom, fixed, hybrid, ralph (did you mean 'hybrid'?)"
     with pytest.raises(ConfigError, match="^unknown loop mode 'zzz'; available: custom, fixed, hybrid, ralph$"):
-        registry.create({"mode": "zzz"})
+        registry.create_decider({"mode": "zzz"})
     with pytest.raises(ConfigError, match="needs a mode"):
-        registry.create({"max_iterations": 3})
+        registry.create_decider({"max_iterations": 3})
 
 
 def test_bad_setting_names_mode_key_and_accepted_keys():
     with pytest.raises(ConfigError) as e:
-        registry.create({"mode": "hybrid", "base_iteration": 3})
+        registry.create_decider({"mode": "hybrid", "base_iteration": 3})
     assert str(e.value) == (
         "loop mode 'hybrid': unknown setting 'base_iteration' (did you mean 'base_iterations'?); accepted settings: "
         "accept_partial_after, base_iterations, completion, loop_detection, max_bonus_iterations, min_verification_level, progress_threshold"
     )
     with pytest.raises(ConfigError, match=r"^loop mode 'fixed': setting 'max_iterations': Input should be greater than or equal to 1 \(got 0\)"):
-        registry.create({"mode": "fixed", "max_iterations": 0})
+        registry.create_decider({"mode": "fixed", "max_iterations": 0})
     with pytest.raises(ConfigError, match=r"setting 'completion\[0\]': Input should be 'verification_pass', 'ci_pass', 'no_changes' or 'agent_signal'"):
-        registry.create({"mode": "hybrid", "completion": ["loop_detection"]})
+        registry.create_decider({"mode": "hybrid", "completion": ["loop_detection"]})
     with pytest.raises(ConfigError, match="setting 'module' is required"):
-        registry.create({"mode": "custom"})
+        registry.create_decider({"mode": "custom"})
 
 
 def test_mode_settings():
@@ -465,7 +465,7 @@ def test_mode_settings():
 
 
 def test_registering_the_same_factory_again_is_a_no_op():
-    registry.register_loop_strategy("fixed", FixedLoopStrategy)
+    registry.register_decider("fixed", FixedDecider)
     assert registry.available_modes() == ["custom", "fixed", "hybrid", "ralph"]
     with pytest.raises(StrategyError, match="loop mode 'fixed' is already registered"):
-        registry.register_loop_strategy("fixed", HybridLoopStrategy)
+        registry.register_decider("fixed", HybridDecider)

@@ -21,7 +21,7 @@ def test_a_table_reads_straight_into_its_model() -> None:
     phase = m.PhaseDef.model_validate({"name": "fix", "agent": "common.agent.fixer", "pre": ["guard.ready"], "on_fail": "merge"},
                                       strict=True, context=_reading('pipeline.p.phase[0] "fix"', phases={"fix", "verify"}, following="verify"))
     assert phase.action == m.RunTask(task="common.task.fixer") and phase.pre == ["ops.guard.ready"]
-    assert phase.next == m.GotoPhase(phase="verify") and phase.on_fail == m.UseStrategy(strategy="ops.strategy.merge")
+    assert phase.next == m.GotoPhase(phase="verify") and phase.on_fail == m.UseChain(strategy="ops.strategy.merge")
 
 
 def test_every_problem_of_a_table_is_said_at_once() -> None:

@@ -1,9 +1,13 @@
-"""The interface every loop strategy implements, and the base the built-in modes share.
+"""The interface every loop decider implements, and the base the built-in modes share.
 
-A loop strategy decides, after each iteration, whether the agent iterates again. It runs inside
+A loop decider (what AgentGate, the CLI and the docs call a loop strategy: `-S mode=hybrid`, a
+custom loop file) decides, after each iteration, whether the agent iterates again. It runs inside
 the loop workflow (Temporal's sandbox): deterministic, no I/O, no clocks. Its state must survive
 continue-as-new, so it is JSON-ready (`get_state`) and restored into a fresh instance
 (`restore_state`).
+
+`LoopStrategy` and `BaseLoopStrategy`, the names before the rename, stay importable (bottom of
+this file): a custom loop file written against them loads as it did.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ REQUIRED_METHODS = ("on_iteration_start", "should_continue", "on_iteration_compl
 
 
 @runtime_checkable
-class LoopStrategy(Protocol):
+class LoopDecider(Protocol):
     mode: str
     max_iterations: int
     """The mode's own maximum (hybrid: base_iterations + max_bonus_iterations); the loop adds any
@@ -52,7 +56,7 @@ class LoopStrategy(Protocol):
 
 
 class LoopSettings(BaseModel):
-    """The settings of a BaseLoopStrategy subclass that declares none (e.g. a custom strategy):
+    """The settings of a BaseLoopDecider subclass that declares none (e.g. a custom decider):
     max_iterations, and any other key kept as given (`self.settings.model_extra`)."""
 
     model_config = ConfigDict(extra="allow")
@@ -110,7 +114,7 @@ def keep_recent(entries: list[dict[str, Any]], entry: dict[str, Any], keep: int)
     return ([e for e in entries if e["iteration"] < entry["iteration"]] + [entry])[-keep:]
 
 
-class BaseLoopStrategy(ABC):
+class BaseLoopDecider(ABC):
     """What the built-in modes share: settings parsed by the class's `Settings` model, a
     JSON-ready state, progress measured by verification levels, decision bookkeeping.
 
@@ -121,7 +125,7 @@ class BaseLoopStrategy(ABC):
     """
 
     mode: ClassVar[str] = "custom"
-    """Each built-in mode sets its own; a subclass that sets none is a custom strategy."""
+    """Each built-in mode sets its own; a subclass that sets none is a custom decider."""
     Settings: ClassVar[type[BaseModel]] = LoopSettings
     runs_verification: bool = True
     PROGRESS_KEPT: ClassVar[int] = 10
@@ -200,3 +204,9 @@ class BaseLoopStrategy(ABC):
         report = context.verification
         base = {"iteration": context.iteration, "max_iterations": context.max_iterations, "highest_level": report.highest_passing if report else None}
         return Decision(should_continue=action == "continue", reason=reason, action=action, metadata={**base, **metadata})
+
+
+LoopStrategy = LoopDecider
+"""The old name of LoopDecider, kept for custom loop files written before the rename."""
+BaseLoopStrategy = BaseLoopDecider
+"""The old name of BaseLoopDecider, kept for custom loop files written before the rename."""

@@ -1,5 +1,6 @@
-"""custom: a loop strategy class of the user's own, loaded from a file or a module, behind a
-wrapper that turns its mistakes into clear errors.
+"""custom: a loop decider of the user's own (a "custom loop strategy" in the user's words and in
+the messages below), loaded from a file or a module, behind a wrapper that turns its mistakes into
+clear errors.
 
 `module` names the class: "/abs/path/file.py", "/abs/path/file.py:ClassName", "pkg.mod" or
 "pkg.mod:ClassName". Without a class name the module's `LOOP_STRATEGY` is used, else the one
@@ -7,11 +8,11 @@ class it defines with a `should_continue`. A file is imported under its stable m
 (workflows/sdk/modules.py), which the client's and the worker's import hook map to the file; the
 client makes the path absolute before the loop starts.
 
-The class needs the methods of REQUIRED_METHODS (see base.LoopStrategy; `workspace_files` is
+The class needs the methods of REQUIRED_METHODS (see base.LoopDecider; `workspace_files` is
 optional). It is instantiated as `cls(config)` when its `__init__` takes an argument, else as
 `cls()` (then `config` must be empty). `max_iterations` and `runs_verification` come from the
 instance when it has them, else from the settings (max_iterations) and True. Subclassing
-base.BaseLoopStrategy gives the state and helpers the built-in modes use.
+base.BaseLoopDecider (old name: BaseLoopStrategy) gives the state and helpers the built-in modes use.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class CustomSettings(BaseModel):
     """Used when the class has no max_iterations of its own."""
 
 
-class CustomLoopStrategy:
-    """Delegates every LoopStrategy method to the loaded class's instance. Whatever the instance
+class CustomDecider:
+    """Delegates every LoopDecider method to the loaded class's instance. Whatever the instance
     raises becomes a StrategyError naming `module:Class.method` (a ConfigError stays one)."""
 
     mode: ClassVar[str] = "custom"
@@ -138,7 +139,7 @@ def _raised(target: str, method: str, error: Exception) -> StrategyError:
 
 
 def load_class(module_spec: str, class_name: str = "") -> type:
-    """The strategy class `module_spec[:class_name]` names, checked for the interface."""
+    """The decider class `module_spec[:class_name]` names, checked for the interface."""
     module = _import(module_spec)
     cls = _pick_class(module, module_spec, class_name)
     missing = [method for method in REQUIRED_METHODS if not callable(getattr(cls, method, None))]
@@ -183,11 +184,15 @@ def _pick_class(module: ModuleType, module_spec: str, class_name: str) -> type:
         if not inspect.isclass(exported):
             raise ConfigError(f"custom loop module {module_spec!r}: LOOP_STRATEGY must be a class, not {type(exported).__name__}")
         return exported
-    strategies = [c for c in own if callable(getattr(c, "should_continue", None))]
-    if len(strategies) != 1:
-        found = ", ".join(c.__name__ for c in strategies) or "none"
+    deciders = [c for c in own if callable(getattr(c, "should_continue", None))]
+    if len(deciders) != 1:
+        found = ", ".join(c.__name__ for c in deciders) or "none"
         raise ConfigError(
             f"custom loop module {module_spec!r} must define exactly one class with should_continue (found: {found}); "
             f"set LOOP_STRATEGY or give {module_spec}:ClassName"
         )
-    return strategies[0]
+    return deciders[0]
+
+
+CustomLoopStrategy = CustomDecider
+"""The old name of CustomDecider, kept for code written before the rename."""

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.loops.models import Decision, IterationContext
-from workflows.loops.modes.base import BaseLoopStrategy
+from workflows.loops.modes.base import BaseLoopDecider
 
 
 class FixedSettings(BaseModel):
@@ -16,7 +16,7 @@ class FixedSettings(BaseModel):
     max_iterations: int = Field(3, ge=1)
 
 
-class FixedLoopStrategy(BaseLoopStrategy):
+class FixedDecider(BaseLoopDecider):
     mode: ClassVar[str] = "fixed"
     Settings: ClassVar[type[BaseModel]] = FixedSettings
 
@@ -34,3 +34,7 @@ class FixedLoopStrategy(BaseLoopStrategy):
         else:
             outcome = f"failed verification (highest level passed: {report.highest_passing or 'none'})"
         return self.decision(context, "continue", f"iteration {context.iteration} of {context.max_iterations} {outcome}; iterating again")
+
+
+FixedLoopStrategy = FixedDecider
+"""The old name of FixedDecider, kept for code written before the rename."""

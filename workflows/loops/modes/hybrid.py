@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.loops.detection import Loop, content_hash, detect_loop, find_completion_signal, fingerprint
 from workflows.loops.models import Action, Decision, IterationContext, Level
-from workflows.loops.modes.base import BaseLoopStrategy, keep_recent, level_rank, progress_of
+from workflows.loops.modes.base import BaseLoopDecider, keep_recent, level_rank, progress_of
 
 Criterion = Literal["verification_pass", "ci_pass", "no_changes", "agent_signal"]
 LoopType = Literal["content_hash", "exact", "oscillating", "semantic"]
@@ -43,7 +43,7 @@ class HybridSettings(BaseModel):
     """The loops that end the loop (detection.py); [] detects none."""
 
 
-class HybridLoopStrategy(BaseLoopStrategy):
+class HybridDecider(BaseLoopDecider):
     mode: ClassVar[str] = "hybrid"
     Settings: ClassVar[type[BaseModel]] = HybridSettings
     HASHES_KEPT: ClassVar[int] = 5
@@ -137,3 +137,7 @@ class HybridLoopStrategy(BaseLoopStrategy):
     @staticmethod
     def _fingerprint(context: IterationContext) -> dict[str, Any]:
         return fingerprint(context.iteration, context.snapshot, context.verification)
+
+
+HybridLoopStrategy = HybridDecider
+"""The old name of HybridDecider, kept for code written before the rename."""

@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from workflows.loops.detection import find_completion_signal, similarity
 from workflows.loops.models import Decision, IterationContext
-from workflows.loops.modes.base import BaseLoopStrategy, keep_recent
+from workflows.loops.modes.base import BaseLoopDecider, keep_recent
 
 OUTPUT_KEPT_CHARS = 4000
 """Of each output kept for similarity, the end (where an agent sums up); the current output is
-cut the same way, so a restored strategy compares exactly what the original did."""
+cut the same way, so a restored decider compares exactly what the original did."""
 
 
 class RalphSettings(BaseModel):
@@ -61,7 +61,7 @@ class RalphSettings(BaseModel):
         return self
 
 
-class RalphLoopStrategy(BaseLoopStrategy):
+class RalphDecider(BaseLoopDecider):
     mode: ClassVar[str] = "ralph"
     Settings: ClassVar[type[BaseModel]] = RalphSettings
 
@@ -142,3 +142,7 @@ def _kept(context: IterationContext) -> str | None:
 def _json(value: Any) -> str:
     """Deterministic text: the same state writes the same bytes, on every replay."""
     return json.dumps(value, sort_keys=True, indent=2) + "\n"
+
+
+RalphLoopStrategy = RalphDecider
+"""The old name of RalphDecider, kept for code written before the rename."""

@@ -1,4 +1,4 @@
-"""A custom loop strategy written against the LoopStrategy protocol alone: it stops after
+"""A custom loop decider written against the LoopDecider protocol alone: it stops after
 `stop_after` iterations (its config) and records every call it gets."""
 
 from workflows.loops.models import Decision

@@ -1,6 +1,6 @@
-"""Custom loop strategies that get it wrong, one way each."""
+"""Custom loop deciders that get it wrong, one way each."""
 
-from workflows.loops.modes.base import BaseLoopStrategy
+from workflows.loops.modes.base import BaseLoopDecider
 
 
 class Incomplete:
@@ -11,12 +11,12 @@ class Incomplete:
         return {}
 
 
-class Raising(BaseLoopStrategy):
+class Raising(BaseLoopDecider):
     def should_continue(self, context):
         raise ValueError("no verdict")
 
 
-class RaisingOnComplete(BaseLoopStrategy):
+class RaisingOnComplete(BaseLoopDecider):
     def should_continue(self, context):
         return self.decision(context, "continue", "fine so far")
 
@@ -24,27 +24,27 @@ class RaisingOnComplete(BaseLoopStrategy):
         raise KeyError("seen")
 
 
-class ReturnsDict(BaseLoopStrategy):
+class ReturnsDict(BaseLoopDecider):
     def should_continue(self, context):
         return {"continue": False, "reason": "a dict says stop", "action": "complete", "metadata": {"via": "dict"}}
 
 
-class ReturnsBadDict(BaseLoopStrategy):
+class ReturnsBadDict(BaseLoopDecider):
     def should_continue(self, context):
         return {"continue": False, "action": "explode"}
 
 
-class ReturnsJunk(BaseLoopStrategy):
+class ReturnsJunk(BaseLoopDecider):
     def should_continue(self, context):
         return "yes"
 
 
-class UnreadyMetadata(BaseLoopStrategy):
+class UnreadyMetadata(BaseLoopDecider):
     def should_continue(self, context):
         return self.decision(context, "continue", "a set in metadata", seen={1, 2})
 
 
-class BadState(BaseLoopStrategy):
+class BadState(BaseLoopDecider):
     def should_continue(self, context):
         return self.decision(context, "continue", "fine")
 
@@ -52,7 +52,7 @@ class BadState(BaseLoopStrategy):
         return {"seen": {1, 2}}
 
 
-class BadInit(BaseLoopStrategy):
+class BadInit(BaseLoopDecider):
     def __init__(self, config):
         raise RuntimeError(f"cannot use {sorted(config)}")
 

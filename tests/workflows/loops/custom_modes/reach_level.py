@@ -1,9 +1,9 @@
-"""A custom loop strategy built on BaseLoopStrategy: complete once verification reached `target`.
+"""A custom loop decider built on BaseLoopDecider: complete once verification reached `target`.
 LOOP_STRATEGY names it among the module's classes."""
 
 from pydantic import BaseModel, ConfigDict
 
-from workflows.loops.modes.base import BaseLoopStrategy, level_rank
+from workflows.loops.modes.base import BaseLoopDecider, level_rank
 
 
 class ReachSettings(BaseModel):
@@ -13,7 +13,7 @@ class ReachSettings(BaseModel):
     target: str = "L1"
 
 
-class ReachLevel(BaseLoopStrategy):
+class ReachLevel(BaseLoopDecider):
     Settings = ReachSettings
 
     def should_continue(self, context):

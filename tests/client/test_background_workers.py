@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from activities.procfs import recorded_pid
-from client.embedded import workers
+from client.embedded import background_workers
+from client.embedded.background_workers import WorkerIdentity, worker_queue
 from client.embedded.processes import spawn, state_dir, stop
-from client.embedded.workers import WorkerIdentity, worker_queue
 
 
 def _worker(queue: str, env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ def shell(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 async def _open_runs(count: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     async def counted(client, queue):  # type: ignore[no-untyped-def]
         return count
-    monkeypatch.setattr(workers, "open_runs", counted)
+    monkeypatch.setattr(background_workers, "open_runs", counted)
 
 
 async def test_a_worker_with_this_shell_s_credentials_serves_its_run(shell, monkeypatch, capsys):

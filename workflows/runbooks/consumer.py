@@ -1,4 +1,5 @@
-"""`runbook-worker`: a runbook's queue worker, a long-lived workflow.
+"""`runbook-worker`: a runbook's queue worker (`[worker.NAME]`), which the code calls a queue
+consumer (a worker is the Temporal worker process, worker.py): a long-lived workflow.
 
 Every `poll` (otters: `idle_action = "wait:30s"`) it reads its queue (an activity runs the
 source, its filter and its order) and starts the handler for each item it has not handled: a
@@ -6,9 +7,9 @@ pipeline run (the item is its one required input) or an agent task, as child wor
 `concurrency` at once. An item is known by its `id` (else by its content) and handled once; one
 that fails is tried again while the source still lists it, up to `max_retries` more times, and is
 then dead-lettered (`on_exhaust = "dead"`, running `[queue.X.dead] on_add`), dropped, or put to
-a person (`escalate`). Waiting between polls is a durable timer; the worker continues as new when
-its history grows (`items_per_run`), with every item's record carried. `orchard runbook worker stop` (a steer
-update) lets the running items finish and ends it.
+a person (`escalate`). Waiting between polls is a durable timer; the consumer continues as new
+when its history grows (`items_per_run`), with every item's record carried. `orchard runbook
+worker stop` (a steer update) lets the running items finish and ends it.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from workflows.sdk.trail import ItemRecord
 from workflows.sdk.visibility import SA_PIPELINE
 
 KEPT_SETTLED = 1000
-"""Records of items handled for good that a worker carries into its next run (the newest). An older
+"""Records of items handled for good that a consumer carries into its next run (the newest). An older
 one's id is still skipped while the source lists it (the poll says so), so it is not handled again."""
 RESULT_ITEMS = 200
-"""Item records a stopped worker's result lists (the newest); the counts cover them all."""
+"""Item records a stopped consumer's result lists (the newest); the counts cover them all."""
 ITEMS_PER_POLL = 100
 """New items a poll brings back at most (the rest come with the next polls): the history stays small however long the source's list."""
 
@@ -67,7 +68,7 @@ class HookInput(BaseModel):
     command: str
 
 
-class WorkerState(BaseModel):
+class ConsumerState(BaseModel):
     items: dict[str, ItemRecord] = Field(default_factory=dict)
     polls: int = 0
     listed_settled: list[str] = Field(default_factory=list)
@@ -79,13 +80,13 @@ class WorkerState(BaseModel):
 
 
 @dataclass
-class WorkerConfig(StrategyConfig):
+class ConsumerConfig(StrategyConfig):
     worker: str = ""
-    """`runbook.worker.NAME`, in `runbooks`."""
+    """`runbook.worker.NAME`, in `runbooks`: the ConsumerDef to run (the param keeps the runbook's word)."""
     runbooks: dict[str, Any] = field(default_factory=dict)
     host_timeout: float = 300.0
     items_per_run: int = 200
-    """Items one history handles before the worker continues as new (when none is running)."""
+    """Items one history handles before the consumer continues as new (when none is running)."""
 
     def __post_init__(self) -> None:
         if self.items_per_run < 1:
@@ -100,8 +101,8 @@ class WorkerConfig(StrategyConfig):
             raise ValueError(f"no worker {self.worker!r} in the runbooks given") from None
 
 
-def _pruned(state: WorkerState) -> WorkerState:
-    """The state a worker carries on: every record of an item still to handle or dead-lettered, and
+def _pruned(state: ConsumerState) -> ConsumerState:
+    """The state a consumer carries on: every record of an item still to handle or dead-lettered, and
     the newest KEPT_SETTLED of those done or dropped (the older ones' ids stay skipped while listed)."""
     settled = [k for k, r in state.items.items() if r.status in ("done", "dropped")]
     gone = set(settled[:-KEPT_SETTLED]) if len(settled) > KEPT_SETTLED else set()
@@ -115,12 +116,12 @@ def item_id(item: Any) -> str:
     return "sha-" + hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-class QueueWorkerStrategy(Strategy):
+class QueueConsumerStrategy(Strategy):
     LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook-worker"
 
     def get_config_class(self) -> type[StrategyConfig]:
-        return WorkerConfig
+        return ConsumerConfig
 
     @classmethod
     def needs_agent_command(cls, params: dict[str, Any]) -> bool:
@@ -128,21 +129,21 @@ class QueueWorkerStrategy(Strategy):
 
     @classmethod
     def run_id_for(cls, params: dict[str, Any], repo: str) -> str | None:
-        """One worker per repository and name: starting it again finds the one that runs."""
+        """One consumer per repository and `[worker.NAME]`: starting it again finds the one that runs."""
         return f"worker_{params.get('worker', '').replace('.worker.', '.')}_{key_hash8(repo)}"
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: WorkerConfig = self.create_config()  # type: ignore[assignment]
+        cfg: ConsumerConfig = self.create_config()  # type: ignore[assignment]
         self._ctx = ctx
         book = m.RunbookSet.model_validate(cfg.runbooks)
-        worker: m.WorkerDef = book.get(cfg.worker)
-        queue: m.QueueDef = book.get(worker.queue)
-        handler = book.get(worker.handler)
-        self._state = state = WorkerState.model_validate(ctx.carried) if ctx.carried else WorkerState()
+        consumer: m.ConsumerDef = book.get(cfg.worker)
+        queue: m.QueueDef = book.get(consumer.queue)
+        handler = book.get(consumer.handler)
+        self._state = state = ConsumerState.model_validate(ctx.carried) if ctx.carried else ConsumerState()
         if self._early_stop is not None:  # asked while this run of the chain was starting
             state.stop_by = state.stop_by or self._early_stop
         home = queue.ref.split(".")[0]
-        workflow.upsert_search_attributes([SA_PIPELINE.value_set(worker.ref)])
+        workflow.upsert_search_attributes([SA_PIPELINE.value_set(consumer.ref)])
         running: dict[str, asyncio.Task[list[InstanceResult]]] = {}
         handled_here = 0
         ctx.trail = list(state.items.values())
@@ -153,7 +154,7 @@ class QueueWorkerStrategy(Strategy):
                 for item in items:
                     key = item_id(item)
                     record = state.items.get(key)
-                    if len(running) >= worker.concurrency:
+                    if len(running) >= consumer.concurrency:
                         break
                     if record is not None and record.status != "failed":
                         continue
@@ -163,11 +164,11 @@ class QueueWorkerStrategy(Strategy):
             ctx.trail = list(state.items.values())
             if state.stop_by is not None and not running:
                 break
-            ctx.phase = f"{len(running)} item(s) running; next poll within {worker.idle_wait:g}s" if state.stop_by is None else f"stopping: {len(running)} item(s) finishing"
-            with ctx.listening([render(p, {"config": book.runbooks[home].config}) for p in worker.wake_on]) if worker.wake_on else contextlib.nullcontext(lambda: None) as woken:
+            ctx.phase = f"{len(running)} item(s) running; next poll within {consumer.idle_wait:g}s" if state.stop_by is None else f"stopping: {len(running)} item(s) finishing"
+            with ctx.listening([render(p, {"config": book.runbooks[home].config}) for p in consumer.wake_on]) if consumer.wake_on else contextlib.nullcontext(lambda: None) as woken:
                 with contextlib.suppress(asyncio.TimeoutError):  # the poll's time came
                     await workflow.wait_condition(lambda: any(t.done() for t in running.values()) or state.stop_by is not None or woken() is not None,
-                                                  timeout=timedelta(seconds=worker.idle_wait))
+                                                  timeout=timedelta(seconds=consumer.idle_wait))
             for key in [k for k, t in running.items() if t.done()]:
                 handled_here += 1
                 await self._settle(queue, home, book, key, running.pop(key))
@@ -197,7 +198,7 @@ class QueueWorkerStrategy(Strategy):
         state.last_error, state.listed_settled, state.fresh_settled = "", read.settled, []
         return read.items
 
-    async def _handle(self, ctx: Context, cfg: WorkerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
+    async def _handle(self, ctx: Context, cfg: ConsumerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
         if isinstance(handler, m.PipelineDef):
             (input_name,) = handler.required_inputs()
             params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
@@ -206,7 +207,7 @@ class QueueWorkerStrategy(Strategy):
         values = {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]}
         try:
             fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
-        except RenderError as e:  # an item its templates cannot take (a value no quoting holds): that item fails, not the worker
+        except RenderError as e:  # an item its templates cannot take (a value no quoting holds): that item fails, not the consumer
             raise StrategyError(str(e)) from None
         return [await ctx.wait(await ctx.run(fields, key=f"item/{key}/{attempt}"))]
 
@@ -238,7 +239,7 @@ class QueueWorkerStrategy(Strategy):
         if record.status == "dead" and queue.dead.on_add is not None:
             try:
                 command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
-            except RenderError as e:  # a reason no quoting holds: the hook is skipped, the worker goes on
+            except RenderError as e:  # a reason no quoting holds: the hook is skipped, the consumer goes on
                 workflow.logger.warning("queue %s: dead letter %s: %s", queue.name, key, e)
                 return
             await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command), start_to_close_timeout=timedelta(seconds=300),
