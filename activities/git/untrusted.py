@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -45,7 +45,7 @@ def opened_dir(root: Path, *parts: str) -> Iterator[int]:
         os.close(fd)
 
 
-def _open(opener, shown: str) -> int:
+def _open(opener: Callable[[], int], shown: str) -> int:
     try:
         return opener()
     except OSError as e:

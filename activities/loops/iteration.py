@@ -168,7 +168,7 @@ async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: 
     levels: list[LevelReport] = []
     failed = False
     for level in LEVELS:
-        commands = inp.levels.get(level)  # type: ignore[call-overload]
+        commands = inp.levels.get(level)
         if commands is None:
             continue
         if failed:

@@ -44,7 +44,7 @@ async def _demux(reader: asyncio.StreamReader, stdout: asyncio.StreamReader, std
 
 def _raw_socket(attached: Any) -> socket.socket:
     """The socket under what the SDK's attach returns (a SocketIO over a unix socket, or a socket)."""
-    raw = getattr(attached, "_sock", attached)
+    raw: socket.socket = getattr(attached, "_sock", attached)
     raw.setblocking(False)
     return raw
 
