@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -183,7 +184,7 @@ class FoundRun:
 
     handle: WorkflowHandle[Any, RunResult]
     desc: WorkflowExecutionDescription
-    memo: dict[str, Any]
+    memo: Mapping[str, Any]
 
     @property
     def running(self) -> bool:

@@ -163,7 +163,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     logging.info("serving %s on task queue %s", ", ".join(s.name() for s in strategies), task_queue)
     async with worker:
-        watchers = [asyncio.create_task(stop.wait())]
+        watchers: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
         if args.idle_exit:
             watchers.append(asyncio.create_task(_exit_when_idle(client, task_queue, args.idle_exit, stop)))
         await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)

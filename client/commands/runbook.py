@@ -205,7 +205,7 @@ def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDe
         return found[0]
     if len(parts) == 3 and parts[1] == "command":
         try:
-            return registry.resolve(name)  # type: ignore[no-any-return]
+            return registry.resolve(name)
         except KeyError as e:
             raise UsageError(e.args[0]) from None
     return _pipeline(registry, name)
