@@ -49,9 +49,10 @@ async def main(args: argparse.Namespace) -> None:
         driven = await bench.drive("fan-out", run_id, run_input, args.kill_at)
         result, wall, killed_at = driven.result, driven.wall, driven.killed_at
 
-        histories: list[tuple[str, str, WorkflowHistory]] = []
-        async for wf in client.list_workflows(f'WorkflowId = "{run_id}" OR WorkflowId STARTS_WITH "{run_id}."'):
-            histories.append((wf.id, wf.workflow_type, await client.get_workflow_handle(wf.id).fetch_history()))
+        histories: list[tuple[str, str, WorkflowHistory]] = [
+            (wf.id, wf.workflow_type, await client.get_workflow_handle(wf.id).fetch_history())
+            async for wf in client.list_workflows(f'WorkflowId = "{run_id}" OR WorkflowId STARTS_WITH "{run_id}."')
+        ]
         texts = {wid: history.to_json() for wid, _, history in histories}
         largest_id, kind, largest = max(histories, key=lambda h: len(h[2].events))
         replay_started = time.perf_counter()

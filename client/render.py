@@ -8,7 +8,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
@@ -437,7 +437,7 @@ def _elapsed(p: InstanceProgress) -> float | None:
     if p.duration_seconds is not None:
         return p.duration_seconds
     if p.started_at is not None and p.status == "running":
-        return max((datetime.now(timezone.utc) - p.started_at).total_seconds(), 0.0)
+        return max((datetime.now(UTC) - p.started_at).total_seconds(), 0.0)
     return None
 
 

@@ -34,7 +34,7 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
             if namespace:
                 settings["namespace"] = namespace
         return await asyncio.wait_for(Client.connect(**settings, data_converter=pydantic_data_converter), CONNECT_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise ServerUnreachable(f"no answer from Temporal at {address or 'the configured address'} within {CONNECT_TIMEOUT:g}s") from None
     except RuntimeError as e:
         raise ServerUnreachable(f"cannot reach Temporal at {address or 'the configured address'}: {str(e).splitlines()[0]}") from None

@@ -85,13 +85,13 @@ def build_worker(
     worker runs at once (agents, checks, git work): a host's share of the runs' instances."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
     host = host or host_queue(task_queue)
-    common: dict[str, Any] = dict(
-        activities=[*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
-        max_concurrent_activities=max_activities,
-        graceful_shutdown_timeout=timedelta(seconds=10),
-        max_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
-        default_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
-    )
+    common: dict[str, Any] = {
+        "activities": [*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
+        "max_concurrent_activities": max_activities,
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+        "max_heartbeat_throttle_interval": timedelta(seconds=heartbeat_every),
+        "default_heartbeat_throttle_interval": timedelta(seconds=heartbeat_every),
+    }
     common["build_id"] = build_id(strategies)
     main = Worker(
         client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, SemaphoreWorkflow, InstanceBatchWorkflow],

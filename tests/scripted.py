@@ -108,10 +108,10 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 
 def _result(script: Script, inp: InstanceInput) -> InstanceResult:
     tokens_in, tokens_out, cost = script._first(script.usage, inp.key) or (0, 0, 0.0)
-    common = dict(
-        key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01,
-        input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost,
-    )
+    common = {
+        "key": inp.key, "plugin": inp.task.plugin, "model": inp.task.model, "base_commit": BASE_COMMIT, "duration_seconds": 0.01,
+        "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost,
+    }
     error = script._first(script.failures, inp.key)
     if error is not None:
         return InstanceResult(success=False, status="failed", error=error, error_type="agent", **common)

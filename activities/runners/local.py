@@ -239,7 +239,7 @@ async def run_process(
         readers = asyncio.gather(feed_stdin(), output.stdout(proc.stdout), output.stderr(proc.stderr))
         try:
             await asyncio.wait_for(exit_of(proc), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
             kill_agent(proc.pid, tag, signal.SIGTERM)
             with contextlib.suppress(asyncio.TimeoutError):

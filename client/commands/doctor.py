@@ -53,7 +53,7 @@ async def _version(*argv: str) -> str | None:
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return None
     lines = out.decode(errors="replace").strip().splitlines()
     return lines[0] if proc.returncode == 0 and lines else None

@@ -4,7 +4,7 @@ does; run totals; and on Ctrl-C the last screen stays above the detach message."
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
@@ -18,7 +18,7 @@ def test_the_live_screen_shows_usage_scores_and_totals_and_stays_when_detached()
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system=None)
     tui = TuiRenderer(console, "best-of-n run run_1", None)
-    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    started = datetime.now(UTC) - timedelta(seconds=42)
     progress = RunProgress(run_id="run_1", strategy="best-of-n", phase="scoring", instances=[
         InstanceProgress(key="candidate/1", branch="orchard/b/run_1/k1", status="success", duration_seconds=12.0,
                          input_tokens=1200, output_tokens=300, cost_usd=0.0123, started_at=started, metrics={"score": 9}),
@@ -47,7 +47,7 @@ def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
               "reason": f"iteration {n} of 20 failed verification", "duration_seconds": 1.5, "tokens": 100, "cost_usd": 0.01} for n in range(1, 13)]
     progress = RunProgress(run_id="run_2", strategy="loop", phase="iteration 13", trail=trail, trail_total=12, instances=[
         InstanceProgress(key="iteration/12", branch="orchard/loop/run_2/k1", status="success"),
-        InstanceProgress(key="iteration/13", branch="orchard/loop/run_2/k1", status="running", started_at=datetime.now(timezone.utc)),
+        InstanceProgress(key="iteration/13", branch="orchard/loop/run_2/k1", status="running", started_at=datetime.now(UTC)),
     ])
     tui.update(Snapshot(run_id="run_2", status="running", progress=progress, heartbeats={"iteration/13": {"phase": "verifying L1"}}))
     tui.close()
@@ -161,7 +161,7 @@ def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
 def test_the_live_view_fits_the_terminal_and_cuts_nothing_essential(width):
     out = io.StringIO()
     tui = TuiRenderer(Console(file=out, force_terminal=True, width=width, color_system=None), f"best-of-n run {RUN}", None)
-    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    started = datetime.now(UTC) - timedelta(seconds=42)
     progress = RunProgress(run_id=RUN, strategy="best-of-n", phase="running", instances=[
         InstanceProgress(key="candidate/1", branch=_branch("ab58afe3"), status="success", duration_seconds=200.0, input_tokens=934_567, output_tokens=25_678,
                          cost_usd=2.4567, metrics={"score": 5}),

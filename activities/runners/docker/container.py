@@ -96,7 +96,7 @@ async def run_container(
             streams = asyncio.gather(feed_stdin(), _demux(reader, stdout, stderr), output.stdout(stdout), output.stderr(stderr))
             try:
                 await asyncio.wait_for(asyncio.shield(streams), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
                 with contextlib.suppress(DockerError):
                     await call(api.kill, created["Id"], signal=signal.SIGTERM)
