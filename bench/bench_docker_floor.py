@@ -45,7 +45,7 @@ async def measure(image: str, n: int) -> list[str]:
     started = time.monotonic()
     marks = await asyncio.gather(*(one(image, f"orchard-floor-{tag}-{i}") for i in range(n)))
     wall = time.monotonic() - started
-    create, start, wait, remove = (statistics.median(column) for column in zip(*marks))
+    create, start, wait, remove = (statistics.median(column) for column in zip(*marks, strict=True))
     return [str(n), f"{wall:.2f}", f"{wall / n:.3f}", f"{create:.3f}", f"{start:.3f}", f"{wait:.3f}", f"{remove:.3f}"]
 
 

@@ -444,7 +444,7 @@ def _elapsed(p: InstanceProgress) -> float | None:
 def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> FittedTable:
     """Each instance while the run goes on: status, time, tokens, cost, score, branch, what it does now."""
     beats = [heartbeats.get(p.key) or {} for p in instances]
-    usage = [_live_usage(p, beat) for p, beat in zip(instances, beats)]
+    usage = [_live_usage(p, beat) for p, beat in zip(instances, beats, strict=True)]
     elapsed = [_elapsed(p) for p in instances]
     scores = [p.metrics.get("score") for p in instances]
 
@@ -454,13 +454,13 @@ def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str
 
     columns = [
         Column("instance", [p.key for p in instances]),
-        Column("status", [status(p, beat) for p, beat in zip(instances, beats)]),
+        Column("status", [status(p, beat) for p, beat in zip(instances, beats, strict=True)]),
         Column("time", [f"{e:.0f}s" if e is not None else "-" for e in elapsed]),
         Column("tokens", [_tokens(tokens) for tokens, _, _ in usage], short=[short_count(tokens) for tokens, _, _ in usage]),
         Column("cost", [_cost_cell(cost, estimated) for _, cost, estimated in usage], short=[_cost_cell(cost, estimated, short=True) for _, cost, estimated in usage]),
         Column("score", [f"{score:g}" if score is not None else "-" for score in scores]),
         Column("branch", [p.branch or "-" for p in instances], kind="branch"),
-        Column("doing", [str(beat.get("last_event") or beat.get("phase") or p.error or "")[:60] for p, beat in zip(instances, beats)], kind="text"),
+        Column("doing", [str(beat.get("last_event") or beat.get("phase") or p.error or "")[:60] for p, beat in zip(instances, beats, strict=True)], kind="text"),
     ]
     return FittedTable(columns, notes=_estimated_note(cost and estimated for _, cost, estimated in usage))
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -277,7 +278,7 @@ def the_bugfix_example_fixes_three_bugs_two_at_a_time_and_a_person_finishes_the_
     assert [(p["phase"], p["ok"]) for p in phases[2]] == [("reproduce", True), ("fix", True), ("verify", False), ("fix", True), ("verify", True), ("merge", True)]
     merges = [p for records in phases.values() for p in records if p["phase"] == "merge"]
     held = sorted((_at(p["started"]) + p["waited_seconds"], _at(p["started"]) + p["duration_seconds"]) for p in merges)
-    assert all(left <= entered for (_, left), (entered, _) in zip(held, held[1:])), held  # the lock: one merge at a time
+    assert all(left <= entered for (_, left), (entered, _) in pairwise(held)), held  # the lock: one merge at a time
     assert any(p["ok"] and len(p["attempts"]) == 1 and p["attempts"][0].startswith("fast-forward: ") and "; rolled back to " in p["attempts"][0]
                for p in merges)  # a fast-forward failed, was rolled back, and the rebase landed it
 

@@ -18,5 +18,5 @@ class MultiBranchStrategy(Strategy[VariantsConfig]):
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()
         handles = [await start_variant(ctx, cfg, prompt, base_branch, v) for v in cfg.variants]
-        finishing = (finish_variant(ctx, cfg, v, h, role="variant") for v, h in zip(cfg.variants, handles))
+        finishing = (finish_variant(ctx, cfg, v, h, role="variant") for v, h in zip(cfg.variants, handles, strict=True))
         return list(await asyncio.gather(*finishing))

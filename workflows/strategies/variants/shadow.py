@@ -42,7 +42,7 @@ class ShadowStrategy(Strategy[ShadowConfig]):
         answer = await finish_variant(ctx, cfg, primary, primary_handle, role="primary")
         ctx.publish([answer])
         ctx.phase = "shadows running"
-        results = await asyncio.gather(*(finish_variant(ctx, cfg, v, h, role="shadow") for v, h in zip(shadows, shadow_handles)))
+        results = await asyncio.gather(*(finish_variant(ctx, cfg, v, h, role="shadow") for v, h in zip(shadows, shadow_handles, strict=True)))
         for r in results:
             assert r.variant is not None  # finish_variant said which
             r.variant.shadow = True

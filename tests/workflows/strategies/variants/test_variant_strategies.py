@@ -48,7 +48,7 @@ async def test_round_robin_rotates_across_runs_and_continues_as_new(client, task
 
     # The turns given before and after continue-as-new are one rotation.
     state = await client.get_workflow_handle(ledger).query(RotationWorkflow.state)
-    assert [(t.run_id, t.choice) for t in state.turns] == [(r.run_id, v) for r, v in zip(runs, "abc")]
+    assert [(t.run_id, t.choice) for t in state.turns] == [(r.run_id, v) for r, v in zip(runs, "abc", strict=True)]
     first_run = client.get_workflow_handle(ledger, run_id=first.result_run_id)
     events = [e.event_type async for e in first_run.fetch_history_events()]
     assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
