@@ -61,7 +61,7 @@ class Script:
     events: list[str] = field(default_factory=list)
     """`start KEY` and `end KEY`, in the order instances started and ended."""
 
-    def keys(self) -> list[str]:
+    def started_keys(self) -> list[str]:
         """The keys of the instances run, in the order they started."""
         return [c.key for c in self.calls]
 

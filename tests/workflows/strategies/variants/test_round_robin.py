@@ -32,7 +32,7 @@ async def test_round_robin_hands_each_run_the_next_variant_in_turn(client, scrip
     assert [r.instances[0].variant.role for r in runs] == ["turn 0", "turn 1", "turn 2", "turn 3"]
     assert all(r.instances[0].variant.experiment == params["experiment"] for r in runs)
     # Each run ran one instance: its turn's variant, with that variant's prompt.
-    assert [s.keys() for s in scripts] == [["variant/a"], ["variant/b"], ["variant/c"], ["variant/a"]]
+    assert [s.started_keys() for s in scripts] == [["variant/a"], ["variant/b"], ["variant/c"], ["variant/a"]]
     assert scripts[1].calls[0].task.prompt == "add a greeting\n\nVariant B."
 
     ledger = client.get_workflow_handle(rotation_id(SCRIPTED_REPO, params["experiment"]))
