@@ -30,7 +30,8 @@ from bench.bench_instances import table  # noqa: E402
 async def one(image: str, name: str) -> tuple[float, float, float, float]:
     api = (await call(engine)).api
     t0 = time.monotonic()
-    created = await call(api.create_container, image, ["true"], name=name, network_disabled=True, host_config=api.create_host_config(network_mode="none", init=True))
+    created = await call(api.create_container, image, ["true"], name=name, network_disabled=True,
+                         host_config=api.create_host_config(network_mode="none", init=True))
     t1 = time.monotonic()
     await call(api.start, created["Id"])
     t2 = time.monotonic()

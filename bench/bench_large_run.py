@@ -69,12 +69,16 @@ async def main(args: argparse.Namespace) -> None:
 
     counted = len(result.instances) + sum(result.omitted.values())
     events = sorted(len(h.events) for _, _, h in histories)
-    print(f"{args.n} no-op instances at once (fan-out), max_parallel {args.max_parallel}" + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
-    print(f"  result: {result.status}, {result.instances_run} instances run, {counted} results ({len(result.instances)} listed, {sum(result.omitted.values())} counted)")
+    print(f"{args.n} no-op instances at once (fan-out), max_parallel {args.max_parallel}"
+          + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
+    print(f"  result: {result.status}, {result.instances_run} instances run, {counted} results ({len(result.instances)} listed, "
+          f"{sum(result.omitted.values())} counted)")
     print(f"  wall {wall:.1f} s, {result.instances_run / wall:.1f} instances/s")
-    print(f"  histories: {len(histories)} (the run and {len(histories) - 1} batches); events min {events[0]}, max {events[-1]}; JSON max {max(len(t) for t in texts.values()) / 1024:.0f} KiB")
+    print(f"  histories: {len(histories)} (the run and {len(histories) - 1} batches); events min {events[0]}, max {events[-1]}; JSON max "
+          f"{max(len(t) for t in texts.values()) / 1024:.0f} KiB")
     print(f"  longest workflow task on the live workers (the first after the restart replays the run's history): {longest_task:.2f} s")
-    print(f"  replaying the largest history ({largest_id}, {len(largest.events)} events): {replay_seconds:.2f} s; the run's own: {run_replay_seconds:.2f} s (workflow task limit 2 s)")
+    print(f"  replaying the largest history ({largest_id}, {len(largest.events)} events): {replay_seconds:.2f} s; the run's own: {run_replay_seconds:.2f} s "
+          "(workflow task limit 2 s)")
 
 
 def _workflow_task_seconds(history) -> float:

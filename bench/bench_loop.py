@@ -74,11 +74,14 @@ async def per_iteration(args: argparse.Namespace, files: int) -> None:
         per = statistics.median(b - a for a, b in pairwise(ends))  # from one iteration's end to the next's, the server's clock
         print(f"{files or 'small'} ({files} files) repository, {args.iterations} iterations, agent `{AGENT}` ({agent * 1000:.1f} ms alone)")
         print(f"  iteration 1 activity: {first * 1000:.0f} ms (the workspace's checkout)")
-        print(f"  iterations 2+: activity median {statistics.median(later) * 1000:.1f} ms, of which Orchard's (all but the agent's process) {statistics.median(own) * 1000:.1f} ms")
+        print(f"  iterations 2+: activity median {statistics.median(later) * 1000:.1f} ms, of which Orchard's (all but the agent's process) "
+              f"{statistics.median(own) * 1000:.1f} ms")
         print(f"    by phase (medians): {breakdown}")
         print(f"    the server's clock (medians): {server_phases(histories)}")
-        print(f"  per iteration from iteration 2, end to end (median): {per * 1000:.1f} ms; Orchard's: {(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
-              f"(the activity's {statistics.median(own) * 1000:.1f} ms and the workflow's {(per - statistics.median(later)) * 1000:.1f} ms: decision, scheduling, history)")
+        print(f"  per iteration from iteration 2, end to end (median): {per * 1000:.1f} ms; Orchard's: "
+              f"{(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
+              f"(the activity's {statistics.median(own) * 1000:.1f} ms and the workflow's {(per - statistics.median(later)) * 1000:.1f} ms: "
+              "decision, scheduling, history)")
         print(f"  history events per iteration: {sum(histories.events) / args.iterations:.1f} ({len(histories.events)} histories)")
 
 
@@ -138,7 +141,8 @@ async def long_loop(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         await replay(histories.largest, run_id, None)
         replayed = time.perf_counter() - started
-        commits = subprocess.run(["git", "rev-list", "--count", f"main..{result.instances[0].branch_name}"], cwd=bench.repo, capture_output=True, text=True).stdout.strip()
+        commits = subprocess.run(["git", "rev-list", "--count", f"main..{result.instances[0].branch_name}"], cwd=bench.repo, capture_output=True,
+                                 text=True).stdout.strip()
         killed = f", worker killed with -9 at iteration {args.kill_at} ({driven.killed_at:.1f} s)" if driven.killed_at else ""
         print(f"{args.long}-iteration loop{killed}")
         print(f"  result: {result.instances[0].status} after {len(trail)} iterations in {result.runs} runs; the branch holds {commits} commits")

@@ -131,7 +131,8 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         agent.duration_seconds = round(time.monotonic() - started, 3)
         ends = [t for _, t in phases[1:]] + [time.monotonic()]
         agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends, strict=True)}
-        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), workspace=prepared, published=published.branches,
+        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), workspace=prepared,
+                                  published=published.branches,
                                   published_from=published.before, refused=published.refused)
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())

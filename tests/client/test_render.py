@@ -90,10 +90,12 @@ def test_a_candidate_that_failed_verification_shows_the_end_of_its_output_and_it
     failed = InstanceResult(success=True, key="candidate/2", branch_name="orchard/best-of-n/run_4/k2", has_changes=True,
                             metrics={"verify_passed": False, "verify_exit_code": 1},
                             metadata={"ineligible": "verification failed (exit 1)", "verify_log": log,
-                                      "verify_output": "$ pytest -q\n" + "".join(f"line {n}\n" for n in range(30)) + "FAILED test_greeting - [expected] hello\n"})
+                                      "verify_output": "$ pytest -q\n" + "".join(f"line {n}\n" for n in range(30))
+                                                       + "FAILED test_greeting - [expected] hello\n"})
     winner = InstanceResult(success=True, key="candidate/1", branch_name="orchard/best-of-n/run_4/k1", has_changes=True,
                             metrics={"verify_passed": True, "score": 7}, metadata={"winner": True, "selection_reason": "highest score 7/10"})
-    result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed], duration_seconds=2.0)
+    result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed],
+                       duration_seconds=2.0)
     text = _printed(Outcome(run_id="run_4", status="success", result=result))
     assert f"candidate/2: verification log (exit 1): {log}" in text
     assert text.count("verification failed (exit 1)") == 1  # its note, said once
@@ -145,7 +147,8 @@ def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
 
     winner = result("candidate/3", "e4d75bc7", metrics={"score": 9}, metadata={"winner": True, "selection_reason": "highest score 9/10, passed `pytest -q`"})
     other = result("candidate/1", "ab58afe3", metrics={"score": 5})
-    rejected = result("candidate/2", "15649074", metrics={"verify_passed": False, "verify_exit_code": 1}, metadata={"ineligible": "verification failed (exit 1)"})
+    rejected = result("candidate/2", "15649074", metrics={"verify_passed": False, "verify_exit_code": 1},
+                      metadata={"ineligible": "verification failed (exit 1)"})
     results = [winner, other, rejected]
     run = RunResult(run_id=RUN, strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=results, duration_seconds=400.0)
     text = _printed(Outcome(run_id=RUN, status="success", result=run), width=width)
@@ -191,7 +194,8 @@ def test_one_instance_is_one_instance():
     out = io.StringIO()
     tui = TuiRenderer(Console(file=out, force_terminal=True, width=120, color_system=None), "simple run run_6", None)
     tui.update(Snapshot(run_id="run_6", status="running", heartbeats={},
-                        progress=RunProgress(run_id="run_6", strategy="simple", phase="running", instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
+                        progress=RunProgress(run_id="run_6", strategy="simple", phase="running",
+                                             instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
     tui.close()
     assert "1 instance: 1 queued;" in out.getvalue()
 

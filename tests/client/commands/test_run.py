@@ -35,7 +35,8 @@ async def test_a_run_is_started_with_what_was_given_and_followed_to_its_end(orch
     assert sorted(k for k in script.started_keys() if k.startswith("candidate/")) == ["candidate/1", "candidate/2"]
     assert script.call("candidate/1").task.prompt.startswith("add a greeting\n")  # and the candidate's approach hint
     desc = await client.get_workflow_handle(run_id).describe()
-    assert (desc.workflow_type, desc.typed_search_attributes.get(SA_STRATEGY), desc.typed_search_attributes.get(SA_REPO)) == ("best-of-n", "best-of-n", str(repo))
+    attrs = desc.typed_search_attributes
+    assert (desc.workflow_type, attrs.get(SA_STRATEGY), attrs.get(SA_REPO)) == ("best-of-n", "best-of-n", str(repo))
     memo = await desc.memo()
     assert (memo["prompt"], memo["params"], memo["base_branch"], memo["task_queue"]) == ("add a greeting", {"n": 2}, "main", scripted_queue)
 

@@ -87,7 +87,8 @@ async def test_a_report_missing_from_its_validators_commit_is_left_out(client, s
 
 async def test_doc_review_fails_without_a_validated_report_or_a_composed_one(client, scripted_queue):
     with pytest.raises(WorkflowFailureError) as err:
-        await run_scripted(client, scripted_queue, "doc-review", Script(failures={"review/.*": "agent exited with code 1: offline"}), params={"pages_file": PAGES})
+        await run_scripted(client, scripted_queue, "doc-review", Script(failures={"review/.*": "agent exited with code 1: offline"}),
+                           params={"pages_file": PAGES})
     assert err.value.cause.message == (
         "no validated report (review/read-me/1: agent exited with code 1: offline; review/app/1: agent exited with code 1: offline)")
     with pytest.raises(WorkflowFailureError) as err:

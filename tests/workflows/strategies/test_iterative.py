@@ -10,7 +10,8 @@ from workflows.strategies.iterative import parse_findings
 
 
 async def test_an_unstructured_review_is_asked_again_and_a_structured_retry_counts(client, scripted_queue):
-    script = Script(answers={"round/1/review": "Mostly fine; the names could be clearer.", "round/1/review/again": "1. Rename x.", "round/2/review": "No findings."})
+    script = Script(answers={"round/1/review": "Mostly fine; the names could be clearer.", "round/1/review/again": "1. Rename x.",
+                             "round/2/review": "No findings."})
     result = await run_scripted(client, scripted_queue, "iterative", script)
     assert script.started_keys() == ["round/1/work", "round/1/review", "round/1/review/again", "round/2/work", "round/2/review"]
     trail = result.instances[0].metadata["review_trail"]
