@@ -30,7 +30,8 @@ from bench.bench_instances import table  # noqa: E402
 async def one(image: str, name: str) -> tuple[float, float, float, float]:
     api = (await call(engine)).api
     t0 = time.monotonic()
-    created = await call(api.create_container, image, ["true"], name=name, network_disabled=True, host_config=api.create_host_config(network_mode="none", init=True))
+    created = await call(api.create_container, image, ["true"], name=name, network_disabled=True,
+                         host_config=api.create_host_config(network_mode="none", init=True))
     t1 = time.monotonic()
     await call(api.start, created["Id"])
     t2 = time.monotonic()
@@ -45,7 +46,7 @@ async def measure(image: str, n: int) -> list[str]:
     started = time.monotonic()
     marks = await asyncio.gather(*(one(image, f"orchard-floor-{tag}-{i}") for i in range(n)))
     wall = time.monotonic() - started
-    create, start, wait, remove = (statistics.median(column) for column in zip(*marks))
+    create, start, wait, remove = (statistics.median(column) for column in zip(*marks, strict=True))
     return [str(n), f"{wall:.2f}", f"{wall / n:.3f}", f"{create:.3f}", f"{start:.3f}", f"{wait:.3f}", f"{remove:.3f}"]
 
 

@@ -61,7 +61,8 @@ def first_agent(home: Path, repo: Path, runner: str) -> float:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}, "ORCHARD_HOME": str(home)}
     kind, _, egress = runner.partition(":")
     started = time.time()
-    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", "--runner", kind, *(["--network-egress", egress] if egress else []),
+    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", "--runner", kind,
+                           *(["--network-egress", egress] if egress else []),
                            "--import-policy", "never", "--output", "json"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
@@ -110,13 +111,15 @@ def main() -> int:
                     stop(home)
             row = [runner]
             for kind, target in (("warm", WARM_TARGET), ("new home", COLD_TARGET), ("restart", COLD_TARGET)):
-                row += [f"{statistics.median(times[kind]):.2f} s", f"{min(times[kind]):.2f}-{max(times[kind]):.2f}", "yes" if statistics.median(times[kind]) <= target else "no"]
+                row += [f"{statistics.median(times[kind]):.2f} s", f"{min(times[kind]):.2f}-{max(times[kind]):.2f}",
+                        "yes" if statistics.median(times[kind]) <= target else "no"]
             rows.append(row)
             print(f"  {runner} measured", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     table(f"Time from `orchard run` to the agent's first instruction, small repository (median of {args.reps})",
-          ["runner", "warm", "range", f"<= {WARM_TARGET} s", "cold, new home", "range", f"<= {COLD_TARGET} s", "cold, restart", "range", f"<= {COLD_TARGET} s"], rows)
+          ["runner", "warm", "range", f"<= {WARM_TARGET} s", "cold, new home", "range", f"<= {COLD_TARGET} s", "cold, restart", "range",
+           f"<= {COLD_TARGET} s"], rows)
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import shutil
@@ -280,18 +281,18 @@ async def bench_prepare(repo: Repo, scratch: Path, reps: int) -> PrepFigures:
     for i in range(reps):
         # Alternate the order so neither side always runs on a cache the other just warmed.
         if i % 2 == 0:
-            prep_times.append(await timed(lambda: prepare(i)))
-            wt_times.append(await timed(lambda: worktree(i)))
+            prep_times.append(await timed(functools.partial(prepare, i)))
+            wt_times.append(await timed(functools.partial(worktree, i)))
         else:
-            wt_times.append(await timed(lambda: worktree(i)))
-            prep_times.append(await timed(lambda: prepare(i)))
+            wt_times.append(await timed(functools.partial(worktree, i)))
+            prep_times.append(await timed(functools.partial(prepare, i)))
 
     profile = GitProfile()
     totals: list[float] = []
     profiled = range(1000, 1000 + max(3, reps // 2))
     for i in profiled:
         with profile.recording():
-            totals.append(await timed(lambda: prepare(i)))
+            totals.append(await timed(functools.partial(prepare, i)))
 
     for i in [-1, *range(reps), *profiled]:
         await remove_workspace(ws_root / f"p{i}")
@@ -314,6 +315,11 @@ class ImportFigures:
 async def bench_import(repo: Repo, scratch: Path, reps: int) -> ImportFigures:
     profile = GitProfile()
     times: list[float] = []
+
+    async def take_and_import(ws: Path, branch: str) -> None:  # the agent's commit taken (its objects verified), then the branch made
+        head = await workspace_head(ws, repo.head)
+        await import_branch(Origin(str(repo.path), str(repo.path)), ws, head, branch, "fail")
+
     for i in range(reps + 1):
         ws = await prepare_workspace(repo.path, repo.head, scratch / "imp" / f"i{i}", f"orchard/bench/agent/{i}")
         # The "agent": one new file, one commit, as a no-frills coding agent would leave it.
@@ -323,16 +329,11 @@ async def bench_import(repo: Repo, scratch: Path, reps: int) -> ImportFigures:
         # git's date-ordered walks in the fetch cover the whole history.
         sh_git("commit", "--quiet", "-m", f"agent change {i}", cwd=ws, dated=False)
         branch = f"orchard/bench/{uuid.uuid4().hex[:8]}/k{i}"
-
-        async def take_and_import() -> None:  # the agent's commit taken (its objects verified), then the branch made
-            head = await workspace_head(ws, repo.head)
-            await import_branch(Origin(str(repo.path), str(repo.path)), ws, head, branch, "fail")
-
         if i == 0:  # warm-up round, untimed
-            await take_and_import()
+            await take_and_import(ws, branch)
         else:
             with profile.recording():
-                times.append(await timed(take_and_import))
+                times.append(await timed(functools.partial(take_and_import, ws, branch)))
         sh_git("update-ref", "-d", f"refs/heads/{branch}", cwd=repo.path)
         await remove_workspace(ws)
     return ImportFigures(repo, statistics.median(times), profile.medians())
@@ -413,7 +414,7 @@ def table(title: str, headers: list[str], rows: list[list[str]]) -> None:
 
     def line(cells: list[str]) -> str:
         # First column left-aligned (names), the rest right-aligned (numbers).
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     print(f"\n{title}")
     print(line(headers))

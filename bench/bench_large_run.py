@@ -49,9 +49,10 @@ async def main(args: argparse.Namespace) -> None:
         driven = await bench.drive("fan-out", run_id, run_input, args.kill_at)
         result, wall, killed_at = driven.result, driven.wall, driven.killed_at
 
-        histories: list[tuple[str, str, WorkflowHistory]] = []
-        async for wf in client.list_workflows(f'WorkflowId = "{run_id}" OR WorkflowId STARTS_WITH "{run_id}."'):
-            histories.append((wf.id, wf.workflow_type, await client.get_workflow_handle(wf.id).fetch_history()))
+        histories: list[tuple[str, str, WorkflowHistory]] = [
+            (wf.id, wf.workflow_type, await client.get_workflow_handle(wf.id).fetch_history())
+            async for wf in client.list_workflows(f'WorkflowId = "{run_id}" OR WorkflowId STARTS_WITH "{run_id}."')
+        ]
         texts = {wid: history.to_json() for wid, _, history in histories}
         largest_id, kind, largest = max(histories, key=lambda h: len(h[2].events))
         replay_started = time.perf_counter()
@@ -68,12 +69,16 @@ async def main(args: argparse.Namespace) -> None:
 
     counted = len(result.instances) + sum(result.omitted.values())
     events = sorted(len(h.events) for _, _, h in histories)
-    print(f"{args.n} no-op instances at once (fan-out), max_parallel {args.max_parallel}" + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
-    print(f"  result: {result.status}, {result.instances_run} instances run, {counted} results ({len(result.instances)} listed, {sum(result.omitted.values())} counted)")
+    print(f"{args.n} no-op instances at once (fan-out), max_parallel {args.max_parallel}"
+          + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
+    print(f"  result: {result.status}, {result.instances_run} instances run, {counted} results ({len(result.instances)} listed, "
+          f"{sum(result.omitted.values())} counted)")
     print(f"  wall {wall:.1f} s, {result.instances_run / wall:.1f} instances/s")
-    print(f"  histories: {len(histories)} (the run and {len(histories) - 1} batches); events min {events[0]}, max {events[-1]}; JSON max {max(len(t) for t in texts.values()) / 1024:.0f} KiB")
+    print(f"  histories: {len(histories)} (the run and {len(histories) - 1} batches); events min {events[0]}, max {events[-1]}; JSON max "
+          f"{max(len(t) for t in texts.values()) / 1024:.0f} KiB")
     print(f"  longest workflow task on the live workers (the first after the restart replays the run's history): {longest_task:.2f} s")
-    print(f"  replaying the largest history ({largest_id}, {len(largest.events)} events): {replay_seconds:.2f} s; the run's own: {run_replay_seconds:.2f} s (workflow task limit 2 s)")
+    print(f"  replaying the largest history ({largest_id}, {len(largest.events)} events): {replay_seconds:.2f} s; the run's own: {run_replay_seconds:.2f} s "
+          "(workflow task limit 2 s)")
 
 
 def _workflow_task_seconds(history) -> float:

@@ -49,7 +49,8 @@ async def main(args: argparse.Namespace) -> None:
         await replay(histories.largest, run_id, str(LONG_RUN))  # the same JSON `orchard history` writes
         replay_seconds = time.perf_counter() - replay_started
 
-    print(f"{args.n} no-op instances in sequence, continue-as-new every {args.every}" + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
+    print(f"{args.n} no-op instances in sequence, continue-as-new every {args.every}"
+          + (f", worker killed with -9 after {args.kill_at} ({killed_at:.1f} s)" if killed_at else ""))
     print(f"  result: {result.status}, {result.instances_run} instances counted, {result.runs} runs in the chain")
     print(f"  wall {wall:.1f} s, {result.instances_run / wall:.1f} instances/s")
     print(f"  events per history: min {min(counts)}, median {statistics.median(counts):g}, max {max(counts)}")

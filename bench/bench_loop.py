@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,14 +71,17 @@ async def per_iteration(args: argparse.Namespace, files: int) -> None:
         own = [sum(v for k, v in p.items() if not k.startswith("agent running")) for p in phases]
         breakdown = ", ".join(f"{k} {statistics.median(p.get(k, 0) for p in phases) * 1000:.1f} ms" for k in phases[0])
         ends = iteration_ends(histories)
-        per = statistics.median(b - a for a, b in zip(ends[:-1], ends[1:]))  # from one iteration's end to the next's, the server's clock
+        per = statistics.median(b - a for a, b in pairwise(ends))  # from one iteration's end to the next's, the server's clock
         print(f"{files or 'small'} ({files} files) repository, {args.iterations} iterations, agent `{AGENT}` ({agent * 1000:.1f} ms alone)")
         print(f"  iteration 1 activity: {first * 1000:.0f} ms (the workspace's checkout)")
-        print(f"  iterations 2+: activity median {statistics.median(later) * 1000:.1f} ms, of which Orchard's (all but the agent's process) {statistics.median(own) * 1000:.1f} ms")
+        print(f"  iterations 2+: activity median {statistics.median(later) * 1000:.1f} ms, of which Orchard's (all but the agent's process) "
+              f"{statistics.median(own) * 1000:.1f} ms")
         print(f"    by phase (medians): {breakdown}")
         print(f"    the server's clock (medians): {server_phases(histories)}")
-        print(f"  per iteration from iteration 2, end to end (median): {per * 1000:.1f} ms; Orchard's: {(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
-              f"(the activity's {statistics.median(own) * 1000:.1f} ms and the workflow's {(per - statistics.median(later)) * 1000:.1f} ms: decision, scheduling, history)")
+        print(f"  per iteration from iteration 2, end to end (median): {per * 1000:.1f} ms; Orchard's: "
+              f"{(per - statistics.median(later) + statistics.median(own)) * 1000:.1f} ms "
+              f"(the activity's {statistics.median(own) * 1000:.1f} ms and the workflow's {(per - statistics.median(later)) * 1000:.1f} ms: "
+              "decision, scheduling, history)")
         print(f"  history events per iteration: {sum(histories.events) / args.iterations:.1f} ({len(histories.events)} histories)")
 
 
@@ -119,7 +123,7 @@ def server_phases(histories: Histories) -> str:
              (E.EVENT_TYPE_ACTIVITY_TASK_STARTED, E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED): "activity runs"}
     gaps: dict[str, list[float]] = {name: [] for name in steps.values()}
     for history in histories.chain:
-        for a, b in zip(history.events[:-1], history.events[1:]):
+        for a, b in pairwise(history.events):
             name = steps.get((a.event_type, b.event_type))
             if name:
                 gaps[name].append(b.event_time.ToDatetime().timestamp() - a.event_time.ToDatetime().timestamp())
@@ -137,14 +141,15 @@ async def long_loop(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         await replay(histories.largest, run_id, None)
         replayed = time.perf_counter() - started
-        commits = subprocess.run(["git", "rev-list", "--count", f"main..{result.instances[0].branch_name}"], cwd=bench.repo, capture_output=True, text=True).stdout.strip()
+        commits = subprocess.run(["git", "rev-list", "--count", f"main..{result.instances[0].branch_name}"], cwd=bench.repo, capture_output=True,
+                                 text=True).stdout.strip()
         killed = f", worker killed with -9 at iteration {args.kill_at} ({driven.killed_at:.1f} s)" if driven.killed_at else ""
         print(f"{args.long}-iteration loop{killed}")
         print(f"  result: {result.instances[0].status} after {len(trail)} iterations in {result.runs} runs; the branch holds {commits} commits")
         print(f"  wall {driven.wall:.1f} s, {driven.wall / args.long * 1000:.0f} ms per iteration")
         ends = iteration_ends(histories)
         for label, part in (("first", slice(1, 101)), ("last", slice(-100, None))):
-            gaps = [b - a for a, b in zip(ends[part][:-1], ends[part][1:])]
+            gaps = [b - a for a, b in pairwise(ends[part])]
             activity = statistics.median(r.duration_seconds for r in trail[part])
             print(f"  the {label} 100 iterations: {statistics.median(gaps) * 1000:.0f} ms each end to end (median), the activity {activity * 1000:.0f} ms")
         print(f"  events per history: max {max(histories.events)}; largest history {max(histories.sizes) / 1024:.0f} KiB, replayed in {replayed:.2f} s")

@@ -115,7 +115,8 @@ async def whole_run(repo: Path, n: int) -> float:
 
     os.environ["ORCHARD_WORKSPACES"] = "overlay"
     overlay._probe.cache_clear()
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=shutil.which("temporal"), data_converter=pydantic_data_converter, dev_server_log_level="error")
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=shutil.which("temporal"), data_converter=pydantic_data_converter,
+                                                dev_server_log_level="error")
     async with env:
         await ensure_search_attributes(env.client)
         queue = f"bench-{uuid.uuid4().hex[:8]}"

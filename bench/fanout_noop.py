@@ -22,12 +22,12 @@ class NoopFanOutConfig(StrategyConfig):
             raise ValueError("n must be at least 1")
 
 
-class NoopFanOutStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class NoopFanOutStrategy(Strategy[NoopFanOutConfig]):
+    def get_config_class(self) -> type[NoopFanOutConfig]:
         return NoopFanOutConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: NoopFanOutConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         handles: list[Handle] = []
         for i in range(cfg.n):
             task = {"prompt": prompt, "base_branch": base_branch, "model": cfg.model}

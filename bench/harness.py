@@ -132,7 +132,8 @@ async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str
     for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
         subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, **IDENTITY})
     env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
-    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter, dev_server_log_level="error")
+    server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter,
+                                                   dev_server_log_level="error")
     try:
         async with server:
             await ensure_search_attributes(server.client)

@@ -57,7 +57,8 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         "With --runner docker each agent runs in its own hardened container; the local runner is NOT "
         "isolated: agents run as processes with your user's rights, in a workspace beside your repository."))
     run.add_argument("prompt", nargs="?", help="the task for the agents; - reads it from stdin")
-    run.add_argument("--prompt-file", metavar="FILE", help="read the task from FILE (any size: a long one goes to the agents by reference, not in the run's history)")
+    run.add_argument("--prompt-file", metavar="FILE",
+                     help="read the task from FILE (any size: a long one goes to the agents by reference, not in the run's history)")
     run.add_argument("--strategy", default="simple", help=f"built-in name ({', '.join(BUILTIN_STRATEGIES)}), path.py[:Class] or module[:Class]")
     run.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable); JSON values are parsed")
     run_options(run)
@@ -152,11 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show, render (a dry run), run a pipeline, queue items and workers, events")
+    book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show, render (a dry run), run a pipeline, queue "
+                                          "items and workers, events")
     actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items,run,worker,emit}", required=True, parser_class=type(book))
 
     def folder_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
+        p.add_argument("--runbooks", metavar="DIR",
+                       help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
         p.add_argument("--config", help="orchard.yaml to use (default: orchard.yaml at the repository root)")
 
     validate = actions.add_parser("validate", help="every problem of the runbooks at once (exit 2), or one line per valid runbook")
@@ -188,7 +191,8 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run_options(start)
     start.add_argument("--runbooks", metavar="DIR", help="the runbooks' folder")
     for action in ("stop", "status"):
-        sub_parser = worker_actions.add_parser(action, help="let its running items finish, then end it" if action == "stop" else "its items: done, running, failed, dead")
+        said = "let its running items finish, then end it" if action == "stop" else "its items: done, running, failed, dead"
+        sub_parser = worker_actions.add_parser(action, help=said)
         sub_parser.add_argument("name", metavar="RUNBOOK.WORKER")
         sub_parser.add_argument("--repo", default=".", help="the repository the worker runs on (default: here)")
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")

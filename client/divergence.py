@@ -10,8 +10,10 @@ from typing import Any
 SAYS_WHAT = re.compile(r"(?:Nondeterminism error: )?(.*?)(?:$|\", source)")
 ID_MISMATCH = re.compile(r"(Activity|Child workflow|Timer) (?:id|type) of scheduled event '([^']*)' does not match .* command '([^']*)'")
 NO_COMMAND = re.compile(r"No command scheduled for event HistoryEvent\(id: (\d+)")
-WRONG_MACHINE = re.compile(r"(Activity|Child workflow|Timer|Signal|Update|Marker)[\w ]* machine does not handle this event: HistoryEvent(?:\(id: | \{ event_id: )(\d+)")
-DOING = {"Activity": "starts an instance (or another activity)", "Child workflow": "starts a child strategy", "Timer": "starts a timer (a sleep, a question's deadline)"}
+WRONG_MACHINE = re.compile(r"(Activity|Child workflow|Timer|Signal|Update|Marker)[\w ]* machine does not handle this event: "
+                           r"HistoryEvent(?:\(id: | \{ event_id: )(\d+)")
+DOING = {"Activity": "starts an instance (or another activity)", "Child workflow": "starts a child strategy",
+         "Timer": "starts a timer (a sleep, a question's deadline)"}
 
 
 def _activity(activity_id: str) -> str:
@@ -50,7 +52,8 @@ def explain(message: str, events: list[dict[str, Any]]) -> str:
         return f"the edited code starts {name(now)} where the history has {name(recorded)}: work before it was added, removed or reordered" + advice
     if found := NO_COMMAND.search(text):
         event_id = int(found.group(1))
-        return f"the edited code no longer does what the history records at event {event_id}, {describe_event(events, event_id)}: it was removed or reordered" + advice
+        return (f"the edited code no longer does what the history records at event {event_id}, {describe_event(events, event_id)}: "
+                "it was removed or reordered" + advice)
     if found := WRONG_MACHINE.search(text):
         kind, event_id = found.group(1), int(found.group(2))
         doing = DOING.get(kind, f"does something else ({kind.lower()})")

@@ -47,8 +47,12 @@ def run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--plugin", choices=sorted(PLUGINS), help=f"agent plugin (default: {_default('plugin')})")
     run.add_argument("--model", help="model for the agent")
     run.add_argument("--agent-command", help="command line of the agent for --plugin command; the prompt is on stdin, in ORCHARD_PROMPT and as {prompt}")
-    run.add_argument("--repo", default=".", help="git repository: a path (default: the current directory), or a git remote's URL the workers fetch from and push the run's branches to")
-    run.add_argument("--remote", metavar="NAME", help="work on this remote of the repository (e.g. origin) instead of on the repository itself: workers on any host fetch it, push the branches there, and this repository fetches them at the end")
+    run.add_argument("--repo", default=".",
+                     help="git repository: a path (default: the current directory), or a git remote's URL the workers fetch from and "
+                          "push the run's branches to")
+    run.add_argument("--remote", metavar="NAME",
+                     help="work on this remote of the repository (e.g. origin) instead of on the repository itself: workers on any host fetch it, push the "
+                          "branches there, and this repository fetches them at the end")
     run.add_argument("--base-branch", help="branch the agents start from (default: the checked-out branch)")
     run.add_argument("--max-parallel", type=int, help="instances running at once (default: 4 per core, at most 32)")
     run.add_argument("--timeout", type=float, help=f"seconds an agent may run (default {_default('timeout'):g})")
@@ -75,10 +79,13 @@ def run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--output", choices=OUTPUT_MODES, help="default: tui on a terminal, else streaming")
     run.add_argument("--detach", action="store_true", help="start the run, print its id and return; it keeps going")
     run.add_argument("--runs", type=int, default=1, metavar="N", help="run the whole strategy N times, as N runs (exit code: the worst of theirs)")
-    run.add_argument("--randomize-queue", action="store_true", default=None, help="instances waiting for a slot (--max-parallel) start in a deterministic random order")
-    run.add_argument("--branch-namespace", choices=typing.get_args(BranchNamespace), help="hierarchical: orchard/<strategy>/<run_id>/k<hash> (default); flat: orchard/<run_id>-k<hash>")
+    run.add_argument("--randomize-queue", action="store_true", default=None,
+                     help="instances waiting for a slot (--max-parallel) start in a deterministic random order")
+    run.add_argument("--branch-namespace", choices=typing.get_args(BranchNamespace),
+                     help="hierarchical: orchard/<strategy>/<run_id>/k<hash> (default); flat: orchard/<run_id>-k<hash>")
     run.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
-                     help="a variable for the agents (repeatable): NAME=VALUE, or NAME from this shell; a credential-like NAME comes from the worker's environment, by name")
+                     help="a variable for the agents (repeatable): NAME=VALUE, or NAME from this shell; a credential-like NAME comes from the "
+                          "worker's environment, by name")
     keep_waiting_arg(run)
     run.add_argument("--task-queue", help=f"task queue of the workers to use (named server; default {DEFAULT_TASK_QUEUE})")
     run.add_argument("--with-worker", action="store_true", help="with a named server: also run a worker in this process")
@@ -95,9 +102,11 @@ def keep_waiting_arg(p: argparse.ArgumentParser) -> None:
 
 def runbook_run_arguments(run: argparse.ArgumentParser) -> None:
     """What `orchard runbook run` takes besides NAME and the command's words."""
-    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE", help="a pipeline input (repeatable); a JSON object or list is parsed")
+    run.add_argument("-i", dest="inputs", action="append", default=[], metavar="NAME=VALUE",
+                     help="a pipeline input (repeatable); a JSON object or list is parsed")
     run_options(run)
-    run.add_argument("--runbooks", metavar="DIR", help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
+    run.add_argument("--runbooks", metavar="DIR",
+                     help=f"the runbooks' folder (default: runbooks: in orchard.yaml, else {RUNBOOKS_DIR}/ at the repository's root)")
 
 
 class _OptionsAfterName(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
@@ -175,7 +175,8 @@ def results_table(results: list[InstanceResult]) -> FittedTable:
         Column("+/-", [f"+{r.insertions}/-{r.deletions}" if r.has_changes else "-" for r in results]),
         Column("time", [_seconds(r.duration_seconds) for r in results], short=[_seconds(r.duration_seconds, short=True) for r in results]),
         Column("tokens", [_tokens(r.tokens) for r in results], short=[short_count(r.tokens) for r in results]),
-        Column("cost", [_cost_cell(r.cost_usd, r.cost_estimated) for r in results], short=[_cost_cell(r.cost_usd, r.cost_estimated, short=True) for r in results]),
+        Column("cost", [_cost_cell(r.cost_usd, r.cost_estimated) for r in results],
+               short=[_cost_cell(r.cost_usd, r.cost_estimated, short=True) for r in results]),
         Column("note", list(notes), kind="text"),
     ]
     return FittedTable(columns, key=1, notes=_estimated_note(r.cost_usd and r.cost_estimated for r in results))
@@ -301,7 +302,8 @@ def _trails(r: InstanceResult) -> list[Sequence[Row]]:
     return trails
 
 
-def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN, streamed: dict[str, str] | None = None) -> None:
+def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail_rows: int | None = TRAIL_SHOWN,
+                  streamed: dict[str, str] | None = None) -> None:
     """The run's results (`trail_rows`: how many of a loop's iterations, None for all). `streamed`:
     the line printed last for each instance as the run went (plain output), not printed again."""
     result = outcome.result
@@ -324,7 +326,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
         if result.omitted:
             counts = ", ".join(f"{n:,} {status}" for status, n in sorted(result.omitted.items()))
-            console.print(f"and {counted(sum(result.omitted.values()), 'more instance')}, not listed ({counts}); each one's result is in the run's history (`orchard history {result.run_id}`)")
+            console.print(f"and {counted(sum(result.omitted.values()), 'more instance')}, not listed ({counts}); each one's result is in the run's history "
+                          f"(`orchard history {result.run_id}`)")
         for child in result.children:
             console.print(child_line(child))
         for answer in result.questions:
@@ -437,14 +440,14 @@ def _elapsed(p: InstanceProgress) -> float | None:
     if p.duration_seconds is not None:
         return p.duration_seconds
     if p.started_at is not None and p.status == "running":
-        return max((datetime.now(timezone.utc) - p.started_at).total_seconds(), 0.0)
+        return max((datetime.now(UTC) - p.started_at).total_seconds(), 0.0)
     return None
 
 
 def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str, Any]]) -> FittedTable:
     """Each instance while the run goes on: status, time, tokens, cost, score, branch, what it does now."""
     beats = [heartbeats.get(p.key) or {} for p in instances]
-    usage = [_live_usage(p, beat) for p, beat in zip(instances, beats)]
+    usage = [_live_usage(p, beat) for p, beat in zip(instances, beats, strict=True)]
     elapsed = [_elapsed(p) for p in instances]
     scores = [p.metrics.get("score") for p in instances]
 
@@ -454,13 +457,15 @@ def live_table(instances: list[InstanceProgress], heartbeats: dict[str, dict[str
 
     columns = [
         Column("instance", [p.key for p in instances]),
-        Column("status", [status(p, beat) for p, beat in zip(instances, beats)]),
+        Column("status", [status(p, beat) for p, beat in zip(instances, beats, strict=True)]),
         Column("time", [f"{e:.0f}s" if e is not None else "-" for e in elapsed]),
         Column("tokens", [_tokens(tokens) for tokens, _, _ in usage], short=[short_count(tokens) for tokens, _, _ in usage]),
-        Column("cost", [_cost_cell(cost, estimated) for _, cost, estimated in usage], short=[_cost_cell(cost, estimated, short=True) for _, cost, estimated in usage]),
+        Column("cost", [_cost_cell(cost, estimated) for _, cost, estimated in usage],
+               short=[_cost_cell(cost, estimated, short=True) for _, cost, estimated in usage]),
         Column("score", [f"{score:g}" if score is not None else "-" for score in scores]),
         Column("branch", [p.branch or "-" for p in instances], kind="branch"),
-        Column("doing", [str(beat.get("last_event") or beat.get("phase") or p.error or "")[:60] for p, beat in zip(instances, beats)], kind="text"),
+        Column("doing", [str(beat.get("last_event") or beat.get("phase") or p.error or "")[:60] for p, beat in zip(instances, beats, strict=True)],
+               kind="text"),
     ]
     return FittedTable(columns, notes=_estimated_note(cost and estimated for _, cost, estimated in usage))
 
@@ -471,7 +476,8 @@ def live_totals(instances: list[InstanceProgress], heartbeats: dict[str, dict[st
     usage = [_live_usage(p, heartbeats.get(p.key) or {}) for p in instances]
     said = ", ".join(f"{counts[s]} {s}" for s in ("running", "queued", "success", "failed", "timeout", "canceled", "stopped") if counts[s])
     cost = sum(c for _, c, _ in usage)
-    return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(sum(t for t, _, _ in usage))}, cost {_cost(cost, any(c and e for _, c, e in usage))}"
+    tokens, estimated = sum(t for t, _, _ in usage), any(c and e for _, c, e in usage)
+    return f"{counted(sum(counts.values()), 'instance')}: {said}; tokens {_tokens(tokens)}, cost {_cost(cost, estimated)}"
 
 
 class StreamingRenderer:
@@ -525,7 +531,8 @@ class JsonRenderer:
         progress = snap.progress
         if progress is None:
             return
-        events = [(p.key, {"type": "instance", "run_id": snap.run_id, **p.model_dump(mode="json"), "heartbeat": snap.heartbeats.get(p.key)}) for p in progress.instances]
+        events = [(p.key, {"type": "instance", "run_id": snap.run_id, **p.model_dump(mode="json"),
+                           "heartbeat": snap.heartbeats.get(p.key)}) for p in progress.instances]
         events += [(f"child {c.key}", {"type": "child", "run_id": snap.run_id, **c.model_dump(mode="json")}) for c in progress.children]
         events += [(f"question {q.key}", {"type": "question", "run_id": snap.run_id, **q.model_dump(mode="json")}) for q in progress.questions]
         for key, data in events:

@@ -102,14 +102,16 @@ async def remote_base_branch(repo: RunRepository, requested: str | None) -> tupl
         requested = heads.default
     if requested is None or requested not in heads.branches:
         what = f"base branch {requested!r} is not" if requested else "no default branch is"
-        raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches ({', '.join(sorted(heads.branches)) or 'it has none: push one first'})")
+        raise UsageError(f"{what} on the remote {repo.repo}; pass --base-branch with one of its branches "
+                         f"({', '.join(sorted(heads.branches)) or 'it has none: push one first'})")
     return requested, heads.branches[requested]
 
 
 async def report_fetched(repo: RunRepository, run_id: str) -> None:
     """Fetch the run's branches from its remote into the local repository, and say which."""
     fetched = await fetch_run_branches(repo, run_id)
-    print(f"orchard: fetched {len(fetched)} branch{'es' * (len(fetched) != 1)} of run {run_id} from {repo.remote}" + "".join(f"\n  {b}" for b in fetched), file=sys.stderr)
+    print(f"orchard: fetched {len(fetched)} branch{'es' * (len(fetched) != 1)} of run {run_id} from {repo.remote}" + "".join(f"\n  {b}" for b in fetched),
+          file=sys.stderr)
 
 
 async def fetch_run_branches(repo: RunRepository, run_id: str) -> list[str]:

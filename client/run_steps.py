@@ -95,7 +95,8 @@ def configuration(request: RunRequest, repository: RunRepository) -> Configurati
         serving = "embedded"
     credentials = credentials_from(request.credentials, defaults.plugin)
     if credentials and serving == "named":
-        raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your workers' environment instead")
+        raise UsageError("--api-key, --oauth-token and --base-url configure the embedded worker (or --with-worker); set them in your "
+                         "workers' environment instead")
     return Configuration(config, defaults, credentials, address, request.server.namespace or config.temporal.namespace,
                          request.server.task_queue or config.temporal.task_queue, serving)
 
@@ -172,7 +173,8 @@ async def base(request: RunRequest, repository: RunRepository) -> Base:
 
 def run_input(request: RunRequest, prompt: str, repository: RunRepository, base: Base, configuration: Configuration, chosen: ChosenStrategy) -> RunInput:
     """The workflow's input: orchestration from the flags, over orchard.yaml, over this host's default."""
-    fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **configuration.config.orchestration.model_dump(exclude_none=True), **request.orchestration()}
+    fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **configuration.config.orchestration.model_dump(exclude_none=True),
+                              **request.orchestration()}
     try:
         return RunInput(prompt=prompt, repo=repository.repo, base_branch=base.branch, base_commit=base.commit, params=chosen.params,
                         defaults=configuration.defaults, strategy_spec=chosen.spec, **fields)
@@ -210,7 +212,8 @@ async def check_runner(defaults: TaskDefaults) -> RunnerCheck:
     if check.problem:
         print(f"orchard: agents run as local processes, NOT isolated, because {check.problem} (--runner local says you mean it)", file=sys.stderr)
     if check.runner == "local" and defaults.network_egress != "online":
-        print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network (it needs --runner docker)", file=sys.stderr)
+        print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network "
+              "(it needs --runner docker)", file=sys.stderr)
     why = preflight.overlay_problem()
     if why is not None:
         print(f"orchard: each workspace is a full checkout, not a copy-on-write overlay, because {why}", file=sys.stderr)
@@ -295,7 +298,8 @@ async def follow(request: RunRequest, repository: RunRepository, chosen: ChosenS
     if request.detach:
         for handle in handles:
             link = served.target.ui_link(handle.id)
-            print(f"started {chosen.name} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""), file=sys.stderr)
+            print(f"started {chosen.name} run; watch: orchard watch {handle.id}; cancel: orchard cancel {handle.id}" + (f"; UI: {link}" if link else ""),
+                  file=sys.stderr)
             print(handle.id)
         return EXIT_SUCCESS
     output = output_mode(request.output)

@@ -7,8 +7,9 @@ import asyncio
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -56,7 +57,7 @@ class Target:
 
 
 def new_run_id() -> str:
-    return f"run_{datetime.now(timezone.utc):%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
+    return f"run_{datetime.now(UTC):%Y%m%d_%H%M%S}_{secrets.token_hex(3)}"
 
 
 def task_queue_for(strategy: type[Strategy], spec: str, modules: list[str] | None = None) -> str:
@@ -183,7 +184,7 @@ class FoundRun:
 
     handle: WorkflowHandle[Any, RunResult]
     desc: WorkflowExecutionDescription
-    memo: dict[str, Any]
+    memo: Mapping[str, Any]
 
     @property
     def running(self) -> bool:

@@ -117,7 +117,7 @@ class FittedTable:
         moved: list[str] = []
         if text is not None and plan.text == "below":
             names = next(c for c in columns if c.header == self.columns[self.key].header).cells
-            moved = [f"{_plain(name)}: {_plain(cell)}" for name, cell in zip(names, text.cells) if _plain(cell) not in EMPTY]
+            moved = [f"{_plain(name)}: {_plain(cell)}" for name, cell in zip(names, text.cells, strict=True) if _plain(cell) not in EMPTY]
             columns = [c for c in columns if c is not text]
         elif text is not None:
             room = width - _width([c for c in columns if c is not text], plan.compact) - (2 if plan.compact else 3)

@@ -69,8 +69,8 @@ def _become(request: dict, fds: list[int]) -> None:
 
 
 def serve() -> None:
-    for command in pkgutil.iter_modules(commands.__path__):  # what a command would import first, imported once here
-        importlib.import_module(f"{commands.__name__}.{command.name}")
+    for module in pkgutil.iter_modules(commands.__path__):  # what a command would import first, imported once here
+        importlib.import_module(f"{commands.__name__}.{module.name}")
     build_parser()  # and the parser each command's process would build (11 ms),
     overlay_unavailable()  # and whether overlays mount here (a mount and an unmount: 6.5 ms)
     digest = code_digest()

@@ -1,7 +1,6 @@
 """Two stages: one agent proposes a change, a second agent refines it on the proposal's branch."""
 
 from dataclasses import dataclass
-from typing import List
 
 from workflows import InstanceResult, Strategy, StrategyConfig
 
@@ -20,7 +19,7 @@ class ProposeRefineStrategy(Strategy):
     def get_config_class(self) -> type[StrategyConfig]:
         return ProposeRefineConfig
 
-    async def execute(self, prompt: str, base_branch: str, ctx) -> List[InstanceResult]:
+    async def execute(self, prompt: str, base_branch: str, ctx) -> list[InstanceResult]:
         cfg: ProposeRefineConfig = self.create_config()  # type: ignore
         proposal = await ctx.wait(await ctx.run({"prompt": prompt, "base_branch": base_branch, "model": cfg.model}, key=ctx.key("propose")))
         if not proposal.has_changes:

@@ -82,7 +82,8 @@ class OrchardConfig(_Strict):
 
     def task_settings(self) -> dict[str, Any]:
         """The agent settings this file sets, by TaskDefaults' field names (what it leaves out is absent)."""
-        top = self.model_dump(include={"model", "plugin", "agent_command", "max_turns", "system_prompt", "append_system_prompt", "cli_args"}, exclude_unset=True)
+        top = self.model_dump(include={"model", "plugin", "agent_command", "max_turns", "system_prompt", "append_system_prompt", "cli_args"},
+                              exclude_unset=True)
         runner = self.runner.model_dump(exclude_unset=True)
         if "kind" in runner:
             runner["runner"] = runner.pop("kind")

@@ -10,7 +10,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
 
 from workflows.coordination.rotation import ROTATION_WORKFLOW
 from workflows.coordination.semaphores import SEMAPHORE_WORKFLOW
@@ -27,17 +27,14 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
     """A client with Orchard's pydantic data converter; raises ServerUnreachable with the reason."""
     try:
         if address:
-            settings = {"target_host": address, "namespace": namespace or "default"}
+            settings: ClientConnectConfig = {"target_host": address, "namespace": namespace or "default"}
         else:
-            settings = dict(ClientConfig.load_client_connect_config())
+            settings = ClientConfig.load_client_connect_config().copy()
             settings.setdefault("target_host", "localhost:7233")
             if namespace:
                 settings["namespace"] = namespace
-        target = settings.pop("target_host")
-        return await asyncio.wait_for(
-            Client.connect(target, data_converter=pydantic_data_converter, **settings), CONNECT_TIMEOUT
-        )
-    except asyncio.TimeoutError:
+        return await asyncio.wait_for(Client.connect(**settings, data_converter=pydantic_data_converter), CONNECT_TIMEOUT)
+    except TimeoutError:
         raise ServerUnreachable(f"no answer from Temporal at {address or 'the configured address'} within {CONNECT_TIMEOUT:g}s") from None
     except RuntimeError as e:
         raise ServerUnreachable(f"cannot reach Temporal at {address or 'the configured address'}: {str(e).splitlines()[0]}") from None

@@ -15,6 +15,8 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
@@ -33,7 +35,7 @@ class _StrategyFileFinder(importlib.abc.MetaPathFinder):
 
     files: dict[str, str] = {}
 
-    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
         file = self.files.get(fullname)
         return importlib.util.spec_from_file_location(fullname, file) if file else None
 

@@ -52,7 +52,8 @@ STICKY_TIMEOUT = timedelta(seconds=2)
 """How long a run's next workflow task waits for the worker that has the run cached before any
 worker takes it (10 s by default): after a worker is killed, its runs, locks and semaphores move
 on in 2 s, not 10."""
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue, run_runbook_hook, finish_loop]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue,
+                      run_runbook_hook, finish_loop]
 
 MAX_ACTIVITIES = 200
 """Activities one worker runs at once unless told otherwise (`--max-activities`)."""
@@ -85,13 +86,13 @@ def build_worker(
     worker runs at once (agents, checks, git work): a host's share of the runs' instances."""
     workflows = {s.name(): s.workflow_class() for s in strategies}
     host = host or host_queue(task_queue)
-    common: dict[str, Any] = dict(
-        activities=[*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
-        max_concurrent_activities=max_activities,
-        graceful_shutdown_timeout=timedelta(seconds=10),
-        max_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
-        default_heartbeat_throttle_interval=timedelta(seconds=heartbeat_every),
-    )
+    common: dict[str, Any] = {
+        "activities": [*ORCHARD_ACTIVITIES, LoopHost(host).claim] if activities is None else activities,
+        "max_concurrent_activities": max_activities,
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+        "max_heartbeat_throttle_interval": timedelta(seconds=heartbeat_every),
+        "default_heartbeat_throttle_interval": timedelta(seconds=heartbeat_every),
+    }
     common["build_id"] = build_id(strategies)
     main = Worker(
         client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, SemaphoreWorkflow, InstanceBatchWorkflow],
@@ -163,7 +164,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     logging.info("serving %s on task queue %s", ", ".join(s.name() for s in strategies), task_queue)
     async with worker:
-        watchers = [asyncio.create_task(stop.wait())]
+        watchers: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
         if args.idle_exit:
             watchers.append(asyncio.create_task(_exit_when_idle(client, task_queue, args.idle_exit, stop)))
         await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
@@ -177,8 +178,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--address", help="Temporal frontend HOST:PORT (default: TEMPORAL_ADDRESS / profile / localhost:7233)")
     p.add_argument("--namespace", help="Temporal namespace (default: default)")
     p.add_argument("--task-queue", help=f"task queue to poll (default: {DEFAULT_TASK_QUEUE})")
-    p.add_argument("--strategy", action="append", default=[], metavar="SPEC", help="also serve a custom strategy: path.py[:Class] or module[:Class] (repeatable)")
-    p.add_argument("--module", action="append", default=[], metavar="SPEC", help="also import path.py or pkg.mod, e.g. a custom loop strategy (-S module=...) (repeatable)")
+    p.add_argument("--strategy", action="append", default=[], metavar="SPEC",
+                   help="also serve a custom strategy: path.py[:Class] or module[:Class] (repeatable)")
+    p.add_argument("--module", action="append", default=[], metavar="SPEC",
+                   help="also import path.py or pkg.mod, e.g. a custom loop strategy (-S module=...) (repeatable)")
     p.add_argument("--max-activities", type=int, default=MAX_ACTIVITIES, metavar="N",
                    help=f"agents, checks and git work this worker runs at once (default {MAX_ACTIVITIES}): with workers on several hosts, each host's share")
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")

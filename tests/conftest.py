@@ -145,7 +145,8 @@ async def scripted_queue(temporal_env):
     from tests.scripted import SCRIPTED_ACTIVITIES, SCRIPTED_HOST
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
-    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES), activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease, emit_event],
+    async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES),
+                            activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease, emit_event],
                             host=queue + SCRIPTED_HOST,
                             heartbeat_every=0.2):  # a cancel reaches a scripted instance at once
         yield queue

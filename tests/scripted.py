@@ -61,7 +61,7 @@ class Script:
     events: list[str] = field(default_factory=list)
     """`start KEY` and `end KEY`, in the order instances started and ended."""
 
-    def keys(self) -> list[str]:
+    def started_keys(self) -> list[str]:
         """The keys of the instances run, in the order they started."""
         return [c.key for c in self.calls]
 
@@ -108,10 +108,10 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 
 def _result(script: Script, inp: InstanceInput) -> InstanceResult:
     tokens_in, tokens_out, cost = script._first(script.usage, inp.key) or (0, 0, 0.0)
-    common = dict(
-        key=inp.key, plugin=inp.task.plugin, model=inp.task.model, base_commit=BASE_COMMIT, duration_seconds=0.01,
-        input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost,
-    )
+    common = {
+        "key": inp.key, "plugin": inp.task.plugin, "model": inp.task.model, "base_commit": BASE_COMMIT, "duration_seconds": 0.01,
+        "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost,
+    }
     error = script._first(script.failures, inp.key)
     if error is not None:
         return InstanceResult(success=False, status="failed", error=error, error_type="agent", **common)
@@ -160,7 +160,9 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     commit = inp.start_commit if tree == previous else hashlib.sha1(f"{inp.run_id}/{inp.iteration}/{tree}".encode()).hexdigest()
     _trees[(inp.run_id, commit)] = tree
     passed = step.get("passed", [])
-    levels = [LevelReport(level=level, passed=level in passed, commands=[CommandReport(command=c, passed=level in passed, exit_code=0 if level in passed else 1, output_tail="" if level in passed else f"{c} failed")
+    levels = [LevelReport(level=level, passed=level in passed,
+                          commands=[CommandReport(command=c, passed=level in passed, exit_code=0 if level in passed else 1,
+                                                  output_tail="" if level in passed else f"{c} failed")
                                                                     for c in commands]) for level, commands in inp.levels.items()]
     error = step.get("error")
     agent = InstanceResult(
@@ -170,7 +172,8 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     )
     ci = CommandReport(command=inp.ci, passed=bool(step.get("ci")), exit_code=0 if step.get("ci") else 1) if inp.ci else None
     snapshot = Snapshot(commit=commit, tree=tree, previous_commit=inp.start_commit, previous_tree=previous, files_changed=int(tree != previous))
-    return IterationOutcome(agent=agent, snapshot=snapshot, verification=VerificationReport(levels=levels) if levels else None, ci=ci, host=activity.info().task_queue)
+    return IterationOutcome(agent=agent, snapshot=snapshot, verification=VerificationReport(levels=levels) if levels else None, ci=ci,
+                            host=activity.info().task_queue)
 
 
 _trees: dict[tuple[str, str], str] = {}

@@ -7,6 +7,8 @@ from activities.agents.claude_code import ClaudeCodePlugin
 from activities.agents.codex import CodexPlugin
 from activities.agents.command import CommandPlugin
 
+__all__ = ["PLUGINS", "AgentPlugin", "PluginError", "get_plugin"]
+
 PLUGINS: dict[str, type[AgentPlugin]] = {cls.name: cls for cls in (CommandPlugin, ClaudeCodePlugin, CodexPlugin)}
 
 

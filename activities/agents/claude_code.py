@@ -42,7 +42,7 @@ def estimate_cost(model: str, usage: dict[str, int]) -> float | None:
     if not matches:
         return None
     prices = PRICES_PER_MILLION[max(matches, key=len)]
-    return round(sum(usage.get(kind, 0) * price for kind, price in zip(USAGE_KINDS, prices)) / 1_000_000, 6)
+    return round(sum(usage.get(kind, 0) * price for kind, price in zip(USAGE_KINDS, prices, strict=True)) / 1_000_000, 6)
 
 
 QUIET_ENV = {

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.client import WithStartWorkflowOperation, WorkflowQueryFailedError
@@ -45,6 +45,6 @@ async def until_fresh(leases: list[HeldLease]) -> None:
                 await asyncio.sleep(FRESHNESS_CHECK_SECONDS)
                 continue
             holder = next((h for h in state.holders if h.token == lease.token), None)
-            if holder is not None and (state.heartbeat is None or datetime.now(timezone.utc) < holder.beat + patience(state.heartbeat)):
+            if holder is not None and (state.heartbeat is None or datetime.now(UTC) < holder.beat + patience(state.heartbeat)):
                 break
             await asyncio.sleep(FRESHNESS_CHECK_SECONDS)

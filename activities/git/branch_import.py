@@ -108,7 +108,8 @@ async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: 
         if existing == head:
             return  # a retry of an iteration that got this far
         where = f"to {existing[:12]}" if existing else "away"
-        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected {start[:12] if exists else 'none'}); the loop cannot go on") from None
+        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected "
+                            f"{start[:12] if exists else 'none'}); the loop cannot go on") from None
 
 
 async def ensure_branch(origin: Origin, branch: str, commit: str) -> bool:

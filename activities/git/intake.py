@@ -20,9 +20,10 @@ import shutil
 import struct
 import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from activities.git.command import GIT_ENV
 from activities.git.untrusted import FILE_FLAGS, Untrusted, kind_beneath, opened_dir, remove_beneath
@@ -46,7 +47,9 @@ def _missing(objects: Path, have: Sequence[Path], oid: str) -> bool:
 
 def _scan(git_dir: Path, objects: Path, have: Sequence[Path]) -> tuple[list[_Loose], list[_Loose], list[str]]:
     """The loose objects of `git_dir` that neither `objects` nor `have` hold, those they hold, and its packs."""
-    loose, held, packs = [], [], []
+    loose: list[_Loose] = []
+    held: list[_Loose] = []
+    packs: list[str] = []
     with opened_dir(git_dir, "objects") as store:
         for entry in os.scandir(store):
             name = entry.name
@@ -86,7 +89,7 @@ def _pack_header_bytes(kind: int, size: int) -> bytes:
 class _PackWriter:
     """A pack of whole objects, written to `out` as they come, with its trailing checksum."""
 
-    def __init__(self, out, count: int, algorithm: str):
+    def __init__(self, out: BinaryIO, count: int, algorithm: str) -> None:
         self.out, self.digest = out, hashlib.new(algorithm)
         self.write(b"PACK" + struct.pack(">II", 2, count))
 
@@ -98,7 +101,7 @@ class _PackWriter:
         self.out.write(self.digest.digest())
 
 
-def _inflated(source, shown: str):
+def _inflated(source: BinaryIO, shown: str) -> Iterator[bytes]:
     """The decompressed pieces of a loose object's file, a chunk at a time."""
     inflate = zlib.decompressobj()
     try:
@@ -205,10 +208,10 @@ def _take(source: Path, git_dir: Path, have: Sequence[Path]) -> dict[str, str]:
                 pack.finish()
             _unpack(scratch, git_dir, quarantine, have)
         scratch.unlink()
-        for folder in quarantine.iterdir():
-            (objects / folder.name).mkdir(exist_ok=True)
-            for file in folder.iterdir():
-                os.replace(file, objects / folder.name / file.name)
+        for landed in quarantine.iterdir():
+            (objects / landed.name).mkdir(exist_ok=True)
+            for file in landed.iterdir():
+                os.replace(file, objects / landed.name / file.name)
         _forget(source, [*loose, *held], packs)
         return kinds
     finally:

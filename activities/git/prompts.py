@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from activities.git.command import GitError, git, git_bytes
@@ -57,6 +58,10 @@ async def expanded(repo: str | Path, text: str) -> str:
             raise PromptMissing(f"the prompt sha256:{digest} is not in {repo} ({PROMPTS_REF}{digest} is missing)") from None
         if hashlib.sha256(data).hexdigest() != digest:
             raise PromptMissing(f"{PROMPTS_REF}{digest} in {repo} does not hold the prompt of that digest")
-        prompt = data.decode()
-        text = re.sub(rf"\[orchard prompt sha256:{digest}, [0-9]+ bytes\]", lambda _: prompt, text)
+        text = re.sub(rf"\[orchard prompt sha256:{digest}, [0-9]+ bytes\]", _verbatim(data.decode()), text)
     return text
+
+
+def _verbatim(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for re.sub that is `replacement` as it is (no backslash or group read in it)."""
+    return lambda _: replacement

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -37,7 +38,7 @@ def opened_dir(root: Path, *parts: str) -> Iterator[int]:
     fd = _open(lambda: os.open(root, DIR_FLAGS), root.name or str(root))
     try:
         for i, part in enumerate(parts):
-            step = _open(lambda: os.open(part, DIR_FLAGS, dir_fd=fd), "/".join((root.name, *parts[: i + 1])))
+            step = _open(functools.partial(os.open, part, DIR_FLAGS, dir_fd=fd), "/".join((root.name, *parts[: i + 1])))
             os.close(fd)
             fd = step
         yield fd
@@ -45,7 +46,7 @@ def opened_dir(root: Path, *parts: str) -> Iterator[int]:
         os.close(fd)
 
 
-def _open(opener, shown: str) -> int:
+def _open(opener: Callable[[], int], shown: str) -> int:
     try:
         return opener()
     except OSError as e:
@@ -154,7 +155,7 @@ def _loose_ref(git_dir_fd: int, name: str) -> str | None:
             kind = kind_beneath(fd, folder)
             if kind is None:
                 return None
-            step = _open(lambda: os.open(folder, DIR_FLAGS, dir_fd=fd), f"{name} (at {folder})")
+            step = _open(functools.partial(os.open, folder, DIR_FLAGS, dir_fd=fd), f"{name} (at {folder})")
             os.close(fd)
             fd = step
         if kind_beneath(fd, leaf) is None:

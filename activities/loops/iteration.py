@@ -130,8 +130,9 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         agent.files_changed, agent.insertions, agent.deletions = snapshot.files_changed, snapshot.insertions, snapshot.deletions
         agent.duration_seconds = round(time.monotonic() - started, 3)
         ends = [t for _, t in phases[1:]] + [time.monotonic()]
-        agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends)}
-        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), workspace=prepared, published=published.branches,
+        agent.metrics["phase_seconds"] = {name: round(end - begun, 4) for (name, begun), end in zip(phases, ends, strict=True)}
+        result = IterationOutcome(agent=agent, snapshot=snapshot, verification=verification, ci=ci, host=host_id(), workspace=prepared,
+                                  published=published.branches,
                                   published_from=published.before, refused=published.refused)
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())
@@ -168,7 +169,7 @@ async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: 
     levels: list[LevelReport] = []
     failed = False
     for level in LEVELS:
-        commands = inp.levels.get(level)  # type: ignore[call-overload]
+        commands = inp.levels.get(level)
         if commands is None:
             continue
         if failed:

@@ -39,7 +39,7 @@ async def run_shell(command: str, cwd: Path, timeout: float) -> tuple[int | None
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         _kill_session(proc.pid)
         await proc.wait()
         return None, "", ""

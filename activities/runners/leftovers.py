@@ -14,8 +14,9 @@ from activities.runners.local import RunningRecord, kill_group, kill_tagged, tag
 
 
 async def kill_orphan(record_path: Path) -> None:
-    """Kill what an earlier attempt left running, as recorded at record_path. Only processes carrying its tag are signalled (and its process group, when the group's leader
-    carries the tag): the pid alone may belong to another process by now."""
+    """Kill what an earlier attempt left running, as recorded at record_path. Only processes carrying
+    its tag are signalled (and its process group, when the group's leader carries the tag): the pid
+    alone may belong to another process by now."""
     try:
         record = RunningRecord.model_validate_json(record_path.read_text())
     except (OSError, ValidationError):

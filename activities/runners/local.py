@@ -101,8 +101,12 @@ def left_running(tag: str, inodes: set[int]) -> list[int]:
 def _pipe_inode(stream: asyncio.StreamReader | None) -> int | None:
     """The inode of the pipe a stream reads; None once it is closed (every writer closed it: no
     process holds it any more)."""
+    # The stream's transport is asyncio's own attribute, which typeshed leaves out; None once closed.
+    transport: asyncio.BaseTransport | None = getattr(stream, "_transport", None)
+    if transport is None:
+        return None
     with contextlib.suppress(AttributeError, OSError, ValueError):
-        return os.fstat(stream._transport.get_extra_info("pipe").fileno()).st_ino  # type: ignore[union-attr]
+        return os.fstat(transport.get_extra_info("pipe").fileno()).st_ino
     return None
 
 
@@ -239,7 +243,7 @@ async def run_process(
         readers = asyncio.gather(feed_stdin(), output.stdout(proc.stdout), output.stderr(proc.stderr))
         try:
             await asyncio.wait_for(exit_of(proc), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
             kill_agent(proc.pid, tag, signal.SIGTERM)
             with contextlib.suppress(asyncio.TimeoutError):

@@ -83,8 +83,8 @@ async def publish_pushed(repo: str, label: str, allowed: list[str], workspace: P
     names = {ref.removeprefix("refs/heads/"): ref for ref in pushed}
     foreign = sorted(name for name in names if name not in allowed)
     if foreign:
-        allowed = ", ".join(allowed) or "nothing"
-        return Published(refused=f"{label} pushed {', '.join(foreign)}, which the pipeline does not publish (publish = [{allowed}]); "
+        publish = ", ".join(allowed) or "nothing"
+        return Published(refused=f"{label} pushed {', '.join(foreign)}, which the pipeline does not publish (publish = [{publish}]); "
                                  "nothing it pushed was applied")
     checked_out = await _checked_out(repo)
     if checked_out in pushed:

@@ -34,9 +34,10 @@ def _marker(workspace: Path) -> Path:
 def finished_at(workspace: Path) -> str | None:
     """The commit the last finished iteration left the workspace at, if it is intact."""
     try:
-        return json.loads(_marker(workspace).read_text())["commit"]
+        commit = json.loads(_marker(workspace).read_text())["commit"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return commit if isinstance(commit, str) else None
 
 
 def mark_finished(workspace: Path, commit: str) -> None:

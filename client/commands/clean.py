@@ -85,7 +85,8 @@ async def cmd_clean(args: argparse.Namespace) -> int:
             if e.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 raise
             if not await _left_on_this_host(args.run_id):  # a mistyped id, as `orchard show` says of it
-                raise UsageError(f"no run {args.run_id!r} on {target.address} ({str(e).splitlines()[0]}), nor anything of it here; see `orchard list`") from None
+                raise UsageError(f"no run {args.run_id!r} on {target.address} ({str(e).splitlines()[0]}), "
+                                 "nor anything of it here; see `orchard list`") from None
             running = False  # Temporal no longer knows it (retention): its leftovers can go
         if running:
             raise UsageError(f"run {args.run_id} is still running; cancel it first (orchard cancel {args.run_id})")

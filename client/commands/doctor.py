@@ -53,7 +53,7 @@ async def _version(*argv: str) -> str | None:
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return None
     lines = out.decode(errors="replace").strip().splitlines()
     return lines[0] if proc.returncode == 0 and lines else None
@@ -66,7 +66,8 @@ async def check_temporal(address: str | None, namespace: str | None) -> Check:
             client = await connect(address, namespace)
         except ServerUnreachable as e:
             return Check("fail", "temporal", str(e))
-        return Check("ok", "temporal", f"reachable at {address or os.environ.get('TEMPORAL_ADDRESS') or 'the configured server'} (namespace {client.namespace})")
+        return Check("ok", "temporal",
+                     f"reachable at {address or os.environ.get('TEMPORAL_ADDRESS') or 'the configured server'} (namespace {client.namespace})")
     try:
         binary = temporal_binary()
     except DevServerError as e:
@@ -88,7 +89,8 @@ async def check_docker(image: str) -> list[Check]:
     checks.append(Check("ok", "image", f"{image} (created {created[:19]})"))
     for plugin in AGENT_CLIS:
         try:
-            version = await call(lambda exe=plugin.executable: engine().containers.run(image, [exe, "--version"], remove=True, network_mode="none", stderr=True))
+            version = await call(lambda exe=plugin.executable: engine().containers.run(image, [exe, "--version"], remove=True,
+                                                                                       network_mode="none", stderr=True))
             checks.append(Check("ok", f"image {plugin.executable}", version.decode(errors="replace").strip().splitlines()[-1]))
         except DockerError as e:
             checks.append(Check("warn", f"image {plugin.executable}", f"not usable in {image}: {e}"))

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 from client.errors import EXIT_SUCCESS
 from client.runs import target_for
@@ -13,6 +14,18 @@ from workflows.sdk.models import is_remote_repo
 from workflows.sdk.visibility import SA_OUTCOME, SA_REPO, SA_WAITING
 
 LIST_STATUSES = ("running", "success", "partial", "failed", "stopped", "canceled", "terminated", "timed_out")
+
+
+class Listed(TypedDict):
+    """One run as `orchard list` shows it (a line of `--output json`)."""
+
+    run_id: str
+    strategy: str
+    status: str
+    started: str | None
+    repo: str | None
+    waiting: bool
+    parent: str | None
 
 
 async def cmd_list(args: argparse.Namespace) -> int:
@@ -34,7 +47,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
         clauses.append("ParentWorkflowId IS NULL")
     # Runs only, not rotations; a run continued as new is listed once, by its latest run.
     query = " AND ".join(["OrchardStrategy IS NOT NULL", 'ExecutionStatus != "ContinuedAsNew"', *clauses])
-    rows = []
+    rows: list[Listed] = []
     async for wf in target.client.list_workflows(query, limit=args.limit):
         attrs = wf.typed_search_attributes
         outcome = attrs.get(SA_OUTCOME)

@@ -38,5 +38,6 @@ async def cmd_pending(args: argparse.Namespace) -> int:
         console.print(f"{row['run_id']}  {row['strategy']}  {row['key']}  asked {row['asked_at'][:19]} UTC{deadline}")
         console.print(f"  {row['text']}")
         console.print(f"{offered}{default}")
-        console.print(f"  answer: orchard answer {row['run_id']} CHOICE" + (f" --question {row['key']}" if sum(r["run_id"] == row["run_id"] for r in rows) > 1 else ""))
+        several = sum(r["run_id"] == row["run_id"] for r in rows) > 1
+        console.print(f"  answer: orchard answer {row['run_id']} CHOICE" + (f" --question {row['key']}" if several else ""))
     return EXIT_SUCCESS

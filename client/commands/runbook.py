@@ -47,7 +47,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     named: list[Path] = []
     missing: list[Problem] = []
     if not args.paths and not runbooks_folder(args).is_dir():
-        raise UsageError(f"no runbooks folder at {runbooks_folder(args)}: create it with NAME.toml files, or pass --runbooks DIR (or runbooks: in orchard.yaml)")
+        raise UsageError(f"no runbooks folder at {runbooks_folder(args)}: create it with NAME.toml files, or pass --runbooks DIR (or "
+                         "runbooks: in orchard.yaml)")
     for given in args.paths or [runbooks_folder(args)]:
         path = Path(given)
         if path.is_dir():
@@ -101,7 +102,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, book in sorted(registry.runbooks.items()):
         print(f"{name}  ({shown(book.path)})")
         for c in book.commands.values():
-            print(f"  command   {c.name} {c.args.usage()}".rstrip() + (f"  -> pipeline {c.action.pipeline}" if isinstance(c.action, m.RunPipeline) else "  -> shell"))
+            runs = f"  -> pipeline {c.action.pipeline}" if isinstance(c.action, m.RunPipeline) else "  -> shell"
+            print(f"  command   {c.name} {c.args.usage()}".rstrip() + runs)
         for p in book.pipelines.values():
             print(f"  pipeline  {name}.{p.name}: {' -> '.join(ph.name for ph in p.phases)}")
         for s in book.strategies.values():
@@ -205,7 +207,7 @@ def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDe
         return found[0]
     if len(parts) == 3 and parts[1] == "command":
         try:
-            return registry.resolve(name)  # type: ignore[no-any-return]
+            return registry.resolve(name)
         except KeyError as e:
             raise UsageError(e.args[0]) from None
     return _pipeline(registry, name)
@@ -382,5 +384,6 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
     except RunbookError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
-        print(f"orchard: the runbooks in {runbooks_folder(args)} have {len(e.problems)} problem{'s' * (len(e.problems) != 1)}; fix them (`orchard runbook validate` lists them)", file=sys.stderr)
+        print(f"orchard: the runbooks in {runbooks_folder(args)} have {len(e.problems)} problem{'s' * (len(e.problems) != 1)}; fix them "
+              "(`orchard runbook validate` lists them)", file=sys.stderr)
         return EXIT_USAGE

@@ -46,7 +46,8 @@ def cmd_server(args: argparse.Namespace) -> int:
             + "; use it as it is, or stop it first" + (" with `orchard server stop`" if embedded else "")
         )
     if port_taken(settings.address):
-        raise DevServerError(f"{settings.address} is taken by a program that is not Temporal; set another address in {dev_config_path()} (copy it to $ORCHARD_HOME/temporal-dev.yml to change it)")
+        raise DevServerError(f"{settings.address} is taken by a program that is not Temporal; set another address in {dev_config_path()} (copy it to "
+                             "$ORCHARD_HOME/temporal-dev.yml to change it)")
     cmd = server_command(settings)
     settings.db_path().parent.mkdir(parents=True, exist_ok=True)
     print(f"Temporal dev server from {dev_config_path()} on {settings.address}" + (f", UI {settings.ui_url}" if settings.ui_url else ""), flush=True)

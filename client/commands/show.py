@@ -58,6 +58,7 @@ async def _show_experiment(target: Target, args: argparse.Namespace) -> int:
     root = str(open_repo(args.repo))
     state = await rotation_state(target, root, args.experiment)
     if state is None:
-        raise UsageError(f"no experiment {args.experiment!r} on {root}; start one with `orchard run --strategy round-robin -S experiment={args.experiment} -S variants=...`")
+        raise UsageError(f"no experiment {args.experiment!r} on {root}; start one with "
+                         f"`orchard run --strategy round-robin -S experiment={args.experiment} -S variants=...`")
     print_rotation(state, await run_outcomes(target, [t.run_id for t in state.turns]), args.output)
     return EXIT_SUCCESS

@@ -21,7 +21,8 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     if run.running:
         try:  # embedded: (re)starts the run's worker; a named server: says if none polls
             credentials = credentials_from(GivenCredentials(args.api_key, args.oauth_token, args.base_url), run.memo.get("plugin", "command"))
-            await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"), credentials, run.memo.get("worker_modules"))
+            await ensure_served(target, run.memo.get("task_queue") or run.desc.task_queue, run.memo.get("strategy_spec"), credentials,
+                                run.memo.get("worker_modules"))
         except NoWorker as e:
             print(f"orchard: warning: {e}; the run waits until one does", file=sys.stderr)
     code = await follow_and_report(target, args.run_id, output_mode(args.output), f"{run.desc.workflow_type} run {args.run_id}", keep_waiting=args.keep_waiting)

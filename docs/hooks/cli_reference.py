@@ -97,7 +97,7 @@ def _section(parser: argparse.ArgumentParser, level: int, summary: str) -> list[
     lines += ["```text", parser.format_usage().strip(), "```", ""]
     untitled = ("positional arguments", "options", "optional arguments")  # argparse's own groups: one table
     groups = [[a for g in parser._action_groups if g.title in untitled for a in g._group_actions]]
-    groups += [[a for a in g._group_actions] for g in parser._action_groups if g.title not in untitled]
+    groups += [list(g._group_actions) for g in parser._action_groups if g.title not in untitled]
     for group in groups:
         rows = [a for a in group if a.help != argparse.SUPPRESS and not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
         if not rows:

@@ -19,7 +19,7 @@ def test_a_message_read_by_an_end_that_leaves_at_once_was_sent(tmp_path):
             ours, theirs = socket.socketpair()
             got: list[tuple[dict, list[int]] | None] = []
 
-            def read_and_leave(conn: socket.socket = theirs) -> None:
+            def read_and_leave(conn: socket.socket = theirs, got: list[tuple[dict, list[int]] | None] = got) -> None:
                 got.append(handover.receive(conn))
                 conn.close()
 

@@ -4,7 +4,7 @@ does; run totals; and on Ctrl-C the last screen stays above the detach message."
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
@@ -18,7 +18,7 @@ def test_the_live_screen_shows_usage_scores_and_totals_and_stays_when_detached()
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=160, color_system=None)
     tui = TuiRenderer(console, "best-of-n run run_1", None)
-    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    started = datetime.now(UTC) - timedelta(seconds=42)
     progress = RunProgress(run_id="run_1", strategy="best-of-n", phase="scoring", instances=[
         InstanceProgress(key="candidate/1", branch="orchard/b/run_1/k1", status="success", duration_seconds=12.0,
                          input_tokens=1200, output_tokens=300, cost_usd=0.0123, started_at=started, metrics={"score": 9}),
@@ -47,7 +47,7 @@ def test_a_running_loop_shows_its_latest_iterations_and_the_one_running_now():
               "reason": f"iteration {n} of 20 failed verification", "duration_seconds": 1.5, "tokens": 100, "cost_usd": 0.01} for n in range(1, 13)]
     progress = RunProgress(run_id="run_2", strategy="loop", phase="iteration 13", trail=trail, trail_total=12, instances=[
         InstanceProgress(key="iteration/12", branch="orchard/loop/run_2/k1", status="success"),
-        InstanceProgress(key="iteration/13", branch="orchard/loop/run_2/k1", status="running", started_at=datetime.now(timezone.utc)),
+        InstanceProgress(key="iteration/13", branch="orchard/loop/run_2/k1", status="running", started_at=datetime.now(UTC)),
     ])
     tui.update(Snapshot(run_id="run_2", status="running", progress=progress, heartbeats={"iteration/13": {"phase": "verifying L1"}}))
     tui.close()
@@ -90,10 +90,12 @@ def test_a_candidate_that_failed_verification_shows_the_end_of_its_output_and_it
     failed = InstanceResult(success=True, key="candidate/2", branch_name="orchard/best-of-n/run_4/k2", has_changes=True,
                             metrics={"verify_passed": False, "verify_exit_code": 1},
                             metadata={"ineligible": "verification failed (exit 1)", "verify_log": log,
-                                      "verify_output": "$ pytest -q\n" + "".join(f"line {n}\n" for n in range(30)) + "FAILED test_greeting - [expected] hello\n"})
+                                      "verify_output": "$ pytest -q\n" + "".join(f"line {n}\n" for n in range(30))
+                                                       + "FAILED test_greeting - [expected] hello\n"})
     winner = InstanceResult(success=True, key="candidate/1", branch_name="orchard/best-of-n/run_4/k1", has_changes=True,
                             metrics={"verify_passed": True, "score": 7}, metadata={"winner": True, "selection_reason": "highest score 7/10"})
-    result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed], duration_seconds=2.0)
+    result = RunResult(run_id="run_4", strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=[winner, failed],
+                       duration_seconds=2.0)
     text = _printed(Outcome(run_id="run_4", status="success", result=result))
     assert f"candidate/2: verification log (exit 1): {log}" in text
     assert text.count("verification failed (exit 1)") == 1  # its note, said once
@@ -145,7 +147,8 @@ def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
 
     winner = result("candidate/3", "e4d75bc7", metrics={"score": 9}, metadata={"winner": True, "selection_reason": "highest score 9/10, passed `pytest -q`"})
     other = result("candidate/1", "ab58afe3", metrics={"score": 5})
-    rejected = result("candidate/2", "15649074", metrics={"verify_passed": False, "verify_exit_code": 1}, metadata={"ineligible": "verification failed (exit 1)"})
+    rejected = result("candidate/2", "15649074", metrics={"verify_passed": False, "verify_exit_code": 1},
+                      metadata={"ineligible": "verification failed (exit 1)"})
     results = [winner, other, rejected]
     run = RunResult(run_id=RUN, strategy="best-of-n", status="success", base_branch="main", base_commit="b" * 40, instances=results, duration_seconds=400.0)
     text = _printed(Outcome(run_id=RUN, status="success", result=run), width=width)
@@ -161,7 +164,7 @@ def test_the_final_table_fits_the_terminal_and_cuts_nothing_essential(width):
 def test_the_live_view_fits_the_terminal_and_cuts_nothing_essential(width):
     out = io.StringIO()
     tui = TuiRenderer(Console(file=out, force_terminal=True, width=width, color_system=None), f"best-of-n run {RUN}", None)
-    started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    started = datetime.now(UTC) - timedelta(seconds=42)
     progress = RunProgress(run_id=RUN, strategy="best-of-n", phase="running", instances=[
         InstanceProgress(key="candidate/1", branch=_branch("ab58afe3"), status="success", duration_seconds=200.0, input_tokens=934_567, output_tokens=25_678,
                          cost_usd=2.4567, metrics={"score": 5}),
@@ -191,7 +194,8 @@ def test_one_instance_is_one_instance():
     out = io.StringIO()
     tui = TuiRenderer(Console(file=out, force_terminal=True, width=120, color_system=None), "simple run run_6", None)
     tui.update(Snapshot(run_id="run_6", status="running", heartbeats={},
-                        progress=RunProgress(run_id="run_6", strategy="simple", phase="running", instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
+                        progress=RunProgress(run_id="run_6", strategy="simple", phase="running",
+                                             instances=[InstanceProgress(key="simple", branch="b", status="queued")])))
     tui.close()
     assert "1 instance: 1 queued;" in out.getvalue()
 

@@ -161,7 +161,9 @@ async def test_on_a_remote_the_remote_says_what_the_base_is(monkeypatch):
     remote = RunRepository("https://example.invalid/p.git", None)
     assert await step.base(request("x"), remote) == step.Base("main", "a" * 40)
     assert await step.base(request("x", "--base-branch", "dev"), remote) == step.Base("dev", "d" * 40)
-    with pytest.raises(UsageError, match=r"base branch 'nope' is not on the remote https://example.invalid/p.git; pass --base-branch with one of its branches \(dev, main\)"):
+    with pytest.raises(UsageError,
+                       match=r"base branch 'nope' is not on the remote https://example.invalid/p.git; pass --base-branch with one of "
+                             r"its branches \(dev, main\)"):
         await step.base(request("x", "--base-branch", "nope"), remote)
 
     async def unreachable(url: str, cwd: str) -> RemoteHeads:
@@ -184,7 +186,8 @@ def test_the_run_s_input_takes_orchestration_from_the_flags_over_orchard_yaml_ov
         return step.run_input(request("fix it", *argv), "fix it", here(repo), base, configured(repo, *argv), chosen)
 
     got = run_input()
-    assert (got.prompt, got.repo, got.base_branch, got.base_commit, got.strategy_spec, got.max_parallel) == ("fix it", str(repo), "main", "c" * 40, "simple", 12)
+    assert (got.prompt, got.repo, got.base_branch, got.base_commit, got.strategy_spec, got.max_parallel) == (
+        "fix it", str(repo), "main", "c" * 40, "simple", 12)
     (repo / "orchard.yaml").write_text("orchestration: {max_parallel: 3, branch_namespace: flat}\n")
     assert (run_input().max_parallel, run_input().branch_namespace) == (3, "flat")
     assert run_input("--max-parallel", "5").max_parallel == 5

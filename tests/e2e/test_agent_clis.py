@@ -109,7 +109,8 @@ def fake_claude(monkeypatch, tmp_path):
 
 
 async def test_claude_code_best_of_n_makes_two_branches_with_tokens_and_cost(client, task_queue, repo, fake_claude, runner):
-    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="", plugin="claude-code", model="claude-sonnet-4-5", **runner)
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2, "diversity_hints": False}, agent="", plugin="claude-code",
+                                model="claude-sonnet-4-5", **runner)
     assert result.status == "success", [c.error for c in result.instances]
     assert len(orchard_branches(repo)) == 2
     for candidate in result.instances:
@@ -137,7 +138,9 @@ async def test_claude_code_error_fails_one_instance_with_its_reason(client, task
 
 async def test_claude_code_timeout_kills_the_agent_and_its_tools(client, task_queue, repo, fake_claude, runner):
     run_id = f"run_timeout_{uuid.uuid4().hex[:6]}"
-    result = await seen_running(CLAUDE_SLEEPER, run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8, run_id=run_id, **runner))
+    result = await seen_running(CLAUDE_SLEEPER,
+                                run_strategy(client, task_queue, "simple", repo, prompt="SLOW task", agent="", plugin="claude-code", timeout=8, run_id=run_id,
+                                             **runner))
     (only,) = result.instances
     assert only.status == "timeout" and "timed out after 8s" in only.error
     assert no_sleeper_left(CLAUDE_SLEEPER)
@@ -241,7 +244,8 @@ def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_pa
 
 def resumable_conversation(text: str):
     """A long first tool call (the worker is killed during it), then write, commit and finish."""
-    return [Turn(tool_uses=[ToolUse("Bash", {"command": THINKER, "description": "think"})]), *write_and_commit_script("notes/resumed.md", commit_message="Add notes/resumed.md")]
+    return [Turn(tool_uses=[ToolUse("Bash", {"command": THINKER, "description": "think"})]),
+            *write_and_commit_script("notes/resumed.md", commit_message="Add notes/resumed.md")]
 
 
 def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, repo):
@@ -336,7 +340,8 @@ async def test_codex_best_of_n_makes_two_branches_with_tokens_and_estimated_cost
 
 
 async def test_codex_error_fails_one_instance_with_its_reason(client, task_queue, repo, fake_codex, runner):
-    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES, **runner)
+    result = await run_strategy(client, task_queue, "best-of-n", repo, params={"n": 2}, agent="", plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES,
+                                **runner)
     assert result.status == "partial"
     failed = next(c for c in result.instances if not c.success)
     assert failed.error_type == "agent" and "fake model refuses" in failed.error

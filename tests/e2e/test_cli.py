@@ -103,7 +103,8 @@ def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, re
     assert watched.returncode == 0 and run_id in watched.stdout
 
     marker = f"orchard-e2e-{uuid.uuid4().hex[:6]}"
-    slow = orchard("run", "slow", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", f"bash -c 'exec -a {marker} sleep 120'", "--detach", env=env, cwd=repo)
+    slow = orchard("run", "slow", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", f"bash -c 'exec -a {marker} sleep 120'", "--detach", env=env,
+                   cwd=repo)
     run_id = slow.stdout.strip().splitlines()[-1]
     deadline = time.monotonic() + 30
     while subprocess.run(["pgrep", "-fc", marker], capture_output=True, text=True).stdout.strip() != "2":
@@ -145,7 +146,8 @@ def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, re
     while not scored.exists():
         assert time.monotonic() < deadline, "candidate 1 was not scored"
         time.sleep(0.2)
-    orphans = [pid for record in (home / "running").glob(f"{run_id}.*.json") for pid in tagged_processes(RunningRecord.model_validate_json(record.read_text()).tag)]
+    records = [RunningRecord.model_validate_json(record.read_text()) for record in (home / "running").glob(f"{run_id}.*.json")]
+    orphans = [pid for record in records for pid in tagged_processes(record.tag)]
     assert len(orphans) >= 2  # candidates 2 and 3, sleeping
     worker_pid = pid_in(home / "workers" / "orchard.pid")
     os.kill(worker_pid, signal.SIGKILL)
@@ -170,14 +172,16 @@ def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, re
 
 def test_custom_strategy_file_runs_detached_on_its_own_worker(embedded, repo):
     home, env, _, _ = embedded
-    started = orchard("run", "fan out", "--strategy", str(ROOT / "examples/fanout_two.py"), "-S", "n=3", "--agent-command", DEMO_AGENT, "--detach", env=env, cwd=repo)
+    started = orchard("run", "fan out", "--strategy", str(ROOT / "examples/fanout_two.py"), "-S", "n=3", "--agent-command", DEMO_AGENT, "--detach", env=env,
+                      cwd=repo)
     assert started.returncode == 0, started.stderr
     watched = orchard("watch", started.stdout.strip().splitlines()[-1], "--output", "quiet", env=env, cwd=repo)
     assert watched.returncode == 0, watched.stderr
     assert len(orchard_branches(repo)) == 3
     assert any(p.name.startswith("orchard-custom-") for p in (home / "workers").iterdir())
     # A module spec resolves against the current folder, as `python -m` does.
-    by_module = orchard("run", "refine", "--strategy", "examples.propose_refine", "--repo", str(repo), "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=ROOT)
+    by_module = orchard("run", "refine", "--strategy", "examples.propose_refine", "--repo", str(repo), "--agent-command", DEMO_AGENT, "--output", "quiet",
+                        env=env, cwd=ROOT)
     assert by_module.returncode == 0, by_module.stderr
     assert len(orchard_branches(repo)) == 5
 
@@ -207,10 +211,12 @@ async def test_a_worker_lacking_the_strategy_is_reported_within_seconds(named_se
     queue = f"builtins-{uuid.uuid4().hex[:6]}"
     worker = subprocess.Popen([sys.executable, "worker.py", "--address", named_server, "--task-queue", queue], cwd=ROOT, env=env)
     try:
-        ok = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        ok = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--agent-command", DEMO_AGENT, "--output", "quiet", env=env,
+                                 cwd=repo)
         assert ok.returncode == 0, ok.stderr
         started = time.monotonic()
-        missing = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command", DEMO_AGENT, env=env, cwd=repo)
+        missing = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command",
+                          DEMO_AGENT, env=env, cwd=repo)
         assert missing.returncode == 2 and time.monotonic() - started < 20
         assert f"no worker on task queue '{queue}' serves strategy 'fan-out'" in missing.stderr
         open_runs = [wf async for wf in client.list_workflows(f'TaskQueue="{queue}" AND ExecutionStatus="Running"')]
@@ -224,7 +230,8 @@ async def test_a_worker_lacking_the_strategy_is_reported_within_seconds(named_se
     config.write_text(f"temporal: {{address: '{named_server}', task_queue: {queue}}}\nworker: {{strategies: ['{ROOT / 'examples/fanout_two.py'}']}}\n")
     worker = subprocess.Popen([sys.executable, "worker.py", "--config", str(config)], cwd=ROOT, env=env)
     try:
-        served = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"), "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+        served = orchard_once_polled("run", "x", "--address", named_server, "--task-queue", queue, "--strategy", str(ROOT / "examples/fanout_two.py"),
+                                     "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
         assert served.returncode == 0, served.stderr
         assert "orchard/fan-out/" in served.stdout
     finally:
@@ -250,7 +257,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--strategy", "best-of-n", "-S", "n=true"], "bad value for parameter 'n' of strategy 'best-of-n': it takes a whole number, not a yes/no value"),
         (["--strategy", "best-of-n", "-S", "n=100000", "--detach"], "n=100,000 may ask for 300,000 instances"),
         (["--strategy", "broken.py"], "failed to import: SyntaxError"),
-        (["--strategy", "stamped.py"], "stamped.py cannot run in the workflow sandbox: Cannot access datetime.datetime.now.__call__ from inside a workflow (line 3)"),
+        (["--strategy", "stamped.py"],
+         "stamped.py cannot run in the workflow sandbox: Cannot access datetime.datetime.now.__call__ from inside a workflow (line 3)"),
         (["--strategy", "badname.py"], "strategy name '../../heads/master' cannot name a branch"),
         (["--strategy", "steps.toml"], "a strategy is a Python file (path.py[:Class]) or module (pkg.mod[:Class]), not steps.toml"),
         (["--max-parallel", "x"], "invalid int value"),
@@ -263,7 +271,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_is_created(repo, tmp_path, args, message):
     (repo / "broken.py").write_text("from workflows import Strategy\ndef broken(:\n")
-    (repo / "badname.py").write_text("from workflows import Strategy\nclass Bad(Strategy):\n    NAME = '../../heads/master'\n    async def execute(self, p, b, ctx):\n        return []\n")
+    (repo / "badname.py").write_text("from workflows import Strategy\nclass Bad(Strategy):\n    NAME = '../../heads/master'\n"
+                                     "    async def execute(self, p, b, ctx):\n        return []\n")
     (repo / "steps.toml").write_text("[pipeline.build]\n")
     (repo / "stamped.py").write_text("import datetime\nfrom workflows import Strategy\nSTAMP = datetime.datetime.now()\nclass Stamped(Strategy):\n"
                                      "    async def execute(self, p, b, ctx):\n        return []\n")
@@ -359,7 +368,8 @@ async def test_a_bare_named_server_gets_orchards_search_attributes(repo, tmp_pat
 def test_temporal_address_from_the_environment_and_exit_3_for_failed_instances(named_server, repo, tmp_path):
     env = orchard_env(tmp_path / "home", TEMPORAL_ADDRESS=named_server)
     agent = f"DEMO_AGENT_ONLY_KEY=candidate/2 DEMO_AGENT_FAIL='out of credits' {DEMO_AGENT}"
-    ran = orchard("run", "x", "--with-worker", "--task-queue", f"env-{uuid.uuid4().hex[:6]}", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", agent, "--output", "streaming", env=env, cwd=repo)
+    ran = orchard("run", "x", "--with-worker", "--task-queue", f"env-{uuid.uuid4().hex[:6]}", "--strategy", "best-of-n", "-S", "n=2", "--agent-command", agent,
+                  "--output", "streaming", env=env, cwd=repo)
     assert ran.returncode == 3, ran.stderr
     assert "out of credits" in ran.stdout and "partial" in ran.stdout
     assert not (tmp_path / "home" / "temporal.pid").exists()  # no embedded server was started
@@ -502,7 +512,8 @@ def test_a_child_strategys_run_is_listed_with_its_parent(named_server, repo, tmp
     env = orchard_env(tmp_path / "home")
     queue = f"children-{uuid.uuid4().hex[:6]}"
     spec = str(ROOT / "tests" / "strategy_files" / "registering.py")
-    ran = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--with-worker", "--strategy", spec, "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo)
+    ran = orchard("run", "x", "--address", named_server, "--task-queue", queue, "--with-worker", "--strategy", spec, "--agent-command", DEMO_AGENT, "--output",
+                  "json", env=env, cwd=repo)
     assert ran.returncode == 0, ran.stderr
     result = json.loads(ran.stdout.strip().splitlines()[-1])
     (child,) = result["children"]

@@ -95,7 +95,8 @@ def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, 
         assert run.returncode == 0, err[-3000:]
         started = {Path(m.read_text().strip()).parts[-4] for m in marks.iterdir()}
         assert started == {"host-a", "host-b", "host-c"}  # the run spread over every host
-        on_remote = [line.split("\t")[1].removeprefix("refs/heads/") for line in git(bare, "for-each-ref", "--format=%(objectname)\t%(refname)", "refs/heads/orchard/").splitlines()]
+        listed = git(bare, "for-each-ref", "--format=%(objectname)\t%(refname)", "refs/heads/orchard/")
+        on_remote = [line.split("\t")[1].removeprefix("refs/heads/") for line in listed.splitlines()]
         assert len(on_remote) == 6, on_remote
         for branch in on_remote:  # each candidate finished on a live host: b or c
             where = git(bare, "show", f"{branch}:where.txt").strip()

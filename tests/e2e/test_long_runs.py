@@ -52,7 +52,8 @@ async def test_a_long_run_continues_as_new_and_survives_a_killed_worker(named_se
         prompt="nothing to do", repo=str(repo), base_branch="main", params={"n": INSTANCES, "every": EVERY},
         defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=1, strategy_spec=LONG_RUN,
     )
-    handle = await client.start_workflow("long-run", run_input, id=run_id, task_queue=queue, result_type=RunResult, search_attributes=run_search_attributes("long-run", str(repo)))
+    handle = await client.start_workflow("long-run", run_input, id=run_id, task_queue=queue, result_type=RunResult,
+                                         search_attributes=run_search_attributes("long-run", str(repo)))
     try:
         deadline = asyncio.get_running_loop().time() + 300
         while await done_so_far(handle) < INSTANCES // 2:

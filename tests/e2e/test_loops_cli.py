@@ -36,7 +36,8 @@ def rows(result) -> list[tuple[int, str]]:
                  "loop", id="stuck"),
     pytest.param(f"{COUNTER} && if [ $(wc -l < counter.txt) -ge 2 ]; then echo 'All done. TASK_COMPLETE'; else echo working; fi",
                  {"mode": "ralph"}, [(1, "continue"), (2, "complete")], "TASK_COMPLETE", id="signals"),
-    pytest.param("if [ -f a.txt ]; then git rm -q a.txt && echo b > b.txt; else git rm -q --ignore-unmatch b.txt; echo a > a.txt; fi; git add -A && git commit -qm flip",
+    pytest.param("if [ -f a.txt ]; then git rm -q a.txt && echo b > b.txt; else git rm -q --ignore-unmatch b.txt; echo a > a.txt; fi; "
+                 "git add -A && git commit -qm flip",
                  {"mode": "hybrid", "base_iterations": 6, "completion": ["verification_pass"], "verify": {"L0": "test -f a.txt", "L1": "false"}},
                  [(1, "continue"), (2, "continue"), (3, "continue"), (4, "fail")], "went back and forth", id="oscillates"),
 ])
@@ -53,7 +54,8 @@ async def test_scripted_agents_converge_get_stuck_signal_and_oscillate(client, t
 
 async def test_a_loop_runs_its_agent_in_a_container_iteration_after_iteration(client, task_queue, repo):
     require_docker()
-    result = await run_strategy(client, task_queue, "loop", repo, params={"mode": "fixed", "max_iterations": 4, "verify": THREE_LINES}, agent=COUNTER, runner="docker")
+    result = await run_strategy(client, task_queue, "loop", repo, params={"mode": "fixed", "max_iterations": 4, "verify": THREE_LINES}, agent=COUNTER,
+                                runner="docker")
     loop = result.instances[0]
     assert rows(result) == [(1, "continue"), (2, "continue"), (3, "complete")], loop.error
     assert git(repo, "log", "--format=%s", f"main..{loop.branch_name}").split("\n") == ["line 3", "line 2", "line 1"]  # committed in the container
@@ -85,7 +87,8 @@ def test_a_detached_loop_is_steered_watched_and_shown_a_custom_one_runs_from_a_f
     assert git(repo, "log", "--format=%s", f"main..{loop['branch_name']}").split("\n") == ["line 3", "line 2", "line 1"]
     shown = orchard("show", run_id, env=env, cwd=repo)
     table = [line.replace("│", " ").split() for line in shown.stdout.splitlines()]
-    assert [cells[:2] for cells in table if cells[:1] in (["1"], ["2"], ["3"])] == [[str(n), r["commit"][:12]] for n, r in enumerate(loop["metadata"]["iterations"], 1)]
+    iterations = [[str(n), r["commit"][:12]] for n, r in enumerate(loop["metadata"]["iterations"], 1)]
+    assert [cells[:2] for cells in table if cells[:1] in (["1"], ["2"], ["3"])] == iterations
     assert "verification passed at L1 on iteration 3" in shown.stdout
     done = orchard("loop", "stop", run_id, env=env, cwd=repo)
     assert done.returncode == 2 and "it waits for no steering" in done.stderr

@@ -24,7 +24,8 @@ def pending(env, cwd) -> list[dict]:
 
 def test_a_person_approves_another_best_of_n_candidate(embedded, repo):
     home, env, _, _ = embedded
-    started = orchard("run", "add a greeting", "--strategy", "best-of-n", "-S", "n=2", "-S", "approve=true", "--agent-command", DEMO_AGENT, "--detach", env=env, cwd=repo)
+    started = orchard("run", "add a greeting", "--strategy", "best-of-n", "-S", "n=2", "-S", "approve=true", "--agent-command", DEMO_AGENT, "--detach",
+                      env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip().splitlines()[-1]
     deadline = time.monotonic() + 60
@@ -73,7 +74,8 @@ def test_a_person_approves_another_best_of_n_candidate(embedded, repo):
 def test_orchard_run_says_the_run_waits_and_a_timeout_takes_the_default(embedded, repo):
     _, env, _, _ = embedded
     asking = str(ROOT / "tests" / "strategy_files" / "asking.py")
-    ran = orchard("run", "greet", "--strategy", asking, "-S", "default=go", "-S", "timeout=3", "--agent-command", DEMO_AGENT, "--output", "streaming", env=env, cwd=repo)
+    ran = orchard("run", "greet", "--strategy", asking, "-S", "default=go", "-S", "timeout=3", "--agent-command", DEMO_AGENT, "--output", "streaming", env=env,
+                  cwd=repo)
     assert ran.returncode == 0, ran.stderr
     run_id = ran.stdout.split("run ", 1)[1].split()[0]
     line = next(x for x in ran.stderr.splitlines() if "waits for a person" in x)

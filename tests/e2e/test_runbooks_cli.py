@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -118,13 +119,15 @@ def its_lock_goes_to_the_next_in_line_and_the_holder_follows_on_stale(home: Path
     repo = make_repo(tmp_path / "repo")
     (repo / "runbooks").mkdir()
     log = tmp_path / "merges.log"
+    merge = (f"echo start {{name}} >> {log} && git commit -q --allow-empty -m 'merge {{name}}' && "
+             f"(test -e {tmp_path}/{{name}}.slept || (touch {tmp_path}/{{name}}.slept && sleep 60)) && echo end {{name}} >> {log}")
     (repo / "runbooks" / "ops.toml").write_text(f"""
 [pipeline.release]
 inputs = ["name"]
 [[pipeline.release.phase]]
 name = "merge"
 lock = "main_branch"
-run = "echo start {{name}} >> {log} && git commit -q --allow-empty -m 'merge {{name}}' && (test -e {tmp_path}/{{name}}.slept || (touch {tmp_path}/{{name}}.slept && sleep 60)) && echo end {{name}} >> {log}"
+run = "{merge}"
 on_fail = "escalate"
 
 [lock.main_branch]
@@ -155,7 +158,8 @@ on_stale = ["rollback", "escalate"]
         time.sleep(0.5)
     (question,) = pending
     assert question["run_id"] == holder
-    assert re.search(r"phase merge failed: ops.lock.main_branch was taken back while the phase ran \(no heartbeat for \d+\.\ds \(every 1s expected\)\); the phase was stopped", question["text"])
+    assert re.search(r"phase merge failed: ops.lock.main_branch was taken back while the phase ran \(no heartbeat for \d+\.\ds \(every 1s "
+                     r"expected\)\); the phase was stopped", question["text"])
     answered = orchard("answer", holder, "retry", env=env, cwd=repo)
     assert answered.returncode == 0, answered.stderr
     done = orchard("watch", holder, "--output", "json", env=env, cwd=repo, timeout=120)
@@ -274,10 +278,11 @@ def the_bugfix_example_fixes_three_bugs_two_at_a_time_and_a_person_finishes_the_
     runs = {bug: (_at(records[0]["started"]), max(_at(p["started"]) + p["duration_seconds"] for p in records)) for bug, records in phases.items()}
     assert runs[1][0] < runs[2][1] and runs[2][0] < runs[1][1]  # bugs 1 and 2 at once,
     assert runs[3][0] >= min(runs[1][1], runs[2][1])  # and bug 3 once one of them was done
-    assert [(p["phase"], p["ok"]) for p in phases[2]] == [("reproduce", True), ("fix", True), ("verify", False), ("fix", True), ("verify", True), ("merge", True)]
+    assert [(p["phase"], p["ok"]) for p in phases[2]] == [("reproduce", True), ("fix", True), ("verify", False), ("fix", True), ("verify", True),
+                                                          ("merge", True)]
     merges = [p for records in phases.values() for p in records if p["phase"] == "merge"]
     held = sorted((_at(p["started"]) + p["waited_seconds"], _at(p["started"]) + p["duration_seconds"]) for p in merges)
-    assert all(left <= entered for (_, left), (entered, _) in zip(held, held[1:])), held  # the lock: one merge at a time
+    assert all(left <= entered for (_, left), (entered, _) in pairwise(held)), held  # the lock: one merge at a time
     assert any(p["ok"] and len(p["attempts"]) == 1 and p["attempts"][0].startswith("fast-forward: ") and "; rolled back to " in p["attempts"][0]
                for p in merges)  # a fast-forward failed, was rolled back, and the rebase landed it
 

@@ -97,7 +97,7 @@ async def test_round_robin_rotation_survives_a_killed_worker(named_server, clien
         shown = orchard("show", "--experiment", "greeting", "--repo", str(repo), "--address", named_server, "--output", "json", env=env, cwd=repo)
         assert shown.returncode == 0, shown.stderr
         turns = json.loads(shown.stdout)["turns"]
-        assert [(t["run_id"], t["variant"], t["status"]) for t in turns] == [(r.run_id, v, "success") for r, v in zip(results, "abc")]
+        assert [(t["run_id"], t["variant"], t["status"]) for t in turns] == [(r.run_id, v, "success") for r, v in zip(results, "abc", strict=True)]
         table = orchard("show", "--experiment", "greeting", "--repo", str(repo), "--address", named_server, env=env, cwd=repo)
         assert "3 turns taken" in table.stdout and f"{second.id}" in table.stdout
     finally:

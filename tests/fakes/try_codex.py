@@ -32,7 +32,8 @@ from tests.fakes.openai_server import FakeOpenAI, RecordedRequest, ScriptEntry, 
 API_KEY_ENV = "ORCHARD_FAKE_OPENAI_KEY"
 API_KEY = "sk-orchard-fake-0123456789"
 DEFAULT_MODEL = "gpt-5.5"  # in the CLI's bundled catalogue, so it offers apply_patch and warns of nothing
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Fake Codex", "GIT_AUTHOR_EMAIL": "codex@example.invalid", "GIT_COMMITTER_NAME": "Fake Codex", "GIT_COMMITTER_EMAIL": "codex@example.invalid"}
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Fake Codex", "GIT_AUTHOR_EMAIL": "codex@example.invalid", "GIT_COMMITTER_NAME": "Fake Codex",
+                "GIT_COMMITTER_EMAIL": "codex@example.invalid"}
 
 
 def codex_config(base_url: str, env_key: str = API_KEY_ENV) -> str:
@@ -103,13 +104,15 @@ class CodexRun:
         return next((e["thread_id"] for e in self.events if e.get("type") == "thread.started"), None)
 
 
-def run_codex(fake: FakeOpenAI, workspace: Path, codex_home: Path, prompt: str, *, model: str = DEFAULT_MODEL, resume: str | None = None, timeout: float = 120) -> CodexRun:
+def run_codex(fake: FakeOpenAI, workspace: Path, codex_home: Path, prompt: str, *, model: str = DEFAULT_MODEL, resume: str | None = None,
+              timeout: float = 120) -> CodexRun:
     (codex_home / "config.toml").write_text(codex_config(fake.base_url))
     seen = len(fake.requests)
     started = time.monotonic()
     # stdin must not be an open pipe: `codex exec` reads stdin to EOF (to append it to the prompt)
     # and would wait forever.
-    proc = subprocess.run(codex_command(workspace, prompt, model, resume), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=codex_env(codex_home), timeout=timeout, check=False)
+    proc = subprocess.run(codex_command(workspace, prompt, model, resume), stdin=subprocess.DEVNULL, capture_output=True, text=True, env=codex_env(codex_home),
+                          timeout=timeout, check=False)
     return CodexRun(proc.returncode, time.monotonic() - started, proc.stdout, proc.stderr, fake.requests[seen:])
 
 

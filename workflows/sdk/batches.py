@@ -100,7 +100,7 @@ class Batches:
                     raise asyncio.CancelledError("the run was canceled") from None
             finally:
                 self.running = None
-            for (_, result), got in zip(chunk, results):
+            for (_, result), got in zip(chunk, results, strict=True):
                 if not result.done():
                     result.set_result(got)
 

@@ -310,7 +310,7 @@ class Context:
         self._verifications += 1
         subject = target.key if isinstance(target, InstanceResult) else commit[:12]
         label = f"verify/{subject}#{self._verifications}"
-        return await workflow.execute_activity(
+        verified: VerifyResult = await workflow.execute_activity(
             "verify_commit",
             VerifyInput(repo=self._state.repo, run_id=self._state.run_id, commit=commit, command=command, timeout=timeout, label=label),
             result_type=VerifyResult,
@@ -321,6 +321,7 @@ class Context:
             retry_policy=INFRA_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        return verified
 
     def publish(self, results: list[InstanceResult]) -> None:
         """Give the caller these results now while the run goes on (e.g. shadows still running):
@@ -337,7 +338,7 @@ class Context:
         self._stop_if_canceled()
         if not options:
             raise StrategyError("take_turn needs at least one option")
-        return await workflow.execute_activity(
+        turn: Turn = await workflow.execute_activity(
             "take_turn",
             TakeTurnInput(repo=self._state.repo, run_id=self._state.run_id, rotation=rotation, options=options),
             result_type=Turn,
@@ -346,6 +347,7 @@ class Context:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=INFRA_RETRY,
         )
+        return turn
 
     def hold(self, name: str, max: int = 1, heartbeat: float | None = 30.0, hold_timeout: float | None = None, label: str = "") -> Lease:
         """A lock (max 1) or a semaphore's lease shared by every run on this repository:

@@ -72,7 +72,8 @@ class Events:
 
 async def emit(repo: str, events: list[str]) -> int:
     """Send `events` to the runs on `repo` waiting for them; how many signals were sent."""
-    return await workflow.execute_activity(
+    sent: int = await workflow.execute_activity(
         "emit_event", EmitInput(repo=repo, events=events, sender=workflow.info().workflow_id), result_type=int,
         start_to_close_timeout=timedelta(seconds=60), retry_policy=INFRA_RETRY, summary=f"emit {', '.join(events)}",
     )
+    return sent

@@ -13,8 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.api.enums.v1 import TimeoutType
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError, TimeoutType
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.sdk.errors import StrategyError
@@ -55,7 +54,7 @@ async def run_on_host(place: HostPlace, activity: str, make: Callable[[int], Any
         except ActivityError as e:
             if isinstance(e.cause, CancelledError):
                 raise asyncio.CancelledError("the run was canceled") from None
-            if isinstance(e.cause, TimeoutError) and e.cause.type == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
+            if isinstance(e.cause, TimeoutError) and e.cause.type == TimeoutType.SCHEDULE_TO_START:
                 workflow.logger.warning("%s: no worker on %s took it within %gs; moving to another host", summary, place.queue, place.timeout)
                 place.queue = None
                 continue

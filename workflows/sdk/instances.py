@@ -32,7 +32,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     """The instance's result; an activity that failed for good is a failed result, not an error.
     Raises CancelledError when the run (or batch) is canceled."""
     try:
-        return await workflow.execute_activity(
+        result: InstanceResult = await workflow.execute_activity(
             "run_instance",
             inp,
             result_type=InstanceResult,
@@ -43,6 +43,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             retry_policy=INFRA_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        return result
     except asyncio.CancelledError:
         raise
     except ActivityError as e:

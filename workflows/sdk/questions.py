@@ -87,7 +87,8 @@ class QuestionBook:
 
     def take(self, request: AnswerRequest) -> Answer:
         question = self.check(request)
-        return self._close(question, Answer(key=question.key, question=question.text, choice=request.choice, note=request.note, by=request.by, at=workflow.now()))
+        return self._close(question, Answer(key=question.key, question=question.text, choice=request.choice, note=request.note, by=request.by,
+                                            at=workflow.now()))
 
     def time_out(self, key: str) -> Answer:
         question = self._open(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -37,6 +37,7 @@ from workflows.sdk.models import (
     RunStatus,
     RunTotals,
     SteerRequest,
+    TaskDefaults,
 )
 from workflows.sdk.questions import QuestionBook
 from workflows.sdk.trail import as_trail_row
@@ -80,16 +81,28 @@ STEERABLE_PHASES = ("starting", "resolving base", "running")
 """Before it runs, the strategy keeps what it was asked (a loop, a queue worker); after, nothing is taken."""
 
 
+class RunnableStrategy(Protocol):
+    """What the runtime asks of a strategy class (workflows/sdk/strategy.py's Strategy, which imports
+    this module): made from a run's parameters, it executes."""
+
+    def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None) -> None: ...
+
+    @classmethod
+    def name(cls) -> str: ...
+
+    async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]: ...
+
+
 class StrategyWorkflow:
     """Base of the generated workflow classes; STRATEGY is the strategy class it runs."""
 
-    STRATEGY: ClassVar[type]
+    STRATEGY: ClassVar[type[RunnableStrategy]]
 
     def __init__(self, inp: RunInput) -> None:
         self._ctx: Context | None = None
         # Made here, not when the run starts: a steer can arrive in the run's first workflow task
         # (a chain's next run just started), and the strategy keeps it until it has read its state.
-        self._strategy: Any = self.STRATEGY(params=inp.params, defaults=inp.defaults)
+        self._strategy = self.STRATEGY(params=inp.params, defaults=inp.defaults)
         self._phase = "starting"
         self._questions = QuestionBook(inp.chain.questions if inp.chain else None)
         self._leases = Leases()
@@ -242,7 +255,7 @@ class StrategyWorkflow:
         steering.check_steer(self._strategy, self._strategy.name(), request)
 
 
-def workflow_class_for(strategy_cls: type) -> type:
+def workflow_class_for(strategy_cls: type[RunnableStrategy]) -> type[StrategyWorkflow]:
     """A Temporal workflow class running `strategy_cls`, named `<strategy name>` in Temporal."""
     class_name = f"{WORKFLOW_ATTR_PREFIX}{strategy_cls.__name__}"
 

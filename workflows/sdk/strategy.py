@@ -13,15 +13,16 @@ import re
 import sys
 import typing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast
 
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
+from typing_extensions import TypeVar
 
 from workflows.sdk.errors import ConfigError, StrategyError
 from workflows.sdk.models import InstanceResult, TaskDefaults, first_error
 from workflows.sdk.params import parse_param_value, takes, value_types
-from workflows.sdk.runtime import workflow_class_for
+from workflows.sdk.runtime import StrategyWorkflow, workflow_class_for
 
 if TYPE_CHECKING:
     from workflows.sdk.context import Context
@@ -60,7 +61,12 @@ def _described(kinds: set[Any]) -> str:
     return " or ".join(sorted(set(words))) or "no value"
 
 
-class Strategy:
+ConfigT = TypeVar("ConfigT", bound=StrategyConfig, default=StrategyConfig)
+"""The config class a strategy takes (`class BestOfN(Strategy[BestOfNConfig])`, whose
+`get_config_class` returns it): what `create_config` returns."""
+
+
+class Strategy(Generic[ConfigT]):
     """Subclass and implement `execute(prompt, base_branch, ctx) -> list[InstanceResult]`."""
 
     NAME: ClassVar[str | None] = None
@@ -69,6 +75,8 @@ class Strategy:
     LOCAL_REPOSITORY_ONLY: ClassVar[bool] = False
     """True: its runs write the repository in place (a loop's branch, a pipeline's gateway), so it
     cannot run on a git remote (`--repo URL`, `--remote`); an instance's work can."""
+    __orchard_workflow__: ClassVar[type[StrategyWorkflow]]
+    """The strategy's workflow class, set on each concrete subclass as it is defined."""
 
     def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None):
         self.params = dict(params or {})
@@ -80,7 +88,7 @@ class Strategy:
             return
         check_strategy_name(cls.name())
         wf = workflow_class_for(cls)
-        cls.__orchard_workflow__ = wf  # type: ignore[attr-defined]
+        cls.__orchard_workflow__ = wf
         module = sys.modules.get(cls.__module__)
         if module is not None:
             setattr(module, wf.__name__, wf)
@@ -90,14 +98,16 @@ class Strategy:
         return cls.__dict__.get("NAME") or strategy_name_from_class(cls.__name__)
 
     @classmethod
-    def workflow_class(cls) -> type:
-        wf = cls.__dict__.get("__orchard_workflow__")
+    def workflow_class(cls) -> type[StrategyWorkflow]:
+        wf: type[StrategyWorkflow] | None = cls.__dict__.get("__orchard_workflow__")
         if wf is None:
             raise StrategyError(f"{cls.__name__} does not implement execute()")
         return wf
 
-    def get_config_class(self) -> type[StrategyConfig]:
-        return StrategyConfig
+    def get_config_class(self) -> type[ConfigT]:
+        """The strategy's config class; a strategy taking its own config (a `Strategy[MyConfig]`) returns it."""
+        # StrategyConfig is ConfigT's default: right for a plain `Strategy`, overridden by the others.
+        return cast("type[ConfigT]", StrategyConfig)
 
     @classmethod
     def normalize_params(cls, params: dict[str, Any], defaults: TaskDefaults | None = None) -> dict[str, Any]:
@@ -133,7 +143,7 @@ class Strategy:
         dumped = adapter.dump_python(config, mode="json")
         return {k: dumped[k] for k in typed}
 
-    def create_config(self) -> StrategyConfig:
+    def create_config(self) -> ConfigT:
         """The strategy's config from `-S` values and the config file, over its defaults."""
         config_cls = self.get_config_class()
         values = dict(self.params)

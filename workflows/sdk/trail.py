@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-LEVELS: tuple[str, ...] = ("L0", "L1", "L2", "L3")
 Level = Literal["L0", "L1", "L2", "L3"]
 """Verification levels, lowest first: e.g. L0 lint and types, L1 unit tests, L2 integration, L3 end to end."""
+LEVELS: tuple[Level, ...] = ("L0", "L1", "L2", "L3")
 
 LoopAction = Literal["continue", "complete", "timeout", "fail", "budget", "stopped"]
 """What a loop's decision does: iterate again, or end the loop (complete: done, also an accepted

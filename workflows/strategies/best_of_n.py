@@ -69,12 +69,12 @@ def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
     return None
 
 
-class BestOfNStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class BestOfNStrategy(Strategy[BestOfNConfig]):
+    def get_config_class(self) -> type[BestOfNConfig]:
         return BestOfNConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: BestOfNConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         handles: list[Handle] = []
         for i in range(cfg.n):
             text = prompt

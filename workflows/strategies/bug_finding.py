@@ -73,12 +73,12 @@ def parse_bug(text: str | None) -> BugReport | None:
     return None
 
 
-class BugFindingStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class BugFindingStrategy(Strategy[BugFindingConfig]):
+    def get_config_class(self) -> type[BugFindingConfig]:
         return BugFindingConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: BugFindingConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         ctx.phase = "discovering"
         discovery = {"prompt": self._discovery_prompt(cfg, prompt), "base_branch": base_branch, "model": cfg.model}
         bug = await ask(ctx, discovery, ("discover",), parse_bug, cfg.discovery_attempts)

@@ -60,12 +60,12 @@ class DocReviewConfig(StrategyConfig):
             raise ValueError(f"pages share the slug {twice[0]!r}; give them distinct slugs")
 
 
-class DocReviewStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class DocReviewStrategy(Strategy[DocReviewConfig]):
+    def get_config_class(self) -> type[DocReviewConfig]:
         return DocReviewConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: DocReviewConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         ctx.phase = "reviewing"
         chains = [
             self._review_and_validate(ctx, cfg, prompt, base_branch, page, n)

@@ -61,12 +61,12 @@ def refine_prompt(prompt: str, findings: list[str]) -> str:
     )
 
 
-class IterativeStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class IterativeStrategy(Strategy[IterativeConfig]):
+    def get_config_class(self) -> type[IterativeConfig]:
         return IterativeConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: IterativeConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         trail: list[dict[str, Any]] = []
         good: InstanceResult | None = None
         findings: list[str] = []

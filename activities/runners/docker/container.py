@@ -44,7 +44,7 @@ async def _demux(reader: asyncio.StreamReader, stdout: asyncio.StreamReader, std
 
 def _raw_socket(attached: Any) -> socket.socket:
     """The socket under what the SDK's attach returns (a SocketIO over a unix socket, or a socket)."""
-    raw = getattr(attached, "_sock", attached)
+    raw: socket.socket = getattr(attached, "_sock", attached)
     raw.setblocking(False)
     return raw
 
@@ -96,7 +96,7 @@ async def run_container(
             streams = asyncio.gather(feed_stdin(), _demux(reader, stdout, stderr), output.stdout(stdout), output.stderr(stderr))
             try:
                 await asyncio.wait_for(asyncio.shield(streams), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
                 with contextlib.suppress(DockerError):
                     await call(api.kill, created["Id"], signal=signal.SIGTERM)

@@ -11,6 +11,7 @@ threads on a small host). Whether the engine answers and has an image: status.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
@@ -19,10 +20,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import docker
 import docker.errors
 import requests.exceptions
 
-import docker
 from activities.runners.docker import DockerError
 
 LABEL_MANAGED = "orchard.managed"
@@ -72,10 +73,8 @@ def container_name(run_id: str, key: str) -> str:
 
 async def remove_container(name: str) -> None:
     """Remove the container now (killing it if it runs); no error if it is gone or the engine is."""
-    try:
+    with contextlib.suppress(DockerError):
         await call(lambda: engine().api.remove_container(name, force=True))
-    except DockerError:
-        pass
 
 
 async def orchard_containers(home: str, run_id: str | None = None) -> list[tuple[str, str]]:

@@ -61,7 +61,8 @@ class ContainerSpec:
     """The container's /etc/hosts when it has no network (hosts_file())."""
 
 
-LOOPBACK_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+LOOPBACK_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+                  "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 """What the engine writes into /etc/hosts of a container on its `none` network."""
 
 

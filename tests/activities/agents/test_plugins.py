@@ -104,7 +104,8 @@ def test_codex_failed_turn_is_a_failure_with_its_reason():
 def test_a_prompt_too_long_for_an_argument_goes_on_stdin(tmp_path):
     long = "do this. " * 20_000  # 180 KB: over the kernel's 128 KiB per argument
     ctx = AgentContext(**{**CTX.__dict__, "agent_home": tmp_path / "home", "host_agent_home": tmp_path / "home"})
-    claude = get_plugin("claude-code").build_command(TaskSpec(prompt=long, base_branch="main", plugin="claude-code", plugin_options={"executable": "/opt/claude"}), ctx)
+    claude = get_plugin("claude-code").build_command(TaskSpec(prompt=long, base_branch="main", plugin="claude-code",
+                                                              plugin_options={"executable": "/opt/claude"}), ctx)
     assert long not in claude.argv and claude.stdin == long
     codex = get_plugin("codex").build_command(TaskSpec(prompt=long, base_branch="main", plugin="codex", plugin_options={"executable": "/opt/codex"}), ctx)
     assert codex.argv[-1] == "-" and codex.stdin == long
@@ -113,5 +114,6 @@ def test_a_prompt_too_long_for_an_argument_goes_on_stdin(tmp_path):
     assert command.env["ORCHARD_PROMPT_FILE"] == str(tmp_path / "home" / "prompt.md")
     with pytest.raises(PluginError, match=r"too long for \{prompt\}.*\$ORCHARD_PROMPT_FILE"):
         get_plugin("command").build_command(TaskSpec(prompt=long, base_branch="main", agent_command="my-agent {prompt}"), ctx)
-    short = get_plugin("claude-code").build_command(TaskSpec(prompt="fix it", base_branch="main", plugin="claude-code", plugin_options={"executable": "/opt/claude"}), ctx)
+    short = get_plugin("claude-code").build_command(TaskSpec(prompt="fix it", base_branch="main", plugin="claude-code",
+                                                             plugin_options={"executable": "/opt/claude"}), ctx)
     assert short.argv[-1] == "fix it" and short.stdin is None

@@ -83,7 +83,8 @@ async def test_the_conflict_policies_and_protected_refs_hold_on_a_remote(remote,
     assert overwritten.branch_name == taken and git(bare, "rev-parse", taken) == overwritten.commit
     origin = await open_origin(url)
     main = git(bare, "rev-parse", "main")
-    for branch, refused in (("main", "the protected branch 'main'"), ("release/1.0", "the protected branch 'release/1.0'"), ("feature/x", "only branches under orchard/")):
+    for branch, refused in (("main", "the protected branch 'main'"), ("release/1.0", "the protected branch 'release/1.0'"),
+                            ("feature/x", "only branches under orchard/")):
         with pytest.raises(ImportRefused, match=refused):
             await import_branch(origin, Path(origin.read), overwritten.commit, branch, "overwrite")
     assert git(bare, "rev-parse", "main") == main
@@ -123,6 +124,7 @@ async def test_a_long_prompt_goes_to_the_remote_by_reference_and_a_host_reads_it
     await open_origin(url)  # the mirror exists before the prompt is pushed: reading it must fetch
     prompt = "Refactor.\n" + "z" * PROMPT_INLINE_BYTES
     marker = await by_reference(url, prompt)
-    assert marker.startswith("[orchard prompt sha256:") and git(bare, "for-each-ref", "--format=%(refname)", "refs/orchard/prompts/").startswith("refs/orchard/prompts/")
+    assert marker.startswith("[orchard prompt sha256:")
+    assert git(bare, "for-each-ref", "--format=%(refname)", "refs/orchard/prompts/").startswith("refs/orchard/prompts/")
     origin = await open_origin(url, *prompt_refs(f"Score this.\n{marker}"))
     assert await expanded(origin.read, f"Score this.\n{marker}") == f"Score this.\n{prompt}"

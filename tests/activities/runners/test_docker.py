@@ -95,7 +95,8 @@ def test_the_container_is_hardened_labelled_and_gets_only_the_variables_it_names
         name="orchard-run-1", image="img:1", run_id="run_1", key="candidate/1", workspace=tmp_path / "ws",
         agent_home=tmp_path / "home", objects=tmp_path / "repo/.git/objects", user="1000:1000", network_egress="proxy",
         cpu_limit=1.5, memory_limit="2g", env_names=["ANTHROPIC_API_KEY"],
-        relay=RelayPlan(host_dir=tmp_path / "relay", argv_prefix=["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--"], loopback_hosts=["api.anthropic.com"]),
+        relay=RelayPlan(host_dir=tmp_path / "relay", argv_prefix=["node", "/run/orchard-relay/relay.js", "127.0.0.1:443=/run/orchard-relay/0.sock", "--"],
+                        loopback_hosts=["api.anthropic.com"]),
         hosts_file=tmp_path / "hosts", home=tmp_path / "orchard",
     )
     argv, options = container_config(spec, ["claude", "--print", "hi"], {"ANTHROPIC_API_KEY": "sk-1", "OTHER_SECRET": "no"})

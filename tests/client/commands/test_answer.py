@@ -18,7 +18,8 @@ ASKING = str(ROOT / "tests" / "strategy_files" / "asking.py")
 
 
 async def test_orchard_run_says_its_run_waits_for_a_person_and_goes_on_once_answered(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue, client):
-    running = asyncio.create_task(orchard("run", "greet", "--strategy", ASKING, "--task-queue", scripted_queue, "--agent-command", "scripted", "--output", "quiet"))
+    running = asyncio.create_task(orchard("run", "greet", "--strategy", ASKING, "--task-queue", scripted_queue, "--agent-command", "scripted",
+                                          "--output", "quiet"))
     run_id = await scripted_runs.first_started(client, running)
     await open_questions(client.get_workflow_handle(run_id))
     await until(lambda: "waits for a person" in orchard.printed(), timeout=30)  # the command, following the run, said so
@@ -44,7 +45,8 @@ async def test_answer_takes_an_offered_choice_and_says_who_gave_it(orchard: Orch
     await handle.result()
     assert script.calls[0].task.prompt == "greet (go: looks safe)"
     said = await orchard("watch", handle.id, "--output", "streaming")  # the answer is in the run's record
-    assert said.code == 0 and any(re.fullmatch(rf"asked question/1: Start work on 'greet'\? -> 'go' by {user} \(looks safe\) at .* UTC", line) for line in said.lines), said.out
+    answered = rf"asked question/1: Start work on 'greet'\? -> 'go' by {user} \(looks safe\) at .* UTC"
+    assert said.code == 0 and any(re.fullmatch(answered, line) for line in said.lines), said.out
 
     said = await orchard("answer", handle.id, "stop")
     assert (said.code, said.out, said.err) == (2, "", f"orchard: run {handle.id} is completed; it waits for no answer\n")

@@ -53,4 +53,5 @@ async def test_clean_of_a_run_temporal_forgot_removes_its_leftovers_and_of_no_ru
     assert said.code == 0 and said.lines[0] == "removed 0 container(s), 2 folder(s)" and not workspace.parent.exists(), said.err
     said = await orchard("clean", "run_20200101_000000_abcdef")  # now nothing of it is anywhere: a mistyped id
     assert (said.code, said.out) == (2, "") and said.err.count("\n") == 1
-    assert said.err.startswith(f"orchard: no run 'run_20200101_000000_abcdef' on {named_server} (") and said.err.endswith(", nor anything of it here; see `orchard list`\n")
+    assert said.err.startswith(f"orchard: no run 'run_20200101_000000_abcdef' on {named_server} (")
+    assert said.err.endswith(", nor anything of it here; see `orchard list`\n")

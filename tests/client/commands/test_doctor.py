@@ -56,7 +56,8 @@ async def test_doctor_checks_the_server_the_agent_clis_credentials_and_disk(orch
     assert found["disk"][0] in ("ok", "warn") and " GiB free at " in found["disk"][1]
     assert found["workspaces"][0] in ("ok", "warn")
     if found["docker"][0] == "ok":  # with a Docker engine here, the image is looked for
-        assert found["image"] == ("warn", "orchard-test-absent:none is missing; build it with `docker build -t orchard-agent docker/` (or docker/build-offline-image.sh without a registry)")
+        assert found["image"] == ("warn", "orchard-test-absent:none is missing; build it with `docker build -t orchard-agent docker/` (or "
+                                          "docker/build-offline-image.sh without a registry)")
     else:
         assert found["docker"][1].endswith("; agents can only run locally (not isolated)")
 

@@ -46,7 +46,8 @@ async def test_list_finds_runs_by_repository_strategy_and_status(orchard: Orchar
     assert said.lines[0].split() == ["run", "strategy", "status", "started", "repo"]
     rows = {line.split()[0]: line.split() for line in said.lines[1:]}
     assert {run_id: (row[1], row[2], row[4]) for run_id, row in rows.items()} == {
-        done.id: ("simple", "success", repo), partial.id: ("best-of-n", "partial", repo), failed.id: ("simple", "failed", repo), waiting.id: ("asking", "waiting", repo),
+        done.id: ("simple", "success", repo), partial.id: ("best-of-n", "partial", repo), failed.id: ("simple", "failed", repo),
+        waiting.id: ("asking", "waiting", repo),
     }
     said = await orchard("list", "--repo", repo, "--output", "json")
     by_id = {row["run_id"]: row for row in map(json.loads, said.lines)}

@@ -46,7 +46,8 @@ async def test_pending_lists_each_question_with_its_choices_and_the_command_that
 
     said = await orchard("pending", "--output", "json")
     rows = [row for row in map(json.loads, said.lines) if row["run_id"] == one.id]
-    assert [(r["strategy"], r["key"], r["text"], r["choices"], r["repo"]) for r in rows] == [("asking", "question/1", "Start work on 'greet'?", ["go", "stop"], "/scripted/repo")]
+    assert [(r["strategy"], r["key"], r["text"], r["choices"], r["repo"]) for r in rows] == [
+        ("asking", "question/1", "Start work on 'greet'?", ["go", "stop"], "/scripted/repo")]
     await answer(one, "stop")  # answered, not terminated: a run left open in the scripted worker is finalized at exit, outside its loop
     for key in ("first", "second"):
         await answer(two, "go", key=key)

@@ -32,10 +32,11 @@ async def test_a_run_is_started_with_what_was_given_and_followed_to_its_end(orch
     assert any("candidate/2" in line and "the agent gave up" in line for line in said.lines)
     # What was started: the strategy, the parameters and the prompt given, on this repository's base.
     script = scripted_runs.script()
-    assert sorted(k for k in script.keys() if k.startswith("candidate/")) == ["candidate/1", "candidate/2"]
+    assert sorted(k for k in script.started_keys() if k.startswith("candidate/")) == ["candidate/1", "candidate/2"]
     assert script.call("candidate/1").task.prompt.startswith("add a greeting\n")  # and the candidate's approach hint
     desc = await client.get_workflow_handle(run_id).describe()
-    assert (desc.workflow_type, desc.typed_search_attributes.get(SA_STRATEGY), desc.typed_search_attributes.get(SA_REPO)) == ("best-of-n", "best-of-n", str(repo))
+    attrs = desc.typed_search_attributes
+    assert (desc.workflow_type, attrs.get(SA_STRATEGY), attrs.get(SA_REPO)) == ("best-of-n", "best-of-n", str(repo))
     memo = await desc.memo()
     assert (memo["prompt"], memo["params"], memo["base_branch"], memo["task_queue"]) == ("add a greeting", {"n": 2}, "main", scripted_queue)
 
@@ -46,12 +47,12 @@ async def test_the_agents_get_the_flags_over_orchard_yaml_over_the_defaults(orch
                                    "--env", "GREETING=hello", "--cli-arg", "--fast", "--cli-args", "--level 'very high'", "--output", "quiet"))
     assert said.code == 0, said.err
     script = scripted_runs.script()
-    assert sorted(k for k in script.keys() if k.startswith("candidate/")) == ["candidate/1", "candidate/2", "candidate/3"]  # n from orchard.yaml
+    assert sorted(k for k in script.started_keys() if k.startswith("candidate/")) == ["candidate/1", "candidate/2", "candidate/3"]  # n from orchard.yaml
     task = script.call("candidate/1").task
     assert (task.model, task.max_turns, task.timeout, task.cli_args) == ("from-flag", 7, 30.0, ["--fast", "--level", "very high"])
     assert task.agent_env == {"FROM_YAML": "yes", "GREETING": "hello"}
     said = await orchard(*scripted(scripted_queue, "add a greeting", "--strategy", "best-of-n", "-S", "n=1", "--output", "quiet"))
-    assert said.code == 0 and [k for k in scripted_runs.script(1).keys() if k.startswith("candidate/")] == ["candidate/1"]  # -S over orchard.yaml
+    assert said.code == 0 and [k for k in scripted_runs.script(1).started_keys() if k.startswith("candidate/")] == ["candidate/1"]  # -S over orchard.yaml
 
 
 async def test_json_output_ends_with_the_result_and_a_failed_run_exits_1(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue):

@@ -4,6 +4,7 @@ without a server)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
@@ -52,7 +53,7 @@ async def test_waiters_are_granted_slots_first_come_first_served(client: Client,
             count = len(await holder.query(Holder.events))
             for token in [h.token for h in (await lock.query(SemaphoreWorkflow.state)).holders]:
                 await lock.signal(SemaphoreWorkflow.release, token)
-            assert await until(lambda: told(min(count + slots, len(waiters)))) == [f"granted {w}" for w in waiters[:count + slots]]
+            assert await until(functools.partial(told, min(count + slots, len(waiters)))) == [f"granted {w}" for w in waiters[:count + slots]]
         await holder.terminate("the test is over")
 
 

@@ -5,11 +5,11 @@ versions, with real heartbeats, are slow: tests/workflows/sdk/test_leases.py).""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from workflows.coordination.semaphores import LeaseHolder, SemaphoreState, lease_deadline, next_stale_check, stale_reason
 
-T = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+T = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:

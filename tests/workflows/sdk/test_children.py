@@ -21,7 +21,8 @@ async def test_the_same_strategy_twice_then_another_each_as_a_child(client, scri
     tries, refine = [c for c in result.children if c.key.startswith("try/")], next(c for c in result.children if c.key == "refine")
     assert [c.strategy for c in result.children] == ["best-of-n", "best-of-n", "iterative"]
     assert all(c.status == "success" for c in result.children)
-    assert {c.run_id for c in tries} == {f"{result.run_id}.best-of-n.k{h}" for h in {c.run_id.rsplit('.k', 1)[1] for c in tries}} and len({c.run_id for c in tries}) == 2
+    hashes = {c.run_id.rsplit('.k', 1)[1] for c in tries}
+    assert {c.run_id for c in tries} == {f"{result.run_id}.best-of-n.k{h}" for h in hashes} and len({c.run_id for c in tries}) == 2
     # Each child ran its own instances under its own run id: the same keys, never the same branches.
     by_run = {}
     for call in script.calls:

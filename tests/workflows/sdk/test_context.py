@@ -27,7 +27,7 @@ async def test_reusing_a_key_for_another_task_fails_the_run_clearly(client, scri
 async def test_keys_are_built_from_parts_and_tasks_take_the_runs_defaults(client, scripted_queue):
     script = Script()
     await run_scripted(client, scripted_queue, "fan-out", script, params={"n": 2, "model": "opus"}, timeout=60, max_turns=3)
-    assert sorted(script.keys()) == ["gen/1", "gen/2"]
+    assert sorted(script.started_keys()) == ["gen/1", "gen/2"]
     task = script.call("gen/2").task
     assert (task.prompt, task.base_branch, task.model) == ("add a greeting\n\nVariant #2", "main", "opus")
     assert (task.agent_command, task.timeout, task.max_turns) == ("scripted", 60, 3)
@@ -66,7 +66,7 @@ async def test_a_randomized_queue_starts_instances_in_a_random_order_that_replay
         script = Script()
         handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 8}, max_parallel=2, run={"randomize_queue": True})
         await handle.result()
-        orders.append(script.keys())
+        orders.append(script.started_keys())
         history = await handle.fetch_history()
         assert "deterministic" in await replay(history.to_json(), handle.id, str(ROOT / "examples" / "fanout_two.py"))
     for order in orders:
@@ -74,7 +74,7 @@ async def test_a_randomized_queue_starts_instances_in_a_random_order_that_replay
     assert orders[0] != orders[1]  # each run draws its own order
     fifo = Script()
     await run_scripted(client, scripted_queue, "fan-out", fifo, params={"n": 8}, max_parallel=2)
-    assert fifo.keys() == [f"gen/{i}" for i in range(1, 9)]
+    assert fifo.started_keys() == [f"gen/{i}" for i in range(1, 9)]
 
 
 async def test_the_flat_branch_namespace_names_branches_after_the_run_alone(client, scripted_queue):

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import re
 import uuid
+from itertools import pairwise
 
 import pytest
 from temporalio import workflow
@@ -45,7 +46,7 @@ async def test_a_lock_is_held_by_one_run_at_a_time_first_come_first_served(clien
     name = f"lock-{uuid.uuid4().hex[:8]}"
     handles, results = await _hold(client, scripted_queue, name, 4)
     spans = _spans(results)
-    assert all(left <= next_entered for (_, left), (next_entered, _) in zip(spans, spans[1:]))  # never two at once
+    assert all(left <= next_entered for (_, left), (next_entered, _) in pairwise(spans))  # never two at once
     assert sorted(r.instances[0].metadata["position"] for r in results) == [0, 1, 2, 3]  # all but the first waited in line
     state = await client.get_workflow_handle(semaphore_id(SCRIPTED_REPO, name)).query("state", result_type=SemaphoreState)
     assert (state.holders, state.waiters, state.granted) == ([], [], 4)

@@ -57,7 +57,8 @@ async def test_a_waiting_run_shows_its_question_and_takes_a_valid_answer(client,
     assert handle.id not in await waiting_ids(client)
     # The answer and who gave it are in the history, as the update's input.
     accepted = [e async for e in handle.fetch_history_events() if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
-    assert len(accepted) == 1 and b'"by":"alice"' in accepted[0].workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads[0].data
+    assert len(accepted) == 1
+    assert b'"by":"alice"' in accepted[0].workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads[0].data
 
     with pytest.raises(RPCError, match="already completed"):  # the run is over: nothing takes an answer
         await answer(handle, "stop")

@@ -21,8 +21,10 @@ async def outcome(client, handle) -> str | None:
 
 async def test_success_partial_and_failure_each_set_the_outcome(client, scripted_queue):
     ok = await start_scripted(client, scripted_queue, "fan-out", Script(), params={"n": 2})
-    partial = await start_scripted(client, scripted_queue, "multi-branch", Script(failures={"variant/b": "rate limited"}), params={"variants": [{"id": "a"}, {"id": "b"}]})
-    failed = await start_scripted(client, scripted_queue, "bug-finding", Script(answers={"discover/.*": '{"found": false}'}, usage={".*": (5, 1, 0.1)}), params={"target_area": "app.py"})
+    partial = await start_scripted(client, scripted_queue, "multi-branch", Script(failures={"variant/b": "rate limited"}),
+                                   params={"variants": [{"id": "a"}, {"id": "b"}]})
+    failed = await start_scripted(client, scripted_queue, "bug-finding", Script(answers={"discover/.*": '{"found": false}'}, usage={".*": (5, 1, 0.1)}),
+                                  params={"target_area": "app.py"})
     await ok.result()
     await partial.result()
     with pytest.raises(WorkflowFailureError) as err:
@@ -37,7 +39,8 @@ async def test_success_partial_and_failure_each_set_the_outcome(client, scripted
 async def test_a_run_whose_results_all_failed_is_failed_in_temporal_and_still_shows_its_result(client, scripted_queue):
     """The Temporal UI said COMPLETED for a failed loop (best-of-n said FAILED): every failed run is
     Failed there now, and what `orchard run/watch/show` print of it is its result, as before."""
-    loop = await start_scripted(client, scripted_queue, "loop", Script(steps=[{"passed": []}]), params={"mode": "fixed", "max_iterations": 2, "verify": "pytest -q"})
+    loop = await start_scripted(client, scripted_queue, "loop", Script(steps=[{"passed": []}]),
+                                params={"mode": "fixed", "max_iterations": 2, "verify": "pytest -q"})
     simple = await start_scripted(client, scripted_queue, "simple", Script(failures={".*": "Not logged in"}))
     for handle, reason in ((loop, "reached the maximum of 2 iterations"), (simple, "Not logged in")):
         with pytest.raises(WorkflowFailureError) as err:

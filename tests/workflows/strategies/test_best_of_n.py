@@ -48,7 +48,7 @@ async def test_a_candidate_failing_verification_cannot_win(client, scripted_queu
     rejected = by_key["candidate/2"]
     assert rejected.metrics["verify_passed"] is False and rejected.metrics["verify_exit_code"] == 1
     assert "score" not in rejected.metrics
-    assert sorted(script.keys()) == ["candidate/1", "candidate/2", "candidate/3", "score/1/1", "score/3/1"]  # candidate 2 never scored
+    assert sorted(script.started_keys()) == ["candidate/1", "candidate/2", "candidate/3", "score/1/1", "score/3/1"]  # candidate 2 never scored
     assert rejected.selection.ineligible == "verification failed (exit 1)" and not rejected.selection.winner
     assert rejected.verification.output == "check failed"  # the end of what it said, for `orchard show`
     assert by_key["candidate/1"].verification.output is None
@@ -82,7 +82,7 @@ async def test_a_bad_scorer_answer_is_asked_again(client, scripted_queue):
     script = Script(answers={"score/[0-9]+/1": "I like it a lot", **scores(c1=6, c2=8)})
     result = await run_scripted(client, scripted_queue, "best-of-n", script, params={"n": 2})
     assert result.instances_run == 2 + 2 * 2
-    assert sorted(script.keys()) == ["candidate/1", "candidate/2", "score/1/1", "score/1/2", "score/2/1", "score/2/2"]
+    assert sorted(script.started_keys()) == ["candidate/1", "candidate/2", "score/1/1", "score/1/2", "score/2/1", "score/2/2"]
     assert all("score" in c.metrics for c in result.instances) and result.instances[0].key == "candidate/2"
     again = script.call("score/1/2").task
     assert "Your previous answer could not be used:\nI like it a lot\n" in again.prompt and again.import_policy == "never"
@@ -94,7 +94,7 @@ async def test_a_scorer_that_never_answers_usably_leaves_no_candidate_to_win(cli
         await run_scripted(client, scripted_queue, "best-of-n", script, params={"n": 2, "score_attempts": 3})
     assert err.value.cause.message == (
         "no candidate could win (candidate 1: the scorer gave no usable score; candidate 2: the scorer gave no usable score)")
-    assert len(script.keys()) == 2 + 2 * 3
+    assert len(script.started_keys()) == 2 + 2 * 3
 
 
 async def test_ties_are_broken_as_configured(client, scripted_queue):

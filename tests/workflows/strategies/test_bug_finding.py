@@ -23,7 +23,7 @@ async def test_bug_finding_asks_again_then_confirms_the_bug_with_its_report(clie
     script = Script(answers={"discover/1": "I looked around and something is odd.", "discover/2": f"Found one: {json.dumps(BUG)}"})
     result = await run_scripted(client, scripted_queue, "bug-finding", script, params={**TARGET, "bug_focus": "input handling"})
     assert result.status == "success" and result.instances_run == 3
-    assert script.keys() == ["discover/1", "discover/2", "validate"]
+    assert script.started_keys() == ["discover/1", "discover/2", "validate"]
     (validated,) = result.instances
     assert validated.key == "validate" and validated.metadata["confirmed"] is True
     assert validated.metadata["bug"] == {
@@ -63,7 +63,7 @@ async def test_bug_finding_that_finds_nothing_fails_saying_so(client, scripted_q
     with pytest.raises(WorkflowFailureError) as err:
         await run_scripted(client, scripted_queue, "bug-finding", script, params={"target_area": "the parser"})
     assert err.value.cause.message == "no bug found in the parser"
-    assert script.keys() == ["discover/1"]  # no validator ran; the discovery agent imports nothing
+    assert script.started_keys() == ["discover/1"]  # no validator ran; the discovery agent imports nothing
 
 
 async def test_a_discovery_agent_that_never_answers_usably_fails_the_run(client, scripted_queue):
@@ -71,7 +71,7 @@ async def test_a_discovery_agent_that_never_answers_usably_fails_the_run(client,
     with pytest.raises(WorkflowFailureError) as err:
         await run_scripted(client, scripted_queue, "bug-finding", script, params={**TARGET, "discovery_attempts": 3})
     assert err.value.cause.message == "the discovery agent gave no usable bug report in 3 attempts"
-    assert script.keys() == ["discover/1", "discover/2", "discover/3"]
+    assert script.started_keys() == ["discover/1", "discover/2", "discover/3"]
 
 
 def test_bug_reports_are_parsed_leniently():

@@ -63,7 +63,7 @@ async def test_doc_review_composes_what_was_validated_when_a_reviewer_fails(clie
     assert final.selection.reason == "reports/doc-review/REPORT.md composed from 1 of 2 validated reports"
     failed = next(r for r in outcomes if r.key == "review/app/1")
     assert not failed.success and "rate limited" in failed.error
-    assert sorted(script.keys()) == ["compose", "gather", "review/app/1", "review/read-me/1", "validate/read-me/1"]
+    assert sorted(script.started_keys()) == ["compose", "gather", "review/app/1", "review/read-me/1", "validate/read-me/1"]
     # Only the validated report is gathered onto the composer's branch.
     validated = next(r for r in outcomes if r.key == "validate/read-me/1")
     assert script.call("gather").task.agent_command == (
@@ -77,7 +77,7 @@ async def test_a_report_missing_from_its_validators_commit_is_left_out(client, s
     by_key = {r.key: r for r in outcomes}
     assert by_key["validate/app/1"].selection.ineligible == f"{raw('app', 1)} is not on the validator's commit"
     assert by_key["review/read-me/1"].selection.ineligible == "the reviewer committed no report"
-    assert sorted(script.keys()) == [  # no validator for the reviewer who committed nothing
+    assert sorted(script.started_keys()) == [  # no validator for the reviewer who committed nothing
         "compose", "gather", "review/app/1", "review/app/2", "review/read-me/1", "review/read-me/2",
         "validate/app/1", "validate/app/2", "validate/read-me/2"]
     assert final.metadata["reports"] == [raw("read-me", 2), raw("app", 2)]
@@ -87,7 +87,8 @@ async def test_a_report_missing_from_its_validators_commit_is_left_out(client, s
 
 async def test_doc_review_fails_without_a_validated_report_or_a_composed_one(client, scripted_queue):
     with pytest.raises(WorkflowFailureError) as err:
-        await run_scripted(client, scripted_queue, "doc-review", Script(failures={"review/.*": "agent exited with code 1: offline"}), params={"pages_file": PAGES})
+        await run_scripted(client, scripted_queue, "doc-review", Script(failures={"review/.*": "agent exited with code 1: offline"}),
+                           params={"pages_file": PAGES})
     assert err.value.cause.message == (
         "no validated report (review/read-me/1: agent exited with code 1: offline; review/app/1: agent exited with code 1: offline)")
     with pytest.raises(WorkflowFailureError) as err:

@@ -10,9 +10,10 @@ from workflows.strategies.iterative import parse_findings
 
 
 async def test_an_unstructured_review_is_asked_again_and_a_structured_retry_counts(client, scripted_queue):
-    script = Script(answers={"round/1/review": "Mostly fine; the names could be clearer.", "round/1/review/again": "1. Rename x.", "round/2/review": "No findings."})
+    script = Script(answers={"round/1/review": "Mostly fine; the names could be clearer.", "round/1/review/again": "1. Rename x.",
+                             "round/2/review": "No findings."})
     result = await run_scripted(client, scripted_queue, "iterative", script)
-    assert script.keys() == ["round/1/work", "round/1/review", "round/1/review/again", "round/2/work", "round/2/review"]
+    assert script.started_keys() == ["round/1/work", "round/1/review", "round/1/review/again", "round/2/work", "round/2/review"]
     trail = result.instances[0].metadata["review_trail"]
     assert trail[0]["findings"] == ["Rename x."] and "unstructured" not in trail[0]
     assert "1. Rename x." in script.calls[3].task.prompt  # round 2 was told the finding
@@ -33,7 +34,7 @@ async def test_iterative_refines_on_the_last_rounds_branch_until_the_reviewer_ha
     script = Script(answers={"round/1/review": "1. The greeting has no test.\n2. The README does not\n   mention it."})
     result = await run_scripted(client, scripted_queue, "iterative", script)
     assert result.status == "success" and result.instances_run == 4  # two rounds of work + review
-    assert script.keys() == ["round/1/work", "round/1/review", "round/2/work", "round/2/review"]
+    assert script.started_keys() == ["round/1/work", "round/1/review", "round/2/work", "round/2/review"]
     (final,) = result.instances
     assert final.key == "round/2/work"
     trail = final.metadata["review_trail"]

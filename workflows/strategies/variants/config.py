@@ -82,7 +82,7 @@ def expand_variants(raw: list[Any]) -> list[dict[str, Any]]:
         if any(not values for values in swept.values()):
             raise ValueError(f"variant {n}: a sweep over an empty list")
         for combo in itertools.product(*swept.values()):
-            point = dict(zip(swept, combo))
+            point = dict(zip(swept, combo, strict=True))
             one = {**settings, **point}
             if given_id is None:
                 variant_id = _derived_id(one)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from workflows.sdk.context import Context
 from workflows.sdk.models import InstanceResult
-from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.strategy import Strategy
 from workflows.strategies.variants.config import VariantsConfig
 from workflows.strategies.variants.running import finish_variant, start_variant
 
@@ -26,12 +26,12 @@ class RoundRobinConfig(VariantsConfig):
             raise ValueError("experiment is required: -S experiment=NAME (the runs of one experiment share a rotation)")
 
 
-class RoundRobinStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class RoundRobinStrategy(Strategy[RoundRobinConfig]):
+    def get_config_class(self) -> type[RoundRobinConfig]:
         return RoundRobinConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: RoundRobinConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         ctx.phase = "taking a turn"
         turn = await ctx.take_turn(cfg.experiment, [v["id"] for v in cfg.variants])
         variant = cfg.variant(turn.choice)

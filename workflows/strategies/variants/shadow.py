@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from workflows.sdk.context import Context
 from workflows.sdk.models import InstanceResult
-from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.strategy import Strategy
 from workflows.strategies.variants.config import VariantsConfig
 from workflows.strategies.variants.running import finish_variant, start_variant
 
@@ -28,12 +28,12 @@ class ShadowConfig(VariantsConfig):
             self.variant(self.primary)
 
 
-class ShadowStrategy(Strategy):
-    def get_config_class(self) -> type[StrategyConfig]:
+class ShadowStrategy(Strategy[ShadowConfig]):
+    def get_config_class(self) -> type[ShadowConfig]:
         return ShadowConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: ShadowConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         primary = cfg.variant(cfg.primary) if cfg.primary else cfg.variants[0]
         shadows = [v for v in cfg.variants if v["id"] != primary["id"]]
         primary_handle = await start_variant(ctx, cfg, prompt, base_branch, primary)
@@ -42,7 +42,7 @@ class ShadowStrategy(Strategy):
         answer = await finish_variant(ctx, cfg, primary, primary_handle, role="primary")
         ctx.publish([answer])
         ctx.phase = "shadows running"
-        results = await asyncio.gather(*(finish_variant(ctx, cfg, v, h, role="shadow") for v, h in zip(shadows, shadow_handles)))
+        results = await asyncio.gather(*(finish_variant(ctx, cfg, v, h, role="shadow") for v, h in zip(shadows, shadow_handles, strict=True)))
         for r in results:
             assert r.variant is not None  # finish_variant said which
             r.variant.shadow = True

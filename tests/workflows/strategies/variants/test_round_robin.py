@@ -32,12 +32,12 @@ async def test_round_robin_hands_each_run_the_next_variant_in_turn(client, scrip
     assert [r.instances[0].variant.role for r in runs] == ["turn 0", "turn 1", "turn 2", "turn 3"]
     assert all(r.instances[0].variant.experiment == params["experiment"] for r in runs)
     # Each run ran one instance: its turn's variant, with that variant's prompt.
-    assert [s.keys() for s in scripts] == [["variant/a"], ["variant/b"], ["variant/c"], ["variant/a"]]
+    assert [s.started_keys() for s in scripts] == [["variant/a"], ["variant/b"], ["variant/c"], ["variant/a"]]
     assert scripts[1].calls[0].task.prompt == "add a greeting\n\nVariant B."
 
     ledger = client.get_workflow_handle(rotation_id(SCRIPTED_REPO, params["experiment"]))
     state = await ledger.query(RotationWorkflow.state)
-    assert [(t.number, t.run_id, t.choice) for t in state.turns] == [(n, r.run_id, v) for n, (r, v) in enumerate(zip(runs, "abca"))]
+    assert [(t.number, t.run_id, t.choice) for t in state.turns] == [(n, r.run_id, v) for n, (r, v) in enumerate(zip(runs, "abca", strict=True))]
     # Asking again for a run that already had its turn returns that turn.
     again = await ledger.execute_update(RotationWorkflow.take_turn, TurnRequest(run_id=runs[1].run_id, options=["x"]))
     assert (again.number, again.choice) == (1, "b")

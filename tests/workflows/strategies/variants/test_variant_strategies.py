@@ -38,7 +38,8 @@ VARIANTS = [{"id": "a", "prompt_suffix": "Variant A."}, {"id": "b", "prompt_suff
 async def test_round_robin_rotates_across_runs_and_continues_as_new(client, task_queue, repo):
     # Start the rotation with a short run so that it continues as new during the test.
     ledger = rotation_id(str(repo), "greeting")
-    first = await client.start_workflow(RotationWorkflow.run, RotationState(rotation="greeting", repo=str(repo), turns_per_run=2), id=ledger, task_queue=task_queue)
+    first = await client.start_workflow(RotationWorkflow.run, RotationState(rotation="greeting", repo=str(repo), turns_per_run=2), id=ledger,
+                                        task_queue=task_queue)
     params = {"variants": VARIANTS, "experiment": "greeting"}
     runs = [await run_strategy(client, task_queue, "round-robin", repo, params=params) for _ in range(3)]
     assert [r.instances[0].variant.id for r in runs] == ["a", "b", "c"]
@@ -48,7 +49,7 @@ async def test_round_robin_rotates_across_runs_and_continues_as_new(client, task
 
     # The turns given before and after continue-as-new are one rotation.
     state = await client.get_workflow_handle(ledger).query(RotationWorkflow.state)
-    assert [(t.run_id, t.choice) for t in state.turns] == [(r.run_id, v) for r, v in zip(runs, "abc")]
+    assert [(t.run_id, t.choice) for t in state.turns] == [(r.run_id, v) for r, v in zip(runs, "abc", strict=True)]
     first_run = client.get_workflow_handle(ledger, run_id=first.result_run_id)
     events = [e.event_type async for e in first_run.fetch_history_events()]
     assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
