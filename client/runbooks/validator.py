@@ -49,14 +49,14 @@ class _Validator:
 
     def resolve(self, reference: m.Ref, owner: str, place: str, key: str) -> Any:
         """The definition `reference` names, or None (with a problem unless its file defines it but it could not be read)."""
-        runbook_name, kind, name = reference.split(".", 2)
+        runbook_name, kind, name = m.split_ref(reference)
         file = self.files.get(runbook_name)
         if file is None:
             listing = f" (runbooks: {', '.join(sorted(self.files))})" if len(self.files) <= 10 else ""
             self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.files)}{listing}")
             return None
         runbook = self.runbooks.get(runbook_name)
-        found = runbook.table(kind).get(name) if runbook else None  # type: ignore[arg-type]
+        found = runbook.table(kind).get(name) if runbook else None
         if found is None and not file.unreadable and not file.defines(kind, name):
             known = sorted(file.defined[kind])
             where = "" if runbook_name == owner else f" in {file.file}"
@@ -258,9 +258,9 @@ class _Validator:
                 self.problem(runbook.name, f"pipeline.{pipeline.name}", f"cycle without termination: {loop} (no phase in it has a next that leaves it)")
 
     def _quiet_get(self, reference: m.Ref) -> Any:
-        runbook, kind, name = reference.split(".", 2)
+        runbook, kind, name = m.split_ref(reference)
         book = self.runbooks.get(runbook)
-        return book.table(kind).get(name) if book else None  # type: ignore[arg-type]
+        return book.table(kind).get(name) if book else None
 
     def child_cycles(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
         path = [pipeline.ref]
