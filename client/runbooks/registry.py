@@ -66,7 +66,8 @@ class RunbookRegistry:
         """The valid runbooks of `folder`; RunbookError listing every problem otherwise."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise RunbookError([Problem(str(folder), "", "no such folder of runbooks: create it with NAME.toml files, or pass --runbooks DIR (or runbooks: in orchard.yaml)")])
+            raise RunbookError([Problem(str(folder), "", "no such folder of runbooks: create it with NAME.toml files, "
+                                                         "or pass --runbooks DIR (or runbooks: in orchard.yaml)")])
         loaded = load_runbooks(runbook_files(folder))
         if loaded.problems:
             raise RunbookError(loaded.problems)
