@@ -242,9 +242,10 @@ def split_words(words: list[str], options: dict[str, bool], command: dict[str, b
     return ours, theirs + tail
 
 
-def _command_inputs(command: m.CommandDef, words: list[str]) -> dict[str, Any]:
-    """The pipeline's inputs from a command's words, by its args (then its defaults); a word that is
-    a JSON object or list is one (`bugfix '{"id": 1, "title": "Crash"}'`), as with -i."""
+def _command_inputs(command: m.CommandDef, words: list[str]) -> tuple[m.Ref, dict[str, Any]]:
+    """The pipeline a command runs, and its inputs from the command's words, by its args (then its
+    defaults); a word that is a JSON object or list is one (`bugfix '{"id": 1, "title": "Crash"}'`),
+    as with -i."""
     if not isinstance(command.action, m.RunPipeline):
         raise UsageError(f"command {command.name} runs a shell command, not a pipeline; `orchard runbook render` shows it, run it yourself")
     try:
@@ -252,7 +253,7 @@ def _command_inputs(command: m.CommandDef, words: list[str]) -> dict[str, Any]:
     except ValueError as e:
         raise UsageError(f"{command.name}: {e}") from None
     read = {k: [input_value(w) for w in v] if isinstance(v, list) else input_value(v) if isinstance(v, str) else v for k, v in values.items()}
-    return {**command.defaults, **read}
+    return command.action.pipeline, {**command.defaults, **read}
 
 
 def _read_options_after_name(args: argparse.Namespace) -> tuple[RunbookRegistry, m.CommandDef | m.PipelineDef, list[str]]:
@@ -281,8 +282,9 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
     registry, target, words = _read_options_after_name(args)
     given = parse_inputs(args.inputs)
     if isinstance(target, m.CommandDef):
-        inputs = {**_command_inputs(target, words), **given}
-        pipeline: m.PipelineDef = registry.resolve(target.action.pipeline)  # type: ignore[union-attr]
+        reference, from_words = _command_inputs(target, words)
+        inputs = {**from_words, **given}
+        pipeline: m.PipelineDef = registry.resolve(reference)
     else:
         pipeline, inputs = target, given
     unknown = sorted(set(inputs) - set(pipeline.inputs))

@@ -53,7 +53,8 @@ class _Describer:
         chain: m.ChainDef = self.registry.resolve(reference)
         lines = [f"strategy {_name(reference, self.home)}" + (f" (checkpoint $ {_oneline(chain.checkpoint.source, 60)})" if chain.checkpoint else "")]
         for number, attempt in enumerate(chain.attempts, 1):
-            what = f"$ {_oneline(attempt.action.command.source, 70)}" if isinstance(attempt.action, m.RunShell) else f"agent {_name(attempt.action.task, self.home)}"
+            what = (f"$ {_oneline(attempt.action.command.source, 70)}" if isinstance(attempt.action, m.RunShell)
+                    else f"agent {_name(attempt.action.task, self.home)}")
             extra = ", ".join(x for x in (_time(attempt.timeout), "rollback" if attempt.rollback else "") if x)
             lines.append(f"  {number}. {attempt.name}: {what}" + (f" ({extra})" if extra else ""))
         after = f" after {_time(chain.on_exhaust.after)}" if chain.on_exhaust.kind == "retry" else ""
@@ -85,11 +86,13 @@ class _Describer:
             body += list(self.guards("pre", phase.pre)) + list(self.guards("post", phase.post))
             if phase.lock:
                 lock: m.LockDef = self.registry.resolve(phase.lock)
-                body.append(f"lock     {_name(phase.lock, self.home)}" + (f" (timeout {_time(lock.timeout)}, heartbeat {_time(lock.heartbeat)})" if lock.timeout else ""))
+                timing = f" (timeout {_time(lock.timeout)}, heartbeat {_time(lock.heartbeat)})" if lock.timeout else ""
+                body.append(f"lock     {_name(phase.lock, self.home)}" + timing)
             if phase.semaphore:
                 semaphore: m.SemaphoreDef = self.registry.resolve(phase.semaphore)
                 body.append(f"slots    {_name(phase.semaphore, self.home)} (max {semaphore.max})")
-            body.append(f"next  -> {m.describe_edge(phase.next)}" + (f"    on_fail -> {m.describe_edge(phase.on_fail)}" if not isinstance(phase.on_fail, m.Failed) else ""))
+            on_fail = f"    on_fail -> {m.describe_edge(phase.on_fail)}" if not isinstance(phase.on_fail, m.Failed) else ""
+            body.append(f"next  -> {m.describe_edge(phase.next)}" + on_fail)
             lines.append(f"  {number}. {phase.name:<{width}}  {body[0]}")
             lines += [f"     {'':<{width}}  {line}" for line in body[1:]]
         return lines
@@ -99,7 +102,7 @@ def describe_pipeline(registry: RunbookRegistry, pipeline: m.PipelineDef) -> lis
     return _Describer(registry, pipeline).graph()
 
 
-class _Outputs(dict):  # type: ignore[type-arg]
+class _Outputs(dict[str, Any]):
     """`outputs.plan` in a dry run: what plan would print is not known yet."""
 
     def __missing__(self, key: str) -> str:
@@ -150,7 +153,8 @@ def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, h
         head = f"agent {_name(action.task, home)}" if isinstance(action, m.RunTask) else f"orchard {action.strategy} {action.params}"
         if task and task.command:
             head += f" via $ {text(task.command, phase)}"
-        prompt = text(task.prompt if task else action.prompt, phase)
+        own = action.prompt if isinstance(action, m.RunOrchardStrategy) else None  # a RunTask's prompt is its task's
+        prompt = text(task.prompt if task else own, phase)
         return [head + ", prompt:"] + [f"  | {line}" for line in prompt.splitlines()]
     if isinstance(action, m.RunChain):
         chain: m.ChainDef = registry.resolve(action.strategy)

@@ -66,7 +66,8 @@ class RunbookRegistry:
         """The valid runbooks of `folder`; RunbookError listing every problem otherwise."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise RunbookError([Problem(str(folder), "", "no such folder of runbooks: create it with NAME.toml files, or pass --runbooks DIR (or runbooks: in orchard.yaml)")])
+            raise RunbookError([Problem(str(folder), "", "no such folder of runbooks: create it with NAME.toml files, "
+                                                         "or pass --runbooks DIR (or runbooks: in orchard.yaml)")])
         loaded = load_runbooks(runbook_files(folder))
         if loaded.problems:
             raise RunbookError(loaded.problems)
@@ -77,13 +78,14 @@ class RunbookRegistry:
         parts = reference.split(".")
         if len(parts) == 2 and kind is not None:
             parts = [parts[0], kind, parts[1]]
-        if len(parts) != 3 or parts[1] not in m._TABLES:
+        found_kind = parts[1] if len(parts) == 3 else ""
+        if not m.is_kind(found_kind):
             shape = f"RUNBOOK.{kind or 'KIND'}.NAME" + (" or RUNBOOK.NAME (e.g. build.build)" if kind else "")
             raise KeyError(f"{reference!r}: write {shape}")
-        runbook_name, found_kind, name = parts
+        runbook_name, name = parts[0], parts[2]
         if runbook_name not in self.runbooks:
             raise KeyError(f"no runbook {runbook_name!r}{did_you_mean(runbook_name, self.runbooks)}; runbooks: {', '.join(sorted(self.runbooks)) or 'none'}")
-        table = self.runbooks[runbook_name].table(found_kind)  # type: ignore[arg-type]
+        table = self.runbooks[runbook_name].table(found_kind)
         if name not in table:
             listed = ", ".join(sorted(table)) or "none"
             raise KeyError(f"runbook {runbook_name} has no {found_kind} {name!r}{did_you_mean(name, table)}; its {m._TABLES[found_kind]}: {listed}")

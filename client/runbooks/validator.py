@@ -49,18 +49,19 @@ class _Validator:
 
     def resolve(self, reference: m.Ref, owner: str, place: str, key: str) -> Any:
         """The definition `reference` names, or None (with a problem unless its file defines it but it could not be read)."""
-        runbook_name, kind, name = reference.split(".", 2)
+        runbook_name, kind, name = m.split_ref(reference)
         file = self.files.get(runbook_name)
         if file is None:
             listing = f" (runbooks: {', '.join(sorted(self.files))})" if len(self.files) <= 10 else ""
             self.problem(owner, place, f"{key}: there is no runbook {runbook_name!r}{did_you_mean(runbook_name, self.files)}{listing}")
             return None
         runbook = self.runbooks.get(runbook_name)
-        found = runbook.table(kind).get(name) if runbook else None  # type: ignore[arg-type]
+        found = runbook.table(kind).get(name) if runbook else None
         if found is None and not file.unreadable and not file.defines(kind, name):
             known = sorted(file.defined[kind])
             where = "" if runbook_name == owner else f" in {file.file}"
-            listing = f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known else f"; {file.file if where else 'this runbook'} defines no {_KIND_TABLE[kind]}"
+            listing = (f"; {_KIND_TABLE[kind]}{where}: {', '.join(known)}" if known
+                       else f"; {file.file if where else 'this runbook'} defines no {_KIND_TABLE[kind]}")
             self.problem(owner, place, f"{key}: {kind} {name!r} is not defined{where}{did_you_mean(name, known)}{listing}")
         return found
 
@@ -132,7 +133,8 @@ class _Validator:
         for pattern in guard.wake_on:
             self.templates(pattern, scope)
         if isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase not in {p.name for p in pipeline.phases}:
-            self.problem(owner, place, f"guard {guard.name}'s on_timeout = {guard.on_timeout.phase!r} is not a phase of pipeline {pipeline.name} (or escalate, failed)")
+            self.problem(owner, place,
+                         f"guard {guard.name}'s on_timeout = {guard.on_timeout.phase!r} is not a phase of pipeline {pipeline.name} (or escalate, failed)")
 
     def task(self, owner: str, reference: m.Ref, place: str, key: str, scope: _Scope) -> None:
         task = self.resolve(reference, owner, place, key)
@@ -162,10 +164,12 @@ class _Validator:
             return
         unknown = sorted(set(action.inputs) - set(child.inputs))
         if unknown:
-            self.problem(runbook.name, place, f"run.inputs: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {child.name} (inputs: {', '.join(child.inputs) or 'none'})")
+            self.problem(runbook.name, place, f"run.inputs: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {child.name} "
+                                              f"(inputs: {', '.join(child.inputs) or 'none'})")
         missing = [i for i in child.required_inputs() if i not in action.inputs and i not in scope.names]
         if missing:
-            self.problem(runbook.name, place, f"pipeline {child.name} needs {', '.join(missing)}: give run.inputs (an input left out takes this pipeline's value of the same name)")
+            self.problem(runbook.name, place,
+                         f"pipeline {child.name} needs {', '.join(missing)}: give run.inputs (an input left out takes this pipeline's value of the same name)")
 
     def orchard(self, owner: str, action: m.RunOrchardStrategy, place: str, scope: _Scope) -> None:
         from workflows.strategies import BUILTIN_STRATEGIES  # the strategies import the whole SDK; only here are they needed
@@ -178,7 +182,8 @@ class _Validator:
             self.problem(owner, place, f"run.orchard: {action.strategy} runs runbooks; write run = {{ pipeline = NAME }} for another pipeline")
             return
         if strategy is None:
-            self.problem(owner, place, f"run.orchard: no Orchard strategy {action.strategy!r}{did_you_mean(action.strategy, BUILTIN_STRATEGIES)}; strategies: {', '.join(BUILTIN_STRATEGIES)}")
+            self.problem(owner, place, f"run.orchard: no Orchard strategy {action.strategy!r}{did_you_mean(action.strategy, BUILTIN_STRATEGIES)}; "
+                                       f"strategies: {', '.join(BUILTIN_STRATEGIES)}")
             return
         try:
             strategy.normalize_params(dict(action.params))
@@ -192,7 +197,8 @@ class _Validator:
         if isinstance(handler, m.PipelineDef):
             required = handler.required_inputs()
             if len(required) != 1:
-                self.problem(runbook.name, place, f"handler pipeline {handler.name} must take the queue's item as its one required input; it requires {', '.join(required) or 'none'}")
+                self.problem(runbook.name, place, f"handler pipeline {handler.name} must take the queue's item as its one required input; "
+                                                  f"it requires {', '.join(required) or 'none'}")
         elif isinstance(handler, m.TaskDef):
             scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {consumer.name}'s task (the item is item)")
             for template in (handler.prompt, handler.command, handler.cwd, handler.checkpoint, *handler.env.values()):
@@ -212,7 +218,8 @@ class _Validator:
             self.problem(runbook.name, place, f"args {command.args.usage()!r} do not give {', '.join(missing)}, which pipeline {pipeline.name} needs")
         unknown = sorted(set(command.args.names()) - set(pipeline.inputs))
         if unknown:
-            self.problem(runbook.name, place, f"args: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs)})")
+            self.problem(runbook.name, place, f"args: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {pipeline.name} "
+                                              f"(inputs: {', '.join(pipeline.inputs)})")
 
     # -- the phase graph --------------------------------------------------------------------
 
@@ -231,14 +238,16 @@ class _Validator:
                 if phase.next.phase in edges:
                     edges[phase.name].append(phase.next.phase)
                 elif phase.next.phase not in written:
-                    self.problem(runbook.name, place, f"next = {phase.next.phase!r} is not a phase{did_you_mean(phase.next.phase, written)}; phases: {', '.join(written)}; or done, failed")
+                    self.problem(runbook.name, place, f"next = {phase.next.phase!r} is not a phase{did_you_mean(phase.next.phase, written)}; "
+                                                      f"phases: {', '.join(written)}; or done, failed")
             else:
                 leaves.add(phase.name)
             if isinstance(phase.on_fail, m.GotoPhase):
                 if phase.on_fail.phase in edges:
                     edges[phase.name].append(phase.on_fail.phase)
                 elif phase.on_fail.phase not in written:
-                    self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, written)}, a strategy, escalate, failed or a retry; phases: {', '.join(written)}")
+                    self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, written)}, "
+                                                      f"a strategy, escalate, failed or a retry; phases: {', '.join(written)}")
             for reference in (*phase.pre, *phase.post):
                 guard = self._quiet_get(reference)
                 if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
@@ -248,7 +257,8 @@ class _Validator:
         reached = _reachable(names[0], edges) if len(self.problems) == before else set(names)  # a bad edge explains the rest
         for index, name in enumerate(names):
             if name not in reached:
-                self.problem(runbook.name, f'pipeline.{pipeline.name}.phase[{index}] "{name}"', f"is unreachable: no next or on_fail leads to it from the first phase, {names[0]}")
+                self.problem(runbook.name, f'pipeline.{pipeline.name}.phase[{index}] "{name}"',
+                             f"is unreachable: no next or on_fail leads to it from the first phase, {names[0]}")
         phases = {p.name: p for p in pipeline.phases}
         for component in _cycles(names, edges):
             members = set(component)
@@ -258,9 +268,9 @@ class _Validator:
                 self.problem(runbook.name, f"pipeline.{pipeline.name}", f"cycle without termination: {loop} (no phase in it has a next that leaves it)")
 
     def _quiet_get(self, reference: m.Ref) -> Any:
-        runbook, kind, name = reference.split(".", 2)
+        runbook, kind, name = m.split_ref(reference)
         book = self.runbooks.get(runbook)
-        return book.table(kind).get(name) if book else None  # type: ignore[arg-type]
+        return book.table(kind).get(name) if book else None
 
     def child_cycles(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
         path = [pipeline.ref]
@@ -298,10 +308,12 @@ class _Validator:
 
         for name in sorted(use.variables - scope.names):
             near = did_you_mean(name, scope.names - {"config", "outputs"})
-            say(f"{{{name}}} cannot exist in {scope.described}: not an input, a default, config, an output or a runtime value{near}{shell_variable_hint(template, name)}")
+            say(f"{{{name}}} cannot exist in {scope.described}: not an input, a default, config, an output or a runtime value"
+                f"{near}{shell_variable_hint(template, name)}")
         if "config" in scope.names:
             for name in sorted(use.config - set(config)):
-                say(f"config.{name} is not in [config] of {owner}{did_you_mean(name, set(config))}" + (f" (keys: {', '.join(sorted(config))})" if config else " (it has none)"))
+                keys = f" (keys: {', '.join(sorted(config))})" if config else " (it has none)"
+                say(f"config.{name} is not in [config] of {owner}{did_you_mean(name, set(config))}" + keys)
         if scope.pipeline is not None and use.outputs:  # not for every template: a pipeline may have hundreds of phases
             phases = [p.name for p in scope.pipeline.phases]
             for name in sorted(use.outputs - set(phases)):
@@ -324,20 +336,20 @@ def warnings(runbooks: dict[str, m.Runbook]) -> list[Problem]:
                 continue  # its table said so
             file, place, key = _where(template)
             for names in raw:
-                found.add(Problem(file, place, f"{key}: warning: raw puts {names} into the shell command unquoted: what it holds (an input's, a queue item's, an output's text) runs as shell code"))
+                found.add(Problem(file, place, f"{key}: warning: raw puts {names} into the shell command unquoted: "
+                                               "what it holds (an input's, a queue item's, an output's text) runs as shell code"))
     return sorted(found)
 
 
 def option_collisions(runbooks: dict[str, m.Runbook], orchard: set[str]) -> list[Problem]:
     """Options a command's args define that Orchard's `runbook run` has too (`orchard` its flags):
     after the command's name they are the command's, so the user must know where Orchard's go."""
-    found = []
-    for runbook in runbooks.values():
-        for command in runbook.commands.values():
-            for flag in sorted(set(command.args.flags()) & orchard):
-                found.append(Problem(shown(runbook.path), f"command.{command.name}", f"args: warning: {flag} is also Orchard's option: after the command's "
-                                     f"name it is the command's; Orchard's goes before the name, or after it but before a -- (the command's words follow the --)"))
-    return found
+    return [
+        Problem(shown(runbook.path), f"command.{command.name}",
+                f"args: warning: {flag} is also Orchard's option: after the command's name it is the command's; "
+                "Orchard's goes before the name, or after it but before a -- (the command's words follow the --)")
+        for runbook in runbooks.values() for command in runbook.commands.values() for flag in sorted(set(command.args.flags()) & orchard)
+    ]
 
 
 def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.sdk.errors import ConfigError
@@ -57,7 +57,7 @@ _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=Tru
 
 
 @lru_cache(maxsize=16)
-def _compiled(source: str):  # type: ignore[no-untyped-def]
+def _compiled(source: str) -> Template:
     return _ENV.from_string(source)
 
 

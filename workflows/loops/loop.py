@@ -31,6 +31,7 @@ from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.trail import Level
 
 LOOP_KEY = "loop"
 REASON_LIMIT = 200
@@ -103,7 +104,7 @@ class LoopConfig(StrategyConfig):
                               f"it takes: {', '.join(mode_settings(self.mode)) or 'none'}")
         return {"mode": self.mode, **given}
 
-    def levels(self) -> dict[str, list[str]]:
+    def levels(self) -> dict[Level, list[str]]:
         """The verification commands by level, lowest first."""
         raw = self.verify
         if isinstance(raw, (str, list)):
@@ -119,7 +120,7 @@ class LoopConfig(StrategyConfig):
         return {level: levels[level] for level in LEVELS if level in levels}
 
 
-class LoopStrategy(Strategy):
+class LoopStrategy(Strategy[LoopConfig]):
     """The `loop` strategy (one workflow per run); what it decides after each iteration it asks
     its mode's LoopDecider."""
 
@@ -127,11 +128,11 @@ class LoopStrategy(Strategy):
     NAME = "loop"
     MODULE_PARAMS = ("module",)
 
-    def get_config_class(self) -> type[StrategyConfig]:
+    def get_config_class(self) -> type[LoopConfig]:
         return LoopConfig
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: LoopConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         self._cfg = cfg
         self._state = state = LoopState.model_validate(ctx.carried) if ctx.carried else LoopState(commit=ctx.base_commit)
         self._running: int | None = None
@@ -190,7 +191,7 @@ class LoopStrategy(Strategy):
             outcome: IterationOutcome = await run_on_host(
                 place, "run_iteration", lambda move: IterationInput(
                     repo=ctx._state.repo, run_id=ctx.run_id, loop_key=LOOP_KEY, iteration=n, attempt_key=f"{n}.{move}", branch=branch,
-                    start_commit=state.commit, branch_exists=state.branch_exists, task=task, session_id=state.session_id, levels=levels, ci=cfg.ci,  # type: ignore[arg-type]
+                    start_commit=state.commit, branch_exists=state.branch_exists, task=task, session_id=state.session_id, levels=levels, ci=cfg.ci,
                     verify_timeout=cfg.verify_timeout, files=decider.workspace_files(n),
                 ), IterationOutcome, task.timeout + commands * cfg.verify_timeout + 300, f"loop iteration {n}", lambda move: f"instance/{key}",
             )

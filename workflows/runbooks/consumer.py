@@ -116,11 +116,11 @@ def item_id(item: Any) -> str:
     return "sha-" + hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-class QueueConsumerStrategy(Strategy):
+class QueueConsumerStrategy(Strategy[ConsumerConfig]):
     LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook-worker"
 
-    def get_config_class(self) -> type[StrategyConfig]:
+    def get_config_class(self) -> type[ConsumerConfig]:
         return ConsumerConfig
 
     @classmethod
@@ -133,7 +133,7 @@ class QueueConsumerStrategy(Strategy):
         return f"worker_{params.get('worker', '').replace('.worker.', '.')}_{key_hash8(repo)}"
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: ConsumerConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         self._ctx = ctx
         book = m.RunbookSet.model_validate(cfg.runbooks)
         consumer: m.ConsumerDef = book.get(cfg.worker)
@@ -164,11 +164,13 @@ class QueueConsumerStrategy(Strategy):
             ctx.trail = list(state.items.values())
             if state.stop_by is not None and not running:
                 break
-            ctx.phase = f"{len(running)} item(s) running; next poll within {consumer.idle_wait:g}s" if state.stop_by is None else f"stopping: {len(running)} item(s) finishing"
-            with ctx.listening([render(p, {"config": book.runbooks[home].config}) for p in consumer.wake_on]) if consumer.wake_on else contextlib.nullcontext(lambda: None) as woken:
-                with contextlib.suppress(asyncio.TimeoutError):  # the poll's time came
-                    await workflow.wait_condition(lambda: any(t.done() for t in running.values()) or state.stop_by is not None or woken() is not None,
-                                                  timeout=timedelta(seconds=consumer.idle_wait))
+            ctx.phase = (f"{len(running)} item(s) running; next poll within {consumer.idle_wait:g}s" if state.stop_by is None
+                         else f"stopping: {len(running)} item(s) finishing")
+            patterns = [render(p, {"config": book.runbooks[home].config}) for p in consumer.wake_on]
+            listening = ctx.listening(patterns) if consumer.wake_on else contextlib.nullcontext(lambda: None)
+            with listening as woken, contextlib.suppress(asyncio.TimeoutError):  # the poll's time came
+                await workflow.wait_condition(lambda: any(t.done() for t in running.values()) or state.stop_by is not None or woken() is not None,
+                                              timeout=timedelta(seconds=consumer.idle_wait))
             for key in [k for k, t in running.items() if t.done()]:
                 handled_here += 1
                 await self._settle(queue, home, book, key, running.pop(key))
@@ -226,7 +228,8 @@ class QueueConsumerStrategy(Strategy):
         if ok or record.attempts <= queue.max_retries:
             return
         if queue.on_exhaust == "escalate":
-            answer = await self._ctx.ask(f"Queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}. retry: try it again; drop: give it up",
+            answer = await self._ctx.ask(f"Queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}. "
+                                         "retry: try it again; drop: give it up",
                                          choices=["retry", "drop"], key=f"item/{key}/{record.attempts}")
             record.status = "failed" if answer.choice == "retry" else "dropped"
             if answer.choice == "retry":
@@ -242,8 +245,8 @@ class QueueConsumerStrategy(Strategy):
             except RenderError as e:  # a reason no quoting holds: the hook is skipped, the consumer goes on
                 workflow.logger.warning("queue %s: dead letter %s: %s", queue.name, key, e)
                 return
-            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command), start_to_close_timeout=timedelta(seconds=300),
-                                            retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
+            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
+                                            start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
 
     # -- steering: `orchard runbook worker stop` ---------------------------------------------
 

@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeGuard, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -59,6 +59,18 @@ _BRANCH = re.compile(r"(?!/)(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9._/-]+
 
 def ref(runbook: str, kind: Kind, name: str) -> Ref:
     return f"{runbook}.{kind}.{name}"
+
+
+def split_ref(reference: Ref) -> tuple[str, Kind, str]:
+    """`reference`'s runbook, kind and name. Its kind is a Kind: every Ref is made by ref() (the
+    client reads references with reference(); a workflow gets them from the client)."""
+    runbook, kind, name = reference.split(".", 2)
+    return runbook, cast("Kind", kind), name
+
+
+def is_kind(word: str) -> TypeGuard[Kind]:
+    """`word` names a section of named entries (`pipeline`; `agent`, the word a runbook may write for a task, is not one)."""
+    return word in _TABLES
 
 
 class _Model(BaseModel):
@@ -788,9 +800,10 @@ def _on_exhaust(value: Any, r: Reading, key: str) -> ExhaustAction:
     if not isinstance(value, (str, dict)):
         raise wrong_type(key, "a string or a table", value)
     again = value.get("retry") if isinstance(value, dict) and set(value) == {"retry"} else None
-    if not isinstance(again, dict) or "after" not in again or set(again) - {"after", "max"} or not isinstance(again.get("max", 1), int) or again.get("max", 1) < 1:
+    most = again.get("max", 1) if isinstance(again, dict) else None
+    if not isinstance(again, dict) or "after" not in again or set(again) - {"after", "max"} or not isinstance(most, int) or most < 1:
         raise problem(f'on_exhaust = {value!r}: write "escalate", "fail" or {{ retry = {{ after = "10m", max = 1 }} }}')
-    return ExhaustAction(kind="retry", after=seconds(again["after"], r, f"{key}.retry.after"), max=again.get("max", 1))
+    return ExhaustAction(kind="retry", after=seconds(again["after"], r, f"{key}.retry.after"), max=most)
 
 
 def _attempts(value: Any, r: Reading, key: str) -> list[ChainAttemptDef]:
@@ -920,9 +933,10 @@ def _handler(value: Any, r: Reading, key: str) -> Ref:
     kind = parts[-2] if len(parts) >= 2 else None
     if kind in ("pipeline", "task", "agent"):
         return reference("pipeline" if kind == "pipeline" else "task", value, r, key)
-    local = [k for k in ("pipeline", "task") if r.defines(k, value)] if len(parts) == 1 else []
+    handlers: tuple[Kind, ...] = ("pipeline", "task")
+    local = [k for k in handlers if r.defines(k, value)] if len(parts) == 1 else []
     if len(local) == 1:
-        return ref(r.runbook, local[0], value)  # type: ignore[arg-type]
+        return ref(r.runbook, local[0], value)
     raise problem(f"handler = {value!r}: write pipeline.NAME or task.NAME (or RUNBOOK.pipeline.NAME)")
 
 
@@ -1091,8 +1105,8 @@ class RunbookSet(_Model):
     runbooks: dict[str, Runbook]
 
     def get(self, reference: Ref) -> Any:
-        runbook, kind, name = reference.split(".", 2)
-        return self.runbooks[runbook].table(kind)[name]  # type: ignore[arg-type]
+        runbook, kind, name = split_ref(reference)
+        return self.runbooks[runbook].table(kind)[name]
 
 
 def describe_edge(target: Any) -> str:

@@ -93,11 +93,11 @@ class PhaseOutcome:
     """Its lock or semaphore was taken back while it ran, and it was stopped there."""
 
 
-class PipelineStrategy(Strategy):
+class PipelineStrategy(Strategy[PipelineConfig]):
     LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook"
 
-    def get_config_class(self) -> type[StrategyConfig]:
+    def get_config_class(self) -> type[PipelineConfig]:
         return PipelineConfig
 
     @classmethod
@@ -107,7 +107,7 @@ class PipelineStrategy(Strategy):
         return any(t.command is None and t.plugin in (None, "command") for r in book.runbooks.values() for t in r.tasks.values())
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
-        cfg: PipelineConfig = self.create_config()  # type: ignore[assignment]
+        cfg = self.create_config()
         self._cfg, self._ctx, self._base_branch = cfg, ctx, base_branch
         self._book = book = m.RunbookSet.model_validate(cfg.runbooks)
         self._pipeline = pipeline = book.get(cfg.pipeline)
@@ -239,14 +239,14 @@ class PipelineStrategy(Strategy):
         before = self._commit
         async with contextlib.AsyncExitStack() as leases:
             held = []
-            for reference in (phase.lock, phase.semaphore):
-                if reference is not None:
-                    definition: m.LockDef | m.SemaphoreDef = self._book.get(reference)
+            for leased in (phase.lock, phase.semaphore):
+                if leased is not None:
+                    definition: m.LockDef | m.SemaphoreDef = self._book.get(leased)
                     most, beat, hold = definition.lease()
-                    self._ctx.phase = f"phase {phase.name}: waiting for {reference}"
+                    self._ctx.phase = f"phase {phase.name}: waiting for {leased}"
                     asked = workflow.now()
                     held.append((definition, await leases.enter_async_context(self._ctx.hold(
-                        reference, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
+                        leased, max=most, heartbeat=beat, hold_timeout=hold, label=f"{self._pipeline.name} {self._ctx.run_id} phase {phase.name}"))))
                     self._waited += (workflow.now() - asked).total_seconds()
                     self._ctx.phase = self._where
             outcome = await self._while_held(phase, [lease for _, lease in held])
@@ -299,7 +299,8 @@ class PipelineStrategy(Strategy):
             undone = await self._step("rollback", f"phase {phase.name}: roll back to {before[:12]}", f"git reset -q --hard {before}", 600)
             note += f"; its work was rolled back to {before[:12]}" if undone.ok else f"; rolling it back failed: {self._step_outcome(undone).note}"
         elif not {"rollback", "escalate"} & set(actions):
-            return PhaseOutcome(ok=outcome.ok, note=f"{outcome.note}; {note}".lstrip("; "), output=outcome.output, exit_code=outcome.exit_code, attempts=outcome.attempts)
+            return PhaseOutcome(ok=outcome.ok, note=f"{outcome.note}; {note}".lstrip("; "), output=outcome.output, exit_code=outcome.exit_code,
+                                attempts=outcome.attempts)
         return PhaseOutcome(ok=False, note=note, escalate="escalate" in actions, attempts=outcome.attempts)
 
     async def _action(self, phase: m.PhaseDef) -> PhaseOutcome:
@@ -323,7 +324,9 @@ class PipelineStrategy(Strategy):
                 return await self._child(phase, PipelineStrategy.NAME, f"{action.pipeline} {inputs}", params)
             if isinstance(action, m.RunOrchardStrategy):
                 task: m.TaskDef | None = self._book.get(action.task) if action.task else None
-                prompt = self._render(task.prompt if task else action.prompt, values)  # type: ignore[arg-type]
+                written = task.prompt if task else action.prompt
+                assert written is not None  # model.py's _orchard reads a task or a prompt, one of them
+                prompt = self._render(written, values)
                 return await self._child(phase, action.strategy, prompt, dict(action.params))
         except RenderError as e:
             return PhaseOutcome(ok=False, note=str(e))
@@ -522,7 +525,8 @@ class PipelineStrategy(Strategy):
     async def _event(self, what: str, **values: Any) -> None:
         """The pipeline's event command (its own, else its runbook's); a failing one is logged, never fatal."""
         book = self._book.runbooks[self._home]
-        template = getattr(self._pipeline.events, what) or getattr(book.events.by_pipeline.get(self._pipeline.name, m.PipelineEvents()), what) or getattr(book.events, what)
+        runbook_for_pipeline = book.events.by_pipeline.get(self._pipeline.name, m.PipelineEvents())
+        template = getattr(self._pipeline.events, what) or getattr(runbook_for_pipeline, what) or getattr(book.events, what)
         if template is None:
             return
         try:

@@ -114,8 +114,10 @@ class Said:
                 if e["loc"][:1] and e["loc"][0] in self.spoken:
                     continue
                 kind = problem(e["ctx"]["message"]) if e["type"] == PROBLEM else e["type"]
-                context = {"ctx": e["ctx"]} if "ctx" in e and e["type"] != PROBLEM else {}
-                self.errors.append(InitErrorDetails(type=kind, loc=e["loc"], input=e["input"], **context))  # type: ignore[typeddict-item]
+                details = InitErrorDetails(type=kind, loc=e["loc"], input=e["input"])
+                if "ctx" in e and e["type"] != PROBLEM:
+                    details["ctx"] = e["ctx"]
+                self.errors.append(details)
         else:
             assert isinstance(error, PydanticCustomError)
             self.errors.append(InitErrorDetails(type=error, loc=(), input=None))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+import jinja2
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context, pass_eval_context
 from jinja2.filters import do_join
 from jinja2.nodes import EvalContext
@@ -136,10 +137,10 @@ class TemplateUse:
 
 
 def _syntax_message(template: Template, e: TemplateSyntaxError) -> str:
-    hint = ""
+    hint, message = "", e.message or ""
     if template.syntax == "inline" and "{{" in template.source:
         hint = "; inline templates write variables as {name} ({{ name }} is for template files)"
-    elif template.syntax == "inline" and ("unexpected char" in e.message or "expected token" in e.message):
+    elif template.syntax == "inline" and ("unexpected char" in message or "expected token" in message):
         hint = "; a literal brace goes in {% raw %}…{% endraw %}"
     return f"template syntax: {e.message} (line {e.lineno}){hint}"
 
@@ -157,11 +158,12 @@ def inspect(template: Template) -> TemplateUse:
         if node.name == "raw" and node.node is not None:
             names = [node.node, *node.node.find_all(nodes.Name)]
             use.raw.append(" ".join(sorted({n.name for n in names if isinstance(n, nodes.Name)})) or "a constant")
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        if isinstance(node.node, nodes.Name) and node.node.name in ("outputs", "config"):
-            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+    accesses: Iterator[nodes.Getattr | nodes.Getitem] = tree.find_all((nodes.Getattr, nodes.Getitem))
+    for access in accesses:
+        if isinstance(access.node, nodes.Name) and access.node.name in ("outputs", "config"):
+            key = access.attr if isinstance(access, nodes.Getattr) else getattr(access.arg, "value", None)
             if isinstance(key, str):
-                (use.outputs if node.node.name == "outputs" else use.config).add(key)
+                (use.outputs if access.node.name == "outputs" else use.config).add(key)
     return use
 
 
@@ -191,7 +193,7 @@ def shell_variable_hint(template: Template, name: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _compiled(source: str, syntax: str, in_shell: bool):  # type: ignore[no-untyped-def]
+def _compiled(source: str, syntax: str, in_shell: bool) -> jinja2.Template:
     return ENVIRONMENTS[syntax, in_shell].from_string(source)
 
 

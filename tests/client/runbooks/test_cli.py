@@ -124,7 +124,8 @@ def test_items_runs_the_source_and_prints_what_a_worker_would_take(repo: Path, c
     assert "2 items from queue bugs" in err
     (repo / "bugs.json").write_text('{"id": 1}\nnot json\n')
     code, out, err = run(capsys, "items", "bugfix.bugs")
-    assert code == 2 and err.strip() == "orchard: queue bugs: source `cat bugs.json` printed what format json cannot read: line 2: not JSON: Expecting value (column 1): not json"
+    assert code == 2 and err.strip() == ("orchard: queue bugs: source `cat bugs.json` printed what format json cannot read: "
+                                         "line 2: not JSON: Expecting value (column 1): not json")
     (repo / "bugs.json").unlink()
     code, _, err = run(capsys, "items", "bugfix.bugs")
     assert code == 2 and err.strip() == "orchard: queue bugs: source `cat bugs.json` exited 1: cat: bugs.json: No such file or directory"
@@ -230,14 +231,16 @@ def test_orchard_s_options_may_follow_a_pipeline_s_name(repo: Path, capsys: pyte
 
 
 def test_orchard_s_options_may_follow_a_command_and_its_words(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
-    code, _, err = run(capsys, "run", "build", "auth", "Add auth", "--plugin", "command", "--agent-command", "my-agent", "-r", "alice", "--output=quiet", "--detach")
+    code, _, err = run(capsys, "run", "build", "auth", "Add auth", "--plugin", "command", "--agent-command", "my-agent", "-r", "alice", "--output=quiet",
+                       "--detach")
     assert code == 0, err
     (args,) = started
     assert (args.plugin, args.agent_command, args.output, args.detach) == ("command", "my-agent", "quiet", True)
     assert inputs_of(args) == {"name": "auth", "prompt": "Add auth", "reviewer": "alice"}
 
 
-def test_an_option_the_command_defines_is_its_own_and_a_double_dash_ends_orchard_s(repo: Path, capsys: pytest.CaptureFixture[str], started: list[argparse.Namespace]) -> None:
+def test_an_option_the_command_defines_is_its_own_and_a_double_dash_ends_orchard_s(repo: Path, capsys: pytest.CaptureFixture[str],
+                                                                                    started: list[argparse.Namespace]) -> None:
     (repo / "runbooks" / "ops.toml").write_text("""
 [command.deploy]
 args = "<target> [-m/--model <name>] [--detach]"

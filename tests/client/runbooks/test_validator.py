@@ -30,7 +30,8 @@ def test_each_kind_of_problem_is_caught_with_its_place(broken, path: Path) -> No
     found = [p for p in broken.problems if Path(p.file).name == path.name]
     assert expected, f"{path.name} says nothing it expects"
     for place, fragment in expected:
-        assert any(p.place == place and fragment in p.message for p in found), f"{path.name}: no problem at {place!r} saying {fragment!r}; found:\n" + "\n".join(map(str, found))
+        assert any(p.place == place and fragment in p.message for p in found), (f"{path.name}: no problem at {place!r} saying {fragment!r}; found:\n"
+                                                                                + "\n".join(map(str, found)))
     assert len(found) == len(expected), "\n".join(map(str, found))
 
 

@@ -70,7 +70,7 @@ def test_every_state_against_every_event(with_checkpoint: bool) -> None:
             assert (new.status, [e.kind for e in effects]) == want, f"{status}[{index}] + {event.kind}"
         pairs += 1
     assert pairs == len(STATUSES) * 3 * len(c.EVENTS)
-    assert EVENTS_KINDS == {cls.model_fields["kind"].default for cls in c.EVENTS}, "every event kind is sampled"
+    assert {cls.model_fields["kind"].default for cls in c.EVENTS} == EVENTS_KINDS, "every event kind is sampled"
 
 
 

@@ -16,7 +16,8 @@ def _reading(place: str, **more: object) -> m.Reading:
 def test_a_table_reads_straight_into_its_model() -> None:
     guard = m.GuardDef.model_validate({"condition": "test -f {name}", "timeout": "5m", "on_timeout": "verify", "retry": {"max": 2}, "wake_on": ["phase:*"]},
                                       strict=True, context=_reading("guard.ready", entry="ready"))
-    assert (guard.ref, guard.name, guard.timeout, guard.on_timeout, guard.retry) == ("ops.guard.ready", "ready", 300, m.GotoPhase(phase="verify"), m.Retry(max=2, interval=0))
+    assert (guard.ref, guard.name, guard.timeout, guard.on_timeout, guard.retry) == ("ops.guard.ready", "ready", 300, m.GotoPhase(phase="verify"),
+                                                                                     m.Retry(max=2, interval=0))
     assert guard.condition == m.Template(source="test -f {name}", runbook="ops", origin="ops.toml: guard.ready: condition", shell=True)
     phase = m.PhaseDef.model_validate({"name": "fix", "agent": "common.agent.fixer", "pre": ["guard.ready"], "on_fail": "merge"},
                                       strict=True, context=_reading('pipeline.p.phase[0] "fix"', phases={"fix", "verify"}, following="verify"))

@@ -64,7 +64,8 @@ async def test_phases_run_in_order_in_one_workspace_and_loop_back_until_the_test
         run = "git push -q origin HEAD:release"
     ''', "fix")
     git(repo, "branch", "release")
-    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.fix", params={"pipeline": "ops.pipeline.fix", "runbooks": runbooks, "inputs": {"name": "bug-7"}})
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.fix",
+                                params={"pipeline": "ops.pipeline.fix", "runbooks": runbooks, "inputs": {"name": "bug-7"}})
     (pipeline,) = result.instances
     assert pipeline.success, pipeline.error
     phases = [(p.phase, p.ok) for p in pipeline.pipeline.phases]
@@ -156,7 +157,8 @@ async def test_an_input_with_shell_syntax_is_data_in_commands_guards_outputs_and
         [guard.named]
         condition = "test -n {{title}}"
     ''', "p")
-    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.p", params={"pipeline": "ops.pipeline.p", "runbooks": runbooks, "inputs": {"title": title}})
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.p",
+                                params={"pipeline": "ops.pipeline.p", "runbooks": runbooks, "inputs": {"title": title}})
     (pipeline,) = result.instances
     assert pipeline.success, pipeline.error
     assert not (tmp_path / "pwned").exists()
@@ -271,7 +273,8 @@ async def test_a_push_to_a_branch_the_pipeline_does_not_publish_or_that_is_check
     assert "phase push pushed other, which the pipeline does not publish (publish = [main]); nothing it pushed was applied" in pipeline.error
     runbooks["runbooks"]["ops"]["pipelines"]["sneak"]["defaults"]["target"]["source"] = "main"
     (pipeline,) = (await final_result(await start(client, task_queue, repo, runbooks, "sneak"))).instances
-    assert not pipeline.success and "pushed main, which is checked out in" in pipeline.error and "never moves a branch under your working tree" in pipeline.error
+    assert not pipeline.success and "pushed main, which is checked out in" in pipeline.error
+    assert "never moves a branch under your working tree" in pipeline.error
     after = git(repo, "for-each-ref")
     assert [line for line in after.splitlines() if "orchard/" not in line] == [line for line in before.splitlines() if "orchard/" not in line]
 

@@ -71,7 +71,8 @@ def test_any_text_arrives_as_written_in_every_quoting(value: str) -> None:
 
 def test_quote_keeps_working_as_one_word_never_quoted_twice(tmp_path: Path) -> None:
     msg = "it's; rm -rf /"
-    assert render(shell("git commit -m {msg | quote}"), {"msg": msg}) == render(shell("git commit -m {msg}"), {"msg": msg}) == f"git commit -m {shlex.quote(msg)}"
+    quoted = f"git commit -m {shlex.quote(msg)}"
+    assert render(shell("git commit -m {msg | quote}"), {"msg": msg}) == render(shell("git commit -m {msg}"), {"msg": msg}) == quoted
     files = ["a b.txt", "$(touch pwned)", "c"]
     command = render(shell("printf '%s\\0' {files | map('quote') | join(' ')}"), {"files": files})
     assert bash(command, tmp_path).split("\0")[:-1] == files and not (tmp_path / "pwned").exists()  # still three words

@@ -30,10 +30,16 @@ REQUIRED_METHODS = ("on_iteration_start", "should_continue", "on_iteration_compl
 
 @runtime_checkable
 class LoopDecider(Protocol):
-    mode: str
-    max_iterations: int
-    """The mode's own maximum (hybrid: base_iterations + max_bonus_iterations); the loop adds any
-    `orchard loop extend` and hands the sum to every context as `max_iterations`."""
+    mode: ClassVar[str]
+    """The mode's name, set by the class (a custom decider is "custom")."""
+
+    @property
+    def max_iterations(self) -> int:
+        """The mode's own maximum (hybrid: base_iterations + max_bonus_iterations); the loop adds any
+        `orchard loop extend` and hands the sum to every context as `max_iterations`. Only read: a
+        property or a plain attribute both do."""
+        ...
+
     runs_verification: bool
     """False: the loop skips the verification levels (ralph's skip_verification)."""
 

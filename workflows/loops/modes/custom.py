@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +31,8 @@ from workflows.loops.models import Decision, IterationContext
 from workflows.loops.modes.base import REQUIRED_METHODS, parse_settings
 from workflows.sdk.errors import ConfigError, StrategyError
 from workflows.sdk.modules import module_name_for
+
+T = TypeVar("T")
 
 
 class CustomSettings(BaseModel):
@@ -56,8 +58,8 @@ class CustomDecider:
         cls = load_class(module_spec, class_name)
         self.target = f"{module_spec}:{cls.__name__}"
         self.delegate = self._instantiate(cls, self.settings.config)
-        self.max_iterations = self._attribute("max_iterations", self.settings.max_iterations, int)
-        self.runs_verification = self._attribute("runs_verification", True, bool)
+        self.max_iterations: int = self._attribute("max_iterations", self.settings.max_iterations, int)
+        self.runs_verification: bool = self._attribute("runs_verification", True, bool)
 
     def on_iteration_start(self, iteration: int) -> None:
         self._call("on_iteration_start", iteration)
@@ -106,13 +108,14 @@ class CustomDecider:
         except Exception as e:
             raise _raised(self.target, "__init__", e) from e
 
-    def _attribute(self, name: str, default: Any, kind: type) -> Any:
+    def _attribute(self, name: str, default: T, kind: type[T]) -> T:
         try:
             value = getattr(self.delegate, name, default)
         except Exception as e:
             raise _raised(self.target, name, e) from e
         # bool is an int: max_iterations=True is a mistake
-        if not isinstance(value, kind) or (kind is int and (isinstance(value, bool) or value < 1)):
+        valid = (isinstance(value, int) and not isinstance(value, bool) and value >= 1) if kind is int else isinstance(value, kind)
+        if not valid:
             expected = "a positive integer" if kind is int else "a bool"
             raise ConfigError(f"custom loop strategy {self.target}.{name} must be {expected}, not {value!r}")
         return value

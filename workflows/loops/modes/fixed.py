@@ -29,10 +29,7 @@ class FixedDecider(BaseLoopDecider):
             )
         if context.iteration >= context.max_iterations:
             return self.decision(context, "timeout", f"reached the maximum of {context.max_iterations} iterations", criterion="max_iterations")
-        if report is None:
-            outcome = "ran no verification"
-        else:
-            outcome = f"failed verification (highest level passed: {report.highest_passing or 'none'})"
+        outcome = "ran no verification" if report is None else f"failed verification (highest level passed: {report.highest_passing or 'none'})"
         return self.decision(context, "continue", f"iteration {context.iteration} of {context.max_iterations} {outcome}; iterating again")
 
 

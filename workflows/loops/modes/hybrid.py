@@ -25,6 +25,9 @@ from workflows.loops.modes.base import BaseLoopDecider, keep_recent, level_rank,
 Criterion = Literal["verification_pass", "ci_pass", "no_changes", "agent_signal"]
 LoopType = Literal["content_hash", "exact", "oscillating", "semantic"]
 
+DEFAULT_COMPLETION: tuple[Criterion, ...] = ("verification_pass", "no_changes")
+DEFAULT_LOOP_DETECTION: tuple[LoopType, ...] = ("content_hash", "exact", "oscillating", "semantic")
+
 EPSILON = 1e-9
 """Progress is a ratio of small integers: a rise equal to the threshold must count as reaching it."""
 
@@ -35,11 +38,11 @@ class HybridSettings(BaseModel):
     base_iterations: int = Field(3, ge=1)
     max_bonus_iterations: int = Field(2, ge=0)
     progress_threshold: float = Field(0.1, ge=0, le=1)
-    completion: list[Criterion] = Field(default_factory=lambda: ["verification_pass", "no_changes"])
+    completion: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_COMPLETION))
     min_verification_level: Level | None = None
     """None: verification_pass needs every configured level; a level: passing up to it suffices."""
     accept_partial_after: int | None = Field(None, ge=1)
-    loop_detection: list[LoopType] = Field(default_factory=lambda: ["content_hash", "exact", "oscillating", "semantic"])
+    loop_detection: list[LoopType] = Field(default_factory=lambda: list(DEFAULT_LOOP_DETECTION))
     """The loops that end the loop (detection.py); [] detects none."""
 
 

@@ -148,7 +148,8 @@ def main() -> None:
         contents = folder_files(folder)
         if contents:
             add_case(cases, str(folder.relative_to(ROOT)), contents)
-    for test_file in [ROOT / "tests" / "e2e" / "test_runbooks_cli.py", ROOT / "tests" / "record_histories.py", ROOT / "tests" / "client" / "runbooks" / "test_parser.py"]:
+    for test_file in [ROOT / "tests" / "e2e" / "test_runbooks_cli.py", ROOT / "tests" / "record_histories.py",
+                      ROOT / "tests" / "client" / "runbooks" / "test_parser.py"]:
         for index, text in enumerate(_written_runbooks(test_file)):
             add_case(cases, f"{test_file.relative_to(ROOT)}#{index}", {"ops.toml": text})
     save_cases(cases)
