@@ -169,7 +169,7 @@ async def test_an_idle_lock_ends_and_a_request_racing_with_its_end_starts_it_aga
     async with Worker(**worker):
         holder = await client.start_workflow(LeaseHolder.run, id=f"holder-{uuid.uuid4().hex[:8]}", task_queue=queue)
         assert (await ask("t0", holder.id)).granted
-        for n in range(1, 31):
+        for n in range(1, 16):
             # The holder lets go while the next request arrives: in either order, and as the lock ends.
             _, status = await asyncio.gather(client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, f"t{n - 1}"), ask(f"t{n}", holder.id))
             if not status.granted:  # it came before the release: granted by a signal once the lock is free
@@ -178,16 +178,16 @@ async def test_an_idle_lock_ends_and_a_request_racing_with_its_end_starts_it_aga
             assert [h.token for h in state.holders] == [f"t{n}"], state  # held by it alone
     # The release and the next request in one workflow task (its worker was away while both came):
     # the request is taken before the lock decides it is idle, so it is held, not ended.
-    release = asyncio.create_task(client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "t30"))
-    asked = asyncio.create_task(ask("t31", holder.id))
+    release = asyncio.create_task(client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "t15"))
+    asked = asyncio.create_task(ask("t16", holder.id))
     await release
     async with Worker(**worker):
         status = await asyncio.wait_for(asked, 10)
         if not status.granted:
-            await until(lambda: _granted(holder, "t31"))
+            await until(lambda: _granted(holder, "t16"))
         state = await client.get_workflow_handle(lock).query(SemaphoreWorkflow.state)
-        assert [h.token for h in state.holders] == ["t31"] and (await client.get_workflow_handle(lock).describe()).status == WorkflowExecutionStatus.RUNNING
-        await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "t31")
+        assert [h.token for h in state.holders] == ["t16"] and (await client.get_workflow_handle(lock).describe()).status == WorkflowExecutionStatus.RUNNING
+        await client.get_workflow_handle(lock).signal(SemaphoreWorkflow.release, "t16")
         assert await until(lambda: _ended(client.get_workflow_handle(lock)))  # idle: it ends, Completed
         running = await client.count_workflows(f'WorkflowId = "{lock}" AND ExecutionStatus = "Running"')
         runs = [wf async for wf in client.list_workflows(f'WorkflowId = "{lock}"')]
