@@ -310,7 +310,7 @@ def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.C
         worker: m.ConsumerDef = registry.resolve(args.name, "worker")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    return worker, QueueConsumerStrategy.run_id_for({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
+    return worker, QueueConsumerStrategy.LAUNCH.run_id({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:

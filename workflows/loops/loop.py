@@ -29,6 +29,7 @@ from workflows.sdk.durations import parse_duration
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.launch import Launch
 from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import Level
@@ -120,13 +121,19 @@ class LoopConfig(StrategyConfig):
         return {level: levels[level] for level in LEVELS if level in levels}
 
 
+class LoopLaunch(Launch):
+    """A loop writes its branch in place, and its `module` names a custom decider's code."""
+
+    local_repository_only = True
+    module_params = ("module",)
+
+
 class LoopStrategy(Strategy[LoopConfig]):
     """The `loop` strategy (one workflow per run); what it decides after each iteration it asks
     its mode's LoopDecider."""
 
-    LOCAL_REPOSITORY_ONLY = True
     NAME = "loop"
-    MODULE_PARAMS = ("module",)
+    LAUNCH = LoopLaunch()
 
     def get_config_class(self) -> type[LoopConfig]:
         return LoopConfig

@@ -20,6 +20,7 @@ from temporalio import workflow
 from typing_extensions import TypeVar
 
 from workflows.sdk.errors import ConfigError, StrategyError
+from workflows.sdk.launch import Launch
 from workflows.sdk.models import InstanceResult, TaskDefaults, first_error
 from workflows.sdk.params import parse_param_value, takes, value_types
 from workflows.sdk.runtime import StrategyWorkflow, workflow_class_for
@@ -70,11 +71,8 @@ class Strategy(Generic[ConfigT]):
     """Subclass and implement `execute(prompt, base_branch, ctx) -> list[InstanceResult]`."""
 
     NAME: ClassVar[str | None] = None
-    MODULE_PARAMS: ClassVar[tuple[str, ...]] = ()
-    """Parameters naming Python code a run of this strategy uses (a custom loop strategy's `module`)."""
-    LOCAL_REPOSITORY_ONLY: ClassVar[bool] = False
-    """True: its runs write the repository in place (a loop's branch, a pipeline's gateway), so it
-    cannot run on a git remote (`--repo URL`, `--remote`); an instance's work can."""
+    LAUNCH: ClassVar[Launch] = Launch()
+    """What the client checks before it starts a run (a loop, a pipeline and a queue consumer have their own)."""
     __orchard_workflow__: ClassVar[type[StrategyWorkflow]]
     """The strategy's workflow class, set on each concrete subclass as it is defined."""
 
@@ -154,23 +152,6 @@ class Strategy(Generic[ConfigT]):
             return TypeAdapter(config_cls).validate_python(values)
         except ValidationError as e:
             raise ConfigError(str(e)) from None
-
-    @classmethod
-    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
-        """Whether runs with these params need the run's agent command (the command plugin's
-        --agent-command): true unless the strategy knows its agents bring their own, or it runs none."""
-        return True
-
-    @classmethod
-    def run_id_for(cls, params: dict[str, Any], repo: str) -> str | None:
-        """A fixed run id for runs with these params on `repo` (one such run at a time), or None for a new id per run."""
-        return None
-
-    @classmethod
-    def worker_modules(cls, params: dict[str, Any]) -> list[str]:
-        """The modules (`/abs/path.py[:Class]`, `pkg.mod:Class`) the MODULE_PARAMS of a run name: the
-        client loads them (making paths absolute) and starts a worker that imports them too."""
-        return [str(params[k]) for k in cls.MODULE_PARAMS if params.get(k)]
 
     @property
     def logger(self) -> Any:
