@@ -1,4 +1,4 @@
-"""Running an agent in a prepared workspace, with its plugin and runner (local or docker), and
+"""Running an agent in a prepared workspace, with its plugin and runner (local, sandbox or docker), and
 what its run means as an InstanceResult. An instance (activities/instance.py) runs one agent in a
 fresh workspace; a loop iteration (activities/loops/iteration.py) runs one in the loop's own."""
 
@@ -43,7 +43,7 @@ async def run_agent(
 ) -> ProcessOutcome:
     """Run the agent to its end (or timeout) in `place` on `runner` (choose_runner's, asked once per
     activity: the workspace was made for it); `state` fills from its stream as it goes."""
-    in_container = runner == "docker"
+    in_container, sandboxed = runner == "docker", runner == "sandbox"
     if in_container:  # the Docker SDK is imported by a worker that runs containers only
         from activities.runners.docker import ImageMissing
         from activities.runners.docker.runner import AGENT_HOME, WORKSPACE, run_in_container
@@ -54,12 +54,12 @@ async def run_agent(
                 workspace=WORKSPACE if in_container else place.workspace,
                 run_id=place.run_id, key=place.key, base_commit=place.base_commit, session_id=session_id,
                 agent_home=AGENT_HOME if in_container else place.agent_home, host_agent_home=place.agent_home,
-                in_container=in_container,
+                in_container=in_container, sandboxed=sandboxed,
             ),
         ), task)
     except PluginError as e:
         raise bad_input(str(e)) from None
-    on_phase("agent running" + (" in a container" if in_container else ""))
+    on_phase("agent running" + (" in a container" if in_container else " in a sandbox" if sandboxed else ""))
     on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
     transcript = place.out_dir / "transcript.log"
     leftovers = [place.workspace, place.agent_home]
@@ -71,6 +71,18 @@ async def run_agent(
                 endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, record_path=place.record_path, leftovers=leftovers,
             )
         except (ImageMissing, ValueError) as e:
+            raise bad_input(str(e)) from None
+    elif sandboxed:
+        from activities.runners.sandbox import SandboxUnavailable
+        from activities.runners.sandbox.runner import run_in_sandbox
+
+        try:
+            outcome = await run_in_sandbox(
+                command, task, workspace=place.workspace, agent_home=place.agent_home, objects=await objects_dir(place.repo),
+                forward_env=list(plugin.forward_env), endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript,
+                record_path=place.record_path, leftovers=leftovers,
+            )
+        except (SandboxUnavailable, ValueError) as e:
             raise bad_input(str(e)) from None
     else:
         outcome = await run_process(

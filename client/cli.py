@@ -54,7 +54,8 @@ class _Parser(argparse.ArgumentParser):
 def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run = sub.add_parser("run", help="run a strategy on a prompt", description=(
         "Run agents by a strategy, each on its own branch orchard/<strategy>/<run_id>/k<hash>. "
-        "With --runner docker each agent runs in its own hardened container; the local runner is NOT "
+        "By default each agent runs in a sandbox where bubblewrap works (--runner sandbox: only its workspace and its own home "
+        "writable); with --runner docker in its own hardened container; the local runner is NOT "
         "isolated: agents run as processes with your user's rights, in a workspace beside your repository."))
     run.add_argument("prompt", nargs="?", help="the task for the agents; - reads it from stdin")
     run.add_argument("--prompt-file", metavar="FILE",

@@ -64,14 +64,16 @@ def run_options(run: argparse.ArgumentParser) -> None:
     runner = run.add_argument_group("where agents run")
     runner.add_argument(
         "--runner", choices=typing.get_args(RunnerName),
-        help="docker: a hardened container per instance; local: a process on the worker's host, NOT isolated "
-        "(the agent can read and change anything the worker's user can); auto (default): docker for "
-        "claude-code and codex when the engine and image are there, else local",
+        help="sandbox: a bubblewrap sandbox per instance (its workspace and home writable, the host read-only, homes and "
+        "$ORCHARD_HOME hidden, its own PID namespace); docker: a hardened container per instance; local: a process on the "
+        "worker's host, NOT isolated (the agent can read and change anything the worker's user can); auto (default): sandbox "
+        "where bubblewrap works, else docker for claude-code and codex when the engine and image are there, else local",
     )
     runner.add_argument("--docker-image", help=f"agent image for the docker runner (default {DEFAULT_IMAGE})")
     runner.add_argument(
         "--network-egress", choices=typing.get_args(NetworkEgress),
-        help=f"docker runner network: online (default {_default('network_egress')}), offline (none), proxy (only the model API, relayed), host",
+        help=f"sandbox and docker runner network: online (default {_default('network_egress')}), offline (loopback only), "
+        "proxy (only the model API, relayed), host",
     )
     credential_args(run)
     run.add_argument("--import-policy", choices=typing.get_args(ImportPolicy), help=f"default {_default('import_policy')}")

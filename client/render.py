@@ -322,7 +322,7 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             console.print(f"winner: {winner.branch_name} ({(winner.selection.reason if winner.selection else None) or ''})")
         runners = Counter(r.runner for r in result.instances if r.runner)
         if runners:
-            isolation = {"docker": "containers", "local": "local processes, not isolated"}
+            isolation = {"docker": "containers", "sandbox": "sandboxed processes", "local": "local processes, not isolated"}
             console.print("agents ran as " + ", ".join(f"{isolation.get(name, name)} ({count})" for name, count in runners.items()))
         if result.omitted:
             counts = ", ".join(f"{n:,} {status}" for status, n in sorted(result.omitted.items()))

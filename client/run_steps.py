@@ -203,17 +203,21 @@ async def runner(configuration: Configuration) -> RunnerCheck:
 
 
 async def check_runner(defaults: TaskDefaults) -> RunnerCheck:
-    """The runner the run's agents get. --runner docker without a usable engine and image is an
-    error; what the local runner cannot give (isolation for an agent CLI, a network egress limit),
-    and full checkouts where overlays cannot be mounted on this host, are said once when the run starts."""
+    """The runner the run's agents get. --runner docker or sandbox where it cannot run is an error;
+    which runner the default chose is said in the run's first line (the sandbox, or local processes,
+    NOT isolated, and why); what the local runner cannot give (a network egress limit), and full
+    checkouts where overlays cannot be mounted on this host, are said once when the run starts."""
     check = await preflight.runner(defaults)
-    if check.problem and check.runner == "docker":
-        raise UsageError(f"docker runner: {check.problem}")
+    if check.problem and check.runner in ("docker", "sandbox"):
+        raise UsageError(f"{check.runner} runner: {check.problem}")
     if check.problem:
         print(f"orchard: agents run as local processes, NOT isolated, because {check.problem} (--runner local says you mean it)", file=sys.stderr)
+    if check.runner == "sandbox" and defaults.runner == "auto":
+        print("orchard: agents run in a sandbox (bubblewrap): each writes only its workspace and its own home, and sees none of the "
+              "homes, $ORCHARD_HOME or other workspaces (--runner local runs them unconfined)", file=sys.stderr)
     if check.runner == "local" and defaults.network_egress != "online":
         print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network "
-              "(it needs --runner docker)", file=sys.stderr)
+              "(it needs --runner sandbox or docker)", file=sys.stderr)
     why = preflight.overlay_problem()
     if why is not None:
         print(f"orchard: each workspace is a full checkout, not a copy-on-write overlay, because {why}", file=sys.stderr)

@@ -227,6 +227,18 @@ def containers_of(run_id: str) -> list[str]:
     return out.stdout.split()
 
 
+def require_sandbox() -> None:
+    """Skip where bubblewrap cannot make a sandbox, except in CI (ORCHARD_REQUIRE_SANDBOX=1)."""
+    from activities.runners.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is None:
+        return
+    if os.environ.get("ORCHARD_REQUIRE_SANDBOX"):
+        pytest.fail(problem + "; CI requires it")
+    pytest.skip(problem)
+
+
 def orchard_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     env.update(ORCHARD_HOME=str(home), **extra)

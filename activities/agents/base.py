@@ -87,6 +87,15 @@ class AgentContext:
     host_agent_home: Path | None = None
     """The same folder as the worker sees it, to prepare files in."""
     in_container: bool = False
+    sandboxed: bool = False
+    """In a sandbox (activities/runners/sandbox/): the host's programs at their paths, but the
+    agent's home is its own folder and the user's (their CLI logins) out of its sight."""
+
+    @property
+    def own_home(self) -> bool:
+        """The agent's HOME is its private folder (a container's, a sandbox's): the user's CLI
+        logins are copied into it, since it cannot see the user's home."""
+        return self.in_container or self.sandboxed
 
 
 class AgentPlugin(ABC):

@@ -11,10 +11,12 @@ the worker's environment: ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, and ANTH
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_an_argument, last_line
 from activities.agents.json_stream import JsonStreamPlugin
+from activities.git.untrusted import write_path
 from workflows.sdk.models import TaskSpec
 
 PRICES_PER_MILLION: dict[str, tuple[float, float, float, float]] = {
@@ -61,6 +63,20 @@ def _summarize_tool(name: str, tool_input: dict[str, Any]) -> str:
     return name
 
 
+LOGIN_FILE = ".credentials.json"
+"""Where `claude login` keeps its token on Linux, in the CLI's config folder."""
+
+
+def _copy_login(agent_home: Path) -> None:
+    """The user's `claude login`, copied into the home of an agent that cannot see the user's (a
+    sandbox's), as the local runner's agent finds it; what the last agent left there is replaced."""
+    login = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude") / LOGIN_FILE
+    if login.is_file():
+        agent_home.mkdir(parents=True, exist_ok=True)
+        write_path(agent_home, f".claude/{LOGIN_FILE}", login.read_bytes())
+        os.chmod(agent_home / ".claude" / LOGIN_FILE, 0o600)
+
+
 class ClaudeCodePlugin(JsonStreamPlugin):
     name = "claude-code"
     executable = "claude"
@@ -95,6 +111,8 @@ class ClaudeCodePlugin(JsonStreamPlugin):
         if not on_stdin:
             argv.append(task.prompt)
         env = dict(QUIET_ENV)
+        if ctx.sandboxed and ctx.host_agent_home is not None:
+            _copy_login(ctx.host_agent_home)
         if os.geteuid() == 0:
             env["IS_SANDBOX"] = "1"  # the CLI refuses to skip permissions as root outside a sandbox
         return AgentCommand(argv=argv, env=env, stdin=task.prompt if on_stdin else None)

@@ -103,7 +103,7 @@ class CodexPlugin(JsonStreamPlugin):
     def _private_home(ctx: AgentContext) -> Path:
         """Parallel runs sharing one CODEX_HOME race on its setup and lose commands, so each
         instance gets its own, with the user's login and config linked into it (copied into a
-        container, where the user's files are out of reach)."""
+        container or a sandbox, where the user's files are out of reach)."""
         assert ctx.agent_home is not None and ctx.host_agent_home is not None
         home = ctx.host_agent_home
         home.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ class CodexPlugin(JsonStreamPlugin):
             target = home / name
             if not (shared / name).is_file():
                 continue
-            if ctx.in_container:  # the home is the last agent's: whatever it left there is replaced, never written through
+            if ctx.own_home:  # the home is the last agent's: whatever it left there is replaced, never written through
                 write_path(home, name, (shared / name).read_bytes())
                 os.chmod(target, 0o600)
             elif not target.is_symlink() or os.readlink(target) != str(shared / name):

@@ -5,27 +5,39 @@ from __future__ import annotations
 import os
 
 from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE, DockerError, ImageMissing
+from activities.runners.sandbox import sandbox_problem
 from workflows.sdk.models import TaskDefaults
 
 AGENT_CLI_PLUGINS = ("claude-code", "codex")
-RUNNER_MODULES = {"docker": ["activities.runners.docker.runner"]}
+RUNNER_MODULES = {"docker": ["activities.runners.docker.runner"], "sandbox": ["activities.runners.sandbox.runner"]}
 """What a runner's first instance imports (the Docker SDK, with requests under it: 0.15 s). A worker
 started for a run imports it while it waits for its server (client/embedded/pending_worker.py)."""
 
 
 async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
-    """The runner for these settings, and why Docker cannot be used when that matters.
+    """The runner for these settings, and why the one asked for (or the default's first choice)
+    cannot be used when that matters.
 
-    `auto` is docker for the agent CLIs when the engine and the image are here, else local (a
-    `command` agent usually needs the host's own tools); an explicit `docker` stays docker."""
-    if settings.runner == "local" or (settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS):
+    `auto` is the sandbox where bubblewrap works (probed once per process); else, as before the
+    sandbox, docker for the agent CLIs when the engine and the image are here, else local (said, with
+    why there is no sandbox). An explicit `sandbox` or `docker` stays what it is, with its problem."""
+    if settings.runner == "local":
         return "local", None
+    unsandboxed = None
+    if settings.runner in ("auto", "sandbox"):
+        unsandboxed = sandbox_problem(settings.network_egress)
+        if unsandboxed is None or settings.runner == "sandbox":
+            return "sandbox", unsandboxed
+    if settings.runner == "auto" and settings.plugin not in AGENT_CLI_PLUGINS:
+        return "local", unsandboxed
     from activities.runners.docker.status import ensure_image  # the standard library only: no Docker SDK
 
     try:
         await ensure_image(settings.docker_image or DEFAULT_IMAGE)
     except (DockerError, ImageMissing) as e:
-        return ("docker" if settings.runner == "docker" else "local"), str(e)
+        if settings.runner == "docker":
+            return "docker", str(e)
+        return "local", f"{e}; and {unsandboxed}"
     return "docker", None
 
 

@@ -19,7 +19,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,24 +208,39 @@ async def run_process(
     transcript: Path,
     record_path: Path,
     leftovers: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+    on_start: Callable[[int], Awaitable[None]] | None = None,
 ) -> ProcessOutcome:
     """Run `command`, feeding its stdout lines to `on_line` and the transcript, until it exits or
     `timeout` passes (then SIGTERM, a grace period, SIGKILL to its group and tagged processes).
-    `record_path` records it for as long as it runs, with the `leftovers` it works in."""
+    `record_path` records it for as long as it runs, with the `leftovers` it works in. The sandbox
+    runner (activities/runners/sandbox/) runs its `bwrap` through here with an environment of its
+    own (`environ`, default the worker's), `pass_fds`, and `on_start(pid)` awaited once it started."""
     started = time.monotonic()
     tag = uuid.uuid4().hex
     proc = await asyncio.create_subprocess_exec(
         *command.argv,
         cwd=str(cwd),
-        env={**os.environ, **command.env, TAG_VARIABLE: tag},
+        env={**(os.environ if environ is None else environ), **command.env, TAG_VARIABLE: tag},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record = RunningRecord(pgid=proc.pid, tag=tag, worker=this_process(), attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers])
     record_path.write_text(record.model_dump_json())
+    if on_start is not None:
+        try:
+            await on_start(proc.pid)
+        except BaseException:
+            kill_agent(proc.pid, tag)
+            record_path.unlink(missing_ok=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(exit_of(proc), KILL_GRACE_SECONDS)
+            raise
     output_pipes = {inode for inode in (_pipe_inode(proc.stdout), _pipe_inode(proc.stderr)) if inode is not None}
 
     async def feed_stdin() -> None:

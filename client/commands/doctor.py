@@ -1,8 +1,9 @@
 """`orchard doctor`: what Orchard needs on this host, checked one line at a time.
 
-Temporal, the Docker engine and the agent image, the agent CLIs (here and in the image), which
-credentials are set (names only, never values), git, free disk under $ORCHARD_HOME, and whether
-workspaces are copy-on-write overlays here.
+Temporal, the Docker engine and the agent image, whether agents can run in a sandbox here (the
+default runner: bubblewrap) or only as local processes, the agent CLIs (here and in the image),
+which credentials are set (names only, never values), git, free disk under $ORCHARD_HOME, and
+whether workspaces are copy-on-write overlays here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from activities.paths import orchard_home
 from activities.runners.docker import BUILD_HINT, DEFAULT_IMAGE, DockerError
 from activities.runners.docker.engine import call, engine, engine_version
 from activities.runners.docker.status import engine_problem, image_created
+from activities.runners.sandbox import BWRAP, sandbox_problem
 from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.target import external_target
@@ -78,10 +80,10 @@ async def check_temporal(address: str | None, namespace: str | None) -> Check:
     return Check("ok", "temporal", f"embedded server not running; `orchard run` starts it ({binary})")
 
 
-async def check_docker(image: str) -> list[Check]:
+async def check_docker(image: str, sandboxed: bool) -> list[Check]:
     problem = await engine_problem()
     if problem:
-        return [Check("warn", "docker", f"{problem}; agents can only run locally (not isolated)")]
+        return [Check("warn", "docker", f"{problem}; " + ("the docker runner cannot be used" if sandboxed else "agents can only run locally (not isolated)"))]
     checks = [Check("ok", "docker", "engine " + await engine_version())]
     created = await image_created(image)
     if created is None:
@@ -95,6 +97,17 @@ async def check_docker(image: str) -> list[Check]:
         except DockerError as e:
             checks.append(Check("warn", f"image {plugin.executable}", f"not usable in {image}: {e}"))
     return checks
+
+
+async def check_sandbox() -> Check:
+    """Whether agents run in a sandbox here (the default runner where bubblewrap works), or else as
+    local processes, not isolated, and why."""
+    problem = await asyncio.to_thread(sandbox_problem)
+    if problem:
+        return Check("warn", "sandbox", f"{problem}; by default agents run as local processes, NOT isolated (or in docker containers, for "
+                                        "claude-code and codex, where the engine and image are)")
+    version = await _version(BWRAP, "--version")
+    return Check("ok", "sandbox", f"{version or BWRAP}: the default runner here (each agent writes only its workspace and its own home)")
 
 
 async def check_clis() -> list[Check]:
@@ -136,8 +149,9 @@ def check_workspaces() -> Check:
 
 
 async def run_checks(address: str | None, namespace: str | None, image: str) -> list[Check]:
-    temporal, docker_checks, cli_checks = await asyncio.gather(check_temporal(address, namespace), check_docker(image), check_clis())
-    return [temporal, *docker_checks, *cli_checks, *check_credentials(), check_disk(), check_workspaces()]
+    sandbox = await check_sandbox()
+    temporal, docker_checks, cli_checks = await asyncio.gather(check_temporal(address, namespace), check_docker(image, sandbox.level == "ok"), check_clis())
+    return [temporal, *docker_checks, sandbox, *cli_checks, *check_credentials(), check_disk(), check_workspaces()]
 
 
 async def cmd_doctor(args: argparse.Namespace) -> int:

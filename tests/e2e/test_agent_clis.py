@@ -31,6 +31,7 @@ from tests.conftest import (
     orchard_env,
     pid_in,
     require_docker,
+    require_sandbox,
     run_strategy,
     stop_embedded,
     write_dev_config,
@@ -54,12 +55,15 @@ def require_cli(name: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(params=["local", "docker"])
+@pytest.fixture(params=["local", "sandbox", "docker"])
 def runner(request) -> dict[str, str]:
-    """Task settings for the runner under test; in Docker the container's only way out is the relay."""
+    """Task settings for the runner under test; in a sandbox or Docker the agent's only way out is the relay."""
     if request.param == "docker":
         require_docker()
         return {"runner": "docker", "network_egress": "proxy"}
+    if request.param == "sandbox":
+        require_sandbox()
+        return {"runner": "sandbox", "network_egress": "proxy"}
     return {"runner": "local"}
 
 

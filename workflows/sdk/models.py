@@ -31,7 +31,7 @@ FINAL_MESSAGE_LIMIT = 2000
 ImportPolicy = Literal["auto", "never", "always"]
 ConflictPolicy = Literal["fail", "overwrite", "suffix"]
 NetworkEgress = Literal["online", "offline", "proxy", "host"]
-RunnerName = Literal["auto", "local", "docker"]
+RunnerName = Literal["auto", "local", "sandbox", "docker"]
 Seconds = Annotated[float, Field(gt=0)]
 CpuCount = Annotated[float, Field(gt=0)]
 MemorySize = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$")]

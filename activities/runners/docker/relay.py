@@ -1,16 +1,19 @@
-"""`network_egress: proxy`: the container has no network, only the model API relayed into it.
+"""`network_egress: proxy`: the container (or sandbox) has no network, only the model API relayed into it.
 
 For each endpoint the plugin needs (a base URL such as https://api.anthropic.com or
 http://127.0.0.1:8080), the worker listens on a unix socket and forwards each connection to the
 endpoint; inside the container relay.js listens on loopback at the endpoint's port and forwards
 to that socket. The host name resolves to 127.0.0.1 in the container, TLS stays end to end, and
-nothing else is reachable.
+nothing else is reachable. The sandbox runner (activities/runners/sandbox/) listens in its
+sandbox's network namespace itself and forwards with the same `forward_to`; both write the same
+/etc/hosts (`hosts_file`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -18,6 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from activities.paths import orchard_home
 
 RELAY_SCRIPT = Path(__file__).with_name("relay.js")
 CONTAINER_DIR = "/run/orchard-relay"
@@ -49,7 +54,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-def _forwarder(host: str, port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+def forward_to(host: str, port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(host, port)
@@ -59,6 +64,26 @@ def _forwarder(host: str, port: int) -> Callable[[asyncio.StreamReader, asyncio.
         await asyncio.gather(_pipe(client_reader, up_writer), _pipe(up_reader, client_writer))
 
     return handle
+
+
+LOOPBACK_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+                  "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+"""What the engine writes into /etc/hosts of a container on its `none` network."""
+
+
+def hosts_file(loopback_names: list[str] | tuple[str, ...]) -> Path:
+    """An /etc/hosts for a container or sandbox without a network: loopback's names, and
+    `loopback_names` (the relayed endpoints' hosts) on 127.0.0.1. One file per content, never
+    changed once written."""
+    text = LOOPBACK_HOSTS + "".join(f"127.0.0.1\t{name}\n" for name in loopback_names)
+    path = orchard_home() / "containers" / f"hosts-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_name(f".{path.name}.{os.getpid()}")
+        written.write_text(text)
+        written.chmod(0o644)
+        written.replace(path)  # whole or not at all: another worker's instance may be reading it
+    return path
 
 
 @contextlib.asynccontextmanager
@@ -76,7 +101,7 @@ async def model_relay(urls: list[str], agent_uid: int | None) -> AsyncIterator[R
         plan = RelayPlan(host_dir=host_dir, argv_prefix=["node", f"{CONTAINER_DIR}/relay.js"])
         for i, (host, port) in enumerate(dict.fromkeys(endpoint(u) for u in urls)):
             socket_path = host_dir / f"{i}.sock"
-            servers.append(await asyncio.start_unix_server(_forwarder(host, port), path=str(socket_path)))
+            servers.append(await asyncio.start_unix_server(forward_to(host, port), path=str(socket_path)))
             plan.argv_prefix.append(f"127.0.0.1:{port}={CONTAINER_DIR}/{i}.sock")
             if host not in LOOPBACK_NAMES:
                 plan.loopback_hosts.append(host)

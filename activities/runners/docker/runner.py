@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from activities.paths import orchard_home
 from activities.runners.docker import AGENT_UID, DEFAULT_IMAGE
 from activities.runners.docker.container import run_container
 from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, call, container_name, engine
-from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, model_relay
+from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, hosts_file, model_relay
 from activities.runners.docker.status import ensure_image
 from activities.runners.local import ProcessOutcome
 from workflows.sdk.models import TaskSpec
@@ -59,25 +58,6 @@ class ContainerSpec:
     """The ORCHARD_HOME whose worker starts it (its `orchard clean` may remove it, no other's)."""
     hosts_file: Path | None = None
     """The container's /etc/hosts when it has no network (hosts_file())."""
-
-
-LOOPBACK_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
-                  "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-"""What the engine writes into /etc/hosts of a container on its `none` network."""
-
-
-def hosts_file(loopback_names: Sequence[str]) -> Path:
-    """An /etc/hosts for a container without a network: loopback's names, and `loopback_names`
-    (the relayed endpoints' hosts) on 127.0.0.1. One file per content, never changed once written."""
-    text = LOOPBACK_HOSTS + "".join(f"127.0.0.1\t{name}\n" for name in loopback_names)
-    path = orchard_home() / "containers" / f"hosts-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written = path.with_name(f".{path.name}.{os.getpid()}")
-        written.write_text(text)
-        written.chmod(0o644)
-        written.replace(path)  # whole or not at all: another worker's instance may be reading it
-    return path
 
 
 def container_config(spec: ContainerSpec, agent_argv: list[str], environ: dict[str, str]) -> tuple[list[str], dict[str, Any]]:

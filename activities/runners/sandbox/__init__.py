@@ -1,0 +1,57 @@
+"""The `sandbox` runner: each agent in a bubblewrap sandbox (Linux namespaces) on the worker's host.
+
+What the rest of Orchard needs to know of it without starting one: whether bubblewrap works here
+(probed once per process, as overlays are: a sandbox like an agent's, running `true`) and why not.
+mounts.py says what an agent sees, netns.py relays the model API into a sandbox without a network,
+runner.py runs one agent."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+
+BWRAP = "bwrap"
+INSTALL_HINT = "install it with `apt-get install bubblewrap`"
+PROBE_TIMEOUT_SECONDS = 10.0
+NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
+"""Every sandbox's own namespaces, beside its mounts (and its network, unless egress is online or host)."""
+
+
+class SandboxUnavailable(Exception):
+    """bubblewrap cannot run a sandbox on this host (bad input for a run that asked for one: not retried)."""
+
+
+def privilege_flags() -> list[str]:
+    """A root worker's agent keeps its uid (the workspace's files are its own) with every capability
+    dropped; another user's runs in a user namespace of its own (which bubblewrap needs to mount)."""
+    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else ["--unshare-user"]
+
+
+@functools.cache
+def _probe() -> str | None:
+    """Why bubblewrap cannot make a sandbox here, or None: asked once per process (the warm client's
+    commands inherit its answer), by running `true` in one with an agent's namespaces (6 ms here)."""
+    bwrap = shutil.which(BWRAP)
+    if bwrap is None:
+        return f"bubblewrap is not installed ({INSTALL_HINT})"
+    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *NAMESPACES, "--unshare-net",
+            "--die-with-parent", "--new-session", *privilege_flags(), "--", "true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bubblewrap did not start a sandbox ({e})"
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return f"bubblewrap cannot make a sandbox here ({said}; it needs root or unprivileged user namespaces)"
+    return None
+
+
+def sandbox_problem(network_egress: str = "online") -> str | None:
+    """Why an agent with this egress cannot run in a sandbox here (None: it can). `proxy` relays the
+    model API into the sandbox's network namespace from the worker, which only a root worker may enter."""
+    problem = _probe()
+    if problem is None and network_egress == "proxy" and os.geteuid() != 0:
+        return f"--network-egress proxy in a sandbox needs a root worker (this one runs as uid {os.geteuid()}); use offline, or --runner docker"
+    return problem

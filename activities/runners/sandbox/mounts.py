@@ -1,0 +1,204 @@
+"""What an agent in a sandbox sees: bubblewrap's arguments for one agent, from a plan of its paths.
+
+The host's root read-only; over it, absent (an empty tmpfs): /root, /home, the worker's home,
+/run (the Docker socket and other services' sockets), /var/tmp and $ORCHARD_HOME (other runs'
+workspaces and homes, the overlay bases, Orchard's own git directories, the running records);
+/tmp a private folder of the agent's. Then, at their own paths: its workspace, its home and its
+pipeline's gateway read-write, the object store its `.git` borrows read-only, and read-only what
+it needs to run from a hidden folder: the toolchains on the worker's PATH (a home's `.pyenv`,
+`.cargo`, ...; never a folder that holds credentials, whose file alone is shown) and the files
+an `--agent-command` names by their absolute path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from activities.runners.sandbox import BWRAP, NAMESPACES, privilege_flags
+
+SYSTEM_HIDDEN = ("/root", "/home", "/run", "/var/run", "/var/tmp")
+"""Hidden on every host: homes, and where services keep their sockets and other users their files."""
+PRIVATE_FOLDERS = frozenset({
+    ".ssh", ".gnupg", ".aws", ".azure", ".gcloud", ".config", ".docker", ".kube", ".local", ".cache", ".npm", ".m2", ".gradle",
+    ".orchard", ".claude", ".codex", ".password-store", ".pki", ".mozilla", ".netrc", ".git-credentials", ".npmrc", ".pypirc",
+})
+"""A home's folders that hold credentials or others' data: a PATH entry in one is shown alone, never the folder."""
+MASKED = {".cargo": ("credentials", "credentials.toml")}
+"""Credentials inside a toolchain folder that is shown: covered by an empty file."""
+SHOWN_PER_FOLDER = 64
+"""Links followed out of one PATH entry shown alone (the real file of `~/.local/bin/claude`)."""
+
+
+@dataclass
+class SandboxPlan:
+    """The paths of one agent's sandbox (all absolute, as the worker sees them)."""
+
+    workspace: Path
+    agent_home: Path
+    tmp: Path
+    """The folder that is the agent's /tmp (its TMPDIR)."""
+    writable: list[Path] = field(default_factory=list)
+    """Read-write at their own paths besides the workspace and home (a pipeline's gateway)."""
+    shown: list[Path] = field(default_factory=list)
+    """Read-only at their own paths though under a hidden folder (the object store, toolchains, named files)."""
+    masked: list[Path] = field(default_factory=list)
+    hidden: list[Path] = field(default_factory=list)
+    network: bool = True
+    """The host's network (online, host), or a namespace with loopback only."""
+    hosts: Path | None = None
+    """The /etc/hosts of a sandbox without a network."""
+
+
+def _real(path: Path | str) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def hidden_roots(orchard_home: Path, home: Path | None = None) -> list[Path]:
+    """The folders an agent does not see (those that exist), outermost only: a folder inside
+    another hidden one is hidden with it."""
+    candidates = [*(Path(p) for p in SYSTEM_HIDDEN), *([home] if home else []), orchard_home]
+    found: list[Path] = []
+    for candidate in candidates:
+        if candidate.is_symlink() or not candidate.is_dir():  # /var/run is usually a link into /run
+            continue
+        real = _real(candidate)
+        if real != Path("/") and real not in found:
+            found.append(real)
+    return [p for p in found if not any(other != p and _within(p, other) for other in found)]
+
+
+def _homes(hidden: Sequence[Path], home: Path | None) -> list[Path]:
+    """The home folders among the hidden ones: /root, the worker's, each of /home's."""
+    homes = [p for p in (Path("/root"), *([_real(home)] if home else [])) if p.is_dir()]
+    if Path("/home") in hidden:
+        with contextlib.suppress(OSError):
+            homes += [p for p in Path("/home").iterdir() if p.is_dir() and not p.is_symlink()]
+    return homes
+
+
+@dataclass
+class Visibility:
+    """What is hidden on this host, to say what of a hidden folder an agent must still see."""
+
+    hidden: list[Path]
+    homes: list[Path]
+    orchard_home: Path
+
+    @classmethod
+    def here(cls, orchard_home: Path) -> Visibility:
+        home = Path(os.environ["HOME"]) if os.environ.get("HOME") else None
+        hidden = hidden_roots(orchard_home, home)
+        return cls(hidden=hidden, homes=_homes(hidden, home), orchard_home=orchard_home)
+
+    def is_hidden(self, path: Path) -> bool:
+        return path.is_absolute() and (_within(path, Path("/tmp")) or any(_within(path, root) for root in self.hidden))
+
+    def _hidden_part(self, path: Path) -> Path | None:
+        """`path`, real, if it is hidden and may be shown: not Orchard's, not a hidden folder or home itself."""
+        if not path.is_absolute() or not path.exists():
+            return None
+        real = _real(path)
+        if not self.is_hidden(real) or _within(real, self.orchard_home) or real in (*self.hidden, *self.homes, Path("/tmp")):
+            return None
+        return real
+
+    def shown_for(self, path: Path) -> list[Path]:
+        """What to show read-only so that the tools in `path` (a PATH entry) run: nothing when it is
+        not hidden or is Orchard's; in a home, the toolchain folder it is in (`~/.pyenv` for
+        `~/.pyenv/shims`), or itself in a private folder (`~/.local/bin`) with the real files its
+        links name; elsewhere itself."""
+        real = self._hidden_part(path)
+        if real is None:
+            return []
+        home = next((h for h in self.homes if _within(real, h)), None)
+        if home is not None:
+            top = home / real.relative_to(home).parts[0]
+            if top.name not in PRIVATE_FOLDERS and top.is_dir():
+                return [top]
+        shown = [real]
+        if real.is_dir():
+            try:
+                links = [entry for entry in real.iterdir() if entry.is_symlink()][:SHOWN_PER_FOLDER]
+            except OSError:
+                links = []
+            shown += [target for link in links for target in self.shown_file(link) if not _within(target, real)]
+        return shown
+
+    def shown_file(self, path: Path) -> list[Path]:
+        """What to show read-only so that the file `path` (a script, an executable) is there: in a
+        `bin` folder, the installation it is part of (the folder above); else the file alone. A
+        link is shown at its own path too."""
+        real = self._hidden_part(path)
+        if real is None or not real.is_file():
+            return []
+        install = real.parent.parent
+        shown = [install if real.parent.name == "bin" and self._hidden_part(install) == install else real]
+        if path != real and self._hidden_part(path.parent) is not None:
+            shown.append(path)
+        return shown
+
+
+def toolchains(visibility: Visibility, path_variable: str) -> list[Path]:
+    """What of the worker's PATH lies in a hidden folder and is shown, so its tools still run."""
+    return _unique(p for entry in path_variable.split(os.pathsep) if entry for p in visibility.shown_for(Path(entry)))
+
+
+def named_paths(visibility: Visibility, agent_command: str | None, argv0: str | None = None) -> list[Path]:
+    """The files an `--agent-command` names by absolute path (its interpreter, its script), and the
+    agent's executable, shown where they are hidden; a folder it names is not (it may be the user's
+    checkout). A word that is no path is no concern here."""
+    words: list[str] = [argv0] if argv0 else []
+    if agent_command:
+        try:
+            words += shlex.split(agent_command, comments=True)
+        except ValueError:
+            words += agent_command.split()
+    return _unique(p for word in words if word.startswith("/") for p in visibility.shown_file(Path(word)))
+
+
+def masked_in(shown: Iterable[Path]) -> list[Path]:
+    """The credential files inside shown toolchain folders, to be covered."""
+    return [folder / name for folder in shown for name in MASKED.get(folder.name, ()) if (folder / name).is_file()]
+
+
+T = TypeVar("T")
+
+
+def _unique(items: Iterable[T]) -> list[T]:
+    return list(dict.fromkeys(items))
+
+
+def _depth(path: Path) -> int:
+    return len(path.parts)
+
+
+def bwrap_argv(plan: SandboxPlan) -> list[str]:
+    """bubblewrap's arguments up to the agent's argv (which follows them). Mounts go in order of
+    depth, so a folder shown inside a hidden one is mounted after the tmpfs that hides it."""
+    argv = [BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    hides: list[tuple[Path, list[str]]] = [(Path("/tmp"), ["--bind", str(plan.tmp), "/tmp"])]
+    hides += [(root, ["--tmpfs", str(root)]) for root in plan.hidden if root != Path("/tmp")]
+    for _, args in sorted(hides, key=lambda h: _depth(h[0])):
+        argv += args
+    own = [plan.workspace, plan.agent_home, *plan.writable]
+    read_only = [p for p in plan.shown if not any(_within(p, other) for other in [*own, *plan.shown] if other != p)]
+    shows = [(p, "--bind") for p in own] + [(p, "--ro-bind") for p in read_only]
+    for path, how in sorted(_unique(shows), key=lambda s: _depth(s[0])):
+        argv += [how, str(path), str(path)]
+    for masked in plan.masked:
+        argv += ["--ro-bind", "/dev/null", str(masked)]
+    if plan.hosts is not None:
+        argv += ["--ro-bind", str(plan.hosts), "/etc/hosts"]
+    argv += [*NAMESPACES, *([] if plan.network else ["--unshare-net"])]
+    argv += ["--die-with-parent", "--new-session", *privilege_flags(), "--chdir", str(plan.workspace)]
+    return argv
