@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time to the first agent: from `orchard run` to the moment the agent's process starts.
 
-    python bench/bench_first_agent.py [--reps 5] [--runners local,docker:offline,docker:online] [--dir DIR]
+    python bench/bench_first_agent.py [--reps 5] [--runners default,local,sandbox:offline,docker:offline,docker:online] [--dir DIR]
 
 The agent is a command that prints when it started (`date +%s.%N`), on a small repository, each
 run in its own ORCHARD_HOME with the embedded server on free ports. Warm: the server, the worker and
@@ -10,9 +10,11 @@ the dev server and the worker first; measured twice: in a new ORCHARD_HOME (a fi
 server makes its database) and after `orchard server stop` (a restart, as after a reboot).
 Orchard's modules are byte-compiled first, as a regular install does (this machine sets
 PYTHONDONTWRITEBYTECODE, so an editable checkout would otherwise compile them in every process).
-Targets: <= 0.3 s warm and <= 1.5 s cold, with either runner. A docker runner is measured with
-each network egress named (`docker:offline`: no network; `docker:online`: the engine's default
-network, whose set-up at each container's start is the engine's).
+Targets: <= 0.3 s warm and <= 1.5 s cold, with any runner. `default` names no runner: the sandbox
+where bubblewrap works, as on a user's host. A sandbox or docker runner is measured with each
+network egress named (`sandbox:offline`: a network namespace with loopback only; `docker:offline`:
+no network; `docker:online`: the engine's default network, whose set-up at each container's start
+is the engine's).
 """
 
 from __future__ import annotations
@@ -56,12 +58,12 @@ def write_dev_config(home: Path) -> None:
 
 def first_agent(home: Path, repo: Path, runner: str) -> float:
     """Seconds from starting `orchard run` to the agent's first instruction (it prints the time:
-    in a container, its final message is the only thing that comes back). `runner` is `local`, or
-    `docker:EGRESS`."""
+    in a container, its final message is the only thing that comes back). `runner` is `default`
+    (no --runner), `local`, or `sandbox:EGRESS` or `docker:EGRESS`."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}, "ORCHARD_HOME": str(home)}
     kind, _, egress = runner.partition(":")
     started = time.time()
-    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", "--runner", kind,
+    done = subprocess.run([str(ORCHARD), "run", "time it", "--agent-command", "date +%s.%N", *(["--runner", kind] if kind != "default" else []),
                            *(["--network-egress", egress] if egress else []),
                            "--import-policy", "never", "--output", "json"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
@@ -87,7 +89,7 @@ def stop(home: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--runners", default="local,docker:offline,docker:online")
+    parser.add_argument("--runners", default="default,local,sandbox:offline,docker:offline,docker:online")
     parser.add_argument("--dir", default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="orchard-bench-first-", dir=args.dir)).resolve()

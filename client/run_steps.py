@@ -204,17 +204,15 @@ async def runner(configuration: Configuration) -> RunnerCheck:
 
 async def check_runner(defaults: TaskDefaults) -> RunnerCheck:
     """The runner the run's agents get. --runner docker or sandbox where it cannot run is an error;
-    which runner the default chose is said in the run's first line (the sandbox, or local processes,
-    NOT isolated, and why); what the local runner cannot give (a network egress limit), and full
-    checkouts where overlays cannot be mounted on this host, are said once when the run starts."""
+    a default that fell back to local processes says so, NOT isolated, and why; what the local
+    runner cannot give (a network egress limit), and full checkouts where overlays cannot be mounted
+    on this host, are said once when the run starts. Which runner it is, the run's header says
+    (follow): a successful run says nothing on stderr."""
     check = await preflight.runner(defaults)
     if check.problem and check.runner in ("docker", "sandbox"):
         raise UsageError(f"{check.runner} runner: {check.problem}")
     if check.problem:
         print(f"orchard: agents run as local processes, NOT isolated, because {check.problem} (--runner local says you mean it)", file=sys.stderr)
-    if check.runner == "sandbox" and defaults.runner == "auto":
-        print("orchard: agents run in a sandbox (bubblewrap): each writes only its workspace and its own home, and sees none of the "
-              "homes, $ORCHARD_HOME or other workspaces (--runner local runs them unconfined)", file=sys.stderr)
     if check.runner == "local" and defaults.network_egress != "online":
         print(f"orchard: --network-egress {defaults.network_egress} has no effect on the local runner: agents use the host's network "
               "(it needs --runner sandbox or docker)", file=sys.stderr)
@@ -294,11 +292,24 @@ async def start(request: RunRequest, chosen: ChosenStrategy, run_input: RunInput
     return [await start_run(served.target, chosen.cls, run_input, served.task_queue, served.serving) for _ in range(request.runs)]
 
 
-async def follow(request: RunRequest, repository: RunRepository, chosen: ChosenStrategy, served: Served, handles: list[WorkflowHandle[Any, Any]]) -> int:
+RUNNER_NOTES = {"sandbox": "agents sandboxed (bubblewrap)", "docker": "agents in containers", "local": "agents as local processes, NOT isolated"}
+"""What a run's header says of where its agents run."""
+
+
+def run_header(strategy: str, run_id: str, runner: RunnerCheck | None, of: tuple[int, int] = (1, 1)) -> str:
+    """The first line of a followed run: which run, and where its agents run when this host's
+    worker runs them (`runner`; None: a named server's workers, whose runner is theirs to say)."""
+    i, n = of
+    return (f"{strategy} run {run_id}" + (f" ({i} of {n})" if n > 1 else "")
+            + (f", {RUNNER_NOTES[runner.runner]}" if runner is not None and runner.runner in RUNNER_NOTES else ""))
+
+
+async def follow(request: RunRequest, repository: RunRepository, chosen: ChosenStrategy, served: Served, handles: list[WorkflowHandle[Any, Any]],
+                 runner: RunnerCheck | None = None) -> int:
     """Detached: each run's id, and how to watch it. Else each run followed in turn (to its end, or
-    until it publishes its answer when its worker outlives this command); the exit code is the
-    worst of the runs'. A run on the remote of a local repository (--remote) brings its branches
-    here when it ends."""
+    until it publishes its answer when its worker outlives this command), its header saying where
+    its agents run (`runner`, when this host's worker runs them); the exit code is the worst of the
+    runs'. A run on the remote of a local repository (--remote) brings its branches here when it ends."""
     if request.detach:
         for handle in handles:
             link = served.target.ui_link(handle.id)
@@ -309,7 +320,7 @@ async def follow(request: RunRequest, repository: RunRepository, chosen: ChosenS
     output = output_mode(request.output)
     codes = []
     for i, handle in enumerate(handles, 1):
-        header = f"{chosen.name} run {handle.id}" + (f" ({i} of {len(handles)})" if len(handles) > 1 else "")
+        header = run_header(chosen.name, handle.id, runner, (i, len(handles)))
         code = await follow_and_report(served.target, handle.id, output, header, served.early, request.keep_waiting)
         if code == DETACHED_EXIT:  # Ctrl-C: every run goes on
             return code

@@ -13,8 +13,15 @@ KEPT_OUTPUT_LINES = 2000
 PROMPT_FILE = "prompt.md"
 
 
+MODEL_CREDENTIALS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "CODEX_API_KEY",
+                     "OPENAI_BASE_URL")
+"""The model credentials a run gives its agents (--api-key, --base-url, the worker's environment):
+a command agent (often a CLI over a model) gets them in a sandbox or container as in a local process."""
+
+
 class CommandPlugin(AgentPlugin):
     name = "command"
+    forward_env = MODEL_CREDENTIALS
 
     def build_command(self, task: TaskSpec, ctx: AgentContext) -> AgentCommand:
         if not task.agent_command:

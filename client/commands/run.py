@@ -29,7 +29,7 @@ async def run(request: RunRequest) -> int:
     runner = await step.runner(configuration)
     async with step.serve(request, configuration, chosen, runner) as served:
         handles = await step.start(request, chosen, run_input, served)
-        return await step.follow(request, repository, chosen, served, handles)
+        return await step.follow(request, repository, chosen, served, handles, runner if configuration.worker_here else None)
 
 
 def request_from(args: argparse.Namespace) -> RunRequest:

@@ -99,8 +99,8 @@ async def test_protected_and_foreign_branches_are_refused_whatever_the_conflict_
 
 
 async def test_a_retried_instance_returns_the_recorded_result_without_running_the_agent(repo, orchard_home, tmp_path):
-    log = tmp_path / "agent.log"
-    inp = instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}")
+    log = tmp_path / "agent.log"  # written by the agent outside its workspace: the local runner, which allows it
+    inp = instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", runner="local")
     first = await run(inp)
     second = await run(inp)
     assert log.read_text().splitlines() == ["gen/1"]
@@ -116,10 +116,10 @@ async def test_a_branch_another_task_made_under_the_same_key_is_not_taken_for_th
     """The record is lost and the key's branch exists, but it holds another task's work (the
     run's input changed, a strategy reused a key): the instance runs its own task and refuses to
     pass the foreign branch off as its result."""
-    log = tmp_path / "agent.log"
-    first = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a greeting"))
+    log = tmp_path / "agent.log"  # written by the agent outside its workspace: the local runner, which allows it
+    first = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a greeting", runner="local"))
     (instance_dir("run_t1", "gen/1") / "result.json").unlink()
-    other = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a farewell"))
+    other = await run(instance(repo, agent=f"DEMO_AGENT_LOG={log} {DEMO_AGENT}", prompt="add a farewell", runner="local"))
     assert log.read_text().splitlines() == ["gen/1", "gen/1"]  # the agent ran for the other task
     assert not other.recovered_from_branch
     assert not other.success and other.error_type == "import" and "already exists" in other.error
@@ -173,7 +173,8 @@ async def test_cancel_stops_the_agent_and_removes_the_workspace(repo, orchard_ho
 async def test_credentials_never_leave_the_activity(repo, orchard_home, monkeypatch):
     canary = "sk-canary-0123456789abcdef"
     monkeypatch.setenv("ANTHROPIC_API_KEY", canary)
-    result = await run(instance(repo, agent=f"DEMO_AGENT_SECRET_ENV=ANTHROPIC_API_KEY {DEMO_AGENT}"))
+    # the local runner's agent has the worker's whole environment (a sandboxed command agent gets no credential it is not given)
+    result = await run(instance(repo, agent=f"DEMO_AGENT_SECRET_ENV=ANTHROPIC_API_KEY {DEMO_AGENT}", runner="local"))
     assert result.success
     assert canary not in result.model_dump_json()
     assert "[redacted ANTHROPIC_API_KEY]" in result.final_message

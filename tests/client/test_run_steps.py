@@ -237,9 +237,21 @@ async def test_the_runner_here_is_checked_and_what_it_cannot_give_said_once(repo
     await step.runner(configured(repo, "--network-egress", "offline"))
     assert capsys.readouterr().err.splitlines() == [
         "orchard: agents run as local processes, NOT isolated, because the Docker engine is not running (--runner local says you mean it)",
-        "orchard: --network-egress offline has no effect on the local runner: agents use the host's network (it needs --runner docker)",
+        "orchard: --network-egress offline has no effect on the local runner: agents use the host's network (it needs --runner sandbox or docker)",
         "orchard: each workspace is a full checkout, not a copy-on-write overlay, because overlayfs is not available",
     ]
+
+
+async def test_where_agents_run_is_in_the_runs_first_line_and_a_sandbox_asked_for_where_none_can_run_is_an_error(repo, host, capsys, no_named_server):
+    host["runner"] = RunnerCheck("sandbox")
+    check = await step.runner(configured(repo))
+    assert check.imports == ["activities.runners.sandbox.runner"] and capsys.readouterr().err == ""  # a run that goes well says nothing on stderr
+    assert step.run_header("best-of-n", "run_1", check) == "best-of-n run run_1, agents sandboxed (bubblewrap)"
+    assert step.run_header("simple", "run_2", RunnerCheck("local"), (2, 3)) == "simple run run_2 (2 of 3), agents as local processes, NOT isolated"
+    assert step.run_header("simple", "run_3", None) == "simple run run_3"  # a named server's workers: theirs to say
+    host["runner"] = RunnerCheck("sandbox", "bubblewrap is not installed (install it with `apt-get install bubblewrap`)")
+    with pytest.raises(UsageError, match=r"^sandbox runner: bubblewrap is not installed \(install it with `apt-get install bubblewrap`\)$"):
+        await step.runner(configured(repo, "--runner", "sandbox"))
 
 
 async def test_a_runner_or_disk_the_run_cannot_have_is_one_error(repo, host, no_named_server):

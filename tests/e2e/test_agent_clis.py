@@ -209,12 +209,15 @@ async def test_cancel_leaves_no_claude_process_container_or_workspace(client, ta
 
 @pytest.mark.parametrize(
     "credential, runner_args",
-    [("--api-key", ["--runner", "local"]), ("--oauth-token", ["--runner", "docker", "--network-egress", "proxy"])],
+    [("--api-key", ["--runner", "local"]), ("--oauth-token", ["--runner", "docker", "--network-egress", "proxy"]),
+     ("--api-key", ["--runner", "sandbox", "--network-egress", "proxy"])],
 )
 def test_orchard_run_with_claude_code_credentials_for_the_embedded_worker(tmp_path, repo, credential, runner_args):
     require_cli("claude")
     if "docker" in runner_args:
         require_docker()
+    if "sandbox" in runner_args:
+        require_sandbox()
     home = tmp_path / "home"
     write_dev_config(home)
     canary = ("sk-ant-canary-" if credential == "--api-key" else "sk-ant-oat01-canary-") + uuid.uuid4().hex
@@ -252,16 +255,18 @@ def resumable_conversation(text: str):
             *write_and_commit_script("notes/resumed.md", commit_message="Add notes/resumed.md")]
 
 
-def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, repo):
+@pytest.mark.parametrize("runner_name", ["docker", "sandbox"])
+def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, repo, runner_name):
+    """In a new container, or a new sandbox: the session is in the instance's own home, kept for the retry."""
     require_cli("claude")
-    require_docker()
+    require_docker() if runner_name == "docker" else require_sandbox()
     home = tmp_path / "home"
     write_dev_config(home)
     env = orchard_env(home, CLAUDE_CODE_MAX_RETRIES="1")
     try:
         with FakeAnthropic(conversations=resumable_conversation) as fake:
             started = orchard(
-                "run", "RESUMABLE notes", "--plugin", "claude-code", "--runner", "docker", "--network-egress", "proxy",
+                "run", "RESUMABLE notes", "--plugin", "claude-code", "--runner", runner_name, "--network-egress", "proxy",
                 "--api-key", "sk-ant-fake-resume", "--base-url", fake.base_url, "--detach", env=env, cwd=repo,
             )
             assert started.returncode == 0, started.stderr
@@ -367,3 +372,19 @@ async def test_codex_timeout_kills_the_agent_and_its_commands(client, task_queue
     assert no_sleeper_left(CODEX_SLEEPER)
     if runner["runner"] == "docker":
         assert only.runner == "docker" and containers_of(run_id) == []
+
+
+@pytest.mark.parametrize("cli", ["claude", "codex"])
+async def test_an_offline_sandbox_lets_the_cli_reach_no_model_server(client, task_queue, repo, cli, request):
+    """With offline egress the sandbox has loopback only: the CLI cannot reach the fake model
+    server on the host's loopback (which the same CLI reaches through the relay with proxy egress:
+    the [sandbox] tests above): it fails, or keeps retrying until its timeout; nothing reached the server."""
+    require_sandbox()
+    fake = request.getfixturevalue("fake_claude" if cli == "claude" else "fake_codex")
+    settings: dict = {"plugin": "claude-code"} if cli == "claude" else {"plugin": "codex", "model": "gpt-5.5", "cli_args": CODEX_NO_RETRIES}
+    result = await run_strategy(client, task_queue, "simple", repo, prompt="write notes", agent="", runner="sandbox", network_egress="offline",
+                                timeout=15, **settings)
+    (only,) = result.instances
+    assert only.runner == "sandbox" and not only.success and only.status in ("failed", "timeout"), only.error
+    assert fake.requests == []
+    assert orchard_branches(repo) == []

@@ -93,7 +93,7 @@ def test_embedded_default_runs_best_of_n_and_survives_a_server_restart(embedded,
 
 def test_detached_run_is_watched_and_a_cancel_leaves_nothing_behind(embedded, repo):
     home, env, _, _ = embedded
-    done = orchard("run", "quick", "--agent-command", DEMO_AGENT, "--network-egress", "offline", "--detach", env=env, cwd=repo)
+    done = orchard("run", "quick", "--agent-command", DEMO_AGENT, "--runner", "local", "--network-egress", "offline", "--detach", env=env, cwd=repo)
     assert done.returncode == 0, done.stderr
     # The local runner cannot take the network away: the run says so instead of dropping the flag.
     assert "orchard: --network-egress offline has no effect on the local runner: agents use the host's network" in done.stderr
@@ -139,7 +139,9 @@ def test_worker_killed_mid_run_finished_instances_are_not_run_again(embedded, re
     home, env, _, _ = embedded
     log = tmp_path / "agent-runs.log"
     agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY='candidate/[23]' DEMO_AGENT_SLEEP_FIRST=60 {DEMO_AGENT}"
-    started = orchard("run", "durable", "--strategy", "best-of-n", "-S", "n=3", "--agent-command", agent, "--detach", env=env, cwd=repo)
+    # the agent writes a file of the test's outside its workspace: the local runner, which allows it
+    started = orchard("run", "durable", "--strategy", "best-of-n", "-S", "n=3", "--agent-command", agent, "--runner", "local", "--detach", env=env,
+                      cwd=repo)
     run_id = started.stdout.strip().splitlines()[-1]
     scored = home / "runs" / run_id / f"k{key_hash8('score/1/1')}" / "result.json"  # recorded: never run again
     deadline = time.monotonic() + 30

@@ -37,7 +37,8 @@ def test_each_run_s_agents_get_the_credentials_of_the_shell_that_started_it(embe
     gate = tmp_path / "go"
     agent = f"DEMO_AGENT_SECRET_ENV=ANTHROPIC_API_KEY {DEMO_AGENT}"
     waiting = f"while [ ! -f {gate} ]; do sleep 0.1; done; {agent}"
-    first = orchard("run", "with key a", "--agent-command", waiting, "--detach", env={**env, "ANTHROPIC_API_KEY": key_a}, cwd=repo)
+    first = orchard("run", "with key a", "--agent-command", waiting, "--runner", "local", "--detach", env={**env, "ANTHROPIC_API_KEY": key_a},
+                    cwd=repo)  # the agent waits for a file of the test's outside its workspace: the local runner, which allows it
     assert first.returncode == 0, first.stderr
     run_a = first.stdout.strip().splitlines()[-1]
 

@@ -68,8 +68,9 @@ def test_a_detached_loop_is_steered_watched_and_shown_a_custom_one_runs_from_a_f
     (tmp_path / "levels.yaml").write_text(json.dumps(THREE_LINES))
     gate = tmp_path / "go"  # iteration 1 waits for it: the steering below happens while the loop runs
     agent = f"cat \"$ORCHARD_PROMPT_FILE\" >> {prompts}; echo ---- >> {prompts}; for i in $(seq 300); do [ -f {gate} ] && break; sleep 0.1; done; {COUNTER}"
+    # the agent writes a file of the test's outside its workspace: the local runner, which allows it
     started = orchard("run", "count to three", "--strategy", "loop", "-S", "mode=hybrid", "-S", f"verify=@{tmp_path / 'levels.yaml'}",
-                      "--agent-command", agent, "--detach", env=env, cwd=repo)
+                      "--agent-command", agent, "--runner", "local", "--detach", env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip().splitlines()[-1]
     nudged = orchard("loop", "nudge", run_id, "keep the lines short", env=env, cwd=repo)
@@ -107,8 +108,9 @@ def survives_a_killed_worker(home: Path, env: dict[str, str], repo: Path, tmp_pa
     """A long loop whose worker is killed with -9 mid-iteration repeats no finished iteration."""
     log = tmp_path / "iterations.log"
     agent = f"echo $ORCHARD_KEY >> {log}; sleep 0.3; git commit -q --allow-empty -m \"$ORCHARD_KEY\""
+    # the agent writes a file of the test's outside its workspace: the local runner, which allows it
     started = orchard("run", "tick", "--strategy", "loop", "-S", "mode=fixed", "-S", "max_iterations=16", "-S", "iterations_per_run=4",
-                      "--agent-command", agent, "--detach", env=env, cwd=repo)
+                      "--agent-command", agent, "--runner", "local", "--detach", env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip().splitlines()[-1]
     deadline = time.monotonic() + 60

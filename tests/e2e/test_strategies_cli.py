@@ -34,8 +34,9 @@ def test_shadow_run_returns_with_the_primary_and_its_shadow_survives_a_killed_wo
     log = tmp_path / "agent-runs.log"
     (tmp_path / "variants.yaml").write_text("- id: main\n- id: careful\n  prompt_suffix: Take your time.\n")
     agent = f"DEMO_AGENT_LOG={log} DEMO_AGENT_ONLY_KEY=variant/careful DEMO_AGENT_SLEEP=12 {DEMO_AGENT}"  # long enough to be seen running on a loaded machine
+    # the agent writes a file of the test's outside its workspace: the local runner, which allows it
     ran = orchard("run", "add a greeting", "--strategy", "shadow", "-S", f"variants=@{tmp_path / 'variants.yaml'}",
-                  "--agent-command", agent, "--output", "json", env=env, cwd=repo)
+                  "--agent-command", agent, "--runner", "local", "--output", "json", env=env, cwd=repo)
     assert ran.returncode == 0, ran.stderr
     early = json.loads(ran.stdout.strip().splitlines()[-1])
     run_id = early["run_id"]
@@ -81,15 +82,17 @@ async def test_round_robin_rotation_survives_a_killed_worker(named_server, clien
     params = {"variants": VARIANTS, "experiment": "greeting"}
     worker = _worker(named_server, queue, env)
     try:
-        first = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent)
-        run_input = RunInput(prompt="add a greeting", repo=str(repo), base_branch="main", params=params, defaults=TaskDefaults(agent_command=agent))
+        # the agent writes a file of the test's outside its workspace: the local runner, which allows it
+        first = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent, runner="local")
+        run_input = RunInput(prompt="add a greeting", repo=str(repo), base_branch="main", params=params,
+                             defaults=TaskDefaults(agent_command=agent, runner="local"))
         second = await client.start_workflow("round-robin", run_input, id=f"run_rr_{uuid.uuid4().hex[:6]}", task_queue=queue, result_type=RunResult)
         _wait_for(log, "variant/b")
         worker.kill()  # the rotation's state was in this worker's cache; the next one replays it
         worker.wait(30)
         worker = _worker(named_server, queue, env)
         second_result = await second.result()
-        third = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent)
+        third = await run_strategy(client, queue, "round-robin", repo, params=params, agent=agent, runner="local")
         results = [first, second_result, third]
         assert [(r.instances[0].variant.turn, r.instances[0].variant.id) for r in results] == [(0, "a"), (1, "b"), (2, "c")]
         assert all(r.status == "success" for r in results) and log.read_text().split().count("variant/b") == 2

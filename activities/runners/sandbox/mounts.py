@@ -1,6 +1,6 @@
 """What an agent in a sandbox sees: bubblewrap's arguments for one agent, from a plan of its paths.
 
-The host's root read-only; over it, absent (an empty tmpfs): /root, /home, the worker's home,
+The host's root read-only; over it, absent (an empty tmpfs, read-only): /root, /home, the worker's home,
 /run (the Docker socket and other services' sockets), /var/tmp and $ORCHARD_HOME (other runs'
 workspaces and homes, the overlay bases, Orchard's own git directories, the running records);
 /tmp a private folder of the agent's. Then, at their own paths: its workspace, its home and its
@@ -186,17 +186,24 @@ def bwrap_argv(plan: SandboxPlan) -> list[str]:
     """bubblewrap's arguments up to the agent's argv (which follows them). Mounts go in order of
     depth, so a folder shown inside a hidden one is mounted after the tmpfs that hides it."""
     argv = [BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    own = [plan.workspace, plan.agent_home, *plan.writable]
+    # What is shown under /tmp is mounted on folders made in the agent's own /tmp: each is made in
+    # a read-only tmpfs of its own instead, so no path there looks like the host's and is writable.
+    tmp = Path("/tmp")
+    hidden = [*plan.hidden, *(tmp / p.relative_to(tmp).parts[0] for p in [*own, *plan.shown] if _within(p, tmp) and p != tmp)]
+    hidden = [p for p in _unique(hidden) if p != tmp and not any(other != p and _within(p, other) for other in hidden)]
     hides: list[tuple[Path, list[str]]] = [(Path("/tmp"), ["--bind", str(plan.tmp), "/tmp"])]
-    hides += [(root, ["--tmpfs", str(root)]) for root in plan.hidden if root != Path("/tmp")]
+    hides += [(root, ["--tmpfs", str(root)]) for root in hidden]
     for _, args in sorted(hides, key=lambda h: _depth(h[0])):
         argv += args
-    own = [plan.workspace, plan.agent_home, *plan.writable]
     read_only = [p for p in plan.shown if not any(_within(p, other) for other in [*own, *plan.shown] if other != p)]
     shows = [(p, "--bind") for p in own] + [(p, "--ro-bind") for p in read_only]
     for path, how in sorted(_unique(shows), key=lambda s: _depth(s[0])):
         argv += [how, str(path), str(path)]
     for masked in plan.masked:
         argv += ["--ro-bind", "/dev/null", str(masked)]
+    for root in hidden:  # what hides them read-only too, once the folders shown in it are mounted: a write there fails
+        argv += ["--remount-ro", str(root)]
     if plan.hosts is not None:
         argv += ["--ro-bind", str(plan.hosts), "/etc/hosts"]
     argv += [*NAMESPACES, *([] if plan.network else ["--unshare-net"])]

@@ -99,15 +99,40 @@ async def run_in_sandbox(
     await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
     plan.tmp.mkdir(mode=0o700)
     relay = NetnsRelay(targets) if targets else None
+    bwrap, *flags = bwrap_argv(plan)
+    options = arguments_file([*flags, *(relay.flags() if relay else [])])
+    agent = arguments_file(command.argv)
     try:
-        bwrap, *flags = bwrap_argv(plan)
-        argv = [shutil.which(bwrap) or bwrap, *flags, *(relay.flags() if relay else []), "--", *command.argv]
+        argv = [shutil.which(bwrap) or bwrap, "--args", str(options), "--", "bash", "-c", LAUNCH, str(agent)]
         return await run_process(
-            AgentCommand(argv=argv, env=command.env, stdin=command.stdin), cwd=workspace, timeout=task.timeout, on_line=on_line,
-            transcript=transcript, record_path=record_path, leftovers=[*leftovers, plan.tmp], environ=agent_environ(agent_home, forward_env),
-            pass_fds=relay.fds if relay else (), on_start=relay.started if relay else None,
+            AgentCommand(argv=argv, env=command.env, stdin=command.stdin), cwd=workspace,
+            timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=record_path, leftovers=[*leftovers, plan.tmp],
+            environ=agent_environ(agent_home, forward_env), pass_fds=(options, agent, *(relay.fds if relay else ())),
+            on_start=relay.started if relay else None,
         )
     finally:
+        os.close(options)
+        os.close(agent)
         if relay is not None:
             relay.close()
         await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
+
+
+LAUNCH = 'readarray -d "" -t argv <&"$0"; eval "exec $0<&-"; exec "${argv[@]}"'
+"""How the sandbox's first process becomes the agent: its argv read from a file (whose descriptor
+is $0, closed before the agent starts). bubblewrap's options come from a file too (`--args`):
+so no process but the agent's own has the agent's command line, as with the local runner (a
+`pgrep` of the agent's command finds the agent, not bubblewrap's two processes as well)."""
+
+
+def arguments_file(args: list[str]) -> int:
+    """`args`, NUL-separated, in a file only this process and its children hold (a memfd: no
+    size limit, nothing on disk)."""
+    fd = os.memfd_create("orchard-sandbox-args")
+    try:
+        os.write(fd, b"".join(os.fsencode(arg) + b"\0" for arg in args))
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -145,14 +145,23 @@ async def test_a_missing_image_is_a_clear_error_that_is_not_retried(repo, orchar
     assert "orchard-no-such-image:1 is not on this Docker host; build it with `docker build" in str(caught.value)
 
 
-async def test_auto_runs_agent_clis_in_docker_and_commands_locally():
+NO_BUBBLEWRAP = "bubblewrap is not installed (install it with `apt-get install bubblewrap`)"
+
+
+async def test_auto_runs_agent_clis_in_docker_and_commands_locally(monkeypatch):
+    """Where bubblewrap cannot make a sandbox (auto's first choice: test_sandbox_plan.py), as
+    before the sandbox runner: docker for the agent CLIs, local for commands, and why not isolated."""
+    from activities.runners import choice
+
+    monkeypatch.setattr(choice, "sandbox_problem", lambda egress="online": NO_BUBBLEWRAP)
+
     def task(**kw):
         return TaskSpec(prompt="p", base_branch="main", **kw)
 
-    assert await choose_runner(task(plugin="command")) == ("local", None)
+    assert await choose_runner(task(plugin="command")) == ("local", NO_BUBBLEWRAP)
     assert await choose_runner(task(plugin="claude-code")) == ("docker", None)
     runner, problem = await choose_runner(task(plugin="codex", docker_image="orchard-no-such-image:1"))
-    assert runner == "local" and "orchard-no-such-image:1 is not on this Docker host" in problem
+    assert runner == "local" and "orchard-no-such-image:1 is not on this Docker host" in problem and NO_BUBBLEWRAP in problem
     assert await choose_runner(task(plugin="command", runner="docker")) == ("docker", None)
     assert (await choose_runner(task(plugin="claude-code", runner="docker", docker_image="orchard-no-such-image:1")))[0] == "docker"
 
@@ -225,17 +234,21 @@ def test_runner_and_image_come_from_flags_or_orchard_yaml(repo, tmp_path, how):
 
 @pytest.mark.no_engine
 async def test_auto_without_docker_says_once_that_agents_are_not_isolated(monkeypatch, capsys):
+    """Where bubblewrap cannot make a sandbox either, said once a run, with both reasons."""
+    from activities.runners import choice
     from activities.runners.docker import status
     from client.run_steps import check_runner
     from workflows.sdk.models import TaskDefaults
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     monkeypatch.setattr(status, "_status", {})
+    monkeypatch.setattr(choice, "sandbox_problem", lambda egress="online": NO_BUBBLEWRAP)
     await check_runner(TaskDefaults(plugin="codex"))
-    await check_runner(TaskDefaults(plugin="command", agent_command="x"))  # local by design: nothing to say
-    await check_runner(TaskDefaults(plugin="claude-code", runner="local"))
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "agents run as local processes, NOT isolated, because the Docker engine" in err
+    await check_runner(TaskDefaults(plugin="command", agent_command="x"))
+    await check_runner(TaskDefaults(plugin="claude-code", runner="local"))  # asked for: nothing to say
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "agents run as local processes, NOT isolated, because the Docker engine" in err[0] and NO_BUBBLEWRAP in err[0]
+    assert err[1] == f"orchard: agents run as local processes, NOT isolated, because {NO_BUBBLEWRAP} (--runner local says you mean it)"
 
 
 async def test_the_command_plugin_in_a_container_gets_the_runs_variables_and_a_worker_credential_by_name(repo, orchard_home, monkeypatch):

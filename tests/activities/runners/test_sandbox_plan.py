@@ -1,0 +1,125 @@
+"""The sandbox runner's decisions, without starting one: which runner the default picks, what an
+agent's sandbox hides and shows (bubblewrap's arguments), and what `orchard doctor` says of it.
+What a sandbox does to a real agent: test_sandbox.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from activities.runners import choice, sandbox
+from activities.runners.choice import choose_runner
+from activities.runners.sandbox.mounts import SandboxPlan, Visibility, bwrap_argv, hidden_roots, masked_in, named_paths, toolchains
+from workflows.sdk.models import TaskSpec
+
+NO_BUBBLEWRAP = "bubblewrap is not installed (install it with `apt-get install bubblewrap`)"
+
+
+def task(**kw) -> TaskSpec:
+    return TaskSpec(prompt="p", base_branch="main", **kw)
+
+
+async def test_auto_is_the_sandbox_wherever_bubblewrap_works_and_an_explicit_sandbox_stays_one(monkeypatch):
+    monkeypatch.setattr(choice, "sandbox_problem", lambda egress="online": None)
+    for plugin in ("command", "claude-code", "codex"):
+        assert await choose_runner(task(plugin=plugin)) == ("sandbox", None)
+    assert await choose_runner(task(plugin="codex", runner="local")) == ("local", None)
+    monkeypatch.setattr(choice, "sandbox_problem", lambda egress="online": NO_BUBBLEWRAP)
+    assert await choose_runner(task(plugin="command", runner="sandbox")) == ("sandbox", NO_BUBBLEWRAP)
+    assert await choose_runner(task(plugin="command")) == ("local", NO_BUBBLEWRAP)  # said in the run's first line: NOT isolated
+
+
+def test_the_probe_says_why_there_is_no_sandbox_and_proxy_egress_needs_a_root_worker(monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert sandbox._probe.__wrapped__() == NO_BUBBLEWRAP
+    monkeypatch.setattr(sandbox, "_probe", lambda: None)
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    assert sandbox.sandbox_problem("offline") is None
+    assert sandbox.sandbox_problem("proxy") == ("--network-egress proxy in a sandbox needs a root worker (this one runs as uid 1000); "
+                                                "use offline, or --runner docker")
+    assert sandbox.privilege_flags() == ["--unshare-user"]
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Visibility:
+    """A home with toolchains, a private folder with a linked CLI, a folder holding credentials, and $ORCHARD_HOME."""
+    home = tmp_path / "home" / "user"
+    for folder in (".pyenv/shims", ".pyenv/versions/3.11/bin", ".local/bin", ".local/share/claude/versions", ".cargo/bin", ".ssh", "bin", "project"):
+        (home / folder).mkdir(parents=True)
+    (home / ".local/share/claude/versions/2.0").write_text("the CLI")
+    (home / ".local/bin/claude").symlink_to(home / ".local/share/claude/versions/2.0")
+    (home / ".pyenv/versions/3.11/bin/python").write_text("python")
+    (home / ".cargo/credentials.toml").write_text("token")
+    (home / "project/agent.sh").write_text("echo hi")
+    orchard = tmp_path / "orchard"
+    (orchard / "bin").mkdir(parents=True)
+    return Visibility(hidden=[tmp_path / "home", orchard], homes=[home], orchard_home=orchard)
+
+
+def test_a_toolchain_on_path_in_a_home_is_shown_never_a_private_folder_the_home_or_orchards(host: Visibility):
+    home = host.homes[0]
+    path = os.pathsep.join(str(p) for p in (home / ".pyenv/shims", home / ".local/bin", home / ".cargo/bin", home, home / ".ssh",
+                                             host.orchard_home / "bin", Path("/usr/bin")))
+    shown = toolchains(host, path)
+    # .ssh on PATH: the folder itself, as a PATH entry in a private folder is (never more of the home)
+    assert shown == [home / ".pyenv", home / ".local/bin", home / ".local/share/claude/versions/2.0", home / ".cargo", home / ".ssh"]
+    assert masked_in(shown) == [home / ".cargo/credentials.toml"]
+
+
+def test_an_agent_commands_files_are_shown_not_the_folders_it_names(host: Visibility):
+    home = host.homes[0]
+    command = f"cd {home / 'project'} && {home / '.pyenv/versions/3.11/bin/python'} {home / 'project/agent.sh'} {home} # {home / '.ssh'}"
+    assert named_paths(host, command) == [home / ".pyenv/versions/3.11", home / "project/agent.sh"]
+    assert named_paths(host, None, str(home / ".local/bin/claude")) == [home / ".local/share/claude/versions/2.0", home / ".local/bin/claude"]
+
+
+def test_hidden_folders_are_the_outermost_that_exist(tmp_path: Path):
+    home = tmp_path / "h"
+    (home / ".orchard").mkdir(parents=True)
+    roots = hidden_roots(home / ".orchard", home)
+    assert home in roots and home / ".orchard" not in roots and Path("/") not in roots
+    assert all(r.exists() for r in roots) and Path("/var/run") not in roots  # a link into /run, hidden with it
+
+
+def test_bubblewrap_hides_then_shows_in_order_of_depth_and_leaves_nothing_hidden_writable(tmp_path: Path):
+    orchard = Path("/srv/orchard")
+    workspace, home, gateway = orchard / "workspaces/run/k1", orchard / "agent-homes/run/k1", orchard / "workspaces/run/k1-origin.git"
+    objects = Path("/tmp/x/repo/.git/objects")
+    plan = SandboxPlan(workspace=workspace, agent_home=home, tmp=orchard / "agent-homes/run/k1.tmp", writable=[gateway],
+                       shown=[Path("/root/.pyenv"), Path("/root/.pyenv/versions/3.11"), objects], masked=[Path("/root/.cargo/credentials")],
+                       hidden=[Path("/root"), Path("/home"), Path("/run"), orchard], network=False, hosts=Path("/h/hosts"))
+    argv = bwrap_argv(plan)
+
+    def at(*args: str) -> int:
+        for i in range(len(argv) - len(args) + 1):
+            if argv[i:i + len(args)] == list(args):
+                return i
+        raise AssertionError(f"{args} not in {argv}")
+
+    assert argv[:8] == ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    private_tmp = at("--bind", str(plan.tmp), "/tmp")
+    assert private_tmp < at("--tmpfs", "/tmp/x") < at("--ro-bind", str(objects), str(objects))  # what /tmp holds of the host's: a tmpfs of its own
+    assert at("--tmpfs", "/root") < at("--ro-bind", "/root/.pyenv", "/root/.pyenv")
+    assert "/root/.pyenv/versions/3.11" not in argv  # inside a folder shown already
+    assert at("--tmpfs", str(orchard)) < at("--bind", str(workspace), str(workspace)) and at("--bind", str(gateway), str(gateway))
+    assert at("--bind", str(home), str(home)) and at("--ro-bind", str(objects), str(objects))
+    assert at("--ro-bind", "/dev/null", "/root/.cargo/credentials") and at("--ro-bind", "/h/hosts", "/etc/hosts")
+    for hidden in ("/root", "/home", "/run", str(orchard), "/tmp/x"):
+        assert at("--remount-ro", hidden) > at("--bind", str(workspace), str(workspace))
+    assert at("--unshare-pid") and at("--unshare-net") and at("--die-with-parent") and argv[-2:] == ["--chdir", str(workspace)]
+    online = bwrap_argv(SandboxPlan(workspace=workspace, agent_home=home, tmp=plan.tmp, network=True))
+    assert "--unshare-net" not in online and "/etc/hosts" not in online
+
+
+async def test_doctor_says_whether_agents_run_in_a_sandbox_here(monkeypatch):
+    from client.commands import doctor
+
+    monkeypatch.setattr(doctor, "sandbox_problem", lambda: None)
+    check = await doctor.check_sandbox()
+    assert check.level == "ok" and check.detail.endswith(": the default runner here (each agent writes only its workspace and its own home)")
+    monkeypatch.setattr(doctor, "sandbox_problem", lambda: NO_BUBBLEWRAP)
+    check = await doctor.check_sandbox()
+    assert (check.level, check.detail) == ("warn", f"{NO_BUBBLEWRAP}; by default agents run as local processes, NOT isolated (or in docker "
+                                                   "containers, for claude-code and codex, where the engine and image are)")
