@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ MASKED = {".cargo": ("credentials", "credentials.toml")}
 """Credentials inside a toolchain folder that is shown: covered by an empty file."""
 SHOWN_PER_FOLDER = 64
 """Links followed out of one PATH entry shown alone (the real file of `~/.local/bin/claude`)."""
+SEEN_FOR_SECONDS = 10.0
+"""How long what is hidden on this host, and the toolchains on PATH, are taken as they were seen."""
 
 
 @dataclass
@@ -99,6 +102,17 @@ class Visibility:
         home = Path(os.environ["HOME"]) if os.environ.get("HOME") else None
         hidden = hidden_roots(orchard_home, home)
         return cls(hidden=hidden, homes=_homes(hidden, home), orchard_home=orchard_home)
+
+    @classmethod
+    def with_toolchains(cls, orchard_home: Path) -> tuple[Visibility, list[Path]]:
+        """`here`, and the toolchains on the worker's PATH, as they were at most SEEN_FOR_SECONDS
+        ago: looking costs a millisecond and more, and every instance of a run asks the same."""
+        key = (orchard_home, os.environ.get("HOME", ""), os.environ.get("PATH", ""))
+        seen = _seen.get(key)
+        if seen is None or time.monotonic() - seen[0] > SEEN_FOR_SECONDS:
+            visibility = cls.here(orchard_home)
+            seen = _seen[key] = (time.monotonic(), visibility, toolchains(visibility, key[2]))
+        return seen[1], list(seen[2])
 
     def is_hidden(self, path: Path) -> bool:
         return path.is_absolute() and (_within(path, Path("/tmp")) or any(_within(path, root) for root in self.hidden))
@@ -172,6 +186,7 @@ def masked_in(shown: Iterable[Path]) -> list[Path]:
 
 
 T = TypeVar("T")
+_seen: dict[tuple[Path, str, str], tuple[float, Visibility, list[Path]]] = {}
 
 
 def _unique(items: Iterable[T]) -> list[T]:

@@ -24,7 +24,7 @@ from activities.paths import orchard_home
 from activities.runners.docker.relay import LOOPBACK_NAMES, endpoint, hosts_file
 from activities.runners.local import ProcessOutcome, run_process
 from activities.runners.sandbox import SandboxUnavailable, sandbox_problem
-from activities.runners.sandbox.mounts import SandboxPlan, Visibility, bwrap_argv, masked_in, named_paths, toolchains
+from activities.runners.sandbox.mounts import SandboxPlan, Visibility, bwrap_argv, masked_in, named_paths
 from activities.runners.sandbox.netns import NetnsRelay
 from workflows.sdk.models import TaskSpec
 
@@ -60,8 +60,8 @@ def plan_for(
     task: TaskSpec, argv0: str, *, workspace: Path, agent_home: Path, objects: Path, relayed_hosts: list[str],
 ) -> SandboxPlan:
     """The sandbox of one agent: its own folders, what it must see of hidden ones, its network."""
-    visibility = Visibility.here(orchard_home())
-    shown = [*toolchains(visibility, os.environ.get("PATH", "")), *named_paths(visibility, task.agent_command if task.plugin == "command" else None, argv0)]
+    visibility, shown = Visibility.with_toolchains(orchard_home())
+    shown += named_paths(visibility, task.agent_command if task.plugin == "command" else None, argv0)
     if visibility.is_hidden(objects):  # the object store the workspace's .git borrows: itself only
         shown.append(objects)
     network = task.network_egress not in NO_NETWORK
