@@ -94,7 +94,9 @@ def parse_runbook(text: str, book: RunbookFile) -> RunbookFile:
         return book
     sections: dict[str, dict[str, Any]] = {}
     for section, value in data.items():
-        if section not in m.SECTIONS:
+        if section in m.OLDER_SECTIONS:
+            book.problem(section, m.OLDER_SECTIONS[section])
+        elif section not in m.SECTIONS:
             book.problem(section, f"unknown section{did_you_mean(section, m.SECTIONS)}; sections: {', '.join(m.SECTIONS)}")
         elif not isinstance(value, dict):
             book.problem(section, f"must be a table ([{section}]{'.NAME' if section in m.ENTRIES else ''}), not a {kind_of(value)}")
@@ -117,8 +119,9 @@ def parse_runbook(text: str, book: RunbookFile) -> RunbookFile:
         except PydanticCustomError as e:
             book.problem("functions", e.message())
     events = _validated(book, m.RunbookEvents, _strings(book, "events", sections.get("events", {})), reading.at("events"))
+    safety = _validated(book, m.Safety, sections.get("safety", {}), reading.at("safety"))
     book.runbook = m.Runbook(name=book.name, path=str(book.path), config=sections.get("config", {}), functions=shell_functions,
-                             events=events or m.RunbookEvents(), **{m._TABLES[kind]: table for kind, table in tables.items()})
+                             events=events or m.RunbookEvents(), safety=safety or m.Safety(), **{m._TABLES[kind]: table for kind, table in tables.items()})
     return book
 
 

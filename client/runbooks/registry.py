@@ -92,8 +92,8 @@ class RunbookRegistry:
         return table[name]
 
     def bundle(self, *references: m.Ref) -> m.RunbookSet:
-        """The definitions reachable from `references` (pipelines, workers, commands, tasks, ...),
-        with the config, functions and events of each runbook they come from."""
+        """The definitions reachable from `references` (pipelines, workers, commands, crons, tasks,
+        monitors, actions, ...), with the config, functions, events and safety of each runbook they come from."""
         keep: set[m.Ref] = set()
         todo = list(references)
         while todo:
@@ -121,6 +121,14 @@ def _references_of(definition: Any) -> list[m.Ref]:
             found += _action_refs(phase.action)
             if isinstance(phase.on_fail, m.UseChain):
                 found.append(phase.on_fail.strategy)
+            if isinstance(phase.on_fail, m.UseAction):
+                found.append(phase.on_fail.action)
+    elif isinstance(definition, m.TaskDef) and isinstance(definition.on_timeout, m.UseAction):
+        found.append(definition.on_timeout.action)
+    elif isinstance(definition, m.CronDef):
+        found += definition.monitors
+    elif isinstance(definition, m.MonitorDef):
+        found += [step.action for step in definition.response if step.action is not None]
     elif isinstance(definition, m.ChainDef):
         for attempt in definition.attempts:
             found += _action_refs(attempt.action)

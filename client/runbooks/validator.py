@@ -19,11 +19,13 @@ from typing import Any
 from client.runbooks.parser import RunbookFile
 from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
+from workflows.runbooks.safety import protecting
 from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, RUNTIME_VARIABLES, inspect, shell_variable_hint
 from workflows.sdk.errors import ConfigError
 
 _KIND_TABLE = {"task": "tasks (and agents)", "pipeline": "pipelines", "guard": "guards", "strategy": "strategies", "lock": "locks",
-               "semaphore": "semaphores", "queue": "queues", "worker": "workers", "command": "commands"}
+               "semaphore": "semaphores", "queue": "queues", "worker": "workers", "command": "commands", "cron": "crons", "monitor": "monitors",
+               "action": "actions"}
 
 
 @dataclass
@@ -32,9 +34,11 @@ class _Scope:
     names: set[str]
     pipeline: m.PipelineDef | None
     described: str
+    open: bool = False
+    """Any variable may exist (a monitor's item has whatever fields its source prints): only config is checked."""
 
     def plus(self, extra: dict[str, str]) -> _Scope:
-        return _Scope(self.names | set(extra), self.pipeline, self.described)
+        return _Scope(self.names | set(extra), self.pipeline, self.described, self.open)
 
 
 class _Validator:
@@ -82,6 +86,7 @@ class _Validator:
                 for index, attempt in enumerate(chain.attempts):
                     if isinstance(attempt.action, m.RunTask):
                         self.resolve(attempt.action.task, runbook.name, f'strategy.{chain.name}.attempt[{index}] "{attempt.name}"', "task")
+            self.scheduling(runbook)
         return sorted(self.problems)
 
     def pipeline(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
@@ -127,6 +132,10 @@ class _Validator:
             self.orchard(owner, action, place, scope)
         if isinstance(phase.on_fail, m.UseChain):
             self.chain(owner, phase.on_fail.strategy, place, "on_fail", scope.plus(FAILURE_VARIABLES))
+        if isinstance(phase.on_fail, m.UseAction):
+            action = self.resolve(phase.on_fail.action, owner, place, "on_fail")
+            if action is not None:
+                self.templates(action.command, scope.plus(FAILURE_VARIABLES))
 
     def guard(self, owner: str, pipeline: m.PipelineDef, guard: m.GuardDef, place: str, scope: _Scope) -> None:
         self.templates(guard.condition, scope)
@@ -178,7 +187,7 @@ class _Validator:
             self.task(owner, action.task, place, "run.agent", scope)
         self.templates(action.prompt, scope)
         strategy = BUILTIN_STRATEGIES.get(action.strategy)
-        if action.strategy in ("runbook", "runbook-worker"):
+        if action.strategy in ("runbook", "runbook-worker", "runbook-cron"):
             self.problem(owner, place, f"run.orchard: {action.strategy} runs runbooks; write run = {{ pipeline = NAME }} for another pipeline")
             return
         if strategy is None:
@@ -221,6 +230,42 @@ class _Validator:
             self.problem(runbook.name, place, f"args: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {pipeline.name} "
                                               f"(inputs: {', '.join(pipeline.inputs)})")
 
+    # -- otters' newer sections: crons, monitors, actions, safety --------------------------------
+
+    def scheduling(self, runbook: m.Runbook) -> None:
+        """Crons name monitors, monitors' ladders name actions, a task's on_timeout may name one;
+        a pipeline never publishes a ref [safety] protects. A monitor's templates read its items'
+        fields, which only its source knows: only their config keys are checked."""
+        items = _Scope({"config"}, None, "a monitor's items", open=True)
+        for cron in runbook.crons.values():
+            place = f"cron.{cron.name}"
+            for reference in cron.monitors:
+                self.resolve(reference, runbook.name, place, "monitors")
+            self.templates(cron.command, _Scope({"config", "cron"}, None, f"cron {cron.name}"))
+            for hook in cron.events.hooks.values():
+                self.templates(hook, items)
+        for monitor in runbook.monitors.values():
+            for step in monitor.response:
+                if step.action is not None:
+                    self.resolve(step.action, runbook.name, f"monitor.{monitor.name}", "response")
+            self.templates(monitor.source, _Scope({"config"}, None, f"monitor {monitor.name}'s source"))
+            for template in (monitor.condition, monitor.command):
+                self.templates(template, items)
+        for action in runbook.actions.values():
+            self.templates(action.command, items)
+        for hook in [*runbook.events.hooks.values(), *(t for owned in runbook.events.by_owner.values() for t in owned.values())]:
+            self.templates(hook, items)
+        for task in runbook.tasks.values():
+            if isinstance(task.on_timeout, m.UseAction):
+                self.resolve(task.on_timeout.action, runbook.name, f"task.{task.name}", "on_timeout")
+        protected = runbook.safety.protected
+        for pipeline in runbook.pipelines.values():
+            for branch in pipeline.publish:
+                guard = protecting(runbook.safety, branch)
+                if guard is not None:
+                    self.problem(runbook.name, f"pipeline.{pipeline.name}", f"publish: {branch!r} is protected by [safety] ({guard!r} in protected = "
+                                                                           f"[{', '.join(protected)}]): a pipeline of this runbook never publishes it")
+
     # -- the phase graph --------------------------------------------------------------------
 
     def graph(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
@@ -247,7 +292,8 @@ class _Validator:
                     edges[phase.name].append(phase.on_fail.phase)
                 elif phase.on_fail.phase not in written:
                     self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, written)}, "
-                                                      f"a strategy, escalate, failed or a retry; phases: {', '.join(written)}")
+                                                      f"a strategy, escalate, failed or a retry; phases: {', '.join(written)}; "
+                                                      f"nor an action: there is no [action.{phase.on_fail.phase}] (otters' custom on_fail names one)")
             for reference in (*phase.pre, *phase.post):
                 guard = self._quiet_get(reference)
                 if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
@@ -306,7 +352,7 @@ class _Validator:
         def say(message: str) -> None:
             self.problems.add(Problem(file, place, f"{key}: {message}" if key else message))
 
-        for name in sorted(use.variables - scope.names):
+        for name in sorted(set() if scope.open else use.variables - scope.names):
             near = did_you_mean(name, scope.names - {"config", "outputs"})
             say(f"{{{name}}} cannot exist in {scope.described}: not an input, a default, config, an output or a runtime value"
                 f"{near}{shell_variable_hint(template, name)}")
