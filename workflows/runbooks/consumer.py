@@ -139,6 +139,9 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         consumer: m.ConsumerDef = book.get(cfg.worker)
         queue: m.QueueDef = book.get(consumer.queue)
         handler = book.get(consumer.handler)
+        self._consumer, self._book = consumer, book
+        self._handled: dict[str, Any] = {}
+        """The items being handled, by key: what their events (on_issue_complete, ...) read."""
         self._state = state = ConsumerState.model_validate(ctx.carried) if ctx.carried else ConsumerState()
         if self._early_stop is not None:  # asked while this run of the chain was starting
             state.stop_by = state.stop_by or self._early_stop
@@ -201,6 +204,8 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         return read.items
 
     async def _handle(self, ctx: Context, cfg: ConsumerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
+        self._handled[key] = item
+        await self._item_event("start", key, attempt=attempt)
         if isinstance(handler, m.PipelineDef):
             (input_name,) = handler.required_inputs()
             params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
@@ -223,22 +228,34 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         except StrategyError as e:
             ok, error = False, str(e)
         record.status, record.error, record.at = ("done" if ok else "failed"), truncate(error, 300) or "", workflow.now()
+        await self._item_event("complete" if ok else "fail", key, error=record.error)
         if ok:
             state.fresh_settled.append(key)
+        if not ok and record.attempts <= queue.max_retries:
+            await self._item_event("requeue", key, error=record.error, reason=record.error)
         if ok or record.attempts <= queue.max_retries:
+            self._handled.pop(key, None)
             return
         if queue.on_exhaust == "escalate":
+            await self._item_event("escalate", key, error=record.error, reason=record.error,
+                                   message=f"queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}")
             answer = await self._ctx.ask(f"Queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}. "
                                          "retry: try it again; drop: give it up",
                                          choices=["retry", "drop"], key=f"item/{key}/{record.attempts}")
             record.status = "failed" if answer.choice == "retry" else "dropped"
             if answer.choice == "retry":
                 record.attempts = 0
+                await self._item_event("requeue", key, error=record.error, reason=f"{answer.by or 'a person'} chose retry")
             else:
                 state.fresh_settled.append(key)
+                await self._item_event("abandon", key, error=record.error, reason=f"{answer.by or 'a person'} chose drop")
+            self._handled.pop(key, None)
             return
         record.status = "dead" if queue.on_exhaust in ("dead", "wait") else "dropped"
         state.fresh_settled.append(key)
+        if record.status == "dropped":
+            await self._item_event("abandon", key, error=record.error, reason=f"out of retries ({record.attempts} attempts): dropped")
+        self._handled.pop(key, None)
         if record.status == "dead" and queue.dead.on_add is not None:
             try:
                 command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
@@ -247,6 +264,33 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
                 return
             await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
                                             start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
+
+    async def _item_event(self, what: str, key: str, **values: Any) -> None:
+        """An item's event as it happens: the runbook's `on_<worker|queue|item>_<event>` (otters'
+        on_issue_requeue: `issue`, an item of queue issues), else `on_<event>` for otters' newer
+        events. Its command reads the item's fields, the item under its name (`{issue.id}`) and
+        as `item`, `id`, and `reason`, `error`; a failing one is logged."""
+        consumer = self._consumer
+        queue, home = consumer.queue.split(".")[-1], consumer.queue.split(".")[0]
+        runbook = self._book.runbooks[home]
+        singular = queue[:-1] if len(queue) > 1 and queue.endswith("s") else queue
+        owners = (consumer.name, queue, singular)
+        if what in m.ITEM_EVENTS:  # start, complete, fail: an item's own only (a runbook's on_start is its pipelines')
+            template = next((runbook.events.by_owner[o][what] for o in owners if what in runbook.events.by_owner.get(o, {})), None)
+        else:
+            template = runbook.events.command(what, *owners)
+        if template is None:
+            return
+        item = self._handled.get(key, {"id": key})
+        fields = {k: v for k, v in item.items() if isinstance(k, str) and k.isidentifier()} if isinstance(item, dict) else {}
+        try:
+            command = render(template, {**fields, "item": item, singular: item, "id": fields.get("id", key), "reason": "", "error": "",
+                                        **values, "config": runbook.config})
+        except RenderError as e:
+            workflow.logger.warning("queue %s: on_%s for %s: %s", queue, what, key, e)
+            return
+        await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
+                                        start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"on_{what} {key}")
 
     # -- steering: `orchard runbook worker stop` ---------------------------------------------
 

@@ -28,6 +28,7 @@ from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
 from workflows.runbooks.graph import PhaseGraph
+from workflows.runbooks.safety import protecting
 from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.context import Context
@@ -112,6 +113,13 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._book = book = m.RunbookSet.model_validate(cfg.runbooks)
         self._pipeline = pipeline = book.get(cfg.pipeline)
         self._home = pipeline.ref.split(".")[0]
+        safety = book.runbooks[self._home].safety
+        self._publish = [b for b in pipeline.publish if protecting(safety, b) is None]
+        """What it may publish: never a ref its runbook's [safety] protects (the validator refuses that too)."""
+        self._protected = list(safety.protected)
+        """Paths a command of the pipeline may not change (activities/runbooks/steps.py refuses such a step)."""
+        self._recoveries: Counter[str] = Counter()
+        """How often each on_fail action ran in this run (its max_attempts)."""
         self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
@@ -194,11 +202,14 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         action = m.Escalate() if outcome.escalate else phase.on_fail
         if isinstance(action, m.GotoPhase):
             return action.phase, None
+        if isinstance(action, m.UseAction):
+            return await self._recover(phase, outcome, action)
         if isinstance(action, m.RetryPhase):
             if retries[phase.name] < action.retry.max:
                 retries[phase.name] += 1
                 if action.retry.interval:
                     await workflow.sleep(action.retry.interval)
+                await self._hook("retry", phase.name, error=outcome.note, reason=f"on_fail retry {retries[phase.name]} of {action.retry.max}")
                 return phase.name, None
             return None, f"{why} (after {action.retry.max} retries)"
         if isinstance(action, m.UseChain):
@@ -212,9 +223,32 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             return await self._escalate(phase, outcome)
         return None, why
 
+    async def _recover(self, phase: m.PhaseDef, outcome: PhaseOutcome, use: m.UseAction) -> tuple[str | None, str | None]:
+        """otters' custom on_fail (`verify_and_retry`): the action's command runs in the workspace
+        with the phase's values and `error`; when it works the phase runs again (on_retry), at most
+        the action's max_attempts times in this run; when it fails, or may not run again, the run fails."""
+        action: m.ActionDef = self._book.get(use.action)
+        why = f"phase {phase.name} failed: {outcome.note}"
+        if action.max_attempts is not None and self._recoveries[action.name] >= action.max_attempts:
+            return None, f"{why} (its on_fail action {action.name} ran {action.max_attempts} time(s), its max_attempts)"
+        self._recoveries[action.name] += 1
+        try:
+            command = self._render(action.command, {**self._vars(phase.name), "error": outcome.note})
+        except RenderError as e:
+            return None, f"{why}; then action {action.name}: {e}"
+        done = self._step_outcome(await self._step("run", f"action {action.name} (on_fail of phase {phase.name})", command, action.timeout or 600))
+        if not done.ok:
+            return None, f"{why}; then action {action.name}: {done.note}"
+        self._trail[-1].note = truncate(f"{self._trail[-1].note}; action {action.name} worked: the phase runs again", NOTE_LIMIT) or ""
+        await self._hook(action.name, phase.name, error=outcome.note)
+        await self._hook("retry", phase.name, error=outcome.note, reason=f"action {action.name} worked")
+        return phase.name, None
+
     async def _escalate(self, phase: m.PhaseDef, outcome: PhaseOutcome) -> tuple[str | None, str | None]:
         """A person decides: retry the phase, skip it (go on to its next), fail the run, or goto:PHASE."""
         phases = [p.name for p in self._pipeline.phases]
+        await self._hook("escalate", phase.name, error=outcome.note, reason=outcome.note,
+                         message=f"runbook {self._home}, pipeline {self._pipeline.name}, phase {phase.name} failed: {outcome.note}")
         tried = "".join(f"\n  {line}" for line in outcome.attempts)
         answer = await self._ctx.ask(
             f"Runbook {self._home}, pipeline {self._pipeline.name}, phase {phase.name} failed: {outcome.note}{tried}\n"
@@ -224,8 +258,10 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         who = answer.by or "a person"
         self._trail[-1].note = truncate(f"{self._trail[-1].note}; {who} chose {answer.choice}", NOTE_LIMIT) or ""
         if answer.choice == "retry":
+            await self._hook("retry", phase.name, error=outcome.note, reason=f"{who} chose retry")
             return phase.name, None
         if answer.choice == "skip":
+            await self._hook("skip", phase.name, error=outcome.note, reason=f"{who} chose skip")
             return self._follow(phase.next)
         if answer.choice.startswith("goto:"):
             return answer.choice.removeprefix("goto:"), None
@@ -407,7 +443,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 "run_iteration", lambda move: IterationInput(
                     repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
                     attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
-                    may_rewrite=True, publish=self._pipeline.publish,
+                    may_rewrite=True, publish=self._publish,
                 ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=lambda move: f"instance/{key}",
             )
         except BaseException:
@@ -417,11 +453,26 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._moved(outcome.snapshot.commit)
         self._publishing(outcome.published, outcome.published_from, outcome.refused)
         agent = outcome.agent
+        if not agent.success and agent.status == "timeout" and isinstance(task.on_timeout, m.UseAction):
+            note = f"agent {task.name}: {agent.error or agent.status}"
+            return PhaseOutcome(ok=False, note=f"{note}; {await self._on_timeout(task.on_timeout, phase, {**values, 'error': note})}")
         if not agent.success:
             return PhaseOutcome(ok=False, note=f"agent {task.name}: {agent.error or agent.status}")
         if outcome.refused:
             return PhaseOutcome(ok=False, note=f"agent {task.name}: {outcome.refused}")
         return PhaseOutcome(ok=True, output=agent.final_message or "")
+
+    async def _on_timeout(self, use: m.UseAction, phase: str, values: dict[str, Any]) -> str:
+        """A task's `on_timeout` action (otters' `checkpoint_and_escalate`), run in the workspace
+        before the phase fails as its on_fail says; what it did, in words."""
+        action: m.ActionDef = self._book.get(use.action)
+        try:
+            command = self._render(action.command, values)
+        except RenderError as e:
+            return f"its on_timeout action {action.name}: {e}"
+        done = self._step_outcome(await self._step("run", f"action {action.name} (on_timeout, phase {phase})", command, action.timeout or 600))
+        await self._hook(action.name, phase, error=values.get("error", ""))
+        return f"its on_timeout action {action.name} ran" if done.ok else f"its on_timeout action {action.name} failed: {done.note}"
 
     # -- strategy chains --------------------------------------------------------------------
 
@@ -497,7 +548,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             "run_runbook_step", lambda move: StepInput(
                 repo=self._ctx._state.repo, run_id=self._ctx.run_id, key=PIPELINE_KEY, step=number, attempt_key=f"{number}.{move}", kind=kind,
                 label=label, command=command, cwd=cwd, env=env or {}, timeout=seconds, branch=self._branch, start_commit=self._commit,
-                branch_exists=self._branch_exists, publish=self._pipeline.publish, leases=self._held,
+                branch_exists=self._branch_exists, publish=self._publish, leases=self._held, protected=self._protected,
             ), StepOutcome, seconds + 120, label, activity_id=lambda move: f"step/{number}.{move}",
         )
         self._moved(outcome.commit)
@@ -537,6 +588,21 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         step = await self._step("event", f"event {what}", command, 300)
         if step.exit_code != 0:
             workflow.logger.warning("%s event exited %s: %s", what, step.exit_code, _last_lines(step.output_tail))
+
+    async def _hook(self, what: str, phase: str, **values: Any) -> None:
+        """One of otters' newer events (on_escalate, on_retry, on_skip, on_<action>) as it happens:
+        the runbook's command for this pipeline (`on_<pipeline>_<event>`), else for all. A failing one is logged."""
+        template = self._book.runbooks[self._home].events.command(what, self._pipeline.name)
+        if template is None:
+            return
+        try:
+            command = self._render(template, {**self._vars(phase), "error": "", "reason": "", "message": "", **values})
+        except RenderError as e:
+            workflow.logger.warning("on_%s event: %s", what, e)
+            return
+        step = await self._step("event", f"event on_{what}", command, 300)
+        if step.exit_code != 0:
+            workflow.logger.warning("on_%s event exited %s: %s", what, step.exit_code, _last_lines(step.output_tail))
 
     # -- values, records, the end -----------------------------------------------------------
 

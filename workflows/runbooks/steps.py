@@ -39,6 +39,8 @@ class StepInput(BaseModel):
     """The user's branches this pipeline may change; what the step pushes to `origin` is applied to them."""
     leases: list[HeldLease] = Field(default_factory=list)
     """The locks and semaphores the step's phase holds."""
+    protected: list[str] = Field(default_factory=list)
+    """Paths its runbook's [safety] protects: a step whose commit changes one is refused (nothing it did is kept)."""
 
 
 class StepOutcome(BaseModel):

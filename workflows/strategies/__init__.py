@@ -1,7 +1,7 @@
 """The built-in strategies, by name: Pitaya's (simple, best-of-n, iterative, bug-finding,
 doc-review), Spearmint's over variants (multi-branch, shadow, round-robin), AgentGate's loops (loop), and
-otters' runbook pipelines and queue workers (runbook and runbook-worker, started by `orchard runbook run`
-and `orchard runbook worker start`).
+otters' runbook pipelines, queue workers and crons (runbook, runbook-worker and runbook-cron, started by
+`orchard runbook run`, `orchard runbook worker start` and the schedule `orchard runbook cron start` makes).
 
 A strategy's module is imported when its class is first asked for: the client knows every name
 without importing the whole SDK, so `orchard run` starts in a fraction of the time. Importing this
@@ -32,6 +32,7 @@ _WHERE: dict[str, str] = {
     "loop": "workflows.loops.loop:LoopStrategy",
     "runbook": "workflows.runbooks.pipeline:PipelineStrategy",
     "runbook-worker": "workflows.runbooks.consumer:QueueConsumerStrategy",
+    "runbook-cron": "workflows.runbooks.cron:CronStrategy",
 }
 
 
