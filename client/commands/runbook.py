@@ -1,5 +1,5 @@
 """`orchard runbook validate|list|show|render|items`: runbooks checked, listed, drawn and dry-run
-here, without a Temporal server."""
+here, without a Temporal server; `run`, `worker`, `emit` and `cron` (client/commands/runbook_cron.py) on one."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_fil
 from orchard_common.config import RUNBOOKS_DIR, load_config
 from workflows.runbooks import model as m
 from workflows.runbooks.templates import RenderError, pipeline_context
+from workflows.sdk.durations import format_duration
 
 
 def runbooks_folder(args: argparse.Namespace) -> Path:
@@ -37,7 +38,8 @@ def _registry(args: argparse.Namespace) -> RunbookRegistry:
 def _summary(runbook: m.Runbook) -> str:
     counts = [(len(runbook.commands), "command"), (len(runbook.workers), "worker"), (len(runbook.queues), "queue"),
               (len(runbook.pipelines), "pipeline"), (len(runbook.tasks), "task"), (len(runbook.guards), "guard"),
-              (len(runbook.strategies), "strategy"), (len(runbook.locks), "lock"), (len(runbook.semaphores), "semaphore")]
+              (len(runbook.strategies), "strategy"), (len(runbook.locks), "lock"), (len(runbook.semaphores), "semaphore"),
+              (len(runbook.crons), "cron"), (len(runbook.monitors), "monitor"), (len(runbook.actions), "action")]
     said = [f"{n} {word if n == 1 else ('strategies' if word == 'strategy' else word + 's')}" for n, word in counts if n]
     phases = sum(len(p.phases) for p in runbook.pipelines.values())
     return ", ".join(said) + (f" ({phases} phase{'' if phases == 1 else 's'})" if phases else "") if said else "nothing defined"
@@ -97,6 +99,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "strategies": {s.name: [a.name for a in s.attempts] for s in book.strategies.values()},
                 "workers": {w.name: {"queue": w.queue, "handler": w.handler} for w in book.workers.values()},
                 "queues": sorted(book.queues),
+                **({"crons": {c.name: {"interval": c.interval, "monitors": [r.split(".")[-1] for r in c.monitors]} for c in book.crons.values()},
+                    "monitors": sorted(book.monitors), "actions": sorted(book.actions)} if book.crons or book.monitors or book.actions else {}),
             }))
         return EXIT_SUCCESS
     for name, book in sorted(registry.runbooks.items()):
@@ -112,6 +116,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"  worker    {w.name}: queue {w.queue} -> {w.handler} (concurrency {w.concurrency})")
         for q in book.queues.values():
             print(f"  queue     {q.name}" + (f": $ {q.source.source} ({q.format})" if q.source else ": items added by commands"))
+        for cron in book.crons.values():
+            does = [r.split(".")[-1] for r in cron.monitors] + (["its run"] if cron.command is not None else [])
+            print(f"  cron      {cron.name}: every {format_duration(cron.interval)} -> {', '.join(does)}" + ("" if cron.enabled else " (enabled = false)"))
+        for monitor in book.monitors.values():
+            handles = " -> ".join(step.name + (f":{step.times}" if step.times else "") for step in monitor.response) if monitor.response else "run"
+            print(f"  monitor   {monitor.name}: $ {monitor.source.source} -> {handles}")
     return EXIT_SUCCESS
 
 
@@ -378,6 +388,10 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
             return await cmd_emit(args)
         if args.runbook_action == "worker":
             return await cmd_worker(args)
+        if args.runbook_action == "cron":
+            from client.commands.runbook_cron import cmd_cron  # Temporal's schedules: only this command needs them
+
+            return await cmd_cron(args, _registry(args))
         if args.runbook_action == "run":
             return await cmd_runbook_run(args)
         if args.runbook_action == "items":
