@@ -165,7 +165,9 @@ class CronStrategy(Strategy[CronConfig]):
         return ladders
 
     async def _run(self, monitor: m.MonitorDef, key: str, item: Any) -> None:
-        """A monitor's `run` for one item: on_clean when it works, on_retry (the next run tries again) when not."""
+        """A monitor's `run` for one item. When it works, the item was handled: otters' janitor says
+        it cleaned it (on_clean), its triager that it retried it (on_retry); each fires when written.
+        When it fails, the item is left as it is and the next run of the cron tries again."""
         assert monitor.command is not None
         if self._dry:
             await self._skip(monitor, key, item, f"dry run (dry_run_first): would run {monitor.name}'s run")
@@ -174,12 +176,12 @@ class CronStrategy(Strategy[CronConfig]):
         if outcome is None:
             return
         self._row(monitor.name, key, "run", outcome.ok, _tail(outcome))
-        if outcome.ok:
-            self._said["cleaned"] += 1
-            await self._event("clean", monitor, item)
-        else:
+        if not outcome.ok:
             self._said["failed (tried again next run)"] += 1
-            await self._event("retry", monitor, item, reason=f"run exited {outcome.exit_code}: {_tail(outcome)}")
+            return
+        self._said["handled"] += 1
+        for what in ("clean", "retry"):
+            await self._event(what, monitor, item)
 
     async def _ladder(self, monitor: m.MonitorDef, key: str, item: Any, record: ItemLadder) -> ItemLadder:
         """The item's next steps: an action that works (or a wait, escalate, abandon) ends them for this run."""

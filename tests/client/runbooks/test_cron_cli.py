@@ -80,7 +80,7 @@ async def test_a_cron_is_a_schedule_that_is_listed_paused_triggered_and_runs_its
     described = await until(lambda: _ran_once(handle), timeout=30)
     run = client.get_workflow_handle(described.info.recent_actions[-1].action.workflow_id, result_type=RunResult)
     result = await run.result()
-    assert result.instances[0].selection.reason == "1 cleaned, 1 skipped"
+    assert result.instances[0].selection.reason == "1 handled, 1 skipped"
     assert sorted(p.name for p in (repo / "logs").iterdir()) == ["important.log", "keep.log"]
     assert (repo / "events.txt").read_text().splitlines() == ["cleaned logs/a.log", "skipped logs/important.log"]
 

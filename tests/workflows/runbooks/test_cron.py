@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, ScheduleHandle, ScheduleIntervalSpec, ScheduleSpec, ScheduleState
 
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
-from tests.conftest import final_result
+from tests.conftest import ROOT, final_result
 from tests.scripted import until
 from workflows.runbooks.consumer import HookInput, QueueRead, QueueReadInput
 from workflows.runbooks.monitors import CommandInput, CommandOutcome, MatchedItem, MonitorCheck, MonitorCheckInput, item_key
@@ -184,7 +184,6 @@ on_nudge = "emit nudge {session}"
 on_restart = "emit restart {session}"
 on_escalate = "emit escalate {session}: {reason}"
 on_clean = "emit clean {monitor} {id}"
-on_retry = "emit retry {id}"
 on_skip = "emit skip {id}: {reason}"
 
 [safety]
@@ -210,7 +209,7 @@ async def test_a_cron_walks_each_item_up_its_ladder_one_step_per_run_and_skips_w
             "oj session nudge s1", "emit nudge s1",
             "emit skip main: 'main is protected by [safety] (main)'",  # a protected item is never acted on
             "git worktree remove wt/a", "emit clean stale_worktrees wt/a",
-            "git worktree remove wt/b", "emit retry wt/b",  # its run failed: the next run tries it again
+            "git worktree remove wt/b",  # it failed: left as it is, the next run tries again
             "emit skip .git/x: '.git/x is protected by [safety] (.git)'",
         ]
         host.matching["stale_worktrees"] = []
@@ -307,3 +306,33 @@ async def test_a_queue_s_items_fire_their_own_events_start_fail_requeue_and_aban
     assert [c.split(":")[0] for c in host.commands] == ["note start 7", "note fail 7", "note requeued 7",  # max_retries = 1: once more
                                                         "note start 7", "note fail 7", "note gave up 7"]  # on_exhaust = "drop"
     assert "tests failed" in host.commands[2] and host.commands[2].startswith("note requeued 7: '")  # the reason, one quoted word
+
+
+OTTERS = ROOT / "tests" / "runbooks" / "otters"
+"""Runbooks in otters' idioms: a watchdog, a janitor, a triager, a build and a loop."""
+
+
+def test_the_runbooks_in_otters_idioms_are_valid() -> None:
+    loaded = load_runbooks(runbook_files(OTTERS))
+    assert loaded.problems == [] and sorted(loaded.runbooks) == ["build", "janitor", "loop", "triager", "watchdog"]
+
+
+async def test_the_triager_retries_a_failed_pipeline_then_marks_a_repeat_failure_flaky_and_escalates_it(client, cron_queue, tmp_path):
+    books = registry(tmp_path, triager=(OTTERS / "triager.toml").read_text())
+    handle, host = await scheduled(client, cron_queue, books, "triager.cron.triager")
+    host.matching = {"failed_pipelines": [{"name": "build-ui"}], "repeat_failures": [{"name": "build-auth", "epic": "e-1"}]}
+    try:
+        runs = []
+        for _ in range(3):
+            host.commands.clear()
+            await tick(client, handle)
+            runs.append(list(host.commands))
+            host.matching["failed_pipelines"] = []  # resumed: it no longer fails
+    finally:
+        await handle.delete()
+    assert runs == [
+        ["oj pipeline resume build-ui", "oj emit triager:retry --id build-ui",  # a monitor's run: the triager's retry
+         "oj pipeline label build-auth flaky\nwok label e-1 flaky\n", "oj emit triager:flaky --id build-auth"],  # on_<action>
+        ["oj emit triager:escalate --id build-auth"],  # still failing at the next run: the ladder's next step
+        [],
+    ]
