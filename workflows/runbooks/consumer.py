@@ -289,8 +289,11 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         except RenderError as e:
             workflow.logger.warning("queue %s: on_%s for %s: %s", queue, what, key, e)
             return
-        await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
-                                        start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"on_{what} {key}")
+        try:
+            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
+                                            start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"on_{what} {key}")
+        except ActivityError as e:  # an event never fails the item, nor the worker
+            workflow.logger.warning("queue %s: on_%s for %s could not run: %s", queue, what, key, e.cause or e)
 
     # -- steering: `orchard runbook worker stop` ---------------------------------------------
 
