@@ -117,7 +117,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _pipeline(registry: RunbookRegistry, name: str) -> m.PipelineDef:
     """`runbook.pipeline`, `runbook.pipeline.NAME`, or `runbook` alone when it has one pipeline (or one of its name)."""
-    if "." not in name and name in registry.runbooks:
+    if name in registry.runbooks:  # a runbook's name may hold dots (build.minimal)
         pipelines = registry.runbooks[name].pipelines
         if name in pipelines or len(pipelines) == 1:
             return pipelines.get(name) or next(iter(pipelines.values()))
@@ -182,7 +182,7 @@ async def cmd_items(args: argparse.Namespace) -> int:
         queue: m.QueueDef = registry.resolve(args.name, "queue")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    book = registry.runbooks[queue.ref.split(".")[0]]
+    book = registry.runbooks[m.runbook_of(queue.ref)]
     try:
         items = await queue_items(queue, book.config, book.functions, find_root(Path(book.path).parent) or Path(book.path).resolve().parent.parent)
     except SourceError as e:
@@ -202,10 +202,10 @@ def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDe
         if len(found) > 1:
             raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.{name}")
         if not found:
-            known = sorted(f"{c.ref.split('.')[0]}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
+            known = sorted(f"{m.runbook_of(c.ref)}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
             raise UsageError(f"no command {name!r}; commands: {', '.join(known) or 'none'} (or name a pipeline as RUNBOOK.PIPELINE)")
         return found[0]
-    if len(parts) == 3 and parts[1] == "command":
+    if len(parts) >= 3 and parts[-2] == "command":
         try:
             return registry.resolve(name)
         except KeyError as e:
@@ -290,7 +290,7 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
     unknown = sorted(set(inputs) - set(pipeline.inputs))
     if unknown:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
-    home = pipeline.ref.split(".")[0]
+    home = m.runbook_of(pipeline.ref)
     try:
         pipeline_context(pipeline, inputs, registry.runbooks[home].config)
     except RenderError as e:

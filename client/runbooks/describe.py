@@ -15,7 +15,7 @@ from workflows.sdk.durations import format_duration
 
 def _name(reference: m.Ref, home: str) -> str:
     """`build.task.x` -> `task x` in its own runbook, `common.task.x` elsewhere."""
-    runbook, kind, name = reference.split(".", 2)
+    runbook, kind, name = m.split_ref(reference)
     return f"{kind} {name}" if runbook == home else reference
 
 
@@ -31,7 +31,7 @@ def _oneline(text: str, limit: int = 100) -> str:
 class _Describer:
     def __init__(self, registry: RunbookRegistry, pipeline: m.PipelineDef):
         self.registry, self.pipeline = registry, pipeline
-        self.home = pipeline.ref.split(".")[0]
+        self.home = m.runbook_of(pipeline.ref)
 
     def action(self, action: Any) -> list[str]:
         if isinstance(action, m.RunShell):
@@ -74,7 +74,7 @@ class _Describer:
     def graph(self) -> list[str]:
         p = self.pipeline
         inputs = ", ".join(f"{i}={p.defaults[i].source!r}" if i in p.defaults else i for i in p.inputs) or "none"
-        lines = [f"pipeline {p.ref.split('.')[0]}.{p.name}", f"  inputs: {inputs}"]
+        lines = [f"pipeline {m.runbook_of(p.ref)}.{p.name}", f"  inputs: {inputs}"]
         derived = [f"{k} = {d.source!r}" for k, d in p.defaults.items() if k not in p.inputs]
         if derived:
             lines.append(f"  defaults: {', '.join(derived)}")
@@ -115,7 +115,7 @@ class _Outputs(dict[str, Any]):
 def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str, Any]) -> list[str]:
     """What each phase would run with `inputs`, rendered; runtime values shown as <placeholders>.
     Raises RenderError (a missing input, a template that fails on these values)."""
-    home = pipeline.ref.split(".")[0]
+    home = m.runbook_of(pipeline.ref)
     configs = {name: book.config for name, book in registry.runbooks.items()}
     base = pipeline_context(pipeline, inputs, configs[home])
     placeholders = {

@@ -154,7 +154,7 @@ class _Validator:
             if isinstance(attempt.action, m.RunShell):
                 self.templates(attempt.action.command, inner)
             else:
-                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{chain.name}", f"attempt {attempt.name!r}", inner)
+                self.task(m.runbook_of(reference), attempt.action.task, f"strategy.{chain.name}", f"attempt {attempt.name!r}", inner)
 
     def child(self, runbook: m.Runbook, pipeline: m.PipelineDef, action: m.RunPipeline, place: str, scope: _Scope) -> None:
         for template in action.inputs.values():

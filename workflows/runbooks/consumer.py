@@ -142,7 +142,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         self._state = state = ConsumerState.model_validate(ctx.carried) if ctx.carried else ConsumerState()
         if self._early_stop is not None:  # asked while this run of the chain was starting
             state.stop_by = state.stop_by or self._early_stop
-        home = queue.ref.split(".")[0]
+        home = m.runbook_of(queue.ref)
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(consumer.ref)])
         running: dict[str, asyncio.Task[list[InstanceResult]]] = {}
         handled_here = 0
@@ -206,7 +206,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
             params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
             return await ctx.run_strategy(PipelineStrategy.NAME, f"{handler.ref} {key}", base_branch, params, key=f"item/{key}/{attempt}")
         task: m.TaskDef = handler
-        values = {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]}
+        values = {"item": item, "config": cfg.runbooks["runbooks"][m.runbook_of(task.ref)]["config"]}
         try:
             fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
         except RenderError as e:  # an item its templates cannot take (a value no quoting holds): that item fails, not the consumer

@@ -63,9 +63,16 @@ def ref(runbook: str, kind: Kind, name: str) -> Ref:
 
 def split_ref(reference: Ref) -> tuple[str, Kind, str]:
     """`reference`'s runbook, kind and name. Its kind is a Kind: every Ref is made by ref() (the
-    client reads references with reference(); a workflow gets them from the client)."""
-    runbook, kind, name = reference.split(".", 2)
+    client reads references with reference(); a workflow gets them from the client). Read from the
+    right: a runbook's name may hold dots (`build.minimal.toml` is the runbook `build.minimal`),
+    a kind and an entry's name never do."""
+    runbook, kind, name = reference.rsplit(".", 2)
     return runbook, cast("Kind", kind), name
+
+
+def runbook_of(reference: Ref) -> str:
+    """The runbook a reference's definition is in: `build.minimal.task.plan` -> `build.minimal`."""
+    return reference.rsplit(".", 2)[0]
 
 
 def is_kind(word: str) -> TypeGuard[Kind]:
@@ -187,11 +194,11 @@ def reference(kind: Kind, text: Any, r: Reading, key: str) -> Ref:
     parts = text.split(".")
     if len(parts) == 1:
         return ref(r.runbook, kind, text)
-    if len(parts) in (2, 3) and parts[-2] in KIND_WORDS:
+    if len(parts) >= 2 and parts[-2] in KIND_WORDS and all(parts):
         found = "task" if parts[-2] == "agent" else parts[-2]
         if found != kind:
             raise problem(f"{key} = {text!r} names a {parts[-2]}; {key} takes a {kind}")
-        return ref(parts[0] if len(parts) == 3 else r.runbook, kind, parts[-1])
+        return ref(".".join(parts[:-2]) if len(parts) >= 3 else r.runbook, kind, parts[-1])
     raise problem(f"{key} = {text!r}: write NAME, {kind}.NAME or RUNBOOK.{kind}.NAME (e.g. common.{kind}.{parts[-1]})")
 
 

@@ -71,7 +71,7 @@ class PipelineConfig(StrategyConfig):
         except (KeyError, ValueError):
             raise ValueError(f"no pipeline {self.pipeline!r} in the runbooks given") from None
         try:
-            pipeline_context(pipeline, self.inputs, book.runbooks[pipeline.ref.split(".")[0]].config)
+            pipeline_context(pipeline, self.inputs, book.runbooks[m.runbook_of(pipeline.ref)].config)
         except RenderError as e:
             raise ValueError(str(e)) from None
         if self.host_timeout <= 0 or self.guard_poll <= 0:
@@ -111,7 +111,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._cfg, self._ctx, self._base_branch = cfg, ctx, base_branch
         self._book = book = m.RunbookSet.model_validate(cfg.runbooks)
         self._pipeline = pipeline = book.get(cfg.pipeline)
-        self._home = pipeline.ref.split(".")[0]
+        self._home = m.runbook_of(pipeline.ref)
         self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
