@@ -7,8 +7,13 @@ Inline templates (commands, prompts, conditions in the TOML) write variables as 
 command, escaped inside quotes; `quote` says so explicitly (no second quoting), `raw` opts out
 and the runbook's own `config` is shell text. Elsewhere (prompts, env, inputs) values are inserted
 as they are and `quote` is shlex.quote. An undefined variable is an error, never empty text, and a
-template cannot reach Python internals (the sandbox refuses them; `inspect` says so before). A
-literal brace in an inline template goes in `{% raw %}…{% endraw %}` (awk '{% raw %}{print $1}{% endraw %}').
+template cannot reach Python internals (the sandbox refuses them; `inspect` says so before).
+
+In an inline template, as in otters, only a brace that opens a template is one: `{name}`,
+`{bug.id}`, `{labels | join(", ")}` (a group that reads as one expression) and `{% ... %}` blocks.
+Every other brace is text, as written: `xargs -I{} date -d {}`, `awk '{print $1}'`, `find . -exec
+rm {} +`, `${VAR:-default}` (inline_source). A group that does read as a name is a variable
+(`{print}`, `${HOME}`: an error when nothing defines it); `{% raw %}…{% endraw %}` keeps it text.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import jinja2
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context, pass_eval_context
 from jinja2.filters import do_join
 from jinja2.nodes import EvalContext
+from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_ATTRIBUTES, UNSAFE_GENERATOR_ATTRIBUTES, SandboxedEnvironment
 
@@ -125,6 +131,89 @@ def _env(variables: tuple[str, str], in_shell: bool) -> SandboxedEnvironment:
 
 ENVIRONMENTS = {(syntax, in_shell): _env(braces, in_shell) for syntax, braces in (("inline", ("{", "}")), ("file", ("{{", "}}"))) for in_shell in (False, True)}
 
+_EXPRESSIONS = SandboxedEnvironment()
+"""Reads what a brace group holds as an expression (its own delimiters are not `{` and `}`)."""
+_BLOCK = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}|\{%.*?%\}", re.DOTALL)
+_OPENS_NAME = re.compile(r"\{\s*[A-Za-z_]")
+_GROUP_TRIES = 8
+"""Closing braces tried for one group (`{x | default({})}` needs the second): a bound on the work per brace."""
+
+
+def _group_end(source: str, start: int) -> int | None:
+    """Where the template group opening at `start` ends (after its `}`), or None: its content up to
+    one of the next closing braces reads as one expression (`name`, `bug.id`, `xs | join(", ")`)."""
+    close = start
+    for _ in range(_GROUP_TRIES):
+        close = source.find("}", close + 1)
+        if close < 0:
+            return None
+        content = source[start + 1:close]
+        if not content.strip():
+            return None
+        try:
+            parser = Parser(_EXPRESSIONS, content, state="variable")
+            parser.parse_expression()
+            if parser.stream.eos:
+                return close + 1
+        except TemplateError:
+            pass
+    return None
+
+
+def _text(out: list[str], text: list[str]) -> None:
+    """Text as written: where it holds a brace, in a raw block, so that Jinja2 reads it as text."""
+    joined = "".join(text)
+    out.append(f"{{% raw %}}{joined}{{% endraw %}}" if "{" in joined else joined)
+    text.clear()
+
+
+@lru_cache(maxsize=2048)
+def inline_source(source: str) -> str:
+    """An inline template as Jinja2 reads it: its template groups and blocks as written, every other
+    brace text. A group that opens a name and never closes (`echo {name`), an unclosed block, or
+    a group in double braces (`{{ name }}`, a template file's spelling) is left to Jinja2, which
+    says what is wrong with it."""
+    out: list[str] = []
+    text: list[str] = []
+    i = 0
+    while i < len(source):
+        if source[i] != "{":
+            j = source.find("{", i)
+            j = len(source) if j < 0 else j
+            text.append(source[i:j])
+            i = j
+            continue
+        if source.startswith("{%", i):
+            block = _BLOCK.match(source, i)
+            end = block.end() if block else len(source)
+            _text(out, text)
+            out.append(source[i:end])
+            i = end
+            continue
+        inner = _group_end(source, i + 1) if source.startswith("{{", i) else None
+        if inner is not None and source.startswith("}", inner):
+            _text(out, text)
+            out.append(source[i:inner + 1])
+            i = inner + 1
+            continue
+        end = _group_end(source, i)
+        if end is None and _OPENS_NAME.match(source, i) and "}" not in source[i:]:
+            end = len(source)
+        if end is None:
+            text.append("{")
+            i += 1
+            continue
+        _text(out, text)
+        out.append(source[i:end])
+        i = end
+    _text(out, text)
+    return "".join(out)
+
+
+def jinja_source(template: Template) -> str:
+    """What Jinja2 parses of `template`: a template file as written, an inline one as inline_source reads it."""
+    return inline_source(template.source) if template.syntax == "inline" else template.source
+
 
 @dataclass
 class TemplateUse:
@@ -149,7 +238,7 @@ def inspect(template: Template) -> TemplateUse:
     """What `template` reads. Raises ValueError with a one-line message on bad syntax."""
     env = ENVIRONMENTS[template.syntax, False]
     try:
-        tree = env.parse(template.source)
+        tree = env.parse(jinja_source(template))
     except TemplateSyntaxError as e:
         raise ValueError(_syntax_message(template, e)) from None
     check_internals(tree)
@@ -194,7 +283,7 @@ def shell_variable_hint(template: Template, name: str) -> str:
 
 @lru_cache(maxsize=512)
 def _compiled(source: str, syntax: str, in_shell: bool) -> jinja2.Template:
-    return ENVIRONMENTS[syntax, in_shell].from_string(source)
+    return ENVIRONMENTS[syntax, in_shell].from_string(inline_source(source) if syntax == "inline" else source)
 
 
 def _shell_text(value: Any) -> Any:
