@@ -16,6 +16,7 @@ from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from orchard_common.config import RUNBOOKS_DIR, load_config
 from workflows.runbooks import model as m
+from workflows.runbooks.branches import pipeline_branch
 from workflows.runbooks.templates import RenderError, pipeline_context
 
 
@@ -292,9 +293,13 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
     home = m.runbook_of(pipeline.ref)
     try:
-        pipeline_context(pipeline, inputs, registry.runbooks[home].config)
+        values = pipeline_context(pipeline, inputs, registry.runbooks[home].config)
     except RenderError as e:
         raise UsageError(f"{e}; give it" + (" with -i NAME=VALUE" if "." in args.name else " as the command's args say")) from None
+    try:
+        pipeline_branch(pipeline.defaults, values, pipeline.name, "<run_id>")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     bundle = registry.bundle(pipeline.ref).model_dump(mode="json")
     args.strategy, args.prompt, args.prompt_file = "runbook", f"{home}.{pipeline.name} " + json.dumps(inputs), None
     args.params = [f"pipeline={pipeline.ref}", f"runbooks={json.dumps(bundle)}", f"inputs={json.dumps(inputs)}"]

@@ -8,8 +8,9 @@ from typing import Any
 
 from client.runbooks.registry import RunbookRegistry
 from workflows.runbooks import model as m
+from workflows.runbooks.branches import pipeline_branch
 from workflows.runbooks.shell import ShellText
-from workflows.runbooks.templates import pipeline_context, render
+from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.durations import format_duration
 
 
@@ -118,17 +119,21 @@ def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str
     home = m.runbook_of(pipeline.ref)
     configs = {name: book.config for name, book in registry.runbooks.items()}
     base = pipeline_context(pipeline, inputs, configs[home])
-    placeholders = {
-        "workspace": "<workspace>", "branch": f"orchard/runbook/{pipeline.name}/<run_id>", "run_id": "<run_id>",
-        "pipeline": pipeline.name, "runbook": home, "error": "<error>", "checkpoint": "<checkpoint>",
-    }
+    try:
+        branch, _ = pipeline_branch(pipeline.defaults, base, pipeline.name, "<run_id>")
+    except ValueError as e:
+        raise RenderError(str(e)) from None
+    orchard = {"workspace": "<workspace>", "branch": branch, "run_id": "<run_id>", "pipeline": pipeline.name, "runbook": home}
+    placeholders = {**orchard, "error": "<error>", "checkpoint": "<checkpoint>"}
     # Shown as written: a placeholder stands for a value, which a shell command quotes when it is known.
     runtime = {**{k: ShellText(v) for k, v in placeholders.items()}, "outputs": _Outputs()}
+    own = {k: base[k] for k in (*pipeline.inputs, *pipeline.defaults) if k in base}  # a pipeline's own branch, workspace or pipeline
 
     def text(template: m.Template | None, phase: str, **extra: Any) -> str:
         if template is None:
             return ""
-        return render(template, {**base, **runtime, "phase": phase, **extra, "config": configs[template.runbook]}).strip()
+        values = {**base, **runtime, **own, "phase": phase, "orchard": {**{k: ShellText(v) for k, v in orchard.items()}, "phase": phase}}
+        return render(template, {**values, **extra, "config": configs[template.runbook]}).strip()
 
     given = ", ".join(f"{k}={base[k]!r}" for k in [*pipeline.inputs, *(d for d in pipeline.defaults if d not in pipeline.inputs)])
     lines = [f"{home}.{pipeline.name} with {given}"]

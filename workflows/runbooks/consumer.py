@@ -3,7 +3,7 @@ consumer (a worker is the Temporal worker process, worker.py): a long-lived work
 
 Every `poll` (otters: `idle_action = "wait:30s"`) it reads its queue (an activity runs the
 source, its filter and its order) and starts the handler for each item it has not handled: a
-pipeline run (the item is its one required input) or an agent task, as child workflows, at most
+pipeline run (its inputs from the item's fields, items.py) or an agent task, as child workflows, at most
 `concurrency` at once. An item is known by its `id` (else by its content) and handled once; one
 that fails is tried again while the source still lists it, up to `max_retries` more times, and is
 then dead-lettered (`on_exhaust = "dead"`, running `[queue.X.dead] on_add`), dropped, or put to
@@ -28,6 +28,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
+from workflows.runbooks.items import handler_inputs, item_values
 from workflows.runbooks.pipeline import PipelineStrategy, task_fields
 from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
@@ -140,6 +141,8 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         queue: m.QueueDef = book.get(consumer.queue)
         handler = book.get(consumer.handler)
         self._state = state = ConsumerState.model_validate(ctx.carried) if ctx.carried else ConsumerState()
+        self._items: dict[str, Any] = {}
+        """The items being handled, by key: a dead letter's hook reads its fields (not carried: the consumer continues as new only when none runs)."""
         if self._early_stop is not None:  # asked while this run of the chain was starting
             state.stop_by = state.stop_by or self._early_stop
         home = m.runbook_of(queue.ref)
@@ -160,7 +163,8 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
                         continue
                     attempts = record.attempts if record else 0
                     state.items[key] = ItemRecord(id=key, status="running", attempts=attempts + 1, run=f"item/{key}/{attempts + 1}", at=workflow.now())
-                    running[key] = asyncio.ensure_future(self._handle(ctx, cfg, handler, item, key, attempts + 1, base_branch))
+                    self._items[key] = item
+                    running[key] = asyncio.ensure_future(self._handle(ctx, cfg, handler, queue, item, key, attempts + 1, base_branch))
             ctx.trail = list(state.items.values())
             if state.stop_by is not None and not running:
                 break
@@ -200,13 +204,19 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         state.last_error, state.listed_settled, state.fresh_settled = "", read.settled, []
         return read.items
 
-    async def _handle(self, ctx: Context, cfg: ConsumerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
+    async def _handle(self, ctx: Context, cfg: ConsumerConfig, handler: Any, queue: m.QueueDef, item: Any, key: str, attempt: int,
+                      base_branch: str) -> list[InstanceResult]:
+        """The item to its handler: a pipeline (its inputs from the item's fields, items.py) or an agent task."""
+        values = item_values(item, queue.name)
         if isinstance(handler, m.PipelineDef):
-            (input_name,) = handler.required_inputs()
-            params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
+            try:
+                inputs = handler_inputs(handler, item, queue.name)
+            except ValueError as e:  # an item without the fields its pipeline needs: that item fails, not the consumer
+                raise StrategyError(str(e)) from None
+            params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": inputs, "fields": values, "host_timeout": cfg.host_timeout}
             return await ctx.run_strategy(PipelineStrategy.NAME, f"{handler.ref} {key}", base_branch, params, key=f"item/{key}/{attempt}")
         task: m.TaskDef = handler
-        values = {"item": item, "config": cfg.runbooks["runbooks"][m.runbook_of(task.ref)]["config"]}
+        values["config"] = cfg.runbooks["runbooks"][m.runbook_of(task.ref)]["config"]
         try:
             fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
         except RenderError as e:  # an item its templates cannot take (a value no quoting holds): that item fails, not the consumer
@@ -216,6 +226,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
     async def _settle(self, queue: m.QueueDef, home: str, book: m.RunbookSet, key: str, task: asyncio.Task[list[InstanceResult]]) -> None:
         state = self._state
         record = state.items[key]
+        item = self._items.pop(key, {"id": key})
         try:
             results = task.result()
             ok = bool(results) and all(r.success for r in results)
@@ -241,7 +252,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         state.fresh_settled.append(key)
         if record.status == "dead" and queue.dead.on_add is not None:
             try:
-                command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
+                command = render(queue.dead.on_add, {**item_values(item, queue.name), "reason": record.error, "config": book.runbooks[home].config})
             except RenderError as e:  # a reason no quoting holds: the hook is skipped, the consumer goes on
                 workflow.logger.warning("queue %s: dead letter %s: %s", queue.name, key, e)
                 return

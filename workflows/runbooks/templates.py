@@ -63,24 +63,37 @@ class PipelineDef(Protocol):
 
     def required_inputs(self) -> list[str]: ...
 
+ORCHARD_VALUES: dict[str, str] = {
+    "branch": "the pipeline's branch: its branch default (otters' defaults.branch), else orchard/runbook/<pipeline>/<run_id>",
+    "workspace": "the pipeline's workspace (its own checkout of the base branch), where its commands run",
+    "pipeline": "the pipeline's name",
+    "run_id": "the pipeline run's id",
+    "runbook": "the runbook's name",
+    "phase": "the phase that runs now",
+}
+"""Orchard's own values, as `orchard.NAME`: a spelling no runbook's names can hide."""
 RUNTIME_VARIABLES: dict[str, str] = {
     "phase": "the phase that runs now",
     "workspace": "the pipeline's workspace (its own checkout of the base branch)",
-    "branch": "the pipeline's branch, orchard/runbook/<pipeline>/<run_id>",
+    "branch": "the pipeline's branch: its branch default (otters' defaults.branch), else orchard/runbook/<pipeline>/<run_id>",
     "run_id": "the pipeline run's id",
     "pipeline": "the pipeline's name",
     "runbook": "the runbook's name",
     "outputs": "what earlier phases printed, by phase: outputs.plan (a command's stdout, stripped; an agent's final message)",
     "config": "the runbook's [config]",
+    "orchard": "Orchard's own values, whatever the runbook names: " + ", ".join(f"orchard.{name}" for name in ORCHARD_VALUES),
 }
+OWN_NAMES = ("branch", "workspace", "pipeline")
+"""Runtime values a pipeline may name for itself (otters' inputs and defaults: `branch = "fix/{bug.id}"`,
+`inputs = ["branch", "pipeline"]`): its own value then wins, and Orchard's is `orchard.NAME`."""
 CHAIN_VARIABLES: dict[str, str] = {
     "checkpoint": "what the strategy's checkpoint command printed (attempts and rollbacks)",
     "attempt": "the attempt that runs now",
 }
 FAILURE_VARIABLES: dict[str, str] = {"error": "why the pipeline or phase failed (on_fail events)"}
 ITEM_VARIABLES: dict[str, str] = {"item": "the queue item a worker hands its task"}
-RESERVED = {**RUNTIME_VARIABLES, **CHAIN_VARIABLES, **FAILURE_VARIABLES}
-"""Names an input or default cannot take: Orchard gives them. (`item` may name a pipeline's input.)"""
+RESERVED = {name: said for name, said in {**RUNTIME_VARIABLES, **CHAIN_VARIABLES, **FAILURE_VARIABLES}.items() if name not in OWN_NAMES}
+"""Names an input or default cannot take: Orchard gives them. (`item` may name a pipeline's input, and so may OWN_NAMES.)"""
 
 
 class RenderError(Exception):
@@ -196,16 +209,16 @@ def inline_source(source: str) -> str:
             out.append(source[i:inner + 1])
             i = inner + 1
             continue
-        end = _group_end(source, i)
-        if end is None and _OPENS_NAME.match(source, i) and "}" not in source[i:]:
-            end = len(source)
-        if end is None:
+        group = _group_end(source, i)
+        if group is None and _OPENS_NAME.match(source, i) and "}" not in source[i:]:
+            group = len(source)
+        if group is None:
             text.append("{")
             i += 1
             continue
         _text(out, text)
-        out.append(source[i:end])
-        i = end
+        out.append(source[i:group])
+        i = group
     _text(out, text)
     return "".join(out)
 
@@ -221,6 +234,7 @@ class TemplateUse:
     variables: set[str] = field(default_factory=set)
     outputs: set[str] = field(default_factory=set)
     config: set[str] = field(default_factory=set)
+    orchard: set[str] = field(default_factory=set)
     raw: list[str] = field(default_factory=list)
     """The values it marks `raw` (inserted into a shell command as they are), by the names they read."""
 
@@ -249,10 +263,10 @@ def inspect(template: Template) -> TemplateUse:
             use.raw.append(" ".join(sorted({n.name for n in names if isinstance(n, nodes.Name)})) or "a constant")
     accesses: Iterator[nodes.Getattr | nodes.Getitem] = tree.find_all((nodes.Getattr, nodes.Getitem))
     for access in accesses:
-        if isinstance(access.node, nodes.Name) and access.node.name in ("outputs", "config"):
+        if isinstance(access.node, nodes.Name) and access.node.name in ("outputs", "config", "orchard"):
             key = access.attr if isinstance(access, nodes.Getattr) else getattr(access.arg, "value", None)
             if isinstance(key, str):
-                (use.outputs if access.node.name == "outputs" else use.config).add(key)
+                getattr(use, access.node.name).add(key)
     return use
 
 
@@ -312,13 +326,15 @@ def render(template: Template, context: dict[str, Any]) -> str:
         raise RenderError(f"{where}{e}") from None
 
 
-def pipeline_context(pipeline: PipelineDef, inputs: dict[str, Any], config: dict[str, Any], runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+def pipeline_context(pipeline: PipelineDef, inputs: dict[str, Any], config: dict[str, Any], runtime: dict[str, Any] | None = None,
+                     fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """The seed's order: the inputs, then the defaults (each may use the inputs and the defaults
-    before it), then `config` and the runtime values. Raises RenderError for a missing input."""
+    before it), then `config` and the runtime values; under them all, a queue item's `fields`
+    (workflows/runbooks/items.py) when a worker runs the pipeline. Raises RenderError for a missing input."""
     missing = [name for name in pipeline.required_inputs() if name not in inputs]
     if missing:
         raise RenderError(f"pipeline {pipeline.name} needs {', '.join(missing)} (inputs: {', '.join(pipeline.inputs)})")
-    context: dict[str, Any] = {"config": config, **inputs}
+    context: dict[str, Any] = {**(fields or {}), "config": config, **inputs}
     for name, default in pipeline.defaults.items():
         if name not in inputs:
             context[name] = render(default, context)
