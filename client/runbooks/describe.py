@@ -9,6 +9,7 @@ from typing import Any
 from client.runbooks.registry import RunbookRegistry
 from workflows.runbooks import model as m
 from workflows.runbooks.branches import pipeline_branch
+from workflows.runbooks.graph import gates
 from workflows.runbooks.shell import ShellText
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.durations import format_duration
@@ -82,8 +83,12 @@ class _Describer:
         if p.publish:
             lines.append(f"  publishes: {', '.join(p.publish)}")
         width = max(len(ph.name) for ph in p.phases)
+        guarded = {g.on_timeout.phase for ph in p.phases for g in map(self.registry.resolve, (*ph.pre, *ph.post)) if isinstance(g.on_timeout, m.GotoPhase)}
+        gated = {gate: target for target, gate in gates(p.phases, guarded).items()}
         for number, phase in enumerate(p.phases, 1):
             body = self.action(phase.action)
+            if phase.name in gated:
+                body[0] += f" (on the way to {gated[phase.name]}, from any other phase)"
             body += list(self.guards("pre", phase.pre)) + list(self.guards("post", phase.post))
             if phase.lock:
                 lock: m.LockDef = self.registry.resolve(phase.lock)

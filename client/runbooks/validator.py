@@ -20,6 +20,7 @@ from typing import Any
 from client.runbooks.parser import RunbookFile
 from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
+from workflows.runbooks.graph import gates
 from workflows.runbooks.items import item_name
 from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, ORCHARD_VALUES, RUNTIME_VARIABLES, inspect, shell_variable_hint
 from workflows.sdk.errors import ConfigError
@@ -263,6 +264,11 @@ class _Validator:
                 guard = self._quiet_get(reference)
                 if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
                     edges[phase.name].append(guard.on_timeout.phase)
+        guarded = {g.on_timeout.phase for p in pipeline.phases for g in map(self._quiet_get, (*p.pre, *p.post))
+                   if isinstance(g, m.GuardDef) and isinstance(g.on_timeout, m.GotoPhase)}
+        for target, gate in gates(pipeline.phases, guarded).items():  # otters' blocked: entered on the way to its next
+            for source in [s for s, targets in edges.items() if target in targets and s != gate]:
+                edges[source].append(gate)
         if pipeline.name in file.partial or not names:
             return
         reached = _reachable(names[0], edges) if len(self.problems) == before else set(names)  # a bad edge explains the rest

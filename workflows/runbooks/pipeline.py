@@ -28,7 +28,7 @@ from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
 from workflows.runbooks.branches import pipeline_branch
-from workflows.runbooks.graph import PhaseGraph
+from workflows.runbooks.graph import PhaseGraph, gates
 from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.context import Context
@@ -142,6 +142,8 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._trail: list[PhaseRecord] = []
         ctx.trail = self._trail
         self._graph = graph = PhaseGraph(pipeline.phases)
+        guarded = {g.on_timeout.phase for g in (book.get(r) for p in pipeline.phases for r in (*p.pre, *p.post)) if isinstance(g.on_timeout, m.GotoPhase)}
+        self._gates = gates(pipeline.phases, guarded)
         phases = {p.name: p for p in pipeline.phases}
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
         visits: Counter[str] = Counter()
@@ -169,8 +171,9 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 if outcome.ok:
                     retries[name] = 0
                     name, error = self._follow(phase.next)
-                    continue
-                name, error = await self._failed(phase, outcome, retries)
+                else:
+                    name, error = await self._failed(phase, outcome, retries)
+                name = self._gated(name, phase.name)
         except (asyncio.CancelledError, StrategyError):
             await self._finish()
             raise
@@ -187,6 +190,12 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         return [f"pipeline:{w}:{what}" for w in dict.fromkeys(who) for what in whats]
 
     # -- phases -----------------------------------------------------------------------------
+
+    def _gated(self, name: str | None, came_from: str) -> str | None:
+        """The phase the run moves to: `name`, or first the phase that gates it (graph.gates), unless
+        the run comes from that gate or runs `name` again."""
+        gate = self._gates.get(name) if name is not None else None
+        return gate if gate is not None and came_from not in (gate, name) else name
 
     def _follow(self, target: m.Next) -> tuple[str | None, str | None]:
         if isinstance(target, m.GotoPhase):
