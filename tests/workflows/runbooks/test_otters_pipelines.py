@@ -183,6 +183,7 @@ async def test_otters_loop_names_the_item_after_its_queue_in_its_task(client, ta
     await handle.execute_update("steer", SteerRequest(action="stop", by="test"), result_type=str)
     (worker,) = (await handle.result()).instances
     assert [(item.id, item.status) for item in worker.queue.items] == [("i1", "done")]
-    written = [b for b in git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/orchard/").split() if git(repo, "ls-tree", "--name-only", b, "issues/i1.md")]
+    branches = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/orchard/").split()
+    written = [b for b in branches if git(repo, "ls-tree", "--name-only", b, "issues/i1.md")]
     assert len(written) == 1  # the demo agent wrote the file its prompt named: the prompt read {issue.id}
     assert "Add a greeting (i1)" in git(repo, "show", f"{written[0]}:issues/i1.md")
