@@ -201,7 +201,8 @@ def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDe
     if len(parts) == 1:
         found = [book.commands[name] for book in registry.runbooks.values() if name in book.commands]
         if len(found) > 1:
-            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.{name}")
+            named = ", ".join(sorted(f"{m.runbook_of(c.ref)}.command.{name}" for c in found))
+            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.command.{name} ({named})")
         if not found:
             known = sorted(f"{m.runbook_of(c.ref)}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
             raise UsageError(f"no command {name!r}; commands: {', '.join(known) or 'none'} (or name a pipeline as RUNBOOK.PIPELINE)")
