@@ -123,7 +123,10 @@ def test_otters_runbooks_run_end_to_end_with_stand_ins_for_wok_and_oj(embedded, 
     # loop: a task takes each ready issue, named after its queue ({issue}), through otters' filter
     started = orchard("runbook", "worker", "start", "loop.loop", env=env, cwd=repo)
     assert started.returncode == 0, started.stderr
-    _until(lambda s: "  i1               done" in s, "issue i1 never got done", lambda: orchard("runbook", "worker", "status", "loop.loop", env=env, cwd=repo).stdout)
+    def loop_status() -> str:
+        return orchard("runbook", "worker", "status", "loop.loop", env=env, cwd=repo).stdout
+
+    _until(lambda s: "  i1               done" in s, "issue i1 never got done", loop_status)
     orchard("runbook", "worker", "stop", "loop.loop", env=env, cwd=repo)
     resolved = [b for b in git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/orchard/").split()
                 if git(repo, "ls-tree", "--name-only", b, "issues/i1.txt")]
