@@ -162,12 +162,15 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 def cmd_render(args: argparse.Namespace) -> int:
     registry = _registry(args)
     pipeline = _pipeline(registry, args.name)
-    inputs = parse_inputs(args.inputs)
-    unknown = sorted(set(inputs) - set(pipeline.inputs))
-    if unknown:
+    given = parse_inputs(args.inputs)
+    unknown = sorted(set(given) - set(pipeline.inputs))
+    handled = any(w.handler == pipeline.ref for book in registry.runbooks.values() for w in book.workers.values())
+    if unknown and not handled:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
+    inputs = {k: v for k, v in given.items() if k in pipeline.inputs}
+    fields = {k: v for k, v in given.items() if k not in pipeline.inputs}  # a worker's pipeline: the rest are the item's fields ({id})
     try:
-        lines = dry_run(registry, pipeline, inputs)
+        lines = dry_run(registry, pipeline, inputs, fields)
     except RenderError as e:
         raise UsageError(f"{e}; give it with -i NAME=VALUE" if "needs" in str(e) else str(e)) from None
     for line in lines:

@@ -118,12 +118,13 @@ class _Outputs(dict[str, Any]):
         return self[key]
 
 
-def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str, Any]) -> list[str]:
-    """What each phase would run with `inputs`, rendered; runtime values shown as <placeholders>.
-    Raises RenderError (a missing input, a template that fails on these values)."""
+def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str, Any], fields: dict[str, Any] | None = None) -> list[str]:
+    """What each phase would run with `inputs` (and a queue item's `fields`, for a worker's
+    pipeline), rendered; runtime values shown as <placeholders>. Raises RenderError (a missing
+    input, a template that fails on these values)."""
     home = m.runbook_of(pipeline.ref)
     configs = {name: book.config for name, book in registry.runbooks.items()}
-    base = pipeline_context(pipeline, inputs, configs[home])
+    base = pipeline_context(pipeline, inputs, configs[home], fields=fields)
     try:
         branch, _ = pipeline_branch(pipeline.defaults, base, pipeline.name, "<run_id>")
     except ValueError as e:

@@ -125,3 +125,11 @@ def test_otters_blocked_phase_is_reachable_through_its_guard_and_a_bare_one_is_n
     assert _load(tmp_path, ops=phases.format(pre='pre = ["blocker_merged"]\n')) == []
     assert _load(tmp_path, ops=phases.format(pre="")) == [
         'pipeline.build.phase[1] "blocked": is unreachable: no next or on_fail leads to it from the first phase, init']
+
+
+def test_render_takes_a_worker_s_pipeline_item_fields_as_well_as_its_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runbook", "render", "--runbooks", str(OTTERS), "mergeq.merge", "-i", "branch=feature/x", "-i", "pipeline=", "-i", "id=m1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "mergeq.merge with branch='feature/x', pipeline=''" and "   $ oj queue complete merges m1" in out
+    assert main(["runbook", "render", "--runbooks", str(OTTERS), "build.build", "-i", "name=a", "-i", "prompt=b", "-i", "id=1"]) == 2
+    assert "id: not an input of pipeline build" in capsys.readouterr().err  # no worker hands build items: a name it does not take is a mistake
