@@ -92,7 +92,7 @@ def claude(args: list[str]) -> int:
         subprocess.run(["git", "add", "-A"], check=True)
         subprocess.run(["git", "commit", "-qm", message], check=True)
 
-    if found := re.search(r"Fix the bug described in issue (\S+): (.*)", prompt):
+    if found := re.search(r"Fix the bug described in issue ([\w-]+):\s*(.*)", prompt):
         commit(f"fixes/{found[1]}.txt", f"fixed {found[1]}: {found[2]}\n", f"Fix bug {found[1]}")
     elif found := re.search(r'Plan the feature "?([\w-]+)"?', prompt):
         commit(f"plans/{found[1]}.md", f"epic: {found[1]}\n{prompt}", f"Plan {found[1]}")
