@@ -5,12 +5,13 @@ line of Orchard's, the standard library's or a library's, and never a traceback.
 from __future__ import annotations
 
 import linecache
+import os
 import sysconfig
 from pathlib import Path
 
 _ORCHARD = Path(__file__).resolve().parents[1]
 _NOT_THE_USERS = tuple(
-    str(p) for p in {
+    f"{p}{os.sep}" for p in {
         *(_ORCHARD / package for package in ("workflows", "orchard_common", "orchard_worker", "client", "activities")),
         *(Path(sysconfig.get_paths()[kind]).resolve() for kind in ("stdlib", "platstdlib", "purelib", "platlib")),
     }

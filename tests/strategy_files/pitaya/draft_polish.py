@@ -1,6 +1,8 @@
 """Pitaya's propose/refine shape (examples/propose_refine.py): a draft, then a polish based on the
 draft's branch; both results returned. Import lines mapped to workflows, nothing else changed."""
 
+# ruff: noqa: I001, UP006, UP035, UP045  (Pitaya's idioms kept: its import lines one for one, typing.List and Optional)
+
 from dataclasses import dataclass
 from typing import List
 

@@ -1,6 +1,8 @@
 """Pitaya's fan-out example shape (examples/fanout_two.py): N instances at once, each waited for
 with asyncio.gather. Pitaya's three import lines, each mapped to workflows and nothing else changed."""
 
+# ruff: noqa: I001, UP006, UP035, UP045  (Pitaya's idioms kept: its import lines one for one, typing.List and Optional)
+
 import asyncio
 from dataclasses import dataclass
 from typing import List

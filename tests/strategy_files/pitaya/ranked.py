@@ -3,6 +3,8 @@ with `validate()`, a helper strategy run in the same run through `set_config_ove
 `execute`, `TaskFailed` caught for its `failure.result`, `NoViableCandidates`, `ctx.rand()` to break
 ties, results annotated in `metrics` and `metadata`. Pitaya's import lines mapped to workflows."""
 
+# ruff: noqa: I001, UP006, UP035, UP045  (Pitaya's idioms kept: its import lines one for one, typing.List and Optional)
+
 import asyncio
 import logging
 from dataclasses import dataclass

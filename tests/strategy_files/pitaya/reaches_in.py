@@ -2,6 +2,8 @@
 orchestrator being absent where it says so (as Pitaya's pr_review does), then asks for Pitaya's
 private run id, which Orchard's ctx does not have."""
 
+# ruff: noqa: I001, UP006, UP035, UP045  (Pitaya's idioms kept: its import lines one for one, typing.List and Optional)
+
 from pathlib import Path
 from typing import List
 
