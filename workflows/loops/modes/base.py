@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflows.loops.detection import find_completion_signal
 from workflows.loops.models import LEVELS, Action, Decision, IterationContext, Level, VerificationReport
-from workflows.sdk.errors import ConfigError
+from workflows.sdk.errors import ConfigError, StrategyError
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
@@ -146,6 +146,13 @@ def criterion_met(criterion: Criterion, context: IterationContext, minimum: Leve
         if signal:
             return f"the agent signalled {signal} on iteration {i}"
     return None
+
+
+def delegate_error(target: str, method: str, error: Exception) -> StrategyError:
+    """What a custom decider's exception becomes: one line naming `module:Class.method` (a
+    ConfigError stays one)."""
+    kind = ConfigError if isinstance(error, ConfigError) else StrategyError
+    return kind(f"custom loop strategy {target}.{method} raised {type(error).__name__}: {error}")
 
 
 def keep_recent(entries: list[dict[str, Any]], entry: dict[str, Any], keep: int) -> list[dict[str, Any]]:
