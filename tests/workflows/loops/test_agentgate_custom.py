@@ -215,6 +215,7 @@ def test_how_an_agentgate_decision_ends_the_loop(result, context, action):
     ({"shouldContinue": "no", "reason": 1, "action": "halt", "metadata": []},
      "shouldContinue must be true or false; reason must be text; action must be one of continue, stop, retry, escalate; metadata must be a dict"),
     ({"shouldContinue": True, "reason": "r", "action": "continue", "metadata": {"seen": {1}}}, "metadata is not JSON-ready"),
+    ({"continue": True, "reason": "r", "action": "onwards"}, "a dict that is not a Decision (action: Input should be"),
 ])
 def test_a_decision_orchard_cannot_read_is_one_clear_line(result, problem):
     with pytest.raises(StrategyError, match=r"^custom loop strategy m:C.should_continue returned") as e:

@@ -39,6 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from pydantic import ValidationError
+
 from workflows.loops.models import Action, Decision, IterationContext, IterationRecord, VerificationReport
 from workflows.loops.modes.base import delegate_error
 from workflows.sdk.errors import StrategyError
@@ -159,8 +161,12 @@ def agentgate_contexts(config: dict[str, Any], context: IterationContext, last_d
 
 def orchard_decision(target: str, result: Any, context: IterationContext) -> tuple[Decision, dict[str, Any]]:
     """An AgentGate decision as Orchard's, and the AgentGate decision as JSON (what on_iteration_end gets)."""
-    if isinstance(result, Mapping) and "continue" in result and "shouldContinue" not in result:
-        result = Decision.model_validate(dict(result))  # Orchard's dict shape; a bad one raises, named by the caller
+    if isinstance(result, Mapping) and "continue" in result and "shouldContinue" not in result:  # Orchard's dict shape
+        try:
+            result = Decision.model_validate(dict(result))
+        except ValidationError as e:
+            wrong = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'decision'}: {err['msg']}" for err in e.errors())
+            raise StrategyError(f"custom loop strategy {target}.should_continue returned a dict that is not a Decision ({wrong})") from None
     if isinstance(result, Decision):  # a port that already answers in Orchard's words
         return result, agentgate_decision(result)
     if not isinstance(result, Mapping):
