@@ -22,7 +22,7 @@ from temporalio.exceptions import ActivityError
 
 from workflows.loops.feedback import DEFAULT_FEEDBACK, check_template, render_feedback
 from workflows.loops.models import LEVELS, MAX_LOOP_ITERATIONS, Decision, IterationContext, IterationInput, IterationOutcome, IterationRecord, LoopState, Nudge
-from workflows.loops.modes.base import LoopDecider
+from workflows.loops.modes.base import BaseLoopDecider, LoopDecider
 from workflows.loops.registry import create_decider, mode_settings
 from workflows.sdk.context import Context
 from workflows.sdk.durations import parse_duration
@@ -36,6 +36,10 @@ from workflows.sdk.trail import Level
 
 LOOP_KEY = "loop"
 REASON_LIMIT = 200
+AGENTGATE_RULES = "loop-agentgate-rules"
+"""The patch under which the built-in modes decide by AgentGate's rules (issue 26: hybrid goes on to
+its maximum, ralph reads signals in any case and compares window_size earlier outputs, ci_pass
+without a ci command counts a passed verification); a run begun before it decides as it did."""
 
 MODE_SETTINGS = (
     "max_iterations", "base_iterations", "max_bonus_iterations", "progress_threshold", "completion", "min_verification_level",
@@ -144,6 +148,8 @@ class LoopStrategy(Strategy[LoopConfig]):
         self._state = state = LoopState.model_validate(ctx.carried) if ctx.carried else LoopState(commit=ctx.base_commit)
         self._running: int | None = None
         self._decider = decider = create_decider(cfg.mode_config())
+        if isinstance(decider, BaseLoopDecider) and not workflow.patched(AGENTGATE_RULES):
+            decider.legacy = True
         if ctx.carried:
             decider.restore_state(state.strategy_state)
         for request in self._early:  # asked while this run of the chain was starting
