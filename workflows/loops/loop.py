@@ -262,7 +262,7 @@ class LoopStrategy(Strategy[LoopConfig]):
         )
 
     def _steered(self, decision: Decision, context: IterationContext) -> Decision:
-        """A person's stop, then the budgets, end a loop its decider would go on with."""
+        """A person's stop, the budgets, then the most iterations end a loop its decider would go on with."""
         if not decision.should_continue:
             return decision
         cfg, state = self._cfg, self._state
@@ -274,6 +274,10 @@ class LoopStrategy(Strategy[LoopConfig]):
         if cfg.max_duration is not None and context.elapsed_seconds >= parse_duration(cfg.max_duration):
             return Decision.stop("budget", f"ran {context.elapsed_seconds:.1f}s of the {cfg.max_duration} allowed in {context.iteration} iterations",
                                  elapsed_seconds=round(context.elapsed_seconds, 3))
+        # A user's decider may say go on forever; the bound it declares holds all the same (patched:
+        # a loop running before this check went on as its decider said).
+        if context.iteration >= context.max_iterations and workflow.patched("loop-iteration-bound"):
+            return Decision.stop("timeout", f"reached its most iterations ({context.max_iterations}); its decider would go on: {decision.reason}")
         return decision
 
     def _advance(self, ctx: Context, n: int, decider: LoopDecider, outcome: IterationOutcome, decision: Decision) -> None:

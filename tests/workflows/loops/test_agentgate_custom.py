@@ -268,3 +268,12 @@ async def test_both_interfaces_run_a_loop_side_by_side(client, scripted_queue, m
         expected = [(1, "continue", "iteration 1 of 2"), (2, "complete", "counted to 2")]
     result = await run_scripted(client, scripted_queue, "loop", Script(steps=steps), params=params)
     assert result.status == "success" and trail(result) == expected
+
+
+async def test_a_decider_that_always_goes_on_ends_at_its_most_iterations(client, scripted_queue):
+    """The loop holds the bound a decider declares (CountingLoop: 7) even when the decider itself would go on (to 10)."""
+    params = {"mode": "custom", "module": "tests.workflows.loops.custom_modes.counting:CountingLoop", "config": {"stop_after": 10}}
+    result = await run_scripted(client, scripted_queue, "loop", Script(steps=[{}] * 10), params=params)
+    rows = trail(result)
+    assert [n for n, _, _ in rows] == list(range(1, 8)) and rows[-1][1] == "timeout", rows
+    assert rows[-1][2] == "reached its most iterations (7); its decider would go on: iteration 7 of 10"
