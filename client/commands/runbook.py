@@ -319,7 +319,7 @@ def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.C
         worker: m.ConsumerDef = registry.resolve(args.name, "worker")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    return worker, QueueConsumerStrategy.run_id_for({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
+    return worker, QueueConsumerStrategy.LAUNCH.run_id({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
@@ -393,6 +393,9 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
             return await cmd_items(args)
         return {"validate": cmd_validate, "list": cmd_list, "show": cmd_show, "render": cmd_render}[args.runbook_action](args)
     except RunbookError as e:
+        if len(e.problems) == 1:  # bad input is one line
+            print(f"orchard: {e.problems[0]}", file=sys.stderr)
+            return EXIT_USAGE
         for problem in e.problems:
             print(problem, file=sys.stderr)
         print(f"orchard: the runbooks in {runbooks_folder(args)} have {len(e.problems)} problem{'s' * (len(e.problems) != 1)}; fix them "

@@ -29,7 +29,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
 from workflows.runbooks.items import handler_inputs, item_values
-from workflows.runbooks.pipeline import PipelineStrategy, task_fields
+from workflows.runbooks.pipeline import PipelineLaunch, PipelineStrategy, task_fields
 from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import SteerRefused, StrategyError
@@ -117,21 +117,19 @@ def item_id(item: Any) -> str:
     return "sha-" + hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+class ConsumerLaunch(PipelineLaunch):
+    """As a pipeline's, and one consumer per repository and `[worker.NAME]`: starting it again finds the one that runs."""
+
+    def run_id(self, params: dict[str, Any], repo: str) -> str:
+        return f"worker_{params.get('worker', '').replace('.worker.', '.')}_{key_hash8(repo)}"
+
+
 class QueueConsumerStrategy(Strategy[ConsumerConfig]):
-    LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook-worker"
+    LAUNCH = ConsumerLaunch()
 
     def get_config_class(self) -> type[ConsumerConfig]:
         return ConsumerConfig
-
-    @classmethod
-    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
-        return PipelineStrategy.needs_agent_command(params)
-
-    @classmethod
-    def run_id_for(cls, params: dict[str, Any], repo: str) -> str | None:
-        """One consumer per repository and `[worker.NAME]`: starting it again finds the one that runs."""
-        return f"worker_{params.get('worker', '').replace('.worker.', '.')}_{key_hash8(repo)}"
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()

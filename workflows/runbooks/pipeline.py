@@ -36,6 +36,7 @@ from workflows.sdk.entities import HeldLease
 from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.launch import Launch
 from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, first_error, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import PhaseRecord
@@ -100,18 +101,23 @@ class PhaseOutcome:
     """Its lock or semaphore was taken back while it ran, and it was stopped there."""
 
 
+class PipelineLaunch(Launch):
+    """A pipeline writes its gateway in place; only one with an agent task of the command plugin
+    and no command of its own needs the run's agent command."""
+
+    local_repository_only = True
+
+    def needs_agent_command(self, params: dict[str, Any]) -> bool:
+        book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
+        return any(t.command is None and t.plugin in (None, "command") for r in book.runbooks.values() for t in r.tasks.values())
+
+
 class PipelineStrategy(Strategy[PipelineConfig]):
-    LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook"
+    LAUNCH = PipelineLaunch()
 
     def get_config_class(self) -> type[PipelineConfig]:
         return PipelineConfig
-
-    @classmethod
-    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
-        """Only a pipeline with an agent task of the command plugin and no command of its own needs the run's."""
-        book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
-        return any(t.command is None and t.plugin in (None, "command") for r in book.runbooks.values() for t in r.tasks.values())
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()
