@@ -131,14 +131,14 @@ def strategy(request: RunRequest, repository: RunRepository, configuration: Conf
     spec = resolve_spec(request.strategy)
     cls = load_strategy(spec)
     check_in_sandbox(cls)
-    if (repository.local is None or repository.remote) and cls.LOCAL_REPOSITORY_ONLY:
+    if (repository.local is None or repository.remote) and cls.LAUNCH.local_repository_only:
         raise UsageError(f"the {cls.name()} strategy works on a repository the workers share by path, not on a remote; drop --remote / pass --repo PATH")
     defaults = configuration.defaults
     given = strategy_params(request.params, configuration.config, cls.name())
     params = cls.normalize_params(load_param_modules(cls, resolve_param_files(cls, given)), defaults)
-    if defaults.plugin == "command" and not defaults.agent_command and cls.needs_agent_command(params):
+    if defaults.plugin == "command" and not defaults.agent_command and cls.LAUNCH.needs_agent_command(params):
         raise UsageError("the command plugin needs --agent-command \"CMD\" (or agent_command in orchard.yaml)")
-    return ChosenStrategy(spec, cls, params, cls.worker_modules(params))
+    return ChosenStrategy(spec, cls, params, cls.LAUNCH.worker_modules(params))
 
 
 def strategy_params(pairs: tuple[tuple[str, str], ...], config: OrchardConfig, strategy_name: str) -> dict[str, Any]:
@@ -147,10 +147,10 @@ def strategy_params(pairs: tuple[tuple[str, str], ...], config: OrchardConfig, s
 
 
 def load_param_modules(strategy: type[Strategy], params: dict[str, Any]) -> dict[str, Any]:
-    """The code the strategy's MODULE_PARAMS name, imported here (so its checks can run) with its
+    """The code the strategy's launch module_params name, imported here (so its checks can run) with its
     path made absolute (so a worker started elsewhere finds it)."""
     loaded = dict(params)
-    for key in strategy.MODULE_PARAMS:
+    for key in strategy.LAUNCH.module_params:
         if isinstance(params.get(key), str) and params[key].strip():
             loaded[key] = load_module_spec(params[key].strip(), f"-S {key}:")
     return loaded

@@ -121,7 +121,7 @@ async def start_run(
 ) -> WorkflowHandle[Any, Any]:
     """Start the run. `serving`: its worker, coming up meanwhile; when that fails, the run is
     undone (terminated and deleted) and its error raised."""
-    fixed = strategy.run_id_for(run_input.params, run_input.repo)
+    fixed = strategy.LAUNCH.run_id(run_input.params, run_input.repo)
     run_id = fixed or new_run_id()
     name = strategy.name()
     run_input = run_input.model_copy(update={"prompt": await by_reference(run_input.repo, run_input.prompt)})
@@ -132,7 +132,7 @@ async def start_run(
             id=run_id,
             task_queue=task_queue,
             search_attributes=run_search_attributes(name, run_input.repo),
-            memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or "", modules=strategy.worker_modules(run_input.params)),
+            memo=run_memo(run_input, task_queue, redact(run_input.prompt[:500]) or "", modules=strategy.LAUNCH.worker_modules(run_input.params)),
             static_summary=redact(f"{name}: {run_input.prompt[:120]}"),
         )
     except WorkflowAlreadyStartedError:

@@ -105,7 +105,7 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
         if head != inp.start_commit:
             changed = True
             try:
-                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
+                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named)
             except ImportRefused as e:
                 refused = str(e)
         stdout = "\n".join(lines).strip()

@@ -72,7 +72,7 @@ async def replay(history_json: str, workflow_id: str, spec: str | None) -> str:
     strategy = load_strategy(spec or name)
     if strategy.name() != name:
         raise StrategyLoadError(f"the history is of strategy {name!r} but {spec} defines {strategy.name()!r}")
-    for module in strategy.worker_modules(_params_of(history_json)):  # e.g. a custom loop strategy the run used
+    for module in strategy.LAUNCH.worker_modules(_params_of(history_json)):  # e.g. a custom loop strategy the run used
         load_module_spec(module, "the run's module")
     history = WorkflowHistory.from_json(_workflow_id_of(history_json, workflow_id), history_json)
     replayer = Replayer(workflows=[strategy.workflow_class()], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())

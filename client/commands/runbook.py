@@ -16,6 +16,7 @@ from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from orchard_common.config import RUNBOOKS_DIR, load_config
 from workflows.runbooks import model as m
+from workflows.runbooks.branches import pipeline_branch
 from workflows.runbooks.templates import RenderError, pipeline_context
 from workflows.sdk.durations import format_duration
 
@@ -127,7 +128,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _pipeline(registry: RunbookRegistry, name: str) -> m.PipelineDef:
     """`runbook.pipeline`, `runbook.pipeline.NAME`, or `runbook` alone when it has one pipeline (or one of its name)."""
-    if "." not in name and name in registry.runbooks:
+    if name in registry.runbooks:  # a runbook's name may hold dots (build.minimal)
         pipelines = registry.runbooks[name].pipelines
         if name in pipelines or len(pipelines) == 1:
             return pipelines.get(name) or next(iter(pipelines.values()))
@@ -171,12 +172,15 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 def cmd_render(args: argparse.Namespace) -> int:
     registry = _registry(args)
     pipeline = _pipeline(registry, args.name)
-    inputs = parse_inputs(args.inputs)
-    unknown = sorted(set(inputs) - set(pipeline.inputs))
-    if unknown:
+    given = parse_inputs(args.inputs)
+    unknown = sorted(set(given) - set(pipeline.inputs))
+    handled = any(w.handler == pipeline.ref for book in registry.runbooks.values() for w in book.workers.values())
+    if unknown and not handled:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
+    inputs = {k: v for k, v in given.items() if k in pipeline.inputs}
+    fields = {k: v for k, v in given.items() if k not in pipeline.inputs}  # a worker's pipeline: the rest are the item's fields ({id})
     try:
-        lines = dry_run(registry, pipeline, inputs)
+        lines = dry_run(registry, pipeline, inputs, fields)
     except RenderError as e:
         raise UsageError(f"{e}; give it with -i NAME=VALUE" if "needs" in str(e) else str(e)) from None
     for line in lines:
@@ -192,7 +196,7 @@ async def cmd_items(args: argparse.Namespace) -> int:
         queue: m.QueueDef = registry.resolve(args.name, "queue")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    book = registry.runbooks[queue.ref.split(".")[0]]
+    book = registry.runbooks[m.runbook_of(queue.ref)]
     try:
         items = await queue_items(queue, book.config, book.functions, find_root(Path(book.path).parent) or Path(book.path).resolve().parent.parent)
     except SourceError as e:
@@ -210,12 +214,13 @@ def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDe
     if len(parts) == 1:
         found = [book.commands[name] for book in registry.runbooks.values() if name in book.commands]
         if len(found) > 1:
-            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.{name}")
+            named = ", ".join(sorted(f"{m.runbook_of(c.ref)}.command.{name}" for c in found))
+            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.command.{name} ({named})")
         if not found:
-            known = sorted(f"{c.ref.split('.')[0]}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
+            known = sorted(f"{m.runbook_of(c.ref)}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
             raise UsageError(f"no command {name!r}; commands: {', '.join(known) or 'none'} (or name a pipeline as RUNBOOK.PIPELINE)")
         return found[0]
-    if len(parts) == 3 and parts[1] == "command":
+    if len(parts) >= 3 and parts[-2] == "command":
         try:
             return registry.resolve(name)
         except KeyError as e:
@@ -300,11 +305,15 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
     unknown = sorted(set(inputs) - set(pipeline.inputs))
     if unknown:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
-    home = pipeline.ref.split(".")[0]
+    home = m.runbook_of(pipeline.ref)
     try:
-        pipeline_context(pipeline, inputs, registry.runbooks[home].config)
+        values = pipeline_context(pipeline, inputs, registry.runbooks[home].config)
     except RenderError as e:
         raise UsageError(f"{e}; give it" + (" with -i NAME=VALUE" if "." in args.name else " as the command's args say")) from None
+    try:
+        pipeline_branch(pipeline.defaults, values, pipeline.name, "<run_id>")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     bundle = registry.bundle(pipeline.ref).model_dump(mode="json")
     args.strategy, args.prompt, args.prompt_file = "runbook", f"{home}.{pipeline.name} " + json.dumps(inputs), None
     args.params = [f"pipeline={pipeline.ref}", f"runbooks={json.dumps(bundle)}", f"inputs={json.dumps(inputs)}"]
@@ -320,7 +329,7 @@ def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.C
         worker: m.ConsumerDef = registry.resolve(args.name, "worker")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    return worker, QueueConsumerStrategy.run_id_for({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
+    return worker, QueueConsumerStrategy.LAUNCH.run_id({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
@@ -398,6 +407,9 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
             return await cmd_items(args)
         return {"validate": cmd_validate, "list": cmd_list, "show": cmd_show, "render": cmd_render}[args.runbook_action](args)
     except RunbookError as e:
+        if len(e.problems) == 1:  # bad input is one line
+            print(f"orchard: {e.problems[0]}", file=sys.stderr)
+            return EXIT_USAGE
         for problem in e.problems:
             print(problem, file=sys.stderr)
         print(f"orchard: the runbooks in {runbooks_folder(args)} have {len(e.problems)} problem{'s' * (len(e.problems) != 1)}; fix them "

@@ -27,7 +27,8 @@ from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
 from workflows.runbooks.reading import PROBLEM, got, kind_of
 
-RUNBOOK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+RUNBOOK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
+"""A runbook is named after its file: `build.minimal.toml` is `build.minimal` (references read it from the right)."""
 ENTRY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -84,8 +85,11 @@ def parse_runbook_file(path: str | Path) -> RunbookFile:
 
 
 def parse_runbook(text: str, book: RunbookFile) -> RunbookFile:
-    if not RUNBOOK_NAME.fullmatch(book.name):
-        book.problem("", f"{book.name!r} cannot name a runbook (references are runbook.kind.name): use letters, digits, _ and -")
+    if not RUNBOOK_NAME.fullmatch(book.name) or any(part in m.KIND_WORDS for part in book.name.split(".")[1:]):
+        book.problem("", f"{book.name!r} cannot name a runbook (references are runbook.kind.name): use letters, digits, _ and -, "
+                         "and dots between words that are not a kind (build.minimal, not build.task)")
+        book.unreadable = True
+        return book
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -28,13 +28,19 @@ def the_build_example_plans_builds_verifies_and_fast_forwards_main(env: dict, tm
     git(repo, "commit", "-qm", "runbooks")
     git(repo, "checkout", "-q", "-b", "work")  # main is published: it must not be checked out here
     main_before = git(repo, "rev-parse", "main")
-    done = orchard("runbook", "run", "build", "auth", "Add login", "--reviewer", "alice",  # Orchard's options after the command's (issue 24, item 14)
-                   "--base-branch", "main", "--agent-command", DEMO_AGENT, "--output", "streaming", env=env, cwd=repo, timeout=180)
+    pwned = [tmp_path / f"pwned-{n}" for n in range(4)]  # the done phase puts the reviewer inside '...' of a shell command (issue 24, item 5)
+    reviewer = f"alice $(touch {pwned[0]}) `touch {pwned[1]}`; touch {pwned[2]} | touch {pwned[3]} 'it''s\n\"x\""
+    done = orchard("runbook", "run", "build", "auth", "Add login", "--reviewer", reviewer,  # Orchard's options after the command's (issue 24, item 14)
+                   "--base-branch", "main", "--agent-command", DEMO_AGENT, "--output", "json", env=env, cwd=repo, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert not any(p.exists() for p in pwned)
+    result = json.loads(done.stdout.splitlines()[-1])
+    outputs = result["instances"][0]["metadata"]["outputs"]
+    assert outputs["done"].strip() == f"Merged Auth ({outputs['init'].strip()}); review by {reviewer}"
+    done = orchard("show", done_id := result["run_id"], env=env, cwd=repo)
     rows = [line.split("│") for line in done.stdout.splitlines() if line.count("│") == 7]  # the phases table that ends the run
     assert [(r[1].strip(), r[4].strip()) for r in rows] == [(p, "done") for p in ("init", "plan", "execute", "verify", "merge", "done")]
-    run_id = done.stdout.split("runbook run ", 1)[1].split()[0]
-    branch = f"orchard/runbook/build/{run_id}"
+    branch = f"orchard/runbook/build/{done_id}"
     main = git(repo, "rev-parse", "main")
     assert main != main_before and main == git(repo, "rev-parse", branch)  # the merge chain's fast-forward, published
     assert git(repo, "show", "main:plans/auth.md")  # the planning agent's plan (its post guard checked it)

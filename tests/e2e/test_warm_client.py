@@ -4,6 +4,7 @@ working directory, environment and arguments, its exit code, and Ctrl-C relayed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -11,10 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from client.cli import build_parser
 from tests.conftest import DEMO_AGENT, make_repo, orchard, orchard_argv, orchard_env, pid_in, stop_embedded, write_dev_config
 
 pytestmark = pytest.mark.slow
@@ -157,6 +160,36 @@ def test_a_command_ends_the_same_in_its_own_process_and_in_the_warm_client(serve
         assert said.replace("{run}", run_id) in out + err, (path, out, err)
     cold, warm = ([RUN_ID.sub("RUN", text) for text in ended[path][1:]] for path in PATHS)
     assert cold == warm
+
+
+def _commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and subcommand the parser has (`loop stop`, `runbook worker start`, ...)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(*words, name), *_commands(sub, (*words, name))]
+    return found
+
+
+def test_every_command_s_help_and_usage_error_end_the_same_in_its_own_process_and_in_the_warm_client(served):
+    """Each command the parser has, not a sample: its --help (exit 0, all of it flushed) and an
+    option it does not have (one line, exit 2), both ways alike."""
+    env, repo, _ = served
+    cases = [(*words, flag) for words in _commands(build_parser()) for flag in ("--help", "--no-such-option")]
+    assert len(cases) >= 50
+
+    def both(args: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[int, str, str]]]:
+        return args, {path: _ran(argv(*args), env, repo, "captured") for path, argv in PATHS.items()}
+
+    with ThreadPoolExecutor(4) as pool:
+        for args, ended in pool.map(both, cases):
+            for path, (exit_code, out, err) in ended.items():
+                if args[-1] == "--help":
+                    assert (exit_code, err) == (0, "") and out.startswith("usage: orchard ") and out.endswith("\n"), (path, args, err)
+                else:
+                    assert (exit_code, out) == (2, "") and err.startswith("orchard: ") and err.count("\n") == 1, (path, args, err)
+            assert ended["cold"] == ended["warm"], args
 
 
 def test_clean_of_a_run_temporal_forgot_removes_what_it_left_and_of_no_run_says_so(served):

@@ -22,19 +22,24 @@ from temporalio.exceptions import ActivityError
 
 from workflows.loops.feedback import DEFAULT_FEEDBACK, check_template, render_feedback
 from workflows.loops.models import LEVELS, MAX_LOOP_ITERATIONS, Decision, IterationContext, IterationInput, IterationOutcome, IterationRecord, LoopState, Nudge
-from workflows.loops.modes.base import LoopDecider
+from workflows.loops.modes.base import BaseLoopDecider, LoopDecider
 from workflows.loops.registry import create_decider, mode_settings
 from workflows.sdk.context import Context
 from workflows.sdk.durations import parse_duration
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.launch import Launch
 from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import Level
 
 LOOP_KEY = "loop"
 REASON_LIMIT = 200
+AGENTGATE_RULES = "loop-agentgate-rules"
+"""The patch under which the built-in modes decide by AgentGate's rules (issue 26: hybrid goes on to
+its maximum, ralph reads signals in any case and compares window_size earlier outputs, ci_pass
+without a ci command counts a passed verification); a run begun before it decides as it did."""
 
 MODE_SETTINGS = (
     "max_iterations", "base_iterations", "max_bonus_iterations", "progress_threshold", "completion", "min_verification_level",
@@ -120,13 +125,19 @@ class LoopConfig(StrategyConfig):
         return {level: levels[level] for level in LEVELS if level in levels}
 
 
+class LoopLaunch(Launch):
+    """A loop writes its branch in place, and its `module` names a custom decider's code."""
+
+    local_repository_only = True
+    module_params = ("module",)
+
+
 class LoopStrategy(Strategy[LoopConfig]):
     """The `loop` strategy (one workflow per run); what it decides after each iteration it asks
     its mode's LoopDecider."""
 
-    LOCAL_REPOSITORY_ONLY = True
     NAME = "loop"
-    MODULE_PARAMS = ("module",)
+    LAUNCH = LoopLaunch()
 
     def get_config_class(self) -> type[LoopConfig]:
         return LoopConfig
@@ -137,6 +148,8 @@ class LoopStrategy(Strategy[LoopConfig]):
         self._state = state = LoopState.model_validate(ctx.carried) if ctx.carried else LoopState(commit=ctx.base_commit)
         self._running: int | None = None
         self._decider = decider = create_decider(cfg.mode_config())
+        if isinstance(decider, BaseLoopDecider) and not workflow.patched(AGENTGATE_RULES):
+            decider.legacy = True
         if ctx.carried:
             decider.restore_state(state.strategy_state)
         for request in self._early:  # asked while this run of the chain was starting
@@ -249,7 +262,7 @@ class LoopStrategy(Strategy[LoopConfig]):
         )
 
     def _steered(self, decision: Decision, context: IterationContext) -> Decision:
-        """A person's stop, then the budgets, end a loop its decider would go on with."""
+        """A person's stop, the budgets, then the most iterations end a loop its decider would go on with."""
         if not decision.should_continue:
             return decision
         cfg, state = self._cfg, self._state
@@ -261,6 +274,10 @@ class LoopStrategy(Strategy[LoopConfig]):
         if cfg.max_duration is not None and context.elapsed_seconds >= parse_duration(cfg.max_duration):
             return Decision.stop("budget", f"ran {context.elapsed_seconds:.1f}s of the {cfg.max_duration} allowed in {context.iteration} iterations",
                                  elapsed_seconds=round(context.elapsed_seconds, 3))
+        # A user's decider may say go on forever; the bound it declares holds all the same (patched:
+        # a loop running before this check went on as its decider said).
+        if context.iteration >= context.max_iterations and workflow.patched("loop-iteration-bound"):
+            return Decision.stop("timeout", f"reached its most iterations ({context.max_iterations}); its decider would go on: {decision.reason}")
         return decision
 
     def _advance(self, ctx: Context, n: int, decider: LoopDecider, outcome: IterationOutcome, decision: Decision) -> None:

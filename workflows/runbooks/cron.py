@@ -34,6 +34,7 @@ from workflows.runbooks.safety import item_protection
 from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.launch import Launch
 from workflows.sdk.models import InstanceResult, RunResult, Selection, first_error, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import StepRecord
@@ -83,16 +84,21 @@ def carried_state() -> CronState | None:
         return CronState()  # a result this code cannot read: its ladders start again
 
 
+class CronLaunch(Launch):
+    """A cron's runs act on the repository in place, and run commands only (its monitors and actions)."""
+
+    local_repository_only = True
+
+    def needs_agent_command(self, params: dict[str, Any]) -> bool:
+        return False
+
+
 class CronStrategy(Strategy[CronConfig]):
-    LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook-cron"
+    LAUNCH = CronLaunch()
 
     def get_config_class(self) -> type[CronConfig]:
         return CronConfig
-
-    @classmethod
-    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
-        return False  # its monitors and actions are commands
 
     @classmethod
     def schedule_id_for(cls, cron: m.Ref, repo: str) -> str:

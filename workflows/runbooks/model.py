@@ -43,6 +43,7 @@ from pydantic import (
 from pydantic_core import core_schema
 
 from workflows.runbooks.arguments import ArgSpec, parse_arg_spec
+from workflows.runbooks.branches import BRANCH, branch_problem
 from workflows.runbooks.events import check_pattern
 from workflows.runbooks.expressions import SortKey, check_filter, parse_order
 from workflows.runbooks.reading import Reading, Said, did_you_mean, problem, problems, reading, wrong_type
@@ -56,7 +57,6 @@ Ref = str
 KIND_WORDS = {"command", "worker", "queue", "pipeline", "task", "agent", "guard", "strategy", "lock", "semaphore", "cron", "monitor", "action"}
 """What a reference may name as its kind (`agent` is otters' newer word for a task)."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BRANCH = re.compile(r"(?!/)(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9._/-]+")
 
 
 def ref(runbook: str, kind: Kind, name: str) -> Ref:
@@ -65,9 +65,16 @@ def ref(runbook: str, kind: Kind, name: str) -> Ref:
 
 def split_ref(reference: Ref) -> tuple[str, Kind, str]:
     """`reference`'s runbook, kind and name. Its kind is a Kind: every Ref is made by ref() (the
-    client reads references with reference(); a workflow gets them from the client)."""
-    runbook, kind, name = reference.split(".", 2)
+    client reads references with reference(); a workflow gets them from the client). Read from the
+    right: a runbook's name may hold dots (`build.minimal.toml` is the runbook `build.minimal`),
+    a kind and an entry's name never do."""
+    runbook, kind, name = reference.rsplit(".", 2)
     return runbook, cast("Kind", kind), name
+
+
+def runbook_of(reference: Ref) -> str:
+    """The runbook a reference's definition is in: `build.minimal.task.plan` -> `build.minimal`."""
+    return reference.rsplit(".", 2)[0]
 
 
 def is_kind(word: str) -> TypeGuard[Kind]:
@@ -189,11 +196,11 @@ def reference(kind: Kind, text: Any, r: Reading, key: str) -> Ref:
     parts = text.split(".")
     if len(parts) == 1:
         return ref(r.runbook, kind, text)
-    if len(parts) in (2, 3) and parts[-2] in KIND_WORDS:
+    if len(parts) >= 2 and parts[-2] in KIND_WORDS and all(parts):
         found = "task" if parts[-2] == "agent" else parts[-2]
         if found != kind:
             raise problem(f"{key} = {text!r} names a {parts[-2]}; {key} takes a {kind}")
-        return ref(parts[0] if len(parts) == 3 else r.runbook, kind, parts[-1])
+        return ref(".".join(parts[:-2]) if len(parts) >= 3 else r.runbook, kind, parts[-1])
     raise problem(f"{key} = {text!r}: write NAME, {kind}.NAME or RUNBOOK.{kind}.NAME (e.g. common.{kind}.{parts[-1]})")
 
 
@@ -500,22 +507,35 @@ def _on_fail(value: Any, r: Reading, key: str) -> Any:
     return GotoPhase(phase=value)
 
 
+class KeepWaiting(_Model):
+    """`on_timeout = "wait"`: the phase goes on waiting for its guard past the guard's timeout."""
+    kind: Literal["wait"] = "wait"
+
+
+class TimeoutCommand(_Model):
+    """`on_timeout = "oj queue remove merges {id}"` (otters' mergeq): the command runs, then the guard's phase fails."""
+    kind: Literal["command"] = "command"
+    command: ShellTemplate
+
+
 def _on_timeout(value: Any, r: Reading, key: str) -> Any:
-    """escalate, failed (fail), or a phase of the pipeline the guard waits in."""
+    """escalate, failed (fail), wait, a phase of the pipeline the guard waits in (one word), or a shell command."""
     if not isinstance(value, str):
         raise wrong_type(key, "a string", value)
     if value == "escalate":
         return Escalate()
     if value in ("fail", "failed"):
         return Failed()
+    if value == "wait":
+        return KeepWaiting()
     if not _IDENTIFIER.fullmatch(value.replace("-", "_")):
-        raise problem(f"on_timeout = {value!r}: write escalate, failed or a phase name")
+        return TimeoutCommand(command=template(value, r, key))
     return GotoPhase(phase=value)
 
 
 Next = Annotated[GotoPhase | Done | Failed, Field(discriminator="kind")]
 FailAction = Annotated[GotoPhase | Failed | Escalate | UseChain | RetryPhase | UseAction, Field(discriminator="kind")]
-TimeoutAction = Annotated[GotoPhase | Failed | Escalate, Field(discriminator="kind")]
+TimeoutAction = Annotated[GotoPhase | Failed | Escalate | KeepWaiting | TimeoutCommand, Field(discriminator="kind")]
 
 
 # -- definitions ------------------------------------------------------------------------------
@@ -611,7 +631,7 @@ def _input_names(inputs: list[str], info: ValidationInfo) -> list[str]:
 
 def _branches(refs: list[str], info: ValidationInfo) -> list[str]:
     if reading(info) is not None:
-        wrong = [name for name in refs if not _BRANCH.fullmatch(name) or name.startswith(("refs/", "orchard/"))]
+        wrong = [name for name in refs if not BRANCH.fullmatch(name) or name.startswith(("refs/", "orchard/"))]
         if wrong:
             raise problems([f"publish: {name!r} is not a branch of your repository (e.g. main, release/1.2)" for name in wrong])
     return refs
@@ -661,6 +681,10 @@ class PipelineDef(_Entry):
             for own in [*inputs, *defaults]:
                 if isinstance(own, str) and own in RESERVED:
                     said.say(f"{'inputs' if own in inputs else 'defaults'}: {own!r} is Orchard's ({RESERVED[own]}); give yours another name")
+            branch = defaults.get("branch")
+            why = branch_problem(branch.strip()) if isinstance(branch, str) and "{" not in branch else None
+            if why:  # a name with a variable in it is checked when a run renders it (workflows/runbooks/branches.py)
+                said.say(f"defaults: branch = {why}")
         table["phases"] = table.pop("phase", [])
         return table
 
@@ -775,7 +799,8 @@ class GuardDef(_Entry):
     timeout: Seconds | None = None
     """How long a phase waits for it; unset, it is checked once."""
     on_timeout: Annotated[TimeoutAction, toml(_on_timeout)] = Field(default_factory=Escalate)
-    """escalate, failed, or a phase of the pipeline to go to."""
+    """escalate, failed, a phase of the pipeline to go to, wait (past the timeout too), or a shell
+    command that runs before the phase fails (`oj queue remove merges {id}`)."""
     retry: Retry | None = None
     """Check again, at most `max` times, `interval` apart, before the guard fails."""
     wake_on: EventPatterns = Field(default_factory=list)
@@ -784,8 +809,8 @@ class GuardDef(_Entry):
 
 class ChainAttemptDef(_Table):
     """`[[strategy.NAME.attempt]]`: one approach of a strategy chain, a command (`run = "..."`) or
-    an agent (`run = { agent = NAME }`, or `task = NAME`)."""
-    KEYS = ("name", "run", "task", "timeout", "rollback")
+    an agent (`run = { agent = NAME }`, or `task = NAME` or `agent = NAME`, as a phase takes them)."""
+    KEYS = ("name", "run", "task", "agent", "timeout", "rollback")
     name: str
     """Unique in its chain; the templates of the chain read it as `attempt`."""
     action: ChainAttemptAction
@@ -798,12 +823,12 @@ class ChainAttemptDef(_Table):
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
         table = super().spelling(table, r, said)
-        run, task = table.pop("run", None), table.pop("task", None)
+        run, task, agent = table.pop("run", None), table.pop("task", None), table.pop("agent", None)
         action: Any = None
-        if (run is None) == (task is None):
-            said.say('an attempt runs a command (run = "...") or an agent (run = { agent = NAME }, or task = NAME): one of them')
-        elif task is not None:
-            found = said.attempt(reference, "task", task, r, "task")
+        if [run, task, agent].count(None) != 2:
+            said.say('an attempt runs a command (run = "...") or an agent (run = { agent = NAME }, agent = NAME or task = NAME): one of them')
+        elif task is not None or agent is not None:
+            found = said.attempt(reference, "task", task if task is not None else agent, r, "task" if task is not None else "agent")
             action = RunTask(task=found) if found else None
         elif isinstance(run, str):
             command = said.attempt(template, run, r, "run")
@@ -983,7 +1008,8 @@ class ConsumerDef(_Entry):
     queue: QueueRef
     """The queue whose items it takes."""
     handler: Annotated[Ref, toml(_handler)]
-    """A pipeline (the item is its one required input) or a task (the item is `item` in its prompt)."""
+    """A pipeline (its inputs filled from the item's fields by name, else the item is its one required input) or a task;
+    both read the item's fields, `item`, and the item named after its queue (workflows/runbooks/items.py)."""
     concurrency: int = Field(default=1, ge=1)
     """How many items it handles at once."""
     idle_wait: float = 30.0
@@ -1444,4 +1470,8 @@ def describe_edge(target: Any) -> str:
         return f"action {target.action}"
     if isinstance(target, RetryPhase):
         return f"retry (max {target.retry.max}, every {format_duration(target.retry.interval) if target.retry.interval else '0s'})"
+    if isinstance(target, TimeoutCommand):
+        return f"$ {target.command.source} (then failed)"
+    if isinstance(target, KeepWaiting):
+        return "wait"
     return {"done": "(end)", "failed": "(failed)"}.get(target.kind, target.kind)

@@ -27,7 +27,8 @@ from temporalio.exceptions import ActivityError
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
-from workflows.runbooks.graph import PhaseGraph
+from workflows.runbooks.branches import pipeline_branch
+from workflows.runbooks.graph import PhaseGraph, gates
 from workflows.runbooks.safety import protecting
 from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
@@ -36,6 +37,7 @@ from workflows.sdk.entities import HeldLease
 from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
+from workflows.sdk.launch import Launch
 from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, first_error, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import PhaseRecord
@@ -45,6 +47,9 @@ PIPELINE_KEY = "pipeline"
 OUTPUT_LIMIT = 4000
 """What a phase's output keeps for later phases' `outputs.PHASE` (the end of it)."""
 NOTE_LIMIT = 300
+LATE_GUARD_POLL = 900.0
+"""Seconds between the checks of a guard waiting past its timeout (on_timeout = "wait"), at most:
+about a hundred steps a day, so the run's one history holds weeks of waiting."""
 
 
 @dataclass
@@ -54,6 +59,8 @@ class PipelineConfig(StrategyConfig):
     runbooks: dict[str, Any] = field(default_factory=dict)
     """The part of the runbooks the pipeline reaches (client/runbooks/registry.py's bundle)."""
     inputs: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    """When a queue worker runs the pipeline: its item's variables (workflows/runbooks/items.py), under the inputs and defaults."""
     host_timeout: float = 300.0
     """Seconds a step waits for the host holding the workspace before the run moves to another."""
     guard_poll: float = 10.0
@@ -72,9 +79,10 @@ class PipelineConfig(StrategyConfig):
         except (KeyError, ValueError):
             raise ValueError(f"no pipeline {self.pipeline!r} in the runbooks given") from None
         try:
-            pipeline_context(pipeline, self.inputs, book.runbooks[pipeline.ref.split(".")[0]].config)
+            values = pipeline_context(pipeline, self.inputs, book.runbooks[m.runbook_of(pipeline.ref)].config, fields=self.fields)
         except RenderError as e:
             raise ValueError(str(e)) from None
+        pipeline_branch(pipeline.defaults, values, pipeline.name, "<run_id>")
         if self.host_timeout <= 0 or self.guard_poll <= 0:
             raise ValueError("host_timeout and guard_poll must be positive")
 
@@ -94,33 +102,40 @@ class PhaseOutcome:
     """Its lock or semaphore was taken back while it ran, and it was stopped there."""
 
 
+class PipelineLaunch(Launch):
+    """A pipeline writes its gateway in place; only one with an agent task of the command plugin
+    and no command of its own needs the run's agent command."""
+
+    local_repository_only = True
+
+    def needs_agent_command(self, params: dict[str, Any]) -> bool:
+        book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
+        return any(t.command is None and t.plugin in (None, "command") for r in book.runbooks.values() for t in r.tasks.values())
+
+
 class PipelineStrategy(Strategy[PipelineConfig]):
-    LOCAL_REPOSITORY_ONLY = True
     NAME = "runbook"
+    LAUNCH = PipelineLaunch()
 
     def get_config_class(self) -> type[PipelineConfig]:
         return PipelineConfig
-
-    @classmethod
-    def needs_agent_command(cls, params: dict[str, Any]) -> bool:
-        """Only a pipeline with an agent task of the command plugin and no command of its own needs the run's."""
-        book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
-        return any(t.command is None and t.plugin in (None, "command") for r in book.runbooks.values() for t in r.tasks.values())
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()
         self._cfg, self._ctx, self._base_branch = cfg, ctx, base_branch
         self._book = book = m.RunbookSet.model_validate(cfg.runbooks)
         self._pipeline = pipeline = book.get(cfg.pipeline)
-        self._home = pipeline.ref.split(".")[0]
+        self._home = m.runbook_of(pipeline.ref)
         safety = book.runbooks[self._home].safety
-        self._publish = [b for b in pipeline.publish if protecting(safety, b) is None]
-        """What it may publish: never a ref its runbook's [safety] protects (the validator refuses that too)."""
+        self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home), fields=cfg.fields)
+        self._branch, self._named = pipeline_branch(pipeline.defaults, self._values, pipeline.name, ctx.run_id)
+        self._publish = [b for b in [*pipeline.publish, *([self._branch] if self._named else [])] if protecting(safety, b) is None]
+        """What the run's steps and agents may push to: the branches it publishes, and the one its runbook named (its own);
+        never a ref its runbook's [safety] protects (the validator refuses that too)."""
         self._protected = list(safety.protected)
         """Paths a command of the pipeline may not change (activities/runbooks/steps.py refuses such a step)."""
         self._recoveries: Counter[str] = Counter()
         """How often each on_fail action ran in this run (its max_attempts)."""
-        self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
         self._stats = CommitStats()
@@ -137,10 +152,11 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         """Where each published branch was before the run moved it first."""
         self._refused: list[str] = []
         """Every publish refused, by whichever step or agent, with its reason."""
-        self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
         self._trail: list[PhaseRecord] = []
         ctx.trail = self._trail
         self._graph = graph = PhaseGraph(pipeline.phases)
+        guarded = {g.on_timeout.phase for g in (book.get(r) for p in pipeline.phases for r in (*p.pre, *p.post)) if isinstance(g.on_timeout, m.GotoPhase)}
+        self._gates = gates(pipeline.phases, guarded)
         phases = {p.name: p for p in pipeline.phases}
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
         visits: Counter[str] = Counter()
@@ -168,8 +184,9 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 if outcome.ok:
                     retries[name] = 0
                     name, error = self._follow(phase.next)
-                    continue
-                name, error = await self._failed(phase, outcome, retries)
+                else:
+                    name, error = await self._failed(phase, outcome, retries)
+                name = self._gated(name, phase.name)
         except (asyncio.CancelledError, StrategyError):
             await self._finish()
             raise
@@ -186,6 +203,12 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         return [f"pipeline:{w}:{what}" for w in dict.fromkeys(who) for what in whats]
 
     # -- phases -----------------------------------------------------------------------------
+
+    def _gated(self, name: str | None, came_from: str) -> str | None:
+        """The phase the run moves to: `name`, or first the phase that gates it (graph.gates), unless
+        the run comes from that gate or runs `name` again."""
+        gate = self._gates.get(name) if name is not None else None
+        return gate if gate is not None and came_from not in (gate, name) else name
 
     def _follow(self, target: m.Next) -> tuple[str | None, str | None]:
         if isinstance(target, m.GotoPhase):
@@ -404,7 +427,8 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         except RenderError as e:
             return PhaseOutcome(ok=False, note=str(e))
         deadline = workflow.now() + timedelta(seconds=guard.timeout) if guard.timeout else None
-        checks = 0
+        patient = isinstance(guard.on_timeout, m.KeepWaiting)
+        checks = late = 0
         while True:
             step = await self._step("guard", f"{when} guard {guard.name}", command, guard.timeout or 600)
             if step.exit_code == 0:
@@ -413,13 +437,19 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             if guard.retry is not None and checks <= guard.retry.max:
                 await workflow.sleep(guard.retry.interval or 0.1)
                 continue
-            if deadline is not None and workflow.now() < deadline:
-                left = max((deadline - workflow.now()).total_seconds(), 0.1)
-                self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}"
+            if (deadline is not None and workflow.now() < deadline) or patient:
+                if deadline is not None and workflow.now() < deadline:
+                    left, waiting = max((deadline - workflow.now()).total_seconds(), 0.1), ""
+                    pause = left if guard.wake_on else min(self._cfg.guard_poll, left)
+                else:  # on_timeout = "wait": past its timeout, checked less and less often (the run's history stays small)
+                    late += 1
+                    left = pause = min(self._cfg.guard_poll * 2 ** min(late, 8), LATE_GUARD_POLL)
+                    waiting = " (past its timeout: on_timeout = wait)" if guard.timeout else ""
+                self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}{waiting}"
                 if guard.wake_on:  # an event wakes it, not polling
-                    await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=left)
+                    await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=pause)
                 else:
-                    await workflow.sleep(min(self._cfg.guard_poll, left))
+                    await workflow.sleep(pause)
                 self._ctx.phase = self._where
                 continue
             note = f"{when} guard {guard.name} does not hold: $ {command} exited {step.exit_code}"
@@ -429,7 +459,19 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             timeout = guard.on_timeout
             if isinstance(timeout, m.GotoPhase):
                 return PhaseOutcome(ok=False, note=note, goto=timeout.phase)
+            if isinstance(timeout, m.TimeoutCommand):
+                return await self._timeout_command(guard, timeout, phase, when, note)
             return PhaseOutcome(ok=False, note=note, escalate=isinstance(timeout, m.Escalate))
+
+    async def _timeout_command(self, guard: m.GuardDef, timeout: m.TimeoutCommand, phase: m.PhaseDef, when: str, note: str) -> PhaseOutcome:
+        """A guard's on_timeout command (otters' `oj queue remove merges {id}`): it runs, then the phase fails (its on_fail follows)."""
+        try:
+            command = self._render(timeout.command, self._vars(phase.name))
+        except RenderError as e:
+            return PhaseOutcome(ok=False, note=f"{note}; on_timeout: {e}")
+        step = await self._step("guard", f"{when} guard {guard.name}: on_timeout", command, 600)
+        ran = "ran" if step.exit_code == 0 else f"exited {step.exit_code if step.exit_code is not None else '(timed out)'}: {_last_lines(step.output_tail)}"
+        return PhaseOutcome(ok=False, note=f"{note}; on_timeout $ {command} {ran}")
 
     async def _task(self, reference: m.Ref, phase: str, values: dict[str, Any]) -> PhaseOutcome:
         """An agent task in the pipeline's workspace (the loop's run_iteration, without verification)."""
@@ -443,7 +485,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 "run_iteration", lambda move: IterationInput(
                     repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
                     attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
-                    may_rewrite=True, publish=self._publish,
+                    may_rewrite=True, publish=self._publish, branch_named=self._named,
                 ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=lambda move: f"instance/{key}",
             )
         except BaseException:
@@ -548,7 +590,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             "run_runbook_step", lambda move: StepInput(
                 repo=self._ctx._state.repo, run_id=self._ctx.run_id, key=PIPELINE_KEY, step=number, attempt_key=f"{number}.{move}", kind=kind,
                 label=label, command=command, cwd=cwd, env=env or {}, timeout=seconds, branch=self._branch, start_commit=self._commit,
-                branch_exists=self._branch_exists, publish=self._publish, leases=self._held, protected=self._protected,
+                branch_exists=self._branch_exists, publish=self._publish, branch_named=self._named, leases=self._held, protected=self._protected,
             ), StepOutcome, seconds + 120, label, activity_id=lambda move: f"step/{number}.{move}",
         )
         self._moved(outcome.commit)
@@ -610,9 +652,15 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         return self._book.runbooks[runbook].config if runbook in self._book.runbooks else {}
 
     def _vars(self, phase: str) -> dict[str, Any]:
+        """What a template reads: an item's fields (a worker's pipeline), Orchard's runtime values
+        (branch, workspace and pipeline unless the pipeline names them itself), the inputs and
+        defaults, and always Orchard's own as `orchard.NAME`."""
+        p = self._pipeline
+        orchard = {"branch": self._branch, "workspace": ".", "pipeline": p.name, "run_id": self._ctx.run_id, "runbook": self._home, "phase": phase}
+        own = {name: self._values[name] for name in (*p.inputs, *p.defaults) if name in self._values}
         return {
-            **self._values, "phase": phase, "workspace": ".", "branch": self._branch, "run_id": self._ctx.run_id,
-            "pipeline": self._pipeline.name, "runbook": self._home, "outputs": dict(self._outputs),
+            **self._values, "workspace": ".", "branch": self._branch, "pipeline": p.name, **own,
+            "phase": phase, "run_id": self._ctx.run_id, "runbook": self._home, "outputs": dict(self._outputs), "orchard": orchard,
         }
 
     def _render(self, template: m.Template, values: dict[str, Any]) -> str:

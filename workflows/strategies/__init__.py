@@ -54,3 +54,15 @@ BUILTIN_STRATEGIES: Mapping[str, type[Strategy]] = _BuiltinStrategies()
 
 for _name, _where in _WHERE.items():
     register_strategy(_name, _where)
+
+
+_CLASSES = {where.rpartition(":")[2]: name for name, where in _WHERE.items()}
+"""The built-ins by class name (`from workflows.strategies import BestOfNStrategy`, Pitaya's
+`from pitaya.orchestration.strategy.builtin import ...`), imported when first asked for."""
+
+if not TYPE_CHECKING:  # type checkers read the classes from their modules
+
+    def __getattr__(name: str) -> type[Strategy]:
+        if name not in _CLASSES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return BUILTIN_STRATEGIES[_CLASSES[name]]

@@ -63,8 +63,11 @@ def test_a_broken_folder_stops_the_other_commands_with_its_problems(repo: Path, 
     (repo / "runbooks" / "common.toml").write_text((repo / "runbooks" / "common.toml").read_text().replace('max = 4', 'max = "four"'))
     code, out, err = run(capsys, "list")
     assert code == 2 and out == ""
-    assert 'common.toml: semaphore.agents: max: must be a whole number, not string "four"' in err
-    assert err.strip().splitlines()[-1].endswith("have 1 problem; fix them (`orchard runbook validate` lists them)")
+    assert err == 'orchard: common.toml: semaphore.agents: max: must be a whole number, not string "four"\n'  # one problem, one line
+    (repo / "runbooks" / "common.toml").write_text((repo / "runbooks" / "common.toml").read_text().replace('max = "four"', 'max = "four"\nmin = 1'))
+    code, out, err = run(capsys, "list")
+    assert code == 2 and out == "" and err.count("\n") == 3  # each problem, then what to do
+    assert err.strip().splitlines()[-1].endswith("have 2 problems; fix them (`orchard runbook validate` lists them)")
 
 
 def test_list_names_commands_pipelines_strategies_workers_and_queues(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -286,3 +289,13 @@ def test_a_command_word_that_is_json_arrives_as_an_object_as_with_i(repo: Path, 
     assert inputs_of(started[0]) == {"bug": bug}
     assert run(capsys, "run", "build", "auth", "[WIP] add auth")[0] == 0  # text that is not JSON stays text
     assert inputs_of(started[1])["prompt"] == "[WIP] add auth"
+
+
+def test_running_a_pipeline_past_the_most_phases_is_one_line_exit_2_and_starts_nothing(repo: Path, capsys: pytest.CaptureFixture[str],
+                                                                                       started: list[argparse.Namespace]) -> None:
+    """10,000 phases were a RecursionError traceback after 25 s (issue 24, item 16)."""
+    tables = "".join(f'[[pipeline.long.phase]]\nname = "p{i}"\nrun = "echo {i}"\n\n' for i in range(10_000))
+    (repo / "runbooks" / "big.toml").write_text(f"[pipeline.long]\ninputs = []\n\n{tables}")
+    code, out, err = run(capsys, "run", "big.long")
+    assert (code, out, started) == (2, "", [])
+    assert err.count("\n") == 1 and "has 10,000 phases; a pipeline holds at most 200" in err, err

@@ -94,7 +94,11 @@ def test_unknown_sections_tasks_named_twice_and_unreadable_files(tmp_path: Path)
     ]
     assert [str(p).split(": ", 1)[1] for p in _parse(tmp_path, b"\xff\xfe", "binary.toml").problems] == ["cannot be read as UTF-8 text (byte 0)"]
     assert parse_runbook_file(tmp_path / "gone.toml").problems[0].message == "cannot be read: No such file or directory"
-    assert "cannot name a runbook" in _parse(tmp_path, "", "build.minimal.toml").problems[0].message
+    assert "cannot name a runbook" in _parse(tmp_path, "[task.x]\nprompt = 3\n", "build.task.toml").problems[0].message
+    assert [p.message for p in _parse(tmp_path, "[task.x]\nprompt = 3\n", "build.task.toml").problems] == [  # said once: nothing else is read
+        "'build.task' cannot name a runbook (references are runbook.kind.name): use letters, digits, _ and -, and dots between words that "
+        "are not a kind (build.minimal, not build.task)"]
+    assert _parse(tmp_path, "", "build.minimal.toml").problems == []  # otters' build.minimal.toml: the runbook build.minimal
 
 
 def test_phases_and_attempts_that_are_not_tables_are_problems_not_tracebacks(tmp_path: Path) -> None:

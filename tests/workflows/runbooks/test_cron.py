@@ -314,7 +314,8 @@ OTTERS = ROOT / "tests" / "runbooks" / "otters"
 
 def test_the_runbooks_in_otters_idioms_are_valid() -> None:
     loaded = load_runbooks(runbook_files(OTTERS))
-    assert loaded.problems == [] and sorted(loaded.runbooks) == ["build", "janitor", "loop", "triager", "watchdog"]
+    assert loaded.problems == [] and sorted(loaded.runbooks) == [
+        "bugfix", "build", "build.actions", "build.minimal", "janitor", "loop", "loop.events", "mergeq", "triager", "watchdog"]
 
 
 async def test_the_triager_retries_a_failed_pipeline_then_marks_a_repeat_failure_flaky_and_escalates_it(client, cron_queue, tmp_path):

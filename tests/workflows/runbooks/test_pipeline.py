@@ -134,6 +134,30 @@ async def test_a_pipeline_says_what_it_published_and_every_push_refused_with_its
     assert pipeline.selection.reason == f"every phase done; published main {main[:12]} → {now[:12]}"
 
 
+async def test_an_agent_s_push_the_pipeline_may_not_make_fails_its_phase_and_is_shown_with_its_reason(client, task_queue, repo, tmp_path):
+    """Refused pushes are said whichever step made them: here an agent's, to main checked out in the user's checkout."""
+    runbooks = bundle(tmp_path, '''
+        [pipeline.ship]
+        publish = ["main"]
+
+        [[pipeline.ship.phase]]
+        name = "work"
+        run = { agent = "pusher" }
+
+        [agent.pusher]
+        prompt = "change it and push"
+        command = "echo change > change.txt && git add -A && git commit -qm change && git push -q origin HEAD:main"
+    ''', "ship")
+    main = git(repo, "rev-parse", "main")
+    result = await run_strategy(client, task_queue, "runbook", repo, prompt="ops.ship", params={"pipeline": "ops.pipeline.ship", "runbooks": runbooks})
+    (pipeline,) = result.instances
+    assert git(repo, "rev-parse", "main") == main and not pipeline.success
+    (refused,) = pipeline.pipeline.refused
+    assert "pushed main, which is checked out in" in refused, refused
+    (work,) = pipeline.pipeline.phases
+    assert not work.ok and work.note.startswith("agent pusher: ") and "pushed main, which is checked out in" in work.note, work
+
+
 def hostile(where: Path) -> str:
     """A title as anyone may write one in an issue tracker: each piece would create `where`/pwned if it ran."""
     return f"$(touch {where}/pwned)`touch {where}/pwned`; touch {where}/pwned | x && touch {where}/pwned\nit's \"quoted\""
