@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -34,7 +34,7 @@ from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
-from workflows.sdk.models import InstanceResult, QueueSummary, Selection, SteerRequest, first_error, key_hash8, truncate
+from workflows.sdk.models import InstanceResult, QueueSummary, Selection, SteerRequest, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import ItemRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -92,14 +92,7 @@ class ConsumerConfig(StrategyConfig):
     def __post_init__(self) -> None:
         if self.items_per_run < 1:
             raise ValueError("items_per_run must be at least 1")
-        try:
-            book = m.RunbookSet.model_validate(self.runbooks)
-            book.get(self.worker)
-        except ValidationError as e:
-            where, message = first_error(e)
-            raise ValueError(f"runbooks: {where}: {message}") from None
-        except (KeyError, ValueError):
-            raise ValueError(f"no worker {self.worker!r} in the runbooks given") from None
+        m.RunbookSet.carried(self.runbooks, self.worker, "worker")
 
 
 def _pruned(state: ConsumerState) -> ConsumerState:

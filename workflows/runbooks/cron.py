@@ -35,7 +35,7 @@ from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
-from workflows.sdk.models import InstanceResult, RunResult, Selection, first_error, key_hash8, truncate
+from workflows.sdk.models import InstanceResult, RunResult, Selection, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import StepRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -62,14 +62,7 @@ class CronConfig(StrategyConfig):
     """The part of the runbooks the cron reaches (client/runbooks/registry.py's bundle)."""
 
     def __post_init__(self) -> None:
-        try:
-            book = m.RunbookSet.model_validate(self.runbooks)
-            book.get(self.cron)
-        except ValidationError as e:
-            where, message = first_error(e)
-            raise ValueError(f"runbooks: {where}: {message}") from None
-        except (KeyError, ValueError):
-            raise ValueError(f"no cron {self.cron!r} in the runbooks given") from None
+        m.RunbookSet.carried(self.runbooks, self.cron, "cron")
 
 
 def carried_state() -> CronState | None:

@@ -49,6 +49,7 @@ from workflows.runbooks.expressions import SortKey, check_filter, parse_order
 from workflows.runbooks.reading import Reading, Said, did_you_mean, problem, problems, reading, wrong_type
 from workflows.runbooks.templates import RESERVED, inspect
 from workflows.sdk.durations import format_duration, parse_duration
+from workflows.sdk.models import first_error
 
 Kind = Literal["command", "worker", "queue", "pipeline", "task", "guard", "strategy", "lock", "semaphore", "cron", "monitor", "action"]
 Ref = str
@@ -1458,6 +1459,20 @@ class RunbookSet(_Model):
     def get(self, reference: Ref) -> Any:
         runbook, kind, name = split_ref(reference)
         return self.runbooks[runbook].table(kind)[name]
+
+    @classmethod
+    def carried(cls, runbooks: dict[str, Any], reference: Ref, what: str) -> tuple[RunbookSet, Any]:
+        """The runbooks a strategy's config carries, and the `what` (pipeline, worker, cron) `reference`
+        names in them; ValueError in one line for a config that does not hold them."""
+        try:
+            book = cls.model_validate(runbooks)
+        except ValidationError as e:
+            where, message = first_error(e)
+            raise ValueError(f"runbooks: {where}: {message}") from None
+        try:
+            return book, book.get(reference)
+        except (KeyError, ValueError):
+            raise ValueError(f"no {what} {reference!r} in the runbooks given") from None
 
 
 def describe_edge(target: Any) -> str:

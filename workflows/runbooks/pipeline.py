@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -38,7 +37,7 @@ from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
-from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, first_error, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import PhaseRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -69,15 +68,7 @@ class PipelineConfig(StrategyConfig):
     def __post_init__(self) -> None:
         if not self.pipeline:
             raise ValueError("pipeline: name the pipeline to run (RUNBOOK.pipeline.NAME)")
-        try:
-            book = m.RunbookSet.model_validate(self.runbooks)
-        except ValidationError as e:
-            where, message = first_error(e)
-            raise ValueError(f"runbooks: {where}: {message}") from None
-        try:
-            pipeline = book.get(self.pipeline)
-        except (KeyError, ValueError):
-            raise ValueError(f"no pipeline {self.pipeline!r} in the runbooks given") from None
+        book, pipeline = m.RunbookSet.carried(self.runbooks, self.pipeline, "pipeline")
         try:
             values = pipeline_context(pipeline, self.inputs, book.runbooks[m.runbook_of(pipeline.ref)].config, fields=self.fields)
         except RenderError as e:
