@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     book = sub.add_parser("runbook", help="TOML runbooks (runbooks/*.toml): validate, list, show, render (a dry run), run a pipeline, queue "
                                           "items and workers, events")
-    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items,run,worker,emit}", required=True, parser_class=type(book))
+    actions = book.add_subparsers(dest="runbook_action", metavar="{validate,list,show,render,items,run,worker,cron,emit}", required=True,
+                                  parser_class=type(book))
 
     def folder_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--runbooks", metavar="DIR",
@@ -165,7 +166,7 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
     validate = actions.add_parser("validate", help="every problem of the runbooks at once (exit 2), or one line per valid runbook")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="runbook files or folders (default: the runbooks' folder)")
-    ls = actions.add_parser("list", help="commands, pipelines, strategies, workers and queues, per runbook")
+    ls = actions.add_parser("list", help="commands, pipelines, strategies, workers, queues, crons and monitors, per runbook")
     ls.add_argument("--output", choices=["table", "json"], default="table")
     show = actions.add_parser("show", help="a pipeline's graph: phases, actions, guards, locks, semaphores, next and on_fail")
     show.add_argument("name", metavar="RUNBOOK.PIPELINE")
@@ -199,6 +200,7 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
         sub_parser.add_argument("--namespace", help="Temporal namespace")
         folder_args(sub_parser)
+    _cron_parser(actions, folder_args, type(book))
     emit = actions.add_parser("emit", help="send an event (bug:created) to the runs on this repository whose guards or workers wait for it")
     emit.add_argument("event", metavar="EVENT")
     emit.add_argument("--repo", default=".", help="the repository (default: here)")
@@ -207,6 +209,34 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     emit.add_argument("--config", help="orchard.yaml to use")
     for p in (validate, ls, show, render, items):
         folder_args(p)
+
+
+def _cron_parser(actions: argparse._SubParsersAction[_Parser], folder_args: Callable[[argparse.ArgumentParser], None], parser_class: type[_Parser]) -> None:
+    """`orchard runbook cron`: a runbook's [cron.NAME] as a Temporal Schedule on this repository."""
+    cron = actions.add_parser("cron", help="a runbook's cron as a Temporal Schedule: start it, list, pause, unpause, trigger or stop it",
+                              description="A [cron.NAME] runs its monitors every interval as a Temporal Schedule on this repository: it "
+                                          "survives restarts and shows under Schedules in the Temporal UI.")
+    cron_actions = cron.add_subparsers(dest="cron_action", metavar="{start,list,pause,unpause,trigger,stop}", required=True, parser_class=parser_class)
+    start = cron_actions.add_parser("start", help="make (or update) the cron's schedule: a run every interval; enabled = false makes it paused",
+                                    description="Orchard's options (as for `orchard runbook run`) say which server and worker serve its runs.")
+    start.add_argument("name", metavar="RUNBOOK.CRON")
+    run_options(start)
+    start.add_argument("--runbooks", metavar="DIR", help="the runbooks' folder")
+    said = {"list": "every cron of the runbooks: its schedule's state, next and last run", "pause": "pause the schedule (no runs until unpaused)",
+            "unpause": "unpause the schedule", "trigger": "start a run now (also of a paused schedule)",
+            "stop": "delete the schedule (a run going on finishes)"}
+    for action, help_text in said.items():
+        sub_parser = cron_actions.add_parser(action, help=help_text)
+        if action != "list":
+            sub_parser.add_argument("name", metavar="RUNBOOK.CRON")
+        else:
+            sub_parser.add_argument("--output", choices=["table", "json"], default="table")
+        if action in ("pause", "unpause"):
+            sub_parser.add_argument("--note", help="why, as the schedule shows it (default: who did it)")
+        sub_parser.add_argument("--repo", default=".", help="the repository the cron runs on (default: here)")
+        sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
+        sub_parser.add_argument("--namespace", help="Temporal namespace")
+        folder_args(sub_parser)
 
 
 def _glue_passthrough(argv: list[str]) -> list[str]:

@@ -72,8 +72,9 @@ FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
 def _where(stack_trace: str) -> str:
-    """Where in the strategy's code a workflow task failed: the innermost frame outside the SDK."""
-    frames = [f for f in FRAME.findall(stack_trace) if "/temporalio/" not in f[0]]
+    """Where in the strategy's code a workflow task failed: the innermost frame outside the SDKs,
+    Temporal's and Orchard's (ctx saying `ctx._orchestrator` is Pitaya's: the strategy's line that asked)."""
+    frames = [f for f in FRAME.findall(stack_trace) if "/temporalio/" not in f[0] and "/workflows/sdk/" not in f[0]]
     return f" (at {frames[-1][0]}:{frames[-1][1]}, in {frames[-1][2]})" if frames else ""
 
 

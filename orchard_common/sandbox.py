@@ -44,9 +44,10 @@ SHARED_MODULES = (
     "workflows.runbooks.events",
     "workflows.runbooks.arguments",
     "workflows.runbooks.steps",
+    "workflows.runbooks.branches",
 )
 """Orchard's modules shared with the sandbox: pure models (and durations, the models' value type;
-the runbook models' readers and template checks, which validate them), errors and the registries."""
+the runbook models' readers, template and branch-name checks, which validate them), errors and the registries."""
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -20,7 +20,9 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
+from orchard_common.load_errors import at, import_failure, users_place
 from orchard_common.sandbox import sandbox_runner
+from orchard_common.strategy_source import orchestrator_use
 from workflows.sdk.modules import module_name_for
 from workflows.sdk.strategy import Strategy
 from workflows.strategies import BUILTIN_STRATEGIES
@@ -53,29 +55,28 @@ def import_file(path: Path, what: str = "strategy file") -> ModuleType:
     _StrategyFileFinder.files[name] = str(path)
     if name in sys.modules:
         return sys.modules[name]
-    return _import_module(name, f"{what} {path}")
+    return _import_module(name, f"{what} {path}", str(path))
 
 
-def _import_module(name: str, what: str) -> ModuleType:
+def _import_module(name: str, what: str, file: str | None = None) -> ModuleType:
+    """Import a strategy's module; whatever goes wrong is one line naming the user's file and line."""
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as e:
         if e.name and name.startswith(e.name):
             raise StrategyLoadError(f"{what}: no module named {e.name!r} (is it on PYTHONPATH?)") from None
-        raise StrategyLoadError(f"{what} failed to import: {e}") from None
+        raise StrategyLoadError(import_failure(what, e, file or _file_of(name), file is not None)) from None
     except Exception as e:  # a broken strategy file: report it, never a traceback
-        raise StrategyLoadError(f"{what} failed to import: {type(e).__name__}: {e}{_last_line(e)}") from None
+        raise StrategyLoadError(import_failure(what, e, file or _file_of(name), file is not None)) from None
 
 
-def _last_line(e: BaseException, file: str | None = None) -> str:
-    """ (line N): the last line of Python code (of `file`, if given) the error passed through."""
-    line = ""
-    tb = e.__traceback__
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        line = f" (line {tb.tb_lineno})" if (name == file if file else name.endswith(".py")) else line
-        tb = tb.tb_next
-    return line
+def _file_of(name: str) -> str | None:
+    """The file of module `name` (its import failed): the user's, wherever it is installed."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.has_location else None
 
 
 def check_in_sandbox(strategy: type[Strategy]) -> None:
@@ -94,7 +95,7 @@ def check_in_sandbox(strategy: type[Strategy]) -> None:
             cause = cause.__cause__
         reason = str(cause).split(". ")[0].rstrip(".")
         file = inspect.getfile(strategy)
-        raise StrategyLoadError(f"strategy file {file} cannot run in the workflow sandbox: {reason}{_last_line(e, file)}; "
+        raise StrategyLoadError(f"strategy file {file} cannot run in the workflow sandbox: {reason}{at(users_place(e, file), file)}; "
                                 "a workflow's code must be deterministic (see 'Writing a strategy' in the README)") from None
 
 
@@ -107,6 +108,13 @@ def defined_strategies(module: ModuleType) -> list[type[Strategy]]:
     ]
 
 
+def _line_of(cls: type) -> str:
+    try:
+        return f" (line {inspect.getsourcelines(cls)[1]})"
+    except (OSError, TypeError):
+        return ""
+
+
 def _pick_class(module: ModuleType, class_name: str | None, what: str) -> type[Strategy]:
     if class_name:
         cls = getattr(module, class_name, None)
@@ -114,13 +122,30 @@ def _pick_class(module: ModuleType, class_name: str | None, what: str) -> type[S
             raise StrategyLoadError(f"{what} has no Strategy class {class_name!r}")
         return cls
     exported = getattr(module, "STRATEGY", None)
+    if isinstance(exported, Strategy):  # Pitaya takes an instance too
+        exported = type(exported)
     if inspect.isclass(exported) and issubclass(exported, Strategy):
         return exported
     own = defined_strategies(module)
     if len(own) != 1:
-        names = ", ".join(c.__name__ for c in own) or "none"
-        raise StrategyLoadError(f"{what} must define exactly one Strategy (or set STRATEGY); found: {names}; use SPEC:ClassName")
+        names = ", ".join(f"{c.__name__}{_line_of(c)}" for c in own) or "none"
+        idle = [c for c in vars(module).values() if inspect.isclass(c) and issubclass(c, Strategy) and c.__module__ == module.__name__ and c not in own]
+        unfinished = "".join(f"; {c.__name__}{_line_of(c)} does not implement execute()" for c in idle) if not own else ""
+        raise StrategyLoadError(f"{what} must define exactly one Strategy (or set STRATEGY); found: {names}{unfinished}; use SPEC:ClassName")
     return own[0]
+
+
+def _refuse_pitaya_orchestrator(cls: type[Strategy], what: str | None) -> None:
+    """A plain `ctx._orchestrator` in the strategy's file: one line now, not a run that stops there.
+    `what`: how the user named the file (else its path)."""
+    try:
+        path = Path(inspect.getfile(cls))
+    except TypeError:
+        return
+    use = orchestrator_use(path)
+    if use is not None:
+        line, advice = use
+        raise StrategyLoadError(f"{what or f'strategy file {path}'} line {line}: {advice}")
 
 
 def is_file_spec(spec: str) -> bool:
@@ -172,7 +197,10 @@ def load_strategy(spec: str) -> type[Strategy]:
                 raise _unknown(spec) from None
             raise
         what = f"strategy module {target}"
-    return _pick_class(module, class_name or None, what)
+    cls = _pick_class(module, class_name or None, what)
+    if BUILTIN_STRATEGIES.get(cls.name()) is not cls:
+        _refuse_pitaya_orchestrator(cls, what if is_file_spec(spec) and inspect.getmodule(cls) is module else None)
+    return cls
 
 
 def source_digest(cls: type[Strategy]) -> str:

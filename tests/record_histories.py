@@ -39,6 +39,7 @@ RUNS = {
     "loop.custom": {"mode": "custom", "module": "tests.workflows.loops.custom_modes.counting:CountingLoop", "config": {"stop_after": 2}},
     "runbook": {},  # RECORDED_RUNBOOK's pipeline
     "runbook-worker": {},  # RECORDED_RUNBOOK's worker, stopped once both items are done
+    "runbook-cron": {},  # RECORDED_RUNBOOK's cron: the second run its schedule starts (it carries the first's ladders)
 }
 """By history file: the strategy (the name before a dot) and its parameters."""
 RECORDED_RUNBOOK = """
@@ -87,17 +88,35 @@ inputs = ["bug"]
 [[pipeline.quick.phase]]
 name = "note"
 run = "echo {bug.id} > bug.txt"
+[cron.watch]
+interval = "1h"
+monitors = ["idle", "leftovers"]
+[monitor.idle]
+source = "printf 'session=s1\\nsession=s2\\n'"
+format = "kv"
+condition = "test {session} = s1"
+response = ["nudge", "escalate"]
+[monitor.leftovers]
+source = "printf 'a.tmp\\nb.tmp\\n'"
+run = "echo removed {path}"
+[action.nudge]
+run = "echo nudged {session}"
+[cron.watch.events]
+on_nudge = "echo nudge {session}"
+on_escalate = "echo escalate {session}: {reason}"
 """
 """A pipeline with an agent phase and its guard, a loop back, and a strategy chain that rolls back under a lock."""
 
 
-def recorded_runbook(folder: Path, worker: bool) -> dict:
+def recorded_runbook(folder: Path, name: str) -> dict:
     from client.runbooks.registry import RunbookRegistry
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ops.toml").write_text(RECORDED_RUNBOOK)
     registry = RunbookRegistry.load_directory(folder)
-    if worker:
+    if name == "runbook-cron":
+        return {"cron": "ops.cron.watch", "runbooks": registry.bundle("ops.cron.watch").model_dump(mode="json")}
+    if name == "runbook-worker":
         return {"worker": "ops.worker.fixer", "runbooks": registry.bundle("ops.worker.fixer").model_dump(mode="json")}
     bundle = registry.bundle("ops.pipeline.fix")
     return {"pipeline": "ops.pipeline.fix", "runbooks": bundle.model_dump(mode="json"), "inputs": {"name": "auth"}}
@@ -117,6 +136,29 @@ async def run_worker_until_done(client, repo: Path, params: dict, run_id: str) -
         await asyncio.sleep(0.2)
     await handle.execute_update("steer", SteerRequest(action="stop", by="recorder"), result_type=str)
     await handle.result()
+
+
+async def run_cron_twice(client, repo: Path, params: dict, schedule_id: str) -> str:  # type: ignore[no-untyped-def]
+    """A cron's schedule, triggered twice: the id of its second run (which read the first's ladders and went on)."""
+    from datetime import timedelta
+
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec, ScheduleState
+
+    from workflows.sdk.models import RunInput, TaskDefaults
+
+    action = ScheduleActionStartWorkflow("runbook-cron", RunInput(prompt="cron", repo=str(repo), base_branch="main", params=params,
+                                         defaults=TaskDefaults(agent_command="true")), id=schedule_id, task_queue="record")
+    schedule = await client.create_schedule(schedule_id, Schedule(action=action, spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+                                                                  state=ScheduleState(paused=True)))
+    run_id = ""
+    for runs in (1, 2):
+        await schedule.trigger()
+        while (described := await schedule.describe()).info.num_actions < runs:
+            await asyncio.sleep(0.2)
+        run_id = described.info.recent_actions[-1].action.workflow_id  # type: ignore[attr-defined]
+        await client.get_workflow_handle(run_id).result()
+    await schedule.delete()
+    return run_id
 
 
 AGENT_KNOBS = {
@@ -203,12 +245,14 @@ async def main() -> None:
             HISTORIES.mkdir(exist_ok=True)
             chosen = sys.argv[1:] or [*RUNS, "semaphore"]
             strategies = [n for n in chosen if n != "semaphore"]
-            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks", n == "runbook-worker")) for n in strategies):
+            for name, params in ((n, RUNS.get(n) or recorded_runbook(scratch / "runbooks", n)) for n in strategies):
                 repo = make_repo(scratch / f"repo-{name}")
                 run_id = f"run_recorded_{name}"
                 command = f"{AGENT_KNOBS.get(name, '')} python3 {agent}".strip()
                 if name == "runbook-worker":
                     await run_worker_until_done(env.client, repo, params, run_id)
+                elif name == "runbook-cron":
+                    run_id = await run_cron_twice(env.client, repo, params, run_id)
                 else:
                     await run_strategy(env.client, "record", name.split(".")[0], repo, params=params, agent=command, run_id=run_id)
                 history = await env.client.get_workflow_handle(run_id).fetch_history()

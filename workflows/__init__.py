@@ -7,6 +7,11 @@ Strategies compose through `ctx.run_strategy(name_or_class, ...)` (a child workf
 its name); loop modes are `workflows.loops.registry.register_decider(mode, factory)`, the
 factory making the mode's decider.
 
+A strategy written for Pitaya needs only its import lines mapped here: `StrategyContext` (ctx's
+class), `TaskFailed` and `AggregateTaskFailed` (what ctx.wait and ctx.wait_all raise, both
+InstanceFailed), `NoViableCandidates` and `OrchestratorError` (StrategyError) are Pitaya's names
+(docs/writing-strategies.md, "Coming from Pitaya", maps each import line).
+
 The names below are imported when first used, so that importing one module of the SDK (the
 client's models) does not import all of it.
 """
@@ -20,6 +25,11 @@ _EXPORTS = {
     "ChildFailed": "workflows.sdk.children",
     "Context": "workflows.sdk.context",
     "Handle": "workflows.sdk.context",
+    "StrategyContext": "workflows.sdk.context",
+    "AggregateTaskFailed": "workflows.sdk.errors",
+    "NoViableCandidates": "workflows.sdk.errors",
+    "OrchestratorError": "workflows.sdk.errors",
+    "TaskFailed": "workflows.sdk.errors",
     "ConfigError": "workflows.sdk.errors",
     "InstanceFailed": "workflows.sdk.errors",
     "SteerRefused": "workflows.sdk.errors",

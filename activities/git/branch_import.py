@@ -48,12 +48,12 @@ async def workspace_head(workspace: Path, base_commit: str) -> str:
     return head
 
 
-def refuse_foreign(branch: str) -> None:
+def refuse_foreign(branch: str, named: bool = False) -> None:
     """Orchard writes its own branches only: never a protected one (main, release/…), never one
-    outside orchard/."""
+    outside orchard/ but the one a runbook names for its pipeline (`named`, which a run makes new)."""
     if is_protected_ref(branch):
         raise ImportRefused(f"refusing to write the protected branch {branch!r}")
-    if not branch.startswith("orchard/"):
+    if not branch.startswith("orchard/") and not named:
         raise ImportRefused(f"refusing to write {branch!r}: Orchard writes only branches under orchard/")
 
 
@@ -95,11 +95,12 @@ async def _create(origin: Origin, git_dir: Path, head: str, branch: str, conflic
     raise ImportRefused(f"no free branch name after {branch}-999")
 
 
-async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str, exists: bool) -> None:
+async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: str, head: str, exists: bool, named: bool = False) -> None:
     """Fast-forward a loop's `branch` from `start` to `head` (`exists`: it is at `start`; else it is
     created), with the objects of Orchard's git directory for the workspace. Atomic: a branch
-    someone else moved is refused."""
-    refuse_foreign(branch)
+    someone else moved is refused, and so is one to create that is there already (`named`: a
+    pipeline's branch its runbook names, outside orchard/)."""
+    refuse_foreign(branch, named)
     move_loose_objects(git_dir_of(workspace), await objects_dir(repo))
     try:
         await git("update-ref", f"refs/heads/{branch}", head, start if exists else ZERO_OID, cwd=repo)
@@ -107,6 +108,9 @@ async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: 
         existing = await rev_parse(repo, f"refs/heads/{branch}")
         if existing == head:
             return  # a retry of an iteration that got this far
+        if existing and not exists:
+            raise ImportRefused(f"the branch {branch} is there already (at {existing[:12]}): a run makes its branch and never takes one "
+                                "over; delete it, or name another") from None
         where = f"to {existing[:12]}" if existing else "away"
         raise ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected "
                             f"{start[:12] if exists else 'none'}); the loop cannot go on") from None

@@ -122,7 +122,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         published = await publish_pushed(inp.repo, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else Published()
         if head != inp.start_commit:
             try:
-                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
+                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named)
             except ImportRefused as e:
                 raise ApplicationError(str(e), type="LoopBranchMoved", non_retryable=True) from None
         agent.success = agent.status == "success"

@@ -35,7 +35,7 @@ def _age(value: Any, now: float) -> float:
 def item_scope(item: Any, config: dict[str, Any], functions: dict[str, Callable[..., bool]] | None = None,
                now: float | None = None) -> dict[str, Any]:
     """The names a filter sees for one item. `functions` maps [functions] names to callables
-    taking the item and the call's keyword arguments (the activity runs their commands)."""
+    taking the item and the call's arguments (the activity runs their commands)."""
     clock = time.time() if now is None else now  # this host's clock: an activity's to read
     scope: dict[str, Any] = dict(item) if isinstance(item, dict) else {}
     scope.update(
@@ -46,8 +46,8 @@ def item_scope(item: Any, config: dict[str, Any], functions: dict[str, Callable[
         duration=parse_duration,
         age=lambda value: _age(value, clock),
     )
-    for name, run in (functions or {}).items():
-        scope[name] = lambda _run=run, **kwargs: bool(_run(item, kwargs))
+    for name, run in (functions or {}).items():  # keyword arguments by name; positional ones (otters' affects_dir('src')) as `args`
+        scope[name] = lambda *args, _run=run, **kwargs: bool(_run(item, {**kwargs, "args": list(args)} if args else kwargs))
     return scope
 
 

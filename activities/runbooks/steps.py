@@ -10,7 +10,9 @@ uncommitted is committed, and the pipeline's branch moves to where the step left
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import time
+from pathlib import Path
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -19,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.agents.base import AgentCommand
 from activities.coordination.semaphores import until_fresh
 from activities.git.branch_import import ImportRefused, advance_branch
-from activities.git.workspace import WorkspaceTampered, ready_agent_git, take_work
+from activities.git.workspace import WorkspaceTampered, ready_agent_git, take_work, wgit
 from activities.heartbeat import heartbeating
 from activities.paths import instance_dir, running_record
 from activities.runners.leftovers import kill_orphan
@@ -42,6 +44,15 @@ class _Record(BaseModel):
 
 def _fingerprint(inp: StepInput) -> str:
     return hashlib.sha256(inp.model_dump_json(exclude={"attempt_key"}).encode()).hexdigest()[:16]
+
+
+async def protected_changes(workspace: Path, start: str, head: str, protected: list[str]) -> list[str]:
+    """The files changed between `start` and `head` that lie under a protected path (`.` protects no file)."""
+    paths = [p for p in (posixpath.normpath(p) for p in protected) if p != "."]
+    if not paths:
+        return []
+    listed = await wgit(workspace, "diff", "--name-only", "--no-renames", "-z", start, head, "--", *paths)
+    return [name for name in listed.split("\0") if name]
 
 
 @activity.defn
@@ -85,10 +96,16 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
                 raise ApplicationError(f"{inp.label}: {e}", type="WorkspaceTampered", non_retryable=True) from None
         published = await publish_pushed(inp.repo, inp.label, inp.publish, workspace, shown)
         refused = published.refused
+        touched = await protected_changes(workspace, inp.start_commit, head, inp.protected) if head != inp.start_commit else []
+        if touched:  # what it did is discarded: the pipeline goes on (or fails) from where the step started
+            refused = (f"{inp.label} changed {', '.join(touched[:5])}{' and more' if len(touched) > 5 else ''}, which [safety] protects "
+                       f"(protected = [{', '.join(inp.protected)}]); nothing it did was kept")
+            await wgit(workspace, "reset", "--quiet", "--hard", inp.start_commit)
+            head = inp.start_commit
         if head != inp.start_commit:
             changed = True
             try:
-                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists)
+                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named)
             except ImportRefused as e:
                 refused = str(e)
         stdout = "\n".join(lines).strip()

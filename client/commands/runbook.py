@@ -1,5 +1,5 @@
 """`orchard runbook validate|list|show|render|items`: runbooks checked, listed, drawn and dry-run
-here, without a Temporal server."""
+here, without a Temporal server; `run`, `worker`, `emit` and `cron` (client/commands/runbook_cron.py) on one."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from client.runbooks.problems import Problem, RunbookError, shown
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from orchard_common.config import RUNBOOKS_DIR, load_config
 from workflows.runbooks import model as m
+from workflows.runbooks.branches import pipeline_branch
 from workflows.runbooks.templates import RenderError, pipeline_context
+from workflows.sdk.durations import format_duration
 
 
 def runbooks_folder(args: argparse.Namespace) -> Path:
@@ -37,7 +39,8 @@ def _registry(args: argparse.Namespace) -> RunbookRegistry:
 def _summary(runbook: m.Runbook) -> str:
     counts = [(len(runbook.commands), "command"), (len(runbook.workers), "worker"), (len(runbook.queues), "queue"),
               (len(runbook.pipelines), "pipeline"), (len(runbook.tasks), "task"), (len(runbook.guards), "guard"),
-              (len(runbook.strategies), "strategy"), (len(runbook.locks), "lock"), (len(runbook.semaphores), "semaphore")]
+              (len(runbook.strategies), "strategy"), (len(runbook.locks), "lock"), (len(runbook.semaphores), "semaphore"),
+              (len(runbook.crons), "cron"), (len(runbook.monitors), "monitor"), (len(runbook.actions), "action")]
     said = [f"{n} {word if n == 1 else ('strategies' if word == 'strategy' else word + 's')}" for n, word in counts if n]
     phases = sum(len(p.phases) for p in runbook.pipelines.values())
     return ", ".join(said) + (f" ({phases} phase{'' if phases == 1 else 's'})" if phases else "") if said else "nothing defined"
@@ -97,6 +100,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "strategies": {s.name: [a.name for a in s.attempts] for s in book.strategies.values()},
                 "workers": {w.name: {"queue": w.queue, "handler": w.handler} for w in book.workers.values()},
                 "queues": sorted(book.queues),
+                **({"crons": {c.name: {"interval": c.interval, "monitors": [r.split(".")[-1] for r in c.monitors]} for c in book.crons.values()},
+                    "monitors": sorted(book.monitors), "actions": sorted(book.actions)} if book.crons or book.monitors or book.actions else {}),
             }))
         return EXIT_SUCCESS
     for name, book in sorted(registry.runbooks.items()):
@@ -112,12 +117,18 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"  worker    {w.name}: queue {w.queue} -> {w.handler} (concurrency {w.concurrency})")
         for q in book.queues.values():
             print(f"  queue     {q.name}" + (f": $ {q.source.source} ({q.format})" if q.source else ": items added by commands"))
+        for cron in book.crons.values():
+            does = [r.split(".")[-1] for r in cron.monitors] + (["its run"] if cron.command is not None else [])
+            print(f"  cron      {cron.name}: every {format_duration(cron.interval)} -> {', '.join(does)}" + ("" if cron.enabled else " (enabled = false)"))
+        for monitor in book.monitors.values():
+            handles = " -> ".join(step.name + (f":{step.times}" if step.times else "") for step in monitor.response) if monitor.response else "run"
+            print(f"  monitor   {monitor.name}: $ {monitor.source.source} -> {handles}")
     return EXIT_SUCCESS
 
 
 def _pipeline(registry: RunbookRegistry, name: str) -> m.PipelineDef:
     """`runbook.pipeline`, `runbook.pipeline.NAME`, or `runbook` alone when it has one pipeline (or one of its name)."""
-    if "." not in name and name in registry.runbooks:
+    if name in registry.runbooks:  # a runbook's name may hold dots (build.minimal)
         pipelines = registry.runbooks[name].pipelines
         if name in pipelines or len(pipelines) == 1:
             return pipelines.get(name) or next(iter(pipelines.values()))
@@ -161,12 +172,15 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 def cmd_render(args: argparse.Namespace) -> int:
     registry = _registry(args)
     pipeline = _pipeline(registry, args.name)
-    inputs = parse_inputs(args.inputs)
-    unknown = sorted(set(inputs) - set(pipeline.inputs))
-    if unknown:
+    given = parse_inputs(args.inputs)
+    unknown = sorted(set(given) - set(pipeline.inputs))
+    handled = any(w.handler == pipeline.ref for book in registry.runbooks.values() for w in book.workers.values())
+    if unknown and not handled:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
+    inputs = {k: v for k, v in given.items() if k in pipeline.inputs}
+    fields = {k: v for k, v in given.items() if k not in pipeline.inputs}  # a worker's pipeline: the rest are the item's fields ({id})
     try:
-        lines = dry_run(registry, pipeline, inputs)
+        lines = dry_run(registry, pipeline, inputs, fields)
     except RenderError as e:
         raise UsageError(f"{e}; give it with -i NAME=VALUE" if "needs" in str(e) else str(e)) from None
     for line in lines:
@@ -182,7 +196,7 @@ async def cmd_items(args: argparse.Namespace) -> int:
         queue: m.QueueDef = registry.resolve(args.name, "queue")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    book = registry.runbooks[queue.ref.split(".")[0]]
+    book = registry.runbooks[m.runbook_of(queue.ref)]
     try:
         items = await queue_items(queue, book.config, book.functions, find_root(Path(book.path).parent) or Path(book.path).resolve().parent.parent)
     except SourceError as e:
@@ -200,12 +214,13 @@ def _target(registry: RunbookRegistry, name: str) -> m.CommandDef | m.PipelineDe
     if len(parts) == 1:
         found = [book.commands[name] for book in registry.runbooks.values() if name in book.commands]
         if len(found) > 1:
-            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.{name}")
+            named = ", ".join(sorted(f"{m.runbook_of(c.ref)}.command.{name}" for c in found))
+            raise UsageError(f"{len(found)} runbooks have a command {name}: name one as RUNBOOK.command.{name} ({named})")
         if not found:
-            known = sorted(f"{c.ref.split('.')[0]}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
+            known = sorted(f"{m.runbook_of(c.ref)}.{c.name}" for book in registry.runbooks.values() for c in book.commands.values())
             raise UsageError(f"no command {name!r}; commands: {', '.join(known) or 'none'} (or name a pipeline as RUNBOOK.PIPELINE)")
         return found[0]
-    if len(parts) == 3 and parts[1] == "command":
+    if len(parts) >= 3 and parts[-2] == "command":
         try:
             return registry.resolve(name)
         except KeyError as e:
@@ -290,11 +305,15 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
     unknown = sorted(set(inputs) - set(pipeline.inputs))
     if unknown:
         raise UsageError(f"{', '.join(unknown)}: not an input of pipeline {pipeline.name} (inputs: {', '.join(pipeline.inputs) or 'none'})")
-    home = pipeline.ref.split(".")[0]
+    home = m.runbook_of(pipeline.ref)
     try:
-        pipeline_context(pipeline, inputs, registry.runbooks[home].config)
+        values = pipeline_context(pipeline, inputs, registry.runbooks[home].config)
     except RenderError as e:
         raise UsageError(f"{e}; give it" + (" with -i NAME=VALUE" if "." in args.name else " as the command's args say")) from None
+    try:
+        pipeline_branch(pipeline.defaults, values, pipeline.name, "<run_id>")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     bundle = registry.bundle(pipeline.ref).model_dump(mode="json")
     args.strategy, args.prompt, args.prompt_file = "runbook", f"{home}.{pipeline.name} " + json.dumps(inputs), None
     args.params = [f"pipeline={pipeline.ref}", f"runbooks={json.dumps(bundle)}", f"inputs={json.dumps(inputs)}"]
@@ -378,6 +397,10 @@ async def cmd_runbook(args: argparse.Namespace) -> int:
             return await cmd_emit(args)
         if args.runbook_action == "worker":
             return await cmd_worker(args)
+        if args.runbook_action == "cron":
+            from client.commands.runbook_cron import cmd_cron  # Temporal's schedules: only this command needs them
+
+            return await cmd_cron(args, _registry(args))
         if args.runbook_action == "run":
             return await cmd_runbook_run(args)
         if args.runbook_action == "items":

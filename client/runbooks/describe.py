@@ -8,14 +8,16 @@ from typing import Any
 
 from client.runbooks.registry import RunbookRegistry
 from workflows.runbooks import model as m
+from workflows.runbooks.branches import pipeline_branch
+from workflows.runbooks.graph import gates
 from workflows.runbooks.shell import ShellText
-from workflows.runbooks.templates import pipeline_context, render
+from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.durations import format_duration
 
 
 def _name(reference: m.Ref, home: str) -> str:
     """`build.task.x` -> `task x` in its own runbook, `common.task.x` elsewhere."""
-    runbook, kind, name = reference.split(".", 2)
+    runbook, kind, name = m.split_ref(reference)
     return f"{kind} {name}" if runbook == home else reference
 
 
@@ -31,7 +33,7 @@ def _oneline(text: str, limit: int = 100) -> str:
 class _Describer:
     def __init__(self, registry: RunbookRegistry, pipeline: m.PipelineDef):
         self.registry, self.pipeline = registry, pipeline
-        self.home = pipeline.ref.split(".")[0]
+        self.home = m.runbook_of(pipeline.ref)
 
     def action(self, action: Any) -> list[str]:
         if isinstance(action, m.RunShell):
@@ -74,15 +76,19 @@ class _Describer:
     def graph(self) -> list[str]:
         p = self.pipeline
         inputs = ", ".join(f"{i}={p.defaults[i].source!r}" if i in p.defaults else i for i in p.inputs) or "none"
-        lines = [f"pipeline {p.ref.split('.')[0]}.{p.name}", f"  inputs: {inputs}"]
+        lines = [f"pipeline {m.runbook_of(p.ref)}.{p.name}", f"  inputs: {inputs}"]
         derived = [f"{k} = {d.source!r}" for k, d in p.defaults.items() if k not in p.inputs]
         if derived:
             lines.append(f"  defaults: {', '.join(derived)}")
         if p.publish:
             lines.append(f"  publishes: {', '.join(p.publish)}")
         width = max(len(ph.name) for ph in p.phases)
+        guarded = {g.on_timeout.phase for ph in p.phases for g in map(self.registry.resolve, (*ph.pre, *ph.post)) if isinstance(g.on_timeout, m.GotoPhase)}
+        gated = {gate: target for target, gate in gates(p.phases, guarded).items()}
         for number, phase in enumerate(p.phases, 1):
             body = self.action(phase.action)
+            if phase.name in gated:
+                body[0] += f" (on the way to {gated[phase.name]}, from any other phase)"
             body += list(self.guards("pre", phase.pre)) + list(self.guards("post", phase.post))
             if phase.lock:
                 lock: m.LockDef = self.registry.resolve(phase.lock)
@@ -112,23 +118,28 @@ class _Outputs(dict[str, Any]):
         return self[key]
 
 
-def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str, Any]) -> list[str]:
-    """What each phase would run with `inputs`, rendered; runtime values shown as <placeholders>.
-    Raises RenderError (a missing input, a template that fails on these values)."""
-    home = pipeline.ref.split(".")[0]
+def dry_run(registry: RunbookRegistry, pipeline: m.PipelineDef, inputs: dict[str, Any], fields: dict[str, Any] | None = None) -> list[str]:
+    """What each phase would run with `inputs` (and a queue item's `fields`, for a worker's
+    pipeline), rendered; runtime values shown as <placeholders>. Raises RenderError (a missing
+    input, a template that fails on these values)."""
+    home = m.runbook_of(pipeline.ref)
     configs = {name: book.config for name, book in registry.runbooks.items()}
-    base = pipeline_context(pipeline, inputs, configs[home])
-    placeholders = {
-        "workspace": "<workspace>", "branch": f"orchard/runbook/{pipeline.name}/<run_id>", "run_id": "<run_id>",
-        "pipeline": pipeline.name, "runbook": home, "error": "<error>", "checkpoint": "<checkpoint>",
-    }
+    base = pipeline_context(pipeline, inputs, configs[home], fields=fields)
+    try:
+        branch, _ = pipeline_branch(pipeline.defaults, base, pipeline.name, "<run_id>")
+    except ValueError as e:
+        raise RenderError(str(e)) from None
+    orchard = {"workspace": "<workspace>", "branch": branch, "run_id": "<run_id>", "pipeline": pipeline.name, "runbook": home}
+    placeholders = {**orchard, "error": "<error>", "checkpoint": "<checkpoint>"}
     # Shown as written: a placeholder stands for a value, which a shell command quotes when it is known.
     runtime = {**{k: ShellText(v) for k, v in placeholders.items()}, "outputs": _Outputs()}
+    own = {k: base[k] for k in (*pipeline.inputs, *pipeline.defaults) if k in base}  # a pipeline's own branch, workspace or pipeline
 
     def text(template: m.Template | None, phase: str, **extra: Any) -> str:
         if template is None:
             return ""
-        return render(template, {**base, **runtime, "phase": phase, **extra, "config": configs[template.runbook]}).strip()
+        values = {**base, **runtime, **own, "phase": phase, "orchard": {**{k: ShellText(v) for k, v in orchard.items()}, "phase": phase}}
+        return render(template, {**values, **extra, "config": configs[template.runbook]}).strip()
 
     given = ", ".join(f"{k}={base[k]!r}" for k in [*pipeline.inputs, *(d for d in pipeline.defaults if d not in pipeline.inputs)])
     lines = [f"{home}.{pipeline.name} with {given}"]

@@ -27,7 +27,8 @@ from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
 from workflows.runbooks.reading import PROBLEM, got, kind_of
 
-RUNBOOK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+RUNBOOK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
+"""A runbook is named after its file: `build.minimal.toml` is `build.minimal` (references read it from the right)."""
 ENTRY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -84,8 +85,11 @@ def parse_runbook_file(path: str | Path) -> RunbookFile:
 
 
 def parse_runbook(text: str, book: RunbookFile) -> RunbookFile:
-    if not RUNBOOK_NAME.fullmatch(book.name):
-        book.problem("", f"{book.name!r} cannot name a runbook (references are runbook.kind.name): use letters, digits, _ and -")
+    if not RUNBOOK_NAME.fullmatch(book.name) or any(part in m.KIND_WORDS for part in book.name.split(".")[1:]):
+        book.problem("", f"{book.name!r} cannot name a runbook (references are runbook.kind.name): use letters, digits, _ and -, "
+                         "and dots between words that are not a kind (build.minimal, not build.task)")
+        book.unreadable = True
+        return book
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -94,7 +98,9 @@ def parse_runbook(text: str, book: RunbookFile) -> RunbookFile:
         return book
     sections: dict[str, dict[str, Any]] = {}
     for section, value in data.items():
-        if section not in m.SECTIONS:
+        if section in m.OLDER_SECTIONS:
+            book.problem(section, m.OLDER_SECTIONS[section])
+        elif section not in m.SECTIONS:
             book.problem(section, f"unknown section{did_you_mean(section, m.SECTIONS)}; sections: {', '.join(m.SECTIONS)}")
         elif not isinstance(value, dict):
             book.problem(section, f"must be a table ([{section}]{'.NAME' if section in m.ENTRIES else ''}), not a {kind_of(value)}")
@@ -117,8 +123,9 @@ def parse_runbook(text: str, book: RunbookFile) -> RunbookFile:
         except PydanticCustomError as e:
             book.problem("functions", e.message())
     events = _validated(book, m.RunbookEvents, _strings(book, "events", sections.get("events", {})), reading.at("events"))
+    safety = _validated(book, m.Safety, sections.get("safety", {}), reading.at("safety"))
     book.runbook = m.Runbook(name=book.name, path=str(book.path), config=sections.get("config", {}), functions=shell_functions,
-                             events=events or m.RunbookEvents(), **{m._TABLES[kind]: table for kind, table in tables.items()})
+                             events=events or m.RunbookEvents(), safety=safety or m.Safety(), **{m._TABLES[kind]: table for kind, table in tables.items()})
     return book
 
 

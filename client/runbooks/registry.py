@@ -76,9 +76,11 @@ class RunbookRegistry:
     def resolve(self, reference: str, kind: m.Kind | None = None) -> Any:
         """`runbook.kind.name`, or `runbook.name` with `kind` given. Raises KeyError saying what exists."""
         parts = reference.split(".")
-        if len(parts) == 2 and kind is not None:
-            parts = [parts[0], kind, parts[1]]
-        found_kind = parts[1] if len(parts) == 3 else ""
+        if len(parts) >= 3 and m.is_kind(parts[-2]):  # a runbook's name may hold dots: read from the right
+            parts = [".".join(parts[:-2]), parts[-2], parts[-1]]
+        elif len(parts) >= 2 and kind is not None:
+            parts = [".".join(parts[:-1]), kind, parts[-1]]
+        found_kind = parts[1] if len(parts) == 3 and all(parts) else ""
         if not m.is_kind(found_kind):
             shape = f"RUNBOOK.{kind or 'KIND'}.NAME" + (" or RUNBOOK.NAME (e.g. build.build)" if kind else "")
             raise KeyError(f"{reference!r}: write {shape}")
@@ -92,8 +94,8 @@ class RunbookRegistry:
         return table[name]
 
     def bundle(self, *references: m.Ref) -> m.RunbookSet:
-        """The definitions reachable from `references` (pipelines, workers, commands, tasks, ...),
-        with the config, functions and events of each runbook they come from."""
+        """The definitions reachable from `references` (pipelines, workers, commands, crons, tasks,
+        monitors, actions, ...), with the config, functions, events and safety of each runbook they come from."""
         keep: set[m.Ref] = set()
         todo = list(references)
         while todo:
@@ -104,7 +106,7 @@ class RunbookRegistry:
             todo.extend(_references_of(self.resolve(reference)))
         books: dict[str, dict[str, Any]] = {}
         for reference in sorted(keep):
-            runbook_name, kind, name = reference.split(".", 2)
+            runbook_name, kind, name = m.split_ref(reference)
             book = books.setdefault(runbook_name, {})
             book.setdefault(m._TABLES[kind], {})[name] = self.resolve(reference)
         return m.RunbookSet(runbooks={
@@ -121,6 +123,14 @@ def _references_of(definition: Any) -> list[m.Ref]:
             found += _action_refs(phase.action)
             if isinstance(phase.on_fail, m.UseChain):
                 found.append(phase.on_fail.strategy)
+            if isinstance(phase.on_fail, m.UseAction):
+                found.append(phase.on_fail.action)
+    elif isinstance(definition, m.TaskDef) and isinstance(definition.on_timeout, m.UseAction):
+        found.append(definition.on_timeout.action)
+    elif isinstance(definition, m.CronDef):
+        found += definition.monitors
+    elif isinstance(definition, m.MonitorDef):
+        found += [step.action for step in definition.response if step.action is not None]
     elif isinstance(definition, m.ChainDef):
         for attempt in definition.attempts:
             found += _action_refs(attempt.action)

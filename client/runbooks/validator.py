@@ -6,8 +6,9 @@
   the first, and every cycle has a phase whose `next` leaves it;
 - templates read only what can exist where they are used: the pipeline's inputs and defaults,
   config keys that the runbook has, outputs of phases that the pipeline has, runtime values;
-- commands give their pipeline's required inputs, a worker's pipeline takes the item as its
-  one required input, Orchard strategies exist and take the settings given.
+- commands give their pipeline's required inputs, Orchard strategies exist and take the settings
+  given; what a queue worker hands its pipeline or task may read any name (an item's fields are
+  variables there: workflows/runbooks/items.py), checked when an item comes.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from typing import Any
 from client.runbooks.parser import RunbookFile
 from client.runbooks.problems import Problem, did_you_mean, shown
 from workflows.runbooks import model as m
-from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, RUNTIME_VARIABLES, inspect, shell_variable_hint
+from workflows.runbooks.graph import gates
+from workflows.runbooks.items import item_name
+from workflows.runbooks.safety import protecting
+from workflows.runbooks.templates import CHAIN_VARIABLES, FAILURE_VARIABLES, ITEM_VARIABLES, ORCHARD_VALUES, RUNTIME_VARIABLES, inspect, shell_variable_hint
 from workflows.sdk.errors import ConfigError
 
 _KIND_TABLE = {"task": "tasks (and agents)", "pipeline": "pipelines", "guard": "guards", "strategy": "strategies", "lock": "locks",
-               "semaphore": "semaphores", "queue": "queues", "worker": "workers", "command": "commands"}
+               "semaphore": "semaphores", "queue": "queues", "worker": "workers", "command": "commands", "cron": "crons", "monitor": "monitors",
+               "action": "actions"}
 
 
 @dataclass
@@ -32,15 +37,21 @@ class _Scope:
     names: set[str]
     pipeline: m.PipelineDef | None
     described: str
+    fields: bool = False
+    """Any name may be a variable here, checked when the values come: a queue item's fields (a worker's
+    pipeline or task, a dead letter's hook; workflows/runbooks/items.py), a monitor's item (whatever
+    fields its source prints). Only config is checked."""
 
     def plus(self, extra: dict[str, str]) -> _Scope:
-        return _Scope(self.names | set(extra), self.pipeline, self.described)
+        return _Scope(self.names | set(extra), self.pipeline, self.described, self.fields)
 
 
 class _Validator:
     def __init__(self, runbooks: dict[str, m.Runbook], files: dict[str, RunbookFile]):
         self.runbooks, self.files = runbooks, files
         self.problems: set[Problem] = set()
+        self.handled: dict[m.Ref, str] = {}
+        """The pipelines and tasks queue workers hand items to, with the name of the queue they take them from."""
 
     def problem(self, runbook: str, place: str, message: str) -> None:
         self.problems.add(Problem(self.files[runbook].file, place, message))
@@ -68,6 +79,7 @@ class _Validator:
     # -- the whole set ----------------------------------------------------------------------
 
     def run(self) -> list[Problem]:
+        self.handled = {w.handler: m.split_ref(w.queue)[2] for r in self.runbooks.values() for w in r.workers.values()}
         for runbook in self.runbooks.values():
             for pipeline in runbook.pipelines.values():
                 self.pipeline(runbook, pipeline)
@@ -77,11 +89,13 @@ class _Validator:
                 self.command(runbook, command)
             for queue in runbook.queues.values():
                 self.templates(queue.source, _Scope({"config"}, None, f"queue {queue.name}'s source"))
-                self.templates(queue.dead.on_add, _Scope({"config", "item", "reason"}, None, f"queue {queue.name}'s dead letters"))
+                self.templates(queue.dead.on_add, _Scope({"config", "item", item_name(queue.name), "reason"}, None, f"queue {queue.name}'s dead letters",
+                                                         fields=True))
             for chain in runbook.strategies.values():
                 for index, attempt in enumerate(chain.attempts):
                     if isinstance(attempt.action, m.RunTask):
                         self.resolve(attempt.action.task, runbook.name, f'strategy.{chain.name}.attempt[{index}] "{attempt.name}"', "task")
+            self.scheduling(runbook)
         return sorted(self.problems)
 
     def pipeline(self, runbook: m.Runbook, pipeline: m.PipelineDef) -> None:
@@ -89,7 +103,10 @@ class _Validator:
         for key, default in pipeline.defaults.items():
             self.templates(default, _Scope(set(given), None, f"pipeline {pipeline.name}'s defaults (the inputs and the defaults above)"))
             given.add(key)
-        scope = _Scope(set(pipeline.inputs) | set(pipeline.defaults) | set(RUNTIME_VARIABLES), pipeline, f"pipeline {pipeline.name}")
+        queue = self.handled.get(pipeline.ref)
+        item = {"item", item_name(queue)} if queue is not None else set()
+        scope = _Scope(set(pipeline.inputs) | set(pipeline.defaults) | set(RUNTIME_VARIABLES) | item, pipeline, f"pipeline {pipeline.name}",
+                       fields=queue is not None)
         events: list[m.PipelineEvents | m.RunbookEvents] = [pipeline.events, runbook.events, runbook.events.by_pipeline.get(pipeline.name, m.PipelineEvents())]
         for group in events:
             for what in ("on_start", "on_phase", "on_complete"):
@@ -127,11 +144,17 @@ class _Validator:
             self.orchard(owner, action, place, scope)
         if isinstance(phase.on_fail, m.UseChain):
             self.chain(owner, phase.on_fail.strategy, place, "on_fail", scope.plus(FAILURE_VARIABLES))
+        if isinstance(phase.on_fail, m.UseAction):
+            action = self.resolve(phase.on_fail.action, owner, place, "on_fail")
+            if action is not None:
+                self.templates(action.command, scope.plus(FAILURE_VARIABLES))
 
     def guard(self, owner: str, pipeline: m.PipelineDef, guard: m.GuardDef, place: str, scope: _Scope) -> None:
         self.templates(guard.condition, scope)
         for pattern in guard.wake_on:
             self.templates(pattern, scope)
+        if isinstance(guard.on_timeout, m.TimeoutCommand):
+            self.templates(guard.on_timeout.command, scope)
         if isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase not in {p.name for p in pipeline.phases}:
             self.problem(owner, place,
                          f"guard {guard.name}'s on_timeout = {guard.on_timeout.phase!r} is not a phase of pipeline {pipeline.name} (or escalate, failed)")
@@ -154,7 +177,7 @@ class _Validator:
             if isinstance(attempt.action, m.RunShell):
                 self.templates(attempt.action.command, inner)
             else:
-                self.task(reference.split(".")[0], attempt.action.task, f"strategy.{chain.name}", f"attempt {attempt.name!r}", inner)
+                self.task(m.runbook_of(reference), attempt.action.task, f"strategy.{chain.name}", f"attempt {attempt.name!r}", inner)
 
     def child(self, runbook: m.Runbook, pipeline: m.PipelineDef, action: m.RunPipeline, place: str, scope: _Scope) -> None:
         for template in action.inputs.values():
@@ -178,7 +201,7 @@ class _Validator:
             self.task(owner, action.task, place, "run.agent", scope)
         self.templates(action.prompt, scope)
         strategy = BUILTIN_STRATEGIES.get(action.strategy)
-        if action.strategy in ("runbook", "runbook-worker"):
+        if action.strategy in ("runbook", "runbook-worker", "runbook-cron"):
             self.problem(owner, place, f"run.orchard: {action.strategy} runs runbooks; write run = {{ pipeline = NAME }} for another pipeline")
             return
         if strategy is None:
@@ -194,13 +217,10 @@ class _Validator:
         place = f"worker.{consumer.name}"
         self.resolve(consumer.queue, runbook.name, place, "queue")
         handler = self.resolve(consumer.handler, runbook.name, place, "handler")
-        if isinstance(handler, m.PipelineDef):
-            required = handler.required_inputs()
-            if len(required) != 1:
-                self.problem(runbook.name, place, f"handler pipeline {handler.name} must take the queue's item as its one required input; "
-                                                  f"it requires {', '.join(required) or 'none'}")
-        elif isinstance(handler, m.TaskDef):
-            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES), None, f"worker {consumer.name}'s task (the item is item)")
+        if isinstance(handler, m.TaskDef):  # a pipeline's inputs are filled from the item's fields by name, when it comes
+            name = item_name(m.split_ref(consumer.queue)[2])
+            scope = _Scope(set(RUNTIME_VARIABLES) | set(ITEM_VARIABLES) | {name}, None, f"worker {consumer.name}'s task (the item is item, or {name})",
+                           fields=True)
             for template in (handler.prompt, handler.command, handler.cwd, handler.checkpoint, *handler.env.values()):
                 self.templates(template, scope)
 
@@ -220,6 +240,42 @@ class _Validator:
         if unknown:
             self.problem(runbook.name, place, f"args: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not an input of pipeline {pipeline.name} "
                                               f"(inputs: {', '.join(pipeline.inputs)})")
+
+    # -- otters' newer sections: crons, monitors, actions, safety --------------------------------
+
+    def scheduling(self, runbook: m.Runbook) -> None:
+        """Crons name monitors, monitors' ladders name actions, a task's on_timeout may name one;
+        a pipeline never publishes a ref [safety] protects. A monitor's templates read its items'
+        fields, which only its source knows: only their config keys are checked."""
+        items = _Scope({"config"}, None, "a monitor's items", fields=True)
+        for cron in runbook.crons.values():
+            place = f"cron.{cron.name}"
+            for reference in cron.monitors:
+                self.resolve(reference, runbook.name, place, "monitors")
+            self.templates(cron.command, _Scope({"config", "cron"}, None, f"cron {cron.name}"))
+            for hook in cron.events.hooks.values():
+                self.templates(hook, items)
+        for monitor in runbook.monitors.values():
+            for step in monitor.response:
+                if step.action is not None:
+                    self.resolve(step.action, runbook.name, f"monitor.{monitor.name}", "response")
+            self.templates(monitor.source, _Scope({"config"}, None, f"monitor {monitor.name}'s source"))
+            for template in (monitor.condition, monitor.command):
+                self.templates(template, items)
+        for action in runbook.actions.values():
+            self.templates(action.command, items)
+        for hook in [*runbook.events.hooks.values(), *(t for owned in runbook.events.by_owner.values() for t in owned.values())]:
+            self.templates(hook, items)
+        for task in runbook.tasks.values():
+            if isinstance(task.on_timeout, m.UseAction):
+                self.resolve(task.on_timeout.action, runbook.name, f"task.{task.name}", "on_timeout")
+        protected = runbook.safety.protected
+        for pipeline in runbook.pipelines.values():
+            for branch in pipeline.publish:
+                guard = protecting(runbook.safety, branch)
+                if guard is not None:
+                    self.problem(runbook.name, f"pipeline.{pipeline.name}", f"publish: {branch!r} is protected by [safety] ({guard!r} in protected = "
+                                                                           f"[{', '.join(protected)}]): a pipeline of this runbook never publishes it")
 
     # -- the phase graph --------------------------------------------------------------------
 
@@ -247,11 +303,17 @@ class _Validator:
                     edges[phase.name].append(phase.on_fail.phase)
                 elif phase.on_fail.phase not in written:
                     self.problem(runbook.name, place, f"on_fail = {phase.on_fail.phase!r} is not a phase{did_you_mean(phase.on_fail.phase, written)}, "
-                                                      f"a strategy, escalate, failed or a retry; phases: {', '.join(written)}")
+                                                      f"a strategy, escalate, failed or a retry; phases: {', '.join(written)}; "
+                                                      f"nor an action: there is no [action.{phase.on_fail.phase}] (otters' custom on_fail names one)")
             for reference in (*phase.pre, *phase.post):
                 guard = self._quiet_get(reference)
                 if guard is not None and isinstance(guard.on_timeout, m.GotoPhase) and guard.on_timeout.phase in edges:
                     edges[phase.name].append(guard.on_timeout.phase)
+        guarded = {g.on_timeout.phase for p in pipeline.phases for g in map(self._quiet_get, (*p.pre, *p.post))
+                   if isinstance(g, m.GuardDef) and isinstance(g.on_timeout, m.GotoPhase)}
+        for target, gate in gates(pipeline.phases, guarded).items():  # otters' blocked: entered on the way to its next
+            for source in [s for s, targets in edges.items() if target in targets and s != gate]:
+                edges[source].append(gate)
         if pipeline.name in file.partial or not names:
             return
         reached = _reachable(names[0], edges) if len(self.problems) == before else set(names)  # a bad edge explains the rest
@@ -306,10 +368,13 @@ class _Validator:
         def say(message: str) -> None:
             self.problems.add(Problem(file, place, f"{key}: {message}" if key else message))
 
-        for name in sorted(use.variables - scope.names):
+        for name in sorted(use.variables - scope.names) if not scope.fields else []:
             near = did_you_mean(name, scope.names - {"config", "outputs"})
             say(f"{{{name}}} cannot exist in {scope.described}: not an input, a default, config, an output or a runtime value"
                 f"{near}{shell_variable_hint(template, name)}")
+        for name in sorted(use.orchard - set(ORCHARD_VALUES)) if "orchard" in scope.names else []:
+            say(f"orchard.{name} is not one of Orchard's values{did_you_mean(name, ORCHARD_VALUES)}: "
+                + ", ".join(f"orchard.{value}" for value in ORCHARD_VALUES))
         if "config" in scope.names:
             for name in sorted(use.config - set(config)):
                 keys = f" (keys: {', '.join(sorted(config))})" if config else " (it has none)"

@@ -5,6 +5,8 @@ record per iteration, so they run in the workflow sandbox and give the same answ
 - `similarity`: Jaccard similarity of two agent outputs' word sets (ralph).
 - `fingerprint` + `detect_loop`: AgentGate's three loop types over recent iterations, oldest first
   with the current one last: exact, oscillating, semantic (see each function).
+- `repeated_loop`: AgentGate's own loop detection (its base strategy's, which its fixed strategy
+  uses): a pattern among the earlier iterations whose confidence passes 0.8.
 - `find_completion_signal`: the completion signal an agent output carries, if any.
 """
 
@@ -34,6 +36,8 @@ class Loop:
     reason: str
     """One sentence, for the decision."""
     iterations: tuple[int, ...]
+    confidence: float = 1.0
+    """How sure the detector is (repeated_loop's patterns; the others are certain)."""
 
 
 def content_hash(verification: VerificationReport | None, snapshot: Snapshot) -> str:
@@ -58,14 +62,24 @@ def similarity(a: str, b: str) -> float:
     return len(left & right) / len(left | right)
 
 
-_SIGNAL_PATTERNS = tuple((signal, re.compile(rf"(?<!\w){re.escape(signal)}(?!\w)")) for signal in sorted(COMPLETION_SIGNALS, key=len, reverse=True))
+def _signal_pattern(signal: str, ignore_case: bool) -> re.Pattern[str]:
+    # a marked signal (TASK_COMPLETE, [DONE]) is one in any case; a bare word (DONE) only in capitals
+    flags = re.IGNORECASE if ignore_case and not signal.isalpha() else 0
+    return re.compile(rf"(?<!\w){re.escape(signal)}(?!\w)", flags)
 
 
-def find_completion_signal(text: str) -> str | None:
+_SIGNAL_PATTERNS = {
+    ignore_case: tuple((signal, _signal_pattern(signal, ignore_case)) for signal in sorted(COMPLETION_SIGNALS, key=len, reverse=True))
+    for ignore_case in (False, True)
+}
+
+
+def find_completion_signal(text: str, ignore_case: bool = False) -> str | None:
     """The longest of COMPLETION_SIGNALS that `text` carries as a whole word, e.g. "DONE" but not
-    "UNDONE", "ABANDONED" or "DONE_LATER". Case matters: a signal is written in capitals, while
-    "done" in prose ("not done yet") is no signal."""
-    return next((signal for signal, pattern in _SIGNAL_PATTERNS if pattern.search(text)), None)
+    "UNDONE", "ABANDONED" or "DONE_LATER". Case matters unless `ignore_case` (ralph, as
+    AgentGate's ralph reads signals: "task_complete." is TASK_COMPLETE); even then a bare "done"
+    in prose ("not done yet") is no signal: DONE alone counts only in capitals."""
+    return next((signal for signal, pattern in _SIGNAL_PATTERNS[ignore_case] if pattern.search(text)), None)
 
 
 TIMINGS = re.compile(r"\b\d+(?:\.\d+)?\s*(?:ms|s|sec|secs|seconds|m|min)\b|\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b")
@@ -150,3 +164,38 @@ def semantic_loop(recent: Sequence[Fingerprint]) -> Loop | None:
         f"the same checks failed in each of the last {SEMANTIC_WINDOW} iterations ({failing})",
         tuple(fp["iteration"] for fp in window),
     )
+
+
+REPEAT_CONFIDENCE = 0.8
+"""A repeated_loop pattern ends the loop above this confidence (AgentGate's fixed strategy)."""
+REPEATS_KEPT = 10
+
+
+def repeated_loop(earlier: Sequence[Fingerprint]) -> Loop | None:
+    """AgentGate's loop detection (its base strategy's detectRepeatPatterns, which its fixed strategy
+    reads), over the fingerprints of the last REPEATS_KEPT iterations before this one (AgentGate
+    records an iteration after deciding on it): the first of its patterns whose confidence passes
+    REPEAT_CONFIDENCE, in its order:
+    - exact: n of them ended with the same content (confidence n/3: 3 or more);
+    - semantic: n of them failed the same checks the same way (n/3);
+    - oscillating: the last 4 went back and forth between two contents (0.9).
+    Content is the tree: AgentGate compares commit ids, and in git an iteration that changed
+    nothing keeps its commit while one that went back to earlier content makes a new commit of
+    the same tree."""
+    recent = list(earlier)[-REPEATS_KEPT:]
+    patterns: list[Loop] = []
+    for kind, key in (("exact", "tree"), ("semantic", "failures")):
+        groups: dict[str, list[int]] = {}
+        for fp in recent:
+            if fp[key]:
+                groups.setdefault(repr(fp[key]), []).append(fp["iteration"])
+        for group in groups.values():
+            if len(group) >= 2:
+                what = "ended with the same tree" if kind == "exact" else "failed the same checks the same way"
+                patterns.append(Loop(kind, f"iterations {', '.join(map(str, group))} {what}", tuple(group), min(1.0, len(group) / 3)))
+    if len(recent) >= OSCILLATION_WINDOW:
+        a, b, c, d = recent[-OSCILLATION_WINDOW:]
+        if a["tree"] == c["tree"] and b["tree"] == d["tree"] and a["tree"] != b["tree"]:
+            swung = tuple(fp["iteration"] for fp in (a, b, c, d))
+            patterns.append(Loop("oscillating", f"the tree went back and forth over iterations {swung[0]}-{swung[-1]}", swung, 0.9))
+    return next((p for p in patterns if p.confidence > REPEAT_CONFIDENCE), None)

@@ -22,7 +22,7 @@ from temporalio.exceptions import ActivityError
 
 from workflows.loops.feedback import DEFAULT_FEEDBACK, check_template, render_feedback
 from workflows.loops.models import LEVELS, MAX_LOOP_ITERATIONS, Decision, IterationContext, IterationInput, IterationOutcome, IterationRecord, LoopState, Nudge
-from workflows.loops.modes.base import LoopDecider
+from workflows.loops.modes.base import BaseLoopDecider, LoopDecider
 from workflows.loops.registry import create_decider, mode_settings
 from workflows.sdk.context import Context
 from workflows.sdk.durations import parse_duration
@@ -36,6 +36,10 @@ from workflows.sdk.trail import Level
 
 LOOP_KEY = "loop"
 REASON_LIMIT = 200
+AGENTGATE_RULES = "loop-agentgate-rules"
+"""The patch under which the built-in modes decide by AgentGate's rules (issue 26: hybrid goes on to
+its maximum, ralph reads signals in any case and compares window_size earlier outputs, ci_pass
+without a ci command counts a passed verification); a run begun before it decides as it did."""
 
 MODE_SETTINGS = (
     "max_iterations", "base_iterations", "max_bonus_iterations", "progress_threshold", "completion", "min_verification_level",
@@ -144,6 +148,8 @@ class LoopStrategy(Strategy[LoopConfig]):
         self._state = state = LoopState.model_validate(ctx.carried) if ctx.carried else LoopState(commit=ctx.base_commit)
         self._running: int | None = None
         self._decider = decider = create_decider(cfg.mode_config())
+        if isinstance(decider, BaseLoopDecider) and not workflow.patched(AGENTGATE_RULES):
+            decider.legacy = True
         if ctx.carried:
             decider.restore_state(state.strategy_state)
         for request in self._early:  # asked while this run of the chain was starting
@@ -256,7 +262,7 @@ class LoopStrategy(Strategy[LoopConfig]):
         )
 
     def _steered(self, decision: Decision, context: IterationContext) -> Decision:
-        """A person's stop, then the budgets, end a loop its decider would go on with."""
+        """A person's stop, the budgets, then the most iterations end a loop its decider would go on with."""
         if not decision.should_continue:
             return decision
         cfg, state = self._cfg, self._state
@@ -268,6 +274,10 @@ class LoopStrategy(Strategy[LoopConfig]):
         if cfg.max_duration is not None and context.elapsed_seconds >= parse_duration(cfg.max_duration):
             return Decision.stop("budget", f"ran {context.elapsed_seconds:.1f}s of the {cfg.max_duration} allowed in {context.iteration} iterations",
                                  elapsed_seconds=round(context.elapsed_seconds, 3))
+        # A user's decider may say go on forever; the bound it declares holds all the same (patched:
+        # a loop running before this check went on as its decider said).
+        if context.iteration >= context.max_iterations and workflow.patched("loop-iteration-bound"):
+            return Decision.stop("timeout", f"reached its most iterations ({context.max_iterations}); its decider would go on: {decision.reason}")
         return decision
 
     def _advance(self, ctx: Context, n: int, decider: LoopDecider, outcome: IterationOutcome, decision: Decision) -> None:

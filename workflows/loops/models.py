@@ -170,6 +170,8 @@ class IterationInput(BaseModel):
     publish: list[str] | None = None
     """A pipeline's agent: its `origin` is the pipeline's gateway, and what it pushes there is
     applied to these branches of the user's (None: a loop's iteration, no gateway)."""
+    branch_named: bool = False
+    """A pipeline's branch its runbook named (defaults.branch): it need not be under orchard/ (never a protected one)."""
 
 
 class IterationOutcome(BaseModel):

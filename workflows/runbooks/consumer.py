@@ -3,7 +3,7 @@ consumer (a worker is the Temporal worker process, worker.py): a long-lived work
 
 Every `poll` (otters: `idle_action = "wait:30s"`) it reads its queue (an activity runs the
 source, its filter and its order) and starts the handler for each item it has not handled: a
-pipeline run (the item is its one required input) or an agent task, as child workflows, at most
+pipeline run (its inputs from the item's fields, items.py) or an agent task, as child workflows, at most
 `concurrency` at once. An item is known by its `id` (else by its content) and handled once; one
 that fails is tried again while the source still lists it, up to `max_retries` more times, and is
 then dead-lettered (`on_exhaust = "dead"`, running `[queue.X.dead] on_add`), dropped, or put to
@@ -23,17 +23,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
+from workflows.runbooks.items import handler_inputs, item_name, item_values
 from workflows.runbooks.pipeline import PipelineLaunch, PipelineStrategy, task_fields
 from workflows.runbooks.templates import RenderError, render
 from workflows.sdk.context import Context
 from workflows.sdk.errors import SteerRefused, StrategyError
 from workflows.sdk.instances import INFRA_RETRY
-from workflows.sdk.models import InstanceResult, QueueSummary, Selection, SteerRequest, first_error, key_hash8, truncate
+from workflows.sdk.models import InstanceResult, QueueSummary, Selection, SteerRequest, key_hash8, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import ItemRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -91,14 +92,7 @@ class ConsumerConfig(StrategyConfig):
     def __post_init__(self) -> None:
         if self.items_per_run < 1:
             raise ValueError("items_per_run must be at least 1")
-        try:
-            book = m.RunbookSet.model_validate(self.runbooks)
-            book.get(self.worker)
-        except ValidationError as e:
-            where, message = first_error(e)
-            raise ValueError(f"runbooks: {where}: {message}") from None
-        except (KeyError, ValueError):
-            raise ValueError(f"no worker {self.worker!r} in the runbooks given") from None
+        m.RunbookSet.carried(self.runbooks, self.worker, "worker")
 
 
 def _pruned(state: ConsumerState) -> ConsumerState:
@@ -137,10 +131,14 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         consumer: m.ConsumerDef = book.get(cfg.worker)
         queue: m.QueueDef = book.get(consumer.queue)
         handler = book.get(consumer.handler)
+        self._consumer, self._book = consumer, book
         self._state = state = ConsumerState.model_validate(ctx.carried) if ctx.carried else ConsumerState()
+        self._items: dict[str, Any] = {}
+        """The items being handled, by key: their events (on_issue_complete, ...) and a dead letter's hook read
+        their fields (not carried: the consumer continues as new only when none runs)."""
         if self._early_stop is not None:  # asked while this run of the chain was starting
             state.stop_by = state.stop_by or self._early_stop
-        home = queue.ref.split(".")[0]
+        home = m.runbook_of(queue.ref)
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(consumer.ref)])
         running: dict[str, asyncio.Task[list[InstanceResult]]] = {}
         handled_here = 0
@@ -158,7 +156,8 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
                         continue
                     attempts = record.attempts if record else 0
                     state.items[key] = ItemRecord(id=key, status="running", attempts=attempts + 1, run=f"item/{key}/{attempts + 1}", at=workflow.now())
-                    running[key] = asyncio.ensure_future(self._handle(ctx, cfg, handler, item, key, attempts + 1, base_branch))
+                    self._items[key] = item
+                    running[key] = asyncio.ensure_future(self._handle(ctx, cfg, handler, queue, item, key, attempts + 1, base_branch))
             ctx.trail = list(state.items.values())
             if state.stop_by is not None and not running:
                 break
@@ -198,13 +197,20 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         state.last_error, state.listed_settled, state.fresh_settled = "", read.settled, []
         return read.items
 
-    async def _handle(self, ctx: Context, cfg: ConsumerConfig, handler: Any, item: Any, key: str, attempt: int, base_branch: str) -> list[InstanceResult]:
+    async def _handle(self, ctx: Context, cfg: ConsumerConfig, handler: Any, queue: m.QueueDef, item: Any, key: str, attempt: int,
+                      base_branch: str) -> list[InstanceResult]:
+        """The item to its handler: a pipeline (its inputs from the item's fields, items.py) or an agent task."""
+        await self._item_event("start", key, attempt=attempt)
+        values = item_values(item, queue.name)
         if isinstance(handler, m.PipelineDef):
-            (input_name,) = handler.required_inputs()
-            params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": {input_name: item}, "host_timeout": cfg.host_timeout}
+            try:
+                inputs = handler_inputs(handler, item, queue.name)
+            except ValueError as e:  # an item without the fields its pipeline needs: that item fails, not the consumer
+                raise StrategyError(str(e)) from None
+            params = {"pipeline": handler.ref, "runbooks": cfg.runbooks, "inputs": inputs, "fields": values, "host_timeout": cfg.host_timeout}
             return await ctx.run_strategy(PipelineStrategy.NAME, f"{handler.ref} {key}", base_branch, params, key=f"item/{key}/{attempt}")
         task: m.TaskDef = handler
-        values = {"item": item, "config": cfg.runbooks["runbooks"][task.ref.split(".")[0]]["config"]}
+        values["config"] = cfg.runbooks["runbooks"][m.runbook_of(task.ref)]["config"]
         try:
             fields = task_fields(task, lambda t: render(t, values), base_branch, ctx._state.input.defaults.agent_env)
         except RenderError as e:  # an item its templates cannot take (a value no quoting holds): that item fails, not the consumer
@@ -214,6 +220,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
     async def _settle(self, queue: m.QueueDef, home: str, book: m.RunbookSet, key: str, task: asyncio.Task[list[InstanceResult]]) -> None:
         state = self._state
         record = state.items[key]
+        item = self._items.get(key, {"id": key})
         try:
             results = task.result()
             ok = bool(results) and all(r.success for r in results)
@@ -221,30 +228,70 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         except StrategyError as e:
             ok, error = False, str(e)
         record.status, record.error, record.at = ("done" if ok else "failed"), truncate(error, 300) or "", workflow.now()
+        await self._item_event("complete" if ok else "fail", key, error=record.error)
         if ok:
             state.fresh_settled.append(key)
+        if not ok and record.attempts <= queue.max_retries:
+            await self._item_event("requeue", key, error=record.error, reason=record.error)
         if ok or record.attempts <= queue.max_retries:
+            self._items.pop(key, None)
             return
         if queue.on_exhaust == "escalate":
+            await self._item_event("escalate", key, error=record.error, reason=record.error,
+                                   message=f"queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}")
             answer = await self._ctx.ask(f"Queue {queue.name}: item {key} failed {record.attempts} time(s): {record.error}. "
                                          "retry: try it again; drop: give it up",
                                          choices=["retry", "drop"], key=f"item/{key}/{record.attempts}")
             record.status = "failed" if answer.choice == "retry" else "dropped"
             if answer.choice == "retry":
                 record.attempts = 0
+                await self._item_event("requeue", key, error=record.error, reason=f"{answer.by or 'a person'} chose retry")
             else:
                 state.fresh_settled.append(key)
+                await self._item_event("abandon", key, error=record.error, reason=f"{answer.by or 'a person'} chose drop")
+            self._items.pop(key, None)
             return
         record.status = "dead" if queue.on_exhaust in ("dead", "wait") else "dropped"
         state.fresh_settled.append(key)
+        if record.status == "dropped":
+            await self._item_event("abandon", key, error=record.error, reason=f"out of retries ({record.attempts} attempts): dropped")
+        self._items.pop(key, None)
         if record.status == "dead" and queue.dead.on_add is not None:
             try:
-                command = render(queue.dead.on_add, {"item": {"id": key}, "reason": record.error, "config": book.runbooks[home].config})
+                command = render(queue.dead.on_add, {**item_values(item, queue.name), "reason": record.error, "config": book.runbooks[home].config})
             except RenderError as e:  # a reason no quoting holds: the hook is skipped, the consumer goes on
                 workflow.logger.warning("queue %s: dead letter %s: %s", queue.name, key, e)
                 return
             await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
                                             start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
+
+    async def _item_event(self, what: str, key: str, **values: Any) -> None:
+        """An item's event as it happens: the runbook's `on_<worker|queue|item>_<event>` (otters'
+        on_issue_requeue: `issue`, an item of queue issues), else `on_<event>` for otters' newer
+        events. Its command reads the item's fields, the item under its name (`{issue.id}`) and
+        as `item`, `id`, and `reason`, `error`; a failing one is logged."""
+        consumer = self._consumer
+        queue, home = consumer.queue.split(".")[-1], m.runbook_of(consumer.queue)
+        runbook = self._book.runbooks[home]
+        singular = item_name(queue)
+        owners = (consumer.name, queue, singular)
+        if what in m.ITEM_EVENTS:  # start, complete, fail: an item's own only (a runbook's on_start is its pipelines')
+            template = next((runbook.events.by_owner[o][what] for o in owners if what in runbook.events.by_owner.get(o, {})), None)
+        else:
+            template = runbook.events.command(what, *owners)
+        if template is None:
+            return
+        item = self._items.get(key, {"id": key})
+        try:
+            command = render(template, {"id": key, **item_values(item, queue), "reason": "", "error": "", **values, "config": runbook.config})
+        except RenderError as e:
+            workflow.logger.warning("queue %s: on_%s for %s: %s", queue, what, key, e)
+            return
+        try:
+            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
+                                            start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"on_{what} {key}")
+        except ActivityError as e:  # an event never fails the item, nor the worker
+            workflow.logger.warning("queue %s: on_%s for %s could not run: %s", queue, what, key, e.cause or e)
 
     # -- steering: `orchard runbook worker stop` ---------------------------------------------
 

@@ -11,8 +11,12 @@ An item's fields are names (`priority`, `labels`); the whole item is `item` (a l
 - each `[functions]` entry of the runbook: a shell command rendered with the item's fields and the
   call's keyword arguments (`affects_dir(dir='src')`), true when it exits 0.
 
-otters' shell-style spellings are refused with the way to write them: `&&` is `and`, `||` is
-`or`, `!x` is `not x`, and a template such as `'{config.labels}'` is just `config.labels`.
+otters' spelling is read as what it means (otters_filter): `&&` is `and`, `||` is `or`, `!x` is
+`not x`, a template `{config.labels}` is the value `config.labels`, and a quoted one
+`'{config.labels}'` that value as otters writes it into text (nothing for none or an empty
+list, a list's items joined by commas): `('{config.labels}' == '' || has_any_label({config.labels}))`
+holds for every item while config.labels is empty, else for those with one of its labels. A
+`[functions]` function takes keyword arguments, or positional ones, which its command reads as `args`.
 
 An order is `field`, `field DESC` or several, comma-separated (`priority DESC, created_at`);
 items without the field go last.
@@ -40,21 +44,65 @@ FILTER_FUNCTIONS: dict[str, str] = {
     "age": "age(timestamp): seconds since an ISO-8601 time or epoch seconds",
 }
 
+def as_text(value: Any) -> str:
+    """A value as otters writes it into a filter's text: nothing for none or an empty list or table,
+    a list's items joined by commas, true and false in lower case."""
+    if value is None or (isinstance(value, (list, tuple, dict)) and not value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(as_text(v) for v in value)
+    return str(value)
+
+
 _ENV = SandboxedEnvironment(undefined=StrictUndefined)
-_OTTERS = [
-    (re.compile(r"\{[^{}]*\}"), "a filter is an expression, not a template: write config.labels, not '{config.labels}'"),
-    (re.compile(r"&&"), "write `and` instead of `&&`"),
-    (re.compile(r"\|\|"), "write `or` instead of `||`"),
-    (re.compile(r"(?<![!=<>])!(?!=)"), "write `not x` instead of `!x`"),
-]
+_ENV.filters["as_text"] = as_text
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_GROUP = re.compile(r"\{([^{}]*)\}")
 
 
-def _spelling_problem(expression: str) -> str | None:
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", lambda m: m[0] if "{" in m[0] else "''", expression)
-    for pattern, advice in _OTTERS:
-        if pattern.search(text):
-            return advice
-    return None
+def _is_expression(text: str) -> bool:
+    try:
+        parser = Parser(_ENV, text, state="variable")
+        parser.parse_expression()
+        return bool(parser.stream.eos)
+    except TemplateError:
+        return False
+
+
+def _outside_quotes(text: str) -> str:
+    text = _GROUP.sub(lambda m: f"({m[1].strip()})" if _is_expression(m[1]) else m[0], text)
+    text = text.replace("&&", " and ").replace("||", " or ")
+    return re.sub(r"!(?!=)", " not ", text)
+
+
+def _in_quotes(quoted: str) -> str:
+    """`'{config.labels}'` -> `(config.labels | as_text)`; `'fix-{x}'` -> `('fix-' ~ (x | as_text))`."""
+    body, q = quoted[1:-1], quoted[0]
+    groups = [g for g in _GROUP.finditer(body) if _is_expression(g[1])]
+    if not groups:
+        return quoted
+    parts, at = [], 0
+    for group in groups:
+        if group.start() > at:
+            parts.append(q + body[at:group.start()] + q)
+        parts.append(f"({group[1].strip()} | as_text)")
+        at = group.end()
+    if at < len(body):
+        parts.append(q + body[at:] + q)
+    return "(" + " ~ ".join(parts) + ")"
+
+
+@lru_cache(maxsize=128)
+def otters_filter(expression: str) -> str:
+    """A filter as Jinja2 evaluates it: otters' spelling (`&&`, `||`, `!x`, `{x}`, `'{x}'`) read as what it means."""
+    out, at = [], 0
+    for quoted in _QUOTED.finditer(expression):
+        out += [_outside_quotes(expression[at:quoted.start()]), _in_quotes(quoted[0])]
+        at = quoted.end()
+    out.append(_outside_quotes(expression[at:]))
+    return "".join(out).strip()
 
 
 @lru_cache(maxsize=128)
@@ -68,17 +116,14 @@ def _parse(expression: str) -> nodes.Expr:
 
 def compile_filter(expression: str) -> Callable[..., Any]:
     """The filter as a function of the names an item gives it (activities/runbooks/filters.py)."""
-    return _ENV.compile_expression(expression.strip(), undefined_to_none=False)
+    return _ENV.compile_expression(otters_filter(expression), undefined_to_none=False)
 
 
 def check_filter(expression: str, functions: set[str]) -> None:
-    """Raises ValueError for a filter that cannot be evaluated: bad syntax, otters' shell
-    spelling, or a call to a function that is neither built in nor in the runbook's [functions]."""
-    advice = _spelling_problem(expression)
-    if advice:
-        raise ValueError(f"filter {expression.strip()!r}: {advice}")
+    """Raises ValueError for a filter that cannot be evaluated: bad syntax, or a call to a
+    function that is neither built in nor in the runbook's [functions]."""
     try:
-        tree = _parse(expression.strip())
+        tree = _parse(otters_filter(expression))
         check_internals(tree)
     except TemplateError as e:
         raise ValueError(f"filter {expression.strip()!r}: {e.message}") from None

@@ -1,5 +1,5 @@
-"""A pipeline's phases as `orchard watch` and the TUI draw them while it runs: one word a phase for
-the run's phase line (✓ done, ✗ failed the last time, ▶ running) and one line a phase for the graph
+"""A pipeline's phases: which gate another (otters' `blocked`, gates), and as `orchard watch` and
+the TUI draw them while it runs: one word a phase for the run's phase line (✓ done, ✗ failed the last time, ▶ running) and one line a phase for the graph
 (its action, where it leads, what it holds, how often it ran).
 
 Kept up to date a phase at a time: a step changes one or two phases' marks and never redraws them
@@ -10,8 +10,24 @@ step of it in one workflow task.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 
 from workflows.runbooks import model as m
+
+
+def gates(phases: list[m.PhaseDef], guarded: Collection[str] = ()) -> dict[str, str]:
+    """otters' `blocked` phase: one that does nothing but wait on its pre guards, that no `next`,
+    `on_fail` or guard's `on_timeout` (`guarded`: the phases those name) leads to, is entered on
+    the way to the phase its `next` names, whenever the run moves there from another phase.
+    By that phase: the phase that gates it (the first written, if several would)."""
+    targets = set(guarded)
+    for phase in phases:
+        targets.update(edge.phase for edge in (phase.next, phase.on_fail) if isinstance(edge, m.GotoPhase))
+    found: dict[str, str] = {}
+    for phase in phases[1:]:
+        if isinstance(phase.action, m.NoAction) and phase.pre and phase.name not in targets and isinstance(phase.next, m.GotoPhase):
+            found.setdefault(phase.next.phase, phase.name)
+    return found
 
 
 class PhaseGraph:

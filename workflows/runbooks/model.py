@@ -33,28 +33,31 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import core_schema
 
 from workflows.runbooks.arguments import ArgSpec, parse_arg_spec
+from workflows.runbooks.branches import BRANCH, branch_problem
 from workflows.runbooks.events import check_pattern
 from workflows.runbooks.expressions import SortKey, check_filter, parse_order
 from workflows.runbooks.reading import Reading, Said, did_you_mean, problem, problems, reading, wrong_type
 from workflows.runbooks.templates import RESERVED, inspect
 from workflows.sdk.durations import format_duration, parse_duration
+from workflows.sdk.models import first_error
 
-Kind = Literal["command", "worker", "queue", "pipeline", "task", "guard", "strategy", "lock", "semaphore"]
+Kind = Literal["command", "worker", "queue", "pipeline", "task", "guard", "strategy", "lock", "semaphore", "cron", "monitor", "action"]
 Ref = str
 """`runbook.kind.name`, e.g. `bugfix.pipeline.fix`."""
 
-KIND_WORDS = {"command", "worker", "queue", "pipeline", "task", "agent", "guard", "strategy", "lock", "semaphore"}
+KIND_WORDS = {"command", "worker", "queue", "pipeline", "task", "agent", "guard", "strategy", "lock", "semaphore", "cron", "monitor", "action"}
 """What a reference may name as its kind (`agent` is otters' newer word for a task)."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BRANCH = re.compile(r"(?!/)(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9._/-]+")
 
 
 def ref(runbook: str, kind: Kind, name: str) -> Ref:
@@ -63,9 +66,16 @@ def ref(runbook: str, kind: Kind, name: str) -> Ref:
 
 def split_ref(reference: Ref) -> tuple[str, Kind, str]:
     """`reference`'s runbook, kind and name. Its kind is a Kind: every Ref is made by ref() (the
-    client reads references with reference(); a workflow gets them from the client)."""
-    runbook, kind, name = reference.split(".", 2)
+    client reads references with reference(); a workflow gets them from the client). Read from the
+    right: a runbook's name may hold dots (`build.minimal.toml` is the runbook `build.minimal`),
+    a kind and an entry's name never do."""
+    runbook, kind, name = reference.rsplit(".", 2)
     return runbook, cast("Kind", kind), name
+
+
+def runbook_of(reference: Ref) -> str:
+    """The runbook a reference's definition is in: `build.minimal.task.plan` -> `build.minimal`."""
+    return reference.rsplit(".", 2)[0]
 
 
 def is_kind(word: str) -> TypeGuard[Kind]:
@@ -187,11 +197,11 @@ def reference(kind: Kind, text: Any, r: Reading, key: str) -> Ref:
     parts = text.split(".")
     if len(parts) == 1:
         return ref(r.runbook, kind, text)
-    if len(parts) in (2, 3) and parts[-2] in KIND_WORDS:
+    if len(parts) >= 2 and parts[-2] in KIND_WORDS and all(parts):
         found = "task" if parts[-2] == "agent" else parts[-2]
         if found != kind:
             raise problem(f"{key} = {text!r} names a {parts[-2]}; {key} takes a {kind}")
-        return ref(parts[0] if len(parts) == 3 else r.runbook, kind, parts[-1])
+        return ref(".".join(parts[:-2]) if len(parts) >= 3 else r.runbook, kind, parts[-1])
     raise problem(f"{key} = {text!r}: write NAME, {kind}.NAME or RUNBOOK.{kind}.NAME (e.g. common.{kind}.{parts[-1]})")
 
 
@@ -199,6 +209,7 @@ GuardRef = Annotated[Ref, toml(partial(reference, "guard"))]
 LockRef = Annotated[Ref, toml(partial(reference, "lock"))]
 SemaphoreRef = Annotated[Ref, toml(partial(reference, "semaphore"))]
 QueueRef = Annotated[Ref, toml(partial(reference, "queue"))]
+MonitorRef = Annotated[Ref, toml(partial(reference, "monitor"))]
 
 
 def _event_patterns(value: Any, r: Reading, key: str) -> list[Template]:
@@ -453,6 +464,14 @@ class RetryPhase(_Model):
     retry: Retry
 
 
+class UseAction(_Model):
+    """`on_fail` names an `[action.NAME]`, as otters' custom on_fail values do (`verify_and_retry`):
+    its command runs with the phase's values and `error`; when it succeeds the phase runs again (at
+    most the action's max_attempts times in one run), else the pipeline fails."""
+    kind: Literal["action"] = "action"
+    action: Ref
+
+
 def _next(value: Any, r: Reading, key: str) -> GotoPhase | Done | Failed:
     """A phase, or `done`, `failed` (`fail`), which end the pipeline unless a phase has that name
     (otters' build has a phase "done")."""
@@ -465,7 +484,9 @@ def _next(value: Any, r: Reading, key: str) -> GotoPhase | Done | Failed:
 
 def _on_fail(value: Any, r: Reading, key: str) -> Any:
     """A phase (first), `escalate`, `failed`, a strategy chain (`merge` when no phase has the name,
-    or `strategy.merge`), or `{ retry = { max = 3, interval = "10s" } }`."""
+    or `strategy.merge`), an action (`verify_and_retry` when `[action.verify_and_retry]` exists, or
+    `action.NAME`), or `{ retry = { max = 3, interval = "10s" } }`. A name that is none of them is
+    read as a phase, which the validator says is missing."""
     if isinstance(value, dict):
         if set(value) == {"retry"}:
             return RetryPhase(retry=retry(value["retry"], f"{key}.retry"))
@@ -478,27 +499,44 @@ def _on_fail(value: Any, r: Reading, key: str) -> Any:
         return Escalate()
     if value in ("failed", "fail"):
         return Failed()
+    if "." in value and value.split(".")[-2] == "action":
+        return UseAction(action=reference("action", value, r, key))
     if "." in value or r.defines("strategy", value):
         return UseChain(strategy=reference("strategy", value, r, key))
+    if r.defines("action", value):
+        return UseAction(action=ref(r.runbook, "action", value))
     return GotoPhase(phase=value)
 
 
+class KeepWaiting(_Model):
+    """`on_timeout = "wait"`: the phase goes on waiting for its guard past the guard's timeout."""
+    kind: Literal["wait"] = "wait"
+
+
+class TimeoutCommand(_Model):
+    """`on_timeout = "oj queue remove merges {id}"` (otters' mergeq): the command runs, then the guard's phase fails."""
+    kind: Literal["command"] = "command"
+    command: ShellTemplate
+
+
 def _on_timeout(value: Any, r: Reading, key: str) -> Any:
-    """escalate, failed (fail), or a phase of the pipeline the guard waits in."""
+    """escalate, failed (fail), wait, a phase of the pipeline the guard waits in (one word), or a shell command."""
     if not isinstance(value, str):
         raise wrong_type(key, "a string", value)
     if value == "escalate":
         return Escalate()
     if value in ("fail", "failed"):
         return Failed()
+    if value == "wait":
+        return KeepWaiting()
     if not _IDENTIFIER.fullmatch(value.replace("-", "_")):
-        raise problem(f"on_timeout = {value!r}: write escalate, failed or a phase name")
+        return TimeoutCommand(command=template(value, r, key))
     return GotoPhase(phase=value)
 
 
 Next = Annotated[GotoPhase | Done | Failed, Field(discriminator="kind")]
-FailAction = Annotated[GotoPhase | Failed | Escalate | UseChain | RetryPhase, Field(discriminator="kind")]
-TimeoutAction = Annotated[GotoPhase | Failed | Escalate, Field(discriminator="kind")]
+FailAction = Annotated[GotoPhase | Failed | Escalate | UseChain | RetryPhase | UseAction, Field(discriminator="kind")]
+TimeoutAction = Annotated[GotoPhase | Failed | Escalate | KeepWaiting | TimeoutCommand, Field(discriminator="kind")]
 
 
 # -- definitions ------------------------------------------------------------------------------
@@ -526,7 +564,7 @@ class PhaseDef(_Table):
     next: Annotated[Next, toml(_next)] = Field(default_factory=Done)
     """Where the pipeline goes when the phase succeeds; unwritten, the phase written after it (or done)."""
     on_fail: Annotated[FailAction, toml(_on_fail)] = Field(default_factory=Failed)
-    """Where it goes when the phase fails: a phase, escalate, failed, a strategy chain, or a retry."""
+    """Where it goes when the phase fails: a phase, escalate, failed, a strategy chain, a retry, or an action."""
     timeout: Seconds | None = None
     """How long the phase may run (a command's step or an agent's run)."""
 
@@ -594,7 +632,7 @@ def _input_names(inputs: list[str], info: ValidationInfo) -> list[str]:
 
 def _branches(refs: list[str], info: ValidationInfo) -> list[str]:
     if reading(info) is not None:
-        wrong = [name for name in refs if not _BRANCH.fullmatch(name) or name.startswith(("refs/", "orchard/"))]
+        wrong = [name for name in refs if not BRANCH.fullmatch(name) or name.startswith(("refs/", "orchard/"))]
         if wrong:
             raise problems([f"publish: {name!r} is not a branch of your repository (e.g. main, release/1.2)" for name in wrong])
     return refs
@@ -644,6 +682,10 @@ class PipelineDef(_Entry):
             for own in [*inputs, *defaults]:
                 if isinstance(own, str) and own in RESERVED:
                     said.say(f"{'inputs' if own in inputs else 'defaults'}: {own!r} is Orchard's ({RESERVED[own]}); give yours another name")
+            branch = defaults.get("branch")
+            why = branch_problem(branch.strip()) if isinstance(branch, str) and "{" not in branch else None
+            if why:  # a name with a variable in it is checked when a run renders it (workflows/runbooks/branches.py)
+                said.say(f"defaults: branch = {why}")
         table["phases"] = table.pop("phase", [])
         return table
 
@@ -652,6 +694,21 @@ class PipelineDef(_Entry):
 
     def phase(self, name: str) -> PhaseDef:
         return next(p for p in self.phases if p.name == name)
+
+
+def _task_on_timeout(value: Any, r: Reading, key: str) -> Any:
+    """fail, escalate, requeue, or an action's name (otters' validator takes any name here)."""
+    choices = ("fail", "escalate", "requeue")
+    if not isinstance(value, str):
+        raise wrong_type(key, "a string", value)
+    if value in choices:
+        return value
+    if "." in value and value.split(".")[-2] == "action":
+        return UseAction(action=reference("action", value, r, key))
+    if r.defines("action", value):
+        return UseAction(action=ref(r.runbook, "action", value))
+    raise problem(f"{key} = {value!r}{did_you_mean(value, choices)}: one of {', '.join(choices)}, or an action's name "
+                  f"(there is no [action.{value}])")
 
 
 class TaskDef(_Entry):
@@ -683,8 +740,9 @@ class TaskDef(_Entry):
     """What shows the agent is alive: its output, or nothing (read and checked; no run acts on it yet)."""
     on_stuck: Annotated[list[Literal["nudge", "restart", "escalate"]], OneOf()] = Field(default_factory=list)
     """What is done, in turn, with an agent past its idle_timeout (read and checked; no run acts on it yet)."""
-    on_timeout: Annotated[Literal["fail", "escalate", "requeue"], OneOf()] = "fail"
-    """What follows an agent past its timeout (read and checked; no run acts on it yet: it fails)."""
+    on_timeout: Annotated[Literal["fail", "escalate", "requeue"] | UseAction, toml(_task_on_timeout)] = "fail"
+    """What follows an agent past its timeout: it fails; an action (otters' `checkpoint_and_escalate`,
+    an `[action.NAME]`) runs first in a pipeline's phase. (escalate and requeue are read and checked; no run acts on them yet.)"""
     checkpoint: ShellTemplate | None = None
     """A command saving the agent's progress (read and checked; no run acts on it yet)."""
     checkpoint_interval: Seconds | None = None
@@ -742,7 +800,8 @@ class GuardDef(_Entry):
     timeout: Seconds | None = None
     """How long a phase waits for it; unset, it is checked once."""
     on_timeout: Annotated[TimeoutAction, toml(_on_timeout)] = Field(default_factory=Escalate)
-    """escalate, failed, or a phase of the pipeline to go to."""
+    """escalate, failed, a phase of the pipeline to go to, wait (past the timeout too), or a shell
+    command that runs before the phase fails (`oj queue remove merges {id}`)."""
     retry: Retry | None = None
     """Check again, at most `max` times, `interval` apart, before the guard fails."""
     wake_on: EventPatterns = Field(default_factory=list)
@@ -751,8 +810,8 @@ class GuardDef(_Entry):
 
 class ChainAttemptDef(_Table):
     """`[[strategy.NAME.attempt]]`: one approach of a strategy chain, a command (`run = "..."`) or
-    an agent (`run = { agent = NAME }`, or `task = NAME`)."""
-    KEYS = ("name", "run", "task", "timeout", "rollback")
+    an agent (`run = { agent = NAME }`, or `task = NAME` or `agent = NAME`, as a phase takes them)."""
+    KEYS = ("name", "run", "task", "agent", "timeout", "rollback")
     name: str
     """Unique in its chain; the templates of the chain read it as `attempt`."""
     action: ChainAttemptAction
@@ -765,12 +824,12 @@ class ChainAttemptDef(_Table):
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
         table = super().spelling(table, r, said)
-        run, task = table.pop("run", None), table.pop("task", None)
+        run, task, agent = table.pop("run", None), table.pop("task", None), table.pop("agent", None)
         action: Any = None
-        if (run is None) == (task is None):
-            said.say('an attempt runs a command (run = "...") or an agent (run = { agent = NAME }, or task = NAME): one of them')
-        elif task is not None:
-            found = said.attempt(reference, "task", task, r, "task")
+        if [run, task, agent].count(None) != 2:
+            said.say('an attempt runs a command (run = "...") or an agent (run = { agent = NAME }, agent = NAME or task = NAME): one of them')
+        elif task is not None or agent is not None:
+            found = said.attempt(reference, "task", task if task is not None else agent, r, "task" if task is not None else "agent")
             action = RunTask(task=found) if found else None
         elif isinstance(run, str):
             command = said.attempt(template, run, r, "run")
@@ -950,7 +1009,8 @@ class ConsumerDef(_Entry):
     queue: QueueRef
     """The queue whose items it takes."""
     handler: Annotated[Ref, toml(_handler)]
-    """A pipeline (the item is its one required input) or a task (the item is `item` in its prompt)."""
+    """A pipeline (its inputs filled from the item's fields by name, else the item is its one required input) or a task;
+    both read the item's fields, `item`, and the item named after its queue (workflows/runbooks/items.py)."""
     concurrency: int = Field(default=1, ge=1)
     """How many items it handles at once."""
     idle_wait: float = 30.0
@@ -1031,43 +1091,322 @@ class CommandDef(_Entry):
         return table
 
 
+# -- otters' newer runbooks: crons, monitors, actions, safety -----------------------------------
+
+HOOK_EVENTS = ("escalate", "retry", "abandon", "nudge", "restart", "clean", "skip", "requeue")
+"""The events otters' newer runbooks write (`on_escalate`, ...), fired where the thing happens:
+docs/runbooks.md says where. An action's name is an event too (`on_mark_flaky`)."""
+ITEM_EVENTS = ("start", "complete", "fail")
+"""What happens to a queue's item (`on_issue_start`): its handling starts, succeeds, fails."""
+PIPELINE_EVENTS = ("start", "phase", "complete", "fail")
+
+
+class ActionDef(_Entry):
+    """`[action.NAME]`: a named command, run by a monitor's response ladder for an item (with the
+    item's fields) or by a phase's `on_fail` (with the phase's values and `error`)."""
+    KIND = "action"
+    KEYS = ("run", "cooldown", "max_attempts", "max", "timeout", "description", "name")
+    command: ShellTemplate
+    """`run`: the command (exit 0: it worked)."""
+    cooldown: Seconds | None = None
+    """How long after it ran for an item before it runs for that item again (a ladder waits meanwhile)."""
+    max_attempts: int | None = Field(default=None, ge=1)
+    """How many times it runs for one item (or one phase, in one pipeline run); otters' older spelling is `max`."""
+    timeout: Seconds | None = None
+    """How long its command may run (default 5 minutes)."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        for label in ("description", "name"):  # otters' labels, for people (the entry's name is its key's)
+            if not isinstance(table.get(label, ""), str):
+                said.add(wrong_type(label, "a string", table[label]))
+        table = super().spelling(table, r, said)
+        table.pop("description", None)
+        run, most = table.pop("run", None), table.pop("max", None)
+        if run is None:
+            said.say('missing key \'run\': an action runs a command (run = "..."); otters\' oldest drafts named a built-in '
+                     "operation (command = ...) instead, which Orchard has not")
+            said.spoke("command")
+        else:
+            command = said.attempt(template, run, r, "run")
+            if command is None:
+                said.spoke("command")
+            else:
+                table["command"] = command
+        if most is not None and "max_attempts" in table:
+            said.say("max and max_attempts both bound the action; keep max_attempts (max is otters' older spelling)")
+        elif most is not None:
+            table["max_attempts"] = most
+        return table
+
+
+class LadderStep(_Model):
+    """One rung of a monitor's `response` ladder, as written: `nudge` (an action), `restart:2` (an
+    action, run at most twice for one item before the ladder moves on), `escalate` (a person is
+    told: the runbook's on_escalate; then the item is left alone while it matches) or `abandon`
+    (the item is given up: on_abandon). An `[action.escalate]` or `[action.abandon]` runs first."""
+    kind: Literal["action", "escalate", "abandon"]
+    name: str
+    action: Ref | None = None
+    times: int | None = None
+    """`restart:2`: at most this many runs for one item; unwritten, the action's max_attempts (else once)."""
+
+
+BUILTIN_STEPS = ("escalate", "abandon")
+
+
+def _ladder(value: Any, r: Reading, key: str) -> list[LadderStep]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(step, str) for step in value):
+        raise problem(f'{key}: must be a list of steps, e.g. ["nudge", "restart:2", "escalate"]')
+    said, steps = Said(), []
+    for written in value:
+        name, colon, count = written.partition(":")
+        if colon and not (count.isdigit() and int(count) >= 1):
+            said.say(f"{key}: {written!r}: write NAME:N with N at least 1 (restart:2: restart, at most twice for one item)")
+            continue
+        times = int(count) if colon else None
+        if name in BUILTIN_STEPS:
+            own = ref(r.runbook, "action", name) if r.defines("action", name) else None
+            if times is not None:
+                said.say(f"{key}: {written!r}: {name} happens once for an item; drop :{count}")
+            steps.append(LadderStep(kind=cast("Literal['escalate', 'abandon']", name), name=name, action=own))
+            continue
+        action = said.attempt(reference, "action", name, r, key)
+        if action is not None:
+            steps.append(LadderStep(kind="action", name=name.split(".")[-1], action=action, times=times))
+    said.raise_if_any()
+    return steps
+
+
+MonitorFormat = Literal["auto", "json", "lines", "csv", "kv"]
+
+
+class MonitorDef(_Entry):
+    """`[monitor.NAME]`: run by a cron on each tick: its `source` prints items, its `condition`
+    (exit 0: it matches) is checked for each, and each item that matches gets `run` (otters'
+    janitor: a command for each) or the next step of its `response` ladder (otters' watchdog:
+    nudge, then restart, then escalate, one step per tick while the item still matches)."""
+    KIND = "monitor"
+    KEYS = ("source", "format", "condition", "run", "response", "timeout", "description")
+    source: ShellTemplate
+    """A command printing the items (JSON, or one per line: `format`), at the repository's root."""
+    format: Annotated[MonitorFormat, OneOf()] = "auto"
+    """How `source` prints items: auto (JSON when it reads as JSON, else one item per line), json, lines, csv, kv."""
+    condition: ShellTemplate | None = None
+    """Checked for each item with its fields (`{session}`); unwritten, every item matches."""
+    command: ShellTemplate | None = None
+    """`run`: the command for each item that matches (exit 0: it was cleaned)."""
+    response: Annotated[list[LadderStep], toml(_ladder)] = Field(default_factory=list)
+    """The ladder for each item that matches: `["nudge", "restart:2", "escalate"]`."""
+    timeout: Seconds | None = None
+    """How long its source and each condition may run (default 2 minutes)."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        table = super().spelling(table, r, said)
+        description = table.pop("description", "")
+        if not isinstance(description, str):
+            said.add(wrong_type("description", "a string", description))
+        run = table.pop("run", None)
+        if run is not None and "response" in table:
+            said.say("a monitor handles what matches with run (a command) or response (a ladder of actions): one of them")
+        elif run is None and "response" not in table:
+            said.say('give run = "..." (a command for each item that matches) or response = ["nudge", "escalate"] (a ladder of actions)')
+        if run is not None:
+            command = said.attempt(template, run, r, "run")
+            if command is not None:
+                table["command"] = command
+        return table
+
+
+class CronEvents(_Table):
+    """`[cron.NAME.events]`: commands run as the cron's monitors act (they win over the runbook's
+    `[events]`): on_escalate, on_retry, on_abandon, on_nudge, on_restart, on_clean, on_skip, and
+    on_<action> for any action."""
+    hooks: dict[str, ShellTemplate] = Field(default_factory=dict)
+    """By what happens: `escalate`, `clean`, an action's name."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        whats = (*HOOK_EVENTS, *sorted(r.defined.get("action", set()) - set(HOOK_EVENTS)))
+        hooks: dict[str, Any] = {}
+        for key, source in table.items():
+            what = key.removeprefix("on_")
+            if what not in whats or not key.startswith("on_"):
+                said.say(f"{r.key()}: unknown event {key!r}{did_you_mean(key, [f'on_{w}' for w in whats])}; a cron's events: "
+                         f"{', '.join(f'on_{w}' for w in whats)}")
+                continue
+            hooks[what] = said.attempt(template, source, r, r.key(key))
+        return {"hooks": {k: v for k, v in hooks.items() if v is not None}}
+
+
+def _a_second_at_least(every: float, info: ValidationInfo) -> float:
+    if reading(info) is not None and every < 1:
+        raise problem(f"interval: {format_duration(every)} is too short: at least a second (a Temporal Schedule's finest interval)")
+    return every
+
+
+class CronDef(_Entry):
+    """`[cron.NAME]`: every `interval`, runs its `monitors` in order (and its own `run` command, if
+    it has one), as a Temporal Schedule (`orchard runbook cron start NAME`): it survives restarts,
+    shows under Schedules in the Temporal UI, and is paused, unpaused and triggered by
+    `orchard runbook cron`. `enabled = false` makes it start paused."""
+    KIND = "cron"
+    KEYS = ("interval", "monitors", "run", "enabled", "events", "on_error", "description", "name", "watchers", "scanners")
+    interval: Annotated[float, toml(seconds), AfterValidator(_a_second_at_least)]
+    """How often it runs, in seconds: 30s, 5m, 1h (at least a second)."""
+    monitors: list[MonitorRef] = Field(default_factory=list)
+    """`[monitor.NAME]`s, run in this order."""
+    command: ShellTemplate | None = None
+    """`run`: a command the cron runs each time (otters' older crons), after its monitors."""
+    enabled: bool = True
+    """false: the schedule is made paused (`orchard runbook cron unpause NAME` starts it)."""
+    events: CronEvents = Field(default_factory=CronEvents)
+    """`[cron.NAME.events]`, which win over the runbook's `[events]`."""
+
+    @classmethod
+    def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
+        for label in ("description", "name"):  # otters' labels, for people (the entry's name is its key's)
+            if not isinstance(table.get(label, ""), str):
+                said.add(wrong_type(label, "a string", table[label]))
+        table = super().spelling(table, r, said)
+        table.pop("description", None)
+        for older, section in (("watchers", "watcher"), ("scanners", "scanner")):
+            if older in table:
+                table.pop(older)
+                said.say(f"{older} = [...]: otters' older spelling; [{section}.NAME] became [monitor.NAME]: write monitors = [...]")
+        on_error = table.pop("on_error", "log_and_continue")
+        if on_error != "log_and_continue":
+            said.say(f"on_error = {on_error!r}: a cron logs a monitor that fails and goes on to the next (log_and_continue), "
+                     "the one behaviour Orchard has")
+        run = table.pop("run", None)
+        if run is not None:
+            command = said.attempt(template, run, r, "run")
+            if command is not None:
+                table["command"] = command
+        elif not table.get("monitors"):
+            said.say('runs nothing: give monitors = ["NAME", ...] ([monitor.NAME] sections) or run = "..."')
+        return table
+
+
+class Safety(_Table):
+    """`[safety]`: what the runbook never touches. `protected` names paths (relative to the
+    repository's root) and refs (branches): a monitor never acts on an item that names one, a
+    pipeline never publishes one, and a pipeline's command may not commit a change under one.
+    `dry_run_first`: a cron's first run only says what it would do."""
+    protected: list[str] = Field(default_factory=list)
+    """`[".", ".git", ".oj", "main", "master"]`: `.` protects the root itself (not what is in it);
+    any other path protects itself and what is in it; a ref (`main`, `release/*`) protects that branch."""
+    dry_run_first: bool = False
+    """The first run of each cron (once its schedule is made) runs sources and conditions only."""
+
+
 class RunbookEvents(_Table):
-    """`[events]`: commands for every pipeline of the runbook (a pipeline's own events win):
-    on_start, on_phase (otters' on_phase_change), on_complete, on_fail, and
-    on_<pipeline>_<start|phase|complete|fail> for one pipeline."""
+    """`[events]`: commands for everything the runbook runs (a pipeline's or cron's own events win):
+    on_start, on_phase (otters' on_phase_change), on_complete, on_fail for every pipeline, and
+    on_<pipeline>_<start|phase|complete|fail> for one; otters' newer events (on_escalate,
+    on_retry, on_abandon, on_nudge, on_restart, on_clean, on_skip, on_requeue, on_<action>), and
+    each of them for one pipeline, worker, queue (or its item: on_issue_requeue for queue issues)
+    or cron: on_<name>_<event>."""
     on_start: ShellTemplate | None = None
     on_phase: ShellTemplate | None = None
     on_complete: ShellTemplate | None = None
     on_fail: ShellTemplate | None = None
     by_pipeline: dict[str, PipelineEvents] = Field(default_factory=dict)
     """otters' `on_<pipeline>_complete` spelling, by pipeline name."""
+    hooks: dict[str, ShellTemplate] = Field(default_factory=dict)
+    """otters' newer events by what happens (`escalate`, `clean`, an action's name)."""
+    by_owner: dict[str, dict[str, ShellTemplate]] = Field(default_factory=dict)
+    """`on_<name>_<event>` but a pipeline's start, phase, complete and fail: by name (a pipeline,
+    worker, queue, a queue's item, cron), then event."""
+
+    @model_serializer(mode="wrap")
+    def _new_left_out(self, handler: SerializerFunctionWrapHandler):  # no return type: pydantic then keeps the fields in the schema
+        """What runbooks without otters' newer events carried before those came stays as it was."""
+        return _without_empty(handler(self), ("hooks", "by_owner"))
 
     @classmethod
     def spelling(cls, table: dict[str, Any], r: Reading, said: Said) -> dict[str, Any]:
-        whats = ("start", "phase", "complete", "fail")
         pipelines = r.defined.get("pipeline", set())
-        accepted = [f"on_{w}" for w in whats] + [f"on_{p}_{w}" for p in sorted(pipelines) for w in whats]
+        actions = r.defined.get("action", set())
+        owners = event_owners(r.defined)
+        whats = [*PIPELINE_EVENTS, *HOOK_EVENTS, *sorted(actions - set(HOOK_EVENTS))]
+        own_whats = sorted({*whats, *ITEM_EVENTS})
         common: dict[str, Any] = {}
+        hooks: dict[str, Any] = {}
         by_pipeline: dict[str, dict[str, Any]] = {}
+        by_owner: dict[str, dict[str, Any]] = {}
         for key, source in table.items():
             what = "phase" if key == "on_phase_change" else key.removeprefix("on_")
-            pipeline, _, tail = what.rpartition("_")
             written = said.attempt(template, source, r, key)
-            if what in whats:
+            owner, tail = _owned(what, owners, own_whats) if key.startswith("on_") else (None, "")
+            if key.startswith("on_") and what in PIPELINE_EVENTS:
                 common[f"on_{what}"] = written
-            elif pipeline in pipelines and tail in whats:
-                by_pipeline.setdefault(pipeline, {})[f"on_{tail}"] = written
+            elif key.startswith("on_") and what in whats:
+                hooks[what] = written
+            elif owner in pipelines and tail in PIPELINE_EVENTS:
+                by_pipeline.setdefault(owner, {})[f"on_{tail}"] = written
+            elif owner is not None:
+                by_owner.setdefault(owner, {})[tail] = written
             else:
-                said.say(f"unknown event {key!r}{did_you_mean(key, accepted)}; events: {', '.join(accepted)}")
-        return {**common, "by_pipeline": {p: PipelineEvents(**e) for p, e in by_pipeline.items()}}
+                accepted = [f"on_{w}" for w in whats] + [f"on_{o}_{w}" for o in sorted(owners) for w in own_whats]
+                names = f" ({', '.join(sorted(owners))})" if owners else ""
+                said.say(f"unknown event {key!r}{did_you_mean(key, accepted)}; events: {', '.join(f'on_{w}' for w in whats)}, "
+                         f"and on_<name>_<event> for a pipeline, worker, queue, a queue's item or cron{names}")
+        return {**common, "by_pipeline": {p: PipelineEvents(**e) for p, e in by_pipeline.items()}, "hooks": hooks, "by_owner": by_owner}
+
+    def command(self, what: str, *owners: str) -> Template | None:
+        """The command for `what` (an otters' newer event, an item's event): the first owner's own
+        (`on_issue_requeue`), else every one's (`on_requeue`)."""
+        for owner in owners:
+            found = self.by_owner.get(owner, {}).get(what)
+            if found is not None:
+                return found
+        return self.hooks.get(what)
+
+
+def event_owners(defined: dict[str, set[str]]) -> set[str]:
+    """What `on_<name>_<event>` may name: a pipeline, worker, queue, a queue's item (the queue's
+    name without its plural s: issues, issue) or cron."""
+    queues = defined.get("queue", set())
+    singular = {q[:-1] for q in queues if len(q) > 1 and q.endswith("s")}
+    return {*defined.get("pipeline", set()), *defined.get("worker", set()), *queues, *singular, *defined.get("cron", set())}
+
+
+def _owned(what: str, owners: set[str], whats: list[str]) -> tuple[str | None, str]:
+    """`issue_requeue` -> (`issue`, `requeue`): the longest owner that leaves an event."""
+    for owner in sorted(owners, key=len, reverse=True):
+        if what.startswith(f"{owner}_") and what[len(owner) + 1:] in whats:
+            return owner, what[len(owner) + 1:]
+    return None, ""
+
+
+def _without_empty(data: Any, names: tuple[str, ...]) -> Any:
+    """A model's serialized fields without `names` when they are empty: fields added since
+    recorded histories and the golden cases were written stay out of payloads that do not use them."""
+    if isinstance(data, dict):
+        for name in names:
+            if name in data and data[name] in ({}, [], None):
+                del data[name]
+    return data
 
 
 ENTRIES: dict[str, type[_Entry]] = {
     "command": CommandDef, "worker": ConsumerDef, "queue": QueueDef, "pipeline": PipelineDef, "task": TaskDef, "agent": TaskDef,
     "guard": GuardDef, "strategy": ChainDef, "lock": LockDef, "semaphore": SemaphoreDef,
+    "cron": CronDef, "monitor": MonitorDef, "action": ActionDef,
 }
 """The sections of named entries (`[pipeline.build]`), with the model of one entry; `agent` is `task`."""
-SECTIONS = [*ENTRIES, "config", "functions", "events"]
+SECTIONS = [*ENTRIES, "config", "functions", "events", "safety"]
+OLDER_SECTIONS = {
+    "meta": "[meta] is otters' oldest draft: a runbook is named after its file (describe it in a comment); drop [meta]",
+    "scanner": "[scanner.NAME] is otters' oldest draft: write [monitor.NAME] (source, condition, run) and list it in a [cron.NAME]'s monitors",
+    "watcher": "[watcher.NAME] is otters' oldest draft: write [monitor.NAME] (source, condition, response = [...]) with an [action.NAME] "
+               "for each response, and list it in a [cron.NAME]'s monitors",
+}
+"""Sections of otters' oldest drafts, each with the newer section that replaced it."""
 
 
 class Runbook(_Model):
@@ -1089,6 +1428,18 @@ class Runbook(_Model):
     config: dict[str, Any] = Field(default_factory=dict)
     functions: dict[str, ShellTemplate] = Field(default_factory=dict)
     events: RunbookEvents = Field(default_factory=RunbookEvents)
+    crons: dict[str, CronDef] = Field(default_factory=dict)
+    monitors: dict[str, MonitorDef] = Field(default_factory=dict)
+    actions: dict[str, ActionDef] = Field(default_factory=dict)
+    safety: Safety = Field(default_factory=Safety)
+
+    @model_serializer(mode="wrap")
+    def _new_left_out(self, handler: SerializerFunctionWrapHandler):  # no return type: pydantic then keeps the fields in the schema
+        """A runbook without crons, monitors, actions or [safety] carries what it carried before they came."""
+        data = _without_empty(handler(self), ("crons", "monitors", "actions"))
+        if isinstance(data, dict) and data.get("safety") == Safety().model_dump():
+            del data["safety"]
+        return data
 
     def table(self, kind: Kind) -> dict[str, Any]:
         return getattr(self, _TABLES[kind])
@@ -1097,6 +1448,7 @@ class Runbook(_Model):
 _TABLES: dict[str, str] = {
     "command": "commands", "worker": "workers", "queue": "queues", "pipeline": "pipelines", "task": "tasks",
     "guard": "guards", "strategy": "strategies", "lock": "locks", "semaphore": "semaphores",
+    "cron": "crons", "monitor": "monitors", "action": "actions",
 }
 
 
@@ -1108,6 +1460,20 @@ class RunbookSet(_Model):
         runbook, kind, name = split_ref(reference)
         return self.runbooks[runbook].table(kind)[name]
 
+    @classmethod
+    def carried(cls, runbooks: dict[str, Any], reference: Ref, what: str) -> tuple[RunbookSet, Any]:
+        """The runbooks a strategy's config carries, and the `what` (pipeline, worker, cron) `reference`
+        names in them; ValueError in one line for a config that does not hold them."""
+        try:
+            book = cls.model_validate(runbooks)
+        except ValidationError as e:
+            where, message = first_error(e)
+            raise ValueError(f"runbooks: {where}: {message}") from None
+        try:
+            return book, book.get(reference)
+        except (KeyError, ValueError):
+            raise ValueError(f"no {what} {reference!r} in the runbooks given") from None
+
 
 def describe_edge(target: Any) -> str:
     """Where a `next`, `on_fail` or `on_timeout` leads, in words: `verify`, `strategy merge`, `(end)`."""
@@ -1115,6 +1481,12 @@ def describe_edge(target: Any) -> str:
         return target.phase
     if isinstance(target, UseChain):
         return f"strategy {target.strategy}"
+    if isinstance(target, UseAction):
+        return f"action {target.action}"
     if isinstance(target, RetryPhase):
         return f"retry (max {target.retry.max}, every {format_duration(target.retry.interval) if target.retry.interval else '0s'})"
+    if isinstance(target, TimeoutCommand):
+        return f"$ {target.command.source} (then failed)"
+    if isinstance(target, KeepWaiting):
+        return "wait"
     return {"done": "(end)", "failed": "(failed)"}.get(target.kind, target.kind)

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
-from workflows.runbooks.graph import PhaseGraph
+from workflows.runbooks.branches import pipeline_branch
+from workflows.runbooks.graph import PhaseGraph, gates
+from workflows.runbooks.safety import protecting
 from workflows.runbooks.steps import StepInput, StepKind, StepOutcome
 from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.context import Context
@@ -36,7 +37,7 @@ from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
-from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, first_error, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import PhaseRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -45,6 +46,9 @@ PIPELINE_KEY = "pipeline"
 OUTPUT_LIMIT = 4000
 """What a phase's output keeps for later phases' `outputs.PHASE` (the end of it)."""
 NOTE_LIMIT = 300
+LATE_GUARD_POLL = 900.0
+"""Seconds between the checks of a guard waiting past its timeout (on_timeout = "wait"), at most:
+about a hundred steps a day, so the run's one history holds weeks of waiting."""
 
 
 @dataclass
@@ -54,6 +58,8 @@ class PipelineConfig(StrategyConfig):
     runbooks: dict[str, Any] = field(default_factory=dict)
     """The part of the runbooks the pipeline reaches (client/runbooks/registry.py's bundle)."""
     inputs: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    """When a queue worker runs the pipeline: its item's variables (workflows/runbooks/items.py), under the inputs and defaults."""
     host_timeout: float = 300.0
     """Seconds a step waits for the host holding the workspace before the run moves to another."""
     guard_poll: float = 10.0
@@ -62,19 +68,12 @@ class PipelineConfig(StrategyConfig):
     def __post_init__(self) -> None:
         if not self.pipeline:
             raise ValueError("pipeline: name the pipeline to run (RUNBOOK.pipeline.NAME)")
+        book, pipeline = m.RunbookSet.carried(self.runbooks, self.pipeline, "pipeline")
         try:
-            book = m.RunbookSet.model_validate(self.runbooks)
-        except ValidationError as e:
-            where, message = first_error(e)
-            raise ValueError(f"runbooks: {where}: {message}") from None
-        try:
-            pipeline = book.get(self.pipeline)
-        except (KeyError, ValueError):
-            raise ValueError(f"no pipeline {self.pipeline!r} in the runbooks given") from None
-        try:
-            pipeline_context(pipeline, self.inputs, book.runbooks[pipeline.ref.split(".")[0]].config)
+            values = pipeline_context(pipeline, self.inputs, book.runbooks[m.runbook_of(pipeline.ref)].config, fields=self.fields)
         except RenderError as e:
             raise ValueError(str(e)) from None
+        pipeline_branch(pipeline.defaults, values, pipeline.name, "<run_id>")
         if self.host_timeout <= 0 or self.guard_poll <= 0:
             raise ValueError("host_timeout and guard_poll must be positive")
 
@@ -117,8 +116,17 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._cfg, self._ctx, self._base_branch = cfg, ctx, base_branch
         self._book = book = m.RunbookSet.model_validate(cfg.runbooks)
         self._pipeline = pipeline = book.get(cfg.pipeline)
-        self._home = pipeline.ref.split(".")[0]
-        self._branch = f"orchard/runbook/{pipeline.name}/{ctx.run_id}"
+        self._home = m.runbook_of(pipeline.ref)
+        safety = book.runbooks[self._home].safety
+        self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home), fields=cfg.fields)
+        self._branch, self._named = pipeline_branch(pipeline.defaults, self._values, pipeline.name, ctx.run_id)
+        self._publish = [b for b in [*pipeline.publish, *([self._branch] if self._named else [])] if protecting(safety, b) is None]
+        """What the run's steps and agents may push to: the branches it publishes, and the one its runbook named (its own);
+        never a ref its runbook's [safety] protects (the validator refuses that too)."""
+        self._protected = list(safety.protected)
+        """Paths a command of the pipeline may not change (activities/runbooks/steps.py refuses such a step)."""
+        self._recoveries: Counter[str] = Counter()
+        """How often each on_fail action ran in this run (its max_attempts)."""
         self._commit, self._branch_exists = ctx.base_commit, False
         self._place = HostPlace(None, cfg.host_timeout)
         self._stats = CommitStats()
@@ -135,10 +143,11 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         """Where each published branch was before the run moved it first."""
         self._refused: list[str] = []
         """Every publish refused, by whichever step or agent, with its reason."""
-        self._values = pipeline_context(pipeline, cfg.inputs, self._config(self._home))
         self._trail: list[PhaseRecord] = []
         ctx.trail = self._trail
         self._graph = graph = PhaseGraph(pipeline.phases)
+        guarded = {g.on_timeout.phase for g in (book.get(r) for p in pipeline.phases for r in (*p.pre, *p.post)) if isinstance(g.on_timeout, m.GotoPhase)}
+        self._gates = gates(pipeline.phases, guarded)
         phases = {p.name: p for p in pipeline.phases}
         workflow.upsert_search_attributes([SA_PIPELINE.value_set(f"{self._home}.{pipeline.name}")])
         visits: Counter[str] = Counter()
@@ -166,8 +175,9 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 if outcome.ok:
                     retries[name] = 0
                     name, error = self._follow(phase.next)
-                    continue
-                name, error = await self._failed(phase, outcome, retries)
+                else:
+                    name, error = await self._failed(phase, outcome, retries)
+                name = self._gated(name, phase.name)
         except (asyncio.CancelledError, StrategyError):
             await self._finish()
             raise
@@ -185,6 +195,12 @@ class PipelineStrategy(Strategy[PipelineConfig]):
 
     # -- phases -----------------------------------------------------------------------------
 
+    def _gated(self, name: str | None, came_from: str) -> str | None:
+        """The phase the run moves to: `name`, or first the phase that gates it (graph.gates), unless
+        the run comes from that gate or runs `name` again."""
+        gate = self._gates.get(name) if name is not None else None
+        return gate if gate is not None and came_from not in (gate, name) else name
+
     def _follow(self, target: m.Next) -> tuple[str | None, str | None]:
         if isinstance(target, m.GotoPhase):
             return target.phase, None
@@ -200,11 +216,14 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         action = m.Escalate() if outcome.escalate else phase.on_fail
         if isinstance(action, m.GotoPhase):
             return action.phase, None
+        if isinstance(action, m.UseAction):
+            return await self._recover(phase, outcome, action)
         if isinstance(action, m.RetryPhase):
             if retries[phase.name] < action.retry.max:
                 retries[phase.name] += 1
                 if action.retry.interval:
                     await workflow.sleep(action.retry.interval)
+                await self._hook("retry", phase.name, error=outcome.note, reason=f"on_fail retry {retries[phase.name]} of {action.retry.max}")
                 return phase.name, None
             return None, f"{why} (after {action.retry.max} retries)"
         if isinstance(action, m.UseChain):
@@ -218,9 +237,32 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             return await self._escalate(phase, outcome)
         return None, why
 
+    async def _recover(self, phase: m.PhaseDef, outcome: PhaseOutcome, use: m.UseAction) -> tuple[str | None, str | None]:
+        """otters' custom on_fail (`verify_and_retry`): the action's command runs in the workspace
+        with the phase's values and `error`; when it works the phase runs again (on_retry), at most
+        the action's max_attempts times in this run; when it fails, or may not run again, the run fails."""
+        action: m.ActionDef = self._book.get(use.action)
+        why = f"phase {phase.name} failed: {outcome.note}"
+        if action.max_attempts is not None and self._recoveries[action.name] >= action.max_attempts:
+            return None, f"{why} (its on_fail action {action.name} ran {action.max_attempts} time(s), its max_attempts)"
+        self._recoveries[action.name] += 1
+        try:
+            command = self._render(action.command, {**self._vars(phase.name), "error": outcome.note})
+        except RenderError as e:
+            return None, f"{why}; then action {action.name}: {e}"
+        done = self._step_outcome(await self._step("run", f"action {action.name} (on_fail of phase {phase.name})", command, action.timeout or 600))
+        if not done.ok:
+            return None, f"{why}; then action {action.name}: {done.note}"
+        self._trail[-1].note = truncate(f"{self._trail[-1].note}; action {action.name} worked: the phase runs again", NOTE_LIMIT) or ""
+        await self._hook(action.name, phase.name, error=outcome.note)
+        await self._hook("retry", phase.name, error=outcome.note, reason=f"action {action.name} worked")
+        return phase.name, None
+
     async def _escalate(self, phase: m.PhaseDef, outcome: PhaseOutcome) -> tuple[str | None, str | None]:
         """A person decides: retry the phase, skip it (go on to its next), fail the run, or goto:PHASE."""
         phases = [p.name for p in self._pipeline.phases]
+        await self._hook("escalate", phase.name, error=outcome.note, reason=outcome.note,
+                         message=f"runbook {self._home}, pipeline {self._pipeline.name}, phase {phase.name} failed: {outcome.note}")
         tried = "".join(f"\n  {line}" for line in outcome.attempts)
         answer = await self._ctx.ask(
             f"Runbook {self._home}, pipeline {self._pipeline.name}, phase {phase.name} failed: {outcome.note}{tried}\n"
@@ -230,8 +272,10 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         who = answer.by or "a person"
         self._trail[-1].note = truncate(f"{self._trail[-1].note}; {who} chose {answer.choice}", NOTE_LIMIT) or ""
         if answer.choice == "retry":
+            await self._hook("retry", phase.name, error=outcome.note, reason=f"{who} chose retry")
             return phase.name, None
         if answer.choice == "skip":
+            await self._hook("skip", phase.name, error=outcome.note, reason=f"{who} chose skip")
             return self._follow(phase.next)
         if answer.choice.startswith("goto:"):
             return answer.choice.removeprefix("goto:"), None
@@ -374,7 +418,8 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         except RenderError as e:
             return PhaseOutcome(ok=False, note=str(e))
         deadline = workflow.now() + timedelta(seconds=guard.timeout) if guard.timeout else None
-        checks = 0
+        patient = isinstance(guard.on_timeout, m.KeepWaiting)
+        checks = late = 0
         while True:
             step = await self._step("guard", f"{when} guard {guard.name}", command, guard.timeout or 600)
             if step.exit_code == 0:
@@ -383,13 +428,19 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             if guard.retry is not None and checks <= guard.retry.max:
                 await workflow.sleep(guard.retry.interval or 0.1)
                 continue
-            if deadline is not None and workflow.now() < deadline:
-                left = max((deadline - workflow.now()).total_seconds(), 0.1)
-                self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}"
+            if (deadline is not None and workflow.now() < deadline) or patient:
+                if deadline is not None and workflow.now() < deadline:
+                    left, waiting = max((deadline - workflow.now()).total_seconds(), 0.1), ""
+                    pause = left if guard.wake_on else min(self._cfg.guard_poll, left)
+                else:  # on_timeout = "wait": past its timeout, checked less and less often (the run's history stays small)
+                    late += 1
+                    left = pause = min(self._cfg.guard_poll * 2 ** min(late, 8), LATE_GUARD_POLL)
+                    waiting = " (past its timeout: on_timeout = wait)" if guard.timeout else ""
+                self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}{waiting}"
                 if guard.wake_on:  # an event wakes it, not polling
-                    await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=left)
+                    await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=pause)
                 else:
-                    await workflow.sleep(min(self._cfg.guard_poll, left))
+                    await workflow.sleep(pause)
                 self._ctx.phase = self._where
                 continue
             note = f"{when} guard {guard.name} does not hold: $ {command} exited {step.exit_code}"
@@ -399,7 +450,19 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             timeout = guard.on_timeout
             if isinstance(timeout, m.GotoPhase):
                 return PhaseOutcome(ok=False, note=note, goto=timeout.phase)
+            if isinstance(timeout, m.TimeoutCommand):
+                return await self._timeout_command(guard, timeout, phase, when, note)
             return PhaseOutcome(ok=False, note=note, escalate=isinstance(timeout, m.Escalate))
+
+    async def _timeout_command(self, guard: m.GuardDef, timeout: m.TimeoutCommand, phase: m.PhaseDef, when: str, note: str) -> PhaseOutcome:
+        """A guard's on_timeout command (otters' `oj queue remove merges {id}`): it runs, then the phase fails (its on_fail follows)."""
+        try:
+            command = self._render(timeout.command, self._vars(phase.name))
+        except RenderError as e:
+            return PhaseOutcome(ok=False, note=f"{note}; on_timeout: {e}")
+        step = await self._step("guard", f"{when} guard {guard.name}: on_timeout", command, 600)
+        ran = "ran" if step.exit_code == 0 else f"exited {step.exit_code if step.exit_code is not None else '(timed out)'}: {_last_lines(step.output_tail)}"
+        return PhaseOutcome(ok=False, note=f"{note}; on_timeout $ {command} {ran}")
 
     async def _task(self, reference: m.Ref, phase: str, values: dict[str, Any]) -> PhaseOutcome:
         """An agent task in the pipeline's workspace (the loop's run_iteration, without verification)."""
@@ -413,7 +476,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 "run_iteration", lambda move: IterationInput(
                     repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
                     attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
-                    may_rewrite=True, publish=self._pipeline.publish,
+                    may_rewrite=True, publish=self._publish, branch_named=self._named,
                 ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=lambda move: f"instance/{key}",
             )
         except BaseException:
@@ -423,11 +486,26 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._moved(outcome.snapshot.commit)
         self._publishing(outcome.published, outcome.published_from, outcome.refused)
         agent = outcome.agent
+        if not agent.success and agent.status == "timeout" and isinstance(task.on_timeout, m.UseAction):
+            note = f"agent {task.name}: {agent.error or agent.status}"
+            return PhaseOutcome(ok=False, note=f"{note}; {await self._on_timeout(task.on_timeout, phase, {**values, 'error': note})}")
         if not agent.success:
             return PhaseOutcome(ok=False, note=f"agent {task.name}: {agent.error or agent.status}")
         if outcome.refused:
             return PhaseOutcome(ok=False, note=f"agent {task.name}: {outcome.refused}")
         return PhaseOutcome(ok=True, output=agent.final_message or "")
+
+    async def _on_timeout(self, use: m.UseAction, phase: str, values: dict[str, Any]) -> str:
+        """A task's `on_timeout` action (otters' `checkpoint_and_escalate`), run in the workspace
+        before the phase fails as its on_fail says; what it did, in words."""
+        action: m.ActionDef = self._book.get(use.action)
+        try:
+            command = self._render(action.command, values)
+        except RenderError as e:
+            return f"its on_timeout action {action.name}: {e}"
+        done = self._step_outcome(await self._step("run", f"action {action.name} (on_timeout, phase {phase})", command, action.timeout or 600))
+        await self._hook(action.name, phase, error=values.get("error", ""))
+        return f"its on_timeout action {action.name} ran" if done.ok else f"its on_timeout action {action.name} failed: {done.note}"
 
     # -- strategy chains --------------------------------------------------------------------
 
@@ -503,7 +581,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
             "run_runbook_step", lambda move: StepInput(
                 repo=self._ctx._state.repo, run_id=self._ctx.run_id, key=PIPELINE_KEY, step=number, attempt_key=f"{number}.{move}", kind=kind,
                 label=label, command=command, cwd=cwd, env=env or {}, timeout=seconds, branch=self._branch, start_commit=self._commit,
-                branch_exists=self._branch_exists, publish=self._pipeline.publish, leases=self._held,
+                branch_exists=self._branch_exists, publish=self._publish, branch_named=self._named, leases=self._held, protected=self._protected,
             ), StepOutcome, seconds + 120, label, activity_id=lambda move: f"step/{number}.{move}",
         )
         self._moved(outcome.commit)
@@ -544,15 +622,36 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         if step.exit_code != 0:
             workflow.logger.warning("%s event exited %s: %s", what, step.exit_code, _last_lines(step.output_tail))
 
+    async def _hook(self, what: str, phase: str, **values: Any) -> None:
+        """One of otters' newer events (on_escalate, on_retry, on_skip, on_<action>) as it happens:
+        the runbook's command for this pipeline (`on_<pipeline>_<event>`), else for all. A failing one is logged."""
+        template = self._book.runbooks[self._home].events.command(what, self._pipeline.name)
+        if template is None:
+            return
+        try:
+            command = self._render(template, {**self._vars(phase), "error": "", "reason": "", "message": "", **values})
+        except RenderError as e:
+            workflow.logger.warning("on_%s event: %s", what, e)
+            return
+        step = await self._step("event", f"event on_{what}", command, 300)
+        if step.exit_code != 0:
+            workflow.logger.warning("on_%s event exited %s: %s", what, step.exit_code, _last_lines(step.output_tail))
+
     # -- values, records, the end -----------------------------------------------------------
 
     def _config(self, runbook: str) -> dict[str, Any]:
         return self._book.runbooks[runbook].config if runbook in self._book.runbooks else {}
 
     def _vars(self, phase: str) -> dict[str, Any]:
+        """What a template reads: an item's fields (a worker's pipeline), Orchard's runtime values
+        (branch, workspace and pipeline unless the pipeline names them itself), the inputs and
+        defaults, and always Orchard's own as `orchard.NAME`."""
+        p = self._pipeline
+        orchard = {"branch": self._branch, "workspace": ".", "pipeline": p.name, "run_id": self._ctx.run_id, "runbook": self._home, "phase": phase}
+        own = {name: self._values[name] for name in (*p.inputs, *p.defaults) if name in self._values}
         return {
-            **self._values, "phase": phase, "workspace": ".", "branch": self._branch, "run_id": self._ctx.run_id,
-            "pipeline": self._pipeline.name, "runbook": self._home, "outputs": dict(self._outputs),
+            **self._values, "workspace": ".", "branch": self._branch, "pipeline": p.name, **own,
+            "phase": phase, "run_id": self._ctx.run_id, "runbook": self._home, "outputs": dict(self._outputs), "orchard": orchard,
         }
 
     def _render(self, template: m.Template, values: dict[str, Any]) -> str:

@@ -35,10 +35,14 @@ class StepInput(BaseModel):
     """The pipeline's branch in the user's repository, moved to where the step leaves HEAD."""
     start_commit: str
     branch_exists: bool = False
+    branch_named: bool = False
+    """The runbook named the branch (defaults.branch): it need not be under orchard/ (never a protected one)."""
     publish: list[str] = Field(default_factory=list)
     """The user's branches this pipeline may change; what the step pushes to `origin` is applied to them."""
     leases: list[HeldLease] = Field(default_factory=list)
     """The locks and semaphores the step's phase holds."""
+    protected: list[str] = Field(default_factory=list)
+    """Paths its runbook's [safety] protects: a step whose commit changes one is refused (nothing it did is kept)."""
 
 
 class StepOutcome(BaseModel):

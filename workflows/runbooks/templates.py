@@ -7,8 +7,13 @@ Inline templates (commands, prompts, conditions in the TOML) write variables as 
 command, escaped inside quotes; `quote` says so explicitly (no second quoting), `raw` opts out
 and the runbook's own `config` is shell text. Elsewhere (prompts, env, inputs) values are inserted
 as they are and `quote` is shlex.quote. An undefined variable is an error, never empty text, and a
-template cannot reach Python internals (the sandbox refuses them; `inspect` says so before). A
-literal brace in an inline template goes in `{% raw %}…{% endraw %}` (awk '{% raw %}{print $1}{% endraw %}').
+template cannot reach Python internals (the sandbox refuses them; `inspect` says so before).
+
+In an inline template, as in otters, only a brace that opens a template is one: `{name}`,
+`{bug.id}`, `{labels | join(", ")}` (a group that reads as one expression) and `{% ... %}` blocks.
+Every other brace is text, as written: `xargs -I{} date -d {}`, `awk '{print $1}'`, `find . -exec
+rm {} +`, `${VAR:-default}` (inline_source). A group that does read as a name is a variable
+(`{print}`, `${HOME}`: an error when nothing defines it); `{% raw %}…{% endraw %}` keeps it text.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import jinja2
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context, pass_eval_context
 from jinja2.filters import do_join
 from jinja2.nodes import EvalContext
+from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import UNSAFE_ASYNC_GENERATOR_ATTRIBUTES, UNSAFE_COROUTINE_ATTRIBUTES, UNSAFE_GENERATOR_ATTRIBUTES, SandboxedEnvironment
 
@@ -57,24 +63,37 @@ class PipelineDef(Protocol):
 
     def required_inputs(self) -> list[str]: ...
 
+ORCHARD_VALUES: dict[str, str] = {
+    "branch": "the pipeline's branch: its branch default (otters' defaults.branch), else orchard/runbook/<pipeline>/<run_id>",
+    "workspace": "the pipeline's workspace (its own checkout of the base branch), where its commands run",
+    "pipeline": "the pipeline's name",
+    "run_id": "the pipeline run's id",
+    "runbook": "the runbook's name",
+    "phase": "the phase that runs now",
+}
+"""Orchard's own values, as `orchard.NAME`: a spelling no runbook's names can hide."""
 RUNTIME_VARIABLES: dict[str, str] = {
     "phase": "the phase that runs now",
     "workspace": "the pipeline's workspace (its own checkout of the base branch)",
-    "branch": "the pipeline's branch, orchard/runbook/<pipeline>/<run_id>",
+    "branch": "the pipeline's branch: its branch default (otters' defaults.branch), else orchard/runbook/<pipeline>/<run_id>",
     "run_id": "the pipeline run's id",
     "pipeline": "the pipeline's name",
     "runbook": "the runbook's name",
     "outputs": "what earlier phases printed, by phase: outputs.plan (a command's stdout, stripped; an agent's final message)",
     "config": "the runbook's [config]",
+    "orchard": "Orchard's own values, whatever the runbook names: " + ", ".join(f"orchard.{name}" for name in ORCHARD_VALUES),
 }
+OWN_NAMES = ("branch", "workspace", "pipeline")
+"""Runtime values a pipeline may name for itself (otters' inputs and defaults: `branch = "fix/{bug.id}"`,
+`inputs = ["branch", "pipeline"]`): its own value then wins, and Orchard's is `orchard.NAME`."""
 CHAIN_VARIABLES: dict[str, str] = {
     "checkpoint": "what the strategy's checkpoint command printed (attempts and rollbacks)",
     "attempt": "the attempt that runs now",
 }
 FAILURE_VARIABLES: dict[str, str] = {"error": "why the pipeline or phase failed (on_fail events)"}
 ITEM_VARIABLES: dict[str, str] = {"item": "the queue item a worker hands its task"}
-RESERVED = {**RUNTIME_VARIABLES, **CHAIN_VARIABLES, **FAILURE_VARIABLES}
-"""Names an input or default cannot take: Orchard gives them. (`item` may name a pipeline's input.)"""
+RESERVED = {name: said for name, said in {**RUNTIME_VARIABLES, **CHAIN_VARIABLES, **FAILURE_VARIABLES}.items() if name not in OWN_NAMES}
+"""Names an input or default cannot take: Orchard gives them. (`item` may name a pipeline's input, and so may OWN_NAMES.)"""
 
 
 class RenderError(Exception):
@@ -125,6 +144,89 @@ def _env(variables: tuple[str, str], in_shell: bool) -> SandboxedEnvironment:
 
 ENVIRONMENTS = {(syntax, in_shell): _env(braces, in_shell) for syntax, braces in (("inline", ("{", "}")), ("file", ("{{", "}}"))) for in_shell in (False, True)}
 
+_EXPRESSIONS = SandboxedEnvironment()
+"""Reads what a brace group holds as an expression (its own delimiters are not `{` and `}`)."""
+_BLOCK = re.compile(r"\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\}|\{%.*?%\}", re.DOTALL)
+_OPENS_NAME = re.compile(r"\{\s*[A-Za-z_]")
+_GROUP_TRIES = 8
+"""Closing braces tried for one group (`{x | default({})}` needs the second): a bound on the work per brace."""
+
+
+def _group_end(source: str, start: int) -> int | None:
+    """Where the template group opening at `start` ends (after its `}`), or None: its content up to
+    one of the next closing braces reads as one expression (`name`, `bug.id`, `xs | join(", ")`)."""
+    close = start
+    for _ in range(_GROUP_TRIES):
+        close = source.find("}", close + 1)
+        if close < 0:
+            return None
+        content = source[start + 1:close]
+        if not content.strip():
+            return None
+        try:
+            parser = Parser(_EXPRESSIONS, content, state="variable")
+            parser.parse_expression()
+            if parser.stream.eos:
+                return close + 1
+        except TemplateError:
+            pass
+    return None
+
+
+def _text(out: list[str], text: list[str]) -> None:
+    """Text as written: where it holds a brace, in a raw block, so that Jinja2 reads it as text."""
+    joined = "".join(text)
+    out.append(f"{{% raw %}}{joined}{{% endraw %}}" if "{" in joined else joined)
+    text.clear()
+
+
+@lru_cache(maxsize=2048)
+def inline_source(source: str) -> str:
+    """An inline template as Jinja2 reads it: its template groups and blocks as written, every other
+    brace text. A group that opens a name and never closes (`echo {name`), an unclosed block, or
+    a group in double braces (`{{ name }}`, a template file's spelling) is left to Jinja2, which
+    says what is wrong with it."""
+    out: list[str] = []
+    text: list[str] = []
+    i = 0
+    while i < len(source):
+        if source[i] != "{":
+            j = source.find("{", i)
+            j = len(source) if j < 0 else j
+            text.append(source[i:j])
+            i = j
+            continue
+        if source.startswith("{%", i):
+            block = _BLOCK.match(source, i)
+            end = block.end() if block else len(source)
+            _text(out, text)
+            out.append(source[i:end])
+            i = end
+            continue
+        inner = _group_end(source, i + 1) if source.startswith("{{", i) else None
+        if inner is not None and source.startswith("}", inner):
+            _text(out, text)
+            out.append(source[i:inner + 1])
+            i = inner + 1
+            continue
+        group = _group_end(source, i)
+        if group is None and _OPENS_NAME.match(source, i) and "}" not in source[i:]:
+            group = len(source)
+        if group is None:
+            text.append("{")
+            i += 1
+            continue
+        _text(out, text)
+        out.append(source[i:group])
+        i = group
+    _text(out, text)
+    return "".join(out)
+
+
+def jinja_source(template: Template) -> str:
+    """What Jinja2 parses of `template`: a template file as written, an inline one as inline_source reads it."""
+    return inline_source(template.source) if template.syntax == "inline" else template.source
+
 
 @dataclass
 class TemplateUse:
@@ -132,6 +234,7 @@ class TemplateUse:
     variables: set[str] = field(default_factory=set)
     outputs: set[str] = field(default_factory=set)
     config: set[str] = field(default_factory=set)
+    orchard: set[str] = field(default_factory=set)
     raw: list[str] = field(default_factory=list)
     """The values it marks `raw` (inserted into a shell command as they are), by the names they read."""
 
@@ -149,7 +252,7 @@ def inspect(template: Template) -> TemplateUse:
     """What `template` reads. Raises ValueError with a one-line message on bad syntax."""
     env = ENVIRONMENTS[template.syntax, False]
     try:
-        tree = env.parse(template.source)
+        tree = env.parse(jinja_source(template))
     except TemplateSyntaxError as e:
         raise ValueError(_syntax_message(template, e)) from None
     check_internals(tree)
@@ -160,10 +263,10 @@ def inspect(template: Template) -> TemplateUse:
             use.raw.append(" ".join(sorted({n.name for n in names if isinstance(n, nodes.Name)})) or "a constant")
     accesses: Iterator[nodes.Getattr | nodes.Getitem] = tree.find_all((nodes.Getattr, nodes.Getitem))
     for access in accesses:
-        if isinstance(access.node, nodes.Name) and access.node.name in ("outputs", "config"):
+        if isinstance(access.node, nodes.Name) and access.node.name in ("outputs", "config", "orchard"):
             key = access.attr if isinstance(access, nodes.Getattr) else getattr(access.arg, "value", None)
             if isinstance(key, str):
-                (use.outputs if access.node.name == "outputs" else use.config).add(key)
+                getattr(use, access.node.name).add(key)
     return use
 
 
@@ -194,7 +297,7 @@ def shell_variable_hint(template: Template, name: str) -> str:
 
 @lru_cache(maxsize=512)
 def _compiled(source: str, syntax: str, in_shell: bool) -> jinja2.Template:
-    return ENVIRONMENTS[syntax, in_shell].from_string(source)
+    return ENVIRONMENTS[syntax, in_shell].from_string(inline_source(source) if syntax == "inline" else source)
 
 
 def _shell_text(value: Any) -> Any:
@@ -223,13 +326,15 @@ def render(template: Template, context: dict[str, Any]) -> str:
         raise RenderError(f"{where}{e}") from None
 
 
-def pipeline_context(pipeline: PipelineDef, inputs: dict[str, Any], config: dict[str, Any], runtime: dict[str, Any] | None = None) -> dict[str, Any]:
+def pipeline_context(pipeline: PipelineDef, inputs: dict[str, Any], config: dict[str, Any], runtime: dict[str, Any] | None = None,
+                     fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """The seed's order: the inputs, then the defaults (each may use the inputs and the defaults
-    before it), then `config` and the runtime values. Raises RenderError for a missing input."""
+    before it), then `config` and the runtime values; under them all, a queue item's `fields`
+    (workflows/runbooks/items.py) when a worker runs the pipeline. Raises RenderError for a missing input."""
     missing = [name for name in pipeline.required_inputs() if name not in inputs]
     if missing:
         raise RenderError(f"pipeline {pipeline.name} needs {', '.join(missing)} (inputs: {', '.join(pipeline.inputs)})")
-    context: dict[str, Any] = {"config": config, **inputs}
+    context: dict[str, Any] = {**(fields or {}), "config": config, **inputs}
     for name, default in pipeline.defaults.items():
         if name not in inputs:
             context[name] = render(default, context)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, NoReturn, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -22,7 +22,7 @@ from temporalio.workflow import ActivityCancellationType
 from workflows.sdk.batches import Batches
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.entities import TakeTurnInput, Turn
-from workflows.sdk.errors import InstanceFailed, StrategyError
+from workflows.sdk.errors import AggregateTaskFailed, ContextAttributeError, StrategyError, TaskFailed
 from workflows.sdk.events import Events, emit
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance
 from workflows.sdk.leases import Lease, Leases
@@ -41,6 +41,7 @@ from workflows.sdk.models import (
     first_error,
     instance_branch,
 )
+from workflows.sdk.pitaya import has_advice, missing_attribute_advice
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
 from workflows.sdk.trail import TrailRow
@@ -115,6 +116,16 @@ class Context:
         """The strategy's shape, one line a node marked with where the run is (a pipeline's phases):
         the TUI and `orchard show` draw it while the run goes on."""
 
+    if not TYPE_CHECKING:  # type checkers still flag a name ctx lacks
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for what ctx lacks: a private name or one of Pitaya's (`ctx._orchestrator`) gets a
+            line saying what to use instead. An error in the strategy's code, as any AttributeError
+            is: the run waits, showing it and the strategy's line, until the file is fixed (then it resumes)."""
+            if name.startswith("__") or not (name.startswith("_") or has_advice(name)):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            raise ContextAttributeError(missing_attribute_advice(name))
+
     @property
     def run_id(self) -> str:
         return self._state.run_id
@@ -149,6 +160,10 @@ class Context:
         if not parts:
             raise StrategyError("ctx.key() needs at least one part")
         return "/".join(str(p) for p in parts)
+
+    def now(self) -> float:
+        """The run's clock in seconds since the epoch (Pitaya's `ctx.now()`): Temporal's, the same on replay."""
+        return workflow.now().timestamp()
 
     def rand(self) -> float:
         """Deterministic random in [0, 1): recorded by Temporal, identical on replay."""
@@ -274,11 +289,11 @@ class Context:
         self.progress[key].metrics.update(metrics)
 
     async def wait(self, handle: Handle) -> InstanceResult:
-        """The instance's result; raises InstanceFailed (result attached) if it failed."""
+        """The instance's result; raises TaskFailed (an InstanceFailed, result attached) if it failed."""
         result = await handle.task
         self._stop_if_canceled()
         if not result.success:
-            raise InstanceFailed(result)
+            raise TaskFailed(result)
         return result
 
     @overload
@@ -290,7 +305,8 @@ class Context:
     ) -> tuple[list[InstanceResult], list[InstanceResult]]: ...
 
     async def wait_all(self, handles: list[Handle], tolerate_failures: bool = False) -> Any:
-        """All results in order; with tolerate_failures, `(successes, failures)` instead of raising."""
+        """All results in order; with tolerate_failures, `(successes, failures)` instead of raising
+        AggregateTaskFailed (an InstanceFailed: the first failure attached, `.keys` all failed keys)."""
         results = list(await asyncio.gather(*(h.task for h in handles)))
         self._stop_if_canceled()
         successes = [r for r in results if r.success]
@@ -298,7 +314,7 @@ class Context:
         if tolerate_failures:
             return successes, failures
         if failures:
-            raise InstanceFailed(failures[0], results)
+            raise AggregateTaskFailed(failures[0], results)
         return results
 
     async def verify(self, target: InstanceResult | str, command: str, timeout: float = 1800.0) -> VerifyResult:
@@ -470,3 +486,7 @@ class Context:
 
     def children(self) -> list[ChildRun]:
         return self._children.records()
+
+
+StrategyContext = Context
+"""Pitaya's name for ctx's class (`from pitaya.orchestration.strategy.context import StrategyContext`)."""

@@ -39,6 +39,7 @@ from workflows.sdk.models import (
     SteerRequest,
     TaskDefaults,
 )
+from workflows.sdk.naming import StrategyName
 from workflows.sdk.questions import QuestionBook
 from workflows.sdk.trail import as_trail_row
 from workflows.sdk.visibility import SA_OUTCOME
@@ -85,10 +86,10 @@ class RunnableStrategy(Protocol):
     """What the runtime asks of a strategy class (workflows/sdk/strategy.py's Strategy, which imports
     this module): made from a run's parameters, it executes."""
 
-    def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None) -> None: ...
+    name: ClassVar[StrategyName]
+    """`cls.name()`: its name (workflows/sdk/naming.py: also text, Pitaya's `self.name`)."""
 
-    @classmethod
-    def name(cls) -> str: ...
+    def __init__(self, params: dict[str, Any] | None = None, defaults: TaskDefaults | None = None) -> None: ...
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]: ...
 

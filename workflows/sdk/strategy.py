@@ -22,6 +22,8 @@ from typing_extensions import TypeVar
 from workflows.sdk.errors import ConfigError, StrategyError
 from workflows.sdk.launch import Launch
 from workflows.sdk.models import InstanceResult, TaskDefaults, first_error
+from workflows.sdk.naming import NAME_ATTRIBUTE, StrategyName, settle_given_name
+from workflows.sdk.naming import strategy_name_from_class as strategy_name_from_class
 from workflows.sdk.params import parse_param_value, takes, value_types
 from workflows.sdk.runtime import StrategyWorkflow, workflow_class_for
 
@@ -35,6 +37,10 @@ class StrategyConfig:
 
     model: str = ""
 
+    def validate(self) -> None:
+        """Check the values together, raising ValueError (Pitaya's hook; `__post_init__` works too):
+        `orchard run` refuses bad values with its message before the run starts."""
+
 
 STRATEGY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
 """A strategy's name is a workflow type and one component of its branches (orchard/<name>/…)."""
@@ -46,12 +52,6 @@ def check_strategy_name(name: str) -> str:
             f"strategy name {name!r} cannot name a branch (orchard/{name}/...): use letters, digits, '-', '_' and single dots"
         )
     return name
-
-
-def strategy_name_from_class(class_name: str) -> str:
-    """`BestOfNStrategy` -> `best-of-n`, `FanOutStrategy` -> `fan-out`."""
-    base = class_name.removesuffix("Strategy") or class_name
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", base).lower()
 
 
 TYPE_WORDS = {int: "a whole number", float: "a number", str: "text", list: "a list", dict: "a mapping"}
@@ -71,6 +71,13 @@ class Strategy(Generic[ConfigT]):
     """Subclass and implement `execute(prompt, base_branch, ctx) -> list[InstanceResult]`."""
 
     NAME: ClassVar[str | None] = None
+    if TYPE_CHECKING:
+        name: ClassVar[StrategyName]
+    else:
+        name = NAME_ATTRIBUTE
+    """The strategy's name, `cls.name()` (Orchard) or `self.name` (Pitaya): its own `name` (a
+    property, a class attribute or a method, read once as the class is defined), else its NAME,
+    else derived from the class name (workflows/sdk/naming.py)."""
     LAUNCH: ClassVar[Launch] = Launch()
     """What the client checks before it starts a run (a loop, a pipeline and a queue consumer have their own)."""
     __orchard_workflow__: ClassVar[type[StrategyWorkflow]]
@@ -82,6 +89,7 @@ class Strategy(Generic[ConfigT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        settle_given_name(cls, lambda: _bare(cls))
         if inspect.isabstract(cls) or cls.execute is Strategy.execute:
             return
         check_strategy_name(cls.name())
@@ -90,10 +98,6 @@ class Strategy(Generic[ConfigT]):
         module = sys.modules.get(cls.__module__)
         if module is not None:
             setattr(module, wf.__name__, wf)
-
-    @classmethod
-    def name(cls) -> str:
-        return cls.__dict__.get("NAME") or strategy_name_from_class(cls.__name__)
 
     @classmethod
     def workflow_class(cls) -> type[StrategyWorkflow]:
@@ -138,20 +142,30 @@ class Strategy(Generic[ConfigT]):
                 f"bad value for parameter {key!r} of strategy {cls.name()!r}: {message} "
                 f"(got {got if len(got) <= 80 else got[:77] + '...'})"
             ) from None
+        _validated(config, cls.name())
         dumped = adapter.dump_python(config, mode="json")
         return {k: dumped[k] for k in typed}
 
-    def create_config(self) -> ConfigT:
-        """The strategy's config from `-S` values and the config file, over its defaults."""
+    def create_config(self, **overrides: Any) -> ConfigT:
+        """The strategy's config from `-S` values and the config file, over its defaults (and
+        `overrides` over them all, as Pitaya's `create_config(**kwargs)`)."""
         config_cls = self.get_config_class()
-        values = dict(self.params)
+        values = {**self.params, **overrides}
         names = {f.name for f in dataclasses.fields(config_cls)}
         if "model" in names and "model" not in values and self.defaults.model:
             values["model"] = self.defaults.model
         try:
-            return TypeAdapter(config_cls).validate_python(values)
+            config = TypeAdapter(config_cls).validate_python(values)
         except ValidationError as e:
             raise ConfigError(str(e)) from None
+        _validated(config, self.name())
+        return config
+
+    def set_config_overrides(self, overrides: dict[str, Any]) -> None:
+        """Pitaya's way to configure a strategy another one runs in its own run (`s = ScoringStrategy();
+        s.set_config_overrides({...}); await s.execute(prompt, base_branch, ctx)`): the values its
+        create_config reads, in place of the run's parameters."""
+        self.params = dict(overrides)
 
     @property
     def logger(self) -> Any:
@@ -160,3 +174,23 @@ class Strategy(Generic[ConfigT]):
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         raise NotImplementedError
+
+
+def _bare(cls: type[Strategy[Any]]) -> Strategy[Any]:
+    """An instance for a `name` property to read as its class is defined: only the base's __init__ ran."""
+    bare = object.__new__(cls)
+    Strategy.__init__(bare)
+    return bare
+
+
+def _validated(config: Any, strategy: str) -> None:
+    """A config's `validate()` (Pitaya's hook) run; what it raises is a ConfigError, one line."""
+    check = getattr(config, "validate", None)
+    if not callable(check):
+        return
+    try:
+        check()
+    except ValueError as e:
+        raise ConfigError(f"bad parameters for strategy {strategy!r}: {e}") from None
+    except Exception as e:  # a bug in the check itself: still one line
+        raise ConfigError(f"bad parameters for strategy {strategy!r}: validate() failed: {type(e).__name__}: {e}") from None

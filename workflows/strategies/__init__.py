@@ -1,7 +1,7 @@
 """The built-in strategies, by name: Pitaya's (simple, best-of-n, iterative, bug-finding,
 doc-review), Spearmint's over variants (multi-branch, shadow, round-robin), AgentGate's loops (loop), and
-otters' runbook pipelines and queue workers (runbook and runbook-worker, started by `orchard runbook run`
-and `orchard runbook worker start`).
+otters' runbook pipelines, queue workers and crons (runbook, runbook-worker and runbook-cron, started by
+`orchard runbook run`, `orchard runbook worker start` and the schedule `orchard runbook cron start` makes).
 
 A strategy's module is imported when its class is first asked for: the client knows every name
 without importing the whole SDK, so `orchard run` starts in a fraction of the time. Importing this
@@ -32,6 +32,7 @@ _WHERE: dict[str, str] = {
     "loop": "workflows.loops.loop:LoopStrategy",
     "runbook": "workflows.runbooks.pipeline:PipelineStrategy",
     "runbook-worker": "workflows.runbooks.consumer:QueueConsumerStrategy",
+    "runbook-cron": "workflows.runbooks.cron:CronStrategy",
 }
 
 
@@ -53,3 +54,15 @@ BUILTIN_STRATEGIES: Mapping[str, type[Strategy]] = _BuiltinStrategies()
 
 for _name, _where in _WHERE.items():
     register_strategy(_name, _where)
+
+
+_CLASSES = {where.rpartition(":")[2]: name for name, where in _WHERE.items()}
+"""The built-ins by class name (`from workflows.strategies import BestOfNStrategy`, Pitaya's
+`from pitaya.orchestration.strategy.builtin import ...`), imported when first asked for."""
+
+if not TYPE_CHECKING:  # type checkers read the classes from their modules
+
+    def __getattr__(name: str) -> type[Strategy]:
+        if name not in _CLASSES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return BUILTIN_STRATEGIES[_CLASSES[name]]

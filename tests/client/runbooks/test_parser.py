@@ -88,13 +88,17 @@ def test_wrong_types_and_missing_keys_say_what_is_expected(tmp_path: Path) -> No
 def test_unknown_sections_tasks_named_twice_and_unreadable_files(tmp_path: Path) -> None:
     book = _parse(tmp_path, '[scanner.x]\na = 1\n[task.a]\nprompt = "x"\n[agent.a]\nprompt = "y"\n[functions]\nf = 3\n')
     assert sorted(p.message for p in book.problems) == [
+        "[scanner.NAME] is otters' oldest draft: write [monitor.NAME] (source, condition, run) and list it in a [cron.NAME]'s monitors",
         "must be a string (a shell command), not a number",
         "task.a is defined too: tasks and agents share one set of names",
-        "unknown section; sections: command, worker, queue, pipeline, task, agent, guard, strategy, lock, semaphore, config, functions, events",
     ]
     assert [str(p).split(": ", 1)[1] for p in _parse(tmp_path, b"\xff\xfe", "binary.toml").problems] == ["cannot be read as UTF-8 text (byte 0)"]
     assert parse_runbook_file(tmp_path / "gone.toml").problems[0].message == "cannot be read: No such file or directory"
-    assert "cannot name a runbook" in _parse(tmp_path, "", "build.minimal.toml").problems[0].message
+    assert "cannot name a runbook" in _parse(tmp_path, "[task.x]\nprompt = 3\n", "build.task.toml").problems[0].message
+    assert [p.message for p in _parse(tmp_path, "[task.x]\nprompt = 3\n", "build.task.toml").problems] == [  # said once: nothing else is read
+        "'build.task' cannot name a runbook (references are runbook.kind.name): use letters, digits, _ and -, and dots between words that "
+        "are not a kind (build.minimal, not build.task)"]
+    assert _parse(tmp_path, "", "build.minimal.toml").problems == []  # otters' build.minimal.toml: the runbook build.minimal
 
 
 def test_phases_and_attempts_that_are_not_tables_are_problems_not_tracebacks(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from workflows.loops.detection import (
     fingerprint,
     oscillating_loop,
     output_digest,
+    repeated_loop,
     semantic_loop,
     similarity,
 )
@@ -111,3 +112,25 @@ def test_semantic_loop_is_the_same_failures_three_times():
 def test_detect_loop(recent, expected):
     loop = detect_loop(recent)
     assert (loop.type if loop else None) == expected
+
+
+@pytest.mark.parametrize(("text", "ignore_case", "signal"), [
+    ("task_complete.", True, "TASK_COMPLETE"), ("task_complete.", False, None), ("[Done]", True, "[DONE]"),
+    ("all done", True, None), ("DONE", True, "DONE"), ("Done.", True, None), ("task_completeness", True, None),
+])
+def test_completion_signals_in_any_case_but_a_bare_done(text, ignore_case, signal):
+    assert find_completion_signal(text, ignore_case=ignore_case) == signal
+
+
+def test_repeated_loop_is_agentgates_detection_over_earlier_iterations():
+    """A pattern counts once its confidence passes 0.8: the same tree or the same failures 3 times
+    (n/3), back and forth over 4 (0.9)."""
+    assert repeated_loop([fp(1, tree="a"), fp(2, tree="a")]) is None  # 2/3
+    exact = repeated_loop([fp(1, tree="a"), fp(2, tree="b"), fp(3, tree="a"), fp(4, tree="c"), fp(5, tree="a")])
+    assert exact is not None and (exact.type, exact.iterations, exact.confidence) == ("exact", (1, 3, 5), 1.0)
+    failing = [["L1", "pytest", 1, "d"]]
+    semantic = repeated_loop([fp(1, failures=failing), fp(2, failures=failing), fp(3), fp(4, failures=failing)])
+    assert semantic is not None and (semantic.type, semantic.iterations) == ("semantic", (1, 2, 4))
+    swing = repeated_loop([fp(1, tree="a"), fp(2, tree="b"), fp(3, tree="a"), fp(4, tree="b")])
+    assert swing is not None and (swing.type, swing.confidence) == ("oscillating", 0.9)
+    assert repeated_loop([fp(i, tree="a") for i in range(1, 4)] + [fp(i) for i in range(4, 14)]) is None  # only the last 10 count

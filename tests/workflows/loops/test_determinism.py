@@ -27,6 +27,10 @@ CONFIGS = [
     {"mode": "ralph", "max_iterations": 6, "similarity_threshold": 0.5, "state_dir": ".ralph"},
     {"mode": "ralph", "min_iterations": 3, "window_size": 2, "skip_verification": True},
     {"mode": "custom", "module": "tests.workflows.loops.custom_modes.reach_level", "config": {"target": "L2"}},
+    {"mode": "fixed", "max_iterations": 6, "completion": ["no_changes", "loop_detection", "ci_pass"]},
+    {"mode": "hybrid", "completion": ["loop_detection", "agent_signal"], "progress_threshold": 0.5, "base_iterations": 1},
+    {"mode": "ralph", "window_size": 2, "completion": ["loop_detection", "no_changes"]},
+    {"mode": "custom", "module": "tests.workflows.loops.custom_modes.agentgate_style", "config": {"patience": 2}},
 ]
 
 iterations = st.lists(

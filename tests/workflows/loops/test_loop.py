@@ -223,7 +223,7 @@ async def test_resume_hands_each_iteration_the_last_session_and_ralph_writes_its
 
 @pytest.mark.parametrize("params, message", [
     ({"mode": "hybird"}, "unknown loop mode 'hybird'; available: custom, fixed, hybrid, ralph (did you mean 'hybrid'?)"),
-    ({"mode": "fixed", "similarity_threshold": "0.5"}, "similarity_threshold is not a setting of loop mode 'fixed'; it takes: max_iterations"),
+    ({"mode": "fixed", "similarity_threshold": "0.5"}, "similarity_threshold is not a setting of loop mode 'fixed'; it takes: completion, max_iterations"),
     ({"verify": {"L7": "make"}}, "verify: unknown level 'L7'; levels are L0, L1, L2, L3"),
     ({"feedback_template": "{{ tsk }}"}, "feedback_template uses tsk, which the loop does not give"),
     ({"max_duration": "soon"}, "'soon' is not a duration"),

@@ -199,16 +199,63 @@ def test_hybrid_times_out_at_the_maximum():
     assert decisions[-1].reason == "reached the maximum of 3 iterations"
 
 
-def test_hybrid_grants_bonus_iterations_while_progress_grows():
-    decider = hybrid(base_iterations=2, max_bonus_iterations=3)
+def legacy(decider):
+    """The decider as the loop makes it for a run begun before AgentGate's rules (its Temporal patch)."""
+    decider.legacy = True
+    return decider
+
+
+def test_hybrid_goes_on_to_the_maximum_past_the_base_iterations():
+    """The seed's and AgentGate's hybrid: bonus iterations up to the maximum, progress or not."""
+    decider = hybrid(base_iterations=2, max_bonus_iterations=3, loop_detection=[])  # the same failure each time is a semantic loop
+    decisions = drive(decider, chain(6, reports=[passing(1)] * 6))
+    assert actions(decisions) == ["continue"] * 4 + ["timeout"]
+    assert decisions[1].metadata["bonus"] is True and decisions[1].reason == "iteration 2 done at progress 0.33 (up 0.00); bonus iteration 3 of 5"
+    assert decisions[-1].reason == "reached the maximum of 5 iterations with progress (passed up to L0)"
+    assert decisions[-1].metadata | {"criterion": "max_iterations", "partial_acceptable": True, "partial": False} == decisions[-1].metadata
+
+
+def test_hybrid_says_whether_the_result_made_progress_by_progress_threshold():
+    """AgentGate's partialAccept: past the base iterations, some level passed; here the best
+    fraction of the levels passed must also reach progress_threshold. It is said, not acted on:
+    the loop accepts a partial result only with accept_partial_after."""
+    without = drive(hybrid(base_iterations=1, max_bonus_iterations=1), chain(2, max_iterations=2, reports=[passing(0)] * 2))[-1]
+    assert (without.action, without.metadata["partial_acceptable"]) == ("timeout", False) and without.reason == "reached the maximum of 2 iterations"
+    a_quarter = chain(2, max_iterations=2, reports=[passing(1, of=4), passing(0, of=4)])
+    assert drive(hybrid(base_iterations=1, max_bonus_iterations=1), a_quarter)[-1].metadata["partial_acceptable"] is True
+    assert drive(hybrid(base_iterations=1, max_bonus_iterations=1, progress_threshold=0.5), a_quarter)[-1].metadata["partial_acceptable"] is False
+    early_loop = drive(hybrid(base_iterations=5, completion=[]), chain(3, trees=["a"] * 3, reports=[passing(1)] * 3))[-1]
+    assert early_loop.action == "fail" and early_loop.metadata["partial_acceptable"] is False  # a loop before the base iterations ran
+
+
+def test_hybrid_accepts_loop_detection_among_its_completion_criteria():
+    decider = hybrid(completion=["loop_detection", "verification_pass"], base_iterations=10)
+    decisions = drive(decider, chain(3, max_iterations=12, trees=["a"] * 3, reports=[passing(0)] * 3))
+    assert actions(decisions) == ["continue", "continue", "fail"] and decisions[-1].metadata["loop_type"] == "content_hash"
+    with pytest.raises(ConfigError, match=r"completion lists loop_detection, yet loop_detection is \[\]: drop one of them"):
+        hybrid(completion=["loop_detection"], loop_detection=[])
+
+
+def test_ci_pass_without_a_ci_command_counts_a_passed_verification():
+    """AgentGate's ci_pass: with no CI of its own, a passed verification; a ci command's outcome when there is one."""
+    decision = hybrid(completion=["ci_pass"]).should_continue(ctx(1, verification=passing(2, of=2)))
+    assert decision.action == "complete" and decision.reason == "CI counts as passed: no ci command is set and verification passed at L1 on iteration 1"
+    failed_ci = ctx(1, verification=passing(2, of=2), ci=CommandReport(command="make ci", passed=False))
+    assert hybrid(completion=["ci_pass"]).should_continue(failed_ci).action == "continue"
+    assert hybrid(completion=["ci_pass"]).should_continue(ctx(1, verification=passing(1, of=2))).action == "continue"
+    assert legacy(hybrid(completion=["ci_pass"])).should_continue(ctx(1, verification=passing(2, of=2))).action == "continue"
+
+
+def test_before_agentgate_rules_hybrid_grants_bonus_iterations_while_progress_grows():
+    decider = legacy(hybrid(base_iterations=2, max_bonus_iterations=3))
     decisions = drive(decider, chain(5, reports=[passing(0, of=4), passing(1, of=4), passing(2, of=4), passing(3, of=4), passing(3, of=4)]))
     assert actions(decisions) == ["continue", "continue", "continue", "continue", "timeout"]
     assert decisions[1].metadata["bonus"] is True and decisions[1].reason == "iteration 2 raised progress by 0.25 to 0.25; bonus iteration 3 granted"
     assert decisions[-1].metadata["criterion"] == "max_iterations"
 
 
-def test_hybrid_stops_after_the_base_iterations_without_progress():
-    decider = hybrid(base_iterations=2, max_bonus_iterations=3)
+def test_before_agentgate_rules_hybrid_stops_after_the_base_iterations_without_progress():
+    decider = legacy(hybrid(base_iterations=2, max_bonus_iterations=3))
     decisions = drive(decider, chain(5, reports=[passing(1), passing(1), passing(2)]))
     assert actions(decisions) == ["continue", "timeout"]
     assert decisions[-1].metadata["criterion"] == "no_progress"
@@ -222,9 +269,11 @@ def test_hybrid_progress_rise_equal_to_the_threshold_earns_a_bonus():
 
 def test_hybrid_extended_iterations_are_not_bonus_iterations():
     extended = drive(hybrid(base_iterations=2, max_bonus_iterations=1), chain(5, max_iterations=5))  # extended by 2
-    assert actions(extended) == ["continue", "continue", "continue", "timeout"]
-    assert extended[-1].metadata["criterion"] == "no_progress"
-    assert actions(drive(hybrid(base_iterations=2, max_bonus_iterations=1), chain(5, max_iterations=3))) == ["continue", "timeout"]
+    assert actions(extended) == ["continue"] * 4 + ["timeout"]
+    assert [d.metadata.get("bonus", False) for d in extended[:4]] == [False, False, False, True]
+    before = drive(legacy(hybrid(base_iterations=2, max_bonus_iterations=1)), chain(5, max_iterations=5))
+    assert actions(before) == ["continue", "continue", "continue", "timeout"] and before[-1].metadata["criterion"] == "no_progress"
+    assert actions(drive(legacy(hybrid(base_iterations=2, max_bonus_iterations=1)), chain(5, max_iterations=3))) == ["continue", "timeout"]
 
 
 def test_hybrid_stops_on_an_oscillating_tree():
@@ -277,9 +326,18 @@ def test_ralph_signals(output):
     assert ralph().should_continue(ctx(1, output=output)).action == "complete"
 
 
-@pytest.mark.parametrize("output", ["UNDONE", "the task was ABANDONED", "done, mostly", "DONE_LATER", "TASK_COMPLETENESS"])
+@pytest.mark.parametrize("output", ["UNDONE", "the task was ABANDONED", "done, mostly", "not done yet", "DONE_LATER", "TASK_COMPLETENESS", "task_completeness"])
 def test_ralph_not_signals(output):
     assert ralph().should_continue(ctx(1, output=output)).action == "continue"
+
+
+@pytest.mark.parametrize(("output", "signal"), [("all done. task_complete.", "TASK_COMPLETE"), ("Task_Completed", "TASK_COMPLETED"),
+                                                ("[done]", "[DONE]"), ("status: [Task Complete]", "[TASK COMPLETE]")])
+def test_ralph_reads_signals_in_any_case_but_a_bare_done_only_in_capitals(output, signal):
+    """As AgentGate's ralph (it upper-cases the output); a bare "done" is prose ("not done yet")."""
+    decision = ralph().should_continue(ctx(1, output=output))
+    assert decision.action == "complete" and decision.metadata["signal"] == signal
+    assert legacy(ralph()).should_continue(ctx(1, output=output)).action == "continue"
 
 
 def test_ralph_ignores_a_signal_before_the_minimum():
@@ -304,7 +362,7 @@ def test_ralph_times_out_at_the_maximum_first():
 )
 def test_ralph_similarity_threshold(third, loops):
     decider = ralph(similarity_threshold=0.5)
-    decisions = drive(decider, chain(3, outputs=[third, third, "A, b!"]))
+    decisions = drive(decider, chain(4, outputs=[third, third, third, "A, b!"]))
     assert actions(decisions)[-1] == ("fail" if loops else "continue")
     if loops:
         assert decisions[-1].metadata["loop_type"] == "similarity"
@@ -312,10 +370,24 @@ def test_ralph_similarity_threshold(third, loops):
 
 
 def test_ralph_needs_a_full_window_of_similar_outputs():
+    """window_size earlier outputs besides this one (AgentGate's): with a window of 4, the fifth same output."""
     decider = ralph(window_size=4)
-    decisions = drive(decider, chain(5, outputs=["same"] * 5))
-    assert actions(decisions) == ["continue", "continue", "continue", "fail"]
-    assert decisions[-1].reason == "the agent repeated itself: its last 4 outputs are at least 1.00 similar (threshold 0.95)"
+    decisions = drive(decider, chain(6, max_iterations=10, outputs=["same"] * 6))
+    assert actions(decisions) == ["continue"] * 4 + ["fail"]
+    assert decisions[-1].reason == "the agent repeated itself: its output is at least 1.00 similar to each of the 4 before it (threshold 0.95)"
+    assert actions(drive(legacy(ralph(window_size=4)), chain(6, max_iterations=10, outputs=["same"] * 6))) == ["continue"] * 3 + ["fail"]
+
+
+def test_ralph_detects_loops_and_completes_only_by_the_criteria_it_is_given():
+    """AgentGate's completionDetection for ralph: verification_pass and loop_detection by default;
+    no_changes and ci_pass when listed; the agent's signal always."""
+    repeating = chain(5, max_iterations=10, outputs=["same"] * 5)
+    assert actions(drive(ralph(completion=["verification_pass"]), repeating)) == ["continue"] * 5
+    passing_run = chain(2, reports=[passing(1, of=1)] * 2)
+    assert actions(drive(ralph(completion=["loop_detection"]), passing_run)) == ["continue"] * 2
+    unchanged = ralph(completion=["no_changes"]).should_continue(ctx(2, tree="t", previous_tree="t"))
+    assert unchanged.action == "complete" and unchanged.metadata["criterion"] == "no_changes"
+    assert ralph(completion=[]).should_continue(ctx(1, output="DONE")).action == "complete"
 
 
 def test_ralph_one_different_output_in_the_window_is_no_loop():
@@ -324,9 +396,9 @@ def test_ralph_one_different_output_in_the_window_is_no_loop():
 
 def test_ralph_leaves_empty_outputs_out_of_the_window():
     decider = ralph()
-    decisions = drive(decider, chain(5, max_iterations=10, outputs=["same", "", "same", "  ", "same"]))
-    assert actions(decisions) == ["continue"] * 4 + ["fail"]
-    assert [o["iteration"] for o in decider.get_state()["outputs"]] == [1, 3, 5]
+    decisions = drive(decider, chain(6, max_iterations=10, outputs=["same", "", "same", "  ", "same", "same"]))
+    assert actions(decisions) == ["continue"] * 5 + ["fail"]
+    assert [o["iteration"] for o in decider.get_state()["outputs"]] == [3, 5, 6]
     assert decisions[1].metadata["similarity"] is None
 
 
@@ -450,15 +522,16 @@ def test_bad_setting_names_mode_key_and_accepted_keys():
     )
     with pytest.raises(ConfigError, match=r"^loop mode 'fixed': setting 'max_iterations': Input should be greater than or equal to 1 \(got 0\)"):
         registry.create_decider({"mode": "fixed", "max_iterations": 0})
-    with pytest.raises(ConfigError, match=r"setting 'completion\[0\]': Input should be 'verification_pass', 'ci_pass', 'no_changes' or 'agent_signal'"):
-        registry.create_decider({"mode": "hybrid", "completion": ["loop_detection"]})
+    with pytest.raises(ConfigError, match=r"'completion\[0\]': Input should be 'verification_pass', .* 'agent_signal' or 'loop_detection'"):
+        registry.create_decider({"mode": "hybrid", "completion": ["deja_vu"]})
     with pytest.raises(ConfigError, match="setting 'module' is required"):
         registry.create_decider({"mode": "custom"})
 
 
 def test_mode_settings():
-    assert registry.mode_settings("fixed") == ["max_iterations"]
-    assert registry.mode_settings("ralph") == ["max_iterations", "min_iterations", "similarity_threshold", "skip_verification", "state_dir", "window_size"]
+    assert registry.mode_settings("fixed") == ["completion", "max_iterations"]
+    assert registry.mode_settings("ralph") == [
+        "completion", "max_iterations", "min_iterations", "similarity_threshold", "skip_verification", "state_dir", "window_size"]
     assert registry.mode_settings("custom") == ["config", "max_iterations", "module"]
     with pytest.raises(ConfigError, match="unknown loop mode"):
         registry.mode_settings("nope")

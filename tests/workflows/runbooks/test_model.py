@@ -27,11 +27,11 @@ def test_a_table_reads_straight_into_its_model() -> None:
 
 def test_every_problem_of_a_table_is_said_at_once() -> None:
     with pytest.raises(ValidationError) as raised:
-        m.PhaseDef.model_validate({"name": "a", "run": "echo {", "timeout": "soon", "lock": "semaphore.s", "nxt": "b", "pre": "g"},
+        m.PhaseDef.model_validate({"name": "a", "run": "echo {name", "timeout": "soon", "lock": "semaphore.s", "nxt": "b", "pre": "g"},
                                   strict=True, context=_reading('pipeline.p.phase[0] "a"'))
     said = {(e["type"], e["ctx"]["message"] if e["type"] == "runbook" else e["loc"]) for e in raised.value.errors()}
     assert said == {
-        ("runbook", "run: template syntax: unexpected 'end of template' (line 1)"),
+        ("runbook", "run: template syntax: unexpected end of template, expected 'end of print statement'. (line 1)"),
         ("runbook", "timeout: 'soon' is not a duration: write seconds (90) or 30s, 5m, 2h, 1h30m, 1d"),
         ("runbook", "lock = 'semaphore.s' names a semaphore; lock takes a lock"),
         ("extra_forbidden", ("nxt",)),

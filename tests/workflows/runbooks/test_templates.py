@@ -54,7 +54,7 @@ def test_inspect_lists_the_variables_outputs_and_config_keys_a_template_reads() 
 
 @pytest.mark.parametrize(("source", "hint"), [
     ("echo {{ name }}", "inline templates write variables as {name}"),
-    ("awk '{print $1}'", "a literal brace goes in {% raw %}"),
+    ("echo {name", "unexpected end of template"),
     ("{% if x %}y", "line 1"),
 ])
 def test_bad_syntax_is_one_line_with_a_hint(source: str, hint: str) -> None:
@@ -65,6 +65,33 @@ def test_bad_syntax_is_one_line_with_a_hint(source: str, hint: str) -> None:
 
 def test_a_literal_brace_goes_in_raw() -> None:
     assert render(inline("awk '{% raw %}{print $1}{% endraw %}' {name}"), {"name": "f"}) == "awk '{print $1}' f"
+
+
+@pytest.mark.parametrize("source", [
+    "wok show {id} --json | jq -r .created_at | xargs -I{} date -d {} +%s",
+    "awk '{print $1}' {name}",
+    r"find . -name '*.log' -exec rm {} \; && echo {name}",
+    "echo ${COUNT:-0} {name} ${#names[@]}",
+    "jq '.[] | {id, title}' {name}",
+    "f() { echo hi; }; f {name} {1..3} {}",
+    "docker inspect -f '{{.State.Running}}' {name}",
+])
+def test_braces_that_are_not_a_template_stay_as_written_in_shell_and_prompts(source: str) -> None:
+    """As otters' interpolation leaves them (issue 26, item 6): only {name}, {name.path}, filters
+    and {% %} blocks are templates; the value is still quoted into the command."""
+    for in_shell in (False, True):
+        template = inline(source).model_copy(update={"shell": in_shell})
+        assert inspect(template).variables == ({"id"} if "{id}" in source else {"name"})
+        rendered = render(template, {"name": "a b", "id": 7})
+        assert rendered == source.replace("{name}", "'a b'" if in_shell else "a b").replace("{id}", "7")
+
+
+def test_a_group_that_reads_as_a_name_is_a_variable_and_undefined_ones_stay_errors() -> None:
+    """`{print}` and `${HOME}` read as names: Orchard's stricter choice holds (an undefined variable is an error)."""
+    assert inspect(inline("awk '{print}' {x | default({})}")).variables == {"print", "x"}
+    with pytest.raises(RenderError, match="'print' is undefined"):
+        render(inline("awk '{print}'"), {})
+    assert render(inline("{x | default('}')} {% if x is defined %}{x}{% endif %}"), {}) == "} "
 
 
 def test_a_shell_variable_in_braces_gets_a_hint() -> None:

@@ -21,7 +21,8 @@ def test_names_derive_from_class(cls, name):
 
 def test_builtins_are_workflow_types_named_after_the_strategy():
     assert set(BUILTIN_STRATEGIES) == {
-        "simple", "best-of-n", "iterative", "bug-finding", "doc-review", "multi-branch", "shadow", "round-robin", "loop", "runbook", "runbook-worker"}
+        "simple", "best-of-n", "iterative", "bug-finding", "doc-review", "multi-branch", "shadow", "round-robin", "loop", "runbook", "runbook-worker",
+        "runbook-cron"}
     for name, cls in BUILTIN_STRATEGIES.items():
         assert cls.workflow_class().__temporal_workflow_definition.name == name
 

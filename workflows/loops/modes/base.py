@@ -16,14 +16,20 @@ import difflib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workflows.loops.detection import find_completion_signal
 from workflows.loops.models import LEVELS, Action, Decision, IterationContext, Level, VerificationReport
-from workflows.sdk.errors import ConfigError
+from workflows.sdk.errors import ConfigError, StrategyError
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+Criterion = Literal["verification_pass", "ci_pass", "no_changes", "agent_signal", "loop_detection"]
+"""AgentGate's completion detection (`completionDetection`, here `completion`): what ends a loop
+as done, checked in the order given; `loop_detection` turns loop detection on (a loop ends it as
+`fail`, after the others are checked)."""
 
 REQUIRED_METHODS = ("on_iteration_start", "should_continue", "on_iteration_complete", "on_run_complete", "get_state", "restore_state")
 
@@ -114,6 +120,41 @@ def higher_level(a: Level | None, b: Level | None) -> Level | None:
     return a if level_rank(a) >= level_rank(b) else b
 
 
+def criterion_met(criterion: Criterion, context: IterationContext, minimum: Level | None = None, legacy: bool = False) -> str | None:
+    """The reason `criterion` is met by this iteration, or None (loop_detection is never met here:
+    the deciders detect loops on their own). `minimum`: verification_pass needs only the levels up
+    to it. `legacy`: as before AgentGate's rules (the loop's run began before them): ci_pass needs
+    a ci command."""
+    i, report = context.iteration, context.verification
+    if criterion == "verification_pass" and report is not None:
+        best = report.highest_passing
+        if minimum is not None and level_rank(best) >= level_rank(minimum):
+            return f"verification passed up to {best} (minimum {minimum}) on iteration {i}"
+        if minimum is None and report.passed:
+            return f"verification passed at {best} on iteration {i}"
+    if criterion == "ci_pass":
+        if context.ci is not None and context.ci.passed:
+            return f"CI ({context.ci.command}) passed on iteration {i}"
+        # a passed verification with no CI outcome: no ci command is set (else it ran); AgentGate counts it as CI
+        if context.ci is None and report is not None and report.passed and not legacy:
+            return f"CI counts as passed: no ci command is set and verification passed at {report.highest_passing} on iteration {i}"
+    # an agent that failed changed nothing because it failed, not because the task is done
+    if criterion == "no_changes" and not context.snapshot.changed and context.agent_error is None:
+        return f"iteration {i} changed nothing (tree {context.snapshot.tree[:8]} as before)"
+    if criterion == "agent_signal":
+        signal = find_completion_signal(context.agent_output)
+        if signal:
+            return f"the agent signalled {signal} on iteration {i}"
+    return None
+
+
+def delegate_error(target: str, method: str, error: Exception) -> StrategyError:
+    """What a custom decider's exception becomes: one line naming `module:Class.method` (a
+    ConfigError stays one)."""
+    kind = ConfigError if isinstance(error, ConfigError) else StrategyError
+    return kind(f"custom loop strategy {target}.{method} raised {type(error).__name__}: {error}")
+
+
 def keep_recent(entries: list[dict[str, Any]], entry: dict[str, Any], keep: int) -> list[dict[str, Any]]:
     """`entries` (each with an `iteration`) plus `entry`, the last `keep` of them. Entries of
     `entry`'s iteration or later go: recording an iteration again replaces it."""
@@ -134,6 +175,9 @@ class BaseLoopDecider(ABC):
     """Each built-in mode sets its own; a subclass that sets none is a custom decider."""
     Settings: ClassVar[type[BaseModel]] = LoopSettings
     runs_verification: bool = True
+    legacy: bool = False
+    """True: decide as before AgentGate's rules (issue 26) where they differ. The loop sets it for a
+    run begun before them (a Temporal patch), so that its history replays as it was made."""
     PROGRESS_KEPT: ClassVar[int] = 10
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

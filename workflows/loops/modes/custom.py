@@ -3,16 +3,19 @@ the messages below), loaded from a file or a module, behind a wrapper that turns
 clear errors.
 
 `module` names the class: "/abs/path/file.py", "/abs/path/file.py:ClassName", "pkg.mod" or
-"pkg.mod:ClassName". Without a class name the module's `LOOP_STRATEGY` is used, else the one
-class it defines with a `should_continue`. A file is imported under its stable module name
+"pkg.mod:ClassName". Without a class name the module's `LOOP_STRATEGY` is used, else its own
+class named `Strategy` or `CustomStrategy` (the exports AgentGate's loader looks for), else the
+one class it defines with a `should_continue`. A file is imported under its stable module name
 (workflows/sdk/modules.py), which the client's and the worker's import hook map to the file; the
 client makes the path absolute before the loop starts.
 
-The class needs the methods of REQUIRED_METHODS (see base.LoopDecider; `workspace_files` is
-optional). It is instantiated as `cls(config)` when its `__init__` takes an argument, else as
-`cls()` (then `config` must be empty). `max_iterations` and `runs_verification` come from the
-instance when it has them, else from the settings (max_iterations) and True. Subclassing
-base.BaseLoopDecider (old name: BaseLoopStrategy) gives the state and helpers the built-in modes use.
+The class implements Orchard's interface (REQUIRED_METHODS, see base.LoopDecider;
+`workspace_files` is optional) or AgentGate's, ported to Python names (agentgate.py; it runs
+behind an AgentGateDecider). It is instantiated as `cls(config)` when its `__init__` takes an
+argument, else as `cls()` (then `config` must be empty). `max_iterations` and
+`runs_verification` come from the instance when it has them, else from the settings
+(max_iterations) and True. Subclassing base.BaseLoopDecider (old name: BaseLoopStrategy) gives the
+state and helpers the built-in modes use.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflows.loops.models import Decision, IterationContext
-from workflows.loops.modes.base import REQUIRED_METHODS, parse_settings
+from workflows.loops.modes.agentgate import AGENTGATE_METHODS, AgentGateDecider, is_agentgate_class
+from workflows.loops.modes.base import REQUIRED_METHODS, delegate_error, parse_settings
 from workflows.sdk.errors import ConfigError, StrategyError
 from workflows.sdk.modules import module_name_for
 
@@ -60,21 +64,34 @@ class CustomDecider:
         self.delegate = self._instantiate(cls, self.settings.config)
         self.max_iterations: int = self._attribute("max_iterations", self.settings.max_iterations, int)
         self.runs_verification: bool = self._attribute("runs_verification", True, bool)
+        self.agentgate: AgentGateDecider | None = None
+        """The delegate written to AgentGate's interface, run as a LoopDecider; None: Orchard's."""
+        if is_agentgate_class(cls):
+            config = {"mode": self.mode, "strategy_name": self.settings.module, "params": dict(self.settings.config), "max_iterations": self.max_iterations}
+            self.agentgate = AgentGateDecider(self.target, self.delegate, config, self.max_iterations, self.runs_verification)
 
     def on_iteration_start(self, iteration: int) -> None:
+        if self.agentgate is not None:
+            return self.agentgate.on_iteration_start(iteration)
         self._call("on_iteration_start", iteration)
 
     def should_continue(self, context: IterationContext) -> Decision:
+        if self.agentgate is not None:
+            return self.agentgate.should_continue(context)
         return self._decision(self._call("should_continue", context))
 
     def on_iteration_complete(self, context: IterationContext, decision: Decision) -> None:
+        if self.agentgate is not None:
+            return self.agentgate.on_iteration_complete(context, decision)
         self._call("on_iteration_complete", context, decision)
 
     def on_run_complete(self, decision: Decision) -> None:
+        if self.agentgate is not None:
+            return self.agentgate.on_run_complete(decision)
         self._call("on_run_complete", decision)
 
     def get_state(self) -> dict[str, Any]:
-        state = self._call("get_state")
+        state = self.agentgate.get_state() if self.agentgate is not None else self._call("get_state")
         if not isinstance(state, dict):
             raise StrategyError(f"custom loop strategy {self.target}.get_state returned {type(state).__name__}, not a dict")
         try:
@@ -83,10 +100,12 @@ class CustomDecider:
             raise StrategyError(f"custom loop strategy {self.target}.get_state returned a state that is not JSON-ready: {e}") from None
 
     def restore_state(self, state: dict[str, Any]) -> None:
+        if self.agentgate is not None:
+            return self.agentgate.restore_state(json.loads(json.dumps(state)))
         self._call("restore_state", json.loads(json.dumps(state)))
 
     def workspace_files(self, iteration: int) -> dict[str, str]:
-        if not callable(getattr(self.delegate, "workspace_files", None)):
+        if self.agentgate is not None or not callable(getattr(self.delegate, "workspace_files", None)):
             return {}
         files = self._call("workspace_files", iteration)
         if not (isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
@@ -97,7 +116,7 @@ class CustomDecider:
         try:
             return getattr(self.delegate, method)(*args)
         except Exception as e:
-            raise _raised(self.target, method, e) from e
+            raise delegate_error(self.target, method, e) from e
 
     def _instantiate(self, cls: type, config: dict[str, Any]) -> Any:
         takes_config = any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in inspect.signature(cls).parameters.values())
@@ -106,13 +125,13 @@ class CustomDecider:
         try:
             return cls(dict(config)) if takes_config else cls()
         except Exception as e:
-            raise _raised(self.target, "__init__", e) from e
+            raise delegate_error(self.target, "__init__", e) from e
 
     def _attribute(self, name: str, default: T, kind: type[T]) -> T:
         try:
             value = getattr(self.delegate, name, default)
         except Exception as e:
-            raise _raised(self.target, name, e) from e
+            raise delegate_error(self.target, name, e) from e
         # bool is an int: max_iterations=True is a mistake
         valid = (isinstance(value, int) and not isinstance(value, bool) and value >= 1) if kind is int else isinstance(value, kind)
         if not valid:
@@ -136,18 +155,15 @@ class CustomDecider:
         return result
 
 
-def _raised(target: str, method: str, error: Exception) -> StrategyError:
-    kind = ConfigError if isinstance(error, ConfigError) else StrategyError
-    return kind(f"custom loop strategy {target}.{method} raised {type(error).__name__}: {error}")
-
-
 def load_class(module_spec: str, class_name: str = "") -> type:
     """The decider class `module_spec[:class_name]` names, checked for the interface."""
     module = _import(module_spec)
     cls = _pick_class(module, module_spec, class_name)
-    missing = [method for method in REQUIRED_METHODS if not callable(getattr(cls, method, None))]
+    agentgate = is_agentgate_class(cls)
+    missing = [method for method in (AGENTGATE_METHODS if agentgate else REQUIRED_METHODS) if not callable(getattr(cls, method, None))]
     if missing:
-        raise ConfigError(f"custom loop strategy {module_spec}:{cls.__name__} does not implement the loop strategy interface; missing: {', '.join(missing)}")
+        which = "AgentGate's loop strategy interface" if agentgate else "the loop strategy interface"
+        raise ConfigError(f"custom loop strategy {module_spec}:{cls.__name__} does not implement {which}; missing: {', '.join(missing)}")
     return cls
 
 
@@ -174,8 +190,13 @@ def _import(module_spec: str) -> ModuleType:
         raise ConfigError(f"{what} failed to import: {type(e).__name__}: {e}") from None
 
 
+AGENTGATE_EXPORTS = ("Strategy", "CustomStrategy")
+"""The exports AgentGate's loader takes when a module has no default one (its `LoopStrategy` is
+Orchard's old name of LoopDecider, which a module may import: not the module's own class)."""
+
+
 def _pick_class(module: ModuleType, module_spec: str, class_name: str) -> type:
-    own = [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__]
+    own = list(dict.fromkeys(c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__))  # an alias is the same class
     names = ", ".join(c.__name__ for c in own) or "none"
     if class_name:
         cls = getattr(module, class_name, None)
@@ -187,6 +208,9 @@ def _pick_class(module: ModuleType, module_spec: str, class_name: str) -> type:
         if not inspect.isclass(exported):
             raise ConfigError(f"custom loop module {module_spec!r}: LOOP_STRATEGY must be a class, not {type(exported).__name__}")
         return exported
+    named = next((c for c in (getattr(module, name, None) for name in AGENTGATE_EXPORTS) if c in own), None)
+    if named is not None:
+        return named
     deciders = [c for c in own if callable(getattr(c, "should_continue", None))]
     if len(deciders) != 1:
         found = ", ".join(c.__name__ for c in deciders) or "none"

@@ -1,28 +1,32 @@
-"""hybrid (the recommended default): stop on the first completion criterion met, on a loop, or when
-progress stalls; a few bonus iterations past the base ones while verification keeps climbing.
+"""hybrid (the recommended default): stop on the first completion criterion met, on a loop, or at
+the maximum; base iterations, then bonus ones up to the maximum (the seed's and AgentGate's
+hybrid).
 
 After each iteration, in order:
 1. the completion criteria, in the order configured: met -> complete;
 2. the maximum (base + bonus + any extension) reached -> timeout;
 3. a loop (the same verification results and tree 3 times, or detection.detect_loop) -> fail;
-4. past the base iterations, a bonus iteration only if progress (the fraction of the configured
-   levels passed) rose by at least progress_threshold in this iteration -> else timeout;
-5. continue.
-A timeout or fail becomes a `complete` with `partial: true` when accept_partial_after is set, this
-is at least that iteration, and some level passed at some point.
+4. continue: a base iteration, or past them a bonus one.
+At the maximum or on a loop after the base iterations, the decision says whether the result made
+progress (`partial_acceptable`: some level passed, and the best fraction of levels passed reached
+progress_threshold; AgentGate's partialAccept). A timeout or fail becomes a `complete` with
+`partial: true` when accept_partial_after is set (the seed's acceptPartialAfter), this is at least
+that iteration, and some level passed at some point.
+
+A run begun before these rules (`legacy`) ends past the base iterations unless progress rose by
+progress_threshold in the iteration, and its ci_pass needs a ci command: its history replays.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workflows.loops.detection import Loop, content_hash, detect_loop, find_completion_signal, fingerprint
+from workflows.loops.detection import Loop, content_hash, detect_loop, fingerprint
 from workflows.loops.models import Action, Decision, IterationContext, Level
-from workflows.loops.modes.base import BaseLoopDecider, keep_recent, level_rank, progress_of
+from workflows.loops.modes.base import BaseLoopDecider, Criterion, criterion_met, keep_recent, progress_of
 
-Criterion = Literal["verification_pass", "ci_pass", "no_changes", "agent_signal"]
 LoopType = Literal["content_hash", "exact", "oscillating", "semantic"]
 
 DEFAULT_COMPLETION: tuple[Criterion, ...] = ("verification_pass", "no_changes")
@@ -38,12 +42,19 @@ class HybridSettings(BaseModel):
     base_iterations: int = Field(3, ge=1)
     max_bonus_iterations: int = Field(2, ge=0)
     progress_threshold: float = Field(0.1, ge=0, le=1)
+    """The best fraction of the configured levels passed that counts as progress."""
     completion: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_COMPLETION))
     min_verification_level: Level | None = None
     """None: verification_pass needs every configured level; a level: passing up to it suffices."""
     accept_partial_after: int | None = Field(None, ge=1)
     loop_detection: list[LoopType] = Field(default_factory=lambda: list(DEFAULT_LOOP_DETECTION))
     """The loops that end the loop (detection.py); [] detects none."""
+
+    @model_validator(mode="after")
+    def _detection_asked_for(self) -> HybridSettings:
+        if "loop_detection" in self.completion and not self.loop_detection:
+            raise ValueError("completion lists loop_detection, yet loop_detection is []: drop one of them")
+        return self
 
 
 class HybridDecider(BaseLoopDecider):
@@ -58,12 +69,12 @@ class HybridDecider(BaseLoopDecider):
         return self.settings.base_iterations + self.settings.max_bonus_iterations
 
     def initial_state(self) -> dict[str, Any]:
-        return {**super().initial_state(), "hashes": [], "fingerprints": []}
+        return {**super().initial_state(), "hashes": [], "fingerprints": [], "best_progress": 0.0}
 
     def should_continue(self, context: IterationContext) -> Decision:
         i = context.iteration
         for criterion in self.settings.completion:
-            reason = self._met(criterion, context)
+            reason = criterion_met(criterion, context, self.settings.min_verification_level, self.legacy)
             if reason:
                 return self.decision(context, "complete", reason, criterion=criterion, partial=False)
         if i >= context.max_iterations:
@@ -79,6 +90,11 @@ class HybridDecider(BaseLoopDecider):
         base = self._base_iterations(context)
         if i < base:
             return self.decision(context, "continue", f"iteration {i} of {base} base iterations done at progress {progress:.2f}; iterating again", **figures)
+        if not self.legacy:
+            return self.decision(
+                context, "continue", f"iteration {i} done at progress {progress:.2f} (up {rise:.2f}); bonus iteration {i + 1} of {context.max_iterations}",
+                bonus=True, **figures,
+            )
         if rise + EPSILON < self.settings.progress_threshold:
             reason = (
                 f"no progress worth a bonus iteration after iteration {i} (progress {progress:.2f}, up {rise:.2f}, "
@@ -93,30 +109,11 @@ class HybridDecider(BaseLoopDecider):
         super().on_iteration_complete(context, decision)
         self.state["hashes"] = keep_recent(self.state["hashes"], self._hash_entry(context), self.HASHES_KEPT)
         self.state["fingerprints"] = keep_recent(self.state["fingerprints"], self._fingerprint(context), self.FINGERPRINTS_KEPT)
+        self.state["best_progress"] = self._best_progress(context)
 
     def _base_iterations(self, context: IterationContext) -> int:
         """The base iterations plus any `orchard loop extend`: extended iterations are not bonus ones."""
         return self.settings.base_iterations + max(0, context.max_iterations - self.max_iterations)
-
-    def _met(self, criterion: Criterion, context: IterationContext) -> str | None:
-        """The reason `criterion` is met by this iteration, or None."""
-        i, report = context.iteration, context.verification
-        if criterion == "verification_pass" and report is not None:
-            minimum, best = self.settings.min_verification_level, report.highest_passing
-            if minimum is not None and level_rank(best) >= level_rank(minimum):
-                return f"verification passed up to {best} (minimum {minimum}) on iteration {i}"
-            if minimum is None and report.passed:
-                return f"verification passed at {best} on iteration {i}"
-        if criterion == "ci_pass" and context.ci is not None and context.ci.passed:
-            return f"CI ({context.ci.command}) passed on iteration {i}"
-        # an agent that failed changed nothing because it failed, not because the task is done
-        if criterion == "no_changes" and not context.snapshot.changed and context.agent_error is None:
-            return f"iteration {i} changed nothing (tree {context.snapshot.tree[:8]} as before)"
-        if criterion == "agent_signal":
-            signal = find_completion_signal(context.agent_output)
-            if signal:
-                return f"the agent signalled {signal} on iteration {i}"
-        return None
 
     def _loop(self, context: IterationContext) -> Loop | None:
         hashes = keep_recent(self.state["hashes"], self._hash_entry(context), self.HASHES_KEPT)[-self.REPEATS :]
@@ -128,10 +125,21 @@ class HybridDecider(BaseLoopDecider):
 
     def _give_up(self, context: IterationContext, action: Action, reason: str, **metadata: Any) -> Decision:
         after, best = self.settings.accept_partial_after, self.highest_level_ever(context)
+        # AgentGate's partialAccept: past the base iterations with progress made
+        acceptable = (context.iteration >= self.settings.base_iterations and best is not None
+                      and self._best_progress(context) + EPSILON >= self.settings.progress_threshold)
         if after is not None and context.iteration >= after and best is not None:
             reason = f"{reason}; accepting the partial result (passed up to {best}) after {context.iteration} iterations"
-            return self.decision(context, "complete", reason, partial=True, instead_of=action, highest_level_ever=best, **metadata)
-        return self.decision(context, action, reason, partial=False, highest_level_ever=best, **metadata)
+            return self.decision(context, "complete", reason, partial=True, instead_of=action, highest_level_ever=best, partial_acceptable=acceptable,
+                                 **metadata)
+        if acceptable and metadata.get("criterion") == "max_iterations":
+            reason = f"{reason} with progress (passed up to {best})"
+        return self.decision(context, action, reason, partial=False, highest_level_ever=best, partial_acceptable=acceptable, **metadata)
+
+    def _best_progress(self, context: IterationContext) -> float:
+        """The most progress of any iteration so far, this one included."""
+        recorded = [e["progress"] for e in self.state["progress"] if e["iteration"] < context.iteration]
+        return max([self.state["best_progress"], progress_of(context.verification), *recorded])
 
     @staticmethod
     def _hash_entry(context: IterationContext) -> dict[str, Any]:

@@ -2,12 +2,17 @@
 
 After each iteration, in order:
 1. the maximum reached -> timeout;
-2. a completion signal in the agent's output (COMPLETION_SIGNALS, as whole words), from
-   min_iterations on -> complete;
-3. the last window_size outputs, this one included, each at least similarity_threshold similar to
-   this one (Jaccard over words; empty outputs are left out) -> fail, the agent is repeating itself;
-4. verification passed (unless skip_verification), from min_iterations on -> complete;
+2. a completion signal in the agent's output (COMPLETION_SIGNALS, as whole words, in any case as
+   AgentGate's ralph reads them, but a bare DONE only in capitals), from min_iterations on -> complete;
+3. with loop_detection in `completion`: this output and the window_size outputs before it, each of
+   those at least similarity_threshold similar to this one (Jaccard over words; empty outputs are
+   left out) -> fail, the agent is repeating itself;
+4. the other criteria of `completion`, in the order given (verification_pass unless
+   skip_verification, no_changes, ci_pass), from min_iterations on -> complete;
 5. continue.
+`completion` is AgentGate's completionDetection (default: verification_pass, loop_detection).
+A run begun before AgentGate's rules (`legacy`) compares window_size - 1 earlier outputs and reads
+signals in capitals only: its history replays.
 With state_dir, the loop's state and metrics are written into the workspace before each
 iteration, for the agent to read (the durable state is `get_state`, restored by the loop).
 """
@@ -23,11 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from workflows.loops.detection import find_completion_signal, similarity
 from workflows.loops.models import Decision, IterationContext
-from workflows.loops.modes.base import BaseLoopDecider, keep_recent
+from workflows.loops.modes.base import BaseLoopDecider, Criterion, criterion_met, keep_recent
 
 OUTPUT_KEPT_CHARS = 4000
 """Of each output kept for similarity, the end (where an agent sums up); the current output is
 cut the same way, so a restored decider compares exactly what the original did."""
+
+
+DEFAULT_COMPLETION: tuple[Criterion, ...] = ("verification_pass", "loop_detection")
 
 
 class RalphSettings(BaseModel):
@@ -39,6 +47,8 @@ class RalphSettings(BaseModel):
     """AgentGate's convergenceThreshold 0.05, as a similarity: 1 - 0.05."""
     window_size: int = Field(3, ge=2)
     skip_verification: bool = False
+    completion: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_COMPLETION))
+    """What ends the loop besides the agent's signal (always on) and the maximum."""
     state_dir: str | None = None
     """A folder inside the workspace, relative, e.g. ".ralph"."""
 
@@ -73,25 +83,24 @@ class RalphDecider(BaseLoopDecider):
         return {**super().initial_state(), "outputs": [], "last_similarity": None}
 
     def should_continue(self, context: IterationContext) -> Decision:
-        i, minimum = context.iteration, self.settings.min_iterations
+        i, minimum, completion = context.iteration, self.settings.min_iterations, self.settings.completion
         window = self._similarities(context)
         figures = {"similarity": window[0] if window else None}
         if i >= context.max_iterations:
             return self.decision(context, "timeout", f"reached the maximum of {context.max_iterations} iterations", criterion="max_iterations", **figures)
-        signal = find_completion_signal(context.agent_output)
+        signal = find_completion_signal(context.agent_output, ignore_case=not self.legacy)
         if signal and i >= minimum:
             return self.decision(context, "complete", f"the agent signalled {signal} on iteration {i}", criterion="agent_signal", signal=signal, **figures)
-        threshold = self.settings.similarity_threshold
-        if len(window) == self.settings.window_size - 1 and all(s >= threshold for s in window):
-            reason = (
-                f"the agent repeated itself: its last {self.settings.window_size} outputs are at least {min(window):.2f} similar (threshold {threshold:.2f})"
-            )
+        threshold, size = self.settings.similarity_threshold, self._window()
+        if "loop_detection" in completion and len(window) == size and all(s >= threshold for s in window):
+            reason = f"the agent repeated itself: its output is at least {min(window):.2f} similar to each of the {size} before it (threshold {threshold:.2f})"
             return self.decision(context, "fail", reason, criterion="loop_detection", loop_type="similarity", **figures)
-        report = context.verification
-        if self.runs_verification and report is not None and report.passed and i >= minimum:
-            return self.decision(
-                context, "complete", f"verification passed at {report.highest_passing} on iteration {i}", criterion="verification_pass", **figures
-            )
+        for criterion in completion:
+            if criterion == "verification_pass" and not self.runs_verification:
+                continue
+            met = criterion_met(criterion, context, legacy=self.legacy) if i >= minimum and criterion != "agent_signal" else None
+            if met:
+                return self.decision(context, "complete", met, criterion=criterion, **figures)
         if signal:
             reason = f"the agent signalled {signal} on iteration {i}, before the minimum of {minimum} iterations; iterating again"
         else:
@@ -123,12 +132,17 @@ class RalphDecider(BaseLoopDecider):
             f"{state_dir}/metrics.json": _json(metrics),
         }
 
+    def _window(self) -> int:
+        """How many earlier outputs a loop compares this one with: AgentGate's window_size (before
+        its rules, window_size - 1: the window counted this output)."""
+        return self.settings.window_size - 1 if self.legacy else self.settings.window_size
+
     def _similarities(self, context: IterationContext) -> list[float]:
         """This iteration's output against each earlier one kept, newest first (none for an empty output)."""
         current = _kept(context)
         if current is None:
             return []
-        earlier = [e["output"] for e in self.state["outputs"] if e["iteration"] < context.iteration][-(self.settings.window_size - 1) :]
+        earlier = [e["output"] for e in self.state["outputs"] if e["iteration"] < context.iteration][-self._window() :]
         return [similarity(current, output) for output in reversed(earlier)]
 
 
