@@ -50,7 +50,8 @@ def test_otters_runbooks_run_end_to_end_with_stand_ins_for_wok_and_oj(embedded, 
     _on_path(tmp_path / "bin")
     env = {**env, "PATH": f"{tmp_path / 'bin'}:{env['PATH']}", "OTTERS_STATE": str(state)}
     (state / "wok.json").write_text(json.dumps(WOK))
-    repo = make_repo(tmp_path / "repo", {"README.md": "# app\n", "Makefile": "test:\n\ttest -f README.md\n"})
+    # The stand-in agents keep their state in $OTTERS_STATE, a folder of the test's outside their workspaces: the local runner, which allows it
+    repo = make_repo(tmp_path / "repo", {"README.md": "# app\n", "Makefile": "test:\n\ttest -f README.md\n", "orchard.yaml": "runner: {type: local}\n"})
     shutil.copytree(OTTERS, repo / "runbooks")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "runbooks")
