@@ -292,16 +292,17 @@ async def start(request: RunRequest, chosen: ChosenStrategy, run_input: RunInput
     return [await start_run(served.target, chosen.cls, run_input, served.task_queue, served.serving) for _ in range(request.runs)]
 
 
-RUNNER_NOTES = {"sandbox": "agents sandboxed (bubblewrap)", "docker": "agents in containers", "local": "agents as local processes, NOT isolated"}
+RUNNER_NOTES = {"sandbox": "agents sandboxed by bubblewrap", "docker": "agents in containers", "local": "agents as local processes, NOT isolated"}
 """What a run's header says of where its agents run."""
 
 
 def run_header(strategy: str, run_id: str, runner: RunnerCheck | None, of: tuple[int, int] = (1, 1)) -> str:
-    """The first line of a followed run: which run, and where its agents run when this host's
-    worker runs them (`runner`; None: a named server's workers, whose runner is theirs to say)."""
+    """The first line of a followed run: which run (its id a word of its own, as scripts read it),
+    and in brackets which of several and where its agents run when this host's worker runs them
+    (`runner`; None: a named server's workers, whose runner is theirs to say)."""
     i, n = of
-    return (f"{strategy} run {run_id}" + (f" ({i} of {n})" if n > 1 else "")
-            + (f", {RUNNER_NOTES[runner.runner]}" if runner is not None and runner.runner in RUNNER_NOTES else ""))
+    notes = [*([f"{i} of {n}"] if n > 1 else []), *([RUNNER_NOTES[runner.runner]] if runner is not None and runner.runner in RUNNER_NOTES else [])]
+    return f"{strategy} run {run_id}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 async def follow(request: RunRequest, repository: RunRepository, chosen: ChosenStrategy, served: Served, handles: list[WorkflowHandle[Any, Any]],

@@ -246,8 +246,8 @@ async def test_where_agents_run_is_in_the_runs_first_line_and_a_sandbox_asked_fo
     host["runner"] = RunnerCheck("sandbox")
     check = await step.runner(configured(repo))
     assert check.imports == ["activities.runners.sandbox.runner"] and capsys.readouterr().err == ""  # a run that goes well says nothing on stderr
-    assert step.run_header("best-of-n", "run_1", check) == "best-of-n run run_1, agents sandboxed (bubblewrap)"
-    assert step.run_header("simple", "run_2", RunnerCheck("local"), (2, 3)) == "simple run run_2 (2 of 3), agents as local processes, NOT isolated"
+    assert step.run_header("best-of-n", "run_1", check) == "best-of-n run run_1 (agents sandboxed by bubblewrap)"
+    assert step.run_header("simple", "run_2", RunnerCheck("local"), (2, 3)) == "simple run run_2 (2 of 3, agents as local processes, NOT isolated)"
     assert step.run_header("simple", "run_3", None) == "simple run run_3"  # a named server's workers: theirs to say
     host["runner"] = RunnerCheck("sandbox", "bubblewrap is not installed (install it with `apt-get install bubblewrap`)")
     with pytest.raises(UsageError, match=r"^sandbox runner: bubblewrap is not installed \(install it with `apt-get install bubblewrap`\)$"):

@@ -24,9 +24,9 @@ def test_the_default_runs_agents_in_a_sandbox_and_says_so_and_local_does_not(emb
     probe.write_text(f"cat {secret}; echo escaped >> {repo}/README.md; echo done\n")
     sandboxed = orchard("run", "probe", "--agent-command", f"bash {probe}", "--import-policy", "never", "--output", "streaming", env=env, cwd=repo)
     assert sandboxed.returncode == 0 and sandboxed.stderr == "", sandboxed.stderr
-    assert sandboxed.stdout.splitlines()[0].startswith("simple run run_") and sandboxed.stdout.splitlines()[0].endswith(", agents sandboxed (bubblewrap)")
+    assert sandboxed.stdout.splitlines()[0].startswith("simple run run_") and sandboxed.stdout.splitlines()[0].endswith(" (agents sandboxed by bubblewrap)")
     assert "escaped" not in (repo / "README.md").read_text()
-    shown = json.loads(orchard("show", sandboxed.stdout.split()[2].rstrip(","), "--output", "json", env=env, cwd=repo).stdout)
+    shown = json.loads(orchard("show", sandboxed.stdout.split()[2], "--output", "json", env=env, cwd=repo).stdout)
     (instance,) = shown["instances"]
     assert instance["metadata"]["runner"] == "sandbox" and "another run's secret" not in (instance["final_message"] or "")
 
