@@ -23,17 +23,27 @@ class SandboxUnavailable(Exception):
     """bubblewrap cannot run a sandbox on this host (bad input for a run that asked for one: not retried)."""
 
 
+def worker_uid() -> int:
+    """This worker's uid (one name, so a test can say another without changing os for the whole process)."""
+    return os.geteuid()
+
+
 def privilege_flags() -> list[str]:
     """A root worker's agent keeps its uid (the workspace's files are its own) with every capability
     dropped; another user's runs in a user namespace of its own (which bubblewrap needs to mount)."""
-    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else ["--unshare-user"]
+    return ["--cap-drop", "ALL"] if worker_uid() == 0 else ["--unshare-user"]
+
+
+def _probe() -> str | None:
+    """Why bubblewrap cannot make a sandbox here, or None: the bubblewrap PATH finds now."""
+    return probe(shutil.which(BWRAP))
 
 
 @functools.cache
-def _probe() -> str | None:
-    """Why bubblewrap cannot make a sandbox here, or None: asked once per process (the warm client's
-    commands inherit its answer), by running `true` in one with an agent's namespaces (6 ms here)."""
-    bwrap = shutil.which(BWRAP)
+def probe(bwrap: str | None) -> str | None:
+    """Why the bubblewrap at `bwrap` (None: not found) cannot make a sandbox, or None: asked once per
+    process and path (the warm client's commands inherit its answer; a PATH without it, as a test's,
+    is no answer for a PATH with it), by running `true` in one with an agent's namespaces (6 ms here)."""
     if bwrap is None:
         return f"bubblewrap is not installed ({INSTALL_HINT})"
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *NAMESPACES, "--unshare-net",
@@ -52,6 +62,6 @@ def sandbox_problem(network_egress: str = "online") -> str | None:
     """Why an agent with this egress cannot run in a sandbox here (None: it can). `proxy` relays the
     model API into the sandbox's network namespace from the worker, which only a root worker may enter."""
     problem = _probe()
-    if problem is None and network_egress == "proxy" and os.geteuid() != 0:
-        return f"--network-egress proxy in a sandbox needs a root worker (this one runs as uid {os.geteuid()}); use offline, or --runner docker"
+    if problem is None and network_egress == "proxy" and worker_uid() != 0:
+        return f"--network-egress proxy in a sandbox needs a root worker (this one runs as uid {worker_uid()}); use offline, or --runner docker"
     return problem

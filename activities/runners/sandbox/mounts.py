@@ -173,11 +173,20 @@ def named_paths(visibility: Visibility, agent_command: str | None, argv0: str | 
     checkout). A word that is no path is no concern here."""
     words: list[str] = [argv0] if argv0 else []
     if agent_command:
-        try:
-            words += shlex.split(agent_command, comments=True)
-        except ValueError:
-            words += agent_command.split()
-    return _unique(p for word in words if word.startswith("/") for p in visibility.shown_file(Path(word)))
+        words += command_words(agent_command)
+    paths = [part for word in words for part in (word, word.partition("=")[2]) if part.startswith("/")]  # `X=/path` too
+    return _unique(p for path in paths for p in visibility.shown_file(Path(path)))
+
+
+def command_words(command: str) -> list[str]:
+    """A shell command's words, with its operators apart (`/x/agent.py;;` in a case arm is the path
+    and `;;`), comments dropped; a command shlex cannot read, split on spaces."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split, lexer.commenters = True, "#"
+    try:
+        return list(lexer)
+    except ValueError:
+        return command.split()
 
 
 def masked_in(shown: Iterable[Path]) -> list[Path]:

@@ -32,10 +32,11 @@ async def test_auto_is_the_sandbox_wherever_bubblewrap_works_and_an_explicit_san
 
 
 def test_the_probe_says_why_there_is_no_sandbox_and_proxy_egress_needs_a_root_worker(monkeypatch):
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    assert sandbox._probe.__wrapped__() == NO_BUBBLEWRAP
+    # Neither shutil.which nor os.geteuid is patched: the session's workers run activities meanwhile,
+    # and a probe they ran then would keep a wrong answer for the rest of the process.
+    assert sandbox.probe(None) == NO_BUBBLEWRAP
     monkeypatch.setattr(sandbox, "_probe", lambda: None)
-    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox, "worker_uid", lambda: 1000)
     assert sandbox.sandbox_problem("offline") is None
     assert sandbox.sandbox_problem("proxy") == ("--network-egress proxy in a sandbox needs a root worker (this one runs as uid 1000); "
                                                 "use offline, or --runner docker")
@@ -73,6 +74,10 @@ def test_an_agent_commands_files_are_shown_not_the_folders_it_names(host: Visibi
     command = f"cd {home / 'project'} && {home / '.pyenv/versions/3.11/bin/python'} {home / 'project/agent.sh'} {home} # {home / '.ssh'}"
     assert named_paths(host, command) == [home / ".pyenv/versions/3.11", home / "project/agent.sh"]
     assert named_paths(host, None, str(home / ".local/bin/claude")) == [home / ".local/share/claude/versions/2.0", home / ".local/bin/claude"]
+    # a path ends where a shell operator starts, and a variable's value that is a path is one
+    arms = f'case "$ORCHARD_KEY" in a) X=1 {home / "project/agent.sh"};; *) SCRIPT={home / "project/agent.sh"} bash -c "$SCRIPT";; esac'
+    assert named_paths(host, arms) == [home / "project/agent.sh"]
+    assert named_paths(host, f"{home / 'project/agent.sh'}|cat>/dev/null") == [home / "project/agent.sh"]
 
 
 def test_hidden_folders_are_the_outermost_that_exist(tmp_path: Path):
