@@ -235,7 +235,7 @@ async def test_what_the_agent_gets_its_workspace_home_tmp_git_and_only_its_varia
 
 
 async def test_tools_in_a_hidden_home_still_run(repo, orchard_home, tmp_path, monkeypatch):
-    """The worker's Python (here perhaps under /root/.pyenv), and a tool on PATH in a folder under
+    """The worker's Python (perhaps under a hidden home's .pyenv), and a tool on PATH in a folder under
     /tmp, run in the sandbox from where they are; the folder they are in is read-only there."""
     tools = tmp_path / "tools" / "bin"
     tools.mkdir(parents=True)

@@ -93,7 +93,7 @@ def test_bubblewrap_hides_then_shows_in_order_of_depth_and_leaves_nothing_hidden
     workspace, home, gateway = orchard / "workspaces/run/k1", orchard / "agent-homes/run/k1", orchard / "workspaces/run/k1-origin.git"
     objects = Path("/tmp/x/repo/.git/objects")
     plan = SandboxPlan(workspace=workspace, agent_home=home, tmp=orchard / "agent-homes/run/k1.tmp", writable=[gateway],
-                       shown=[Path("/root/.pyenv"), Path("/root/.pyenv/versions/3.11"), objects], masked=[Path("/root/.cargo/credentials")],
+                       shown=[Path("/home/dev/.pyenv"), Path("/home/dev/.pyenv/versions/3.11"), objects], masked=[Path("/home/dev/.cargo/credentials")],
                        hidden=[Path("/root"), Path("/home"), Path("/run"), orchard], network=False, hosts=Path("/h/hosts"))
     argv = bwrap_argv(plan)
 
@@ -106,11 +106,11 @@ def test_bubblewrap_hides_then_shows_in_order_of_depth_and_leaves_nothing_hidden
     assert argv[:8] == ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     private_tmp = at("--bind", str(plan.tmp), "/tmp")
     assert private_tmp < at("--tmpfs", "/tmp/x") < at("--ro-bind", str(objects), str(objects))  # what /tmp holds of the host's: a tmpfs of its own
-    assert at("--tmpfs", "/root") < at("--ro-bind", "/root/.pyenv", "/root/.pyenv")
-    assert "/root/.pyenv/versions/3.11" not in argv  # inside a folder shown already
+    assert at("--tmpfs", "/home") < at("--ro-bind", "/home/dev/.pyenv", "/home/dev/.pyenv")
+    assert "/home/dev/.pyenv/versions/3.11" not in argv  # inside a folder shown already
     assert at("--tmpfs", str(orchard)) < at("--bind", str(workspace), str(workspace)) and at("--bind", str(gateway), str(gateway))
     assert at("--bind", str(home), str(home)) and at("--ro-bind", str(objects), str(objects))
-    assert at("--ro-bind", "/dev/null", "/root/.cargo/credentials") and at("--ro-bind", "/h/hosts", "/etc/hosts")
+    assert at("--ro-bind", "/dev/null", "/home/dev/.cargo/credentials") and at("--ro-bind", "/h/hosts", "/etc/hosts")
     for hidden in ("/root", "/home", "/run", str(orchard), "/tmp/x"):
         assert at("--remount-ro", hidden) > at("--bind", str(workspace), str(workspace))
     assert at("--unshare-pid") and at("--unshare-net") and at("--die-with-parent") and argv[-2:] == ["--chdir", str(workspace)]
