@@ -14,6 +14,7 @@ from activities.agents import PluginError
 from activities.agents.base import AgentContext, AgentPlugin, AgentState, with_agent_env
 from activities.git.objects import objects_dir
 from activities.runners.local import ProcessOutcome, run_process
+from activities.runners.site import AgentSite
 from activities.secrets import redact
 from workflows.sdk.models import InstanceResult, TaskSpec, truncate
 
@@ -63,13 +64,14 @@ async def run_agent(
     on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
     transcript = place.out_dir / "transcript.log"
     leftovers = [place.workspace, place.agent_home]
+    if in_container or sandboxed:
+        site = AgentSite(
+            workspace=place.workspace, agent_home=place.agent_home, objects=await objects_dir(place.repo), forward_env=list(plugin.forward_env),
+            endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, record_path=place.record_path, leftovers=leftovers,
+        )
     if in_container:
         try:
-            outcome = await run_in_container(
-                command, task, run_id=place.run_id, key=place.key, workspace=place.workspace, agent_home=place.agent_home,
-                objects=await objects_dir(place.repo), forward_env=list(plugin.forward_env),
-                endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript, record_path=place.record_path, leftovers=leftovers,
-            )
+            outcome = await run_in_container(command, task, site, run_id=place.run_id, key=place.key)
         except (ImageMissing, ValueError) as e:
             raise bad_input(str(e)) from None
     elif sandboxed:
@@ -77,11 +79,7 @@ async def run_agent(
         from activities.runners.sandbox.runner import run_in_sandbox
 
         try:
-            outcome = await run_in_sandbox(
-                command, task, workspace=place.workspace, agent_home=place.agent_home, objects=await objects_dir(place.repo),
-                forward_env=list(plugin.forward_env), endpoints=plugin.endpoints(task), on_line=on_line, transcript=transcript,
-                record_path=place.record_path, leftovers=leftovers,
-            )
+            outcome = await run_in_sandbox(command, task, site)
         except (SandboxUnavailable, ValueError) as e:
             raise bad_input(str(e)) from None
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGE
 from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, hosts_file, model_relay
 from activities.runners.docker.status import ensure_image
 from activities.runners.local import ProcessOutcome
+from activities.runners.site import AgentSite
 from workflows.sdk.models import TaskSpec
 
 WORKSPACE = Path("/workspace")
@@ -146,19 +147,13 @@ def _alternates_for_container(workspace: Path) -> Iterator[None]:
 async def run_in_container(
     command: AgentCommand,
     task: TaskSpec,
+    site: AgentSite,
     *,
     run_id: str,
     key: str,
-    workspace: Path,
-    agent_home: Path,
-    objects: Path,
-    forward_env: list[str],
-    endpoints: list[str],
-    on_line: Callable[[str], None],
-    transcript: Path,
-    record_path: Path,
-    leftovers: Sequence[Path],
 ) -> ProcessOutcome:
+    workspace, agent_home, objects, forward_env, endpoints = site.workspace, site.agent_home, site.objects, site.forward_env, site.endpoints
+    on_line, transcript, record_path, leftovers = site.on_line, site.transcript, site.record_path, site.leftovers
     image = task.docker_image or DEFAULT_IMAGE
     await ensure_image(image)
     name = container_name(run_id, key)

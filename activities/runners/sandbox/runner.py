@@ -15,7 +15,7 @@ import asyncio
 import os
 import pwd
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from activities.agents.base import AgentCommand
@@ -26,6 +26,7 @@ from activities.runners.local import ProcessOutcome, run_process
 from activities.runners.sandbox import SandboxUnavailable, sandbox_problem
 from activities.runners.sandbox.mounts import SandboxPlan, Visibility, bwrap_argv, masked_in, named_paths
 from activities.runners.sandbox.netns import NetnsRelay
+from activities.runners.site import AgentSite
 from workflows.sdk.models import TaskSpec
 
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "TZ")
@@ -78,17 +79,10 @@ def plan_for(
 async def run_in_sandbox(
     command: AgentCommand,
     task: TaskSpec,
-    *,
-    workspace: Path,
-    agent_home: Path,
-    objects: Path,
-    forward_env: list[str],
-    endpoints: list[str],
-    on_line: Callable[[str], None],
-    transcript: Path,
-    record_path: Path,
-    leftovers: Sequence[Path],
+    site: AgentSite,
 ) -> ProcessOutcome:
+    workspace, agent_home, objects, forward_env, endpoints = site.workspace, site.agent_home, site.objects, site.forward_env, site.endpoints
+    on_line, transcript, record_path, leftovers = site.on_line, site.transcript, site.record_path, site.leftovers
     problem = sandbox_problem(task.network_egress)
     if problem is not None:
         raise SandboxUnavailable(f"sandbox runner: {problem}")
