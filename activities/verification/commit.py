@@ -32,8 +32,8 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
             await prepare_workspace(origin.read, inp.commit, workspace, "orchard-verify")
             command, skipped = inp.command, []
             if inp.tests:
-                skipped = await bring_in(workspace, inp.tests)
-                command = report_command(inp.command, inp.tests)
+                folders, skipped = await bring_in(workspace, inp.tests)
+                command = report_command(inp.command, folders) if folders else "echo 'no test was brought in'; false"
             check = await run_check(command, workspace, log, record, inp.timeout)
             tests = outcomes(log, inp.tests) if inp.tests else {}
     finally:

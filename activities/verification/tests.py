@@ -32,16 +32,17 @@ class TestsUnreadable(Exception):
     """A writer's folder could not be read from its commit."""
 
 
-def report_command(command: str, sources: list[TestSource]) -> str:
+def report_command(command: str, folders: list[str]) -> str:
     """The test command, told to list every test's outcome (`-rA`) and to run the writers' folders."""
-    return f"{command} -rA " + " ".join(shlex.quote(s.path) for s in sources)
+    return f"{command} -rA " + " ".join(shlex.quote(f) for f in folders)
 
 
-async def bring_in(workspace: Path, sources: list[TestSource]) -> list[str]:
-    """Each source's folder of its commit into `workspace`, in place of what is there; what was left
-    out and why (a link, past the limits), one line each."""
+async def bring_in(workspace: Path, sources: list[TestSource]) -> tuple[list[str], list[str]]:
+    """Each source's folder of its commit into `workspace`, in place of what is there: the folders
+    that hold a file now, and what was left out and why (a link, past the limits), one line each."""
     own = git_dir_of(workspace)
     skipped: list[str] = []
+    present: list[str] = []
     for source in sources:
         *parents, name = source.path.split("/")
         write_path(workspace, "/".join([*parents, ".orchard-keep"]), b"")  # every folder on the way a real one
@@ -63,7 +64,9 @@ async def bring_in(workspace: Path, sources: list[TestSource]) -> list[str]:
                 skipped.append(f"{source.path}: more than {FILES_LIMIT} files or {BYTES_LIMIT // 2**20} MiB, the rest left out")
                 break
             write_path(workspace, path, blob)
-    return skipped
+        if written:
+            present.append(source.path)
+    return present, skipped
 
 
 def outcomes(log: Path, sources: list[TestSource]) -> dict[str, bool]:
