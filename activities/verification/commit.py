@@ -30,7 +30,7 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
         async with heartbeating(lambda: inp.label):
             origin = await open_origin(inp.repo, inp.commit, *(s.commit for s in inp.tests))
             await prepare_workspace(origin.read, inp.commit, workspace, "orchard-verify")
-            command, skipped = inp.command, []
+            command, skipped = inp.command, list[str]()
             if inp.tests:
                 folders, skipped = await bring_in(workspace, inp.tests)
                 command = report_command(inp.command, folders) if folders else "echo 'no test was brought in'; false"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from temporalio.client import WorkflowFailureError
 
 from tests.conftest import run_scripted
 from tests.scripted import BASE_COMMIT, Script, commit_of
