@@ -1,6 +1,6 @@
 """Tests an agent wrote, brought into another commit's checkout by `verify_commit` (real git, real
 pytest): each test's outcome comes back, the candidate's own files in the test folder go first, a
-link the candidate planted is replaced, never followed, and a link among the tests is left out.
+link the candidate planted is replaced, never followed, a link among the tests is left out, and the tests run in an offline sandbox where there is one.
 And `commit_diff`, what a judge is shown."""
 
 from __future__ import annotations
@@ -9,13 +9,22 @@ from pathlib import Path
 
 from temporalio.testing import ActivityEnvironment
 
+from activities.runners.sandbox import sandbox_problem
 from activities.verification.commit import verify_commit
 from activities.verification.diff import commit_diff
 from tests.conftest import git
 from workflows.sdk.models import DiffInput, TestSource, VerifyInput
 
 TESTS = '''
+import os
+
 from greet import greet
+
+OUTSIDE = "HOST_FILE"
+
+
+def test_the_host_is_out_of_sight():
+    assert not os.path.exists(OUTSIDE)
 
 def test_hello():
     assert greet("Ann") == "Hello, Ann!"
@@ -43,7 +52,9 @@ def commit(repo: Path, branch: str, files: dict[str, str], links: dict[str, str]
 async def test_a_candidate_runs_the_writers_tests_in_place_of_its_own_and_no_link_is_followed(repo, orchard_home, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
-    writer = commit(repo, "writer", {"orchard_tests/writer_1/test_greet.py": TESTS, "orchard_tests/writer_1/conftest.py": ""},
+    (tmp_path / "host-file").write_text("the host's\n")  # a sandboxed test sees no such file
+    tests_text = TESTS.replace("HOST_FILE", str(tmp_path / "host-file"))
+    writer = commit(repo, "writer", {"orchard_tests/writer_1/test_greet.py": tests_text, "orchard_tests/writer_1/conftest.py": ""},
                     links={"orchard_tests/writer_1/test_secret.py": "/etc/hostname"})
     candidate = commit(repo, "candidate", {
         "greet.py": 'def greet(name):\n    return f"Hello, {name}!"\n',
@@ -53,7 +64,10 @@ async def test_a_candidate_runs_the_writers_tests_in_place_of_its_own_and_no_lin
     env = ActivityEnvironment()
     ran = await env.run(verify_commit, VerifyInput(repo=str(repo), run_id="run_t1", commit=candidate, label="tests/candidate/1",
                                                    command="python -m pytest -q -p no:cacheprovider", tests=tests))
-    assert ran.tests == {"orchard_tests/writer_1/test_greet.py::test_hello": True, "orchard_tests/writer_1/test_greet.py::test_empty": False}
+    sandboxed = sandbox_problem("offline") is None
+    assert ran.tests == {"orchard_tests/writer_1/test_greet.py::test_hello": True, "orchard_tests/writer_1/test_greet.py::test_empty": False,
+                         "orchard_tests/writer_1/test_greet.py::test_the_host_is_out_of_sight": sandboxed}
+    assert ("(not sandboxed: " in ran.output_tail) is not sandboxed
     assert not ran.passed and not any(outside.iterdir())  # the planted link was replaced, nothing written through it
     assert "orchard_tests/writer_1/test_secret.py: not a regular file (mode 120000), left out" in ran.output_tail
     log = Path(ran.log_path).read_text()
