@@ -201,7 +201,7 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
 
         def shown(c: InstanceResult) -> str:
             score = c.metrics.get("score")
-            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or "not scored"
+            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or _standing(c)
             return f"{_number(c)}: {c.branch_name} ({why})"
 
         ctx.phase = "waiting for approval"
@@ -225,6 +225,14 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         chosen.select(winner=True, reason=reason, approval=answer)
         self.logger.info("best-of-n: %s", reason)
         return [chosen] + [c for c in ranked if c is not chosen]
+
+
+def _standing(c: InstanceResult) -> str:
+    """How an unscored candidate stood by the other methods (tests passed, tournament points)."""
+    m = c.metrics
+    said = ([f"passed {m['tests_passed']} of {m['tests_counted']} tests"] if "tests_passed" in m else []) + (
+        [f"{m['tournament_points']:g} tournament points"] if "tournament_points" in m else [])
+    return ", ".join(said) or "not scored"
 
 
 def _selection(c: InstanceResult) -> Selection:

@@ -9,9 +9,10 @@ import itertools
 
 import pytest
 
-from tests.conftest import run_scripted
-from tests.scripted import BASE_COMMIT, Script, commit_of
+from tests.conftest import run_scripted, start_scripted
+from tests.scripted import BASE_COMMIT, Script, commit_of, until
 from workflows.sdk.errors import ConfigError
+from workflows.sdk.models import AnswerRequest, RunProgress
 from workflows.sdk.trail import ComparisonRecord, TestRecord
 from workflows.strategies import BUILTIN_STRATEGIES
 from workflows.strategies.selection.spec import judge_calls
@@ -136,19 +137,18 @@ async def test_compare_picks_with_every_spec_on_the_same_candidates_and_counts_s
 
 
 async def test_a_synthesis_that_passes_what_the_winner_passed_replaces_it(client, scripted_queue):
-    script = Script(test_outcomes={"candidate/1": {T + "a": True, T + "b": False}, "candidate/2": {T + "a": False, T + "b": True},
-                                   "synthesis": {T + "a": True, T + "b": True}, "base": {}},
-                    answers={"score/.*": '{"score": 5}'})
+    script = Script(test_outcomes={"candidate/1": {T + "a": True, T + "b": False, T + "c": True}, "candidate/2": {T + "a": False, T + "b": True},
+                                   "synthesis": {T + "a": True, T + "b": True, T + "c": True}, "base": {}})
     result = await run_scripted(client, scripted_queue, "best-of-n", script,
                                 params={"n": 2, "select": "tests", "synthesize": True, "verify": "pytest -q"})
     synth, winner, other = result.instances
     assert synth.key == "synthesis" and synth.selection.winner and not winner.selection.winner
     assert synth.selection.reason == ("synthesized from candidates 1, 2 on candidate 1's branch; passed `pytest -q`, "
-                                      "passed 2 of 2 counted tests (the winner 1)")
+                                      "passed 3 of 3 counted tests (the winner 2)")
     task = script.call("synthesis").task
     assert task.base_branch == winner.branch_name and task.prompt.startswith("You are combining candidate solutions to a coding task.")
     assert "<candidate_2>\ndiff of candidate/2\n</candidate_2>" in task.prompt
-    assert "candidate 2 passed 1 of 2 generated tests; failed: " + T + "a" in task.prompt
+    assert f"candidate 2 passed 1 of 3 generated tests; failed: {T}a, {T}c" in task.prompt
 
 
 async def test_a_synthesis_failing_a_test_the_winner_passed_leaves_the_winner_standing(client, scripted_queue):
@@ -198,3 +198,21 @@ def test_verdicts_are_parsed(text, expected):
 def test_the_judge_calls_are_bounded():
     assert [judge_calls(n, "auto") for n in (1, 2, 3, 6, 7, 10)] == [0, 2, 6, 30, 12, 18]
     assert judge_calls(7, "round-robin") == 42
+
+
+async def test_a_person_approving_a_tournaments_pick_sees_how_each_candidate_stood(client, scripted_queue):
+    handle = await start_scripted(client, scripted_queue, "best-of-n", Script(answers=judged([2, 1], 2)),
+                                  params={"n": 2, "select": "tournament", "approve": True})
+    progress = await until(lambda: _asked(handle))
+    (question,) = progress.questions
+    assert question.text.startswith("best-of-n picked candidate 2 (won the round robin with 1 of 1 points")
+    assert "(1 tournament points)" in question.text and "(0 tournament points)" in question.text
+    await handle.execute_update("answer", AnswerRequest(choice="1", by="tester"), result_type=object)
+    result = await handle.result()
+    assert result.instances[0].key == "candidate/1" and result.instances[0].selection.reason.startswith("chosen by tester over candidate 2")
+    assert result.selections[0].candidate == 2  # what the method picked, whatever the person chose
+
+
+async def _asked(handle):
+    progress = await handle.query("progress", result_type=RunProgress)
+    return progress if progress.questions else None
