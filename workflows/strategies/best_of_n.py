@@ -96,9 +96,10 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         specs = cfg.specs()
         methods = {m for _, ms in specs for m in ms}
         n = cfg.n if "n" in self.params or not cfg.ensemble else len(cfg.ensemble)
-        judging = cfg.judge_calls()
-        if judging:
+        judging = cfg.judge_calls(n)
+        if judging:  # said up front: in the worker's log and, until the candidates are in, the run's phase
             self.logger.info("best-of-n: the tournament may ask for up to %s judge calls", judging)
+            ctx.phase = f"running {n} candidates (the tournament will ask for at most {judging} judge calls)"
         handles = [await ctx.run(self._candidate_task(cfg, prompt, base_branch, i, n), key=ctx.key("candidate", i + 1)) for i in range(n)]
         pool = Pool(ctx, cfg, prompt, [])
         if "tests" in methods:

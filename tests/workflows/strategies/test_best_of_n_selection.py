@@ -5,6 +5,7 @@ synthesis, and candidates of different agents (`ensemble`)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -216,3 +217,19 @@ async def test_a_person_approving_a_tournaments_pick_sees_how_each_candidate_sto
 async def _asked(handle):
     progress = await handle.query("progress", result_type=RunProgress)
     return progress if progress.questions else None
+
+
+async def test_the_judge_calls_bound_is_said_while_the_candidates_still_run(client, scripted_queue):
+    slow = asyncio.Event()
+    handle = await start_scripted(client, scripted_queue, "best-of-n", Script(holds={"candidate/2": slow}), params={"n": 4, "select": "tournament"})
+    try:
+        progress = await until(lambda: _phase(handle))
+        assert progress.phase == "running 4 candidates (the tournament will ask for at most 24 judge calls)"
+    finally:
+        slow.set()
+    await handle.result()
+
+
+async def _phase(handle):
+    progress = await handle.query("progress", result_type=RunProgress)
+    return progress if progress.phase.startswith("running 4") else None

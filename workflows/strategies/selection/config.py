@@ -59,11 +59,12 @@ class SelectionConfig(StrategyConfig):
         """The selection specs this run applies: (as given, its methods), the winner's first."""
         return parse_compare(self.compare) if self.compare else [(self.select, parse_select(self.select))]
 
-    def judge_calls(self) -> int:
-        """The most judge calls the run may make (each judging may be asked `judge_attempts` times)."""
+    def judge_calls(self, candidates: int | None = None) -> int:
+        """The most judge calls a run of `candidates` may make (each judging may be asked
+        `judge_attempts` times); without `candidates`, the most any run of these settings may."""
         if not any("tournament" in methods for _, methods in self.specs()):
             return 0
-        return judge_calls(max(self.n, len(self.ensemble)), self.bracket) * self.judge_attempts
+        return judge_calls(candidates or max(self.n, len(self.ensemble)), self.bracket) * self.judge_attempts
 
     def check_selection(self) -> None:
         """The selection settings together (ValueError): misspelt specs, the judge calls' bound, the run's instance limit."""
