@@ -21,7 +21,7 @@ from workflows.sdk.models import InstanceResult, Selection, VariantSummary
 from workflows.sdk.strategy import Strategy
 from workflows.strategies.selection import Pool, pick
 from workflows.strategies.selection.config import SelectionConfig
-from workflows.strategies.selection.scoring import parse_score, score
+from workflows.strategies.selection.scoring import parse_score, score, scored
 from workflows.strategies.selection.synthesis import synthesize
 from workflows.strategies.selection.testing import start_writers
 from workflows.strategies.variants.running import variant_task
@@ -104,8 +104,17 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         pool = Pool(ctx, cfg, prompt, [])
         if "tests" in methods:
             pool.writers = await start_writers(ctx, cfg, prompt, base_branch)
-        evaluated = (self._evaluate(ctx, cfg, prompt, i, h, scoring="score" in methods) for i, h in enumerate(handles))
-        pool.candidates = candidates = list(await asyncio.gather(*evaluated))
+
+        async def evaluated(i: int, handle: Handle) -> InstanceResult:
+            """The candidate verified, and scored as soon as it is when a spec scores (a scorer
+            without a usable answer leaves it to the other specs, not out of the run)."""
+            c = await self._evaluate(ctx, cfg, prompt, i, handle, scoring=False)
+            if "score" in methods and pool.is_eligible(c):
+                ctx.phase = "scoring"
+                await scored(pool, c)
+            return c
+
+        pool.candidates = candidates = list(await asyncio.gather(*(evaluated(i, h) for i, h in enumerate(handles))))
         if cfg.ensemble:
             for i, c in enumerate(candidates):
                 c.variant = VariantSummary(id=cfg.ensemble[i % len(cfg.ensemble)]["id"], role=f"candidate {i + 1}", verified=c.metrics.get("verify_passed"))

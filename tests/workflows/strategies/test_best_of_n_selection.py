@@ -233,3 +233,10 @@ async def test_the_judge_calls_bound_is_said_while_the_candidates_still_run(clie
 async def _phase(handle):
     progress = await handle.query("progress", result_type=RunProgress)
     return progress if progress.phase.startswith("running 4") else None
+
+
+async def test_a_candidate_whose_scorer_never_answers_still_counts_for_the_other_methods(client, scripted_queue):
+    script = Script(answers={"score/1/.*": "no idea", "score/2/.*": '{"score": 4}', **judged([1, 2], 2)})
+    result = await run_scripted(client, scripted_queue, "best-of-n", script, params={"n": 2, "compare": "score,tournament", "score_attempts": 1})
+    assert [(p.method, p.candidate) for p in result.selections] == [("score", 2), ("tournament", 1)]
+    assert result.instances[0].key == "candidate/2" and "score" not in next(c for c in result.instances if c.key == "candidate/1").metrics

@@ -48,7 +48,11 @@ class Pool:
     @property
     def eligible(self) -> list[InstanceResult]:
         """Candidates that may win: they succeeded with changes and passed `verify`."""
-        return [c for c in self.candidates if c.success and c.has_changes and c.branch_name and not (c.selection and c.selection.ineligible)]
+        return [c for c in self.candidates if self.is_eligible(c)]
+
+    @staticmethod
+    def is_eligible(c: InstanceResult) -> bool:
+        return bool(c.success and c.has_changes and c.branch_name and not (c.selection and c.selection.ineligible))
 
     def by_number(self, n: int) -> InstanceResult:
         return next(c for c in self.candidates if number(c) == n)
