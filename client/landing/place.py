@@ -1,0 +1,60 @@
+"""Moving the branch a candidate lands on, with nothing of the user's lost or overwritten.
+
+A branch checked out nowhere is moved by compare-and-swap (`git update-ref NEW OLD`): no working
+tree is touched, and a branch that moved since it was read is refused. A branch checked out in a
+worktree is moved there only when its working tree and index are clean, by `git merge --ff-only`
+to the commit combine made: git itself refuses to overwrite anything (an untracked file in the
+way), and a checkout that moved meanwhile is no longer a fast-forward. Never a reset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from activities.git.command import GitError, git
+
+
+class Refused(Exception):
+    """The branch was left as it was, and why."""
+
+
+async def checked_out_in(repo: Path, branch: str) -> Path | None:
+    """The worktree of `repo` that has `branch` checked out, if one has."""
+    listed = await git("worktree", "list", "--porcelain", cwd=repo)
+    where: Path | None = None
+    for line in listed.splitlines():
+        if line.startswith("worktree "):
+            where = Path(line.removeprefix("worktree "))
+        elif line == f"branch refs/heads/{branch}" and where is not None:
+            return where
+    return None
+
+
+async def uncommitted(worktree: Path) -> list[str]:
+    """The files of `worktree` whose changes are not committed (index or tracked files)."""
+    listed = await git("status", "--porcelain", "--untracked-files=no", cwd=worktree)
+    return [line[3:] for line in listed.splitlines() if line]
+
+
+async def move_branch(repo: Path, branch: str, before: str, after: str, reason: str) -> Path | None:
+    """Move `branch` from `before` to `after`; returns the worktree it was moved in, if checked out."""
+    worktree = await checked_out_in(repo, branch)
+    if worktree is None:
+        try:
+            await git("update-ref", "-m", reason, f"refs/heads/{branch}", after, before, cwd=repo)
+        except GitError:
+            raise Refused(f"{branch} moved while Orchard landed on it (it is no longer at {before[:12]}); nothing was changed, try again") from None
+        return None
+    dirty = await uncommitted(worktree)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise Refused(f"{branch} is checked out in {worktree} with uncommitted changes ({shown}); commit or stash them first; nothing was changed")
+    head = await git("rev-parse", "HEAD", cwd=worktree)
+    if head != before:
+        raise Refused(f"{branch} moved while Orchard landed on it (it is no longer at {before[:12]}); nothing was changed, try again")
+    try:
+        await git("merge", "--ff-only", "--quiet", after, cwd=worktree)
+    except GitError as e:
+        said = " ".join(e.stderr.split())[:300]
+        raise Refused(f"git would not move {branch} in {worktree}: {said}; nothing was changed") from None
+    return worktree
