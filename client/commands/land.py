@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from datetime import UTC, datetime
 
-from activities.git.command import rev_parse
+from activities.git.command import is_ancestor, rev_parse
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS, UsageError
 from client.landing import combine as combining
 from client.landing.candidates import pick
@@ -42,7 +43,7 @@ async def cmd_land(args: argparse.Namespace) -> int:
     if not commit:
         raise UsageError(f"{chosen.label} is gone from {run.repo} (pruned?): nothing to land")
     for landed in await landings(run.repo, run.run_id):
-        if landed.commit == commit and landed.onto == onto and await combining.is_ancestor(run.repo, landed.after, before):
+        if landed.commit == commit and landed.onto == onto and await is_ancestor(run.repo, landed.after, before):
             print(f"already landed: {landing_line(run.run_id, landed)}; nothing to do")
             return EXIT_SUCCESS
     worktree = await checked_out_in(run.repo, onto)
@@ -54,7 +55,7 @@ async def cmd_land(args: argparse.Namespace) -> int:
     combined = await combining.combine(run.repo, before, commit, args.how, message)
     if combined.conflicts:
         print(f"orchard: {chosen.label} conflicts with {onto} in: {', '.join(combined.conflicts)}; nothing was changed "
-              f"(merge it yourself: git merge {chosen.branch})")
+              f"(merge it yourself: git merge {chosen.branch})", file=sys.stderr)
         return EXIT_FAILURE
     if combined.after is None:
         print(f"already landed: {onto} holds {chosen.label} ({commit[:12]}) already; nothing to do")

@@ -32,8 +32,9 @@ async def checked_out_in(repo: Path, branch: str) -> Path | None:
 
 async def uncommitted(worktree: Path) -> list[str]:
     """The files of `worktree` whose changes are not committed (index or tracked files)."""
-    listed = await git("status", "--porcelain", "--untracked-files=no", cwd=worktree)
-    return [line[3:] for line in listed.splitlines() if line]
+    await git("update-index", "-q", "--refresh", cwd=worktree, check=False)  # a file only touched is no change
+    changed = await git("diff", "--name-only", "HEAD", cwd=worktree) + "\n" + await git("diff", "--cached", "--name-only", cwd=worktree)
+    return sorted({line for line in changed.splitlines() if line})
 
 
 async def move_branch(repo: Path, branch: str, before: str, after: str, reason: str) -> Path | None:
