@@ -28,7 +28,7 @@ from client.preflight import remotes_of
 from client.repository import open_repo, run_repository
 from client.runs import Target, target_for
 from workflows.sdk.durations import parse_duration
-from workflows.sdk.visibility import SA_OUTCOME
+from workflows.sdk.visibility import SA_OUTCOME, SA_REPO
 
 
 async def _runs_of(target: Target, names: list[str]) -> dict[str, RunState]:
@@ -85,7 +85,8 @@ def _mirrors(in_use: set[str], urls: set[str] | None, now: datetime, older_than:
 
 
 async def _running_repos(target: Target) -> set[str]:
-    return {str((await wf.memo()).get("repo", "")) async for wf in target.client.list_workflows('ExecutionStatus="Running" AND OrchardStrategy IS NOT NULL')}
+    """The repositories running runs work on (a remote's URL names its mirror)."""
+    return {wf.typed_search_attributes.get(SA_REPO) or "" async for wf in target.client.list_workflows('ExecutionStatus="Running" AND OrchardStrategy IS NOT NULL')}
 
 
 async def cmd_prune(args: argparse.Namespace) -> int:

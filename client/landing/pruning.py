@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from workflows.sdk.durations import format_duration
+
 ORCHARD_BRANCHES = "refs/heads/orchard/"
 
 
@@ -89,5 +91,5 @@ def _kept_because(state: RunState | None, checked_out: bool, now: datetime, olde
     if landed:
         return "its run landed (--keep-landed)"
     if older_than is not None and state is not None and state.ended is not None and now - state.ended < older_than:
-        return f"its run ended less than {older_than} ago ({state.ended:%Y-%m-%d %H:%M} UTC)"
+        return f"its run ended less than {format_duration(older_than.total_seconds())} ago ({state.ended:%Y-%m-%d %H:%M} UTC)"
     return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,149 @@ async def test_land_refuses_a_branch_that_moved_meanwhile_and_squashes_or_rebase
     assert state(repo, "squashed", "rebased") == before
     again = await orchard("land", result.run_id, "--onto", "rebased", "--how", "rebase")
     assert again.code == 0 and again.out.startswith("already landed: ")
+
+
+async def test_diff_shows_candidates_side_by_side_then_their_diffs(orchard: Orchard, client, task_queue, repo: Path):
+    result = await real_run(client, task_queue, repo, "best-of-n", "add a greeting", {"n": 2})
+    first, second = sorted(result.instances, key=lambda r: r.selection.candidate if r.selection else 0)
+    said = await orchard("diff", result.run_id)
+    assert said.code == 0, said.err
+    header = next(line for line in said.lines if " K " in line).replace("┃", " ").split()
+    assert header == ["K", "branch", "status", "files", "+/-", "verify", "score/checks", "agent"]
+    assert said.out.count("diff --git") == 2 and "\x1b[" not in said.out  # not a terminal: no colours, no pager
+    assert f"# candidate 1 ({first.branch_name}) against the base {result.base_commit[:12]}" in said.out
+    assert f"score {first.metrics['score']:g}" in said.out and "command" in said.out
+
+    between = await orchard("diff", result.run_id, "1", "2")
+    assert between.code == 0 and f"# candidate 1 ({first.branch_name}) -> candidate 2 ({second.branch_name})" in between.out
+    assert between.out.count("diff --git") == 2  # each candidate's file, one added and one gone
+    stat_only = await orchard("diff", result.run_id, "2", "--stat")
+    assert stat_only.code == 0 and "diff --git" not in stat_only.out and "1 file changed" in stat_only.out
+    data = json.loads((await orchard("diff", result.run_id, "--output", "json")).out)
+    assert data["base_commit"] == result.base_commit
+    assert [(c["candidate"], c["branch"], c["files_changed"], c["insertions"] > 0) for c in data["candidates"]] == [
+        (1, first.branch_name, 1, True), (2, second.branch_name, 1, True)]
+    wrong = await orchard("diff", result.run_id, "7")
+    assert (wrong.code, wrong.out) == (2, "") and wrong.err == (f"orchard: run {result.run_id} has no candidate '7'; its candidates: "
+                                                                f"1 {first.branch_name}, 2 {second.branch_name}\n")
+
+
+def stand_in_gh(folder: Path) -> Path:
+    """A `gh` that records its arguments (one JSON list a line) and answers a pull request's URL."""
+    folder.mkdir()
+    gh = folder / "gh"
+    gh.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                  "with open(os.environ['GH_LOG'], 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                  "print('https://github.example/acme/repo/pull/7')\n")
+    gh.chmod(gh.stat().st_mode | stat.S_IEXEC)
+    return folder / "calls.jsonl"
+
+
+async def test_pr_pushes_the_candidate_and_opens_a_pull_request_with_gh(orchard: Orchard, client, task_queue, repo: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    result = await real_run(client, task_queue, repo, "best-of-n", "add a greeting\n\nsay hello to the user", {"n": 2})
+    winner = next(r for r in result.instances if r.winner)
+
+    without_gh = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "gh").exists())
+    monkeypatch.setenv("PATH", without_gh)  # no gh: one line says how
+    said = await orchard("pr", result.run_id)
+    assert said.code == 0, said.err
+    assert said.lines == [f"pushed {winner.branch_name} to origin",
+                          f"gh (the GitHub CLI) is not installed: open the pull request of {winner.branch_name} into main on the remote's site, "
+                          "or install gh and run `orchard pr` again"]
+    assert git(remote, "rev-parse", winner.branch_name) == winner.commit
+
+    calls = stand_in_gh(tmp_path / "bin")
+    monkeypatch.setenv("GH_LOG", str(calls))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{without_gh}")
+    said = await orchard("pr", result.run_id, "--candidate", "2")
+    other = next(r for r in result.instances if r.selection and r.selection.candidate == 2)
+    assert said.code == 0 and said.lines[-1] == "https://github.example/acme/repo/pull/7", said.err
+    argv = json.loads(calls.read_text().splitlines()[-1])
+    assert argv[:6] == ["pr", "create", "--head", other.branch_name, "--base", "main"]
+    title, body = argv[argv.index("--title") + 1], argv[argv.index("--body") + 1]
+    assert title == "add a greeting"
+    assert f"run `{result.run_id}` (best-of-n), candidate 2 of 2" in body and "> say hello to the user" in body
+    assert f"score {other.metrics['score']:g}" in body and "verification: -" in body and "- cost: " in body
+    assert git(remote, "rev-parse", other.branch_name) == other.commit
+    missing = await orchard("pr", result.run_id, "--remote", "upstream")
+    assert (missing.code, missing.out) == (2, "") and missing.err == f"orchard: {repo} has no remote 'upstream'; its remotes: origin\n"
+
+
+def mirror(home: Path, name: str, url: str) -> Path:
+    made = home / "mirrors" / f"{name}.git"
+    made.parent.mkdir(parents=True, exist_ok=True)
+    git(made.parent, "init", "-q", "--bare", str(made))
+    git(made, "config", "remote.origin.url", url)
+    return made
+
+
+async def test_prune_removes_what_finished_runs_left_and_never_the_user_s(orchard: Orchard, client, task_queue, scripted_queue, repo: Path,
+                                                                          orchard_home: Path, identity, tmp_path: Path):
+    from tests.conftest import start_scripted
+    from tests.scripted import Script, until
+
+    marker = await by_reference(repo, "add a greeting " + "x" * 40_000)  # a prompt kept by reference, under refs/orchard/prompts/
+    prompt_ref = git(repo, "for-each-ref", "--format=%(refname)", "refs/orchard/prompts/")
+    done = await real_run(client, task_queue, repo, "simple", marker)
+    landed = await real_run(client, task_queue, repo, "simple", "add a farewell")
+    looked_at = await real_run(client, task_queue, repo, "simple", "add a note")
+    hold = __import__("asyncio").Event()
+    running = await start_scripted(client, scripted_queue, "simple", script := Script(holds={"simple": hold}), repo=str(repo))
+    used_url = f"https://example.invalid/{uuid.uuid4().hex[:6]}.git"
+    elsewhere = await start_scripted(client, scripted_queue, "simple", Script(holds={"simple": hold}), repo=used_url)
+    await until(lambda: script.calls)
+    git(repo, "branch", f"orchard/simple/{running.id}/k00000000", "main")
+    git(repo, "branch", "orchard/simple/run_nobody_knows/k00000000", "main")
+    git(repo, "branch", "feature", "main")
+    git(repo, "branch", "landing", "main")
+    assert (await orchard("land", landed.run_id, "--onto", "landing")).code == 0
+    looking = tmp_path / "looking"
+    git(repo, "worktree", "add", "-q", str(looking), looked_at.instances[0].branch_name)
+    unused, used = mirror(orchard_home, "unused", "https://example.invalid/gone.git"), mirror(orchard_home, "used", used_url)
+    leftover = orchard_home / "workspaces" / done.run_id / "k0000cafe"
+    leftover.mkdir(parents=True)
+    user_work(repo)
+    before = state(repo)
+    refs_before = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+
+    bad = await orchard("prune", "--older-than", "soon")
+    assert (bad.code, bad.out) == (2, "") and bad.err.count("\n") == 1 and bad.err.startswith("orchard: --older-than 'soon' is not a duration")
+    dry = await orchard("prune", "--keep-landed")
+    assert dry.code == 0, dry.err
+    assert dry.lines[0] == "would remove: 1 branch(es), 1 prompt(s), 1 mirror(s), 1 folder(s)"
+    assert f"  branch {done.instances[0].branch_name} (run {done.run_id}: success, ended " in dry.out
+    assert f"  prompt {prompt_ref}" in dry.lines and f"  mirror {unused} (https://example.invalid/gone.git)" in dry.lines
+    assert f"  {leftover.parent}" in dry.lines
+    assert f"  kept {landed.instances[0].branch_name}: its run landed (--keep-landed)" in dry.lines
+    assert f"  kept {looked_at.instances[0].branch_name}: checked out" in dry.lines
+    assert f"  kept orchard/simple/{running.id}/k00000000: its run is still running" in dry.lines
+    assert "  kept orchard/simple/run_nobody_knows/k00000000: no run Temporal knows made it (name its run to prune it)" in dry.lines
+    assert "(a dry run: nothing was removed; pass --yes to remove it)" in dry.lines and "feature" not in dry.out
+    assert state(repo) == before and git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == refs_before
+    assert unused.is_dir() and leftover.is_dir()
+
+    recent = await orchard("prune", "--older-than", "7d", "--yes")
+    assert recent.code == 0 and recent.lines[0] == "removed: nothing" and state(repo) == before
+    assert f"  kept {done.instances[0].branch_name}: its run ended less than 7d ago (" in recent.out
+
+    said = await orchard("prune", "--keep-landed", "--yes")
+    assert said.code == 0, said.err
+    assert said.lines[0] == "removed: 1 branch(es), 1 prompt(s), 1 mirror(s), 1 folder(s)"
+    assert done.instances[0].branch_name not in orchard_branches(repo) and not git(repo, "for-each-ref", "refs/orchard/prompts/")
+    assert not unused.exists() and used.is_dir() and not leftover.parent.exists()
+    assert state(repo, done.instances[0].branch_name) == before | {"branches": [b for b in before["branches"] if done.run_id not in b]}
+
+    named = await orchard("prune", landed.run_id, "--yes")  # without --keep-landed: its branch goes, the record of its landing stays
+    assert named.code == 0 and named.lines[0].startswith("removed: 1 branch(es)"), named.out
+    assert landed.instances[0].branch_name not in orchard_branches(repo)
+    assert git(repo, "for-each-ref", "--format=%(refname)", f"refs/orchard/landed/{landed.run_id}")
+    assert "landed candidate 1" in (await orchard("show", landed.run_id)).out
+    assert looked_at.instances[0].branch_name in orchard_branches(repo) and "feature" in git(repo, "branch")
+    hold.set()
+    await final_result(running)
+    await final_result(elsewhere)
