@@ -86,7 +86,8 @@ def _mirrors(in_use: set[str], urls: set[str] | None, now: datetime, older_than:
 
 async def _running_repos(target: Target) -> set[str]:
     """The repositories running runs work on (a remote's URL names its mirror)."""
-    return {wf.typed_search_attributes.get(SA_REPO) or "" async for wf in target.client.list_workflows('ExecutionStatus="Running" AND OrchardStrategy IS NOT NULL')}
+    running = target.client.list_workflows('ExecutionStatus="Running" AND OrchardStrategy IS NOT NULL')
+    return {wf.typed_search_attributes.get(SA_REPO) or "" async for wf in running}
 
 
 async def cmd_prune(args: argparse.Namespace) -> int:

@@ -46,8 +46,8 @@ def test_a_candidate_that_cannot_be_told_is_one_line_naming_the_choices():
 
 def test_verification_and_merit_read_what_each_strategy_says():
     assert (verification(made("a", "x", metrics={"verify_passed": False})), merit(made("a", "x", metrics={"score": 7.5}))) == ("failed", "score 7.5")
-    loop = made("loop", "x", loop=LoopSummary(mode="hybrid", action="complete", trail=[IterationRecord(iteration=1, action="complete", reason="ok",
-                                                                                                      commit="c" * 40, levels_passed=["L0", "L1"], ci_passed=True)]))
+    last = IterationRecord(iteration=1, action="complete", reason="ok", commit="c" * 40, levels_passed=["L0", "L1"], ci_passed=True)
+    loop = made("loop", "x", loop=LoopSummary(mode="hybrid", action="complete", trail=[last]))
     assert (verification(loop), merit(loop)) == ("passed", "passed L0,L1")
     assert (verification(made("a", "x")), merit(made("a", "x"))) == ("-", "-")
 
@@ -79,7 +79,8 @@ def test_prune_takes_only_orchard_branches_of_runs_that_are_over_and_says_why_it
                 "orchard/simple/run_e/k1", "feature"]
     plan = plan_prune(branches, runs, {"orchard/simple/run_d/k1"}, NOW, timedelta(days=7), keep_landed=False, landed=set())
     assert plan.branches == {"orchard/simple/run_a/k1": "run_a", "orchard/run_a-k0123abcd": "run_a"}
-    assert plan.kept == {"orchard/simple/run_b/k1": "its run is still running", "orchard/simple/run_c/k1": "its run ended less than 7d ago (2026-12-06 11:00 UTC)",
+    assert plan.kept == {"orchard/simple/run_b/k1": "its run is still running",
+                         "orchard/simple/run_c/k1": "its run ended less than 7d ago (2026-12-06 11:00 UTC)",
                          "orchard/simple/run_d/k1": "checked out", "orchard/simple/run_e/k1": "no run Temporal knows made it (name its run to prune it)",
                          "feature": "not an Orchard branch"}
     assert plan.runs == ["run_a"] and plan.prompt_refs == ["refs/orchard/prompts/p1"]  # the shared one is a running run's too
