@@ -21,7 +21,7 @@ from activities.git.prompts import prompt_refs
 from activities.paths import orchard_home
 from client.commands.clean import clean, run_folders
 from client.errors import EXIT_SUCCESS, UsageError
-from client.landing.place import checked_out_in
+from client.landing.place import checked_out, checked_out_in
 from client.landing.pruning import ORCHARD_BRANCHES, PrunePlan, RunState, plan_prune
 from client.landing.record import LANDED_REF
 from client.preflight import remotes_of
@@ -64,11 +64,6 @@ def _branches(root: Path) -> dict[str, str]:
     return {ref.removeprefix("refs/heads/"): oid for ref, _, oid in (line.partition(" ") for line in listed.splitlines() if line)}
 
 
-def _checked_out(root: Path) -> set[str]:
-    listed = git_now("worktree", "list", "--porcelain", cwd=root).stdout
-    return {line.removeprefix("branch refs/heads/") for line in listed.splitlines() if line.startswith("branch refs/heads/")}
-
-
 def _mirrors(in_use: set[str], urls: set[str] | None, now: datetime, older_than: timedelta | None) -> dict[Path, str]:
     """This host's mirrors no running run uses (of `urls` only, when given), by their remote's URL."""
     found = {}
@@ -105,7 +100,7 @@ async def cmd_prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     branches = _branches(root)
     landed = {ref.removeprefix(LANDED_REF) for ref in git_now("for-each-ref", "--format=%(refname)", LANDED_REF, cwd=root).stdout.split()}
-    plan = plan_prune(sorted(branches), runs, _checked_out(root), now, older_than, args.keep_landed, landed, args.run_ids or None)
+    plan = plan_prune(sorted(branches), runs, set(await checked_out(root)), now, older_than, args.keep_landed, landed, args.run_ids or None)
     plan.prompt_refs = [ref for ref in plan.prompt_refs if git_now("rev-parse", "--verify", "--quiet", ref, cwd=root).returncode == 0]
     urls = {u for u in names if u != str(root)} if args.run_ids else None
     mirrors = _mirrors(await _running_repos(target), urls, now, older_than)

@@ -18,16 +18,28 @@ class Refused(Exception):
     """The branch was left as it was, and why."""
 
 
-async def checked_out_in(repo: Path, branch: str) -> Path | None:
-    """The worktree of `repo` that has `branch` checked out, if one has."""
+async def checked_out(repo: Path) -> dict[str, Path]:
+    """Every branch checked out in a worktree of `repo` (or being rebased there: its HEAD is
+    detached meanwhile, and the rebase moves the branch when it ends), and where."""
     listed = await git("worktree", "list", "--porcelain", cwd=repo)
+    found: dict[str, Path] = {}
     where: Path | None = None
     for line in listed.splitlines():
         if line.startswith("worktree "):
             where = Path(line.removeprefix("worktree "))
-        elif line == f"branch refs/heads/{branch}" and where is not None:
-            return where
-    return None
+            for state in ("rebase-merge/head-name", "rebase-apply/head-name"):
+                named = Path(await git("rev-parse", "--git-path", state, cwd=where, check=False) or "/nonexistent")
+                named = named if named.is_absolute() else where / named
+                if named.is_file():
+                    found.setdefault(named.read_text().strip().removeprefix("refs/heads/"), where)
+        elif line.startswith("branch refs/heads/") and where is not None:
+            found.setdefault(line.removeprefix("branch refs/heads/"), where)
+    return found
+
+
+async def checked_out_in(repo: Path, branch: str) -> Path | None:
+    """The worktree of `repo` that has `branch` checked out (or is rebasing it), if one has."""
+    return (await checked_out(repo)).get(branch)
 
 
 async def uncommitted(worktree: Path) -> list[str]:
@@ -50,6 +62,8 @@ async def move_branch(repo: Path, branch: str, before: str, after: str, reason: 
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise Refused(f"{branch} is checked out in {worktree} with uncommitted changes ({shown}); commit or stash them first; nothing was changed")
+    if await git("symbolic-ref", "-q", "HEAD", cwd=worktree, check=False) != f"refs/heads/{branch}":
+        raise Refused(f"{branch} is being rebased in {worktree}; finish or abort the rebase first; nothing was changed")
     head = await git("rev-parse", "HEAD", cwd=worktree)
     if head != before:
         raise Refused(f"{branch} moved while Orchard landed on it (it is no longer at {before[:12]}); nothing was changed, try again")

@@ -4,9 +4,11 @@ Each refusal leaves the user's working tree, index, stash and other branches as 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -126,7 +128,6 @@ async def test_land_on_a_checked_out_branch_only_when_clean_and_a_conflict_chang
     for where, name in ((dirty, "dirty"), (behind, "behind"), (clash, "clash")):
         git(repo, "worktree", "add", "-q", str(where), name)
     (dirty / "app.py").write_text("print('not committed')\n")
-    git(repo, "stash", "list")
     user_work(repo)
 
     before = state(repo)
@@ -294,7 +295,7 @@ async def test_prune_removes_what_finished_runs_left_and_never_the_user_s(orchar
     done = await real_run(client, task_queue, repo, "simple", marker)
     landed = await real_run(client, task_queue, repo, "simple", "add a farewell")
     looked_at = await real_run(client, task_queue, repo, "simple", "add a note")
-    hold = __import__("asyncio").Event()
+    hold = asyncio.Event()
     running = await start_scripted(client, scripted_queue, "simple", script := Script(holds={"simple": hold}), repo=str(repo))
     used_url = f"https://example.invalid/{uuid.uuid4().hex[:6]}.git"
     elsewhere = await start_scripted(client, scripted_queue, "simple", Script(holds={"simple": hold}), repo=used_url)
@@ -349,3 +350,40 @@ async def test_prune_removes_what_finished_runs_left_and_never_the_user_s(orchar
     hold.set()
     await final_result(running)
     await final_result(elsewhere)
+
+
+async def test_land_in_the_user_s_own_checkout_never_overwrites_an_untracked_file_nor_a_branch_being_rebased(
+        orchard: Orchard, client, task_queue, repo: Path, identity, tmp_path: Path):
+    result = await real_run(client, task_queue, repo, "simple", "add a greeting")
+    candidate = result.instances[0]
+    added = git(repo, "diff", "--name-only", result.base_commit, candidate.commit)
+    (repo / added).parent.mkdir(parents=True, exist_ok=True)
+    (repo / added).write_text("the user's own file, never committed\n")  # where the candidate adds its file
+    (repo / "README.md").write_text("# stashed\n")
+    git(repo, "stash")
+    before = state(repo)
+    said = await orchard("land", result.run_id, "--allow-protected")
+    assert (said.code, said.out) == (2, "") and said.err.startswith(f"orchard: git would not move main in {repo}: ")
+    assert "untracked working tree files would be overwritten" in said.err and said.err.endswith("; nothing was changed\n")
+    assert state(repo) == before and not git(repo, "for-each-ref", "refs/orchard/landed/")
+
+    (repo / added).unlink()
+    before = state(repo)
+    said = await orchard("land", result.run_id, "--allow-protected")
+    assert said.code == 0, said.err
+    assert f" onto main by fast-forward: {result.base_commit[:12]}..{candidate.commit[:12]} at " in said.out
+    assert said.out.rstrip().endswith(f"(in the checkout {repo})")
+    assert git(repo, "rev-parse", "HEAD") == candidate.commit and (repo / added).is_file() and git(repo, "status", "--porcelain") == ""
+    assert state(repo, "main")["stash"] == before["stash"]
+
+    git(repo, "branch", "topic", result.base_commit)
+    commit_on(repo, "topic", "app.py", "print('topic')\n")
+    commit_on(repo, "topic", "app.py", "print('topic, again')\n")
+    rebasing = tmp_path / "rebasing"
+    git(repo, "worktree", "add", "-q", str(rebasing), "topic")
+    commit_on(repo, "main", "app.py", "print('main')\n")
+    assert subprocess.run(["git", "rebase", "main"], cwd=rebasing, capture_output=True).returncode != 0  # stopped on a conflict
+    before = state(repo)
+    said = await orchard("land", result.run_id, "--onto", "topic")
+    assert (said.code, said.out) == (2, "") and said.err.startswith(f"orchard: topic is checked out in {rebasing} with uncommitted changes (app.py)")
+    assert state(repo) == before
