@@ -387,3 +387,25 @@ async def test_land_in_the_user_s_own_checkout_never_overwrites_an_untracked_fil
     said = await orchard("land", result.run_id, "--onto", "topic")
     assert (said.code, said.out) == (2, "") and said.err.startswith(f"orchard: topic is checked out in {rebasing} with uncommitted changes (app.py)")
     assert state(repo) == before
+
+
+async def test_the_orchard_command_in_a_process_of_its_own_diffs_lands_and_prunes(client, task_queue, repo: Path, orchard_home: Path,
+                                                                                   named_server: str, identity):
+    from tests.conftest import orchard as orchard_process
+    from tests.conftest import orchard_env
+
+    result = await real_run(client, task_queue, repo, "best-of-n", "add a greeting", {"n": 2})
+    winner = next(r for r in result.instances if r.winner)
+    env = orchard_env(orchard_home)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return orchard_process(*argv, "--address", named_server, env=env, cwd=repo)
+
+    diffed = await asyncio.to_thread(run, "diff", result.run_id, "--stat")
+    assert diffed.returncode == 0 and diffed.stdout.count(" 1 file changed") == 2, diffed.stderr
+    landed = await asyncio.to_thread(run, "land", result.run_id, "--onto", "main", "--allow-protected", "--how", "squash")
+    assert landed.returncode == 0 and " onto main by squash: " in landed.stdout, landed.stderr
+    assert git(repo, "rev-parse", "HEAD^") == result.base_commit and git(repo, "status", "--porcelain") == ""
+    pruned = await asyncio.to_thread(run, "prune", "--keep-landed")
+    assert pruned.returncode == 0 and pruned.stdout.splitlines()[0] == "would remove: nothing", pruned.stdout + pruned.stderr
+    assert f"kept {winner.branch_name}: its run landed (--keep-landed)" in pruned.stdout
