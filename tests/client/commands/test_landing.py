@@ -277,6 +277,27 @@ async def test_pr_pushes_the_candidate_and_opens_a_pull_request_with_gh(orchard:
     assert (missing.code, missing.out) == (2, "") and missing.err == f"orchard: {repo} has no remote 'upstream'; its remotes: origin\n"
 
 
+def on_a_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> str:
+    """What `argv` prints with a terminal as its stdout."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def mirror(home: Path, name: str, url: str) -> Path:
     made = home / "mirrors" / f"{name}.git"
     made.parent.mkdir(parents=True, exist_ok=True)
@@ -392,7 +413,7 @@ async def test_land_in_the_user_s_own_checkout_never_overwrites_an_untracked_fil
 async def test_the_orchard_command_in_a_process_of_its_own_diffs_lands_and_prunes(client, task_queue, repo: Path, orchard_home: Path,
                                                                                    named_server: str, identity):
     from tests.conftest import orchard as orchard_process
-    from tests.conftest import orchard_env
+    from tests.conftest import orchard_argv, orchard_env
 
     result = await real_run(client, task_queue, repo, "best-of-n", "add a greeting", {"n": 2})
     winner = next(r for r in result.instances if r.winner)
@@ -403,6 +424,9 @@ async def test_the_orchard_command_in_a_process_of_its_own_diffs_lands_and_prune
 
     diffed = await asyncio.to_thread(run, "diff", result.run_id, "--stat")
     assert diffed.returncode == 0 and diffed.stdout.count(" 1 file changed") == 2, diffed.stderr
+    paged = await asyncio.to_thread(on_a_terminal, [*orchard_argv("diff", result.run_id, "--address", named_server)],
+                                    {**env, "GIT_PAGER": "sed s/^/paged:/"}, repo)
+    assert "paged:diff --git" in paged.replace("\x1b[1m", "") and "\x1b[32m+" in paged  # git's pager, git's colours
     landed = await asyncio.to_thread(run, "land", result.run_id, "--onto", "main", "--allow-protected", "--how", "squash")
     assert landed.returncode == 0 and " onto main by squash: " in landed.stdout, landed.stderr
     assert git(repo, "rev-parse", "HEAD^") == result.base_commit and git(repo, "status", "--porcelain") == ""
