@@ -50,7 +50,7 @@ async def cmd_land(args: argparse.Namespace) -> int:
     if worktree is not None and (dirty := await uncommitted(worktree)):
         raise UsageError(f"{onto} is checked out in {worktree} with uncommitted changes ({', '.join(dirty[:5])}); commit or stash them first; "
                          "nothing was changed")
-    message = (f"Merge {chosen.branch} into {onto}" if args.how == "merge" else _title(run.prompt) or f"Land {chosen.branch}") + \
+    message = (f"Merge {chosen.branch} into {onto}" if args.how == "merge" else _title(await run.prompt_text()) or f"Land {chosen.branch}") + \
         f"\n\nOrchard run {run.run_id}, candidate {chosen.number} ({chosen.branch}), landed by {args.how}."
     combined = await combining.combine(run.repo, before, commit, args.how, message)
     if combined.conflicts:

@@ -32,7 +32,8 @@ async def cmd_pr(args: argparse.Namespace) -> int:
     except GitError as e:
         raise UsageError(f"cannot push {chosen.branch} to {args.remote}: {' '.join(e.stderr.split())[:300]}") from None
     print(f"pushed {chosen.branch} to {args.remote}")
-    title, body = pr_title(run.prompt, chosen), pr_body(run.result, run.prompt, chosen, target.ui_link(run.run_id))
+    prompt = await run.prompt_text()
+    title, body = pr_title(prompt, chosen), pr_body(run.result, prompt, chosen, target.ui_link(run.run_id))
     gh = shutil.which("gh")
     create = ["pr", "create", "--head", chosen.branch, "--base", run.result.base_branch, "--title", title, "--body", body]
     if gh is None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from activities.git.command import GitError
+from activities.git.prompts import PromptMissing, expanded
+from activities.secrets import redact
 from client.errors import UsageError
 from client.repository import clone_here, fetch_run_branches
 from client.runs import FoundRun, Target, find_run
 from client.snapshots import outcome_of
 from workflows.sdk.models import RunResult, is_remote_repo
+
+PROMPT_SHOWN = 4000
+"""Characters of a prompt a pull request's body quotes."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,18 @@ class FinishedRun:
 
     @property
     def prompt(self) -> str:
+        """The run's prompt as its memo shows it (redacted, its first 500 characters; a long one is a marker)."""
         return str(self.found.memo.get("prompt", ""))
+
+    async def prompt_text(self, limit: int = PROMPT_SHOWN) -> str:
+        """The prompt to show in a pull request or a commit: one kept by reference read from the
+        repository (the memo holds its marker), cut at `limit` characters."""
+        try:
+            text = await expanded(self.repo, self.prompt)
+        except (PromptMissing, GitError):
+            text = self.prompt
+        text = redact(text) or ""  # as the memo's is: a credential in this environment is not published
+        return text if len(text) <= limit else text[:limit] + "\n…[cut]"
 
 
 async def finished_run(target: Target, run_id: str) -> FinishedRun:

@@ -160,7 +160,8 @@ async def test_land_on_a_checked_out_branch_only_when_clean_and_a_conflict_chang
 
 async def test_land_refuses_a_branch_that_moved_meanwhile_and_squashes_or_rebases(orchard: Orchard, client, task_queue, repo: Path, identity,
                                                                                   monkeypatch: pytest.MonkeyPatch):
-    result = await real_run(client, task_queue, repo, "simple", "add a greeting")
+    long_prompt = await by_reference(repo, "add a greeting\n" + "in every language " * 2000)  # the memo holds its marker
+    result = await real_run(client, task_queue, repo, "simple", long_prompt)
     candidate = result.instances[0]
     for name in ("moving", "squashed", "rebased"):
         git(repo, "branch", name, "main")
@@ -192,7 +193,7 @@ async def test_land_refuses_a_branch_that_moved_meanwhile_and_squashes_or_rebase
     assert said.code == 0 and " by squash: " in said.out, said.err
     assert git(repo, "rev-list", "--parents", "-n1", "squashed").split()[1:] == [old]  # one commit on the branch, the candidate's change in it
     assert git(repo, "diff", "--name-only", old, "squashed") == git(repo, "diff", "--name-only", result.base_commit, candidate.commit)
-    assert git(repo, "log", "-1", "--format=%s", "squashed") == "add a greeting"
+    assert git(repo, "log", "-1", "--format=%s", "squashed") == "add a greeting"  # the prompt read from the repository
 
     old = git(repo, "rev-parse", "rebased")
     said = await orchard("land", result.run_id, "--onto", "rebased", "--how", "rebase")
