@@ -58,17 +58,17 @@ def _table(rows: list[dict[str, object]]) -> FittedTable:
     ])
 
 
-def _paged(text: str) -> None:
+def _paged(text: str, repo: Path) -> None:
     """`text` through git's pager (core.pager, GIT_PAGER, PAGER, less) when stdout is a terminal."""
     if not sys.stdout.isatty():
         sys.stdout.write(text)
         return
-    pager = subprocess.run(["git", "var", "GIT_PAGER"], capture_output=True, text=True).stdout.strip() or "less"
+    pager = subprocess.run(["git", "var", "GIT_PAGER"], cwd=repo, capture_output=True, text=True).stdout.strip() or "less"
     if pager == "cat":
         sys.stdout.write(text)
         return
     sys.stdout.flush()
-    subprocess.run(pager, shell=True, input=text, text=True, env={"LESS": "FRX", "LV": "-c", **os.environ})
+    subprocess.run(pager, shell=True, cwd=repo, input=text, text=True, env={"LESS": "FRX", "LV": "-c", **os.environ})
 
 
 async def cmd_diff(args: argparse.Namespace) -> int:
@@ -95,5 +95,5 @@ async def cmd_diff(args: argparse.Namespace) -> int:
     with console.capture() as table:
         console.print(_table(rows))
     notes = [f"{c.label}: its branch is gone (pruned?)\n" for c in gone]
-    _paged(table.get() + "".join(notes) + "\n" + "\n".join(parts))
+    _paged(table.get() + "".join(notes) + "\n" + "\n".join(parts), run.repo)
     return EXIT_SUCCESS

@@ -12,7 +12,7 @@ from activities.git.command import GitError, git
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS, UsageError
 from client.landing.candidates import pick
 from client.landing.finished import finished_run
-from client.landing.pull_request import pr_body, pr_title
+from client.landing.pull_request import compare_url, pr_body, pr_title
 from client.preflight import remotes_of
 from client.runs import target_for
 
@@ -37,7 +37,8 @@ async def cmd_pr(args: argparse.Namespace) -> int:
     gh = shutil.which("gh")
     create = ["pr", "create", "--head", chosen.branch, "--base", run.result.base_branch, "--title", title, "--body", body]
     if gh is None:
-        print(f"gh (the GitHub CLI) is not installed: open the pull request of {chosen.branch} into {run.result.base_branch} on the remote's site, "
+        where = compare_url(remotes[args.remote], run.result.base_branch, chosen.branch) or "on the remote's site"
+        print(f"gh (the GitHub CLI) is not installed: open the pull request of {chosen.branch} into {run.result.base_branch} {where}, "
               "or install gh and run `orchard pr` again")
         return EXIT_SUCCESS
     done = subprocess.run([gh, *create], cwd=run.repo, capture_output=True, text=True)

@@ -131,8 +131,11 @@ async def _remove(root: Path, plan: PrunePlan, oids: dict[str, str]) -> PrunePla
         except GitError:
             done.kept[branch] = "it moved since it was listed"
     for ref in plan.prompt_refs:
-        if await git("update-ref", "-d", ref, cwd=root, check=False) == "":
+        try:
+            await git("update-ref", "-d", ref, cwd=root)
             done.prompt_refs.append(ref)
+        except GitError:
+            continue  # gone meanwhile
     return done
 
 

@@ -3,6 +3,8 @@ chosen, its score or checks, its verification, the cost, and the run's Temporal 
 
 from __future__ import annotations
 
+import re
+
 from client.landing.candidates import Candidate, chosen_how, merit, verification
 from workflows.sdk.models import RunResult
 
@@ -37,3 +39,12 @@ def pr_body(result: RunResult, prompt: str, chosen: Candidate, ui_link: str | No
     if ui_link:
         lines.append(f"- the run in Temporal: {ui_link}")
     return "\n".join(lines) + "\n"
+
+
+GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+)/([^/]+?)(?:\.git)?/?$")
+
+
+def compare_url(remote_url: str, base: str, branch: str) -> str | None:
+    """Where GitHub opens a pull request of `branch` into `base`, for a remote on github.com (else None)."""
+    found = GITHUB.match(remote_url)
+    return f"https://github.com/{found[1]}/{found[2]}/compare/{base}...{branch}?expand=1" if found else None

@@ -9,7 +9,7 @@ import pytest
 from client.errors import UsageError
 from client.landing.candidates import candidates, merit, pick, verification
 from client.landing.pruning import RunState, plan_prune, run_of
-from client.landing.pull_request import pr_body, pr_title
+from client.landing.pull_request import compare_url, pr_body, pr_title
 from workflows.sdk.models import InstanceResult, LoopSummary, RunResult, Selection
 from workflows.sdk.trail import IterationRecord
 
@@ -89,3 +89,9 @@ def test_prune_takes_only_orchard_branches_of_runs_that_are_over_and_says_why_it
     named = plan_prune(branches, runs, set(), NOW, None, keep_landed=False, landed=set(), named=["run_e"])
     assert named.branches == {"orchard/simple/run_e/k1": "run_e"} and named.runs == ["run_e"] and named.kept == {"feature": "not an Orchard branch"}
     assert run_of("orchard/runbook/build/run_a", ["run_a"]) == "run_a" and run_of("orchard/simple/run_ab/k1", ["run_a"]) is None
+
+
+def test_without_gh_a_github_remote_gets_the_page_that_opens_the_pull_request():
+    for url in ("https://github.com/acme/app.git", "git@github.com:acme/app.git", "ssh://git@github.com/acme/app", "https://github.com/acme/app/"):
+        assert compare_url(url, "main", "orchard/simple/run_x/k1") == "https://github.com/acme/app/compare/main...orchard/simple/run_x/k1?expand=1"
+    assert compare_url("/srv/git/app.git", "main", "b") is None and compare_url("https://gitlab.com/acme/app.git", "main", "b") is None
