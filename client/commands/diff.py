@@ -14,7 +14,7 @@ from pathlib import Path
 from activities.git.command import git
 from client.errors import EXIT_SUCCESS, UsageError
 from client.landing.candidates import Candidate, candidates, merit, pick, verification
-from client.landing.finished import finished_run
+from client.landing.finished import finished_run, git_said
 from client.render import make_console
 from client.runs import target_for
 from client.tables import Column, FittedTable
@@ -71,6 +71,7 @@ def _paged(text: str, repo: Path) -> None:
     subprocess.run(pager, shell=True, cwd=repo, input=text, text=True, env={"LESS": "FRX", "LV": "-c", **os.environ})
 
 
+@git_said
 async def cmd_diff(args: argparse.Namespace) -> int:
     target = await target_for(args.address, args.namespace, args.config)
     run = await finished_run(target, args.run_id)

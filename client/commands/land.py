@@ -17,18 +17,15 @@ from activities.git.command import is_ancestor, rev_parse
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS, UsageError
 from client.landing import combine as combining
 from client.landing.candidates import pick
-from client.landing.finished import finished_run
-from client.landing.place import Refused, checked_out_in, move_branch, uncommitted
+from client.landing.finished import finished_run, git_said
+from client.landing.place import Refused, checked_out_in, dirty_line, move_branch, uncommitted
+from client.landing.pull_request import pr_title
 from client.landing.record import Landing, add_landing, landing_line, landings
 from client.runs import target_for
 from workflows.sdk.models import is_protected_ref
 
 
-def _title(prompt: str) -> str:
-    first = next((line.strip() for line in prompt.splitlines() if line.strip()), "")
-    return first if len(first) <= 72 else first[:71] + "…"
-
-
+@git_said
 async def cmd_land(args: argparse.Namespace) -> int:
     target = await target_for(args.address, args.namespace, args.config)
     run = await finished_run(target, args.run_id)
@@ -48,9 +45,8 @@ async def cmd_land(args: argparse.Namespace) -> int:
             return EXIT_SUCCESS
     worktree = await checked_out_in(run.repo, onto)
     if worktree is not None and (dirty := await uncommitted(worktree)):
-        raise UsageError(f"{onto} is checked out in {worktree} with uncommitted changes ({', '.join(dirty[:5])}); commit or stash them first; "
-                         "nothing was changed")
-    message = (f"Merge {chosen.branch} into {onto}" if args.how == "merge" else _title(await run.prompt_text()) or f"Land {chosen.branch}") + \
+        raise UsageError(dirty_line(onto, worktree, dirty))
+    message = (f"Merge {chosen.branch} into {onto}" if args.how == "merge" else pr_title(await run.prompt_text(), chosen)) + \
         f"\n\nOrchard run {run.run_id}, candidate {chosen.number} ({chosen.branch}), landed by {args.how}."
     combined = await combining.combine(run.repo, before, commit, args.how, message)
     if combined.conflicts:

@@ -11,12 +11,13 @@ import sys
 from activities.git.command import GitError, git
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS, UsageError
 from client.landing.candidates import pick
-from client.landing.finished import finished_run
+from client.landing.finished import finished_run, git_said
 from client.landing.pull_request import compare_url, pr_body, pr_title
 from client.preflight import remotes_of
 from client.runs import target_for
 
 
+@git_said
 async def cmd_pr(args: argparse.Namespace) -> int:
     target = await target_for(args.address, args.namespace, args.config)
     run = await finished_run(target, args.run_id)

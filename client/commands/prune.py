@@ -21,6 +21,7 @@ from activities.git.prompts import prompt_refs
 from activities.paths import orchard_home
 from client.commands.clean import clean, run_folders
 from client.errors import EXIT_SUCCESS, UsageError
+from client.landing.finished import git_said
 from client.landing.place import checked_out, checked_out_in
 from client.landing.pruning import ORCHARD_BRANCHES, PrunePlan, RunState, plan_prune
 from client.landing.record import LANDED_REF
@@ -85,6 +86,7 @@ async def _running_repos(target: Target) -> set[str]:
     return {wf.typed_search_attributes.get(SA_REPO) or "" async for wf in running}
 
 
+@git_said
 async def cmd_prune(args: argparse.Namespace) -> int:
     try:
         older_than = timedelta(seconds=parse_duration(args.older_than)) if args.older_than else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +16,19 @@ from client.repository import clone_here, fetch_run_branches
 from client.runs import FoundRun, Target, find_run
 from client.snapshots import outcome_of
 from workflows.sdk.models import RunResult, is_remote_repo
+
+
+def git_said(command: Callable[[argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], Awaitable[int]]:
+    """A command whose git failed says so in one line (exit 2), not in a traceback: a repository
+    with no committer identity, a lock left by another git, a disk full."""
+    @functools.wraps(command)
+    async def said(args: argparse.Namespace) -> int:
+        try:
+            return await command(args)
+        except GitError as e:
+            raise UsageError(" ".join(str(e).split())) from None
+    return said
+
 
 PROMPT_SHOWN = 4000
 """Characters of a prompt a pull request's body quotes."""

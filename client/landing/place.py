@@ -49,6 +49,11 @@ async def uncommitted(worktree: Path) -> list[str]:
     return sorted({line for line in changed.splitlines() if line})
 
 
+def dirty_line(branch: str, worktree: Path, dirty: list[str]) -> str:
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    return f"{branch} is checked out in {worktree} with uncommitted changes ({shown}); commit or stash them first; nothing was changed"
+
+
 async def move_branch(repo: Path, branch: str, before: str, after: str, reason: str) -> Path | None:
     """Move `branch` from `before` to `after`; returns the worktree it was moved in, if checked out."""
     worktree = await checked_out_in(repo, branch)
@@ -60,8 +65,7 @@ async def move_branch(repo: Path, branch: str, before: str, after: str, reason: 
         return None
     dirty = await uncommitted(worktree)
     if dirty:
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise Refused(f"{branch} is checked out in {worktree} with uncommitted changes ({shown}); commit or stash them first; nothing was changed")
+        raise Refused(dirty_line(branch, worktree, dirty))
     if await git("symbolic-ref", "-q", "HEAD", cwd=worktree, check=False) != f"refs/heads/{branch}":
         raise Refused(f"{branch} is being rebased in {worktree}; finish or abort the rebase first; nothing was changed")
     head = await git("rev-parse", "HEAD", cwd=worktree)
