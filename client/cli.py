@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     cln.add_argument("run_id", nargs="?", help="only this run (it must not be running); default: every run that is not running")
     connection_args(cln)
 
+    _landing_parsers(sub)
+
     doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk")
     doc.add_argument("--docker-image", help=f"agent image to check (default: runner.docker_image or {DEFAULT_IMAGE})")
     doc.add_argument("--output", choices=["table", "json"], default="table")
@@ -151,6 +153,47 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("server", help="run the dev server from temporal-dev.yml in the foreground; `server stop` stops the embedded one")
     srv.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
     return parser
+
+
+def _landing_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """From a finished run's candidates to a landed change: diff, land, pr, prune (docs/landing.md)."""
+    diff = sub.add_parser("diff", help="a finished run's candidates side by side, then each one's diff against the base (or between two)",
+                          description="Candidates side by side (files changed, +/-, verification, score or checks passed, agent and model), then "
+                                      "each candidate's diff against the run's base, or with K K2 the diff between two candidates, through git's pager.")
+    diff.add_argument("run_id")
+    diff.add_argument("candidates", nargs="*", metavar="K", help="a candidate (its number, key or branch); two: the diff between them")
+    diff.add_argument("--stat", action="store_true", help="files and +/- only, no patch")
+    diff.add_argument("--output", choices=["text", "json"], default="text")
+    connection_args(diff)
+
+    land = sub.add_parser("land", help="land a finished run's candidate on a branch (compare-and-swap; a checked-out branch only when clean)",
+                          description="The candidate (default: the winner, or the run's only branch) lands on BRANCH (default: the run's base "
+                                      "branch). A branch checked out nowhere is updated by compare-and-swap without touching any working tree; a "
+                                      "checked-out one only when its working tree and index are clean, by a fast-forward in that checkout, never a "
+                                      "reset. A conflict, a protected branch without --allow-protected, or a branch that moved meanwhile changes nothing.")
+    land.add_argument("run_id")
+    land.add_argument("--candidate", metavar="K", help="which candidate (its number, key or branch; default: the winner)")
+    land.add_argument("--onto", metavar="BRANCH", help="the branch to land on (default: the run's base branch)")
+    land.add_argument("--how", choices=["merge", "squash", "rebase"], default="merge", help="merge (a fast-forward when it can be; default), squash or rebase")
+    land.add_argument("--allow-protected", action="store_true", help="allow landing on a protected branch (main, master, release/...)")
+    connection_args(land)
+
+    pr = sub.add_parser("pr", help="push a finished run's candidate branch and open a pull request with the GitHub CLI (gh)")
+    pr.add_argument("run_id")
+    pr.add_argument("--candidate", metavar="K", help="which candidate (default: the winner)")
+    pr.add_argument("--remote", default="origin", help="the remote to push to (default: origin)")
+    connection_args(pr)
+
+    prune = sub.add_parser("prune", help="remove the orchard/ branches, prompts, mirrors and leftovers of runs that are over (a dry run without --yes)",
+                           description="Removes the orchard/ branches of runs that are over, the prompts they kept by reference, this host's mirrors "
+                                       "of remotes no running run uses, and what those runs left on this host (as `orchard clean`). Never a branch "
+                                       "outside orchard/, one checked out, or one of a running run. A dry run unless --yes.")
+    prune.add_argument("run_ids", nargs="*", metavar="RUN", help="only these runs (default: every run on the repository that is over)")
+    prune.add_argument("--older-than", metavar="DURATION", help="only runs that ended longer ago than this (7d, 12h, ...)")
+    prune.add_argument("--keep-landed", action="store_true", help="keep the branches of runs that landed (orchard land)")
+    prune.add_argument("--yes", action="store_true", help="remove it (without: say what would go)")
+    prune.add_argument("--repo", default=".", help="the repository (default: the current directory)")
+    connection_args(prune)
 
 
 def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
