@@ -12,6 +12,7 @@ from activities.heartbeat import heartbeating
 from activities.paths import run_dir, running_record, workspaces_dir
 from activities.runners.leftovers import kill_orphan
 from activities.verification.check import run_check
+from activities.verification.tests import bring_in, outcomes, report_command
 from workflows.sdk.models import VerifyInput, VerifyResult
 
 
@@ -27,11 +28,17 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
 
     try:
         async with heartbeating(lambda: inp.label):
-            origin = await open_origin(inp.repo, inp.commit)
+            origin = await open_origin(inp.repo, inp.commit, *(s.commit for s in inp.tests))
             await prepare_workspace(origin.read, inp.commit, workspace, "orchard-verify")
-            check = await run_check(inp.command, workspace, log, record, inp.timeout)
+            command, skipped = inp.command, []
+            if inp.tests:
+                skipped = await bring_in(workspace, inp.tests)
+                command = report_command(inp.command, inp.tests)
+            check = await run_check(command, workspace, log, record, inp.timeout)
+            tests = outcomes(log, inp.tests) if inp.tests else {}
     finally:
         await remove_workspace(workspace)
+    tail = check.output_tail if not skipped else "\n".join(skipped) + "\n" + check.output_tail
     return VerifyResult(
-        passed=check.passed, exit_code=check.exit_code, output_tail=check.output_tail, log_path=str(log), duration_seconds=check.duration_seconds,
+        passed=check.passed, exit_code=check.exit_code, output_tail=tail, log_path=str(log), duration_seconds=check.duration_seconds, tests=tests,
     )

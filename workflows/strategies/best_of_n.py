@@ -1,20 +1,33 @@
 """`best-of-n`: n candidates, each verified and scored by a read-only agent; the best one wins.
 
-With `approve`, a person confirms the winner or picks another candidate (`orchard answer RUN N`)
-before the run ends; with `approve_timeout` the scored winner stands when nobody answers in time.
+`select` picks otherwise (workflows/strategies/selection/): by tests that agents wrote, by a judge
+comparing two candidates at a time, or both; `compare` runs several methods on the same candidates
+(an evaluation: the first one's pick wins, each one's pick is in RunResult.selections);
+`synthesize` lets an agent combine the best candidates; `ensemble` runs candidates of different
+agents (the variants format). With `approve`, a person confirms the winner or picks another
+candidate (`orchard answer RUN N`) before the run ends; with `approve_timeout` the scored winner
+stands when nobody answers in time.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from workflows.sdk.context import RUN_INSTANCES_LIMIT, Context, Handle
 from workflows.sdk.errors import InstanceFailed, StrategyError
-from workflows.sdk.models import InstanceResult, Selection
+from workflows.sdk.models import InstanceResult, Selection, VariantSummary
 from workflows.sdk.strategy import Strategy, StrategyConfig
-from workflows.strategies.read_only_agent import JSON_REQUEST, READ_ONLY, agent_overrides, ask, json_objects
+from workflows.strategies.selection import Pool, pick
+from workflows.strategies.selection.scoring import parse_score, score
+from workflows.strategies.selection.spec import judge_calls, parse_compare, parse_select
+from workflows.strategies.selection.synthesis import synthesize
+from workflows.strategies.selection.testing import start_writers
+from workflows.strategies.variants.config import Variants
+from workflows.strategies.variants.running import variant_task
+
+__all__ = ["DIVERSITY_HINTS", "BestOfNConfig", "BestOfNStrategy", "parse_score"]
 
 DIVERSITY_HINTS = (
     "Favor the simplest correct change.",
@@ -43,6 +56,46 @@ class BestOfNConfig(StrategyConfig):
     approve: bool = False
     approve_timeout: float = 0.0
     """Seconds to wait for the approval; 0 waits as long as it takes."""
+    select: str = "score"
+    """score, tests, tournament, or tests,tournament (tests, then a tournament among those tied at the top)."""
+    compare: str = ""
+    """Several selection specs on the same candidates (`score,tests,tournament,tests+tournament`): the first one's pick wins."""
+    test_writers: int = 1
+    test_command: str = "python -m pytest -q -p no:cacheprovider"
+    """How the generated tests run (pytest: each test's outcome is read from its `-rA` summary)."""
+    test_writer_model: str = ""
+    test_writer_plugin: str = ""
+    test_writer_agent_command: str = ""
+    bracket: Literal["auto", "single", "round-robin"] = "auto"
+    """auto: a round robin for up to 6 candidates, single elimination past that."""
+    judge_model: str = ""
+    judge_plugin: str = ""
+    judge_agent_command: str = ""
+    judge_prompt: str = ""
+    judge_attempts: int = 2
+    judge_diff_limit: int = 20_000
+    """Characters of each candidate's diff a judge is shown (the rest is cut, and it is told so)."""
+    max_judge_calls: int = 0
+    """Refuse a run whose tournament may ask for more judge calls than this (0: only the run's own limit)."""
+    synthesize: bool = False
+    synthesize_from: int = 2
+    """How many other top candidates the synthesizer is shown besides the winner."""
+    synthesizer_model: str = ""
+    synthesizer_plugin: str = ""
+    synthesizer_agent_command: str = ""
+    ensemble: Variants = field(default_factory=list)
+    """Agent settings the candidates cycle through (`-S ensemble=@agents.yaml`, the variants format);
+    without `n`, one candidate each."""
+
+    def specs(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The selection specs this run applies: (as given, its methods), the winner's first."""
+        return parse_compare(self.compare) if self.compare else [(self.select, parse_select(self.select))]
+
+    def judge_calls(self) -> int:
+        """The most judge calls the run may make (each judging may be asked `judge_attempts` times)."""
+        if not any("tournament" in methods for _, methods in self.specs()):
+            return 0
+        return judge_calls(max(self.n, len(self.ensemble)), self.bracket) * self.judge_attempts
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -58,15 +111,21 @@ class BestOfNConfig(StrategyConfig):
             raise ValueError("score_scale and score_attempts must be at least 1")
         if self.approve_timeout < 0:
             raise ValueError("approve_timeout must be 0 (wait as long as it takes) or a number of seconds")
-
-
-def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
-    """The scorer's one JSON object -> (score clamped to 0..scale, rationale); None if unusable."""
-    for data in json_objects(text):
-        if isinstance(data.get("score"), (int, float)) and not isinstance(data["score"], bool):
-            score = min(max(float(data["score"]), 0.0), float(scale))
-            return score, str(data.get("rationale") or data.get("reason") or "")
-    return None
+        specs = self.specs()  # a misspelt select or compare is refused here, before the run starts
+        if min(self.test_writers, self.judge_attempts, self.synthesize_from, self.judge_diff_limit) < 1:
+            raise ValueError("test_writers, judge_attempts, synthesize_from and judge_diff_limit must be at least 1")
+        if self.synthesize and self.approve:
+            raise ValueError("synthesize and approve do not go together: a person approves a candidate, not a synthesis")
+        judging = self.judge_calls()
+        if self.max_judge_calls and judging > self.max_judge_calls:
+            raise ValueError(f"the tournament among {max(self.n, len(self.ensemble))} candidates may ask for {judging:,} judge calls "
+                             f"(bracket={self.bracket}, judge_attempts={self.judge_attempts}), past max_judge_calls={self.max_judge_calls:,}: "
+                             "use bracket=single, fewer candidates, or raise max_judge_calls")
+        writers = self.test_writers if any("tests" in methods for _, methods in specs) else 0
+        asked = max(self.n, len(self.ensemble)) * (1 + max(self.score_attempts, 1)) + judging + writers + int(self.synthesize)
+        if asked > RUN_INSTANCES_LIMIT:
+            raise ValueError(f"this best-of-n may ask for {asked:,} instances (candidates, scorers, {judging:,} judge calls, {writers} test writers), "
+                             f"past the {RUN_INSTANCES_LIMIT:,} one run takes")
 
 
 class BestOfNStrategy(Strategy[BestOfNConfig]):
@@ -75,6 +134,8 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()
+        if cfg.select != "score" or cfg.compare or cfg.synthesize or cfg.ensemble:
+            return await self._execute_selecting(prompt, base_branch, ctx, cfg)
         handles: list[Handle] = []
         for i in range(cfg.n):
             text = prompt
@@ -92,7 +153,59 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         ranked = self._select(ctx, cfg, candidates)
         return await self._approve(ctx, cfg, ranked) if cfg.approve else ranked
 
-    async def _evaluate(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, handle: Handle) -> InstanceResult:
+    async def _execute_selecting(self, prompt: str, base_branch: str, ctx: Context, cfg: BestOfNConfig) -> list[InstanceResult]:
+        """best-of-n with `select`, `compare`, `synthesize` or `ensemble`: each spec picks in turn
+        among the same candidates (workflows/strategies/selection/); the first spec's pick wins."""
+        specs = cfg.specs()
+        methods = {m for _, ms in specs for m in ms}
+        n = cfg.n if "n" in self.params or not cfg.ensemble else len(cfg.ensemble)
+        judging = cfg.judge_calls()
+        if judging:
+            self.logger.info("best-of-n: the tournament may ask for up to %s judge calls", judging)
+        handles = [await ctx.run(self._candidate_task(cfg, prompt, base_branch, i, n), key=ctx.key("candidate", i + 1)) for i in range(n)]
+        pool = Pool(ctx, cfg, prompt, [])
+        if "tests" in methods:
+            pool.writers = await start_writers(ctx, cfg, prompt, base_branch)
+        evaluated = (self._evaluate(ctx, cfg, prompt, i, h, scoring="score" in methods) for i, h in enumerate(handles))
+        pool.candidates = candidates = list(await asyncio.gather(*evaluated))
+        if cfg.ensemble:
+            for i, c in enumerate(candidates):
+                c.variant = VariantSummary(id=cfg.ensemble[i % len(cfg.ensemble)]["id"], role=f"candidate {i + 1}", verified=c.metrics.get("verify_passed"))
+        succeeded = [c for c in candidates if c.success]
+        if len(succeeded) < cfg.require_min_success:
+            raise StrategyError(f"only {len(succeeded)} of {n} candidates succeeded; require_min_success={cfg.require_min_success}")
+        ctx.keep_trail = True
+        picks = []
+        for given, spec_methods in specs:
+            ctx.phase = f"selecting ({given})"
+            picks.append((given, await pick(pool, given, spec_methods)))
+        ctx.selections = [pool.spent(given, p) for given, p in picks]
+        for c in candidates:
+            c.select(winner=False)
+        chosen = picks[0][1]
+        if chosen.winner is None:
+            reasons = "; ".join(f"candidate {_number(c)}: {c.error or _selection(c).ineligible or c.status}" for c in candidates if c not in pool.eligible)
+            raise StrategyError(f"no candidate could win ({reasons or chosen.reason})")
+        winner = chosen.winner
+        winner.select(winner=True, reason=chosen.reason + (f", passed `{cfg.verify}`" if cfg.verify else ""))
+        self.logger.info("best-of-n winner: candidate %s (%s)", _number(winner), _selection(winner).reason)
+        ranked = [winner] + [c for c in candidates if c is not winner]
+        if cfg.synthesize:
+            synthesized = await synthesize(pool, winner, "tests" in specs[0][1])
+            if synthesized is not None:
+                ranked = [synthesized, *ranked] if synthesized.winner else [winner, synthesized, *ranked[1:]]
+        return await self._approve(ctx, cfg, ranked) if cfg.approve else ranked
+
+    def _candidate_task(self, cfg: BestOfNConfig, prompt: str, base_branch: str, i: int, n: int) -> dict[str, Any]:
+        """Candidate i+1's task: the prompt with its approach hint; with `ensemble`, its agent's settings."""
+        text = prompt
+        if cfg.diversity_hints and n > 1:
+            text = f"{prompt}\n\nApproach hint for this attempt: {DIVERSITY_HINTS[i % len(DIVERSITY_HINTS)]}"
+        if cfg.ensemble:
+            return variant_task(cfg.ensemble[i % len(cfg.ensemble)], text, base_branch, cfg.model)
+        return {"prompt": text, "base_branch": base_branch, "model": cfg.model}
+
+    async def _evaluate(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, handle: Handle, scoring: bool = True) -> InstanceResult:
         try:
             result = await ctx.wait(handle)
         except InstanceFailed as failed:
@@ -109,6 +222,8 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
             if not outcome.passed:
                 result.select(ineligible=outcome.failure)
                 return result
+        if not scoring:
+            return result
         ctx.phase = "scoring"
         scored = await self._score(ctx, cfg, prompt, i, result)
         if scored is None:
@@ -120,21 +235,7 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         return result
 
     async def _score(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:
-        request = (
-            f"You are reviewing one candidate solution to a coding task. {READ_ONLY}\n\n"
-            f"<task>\n{prompt}\n</task>\n\n"
-            f"The candidate's changes are the commits from {ctx.base_commit} to HEAD in this repository "
-            f"(inspect them with `git diff {ctx.base_commit}..HEAD`).\n"
-            f"{cfg.scorer_prompt + chr(10) if cfg.scorer_prompt else ''}"
-            f"Score how well the changes accomplish the task, from 0 (useless) to {cfg.score_scale} (excellent). "
-            f'{JSON_REQUEST}: {{"score": <number>, "rationale": "<one paragraph>"}}'
-        )
-        task = {
-            **agent_overrides(cfg.scorer_model or cfg.model, cfg.scorer_plugin, cfg.scorer_agent_command),
-            "prompt": request,
-            "base_branch": result.branch_name,
-        }
-        return await ask(ctx, task, ("score", i + 1), lambda text: parse_score(text, cfg.score_scale), cfg.score_attempts)
+        return await score(ctx, cfg, prompt, i, result)
 
     def _select(self, ctx: Context, cfg: BestOfNConfig, candidates: list[InstanceResult]) -> list[InstanceResult]:
         eligible = [c for c in candidates if c.success and "score" in c.metrics]
