@@ -11,7 +11,9 @@ task's hidden command in a fresh checkout (client/evals/checks.py). The figures
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import os
 import shutil
 import sys
 import tempfile
@@ -31,6 +33,8 @@ from client.request import AgentFlags, GivenCredentials, PromptSource, RunReques
 from client.snapshots import Outcome, Snapshot
 from workflows.sdk.models import InstanceResult, RunResult
 
+CHECKS_AT_ONCE = max(1, (os.cpu_count() or 1))
+"""Hidden checks running at once (each a test run: one per core)."""
 OWN_PARAMS = ("compare",)
 """best-of-n settings the evaluation sets itself (from `select`)."""
 
@@ -55,6 +59,9 @@ async def cmd_eval(args: argparse.Namespace) -> int:
         for i, task in enumerate(tasks, 1):
             print(f"orchard eval: task {i}/{len(tasks)} {task.name}", file=sys.stderr, flush=True)
             reports.append(await _evaluate(task, workdir / task.name, _request(args, params), methods, args.check_timeout, sandboxed, kept))
+    except UsageError:  # refused before any run started (a strategy or setting the run's steps refuse): nothing is left
+        _empty(workdir)
+        raise
     finally:
         if not kept:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -94,6 +101,11 @@ def _workdir(given: str | None) -> tuple[Path, bool]:
     return path, True
 
 
+def _empty(folder: Path) -> None:
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
 def _request(args: argparse.Namespace, params: tuple[tuple[str, str], ...]) -> RunRequest:
     agent = AgentFlags(model=args.model, plugin=args.plugin, agent_command=args.agent_command, timeout=args.timeout, max_turns=args.max_turns,
                        runner=args.runner, network_egress=args.network_egress, env=tuple(args.env))
@@ -111,7 +123,13 @@ async def _evaluate(task: EvalTask, folder: Path, request: RunRequest, methods: 
     outcome = await _run(request)
     if outcome.result is None or not outcome.result.instances:
         return failed_task(task.name, task.title, methods, outcome.error or f"the run ended {outcome.status} with no candidates", outcome.run_id)
-    checks = [await _check(task, repo, c, folder / "checks" / f"candidate-{number}", timeout, sandboxed) for number, c in _candidates(outcome.result)]
+    at_once = asyncio.Semaphore(CHECKS_AT_ONCE)
+
+    async def check(number: int, c: InstanceResult) -> CandidateCheck:
+        async with at_once:
+            return await _check(task, repo, c, folder / "checks" / f"candidate-{number}", timeout, sandboxed)
+
+    checks = list(await asyncio.gather(*(check(number, c) for number, c in _candidates(outcome.result))))
     report = task_report(task.name, task.title, methods, outcome.result, checks)
     if kept:
         report.repository = str(repo)

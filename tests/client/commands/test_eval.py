@@ -1,0 +1,40 @@
+"""`orchard eval`'s bad input: one line, exit 2, nothing made, before any server or agent is
+asked. (The evaluation itself, with the simulated agents: tests/e2e/test_eval_cli.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from client.cli import main
+from tests.client.evals.test_tasks import SHIPPED, task_folder
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["/no/such/tasks"], "orchard: /no/such/tasks: no such folder of tasks"),
+    ([str(SHIPPED), "-S", "select=score,judge"], "orchard: -S select=score,judge: unknown method 'judge'; one of score, tests, tournament or tests+tournament"),
+    ([str(SHIPPED), "-S", "compare=score"], "orchard: -S compare: orchard eval sets it from -S select"),
+    ([str(SHIPPED), "--task", "99-nope"], "orchard: --task 99-nope: no such task in "),
+    ([str(SHIPPED), "--check-timeout", "0"], "orchard: --check-timeout 0: give a number of seconds above 0"),
+    ([str(SHIPPED), "-S", "n"], "orchard: malformed -S value 'n'; use -S key=value"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, said, capsys):
+    assert main(["eval", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1, err
+
+
+def test_a_task_without_a_check_is_named(tmp_path, capsys):
+    task_folder(tmp_path / "tasks", toml='title = "no check"\n')
+    assert main(["eval", str(tmp_path / "tasks")]) == 2
+    said = "task.toml: check: the hidden check command is missing (check = \"COMMAND\")"
+    assert capsys.readouterr().err == f"orchard: task {tmp_path / 'tasks' / '01-t'}: {said}\n"
+
+
+def test_a_used_workdir_is_refused_and_left_as_it_was(tmp_path: Path, capsys):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "mine.txt").write_text("keep me\n")
+    assert main(["eval", str(SHIPPED), "--workdir", str(tmp_path / "work")]) == 2
+    assert "it exists and is not an empty folder" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["mine.txt"]
