@@ -38,3 +38,15 @@ def test_a_used_workdir_is_refused_and_left_as_it_was(tmp_path: Path, capsys):
     assert main(["eval", str(SHIPPED), "--workdir", str(tmp_path / "work")]) == 2
     assert "it exists and is not an empty folder" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "work").iterdir()] == ["mine.txt"]
+
+
+def test_the_candidates_are_the_results_keyed_candidate_each_once():
+    from client.commands.eval import _candidates
+    from workflows.sdk.models import InstanceResult, RunResult, Selection
+
+    def result(key: str, number: int | None) -> InstanceResult:
+        return InstanceResult(success=True, key=key, selection=Selection(candidate=number) if number is not None else None)
+
+    run = RunResult(run_id="r", strategy="best-of-n", status="success", base_branch="main", base_commit="0" * 40, duration_seconds=1.0,
+                    instances=[result("candidate/2", 2), result("synthesize", None), result("candidate/1", 1), result("tests/writer/1", None)])
+    assert [(n, r.key) for n, r in _candidates(run)] == [(1, "candidate/1"), (2, "candidate/2")]
