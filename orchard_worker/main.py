@@ -54,8 +54,8 @@ STICKY_TIMEOUT = timedelta(seconds=2)
 """How long a run's next workflow task waits for the worker that has the run cached before any
 worker takes it (10 s by default): after a worker is killed, its runs, locks and semaphores move
 on in 2 s, not 10."""
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, commit_diff, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue,
-                      run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, commit_diff, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step,
+                      read_runbook_queue, run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command]
 
 MAX_ACTIVITIES = 200
 """Activities one worker runs at once unless told otherwise (`--max-activities`)."""

@@ -24,6 +24,8 @@ LEVELS = {"L0": "true", "L1": "test $(ls demo | wc -l) -ge 2"}
 RUNS = {
     "simple": {},
     "best-of-n": {"n": 2, "verify": "test -d demo"},
+    "best-of-n.selecting": {"n": 3, "select": "tests,tournament", "synthesize": True, "verify": "test -d demo"},
+    "best-of-n.compare": {"compare": "score,tournament", "bracket": "single", "ensemble": VARIANTS},
     "iterative": {"iterations": 2},
     "bug-finding": {"target_area": "app.py"},
     "doc-review": {"pages_file": [{"title": "Read me", "path": "README.md"}, {"title": "App", "path": "app.py"}]},

@@ -502,6 +502,8 @@ class TestSource(BaseModel):
     """Tests an agent wrote (best-of-n's test writers): the folder `path` of `commit`, brought into
     the checkout a verification runs in, over whatever the checked commit has there."""
 
+    __test__ = False  # pytest: not a test class
+
     commit: str
     path: str
     """Relative to the repository's root, e.g. `orchard_tests/writer_1`."""

@@ -90,6 +90,8 @@ class TestRecord(BaseModel):
     """One generated test of best-of-n's `select=tests`, a row of the candidates × tests matrix:
     which candidates passed it, whether it passed on the base commit, and whether it counted."""
 
+    __test__ = False  # pytest: not a test class
+
     kind: Literal["test"] = "test"
     test: str
     """The test's id as its runner gave it (pytest's node id)."""

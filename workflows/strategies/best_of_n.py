@@ -12,19 +12,18 @@ stands when nobody answers in time.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from workflows.sdk.context import RUN_INSTANCES_LIMIT, Context, Handle
 from workflows.sdk.errors import InstanceFailed, StrategyError
 from workflows.sdk.models import InstanceResult, Selection, VariantSummary
-from workflows.sdk.strategy import Strategy, StrategyConfig
+from workflows.sdk.strategy import Strategy
 from workflows.strategies.selection import Pool, pick
-from workflows.strategies.selection.scoring import parse_score, score
-from workflows.strategies.selection.spec import judge_calls, parse_compare, parse_select
+from workflows.strategies.selection.config import SelectionConfig
+from workflows.strategies.selection.scoring import parse_score, score, scored
 from workflows.strategies.selection.synthesis import synthesize
 from workflows.strategies.selection.testing import start_writers
-from workflows.strategies.variants.config import Variants
 from workflows.strategies.variants.running import variant_task
 
 __all__ = ["DIVERSITY_HINTS", "BestOfNConfig", "BestOfNStrategy", "parse_score"]
@@ -40,62 +39,12 @@ DIVERSITY_HINTS = (
 
 
 @dataclass
-class BestOfNConfig(StrategyConfig):
-    n: int = 5
-    scorer_prompt: str = ""
-    scorer_model: str = ""
-    scorer_plugin: str = ""
-    scorer_agent_command: str = ""
-    score_scale: int = 10
-    score_attempts: int = 2
-    verify: str = ""
-    verify_timeout: float = 1800.0
-    tie_break: Literal["first", "random"] = "first"
+class BestOfNConfig(SelectionConfig):
     require_min_success: int = 1
     diversity_hints: bool = True
     approve: bool = False
     approve_timeout: float = 0.0
     """Seconds to wait for the approval; 0 waits as long as it takes."""
-    select: str = "score"
-    """score, tests, tournament, or tests,tournament (tests, then a tournament among those tied at the top)."""
-    compare: str = ""
-    """Several selection specs on the same candidates (`score,tests,tournament,tests+tournament`): the first one's pick wins."""
-    test_writers: int = 1
-    test_command: str = "python -m pytest -q -p no:cacheprovider"
-    """How the generated tests run (pytest: each test's outcome is read from its `-rA` summary)."""
-    test_writer_model: str = ""
-    test_writer_plugin: str = ""
-    test_writer_agent_command: str = ""
-    bracket: Literal["auto", "single", "round-robin"] = "auto"
-    """auto: a round robin for up to 6 candidates, single elimination past that."""
-    judge_model: str = ""
-    judge_plugin: str = ""
-    judge_agent_command: str = ""
-    judge_prompt: str = ""
-    judge_attempts: int = 2
-    judge_diff_limit: int = 20_000
-    """Characters of each candidate's diff a judge is shown (the rest is cut, and it is told so)."""
-    max_judge_calls: int = 0
-    """Refuse a run whose tournament may ask for more judge calls than this (0: only the run's own limit)."""
-    synthesize: bool = False
-    synthesize_from: int = 2
-    """How many other top candidates the synthesizer is shown besides the winner."""
-    synthesizer_model: str = ""
-    synthesizer_plugin: str = ""
-    synthesizer_agent_command: str = ""
-    ensemble: Variants = field(default_factory=list)
-    """Agent settings the candidates cycle through (`-S ensemble=@agents.yaml`, the variants format);
-    without `n`, one candidate each."""
-
-    def specs(self) -> list[tuple[str, tuple[str, ...]]]:
-        """The selection specs this run applies: (as given, its methods), the winner's first."""
-        return parse_compare(self.compare) if self.compare else [(self.select, parse_select(self.select))]
-
-    def judge_calls(self) -> int:
-        """The most judge calls the run may make (each judging may be asked `judge_attempts` times)."""
-        if not any("tournament" in methods for _, methods in self.specs()):
-            return 0
-        return judge_calls(max(self.n, len(self.ensemble)), self.bracket) * self.judge_attempts
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -111,21 +60,9 @@ class BestOfNConfig(StrategyConfig):
             raise ValueError("score_scale and score_attempts must be at least 1")
         if self.approve_timeout < 0:
             raise ValueError("approve_timeout must be 0 (wait as long as it takes) or a number of seconds")
-        specs = self.specs()  # a misspelt select or compare is refused here, before the run starts
-        if min(self.test_writers, self.judge_attempts, self.synthesize_from, self.judge_diff_limit) < 1:
-            raise ValueError("test_writers, judge_attempts, synthesize_from and judge_diff_limit must be at least 1")
+        self.check_selection()
         if self.synthesize and self.approve:
             raise ValueError("synthesize and approve do not go together: a person approves a candidate, not a synthesis")
-        judging = self.judge_calls()
-        if self.max_judge_calls and judging > self.max_judge_calls:
-            raise ValueError(f"the tournament among {max(self.n, len(self.ensemble))} candidates may ask for {judging:,} judge calls "
-                             f"(bracket={self.bracket}, judge_attempts={self.judge_attempts}), past max_judge_calls={self.max_judge_calls:,}: "
-                             "use bracket=single, fewer candidates, or raise max_judge_calls")
-        writers = self.test_writers if any("tests" in methods for _, methods in specs) else 0
-        asked = max(self.n, len(self.ensemble)) * (1 + max(self.score_attempts, 1)) + judging + writers + int(self.synthesize)
-        if asked > RUN_INSTANCES_LIMIT:
-            raise ValueError(f"this best-of-n may ask for {asked:,} instances (candidates, scorers, {judging:,} judge calls, {writers} test writers), "
-                             f"past the {RUN_INSTANCES_LIMIT:,} one run takes")
 
 
 class BestOfNStrategy(Strategy[BestOfNConfig]):
@@ -159,15 +96,25 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         specs = cfg.specs()
         methods = {m for _, ms in specs for m in ms}
         n = cfg.n if "n" in self.params or not cfg.ensemble else len(cfg.ensemble)
-        judging = cfg.judge_calls()
-        if judging:
+        judging = cfg.judge_calls(n)
+        if judging:  # said up front: in the worker's log and, until the candidates are in, the run's phase
             self.logger.info("best-of-n: the tournament may ask for up to %s judge calls", judging)
+            ctx.phase = f"running {n} candidates (the tournament will ask for at most {judging} judge calls)"
         handles = [await ctx.run(self._candidate_task(cfg, prompt, base_branch, i, n), key=ctx.key("candidate", i + 1)) for i in range(n)]
         pool = Pool(ctx, cfg, prompt, [])
         if "tests" in methods:
             pool.writers = await start_writers(ctx, cfg, prompt, base_branch)
-        evaluated = (self._evaluate(ctx, cfg, prompt, i, h, scoring="score" in methods) for i, h in enumerate(handles))
-        pool.candidates = candidates = list(await asyncio.gather(*evaluated))
+
+        async def evaluated(i: int, handle: Handle) -> InstanceResult:
+            """The candidate verified, and scored as soon as it is when a spec scores (a scorer
+            without a usable answer leaves it to the other specs, not out of the run)."""
+            c = await self._evaluate(ctx, cfg, prompt, i, handle, scoring=False)
+            if "score" in methods and pool.is_eligible(c):
+                ctx.phase = "scoring"
+                await scored(pool, c)
+            return c
+
+        pool.candidates = candidates = list(await asyncio.gather(*(evaluated(i, h) for i, h in enumerate(handles))))
         if cfg.ensemble:
             for i, c in enumerate(candidates):
                 c.variant = VariantSummary(id=cfg.ensemble[i % len(cfg.ensemble)]["id"], role=f"candidate {i + 1}", verified=c.metrics.get("verify_passed"))
@@ -264,7 +211,7 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
 
         def shown(c: InstanceResult) -> str:
             score = c.metrics.get("score")
-            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or "not scored"
+            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or _standing(c)
             return f"{_number(c)}: {c.branch_name} ({why})"
 
         ctx.phase = "waiting for approval"
@@ -288,6 +235,14 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         chosen.select(winner=True, reason=reason, approval=answer)
         self.logger.info("best-of-n: %s", reason)
         return [chosen] + [c for c in ranked if c is not chosen]
+
+
+def _standing(c: InstanceResult) -> str:
+    """How an unscored candidate stood by the other methods (tests passed, tournament points)."""
+    m = c.metrics
+    said = ([f"passed {m['tests_passed']} of {m['tests_counted']} tests"] if "tests_passed" in m else []) + (
+        [f"{m['tournament_points']:g} tournament points"] if "tournament_points" in m else [])
+    return ", ".join(said) or "not scored"
 
 
 def _selection(c: InstanceResult) -> Selection:

@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflows.sdk.context import Context, Handle
 from workflows.sdk.models import InstanceResult, MethodPick, Selection, TestSource
 from workflows.sdk.trail import ComparisonRecord, TestRecord
-
-if TYPE_CHECKING:
-    from workflows.strategies.best_of_n import BestOfNConfig
+from workflows.strategies.selection.config import SelectionConfig
 
 
 def number(c: InstanceResult) -> int:
@@ -35,7 +33,7 @@ class Pick:
 @dataclass
 class Pool:
     ctx: Context
-    cfg: BestOfNConfig
+    cfg: SelectionConfig
     prompt: str
     candidates: list[InstanceResult]
     scores: dict[int, tuple[float, str] | None] = field(default_factory=dict)
@@ -50,7 +48,11 @@ class Pool:
     @property
     def eligible(self) -> list[InstanceResult]:
         """Candidates that may win: they succeeded with changes and passed `verify`."""
-        return [c for c in self.candidates if c.success and c.has_changes and c.branch_name and not (c.selection and c.selection.ineligible)]
+        return [c for c in self.candidates if self.is_eligible(c)]
+
+    @staticmethod
+    def is_eligible(c: InstanceResult) -> bool:
+        return bool(c.success and c.has_changes and c.branch_name and not (c.selection and c.selection.ineligible))
 
     def by_number(self, n: int) -> InstanceResult:
         return next(c for c in self.candidates if number(c) == n)

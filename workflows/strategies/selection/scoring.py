@@ -4,15 +4,12 @@ default); also what breaks the ties the other methods leave."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from workflows.sdk.context import Context
 from workflows.sdk.models import InstanceResult
 from workflows.strategies.read_only_agent import JSON_REQUEST, READ_ONLY, agent_overrides, ask, json_objects
+from workflows.strategies.selection.config import SelectionConfig
 from workflows.strategies.selection.pool import Pick, Pool, number
-
-if TYPE_CHECKING:
-    from workflows.strategies.best_of_n import BestOfNConfig
 
 
 def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
@@ -24,7 +21,7 @@ def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
     return None
 
 
-async def score(ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:
+async def score(ctx: Context, cfg: SelectionConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:
     """Candidate `i + 1`'s score and the scorer's rationale (instances `score/<i+1>/<attempt>`)."""
     request = (
         f"You are reviewing one candidate solution to a coding task. {READ_ONLY}\n\n"

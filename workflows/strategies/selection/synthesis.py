@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from workflows.sdk.errors import InstanceFailed
-from workflows.sdk.models import InstanceResult
+from workflows.sdk.models import InstanceResult, VerifyResult
 from workflows.sdk.trail import TestRecord
 from workflows.strategies.read_only_agent import agent_overrides
 from workflows.strategies.selection.pool import Pool, number
@@ -70,15 +70,18 @@ async def synthesize(pool: Pool, winner: InstanceResult, uses_tests: bool) -> In
     if not result.has_changes or not result.branch_name:
         return _lost(winner, result, f"the synthesizer changed nothing; {stands}")
     checks = []
-    if cfg.verify:
-        ctx.phase = "verifying the synthesis"
-        outcome = await ctx.verify(result, cfg.verify, cfg.verify_timeout)
-        outcome.record(result)
-        if not outcome.passed:
-            return _lost(winner, result, f"the synthesis {outcome.failure}; {stands}")
+    tested = uses_tests and any(row.counted for row in rows)
+    ctx.phase = "checking the synthesis"
+    verified, ran = await asyncio.gather(  # both at once: the verification and the generated tests
+        ctx.verify(result, cfg.verify, cfg.verify_timeout) if cfg.verify else _nothing(),
+        ctx.verify(result, cfg.test_command, cfg.verify_timeout, tests=pool.sources) if tested else _nothing(),
+    )
+    if verified is not None:
+        verified.record(result)
+        if not verified.passed:
+            return _lost(winner, result, f"the synthesis {verified.failure}; {stands}")
         checks.append(f"passed `{cfg.verify}`")
-    if uses_tests and any(row.counted for row in rows):
-        ran = await ctx.verify(result, cfg.test_command, cfg.verify_timeout, tests=pool.sources)
+    if ran is not None:
         needed = passed_by(rows, winner)
         counted = {row.test for row in rows if row.counted}
         got = {t for t, ok in ran.tests.items() if ok and t in counted}
@@ -92,6 +95,10 @@ async def synthesize(pool: Pool, winner: InstanceResult, uses_tests: bool) -> In
     result.select(winner=True, reason=f"synthesized from candidates {', '.join(str(n) for n in result.metadata['synthesized_from'])} "
                                        f"on candidate {number(winner)}'s branch; {said}")
     return result
+
+
+async def _nothing() -> VerifyResult | None:
+    return None
 
 
 def _lost(winner: InstanceResult, result: InstanceResult, why: str) -> InstanceResult:

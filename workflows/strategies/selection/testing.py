@@ -6,17 +6,15 @@ counts for nothing; ties go to the scorer (or, in `tests+tournament`, to the tou
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflows.sdk.context import Context, Handle
 from workflows.sdk.errors import InstanceFailed
 from workflows.sdk.models import InstanceResult, TestSource, VerifyResult
 from workflows.sdk.trail import TestRecord
 from workflows.strategies.read_only_agent import agent_overrides
+from workflows.strategies.selection.config import SelectionConfig
 from workflows.strategies.selection.pool import Pool, number
-
-if TYPE_CHECKING:
-    from workflows.strategies.best_of_n import BestOfNConfig
 
 TESTS_FOLDER = "orchard_tests"
 
@@ -37,7 +35,7 @@ def writer_prompt(prompt: str, writer: int, command: str) -> str:
     )
 
 
-async def start_writers(ctx: Context, cfg: BestOfNConfig, prompt: str, base_branch: str) -> list[Handle]:
+async def start_writers(ctx: Context, cfg: SelectionConfig, prompt: str, base_branch: str) -> list[Handle]:
     """The test writers, started with the candidates (they need nothing of them)."""
     overrides = agent_overrides(cfg.test_writer_model or cfg.model, cfg.test_writer_plugin, cfg.test_writer_agent_command)
     return [

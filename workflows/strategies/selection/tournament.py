@@ -98,7 +98,7 @@ async def tournament(pool: Pool, among: list[InstanceResult], method: str) -> Pi
         pick.winner, pick.reason = among[0], "the only candidate left for the tournament"
         return pick
     cfg = pool.cfg
-    pool.ctx.phase = f"judging (at most {judge_calls(len(among), cfg.bracket)} judge calls)"
+    pool.ctx.phase = f"judging (at most {judge_calls(len(among), cfg.bracket) * cfg.judge_attempts} judge calls)"
     numbers = sorted(number(c) for c in among)
     if round_robin(len(among), cfg.bracket):
         pairs = [(a, b) for i, a in enumerate(among) for b in among[i + 1:]]
