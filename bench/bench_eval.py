@@ -64,7 +64,8 @@ def markdown(report: EvalReport) -> str:
     for t in report.tasks:
         rows = {r.method: r for r in t.methods}
         picks = [f"{mark(rows[m].selected)} #{rows[m].picked}" if rows[m].picked is not None else "none" for m in report.methods]
-        lines.append(f"| {t.task} | {mark(t.pass_at_1)} | {mark(t.pass_at_n)} {sum(c.passed for c in t.candidates)}/{len(t.candidates)} | {' | '.join(picks)} |")
+        passing = f"{sum(c.passed for c in t.candidates)}/{len(t.candidates)}"
+        lines.append(f"| {t.task} | {mark(t.pass_at_1)} | {mark(t.pass_at_n)} {passing} | {' | '.join(picks)} |")
     lines += ["", "| method | pass@1 | pass@n | selected | selected / pass@n | cost |", "|---|---|---|---|---|---|"]
     for m in report.totals:
         def share(count: int, m: MethodTotal = m) -> str:
