@@ -62,10 +62,14 @@ async def cmd_eval(args: argparse.Namespace) -> int:
     except UsageError:  # refused before any run started (a strategy or setting the run's steps refuse): nothing is left
         _empty(workdir)
         raise
+    except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: a run going on still needs its task's repository
+        kept = True
+        print(f"orchard eval: interrupted; the tasks' repositories are kept in {workdir}", file=sys.stderr)
+        raise
     finally:
         if not kept:
             shutil.rmtree(workdir, ignore_errors=True)
-    report = build_report(args.strategy, n, methods, reports)
+    report = build_report(args.strategy, n or max((len(t.candidates) for t in reports), default=None), methods, reports)
     print(f"orchard eval: {len(tasks)} task{'s' if len(tasks) != 1 else ''} in {time.monotonic() - started:.0f}s"
           + (f"; repositories and checks kept in {workdir}" if kept else ""), file=sys.stderr)
     _print(report, args.output)
