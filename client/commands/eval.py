@@ -54,13 +54,16 @@ async def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--check-timeout {args.check_timeout:g}: give a number of seconds above 0")
     workdir, kept = _workdir(args.workdir)
     started = time.monotonic()
+    reports: list[TaskReport] = []
     try:
-        reports = []
+        for task in tasks:  # every repository first: a task whose setup.sh fails stops the evaluation before any run
+            make_repository(task, workdir / task.name / "repo")
         for i, task in enumerate(tasks, 1):
-            print(f"orchard eval: task {i}/{len(tasks)} {task.name}", file=sys.stderr, flush=True)
-            reports.append(await _evaluate(task, workdir / task.name, _request(args, params), methods, args.check_timeout, sandboxed, kept))
-    except UsageError:  # refused before any run started (a strategy or setting the run's steps refuse): nothing is left
-        _empty(workdir)
+            label = f"orchard eval: task {i}/{len(tasks)} {task.name}"
+            reports.append(await _evaluate(task, workdir / task.name, _request(args, params), methods, args.check_timeout, sandboxed, kept, label))
+    except Exception:
+        if not reports:  # refused before any run ended (a setting the run's steps refuse, a setup.sh that fails): nothing is left
+            _empty(workdir)
         raise
     except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: a run going on still needs its task's repository
         kept = True
@@ -120,11 +123,11 @@ def _request(args: argparse.Namespace, params: tuple[tuple[str, str], ...]) -> R
     )
 
 
-async def _evaluate(task: EvalTask, folder: Path, request: RunRequest, methods: list[str], timeout: float, sandboxed: bool, kept: bool) -> TaskReport:
+async def _evaluate(task: EvalTask, folder: Path, request: RunRequest, methods: list[str], timeout: float, sandboxed: bool, kept: bool,
+                    label: str) -> TaskReport:
     repo = folder / "repo"
-    make_repository(task, repo)
     request = dataclasses.replace(request, prompt=PromptSource("argument", text=task.prompt), repo=str(repo))
-    outcome = await _run(request)
+    outcome = await _run(request, label)
     if outcome.result is None or not outcome.result.instances:
         return failed_task(task.name, task.title, methods, outcome.error or f"the run ended {outcome.status} with no candidates", outcome.run_id)
     at_once = asyncio.Semaphore(CHECKS_AT_ONCE)
@@ -140,14 +143,16 @@ async def _evaluate(task: EvalTask, folder: Path, request: RunRequest, methods: 
     return report
 
 
-async def _run(request: RunRequest) -> Outcome:
-    """The run's steps as `orchard run` takes them (client/commands/run.py), followed to the end, silently."""
+async def _run(request: RunRequest, label: str) -> Outcome:
+    """The run's steps as `orchard run` takes them (client/commands/run.py), followed to the end, silently:
+    `label` said once the run's settings are checked."""
     prompt = step.prompt(request)
     repository = step.repository(request)
     configuration = step.configuration(request, repository)
     chosen = step.strategy(request, repository, configuration)
     base = await step.base(request, repository)
     run_input = step.run_input(request, prompt, repository, base, configuration, chosen)
+    print(label, file=sys.stderr, flush=True)
     runner = await step.runner(configuration)
     async with step.serve(request, configuration, chosen, runner) as served:
         handles = await step.start(request, chosen, run_input, served)

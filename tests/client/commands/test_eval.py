@@ -32,6 +32,21 @@ def test_a_task_without_a_check_is_named(tmp_path, capsys):
     assert capsys.readouterr().err == f"orchard: task {tmp_path / 'tasks' / '01-t'}: {said}\n"
 
 
+def test_a_setting_best_of_n_refuses_leaves_nothing(tmp_path: Path, capsys):
+    assert main(["eval", str(SHIPPED), "--task", "07-clamp", "-S", "n=0", "-S", "select=score,tests", "--workdir", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("orchard: ") and "n must be at least 1" in err, err
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_a_failing_setup_script_stops_the_evaluation_before_any_run(tmp_path: Path, capsys):
+    task_folder(tmp_path / "tasks", name="01-ok")
+    task_folder(tmp_path / "tasks", name="02-broken", setup="echo no network >&2; exit 1\n")
+    assert main(["eval", str(tmp_path / "tasks"), "--workdir", str(tmp_path / "work")]) == 2
+    assert capsys.readouterr().err == f"orchard: task {tmp_path / 'tasks' / '02-broken'}: setup.sh failed (no network)\n"
+    assert list((tmp_path / "work").iterdir()) == []
+
+
 def test_a_used_workdir_is_refused_and_left_as_it_was(tmp_path: Path, capsys):
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "mine.txt").write_text("keep me\n")
