@@ -1,7 +1,7 @@
 """The simulated agents of `orchard eval` (`--plugin command --agent-command "python evals/simulated_agent.py evals/tasks"`):
 the evaluation's own stand-in for a model, so that it runs without one and its figures are known.
 
-It is not a model and does not read code: it knows the answers. It finds which task it is given
+It is not a model and does not reason about code: it knows the answers and compares with them. It finds which task it is given
 by the task's prompt (in TASKS_DIR, the folder the harness names on its command line) and reads
 that task's reference fix (solution/), a plausible wrong fix (wrong/) and hidden tests (hidden/).
 It recognises its role from the prompt's first line (best-of-n's prompts, contract-28):
