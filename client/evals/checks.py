@@ -6,7 +6,6 @@ the sandbox keeps that code from anything but its folder."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import shutil
 import subprocess
@@ -26,8 +25,6 @@ HIDDEN_IN_CHECKOUT = ".orchard-eval-hidden"
 """Where the task's hidden files are put in the checkout; $ORCHARD_EVAL_HIDDEN names it."""
 HIDDEN_VARIABLE = "ORCHARD_EVAL_HIDDEN"
 TAIL_LINES = 3
-SANDBOX_ATTEMPTS = 3
-"""Tries of a check whose sandbox bubblewrap could not make (an infrastructure failure, retried)."""
 
 
 @dataclass(frozen=True)
@@ -60,22 +57,13 @@ async def check_commit(task: EvalTask, repo: Path, commit: str, folder: Path, ti
         site = AgentSite(workspace=folder, agent_home=home, objects=folder, forward_env=[], endpoints=[], on_line=_ignore, transcript=log,
                          record_path=record, leftovers=[])
         try:
-            for attempt in range(1, SANDBOX_ATTEMPTS + 1):
-                outcome = await run_in_sandbox(command, spec, site)
-                if not _sandbox_failed(outcome) or attempt == SANDBOX_ATTEMPTS:
-                    break
-                await asyncio.sleep(attempt)  # bubblewrap could not make the sandbox (a mount going away under /tmp): not the check's answer
+            outcome = await run_in_sandbox(command, spec, site)  # made again if bubblewrap could not make it
         finally:
             shutil.rmtree(home, ignore_errors=True)
     else:
         outcome = await run_process(command, cwd=folder, timeout=timeout, on_line=_ignore, transcript=log, record_path=record)
     record.unlink(missing_ok=True)
     return _outcome(outcome, log, timeout)
-
-
-def _sandbox_failed(outcome: ProcessOutcome) -> bool:
-    """bubblewrap itself failed (it says so first), so the check never ran."""
-    return outcome.exit_code != 0 and not outcome.timed_out and outcome.stderr_tail.lstrip().startswith("bwrap:")
 
 
 def _ignore(line: str) -> None:
