@@ -97,15 +97,17 @@ async def run_in_sandbox(
             return outcome
         logger.warning("sandbox runner: bubblewrap could not make the sandbox (attempt %d of %d), making it again: %s",
                        attempt, SETUP_ATTEMPTS, (outcome.stderr_tail.strip().splitlines() or ["no message"])[-1])
-        await asyncio.sleep(0.2 * attempt)  # a race with the host's mounts is over in a moment
+        await asyncio.sleep(SETUP_BACKOFF * attempt)  # a race with the host's mounts is over in a moment
     outcome, _ = await _sandboxed(command, task, site, plan, targets)
     return outcome
 
 
 SETUP_ATTEMPTS = 3
-"""How many times a sandbox bubblewrap failed to make is made again before the agent's run fails
-with bubblewrap's message: making one can lose a race with the host (a mount under a folder it
-binds read-only going away while it remounts them), which says nothing about the agent."""
+"""How many times bubblewrap is asked to make an agent's sandbox before the run fails with its
+message: making one can lose a race with the host (a mount under a folder it binds read-only going
+away while it remounts them), which says nothing about the agent."""
+SETUP_BACKOFF = 0.2
+"""Seconds before the second attempt (twice that before the third)."""
 
 
 async def _sandboxed(command: AgentCommand, task: TaskSpec, site: AgentSite, plan: SandboxPlan,

@@ -310,6 +310,7 @@ _paths = st.sampled_from([*SAME_SIZE_FILES, "a", "a/sub", "b", "c", "d", "d/new.
 _ops = st.lists(st.tuples(st.sampled_from(["write", "remove", "remake", "rename", "replace", "chmod", "symlink"]), _paths, _paths), min_size=1, max_size=6)
 
 
+@pytest.mark.slow  # 40 examples of real mounts and git: seconds
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rounds=st.lists(_ops, min_size=1, max_size=3), large=st.booleans())
 @example(rounds=[[("replace", "a/1.txt", "b/1.txt")], [("replace", "a", "b")]], large=True)  # same size, same second

@@ -283,6 +283,7 @@ async def test_a_sandbox_bubblewrap_failed_to_make_is_made_again_and_the_agent_r
         return [*real(plan), *(["--ro-bind", str(gone), "/mnt"] if len(made) <= failing["times"] else [])]
 
     monkeypatch.setattr(sandbox_runner, "bwrap_argv", racing)
+    monkeypatch.setattr(sandbox_runner, "SETUP_BACKOFF", 0)
     counting = 'echo run >> runs.txt; git add runs.txt; git commit -qm counted; wc -l < runs.txt\n'
     attempts = sandbox_runner.SETUP_ATTEMPTS
     for run_id, failing["times"], succeeds in [("run_sb_race", attempts - 1, True), ("run_sb_never", attempts, False)]:
