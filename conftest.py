@@ -1,6 +1,6 @@
 """Loaded by pytest before the tests' own conftest and test modules (and never by a workflow sandbox).
 
-This machine's Python runs with PYTHONDONTWRITEBYTECODE set, so without this every pytest worker,
+Bytecode: this machine's Python runs with PYTHONDONTWRITEBYTECODE set, so without this every pytest worker,
 every `orchard` process a test starts and every workflow sandbox (which imports a run's workflow
 code afresh) compiled Orchard's modules and the rewritten test modules from source again: a
 quarter of the suite's CPU. The test session caches bytecode in __pycache__ (ignored by git), as
@@ -10,5 +10,13 @@ Python does by default.
 import os
 import sys
 
+import pytest
+
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per core and one more. A test mostly waits on real processes (the Temporal
+    server, git, agents), so a worker per core leaves a core idle a third of the time."""
+    return (os.cpu_count() or 1) + 1
