@@ -183,6 +183,27 @@ def run_input(request: RunRequest, prompt: str, repository: RunRepository, base:
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A run as its first steps make it, checked before anything starts."""
+
+    repository: RunRepository
+    configuration: Configuration
+    chosen: ChosenStrategy
+    run_input: RunInput
+
+
+async def planned(request: RunRequest) -> Planned:
+    """The first steps, in order: the prompt, the repository, the configuration, the strategy, the
+    base and the workflow's input (`orchard run`, a schedule and `orchard eval` each take them)."""
+    text = prompt(request)
+    where = repository(request)
+    config = configuration(request, where)
+    chosen = strategy(request, where, config)
+    at = await base(request, where)
+    return Planned(where, config, chosen, run_input(request, text, where, at, config, chosen))
+
+
 def default_max_parallel() -> int:
     """Instances running at once when neither the CLI nor orchard.yaml says: 4 per core of this
     host, at most 32. Computed here, as the run is asked for, never in the workflow (whose input

@@ -52,13 +52,9 @@ def schedule_link(ui_url: str | None, client: Client, schedule_id: str) -> str |
 async def schedule(request: RunRequest, schedule_id: Callable[[RunInput], str], every: float, paused: bool, note: str) -> Scheduled:
     """The schedule that starts the run `request` asks for every `every` seconds (made paused if
     `paused`), with the id `schedule_id` gives for its input; UsageError for what the user must fix."""
-    prompt = step.prompt(request)
-    repository = step.repository(request)
-    configuration = step.configuration(request, repository)
-    chosen = step.strategy(request, repository, configuration)
-    base = await step.base(request, repository)
-    run_input = step.run_input(request, prompt, repository, base, configuration, chosen)
-    run_input = run_input.model_copy(update={"base_commit": None})  # each run starts from its base branch as it is then
+    plan = await step.planned(request)
+    configuration, chosen = plan.configuration, plan.chosen
+    run_input = plan.run_input.model_copy(update={"base_commit": None})  # each run starts from its base branch as it is then
     runner = await step.runner(configuration)
     ident = schedule_id(run_input)
     async with step.serve(request, configuration, chosen, runner) as served:

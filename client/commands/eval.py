@@ -146,16 +146,11 @@ async def _evaluate(task: EvalTask, folder: Path, request: RunRequest, methods: 
 async def _run(request: RunRequest, label: str) -> Outcome:
     """The run's steps as `orchard run` takes them (client/commands/run.py), followed to the end, silently:
     `label` said once the run's settings are checked."""
-    prompt = step.prompt(request)
-    repository = step.repository(request)
-    configuration = step.configuration(request, repository)
-    chosen = step.strategy(request, repository, configuration)
-    base = await step.base(request, repository)
-    run_input = step.run_input(request, prompt, repository, base, configuration, chosen)
+    plan = await step.planned(request)
     print(label, file=sys.stderr, flush=True)
-    runner = await step.runner(configuration)
-    async with step.serve(request, configuration, chosen, runner) as served:
-        handles = await step.start(request, chosen, run_input, served)
+    runner = await step.runner(plan.configuration)
+    async with step.serve(request, plan.configuration, plan.chosen, runner) as served:
+        handles = await step.start(request, plan.chosen, plan.run_input, served)
         return await follow(served.target.client, handles[0].id, _Silent())
 
 

@@ -20,16 +20,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
 async def run(request: RunRequest) -> int:
     """The steps, in order; each raises UsageError (exit 2) for what the user must fix, before
     anything is started."""
-    prompt = step.prompt(request)
-    repository = step.repository(request)
-    configuration = step.configuration(request, repository)
-    chosen = step.strategy(request, repository, configuration)
-    base = await step.base(request, repository)
-    run_input = step.run_input(request, prompt, repository, base, configuration, chosen)
-    runner = await step.runner(configuration)
-    async with step.serve(request, configuration, chosen, runner) as served:
-        handles = await step.start(request, chosen, run_input, served)
-        return await step.follow(request, repository, chosen, served, handles, runner if configuration.worker_here else None)
+    plan = await step.planned(request)
+    runner = await step.runner(plan.configuration)
+    async with step.serve(request, plan.configuration, plan.chosen, runner) as served:
+        handles = await step.start(request, plan.chosen, plan.run_input, served)
+        return await step.follow(request, plan.repository, plan.chosen, served, handles, runner if plan.configuration.worker_here else None)
 
 
 def request_from(args: argparse.Namespace) -> RunRequest:
