@@ -4,7 +4,9 @@ fresh workspace; a loop iteration (activities/loops/iteration.py) runs one in th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +63,13 @@ async def run_agent(
     except PluginError as e:
         raise bad_input(str(e)) from None
     on_phase("agent running" + (" in a container" if in_container else " in a sandbox" if sandboxed else ""))
-    on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
+    limited = asyncio.Event()
+
+    def on_line(line: str) -> None:
+        plugin.parse_line(line, state)
+        if state.limit is not None:
+            limited.set()
+
     transcript = place.out_dir / "transcript.log"
     leftovers = [place.workspace, place.agent_home]
     if in_container or sandboxed:
@@ -71,7 +79,7 @@ async def run_agent(
         )
     if in_container:
         try:
-            outcome = await run_in_container(command, task, site, run_id=place.run_id, key=place.key)
+            outcome = await _until_limited(run_in_container(command, task, site, run_id=place.run_id, key=place.key), limited)
         except (ImageMissing, ValueError) as e:
             raise bad_input(str(e)) from None
     elif sandboxed:
@@ -79,16 +87,36 @@ async def run_agent(
         from activities.runners.sandbox.runner import run_in_sandbox
 
         try:
-            outcome = await run_in_sandbox(command, task, site)
+            outcome = await _until_limited(run_in_sandbox(command, task, site), limited)
         except (SandboxUnavailable, ValueError) as e:
             raise bad_input(str(e)) from None
     else:
-        outcome = await run_process(
+        outcome = await _until_limited(run_process(
             command, cwd=place.workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=place.record_path,
             leftovers=leftovers,
-        )
+        ), limited)
     plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
     return outcome
+
+
+async def _until_limited(running: Awaitable[ProcessOutcome], limited: asyncio.Event) -> ProcessOutcome:
+    """The agent's outcome; stopped at once (as a cancel stops it) when it hits a provider's
+    limit: left alone it would retry into the limit, and the pause is the run's to take."""
+    agent = asyncio.ensure_future(running)
+    stop = asyncio.ensure_future(limited.wait())
+    try:
+        await asyncio.wait({agent, stop}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        agent.cancel()
+        raise
+    finally:
+        stop.cancel()
+    if agent.done():
+        return agent.result()
+    agent.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await agent
+    return ProcessOutcome(exit_code=-15, timed_out=False, stderr_tail="", duration_seconds=0.0)
 
 
 def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str) -> InstanceResult:
@@ -114,7 +142,9 @@ def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: 
         (place.out_dir / "final_message.md").write_text(final_message)
         result.final_message = truncate(final_message)
         result.final_message_path = str(place.out_dir / "final_message.md")
-    if outcome.timed_out:
+    if state.limit is not None:
+        result.status, result.error_type, result.error = "failed", "quota", redact(state.limit.message)
+    elif outcome.timed_out:
         result.status, result.error_type = "timeout", "timeout"
         result.error = f"agent timed out after {task.timeout:g}s and was killed"
     elif state.error:

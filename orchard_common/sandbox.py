@@ -31,6 +31,7 @@ THIRD_PARTY = ("pydantic", "jinja2", "markupsafe")
 SHARED_MODULES = (
     "workflows.sdk.models",
     "workflows.sdk.trail",
+    "workflows.sdk.quota",
     "workflows.sdk.entities",
     "workflows.sdk.errors",
     "workflows.sdk.registry",

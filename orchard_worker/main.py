@@ -42,6 +42,7 @@ from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_conf
 from orchard_common.connection import ServerUnreachable, connect, open_runs
 from orchard_common.sandbox import sandbox_runner
 from orchard_common.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, source_digest
+from workflows.coordination.quota import QuotaWorkflow
 from workflows.coordination.rotation import RotationWorkflow
 from workflows.coordination.semaphores import SemaphoreWorkflow
 from workflows.sdk.batches import InstanceBatchWorkflow
@@ -96,7 +97,7 @@ def build_worker(
     }
     common["build_id"] = build_id(strategies)
     main = Worker(
-        client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, SemaphoreWorkflow, InstanceBatchWorkflow],
+        client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, SemaphoreWorkflow, QuotaWorkflow, InstanceBatchWorkflow],
         workflow_runner=sandbox_runner(), sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT, **common,
     )
     return OrchardWorker([main, Worker(client, task_queue=host, **common)])

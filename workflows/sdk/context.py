@@ -232,12 +232,17 @@ class Context:
         async with self._slots:
             progress.status, progress.started_at = "running", workflow.now()
             try:
-                result = await run_instance(inp)
+                result = await run_instance(inp, lambda until: setattr(progress, "quota_until", until))
             except asyncio.CancelledError:
                 progress.status = "canceled"
                 raise
         self._record(progress, result)
         return result
+
+    def quota_until(self) -> datetime | None:
+        """While instances wait for a provider's limit to reset: until when (the latest)."""
+        waiting = [p.quota_until for p in self.progress.values() if p.quota_until is not None]
+        return max(waiting) if waiting else None
 
     async def _run_batched(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]

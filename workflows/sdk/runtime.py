@@ -221,6 +221,7 @@ class StrategyWorkflow:
             trail=[as_trail_row(step) for step in ctx.trail[-TRAIL_ROWS:]] if ctx else [],
             graph=list(ctx.graph) if ctx else [],
             trail_total=len(ctx.trail) if ctx else 0,
+            quota_until=ctx.quota_until() if ctx else None,
         )
 
     @workflow.update
