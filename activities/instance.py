@@ -178,6 +178,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             if state.limit is not None:  # a pause, not a failure: the workspace waits for the resumed session
                 keep = True
                 result.quota = await _pause(inp, fingerprint, state.limit.reset_at, result.error or "")
+                if not (state.input_tokens or state.output_tokens):  # refused at its first request: a session with nothing to resume
+                    result.session_id = inp.resume_session
                 result.duration_seconds = round(time.monotonic() - started, 3)
                 return result
             if result.status == "success":  # the agent did not fail: import its work

@@ -8,12 +8,16 @@ once its pause is over: the next report starts a fresh one.
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 from temporalio import workflow
 
 from workflows.sdk.quota import QUOTA_WORKFLOW, QuotaReport, QuotaState
 
 KEPT_RUNS = 20
+SAME_RESET = timedelta(seconds=2)
+"""Resets reported this close to the pause's end are the same reset seen by other agents a moment
+later (a `retry-after` is whole seconds): the pause keeps its end, so every run resumes together."""
 
 
 @workflow.defn(name=QUOTA_WORKFLOW)
@@ -40,7 +44,7 @@ class QuotaWorkflow:
     def pause(self, report: QuotaReport) -> QuotaState:
         """Paused until the latest reset reported; the state as it is now."""
         state = self._state
-        if state.until is None or report.until > state.until:
+        if state.until is None or report.until > state.until + SAME_RESET:
             state.until, state.reason = report.until, report.reason
         state.reports += 1
         if report.run_id and report.run_id not in state.runs:

@@ -63,7 +63,9 @@ async def test_the_quota_workflow_keeps_the_latest_reset_refuses_a_past_one_and_
         soon = datetime.now(UTC) + timedelta(seconds=0.5)
         handle = await client.start_workflow(QuotaWorkflow.run, QuotaState(fingerprint=fingerprint, until=soon), id=quota_id(fingerprint) + queue,
                                              task_queue=queue)
-        later = soon + timedelta(seconds=0.5)
+        state = await handle.execute_update(QuotaWorkflow.pause, QuotaReport(until=soon + timedelta(seconds=1), reason="429", run_id="run-a"))
+        assert (state.until, state.runs) == (soon, ["run-a"])  # the same reset, seen a moment later: the pause keeps its end
+        later = soon + timedelta(seconds=2.5)
         state = await handle.execute_update(QuotaWorkflow.pause, QuotaReport(until=later, reason="429", run_id="run-a"))
         assert (state.until, state.runs) == (later, ["run-a"])
         state = await handle.execute_update(QuotaWorkflow.pause, QuotaReport(until=soon, reason="429", run_id="run-b"))
