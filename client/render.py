@@ -141,7 +141,8 @@ def progress_lines(progress: RunProgress | None) -> list[str]:
     """Children, the chain and open questions of a running run, one line each."""
     if progress is None:
         return []
-    lines = [child_line(c) for c in progress.children]
+    lines = [quota_line(progress.quota_until)] if progress.quota_until else []
+    lines += [child_line(c) for c in progress.children]
     chain = chain_line(progress)
     if chain:
         lines.append(chain)
@@ -150,9 +151,16 @@ def progress_lines(progress: RunProgress | None) -> list[str]:
     return lines
 
 
+def quota_line(until: datetime) -> str:
+    """`waiting for quota until 14:05`, in this host's time (with the date when it is not today)."""
+    local = until.astimezone()
+    day = "" if local.date() == datetime.now().astimezone().date() else f" on {local:%Y-%m-%d}"
+    return f"waiting for quota until {local:%H:%M}{day}"
+
+
 def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
     where = p.branch or ""
-    event = (beat or {}).get("last_event") or (beat or {}).get("phase") or p.error or ""
+    event = quota_line(p.quota_until) if p.quota_until else (beat or {}).get("last_event") or (beat or {}).get("phase") or p.error or ""
     attempt = f" (attempt {beat['attempt']})" if beat and beat.get("attempt", 1) > 1 else ""
     return f"{p.key:<18} {p.status:<8}{attempt} {where} {event}".rstrip()
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 
 from client.errors import EXIT_SUCCESS
-from client.render import make_console
+from client.render import make_console, quota_line
 from client.runs import target_for
 from workflows.sdk.models import Question
-from workflows.sdk.visibility import MEMO_QUESTIONS, SA_REPO
+from workflows.sdk.visibility import MEMO_QUESTIONS, MEMO_QUOTA, SA_REPO
 
 WAITING_RUNS = 'OrchardWaiting = true AND ExecutionStatus = "Running"'
+RUNNING_RUNS = 'OrchardOutcome = "running" AND ExecutionStatus = "Running"'
 
 
 async def cmd_pending(args: argparse.Namespace) -> int:
@@ -23,14 +25,21 @@ async def cmd_pending(args: argparse.Namespace) -> int:
         for raw in memo.get(MEMO_QUESTIONS) or []:
             question = Question.model_validate(raw)
             rows.append({"run_id": wf.id, "strategy": wf.workflow_type, "repo": wf.typed_search_attributes.get(SA_REPO), **question.model_dump(mode="json")})
+    quota = []  # runs whose instances wait for a provider's limit to reset
+    async for wf in target.client.list_workflows(RUNNING_RUNS):
+        until = (await wf.memo()).get(MEMO_QUOTA)
+        if until:
+            quota.append({"run_id": wf.id, "strategy": wf.workflow_type, "repo": wf.typed_search_attributes.get(SA_REPO), "quota_until": until})
     if args.output == "json":
-        for row in rows:
+        for row in rows + quota:
             print(json.dumps(row))
         return EXIT_SUCCESS
+    console = make_console()
+    for row in quota:
+        console.print(f"{row['run_id']}  {row['strategy']}  {quota_line(datetime.fromisoformat(row['quota_until']))}")
     if not rows:
         print("no run waits for an answer", file=sys.stderr)
         return EXIT_SUCCESS
-    console = make_console()
     for row in rows:
         offered = f"  choices: {', '.join(row['choices'])}" if row["choices"] else "  (any text)"
         default = f"; default {row['default']}" if row["default"] is not None else ""

@@ -45,6 +45,7 @@ from workflows.sdk.pitaya import has_advice, missing_attribute_advice
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
 from workflows.sdk.trail import TrailRow
+from workflows.sdk.visibility import MEMO_QUOTA
 
 HISTORY_EVENTS_LIMIT = 40_000
 HISTORY_BYTES_LIMIT = 24 * 2**20
@@ -112,6 +113,7 @@ class Context:
         """A strategy's record of its steps, one row each (workflows/sdk/trail.py), e.g. a loop's
         IterationRecords: `orchard watch`, `orchard show` and the TUI show the latest as a table
         while the run goes on. A row of a strategy's own (a dict, a model) is shown as a StepRecord."""
+        self._quota_memo: datetime | None = None
         self.graph: list[str] = []
         """The strategy's shape, one line a node marked with where the run is (a pipeline's phases):
         the TUI and `orchard show` draw it while the run goes on."""
@@ -232,12 +234,21 @@ class Context:
         async with self._slots:
             progress.status, progress.started_at = "running", workflow.now()
             try:
-                result = await run_instance(inp, lambda until: setattr(progress, "quota_until", until))
+                result = await run_instance(inp, lambda until: self._quota_wait(progress, until))
             except asyncio.CancelledError:
                 progress.status = "canceled"
                 raise
         self._record(progress, result)
         return result
+
+    def _quota_wait(self, progress: InstanceProgress, until: datetime | None) -> None:
+        """An instance waits for a provider's limit until `until` (None: no more): the run's memo
+        says so when the run's latest wait changes (`orchard pending`, without a worker)."""
+        progress.quota_until = until
+        latest = self.quota_until()
+        if latest != self._quota_memo:
+            self._quota_memo = latest
+            workflow.upsert_memo({MEMO_QUOTA: latest.isoformat() if latest else None})
 
     def quota_until(self) -> datetime | None:
         """While instances wait for a provider's limit to reset: until when (the latest)."""

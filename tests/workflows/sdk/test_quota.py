@@ -10,11 +10,13 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.worker import Worker
 
+from client.render import progress_lines
 from tests.conftest import final_result, start_scripted
 from tests.scripted import Script, until
 from workflows.coordination.quota import QuotaWorkflow
 from workflows.sdk.models import RunProgress
 from workflows.sdk.quota import QuotaReport, QuotaState, backoff, quota_id
+from workflows.sdk.visibility import MEMO_QUOTA
 
 
 async def _progress(handle: WorkflowHandle) -> RunProgress:  # type: ignore[type-arg]
@@ -27,6 +29,9 @@ async def test_an_instance_at_a_limit_waits_until_its_reset_and_resumes_its_sess
     waiting = await until(lambda: _waiting(handle))
     assert waiting.quota_until is not None and waiting.quota_until > datetime.now(UTC)
     assert {p.key: p.status for p in waiting.instances}["gen/1"] == "running"  # waiting, not failed
+    memo = await until(lambda: _memo(handle))
+    assert memo == waiting.quota_until.isoformat()  # what `orchard pending` reads without a worker
+    assert progress_lines(waiting)[0] == f"waiting for quota until {waiting.quota_until.astimezone():%H:%M}"
     result = await final_result(handle)
     assert result.status == "success"
     first, again = [c for c in script.calls if c.key == "gen/1"]
@@ -36,6 +41,11 @@ async def test_an_instance_at_a_limit_waits_until_its_reset_and_resumes_its_sess
     assert one.success and one.quota is None and one.metrics["quota_pauses"] == 1
     assert one.cost_usd == 0.5  # the paused attempt's spend counts
     assert (await _progress(handle)).quota_until is None
+    assert await _memo(handle) is None
+
+
+async def _memo(handle: WorkflowHandle) -> str | None:  # type: ignore[type-arg]
+    return (await (await handle.describe()).memo()).get(MEMO_QUOTA)
 
 
 async def _waiting(handle: WorkflowHandle) -> RunProgress | None:  # type: ignore[type-arg]
