@@ -8,6 +8,7 @@ returns that result without running the agent again.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from activities.quota import credential_fingerprint, paused_until, report_limit
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
+from activities.spend import reporting_spend
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
 from workflows.sdk.quota import QuotaPause, backoff
 
@@ -173,7 +175,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 nonlocal phase
                 phase = now
 
-            outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner)
+            async with reporting_spend(inp.run_id, inp.key, state) if inp.report_spend else contextlib.nullcontext():
+                outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner)
             result = agent_result(task, place, state, outcome, runner)
             if state.limit is not None:  # a pause, not a failure: the workspace waits for the resumed session
                 keep = True

@@ -47,6 +47,7 @@ from client.runs import Target, ensure_served, open_target, start_run, start_ser
 from client.target import external_target
 from orchard_common.config import OrchardConfig, load_config
 from orchard_common.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
+from workflows.sdk.budget import Budget
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.strategy import Strategy
 
@@ -175,12 +176,26 @@ def run_input(request: RunRequest, prompt: str, repository: RunRepository, base:
     """The workflow's input: orchestration from the flags, over orchard.yaml, over this host's default."""
     fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **configuration.config.orchestration.model_dump(exclude_none=True),
                               **request.orchestration()}
+    budget = run_budget(request, configuration)
     try:
         return RunInput(prompt=prompt, repo=repository.repo, base_branch=base.branch, base_commit=base.commit, params=chosen.params,
-                        defaults=configuration.defaults, strategy_spec=chosen.spec, **fields)
+                        defaults=configuration.defaults, strategy_spec=chosen.spec, budget=budget, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
+
+
+BUDGET_FLAGS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens", "policy": "--budget-policy"}
+
+
+def run_budget(request: RunRequest, configuration: Configuration) -> Budget | None:
+    """The run's budget: the flags over orchard.yaml's `budget:`; None when neither limits anything."""
+    try:
+        budget = Budget.model_validate({**configuration.config.budget.model_dump(exclude_unset=True), **request.budget()})
+    except ValidationError as e:
+        where, message = first_error(e)
+        raise UsageError(f"{BUDGET_FLAGS.get(where, where)}: {message}") from None
+    return budget if budget.limited else None
 
 
 def default_max_parallel() -> int:

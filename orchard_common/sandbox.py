@@ -32,6 +32,7 @@ SHARED_MODULES = (
     "workflows.sdk.models",
     "workflows.sdk.trail",
     "workflows.sdk.quota",
+    "workflows.sdk.budget",
     "workflows.sdk.entities",
     "workflows.sdk.errors",
     "workflows.sdk.registry",

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.sdk.batches import Batches
+from workflows.sdk.budget import Budget, BudgetGuard, InstanceSpend
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.entities import TakeTurnInput, Turn
 from workflows.sdk.errors import AggregateTaskFailed, ContextAttributeError, StrategyError, TaskFailed
@@ -100,7 +101,9 @@ class Context:
         """Instances run as this run's own activities (the first instances_per_history)."""
         self._batches = Batches(state.run_id, inp.instances_per_history, inp.max_parallel, inp.randomize_queue, lambda: self._own)
         self._batches.on_start = self._batch_started
-        self._children = ChildRuns(state.run_id, inp)
+        self.budget = BudgetGuard(inp.budget)
+        """The run's budget and the live spend of its running instances (workflows/sdk/budget.py)."""
+        self._children = ChildRuns(state.run_id, inp, self._budget_left)
         self._questions = questions
         self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
@@ -217,6 +220,7 @@ class Context:
             branch=branch,
             base_commit=base_commit,
             task=spec,
+            report_spend=self.budget.budget is not None,
         )
         shown_branch = "" if spec.import_policy == "never" else branch
         self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
@@ -232,14 +236,75 @@ class Context:
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
         async with self._slots:
-            progress.status, progress.started_at = "running", workflow.now()
-            try:
-                result = await run_instance(inp, lambda until: self._quota_wait(progress, until))
-            except asyncio.CancelledError:
-                progress.status = "canceled"
-                raise
+            if self.budget.reached(self.totals()):  # the one door: nothing starts past the budget
+                result = self._not_started(inp)
+            else:
+                progress.status, progress.started_at = "running", workflow.now()
+                try:
+                    result = await self._within_budget(inp, run_instance(inp, lambda until: self._quota_wait(progress, until)))
+                except asyncio.CancelledError:
+                    progress.status = "canceled"
+                    raise
         self._record(progress, result)
         return result
+
+    def _not_started(self, inp: InstanceInput) -> InstanceResult:
+        note = self.budget.stop(self.totals())
+        return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: the run's budget is reached ({note})",
+                              error_type="budget", plugin=inp.task.plugin, model=inp.task.model)
+
+    async def _within_budget(self, inp: InstanceInput, running: Any) -> InstanceResult:
+        """The instance's result; with `--budget-policy cancel`, stopped once the run's budget is reached."""
+        budget = self.budget.budget
+        if budget is None or budget.policy != "cancel":
+            result: InstanceResult = await running
+            return result
+        task: asyncio.Task[InstanceResult] = asyncio.create_task(running)
+        try:
+            await workflow.wait_condition(lambda: task.done() or self.budget.reached(self.totals()))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        live = self.budget.live.get(inp.key, InstanceSpend(key=inp.key))
+        note = self.budget.stop(self.totals())
+        task.cancel()
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            result = InstanceResult(success=False, key=inp.key, plugin=inp.task.plugin, model=inp.task.model)
+        result.success, result.status, result.error_type = False, "canceled", "budget"
+        result.error = f"stopped: the run's budget is reached ({note})"
+        result.cost_usd, result.cost_estimated = max(result.cost_usd, live.cost_usd), result.cost_estimated or live.cost_estimated
+        return result
+
+    def take_spend(self, spend: InstanceSpend) -> None:
+        """A running instance's live spend (its activity's signal)."""
+        if spend.key in self.progress and self.progress[spend.key].status == "running":
+            self.budget.take(spend)
+
+    def budget_reached(self, max_cost: float | None = None) -> str | None:
+        """What the run says once its budget (or `max_cost`, a strategy's own, if lower) is spent:
+        `spent $4.91 of $5`; None while there is budget left. A strategy that runs agents by other
+        means than ctx.run (a loop's iterations) asks this before each."""
+        budget = (self.budget.budget or Budget()).tighter(max_cost)
+        guard = BudgetGuard(budget)
+        guard.live = self.budget.live
+        if not guard.reached(self.totals()):
+            return None
+        note = guard.stop(self.totals())
+        self.budget.stopped += 1
+        self.budget.note = note
+        return note
+
+    def _budget_left(self) -> Budget | None:
+        """What a child strategy may spend: what is left of this run's budget (a spent one leaves nothing)."""
+        budget = self.budget.budget
+        if budget is None:
+            return None
+        return budget.left(self.totals()) or budget.model_copy(update={"max_cost": 1e-9 if budget.max_cost else None,
+                                                                       "max_tokens": 1 if budget.max_tokens else None})
 
     def _quota_wait(self, progress: InstanceProgress, until: datetime | None) -> None:
         """An instance waits for a provider's limit until `until` (None: no more): the run's memo
@@ -271,6 +336,7 @@ class Context:
             self.progress[inp.key].status, self.progress[inp.key].started_at = "running", now
 
     def _record(self, progress: InstanceProgress, result: InstanceResult) -> None:
+        self.budget.settled(progress.key)
         progress.status = result.status
         progress.error = result.error
         progress.has_changes = result.has_changes

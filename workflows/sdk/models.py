@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from workflows.sdk.budget import Budget
 from workflows.sdk.quota import QuotaPause
 from workflows.sdk.trail import ItemRecord, IterationRecord, LoopAction, PhaseRecord, TrailRow
 
@@ -488,6 +489,8 @@ class InstanceInput(BaseModel):
     task: TaskSpec
     resume_session: str | None = None
     """After a pause at a provider's limit: the agent session to resume (its workspace was kept)."""
+    report_spend: bool = False
+    """The run has a budget: the instance tells it its live spend (workflows/sdk/budget.py)."""
     quota_pauses: int = 0
     """Pauses at a provider's limit so far."""
 
@@ -650,6 +653,8 @@ class RunInput(BaseModel):
     """The instances a run schedules in its own history; later ones run in batches of this many in
     child workflows (workflows/sdk/batches.py), so no history outgrows Temporal's limits."""
     strategy_spec: str = ""
+    budget: Budget | None = None
+    """What the run may spend (workflows/sdk/budget.py); None: no limit."""
     chain: Continuation | None = None
     """Set when the run continues an earlier one of its chain (continue-as-new)."""
 
@@ -703,6 +708,8 @@ class RunResult(BaseModel):
     omitted: dict[str, int] = Field(default_factory=dict)
     """Results past the first RESULT_INSTANCES the strategy returned, by status: counted, not
     listed, so the result stays within Temporal's payload limit (each is in the run's history)."""
+    budget: str | None = None
+    """Set when the run's budget stopped instances: `spent $4.91 of $5` (its outcome is `budget`)."""
 
 
 RESULT_INSTANCES = 1000

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.sdk import steering
+from workflows.sdk.budget import SPEND_SIGNAL, InstanceSpend
 from workflows.sdk.context import Context, RunState
 from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.errors import RUN_FAILED, SteerRefused, StrategyError
@@ -153,13 +154,23 @@ class StrategyWorkflow:
             await ctx.cancel_all()
             raise
         result = self._summary(ctx, results, workflow.now(), ctx.totals())
-        self._end(result.status)
+        result.budget = self._budget_note(ctx) or None
+        self._end("budget" if result.budget else result.status)
         if result.status == "failed" and workflow.patched(FAILED_RUNS_FAIL):
             # Failed in Temporal too (its UI, `temporal workflow list`), with the result the client
             # shows and a parent reads (children.py) carried in the failure.
             raise ApplicationError(failure_message(results), ctx.totals().model_dump(mode="json"), result.model_dump(mode="json"),
                                    type=RUN_FAILED, non_retryable=True)
         return result
+
+    @staticmethod
+    def _budget_note(ctx: Context) -> str:
+        """`spent $4.91 of $5` when the run's budget stopped instances (its own, or a child's:
+        a child gets what is left of the run's, so the run's is spent too)."""
+        guard = ctx.budget
+        if guard.budget is not None and not guard.stopped and ctx.children() and guard.reached(ctx.totals()):
+            guard.stopped = 1
+        return guard.final(ctx.totals())
 
     async def _stop(self, ctx: Context, outcome: str) -> None:
         """Stop every agent and child still running, let them clean up, and record the outcome."""
@@ -238,6 +249,12 @@ class StrategyWorkflow:
     def lease_event(self, event: LeaseEvent) -> None:
         """A lock or semaphore granting this run its lease, or taking it back (ctx.hold)."""
         self._leases.take(event)
+
+    @workflow.signal(name=SPEND_SIGNAL)
+    def spend(self, spend: InstanceSpend) -> None:
+        """A running instance's live spend, while the run has a budget (workflows/sdk/budget.py)."""
+        if self._ctx is not None:
+            self._ctx.take_spend(spend)
 
     @workflow.signal(name=EVENT_SIGNAL)
     def event(self, event: str) -> None:
