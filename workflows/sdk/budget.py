@@ -20,8 +20,9 @@ if TYPE_CHECKING:  # models.py holds RunInput, which holds a Budget
 
 SPEND_SIGNAL = "orchard_spend"
 """The signal a running instance tells its run its live spend by."""
-SPEND_EVERY = 5.0
-"""Seconds between an instance's live spend reports (only when it changed)."""
+SPEND_EVERY = 2.0
+"""Seconds at least between an instance's live spend reports (each only when its figures changed;
+the first as soon as they do)."""
 
 BudgetPolicy = Literal["finish", "cancel"]
 

@@ -145,9 +145,11 @@ class StrategyWorkflow:
             if workflow.cancellation_reason() is not None:  # e.g. a child that ended canceled with this run
                 await self._stop(ctx, "canceled")
                 raise asyncio.CancelledError(f"the run was canceled ({e})") from e
-            await self._stop(ctx, "failed")
+            budget = self._budget_note(ctx)  # a strategy that could not go on without what the budget kept from starting
+            await self._stop(ctx, "budget" if budget else "failed")
+            message = f"the run's budget is reached ({budget}): {e}" if budget else str(e)
             # What the run spent travels with its failure, so a parent counts a failed child's cost.
-            raise ApplicationError(str(e), ctx.totals().model_dump(mode="json"), type=type(e).__name__, non_retryable=True) from e
+            raise ApplicationError(message, ctx.totals().model_dump(mode="json"), type=type(e).__name__, non_retryable=True) from e
         except BaseException:
             # A bug in the strategy: Temporal retries the workflow task until the code is fixed.
             self._phase = "stopping"
