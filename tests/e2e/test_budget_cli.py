@@ -10,12 +10,14 @@ import uuid
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from tests.e2e.test_agent_clis import fake_claude, require_cli  # noqa: F401 - the fixture
+from tests.e2e import test_agent_clis
 from workflows.sdk.budget import SPEND_SIGNAL, Budget
 from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
 from workflows.sdk.visibility import SA_OUTCOME, run_search_attributes
 
 pytestmark = pytest.mark.slow
+
+fake_claude = test_agent_clis.fake_claude
 
 
 async def test_a_best_of_n_of_6_stops_within_its_budget_plus_one_instances_spend(client, task_queue, repo, fake_claude):
@@ -34,7 +36,7 @@ async def test_a_best_of_n_of_6_stops_within_its_budget_plus_one_instances_spend
     assert {p.key for p in refused} >= {"candidate/4", "candidate/5", "candidate/6"}
     assert all(p.error.startswith("not started: the run's budget is reached (spent $") for p in refused)
     spent, most = sum(p.cost_usd for p in ran), max(p.cost_usd for p in ran)
-    assert 0 < most and budget.max_cost <= spent <= budget.max_cost + most, (spent, most)
+    assert most > 0 and budget.max_cost <= spent <= budget.max_cost + most, (spent, most)
     assert not any(p.cost_estimated for p in ran)  # Claude Code's own figures
     assert (await handle.describe()).typed_search_attributes.get(SA_OUTCOME) == "budget"
     signals = [e.workflow_execution_signaled_event_attributes.signal_name async for e in handle.fetch_history_events()
