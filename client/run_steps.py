@@ -49,6 +49,7 @@ from orchard_common.config import OrchardConfig, load_config
 from orchard_common.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
 from workflows.sdk.budget import Budget
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
+from workflows.sdk.notify import NotifySettings
 from workflows.sdk.strategy import Strategy
 
 Serving = Literal["embedded", "named", "in-process"]
@@ -177,9 +178,10 @@ def run_input(request: RunRequest, prompt: str, repository: RunRepository, base:
     fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **configuration.config.orchestration.model_dump(exclude_none=True),
                               **request.orchestration()}
     budget = run_budget(request, configuration)
+    notify = NotifySettings(targets=configuration.config.notify) if configuration.config.notify else None
     try:
         return RunInput(prompt=prompt, repo=repository.repo, base_branch=base.branch, base_commit=base.commit, params=chosen.params,
-                        defaults=configuration.defaults, strategy_spec=chosen.spec, budget=budget, **fields)
+                        defaults=configuration.defaults, strategy_spec=chosen.spec, budget=budget, notify=notify, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
@@ -304,6 +306,9 @@ SERVERS: dict[Serving, Server] = {"embedded": _embedded, "named": _named, "in-pr
 
 async def start(request: RunRequest, chosen: ChosenStrategy, run_input: RunInput, served: Served) -> list[WorkflowHandle[Any, Any]]:
     """The run started, `--runs` of them (the whole strategy again, each its own run, all at once)."""
+    if run_input.notify is not None and served.target.ui_url:  # notifications link to the run in the Temporal UI
+        ui = (served.target.ui_link("") or "")
+        run_input = run_input.model_copy(update={"notify": run_input.notify.model_copy(update={"ui": ui})})
     return [await start_run(served.target, chosen.cls, run_input, served.task_queue, served.serving) for _ in range(request.runs)]
 
 

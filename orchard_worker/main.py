@@ -31,6 +31,7 @@ from activities.git.overlay import finished as finished_removals
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
 from activities.loops.iteration import finish_loop, run_iteration
+from activities.notify import notify
 from activities.orphans import sweep_orphans
 from activities.runbooks.monitors import check_runbook_monitor, run_runbook_command
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
@@ -55,7 +56,7 @@ STICKY_TIMEOUT = timedelta(seconds=2)
 worker takes it (10 s by default): after a worker is killed, its runs, locks and semaphores move
 on in 2 s, not 10."""
 ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue,
-                      run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command]
+                      run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command, notify]
 
 MAX_ACTIVITIES = 200
 """Activities one worker runs at once unless told otherwise (`--max-activities`)."""

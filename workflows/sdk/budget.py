@@ -11,12 +11,18 @@ this module with every run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:  # models.py holds RunInput, which holds a Budget
-    from workflows.sdk.models import RunTotals
+
+class RunTotals(Protocol):
+    """What a run spent (models.RunTotals, which this module cannot import: RunInput holds a Budget)."""
+
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    cost_estimated: bool
 
 SPEND_SIGNAL = "orchard_spend"
 """The signal a running instance tells its run its live spend by."""

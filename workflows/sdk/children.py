@@ -77,7 +77,7 @@ class ChildRuns:
         else:
             record = ChildRun(key=key, run_id=f"{self._run_id}.{name}.k{key_hash8(key)}", strategy=name)
             run_input = self._parent.model_copy(update={"prompt": prompt, "base_branch": base_branch, "params": normalized, "chain": None,
-                                                        "budget": self._budget_left()})
+                                                        "budget": self._budget_left(), "notify": None})
             task = asyncio.create_task(self._execute(record, run_input))
             self._runs[key] = (fingerprint, record, task)
         return list((await task).instances)

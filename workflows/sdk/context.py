@@ -42,6 +42,7 @@ from workflows.sdk.models import (
     first_error,
     instance_branch,
 )
+from workflows.sdk.notifications import Notifier, answer_command
 from workflows.sdk.pitaya import has_advice, missing_attribute_advice
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
@@ -104,6 +105,8 @@ class Context:
         self.budget = BudgetGuard(inp.budget)
         """The run's budget and the live spend of its running instances (workflows/sdk/budget.py)."""
         self._children = ChildRuns(state.run_id, inp, self._budget_left)
+        self.notifier = Notifier(inp.notify, state.run_id, state.strategy, state.repo)
+        """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
         self._questions = questions
         self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
@@ -312,6 +315,8 @@ class Context:
         progress.quota_until = until
         latest = self.quota_until()
         if latest != self._quota_memo:
+            if latest is not None and self._quota_memo is None:  # the run starts waiting: tell, once per pause
+                self.notifier.tell("quota", f"quota/{latest:%Y%m%dT%H%M%S}", quota_until=latest, error=f"waiting for quota until {latest:%H:%M} UTC")
             self._quota_memo = latest
             workflow.upsert_memo({MEMO_QUOTA: latest.isoformat() if latest else None})
 
@@ -506,6 +511,9 @@ class Context:
         if done is not None:
             return done
         open_question = self._questions.ask(key, question, list(choices), default, timeout_of(timeout))
+        several = len(self._questions.open_questions()) > 1
+        self.notifier.tell("question", f"question/{key}", question=open_question.model_dump(mode="json"),
+                           answer_command=answer_command(self.run_id, key, several))
         before, self.phase = self.phase, f"waiting for a person ({key})"
         try:
             return await self._questions.wait(open_question)
@@ -539,6 +547,7 @@ class Context:
         pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._batches.pending() + self._children.pending()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.notifier.drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._stop_if_canceled()  # a cancel request is not carried into a new run: honour it here
         chain = Continuation(

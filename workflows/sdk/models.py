@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from workflows.sdk.budget import Budget
+from workflows.sdk.notify import NotifySettings
 from workflows.sdk.quota import QuotaPause
 from workflows.sdk.trail import ItemRecord, IterationRecord, LoopAction, PhaseRecord, TrailRow
 
@@ -655,6 +656,8 @@ class RunInput(BaseModel):
     strategy_spec: str = ""
     budget: Budget | None = None
     """What the run may spend (workflows/sdk/budget.py); None: no limit."""
+    notify: NotifySettings | None = None
+    """Whom the run tells when it asks a person, ends, fails, hits its budget or pauses for quota (workflows/sdk/notify.py)."""
     chain: Continuation | None = None
     """Set when the run continues an earlier one of its chain (continue-as-new)."""
 

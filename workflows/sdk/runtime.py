@@ -41,6 +41,7 @@ from workflows.sdk.models import (
     TaskDefaults,
 )
 from workflows.sdk.naming import StrategyName
+from workflows.sdk.notify import NotifyEvent
 from workflows.sdk.questions import QuestionBook
 from workflows.sdk.trail import as_trail_row
 from workflows.sdk.visibility import SA_OUTCOME
@@ -148,6 +149,7 @@ class StrategyWorkflow:
             budget = self._budget_note(ctx)  # a strategy that could not go on without what the budget kept from starting
             await self._stop(ctx, "budget" if budget else "failed")
             message = f"the run's budget is reached ({budget}): {e}" if budget else str(e)
+            await self._tell_end(ctx, "budget" if budget else "failed", message, budget)
             # What the run spent travels with its failure, so a parent counts a failed child's cost.
             raise ApplicationError(message, ctx.totals().model_dump(mode="json"), type=type(e).__name__, non_retryable=True) from e
         except BaseException:
@@ -158,12 +160,22 @@ class StrategyWorkflow:
         result = self._summary(ctx, results, workflow.now(), ctx.totals())
         result.budget = self._budget_note(ctx) or None
         self._end("budget" if result.budget else result.status)
+        await self._tell_end(ctx, "budget" if result.budget else result.status, failure_message(results) if result.status == "failed" else None, result.budget)
         if result.status == "failed" and workflow.patched(FAILED_RUNS_FAIL):
             # Failed in Temporal too (its UI, `temporal workflow list`), with the result the client
             # shows and a parent reads (children.py) carried in the failure.
             raise ApplicationError(failure_message(results), ctx.totals().model_dump(mode="json"), result.model_dump(mode="json"),
                                    type=RUN_FAILED, non_retryable=True)
         return result
+
+    @staticmethod
+    async def _tell_end(ctx: Context, outcome: str, error: str | None, budget: str | None) -> None:
+        """Tell the run's `notify:` targets how it ended, and wait until they were told."""
+        if ctx.notifier.active:
+            totals = ctx.totals()
+            event: NotifyEvent = "budget" if outcome == "budget" else "failed" if outcome == "failed" else "ended"
+            ctx.notifier.tell(event, "end", outcome=outcome, error=error, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated, budget=budget)
+            await ctx.notifier.drain()
 
     @staticmethod
     def _budget_note(ctx: Context) -> str:
