@@ -142,6 +142,8 @@ def progress_lines(progress: RunProgress | None) -> list[str]:
     if progress is None:
         return []
     lines = [quota_line(progress.quota_until)] if progress.quota_until else []
+    if progress.budget_wait and progress.budget_until:
+        lines.append(quota_line(progress.budget_until).replace("quota", f"budget {progress.budget_wait}"))
     lines += [child_line(c) for c in progress.children]
     chain = chain_line(progress)
     if chain:

@@ -98,6 +98,7 @@ class RunRequest:
     max_cost: float | None = None
     max_tokens: int | None = None
     budget_policy: str | None = None
+    shared_budget: str | None = None
     credentials: GivenCredentials = GivenCredentials()
     server: ServerFlags = ServerFlags()
     output: str | None = None
@@ -108,7 +109,7 @@ class RunRequest:
 
     def budget(self) -> dict[str, Any]:
         """The budget flags given, by Budget's field names."""
-        given = {"max_cost": self.max_cost, "max_tokens": self.max_tokens, "policy": self.budget_policy}
+        given = {"max_cost": self.max_cost, "max_tokens": self.max_tokens, "policy": self.budget_policy, "shared": self.shared_budget}
         return {k: v for k, v in given.items() if v is not None}
 
     def orchestration(self) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from orchard_common.strategy_loader import check_in_sandbox, load_module_spec, l
 from workflows.sdk.budget import Budget
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
 from workflows.sdk.notify import NotifySettings
+from workflows.sdk.shared_budgets import check_name
 from workflows.sdk.strategy import Strategy
 
 Serving = Literal["embedded", "named", "in-process"]
@@ -187,7 +188,7 @@ def run_input(request: RunRequest, prompt: str, repository: RunRepository, base:
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
 
 
-BUDGET_FLAGS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens", "policy": "--budget-policy"}
+BUDGET_FLAGS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens", "policy": "--budget-policy", "shared": "--budget"}
 
 
 def run_budget(request: RunRequest, configuration: Configuration) -> Budget | None:
@@ -197,7 +198,12 @@ def run_budget(request: RunRequest, configuration: Configuration) -> Budget | No
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"{BUDGET_FLAGS.get(where, where)}: {message}") from None
-    return budget if budget.limited else None
+    if budget.shared is not None:
+        try:
+            check_name(budget.shared)
+        except ValueError as e:
+            raise UsageError(f"--budget: {e}") from None
+    return budget if budget.limited or budget.shared else None
 
 
 def default_max_parallel() -> int:

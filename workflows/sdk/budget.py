@@ -45,6 +45,8 @@ class Budget(BaseModel):
     """Input and output tokens of all the run's agents."""
     policy: BudgetPolicy = "finish"
     """finish: running instances end, nothing new starts; cancel: running instances are stopped too."""
+    shared: str | None = None
+    """A shared budget's name (`--budget NAME`, workflows/sdk/shared_budgets.py): every instance asks it for headroom first."""
 
     @property
     def limited(self) -> bool:

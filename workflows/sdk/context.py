@@ -25,6 +25,7 @@ from workflows.sdk.children import ChildRuns
 from workflows.sdk.entities import TakeTurnInput, Turn
 from workflows.sdk.errors import AggregateTaskFailed, ContextAttributeError, StrategyError, TaskFailed
 from workflows.sdk.events import Events, emit
+from workflows.sdk.headroom import SharedBudgetGate
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance
 from workflows.sdk.leases import Lease, Leases
 from workflows.sdk.models import (
@@ -47,7 +48,7 @@ from workflows.sdk.pitaya import has_advice, missing_attribute_advice
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
 from workflows.sdk.trail import TrailRow
-from workflows.sdk.visibility import MEMO_QUOTA
+from workflows.sdk.visibility import MEMO_BUDGET_WAIT, MEMO_QUOTA
 
 HISTORY_EVENTS_LIMIT = 40_000
 HISTORY_BYTES_LIMIT = 24 * 2**20
@@ -106,6 +107,8 @@ class Context:
         """The run's budget and the live spend of its running instances (workflows/sdk/budget.py)."""
         self._children = ChildRuns(state.run_id, inp, self._budget_left)
         self.notifier = Notifier(inp.notify, state.run_id, state.strategy, state.repo)
+        self.shared = SharedBudgetGate(inp.budget.shared if inp.budget else None, state.run_id, self._shared_wait)
+        """The shared budget the run's instances ask for headroom (`--budget NAME`)."""
         """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
         self._questions = questions
         self._chain = inp.chain
@@ -239,8 +242,9 @@ class Context:
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
         async with self._slots:
-            if self.budget.reached(self.totals()):  # the one door: nothing starts past the budget
-                result = self._not_started(inp)
+            refused = self._not_started(inp) if self.budget.reached(self.totals()) else await self.shared.admit(inp)  # the one door
+            if refused is not None:
+                result = refused
             else:
                 progress.status, progress.started_at = "running", workflow.now()
                 try:
@@ -248,10 +252,15 @@ class Context:
                 except asyncio.CancelledError:
                     progress.status = "canceled"
                     raise
+                await self.shared.spent(inp.key, result)
         self._record(progress, result)
         return result
 
-    def _not_started(self, inp: InstanceInput) -> InstanceResult:
+    def _shared_wait(self, name: str, until: datetime | None) -> None:
+        """Instances wait for shared budget `name` until `until` (None: no more): the run's memo says so (`orchard pending`)."""
+        workflow.upsert_memo({MEMO_BUDGET_WAIT: {"name": name, "until": until.isoformat()} if until else None})
+
+    def _not_started(self, inp: InstanceInput) -> InstanceResult | None:
         note = self.budget.stop(self.totals())
         return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: the run's budget is reached ({note})",
                               error_type="budget", plugin=inp.task.plugin, model=inp.task.model)

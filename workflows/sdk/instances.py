@@ -50,9 +50,12 @@ async def run_instance(inp: InstanceInput, on_pause: Callable[[datetime | None],
         try:
             if until > now:
                 await workflow.sleep(until - now, summary=f"waiting for quota until {until:%H:%M:%S} UTC")
-        finally:
+        except asyncio.CancelledError:  # not in a `finally`: a worker evicting the run closes it outside the workflow's loop
             if on_pause is not None:
                 on_pause(None)
+            raise
+        if on_pause is not None:
+            on_pause(None)
         inp = inp.model_copy(update={"resume_session": result.session_id or inp.resume_session, "quota_pauses": pause.pauses})
 
 

@@ -747,6 +747,9 @@ class RunProgress(BaseModel):
     """The strategy's shape with where the run is (ctx.graph), e.g. a pipeline's phases."""
     quota_until: datetime | None = None
     """Instances wait for a provider's limit to reset until then (`waiting for quota until 14:05`)."""
+    budget_wait: str | None = None
+    """The shared budget instances wait for (its period to turn), until `budget_until`."""
+    budget_until: datetime | None = None
 
 
 TRAIL_ROWS = 50

@@ -247,6 +247,8 @@ class StrategyWorkflow:
             graph=list(ctx.graph) if ctx else [],
             trail_total=len(ctx.trail) if ctx else 0,
             quota_until=ctx.quota_until() if ctx else None,
+            budget_wait=ctx.shared.name if ctx and ctx.shared.until else None,
+            budget_until=ctx.shared.until if ctx else None,
         )
 
     @workflow.update
