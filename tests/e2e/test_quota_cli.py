@@ -11,7 +11,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from tests.conftest import orchard_branches, run_strategy
-from tests.e2e.test_agent_clis import claude_conversation, require_cli
+from tests.e2e.test_agent_clis import CODEX_NO_RETRIES, claude_conversation, codex_conversation, require_cli
+from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.rate_limit import RateLimitWindow
 from workflows.sdk.models import RunProgress, RunResult
@@ -97,3 +98,23 @@ async def test_three_runs_sharing_credentials_pause_and_resume_together(client, 
     for run_id in run_ids:
         assert await _attempts(client, run_id) == (0, 0)
     _no_request_while_paused(limited_claude.rate_limit)
+
+
+async def test_a_rate_limited_codex_pauses_for_a_backoff_and_resumes(client, task_queue, repo, monkeypatch, tmp_path):
+    """Codex says only "exceeded retry limit, last status: 429": no reset time, so the run backs off (30 s)."""
+    require_cli("codex")
+    window = RateLimitWindow(5.0, after=1)  # its second model request (after a tool call) is refused
+    with oai.FakeOpenAI(conversations=codex_conversation, rate_limit=window) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-codex-" + uuid.uuid4().hex[:8])
+        (tmp_path / "codex-home").mkdir()
+        monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex-home"))
+        monkeypatch.setenv("HOME", str(tmp_path / "agent-home"))
+        run_id = f"run_quota_{uuid.uuid4().hex[:8]}"
+        result = await run_strategy(client, task_queue, "simple", repo, agent="", plugin="codex", model="gpt-5.5", cli_args=CODEX_NO_RETRIES,
+                                    runner="local", run_id=run_id)
+    (only,) = result.instances
+    assert only.success and only.metrics["quota_pauses"] == 1, only.error
+    assert len(orchard_branches(repo)) == 1 and only.cost_estimated
+    assert await _attempts(client, run_id) == (0, 0)
+    assert len(window.refused) == 1 and window.requests_in(window.refused[0] + 1e-6, window.refused[0] + 29) == 0  # quiet through the backoff
