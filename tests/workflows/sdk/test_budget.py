@@ -8,6 +8,7 @@ import asyncio
 
 from tests.conftest import final_result, run_scripted, start_scripted
 from tests.scripted import Script, until
+from tests.workflows.runbooks.test_pipeline import bundle
 from workflows.sdk.budget import SPEND_SIGNAL, Budget, BudgetGuard, InstanceSpend, spent_text
 from workflows.sdk.models import RunProgress, RunTotals
 from workflows.sdk.visibility import SA_OUTCOME
@@ -104,3 +105,21 @@ def test_what_is_left_of_a_budget_goes_to_a_child_and_the_figures_say_when_they_
     guard.settled("a")
     assert not guard.reached(RunTotals(cost_usd=0.4))
     assert BudgetGuard(Budget(policy="cancel")).budget is None  # a policy alone limits nothing
+
+
+async def test_a_pipelines_orchard_strategy_gets_what_is_left_of_the_runs_budget(client, scripted_queue, tmp_path):
+    runbooks = bundle(tmp_path, '''
+        [pipeline.build]
+        inputs = []
+        [[pipeline.build.phase]]
+        name = "candidates"
+        run = { orchard = "best-of-n", prompt = "write it", n = 4 }
+    ''', "build")
+    script = Script(usage={".*": (10, 10, 1.0)})
+    handle = await start_scripted(client, scripted_queue, "runbook", script, prompt="ops.build", max_parallel=1,
+                                  params={"pipeline": "ops.pipeline.build", "runbooks": runbooks, "inputs": {}}, run={"budget": Budget(max_cost=1.5)})
+    result = await final_result(handle)
+    assert script.started_keys() == ["candidate/1", "candidate/2"]  # $1 spent after the first, under $1.5: the second started, nothing more
+    (pipeline,) = result.instances
+    assert not pipeline.success and "budget" in (pipeline.error or ""), pipeline.error
+    assert result.budget == "spent $2.00 of $1.5" and await _outcome(handle) == "budget"
