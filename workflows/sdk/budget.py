@@ -45,6 +45,9 @@ class Budget(BaseModel):
     """Input and output tokens of all the run's agents."""
     policy: BudgetPolicy = "finish"
     """finish: running instances end, nothing new starts; cancel: running instances are stopped too."""
+    carried_cost: float = Field(default=0.0, ge=0)
+    """What the run's parent had spent when this child run started (a child's budget only)."""
+    carried_tokens: int = Field(default=0, ge=0)
     shared: str | None = None
     """A shared budget's name (`--budget NAME`, workflows/sdk/shared_budgets.py): every instance asks it for headroom first."""
 
@@ -58,13 +61,10 @@ class Budget(BaseModel):
             return self
         return self.model_copy(update={"max_cost": max_cost})
 
-    def left(self, spent: RunTotals) -> Budget | None:
-        """What is left after `spent` (a child's budget); None once nothing is."""
-        cost = None if self.max_cost is None else round(self.max_cost - spent.cost_usd, 6)
-        tokens = None if self.max_tokens is None else self.max_tokens - spent.input_tokens - spent.output_tokens
-        if (cost is not None and cost <= 0) or (tokens is not None and tokens <= 0):
-            return None
-        return self.model_copy(update={"max_cost": cost, "max_tokens": tokens})
+    def for_child(self, cost: float, tokens: int) -> Budget:
+        """A child strategy's budget: this one, with what its parent had spent when it started
+        (`cost`, `tokens`) counted as spent, so the child stops where the parent would."""
+        return self.model_copy(update={"carried_cost": round(cost, 6), "carried_tokens": tokens})
 
 
 class InstanceSpend(BaseModel):
@@ -105,9 +105,11 @@ class BudgetGuard:
         self.live.pop(key, None)
 
     def figures(self, totals: RunTotals) -> tuple[float, int, bool]:
-        """(cost, tokens, estimated): what ended instances spent plus the live spend of running ones."""
-        cost = totals.cost_usd + sum(s.cost_usd for s in self.live.values())
-        tokens = totals.input_tokens + totals.output_tokens + sum(s.tokens for s in self.live.values())
+        """(cost, tokens, estimated): what ended instances spent plus the live spend of running ones
+        (and, in a child run, what its parent had spent when it started)."""
+        carried = self.budget or Budget()
+        cost = carried.carried_cost + totals.cost_usd + sum(s.cost_usd for s in self.live.values())
+        tokens = carried.carried_tokens + totals.input_tokens + totals.output_tokens + sum(s.tokens for s in self.live.values())
         return round(cost, 6), tokens, totals.cost_estimated or any(s.cost_estimated and s.cost_usd for s in self.live.values())
 
     def reached(self, totals: RunTotals) -> bool:
@@ -128,5 +130,6 @@ class BudgetGuard:
         """What the run says at its end, once the budget stopped something."""
         if self.budget is None or not self.stopped:
             return ""
-        cost, tokens, estimated = totals.cost_usd, totals.input_tokens + totals.output_tokens, totals.cost_estimated
-        return spent_text(cost, tokens, estimated, self.budget)
+        cost = self.budget.carried_cost + totals.cost_usd
+        tokens = self.budget.carried_tokens + totals.input_tokens + totals.output_tokens
+        return spent_text(cost, tokens, totals.cost_estimated, self.budget)

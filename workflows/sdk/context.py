@@ -311,12 +311,12 @@ class Context:
         return note
 
     def _budget_left(self) -> Budget | None:
-        """What a child strategy may spend: what is left of this run's budget (a spent one leaves nothing)."""
+        """A child strategy's budget: this run's, counting what the run has spent so far (live spend included)."""
         budget = self.budget.budget
         if budget is None:
-            return None
-        return budget.left(self.totals()) or budget.model_copy(update={"max_cost": 1e-9 if budget.max_cost else None,
-                                                                       "max_tokens": 1 if budget.max_tokens else None})
+            return self._state.input.budget  # a shared budget alone: the child asks it too
+        cost, tokens, _ = self.budget.figures(self.totals())
+        return budget.for_child(cost, tokens)
 
     def _quota_wait(self, progress: InstanceProgress, until: datetime | None) -> None:
         """An instance waits for a provider's limit until `until` (None: no more): the run's memo

@@ -93,10 +93,10 @@ async def test_a_loop_stops_at_the_runs_budget(client, scripted_queue):
     assert await _outcome(handle) == "budget"
 
 
-def test_what_is_left_of_a_budget_goes_to_a_child_and_the_figures_say_when_they_are_estimated():
-    budget = Budget(max_cost=5, max_tokens=1000)
-    assert budget.left(RunTotals(cost_usd=4.0, input_tokens=100, output_tokens=100)) == Budget(max_cost=1.0, max_tokens=800)
-    assert budget.left(RunTotals(cost_usd=5.0)) is None
+def test_a_child_counts_what_its_parent_spent_and_the_figures_say_when_they_are_estimated():
+    child = BudgetGuard(Budget(max_cost=5, max_tokens=1000).for_child(4.0, 200))
+    assert child.figures(RunTotals(cost_usd=0.5, input_tokens=10, output_tokens=10)) == (4.5, 220, False)
+    assert child.reached(RunTotals(cost_usd=1.0)) and not child.reached(RunTotals(cost_usd=0.9))
     assert Budget(max_cost=2).tighter(1.0).max_cost == 1.0 and Budget(max_cost=1).tighter(2.0).max_cost == 1
     assert spent_text(4.91, 0, True, Budget(max_cost=5)) == "spent $4.91 of $5 (estimated)"
     guard = BudgetGuard(Budget(max_cost=1))
