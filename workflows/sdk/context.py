@@ -107,9 +107,9 @@ class Context:
         """The run's budget and the live spend of its running instances (workflows/sdk/budget.py)."""
         self._children = ChildRuns(state.run_id, inp, self._budget_left)
         self.notifier = Notifier(inp.notify, state.run_id, state.strategy, state.repo)
+        """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
         self.shared = SharedBudgetGate(inp.budget.shared if inp.budget else None, state.run_id, self._shared_wait)
         """The shared budget the run's instances ask for headroom (`--budget NAME`)."""
-        """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
         self._questions = questions
         self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
@@ -242,7 +242,8 @@ class Context:
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
         async with self._slots:
-            refused = self._not_started(inp) if self.budget.reached(self.totals()) else await self.shared.admit(inp)  # the one door
+            # The one door every instance goes through: past the run's budget, or refused by its shared budget, it does not start.
+            refused: InstanceResult | None = self._not_started(inp) if self.budget.reached(self.totals()) else await self.shared.admit(inp)
             if refused is not None:
                 result = refused
             else:
@@ -260,7 +261,7 @@ class Context:
         """Instances wait for shared budget `name` until `until` (None: no more): the run's memo says so (`orchard pending`)."""
         workflow.upsert_memo({MEMO_BUDGET_WAIT: {"name": name, "until": until.isoformat()} if until else None})
 
-    def _not_started(self, inp: InstanceInput) -> InstanceResult | None:
+    def _not_started(self, inp: InstanceInput) -> InstanceResult:
         note = self.budget.stop(self.totals())
         return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: the run's budget is reached ({note})",
                               error_type="budget", plugin=inp.task.plugin, model=inp.task.model)
