@@ -15,15 +15,18 @@ import logging
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from activities.agents import PLUGINS
 from activities.runners.docker import DEFAULT_IMAGE
 from client.commands.listing import LIST_STATUSES
 from client.errors import DETACHED_EXIT, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
 from client.options import connection_args, credential_args, keep_waiting_arg, run_options, runbook_run_arguments
 from client.render import OUTPUT_MODES
 from orchard_common.config import RUNBOOKS_DIR
+from workflows.sdk.models import NetworkEgress, RunnerName
 from workflows.strategies import BUILTIN_STRATEGIES
 
 
@@ -65,6 +68,40 @@ def _run_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     run_options(run)
 
 
+def _eval_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    ev = sub.add_parser("eval", help="measure how often each selection method picks a candidate that passes a hidden check", description=(
+        "Run best-of-n on every task of TASKS_DIR (each in a repository of its own, outside yours) and compare selection methods on the same "
+        "candidates: for every task and method, pass@1 (candidate 1 passes the task's hidden check), pass@n (some candidate passes), "
+        "selected (the method's pick passes) and cost. A task is a folder: task.toml (check = \"COMMAND\", the hidden check), prompt.md, "
+        "repo/ or setup.sh (the repository), hidden/ (files only the check sees). See docs/evaluation.md."))
+    ev.add_argument("tasks_dir", metavar="TASKS_DIR", help="a folder of task folders (or one task folder)")
+    ev.add_argument("--strategy", default="best-of-n", help="the strategy each task runs (best-of-n, or a strategy file that takes its compare setting)")
+    ev.add_argument("-S", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                    help="strategy parameter (repeatable); select=METHOD,METHOD,... lists the methods to compare (score, tests, tournament; "
+                         "a combination joined by +: tests+tournament), default score")
+    ev.add_argument("--task", action="append", default=[], metavar="NAME", help="only this task (repeatable; default: every task of TASKS_DIR)")
+    ev.add_argument("--output", choices=["table", "json"], default="table")
+    ev.add_argument("--workdir", metavar="DIR",
+                    help="keep the tasks' repositories (with the candidates' branches) and the checks' checkouts and logs in DIR, a new or empty "
+                         "folder (default: a temporary folder, removed at the end)")
+    ev.add_argument("--check-runner", choices=["auto", "sandbox", "local"], default="auto",
+                    help="where the hidden check runs each candidate's code: in a bubblewrap sandbox without network (auto: where bubblewrap "
+                         "works) or as a local process, NOT isolated")
+    ev.add_argument("--check-timeout", type=float, default=600.0, metavar="SECONDS", help="seconds a hidden check may run (default 600)")
+    agents = ev.add_argument_group("the agents (as for `orchard run`)")
+    agents.add_argument("--plugin", choices=sorted(PLUGINS), help="agent plugin")
+    agents.add_argument("--model", help="model for the agents")
+    agents.add_argument("--agent-command", help="command line of the agent for --plugin command")
+    agents.add_argument("--timeout", type=float, help="seconds an agent may run")
+    agents.add_argument("--max-turns", type=int, help="agent turn limit, for plugins that have one")
+    agents.add_argument("--runner", choices=typing.get_args(RunnerName), help="where agents run (default auto, as for `orchard run`)")
+    agents.add_argument("--network-egress", choices=typing.get_args(NetworkEgress), help="sandbox and docker runner network")
+    agents.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]", help="a variable for the agents (repeatable)")
+    agents.add_argument("--max-parallel", type=int, help="instances running at once in each task's run")
+    credential_args(ev)
+    connection_args(ev)
+
+
 @functools.cache
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser, built once per process (11 ms): the warm client builds it before it forks
@@ -72,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orchard", description="Durable strategies for AI coding agents, on Temporal.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _run_parser(sub)
+    _eval_parser(sub)
 
     watch = sub.add_parser("watch", help="follow a run until it ends; exits with the run's exit code")
     watch.add_argument("run_id")
@@ -144,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     cln.add_argument("run_id", nargs="?", help="only this run (it must not be running); default: every run that is not running")
     connection_args(cln)
 
+    _landing_parsers(sub)
+
     doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk")
     doc.add_argument("--docker-image", help=f"agent image to check (default: runner.docker_image or {DEFAULT_IMAGE})")
     doc.add_argument("--output", choices=["table", "json"], default="table")
@@ -152,6 +192,47 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("server", help="run the dev server from temporal-dev.yml in the foreground; `server stop` stops the embedded one")
     srv.add_argument("action", nargs="?", choices=["start", "stop", "status"], default="start")
     return parser
+
+
+def _landing_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """From a finished run's candidates to a landed change: diff, land, pr, prune (docs/landing.md)."""
+    diff = sub.add_parser("diff", help="a finished run's candidates side by side, then each one's diff against the base (or between two)",
+                          description="Candidates side by side (files changed, +/-, verification, score or checks passed, agent and model), then "
+                                      "each candidate's diff against the run's base, or with K K2 the diff between two candidates, through git's pager.")
+    diff.add_argument("run_id")
+    diff.add_argument("candidates", nargs="*", metavar="K", help="a candidate (its number, key or branch); two: the diff between them")
+    diff.add_argument("--stat", action="store_true", help="files and +/- only, no patch")
+    diff.add_argument("--output", choices=["text", "json"], default="text")
+    connection_args(diff)
+
+    land = sub.add_parser("land", help="land a finished run's candidate on a branch (compare-and-swap; a checked-out branch only when clean)",
+                          description="The candidate (default: the winner, or the run's only branch) lands on BRANCH (default: the run's base "
+                                      "branch). A branch checked out nowhere is updated by compare-and-swap without touching any working tree; a "
+                                      "checked-out one only when its working tree and index are clean, by a fast-forward in that checkout, never a "
+                                      "reset. A conflict, a protected branch without --allow-protected, or a branch that moved meanwhile changes nothing.")
+    land.add_argument("run_id")
+    land.add_argument("--candidate", metavar="K", help="which candidate (its number, key or branch; default: the winner)")
+    land.add_argument("--onto", metavar="BRANCH", help="the branch to land on (default: the run's base branch)")
+    land.add_argument("--how", choices=["merge", "squash", "rebase"], default="merge", help="merge (a fast-forward when it can be; default), squash or rebase")
+    land.add_argument("--allow-protected", action="store_true", help="allow landing on a protected branch (main, master, release/...)")
+    connection_args(land)
+
+    pr = sub.add_parser("pr", help="push a finished run's candidate branch and open a pull request with the GitHub CLI (gh)")
+    pr.add_argument("run_id")
+    pr.add_argument("--candidate", metavar="K", help="which candidate (default: the winner)")
+    pr.add_argument("--remote", default="origin", help="the remote to push to (default: origin)")
+    connection_args(pr)
+
+    prune = sub.add_parser("prune", help="remove the orchard/ branches, prompts, mirrors and leftovers of runs that are over (a dry run without --yes)",
+                           description="Removes the orchard/ branches of runs that are over, the prompts they kept by reference, this host's mirrors "
+                                       "of remotes no running run uses, and what those runs left on this host (as `orchard clean`). Never a branch "
+                                       "outside orchard/, one checked out, or one of a running run. A dry run unless --yes.")
+    prune.add_argument("run_ids", nargs="*", metavar="RUN", help="only these runs (default: every run on the repository that is over)")
+    prune.add_argument("--older-than", metavar="DURATION", help="only runs that ended longer ago than this (7d, 12h, ...)")
+    prune.add_argument("--keep-landed", action="store_true", help="keep the branches of runs that landed (orchard land)")
+    prune.add_argument("--yes", action="store_true", help="remove it (without: say what would go)")
+    prune.add_argument("--repo", default=".", help="the repository (default: the current directory)")
+    connection_args(prune)
 
 
 def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:

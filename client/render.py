@@ -16,12 +16,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from client.selections import comparison_line, comparisons_table, matrix_table, picks_table, test_line
 from client.snapshots import Outcome, Snapshot
 from client.tables import Column, FittedTable, short_count
 from workflows.sdk.models import Answer, ChildRun, InstanceProgress, InstanceResult, Question, RunProgress, RunResult, Selection
-from workflows.sdk.trail import ItemRecord, IterationRecord, PhaseRecord, StepRecord
+from workflows.sdk.trail import ComparisonRecord, ItemRecord, IterationRecord, PhaseRecord, StepRecord, TestRecord
 
-Row = IterationRecord | PhaseRecord | ItemRecord | StepRecord
+Row = IterationRecord | PhaseRecord | ItemRecord | TestRecord | ComparisonRecord | StepRecord
 """A row of a trail (workflows/sdk/trail.py's TrailRow): each kind has its table and its line."""
 
 ACTION_STYLE = {"continue": "cyan", "complete": "green", "timeout": "red", "fail": "red", "budget": "yellow", "stopped": "yellow"}
@@ -94,7 +95,8 @@ def chain_line(progress: RunProgress) -> str | None:
     return f"run {progress.runs} of its chain (continued as new); earlier instances: {counts or 'none'}"
 
 
-TRAIL_TITLES: dict[type, str] = {IterationRecord: "iterations", PhaseRecord: "phases", ItemRecord: "items", StepRecord: "steps"}
+TRAIL_TITLES: dict[type, str] = {IterationRecord: "iterations", PhaseRecord: "phases", ItemRecord: "items", StepRecord: "steps",
+                                 TestRecord: "generated tests", ComparisonRecord: "comparisons"}
 
 
 def trail_key(row: Row, n: int = 0) -> str:
@@ -106,6 +108,10 @@ def trail_key(row: Row, n: int = 0) -> str:
             return f"phase {row.step}"
         case IterationRecord():
             return f"iteration {row.iteration}"
+        case TestRecord():
+            return f"test {row.test}"
+        case ComparisonRecord():
+            return f"comparison {row.a}-{row.b}"
     return f"step {n + 1}"
 
 
@@ -115,6 +121,10 @@ def _fields(row: StepRecord) -> str:
 
 def trail_line(row: Row, n: int = 0) -> str:
     match row:
+        case TestRecord():
+            return test_line(row)
+        case ComparisonRecord():
+            return comparison_line(row)
         case ItemRecord():
             error = f": {row.error}" if row.error else ""
             return f"item {row.id}: {row.status} (attempt {row.attempts}){error}"
@@ -176,12 +186,17 @@ def results_table(results: list[InstanceResult]) -> FittedTable:
             note = note or "verification failed"
         notes.append(note[:80])
     scores = [r.metrics.get("score") for r in results]
+    agents = [Column("agent", [r.variant.id if r.variant else "-" for r in results])] if any(r.variant for r in results) else []
+    tests = [Column("tests", [f"{r.metrics['tests_passed']}/{r.metrics['tests_counted']}" if "tests_passed" in r.metrics else "-" for r in results])
+             ] if any("tests_passed" in r.metrics for r in results) else []
     columns = [
         Column("", ["★" if r.winner else "" for r in results]),
         Column("instance", [r.key for r in results]),
+        *agents,
         Column("status", [Text(r.status, style=STATUS_STYLE.get(r.status, "")) for r in results]),
         Column("branch", [r.branch_name or "-" for r in results], kind="branch"),
         Column("score", [f"{score:g}" if isinstance(score, (int, float)) else "-" for score in scores]),
+        *tests,
         Column("+/-", [f"+{r.insertions}/-{r.deletions}" if r.has_changes else "-" for r in results]),
         Column("time", [_seconds(r.duration_seconds) for r in results], short=[_seconds(r.duration_seconds, short=True) for r in results]),
         Column("tokens", [_tokens(r.tokens) for r in results], short=[short_count(r.tokens) for r in results]),
@@ -222,6 +237,10 @@ def trail_table(rows: Sequence[Row]) -> FittedTable:
     """Rows of one kind, one line each: a loop's iterations (its result's `loop.trail`, or the
     progress query's latest), a pipeline's phases, a queue worker's items, a strategy's own steps."""
     first = rows[0] if rows else None
+    if isinstance(first, TestRecord):
+        return matrix_table([row for row in rows if isinstance(row, TestRecord)])
+    if isinstance(first, ComparisonRecord):
+        return comparisons_table([row for row in rows if isinstance(row, ComparisonRecord)])
     if isinstance(first, ItemRecord):
         items = [row for row in rows if isinstance(row, ItemRecord)]
         return FittedTable([
@@ -318,10 +337,15 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
     the line printed last for each instance as the run went (plain output), not printed again."""
     result = outcome.result
     if result is not None:
-        console.print(comparison_table(result.instances) or results_table(result.instances))
+        candidates = any(r.selection and r.selection.candidate for r in result.instances)  # best-of-n's: its table says which agent each was
+        console.print((None if candidates else comparison_table(result.instances)) or results_table(result.instances))
         for r in result.instances:
             for rows in _trails(r):
                 print_trail(console, rows, len(rows), trail_rows)
+        if result.trail:  # what the strategy kept of its steps: best-of-n's tests matrix and comparisons, whole
+            print_trail(console, result.trail, len(result.trail), None)
+        if len(result.selections) > 1:
+            console.print(picks_table(result.selections))
         for r in result.instances:  # a pipeline's publishing: what it moved in the repository, and every push refused
             for refused in r.pipeline.refused if r.pipeline else []:
                 console.print(f"refused: {refused}", markup=False, highlight=False)

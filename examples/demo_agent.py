@@ -5,8 +5,10 @@ Asked to do a task, it writes `demo/<id>.md` (the id is a hash of the prompt, so
 edit differs and the same prompt always gives the same edit) and commits it; a task that says
 "Write … `PATH`" or "Refine … `PATH`" gets PATH written (appended to) instead. Asked something
 read-only ("Do not modify any files"), it changes nothing: asked to score (Orchard's scorer
-prompt) it answers one JSON object whose score is derived from the candidate's diff; asked
-anything else (a review) it answers "No findings.".
+prompt) it answers one JSON object whose score is derived from the candidate's diff; asked to
+judge two candidates (best-of-n's tournament) it prefers one by its diff, whichever order they are
+shown in; asked anything else (a review) it answers "No findings.". Asked to write tests (best-of-n's
+test writers) it writes one pytest file in the folder named, whose test passes once `demo/` exists.
 
 Knobs for tests, from the environment:
   DEMO_AGENT_SLEEP=S     sleep S seconds before working
@@ -30,6 +32,8 @@ import sys
 import time
 
 WRITE_TARGET = re.compile(r"\b(?:Write|Refine)\b[^`\n]*`([^`\s]+)`")
+TESTS_FOLDER = re.compile(r"Put them in `([^`\s]+)/`")
+CANDIDATE = re.compile(r"<candidate_([ab])>\n(.*?)\n</candidate_\1>", re.S)
 
 
 def git(*args: str) -> str:
@@ -42,6 +46,8 @@ def answer(prompt: str, knobs) -> None:
         print(custom)
     elif '"score"' in prompt:
         score(prompt)
+    elif '"winner"' in prompt:
+        judge(prompt)
     else:
         print("No findings.")
 
@@ -51,6 +57,22 @@ def score(prompt: str) -> None:
     diff = git("diff", f"{match.group(1)}..HEAD") if match else ""
     value = int(hashlib.sha256(diff.encode()).hexdigest(), 16) % 11
     print(json.dumps({"score": value, "rationale": f"demo score from a {len(diff)}-byte diff"}))
+
+
+def judge(prompt: str) -> None:
+    diffs = dict(CANDIDATE.findall(prompt))
+    a, b = (hashlib.sha256(diffs.get(x, "").encode()).hexdigest() for x in "ab")
+    winner = "draw" if a == b else "A" if a < b else "B"
+    print(json.dumps({"winner": winner, "rationale": "demo verdict: the diff with the smaller digest"}))
+
+
+def write_tests(folder: str) -> None:
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "test_demo.py"), "w") as f:
+        f.write("import os\n\n\ndef test_the_demo_folder_exists():\n    assert os.path.isdir('demo')\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", f"demo: tests in {folder}")
+    print(f"Wrote {folder}/test_demo.py and committed {git('rev-parse', '--short', 'HEAD')}.")
 
 
 def work(prompt: str) -> None:
@@ -93,6 +115,8 @@ def main() -> int:
         answer(prompt, knobs)
     elif knobs.get("DEMO_AGENT_NOOP"):
         print("Nothing to change.")
+    elif prompt.startswith("You are writing tests for a coding task.") and TESTS_FOLDER.search(prompt):
+        write_tests(TESTS_FOLDER.search(prompt).group(1))  # type: ignore[union-attr]
     else:
         work(prompt)
     return 0

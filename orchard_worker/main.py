@@ -38,6 +38,7 @@ from activities.runbooks.monitors import check_runbook_monitor, run_runbook_comm
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
 from activities.verification.commit import verify_commit
+from activities.verification.diff import commit_diff
 from activities.workspaces.host import LoopHost, host_queue
 from orchard_common.code import code_digest
 from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
@@ -57,8 +58,8 @@ STICKY_TIMEOUT = timedelta(seconds=2)
 """How long a run's next workflow task waits for the worker that has the run cached before any
 worker takes it (10 s by default): after a worker is killed, its runs, locks and semaphores move
 on in 2 s, not 10."""
-ORCHARD_ACTIVITIES = [run_instance, verify_commit, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step, read_runbook_queue,
-                      run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command, notify, ask_shared_budget]
+ORCHARD_ACTIVITIES = [run_instance, verify_commit, commit_diff, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step,
+                      read_runbook_queue, run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command, notify, ask_shared_budget]
 
 ENTITY_WORKFLOWS = [RotationWorkflow, SemaphoreWorkflow, QuotaWorkflow, SharedBudgetWorkflow]
 """The workflows runs share: rotations, locks and semaphores, quotas, shared budgets."""

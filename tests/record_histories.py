@@ -24,6 +24,8 @@ LEVELS = {"L0": "true", "L1": "test $(ls demo | wc -l) -ge 2"}
 RUNS = {
     "simple": {},
     "best-of-n": {"n": 2, "verify": "test -d demo"},
+    "best-of-n.selecting": {"n": 3, "select": "tests,tournament", "synthesize": True, "verify": "test -d demo"},
+    "best-of-n.compare": {"compare": "score,tournament", "bracket": "single", "ensemble": VARIANTS},
     "iterative": {"iterations": 2},
     "bug-finding": {"target_area": "app.py"},
     "doc-review": {"pages_file": [{"title": "Read me", "path": "README.md"}, {"title": "App", "path": "app.py"}]},
@@ -188,12 +190,13 @@ async def record_semaphore(client) -> None:  # type: ignore[no-untyped-def]
     from temporalio.common import WorkflowIDConflictPolicy
     from temporalio.worker import Worker
 
+    from orchard_common.sandbox import sandbox_runner
     from tests.activities.coordination.helpers import Holder
     from workflows.coordination.semaphores import SEMAPHORE_WORKFLOW, LeaseRequest, SemaphoreState, SemaphoreWorkflow, semaphore_id
 
     queue, repo = "record-semaphore", "/recorded/repo"
     lock = client.get_workflow_handle(semaphore_id(repo, "main_branch"))
-    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder]):
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder], workflow_runner=sandbox_runner()):
         holder = await client.start_workflow(Holder.run, id="run_recorded_holder", task_queue=queue)
 
         async def ask(token: str, **limits: float | None) -> None:

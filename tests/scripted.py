@@ -24,7 +24,7 @@ from temporalio import activity
 
 from workflows.loops.models import CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
 from workflows.runbooks.steps import StepInput, StepOutcome
-from workflows.sdk.models import CommitStats, InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
+from workflows.sdk.models import CommitStats, DiffInput, InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
 from workflows.sdk.quota import QuotaPause
 
 BASE_COMMIT = "b" * 40
@@ -46,6 +46,9 @@ class Script:
     """Verification commands (patterns) that fail."""
     failing_commits: list[str] = field(default_factory=list)
     """Key patterns of instances whose commit fails every verification."""
+    test_outcomes: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """Generated tests' outcomes (test id -> passed) by the key pattern of the checked instance
+    (`base` for the base commit), when a verification brings tests in (best-of-n's `select=tests`)."""
     usage: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     """(input tokens, output tokens, cost in USD) an instance reports, by key pattern."""
     limits: dict[str, list[float | None]] = field(default_factory=dict)
@@ -138,6 +141,8 @@ def _result(script: Script, inp: InstanceInput) -> InstanceResult:
     read_only = inp.task.import_policy == "never"
     if answer is None and read_only:
         answer = f'{{"score": {int(commit_of(inp.run_id, inp.key), 16) % 11}}}' if '"score"' in inp.task.prompt else "No findings."
+        if '"winner"' in inp.task.prompt:  # a judge: whichever it was shown first
+            answer = '{"winner": "A", "rationale": "the first one"}'
     changed = not read_only and script._first(script.unchanged, inp.key) is None
     commit = commit_of(inp.run_id, inp.key) if changed else BASE_COMMIT
     return InstanceResult(
@@ -152,7 +157,19 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
     script.checks.append(inp)
     checked = next((c.key for c in script.calls if commit_of(c.run_id, c.key) == inp.commit), "")
     passed = script._first(script.failing_checks, inp.command) is None and script._first(script.failing_commits, checked) is None
-    return VerifyResult(passed=passed, exit_code=0 if passed else 1, output_tail="" if passed else "check failed")
+    tests: dict[str, bool] = {}
+    if inp.tests:
+        tests = dict(script._first(script.test_outcomes, checked or ("base" if inp.commit == BASE_COMMIT else "")) or {})
+        passed = passed and all(tests.values())
+    return VerifyResult(passed=passed, exit_code=0 if passed else 1, output_tail="" if passed else "check failed", tests=tests)
+
+
+@activity.defn(name="commit_diff")
+async def commit_diff(inp: DiffInput) -> str:
+    """A stand-in diff naming the instance whose commit it is: `diff of candidate/2`."""
+    script = script_for(activity.info().workflow_id)
+    shown = next((c.key for c in script.calls if commit_of(c.run_id, c.key) == inp.commit), inp.commit)
+    return f"diff of {shown}"
 
 
 SCRIPTED_HOST = "@scripted-host"
@@ -228,7 +245,7 @@ async def _wait(delay: float | None, hold: asyncio.Event | None) -> None:
             await asyncio.wait_for(hold.wait(), 0.1)
 
 
-SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit, claim_loop_host, run_iteration, finish_loop, run_runbook_step]
+SCRIPTED_ACTIVITIES = [resolve_base, run_instance, verify_commit, commit_diff, claim_loop_host, run_iteration, finish_loop, run_runbook_step]
 
 
 async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:

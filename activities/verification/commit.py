@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 
 from temporalio import activity
 
+from activities.git.objects import objects_dir
 from activities.git.origin import open_origin
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import run_dir, running_record, workspaces_dir
 from activities.runners.leftovers import kill_orphan
 from activities.verification.check import run_check
+from activities.verification.tests import bring_in, outcomes, report_command, run_isolated
 from workflows.sdk.models import VerifyInput, VerifyResult
 
 
@@ -24,14 +28,25 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
     log = log_dir / f"{slug}.log"
     record = running_record(inp.run_id, f"verify-{slug}")
     await kill_orphan(record)  # left running by a worker that died during an earlier attempt
+    home = workspaces_dir(inp.run_id) / f".{slug}.home"
+    """The sandboxed tests' home (activities/verification/tests.py)."""
 
     try:
         async with heartbeating(lambda: inp.label):
-            origin = await open_origin(inp.repo, inp.commit)
+            origin = await open_origin(inp.repo, inp.commit, *(s.commit for s in inp.tests))
             await prepare_workspace(origin.read, inp.commit, workspace, "orchard-verify")
-            check = await run_check(inp.command, workspace, log, record, inp.timeout)
+            command, skipped = inp.command, list[str]()
+            if inp.tests:
+                folders, skipped = await bring_in(workspace, inp.tests)
+                command = report_command(inp.command, folders) if folders else "echo 'no test was brought in'; false"
+                check = await run_isolated(command, workspace, await objects_dir(origin.read), log, record, home, inp.timeout)
+            else:
+                check = await run_check(command, workspace, log, record, inp.timeout)
+            tests = outcomes(log, inp.tests) if inp.tests else {}
     finally:
         await remove_workspace(workspace)
+        await asyncio.to_thread(shutil.rmtree, home, True)
+    tail = check.output_tail if not skipped else "\n".join(skipped) + "\n" + check.output_tail
     return VerifyResult(
-        passed=check.passed, exit_code=check.exit_code, output_tail=check.output_tail, log_path=str(log), duration_seconds=check.duration_seconds,
+        passed=check.passed, exit_code=check.exit_code, output_tail=tail, log_path=str(log), duration_seconds=check.duration_seconds, tests=tests,
     )

@@ -39,7 +39,7 @@ class Cleaned:
         return "\n".join(lines)
 
 
-def _run_folders(run_id: str | None) -> dict[str, list[Path]]:
+def run_folders(run_id: str | None) -> dict[str, list[Path]]:
     """Workspace and agent-home folders on this host, by run id."""
     found: dict[str, list[Path]] = {}
     for kind in ("workspaces", "agent-homes"):
@@ -59,7 +59,7 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
             if owner not in open_run_ids:
                 await remove_container(name)
                 cleaned.containers.append(name)
-    for owner, folders in _run_folders(run_id).items():
+    for owner, folders in run_folders(run_id).items():
         if owner not in open_run_ids:
             for folder in folders:
                 for workspace in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
@@ -71,7 +71,7 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
 
 async def _left_on_this_host(run_id: str) -> bool:
     """Whether a workspace, agent home or container of `run_id` is on this host."""
-    if _run_folders(run_id):
+    if run_folders(run_id):
         return True
     return await engine_problem() is None and bool(await orchard_containers(str(orchard_home()), run_id))
 

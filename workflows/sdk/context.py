@@ -32,12 +32,15 @@ from workflows.sdk.models import (
     Answer,
     ChildRun,
     Continuation,
+    DiffInput,
     InstanceInput,
     InstanceProgress,
     InstanceResult,
+    MethodPick,
     RunInput,
     RunTotals,
     TaskSpec,
+    TestSource,
     VerifyInput,
     VerifyResult,
     first_error,
@@ -114,6 +117,7 @@ class Context:
         self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
         self._verifications = 0
+        self._diffs = 0
         self.phase = "running"
         """What the strategy is doing now (e.g. "scoring"); `orchard watch` shows it."""
         self.published: list[InstanceResult] | None = None
@@ -123,6 +127,10 @@ class Context:
         IterationRecords: `orchard watch`, `orchard show` and the TUI show the latest as a table
         while the run goes on. A row of a strategy's own (a dict, a model) is shown as a StepRecord."""
         self._quota_memo: datetime | None = None
+        self.keep_trail = False
+        """Keep the whole trail in the run's result too (RunResult.trail): best-of-n's matrix and comparisons."""
+        self.selections: list[MethodPick] = []
+        """What each selection method picked (best-of-n): the run's result carries them (RunResult.selections)."""
         self.graph: list[str] = []
         """The strategy's shape, one line a node marked with where the run is (a pipeline's phases):
         the TUI and `orchard show` draw it while the run goes on."""
@@ -414,8 +422,10 @@ class Context:
             raise AggregateTaskFailed(failures[0], results)
         return results
 
-    async def verify(self, target: InstanceResult | str, command: str, timeout: float = 1800.0) -> VerifyResult:
-        """Run a verification command (e.g. `pytest -q`) on a checkout of a result's commit."""
+    async def verify(self, target: InstanceResult | str, command: str, timeout: float = 1800.0, tests: Sequence[TestSource] = ()) -> VerifyResult:
+        """Run a verification command (e.g. `pytest -q`) on a checkout of a result's commit. With
+        `tests`, those folders of other commits (tests an agent wrote) are brought into the checkout
+        first, over whatever it has there, and each test's outcome comes back (VerifyResult.tests)."""
         self._stop_if_canceled()
         commit = target.commit if isinstance(target, InstanceResult) else target
         if not commit:
@@ -425,7 +435,8 @@ class Context:
         label = f"verify/{subject}#{self._verifications}"
         verified: VerifyResult = await workflow.execute_activity(
             "verify_commit",
-            VerifyInput(repo=self._state.repo, run_id=self._state.run_id, commit=commit, command=command, timeout=timeout, label=label),
+            VerifyInput(repo=self._state.repo, run_id=self._state.run_id, commit=commit, command=command, timeout=timeout, label=label,
+                        tests=list(tests)),
             result_type=VerifyResult,
             activity_id=label,
             summary=f"{command} on {commit[:12]}",
@@ -435,6 +446,25 @@ class Context:
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         return verified
+
+    async def diff(self, target: InstanceResult | str, limit: int = 20_000) -> str:
+        """The changes from the run's base commit to a result's commit (or a commit id), as `git
+        diff` shows them, cut to `limit` characters (and saying so): for an agent's prompt."""
+        self._stop_if_canceled()
+        commit = target.commit if isinstance(target, InstanceResult) else target
+        if not commit:
+            raise StrategyError("ctx.diff needs a result with a commit (or a commit id)")
+        self._diffs += 1  # activity ids stay unique however often a commit is diffed
+        shown: str = await workflow.execute_activity(
+            "commit_diff",
+            DiffInput(repo=self._state.repo, base=self._state.base_commit, commit=commit, limit=limit),
+            result_type=str,
+            activity_id=f"diff/{commit[:12]}#{self._diffs}",
+            summary=f"diff of {commit[:12]}",
+            start_to_close_timeout=timedelta(seconds=120),
+            retry_policy=INFRA_RETRY,
+        )
+        return shown
 
     def publish(self, results: list[InstanceResult]) -> None:
         """Give the caller these results now while the run goes on (e.g. shadows still running):

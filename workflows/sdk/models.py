@@ -510,6 +510,25 @@ class InstanceHeartbeat(BaseModel):
     session_id: str | None = None
 
 
+class TestSource(BaseModel):
+    """Tests an agent wrote (best-of-n's test writers): the folder `path` of `commit`, brought into
+    the checkout a verification runs in, over whatever the checked commit has there."""
+
+    __test__ = False  # pytest: not a test class
+
+    commit: str
+    path: str
+    """Relative to the repository's root, e.g. `orchard_tests/writer_1`."""
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, path: str) -> str:
+        parts = path.strip("/").split("/")
+        if not path or path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+            raise ValueError(f"a test folder must be a plain path inside the repository, not {path!r}")
+        return "/".join(parts)
+
+
 class VerifyInput(BaseModel):
     repo: str
     run_id: str
@@ -517,6 +536,22 @@ class VerifyInput(BaseModel):
     command: str
     timeout: float = 1800.0
     label: str = "verify"
+    tests: list[TestSource] = Field(default_factory=list)
+    """Test folders brought into the checkout before the command runs; the command is then a pytest
+    run (`-rA`), whose outcome per test comes back in VerifyResult.tests."""
+
+
+class DiffInput(BaseModel):
+    """`commit_diff`: the changes from `base` to `commit`, cut to `limit` characters."""
+
+    repo: str
+    base: str
+    commit: str
+    limit: int = 20_000
+
+
+TESTS_KEPT = 500
+"""The most test outcomes a verification's result carries (the history carries summaries)."""
 
 
 VERIFY_OUTPUT_KEPT = 1000
@@ -531,6 +566,8 @@ class VerifyResult(BaseModel):
     output_tail: str = ""
     log_path: str | None = None
     duration_seconds: float = 0.0
+    tests: dict[str, bool] = Field(default_factory=dict)
+    """With VerifyInput.tests: each test's id (pytest's node id) and whether it passed."""
 
     @property
     def failure(self) -> str:
@@ -689,6 +726,22 @@ RunStatus = Literal["success", "partial", "failed", "stopped"]
 """`stopped`: nothing it counts succeeded, and a person stopped what did not (`orchard loop stop`)."""
 
 
+class MethodPick(BaseModel):
+    """What one selection method picked among best-of-n's candidates (`-S compare=`: one per method;
+    otherwise the one `select` names), and what that method's own agents spent (scorers, judges,
+    test writers: shared ones are counted in every method that uses them)."""
+
+    method: str
+    """The spec as given: "score", "tests", "tests+tournament"."""
+    candidate: int | None
+    """The candidate it picked (1..n); None: nothing could be picked."""
+    reason: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_estimated: bool = False
+
+
 class RunResult(BaseModel):
     run_id: str
     strategy: str
@@ -711,6 +764,10 @@ class RunResult(BaseModel):
     omitted: dict[str, int] = Field(default_factory=dict)
     """Results past the first RESULT_INSTANCES the strategy returned, by status: counted, not
     listed, so the result stays within Temporal's payload limit (each is in the run's history)."""
+    selections: list[MethodPick] = Field(default_factory=list)
+    """best-of-n: what each selection method picked (`-S compare=`: every one; the first is the winner's)."""
+    trail: list[TrailRow] = Field(default_factory=list)
+    """The steps a strategy keeps with its result (ctx.keep_trail): best-of-n's tests matrix and comparisons."""
     budget: str | None = None
     """Set when the run's budget stopped instances: `spent $4.91 of $5` (its outcome is `budget`)."""
 

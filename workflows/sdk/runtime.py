@@ -218,6 +218,8 @@ class StrategyWorkflow:
             questions=list(self._questions.state.answers),
             children=ctx.children(),
             runs=ctx.runs,
+            selections=list(ctx.selections),
+            trail=[as_trail_row(step) for step in ctx.trail] if ctx.keep_trail else [],
         )
 
     @workflow.query

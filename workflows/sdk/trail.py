@@ -86,6 +86,52 @@ class ItemRecord(BaseModel):
     at: datetime | None = None
 
 
+class TestRecord(BaseModel):
+    """One generated test of best-of-n's `select=tests`, a row of the candidates × tests matrix:
+    which candidates passed it, whether it passed on the base commit, and whether it counted."""
+
+    __test__ = False  # pytest: not a test class
+
+    kind: Literal["test"] = "test"
+    test: str
+    """The test's id as its runner gave it (pytest's node id)."""
+    writer: int
+    """The test writer that wrote it (1, 2, ...)."""
+    base: bool | None = None
+    """Passed on the base commit (then it checks nothing); None: not run there."""
+    passed: list[int] = Field(default_factory=list)
+    """The candidates (their numbers) that passed it; every other candidate tested failed it."""
+    failed: list[int] = Field(default_factory=list)
+    counted: bool = True
+    note: str = ""
+    """Why it counts for nothing: it fails on every candidate, or passes on the base."""
+
+
+Verdict = Literal["A", "B", "draw"]
+
+
+class ComparisonRecord(BaseModel):
+    """One pairing of best-of-n's `select=tournament`: a judge asked twice, the candidates in both
+    orders (position bias cancels); a split verdict is a draw."""
+
+    kind: Literal["comparison"] = "comparison"
+    method: str = "tournament"
+    round: int = 1
+    """Round robin: 1; single elimination: the round (1 the first)."""
+    a: int
+    b: int
+    """The candidates compared (their numbers); `a` was shown first in the first asking."""
+    first: int | None = None
+    """The candidate the judge preferred with `a` shown first (None: a draw, or no usable answer)."""
+    second: int | None = None
+    """... and with `b` shown first."""
+    winner: int | None = None
+    """The pairing's winner: both askings agree on it (None: a draw)."""
+    rationale: str = ""
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
 class StepRecord(BaseModel):
     """A step of a strategy of a user's own: whatever fields it gave (a dict, or a model of its own)."""
 
@@ -99,7 +145,9 @@ class StepRecord(BaseModel):
         return dict(self.model_extra or {})
 
 
-_KINDS: dict[str, type[IterationRecord] | type[PhaseRecord] | type[ItemRecord]] = {"iteration": IterationRecord, "phase": PhaseRecord, "item": ItemRecord}
+_KINDS: dict[str, type[IterationRecord] | type[PhaseRecord] | type[ItemRecord] | type[TestRecord] | type[ComparisonRecord]] = {
+    "iteration": IterationRecord, "phase": PhaseRecord, "item": ItemRecord, "test": TestRecord, "comparison": ComparisonRecord,
+}
 
 
 def row_kind(row: Any) -> str:
@@ -122,15 +170,17 @@ TrailRow = Annotated[
     Annotated[IterationRecord, Tag("iteration")]
     | Annotated[PhaseRecord, Tag("phase")]
     | Annotated[ItemRecord, Tag("item")]
+    | Annotated[TestRecord, Tag("test")]
+    | Annotated[ComparisonRecord, Tag("comparison")]
     | Annotated[StepRecord, Tag("step")],
     Discriminator(row_kind),
 ]
 """A row of a trail: discriminated by `kind`."""
 
-TRAIL_ROW_TYPES = (IterationRecord, PhaseRecord, ItemRecord, StepRecord)
+TRAIL_ROW_TYPES = (IterationRecord, PhaseRecord, ItemRecord, TestRecord, ComparisonRecord, StepRecord)
 
 
-def as_trail_row(step: Any) -> IterationRecord | PhaseRecord | ItemRecord | StepRecord:
+def as_trail_row(step: Any) -> IterationRecord | PhaseRecord | ItemRecord | TestRecord | ComparisonRecord | StepRecord:
     """A step a strategy put in ctx.trail, as a row: a row as it is; a model or a dict of a user's
     own as a StepRecord of its fields (never an error: the progress query must answer)."""
     if isinstance(step, TRAIL_ROW_TYPES):

@@ -1,20 +1,32 @@
 """`best-of-n`: n candidates, each verified and scored by a read-only agent; the best one wins.
 
-With `approve`, a person confirms the winner or picks another candidate (`orchard answer RUN N`)
-before the run ends; with `approve_timeout` the scored winner stands when nobody answers in time.
+`select` picks otherwise (workflows/strategies/selection/): by tests that agents wrote, by a judge
+comparing two candidates at a time, or both; `compare` runs several methods on the same candidates
+(an evaluation: the first one's pick wins, each one's pick is in RunResult.selections);
+`synthesize` lets an agent combine the best candidates; `ensemble` runs candidates of different
+agents (the variants format). With `approve`, a person confirms the winner or picks another
+candidate (`orchard answer RUN N`) before the run ends; with `approve_timeout` the scored winner
+stands when nobody answers in time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 from workflows.sdk.context import RUN_INSTANCES_LIMIT, Context, Handle
 from workflows.sdk.errors import InstanceFailed, StrategyError
-from workflows.sdk.models import InstanceResult, Selection
-from workflows.sdk.strategy import Strategy, StrategyConfig
-from workflows.strategies.read_only_agent import JSON_REQUEST, READ_ONLY, agent_overrides, ask, json_objects
+from workflows.sdk.models import InstanceResult, Selection, VariantSummary
+from workflows.sdk.strategy import Strategy
+from workflows.strategies.selection import Pool, pick
+from workflows.strategies.selection.config import SelectionConfig
+from workflows.strategies.selection.scoring import parse_score, score, scored
+from workflows.strategies.selection.synthesis import synthesize
+from workflows.strategies.selection.testing import start_writers
+from workflows.strategies.variants.running import variant_task
+
+__all__ = ["DIVERSITY_HINTS", "BestOfNConfig", "BestOfNStrategy", "parse_score"]
 
 DIVERSITY_HINTS = (
     "Favor the simplest correct change.",
@@ -27,17 +39,7 @@ DIVERSITY_HINTS = (
 
 
 @dataclass
-class BestOfNConfig(StrategyConfig):
-    n: int = 5
-    scorer_prompt: str = ""
-    scorer_model: str = ""
-    scorer_plugin: str = ""
-    scorer_agent_command: str = ""
-    score_scale: int = 10
-    score_attempts: int = 2
-    verify: str = ""
-    verify_timeout: float = 1800.0
-    tie_break: Literal["first", "random"] = "first"
+class BestOfNConfig(SelectionConfig):
     require_min_success: int = 1
     diversity_hints: bool = True
     approve: bool = False
@@ -58,15 +60,9 @@ class BestOfNConfig(StrategyConfig):
             raise ValueError("score_scale and score_attempts must be at least 1")
         if self.approve_timeout < 0:
             raise ValueError("approve_timeout must be 0 (wait as long as it takes) or a number of seconds")
-
-
-def parse_score(text: str | None, scale: int) -> tuple[float, str] | None:
-    """The scorer's one JSON object -> (score clamped to 0..scale, rationale); None if unusable."""
-    for data in json_objects(text):
-        if isinstance(data.get("score"), (int, float)) and not isinstance(data["score"], bool):
-            score = min(max(float(data["score"]), 0.0), float(scale))
-            return score, str(data.get("rationale") or data.get("reason") or "")
-    return None
+        self.check_selection()
+        if self.synthesize and self.approve:
+            raise ValueError("synthesize and approve do not go together: a person approves a candidate, not a synthesis")
 
 
 class BestOfNStrategy(Strategy[BestOfNConfig]):
@@ -75,6 +71,8 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()
+        if cfg.select != "score" or cfg.compare or cfg.synthesize or cfg.ensemble:
+            return await self._execute_selecting(prompt, base_branch, ctx, cfg)
         handles: list[Handle] = []
         for i in range(cfg.n):
             text = prompt
@@ -92,7 +90,69 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         ranked = self._select(ctx, cfg, candidates)
         return await self._approve(ctx, cfg, ranked) if cfg.approve else ranked
 
-    async def _evaluate(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, handle: Handle) -> InstanceResult:
+    async def _execute_selecting(self, prompt: str, base_branch: str, ctx: Context, cfg: BestOfNConfig) -> list[InstanceResult]:
+        """best-of-n with `select`, `compare`, `synthesize` or `ensemble`: each spec picks in turn
+        among the same candidates (workflows/strategies/selection/); the first spec's pick wins."""
+        specs = cfg.specs()
+        methods = {m for _, ms in specs for m in ms}
+        n = cfg.n if "n" in self.params or not cfg.ensemble else len(cfg.ensemble)
+        judging = cfg.judge_calls(n)
+        if judging:  # said up front: in the worker's log and, until the candidates are in, the run's phase
+            self.logger.info("best-of-n: the tournament may ask for up to %s judge calls", judging)
+            ctx.phase = f"running {n} candidates (the tournament will ask for at most {judging} judge calls)"
+        handles = [await ctx.run(self._candidate_task(cfg, prompt, base_branch, i, n), key=ctx.key("candidate", i + 1)) for i in range(n)]
+        pool = Pool(ctx, cfg, prompt, [])
+        if "tests" in methods:
+            pool.writers = await start_writers(ctx, cfg, prompt, base_branch)
+
+        async def evaluated(i: int, handle: Handle) -> InstanceResult:
+            """The candidate verified, and scored as soon as it is when a spec scores (a scorer
+            without a usable answer leaves it to the other specs, not out of the run)."""
+            c = await self._evaluate(ctx, cfg, prompt, i, handle, scoring=False)
+            if "score" in methods and pool.is_eligible(c):
+                ctx.phase = "scoring"
+                await scored(pool, c)
+            return c
+
+        pool.candidates = candidates = list(await asyncio.gather(*(evaluated(i, h) for i, h in enumerate(handles))))
+        if cfg.ensemble:
+            for i, c in enumerate(candidates):
+                c.variant = VariantSummary(id=cfg.ensemble[i % len(cfg.ensemble)]["id"], role=f"candidate {i + 1}", verified=c.metrics.get("verify_passed"))
+        succeeded = [c for c in candidates if c.success]
+        if len(succeeded) < cfg.require_min_success:
+            raise StrategyError(f"only {len(succeeded)} of {n} candidates succeeded; require_min_success={cfg.require_min_success}")
+        ctx.keep_trail = True
+        picks = []
+        for given, spec_methods in specs:
+            ctx.phase = f"selecting ({given})"
+            picks.append((given, await pick(pool, given, spec_methods)))
+        ctx.selections = [pool.spent(given, p) for given, p in picks]
+        for c in candidates:
+            c.select(winner=False)
+        chosen = picks[0][1]
+        if chosen.winner is None:
+            reasons = "; ".join(f"candidate {_number(c)}: {c.error or _selection(c).ineligible or c.status}" for c in candidates if c not in pool.eligible)
+            raise StrategyError(f"no candidate could win ({reasons or chosen.reason})")
+        winner = chosen.winner
+        winner.select(winner=True, reason=chosen.reason + (f", passed `{cfg.verify}`" if cfg.verify else ""))
+        self.logger.info("best-of-n winner: candidate %s (%s)", _number(winner), _selection(winner).reason)
+        ranked = [winner] + [c for c in candidates if c is not winner]
+        if cfg.synthesize:
+            synthesized = await synthesize(pool, winner, "tests" in specs[0][1])
+            if synthesized is not None:
+                ranked = [synthesized, *ranked] if synthesized.winner else [winner, synthesized, *ranked[1:]]
+        return await self._approve(ctx, cfg, ranked) if cfg.approve else ranked
+
+    def _candidate_task(self, cfg: BestOfNConfig, prompt: str, base_branch: str, i: int, n: int) -> dict[str, Any]:
+        """Candidate i+1's task: the prompt with its approach hint; with `ensemble`, its agent's settings."""
+        text = prompt
+        if cfg.diversity_hints and n > 1:
+            text = f"{prompt}\n\nApproach hint for this attempt: {DIVERSITY_HINTS[i % len(DIVERSITY_HINTS)]}"
+        if cfg.ensemble:
+            return variant_task(cfg.ensemble[i % len(cfg.ensemble)], text, base_branch, cfg.model)
+        return {"prompt": text, "base_branch": base_branch, "model": cfg.model}
+
+    async def _evaluate(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, handle: Handle, scoring: bool = True) -> InstanceResult:
         try:
             result = await ctx.wait(handle)
         except InstanceFailed as failed:
@@ -109,6 +169,8 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
             if not outcome.passed:
                 result.select(ineligible=outcome.failure)
                 return result
+        if not scoring:
+            return result
         ctx.phase = "scoring"
         scored = await self._score(ctx, cfg, prompt, i, result)
         if scored is None:
@@ -120,21 +182,7 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         return result
 
     async def _score(self, ctx: Context, cfg: BestOfNConfig, prompt: str, i: int, result: InstanceResult) -> tuple[float, str] | None:
-        request = (
-            f"You are reviewing one candidate solution to a coding task. {READ_ONLY}\n\n"
-            f"<task>\n{prompt}\n</task>\n\n"
-            f"The candidate's changes are the commits from {ctx.base_commit} to HEAD in this repository "
-            f"(inspect them with `git diff {ctx.base_commit}..HEAD`).\n"
-            f"{cfg.scorer_prompt + chr(10) if cfg.scorer_prompt else ''}"
-            f"Score how well the changes accomplish the task, from 0 (useless) to {cfg.score_scale} (excellent). "
-            f'{JSON_REQUEST}: {{"score": <number>, "rationale": "<one paragraph>"}}'
-        )
-        task = {
-            **agent_overrides(cfg.scorer_model or cfg.model, cfg.scorer_plugin, cfg.scorer_agent_command),
-            "prompt": request,
-            "base_branch": result.branch_name,
-        }
-        return await ask(ctx, task, ("score", i + 1), lambda text: parse_score(text, cfg.score_scale), cfg.score_attempts)
+        return await score(ctx, cfg, prompt, i, result)
 
     def _select(self, ctx: Context, cfg: BestOfNConfig, candidates: list[InstanceResult]) -> list[InstanceResult]:
         eligible = [c for c in candidates if c.success and "score" in c.metrics]
@@ -163,7 +211,7 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
 
         def shown(c: InstanceResult) -> str:
             score = c.metrics.get("score")
-            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or "not scored"
+            why = f"score {score:g}/{cfg.score_scale}" if isinstance(score, (int, float)) else _selection(c).ineligible or _standing(c)
             return f"{_number(c)}: {c.branch_name} ({why})"
 
         ctx.phase = "waiting for approval"
@@ -187,6 +235,14 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
         chosen.select(winner=True, reason=reason, approval=answer)
         self.logger.info("best-of-n: %s", reason)
         return [chosen] + [c for c in ranked if c is not chosen]
+
+
+def _standing(c: InstanceResult) -> str:
+    """How an unscored candidate stood by the other methods (tests passed, tournament points)."""
+    m = c.metrics
+    said = ([f"passed {m['tests_passed']} of {m['tests_counted']} tests"] if "tests_passed" in m else []) + (
+        [f"{m['tournament_points']:g} tournament points"] if "tournament_points" in m else [])
+    return ", ".join(said) or "not scored"
 
 
 def _selection(c: InstanceResult) -> Selection:

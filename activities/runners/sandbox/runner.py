@@ -12,6 +12,7 @@ TMPDIR its own /tmp: nothing else of the worker's environment.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pwd
 import shutil
@@ -32,6 +33,8 @@ from workflows.sdk.models import TaskSpec
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "TZ")
 """The worker's variables an agent gets (with every LC_*): how to find programs and speak."""
 NO_NETWORK = ("offline", "proxy")
+
+logger = logging.getLogger(__name__)
 
 
 def private_tmp(agent_home: Path) -> Path:
@@ -81,35 +84,68 @@ async def run_in_sandbox(
     task: TaskSpec,
     site: AgentSite,
 ) -> ProcessOutcome:
-    workspace, agent_home, objects, forward_env, endpoints = site.workspace, site.agent_home, site.objects, site.forward_env, site.endpoints
-    on_line, transcript, record_path, leftovers = site.on_line, site.transcript, site.record_path, site.leftovers
     problem = sandbox_problem(task.network_egress)
     if problem is not None:
         raise SandboxUnavailable(f"sandbox runner: {problem}")
-    targets = list(dict.fromkeys(endpoint(url) for url in endpoints)) if task.network_egress == "proxy" else []
-    plan = plan_for(task, command.argv[0], workspace=workspace, agent_home=agent_home, objects=objects,
+    targets = list(dict.fromkeys(endpoint(url) for url in site.endpoints)) if task.network_egress == "proxy" else []
+    plan = plan_for(task, command.argv[0], workspace=site.workspace, agent_home=site.agent_home, objects=site.objects,
                     relayed_hosts=[host for host, _ in targets if host not in LOOPBACK_NAMES])
-    agent_home.mkdir(parents=True, exist_ok=True)
+    site.agent_home.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, SETUP_ATTEMPTS):
+        outcome, set_up = await _sandboxed(command, task, site, plan, targets)
+        if set_up:
+            return outcome
+        logger.warning("sandbox runner: bubblewrap could not make the sandbox (attempt %d of %d), making it again: %s",
+                       attempt, SETUP_ATTEMPTS, (outcome.stderr_tail.strip().splitlines() or ["no message"])[-1])
+        await asyncio.sleep(0.2 * attempt)  # a race with the host's mounts is over in a moment
+    outcome, _ = await _sandboxed(command, task, site, plan, targets)
+    return outcome
+
+
+SETUP_ATTEMPTS = 3
+"""How many times a sandbox bubblewrap failed to make is made again before the agent's run fails
+with bubblewrap's message: making one can lose a race with the host (a mount under a folder it
+binds read-only going away while it remounts them), which says nothing about the agent."""
+
+
+async def _sandboxed(command: AgentCommand, task: TaskSpec, site: AgentSite, plan: SandboxPlan,
+                     targets: list[tuple[str, int]]) -> tuple[ProcessOutcome, bool]:
+    """One sandbox for the agent, run to its end: its outcome, and whether bubblewrap made it (the
+    agent ran). bubblewrap says its sandbox's first process exited on its status descriptor; a
+    sandbox it failed to make says nothing there (nor does one killed by a timeout or a cancel)."""
     await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
     plan.tmp.mkdir(mode=0o700)
     relay = NetnsRelay(targets) if targets else None
     bwrap, *flags = bwrap_argv(plan)
-    options = arguments_file([*flags, *(relay.flags() if relay else [])])
+    status_read, status_write = os.pipe()
+    options = arguments_file([*flags, "--json-status-fd", str(status_write), *(relay.flags() if relay else [])])
     agent = arguments_file(command.argv)
     try:
         argv = [shutil.which(bwrap) or bwrap, "--args", str(options), "--", "bash", "-c", LAUNCH, str(agent)]
-        return await run_process(
-            AgentCommand(argv=argv, env=command.env, stdin=command.stdin), cwd=workspace,
-            timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=record_path, leftovers=[*leftovers, plan.tmp],
-            environ=agent_environ(agent_home, forward_env), pass_fds=(options, agent, *(relay.fds if relay else ())),
-            on_start=relay.started if relay else None,
+        outcome = await run_process(
+            AgentCommand(argv=argv, env=command.env, stdin=command.stdin), cwd=site.workspace,
+            timeout=task.timeout, on_line=site.on_line, transcript=site.transcript, record_path=site.record_path,
+            leftovers=[*site.leftovers, plan.tmp], environ=agent_environ(site.agent_home, site.forward_env),
+            pass_fds=(options, agent, status_write, *(relay.fds if relay else ())), on_start=relay.started if relay else None,
         )
+        os.close(status_write)
+        status_write = -1
+        return outcome, outcome.timed_out or b'"exit-code"' in _read_all(status_read)
     finally:
-        os.close(options)
-        os.close(agent)
+        for fd in (options, agent, status_read, status_write):
+            if fd >= 0:
+                os.close(fd)
         if relay is not None:
             relay.close()
         await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
+
+
+def _read_all(fd: int) -> bytes:
+    """What is in a pipe whose writers are all closed."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 LAUNCH = 'readarray -d "" -t argv <&"$0"; eval "exec $0<&-"; exec "${argv[@]}"'

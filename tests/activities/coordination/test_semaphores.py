@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
 from activities.coordination.semaphores import enqueue_lease, until_fresh
+from orchard_common.sandbox import sandbox_runner
 from tests.activities.coordination.helpers import Holder, activity_on
 from tests.scripted import until
 from workflows.coordination.semaphores import SemaphoreState, SemaphoreWorkflow
@@ -26,7 +27,7 @@ async def test_enqueue_lease_starts_the_semaphore_grants_up_to_max_and_queues_th
     async def ask(token: str) -> LeaseStatus:
         return await steps.run(enqueue_lease, EnqueueLeaseInput(repo=REPO, name=name, request=LeaseRequest(token=token, holder=f"run-{token}", max=2)))
 
-    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow]):
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow], workflow_runner=sandbox_runner()):
         assert [await ask(t) for t in ("t1", "t2", "t3", "t4")] == [
             LeaseStatus(granted=True), LeaseStatus(granted=True), LeaseStatus(granted=False, position=1), LeaseStatus(granted=False, position=2)]
         assert await ask("t3") == LeaseStatus(granted=False, position=1)  # a retried activity: the same request, not a second place in line
@@ -46,7 +47,7 @@ async def test_a_step_under_a_slot_starts_only_while_its_run_holds_the_slot(clie
     queue, name = f"leases-{uuid.uuid4().hex[:6]}", f"lock-{uuid.uuid4().hex[:8]}"
     steps = activity_on(client, queue)
     lock = semaphore_id(REPO, name)
-    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder]):
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder], workflow_runner=sandbox_runner()):
         holder = await client.start_workflow(Holder.run, id=f"holder-{uuid.uuid4().hex[:8]}", task_queue=queue)
         for token in ("first", "second"):
             await steps.run(enqueue_lease, EnqueueLeaseInput(repo=REPO, name=name, request=LeaseRequest(token=token, holder=holder.id, heartbeat=30)))

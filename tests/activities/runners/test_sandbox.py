@@ -266,3 +266,30 @@ async def test_a_loops_agent_keeps_its_home_and_pushes_to_its_pipelines_gateway(
         assert outcomes[-1].agent.runner == "sandbox" and outcomes[-1].agent.success, outcomes[-1].agent.error
     assert outcomes[0].agent.final_message == "pushed" and git(repo, "log", "-1", "--format=%s", "sandboxed") == "one"
     assert outcomes[1].agent.final_message == "remembered"
+
+
+async def test_a_sandbox_bubblewrap_failed_to_make_is_made_again_and_the_agent_runs_once(repo, orchard_home, tmp_path, monkeypatch):
+    """Making a sandbox can lose a race with the host (a mount under a folder it binds read-only going
+    away while bubblewrap remounts it): here the first sandboxes bind a folder that is gone. The
+    sandbox is made again and the agent runs once (it counts its runs in its workspace, which every
+    attempt shares); a sandbox that can never be made fails the instance with bubblewrap's own line,
+    its agent never run."""
+    from activities.runners.sandbox import runner as sandbox_runner
+
+    real, made, gone, failing = sandbox_runner.bwrap_argv, [], tmp_path / "gone", {"times": 0}
+
+    def racing(plan):
+        made.append(plan)
+        return [*real(plan), *(["--ro-bind", str(gone), "/mnt"] if len(made) <= failing["times"] else [])]
+
+    monkeypatch.setattr(sandbox_runner, "bwrap_argv", racing)
+    counting = 'echo run >> runs.txt; git add runs.txt; git commit -qm counted; wc -l < runs.txt\n'
+    attempts = sandbox_runner.SETUP_ATTEMPTS
+    for run_id, failing["times"], succeeds in [("run_sb_race", attempts - 1, True), ("run_sb_never", attempts, False)]:
+        made.clear()
+        result = await attempt(tmp_path, repo, "sandbox", counting, run_id=run_id)
+        assert len(made) == attempts and result.success is succeeds, result.error
+        if succeeds:
+            assert said(result) == ["1"]
+        else:
+            assert not result.has_changes and f"Can't find source path {gone}" in (result.error or ""), result.error

@@ -14,6 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
 from activities.coordination.semaphores import enqueue_lease
+from orchard_common.sandbox import sandbox_runner
 from tests.activities.coordination.helpers import Holder, activity_on
 from tests.conftest import ROOT
 from tests.scripted import until
@@ -30,7 +31,7 @@ async def test_waiters_are_granted_slots_first_come_first_served(client: Client,
     queue, name = f"fifo-{uuid.uuid4().hex[:6]}", f"fifo-{uuid.uuid4().hex[:8]}"
     steps = activity_on(client, queue)
     lock = client.get_workflow_handle(semaphore_id(REPO, name))
-    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder]):
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder], workflow_runner=sandbox_runner()):
         holder = await client.start_workflow(Holder.run, id=f"holder-{uuid.uuid4().hex[:8]}", task_queue=queue)
 
         async def ask(token: str) -> LeaseStatus:
@@ -63,7 +64,7 @@ async def test_a_holder_whose_beats_stop_loses_its_slot_to_the_next_in_line_and_
     queue, name = f"stale-{uuid.uuid4().hex[:6]}", f"stale-{uuid.uuid4().hex[:8]}"
     steps = activity_on(client, queue)
     lock = client.get_workflow_handle(semaphore_id(REPO, name))
-    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder]):
+    async with Worker(client, task_queue=queue, workflows=[SemaphoreWorkflow, Holder], workflow_runner=sandbox_runner()):
         holder = await client.start_workflow(Holder.run, id=f"holder-{uuid.uuid4().hex[:8]}", task_queue=queue)
         for token in ("silent", "next"):  # a holder that never beats, as one whose worker died
             await steps.run(enqueue_lease, EnqueueLeaseInput(repo=REPO, name=name, request=LeaseRequest(token=token, holder=holder.id, heartbeat=0.05)))
@@ -86,6 +87,6 @@ async def test_a_recorded_lock_history_replays_against_the_current_code():
     and one past its hold timeout taken back, ended idle), recorded before the deadline logic moved
     into pure functions: an edit of the semaphore must keep replaying it."""
     history = ROOT / "tests" / "histories" / "semaphore" / f"{SEMAPHORE_WORKFLOW}.json"
-    replayer = Replayer(workflows=[SemaphoreWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[SemaphoreWorkflow], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
     result = await replayer.replay_workflow(WorkflowHistory.from_json(SEMAPHORE_WORKFLOW, history.read_text()), raise_on_replay_failure=False)
     assert result.replay_failure is None

@@ -1,0 +1,116 @@
+"""Tests an agent wrote, brought into a verification's checkout, and each test's outcome read back.
+
+best-of-n's test writers commit tests in a folder of their own (`orchard_tests/writer_1`); every
+candidate is then checked with those folders in its checkout. The folders are agent-written and so
+is the checkout: Orchard's own git reads the writer's commit (objects verified when it was
+imported), and only regular files are written, each by `write_path`, which makes every folder on
+the way a real one (a link the candidate planted at `orchard_tests` is replaced, never followed).
+Whatever the candidate had in those folders goes first, so it cannot pass tests it wrote itself.
+The tests then run in the sandbox runner's offline sandbox where there is one (run_isolated).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from activities.agents.base import AgentCommand
+from activities.git.command import git_bytes
+from activities.git.untrusted import opened_dir, remove_beneath, write_path
+from activities.git.workspace import git_dir_of
+from activities.runners.sandbox import sandbox_problem
+from activities.runners.sandbox.runner import run_in_sandbox
+from activities.runners.site import AgentSite
+from activities.secrets import redact
+from activities.verification.check import OUTPUT_TAIL, Check, run_check
+from workflows.sdk.models import TESTS_KEPT, TaskSpec, TestSource
+
+FILES_LIMIT = 1000
+BYTES_LIMIT = 10 * 2**20
+"""What one writer's folder may hold: more is cut (a test writer is an agent, it may write anything)."""
+LOG_READ = 20 * 2**20
+REGULAR_MODES = (b"100644", b"100755")
+SUMMARY = re.compile(r"^=+ short test summary info =+$")
+OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (\S+)")
+
+
+class TestsUnreadable(Exception):
+    """A writer's folder could not be read from its commit."""
+
+
+def report_command(command: str, folders: list[str]) -> str:
+    """The test command, told to list every test's outcome (`-rA`) and to run the writers' folders."""
+    return f"{command} -rA " + " ".join(shlex.quote(f) for f in folders)
+
+
+async def bring_in(workspace: Path, sources: list[TestSource]) -> tuple[list[str], list[str]]:
+    """Each source's folder of its commit into `workspace`, in place of what is there: the folders
+    that hold a file now, and what was left out and why (a link, past the limits), one line each."""
+    own = git_dir_of(workspace)
+    skipped: list[str] = []
+    present: list[str] = []
+    for source in sources:
+        *parents, name = source.path.split("/")
+        write_path(workspace, "/".join([*parents, ".orchard-keep"]), b"")  # every folder on the way a real one
+        with opened_dir(workspace, *parents) as parent:
+            remove_beneath(parent, ".orchard-keep")
+            remove_beneath(parent, name)
+        listed = await git_bytes("ls-tree", "-r", "-z", "--full-tree", source.commit, "--", source.path, cwd=workspace, git_dir=own)
+        written = size = 0
+        for entry in filter(None, listed.split(b"\0")):
+            meta, _, path_bytes = entry.partition(b"\t")
+            mode, _, oid = meta.split(b" ")
+            path = path_bytes.decode(errors="replace")
+            if mode not in REGULAR_MODES:
+                skipped.append(f"{path}: not a regular file (mode {mode.decode()}), left out")
+                continue
+            blob = await git_bytes("cat-file", "blob", oid.decode(), cwd=workspace, git_dir=own)
+            written, size = written + 1, size + len(blob)
+            if written > FILES_LIMIT or size > BYTES_LIMIT:
+                skipped.append(f"{source.path}: more than {FILES_LIMIT} files or {BYTES_LIMIT // 2**20} MiB, the rest left out")
+                break
+            write_path(workspace, path, blob)
+        if written:
+            present.append(source.path)
+    return present, skipped
+
+
+def outcomes(log: Path, sources: list[TestSource]) -> dict[str, bool]:
+    """Each test's outcome from pytest's `-rA` summary in the log: passed only if every line about it
+    says PASSED (a test that passed and then failed its teardown failed). Only the writers' tests."""
+    with log.open("rb") as f:
+        text = f.read(LOG_READ).decode(errors="replace")
+    found: dict[str, bool] = {}
+    in_summary = False
+    folders = tuple(s.path + "/" for s in sources)
+    for line in text.splitlines():
+        if SUMMARY.match(line.strip()):
+            in_summary = True
+            continue
+        match = OUTCOME.match(line) if in_summary else None
+        if match is None or "::" not in match.group(2) or not match.group(2).startswith(folders):
+            continue
+        test = match.group(2)
+        found[test] = found.get(test, True) and match.group(1) == "PASSED"
+        if len(found) >= TESTS_KEPT:
+            break
+    return found
+
+
+async def run_isolated(command: str, workspace: Path, objects: Path, log: Path, record: Path, home: Path, timeout: float) -> Check:
+    """The generated tests run as an agent does in the sandbox runner, offline: agent-written code
+    (the candidate's and the test writer's) sees its checkout and nothing of the host's. Where no
+    sandbox is available, a local process, as `-S verify` runs, and the log says so."""
+    problem = sandbox_problem("offline")
+    if problem is not None:
+        check = await run_check(command, workspace, log, record, timeout)
+        check.output_tail = f"(not sandboxed: {problem})\n{check.output_tail}"
+        return check
+    log.write_text(f"$ {command}\n")
+    task = TaskSpec(prompt="", base_branch="", runner="sandbox", network_egress="offline", timeout=timeout, plugin="command", agent_command="bash")
+    site = AgentSite(workspace=workspace, agent_home=home, objects=objects, forward_env=[], endpoints=[], on_line=lambda line: None,
+                     transcript=log, record_path=record, leftovers=[workspace])
+    outcome = await run_in_sandbox(AgentCommand(argv=["bash", "-c", command]), task, site)
+    return Check(passed=outcome.exit_code == 0 and not outcome.timed_out, exit_code=None if outcome.timed_out else outcome.exit_code,
+                 output_tail=redact(log.read_text()[-OUTPUT_TAIL:]) or "", duration_seconds=round(outcome.duration_seconds, 3))

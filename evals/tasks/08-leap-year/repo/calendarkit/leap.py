@@ -1,0 +1,3 @@
+def is_leap_year(year: int) -> bool:
+    """Whether `year` has a 29th of February (Gregorian calendar)."""
+    return year % 4 == 0 and year % 100 != 0

@@ -1,0 +1,3 @@
+def split_fields(line: str) -> list[str]:
+    """The comma-separated fields of one CSV line."""
+    return line.split(",")

@@ -1,0 +1,3 @@
+def fahrenheit_to_celsius(degrees: float) -> float:
+    """Degrees Fahrenheit in degrees Celsius."""
+    return (degrees - 32) * 5 / 9
