@@ -42,10 +42,12 @@ class AgentPlace:
 
 async def run_agent(
     plugin: AgentPlugin, task: TaskSpec, place: AgentPlace, state: AgentState, session_id: str | None, on_phase: Callable[[str], None],
-    runner: str,
+    runner: str, stop_at_limit: bool = False,
 ) -> ProcessOutcome:
     """Run the agent to its end (or timeout) in `place` on `runner` (choose_runner's, asked once per
-    activity: the workspace was made for it); `state` fills from its stream as it goes."""
+    activity: the workspace was made for it); `state` fills from its stream as it goes. With
+    `stop_at_limit` (an instance, which pauses at a provider's limit) the agent is stopped as soon
+    as it hits one; else it goes on as it would (its CLI retrying)."""
     in_container, sandboxed = runner == "docker", runner == "sandbox"
     if in_container:  # the Docker SDK is imported by a worker that runs containers only
         from activities.runners.docker import ImageMissing
@@ -67,7 +69,7 @@ async def run_agent(
 
     def on_line(line: str) -> None:
         plugin.parse_line(line, state)
-        if state.limit is not None:
+        if stop_at_limit and state.limit is not None:
             limited.set()
 
     transcript = place.out_dir / "transcript.log"
@@ -119,9 +121,10 @@ async def _until_limited(running: Awaitable[ProcessOutcome], limited: asyncio.Ev
     return ProcessOutcome(exit_code=-15, timed_out=False, stderr_tail="", duration_seconds=0.0)
 
 
-def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str) -> InstanceResult:
+def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str, pause_at_limit: bool = False) -> InstanceResult:
     """The agent's run as a result: usage, final message (whole in a file, truncated here), and
-    `failed`/`timeout` when it failed; `success` is left for the caller to settle (after its import)."""
+    `failed`/`timeout` when it failed; `success` is left for the caller to settle (after its import).
+    With `pause_at_limit`, an agent stopped at a provider's limit is `error_type` quota: its caller pauses."""
     result = InstanceResult(
         success=False,
         key=place.key,
@@ -142,7 +145,7 @@ def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: 
         (place.out_dir / "final_message.md").write_text(final_message)
         result.final_message = truncate(final_message)
         result.final_message_path = str(place.out_dir / "final_message.md")
-    if state.limit is not None:
+    if pause_at_limit and state.limit is not None:
         result.status, result.error_type, result.error = "failed", "quota", redact(state.limit.message)
     elif outcome.timed_out:
         result.status, result.error_type = "timeout", "timeout"

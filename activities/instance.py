@@ -176,8 +176,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 phase = now
 
             async with reporting_spend(inp.run_id, inp.key, state) if inp.report_spend else contextlib.nullcontext():
-                outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner)
-            result = agent_result(task, place, state, outcome, runner)
+                outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True)
+            result = agent_result(task, place, state, outcome, runner, pause_at_limit=True)
             if state.limit is not None:  # a pause, not a failure: the workspace waits for the resumed session
                 keep = True
                 result.quota = await _pause(inp, fingerprint, state.limit.reset_at, result.error or "")

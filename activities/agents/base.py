@@ -71,8 +71,8 @@ class AgentState:
     error: str | None = None
     output_lines: list[str] = field(default_factory=list)
     limit: LimitHit | None = None
-    """The agent hit a provider's quota or rate limit: the instance pauses instead of failing, and
-    the agent is stopped at once (it would only retry into the limit)."""
+    """The agent hit a provider's quota or rate limit (its `error` says it failed too, as ever): an
+    instance stops the agent at once and pauses instead of failing (activities/agent_run.py)."""
 
 
 @dataclass

@@ -168,7 +168,7 @@ class ClaudeCodePlugin(JsonStreamPlugin):
             message = state.final_message or "rate limited (429)"
             reset = reset_from_text(message, datetime.now(UTC))
             state.limit = LimitHit(message[:500], reset or (state.limit.reset_at if state.limit else None))
-        elif event.get("is_error") or subtype not in (None, "success"):
+        if event.get("is_error") or subtype not in (None, "success"):
             detail = ", ".join(str(e) for e in event.get("errors") or []) or state.final_message or "no detail"
             label = subtype if subtype not in (None, "success") else "an error"
             state.error = f"claude reported {label}: {detail}"[:1000]
@@ -190,7 +190,7 @@ class ClaudeCodePlugin(JsonStreamPlugin):
             state.cost_usd, state.cost_estimated = cost, True
 
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
-        if state.error or state.limit:
+        if state.error:
             return
         detail = last_line(stderr_tail)
         if exit_code != 0:

@@ -178,7 +178,7 @@ class CodexPlugin(JsonStreamPlugin):
             state.last_event = f"error: {item['message']}"[:200]
 
     def finish(self, state: AgentState, exit_code: int, stderr_tail: str) -> None:
-        if state.error or state.limit:
+        if state.error:
             return
         detail = self._last_error or last_line(stderr_tail)
         if exit_code != 0:

@@ -65,8 +65,8 @@ def test_claude_codes_rate_limited_result_is_a_limit_not_a_failure():
     state = _feed(ClaudeCodePlugin(), [{"type": "result", "subtype": "success", "is_error": True, "api_error_status": 429, "session_id": "s1",
                                         "result": "Claude AI usage limit reached|1749924000", "total_cost_usd": 0}])
     ClaudeCodePlugin().finish(state, 1, "")
-    assert state.error is None and state.limit is not None
-    assert state.limit.reset_at == datetime.fromtimestamp(1749924000, UTC)
+    assert state.limit is not None and state.limit.reset_at == datetime.fromtimestamp(1749924000, UTC)
+    assert state.error == "claude reported an error: Claude AI usage limit reached|1749924000"  # a failure still, where nothing pauses (a loop)
 
 
 def test_codexs_rate_limit_error_is_a_limit():
