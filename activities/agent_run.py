@@ -42,12 +42,13 @@ class AgentPlace:
 
 async def run_agent(
     plugin: AgentPlugin, task: TaskSpec, place: AgentPlace, state: AgentState, session_id: str | None, on_phase: Callable[[str], None],
-    runner: str, stop_at_limit: bool = False,
+    runner: str, stop_at_limit: bool = False, stop: asyncio.Event | None = None,
 ) -> ProcessOutcome:
     """Run the agent to its end (or timeout) in `place` on `runner` (choose_runner's, asked once per
     activity: the workspace was made for it); `state` fills from its stream as it goes. With
     `stop_at_limit` (an instance, which pauses at a provider's limit) the agent is stopped as soon
-    as it hits one; else it goes on as it would (its CLI retrying)."""
+    as it hits one, or once `stop` is set (its credentials paused by another run); else it goes
+    on as it would (its CLI retrying)."""
     in_container, sandboxed = runner == "docker", runner == "sandbox"
     if in_container:  # the Docker SDK is imported by a worker that runs containers only
         from activities.runners.docker import ImageMissing
@@ -65,7 +66,7 @@ async def run_agent(
     except PluginError as e:
         raise bad_input(str(e)) from None
     on_phase("agent running" + (" in a container" if in_container else " in a sandbox" if sandboxed else ""))
-    limited = asyncio.Event()
+    limited = stop or asyncio.Event()
 
     def on_line(line: str) -> None:
         plugin.parse_line(line, state)

@@ -8,6 +8,7 @@ returns that result without running the agent again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.quota import credential_fingerprint, paused_until, report_limit
+from activities.quota import credential_fingerprint, paused_until, report_limit, watching_quota
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
@@ -52,6 +53,9 @@ class ImportIntent(BaseModel):
     fingerprint: str
     commit: str
 
+
+SESSION_MISSING = "No conversation found with session ID"
+"""What Claude Code says when asked to resume a session it never saved."""
 
 RESUME_PROMPT = (
     "Your previous run on this task was interrupted. Continue where you left off, "
@@ -142,6 +146,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
     agent_home = agent_home_dir(inp.run_id, inp.key)
     session_id = (_previous_session(info.heartbeat_details) or inp.resume_session) if workspace.is_dir() else None
+    fresh = task
     if session_id:
         task = task.model_copy(update={"prompt": RESUME_PROMPT})
 
@@ -175,8 +180,16 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 nonlocal phase
                 phase = now
 
-            async with reporting_spend(inp.run_id, inp.key, state) if inp.report_spend else contextlib.nullcontext():
-                outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True)
+            while True:
+                stop = asyncio.Event()
+                async with reporting_spend(inp.run_id, inp.key, state) if inp.report_spend else contextlib.nullcontext(), \
+                        watching_quota(fingerprint, state, stop):
+                    outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True, stop=stop)
+                if not (session_id and state.limit is None and SESSION_MISSING in (state.error or "")):
+                    break
+                # The session to resume was never saved (its agent was stopped before it finished a turn): start afresh.
+                session_id, task, state = None, fresh, AgentState()
+                await prepare_workspace(origin.read, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
             result = agent_result(task, place, state, outcome, runner, pause_at_limit=True)
             if state.limit is not None:  # a pause, not a failure: the workspace waits for the resumed session
                 keep = True

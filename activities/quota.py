@@ -4,8 +4,11 @@ whether they are paused now, and that they just hit a limit."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +17,8 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowExecutionStatu
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from activities.agents.base import AgentPlugin
+from activities.agents.base import AgentPlugin, AgentState
+from activities.agents.limits import LimitHit
 from workflows.coordination.quota import QuotaWorkflow
 from workflows.sdk.models import TaskSpec
 from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaReport, QuotaState, quota_id
@@ -54,6 +58,34 @@ async def paused_until(fingerprint: str) -> QuotaState | None:
     except (RPCError, WorkflowQueryFailedError):
         return None
     return state if state.paused_at(datetime.now(UTC)) else None
+
+
+LOOK_EVERY = 3.0
+"""How often a running agent's instance looks whether another run paused its credentials."""
+
+
+@contextlib.asynccontextmanager
+async def watching_quota(fingerprint: str, state: AgentState, stop: asyncio.Event) -> AsyncIterator[None]:
+    """While the block runs, stop the agent (`stop`) as soon as another run paused these credentials:
+    its next request would only meet the limit, and the provider should see none during the pause."""
+
+    async def watch() -> None:
+        while state.limit is None:
+            await asyncio.sleep(LOOK_EVERY)
+            paused = await paused_until(fingerprint)
+            if paused is not None and state.limit is None:
+                state.limit = LimitHit(paused.reason or "another run on these credentials hit a provider's limit", paused.until)
+                state.last_event = "paused with the other runs on these credentials"
+                stop.set()
+
+    task = asyncio.create_task(watch()) if fingerprint else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def report_limit(fingerprint: str, reset_at: datetime, reason: str, run_id: str) -> QuotaState:
