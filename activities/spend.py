@@ -19,7 +19,7 @@ LOOK_EVERY = 0.5
 
 
 @contextlib.asynccontextmanager
-async def reporting_spend(run_id: str, key: str, state: AgentState, every: float = SPEND_EVERY) -> AsyncIterator[None]:
+async def reporting_spend(run_id: str, key: str, state: AgentState, every: float = SPEND_EVERY, look: float = LOOK_EVERY) -> AsyncIterator[None]:
     """Signal the run `run_id` the live spend in `state` while the block runs."""
     try:
         handle = activity.client().get_workflow_handle(run_id)
@@ -30,13 +30,13 @@ async def reporting_spend(run_id: str, key: str, state: AgentState, every: float
     async def report() -> None:
         said = (0.0, 0)
         while True:
-            await asyncio.sleep(LOOK_EVERY)
+            await asyncio.sleep(look)
             now = (state.cost_usd, state.input_tokens + state.output_tokens)
             if now != said:
                 with contextlib.suppress(RPCError):  # a lost report is made good by the next one, or by the result
                     await handle.signal(SPEND_SIGNAL, InstanceSpend(key=key, cost_usd=now[0], tokens=now[1], cost_estimated=state.cost_estimated))
                 said = now
-                await asyncio.sleep(max(every - LOOK_EVERY, 0))
+                await asyncio.sleep(max(every - look, 0))
 
     task = asyncio.create_task(report())
     try:

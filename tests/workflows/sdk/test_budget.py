@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio.testing import ActivityEnvironment
+
+from activities.agents.base import AgentState
+from activities.spend import reporting_spend
 from tests.conftest import final_result, run_scripted, start_scripted
 from tests.scripted import Script, until
 from tests.workflows.runbooks.test_pipeline import bundle
@@ -107,7 +111,7 @@ def test_a_child_counts_what_its_parent_spent_and_the_figures_say_when_they_are_
     assert BudgetGuard(Budget(policy="cancel")).budget is None  # a policy alone limits nothing
 
 
-async def test_a_pipelines_orchard_strategy_gets_what_is_left_of_the_runs_budget(client, scripted_queue, tmp_path):
+async def test_a_pipelines_orchard_strategy_stops_at_the_runs_budget(client, scripted_queue, tmp_path):
     runbooks = bundle(tmp_path, '''
         [pipeline.build]
         inputs = []
@@ -123,3 +127,25 @@ async def test_a_pipelines_orchard_strategy_gets_what_is_left_of_the_runs_budget
     (pipeline,) = result.instances
     assert not pipeline.success and "budget" in (pipeline.error or ""), pipeline.error
     assert result.budget == "spent $2.00 of $1.5" and await _outcome(handle) == "budget"
+
+
+async def test_a_running_instance_tells_its_run_its_live_spend_when_it_changes(client, scripted_queue):
+    hold = asyncio.Event()
+    script = Script(holds={"gen/1": hold})
+    handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 1}, run={"budget": Budget(max_cost=100)})
+    await until(lambda: script.calls)
+    assert script.calls[0].report_spend  # the run has a budget: its instances tell it their spend
+    state = AgentState()
+
+    async def spend() -> None:
+        async with reporting_spend(handle.id, "gen/1", state, every=0.1, look=0.02):
+            for cost in (0.0, 0.25, 0.25, 0.5):
+                state.cost_usd, state.input_tokens = cost, int(cost * 1000)
+                await asyncio.sleep(0.15)
+
+    await ActivityEnvironment(client=client).run(spend)
+    hold.set()
+    await final_result(handle)
+    told = [InstanceSpend.model_validate_json(e.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+            async for e in handle.fetch_history_events() if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert [(t.key, t.cost_usd, t.tokens) for t in told] == [("gen/1", 0.25, 250), ("gen/1", 0.5, 500)]  # each change once, nothing unchanged
