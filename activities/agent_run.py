@@ -4,7 +4,9 @@ fresh workspace; a loop iteration (activities/loops/iteration.py) runs one in th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +42,13 @@ class AgentPlace:
 
 async def run_agent(
     plugin: AgentPlugin, task: TaskSpec, place: AgentPlace, state: AgentState, session_id: str | None, on_phase: Callable[[str], None],
-    runner: str,
+    runner: str, stop_at_limit: bool = False, stop: asyncio.Event | None = None,
 ) -> ProcessOutcome:
     """Run the agent to its end (or timeout) in `place` on `runner` (choose_runner's, asked once per
-    activity: the workspace was made for it); `state` fills from its stream as it goes."""
+    activity: the workspace was made for it); `state` fills from its stream as it goes. With
+    `stop_at_limit` (an instance, which pauses at a provider's limit) the agent is stopped as soon
+    as it hits one, or once `stop` is set (its credentials paused by another run); else it goes
+    on as it would (its CLI retrying)."""
     in_container, sandboxed = runner == "docker", runner == "sandbox"
     if in_container:  # the Docker SDK is imported by a worker that runs containers only
         from activities.runners.docker import ImageMissing
@@ -61,7 +66,13 @@ async def run_agent(
     except PluginError as e:
         raise bad_input(str(e)) from None
     on_phase("agent running" + (" in a container" if in_container else " in a sandbox" if sandboxed else ""))
-    on_line = lambda line: plugin.parse_line(line, state)  # noqa: E731
+    limited = stop or asyncio.Event()
+
+    def on_line(line: str) -> None:
+        plugin.parse_line(line, state)
+        if stop_at_limit and state.limit is not None:
+            limited.set()
+
     transcript = place.out_dir / "transcript.log"
     leftovers = [place.workspace, place.agent_home]
     if in_container or sandboxed:
@@ -71,7 +82,7 @@ async def run_agent(
         )
     if in_container:
         try:
-            outcome = await run_in_container(command, task, site, run_id=place.run_id, key=place.key)
+            outcome = await _until_limited(run_in_container(command, task, site, run_id=place.run_id, key=place.key), limited)
         except (ImageMissing, ValueError) as e:
             raise bad_input(str(e)) from None
     elif sandboxed:
@@ -79,21 +90,42 @@ async def run_agent(
         from activities.runners.sandbox.runner import run_in_sandbox
 
         try:
-            outcome = await run_in_sandbox(command, task, site)
+            outcome = await _until_limited(run_in_sandbox(command, task, site), limited)
         except (SandboxUnavailable, ValueError) as e:
             raise bad_input(str(e)) from None
     else:
-        outcome = await run_process(
+        outcome = await _until_limited(run_process(
             command, cwd=place.workspace, timeout=task.timeout, on_line=on_line, transcript=transcript, record_path=place.record_path,
             leftovers=leftovers,
-        )
+        ), limited)
     plugin.finish(state, outcome.exit_code, outcome.stderr_tail)
     return outcome
 
 
-def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str) -> InstanceResult:
+async def _until_limited(running: Awaitable[ProcessOutcome], limited: asyncio.Event) -> ProcessOutcome:
+    """The agent's outcome; stopped at once (as a cancel stops it) when it hits a provider's
+    limit: left alone it would retry into the limit, and the pause is the run's to take."""
+    agent = asyncio.ensure_future(running)
+    stop = asyncio.ensure_future(limited.wait())
+    try:
+        await asyncio.wait({agent, stop}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        agent.cancel()
+        raise
+    finally:
+        stop.cancel()
+    if agent.done():
+        return agent.result()
+    agent.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await agent
+    return ProcessOutcome(exit_code=-15, timed_out=False, stderr_tail="", duration_seconds=0.0)
+
+
+def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: ProcessOutcome, runner: str, pause_at_limit: bool = False) -> InstanceResult:
     """The agent's run as a result: usage, final message (whole in a file, truncated here), and
-    `failed`/`timeout` when it failed; `success` is left for the caller to settle (after its import)."""
+    `failed`/`timeout` when it failed; `success` is left for the caller to settle (after its import).
+    With `pause_at_limit`, an agent stopped at a provider's limit is `error_type` quota: its caller pauses."""
     result = InstanceResult(
         success=False,
         key=place.key,
@@ -114,7 +146,9 @@ def agent_result(task: TaskSpec, place: AgentPlace, state: AgentState, outcome: 
         (place.out_dir / "final_message.md").write_text(final_message)
         result.final_message = truncate(final_message)
         result.final_message_path = str(place.out_dir / "final_message.md")
-    if outcome.timed_out:
+    if pause_at_limit and state.limit is not None:
+        result.status, result.error_type, result.error = "failed", "quota", redact(state.limit.message)
+    elif outcome.timed_out:
         result.status, result.error_type = "timeout", "timeout"
         result.error = f"agent timed out after {task.timeout:g}s and was killed"
     elif state.error:

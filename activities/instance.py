@@ -8,8 +8,11 @@ returns that result without running the agent again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +28,13 @@ from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
+from activities.quota import credential_fingerprint, paused_until, report_limit, watching_quota
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
+from activities.spend import reporting_spend
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
+from workflows.sdk.quota import QuotaPause, backoff
 
 RESULT_FILE = "result.json"
 INTENT_FILE = "import-intent.json"
@@ -47,6 +53,9 @@ class ImportIntent(BaseModel):
     fingerprint: str
     commit: str
 
+
+SESSION_MISSING = "No conversation found with session ID"
+"""What Claude Code says when asked to resume a session it never saved."""
 
 RESUME_PROMPT = (
     "Your previous run on this task was interrupted. Continue where you left off, "
@@ -122,12 +131,22 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     except (PluginError, PromptMissing) as e:
         raise bad_input(str(e)) from None
 
+    fingerprint = credential_fingerprint(plugin, task)
+    paused = await paused_until(fingerprint)
+    if paused is not None:  # another instance on these credentials hit a limit: no request until it resets
+        return InstanceResult(
+            success=False, status="failed", key=inp.key, error=paused.reason or "waiting for quota", error_type="quota",
+            plugin=task.plugin, model=task.model, session_id=inp.resume_session,
+            quota=QuotaPause(until=paused.until, reason=paused.reason, fingerprint=fingerprint, pauses=inp.quota_pauses + 1),
+        )
+
     running = running_record(inp.run_id, f"k{key_hash8(inp.key)}")
     await kill_orphan(running)  # what an earlier attempt left running, before its workspace is touched
     # One workspace per key, kept across attempts: a retry resumes the agent's session in it.
     workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
     agent_home = agent_home_dir(inp.run_id, inp.key)
-    session_id = _previous_session(info.heartbeat_details) if workspace.is_dir() else None
+    session_id = (_previous_session(info.heartbeat_details) or inp.resume_session) if workspace.is_dir() else None
+    fresh = task
     if session_id:
         task = task.model_copy(update={"prompt": RESUME_PROMPT})
 
@@ -146,6 +165,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         )
 
     started = time.monotonic()
+    keep = False
     try:
         async with heartbeating(progress):
             runner, _ = await choose_runner(task)
@@ -160,8 +180,24 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 nonlocal phase
                 phase = now
 
-            outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner)
-            result = agent_result(task, place, state, outcome, runner)
+            while True:
+                stop = asyncio.Event()
+                async with reporting_spend(inp.run_id, inp.key, state) if inp.report_spend else contextlib.nullcontext(), \
+                        watching_quota(fingerprint, state, stop):
+                    outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True, stop=stop)
+                if not (session_id and state.limit is None and SESSION_MISSING in (state.error or "")):
+                    break
+                # The session to resume was never saved (its agent was stopped before it finished a turn): start afresh.
+                session_id, task, state = None, fresh, AgentState()
+                await prepare_workspace(origin.read, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
+            result = agent_result(task, place, state, outcome, runner, pause_at_limit=True)
+            if state.limit is not None:  # a pause, not a failure: the workspace waits for the resumed session
+                keep = True
+                result.quota = await _pause(inp, fingerprint, state.limit.reset_at, result.error or "")
+                if not (state.input_tokens or state.output_tokens):  # refused at its first request: a session with nothing to resume
+                    result.session_id = inp.resume_session
+                result.duration_seconds = round(time.monotonic() - started, 3)
+                return result
             if result.status == "success":  # the agent did not fail: import its work
                 phase = "importing"
                 await _import(inp, origin, workspace, base_commit, result, out_dir)
@@ -169,9 +205,19 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             record_path.write_text(ResultRecord(fingerprint=inp.task.fingerprint(), result=result).model_dump_json(indent=2))
             return result
     finally:
-        if not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
+        if not keep and not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
             await remove_workspace(workspace)
             await remove_workspace(agent_home)
+
+
+async def _pause(inp: InstanceInput, fingerprint: str, reset_at: datetime | None, reason: str) -> QuotaPause:
+    """Until when the instance waits: the reset the provider gave (else a backoff), made the pause
+    of every run on these credentials by their quota workflow (which may know a later reset)."""
+    pauses = inp.quota_pauses + 1
+    until = reset_at or datetime.now(UTC) + backoff(pauses)
+    if fingerprint:
+        until = (await report_limit(fingerprint, until, reason, inp.run_id)).until or until
+    return QuotaPause(until=until, reason=reason, fingerprint=fingerprint, pauses=pauses)
 
 
 async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:

@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (stop, nudge, extend):
         connection_args(p)
 
+    _budget_parser(sub)
     _runbook_parser(sub)
 
     hist = sub.add_parser("history", help="export a run's Temporal event history as JSON")
@@ -318,6 +319,24 @@ def _cron_parser(actions: argparse._SubParsersAction[_Parser], folder_args: Call
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
         sub_parser.add_argument("--namespace", help="Temporal namespace")
         folder_args(sub_parser)
+
+
+def _budget_parser(sub: Any) -> None:
+    budget = sub.add_parser("budget", help="shared budgets: what the runs naming one (--budget NAME) may spend per day, week or month")
+    actions = budget.add_subparsers(dest="budget_action", required=True, parser_class=_Parser)
+    put = actions.add_parser("set", help="make a shared budget, or change its amount, period or policy")
+    put.add_argument("name")
+    put.add_argument("--usd", type=float, required=True, help="what its runs may spend per period, in USD")
+    put.add_argument("--per", choices=["day", "week", "month"], default="day", help="the period (calendar, UTC; default day)")
+    put.add_argument("--policy", choices=["wait", "fail"], default="wait",
+                     help="past the budget a new instance waits until the period turns (default) or fails")
+    show = actions.add_parser("show", help="a shared budget: its amount, this period's spend, when the period turns")
+    show.add_argument("name")
+    listed = actions.add_parser("list", help="every shared budget")
+    for p in (put, show, listed):
+        p.add_argument("--output", choices=["table", "json"], default="table")
+        p.add_argument("--task-queue", help="the task queue of the workers that keep it (default: orchard.yaml's, else orchard)")
+        connection_args(p)
 
 
 def _glue_passthrough(argv: list[str]) -> list[str]:

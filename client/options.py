@@ -17,6 +17,7 @@ from client.errors import UsageError
 from client.follow import STRATEGY_FAILURE_PATIENCE
 from client.render import OUTPUT_MODES
 from orchard_common.config import DEFAULT_TASK_QUEUE, RUNBOOKS_DIR
+from workflows.sdk.budget import BudgetPolicy
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, ImportPolicy, NetworkEgress, RunnerName, TaskDefaults
 
 
@@ -76,6 +77,7 @@ def run_options(run: argparse.ArgumentParser) -> None:
         "proxy (only the model API, relayed), host",
     )
     credential_args(run)
+    budget_args(run)
     run.add_argument("--import-policy", choices=typing.get_args(ImportPolicy), help=f"default {_default('import_policy')}")
     run.add_argument("--import-conflict-policy", choices=typing.get_args(ConflictPolicy), help=f"default {_default('import_conflict_policy')}")
     run.add_argument("--output", choices=OUTPUT_MODES, help="default: tui on a terminal, else streaming")
@@ -93,6 +95,18 @@ def run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--with-worker", action="store_true", help="with a named server: also run a worker in this process")
     run.add_argument("--ui-url", help="base URL of the Temporal UI of a named server, for links")
     connection_args(run)
+
+
+def budget_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("budget (every strategy, loop and pipeline; also orchard.yaml's budget:)")
+    g.add_argument("--max-cost", type=float, metavar="USD",
+                   help="start no new instance once what the run spent plus its running instances' spend reaches USD (the agents' own figures, "
+                        "tokens x list prices where they give none: estimated)")
+    g.add_argument("--max-tokens", type=int, metavar="N", help="the same for the agents' input and output tokens")
+    g.add_argument("--budget", metavar="NAME", dest="shared_budget",
+                   help="a shared budget (`orchard budget set NAME`): each instance asks it for headroom before it starts and tells it what it spent")
+    g.add_argument("--budget-policy", choices=typing.get_args(BudgetPolicy),
+                   help="at the budget: finish (default: running instances end, nothing new starts) or cancel (running instances are stopped too)")
 
 
 def keep_waiting_arg(p: argparse.ArgumentParser) -> None:

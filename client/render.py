@@ -151,7 +151,10 @@ def progress_lines(progress: RunProgress | None) -> list[str]:
     """Children, the chain and open questions of a running run, one line each."""
     if progress is None:
         return []
-    lines = [child_line(c) for c in progress.children]
+    lines = [quota_line(progress.quota_until)] if progress.quota_until else []
+    if progress.budget_wait and progress.budget_until:
+        lines.append(quota_line(progress.budget_until).replace("quota", f"budget {progress.budget_wait}"))
+    lines += [child_line(c) for c in progress.children]
     chain = chain_line(progress)
     if chain:
         lines.append(chain)
@@ -160,9 +163,16 @@ def progress_lines(progress: RunProgress | None) -> list[str]:
     return lines
 
 
+def quota_line(until: datetime) -> str:
+    """`waiting for quota until 14:05`, in this host's time (with the date when it is not today)."""
+    local = until.astimezone()
+    day = "" if local.date() == datetime.now().astimezone().date() else f" on {local:%Y-%m-%d}"
+    return f"waiting for quota until {local:%H:%M}{day}"
+
+
 def instance_line(p: InstanceProgress, beat: dict[str, Any] | None) -> str:
     where = p.branch or ""
-    event = (beat or {}).get("last_event") or (beat or {}).get("phase") or p.error or ""
+    event = quota_line(p.quota_until) if p.quota_until else (beat or {}).get("last_event") or (beat or {}).get("phase") or p.error or ""
     attempt = f" (attempt {beat['attempt']})" if beat and beat.get("attempt", 1) > 1 else ""
     return f"{p.key:<18} {p.status:<8}{attempt} {where} {event}".rstrip()
 
@@ -356,6 +366,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
             console.print(child_line(child))
         for answer in result.questions:
             console.print(answer_line(answer))
+        if result.budget:
+            console.print(f"budget: {result.budget}; no more instances were started", markup=False, highlight=False)
         chained = f" over {result.runs} runs (continued as new)" if result.runs > 1 else ""
         console.print(
             f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s{chained}, "

@@ -95,6 +95,10 @@ class RunRequest:
     max_parallel: int | None = None
     randomize_queue: bool | None = None
     branch_namespace: BranchNamespace | None = None
+    max_cost: float | None = None
+    max_tokens: int | None = None
+    budget_policy: str | None = None
+    shared_budget: str | None = None
     credentials: GivenCredentials = GivenCredentials()
     server: ServerFlags = ServerFlags()
     output: str | None = None
@@ -102,6 +106,11 @@ class RunRequest:
     detach: bool = False
     runs: int = 1
     keep_waiting: bool = False
+
+    def budget(self) -> dict[str, Any]:
+        """The budget flags given, by Budget's field names."""
+        given = {"max_cost": self.max_cost, "max_tokens": self.max_tokens, "policy": self.budget_policy, "shared": self.shared_budget}
+        return {k: v for k, v in given.items() if v is not None}
 
     def orchestration(self) -> dict[str, Any]:
         """The run-wide settings given, by RunInput's field names."""

@@ -47,7 +47,10 @@ from client.runs import Target, ensure_served, open_target, start_run, start_ser
 from client.target import external_target
 from orchard_common.config import OrchardConfig, load_config
 from orchard_common.strategy_loader import check_in_sandbox, load_module_spec, load_strategy, resolve_spec
+from workflows.sdk.budget import Budget
 from workflows.sdk.models import RunInput, TaskDefaults, first_error
+from workflows.sdk.notify import NotifySettings
+from workflows.sdk.shared_budgets import check_name
 from workflows.sdk.strategy import Strategy
 
 Serving = Literal["embedded", "named", "in-process"]
@@ -175,9 +178,11 @@ def run_input(request: RunRequest, prompt: str, repository: RunRepository, base:
     """The workflow's input: orchestration from the flags, over orchard.yaml, over this host's default."""
     fields: dict[str, Any] = {"max_parallel": default_max_parallel(), **configuration.config.orchestration.model_dump(exclude_none=True),
                               **request.orchestration()}
+    budget = run_budget(request, configuration)
+    notify = NotifySettings(targets=configuration.config.notify) if configuration.config.notify else None
     try:
         return RunInput(prompt=prompt, repo=repository.repo, base_branch=base.branch, base_commit=base.commit, params=chosen.params,
-                        defaults=configuration.defaults, strategy_spec=chosen.spec, **fields)
+                        defaults=configuration.defaults, strategy_spec=chosen.spec, budget=budget, notify=notify, **fields)
     except ValidationError as e:
         where, message = first_error(e)
         raise UsageError(f"--{where.replace('_', '-')}: {message}") from None
@@ -202,6 +207,24 @@ async def planned(request: RunRequest) -> Planned:
     chosen = strategy(request, where, config)
     at = await base(request, where)
     return Planned(where, config, chosen, run_input(request, text, where, at, config, chosen))
+
+
+BUDGET_FLAGS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens", "policy": "--budget-policy", "shared": "--budget"}
+
+
+def run_budget(request: RunRequest, configuration: Configuration) -> Budget | None:
+    """The run's budget: the flags over orchard.yaml's `budget:`; None when neither limits anything."""
+    try:
+        budget = Budget.model_validate({**configuration.config.budget.model_dump(exclude_unset=True), **request.budget()})
+    except ValidationError as e:
+        where, message = first_error(e)
+        raise UsageError(f"{BUDGET_FLAGS.get(where, where)}: {message}") from None
+    if budget.shared is not None:
+        try:
+            check_name(budget.shared)
+        except ValueError as e:
+            raise UsageError(f"--budget: {e}") from None
+    return budget if budget.limited or budget.shared else None
 
 
 def default_max_parallel() -> int:
@@ -310,6 +333,9 @@ SERVERS: dict[Serving, Server] = {"embedded": _embedded, "named": _named, "in-pr
 
 async def start(request: RunRequest, chosen: ChosenStrategy, run_input: RunInput, served: Served) -> list[WorkflowHandle[Any, Any]]:
     """The run started, `--runs` of them (the whole strategy again, each its own run, all at once)."""
+    if run_input.notify is not None and served.target.ui_url:  # notifications link to the run in the Temporal UI
+        ui = (served.target.ui_link("") or "")
+        run_input = run_input.model_copy(update={"notify": run_input.notify.model_copy(update={"ui": ui})})
     return [await start_run(served.target, chosen.cls, run_input, served.task_queue, served.serving) for _ in range(request.runs)]
 
 

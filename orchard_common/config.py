@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workflows.sdk.budget import Budget
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, CpuCount, ImportPolicy, MemorySize, NetworkEgress, RunnerName, Seconds, TurnLimit, first_error
+from workflows.sdk.notify import NotifyTarget
 
 CONFIG_FILE = "orchard.yaml"
 RUNBOOKS_DIR = "runbooks"
@@ -73,6 +75,10 @@ class OrchardConfig(_Strict):
     NAME: VALUE (or NAME: null) says the same."""
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    budget: Budget = Field(default_factory=Budget)
+    """What every run may spend (max_cost, max_tokens, policy); --max-cost, --max-tokens and --budget-policy win."""
+    notify: list[NotifyTarget] = Field(default_factory=list)
+    """Whom runs tell when they ask a person, end, fail, hit their budget or pause for quota (a command, a webhook, or both, each)."""
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

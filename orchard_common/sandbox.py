@@ -31,6 +31,9 @@ THIRD_PARTY = ("pydantic", "jinja2", "markupsafe")
 SHARED_MODULES = (
     "workflows.sdk.models",
     "workflows.sdk.trail",
+    "workflows.sdk.quota",
+    "workflows.sdk.budget",
+    "workflows.sdk.notify",
     "workflows.sdk.entities",
     "workflows.sdk.errors",
     "workflows.sdk.registry",

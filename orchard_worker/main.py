@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.coordination.budgets import ask_shared_budget
 from activities.coordination.events import emit_event
 from activities.coordination.rotation import take_turn
 from activities.coordination.semaphores import enqueue_lease
@@ -31,6 +32,7 @@ from activities.git.overlay import finished as finished_removals
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
 from activities.loops.iteration import finish_loop, run_iteration
+from activities.notify import notify
 from activities.orphans import sweep_orphans
 from activities.runbooks.monitors import check_runbook_monitor, run_runbook_command
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
@@ -43,6 +45,8 @@ from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_conf
 from orchard_common.connection import ServerUnreachable, connect, open_runs
 from orchard_common.sandbox import sandbox_runner
 from orchard_common.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, source_digest
+from workflows.coordination.budgets import SharedBudgetWorkflow
+from workflows.coordination.quota import QuotaWorkflow
 from workflows.coordination.rotation import RotationWorkflow
 from workflows.coordination.semaphores import SemaphoreWorkflow
 from workflows.sdk.batches import InstanceBatchWorkflow
@@ -55,7 +59,10 @@ STICKY_TIMEOUT = timedelta(seconds=2)
 worker takes it (10 s by default): after a worker is killed, its runs, locks and semaphores move
 on in 2 s, not 10."""
 ORCHARD_ACTIVITIES = [run_instance, verify_commit, commit_diff, resolve_base, take_turn, enqueue_lease, emit_event, run_iteration, run_runbook_step,
-                      read_runbook_queue, run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command]
+                      read_runbook_queue, run_runbook_hook, finish_loop, check_runbook_monitor, run_runbook_command, notify, ask_shared_budget]
+
+ENTITY_WORKFLOWS = [RotationWorkflow, SemaphoreWorkflow, QuotaWorkflow, SharedBudgetWorkflow]
+"""The workflows runs share: rotations, locks and semaphores, quotas, shared budgets."""
 
 MAX_ACTIVITIES = 200
 """Activities one worker runs at once unless told otherwise (`--max-activities`)."""
@@ -97,7 +104,7 @@ def build_worker(
     }
     common["build_id"] = build_id(strategies)
     main = Worker(
-        client, task_queue=task_queue, workflows=[*workflows.values(), RotationWorkflow, SemaphoreWorkflow, InstanceBatchWorkflow],
+        client, task_queue=task_queue, workflows=[*workflows.values(), *ENTITY_WORKFLOWS, InstanceBatchWorkflow],
         workflow_runner=sandbox_runner(), sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT, **common,
     )
     return OrchardWorker([main, Worker(client, task_queue=host, **common)])

@@ -138,15 +138,17 @@ def task_queue(real_worker, orchard_home) -> str:
 async def scripted_queue(temporal_env):
     """One in-process worker for the session whose instance, verification and base activities are
     scripted (tests/scripted.py): for decision logic, in milliseconds."""
+    from activities.coordination.budgets import ask_shared_budget
     from activities.coordination.events import emit_event
     from activities.coordination.rotation import take_turn
     from activities.coordination.semaphores import enqueue_lease
+    from activities.notify import notify
     from orchard_worker.main import build_worker, strategies_for
     from tests.scripted import SCRIPTED_ACTIVITIES, SCRIPTED_HOST
 
     queue = f"test-scripted-{uuid.uuid4().hex[:8]}"
     async with build_worker(temporal_env.client, queue, strategies_for(TEST_STRATEGIES),
-                            activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease, emit_event],
+                            activities=[*SCRIPTED_ACTIVITIES, take_turn, enqueue_lease, emit_event, notify, ask_shared_budget],
                             host=queue + SCRIPTED_HOST,
                             heartbeat_every=0.2):  # a cancel reaches a scripted instance at once
         yield queue

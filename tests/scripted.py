@@ -17,6 +17,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
@@ -24,6 +25,7 @@ from temporalio import activity
 from workflows.loops.models import CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
 from workflows.runbooks.steps import StepInput, StepOutcome
 from workflows.sdk.models import CommitStats, DiffInput, InstanceInput, InstanceResult, ResolveInput, VerifyInput, VerifyResult
+from workflows.sdk.quota import QuotaPause
 
 BASE_COMMIT = "b" * 40
 
@@ -49,6 +51,9 @@ class Script:
     (`base` for the base commit), when a verification brings tests in (best-of-n's `select=tests`)."""
     usage: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     """(input tokens, output tokens, cost in USD) an instance reports, by key pattern."""
+    limits: dict[str, list[float | None]] = field(default_factory=dict)
+    """Provider limits an instance's agent hits, by key pattern: its n-th run stops at one that
+    resets after the n-th figure in seconds (None: no reset said); its later runs go on."""
     steps: list[dict[str, Any]] = field(default_factory=list)
     """A loop's iterations, in order (the last repeats): `tree` (content id; default a new one each
     iteration), `passed` (the levels that pass, e.g. ["L0"]; default none), `ci` (bool), `output`,
@@ -104,9 +109,23 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     script.events.append(f"start {inp.key}")
     try:
         await _wait(script._first(script.delays, inp.key), script._first(script.holds, inp.key))
+        limits = script._first(script.limits, inp.key) or []
+        if inp.quota_pauses < len(limits):
+            return _limited(script, inp, limits[inp.quota_pauses])
         return _result(script, inp)
     finally:
         script.events.append(f"end {inp.key}")
+
+
+def _limited(script: Script, inp: InstanceInput, reset_in: float | None) -> InstanceResult:
+    """The agent stopped at a provider's limit, having spent what its usage says."""
+    tokens_in, tokens_out, cost = script._first(script.usage, inp.key) or (0, 0, 0.0)
+    until = datetime.now(UTC) + timedelta(seconds=reset_in) if reset_in is not None else None
+    return InstanceResult(
+        success=False, status="failed", key=inp.key, error="API Error: Request rejected (429)", error_type="quota", plugin=inp.task.plugin,
+        session_id=f"session-{inp.key}", input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost,
+        quota=QuotaPause(until=until, reason="API Error: Request rejected (429)", pauses=inp.quota_pauses + 1),
+    )
 
 
 def _result(script: Script, inp: InstanceInput) -> InstanceResult:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from activities.agents.limits import LimitHit
 from workflows.sdk.models import TaskSpec
 
 
@@ -69,6 +70,9 @@ class AgentState:
     num_turns: int | None = None
     error: str | None = None
     output_lines: list[str] = field(default_factory=list)
+    limit: LimitHit | None = None
+    """The agent hit a provider's quota or rate limit (its `error` says it failed too, as ever): an
+    instance stops the agent at once and pauses instead of failing (activities/agent_run.py)."""
 
 
 @dataclass

@@ -11,11 +11,13 @@ the worker's environment: ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, and ANTH
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_an_argument, last_line
 from activities.agents.json_stream import JsonStreamPlugin
+from activities.agents.limits import LimitHit, is_limit, reset_from_text
 from activities.git.untrusted import write_path
 from workflows.sdk.models import TaskSpec
 
@@ -124,7 +126,9 @@ class ClaudeCodePlugin(JsonStreamPlugin):
         kind = event.get("type")
         if event.get("session_id"):
             state.session_id = event["session_id"]
-        if kind == "system" and event.get("subtype") == "init":
+        if kind == "system" and event.get("subtype") == "api_retry" and event.get("error_status") == 429:
+            self._rate_limited(event, state)
+        elif kind == "system" and event.get("subtype") == "init":
             state.last_event = f"session started ({event.get('model', 'default model')})"
             self._model = str(event.get("model") or self._model)
         elif kind == "assistant":
@@ -160,11 +164,24 @@ class ClaudeCodePlugin(JsonStreamPlugin):
         text = event.get("result")
         state.final_message = text if isinstance(text, str) else None
         subtype = event.get("subtype")
+        if event.get("is_error") and (event.get("api_error_status") == 429 or is_limit(state.final_message or "")):
+            message = state.final_message or "rate limited (429)"
+            reset = reset_from_text(message, datetime.now(UTC))
+            state.limit = LimitHit(message[:500], reset or (state.limit.reset_at if state.limit else None))
         if event.get("is_error") or subtype not in (None, "success"):
             detail = ", ".join(str(e) for e in event.get("errors") or []) or state.final_message or "no detail"
             label = subtype if subtype not in (None, "success") else "an error"
             state.error = f"claude reported {label}: {detail}"[:1000]
         state.last_event = "finished" if not state.error else state.error[:200]
+
+    @staticmethod
+    def _rate_limited(event: dict[str, Any], state: AgentState) -> None:
+        """The API answered 429 and the CLI is about to retry after `retry_delay_ms`: the API's
+        `retry-after` when it gave one (whole seconds); a shorter delay is the CLI's own backoff."""
+        delay_ms = float(event.get("retry_delay_ms") or 0)
+        reset = datetime.now(UTC) + timedelta(milliseconds=delay_ms) if delay_ms >= 1000 else None
+        state.limit = LimitHit("the API answered 429 (rate limited)", reset)
+        state.last_event = "rate limited (429)" + (f", retry in {delay_ms / 1000:.0f}s" if reset else "")
 
     def _estimate(self, model: str, state: AgentState) -> None:
         """The cost so far from the tokens so far: Claude Code says its own only at the end."""

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from activities.agents.base import AgentCommand, AgentContext, AgentState, fits_an_argument, last_line
 from activities.agents.json_stream import JsonStreamPlugin
+from activities.agents.limits import LimitHit, is_limit, reset_from_text
 from activities.git.untrusted import write_path
 from workflows.sdk.models import TaskSpec
 
@@ -143,10 +145,20 @@ class CodexPlugin(JsonStreamPlugin):
             if cost is not None:
                 state.cost_usd, state.cost_estimated = cost, True
         elif kind == "turn.failed":
-            state.error = f"codex turn failed: {(event.get('error') or {}).get('message', 'no detail')}"
+            message = str((event.get("error") or {}).get("message", "no detail"))
+            state.error = f"codex turn failed: {message}"
+            self._limit(message, state)
         elif kind == "error":  # also transient ("Reconnecting... 2/5"): the exit code decides
             self._last_error = str(event.get("message") or "")
             state.last_event = f"error: {self._last_error}"[:200]
+            self._limit(self._last_error, state)
+
+    @staticmethod
+    def _limit(message: str, state: AgentState) -> None:
+        """A usage or rate limit: the instance pauses until its reset (when the message gives one)."""
+        if is_limit(message):
+            reset = reset_from_text(message, datetime.now(UTC))
+            state.limit = LimitHit(message[:500], reset or (state.limit.reset_at if state.limit else None))
 
     @staticmethod
     def _read_item(kind: str, item: dict[str, Any], state: AgentState) -> None:

@@ -270,6 +270,7 @@ async def run_process(
             # Cancelled means stop now: no grace period, which a second cancel could cut short.
             kill_agent(proc.pid, tag)
             readers.cancel()
+            readers.add_done_callback(lambda done: done.cancelled() or done.exception())  # read, so asyncio does not log it
             raise
         finally:
             record_path.unlink(missing_ok=True)

@@ -45,6 +45,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
     return RunRequest(
         prompt=source, strategy=args.strategy, params=params, agent=agent, repo=args.repo, remote=args.remote, base_branch=args.base_branch,
         max_parallel=args.max_parallel, randomize_queue=args.randomize_queue or None, branch_namespace=args.branch_namespace,
+        max_cost=args.max_cost, max_tokens=args.max_tokens, budget_policy=args.budget_policy, shared_budget=args.shared_budget,
         credentials=GivenCredentials(args.api_key, args.oauth_token, args.base_url),
         server=ServerFlags(args.address, args.namespace, args.task_queue, args.ui_url, args.config, args.with_worker),
         output=args.output, detach=args.detach, runs=args.runs, keep_waiting=args.keep_waiting,

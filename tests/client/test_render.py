@@ -276,3 +276,21 @@ def test_json_output_keeps_what_orchard_says_of_a_result_under_its_old_metadata_
     assert not {"loop", "selection", "variant", "verification", "runner"} & set(first)  # only where they were
     assert list(data)[:4] == ["type", "run_id", "status", "exit_code"] and data["instances"] is not None and data["duration_seconds"] == 1.0
     assert RunResult.model_validate({**data, "status": "success"}).instances == [loop, variant]  # and read back, typed
+
+
+def test_a_run_stopped_by_its_budget_says_what_it_spent_and_a_waiting_one_until_when():
+    from client.render import instance_line, progress_lines
+    from client.snapshots import Outcome
+    from workflows.sdk.models import InstanceResult, RunResult
+
+    done = InstanceResult(success=True, key="gen/1", cost_usd=4.91, cost_estimated=True)
+    result = RunResult(run_id="run_5", strategy="fan-out", status="success", base_branch="main", base_commit="b" * 40, instances=[done],
+                       duration_seconds=2.0, cost_usd=4.91, cost_estimated=True, budget="spent $4.91 of $5 (estimated)")
+    assert "budget: spent $4.91 of $5 (estimated); no more instances were started" in _printed(Outcome(run_id="run_5", status="success", result=result))
+    until = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+    progress = RunProgress(run_id="run_5", strategy="fan-out", phase="running", quota_until=until, budget_wait="team", budget_until=until)
+    local = until.astimezone()
+    day = "" if local.date() == datetime.now().astimezone().date() else f" on {local:%Y-%m-%d}"
+    assert progress_lines(progress)[:2] == [f"waiting for quota until {local:%H:%M}{day}", f"waiting for budget team until {local:%H:%M}{day}"]
+    waiting = InstanceProgress(key="gen/2", branch="", status="running", quota_until=until)
+    assert instance_line(waiting, {"last_event": "rate limited (429)"}).endswith(f"waiting for quota until {local:%H:%M}{day}")

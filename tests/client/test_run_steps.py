@@ -24,6 +24,7 @@ from orchard_common.config import OrchardConfig
 from orchard_common.connection import has_poller
 from tests.conftest import SCRIPTED_REPO, git
 from tests.scripted import SCRIPTS, Script, until
+from workflows.sdk.budget import Budget
 from workflows.sdk.errors import ConfigError
 from workflows.sdk.models import RunInput, TaskDefaults
 from workflows.strategies import BUILTIN_STRATEGIES
@@ -193,6 +194,22 @@ def test_the_run_s_input_takes_orchestration_from_the_flags_over_orchard_yaml_ov
     assert run_input("--max-parallel", "5").max_parallel == 5
     with pytest.raises(UsageError, match="^--max-parallel: Input should be greater than or equal to 1$"):
         run_input("--max-parallel", "0")
+
+
+def test_the_run_s_budget_takes_the_flags_over_orchard_yaml(repo, no_named_server):
+    chosen = step.ChosenStrategy("simple", BUILTIN_STRATEGIES["simple"], {}, [])
+    base = step.Base("main", "c" * 40)
+
+    def budget(*argv: str) -> Budget | None:
+        return step.run_input(request("fix it", *argv), "fix it", here(repo), base, configured(repo, *argv), chosen).budget
+
+    assert budget() is None and budget("--budget-policy", "cancel") is None  # a policy alone limits nothing
+    assert budget("--max-cost", "5") == Budget(max_cost=5.0)
+    (repo / "orchard.yaml").write_text("budget: {max_cost: 2.5, policy: cancel}\n")
+    assert budget() == Budget(max_cost=2.5, policy="cancel")
+    assert budget("--max-tokens", "1000", "--budget-policy", "finish") == Budget(max_cost=2.5, max_tokens=1000, policy="finish")
+    with pytest.raises(UsageError, match="^--max-cost: Input should be greater than 0$"):
+        budget("--max-cost", "0")
 
 
 def test_the_default_parallelism_is_4_per_core_at_most_32(monkeypatch):

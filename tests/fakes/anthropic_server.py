@@ -49,6 +49,11 @@ CLAUDE_CODE_MAX_RETRIES=1, so one retry after ~0.5 s instead of ten with backoff
 once on 4xx. Either way it prints an `is_error: true` result ("API Error: 400 <message>") and
 exits 1.
 
+`FakeAnthropic(rate_limit=RateLimitWindow(20, after=2))` refuses every main request for 20 s
+after the first two with the API's 429 (`rate_limit_error`, `retry-after`, the
+`anthropic-ratelimit-requests-*` headers); the CLI reports it as an `api_retry` event whose
+`retry_delay_ms` is the `retry-after`, then a result with `api_error_status: 429`.
+
 When the script runs out, main requests get a final text "[fake-anthropic] script exhausted"
 (end_turn) and `fake.exhausted` counts them, so a test can assert the script lined up.
 """
@@ -62,8 +67,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
+
+from tests.fakes.rate_limit import RateLimitWindow, retry_after
 
 JsonDict = dict[str, Any]
 
@@ -133,6 +141,8 @@ class ErrorTurn:
     error_type: str = "overloaded_error"
     message: str = "Overloaded"
     times: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """Response headers besides the usual (a 429's `retry-after`, `anthropic-ratelimit-*`)."""
 
 
 ScriptItem = Turn | ErrorTurn
@@ -188,6 +198,7 @@ class FakeAnthropic:
         workspace: str | None = None,
         side_text: str = "OK",
         conversations: Callable[[str], list[ScriptItem]] | None = None,
+        rate_limit: RateLimitWindow | None = None,
     ) -> None:
         """Either one `script` served in order to all main requests, or `conversations`: a
         function from a conversation's first user text to its own script, whose turn is the
@@ -195,6 +206,7 @@ class FakeAnthropic:
         retried or resumed ones) each get their own turns."""
         self.script = list(script or [])
         self.conversations = conversations
+        self.rate_limit = rate_limit
         self.workspace = workspace
         self.side_text = side_text
         self.requests: list[RecordedRequest] = []
@@ -428,9 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
-    def _send_error(self, status: int, error_type: str, message: str) -> None:
+    def _send_error(self, status: int, error_type: str, message: str, extra: dict[str, str] | None = None) -> None:
         headers = {"x-should-retry": "true"} if status >= 500 or status == 429 else {}
-        self._send_json(status, {"type": "error", "error": {"type": error_type, "message": message}}, headers)
+        self._send_json(status, {"type": "error", "error": {"type": error_type, "message": message}}, headers | (extra or {}))
 
     # -- routes ------------------------------------------------------------------------------
     def do_HEAD(self) -> None:
@@ -467,6 +479,11 @@ class _Handler(BaseHTTPRequestHandler):
             blocks = [{"type": "text", "text": _side_answer(body, self.fake.side_text)}]
             self._reply(model, stream, blocks, Usage(input_tokens=_estimate_tokens(body), output_tokens=5), "end_turn")
             return
+        limited = self.fake.rate_limit.check() if self.fake.rate_limit is not None else None
+        if limited is not None:
+            self._record(body, "main")
+            self._rate_limited(limited)
+            return
         taken = self.fake._take() if self.fake.conversations is None else _conversation_turn(body, self.fake.conversations)
         self._record(body, "main", taken[0] if taken else None)
         if taken is None:
@@ -475,11 +492,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         index, item = taken
         if isinstance(item, ErrorTurn):
-            self._send_error(item.status, item.error_type, item.message)
+            self._send_error(item.status, item.error_type, item.message, item.headers)
             return
         match = _CWD_RE.search(_system_text(body))
         ctx = RequestContext(body=body, cwd=match.group(1).strip() if match else self.fake.workspace)
         self._reply(model, stream, _render_blocks(item, index, ctx), item.usage, _stop_reason(item))
+
+    def _rate_limited(self, remaining: float) -> None:
+        """The API's 429: its error shape and the headers that say when to come back."""
+        reset = datetime.now(UTC) + timedelta(seconds=remaining)
+        stamp = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+        headers = {"retry-after": retry_after(remaining), "anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "0",
+                   "anthropic-ratelimit-requests-reset": stamp, "anthropic-ratelimit-tokens-reset": stamp}
+        self._send_error(429, "rate_limit_error", "This request would exceed the rate limit for your organization of 50 requests per minute.", headers)
 
     def _reply(self, model: str, stream: bool, blocks: list[JsonDict], usage: Usage, stop_reason: str) -> None:
         if stream:

@@ -25,6 +25,11 @@ Usage::
         run codex with a provider whose base_url is fake.base_url
         fake.requests[0].json["model"], fake.requests[0].headers["authorization"]
 
+`FakeOpenAI(rate_limit=RateLimitWindow(20, after=2))` refuses every model request for 20 s after
+the first two with OpenAI's 429 (`rate_limit_exceeded`, "Please try again in 20s.", `retry-after`
+and `x-ratelimit-reset-*`); the CLI retries it, then reports "exceeded retry limit, last status:
+429 Too Many Requests".
+
 Stdlib only, so any test can import it without extra dependencies.
 """
 
@@ -39,6 +44,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
+
+from tests.fakes.rate_limit import RateLimitWindow, retry_after
 
 __all__ = [
     "ApplyPatch",
@@ -263,7 +270,8 @@ class FakeOpenAI:
     """
 
     def __init__(
-        self, script: list[ScriptEntry] | None = None, *, conversations: Callable[[str], list[ScriptEntry]] | None = None
+        self, script: list[ScriptEntry] | None = None, *, conversations: Callable[[str], list[ScriptEntry]] | None = None,
+        rate_limit: RateLimitWindow | None = None,
     ) -> None:
         """Either one `script` served in order, or `conversations`: a function from a thread's
         user text (all user messages joined) to its own script, whose turn is the number of
@@ -272,6 +280,7 @@ class FakeOpenAI:
         self.script = list(script or [])
         self.conversations = conversations
         self.requests: list[RecordedRequest] = []
+        self.rate_limit = rate_limit
         self._lock = threading.Lock()
         self._next = 0
         self._ids = itertools.count(1)
@@ -459,6 +468,20 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"fake: no POST {self.path}", code="not_found")
                 return
             body = request.json if isinstance(request.json, dict) else {}
+            limited = fake.rate_limit.check() if fake.rate_limit is not None else None
+            if limited is not None:
+                wait = retry_after(limited)
+                message = (f"Rate limit reached for {body.get('model', 'the model')} in organization org-fake on requests per min (RPM): "
+                           f"Limit 50, Used 50, Requested 1. Please try again in {wait}s.")
+                payload = {"error": {"message": message, "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+                data = json.dumps(payload).encode()
+                self.send_response(429)
+                for name, value in (("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("retry-after", wait),
+                                    ("x-ratelimit-limit-requests", "50"), ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", f"{wait}s")):
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+                return
             entry = fake._take() if fake.conversations is None else _conversation_entry(body, fake.conversations)
             model = body.get("model", "")
             if entry is None:

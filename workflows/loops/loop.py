@@ -170,7 +170,7 @@ class LoopStrategy(Strategy[LoopConfig]):
                 decider.on_iteration_start(n)
                 outcome = await self._iterate(ctx, decider, prompt, base_branch, branch, n)
                 context = self._context(ctx, n, decider, outcome)
-                decision = self._steered(decider.should_continue(context), context)
+                decision = self._steered(decider.should_continue(context), context, ctx)
                 decider.on_iteration_complete(context, decision)
                 self._advance(ctx, n, decider, outcome, decision)
                 if not decision.should_continue and decision.action == "fail" and cfg.on_fail == "ask":
@@ -261,8 +261,10 @@ class LoopStrategy(Strategy[LoopConfig]):
             tokens=totals.input_tokens + totals.output_tokens,
         )
 
-    def _steered(self, decision: Decision, context: IterationContext) -> Decision:
-        """A person's stop, the budgets, then the most iterations end a loop its decider would go on with."""
+    def _steered(self, decision: Decision, context: IterationContext, ctx: Context) -> Decision:
+        """A person's stop, the budgets (the loop's own max_cost_usd and max_duration, then the
+        run's --max-cost and --max-tokens, which every strategy has), then the most iterations end
+        a loop its decider would go on with."""
         if not decision.should_continue:
             return decision
         cfg, state = self._cfg, self._state
@@ -274,6 +276,9 @@ class LoopStrategy(Strategy[LoopConfig]):
         if cfg.max_duration is not None and context.elapsed_seconds >= parse_duration(cfg.max_duration):
             return Decision.stop("budget", f"ran {context.elapsed_seconds:.1f}s of the {cfg.max_duration} allowed in {context.iteration} iterations",
                                  elapsed_seconds=round(context.elapsed_seconds, 3))
+        spent = ctx.budget_reached() if ctx.budget.budget is not None else None
+        if spent:
+            return Decision.stop("budget", f"{spent} in {context.iteration} iterations", cost_usd=context.cost_usd, tokens=context.tokens)
         # A user's decider may say go on forever; the bound it declares holds all the same (patched:
         # a loop running before this check went on as its decider said).
         if context.iteration >= context.max_iterations and workflow.patched("loop-iteration-bound"):

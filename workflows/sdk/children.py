@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.sdk.budget import Budget
 from workflows.sdk.errors import StrategyError, carried_result
 from workflows.sdk.models import ChildRun, InstanceResult, RunInput, RunResult, RunTotals, key_hash8
 from workflows.sdk.registry import get_strategy
@@ -43,10 +45,12 @@ def strategy_class(strategy: Any) -> Any:
 class ChildRuns:
     """The children of one run, by key."""
 
-    def __init__(self, run_id: str, parent: RunInput):
+    def __init__(self, run_id: str, parent: RunInput, budget_left: Callable[[], Budget | None] | None = None):
         """`parent`: the run's input, whose run-wide settings (repository, agent defaults, slots,
-        queue order, branch namespace, strategy file) every child inherits."""
+        queue order, branch namespace, strategy file) every child inherits; `budget_left`: what is
+        left of the run's budget when a child starts, the child's budget."""
         self._run_id, self._parent, self._defaults = run_id, parent, parent.defaults
+        self._budget_left = budget_left or (lambda: parent.budget)
         self._runs: dict[str, tuple[str, ChildRun, asyncio.Task[RunResult]]] = {}
 
     def records(self) -> list[ChildRun]:
@@ -72,7 +76,8 @@ class ChildRuns:
                 raise StrategyError(f"key {key!r} was already used for a different child strategy; use ctx.key(...) to make keys unique")
         else:
             record = ChildRun(key=key, run_id=f"{self._run_id}.{name}.k{key_hash8(key)}", strategy=name)
-            run_input = self._parent.model_copy(update={"prompt": prompt, "base_branch": base_branch, "params": normalized, "chain": None})
+            run_input = self._parent.model_copy(update={"prompt": prompt, "base_branch": base_branch, "params": normalized, "chain": None,
+                                                        "budget": self._budget_left(), "notify": None})
             task = asyncio.create_task(self._execute(record, run_input))
             self._runs[key] = (fingerprint, record, task)
         return list((await task).instances)

@@ -20,10 +20,12 @@ from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.sdk.batches import Batches
+from workflows.sdk.budget import Budget, BudgetGuard, InstanceSpend
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.entities import TakeTurnInput, Turn
 from workflows.sdk.errors import AggregateTaskFailed, ContextAttributeError, StrategyError, TaskFailed
 from workflows.sdk.events import Events, emit
+from workflows.sdk.headroom import SharedBudgetGate
 from workflows.sdk.instances import HEARTBEAT_TIMEOUT, INFRA_RETRY, run_instance
 from workflows.sdk.leases import Lease, Leases
 from workflows.sdk.models import (
@@ -44,10 +46,12 @@ from workflows.sdk.models import (
     first_error,
     instance_branch,
 )
+from workflows.sdk.notifications import Notifier, answer_command
 from workflows.sdk.pitaya import has_advice, missing_attribute_advice
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
 from workflows.sdk.trail import TrailRow
+from workflows.sdk.visibility import MEMO_BUDGET_WAIT, MEMO_QUOTA
 
 HISTORY_EVENTS_LIMIT = 40_000
 HISTORY_BYTES_LIMIT = 24 * 2**20
@@ -102,7 +106,13 @@ class Context:
         """Instances run as this run's own activities (the first instances_per_history)."""
         self._batches = Batches(state.run_id, inp.instances_per_history, inp.max_parallel, inp.randomize_queue, lambda: self._own)
         self._batches.on_start = self._batch_started
-        self._children = ChildRuns(state.run_id, inp)
+        self.budget = BudgetGuard(inp.budget)
+        """The run's budget and the live spend of its running instances (workflows/sdk/budget.py)."""
+        self._children = ChildRuns(state.run_id, inp, self._budget_left)
+        self.notifier = Notifier(inp.notify, state.run_id, state.strategy, state.repo)
+        """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
+        self.shared = SharedBudgetGate(inp.budget.shared if inp.budget else None, state.run_id, self._shared_wait)
+        """The shared budget the run's instances ask for headroom (`--budget NAME`)."""
         self._questions = questions
         self._chain = inp.chain
         self.progress: dict[str, InstanceProgress] = {}
@@ -116,6 +126,7 @@ class Context:
         """A strategy's record of its steps, one row each (workflows/sdk/trail.py), e.g. a loop's
         IterationRecords: `orchard watch`, `orchard show` and the TUI show the latest as a table
         while the run goes on. A row of a strategy's own (a dict, a model) is shown as a StepRecord."""
+        self._quota_memo: datetime | None = None
         self.keep_trail = False
         """Keep the whole trail in the run's result too (RunResult.trail): best-of-n's matrix and comparisons."""
         self.selections: list[MethodPick] = []
@@ -223,6 +234,7 @@ class Context:
             branch=branch,
             base_commit=base_commit,
             task=spec,
+            report_spend=self.budget.budget is not None,
         )
         shown_branch = "" if spec.import_policy == "never" else branch
         self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
@@ -238,14 +250,98 @@ class Context:
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
         async with self._slots:
-            progress.status, progress.started_at = "running", workflow.now()
-            try:
-                result = await run_instance(inp)
-            except asyncio.CancelledError:
-                progress.status = "canceled"
-                raise
+            # The one door every instance goes through: past the run's budget, or refused by its shared budget, it does not start.
+            refused: InstanceResult | None = self._not_started(inp) if self.budget.reached(self.totals()) else await self.shared.admit(inp)
+            if refused is not None:
+                result = refused
+            else:
+                progress.status, progress.started_at = "running", workflow.now()
+                try:
+                    result = await self._within_budget(inp, run_instance(inp, lambda until: self._quota_wait(progress, until)))
+                except asyncio.CancelledError:
+                    progress.status = "canceled"
+                    raise
+                await self.shared.spent(inp.key, result)
         self._record(progress, result)
         return result
+
+    def _shared_wait(self, name: str, until: datetime | None) -> None:
+        """Instances wait for shared budget `name` until `until` (None: no more): the run's memo says so (`orchard pending`)."""
+        workflow.upsert_memo({MEMO_BUDGET_WAIT: {"name": name, "until": until.isoformat()} if until else None})
+
+    def _not_started(self, inp: InstanceInput) -> InstanceResult:
+        note = self.budget.stop(self.totals())
+        return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: the run's budget is reached ({note})",
+                              error_type="budget", plugin=inp.task.plugin, model=inp.task.model)
+
+    async def _within_budget(self, inp: InstanceInput, running: Any) -> InstanceResult:
+        """The instance's result; with `--budget-policy cancel`, stopped once the run's budget is reached."""
+        budget = self.budget.budget
+        if budget is None or budget.policy != "cancel":
+            result: InstanceResult = await running
+            return result
+        task: asyncio.Task[InstanceResult] = asyncio.create_task(running)
+        try:
+            await workflow.wait_condition(lambda: task.done() or self.budget.reached(self.totals()))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        live = self.budget.live.get(inp.key, InstanceSpend(key=inp.key))
+        note = self.budget.stop(self.totals())
+        task.cancel()
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            result = InstanceResult(success=False, key=inp.key, plugin=inp.task.plugin, model=inp.task.model)
+        result.success, result.status, result.error_type = False, "canceled", "budget"
+        result.error = f"stopped: the run's budget is reached ({note})"
+        result.cost_usd, result.cost_estimated = max(result.cost_usd, live.cost_usd), result.cost_estimated or live.cost_estimated
+        return result
+
+    def take_spend(self, spend: InstanceSpend) -> None:
+        """A running instance's live spend (its activity's signal)."""
+        if spend.key in self.progress and self.progress[spend.key].status == "running":
+            self.budget.take(spend)
+
+    def budget_reached(self, max_cost: float | None = None) -> str | None:
+        """What the run says once its budget (or `max_cost`, a strategy's own, if lower) is spent:
+        `spent $4.91 of $5`; None while there is budget left. A strategy that runs agents by other
+        means than ctx.run (a loop's iterations) asks this before each."""
+        budget = (self.budget.budget or Budget()).tighter(max_cost)
+        guard = BudgetGuard(budget)
+        guard.live = self.budget.live
+        if not guard.reached(self.totals()):
+            return None
+        note = guard.stop(self.totals())
+        self.budget.stopped += 1
+        self.budget.note = note
+        return note
+
+    def _budget_left(self) -> Budget | None:
+        """A child strategy's budget: this run's, counting what the run has spent so far (live spend included)."""
+        budget = self.budget.budget
+        if budget is None:
+            return self._state.input.budget  # a shared budget alone: the child asks it too
+        cost, tokens, _ = self.budget.figures(self.totals())
+        return budget.for_child(cost, tokens)
+
+    def _quota_wait(self, progress: InstanceProgress, until: datetime | None) -> None:
+        """An instance waits for a provider's limit until `until` (None: no more): the run's memo
+        says so when the run's latest wait changes (`orchard pending`, without a worker)."""
+        progress.quota_until = until
+        latest = self.quota_until()
+        if latest != self._quota_memo:
+            if latest is not None and self._quota_memo is None:  # the run starts waiting: tell, once per pause
+                self.notifier.tell("quota", f"quota/{latest:%Y%m%dT%H%M%S}", quota_until=latest, error=f"waiting for quota until {latest:%H:%M} UTC")
+            self._quota_memo = latest
+            workflow.upsert_memo({MEMO_QUOTA: latest.isoformat() if latest else None})
+
+    def quota_until(self) -> datetime | None:
+        """While instances wait for a provider's limit to reset: until when (the latest)."""
+        waiting = [p.quota_until for p in self.progress.values() if p.quota_until is not None]
+        return max(waiting) if waiting else None
 
     async def _run_batched(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
@@ -263,6 +359,7 @@ class Context:
             self.progress[inp.key].status, self.progress[inp.key].started_at = "running", now
 
     def _record(self, progress: InstanceProgress, result: InstanceResult) -> None:
+        self.budget.settled(progress.key)
         progress.status = result.status
         progress.error = result.error
         progress.has_changes = result.has_changes
@@ -454,6 +551,9 @@ class Context:
         if done is not None:
             return done
         open_question = self._questions.ask(key, question, list(choices), default, timeout_of(timeout))
+        several = len(self._questions.open_questions()) > 1
+        self.notifier.tell("question", f"question/{key}", question=open_question.model_dump(mode="json"),
+                           answer_command=answer_command(self.run_id, key, several))
         before, self.phase = self.phase, f"waiting for a person ({key})"
         try:
             return await self._questions.wait(open_question)
@@ -487,6 +587,7 @@ class Context:
         pending = [h.task for _, h in self._handles.values() if not h.task.done()] + self._batches.pending() + self._children.pending()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.notifier.drain()
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._stop_if_canceled()  # a cancel request is not carried into a new run: honour it here
         chain = Continuation(

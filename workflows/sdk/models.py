@@ -23,6 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from workflows.sdk.budget import Budget
+from workflows.sdk.notify import NotifySettings
+from workflows.sdk.quota import QuotaPause
 from workflows.sdk.trail import ItemRecord, IterationRecord, LoopAction, PhaseRecord, TrailRow
 
 FINAL_MESSAGE_LIMIT = 2000
@@ -267,7 +270,7 @@ class QueueSummary(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
 
 
-ORCHARD_FIELDS = ("selection", "verification", "variant", "loop", "pipeline", "queue", "runner", "recovered_from_branch")
+ORCHARD_FIELDS = ("selection", "verification", "variant", "loop", "pipeline", "queue", "runner", "recovered_from_branch", "quota")
 """What Orchard itself says of a result, each a typed field; before them (issue 25) each was a key of
 `metadata`, where `--output json` still puts it (InstanceResult.legacy_dump)."""
 SELECTION_KEYS = {"winner": "winner", "reason": "selection_reason", "ineligible": "ineligible", "candidate": "candidate",
@@ -392,6 +395,9 @@ class InstanceResult(BaseModel):
     """Where the agent ran: "local" (a process group) or "docker" (a container)."""
     recovered_from_branch: bool = False
     """A retried instance found its task's result on its branch already and took it (invariant 4)."""
+    quota: QuotaPause | None = None
+    """The agent stopped at a provider's limit (or its credentials are paused): not a failure, the
+    run waits and runs the instance again (workflows/sdk/instances.py). Never in a final result."""
 
     @model_serializer(mode="wrap")
     def _unsaid_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -482,6 +488,12 @@ class InstanceInput(BaseModel):
     branch: str
     base_commit: str | None = None
     task: TaskSpec
+    resume_session: str | None = None
+    """After a pause at a provider's limit: the agent session to resume (its workspace was kept)."""
+    report_spend: bool = False
+    """The run has a budget: the instance tells it its live spend (workflows/sdk/budget.py)."""
+    quota_pauses: int = 0
+    """Pauses at a provider's limit so far."""
 
 
 class InstanceHeartbeat(BaseModel):
@@ -679,6 +691,10 @@ class RunInput(BaseModel):
     """The instances a run schedules in its own history; later ones run in batches of this many in
     child workflows (workflows/sdk/batches.py), so no history outgrows Temporal's limits."""
     strategy_spec: str = ""
+    budget: Budget | None = None
+    """What the run may spend (workflows/sdk/budget.py); None: no limit."""
+    notify: NotifySettings | None = None
+    """Whom the run tells when it asks a person, ends, fails, hits its budget or pauses for quota (workflows/sdk/notify.py)."""
     chain: Continuation | None = None
     """Set when the run continues an earlier one of its chain (continue-as-new)."""
 
@@ -702,6 +718,8 @@ class InstanceProgress(BaseModel):
     """When it took its slot and started (workflow time)."""
     metrics: dict[str, float] = Field(default_factory=dict)
     """What the strategy reported while the run goes on (ctx.report), e.g. the scorer's score."""
+    quota_until: datetime | None = None
+    """Set while it waits for a provider's limit to reset (workflows/sdk/quota.py)."""
 
 
 RunStatus = Literal["success", "partial", "failed", "stopped"]
@@ -750,6 +768,8 @@ class RunResult(BaseModel):
     """best-of-n: what each selection method picked (`-S compare=`: every one; the first is the winner's)."""
     trail: list[TrailRow] = Field(default_factory=list)
     """The steps a strategy keeps with its result (ctx.keep_trail): best-of-n's tests matrix and comparisons."""
+    budget: str | None = None
+    """Set when the run's budget stopped instances: `spent $4.91 of $5` (its outcome is `budget`)."""
 
 
 RESULT_INSTANCES = 1000
@@ -782,6 +802,11 @@ class RunProgress(BaseModel):
     trail_total: int = 0
     graph: list[str] = Field(default_factory=list)
     """The strategy's shape with where the run is (ctx.graph), e.g. a pipeline's phases."""
+    quota_until: datetime | None = None
+    """Instances wait for a provider's limit to reset until then (`waiting for quota until 14:05`)."""
+    budget_wait: str | None = None
+    """The shared budget instances wait for (its period to turn), until `budget_until`."""
+    budget_until: datetime | None = None
 
 
 TRAIL_ROWS = 50

@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.sdk import steering
+from workflows.sdk.budget import SPEND_SIGNAL, InstanceSpend
 from workflows.sdk.context import Context, RunState
 from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent
 from workflows.sdk.errors import RUN_FAILED, SteerRefused, StrategyError
@@ -40,6 +41,7 @@ from workflows.sdk.models import (
     TaskDefaults,
 )
 from workflows.sdk.naming import StrategyName
+from workflows.sdk.notify import NotifyEvent
 from workflows.sdk.questions import QuestionBook
 from workflows.sdk.trail import as_trail_row
 from workflows.sdk.visibility import SA_OUTCOME
@@ -144,22 +146,45 @@ class StrategyWorkflow:
             if workflow.cancellation_reason() is not None:  # e.g. a child that ended canceled with this run
                 await self._stop(ctx, "canceled")
                 raise asyncio.CancelledError(f"the run was canceled ({e})") from e
-            await self._stop(ctx, "failed")
+            budget = self._budget_note(ctx)  # a strategy that could not go on without what the budget kept from starting
+            await self._stop(ctx, "budget" if budget else "failed")
+            message = f"the run's budget is reached ({budget}): {e}" if budget else str(e)
+            await self._tell_end(ctx, "budget" if budget else "failed", message, budget)
             # What the run spent travels with its failure, so a parent counts a failed child's cost.
-            raise ApplicationError(str(e), ctx.totals().model_dump(mode="json"), type=type(e).__name__, non_retryable=True) from e
+            raise ApplicationError(message, ctx.totals().model_dump(mode="json"), type=type(e).__name__, non_retryable=True) from e
         except BaseException:
             # A bug in the strategy: Temporal retries the workflow task until the code is fixed.
             self._phase = "stopping"
             await ctx.cancel_all()
             raise
         result = self._summary(ctx, results, workflow.now(), ctx.totals())
-        self._end(result.status)
+        result.budget = self._budget_note(ctx) or None
+        self._end("budget" if result.budget else result.status)
+        await self._tell_end(ctx, "budget" if result.budget else result.status, failure_message(results) if result.status == "failed" else None, result.budget)
         if result.status == "failed" and workflow.patched(FAILED_RUNS_FAIL):
             # Failed in Temporal too (its UI, `temporal workflow list`), with the result the client
             # shows and a parent reads (children.py) carried in the failure.
             raise ApplicationError(failure_message(results), ctx.totals().model_dump(mode="json"), result.model_dump(mode="json"),
                                    type=RUN_FAILED, non_retryable=True)
         return result
+
+    @staticmethod
+    async def _tell_end(ctx: Context, outcome: str, error: str | None, budget: str | None) -> None:
+        """Tell the run's `notify:` targets how it ended, and wait until they were told."""
+        if ctx.notifier.active:
+            totals = ctx.totals()
+            event: NotifyEvent = "budget" if outcome == "budget" else "failed" if outcome == "failed" else "ended"
+            ctx.notifier.tell(event, "end", outcome=outcome, error=error, cost_usd=totals.cost_usd, cost_estimated=totals.cost_estimated, budget=budget)
+            await ctx.notifier.drain()
+
+    @staticmethod
+    def _budget_note(ctx: Context) -> str:
+        """`spent $4.91 of $5` when the run's budget stopped instances (its own, or a child's:
+        a child gets what is left of the run's, so the run's is spent too)."""
+        guard = ctx.budget
+        if guard.budget is not None and not guard.stopped and ctx.children() and guard.reached(ctx.totals()):
+            guard.stopped = 1
+        return guard.final(ctx.totals())
 
     async def _stop(self, ctx: Context, outcome: str) -> None:
         """Stop every agent and child still running, let them clean up, and record the outcome."""
@@ -223,6 +248,9 @@ class StrategyWorkflow:
             trail=[as_trail_row(step) for step in ctx.trail[-TRAIL_ROWS:]] if ctx else [],
             graph=list(ctx.graph) if ctx else [],
             trail_total=len(ctx.trail) if ctx else 0,
+            quota_until=ctx.quota_until() if ctx else None,
+            budget_wait=ctx.shared.name if ctx and ctx.shared.until else None,
+            budget_until=ctx.shared.until if ctx else None,
         )
 
     @workflow.update
@@ -239,6 +267,12 @@ class StrategyWorkflow:
     def lease_event(self, event: LeaseEvent) -> None:
         """A lock or semaphore granting this run its lease, or taking it back (ctx.hold)."""
         self._leases.take(event)
+
+    @workflow.signal(name=SPEND_SIGNAL)
+    def spend(self, spend: InstanceSpend) -> None:
+        """A running instance's live spend, while the run has a budget (workflows/sdk/budget.py)."""
+        if self._ctx is not None:
+            self._ctx.take_spend(spend)
 
     @workflow.signal(name=EVENT_SIGNAL)
     def event(self, event: str) -> None:

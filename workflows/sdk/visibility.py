@@ -23,6 +23,10 @@ SEARCH_ATTRIBUTES = (SA_STRATEGY, SA_REPO, SA_OUTCOME, SA_WAITING, SA_PIPELINE, 
 
 MEMO_QUESTIONS = "questions"
 """The memo entry listing the open questions of a waiting run."""
+MEMO_BUDGET_WAIT = "budget_wait"
+"""The memo entry saying which shared budget a run's instances wait for, and until when ({name, until}; None: they do not)."""
+MEMO_QUOTA = "quota_until"
+"""The memo entry saying until when a run's instances wait for a provider's limit (ISO time; None: they do not)."""
 
 
 def run_search_attributes(strategy: str, repo: str) -> TypedSearchAttributes:

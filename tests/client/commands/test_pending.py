@@ -62,3 +62,18 @@ async def test_pending_says_so_when_no_run_waits(orchard: Orchard, monkeypatch: 
     assert (said.code, said.out, said.err) == (0, "", "no run waits for an answer\n")
     said = await orchard("pending", "--output", "json")
     assert (said.code, said.out, said.err) == (0, "", "")
+
+
+async def test_pending_lists_the_runs_waiting_for_quota_with_their_reset(orchard: Orchard, client, scripted_queue):
+    handle = await start_scripted(client, scripted_queue, "my-simple", Script(limits={"gen": [600.0]}))
+
+    async def in_memo() -> bool:  # by visibility, which `orchard pending` reads
+        return bool((await (await handle.describe()).memo()).get("quota_until"))
+
+    await until(in_memo)
+    said = await orchard("pending")
+    (line,) = [line for line in said.lines if line.startswith(f"{handle.id}  ")]
+    assert re.fullmatch(rf"{handle.id}  my-simple  waiting for quota until \d\d:\d\d( on \d{{4}}-\d\d-\d\d)?", line), line
+    rows = [json.loads(line) for line in (await orchard("pending", "--output", "json")).lines]
+    assert any(row["run_id"] == handle.id and row["quota_until"] for row in rows)
+    await handle.cancel()
