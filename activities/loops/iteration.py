@@ -22,6 +22,7 @@ from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, diff_stats
+from activities.git.objects import objects_dir
 from activities.git.prompts import PromptMissing, expanded
 from activities.git.untrusted import write_path
 from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_git, remove_workspace, take_work, wgit
@@ -30,7 +31,7 @@ from activities.paths import agent_home_dir, instance_dir, running_record
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
-from activities.verification.check import run_check
+from activities.verification.check import Isolation, run_check
 from activities.workspaces.gateway import Published, open_gateway, publish_pushed
 from activities.workspaces.host import host_id
 from activities.workspaces.kept import LOCAL_BRANCH, loop_workspace, mark_finished, ready_workspace
@@ -112,12 +113,13 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             agent.error = rewritten
         await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)  # verification sees the snapshot
         verification = None
+        isolation = Isolation(runner=runner, objects=await objects_dir(inp.repo), home=out_dir / "check-home", egress=task.network_egress)
         if inp.levels:
-            verification = await _verify(inp, workspace, out_dir, running, on_phase)
+            verification = await _verify(inp, workspace, out_dir, running, on_phase, isolation)
         ci = None
         if inp.ci and (verification is None or verification.passed):
             on_phase("ci")
-            ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout)
+            ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout, isolation)
         on_phase("importing")
         published = await publish_pushed(inp.repo, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else Published()
         if head != inp.start_commit:
@@ -164,7 +166,8 @@ async def _snapshot(workspace: Path, start: str, iteration: int, may_rewrite: bo
     return snapshot, rewritten
 
 
-async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: Path, on_phase: Callable[[str], None]) -> VerificationReport:
+async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: Path, on_phase: Callable[[str], None],
+                  isolation: Isolation) -> VerificationReport:
     """Every configured level in order; once one fails, the levels above it are skipped."""
     levels: list[LevelReport] = []
     failed = False
@@ -178,7 +181,7 @@ async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: 
         on_phase(f"verifying {level}")
         reports = []
         for i, command in enumerate(commands):
-            report = await _command(command, f"{level}-{i + 1}", workspace, out_dir, running, inp.verify_timeout)
+            report = await _command(command, f"{level}-{i + 1}", workspace, out_dir, running, inp.verify_timeout, isolation)
             reports.append(report)
             if not report.passed:
                 break
@@ -188,8 +191,8 @@ async def _verify(inp: IterationInput, workspace: Path, out_dir: Path, running: 
     return VerificationReport(levels=levels)
 
 
-async def _command(command: str, name: str, workspace: Path, out_dir: Path, running: Path, timeout: float) -> CommandReport:
-    check = await run_check(command, workspace, out_dir / f"{name}.log", running, timeout)
+async def _command(command: str, name: str, workspace: Path, out_dir: Path, running: Path, timeout: float, isolation: Isolation) -> CommandReport:
+    check = await run_check(command, workspace, out_dir / f"{name}.log", running, timeout, isolation)
     return CommandReport(
         command=command, passed=check.passed, exit_code=check.exit_code, duration_seconds=check.duration_seconds,
         output_tail="" if check.passed else check.output_tail,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import shutil
 
@@ -14,8 +15,8 @@ from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import run_dir, running_record, workspaces_dir
 from activities.runners.leftovers import kill_orphan
-from activities.verification.check import run_check
-from activities.verification.tests import bring_in, outcomes, report_command, run_isolated
+from activities.verification.check import Isolation, run_check
+from activities.verification.tests import bring_in, outcomes, report_command
 from workflows.sdk.models import VerifyInput, VerifyResult
 
 
@@ -29,19 +30,19 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
     record = running_record(inp.run_id, f"verify-{slug}")
     await kill_orphan(record)  # left running by a worker that died during an earlier attempt
     home = workspaces_dir(inp.run_id) / f".{slug}.home"
-    """The sandboxed tests' home (activities/verification/tests.py)."""
+    """The sandboxed command's home."""
 
     try:
         async with heartbeating(lambda: inp.label):
             origin = await open_origin(inp.repo, inp.commit, *(s.commit for s in inp.tests))
             await prepare_workspace(origin.read, inp.commit, workspace, "orchard-verify")
             command, skipped = inp.command, list[str]()
+            isolation = Isolation(runner=inp.runner, objects=await objects_dir(origin.read), home=home, egress=inp.network_egress)
             if inp.tests:
                 folders, skipped = await bring_in(workspace, inp.tests)
                 command = report_command(inp.command, folders) if folders else "echo 'no test was brought in'; false"
-                check = await run_isolated(command, workspace, await objects_dir(origin.read), log, record, home, inp.timeout)
-            else:
-                check = await run_check(command, workspace, log, record, inp.timeout)
+                isolation = dataclasses.replace(isolation, egress="offline")  # a test writer's tests need no network
+            check = await run_check(command, workspace, log, record, inp.timeout, isolation)
             tests = outcomes(log, inp.tests) if inp.tests else {}
     finally:
         await remove_workspace(workspace)

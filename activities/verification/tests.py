@@ -6,7 +6,7 @@ is the checkout: Orchard's own git reads the writer's commit (objects verified w
 imported), and only regular files are written, each by `write_path`, which makes every folder on
 the way a real one (a link the candidate planted at `orchard_tests` is replaced, never followed).
 Whatever the candidate had in those folders goes first, so it cannot pass tests it wrote itself.
-The tests then run in the sandbox runner's offline sandbox where there is one (run_isolated).
+The tests then run as any check does (activities/verification/check.py), offline.
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ import re
 import shlex
 from pathlib import Path
 
-from activities.agents.base import AgentCommand
 from activities.git.command import git_bytes
 from activities.git.untrusted import opened_dir, remove_beneath, write_path
 from activities.git.workspace import git_dir_of
-from activities.runners.sandbox import sandbox_problem
-from activities.runners.sandbox.runner import run_in_sandbox
-from activities.runners.site import AgentSite
-from activities.secrets import redact
-from activities.verification.check import OUTPUT_TAIL, Check, run_check
-from workflows.sdk.models import TESTS_KEPT, TaskSpec, TestSource
+from workflows.sdk.models import TESTS_KEPT, TestSource
 
 FILES_LIMIT = 1000
 BYTES_LIMIT = 10 * 2**20
@@ -96,21 +90,3 @@ def outcomes(log: Path, sources: list[TestSource]) -> dict[str, bool]:
         if len(found) >= TESTS_KEPT:
             break
     return found
-
-
-async def run_isolated(command: str, workspace: Path, objects: Path, log: Path, record: Path, home: Path, timeout: float) -> Check:
-    """The generated tests run as an agent does in the sandbox runner, offline: agent-written code
-    (the candidate's and the test writer's) sees its checkout and nothing of the host's. Where no
-    sandbox is available, a local process, as `-S verify` runs, and the log says so."""
-    problem = sandbox_problem("offline")
-    if problem is not None:
-        check = await run_check(command, workspace, log, record, timeout)
-        check.output_tail = f"(not sandboxed: {problem})\n{check.output_tail}"
-        return check
-    log.write_text(f"$ {command}\n")
-    task = TaskSpec(prompt="", base_branch="", runner="sandbox", network_egress="offline", timeout=timeout, plugin="command", agent_command="bash")
-    site = AgentSite(workspace=workspace, agent_home=home, objects=objects, forward_env=[], endpoints=[], on_line=lambda line: None,
-                     transcript=log, record_path=record, leftovers=[workspace])
-    outcome = await run_in_sandbox(AgentCommand(argv=["bash", "-c", command]), task, site)
-    return Check(passed=outcome.exit_code == 0 and not outcome.timed_out, exit_code=None if outcome.timed_out else outcome.exit_code,
-                 output_tail=redact(log.read_text()[-OUTPUT_TAIL:]) or "", duration_seconds=round(outcome.duration_seconds, 3))

@@ -433,10 +433,12 @@ class Context:
         self._verifications += 1
         subject = target.key if isinstance(target, InstanceResult) else commit[:12]
         label = f"verify/{subject}#{self._verifications}"
+        defaults = self._state.input.defaults
         verified: VerifyResult = await workflow.execute_activity(
             "verify_commit",
             VerifyInput(repo=self._state.repo, run_id=self._state.run_id, commit=commit, command=command, timeout=timeout, label=label,
-                        tests=list(tests)),
+                        tests=list(tests), runner=(target.runner if isinstance(target, InstanceResult) else None) or defaults.runner,
+                        network_egress=defaults.network_egress),
             result_type=VerifyResult,
             activity_id=label,
             summary=f"{command} on {commit[:12]}",

@@ -539,6 +539,11 @@ class VerifyInput(BaseModel):
     tests: list[TestSource] = Field(default_factory=list)
     """Test folders brought into the checkout before the command runs; the command is then a pytest
     run (`-rA`), whose outcome per test comes back in VerifyResult.tests."""
+    runner: str = "auto"
+    """The runner the verified agent ran in (or the run's, for a commit): "local" runs the command as
+    a local process; anything else in the sandbox where bubblewrap works (activities/verification/check.py)."""
+    network_egress: NetworkEgress = "online"
+    """The run's egress, which the sandboxed command gets too."""
 
 
 class DiffInput(BaseModel):
