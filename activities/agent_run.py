@@ -110,7 +110,9 @@ async def _until_limited(running: Awaitable[ProcessOutcome], limited: asyncio.Ev
     try:
         await asyncio.wait({agent, stop}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        agent.cancel()
+        agent.cancel()  # and wait for the runner to stop the agent (its container, its sandbox) before this cancel goes on
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await agent
         raise
     finally:
         stop.cancel()

@@ -39,7 +39,7 @@ def test_eval_reports_each_method_pick_against_the_candidates_branches(embedded,
     work = tmp_path / "work"
     ran = orchard("eval", str(TASKS), "--task", "01-slugify", "--task", "02-median", "-S", "n=3", "-S", "select=score,tests,tournament",
                   "--plugin", "command", "--agent-command", AGENT, "--workdir", str(work), "--output", "json", env=env, cwd=tmp_path, timeout=400)
-    assert ran.returncode == 0, ran.stderr
+    assert ran.returncode == 0, ran.stderr + ran.stdout[-3000:]
     report = EvalReport.model_validate_json(ran.stdout)
     assert [t.task for t in report.tasks] == ["01-slugify", "02-median"] and report.methods == ["score", "tests", "tournament"]
 
