@@ -99,8 +99,9 @@ def main() -> int:
     started = time.monotonic()
     try:
         ran = orchard("eval", str(args.tasks.resolve()), *[a for t in args.task for a in ("--task", t)], "--strategy", "best-of-n",
-                      "-S", f"n={args.n}", "-S", f"select={args.select}", "--plugin", "command", "--agent-command", agent, "--output", "json",
-                      env=env, cwd=scratch)
+                      "-S", f"n={args.n}", "-S", f"select={args.select}", "--plugin", "command",
+                      "--runner", "local",  # the simulated agents read the answers (docs/evaluation.md)
+                      "--agent-command", agent, "--output", "json", env=env, cwd=scratch)
         wall = time.monotonic() - started
         if ran.returncode not in (0, 3):
             print(ran.stderr, file=sys.stderr)

@@ -38,7 +38,8 @@ def test_eval_reports_each_method_pick_against_the_candidates_branches(embedded,
     _, env, _, _ = embedded
     work = tmp_path / "work"
     ran = orchard("eval", str(TASKS), "--task", "01-slugify", "--task", "02-median", "-S", "n=3", "-S", "select=score,tests,tournament",
-                  "--plugin", "command", "--agent-command", AGENT, "--workdir", str(work), "--output", "json", env=env, cwd=tmp_path, timeout=400)
+                  "--plugin", "command", "--runner", "local", "--agent-command", AGENT,  # the simulated agents read the answers
+                  "--workdir", str(work), "--output", "json", env=env, cwd=tmp_path, timeout=400)
     assert ran.returncode == 0, ran.stderr + ran.stdout[-3000:]
     report = EvalReport.model_validate_json(ran.stdout)
     assert [t.task for t in report.tasks] == ["01-slugify", "02-median"] and report.methods == ["score", "tests", "tournament"]

@@ -82,9 +82,9 @@ async def test_a_holder_whose_beats_stop_loses_the_lease_to_the_next_in_line(cli
 @pytest.mark.slow  # a second of real time
 async def test_a_holder_past_its_hold_timeout_loses_the_lease_and_is_told(client, scripted_queue):
     name = f"timeout-{uuid.uuid4().hex[:8]}"
-    handle = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 0.8, "hold_timeout": 0.3})
-    result = await handle.result()
-    assert re.fullmatch(r"held for 0\.[3-5]s, past its timeout of 0\.3s", result.instances[0].metadata["lost"])
+    handle = await start_scripted(client, scripted_queue, "holding", Script(), params={"name": name, "hold_seconds": 1.5, "hold_timeout": 0.3})
+    result = await handle.result()  # held well past its timeout: a loaded machine's timers fire late, not never
+    assert re.fullmatch(r"held for (0\.[3-9]|1\.[0-4])s, past its timeout of 0\.3s", result.instances[0].metadata["lost"] or ""), result.instances[0].metadata
 
 
 @pytest.mark.slow  # seconds of real time
