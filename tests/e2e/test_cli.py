@@ -519,9 +519,9 @@ def test_a_child_strategys_run_is_listed_with_its_parent(named_server, repo, tmp
     assert ran.returncode == 0, ran.stderr
     result = json.loads(ran.stdout.strip().splitlines()[-1])
     (child,) = result["children"]
-    listed = orchard("list", "--address", named_server, "--strategy", "uses-helper", "--output", "json", env=env, cwd=repo)
+    listed = orchard("list", "--address", named_server, "--strategy", "uses-helper", "--repo", str(repo), "--output", "json", env=env, cwd=repo)
     assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [result["run_id"]]
-    assert orchard("list", "--address", named_server, "--strategy", "helper", env=env, cwd=repo).stdout == ""  # only top-level runs
+    assert orchard("list", "--address", named_server, "--strategy", "helper", "--repo", str(repo), env=env, cwd=repo).stdout == ""  # only top-level runs
     both = orchard("list", "--address", named_server, "--children", "--repo", str(repo), "--output", "json", env=env, cwd=repo)
     rows = {row["run_id"]: row for row in map(json.loads, both.stdout.splitlines())}
     assert rows[child["run_id"]]["parent"] == result["run_id"] and rows[result["run_id"]]["parent"] is None

@@ -84,5 +84,5 @@ async def test_a_long_run_continues_as_new_and_survives_a_killed_worker(named_se
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert (data["status"], data["instances_run"], data["runs"]) == ("success", INSTANCES, INSTANCES // EVERY)
-    listed = orchard("list", "--address", named_server, "--strategy", "long-run", "--output", "json", env=env, cwd=repo)
+    listed = orchard("list", "--address", named_server, "--strategy", "long-run", "--repo", str(repo), "--output", "json", env=env, cwd=repo)
     assert [json.loads(line)["run_id"] for line in listed.stdout.splitlines()] == [run_id]
