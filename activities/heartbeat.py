@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from temporalio import activity
@@ -22,7 +22,15 @@ async def heartbeating(details: Callable[[], Any]) -> AsyncIterator[None]:
             activity.heartbeat(details())
             await asyncio.sleep(HEARTBEAT_EVERY)
 
-    task = asyncio.create_task(beat())
+    async with alongside(beat()):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def alongside(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run `loop` (a background loop: heartbeats, spend reports, a quota watch) while the block
+    runs; it is stopped, and its end waited for, when the block ends."""
+    task = asyncio.create_task(loop)
     try:
         yield
     finally:

@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 
 from activities.agents.base import AgentPlugin, AgentState
 from activities.agents.limits import LimitHit
+from activities.heartbeat import alongside
 from workflows.coordination.quota import QuotaWorkflow
 from workflows.sdk.models import TaskSpec
 from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaReport, QuotaState, quota_id
@@ -78,14 +79,11 @@ async def watching_quota(fingerprint: str, state: AgentState, stop: asyncio.Even
                 state.last_event = "paused with the other runs on these credentials"
                 stop.set()
 
-    task = asyncio.create_task(watch()) if fingerprint else None
-    try:
+    if not fingerprint:
         yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        return
+    async with alongside(watch()):
+        yield
 
 
 async def report_limit(fingerprint: str, reset_at: datetime, reason: str, run_id: str) -> QuotaState:

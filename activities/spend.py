@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.service import RPCError
 
 from activities.agents.base import AgentState
+from activities.heartbeat import alongside
 from workflows.sdk.budget import SPEND_EVERY, SPEND_SIGNAL, InstanceSpend
 
 LOOK_EVERY = 0.5
@@ -38,10 +39,5 @@ async def reporting_spend(run_id: str, key: str, state: AgentState, every: float
                 said = now
                 await asyncio.sleep(max(every - look, 0))
 
-    task = asyncio.create_task(report())
-    try:
+    async with alongside(report()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
