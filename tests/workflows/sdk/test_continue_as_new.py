@@ -27,8 +27,14 @@ async def progress_when(handle, ready, attempts: int = 400) -> RunProgress:
     raise AssertionError("the run never got there")
 
 
-async def chain_runs(client, run_id: str) -> list:
-    return [wf async for wf in client.list_workflows(f'WorkflowId = "{run_id}"')]
+async def chain_runs(client, run_id: str, settled: int) -> list:
+    """The chain's runs once visibility lists `settled` of them as closed (visibility lags the result)."""
+    for _ in range(100):
+        runs = [wf async for wf in client.list_workflows(f'WorkflowId = "{run_id}"')]
+        if sum(r.status != WorkflowExecutionStatus.RUNNING for r in runs) >= settled:
+            return runs
+        await asyncio.sleep(0.1)
+    return runs
 
 
 async def test_a_chain_counts_every_instance_and_no_history_outgrows_its_threshold(client, scripted_queue):
@@ -39,7 +45,7 @@ async def test_a_chain_counts_every_instance_and_no_history_outgrows_its_thresho
     result = await handle.result()
     assert result.instances_run == 20 and result.runs == 4 and result.instances[0].metadata["done"] == 20
     assert script.started_keys() == [f"noop/{i}" for i in range(20)]  # each instance ran once, in order
-    runs = await chain_runs(client, handle.id)
+    runs = await chain_runs(client, handle.id, settled=4)
     assert sorted(r.status for r in runs) == [WorkflowExecutionStatus.COMPLETED] + [WorkflowExecutionStatus.CONTINUED_AS_NEW] * 3
     for run in runs:
         events = [e async for e in client.get_workflow_handle(handle.id, run_id=run.run_id).fetch_history_events()]
