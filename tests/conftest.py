@@ -3,6 +3,7 @@ the demo agent, and in-process workers on their own task queues."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowExecution, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -189,6 +190,17 @@ async def final_result(handle: WorkflowHandle[Any, RunResult]) -> RunResult:
         if carried is None:
             raise
         return carried
+
+
+async def listed(client: Client, query: str, ready: Callable[[list[WorkflowExecution]], bool], seconds: float = 10) -> list[WorkflowExecution]:
+    """What visibility lists for `query` once `ready` holds of it (or at the end of `seconds`):
+    visibility lags a workflow's result, so a run that just ended may still be listed as Running."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [wf async for wf in client.list_workflows(query)]
+        if ready(found) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.1)
 
 
 async def run_scripted(client: Client, queue: str, strategy: str, script: Any, **kwargs: Any) -> RunResult:

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from client.commands.replay import replay
 from client.snapshots import snapshot
-from tests.conftest import ROOT, start_scripted
+from tests.conftest import ROOT, listed, start_scripted
 from tests.scripted import Script
 from tests.workflows.sdk.test_context import most_at_once
 from workflows.sdk.batches import BATCH_WORKFLOW
@@ -27,7 +27,8 @@ async def test_a_fan_out_past_its_history_share_runs_in_batches_within_max_paral
     assert sorted(r.key for r in result.instances) == sorted(f"gen/{i}" for i in range(1, 9)) and result.status == "success"
     assert result.instances_run == 8 and sorted(script.started_keys()) == sorted(f"gen/{i}" for i in range(1, 9))  # each ran once
     assert most_at_once(script.events) <= 2
-    batches = [wf async for wf in client.list_workflows(f'WorkflowType = "{BATCH_WORKFLOW}" AND WorkflowId STARTS_WITH "{handle.id}."')]
+    batches = await listed(client, f'WorkflowType = "{BATCH_WORKFLOW}" AND WorkflowId STARTS_WITH "{handle.id}."',
+                           lambda found: len(found) == 2 and all(b.status == WorkflowExecutionStatus.COMPLETED for b in found))
     assert sorted(b.id for b in batches) == [f"{handle.id}.instances.1", f"{handle.id}.instances.2"]  # 3 own, then 3 + 2
     assert all(b.status == WorkflowExecutionStatus.COMPLETED for b in batches)
     own = [e async for e in handle.fetch_history_events() if e.activity_task_scheduled_event_attributes.activity_id.startswith("instance/")]

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
-from tests.conftest import start_scripted
+from tests.conftest import listed, start_scripted
 from tests.scripted import Script
 from workflows.sdk.models import Answer, AnswerRequest, RunProgress
 from workflows.sdk.visibility import SA_OUTCOME
@@ -27,16 +27,6 @@ async def progress_when(handle, ready, attempts: int = 400) -> RunProgress:
     raise AssertionError("the run never got there")
 
 
-async def chain_runs(client, run_id: str, settled: int) -> list:
-    """The chain's runs once visibility lists `settled` of them as closed (visibility lags the result)."""
-    for _ in range(100):
-        runs = [wf async for wf in client.list_workflows(f'WorkflowId = "{run_id}"')]
-        if sum(r.status != WorkflowExecutionStatus.RUNNING for r in runs) >= settled:
-            return runs
-        await asyncio.sleep(0.1)
-    return runs
-
-
 async def test_a_chain_counts_every_instance_and_no_history_outgrows_its_threshold(client, scripted_queue):
     script = Script()
     handle = await start_scripted(client, scripted_queue, "long-run", script, params={"n": 20, "every": 6})
@@ -45,13 +35,13 @@ async def test_a_chain_counts_every_instance_and_no_history_outgrows_its_thresho
     result = await handle.result()
     assert result.instances_run == 20 and result.runs == 4 and result.instances[0].metadata["done"] == 20
     assert script.started_keys() == [f"noop/{i}" for i in range(20)]  # each instance ran once, in order
-    runs = await chain_runs(client, handle.id, settled=4)
+    runs = await listed(client, f'WorkflowId = "{handle.id}"', lambda runs: len(runs) == 4 and all(r.status != WorkflowExecutionStatus.RUNNING for r in runs))
     assert sorted(r.status for r in runs) == [WorkflowExecutionStatus.COMPLETED] + [WorkflowExecutionStatus.CONTINUED_AS_NEW] * 3
     for run in runs:
         events = [e async for e in client.get_workflow_handle(handle.id, run_id=run.run_id).fetch_history_events()]
         assert len(events) <= 6 * 7 + 20, (run.run_id, len(events))
-    listed = [wf async for wf in client.list_workflows(f'WorkflowId = "{handle.id}" AND ExecutionStatus != "ContinuedAsNew"')]
-    assert len(listed) == 1  # `orchard list` shows the chain once
+    shown = [wf async for wf in client.list_workflows(f'WorkflowId = "{handle.id}" AND ExecutionStatus != "ContinuedAsNew"')]
+    assert len(shown) == 1  # `orchard list` shows the chain once
 
 
 async def test_an_open_question_is_carried_across_the_chain_and_answered_once(client, scripted_queue):

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 
 from client.snapshots import outcome_of
-from tests.conftest import run_scripted, start_scripted
+from tests.conftest import listed, run_scripted, start_scripted
 from tests.scripted import Script, until
 from workflows.sdk.visibility import SA_OUTCOME
 
@@ -32,8 +32,8 @@ async def test_success_partial_and_failure_each_set_the_outcome(client, scripted
     assert err.value.cause.message == "no bug found in app.py"
     assert err.value.cause.details == ({"instances_run": 1, "input_tokens": 5, "output_tokens": 1, "cost_usd": 0.1, "cost_estimated": False},)
     assert [await outcome(client, h) for h in (ok, partial, failed)] == ["success", "partial", "failed"]
-    listed = {wf.id async for wf in client.list_workflows('OrchardOutcome = "failed"')}
-    assert failed.id in listed and ok.id not in listed
+    failed_runs = {wf.id for wf in await listed(client, 'OrchardOutcome = "failed"', lambda runs: failed.id in {wf.id for wf in runs})}
+    assert failed.id in failed_runs and ok.id not in failed_runs
 
 
 async def test_a_run_whose_results_all_failed_is_failed_in_temporal_and_still_shows_its_result(client, scripted_queue):
@@ -52,8 +52,8 @@ async def test_a_run_whose_results_all_failed_is_failed_in_temporal_and_still_sh
         assert (shown.status, shown.exit_code, shown.error) == ("failed", 1, None)
         assert shown.result is not None and shown.result.instances[0].error == reason
     assert [(row.iteration, row.action) for row in (await outcome_of(loop)).result.instances[0].loop.trail] == [(1, "continue"), (2, "timeout")]
-    listed = {wf.id async for wf in client.list_workflows('OrchardOutcome = "failed"')}
-    assert {loop.id, simple.id} <= listed
+    failed_runs = {wf.id for wf in await listed(client, 'OrchardOutcome = "failed"', lambda runs: {loop.id, simple.id} <= {wf.id for wf in runs})}
+    assert {loop.id, simple.id} <= failed_runs
 
 
 async def test_a_parent_still_gets_the_results_of_a_child_whose_results_all_failed(client, scripted_queue):
