@@ -6,7 +6,7 @@ import pytest
 
 from client.agent_env import parse_agent_env
 from client.errors import UsageError
-from workflows.sdk.models import TaskDefaults
+from workflows.sdk.models import SECRET_NAME, TaskDefaults
 
 
 def test_values_names_from_the_shell_and_credentials_by_name(monkeypatch):
@@ -30,3 +30,17 @@ def test_what_cannot_be_passed_is_one_line(spec, said):
 def test_the_task_model_refuses_a_credential_value_however_it_comes():
     with pytest.raises(ValueError, match="looks like a credential"):
         TaskDefaults(agent_env={"MY_SECRET": "x"})
+
+
+@pytest.mark.parametrize("name", ["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "DB_PASSWORD", "NPM_AUTH", "AUTH_HEADER", "BASIC_AUTH_USER", "gcp_credentials"])
+def test_credential_names(name):
+    assert SECRET_NAME.search(name)
+
+
+@pytest.mark.parametrize("name", ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "XAUTHORITY", "SSH_AUTH_SOCK", "AUTHOR", "PATH"])
+def test_names_that_are_not_credentials_pass_with_their_values(name):
+    """An author's e-mail or the agent socket's path is not a secret: it can be passed by value,
+    and redaction does not blank it out of every log."""
+    assert not SECRET_NAME.search(name)
+    values, from_worker = parse_agent_env([f"{name}=a value"])
+    assert values == {name: "a value"} and from_worker == []
