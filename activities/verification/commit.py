@@ -16,7 +16,7 @@ from activities.heartbeat import heartbeating
 from activities.paths import run_dir, running_record, workspaces_dir
 from activities.runners.leftovers import kill_orphan
 from activities.verification.check import Isolation, run_check
-from activities.verification.tests import bring_in, outcomes, report_command
+from activities.verification.tests import base_harness, bring_in, outcomes, report_command
 from workflows.sdk.models import VerifyInput, VerifyResult
 
 
@@ -39,7 +39,9 @@ async def verify_commit(inp: VerifyInput) -> VerifyResult:
             command, skipped = inp.command, list[str]()
             isolation = Isolation(runner=inp.runner, objects=await objects_dir(origin.read), home=home, egress=inp.network_egress)
             if inp.tests:
+                restored = await base_harness(workspace, inp.commit, inp.tests)
                 folders, skipped = await bring_in(workspace, inp.tests)
+                skipped = restored + skipped
                 command = report_command(inp.command, folders) if folders else "echo 'no test was brought in'; false"
                 isolation = dataclasses.replace(isolation, egress="offline")  # a test writer's tests need no network
             check = await run_check(command, workspace, log, record, inp.timeout, isolation)

@@ -5,8 +5,11 @@ candidate is then checked with those folders in its checkout. The folders are ag
 is the checkout: Orchard's own git reads the writer's commit (objects verified when it was
 imported), and only regular files are written, each by `write_path`, which makes every folder on
 the way a real one (a link the candidate planted at `orchard_tests` is replaced, never followed).
-Whatever the candidate had in those folders goes first, so it cannot pass tests it wrote itself.
-The tests then run as any check does (activities/verification/check.py), offline.
+Whatever the candidate had in those folders goes first, so it cannot pass tests it wrote itself,
+and pytest's harness outside them (every conftest.py and pytest configuration file) is the base's,
+so a candidate cannot rig the run with a hook or an option of its own. (Its own modules still run
+in the test process: this narrows gaming selection, it cannot rule it out.) The tests then run as
+any check does (activities/verification/check.py), offline.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ LOG_READ = 20 * 2**20
 REGULAR_MODES = (b"100644", b"100755")
 SUMMARY = re.compile(r"^=+ short test summary info =+$")
 OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (\S+)")
+
+
+HARNESS = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"})
+"""Files through which a checkout configures or hooks into pytest."""
 
 
 class TestsUnreadable(Exception):
@@ -68,6 +75,42 @@ async def bring_in(workspace: Path, sources: list[TestSource]) -> tuple[list[str
         if written:
             present.append(source.path)
     return present, skipped
+
+
+async def base_harness(workspace: Path, commit: str, sources: list[TestSource]) -> list[str]:
+    """Every pytest harness file of the checkout of `commit`, outside the writers' folders, made the
+    base's (the commit the candidate and the writers branched from): changed ones restored, added
+    ones removed, with one line each for what was put back."""
+    own = git_dir_of(workspace)
+    base = (await git_bytes("merge-base", "--octopus", commit, *(s.commit for s in sources), cwd=workspace, git_dir=own)).decode().strip()
+    theirs, ours = await _harness(workspace, base), await _harness(workspace, commit)
+    folders = tuple(s.path + "/" for s in sources)
+    restored: list[str] = []
+    for path in sorted(set(theirs) | set(ours)):
+        if path.startswith(folders) or theirs.get(path) == ours.get(path):
+            continue
+        *parents, name = path.split("/")
+        if path in theirs:
+            write_path(workspace, path, await git_bytes("cat-file", "blob", theirs[path], cwd=workspace, git_dir=own))
+        else:
+            with opened_dir(workspace, *parents) as parent:
+                remove_beneath(parent, name)
+        what = "changes" if path in ours and path in theirs else "file"
+        restored.append(f"{path}: the candidate's {what} left out of the tests' run (pytest's harness is the base's)")
+    return restored
+
+
+async def _harness(workspace: Path, commit: str) -> dict[str, str]:
+    """The harness files of `commit` (regular files only), path → blob id."""
+    listed = await git_bytes("ls-tree", "-r", "-z", "--full-tree", commit, cwd=workspace, git_dir=git_dir_of(workspace))
+    found: dict[str, str] = {}
+    for entry in filter(None, listed.split(b"\0")):
+        meta, _, path_bytes = entry.partition(b"\t")
+        mode, _, oid = meta.split(b" ")
+        path = path_bytes.decode(errors="replace")
+        if mode in REGULAR_MODES and path.rsplit("/", 1)[-1] in HARNESS:
+            found[path] = oid.decode()
+    return found
 
 
 def outcomes(log: Path, sources: list[TestSource]) -> dict[str, bool]:

@@ -77,6 +77,40 @@ async def test_a_candidate_runs_the_writers_tests_in_place_of_its_own_and_no_lin
     assert base.tests == {}  # greet.py is not there: the module does not import, no test ran
 
 
+RIGGED_CONFTEST = """
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"  # every test passes, whatever it asserts
+"""
+
+
+async def test_a_candidate_cannot_rig_the_writers_tests_through_pytests_harness(repo, orchard_home):
+    """A candidate that adds a conftest.py hook passing every test, changes the base's conftest.py and
+    adds a pytest.ini deselecting tests: the tests run with the base's harness, and their outcomes are true."""
+    git(repo, "checkout", "-q", "main")
+    (repo / "conftest.py").write_text("LEVEL = 'base'\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the base's conftest")
+    writer = commit(repo, "writer-h", {"orchard_tests/writer_1/test_greet.py": TESTS.replace("HOST_FILE", "/nonexistent")})
+    candidate = commit(repo, "candidate-h", {
+        "greet.py": 'def greet(name):\n    return "nothing"\n',
+        "conftest.py": RIGGED_CONFTEST,
+        "orchard_tests/conftest.py": RIGGED_CONFTEST,
+        "pytest.ini": "[pytest]\naddopts = -k 'not hello'\n",
+    })
+    ran = await ActivityEnvironment().run(verify_commit, VerifyInput(
+        repo=str(repo), run_id="run_t2", commit=candidate, label="tests/rigged", command="python -m pytest -q -p no:cacheprovider",
+        tests=[TestSource(commit=writer, path="orchard_tests/writer_1")]))
+    assert ran.tests == {"orchard_tests/writer_1/test_greet.py::test_hello": False, "orchard_tests/writer_1/test_greet.py::test_empty": False,
+                         "orchard_tests/writer_1/test_greet.py::test_the_host_is_out_of_sight": True}
+    for line in ("conftest.py: the candidate's changes left out", "orchard_tests/conftest.py: the candidate's file left out",
+                 "pytest.ini: the candidate's file left out"):
+        assert line in ran.output_tail, ran.output_tail
+
+
 async def test_a_judge_is_shown_the_commits_diff_cut_to_its_limit(repo, orchard_home):
     base = git(repo, "rev-parse", "main")
     candidate = commit(repo, "candidate", {"greet.py": "def greet(name):\n    return name\n" + "# padding\n" * 400})
