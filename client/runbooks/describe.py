@@ -15,10 +15,13 @@ from workflows.runbooks.templates import RenderError, pipeline_context, render
 from workflows.sdk.durations import format_duration
 
 
-def _name(reference: m.Ref, home: str) -> str:
-    """`build.task.x` -> `task x` in its own runbook, `common.task.x` elsewhere."""
+def _name(reference: m.Ref, home: str, said: bool = False) -> str:
+    """`build.task.x` -> `task x` in its own runbook (`x` where the line already `said` what it is),
+    `common.task.x` elsewhere."""
     runbook, kind, name = m.split_ref(reference)
-    return f"{kind} {name}" if runbook == home else reference
+    if runbook != home:
+        return reference
+    return name if said else f"{kind} {name}"
 
 
 def _time(seconds: float | None) -> str:
@@ -41,11 +44,11 @@ class _Describer:
         if isinstance(action, m.RunTask):
             task: m.TaskDef = self.registry.resolve(action.task)
             settings = ", ".join(f"{k} {v}" for k, v in (("plugin", task.plugin), ("model", task.model), ("timeout", _time(task.timeout))) if v)
-            return [f"agent    {_name(action.task, self.home)}" + (f" ({settings})" if settings else "")]
+            return [f"agent    {_name(action.task, self.home, said=True)}" + (f" ({settings})" if settings else "")]
         if isinstance(action, m.RunChain):
             return self.chain(action.strategy)
         if isinstance(action, m.RunPipeline):
-            return [f"pipeline {_name(action.pipeline, self.home)}"]
+            return [f"pipeline {_name(action.pipeline, self.home, said=True)}"]
         if isinstance(action, m.RunOrchardStrategy):
             params = " ".join(f"{k}={v}" for k, v in action.params.items())
             return [f"orchard  {action.strategy} {params}".rstrip() + (f" with {_name(action.task, self.home)}" if action.task else "")]
@@ -53,10 +56,11 @@ class _Describer:
 
     def chain(self, reference: m.Ref) -> list[str]:
         chain: m.ChainDef = self.registry.resolve(reference)
-        lines = [f"strategy {_name(reference, self.home)}" + (f" (checkpoint $ {_oneline(chain.checkpoint.source, 60)})" if chain.checkpoint else "")]
+        checkpoint = f" (checkpoint $ {_oneline(chain.checkpoint.source, 60)})" if chain.checkpoint else ""
+        lines = [f"strategy {_name(reference, self.home, said=True)}{checkpoint}"]
         for number, attempt in enumerate(chain.attempts, 1):
             what = (f"$ {_oneline(attempt.action.command.source, 70)}" if isinstance(attempt.action, m.RunShell)
-                    else f"agent {_name(attempt.action.task, self.home)}")
+                    else f"agent {_name(attempt.action.task, self.home, said=True)}")
             extra = ", ".join(x for x in (_time(attempt.timeout), "rollback" if attempt.rollback else "") if x)
             lines.append(f"  {number}. {attempt.name}: {what}" + (f" ({extra})" if extra else ""))
         after = f" after {_time(chain.on_exhaust.after)}" if chain.on_exhaust.kind == "retry" else ""
@@ -93,10 +97,10 @@ class _Describer:
             if phase.lock:
                 lock: m.LockDef = self.registry.resolve(phase.lock)
                 timing = f" (timeout {_time(lock.timeout)}, heartbeat {_time(lock.heartbeat)})" if lock.timeout else ""
-                body.append(f"lock     {_name(phase.lock, self.home)}" + timing)
+                body.append(f"lock     {_name(phase.lock, self.home, said=True)}" + timing)
             if phase.semaphore:
                 semaphore: m.SemaphoreDef = self.registry.resolve(phase.semaphore)
-                body.append(f"slots    {_name(phase.semaphore, self.home)} (max {semaphore.max})")
+                body.append(f"slots    {_name(phase.semaphore, self.home, said=True)} (max {semaphore.max})")
             on_fail = f"    on_fail -> {m.describe_edge(phase.on_fail)}" if not isinstance(phase.on_fail, m.Failed) else ""
             body.append(f"next  -> {m.describe_edge(phase.next)}" + on_fail)
             lines.append(f"  {number}. {phase.name:<{width}}  {body[0]}")
@@ -161,7 +165,7 @@ def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, h
         return [f"$ {line}" for line in text(action.command, phase).splitlines()] + ([cwd.strip()] if cwd else [])
     if isinstance(action, (m.RunTask, m.RunOrchardStrategy)):
         task: m.TaskDef | None = registry.resolve(action.task) if action.task else None
-        head = f"agent {_name(action.task, home)}" if isinstance(action, m.RunTask) else f"orchard {action.strategy} {action.params}"
+        head = f"agent {_name(action.task, home, said=True)}" if isinstance(action, m.RunTask) else f"orchard {action.strategy} {action.params}"
         if task and task.command:
             head += f" via $ {text(task.command, phase)}"
         own = action.prompt if isinstance(action, m.RunOrchardStrategy) else None  # a RunTask's prompt is its task's
@@ -169,7 +173,7 @@ def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, h
         return [head + ", prompt:"] + [f"  | {line}" for line in prompt.splitlines()]
     if isinstance(action, m.RunChain):
         chain: m.ChainDef = registry.resolve(action.strategy)
-        lines = [f"strategy {_name(action.strategy, home)}"]
+        lines = [f"strategy {_name(action.strategy, home, said=True)}"]
         if chain.checkpoint:
             lines.append(f"  checkpoint $ {text(chain.checkpoint, phase)}")
         for number, attempt in enumerate(chain.attempts, 1):
@@ -178,11 +182,12 @@ def _dry_action(registry: RunbookRegistry, action: Any, phase: str, text: Any, h
                 lines.append(f"  {number}. {attempt.name} $ {text(attempt.action.command, phase, **inner)}")
             else:
                 task = registry.resolve(attempt.action.task)
-                lines.append(f"  {number}. {attempt.name}: agent {_name(attempt.action.task, home)}, prompt: {_oneline(text(task.prompt, phase, **inner), 80)}")
+                prompt = _oneline(text(task.prompt, phase, **inner), 80)
+                lines.append(f"  {number}. {attempt.name}: agent {_name(attempt.action.task, home, said=True)}, prompt: {prompt}")
             if attempt.rollback:
                 lines.append(f"     rollback $ {text(attempt.rollback, phase, **inner)}")
         return lines
     if isinstance(action, m.RunPipeline):
         given = {k: text(v, phase) for k, v in action.inputs.items()}
-        return [f"pipeline {_name(action.pipeline, home)} with {given or 'the same inputs'}"]
+        return [f"pipeline {_name(action.pipeline, home, said=True)} with {given or 'the same inputs'}"]
     return ["(waits on its guards)"]

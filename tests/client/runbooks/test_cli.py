@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,17 @@ def test_render_shows_what_each_phase_would_run(repo: Path, capsys: pytest.Captu
     assert "   $ echo 'Merged Auth (<output of init>); review by nobody'" in out
     code, out, _ = run(capsys, "render", "bugfix.fix", "-i", 'bug={"id": 7, "title": "Login Fails", "labels": ["auth"]}')
     assert code == 0 and "   $ echo 'bug 7: Login Fails' > .orchard-bug-7-login-fails.txt" in out and "Labels: auth." in out
+
+
+def test_show_and_render_name_a_thing_once(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a line says a thing is, it does not say again ("strategy strategy merge")."""
+    shown = [run(capsys, "show", name)[1] for name in ("bugfix.fix", "build.build")]
+    shown.append(run(capsys, "render", "build.build", "-i", "name=auth", "-i", "prompt=p")[1])
+    shown.append(run(capsys, "render", "bugfix.fix", "-i", 'bug={"id": 7, "title": "t"}')[1])
+    doubled = re.compile(r"\b(strategy +strategy|pipeline +pipeline|lock +lock|slots +semaphore|agent +(task|agent)) ")
+    assert all(out for out in shown)
+    assert not [line for out in shown for line in out.splitlines() if doubled.search(line)]
+    assert any(re.search(r"strategy +(merge|common\.strategy\.)", line) for out in shown for line in out.splitlines())
 
 
 @pytest.mark.parametrize(("argv", "says"), [
