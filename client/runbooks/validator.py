@@ -41,9 +41,11 @@ class _Scope:
     """Any name may be a variable here, checked when the values come: a queue item's fields (a worker's
     pipeline or task, a dead letter's hook; workflows/runbooks/items.py), a monitor's item (whatever
     fields its source prints). Only config is checked."""
+    readable: str = "not an input, a default, config, an output or a runtime value"
+    """What a name read here may be (said of a name that cannot exist here)."""
 
     def plus(self, extra: dict[str, str]) -> _Scope:
-        return _Scope(self.names | set(extra), self.pipeline, self.described, self.fields)
+        return _Scope(self.names | set(extra), self.pipeline, self.described, self.fields, self.readable)
 
 
 class _Validator:
@@ -88,7 +90,7 @@ class _Validator:
             for command in runbook.commands.values():
                 self.command(runbook, command)
             for queue in runbook.queues.values():
-                self.templates(queue.source, _Scope({"config"}, None, f"queue {queue.name}'s source"))
+                self.templates(queue.source, _Scope({"config"}, None, f"queue {queue.name}'s source", readable="it reads config only"))
                 self.templates(queue.dead.on_add, _Scope({"config", "item", item_name(queue.name), "reason"}, None, f"queue {queue.name}'s dead letters",
                                                          fields=True))
             for chain in runbook.strategies.values():
@@ -228,7 +230,8 @@ class _Validator:
         place = f"command.{command.name}"
         names = set(command.args.names()) | set(command.defaults)
         if isinstance(command.action, m.RunShell):
-            self.templates(command.action.command, _Scope(names | {"config"}, None, f"command {command.name} (its args)"))
+            self.templates(command.action.command, _Scope(names | {"config"}, None, f"command {command.name} (its args)",
+                                                          readable="it reads its args and config only"))
             return
         pipeline = self.resolve(command.action.pipeline, runbook.name, place, "run.pipeline")
         if pipeline is None:
@@ -252,14 +255,14 @@ class _Validator:
             place = f"cron.{cron.name}"
             for reference in cron.monitors:
                 self.resolve(reference, runbook.name, place, "monitors")
-            self.templates(cron.command, _Scope({"config", "cron"}, None, f"cron {cron.name}"))
+            self.templates(cron.command, _Scope({"config", "cron"}, None, f"cron {cron.name}", readable="it reads config and cron only"))
             for hook in cron.events.hooks.values():
                 self.templates(hook, items)
         for monitor in runbook.monitors.values():
             for step in monitor.response:
                 if step.action is not None:
                     self.resolve(step.action, runbook.name, f"monitor.{monitor.name}", "response")
-            self.templates(monitor.source, _Scope({"config"}, None, f"monitor {monitor.name}'s source"))
+            self.templates(monitor.source, _Scope({"config"}, None, f"monitor {monitor.name}'s source", readable="it reads config only"))
             for template in (monitor.condition, monitor.command):
                 self.templates(template, items)
         for action in runbook.actions.values():
@@ -370,7 +373,7 @@ class _Validator:
 
         for name in sorted(use.variables - scope.names) if not scope.fields else []:
             near = did_you_mean(name, scope.names - {"config", "outputs"})
-            say(f"{{{name}}} cannot exist in {scope.described}: not an input, a default, config, an output or a runtime value"
+            say(f"{{{name}}} cannot exist in {scope.described}: {scope.readable}"
                 f"{near}{shell_variable_hint(template, name)}")
         for name in sorted(use.orchard - set(ORCHARD_VALUES)) if "orchard" in scope.names else []:
             say(f"orchard.{name} is not one of Orchard's values{did_you_mean(name, ORCHARD_VALUES)}: "

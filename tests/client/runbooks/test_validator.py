@@ -89,12 +89,27 @@ def test_commands_workers_and_child_pipelines_get_the_inputs_they_need(tmp_path:
         '[pipeline.one]\ninputs = ["topic"]\n[[pipeline.one.phase]]\nname = "a"\nrun = "echo {topic}"\n'
     ))
     assert problems == [
-        "command.echo: run: {what} cannot exist in command echo (its args): not an input, a default, config, an output or a runtime value",
+        "command.echo: run: {what} cannot exist in command echo (its args): it reads its args and config only",
         "command.go: args '<name> [--tag <t>]' do not give prompt, which pipeline two needs",
         "command.go: args: tag is not an input of pipeline two (inputs: name, prompt)",
         'pipeline.two.phase[1] "child": pipeline one needs topic: give run.inputs (an input left out takes this pipeline\'s value of the same name)',
         'pipeline.two.phase[1] "child": run.inputs: nope is not an input of pipeline one (inputs: topic)',
     ]  # worker w's items give pipeline two its name and prompt by their fields (issue 26, item 2): checked when an item comes
+
+
+def test_a_name_that_cannot_exist_says_what_the_place_can_read(tmp_path: Path) -> None:
+    """A monitor's source, a queue's source and a cron's command read config (and the cron) only:
+    the message says so, not a pipeline's list of inputs, defaults and outputs."""
+    problems = _problems(tmp_path, main=(
+        '[cron.c]\ninterval = "5m"\nmonitors = ["m"]\nrun = "echo {session_name}"\n'
+        '[monitor.m]\nsource = "tmux ls -F {session}"\nrun = "echo {name}"\n'
+        '[queue.q]\nsource = "cat {file}"\n'
+    ))
+    assert problems == [
+        "cron.c: run: {session_name} cannot exist in cron c: it reads config and cron only",
+        "monitor.m: source: {session} cannot exist in monitor m's source: it reads config only",
+        "queue.q: source: {file} cannot exist in queue q's source: it reads config only",
+    ]
 
 
 def test_a_pipeline_that_runs_itself_and_a_guard_timing_out_to_a_missing_phase(tmp_path: Path) -> None:
