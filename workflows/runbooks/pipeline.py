@@ -418,7 +418,8 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         except RenderError as e:
             return PhaseOutcome(ok=False, note=str(e))
         deadline = workflow.now() + timedelta(seconds=guard.timeout) if guard.timeout else None
-        patient = isinstance(guard.on_timeout, m.KeepWaiting)
+        patient = isinstance(guard.on_timeout, m.KeepWaiting) or (bool(guard.wake_on) and deadline is None)
+        """It goes on waiting: told to, or woken by events with no timeout to stop it (otters' guards wait for their event)."""
         checks = late = 0
         while True:
             step = await self._step("guard", f"{when} guard {guard.name}", command, guard.timeout or 600)
@@ -435,7 +436,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
                 else:  # on_timeout = "wait": past its timeout, checked less and less often (the run's history stays small)
                     late += 1
                     left = pause = min(self._cfg.guard_poll * 2 ** min(late, 8), LATE_GUARD_POLL)
-                    waiting = " (past its timeout: on_timeout = wait)" if guard.timeout else ""
+                    waiting = " (past its timeout: on_timeout = wait)" if guard.timeout else " (for an event)" if guard.wake_on else ""
                 self._ctx.phase = f"phase {phase.name}: waiting for guard {guard.name}{waiting}"
                 if guard.wake_on:  # an event wakes it, not polling
                     await self._ctx.wait_for_event([self._render(p, self._vars(phase.name)) for p in guard.wake_on], timeout=pause)

@@ -332,7 +332,8 @@ async def test_a_phase_runs_another_pipeline_and_an_orchard_strategy_and_merges_
     assert git(repo, "show", f"{pipeline.branch_name}:docs/auth-docs.txt") == "auth-docs"
 
 
-async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_by_polling(client, task_queue, repo, tmp_path):
+@pytest.mark.parametrize("timeout", ['timeout = "2m"', "# no timeout: it waits for its event, as otters' guards do"])
+async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_by_polling(client, task_queue, repo, tmp_path, timeout):
     flag = tmp_path / "flag"
     runbooks = bundle(tmp_path, f'''
         [pipeline.waiter]
@@ -350,7 +351,7 @@ async def test_a_guard_waiting_on_another_pipeline_wakes_when_it_completes_not_b
 
         [guard.made]
         condition = "test -f {flag}"
-        timeout = "2m"
+        {timeout}
         wake_on = ["pipeline:maker:complete"]
     ''', "waiter", "maker")
     waiting = await start(client, task_queue, repo, runbooks, "waiter")
