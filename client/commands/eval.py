@@ -49,9 +49,9 @@ async def cmd_eval(args: argparse.Namespace) -> int:
     methods = parse_methods(given.get("select", DEFAULT))
     n = _number(given.get("n"))
     params = (*((k, v) for k, v in pairs if k != "select"), ("compare", compare_param(methods)))
-    sandboxed = _check_runner(args.check_runner)
     if args.check_timeout <= 0:
         raise UsageError(f"--check-timeout {args.check_timeout:g}: give a number of seconds above 0")
+    sandboxed = _check_runner(args.check_runner)  # after every check of the input: it may print a warning
     workdir, kept = _workdir(args.workdir)
     started = time.monotonic()
     reports: list[TaskReport] = []

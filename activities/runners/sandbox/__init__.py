@@ -11,10 +11,15 @@ import functools
 import os
 import shutil
 import subprocess
+import time
 
 BWRAP = "bwrap"
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
 PROBE_TIMEOUT_SECONDS = 10.0
+PROBE_ATTEMPTS = 3
+PROBE_BACKOFF = 0.2
+"""The probe asks up to 3 times, as the runner does (runner.SETUP_ATTEMPTS): making a sandbox can lose
+a race with the host's mounts, and one lost race would leave the whole process without sandboxes."""
 NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
 """Every sandbox's own namespaces, beside its mounts (and its network, unless egress is online or host)."""
 
@@ -48,14 +53,19 @@ def probe(bwrap: str | None) -> str | None:
         return f"bubblewrap is not installed ({INSTALL_HINT})"
     argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *NAMESPACES, "--unshare-net",
             "--die-with-parent", "--new-session", *privilege_flags(), "--", "true"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"bubblewrap did not start a sandbox ({e})"
-    if done.returncode != 0:
+    problem = None
+    for attempt in range(PROBE_ATTEMPTS):  # the answer holds for the process: a lost race must not make it "no sandbox"
+        time.sleep(PROBE_BACKOFF * attempt)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            problem = f"bubblewrap did not start a sandbox ({e})"
+            continue
+        if done.returncode == 0:
+            return None
         said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-        return f"bubblewrap cannot make a sandbox here ({said}; it needs root or unprivileged user namespaces)"
-    return None
+        problem = f"bubblewrap cannot make a sandbox here ({said}; it needs root or unprivileged user namespaces)"
+    return problem
 
 
 def sandbox_problem(network_egress: str = "online") -> str | None:

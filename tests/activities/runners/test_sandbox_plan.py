@@ -43,6 +43,21 @@ def test_the_probe_says_why_there_is_no_sandbox_and_proxy_egress_needs_a_root_wo
     assert sandbox.privilege_flags() == ["--unshare-user"]
 
 
+def test_the_probe_asks_again_when_bubblewrap_fails_once(tmp_path):
+    """One failure (a race with the host's mounts) is no answer for the whole process: the probe asks
+    again, and only a bubblewrap that keeps failing means no sandbox."""
+    count = tmp_path / "count"
+    flaky = tmp_path / "bwrap-flaky"
+    flaky.write_text(f'#!/bin/sh\necho x >> {count}\n[ $(wc -l < {count}) -ge 2 ] && exit 0\necho "bwrap: Can\'t mount proc" >&2\nexit 1\n')
+    flaky.chmod(0o755)
+    assert sandbox.probe(str(flaky)) is None and count.read_text().count("x") == 2
+    broken = tmp_path / "bwrap-broken"
+    broken.write_text(f'#!/bin/sh\necho x >> {tmp_path / "count2"}\necho "bwrap: No permissions" >&2\nexit 1\n')
+    broken.chmod(0o755)
+    assert sandbox.probe(str(broken)) == "bubblewrap cannot make a sandbox here (bwrap: No permissions; it needs root or unprivileged user namespaces)"
+    assert (tmp_path / "count2").read_text().count("x") == sandbox.PROBE_ATTEMPTS
+
+
 @pytest.fixture
 def host(tmp_path: Path) -> Visibility:
     """A home with toolchains, a private folder with a linked CLI, a folder holding credentials, and $ORCHARD_HOME."""
