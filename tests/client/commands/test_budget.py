@@ -91,6 +91,8 @@ async def test_max_cost_and_orchard_yamls_budget_and_notify_reach_the_run(orchar
     scripted_runs.scripts.append(Script(usage={".*": (10, 10, 0.5)}))
     said = await orchard(*scripted(scripted_queue, "add a greeting", "--strategy", "best-of-n", "-S", "n=4", "--max-parallel", "1",
                                    "--max-cost", "0.9", "--output", "streaming"))
-    assert "budget is reached" in said.out + said.err, said.out + said.err
+    # candidate 1 ($0.50) and its scorer, kept back at what a candidate costs, would pass $0.9: it is scored alone and wins
+    assert "budget: spent $1.00 of $0.9; the budget stopped 3 new candidates; selection cost $0.50\n" in said.out, said.out + said.err
+    assert "winner: " in said.out
     (event,) = [json.loads(line) for line in told.read_text().splitlines()]
-    assert event["event"] == "budget" and event["budget"].startswith("spent $") and event["budget"].endswith(" of $0.9")
+    assert event["event"] == "budget" and event["budget"].startswith("spent $1.00 of $0.9; ")
