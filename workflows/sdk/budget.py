@@ -124,9 +124,7 @@ class BudgetGuard:
         """Whether the instance `key` may start now, wait (a running instance's spend is being
         learnt), or not start (the budget would be passed). Deciding `start` counts it as started,
         so instances deciding in the same step of the workflow see each other."""
-        if self.budget is None:
-            return "start"
-        if not self.projector.is_selection(key):  # selection picks among what ran: never kept from starting
+        if self.budget is not None and not self.projector.is_selection(key):  # selection picks among what ran: never kept from starting
             if self.reached(totals):
                 return "stop"
             if self.budget.policy == "finish":

@@ -236,7 +236,8 @@ class Context:
             branch=branch,
             base_commit=base_commit,
             task=spec,
-            report_spend=self.budget.budget is not None,
+            report_spend=self.budget.budget is not None or self.shared.name is not None,
+            shared_budget=self.shared.name,
         )
         shown_branch = "" if spec.import_policy == "never" else branch
         self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
@@ -253,8 +254,9 @@ class Context:
         progress = self.progress[inp.key]
         async with self._slots:
             # The one door every instance goes through: past the run's budget, or refused by its shared budget, it does not start.
-            refused: InstanceResult | None = await self._admitted(inp) or await self.shared.admit(inp)
+            refused: InstanceResult | None = await self._admitted(inp) or await self.shared.admit(inp, self.budget.projector.estimate(inp.key))
             if refused is not None:
+                self.budget.projector.forget(inp.key)
                 result = refused
             else:
                 progress.status, progress.started_at = "running", workflow.now()
@@ -262,8 +264,10 @@ class Context:
                     result = await self._within_budget(inp, run_instance(inp, lambda until: self._quota_wait(progress, until)))
                 except asyncio.CancelledError:
                     progress.status = "canceled"
+                    if self.shared.name is not None:  # settle its hold on the shared budget with what it spent so far
+                        await self.shared.spent(inp.key, self.budget.live.get(inp.key, InstanceSpend(key=inp.key)).cost_usd)
                     raise
-                await self.shared.spent(inp.key, result)
+                await self.shared.spent(inp.key, result.cost_usd)
         self._record(progress, result)
         return result
 

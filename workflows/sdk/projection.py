@@ -76,14 +76,23 @@ class Projector:
             self.candidates += step == self.reserve.candidate_step
             self.selection_calls += step in self.reserve.steps
 
+    def forget(self, key: str) -> None:
+        """The instance was let start here but did not (its shared budget refused it): it teaches nothing."""
+        self.running.pop(key, None)
+
     def ended(self, key: str, spent: Figures) -> None:
-        """The instance ended having spent `spent` (an instance never started ends here too: it teaches nothing)."""
+        """The instance ended having spent `spent`."""
         step = self.running.pop(key, None)
         if step is None:
             return
         self.largest[step] = _larger(self.largest.get(step), spent)
         if self.reserve is not None and step in self.reserve.steps:
             self.selection_spent = (round(self.selection_spent[0] + spent[0], 6), self.selection_spent[1] + spent[1])
+
+    def estimate(self, key: str) -> float:
+        """What an instance of `key`'s step is expected to cost (the most one spent); 0 when none ended."""
+        known = self.largest.get(step_of(key))
+        return known[0] if known else 0.0
 
     def projected(self, live: Mapping[str, Live]) -> Figures | None:
         """What the running instances will have spent when they end; None while one's is unknown."""
