@@ -6,11 +6,15 @@ and ends within the budget plus one instance's spend with outcome `budget` and a
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 
+from tests.conftest import orchard
 from tests.e2e import test_agent_clis
+from tests.e2e.test_agent_clis import claude_conversation, require_cli
+from tests.fakes.anthropic_server import FakeAnthropic
 from workflows.sdk.budget import Budget
 from workflows.sdk.models import RunInput, RunProgress, RunResult, TaskDefaults
 from workflows.sdk.visibility import SA_OUTCOME, run_search_attributes
@@ -45,3 +49,24 @@ async def test_a_best_of_n_of_6_stops_within_its_budget_plus_one_instances_spend
     winner = result.instances[0]
     assert winner.winner and winner.key.startswith("candidate/") and "score" in winner.metrics  # the budget kept room for scoring: a winner
     assert (await handle.describe()).typed_search_attributes.get(SA_OUTCOME) == "budget"
+
+
+def test_orchard_run_with_max_cost_at_the_default_parallelism_ends_within_it_plus_one_candidate_with_a_winner(embedded, repo, tmp_path):
+    require_cli("claude")
+    home, env, _, _ = embedded
+    with FakeAnthropic(conversations=claude_conversation) as fake:
+        env = {**env, **fake.env(), "CLAUDE_CODE_MAX_RETRIES": "1", "HOME": str(tmp_path / "agent-home")}
+        said = orchard("run", "add a greeting", "--strategy", "best-of-n", "-S", "n=6", "-S", "diversity_hints=false", "--plugin", "claude-code",
+                       "--model", "claude-sonnet-4-5", "--runner", "local", "--max-cost", "0.033", "--output", "json", env=env, cwd=repo, timeout=300)
+    result = json.loads(said.stdout.strip().splitlines()[-1])
+    assert result["type"] == "result", said.stdout + said.stderr
+    instances = {i["key"]: i for i in result["instances"]}
+    ran = [i for k, i in instances.items() if i["status"] != "canceled"]
+    refused = [k for k, i in instances.items() if i["status"] == "canceled"]
+    assert set(refused) >= {"candidate/4", "candidate/5", "candidate/6"} and len(ran) >= 1
+    most = max(i["cost_usd"] for i in ran)
+    assert result["cost_usd"] <= 0.033 + most, (result["cost_usd"], most)
+    assert result["budget"].startswith(f"spent ${result['cost_usd']:.2f} of $0.033; the budget stopped {len(refused)} new candidates; selection cost $")
+    assert result["instances"][0]["metadata"]["winner"]  # a winner among the candidates that ran
+    shown = orchard("list", "--repo", str(repo), "--output", "json", env=env, cwd=repo)
+    assert [json.loads(line)["status"] for line in shown.stdout.splitlines()] == ["budget"], shown.stdout  # outcome budget
