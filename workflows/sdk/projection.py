@@ -2,10 +2,10 @@
 once cannot all overshoot it together (policy `finish`: running instances are never stopped).
 
 An instance's step is the first part of its key (`candidate/3` -> `candidate`). A running
-instance is projected to spend the most a finished instance of its step spent, or its live spend
-if that is more; while no instance of its step has finished its projection is unknown, and the run
-starts nothing new until it is known: the first instance runs alone and the run learns what one
-costs. A new instance starts while what ended spent, plus the running ones' projections, plus the
+instance is projected to spend the most a finished instance of its step spent (of any step, while
+none of its own has finished), or its live spend if that is more; while no instance has finished
+its projection is unknown, and the run starts nothing new until it is known: the first instance
+runs alone and the run learns what one costs. A new instance starts while what ended spent, plus the running ones' projections, plus the
 selection reserve, is under the budget, so the run ends within its budget plus about one
 instance's spend.
 
@@ -97,9 +97,10 @@ class Projector:
     def projected(self, live: Mapping[str, Live]) -> Figures | None:
         """What the running instances will have spent when they end; None while one's is unknown."""
         cost, tokens = 0.0, 0
+        dearest = _largest(self.largest.values())
         for key, step in self.running.items():
             now = live.get(key)
-            known = self.largest.get(step)
+            known = self.largest.get(step, dearest)
             if known is None:
                 return None
             if now is not None:

@@ -86,9 +86,14 @@ def test_a_running_instance_is_expected_to_spend_what_the_dearest_of_its_step_di
     guard.settled("gen/3", (0.5, 10))
     guard.take(InstanceSpend(key="gen/2", cost_usd=2.4))
     assert guard.admit("gen/5", RunTotals(cost_usd=2.0)) == "stop"  # gen/2's live $2.4 is more than the $1.5 expected of it
-    guard.live.clear()
-    assert guard.admit("other/1", RunTotals(cost_usd=2.0)) == "start"  # another step: what it costs is learnt on its own
-    assert guard.admit("other/2", RunTotals(cost_usd=2.0)) == "wait"
+    other = BudgetGuard(Budget(max_cost=10))
+    assert other.admit("gen/1", nothing) == "start"
+    other.settled("gen/1", (1.0, 0))
+    assert other.admit("review/1", RunTotals(cost_usd=1.0)) == "start"
+    assert other.admit("review/2", RunTotals(cost_usd=1.0)) == "start"  # no review ended yet: one is expected to cost what the dearest instance did
+    other.settled("review/1", (4.0, 0))
+    assert other.admit("review/3", RunTotals(cost_usd=5.0)) == "start"  # $5 spent + review/2 now expected at $4 < $10
+    assert other.admit("review/4", RunTotals(cost_usd=5.0)) == "stop"  # $5 + 2 x $4
 
 
 def test_the_selection_reserve_counts_the_calls_still_to_come_at_what_one_costs():
