@@ -312,8 +312,8 @@ class Context:
         if self.budget.budget is None:
             return ""
         self.budget.projector.reserve = Reserve(frozenset(steps), per_candidate, fixed, candidate_step)
-        calls = f"{per_candidate:g} per candidate" + (f" and {fixed}" if fixed else "")
-        said = f"budget: keeping a reserve for selection ({calls} {'/'.join(steps)} call{'s' if per_candidate != 1 or fixed else ''})"
+        calls = f"about {per_candidate:g} agent call{'' if per_candidate == 1 else 's'} per candidate" + (f" and {fixed} more" if fixed else "")
+        said = f"budget: keeping a reserve for selection ({calls})"
         workflow.logger.info("%s", said)
         return said
 

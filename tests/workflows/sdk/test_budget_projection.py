@@ -111,3 +111,15 @@ def test_the_selection_reserve_counts_the_calls_still_to_come_at_what_one_costs(
     assert guard.admit("candidate/3", RunTotals(cost_usd=2.5)) == "start"  # 2.5 + 2 running + 2 scorers = 5.5
     assert guard.admit("candidate/4", RunTotals(cost_usd=2.5)) == "start"  # 2.5 + 4 + 1.5 = 8
     assert guard.admit("candidate/5", RunTotals(cost_usd=2.5)) == "stop"  # 2.5 + 6 + 2 = 10.5
+
+
+async def test_best_of_n_says_up_front_what_it_keeps_for_selection(client, scripted_queue):
+    hold = asyncio.Event()
+    script = Script(holds={"candidate/1": hold})
+    handle = await start_scripted(client, scripted_queue, "best-of-n", script, params={"n": 1, "compare": "score,tests"},
+                                  run={"budget": Budget(max_cost=5.0)})
+    await until(lambda: script.calls)
+    phase = (await _progress(handle)).phase
+    hold.set()
+    await final_result(handle)
+    assert phase == "budget: keeping a reserve for selection (about 1 agent call per candidate and 1 more)"  # a scorer each, a test writer
