@@ -182,7 +182,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 
             while True:
                 stop = asyncio.Event()
-                async with reporting_spend(inp.run_id, inp.key, state) if inp.report_spend else contextlib.nullcontext(), \
+                async with reporting_spend(inp.run_id, inp.key, state, shared=inp.shared_budget) if inp.report_spend else contextlib.nullcontext(), \
                         watching_quota(fingerprint, state, stop):
                     outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True, stop=stop)
                 if not (session_id and state.limit is None and SESSION_MISSING in (state.error or "")):

@@ -1,5 +1,6 @@
 """`notify`: tell one of orchard.yaml's `notify:` targets of a run's event (workflows/sdk/notify.py):
-its command gets the JSON payload on stdin, its webhook a POST of it. A failure raises, so the
+its command gets the JSON payload on stdin, its webhook a POST of it (a `webhook_env` target's URL is
+read from this worker's environment, so the history never holds it). A failure raises, so the
 activity is retried; the payload is redacted of any credential of this worker's first."""
 
 from __future__ import annotations
@@ -24,8 +25,20 @@ async def notify(inp: NotifyInput) -> None:
     payload = redact(inp.notification.model_dump_json(exclude_none=True)) or ""
     if inp.target.command:
         await _run(inp.target.command, payload, inp)
-    if inp.target.webhook:
-        await asyncio.to_thread(_post, inp.target.webhook, payload)
+    url = inp.target.webhook or _from_environment(inp.target.webhook_env)
+    if url:
+        await asyncio.to_thread(_post, url, payload)
+
+
+def _from_environment(name: str | None) -> str | None:
+    """The webhook URL in the worker's variable `name` (the run's history holds only the name)."""
+    if name is None:
+        return None
+    url = os.environ.get(name, "")
+    if not url.startswith(("http://", "https://")):
+        said = "is not set" if not url else "does not hold an http(s) URL"
+        raise ApplicationError(f"notify webhook_env: the worker's variable {name} {said}", non_retryable=True)
+    return url
 
 
 async def _run(command: str, payload: str, inp: NotifyInput) -> None:

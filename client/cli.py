@@ -330,10 +330,13 @@ def _budget_parser(sub: Any) -> None:
     put.add_argument("--per", choices=["day", "week", "month"], default="day", help="the period (calendar, UTC; default day)")
     put.add_argument("--policy", choices=["wait", "fail"], default="wait",
                      help="past the budget a new instance waits until the period turns (default) or fails")
-    show = actions.add_parser("show", help="a shared budget: its amount, this period's spend, when the period turns")
+    show = actions.add_parser("show", help="a shared budget: its amount, this period's spend and its running instances', when the period turns")
     show.add_argument("name")
     listed = actions.add_parser("list", help="every shared budget")
-    for p in (put, show, listed):
+    delete = actions.add_parser("delete", help="delete a shared budget (refused while running instances hold reservations on it)")
+    delete.add_argument("name")
+    delete.add_argument("--force", action="store_true", help="delete it although running instances hold reservations (they go on, unlimited by it)")
+    for p in (put, show, listed, delete):
         p.add_argument("--output", choices=["table", "json"], default="table")
         p.add_argument("--task-queue", help="the task queue of the workers that keep it (default: orchard.yaml's, else orchard)")
         connection_args(p)

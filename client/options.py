@@ -100,11 +100,12 @@ def run_options(run: argparse.ArgumentParser) -> None:
 def budget_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("budget (every strategy, loop and pipeline; also orchard.yaml's budget:)")
     g.add_argument("--max-cost", type=float, metavar="USD",
-                   help="start no new instance once what the run spent plus its running instances' spend reaches USD (the agents' own figures, "
-                        "tokens x list prices where they give none: estimated)")
+                   help="start no new instance once what the run spent plus what its running instances are expected to spend reaches USD "
+                        "(the first runs alone to learn what one costs; the agents' own figures, tokens x list prices where they give none: estimated)")
     g.add_argument("--max-tokens", type=int, metavar="N", help="the same for the agents' input and output tokens")
     g.add_argument("--budget", metavar="NAME", dest="shared_budget",
-                   help="a shared budget (`orchard budget set NAME`): each instance asks it for headroom before it starts and tells it what it spent")
+                   help="a shared budget (`orchard budget set NAME`): each instance asks it for headroom before it starts, holds what it is "
+                        "expected to spend, and tells it what it spent")
     g.add_argument("--budget-policy", choices=typing.get_args(BudgetPolicy),
                    help="at the budget: finish (default: running instances end, nothing new starts) or cancel (running instances are stopped too)")
 

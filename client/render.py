@@ -367,7 +367,8 @@ def print_outcome(console: Console, outcome: Outcome, ui_link: str | None, trail
         for answer in result.questions:
             console.print(answer_line(answer))
         if result.budget:
-            console.print(f"budget: {result.budget}; no more instances were started", markup=False, highlight=False)
+            stopped = "" if "the budget stopped" in result.budget else "; no more instances were started"  # a selection's note says it itself
+            console.print(f"budget: {result.budget}{stopped}", markup=False, highlight=False)
         chained = f" over {result.runs} runs (continued as new)" if result.runs > 1 else ""
         console.print(
             f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s{chained}, "

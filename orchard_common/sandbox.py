@@ -33,6 +33,7 @@ SHARED_MODULES = (
     "workflows.sdk.trail",
     "workflows.sdk.quota",
     "workflows.sdk.budget",
+    "workflows.sdk.projection",
     "workflows.sdk.notify",
     "workflows.sdk.entities",
     "workflows.sdk.errors",

@@ -15,6 +15,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.sdk.projection import Admission, Figures, Projector, step_of
+
 
 class RunTotals(Protocol):
     """What a run spent (models.RunTotals, which this module cannot import: RunInput holds a Budget)."""
@@ -96,13 +98,71 @@ class BudgetGuard:
         """Instances the budget kept from starting or stopped."""
         self.note = ""
         """What the run says of its budget once it stopped something: `spent $4.91 of $5`."""
+        self.projector = Projector()
+        """What running instances are expected to spend (policy finish; workflows/sdk/projection.py)."""
+        self.stopped_steps: dict[str, int] = {}
+        """Instances the budget kept from starting, by step (`candidate`: 3)."""
 
     def take(self, spend: InstanceSpend) -> None:
         self.live[spend.key] = spend
 
-    def settled(self, key: str) -> None:
-        """The instance ended: its result's figures count from now on, not its live ones."""
+    def settled(self, key: str, spent: Figures = (0.0, 0)) -> None:
+        """The instance ended having spent `spent`: its result's figures count from now on, not its live ones."""
         self.live.pop(key, None)
+        self.projector.ended(key, spent)
+
+    def spent(self, totals: RunTotals) -> Figures:
+        """What ended instances spent (and, in a child run, what its parent had when it started)."""
+        carried = self.budget or Budget()
+        return carried.carried_cost + totals.cost_usd, carried.carried_tokens + totals.input_tokens + totals.output_tokens
+
+    def over(self, figures: Figures) -> bool:
+        return self.budget is not None and ((self.budget.max_cost is not None and figures[0] >= self.budget.max_cost)
+                                            or (self.budget.max_tokens is not None and figures[1] >= self.budget.max_tokens))
+
+    def admit(self, key: str, totals: RunTotals) -> Admission:
+        """Whether the instance `key` may start now, wait (a running instance's spend is being
+        learnt), or not start (the budget would be passed). Deciding `start` counts it as started,
+        so instances deciding in the same step of the workflow see each other."""
+        if self.budget is not None and not self.projector.is_selection(key):  # selection picks among what ran: never kept from starting
+            if self.reached(totals):
+                return "stop"
+            if self.budget.policy == "finish":
+                running, reserve = self.projector.projected(self.live), self.projector.held_back(key)
+                if running is None or reserve is None:
+                    if self.projector.running:
+                        return "wait"
+                else:
+                    spent = self.spent(totals)
+                    if self.over((spent[0] + running[0] + reserve[0], spent[1] + running[1] + reserve[1])):
+                        return "stop"
+        self.projector.started(key)
+        return "start"
+
+    def learning(self) -> str:
+        """What the run says while new instances wait for a running one's spend to be known."""
+        steps = sorted({step for key, step in self.projector.running.items() if step not in self.projector.largest})
+        step = steps[0] if steps else "instance"
+        return f"budget: starting one {step} first to learn its cost"
+
+    def expected(self, totals: RunTotals) -> str:
+        """What the running instances and the selection reserve are expected to spend still (for a refusal's line)."""
+        running, reserve = self.projector.projected(self.live) or (0.0, 0), self.projector.held_back("") or (0.0, 0)
+        live = sum(s.cost_usd for s in self.live.values())
+        said = []
+        if running[0] - live > 0:
+            said.append(f"${running[0] - live:.2f} more expected from {len(self.projector.running)} running")
+        if reserve[0] > 0:
+            said.append(f"${reserve[0]:.2f} kept for selection")
+        return ", ".join(said)
+
+    def selection_text(self) -> str:
+        """`selection cost $0.41`, once a strategy kept a reserve for its selection."""
+        if self.projector.reserve is None:
+            return ""
+        stopped = self.stopped_steps.get(self.projector.reserve.candidate_step, 0)
+        head = f"the budget stopped {stopped} new candidate{'s' if stopped != 1 else ''}; " if stopped else ""
+        return f"{head}selection cost ${self.projector.selection_spent[0]:.2f}"
 
     def figures(self, totals: RunTotals) -> tuple[float, int, bool]:
         """(cost, tokens, estimated): what ended instances spent plus the live spend of running ones
@@ -119,10 +179,12 @@ class BudgetGuard:
         return (self.budget.max_cost is not None and cost >= self.budget.max_cost) or (
             self.budget.max_tokens is not None and tokens >= self.budget.max_tokens)
 
-    def stop(self, totals: RunTotals) -> str:
+    def stop(self, totals: RunTotals, key: str = "") -> str:
         """Count an instance the budget stopped; what the run says of it."""
         assert self.budget is not None
         self.stopped += 1
+        if key:
+            self.stopped_steps[step_of(key)] = self.stopped_steps.get(step_of(key), 0) + 1
         self.note = spent_text(*self.figures(totals), self.budget)
         return self.note
 
@@ -132,4 +194,5 @@ class BudgetGuard:
             return ""
         cost = self.budget.carried_cost + totals.cost_usd
         tokens = self.budget.carried_tokens + totals.input_tokens + totals.output_tokens
-        return spent_text(cost, tokens, totals.cost_estimated, self.budget)
+        selection = self.selection_text()
+        return spent_text(cost, tokens, totals.cost_estimated, self.budget) + (f"; {selection}" if selection else "")

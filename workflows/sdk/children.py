@@ -21,6 +21,7 @@ from temporalio.workflow import ParentClosePolicy
 from workflows.sdk.budget import Budget
 from workflows.sdk.errors import StrategyError, carried_result
 from workflows.sdk.models import ChildRun, InstanceResult, RunInput, RunResult, RunTotals, key_hash8
+from workflows.sdk.notify import NotifySettings
 from workflows.sdk.registry import get_strategy
 from workflows.sdk.visibility import run_memo, run_search_attributes
 
@@ -53,6 +54,11 @@ class ChildRuns:
         self._budget_left = budget_left or (lambda: parent.budget)
         self._runs: dict[str, tuple[str, ChildRun, asyncio.Task[RunResult]]] = {}
 
+    def _child_notify(self) -> NotifySettings | None:
+        """A child tells the run's `notify:` targets of its questions and quota pauses, not of its end (its parent tells its own)."""
+        notify = self._parent.notify
+        return notify.model_copy(update={"child_of": self._run_id}) if notify is not None and notify.targets else None
+
     def records(self) -> list[ChildRun]:
         return [record for _, record, _ in self._runs.values()]
 
@@ -77,7 +83,7 @@ class ChildRuns:
         else:
             record = ChildRun(key=key, run_id=f"{self._run_id}.{name}.k{key_hash8(key)}", strategy=name)
             run_input = self._parent.model_copy(update={"prompt": prompt, "base_branch": base_branch, "params": normalized, "chain": None,
-                                                        "budget": self._budget_left(), "notify": None})
+                                                        "budget": self._budget_left(), "notify": self._child_notify()})
             task = asyncio.create_task(self._execute(record, run_input))
             self._runs[key] = (fingerprint, record, task)
         return list((await task).instances)

@@ -48,6 +48,7 @@ from workflows.sdk.models import (
 )
 from workflows.sdk.notifications import Notifier, answer_command
 from workflows.sdk.pitaya import has_advice, missing_attribute_advice
+from workflows.sdk.projection import Reserve
 from workflows.sdk.questions import QuestionBook, timeout_of
 from workflows.sdk.slots import slots
 from workflows.sdk.trail import TrailRow
@@ -127,6 +128,7 @@ class Context:
         IterationRecords: `orchard watch`, `orchard show` and the TUI show the latest as a table
         while the run goes on. A row of a strategy's own (a dict, a model) is shown as a StepRecord."""
         self._quota_memo: datetime | None = None
+        self._said: set[str] = set()
         self.keep_trail = False
         """Keep the whole trail in the run's result too (RunResult.trail): best-of-n's matrix and comparisons."""
         self.selections: list[MethodPick] = []
@@ -234,7 +236,8 @@ class Context:
             branch=branch,
             base_commit=base_commit,
             task=spec,
-            report_spend=self.budget.budget is not None,
+            report_spend=self.budget.budget is not None or self.shared.name is not None,
+            shared_budget=self.shared.name,
         )
         shown_branch = "" if spec.import_policy == "never" else branch
         self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
@@ -251,8 +254,9 @@ class Context:
         progress = self.progress[inp.key]
         async with self._slots:
             # The one door every instance goes through: past the run's budget, or refused by its shared budget, it does not start.
-            refused: InstanceResult | None = self._not_started(inp) if self.budget.reached(self.totals()) else await self.shared.admit(inp)
+            refused: InstanceResult | None = await self._admitted(inp) or await self.shared.admit(inp, self.budget.projector.estimate(inp.key))
             if refused is not None:
+                self.budget.projector.forget(inp.key)
                 result = refused
             else:
                 progress.status, progress.started_at = "running", workflow.now()
@@ -260,8 +264,10 @@ class Context:
                     result = await self._within_budget(inp, run_instance(inp, lambda until: self._quota_wait(progress, until)))
                 except asyncio.CancelledError:
                     progress.status = "canceled"
+                    if self.shared.name is not None:  # settle its hold on the shared budget with what it spent so far
+                        await self.shared.spent(inp.key, self.budget.live.get(inp.key, InstanceSpend(key=inp.key)).cost_usd)
                     raise
-                await self.shared.spent(inp.key, result)
+                await self.shared.spent(inp.key, result.cost_usd)
         self._record(progress, result)
         return result
 
@@ -269,15 +275,52 @@ class Context:
         """Instances wait for shared budget `name` until `until` (None: no more): the run's memo says so (`orchard pending`)."""
         workflow.upsert_memo({MEMO_BUDGET_WAIT: {"name": name, "until": until.isoformat()} if until else None})
 
-    def _not_started(self, inp: InstanceInput) -> InstanceResult:
-        note = self.budget.stop(self.totals())
-        return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: the run's budget is reached ({note})",
+    async def _admitted(self, inp: InstanceInput) -> InstanceResult | None:
+        """None: the run's budget lets the instance start; else why not (workflows/sdk/projection.py).
+        While a running instance's spend is still unknown it waits, and the run says so."""
+        decided: list[str] = []
+
+        def decide() -> bool:
+            decided[:] = [self.budget.admit(inp.key, self.totals())]
+            return decided[0] != "wait"
+
+        if not decide():
+            said = self.budget.learning()
+            before, self.phase = self.phase, said
+            if said not in self._said:
+                self._said.add(said)
+                workflow.logger.info("%s", said)
+            try:
+                await workflow.wait_condition(decide)
+            finally:
+                if self.phase == said:
+                    self.phase = before
+        if decided[0] == "start":
+            return None
+        totals = self.totals()
+        expected = self.budget.expected(totals) if not self.budget.reached(totals) else ""
+        note = self.budget.stop(totals, inp.key)
+        why = f"would pass the run's budget ({note}; {expected})" if expected else f"the run's budget is reached ({note})"
+        return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: {why}",
                               error_type="budget", plugin=inp.task.plugin, model=inp.task.model)
+
+    def reserve_for_selection(self, steps: Sequence[str], per_candidate: float, fixed: int = 0, candidate_step: str = "candidate") -> str:
+        """Keep part of the run's budget for selection (best-of-n's scorers, judges, test writers,
+        whose instances' keys start with one of `steps`): candidates leave room for the calls the
+        selection will ask for, and selection instances are never kept from starting, so the run
+        picks among the candidates that ran. What the run says of it; "" without a budget."""
+        if self.budget.budget is None:
+            return ""
+        self.budget.projector.reserve = Reserve(frozenset(steps), per_candidate, fixed, candidate_step)
+        calls = f"about {per_candidate:g} agent call{'' if per_candidate == 1 else 's'} per candidate" + (f" and {fixed} more" if fixed else "")
+        said = f"budget: keeping a reserve for selection ({calls})"
+        workflow.logger.info("%s", said)
+        return said
 
     async def _within_budget(self, inp: InstanceInput, running: Any) -> InstanceResult:
         """The instance's result; with `--budget-policy cancel`, stopped once the run's budget is reached."""
         budget = self.budget.budget
-        if budget is None or budget.policy != "cancel":
+        if budget is None or budget.policy != "cancel" or self.budget.projector.is_selection(inp.key):
             result: InstanceResult = await running
             return result
         task: asyncio.Task[InstanceResult] = asyncio.create_task(running)
@@ -289,7 +332,7 @@ class Context:
         if task.done():
             return task.result()
         live = self.budget.live.get(inp.key, InstanceSpend(key=inp.key))
-        note = self.budget.stop(self.totals())
+        note = self.budget.stop(self.totals(), inp.key)
         task.cancel()
         try:
             result = await task
@@ -359,7 +402,7 @@ class Context:
             self.progress[inp.key].status, self.progress[inp.key].started_at = "running", now
 
     def _record(self, progress: InstanceProgress, result: InstanceResult) -> None:
-        self.budget.settled(progress.key)
+        self.budget.settled(progress.key, (result.cost_usd, result.input_tokens + result.output_tokens))
         progress.status = result.status
         progress.error = result.error
         progress.has_changes = result.has_changes

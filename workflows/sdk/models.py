@@ -494,6 +494,8 @@ class InstanceInput(BaseModel):
     """After a pause at a provider's limit: the agent session to resume (its workspace was kept)."""
     report_spend: bool = False
     """The run has a budget: the instance tells it its live spend (workflows/sdk/budget.py)."""
+    shared_budget: str | None = None
+    """The shared budget the instance holds headroom of (`--budget NAME`): told its live spend too."""
     quota_pauses: int = 0
     """Pauses at a provider's limit so far."""
 

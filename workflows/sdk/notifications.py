@@ -12,7 +12,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows.sdk.notify import Notification, NotifyEvent, NotifyInput, NotifySettings
+from workflows.sdk.notify import END_EVENTS, Notification, NotifyEvent, NotifyInput, NotifySettings
 
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 NOTIFY_TIMEOUT = timedelta(seconds=60)
@@ -37,12 +37,12 @@ class Notifier:
 
     def tell(self, event: NotifyEvent, once: str, **fields: Any) -> None:
         """Tell the targets that take `event`, unless `once` (the event's own key) was told already."""
-        if not self.active or once in self._told:
+        if not self.active or once in self._told or (self._settings.child_of and event in END_EVENTS):
             return
         self._told.add(once)
         ui = f"{self._settings.ui}{self._run_id}" if self._settings.ui else None
         notification = Notification(event=event, run_id=self._run_id, strategy=self._strategy, repository=self._repo, at=workflow.now(), ui_link=ui,
-                                    **fields)
+                                    parent_run_id=self._settings.child_of, **fields)
         for n, target in enumerate(self._settings.targets):
             if event in target.events:
                 self._pending.append(asyncio.create_task(self._send(f"notify/{once}/{n}", NotifyInput(target=target, notification=notification))))

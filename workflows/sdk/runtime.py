@@ -141,10 +141,12 @@ class StrategyWorkflow:
             raise
         except asyncio.CancelledError:
             await self._stop(ctx, "canceled")
+            await self._tell_end(ctx, "canceled", None, None)
             raise
         except StrategyError as e:
             if workflow.cancellation_reason() is not None:  # e.g. a child that ended canceled with this run
                 await self._stop(ctx, "canceled")
+                await self._tell_end(ctx, "canceled", None, None)
                 raise asyncio.CancelledError(f"the run was canceled ({e})") from e
             budget = self._budget_note(ctx)  # a strategy that could not go on without what the budget kept from starting
             await self._stop(ctx, "budget" if budget else "failed")

@@ -71,6 +71,9 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
 
     async def execute(self, prompt: str, base_branch: str, ctx: Context) -> list[InstanceResult]:
         cfg = self.create_config()
+        said = self._reserve(ctx, cfg)
+        if said:
+            ctx.phase = said
         if cfg.select != "score" or cfg.compare or cfg.synthesize or cfg.ensemble:
             return await self._execute_selecting(prompt, base_branch, ctx, cfg)
         handles: list[Handle] = []
@@ -142,6 +145,17 @@ class BestOfNStrategy(Strategy[BestOfNConfig]):
             if synthesized is not None:
                 ranked = [synthesized, *ranked] if synthesized.winner else [winner, synthesized, *ranked[1:]]
         return await self._approve(ctx, cfg, ranked) if cfg.approve else ranked
+
+    def _reserve(self, ctx: Context, cfg: BestOfNConfig) -> str:
+        """Under a budget, what the selection will ask for is kept back from the candidates (its
+        agent calls as expected when each answers first time), so the run can pick among them."""
+        methods = {m for _, ms in cfg.specs() for m in ms}
+        n = cfg.n if "n" in self.params or not cfg.ensemble else len(cfg.ensemble)
+        per_candidate = float("score" in methods)
+        if "tournament" in methods:
+            per_candidate += cfg.judge_calls(n) / max(cfg.judge_attempts, 1) / n
+        fixed = (cfg.test_writers if "tests" in methods else 0) + int(cfg.synthesize)
+        return ctx.reserve_for_selection(("score", "judge", "tests", "synthesis"), round(per_candidate, 2), fixed)
 
     def _candidate_task(self, cfg: BestOfNConfig, prompt: str, base_branch: str, i: int, n: int) -> dict[str, Any]:
         """Candidate i+1's task: the prompt with its approach hint; with `ensemble`, its agent's settings."""

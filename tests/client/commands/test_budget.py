@@ -14,8 +14,9 @@ from temporalio.service import RPCError
 from tests.client.commands.conftest import Orchard, ScriptedRuns
 from tests.client.commands.test_run import scripted
 from tests.scripted import Script, until
+from workflows.coordination.budgets import SharedBudgetWorkflow
 from workflows.sdk.models import RunProgress
-from workflows.sdk.shared_budgets import period_end
+from workflows.sdk.shared_budgets import LIVE_SIGNAL, BudgetLive, HeadroomRequest, period_end, shared_budget_id
 
 
 def _name() -> str:
@@ -91,6 +92,31 @@ async def test_max_cost_and_orchard_yamls_budget_and_notify_reach_the_run(orchar
     scripted_runs.scripts.append(Script(usage={".*": (10, 10, 0.5)}))
     said = await orchard(*scripted(scripted_queue, "add a greeting", "--strategy", "best-of-n", "-S", "n=4", "--max-parallel", "1",
                                    "--max-cost", "0.9", "--output", "streaming"))
-    assert "budget is reached" in said.out + said.err, said.out + said.err
+    # candidate 1 ($0.50) and its scorer, kept back at what a candidate costs, would pass $0.9: it is scored alone and wins
+    assert "budget: spent $1.00 of $0.9; the budget stopped 3 new candidates; selection cost $0.50\n" in said.out, said.out + said.err
+    assert "winner: " in said.out
     (event,) = [json.loads(line) for line in told.read_text().splitlines()]
-    assert event["event"] == "budget" and event["budget"].startswith("spent $") and event["budget"].endswith(" of $0.9")
+    assert event["event"] == "budget" and event["budget"].startswith("spent $1.00 of $0.9; ")
+
+
+async def test_show_says_what_running_instances_spent_and_delete_refuses_while_they_hold_reservations(orchard: Orchard, scripted_queue, client):
+    name = _name()
+    assert (await orchard("budget", "set", name, "--usd", "5", "--task-queue", scripted_queue)).code == 0
+    budget = client.get_workflow_handle(shared_budget_id(name))
+    assert (await budget.execute_update(SharedBudgetWorkflow.ask, HeadroomRequest(run_id="run-a", key="gen/1", estimate=1.0))).granted
+    await budget.signal(LIVE_SIGNAL, BudgetLive(run_id="run-a", key="gen/1", cost_usd=0.4))
+    shown = await orchard("budget", "show", name, "--task-queue", scripted_queue)
+    assert shown.out.startswith(f"{name}: spent $0.00, $0.40 so far by 1 running (holding $1.00) of $5 this day"), shown.out
+    row = json.loads((await orchard("budget", "show", name, "--output", "json", "--task-queue", scripted_queue)).out)
+    assert (row["running"], row["held"], row["running_instances"]) == (0.4, 1.0, 1)
+    refused = await orchard("budget", "delete", name, "--task-queue", scripted_queue)
+    assert refused.code == 2 and refused.err.strip().splitlines() == [
+        f"orchard: budget {name!r}: 1 instance of 1 run hold reservations on it; wait for them to end, or delete it anyway with --force"], refused.err
+    deleted = await orchard("budget", "delete", name, "--force", "--task-queue", scripted_queue)
+    assert deleted.code == 0 and deleted.out.startswith(f"deleted {name}: "), deleted.err
+    gone = await orchard("budget", "show", name, "--task-queue", scripted_queue)
+    assert gone.code == 2 and f"no shared budget {name!r}" in gone.err and "Traceback" not in gone.err
+    nobody = await orchard("budget", "delete", "nobody-made-this", "--task-queue", scripted_queue)
+    assert nobody.code == 2 and "no shared budget 'nobody-made-this'" in nobody.err and "Traceback" not in nobody.err
+    again = await orchard("budget", "set", name, "--usd", "3", "--task-queue", scripted_queue, "--output", "json")  # the name can be used again
+    assert again.code == 0 and json.loads(again.out)["spent"] == 0.0

@@ -4,7 +4,9 @@ activities, the real `notify` activity)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +18,7 @@ from temporalio.client import WorkflowFailureError
 
 from tests.conftest import final_result, start_scripted
 from tests.scripted import Script, until
+from tests.workflows.runbooks.test_pipeline import bundle
 from workflows.sdk.budget import Budget
 from workflows.sdk.models import AnswerRequest
 from workflows.sdk.notify import NotifySettings, NotifyTarget
@@ -109,3 +112,56 @@ def test_a_notify_entry_needs_a_command_or_a_webhook():
         NotifyTarget()
     with pytest.raises(ValueError):
         NotifyTarget(webhook="file:///etc/passwd")
+
+
+async def test_a_canceled_run_tells_its_end_once_with_outcome_canceled(client, scripted_queue, tmp_path, webhook):
+    settings, log = _settings(tmp_path, webhook)
+    handle = await start_scripted(client, scripted_queue, "asking", Script(), run={"notify": settings})
+    await until(lambda: len(_told(log)) == 1 and len(webhook.received) == 1)  # it asks, then waits
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    told = _told(log)
+    assert [t["event"] for t in told] == ["question", "ended"] and [t["event"] for t in webhook.received] == ["question", "ended"]
+    assert told[1]["outcome"] == "canceled" and told[1] == webhook.received[1]
+
+
+async def test_a_child_runs_question_is_told_and_only_its_parent_tells_the_end(client, scripted_queue, tmp_path, webhook):
+    runbooks = bundle(tmp_path, '''
+        [pipeline.build]
+        inputs = []
+        [[pipeline.build.phase]]
+        name = "pick"
+        run = { orchard = "best-of-n", prompt = "write it", n = 1, approve = true }
+    ''', "build")
+    settings, log = _settings(tmp_path, webhook)
+    handle = await start_scripted(client, scripted_queue, "runbook", Script(), prompt="ops.build",
+                                  params={"pipeline": "ops.pipeline.build", "runbooks": runbooks, "inputs": {}}, run={"notify": settings})
+    await until(lambda: len(_told(log)) == 1 and len(webhook.received) == 1)
+    (asked,) = _told(log)
+    child = asked["run_id"]
+    assert asked["event"] == "question" and child.startswith(f"{handle.id}.best-of-n.") and asked["parent_run_id"] == handle.id
+    assert asked["answer_command"] == f"orchard answer {child} CHOICE"
+    await client.get_workflow_handle(child).execute_update("answer", AnswerRequest(choice=asked["question"]["choices"][0], by="alice"))
+    await final_result(handle)
+    told = _told(log)
+    assert [(t["event"], t["run_id"]) for t in told] == [("question", child), ("ended", handle.id)]  # the child's end is not told: its parent's is
+    assert [(t["event"], t["run_id"]) for t in webhook.received] == [("question", child), ("ended", handle.id)]
+
+
+async def test_a_webhook_url_from_the_workers_environment_stays_out_of_the_history(client, scripted_queue, webhook, monkeypatch):
+    monkeypatch.setenv("ORCHARD_TEST_HOOK", webhook.url)
+    settings = NotifySettings(targets=[NotifyTarget(webhook_env="ORCHARD_TEST_HOOK", events=["ended"])])
+    handle = await start_scripted(client, scripted_queue, "my-simple", Script(), run={"notify": settings})
+    await final_result(handle)
+    assert [t["event"] for t in webhook.received] == ["ended"]
+    history = "".join(base64.b64decode(data).decode(errors="replace") for data in re.findall(r'"data": "([^"]*)"', (await handle.fetch_history()).to_json()))
+    assert "ORCHARD_TEST_HOOK" in history and webhook.url not in history and f":{webhook.server.server_address[1]}" not in history
+
+
+def test_a_notify_entry_takes_a_webhook_or_the_variable_holding_one():
+    with pytest.raises(ValueError, match="webhook or webhook_env, not both"):
+        NotifyTarget(webhook="https://hooks.example/x", webhook_env="HOOK")
+    with pytest.raises(ValueError):
+        NotifyTarget(webhook_env="not a name")
+    assert NotifyTarget(webhook_env="SLACK_WEBHOOK_URL").webhook_env == "SLACK_WEBHOOK_URL"
