@@ -126,9 +126,9 @@ class LoopConfig(StrategyConfig):
 
 
 class LoopLaunch(Launch):
-    """A loop writes its branch in place, and its `module` names a custom decider's code."""
+    """A loop's `module` names a custom decider's code. (Its branch is written in place in a local
+    repository, or pushed with a lease to a remote: either works.)"""
 
-    local_repository_only = True
     module_params = ("module",)
 
 

@@ -94,10 +94,8 @@ class PhaseOutcome:
 
 
 class PipelineLaunch(Launch):
-    """A pipeline writes its gateway in place; only one with an agent task of the command plugin
-    and no command of its own needs the run's agent command."""
-
-    local_repository_only = True
+    """Only a pipeline with an agent task of the command plugin and no command of its own needs the
+    run's agent command. (It runs on a local repository or a remote: its gateway shows either's branches.)"""
 
     def needs_agent_command(self, params: dict[str, Any]) -> bool:
         book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
