@@ -128,7 +128,7 @@ source = "cat bugs.json"
 inputs = ["bug"]
 [[pipeline.fix.phase]]
 name = "fix"
-run = "echo $PWD > MARKS/{{bug.id}}.$$ && sleep 2 && echo fixed {{bug.id}} > fix-{{bug.id}}.txt"
+run = "echo $PWD > MARKS/{bug.id}.$$ && sleep 2 && echo fixed {bug.id} > fix-{bug.id}.txt"
 """
 
 
