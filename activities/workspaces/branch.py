@@ -35,7 +35,15 @@ async def advance(origin: Origin, workspace: Path, branch: str, start: str, head
     existing = await origin.branch(branch)
     if existing == head:
         return  # a retry that got this far
+    if existing is not None and existing != over and await origin.holding(existing) and await is_ancestor(origin.read, start, existing):
+        raise PushedMeanwhile(f"{branch} moved on from {start[:12]} to {existing[:12]} while this ran (a host thought lost pushed it); "
+                              "trying again from there")
     raise branch_moved(branch, start, exists, existing)
+
+
+class PushedMeanwhile(Exception):
+    """A host the run thought lost pushed the branch on from where this try started while it ran:
+    not final (a retry takes that commit, or pushes over it), unlike a branch someone else moved."""
 
 
 async def unreported(origin: Origin, branch: str, start: str, exists: bool) -> str | None:

@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.loops.iteration import run_iteration
 from activities.runbooks.steps import run_runbook_step
+from activities.workspaces.branch import PushedMeanwhile
 from tests.conftest import git
 from workflows.loops.models import IterationInput, IterationOutcome
 from workflows.runbooks.steps import StepInput
@@ -105,3 +106,17 @@ async def test_a_pipeline_step_on_a_remote_pushes_its_branch_and_publishes_throu
                         command="git push -q origin HEAD:elsewhere", branch=branch, start_commit=built, branch_exists=True, publish=["shipped"])
     out = await ActivityEnvironment().run(run_runbook_step, refused)
     assert "which the pipeline does not publish" in (out.refused or "") and "elsewhere" not in git(bare, "branch", "--list", "elsewhere")
+
+
+async def test_a_push_a_host_thought_lost_made_while_an_iteration_ran_is_taken_by_its_retry(remote, tmp_path, monkeypatch):
+    url, bare = remote
+    on_host(monkeypatch, tmp_path / "host-b")
+    first = await iterate(url, 1, git(bare, "rev-parse", "main"))
+    # While this try runs, the host the run thought lost pushes its own iteration 2 (then this agent commits its own).
+    racing = (f"git commit -q --allow-empty -m lost && git push -q {bare} HEAD:refs/heads/{BRANCH} && git reset -q --hard HEAD~1 && "
+              "echo mine >> log.txt && git commit -qam mine")
+    with pytest.raises(PushedMeanwhile, match="moved on from"):
+        await iterate(url, 2, first.snapshot.commit, agent=racing)
+    retried = await iterate(url, 2, first.snapshot.commit, agent=racing)  # Temporal's retry of the same iteration
+    assert git(bare, "log", "--format=%s", f"main..{BRANCH}").splitlines() == ["lost", "loop/1"]  # nothing pushed is lost or doubled
+    assert retried.snapshot.commit == git(bare, "rev-parse", BRANCH)
