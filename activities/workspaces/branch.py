@@ -35,7 +35,7 @@ async def advance(origin: Origin, workspace: Path, branch: str, start: str, head
     existing = await origin.branch(branch)
     if existing == head:
         return  # a retry that got this far
-    if existing is not None and existing != over and await origin.holding(existing) and await is_ancestor(origin.read, start, existing):
+    if existing is not None and existing != over and await _descends(origin, start, existing):
         raise PushedMeanwhile(f"{branch} moved on from {start[:12]} to {existing[:12]} while this ran (a host thought lost pushed it); "
                               "trying again from there")
     raise branch_moved(branch, start, exists, existing)
@@ -54,5 +54,9 @@ async def unreported(origin: Origin, branch: str, start: str, exists: bool) -> s
     now = await origin.branch(branch)
     if now is None or now == (start if exists else None) or now == start:
         return None
-    await origin.holding(now)
-    return now if await is_ancestor(origin.read, start, now) else None
+    return now if await _descends(origin, start, now) else None
+
+
+async def _descends(origin: Origin, start: str, commit: str) -> bool:
+    await origin.holding(commit)
+    return await is_ancestor(origin.read, start, commit)
