@@ -140,7 +140,7 @@ def test_a_runbook_on_a_remote_publishes_there_and_its_queue_worker_spreads_over
     marks.mkdir()
     (clone / "runbooks").mkdir()
     (clone / "runbooks" / "ops.toml").write_text(RUNBOOK.replace("MARKS", str(marks)))
-    (clone / "bugs.json").write_text(json.dumps([{"id": n} for n in range(1, 5)]))
+    (clone / "bugs.json").write_text(json.dumps([{"id": n} for n in range(1, 4)]))
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "runbooks and bugs")
     git(clone, "push", "-q", "origin", "main")  # the queue's source is read from the remote's main, on a host
@@ -173,12 +173,12 @@ def test_a_runbook_on_a_remote_publishes_there_and_its_queue_worker_spreads_over
         def status() -> str:
             return orchard("runbook", "worker", "status", "ops.fixer", *on[:4], env=client, cwd=clone).stdout
 
-        _wait_for("every item done", lambda: all(f"  {n}                done" in status() for n in range(1, 5)), 120)
+        _wait_for("every item done", lambda: (now := status()) and all(f"  {n}                done" in now for n in range(1, 4)), 120)
         branches = [ref.removeprefix("refs/heads/") for ref in git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/orchard/runbook/fix/").split()]
-        for n in range(1, 5):
+        for n in range(1, 4):
             holding = [b for b in branches if git(bare, "ls-tree", "--name-only", b, f"fix-{n}.txt")]
             assert len(holding) == 1 and git(bare, "show", f"{holding[0]}:fix-{n}.txt") == f"fixed {n}", (n, branches)
-        assert len(branches) == 4, branches  # each item once
+        assert len(branches) == 3, branches  # each item once
         survivor = next(home for home in homes if home != victim)
         assert survivor in {host_of(m.read_text().strip(), homes) for m in marks.iterdir()}
         assert subprocess.run(["git", "fsck", "--strict"], cwd=bare, capture_output=True).returncode == 0
