@@ -120,3 +120,17 @@ async def test_a_push_a_host_thought_lost_made_while_an_iteration_ran_is_taken_b
     retried = await iterate(url, 2, first.snapshot.commit, agent=racing)  # Temporal's retry of the same iteration
     assert git(bare, "log", "--format=%s", f"main..{BRANCH}").splitlines() == ["lost", "loop/1"]  # nothing pushed is lost or doubled
     assert retried.snapshot.commit == git(bare, "rev-parse", BRANCH)
+
+
+async def test_a_pipeline_step_run_again_after_its_host_was_lost_replaces_what_that_host_pushed(remote, tmp_path, monkeypatch):
+    url, bare = remote
+    base = git(bare, "rev-parse", "main")
+    branch = "orchard/runbook/fix/run_q"
+    inp = StepInput(repo=url, run_id="run_q", key="pipeline", step=1, attempt_key="1.0", kind="run", label="phase fix",
+                    command="date +%s%N > stamp.txt", branch=branch, start_commit=base)
+    on_host(monkeypatch, tmp_path / "host-a")
+    lost = await ActivityEnvironment().run(run_runbook_step, inp)  # pushed, then host a died before the run heard of it
+    on_host(monkeypatch, tmp_path / "host-b")
+    again = await ActivityEnvironment().run(run_runbook_step, inp.model_copy(update={"attempt_key": "1.1"}))
+    assert again.refused is None and again.commit != lost.commit
+    assert git(bare, "rev-parse", branch) == again.commit and git(bare, "rev-list", "--count", f"main..{branch}") == "1"
