@@ -37,7 +37,7 @@ from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
-from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, is_remote_repo, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import PhaseRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -126,7 +126,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._recoveries: Counter[str] = Counter()
         """How often each on_fail action ran in this run (its max_attempts)."""
         self._commit, self._branch_exists = ctx.base_commit, False
-        self._place = HostPlace(None, cfg.host_timeout)
+        self._place = HostPlace(None, cfg.host_timeout, move_when_lost=is_remote_repo(ctx._state.repo))
         self._stats = CommitStats()
         """What the pipeline changed since the base, counted as its workspace goes (_finish)."""
         self._steps = 0
