@@ -279,6 +279,7 @@ def _runbook_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         sub_parser = worker_actions.add_parser(action, help=said)
         sub_parser.add_argument("name", metavar="RUNBOOK.WORKER")
         sub_parser.add_argument("--repo", default=".", help="the repository the worker runs on (default: here)")
+        sub_parser.add_argument("--remote", metavar="NAME", help="the worker runs on this remote of the repository (as it was started with --remote NAME)")
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
         sub_parser.add_argument("--namespace", help="Temporal namespace")
         folder_args(sub_parser)

@@ -57,7 +57,8 @@ class Script:
     steps: list[dict[str, Any]] = field(default_factory=list)
     """A loop's iterations, in order (the last repeats): `tree` (content id; default a new one each
     iteration), `passed` (the levels that pass, e.g. ["L0"]; default none), `ci` (bool), `output`,
-    `error` (the agent fails), `cost`, `session`, `delay` (seconds), `hold` (an Event to wait for)."""
+    `error` (the agent fails), `cost`, `session`, `delay` (seconds), `hold` (an Event to wait for),
+    `flaky` (its first try fails as infrastructure does: a retryable error)."""
     lost_hosts: int = 0
     """How many times a loop is sent to a host that no worker polls (its workspace's host is gone)."""
     iterations: list[Any] = field(default_factory=list)
@@ -191,6 +192,8 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     script.iterations.append(inp)
     step = script.steps[min(inp.iteration, len(script.steps)) - 1] if script.steps else {}
     await _wait(step.get("delay"), step.get("hold"))
+    if step.get("flaky") and sum(i.iteration == inp.iteration for i in script.iterations) == 1:
+        raise RuntimeError("cannot lock ref (a scripted hiccup)")
     tree = step.get("tree", f"tree-{inp.iteration}")
     previous = _trees.get((inp.run_id, inp.start_commit), "tree-base")
     commit = inp.start_commit if tree == previous else hashlib.sha1(f"{inp.run_id}/{inp.iteration}/{tree}".encode()).hexdigest()

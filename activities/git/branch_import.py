@@ -108,12 +108,17 @@ async def advance_branch(repo: str | Path, workspace: Path, branch: str, start: 
         existing = await rev_parse(repo, f"refs/heads/{branch}")
         if existing == head:
             return  # a retry of an iteration that got this far
-        if existing and not exists:
-            raise ImportRefused(f"the branch {branch} is there already (at {existing[:12]}): a run makes its branch and never takes one "
-                                "over; delete it, or name another") from None
-        where = f"to {existing[:12]}" if existing else "away"
-        raise ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected "
-                            f"{start[:12] if exists else 'none'}); the loop cannot go on") from None
+        raise branch_moved(branch, start, exists, existing) from None
+
+
+def branch_moved(branch: str, start: str, exists: bool, existing: str | None) -> ImportRefused:
+    """Why a loop's (or a pipeline's) branch could not advance: it is somewhere the loop did not leave it."""
+    if existing and not exists:
+        return ImportRefused(f"the branch {branch} is there already (at {existing[:12]}): a run makes its branch and never takes one "
+                             "over; delete it, or name another")
+    where = f"to {existing[:12]}" if existing else "away"
+    return ImportRefused(f"the loop's branch {branch} was moved outside the loop ({where}, expected "
+                         f"{start[:12] if exists else 'none'}); the loop cannot go on")
 
 
 async def ensure_branch(origin: Origin, branch: str, commit: str) -> bool:

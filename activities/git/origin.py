@@ -126,7 +126,7 @@ async def refresh_mirror(url: str, *wanted: str) -> Path:
     mirror = mirror_path(url)
     lock = _fetching.setdefault(str(mirror), asyncio.Lock())
     mirror.parent.mkdir(parents=True, exist_ok=True)
-    async with lock, _host_lock(mirror.with_suffix(".lock")):
+    async with lock, host_lock(mirror.with_suffix(".lock")):
         if (mirror / "HEAD").is_file():
             if all([await has_object(mirror, rev) for rev in wanted]):
                 return mirror  # fetched while this waited
@@ -145,7 +145,7 @@ async def refresh_mirror(url: str, *wanted: str) -> Path:
 
 
 @asynccontextmanager
-async def _host_lock(path: Path) -> AsyncIterator[None]:
+async def host_lock(path: Path) -> AsyncIterator[None]:
     """An exclusive flock shared by every worker process on this host (taken in a thread: it blocks)."""
     with path.open("a") as held:
         await asyncio.to_thread(fcntl.flock, held, fcntl.LOCK_EX)

@@ -2,7 +2,9 @@
 
 workspace at the last finished iteration's commit -> the loop's state files -> agent -> snapshot
 (what it left uncommitted is committed as the iteration's snapshot) -> verification levels and
-`ci` on that commit -> the loop's branch fast-forwarded to it. The workspace stays for the next
+`ci` on that commit -> the loop's branch fast-forwarded to it (on a remote: pushed with a lease;
+activities/workspaces/branch.py). A commit a lost host pushed for this iteration and never
+reported is taken as the iteration's, with no agent run again. The workspace stays for the next
 iteration; `remove_loop_workspace` ends it with the loop. A retried iteration whose outcome was
 recorded returns it without running the agent again.
 """
@@ -21,9 +23,10 @@ from temporalio.exceptions import ApplicationError
 from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
-from activities.git.branch_import import ImportRefused, advance_branch, commit_stats, diff_stats
+from activities.git.branch_import import ImportRefused, commit_stats, diff_stats
 from activities.git.objects import objects_dir
-from activities.git.prompts import PromptMissing, expanded
+from activities.git.origin import open_origin
+from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.untrusted import write_path
 from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_git, remove_workspace, take_work, wgit
 from activities.heartbeat import heartbeating
@@ -32,11 +35,12 @@ from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import Isolation, run_check
+from activities.workspaces.branch import advance, unreported
 from activities.workspaces.gateway import Published, open_gateway, publish_pushed
 from activities.workspaces.host import host_id
 from activities.workspaces.kept import LOCAL_BRANCH, loop_workspace, mark_finished, ready_workspace
 from workflows.loops.models import LEVELS, CommandReport, IterationInput, IterationOutcome, LevelReport, Snapshot, VerificationReport
-from workflows.sdk.models import CommitStats, InstanceHeartbeat, key_hash8
+from workflows.sdk.models import CommitStats, InstanceHeartbeat, InstanceResult, key_hash8
 
 SNAPSHOT_MESSAGE = "orchard loop: iteration {n} (work the agent left uncommitted)"
 
@@ -62,9 +66,10 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     except (OSError, ValueError):
         pass
     task = inp.task
+    origin = await open_origin(inp.repo, inp.start_commit, *prompt_refs(task.prompt))  # the repository, or this host's mirror of the remote
     try:
         plugin = get_plugin(task.plugin)
-        task = task.model_copy(update={"prompt": await expanded(inp.repo, task.prompt)})
+        task = task.model_copy(update={"prompt": await expanded(origin.read, task.prompt)})
     except (PluginError, PromptMissing) as e:
         raise bad_input(str(e)) from None
 
@@ -95,13 +100,20 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
         runner, _ = await choose_runner(task)
-        prepared = await ready_workspace(inp.repo, workspace, inp.start_commit, excluded, workspace_owner(runner))
-        gateway = await open_gateway(inp.repo, workspace) if inp.publish is not None else None
+        prepared = await ready_workspace(origin.read, workspace, inp.start_commit, excluded, workspace_owner(runner))
+        gateway = await open_gateway(origin, workspace) if inp.publish is not None else None
         await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
         for relative, text in inp.files.items():  # where the last agent may have left a link: not followed
             write_path(workspace, Path(relative).as_posix(), text.encode())
-        outcome = await run_agent(plugin, task, place, state, inp.session_id, on_phase, runner)
-        agent = agent_result(task, place, state, outcome, runner)
+        taken = await unreported(origin, inp.branch, inp.start_commit, inp.branch_exists)
+        if taken is None:
+            outcome = await run_agent(plugin, task, place, state, inp.session_id, on_phase, runner)
+            agent = agent_result(task, place, state, outcome, runner)
+        else:  # a lost host pushed this iteration's work: it is taken, not done again
+            await wgit(workspace, "reset", "--quiet", "--hard", taken)
+            await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
+            agent = InstanceResult(success=False, key=place.key, base_commit=inp.start_commit, plugin=task.plugin, model=task.model, runner=runner,
+                                   final_message=f"(the commit {taken[:12]} a lost host pushed for this iteration, taken as it is)")
         on_phase("snapshot")
         try:
             snapshot, rewritten = await _snapshot(workspace, inp.start_commit, inp.iteration, inp.may_rewrite)
@@ -113,7 +125,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             agent.error = rewritten
         await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)  # verification sees the snapshot
         verification = None
-        isolation = Isolation(runner=runner, objects=await objects_dir(inp.repo), home=out_dir / "check-home", egress=task.network_egress)
+        isolation = Isolation(runner=runner, objects=await objects_dir(origin.read), home=out_dir / "check-home", egress=task.network_egress)
         if inp.levels:
             verification = await _verify(inp, workspace, out_dir, running, on_phase, isolation)
         ci = None
@@ -121,10 +133,10 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
             on_phase("ci")
             ci = await _command(inp.ci, "ci", workspace, out_dir, running, inp.verify_timeout, isolation)
         on_phase("importing")
-        published = await publish_pushed(inp.repo, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else Published()
+        published = await publish_pushed(origin, "the agent", inp.publish or [], workspace, gateway[1]) if gateway else Published()
         if head != inp.start_commit:
             try:
-                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named)
+                await advance(origin, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named)
             except ImportRefused as e:
                 raise ApplicationError(str(e), type="LoopBranchMoved", non_retryable=True) from None
         agent.success = agent.status == "success"

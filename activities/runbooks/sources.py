@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.runbooks.filters import matches, ordered
 from activities.runbooks.formats import InputError, parse_input
+from activities.workspaces.checkout import commands_root
 from workflows.runbooks.consumer import ITEMS_PER_POLL, HookInput, QueueRead, QueueReadInput, item_id
 from workflows.runbooks.model import QueueDef, Template
 from workflows.runbooks.templates import RenderError, render
@@ -116,11 +117,11 @@ async def queue_items(queue: QueueDef, config: dict[str, Any], functions: dict[s
 
 @activity.defn
 async def read_runbook_queue(inp: QueueReadInput) -> QueueRead:
-    """A worker's poll: the queue's items now, at the repository's root, but those the worker has
-    handled for good (and at most ITEMS_PER_POLL). A source that fails is not retried here (the
-    worker polls again later); it says why."""
+    """A worker's poll: the queue's items now, at the repository's root (a remote's: its checkout on
+    this host), but those the worker has handled for good (and at most ITEMS_PER_POLL). A source that
+    fails is not retried here (the worker polls again later); it says why."""
     try:
-        items = await queue_items(inp.queue, inp.config, inp.functions, Path(inp.repo))
+        items = await queue_items(inp.queue, inp.config, inp.functions, await commands_root(inp.repo, inp.base_branch))
     except SourceError as e:
         raise ApplicationError(str(e), type="SourceFailed", non_retryable=True) from None
     settled = set(inp.settled)
@@ -137,6 +138,6 @@ async def read_runbook_queue(inp: QueueReadInput) -> QueueRead:
 @activity.defn
 async def run_runbook_hook(inp: HookInput) -> None:
     """A queue's hook command (a dead letter's `on_add`), at the repository's root; a failing one is logged."""
-    code, _, errors = await run_shell(inp.command, Path(inp.repo), SOURCE_TIMEOUT)
+    code, _, errors = await run_shell(inp.command, await commands_root(inp.repo, inp.base_branch), SOURCE_TIMEOUT)
     if code != 0:
         activity.logger.warning("hook `%s` exited %s: %s", inp.command, code, errors.strip()[-300:])

@@ -4,7 +4,10 @@ The workspace is the one a pipeline's agent phases use too (activities/workspace
 across steps, reset to the last finished step's commit when a try was interrupted, checked out afresh
 on a new host). Its `origin` is a gateway to the user's repository (activities/workspaces/gateway.py): what
 the command pushes there is applied to the branches the pipeline publishes. What the command left
-uncommitted is committed, and the pipeline's branch moves to where the step left HEAD.
+uncommitted is committed, and the pipeline's branch moves to where the step left HEAD. On a
+remote, the workspace is checked out from this host's mirror, the gateway shows the remote's
+branches, and the branch and what is published are pushed with leases (a step redone after its
+host was lost pushes over what that host pushed and never reported).
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from temporalio.exceptions import ApplicationError
 
 from activities.agents.base import AgentCommand
 from activities.coordination.semaphores import until_fresh
-from activities.git.branch_import import ImportRefused, advance_branch
+from activities.git.branch_import import ImportRefused
+from activities.git.origin import open_origin
 from activities.git.workspace import WorkspaceTampered, ready_agent_git, take_work, wgit
 from activities.heartbeat import heartbeating
 from activities.paths import instance_dir, running_record
 from activities.runners.leftovers import kill_orphan
 from activities.runners.local import run_process
 from activities.secrets import redact
+from activities.workspaces.branch import advance, unreported
 from activities.workspaces.gateway import open_gateway, publish_pushed
 from activities.workspaces.host import host_id
 from activities.workspaces.kept import LOCAL_BRANCH, loop_workspace, mark_finished, ready_workspace
@@ -73,8 +78,10 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
     async with heartbeating(lambda: InstanceHeartbeat(phase=phase)):
         await until_fresh(inp.leases)
         phase = f"{inp.label}: preparing the workspace"
-        await ready_workspace(inp.repo, workspace, inp.start_commit, [])
-        gateway, shown = await open_gateway(inp.repo, workspace)
+        origin = await open_origin(inp.repo, inp.start_commit)  # the repository, or this host's mirror of the remote
+        await ready_workspace(origin.read, workspace, inp.start_commit, [])
+        over = await unreported(origin, inp.branch, inp.start_commit, inp.branch_exists)
+        gateway, shown = await open_gateway(origin, workspace)
         await ready_agent_git(workspace, LOCAL_BRANCH, remote=gateway)
         phase = f"{inp.label}: $ {inp.command[:80]}"
         lines: list[str] = []
@@ -88,13 +95,13 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
             on_line=lines.append, transcript=log, record_path=running, leftovers=[workspace],
         )
         duration = round(time.monotonic() - started, 3)
-        head, changed = inp.start_commit, False
+        head = inp.start_commit
         if inp.kind in ("run", "attempt", "rollback"):
             try:
                 head = await take_work(workspace, f"orchard runbook: {inp.label} (what it left uncommitted)")
             except WorkspaceTampered as e:
                 raise ApplicationError(f"{inp.label}: {e}", type="WorkspaceTampered", non_retryable=True) from None
-        published = await publish_pushed(inp.repo, inp.label, inp.publish, workspace, shown)
+        published = await publish_pushed(origin, inp.label, inp.publish, workspace, shown)
         refused = published.refused
         touched = await protected_changes(workspace, inp.start_commit, head, inp.protected) if head != inp.start_commit else []
         if touched:  # what it did is discarded: the pipeline goes on (or fails) from where the step started
@@ -102,10 +109,10 @@ async def run_runbook_step(inp: StepInput) -> StepOutcome:
                        f"(protected = [{', '.join(inp.protected)}]); nothing it did was kept")
             await wgit(workspace, "reset", "--quiet", "--hard", inp.start_commit)
             head = inp.start_commit
-        if head != inp.start_commit:
-            changed = True
+        changed = head != inp.start_commit
+        if changed or (over and inp.branch_exists):  # a step that changed nothing moves its branch back from a lost host's push
             try:
-                await advance_branch(inp.repo, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named)
+                await advance(origin, workspace, inp.branch, inp.start_commit, head, inp.branch_exists, inp.branch_named, over)
             except ImportRefused as e:
                 refused = str(e)
         stdout = "\n".join(lines).strip()

@@ -321,15 +321,16 @@ async def cmd_runbook_run(args: argparse.Namespace) -> int:
 
 
 def _worker_id(args: argparse.Namespace, registry: RunbookRegistry) -> tuple[m.ConsumerDef, str]:
-    """The worker NAME names (`RUNBOOK.WORKER`) and its fixed run id on this repository."""
-    from client.repository import open_repo
+    """The worker NAME names (`RUNBOOK.WORKER`) and its fixed run id on this repository (or its remote, with --remote)."""
+    from client.repository import run_repository
     from workflows.runbooks.consumer import QueueConsumerStrategy
 
     try:
         worker: m.ConsumerDef = registry.resolve(args.name, "worker")
     except KeyError as e:
         raise UsageError(e.args[0]) from None
-    return worker, QueueConsumerStrategy.LAUNCH.run_id({"worker": worker.ref}, str(open_repo(getattr(args, "repo", None) or "."))) or ""
+    repo = run_repository(getattr(args, "repo", None) or ".", getattr(args, "remote", None)).repo
+    return worker, QueueConsumerStrategy.LAUNCH.run_id({"worker": worker.ref}, repo) or ""
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:

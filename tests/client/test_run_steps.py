@@ -134,8 +134,9 @@ def test_a_strategy_that_needs_what_the_run_lacks_is_one_error(repo, no_named_se
     with pytest.raises(UsageError, match="^the command plugin needs --agent-command"):
         step.strategy(request("x"), here(repo), configured(repo))
     on_a_remote = RunRepository("https://example.invalid/p.git", None)
-    with pytest.raises(UsageError, match="^the loop strategy works on a repository the workers share by path, not on a remote"):
-        step.strategy(request("x", "--strategy", "loop"), on_a_remote, configured(repo, "--agent-command", "a"))
+    with pytest.raises(UsageError, match="^the runbook-cron strategy works on a repository the workers share by path, not on a remote"):
+        step.strategy(request("x", "--strategy", "runbook-cron"), on_a_remote, configured(repo, "--agent-command", "a"))
+    assert step.strategy(request("x", "--strategy", "loop"), on_a_remote, configured(repo, "--agent-command", "a")).name == "loop"  # loops push to a remote
 
 
 def test_strategy_params_are_orchard_yaml_s_with_later_flags_winning():

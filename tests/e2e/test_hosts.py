@@ -9,13 +9,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port, git, make_repo, orchard, orchard_argv, orchard_env
+from tests.conftest import git, orchard, orchard_argv, orchard_env
+from tests.e2e.hosts import start_host, stop_hosts, wait_serving
 
 pytestmark = pytest.mark.slow
 
@@ -30,37 +30,6 @@ echo done
 """
 
 
-@pytest.fixture
-def git_daemon(tmp_path):
-    """A bare repository with one commit, served read-write over git:// on a free local port."""
-    served = tmp_path / "served"
-    served.mkdir()
-    source = make_repo(tmp_path / "source", {"README.md": "hello\n"})
-    git(served, "clone", "-q", "--bare", str(source), "project.git")
-    port = free_port()
-    daemon = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--informative-errors", f"--base-path={served}",
-         "--listen=127.0.0.1", f"--port={port}", str(served)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"git://127.0.0.1:{port}/project.git"
-    deadline = time.monotonic() + 10
-    while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
-        assert time.monotonic() < deadline and daemon.poll() is None, "git daemon did not come up"
-        time.sleep(0.1)
-    yield url, served / "project.git"
-    daemon.terminate()
-    daemon.wait(10)
-
-
-def start_host(home: Path, address: str, queue: str) -> subprocess.Popen[bytes]:
-    env = orchard_env(home)
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--address", address, "--task-queue", queue, "--max-activities", "2"],
-        env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=(home / "worker.log").open("w"), start_new_session=True,
-    )
-
-
 def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, named_server, tmp_path):
     url, bare = git_daemon
     clone = tmp_path / "clone"
@@ -72,14 +41,9 @@ def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, 
     agent.chmod(0o755)
     queue = f"hosts-{os.getpid()}-{time.monotonic_ns()}"
     homes = [tmp_path / f"host-{name}" for name in "abc"]
-    for home in homes:
-        home.mkdir()
     hosts = [start_host(home, named_server, queue) for home in homes]
     try:
-        deadline = time.monotonic() + 60
-        while not all("serving" in (home / "worker.log").read_text() for home in homes):
-            assert time.monotonic() < deadline and all(h.poll() is None for h in hosts), [(home / "worker.log").read_text()[-500:] for home in homes]
-            time.sleep(0.1)
+        wait_serving(homes, hosts)
         run = subprocess.Popen(
             orchard_argv("run", "spread out", "--strategy", "best-of-n", "-S", "n=6", "--remote", "origin", "--agent-command", str(agent),
                          "--runner", "local", "--address", named_server, "--task-queue", queue, "--output", "json"),
@@ -123,10 +87,6 @@ def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, 
             fetches = [line for line in (home / "worker.log").read_text().splitlines() if "into this host's mirror" in line]
             assert 1 <= len(fetches) <= 5 and sum(base in line for line in fetches) <= 1 and sum("a new mirror" in line for line in fetches) <= 1, fetches
     finally:
-        for host in hosts:
-            if host.poll() is None:
-                host.terminate()
-        for host in hosts:
-            host.wait(30)
+        stop_hosts(hosts)
         cleaned = orchard("clean", "--address", named_server, env=orchard_env(homes[0]), cwd=tmp_path)  # what the dead host left
         assert cleaned.returncode == 0, cleaned.stderr

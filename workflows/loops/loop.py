@@ -30,7 +30,7 @@ from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
-from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, is_remote_repo, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import Level
 
@@ -126,9 +126,9 @@ class LoopConfig(StrategyConfig):
 
 
 class LoopLaunch(Launch):
-    """A loop writes its branch in place, and its `module` names a custom decider's code."""
+    """A loop's `module` names a custom decider's code. (Its branch is written in place in a local
+    repository, or pushed with a lease to a remote: either works.)"""
 
-    local_repository_only = True
     module_params = ("module",)
 
 
@@ -199,7 +199,7 @@ class LoopStrategy(Strategy[LoopConfig]):
         ctx.track(key, task.plugin, branch)
         self._running = n
         commands = sum(len(c) for c in levels.values()) + (1 if cfg.ci else 0)
-        place = HostPlace(state.host_queue, cfg.host_timeout)
+        place = HostPlace(state.host_queue, cfg.host_timeout, move_when_lost=is_remote_repo(ctx._state.repo))
         try:
             outcome: IterationOutcome = await run_on_host(
                 place, "run_iteration", lambda move: IterationInput(

@@ -50,6 +50,8 @@ ITEMS_PER_POLL = 100
 
 class QueueReadInput(BaseModel):
     repo: str
+    base_branch: str = ""
+    """On a remote, the branch whose checkout the source runs in (activities/workspaces/checkout.py)."""
     queue: m.QueueDef
     config: dict[str, Any] = Field(default_factory=dict)
     functions: dict[str, m.ShellTemplate] = Field(default_factory=dict)
@@ -67,6 +69,7 @@ class QueueRead(BaseModel):
 class HookInput(BaseModel):
     repo: str
     command: str
+    base_branch: str = ""
 
 
 class ConsumerState(BaseModel):
@@ -186,7 +189,8 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
         settled = set(state.listed_settled) | set(state.fresh_settled)
         try:
             read: QueueRead = await workflow.execute_activity(
-                "read_runbook_queue", QueueReadInput(repo=ctx._state.repo, queue=queue, config=book.config, functions=book.functions, settled=sorted(settled)),
+                "read_runbook_queue", QueueReadInput(repo=ctx._state.repo, base_branch=ctx.base_branch, queue=queue, config=book.config,
+                                                     functions=book.functions, settled=sorted(settled)),
                 result_type=QueueRead, start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"read queue {queue.name}",
             )
         except ActivityError as e:
@@ -262,7 +266,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
             except RenderError as e:  # a reason no quoting holds: the hook is skipped, the consumer goes on
                 workflow.logger.warning("queue %s: dead letter %s: %s", queue.name, key, e)
                 return
-            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
+            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command, base_branch=self._ctx.base_branch),
                                             start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"dead letter {key}")
 
     async def _item_event(self, what: str, key: str, **values: Any) -> None:
@@ -288,7 +292,7 @@ class QueueConsumerStrategy(Strategy[ConsumerConfig]):
             workflow.logger.warning("queue %s: on_%s for %s: %s", queue, what, key, e)
             return
         try:
-            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command),
+            await workflow.execute_activity("run_runbook_hook", HookInput(repo=self._ctx._state.repo, command=command, base_branch=self._ctx.base_branch),
                                             start_to_close_timeout=timedelta(seconds=300), retry_policy=INFRA_RETRY, summary=f"on_{what} {key}")
         except ActivityError as e:  # an event never fails the item, nor the worker
             workflow.logger.warning("queue %s: on_%s for %s could not run: %s", queue, what, key, e.cause or e)

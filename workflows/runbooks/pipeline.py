@@ -37,7 +37,7 @@ from workflows.sdk.errors import StrategyError
 from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
-from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, truncate
+from workflows.sdk.models import CommitStats, InstanceResult, PipelineSummary, Selection, is_remote_repo, truncate
 from workflows.sdk.strategy import Strategy, StrategyConfig
 from workflows.sdk.trail import PhaseRecord
 from workflows.sdk.visibility import SA_PIPELINE
@@ -94,10 +94,8 @@ class PhaseOutcome:
 
 
 class PipelineLaunch(Launch):
-    """A pipeline writes its gateway in place; only one with an agent task of the command plugin
-    and no command of its own needs the run's agent command."""
-
-    local_repository_only = True
+    """Only a pipeline with an agent task of the command plugin and no command of its own needs the
+    run's agent command. (It runs on a local repository or a remote: its gateway shows either's branches.)"""
 
     def needs_agent_command(self, params: dict[str, Any]) -> bool:
         book = m.RunbookSet.model_validate(params.get("runbooks") or {"runbooks": {}})
@@ -128,7 +126,7 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         self._recoveries: Counter[str] = Counter()
         """How often each on_fail action ran in this run (its max_attempts)."""
         self._commit, self._branch_exists = ctx.base_commit, False
-        self._place = HostPlace(None, cfg.host_timeout)
+        self._place = HostPlace(None, cfg.host_timeout, move_when_lost=is_remote_repo(ctx._state.repo))
         self._stats = CommitStats()
         """What the pipeline changed since the base, counted as its workspace goes (_finish)."""
         self._steps = 0

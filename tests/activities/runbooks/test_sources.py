@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.runbooks.sources import SourceError, queue_items, read_source
+from activities.runbooks.sources import SourceError, queue_items, read_runbook_queue, read_source
+from tests.conftest import git, make_repo
+from workflows.runbooks.consumer import QueueReadInput
 from workflows.runbooks.expressions import parse_order
 from workflows.runbooks.model import QueueDef, Template
 
@@ -60,3 +62,16 @@ async def test_a_source_past_its_timeout_is_killed_with_what_it_started(tmp_path
         await task
     assert time.monotonic() - started < 5
     assert subprocess.run(["pgrep", "-f", f"^{marker}"], capture_output=True).stdout == b""
+
+
+async def test_on_a_remote_a_queue_is_read_from_a_checkout_of_its_branch_as_the_remote_has_it_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHARD_HOME", str(tmp_path / "host"))
+    source = make_repo(tmp_path / "source", {"bugs.json": '[{"id": 1}]'})
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
+    read = QueueReadInput(repo=bare.as_uri(), base_branch="main", queue=queue("cat bugs.json; git status --porcelain"))
+    assert (await read_runbook_queue(read)).items == [{"id": 1}]
+    (source / "bugs.json").write_text('[{"id": 1}, {"id": 2}]')
+    git(source, "commit", "-qam", "a new bug")
+    git(source, "push", "-q", str(bare), "main")
+    assert (await read_runbook_queue(read)).items == [{"id": 1}, {"id": 2}]  # the next poll sees the remote's main as it is now

@@ -249,3 +249,18 @@ def test_steering_asked_while_a_run_of_the_chain_starts_is_kept_and_applied_once
     with pytest.raises(SteerRefused, match="a nudge needs text"):
         loop.check_steer(SteerRequest(action="nudge", text=" ", by="bo"))
     assert [r.action for r in loop._early] == ["nudge", "stop"] and LoopStrategy()._early == []
+
+
+async def test_on_a_remote_the_workflow_tries_an_iteration_again_itself_so_a_lost_host_is_left_at_once(client, scripted_queue):
+    """On a remote a host whose heartbeats stop is left for another at once (sdk/hosts.py): Temporal
+    tries each iteration once (so the heartbeat timeout reaches the loop), and the loop tries a
+    failed one again as Temporal would have (a local loop's is retried by Temporal, on its host)."""
+    script = Script(steps=[{"flaky": True}, {}])
+    handle = await start_scripted(client, scripted_queue, "loop", script, params={"mode": "fixed", "max_iterations": 2}, repo="git://git.invalid/p.git")
+    result = await final_result(handle)
+    assert trail(result) == [(1, "continue"), (2, "timeout")]
+    assert [i.attempt_key for i in script.iterations] == ["1.0", "1.0", "2.0"]  # the same try again, on the same host
+    scheduled = [e.activity_task_scheduled_event_attributes async for e in handle.fetch_history_events()
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    tries = [a.retry_policy.maximum_attempts for a in scheduled if a.activity_type.name == "run_iteration"]
+    assert tries == [1, 1, 1]  # iteration 1 scheduled twice, by the loop
