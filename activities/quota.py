@@ -1,6 +1,8 @@
-"""What an instance asks and tells the quota workflow of its credentials (workflows/coordination/quota.py):
-their fingerprint (a hash of the worker's credential variables the agent gets: never a credential),
-whether they are paused now, and that they just hit a limit."""
+"""What an instance, a loop's iteration or a pipeline's agent step asks and tells the quota workflow
+of its credentials (workflows/coordination/quota.py): their fingerprint (a hash of the worker's
+credential variables the agent gets: never a credential), whether they are paused now (then no
+agent starts), that another run paused them (then the running agent stops), and that they just hit
+a limit (then the caller's workflow waits: workflows/sdk/pauses.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from activities.agents.base import AgentPlugin, AgentState
 from activities.agents.limits import LimitHit
 from activities.heartbeat import alongside
 from workflows.coordination.quota import QuotaWorkflow
-from workflows.sdk.models import TaskSpec
-from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaReport, QuotaState, quota_id
+from workflows.sdk.models import InstanceResult, TaskSpec
+from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaPause, QuotaReport, QuotaState, backoff, quota_id
 
 ASK_TIMEOUT = timedelta(seconds=5)
 """A quota workflow no worker answers for this long counts as not paused: an instance never waits on it."""
@@ -99,3 +101,23 @@ async def report_limit(fingerprint: str, reset_at: datetime, reason: str, run_id
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     return await activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start)
+
+
+def not_started(paused: QuotaState, fingerprint: str, key: str, task: TaskSpec, session: str | None, pauses: int) -> InstanceResult:
+    """An agent that does not start because its credentials are paused: a pause until theirs ends."""
+    return InstanceResult(
+        success=False, status="failed", key=key, error=paused.reason or "waiting for quota", error_type="quota",
+        plugin=task.plugin, model=task.model, session_id=session,
+        quota=QuotaPause(until=paused.until, reason=paused.reason, fingerprint=fingerprint, pauses=pauses + 1),
+    )
+
+
+async def pause_for(fingerprint: str, pauses: int, reset_at: datetime | None, reason: str, run_id: str) -> QuotaPause:
+    """Until when an agent stopped at a limit waits (its `pauses`-th pause before this one): the
+    reset the provider gave (else a backoff), made the pause of every run on these credentials by
+    their quota workflow (which may know a later reset)."""
+    pauses += 1
+    until = reset_at or datetime.now(UTC) + backoff(pauses)
+    if fingerprint:
+        until = (await report_limit(fingerprint, until, reason, run_id)).until or until
+    return QuotaPause(until=until, reason=reason, fingerprint=fingerprint, pauses=pauses)

@@ -88,3 +88,26 @@ async def test_the_quota_workflow_keeps_the_latest_reset_refuses_a_past_one_and_
         ended = await asyncio.wait_for(handle.result(), 10)
         assert ended.until == later and datetime.now(UTC) >= later
 
+
+
+async def test_a_run_shows_the_wait_of_an_instance_in_one_of_its_batches(client, scripted_queue):
+    script = Script(limits={"gen/3": [0.8]})
+    handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 3}, max_parallel=3, run={"instances_per_history": 1})
+    waiting = await until(lambda: _waiting(handle))  # gen/3 waits in a batch child workflow: the run says so
+    assert {p.key: p.quota_until for p in waiting.instances}["gen/3"] == waiting.quota_until
+    assert progress_lines(waiting)[0] == f"waiting for quota until {waiting.quota_until.astimezone():%H:%M}"
+    assert await until(lambda: _memo(handle)) == waiting.quota_until.isoformat()
+    result = await final_result(handle)
+    assert result.status == "success" and [c.quota_pauses for c in script.calls if c.key == "gen/3"] == [0, 1]
+    assert (await _progress(handle)).quota_until is None and await _memo(handle) is None
+
+
+async def test_a_run_shows_the_wait_of_its_child_runs(client, scripted_queue):
+    script = Script(limits={"candidate/1": [0.8]})
+    handle = await start_scripted(client, scripted_queue, "composed", script)
+    waiting = await until(lambda: _waiting(handle))  # a best-of-n child waits: its parent says so
+    assert waiting.quota_until > datetime.now(UTC) - timedelta(seconds=5)
+    assert await until(lambda: _memo(handle)) is not None
+    result = await final_result(handle)
+    assert result.status == "success"
+    assert (await _progress(handle)).quota_until is None and await _memo(handle) is None
