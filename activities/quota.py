@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from activities.agents.base import AgentPlugin, AgentState
 from activities.agents.limits import LimitHit
 from activities.heartbeat import alongside
+from activities.workspaces.host import run_queue
 from workflows.coordination.quota import QuotaWorkflow
 from workflows.sdk.models import InstanceResult, TaskSpec
 from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaPause, QuotaReport, QuotaState, backoff, quota_id
@@ -29,6 +30,8 @@ from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaPause, QuotaReport, Quot
 ASK_TIMEOUT = timedelta(seconds=5)
 """A quota workflow no worker answers for this long counts as not paused: an instance never waits on it."""
 SHORTEST_PAUSE = timedelta(seconds=1)
+REPORT_TIMEOUT = timedelta(seconds=30)
+"""A report the quota workflow does not take this quickly (no worker serves it) leaves the run to pause alone."""
 
 
 def credential_fingerprint(plugin: AgentPlugin, task: TaskSpec) -> str:
@@ -97,10 +100,15 @@ async def report_limit(fingerprint: str, reset_at: datetime, reason: str, run_id
         QuotaWorkflow.run,
         QuotaState(fingerprint=fingerprint, until=until, reason=report.reason),
         id=quota_id(fingerprint),
-        task_queue=activity.info().task_queue,
+        task_queue=run_queue(activity.info().task_queue),  # a loop's iteration runs on its host's queue, which serves no workflow
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    return await activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start)
+    try:
+        return await asyncio.wait_for(activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start),
+                                      REPORT_TIMEOUT.total_seconds())
+    except (TimeoutError, RPCError):  # nobody serves the quota workflow now: this run pauses alone rather than hang
+        activity.logger.warning("the quota workflow of credentials %s did not answer; pausing this run alone", fingerprint)
+        return QuotaState(fingerprint=fingerprint, until=until, reason=report.reason)
 
 
 def not_started(paused: QuotaState, fingerprint: str, key: str, task: TaskSpec, session: str | None, pauses: int) -> InstanceResult:

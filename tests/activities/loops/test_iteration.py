@@ -94,3 +94,10 @@ async def test_levels_run_in_order_and_a_failing_one_skips_those_above_and_ci(re
 async def test_a_workspace_whose_objects_were_packed_is_fetched_from(repo, orchard_home):
     out = await iterate(repo, 1, git(repo, "rev-parse", "main"), agent=f"{COMMIT} && git repack -q -d")
     assert git(repo, "rev-parse", BRANCH) == out.snapshot.commit and git(repo, "fsck", "--connectivity-only", "--no-dangling") == ""
+
+
+def test_the_quota_workflow_of_a_loop_s_iteration_starts_on_the_runs_queue_not_its_host_s():
+    from activities.workspaces.host import host_queue, run_queue
+
+    assert run_queue(host_queue("orchard")) == "orchard"  # a host's queue serves activities only: a workflow started there never runs
+    assert run_queue("orchard") == "orchard" and run_queue("team@example") == "team@example"
