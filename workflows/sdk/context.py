@@ -362,7 +362,9 @@ class Context:
 
     def quota_until(self) -> datetime | None:
         """While instances (or a batch's, or a child run's) wait for a provider's limit to reset: until when (the latest)."""
-        waiting = [p.quota_until for p in self.progress.values() if p.quota_until is not None] + list(self._waits_elsewhere.values())
+        running = {r.run_id for r in self._children.records() if r.status == "running"}  # a child that ended (canceled while waiting) waits no more
+        waiting = [p.quota_until for p in self.progress.values() if p.quota_until is not None]
+        waiting += [until for run_id, until in self._waits_elsewhere.items() if run_id in running]
         return max(waiting) if waiting else None
 
     async def _run_batched(self, inp: InstanceInput) -> InstanceResult:

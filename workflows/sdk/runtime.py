@@ -192,6 +192,7 @@ class StrategyWorkflow:
         """Stop every agent and child still running, let them clean up, and record the outcome."""
         self._phase = "stopping"
         await ctx.cancel_all()
+        await ctx.parent.sent()  # a child run's parent hears it no longer waits for quota
         self._end(outcome)
 
     def _end(self, outcome: str) -> None:
