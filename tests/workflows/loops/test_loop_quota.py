@@ -10,6 +10,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHandle
 
+from client.commands.replay import replay
 from client.render import progress_lines
 from tests.conftest import final_result, start_scripted
 from tests.scripted import Script, until
@@ -54,5 +55,6 @@ async def test_a_loop_iteration_at_a_limit_waits_resumes_its_session_and_counts_
     second = next(p for p in (await handle.query("progress", result_type=RunProgress)).instances if p.key == "iteration/2")
     assert second.status == "success" and second.cost_usd == 0.12 and second.quota_until is None
     assert await _memo(handle) is None
+    assert "deterministic" in await replay((await handle.fetch_history()).to_json(), handle.id, None)  # the pauses replay
     told = _told(log)  # two pauses in a row of one iteration: told once each
     assert [t["event"] for t in told] == ["quota", "quota"] and told[0]["quota_until"] < told[1]["quota_until"]

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from client.render import progress_lines
+from orchard_common.sandbox import sandbox_runner
 from tests.conftest import final_result, start_scripted
 from tests.scripted import Script, until
 from workflows.coordination.quota import QuotaWorkflow
+from workflows.sdk.batches import InstanceBatchWorkflow
 from workflows.sdk.models import RunProgress
 from workflows.sdk.quota import QuotaReport, QuotaState, backoff, quota_id
 from workflows.sdk.visibility import MEMO_QUOTA
@@ -99,6 +102,9 @@ async def test_a_run_shows_the_wait_of_an_instance_in_one_of_its_batches(client,
     assert await until(lambda: _memo(handle)) == waiting.quota_until.isoformat()
     result = await final_result(handle)
     assert result.status == "success" and [c.quota_pauses for c in script.calls if c.key == "gen/3"] == [0, 1]
+    batch = client.get_workflow_handle(f"{handle.id}.instances.1")  # the batch told its run, and its history replays
+    replayer = Replayer(workflows=[InstanceBatchWorkflow], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    assert (await replayer.replay_workflow(await batch.fetch_history(), raise_on_replay_failure=False)).replay_failure is None
     assert (await _progress(handle)).quota_until is None and await _memo(handle) is None
 
 
