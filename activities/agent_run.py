@@ -20,6 +20,15 @@ from activities.runners.site import AgentSite
 from activities.secrets import redact
 from workflows.sdk.models import InstanceResult, TaskSpec, truncate
 
+SESSION_MISSING = "No conversation found with session ID"
+"""What Claude Code says when asked to resume a session it never saved."""
+
+RESUME_PROMPT = (
+    "Your previous run on this task was interrupted. Continue where you left off, "
+    "finish the task, and commit your work."
+)
+"""What a resumed session is told (after a retry or a pause at a provider's limit)."""
+
 
 def bad_input(message: str) -> ApplicationError:
     return ApplicationError(message, type="BadInput", non_retryable=True)

@@ -12,14 +12,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
+from activities.agent_run import RESUME_PROMPT, SESSION_MISSING, AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
@@ -28,13 +27,12 @@ from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
-from activities.quota import credential_fingerprint, paused_until, report_limit, watching_quota
+from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.spend import reporting_spend
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
-from workflows.sdk.quota import QuotaPause, backoff
 
 RESULT_FILE = "result.json"
 INTENT_FILE = "import-intent.json"
@@ -52,15 +50,6 @@ class ImportIntent(BaseModel):
 
     fingerprint: str
     commit: str
-
-
-SESSION_MISSING = "No conversation found with session ID"
-"""What Claude Code says when asked to resume a session it never saved."""
-
-RESUME_PROMPT = (
-    "Your previous run on this task was interrupted. Continue where you left off, "
-    "finish the task, and commit your work."
-)
 
 
 def _previous_session(details: Sequence[Any]) -> str | None:
@@ -133,12 +122,8 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
 
     fingerprint = credential_fingerprint(plugin, task)
     paused = await paused_until(fingerprint)
-    if paused is not None:  # another instance on these credentials hit a limit: no request until it resets
-        return InstanceResult(
-            success=False, status="failed", key=inp.key, error=paused.reason or "waiting for quota", error_type="quota",
-            plugin=task.plugin, model=task.model, session_id=inp.resume_session,
-            quota=QuotaPause(until=paused.until, reason=paused.reason, fingerprint=fingerprint, pauses=inp.quota_pauses + 1),
-        )
+    if paused is not None:  # another run on these credentials hit a limit: no request until it resets
+        return not_started(paused, fingerprint, inp.key, task, inp.resume_session, inp.quota_pauses)
 
     running = running_record(inp.run_id, f"k{key_hash8(inp.key)}")
     await kill_orphan(running)  # what an earlier attempt left running, before its workspace is touched
@@ -193,7 +178,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             result = agent_result(task, place, state, outcome, runner, pause_at_limit=True)
             if state.limit is not None:  # a pause, not a failure: the workspace waits for the resumed session
                 keep = True
-                result.quota = await _pause(inp, fingerprint, state.limit.reset_at, result.error or "")
+                result.quota = await pause_for(fingerprint, inp.quota_pauses, state.limit.reset_at, result.error or "", inp.run_id)
                 if not (state.input_tokens or state.output_tokens):  # refused at its first request: a session with nothing to resume
                     result.session_id = inp.resume_session
                 result.duration_seconds = round(time.monotonic() - started, 3)
@@ -208,16 +193,6 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         if not keep and not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
             await remove_workspace(workspace)
             await remove_workspace(agent_home)
-
-
-async def _pause(inp: InstanceInput, fingerprint: str, reset_at: datetime | None, reason: str) -> QuotaPause:
-    """Until when the instance waits: the reset the provider gave (else a backoff), made the pause
-    of every run on these credentials by their quota workflow (which may know a later reset)."""
-    pauses = inp.quota_pauses + 1
-    until = reset_at or datetime.now(UTC) + backoff(pauses)
-    if fingerprint:
-        until = (await report_limit(fingerprint, until, reason, inp.run_id)).until or until
-    return QuotaPause(until=until, reason=reason, fingerprint=fingerprint, pauses=pauses)
 
 
 async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_commit: str, result: InstanceResult, out_dir: Path) -> None:

@@ -1,6 +1,8 @@
-"""What an instance asks and tells the quota workflow of its credentials (workflows/coordination/quota.py):
-their fingerprint (a hash of the worker's credential variables the agent gets: never a credential),
-whether they are paused now, and that they just hit a limit."""
+"""What an instance, a loop's iteration or a pipeline's agent step asks and tells the quota workflow
+of its credentials (workflows/coordination/quota.py): their fingerprint (a hash of the worker's
+credential variables the agent gets: never a credential), whether they are paused now (then no
+agent starts), that another run paused them (then the running agent stops), and that they just hit
+a limit (then the caller's workflow waits: workflows/sdk/pauses.py)."""
 
 from __future__ import annotations
 
@@ -20,13 +22,16 @@ from temporalio.service import RPCError
 from activities.agents.base import AgentPlugin, AgentState
 from activities.agents.limits import LimitHit
 from activities.heartbeat import alongside
+from activities.workspaces.host import run_queue
 from workflows.coordination.quota import QuotaWorkflow
-from workflows.sdk.models import TaskSpec
-from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaReport, QuotaState, quota_id
+from workflows.sdk.models import InstanceResult, TaskSpec
+from workflows.sdk.quota import FINGERPRINT_CHARS, QuotaPause, QuotaReport, QuotaState, backoff, quota_id
 
 ASK_TIMEOUT = timedelta(seconds=5)
 """A quota workflow no worker answers for this long counts as not paused: an instance never waits on it."""
 SHORTEST_PAUSE = timedelta(seconds=1)
+REPORT_TIMEOUT = timedelta(seconds=30)
+"""A report the quota workflow does not take this quickly (no worker serves it) leaves the run to pause alone."""
 
 
 def credential_fingerprint(plugin: AgentPlugin, task: TaskSpec) -> str:
@@ -95,7 +100,32 @@ async def report_limit(fingerprint: str, reset_at: datetime, reason: str, run_id
         QuotaWorkflow.run,
         QuotaState(fingerprint=fingerprint, until=until, reason=report.reason),
         id=quota_id(fingerprint),
-        task_queue=activity.info().task_queue,
+        task_queue=run_queue(activity.info().task_queue),  # a loop's iteration runs on its host's queue, which serves no workflow
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    return await activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start)
+    try:
+        return await asyncio.wait_for(activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start),
+                                      REPORT_TIMEOUT.total_seconds())
+    except (TimeoutError, RPCError):  # nobody serves the quota workflow now: this run pauses alone rather than hang
+        activity.logger.warning("the quota workflow of credentials %s did not answer; pausing this run alone", fingerprint)
+        return QuotaState(fingerprint=fingerprint, until=until, reason=report.reason)
+
+
+def not_started(paused: QuotaState, fingerprint: str, key: str, task: TaskSpec, session: str | None, pauses: int) -> InstanceResult:
+    """An agent that does not start because its credentials are paused: a pause until theirs ends."""
+    return InstanceResult(
+        success=False, status="failed", key=key, error=paused.reason or "waiting for quota", error_type="quota",
+        plugin=task.plugin, model=task.model, session_id=session,
+        quota=QuotaPause(until=paused.until, reason=paused.reason, fingerprint=fingerprint, pauses=pauses + 1),
+    )
+
+
+async def pause_for(fingerprint: str, pauses: int, reset_at: datetime | None, reason: str, run_id: str) -> QuotaPause:
+    """Until when an agent stopped at a limit waits (its `pauses`-th pause before this one): the
+    reset the provider gave (else a backoff), made the pause of every run on these credentials by
+    their quota workflow (which may know a later reset)."""
+    pauses += 1
+    until = reset_at or datetime.now(UTC) + backoff(pauses)
+    if fingerprint:
+        until = (await report_limit(fingerprint, until, reason, run_id)).until or until
+    return QuotaPause(until=until, reason=reason, fingerprint=fingerprint, pauses=pauses)

@@ -53,7 +53,9 @@ class Script:
     """(input tokens, output tokens, cost in USD) an instance reports, by key pattern."""
     limits: dict[str, list[float | None]] = field(default_factory=dict)
     """Provider limits an instance's agent hits, by key pattern: its n-th run stops at one that
-    resets after the n-th figure in seconds (None: no reset said); its later runs go on."""
+    resets after the n-th figure in seconds (None: no reset said); its later runs go on. A loop's
+    iteration (or a pipeline's agent step) is keyed `<loop key>/<iteration>`, e.g. `loop/2`; a
+    paused one reports $0.01 spent."""
     steps: list[dict[str, Any]] = field(default_factory=list)
     """A loop's iterations, in order (the last repeats): `tree` (content id; default a new one each
     iteration), `passed` (the levels that pass, e.g. ["L0"]; default none), `ci` (bool), `output`,
@@ -194,6 +196,16 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     await _wait(step.get("delay"), step.get("hold"))
     if step.get("flaky") and sum(i.iteration == inp.iteration for i in script.iterations) == 1:
         raise RuntimeError("cannot lock ref (a scripted hiccup)")
+    key = f"{inp.loop_key}/{inp.iteration}"
+    limits = script._first(script.limits, key) or []
+    if inp.quota_pauses < len(limits):  # its agent stopped at a provider's limit: the loop's branch where it was
+        until = datetime.now(UTC) + timedelta(seconds=limits[inp.quota_pauses]) if limits[inp.quota_pauses] is not None else None
+        agent = InstanceResult(
+            success=False, status="failed", key=key, error="API Error: Request rejected (429)", error_type="quota", plugin=inp.task.plugin,
+            session_id=f"session-{key}", cost_usd=0.01, quota=QuotaPause(until=until, reason="API Error: Request rejected (429)", pauses=inp.quota_pauses + 1),
+        )
+        unmoved = Snapshot(commit=inp.start_commit, tree="", previous_commit=inp.start_commit, previous_tree="")
+        return IterationOutcome(agent=agent, snapshot=unmoved, host=activity.info().task_queue)
     tree = step.get("tree", f"tree-{inp.iteration}")
     previous = _trees.get((inp.run_id, inp.start_commit), "tree-base")
     commit = inp.start_commit if tree == previous else hashlib.sha1(f"{inp.run_id}/{inp.iteration}/{tree}".encode()).hexdigest()

@@ -11,6 +11,7 @@ recorded returns it without running the agent again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.agent_run import AgentPlace, agent_result, bad_input, run_agent
+from activities.agent_run import RESUME_PROMPT, SESSION_MISSING, AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
 from activities.git.branch_import import ImportRefused, commit_stats, diff_stats
@@ -31,6 +32,7 @@ from activities.git.untrusted import write_path
 from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_git, remove_workspace, take_work, wgit
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record
+from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
 from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
@@ -73,6 +75,12 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     except (PluginError, PromptMissing) as e:
         raise bad_input(str(e)) from None
 
+    fingerprint = credential_fingerprint(plugin, task)
+    paused = await paused_until(fingerprint)
+    if paused is not None:  # another run on these credentials hit a limit: no request until it resets; the workspace stays as it is
+        agent = not_started(paused, fingerprint, f"{inp.loop_key}/{inp.iteration}", task, inp.resume_session, inp.quota_pauses)
+        return IterationOutcome(agent=agent, snapshot=_unmoved(inp.start_commit), host=host_id())
+
     running = running_record(inp.run_id, f"loop-k{key_hash8(inp.loop_key)}")
     await kill_orphan(running)  # an interrupted try's agent or command, before its workspace is touched
     workspace = loop_workspace(inp.run_id, inp.loop_key)
@@ -80,8 +88,13 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         repo=inp.repo, run_id=inp.run_id, key=f"{inp.loop_key}/{inp.iteration}", workspace=workspace,
         agent_home=agent_home_dir(inp.run_id, inp.loop_key), out_dir=out_dir, base_commit=inp.start_commit, record_path=running,
     )
-    state = AgentState(session_id=inp.session_id)
-    phase = "preparing workspace"
+    # After a pause at a provider's limit the stopped agent's session goes on, in the workspace as it left it.
+    session_id = inp.resume_session or inp.session_id
+    fresh = task
+    if inp.resume_session:
+        task = task.model_copy(update={"prompt": RESUME_PROMPT})
+    state = AgentState(session_id=session_id)
+    phase = "resuming the agent's session" if inp.resume_session else "preparing workspace"
 
     def progress() -> InstanceHeartbeat:
         return InstanceHeartbeat(
@@ -100,15 +113,36 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
         runner, _ = await choose_runner(task)
-        prepared = await ready_workspace(origin.read, workspace, inp.start_commit, excluded, workspace_owner(runner))
         gateway = await open_gateway(origin, workspace) if inp.publish is not None else None
-        await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
-        for relative, text in inp.files.items():  # where the last agent may have left a link: not followed
-            write_path(workspace, Path(relative).as_posix(), text.encode())
+
+        async def ready() -> str:
+            prepared = await ready_workspace(origin.read, workspace, inp.start_commit, excluded, workspace_owner(runner))
+            await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
+            for relative, text in inp.files.items():  # where the last agent may have left a link: not followed
+                write_path(workspace, Path(relative).as_posix(), text.encode())
+            return prepared
+
+        prepared = await ready()
         taken = await unreported(origin, inp.branch, inp.start_commit, inp.branch_exists)
         if taken is None:
-            outcome = await run_agent(plugin, task, place, state, inp.session_id, on_phase, runner)
-            agent = agent_result(task, place, state, outcome, runner)
+            while True:
+                stop = asyncio.Event()
+                async with watching_quota(fingerprint, state, stop):  # stopped at the first sign of a limit, or when another run pauses the credentials
+                    outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True, stop=stop)
+                if not (inp.resume_session and session_id == inp.resume_session and state.limit is None and SESSION_MISSING in (state.error or "")):
+                    break
+                # The paused session was never saved (its agent was stopped before it finished a turn): the iteration starts afresh,
+                # from its start (ready() resets the workspace: its marker is gone).
+                session_id, task, state = inp.session_id, fresh, AgentState(session_id=inp.session_id)
+                prepared = await ready()
+            agent = agent_result(task, place, state, outcome, runner, pause_at_limit=True)
+            if state.limit is not None:  # a pause, not a failure: the workspace stays as the agent left it, for its resumed session
+                agent.quota = await pause_for(fingerprint, inp.quota_pauses, state.limit.reset_at, agent.error or "", inp.run_id)
+                if not (state.input_tokens or state.output_tokens):  # refused at its first request: a session with nothing to resume
+                    agent.session_id = inp.resume_session
+                agent.duration_seconds = round(time.monotonic() - started, 3)
+                mark_finished(workspace, inp.start_commit)  # the next try of this iteration keeps it (no reset)
+                return IterationOutcome(agent=agent, snapshot=_unmoved(inp.start_commit), host=host_id(), workspace=prepared)
         else:  # a lost host pushed this iteration's work: it is taken, not done again
             await wgit(workspace, "reset", "--quiet", "--hard", taken)
             await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
@@ -151,6 +185,11 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
         mark_finished(workspace, head)
         record_path.write_text(OutcomeRecord(fingerprint=_fingerprint(inp), outcome=result).model_dump_json())
         return result
+
+
+def _unmoved(start: str) -> Snapshot:
+    """An iteration paused before its end: the loop's branch where it was."""
+    return Snapshot(commit=start, tree="", previous_commit=start, previous_tree="")
 
 
 async def _snapshot(workspace: Path, start: str, iteration: int, may_rewrite: bool = False) -> tuple[Snapshot, str | None]:

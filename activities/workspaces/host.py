@@ -8,6 +8,7 @@ two sets of workspaces, so they are two hosts.
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 
 from temporalio import activity
@@ -21,6 +22,13 @@ def host_id() -> str:
 
 def host_queue(task_queue: str) -> str:
     return f"{task_queue}@{host_id()}"
+
+
+def run_queue(task_queue: str) -> str:
+    """The queue the worker serves runs on, from an activity's: its host's queue is workers' own
+    (they poll it for activities, never workflows)."""
+    queue, at, host = task_queue.rpartition("@")
+    return queue if at and re.fullmatch(r"[0-9a-f]{10}", host) else task_queue
 
 
 class LoopHost:

@@ -4,7 +4,9 @@ Iteration 1 (or the first iteration on a new host) checks the loop's branch out;
 the workspace where the last finished iteration left it and pay no checkout. An interrupted
 iteration's half-done work is discarded: its retry resets the workspace to the last finished
 iteration's commit. A marker in Orchard's git directory for the workspace (never in the agent's
-`.git`) says which commit the last finished iteration left it at. A pipeline's steps and agent
+`.git`) says which commit the last finished iteration left it at. An iteration paused at a
+provider's limit writes the marker at its own start, so its next try keeps the half-done work
+for the agent's resumed session. A pipeline's steps and agent
 phases keep their workspace the same way.
 """
 

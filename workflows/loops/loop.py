@@ -21,13 +21,14 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.loops.feedback import DEFAULT_FEEDBACK, check_template, render_feedback
+from workflows.loops.iterations import run_iteration
 from workflows.loops.models import LEVELS, MAX_LOOP_ITERATIONS, Decision, IterationContext, IterationInput, IterationOutcome, IterationRecord, LoopState, Nudge
 from workflows.loops.modes.base import BaseLoopDecider, LoopDecider
 from workflows.loops.registry import create_decider, mode_settings
 from workflows.sdk.context import Context
 from workflows.sdk.durations import parse_duration
 from workflows.sdk.errors import ConfigError, SteerRefused, StrategyError
-from workflows.sdk.hosts import HostPlace, HostWorkFailed, run_on_host
+from workflows.sdk.hosts import HostPlace, HostWorkFailed
 from workflows.sdk.instances import INFRA_RETRY
 from workflows.sdk.launch import Launch
 from workflows.sdk.models import CommitStats, InstanceResult, LoopSummary, Selection, SteerRequest, is_remote_repo, truncate
@@ -201,12 +202,12 @@ class LoopStrategy(Strategy[LoopConfig]):
         commands = sum(len(c) for c in levels.values()) + (1 if cfg.ci else 0)
         place = HostPlace(state.host_queue, cfg.host_timeout, move_when_lost=is_remote_repo(ctx._state.repo))
         try:
-            outcome: IterationOutcome = await run_on_host(
-                place, "run_iteration", lambda move: IterationInput(
+            outcome = await run_iteration(
+                ctx, key, place, lambda move: IterationInput(
                     repo=ctx._state.repo, run_id=ctx.run_id, loop_key=LOOP_KEY, iteration=n, attempt_key=f"{n}.{move}", branch=branch,
                     start_commit=state.commit, branch_exists=state.branch_exists, task=task, session_id=state.session_id, levels=levels, ci=cfg.ci,
                     verify_timeout=cfg.verify_timeout, files=decider.workspace_files(n),
-                ), IterationOutcome, task.timeout + commands * cfg.verify_timeout + 300, f"loop iteration {n}", lambda move: f"instance/{key}",
+                ), task.timeout + commands * cfg.verify_timeout + 300, f"loop iteration {n}",
             )
         except asyncio.CancelledError:
             ctx.settle(key, None)

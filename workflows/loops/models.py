@@ -158,6 +158,10 @@ class IterationInput(BaseModel):
     task: TaskSpec
     session_id: str | None = None
     """context=resume: the session the agent continues."""
+    resume_session: str | None = None
+    """After a pause at a provider's limit: the session the stopped agent goes on with (workflows/loops/iterations.py)."""
+    quota_pauses: int = 0
+    """Pauses at a provider's limit so far in this iteration."""
     levels: dict[Level, list[str]] = Field(default_factory=dict)
     """Verification commands by level; empty: no verification this iteration."""
     ci: str = ""

@@ -23,7 +23,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.loops.models import IterationInput, IterationOutcome
+from workflows.loops.iterations import run_iteration
+from workflows.loops.models import IterationInput
 from workflows.runbooks import chain as c
 from workflows.runbooks import model as m
 from workflows.runbooks.branches import pipeline_branch
@@ -471,13 +472,17 @@ class PipelineStrategy(Strategy[PipelineConfig]):
         key = f"{phase}/{self._steps}"
         self._ctx.track(key, spec.plugin, self._branch)
         try:
-            outcome: IterationOutcome = await self._on_host(
-                "run_iteration", lambda move: IterationInput(
-                    repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=self._steps,
-                    attempt_key=f"{self._steps}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
+            step, summary = self._steps, f"agent {task.name}"
+            outcome = await run_iteration(  # paused, never failed, at a provider's limit: no retry, rollback or escalation for it
+                self._ctx, key, self._place, lambda move: IterationInput(
+                    repo=self._ctx._state.repo, run_id=self._ctx.run_id, loop_key=PIPELINE_KEY, iteration=step,
+                    attempt_key=f"{step}.{move}", branch=self._branch, start_commit=self._commit, branch_exists=self._branch_exists, task=spec,
                     may_rewrite=True, publish=self._publish, branch_named=self._named,
-                ), IterationOutcome, spec.timeout + 300, f"agent {task.name}", activity_id=lambda move: f"instance/{key}",
+                ), spec.timeout + 300, summary,
             )
+        except HostWorkFailed as e:
+            self._ctx.settle(key, None)
+            raise StrategyError(f"{summary} could not run: {e}") from None
         except BaseException:
             self._ctx.settle(key, None)
             raise

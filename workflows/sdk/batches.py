@@ -23,6 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows.sdk.instances import run_instance
 from workflows.sdk.models import InstanceInput, InstanceResult
+from workflows.sdk.pauses import ParentTeller
 from workflows.sdk.slots import slots
 
 BATCH_WORKFLOW = "orchard-instances"
@@ -41,12 +42,15 @@ class InstanceBatchWorkflow:
     @workflow.run
     async def run(self, batch: InstanceBatch) -> list[InstanceResult]:
         free = slots(batch.max_parallel, batch.randomize_queue)
+        parent = ParentTeller()  # the run shows its batch's waits for quota as its own
 
         async def one(inp: InstanceInput) -> InstanceResult:
             async with free:
-                return await run_instance(inp)
+                return await run_instance(inp, lambda until: parent.tell(inp.key, until))
 
-        return list(await asyncio.gather(*(one(inp) for inp in batch.instances)))
+        results = list(await asyncio.gather(*(one(inp) for inp in batch.instances)))
+        await parent.sent()
+        return results
 
 
 class Batches:

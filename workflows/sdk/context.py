@@ -47,9 +47,11 @@ from workflows.sdk.models import (
     instance_branch,
 )
 from workflows.sdk.notifications import Notifier, answer_command
+from workflows.sdk.pauses import ParentTeller
 from workflows.sdk.pitaya import has_advice, missing_attribute_advice
 from workflows.sdk.projection import Reserve
 from workflows.sdk.questions import QuestionBook, timeout_of
+from workflows.sdk.quota import QuotaWait
 from workflows.sdk.slots import slots
 from workflows.sdk.trail import TrailRow
 from workflows.sdk.visibility import MEMO_BUDGET_WAIT, MEMO_QUOTA
@@ -129,6 +131,10 @@ class Context:
         while the run goes on. A row of a strategy's own (a dict, a model) is shown as a StepRecord."""
         self._quota_memo: datetime | None = None
         self._said: set[str] = set()
+        self._waits_elsewhere: dict[str, datetime] = {}
+        """Batches and child runs waiting for quota, by workflow id: until when."""
+        self.parent = ParentTeller()
+        """Tells the run's parent (when it is a child run) that it waits for quota."""
         self.keep_trail = False
         """Keep the whole trail in the run's result too (RunResult.trail): best-of-n's matrix and comparisons."""
         self.selections: list[MethodPick] = []
@@ -261,7 +267,7 @@ class Context:
             else:
                 progress.status, progress.started_at = "running", workflow.now()
                 try:
-                    result = await self._within_budget(inp, run_instance(inp, lambda until: self._quota_wait(progress, until)))
+                    result = await self._within_budget(inp, run_instance(inp, lambda until: self.quota_wait(inp.key, until)))
                 except asyncio.CancelledError:
                     progress.status = "canceled"
                     if self.shared.name is not None:  # settle its hold on the shared budget with what it spent so far
@@ -370,20 +376,38 @@ class Context:
         cost, tokens, _ = self.budget.figures(self.totals())
         return budget.for_child(cost, tokens)
 
-    def _quota_wait(self, progress: InstanceProgress, until: datetime | None) -> None:
-        """An instance waits for a provider's limit until `until` (None: no more): the run's memo
-        says so when the run's latest wait changes (`orchard pending`, without a worker)."""
-        progress.quota_until = until
+    def quota_wait(self, key: str, until: datetime | None) -> None:
+        """The run's instance (or tracked work) `key` waits for a provider's limit until `until`
+        (None: no more): its progress says so, and the run's memo when the run's latest wait
+        changes (`orchard pending`, without a worker); the run's `notify:` targets are told once per pause."""
+        self.progress[key].quota_until = until
+        self._quota_changed()
+
+    def take_quota_wait(self, wait: QuotaWait) -> None:
+        """A batch of this run's instances or a child run waits (or no longer does): its signal."""
+        if wait.key in self.progress:
+            self.quota_wait(wait.key, wait.until)
+            return
+        if wait.until is None:
+            self._waits_elsewhere.pop(wait.run_id, None)
+        else:
+            self._waits_elsewhere[wait.run_id] = wait.until
+        self._quota_changed()
+
+    def _quota_changed(self) -> None:
         latest = self.quota_until()
         if latest != self._quota_memo:
             if latest is not None and self._quota_memo is None:  # the run starts waiting: tell, once per pause
                 self.notifier.tell("quota", f"quota/{latest:%Y%m%dT%H%M%S}", quota_until=latest, error=f"waiting for quota until {latest:%H:%M} UTC")
             self._quota_memo = latest
             workflow.upsert_memo({MEMO_QUOTA: latest.isoformat() if latest else None})
+            self.parent.tell("", latest)  # a child run: its parent shows the wait too
 
     def quota_until(self) -> datetime | None:
-        """While instances wait for a provider's limit to reset: until when (the latest)."""
+        """While instances (or a batch's, or a child run's) wait for a provider's limit to reset: until when (the latest)."""
+        running = {r.run_id for r in self._children.records() if r.status == "running"}  # a child that ended (canceled while waiting) waits no more
         waiting = [p.quota_until for p in self.progress.values() if p.quota_until is not None]
+        waiting += [until for run_id, until in self._waits_elsewhere.items() if run_id in running]
         return max(waiting) if waiting else None
 
     async def _run_batched(self, inp: InstanceInput) -> InstanceResult:

@@ -6,8 +6,8 @@ activity code enters the workflow sandbox."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.sdk.models import InstanceInput, InstanceResult
-from workflows.sdk.quota import MAX_QUOTA_PAUSES, backoff
+from workflows.sdk.pauses import OnPause, pausing
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 """A lost worker is noticed this quickly; instance activities heartbeat every ~2 s."""
@@ -30,46 +30,18 @@ INFRA_RETRY = RetryPolicy(
 """Infrastructure failures (git lock, lost worker) retry; agent failures come back as results."""
 
 
-async def run_instance(inp: InstanceInput, on_pause: Callable[[datetime | None], None] | None = None) -> InstanceResult:
+async def run_instance(inp: InstanceInput, on_pause: OnPause | None = None) -> InstanceResult:
     """The instance's result; an activity that failed for good is a failed result, not an error.
     An agent stopped at a provider's limit is no failure either: the instance waits on a durable
     timer until the limit resets (`on_pause(until)`, then `on_pause(None)`) and runs again,
-    resuming the agent's session; what the paused attempts spent counts in its result. Raises
-    CancelledError when the run (or batch) is canceled."""
-    spent: list[InstanceResult] = []
-    while True:
-        result = await _attempt(inp)
-        pause = result.quota
-        if pause is None or pause.pauses > MAX_QUOTA_PAUSES:
-            return _with_spent(result, spent)
-        spent.append(result)
-        now = workflow.now()
-        until = pause.until if pause.until is not None else now + backoff(pause.pauses)
-        if on_pause is not None:
-            on_pause(until)
-        try:
-            if until > now:
-                await workflow.sleep(until - now, summary=f"waiting for quota until {until:%H:%M:%S} UTC")
-        except asyncio.CancelledError:  # not in a `finally`: a worker evicting the run closes it outside the workflow's loop
-            if on_pause is not None:
-                on_pause(None)
-            raise
-        if on_pause is not None:
-            on_pause(None)
-        inp = inp.model_copy(update={"resume_session": result.session_id or inp.resume_session, "quota_pauses": pause.pauses})
+    resuming the agent's session (workflows/sdk/pauses.py); what the paused attempts spent counts
+    in its result. Raises CancelledError when the run (or batch) is canceled."""
 
+    def attempt(session: str | None, pauses: int) -> Awaitable[InstanceResult]:
+        same = session == inp.resume_session and pauses == inp.quota_pauses
+        return _attempt(inp if same else inp.model_copy(update={"resume_session": session, "quota_pauses": pauses}))
 
-def _with_spent(result: InstanceResult, paused: list[InstanceResult]) -> InstanceResult:
-    """The final result, counting the tokens and cost of the attempts that stopped at a limit."""
-    result.quota = None
-    if not paused:
-        return result
-    result.input_tokens += sum(r.input_tokens for r in paused)
-    result.output_tokens += sum(r.output_tokens for r in paused)
-    result.cost_usd = round(result.cost_usd + sum(r.cost_usd for r in paused), 6)
-    result.cost_estimated = result.cost_estimated or any(r.cost_estimated for r in paused)
-    result.metrics["quota_pauses"] = len(paused)
-    return result
+    return await pausing(attempt, lambda result: result, on_pause, inp.resume_session, inp.quota_pauses)
 
 
 async def _attempt(inp: InstanceInput) -> InstanceResult:

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field, field_validator
 
 QUOTA_WORKFLOW = "orchard-quota"
+QUOTA_WAIT_SIGNAL = "orchard-quota-wait"
+"""What a batch of instances or a child run signals its parent while it waits (QuotaWait)."""
 FINGERPRINT_CHARS = 16
 
 BACKOFF_FIRST = timedelta(seconds=30)
@@ -72,3 +74,14 @@ class QuotaState(BaseModel):
 
     def paused_at(self, now: datetime) -> bool:
         return self.until is not None and self.until > now
+
+
+class QuotaWait(BaseModel):
+    """A batch of a run's instances, or a child run, waits for a provider's limit (its parent shows it)."""
+
+    run_id: str
+    """The workflow id of the batch or child run that waits."""
+    key: str = ""
+    """The instance that waits (a batch's: one of the parent's instances); "" for a child run as a whole."""
+    until: datetime | None = None
+    """None: it no longer waits."""

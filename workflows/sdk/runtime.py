@@ -43,6 +43,7 @@ from workflows.sdk.models import (
 from workflows.sdk.naming import StrategyName
 from workflows.sdk.notify import NotifyEvent
 from workflows.sdk.questions import QuestionBook
+from workflows.sdk.quota import QUOTA_WAIT_SIGNAL, QuotaWait
 from workflows.sdk.trail import as_trail_row
 from workflows.sdk.visibility import SA_OUTCOME
 
@@ -172,7 +173,8 @@ class StrategyWorkflow:
 
     @staticmethod
     async def _tell_end(ctx: Context, outcome: str, error: str | None, budget: str | None) -> None:
-        """Tell the run's `notify:` targets how it ended, and wait until they were told."""
+        """Tell the run's `notify:` targets how it ended, and wait until they were told (and its parent of its last quota wait)."""
+        await ctx.parent.sent()
         if ctx.notifier.active:
             totals = ctx.totals()
             event: NotifyEvent = "budget" if outcome == "budget" else "failed" if outcome == "failed" else "ended"
@@ -192,6 +194,7 @@ class StrategyWorkflow:
         """Stop every agent and child still running, let them clean up, and record the outcome."""
         self._phase = "stopping"
         await ctx.cancel_all()
+        await ctx.parent.sent()  # a child run's parent hears it no longer waits for quota
         self._end(outcome)
 
     def _end(self, outcome: str) -> None:
@@ -275,6 +278,12 @@ class StrategyWorkflow:
         """A running instance's live spend, while the run has a budget (workflows/sdk/budget.py)."""
         if self._ctx is not None:
             self._ctx.take_spend(spend)
+
+    @workflow.signal(name=QUOTA_WAIT_SIGNAL)
+    def quota_wait(self, wait: QuotaWait) -> None:
+        """A batch of this run's instances, or a child run, waits for a provider's limit (or no longer does)."""
+        if self._ctx is not None:
+            self._ctx.take_quota_wait(wait)
 
     @workflow.signal(name=EVENT_SIGNAL)
     def event(self, event: str) -> None:

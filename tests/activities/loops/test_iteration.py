@@ -94,3 +94,46 @@ async def test_levels_run_in_order_and_a_failing_one_skips_those_above_and_ci(re
 async def test_a_workspace_whose_objects_were_packed_is_fetched_from(repo, orchard_home):
     out = await iterate(repo, 1, git(repo, "rev-parse", "main"), agent=f"{COMMIT} && git repack -q -d")
     assert git(repo, "rev-parse", BRANCH) == out.snapshot.commit and git(repo, "fsck", "--connectivity-only", "--no-dangling") == ""
+
+
+def test_the_quota_workflow_of_a_loop_s_iteration_starts_on_the_runs_queue_not_its_host_s():
+    from activities.workspaces.host import host_queue, run_queue
+
+    assert run_queue(host_queue("orchard")) == "orchard"  # a host's queue serves activities only: a workflow started there never runs
+    assert run_queue("orchard") == "orchard" and run_queue("team@example") == "team@example"
+
+
+async def test_an_iteration_on_paused_credentials_starts_no_agent_and_leaves_the_workspace(repo, orchard_home, client, monkeypatch):
+    """Another run paused these credentials (their quota workflow says until when): the iteration
+    answers with that pause at once; its agent never runs and nothing in its workspace changes."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from temporalio.worker import Worker
+
+    from activities.agents import get_plugin
+    from activities.quota import credential_fingerprint
+    from orchard_common.sandbox import sandbox_runner
+    from workflows.coordination.quota import QuotaWorkflow
+    from workflows.sdk.quota import QuotaState, quota_id
+
+    monkeypatch.setenv("ORCHARD_TEST_ACCOUNT", uuid.uuid4().hex)  # credentials of this test alone
+    first = await iterate(repo, 1, git(repo, "rev-parse", "main"))
+    task = TaskSpec(prompt="work", base_branch="main", agent_command=COMMIT, runner="local", worker_env=["ORCHARD_TEST_ACCOUNT"])
+    fingerprint = credential_fingerprint(get_plugin(task.plugin), task)
+    until = datetime.now(UTC) + timedelta(seconds=60)
+    queue = f"quota-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[QuotaWorkflow], workflow_runner=sandbox_runner()):
+        quota = await client.start_workflow(QuotaWorkflow.run, QuotaState(fingerprint=fingerprint, until=until, reason="429 from another run"),
+                                            id=quota_id(fingerprint), task_queue=queue)
+        try:
+            inp = IterationInput(repo=str(repo), run_id="run_t", loop_key="loop", iteration=2, attempt_key="2.0", branch=BRANCH,
+                                 start_commit=first.snapshot.commit, branch_exists=True, task=task, resume_session="s-1", quota_pauses=1)
+            out = await ActivityEnvironment(client).run(run_iteration, inp)
+        finally:
+            await quota.terminate()
+    assert out.agent.quota is not None and out.agent.quota.until == until and out.agent.quota.pauses == 2
+    assert out.agent.error == "429 from another run" and out.agent.session_id == "s-1"  # the session waits to be resumed
+    assert out.snapshot.commit == first.snapshot.commit == git(repo, "rev-parse", BRANCH)
+    assert (git_dir_of(loop_workspace("run_t", "loop")) / MARKER).is_file()  # not even made ready: the next try keeps it as it is
+    assert git(repo, "log", "--format=%s", f"main..{BRANCH}") == "loop/1"

@@ -77,3 +77,21 @@ async def test_pending_lists_the_runs_waiting_for_quota_with_their_reset(orchard
     rows = [json.loads(line) for line in (await orchard("pending", "--output", "json")).lines]
     assert any(row["run_id"] == handle.id and row["quota_until"] for row in rows)
     await handle.cancel()
+
+
+@pytest.mark.parametrize("strategy, limits, params", [
+    ("loop", {"loop/1": [600.0]}, {"mode": "fixed", "max_iterations": 1}),
+    ("fan-out", {"gen/2": [600.0]}, {"n": 2}),  # gen/2 runs in a batch child workflow
+])
+async def test_pending_lists_a_loop_and_a_run_whose_batch_wait_for_quota(orchard: Orchard, client, scripted_queue, strategy, limits, params):
+    run = {"instances_per_history": 1} if strategy == "fan-out" else None
+    handle = await start_scripted(client, scripted_queue, strategy, Script(limits=limits), params=params, run=run)
+
+    async def in_memo() -> bool:
+        return bool((await (await handle.describe()).memo()).get("quota_until"))
+
+    await until(in_memo)
+    said = await orchard("pending")
+    (line,) = [line for line in said.lines if line.startswith(f"{handle.id}  ")]
+    assert re.fullmatch(rf"{handle.id}  {strategy}  waiting for quota until \d\d:\d\d( on \d{{4}}-\d\d-\d\d)?", line), line
+    await handle.cancel()

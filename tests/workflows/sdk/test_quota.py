@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from client.render import progress_lines
+from orchard_common.sandbox import sandbox_runner
 from tests.conftest import final_result, start_scripted
 from tests.scripted import Script, until
 from workflows.coordination.quota import QuotaWorkflow
+from workflows.sdk.batches import InstanceBatchWorkflow
 from workflows.sdk.models import RunProgress
 from workflows.sdk.quota import QuotaReport, QuotaState, backoff, quota_id
 from workflows.sdk.visibility import MEMO_QUOTA
@@ -88,3 +91,29 @@ async def test_the_quota_workflow_keeps_the_latest_reset_refuses_a_past_one_and_
         ended = await asyncio.wait_for(handle.result(), 10)
         assert ended.until == later and datetime.now(UTC) >= later
 
+
+
+async def test_a_run_shows_the_wait_of_an_instance_in_one_of_its_batches(client, scripted_queue):
+    script = Script(limits={"gen/3": [0.8]})
+    handle = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 3}, max_parallel=3, run={"instances_per_history": 1})
+    waiting = await until(lambda: _waiting(handle))  # gen/3 waits in a batch child workflow: the run says so
+    assert {p.key: p.quota_until for p in waiting.instances}["gen/3"] == waiting.quota_until
+    assert progress_lines(waiting)[0] == f"waiting for quota until {waiting.quota_until.astimezone():%H:%M}"
+    assert await until(lambda: _memo(handle)) == waiting.quota_until.isoformat()
+    result = await final_result(handle)
+    assert result.status == "success" and [c.quota_pauses for c in script.calls if c.key == "gen/3"] == [0, 1]
+    batch = client.get_workflow_handle(f"{handle.id}.instances.1")  # the batch told its run, and its history replays
+    replayer = Replayer(workflows=[InstanceBatchWorkflow], data_converter=pydantic_data_converter, workflow_runner=sandbox_runner())
+    assert (await replayer.replay_workflow(await batch.fetch_history(), raise_on_replay_failure=False)).replay_failure is None
+    assert (await _progress(handle)).quota_until is None and await _memo(handle) is None
+
+
+async def test_a_run_shows_the_wait_of_its_child_runs(client, scripted_queue):
+    script = Script(limits={"candidate/1": [0.8]})
+    handle = await start_scripted(client, scripted_queue, "composed", script)
+    waiting = await until(lambda: _waiting(handle))  # a best-of-n child waits: its parent says so
+    assert waiting.quota_until > datetime.now(UTC) - timedelta(seconds=5)
+    assert await until(lambda: _memo(handle)) is not None
+    result = await final_result(handle)
+    assert result.status == "success"
+    assert (await _progress(handle)).quota_until is None and await _memo(handle) is None
