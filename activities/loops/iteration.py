@@ -113,10 +113,12 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
         runner, _ = await choose_runner(task)
-        gateway = await open_gateway(origin, workspace) if inp.publish is not None else None
+        gateway: tuple[Path, dict[str, str]] | None = None
 
         async def ready() -> str:
+            nonlocal gateway
             prepared = await ready_workspace(origin.read, workspace, inp.start_commit, excluded, workspace_owner(runner))
+            gateway = await open_gateway(origin, workspace) if inp.publish is not None else None  # after: a workspace made anew drops it
             await ready_agent_git(workspace, LOCAL_BRANCH, excluded, gateway[0] if gateway else None)
             for relative, text in inp.files.items():  # where the last agent may have left a link: not followed
                 write_path(workspace, Path(relative).as_posix(), text.encode())
