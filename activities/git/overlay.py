@@ -2,7 +2,7 @@
 shared by every workspace that starts from that commit; each workspace is an overlay of it.
 
 A base is `$ORCHARD_HOME/bases/<repo>-<commit>-<uid>/tree`: a repository borrowing the user's
-objects (as every workspace does), checked out once, its index refreshed and split, and git told
+objects (as every workspace does), checked out once, its index made stat-clean without reading a file and split, and git told
 to trust the index through the overlay (`core.trustctime=false`: a file seen through an overlay has
 another ctime than the one the index recorded; its inode number is the base's until it is written,
 and then its own, so a base file put in another's place, of the same size and time, is still seen:
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.git.command import git, is_ancestor
+from activities.git.stat_index import restat_index
 from activities.paths import orchard_home
 from workflows.sdk.models import key_hash8
 
@@ -197,16 +198,16 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     await git("init", "--quiet", cwd=tree)
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
     (tree / ".git" / "config").write_text(git_config(identity, overlay=True))
-    # The checkout writes a split index: the tree's entries in a shared file the workspaces read
-    # from the base, and in each workspace only a small index of what changed there.
+    # The checkout writes a whole index, made stat-clean (restat_index) before it is split: the
+    # tree's entries in a shared file the workspaces read from the base, and in each workspace only
+    # a small index of what changed there.
     checkout_started = time.time()
-    await git("checkout", "--quiet", "--detach", commit, cwd=tree)
+    await git("-c", "core.splitIndex=false", "checkout", "--quiet", "--detach", commit, cwd=tree)
     lent = owner != os.geteuid()
-    if lent:  # before the index is refreshed: it records each file's owner, which git compares
+    if lent:  # before the index is made stat-clean: it records each file's owner, which git compares
         await asyncio.to_thread(chown_tree, tree, owner)
-    if not await _index_past_racy(tree, checkout_started) and lent:
-        await git("update-index", "-q", "--refresh", cwd=tree)
-    if lent:  # what the refresh wrote
+    await _index_past_racy(tree, checkout_started, lent)
+    if lent:  # what the index's writes made
         await asyncio.to_thread(chown_tree, tree / ".git", owner)
     seal(tree)
     (base / "users").mkdir()
@@ -214,26 +215,29 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
 
 
 RACY_INDEX_BYTES = 256 * 1024
-"""An index this big (some 3,000 files) has its files dated back after its checkout (see below)."""
+"""An index this big (some 3,000 files) is made not racily clean after its checkout (see below)."""
 
 
-async def _index_past_racy(tree: Path, checkout_started: float) -> bool:
+async def _index_past_racy(tree: Path, checkout_started: float, lent: bool) -> None:
     """Files written in the same second as the index are "racily clean" to git (this git compares
     whole seconds), so every git command in every workspace would read them all again to be sure:
-    0.25 s a command on 20,000 files. So the files are dated a second before their checkout began
-    and the index refreshed: every entry is then older than the index and than anything an agent
-    writes, and a workspace's first `git add -A` costs 0.05 s. (That costs 0.2-0.3 s on 20,000
-    files; waiting for the second to pass, as before, cost up to 1 s.) The refreshed entries must
-    go to the base's shared index, not its small split part, or a workspace's first write would
-    fold them into a shared index of its own (1.8 MB each on 20,000 files): `--split-index` pushes
-    them back. A small tree's re-reads cost less than this. Whether the index was refreshed."""
-    indexes = [tree / ".git" / "index", *(tree / ".git").glob("sharedindex.*")]
-    if sum(i.stat().st_size for i in indexes if i.exists()) < RACY_INDEX_BYTES:
-        return False
-    await asyncio.to_thread(_date_back, tree, checkout_started - 1)
-    # One write: the refreshed entries pushed back into a new shared index, the checkout's removed.
-    await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--refresh", "--split-index", cwd=tree)
-    return True
+    0.25 s a command on 20,000 files. So a large index's files of the checkout's last second are
+    dated a second back and their entries given their new stat data, no file read
+    (activities/git/stat_index.py): every entry is then older than the index and than anything an
+    agent writes, and a workspace's first `git add -A` costs 0.05 s. `lent`: the files changed owner
+    since the checkout recorded them; every entry is given its own again. Where the index is not one
+    restat_index edits, the files are dated back and git refreshes the index (which reads every
+    file: 0.74 s on 20,000). Then the index is split: the entries go to the base's shared index,
+    or a workspace's first write would fold them into a shared index of its own (1.8 MB each on
+    20,000 files). A small tree's re-reads cost less than this pass."""
+    index = tree / ".git" / "index"
+    large = index.stat().st_size >= RACY_INDEX_BYTES
+    if (large or lent) and not await asyncio.to_thread(restat_index, tree, lent):
+        if large:
+            await asyncio.to_thread(_date_back, tree, checkout_started - 1)
+        await git("update-index", "-q", "--refresh", cwd=tree)
+    # One write: the entries to a new shared index.
+    await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--split-index", cwd=tree)
 
 
 def _date_back(tree: Path, when: float) -> None:
