@@ -29,6 +29,7 @@ from activities.coordination.events import emit_event
 from activities.coordination.rotation import take_turn
 from activities.coordination.semaphores import enqueue_lease
 from activities.git.overlay import finished as finished_removals
+from activities.git.overlay import release_bases
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
 from activities.loops.iteration import finish_loop, run_iteration
@@ -179,6 +180,7 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
         for w in watchers:
             w.cancel()
+    await release_bases()  # the bases kept for their grace: no later timer of this worker's removes them
     await finished_removals()  # a last workspace's base, still being deleted
 
 

@@ -26,6 +26,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -210,6 +211,7 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     if lent:  # what the index's writes made
         await asyncio.to_thread(chown_tree, tree / ".git", owner)
     seal(tree)
+    (base / SEALED).write_text(f"{time.time_ns() / 1e9:.9f}")  # after every write to the tree: see _intact
     (base / "users").mkdir()
     (base / "ready").write_text(commit)
 
@@ -273,6 +275,9 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, object
         (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
         async with _locked(_lock_of(base)):
             ready = (base / "ready").is_file() and (base / "users").is_dir()
+            if ready and not any((base / "users").iterdir()) and not await _intact(base):  # idle, and changed meanwhile: never served
+                await _remove_if_unused(base, 0)
+                ready = False
             if ready or base == own:
                 if not ready:
                     await _make_base(repo, commit, base, objects, identity, owner)
@@ -336,8 +341,8 @@ def _xattr(path: str, name: str) -> bytes | None:
 
 
 async def unmount_workspace(workspace: Path) -> None:
-    """Unmount an overlay workspace, delete only what was written in it, and remove its base when
-    it was the base's last workspace."""
+    """Unmount an overlay workspace, delete only what was written in it, and when it was its base's
+    last workspace, remove the base once its grace (base_grace) has passed with no other."""
     layers = layers_of(workspace)
     base = Path((layers / "base").read_text())
     if os.path.ismount(workspace):
@@ -347,15 +352,15 @@ async def unmount_workspace(workspace: Path) -> None:
         workspace.rmdir()
     async with _locked(_lock_of(base)):
         _user_file(base, workspace).unlink(missing_ok=True)
-        if await _remove_if_unused(base):
-            _lock_of(base).unlink(missing_ok=True)
+        await _expire(base, base_grace())
 
 
-async def _remove_if_unused(base: Path) -> bool:
-    """Remove a base no workspace uses: renamed first, so a worker killed while deleting it leaves
-    a `.gone-` folder (the sweep's), never a base that looks ready with half its files."""
-    users = base / "users"
-    if users.is_dir() and not any(users.iterdir()):
+async def _remove_if_unused(base: Path, grace: float) -> bool:
+    """Remove a base no workspace has used for `grace` seconds: renamed first, so a worker killed
+    while deleting it leaves a `.gone-` folder (the sweep's), never a base that looks ready with
+    half its files. Under the base's lock."""
+    idle = _idle_for(base)
+    if idle is not None and idle >= grace:
         gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
         os.rename(base, gone)  # the base is gone from here on; deleting its files is left to finish on its own
         _in_background(asyncio.to_thread(_delete_base, gone))
@@ -363,9 +368,24 @@ async def _remove_if_unused(base: Path) -> bool:
     return False
 
 
-async def sweep_bases() -> int:
+async def _expire(base: Path, grace: float, adopt: bool = True) -> bool:
+    """Under the base's lock: remove it if it has had no workspace for `grace` seconds (and its lock
+    file: whoever waits on it takes the lock again on a new file); else, while it has none, time
+    its removal in this process (`adopt`). Whether it was removed."""
+    removed = await _remove_if_unused(base, grace)
+    if removed or not base.exists():
+        _lock_of(base).unlink(missing_ok=True)
+        return removed
+    if adopt and _idle_for(base) is not None:
+        _time_removal(base)
+    return False
+
+
+async def sweep_bases(adopt: bool = True) -> int:
     """Bases no workspace uses any more (a worker died while it removed its last one, or after
-    making the base): forget users that are gone, remove what is unused; how many were removed."""
+    making the base): forget users that are gone, remove what has been unused for its grace;
+    `adopt`: time the removal of the rest in this process (a worker's start; not a command that
+    exits at once, as `orchard clean`). How many were removed."""
     removed = 0
     for gone in bases_dir().glob(f"{GONE}*"):
         await asyncio.to_thread(_delete_base, gone)
@@ -375,9 +395,7 @@ async def sweep_bases() -> int:
             for user in (base / "users").glob("*"):
                 if not is_overlay(Path(user.read_text())):
                     user.unlink()
-            removed += await _remove_if_unused(base)
-            if not base.exists():
-                lock.unlink()  # whoever waits on it takes the lock again on a new file
+            removed += await _expire(base, base_grace(), adopt)
     return removed
 
 
@@ -418,3 +436,96 @@ async def _detach(workspace: Path) -> None:
             raise RuntimeError(f"umount --lazy {workspace} failed ({proc.returncode}): {err.decode(errors='replace').strip()[:300]}")
         await asyncio.sleep(0.001)
     _in_background(proc.wait())
+
+
+# A base's grace: kept for a while after its last workspace, so a run or a loop from the same
+# commit soon after mounts it rather than checking the tree out again.
+
+BASE_GRACE_SECONDS = 60.0
+SEALED = "sealed"
+"""A base's file holding when its tree was sealed (seconds since the epoch): nothing under the tree may have changed since."""
+
+
+def base_grace() -> float:
+    """How long a base outlives its last workspace: ORCHARD_BASE_GRACE seconds on the worker's
+    host (0: removed with it), default BASE_GRACE_SECONDS."""
+    value = os.environ.get("ORCHARD_BASE_GRACE", "")
+    try:
+        return max(0.0, float(value)) if value.strip() else BASE_GRACE_SECONDS
+    except ValueError:
+        logging.warning("ORCHARD_BASE_GRACE=%r is no number of seconds: bases are kept %g s", value, BASE_GRACE_SECONDS)
+        return BASE_GRACE_SECONDS
+
+
+def _idle_for(base: Path) -> float | None:
+    """Seconds since a base's last workspace left (when its `users/` last changed), None while one
+    uses it or when it is no base (gone, or never made ready)."""
+    users = base / "users"
+    try:
+        if any(users.iterdir()) or not (base / "ready").is_file():
+            return None
+        return max(0.0, time.time() - users.stat().st_mtime)
+    except OSError:
+        return None
+
+
+async def _intact(base: Path) -> bool:
+    """Whether an idle base may be served again: its tree still sealed read-only, and nothing
+    under it (files, folders, links, its .git) changed since it was sealed: no ctime is newer,
+    and only the kernel sets ctimes. A change through an overlay never reaches it; this is what
+    proves so before a workspace of a later run trusts it."""
+    tree = base / "tree"
+    try:
+        sealed = (base / SEALED).read_text().strip()
+        if not os.statvfs(tree).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    proc = await asyncio.create_subprocess_exec("find", str(tree), "-newerct", f"@{sealed}", "-print", "-quit",
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0 or out:
+        logging.warning("base %s changed after it was sealed (%s): made again", base.name, os.fsdecode(out.strip()) or f"find exited {proc.returncode}")
+        return False
+    return True
+
+
+_timed: dict[Path, asyncio.Task[None]] = {}
+"""The bases whose removal this process times, once their grace has passed with no workspace."""
+
+
+def _time_removal(base: Path) -> None:
+    timer = _timed.get(base)
+    if timer is None or timer.done() or timer.get_loop() is not asyncio.get_running_loop():
+        _timed[base] = asyncio.get_running_loop().create_task(_remove_when_expired(base))
+
+
+async def _remove_when_expired(base: Path) -> None:
+    """Wait out a base's grace, again while workspaces come and go, and remove it when it is over
+    with none (another worker may have removed it, or be using it: the lock settles it)."""
+    try:
+        while (idle := _idle_for(base)) is not None:
+            grace = base_grace()
+            if idle < grace:
+                await asyncio.sleep(grace - idle + 0.05)
+                continue
+            async with _locked(_lock_of(base)):
+                await _expire(base, grace, adopt=False)
+            return
+    finally:
+        if _timed.get(base) is asyncio.current_task():
+            del _timed[base]
+
+
+async def release_bases() -> int:
+    """A worker's stop: the bases it was keeping for their grace are removed now, if still unused
+    (nothing of this worker's would remove them later); how many."""
+    loop = asyncio.get_running_loop()
+    mine = [base for base, timer in _timed.items() if timer.get_loop() is loop]
+    removed = 0
+    for base in mine:
+        _timed.pop(base).cancel()
+        if _idle_for(base) is not None:
+            async with _locked(_lock_of(base)):
+                removed += await _expire(base, 0, adopt=False)
+    return removed
