@@ -157,17 +157,18 @@ def _probe() -> tuple[str | None, str]:
 
 
 @contextlib.asynccontextmanager
-async def _locked(path: Path) -> AsyncIterator[None]:
-    """An exclusive lock on `path` shared by every worker on the host, waited for without blocking.
-    The lock file may be removed by its holder (sweep_bases): a lock taken on a file that is no
-    longer the one at `path` is let go and taken again."""
+async def _locked(path: Path, shared: bool = False) -> AsyncIterator[None]:
+    """An exclusive lock on `path` shared by every worker on the host, waited for without blocking
+    (`shared`: one that others may hold at once, never with an exclusive one). The lock file may be
+    removed by its holder (sweep_bases): a lock taken on a file that is no longer the one at `path`
+    is let go and taken again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         handle = path.open("a")
         try:
             while True:
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     await asyncio.sleep(LOCK_POLL_SECONDS)
@@ -183,6 +184,13 @@ async def _locked(path: Path) -> AsyncIterator[None]:
                 return
         finally:
             handle.close()
+
+
+def _in_use(base: Path) -> bool:
+    try:
+        return any((base / "users").iterdir())
+    except OSError:
+        return False
 
 
 def _user_file(base: Path, workspace: Path) -> Path:
@@ -273,6 +281,15 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, object
     base = own if (own / "ready").is_file() else await _ancestor_base(repo, commit, owner) or own
     while True:
         (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
+        # A base that workspaces use is joined alongside the others joining it (best-of-n's
+        # instances, once the first has made it): none waits for another's turn. Making a base,
+        # taking up an idle one and removing one take the lock alone.
+        async with _locked(_lock_of(base), shared=True):
+            joined = (base / "ready").is_file() and _in_use(base)
+            if joined:
+                _user_file(base, workspace).write_text(str(workspace))
+        if joined:
+            break
         async with _locked(_lock_of(base)):
             ready = (base / "ready").is_file() and (base / "users").is_dir()
             if ready and not any((base / "users").iterdir()) and not await _intact(base):  # idle, and changed meanwhile: never served

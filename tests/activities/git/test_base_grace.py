@@ -164,3 +164,22 @@ async def test_two_workers_making_and_removing_workspaces_of_one_commit_while_it
     await overlay.sweep_bases()
     await overlay.finished()
     assert _bases() == [] and _sealed_mounts() == []
+
+
+async def test_a_workspace_joins_a_base_in_use_while_a_sibling_is_still_joining_it(tree_repo, orchard_home):
+    """Best-of-n's instances, once the first has made the base: each joins it alongside the others
+    (a shared hold of the base's lock), so none waits for a sibling's turn before its agent starts."""
+    commit = await rev_parse(tree_repo, "HEAD")
+    first = await prepare_workspace(tree_repo, commit, orchard_home / "workspaces" / "run_1" / "k1", "orchard/run_1/k1")
+    (base,) = _bases()
+    async with overlay._locked(overlay._lock_of(base), shared=True):  # a sibling in the middle of joining
+        second = await asyncio.wait_for(prepare_workspace(tree_repo, commit, orchard_home / "workspaces" / "run_1" / "k2", "orchard/run_1/k2"), 30)
+    assert len(list((base / "users").iterdir())) == 2 and git(second, "status", "--porcelain") == ""
+    removal = asyncio.ensure_future(remove_workspace(first))
+    async with overlay._locked(overlay._lock_of(base), shared=True):  # a removal waits for it: it may be the base's last user
+        await asyncio.sleep(0.2)
+        assert not removal.done()
+    await removal
+    await remove_workspace(second)
+    await overlay.finished()
+    assert _bases() == []
