@@ -211,7 +211,8 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     # tree's entries in a shared file the workspaces read from the base, and in each workspace only
     # a small index of what changed there.
     checkout_started = time.time()
-    await git("-c", "core.splitIndex=false", "checkout", "--quiet", "--detach", commit, cwd=tree)
+    # Index version 2 whatever the host's git config says (feature.manyFiles asks for 4): what restat_index edits.
+    await git("-c", "core.splitIndex=false", "-c", "index.version=2", "checkout", "--quiet", "--detach", commit, cwd=tree)
     lent = owner != os.geteuid()
     if lent:  # before the index is made stat-clean: it records each file's owner, which git compares
         await asyncio.to_thread(chown_tree, tree, owner)
