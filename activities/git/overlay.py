@@ -309,11 +309,14 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, object
 
 
 async def _ancestor_base(repo: str | Path, commit: str, owner: int) -> Path | None:
-    """A ready base on this host of an ancestor of `commit`, the newest first, if there is one."""
+    """A ready base on this host of an ancestor of `commit` that workspaces use (a run's, for its
+    scorers and checks), the newest first, if there is one. One kept idle for its grace serves its
+    own commit only: moved to a later commit, every workspace would write what changed since,
+    which for a commit far ahead is more than one checkout."""
     ready = sorted(bases_dir().glob(f"{key_hash8(str(repo))}-*-{owner}/ready"), key=lambda p: p.stat().st_mtime if p.exists() else 0, reverse=True)
     for marker in ready:
         with contextlib.suppress(OSError):  # gone meanwhile
-            if await is_ancestor(repo, marker.read_text().strip(), commit):
+            if _in_use(marker.parent) and await is_ancestor(repo, marker.read_text().strip(), commit):
                 return marker.parent
     return None
 

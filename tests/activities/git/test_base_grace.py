@@ -183,3 +183,25 @@ async def test_a_workspace_joins_a_base_in_use_while_a_sibling_is_still_joining_
     await remove_workspace(second)
     await overlay.finished()
     assert _bases() == []
+
+
+async def test_a_kept_base_serves_its_own_commit_only(tree_repo, orchard_home, monkeypatch, checkouts):
+    """While workspaces use it, a base serves a later commit too (a run's scorers and checks, moved
+    by what differs); kept idle for its grace, only its own commit: a run from a commit far ahead
+    would write in every workspace all that changed since."""
+    monkeypatch.setenv("ORCHARD_BASE_GRACE", "60")
+    first = await rev_parse(tree_repo, "HEAD")
+    await remove_workspace(await prepare_workspace(tree_repo, first, orchard_home / "workspaces" / "run_1" / "k1", "orchard/run_1/k1"))
+    (tree_repo / "src" / "f01.txt").write_text("later\n")
+    git(tree_repo, "commit", "-qam", "later")
+    later = await rev_parse(tree_repo, "HEAD")
+    workspace = await prepare_workspace(tree_repo, later, orchard_home / "workspaces" / "run_2" / "k1", "orchard/run_2/k1")
+    assert checkouts == [first, later] and (workspace / "src" / "f01.txt").read_text() == "later\n"
+    again = await prepare_workspace(tree_repo, first, orchard_home / "workspaces" / "run_3" / "k1", "orchard/run_3/k1")
+    assert checkouts == [first, later] and git(again, "rev-parse", "HEAD") == first  # its own commit: the kept base
+    monkeypatch.setenv("ORCHARD_BASE_GRACE", "0")
+    for w in (workspace, again):
+        await remove_workspace(w)
+    await overlay.release_bases()
+    await overlay.finished()
+    assert _bases() == [] and _sealed_mounts() == []
