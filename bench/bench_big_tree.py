@@ -17,7 +17,8 @@ same run again at once (a run or loop back to back from one commit). Beside them
   a ready checkout of its own (made beforehand, not timed): what no workspace scheme can go under;
 - n `git clone --no-hardlinks` of the repository, one after the other.
 
-Figures are medians over the reps; the load average is the 1-minute one when each was taken. Every
+Figures are medians over the reps; the ratios are each rep's (one hour's load), their median; the
+load average is the 1-minute one when each was taken. Every
 measurement starts after `sync`, so no earlier one's writeback is counted. Targets: the run within
 1.2x of the floor, and at least 5x faster than the clones.
 """
@@ -172,10 +173,13 @@ def bench(args: argparse.Namespace) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
         med = {key: statistics.median(values) for key, values in figures.items()}
         for label, _ in codes:
-            run = med[f"{label} run"]
-            rows.append([f"{where} ({fs_type(Path(where))})", label, f"{run:.2f} s", f"{med[label + ' again']:.2f} s",
-                         f"{med['floor']:.2f} s ({med['checkout']:.2f} + {med['commits']:.2f})", f"{run / med['floor']:.2f}x",
-                         f"{med['clones']:.2f} s", f"{med['clones'] / run:.1f}x",
+            runs = figures[f"{label} run"]
+            # The ratios are taken within each rep (the same hour's load), then their median.
+            to_floor = statistics.median(r / f for r, f in zip(runs, figures["floor"], strict=True))
+            to_clones = statistics.median(c / r for r, c in zip(runs, figures["clones"], strict=True))
+            rows.append([f"{where} ({fs_type(Path(where))})", label, f"{med[label + ' run']:.2f} s", f"{med[label + ' again']:.2f} s",
+                         f"{med['floor']:.2f} s ({med['checkout']:.2f} + {med['commits']:.2f})", f"{to_floor:.2f}x",
+                         f"{med['clones']:.2f} s", f"{to_clones:.1f}x",
                          f"{med[label + ' load']:.1f} / {med['floor load']:.1f} / {med['clones load']:.1f}"])
     table(f"best-of-{args.n} on {args.files:,} files (medians of {args.reps}): the run, the floor (one checkout + the agents' commits), "
           f"{args.n} clones",
