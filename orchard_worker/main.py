@@ -83,6 +83,7 @@ class OrchardWorker:
 
     async def __aexit__(self, *exc: Any) -> None:
         await asyncio.gather(*(w.__aexit__(*exc) for w in self.workers))
+        await release_bases()  # those it kept for their grace: nothing of it would remove them later
 
 
 def build_worker(
@@ -180,7 +181,6 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
         for w in watchers:
             w.cancel()
-    await release_bases()  # the bases kept for their grace: no later timer of this worker's removes them
     await finished_removals()  # a last workspace's base, still being deleted
 
 

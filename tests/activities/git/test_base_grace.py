@@ -205,3 +205,19 @@ async def test_a_kept_base_serves_its_own_commit_only(tree_repo, orchard_home, m
     await overlay.release_bases()
     await overlay.finished()
     assert _bases() == [] and _sealed_mounts() == []
+
+
+async def test_a_worker_that_stops_removes_the_bases_it_kept(tree_repo, orchard_home, monkeypatch, temporal_env):
+    """`python worker.py`, `--with-worker` and every in-process worker: when it stops, nothing of
+    it would remove a base it kept for its grace later, so it removes them (no seal left mounted)."""
+    import uuid
+
+    from orchard_worker.main import build_worker, strategies_for
+
+    monkeypatch.setenv("ORCHARD_BASE_GRACE", "60")
+    commit = await rev_parse(tree_repo, "HEAD")
+    async with build_worker(temporal_env.client, f"test-grace-{uuid.uuid4().hex[:8]}", strategies_for([])):
+        await remove_workspace(await prepare_workspace(tree_repo, commit, orchard_home / "workspaces" / "run_1" / "k1", "orchard/run_1/k1"))
+        assert len(_bases()) == 1 and _sealed_mounts()
+    await overlay.finished()
+    assert _bases() == [] and _sealed_mounts() == []
