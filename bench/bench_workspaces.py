@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Workspaces whose cost does not grow with the tree: copy-on-write overlays against checkouts.
 
-    python bench/bench_workspaces.py [--files 2000,20000,100000] [--reps 5] [--parallel 16] [--n 8] [--dir DIR]
+    python bench/bench_workspaces.py [--files 2000,20000,100000] [--reps 5] [--parallel 16] [--dir DIR]
 
 1. Per workspace, for an agent that changes one file and commits: ready (made) and removed, as an
    overlay of the host's base checkout (the base made once beforehand, its cost shown apart) and as
@@ -9,9 +9,8 @@
    <= 20 ms and removed <= 20 ms, whatever the size.
 2. Disk: `--parallel` workspaces of the 20,000-file tree at once, each with its agent's change,
    against one checkout (du of the bases and every workspace's layers). Target: <= 1.1x.
-3. A whole best-of-n run of `--n` agents that change a file and commit (a Temporal dev server, a
-   worker in this process) on the 20,000-file tree, against `--n` `git clone --no-hardlinks` of it
-   alone. Target: the run >= 5x faster.
+The whole best-of-n run on the 20,000-file tree, against its floor and against clones, is
+bench/bench_big_tree.py's.
 
 Runs as root (overlay mounts); everything lives in one temporary directory under --dir.
 """
@@ -27,19 +26,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_instances import STRATEGY_FILE, make_big_repo, sh_git, table  # noqa: E402
+from bench.bench_instances import make_big_repo, sh_git, table  # noqa: E402
 
 AGENT = "echo changed >> CHANGED.md && git add -A && git commit -qm 'agent change'"
 READY_TARGET_MS = REMOVED_TARGET_MS = 20.0
 DISK_TARGET = 1.1
-RUN_TARGET = 5.0
 
 
 def du(*paths: Path) -> int:
@@ -104,45 +101,6 @@ async def disk(repo: Path, head: str, root: Path, parallel: int) -> tuple[int, i
     return used, checkout
 
 
-async def whole_run(repo: Path, n: int) -> float:
-    from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
-
-    import activities.git.overlay as overlay
-    import orchard_worker.main as orchard_worker
-    from orchard_common.connection import ensure_search_attributes
-    from workflows.sdk.models import RunInput, RunResult, TaskDefaults
-
-    os.environ["ORCHARD_WORKSPACES"] = "overlay"
-    overlay._probe.cache_clear()
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=shutil.which("temporal"), data_converter=pydantic_data_converter,
-                                                dev_server_log_level="error")
-    async with env:
-        await ensure_search_attributes(env.client)
-        queue = f"bench-{uuid.uuid4().hex[:8]}"
-        async with orchard_worker.build_worker(env.client, queue, orchard_worker.strategies_for([str(STRATEGY_FILE)])):
-            async def run(count: int) -> float:
-                inp = RunInput(prompt="change a file", repo=str(repo), base_branch="main", params={"n": count}, max_parallel=count,
-                               defaults=TaskDefaults(agent_command=AGENT, import_policy="auto", runner="local"))
-                started = time.perf_counter()
-                result = await env.client.execute_workflow("noop-fan-out", inp, id=f"bench-{uuid.uuid4().hex[:12]}", task_queue=queue, result_type=RunResult)
-                assert sum(r.success for r in result.instances) == count, [r.error for r in result.instances]
-                return time.perf_counter() - started
-
-            await run(1)  # the sandbox imports the workflow modules once: not the run's cost
-            await overlay.finished()  # its base's files deleted before the run makes its own
-            took = await run(n)
-            await overlay.finished()  # ... and the run's before the clones
-            return took
-
-
-def clones(repo: Path, root: Path, n: int) -> float:
-    started = time.perf_counter()
-    for i in range(n):
-        sh_git("clone", "--quiet", "--no-hardlinks", str(repo), str(root / f"clone{i}"), cwd=root)
-    return time.perf_counter() - started
-
-
 async def bench(args: argparse.Namespace, root: Path) -> None:
     rows, repos = [], {}
     for files in args.files:
@@ -163,30 +121,20 @@ async def bench(args: argparse.Namespace, root: Path) -> None:
           ["one checkout", f"{args.parallel} overlays + base", "ratio", f"<= {DISK_TARGET}x"],
           [[f"{checkout / 2**20:.1f} MiB", f"{used / 2**20:.1f} MiB", f"{used / checkout:.2f}x", "yes" if used / checkout <= DISK_TARGET else "no"]])
 
-    if args.skip_run:
-        return
-    run = await whole_run(big.path, args.n)
-    (root / "clones").mkdir()
-    cloned = clones(big.path, root / "clones", args.n)
-    table(f"3. The whole best-of-{args.n} run on the {big.files:,}-file tree against {args.n} clones alone",
-          [f"best-of-{args.n} run", f"{args.n} x git clone --no-hardlinks", "faster by", f">= {RUN_TARGET:g}x"],
-          [[f"{run:.2f} s", f"{cloned:.2f} s", f"{cloned / run:.1f}x", "yes" if cloned / run >= RUN_TARGET else "no"]])
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", default="2000,20000,100000")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--parallel", type=int, default=16)
-    parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--dir", default=None)
-    parser.add_argument("--skip-run", action="store_true", help="leave out 3. (the whole run and the clones)")
     args = parser.parse_args()
     args.files = [int(f) for f in args.files.split(",")]
     if os.geteuid() != 0:
         raise SystemExit("overlay workspaces need root: run this as root")
     root = Path(tempfile.mkdtemp(prefix="orchard-bench-ws-", dir=args.dir)).resolve()
     os.environ["ORCHARD_HOME"] = str(root / "home")
+    os.environ["ORCHARD_BASE_GRACE"] = "0"  # a base goes with its last workspace: each measure makes its own
     try:
         asyncio.run(bench(args, root))
     finally:

@@ -29,6 +29,7 @@ from activities.coordination.events import emit_event
 from activities.coordination.rotation import take_turn
 from activities.coordination.semaphores import enqueue_lease
 from activities.git.overlay import finished as finished_removals
+from activities.git.overlay import release_bases
 from activities.git.refs import resolve_base
 from activities.instance import run_instance
 from activities.loops.iteration import finish_loop, run_iteration
@@ -82,6 +83,7 @@ class OrchardWorker:
 
     async def __aexit__(self, *exc: Any) -> None:
         await asyncio.gather(*(w.__aexit__(*exc) for w in self.workers))
+        await release_bases()  # those it kept for their grace: nothing of it would remove them later
 
 
 def build_worker(

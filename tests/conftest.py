@@ -28,6 +28,9 @@ from workflows.sdk.errors import carried_result
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("ORCHARD_BASE_GRACE", "0")
+"""A base checkout goes with its last workspace in the tests (and the workers they start), as the
+tests of it expect; the tests of the grace itself set one."""
 DEMO_AGENT = f"{sys.executable} {ROOT / 'examples' / 'demo_agent.py'}"
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
 

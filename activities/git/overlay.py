@@ -2,7 +2,7 @@
 shared by every workspace that starts from that commit; each workspace is an overlay of it.
 
 A base is `$ORCHARD_HOME/bases/<repo>-<commit>-<uid>/tree`: a repository borrowing the user's
-objects (as every workspace does), checked out once, its index refreshed and split, and git told
+objects (as every workspace does), checked out once, its index made stat-clean without reading a file and split, and git told
 to trust the index through the overlay (`core.trustctime=false`: a file seen through an overlay has
 another ctime than the one the index recorded; its inode number is the base's until it is written,
 and then its own, so a base file put in another's place, of the same size and time, is still seen:
@@ -26,6 +26,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from activities.git.command import git, is_ancestor
+from activities.git.stat_index import restat_index
 from activities.paths import orchard_home
 from workflows.sdk.models import key_hash8
 
@@ -155,17 +157,18 @@ def _probe() -> tuple[str | None, str]:
 
 
 @contextlib.asynccontextmanager
-async def _locked(path: Path) -> AsyncIterator[None]:
-    """An exclusive lock on `path` shared by every worker on the host, waited for without blocking.
-    The lock file may be removed by its holder (sweep_bases): a lock taken on a file that is no
-    longer the one at `path` is let go and taken again."""
+async def _locked(path: Path, shared: bool = False) -> AsyncIterator[None]:
+    """An exclusive lock on `path` shared by every worker on the host, waited for without blocking
+    (`shared`: one that others may hold at once, never with an exclusive one). The lock file may be
+    removed by its holder (sweep_bases): a lock taken on a file that is no longer the one at `path`
+    is let go and taken again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         handle = path.open("a")
         try:
             while True:
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     await asyncio.sleep(LOCK_POLL_SECONDS)
@@ -183,6 +186,13 @@ async def _locked(path: Path) -> AsyncIterator[None]:
             handle.close()
 
 
+def _in_use(base: Path) -> bool:
+    try:
+        return any((base / "users").iterdir())
+    except OSError:
+        return False
+
+
 def _user_file(base: Path, workspace: Path) -> Path:
     return base / "users" / hashlib.sha256(str(workspace).encode()).hexdigest()[:16]
 
@@ -197,43 +207,48 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     await git("init", "--quiet", cwd=tree)
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
     (tree / ".git" / "config").write_text(git_config(identity, overlay=True))
-    # The checkout writes a split index: the tree's entries in a shared file the workspaces read
-    # from the base, and in each workspace only a small index of what changed there.
+    # The checkout writes a whole index, made stat-clean (restat_index) before it is split: the
+    # tree's entries in a shared file the workspaces read from the base, and in each workspace only
+    # a small index of what changed there.
     checkout_started = time.time()
-    await git("checkout", "--quiet", "--detach", commit, cwd=tree)
+    # Index version 2 whatever the host's git config says (feature.manyFiles asks for 4): what restat_index edits.
+    await git("-c", "core.splitIndex=false", "-c", "index.version=2", "checkout", "--quiet", "--detach", commit, cwd=tree)
     lent = owner != os.geteuid()
-    if lent:  # before the index is refreshed: it records each file's owner, which git compares
+    if lent:  # before the index is made stat-clean: it records each file's owner, which git compares
         await asyncio.to_thread(chown_tree, tree, owner)
-    if not await _index_past_racy(tree, checkout_started) and lent:
-        await git("update-index", "-q", "--refresh", cwd=tree)
-    if lent:  # what the refresh wrote
+    await _index_past_racy(tree, checkout_started, lent)
+    if lent:  # what the index's writes made
         await asyncio.to_thread(chown_tree, tree / ".git", owner)
     seal(tree)
+    (base / SEALED).write_text(f"{time.time_ns() / 1e9:.9f}")  # after every write to the tree: see _intact
     (base / "users").mkdir()
     (base / "ready").write_text(commit)
 
 
 RACY_INDEX_BYTES = 256 * 1024
-"""An index this big (some 3,000 files) has its files dated back after its checkout (see below)."""
+"""An index this big (some 3,000 files) is made not racily clean after its checkout (see below)."""
 
 
-async def _index_past_racy(tree: Path, checkout_started: float) -> bool:
+async def _index_past_racy(tree: Path, checkout_started: float, lent: bool) -> None:
     """Files written in the same second as the index are "racily clean" to git (this git compares
     whole seconds), so every git command in every workspace would read them all again to be sure:
-    0.25 s a command on 20,000 files. So the files are dated a second before their checkout began
-    and the index refreshed: every entry is then older than the index and than anything an agent
-    writes, and a workspace's first `git add -A` costs 0.05 s. (That costs 0.2-0.3 s on 20,000
-    files; waiting for the second to pass, as before, cost up to 1 s.) The refreshed entries must
-    go to the base's shared index, not its small split part, or a workspace's first write would
-    fold them into a shared index of its own (1.8 MB each on 20,000 files): `--split-index` pushes
-    them back. A small tree's re-reads cost less than this. Whether the index was refreshed."""
-    indexes = [tree / ".git" / "index", *(tree / ".git").glob("sharedindex.*")]
-    if sum(i.stat().st_size for i in indexes if i.exists()) < RACY_INDEX_BYTES:
-        return False
-    await asyncio.to_thread(_date_back, tree, checkout_started - 1)
-    # One write: the refreshed entries pushed back into a new shared index, the checkout's removed.
-    await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--refresh", "--split-index", cwd=tree)
-    return True
+    0.25 s a command on 20,000 files. So a large index's files of the checkout's last second are
+    dated a second back and their entries given their new stat data, no file read
+    (activities/git/stat_index.py): every entry is then older than the index and than anything an
+    agent writes, and a workspace's first `git add -A` costs 0.05 s. `lent`: the files changed owner
+    since the checkout recorded them; every entry is given its own again. Where the index is not one
+    restat_index edits, the files are dated back and git refreshes the index (which reads every
+    file: 0.74 s on 20,000). Then the index is split: the entries go to the base's shared index,
+    or a workspace's first write would fold them into a shared index of its own (1.8 MB each on
+    20,000 files). A small tree's re-reads cost less than this pass."""
+    index = tree / ".git" / "index"
+    large = index.stat().st_size >= RACY_INDEX_BYTES
+    if (large or lent) and not await asyncio.to_thread(restat_index, tree, lent):
+        if large:
+            await asyncio.to_thread(_date_back, tree, checkout_started - 1)
+        await git("update-index", "-q", "--refresh", cwd=tree)
+    # One write: the entries to a new shared index.
+    await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--split-index", cwd=tree)
 
 
 def _date_back(tree: Path, when: float) -> None:
@@ -267,8 +282,20 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, object
     base = own if (own / "ready").is_file() else await _ancestor_base(repo, commit, owner) or own
     while True:
         (layers / "base").write_text(str(base))  # before it counts as the base's user: see sweep_bases
+        # A base that workspaces use is joined alongside the others joining it (best-of-n's
+        # instances, once the first has made it): none waits for another's turn. Making a base,
+        # taking up an idle one and removing one take the lock alone.
+        async with _locked(_lock_of(base), shared=True):
+            joined = (base / "ready").is_file() and _in_use(base)
+            if joined:
+                _user_file(base, workspace).write_text(str(workspace))
+        if joined:
+            break
         async with _locked(_lock_of(base)):
             ready = (base / "ready").is_file() and (base / "users").is_dir()
+            if ready and not any((base / "users").iterdir()) and not await _intact(base):  # idle, and changed meanwhile: never served
+                await _remove_if_unused(base, 0)
+                ready = False
             if ready or base == own:
                 if not ready:
                     await _make_base(repo, commit, base, objects, identity, owner)
@@ -282,11 +309,14 @@ async def mount_workspace(repo: str | Path, commit: str, workspace: Path, object
 
 
 async def _ancestor_base(repo: str | Path, commit: str, owner: int) -> Path | None:
-    """A ready base on this host of an ancestor of `commit`, the newest first, if there is one."""
+    """A ready base on this host of an ancestor of `commit` that workspaces use (a run's, for its
+    scorers and checks), the newest first, if there is one. One kept idle for its grace serves its
+    own commit only: moved to a later commit, every workspace would write what changed since,
+    which for a commit far ahead is more than one checkout."""
     ready = sorted(bases_dir().glob(f"{key_hash8(str(repo))}-*-{owner}/ready"), key=lambda p: p.stat().st_mtime if p.exists() else 0, reverse=True)
     for marker in ready:
         with contextlib.suppress(OSError):  # gone meanwhile
-            if await is_ancestor(repo, marker.read_text().strip(), commit):
+            if _in_use(marker.parent) and await is_ancestor(repo, marker.read_text().strip(), commit):
                 return marker.parent
     return None
 
@@ -332,8 +362,8 @@ def _xattr(path: str, name: str) -> bytes | None:
 
 
 async def unmount_workspace(workspace: Path) -> None:
-    """Unmount an overlay workspace, delete only what was written in it, and remove its base when
-    it was the base's last workspace."""
+    """Unmount an overlay workspace, delete only what was written in it, and when it was its base's
+    last workspace, remove the base once its grace (base_grace) has passed with no other."""
     layers = layers_of(workspace)
     base = Path((layers / "base").read_text())
     if os.path.ismount(workspace):
@@ -343,15 +373,15 @@ async def unmount_workspace(workspace: Path) -> None:
         workspace.rmdir()
     async with _locked(_lock_of(base)):
         _user_file(base, workspace).unlink(missing_ok=True)
-        if await _remove_if_unused(base):
-            _lock_of(base).unlink(missing_ok=True)
+        await _expire(base, base_grace())
 
 
-async def _remove_if_unused(base: Path) -> bool:
-    """Remove a base no workspace uses: renamed first, so a worker killed while deleting it leaves
-    a `.gone-` folder (the sweep's), never a base that looks ready with half its files."""
-    users = base / "users"
-    if users.is_dir() and not any(users.iterdir()):
+async def _remove_if_unused(base: Path, grace: float) -> bool:
+    """Remove a base no workspace has used for `grace` seconds: renamed first, so a worker killed
+    while deleting it leaves a `.gone-` folder (the sweep's), never a base that looks ready with
+    half its files. Under the base's lock."""
+    idle = _idle_for(base)
+    if idle is not None and idle >= grace:
         gone = base.with_name(f"{GONE}{base.name}-{uuid.uuid4().hex[:8]}")
         os.rename(base, gone)  # the base is gone from here on; deleting its files is left to finish on its own
         _in_background(asyncio.to_thread(_delete_base, gone))
@@ -359,9 +389,24 @@ async def _remove_if_unused(base: Path) -> bool:
     return False
 
 
-async def sweep_bases() -> int:
+async def _expire(base: Path, grace: float, adopt: bool = True) -> bool:
+    """Under the base's lock: remove it if it has had no workspace for `grace` seconds (and its lock
+    file: whoever waits on it takes the lock again on a new file); else, while it has none, time
+    its removal in this process (`adopt`). Whether it was removed."""
+    removed = await _remove_if_unused(base, grace)
+    if removed or not base.exists():
+        _lock_of(base).unlink(missing_ok=True)
+        return removed
+    if adopt and _idle_for(base) is not None:
+        _time_removal(base)
+    return False
+
+
+async def sweep_bases(adopt: bool = True) -> int:
     """Bases no workspace uses any more (a worker died while it removed its last one, or after
-    making the base): forget users that are gone, remove what is unused; how many were removed."""
+    making the base): forget users that are gone, remove what has been unused for its grace;
+    `adopt`: time the removal of the rest in this process (a worker's start; not a command that
+    exits at once, as `orchard clean`). How many were removed."""
     removed = 0
     for gone in bases_dir().glob(f"{GONE}*"):
         await asyncio.to_thread(_delete_base, gone)
@@ -371,9 +416,7 @@ async def sweep_bases() -> int:
             for user in (base / "users").glob("*"):
                 if not is_overlay(Path(user.read_text())):
                     user.unlink()
-            removed += await _remove_if_unused(base)
-            if not base.exists():
-                lock.unlink()  # whoever waits on it takes the lock again on a new file
+            removed += await _expire(base, base_grace(), adopt)
     return removed
 
 
@@ -414,3 +457,96 @@ async def _detach(workspace: Path) -> None:
             raise RuntimeError(f"umount --lazy {workspace} failed ({proc.returncode}): {err.decode(errors='replace').strip()[:300]}")
         await asyncio.sleep(0.001)
     _in_background(proc.wait())
+
+
+# A base's grace: kept for a while after its last workspace, so a run or a loop from the same
+# commit soon after mounts it rather than checking the tree out again.
+
+BASE_GRACE_SECONDS = 60.0
+SEALED = "sealed"
+"""A base's file holding when its tree was sealed (seconds since the epoch): nothing under the tree may have changed since."""
+
+
+def base_grace() -> float:
+    """How long a base outlives its last workspace: ORCHARD_BASE_GRACE seconds on the worker's
+    host (0: removed with it), default BASE_GRACE_SECONDS."""
+    value = os.environ.get("ORCHARD_BASE_GRACE", "")
+    try:
+        return max(0.0, float(value)) if value.strip() else BASE_GRACE_SECONDS
+    except ValueError:
+        logging.warning("ORCHARD_BASE_GRACE=%r is no number of seconds: bases are kept %g s", value, BASE_GRACE_SECONDS)
+        return BASE_GRACE_SECONDS
+
+
+def _idle_for(base: Path) -> float | None:
+    """Seconds since a base's last workspace left (when its `users/` last changed), None while one
+    uses it or when it is no base (gone, or never made ready)."""
+    users = base / "users"
+    try:
+        if any(users.iterdir()) or not (base / "ready").is_file():
+            return None
+        return max(0.0, time.time() - users.stat().st_mtime)
+    except OSError:
+        return None
+
+
+async def _intact(base: Path) -> bool:
+    """Whether an idle base may be served again: its tree still sealed read-only, and nothing
+    under it (files, folders, links, its .git) changed since it was sealed: no ctime is newer,
+    and only the kernel sets ctimes. A change through an overlay never reaches it; this is what
+    proves so before a workspace of a later run trusts it."""
+    tree = base / "tree"
+    try:
+        sealed = (base / SEALED).read_text().strip()
+        if not os.statvfs(tree).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    proc = await asyncio.create_subprocess_exec("find", str(tree), "-newerct", f"@{sealed}", "-print", "-quit",
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0 or out:
+        logging.warning("base %s changed after it was sealed (%s): made again", base.name, os.fsdecode(out.strip()) or f"find exited {proc.returncode}")
+        return False
+    return True
+
+
+_timed: dict[Path, asyncio.Task[None]] = {}
+"""The bases whose removal this process times, once their grace has passed with no workspace."""
+
+
+def _time_removal(base: Path) -> None:
+    timer = _timed.get(base)
+    if timer is None or timer.done() or timer.get_loop() is not asyncio.get_running_loop():
+        _timed[base] = asyncio.get_running_loop().create_task(_remove_when_expired(base))
+
+
+async def _remove_when_expired(base: Path) -> None:
+    """Wait out a base's grace, again while workspaces come and go, and remove it when it is over
+    with none (another worker may have removed it, or be using it: the lock settles it)."""
+    try:
+        while (idle := _idle_for(base)) is not None:
+            grace = base_grace()
+            if idle < grace:
+                await asyncio.sleep(grace - idle + 0.05)
+                continue
+            async with _locked(_lock_of(base)):
+                await _expire(base, grace, adopt=False)
+            return
+    finally:
+        if _timed.get(base) is asyncio.current_task():
+            del _timed[base]
+
+
+async def release_bases() -> int:
+    """A worker's stop: the bases it was keeping for their grace are removed now, if still unused
+    (nothing of this worker's would remove them later); how many."""
+    loop = asyncio.get_running_loop()
+    mine = [base for base, timer in _timed.items() if timer.get_loop() is loop]
+    removed = 0
+    for base in mine:
+        _timed.pop(base).cancel()
+        if _idle_for(base) is not None:
+            async with _locked(_lock_of(base)):
+                removed += await _expire(base, 0, adopt=False)
+    return removed

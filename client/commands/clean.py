@@ -1,7 +1,7 @@
 """`orchard clean [RUN]`: remove what runs that are over left on this host.
 
 Containers (found by their labels: this ORCHARD_HOME's only), workspaces and agent homes of runs
-that are no longer open.
+that are no longer open, and base checkouts no workspace has used for their grace.
 Results (transcripts, final messages) and branches are the user's and stay.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.git.overlay import bases_dir, sweep_bases
 from activities.git.workspace import remove_workspace
 from activities.paths import orchard_home
 from activities.runners.docker.engine import orchard_containers, remove_container
@@ -28,11 +29,13 @@ class Cleaned:
     containers: list[str] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
     docker_note: str | None = None
+    bases: int = 0
+    """Base checkouts whose grace had passed with no workspace."""
 
     def summary(self) -> str:
-        if not self.containers and not self.folders:
+        if not self.containers and not self.folders and not self.bases:
             return "nothing to clean" + (f" ({self.docker_note})" if self.docker_note else "")
-        parts = [f"removed {len(self.containers)} container(s)", f"{len(self.folders)} folder(s)"]
+        parts = [f"removed {len(self.containers)} container(s)", f"{len(self.folders)} folder(s)"] + ([f"{self.bases} base checkout(s)"] if self.bases else [])
         lines = [", ".join(parts)] + [f"  container {c}" for c in self.containers] + [f"  {f}" for f in self.folders]
         if self.docker_note:
             lines.append(f"  (containers not checked: {self.docker_note})")
@@ -66,6 +69,8 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
                     await remove_workspace(workspace)  # an overlay is unmounted, not emptied through its mount
                 shutil.rmtree(folder, ignore_errors=True)
                 cleaned.folders.append(folder)
+    if run_id is None and bases_dir().is_dir():
+        cleaned.bases = await sweep_bases(adopt=False)
     return cleaned
 
 

@@ -217,6 +217,32 @@ async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads
     await remove_workspace(workspace)
 
 
+async def test_a_large_base_is_made_without_reading_its_files_and_a_same_second_change_is_committed_alone(big_repo, orchard_home, monkeypatch):
+    """The base's index is made stat-clean by dating the checkout's last second back and recording
+    what lstat says, no file read (relatime moves a file's atime past its mtime on a read: none
+    has). In a workspace made at once, a change of the same size, in the same second, is committed
+    by the agent's `git add -A` and by Orchard's leftovers, and nothing of the base comes with it."""
+    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
+    commit = await rev_parse(big_repo, "HEAD")
+    run = orchard_home / "workspaces" / "r"
+    agent, leftover = [await prepare_workspace(big_repo, commit, run / f"k{i}", f"orchard/r/k{i}") for i in (1, 2)]
+    (base,) = _bases()
+    files = list((base / "tree" / "src").iterdir())
+    assert len(files) == FILES and all(p.lstat().st_atime_ns <= p.lstat().st_mtime_ns for p in files)
+    assert git(base / "tree", "diff-files", "--name-only") == ""
+    for workspace in (agent, leftover):
+        (workspace / "src" / "f007.txt").write_text("line X\n")  # same size, at once
+    git(agent, "add", "-A")
+    git(agent, "commit", "-qm", "agent change")
+    assert git(agent, "diff", "--name-only", commit, "HEAD") == "src/f007.txt"
+    snapshot = await take_work(leftover, "leftovers")
+    assert await wgit(leftover, "diff", "--name-only", commit, snapshot) == "src/f007.txt"
+    assert await wgit(leftover, "show", f"{snapshot}:src/f007.txt") == "line X"
+    assert (base / "tree" / "src" / "f007.txt").read_text() == "line 7\n"
+    for workspace in (agent, leftover):
+        await remove_workspace(workspace)
+
+
 async def test_leftovers_are_committed_from_what_was_written_in_the_overlay_as_a_full_add_would(big_repo, orchard_home, tmp_path):
     """commit_leftovers asks git about the upper layer's paths only; the commit must hold what
     `git add -A` over the whole tree takes: changes, deletions, new files, a folder renamed and one

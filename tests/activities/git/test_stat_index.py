@@ -1,0 +1,76 @@
+"""A checkout's index made stat-clean and not racily clean without reading a file (restat_index),
+on plain checkouts; the overlay tests (test_overlay.py) cover it through bases and workspaces."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from activities.git.stat_index import restat_index
+from tests.conftest import git, make_repo
+
+FILES = {f"src/f{i:02d}.txt": f"line {i}\n" for i in range(40)} | {"run.sh": "#!/bin/sh\n", "link": ""}
+
+
+def _checkout(tmp_path: Path) -> Path:
+    """A fresh checkout (its index unsplit, as a base's is written), its files written this second."""
+    repo = make_repo(tmp_path / "repo", FILES)
+    os.remove(repo / "link")
+    os.symlink("run.sh", repo / "link")
+    (repo / "run.sh").chmod(0o755)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "link and mode")
+    tree = tmp_path / "tree"
+    git(tmp_path, "-c", "core.splitIndex=false", "clone", "-q", "--no-checkout", str(repo), "tree")
+    git(tree, "-c", "core.splitIndex=false", "checkout", "-q", "--detach", "HEAD")
+    return tree
+
+
+def _entry_mtimes(tree: Path) -> dict[str, int]:
+    """Each index entry's recorded mtime (whole seconds), as git reads it."""
+    lines, out, name = git(tree, "ls-files", "--debug").splitlines(), {}, ""
+    for line in lines:
+        if not line.startswith(" "):
+            name = line
+        elif line.strip().startswith("mtime:"):
+            out[name] = int(line.split()[1].split(":")[0])
+    return out
+
+
+def test_every_entry_is_older_than_the_index_and_clean_and_no_file_was_read(tmp_path):
+    tree = _checkout(tmp_path)
+    assert restat_index(tree)
+    index_second = int((tree / ".git" / "index").stat().st_mtime)
+    recorded = _entry_mtimes(tree)
+    assert len(recorded) == len(FILES) and max(recorded.values()) < index_second  # none racily clean: none is read again
+    for name in recorded:
+        st = os.lstat(tree / name)
+        assert int(st.st_mtime) == recorded[name]
+        assert st.st_atime_ns <= st.st_mtime_ns, name  # written or dated back, never read since (relatime would move atime on a read)
+    assert git(tree, "diff-files", "--name-only") == ""  # stat data only: nothing to refresh
+    assert git(tree, "status", "--porcelain") == ""
+
+
+def test_a_change_of_the_same_size_in_the_same_second_is_still_seen_and_committed(tmp_path):
+    tree = _checkout(tmp_path)
+    assert restat_index(tree)
+    (tree / "src" / "f07.txt").write_text("line X\n")  # an agent at once: same size, and (likely) the index's second
+    assert git(tree, "status", "--porcelain") == "M src/f07.txt"
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "agent")
+    assert git(tree, "diff", "--name-only", "HEAD^", "HEAD") == "src/f07.txt"  # only the change: nothing else looked changed
+    assert git(tree, "show", "HEAD:src/f07.txt") == "line X"
+
+
+def test_an_index_it_does_not_edit_or_a_file_not_as_its_entry_says_is_left_as_it_is(tmp_path):
+    tree = _checkout(tmp_path)
+    git(tree, "update-index", "--index-version", "4")  # prefix-compressed names
+    before = (tree / ".git" / "index").read_bytes()
+    assert not restat_index(tree) and (tree / ".git" / "index").read_bytes() == before
+    git(tree, "update-index", "--index-version", "2")
+    (tree / "src" / "f03.txt").write_text("a longer line\n")  # not what the checkout wrote
+    before = (tree / ".git" / "index").read_bytes()
+    assert not restat_index(tree, restat_all=True) and (tree / ".git" / "index").read_bytes() == before
+    subprocess.run(["git", "update-index", "--refresh"], cwd=tree, capture_output=True)
+    assert git(tree, "status", "--porcelain") == "M src/f03.txt"
