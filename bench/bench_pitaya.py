@@ -11,14 +11,17 @@ agent in Docker: an image made from Orchard's agent image (docker/, built locall
 stream-json (a no-op agent: it changes nothing), so no model, no network (`network_egress:
 offline` in both). Pitaya runs `simple` `--runs N`; Orchard `simple --runs N` with the
 claude-code plugin in the same image, on its embedded server, warm (a run before the measured
-ones started it). Wall time is the command's; peak disk is the most the filesystem holding /tmp
-(where Pitaya puts its workspaces, and Orchard's home here) gained during the run, sampled every
-50 ms: other work on the machine's disk shows in it too.
+ones started it). Wall time is the command's. Peak disk is the most each one's own filesystem
+held during the run, sampled every 50 ms: a tmpfs mounted for the bench where Pitaya puts its
+workspaces (/tmp/pitaya, fixed in Pitaya) and another as Orchard's home, so no other work on the
+machine shows in it (both tools then write to memory, not the disk: as root, which mounting
+needs, Orchard's workspaces are overlays either way).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.bench_first_agent import ORCHARD, wait_for_warm_client, write_dev_config  # noqa: E402
-from bench.bench_instances import make_big_repo, make_small_repo, table  # noqa: E402
+from bench.bench_instances import Repo, make_big_repo, make_small_repo, table  # noqa: E402
 
 IMAGE = "orchard-bench-pitaya-noop:latest"
 BASE_IMAGE = "orchard-agent:latest"
@@ -91,6 +95,24 @@ def build_image(scratch: Path) -> None:
     sh(["docker", "build", "--network", "none", "-q", "-t", IMAGE, str(context)], timeout=600)
 
 
+PITAYA_WORKSPACES = Path("/tmp/pitaya")
+
+
+@contextlib.contextmanager
+def own_filesystem(path: Path) -> Iterator[Path]:
+    """A tmpfs mounted at `path` (which must be missing or empty) for the block."""
+    path.mkdir(parents=True, exist_ok=True)
+    if any(path.iterdir()):
+        raise Failed(f"{path} is not empty: another Pitaya's workspaces? (the bench measures its own there)")
+    sh(["mount", "-t", "tmpfs", "-o", "size=12g,mode=1777", "tmpfs", str(path)])
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], capture_output=True)
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
 class PeakDisk:
     """The most the filesystem holding `path` gained while in the block (bytes)."""
 
@@ -121,7 +143,7 @@ def run_pitaya(pitaya: Path, repo: Path, scratch: Path, n: int) -> tuple[float, 
     config = scratch / "pitaya.yaml"
     config.write_text("runner:\n  network_egress: offline\n")
     env = {**os.environ, **AGENT_ENV, "HOME": str(scratch / "pitaya-home")}
-    with PeakDisk(Path("/tmp")) as disk:
+    with PeakDisk(PITAYA_WORKSPACES) as disk:
         started = time.monotonic()
         done = subprocess.run([str(pitaya), "noop", "--strategy", "simple", "--runs", str(n), "--max-parallel", str(n), "--plugin", "claude-code",
                                "--docker-image", IMAGE, "--repo", str(repo), "--base-branch", "main", "--config", str(config), "--no-tui",
@@ -132,12 +154,14 @@ def run_pitaya(pitaya: Path, repo: Path, scratch: Path, n: int) -> tuple[float, 
     if done.returncode != 0:
         raise Failed(f"pitaya exited {done.returncode}: {(done.stderr or done.stdout).strip()[-600:]}")
     subprocess.run("docker ps -aq --filter label=pitaya=true | xargs -r docker rm -f", shell=True, capture_output=True)  # what it keeps for resumes
+    for left in PITAYA_WORKSPACES.iterdir():  # and its workspaces: the next run starts from an empty filesystem, as Orchard's
+        shutil.rmtree(left, ignore_errors=True)
     return took, disk.peak
 
 
 def run_orchard(home: Path, repo: Path, n: int) -> tuple[float, int]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}, **AGENT_ENV, "ORCHARD_HOME": str(home)}
-    with PeakDisk(Path("/tmp")) as disk:
+    with PeakDisk(home) as disk:
         started = time.monotonic()
         done = subprocess.run([str(ORCHARD), "run", "noop", "--strategy", "simple", "--runs", str(n), "--max-parallel", str(n), "--plugin", "claude-code",
                                "--runner", "docker", "--docker-image", IMAGE, "--network-egress", "offline", "--output", "quiet"],
@@ -146,6 +170,29 @@ def run_orchard(home: Path, repo: Path, n: int) -> tuple[float, int]:
     if done.returncode != 0:
         raise Failed(f"orchard exited {done.returncode}: {(done.stderr or done.stdout).strip()[-600:]}")
     return took, disk.peak
+
+
+def measure(pitaya: Path, repos: list[Repo], home: Path, scratch: Path, sizes: list[int], reps: int) -> None:
+    """Each repository at each N, the two taking turns; the table printed."""
+    write_dev_config(home)
+    for _ in range(2):  # the server, the worker and the warm client: Orchard as a user has it
+        run_orchard(home, repos[0].path, 1)
+    wait_for_warm_client(home)
+    rows = []
+    for repo in repos:
+        for n in sizes:
+            measured: dict[str, list[tuple[float, int]]] = {"pitaya": [], "orchard": []}
+            for _ in range(reps):  # taking turns
+                measured["pitaya"].append(run_pitaya(pitaya, repo.path, scratch, n))
+                measured["orchard"].append(run_orchard(home, repo.path, n))
+            wall = {k: statistics.median(t for t, _ in v) for k, v in measured.items()}
+            disk = {k: statistics.median(d for _, d in v) for k, v in measured.items()}
+            rows.append([repo.label, str(n), f"{wall['pitaya']:.2f} s", f"{wall['orchard']:.2f} s", f"{wall['pitaya'] / wall['orchard']:.1f}x",
+                         f"{disk['pitaya'] / 2**20:.1f} MiB", f"{disk['orchard'] / 2**20:.1f} MiB",
+                         f"{disk['pitaya'] / disk['orchard']:.1f}x" if disk["orchard"] > 0 else "-"])
+            print(f"  {repo.label}, N = {n} measured", flush=True)
+    table(f"Pitaya and Orchard, the same no-op agent in Docker, offline (median of {reps}; load {os.getloadavg()[0]:.1f})",
+          ["repository", "N", "Pitaya wall", "Orchard wall", "Orchard faster", "Pitaya peak disk", "Orchard peak disk", "Orchard less disk"], rows)
 
 
 def main() -> int:
@@ -160,34 +207,20 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="orchard-bench-pitaya-", dir=args.dir)).resolve()
     home = scratch / "orchard-home"
     try:
-        print("installing Pitaya into its own venv, building the no-op agent image...", flush=True)
-        pitaya = install_pitaya(args.pitaya.resolve(), scratch)
-        build_image(scratch)
-        repos = [make_small_repo(scratch / "small", 5)] + ([make_big_repo(scratch / "big", int(args.files))] if int(args.files) else [])
-        write_dev_config(home)
-        for _ in range(2):  # the server, the worker and the warm client: Orchard as a user has it
-            run_orchard(home, repos[0].path, 1)
-        wait_for_warm_client(home)
-        rows = []
-        for repo in repos:
-            for n in sizes:
-                measured: dict[str, list[tuple[float, int]]] = {"pitaya": [], "orchard": []}
-                for _ in range(args.reps):  # taking turns
-                    measured["pitaya"].append(run_pitaya(pitaya, repo.path, scratch, n))
-                    measured["orchard"].append(run_orchard(home, repo.path, n))
-                wall = {k: statistics.median(t for t, _ in v) for k, v in measured.items()}
-                disk = {k: statistics.median(d for _, d in v) for k, v in measured.items()}
-                rows.append([repo.label, str(n), f"{wall['pitaya']:.2f} s", f"{wall['orchard']:.2f} s", f"{wall['pitaya'] / wall['orchard']:.1f}x",
-                             f"{disk['pitaya'] / 2**20:.1f} MiB", f"{disk['orchard'] / 2**20:.1f} MiB",
-                             f"{disk['pitaya'] / disk['orchard']:.1f}x" if disk["orchard"] > 0 else "-"])
-                print(f"  {repo.label}, N = {n} measured", flush=True)
-        table(f"Pitaya and Orchard, the same no-op agent in Docker, offline (median of {args.reps}; load {os.getloadavg()[0]:.1f})",
-              ["repository", "N", "Pitaya wall", "Orchard wall", "Orchard faster", "Pitaya peak disk", "Orchard peak disk", "Orchard less disk"], rows)
+        with contextlib.ExitStack() as mounts:
+            print("installing Pitaya into its own venv, building the no-op agent image...", flush=True)
+            pitaya = install_pitaya(args.pitaya.resolve(), scratch)
+            build_image(scratch)
+            repos = [make_small_repo(scratch / "small", 5)] + ([make_big_repo(scratch / "big", int(args.files))] if int(args.files) else [])
+            mounts.enter_context(own_filesystem(PITAYA_WORKSPACES))
+            mounts.enter_context(own_filesystem(home))
+            mounts.callback(lambda: subprocess.run([str(ORCHARD), "server", "stop"], env={**os.environ, "ORCHARD_HOME": str(home)},
+                                                   capture_output=True, timeout=120))
+            measure(pitaya, repos, home, scratch, sizes, args.reps)
     except Failed as e:
         print(f"bench_pitaya: {e}", file=sys.stderr)
         return 1
     finally:
-        subprocess.run([str(ORCHARD), "server", "stop"], env={**os.environ, "ORCHARD_HOME": str(home)}, capture_output=True, timeout=60)
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
