@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import socket
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from client import handover
 from client.embedded.pending_worker import ACK
 from client.embedded.processes import spawn, state_dir, stop
 from orchard_common.code import ROOT, code_digest
+from workflows.sdk.models import SECRET_NAME
 
 CLAIM_TIMEOUT = 10.0
 """How long a claim waits for the spare's answer (it answers within milliseconds, even mid-import)."""
@@ -50,9 +52,11 @@ def _ensure_spare() -> None:
                 return
         stop_spare()
     _path(".code").unlink(missing_ok=True)
-    # -P and the checkout as cwd, as the pending worker: the user's directory cannot shadow Orchard's modules.
+    # -P and the checkout as cwd, as the pending worker: the user's directory cannot shadow Orchard's modules. No
+    # credential-like variable: it gets the claiming shell's environment, and this shell's have no business in it.
+    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
     spawn([sys.executable, "-P", "-m", "client.embedded.pending_worker", "--listen", str(_path(".sock"))], state_dir("logs") / "spare-worker.log",
-          pid_file, cwd=str(ROOT))
+          pid_file, cwd=str(ROOT), env=env)
 
 
 def claim(worker_args: list[str], env: dict[str, str], log: Path, early_imports: list[str]) -> int | None:

@@ -50,9 +50,11 @@ def _custom_worker_pids(home: Path) -> dict[str, int]:
 
 def test_a_strategy_file_s_first_run_takes_the_spare_worker_and_an_edited_file_gets_a_new_one(embedded, repo):
     home, env, _, _ = embedded
+    env = {**env, "ANTHROPIC_API_KEY": "sk-ant-canary-of-the-shell-that-started-it"}
     for _ in range(2):  # the second command on the server starts the warm client, and the spare beside it
         assert orchard("run", "warm up", "--agent-command", "true", "--runner", "local", "--output", "quiet", env=env, cwd=repo).returncode == 0
     spare = _ready_spare(home)
+    assert b"sk-ant-canary" not in Path(f"/proc/{spare}/environ").read_bytes()  # it gets the claiming shell's credentials, none before
 
     (repo / "mine.py").write_text(STRATEGY.replace("VERSION", "v1"))
     assert _run_mine(env, repo) == "say v1"
