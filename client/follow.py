@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 from typing import Any, Protocol
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from client.errors import DETACHED_EXIT
 from client.render import make_renderer, question_line, task_failure_line
@@ -39,21 +38,41 @@ async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = 
         closed.cancel()
 
 
-async def _closed(handle: WorkflowHandle[RunResult, Any]) -> None:
-    """Returns as the run (its last run, continued as new) closes: the server answers the result's
-    long poll at once, where a poll every POLL_SECONDS saw it up to half a second late."""
-    with contextlib.suppress(Exception):
+async def _closed(handle: WorkflowHandle[RunResult, Any]) -> bool:
+    """True as the run (its last run, continued as new) closes: the server answers the result's
+    long poll at once, where a poll every POLL_SECONDS saw it up to half a second late. False when
+    the long poll failed otherwise (the connection): the loop polls as before."""
+    try:
         await handle.result()
+    except WorkflowFailureError:
+        pass
+    except Exception:
+        return False
+    return True
 
 
-async def _follow(client: Client, handle: WorkflowHandle[RunResult, Any], renderer: Renderer, closed: asyncio.Future[None], early: bool,
+async def _snapshot_unless_closed(client: Client, handle: WorkflowHandle[RunResult, Any], closed: asyncio.Future[bool]) -> Snapshot | None:
+    """The run's snapshot; None once it has closed. A snapshot queries the run, and a query that
+    meets the run's end waits for a worker to replay it (0.5 s here): the close is not kept waiting."""
+    if closed.done():
+        return None if closed.result() else await snapshot(client, handle)
+    taking = asyncio.ensure_future(snapshot(client, handle))
+    either: list[asyncio.Future[Any]] = [taking, closed]
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if closed.done() and closed.result():
+        taking.cancel()
+        return None
+    return await taking
+
+
+async def _follow(client: Client, handle: WorkflowHandle[RunResult, Any], renderer: Renderer, closed: asyncio.Future[bool], early: bool,
                   keep_waiting: bool) -> Outcome:
     run_id = handle.id
     asked: set[str] = set()
     failing_since: float | None = None
     while True:
-        snap = await snapshot(client, handle)
-        if snap.status != "running":
+        snap = await _snapshot_unless_closed(client, handle, closed)
+        if snap is None or snap.status != "running":
             break
         renderer.update(snap)
         failing_since = (failing_since or time.monotonic()) if snap.task_failure else None
@@ -71,7 +90,7 @@ async def _follow(client: Client, handle: WorkflowHandle[RunResult, Any], render
             outcome = Outcome(run_id=run_id, status=published.status, result=published, early=True)
             renderer.finish(outcome)
             return outcome
-        if closed.done():  # ended without the run closing (the connection's error): a poll as before
+        if closed.done():  # the long poll failed (the connection): a poll as before
             await asyncio.sleep(POLL_SECONDS)
         else:
             await asyncio.wait([closed], timeout=POLL_SECONDS)
