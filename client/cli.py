@@ -419,7 +419,7 @@ def entrypoint(start_warm: bool = False) -> NoReturn:
     clean exit into 134. `start_warm` (the launcher says so when the embedded server ran already
     as this command started, so this is not the first command on it): afterwards, start the
     server's warm client for the commands after this one (client/launcher.py). A single command
-    starts no extra process."""
+    starts no extra process. A command whose run took the spare worker starts the next one as it ends."""
     code = _run()
     for stream in (sys.stdout, sys.stderr):  # os._exit flushes nothing
         try:
@@ -432,6 +432,10 @@ def entrypoint(start_warm: bool = False) -> NoReturn:
         from client.embedded.background_workers import start_warm_client
 
         start_warm_client()
+    else:
+        from client.embedded.spare_worker import replace_claimed
+
+        replace_claimed()  # the spare worker this command's run took, if it took it
     os._exit(code)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from client.errors import DETACHED_EXIT
 from client.render import make_renderer, question_line, task_failure_line
@@ -31,11 +31,48 @@ async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = 
     or until its strategy code has kept failing for a while (the outcome is then "stuck");
     returns its outcome."""
     handle = client.get_workflow_handle(run_id, result_type=RunResult)
+    closed = asyncio.ensure_future(_closed(handle))
+    try:
+        return await _follow(client, handle, renderer, closed, early, keep_waiting)
+    finally:
+        closed.cancel()
+
+
+async def _closed(handle: WorkflowHandle[RunResult, Any]) -> bool:
+    """True as the run (its last run, continued as new) closes: the server answers the result's
+    long poll at once, where a poll every POLL_SECONDS saw it up to half a second late. False when
+    the long poll failed otherwise (the connection): the loop polls as before."""
+    try:
+        await handle.result()
+    except WorkflowFailureError:
+        pass
+    except Exception:
+        return False
+    return True
+
+
+async def _snapshot_unless_closed(client: Client, handle: WorkflowHandle[RunResult, Any], closed: asyncio.Future[bool]) -> Snapshot | None:
+    """The run's snapshot; None once it has closed. A snapshot queries the run, and a query that
+    meets the run's end waits for a worker to replay it (0.5 s here): the close is not kept waiting."""
+    if closed.done():
+        return None if closed.result() else await snapshot(client, handle)
+    taking = asyncio.ensure_future(snapshot(client, handle))
+    either: list[asyncio.Future[Any]] = [taking, closed]
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if closed.done() and closed.result():
+        taking.cancel()
+        return None
+    return await taking
+
+
+async def _follow(client: Client, handle: WorkflowHandle[RunResult, Any], renderer: Renderer, closed: asyncio.Future[bool], early: bool,
+                  keep_waiting: bool) -> Outcome:
+    run_id = handle.id
     asked: set[str] = set()
     failing_since: float | None = None
     while True:
-        snap = await snapshot(client, handle)
-        if snap.status != "running":
+        snap = await _snapshot_unless_closed(client, handle, closed)
+        if snap is None or snap.status != "running":
             break
         renderer.update(snap)
         failing_since = (failing_since or time.monotonic()) if snap.task_failure else None
@@ -53,7 +90,10 @@ async def follow(client: Client, run_id: str, renderer: Renderer, early: bool = 
             outcome = Outcome(run_id=run_id, status=published.status, result=published, early=True)
             renderer.finish(outcome)
             return outcome
-        await asyncio.sleep(POLL_SECONDS)
+        if closed.done():  # the long poll failed (the connection): a poll as before
+            await asyncio.sleep(POLL_SECONDS)
+        else:
+            await asyncio.wait([closed], timeout=POLL_SECONDS)
     outcome = await outcome_of(handle)
     renderer.finish(outcome)
     return outcome

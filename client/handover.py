@@ -6,6 +6,7 @@ activities/paths.py imports the standard library only too)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import struct
@@ -20,6 +21,21 @@ EXIT = struct.Struct(">i")
 """The command's exit code, as the warm client sends it back."""
 SIGNALS = {signal.SIGINT: b"I", signal.SIGTERM: b"T", signal.SIGHUP: b"H"}
 """What the launcher relays to the command's child, as one byte each."""
+
+
+PEER = struct.Struct("3i")
+"""struct ucred: the connecting process's pid, uid and gid."""
+
+
+def peer(conn: socket.socket) -> tuple[int, int]:
+    """The pid and uid of the process at the other end, as the kernel says."""
+    pid, uid, _ = PEER.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER.size))
+    return pid, uid
+
+
+def same_user(conn: socket.socket) -> bool:
+    """The other end runs as this process's user (whatever the socket's mode)."""
+    return peer(conn)[1] == os.getuid()
 
 
 def warm_socket() -> Path:

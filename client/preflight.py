@@ -10,6 +10,7 @@ decide what they mean. A test of a step fakes the host by replacing these functi
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from activities.git.command import GitError, git, git_now
 from activities.git.overlay import checkouts_asked, overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.choice import RUNNER_MODULES, choose_runner
+from activities.runners.docker import DEFAULT_IMAGE
 from client.errors import disk_full_under
 from workflows.sdk.models import TaskDefaults
 
@@ -107,8 +109,13 @@ class RunnerCheck:
 
 
 async def runner(defaults: TaskDefaults) -> RunnerCheck:
-    """The runner for these settings here: the Docker engine and the agent image asked when they matter."""
+    """The runner for these settings here: the Docker engine and the agent image asked when they
+    matter. Docker's: the engine woken for the run's first container while the run starts (warm_up)."""
     chosen, problem = await choose_runner(defaults)
+    if chosen == "docker" and problem is None:
+        from activities.runners.docker.status import warm_up  # the standard library only: no Docker SDK
+
+        threading.Thread(target=warm_up, args=(defaults.docker_image or DEFAULT_IMAGE,), daemon=True).start()
     return RunnerCheck(chosen, problem)
 
 

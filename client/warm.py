@@ -19,7 +19,6 @@ import pkgutil
 import selectors
 import signal
 import socket
-import struct
 import sys
 import traceback
 from dataclasses import dataclass
@@ -27,11 +26,9 @@ from dataclasses import dataclass
 from activities.git.overlay import overlay_unavailable
 from client import commands
 from client.cli import build_parser
-from client.handover import EXIT, SIGNALS, receive, warm_record, warm_socket
+from client.handover import EXIT, SIGNALS, receive, same_user, warm_record, warm_socket
 from orchard_common.code import code_digest
 
-PEER = struct.Struct("3i")
-"""struct ucred: the connecting process's pid, uid and gid."""
 RELAYED = {code: sig for sig, code in SIGNALS.items()}
 
 
@@ -41,12 +38,6 @@ class Command:
 
     conn: socket.socket
     pid: int
-
-
-def _same_user(conn: socket.socket) -> bool:
-    """The caller runs as this process's user (the kernel says so, whatever the socket's mode)."""
-    _, uid, _ = PEER.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, PEER.size))
-    return uid == os.getuid()
 
 
 def _become(request: dict, fds: list[int]) -> None:
@@ -98,7 +89,7 @@ def serve() -> None:
         for key, _ in selector.select():
             if key.fileobj is listener:
                 conn, _ = listener.accept()
-                if not _same_user(conn):
+                if not same_user(conn):
                     conn.close()
                     continue
                 try:

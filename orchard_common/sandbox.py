@@ -20,7 +20,7 @@ each model class, inside the sandbox and out (tests/orchard_common/test_sandbox.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -54,8 +54,21 @@ SHARED_MODULES = (
 the runbook models' readers, template and branch-name checks, which validate them), errors and the registries."""
 
 
+_checked: set[type] = set()
+"""Workflow classes this process's sandbox has checked (every runner here has the same restrictions)."""
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with only THIRD_PARTY and SHARED_MODULES passed through."""
+    """The workflow sandbox, with only THIRD_PARTY and SHARED_MODULES passed through. It checks a
+    workflow class once per process (a worker's constructor checks each class, importing its
+    modules in a fresh sandbox: 1.4 s for Orchard's ~20 here), so a worker started ahead
+    (client/embedded/pending_worker.py) checks the built-ins before it is handed its start."""
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions  # the worker's, not every command's
 
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*THIRD_PARTY, *SHARED_MODULES))
+    class Runner(SandboxedWorkflowRunner):
+        def prepare_workflow(self, defn: Any) -> None:
+            if defn.cls not in _checked:
+                super().prepare_workflow(defn)
+                _checked.add(defn.cls)
+
+    return Runner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*THIRD_PARTY, *SHARED_MODULES))

@@ -123,6 +123,20 @@ def build_id(strategies: list[type[Strategy]]) -> str:
     return f"orchard-{digest.hexdigest()[:16]}"
 
 
+def check_ahead(strategies: list[type[Strategy]]) -> None:
+    """Check these strategies' and the shared workflows' classes in the sandbox now, as a
+    worker's constructor would (once per process: orchard_common/sandbox.py), for a worker
+    started before it knows what it serves (outside any event loop: it runs one of its own)."""
+    from temporalio import workflow
+
+    async def check() -> None:  # a check makes an instance, which needs a running loop
+        runner = sandbox_runner()
+        for cls in [*(s.workflow_class() for s in strategies), *ENTITY_WORKFLOWS, InstanceBatchWorkflow]:
+            runner.prepare_workflow(workflow._Definition.must_from_class(cls))  # as the constructor does (the SDK's _Definition has no public name)
+
+    asyncio.run(check())
+
+
 def strategies_for(specs: list[str], builtins: bool = True) -> list[type[Strategy]]:
     """The built-ins (which any strategy may run as children) and the strategies the specs name,
     with every other strategy their modules define (children a strategy runs by class)."""

@@ -25,7 +25,7 @@ from temporalio.client import Client
 from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
 from activities.procfs import recorded_pid
-from client.embedded import pending_worker
+from client.embedded import pending_worker, spare_worker
 from client.embedded.pending_worker import embedded_server_runs
 from client.embedded.processes import log_tail, spawn, state_dir, stop
 from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
@@ -99,6 +99,8 @@ def start_worker(
             args += ["--module", module]
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
     pid = pending_worker.hand_over(args, env, _log(task_queue), early_imports or [])
+    if pid is None:
+        pid = spare_worker.claim(args, env, _log(task_queue), early_imports or [])
     owned = OwnedProcess.of(pid) if pid is not None else None
     if owned is not None:
         pid_file.write_text(owned.model_dump_json())
@@ -171,9 +173,12 @@ def _log(task_queue: str) -> Path:
 
 def start_warm_client() -> None:
     """The warm client (client/warm.py) beside the embedded server while that runs, from this
-    code: the commands after this one start in milliseconds. One from other code is replaced."""
+    code: the commands after this one start in milliseconds; and a spare worker
+    (client/embedded/spare_worker.py), so that a run needing a new worker gets one already
+    imported. One from other code is replaced."""
     if not embedded_server_runs():
         return  # no embedded server: nothing to sit beside (and nothing is created)
+    spare_worker.ensure_spare()
     pid_file = _warm_pid_file()
     if recorded_pid(pid_file) is not None:
         with contextlib.suppress(OSError):
@@ -185,6 +190,8 @@ def start_warm_client() -> None:
 
 
 def stop_warm_client() -> bool:
+    """The warm client stopped, and the spare worker beside it."""
+    spare_worker.stop_spare()
     return stop(_warm_pid_file(), timeout=5.0)
 
 

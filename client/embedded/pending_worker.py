@@ -8,7 +8,13 @@ bad input, a named server or a worker that runs already, the command lets it go:
 closes, and it exits at once, even mid-import, having created nothing. Until it is handed a start
 it holds no file of Orchard's open and writes nothing.
 
+With the server up, the launcher starts one only for a run of a strategy file (`--strategy
+my.py`), whose worker is not running yet the first time; a later command (the warm client's)
+claims the spare worker instead (client/embedded/spare_worker.py): the same process, started
+ahead beside the warm client, which waits on a socket of its own (`--listen PATH`).
+
     python -P -m client.embedded.pending_worker FD     (started by `before_command` only)
+    python -P -m client.embedded.pending_worker --listen PATH     (the spare worker)
 """
 
 from __future__ import annotations
@@ -26,11 +32,14 @@ from typing import TYPE_CHECKING, Any
 from activities.paths import server_pid_file
 from activities.procfs import observed, recorded_pid
 from client import handover
+from client.handover import same_user
 from client.target import external_target
+from orchard_common.code import code_digest
 
 if TYPE_CHECKING:
     import subprocess
 
+ACK = b"1"
 RUN_COMMANDS = (["run"], ["runbook", "run"])
 NOT_EMBEDDED_FLAGS = {"--address", "--with-worker", "-h", "--help"}
 """Flags that say the command starts no embedded worker (a named server, an in-process worker) or no run."""
@@ -46,11 +55,21 @@ def embedded_server_runs() -> bool:
 def before_command(argv: list[str]) -> bool:
     """(In the launcher, before the command imports anything.) Whether the embedded server runs
     already (then this is not the first command on it); if it does not and the command starts a
-    run on it, a pending worker is started for it."""
+    run on it, a pending worker is started for it; if it does, only for a run of a strategy file
+    (the built-ins' worker runs already; a file's may not)."""
     if embedded_server_runs():
+        if strategy_file_named(argv):
+            _start_pending(argv)
         return True
     _start_pending(argv)
     return False
+
+
+def strategy_file_named(argv: list[str]) -> bool:
+    """The command names a strategy file (`--strategy my.py`, `--strategy=my.py:Class`)."""
+    named = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--strategy"]
+    named += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--strategy=")]
+    return any(spec.split(":", 1)[0].endswith(".py") for spec in named)
 
 
 def _start_pending(argv: list[str]) -> None:
@@ -98,9 +117,14 @@ def release() -> None:
         _pending = None
 
 
-def _await_start(conn: socket.socket, handed: queue.SimpleQueue[tuple[dict[str, Any], list[int]]]) -> None:
+Handed = queue.SimpleQueue[tuple[dict[str, Any], list[int]]]
+
+
+def _await_start(conn: socket.socket, handed: Handed, ack: bool = False) -> None:
     try:
         received = handover.receive(conn)
+        if received is not None and ack:
+            conn.sendall(ACK)  # the claimer records this process as the queue's worker only now
     except (OSError, ValueError):
         received = None
     if received is None:
@@ -108,15 +132,48 @@ def _await_start(conn: socket.socket, handed: queue.SimpleQueue[tuple[dict[str, 
     handed.put(received)
 
 
-def main(fd: int) -> int:
-    conn = socket.socket(fileno=fd)
-    handed: queue.SimpleQueue[tuple[dict[str, Any], list[int]]] = queue.SimpleQueue()
-    threading.Thread(target=_await_start, args=(conn, handed), daemon=True).start()
+def _await_claim(listener: socket.socket, path: Path, handed: Handed) -> None:
+    """The spare worker: the first connection of this user claims it; then no other can."""
+    while True:
+        conn, _ = listener.accept()
+        if same_user(conn):
+            break
+        conn.close()
+    listener.close()
+    path.unlink(missing_ok=True)
+    _await_start(conn, handed, ack=True)
+
+
+def _listen(path: Path) -> socket.socket:
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # only this user may claim it
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old)
+    listener.listen(1)
+    return listener
+
+
+def main(argv: list[str]) -> int:
+    handed: Handed = queue.SimpleQueue()
+    if argv[0] == "--listen":
+        path = Path(argv[1])
+        listener = _listen(path)
+        threading.Thread(target=_await_claim, args=(listener, path, handed), daemon=True).start()
+    else:
+        threading.Thread(target=_await_start, args=(socket.socket(fileno=int(argv[0])), handed), daemon=True).start()
     from orchard_worker import main as worker  # the second this process exists to spend early
 
-    worker.strategies_for([])  # the built-ins' modules, imported on first use
+    worker.check_ahead(worker.strategies_for([]))  # the built-ins' modules, imported on first use, and checked in the sandbox
+    if argv[0] == "--listen":  # a spare has time: every runner's modules too, so that no first instance waits on an import
+        from activities.runners.choice import RUNNER_MODULES
+
+        for module in [m for modules in RUNNER_MODULES.values() for m in modules]:
+            importlib.import_module(module)
+        path.with_suffix(".code").write_text(code_digest())  # the code it imported: claimed by commands of that code only
     message, (log,) = handed.get()
-    conn.close()
     for target in (1, 2):
         os.dup2(log, target)
     os.close(log)
@@ -132,7 +189,7 @@ def main(fd: int) -> int:
 
 
 if __name__ == "__main__":
-    code = main(int(sys.argv[1]))
+    code = main(sys.argv[1:])
     with contextlib.suppress(OSError):
         sys.stdout.flush()
         sys.stderr.flush()

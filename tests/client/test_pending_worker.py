@@ -71,3 +71,20 @@ def test_no_pending_worker_for_a_named_server_or_while_the_embedded_one_runs(col
 
 def test_without_a_pending_worker_nothing_is_handed_over(cold_home, tmp_path):
     assert pending_worker.hand_over(["--task-queue", "q"], {}, tmp_path / "log", []) is None
+
+
+@pytest.mark.parametrize("argv, started", [
+    (["run", "x", "--strategy", "mine.py"], True),
+    (["run", "x", "--strategy=strategies/mine.py:Mine"], True),
+    (["runbook", "run", "build.build", "--strategy", "mine.py"], True),
+    (["run", "x", "--strategy", "best-of-n"], False),
+    (["run", "x", "--strategy", "pkg.mod:Mine"], False),
+    (["run", "x"], False),
+    (["list", "--strategy", "mine.py"], False),
+])
+def test_with_the_server_up_a_pending_worker_starts_only_for_a_strategy_file(cold_home, argv, started):
+    """The built-ins' worker runs already; a strategy file's first run needs one of its own."""
+    cold_home.mkdir()
+    (cold_home / "temporal.pid").write_text(OwnedProcess.of(os.getpid()).model_dump_json())  # "the server runs"
+    assert pending_worker.before_command(argv) is True
+    assert (pending_worker._pending is not None) is started

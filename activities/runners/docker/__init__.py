@@ -8,6 +8,11 @@ DEFAULT_IMAGE = "orchard-agent:latest"
 """The agent image a run uses unless it names one (docker/ builds it)."""
 AGENT_UID = 1000
 """The image's non-root user; agents run as it when the worker is root (else as the worker's user)."""
+LABEL_MANAGED = "orchard.managed"
+LABEL_HOME = "orchard.home"
+LABEL_RUN = "orchard.run_id"
+LABEL_KEY = "orchard.key"
+"""The labels of every container Orchard makes (engine.py): found again by them, only by their ORCHARD_HOME."""
 BUILD_HINT = "build it with `docker build -t orchard-agent docker/` (or docker/build-offline-image.sh without a registry)"
 
 

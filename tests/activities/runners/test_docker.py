@@ -21,8 +21,8 @@ from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGE
 from activities.runners.docker.relay import RelayPlan
 from activities.runners.docker.runner import ContainerSpec, container_config, hosts_file
 from client.commands.clean import clean
-from tests.conftest import DEMO_AGENT, containers_of, git, orchard, orchard_env, require_docker
-from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
+from tests.conftest import DEMO_AGENT, containers_of, git, gone_within, orchard, orchard_env, require_docker
+from workflows.sdk.models import InstanceInput, TaskDefaults, TaskSpec, instance_branch
 
 
 @pytest.fixture(autouse=True)
@@ -287,3 +287,24 @@ async def test_what_an_agent_plants_in_its_git_setup_never_runs_on_the_host(repo
     assert git(repo, "show", f"{outcome.snapshot.commit}:left-uncommitted.txt") == "changed"  # the worker committed it
     assert sorted(p.name for p in tmp_path.glob("pwned*")) == []
     assert "pwn" not in (loop_workspace("run_pl", "loop") / ".git" / "config").read_text()
+
+
+async def test_a_docker_run_wakes_the_engine_as_it_starts_with_a_container_it_never_starts_and_removes(orchard_home, monkeypatch):
+    """The engine's first create after it has been idle a while is slow (0.2-0.8 s here): `orchard
+    run` pays it while the run starts, with a container that never runs and is gone at once."""
+    from activities.runners.docker import status
+    from client import preflight
+
+    woken: list[str] = []
+    monkeypatch.setattr(status, "warm_up", lambda image: woken.append(image))
+    assert (await preflight.runner(TaskDefaults(runner="docker", plugin="command", agent_command="true", docker_image=DEFAULT_IMAGE))).runner == "docker"
+    assert gone_within(lambda: [] if woken else [0], 5.0) and woken == [DEFAULT_IMAGE]
+    assert (await preflight.runner(TaskDefaults(runner="local", plugin="command", agent_command="true"))).runner == "local"
+    assert woken == [DEFAULT_IMAGE]  # not for other runners
+
+    monkeypatch.undo()
+    status.warm_up(DEFAULT_IMAGE)
+    status.warm_up("orchard-no-such-image:nope")  # an image the engine lacks: nothing to say here (the run says it)
+    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name={status.WARM_UP_PREFIX}", "--filter", f"label={LABEL_HOME}={orchard_home}",
+                           "--format", "{{.Names}}"], capture_output=True, text=True, check=True)
+    assert left.stdout.strip() == ""
