@@ -113,6 +113,16 @@ async def _polled(client, queue: str, pollers: int) -> None:  # type: ignore[no-
         await asyncio.sleep(0.2)
 
 
+async def _serving(log: Path, processes: int) -> None:
+    """Until the worker's `processes` processes say they serve (their start is not the run's cost)."""
+    deadline = time.monotonic() + 120
+    while sum(" serving " in line for line in log.read_text().splitlines()) < processes:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{processes} worker process(es) never served: {log.read_text()[-1000:]}")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)  # their pollers reach the server
+
+
 async def floor(n: int, parallel: int, scratch: str | None) -> Figures:
     from bench.engine_floor import FLOOR_WORKFLOW
 
@@ -139,7 +149,7 @@ async def orchard(n: int, processes: int, parallel: int, scratch: str | None, co
     async with bench_setup(FANOUT, "fanout", scratch, worker_args=["--processes", str(processes)] if processes > 1 else [], code=code) as bench:
         worker = bench.start_worker()
         try:
-            await _polled(bench.client, bench.queue, processes)
+            await _serving(bench.log, processes)
             server = server_pid()
             run_input = RunInput(prompt="nothing to do", repo=str(bench.repo), base_branch="main", params={"n": n},
                                  defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=parallel, strategy_spec=str(FANOUT))

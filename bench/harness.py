@@ -41,6 +41,8 @@ class Bench:
     repo: Path
     queue: str
     address: str
+    log: Path
+    """Where the workers write."""
     start_worker: Callable[[], subprocess.Popen[bytes]]
 
     async def drive(self, strategy: str, run_id: str, run_input: RunInput, kill_at: int = 0) -> Driven:
@@ -150,6 +152,6 @@ async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str
                 argv += worker_args or []
                 return subprocess.Popen(argv, cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
 
-            yield Bench(client=server.client, repo=repo, queue=queue, address=address, start_worker=start_worker)
+            yield Bench(client=server.client, repo=repo, queue=queue, address=address, log=scratch / "worker.log", start_worker=start_worker)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
