@@ -251,7 +251,9 @@ class Context:
         progress = self.progress[inp.key]
         async with self._slots:
             # The one door every instance goes through: past the run's budget, or refused by its shared budget, it does not start.
-            refused: InstanceResult | None = self._not_started(inp) if self.budget.reached(self.totals()) else await self.shared.admit(inp)
+            # The run's totals only with a budget to hold them to: summing every instance's for each is quadratic in the run's size.
+            over = self.budget.budget is not None and self.budget.reached(self.totals())
+            refused: InstanceResult | None = self._not_started(inp) if over else await self.shared.admit(inp)
             if refused is not None:
                 result = refused
             else:
