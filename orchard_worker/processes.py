@@ -74,7 +74,8 @@ class Siblings:
             await asyncio.sleep(PARENT_CHECK_SECONDS)
 
     async def stop(self) -> int:
-        """Stop them (SIGTERM, and SIGKILL after STOP_SECONDS); the first non-zero exit code among them, or 0."""
+        """Stop them (SIGTERM, and SIGKILL after STOP_SECONDS); 1 when one of them failed (exited
+        otherwise than by its stop or SIGTERM), else 0: the worker's exit code."""
         for proc in self.procs:
             if proc.poll() is None:  # not waited for yet: the pid is still this child's
                 proc.terminate()
@@ -84,7 +85,7 @@ class Siblings:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
-        return next((code for proc in self.procs if (code := proc.returncode) not in (0, -15)), 0)
+        return 1 if any(proc.returncode not in (0, -15) for proc in self.procs) else 0
 
 
 async def until_parent_gone(parent: int) -> None:
