@@ -17,6 +17,8 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -89,8 +91,18 @@ class Siblings:
 
 
 async def until_parent_gone(parent: int) -> None:
-    """Until the first process is gone (this process's parent is then another): nothing is signalled."""
+    """Until the first process is gone (this process's parent is then another): nothing is
+    signalled. Nobody is left to kill this one if its stop never ends (a workflow stuck in
+    Temporal's deadlock detector keeps the worker's shutdown waiting), so it leaves anyway after
+    STOP_SECONDS."""
     while os.getppid() == parent:
         await asyncio.sleep(PARENT_CHECK_SECONDS)
     logging.warning("the first worker process (pid %d) is gone: stopping", parent)
+    threading.Thread(target=_exit_after, args=(STOP_SECONDS,), daemon=True).start()
+
+
+def _exit_after(seconds: float) -> None:
+    time.sleep(seconds)
+    logging.warning("still stopping after %.0f s: leaving", seconds)
+    os._exit(1)
 
