@@ -40,6 +40,9 @@ class Bench:
     client: Client
     repo: Path
     queue: str
+    address: str
+    log: Path
+    """Where the workers write."""
     start_worker: Callable[[], subprocess.Popen[bytes]]
 
     async def drive(self, strategy: str, run_id: str, run_input: RunInput, kill_at: int = 0) -> Driven:
@@ -118,8 +121,10 @@ IDENTITY = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x.invalid", "GIT_COMM
 
 
 @contextlib.asynccontextmanager
-async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str | None) -> AsyncIterator[Bench]:
-    """A scratch repository and a dev server; workers serve `strategy_file` (None: the built-ins)."""
+async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str | None, worker_args: list[str] | None = None,
+                      code: Path = ROOT) -> AsyncIterator[Bench]:
+    """A scratch repository and a dev server; workers serve `strategy_file` (None: the built-ins),
+    with `worker_args` added to their command, from the checkout `code` (another, to compare)."""
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -131,7 +136,7 @@ async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str
     repo.mkdir()
     for cmd in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]):
         subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, **IDENTITY})
-    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home")}
+    env = {**os.environ, "ORCHARD_HOME": str(scratch / "home"), **({"PYTHONPATH": str(code)} if code != ROOT else {})}
     server = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), data_converter=pydantic_data_converter,
                                                    dev_server_log_level="error")
     try:
@@ -144,8 +149,9 @@ async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str
             def start_worker() -> subprocess.Popen[bytes]:
                 argv = [sys.executable, "worker.py", "--address", address, "--task-queue", queue]
                 argv += ["--strategy", str(strategy_file), "--only-custom"] if strategy_file else []
-                return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                argv += worker_args or []
+                return subprocess.Popen(argv, cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
 
-            yield Bench(client=server.client, repo=repo, queue=queue, start_worker=start_worker)
+            yield Bench(client=server.client, repo=repo, queue=queue, address=address, log=scratch / "worker.log", start_worker=start_worker)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

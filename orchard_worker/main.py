@@ -1,6 +1,6 @@
 """The Orchard worker: hosts the strategy workflows and the activities.
 
-    python worker.py [--address HOST:PORT] [--namespace NS] [--task-queue orchard] [--strategy SPEC ...]
+    python worker.py [--address HOST:PORT] [--namespace NS] [--task-queue orchard] [--strategy SPEC ...] [--processes N]
     python -m orchard_worker [...]
 
 Run it on as many hosts as you like against one Temporal server. Built-in strategies are always
@@ -46,6 +46,7 @@ from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_conf
 from orchard_common.connection import ServerUnreachable, connect, open_runs
 from orchard_common.sandbox import sandbox_runner
 from orchard_common.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, source_digest
+from orchard_worker.processes import Siblings, shares, until_parent_gone
 from workflows.coordination.budgets import SharedBudgetWorkflow
 from workflows.coordination.quota import QuotaWorkflow
 from workflows.coordination.rotation import RotationWorkflow
@@ -171,7 +172,7 @@ async def _connect_within(address: str | None, namespace: str | None, seconds: f
             await asyncio.sleep(0.05)
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     address = args.address or config.temporal.address
     client = await _connect_within(address, args.namespace or config.temporal.namespace, args.connect_wait)
@@ -179,26 +180,37 @@ async def serve(args: argparse.Namespace) -> None:
     strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
     for module in args.module:  # code runs use beside their strategy (a custom loop strategy): importable by name in the sandbox
         load_module_spec(module, "--module")
-    worker = build_worker(client, task_queue, strategies, max_activities=args.max_activities)
-    swept = await sweep_orphans(client)
-    if swept:
-        logging.info("stopped %d agent or verification process(es) that dead workers left running", swept)
+    mine, *theirs = shares(args.max_activities, args.processes)
+    worker = build_worker(client, task_queue, strategies, max_activities=mine)
+    if args.parent is None:  # the first process (another of its processes would sweep what its siblings run)
+        swept = await sweep_orphans(client)
+        if swept:
+            logging.info("stopped %d agent or verification process(es) that dead workers left running", swept)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     logging.info("serving %s on task queue %s", ", ".join(s.name() for s in strategies), task_queue)
-    async with worker:
-        watchers: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
-        if args.idle_exit:
-            watchers.append(asyncio.create_task(_exit_when_idle(client, task_queue, args.idle_exit, stop)))
-        await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
-        for w in watchers:
-            w.cancel()
+    siblings = Siblings.start(args, theirs) if theirs else None
+    try:
+        async with worker:
+            watchers: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
+            if args.idle_exit:
+                watchers.append(asyncio.create_task(_exit_when_idle(client, task_queue, args.idle_exit, stop)))
+            if siblings is not None:
+                watchers.append(asyncio.create_task(siblings.until_one_exits()))
+            if args.parent is not None:
+                watchers.append(asyncio.create_task(until_parent_gone(args.parent)))
+            await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+            for w in watchers:
+                w.cancel()
+    finally:
+        code = await siblings.stop() if siblings is not None else 0
     await finished_removals()  # a last workspace's base, still being deleted
+    return code
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python worker.py", description="Run an Orchard worker.")
     p.add_argument("--address", help="Temporal frontend HOST:PORT (default: TEMPORAL_ADDRESS / profile / localhost:7233)")
     p.add_argument("--namespace", help="Temporal namespace (default: default)")
@@ -209,25 +221,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also import path.py or pkg.mod, e.g. a custom loop strategy (-S module=...) (repeatable)")
     p.add_argument("--max-activities", type=int, default=MAX_ACTIVITIES, metavar="N",
                    help=f"agents, checks and git work this worker runs at once (default {MAX_ACTIVITIES}): with workers on several hosts, each host's share")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="worker processes on this host (default 1), polling the same task queues, each with its share of --max-activities: "
+                        "for a host whose one process is bound by its CPU")
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
     p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")
     p.add_argument("--idle-exit", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)
     p.add_argument("--connect-wait", type=float, default=0, metavar="SECONDS", help=argparse.SUPPRESS)
+    p.add_argument("--parent", type=int, metavar="PID", help=argparse.SUPPRESS)  # another process of the worker whose first process is PID
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = parser()
     args = p.parse_args(argv)
     if args.max_activities < 1:
         p.error(f"--max-activities {args.max_activities}: give 1 or more")
+    if args.processes < 1:
+        p.error(f"--processes {args.processes}: give 1 or more")
+    if args.processes > args.max_activities:
+        p.error(f"--processes {args.processes}: more than --max-activities {args.max_activities} (each process runs one activity at least)")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    several = args.processes > 1 or args.parent is not None  # which process says what
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s " + ("[%(process)d] " if several else "") + "%(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(serve(args))
+        return asyncio.run(serve(args))
     except (ServerUnreachable, StrategyLoadError, ConfigFileError) as e:
         print(f"orchard worker: {e}", file=sys.stderr)
         return 2
-    return 0
 
 
 def run() -> NoReturn:

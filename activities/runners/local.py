@@ -76,26 +76,53 @@ def kill_agent(pgid: int, tag: str, sig: int = signal.SIGKILL) -> None:
     kill_tagged(tag, sig)
 
 
-def left_running(tag: str, inodes: set[int]) -> list[int]:
+def left_running(tag: str, inodes: set[int], may_descend: Callable[[int], bool] = lambda pid: True) -> list[int]:
     """What an agent that exited left running, in one pass over /proc: processes carrying its tag,
     and processes holding one of its output pipes open (its descendants, provably, even after they
     left its session and cleared its environment: a double-forked daemon). The worker's own
     children are not among the pipe holders: one forked for another instance holds every pipe of
-    the worker for the instant before it runs its program."""
+    the worker for the instant before it runs its program. Only the pids `may_descend` admits are
+    looked at (born_after: reading every process's environment and open files cost an instance
+    of a no-op agent 5-15 ms of the worker's CPU on a host running 150 processes)."""
     marker = f"{TAG_VARIABLE}={tag}".encode()
     wanted = {f"pipe:[{inode}]" for inode in inodes}
+    me = os.getpid()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me or not may_descend(int(name)):
             continue
         with contextlib.suppress(OSError, IndexError, ValueError):
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-            elif wanted and any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if parent != os.getpid():
-                    found.append(int(entry.name))
+            if marker in Path(f"/proc/{name}/environ").read_bytes().split(b"\0") or _holds_and_not_mine(name, wanted, me):
+                found.append(int(name))
     return found
+
+
+def _holds_and_not_mine(name: str, pipes: set[str], me: int) -> bool:
+    """Process `name` holds one of `pipes` open and is not a child of this process (`me`)."""
+    return (bool(pipes) and any(os.readlink(f"/proc/{name}/fd/{fd}") in pipes for fd in os.listdir(f"/proc/{name}/fd"))
+            and int(Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1]) != me)
+
+
+FORKS_PER_SECOND = 100_000
+"""More processes than a host starts in a second (a fork and exit cost 10 µs or more of a core, and
+pids are handed out under one lock): bounds how far pids can have gone round."""
+
+
+def born_after(pid: int, seconds: float) -> Callable[[int], bool]:
+    """Which pids can belong to processes started since `pid` was, `seconds` ago: the kernel hands
+    pids out in order (from ns_last_pid, going round at pid_max), so those after `pid` up to the
+    last one handed out, unless so long has passed that they may have gone round past `pid`
+    (then every pid: nothing is known)."""
+    try:
+        last = int(Path("/proc/sys/kernel/ns_last_pid").read_text())
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        return lambda other: True
+    if seconds * FORKS_PER_SECOND >= pid_max - 300:  # pids below 300 are not handed out again
+        return lambda other: True
+    if last >= pid:
+        return lambda other: pid < other <= last
+    return lambda other: other > pid or other <= last  # gone round once since
 
 
 def _pipe_inode(stream: asyncio.StreamReader | None) -> int | None:
@@ -211,12 +238,15 @@ async def run_process(
     environ: Mapping[str, str] | None = None,
     pass_fds: Sequence[int] = (),
     on_start: Callable[[int], Awaitable[None]] | None = None,
+    contained: bool = False,
 ) -> ProcessOutcome:
     """Run `command`, feeding its stdout lines to `on_line` and the transcript, until it exits or
     `timeout` passes (then SIGTERM, a grace period, SIGKILL to its group and tagged processes).
     `record_path` records it for as long as it runs, with the `leftovers` it works in. The sandbox
     runner (activities/runners/sandbox/) runs its `bwrap` through here with an environment of its
-    own (`environ`, default the worker's), `pass_fds`, and `on_start(pid)` awaited once it started."""
+    own (`environ`, default the worker's), `pass_fds`, `on_start(pid)` awaited once it started,
+    and `contained`: the command's processes all live in a PID namespace of their own, which the
+    kernel has emptied by the time the command's exit is reported, so none is looked for after it."""
     started = time.monotonic()
     tag = uuid.uuid4().hex
     proc = await asyncio.create_subprocess_exec(
@@ -278,7 +308,7 @@ async def run_process(
         # (its group, its tagged processes, and whatever still holds its output pipes), and the
         # output read so far is kept.
         kill_group(proc.pid)
-        for pid in left_running(tag, output_pipes):
+        for pid in [] if contained and not timed_out else left_running(tag, output_pipes, born_after(proc.pid, time.monotonic() - started)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(Exception):

@@ -287,7 +287,8 @@ class Context:
         decided: list[str] = []
 
         def decide() -> bool:
-            decided[:] = [self.budget.admit(inp.key, self.totals())]
+            # The run's totals only with a budget to hold them to: summing every instance's for each is quadratic in the run's size.
+            decided[:] = [self.budget.admit(inp.key, self.totals() if self.budget.budget is not None else RunTotals())]
             return decided[0] != "wait"
 
         if not decide():

@@ -129,6 +129,7 @@ async def _sandboxed(command: AgentCommand, task: TaskSpec, site: AgentSite, pla
             timeout=task.timeout, on_line=site.on_line, transcript=site.transcript, record_path=site.record_path,
             leftovers=[*site.leftovers, plan.tmp], environ=agent_environ(site.agent_home, site.forward_env),
             pass_fds=(options, agent, status_write, *(relay.fds if relay else ())), on_start=relay.started if relay else None,
+            contained=True,  # bwrap's PID namespace: what the agent left running died with its first process
         )
         os.close(status_write)
         status_write = -1

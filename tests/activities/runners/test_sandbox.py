@@ -294,3 +294,16 @@ async def test_a_sandbox_bubblewrap_failed_to_make_is_made_again_and_the_agent_r
             assert said(result) == ["1"]
         else:
             assert not result.has_changes and f"Can't find source path {gone}" in (result.error or ""), result.error
+
+
+@RUNNERS
+@pytest.mark.parametrize("launcher", ["", "env -i setsid"], ids=["background-job", "daemon"])
+async def test_what_the_agent_left_running_is_gone_when_its_instance_ends(repo, orchard_home, tmp_path, runner, launcher):
+    """In a sandbox nothing looks for leftovers after the agent (its PID namespace died with it); on
+    the host they are looked for (by their tag, or the agent's output they hold) and killed. Either
+    way none is left once the instance has ended."""
+    marker = f"orchard-left-{uuid.uuid4().hex[:6]}"
+    result = await attempt(tmp_path, repo, runner, f"{launcher} /bin/bash -c 'exec -a {marker} sleep 300' &\n"
+                           f"for i in $(seq 100); do pgrep -f {marker} > /dev/null && echo started && break; sleep 0.05; done\n")
+    assert result.success and "started" in said(result)
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
