@@ -255,6 +255,10 @@ def the_bugfix_example_fixes_three_bugs_two_at_a_time_and_a_person_finishes_the_
     while "waiting 3" not in ((agent / "log").read_text() if (agent / "log").exists() else ""):
         assert time.monotonic() < deadline, status()
         time.sleep(0.1)
+    merged = ("fixes/1.txt", "fixes/2.txt")
+    while set(merged) - set(git(repo, "ls-tree", "-r", "--name-only", "main").splitlines()):  # bug 2 may still be merging (it loops back once)
+        assert time.monotonic() < deadline, status()
+        time.sleep(0.2)
     _commit_on(repo, "main", "NOTES.md", "notes: release 1.2\n", "Release notes")  # someone moves main under bug 3's fix
     (agent / "go").write_text("")
     while not (pending := [json.loads(line) for line in orchard("pending", "--output", "json", env=env, cwd=repo).stdout.splitlines()]):
