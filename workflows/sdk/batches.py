@@ -9,20 +9,28 @@ time once the run's own instances are done, with the run's max_parallel and queu
 history so stays near 500 instances' worth of events at any n; the strategy sees a handle per
 instance as ever. A strategy that asks for its instances one after another should continue as new
 instead (ctx.should_continue_as_new): a batch of one per instance would still grow its history.
+
+A run with a budget gives each batch its budget carried with what the run had spent when the batch
+starts (Budget.for_child) and what an instance of each step is expected to spend; the batch admits
+each instance as the run does (workflows/sdk/admission.py), and the run starts no batch once its
+budget is reached: the instances it holds end `not started`, as the run's own would.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import CancelledError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.sdk.admission import admitted, not_started, within_budget
+from workflows.sdk.budget import Budget, BudgetGuard
 from workflows.sdk.instances import run_instance
-from workflows.sdk.models import InstanceInput, InstanceResult
+from workflows.sdk.models import InstanceInput, InstanceResult, RunTotals
 from workflows.sdk.pauses import ParentTeller
 from workflows.sdk.slots import slots
 
@@ -33,6 +41,10 @@ class InstanceBatch(BaseModel):
     instances: list[InstanceInput]
     max_parallel: int
     randomize_queue: bool = False
+    budget: Budget | None = None
+    """The run's budget, with what the run had spent when the batch started counted as spent; None: no budget."""
+    expected: dict[str, tuple[float, int]] = {}
+    """What an instance of each step is expected to spend (the most one of the run's spent): (USD, tokens)."""
 
 
 @workflow.defn(name=BATCH_WORKFLOW)
@@ -43,10 +55,25 @@ class InstanceBatchWorkflow:
     async def run(self, batch: InstanceBatch) -> list[InstanceResult]:
         free = slots(batch.max_parallel, batch.randomize_queue)
         parent = ParentTeller()  # the run shows its batch's waits for quota as its own
+        guard = BudgetGuard(batch.budget)
+        guard.projector.largest.update(batch.expected)  # learnt by the run: the batch's first instances need not run alone
+        spent = [RunTotals()]  # what the batch's ended instances spent; the run's before it is the budget's carried part
 
         async def one(inp: InstanceInput) -> InstanceResult:
             async with free:
-                return await run_instance(inp, lambda until: parent.tell(inp.key, until))
+                def told(until: datetime | None) -> None:
+                    parent.tell(inp.key, until)
+
+                if guard.budget is None:
+                    return await run_instance(inp, told)
+                refused = await admitted(guard, inp, lambda: spent[0])
+                if refused is not None:
+                    return refused
+                result = await within_budget(guard, inp, run_instance(inp, told), lambda: spent[0])
+                guard.settled(inp.key, (result.cost_usd, result.input_tokens + result.output_tokens))
+                spent[0] = spent[0].plus(RunTotals(instances_run=1, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+                                                   cost_usd=result.cost_usd, cost_estimated=result.cost_estimated))
+                return result
 
         results = list(await asyncio.gather(*(one(inp) for inp in batch.instances)))
         await parent.sent()
@@ -65,6 +92,12 @@ class Batches:
         self.running: str | None = None
         """The workflow id of the batch running now (its instances' activities and heartbeats are there)."""
         self.on_start: Callable[[list[InstanceInput]], None] = lambda _: None
+        self.budget: Callable[[], tuple[Budget | None, dict[str, tuple[float, int]]]] = lambda: (None, {})
+        """The next batch's budget and what an instance of each step is expected to spend (InstanceBatch)."""
+        self.budgeted = False
+        """The run has a budget: each batch gets it (`budget`), and none starts once it is reached (`stopped`)."""
+        self.stopped: Callable[[], str | None] = lambda: None
+        """Why the run starts no more batches (`the run's budget is reached (spent $5.20 of $5)`); None: it may."""
 
     def add(self, inp: InstanceInput) -> asyncio.Future[InstanceResult]:
         result: asyncio.Future[InstanceResult] = asyncio.get_running_loop().create_future()
@@ -81,13 +114,22 @@ class Batches:
         await asyncio.gather(*self._own_instances(), return_exceptions=True)
         while self._queue:
             chunk, self._queue = self._queue[: self._size], self._queue[self._size :]
+            if self.budgeted:
+                await asyncio.sleep(0)  # the run records the last batch's results first (no timer: sleep(0) only yields)
+            why = self.stopped()
+            if why is not None:  # this batch and the ones after it do not start
+                for inp, result in chunk:
+                    result.set_result(not_started(inp, why))
+                continue
+            budget, expected = self.budget()
             self._started += 1
             self.on_start([inp for inp, _ in chunk])
             self.running = f"{self._run_id}.instances.{self._started}"
             try:
                 results: list[InstanceResult] = await workflow.execute_child_workflow(
                     BATCH_WORKFLOW,
-                    InstanceBatch(instances=[inp for inp, _ in chunk], max_parallel=self._max_parallel, randomize_queue=self._randomize),
+                    InstanceBatch(instances=[inp for inp, _ in chunk], max_parallel=self._max_parallel, randomize_queue=self._randomize,
+                                  budget=budget, expected=expected),
                     id=self.running,
                     task_queue=workflow.info().task_queue,
                     result_type=list[InstanceResult],

@@ -182,11 +182,15 @@ class BudgetGuard:
     def stop(self, totals: RunTotals, key: str = "") -> str:
         """Count an instance the budget stopped; what the run says of it."""
         assert self.budget is not None
+        self.counted(key)
+        self.note = spent_text(*self.figures(totals), self.budget)
+        return self.note
+
+    def counted(self, key: str = "") -> None:
+        """Count an instance the budget stopped elsewhere (in one of the run's batches), summing nothing."""
         self.stopped += 1
         if key:
             self.stopped_steps[step_of(key)] = self.stopped_steps.get(step_of(key), 0) + 1
-        self.note = spent_text(*self.figures(totals), self.budget)
-        return self.note
 
     def final(self, totals: RunTotals) -> str:
         """What the run says at its end, once the budget stopped something."""

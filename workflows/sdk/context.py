@@ -9,8 +9,9 @@ activity code into the workflow sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, overload
@@ -19,8 +20,9 @@ from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
+from workflows.sdk.admission import admitted, within_budget
 from workflows.sdk.batches import Batches
-from workflows.sdk.budget import Budget, BudgetGuard, InstanceSpend
+from workflows.sdk.budget import Budget, BudgetGuard, InstanceSpend, spent_text
 from workflows.sdk.children import ChildRuns
 from workflows.sdk.entities import TakeTurnInput, Turn
 from workflows.sdk.errors import AggregateTaskFailed, ContextAttributeError, StrategyError, TaskFailed
@@ -111,6 +113,8 @@ class Context:
         self._batches.on_start = self._batch_started
         self.budget = BudgetGuard(inp.budget)
         """The run's budget and the live spend of its running instances (workflows/sdk/budget.py)."""
+        self._batches.budgeted = self.budget.budget is not None
+        self._batches.budget, self._batches.stopped = self._batch_budget, self._batches_stopped
         self._children = ChildRuns(state.run_id, inp, self._budget_left)
         self.notifier = Notifier(inp.notify, state.run_id, state.strategy, state.repo)
         """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
@@ -267,7 +271,7 @@ class Context:
             else:
                 progress.status, progress.started_at = "running", workflow.now()
                 try:
-                    result = await self._within_budget(inp, run_instance(inp, lambda until: self.quota_wait(inp.key, until)))
+                    result = await within_budget(self.budget, inp, run_instance(inp, lambda until: self.quota_wait(inp.key, until)), self.totals)
                 except asyncio.CancelledError:
                     progress.status = "canceled"
                     if self.shared.name is not None:  # settle its hold on the shared budget with what it spent so far
@@ -282,34 +286,22 @@ class Context:
         workflow.upsert_memo({MEMO_BUDGET_WAIT: {"name": name, "until": until.isoformat()} if until else None})
 
     async def _admitted(self, inp: InstanceInput) -> InstanceResult | None:
-        """None: the run's budget lets the instance start; else why not (workflows/sdk/projection.py).
+        """None: the run's budget lets the instance start; else why not (workflows/sdk/admission.py).
         While a running instance's spend is still unknown it waits, and the run says so."""
-        decided: list[str] = []
+        return await admitted(self.budget, inp, self.totals, self._saying)
 
-        def decide() -> bool:
-            # The run's totals only with a budget to hold them to: summing every instance's for each is quadratic in the run's size.
-            decided[:] = [self.budget.admit(inp.key, self.totals() if self.budget.budget is not None else RunTotals())]
-            return decided[0] != "wait"
-
-        if not decide():
-            said = self.budget.learning()
-            before, self.phase = self.phase, said
-            if said not in self._said:
-                self._said.add(said)
-                workflow.logger.info("%s", said)
-            try:
-                await workflow.wait_condition(decide)
-            finally:
-                if self.phase == said:
-                    self.phase = before
-        if decided[0] == "start":
-            return None
-        totals = self.totals()
-        expected = self.budget.expected(totals) if not self.budget.reached(totals) else ""
-        note = self.budget.stop(totals, inp.key)
-        why = f"would pass the run's budget ({note}; {expected})" if expected else f"the run's budget is reached ({note})"
-        return InstanceResult(success=False, status="canceled", key=inp.key, error=f"not started: {why}",
-                              error_type="budget", plugin=inp.task.plugin, model=inp.task.model)
+    @contextlib.contextmanager
+    def _saying(self, said: str) -> Iterator[None]:
+        """The run's phase is `said` while the block runs (logged once per run)."""
+        before, self.phase = self.phase, said
+        if said not in self._said:
+            self._said.add(said)
+            workflow.logger.info("%s", said)
+        try:
+            yield
+        finally:
+            if self.phase == said:
+                self.phase = before
 
     def reserve_for_selection(self, steps: Sequence[str], per_candidate: float, fixed: int = 0, candidate_step: str = "candidate") -> str:
         """Keep part of the run's budget for selection (best-of-n's scorers, judges, test writers,
@@ -323,32 +315,6 @@ class Context:
         said = f"budget: keeping a reserve for selection ({calls})"
         workflow.logger.info("%s", said)
         return said
-
-    async def _within_budget(self, inp: InstanceInput, running: Any) -> InstanceResult:
-        """The instance's result; with `--budget-policy cancel`, stopped once the run's budget is reached."""
-        budget = self.budget.budget
-        if budget is None or budget.policy != "cancel" or self.budget.projector.is_selection(inp.key):
-            result: InstanceResult = await running
-            return result
-        task: asyncio.Task[InstanceResult] = asyncio.create_task(running)
-        try:
-            await workflow.wait_condition(lambda: task.done() or self.budget.reached(self.totals()))
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if task.done():
-            return task.result()
-        live = self.budget.live.get(inp.key, InstanceSpend(key=inp.key))
-        note = self.budget.stop(self.totals(), inp.key)
-        task.cancel()
-        try:
-            result = await task
-        except asyncio.CancelledError:
-            result = InstanceResult(success=False, key=inp.key, plugin=inp.task.plugin, model=inp.task.model)
-        result.success, result.status, result.error_type = False, "canceled", "budget"
-        result.error = f"stopped: the run's budget is reached ({note})"
-        result.cost_usd, result.cost_estimated = max(result.cost_usd, live.cost_usd), result.cost_estimated or live.cost_estimated
-        return result
 
     def take_spend(self, spend: InstanceSpend) -> None:
         """A running instance's live spend (its activity's signal)."""
@@ -419,7 +385,26 @@ class Context:
             progress.status = "canceled"
             raise
         self._record(progress, result)
+        if result.error_type == "budget":  # kept from starting, or stopped, by the run's budget held in its batch
+            self.budget.counted(inp.key)  # not stop(): summing the run's totals for each of thousands would be quadratic
         return result
+
+    def _batch_budget(self) -> tuple[Budget | None, dict[str, tuple[float, int]]]:
+        """The next batch's budget: the run's, with what the run has spent so far counted as spent;
+        and what an instance of each step is expected to spend."""
+        if self.budget.budget is None:
+            return None, {}
+        cost, tokens, _ = self.budget.figures(self.totals())
+        return self.budget.budget.for_child(cost, tokens), dict(self.budget.projector.largest)
+
+    def _batches_stopped(self) -> str | None:
+        """Why the run starts no more batches: its budget is reached; None while it is not."""
+        if self.budget.budget is None:
+            return None
+        totals = self.totals()
+        if not self.budget.reached(totals):
+            return None
+        return f"the run's budget is reached ({spent_text(*self.budget.figures(totals), self.budget.budget)})"
 
     def _batch_started(self, instances: list[InstanceInput]) -> None:
         now = workflow.now()
