@@ -29,6 +29,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows.sdk.admission import admitted, not_started, within_budget
 from workflows.sdk.budget import Budget, BudgetGuard
+from workflows.sdk.headroom import SharedBudgetGate
 from workflows.sdk.instances import run_instance
 from workflows.sdk.models import InstanceInput, InstanceResult, RunTotals
 from workflows.sdk.pauses import ParentTeller
@@ -45,6 +46,8 @@ class InstanceBatch(BaseModel):
     """The run's budget, with what the run had spent when the batch started counted as spent; None: no budget."""
     expected: dict[str, tuple[float, int]] = {}
     """What an instance of each step is expected to spend (the most one of the run's spent): (USD, tokens)."""
+    shared_budget: str | None = None
+    """The run's shared budget (`--budget NAME`): each of the batch's instances asks it for headroom, as the run's own do."""
 
 
 @workflow.defn(name=BATCH_WORKFLOW)
@@ -59,17 +62,25 @@ class InstanceBatchWorkflow:
         guard.projector.largest.update(batch.expected)  # learnt by the run: the batch's first instances need not run alone
         spent = [RunTotals()]  # what the batch's ended instances spent; the run's before it is the budget's carried part
 
+        shared = SharedBudgetGate(batch.shared_budget, batch.instances[0].run_id if batch.instances else "", lambda name, until: None)
+
         async def one(inp: InstanceInput) -> InstanceResult:
             async with free:
                 def told(until: datetime | None) -> None:
                     parent.tell(inp.key, until)
 
-                if guard.budget is None:
+                if guard.budget is None and shared.name is None:
                     return await run_instance(inp, told)
-                refused = await admitted(guard, inp, lambda: spent[0])
+                refused = await admitted(guard, inp, lambda: spent[0]) or await shared.admit(inp, guard.projector.estimate(inp.key))
                 if refused is not None:
+                    guard.projector.forget(inp.key)
                     return refused
-                result = await within_budget(guard, inp, run_instance(inp, told), lambda: spent[0])
+                try:
+                    result = await within_budget(guard, inp, run_instance(inp, told), lambda: spent[0])
+                except asyncio.CancelledError:
+                    await shared.spent(inp.key, 0.0)  # its hold settled: what it spent is unknown here (its live spend goes to the run)
+                    raise
+                await shared.spent(inp.key, result.cost_usd)
                 guard.settled(inp.key, (result.cost_usd, result.input_tokens + result.output_tokens))
                 spent[0] = spent[0].plus(RunTotals(instances_run=1, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
                                                    cost_usd=result.cost_usd, cost_estimated=result.cost_estimated))
@@ -96,6 +107,8 @@ class Batches:
         """The next batch's budget and what an instance of each step is expected to spend (InstanceBatch)."""
         self.budgeted = False
         """The run has a budget: each batch gets it (`budget`), and none starts once it is reached (`stopped`)."""
+        self.shared: str | None = None
+        """The run's shared budget, which each batch's instances ask for headroom too."""
         self.stopped: Callable[[], str | None] = lambda: None
         """Why the run starts no more batches (`the run's budget is reached (spent $5.20 of $5)`); None: it may."""
 
@@ -129,7 +142,7 @@ class Batches:
                 results: list[InstanceResult] = await workflow.execute_child_workflow(
                     BATCH_WORKFLOW,
                     InstanceBatch(instances=[inp for inp, _ in chunk], max_parallel=self._max_parallel, randomize_queue=self._randomize,
-                                  budget=budget, expected=expected),
+                                  budget=budget, expected=expected, shared_budget=self.shared),
                     id=self.running,
                     task_queue=workflow.info().task_queue,
                     result_type=list[InstanceResult],

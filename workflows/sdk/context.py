@@ -119,6 +119,7 @@ class Context:
         self.notifier = Notifier(inp.notify, state.run_id, state.strategy, state.repo)
         """Tells orchard.yaml's `notify:` targets (workflows/sdk/notifications.py)."""
         self.shared = SharedBudgetGate(inp.budget.shared if inp.budget else None, state.run_id, self._shared_wait)
+        self._batches.shared = self.shared.name
         """The shared budget the run's instances ask for headroom (`--budget NAME`)."""
         self._questions = questions
         self._chain = inp.chain

@@ -124,3 +124,18 @@ async def test_a_running_instances_activity_tells_its_shared_budget_its_live_spe
     await ActivityEnvironment(client=client).run(spend)
     held = (await handle.query(SharedBudgetWorkflow.state)).holds["run-x/gen/1"]
     assert held.live == 0.75 and held.amount == 0.75
+
+
+async def test_a_runs_batched_instances_ask_its_shared_budget_too(client, scripted_queue):
+    """Past the run's first `instances_per_history`, instances run in batch child workflows: they ask
+    the shared budget for headroom as the run's own do, so the fan-out still stops within it."""
+    name, handle = await _budget(client, scripted_queue, usd=4.5, policy="fail")
+    script = Script(usage={"gen/.*": (10, 10, 1.0)}, delays={"gen/.*": 0.05})
+    run = await start_scripted(client, scripted_queue, "fan-out", script, params={"n": 8}, max_parallel=2,
+                               run={"budget": {"shared": name}, "instances_per_history": 2})
+    result = await final_result(run)
+    assert len(script.started_keys()) == 5 and result.cost_usd == 5.0  # 2 own, then the batch's: held $1 each while $4.5 allowed it
+    state = await handle.query(SharedBudgetWorkflow.state)
+    assert state.spent == 5.0 and not state.holds
+    progress = await run.query("progress", result_type=RunProgress)
+    assert sorted(p.key for p in progress.instances if p.status == "failed") == sorted({f"gen/{i}" for i in range(1, 9)} - set(script.started_keys()))
