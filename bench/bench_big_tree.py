@@ -3,7 +3,7 @@
 checkout of the tree plus the agents' own commits) and against n `git clone --no-hardlinks`.
 
     python bench/bench_big_tree.py [--files 20000] [--n 8] [--reps 3] [--dirs /tmp,/dev/shm] \\
-        [--code before=/work/main] [--code after=.]                                  # as root
+        [--code before=../orchard-before] [--code after=.]                                  # as root
 
 For each folder (each disk), the repository is made once there; then, `--reps` times, each Orchard
 checkout named by `--code` (in turn, the order swapped every rep, so before and after share the
