@@ -6,6 +6,7 @@ tests/e2e/conftest.py makes `git_daemon` a fixture of every end-to-end test."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -75,3 +76,26 @@ def stop_hosts(hosts: list[subprocess.Popen[bytes]]) -> None:
 def host_of(path: str, homes: list[Path]) -> Path | None:
     """The host whose home holds `path` (a workspace an agent or a step ran in)."""
     return next((home for home in homes if Path(path).is_relative_to(home)), None)
+
+
+def clone_with_marks(url: str, tmp_path: Path) -> tuple[Path, Path]:
+    """The user's clone of the remote at `url`, and an empty folder the agents mark where they ran."""
+    clone, marks = tmp_path / "clone", tmp_path / "marks"
+    git(tmp_path, "clone", "-q", url, str(clone))
+    marks.mkdir()
+    return clone, marks
+
+
+def agent_script(tmp_path: Path, text: str, marks: Path) -> Path:
+    """An executable agent script from `text`, its MARKS the marks folder."""
+    agent = tmp_path / "agent.sh"
+    agent.write_text(text.replace("MARKS", str(marks)))
+    agent.chmod(0o755)
+    return agent
+
+
+def start_hosts(tmp_path: Path, names: str, address: str) -> tuple[str, list[Path], list[subprocess.Popen[bytes]]]:
+    """A task queue of the test's own, and a host per letter of `names` (its home, its worker) serving it."""
+    queue = f"hosts-{os.getpid()}-{time.monotonic_ns()}"
+    homes = [tmp_path / f"host-{name}" for name in names]
+    return queue, homes, [start_host(home, address, queue) for home in homes]

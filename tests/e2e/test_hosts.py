@@ -6,7 +6,6 @@ candidate's branch on the remote and in the user's clone."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, orchard, orchard_argv, orchard_env
-from tests.e2e.hosts import start_host, stop_hosts, wait_serving
+from tests.e2e.hosts import agent_script, clone_with_marks, start_hosts, stop_hosts, wait_serving
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +31,9 @@ echo done
 
 def test_best_of_n_spreads_over_three_hosts_and_survives_losing_one(git_daemon, named_server, tmp_path):
     url, bare = git_daemon
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", url, str(clone))
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    agent = tmp_path / "agent.sh"
-    agent.write_text(AGENT.replace("MARKS", str(marks)))
-    agent.chmod(0o755)
-    queue = f"hosts-{os.getpid()}-{time.monotonic_ns()}"
-    homes = [tmp_path / f"host-{name}" for name in "abc"]
-    hosts = [start_host(home, named_server, queue) for home in homes]
+    clone, marks = clone_with_marks(url, tmp_path)
+    agent = agent_script(tmp_path, AGENT, marks)
+    queue, homes, hosts = start_hosts(tmp_path, "abc", named_server)
     try:
         wait_serving(homes, hosts)
         run = subprocess.Popen(

@@ -6,7 +6,6 @@ hosts running a queue worker's pipelines: the work goes on from the remote on an
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 from tests.conftest import git, orchard, orchard_argv, orchard_env
-from tests.e2e.hosts import host_of, start_host, stop_hosts, wait_serving
+from tests.e2e.hosts import agent_script, clone_with_marks, host_of, start_hosts, stop_hosts, wait_serving
 
 pytestmark = pytest.mark.slow
 T = TypeVar("T")
@@ -31,10 +30,6 @@ echo "step $n" >> steps.txt
 git add steps.txt && git commit -q -m "loop step $n"
 echo "did step $n"
 """
-
-
-def _queue() -> str:
-    return f"hosts-{os.getpid()}-{time.monotonic_ns()}"
 
 
 def _wait_for(what: str, ready: Callable[[], T], timeout: float, alive: subprocess.Popen[str] | None = None) -> T:
@@ -54,16 +49,9 @@ def _killed(hosts: list[subprocess.Popen[bytes]], homes: list[Path], home: Path)
 
 def test_a_loop_on_a_remote_goes_on_on_another_host_when_its_host_dies(git_daemon, named_server, tmp_path):
     url, bare = git_daemon
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", url, str(clone))
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    agent = tmp_path / "agent.sh"
-    agent.write_text(COUNTER.replace("MARKS", str(marks)))
-    agent.chmod(0o755)
-    queue = _queue()
-    homes = [tmp_path / f"host-{name}" for name in "abc"]
-    hosts = [start_host(home, named_server, queue) for home in homes]
+    clone, marks = clone_with_marks(url, tmp_path)
+    agent = agent_script(tmp_path, COUNTER, marks)
+    queue, homes, hosts = start_hosts(tmp_path, "abc", named_server)
     client = orchard_env(tmp_path / "client-home")
     try:
         wait_serving(homes, hosts)
@@ -133,19 +121,14 @@ run = "echo $PWD > MARKS/{bug.id}.$$ && sleep 2 && echo fixed {bug.id} > fix-{bu
 
 def test_a_runbook_on_a_remote_publishes_there_and_its_queue_worker_spreads_over_hosts(git_daemon, named_server, tmp_path):
     url, bare = git_daemon
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", url, str(clone))
-    marks = tmp_path / "marks"
-    marks.mkdir()
+    clone, marks = clone_with_marks(url, tmp_path)
     (clone / "runbooks").mkdir()
     (clone / "runbooks" / "ops.toml").write_text(RUNBOOK.replace("MARKS", str(marks)))
     (clone / "bugs.json").write_text(json.dumps([{"id": n} for n in range(1, 4)]))
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "runbooks and bugs")
     git(clone, "push", "-q", "origin", "main")  # the queue's source is read from the remote's main, on a host
-    queue = _queue()
-    homes = [tmp_path / f"host-{name}" for name in "ab"]
-    hosts = [start_host(home, named_server, queue) for home in homes]
+    queue, homes, hosts = start_hosts(tmp_path, "ab", named_server)
     client = orchard_env(tmp_path / "client-home")
     on = ("--remote", "origin", "--address", named_server, "--task-queue", queue)
     try:

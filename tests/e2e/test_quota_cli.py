@@ -8,14 +8,14 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 
 from tests.conftest import orchard_branches, run_strategy
+from tests.e2e.quota import attempts, no_request_while_paused, watch_quota
 from tests.e2e.test_agent_clis import CLAUDE_SLEEPER, CODEX_NO_RETRIES, claude_conversation, codex_conversation, no_sleeper_left, require_cli
 from tests.fakes import openai_server as oai
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.rate_limit import RateLimitWindow
-from workflows.sdk.models import RunProgress, RunResult
+from workflows.sdk.models import RunResult
 
 pytestmark = pytest.mark.slow
 
@@ -34,49 +34,16 @@ def limited_claude(monkeypatch, tmp_path):
         yield fake
 
 
-async def _attempts(client, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """(activity attempts past the first, activity failures) in the run's history."""
-    retried = failed = 0
-    async for event in client.get_workflow_handle(run_id).fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and event.activity_task_started_event_attributes.attempt > 1:
-            retried += 1
-        failed += event.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT)
-    return retried, failed
-
-
-async def _watch_quota(client, run_ids: list[str], seen: dict[str, set[str]]) -> None:  # type: ignore[no-untyped-def]
-    """Record what each run's progress says of quota while the runs go on."""
-    while True:
-        for run_id in run_ids:
-            try:
-                progress = await client.get_workflow_handle(run_id).query("progress", result_type=RunProgress)
-            except Exception:  # noqa: BLE001 - not started yet, or ended
-                continue
-            if progress.quota_until is not None:
-                seen.setdefault(run_id, set()).add(progress.quota_until.isoformat())
-        await asyncio.sleep(0.2)
-
-
 async def _runs(client, task_queue, repo, count: int, strategy: str, params: dict) -> tuple[list[RunResult], list[str], dict[str, set[str]]]:  # type: ignore[no-untyped-def,type-arg]
     run_ids = [f"run_quota_{uuid.uuid4().hex[:8]}" for _ in range(count)]
     seen: dict[str, set[str]] = {}
-    watcher = asyncio.ensure_future(_watch_quota(client, run_ids, seen))
+    watcher = asyncio.ensure_future(watch_quota(client, run_ids, seen))
     try:
         results = await asyncio.gather(*(run_strategy(client, task_queue, strategy, repo, params=params, agent="", plugin="claude-code",
                                                       model="claude-sonnet-4-5", run_id=run_id, runner="local") for run_id in run_ids))
     finally:
         watcher.cancel()
     return list(results), run_ids, seen
-
-
-def _no_request_while_paused(window: RateLimitWindow) -> None:
-    """Each agent learns of the limit from one refused request and is stopped; then nothing reaches
-    the server until the window closes."""
-    assert window.opened_at is not None and window.closes_at is not None
-    last_refused = max(window.refused)
-    assert last_refused - window.opened_at < 5, "requests kept coming after the pause began"
-    assert window.requests_in(last_refused + 1e-6, window.closes_at) == 0
-    assert window.requests_in(window.closes_at, float("inf")) > 0  # and the agents came back after it
 
 
 async def test_a_rate_limited_best_of_n_pauses_and_completes_with_every_instance_succeeding(client, task_queue, repo, limited_claude):
@@ -86,9 +53,9 @@ async def test_a_rate_limited_best_of_n_pauses_and_completes_with_every_instance
     # (Not always 3 branches: an agent stopped mid-turn when the pause began resumes its session, and the fake model,
     # which answers by counting the conversation's turns, may then skip its Write turn. A real model carries on.)
     assert sum(c.metrics.get("quota_pauses", 0) for c in result.instances) >= 1
-    assert await _attempts(client, run_id) == (0, 0)  # no attempt counted failed, no retry spent
+    assert await attempts(client, run_id) == (0, 0)  # no attempt counted failed, no retry spent
     assert seen.get(run_id), "the run never said it was waiting for quota"
-    _no_request_while_paused(limited_claude.rate_limit)
+    no_request_while_paused(limited_claude.rate_limit)
 
 
 async def test_three_runs_sharing_credentials_pause_and_resume_together(client, task_queue, repo, limited_claude):
@@ -98,8 +65,8 @@ async def test_three_runs_sharing_credentials_pause_and_resume_together(client, 
     untils = set().union(*seen.values())
     assert len(untils) == 1, f"the runs waited for different resets: {untils}"  # one pause, the quota workflow's
     for run_id in run_ids:
-        assert await _attempts(client, run_id) == (0, 0)
-    _no_request_while_paused(limited_claude.rate_limit)
+        assert await attempts(client, run_id) == (0, 0)
+    no_request_while_paused(limited_claude.rate_limit)
 
 
 async def test_a_rate_limited_codex_pauses_for_a_backoff_and_resumes(client, task_queue, repo, monkeypatch, tmp_path):
@@ -118,7 +85,7 @@ async def test_a_rate_limited_codex_pauses_for_a_backoff_and_resumes(client, tas
     (only,) = result.instances
     assert only.success and only.metrics["quota_pauses"] == 1, only.error
     assert len(orchard_branches(repo)) == 1 and only.cost_estimated
-    assert await _attempts(client, run_id) == (0, 0)
+    assert await attempts(client, run_id) == (0, 0)
     assert len(window.refused) == 1 and window.requests_in(window.refused[0] + 1e-6, window.refused[0] + 29) == 0  # quiet through the backoff
 
 

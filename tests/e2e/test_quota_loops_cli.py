@@ -15,8 +15,8 @@ import pytest
 
 from client.runbooks.registry import RunbookRegistry
 from tests.conftest import git, run_strategy
+from tests.e2e.quota import attempts, no_request_while_paused, watch_quota
 from tests.e2e.test_agent_clis import CLAUDE_SLEEPER, claude_conversation, no_sleeper_left, require_cli
-from tests.e2e.test_quota_cli import _attempts, _no_request_while_paused, _watch_quota
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.rate_limit import RateLimitWindow
 
@@ -47,7 +47,7 @@ def _serving(monkeypatch, fake: FakeAnthropic) -> None:  # type: ignore[no-untyp
 
 async def _watched(client, run_id: str, running) -> tuple[object, set[str]]:  # type: ignore[no-untyped-def]
     seen: dict[str, set[str]] = {}
-    watcher = asyncio.ensure_future(_watch_quota(client, [run_id], seen))
+    watcher = asyncio.ensure_future(watch_quota(client, [run_id], seen))
     try:
         result = await running
     finally:
@@ -68,10 +68,10 @@ async def test_a_fixed_loop_pauses_mid_iteration_and_every_iteration_succeeds(cl
     assert loop.loop.action == "complete" and loop.loop.iterations == 3  # the pause took no iteration
     assert [row.error for row in loop.loop.trail] == [None, None, None] and all(row.changed for row in loop.loop.trail)
     assert len(git(repo, "ls-tree", "--name-only", f"{loop.branch_name}:notes").split()) == 3  # iteration 2's file, written before the pause, committed after
-    assert await _attempts(client, run_id) == (0, 0)  # no attempt counted failed, no retry spent
+    assert await attempts(client, run_id) == (0, 0)  # no attempt counted failed, no retry spent
     assert seen, "the loop never said it was waiting for quota"
     assert len(window.refused) == 1
-    _no_request_while_paused(window)
+    no_request_while_paused(window)
 
 
 def _runbooks(folder: Path) -> dict:
@@ -107,10 +107,10 @@ async def test_a_pipeline_agent_step_pauses_and_resumes_with_no_retry_or_escalat
     assert result.status == "success", [c.error for c in result.instances]
     (pipeline,) = result.instances
     assert [(p.phase, p.ok) for p in pipeline.pipeline.phases] == [("work", True), ("check", True)]  # never failed, retried or escalated
-    assert await _attempts(client, run_id) == (0, 0)
+    assert await attempts(client, run_id) == (0, 0)
     assert seen, "the pipeline never said it was waiting for quota"
     assert len(window.refused) == 1
-    _no_request_while_paused(window)
+    no_request_while_paused(window)
 
 
 async def test_a_loop_s_agent_stops_when_a_best_of_n_on_its_credentials_pauses(client, task_queue, repo, monkeypatch, claude_credentials):
@@ -131,7 +131,7 @@ async def test_a_loop_s_agent_stops_when_a_best_of_n_on_its_credentials_pauses(c
     assert best.status == "success" and best.instances[0].metrics["quota_pauses"] == 1
     assert loop_result.status == "success", [c.error for c in loop_result.instances]
     assert loop_result.instances[0].loop.iterations == 1 and loop_result.instances[0].loop.trail[0].error is None
-    assert await _attempts(client, loop_id) == (0, 0)
+    assert await attempts(client, loop_id) == (0, 0)
     assert window.opened_at is not None and window.closes_at is not None
     assert len(window.refused) == 1  # only the best-of-n's request met the limit: the loop sent none during the pause
     assert window.requests_in(window.opened_at + 1e-6, window.closes_at) == 0
