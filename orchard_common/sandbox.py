@@ -33,6 +33,7 @@ SHARED_MODULES = (
     "workflows.sdk.trail",
     "workflows.sdk.quota",
     "workflows.sdk.budget",
+    "workflows.sdk.shared_budgets",
     "workflows.sdk.projection",
     "workflows.sdk.notify",
     "workflows.sdk.entities",
@@ -49,9 +50,12 @@ SHARED_MODULES = (
     "workflows.runbooks.arguments",
     "workflows.runbooks.steps",
     "workflows.runbooks.branches",
+    "workflows.runbooks.chain",
 )
 """Orchard's modules shared with the sandbox: pure models (and durations, the models' value type;
-the runbook models' readers, template and branch-name checks, which validate them), errors and the registries."""
+the runbook models' readers, template and branch-name checks, which validate them; a strategy
+chain's state machine, pure functions of its models), errors and the registries. Every run pays for
+what is not listed: a workflow's first task imports it again (10-40 ms a module set here)."""
 
 
 _checked: set[type] = set()

@@ -22,7 +22,6 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import CancelledError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
@@ -31,23 +30,11 @@ from workflows.sdk.admission import admitted, not_started, within_budget
 from workflows.sdk.budget import Budget, BudgetGuard
 from workflows.sdk.headroom import SharedBudgetGate
 from workflows.sdk.instances import run_instance
-from workflows.sdk.models import InstanceInput, InstanceResult, RunTotals
+from workflows.sdk.models import InstanceBatch, InstanceInput, InstanceResult, RunTotals
 from workflows.sdk.pauses import ParentTeller
 from workflows.sdk.slots import slots
 
 BATCH_WORKFLOW = "orchard-instances"
-
-
-class InstanceBatch(BaseModel):
-    instances: list[InstanceInput]
-    max_parallel: int
-    randomize_queue: bool = False
-    budget: Budget | None = None
-    """The run's budget, with what the run had spent when the batch started counted as spent; None: no budget."""
-    expected: dict[str, tuple[float, int]] = {}
-    """What an instance of each step is expected to spend (the most one of the run's spent): (USD, tokens)."""
-    shared_budget: str | None = None
-    """The run's shared budget (`--budget NAME`): each of the batch's instances asks it for headroom, as the run's own do."""
 
 
 @workflow.defn(name=BATCH_WORKFLOW)

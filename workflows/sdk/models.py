@@ -500,6 +500,21 @@ class InstanceInput(BaseModel):
     """Pauses at a provider's limit so far."""
 
 
+class InstanceBatch(BaseModel):
+    """What an `orchard-instances` child workflow runs: a share of a run's instances past its first
+    `instances_per_history` (workflows/sdk/batches.py)."""
+
+    instances: list[InstanceInput]
+    max_parallel: int
+    randomize_queue: bool = False
+    budget: Budget | None = None
+    """The run's budget, with what the run had spent when the batch started counted as spent; None: no budget."""
+    expected: dict[str, tuple[float, int]] = {}
+    """What an instance of each step is expected to spend (the most one of the run's spent): (USD, tokens)."""
+    shared_budget: str | None = None
+    """The run's shared budget (`--budget NAME`): each of the batch's instances asks it for headroom, as the run's own do."""
+
+
 class InstanceHeartbeat(BaseModel):
     """Progress an instance activity reports; `orchard watch` and the UI show it live."""
 
