@@ -189,10 +189,10 @@ def start_warm_client() -> None:
     spawn([sys.executable, "-m", "client.warm"], state_dir("logs") / "warm-client.log", pid_file, cwd=str(ROOT))
 
 
-def stop_warm_client() -> bool:
-    """The warm client stopped, and the spare worker beside it."""
-    spare_worker.stop_spare()
-    return stop(_warm_pid_file(), timeout=5.0)
+def stop_warm_client() -> list[str]:
+    """The warm client stopped, and the spare worker beside it: which of them ran."""
+    stopped = ["spare worker"] if spare_worker.stop_spare() else []
+    return (["warm client"] if stop(_warm_pid_file(), timeout=5.0) else []) + stopped
 
 
 def _warm_pid_file() -> Path:
