@@ -178,13 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--strategy", help="strategy spec to replay against (default: the built-in named in the history)")
     connection_args(rep)
 
-    cln = sub.add_parser("clean", help="remove containers, workspaces and agent homes that ended runs left on this host, and base and queue checkouts no run uses")
+    cln = sub.add_parser("clean", help="remove containers, workspaces and agent homes that ended runs left on this host, and base and queue "
+                                       "checkouts no run uses")
     cln.add_argument("run_id", nargs="?", help="only this run (it must not be running); default: every run that is not running")
     connection_args(cln)
 
     _landing_parsers(sub)
 
-    doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk; say the base grace and the bases kept")
+    doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk; say the base grace and "
+                                        "the bases kept")
     doc.add_argument("--docker-image", help=f"agent image to check (default: runner.docker_image or {DEFAULT_IMAGE})")
     doc.add_argument("--output", choices=["table", "json"], default="table")
     connection_args(doc)

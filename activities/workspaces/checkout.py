@@ -31,9 +31,9 @@ def _users(checkout: Path) -> Path:
     return checkout.with_name(checkout.name + ".users")
 
 
-async def commands_root(repo: str, branch: str, user: str) -> Path:
+async def commands_root(repo: str, branch: str, user: str | None) -> Path:
     """The folder the commands run in (see above); a remote's checkout is at `branch`'s commit now,
-    its use by the run `user` (a workflow id) recorded."""
+    its use by the run `user` (a workflow id; an activity outside a workflow has none) recorded."""
     if not is_remote_repo(repo):
         return Path(repo)
     origin = await open_origin(repo)
@@ -47,8 +47,9 @@ async def commands_root(repo: str, branch: str, user: str) -> Path:
             shutil.rmtree(dest, ignore_errors=True)
             await git("clone", "--quiet", "--shared", "--no-checkout", origin.read, str(dest), cwd=dest.parent)
         await git("checkout", "--quiet", "--force", "--detach", commit, cwd=dest)
-        _users(dest).mkdir(exist_ok=True)
-        (_users(dest) / quote(user, safe="")).touch()  # now: a clean that listed the open runs before this use keeps it
+        if user:
+            _users(dest).mkdir(exist_ok=True)
+            (_users(dest) / quote(user, safe="")).touch()  # now: a clean that listed the open runs before this use keeps it
     return dest
 
 
@@ -66,11 +67,10 @@ async def sweep_checkouts(open_run_ids: set[str], listed_at: float) -> list[Path
     removed = []
     for checkout in sorted(p for p in checkouts_dir().iterdir() if p.is_dir() and "." not in p.name) if checkouts_dir().is_dir() else []:
         async with host_lock(checkout.with_suffix(".lock")):  # kept: a use waiting on it would take it again on a file of its own
-            users = list(_users(checkout).iterdir()) if _users(checkout).is_dir() else None
-            if users is None:
+            if not _users(checkout).is_dir():
                 in_use = bool(open_run_ids)
             else:
-                in_use = any(unquote(u.name) in open_run_ids or u.stat().st_mtime >= listed_at - RECENT_USE for u in users)
+                in_use = any(unquote(u.name) in open_run_ids or u.stat().st_mtime >= listed_at - RECENT_USE for u in _users(checkout).iterdir())
             if not in_use:
                 await asyncio.to_thread(shutil.rmtree, checkout, True)
                 await asyncio.to_thread(shutil.rmtree, _users(checkout), True)

@@ -171,8 +171,8 @@ def check_base_grace() -> Check:
     grace, problem = base_grace_setting()
     kept = kept_bases()
     sizes = [_disk_usage(base) for base, _ in kept]
-    now = "none kept now" if not kept else (f"{len(kept)} kept now, {_size(sum(sizes))}: "
-                                           + ", ".join(f"{base.name} ({_size(size)}, idle {idle:.0f} s)" for (base, idle), size in zip(kept, sizes, strict=True)))
+    each = [f"{base.name} ({_size(size)}, idle {idle:.0f} s)" for (base, idle), size in zip(kept, sizes, strict=True)]
+    now = f"{len(kept)} kept now, {_size(sum(sizes))}: {', '.join(each)}" if kept else "none kept now"
     source = "ORCHARD_BASE_GRACE" if os.environ.get("ORCHARD_BASE_GRACE", "").strip() else "the default; ORCHARD_BASE_GRACE sets it"
     setting = problem or f"a base checkout outlives its last workspace {grace:g} s ({source})"
     return Check("warn" if problem else "ok", "base grace", f"{setting}; {now} ({bases_dir()})")

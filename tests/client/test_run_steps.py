@@ -19,7 +19,7 @@ from client.errors import UsageError
 from client.preflight import RemoteHeads, RemoteUnreachable, RunnerCheck
 from client.repository import RunRepository
 from client.request import RunRequest
-from client.runs import NoWorker
+from client.runs import NoWorker, Target
 from orchard_common.config import OrchardConfig
 from orchard_common.connection import has_poller
 from tests.conftest import SCRIPTED_REPO, git
@@ -340,3 +340,29 @@ async def test_a_named_server_s_queue_no_worker_polls_is_refused_before_anything
         async with step.serve(req, configuration, chosen, RunnerCheck("local")):
             raise AssertionError("served")
     assert scripted_run_ids == []
+
+
+async def test_the_embedded_worker_starts_with_worker_processes_of_orchard_yaml(named_server, monkeypatch):
+    """What the run's orchard.yaml says reaches the worker's start, both ways it is started (early, then ensured)."""
+    asked: list[tuple[str, int | None]] = []
+    monkeypatch.setattr(step, "start_served", lambda queue, spec, credentials, modules, imports, processes: asked.append(("start", processes)))
+
+    async def ensure_served(target, queue, spec, credentials, modules, processes):  # type: ignore[no-untyped-def]
+        asked.append(("ensure", processes))
+
+    async def connect(request, configuration):  # type: ignore[no-untyped-def]
+        return Target(client=None, embedded=True, address="127.0.0.1:1", task_queue="orchard", ui_url=None)  # type: ignore[arg-type]
+
+    async def worker_queue(client, queue, credentials):  # type: ignore[no-untyped-def]
+        return queue
+
+    monkeypatch.setattr(step, "ensure_served", ensure_served)
+    monkeypatch.setattr(step, "_connect", connect)
+    monkeypatch.setattr(step, "worker_queue", worker_queue)
+    req, _, chosen, _ = on_the_named_server(named_server, "q")
+    config = OrchardConfig.model_validate({"worker": {"processes": 3}})
+    configuration = step.Configuration(config, TaskDefaults(agent_command="a"), {}, None, None, None, "embedded")
+    async with step.serve(req, configuration, chosen, RunnerCheck("local")) as served:
+        assert served.serving is not None
+        await served.serving
+    assert asked == [("start", 3), ("ensure", 3)]
