@@ -319,6 +319,7 @@ def _cron_parser(actions: argparse._SubParsersAction[_Parser], folder_args: Call
         if action in ("pause", "unpause"):
             sub_parser.add_argument("--note", help="why, as the schedule shows it (default: who did it)")
         sub_parser.add_argument("--repo", default=".", help="the repository the cron runs on (default: here)")
+        sub_parser.add_argument("--remote", metavar="NAME", help="the cron runs on this remote of the repository (as it was started with --remote NAME)")
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
         sub_parser.add_argument("--namespace", help="Temporal namespace")
         folder_args(sub_parser)

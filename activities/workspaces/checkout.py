@@ -70,7 +70,10 @@ async def sweep_checkouts(open_run_ids: set[str], listed_at: float) -> list[Path
             if not _users(checkout).is_dir():
                 in_use = bool(open_run_ids)
             else:
-                in_use = any(unquote(u.name) in open_run_ids or u.stat().st_mtime >= listed_at - RECENT_USE for u in _users(checkout).iterdir())
+                users = {u: unquote(u.name) in open_run_ids or u.stat().st_mtime >= listed_at - RECENT_USE for u in _users(checkout).iterdir()}
+                in_use = any(users.values())
+                for gone in [u for u, using in users.items() if not using and in_use]:
+                    gone.unlink()  # a record of a run over (a cron's every run is a run of its own): kept checkouts gather none
             if not in_use:
                 await asyncio.to_thread(shutil.rmtree, checkout, True)
                 await asyncio.to_thread(shutil.rmtree, _users(checkout), True)

@@ -130,12 +130,30 @@ def test_the_strategy_s_parameters_are_the_flags_over_orchard_yaml(repo, no_name
         step.strategy(request("x", "--strategy", "best-of-n", "-S", "m=1"), here(repo), configuration)
 
 
-def test_a_strategy_that_needs_what_the_run_lacks_is_one_error(repo, no_named_server):
+IN_PLACE = """from workflows import Strategy
+from workflows.sdk.launch import Launch
+
+
+class InPlace(Launch):
+    local_repository_only = True
+
+
+class Here(Strategy):
+    NAME = "in-place"
+    LAUNCH = InPlace()
+
+    async def execute(self, prompt, base_branch, ctx):
+        return []
+"""
+
+
+async def test_a_strategy_that_needs_what_the_run_lacks_is_one_error(repo, no_named_server):
     with pytest.raises(UsageError, match="^the command plugin needs --agent-command"):
         step.strategy(request("x"), here(repo), configured(repo))
     on_a_remote = RunRepository("https://example.invalid/p.git", None)
-    with pytest.raises(UsageError, match="^the runbook-cron strategy works on a repository the workers share by path, not on a remote"):
-        step.strategy(request("x", "--strategy", "runbook-cron"), on_a_remote, configured(repo, "--agent-command", "a"))
+    (repo / "in_place.py").write_text(IN_PLACE)  # no built-in says so since crons run on remotes: a strategy of the user's may
+    with pytest.raises(UsageError, match="^the in-place strategy works on a repository the workers share by path, not on a remote"):
+        step.strategy(request("x", "--strategy", str(repo / "in_place.py")), on_a_remote, configured(repo, "--agent-command", "a"))
     assert step.strategy(request("x", "--strategy", "loop"), on_a_remote, configured(repo, "--agent-command", "a")).name == "loop"  # loops push to a remote
 
 

@@ -31,7 +31,8 @@ def _aged(checkout: Path, seconds: float) -> None:
 
 
 async def test_a_sweep_removes_the_checkouts_no_open_run_uses_and_keeps_those_in_use(remote: str) -> None:
-    main = await commands_root(remote, "main", "worker_a")
+    main = await commands_root(remote, "main", "cron_x_20261206T220000Z")  # a cron's run: one of its own each time
+    assert await commands_root(remote, "main", "worker_a") == main
     dev = await commands_root(remote, "dev", "worker_b")
     assert (main / "bugs.json").is_file() and main.parent == dev.parent == checkouts_dir() and main != dev
     for checkout in (main, dev):
@@ -39,6 +40,7 @@ async def test_a_sweep_removes_the_checkouts_no_open_run_uses_and_keeps_those_in
     listed_at = time.time()
     assert await sweep_checkouts({"worker_a"}, listed_at) == [dev]  # worker_a is open: main is in use
     assert main.is_dir() and not dev.exists() and not dev.with_name(dev.name + ".users").exists()
+    assert [u.name for u in main.with_name(main.name + ".users").iterdir()] == ["worker_a"]  # a run that is over is forgotten
 
     assert await commands_root(remote, "dev", "worker_c") == dev  # made again by the next use
     assert await sweep_checkouts(set(), listed_at) == [main]  # worker_c began using dev just now: in use, open or not yet listed
