@@ -178,13 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--strategy", help="strategy spec to replay against (default: the built-in named in the history)")
     connection_args(rep)
 
-    cln = sub.add_parser("clean", help="remove containers, workspaces and agent homes that ended runs left on this host")
+    cln = sub.add_parser("clean", help="remove containers, workspaces and agent homes that ended runs left on this host, and base and queue "
+                                       "checkouts no run uses")
     cln.add_argument("run_id", nargs="?", help="only this run (it must not be running); default: every run that is not running")
     connection_args(cln)
 
     _landing_parsers(sub)
 
-    doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk")
+    doc = sub.add_parser("doctor", help="check Temporal, Docker and the agent image, the agent CLIs, credentials and disk; say the base grace and "
+                                        "the bases kept")
     doc.add_argument("--docker-image", help=f"agent image to check (default: runner.docker_image or {DEFAULT_IMAGE})")
     doc.add_argument("--output", choices=["table", "json"], default="table")
     connection_args(doc)
@@ -317,6 +319,7 @@ def _cron_parser(actions: argparse._SubParsersAction[_Parser], folder_args: Call
         if action in ("pause", "unpause"):
             sub_parser.add_argument("--note", help="why, as the schedule shows it (default: who did it)")
         sub_parser.add_argument("--repo", default=".", help="the repository the cron runs on (default: here)")
+        sub_parser.add_argument("--remote", metavar="NAME", help="the cron runs on this remote of the repository (as it was started with --remote NAME)")
         sub_parser.add_argument("--address", help="use this Temporal server (HOST:PORT)")
         sub_parser.add_argument("--namespace", help="Temporal namespace")
         folder_args(sub_parser)

@@ -298,10 +298,11 @@ async def _embedded(request: RunRequest, configuration: Configuration, chosen: C
     comes up (on a cold start it is still connecting), so that the worker's first poll takes its
     first task; a worker that fails to start undoes it."""
     queue = task_queue_for(chosen.cls, chosen.spec, chosen.modules)
-    start_served(queue, chosen.spec, configuration.credentials, chosen.modules, runner.imports)
+    processes = configuration.config.worker.processes
+    start_served(queue, chosen.spec, configuration.credentials, chosen.modules, runner.imports, processes)
     target = await _connect(request, configuration)
     queue = await worker_queue(target.client, queue, configuration.credentials)
-    serving = asyncio.ensure_future(ensure_served(target, queue, chosen.spec, configuration.credentials, chosen.modules))
+    serving = asyncio.ensure_future(ensure_served(target, queue, chosen.spec, configuration.credentials, chosen.modules, processes))
     try:
         yield Served(target, queue, early=True, serving=serving)
     finally:

@@ -84,11 +84,12 @@ async def open_target(address: str | None, namespace: str | None, task_queue: st
 
 
 def start_served(task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None,
-                 early_imports: list[str] | None = None) -> None:
+                 early_imports: list[str] | None = None, processes: int | None = None) -> None:
     """Embedded: start the queue's background worker now, before its server answers, so that a
     cold start brings both up at once (`ensure_served` then waits for it to poll). `early_imports`:
-    what the run's instances will import, imported while the worker waits for its server."""
-    start_worker(load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules, early_imports)
+    what the run's instances will import, imported while the worker waits for its server. `processes`:
+    worker.processes of the run's orchard.yaml."""
+    start_worker(load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules, early_imports, processes)
 
 
 def _custom(task_queue: str, strategy_spec: str | None) -> str | None:
@@ -97,12 +98,13 @@ def _custom(task_queue: str, strategy_spec: str | None) -> str | None:
 
 
 async def ensure_served(
-    target: Target, task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None
+    target: Target, task_queue: str, strategy_spec: str | None, credentials: dict[str, str] | None = None, modules: list[str] | None = None,
+    processes: int | None = None,
 ) -> None:
     """Embedded: start the background worker for the queue (with these credentials in its
-    environment, importing these modules). Named server: a worker must poll it."""
+    environment, importing these modules, in `processes` processes). Named server: a worker must poll it."""
     if target.embedded:
-        await ensure_worker(target.client, load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules)
+        await ensure_worker(target.client, load_dev_settings(), task_queue, _custom(task_queue, strategy_spec), credentials, modules, processes)
     elif not await has_poller(target.client, task_queue):
         hint = f" --strategy {strategy_spec}" if strategy_spec and strategy_spec not in BUILTIN_STRATEGIES else ""
         hint += "".join(f" --module {m}" for m in modules or [])

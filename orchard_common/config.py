@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workflows.sdk.budget import Budget
 from workflows.sdk.models import BranchNamespace, ConflictPolicy, CpuCount, ImportPolicy, MemorySize, NetworkEgress, RunnerName, Seconds, TurnLimit, first_error
@@ -21,6 +21,8 @@ RUNBOOKS_DIR = "runbooks"
 """Where runbooks live at a repository's root unless orchard.yaml or --runbooks says otherwise."""
 DEFAULT_TASK_QUEUE = "orchard"
 """The task queue of the built-in strategies' workers (embedded, `python worker.py`, orchard.yaml)."""
+MAX_ACTIVITIES = 200
+"""Activities one worker runs at once unless told otherwise (`python worker.py --max-activities`)."""
 
 
 class ConfigFileError(Exception):
@@ -60,6 +62,18 @@ class TemporalSettings(_Strict):
 
 class WorkerSettings(_Strict):
     strategies: list[str] = Field(default_factory=list)
+    processes: int | None = None
+    """Worker processes the embedded server's background workers run on this host, as `python
+    worker.py --processes N` (each polls the same queues with its share of the activities): for a
+    host whose one worker process is bound by its CPU. Default 1. Taken when a worker starts."""
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _a_count(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ACTIVITIES):
+            raise ValueError(f"{value!r} is no number of worker processes: give a whole number from 1 to {MAX_ACTIVITIES} "
+                             f"(each runs one of the worker's {MAX_ACTIVITIES} activities at least)")
+        return value
 
 
 class OrchardConfig(_Strict):

@@ -40,6 +40,7 @@ SHARED_MODULES = (
     "workflows.sdk.errors",
     "workflows.sdk.registry",
     "workflows.sdk.durations",
+    "workflows.sdk.secret_names",
     "workflows.loops.models",
     "workflows.runbooks.model",
     "workflows.runbooks.reading",

@@ -42,7 +42,7 @@ from activities.verification.commit import verify_commit
 from activities.verification.diff import commit_diff
 from activities.workspaces.host import LoopHost, host_queue
 from orchard_common.code import code_digest
-from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
+from orchard_common.config import DEFAULT_TASK_QUEUE, MAX_ACTIVITIES, ConfigFileError, load_config
 from orchard_common.connection import ServerUnreachable, connect, open_runs
 from orchard_common.sandbox import sandbox_runner
 from orchard_common.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, source_digest
@@ -65,10 +65,6 @@ ORCHARD_ACTIVITIES = [run_instance, verify_commit, commit_diff, resolve_base, ta
 
 ENTITY_WORKFLOWS = [RotationWorkflow, SemaphoreWorkflow, QuotaWorkflow, SharedBudgetWorkflow]
 """The workflows runs share: rotations, locks and semaphores, quotas, shared budgets."""
-
-MAX_ACTIVITIES = 200
-"""Activities one worker runs at once unless told otherwise (`--max-activities`)."""
-
 
 class OrchardWorker:
     """The worker on the task queue (workflows and activities) and the one on this host's queue
@@ -221,8 +217,9 @@ def parser() -> argparse.ArgumentParser:
                    help="also import path.py or pkg.mod, e.g. a custom loop strategy (-S module=...) (repeatable)")
     p.add_argument("--max-activities", type=int, default=MAX_ACTIVITIES, metavar="N",
                    help=f"agents, checks and git work this worker runs at once (default {MAX_ACTIVITIES}): with workers on several hosts, each host's share")
-    p.add_argument("--processes", type=int, default=1, metavar="N",
-                   help="worker processes on this host (default 1), polling the same task queues, each with its share of --max-activities: "
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="worker processes on this host (default: worker.processes in orchard.yaml, else 1), polling the same task queues, "
+                        "each with its share of --max-activities: "
                         "for a host whose one process is bound by its CPU")
     p.add_argument("--only-custom", action="store_true", help="serve only the --strategy strategies")
     p.add_argument("--config", help="orchard.yaml to read worker.strategies and temporal settings from")
@@ -237,15 +234,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.max_activities < 1:
         p.error(f"--max-activities {args.max_activities}: give 1 or more")
-    if args.processes < 1:
+    if args.processes is not None and args.processes < 1:
         p.error(f"--processes {args.processes}: give 1 or more")
-    if args.processes > args.max_activities:
+    if (args.processes or 1) > args.max_activities:
         p.error(f"--processes {args.processes}: more than --max-activities {args.max_activities} (each process runs one activity at least)")
     return args
 
 
+def processes_of(args: argparse.Namespace) -> int:
+    """How many processes this worker runs: --processes, else worker.processes in its orchard.yaml,
+    else 1; a process another one started is one of those (its first process counts them)."""
+    if args.parent is not None:
+        return 1
+    if args.processes is not None:
+        return int(args.processes)
+    processes = load_config(args.config).worker.processes or 1
+    if processes > args.max_activities:
+        raise ConfigFileError(f"worker.processes {processes}: more than --max-activities {args.max_activities} (each process runs one activity at least)")
+    return processes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        args.processes = processes_of(args)
+    except ConfigFileError as e:
+        print(f"orchard worker: {e}", file=sys.stderr)
+        return 2
     several = args.processes > 1 or args.parent is not None  # which process says what
     logging.basicConfig(level=logging.INFO, format="%(asctime)s " + ("[%(process)d] " if several else "") + "%(levelname)s %(name)s: %(message)s")
     try:

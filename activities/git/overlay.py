@@ -479,15 +479,30 @@ SEALED = "sealed"
 """A base's file holding when its tree was sealed (seconds since the epoch): nothing under the tree may have changed since."""
 
 
-def base_grace() -> float:
-    """How long a base outlives its last workspace: ORCHARD_BASE_GRACE seconds on the worker's
-    host (0: removed with it), default BASE_GRACE_SECONDS."""
+def base_grace_setting() -> tuple[float, str | None]:
+    """How long a base outlives its last workspace: ORCHARD_BASE_GRACE seconds in this process's
+    environment (0: removed with it), default BASE_GRACE_SECONDS; and why the value set was not
+    taken (None: it was, or none is set)."""
     value = os.environ.get("ORCHARD_BASE_GRACE", "")
     try:
-        return max(0.0, float(value)) if value.strip() else BASE_GRACE_SECONDS
+        return (max(0.0, float(value)) if value.strip() else BASE_GRACE_SECONDS), None
     except ValueError:
-        logging.warning("ORCHARD_BASE_GRACE=%r is no number of seconds: bases are kept %g s", value, BASE_GRACE_SECONDS)
-        return BASE_GRACE_SECONDS
+        return BASE_GRACE_SECONDS, f"ORCHARD_BASE_GRACE={value!r} is no number of seconds: bases are kept {BASE_GRACE_SECONDS:g} s"
+
+
+def base_grace() -> float:
+    """The grace on the worker's host (base_grace_setting), a value it cannot take logged."""
+    grace, problem = base_grace_setting()
+    if problem:
+        logging.warning("%s", problem)
+    return grace
+
+
+def kept_bases() -> list[tuple[Path, float]]:
+    """The bases kept now after their last workspace, for their grace: each with the seconds since
+    that workspace left."""
+    found = sorted(p for p in bases_dir().iterdir() if p.is_dir() and not p.name.startswith(".")) if bases_dir().is_dir() else []
+    return [(base, idle) for base in found if (idle := _idle_for(base)) is not None]
 
 
 def _idle_for(base: Path) -> float | None:

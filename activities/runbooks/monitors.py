@@ -1,6 +1,7 @@
-"""A cron's work at the repository's root (workflows/runbooks/cron.py drives it): a monitor checked
-(`check_runbook_monitor`: its source run and read, its condition run for each item) and one
-command run (`run_runbook_command`: an action, a monitor's `run`, an event)."""
+"""A cron's work at the repository's root, or on a remote in this host's checkout of the run's
+branch (activities/workspaces/checkout.py; workflows/runbooks/cron.py drives it): a monitor
+checked (`check_runbook_monitor`: its source run and read, its condition run for each item) and
+one command run (`run_runbook_command`: an action, a monitor's `run`, an event)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.runbooks.formats import InputError, parse_input
 from activities.runbooks.sources import run_shell
 from activities.secrets import redact
+from activities.workspaces.checkout import commands_root
 from workflows.runbooks.model import MonitorFormat
 from workflows.runbooks.monitors import (
     ITEMS_PER_TICK,
@@ -47,10 +50,22 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(nothing on stderr)"
 
 
+async def _root(repo: str, base_branch: str) -> Path:
+    """Where the cron's commands run: the repository's root, or this host's checkout of a remote's branch."""
+    try:
+        return await commands_root(repo, base_branch, activity.info().workflow_id)
+    except FileNotFoundError as e:
+        raise ApplicationError(str(e), type="BranchMissing", non_retryable=True) from None
+
+
 @activity.defn
 async def check_runbook_monitor(inp: MonitorCheckInput) -> MonitorCheck:
     """The items of the monitor's source whose condition holds (exit 0), at the repository's root."""
-    monitor, root = inp.monitor, Path(inp.repo)
+    monitor = inp.monitor
+    try:
+        root = await _root(inp.repo, inp.base_branch)
+    except ApplicationError as e:
+        return MonitorCheck(error=e.message)
     try:
         source = render(monitor.source, {**inp.values, "config": inp.config}).strip()
     except RenderError as e:
@@ -64,7 +79,7 @@ async def check_runbook_monitor(inp: MonitorCheckInput) -> MonitorCheck:
         items = read_items(output, monitor.format)
     except InputError as e:
         return MonitorCheck(error=f"source `{source}` printed what format {monitor.format} cannot read: {e}")
-    check = MonitorCheck(listed=len(items))
+    check = MonitorCheck(listed=len(items), root=str(root))
     limit = asyncio.Semaphore(CONDITIONS_AT_ONCE)
 
     async def holds(item: Any) -> tuple[Any, str | None]:
@@ -98,7 +113,7 @@ async def check_runbook_monitor(inp: MonitorCheckInput) -> MonitorCheck:
 async def run_runbook_command(inp: CommandInput) -> CommandOutcome:
     """One command of a cron at the repository's root: its exit code (None: killed at its timeout) and what it printed last."""
     activity.heartbeat(inp.label)
-    code, output, errors = await run_shell(inp.command, Path(inp.repo), inp.timeout)
+    code, output, errors = await run_shell(inp.command, await _root(inp.repo, inp.base_branch), inp.timeout)
     tail = (output + ("\n" + errors if errors.strip() else "")).strip()[-TAIL_LIMIT:]
     if code != 0:
         activity.logger.warning("%s: `%s` exited %s: %s", inp.label, inp.command, code, errors.strip()[-300:])

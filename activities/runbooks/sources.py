@@ -121,7 +121,7 @@ async def read_runbook_queue(inp: QueueReadInput) -> QueueRead:
     this host), but those the worker has handled for good (and at most ITEMS_PER_POLL). A source that
     fails is not retried here (the worker polls again later); it says why."""
     try:
-        items = await queue_items(inp.queue, inp.config, inp.functions, await commands_root(inp.repo, inp.base_branch))
+        items = await queue_items(inp.queue, inp.config, inp.functions, await commands_root(inp.repo, inp.base_branch, activity.info().workflow_id))
     except SourceError as e:
         raise ApplicationError(str(e), type="SourceFailed", non_retryable=True) from None
     settled = set(inp.settled)
@@ -138,6 +138,6 @@ async def read_runbook_queue(inp: QueueReadInput) -> QueueRead:
 @activity.defn
 async def run_runbook_hook(inp: HookInput) -> None:
     """A queue's hook command (a dead letter's `on_add`), at the repository's root; a failing one is logged."""
-    code, _, errors = await run_shell(inp.command, await commands_root(inp.repo, inp.base_branch), SOURCE_TIMEOUT)
+    code, _, errors = await run_shell(inp.command, await commands_root(inp.repo, inp.base_branch, activity.info().workflow_id), SOURCE_TIMEOUT)
     if code != 0:
         activity.logger.warning("hook `%s` exited %s: %s", inp.command, code, errors.strip()[-300:])

@@ -1,7 +1,8 @@
 """`orchard clean [RUN]`: remove what runs that are over left on this host.
 
 Containers (found by their labels: this ORCHARD_HOME's only), workspaces and agent homes of runs
-that are no longer open, and base checkouts no workspace has used for their grace.
+that are no longer open, base checkouts no workspace has used for their grace, and the checkouts
+a queue's commands ran in on a remote (`$ORCHARD_HOME/checkouts/`) that no open run uses.
 Results (transcripts, final messages) and branches are the user's and stay.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from activities.git.workspace import remove_workspace
 from activities.paths import orchard_home
 from activities.runners.docker.engine import orchard_containers, remove_container
 from activities.runners.docker.status import engine_problem
+from activities.workspaces.checkout import sweep_checkouts
 from client.errors import EXIT_SUCCESS, UsageError
 from client.runs import target_for
 
@@ -31,12 +34,15 @@ class Cleaned:
     docker_note: str | None = None
     bases: int = 0
     """Base checkouts whose grace had passed with no workspace."""
+    checkouts: list[Path] = field(default_factory=list)
+    """Checkouts a queue's commands ran in on a remote, which no open run uses."""
 
     def summary(self) -> str:
-        if not self.containers and not self.folders and not self.bases:
+        if not self.containers and not self.folders and not self.bases and not self.checkouts:
             return "nothing to clean" + (f" ({self.docker_note})" if self.docker_note else "")
         parts = [f"removed {len(self.containers)} container(s)", f"{len(self.folders)} folder(s)"] + ([f"{self.bases} base checkout(s)"] if self.bases else [])
-        lines = [", ".join(parts)] + [f"  container {c}" for c in self.containers] + [f"  {f}" for f in self.folders]
+        parts += [f"{len(self.checkouts)} queue checkout(s)"] if self.checkouts else []
+        lines = [", ".join(parts)] + [f"  container {c}" for c in self.containers] + [f"  {f}" for f in [*self.folders, *self.checkouts]]
         if self.docker_note:
             lines.append(f"  (containers not checked: {self.docker_note})")
         return "\n".join(lines)
@@ -53,8 +59,9 @@ def run_folders(run_id: str | None) -> dict[str, list[Path]]:
     return found
 
 
-async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
-    """Remove leftovers of `run_id` (or of every run not in `open_run_ids`)."""
+async def clean(run_id: str | None, open_run_ids: set[str], listed_at: float | None = None) -> Cleaned:
+    """Remove leftovers of `run_id` (or of every run not in `open_run_ids`, the runs open at
+    `listed_at`: what a run began using since is kept too)."""
     cleaned = Cleaned()
     cleaned.docker_note = await engine_problem()
     if cleaned.docker_note is None:
@@ -71,6 +78,8 @@ async def clean(run_id: str | None, open_run_ids: set[str]) -> Cleaned:
                 cleaned.folders.append(folder)
     if run_id is None and bases_dir().is_dir():
         cleaned.bases = await sweep_bases(adopt=False)
+    if run_id is None:  # shared by the runs of a remote's branch: never one run's alone
+        cleaned.checkouts = await sweep_checkouts(open_run_ids, time.time() if listed_at is None else listed_at)
     return cleaned
 
 
@@ -82,6 +91,7 @@ async def _left_on_this_host(run_id: str) -> bool:
 
 
 async def cmd_clean(args: argparse.Namespace) -> int:
+    listed_at = time.time()  # before the open runs are listed: what a run uses from then on is kept
     target = await target_for(args.address, args.namespace, args.config)
     if args.run_id:
         try:
@@ -98,5 +108,5 @@ async def cmd_clean(args: argparse.Namespace) -> int:
         open_ids: set[str] = set()
     else:
         open_ids = {w.id async for w in target.client.list_workflows('ExecutionStatus="Running"')}
-    print((await clean(args.run_id, open_ids)).summary())
+    print((await clean(args.run_id, open_ids, listed_at)).summary())
     return EXIT_SUCCESS

@@ -2,24 +2,27 @@
 
 Temporal, the Docker engine and the agent image, whether agents can run in a sandbox here (the
 default runner: bubblewrap) or only as local processes, the agent CLIs (here and in the image),
-which credentials are set (names only, never values), git, free disk under $ORCHARD_HOME, and
-whether workspaces are copy-on-write overlays here.
+which credentials are set (names only, never values), git, free disk under $ORCHARD_HOME,
+whether workspaces are copy-on-write overlays here, and how long a base checkout outlives its last
+workspace (ORCHARD_BASE_GRACE) with the bases kept now.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from activities.agents.claude_code import ClaudeCodePlugin
 from activities.agents.codex import CodexPlugin
-from activities.git.overlay import bases_dir, overlay_unavailable
+from activities.git.overlay import base_grace_setting, bases_dir, kept_bases, overlay_unavailable
 from activities.paths import orchard_home
 from activities.runners.docker import BUILD_HINT, DEFAULT_IMAGE, DockerError
 from activities.runners.docker.engine import call, engine, engine_version
@@ -148,10 +151,38 @@ def check_workspaces() -> Check:
     return Check("warn", "workspaces", f"full checkouts, one per instance: {why}")
 
 
+def _disk_usage(folder: Path) -> int:
+    """Bytes the files under `folder` take on disk (as `du`; links not followed)."""
+    used = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [*dirnames, *filenames]:
+            with contextlib.suppress(OSError):
+                used += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return used
+
+
+def _size(used: int) -> str:
+    return f"{used / 1024**2:.1f} MiB" if used < 1024**3 else f"{used / 1024**3:.1f} GiB"
+
+
+def check_base_grace() -> Check:
+    """ORCHARD_BASE_GRACE as this shell sets it (a background worker has the value of the shell that
+    started it; another host's worker, its own), and the bases kept now on this host, with their size."""
+    grace, problem = base_grace_setting()
+    kept = kept_bases()
+    sizes = [_disk_usage(base) for base, _ in kept]
+    each = [f"{base.name} ({_size(size)}, idle {idle:.0f} s)" for (base, idle), size in zip(kept, sizes, strict=True)]
+    now = f"{len(kept)} kept now, {_size(sum(sizes))}: {', '.join(each)}" if kept else "none kept now"
+    source = "ORCHARD_BASE_GRACE" if os.environ.get("ORCHARD_BASE_GRACE", "").strip() else "the default; ORCHARD_BASE_GRACE sets it"
+    setting = problem or f"a base checkout outlives its last workspace {grace:g} s ({source})"
+    return Check("warn" if problem else "ok", "base grace", f"{setting}; {now} ({bases_dir()})")
+
+
 async def run_checks(address: str | None, namespace: str | None, image: str) -> list[Check]:
     sandbox = await check_sandbox()
     temporal, docker_checks, cli_checks = await asyncio.gather(check_temporal(address, namespace), check_docker(image, sandbox.level == "ok"), check_clis())
-    return [temporal, *docker_checks, sandbox, *cli_checks, *check_credentials(), check_disk(), check_workspaces()]
+    grace = await asyncio.to_thread(check_base_grace)  # sizing the bases reads every folder of their trees
+    return [temporal, *docker_checks, sandbox, *cli_checks, *check_credentials(), check_disk(), check_workspaces(), grace]
 
 
 async def cmd_doctor(args: argparse.Namespace) -> int:

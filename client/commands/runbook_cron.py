@@ -36,11 +36,12 @@ def _cron(registry: RunbookRegistry, name: str) -> m.CronDef:
     return cron
 
 
-def _schedule_id(cron: m.CronDef, repo: str | None) -> str:
-    from client.repository import open_repo
+def _schedule_id(cron: m.CronDef, repo: str | None, remote: str | None) -> str:
+    """The schedule of the cron on this repository (or its remote, with --remote; or a remote's URL, --repo URL)."""
+    from client.repository import run_repository
     from workflows.runbooks.cron import CronStrategy
 
-    return CronStrategy.schedule_id_for(cron.ref, str(open_repo(repo or ".")))
+    return CronStrategy.schedule_id_for(cron.ref, run_repository(repo or ".", remote).repo)
 
 
 def _every(cron: m.CronDef) -> str:
@@ -77,7 +78,7 @@ async def _handle(args: argparse.Namespace, cron: m.CronDef) -> tuple[ScheduleHa
     from client.runs import target_for
 
     target = await target_for(getattr(args, "address", None), getattr(args, "namespace", None), getattr(args, "config", None))
-    handle = target.client.get_schedule_handle(_schedule_id(cron, getattr(args, "repo", None)))
+    handle = target.client.get_schedule_handle(_schedule_id(cron, getattr(args, "repo", None), getattr(args, "remote", None)))
     try:
         return handle, await handle.describe()
     except RPCError as e:
@@ -87,7 +88,9 @@ async def _handle(args: argparse.Namespace, cron: m.CronDef) -> tuple[ScheduleHa
 
 
 def _missing(cron: m.CronDef, args: argparse.Namespace) -> UsageError:
-    return UsageError(f"cron {cron.name} has no schedule on this repository: start it with `orchard runbook cron start {args.name}`")
+    remote = f" --remote {args.remote}" if getattr(args, "remote", None) else ""
+    where = f"its remote {args.remote}" if remote else "this repository"
+    return UsageError(f"cron {cron.name} has no schedule on {where}: start it with `orchard runbook cron start {args.name}{remote}`")
 
 
 def _state(cron: m.CronDef, described: ScheduleDescription | None) -> dict[str, Any]:

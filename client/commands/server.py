@@ -16,8 +16,8 @@ from orchard_common.connection import ServerUnreachable, connect
 
 
 def stop_all() -> list[str]:
-    """Stop the warm client, the background workers (they cancel their agents first), then the server."""
-    stopped = ["warm client"] if stop_warm_client() else []
+    """Stop the warm client and the spare worker, the background workers (they cancel their agents first), then the server."""
+    stopped = stop_warm_client()
     stopped += [f"worker {queue}" for queue in stop_workers()]
     if stop_server():
         stopped.append("Temporal dev server")

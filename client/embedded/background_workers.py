@@ -81,17 +81,19 @@ class WorkerIdentity:
 
 def start_worker(
     settings: DevServerSettings, task_queue: str, strategy_spec: str | None = None, extra_env: dict[str, str] | None = None,
-    modules: list[str] | None = None, early_imports: list[str] | None = None,
+    modules: list[str] | None = None, early_imports: list[str] | None = None, processes: int | None = None,
 ) -> None:
     """Start the background worker for `task_queue` unless one runs: the command's pending worker
     (client/embedded/pending_worker.py), imported already, if the launcher started one (it imports
     `early_imports` too, while it waits). It needs no server yet: it connects once the server
-    answers, so a cold start brings both up at once."""
+    answers, so a cold start brings both up at once. `processes`: worker.processes of the run's
+    orchard.yaml (default 1); a worker that runs already keeps its own."""
     pid_file = _pid_file(task_queue)
     if recorded_pid(pid_file) is not None:
         return
     env = {**os.environ, **(extra_env or {})}
-    args = ["--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue, "--connect-wait", str(SERVER_START_TIMEOUT)]
+    args = ["--address", settings.address, "--namespace", settings.namespace, "--task-queue", task_queue, "--connect-wait", str(SERVER_START_TIMEOUT),
+            "--processes", str(processes or 1)]  # always: not an orchard.yaml the worker finds in the command's directory
     if strategy_spec:
         # The built-ins too: a custom strategy may run them as children, on its own queue.
         args += ["--strategy", strategy_spec, "--idle-exit", str(CUSTOM_WORKER_IDLE_EXIT)]
@@ -147,12 +149,13 @@ async def ensure_worker(
     strategy_spec: str | None = None,
     extra_env: dict[str, str] | None = None,
     modules: list[str] | None = None,
+    processes: int | None = None,
 ) -> None:
     """A background worker polling `task_queue`: the built-ins, and one custom strategy on its own
     queue. One that runs is kept whatever it runs with: a run's queue was chosen for its
     credentials when it started (worker_queue), and its worker serves it to its end."""
     pid_file = _pid_file(task_queue)
-    start_worker(settings, task_queue, strategy_spec, extra_env, modules)
+    start_worker(settings, task_queue, strategy_spec, extra_env, modules, processes=processes)
     deadline = time.monotonic() + WORKER_START_TIMEOUT
     while time.monotonic() < deadline:
         if await has_poller(client, task_queue):
@@ -189,10 +192,10 @@ def start_warm_client() -> None:
     spawn([sys.executable, "-m", "client.warm"], state_dir("logs") / "warm-client.log", pid_file, cwd=str(ROOT))
 
 
-def stop_warm_client() -> bool:
-    """The warm client stopped, and the spare worker beside it."""
-    spare_worker.stop_spare()
-    return stop(_warm_pid_file(), timeout=5.0)
+def stop_warm_client() -> list[str]:
+    """The warm client stopped, and the spare worker beside it: which of them ran."""
+    stopped = ["spare worker"] if spare_worker.stop_spare() else []
+    return (["warm client"] if stop(_warm_pid_file(), timeout=5.0) else []) + stopped
 
 
 def _warm_pid_file() -> Path:

@@ -35,6 +35,7 @@ from client import handover
 from client.handover import same_user
 from client.target import external_target
 from orchard_common.code import code_digest
+from workflows.sdk.secret_names import SECRET_NAME
 
 if TYPE_CHECKING:
     import subprocess
@@ -72,6 +73,14 @@ def strategy_file_named(argv: list[str]) -> bool:
     return any(spec.split(":", 1)[0].endswith(".py") for spec in named)
 
 
+def start_environment() -> dict[str, str]:
+    """The environment a pending or spare worker starts with: this shell's without its credential-like
+    variables. Which credentials its agents get is the run's to say: the command that hands it a
+    start hands it the run's environment with them (hand_over, spare_worker.claim); until then it
+    holds none, and one let go never held any."""
+    return {name: value for name, value in os.environ.items() if not SECRET_NAME.search(name)}
+
+
 def _start_pending(argv: list[str]) -> None:
     global _pending
     if not any(argv[: len(prefix)] == prefix for prefix in RUN_COMMANDS):
@@ -84,7 +93,7 @@ def _start_pending(argv: list[str]) -> None:
     # -P and the checkout as cwd: the user's directory (a `client/` or `worker.py` of theirs) cannot shadow Orchard's modules.
     cmd = [sys.executable, "-P", "-m", __name__, str(theirs.fileno())]
     proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, cwd=Path(__file__).resolve().parents[2])
+                            start_new_session=True, cwd=Path(__file__).resolve().parents[2], env=start_environment())
     theirs.close()
     _pending = (ours, proc, cmd)
 

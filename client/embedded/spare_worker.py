@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import socket
 import sys
 from pathlib import Path
 
 from activities.procfs import recorded_pid
 from client import handover
-from client.embedded.pending_worker import ACK
+from client.embedded.pending_worker import ACK, start_environment
 from client.embedded.processes import spawn, state_dir, stop
 from orchard_common.code import ROOT, code_digest
-from workflows.sdk.models import SECRET_NAME
 
 CLAIM_TIMEOUT = 10.0
 """How long a claim waits for the spare's answer (it answers within milliseconds, even mid-import)."""
@@ -53,10 +51,9 @@ def _ensure_spare() -> None:
         stop_spare()
     _path(".code").unlink(missing_ok=True)
     # -P and the checkout as cwd, as the pending worker: the user's directory cannot shadow Orchard's modules. No
-    # credential-like variable: it gets the claiming shell's environment, and this shell's have no business in it.
-    env = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
+    # credential-like variable (start_environment): it gets the claiming shell's environment, and this shell's have no business in it.
     spawn([sys.executable, "-P", "-m", "client.embedded.pending_worker", "--listen", str(_path(".sock"))], state_dir("logs") / "spare-worker.log",
-          pid_file, cwd=str(ROOT), env=env)
+          pid_file, cwd=str(ROOT), env=start_environment())
 
 
 def claim(worker_args: list[str], env: dict[str, str], log: Path, early_imports: list[str]) -> int | None:

@@ -88,3 +88,20 @@ def test_with_the_server_up_a_pending_worker_starts_only_for_a_strategy_file(col
     (cold_home / "temporal.pid").write_text(OwnedProcess.of(os.getpid()).model_dump_json())  # "the server runs"
     assert pending_worker.before_command(argv) is True
     assert (pending_worker._pending is not None) is started
+
+
+def test_a_pending_worker_starts_without_the_shell_s_credentials_and_with_what_a_worker_needs(cold_home, monkeypatch):
+    """As the spare worker: the run's credentials come with its start (hand_over), from the command."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-canary-of-the-launching-shell")
+    monkeypatch.setenv("NPM_AUTH", "canary-npm-auth")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada")  # not a credential: AUTH is no word of its name
+    pending_worker.before_command(["run", "fix it"])
+    assert pending_worker._pending is not None
+    _, proc, _ = pending_worker._pending
+    environ = dict(entry.split(b"=", 1) for entry in Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0") if b"=" in entry)
+    assert b"canary" not in b"".join(environ.values())
+    assert not {b"ANTHROPIC_API_KEY", b"NPM_AUTH"} & environ.keys()
+    for name in ("PATH", "HOME", "ORCHARD_HOME", "PYTHONPATH", "GIT_AUTHOR_NAME"):  # where it finds Python, git, Orchard and its state
+        assert environ.get(name.encode()) == os.environ[name].encode(), name
+    pending_worker.release()
+    assert proc.wait(timeout=5) == 0

@@ -19,7 +19,7 @@ from client.errors import UsageError
 from client.preflight import RemoteHeads, RemoteUnreachable, RunnerCheck
 from client.repository import RunRepository
 from client.request import RunRequest
-from client.runs import NoWorker
+from client.runs import NoWorker, Target
 from orchard_common.config import OrchardConfig
 from orchard_common.connection import has_poller
 from tests.conftest import SCRIPTED_REPO, git
@@ -130,12 +130,30 @@ def test_the_strategy_s_parameters_are_the_flags_over_orchard_yaml(repo, no_name
         step.strategy(request("x", "--strategy", "best-of-n", "-S", "m=1"), here(repo), configuration)
 
 
-def test_a_strategy_that_needs_what_the_run_lacks_is_one_error(repo, no_named_server):
+IN_PLACE = """from workflows import Strategy
+from workflows.sdk.launch import Launch
+
+
+class InPlace(Launch):
+    local_repository_only = True
+
+
+class Here(Strategy):
+    NAME = "in-place"
+    LAUNCH = InPlace()
+
+    async def execute(self, prompt, base_branch, ctx):
+        return []
+"""
+
+
+async def test_a_strategy_that_needs_what_the_run_lacks_is_one_error(repo, no_named_server):
     with pytest.raises(UsageError, match="^the command plugin needs --agent-command"):
         step.strategy(request("x"), here(repo), configured(repo))
     on_a_remote = RunRepository("https://example.invalid/p.git", None)
-    with pytest.raises(UsageError, match="^the runbook-cron strategy works on a repository the workers share by path, not on a remote"):
-        step.strategy(request("x", "--strategy", "runbook-cron"), on_a_remote, configured(repo, "--agent-command", "a"))
+    (repo / "in_place.py").write_text(IN_PLACE)  # no built-in says so since crons run on remotes: a strategy of the user's may
+    with pytest.raises(UsageError, match="^the in-place strategy works on a repository the workers share by path, not on a remote"):
+        step.strategy(request("x", "--strategy", str(repo / "in_place.py")), on_a_remote, configured(repo, "--agent-command", "a"))
     assert step.strategy(request("x", "--strategy", "loop"), on_a_remote, configured(repo, "--agent-command", "a")).name == "loop"  # loops push to a remote
 
 
@@ -340,3 +358,29 @@ async def test_a_named_server_s_queue_no_worker_polls_is_refused_before_anything
         async with step.serve(req, configuration, chosen, RunnerCheck("local")):
             raise AssertionError("served")
     assert scripted_run_ids == []
+
+
+async def test_the_embedded_worker_starts_with_worker_processes_of_orchard_yaml(named_server, monkeypatch):
+    """What the run's orchard.yaml says reaches the worker's start, both ways it is started (early, then ensured)."""
+    asked: list[tuple[str, int | None]] = []
+    monkeypatch.setattr(step, "start_served", lambda queue, spec, credentials, modules, imports, processes: asked.append(("start", processes)))
+
+    async def ensure_served(target, queue, spec, credentials, modules, processes):  # type: ignore[no-untyped-def]
+        asked.append(("ensure", processes))
+
+    async def connect(request, configuration):  # type: ignore[no-untyped-def]
+        return Target(client=None, embedded=True, address="127.0.0.1:1", task_queue="orchard", ui_url=None)  # type: ignore[arg-type]
+
+    async def worker_queue(client, queue, credentials):  # type: ignore[no-untyped-def]
+        return queue
+
+    monkeypatch.setattr(step, "ensure_served", ensure_served)
+    monkeypatch.setattr(step, "_connect", connect)
+    monkeypatch.setattr(step, "worker_queue", worker_queue)
+    req, _, chosen, _ = on_the_named_server(named_server, "q")
+    config = OrchardConfig.model_validate({"worker": {"processes": 3}})
+    configuration = step.Configuration(config, TaskDefaults(agent_command="a"), {}, None, None, None, "embedded")
+    async with step.serve(req, configuration, chosen, RunnerCheck("local")) as served:
+        assert served.serving is not None
+        await served.serving
+    assert asked == [("start", 3), ("ensure", 3)]

@@ -267,7 +267,8 @@ def test_unreachable_server_is_one_clear_line(repo, tmp_path):
         (["--timeout", "-5"], "--timeout: Input should be greater than 0"),
         (["--plugin", "command", "--agent-command", ""], "the command plugin needs --agent-command"),
         (["--remote", "upstream"], "has no remote 'upstream'; its remotes: origin"),
-        (["--remote", "origin", "--strategy", "runbook-cron"], "the runbook-cron strategy works on a repository the workers share by path, not on a remote"),
+        (["--remote", "origin", "--strategy", "runbook-cron"], "bad parameters for strategy 'runbook-cron'"),  # not refused for the remote (a cron
+        # runs on one since crons do): its parameters are checked next
         (["--remote", "origin", "--strategy", "loop"], "cannot reach the remote file://"),  # a loop runs on a remote: this one is not there
         (["--repo", "git://127.0.0.1:1/project.git"], "cannot reach the remote git://127.0.0.1:1/project.git"),
     ],

@@ -74,5 +74,6 @@ def test_a_strategy_file_s_first_run_takes_the_spare_worker_and_an_edited_file_g
     last = _ready_spare(home)
     stopped = orchard("server", "stop", env=env, cwd=repo)
     assert stopped.returncode == 0, stopped.stderr
+    assert "spare worker" in stopped.stdout.split(", ")
     assert not (home / "warm" / "spare.pid").exists()
     assert gone_within(lambda: [pid for pid in (spare, replacement, last) if observed(pid)], 10.0)  # the workers and the spare

@@ -1,7 +1,8 @@
 """`runbook-cron`: one run of a runbook's `[cron.NAME]`, as a Temporal Schedule starts it every
 `interval` (`orchard runbook cron start`; client/commands/runbook_cron.py makes the schedule).
 
-Each run checks the cron's monitors in order, each with an activity at the repository's root (its
+Each run checks the cron's monitors in order, each with an activity at the repository's root (on
+a remote, a checkout of the run's branch as the remote has it now, on the host that runs it; its
 source's items, then its condition for each), and acts on the items that match: a monitor's `run`
 for each (otters' janitor), or the next step of each item's response ladder (otters' watchdog;
 workflows/runbooks/ladder.py decides, an activity runs each action's command). `[safety]` is
@@ -78,9 +79,8 @@ def carried_state() -> CronState | None:
 
 
 class CronLaunch(Launch):
-    """A cron's runs act on the repository in place, and run commands only (its monitors and actions)."""
-
-    local_repository_only = True
+    """A cron's runs run commands only (its monitors and actions): at a local repository's root, or
+    on a remote in a checkout of its branch on the host that runs each."""
 
     def needs_agent_command(self, params: dict[str, Any]) -> bool:
         return False
@@ -135,8 +135,8 @@ class CronStrategy(Strategy[CronConfig]):
         values = {"cron": self._cron.name, "monitor": monitor.name}
         try:
             check: MonitorCheck = await workflow.execute_activity(
-                "check_runbook_monitor", MonitorCheckInput(repo=self._ctx._state.repo, monitor=monitor, config=self._runbook.config, values=values,
-                                                           timeout=monitor.timeout or 120.0),
+                "check_runbook_monitor", MonitorCheckInput(repo=self._ctx._state.repo, base_branch=self._ctx._state.base_branch, monitor=monitor,
+                                                           config=self._runbook.config, values=values, timeout=monitor.timeout or 120.0),
                 result_type=MonitorCheck, start_to_close_timeout=timedelta(seconds=(monitor.timeout or 120.0) * 4 + 120),
                 retry_policy=INFRA_RETRY, summary=f"check monitor {monitor.name}",
             )
@@ -152,7 +152,7 @@ class CronStrategy(Strategy[CronConfig]):
             await self._skip(monitor, skipped.key, skipped.item, skipped.reason)
         ladders = {key: before.get(key, ItemLadder()) for key in check.matching[:KEYS_KEPT]} if monitor.response else {}
         for matched in check.matched:
-            protection = item_protection(self._runbook.safety, matched.item, self._ctx._state.repo)
+            protection = item_protection(self._runbook.safety, matched.item, check.root or self._ctx._state.repo)
             if protection is not None:
                 value, entry = protection
                 await self._skip(monitor, matched.key, matched.item, f"{value} is protected by [safety] ({entry})")
@@ -248,7 +248,8 @@ class CronStrategy(Strategy[CronConfig]):
             return None
         seconds = timeout or ACTION_TIMEOUT
         outcome: CommandOutcome = await workflow.execute_activity(
-            "run_runbook_command", CommandInput(repo=self._ctx._state.repo, command=command, label=label, timeout=seconds),
+            "run_runbook_command", CommandInput(repo=self._ctx._state.repo, base_branch=self._ctx._state.base_branch, command=command, label=label,
+                                                timeout=seconds),
             result_type=CommandOutcome, start_to_close_timeout=timedelta(seconds=seconds + 60), retry_policy=INFRA_RETRY, summary=label[:200],
         )
         return outcome

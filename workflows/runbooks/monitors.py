@@ -1,6 +1,8 @@
-"""What a cron's run asks of the host, at the repository's root: a monitor checked (its source's
-items, its condition for each) and a command run (an action, a monitor's `run`, an event). The
-activities are activities/runbooks/monitors.py; the workflow is workflows/runbooks/cron.py.
+"""What a cron's run asks of the host, at the repository's root (on a remote, in a checkout of its
+branch as the remote has it now, as a queue's source: activities/workspaces/checkout.py): a
+monitor checked (its source's items, its condition for each) and a command run (an action, a
+monitor's `run`, an event). The activities are activities/runbooks/monitors.py; the workflow is
+workflows/runbooks/cron.py.
 
 An item is what its monitor's source printed: a JSON object, whose fields its templates read
 (`{session}`), or a line of text, which they read as `{item}` (and `{line}`, `{id}`, `{name}`,
@@ -48,6 +50,8 @@ def item_values(item: Any) -> dict[str, Any]:
 
 class MonitorCheckInput(BaseModel):
     repo: str
+    base_branch: str = ""
+    """The branch a remote's checkout is of (a local repository's root is the repository itself)."""
     monitor: m.MonitorDef
     config: dict[str, Any] = Field(default_factory=dict)
     values: dict[str, Any] = Field(default_factory=dict)
@@ -77,10 +81,15 @@ class MonitorCheck(BaseModel):
     """Items whose condition could not be checked (a value its template cannot take, a condition that hangs)."""
     error: str = ""
     """Why the source gave no items (it failed, it printed what its format cannot read)."""
+    root: str = ""
+    """Where the source ran (a remote's checkout on the host that checked it): an item's absolute
+    path under it is checked against [safety] as a path of the repository."""
 
 
 class CommandInput(BaseModel):
     repo: str
+    base_branch: str = ""
+    """As MonitorCheckInput's."""
     command: str
     label: str
     """What the command is, for the logs: `action nudge for agent-7`."""

@@ -26,6 +26,7 @@ from pydantic import (
 from workflows.sdk.budget import Budget
 from workflows.sdk.notify import NotifySettings
 from workflows.sdk.quota import QuotaPause
+from workflows.sdk.secret_names import SECRET_NAME as SECRET_NAME  # its one definition, which the launcher reads without pydantic
 from workflows.sdk.trail import ItemRecord, IterationRecord, LoopAction, PhaseRecord, TrailRow
 
 FINAL_MESSAGE_LIMIT = 2000
@@ -82,10 +83,6 @@ def instance_branch(strategy: str, run_id: str, key: str, namespace: BranchNames
     return f"orchard/{strategy}/{run_id}/k{key_hash8(key)}"
 
 
-SECRET_NAME = re.compile(r"(API_KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|(^|_)AUTH($|_(?!SOCK$)))", re.I)
-"""Names of credential-like variables: their values never enter a history, a memo or a result.
-AUTH as a word of the name (NPM_AUTH, AUTH_HEADER), not GIT_AUTHOR_EMAIL, XAUTHORITY or SSH_AUTH_SOCK,
-whose values are names and paths that redacting would blank out of every log."""
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from activities.runbooks.sources import SourceError, queue_items, read_runbook_queue, read_source
 from tests.conftest import git, make_repo
@@ -70,8 +71,8 @@ async def test_on_a_remote_a_queue_is_read_from_a_checkout_of_its_branch_as_the_
     bare = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
     read = QueueReadInput(repo=bare.as_uri(), base_branch="main", queue=queue("cat bugs.json; git status --porcelain"))
-    assert (await read_runbook_queue(read)).items == [{"id": 1}]
+    assert (await ActivityEnvironment().run(read_runbook_queue, read)).items == [{"id": 1}]
     (source / "bugs.json").write_text('[{"id": 1}, {"id": 2}]')
     git(source, "commit", "-qam", "a new bug")
     git(source, "push", "-q", str(bare), "main")
-    assert (await read_runbook_queue(read)).items == [{"id": 1}, {"id": 2}]  # the next poll sees the remote's main as it is now
+    assert (await ActivityEnvironment().run(read_runbook_queue, read)).items == [{"id": 1}, {"id": 2}]  # the next poll sees the remote's main as it is now

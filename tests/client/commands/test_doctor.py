@@ -4,7 +4,9 @@ Credentials are named, never shown."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,38 @@ async def test_an_embedded_server_that_is_down_is_fine_the_next_run_starts_it(or
     assert said.code == 0, said.out
     level, detail = checks(said.out)["temporal"]
     assert level == "ok" and detail.startswith("embedded server not running; `orchard run` starts it (") and detail.endswith("temporal)")
+
+
+def _base(home: Path, name: str, idle: float | None, size: int) -> Path:
+    """A base checkout as the overlay workspaces leave it: ready, its tree, and its users (none for `idle` seconds, or one)."""
+    base = home / "bases" / name
+    (base / "tree").mkdir(parents=True)
+    (base / "tree" / "big.bin").write_bytes(b"x" * size)
+    (base / "ready").touch()
+    (base / "users").mkdir()
+    if idle is None:
+        (base / "users" / "ws").write_text("/somewhere/ws")
+    else:
+        os.utime(base / "users", (time.time() - idle, time.time() - idle))
+    return base
+
+
+async def test_doctor_says_the_base_grace_and_the_bases_kept_now_with_their_size(orchard: Orchard, host: None, orchard_home: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("ORCHARD_BASE_GRACE", raising=False)  # the tests' 0
+    said = await orchard("doctor", "--docker-image", "orchard-test-absent:none")
+    assert checks(said.out)["base grace"] == ("ok", "a base checkout outlives its last workspace 60 s (the default; ORCHARD_BASE_GRACE sets it); "
+                                                    f"none kept now ({orchard_home / 'bases'})")
+    kept = _base(orchard_home, "0badcafe-1111-0", idle=30, size=3 * 1024**2)
+    _base(orchard_home, "0badcafe-2222-0", idle=None, size=1024**2)  # a workspace uses it: not kept, used
+    monkeypatch.setenv("ORCHARD_BASE_GRACE", "300")
+    said = await orchard("doctor", "--docker-image", "orchard-test-absent:none")
+    level, detail = checks(said.out)["base grace"]
+    assert level == "ok" and detail.startswith("a base checkout outlives its last workspace 300 s (ORCHARD_BASE_GRACE); 1 kept now, 3.0 MiB: "
+                                               f"{kept.name} (3.0 MiB, idle 3")
+    assert detail.endswith(f" s) ({orchard_home / 'bases'})")
+    monkeypatch.setenv("ORCHARD_BASE_GRACE", "soon")
+    said = await orchard("doctor", "--docker-image", "orchard-test-absent:none")
+    assert said.code == 0
+    level, detail = checks(said.out)["base grace"]
+    assert level == "warn" and detail.startswith("ORCHARD_BASE_GRACE='soon' is no number of seconds: bases are kept 60 s; 1 kept now")

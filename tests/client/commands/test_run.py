@@ -123,3 +123,12 @@ async def test_bad_input_is_one_line_exit_2_and_starts_nothing(orchard: Orchard,
     assert said.code == 2 and said.out == "" and scripted_runs.started == []
     assert said.err.count("\n") == 1 and said.err.startswith("orchard: ") and says in said.err, said.err
     assert "sk-" not in said.err  # a credential given is never echoed
+
+
+async def test_a_bad_worker_processes_in_orchard_yaml_is_one_line_and_nothing_starts(orchard: Orchard, scripted_runs: ScriptedRuns, scripted_queue,
+                                                                                   repo: Path):
+    (repo / "orchard.yaml").write_text("worker:\n  processes: 0\n")
+    said = await orchard(*scripted(scripted_queue, "add a greeting", "--output", "quiet"))
+    assert (said.code, said.out, scripted_runs.started) == (2, "", [])
+    assert said.err == (f"orchard: config file {repo / 'orchard.yaml'}: worker.processes: 0 is no number of worker processes: give a whole number "
+                        "from 1 to 200 (each runs one of the worker's 200 activities at least)\n")

@@ -58,3 +58,16 @@ async def test_start_is_refused_where_a_server_or_another_program_has_the_addres
 async def test_stop_with_nothing_running_says_so(orchard: Orchard, dev_config: tuple[str, int], orchard_home: Path):
     said = await orchard("server", "stop", address=False)
     assert (said.code, said.out, said.err) == (0, f"nothing of Orchard's is running (state in {orchard_home})\n", "")
+
+
+async def test_stop_lists_the_spare_worker_it_stops_as_the_warm_client(orchard: Orchard, orchard_home: Path):
+    """Each process it stops, one name each: here a warm client and the spare worker beside it (stand-ins that sleep)."""
+    from client.embedded.processes import spawn, state_dir
+
+    procs = [spawn(["sleep", "30"], state_dir("logs") / f"{name}.log", state_dir("warm") / f"{name}.pid") for name in ("client", "spare")]
+    said = await orchard("server", "stop", address=False)
+    assert (said.code, said.out, said.err) == (0, "stopped: warm client, spare worker\n", "")
+    assert [proc.wait(timeout=5) for proc in procs] == [-15, -15]  # SIGTERM, each
+    assert not list((orchard_home / "warm").glob("*.pid"))
+    said = await orchard("server", "stop", address=False)
+    assert said.out == f"nothing of Orchard's is running (state in {orchard_home})\n"

@@ -14,7 +14,7 @@ from client.cli import build_parser
 from client.commands.runbook import cmd_runbook
 from client.errors import UsageError
 from orchard_common.connection import has_poller
-from tests.conftest import make_repo
+from tests.conftest import git, make_repo
 from tests.scripted import until
 from workflows.sdk.models import RunResult
 
@@ -130,3 +130,47 @@ def test_list_and_validate_name_the_crons_and_monitors(tmp_path: Path, capsys: p
         "  cron      nightly: every 1d -> its run (enabled = false)",
         "  monitor   old_logs: $ find logs -name '*.log' | sort -> run",
     ]
+
+
+REMOTE_JANITOR = """
+[cron.janitor]
+interval = "5m"
+monitors = ["old_logs"]
+
+[monitor.old_logs]
+source = "find $PWD/logs -name '*.log' | sort"
+run = "rm {path} && echo removed {path} >> $HOME_LOG"
+
+[safety]
+protected = ["logs/important.log"]
+"""
+
+
+@pytest.mark.slow  # a real run of the cron on the session's worker, with git
+async def test_a_cron_on_a_remote_reads_and_acts_in_a_checkout_of_its_branch(client, named_server, task_queue, tmp_path, capsys, monkeypatch):
+    repo = make_repo(tmp_path / "repo", {"logs/a.log": "x\n", "logs/important.log": "x\n"})
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "janitor.toml").write_text(REMOTE_JANITOR.replace("$HOME_LOG", str(tmp_path / "removed.txt")))
+    monkeypatch.chdir(repo)
+    where = ["--address", named_server, "--runbooks", str(tmp_path / "runbooks")]
+    await until(lambda: has_poller(client, task_queue), timeout=20)
+
+    (started,) = await cron(capsys, "start", "janitor", *where, "--remote", "origin", "--task-queue", task_queue)
+    schedule_id = started.split("schedule ", 1)[1].split()[0]
+    with pytest.raises(UsageError, match=r"^cron janitor has no schedule on this repository: start it with `orchard runbook cron start janitor`$"):
+        await cron(capsys, "trigger", "janitor", *where)  # the repository's own cron is another
+    assert await cron(capsys, "trigger", "janitor", *where, "--remote", "origin") == ["cron janitor: a run starts now"]
+    handle = client.get_schedule_handle(schedule_id)
+    described = await until(lambda: _ran_once(handle), timeout=30)
+    run = client.get_workflow_handle(described.info.recent_actions[-1].action.workflow_id, result_type=RunResult)
+    assert (await run.result()).instances[0].selection.reason == "1 handled, 1 skipped"  # important.log: [safety], by its path in the checkout
+    (removed,) = (tmp_path / "removed.txt").read_text().splitlines()
+    checkout = Path(removed.split()[1]).parents[1]
+    assert removed == f"removed {checkout}/logs/a.log" and checkout.parent == tmp_path / "orchard-home" / "checkouts"
+    assert (repo / "logs" / "a.log").is_file()  # your checkout is never touched: the cron acted on the host's checkout of the remote's branch
+    (row,) = [line for line in await cron(capsys, "list", *where, "--remote", "origin") if line.startswith("janitor.janitor")]
+    assert "running, 1 run" in row
+    assert (await cron(capsys, "stop", "janitor", *where, "--remote", "origin"))[0] == f"cron janitor: schedule {schedule_id} deleted (a run going on finishes)"
