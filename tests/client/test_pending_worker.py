@@ -12,7 +12,7 @@ import pytest
 from activities.ownership import OwnedProcess
 from activities.procfs import observed
 from client.embedded import pending_worker
-from tests.conftest import gone_within
+from tests.conftest import ROOT, gone_within
 
 
 @pytest.fixture
@@ -95,6 +95,7 @@ def test_a_pending_worker_starts_without_the_shell_s_credentials_and_with_what_a
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-canary-of-the-launching-shell")
     monkeypatch.setenv("NPM_AUTH", "canary-npm-auth")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada")  # not a credential: AUTH is no word of its name
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", str(ROOT)))
     pending_worker.before_command(["run", "fix it"])
     assert pending_worker._pending is not None
     _, proc, _ = pending_worker._pending
