@@ -55,8 +55,9 @@ SHARED_MODULES = (
 )
 """Orchard's modules shared with the sandbox: pure models (and durations, the models' value type;
 the runbook models' readers, template and branch-name checks, which validate them; a strategy
-chain's state machine, pure functions of its models), errors and the registries. Every run pays for
-what is not listed: a workflow's first task imports it again (10-40 ms a module set here)."""
+chain's state machine, pure functions of its models), errors and the registries. What is not listed,
+every workflow imports again in its first task (and on replay): 11 ms for a simple run's modules
+here, 45 ms for a loop's."""
 
 
 _checked: set[type] = set()
