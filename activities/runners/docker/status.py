@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from activities.paths import orchard_home
 from activities.runners.docker import BUILD_HINT, LABEL_HOME, LABEL_MANAGED, DockerError, ImageMissing
+from activities.timeline import mark
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 STATUS_TTL_SECONDS = 10.0
@@ -138,8 +139,10 @@ def warm_up(image: str) -> None:
     name = f"{WARM_UP_PREFIX}{uuid.uuid4().hex[:12]}"
     config = {"Image": image, "Cmd": ["true"], "NetworkDisabled": True, "HostConfig": {"NetworkMode": "none"},
               "Labels": {LABEL_MANAGED: "1", LABEL_HOME: str(orchard_home())}}
+    mark("command: warm-up create")
     with contextlib.suppress(DockerError, OSError, ValueError):
         try:
             _ask(f"/containers/create?name={name}", "POST", config)
         finally:
             _ask(f"/containers/{name}?force=1", "DELETE")
+    mark("command: warm-up removed")
