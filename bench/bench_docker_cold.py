@@ -39,7 +39,8 @@ from bench.bench_instances import make_small_repo, table  # noqa: E402
 
 TARGET = 1.5
 HISTORY_STEPS = {"WorkflowExecutionStarted": "server: run started", "WorkflowTaskStarted": "server: first workflow task taken",
-                 "WorkflowTaskCompleted": "server: first workflow task done", "ActivityTaskScheduled": "server: activity scheduled"}
+                 "WorkflowTaskCompleted": "server: first workflow task done", "ActivityTaskScheduled": "server: activity scheduled",
+                 "WorkflowTaskTimedOut": "server: a workflow task timed out (10 s)", "WorkflowTaskFailed": "server: a workflow task failed"}
 
 
 def _stamp(text: str) -> float:
@@ -76,6 +77,9 @@ class Checkout:
             name = HISTORY_STEPS.get(event["eventType"].removeprefix("EVENT_TYPE_").title().replace("_", "")) or HISTORY_STEPS.get(event["eventType"])
             if name:
                 steps.setdefault(name, _stamp(event["eventTime"]) - started)
+            taker = event.get("workflowTaskStartedEventAttributes", {}).get("identity")
+            if taker:
+                steps.setdefault(f"server: a workflow task taken by {taker}", _stamp(event["eventTime"]) - started)
         steps["agent: first instruction"] = first - started
         return first - started, steps
 
