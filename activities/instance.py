@@ -28,7 +28,7 @@ from activities.git.workspace import git_dir_of, prepare_workspace, remove_works
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
-from activities.runners.choice import choose_runner, workspace_owner
+from activities.runners.choice import instance_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.spend import reporting_spend
@@ -155,7 +155,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     keep = False
     try:
         async with heartbeating(progress):
-            runner, _ = await choose_runner(task)
+            runner = await instance_runner(task)
             mark("activity: runner chosen")
             if not session_id:
                 await prepare_workspace(origin.read, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
