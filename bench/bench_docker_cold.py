@@ -105,7 +105,7 @@ def main() -> int:
         repo = make_small_repo(root / "repo", 5).path
         checkouts = []
         for i, code in enumerate(codes):
-            compileall.compile_dir(code, quiet=1, rx=re.compile(r"/(\.git|tests|bench|examples|docker)/"))
+            compileall.compile_dir(code, quiet=1, rx=re.compile(r"/(\.git|tests|bench|examples|docker|evals)/"))
             checkouts.append(Checkout(code, root / f"c{i}"))
         for rep in range(args.reps):
             for checkout in checkouts:
