@@ -28,10 +28,11 @@ from activities.git.workspace import git_dir_of, prepare_workspace, remove_works
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
-from activities.runners.choice import choose_runner, workspace_owner
+from activities.runners.choice import instance_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.spend import reporting_spend
+from activities.timeline import mark
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
 
 RESULT_FILE = "result.json"
@@ -101,6 +102,7 @@ async def _recorded_result(inp: InstanceInput, origin: Origin, record_path: Path
 @activity.defn
 async def run_instance(inp: InstanceInput) -> InstanceResult:
     info = activity.info()
+    mark("activity: started")
     out_dir = instance_dir(inp.run_id, inp.key)
     out_dir.mkdir(parents=True, exist_ok=True)
     record_path = out_dir / RESULT_FILE
@@ -153,9 +155,11 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     keep = False
     try:
         async with heartbeating(progress):
-            runner, _ = await choose_runner(task)
+            runner = await instance_runner(task)
+            mark("activity: runner chosen")
             if not session_id:
                 await prepare_workspace(origin.read, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
+            mark("activity: workspace ready")
             place = AgentPlace(
                 repo=origin.read, run_id=inp.run_id, key=inp.key, workspace=workspace, agent_home=agent_home, out_dir=out_dir,
                 base_commit=base_commit, record_path=running,

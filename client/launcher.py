@@ -7,8 +7,9 @@ all of it imported, and forks a child per command: the child takes this process'
 input, output and error (passed over a unix socket), working directory, environment and
 arguments, and runs the command as this process would have; this process relays Ctrl-C to it
 and exits with its exit code. This module imports the standard library only, so handing a
-command over costs what starting Python costs (client/handover.py, orchard_common/code.py and
-activities/paths.py, the other modules it imports, import the standard library only too).
+command over costs what starting Python costs (client/handover.py, orchard_common/code.py,
+activities/paths.py and activities/timeline.py, the other modules it imports, import the
+standard library only too).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import socket
 import sys
 from typing import NoReturn
 
+from activities.timeline import mark
 from client import handover
 from client.handover import EXIT, SIGNALS, warm_record, warm_socket
 from orchard_common.code import code_digest
@@ -55,12 +57,16 @@ def _handed_over(argv: list[str]) -> int | None:
 
 def entrypoint() -> NoReturn:
     argv = sys.argv[1:]
+    mark("command: launcher runs")
     code = _handed_over(argv)
     if code is None:
         from client.embedded.pending_worker import before_command
 
         server_ran = before_command(argv)
+        mark("command: pending worker spawned")
         from client.cli import entrypoint as run_here
+
+        mark("command: imported")
 
         run_here(start_warm=server_ran)
     os._exit(code)

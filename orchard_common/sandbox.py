@@ -20,6 +20,8 @@ each model class, inside the sandbox and out (tests/orchard_common/test_sandbox.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,17 +65,29 @@ here, 45 ms for a loop's."""
 _checked: set[type] = set()
 """Workflow classes this process's sandbox has checked (every runner here has the same restrictions)."""
 
+ORCHARD_WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
+"""Orchard's own workflow code: the built-in strategies, loops, runbooks and coordination workflows."""
 
-def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow sandbox, with only THIRD_PARTY and SHARED_MODULES passed through. It checks a
-    workflow class once per process (a worker's constructor checks each class, importing its
-    modules in a fresh sandbox: 1.4 s for Orchard's ~20 here), so a worker started ahead
-    (client/embedded/pending_worker.py) checks the built-ins before it is handed its start."""
+
+def orchard_own(cls: type) -> bool:
+    """Whether a workflow class is Orchard's own (defined under workflows/ of this install), not a
+    strategy file's."""
+    source = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return source is not None and Path(source).resolve().is_relative_to(ORCHARD_WORKFLOWS)
+
+
+def sandbox_runner(check_own: bool = False) -> SandboxedWorkflowRunner:
+    """The workflow sandbox, with only THIRD_PARTY and SHARED_MODULES passed through. A worker's
+    constructor checks each workflow class it registers, importing its modules in a fresh
+    sandbox (1.4 s for Orchard's ~20 here, on a cold start's critical path): this runner checks a
+    strategy file's classes, once per process, and Orchard's own only with `check_own`, as their
+    test does (tests/orchard_common/test_sandbox.py); every run of them still imports them afresh
+    under the same restrictions, which refuse what the check would."""
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions  # the worker's, not every command's
 
     class Runner(SandboxedWorkflowRunner):
         def prepare_workflow(self, defn: Any) -> None:
-            if defn.cls not in _checked:
+            if defn.cls not in _checked and (check_own or not orchard_own(defn.cls)):
                 super().prepare_workflow(defn)
                 _checked.add(defn.cls)
 

@@ -38,6 +38,7 @@ from activities.orphans import sweep_orphans
 from activities.runbooks.monitors import check_runbook_monitor, run_runbook_command
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
+from activities.timeline import mark
 from activities.verification.commit import verify_commit
 from activities.verification.diff import commit_diff
 from activities.workspaces.host import LoopHost, host_queue
@@ -120,20 +121,6 @@ def build_id(strategies: list[type[Strategy]]) -> str:
     return f"orchard-{digest.hexdigest()[:16]}"
 
 
-def check_ahead(strategies: list[type[Strategy]]) -> None:
-    """Check these strategies' and the shared workflows' classes in the sandbox now, as a
-    worker's constructor would (once per process: orchard_common/sandbox.py), for a worker
-    started before it knows what it serves (outside any event loop: it runs one of its own)."""
-    from temporalio import workflow
-
-    async def check() -> None:  # a check makes an instance, which needs a running loop
-        runner = sandbox_runner()
-        for cls in [*(s.workflow_class() for s in strategies), *ENTITY_WORKFLOWS, InstanceBatchWorkflow]:
-            runner.prepare_workflow(workflow._Definition.must_from_class(cls))  # as the constructor does (the SDK's _Definition has no public name)
-
-    asyncio.run(check())
-
-
 def strategies_for(specs: list[str], builtins: bool = True) -> list[type[Strategy]]:
     """The built-ins (which any strategy may run as children) and the strategies the specs name,
     with every other strategy their modules define (children a strategy runs by class)."""
@@ -172,6 +159,7 @@ async def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     address = args.address or config.temporal.address
     client = await _connect_within(address, args.namespace or config.temporal.namespace, args.connect_wait)
+    mark("worker: connected")
     task_queue = args.task_queue or config.temporal.task_queue
     strategies = strategies_for(args.strategy + config.worker.strategies, builtins=not args.only_custom)
     for module in args.module:  # code runs use beside their strategy (a custom loop strategy): importable by name in the sandbox
@@ -190,6 +178,7 @@ async def serve(args: argparse.Namespace) -> int:
     siblings = Siblings.start(args, theirs) if theirs else None
     try:
         async with worker:
+            mark("worker: polling")
             watchers: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
             if args.idle_exit:
                 watchers.append(asyncio.create_task(_exit_when_idle(client, task_queue, args.idle_exit, stop)))

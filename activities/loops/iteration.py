@@ -33,7 +33,7 @@ from activities.git.workspace import WorkspaceTampered, git_dir_of, ready_agent_
 from activities.heartbeat import heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record
 from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
-from activities.runners.choice import choose_runner, workspace_owner
+from activities.runners.choice import instance_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.verification.check import Isolation, run_check
@@ -112,7 +112,7 @@ async def run_iteration(inp: IterationInput) -> IterationOutcome:
 
     async with heartbeating(progress):
         excluded = sorted({str(Path(p).parts[0]) for p in inp.files})
-        runner, _ = await choose_runner(task)
+        runner = await instance_runner(task)
         gateway: tuple[Path, dict[str, str]] | None = None
 
         async def ready() -> str:

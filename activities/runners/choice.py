@@ -41,6 +41,20 @@ async def choose_runner(settings: TaskDefaults) -> tuple[str, str | None]:
     return "docker", None
 
 
+async def instance_runner(settings: TaskDefaults) -> str:
+    """The runner an instance's agent gets: choose_runner's, without waiting on its questions when
+    the settings name the runner, which is then that runner whatever the answers (its problem is
+    met as the agent starts). Docker's engine and image are asked now all the same, in the
+    background, while the workspace is prepared: the container's own check shares the answer."""
+    if settings.runner == "auto":
+        return (await choose_runner(settings))[0]
+    if settings.runner == "docker":
+        from activities.runners.docker.status import image_check  # the standard library only: no Docker SDK
+
+        image_check(settings.docker_image or DEFAULT_IMAGE)
+    return settings.runner
+
+
 def workspace_owner(runner: str) -> int | None:
     """Whose the workspace's tree is: the image's user when a root worker runs the agent in a
     container (so its overlay needs no chown), else this process's (None)."""

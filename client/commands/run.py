@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from activities.timeline import mark
 from client import run_steps as step
 from client.errors import UsageError
 from client.prompt import prompt_source
@@ -21,9 +22,13 @@ async def run(request: RunRequest) -> int:
     """The steps, in order; each raises UsageError (exit 2) for what the user must fix, before
     anything is started."""
     plan = await step.planned(request)
+    mark("command: planned")
     runner = await step.runner(plan.configuration)
+    mark("command: runner checked")
     async with step.serve(request, plan.configuration, plan.chosen, runner) as served:
+        mark("command: served")
         handles = await step.start(request, plan.chosen, plan.run_input, served)
+        mark("command: run started")
         return await step.follow(request, plan.repository, plan.chosen, served, handles, runner if plan.configuration.worker_here else None)
 
 

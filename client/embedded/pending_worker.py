@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from activities.paths import server_pid_file
 from activities.procfs import observed, recorded_pid
+from activities.timeline import mark
 from client import handover
 from client.handover import same_user
 from client.target import external_target
@@ -166,6 +167,7 @@ def _listen(path: Path) -> socket.socket:
 
 
 def main(argv: list[str]) -> int:
+    mark("pending worker: python up")
     handed: Handed = queue.SimpleQueue()
     if argv[0] == "--listen":
         path = Path(argv[1])
@@ -175,7 +177,8 @@ def main(argv: list[str]) -> int:
         threading.Thread(target=_await_start, args=(socket.socket(fileno=int(argv[0])), handed), daemon=True).start()
     from orchard_worker import main as worker  # the second this process exists to spend early
 
-    worker.check_ahead(worker.strategies_for([]))  # the built-ins' modules, imported on first use, and checked in the sandbox
+    worker.strategies_for([])  # the built-ins' modules, imported on first use (the sandbox checks none of them: orchard_common/sandbox.py)
+    mark("pending worker: imported")
     if argv[0] == "--listen":  # a spare has time: every runner's modules too, so that no first instance waits on an import
         from activities.runners.choice import RUNNER_MODULES
 
@@ -183,6 +186,7 @@ def main(argv: list[str]) -> int:
             importlib.import_module(module)
         path.with_suffix(".code").write_text(code_digest())  # the code it imported: claimed by commands of that code only
     message, (log,) = handed.get()
+    mark("pending worker: handed a start")
     for target in (1, 2):
         os.dup2(log, target)
     os.close(log)

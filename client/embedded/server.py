@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from temporalio.client import Client
 
 from activities.paths import orchard_home, server_pid_file
+from activities.timeline import mark
 from client.embedded.processes import log_tail, spawn, state_dir, stop
 from orchard_common.connection import ServerUnreachable, connect
 
@@ -122,12 +123,14 @@ async def ensure_server(settings: DevServerSettings) -> Client:
     settings.db_path().parent.mkdir(parents=True, exist_ok=True)
     log = state_dir("logs") / "temporal.log"
     proc = spawn(server_command(settings), log, server_pid_file())
+    mark("command: server spawned")
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise DevServerError(f"the Temporal dev server exited at start ({log_tail(log)}); see {log}")
         client = await try_connect(settings)
         if client is not None:
+            mark("command: server answers")
             return client
         await asyncio.sleep(POLL_SECONDS)
     raise DevServerError(f"the Temporal dev server did not answer within {SERVER_START_TIMEOUT:g}s; see {log}")

@@ -6,11 +6,20 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+from temporalio import workflow
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._importer import Importer
 from temporalio.worker.workflow_sandbox._restrictions import RestrictionContext
 
 from orchard_common.code import ROOT
-from orchard_common.sandbox import SHARED_MODULES, sandbox_runner
+from orchard_common.sandbox import SHARED_MODULES, orchard_own, sandbox_runner
+from orchard_common.strategy_loader import load_strategy
+from orchard_worker.main import ENTITY_WORKFLOWS
+from workflows.sdk.batches import InstanceBatchWorkflow
+from workflows.strategies import BUILTIN_STRATEGIES
+
+OWN_WORKFLOWS = [*(s.workflow_class() for s in BUILTIN_STRATEGIES.values()), *ENTITY_WORKFLOWS, InstanceBatchWorkflow]
 
 
 def _workflow_modules() -> dict[str, Path]:
@@ -36,3 +45,26 @@ def test_a_shared_module_imports_no_module_the_sandbox_imports_again():
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         orchards = {m for m in imported if m.split(".")[0] == "workflows"}
         assert orchards <= set(SHARED_MODULES), f"{name} imports {sorted(orchards - set(SHARED_MODULES))}, which the sandbox imports again"
+
+
+def test_a_worker_checks_a_strategy_file_s_workflow_at_its_start_but_not_orchard_s_own(tmp_path, monkeypatch):
+    """Checking Orchard's ~20 workflow classes took a cold start's worker 1.4 s, before it could
+    poll; the slow test below checks them instead, and every run still imports them under the
+    sandbox's restrictions."""
+    (tmp_path / "mine_sandboxed.py").write_text("from workflows import Strategy\n"
+                                                "class Mine(Strategy):\n    async def execute(self, p, b, ctx):\n        return []\n")
+    mine = load_strategy(f"{tmp_path / 'mine_sandboxed.py'}:Mine").workflow_class()
+    assert all(orchard_own(cls) for cls in OWN_WORKFLOWS) and not orchard_own(mine)
+    checked: list[type] = []
+    monkeypatch.setattr(SandboxedWorkflowRunner, "prepare_workflow", lambda self, defn: checked.append(defn.cls))
+    runner = sandbox_runner()
+    for cls in [*OWN_WORKFLOWS, mine]:
+        runner.prepare_workflow(workflow._Definition.must_from_class(cls))
+    assert checked == [mine]
+
+
+@pytest.mark.slow
+async def test_every_workflow_of_orchard_s_own_passes_the_sandbox_s_check():
+    runner = sandbox_runner(check_own=True)
+    for cls in OWN_WORKFLOWS:
+        runner.prepare_workflow(workflow._Definition.must_from_class(cls))  # raises for a module the sandbox refuses

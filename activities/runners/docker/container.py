@@ -19,6 +19,7 @@ from activities.runners.docker import DockerError
 from activities.runners.docker.engine import call, engine, remove_container
 from activities.runners.local import KILL_GRACE_SECONDS, LINE_LIMIT, ActivityAttempt, OutputReader, ProcessOutcome, RunningRecord
 from activities.runners.transcript import Transcript
+from activities.timeline import mark
 
 FRAME_HEADER = struct.Struct(">BxxxL")
 """A frame of a non-TTY attach stream: its stream (1 stdout, 2 stderr) and payload size."""
@@ -67,6 +68,7 @@ async def run_container(
     runs, so a worker that dies leaves nothing a new one cannot remove."""
     started = time.monotonic()
     api = (await call(engine)).api
+    mark("activity: container create")
     try:
         created = await call(api.create_container, image, argv, name=name, stdin_open=True, tty=False, **options)  # stdin_open: attached, closed at its EOF
     except DockerError as e:
@@ -77,10 +79,12 @@ async def run_container(
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record = RunningRecord(worker=this_process(), container=name, attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers])
     record_path.write_text(record.model_dump_json())
+    mark("activity: container created")
     timed_out = False
     try:
         attached = await call(api.attach_socket, created["Id"], params=ATTACH)  # before the start: no output is missed
         await call(api.start, created["Id"])
+        mark("activity: container started")
         reader, writer = await asyncio.open_connection(sock=_raw_socket(attached), limit=LINE_LIMIT)
         stdout, stderr = asyncio.StreamReader(limit=LINE_LIMIT), asyncio.StreamReader(limit=LINE_LIMIT)
         with Transcript(transcript) as out:

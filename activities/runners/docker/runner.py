@@ -29,6 +29,7 @@ from activities.runners.docker.relay import CONTAINER_DIR, RelayPlan, hosts_file
 from activities.runners.docker.status import ensure_image
 from activities.runners.local import ProcessOutcome
 from activities.runners.site import AgentSite
+from activities.timeline import mark
 from workflows.sdk.models import TaskSpec
 
 WORKSPACE = Path("/workspace")
@@ -156,6 +157,7 @@ async def run_in_container(
     on_line, transcript, record_path, leftovers = site.on_line, site.transcript, site.record_path, site.leftovers
     image = task.docker_image or DEFAULT_IMAGE
     await ensure_image(image)
+    mark("activity: image checked")
     name = container_name(run_id, key)
     agent_home.mkdir(parents=True, exist_ok=True)
     env_names = [*command.env, *(n for n in forward_env if n in os.environ and n not in command.env)]

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from activities.paths import orchard_home
 from activities.runners.docker import BUILD_HINT, LABEL_HOME, LABEL_MANAGED, DockerError, ImageMissing
+from activities.timeline import mark
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 STATUS_TTL_SECONDS = 10.0
@@ -115,13 +116,39 @@ async def image_present(image: str) -> bool:
     return present
 
 
-async def ensure_image(image: str) -> None:
-    """Raise DockerError if the engine is unreachable, ImageMissing if the image is not here."""
+async def _ensure_image(image: str) -> None:
     problem = await engine_problem()
     if problem:
         raise DockerError(problem)
     if not await image_present(image):
         raise ImageMissing(f"the agent image {image} is not on this Docker host; {BUILD_HINT}")
+
+
+_asking: dict[tuple[int, str], asyncio.Future[None]] = {}
+"""The image checks in flight, by event loop and image."""
+
+
+def image_check(image: str) -> asyncio.Future[None]:
+    """The engine and `image` asked (ensure_image's question), started now if no one asks already:
+    who asks meanwhile shares the answer. An instance starts it as soon as it knows its agent runs
+    in Docker, and its container's own check finds the answer ready, or nearly."""
+    key = (id(asyncio.get_running_loop()), image)
+    asked = _asking.get(key)
+    if asked is None:
+        asked = _asking[key] = asyncio.ensure_future(_ensure_image(image))
+
+        def done(finished: asyncio.Future[None]) -> None:
+            _asking.pop(key, None)
+            if not finished.cancelled():
+                finished.exception()  # retrieved: a check no one waited for is no error of its own
+
+        asked.add_done_callback(done)
+    return asked
+
+
+async def ensure_image(image: str) -> None:
+    """Raise DockerError if the engine is unreachable, ImageMissing if the image is not here."""
+    await asyncio.shield(image_check(image))
 
 
 WARM_UP_PREFIX = "orchard-warmup-"
@@ -138,8 +165,10 @@ def warm_up(image: str) -> None:
     name = f"{WARM_UP_PREFIX}{uuid.uuid4().hex[:12]}"
     config = {"Image": image, "Cmd": ["true"], "NetworkDisabled": True, "HostConfig": {"NetworkMode": "none"},
               "Labels": {LABEL_MANAGED: "1", LABEL_HOME: str(orchard_home())}}
+    mark("command: warm-up create")
     with contextlib.suppress(DockerError, OSError, ValueError):
         try:
             _ask(f"/containers/create?name={name}", "POST", config)
         finally:
             _ask(f"/containers/{name}?force=1", "DELETE")
+    mark("command: warm-up removed")

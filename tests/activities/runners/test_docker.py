@@ -139,10 +139,13 @@ async def test_a_container_a_dead_worker_left_under_the_instances_name_is_replac
 
 
 async def test_a_missing_image_is_a_clear_error_that_is_not_retried(repo, orchard_home):
+    inp = instance(repo, "true", docker_image="orchard-no-such-image:1")
     with pytest.raises(ApplicationError) as caught:
-        await run(instance(repo, "true", docker_image="orchard-no-such-image:1"))
+        await run(inp)
     assert caught.value.type == "BadInput" and caught.value.non_retryable
     assert "orchard-no-such-image:1 is not on this Docker host; build it with `docker build" in str(caught.value)
+    # asked while the workspace was prepared (the runner named): the workspace is removed and no container was made
+    assert containers_of(inp.run_id) == [] and not any(workspaces_dir(inp.run_id).glob("*"))
 
 
 NO_BUBBLEWRAP = "bubblewrap is not installed (install it with `apt-get install bubblewrap`)"
