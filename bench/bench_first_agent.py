@@ -96,7 +96,7 @@ def main() -> int:
     rows = []
     try:
         repo = make_small_repo(root / "repo", 5).path
-        compileall.compile_dir(ROOT, quiet=1, rx=re.compile(r"/(\.git|tests|bench|examples|docker)/"))
+        compileall.compile_dir(ROOT, quiet=1, rx=re.compile(r"/(\.git|tests|bench|examples|docker|evals)/"))
         for runner in [r.strip() for r in args.runners.split(",") if r.strip()]:
             times: dict[str, list[float]] = {"warm": [], "new home": [], "restart": []}
             for rep in range(args.reps):

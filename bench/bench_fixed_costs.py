@@ -147,7 +147,7 @@ def main() -> int:
         repo = make_small_repo(scratch / "repo", 5).path
         checkouts = []
         for i, code in enumerate(codes):
-            compileall.compile_dir(code, quiet=1, rx=re.compile(r"/(\.git|tests|bench|examples|docker)/"))
+            compileall.compile_dir(code, quiet=1, rx=re.compile(r"/(\.git|tests|bench|examples|docker|evals)/"))
             (scratch / f"c{i}").mkdir()
             checkouts.append(Checkout(code, scratch / f"c{i}"))
         if "custom" in parts:

@@ -92,11 +92,14 @@ def load_task(folder: Path) -> EvalTask:
     return EvalTask(name=folder.name, folder=folder.resolve(), title=spec.title or folder.name, prompt=prompt, check=spec.check)
 
 
+PYTHON_CACHES = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
 def make_repository(task: EvalTask, dest: Path) -> str:
     """The task's repository at `dest` (a new folder): its files committed on `main`; returns the commit."""
     dest.mkdir(parents=True)
     if (task.folder / REPO_DIR).is_dir():
-        shutil.copytree(task.folder / REPO_DIR, dest, dirs_exist_ok=True)
+        shutil.copytree(task.folder / REPO_DIR, dest, dirs_exist_ok=True, ignore=PYTHON_CACHES)  # left by whoever ran the task's code in place
     else:
         done = subprocess.run(["bash", str(task.folder / SETUP_SCRIPT)], cwd=dest, capture_output=True, text=True, timeout=SETUP_TIMEOUT,
                               stdin=subprocess.DEVNULL)

@@ -60,6 +60,13 @@ def test_a_task_repository_holds_the_task_files_alone(tmp_path):
     assert subprocess.run(["git", "branch", "--show-current"], cwd=tmp_path / "made", capture_output=True, text=True).stdout.strip() == "main"
 
 
+def test_python_s_caches_in_a_task_s_repository_folder_are_not_committed(tmp_path):
+    folder = task_folder(tmp_path, repo={"pkg/app.py": "x = 1\n", "pkg/__pycache__/app.cpython-311.pyc": "", "stray.pyc": ""})
+    (task,) = load_tasks(folder)
+    make_repository(task, tmp_path / "repo")
+    assert git_files(tmp_path / "repo") == ["pkg/app.py"]
+
+
 def test_one_task_folder_is_a_set_of_one(tmp_path):
     folder = task_folder(tmp_path)
     assert [t.name for t in load_tasks(folder)] == ["01-t"]
