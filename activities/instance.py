@@ -32,6 +32,7 @@ from activities.runners.choice import choose_runner, workspace_owner
 from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.spend import reporting_spend
+from activities.workspaces.removals import remove_later, removed
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
 
 RESULT_FILE = "result.json"
@@ -126,6 +127,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         return not_started(paused, fingerprint, inp.key, task, inp.resume_session, inp.quota_pauses)
 
     running = running_record(inp.run_id, f"k{key_hash8(inp.key)}")
+    await removed(workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}")  # an earlier attempt's, still under way
     await kill_orphan(running)  # what an earlier attempt left running, before its workspace is touched
     # One workspace per key, kept across attempts: a retry resumes the agent's session in it.
     workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
@@ -150,7 +152,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         )
 
     started = time.monotonic()
-    keep = False
+    keep = recorded_now = False
     try:
         async with heartbeating(progress):
             runner, _ = await choose_runner(task)
@@ -188,9 +190,12 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 await _import(inp, origin, workspace, base_commit, result, out_dir)
             result.duration_seconds = round(time.monotonic() - started, 3)
             record_path.write_text(ResultRecord(fingerprint=inp.task.fingerprint(), result=result).model_dump_json(indent=2))
+            recorded_now = True
             return result
     finally:
-        if not keep and not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
+        if recorded_now:  # no retry needs them: removed after the result is on its way (activities/workspaces/removals.py)
+            remove_later(f"{inp.run_id}.k{key_hash8(inp.key)}", workspace, agent_home)
+        elif not keep and not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
             await remove_workspace(workspace)
             await remove_workspace(agent_home)
 

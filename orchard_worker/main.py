@@ -35,6 +35,7 @@ from activities.instance import run_instance
 from activities.loops.iteration import finish_loop, run_iteration
 from activities.notify import notify
 from activities.orphans import sweep_orphans
+from activities.workspaces.removals import settled as settled_removals
 from activities.runbooks.monitors import check_runbook_monitor, run_runbook_command
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
@@ -84,6 +85,7 @@ class OrchardWorker:
 
     async def __aexit__(self, *exc: Any) -> None:
         await asyncio.gather(*(w.__aexit__(*exc) for w in self.workers))
+        await settled_removals()  # the workspaces of instances whose results are recorded: before their bases
         await release_bases()  # those it kept for their grace: nothing of it would remove them later
 
 

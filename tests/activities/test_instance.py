@@ -18,6 +18,7 @@ from activities.git.origin import Origin
 from activities.git.workspace import prepare_workspace
 from activities.instance import run_instance
 from activities.paths import instance_dir, workspaces_dir
+from activities.workspaces.removals import settled
 from tests.conftest import DEMO_AGENT, git, orchard_branches
 from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
 
@@ -28,7 +29,9 @@ def instance(repo: Path, key: str = "gen/1", agent: str = DEMO_AGENT, run_id: st
 
 
 async def run(inp: InstanceInput):
-    return await ActivityEnvironment().run(run_instance, inp)
+    result = await ActivityEnvironment().run(run_instance, inp)
+    await settled()  # its workspace is removed after it returns (activities/workspaces/removals.py)
+    return result
 
 
 def user_state(repo: Path) -> tuple[str, str, str, str]:

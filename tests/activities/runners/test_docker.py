@@ -15,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.instance import run_instance
 from activities.paths import workspaces_dir
+from activities.workspaces.removals import settled
 from activities.runners.choice import choose_runner
 from activities.runners.docker import DEFAULT_IMAGE
 from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, container_name
@@ -38,7 +39,9 @@ def instance(repo, agent: str, run_id: str | None = None, **task) -> InstanceInp
 
 
 async def run(inp: InstanceInput):
-    return await ActivityEnvironment().run(run_instance, inp)
+    result = await ActivityEnvironment().run(run_instance, inp)
+    await settled()  # its workspace is removed after it returns (activities/workspaces/removals.py)
+    return result
 
 
 INSPECT = (
