@@ -21,6 +21,7 @@ from temporalio import activity
 from activities.agent_run import RESUME_PROMPT, SESSION_MISSING, AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
+from activities.git.ancestry import commits_above
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
 from activities.git.origin import Origin, open_origin
 from activities.git.prompts import PromptMissing, expanded, prompt_refs
@@ -205,7 +206,7 @@ async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_comm
     task = inp.task
     try:
         head = await workspace_head(workspace, base_commit)
-        stats = await commit_stats(git_dir_of(workspace), base_commit, head)
+        stats = await commit_stats(git_dir_of(workspace), base_commit, head, commits_above(git_dir_of(workspace), base_commit, head))
         result.commit = head
         result.has_changes = head != base_commit
         result.commit_statistics = stats

@@ -35,13 +35,13 @@ from activities.instance import run_instance
 from activities.loops.iteration import finish_loop, run_iteration
 from activities.notify import notify
 from activities.orphans import sweep_orphans
-from activities.workspaces.removals import settled as settled_removals
 from activities.runbooks.monitors import check_runbook_monitor, run_runbook_command
 from activities.runbooks.sources import read_runbook_queue, run_runbook_hook
 from activities.runbooks.steps import run_runbook_step
 from activities.verification.commit import verify_commit
 from activities.verification.diff import commit_diff
 from activities.workspaces.host import LoopHost, host_queue
+from activities.workspaces.removals import settled as settled_removals
 from orchard_common.code import code_digest
 from orchard_common.config import DEFAULT_TASK_QUEUE, ConfigFileError, load_config
 from orchard_common.connection import ServerUnreachable, connect, open_runs

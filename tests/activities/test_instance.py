@@ -226,3 +226,19 @@ async def test_the_instance_ends_when_the_agent_exits_and_what_it_left_running_i
     assert result.success and result.status == "success" and time.monotonic() - started < 10  # not the 60 s timeout
     assert result.final_message == "done" and git(repo, "show", f"{result.branch_name}:left.txt") == "work"
     assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1  # nothing of it is left
+
+
+@pytest.mark.parametrize("agent", [
+    "git checkout -q --orphan elsewhere && git commit -qm 'a history of its own'",  # a new commit that does not descend from the base
+    "git reset -q --hard {side}",  # a commit the repository holds already, beside the base
+])
+async def test_a_head_that_does_not_descend_from_the_base_is_refused(repo, orchard_home, agent):
+    git(repo, "branch", "side")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "main moves on")
+    git(repo, "checkout", "-q", "side")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "a side commit")
+    side = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    result = await run(instance(repo, agent=agent.format(side=side)))
+    assert not result.success and result.error_type == "import" and "does not descend from the base commit" in (result.error or "")
+    assert orchard_branches(repo) == []

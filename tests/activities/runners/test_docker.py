@@ -15,12 +15,12 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.instance import run_instance
 from activities.paths import workspaces_dir
-from activities.workspaces.removals import settled
 from activities.runners.choice import choose_runner
 from activities.runners.docker import DEFAULT_IMAGE
 from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, container_name
 from activities.runners.docker.relay import RelayPlan
 from activities.runners.docker.runner import ContainerSpec, container_config, hosts_file
+from activities.workspaces.removals import settled
 from client.commands.clean import clean
 from tests.conftest import DEMO_AGENT, containers_of, git, gone_within, orchard, orchard_env, require_docker
 from workflows.sdk.models import InstanceInput, TaskDefaults, TaskSpec, instance_branch

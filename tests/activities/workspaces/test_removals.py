@@ -9,7 +9,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.instance import run_instance
 from activities.ownership import this_process
 from activities.paths import workspaces_dir
-from activities.workspaces.removals import PendingRemoval, remove_later, removals_dir, settled, sweep_removals
+from activities.workspaces.removals import PendingRemoval, removals_dir, remove_later, settled, sweep_removals
 from tests.activities.test_instance import instance
 
 
