@@ -3,11 +3,12 @@ commits Orchard just took (no git process).
 
 The agent's new commits land as loose objects in Orchard's own git directory for the workspace,
 each one hashed and checked by git as it came in (activities/git/intake.py), so what they say of
-their parents is what the commits are. Walking them from the agent's HEAD answers the common case
-(commits on top of the base) at the cost of reading a few small files, where `git merge-base
---is-ancestor` and `git rev-list --count` cost a process each (0.1-0.3 s apiece for eight
-instances at once on a loaded 2-core host). Anything else (a parent that is an older commit, not
-the base; a commit not there as a loose object; too long a history) is left to git: None.
+their parents is what the commits are; a commit the repository held already (two agents that made
+the same one) is read from the repository's store, which that directory borrows. Walking them from
+the agent's HEAD answers the common case (commits on top of the base) by reading a few small
+files, where `git merge-base --is-ancestor` and `git rev-list --count` cost a process each
+(0.1-0.3 s apiece with eight instances at once on a loaded 2-core host). Anything else (a commit
+that is not loose, a root that is not the base, too long a history) is left to git: None.
 """
 
 from __future__ import annotations
@@ -19,11 +20,26 @@ MOST_COMMITS = 1000
 """A longer new history is left to git (the walk reads one file per commit)."""
 
 
-def _parents(objects: Path, oid: str) -> list[str] | None:
-    """The parents of the commit `oid` if `objects` holds it as a loose object, else None."""
+def _stores(git_dir: Path) -> list[Path]:
+    """The object stores of Orchard's git directory: its own, then the repository's it borrows
+    (where an earlier instance's import moved the same commit, when two agents made the same)."""
+    objects = git_dir / "objects"
     try:
-        raw = zlib.decompress((objects / oid[:2] / oid[2:]).read_bytes())
-    except (OSError, zlib.error):
+        borrowed = [Path(line) for line in (objects / "info" / "alternates").read_text().splitlines() if line.strip()]
+    except OSError:
+        borrowed = []
+    return [objects, *borrowed]
+
+
+def _parents(stores: list[Path], oid: str) -> list[str] | None:
+    """The parents of the commit `oid` if one of `stores` holds it as a loose object, else None."""
+    for objects in stores:
+        try:
+            raw = zlib.decompress((objects / oid[:2] / oid[2:]).read_bytes())
+            break
+        except (OSError, zlib.error):
+            continue
+    else:
         return None
     header, _, body = raw.partition(b"\0")
     if not header.startswith(b"commit "):
@@ -39,11 +55,11 @@ def _parents(objects: Path, oid: str) -> list[str] | None:
 
 def commits_above(git_dir: Path, base: str, head: str) -> int | None:
     """The number of commits `head` adds to `base` (as `git rev-list --count base..head`) when every
-    one of them is a loose commit of `git_dir`'s own store and every way down from `head` ends at
+    one of them is a loose commit of `git_dir`'s stores and every way down from `head` ends at
     `base` (so `base` is an ancestor of `head`); None when that cannot be told from them alone."""
     if head == base:
         return 0
-    objects = git_dir / "objects"
+    stores = _stores(git_dir)
     seen: set[str] = set()
     todo = [head]
     while todo:
@@ -52,7 +68,7 @@ def commits_above(git_dir: Path, base: str, head: str) -> int | None:
             continue
         if len(seen) >= MOST_COMMITS:
             return None
-        parents = _parents(objects, oid)
+        parents = _parents(stores, oid)
         if not parents:  # not one of the new commits, or a root commit that is not the base
             return None
         seen.add(oid)

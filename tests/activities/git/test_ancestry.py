@@ -40,3 +40,13 @@ def test_what_cannot_be_told_from_the_new_commits_alone_is_left_to_git(repo):
     git(repo, "repack", "-a", "-d", "-q")  # packed, not loose: not one of the commits just taken
     assert commits_above(repo / ".git", base, later) is None
     assert commits_above(repo / ".git", base, "0" * 40) is None  # names nothing
+
+
+def test_a_commit_the_repository_holds_already_is_read_from_the_store_it_borrows(repo, tmp_path):
+    base = git(repo, "rev-parse", "HEAD")
+    head = commit(repo, "same")  # as another agent's import left it in the repository
+    own = tmp_path / "own.git"
+    (own / "objects" / "info").mkdir(parents=True)
+    assert commits_above(own, base, head) is None
+    (own / "objects" / "info" / "alternates").write_text(f"{repo / '.git' / 'objects'}\n")
+    assert commits_above(own, base, head) == 1
