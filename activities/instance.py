@@ -1,7 +1,8 @@
 """`run_instance`: one agent instance, end to end, on the host that holds its workspace.
 
 workspace (git) -> agent (plugin + local or docker runner) -> import branch -> cleanup, heartbeating all
-along. Agent failures come back as a failed InstanceResult (final); infrastructure errors raise
+along; once the result is recorded, the cleanup goes on after the activity returns
+(activities/workspaces/removals.py). Agent failures come back as a failed InstanceResult (final); infrastructure errors raise
 and Temporal retries them. A retried instance whose branch already holds this task's result
 returns that result without running the agent again.
 """
