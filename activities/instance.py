@@ -24,6 +24,7 @@ from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
 from activities.git.ancestry import commits_above
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
+from activities.git.objects import move_loose_objects, objects_dir
 from activities.git.origin import Origin, open_origin
 from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
@@ -207,15 +208,23 @@ async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_comm
     task = inp.task
     try:
         head = await workspace_head(workspace, base_commit)
-        stats = await commit_stats(git_dir_of(workspace), base_commit, head, commits_above(git_dir_of(workspace), base_commit, head))
+        git_dir = git_dir_of(workspace)
         result.commit = head
         result.has_changes = head != base_commit
-        result.commit_statistics = stats
-        result.files_changed, result.insertions, result.deletions = stats.files_changed, stats.insertions, stats.deletions
-        if should_import(task.import_policy, result.has_changes, task.skip_empty_import):
-            intent = ImportIntent(fingerprint=task.fingerprint(), commit=head)
-            (out_dir / INTENT_FILE).write_text(intent.model_dump_json())
-            result.branch_name = await import_branch(origin, workspace, head, inp.branch, task.import_conflict_policy)
+        importing = should_import(task.import_policy, result.has_changes, task.skip_empty_import)
+        if importing and not origin.remote:  # the objects where the branch will need them, before git reads them for the stats
+            move_loose_objects(git_dir, await objects_dir(origin.read))
+        # The stats (a git process) while the branch is made (another): the last instance's import is on the run's path.
+        stats = asyncio.ensure_future(commit_stats(git_dir, base_commit, head, commits_above(git_dir, base_commit, head)))
+        try:
+            if importing:
+                intent = ImportIntent(fingerprint=task.fingerprint(), commit=head)
+                (out_dir / INTENT_FILE).write_text(intent.model_dump_json())
+                result.branch_name = await import_branch(origin, workspace, head, inp.branch, task.import_conflict_policy)
+        finally:
+            result.commit_statistics = await stats
+            result.files_changed, result.insertions, result.deletions = (result.commit_statistics.files_changed, result.commit_statistics.insertions,
+                                                                         result.commit_statistics.deletions)
         result.success, result.status = True, "success"
     except ImportRefused as e:
         result.status, result.error_type, result.error = "failed", "import", str(e)

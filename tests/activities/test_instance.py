@@ -80,6 +80,7 @@ async def test_conflict_policies(repo, orchard_home):
     git(repo, "branch", taken, "main")
     failed = await run(instance(repo))
     assert not failed.success and failed.error_type == "import" and "already exists" in failed.error
+    assert (failed.commit_statistics.commits, failed.files_changed, failed.insertions) == (1, 1, 3)  # counted while the branch was tried
     suffixed = await run(instance(repo, run_id="run_t1", key="gen/1", import_conflict_policy="suffix", prompt="other"))
     assert suffixed.success and suffixed.branch_name == f"{taken}-2"
     overwritten = await run(instance(repo, import_conflict_policy="overwrite", prompt="third"))
