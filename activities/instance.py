@@ -1,7 +1,8 @@
 """`run_instance`: one agent instance, end to end, on the host that holds its workspace.
 
 workspace (git) -> agent (plugin + local or docker runner) -> import branch -> cleanup, heartbeating all
-along. Agent failures come back as a failed InstanceResult (final); infrastructure errors raise
+along; once the result is recorded, the cleanup goes on after the activity returns
+(activities/workspaces/removals.py). Agent failures come back as a failed InstanceResult (final); infrastructure errors raise
 and Temporal retries them. A retried instance whose branch already holds this task's result
 returns that result without running the agent again.
 """
@@ -21,7 +22,9 @@ from temporalio import activity
 from activities.agent_run import RESUME_PROMPT, SESSION_MISSING, AgentPlace, agent_result, bad_input, run_agent
 from activities.agents import PluginError, get_plugin
 from activities.agents.base import AgentState
+from activities.git.ancestry import commits_above
 from activities.git.branch_import import ImportRefused, commit_stats, ensure_branch, import_branch, should_import, workspace_head
+from activities.git.objects import move_loose_objects, objects_dir
 from activities.git.origin import Origin, open_origin
 from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
@@ -33,6 +36,7 @@ from activities.runners.leftovers import kill_orphan
 from activities.secrets import redact
 from activities.spend import reporting_spend
 from activities.timeline import mark
+from activities.workspaces.removals import remove_later, removed
 from workflows.sdk.models import InstanceHeartbeat, InstanceInput, InstanceResult, key_hash8
 
 RESULT_FILE = "result.json"
@@ -128,6 +132,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         return not_started(paused, fingerprint, inp.key, task, inp.resume_session, inp.quota_pauses)
 
     running = running_record(inp.run_id, f"k{key_hash8(inp.key)}")
+    await removed(workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}")  # an earlier attempt's, still under way
     await kill_orphan(running)  # what an earlier attempt left running, before its workspace is touched
     # One workspace per key, kept across attempts: a retry resumes the agent's session in it.
     workspace = workspaces_dir(inp.run_id) / f"k{key_hash8(inp.key)}"
@@ -152,7 +157,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
         )
 
     started = time.monotonic()
-    keep = False
+    keep = recorded_now = False
     try:
         async with heartbeating(progress):
             runner = await instance_runner(task)
@@ -192,9 +197,12 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 await _import(inp, origin, workspace, base_commit, result, out_dir)
             result.duration_seconds = round(time.monotonic() - started, 3)
             record_path.write_text(ResultRecord(fingerprint=inp.task.fingerprint(), result=result).model_dump_json(indent=2))
+            recorded_now = True
             return result
     finally:
-        if not keep and not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
+        if recorded_now:  # no retry needs them: removed after the result is on its way (activities/workspaces/removals.py)
+            remove_later(f"{inp.run_id}.k{key_hash8(inp.key)}", workspace, agent_home)
+        elif not keep and not activity.is_worker_shutdown():  # kept for a retry on a restarted worker to resume in
             await remove_workspace(workspace)
             await remove_workspace(agent_home)
 
@@ -204,15 +212,23 @@ async def _import(inp: InstanceInput, origin: Origin, workspace: Path, base_comm
     task = inp.task
     try:
         head = await workspace_head(workspace, base_commit)
-        stats = await commit_stats(git_dir_of(workspace), base_commit, head)
+        git_dir = git_dir_of(workspace)
         result.commit = head
         result.has_changes = head != base_commit
-        result.commit_statistics = stats
-        result.files_changed, result.insertions, result.deletions = stats.files_changed, stats.insertions, stats.deletions
-        if should_import(task.import_policy, result.has_changes, task.skip_empty_import):
-            intent = ImportIntent(fingerprint=task.fingerprint(), commit=head)
-            (out_dir / INTENT_FILE).write_text(intent.model_dump_json())
-            result.branch_name = await import_branch(origin, workspace, head, inp.branch, task.import_conflict_policy)
+        importing = should_import(task.import_policy, result.has_changes, task.skip_empty_import)
+        if importing and not origin.remote:  # the objects where the branch will need them, before git reads them for the stats
+            move_loose_objects(git_dir, await objects_dir(origin.read))
+        # The stats (a git process) while the branch is made (another): the last instance's import is on the run's path.
+        stats = asyncio.ensure_future(commit_stats(git_dir, base_commit, head, commits_above(git_dir, base_commit, head)))
+        try:
+            if importing:
+                intent = ImportIntent(fingerprint=task.fingerprint(), commit=head)
+                (out_dir / INTENT_FILE).write_text(intent.model_dump_json())
+                result.branch_name = await import_branch(origin, workspace, head, inp.branch, task.import_conflict_policy)
+        finally:
+            result.commit_statistics = await stats
+            result.files_changed, result.insertions, result.deletions = (result.commit_statistics.files_changed, result.commit_statistics.insertions,
+                                                                         result.commit_statistics.deletions)
         result.success, result.status = True, "success"
     except ImportRefused as e:
         result.status, result.error_type, result.error = "failed", "import", str(e)

@@ -26,6 +26,7 @@ from activities.git.workspace import remove_workspace
 from activities.paths import running_dir
 from activities.runners.leftovers import kill_orphan
 from activities.runners.local import ActivityAttempt, RunningRecord
+from activities.workspaces.removals import sweep_removals
 
 WORKER_DIED = "WorkerDied"
 
@@ -47,6 +48,7 @@ async def sweep_orphans(client: Client | None) -> int:
                 if await end_attempt(client, record.attempt):
                     for leftover in record.leftovers:
                         await remove_workspace(Path(leftover))
+    await sweep_removals()  # before the bases: a dead worker's unfinished removals still count them as in use
     await sweep_bases()
     return swept
 

@@ -42,6 +42,7 @@ from activities.timeline import mark
 from activities.verification.commit import verify_commit
 from activities.verification.diff import commit_diff
 from activities.workspaces.host import LoopHost, host_queue
+from activities.workspaces.removals import settled as settled_removals
 from orchard_common.code import code_digest
 from orchard_common.config import DEFAULT_TASK_QUEUE, MAX_ACTIVITIES, ConfigFileError, load_config
 from orchard_common.connection import ServerUnreachable, connect, open_runs
@@ -81,6 +82,7 @@ class OrchardWorker:
 
     async def __aexit__(self, *exc: Any) -> None:
         await asyncio.gather(*(w.__aexit__(*exc) for w in self.workers))
+        await settled_removals()  # the workspaces of instances whose results are recorded: before their bases
         await release_bases()  # those it kept for their grace: nothing of it would remove them later
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from activities.git.ancestry import commits_above
 from activities.git.command import ZERO_OID, GitError, git, is_ancestor, rev_parse
 from activities.git.objects import move_loose_objects, objects_dir
 from activities.git.origin import Origin, PushRefused
@@ -21,11 +22,12 @@ class ImportRefused(Exception):
     """The agent's work cannot be imported as asked (conflict, protected ref, rewritten base)."""
 
 
-async def commit_stats(repo: str | Path, base: str, head: str) -> CommitStats:
+async def commit_stats(repo: str | Path, base: str, head: str, commits: int | None = None) -> CommitStats:
+    """What `head` changes from `base`; `commits`: how many commits it adds, when known (else git counts them)."""
     if base == head:
         return CommitStats()
     stats = await diff_stats(repo, base, head)
-    stats.commits = int(await git("rev-list", "--count", f"{base}..{head}", cwd=repo))
+    stats.commits = commits if commits is not None else int(await git("rev-list", "--count", f"{base}..{head}", cwd=repo))
     return stats
 
 
@@ -43,7 +45,8 @@ async def workspace_head(workspace: Path, base_commit: str) -> str:
         head = await take_work(workspace)
     except WorkspaceTampered as e:
         raise ImportRefused(str(e)) from None
-    if head != base_commit and not await is_ancestor(git_dir_of(workspace), base_commit, head):
+    git_dir = git_dir_of(workspace)
+    if commits_above(git_dir, base_commit, head) is None and not await is_ancestor(git_dir, base_commit, head):
         raise ImportRefused(f"the agent's HEAD {head[:12]} does not descend from the base commit {base_commit[:12]}")
     return head
 
@@ -77,6 +80,8 @@ async def import_branch(origin: Origin, workspace: Path, head: str, branch: str,
 
 async def _create(origin: Origin, git_dir: Path, head: str, branch: str, conflict_policy: ConflictPolicy) -> str:
     target = branch
+    if not origin.remote and await origin.set_branch(target, head, None, git_dir):
+        return target  # new, as a run's branch almost always is: made without looking first (one git process, not two)
     for n in range(2, 1000):
         existing = await origin.branch(target)
         if existing is None:

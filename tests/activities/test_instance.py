@@ -18,6 +18,7 @@ from activities.git.origin import Origin
 from activities.git.workspace import prepare_workspace
 from activities.instance import run_instance
 from activities.paths import instance_dir, workspaces_dir
+from activities.workspaces.removals import settled
 from tests.conftest import DEMO_AGENT, git, orchard_branches
 from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
 
@@ -28,7 +29,9 @@ def instance(repo: Path, key: str = "gen/1", agent: str = DEMO_AGENT, run_id: st
 
 
 async def run(inp: InstanceInput):
-    return await ActivityEnvironment().run(run_instance, inp)
+    result = await ActivityEnvironment().run(run_instance, inp)
+    await settled()  # its workspace is removed after it returns (activities/workspaces/removals.py)
+    return result
 
 
 def user_state(repo: Path) -> tuple[str, str, str, str]:
@@ -77,6 +80,7 @@ async def test_conflict_policies(repo, orchard_home):
     git(repo, "branch", taken, "main")
     failed = await run(instance(repo))
     assert not failed.success and failed.error_type == "import" and "already exists" in failed.error
+    assert (failed.commit_statistics.commits, failed.files_changed, failed.insertions) == (1, 1, 3)  # counted while the branch was tried
     suffixed = await run(instance(repo, run_id="run_t1", key="gen/1", import_conflict_policy="suffix", prompt="other"))
     assert suffixed.success and suffixed.branch_name == f"{taken}-2"
     overwritten = await run(instance(repo, import_conflict_policy="overwrite", prompt="third"))
@@ -223,3 +227,19 @@ async def test_the_instance_ends_when_the_agent_exits_and_what_it_left_running_i
     assert result.success and result.status == "success" and time.monotonic() - started < 10  # not the 60 s timeout
     assert result.final_message == "done" and git(repo, "show", f"{result.branch_name}:left.txt") == "work"
     assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1  # nothing of it is left
+
+
+@pytest.mark.parametrize("agent", [
+    "git checkout -q --orphan elsewhere && git commit -qm 'a history of its own'",  # a new commit that does not descend from the base
+    "git reset -q --hard {side}",  # a commit the repository holds already, beside the base
+])
+async def test_a_head_that_does_not_descend_from_the_base_is_refused(repo, orchard_home, agent):
+    git(repo, "branch", "side")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "main moves on")
+    git(repo, "checkout", "-q", "side")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "a side commit")
+    side = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    result = await run(instance(repo, agent=agent.format(side=side)))
+    assert not result.success and result.error_type == "import" and "does not descend from the base commit" in (result.error or "")
+    assert orchard_branches(repo) == []

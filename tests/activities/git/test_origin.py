@@ -15,6 +15,7 @@ from activities.git.branch_import import ImportRefused, import_branch
 from activities.git.origin import mirror_path, open_origin
 from activities.git.prompts import PROMPT_INLINE_BYTES, by_reference, expanded, prompt_refs
 from activities.instance import run_instance
+from activities.workspaces.removals import settled
 from tests.conftest import DEMO_AGENT, git, make_repo
 from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch, is_remote_repo
 
@@ -52,6 +53,7 @@ async def test_instances_on_a_remote_push_their_branches_and_the_host_fetches_th
         assert git(bare, "rev-parse", f"{r.commit}^") == git(bare, "rev-parse", "main")
     assert fetches(caplog) == [f"fetched {url} into this host's mirror {mirror_path(url)} (a new mirror)"]  # three instances, one fetch
     assert git(mirror_path(url), "config", "remote.origin.url") == url
+    await settled()  # the workspaces are removed after the results
     assert not list((orchard_home / "workspaces").glob("*/*"))
 
 

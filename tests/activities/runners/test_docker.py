@@ -20,6 +20,7 @@ from activities.runners.docker import DEFAULT_IMAGE
 from activities.runners.docker.engine import LABEL_HOME, LABEL_KEY, LABEL_MANAGED, LABEL_RUN, container_name
 from activities.runners.docker.relay import RelayPlan
 from activities.runners.docker.runner import ContainerSpec, container_config, hosts_file
+from activities.workspaces.removals import settled
 from client.commands.clean import clean
 from tests.conftest import DEMO_AGENT, containers_of, git, gone_within, orchard, orchard_env, require_docker
 from workflows.sdk.models import InstanceInput, TaskDefaults, TaskSpec, instance_branch
@@ -38,7 +39,9 @@ def instance(repo, agent: str, run_id: str | None = None, **task) -> InstanceInp
 
 
 async def run(inp: InstanceInput):
-    return await ActivityEnvironment().run(run_instance, inp)
+    result = await ActivityEnvironment().run(run_instance, inp)
+    await settled()  # its workspace is removed after it returns (activities/workspaces/removals.py)
+    return result
 
 
 INSPECT = (

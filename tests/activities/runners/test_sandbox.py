@@ -24,6 +24,7 @@ from activities.git.overlay import is_overlay, layers_of
 from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.instance import run_instance
 from activities.paths import agent_home_dir, workspaces_dir
+from activities.workspaces.removals import settled
 from tests.conftest import git, require_sandbox
 from workflows.sdk.models import InstanceInput, InstanceResult, TaskSpec, instance_branch
 
@@ -44,6 +45,7 @@ async def attempt(tmp_path: Path, repo: Path, runner: str, script: str, run_id: 
     spec = TaskSpec(prompt="probe", base_branch="main", agent_command=f"bash {probe}", runner=runner, **{"import_policy": "never", "timeout": 60, **task})
     inp = InstanceInput(repo=str(repo), run_id=run_id, strategy="simple", key="k/1", branch=instance_branch("simple", run_id, "k/1"), task=spec)
     result = await ActivityEnvironment().run(run_instance, inp)
+    await settled()  # its workspace is removed after it returns: what the agent left beyond it is looked at then
     assert result.runner == runner, result
     return result
 
