@@ -25,7 +25,7 @@ from activities.git.branch_import import ImportRefused, commit_stats, ensure_bra
 from activities.git.origin import Origin, open_origin
 from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
-from activities.heartbeat import heartbeating
+from activities.heartbeat import FIRST_BEAT_AFTER, heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
 from activities.runners.choice import choose_runner, workspace_owner
@@ -152,7 +152,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     started = time.monotonic()
     keep = False
     try:
-        async with heartbeating(progress):
+        async with heartbeating(progress, FIRST_BEAT_AFTER):
             runner, _ = await choose_runner(task)
             if not session_id:
                 await prepare_workspace(origin.read, base_commit, workspace, inp.branch, owner=workspace_owner(runner))
