@@ -11,13 +11,19 @@ from typing import Any
 from temporalio import activity
 
 HEARTBEAT_EVERY = 2.0
+FIRST_BEAT_AFTER = 1.0
+"""An instance's first heartbeat comes this long after its start: one that ends sooner (a no-op agent
+in a fan-out) sends none, and Temporal's heartbeat timeout (15 s) still counts from its start."""
 
 
 @contextlib.asynccontextmanager
-async def heartbeating(details: Callable[[], Any]) -> AsyncIterator[None]:
-    """Heartbeat `details()` every HEARTBEAT_EVERY seconds while the block runs."""
+async def heartbeating(details: Callable[[], Any], first_after: float = 0.0) -> AsyncIterator[None]:
+    """Heartbeat `details()` every HEARTBEAT_EVERY seconds while the block runs, the first after
+    `first_after` seconds (FIRST_BEAT_AFTER for short activities that run by the thousand)."""
 
     async def beat() -> None:
+        if first_after:
+            await asyncio.sleep(first_after)
         while True:
             activity.heartbeat(details())
             await asyncio.sleep(HEARTBEAT_EVERY)

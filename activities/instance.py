@@ -28,7 +28,7 @@ from activities.git.objects import move_loose_objects, objects_dir
 from activities.git.origin import Origin, open_origin
 from activities.git.prompts import PromptMissing, expanded, prompt_refs
 from activities.git.workspace import git_dir_of, prepare_workspace, remove_workspace
-from activities.heartbeat import heartbeating
+from activities.heartbeat import FIRST_BEAT_AFTER, heartbeating
 from activities.paths import agent_home_dir, instance_dir, running_record, workspaces_dir
 from activities.quota import credential_fingerprint, not_started, pause_for, paused_until, watching_quota
 from activities.runners.choice import instance_runner, workspace_owner
@@ -159,7 +159,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
     started = time.monotonic()
     keep = recorded_now = False
     try:
-        async with heartbeating(progress):
+        async with heartbeating(progress, FIRST_BEAT_AFTER):
             runner = await instance_runner(task)
             mark("activity: runner chosen")
             if not session_id:

@@ -3,12 +3,19 @@ only at import: the `orchard` command's launcher finds the warm client through i
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 
 def orchard_home() -> Path:
-    return Path(os.environ.get("ORCHARD_HOME") or Path.home() / ".orchard").expanduser().resolve()
+    return _resolved_home(os.environ.get("ORCHARD_HOME") or "", os.path.expanduser("~"))
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved_home(given: str, user_home: str) -> Path:
+    """Resolved once per setting: an instance asks for its paths a dozen times (each a realpath)."""
+    return Path(given or Path(user_home) / ".orchard").expanduser().resolve()
 
 
 def server_pid_file() -> Path:

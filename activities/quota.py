@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.client import WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -46,24 +47,51 @@ def credential_fingerprint(plugin: AgentPlugin, task: TaskSpec) -> str:
     return digest.hexdigest()[:FINGERPRINT_CHARS]
 
 
+ANSWER_KEPT = 1.0
+"""Seconds a worker process keeps the quota workflow's answer for credentials: every instance that
+starts (or looks, while its agent runs) meanwhile takes it instead of asking the server again (a
+fan-out starts tens a second). A pause reported from this process is known to it at once."""
+
+_answers: dict[str, tuple[float, asyncio.Future[QuotaState | None]]] = {}
+"""The latest answer (or the question in flight) per credentials: when it was asked, the state."""
+
+
 async def paused_until(fingerprint: str) -> QuotaState | None:
     """The quota workflow's state when its credentials are paused now; None when they are not
-    (or nobody answers within ASK_TIMEOUT: a lost answer must not hold every run)."""
+    (or nobody answers within ASK_TIMEOUT: a lost answer must not hold every run). Asked of the
+    server at most once per ANSWER_KEPT seconds per credentials in a worker process."""
     if not fingerprint:
         return None
     try:
         client = activity.client()
     except RuntimeError:  # an activity run outside a worker (a test's ActivityEnvironment): nobody to ask
         return None
+    now, loop = time.monotonic(), asyncio.get_running_loop()
+    asked = _answers.get(fingerprint)
+    if asked is None or asked[1].get_loop() is not loop or (asked[1].done() and now - asked[0] >= ANSWER_KEPT):
+        asked = now, loop.create_task(_ask(client, fingerprint))
+        _answers[fingerprint] = asked
+    state = await asyncio.shield(asked[1])  # one instance's cancel does not cancel the others' answer
+    return state if state is not None and state.paused_at(datetime.now(UTC)) else None
+
+
+async def _ask(client: Client, fingerprint: str) -> QuotaState | None:
+    """The quota workflow's state, None when it does not run (or does not answer)."""
     handle = client.get_workflow_handle(quota_id(fingerprint))
     try:
         described = await handle.describe(rpc_timeout=ASK_TIMEOUT)
         if described.status != WorkflowExecutionStatus.RUNNING:
             return None
-        state = await handle.query(QuotaWorkflow.state, rpc_timeout=ASK_TIMEOUT)
+        return await handle.query(QuotaWorkflow.state, rpc_timeout=ASK_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError):
         return None
-    return state if state.paused_at(datetime.now(UTC)) else None
+
+
+def _known(state: QuotaState) -> None:
+    """What this process just told the quota workflow (or decided alone): its next instances know it at once."""
+    answer: asyncio.Future[QuotaState | None] = asyncio.get_running_loop().create_future()
+    answer.set_result(state)
+    _answers[state.fingerprint] = time.monotonic(), answer
 
 
 LOOK_EVERY = 3.0
@@ -104,11 +132,13 @@ async def report_limit(fingerprint: str, reset_at: datetime, reason: str, run_id
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     try:
-        return await asyncio.wait_for(activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start),
-                                      REPORT_TIMEOUT.total_seconds())
+        state = await asyncio.wait_for(activity.client().execute_update_with_start_workflow(QuotaWorkflow.pause, report, start_workflow_operation=start),
+                                       REPORT_TIMEOUT.total_seconds())
     except (TimeoutError, RPCError):  # nobody serves the quota workflow now: this run pauses alone rather than hang
         activity.logger.warning("the quota workflow of credentials %s did not answer; pausing this run alone", fingerprint)
-        return QuotaState(fingerprint=fingerprint, until=until, reason=report.reason)
+        state = QuotaState(fingerprint=fingerprint, until=until, reason=report.reason)
+    _known(state)
+    return state
 
 
 def not_started(paused: QuotaState, fingerprint: str, key: str, task: TaskSpec, session: str | None, pauses: int) -> InstanceResult:

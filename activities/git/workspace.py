@@ -232,11 +232,24 @@ async def remove_workspace(path: Path) -> None:
     if is_overlay(path):
         await unmount_workspace(path)
     for folder in (path, git_dir_of(path), gateway_of(path)):
-        if folder.exists() or folder.is_symlink():
-            await asyncio.to_thread(shutil.rmtree, folder, True)
+        await remove_tree(folder)
     if path.parent.is_dir():
         with _run_folder_lock(path.parent), contextlib.suppress(OSError):
             path.parent.rmdir()
+
+
+async def remove_tree(folder: Path) -> None:
+    """Remove `folder` and what it holds, if it is there: an empty one (an agent's home or /tmp after a
+    no-op agent) at once, anything more on a thread (a tree may be large)."""
+    try:
+        folder.rmdir()
+        return
+    except FileNotFoundError:
+        return
+    except OSError:  # not empty, or not a folder
+        pass
+    if folder.exists() or folder.is_symlink():
+        await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
 @contextlib.contextmanager

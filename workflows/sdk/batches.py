@@ -84,8 +84,10 @@ class Batches:
     def __init__(self, run_id: str, size: int, max_parallel: int, randomize_queue: bool, own_instances: Callable[[], list[asyncio.Task[InstanceResult]]]):
         self._run_id, self._size, self._max_parallel, self._randomize = run_id, size, max_parallel, randomize_queue
         self._own_instances = own_instances
-        self._queue: list[tuple[InstanceInput, asyncio.Future[InstanceResult]]] = []
+        self._queue: list[tuple[Callable[[], InstanceInput], asyncio.Future[InstanceResult]]] = []
+        """Instances waiting for a batch: how to make each one's input (when its batch starts), its result."""
         self._runner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._started = 0
         self.running: str | None = None
         """The workflow id of the batch running now (its instances' activities and heartbeats are there)."""
@@ -99,9 +101,12 @@ class Batches:
         self.stopped: Callable[[], str | None] = lambda: None
         """Why the run starts no more batches (`the run's budget is reached (spent $5.20 of $5)`); None: it may."""
 
-    def add(self, inp: InstanceInput) -> asyncio.Future[InstanceResult]:
-        result: asyncio.Future[InstanceResult] = asyncio.get_running_loop().create_future()
-        self._queue.append((inp, result))
+    def add(self, make: Callable[[], InstanceInput]) -> asyncio.Future[InstanceResult]:
+        """An instance for a batch, its input made by `make` once its batch starts; its result to come."""
+        if self._loop is None:  # asked once: thousands of instances are added in one workflow task
+            self._loop = asyncio.get_running_loop()
+        result: asyncio.Future[InstanceResult] = self._loop.create_future()
+        self._queue.append((make, result))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return result
@@ -113,7 +118,8 @@ class Batches:
         # The run's own instances first, so no more than max_parallel instances run at once.
         await asyncio.gather(*self._own_instances(), return_exceptions=True)
         while self._queue:
-            chunk, self._queue = self._queue[: self._size], self._queue[self._size :]
+            chunk = [(make(), result) for make, result in self._queue[: self._size]]
+            self._queue = self._queue[self._size :]
             if self.budgeted:
                 await asyncio.sleep(0)  # the run records the last batch's results first (no timer: sleep(0) only yields)
             why = self.stopped()
@@ -140,7 +146,7 @@ class Batches:
                 if isinstance(e, ChildWorkflowError) and not isinstance(e.cause, CancelledError):
                     results = _failed(chunk, e)
                 else:  # canceled with the run: so is every instance still waiting for a batch
-                    for _, result in chunk + self._queue:
+                    for result in [result for _, result in chunk] + [result for _, result in self._queue]:
                         result.cancel()
                     self._queue = []
                     raise asyncio.CancelledError("the run was canceled") from None

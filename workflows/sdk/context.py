@@ -69,13 +69,26 @@ RUN_INSTANCES_LIMIT = 12_000
 settings ask for more (best-of-n's n) refuses them before the run starts."""
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_key(fields: dict[str, Any]) -> str | None:
+    """A key for task fields whose values are all plain scalars (str, numbers, bools, None): equal
+    for equal fields (1, 1.0 and True apart); None for any other fields (never cached)."""
+    for value in fields.values():
+        if type(value) not in _SCALARS:
+            return None
+    return repr(sorted(fields.items()))
+
+
 @dataclass
 class Handle:
     """A scheduled instance; pass it to ctx.wait / ctx.wait_all."""
 
     key: str
     branch: str
-    task: asyncio.Task[InstanceResult]
+    task: asyncio.Future[InstanceResult]
+    """A task of the run's own instance; a batched instance's future (Batches.add)."""
 
     def done(self) -> bool:
         return self.task.done()
@@ -107,6 +120,10 @@ class Context:
         inp = state.input
         self._slots = slots(inp.max_parallel, inp.randomize_queue)
         self._handles: dict[str, tuple[TaskSpec, Handle]] = {}
+        self._defaults: dict[str, Any] = {}
+        """The run's task defaults as fields (dumped once)."""
+        self._tasks: dict[str, TaskSpec] = {}
+        """Tasks validated so far, by their fields but the prompt (ctx.task)."""
         self._own: list[asyncio.Task[InstanceResult]] = []
         """Instances run as this run's own activities (the first instances_per_history)."""
         self._batches = Batches(state.run_id, inp.instances_per_history, inp.max_parallel, inp.randomize_queue, lambda: self._own)
@@ -191,7 +208,7 @@ class Context:
         """A stable instance key from parts: ctx.key("gen", 1) -> "gen/1"."""
         if not parts:
             raise StrategyError("ctx.key() needs at least one part")
-        return "/".join(str(p) for p in parts)
+        return "/".join(map(str, parts))
 
     def now(self) -> float:
         """The run's clock in seconds since the epoch (Pitaya's `ctx.now()`): Temporal's, the same on replay."""
@@ -210,16 +227,27 @@ class Context:
         Pitaya's `plugin_name` is taken for `plugin`."""
         if isinstance(task, TaskSpec):
             return task
-        fields = self._state.input.defaults.model_dump()
         given = {k: v for k, v in task.items() if not (k in ("model", "plugin", "plugin_name") and v in ("", None))}
         if "plugin_name" in given:
             given["plugin"] = given.pop("plugin_name")
-        fields.update(given)
+        # A fan-out asks for thousands of tasks in one workflow task, most alike but for their prompt:
+        # the rest is validated once (the first workflow task of 10,000 must stay far under Temporal's 2 s).
+        prompt = given.pop("prompt", None)
+        alike = _plain_key(given) if isinstance(prompt, str) else None
+        known = self._tasks.get(alike) if alike is not None else None
+        if known is not None:
+            return known.model_copy(update={"prompt": prompt})
+        if not self._defaults:
+            self._defaults.update(self._state.input.defaults.model_dump())
+        fields = {**self._defaults, **given, **({} if prompt is None else {"prompt": prompt})}
         try:
-            return TaskSpec.model_validate(fields)
+            spec = TaskSpec.model_validate(fields)
         except ValidationError as e:
             where, message = first_error(e)
             raise StrategyError(f"bad task field {where!r}: {message}") from None
+        if alike is not None:
+            self._tasks[alike] = spec
+        return spec
 
     async def run(self, task: dict[str, Any] | TaskSpec, key: str) -> Handle:
         """Schedule one agent instance. The same key with the same task returns the same handle."""
@@ -238,28 +266,31 @@ class Context:
                 "24 MiB): a run this long must continue as new (ctx.should_continue_as_new(), ctx.continue_as_new())"
             )
         branch = self.branch_for(key)
-        base_commit = self._state.base_commit if spec.base_branch == self._state.base_branch else None
-        inp = InstanceInput(
+        shown_branch = "" if spec.import_policy == "never" else branch
+        self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
+        running: asyncio.Future[InstanceResult]
+        if len(self._own) < self._state.input.instances_per_history:
+            running = asyncio.create_task(self._run_instance(self._instance_input(key, branch, spec)))
+            self._own.append(running)
+        else:  # its batch's future, no task of its own, its input made when its batch starts: a run asks for thousands in one workflow task
+            running = self._batches.add(lambda: self._instance_input(key, branch, spec))
+            running.add_done_callback(lambda done: self._batched_done(key, done))  # before any waiter's: recorded first
+        handle = Handle(key=key, branch=branch, task=running)
+        self._handles[key] = (spec, handle)
+        return handle
+
+    def _instance_input(self, key: str, branch: str, spec: TaskSpec) -> InstanceInput:
+        return InstanceInput(
             repo=self._state.repo,
             run_id=self._state.run_id,
             strategy=self._state.strategy,
             key=key,
             branch=branch,
-            base_commit=base_commit,
+            base_commit=self._state.base_commit if spec.base_branch == self._state.base_branch else None,
             task=spec,
             report_spend=self.budget.budget is not None or self.shared.name is not None,
             shared_budget=self.shared.name,
         )
-        shown_branch = "" if spec.import_policy == "never" else branch
-        self.progress[key] = InstanceProgress(key=key, branch=shown_branch, plugin=spec.plugin)
-        if len(self._own) < self._state.input.instances_per_history:
-            running = asyncio.create_task(self._run_instance(inp))
-            self._own.append(running)
-        else:
-            running = asyncio.create_task(self._run_batched(inp))
-        handle = Handle(key=key, branch=branch, task=running)
-        self._handles[key] = (spec, handle)
-        return handle
 
     async def _run_instance(self, inp: InstanceInput) -> InstanceResult:
         progress = self.progress[inp.key]
@@ -378,17 +409,16 @@ class Context:
         waiting += [until for run_id, until in self._waits_elsewhere.items() if run_id in running]
         return max(waiting) if waiting else None
 
-    async def _run_batched(self, inp: InstanceInput) -> InstanceResult:
-        progress = self.progress[inp.key]
-        try:
-            result = await self._batches.add(inp)
-        except asyncio.CancelledError:
+    def _batched_done(self, key: str, done: asyncio.Future[InstanceResult]) -> None:
+        """A batched instance's end (its batch's result, or canceled with the run)."""
+        progress = self.progress[key]
+        if done.cancelled():
             progress.status = "canceled"
-            raise
+            return
+        result = done.result()
         self._record(progress, result)
         if result.error_type == "budget":  # kept from starting, or stopped, by the run's budget held in its batch
-            self.budget.counted(inp.key)  # not stop(): summing the run's totals for each of thousands would be quadratic
-        return result
+            self.budget.counted(key)  # not stop(): summing the run's totals for each of thousands would be quadratic
 
     def _batch_budget(self) -> tuple[Budget | None, dict[str, tuple[float, int]]]:
         """The next batch's budget: the run's, with what the run has spent so far counted as spent;

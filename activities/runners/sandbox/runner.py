@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from activities.agents.base import AgentCommand
-from activities.git.workspace import gateway_of
+from activities.git.workspace import gateway_of, remove_tree
 from activities.paths import orchard_home
 from activities.runners.docker.relay import LOOPBACK_NAMES, endpoint, hosts_file
 from activities.runners.local import ProcessOutcome, run_process
@@ -115,7 +115,8 @@ async def _sandboxed(command: AgentCommand, task: TaskSpec, site: AgentSite, pla
     """One sandbox for the agent, run to its end: its outcome, and whether bubblewrap made it (the
     agent ran). bubblewrap says its sandbox's first process exited on its status descriptor; a
     sandbox it failed to make says nothing there (nor does one killed by a timeout or a cancel)."""
-    await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
+    if plan.tmp.exists() or plan.tmp.is_symlink():  # an earlier attempt's
+        await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
     plan.tmp.mkdir(mode=0o700)
     relay = NetnsRelay(targets) if targets else None
     bwrap, *flags = bwrap_argv(plan)
@@ -140,7 +141,7 @@ async def _sandboxed(command: AgentCommand, task: TaskSpec, site: AgentSite, pla
                 os.close(fd)
         if relay is not None:
             relay.close()
-        await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
+        await remove_tree(plan.tmp)
 
 
 def _read_all(fd: int) -> bytes:
