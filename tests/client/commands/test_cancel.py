@@ -64,6 +64,11 @@ async def test_a_run_whose_strategy_code_fails_is_terminated(orchard: Orchard, c
     run_input = RunInput(prompt="x", repo=SCRIPTED_REPO, base_branch="main", defaults=TaskDefaults(agent_command="scripted"))
     async with Worker(client, task_queue=queue, workflows=[FailingStrategy]):
         handle = await client.start_workflow("test-failing-strategy", run_input, id=f"run_failing_{uuid.uuid4().hex[:8]}", task_queue=queue)
+
+        async def failed_once() -> bool:  # what cancel looks at: a workflow task tried again after failing
+            return (await handle.describe()).raw_description.pending_workflow_task.attempt > 1
+
+        await until(failed_once)
         said = await orchard("cancel", handle.id)
     assert said.code == 0, said.err
     assert said.out.startswith(f"run {handle.id}: terminated, since its strategy code fails (a bug in the strategy (at ")
