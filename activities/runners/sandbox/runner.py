@@ -115,8 +115,7 @@ async def _sandboxed(command: AgentCommand, task: TaskSpec, site: AgentSite, pla
     """One sandbox for the agent, run to its end: its outcome, and whether bubblewrap made it (the
     agent ran). bubblewrap says its sandbox's first process exited on its status descriptor; a
     sandbox it failed to make says nothing there (nor does one killed by a timeout or a cancel)."""
-    if plan.tmp.exists() or plan.tmp.is_symlink():  # an earlier attempt's
-        await asyncio.to_thread(shutil.rmtree, plan.tmp, True)
+    await remove_tree(plan.tmp)  # an earlier attempt's
     plan.tmp.mkdir(mode=0o700)
     relay = NetnsRelay(targets) if targets else None
     bwrap, *flags = bwrap_argv(plan)
