@@ -98,7 +98,9 @@ def test_a_pending_worker_starts_without_the_shell_s_credentials_and_with_what_a
     monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", str(ROOT)))
     pending_worker.before_command(["run", "fix it"])
     assert pending_worker._pending is not None
-    _, proc, _ = pending_worker._pending
+    _, proc, cmd = pending_worker._pending
+    # /proc shows the new process's own environment once its exec is through (as its argv: the test above).
+    assert gone_within(lambda: [] if (observed(proc.pid) or (0, []))[1] == cmd else [proc.pid], 5.0)
     environ = dict(entry.split(b"=", 1) for entry in Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0") if b"=" in entry)
     assert b"canary" not in b"".join(environ.values())
     assert not {b"ANTHROPIC_API_KEY", b"NPM_AUTH"} & environ.keys()
