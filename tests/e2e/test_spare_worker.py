@@ -28,9 +28,12 @@ class Mine(Strategy):
 
 
 def _ready_spare(home: Path) -> int:
-    """The pid of the spare worker once it is ready to be claimed (its code recorded)."""
+    """The pid of the spare worker once it is ready to be claimed (its code recorded), and the warm
+    client beside it ready too: a command the warm client does not run starts a pending worker of
+    its own, which becomes the run's worker in the spare's place."""
     deadline = time.monotonic() + 60
-    while not ((home / "warm" / "spare.code").exists() and (home / "warm" / "spare.sock").exists()):
+    ready = [home / "warm" / name for name in ("spare.code", "spare.sock", "code", "client.sock")]
+    while not all(path.exists() for path in ready):
         assert time.monotonic() < deadline, (home / "logs" / "spare-worker.log").read_text(errors="replace")
         time.sleep(0.1)
     return pid_in(home / "warm" / "spare.pid")
