@@ -19,7 +19,7 @@ from activities.git.workspace import prepare_workspace
 from activities.instance import run_instance
 from activities.paths import instance_dir, workspaces_dir
 from activities.workspaces.removals import settled
-from tests.conftest import DEMO_AGENT, git, orchard_branches
+from tests.conftest import DEMO_AGENT, git, gone_within, orchard_branches
 from workflows.sdk.models import InstanceInput, TaskSpec, instance_branch
 
 
@@ -170,7 +170,8 @@ async def test_cancel_stops_the_agent_and_removes_the_workspace(repo, orchard_ho
     env.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not _alive(marker)
+    # SIGKILL is sent before the cancel is reported; the kernel ends the process when it next runs it
+    assert gone_within(lambda: [1] if _alive(marker) else [], 5.0)
     assert not workspaces_dir("run_t1").exists()
 
 
