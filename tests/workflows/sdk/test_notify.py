@@ -61,7 +61,8 @@ def _told(path: Path) -> list[dict[str, Any]]:
 
 def _settings(tmp_path: Path, webhook: Webhook, **extra: Any) -> tuple[NotifySettings, Path]:
     log = tmp_path / "told.jsonl"
-    command = NotifyTarget(command=f"cat >> {log}; echo >> {log}", **extra)
+    # one write per notification: two commands may run at once (a question's, and the end's once it is answered)
+    command = NotifyTarget(command=f"printf '%s\\n' \"$(cat)\" >> {log}", **extra)
     return NotifySettings(targets=[command, NotifyTarget(webhook=webhook.url, **extra)], ui="http://ui.example/namespaces/default/workflows/"), log
 
 
