@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchard_common.code_cache import keep_compiled_code
+
 if TYPE_CHECKING:
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -84,6 +86,8 @@ def sandbox_runner(check_own: bool = False) -> SandboxedWorkflowRunner:
     test does (tests/orchard_common/test_sandbox.py); every run of them still imports them afresh
     under the same restrictions, which refuse what the check would."""
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions  # the worker's, not every command's
+
+    keep_compiled_code()  # every run imports its workflow modules again: their code is read once
 
     class Runner(SandboxedWorkflowRunner):
         def prepare_workflow(self, defn: Any) -> None:

@@ -20,6 +20,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
+from orchard_common.code_cache import CachingLoader
 from orchard_common.load_errors import at, import_failure, users_place
 from orchard_common.sandbox import sandbox_runner
 from orchard_common.strategy_source import orchestrator_use
@@ -39,7 +40,7 @@ class _StrategyFileFinder(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> ModuleSpec | None:
         file = self.files.get(fullname)
-        return importlib.util.spec_from_file_location(fullname, file) if file else None
+        return importlib.util.spec_from_file_location(fullname, file, loader=CachingLoader(fullname, file)) if file else None
 
 
 _FINDER = _StrategyFileFinder()
