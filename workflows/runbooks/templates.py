@@ -18,6 +18,7 @@ rm {} +`, `${VAR:-default}` (inline_source). A group that does read as a name is
 
 from __future__ import annotations
 
+import copy
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -223,9 +224,9 @@ def inline_source(source: str) -> str:
     return "".join(out)
 
 
-def jinja_source(template: Template) -> str:
-    """What Jinja2 parses of `template`: a template file as written, an inline one as inline_source reads it."""
-    return inline_source(template.source) if template.syntax == "inline" else template.source
+def jinja_source(source: str, syntax: str) -> str:
+    """What Jinja2 parses of a template: a template file as written, an inline one as inline_source reads it."""
+    return inline_source(source) if syntax == "inline" else source
 
 
 @dataclass
@@ -239,23 +240,37 @@ class TemplateUse:
     """The values it marks `raw` (inserted into a shell command as they are), by the names they read."""
 
 
-def _syntax_message(template: Template, e: TemplateSyntaxError) -> str:
+def _syntax_message(source: str, syntax: str, e: TemplateSyntaxError) -> str:
     hint, message = "", e.message or ""
-    if template.syntax == "inline" and "{{" in template.source:
+    if syntax == "inline" and "{{" in source:
         hint = "; inline templates write variables as {name} ({{ name }} is for template files)"
-    elif template.syntax == "inline" and ("unexpected char" in message or "expected token" in message):
+    elif syntax == "inline" and ("unexpected char" in message or "expected token" in message):
         hint = "; a literal brace goes in {% raw %}…{% endraw %}"
     return f"template syntax: {e.message} (line {e.lineno}){hint}"
 
 
 def inspect(template: Template) -> TemplateUse:
     """What `template` reads. Raises ValueError with a one-line message on bad syntax."""
-    env = ENVIRONMENTS[template.syntax, False]
+    use = _inspected(template.source, template.syntax)
+    if isinstance(use, str):
+        raise ValueError(use)
+    return copy.deepcopy(use)
+
+
+@lru_cache(maxsize=2048)
+def _inspected(source: str, syntax: str) -> TemplateUse | str:
+    """`inspect` of a template's source, or its one-line problem: a runbook's templates are checked
+    whenever its models are read (each command, each workflow task that reads them), and parsing
+    them is most of that."""
+    env = ENVIRONMENTS[syntax, False]
     try:
-        tree = env.parse(jinja_source(template))
+        tree = env.parse(jinja_source(source, syntax))
     except TemplateSyntaxError as e:
-        raise ValueError(_syntax_message(template, e)) from None
-    check_internals(tree)
+        return _syntax_message(source, syntax, e)
+    try:
+        check_internals(tree)
+    except ValueError as e:
+        return str(e)
     use = TemplateUse(variables=set(meta.find_undeclared_variables(tree)) - set(env.globals))
     for node in tree.find_all(nodes.Filter):
         if node.name == "raw" and node.node is not None:
