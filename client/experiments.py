@@ -10,7 +10,8 @@ from temporalio.service import RPCError
 
 from client.render import counted, make_console
 from client.runs import Target, ensure_served
-from workflows.coordination.rotation import RotationState, RotationWorkflow, rotation_id
+from workflows.coordination.rotation import RotationWorkflow, rotation_id
+from workflows.coordination.states import RotationState
 from workflows.sdk.visibility import SA_OUTCOME
 
 STATUS_CHUNK = 100

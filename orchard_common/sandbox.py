@@ -45,6 +45,7 @@ SHARED_MODULES = (
     "workflows.sdk.registry",
     "workflows.sdk.durations",
     "workflows.sdk.secret_names",
+    "workflows.coordination.states",
     "workflows.loops.models",
     "workflows.runbooks.model",
     "workflows.runbooks.reading",
@@ -56,6 +57,7 @@ SHARED_MODULES = (
     "workflows.runbooks.steps",
     "workflows.runbooks.branches",
     "workflows.runbooks.chain",
+    "workflows.runbooks.monitors",
 )
 """Orchard's modules shared with the sandbox: pure models (and durations, the models' value type;
 the runbook models' readers, template and branch-name checks, which validate them; a strategy

@@ -172,7 +172,8 @@ AGENT_KNOBS = {
 
 async def record_rotation(client, repo: str) -> None:  # type: ignore[no-untyped-def]
     """The round-robin run's rotation, after a repeated request and one more turn."""
-    from workflows.coordination.rotation import ROTATION_WORKFLOW, RotationWorkflow, TurnRequest, rotation_id
+    from workflows.coordination.rotation import ROTATION_WORKFLOW, RotationWorkflow, rotation_id
+    from workflows.coordination.states import TurnRequest
 
     rotation = client.get_workflow_handle(rotation_id(repo, RUNS["round-robin"]["experiment"]))
     for run_id in ("run_recorded_round-robin", "run_recorded_next"):
@@ -192,7 +193,8 @@ async def record_semaphore(client) -> None:  # type: ignore[no-untyped-def]
 
     from orchard_common.sandbox import sandbox_runner
     from tests.activities.coordination.helpers import Holder
-    from workflows.coordination.semaphores import SEMAPHORE_WORKFLOW, LeaseRequest, SemaphoreState, SemaphoreWorkflow, semaphore_id
+    from workflows.coordination.semaphores import SEMAPHORE_WORKFLOW, LeaseRequest, SemaphoreWorkflow, semaphore_id
+    from workflows.coordination.states import SemaphoreState
 
     queue, repo = "record-semaphore", "/recorded/repo"
     lock = client.get_workflow_handle(semaphore_id(repo, "main_branch"))

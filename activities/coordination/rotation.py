@@ -6,7 +6,8 @@ from temporalio import activity
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from workflows.coordination.rotation import RotationState, RotationWorkflow, TurnRequest, rotation_id
+from workflows.coordination.rotation import RotationWorkflow, rotation_id
+from workflows.coordination.states import RotationState, TurnRequest
 from workflows.sdk.entities import TakeTurnInput, Turn
 
 

@@ -11,7 +11,8 @@ from temporalio.client import WithStartWorkflowOperation, WorkflowQueryFailedErr
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from workflows.coordination.semaphores import SemaphoreState, SemaphoreWorkflow, patience
+from workflows.coordination.semaphores import SemaphoreWorkflow, patience
+from workflows.coordination.states import SemaphoreState
 from workflows.sdk.entities import EnqueueLeaseInput, HeldLease, LeaseStatus, semaphore_id
 
 FRESHNESS_CHECK_SECONDS = 0.5

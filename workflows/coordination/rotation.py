@@ -9,9 +9,9 @@ every `turns_per_run` turns, carrying the counter and the most recent turns.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 
+from workflows.coordination.states import RotationState, TurnRequest
 from workflows.sdk.entities import Turn
 from workflows.sdk.models import key_hash8
 
@@ -23,19 +23,6 @@ KEPT_TURNS = 1000
 def rotation_id(repo: str, rotation: str) -> str:
     """The rotation's fixed workflow id: one per repository and name."""
     return f"orchard-rotation-{key_hash8(repo)}-{rotation}"
-
-
-class TurnRequest(BaseModel):
-    run_id: str
-    options: list[str] = Field(min_length=1)
-
-
-class RotationState(BaseModel):
-    rotation: str
-    repo: str
-    next_number: int = 0
-    turns: list[Turn] = Field(default_factory=list)
-    turns_per_run: int = Field(default=500, ge=1)
 
 
 @workflow.defn(name=ROTATION_WORKFLOW)

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.coordination.states import LeaseHolder, LeaseWaiter, SemaphoreState, StaleRelease
 from workflows.sdk.entities import LEASE_SIGNAL, LeaseEvent, LeaseRequest, LeaseStatus
 
 SEMAPHORE_WORKFLOW = "orchard-semaphore"
@@ -35,43 +35,6 @@ def patience(heartbeat: float | None) -> timedelta:
     """How long a holder may go without a beat: two heartbeats, and a second for the server's
     timers (which fire to the second)."""
     return timedelta(seconds=2 * (heartbeat or 0) + 1)
-
-
-class LeaseHolder(BaseModel):
-    token: str
-    holder: str
-    label: str = ""
-    since: datetime
-    beat: datetime
-
-
-class LeaseWaiter(BaseModel):
-    token: str
-    holder: str
-    label: str = ""
-    asked: datetime
-
-
-class StaleRelease(BaseModel):
-    token: str
-    holder: str
-    label: str = ""
-    at: datetime
-    reason: str
-
-
-class SemaphoreState(BaseModel):
-    name: str
-    repo: str
-    max: int = Field(default=1, ge=1)
-    heartbeat: float | None = None
-    hold_timeout: float | None = None
-    holders: list[LeaseHolder] = Field(default_factory=list)
-    waiters: list[LeaseWaiter] = Field(default_factory=list)
-    granted: int = 0
-    stale: list[StaleRelease] = Field(default_factory=list)
-    """The last slots taken back from holders that stopped beating or held too long."""
-    grants_per_run: int = Field(default=500, ge=1)
 
 
 def lease_deadline(state: SemaphoreState, holder: LeaseHolder) -> datetime | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from workflows.runbooks import model as m
+import workflows.runbooks.model as m
 
 ITEMS_PER_TICK = 50
 """Items one monitor acts on in one run of its cron (the rest wait for the next run): the run's history stays small."""

@@ -11,7 +11,8 @@ from temporalio.worker import Worker
 
 from activities.coordination.rotation import take_turn
 from tests.activities.coordination.helpers import activity_on
-from workflows.coordination.rotation import RotationState, RotationWorkflow, rotation_id
+from workflows.coordination.rotation import RotationWorkflow, rotation_id
+from workflows.coordination.states import RotationState
 from workflows.sdk.entities import TakeTurnInput
 
 

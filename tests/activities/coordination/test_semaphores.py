@@ -14,7 +14,8 @@ from activities.coordination.semaphores import enqueue_lease, until_fresh
 from orchard_common.sandbox import sandbox_runner
 from tests.activities.coordination.helpers import Holder, activity_on
 from tests.scripted import until
-from workflows.coordination.semaphores import SemaphoreState, SemaphoreWorkflow
+from workflows.coordination.semaphores import SemaphoreWorkflow
+from workflows.coordination.states import SemaphoreState
 from workflows.sdk.entities import EnqueueLeaseInput, HeldLease, LeaseRequest, LeaseStatus, semaphore_id
 
 REPO = "/scripted/semaphores"

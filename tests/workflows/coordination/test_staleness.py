@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from workflows.coordination.semaphores import LeaseHolder, SemaphoreState, lease_deadline, next_stale_check, stale_reason
+from workflows.coordination.semaphores import lease_deadline, next_stale_check, stale_reason
+from workflows.coordination.states import LeaseHolder, SemaphoreState
 
 T = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -433,7 +433,7 @@ async def test_a_lock_taken_back_mid_phase_rolls_the_phase_back_and_escalates_pe
 
 
 async def test_a_canceled_run_releases_its_lock_and_shows_where_it_was(client, task_queue, repo, tmp_path):
-    from workflows.coordination.semaphores import SemaphoreState
+    from workflows.coordination.states import SemaphoreState
     from workflows.sdk.entities import semaphore_id
     from workflows.sdk.models import RunProgress
 

@@ -19,7 +19,8 @@ from activities.coordination.semaphores import enqueue_lease
 from orchard_common.sandbox import sandbox_runner
 from tests.conftest import SCRIPTED_REPO, start_scripted
 from tests.scripted import Script, until
-from workflows.coordination.semaphores import SemaphoreState, SemaphoreWorkflow
+from workflows.coordination.semaphores import SemaphoreWorkflow
+from workflows.coordination.states import SemaphoreState
 from workflows.sdk.entities import LEASE_SIGNAL, EnqueueLeaseInput, LeaseEvent, LeaseRequest, LeaseStatus, semaphore_id
 from workflows.sdk.models import RunProgress
 

@@ -13,7 +13,8 @@ from temporalio.client import WorkflowExecutionStatus
 from orchard_common.connection import open_runs
 from tests.conftest import SCRIPTED_REPO, run_scripted
 from tests.scripted import Script
-from workflows.coordination.rotation import RotationWorkflow, TurnRequest, rotation_id
+from workflows.coordination.rotation import RotationWorkflow, rotation_id
+from workflows.coordination.states import TurnRequest
 
 VARIANTS = [{"id": "a", "prompt_suffix": "Variant A."}, {"id": "b", "prompt_suffix": "Variant B."}, {"id": "c", "prompt_suffix": "Variant C."}]
 

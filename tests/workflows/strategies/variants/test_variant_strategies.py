@@ -8,7 +8,8 @@ from __future__ import annotations
 from temporalio.api.enums.v1 import EventType
 
 from tests.conftest import git, orchard_branches, run_strategy
-from workflows.coordination.rotation import RotationState, RotationWorkflow, TurnRequest, rotation_id
+from workflows.coordination.rotation import RotationWorkflow, rotation_id
+from workflows.coordination.states import RotationState, TurnRequest
 
 
 async def test_multi_branch_runs_every_variant_on_its_own_branch(client, task_queue, repo):
