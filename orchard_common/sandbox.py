@@ -47,6 +47,8 @@ SHARED_MODULES = (
     "workflows.sdk.secret_names",
     "workflows.coordination.states",
     "workflows.loops.models",
+    "workflows.loops.modes.settings",
+    "workflows.loops.modes.agentgate_context",
     "workflows.runbooks.model",
     "workflows.runbooks.reading",
     "workflows.runbooks.templates",

@@ -36,12 +36,19 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic import ValidationError
 
 from workflows.loops.models import Action, Decision, IterationContext, IterationRecord, VerificationReport
+from workflows.loops.modes.agentgate_context import (
+    AgentGateContext,
+    AgentGateIteration,
+    AgentGateLevelResult,
+    AgentGateSnapshot,
+    AgentGateState,
+    AgentGateVerification,
+)
 from workflows.loops.modes.base import delegate_error
 from workflows.sdk.errors import StrategyError
 
@@ -61,69 +68,7 @@ def is_agentgate_class(cls: type) -> bool:
     return any(m in AGENTGATE_ONLY for m in has) and not any(m in ORCHARD_ONLY for m in has)
 
 
-# -- the context, in AgentGate's field names --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AgentGateSnapshot:
-    iteration: int
-    after_sha: str
-    before_sha: str
-    tree: str
-    files_changed: int
-    insertions: int
-    deletions: int
-
-
-@dataclass(frozen=True)
-class AgentGateLevelResult:
-    level: str
-    passed: bool
-
-
-@dataclass(frozen=True)
-class AgentGateVerification:
-    passed: bool
-    l0_result: AgentGateLevelResult | None
-    l1_result: AgentGateLevelResult | None
-    l2_result: AgentGateLevelResult | None
-    l3_result: AgentGateLevelResult | None
-    """None: the level is not configured."""
-    diagnostics: list[dict[str, Any]]
-    """One per failing check: level, type ("error"), message (its output's end), file (None)."""
-    logs: str
-
-
-@dataclass(frozen=True)
-class AgentGateIteration:
-    """An earlier iteration, from the loop's trail."""
-
-    iteration: int
-    snapshot_sha: str
-    verification_passed: bool
-    duration_ms: int
-    tokens_used: int
-    decision: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class AgentGateState:
-    iteration: int
-    max_iterations: int
-    last_decision: dict[str, Any] | None
-    history: list[AgentGateIteration]
-    is_terminal: bool = False
-    termination_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class AgentGateContext:
-    config: dict[str, Any]
-    state: AgentGateState
-    current_snapshot: AgentGateSnapshot | None
-    current_verification: AgentGateVerification | None
-    agent_output: str = ""
-    iteration_context: IterationContext | None = field(default=None, repr=False)
+# -- the context, in AgentGate's field names (agentgate_context.py) ---------------------------
 
 
 def _verification(report: VerificationReport) -> AgentGateVerification:

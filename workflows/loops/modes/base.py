@@ -16,17 +16,17 @@ import difflib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from workflows.loops.detection import find_completion_signal
 from workflows.loops.models import LEVELS, Action, Decision, IterationContext, Level, VerificationReport
+from workflows.loops.modes.settings import Criterion, LoopSettings
 from workflows.sdk.errors import ConfigError, StrategyError
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
-Criterion = Literal["verification_pass", "ci_pass", "no_changes", "agent_signal", "loop_detection"]
 """AgentGate's completion detection (`completionDetection`, here `completion`): what ends a loop
 as done, checked in the order given; `loop_detection` turns loop detection on (a loop ends it as
 `fail`, after the others are checked)."""
@@ -65,15 +65,6 @@ class LoopDecider(Protocol):
         """Files (relative path -> text) written into the workspace before iteration `iteration`'s
         agent runs, e.g. ralph's `{state_dir}/loop-state.json`; the base writes none."""
         ...
-
-
-class LoopSettings(BaseModel):
-    """The settings of a BaseLoopDecider subclass that declares none (e.g. a custom decider):
-    max_iterations, and any other key kept as given (`self.settings.model_extra`)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    max_iterations: int = Field(10, ge=1)
 
 
 def parse_settings(mode: str, model: type[SettingsT], settings: Mapping[str, Any]) -> SettingsT:

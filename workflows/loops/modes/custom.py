@@ -28,25 +28,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from workflows.loops.models import Decision, IterationContext
 from workflows.loops.modes.agentgate import AGENTGATE_METHODS, AgentGateDecider, is_agentgate_class
 from workflows.loops.modes.base import REQUIRED_METHODS, delegate_error, parse_settings
+from workflows.loops.modes.settings import CustomSettings
 from workflows.sdk.errors import ConfigError, StrategyError
 from workflows.sdk.modules import module_name_for
 
 T = TypeVar("T")
-
-
-class CustomSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    module: str = Field(min_length=1)
-    config: dict[str, Any] = Field(default_factory=dict)
-    """Handed to the class's constructor."""
-    max_iterations: int = Field(10, ge=1)
-    """Used when the class has no max_iterations of its own."""
 
 
 class CustomDecider:

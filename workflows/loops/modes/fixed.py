@@ -15,21 +15,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from workflows.loops.detection import REPEATS_KEPT, fingerprint, repeated_loop
 from workflows.loops.models import Decision, IterationContext
-from workflows.loops.modes.base import BaseLoopDecider, Criterion, criterion_met, keep_recent
-
-DEFAULT_COMPLETION: tuple[Criterion, ...] = ("verification_pass",)
-
-
-class FixedSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_iterations: int = Field(3, ge=1)
-    completion: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_COMPLETION))
-    """What ends the loop before its maximum; [] runs every iteration."""
+from workflows.loops.modes.base import BaseLoopDecider, criterion_met, keep_recent
+from workflows.loops.modes.settings import FixedSettings
 
 
 class FixedDecider(BaseLoopDecider):

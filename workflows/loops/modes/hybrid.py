@@ -19,42 +19,17 @@ progress_threshold in the iteration, and its ci_pass needs a ci command: its his
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from workflows.loops.detection import Loop, content_hash, detect_loop, fingerprint
-from workflows.loops.models import Action, Decision, IterationContext, Level
-from workflows.loops.modes.base import BaseLoopDecider, Criterion, criterion_met, keep_recent, progress_of
-
-LoopType = Literal["content_hash", "exact", "oscillating", "semantic"]
-
-DEFAULT_COMPLETION: tuple[Criterion, ...] = ("verification_pass", "no_changes")
-DEFAULT_LOOP_DETECTION: tuple[LoopType, ...] = ("content_hash", "exact", "oscillating", "semantic")
+from workflows.loops.models import Action, Decision, IterationContext
+from workflows.loops.modes.base import BaseLoopDecider, criterion_met, keep_recent, progress_of
+from workflows.loops.modes.settings import HybridSettings
 
 EPSILON = 1e-9
 """Progress is a ratio of small integers: a rise equal to the threshold must count as reaching it."""
-
-
-class HybridSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    base_iterations: int = Field(3, ge=1)
-    max_bonus_iterations: int = Field(2, ge=0)
-    progress_threshold: float = Field(0.1, ge=0, le=1)
-    """The best fraction of the configured levels passed that counts as progress."""
-    completion: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_COMPLETION))
-    min_verification_level: Level | None = None
-    """None: verification_pass needs every configured level; a level: passing up to it suffices."""
-    accept_partial_after: int | None = Field(None, ge=1)
-    loop_detection: list[LoopType] = Field(default_factory=lambda: list(DEFAULT_LOOP_DETECTION))
-    """The loops that end the loop (detection.py); [] detects none."""
-
-    @model_validator(mode="after")
-    def _detection_asked_for(self) -> HybridSettings:
-        if "loop_detection" in self.completion and not self.loop_detection:
-            raise ValueError("completion lists loop_detection, yet loop_detection is []: drop one of them")
-        return self
 
 
 class HybridDecider(BaseLoopDecider):

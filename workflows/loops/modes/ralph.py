@@ -21,54 +21,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
 from workflows.loops.detection import find_completion_signal, similarity
 from workflows.loops.models import Decision, IterationContext
-from workflows.loops.modes.base import BaseLoopDecider, Criterion, criterion_met, keep_recent
+from workflows.loops.modes.base import BaseLoopDecider, criterion_met, keep_recent
+from workflows.loops.modes.settings import RalphSettings
 
 OUTPUT_KEPT_CHARS = 4000
 """Of each output kept for similarity, the end (where an agent sums up); the current output is
 cut the same way, so a restored decider compares exactly what the original did."""
-
-
-DEFAULT_COMPLETION: tuple[Criterion, ...] = ("verification_pass", "loop_detection")
-
-
-class RalphSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    min_iterations: int = Field(1, ge=1)
-    max_iterations: int = Field(10, ge=1)
-    similarity_threshold: float = Field(0.95, ge=0, le=1)
-    """AgentGate's convergenceThreshold 0.05, as a similarity: 1 - 0.05."""
-    window_size: int = Field(3, ge=2)
-    skip_verification: bool = False
-    completion: list[Criterion] = Field(default_factory=lambda: list(DEFAULT_COMPLETION))
-    """What ends the loop besides the agent's signal (always on) and the maximum."""
-    state_dir: str | None = None
-    """A folder inside the workspace, relative, e.g. ".ralph"."""
-
-    @field_validator("state_dir")
-    @classmethod
-    def _inside_workspace(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        path = PurePosixPath(value)
-        if not value.strip() or path.is_absolute() or value.startswith("~") or ".." in path.parts or "\\" in value:
-            raise ValueError("must be a relative folder inside the workspace, without '..'")
-        if path.parts[:1] == (".git",) or str(path) == ".":
-            raise ValueError("must be a folder of its own, not the workspace or its .git")
-        return str(path)
-
-    @model_validator(mode="after")
-    def _min_within_max(self) -> RalphSettings:
-        if self.min_iterations > self.max_iterations:
-            raise ValueError(f"min_iterations ({self.min_iterations}) exceeds max_iterations ({self.max_iterations})")
-        return self
 
 
 class RalphDecider(BaseLoopDecider):
