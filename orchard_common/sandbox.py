@@ -60,6 +60,8 @@ SHARED_MODULES = (
     "workflows.runbooks.branches",
     "workflows.runbooks.chain",
     "workflows.runbooks.monitors",
+    "workflows.runbooks.ladder",
+    "workflows.runbooks.consumer_state",
 )
 """Orchard's modules shared with the sandbox: pure models (and durations, the models' value type;
 the runbook models' readers, template and branch-name checks, which validate them; a strategy

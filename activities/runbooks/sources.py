@@ -20,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 from activities.runbooks.filters import matches, ordered
 from activities.runbooks.formats import InputError, parse_input
 from activities.workspaces.checkout import commands_root
-from workflows.runbooks.consumer import ITEMS_PER_POLL, HookInput, QueueRead, QueueReadInput, item_id
+from workflows.runbooks.consumer import ITEMS_PER_POLL, item_id
+from workflows.runbooks.consumer_state import HookInput, QueueRead, QueueReadInput
 from workflows.runbooks.model import QueueDef, Template
 from workflows.runbooks.templates import RenderError, render
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
+from workflows.runbooks.consumer_state import ConsumerState, HookInput, QueueRead, QueueReadInput
 from workflows.runbooks.items import handler_inputs, item_name, item_values
 from workflows.runbooks.pipeline import PipelineLaunch, PipelineStrategy, task_fields
 from workflows.runbooks.templates import RenderError, render
@@ -46,41 +46,6 @@ RESULT_ITEMS = 200
 """Item records a stopped consumer's result lists (the newest); the counts cover them all."""
 ITEMS_PER_POLL = 100
 """New items a poll brings back at most (the rest come with the next polls): the history stays small however long the source's list."""
-
-
-class QueueReadInput(BaseModel):
-    repo: str
-    base_branch: str = ""
-    """On a remote, the branch whose checkout the source runs in (activities/workspaces/checkout.py)."""
-    queue: m.QueueDef
-    config: dict[str, Any] = Field(default_factory=dict)
-    functions: dict[str, m.ShellTemplate] = Field(default_factory=dict)
-    settled: list[str] = Field(default_factory=list)
-    """Ids of items handled for good (done, dead, dropped) that the last poll still saw listed: not brought back."""
-
-
-class QueueRead(BaseModel):
-    items: list[Any] = Field(default_factory=list)
-    """Items to handle (new, or failed and to try again), in the queue's order, at most ITEMS_PER_POLL."""
-    settled: list[str] = Field(default_factory=list)
-    """Which of the settled ids the source still lists."""
-
-
-class HookInput(BaseModel):
-    repo: str
-    command: str
-    base_branch: str = ""
-
-
-class ConsumerState(BaseModel):
-    items: dict[str, ItemRecord] = Field(default_factory=dict)
-    polls: int = 0
-    listed_settled: list[str] = Field(default_factory=list)
-    """Items handled for good that the source still listed at the last poll."""
-    fresh_settled: list[str] = Field(default_factory=list)
-    """Items handled for good since the last poll."""
-    last_error: str = ""
-    stop_by: str | None = None
 
 
 @dataclass

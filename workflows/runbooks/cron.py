@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.runbooks import model as m
-from workflows.runbooks.ladder import Decision, ItemLadder, after, decide
+from workflows.runbooks.ladder import CronState, Decision, ItemLadder, after, decide
 from workflows.runbooks.monitors import KEYS_KEPT, CommandInput, CommandOutcome, MonitorCheck, MonitorCheckInput, item_values
 from workflows.runbooks.safety import item_protection
 from workflows.runbooks.templates import RenderError, render
@@ -45,14 +45,6 @@ STATE_KEY = "cron"
 """Where a run's result keeps the ladders (InstanceResult.metadata[STATE_KEY]): the strategy's own."""
 ACTION_TIMEOUT = 300.0
 TRAIL_LIMIT = 200
-
-
-class CronState(BaseModel):
-    """What one run of a cron hands the next: each matching item's ladder, by monitor then item key."""
-
-    ladders: dict[str, dict[str, ItemLadder]] = Field(default_factory=dict)
-    runs: int = 0
-    """Runs of the cron so far (this one included)."""
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from workflows.runbooks import model as m
+import workflows.runbooks.model as m
 
 RecordDone = Literal["", "escalated", "abandoned"]
 
@@ -110,3 +110,11 @@ def after(record: ItemLadder, decision: Decision, ok: bool, now: datetime, actio
     if ok:
         return record.model_copy(update={"runs": record.runs + 1, "counts": counts, "last_run": last_run})
     return record.model_copy(update={"step": decision.index + 1, "runs": 0, "counts": counts, "last_run": last_run})
+
+
+class CronState(BaseModel):
+    """What one run of a cron hands the next: each matching item's ladder, by monitor then item key."""
+
+    ladders: dict[str, dict[str, ItemLadder]] = Field(default_factory=dict)
+    runs: int = 0
+    """Runs of the cron so far (this one included)."""

@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.runbooks.sources import SourceError, queue_items, read_runbook_queue, read_source
 from tests.conftest import git, make_repo
-from workflows.runbooks.consumer import QueueReadInput
+from workflows.runbooks.consumer_state import QueueReadInput
 from workflows.runbooks.expressions import parse_order
 from workflows.runbooks.model import QueueDef, Template
 

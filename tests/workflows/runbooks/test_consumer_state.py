@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from workflows.runbooks.consumer import KEPT_SETTLED, ConsumerState, ItemRecord, _pruned, item_id
+from workflows.runbooks.consumer import KEPT_SETTLED, ItemRecord, _pruned, item_id
+from workflows.runbooks.consumer_state import ConsumerState
 
 
 def test_the_oldest_settled_records_go_at_continue_as_new_and_every_open_or_dead_one_stays():

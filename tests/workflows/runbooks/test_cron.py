@@ -19,7 +19,7 @@ from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, Sch
 from client.runbooks.registry import RunbookRegistry, load_runbooks, runbook_files
 from tests.conftest import ROOT, final_result
 from tests.scripted import until
-from workflows.runbooks.consumer import HookInput, QueueRead, QueueReadInput
+from workflows.runbooks.consumer_state import HookInput, QueueRead, QueueReadInput
 from workflows.runbooks.monitors import CommandInput, CommandOutcome, MatchedItem, MonitorCheck, MonitorCheckInput, item_key
 from workflows.runbooks.steps import StepInput, StepOutcome
 from workflows.sdk.models import CommitStats, InstanceInput, InstanceResult, ResolveInput, RunInput, RunResult, SteerRequest, TaskDefaults

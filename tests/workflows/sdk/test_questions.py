@@ -4,6 +4,7 @@ who answered, and takes the default when nobody answers in time (scripted activi
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -16,8 +17,10 @@ from workflows.sdk.models import Answer, AnswerRequest, RunProgress
 
 
 async def open_questions(handle: WorkflowHandle, count: int = 1) -> RunProgress:
-    """The run's progress once it waits for `count` questions."""
-    for _ in range(200):
+    """The run's progress once it waits for `count` questions (within 30 s: a loaded machine's timers
+    and tasks run late, and a question may come after a lock's timeout and a rollback)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         progress = await handle.query("progress", result_type=RunProgress)
         if len(progress.questions) >= count:
             return progress
