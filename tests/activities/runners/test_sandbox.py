@@ -296,6 +296,28 @@ async def test_tools_in_a_hidden_home_still_run(repo, orchard_home, tmp_path, mo
     assert said(result) == ["python-ran", "tool-ran", "tools-read-only"], result.error
 
 
+@pytest.mark.slow
+async def test_a_tool_installed_outside_the_system_directories_runs_from_its_installation(repo, orchard_home, tmp_path, monkeypatch):
+    """A CLI installed in a prefix of its own outside the system's directories, the homes and /tmp
+    (as npm's or a virtualenv's: its bin folder on PATH, the program in the prefix's lib, with a
+    file beside it): it runs in the sandbox as it did when the host's root was there, read-only."""
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm here")
+    prefix = Path(tempfile.mkdtemp(prefix="orchard-probe-prefix-", dir="/dev/shm"))
+    try:
+        (prefix / "bin").mkdir()
+        (prefix / "lib/cli").mkdir(parents=True)
+        (prefix / "lib/cli/helper.sh").write_text("echo cli-ran\n")
+        (prefix / "lib/cli/main.sh").write_text('#!/bin/sh\n. "$(dirname "$(readlink -f "$0")")/helper.sh"\n')
+        (prefix / "lib/cli/main.sh").chmod(0o755)
+        (prefix / "bin/orchard-probe-cli").symlink_to("../lib/cli/main.sh")
+        monkeypatch.setenv("PATH", f"{prefix / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        result = await attempt(tmp_path, repo, "sandbox", f"orchard-probe-cli\ntouch {prefix}/lib/x 2>/dev/null || echo read-only\n")
+        assert said(result) == ["cli-ran", "read-only"], (said(result), result.error)
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
 async def test_a_loops_agent_keeps_its_home_and_pushes_to_its_pipelines_gateway(repo, orchard_home):
     """A loop's (or pipeline's) home is the loop's: what iteration 1 left there, iteration 2 finds
     (a CLI's session and config persist). A pipeline agent's `origin`, the gateway, is writable."""
