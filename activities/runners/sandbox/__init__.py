@@ -13,6 +13,9 @@ import shutil
 import subprocess
 import time
 
+from activities.paths import orchard_home
+from activities.runners.sandbox.system import binds_here
+
 BWRAP = "bwrap"
 INSTALL_HINT = "install it with `apt-get install bubblewrap`"
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -48,11 +51,12 @@ def _probe() -> str | None:
 def probe(bwrap: str | None) -> str | None:
     """Why the bubblewrap at `bwrap` (None: not found) cannot make a sandbox, or None: asked once per
     process and path (the warm client's commands inherit its answer; a PATH without it, as a test's,
-    is no answer for a PATH with it), by running `true` in one with an agent's namespaces (6 ms here)."""
+    is no answer for a PATH with it), by running `true` in one with an agent's namespaces and system
+    directories (6 ms here)."""
     if bwrap is None:
         return f"bubblewrap is not installed ({INSTALL_HINT})"
-    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *NAMESPACES, "--unshare-net",
-            "--die-with-parent", "--new-session", *privilege_flags(), "--", "true"]
+    argv = [bwrap, *binds_here(orchard_home()).args, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--remount-ro", "/", *NAMESPACES,
+            "--unshare-net", "--die-with-parent", "--new-session", *privilege_flags(), "--", "true"]
     problem = None
     for attempt in range(PROBE_ATTEMPTS):  # the answer holds for the process: a lost race must not make it "no sandbox"
         time.sleep(PROBE_BACKOFF * attempt)

@@ -1,13 +1,15 @@
 """What an agent in a sandbox sees: bubblewrap's arguments for one agent, from a plan of its paths.
 
-The host's root read-only; over it, absent (an empty tmpfs, read-only): /root, /home, the worker's home,
-/run (the Docker socket and other services' sockets), /var/tmp and $ORCHARD_HOME (other runs'
-workspaces and homes, the overlay bases, Orchard's own git directories, the running records);
-/tmp a private folder of the agent's. Then, at their own paths: its workspace, its home and its
-pipeline's gateway read-write, the object store its `.git` borrows read-only, and read-only what
-it needs to run from a hidden folder: the toolchains on the worker's PATH (a home's `.pyenv`,
-`.cargo`, ...; never a folder that holds credentials, whose file alone is shown) and the files
-an `--agent-command` names by their absolute path.
+The host's system directories read-only (system.py: /usr, /etc, /opt, ..., bound once per worker
+process; never `/`, so no other mount on the host is walked, seen or raced with), /proc and /dev of
+its own, /tmp a private folder of its own. Then, at their own paths: its workspace, its home and its
+pipeline's gateway read-write, the object store its `.git` borrows read-only, and read-only what it
+needs to run from elsewhere: the toolchains on the worker's PATH (a home's `.pyenv`, `.cargo`, ...;
+never a folder that holds credentials, whose file alone is shown; outside the homes, a `bin`
+folder's installation) and the files an `--agent-command` names by their absolute path. Nothing
+else: not the homes (/root, /home, the worker's), /run, /var, $ORCHARD_HOME (other runs'
+workspaces and homes, the overlay bases, Orchard's own git directories, the running records) or
+the user's checkout; the folders made to hold what is bound are read-only.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from activities.runners.sandbox import BWRAP, NAMESPACES, privilege_flags
+from activities.runners.sandbox.system import hidden_roots, system_binds
+from activities.runners.sandbox.system import within as _within
 
-SYSTEM_HIDDEN = ("/root", "/home", "/run", "/var/run", "/var/tmp")
-"""Hidden on every host: homes, and where services keep their sockets and other users their files."""
 PRIVATE_FOLDERS = frozenset({
     ".ssh", ".gnupg", ".aws", ".azure", ".gcloud", ".config", ".docker", ".kube", ".local", ".cache", ".npm", ".m2", ".gradle",
     ".orchard", ".claude", ".codex", ".password-store", ".pki", ".mozilla", ".netrc", ".git-credentials", ".npmrc", ".pypirc",
@@ -49,9 +51,10 @@ class SandboxPlan:
     writable: list[Path] = field(default_factory=list)
     """Read-write at their own paths besides the workspace and home (a pipeline's gateway)."""
     shown: list[Path] = field(default_factory=list)
-    """Read-only at their own paths though under a hidden folder (the object store, toolchains, named files)."""
+    """Read-only at their own paths though in no system directory, or in a hidden folder (the object store, toolchains, named files)."""
     masked: list[Path] = field(default_factory=list)
-    hidden: list[Path] = field(default_factory=list)
+    system: Sequence[str] = ()
+    """bubblewrap's arguments that bind the host's system directories (system.py)."""
     network: bool = True
     """The host's network (online, host), or a namespace with loopback only."""
     hosts: Path | None = None
@@ -60,27 +63,6 @@ class SandboxPlan:
 
 def _real(path: Path | str) -> Path:
     return Path(os.path.realpath(path))
-
-
-def _within(path: Path, root: Path) -> bool:
-    """`path` is `root` or beneath it (both absolute and normalized). By their text: an agent's plan
-    asks this hundreds of times, and walking a path's parents costs a fan-out's instances 3 % of a worker's CPU."""
-    inner, outer = str(path), str(root)
-    return inner == outer or inner.startswith(outer if outer.endswith("/") else outer + "/")
-
-
-def hidden_roots(orchard_home: Path, home: Path | None = None) -> list[Path]:
-    """The folders an agent does not see (those that exist), outermost only: a folder inside
-    another hidden one is hidden with it."""
-    candidates = [*(Path(p) for p in SYSTEM_HIDDEN), *([home] if home else []), orchard_home]
-    found: list[Path] = []
-    for candidate in candidates:
-        if candidate.is_symlink() or not candidate.is_dir():  # /var/run is usually a link into /run
-            continue
-        real = _real(candidate)
-        if real != Path("/") and real not in found:
-            found.append(real)
-    return [p for p in found if not any(other != p and _within(p, other) for other in found)]
 
 
 def _homes(hidden: Sequence[Path], home: Path | None) -> list[Path]:
@@ -99,12 +81,17 @@ class Visibility:
     hidden: list[Path]
     homes: list[Path]
     orchard_home: Path
+    bound: Sequence[Path] = ()
+    """What the sandbox binds of the host's system directories: a path in one is seen as it is."""
+    system: Sequence[str] = ()
+    """bubblewrap's arguments that bind them."""
 
     @classmethod
     def here(cls, orchard_home: Path) -> Visibility:
         home = Path(os.environ["HOME"]) if os.environ.get("HOME") else None
         hidden = hidden_roots(orchard_home, home)
-        return cls(hidden=hidden, homes=_homes(hidden, home), orchard_home=orchard_home)
+        binds = system_binds(tuple(hidden))
+        return cls(hidden=hidden, homes=_homes(hidden, home), orchard_home=orchard_home, bound=binds.bound, system=binds.args)
 
     @classmethod
     def with_toolchains(cls, orchard_home: Path) -> tuple[Visibility, list[Path]]:
@@ -118,14 +105,22 @@ class Visibility:
         return seen[1], list(seen[2])
 
     def is_hidden(self, path: Path) -> bool:
-        return path.is_absolute() and (_within(path, Path("/tmp")) or any(_within(path, root) for root in self.hidden))
+        """Not seen in a sandbox unless shown: in /tmp, in a hidden folder, or in no system directory bound."""
+        return path.is_absolute() and (self._kept_away(path) or not any(_within(path, b) for b in self.bound))
+
+    def _kept_away(self, path: Path) -> bool:
+        """In /tmp or a hidden folder: where a folder named or on PATH is never shown whole."""
+        return _within(path, Path("/tmp")) or any(_within(path, root) for root in self.hidden)
 
     def _hidden_part(self, path: Path) -> Path | None:
-        """`path`, real, if it is hidden and may be shown: not Orchard's, not a hidden folder or home itself."""
+        """`path`, real, if it is hidden and may be shown: not Orchard's, not a hidden folder or home
+        itself, and none inside it (`/`, or a folder holding $ORCHARD_HOME: never bound whole)."""
         if not path.is_absolute() or not path.exists():
             return None
         real = _real(path)
         if not self.is_hidden(real) or _within(real, self.orchard_home) or real in (*self.hidden, *self.homes, Path("/tmp")):
+            return None
+        if any(_within(root, real) for root in (*self.hidden, Path("/tmp"))):
             return None
         return real
 
@@ -133,7 +128,9 @@ class Visibility:
         """What to show read-only so that the tools in `path` (a PATH entry) run: nothing when it is
         not hidden or is Orchard's; in a home, the toolchain folder it is in (`~/.pyenv` for
         `~/.pyenv/shims`), or itself in a private folder (`~/.local/bin`) with the real files its
-        links name; elsewhere itself."""
+        links name; outside the homes and /tmp, a `bin` folder's installation (`/srv/venv` for
+        `/srv/venv/bin`: its libraries, a virtualenv's settings) unless that is a top folder or a
+        repository; elsewhere itself."""
         real = self._hidden_part(path)
         if real is None:
             return []
@@ -142,6 +139,10 @@ class Visibility:
             top = home / real.relative_to(home).parts[0]
             if top.name not in PRIVATE_FOLDERS and top.is_dir():
                 return [top]
+        install = real.parent
+        if (real.name == "bin" and not self._kept_away(real) and len(install.parts) > 2 and not (install / ".git").exists()
+                and self._hidden_part(install) == install):
+            return [install]
         shown = [real]
         if real.is_dir():
             try:
@@ -210,29 +211,28 @@ def _depth(path: Path) -> int:
 
 
 def bwrap_argv(plan: SandboxPlan) -> list[str]:
-    """bubblewrap's arguments up to the agent's argv (which follows them). Mounts go in order of
-    depth, so a folder shown inside a hidden one is mounted after the tmpfs that hides it."""
-    argv = [BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    """bubblewrap's arguments up to the agent's argv (which follows them). The system's directories
+    first, then the agent's own folders and what is shown in order of depth (bubblewrap makes the
+    folders that hold them in the sandbox's root, a tmpfs), and last that root made read-only."""
+    argv = [BWRAP, *plan.system, "--dev", "/dev", "--proc", "/proc", "--bind", str(plan.tmp), "/tmp"]
     own = [plan.workspace, plan.agent_home, *plan.writable]
     # What is shown under /tmp is mounted on folders made in the agent's own /tmp: each is made in
     # a read-only tmpfs of its own instead, so no path there looks like the host's and is writable.
     tmp = Path("/tmp")
-    hidden = [*plan.hidden, *(tmp / p.relative_to(tmp).parts[0] for p in [*own, *plan.shown] if _within(p, tmp) and p != tmp)]
-    hidden = [p for p in _unique(hidden) if p != tmp and not any(other != p and _within(p, other) for other in hidden)]
-    hides: list[tuple[Path, list[str]]] = [(Path("/tmp"), ["--bind", str(plan.tmp), "/tmp"])]
-    hides += [(root, ["--tmpfs", str(root)]) for root in hidden]
-    for _, args in sorted(hides, key=lambda h: _depth(h[0])):
-        argv += args
+    covers = _unique(tmp / p.relative_to(tmp).parts[0] for p in [*own, *plan.shown] if _within(p, tmp) and p != tmp)
+    for cover in covers:
+        argv += ["--tmpfs", str(cover)]
     read_only = [p for p in plan.shown if not any(_within(p, other) for other in [*own, *plan.shown] if other != p)]
     shows = [(p, "--bind") for p in own] + [(p, "--ro-bind") for p in read_only]
     for path, how in sorted(_unique(shows), key=lambda s: _depth(s[0])):
         argv += [how, str(path), str(path)]
     for masked in plan.masked:
         argv += ["--ro-bind", "/dev/null", str(masked)]
-    for root in hidden:  # what hides them read-only too, once the folders shown in it are mounted: a write there fails
-        argv += ["--remount-ro", str(root)]
     if plan.hosts is not None:
         argv += ["--ro-bind", str(plan.hosts), "/etc/hosts"]
+    for cover in covers:  # once the folders shown in them are mounted: a write there fails
+        argv += ["--remount-ro", str(cover)]
+    argv += ["--remount-ro", "/"]  # the folders bubblewrap made to hold the binds
     argv += [*NAMESPACES, *([] if plan.network else ["--unshare-net"])]
     argv += ["--die-with-parent", "--new-session", *privilege_flags(), "--chdir", str(plan.workspace)]
     return argv

@@ -63,7 +63,7 @@ def _has_user() -> bool:
 def plan_for(
     task: TaskSpec, argv0: str, *, workspace: Path, agent_home: Path, objects: Path, relayed_hosts: list[str],
 ) -> SandboxPlan:
-    """The sandbox of one agent: its own folders, what it must see of hidden ones, its network."""
+    """The sandbox of one agent: the system's directories, its own folders, what it must see of others, its network."""
     visibility, shown = Visibility.with_toolchains(orchard_home())
     shown += named_paths(visibility, task.agent_command if task.plugin == "command" else None, argv0)
     if visibility.is_hidden(objects):  # the object store the workspace's .git borrows: itself only
@@ -74,7 +74,7 @@ def plan_for(
     gateway = gateway_of(workspace)
     return SandboxPlan(
         workspace=workspace, agent_home=agent_home, tmp=private_tmp(agent_home),
-        writable=[gateway] if gateway.is_dir() else [], shown=shown, masked=masked_in(shown), hidden=visibility.hidden,
+        writable=[gateway] if gateway.is_dir() else [], shown=shown, masked=masked_in(shown), system=visibility.system,
         network=network, hosts=None if network else hosts_file(relayed_hosts),
     )
 

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from activities.git.workspace import prepare_workspace, remove_workspace
 from activities.instance import run_instance
 from activities.paths import agent_home_dir, workspaces_dir
 from activities.workspaces.removals import settled
-from tests.conftest import git, require_sandbox
+from tests.conftest import git, make_repo, require_sandbox
 from workflows.sdk.models import InstanceInput, InstanceResult, TaskSpec, instance_branch
 
 RUNNERS = pytest.mark.parametrize("runner", ["sandbox", "local"])
@@ -106,6 +107,52 @@ async def test_the_overlay_base_siblings_share(repo, orchard_home, tmp_path, run
         finally:
             with contextlib.suppress(OSError):  # the base of later tests is a new one: this one goes with its last workspace
                 subprocess.run(["mount", "-o", "remount,ro,bind", str(tree), str(tree)], capture_output=True)
+
+
+@pytest.mark.slow  # the fast part is at its limit: these two came with the sandbox's own bind plan
+@RUNNERS
+async def test_a_siblings_mount_and_the_hosts_other_mounts(repo, orchard_home, tmp_path, runner):
+    """The host's mount table: a sandbox has its own, with its workspace and the system's
+    directories; no other workspace's mount, nor any other mount of the host's, is in it."""
+    async with a_sibling(repo, orchard_home) as sibling:
+        if not is_overlay(sibling):
+            pytest.skip("workspaces are full checkouts here: there is no mount to see")
+        script = (f"cut -d' ' -f5 /proc/self/mountinfo > mounts.txt; grep -cx '{sibling}' mounts.txt; grep -c '^{orchard_home}/bases/' mounts.txt\n"
+                  "grep -c -E '^/(var|run|home|mnt|srv)(/|$)' mounts.txt; grep -cx -E '/|/usr|/etc' mounts.txt\n")
+        result = await attempt(tmp_path, repo, runner, script)
+        sibling_seen, bases_seen, others_seen, system_seen = (int(n) for n in said(result))
+        assert bool(sibling_seen) == bool(bases_seen) == (runner == "local"), said(result)
+        if runner == "sandbox":
+            assert (others_seen, system_seen) == (0, 3), said(result)
+
+
+@contextlib.contextmanager
+def a_folder_outside_the_systems() -> Iterator[Path]:
+    """A folder of the host's outside its system directories, homes and /tmp (in /srv or /mnt)."""
+    for parent in (Path("/srv"), Path("/mnt")):
+        if parent.is_dir() and os.access(parent, os.W_OK):
+            folder = Path(tempfile.mkdtemp(prefix="orchard-probe-", dir=parent))
+            try:
+                yield folder
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
+    pytest.skip("no folder outside the system's, the homes and /tmp is writable here")
+
+
+@pytest.mark.slow
+@RUNNERS
+async def test_a_checkout_outside_the_homes_and_tmp_gives_its_objects_not_its_files(orchard_home, tmp_path, runner):
+    """The user's checkout in /srv (or /mnt), and a file beside it: the agent's git works (its
+    objects are given, read-only), but neither the checkout's files nor its neighbour are read
+    in a sandbox, where the host's root used to show them."""
+    with a_folder_outside_the_systems() as folder:
+        repo = make_repo(folder / "repo")
+        (folder / "neighbour.txt").write_text("the neighbour's\n")
+        script = f"cat {repo}/README.md {folder}/neighbour.txt; git log -1 --format=%s; echo escaped > {folder}/escaped.txt\n"
+        result = await attempt(tmp_path, repo, runner, script)
+        assert ("# sample" in said(result)) == (runner == "local") and ("the neighbour's" in said(result)) == (runner == "local"), said(result)
+        assert "initial" in said(result) and (folder / "escaped.txt").exists() == (runner == "local")
 
 
 @contextlib.contextmanager
@@ -247,6 +294,28 @@ async def test_tools_in_a_hidden_home_still_run(repo, orchard_home, tmp_path, mo
     script = f"{sys.executable} -c 'print(\"python-ran\")'\norchard-probe-tool\ntouch {tools}/x 2>/dev/null || echo tools-read-only\n"
     result = await attempt(tmp_path, repo, "sandbox", script)
     assert said(result) == ["python-ran", "tool-ran", "tools-read-only"], result.error
+
+
+@pytest.mark.slow
+async def test_a_tool_installed_outside_the_system_directories_runs_from_its_installation(repo, orchard_home, tmp_path, monkeypatch):
+    """A CLI installed in a prefix of its own outside the system's directories, the homes and /tmp
+    (as npm's or a virtualenv's: its bin folder on PATH, the program in the prefix's lib, with a
+    file beside it): it runs in the sandbox as it did when the host's root was there, read-only."""
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm here")
+    prefix = Path(tempfile.mkdtemp(prefix="orchard-probe-prefix-", dir="/dev/shm"))
+    try:
+        (prefix / "bin").mkdir()
+        (prefix / "lib/cli").mkdir(parents=True)
+        (prefix / "lib/cli/helper.sh").write_text("echo cli-ran\n")
+        (prefix / "lib/cli/main.sh").write_text('#!/bin/sh\n. "$(dirname "$(readlink -f "$0")")/helper.sh"\n')
+        (prefix / "lib/cli/main.sh").chmod(0o755)
+        (prefix / "bin/orchard-probe-cli").symlink_to("../lib/cli/main.sh")
+        monkeypatch.setenv("PATH", f"{prefix / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        result = await attempt(tmp_path, repo, "sandbox", f"orchard-probe-cli\ntouch {prefix}/lib/x 2>/dev/null || echo read-only\n")
+        assert said(result) == ["cli-ran", "read-only"], (said(result), result.error)
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 async def test_a_loops_agent_keeps_its_home_and_pushes_to_its_pipelines_gateway(repo, orchard_home):

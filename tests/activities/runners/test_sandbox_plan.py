@@ -5,6 +5,9 @@ What a sandbox does to a real agent: test_sandbox.py."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from activities.runners import choice, sandbox
 from activities.runners.choice import choose_runner
 from activities.runners.sandbox.mounts import SandboxPlan, Visibility, bwrap_argv, hidden_roots, masked_in, named_paths, toolchains
+from activities.runners.sandbox.system import system_binds
 from workflows.sdk.models import TaskSpec
 
 NO_BUBBLEWRAP = "bubblewrap is not installed (install it with `apt-get install bubblewrap`)"
@@ -71,7 +75,7 @@ def host(tmp_path: Path) -> Visibility:
     (home / "project/agent.sh").write_text("echo hi")
     orchard = tmp_path / "orchard"
     (orchard / "bin").mkdir(parents=True)
-    return Visibility(hidden=[tmp_path / "home", orchard], homes=[home], orchard_home=orchard)
+    return Visibility(hidden=[tmp_path / "home", orchard], homes=[home], orchard_home=orchard, bound=[Path("/usr"), Path("/etc")])
 
 
 def test_a_toolchain_on_path_in_a_home_is_shown_never_a_private_folder_the_home_or_orchards(host: Visibility):
@@ -95,6 +99,27 @@ def test_an_agent_commands_files_are_shown_not_the_folders_it_names(host: Visibi
     assert named_paths(host, f"{home / 'project/agent.sh'}|cat>/dev/null") == [home / "project/agent.sh"]
 
 
+@pytest.fixture
+def outside() -> Iterator[Path]:
+    """A folder outside the system directories, the homes and /tmp: where the root used to show everything."""
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("no /dev/shm here")
+    folder = Path(tempfile.mkdtemp(prefix="orchard-plan-", dir="/dev/shm"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_outside_the_homes_a_bin_folder_on_path_shows_its_installation_never_a_repository_or_orchards_home(outside: Path):
+    venv, project, srv = outside / "venv", outside / "project", outside / "srv"
+    for folder in (venv / "bin", venv / "lib", project / ".git", project / "bin", srv / "orchard", srv / "bin"):
+        folder.mkdir(parents=True)
+    visibility = Visibility(hidden=[srv / "orchard"], homes=[], orchard_home=srv / "orchard", bound=[Path("/usr"), Path("/etc")])
+    path = os.pathsep.join(str(p) for p in (venv / "bin", project / "bin", srv / "bin", srv, Path("/usr/bin")))
+    # a virtualenv whole (its settings and libraries); a repository's bin alone; nothing that holds Orchard's home
+    assert toolchains(visibility, path) == [venv, project / "bin", srv / "bin"]
+    assert visibility.is_hidden(outside) and not visibility.is_hidden(Path("/usr/bin/git")) and visibility.is_hidden(Path("/var/lib"))
+
+
 def test_hidden_folders_are_the_outermost_that_exist(tmp_path: Path):
     home = tmp_path / "h"
     (home / ".orchard").mkdir(parents=True)
@@ -103,13 +128,14 @@ def test_hidden_folders_are_the_outermost_that_exist(tmp_path: Path):
     assert all(r.exists() for r in roots) and Path("/var/run") not in roots  # a link into /run, hidden with it
 
 
-def test_bubblewrap_hides_then_shows_in_order_of_depth_and_leaves_nothing_hidden_writable(tmp_path: Path):
+def test_bubblewrap_binds_the_system_then_the_agents_folders_in_order_of_depth_and_leaves_nothing_else_writable(tmp_path: Path):
     orchard = Path("/srv/orchard")
     workspace, home, gateway = orchard / "workspaces/run/k1", orchard / "agent-homes/run/k1", orchard / "workspaces/run/k1-origin.git"
     objects = Path("/tmp/x/repo/.git/objects")
+    system = ("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--ro-bind", "/etc", "/etc")
     plan = SandboxPlan(workspace=workspace, agent_home=home, tmp=orchard / "agent-homes/run/k1.tmp", writable=[gateway],
                        shown=[Path("/home/dev/.pyenv"), Path("/home/dev/.pyenv/versions/3.11"), objects], masked=[Path("/home/dev/.cargo/credentials")],
-                       hidden=[Path("/root"), Path("/home"), Path("/run"), orchard], network=False, hosts=Path("/h/hosts"))
+                       system=system, network=False, hosts=Path("/h/hosts"))
     argv = bwrap_argv(plan)
 
     def at(*args: str) -> int:
@@ -118,19 +144,39 @@ def test_bubblewrap_hides_then_shows_in_order_of_depth_and_leaves_nothing_hidden
                 return i
         raise AssertionError(f"{args} not in {argv}")
 
-    assert argv[:8] == ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    assert argv[:14] == ["bwrap", *system, "--dev", "/dev", "--proc", "/proc"] and "/" not in argv[:at("--remount-ro", "/")]  # never the host's root
     private_tmp = at("--bind", str(plan.tmp), "/tmp")
     assert private_tmp < at("--tmpfs", "/tmp/x") < at("--ro-bind", str(objects), str(objects))  # what /tmp holds of the host's: a tmpfs of its own
-    assert at("--tmpfs", "/home") < at("--ro-bind", "/home/dev/.pyenv", "/home/dev/.pyenv")
+    assert at("--ro-bind", "/home/dev/.pyenv", "/home/dev/.pyenv") and "--tmpfs" not in argv[private_tmp + 5:]  # nothing hidden: not bound at all
     assert "/home/dev/.pyenv/versions/3.11" not in argv  # inside a folder shown already
-    assert at("--tmpfs", str(orchard)) < at("--bind", str(workspace), str(workspace)) and at("--bind", str(gateway), str(gateway))
-    assert at("--bind", str(home), str(home)) and at("--ro-bind", str(objects), str(objects))
+    assert at("--bind", str(home), str(home)) and at("--bind", str(workspace), str(workspace)) and at("--bind", str(gateway), str(gateway))
+    assert at("--ro-bind", str(objects), str(objects))
     assert at("--ro-bind", "/dev/null", "/home/dev/.cargo/credentials") and at("--ro-bind", "/h/hosts", "/etc/hosts")
-    for hidden in ("/root", "/home", "/run", str(orchard), "/tmp/x"):
-        assert at("--remount-ro", hidden) > at("--bind", str(workspace), str(workspace))
+    assert at("--remount-ro", "/tmp/x") > at("--ro-bind", str(objects), str(objects))
+    assert at("--remount-ro", "/") > max(i for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind", "--tmpfs", "--symlink"))  # what holds them
     assert at("--unshare-pid") and at("--unshare-net") and at("--die-with-parent") and argv[-2:] == ["--chdir", str(workspace)]
     online = bwrap_argv(SandboxPlan(workspace=workspace, agent_home=home, tmp=plan.tmp, network=True))
     assert "--unshare-net" not in online and "/etc/hosts" not in online
+
+
+def test_the_system_directories_are_bound_whole_or_around_a_hidden_folder_in_them(tmp_path: Path):
+    """A system directory that holds $ORCHARD_HOME (or the worker's home) is bound entry by entry,
+    never the hidden folder, nor the folders on the way to it whole; a link is made as a link."""
+    opt, usr = tmp_path / "opt", tmp_path / "usr"
+    for folder in (opt / "tool/bin", opt / "srv/orchard/workspaces", opt / "srv/data", usr / "bin"):
+        folder.mkdir(parents=True)
+    (opt / "srv/notes.txt").write_text("n")
+    (opt / "latest").symlink_to("tool")
+    (tmp_path / "bin").symlink_to("usr/bin")
+    dirs = (str(usr), str(tmp_path / "bin"), str(opt), str(tmp_path / "nix"))
+    binds = system_binds((opt / "srv/orchard",), dirs)
+    args = list(binds.args)
+    assert binds.bound == (usr, opt / "srv/data", opt / "srv/notes.txt", opt / "tool")
+    assert args == ["--ro-bind", str(usr), str(usr), "--symlink", "usr/bin", str(tmp_path / "bin"), "--symlink", "tool", str(opt / "latest"),
+                    "--ro-bind", str(opt / "srv/data"), str(opt / "srv/data"), "--ro-bind", str(opt / "srv/notes.txt"), str(opt / "srv/notes.txt"),
+                    "--ro-bind", str(opt / "tool"), str(opt / "tool")]
+    assert system_binds((opt / "srv/orchard",), dirs) is binds  # once per process: a fan-out's instances share it
+    assert system_binds((opt,), (str(opt),)).args == ()  # a hidden folder that is a system directory: not bound at all
 
 
 async def test_doctor_says_whether_agents_run_in_a_sandbox_here(monkeypatch):
