@@ -37,6 +37,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = "echo changed >> CHANGED.md && git add -A && git commit -qm 'agent change'"
@@ -72,23 +73,70 @@ async def measure_run(repo: Path, warm: Path, n: int) -> dict[str, float]:
         await ensure_search_attributes(env.client)
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         async with orchard_worker.build_worker(env.client, queue, orchard_worker.strategies_for([str(ROOT / "bench" / "fanout_noop.py")])):
+            last_id: list[str] = []
+
             async def run(on: Path, count: int) -> float:
+                last_id[:] = [f"bench-{uuid.uuid4().hex[:12]}"]
                 inp = RunInput(prompt="change a file", repo=str(on), base_branch="main", params={"n": count}, max_parallel=count,
                                defaults=TaskDefaults(agent_command=AGENT, import_policy="auto", runner="local"))
                 started = time.perf_counter()
-                result = await env.client.execute_workflow("noop-fan-out", inp, id=f"bench-{uuid.uuid4().hex[:12]}", task_queue=queue, result_type=RunResult)
+                result = await env.client.execute_workflow("noop-fan-out", inp, id=last_id[0], task_queue=queue, result_type=RunResult)
                 assert sum(r.success for r in result.instances) == count, [r.error for r in result.instances]
                 return time.perf_counter() - started
 
             await run(warm, 1)  # the sandbox imports the workflow modules once: not the run's cost
             await overlay.finished()
             figures["load"] = _settled()
+            timeline = Path(tempfile.mkdtemp()) / "timeline"
+            os.environ["ORCHARD_TIMELINE"] = str(timeline)  # marks of the base's and each instance's steps (activities/timeline.py)
             figures["run"] = await run(repo, n)
+            ended = time.time()
+            os.environ.pop("ORCHARD_TIMELINE")
+            figures |= await phases(env.client, last_id[0], timeline, ended)
             figures["again"] = await run(repo, n)  # back to back from the same commit
         if hasattr(overlay, "release_bases"):
             await overlay.release_bases()
         await overlay.finished()
     return figures
+
+
+PHASES = {
+    "start to the first instance": ("run started", "first instance started"),
+    "base made (checkout + index)": ("first instance started", "base ready"),
+    "  of which the index step": ("base checked out", "base ready"),
+    "first workspace ready to the last agent done": ("first workspace ready", "last agent done"),
+    "last agent done to its import done": ("last agent done", "last imported"),
+    "last import to the last instance done": ("last imported", "last instance done"),
+    "last instance done to the run done": ("last instance done", "run done"),
+    "run done to the caller seeing it": ("run done", "caller saw it"),
+}
+"""A run's phases (the first run, from a cold host), from the run's history and the marks its
+activities wrote: each the time between two moments (a mark absent from the code measured: none)."""
+
+
+async def phases(client: Any, workflow_id: str, timeline: Path, ended: float) -> dict[str, float]:
+    from temporalio.api.enums.v1 import EventType
+
+    moments: dict[str, float] = {"caller saw it": ended}
+    handle = client.get_workflow_handle(workflow_id)
+    async for event in handle.fetch_history_events():
+        when = event.event_time.ToDatetime().timestamp() if hasattr(event.event_time, "ToDatetime") else event.event_time.timestamp()
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            moments["run started"] = when
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            moments["run done"] = when
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            moments.setdefault("first instance started", when)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            moments["last instance done"] = when
+    marks = [line.split(" ", 2) for line in timeline.read_text().splitlines()] if timeline.exists() else []
+    for name, step, pick in (("base checked out", "base: checked out", min), ("base ready", "base: ready", min),
+                             ("first workspace ready", "activity: workspace ready", min), ("last agent done", "activity: agent done", max),
+                             ("last imported", "activity: imported", max)):
+        times = [float(t) for t, _, s in marks if s == step]
+        if times:
+            moments[name] = pick(times)
+    return {f"phase: {label}": moments[b] - moments[a] for label, (a, b) in PHASES.items() if a in moments and b in moments}
 
 
 def run_in(code: Path, repo: Path, warm: Path, n: int, scratch: Path) -> dict[str, float]:
@@ -144,7 +192,8 @@ def bench(args: argparse.Namespace) -> None:
     from bench.bench_instances import fs_type, make_big_repo, table
 
     codes = [(label, Path(path).resolve()) for label, path in (c.split("=", 1) for c in args.code)]
-    rows = []
+    rows: list[list[str]] = []
+    phase_rows: list[list[str]] = []
     for where in args.dirs:
         scratch = Path(tempfile.mkdtemp(prefix="orchard-bench-tree-", dir=where)).resolve()
         try:
@@ -181,10 +230,15 @@ def bench(args: argparse.Namespace) -> None:
                          f"{med['floor']:.2f} s ({med['checkout']:.2f} + {med['commits']:.2f})", f"{to_floor:.2f}x",
                          f"{med['clones']:.2f} s", f"{to_clones:.1f}x",
                          f"{med[label + ' load']:.1f} / {med['floor load']:.1f} / {med['clones load']:.1f}"])
+        phase_rows.extend([where, label, *(f"{med[key]:.2f} s" if (key := f"{code} phase: {label}") in med else "-" for code, _ in codes)]
+                          for label in PHASES)
+        phase_rows.append([where, "the floor: checkout / the agents' commits", *[f"{med['checkout']:.2f} s / {med['commits']:.2f} s"] * len(codes)])
     table(f"best-of-{args.n} on {args.files:,} files (medians of {args.reps}): the run, the floor (one checkout + the agents' commits), "
           f"{args.n} clones",
           ["disk", "code", "run", "again", "floor", f"run/floor (<= {FLOOR_TARGET:g})", f"{args.n} clones", f"clones/run (>= {CLONES_TARGET:g})",
            "load: run / floor / clones"], rows)
+    table(f"where the first run's time goes (medians of {args.reps}; '-': a step the code measured does not mark)",
+          ["disk", "phase", *(label for label, _ in codes)], phase_rows)
 
 
 def main() -> int:
