@@ -118,6 +118,7 @@ async def phases(client: Any, workflow_id: str, timeline: Path, ended: float) ->
     from temporalio.api.enums.v1 import EventType
 
     moments: dict[str, float] = {"caller saw it": ended}
+    scheduled: dict[int, str] = {}  # an activity's scheduled event: its type
     handle = client.get_workflow_handle(workflow_id)
     async for event in handle.fetch_history_events():
         when = event.event_time.ToDatetime().timestamp() if hasattr(event.event_time, "ToDatetime") else event.event_time.timestamp()
@@ -125,9 +126,13 @@ async def phases(client: Any, workflow_id: str, timeline: Path, ended: float) ->
             moments["run started"] = when
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             moments["run done"] = when
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            moments.setdefault("first instance started", when)
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and \
+                scheduled.get(event.activity_task_started_event_attributes.scheduled_event_id) == "run_instance":
+            moments["first instance started"] = min(when, moments.get("first instance started", when))
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and \
+                scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id) == "run_instance":
             moments["last instance done"] = when
     marks = [line.split(" ", 2) for line in timeline.read_text().splitlines()] if timeline.exists() else []
     for name, step, pick in (("base checked out", "base: checked out", min), ("base ready", "base: ready", min),

@@ -257,8 +257,9 @@ async def _index_past_racy(tree: Path, checkout_started: float, lent: bool) -> N
     left as they are: its re-reads cost less than dating its files back."""
     index = tree / ".git" / "index"
     large = index.stat().st_size >= RACY_INDEX_BYTES
-    # In the same pass, the entries to a new shared index (restat_index's split).
-    if await asyncio.to_thread(restat_index, tree, lent, True, large or lent):
+    # In the same pass, the entries to a new shared index (restat_index's split). No git of the
+    # base's or its workspaces' compares ctimes (git_config): a file dated back is not stat'ed again.
+    if await asyncio.to_thread(functools.partial(restat_index, tree, lent, split=True, fix_racy=large or lent, trust_ctime=False)):
         if any((tree / ".git").glob("sharedindex.*")):
             return
     elif large or lent:

@@ -39,12 +39,15 @@ GITLINK = 0o160000
 U32 = 0xFFFFFFFF
 
 
-def restat_index(tree: Path, restat_all: bool = False, split: bool = False, fix_racy: bool = True) -> bool:
+def restat_index(tree: Path, restat_all: bool = False, split: bool = False, fix_racy: bool = True, trust_ctime: bool = True) -> bool:
     """Make `tree`'s index (just written by a checkout, not split) stat-clean and not racily clean
     without reading a file: every file whose entry is not older than the current second is dated a
     second back and its entry given its new stat data; with `restat_all` (the files changed owner
     after the checkout) every entry is; `fix_racy=False`: no racy entry is (a small tree, whose re-reads
-    cost less than this). `split`: written split (see above), unless it holds an extension git
+    cost less than this). `trust_ctime=False`: the index is for gits that do not compare ctimes
+    (core.trustctime=false, as a base's workspaces'), so a file dated back is not asked for its new
+    stat data: its entry is given the mtime it was dated to (a syscall per file, not two), the rest
+    as the checkout recorded it. `split`: written split (see above), unless it holds an extension git
     requires to be understood (then whole: the caller splits it). Whether it could (False: an index
     this does not edit, or a file not as its entry says: the index is untouched then, and the
     caller's refresh sees to the files dated back so far)."""
@@ -81,13 +84,17 @@ def restat_index(tree: Path, restat_all: bool = False, split: bool = False, fix_
                     where = folders.fd(folder)
                     if racy:
                         os.utime(name, ns=(back, back), dir_fd=where, follow_symlinks=False)
-                    st = os.stat(name, dir_fd=where, follow_symlinks=False)
+                    st = os.stat(name, dir_fd=where, follow_symlinks=False) if trust_ctime or restat_all else None
                 except OSError:
                     return False
-                if st.st_size & U32 != recorded[9] or st.st_ino & U32 != recorded[5]:
+                if st is None:  # dated back: only its mtime changed that git compares
+                    WORD.pack_into(data, offset + 8, now - 1)
+                    WORD.pack_into(data, offset + 12, 0)
+                elif st.st_size & U32 != recorded[9] or st.st_ino & U32 != recorded[5]:
                     return False  # not the file the checkout wrote
-                STAT.pack_into(data, offset, st.st_ctime_ns // 10**9 & U32, st.st_ctime_ns % 10**9, st.st_mtime_ns // 10**9 & U32,
-                               st.st_mtime_ns % 10**9, st.st_dev & U32, st.st_ino & U32, recorded[6], st.st_uid & U32, st.st_gid & U32, recorded[9])
+                else:
+                    STAT.pack_into(data, offset, st.st_ctime_ns // 10**9 & U32, st.st_ctime_ns % 10**9, st.st_mtime_ns // 10**9 & U32,
+                                   st.st_mtime_ns % 10**9, st.st_dev & U32, st.st_ino & U32, recorded[6], st.st_uid & U32, st.st_gid & U32, recorded[9])
             racy_left = racy_left or WORD.unpack_from(data, offset + 8)[0] >= now  # its mtime now
             offset = (end - offset + 8) // 8 * 8 + offset  # the name's NUL padding: 1 to 8 bytes
     finally:

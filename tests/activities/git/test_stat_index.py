@@ -105,3 +105,18 @@ def test_an_index_with_racy_entries_left_or_an_extension_git_must_understand_is_
     index.write_bytes(data + hashlib.sha1(data).digest())
     assert restat_index(tree, split=True)
     assert not list((tree / ".git").glob("sharedindex.*")) and index.read_bytes().endswith(b"abcd\0\0\0\0" + index.read_bytes()[-20:])
+
+
+def test_for_gits_that_trust_no_ctime_a_file_dated_back_is_not_asked_again_and_its_entry_is_clean(tmp_path):
+    """A base's gits compare no ctime (core.trustctime=false): an entry dated back gets the mtime it
+    was dated to, with no stat of the file, and git finds every file clean and a same-size change."""
+    tree = _checkout(tmp_path)
+    git(tree, "config", "core.trustctime", "false")
+    assert restat_index(tree, trust_ctime=False)
+    index_second = int((tree / ".git" / "index").stat().st_mtime)
+    recorded = _entry_mtimes(tree)
+    assert max(recorded.values()) < index_second
+    assert all(int(os.lstat(tree / name).st_mtime) == recorded[name] for name in recorded)
+    assert git(tree, "diff-files", "--name-only") == ""
+    (tree / "src" / "f07.txt").write_text("line X\n")
+    assert git(tree, "status", "--porcelain") == "M src/f07.txt"
