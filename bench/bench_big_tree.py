@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,6 +48,13 @@ FLOOR_TARGET, CLONES_TARGET = 1.2, 5.0
 def _git(*args: str, cwd: Path) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@b"}
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+def _cpu() -> float:
+    """CPU used so far by this process and its children waited for (git, the agents; not the dev
+    server, which outlives the run): what a loaded host inflates less than wall time."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _settled() -> float:
@@ -74,15 +82,18 @@ async def measure_run(repo: Path, warm: Path, n: int) -> dict[str, float]:
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         async with orchard_worker.build_worker(env.client, queue, orchard_worker.strategies_for([str(ROOT / "bench" / "fanout_noop.py")])):
             last_id: list[str] = []
+            spent: list[float] = []  # the last run's CPU
 
             async def run(on: Path, count: int) -> float:
                 last_id[:] = [f"bench-{uuid.uuid4().hex[:12]}"]
                 inp = RunInput(prompt="change a file", repo=str(on), base_branch="main", params={"n": count}, max_parallel=count,
                                defaults=TaskDefaults(agent_command=AGENT, import_policy="auto", runner="local"))
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), _cpu()
                 result = await env.client.execute_workflow("noop-fan-out", inp, id=last_id[0], task_queue=queue, result_type=RunResult)
                 assert sum(r.success for r in result.instances) == count, [r.error for r in result.instances]
-                return time.perf_counter() - started
+                took = time.perf_counter() - started
+                spent[:] = [_cpu() - cpu]
+                return took
 
             await run(warm, 1)  # the sandbox imports the workflow modules once: not the run's cost
             await overlay.finished()
@@ -91,9 +102,11 @@ async def measure_run(repo: Path, warm: Path, n: int) -> dict[str, float]:
             os.environ["ORCHARD_TIMELINE"] = str(timeline)  # marks of the base's and each instance's steps (activities/timeline.py)
             figures["run"] = await run(repo, n)
             ended = time.time()
+            figures["run cpu"] = spent[0]
             os.environ.pop("ORCHARD_TIMELINE")
             figures |= await phases(env.client, last_id[0], timeline, ended)
             figures["again"] = await run(repo, n)  # back to back from the same commit
+            figures["again cpu"] = spent[0]
         if hasattr(overlay, "release_bases"):
             await overlay.release_bases()
         await overlay.finished()
@@ -158,12 +171,12 @@ def run_in(code: Path, repo: Path, warm: Path, n: int, scratch: Path) -> dict[st
 
 # The floor and the clones, in this process.
 
-def floor(repo: Path, head: str, ready: list[Path], scratch: Path) -> tuple[float, float, float]:
-    """(one checkout, the agents' commits at once in their ready checkouts, load)."""
+def floor(repo: Path, head: str, ready: list[Path], scratch: Path) -> tuple[float, float, float, float]:
+    """(one checkout, the agents' commits at once in their ready checkouts, load, the CPU of both)."""
     load = _settled()
     tree = scratch / "floor"
     tree.mkdir()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     _git("init", "-q", cwd=tree)
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{repo / '.git' / 'objects'}\n")
     _git("-c", "checkout.workers=4", "checkout", "-q", "--detach", head, cwd=tree)
@@ -173,11 +186,12 @@ def floor(repo: Path, head: str, ready: list[Path], scratch: Path) -> tuple[floa
                                                                  "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@a"}) for r in ready]
     assert all(a.wait() == 0 for a in agents)
     commits = time.perf_counter() - started
+    spent = _cpu() - cpu
     for r in ready:  # back where it was, its index stat-clean again for the next rep
         _git("reset", "-q", "--hard", "HEAD~1", cwd=r)
         _git("update-index", "-q", "--refresh", cwd=r)
     shutil.rmtree(tree)
-    return checkout, commits, load
+    return checkout, commits, load, spent
 
 
 def clones(repo: Path, n: int, scratch: Path) -> tuple[float, float]:
@@ -213,8 +227,10 @@ def bench(args: argparse.Namespace) -> None:
                     got = run_in(code, repo.path, warm.path, args.n, scratch)
                     for key, value in got.items():
                         figures.setdefault(f"{label} {key}", []).append(value)
-                    print(f"  {where} rep {rep + 1} {label}: run {got['run']:.2f} s, again {got['again']:.2f} s (load {got['load']:.1f})", flush=True)
-                checkout, commits, load = floor(repo.path, repo.head, ready, scratch)
+                    print(f"  {where} rep {rep + 1} {label}: run {got['run']:.2f} s ({got.get('run cpu', 0):.2f} s CPU), again {got['again']:.2f} s "
+                          f"(load {got['load']:.1f})", flush=True)
+                checkout, commits, load, spent = floor(repo.path, repo.head, ready, scratch)
+                figures.setdefault("floor cpu", []).append(spent)
                 figures.setdefault("checkout", []).append(checkout)
                 figures.setdefault("commits", []).append(commits)
                 figures.setdefault("floor", []).append(checkout + commits)
@@ -222,7 +238,7 @@ def bench(args: argparse.Namespace) -> None:
                 cloned, load = clones(repo.path, args.n, scratch)
                 figures.setdefault("clones", []).append(cloned)
                 figures.setdefault("clones load", []).append(load)
-                print(f"  {where} rep {rep + 1}: floor {checkout:.2f} + {commits:.2f} s, clones {cloned:.2f} s", flush=True)
+                print(f"  {where} rep {rep + 1}: floor {checkout:.2f} + {commits:.2f} s ({spent:.2f} s CPU), clones {cloned:.2f} s", flush=True)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         med = {key: statistics.median(values) for key, values in figures.items()}
@@ -238,6 +254,8 @@ def bench(args: argparse.Namespace) -> None:
         phase_rows.extend([where, label, *(f"{med[key]:.2f} s" if (key := f"{code} phase: {label}") in med else "-" for code, _ in codes)]
                           for label in PHASES)
         phase_rows.append([where, "the floor: checkout / the agents' commits", *[f"{med['checkout']:.2f} s / {med['commits']:.2f} s"] * len(codes)])
+        phase_rows.append([where, "CPU: the run (worker, git, agents) / the floor", *(
+            f"{med[f'{code} run cpu']:.2f} s / {med['floor cpu']:.2f} s" if f"{code} run cpu" in med else "-" for code, _ in codes)])
     table(f"best-of-{args.n} on {args.files:,} files (medians of {args.reps}): the run, the floor (one checkout + the agents' commits), "
           f"{args.n} clones",
           ["disk", "code", "run", "again", "floor", f"run/floor (<= {FLOOR_TARGET:g})", f"{args.n} clones", f"clones/run (>= {CLONES_TARGET:g})",
