@@ -179,6 +179,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
                 async with reporting_spend(inp.run_id, inp.key, state, shared=inp.shared_budget) if inp.report_spend else contextlib.nullcontext(), \
                         watching_quota(fingerprint, state, stop):
                     outcome = await run_agent(plugin, task, place, state, session_id, on_phase, runner, stop_at_limit=True, stop=stop)
+                mark("activity: agent done")
                 if not (session_id and state.limit is None and SESSION_MISSING in (state.error or "")):
                     break
                 # The session to resume was never saved (its agent was stopped before it finished a turn): start afresh.
@@ -195,6 +196,7 @@ async def run_instance(inp: InstanceInput) -> InstanceResult:
             if result.status == "success":  # the agent did not fail: import its work
                 phase = "importing"
                 await _import(inp, origin, workspace, base_commit, result, out_dir)
+                mark("activity: imported")
             result.duration_seconds = round(time.monotonic() - started, 3)
             record_path.write_text(ResultRecord(fingerprint=inp.task.fingerprint(), result=result).model_dump_json(indent=2))
             recorded_now = True

@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,6 +38,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = "echo changed >> CHANGED.md && git add -A && git commit -qm 'agent change'"
@@ -46,6 +48,13 @@ FLOOR_TARGET, CLONES_TARGET = 1.2, 5.0
 def _git(*args: str, cwd: Path) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@b"}
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+
+def _cpu() -> float:
+    """CPU used so far by this process and its children waited for (git, the agents; not the dev
+    server, which outlives the run): what a loaded host inflates less than wall time."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _settled() -> float:
@@ -72,23 +81,80 @@ async def measure_run(repo: Path, warm: Path, n: int) -> dict[str, float]:
         await ensure_search_attributes(env.client)
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         async with orchard_worker.build_worker(env.client, queue, orchard_worker.strategies_for([str(ROOT / "bench" / "fanout_noop.py")])):
+            last_id: list[str] = []
+            spent: list[float] = []  # the last run's CPU
+
             async def run(on: Path, count: int) -> float:
+                last_id[:] = [f"bench-{uuid.uuid4().hex[:12]}"]
                 inp = RunInput(prompt="change a file", repo=str(on), base_branch="main", params={"n": count}, max_parallel=count,
                                defaults=TaskDefaults(agent_command=AGENT, import_policy="auto", runner="local"))
-                started = time.perf_counter()
-                result = await env.client.execute_workflow("noop-fan-out", inp, id=f"bench-{uuid.uuid4().hex[:12]}", task_queue=queue, result_type=RunResult)
+                started, cpu = time.perf_counter(), _cpu()
+                result = await env.client.execute_workflow("noop-fan-out", inp, id=last_id[0], task_queue=queue, result_type=RunResult)
                 assert sum(r.success for r in result.instances) == count, [r.error for r in result.instances]
-                return time.perf_counter() - started
+                took = time.perf_counter() - started
+                spent[:] = [_cpu() - cpu]
+                return took
 
             await run(warm, 1)  # the sandbox imports the workflow modules once: not the run's cost
             await overlay.finished()
             figures["load"] = _settled()
+            timeline = Path(tempfile.mkdtemp()) / "timeline"
+            os.environ["ORCHARD_TIMELINE"] = str(timeline)  # marks of the base's and each instance's steps (activities/timeline.py)
             figures["run"] = await run(repo, n)
+            ended = time.time()
+            figures["run cpu"] = spent[0]
+            os.environ.pop("ORCHARD_TIMELINE")
+            figures |= await phases(env.client, last_id[0], timeline, ended)
             figures["again"] = await run(repo, n)  # back to back from the same commit
+            figures["again cpu"] = spent[0]
         if hasattr(overlay, "release_bases"):
             await overlay.release_bases()
         await overlay.finished()
     return figures
+
+
+PHASES = {
+    "start to the first instance": ("run started", "first instance started"),
+    "base made (checkout + index)": ("first instance started", "base ready"),
+    "  of which the index step": ("base checked out", "base ready"),
+    "first workspace ready to the last agent done": ("first workspace ready", "last agent done"),
+    "last agent done to its import done": ("last agent done", "last imported"),
+    "last import to the last instance done": ("last imported", "last instance done"),
+    "last instance done to the run done": ("last instance done", "run done"),
+    "run done to the caller seeing it": ("run done", "caller saw it"),
+}
+"""A run's phases (the first run, from a cold host), from the run's history and the marks its
+activities wrote: each the time between two moments (a mark absent from the code measured: none)."""
+
+
+async def phases(client: Any, workflow_id: str, timeline: Path, ended: float) -> dict[str, float]:
+    from temporalio.api.enums.v1 import EventType
+
+    moments: dict[str, float] = {"caller saw it": ended}
+    scheduled: dict[int, str] = {}  # an activity's scheduled event: its type
+    handle = client.get_workflow_handle(workflow_id)
+    async for event in handle.fetch_history_events():
+        when = event.event_time.ToDatetime().timestamp() if hasattr(event.event_time, "ToDatetime") else event.event_time.timestamp()
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            moments["run started"] = when
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            moments["run done"] = when
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and \
+                scheduled.get(event.activity_task_started_event_attributes.scheduled_event_id) == "run_instance":
+            moments["first instance started"] = min(when, moments.get("first instance started", when))
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and \
+                scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id) == "run_instance":
+            moments["last instance done"] = when
+    marks = [line.split(" ", 2) for line in timeline.read_text().splitlines()] if timeline.exists() else []
+    for name, step, pick in (("base checked out", "base: checked out", min), ("base ready", "base: ready", min),
+                             ("first workspace ready", "activity: workspace ready", min), ("last agent done", "activity: agent done", max),
+                             ("last imported", "activity: imported", max)):
+        times = [float(t) for t, _, s in marks if s == step]
+        if times:
+            moments[name] = pick(times)
+    return {f"phase: {label}": moments[b] - moments[a] for label, (a, b) in PHASES.items() if a in moments and b in moments}
 
 
 def run_in(code: Path, repo: Path, warm: Path, n: int, scratch: Path) -> dict[str, float]:
@@ -105,12 +171,12 @@ def run_in(code: Path, repo: Path, warm: Path, n: int, scratch: Path) -> dict[st
 
 # The floor and the clones, in this process.
 
-def floor(repo: Path, head: str, ready: list[Path], scratch: Path) -> tuple[float, float, float]:
-    """(one checkout, the agents' commits at once in their ready checkouts, load)."""
+def floor(repo: Path, head: str, ready: list[Path], scratch: Path) -> tuple[float, float, float, float]:
+    """(one checkout, the agents' commits at once in their ready checkouts, load, the CPU of both)."""
     load = _settled()
     tree = scratch / "floor"
     tree.mkdir()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     _git("init", "-q", cwd=tree)
     (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{repo / '.git' / 'objects'}\n")
     _git("-c", "checkout.workers=4", "checkout", "-q", "--detach", head, cwd=tree)
@@ -120,11 +186,12 @@ def floor(repo: Path, head: str, ready: list[Path], scratch: Path) -> tuple[floa
                                                                  "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@a"}) for r in ready]
     assert all(a.wait() == 0 for a in agents)
     commits = time.perf_counter() - started
+    spent = _cpu() - cpu
     for r in ready:  # back where it was, its index stat-clean again for the next rep
         _git("reset", "-q", "--hard", "HEAD~1", cwd=r)
         _git("update-index", "-q", "--refresh", cwd=r)
     shutil.rmtree(tree)
-    return checkout, commits, load
+    return checkout, commits, load, spent
 
 
 def clones(repo: Path, n: int, scratch: Path) -> tuple[float, float]:
@@ -144,7 +211,8 @@ def bench(args: argparse.Namespace) -> None:
     from bench.bench_instances import fs_type, make_big_repo, table
 
     codes = [(label, Path(path).resolve()) for label, path in (c.split("=", 1) for c in args.code)]
-    rows = []
+    rows: list[list[str]] = []
+    phase_rows: list[list[str]] = []
     for where in args.dirs:
         scratch = Path(tempfile.mkdtemp(prefix="orchard-bench-tree-", dir=where)).resolve()
         try:
@@ -159,8 +227,10 @@ def bench(args: argparse.Namespace) -> None:
                     got = run_in(code, repo.path, warm.path, args.n, scratch)
                     for key, value in got.items():
                         figures.setdefault(f"{label} {key}", []).append(value)
-                    print(f"  {where} rep {rep + 1} {label}: run {got['run']:.2f} s, again {got['again']:.2f} s (load {got['load']:.1f})", flush=True)
-                checkout, commits, load = floor(repo.path, repo.head, ready, scratch)
+                    print(f"  {where} rep {rep + 1} {label}: run {got['run']:.2f} s ({got.get('run cpu', 0):.2f} s CPU), again {got['again']:.2f} s "
+                          f"(load {got['load']:.1f})", flush=True)
+                checkout, commits, load, spent = floor(repo.path, repo.head, ready, scratch)
+                figures.setdefault("floor cpu", []).append(spent)
                 figures.setdefault("checkout", []).append(checkout)
                 figures.setdefault("commits", []).append(commits)
                 figures.setdefault("floor", []).append(checkout + commits)
@@ -168,7 +238,7 @@ def bench(args: argparse.Namespace) -> None:
                 cloned, load = clones(repo.path, args.n, scratch)
                 figures.setdefault("clones", []).append(cloned)
                 figures.setdefault("clones load", []).append(load)
-                print(f"  {where} rep {rep + 1}: floor {checkout:.2f} + {commits:.2f} s, clones {cloned:.2f} s", flush=True)
+                print(f"  {where} rep {rep + 1}: floor {checkout:.2f} + {commits:.2f} s ({spent:.2f} s CPU), clones {cloned:.2f} s", flush=True)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         med = {key: statistics.median(values) for key, values in figures.items()}
@@ -181,10 +251,17 @@ def bench(args: argparse.Namespace) -> None:
                          f"{med['floor']:.2f} s ({med['checkout']:.2f} + {med['commits']:.2f})", f"{to_floor:.2f}x",
                          f"{med['clones']:.2f} s", f"{to_clones:.1f}x",
                          f"{med[label + ' load']:.1f} / {med['floor load']:.1f} / {med['clones load']:.1f}"])
+        phase_rows.extend([where, label, *(f"{med[key]:.2f} s" if (key := f"{code} phase: {label}") in med else "-" for code, _ in codes)]
+                          for label in PHASES)
+        phase_rows.append([where, "the floor: checkout / the agents' commits", *[f"{med['checkout']:.2f} s / {med['commits']:.2f} s"] * len(codes)])
+        phase_rows.append([where, "CPU: the run (worker, git, agents) / the floor", *(
+            f"{med[f'{code} run cpu']:.2f} s / {med['floor cpu']:.2f} s" if f"{code} run cpu" in med else "-" for code, _ in codes)])
     table(f"best-of-{args.n} on {args.files:,} files (medians of {args.reps}): the run, the floor (one checkout + the agents' commits), "
           f"{args.n} clones",
           ["disk", "code", "run", "again", "floor", f"run/floor (<= {FLOOR_TARGET:g})", f"{args.n} clones", f"clones/run (>= {CLONES_TARGET:g})",
            "load: run / floor / clones"], rows)
+    table(f"where the first run's time goes (medians of {args.reps}; '-': a step the code measured does not mark)",
+          ["disk", "phase", *(label for label, _ in codes)], phase_rows)
 
 
 def main() -> int:

@@ -40,6 +40,7 @@ from typing import Any
 from activities.git.command import git, is_ancestor
 from activities.git.stat_index import restat_index
 from activities.paths import orchard_home
+from activities.timeline import mark
 from workflows.sdk.models import key_hash8
 
 LOCK_POLL_SECONDS = 0.02
@@ -204,15 +205,14 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
         os.rename(base, gone)
         await asyncio.to_thread(_delete_base, gone)
     tree.mkdir(parents=True)
-    await git("init", "--quiet", cwd=tree)
-    (tree / ".git" / "objects" / "info" / "alternates").write_text(f"{objects}\n")
-    (tree / ".git" / "config").write_text(git_config(identity, overlay=True))
+    _init_git_dir(tree / ".git", objects, identity)
     # The checkout writes a whole index, made stat-clean (restat_index) before it is split: the
     # tree's entries in a shared file the workspaces read from the base, and in each workspace only
     # a small index of what changed there.
     checkout_started = time.time()
     # Index version 2 whatever the host's git config says (feature.manyFiles asks for 4): what restat_index edits.
     await git("-c", "core.splitIndex=false", "-c", "index.version=2", "checkout", "--quiet", "--detach", commit, cwd=tree)
+    mark("base: checked out")
     lent = owner != os.geteuid()
     if lent:  # before the index is made stat-clean: it records each file's owner, which git compares
         await asyncio.to_thread(chown_tree, tree, owner)
@@ -223,6 +223,19 @@ async def _make_base(repo: str | Path, commit: str, base: Path, objects: Path, i
     (base / SEALED).write_text(f"{time.time_ns() / 1e9:.9f}")  # after every write to the tree: see _intact
     (base / "users").mkdir()
     (base / "ready").write_text(commit)
+    mark("base: ready")
+
+
+def _init_git_dir(dot_git: Path, objects: Path, identity: tuple[str, str]) -> None:
+    """What `git init` makes (its sample hooks aside), borrowing `objects`, with Orchard's config:
+    a git process fewer on a run's path. HEAD names no commit yet: the checkout detaches it."""
+    for folder in ("branches", "hooks", "info", "objects/info", "objects/pack", "refs/heads", "refs/tags"):
+        (dot_git / folder).mkdir(parents=True)
+    (dot_git / "HEAD").write_text("ref: refs/heads/main\n")
+    (dot_git / "description").write_text("Unnamed repository; edit this file 'description' to name the repository.\n")
+    (dot_git / "info" / "exclude").write_text("")
+    (dot_git / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+    (dot_git / "config").write_text(git_config(identity, overlay=True))
 
 
 RACY_INDEX_BYTES = 256 * 1024
@@ -238,16 +251,21 @@ async def _index_past_racy(tree: Path, checkout_started: float, lent: bool) -> N
     agent writes, and a workspace's first `git add -A` costs 0.05 s. `lent`: the files changed owner
     since the checkout recorded them; every entry is given its own again. Where the index is not one
     restat_index edits, the files are dated back and git refreshes the index (which reads every
-    file: 0.74 s on 20,000). Then the index is split: the entries go to the base's shared index,
-    or a workspace's first write would fold them into a shared index of its own (1.8 MB each on
-    20,000 files). A small tree's re-reads cost less than this pass."""
+    file: 0.74 s on 20,000). The index is split, in the same pass where restat_index can (else by
+    git): the entries go to the base's shared index, or a workspace's first write would fold them
+    into a shared index of its own (1.8 MB each on 20,000 files). A small tree's racy entries are
+    left as they are: its re-reads cost less than dating its files back."""
     index = tree / ".git" / "index"
     large = index.stat().st_size >= RACY_INDEX_BYTES
-    if (large or lent) and not await asyncio.to_thread(restat_index, tree, lent):
+    # In the same pass, the entries to a new shared index (restat_index's split). No git of the
+    # base's or its workspaces' compares ctimes (git_config): a file dated back is not stat'ed again.
+    if await asyncio.to_thread(functools.partial(restat_index, tree, lent, split=True, fix_racy=large or lent, trust_ctime=False)):
+        if any((tree / ".git").glob("sharedindex.*")):
+            return
+    elif large or lent:
         if large:
             await asyncio.to_thread(_date_back, tree, checkout_started - 1)
         await git("update-index", "-q", "--refresh", cwd=tree)
-    # One write: the entries to a new shared index.
     await git("-c", "splitIndex.sharedIndexExpire=now", "update-index", "--split-index", cwd=tree)
 
 

@@ -217,6 +217,34 @@ async def test_a_large_bases_index_is_newer_than_its_files_so_no_workspace_reads
     await remove_workspace(workspace)
 
 
+async def test_a_large_base_is_made_by_one_git_process_and_its_workspaces_work_as_with_git_s_own_init_and_split(big_repo, orchard_home, monkeypatch):
+    """The base's `.git` is made as `git init` makes it, and its index split in the pass that makes
+    it stat-clean: the checkout is the only git process. Its workspaces' git sees the tree as
+    committed, commits an agent's change alone, and Orchard takes it."""
+    monkeypatch.setattr(overlay, "RACY_INDEX_BYTES", 1)
+    ran: list[str] = []
+    real_git = overlay.git
+
+    async def recorded(*args: str, **kwargs: object) -> str:
+        ran.append(next(a for a in args if not a.startswith("-") and "=" not in a))
+        return await real_git(*args, **kwargs)
+
+    monkeypatch.setattr(overlay, "git", recorded)
+    commit = await rev_parse(big_repo, "HEAD")
+    workspace = await prepare_workspace(big_repo, commit, orchard_home / "workspaces" / "r" / "k", "orchard/r/k")
+    assert ran == ["checkout"]
+    (base,) = _bases()
+    assert {p.name for p in (base / "tree" / ".git").iterdir()} >= {"HEAD", "config", "objects", "refs", "index", "info", "hooks"}
+    assert git(base / "tree", "rev-parse", "HEAD") == commit and len(git(base / "tree", "ls-files").splitlines()) == FILES
+    assert git(workspace, "status", "--porcelain") == ""
+    (workspace / "src" / "f003.txt").write_text("line Y\n")
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "agent change")
+    assert git(workspace, "diff", "--name-only", commit, "HEAD") == "src/f003.txt"
+    assert await take_work(workspace) == git(workspace, "rev-parse", "HEAD")
+    await remove_workspace(workspace)
+
+
 async def test_a_large_base_is_made_without_reading_its_files_and_a_same_second_change_is_committed_alone(big_repo, orchard_home, monkeypatch):
     """The base's index is made stat-clean by dating the checkout's last second back and recording
     what lstat says, no file read (relatime moves a file's atime past its mtime on a read: none

@@ -3,6 +3,7 @@ on plain checkouts; the overlay tests (test_overlay.py) cover it through bases a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -74,3 +75,48 @@ def test_an_index_it_does_not_edit_or_a_file_not_as_its_entry_says_is_left_as_it
     assert not restat_index(tree, restat_all=True) and (tree / ".git" / "index").read_bytes() == before
     subprocess.run(["git", "update-index", "--refresh"], cwd=tree, capture_output=True)
     assert git(tree, "status", "--porcelain") == "M src/f03.txt"
+
+
+def test_written_split_it_is_what_git_s_split_index_writes_and_git_reads_it_clean(tmp_path):
+    """A base's index is split in restat_index's own pass: byte for byte what `git update-index
+    --split-index` makes of the same index (the entries in `sharedindex.<hash>`, the index itself a
+    link to it and the cache tree), so every git reads it as it reads git's own."""
+    tree = _checkout(tmp_path)
+    assert restat_index(tree)
+    theirs = tmp_path / "theirs.git"  # the same index, split by git
+    subprocess.run(["cp", "-a", str(tree / ".git"), str(theirs)], check=True)
+    subprocess.run(["git", f"--git-dir={theirs}", "-c", "splitIndex.sharedIndexExpire=now", "update-index", "--split-index"], check=True)
+    assert restat_index(tree, split=True)  # nothing racy left to date back: only split
+    ours_shared, theirs_shared = (sorted(d.glob("sharedindex.*")) for d in (tree / ".git", theirs))
+    assert len(ours_shared) == 1 and [p.name for p in ours_shared] == [p.name for p in theirs_shared]
+    assert ours_shared[0].read_bytes() == theirs_shared[0].read_bytes()
+    assert (tree / ".git" / "index").read_bytes() == (theirs / "index").read_bytes()
+    assert git(tree, "ls-files").splitlines() == sorted(FILES)
+
+
+def test_an_index_with_racy_entries_left_or_an_extension_git_must_understand_is_written_whole(tmp_path):
+    """git's split keeps racily clean entries out of the shared index, and only git knows a required
+    extension (a lower-case signature): then the index is written whole, for git to split."""
+    tree = _checkout(tmp_path)
+    assert restat_index(tree, split=True, fix_racy=False)  # a small tree's racy entries left as they are
+    assert not list((tree / ".git").glob("sharedindex.*")) and git(tree, "ls-files").splitlines() == sorted(FILES)
+    index = tree / ".git" / "index"
+    data = index.read_bytes()[:-20] + b"abcd\0\0\0\0"
+    index.write_bytes(data + hashlib.sha1(data).digest())
+    assert restat_index(tree, split=True)
+    assert not list((tree / ".git").glob("sharedindex.*")) and index.read_bytes().endswith(b"abcd\0\0\0\0" + index.read_bytes()[-20:])
+
+
+def test_for_gits_that_trust_no_ctime_a_file_dated_back_is_not_asked_again_and_its_entry_is_clean(tmp_path):
+    """A base's gits compare no ctime (core.trustctime=false): an entry dated back gets the mtime it
+    was dated to, with no stat of the file, and git finds every file clean and a same-size change."""
+    tree = _checkout(tmp_path)
+    git(tree, "config", "core.trustctime", "false")
+    assert restat_index(tree, trust_ctime=False)
+    index_second = int((tree / ".git" / "index").stat().st_mtime)
+    recorded = _entry_mtimes(tree)
+    assert max(recorded.values()) < index_second
+    assert all(int(os.lstat(tree / name).st_mtime) == recorded[name] for name in recorded)
+    assert git(tree, "diff-files", "--name-only") == ""
+    (tree / "src" / "f07.txt").write_text("line X\n")
+    assert git(tree, "status", "--porcelain") == "M src/f07.txt"
