@@ -66,11 +66,11 @@ def entrypoint() -> NoReturn:
         server_ran = before_command(argv)
         mark("command: pending worker spawned")
         cold_run = pending_started() and not server_ran
-        if cold_run:  # its server starts now too, if that creates nothing
+        if cold_run:
             from client.embedded import early_server
-
-            early_server.start()
         try:
+            if cold_run:
+                early_server.start()  # its server starts now too, if that creates nothing
             from client.cli import entrypoint as run_here
         except BaseException:
             if cold_run:
