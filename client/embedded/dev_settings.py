@@ -87,9 +87,11 @@ def server_command(settings: DevServerSettings) -> list[str]:
 
 
 def port_taken(address: str) -> bool:
-    """Whether something already listens on HOST:PORT (binding it fails)."""
+    """Whether something already listens on HOST:PORT (binding it fails). Connections in TIME_WAIT
+    from a server that stopped do not count: the server binds over them, as this probe does."""
     host, port = address.rsplit(":", 1)
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, int(port)))
         except OSError:
