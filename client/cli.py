@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from activities.agents import PLUGINS
 from activities.runners.docker import DEFAULT_IMAGE
 from client.commands.listing import LIST_STATUSES
+from client.embedded import early_server
 from client.errors import DETACHED_EXIT, EXIT_FAILURE, EXIT_SUCCESS, EXIT_USAGE, UsageError, environment_problem
 from client.options import connection_args, credential_args, keep_waiting_arg, run_options, runbook_run_arguments
 from client.render import OUTPUT_MODES
@@ -431,6 +432,7 @@ def entrypoint(start_warm: bool = False) -> NoReturn:
             _stdout_closed()
         except (OSError, ValueError):
             pass
+    early_server.abandon()  # a server the launcher started that this command did not take (bad input): stopped
     if start_warm:
         from client.embedded.background_workers import start_warm_client
 

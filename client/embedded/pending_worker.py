@@ -67,6 +67,11 @@ def before_command(argv: list[str]) -> bool:
     return False
 
 
+def pending_started() -> bool:
+    """A pending worker was started for this command (and not yet handed a start or let go)."""
+    return _pending is not None
+
+
 def strategy_file_named(argv: list[str]) -> bool:
     """The command names a strategy file (`--strategy my.py`, `--strategy=my.py:Class`)."""
     named = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--strategy"]

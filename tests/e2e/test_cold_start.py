@@ -10,9 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, orchard, pid_in
+from tests.conftest import DEMO_AGENT, gone_within, orchard, pending_workers_of, pid_in
 
 pytestmark = pytest.mark.slow
+
+
+def servers_of(home: Path) -> list[int]:
+    """The Temporal dev servers running on `home`'s database."""
+    db = str(home / "temporal.db").encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if db in (proc / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def worker_of(home: Path, queue: str = "orchard") -> int:
@@ -37,3 +50,27 @@ def test_a_cold_run_is_served_by_the_worker_its_launcher_started_first(embedded,
     again = orchard("run", "warm", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
     assert again.returncode == 0, again.stderr
     assert worker_of(home) == worker  # the server ran: no pending worker, the same worker serves
+
+
+def test_after_a_restart_the_launcher_starts_the_server_which_bad_input_stops_and_a_run_takes(embedded, repo, tmp_path):
+    from activities.procfs import recorded_pid
+
+    home, env, _, _ = embedded
+    first = orchard("run", "first", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+    assert first.returncode == 0, first.stderr
+    assert orchard("server", "stop", env=env, cwd=repo).returncode == 0  # a restart: the database is there, nothing runs
+    timeline = tmp_path / "timeline"
+    env = {**env, "ORCHARD_TIMELINE": str(timeline)}
+
+    bad = orchard("run", "bad", "--runs", "0", env=env, cwd=repo)
+    assert bad.returncode == 2 and "--runs 0" in bad.stderr
+    assert "command: server spawned (launcher)" in timeline.read_text()  # it was started as the command imported...
+    assert recorded_pid(home / "temporal.pid") is None and servers_of(home) == []  # ...and stopped: nothing left running
+    assert pending_workers_of(home) == [] or gone_within(lambda: pending_workers_of(home), 5.0)
+
+    timeline.unlink()
+    ran = orchard("run", "after a restart", "--agent-command", DEMO_AGENT, "--output", "quiet", env=env, cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    marks = timeline.read_text()
+    assert "command: server spawned (launcher)" in marks and "command: server spawned\n" not in marks  # one server: the launcher's, taken
+    assert recorded_pid(home / "temporal.pid") is not None  # it stays up for the next command, as any embedded server does
