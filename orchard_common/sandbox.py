@@ -125,7 +125,7 @@ def quick_instance_class() -> type | None:
     if not all(hasattr(_Instance, name) for name in ("_run_code", "get_serialization_context", "get_external_store_context")):
         return None
 
-    class QuickInstance(_Instance):  # type: ignore[misc]
+    class QuickInstance(_Instance):
         def _run_code(self, code: str, **extra_globals: Any) -> None:
             super()._run_code(_compiled(code), **extra_globals)  # type: ignore[arg-type]  # exec() takes code as it takes source
 

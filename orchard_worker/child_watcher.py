@@ -44,7 +44,7 @@ class PidfdWatcher(asyncio.AbstractChildWatcher):
     def attach_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         return None  # each child is watched by the running loop that starts it
 
-    def add_child_handler(self, pid: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_child_handler(self, pid: int, callback: Callable[..., object], *args: Any) -> None:  # type: ignore[override]  # typeshed: a TypeVarTuple
         loop = asyncio.get_running_loop()
         pidfd = os.pidfd_open(pid)
         self._children[pid] = loop, pidfd

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from temporalio import workflow
 from temporalio.api.enums.v1 import CommandType
-from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker import WorkflowInstanceDetails
+from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _fake_info, _Instance
 
 from orchard_common import sandbox
