@@ -174,14 +174,17 @@ async def orchard(n: int, processes: int, parallel: int, scratch: str | None, co
             run_input = RunInput(prompt="nothing to do", repo=str(bench.repo), base_branch="main", params={"n": n},
                                  defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=parallel, strategy_spec=str(FANOUT))
             cpu0, own0, server0, started = tree_cpu(worker.pid), tree_cpu(worker.pid, False), tree_cpu(server), time.perf_counter()
+            run_id = f"fanout-{uuid.uuid4().hex[:6]}"
             result = await bench.client.execute_workflow(
-                strategy, run_input, id=f"fanout-{uuid.uuid4().hex[:6]}", task_queue=bench.queue, result_type=RunResult,
+                strategy, run_input, id=run_id, task_queue=bench.queue, result_type=RunResult,
                 search_attributes=run_search_attributes(strategy, str(bench.repo)),
             )
             wall = time.perf_counter() - started
             cpu, own, server_cpu = tree_cpu(worker.pid) - cpu0, tree_cpu(worker.pid, False) - own0, tree_cpu(server) - server0
             if result.instances_run != n:
                 raise SystemExit(f"the run ran {result.instances_run} instances of {n}")
+            tasks, histories = await _workflow_tasks(bench.client, run_id)
+            print(f"  (the run's workflow tasks: {tasks} in {histories} histories, {tasks / n:.2f} per instance)")
             retried = sum("could not make the sandbox" in line for line in bench.log.read_text(errors="replace").splitlines())
             if retried:
                 print(f"  (Orchard's sandbox runner set up a sandbox again {retried} times)")
@@ -189,6 +192,22 @@ async def orchard(n: int, processes: int, parallel: int, scratch: str | None, co
             return Figures(label, n, wall, cpu, own, server_cpu)
         finally:
             _stop(worker)
+
+
+async def _workflow_tasks(client, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The workflow tasks completed for a run: its own and its batches' (child workflows), and how many histories."""
+    from temporalio.api.enums.v1 import EventType
+
+    tasks, histories, ids = 0, 0, [run_id]
+    while ids:
+        history = await client.get_workflow_handle(ids.pop()).fetch_history()
+        histories += 1
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                tasks += 1
+            elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                ids.append(event.start_child_workflow_execution_initiated_event_attributes.workflow_id)
+    return tasks, histories
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:

@@ -90,7 +90,7 @@ class Isolation:
             for folder in folders:
                 folder.mkdir(parents=True, exist_ok=True)
             try:
-                mount_overlay(*folders, options)
+                mount_overlay(folders[0], folders[1], folders[2], folders[3], options)
             except OSError:
                 continue
             finally:
