@@ -1,25 +1,29 @@
 #!/usr/bin/env python3
 """A fan-out against the engine's floor: n no-op instances, and n no-op activities of a trivial workflow.
 
-    python bench/bench_fanout.py [--sizes 500,2000,10000] [--processes 1,2] [--floor 2000] [--max-parallel 64] [--reps 1]
+    python bench/bench_fanout.py [--sizes 500,2000,10000] [--processes 1,2] [--floor 2000] [--isolation 2000] [--max-parallel 64] [--reps 1]
                                  [--compare CHECKOUT] [--dir DIR]
 
 Each case gets a Temporal dev server of its own (started for it, stopped after) and worker
 processes started for it:
 - the floor: `bench/engine_floor.py`, one workflow running `--floor` activities that do nothing,
   `--max-parallel` at a time, on one worker process of the Temporal SDK and nothing of Orchard's;
+- the isolation floor: `bench/isolation_floor.py`, the same workflow running `--isolation` activities
+  that each do what an isolated instance cannot avoid (an overlay workspace mounted and unmounted,
+  bubblewrap running `true` with the arguments Orchard's sandbox gives a no-op agent), one worker process;
 - Orchard: `python worker.py --processes P` serving bench/fanout_noop.py, one run of n real instances
   (`run_instance`: a workspace, the command plugin running `true`, the result recorded, cleanup), max_parallel
   `--max-parallel`, for each n of `--sizes` and each P of `--processes`.
 Prints for each: wall, instances (activities) per second, the worker processes' CPU per instance (their
 own and the git processes they ran, from /proc, measured from when they poll to the run's end), the
-server's CPU in cores, and the rate's ratio to the floor's.
+server's CPU in cores, and the rate's ratio to each floor's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import os
 import subprocess
 import sys
@@ -52,11 +56,12 @@ class Figures:
     def rate(self) -> float:
         return self.n / self.wall
 
-    def line(self, floor: float | None) -> str:
+    def line(self, floor: float | None, isolation: float | None = None) -> str:
         ratio = f"{floor / self.rate:5.2f}x" if floor else "   — "
+        against = f"  isolation/rate {isolation / self.rate:5.2f}x" if isolation else ""
         return (f"  {self.case:<22} n={self.n:<6} wall {self.wall:7.1f} s  {self.rate:6.1f} /s  "
                 f"worker {1000 * self.worker_cpu / self.n:5.2f} ms CPU each ({1000 * self.own_cpu / self.n:5.2f} its own)  "
-                f"server {self.server_cpu / self.wall:4.2f} cores  floor/rate {ratio}")
+                f"server {self.server_cpu / self.wall:4.2f} cores  floor/rate {ratio}{against}")
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -123,21 +128,36 @@ async def _serving(log: Path, processes: int) -> None:
     await asyncio.sleep(1)  # their pollers reach the server
 
 
-async def floor(n: int, parallel: int, scratch: str | None) -> Figures:
+async def floor(n: int, parallel: int, scratch: str | None, isolated: bool = False) -> Figures:
+    """The engine's floor, or (`isolated`) the isolation floor: bench/isolation_floor.py's activities
+    each make an overlay workspace and run the sandbox's `true` in it, as Orchard's instances must."""
     from bench.engine_floor import FLOOR_WORKFLOW
+    from bench.isolation_floor import ISOLATION_WORKFLOW
 
-    async with bench_setup(None, "floor", scratch) as bench:
-        worker = subprocess.Popen([sys.executable, str(ROOT / "bench" / "engine_floor.py"), "--address", bench.address, "--task-queue", bench.queue], cwd=ROOT)
+    async with bench_setup(None, "isolation" if isolated else "floor", scratch) as bench:
+        argv = [sys.executable, str(ROOT / "bench" / "engine_floor.py"), "--address", bench.address, "--task-queue", bench.queue]
+        if isolated:
+            base = bench.repo.parent / "base"  # the lower layer: the repository's tree, as Orchard's base checkout of it
+            base.mkdir()
+            subprocess.run(f"git -C {bench.repo} archive HEAD | tar -x -C {base}", shell=True, check=True)
+            argv = [sys.executable, str(ROOT / "bench" / "isolation_floor.py"), *argv[2:], "--base", str(base), "--scratch", str(bench.repo.parent)]
+        worker = subprocess.Popen(argv, cwd=ROOT)
         try:
             await _polled(bench.client, bench.queue, 1)
             server = server_pid()
             cpu0, own0, server0, started = tree_cpu(worker.pid), tree_cpu(worker.pid, False), tree_cpu(server), time.perf_counter()
-            done = await bench.client.execute_workflow(FLOOR_WORKFLOW, args=[n, parallel], id=f"floor-{uuid.uuid4().hex[:6]}", task_queue=bench.queue)
+            done = await bench.client.execute_workflow(ISOLATION_WORKFLOW if isolated else FLOOR_WORKFLOW, args=[n, parallel],
+                                                       id=f"floor-{uuid.uuid4().hex[:6]}", task_queue=bench.queue)
             wall = time.perf_counter() - started
-            assert done == n
-            return Figures("floor (engine)", n, wall, tree_cpu(worker.pid) - cpu0, tree_cpu(worker.pid, False) - own0, tree_cpu(server) - server0)
+            assert done >= n
+            if done > n:
+                print(f"  (the isolation floor's bubblewrap set up its sandbox again {done - n} times, as Orchard's retries)")
+            return Figures("isolation floor" if isolated else "floor (engine)", n, wall, tree_cpu(worker.pid) - cpu0, tree_cpu(worker.pid, False) - own0,
+                           tree_cpu(server) - server0)
         finally:
             _stop(worker)
+            if isolated:  # the floor's workspaces' folder, a mount of its own (bench/isolation_floor.py)
+                ctypes.CDLL(None, use_errno=True).umount2(os.fsencode(bench.repo.parent / "orchard-home" / "ws"), 2)
 
 
 async def orchard(n: int, processes: int, parallel: int, scratch: str | None, code: Path = ROOT) -> Figures:
@@ -154,18 +174,40 @@ async def orchard(n: int, processes: int, parallel: int, scratch: str | None, co
             run_input = RunInput(prompt="nothing to do", repo=str(bench.repo), base_branch="main", params={"n": n},
                                  defaults=TaskDefaults(agent_command="true", import_policy="never"), max_parallel=parallel, strategy_spec=str(FANOUT))
             cpu0, own0, server0, started = tree_cpu(worker.pid), tree_cpu(worker.pid, False), tree_cpu(server), time.perf_counter()
+            run_id = f"fanout-{uuid.uuid4().hex[:6]}"
             result = await bench.client.execute_workflow(
-                strategy, run_input, id=f"fanout-{uuid.uuid4().hex[:6]}", task_queue=bench.queue, result_type=RunResult,
+                strategy, run_input, id=run_id, task_queue=bench.queue, result_type=RunResult,
                 search_attributes=run_search_attributes(strategy, str(bench.repo)),
             )
             wall = time.perf_counter() - started
             cpu, own, server_cpu = tree_cpu(worker.pid) - cpu0, tree_cpu(worker.pid, False) - own0, tree_cpu(server) - server0
             if result.instances_run != n:
                 raise SystemExit(f"the run ran {result.instances_run} instances of {n}")
+            tasks, histories = await _workflow_tasks(bench.client, run_id)
+            print(f"  (the run's workflow tasks: {tasks} in {histories} histories, {tasks / n:.2f} per instance)")
+            retried = sum("could not make the sandbox" in line for line in bench.log.read_text(errors="replace").splitlines())
+            if retried:
+                print(f"  (Orchard's sandbox runner set up a sandbox again {retried} times)")
             label = f"orchard, {processes} process{'es' if processes > 1 else ''}" + ("" if code == ROOT else f" ({code.name})")
             return Figures(label, n, wall, cpu, own, server_cpu)
         finally:
             _stop(worker)
+
+
+async def _workflow_tasks(client, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """The workflow tasks completed for a run: its own and its batches' (child workflows), and how many histories."""
+    from temporalio.api.enums.v1 import EventType
+
+    tasks, histories, ids = 0, 0, [run_id]
+    while ids:
+        history = await client.get_workflow_handle(ids.pop()).fetch_history()
+        histories += 1
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                tasks += 1
+            elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                ids.append(event.start_child_workflow_execution_initiated_event_attributes.workflow_id)
+    return tasks, histories
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
@@ -185,11 +227,15 @@ async def main(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     processes = [int(p) for p in args.processes.split(",") if p]
     print(f"machine: {os.cpu_count()} cores; load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}", flush=True)
-    floor_rate = None
+    floor_rate = isolation_rate = None
     if args.floor:
         figures = _median([await floor(args.floor, args.max_parallel, args.dir) for _ in range(args.reps)])
         floor_rate = figures.rate
         print(figures.line(None), flush=True)
+    if args.isolation:
+        figures = _median([await floor(args.isolation, args.max_parallel, args.dir, isolated=True) for _ in range(args.reps)])
+        isolation_rate = figures.rate
+        print(figures.line(floor_rate), flush=True)
     for n in sizes:
         for p in processes:
             runs, before = [], []
@@ -197,9 +243,9 @@ async def main(args: argparse.Namespace) -> None:
                 runs.append(await orchard(n, p, args.max_parallel, args.dir))
                 if args.compare and p == 1:
                     before.append(await orchard(n, p, args.max_parallel, args.dir, Path(args.compare)))
-            print(_median(runs).line(floor_rate), flush=True)
+            print(_median(runs).line(floor_rate, isolation_rate), flush=True)
             if before:
-                print(_median(before).line(floor_rate), flush=True)
+                print(_median(before).line(floor_rate, isolation_rate), flush=True)
     print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; medians of {args.reps} by wall time")
 
 
@@ -208,6 +254,8 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="500,2000,10000")
     parser.add_argument("--processes", default="1,2", help="worker processes for Orchard's runs (worker.py --processes)")
     parser.add_argument("--floor", type=int, default=2000, help="activities of the floor's workflow (0: no floor)")
+    parser.add_argument("--isolation", type=int, default=2000,
+                        help="activities of the isolation floor's workflow, each an overlay workspace and the sandbox's `true` (0: none)")
     parser.add_argument("--max-parallel", type=int, default=64)
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--compare", metavar="CHECKOUT", help="also run one worker process of another checkout of Orchard, interleaved (before and after)")

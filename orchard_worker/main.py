@@ -48,6 +48,7 @@ from orchard_common.config import DEFAULT_TASK_QUEUE, MAX_ACTIVITIES, ConfigFile
 from orchard_common.connection import ServerUnreachable, connect, open_runs
 from orchard_common.sandbox import sandbox_runner
 from orchard_common.strategy_loader import StrategyLoadError, defined_strategies, load_module_spec, load_strategy, source_digest
+from orchard_worker.child_watcher import use_pidfd_watcher
 from orchard_worker.processes import Siblings, shares, until_parent_gone
 from workflows.coordination.budgets import SharedBudgetWorkflow
 from workflows.coordination.quota import QuotaWorkflow
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     several = args.processes > 1 or args.parent is not None  # which process says what
     logging.basicConfig(level=logging.INFO, format="%(asctime)s " + ("[%(process)d] " if several else "") + "%(levelname)s %(name)s: %(message)s")
+    use_pidfd_watcher()  # no thread per agent or git process it waits for
     try:
         return asyncio.run(serve(args))
     except (ServerUnreachable, StrategyLoadError, ConfigFileError) as e:
