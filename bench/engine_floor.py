@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
@@ -37,9 +39,10 @@ class EngineFloorWorkflow:
         return len(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def serve(address: str, task_queue: str) -> None:
+async def serve(address: str, task_queue: str, workflow_class: type = EngineFloorWorkflow, activity_fn: Callable[..., Any] = noop) -> None:
+    """Serve a floor's workflow and activity until killed (bench/isolation_floor.py serves its own)."""
     client = await Client.connect(address)
-    async with Worker(client, task_queue=task_queue, workflows=[EngineFloorWorkflow], activities=[noop], max_concurrent_activities=200):
+    async with Worker(client, task_queue=task_queue, workflows=[workflow_class], activities=[activity_fn], max_concurrent_activities=200):
         await asyncio.Event().wait()
 
 

@@ -128,7 +128,7 @@ async def bench_setup(strategy_file: Path | None, name: str, scratch_parent: str
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from client.embedded.server import temporal_binary
+    from client.embedded.dev_settings import temporal_binary
     from orchard_common.connection import ensure_search_attributes
 
     scratch = Path(tempfile.mkdtemp(prefix=f"orchard-{name}-", dir=scratch_parent))

@@ -36,8 +36,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from temporalio import activity, workflow  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
+
+from bench.engine_floor import serve  # noqa: E402
 
 ISOLATION_WORKFLOW = "isolation-floor"
 SETUP_ATTEMPTS, SETUP_BACKOFF = 3, 0.2
@@ -166,12 +166,6 @@ class IsolationFloorWorkflow:
         return sum(await asyncio.gather(*(one(i) for i in range(n))))  # bubblewrap's starts: n and its set-up retries
 
 
-async def serve(address: str, task_queue: str) -> None:
-    client = await Client.connect(address)
-    async with Worker(client, task_queue=task_queue, workflows=[IsolationFloorWorkflow], activities=[isolated_noop], max_concurrent_activities=200):
-        await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--address", required=True)
@@ -184,4 +178,4 @@ if __name__ == "__main__":
 
     use_pidfd_watcher()
     _isolation = Isolation(args.base, args.scratch, unbindable=not args.bindable)
-    asyncio.run(serve(args.address, args.task_queue))
+    asyncio.run(serve(args.address, args.task_queue, IsolationFloorWorkflow, isolated_noop))

@@ -41,7 +41,7 @@ def _command(name: str) -> Callable[[argparse.Namespace], Any]:
 def _usage_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (exit 2). Imported after the fact: whichever was raised
     has its module loaded already, and the others cost little to import then."""
-    from client.embedded.server import DevServerError
+    from client.embedded.dev_settings import DevServerError
     from client.runs import NoWorker
     from orchard_common.config import ConfigFileError
     from orchard_common.strategy_loader import StrategyLoadError

@@ -21,7 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.git.prompts import by_reference
 from activities.secrets import redact
 from client.embedded.background_workers import custom_task_queue, ensure_worker, start_worker
-from client.embedded.server import ensure_server, load_dev_settings
+from client.embedded.dev_settings import load_dev_settings
+from client.embedded.server import ensure_server
 from client.errors import UsageError
 from client.snapshots import workflow_task_state
 from client.target import external_target

@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowFailureError, W
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from client.embedded.server import temporal_binary
+from client.embedded.dev_settings import temporal_binary
 from orchard_common.connection import ensure_search_attributes
 from workflows.sdk.errors import carried_result
 from workflows.sdk.models import RunInput, RunResult, TaskDefaults

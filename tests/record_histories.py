@@ -235,7 +235,7 @@ async def main() -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from client.embedded.server import temporal_binary
+    from client.embedded.dev_settings import temporal_binary
     from orchard_common.connection import ensure_search_attributes
     from orchard_worker.main import build_worker, strategies_for
     from tests.conftest import ROOT, make_repo, run_strategy

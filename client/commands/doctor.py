@@ -28,7 +28,8 @@ from activities.runners.docker import BUILD_HINT, DEFAULT_IMAGE, DockerError
 from activities.runners.docker.engine import call, engine, engine_version
 from activities.runners.docker.status import engine_problem, image_created
 from activities.runners.sandbox import BWRAP, sandbox_problem
-from client.embedded.server import DevServerError, load_dev_settings, temporal_binary, try_connect
+from client.embedded.dev_settings import DevServerError, load_dev_settings, temporal_binary
+from client.embedded.server import try_connect
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from client.target import external_target
 from orchard_common.config import load_config

@@ -10,7 +10,8 @@ import os
 from activities.paths import orchard_home, server_pid_file
 from activities.procfs import recorded_pid
 from client.embedded.background_workers import stop_warm_client, stop_workers
-from client.embedded.server import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command, stop_server, try_connect
+from client.embedded.dev_settings import DevServerError, dev_config_path, load_dev_settings, port_taken, server_command
+from client.embedded.server import stop_server, try_connect
 from client.errors import EXIT_FAILURE, EXIT_SUCCESS
 from orchard_common.connection import ServerUnreachable, connect
 

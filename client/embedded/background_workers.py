@@ -26,9 +26,10 @@ from activities.ownership import OwnedProcess
 from activities.paths import orchard_home
 from activities.procfs import recorded_pid
 from client.embedded import pending_worker, spare_worker
+from client.embedded.dev_settings import DevServerError, DevServerSettings
 from client.embedded.pending_worker import embedded_server_runs
 from client.embedded.processes import log_tail, spawn, state_dir, stop
-from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT, DevServerError, DevServerSettings
+from client.embedded.server import POLL_SECONDS, SERVER_START_TIMEOUT
 from client.handover import warm_record, warm_socket
 from orchard_common.code import ROOT, code_digest
 from orchard_common.connection import has_poller, open_runs

@@ -15,16 +15,7 @@ from temporalio.client import Client
 from activities.paths import server_pid_file
 from activities.timeline import mark
 from client.embedded import early_server
-from client.embedded.dev_settings import (
-    PROJECT_DEV_CONFIG,
-    DevServerError,
-    DevServerSettings,
-    dev_config_path,
-    load_dev_settings,
-    port_taken,
-    server_command,
-    temporal_binary,
-)
+from client.embedded.dev_settings import DevServerError, DevServerSettings, server_command
 from client.embedded.processes import log_tail, spawn, state_dir, stop
 from orchard_common.connection import ServerUnreachable, connect
 
@@ -32,11 +23,6 @@ SERVER_START_TIMEOUT = 60.0
 POLL_SECONDS = 0.02
 """How often a starting server or worker is asked whether it is up (a cold start waits on both; a
 refused connection costs under 2 ms)."""
-
-__all__ = ["PROJECT_DEV_CONFIG", "DevServerError", "DevServerSettings", "dev_config_path", "ensure_server", "load_dev_settings", "port_taken", "server_command",
-           "stop_server", "temporal_binary", "try_connect"]
-"""The settings live in client/embedded/dev_settings.py (light enough for the launcher); their users import them from here as before."""
-
 
 async def try_connect(settings: DevServerSettings) -> Client | None:
     try:

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from client.embedded.server import DevServerError
+from client.embedded.dev_settings import DevServerError
 from client.runs import Target, start_run
 from tests.conftest import SCRIPTED_REPO
 from workflows.sdk.models import RunInput, TaskDefaults

@@ -358,7 +358,7 @@ def test_orchard_yaml_gives_defaults_and_a_bad_one_is_one_line(embedded, repo):
 async def test_a_bare_named_server_gets_orchards_search_attributes(repo, tmp_path):
     from temporalio.testing import WorkflowEnvironment
 
-    from client.embedded.server import temporal_binary
+    from client.embedded.dev_settings import temporal_binary
 
     env = orchard_env(tmp_path / "home")
     async with await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), dev_server_log_level="error") as bare:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from client.embedded import background_workers
-from client.embedded.server import DevServerSettings
+from client.embedded.dev_settings import DevServerSettings
 from orchard_common.config import ConfigFileError, load_config
 from orchard_worker.main import parse_args, processes_of
 

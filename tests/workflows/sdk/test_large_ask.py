@@ -68,7 +68,7 @@ async def record() -> None:
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from client.embedded.server import temporal_binary
+    from client.embedded.dev_settings import temporal_binary
     from orchard_common.connection import ensure_search_attributes
     from tests.conftest import start_scripted
     from tests.scripted import SCRIPTED_ACTIVITIES, Script
