@@ -29,7 +29,7 @@ STATUS_TTL_SECONDS = 10.0
 ASK_TIMEOUT_SECONDS = 30.0
 
 _status: dict[str, tuple[float, str | None]] = {}
-"""What the engine last said, by question: (when, problem or None)."""
+"""What the engine last said, by engine and question: (when, problem or None)."""
 
 
 def engine_host() -> str:
@@ -74,7 +74,8 @@ def _on_socket() -> bool:
 
 async def engine_problem() -> str | None:
     """None when the engine answers, else why not, in one line (cached for a few seconds)."""
-    cached = _status.get("engine")
+    key = f"{engine_host()} engine"
+    cached = _status.get(key)
     if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
         return cached[1]
     try:
@@ -87,7 +88,7 @@ async def engine_problem() -> str | None:
         problem = None
     except DockerError as e:
         problem = f"the Docker engine at {engine_host()} is not reachable ({e})"
-    _status["engine"] = (time.monotonic(), problem)
+    _status[key] = (time.monotonic(), problem)
     return problem
 
 
@@ -108,11 +109,12 @@ async def image_created(image: str) -> str | None:
 
 async def image_present(image: str) -> bool:
     """Whether the engine has `image` (cached for a few seconds, like the engine's status)."""
-    cached = _status.get(f"image {image}")
+    key = f"{engine_host()} image {image}"
+    cached = _status.get(key)
     if cached and time.monotonic() - cached[0] < STATUS_TTL_SECONDS:
         return cached[1] is None
     present = await image_created(image) is not None
-    _status[f"image {image}"] = (time.monotonic(), None if present else "missing")
+    _status[key] = (time.monotonic(), None if present else "missing")
     return present
 
 
