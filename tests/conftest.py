@@ -313,16 +313,22 @@ def stop_embedded(home: Path) -> None:
             os.environ["ORCHARD_HOME"] = before
 
 
-def pending_workers_of(home: Path) -> list[int]:
-    """The pending workers (client/embedded/pending_worker.py) that `orchard` launchers for `home` started."""
+def pids_where(match: Callable[[Path], bool]) -> list[int]:
+    """The processes whose /proc folder `match` holds of (one that ends while it is read is not)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if b"client.embedded.pending_worker" in (proc / "cmdline").read_bytes() and f"ORCHARD_HOME={home}\0".encode() in (proc / "environ").read_bytes():
+            if match(proc):
                 found.append(int(proc.name))
         except OSError:
             continue
     return found
+
+
+def pending_workers_of(home: Path) -> list[int]:
+    """The pending workers (client/embedded/pending_worker.py) that `orchard` launchers for `home` started."""
+    return pids_where(lambda proc: b"client.embedded.pending_worker" in (proc / "cmdline").read_bytes()
+                      and f"ORCHARD_HOME={home}\0".encode() in (proc / "environ").read_bytes())
 
 
 def gone_within(find: Callable[[], list[int]], seconds: float) -> bool:

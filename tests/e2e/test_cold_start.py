@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AGENT, gone_within, orchard, pending_workers_of, pid_in
+from tests.conftest import DEMO_AGENT, gone_within, orchard, pending_workers_of, pid_in, pids_where
 
 pytestmark = pytest.mark.slow
 
@@ -18,14 +18,7 @@ pytestmark = pytest.mark.slow
 def servers_of(home: Path) -> list[int]:
     """The Temporal dev servers running on `home`'s database."""
     db = str(home / "temporal.db").encode()
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if db in (proc / "cmdline").read_bytes().split(b"\0"):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+    return pids_where(lambda proc: db in (proc / "cmdline").read_bytes().split(b"\0"))
 
 
 def worker_of(home: Path, queue: str = "orchard") -> int:

@@ -8,22 +8,19 @@ from pathlib import Path
 import pytest
 
 from activities.procfs import observed
-from tests.conftest import gone_within, orchard, pid_in
+from tests.conftest import gone_within, orchard, pid_in, pids_where
 
 pytestmark = pytest.mark.slow
 
 
 def _others_of(first: int) -> list[int]:
     """The worker's other processes: those whose command line names `first` as theirs (--parent)."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if "orchard_worker" in argv and "--parent" in argv and argv[argv.index("--parent") + 1] == str(first):
-            found.append(int(proc.name))
-    return found
+
+    def names_first(proc: Path) -> bool:
+        argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        return "orchard_worker" in argv and "--parent" in argv and argv[argv.index("--parent") + 1] == str(first)
+
+    return pids_where(names_first)
 
 
 def test_the_embedded_worker_runs_the_processes_orchard_yaml_asks_for(embedded, repo):
