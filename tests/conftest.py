@@ -33,10 +33,12 @@ os.environ.setdefault("ORCHARD_BASE_GRACE", "0")
 tests of it expect; the tests of the grace itself set one."""
 DEMO_AGENT = f"{sys.executable} {ROOT / 'examples' / 'demo_agent.py'}"
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+TEST_GIT_ENV = {**GIT_IDENTITY, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "maintenance.auto", "GIT_CONFIG_VALUE_0": "false"}
+"""The tests' own git: no `git maintenance run --auto` after each of their commits (about 500 processes a run)."""
 
 
 def git(repo: Path, *args: str, input: str | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, input=input, env={**os.environ, **GIT_IDENTITY}).stdout.strip()
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, input=input, env={**os.environ, **TEST_GIT_ENV}).stdout.strip()
 
 
 def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:

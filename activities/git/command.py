@@ -11,7 +11,7 @@ GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C",
     # Orchard's own git runs no hooks and no fsmonitor, wherever it runs: an agent could have
     # planted them in its workspace. It trusts workspaces owned by the docker runner's agent user.
-    "GIT_CONFIG_COUNT": "4",
+    "GIT_CONFIG_COUNT": "5",
     "GIT_CONFIG_KEY_0": "core.hooksPath", "GIT_CONFIG_VALUE_0": "/dev/null",
     "GIT_CONFIG_KEY_1": "core.fsmonitor", "GIT_CONFIG_VALUE_1": "false",
     "GIT_CONFIG_KEY_2": "safe.directory", "GIT_CONFIG_VALUE_2": "*",
@@ -19,6 +19,9 @@ GIT_ENV = {
     # (git does past 100 files): where creating a file waits on the disk, as on this machine's
     # right after a mass deletion, 20,000 files took 6.5-10 s with one and 0.3-1.3 s with four.
     "GIT_CONFIG_KEY_3": "checkout.workers", "GIT_CONFIG_VALUE_3": "4",
+    # No `git maintenance run --auto` after each commit and fetch (a process each): a workspace is
+    # thrown away, and in the user's repository their own git's next commit runs it.
+    "GIT_CONFIG_KEY_4": "maintenance.auto", "GIT_CONFIG_VALUE_4": "false",
 }
 
 
