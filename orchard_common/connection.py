@@ -50,12 +50,16 @@ async def ensure_search_attributes(client: Client) -> None:
         )
 
 
+def open_runs_query(task_queue: str) -> str:
+    """The runs open on a task queue that need a worker serving it. Rotations are always open, and
+    locks and semaphores while held: they keep no worker busy."""
+    return (f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" '
+            f'AND WorkflowType!="{ROTATION_WORKFLOW}" AND WorkflowType!="{SEMAPHORE_WORKFLOW}"')
+
+
 async def open_runs(client: Client, task_queue: str) -> int:
-    """How many runs are open on a task queue (a worker serving it is still needed). Rotations are
-    always open, and locks and semaphores while held: they keep no worker busy."""
-    query = (f'TaskQueue="{task_queue}" AND ExecutionStatus="Running" '
-             f'AND WorkflowType!="{ROTATION_WORKFLOW}" AND WorkflowType!="{SEMAPHORE_WORKFLOW}"')
-    return (await client.count_workflows(query)).count
+    """How many runs are open on a task queue (a worker serving it is still needed)."""
+    return (await client.count_workflows(open_runs_query(task_queue))).count
 
 
 async def has_poller(client: Client, task_queue: str) -> bool:
