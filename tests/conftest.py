@@ -43,7 +43,7 @@ def git(repo: Path, *args: str, input: str | None = None) -> str:
 
 def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
+    git(path, "init", "-q", "-b", "main", "--template=")  # no sample hooks: 4,500 files fewer a fast run
     for name, text in (files or {"README.md": "# sample\n", "app.py": "print('hi')\n"}).items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
