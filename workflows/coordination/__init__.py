@@ -1,1 +1,1 @@
-"""Long-lived entity workflows that runs share: rotations (and the locks and semaphores to come)."""
+"""Long-lived entity workflows that runs share: rotations, locks and semaphores, shared budgets and provider quotas."""
