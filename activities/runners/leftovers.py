@@ -14,9 +14,9 @@ from activities.runners.local import RunningRecord, kill_group, kill_tagged, tag
 
 
 async def kill_orphan(record_path: Path) -> None:
-    """Kill what an earlier attempt left running, as recorded at record_path. Only processes carrying
-    its tag are signalled (and its process group, when the group's leader carries the tag): the pid
-    alone may belong to another process by now."""
+    """Kill what an earlier attempt left running, as recorded at record_path, and remove its model
+    relay's folder. Only processes carrying its tag are signalled (and its process group, when the
+    group's leader carries the tag): the pid alone may belong to another process by now."""
     try:
         record = RunningRecord.model_validate_json(record_path.read_text())
     except (OSError, ValidationError):
@@ -29,4 +29,8 @@ async def kill_orphan(record_path: Path) -> None:
         from activities.runners.docker.engine import remove_container  # the Docker SDK, only where containers ran
 
         await remove_container(record.container)
+    if record.relay:  # a worker killed with -9 never reached the `finally` that removes it
+        from activities.runners.docker.relay import remove_relay_dir
+
+        remove_relay_dir(Path(record.relay))
     record_path.unlink(missing_ok=True)

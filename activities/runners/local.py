@@ -209,6 +209,8 @@ class RunningRecord(BaseModel):
     attempt: ActivityAttempt | None = None
     leftovers: list[str] = []
     """Folders the attempt works in (its workspace), removed when it ends without a retry to use them."""
+    relay: str | None = None
+    """The docker runner's model relay folder (in the temporary directory): no retry uses it."""
 
 
 class OutputReader:

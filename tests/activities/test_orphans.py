@@ -4,16 +4,20 @@ worker runs."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
+from pathlib import Path
 
 from activities.orphans import sweep_orphans
 from activities.ownership import OwnedProcess, this_process
 from activities.paths import running_record
+from activities.runners.docker.relay import RELAY_PREFIX
 from activities.runners.local import TAG_VARIABLE, RunningRecord, tagged_processes
 
 DYING_WORKER = textwrap.dedent("""
@@ -64,3 +68,27 @@ def _tagged_in(record) -> list[int]:
         return tagged_processes(RunningRecord.model_validate_json(record.read_text()).tag)
     except (OSError, ValueError):
         return []
+
+
+async def test_a_dead_workers_model_relay_folder_is_removed_and_a_record_names_no_other_folder_for_removal(orchard_home, tmp_path):
+    """The docker runner's relay folder in /tmp outlives a worker killed with -9 (its `finally` never
+    runs): the next worker's sweep removes it with the container. A record is a file: one that names
+    any other folder as its relay removes nothing."""
+    dead = this_process().model_copy(update={"start_ticks": 0})  # this pid, another start: a worker gone
+    relay = Path(tempfile.mkdtemp(prefix=RELAY_PREFIX))
+    (relay / "relay.js").write_text("// the relay\n")
+    elsewhere = tmp_path / f"{RELAY_PREFIX}not-in-tmp"
+    elsewhere.mkdir()
+    unrelated = Path(tempfile.mkdtemp(prefix="someone-elses-"))
+    running_record("run", "k").parent.mkdir(parents=True)
+    try:
+        for key, folder in (("k-relay", relay), ("k-elsewhere", elsewhere), ("k-unrelated", unrelated)):
+            running_record("run", key).write_text(RunningRecord(worker=dead, relay=str(folder)).model_dump_json())
+
+        assert await sweep_orphans(None) == 3
+        assert not relay.exists()
+        assert elsewhere.is_dir() and unrelated.is_dir()
+        assert not list(running_record("run", "k-relay").parent.glob("*.json"))
+    finally:
+        shutil.rmtree(relay, ignore_errors=True)
+        shutil.rmtree(unrelated, ignore_errors=True)

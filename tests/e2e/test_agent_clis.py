@@ -22,6 +22,7 @@ from temporalio.client import WorkflowFailureError
 from activities.heartbeat import HEARTBEAT_EVERY
 from activities.instance import RESUME_PROMPT
 from activities.paths import agent_home_dir, workspaces_dir
+from activities.runners.local import RunningRecord
 from tests.conftest import (
     containers_of,
     final_result,
@@ -279,6 +280,8 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
                 pytest.fail("the agent never ran its tool")
             first_session = fake.main_requests[0].headers.get("x-claude-code-session-id")
             time.sleep(3 * HEARTBEAT_EVERY)  # the session id has reached Temporal in a heartbeat
+            relays = [RunningRecord.model_validate_json(p.read_text()).relay for p in (home / "running").glob("*.json")]
+            assert bool(relays and all(relays)) == (runner_name == "docker")  # the container's model relay, in /tmp
             os.kill(pid_in(home / "workers" / "orchard.pid"), signal.SIGKILL)
 
             # watch restarts the worker, with the credentials again: they are kept nowhere but in its environment
@@ -295,6 +298,7 @@ def test_a_killed_workers_claude_session_resumes_in_a_new_container(tmp_path, re
             assert len(fresh) == 1
             assert any(RESUME_PROMPT in json.dumps(r.body["messages"]) for r in fake.main_requests)
             assert containers_of(run_id) == [] and no_sleeper_left(THINKER)
+            assert not any(os.path.exists(relay) for relay in relays if relay)  # the killed worker's, swept by the next
     finally:
         stop_embedded(home)
 

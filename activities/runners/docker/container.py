@@ -61,6 +61,7 @@ async def run_container(
     transcript: Path,
     record_path: Path,
     leftovers: Sequence[Path] = (),
+    relay: Path | None = None,
 ) -> ProcessOutcome:
     """Run `argv` in a new container `name` of `image` (created with `options`: the hardening),
     `stdin` on its standard input, its output to `on_line` and the transcript, until it exits or
@@ -77,7 +78,8 @@ async def run_container(
         await remove_container(name)  # left by a worker that died during an earlier attempt, before it wrote its record
         created = await call(api.create_container, image, argv, name=name, stdin_open=True, tty=False, **options)
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    record = RunningRecord(worker=this_process(), container=name, attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers])
+    record = RunningRecord(worker=this_process(), container=name, attempt=ActivityAttempt.current(), leftovers=[str(p) for p in leftovers],
+                           relay=str(relay) if relay else None)
     record_path.write_text(record.model_dump_json())
     mark("activity: container created")
     timed_out = False

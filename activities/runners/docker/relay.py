@@ -86,6 +86,16 @@ def hosts_file(loopback_names: list[str] | tuple[str, ...]) -> Path:
     return path
 
 
+RELAY_PREFIX = "orchard-relay-"
+
+
+def remove_relay_dir(path: Path) -> None:
+    """Remove a relay's folder that a record names: only one of ours, made by `model_relay` in the
+    temporary directory (a record is a file, and a file names no other folder for removal here)."""
+    if path.parent == Path(tempfile.gettempdir()) and path.name.startswith(RELAY_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @contextlib.asynccontextmanager
 async def model_relay(urls: list[str], agent_uid: int | None) -> AsyncIterator[RelayPlan | None]:
     """Relays for `urls` while the block runs; `agent_uid` (when the worker is root) may connect.
@@ -94,7 +104,7 @@ async def model_relay(urls: list[str], agent_uid: int | None) -> AsyncIterator[R
         yield None
         return
     # A short path of its own: unix socket paths are limited to ~100 bytes.
-    host_dir = Path(tempfile.mkdtemp(prefix="orchard-relay-"))
+    host_dir = Path(tempfile.mkdtemp(prefix=RELAY_PREFIX))
     servers: list[asyncio.AbstractServer] = []
     try:
         shutil.copy(RELAY_SCRIPT, host_dir / "relay.js")
@@ -113,4 +123,4 @@ async def model_relay(urls: list[str], agent_uid: int | None) -> AsyncIterator[R
     finally:
         for server in servers:
             server.close()
-        shutil.rmtree(host_dir, ignore_errors=True)
+        remove_relay_dir(host_dir)

@@ -176,5 +176,5 @@ async def run_in_container(
             with _alternates_for_container(workspace):
                 return await run_container(
                     name, image, argv, options, command.stdin, timeout=task.timeout, on_line=on_line, transcript=transcript,
-                    record_path=record_path, leftovers=leftovers,
+                    record_path=record_path, leftovers=leftovers, relay=relay.host_dir if relay else None,
                 )
