@@ -84,7 +84,9 @@ def is_kind(word: str) -> TypeGuard[Kind]:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: every worker imports these (its runbook workflows and activities), and a
+    # run of a strategy, on a cold start's path, never validates one (docs/benchmarks.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def toml(read: Callable[[Any, Reading, str], Any]) -> BeforeValidator:
