@@ -8,8 +8,9 @@ input, output and error (passed over a unix socket), working directory, environm
 arguments, and runs the command as this process would have; this process relays Ctrl-C to it
 and exits with its exit code. This module imports the standard library only, so handing a
 command over costs what starting Python costs (client/handover.py, orchard_common/code.py,
-activities/paths.py and activities/timeline.py, the other modules it imports, import the
-standard library only too). A cold `orchard run` starts its pending worker and, after a restart,
+orchard_common/startup.py, activities/paths.py and activities/timeline.py, the other modules it
+imports, import the standard library only too). The command's imports run without the cyclic
+garbage collector (orchard_common/startup.py). A cold `orchard run` starts its pending worker and, after a restart,
 its server here, before the command's imports (client/embedded/pending_worker.py, early_server.py).
 """
 
@@ -25,6 +26,7 @@ from activities.timeline import mark
 from client import handover
 from client.handover import EXIT, SIGNALS, warm_record, warm_socket
 from orchard_common.code import code_digest
+from orchard_common.startup import importing
 
 
 def _handed_over(argv: list[str]) -> int | None:
@@ -61,21 +63,22 @@ def entrypoint() -> NoReturn:
     mark("command: launcher runs")
     code = _handed_over(argv)
     if code is None:
-        from client.embedded.pending_worker import before_command, pending_started
+        with importing():
+            from client.embedded.pending_worker import before_command, pending_started
 
-        server_ran = before_command(argv)
-        mark("command: pending worker spawned")
-        cold_run = pending_started() and not server_ran
-        if cold_run:
-            from client.embedded import early_server
-        try:
+            server_ran = before_command(argv)
+            mark("command: pending worker spawned")
+            cold_run = pending_started() and not server_ran
             if cold_run:
-                early_server.start()  # its server starts now too, if that creates nothing
-            from client.cli import entrypoint as run_here
-        except BaseException:
-            if cold_run:
-                early_server.abandon()  # Ctrl-C (or a broken install) before the command ran: no server left behind
-            raise
+                from client.embedded import early_server
+            try:
+                if cold_run:
+                    early_server.start()  # its server starts now too, if that creates nothing
+                from client.cli import entrypoint as run_here
+            except BaseException:
+                if cold_run:
+                    early_server.abandon()  # Ctrl-C (or a broken install) before the command ran: no server left behind
+                raise
 
         mark("command: imported")
 

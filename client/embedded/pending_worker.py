@@ -36,6 +36,7 @@ from client import handover
 from client.handover import same_user
 from client.target import external_target
 from orchard_common.code import code_digest
+from orchard_common.startup import importing
 from workflows.sdk.secret_names import SECRET_NAME
 
 if TYPE_CHECKING:
@@ -180,9 +181,10 @@ def main(argv: list[str]) -> int:
         threading.Thread(target=_await_claim, args=(listener, path, handed), daemon=True).start()
     else:
         threading.Thread(target=_await_start, args=(socket.socket(fileno=int(argv[0])), handed), daemon=True).start()
-    from orchard_worker import main as worker  # the second this process exists to spend early
+    with importing():
+        from orchard_worker import main as worker  # the second this process exists to spend early
 
-    worker.strategies_for([])  # the built-ins' modules, imported on first use (the sandbox checks none of them: orchard_common/sandbox.py)
+        worker.strategies_for([])  # the built-ins' modules, imported on first use (the sandbox checks none of them: orchard_common/sandbox.py)
     mark("pending worker: imported")
     if argv[0] == "--listen":  # a spare has time: every runner's modules too, so that no first instance waits on an import
         from activities.runners.choice import RUNNER_MODULES
