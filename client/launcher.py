@@ -10,8 +10,9 @@ and exits with its exit code. This module imports the standard library only, so 
 command over costs what starting Python costs (client/handover.py, orchard_common/code.py,
 orchard_common/startup.py, activities/paths.py and activities/timeline.py, the other modules it
 imports, import the standard library only too). The command's imports run without the cyclic
-garbage collector (orchard_common/startup.py). A cold `orchard run` starts its pending worker and, after a restart,
-its server here, before the command's imports (client/embedded/pending_worker.py, early_server.py).
+garbage collector (orchard_common/startup.py). A cold `orchard run` starts its pending worker
+and, after a restart, its server here, before the command's imports
+(client/embedded/pending_worker.py, early_server.py).
 """
 
 from __future__ import annotations
