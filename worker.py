@@ -10,7 +10,10 @@ command, and keeps `import worker` working for code that builds workers in-proce
 
 from __future__ import annotations
 
-from orchard_worker.main import build_worker, main, run, strategies_for
+from orchard_common.startup import importing
+
+with importing():  # the worker's imports without the cyclic collector, as `python -m orchard_worker`'s
+    from orchard_worker.main import build_worker, main, run, strategies_for
 
 __all__ = ["build_worker", "main", "strategies_for"]
 
