@@ -206,12 +206,25 @@ async def commit_leftovers(workspace: Path, message: str, moved: tuple[str, str]
                                                            git_dir=git_dir_of(workspace)))) if asked else []
         changed = bool(listed)
         if listed:  # named by status, so no ignored path is named to add (that fails)
-            await wgit(workspace, "--literal-pathspecs", "add", "-A", "--", *listed)
+            addable = dict.fromkeys(_short_of_links(workspace, path) for path in listed)
+            await wgit(workspace, "--literal-pathspecs", "add", "-A", "--", *addable)
     # After an add, what the index holds against HEAD says whether there is a change (a file removed and written back is none).
     left = changed and bool(await wgit(workspace, "diff-index", "--cached", "--name-only", "HEAD"))
     if left:
         await wgit(workspace, "commit", "--quiet", "--no-verify", "-m", message)
     return left
+
+
+def _short_of_links(workspace: Path, path: str) -> str:
+    """`path`, or the symbolic link among its folders that it now lies beyond: git refuses to add a
+    path beyond a link (`a/1.txt` once the agent made the folder `a` a link), and adding the link
+    stages it and removes what the index held under it."""
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        folder = "/".join(parts[:depth])
+        if os.path.islink(workspace / folder):
+            return folder
+    return path
 
 
 def _status_paths(porcelain_z: str) -> list[str]:

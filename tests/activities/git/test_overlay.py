@@ -368,6 +368,7 @@ _ops = st.lists(st.tuples(st.sampled_from(["write", "remove", "remake", "rename"
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rounds=st.lists(_ops, min_size=1, max_size=3), large=st.booleans())
 @example(rounds=[[("replace", "a/1.txt", "b/1.txt")], [("replace", "a", "b")]], large=True)  # same size, same second
+@example(rounds=[[("remove", "a", ""), ("write", "a", ""), ("symlink", "a", "")]], large=False)  # a folder made a link: its files are beyond it
 def test_git_in_a_workspace_and_orchards_leftovers_see_every_change_reading_every_file_would(rounds, large, tmp_path, monkeypatch):
     """Whatever an agent does (rewrite files at their size, delete files and folders, make a folder
     anew over the base's, rename one, put a file or folder in another's place, chmod, a symlink for
